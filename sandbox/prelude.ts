@@ -1,0 +1,313 @@
+// The code that runs inside every cell's isolate, before the cell.
+//
+// The host evaluates this file as the body of a closure and calls `installCodecellPrelude($0)`,
+// where `$0` is the one host function the sandbox may call: a fire-and-forget channel that takes
+// primitives only. No host object is ever stored where cell code can reach it: `send` lives in
+// this closure, and everything the cell sees is a plain function defined here.
+
+type Primitive = string | number | boolean | undefined;
+type HostSend = (kind: string, a?: Primitive, b?: Primitive, c?: Primitive) => void;
+
+interface SandboxTool {
+  readonly id: string;
+  readonly description: string;
+  readonly kind: 'function' | 'freeform';
+}
+
+interface SandboxConfig {
+  readonly tools: readonly SandboxTool[];
+  /** Stored values as JSON texts, or null when stored values are disabled. */
+  readonly stored: Record<string, string> | null;
+}
+
+interface PendingCall {
+  resolve(value: unknown): void;
+  reject(error: unknown): void;
+}
+
+const MAX_PENDING_TIMERS = 10_000;
+const IMAGE_DETAILS = ['auto', 'low', 'high', 'original'];
+
+function installCodecellPrelude(send: HostSend) {
+  // Captured before cell code runs, so a cell that replaces them only breaks itself.
+  const stringifyJson = JSON.stringify;
+  const parseJson = JSON.parse;
+  const toText = String;
+  const defineProperty = Object.defineProperty;
+  const freeze = Object.freeze;
+  const isArray = Array.isArray;
+  const global = globalThis as Record<string, unknown>;
+
+  const pendingCalls = new Map<string, PendingCall>();
+  const timers = new Map<number, () => void>();
+  let callSeq = 0;
+  let timerSeq = 0;
+  let exited = false;
+
+  for (const name of ['SharedArrayBuffer', 'Atomics', 'WebAssembly']) {
+    delete global[name];
+  }
+
+  /** JSON text of a value, throwing on what JSON would silently drop or mangle. */
+  function strictJson(value: unknown): string {
+    const text = stringifyJson(value, (_key, item: unknown) => {
+      const type = typeof item;
+      if (type === 'function' || type === 'symbol' || type === 'bigint') {
+        throw new TypeError(`a ${type} is not JSON-serializable`);
+      }
+      return item;
+    });
+    if (typeof text !== 'string') {
+      throw new TypeError(`${value === undefined ? 'undefined' : typeof value} is not JSON-serializable`);
+    }
+    return text;
+  }
+
+  function safeString(value: unknown): string {
+    try {
+      return toText(value);
+    } catch {
+      return Object.prototype.toString.call(value);
+    }
+  }
+
+  /** The text() rule of SPEC §5: primitives via String(), everything else as JSON. */
+  function render(value: unknown): string {
+    if (typeof value === 'string') return value;
+    if (value === undefined || value === null || typeof value === 'boolean' ||
+        typeof value === 'number' || typeof value === 'bigint') {
+      return toText(value);
+    }
+    try {
+      const text = stringifyJson(value);
+      if (typeof text === 'string') return text;
+    } catch {
+      // cyclic, BigInt inside, throwing toJSON: fall back to String()
+    }
+    return safeString(value);
+  }
+
+  function formatConsole(args: unknown[]): string {
+    return args.map((arg) => (arg instanceof Error ? safeString(arg.stack ?? arg) : render(arg))).join(' ');
+  }
+
+  function describeError(error: unknown): string {
+    if (error !== null && typeof error === 'object') {
+      try {
+        const stack = (error as { stack?: unknown }).stack;
+        if (typeof stack === 'string' && stack !== '') return stack;
+      } catch {
+        // a throwing getter: use the string form
+      }
+    }
+    return safeString(error);
+  }
+
+  function imageUrlFrom(input: unknown): { url: string; detail: unknown } {
+    if (typeof input === 'string') return { url: input, detail: undefined };
+    if (input !== null && typeof input === 'object') {
+      const item = input as Record<string, unknown>;
+      if (typeof item.image_url === 'string') return { url: item.image_url, detail: item.detail };
+      if (item.type === 'image' && typeof item.data === 'string' && typeof item.mimeType === 'string') {
+        return { url: `data:${item.mimeType};base64,${item.data}`, detail: item.detail };
+      }
+    }
+    throw new TypeError('image() expects a data: URL, { image_url, detail? }, or an MCP image block { type: "image", data, mimeType }');
+  }
+
+  function imageDetail(detail: unknown): string {
+    if (detail === undefined || detail === null) return 'high';
+    const normalized = typeof detail === 'string' ? detail.toLowerCase() : '';
+    if (!IMAGE_DETAILS.includes(normalized)) {
+      throw new TypeError(`image() detail must be one of auto, low, high, original; got ${render(detail)}`);
+    }
+    return normalized;
+  }
+
+  function text(value?: unknown): undefined {
+    send('text', render(value));
+    return undefined;
+  }
+
+  function image(urlOrItem: unknown, detail?: unknown): undefined {
+    const { url, detail: itemDetail } = imageUrlFrom(urlOrItem);
+    if (/^https?:/i.test(url)) {
+      throw new TypeError('image() does not accept remote http(s) URLs; pass a data: URL');
+    }
+    if (!/^data:/i.test(url)) {
+      throw new TypeError('image() expects a data: URL');
+    }
+    send('image', url, imageDetail(detail === undefined ? itemDetail : detail));
+    return undefined;
+  }
+
+  function notify(value?: unknown): undefined {
+    const message = render(value);
+    if (message.trim() === '') {
+      throw new TypeError('notify() needs a non-empty message');
+    }
+    send('notify', message);
+    return undefined;
+  }
+
+  function yield_control(): undefined {
+    send('yield');
+    return undefined;
+  }
+
+  function exit(): never {
+    exited = true;
+    send('exit');
+    // Unwind the cell; the host has already ended it and ignores anything that follows.
+    throw new Error('exit() called');
+  }
+
+  function setTimeout(callback: unknown, ms?: unknown, ...args: unknown[]): number {
+    if (typeof callback !== 'function') {
+      throw new TypeError('setTimeout() expects a function');
+    }
+    if (timers.size >= MAX_PENDING_TIMERS) {
+      throw new RangeError(`too many pending timers (at most ${MAX_PENDING_TIMERS})`);
+    }
+    const delay = typeof ms === 'number' && ms > 0 ? Math.min(ms, 2_147_483_647) : 0;
+    const id = ++timerSeq;
+    timers.set(id, () => callback(...args));
+    send('timer', id, delay);
+    return id;
+  }
+
+  function clearTimeout(id?: unknown): undefined {
+    if (typeof id === 'number' && timers.delete(id)) {
+      send('clearTimer', id);
+    }
+    return undefined;
+  }
+
+  function makeConsole() {
+    const log = (...args: unknown[]): undefined => {
+      send('text', formatConsole(args));
+      return undefined;
+    };
+    return freeze({ log, info: log, warn: log, error: log, debug: log });
+  }
+
+  function makeTool(tool: SandboxTool, index: number) {
+    const invoke = (input?: unknown): Promise<unknown> => {
+      let argument = input;
+      if (tool.kind === 'freeform') {
+        if (typeof argument !== 'string') {
+          return Promise.reject(new TypeError(`tools.${tool.id} expects a string input, got ${argument === null ? 'null' : typeof argument}`));
+        }
+      } else if (argument === undefined) {
+        argument = {};
+      } else if (argument === null || typeof argument !== 'object' || isArray(argument)) {
+        return Promise.reject(new TypeError(`tools.${tool.id} expects an object input, got ${argument === null ? 'null' : isArray(argument) ? 'an array' : typeof argument}`));
+      }
+      let json: string;
+      try {
+        json = strictJson(argument);
+      } catch (error) {
+        return Promise.reject(new TypeError(`tools.${tool.id} input is not JSON-serializable: ${describeMessage(error)}`));
+      }
+      const callId = `tool-${++callSeq}`;
+      return new Promise((resolve, reject) => {
+        pendingCalls.set(callId, { resolve, reject });
+        send('tool', callId, index, json);
+      });
+    };
+    defineProperty(invoke, 'name', { value: tool.id });
+    return invoke;
+  }
+
+  function describeMessage(error: unknown): string {
+    return error instanceof Error ? error.message : safeString(error);
+  }
+
+  function defineGlobal(name: string, value: unknown): void {
+    defineProperty(global, name, { value, writable: true, configurable: true, enumerable: false });
+  }
+
+  function configure(configText: string): void {
+    const config = parseJson(configText) as SandboxConfig;
+    const tools: Record<string, unknown> = {};
+    config.tools.forEach((tool, index) => {
+      tools[tool.id] = makeTool(tool, index);
+    });
+    defineGlobal('tools', freeze(tools));
+    defineGlobal('ALL_TOOLS', freeze(config.tools.map((tool) => freeze({ name: tool.id, description: tool.description }))));
+    defineGlobal('text', text);
+    defineGlobal('image', image);
+    defineGlobal('notify', notify);
+    defineGlobal('yield_control', yield_control);
+    defineGlobal('exit', exit);
+    defineGlobal('setTimeout', setTimeout);
+    defineGlobal('clearTimeout', clearTimeout);
+    defineGlobal('console', makeConsole());
+    // Taken (and deleted) by the first line of the wrapped cell; see src/isolate.ts.
+    defineGlobal('__codecell$', freeze({
+      done: (): void => send('done'),
+      fail: (error: unknown): void => send('fault', describeError(error)),
+    }));
+    if (config.stored !== null) {
+      const stored = new Map(Object.entries(config.stored));
+      defineGlobal('store', (key: unknown, value: unknown): undefined => {
+        if (typeof key !== 'string') throw new TypeError('store() key must be a string');
+        let json: string;
+        try {
+          json = strictJson(value);
+        } catch (error) {
+          throw new TypeError(`store() value for "${key}" is not JSON-serializable: ${describeMessage(error)}`);
+        }
+        stored.set(key, json);
+        send('store', key, json);
+        return undefined;
+      });
+      defineGlobal('load', (key: unknown): unknown => {
+        if (typeof key !== 'string') throw new TypeError('load() key must be a string');
+        const json = stored.get(key);
+        return json === undefined ? undefined : parseJson(json);
+      });
+    }
+  }
+
+  function settle(callId: string, ok: boolean, payload: string): void {
+    const call = pendingCalls.get(callId);
+    if (call === undefined) return;
+    pendingCalls.delete(callId);
+    if (ok) {
+      call.resolve(payload === '' ? undefined : parseJson(payload));
+    } else {
+      call.reject(new Error(payload));
+    }
+  }
+
+  function fireTimer(id: number): void {
+    const callback = timers.get(id);
+    if (callback === undefined) return;
+    timers.delete(id);
+    try {
+      callback();
+    } catch (error) {
+      if (!exited) send('fault', describeError(error));
+    }
+  }
+
+  /** The one entry point the host calls into; every call is one isolate task. */
+  function receive(kind: string, a?: Primitive, b?: Primitive, c?: Primitive): void {
+    switch (kind) {
+      case 'configure':
+        configure(a as string);
+        return;
+      case 'settle':
+        settle(a as string, b as boolean, c as string);
+        return;
+      case 'timer':
+        fireTimer(a as number);
+        return;
+      case 'ping':
+        return;
+    }
+  }
+
+  return { receive };
+}

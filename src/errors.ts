@@ -1,0 +1,44 @@
+/** Every error codecell throws. Callers switch on `code`, never on `message`. */
+export const ERROR_CODES = [
+  'ERR_SHUTTING_DOWN',
+  'ERR_MISSING_CELL',
+  'ERR_BUSY_OBSERVER',
+  'ERR_ALREADY_TERMINATING',
+  'ERR_INVALID_REQUEST',
+  'ERR_LIMIT_EXCEEDED',
+  'ERR_NODE_SNAPSHOT',
+  'ERR_HOST_EXITED',
+  'ERR_PROTOCOL',
+  // Internal causes, reported through events rather than thrown at callers.
+  'ERR_CANCELLED',
+  'ERR_ISOLATE_DISPOSED',
+  'ERR_MEMORY_LIMIT',
+] as const;
+
+export type CodeCellErrorCode = (typeof ERROR_CODES)[number];
+
+export class CodeCellError extends Error {
+  override readonly name = 'CodeCellError';
+  readonly code: CodeCellErrorCode;
+
+  constructor(code: CodeCellErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.code = code;
+  }
+}
+
+export function isCodeCellError(error: unknown, code?: CodeCellErrorCode): error is CodeCellError {
+  return error instanceof CodeCellError && (code === undefined || error.code === code);
+}
+
+/** A readable one-line message for anything thrown. */
+export function messageOf(error: unknown): string {
+  if (error instanceof Error) return error.message;
+  try {
+    return String(error);
+  } catch {
+    return Object.prototype.toString.call(error);
+  }
+}
+
+export const invalidRequest = (message: string): CodeCellError => new CodeCellError('ERR_INVALID_REQUEST', message);

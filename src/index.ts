@@ -1,0 +1,37 @@
+// The public surface of `codecell`, exported by name (a test pins this list).
+export { SessionRuntime, DEFAULT_CALLBACK_ABORT_DEADLINE_MS } from './session-runtime.js';
+export type { SessionRuntimeOptions } from './session-runtime.js';
+export { CodeCellError, ERROR_CODES, isCodeCellError } from './errors.js';
+export type { CodeCellErrorCode } from './errors.js';
+export { DEFAULT_LIMITS } from './limits.js';
+export type { CellLimits } from './limits.js';
+export {
+  PendingRouter,
+  INVALID_PARAMS,
+  INTERNAL_ERROR,
+  OVERFLOW_MESSAGE,
+  ROUTING_ENDED_MESSAGE,
+} from './pending-router.js';
+export type { PendingGuard, PendingRouterOptions, RoutedEntry, RouteSink, RoutingFailure } from './pending-router.js';
+export { toolIdentifier } from './tool-names.js';
+export type {
+  CellEvent,
+  CellId,
+  CellLanguage,
+  CellNotification,
+  CellStreamEvent,
+  CodeCellSession,
+  ExecuteRequest,
+  ImageDetail,
+  JsonValue,
+  Logger,
+  NestedToolCall,
+  ObserveMode,
+  OutputItem,
+  PendingEvent,
+  SessionRuntimeDelegate,
+  StartedCell,
+  TerminationReason,
+  ToolDefinition,
+  ToolKind,
+} from './types.js';

@@ -1,0 +1,231 @@
+// The only module that imports isolated-vm. It owns one cell's isolate: the prelude, the task
+// bookkeeping that tells when the isolate is idle, and the translation of isolated-vm's
+// message-only errors into CodeCellError codes.
+import { readFileSync } from 'node:fs';
+import ivm from 'isolated-vm';
+import { CodeCellError, messageOf, type CodeCellErrorCode } from './errors.js';
+import type { Logger } from './types.js';
+
+const NODE_SNAPSHOT_FIX =
+  'isolated-vm needs Node started with --no-node-snapshot: run `node --no-node-snapshot …` or set NODE_OPTIONS=--no-node-snapshot';
+
+let snapshotChecked = false;
+
+/** Throws ERR_NODE_SNAPSHOT instead of letting isolated-vm crash the process later. */
+export function assertNodeSnapshotDisabled(
+  execArgv: readonly string[] = process.execArgv,
+  nodeOptions: string = process.env.NODE_OPTIONS ?? '',
+): void {
+  if (snapshotChecked) return;
+  const flag = '--no-node-snapshot';
+  if (!execArgv.includes(flag) && !nodeOptions.split(/\s+/).includes(flag)) {
+    throw new CodeCellError('ERR_NODE_SNAPSHOT', NODE_SNAPSHOT_FIX);
+  }
+  snapshotChecked = true;
+}
+
+/** isolated-vm reports everything as plain Errors; these are the messages that mean something. */
+export const ISOLATE_ERROR_TABLE: readonly { pattern: RegExp; code: CodeCellErrorCode }[] = [
+  { pattern: /disposed during execution due to memory limit/, code: 'ERR_MEMORY_LIMIT' },
+  { pattern: /Isolate was disposed during execution/, code: 'ERR_ISOLATE_DISPOSED' },
+  { pattern: /Isolate is disposed/, code: 'ERR_ISOLATE_DISPOSED' },
+  { pattern: /Reference has been released/, code: 'ERR_ISOLATE_DISPOSED' },
+];
+
+/** The CodeCellError for an isolated-vm failure, or undefined when the error came from cell code. */
+export function translateIsolateError(error: unknown): CodeCellError | undefined {
+  if (!(error instanceof Error)) return undefined;
+  const row = ISOLATE_ERROR_TABLE.find(({ pattern }) => pattern.test(error.message));
+  return row === undefined ? undefined : new CodeCellError(row.code, error.message, { cause: error });
+}
+
+const BOUNDARY_FRAME = /\n\s+at \(<isolated-vm boundary>\)[\s\S]*$/;
+
+/** The error text of SPEC §5: the stack as the cell saw it, without the host's frames. */
+export function describeCellError(error: unknown): string {
+  if (error instanceof Error && typeof error.stack === 'string') {
+    return error.stack.replace(BOUNDARY_FRAME, '');
+  }
+  return messageOf(error);
+}
+
+let preludeSource: string | undefined;
+
+function prelude(): string {
+  preludeSource ??= readFileSync(new URL('../sandbox/prelude.js', import.meta.url), 'utf8');
+  return `${preludeSource}\nreturn installCodecellPrelude($0);`;
+}
+
+/** What the sandbox sends: a message kind and up to three primitives (untrusted). */
+export type SandboxListener = (kind: unknown, a: unknown, b: unknown, c: unknown) => void;
+
+export interface CellIsolateOptions {
+  memoryMb: number;
+  logger: Logger;
+}
+
+/**
+ * The cell runs inside a try block of its module, so its outcome (including a rejection after a
+ * top-level await) reaches the sandbox's `done`/`fail` from inside the isolate, in order with its
+ * output. The prefix is one line, hidden from stack traces by `lineOffset: -1`.
+ */
+const WRAP_PREFIX = 'const __codecell$ = globalThis.__codecell$; delete globalThis.__codecell$; try {\n';
+const WRAP_SUFFIX = '\n} catch (error) { __codecell$.fail(error); } __codecell$.done();';
+
+/**
+ * One cell's isolate. Every entry into the isolate is a tracked task; when the last one ends and
+ * the module has not settled, the isolate is idle: it waits only on tool calls or timers.
+ */
+export class CellIsolate {
+  readonly #isolate: ivm.Isolate;
+  readonly #context: ivm.Context;
+  readonly #receive: ivm.Reference<(...args: unknown[]) => void>;
+  #listener: SandboxListener = () => {};
+  #idleListener: () => void = () => {};
+  #faultListener: (code: CodeCellErrorCode) => void = () => {};
+  #busy = 0;
+  #running = false;
+
+  private constructor(isolate: ivm.Isolate, context: ivm.Context, receive: ivm.Reference<(...args: unknown[]) => void>) {
+    this.#isolate = isolate;
+    this.#context = context;
+    this.#receive = receive;
+  }
+
+  static async create(options: CellIsolateOptions): Promise<CellIsolate> {
+    const isolate = new ivm.Isolate({
+      memoryLimit: options.memoryMb,
+      onCatastrophicError: (message) => options.logger.error(`codecell: isolate catastrophic error: ${message}`),
+    });
+    try {
+      const context = await isolate.createContext();
+      let self: CellIsolate | undefined;
+      const send = new ivm.Callback(
+        (kind: unknown, a: unknown, b: unknown, c: unknown) => {
+          if (self !== undefined) self.#listener(kind, a, b, c);
+        },
+        { ignored: true },
+      );
+      const control = await context.evalClosure(prelude(), [send], {
+        filename: 'codecell-prelude.js',
+        result: { reference: true },
+      });
+      const receive = await control.get('receive', { reference: true });
+      control.release();
+      self = new CellIsolate(isolate, context, receive as ivm.Reference<(...args: unknown[]) => void>);
+      return self;
+    } catch (error) {
+      if (!isolate.isDisposed) isolate.dispose();
+      throw translateIsolateError(error) ?? error;
+    }
+  }
+
+  get isDisposed(): boolean {
+    return this.#isolate.isDisposed;
+  }
+
+  /** True while the module is running and no task is executing in the isolate. */
+  get isIdle(): boolean {
+    return this.#running && this.#busy === 0 && !this.isDisposed;
+  }
+
+  get cpuTimeMs(): number {
+    return this.isDisposed ? 0 : Number(this.#isolate.cpuTime / 1_000_000n);
+  }
+
+  onMessage(listener: SandboxListener): void {
+    this.#listener = listener;
+  }
+
+  onIdle(listener: () => void): void {
+    this.#idleListener = listener;
+  }
+
+  /** Called when the isolate dies under a task (memory limit). */
+  onFault(listener: (code: CodeCellErrorCode) => void): void {
+    this.#faultListener = listener;
+  }
+
+  async configure(configText: string): Promise<void> {
+    await this.#receive.apply(undefined, ['configure', configText]);
+  }
+
+  /**
+   * Compiles the cell as an ES module and starts evaluating it. Resolves when the module's
+   * synchronous part has run, or with the compile error; the outcome arrives as a `done` or
+   * `fault` message.
+   */
+  async start(source: string, filename: string): Promise<{ error?: string }> {
+    this.#running = true;
+    this.#busy++;
+    try {
+      let module: ivm.Module;
+      try {
+        module = await this.#isolate.compileModule(WRAP_PREFIX + source + WRAP_SUFFIX, { filename, lineOffset: -1 });
+      } catch (error) {
+        return { error: await this.#compileError(source, filename, error) };
+      }
+      await module.instantiate(this.#context, (specifier) => {
+        throw new Error(`Unsupported import in cell: ${specifier}`);
+      });
+      this.#track(module.evaluate());
+      return {};
+    } catch (error) {
+      const failure = translateIsolateError(error);
+      if (failure !== undefined) throw failure;
+      return { error: describeCellError(error) };
+    } finally {
+      this.#busy--;
+    }
+  }
+
+  /** Explains a compile failure of the wrapped source in terms of the user's own source. */
+  async #compileError(source: string, filename: string, error: unknown): Promise<string> {
+    const failure = translateIsolateError(error);
+    if (failure !== undefined) throw failure;
+    try {
+      const raw = await this.#isolate.compileModule(source, { filename });
+      const specifier = raw.dependencySpecifiers[0];
+      raw.release();
+      if (specifier !== undefined) return `Unsupported import in cell: ${specifier}`;
+    } catch (rawError) {
+      return describeCellError(rawError);
+    }
+    return describeCellError(error);
+  }
+
+  /** One task into the isolate (a tool result, a timer firing). Fire and forget. */
+  deliver(kind: string, a?: string | number | boolean, b?: string | number | boolean, c?: string | number | boolean): void {
+    if (this.isDisposed) return;
+    this.#track(this.#receive.apply(undefined, [kind, a, b, c]));
+  }
+
+  dispose(): void {
+    this.#running = false;
+    if (!this.#isolate.isDisposed) {
+      try {
+        this.#isolate.dispose();
+      } catch {
+        // already disposed by isolated-vm itself (memory limit)
+      }
+    }
+  }
+
+  #track(task: Promise<unknown>): void {
+    this.#busy++;
+    task.then(
+      () => this.#taskEnded(),
+      (error: unknown) => {
+        // A cell's own unhandled rejection also surfaces here; only isolate deaths matter.
+        const failure = translateIsolateError(error);
+        if (failure?.code === 'ERR_MEMORY_LIMIT') this.#faultListener(failure.code);
+        this.#taskEnded();
+      },
+    );
+  }
+
+  #taskEnded(): void {
+    if (this.#busy > 0) this.#busy--;
+    if (this.isIdle) this.#idleListener();
+  }
+}

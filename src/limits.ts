@@ -1,0 +1,74 @@
+import { invalidRequest } from './errors.js';
+
+export interface CellLimits {
+  /** Isolate heap limit in MiB. */
+  memoryMb: number;
+  /** Wall-clock limit of a cell in ms; 0 = none. */
+  wallTimeMs: number;
+  /** CPU-time limit of a cell's isolate in ms; 0 = none. */
+  cpuTimeMs: number;
+  maxOutputBytes: number;
+  maxSourceBytes: number;
+  maxToolInputBytes: number;
+  maxToolResultBytes: number;
+  maxConcurrentToolCalls: number;
+  maxCellsPerSession: number;
+  completionDrainMs: number;
+}
+
+const MiB = 1024 * 1024;
+
+export const DEFAULT_LIMITS: Readonly<CellLimits> = Object.freeze({
+  memoryMb: 128,
+  wallTimeMs: 0,
+  cpuTimeMs: 0,
+  maxOutputBytes: 8 * MiB,
+  maxSourceBytes: 1 * MiB,
+  maxToolInputBytes: 4 * MiB,
+  maxToolResultBytes: 4 * MiB,
+  maxConcurrentToolCalls: 16,
+  maxCellsPerSession: 64,
+  completionDrainMs: 10_000,
+});
+
+/** The smallest accepted value of each limit (isolated-vm refuses heaps under 8 MiB). */
+const MINIMUMS: Readonly<CellLimits> = Object.freeze({
+  memoryMb: 8,
+  wallTimeMs: 0,
+  cpuTimeMs: 0,
+  maxOutputBytes: 0,
+  maxSourceBytes: 1,
+  maxToolInputBytes: 0,
+  maxToolResultBytes: 0,
+  maxConcurrentToolCalls: 1,
+  maxCellsPerSession: 1,
+  completionDrainMs: 0,
+});
+
+export const LIMIT_NAMES = Object.keys(DEFAULT_LIMITS) as (keyof CellLimits)[];
+
+/** Validates a partial set of limits (unknown keys, non-integers and too-small values are refused). */
+export function checkLimits(value: unknown, where: string): Partial<CellLimits> {
+  if (value === undefined) return {};
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+    throw invalidRequest(`${where} must be an object`);
+  }
+  const limits: Partial<CellLimits> = {};
+  for (const [name, raw] of Object.entries(value)) {
+    if (!(LIMIT_NAMES as string[]).includes(name)) {
+      throw invalidRequest(`${where}.${name} is not a known limit (known: ${LIMIT_NAMES.join(', ')})`);
+    }
+    const key = name as keyof CellLimits;
+    if (raw === undefined) continue;
+    if (typeof raw !== 'number' || !Number.isSafeInteger(raw) || raw < MINIMUMS[key]) {
+      throw invalidRequest(`${where}.${name} must be an integer >= ${MINIMUMS[key]}, got ${String(raw)}`);
+    }
+    limits[key] = raw;
+  }
+  return limits;
+}
+
+/** Later layers override earlier ones. */
+export function mergeLimits(base: Readonly<CellLimits>, override: Partial<CellLimits>): CellLimits {
+  return { ...base, ...override };
+}

@@ -1,0 +1,251 @@
+// The in-process session: admits cells, routes observe/terminate to them, and shuts them all
+// down under one shared callback deadline.
+import { abortable } from 'abort-controller-x';
+import { Deadline } from './callbacks.js';
+import { Cell, type CellTool } from './cell.js';
+import { CellStream } from './cell-stream.js';
+import { CodeCellError, messageOf } from './errors.js';
+import { assertNodeSnapshotDisabled, CellIsolate } from './isolate.js';
+import { byteLength } from './json.js';
+import { checkLimits, DEFAULT_LIMITS, mergeLimits, type CellLimits } from './limits.js';
+import { PendingRouter, type PendingGuard } from './pending-router.js';
+import { prepareSource } from './source.js';
+import type {
+  CellEvent,
+  CellId,
+  CellStreamEvent,
+  CodeCellSession,
+  ExecuteRequest,
+  Logger,
+  ObserveMode,
+  PendingEvent,
+  SessionRuntimeDelegate,
+  StartedCell,
+  ToolDefinition,
+} from './types.js';
+import {
+  checkCellId,
+  checkDeadlineMs,
+  checkDelegate,
+  checkExecuteRequest,
+  checkLogger,
+  checkObserveMode,
+  checkOptionsObject,
+  checkStoredValues,
+  checkTools,
+} from './validate.js';
+
+export interface SessionRuntimeOptions {
+  /** Default tools of every cell. */
+  tools?: ToolDefinition[];
+  limits?: Partial<CellLimits>;
+  /** How long cancelled callbacks are waited for before they are abandoned. Default 100. */
+  callbackAbortDeadlineMs?: number;
+  storedValues?: 'enabled' | 'disabled';
+  /** Where warnings go (dropped events, failing notify/cellClosed). Default: console (stderr). */
+  logger?: Logger;
+}
+
+export const DEFAULT_CALLBACK_ABORT_DEADLINE_MS = 100;
+const DEFAULT_OBSERVE: ObserveMode = { kind: 'yieldAfter', ms: 10_000 };
+
+const consoleLogger: Logger = {
+  warn: (message) => console.warn(message),
+  error: (message) => console.error(message),
+};
+
+export class SessionRuntime implements CodeCellSession {
+  readonly #delegate: SessionRuntimeDelegate;
+  readonly #tools: CellTool[];
+  readonly #limits: CellLimits;
+  readonly #deadlineMs: number;
+  readonly #storedValues: Map<string, string> | undefined;
+  readonly #logger: Logger;
+  readonly #cells = new Map<CellId, Cell>();
+  /** Held from admission until the cell closes, so early stream events wait for a subscriber. */
+  readonly #streamGuards = new Map<CellId, PendingGuard>();
+  readonly #streams: PendingRouter<CellId, CellStreamEvent, never>;
+  readonly #subscribers = new Map<CellId, Set<CellStream>>();
+  /** Aborted when shutdown begins, so admissions still in progress reject at once. */
+  readonly #admission = new AbortController();
+  #admitting = 0;
+  #cellSeq = 0;
+  #shutdown: Promise<void> | undefined;
+
+  constructor(delegate: SessionRuntimeDelegate, options?: SessionRuntimeOptions) {
+    assertNodeSnapshotDisabled();
+    this.#delegate = checkDelegate(delegate);
+    const checked = checkOptionsObject(options);
+    this.#tools = checked.tools === undefined ? [] : checkTools(checked.tools, 'options.tools');
+    this.#limits = mergeLimits(DEFAULT_LIMITS, checkLimits(checked.limits, 'options.limits'));
+    this.#deadlineMs = checkDeadlineMs(checked.callbackAbortDeadlineMs) ?? DEFAULT_CALLBACK_ABORT_DEADLINE_MS;
+    this.#storedValues = checkStoredValues(checked.storedValues) === 'enabled' ? new Map() : undefined;
+    this.#logger = checkLogger(checked.logger) ?? consoleLogger;
+    this.#streams = new PendingRouter({ label: 'cell', logger: this.#logger });
+  }
+
+  get isAlive(): boolean {
+    return this.#shutdown === undefined;
+  }
+
+  async execute(request: ExecuteRequest, initialObserve: ObserveMode = DEFAULT_OBSERVE): Promise<StartedCell> {
+    this.#assertAlive();
+    const checked = checkExecuteRequest(request);
+    const mode = checkObserveMode(initialObserve, 'initialObserve');
+    const limits = mergeLimits(this.#limits, checked.limits);
+    const sourceBytes = byteLength(checked.source);
+    if (sourceBytes > limits.maxSourceBytes) {
+      throw new CodeCellError('ERR_LIMIT_EXCEEDED', `source is ${sourceBytes} bytes, over the maxSourceBytes limit of ${limits.maxSourceBytes}`);
+    }
+    if (this.#cells.size + this.#admitting >= limits.maxCellsPerSession) {
+      throw new CodeCellError('ERR_LIMIT_EXCEEDED', `the session already has ${limits.maxCellsPerSession} live cells (maxCellsPerSession)`);
+    }
+    const tools = checked.tools ?? this.#tools;
+    const prepared = prepareSource(checked.source, checked.language);
+    const cellId = String(++this.#cellSeq);
+    const stored = this.#storedValues === undefined ? null : Object.fromEntries(this.#storedValues);
+    const config = JSON.stringify({
+      tools: tools.map(({ id, definition, kind }) => ({ id, kind, description: definition.description ?? '' })),
+      stored,
+    });
+
+    const isolate = await this.#admit(limits.memoryMb, config);
+    this.#streamGuards.set(cellId, this.#streams.begin());
+    const cell = new Cell(isolate, {
+      id: cellId,
+      toolCallId: checked.toolCallId ?? `exec-${cellId}`,
+      tools,
+      limits,
+      delegate: this.#delegate,
+      callbackAbortDeadlineMs: this.#deadlineMs,
+      logger: this.#logger,
+      commitStore: (writes) => {
+        for (const [key, value] of writes) this.#storedValues?.set(key, value);
+      },
+      emit: (event) => this.#emit(cellId, event),
+      onClosing: () => this.#cells.delete(cellId),
+    });
+    this.#cells.set(cellId, cell);
+    const initialEvent = cell.observe(mode);
+    if (prepared.error !== undefined) cell.fail(prepared.error);
+    else cell.start(prepared.code, prepared.filename);
+    return { cellId, initialEvent };
+  }
+
+  async observe(cellId: CellId, mode: ObserveMode): Promise<CellEvent> {
+    const { event } = await this.beginObserve(cellId, mode);
+    return event;
+  }
+
+  async beginObserve(cellId: CellId, mode: ObserveMode): Promise<PendingEvent> {
+    const cell = this.#openCell(cellId);
+    return { event: cell.observe(checkObserveMode(mode)) };
+  }
+
+  /** Observe with a signal that frees the observer slot when aborted (used by the host). */
+  observeWithSignal(cellId: CellId, mode: ObserveMode, signal: AbortSignal): Promise<CellEvent> {
+    try {
+      return this.#openCell(cellId).observe(checkObserveMode(mode), signal);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  async terminate(cellId: CellId): Promise<CellEvent> {
+    return this.#openCell(cellId).terminate();
+  }
+
+  shutdown(): Promise<void> {
+    this.#shutdown ??= this.#shutdownAll();
+    return this.#shutdown;
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.shutdown();
+  }
+
+  /**
+   * The cell's stream events as they happen (SPEC §7). Events from admission until the first
+   * subscription are held (the newest 128); later subscribers see events from then on.
+   */
+  events(cellId: CellId): AsyncIterable<CellStreamEvent> {
+    checkCellId(cellId);
+    if (!this.#cells.has(cellId)) throw new CodeCellError('ERR_MISSING_CELL', `unknown cell ${cellId}`);
+    let subscribers = this.#subscribers.get(cellId);
+    const stream = new CellStream(() => subscribers?.delete(stream));
+    if (subscribers === undefined) {
+      const created = new Set<CellStream>([stream]);
+      subscribers = created;
+      this.#subscribers.set(cellId, created);
+      this.#streams.register(cellId, (entry) => {
+        if (entry.type === 'notification') for (const subscriber of created) subscriber.push(entry.message);
+      });
+    } else {
+      subscribers.add(stream);
+    }
+    return stream;
+  }
+
+  #emit(cellId: CellId, event: CellStreamEvent): void {
+    this.#streams.routeNotification(cellId, event);
+    if (event.type !== 'closed') return;
+    this.#streams.unregister(cellId);
+    this.#subscribers.delete(cellId);
+    this.#streamGuards.get(cellId)?.release();
+    this.#streamGuards.delete(cellId);
+  }
+
+  #assertAlive(): void {
+    if (this.#shutdown !== undefined) throw new CodeCellError('ERR_SHUTTING_DOWN', 'the session is shutting down');
+  }
+
+  #openCell(cellId: unknown): Cell {
+    const id = checkCellId(cellId);
+    const cell = this.#cells.get(id);
+    if (cell === undefined || !cell.isOpen) {
+      throw new CodeCellError('ERR_MISSING_CELL', `unknown cell ${id}`);
+    }
+    return cell;
+  }
+
+  /** Creates and configures the cell's isolate; a shutdown that begins meanwhile rejects at once. */
+  async #admit(memoryMb: number, config: string): Promise<CellIsolate> {
+    this.#admitting++;
+    const signal = this.#admission.signal;
+    const ready = CellIsolate.create({ memoryMb, logger: this.#logger }).then(async (isolate) => {
+      if (signal.aborted) {
+        isolate.dispose();
+        return isolate;
+      }
+      try {
+        await isolate.configure(config);
+      } catch (error) {
+        isolate.dispose();
+        throw error;
+      }
+      if (signal.aborted) isolate.dispose();
+      return isolate;
+    });
+    try {
+      return await abortable(signal, ready);
+    } catch (error) {
+      throw signal.aborted ? new CodeCellError('ERR_SHUTTING_DOWN', 'the session is shutting down') : error;
+    } finally {
+      this.#admitting--;
+    }
+  }
+
+  async #shutdownAll(): Promise<void> {
+    this.#admission.abort();
+    const deadline = new Deadline(this.#deadlineMs);
+    try {
+      const cells = [...this.#cells.values()];
+      const results = await Promise.allSettled(cells.map((cell) => cell.shutdown(deadline)));
+      for (const result of results) {
+        if (result.status === 'rejected') this.#logger.error(`codecell: shutting a cell down failed: ${messageOf(result.reason)}`);
+      }
+    } finally {
+      deadline.clear();
+    }
+  }
+}

@@ -1,0 +1,136 @@
+// Argument checks for the public API: every bad input becomes ERR_INVALID_REQUEST with a message
+// that names the field.
+import { invalidRequest } from './errors.js';
+import { checkLimits } from './limits.js';
+import { toolIdentifier } from './tool-names.js';
+import type { CellTool } from './cell.js';
+import type { ExecuteRequest, Logger, ObserveMode, SessionRuntimeDelegate, ToolDefinition } from './types.js';
+
+const LANGUAGES = ['javascript', 'typescript', 'auto'] as const;
+const TOOL_KINDS = ['function', 'freeform'] as const;
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return value !== null && typeof value === 'object' && !Array.isArray(value);
+}
+
+function optionalString(record: Record<string, unknown>, key: string, where: string): string | undefined {
+  const value = record[key];
+  if (value !== undefined && typeof value !== 'string') throw invalidRequest(`${where}.${key} must be a string`);
+  return value;
+}
+
+export function checkCellId(cellId: unknown): string {
+  if (typeof cellId !== 'string' || cellId === '') throw invalidRequest('cellId must be a non-empty string');
+  return cellId;
+}
+
+export function checkObserveMode(mode: unknown, where = 'mode'): ObserveMode {
+  if (!isRecord(mode)) throw invalidRequest(`${where} must be an object such as { kind: 'yieldAfter', ms: 1000 }`);
+  if (mode.kind === 'pendingFrontier') return { kind: 'pendingFrontier' };
+  if (mode.kind === 'yieldAfter') {
+    const { ms } = mode;
+    if (typeof ms !== 'number' || !Number.isFinite(ms) || ms < 0) {
+      throw invalidRequest(`${where}.ms must be a finite number >= 0, got ${String(ms)}`);
+    }
+    return { kind: 'yieldAfter', ms: Math.min(ms, 2_147_483_647) };
+  }
+  throw invalidRequest(`${where}.kind must be 'yieldAfter' or 'pendingFrontier', got ${String(mode.kind)}`);
+}
+
+function checkTool(value: unknown, where: string): ToolDefinition {
+  if (!isRecord(value)) throw invalidRequest(`${where} must be an object`);
+  const { name, kind } = value;
+  if (typeof name !== 'string' || name === '') throw invalidRequest(`${where}.name must be a non-empty string`);
+  const namespace = optionalString(value, 'namespace', where);
+  if (namespace === '') throw invalidRequest(`${where}.namespace must not be empty`);
+  optionalString(value, 'description', where);
+  if (kind !== undefined && !(TOOL_KINDS as readonly unknown[]).includes(kind)) {
+    throw invalidRequest(`${where}.kind must be 'function' or 'freeform'`);
+  }
+  return value as unknown as ToolDefinition;
+}
+
+/** Validates tool definitions and gives each its cell identifier; identifiers must be unique. */
+export function checkTools(value: unknown, where: string): CellTool[] {
+  if (!Array.isArray(value)) throw invalidRequest(`${where} must be an array of tool definitions`);
+  const seen = new Map<string, string>();
+  return value.map((item, index) => {
+    const definition = checkTool(item, `${where}[${index}]`);
+    const id = toolIdentifier(definition);
+    const previous = seen.get(id);
+    if (previous !== undefined) {
+      throw invalidRequest(`${where}[${index}] is exposed as tools.${id}, which ${previous} already is`);
+    }
+    seen.set(id, `${where}[${index}]`);
+    return { id, definition, kind: definition.kind ?? 'function' };
+  });
+}
+
+export interface CheckedExecuteRequest {
+  source: string;
+  toolCallId: string | undefined;
+  tools: CellTool[] | undefined;
+  language: (typeof LANGUAGES)[number];
+  limits: ReturnType<typeof checkLimits>;
+}
+
+export function checkExecuteRequest(request: unknown): CheckedExecuteRequest {
+  if (!isRecord(request)) throw invalidRequest('request must be an object with a source string');
+  const { source, language = 'javascript' } = request;
+  if (typeof source !== 'string') throw invalidRequest('request.source must be a string');
+  if (source.trim() === '') throw invalidRequest('request.source is empty');
+  const toolCallId = optionalString(request, 'toolCallId', 'request');
+  if (toolCallId === '') throw invalidRequest('request.toolCallId must not be empty');
+  if (!(LANGUAGES as readonly unknown[]).includes(language)) {
+    throw invalidRequest(`request.language must be one of ${LANGUAGES.join(', ')}`);
+  }
+  return {
+    source,
+    toolCallId,
+    tools: request.tools === undefined ? undefined : checkTools(request.tools, 'request.tools'),
+    language: language as CheckedExecuteRequest['language'],
+    limits: checkLimits(request.limits, 'request.limits'),
+  };
+}
+
+export function checkDelegate(delegate: unknown): SessionRuntimeDelegate {
+  if (!isRecord(delegate) && typeof delegate !== 'function') {
+    throw invalidRequest('delegate must be an object with invokeTool and notify methods');
+  }
+  const record = delegate as Record<string, unknown>;
+  for (const method of ['invokeTool', 'notify']) {
+    if (typeof record[method] !== 'function') throw invalidRequest(`delegate.${method} must be a function`);
+  }
+  if (record.cellClosed !== undefined && typeof record.cellClosed !== 'function') {
+    throw invalidRequest('delegate.cellClosed must be a function when given');
+  }
+  return delegate as unknown as SessionRuntimeDelegate;
+}
+
+export function checkLogger(logger: unknown): Logger | undefined {
+  if (logger === undefined) return undefined;
+  if (!isRecord(logger) || typeof logger.warn !== 'function' || typeof logger.error !== 'function') {
+    throw invalidRequest('options.logger must have warn and error methods');
+  }
+  return logger as unknown as Logger;
+}
+
+export function checkOptionsObject(options: unknown): Record<string, unknown> {
+  if (options === undefined) return {};
+  if (!isRecord(options)) throw invalidRequest('options must be an object');
+  return options;
+}
+
+export function checkDeadlineMs(value: unknown): number | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) {
+    throw invalidRequest('options.callbackAbortDeadlineMs must be an integer >= 0');
+  }
+  return value;
+}
+
+export function checkStoredValues(value: unknown): 'enabled' | 'disabled' {
+  if (value === undefined) return 'enabled';
+  if (value !== 'enabled' && value !== 'disabled') throw invalidRequest("options.storedValues must be 'enabled' or 'disabled'");
+  return value;
+}

@@ -1,0 +1,105 @@
+// Shared test fixtures: a recording delegate, deferreds, a capturing logger.
+import type { TestContext } from 'node:test';
+import { SessionRuntime, type SessionRuntimeOptions } from '../src/index.js';
+import type {
+  CellId,
+  CellNotification,
+  JsonValue,
+  Logger,
+  NestedToolCall,
+  SessionRuntimeDelegate,
+} from '../src/index.js';
+
+export interface Deferred<T> {
+  promise: Promise<T>;
+  resolve(value: T): void;
+  reject(error: unknown): void;
+}
+
+export function deferred<T = void>(): Deferred<T> {
+  let resolve!: (value: T) => void;
+  let reject!: (error: unknown) => void;
+  const promise = new Promise<T>((res, rej) => {
+    resolve = res;
+    reject = rej;
+  });
+  return { promise, resolve, reject };
+}
+
+export interface CapturingLogger extends Logger {
+  warnings: string[];
+  errors: string[];
+}
+
+export function capturingLogger(): CapturingLogger {
+  const warnings: string[] = [];
+  const errors: string[] = [];
+  return { warnings, errors, warn: (m) => warnings.push(m), error: (m) => errors.push(m) };
+}
+
+type ToolHandler = (call: NestedToolCall, signal: AbortSignal) => Promise<JsonValue | undefined> | JsonValue | undefined;
+type NotifyHandler = (notification: CellNotification, signal: AbortSignal) => Promise<void> | void;
+
+/** A delegate that records every call and answers with per-tool handlers. */
+export class RecordingDelegate implements SessionRuntimeDelegate {
+  readonly calls: NestedToolCall[] = [];
+  readonly signals: AbortSignal[] = [];
+  readonly notifications: CellNotification[] = [];
+  readonly notifySignals: AbortSignal[] = [];
+  readonly closed: CellId[] = [];
+  readonly log: string[] = [];
+  readonly tools: Record<string, ToolHandler>;
+  notifyHandler: NotifyHandler | undefined;
+  cellClosedHandler: ((cellId: CellId) => void | Promise<void>) | undefined;
+
+  constructor(tools: Record<string, ToolHandler> = {}) {
+    this.tools = tools;
+  }
+
+  async invokeTool(call: NestedToolCall, signal: AbortSignal): Promise<JsonValue | undefined> {
+    this.calls.push(call);
+    this.signals.push(signal);
+    this.log.push(`tool:${call.callId}`);
+    const handler = this.tools[call.tool.name];
+    if (handler === undefined) throw new Error(`no such tool: ${call.tool.name}`);
+    return handler(call, signal);
+  }
+
+  async notify(notification: CellNotification, signal: AbortSignal): Promise<void> {
+    this.notifications.push(notification);
+    this.notifySignals.push(signal);
+    this.log.push(`notify:${notification.text}`);
+    await this.notifyHandler?.(notification, signal);
+  }
+
+  async cellClosed(cellId: CellId): Promise<void> {
+    this.closed.push(cellId);
+    await this.cellClosedHandler?.(cellId);
+  }
+}
+
+/** A promise that never settles, and ignores its signal: a non-cooperative delegate. */
+export const hang = (): Promise<never> => new Promise<never>(() => {});
+
+/** A promise that rejects with the signal's reason when it aborts: a cooperative delegate. */
+export function untilAborted(signal: AbortSignal): Promise<never> {
+  return new Promise<never>((_resolve, reject) => {
+    if (signal.aborted) reject(signal.reason);
+    signal.addEventListener('abort', () => reject(signal.reason), { once: true });
+  });
+}
+
+export function newRuntime(
+  t: TestContext,
+  delegate: SessionRuntimeDelegate,
+  options: SessionRuntimeOptions = {},
+): SessionRuntime {
+  const runtime = new SessionRuntime(delegate, { logger: capturingLogger(), ...options });
+  t.after(() => runtime.shutdown());
+  return runtime;
+}
+
+export const texts = (event: { items: { type: string }[] }): string[] =>
+  event.items.map((item) => ('text' in item ? String(item.text) : `[${item.type}]`));
+
+export const ms = (start: number): number => performance.now() - start;
