@@ -2,6 +2,7 @@
 // cancelling them may take. A delegate that ignores its AbortSignal is waited for until the
 // deadline and then abandoned: its late result or rejection is swallowed.
 import PQueue from 'p-queue';
+import { setMaxListeners } from 'node:events';
 import { abortable } from 'abort-controller-x';
 import { CodeCellError } from './errors.js';
 
@@ -38,8 +39,9 @@ export type CallbackKind = 'tool' | 'notification';
 
 interface InFlight {
   readonly kind: CallbackKind;
-  readonly controller: AbortController;
-  /** The delegate's own promise, made unable to reject; undefined until it started. */
+  /** Rejects the caller's promise (on cancellation), whatever the delegate does. */
+  readonly release: (reason: unknown) => void;
+  /** The delegate's promise, made unable to reject; undefined until the call started. */
   settled?: Promise<void>;
 }
 
@@ -48,17 +50,24 @@ export interface CallbackSetOptions {
 }
 
 /**
- * Launches a cell's delegate calls, each with its own AbortController: tool calls through a
- * bounded queue, notifications one at a time in order.
+ * Launches a cell's delegate calls: tool calls through a bounded queue, notifications one at a
+ * time in order. All calls of one kind share one AbortSignal, owned by this set: Node's abort()
+ * costs several microseconds per signal, so one signal per call would make cancelling 10 000
+ * cooperative callbacks take ~100 ms instead of a few (docs/adr-0002-callback-signals.md).
  */
 export class CallbackSet {
   readonly #tools: PQueue;
   readonly #notifications = new PQueue({ concurrency: 1 });
   readonly #inFlight = new Set<InFlight>();
-  readonly #aborted = { tool: undefined as CodeCellError | undefined, notification: undefined as CodeCellError | undefined };
+  readonly #controllers: Record<CallbackKind, AbortController> = {
+    tool: new AbortController(),
+    notification: new AbortController(),
+  };
 
   constructor(options: CallbackSetOptions) {
     this.#tools = new PQueue({ concurrency: options.maxConcurrentToolCalls });
+    // Many calls may listen at once (ours are removed when a call settles); no warning for that.
+    setMaxListeners(0, this.#controllers.tool.signal, this.#controllers.notification.signal);
   }
 
   /** Number of callbacks issued and not yet settled or abandoned, queued ones included. */
@@ -89,17 +98,27 @@ export class CallbackSet {
     }
   }
 
-  /** Aborts the signals of the callbacks of these kinds, queued ones included. */
+  /**
+   * Aborts the signal of the callbacks of these kinds and rejects their callers' promises now:
+   * running calls are released whatever their delegate does, queued calls never start.
+   */
   abort(reason: CodeCellError, kinds: readonly CallbackKind[] = ['tool', 'notification']): void {
-    for (const kind of kinds) this.#aborted[kind] ??= reason;
+    for (const kind of kinds) {
+      const controller = this.#controllers[kind];
+      if (controller.signal.aborted) continue;
+      controller.abort(reason);
+      (kind === 'tool' ? this.#tools : this.#notifications).clear();
+    }
     for (const entry of this.#inFlight) {
-      if (kinds.includes(entry.kind)) entry.controller.abort(reason);
+      if (!kinds.includes(entry.kind)) continue;
+      entry.release(reason);
+      if (entry.settled === undefined) this.#inFlight.delete(entry);
     }
   }
 
   /**
-   * Resolves when every started callback settled, or at the deadline, whichever is first. Those
-   * still running then are abandoned (they stay tracked only until they settle, and nobody waits).
+   * Resolves when every started callback of these kinds settled, or at the deadline, whichever
+   * is first. Those still running then are abandoned: nobody waits for them any more.
    */
   async settle(deadline: Deadline, kinds: readonly CallbackKind[] = ['tool', 'notification']): Promise<void> {
     const pending = [...this.#inFlight].flatMap((entry) =>
@@ -110,24 +129,22 @@ export class CallbackSet {
   }
 
   #launch<T>(kind: CallbackKind, queue: PQueue, call: (signal: AbortSignal) => Promise<T>): Promise<T> {
-    const aborted = this.#aborted[kind];
-    if (aborted !== undefined) return Promise.reject(aborted);
-    const entry: InFlight = { kind, controller: new AbortController() };
-    this.#inFlight.add(entry);
-    const { signal } = entry.controller;
-    const task = async (): Promise<T> => {
-      // Cancelled while queued: the delegate is never entered.
-      signal.throwIfAborted();
-      const result = invokeSafely(() => call(signal));
-      entry.settled = result.then(noop, noop);
-      entry.settled.then(() => this.#inFlight.delete(entry), noop);
-      // Frees the queue slot as soon as the signal aborts, even if the delegate never settles.
-      return abortable(signal, result).catch((error: unknown) => {
-        throw signal.aborted ? signal.reason : error;
+    const { signal } = this.#controllers[kind];
+    if (signal.aborted) return Promise.reject(signal.reason);
+    return new Promise<T>((resolve, reject) => {
+      const entry: InFlight = { kind, release: reject };
+      this.#inFlight.add(entry);
+      const remove = (): void => {
+        this.#inFlight.delete(entry);
+      };
+      // The queue slot is held until the delegate settles; after an abort the queue is cleared
+      // and no longer matters, so an abandoned delegate holding its slot harms nobody.
+      void queue.add(() => {
+        const result = invokeSafely(() => call(signal));
+        entry.settled = result.then(remove, remove);
+        result.then(resolve, reject);
+        return entry.settled;
       });
-    };
-    return queue.add(task, { throwOnTimeout: true }).finally(() => {
-      if (entry.settled === undefined) this.#inFlight.delete(entry);
-    }) as Promise<T>;
+    });
   }
 }

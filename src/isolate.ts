@@ -85,6 +85,7 @@ export class CellIsolate {
   #faultListener: (code: CodeCellErrorCode) => void = () => {};
   #busy = 0;
   #running = false;
+  #stopped = false;
 
   private constructor(isolate: ivm.Isolate, context: ivm.Context, receive: ivm.Reference<(...args: unknown[]) => void>) {
     this.#isolate = isolate;
@@ -120,8 +121,9 @@ export class CellIsolate {
     }
   }
 
+  /** True once the cell was stopped (or isolated-vm disposed the isolate itself). */
   get isDisposed(): boolean {
-    return this.#isolate.isDisposed;
+    return this.#stopped || this.#isolate.isDisposed;
   }
 
   /** True while the module is running and no task is executing in the isolate. */
@@ -200,14 +202,26 @@ export class CellIsolate {
     this.#track(this.#receive.apply(undefined, [kind, a, b, c]));
   }
 
+  /**
+   * Stops the cell now: nothing more is delivered and nothing it sends is heard. The isolate is
+   * disposed (which also ends a CPU-bound loop) on the next turn of the event loop, so that
+   * terminating many cells at once is not serialized behind ~0.3 ms of dispose each.
+   */
   dispose(): void {
+    if (this.#stopped) return;
+    this.#stopped = true;
     this.#running = false;
-    if (!this.#isolate.isDisposed) {
-      try {
-        this.#isolate.dispose();
-      } catch {
-        // already disposed by isolated-vm itself (memory limit)
-      }
+    this.#listener = () => {};
+    setImmediate(() => this.#disposeNow());
+  }
+
+  #disposeNow(): void {
+    if (this.#isolate.isDisposed) return;
+    try {
+      this.#receive.release();
+      this.#isolate.dispose();
+    } catch {
+      // already disposed by isolated-vm itself (memory limit)
     }
   }
 

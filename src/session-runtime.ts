@@ -1,6 +1,5 @@
 // The in-process session: admits cells, routes observe/terminate to them, and shuts them all
 // down under one shared callback deadline.
-import { abortable } from 'abort-controller-x';
 import { Deadline } from './callbacks.js';
 import { Cell, type CellTool } from './cell.js';
 import { CellStream } from './cell-stream.js';
@@ -66,9 +65,8 @@ export class SessionRuntime implements CodeCellSession {
   readonly #streamGuards = new Map<CellId, PendingGuard>();
   readonly #streams: PendingRouter<CellId, CellStreamEvent, never>;
   readonly #subscribers = new Map<CellId, Set<CellStream>>();
-  /** Aborted when shutdown begins, so admissions still in progress reject at once. */
-  readonly #admission = new AbortController();
-  #admitting = 0;
+  /** Admissions in progress; shutdown rejects them at once. */
+  readonly #admissions = new Set<(error: CodeCellError) => void>();
   #cellSeq = 0;
   #shutdown: Promise<void> | undefined;
 
@@ -97,7 +95,7 @@ export class SessionRuntime implements CodeCellSession {
     if (sourceBytes > limits.maxSourceBytes) {
       throw new CodeCellError('ERR_LIMIT_EXCEEDED', `source is ${sourceBytes} bytes, over the maxSourceBytes limit of ${limits.maxSourceBytes}`);
     }
-    if (this.#cells.size + this.#admitting >= limits.maxCellsPerSession) {
+    if (this.#cells.size + this.#admissions.size >= limits.maxCellsPerSession) {
       throw new CodeCellError('ERR_LIMIT_EXCEEDED', `the session already has ${limits.maxCellsPerSession} live cells (maxCellsPerSession)`);
     }
     const tools = checked.tools ?? this.#tools;
@@ -209,34 +207,33 @@ export class SessionRuntime implements CodeCellSession {
   }
 
   /** Creates and configures the cell's isolate; a shutdown that begins meanwhile rejects at once. */
-  async #admit(memoryMb: number, config: string): Promise<CellIsolate> {
-    this.#admitting++;
-    const signal = this.#admission.signal;
-    const ready = CellIsolate.create({ memoryMb, logger: this.#logger }).then(async (isolate) => {
-      if (signal.aborted) {
-        isolate.dispose();
-        return isolate;
-      }
-      try {
-        await isolate.configure(config);
-      } catch (error) {
-        isolate.dispose();
-        throw error;
-      }
-      if (signal.aborted) isolate.dispose();
-      return isolate;
+  #admit(memoryMb: number, config: string): Promise<CellIsolate> {
+    return new Promise((resolve, reject) => {
+      let refused = false;
+      const refuse = (error: CodeCellError): void => {
+        refused = true;
+        reject(error);
+      };
+      this.#admissions.add(refuse);
+      CellIsolate.create({ memoryMb, logger: this.#logger })
+        .then(async (isolate) => {
+          try {
+            if (!refused) await isolate.configure(config);
+          } catch (error) {
+            isolate.dispose();
+            throw error;
+          }
+          if (refused) isolate.dispose();
+          else resolve(isolate);
+        })
+        .catch(reject)
+        .finally(() => this.#admissions.delete(refuse));
     });
-    try {
-      return await abortable(signal, ready);
-    } catch (error) {
-      throw signal.aborted ? new CodeCellError('ERR_SHUTTING_DOWN', 'the session is shutting down') : error;
-    } finally {
-      this.#admitting--;
-    }
   }
 
   async #shutdownAll(): Promise<void> {
-    this.#admission.abort();
+    const shuttingDown = new CodeCellError('ERR_SHUTTING_DOWN', 'the session is shutting down');
+    for (const refuse of this.#admissions) refuse(shuttingDown);
     const deadline = new Deadline(this.#deadlineMs);
     try {
       const cells = [...this.#cells.values()];

@@ -1,0 +1,77 @@
+// Shared benchmark plumbing: result rows, the JSON file, and a quiet delegate.
+import { mkdirSync, writeFileSync } from 'node:fs';
+import type { Bench } from 'tinybench';
+import type { JsonValue, Logger, NestedToolCall, SessionRuntimeDelegate } from '../src/index.js';
+
+export interface ResultRow {
+  name: string;
+  unit: 'ms' | 'us' | 'msg/s' | 'ns/msg';
+  median: number;
+  p99: number;
+  samples: number;
+  ratio?: number;
+  baseline?: string;
+}
+
+export const quietLogger: Logger = { warn: () => {}, error: () => {} };
+
+const round = (value: number): number => Math.round(value * 1000) / 1000;
+
+/** One row per task, from tinybench's latency statistics (ms), optionally scaled to µs. */
+export function rowsOf(bench: Bench, unit: 'ms' | 'us' = 'ms'): ResultRow[] {
+  const scale = unit === 'us' ? 1000 : 1;
+  return bench.tasks.map((task) => {
+    const result = task.result;
+    if (result === undefined || !('latency' in result)) throw new Error(`benchmark task ${task.name} did not run`);
+    return {
+      name: `${bench.name}: ${task.name}`,
+      unit,
+      median: round(result.latency.p50 * scale),
+      p99: round(result.latency.p99 * scale),
+      samples: result.latency.samplesCount,
+    };
+  });
+}
+
+/** Adds `ratio` = row median / baseline median to the row named `name`. */
+export function withRatio(rows: ResultRow[], name: string, baseline: string): void {
+  const row = rows.find((r) => r.name === name);
+  const base = rows.find((r) => r.name === baseline);
+  if (row === undefined || base === undefined) throw new Error(`no rows ${name} / ${baseline}`);
+  row.ratio = round(row.median / base.median);
+  row.baseline = baseline;
+}
+
+export function writeResults(rows: ResultRow[], path: URL): void {
+  mkdirSync(new URL('.', path), { recursive: true });
+  writeFileSync(path, `${JSON.stringify(rows, null, 2)}\n`);
+}
+
+export function check(condition: unknown, message: string): asserts condition {
+  if (!condition) throw new Error(`benchmark self-check failed: ${message}`);
+}
+
+export type ToolFn = (call: NestedToolCall, signal: AbortSignal) => Promise<JsonValue | undefined>;
+
+/** A delegate that remembers every signal it was given, to check they were all aborted. */
+export function delegateOf(tool: ToolFn, notify: (signal: AbortSignal) => Promise<void>): SessionRuntimeDelegate & { aborted(): number; calls(): number } {
+  const signals: AbortSignal[] = [];
+  return {
+    invokeTool: (call, signal) => {
+      signals.push(signal);
+      return tool(call, signal);
+    },
+    notify: (_notification, signal) => {
+      signals.push(signal);
+      return notify(signal);
+    },
+    aborted: () => signals.filter((signal) => signal.aborted).length,
+    calls: () => signals.length,
+  };
+}
+
+export const never = (): Promise<never> => new Promise<never>(() => {});
+
+export function rejectOnAbort(signal: AbortSignal): Promise<never> {
+  return new Promise<never>((_resolve, reject) => signal.addEventListener('abort', () => reject(signal.reason), { once: true }));
+}

@@ -1,0 +1,15 @@
+// `npm run bench`: every benchmark checks itself, then times; rows go to bench/results/latest.json.
+// `npm run bench -- --quick` runs fewer iterations (for a smoke run).
+import { writeResults, type ResultRow } from './common.js';
+import { shutdownLatency } from './shutdown-latency.js';
+
+const quick = process.argv.includes('--quick');
+const rows: ResultRow[] = [];
+rows.push(...(await shutdownLatency(quick)));
+const path = new URL('../../bench/results/latest.json', import.meta.url);
+writeResults(rows, path);
+console.log('\nrows written to bench/results/latest.json');
+for (const row of rows) {
+  const ratio = row.ratio === undefined ? '' : `  ratio ${row.ratio} vs ${row.baseline}`;
+  console.log(`${row.name}: median ${row.median} ${row.unit}, p99 ${row.p99} ${row.unit}, n=${row.samples}${ratio}`);
+}

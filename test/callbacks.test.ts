@@ -1,0 +1,109 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { CallbackSet, Deadline } from '../src/callbacks.js';
+import { CodeCellError } from '../src/errors.js';
+import { deferred, hang, ms, untilAborted } from './helpers.js';
+
+const reason = (): CodeCellError => new CodeCellError('ERR_CANCELLED', 'cancelled by the test');
+
+test('settle() returns at the deadline when a callback ignores its signal', async () => {
+  const callbacks = new CallbackSet({ maxConcurrentToolCalls: 4 });
+  const call = callbacks.runTool(hang);
+  call.catch(() => {});
+  await Promise.resolve();
+  callbacks.abort(reason());
+  const start = performance.now();
+  await callbacks.settle(new Deadline(80));
+  assert.ok(ms(start) >= 75, `waited ${ms(start)} ms`);
+  await assert.rejects(call, { code: 'ERR_CANCELLED' });
+});
+
+test('settle() returns as soon as cooperative callbacks settle, well before the deadline', async () => {
+  const callbacks = new CallbackSet({ maxConcurrentToolCalls: 4 });
+  const seen: AbortSignal[] = [];
+  const call = callbacks.runTool((signal) => {
+    seen.push(signal);
+    return untilAborted(signal);
+  });
+  call.catch(() => {});
+  await Promise.resolve();
+  callbacks.abort(reason());
+  const deadline = new Deadline(10_000);
+  const start = performance.now();
+  await callbacks.settle(deadline);
+  deadline.clear();
+  assert.ok(ms(start) < 5_000);
+  assert.equal(seen[0]?.aborted, true);
+  assert.ok(seen[0]?.reason instanceof CodeCellError);
+});
+
+test('a tool call cancelled while queued never enters the delegate', async () => {
+  const callbacks = new CallbackSet({ maxConcurrentToolCalls: 1 });
+  const entered: number[] = [];
+  const first = callbacks.runTool(() => { entered.push(1); return hang(); });
+  const second = callbacks.runTool(() => { entered.push(2); return Promise.resolve(2); });
+  await Promise.resolve();
+  callbacks.abort(reason());
+  await assert.rejects(first, { code: 'ERR_CANCELLED' });
+  await assert.rejects(second, { code: 'ERR_CANCELLED' });
+  assert.deepEqual(entered, [1]);
+});
+
+test('calls launched after abort reject at once without entering the delegate', async () => {
+  const callbacks = new CallbackSet({ maxConcurrentToolCalls: 1 });
+  callbacks.abort(reason(), ['tool']);
+  let entered = false;
+  await assert.rejects(callbacks.runTool(async () => { entered = true; }), { code: 'ERR_CANCELLED' });
+  assert.equal(entered, false);
+  await callbacks.notify(async () => {});
+});
+
+test('a synchronous throw in a delegate becomes a rejection', async () => {
+  const callbacks = new CallbackSet({ maxConcurrentToolCalls: 1 });
+  await assert.rejects(callbacks.runTool(() => { throw new Error('sync boom'); }), { message: 'sync boom' });
+});
+
+test('notifications run one at a time in order, and drainNotifications waits for them', async () => {
+  const callbacks = new CallbackSet({ maxConcurrentToolCalls: 1 });
+  const order: string[] = [];
+  let active = 0;
+  const gates = [deferred(), deferred(), deferred()];
+  gates.forEach((gate, index) => {
+    void callbacks.notify(async () => {
+      active++;
+      assert.equal(active, 1);
+      order.push(`start ${index}`);
+      await gate.promise;
+      order.push(`end ${index}`);
+      active--;
+    });
+  });
+  const drained = callbacks.drainNotifications(new AbortController().signal);
+  gates[2]?.resolve();
+  gates[1]?.resolve();
+  gates[0]?.resolve();
+  assert.equal(await drained, true);
+  assert.deepEqual(order, ['start 0', 'end 0', 'start 1', 'end 1', 'start 2', 'end 2']);
+});
+
+test('drainNotifications gives up when its signal aborts', async () => {
+  const callbacks = new CallbackSet({ maxConcurrentToolCalls: 1 });
+  void callbacks.notify(hang).catch(() => {});
+  const stop = new AbortController();
+  const drained = callbacks.drainNotifications(stop.signal);
+  stop.abort();
+  assert.equal(await drained, false);
+});
+
+test('an abandoned callback that settles late causes no unhandled rejection', async () => {
+  const callbacks = new CallbackSet({ maxConcurrentToolCalls: 1 });
+  const late = deferred<number>();
+  const call = callbacks.runTool(() => late.promise);
+  call.catch(() => {});
+  await Promise.resolve();
+  callbacks.abort(reason());
+  await callbacks.settle(new Deadline(10));
+  late.reject(new Error('too late'));
+  await new Promise((resolve) => setTimeout(resolve, 10));
+  assert.equal(callbacks.size, 0);
+});
