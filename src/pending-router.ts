@@ -141,14 +141,19 @@ export class PendingRouter<K, N, R> {
     this.route(key, { type: 'notification', message });
   }
 
-  /** Delivers the key's held entries in arrival order and makes it routable, in one step. */
+  /**
+   * Delivers the key's held entries in arrival order and makes it routable, in one synchronous
+   * step. Entries routed to the key while it flushes (by the sink itself) queue behind the held
+   * ones, so nothing overtakes a buffered entry.
+   */
   register(key: K, sink: RouteSink<N, R>): void {
     if (this.#sinks.has(key)) throw new Error(`PendingRouter: ${this.#label} ${String(key)} is already registered`);
     const ring = this.#pending.get(key);
-    this.#pending.delete(key);
+    if (ring !== undefined) {
+      for (let entry = ring.shift(); entry !== undefined; entry = ring.shift()) sink(entry);
+      this.#pending.delete(key);
+    }
     this.#sinks.set(key, sink);
-    if (ring === undefined) return;
-    for (let entry = ring.shift(); entry !== undefined; entry = ring.shift()) sink(entry);
   }
 
   /**
