@@ -2,12 +2,11 @@
 // down under one shared callback deadline.
 import { Deadline } from './callbacks.js';
 import { Cell, type CellTool } from './cell.js';
-import { CellStream } from './cell-stream.js';
+import { CellStreams } from './cell-streams.js';
 import { CodeCellError, messageOf } from './errors.js';
 import { assertNodeSnapshotDisabled, CellIsolate } from './isolate.js';
 import { byteLength } from './json.js';
 import { checkLimits, DEFAULT_LIMITS, mergeLimits, type CellLimits } from './limits.js';
-import { PendingRouter, type PendingGuard } from './pending-router.js';
 import { prepareSource } from './source.js';
 import type {
   CellEvent,
@@ -61,10 +60,7 @@ export class SessionRuntime implements CodeCellSession {
   readonly #storedValues: Map<string, string> | undefined;
   readonly #logger: Logger;
   readonly #cells = new Map<CellId, Cell>();
-  /** Held from admission until the cell closes, so early stream events wait for a subscriber. */
-  readonly #streamGuards = new Map<CellId, PendingGuard>();
-  readonly #streams: PendingRouter<CellId, CellStreamEvent, never>;
-  readonly #subscribers = new Map<CellId, Set<CellStream>>();
+  readonly #streams: CellStreams;
   /** Admissions in progress; shutdown rejects them at once. */
   readonly #admissions = new Set<(error: CodeCellError) => void>();
   #cellSeq = 0;
@@ -79,7 +75,7 @@ export class SessionRuntime implements CodeCellSession {
     this.#deadlineMs = checkDeadlineMs(checked.callbackAbortDeadlineMs) ?? DEFAULT_CALLBACK_ABORT_DEADLINE_MS;
     this.#storedValues = checkStoredValues(checked.storedValues) === 'enabled' ? new Map() : undefined;
     this.#logger = checkLogger(checked.logger) ?? consoleLogger;
-    this.#streams = new PendingRouter({ label: 'cell', logger: this.#logger });
+    this.#streams = new CellStreams({ logger: this.#logger });
   }
 
   get isAlive(): boolean {
@@ -108,7 +104,7 @@ export class SessionRuntime implements CodeCellSession {
     });
 
     const isolate = await this.#admit(limits.memoryMb, config);
-    this.#streamGuards.set(cellId, this.#streams.begin());
+    this.#streams.track(cellId, this.#streams.begin());
     const cell = new Cell(isolate, {
       id: cellId,
       toolCallId: checked.toolCallId ?? `exec-${cellId}`,
@@ -120,7 +116,7 @@ export class SessionRuntime implements CodeCellSession {
       commitStore: (writes) => {
         for (const [key, value] of writes) this.#storedValues?.set(key, value);
       },
-      emit: (event) => this.#emit(cellId, event),
+      emit: (event) => this.#streams.emit(cellId, event),
       onClosing: () => this.#cells.delete(cellId),
     });
     this.#cells.set(cellId, cell);
@@ -130,23 +126,15 @@ export class SessionRuntime implements CodeCellSession {
     return { cellId, initialEvent };
   }
 
-  async observe(cellId: CellId, mode: ObserveMode): Promise<CellEvent> {
-    const { event } = await this.beginObserve(cellId, mode);
+  /** `signal` (optional) gives up the observation and frees the observer slot when aborted. */
+  async observe(cellId: CellId, mode: ObserveMode, signal?: AbortSignal): Promise<CellEvent> {
+    const { event } = await this.beginObserve(cellId, mode, signal);
     return event;
   }
 
-  async beginObserve(cellId: CellId, mode: ObserveMode): Promise<PendingEvent> {
+  async beginObserve(cellId: CellId, mode: ObserveMode, signal?: AbortSignal): Promise<PendingEvent> {
     const cell = this.#openCell(cellId);
-    return { event: cell.observe(checkObserveMode(mode)) };
-  }
-
-  /** Observe with a signal that frees the observer slot when aborted (used by the host). */
-  observeWithSignal(cellId: CellId, mode: ObserveMode, signal: AbortSignal): Promise<CellEvent> {
-    try {
-      return this.#openCell(cellId).observe(checkObserveMode(mode), signal);
-    } catch (error) {
-      return Promise.reject(error);
-    }
+    return { event: cell.observe(checkObserveMode(mode), signal) };
   }
 
   async terminate(cellId: CellId): Promise<CellEvent> {
@@ -169,28 +157,7 @@ export class SessionRuntime implements CodeCellSession {
   events(cellId: CellId): AsyncIterable<CellStreamEvent> {
     checkCellId(cellId);
     if (!this.#cells.has(cellId)) throw new CodeCellError('ERR_MISSING_CELL', `unknown cell ${cellId}`);
-    let subscribers = this.#subscribers.get(cellId);
-    const stream = new CellStream(() => subscribers?.delete(stream));
-    if (subscribers === undefined) {
-      const created = new Set<CellStream>([stream]);
-      subscribers = created;
-      this.#subscribers.set(cellId, created);
-      this.#streams.register(cellId, (entry) => {
-        if (entry.type === 'notification') for (const subscriber of created) subscriber.push(entry.message);
-      });
-    } else {
-      subscribers.add(stream);
-    }
-    return stream;
-  }
-
-  #emit(cellId: CellId, event: CellStreamEvent): void {
-    this.#streams.routeNotification(cellId, event);
-    if (event.type !== 'closed') return;
-    this.#streams.unregister(cellId);
-    this.#subscribers.delete(cellId);
-    this.#streamGuards.get(cellId)?.release();
-    this.#streamGuards.delete(cellId);
+    return this.#streams.subscribe(cellId);
   }
 
   #assertAlive(): void {

@@ -87,8 +87,9 @@ export interface Logger {
 export interface CodeCellSession {
   readonly isAlive: boolean;
   execute(request: ExecuteRequest, initialObserve?: ObserveMode): Promise<StartedCell>;
-  observe(cellId: CellId, mode: ObserveMode): Promise<CellEvent>;
-  beginObserve(cellId: CellId, mode: ObserveMode): Promise<PendingEvent>;
+  /** `signal`, when given, abandons the observation and frees the observer slot. */
+  observe(cellId: CellId, mode: ObserveMode, signal?: AbortSignal): Promise<CellEvent>;
+  beginObserve(cellId: CellId, mode: ObserveMode, signal?: AbortSignal): Promise<PendingEvent>;
   terminate(cellId: CellId): Promise<CellEvent>;
   shutdown(): Promise<void>;
   events(cellId: CellId): AsyncIterable<CellStreamEvent>;

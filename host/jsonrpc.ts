@@ -1,0 +1,125 @@
+// The only module that imports vscode-jsonrpc: a connection over a pair of streams, plus
+// AbortSignal <-> CancellationToken adapters and the error conversions of the protocol.
+import type { Readable, Writable } from 'node:stream';
+import {
+  CancellationTokenSource,
+  createMessageConnection,
+  ResponseError,
+  StreamMessageReader,
+  StreamMessageWriter,
+  type CancellationToken,
+  type Message,
+  type MessageConnection,
+} from 'vscode-jsonrpc/node.js';
+import { CodeCellError, messageOf } from '../src/errors.js';
+import type { Logger } from '../src/types.js';
+import { errorFromWire, JsonRpcErrors, wireCodeOf } from './protocol.js';
+
+export type { CancellationToken, MessageConnection };
+export { ResponseError };
+
+/** Raised for a request whose method vscode-jsonrpc never sees (it was malformed). */
+const IGNORED_NOTIFICATION = '$/codecell/ignored';
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return value !== null && typeof value === 'object' && !Array.isArray(value);
+}
+
+/**
+ * Opens a JSON-RPC connection. Malformed input never reaches the dispatcher unanswered: bytes
+ * that are not JSON get a -32700 answer, JSON that is not a JSON-RPC message a -32600 one.
+ */
+export interface Connection {
+  readonly connection: MessageConnection;
+  /**
+   * Sends a notification through the connection's one writer; unlike the connection's own
+   * sendNotification it still works after the input closed (to report cells closing).
+   */
+  notify(method: string, params: unknown): void;
+}
+
+export function openConnection(input: Readable, output: Writable, logger: Logger): Connection {
+  const writer = new StreamMessageWriter(output);
+  const answer = (id: string | number | null, code: number, message: string): void => {
+    writer.write({ jsonrpc: '2.0', id, error: { code, message } } as Message).catch(() => {});
+  };
+  const reader = new StreamMessageReader(input, {
+    contentTypeDecoder: {
+      name: 'application/json',
+      decode: async (bytes: Uint8Array): Promise<Message> => {
+        const text = Buffer.from(bytes).toString('utf8');
+        const message: unknown = JSON.parse(text);
+        if (isValidMessage(message)) return message as Message;
+        const id = isRecord(message) && (typeof message.id === 'string' || typeof message.id === 'number') ? message.id : null;
+        answer(id, JsonRpcErrors.invalidRequest, 'Invalid Request: not a JSON-RPC 2.0 request, notification or response');
+        return { jsonrpc: '2.0', method: IGNORED_NOTIFICATION } as Message;
+      },
+    },
+  });
+  reader.onError((error) => {
+    logger.warn(`codecell-host: unreadable input: ${messageOf(error)}`);
+    answer(null, JsonRpcErrors.parseError, `Parse error: ${messageOf(error)}`);
+  });
+  const connection = createMessageConnection(reader, writer, {
+    error: (message) => logger.error(message),
+    warn: (message) => logger.warn(message),
+    info: () => {},
+    log: () => {},
+  });
+  connection.onNotification(IGNORED_NOTIFICATION, () => {});
+  const notify = (method: string, params: unknown): void => {
+    writer.write({ jsonrpc: '2.0', method, params } as Message).catch((error: unknown) => {
+      logger.warn(`codecell: could not send ${method}: ${messageOf(error)}`);
+    });
+  };
+  return { connection, notify };
+}
+
+function isValidMessage(message: unknown): boolean {
+  if (!isRecord(message) || message.jsonrpc !== '2.0') return false;
+  const { id, method } = message;
+  const validId = id === undefined || id === null || typeof id === 'string' || typeof id === 'number';
+  if (!validId) return false;
+  if (method !== undefined) return typeof method === 'string';
+  return id !== undefined && ('result' in message || 'error' in message);
+}
+
+/** A CancellationToken that is cancelled when `signal` aborts; `dispose()` detaches it. */
+export function tokenFromSignal(signal: AbortSignal | undefined): { token: CancellationToken | undefined; dispose(): void } {
+  if (signal === undefined) return { token: undefined, dispose: () => {} };
+  const source = new CancellationTokenSource();
+  const cancel = (): void => source.cancel();
+  if (signal.aborted) source.cancel();
+  else signal.addEventListener('abort', cancel, { once: true });
+  return {
+    token: source.token,
+    dispose: () => {
+      signal.removeEventListener('abort', cancel);
+      source.dispose();
+    },
+  };
+}
+
+/** An AbortSignal aborted when the peer cancels the request ($/cancelRequest), or on `abort()`. */
+export function signalFromToken(token: CancellationToken, reason: () => unknown): { signal: AbortSignal; abort(reason: unknown): void; dispose(): void } {
+  const controller = new AbortController();
+  const listener = token.onCancellationRequested(() => controller.abort(reason()));
+  if (token.isCancellationRequested) controller.abort(reason());
+  return { signal: controller.signal, abort: (why) => controller.abort(why), dispose: () => listener.dispose() };
+}
+
+/** The JSON-RPC error a handler failure is answered with. */
+export function toResponseError(error: unknown): ResponseError<unknown> {
+  if (error instanceof ResponseError) return error;
+  if (error instanceof CodeCellError) return new ResponseError(wireCodeOf(error.code), error.message, { code: error.code });
+  return new ResponseError(JsonRpcErrors.internalError, `internal error: ${messageOf(error)}`);
+}
+
+/** The local error for a failed outgoing request. */
+export function fromResponseError(error: unknown): unknown {
+  if (error instanceof ResponseError) return errorFromWire(error);
+  return error;
+}
+
+export const invalidParams = (message: string): ResponseError<unknown> =>
+  new ResponseError(JsonRpcErrors.invalidParams, message, { code: 'ERR_INVALID_REQUEST' });

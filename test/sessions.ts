@@ -1,0 +1,49 @@
+// The CodeCellSession implementations the contract tests run against.
+import type { TestContext } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { connectInProcess, HostClient } from '../host/index.js';
+import type { CodeCellSession, SessionRuntimeDelegate, ToolDefinition } from '../src/index.js';
+import type { CellLimits } from '../src/limits.js';
+import { capturingLogger, newRuntime } from './helpers.js';
+
+export interface SessionSetup {
+  tools?: ToolDefinition[];
+  limits?: Partial<CellLimits>;
+  storedValues?: 'enabled' | 'disabled';
+}
+
+export interface SessionKind {
+  name: string;
+  open(t: TestContext, delegate: SessionRuntimeDelegate, setup?: SessionSetup): Promise<CodeCellSession>;
+}
+
+export const HOST_BIN = fileURLToPath(new URL('../../bin/codecell-host.js', import.meta.url));
+
+export const inProcess: SessionKind = {
+  name: 'in-process SessionRuntime',
+  open: async (t, delegate, setup = {}) => newRuntime(t, delegate, setup),
+};
+
+export const linkedHost: SessionKind = {
+  name: 'HostClient over linked streams',
+  open: async (t, delegate, setup = {}) => {
+    const linked = await connectInProcess({ logger: capturingLogger() });
+    t.after(() => linked.close());
+    const session = await linked.client.createSession(delegate, setup);
+    t.after(() => session.shutdown());
+    return session;
+  },
+};
+
+export const spawnedHost: SessionKind = {
+  name: 'HostClient spawning the codecell-host bin',
+  open: async (t, delegate, setup = {}) => {
+    const client = await HostClient.spawn({ command: HOST_BIN, args: [], logger: capturingLogger() });
+    t.after(() => client.close());
+    const session = await client.createSession(delegate, setup);
+    t.after(() => session.shutdown());
+    return session;
+  },
+};
+
+export const bothKinds: SessionKind[] = [inProcess, linkedHost];
