@@ -140,7 +140,15 @@ class HostLink {
         }
       });
     }
-    this.connection.onClose(() => this.die(new CodeCellError('ERR_HOST_EXITED', 'codecell-host closed the connection')));
+    this.connection.onClose(() => {
+      const closed = new CodeCellError('ERR_HOST_EXITED', 'codecell-host closed the connection');
+      if (child === undefined) {
+        this.die(closed);
+        return;
+      }
+      // The process's exit status usually follows its stdout's end; give it a moment to arrive.
+      setTimeout(() => this.die(closed), 250).unref();
+    });
     this.connection.listen();
   }
 

@@ -36,6 +36,8 @@ export interface Connection {
    * sendNotification it still works after the input closed (to report cells closing).
    */
   notify(method: string, params: unknown): void;
+  /** Resolves when everything sent so far was handed to the output stream. */
+  flush(): Promise<void>;
 }
 
 export function openConnection(input: Readable, output: Writable, logger: Logger): Connection {
@@ -67,12 +69,19 @@ export function openConnection(input: Readable, output: Writable, logger: Logger
     log: () => {},
   });
   connection.onNotification(IGNORED_NOTIFICATION, () => {});
+  const writes = new Set<Promise<void>>();
   const notify = (method: string, params: unknown): void => {
-    writer.write({ jsonrpc: '2.0', method, params } as Message).catch((error: unknown) => {
+    const write = writer.write({ jsonrpc: '2.0', method, params } as Message).catch((error: unknown) => {
       logger.warn(`codecell: could not send ${method}: ${messageOf(error)}`);
     });
+    writes.add(write);
+    void write.finally(() => writes.delete(write));
   };
-  return { connection, notify };
+  const flush = async (): Promise<void> => {
+    await Promise.all([...writes]);
+    await new Promise<void>((resolve) => (output.writableEnded ? resolve() : output.write('', () => resolve())));
+  };
+  return { connection, notify, flush };
 }
 
 function isValidMessage(message: unknown): boolean {

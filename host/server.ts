@@ -60,7 +60,7 @@ function stringField(params: Record<string, unknown>, key: string): string {
 
 export function createHost(options: HostOptions = {}): Host {
   const { input = process.stdin, output = process.stdout, logger = stderrLogger, callbackAbortDeadlineMs } = options;
-  const { connection, notify } = openConnection(input, output, logger);
+  const { connection, notify, flush } = openConnection(input, output, logger);
   const sessions = new Map<SessionId, SessionRuntime>();
   let sessionSeq = 0;
   let closing: Promise<void> | undefined;
@@ -189,13 +189,20 @@ export function createHost(options: HostOptions = {}): Host {
     markClosed = resolve;
   });
   const close = (): Promise<void> => {
-    closing ??= shutdownAll().finally(() => {
-      connection.dispose();
+    closing ??= shutdownAll().finally(async () => {
+      await flush().catch(() => {});
       markClosed();
+      try {
+        connection.dispose();
+      } catch {
+        // already disposed after the input closed
+      }
     });
     return closing;
   };
   connection.onClose(() => void close());
+  // A pipe's 'close' may never come while its other end is half open: the end of input is enough.
+  input.once('end', () => void close());
   connection.listen();
   return { closed, close };
 }

@@ -441,7 +441,7 @@ export class Cell {
     if (this.#closingStarted || this.#phase !== 'ended' || this.#deliveredTerminal === undefined) return;
     this.#closingStarted = true;
     const event = this.#deliveredTerminal;
-    void this.#callbacksSettled.then(() => this.#close(event));
+    void Promise.all([this.#callbacksSettled, this.#isolate.stopped]).then(() => this.#close(event));
   }
 
   async #close(event: CellEvent): Promise<void> {

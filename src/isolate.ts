@@ -86,6 +86,8 @@ export class CellIsolate {
   #busy = 0;
   #running = false;
   #stopped = false;
+  /** Tasks still inside the isolate; after dispose they settle once its thread has unwound. */
+  readonly #tasks = new Set<Promise<unknown>>();
 
   private constructor(isolate: ivm.Isolate, context: ivm.Context, receive: ivm.Reference<(...args: unknown[]) => void>) {
     this.#isolate = isolate;
@@ -163,13 +165,15 @@ export class CellIsolate {
     try {
       let module: ivm.Module;
       try {
-        module = await this.#isolate.compileModule(WRAP_PREFIX + source + WRAP_SUFFIX, { filename, lineOffset: -1 });
+        module = await this.#inside(this.#isolate.compileModule(WRAP_PREFIX + source + WRAP_SUFFIX, { filename, lineOffset: -1 }));
       } catch (error) {
         return { error: await this.#compileError(source, filename, error) };
       }
-      await module.instantiate(this.#context, (specifier) => {
-        throw new Error(`Unsupported import in cell: ${specifier}`);
-      });
+      await this.#inside(
+        module.instantiate(this.#context, (specifier) => {
+          throw new Error(`Unsupported import in cell: ${specifier}`);
+        }),
+      );
       this.#track(module.evaluate());
       return {};
     } catch (error) {
@@ -203,19 +207,15 @@ export class CellIsolate {
   }
 
   /**
-   * Stops the cell now: nothing more is delivered and nothing it sends is heard. The isolate is
-   * disposed (which also ends a CPU-bound loop) on the next turn of the event loop, so that
-   * terminating many cells at once is not serialized behind ~0.3 ms of dispose each.
+   * Stops the cell now: nothing more is delivered, nothing it sends is heard, and the isolate is
+   * disposed (which also ends a CPU-bound loop). Disposal is synchronous on purpose: a process
+   * that exits while an isolate still runs can hang in isolated-vm's teardown.
    */
   dispose(): void {
     if (this.#stopped) return;
     this.#stopped = true;
     this.#running = false;
     this.#listener = () => {};
-    setImmediate(() => this.#disposeNow());
-  }
-
-  #disposeNow(): void {
     if (this.#isolate.isDisposed) return;
     try {
       this.#receive.release();
@@ -225,8 +225,27 @@ export class CellIsolate {
     }
   }
 
+  /**
+   * Resolves once no task runs in the isolate any more. After dispose() that is when its thread
+   * has really stopped; a process must not exit before (isolated-vm can crash at teardown).
+   */
+  get stopped(): Promise<void> {
+    return Promise.allSettled([...this.#tasks]).then(() => undefined);
+  }
+
+  /** Remembers a task that runs inside the isolate until it settles (see `stopped`). */
+  #inside<T>(task: Promise<T>): Promise<T> {
+    this.#tasks.add(task);
+    task.then(
+      () => this.#tasks.delete(task),
+      () => this.#tasks.delete(task),
+    );
+    return task;
+  }
+
   #track(task: Promise<unknown>): void {
     this.#busy++;
+    this.#inside(task);
     task.then(
       () => this.#taskEnded(),
       (error: unknown) => {
