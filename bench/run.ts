@@ -1,6 +1,7 @@
 // `npm run bench`: every benchmark checks itself, then times; rows go to bench/results/latest.json.
 // `npm run bench -- --quick` runs fewer iterations (for a smoke run).
 import { writeResults, type ResultRow } from './common.js';
+import { latency } from './latency.js';
 import { pendingRouter } from './pending-router.js';
 import { shutdownLatency } from './shutdown-latency.js';
 
@@ -8,6 +9,7 @@ const quick = process.argv.includes('--quick');
 const rows: ResultRow[] = [];
 rows.push(...(await shutdownLatency(quick)));
 rows.push(...(await pendingRouter(quick)));
+rows.push(...(await latency(quick)));
 const path = new URL('../../bench/results/latest.json', import.meta.url);
 writeResults(rows, path);
 console.log('\nrows written to bench/results/latest.json');
