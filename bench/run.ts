@@ -4,12 +4,14 @@ import { writeResults, type ResultRow } from './common.js';
 import { latency } from './latency.js';
 import { pendingRouter } from './pending-router.js';
 import { shutdownLatency } from './shutdown-latency.js';
+import { typescript } from './typescript.js';
 
 const quick = process.argv.includes('--quick');
 const rows: ResultRow[] = [];
 rows.push(...(await shutdownLatency(quick)));
 rows.push(...(await pendingRouter(quick)));
 rows.push(...(await latency(quick)));
+rows.push(...(await typescript(quick)));
 const path = new URL('../../bench/results/latest.json', import.meta.url);
 writeResults(rows, path);
 console.log('\nrows written to bench/results/latest.json');

@@ -95,7 +95,8 @@ function installCodecellPrelude(send: HostSend) {
     if (error !== null && typeof error === 'object') {
       try {
         const stack = (error as { stack?: unknown }).stack;
-        if (typeof stack === 'string' && stack !== '') return stack;
+        // The prelude's own frames say nothing to the cell's author.
+        if (typeof stack === 'string' && stack !== '') return stack.split('\n').filter((line) => !line.includes('codecell-prelude.js')).join('\n');
       } catch {
         // a throwing getter: use the string form
       }
@@ -243,6 +244,9 @@ function installCodecellPrelude(send: HostSend) {
     defineGlobal('setTimeout', setTimeout);
     defineGlobal('clearTimeout', clearTimeout);
     defineGlobal('console', makeConsole());
+    // Stands in for `import(` (same length, see src/source.ts).
+    defineGlobal('$cc_im', (specifier: unknown): Promise<never> =>
+      Promise.reject(new Error(`Unsupported import in cell: ${render(specifier)}`)));
     // Taken (and deleted) by the first line of the wrapped cell; see src/isolate.ts.
     defineGlobal('__codecell$', freeze({
       done: (): void => send('done'),

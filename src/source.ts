@@ -2,7 +2,34 @@
 // type-stripped by sucrase, which keeps every line where it was, so stack traces still point at
 // the user's lines.
 import { transform } from 'sucrase';
+import { parse } from 'sucrase/dist/parser/index.js';
+import { TokenType } from 'sucrase/dist/parser/tokenizer/types.js';
 import type { CellLanguage } from './types.js';
+
+/**
+ * What `import(` becomes in a cell: a sandbox function of the same length (so columns stay put)
+ * that rejects with "Unsupported import in cell: <specifier>" (isolated-vm only says
+ * "Not supported").
+ */
+export const DYNAMIC_IMPORT_STAND_IN = '$cc_im';
+
+/** Replaces each dynamic `import(` call (not strings or comments that contain one). */
+function replaceDynamicImports(code: string): string {
+  if (!code.includes('import')) return code;
+  let tokens;
+  try {
+    tokens = parse(code, false, false, false).tokens;
+  } catch {
+    return code; // a syntax error: the compiler will report it
+  }
+  let result = code;
+  tokens.forEach((token, index) => {
+    if (token.type === TokenType._import && tokens[index + 1]?.type === TokenType.parenL) {
+      result = result.slice(0, token.start) + DYNAMIC_IMPORT_STAND_IN + result.slice(token.end);
+    }
+  });
+  return result;
+}
 
 export type PreparedSource =
   | { code: string; filename: string; error?: undefined }
@@ -33,10 +60,10 @@ function isPlainJavaScript(source: string): boolean {
 
 export function prepareSource(source: string, language: CellLanguage): PreparedSource {
   const typescript = language === 'typescript' || (language === 'auto' && !isPlainJavaScript(source));
-  if (!typescript) return { code: source, filename: 'cell.js' };
+  if (!typescript) return { code: replaceDynamicImports(source), filename: 'cell.js' };
   const filename = 'cell.ts';
   try {
-    return { code: stripTypes(source), filename };
+    return { code: replaceDynamicImports(stripTypes(source)), filename };
   } catch (error) {
     return { error: syntaxError(error, filename) };
   }
