@@ -189,6 +189,9 @@ export class Cell {
       this.#maybeClose();
     }
     await Promise.race([this.#closed, deadline.reached]);
+    // Never report the session shut down while an isolate thread may still run: a process that
+    // exits then can crash in isolated-vm's teardown.
+    await this.#isolate.stopped;
   }
 
   // --- messages from the sandbox (untrusted: every argument is checked) ---
@@ -431,7 +434,8 @@ export class Cell {
     this.#drainStop?.abort();
     this.#callbacks.abort(new CodeCellError('ERR_CANCELLED', `cell ${this.id} was terminated (${reason})`));
     const own = deadline ?? new Deadline(this.#options.callbackAbortDeadlineMs);
-    await this.#callbacks.settle(own);
+    // The isolate's thread unwinds (a few ms at most) while the callbacks are waited for.
+    await Promise.all([this.#callbacks.settle(own), this.#isolate.stopped]);
     if (deadline === undefined) own.clear();
     this.#callbacksSettled = Promise.resolve();
     this.#end({ kind: 'terminated', cellId: this.id, items: [], reason });
