@@ -10,6 +10,20 @@ try {
   process.exit(2);
 }
 
-const host = createHost();
+/** Exit status after V8 lost control of an isolate: the client sees ERR_HOST_EXITED and respawns. */
+const EXIT_CATASTROPHIC = 70;
+
+const host = createHost({
+  onCatastrophicError: () => {
+    // The process is tainted, and an orderly exit would hang joining the lost isolate's thread:
+    // end the sessions (bounded), then stop hard. The client sees the exit and respawns.
+    const die = (): void => {
+      process.stderr.write(`codecell-host: exiting after a catastrophic isolate error (status ${EXIT_CATASTROPHIC} intended, killing self)\n`);
+      process.kill(process.pid, 'SIGKILL');
+    };
+    setTimeout(die, 2_000).unref();
+    void host.close().finally(die);
+  },
+});
 await host.closed;
 process.exit(0);

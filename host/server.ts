@@ -2,7 +2,7 @@
 // their delegates live here; every runtime decision stays in src/.
 import type { Readable, Writable } from 'node:stream';
 import { CodeCellError, messageOf } from '../src/errors.js';
-import { DEFAULT_LIMITS } from '../src/limits.js';
+import { checkLimits, DEFAULT_LIMITS, type CellLimits } from '../src/limits.js';
 import { SessionRuntime } from '../src/session-runtime.js';
 import type { CellId, JsonValue, Logger, ObserveMode, SessionRuntimeDelegate } from '../src/types.js';
 import {
@@ -30,6 +30,10 @@ export interface HostOptions {
   logger?: Logger;
   /** Callback abort deadline of every session (default 100 ms). */
   callbackAbortDeadlineMs?: number;
+  /** Host-wide caps: no session or cell may ask for more. Reported by `initialize`. */
+  caps?: Partial<CellLimits>;
+  /** V8 lost control of an isolate; the process should end (codecell-host's main exits). */
+  onCatastrophicError?: (message: string) => void;
 }
 
 export interface Host {
@@ -60,6 +64,7 @@ function stringField(params: Record<string, unknown>, key: string): string {
 
 export function createHost(options: HostOptions = {}): Host {
   const { input = process.stdin, output = process.stdout, logger = stderrLogger, callbackAbortDeadlineMs } = options;
+  const caps = checkLimits(options.caps, 'options.caps');
   const { connection, notify, flush } = openConnection(input, output, logger);
   const sessions = new Map<SessionId, SessionRuntime>();
   let sessionSeq = 0;
@@ -120,7 +125,7 @@ export function createHost(options: HostOptions = {}): Host {
     if (params.protocolVersion !== PROTOCOL_VERSION) {
       throw invalidParams(`protocolVersion ${String(params.protocolVersion)} is not supported (this host speaks ${PROTOCOL_VERSION})`);
     }
-    return { protocolVersion: PROTOCOL_VERSION, serverInfo: SERVER_INFO, limits: { ...DEFAULT_LIMITS } };
+    return { protocolVersion: PROTOCOL_VERSION, serverInfo: SERVER_INFO, limits: { ...DEFAULT_LIMITS, ...caps } };
   });
 
   handle(Methods.sessionCreate, async (params): Promise<SessionCreateResult> => {
@@ -134,6 +139,8 @@ export function createHost(options: HostOptions = {}): Host {
       storedValues: params.storedValues as never,
       callbackAbortDeadlineMs,
       logger,
+      caps,
+      onCatastrophicError: options.onCatastrophicError,
     });
     sessions.set(sessionId, runtime);
     if (setupSource === undefined) return { sessionId };

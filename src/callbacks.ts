@@ -75,6 +75,11 @@ export class CallbackSet {
     return this.#inFlight.size;
   }
 
+  /** Notifications queued or being delivered. */
+  get notificationBacklog(): number {
+    return this.#notifications.size + this.#notifications.pending;
+  }
+
   /** Runs a tool call when a concurrency slot frees; rejects at once when cancelled. */
   runTool<T>(call: (signal: AbortSignal) => Promise<T>): Promise<T> {
     return this.#launch('tool', this.#tools, call);

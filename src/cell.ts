@@ -53,6 +53,9 @@ interface Observer {
 
 const IMAGE_DETAILS: readonly string[] = ['auto', 'low', 'high', 'original'];
 const MAX_HOST_TIMERS = 10_000;
+/** Bounds on what a cell can pile up on the host faster than its delegate takes it. */
+export const MAX_NOTIFICATION_BACKLOG = 10_000;
+export const MAX_OUTSTANDING_TOOL_CALLS = 10_000;
 
 export class Cell {
   readonly id: CellId;
@@ -251,6 +254,11 @@ export class Cell {
 
   #notify(text: string): void {
     const { delegate, toolCallId, logger, emit } = this.#options;
+    if (this.#callbacks.notificationBacklog >= MAX_NOTIFICATION_BACKLOG) {
+      logger.warn(`codecell: cell ${this.id} queued more than ${MAX_NOTIFICATION_BACKLOG} undelivered notifications; terminating it`);
+      this.#terminateInternal('outputLimit');
+      return;
+    }
     emit({ type: 'notification', text });
     const notification = { cellId: this.id, callId: toolCallId, text };
     this.#callbacks
@@ -270,6 +278,9 @@ export class Cell {
     const inputBytes = byteLength(inputJson);
     let input: JsonValue | undefined;
     try {
+      if (this.#outstanding.size >= MAX_OUTSTANDING_TOOL_CALLS) {
+        throw new Error(`${name} refused: ${MAX_OUTSTANDING_TOOL_CALLS} tool calls of this cell are already in flight`);
+      }
       if (inputBytes > limits.maxToolInputBytes) {
         throw new Error(`${name} input is ${inputBytes} bytes, over the maxToolInputBytes limit of ${limits.maxToolInputBytes}`);
       }

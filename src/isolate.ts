@@ -50,6 +50,12 @@ export function describeCellError(error: unknown): string {
 }
 
 let preludeSource: string | undefined;
+let liveIsolates = 0;
+
+/** Isolates created and not yet disposed (for leak tests and diagnostics). */
+export function liveIsolateCount(): number {
+  return liveIsolates;
+}
 
 function prelude(): string {
   preludeSource ??= readFileSync(new URL('../sandbox/prelude.js', import.meta.url), 'utf8');
@@ -62,7 +68,12 @@ export type SandboxListener = (kind: unknown, a: unknown, b: unknown, c: unknown
 export interface CellIsolateOptions {
   memoryMb: number;
   logger: Logger;
+  /** V8 lost control of an isolate (isolated-vm's catastrophic error): the process is tainted. */
+  onCatastrophicError?: (message: string) => void;
 }
+
+/** How long a stopped isolate's thread is waited for before it is given up on. */
+const STOP_WAIT_MS = 1_000;
 
 /**
  * The cell runs inside a try block of its module, so its outcome (including a rejection after a
@@ -96,13 +107,18 @@ export class CellIsolate {
   }
 
   static async create(options: CellIsolateOptions): Promise<CellIsolate> {
+    let self: CellIsolate | undefined;
     const isolate = new ivm.Isolate({
       memoryLimit: options.memoryMb,
-      onCatastrophicError: (message) => options.logger.error(`codecell: isolate catastrophic error: ${message}`),
+      onCatastrophicError: (message) => {
+        options.logger.error(`codecell: isolate catastrophic error: ${message} (V8 lost control of the isolate; run untrusted cells in codecell-host so a restart is cheap)`);
+        if (self !== undefined) self.#faultListener('ERR_MEMORY_LIMIT');
+        options.onCatastrophicError?.(message);
+      },
     });
+    liveIsolates++;
     try {
       const context = await isolate.createContext();
-      let self: CellIsolate | undefined;
       const send = new ivm.Callback(
         (kind: unknown, a: unknown, b: unknown, c: unknown) => {
           if (self !== undefined) self.#listener(kind, a, b, c);
@@ -119,6 +135,7 @@ export class CellIsolate {
       return self;
     } catch (error) {
       if (!isolate.isDisposed) isolate.dispose();
+      liveIsolates--;
       throw translateIsolateError(error) ?? error;
     }
   }
@@ -223,6 +240,7 @@ export class CellIsolate {
   }
 
   #disposeNow(): void {
+    liveIsolates--;
     if (this.#isolate.isDisposed) return;
     try {
       this.#receive.release();
@@ -237,7 +255,13 @@ export class CellIsolate {
    * has really stopped; a process must not exit before (isolated-vm can crash at teardown).
    */
   get stopped(): Promise<void> {
-    return Promise.allSettled([...this.#tasks]).then(() => undefined);
+    if (this.#tasks.size === 0) return Promise.resolve();
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    // A thread V8 lost control of (catastrophic error) may never unwind: never wedge on it.
+    const givenUp = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, STOP_WAIT_MS);
+    });
+    return Promise.race([Promise.allSettled([...this.#tasks]), givenUp]).then(() => clearTimeout(timer));
   }
 
   /** Remembers a task that runs inside the isolate until it settles (see `stopped`). */

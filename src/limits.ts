@@ -1,4 +1,4 @@
-import { invalidRequest } from './errors.js';
+import { CodeCellError, invalidRequest } from './errors.js';
 
 export interface CellLimits {
   /** Isolate heap limit in MiB. */
@@ -71,4 +71,38 @@ export function checkLimits(value: unknown, where: string): Partial<CellLimits> 
 /** Later layers override earlier ones. */
 export function mergeLimits(base: Readonly<CellLimits>, override: Partial<CellLimits>): CellLimits {
   return { ...base, ...override };
+}
+
+/** Wall and CPU time use 0 for "no limit". */
+const ZERO_IS_UNLIMITED: readonly (keyof CellLimits)[] = ['wallTimeMs', 'cpuTimeMs'];
+
+/** The defaults lowered to the caps, so a session that asks for nothing fits any host. */
+export function clampToCaps(limits: Readonly<CellLimits>, caps: Partial<CellLimits> | undefined): CellLimits {
+  const clamped = { ...limits };
+  if (caps === undefined) return clamped;
+  for (const name of LIMIT_NAMES) {
+    const cap = caps[name];
+    if (cap === undefined || (ZERO_IS_UNLIMITED.includes(name) && cap === 0)) continue;
+    const unlimited = ZERO_IS_UNLIMITED.includes(name) && clamped[name] === 0;
+    if (unlimited || clamped[name] > cap) clamped[name] = cap;
+  }
+  return clamped;
+}
+
+/**
+ * Refuses limits above a host-wide cap (ERR_LIMIT_EXCEEDED): a request may lower a limit, never
+ * raise it past what the host allows.
+ */
+export function assertWithinCaps(limits: Readonly<CellLimits>, caps: Partial<CellLimits> | undefined, where: string): void {
+  if (caps === undefined) return;
+  for (const name of LIMIT_NAMES) {
+    const cap = caps[name];
+    if (cap === undefined) continue;
+    const unlimited = ZERO_IS_UNLIMITED.includes(name);
+    if (unlimited && cap === 0) continue;
+    const value = unlimited && limits[name] === 0 ? Number.POSITIVE_INFINITY : limits[name];
+    if (value > cap) {
+      throw new CodeCellError('ERR_LIMIT_EXCEEDED', `${where}.${name} = ${limits[name] === 0 && unlimited ? '0 (none)' : limits[name]} is above the host cap of ${cap}`);
+    }
+  }
 }

@@ -6,7 +6,7 @@ import { CellStreams } from './cell-streams.js';
 import { CodeCellError, messageOf } from './errors.js';
 import { assertNodeSnapshotDisabled, CellIsolate } from './isolate.js';
 import { byteLength } from './json.js';
-import { checkLimits, DEFAULT_LIMITS, mergeLimits, type CellLimits } from './limits.js';
+import { assertWithinCaps, checkLimits, clampToCaps, DEFAULT_LIMITS, mergeLimits, type CellLimits } from './limits.js';
 import { prepareSource } from './source.js';
 import type {
   CellEvent,
@@ -42,6 +42,13 @@ export interface SessionRuntimeOptions {
   storedValues?: 'enabled' | 'disabled';
   /** Where warnings go (dropped events, failing notify/cellClosed). Default: console (stderr). */
   logger?: Logger;
+  /** Upper bounds no session default or per-cell override may exceed (the host's caps). */
+  caps?: Partial<CellLimits>;
+  /**
+   * Called when V8 lost control of a cell's isolate (isolated-vm's catastrophic error). The cell
+   * is terminated (reason memoryLimit); the process should be restarted soon. codecell-host exits.
+   */
+  onCatastrophicError?: (message: string) => void;
 }
 
 export const DEFAULT_CALLBACK_ABORT_DEADLINE_MS = 100;
@@ -56,6 +63,8 @@ export class SessionRuntime implements CodeCellSession {
   readonly #delegate: SessionRuntimeDelegate;
   readonly #tools: CellTool[];
   readonly #limits: CellLimits;
+  readonly #caps: Partial<CellLimits> | undefined;
+  readonly #onCatastrophicError: ((message: string) => void) | undefined;
   readonly #deadlineMs: number;
   readonly #storedValues: Map<string, string> | undefined;
   readonly #logger: Logger;
@@ -63,6 +72,7 @@ export class SessionRuntime implements CodeCellSession {
   readonly #streams: CellStreams;
   /** Admissions in progress; shutdown rejects them at once. */
   readonly #admissions = new Set<(error: CodeCellError) => void>();
+  #admitting = 0;
   #cellSeq = 0;
   #shutdown: Promise<void> | undefined;
 
@@ -71,10 +81,16 @@ export class SessionRuntime implements CodeCellSession {
     this.#delegate = checkDelegate(delegate);
     const checked = checkOptionsObject(options);
     this.#tools = checked.tools === undefined ? [] : checkTools(checked.tools, 'options.tools');
-    this.#limits = mergeLimits(DEFAULT_LIMITS, checkLimits(checked.limits, 'options.limits'));
+    this.#caps = checked.caps === undefined ? undefined : checkLimits(checked.caps, 'options.caps');
+    this.#limits = mergeLimits(clampToCaps(DEFAULT_LIMITS, this.#caps), checkLimits(checked.limits, 'options.limits'));
+    assertWithinCaps(this.#limits, this.#caps, 'options.limits');
     this.#deadlineMs = checkDeadlineMs(checked.callbackAbortDeadlineMs) ?? DEFAULT_CALLBACK_ABORT_DEADLINE_MS;
     this.#storedValues = checkStoredValues(checked.storedValues) === 'enabled' ? new Map() : undefined;
     this.#logger = checkLogger(checked.logger) ?? consoleLogger;
+    if (checked.onCatastrophicError !== undefined && typeof checked.onCatastrophicError !== 'function') {
+      throw new CodeCellError('ERR_INVALID_REQUEST', 'options.onCatastrophicError must be a function');
+    }
+    this.#onCatastrophicError = checked.onCatastrophicError as ((message: string) => void) | undefined;
     this.#streams = new CellStreams({ logger: this.#logger });
   }
 
@@ -87,11 +103,12 @@ export class SessionRuntime implements CodeCellSession {
     const checked = checkExecuteRequest(request);
     const mode = checkObserveMode(initialObserve, 'initialObserve');
     const limits = mergeLimits(this.#limits, checked.limits);
+    assertWithinCaps(limits, this.#caps, 'request.limits');
     const sourceBytes = byteLength(checked.source);
     if (sourceBytes > limits.maxSourceBytes) {
       throw new CodeCellError('ERR_LIMIT_EXCEEDED', `source is ${sourceBytes} bytes, over the maxSourceBytes limit of ${limits.maxSourceBytes}`);
     }
-    if (this.#cells.size + this.#admissions.size >= limits.maxCellsPerSession) {
+    if (this.#cells.size + this.#admitting >= limits.maxCellsPerSession) {
       throw new CodeCellError('ERR_LIMIT_EXCEEDED', `the session already has ${limits.maxCellsPerSession} live cells (maxCellsPerSession)`);
     }
     const tools = checked.tools ?? this.#tools;
@@ -103,7 +120,14 @@ export class SessionRuntime implements CodeCellSession {
       stored,
     });
 
-    const isolate = await this.#admit(limits.memoryMb, config);
+    this.#admitting++;
+    let isolate: CellIsolate;
+    try {
+      isolate = await this.#admit(limits.memoryMb, config);
+    } finally {
+      // In the same continuation that registers the cell, so the live count never dips.
+      this.#admitting--;
+    }
     this.#streams.track(cellId, this.#streams.begin());
     const cell = new Cell(isolate, {
       id: cellId,
@@ -179,10 +203,11 @@ export class SessionRuntime implements CodeCellSession {
       let refused = false;
       const refuse = (error: CodeCellError): void => {
         refused = true;
+        this.#admissions.delete(refuse);
         reject(error);
       };
       this.#admissions.add(refuse);
-      CellIsolate.create({ memoryMb, logger: this.#logger })
+      CellIsolate.create({ memoryMb, logger: this.#logger, onCatastrophicError: this.#onCatastrophicError })
         .then(async (isolate) => {
           try {
             if (!refused) await isolate.configure(config);
@@ -190,11 +215,17 @@ export class SessionRuntime implements CodeCellSession {
             isolate.dispose();
             throw error;
           }
-          if (refused) isolate.dispose();
-          else resolve(isolate);
+          if (refused) {
+            isolate.dispose();
+            return;
+          }
+          this.#admissions.delete(refuse);
+          resolve(isolate);
         })
-        .catch(reject)
-        .finally(() => this.#admissions.delete(refuse));
+        .catch((error: unknown) => {
+          this.#admissions.delete(refuse);
+          reject(error);
+        });
     });
   }
 

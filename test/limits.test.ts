@@ -1,0 +1,125 @@
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { connectInProcess, HostClient } from '../host/index.js';
+import { SessionRuntime } from '../src/index.js';
+import { capturingLogger, ms, newRuntime, RecordingDelegate, texts } from './helpers.js';
+
+const FIXTURE = fileURLToPath(new URL('./fixtures/run-cell.js', import.meta.url));
+
+function runIsolated(source: string, memoryMb = 32): { first: { kind: string; reason?: string; error?: string }; after: { items: unknown[] } } {
+  const result = spawnSync(process.execPath, ['--no-node-snapshot', FIXTURE, '--run-fixture', source, String(memoryMb)], { encoding: 'utf8', timeout: 60_000 });
+  assert.equal(result.status, 0, result.stderr);
+  return JSON.parse(result.stdout.trim().split('\n').at(-1) ?? '{}');
+}
+
+test('a cell over its memory limit is terminated with memoryLimit and the process keeps serving', () => {
+  const { first, after } = runIsolated('const a = []; for (;;) a.push(new Array(1e5).fill(1.5))');
+  assert.equal(first.kind, 'terminated');
+  assert.equal(first.reason, 'memoryLimit');
+  assert.deepEqual(after.items, [{ type: 'text', text: 'still serving' }]);
+});
+
+test('wallTimeMs terminates a cell that runs too long with timeLimit', async (t) => {
+  const runtime = newRuntime(t, new RecordingDelegate());
+  const start = performance.now();
+  const event = await (await runtime.execute({ source: 'text("start"); await new Promise(r => setTimeout(r, 60_000))', limits: { wallTimeMs: 100 } })).initialEvent;
+  assert.deepEqual(event, { kind: 'terminated', cellId: event.cellId, items: [{ type: 'text', text: 'start' }], reason: 'timeLimit' });
+  assert.ok(ms(start) >= 95);
+});
+
+test('cpuTimeMs terminates a CPU-bound cell with timeLimit, and a waiting cell is not charged', async (t) => {
+  const runtime = newRuntime(t, new RecordingDelegate(), { limits: { cpuTimeMs: 150 } });
+  const spinning = await (await runtime.execute({ source: 'while (true) {}' })).initialEvent;
+  assert.equal(spinning.kind, 'terminated');
+  assert.equal(spinning.kind === 'terminated' && spinning.reason, 'timeLimit');
+  const waiting = await (await runtime.execute({ source: 'await new Promise(r => setTimeout(r, 400)); text("waited")' })).initialEvent;
+  assert.deepEqual(texts(waiting), ['waited']);
+});
+
+test('maxOutputBytes terminates the cell with outputLimit and keeps the output so far', async (t) => {
+  const runtime = newRuntime(t, new RecordingDelegate());
+  const event = await (await runtime.execute({ source: 'text("a".repeat(600)); text("b".repeat(600)); text("never")', limits: { maxOutputBytes: 1000 } })).initialEvent;
+  assert.equal(event.kind, 'terminated');
+  assert.equal(event.kind === 'terminated' && event.reason, 'outputLimit');
+  assert.deepEqual(texts(event), ['a'.repeat(600)]);
+});
+
+test('a source over maxSourceBytes is refused with ERR_LIMIT_EXCEEDED', async (t) => {
+  const runtime = newRuntime(t, new RecordingDelegate(), { limits: { maxSourceBytes: 100 } });
+  await assert.rejects(runtime.execute({ source: `text("${'x'.repeat(200)}")` }), { code: 'ERR_LIMIT_EXCEEDED' });
+  assert.deepEqual(texts(await (await runtime.execute({ source: 'text(1)' })).initialEvent), ['1']);
+});
+
+test('tool inputs and results over their byte limits reject the tool promise with a clear message', async (t) => {
+  const delegate = new RecordingDelegate({ big: () => 'y'.repeat(5000), echo: (call) => call.input ?? null });
+  const runtime = newRuntime(t, delegate, { tools: [{ name: 'big' }, { name: 'echo' }], limits: { maxToolInputBytes: 1000, maxToolResultBytes: 1000 } });
+  const event = await (await runtime.execute({
+    source: 'for (const f of [() => tools.echo({ s: "x".repeat(2000) }), () => tools.big()]) { try { await f() } catch (e) { text(e.message) } }',
+  })).initialEvent;
+  assert.deepEqual(texts(event), [
+    'tools.echo input is 2008 bytes, over the maxToolInputBytes limit of 1000',
+    'tools.big result is 5002 bytes, over the maxToolResultBytes limit of 1000',
+  ]);
+  assert.deepEqual(delegate.calls.map((call) => call.tool.name), ['big'], 'the oversized input never reached the delegate');
+});
+
+test('maxCellsPerSession refuses another live cell with ERR_LIMIT_EXCEEDED, and frees up when one closes', async (t) => {
+  const runtime = newRuntime(t, new RecordingDelegate(), { limits: { maxCellsPerSession: 2 } });
+  const first = await runtime.execute({ source: 'await new Promise(r => setTimeout(r, 60_000))' }, { kind: 'yieldAfter', ms: 0 });
+  await runtime.execute({ source: 'await new Promise(r => setTimeout(r, 60_000))' }, { kind: 'yieldAfter', ms: 0 });
+  await assert.rejects(runtime.execute({ source: 'text(1)' }), { code: 'ERR_LIMIT_EXCEEDED' });
+  await runtime.terminate(first.cellId);
+  await new Promise((resolve) => setTimeout(resolve, 20));
+  assert.deepEqual(texts(await (await runtime.execute({ source: 'text(3)' })).initialEvent), ['3']);
+});
+
+test('per-cell limits override the session defaults, and host caps refuse more than they allow', async (t) => {
+  const runtime = newRuntime(t, new RecordingDelegate(), { limits: { maxOutputBytes: 10 }, caps: { memoryMb: 64, wallTimeMs: 5_000 } });
+  assert.deepEqual(texts(await (await runtime.execute({ source: 'text("0123456789abc")', limits: { maxOutputBytes: 100, wallTimeMs: 1_000 } })).initialEvent), ['0123456789abc']);
+  await assert.rejects(runtime.execute({ source: 'text(1)', limits: { memoryMb: 128 } }), { code: 'ERR_LIMIT_EXCEEDED' });
+  await assert.rejects(runtime.execute({ source: 'text(1)', limits: { wallTimeMs: 0 } }), { code: 'ERR_LIMIT_EXCEEDED' }, 'no wall limit is above a wall cap');
+  assert.throws(() => new SessionRuntime(new RecordingDelegate(), { limits: { memoryMb: 128 }, caps: { memoryMb: 64 } }), { code: 'ERR_LIMIT_EXCEEDED' });
+  const capped = newRuntime(t, new RecordingDelegate(), { caps: { wallTimeMs: 50 } });
+  const event = await (await capped.execute({ source: 'await new Promise(r => setTimeout(r, 60_000))' })).initialEvent;
+  assert.equal(event.kind === 'terminated' && event.reason, 'timeLimit', 'an unset limit defaults to the cap');
+});
+
+test('the host reports its caps on initialize and enforces them on sessions', async (t) => {
+  const linked = await connectInProcess({ logger: capturingLogger() });
+  t.after(() => linked.close());
+  assert.equal(linked.client.limits?.memoryMb, 128);
+  await assert.rejects(linked.client.createSession(new RecordingDelegate(), { limits: { memoryMb: 4096, maxOutputBytes: -1 } }), { code: 'ERR_INVALID_REQUEST' });
+});
+
+test('a flood of un-awaited tool calls is bounded, and the session stays usable', async (t) => {
+  const delegate = new RecordingDelegate({ slow: () => new Promise(() => {}) });
+  const runtime = newRuntime(t, delegate, { tools: [{ name: 'slow' }], callbackAbortDeadlineMs: 20 });
+  const event = await (await runtime.execute({
+    source: 'let refused = 0; const calls = []; for (let i = 0; i < 10_050; i++) calls.push(tools.slow({}).catch(e => { refused++; })); await new Promise(r => setTimeout(r, 200)); text(refused)',
+  }, { kind: 'yieldAfter', ms: 30_000 })).initialEvent;
+  assert.equal(event.kind, 'completed');
+  assert.equal(texts(event)[0], '50');
+  assert.ok(delegate.calls.length <= 16, 'at most maxConcurrentToolCalls reached the delegate');
+  assert.deepEqual(texts(await (await runtime.execute({ source: 'text("ok")' })).initialEvent), ['ok']);
+});
+
+test('the client survives a host that dies of a fatal allocation: ERR_HOST_EXITED, and a fresh host next time', async (t) => {
+  const client = await HostClient.spawn({ logger: capturingLogger(), stderr: 'ignore' });
+  t.after(() => client.close());
+  const session = await client.createSession(new RecordingDelegate(), { limits: { memoryMb: 32 } });
+  const firstPid = client.pid;
+  // The host may answer `terminated` before it exits, or die first: either is an answer.
+  const outcome: unknown = await session
+    .execute({ source: 'const a = new Array(2 ** 27).fill(0); text(a.length)' }, { kind: 'yieldAfter', ms: 30_000 })
+    .then((started) => started.initialEvent, (error: unknown) => error);
+  const answered = outcome as { kind?: string; reason?: string; code?: string };
+  assert.ok((answered.kind === 'terminated' && answered.reason === 'memoryLimit') || answered.code === 'ERR_HOST_EXITED', JSON.stringify(outcome));
+  const start = performance.now();
+  while (client.isConnected && ms(start) < 10_000) await new Promise((resolve) => setTimeout(resolve, 20));
+  assert.equal(client.isConnected, false, 'the host exited after V8 lost control of an isolate');
+  const fresh = await client.createSession(new RecordingDelegate());
+  assert.notEqual(client.pid, firstPid);
+  assert.deepEqual(texts(await (await fresh.execute({ source: 'text("fresh")' })).initialEvent), ['fresh']);
+});
