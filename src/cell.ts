@@ -285,6 +285,11 @@ export class Cell {
         throw new Error(`${name} input is ${inputBytes} bytes, over the maxToolInputBytes limit of ${limits.maxToolInputBytes}`);
       }
       input = parseJsonText(inputJson);
+      // The sandbox checked this too, but a cell can bend its own checks (toJSON, prototypes).
+      const isObject = input !== null && typeof input === 'object' && !Array.isArray(input);
+      if (tool.kind === 'function' ? !isObject : typeof input !== 'string') {
+        throw new TypeError(`${name} expects ${tool.kind === 'function' ? 'an object' : 'a string'} input`);
+      }
     } catch (error) {
       this.#isolate.deliver('settle', callId, false, messageOf(error));
       return;
