@@ -2,6 +2,7 @@
 // `npm run bench -- --quick` runs fewer iterations (for a smoke run).
 import { writeResults, type ResultRow } from './common.js';
 import { latency } from './latency.js';
+import { load } from './load.js';
 import { pendingRouter } from './pending-router.js';
 import { shutdownLatency } from './shutdown-latency.js';
 import { typescript } from './typescript.js';
@@ -12,6 +13,7 @@ rows.push(...(await shutdownLatency(quick)));
 rows.push(...(await pendingRouter(quick)));
 rows.push(...(await latency(quick)));
 rows.push(...(await typescript(quick)));
+rows.push(...(await load(quick)));
 const path = new URL('../../bench/results/latest.json', import.meta.url);
 writeResults(rows, path);
 console.log('\nrows written to bench/results/latest.json');

@@ -247,11 +247,7 @@ function installCodecellPrelude(send: HostSend) {
     // Stands in for `import(` (same length, see src/source.ts).
     defineGlobal('$cc_im', (specifier: unknown): Promise<never> =>
       Promise.reject(new Error(`Unsupported import in cell: ${render(specifier)}`)));
-    // Taken (and deleted) by the first line of the wrapped cell; see src/isolate.ts.
-    defineGlobal('__codecell$', freeze({
-      done: (): void => send('done'),
-      fail: (error: unknown): void => send('fault', describeError(error)),
-    }));
+
     if (config.stored !== null) {
       const stored = new Map(Object.entries(config.stored));
       defineGlobal('store', (key: unknown, value: unknown): undefined => {
@@ -296,12 +292,17 @@ function installCodecellPrelude(send: HostSend) {
     }
   }
 
+  // Taken (and deleted) by the first line of the wrapped cell, which also configures the
+  // sandbox; see src/isolate.ts.
+  defineGlobal('__codecell$', freeze({
+    configure,
+    done: (): void => send('done'),
+    fail: (error: unknown): void => send('fault', describeError(error)),
+  }));
+
   /** The one entry point the host calls into; every call is one isolate task. */
   function receive(kind: string, a?: Primitive, b?: Primitive, c?: Primitive): void {
     switch (kind) {
-      case 'configure':
-        configure(a as string);
-        return;
       case 'settle':
         settle(a as string, b as boolean, c as string);
         return;

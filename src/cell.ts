@@ -104,7 +104,7 @@ export class Cell {
   }
 
   /** Starts evaluating the module; the cell's outcome arrives through events. */
-  start(source: string, filename: string): void {
+  start(source: string, filename: string, configText: string): void {
     const { wallTimeMs, cpuTimeMs } = this.#options.limits;
     if (wallTimeMs > 0) {
       this.#watchers.push(setTimeout(() => this.#terminateInternal('timeLimit'), wallTimeMs));
@@ -117,7 +117,7 @@ export class Cell {
         }, every),
       );
     }
-    this.#isolate.start(source, filename).then(
+    this.#isolate.start(source, filename, configText).then(
       ({ error }) => {
         if (error !== undefined) this.#finish(error);
       },
@@ -394,8 +394,10 @@ export class Cell {
 
   // --- ending ---
 
-  #stopIsolate(): void {
-    this.#isolate.dispose();
+  /** `now` disposes the isolate at once (it may be running); else it is only stopped for now. */
+  #stopIsolate(now: boolean): void {
+    if (now) this.#isolate.dispose();
+    else this.#isolate.stop();
     for (const timer of this.#timers.values()) clearTimeout(timer);
     this.#timers.clear();
     for (const watcher of this.#watchers) clearTimeout(watcher);
@@ -405,7 +407,8 @@ export class Cell {
   #finish(error: string | undefined): void {
     if (this.#phase !== 'running') return;
     this.#phase = 'finishing';
-    this.#stopIsolate();
+    // The module has settled: nothing is left to run, so disposal can wait until the event is out.
+    this.#stopIsolate(false);
     const { callbackAbortDeadlineMs, limits } = this.#options;
     const dangling = [...this.#outstanding];
     if (dangling.length > 0) {
@@ -434,6 +437,7 @@ export class Cell {
         }
         this.#options.commitStore(this.#writes);
         this.#end(error === undefined ? { kind: 'completed', cellId: this.id, items: [] } : { kind: 'completed', cellId: this.id, items: [], error });
+        setImmediate(() => this.#isolate.dispose());
       })
       .catch((failure: unknown) => this.#options.logger.error(`codecell: completing cell ${this.id} failed: ${messageOf(failure)}`));
   }
@@ -446,7 +450,7 @@ export class Cell {
   /** Stops the isolate now, cancels every callback under one deadline, then `terminated`. */
   async #terminate(reason: TerminationReason, deadline?: Deadline): Promise<void> {
     this.#phase = 'terminating';
-    this.#stopIsolate();
+    this.#stopIsolate(true);
     this.#drainStop?.abort();
     this.#callbacks.abort(new CodeCellError('ERR_CANCELLED', `cell ${this.id} was terminated (${reason})`));
     const own = deadline ?? new Deadline(this.#options.callbackAbortDeadlineMs);

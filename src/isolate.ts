@@ -4,7 +4,6 @@
 import { readFileSync } from 'node:fs';
 import ivm from 'isolated-vm';
 import { CodeCellError, messageOf, type CodeCellErrorCode } from './errors.js';
-import type { Logger } from './types.js';
 
 const NODE_SNAPSHOT_FIX =
   'isolated-vm needs Node started with --no-node-snapshot: run `node --no-node-snapshot …` or set NODE_OPTIONS=--no-node-snapshot';
@@ -50,11 +49,11 @@ export function describeCellError(error: unknown): string {
 }
 
 let preludeSource: string | undefined;
-let liveIsolates = 0;
+let isolatesInUse = 0;
 
-/** Isolates created and not yet disposed (for leak tests and diagnostics). */
-export function liveIsolateCount(): number {
-  return liveIsolates;
+/** Isolates handed to cells and not yet disposed (pooled ones excluded): for leak checks. */
+export function isolatesInUseCount(): number {
+  return isolatesInUse;
 }
 
 function prelude(): string {
@@ -67,9 +66,6 @@ export type SandboxListener = (kind: unknown, a: unknown, b: unknown, c: unknown
 
 export interface CellIsolateOptions {
   memoryMb: number;
-  logger: Logger;
-  /** V8 lost control of an isolate (isolated-vm's catastrophic error): the process is tainted. */
-  onCatastrophicError?: (message: string) => void;
 }
 
 /** How long a stopped isolate's thread is waited for before it is given up on. */
@@ -80,7 +76,8 @@ const STOP_WAIT_MS = 1_000;
  * top-level await) reaches the sandbox's `done`/`fail` from inside the isolate, in order with its
  * output. The prefix is one line, hidden from stack traces by `lineOffset: -1`.
  */
-const WRAP_PREFIX = 'const __codecell$ = globalThis.__codecell$; delete globalThis.__codecell$; try {\n';
+const wrapPrefix = (configText: string): string =>
+  `const __codecell$ = globalThis.__codecell$; delete globalThis.__codecell$; __codecell$.configure(${JSON.stringify(configText)}); try {\n`;
 const WRAP_SUFFIX = '\n} catch (error) { __codecell$.fail(error); } __codecell$.done();';
 
 /**
@@ -94,6 +91,9 @@ export class CellIsolate {
   #listener: SandboxListener = () => {};
   #idleListener: () => void = () => {};
   #faultListener: (code: CodeCellErrorCode) => void = () => {};
+  #catastrophicListener: (message: string) => void = () => {};
+  #claimed = false;
+  #disposing = false;
   #busy = 0;
   #running = false;
   #stopped = false;
@@ -111,12 +111,9 @@ export class CellIsolate {
     const isolate = new ivm.Isolate({
       memoryLimit: options.memoryMb,
       onCatastrophicError: (message) => {
-        options.logger.error(`codecell: isolate catastrophic error: ${message} (V8 lost control of the isolate; run untrusted cells in codecell-host so a restart is cheap)`);
-        if (self !== undefined) self.#faultListener('ERR_MEMORY_LIMIT');
-        options.onCatastrophicError?.(message);
+        if (self !== undefined) self.#catastrophe(message);
       },
     });
-    liveIsolates++;
     try {
       const context = await isolate.createContext();
       const send = new ivm.Callback(
@@ -135,7 +132,6 @@ export class CellIsolate {
       return self;
     } catch (error) {
       if (!isolate.isDisposed) isolate.dispose();
-      liveIsolates--;
       throw translateIsolateError(error) ?? error;
     }
   }
@@ -162,27 +158,43 @@ export class CellIsolate {
     this.#idleListener = listener;
   }
 
-  /** Called when the isolate dies under a task (memory limit). */
+  /** Called when the isolate dies under a task (memory limit, or V8 losing control of it). */
   onFault(listener: (code: CodeCellErrorCode) => void): void {
     this.#faultListener = listener;
   }
 
-  async configure(configText: string): Promise<void> {
-    await this.#receive.apply(undefined, ['configure', configText]);
+  /** Called with isolated-vm's message when V8 lost control of the isolate: the process is tainted. */
+  onCatastrophicError(listener: (message: string) => void): void {
+    this.#catastrophicListener = listener;
+  }
+
+  /** Marks the isolate as handed to a cell (it is used once, then disposed). */
+  claim(): this {
+    if (!this.#claimed) {
+      this.#claimed = true;
+      isolatesInUse++;
+    }
+    return this;
+  }
+
+  #catastrophe(message: string): void {
+    // The cell ends first (memoryLimit), then whoever decides about the process is told.
+    this.#faultListener('ERR_MEMORY_LIMIT');
+    this.#catastrophicListener(message);
   }
 
   /**
-   * Compiles the cell as an ES module and starts evaluating it. Resolves when the module's
-   * synchronous part has run, or with the compile error; the outcome arrives as a `done` or
-   * `fault` message.
+   * Compiles the cell as an ES module and starts evaluating it; its first line configures the
+   * sandbox (tools, stored values) in the same task. Resolves when the module's synchronous part
+   * has run, or with the compile error; the outcome arrives as a `done` or `fault` message.
    */
-  async start(source: string, filename: string): Promise<{ error?: string }> {
+  async start(source: string, filename: string, configText: string): Promise<{ error?: string }> {
     this.#running = true;
     this.#busy++;
     try {
       let module: ivm.Module;
       try {
-        module = await this.#inside(this.#isolate.compileModule(WRAP_PREFIX + source + WRAP_SUFFIX, { filename, lineOffset: -1 }));
+        module = await this.#inside(this.#isolate.compileModule(wrapPrefix(configText) + source + WRAP_SUFFIX, { filename, lineOffset: -1 }));
       } catch (error) {
         return { error: await this.#compileError(source, filename, error) };
       }
@@ -231,16 +243,22 @@ export class CellIsolate {
    * isolates alive; one still running can hang or crash isolated-vm's teardown.)
    */
   dispose(): void {
-    if (this.#stopped) return;
-    this.#stopped = true;
-    this.#running = false;
-    this.#listener = () => {};
+    if (this.#disposing) return;
+    this.stop();
+    this.#disposing = true;
     if (this.#tasks.size > 0) this.#disposeNow();
     else setImmediate(() => this.#disposeNow());
   }
 
+  /** Stops listening to and delivering into the isolate, without disposing it yet. */
+  stop(): void {
+    this.#stopped = true;
+    this.#running = false;
+    this.#listener = () => {};
+  }
+
   #disposeNow(): void {
-    liveIsolates--;
+    if (this.#claimed) isolatesInUse--;
     if (this.#isolate.isDisposed) return;
     try {
       this.#receive.release();

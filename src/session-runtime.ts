@@ -4,7 +4,8 @@ import { Deadline } from './callbacks.js';
 import { Cell, type CellTool } from './cell.js';
 import { CellStreams } from './cell-streams.js';
 import { CodeCellError, messageOf } from './errors.js';
-import { assertNodeSnapshotDisabled, CellIsolate } from './isolate.js';
+import { assertNodeSnapshotDisabled, type CellIsolate } from './isolate.js';
+import { isolatePool } from './isolate-pool.js';
 import { byteLength } from './json.js';
 import { assertWithinCaps, checkLimits, clampToCaps, DEFAULT_LIMITS, mergeLimits, type CellLimits } from './limits.js';
 import { prepareSource } from './source.js';
@@ -123,7 +124,7 @@ export class SessionRuntime implements CodeCellSession {
     this.#admitting++;
     let isolate: CellIsolate;
     try {
-      isolate = await this.#admit(limits.memoryMb, config);
+      isolate = await this.#admit(limits.memoryMb);
     } finally {
       // In the same continuation that registers the cell, so the live count never dips.
       this.#admitting--;
@@ -146,7 +147,7 @@ export class SessionRuntime implements CodeCellSession {
     this.#cells.set(cellId, cell);
     const initialEvent = cell.observe(mode);
     if (prepared.error !== undefined) cell.fail(prepared.error);
-    else cell.start(prepared.code, prepared.filename);
+    else cell.start(prepared.code, prepared.filename, config);
     return { cellId, initialEvent };
   }
 
@@ -197,8 +198,8 @@ export class SessionRuntime implements CodeCellSession {
     return cell;
   }
 
-  /** Creates and configures the cell's isolate; a shutdown that begins meanwhile rejects at once. */
-  #admit(memoryMb: number, config: string): Promise<CellIsolate> {
+  /** Takes a pristine isolate for the cell; a shutdown that begins meanwhile rejects at once. */
+  #admit(memoryMb: number): Promise<CellIsolate> {
     return new Promise((resolve, reject) => {
       let refused = false;
       const refuse = (error: CodeCellError): void => {
@@ -207,14 +208,13 @@ export class SessionRuntime implements CodeCellSession {
         reject(error);
       };
       this.#admissions.add(refuse);
-      CellIsolate.create({ memoryMb, logger: this.#logger, onCatastrophicError: this.#onCatastrophicError })
-        .then(async (isolate) => {
-          try {
-            if (!refused) await isolate.configure(config);
-          } catch (error) {
-            isolate.dispose();
-            throw error;
-          }
+      isolatePool
+        .take(memoryMb)
+        .then((isolate) => {
+          isolate.onCatastrophicError((message) => {
+            this.#logger.error(`codecell: isolate catastrophic error: ${message} (V8 lost control of the isolate; run untrusted cells in codecell-host so a restart is cheap)`);
+            this.#onCatastrophicError?.(message);
+          });
           if (refused) {
             isolate.dispose();
             return;

@@ -359,7 +359,8 @@ test('cell ids are unique within a session and toolCallId defaults to exec-<cell
   const b = await runtime.execute({ source: 'notify("two")', toolCallId: 'call_42' });
   await Promise.all([a.initialEvent, b.initialEvent]);
   assert.notEqual(a.cellId, b.cellId);
-  assert.deepEqual(delegate.notifications, [
+  const byText = [...delegate.notifications].sort((x, y) => x.text.localeCompare(y.text));
+  assert.deepEqual(byText, [
     { cellId: a.cellId, callId: `exec-${a.cellId}`, text: 'one' },
     { cellId: b.cellId, callId: 'call_42', text: 'two' },
   ]);

@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import { runInNewContext } from 'node:vm';
 import { setFlagsFromString, getHeapStatistics } from 'node:v8';
 import { connectInProcess } from '../../host/index.js';
-import { liveIsolateCount } from '../../src/isolate.js';
+import { isolatesInUseCount } from '../../src/isolate.js';
 import { SessionRuntime } from '../../src/index.js';
 import { capturingLogger, hang, ms, RecordingDelegate, texts } from '../helpers.js';
 
@@ -55,19 +55,19 @@ test('delegates that throw, hang or return junk never take the runtime down', as
 });
 
 test('a client that disappears mid-call makes the host shut its sessions down', async () => {
-  const baseline = liveIsolateCount();
+  const baseline = isolatesInUseCount();
   const linked = await connectInProcess({ logger: capturingLogger(), callbackAbortDeadlineMs: 50 });
   const delegate = new RecordingDelegate({ slow: hang });
   const session = await linked.client.createSession(delegate, { tools: [{ name: 'slow' }] });
   const { initialEvent } = await session.execute({ source: 'await tools.slow({})' }, { kind: 'pendingFrontier' });
   await initialEvent;
   await session.execute({ source: 'while (true) {}' }, { kind: 'yieldAfter', ms: 0 });
-  assert.equal(liveIsolateCount(), baseline + 2);
+  assert.equal(isolatesInUseCount(), baseline + 2);
   const start = performance.now();
   linked.toHost.end();
   await linked.host.closed;
   assert.ok(ms(start) < 5_000);
-  await waitFor(() => liveIsolateCount() === baseline);
+  await waitFor(() => isolatesInUseCount() === baseline);
   await linked.client.close();
 });
 
@@ -80,12 +80,12 @@ test('1000 cells created and terminated leave no live isolates and no heap growt
       assert.equal((await runtime.terminate(cellId)).kind, 'terminated');
     }
   };
-  const baselineIsolates = liveIsolateCount();
+  const baselineIsolates = isolatesInUseCount();
   await run(50);
-  await waitFor(() => liveIsolateCount() === baselineIsolates);
+  await waitFor(() => isolatesInUseCount() === baselineIsolates);
   const before = await settledHeap();
   await run(1000);
-  await waitFor(() => liveIsolateCount() === baselineIsolates);
+  await waitFor(() => isolatesInUseCount() === baselineIsolates);
   const after = await settledHeap();
   await runtime.shutdown();
   const growth = after - before;

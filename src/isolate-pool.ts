@@ -1,0 +1,85 @@
+// A warm pool of pristine isolates (context and prelude ready), so `execute` does not pay for
+// isolate creation. Each pooled isolate is handed out once and disposed after its cell; the pool
+// refills in the background and never makes `execute` wait.
+import { CellIsolate } from './isolate.js';
+
+/** Default number of warm isolates per memory limit: enough for the 2-core machines we run on. */
+export const DEFAULT_ISOLATE_POOL_SIZE = 2;
+/** Pools are kept for this many distinct memory limits (the least recently used is dropped). */
+const MAX_POOLED_LIMITS = 4;
+
+class IsolatePool {
+  #size = DEFAULT_ISOLATE_POOL_SIZE;
+  /** Ready isolates by memory limit, in least-recently-used order of the limits. */
+  readonly #ready = new Map<number, CellIsolate[]>();
+  readonly #creating = new Map<number, number>();
+
+  get size(): number {
+    return this.#size;
+  }
+
+  /** Sets the number of warm isolates per memory limit (0 disables the pool). */
+  setSize(size: number): void {
+    if (!Number.isSafeInteger(size) || size < 0) throw new RangeError('isolate pool size must be an integer >= 0');
+    this.#size = size;
+    for (const [memoryMb, ready] of this.#ready) {
+      for (const isolate of ready.splice(size)) isolate.dispose();
+      if (ready.length === 0 && size === 0) this.#ready.delete(memoryMb);
+    }
+  }
+
+  /** A pristine isolate: a warm one if there is one, else a new one. Refills in the background. */
+  async take(memoryMb: number): Promise<CellIsolate> {
+    const ready = this.#ready.get(memoryMb);
+    const warm = ready?.pop();
+    this.#touch(memoryMb);
+    this.#refill(memoryMb);
+    return (warm ?? (await CellIsolate.create({ memoryMb }))).claim();
+  }
+
+  /** Disposes every warm isolate (a process that wants to drop them early). */
+  drain(): void {
+    for (const ready of this.#ready.values()) for (const isolate of ready.splice(0)) isolate.dispose();
+    this.#ready.clear();
+  }
+
+  #touch(memoryMb: number): void {
+    const ready = this.#ready.get(memoryMb) ?? [];
+    this.#ready.delete(memoryMb);
+    this.#ready.set(memoryMb, ready);
+    while (this.#ready.size > MAX_POOLED_LIMITS) {
+      const [oldest] = this.#ready.keys();
+      if (oldest === undefined) break;
+      for (const isolate of this.#ready.get(oldest) ?? []) isolate.dispose();
+      this.#ready.delete(oldest);
+    }
+  }
+
+  #refill(memoryMb: number): void {
+    const creating = this.#creating.get(memoryMb) ?? 0;
+    const missing = this.#size - (this.#ready.get(memoryMb)?.length ?? 0) - creating;
+    for (let i = 0; i < missing; i++) {
+      this.#creating.set(memoryMb, (this.#creating.get(memoryMb) ?? 0) + 1);
+      // Off the current execute's path: start after it had its turn.
+      setImmediate(() => {
+        CellIsolate.create({ memoryMb })
+          .then((isolate) => {
+            const ready = this.#ready.get(memoryMb);
+            if (ready !== undefined && ready.length < this.#size) ready.push(isolate);
+            else isolate.dispose();
+          })
+          .catch(() => {
+            // a warm isolate that failed to start is simply not pooled
+          })
+          .finally(() => this.#creating.set(memoryMb, (this.#creating.get(memoryMb) ?? 1) - 1));
+      });
+    }
+  }
+}
+
+export const isolatePool = new IsolatePool();
+
+/** Sets how many warm isolates the process keeps per memory limit (default 2; 0 disables). */
+export function setIsolatePoolSize(size: number): void {
+  isolatePool.setSize(size);
+}
