@@ -7,6 +7,11 @@ import { CellIsolate } from './isolate.js';
 export const DEFAULT_ISOLATE_POOL_SIZE = 2;
 /** Pools are kept for this many distinct memory limits (the least recently used is dropped). */
 const MAX_POOLED_LIMITS = 4;
+/**
+ * `new ivm.Isolate()` blocks the main thread for ~1.6 ms. Refilling right after a take would land
+ * that in the middle of the taking cell's start; a short delay lets the cell run first.
+ */
+const REFILL_DELAY_MS = 5;
 
 class IsolatePool {
   #size = DEFAULT_ISOLATE_POOL_SIZE;
@@ -61,7 +66,7 @@ class IsolatePool {
     for (let i = 0; i < missing; i++) {
       this.#creating.set(memoryMb, (this.#creating.get(memoryMb) ?? 0) + 1);
       // Off the current execute's path: start after it had its turn.
-      setImmediate(() => {
+      setTimeout(() => {
         CellIsolate.create({ memoryMb })
           .then((isolate) => {
             const ready = this.#ready.get(memoryMb);
@@ -72,7 +77,7 @@ class IsolatePool {
             // a warm isolate that failed to start is simply not pooled
           })
           .finally(() => this.#creating.set(memoryMb, (this.#creating.get(memoryMb) ?? 1) - 1));
-      });
+      }, REFILL_DELAY_MS).unref();
     }
   }
 }
