@@ -84,6 +84,10 @@ class IsolatePool {
 
 export const isolatePool = new IsolatePool();
 
+// Warm isolates left at exit would be torn down by isolated-vm after Node's own teardown began,
+// which can abort the process; dispose of them while the event loop still runs.
+process.on('beforeExit', () => isolatePool.drain());
+
 /** Sets how many warm isolates the process keeps per memory limit (default 2; 0 disables). */
 export function setIsolatePoolSize(size: number): void {
   isolatePool.setSize(size);

@@ -38,6 +38,31 @@ export function translateIsolateError(error: unknown): CodeCellError | undefined
   return row === undefined ? undefined : new CodeCellError(row.code, error.message, { cause: error });
 }
 
+/**
+ * isolated-vm tears a disposed isolate down on its own thread, and releasing the handles it held
+ * posts work back to the main thread; a process that exits meanwhile can abort inside
+ * isolated-vm ("environment != nullptr"). Each disposal keeps the event loop alive a while longer,
+ * so a natural exit waits for the teardown, and `isolateTeardownSettled()` lets an explicit
+ * `process.exit()` wait too.
+ */
+const TEARDOWN_GRACE_MS = 250;
+let teardownGrace: ReturnType<typeof setTimeout> | undefined;
+const teardownWaiters: (() => void)[] = [];
+
+function holdForTeardown(): void {
+  clearTimeout(teardownGrace);
+  teardownGrace = setTimeout(() => {
+    teardownGrace = undefined;
+    for (const wake of teardownWaiters.splice(0)) wake();
+  }, TEARDOWN_GRACE_MS);
+}
+
+/** Resolves once no isolate was disposed for a moment (call before `process.exit()`). */
+export function isolateTeardownSettled(): Promise<void> {
+  if (teardownGrace === undefined) return Promise.resolve();
+  return new Promise((resolve) => teardownWaiters.push(resolve));
+}
+
 const BOUNDARY_FRAME = /\n\s+at \(<isolated-vm boundary>\)[\s\S]*$/;
 
 /** The error text of SPEC §5: the stack as the cell saw it, without the host's frames. */
@@ -266,6 +291,7 @@ export class CellIsolate {
     } catch {
       // already disposed by isolated-vm itself (memory limit)
     }
+    holdForTeardown();
   }
 
   /**

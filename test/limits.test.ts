@@ -105,21 +105,20 @@ test('a flood of un-awaited tool calls is bounded, and the session stays usable'
   assert.deepEqual(texts(await (await runtime.execute({ source: 'text("ok")' })).initialEvent), ['ok']);
 });
 
-test('the client survives a host that dies of a fatal allocation: ERR_HOST_EXITED, and a fresh host next time', async (t) => {
+test('the client survives a fatal allocation in the host: ERR_HOST_EXITED or a terminated cell, and it can go on', async (t) => {
   const client = await HostClient.spawn({ logger: capturingLogger(), stderr: 'ignore' });
   t.after(() => client.close());
   const session = await client.createSession(new RecordingDelegate(), { limits: { memoryMb: 32 } });
   const firstPid = client.pid;
-  // The host may answer `terminated` before it exits, or die first: either is an answer.
+  // V8 usually loses control of the isolate here (the host then exits), but not always.
   const outcome: unknown = await session
     .execute({ source: 'const a = new Array(2 ** 27).fill(0); text(a.length)' }, { kind: 'yieldAfter', ms: 30_000 })
     .then((started) => started.initialEvent, (error: unknown) => error);
   const answered = outcome as { kind?: string; reason?: string; code?: string };
   assert.ok((answered.kind === 'terminated' && answered.reason === 'memoryLimit') || answered.code === 'ERR_HOST_EXITED', JSON.stringify(outcome));
   const start = performance.now();
-  while (client.isConnected && ms(start) < 10_000) await new Promise((resolve) => setTimeout(resolve, 20));
-  assert.equal(client.isConnected, false, 'the host exited after V8 lost control of an isolate');
-  const fresh = await client.createSession(new RecordingDelegate());
-  assert.notEqual(client.pid, firstPid);
-  assert.deepEqual(texts(await (await fresh.execute({ source: 'text("fresh")' })).initialEvent), ['fresh']);
+  while (client.isConnected && ms(start) < 5_000) await new Promise((resolve) => setTimeout(resolve, 20));
+  const next = await client.createSession(new RecordingDelegate());
+  if (!client.isConnected || client.pid !== firstPid) assert.notEqual(client.pid, firstPid, 'a dead host was replaced');
+  assert.deepEqual(texts(await (await next.execute({ source: 'text("next")' })).initialEvent), ['next']);
 });
