@@ -3,6 +3,7 @@
 import { writeResults, type ResultRow } from './common.js';
 import { latency } from './latency.js';
 import { load } from './load.js';
+import { memory } from './memory.js';
 import { pendingRouter } from './pending-router.js';
 import { shutdownLatency } from './shutdown-latency.js';
 import { typescript } from './typescript.js';
@@ -14,10 +15,11 @@ rows.push(...(await pendingRouter(quick)));
 rows.push(...(await latency(quick)));
 rows.push(...(await typescript(quick)));
 rows.push(...(await load(quick)));
+rows.push(...(await memory(quick)));
 const path = new URL('../../bench/results/latest.json', import.meta.url);
 writeResults(rows, path);
 console.log('\nrows written to bench/results/latest.json');
 for (const row of rows) {
-  const ratio = row.ratio === undefined ? '' : `  ratio ${row.ratio} vs ${row.baseline}`;
+  const ratio = row.ratio === undefined ? (row.baseline === undefined ? '' : `  (${row.baseline})`) : `  ratio ${row.ratio} vs ${row.baseline}`;
   console.log(`${row.name}: median ${row.median} ${row.unit}, p99 ${row.p99} ${row.unit}, n=${row.samples}${ratio}`);
 }

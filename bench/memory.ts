@@ -1,0 +1,50 @@
+// Issue 7 memory figures: what an idle session costs, and RSS/heap before and after 1000
+// sequential cells (after a GC on both sides).
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
+import { SessionRuntime } from '../src/index.js';
+import { check, quietLogger, type ResultRow } from './common.js';
+
+setFlagsFromString('--expose-gc');
+const gc = runInNewContext('gc') as () => void;
+
+async function settle(): Promise<NodeJS.MemoryUsage> {
+  for (let i = 0; i < 3; i++) {
+    gc();
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  return process.memoryUsage();
+}
+
+const MiB = 1024 * 1024;
+const round = (value: number): number => Math.round(value * 1000) / 1000;
+
+export async function memory(quick: boolean): Promise<ResultRow[]> {
+  const delegate = { invokeTool: async () => null, notify: async () => {} };
+  const idleCount = 200;
+  const before = await settle();
+  const sessions = Array.from({ length: idleCount }, () => new SessionRuntime(delegate, { logger: quietLogger }));
+  const withSessions = await settle();
+  const perSessionKiB = (withSessions.heapUsed - before.heapUsed) / idleCount / 1024;
+  await Promise.all(sessions.map((session) => session.shutdown()));
+
+  const cells = quick ? 200 : 1000;
+  const runtime = new SessionRuntime(delegate, { logger: quietLogger });
+  const run = async (count: number): Promise<void> => {
+    for (let i = 0; i < count; i++) {
+      const event = await (await runtime.execute({ source: 'text(1)' })).initialEvent;
+      check(event.kind === 'completed', 'a cell did not complete');
+    }
+  };
+  await run(50);
+  const start = await settle();
+  await run(cells);
+  const end = await settle();
+  await runtime.shutdown();
+  console.log(`\nmemory: idle session ${perSessionKiB.toFixed(1)} KiB of heap; ${cells} cells: RSS ${(start.rss / MiB).toFixed(1)} -> ${(end.rss / MiB).toFixed(1)} MiB, heap ${(start.heapUsed / MiB).toFixed(1)} -> ${(end.heapUsed / MiB).toFixed(1)} MiB`);
+  return [
+    { name: 'memory: heap per idle session', unit: 'KiB', median: round(perSessionKiB), p99: round(perSessionKiB), samples: idleCount },
+    { name: `memory: RSS growth over ${cells} sequential cells (MiB)`, unit: 'MiB', median: round((end.rss - start.rss) / MiB), p99: round((end.rss - start.rss) / MiB), samples: cells, baseline: `RSS ${round(start.rss / MiB)} -> ${round(end.rss / MiB)} MiB` },
+    { name: `memory: heap growth over ${cells} sequential cells (MiB)`, unit: 'MiB', median: round((end.heapUsed - start.heapUsed) / MiB), p99: round((end.heapUsed - start.heapUsed) / MiB), samples: cells, baseline: `heap ${round(start.heapUsed / MiB)} -> ${round(end.heapUsed / MiB)} MiB` },
+  ];
+}
