@@ -1,0 +1,162 @@
+// `codecell run <file|-> [--tools <tools.json|module>] [--yield <ms>] [--ts] [--json]`: runs one
+// cell for a person, showing its output, tool calls and notifications as they happen.
+import { readFile } from 'node:fs/promises';
+import { extname, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { parseArgs } from 'node:util';
+import type { Writable } from 'node:stream';
+import { SessionRuntime } from '../src/session-runtime.js';
+import type { CellEvent, CellStreamEvent, JsonValue, OutputItem, SessionRuntimeDelegate, ToolDefinition } from '../src/types.js';
+import { messageOf } from '../src/errors.js';
+
+const USAGE = `usage: codecell run <file|-> [--tools <tools.json|module>] [--yield <ms>] [--ts] [--json]
+
+  <file|->          the cell's source (- reads standard input)
+  --tools <path>    a JSON file of tool definitions, each with an optional canned "result",
+                    or a module exporting { tools, delegate } (or a default of that shape)
+  --yield <ms>      how often to report that the cell is still running (default 10000)
+  --ts              the cell is TypeScript
+  --json            print only the final CellEvent as JSON`;
+
+export class UsageError extends Error {}
+
+interface ToolSetup {
+  tools: ToolDefinition[];
+  delegate: SessionRuntimeDelegate;
+}
+
+/** Canned tools: each definition may carry a `result` the tool returns. */
+function cannedTools(definitions: unknown): ToolSetup {
+  if (!Array.isArray(definitions)) throw new UsageError('--tools JSON must be an array of tool definitions');
+  const results = new Map<string, JsonValue>();
+  const tools = definitions.map((definition: Record<string, unknown>) => {
+    const { result, ...tool } = definition;
+    if (typeof tool.name === 'string') results.set(tool.name, (result ?? null) as JsonValue);
+    return tool as unknown as ToolDefinition;
+  });
+  return {
+    tools,
+    delegate: {
+      invokeTool: async (call) => {
+        if (!results.has(call.tool.name)) throw new Error(`no canned result for ${call.tool.name}`);
+        return results.get(call.tool.name) ?? null;
+      },
+      notify: async () => {},
+    },
+  };
+}
+
+async function loadTools(path: string | undefined): Promise<ToolSetup> {
+  if (path === undefined) return { tools: [], delegate: { invokeTool: async (call) => { throw new Error(`no tool ${call.tool.name}`); }, notify: async () => {} } };
+  const absolute = resolve(path);
+  if (extname(absolute) === '.json') return cannedTools(JSON.parse(await readFile(absolute, 'utf8')));
+  const loaded = (await import(pathToFileURL(absolute).href)) as { default?: Partial<ToolSetup> } & Partial<ToolSetup>;
+  const setup = loaded.delegate !== undefined ? loaded : loaded.default;
+  if (setup?.delegate === undefined) throw new UsageError(`${path} must export { tools, delegate }`);
+  return { tools: setup.tools ?? [], delegate: setup.delegate };
+}
+
+async function readSource(file: string, stdin: NodeJS.ReadableStream): Promise<string> {
+  if (file !== '-') return readFile(file, 'utf8');
+  let text = '';
+  for await (const chunk of stdin) text += String(chunk);
+  return text;
+}
+
+function describeItem(item: OutputItem): string {
+  if (item.type === 'text') return item.text;
+  const mime = /^data:([^;,]+)/.exec(item.imageUrl)?.[1] ?? 'image';
+  return `[image ${mime}, ${item.imageUrl.length} bytes, detail ${item.detail}]`;
+}
+
+function describeEvent(event: CellStreamEvent): string | undefined {
+  switch (event.type) {
+    case 'output':
+      return describeItem(event.item);
+    case 'toolCall':
+      return `→ ${event.callId} ${event.tool.namespace === undefined ? '' : `${event.tool.namespace}/`}${event.tool.name}(${JSON.stringify(event.input)})`;
+    case 'toolResult':
+      return event.ok ? `← ${event.callId} ok` : `← ${event.callId} failed: ${event.error ?? ''}`;
+    case 'notification':
+      return `• ${event.text}`;
+    case 'closed':
+      return undefined;
+  }
+}
+
+export interface RunIo {
+  stdout: Writable;
+  stderr: Writable;
+  stdin: NodeJS.ReadableStream;
+}
+
+/** Runs the command; resolves with the process exit code (0 ok, 1 failed cell, 2 bad usage). */
+export async function runCommand(args: string[], io: RunIo): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args,
+      allowPositionals: true,
+      options: { tools: { type: 'string' }, yield: { type: 'string' }, ts: { type: 'boolean' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
+    });
+  } catch (error) {
+    io.stderr.write(`codecell run: ${messageOf(error)}\n${USAGE}\n`);
+    return 2;
+  }
+  const { values, positionals } = parsed;
+  if (values.help === true) {
+    io.stdout.write(`${USAGE}\n`);
+    return 0;
+  }
+  const yieldMs = values.yield === undefined ? 10_000 : Number(values.yield);
+  if (positionals.length !== 1 || !Number.isFinite(yieldMs) || yieldMs < 0) {
+    io.stderr.write(`codecell run: ${positionals.length !== 1 ? 'expected one file (or -)' : '--yield must be a number of ms >= 0'}\n${USAGE}\n`);
+    return 2;
+  }
+  let source: string;
+  let setup: ToolSetup;
+  try {
+    source = await readSource(positionals[0] ?? '-', io.stdin);
+    setup = await loadTools(values.tools);
+  } catch (error) {
+    io.stderr.write(`codecell run: ${messageOf(error)}\n`);
+    return 2;
+  }
+  const runtime = new SessionRuntime(setup.delegate, { tools: setup.tools, logger: { warn: (m) => io.stderr.write(`${m}\n`), error: (m) => io.stderr.write(`${m}\n`) } });
+  try {
+    const start = performance.now();
+    const { cellId, initialEvent } = await runtime.execute({ source, language: values.ts === true ? 'typescript' : 'javascript' }, { kind: 'yieldAfter', ms: yieldMs });
+    const streamed = values.json === true ? Promise.resolve() : (async () => {
+      for await (const event of runtime.events(cellId)) {
+        const line = describeEvent(event);
+        if (line !== undefined) io.stdout.write(`${line}\n`);
+      }
+    })();
+    let event: CellEvent = await initialEvent;
+    while (event.kind === 'yielded' || event.kind === 'pending') {
+      if (values.json !== true) io.stderr.write(`… cell ${cellId} still running (${((performance.now() - start) / 1000).toFixed(1)} s)\n`);
+      event = await runtime.observe(cellId, { kind: 'yieldAfter', ms: yieldMs });
+    }
+    await streamed;
+    if (values.json === true) {
+      io.stdout.write(`${JSON.stringify(event)}\n`);
+    } else if (event.kind === 'completed' && event.error !== undefined) {
+      io.stderr.write(`${event.error}\n`);
+    } else if (event.kind === 'terminated') {
+      io.stderr.write(`cell terminated (${event.reason ?? 'requested'})\n`);
+    }
+    return event.kind === 'completed' && event.error === undefined ? 0 : 1;
+  } catch (error) {
+    io.stderr.write(`codecell run: ${messageOf(error)}\n`);
+    return 2;
+  } finally {
+    await runtime.shutdown();
+  }
+}
+
+export async function main(argv: string[], io: RunIo): Promise<number> {
+  const [command, ...rest] = argv;
+  if (command === 'run') return runCommand(rest, io);
+  io.stderr.write(`codecell: unknown command ${command ?? '(none)'}\n${USAGE}\n`);
+  return 2;
+}

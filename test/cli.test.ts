@@ -1,0 +1,53 @@
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+
+const root = fileURLToPath(new URL('../../', import.meta.url));
+const CLI = fileURLToPath(new URL('../../bin/codecell.js', import.meta.url));
+const DEMO = fileURLToPath(new URL('../host/demo.js', import.meta.url));
+
+function codecell(args: string[], input?: string): { status: number | null; stdout: string; stderr: string } {
+  const result = spawnSync(CLI, args, { cwd: root, input, encoding: 'utf8', timeout: 60_000 });
+  return { status: result.status, stdout: result.stdout, stderr: result.stderr };
+}
+
+test('codecell run examples/hello.js streams tool calls, notifications and output, and exits 0', () => {
+  const { status, stdout, stderr } = codecell(['run', 'examples/hello.js', '--tools', 'examples/tools.json']);
+  assert.equal(status, 0, stderr);
+  const lines = stdout.trim().split('\n');
+  assert.ok(lines.includes('→ tool-1 get_weather({"city":"Oslo"})'));
+  assert.ok(lines.includes('• looked up Oslo'));
+  assert.ok(lines.includes('Hello! It is 4 °C in Oslo.'));
+  assert.equal(lines.at(-1), 'tools available: get_weather, convert_currency');
+});
+
+test('codecell run exits 1 on a failed cell, printing its error', () => {
+  const { status, stdout, stderr } = codecell(['run', '-'], 'text("partial");\nthrow new Error("it broke")');
+  assert.equal(status, 1);
+  assert.equal(stdout.trim(), 'partial');
+  assert.match(stderr, /Error: it broke\n\s+at cell\.js:2:/);
+});
+
+test('codecell run exits 2 with the usage on bad arguments', () => {
+  for (const args of [['run'], ['run', 'a.js', '--yield', 'soon'], ['run', '--bogus', 'a.js'], ['jump']]) {
+    const { status, stderr } = codecell(args);
+    assert.equal(status, 2, args.join(' '));
+    assert.match(stderr, /usage: codecell run/);
+  }
+  assert.equal(codecell(['run', 'no-such-file.js']).status, 2);
+});
+
+test('codecell run --json prints the final event; --ts strips types', () => {
+  const { status, stdout } = codecell(['run', '-', '--json', '--ts'], 'const n: number = 41;\ntext(n + 1)');
+  assert.equal(status, 0);
+  assert.deepEqual(JSON.parse(stdout), { kind: 'completed', cellId: '1', items: [{ type: 'text', text: '42' }] });
+});
+
+test('npm start: the demo runs its steps against a real codecell-host and exits 0', () => {
+  const result = spawnSync(process.execPath, ['--no-node-snapshot', DEMO], { cwd: root, encoding: 'utf8', timeout: 60_000 });
+  assert.equal(result.status, 0, result.stderr);
+  for (const expected of ['Mechanical keyboard', 'notify  • searched "mouse"', 'yielded', 'reason: outputLimit', 'outstanding: tool-1', 'terminated', 'done in']) {
+    assert.ok(result.stdout.includes(expected), expected);
+  }
+});
