@@ -4,12 +4,13 @@ import { readFile } from 'node:fs/promises';
 import { extname, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
-import type { Writable } from 'node:stream';
+import type { Readable, Writable } from 'node:stream';
 import { SessionRuntime } from '../src/session-runtime.js';
 import type { CellEvent, CellStreamEvent, JsonValue, OutputItem, SessionRuntimeDelegate, ToolDefinition } from '../src/types.js';
 import { messageOf } from '../src/errors.js';
 
 const USAGE = `usage: codecell run <file|-> [--tools <tools.json|module>] [--yield <ms>] [--ts] [--json]
+       codecell mcp --upstream "<command> [args...]" [--upstream ...]
 
   <file|->          the cell's source (- reads standard input)
   --tools <path>    a JSON file of tool definitions, each with an optional canned "result",
@@ -154,9 +155,13 @@ export async function runCommand(args: string[], io: RunIo): Promise<number> {
   }
 }
 
-export async function main(argv: string[], io: RunIo): Promise<number> {
+export async function main(argv: string[], io: RunIo & { stdin: NodeJS.ReadableStream }): Promise<number> {
   const [command, ...rest] = argv;
   if (command === 'run') return runCommand(rest, io);
+  if (command === 'mcp') {
+    const { mcpCommand } = await import('./mcp.js');
+    return mcpCommand(rest, { stdin: io.stdin as Readable, stdout: io.stdout, stderr: io.stderr });
+  }
   io.stderr.write(`codecell: unknown command ${command ?? '(none)'}\n${USAGE}\n`);
   return 2;
 }

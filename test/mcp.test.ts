@@ -1,0 +1,78 @@
+// codecell mcp over a real upstream MCP server (@modelcontextprotocol/server-everything), driven
+// by the official MCP SDK client over stdio.
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { createRequire } from 'node:module';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
+import { splitCommand } from '../host/mcp.js';
+
+const CLI = fileURLToPath(new URL('../../bin/codecell.js', import.meta.url));
+const EVERYTHING = createRequire(import.meta.url).resolve('@modelcontextprotocol/server-everything/dist/index.js');
+let client: Client;
+
+type Result = { content: { type: string; text?: string }[]; isError?: boolean };
+const textsOf = (result: Result): string[] => result.content.flatMap((block) => (block.type === 'text' ? [block.text ?? ''] : []));
+
+before(async () => {
+  client = new Client({ name: 'codecell-test', version: '1.0.0' });
+  await client.connect(new StdioClientTransport({
+    command: CLI,
+    args: ['mcp', '--upstream', `${process.execPath} ${EVERYTHING} stdio`],
+    stderr: 'ignore',
+  }));
+});
+
+after(async () => {
+  await client.close();
+});
+
+test('splitCommand keeps quoted arguments together', () => {
+  assert.deepEqual(splitCommand('node "my server.js" --flag \'a b\''), ['node', 'my server.js', '--flag', 'a b']);
+});
+
+test('codecell mcp lists exec and wait, with the upstream tools declared in exec', async () => {
+  const { tools } = await client.listTools();
+  assert.deepEqual(tools.map((tool) => tool.name), ['exec', 'wait']);
+  const exec = tools[0];
+  assert.match(exec?.description ?? '', /everything__echo\(/);
+  assert.match(exec?.description ?? '', /everything__get_sum\(/);
+  assert.deepEqual(exec?.inputSchema.required, ['source']);
+});
+
+test('exec runs a cell that calls two upstream tools in parallel and combines their results', async () => {
+  const result = await client.callTool({
+    name: 'exec',
+    arguments: { source: 'const [echo, sum] = await Promise.all([tools.everything__echo({ message: "hi" }), tools.everything__get_sum({ a: 2, b: 3 })]);\ntext(`${echo} | ${sum}`)' },
+  }) as Result;
+  assert.notEqual(result.isError, true);
+  const [combined, status] = textsOf(result);
+  assert.match(combined ?? '', /hi.*\|.*5/);
+  assert.match(status ?? '', /cell \S+ completed/);
+});
+
+test('a long cell returns at yield_time_ms, and wait collects the rest', async () => {
+  const first = await client.callTool({ name: 'exec', arguments: { source: 'text("started"); await new Promise((r) => setTimeout(r, 800)); text("finished")', yield_time_ms: 100 } }) as Result;
+  const [started, status] = textsOf(first);
+  assert.equal(started, 'started');
+  const cellId = /cell_id "([^"]+)"/.exec(status ?? '')?.[1];
+  assert.ok(cellId !== undefined, status);
+  const rest = await client.callTool({ name: 'wait', arguments: { cell_id: cellId, yield_time_ms: 10_000 } }) as Result;
+  assert.deepEqual(textsOf(rest), ['finished', `cell ${cellId} completed`]);
+});
+
+test('wait with terminate stops a running cell', async () => {
+  const first = await client.callTool({ name: 'exec', arguments: { source: 'while (true) {}', yield_time_ms: 50 } }) as Result;
+  const cellId = /cell_id "([^"]+)"/.exec(textsOf(first).at(-1) ?? '')?.[1];
+  const stopped = await client.callTool({ name: 'wait', arguments: { cell_id: cellId, terminate: true } }) as Result;
+  assert.deepEqual(textsOf(stopped), [`cell ${cellId} was terminated (requested)`]);
+});
+
+test('a failing cell and an unknown cell are reported as tool errors', async () => {
+  const failed = await client.callTool({ name: 'exec', arguments: { source: 'await tools.everything__get_sum({ a: "x" })' } }) as Result;
+  assert.equal(failed.isError, true);
+  const missing = await client.callTool({ name: 'wait', arguments: { cell_id: 'nope' } }) as Result;
+  assert.equal(missing.isError, true);
+  assert.match(textsOf(missing)[0] ?? '', /unknown cell nope/);
+});
