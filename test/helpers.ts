@@ -103,3 +103,12 @@ export const texts = (event: { items: { type: string }[] }): string[] =>
   event.items.map((item) => ('text' in item ? String(item.text) : `[${item.type}]`));
 
 export const ms = (start: number): number => performance.now() - start;
+
+/** Polls a condition (for state that has no event to await), failing after a generous bound. */
+export async function waitFor(condition: () => boolean, timeoutMs = 10_000): Promise<void> {
+  const start = performance.now();
+  while (!condition()) {
+    if (ms(start) > timeoutMs) throw new Error('condition not met in time');
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}

@@ -4,7 +4,7 @@ import { PassThrough } from 'node:stream';
 import { test } from 'node:test';
 import { connectInProcess, createHost, HostClient } from '../host/index.js';
 import type { CellStreamEvent } from '../src/index.js';
-import { capturingLogger, deferred, hang, ms, RecordingDelegate, texts } from './helpers.js';
+import { capturingLogger, hang, ms, RecordingDelegate, texts, waitFor } from './helpers.js';
 import { HOST_BIN } from './sessions.js';
 import { frame, RawClient, WireLog } from './wire.js';
 
@@ -178,12 +178,4 @@ test('close() is harmless twice and later sessions are refused', async () => {
   await assert.rejects(linked.client.createSession(new RecordingDelegate()), { code: 'ERR_SHUTTING_DOWN' });
 });
 
-async function waitFor(condition: () => boolean, timeoutMs = 5_000): Promise<void> {
-  const start = performance.now();
-  while (!condition()) {
-    if (ms(start) > timeoutMs) throw new Error('condition not met in time');
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
-}
 
-void deferred;

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { CodeCellError } from '../src/index.js';
 import type { CellStreamEvent } from '../src/index.js';
-import { deferred, hang, ms, RecordingDelegate, texts, untilAborted } from './helpers.js';
+import { deferred, hang, ms, RecordingDelegate, texts, untilAborted, waitFor } from './helpers.js';
 import { bothKinds, spawnedHost } from './sessions.js';
 
 const TOOLS = [{ name: 'add' }, { name: 'slow' }];
@@ -121,12 +121,4 @@ for (const kind of bothKinds) {
       await waitFor(() => delegate.closed.includes(cellId));
     });
   });
-}
-
-async function waitFor(condition: () => boolean, timeoutMs = GENEROUS_MS): Promise<void> {
-  const start = performance.now();
-  while (!condition()) {
-    if (ms(start) > timeoutMs) throw new Error('condition not met in time');
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
 }

@@ -5,7 +5,7 @@ import { setFlagsFromString, getHeapStatistics } from 'node:v8';
 import { connectInProcess } from '../../host/index.js';
 import { isolatesInUseCount } from '../../src/isolate.js';
 import { SessionRuntime } from '../../src/index.js';
-import { capturingLogger, hang, ms, RecordingDelegate, texts } from '../helpers.js';
+import { capturingLogger, hang, ms, RecordingDelegate, texts, waitFor } from '../helpers.js';
 
 setFlagsFromString('--expose-gc');
 const gc = runInNewContext('gc') as () => void;
@@ -18,13 +18,6 @@ async function settledHeap(): Promise<number> {
   return getHeapStatistics().used_heap_size;
 }
 
-async function waitFor(condition: () => boolean, timeoutMs = 10_000): Promise<void> {
-  const start = performance.now();
-  while (!condition()) {
-    if (ms(start) > timeoutMs) throw new Error('condition not met in time');
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}
 
 test('delegates that throw, hang or return junk never take the runtime down', async (t) => {
   const junk: Record<string, () => unknown> = {
