@@ -1,9 +1,8 @@
-// Try it: npx codecell run examples/hello.js --tools examples/tools.json
-const [weather, rate] = await Promise.all([
-  tools.get_weather({ city: 'Oslo' }),
-  tools.convert_currency({ from: 'EUR', to: 'NOK', amount: 10 }),
-]);
-notify(`looked up ${weather.city}`);
-text(`Hello! It is ${weather.temperatureC} °C in ${weather.city}.`);
-text(`10 EUR is ${rate.amount} NOK.`);
-console.log('tools available:', ALL_TOOLS.map((tool) => tool.name).join(', '));
+// Try it: npx codecell run examples/hello.js
+const greet = (name) => `Hello, ${name}!`;
+text(greet('codecell'));
+notify('about to wait a moment');
+await new Promise((resolve) => setTimeout(resolve, 100));
+store('greeted', true);
+console.log('facts:', { primes: [2, 3, 5, 7, 11].filter((n) => n > 4), tools: ALL_TOOLS.length });
+text(`stored a value: ${load('greeted')}`);

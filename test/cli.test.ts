@@ -12,14 +12,20 @@ function codecell(args: string[], input?: string): { status: number | null; stdo
   return { status: result.status, stdout: result.stdout, stderr: result.stderr };
 }
 
-test('codecell run examples/hello.js streams tool calls, notifications and output, and exits 0', () => {
-  const { status, stdout, stderr } = codecell(['run', 'examples/hello.js', '--tools', 'examples/tools.json']);
+test('codecell run examples/weather.js streams tool calls, notifications and output, and exits 0', () => {
+  const { status, stdout, stderr } = codecell(['run', 'examples/weather.js', '--tools', 'examples/tools.json']);
   assert.equal(status, 0, stderr);
   const lines = stdout.trim().split('\n');
   assert.ok(lines.includes('→ tool-1 get_weather({"city":"Oslo"})'));
   assert.ok(lines.includes('• looked up Oslo'));
   assert.ok(lines.includes('Hello! It is 4 °C in Oslo.'));
   assert.equal(lines.at(-1), 'tools available: get_weather, convert_currency');
+});
+
+test('codecell run examples/hello.js works without any tools', () => {
+  const { status, stdout, stderr } = codecell(['run', 'examples/hello.js']);
+  assert.equal(status, 0, stderr);
+  assert.deepEqual(stdout.trim().split('\n'), ['Hello, codecell!', '• about to wait a moment', 'facts: {"primes":[5,7,11],"tools":0}', 'stored a value: true']);
 });
 
 test('codecell run exits 1 on a failed cell, printing its error', () => {
