@@ -4,6 +4,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import type { Readable, Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { CellStreams } from '../src/cell-streams.js';
+import { consoleLogger } from '../src/logger.js';
 import { CodeCellError, messageOf } from '../src/errors.js';
 import type { CellLimits } from '../src/limits.js';
 import { PendingRouter, type RoutedEntry } from '../src/pending-router.js';
@@ -67,10 +68,6 @@ export interface RemoteSessionOptions {
 const DELEGATE_FAILED = -32000;
 const HOST_MAIN = fileURLToPath(new URL('./main.js', import.meta.url));
 
-const stderrLogger: Logger = {
-  warn: (message) => console.warn(message),
-  error: (message) => console.error(message),
-};
 
 type InboundRequest = {
   method: typeof Methods.toolInvoke | typeof Methods.cellNotify;
@@ -391,7 +388,7 @@ export class HostClient {
 
   /** Spawns `codecell-host` (or `options.command`) and initializes it. */
   static async spawn(options: HostClientOptions = {}): Promise<HostClient> {
-    const logger = options.logger ?? stderrLogger;
+    const logger = options.logger ?? consoleLogger;
     const client = new HostClient(options, () => {
       const child = spawn(options.command ?? process.execPath, options.args ?? ['--no-node-snapshot', HOST_MAIN], {
         stdio: ['pipe', 'pipe', options.stderr ?? 'inherit'],
@@ -415,7 +412,7 @@ export class HostClient {
     const client = new HostClient({ ...options, respawn: false }, () => {
       if (used) throw new CodeCellError('ERR_HOST_EXITED', 'the in-process host connection has ended');
       used = true;
-      return new HostLink(input, output, undefined, options.logger ?? stderrLogger);
+      return new HostLink(input, output, undefined, options.logger ?? consoleLogger);
     });
     await client.#start();
     return client;

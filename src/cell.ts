@@ -66,7 +66,8 @@ export class Cell {
   readonly #outstanding = new Set<string>();
   readonly #writes = new Map<string, string>();
   readonly #timers = new Map<number, ReturnType<typeof setTimeout>>();
-  readonly #watchers: ReturnType<typeof setTimeout>[] = [];
+  /** Wall-time timer and CPU-time poll, cleared when the cell stops. */
+  readonly #watchers: (() => void)[] = [];
   #phase: Phase = 'running';
   #outputBytes = 0;
   #observer: Observer | undefined;
@@ -107,15 +108,15 @@ export class Cell {
   start(source: string, filename: string, configText: string): void {
     const { wallTimeMs, cpuTimeMs } = this.#options.limits;
     if (wallTimeMs > 0) {
-      this.#watchers.push(setTimeout(() => this.#terminateInternal('timeLimit'), wallTimeMs));
+      const timer = setTimeout(() => this.#terminateInternal('timeLimit'), wallTimeMs);
+      this.#watchers.push(() => clearTimeout(timer));
     }
     if (cpuTimeMs > 0) {
       const every = Math.max(5, Math.min(50, Math.floor(cpuTimeMs / 10)));
-      this.#watchers.push(
-        setInterval(() => {
-          if (this.#isolate.cpuTimeMs > cpuTimeMs) this.#terminateInternal('timeLimit');
-        }, every),
-      );
+      const poll = setInterval(() => {
+        if (this.#isolate.cpuTimeMs > cpuTimeMs) this.#terminateInternal('timeLimit');
+      }, every);
+      this.#watchers.push(() => clearInterval(poll));
     }
     this.#isolate.start(source, filename, configText).then(
       ({ error }) => {
@@ -400,7 +401,7 @@ export class Cell {
     else this.#isolate.stop();
     for (const timer of this.#timers.values()) clearTimeout(timer);
     this.#timers.clear();
-    for (const watcher of this.#watchers) clearTimeout(watcher);
+    for (const stopWatching of this.#watchers.splice(0)) stopWatching();
   }
 
   /** Natural completion: cancel dangling tools, drain notifications, commit, then `completed`. */

@@ -1,6 +1,7 @@
 // Holds messages addressed to an id that was assigned but not yet learned by its receiver
 // (a new session, a new cell), in order and bounded, and makes sure every held request is
 // answered exactly once (SPEC §7).
+import { consoleLogger } from './logger.js';
 import type { Logger } from './types.js';
 
 /** A JSON-RPC error answer for a request that could not be routed. */
@@ -70,10 +71,6 @@ class Ring<T> {
   }
 }
 
-const consoleLogger: Logger = {
-  warn: (message) => console.warn(message),
-  error: (message) => console.error(message),
-};
 
 export class PendingRouter<K, N, R> {
   readonly #label: string;

@@ -3,6 +3,7 @@
 import { Deadline } from './callbacks.js';
 import { Cell, type CellTool } from './cell.js';
 import { CellStreams } from './cell-streams.js';
+import { consoleLogger } from './logger.js';
 import { CodeCellError, messageOf } from './errors.js';
 import { assertNodeSnapshotDisabled, type CellIsolate } from './isolate.js';
 import { isolatePool } from './isolate-pool.js';
@@ -55,10 +56,6 @@ export interface SessionRuntimeOptions {
 export const DEFAULT_CALLBACK_ABORT_DEADLINE_MS = 100;
 const DEFAULT_OBSERVE: ObserveMode = { kind: 'yieldAfter', ms: 10_000 };
 
-const consoleLogger: Logger = {
-  warn: (message) => console.warn(message),
-  error: (message) => console.error(message),
-};
 
 export class SessionRuntime implements CodeCellSession {
   readonly #delegate: SessionRuntimeDelegate;
