@@ -1,7 +1,7 @@
 // The codecell-host process: JSON-RPC on stdin/stdout, logs on stderr, exit 0 once stdin closes
 // and every session was shut down.
-import { assertNodeSnapshotDisabled, isolateTeardownSettled } from '../src/isolate.js';
-import { isolatePool } from '../src/isolate-pool.js';
+import { assertNodeSnapshotDisabled } from '../src/isolate.js';
+import { settleIsolatesForExit } from '../src/isolate-pool.js';
 import { createHost } from './server.js';
 
 try {
@@ -27,6 +27,5 @@ const host = createHost({
   },
 });
 await host.closed;
-isolatePool.drain();
-await isolateTeardownSettled();
+await settleIsolatesForExit();
 process.exit(0);

@@ -2,6 +2,7 @@
 // their delegates live here; every runtime decision stays in src/.
 import type { Readable, Writable } from 'node:stream';
 import { CodeCellError, messageOf } from '../src/errors.js';
+import { consoleLogger } from '../src/logger.js';
 import { checkLimits, DEFAULT_LIMITS, type CellLimits } from '../src/limits.js';
 import { SessionRuntime } from '../src/session-runtime.js';
 import type { CellId, JsonValue, Logger, ObserveMode, SessionRuntimeDelegate } from '../src/types.js';
@@ -43,11 +44,6 @@ export interface Host {
   close(): Promise<void>;
 }
 
-const stderrLogger: Logger = {
-  warn: (message) => process.stderr.write(`${message}\n`),
-  error: (message) => process.stderr.write(`${message}\n`),
-};
-
 const SERVER_INFO = { name: 'codecell-host', version: '0.1.0' };
 const DEFAULT_OBSERVE: ObserveMode = { kind: 'yieldAfter', ms: 10_000 };
 
@@ -63,7 +59,7 @@ function stringField(params: Record<string, unknown>, key: string): string {
 }
 
 export function createHost(options: HostOptions = {}): Host {
-  const { input = process.stdin, output = process.stdout, logger = stderrLogger, callbackAbortDeadlineMs } = options;
+  const { input = process.stdin, output = process.stdout, logger = consoleLogger, callbackAbortDeadlineMs } = options;
   const caps = checkLimits(options.caps, 'options.caps');
   const { connection, notify, flush } = openConnection(input, output, logger);
   const sessions = new Map<SessionId, SessionRuntime>();

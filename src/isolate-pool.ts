@@ -1,7 +1,7 @@
 // A warm pool of pristine isolates (context and prelude ready), so `execute` does not pay for
 // isolate creation. Each pooled isolate is handed out once and disposed after its cell; the pool
 // refills in the background and never makes `execute` wait.
-import { CellIsolate } from './isolate.js';
+import { CellIsolate, isolateTeardownSettled } from './isolate.js';
 
 /** Default number of warm isolates per memory limit: enough for the 2-core machines we run on. */
 export const DEFAULT_ISOLATE_POOL_SIZE = 2;
@@ -87,6 +87,15 @@ export const isolatePool = new IsolatePool();
 // Warm isolates left at exit would be torn down by isolated-vm after Node's own teardown began,
 // which can abort the process; dispose of them while the event loop still runs.
 process.on('beforeExit', () => isolatePool.drain());
+
+/**
+ * Disposes the warm isolates and resolves once isolate teardown has settled: call it before an
+ * explicit `process.exit()` (a natural exit does the same through 'beforeExit').
+ */
+export async function settleIsolatesForExit(): Promise<void> {
+  isolatePool.drain();
+  await isolateTeardownSettled();
+}
 
 /** Sets how many warm isolates the process keeps per memory limit (default 2; 0 disables). */
 export function setIsolatePoolSize(size: number): void {
