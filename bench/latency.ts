@@ -1,6 +1,6 @@
 // SPEC §10.2–10.4: nested tool-call round trip and cell latency, in-process and through the
 // codecell-host bin over real stdio, each beside its raw baseline measured in the same run.
-import ivm from 'isolated-vm';
+import { loadIsolatedVm } from '../src/isolate.js';
 import { Bench } from 'tinybench';
 import { HostClient } from '../host/index.js';
 import { SessionRuntime, type CodeCellSession, type SessionRuntimeDelegate } from '../src/index.js';
@@ -48,6 +48,7 @@ export async function latency(quick: boolean): Promise<ResultRow[]> {
   const remote = await client.createSession(remoteDelegate, { tools });
 
   // The raw baselines: an isolated-vm Reference round trip, and a bare isolate's life.
+  const ivm = loadIsolatedVm();
   const isolate = new ivm.Isolate();
   const context = await isolate.createContext();
   const echo = await context.evalClosure('return (x) => x', [], { result: { reference: true } });

@@ -155,12 +155,28 @@ export async function runCommand(args: string[], io: RunIo): Promise<number> {
   }
 }
 
+/** `codecell mcp` needs the MCP SDK, an optional peer dependency the runtime itself does not use. */
+export const MCP_SDK_MISSING =
+  'codecell mcp needs @modelcontextprotocol/sdk, which is not installed: npm install @modelcontextprotocol/sdk';
+
+function isMissingModule(error: unknown, name: string): boolean {
+  const { code, message } = (error ?? {}) as { code?: unknown; message?: unknown };
+  return (code === 'ERR_MODULE_NOT_FOUND' || code === 'MODULE_NOT_FOUND') && String(message).includes(name);
+}
+
 export async function main(argv: string[], io: RunIo & { stdin: NodeJS.ReadableStream }): Promise<number> {
   const [command, ...rest] = argv;
   if (command === 'run') return runCommand(rest, io);
   if (command === 'mcp') {
-    const { mcpCommand } = await import('./mcp.js');
-    return mcpCommand(rest, { stdin: io.stdin as Readable, stdout: io.stdout, stderr: io.stderr });
+    let mcp: typeof import('./mcp.js');
+    try {
+      mcp = await import('./mcp.js');
+    } catch (error) {
+      if (!isMissingModule(error, '@modelcontextprotocol/sdk')) throw error;
+      io.stderr.write(`${MCP_SDK_MISSING}\n`);
+      return 2;
+    }
+    return mcp.mcpCommand(rest, { stdin: io.stdin as Readable, stdout: io.stdout, stderr: io.stderr });
   }
   io.stderr.write(`codecell: unknown command ${command ?? '(none)'}\n${USAGE}\n`);
   return 2;

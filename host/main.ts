@@ -1,11 +1,11 @@
 // The codecell-host process: JSON-RPC on stdin/stdout, logs on stderr, exit 0 once stdin closes
 // and every session was shut down.
-import { assertNodeSnapshotDisabled } from '../src/isolate.js';
+import { assertIsolatesUsable } from '../src/isolate.js';
 import { settleIsolatesForExit } from '../src/isolate-pool.js';
 import { createHost } from './server.js';
 
 try {
-  assertNodeSnapshotDisabled();
+  assertIsolatesUsable();
 } catch (error) {
   process.stderr.write(`codecell-host: ${(error as Error).message}\n`);
   process.exit(2);

@@ -7,6 +7,7 @@ export const ERROR_CODES = [
   'ERR_INVALID_REQUEST',
   'ERR_LIMIT_EXCEEDED',
   'ERR_NODE_SNAPSHOT',
+  'ERR_UNSUPPORTED_NODE',
   'ERR_HOST_EXITED',
   'ERR_PROTOCOL',
   // Internal causes, reported through events rather than thrown at callers.

@@ -2,13 +2,63 @@
 // bookkeeping that tells when the isolate is idle, and the translation of isolated-vm's
 // message-only errors into CodeCellError codes.
 import { readFileSync } from 'node:fs';
-import ivm from 'isolated-vm';
+import { createRequire } from 'node:module';
+import type IsolatedVm from 'isolated-vm-7';
 import { CodeCellError, messageOf, type CodeCellErrorCode } from './errors.js';
+import { PREBUILT_ISOLATED_VM, unsupportedNodeMessage } from './node-support.js';
+
+type Ivm = typeof IsolatedVm;
+// Namespaces for the types (the value is loaded at first use, see loadIsolatedVm).
+declare namespace ivm {
+  type Isolate = IsolatedVm.Isolate;
+  type Context = IsolatedVm.Context;
+  type Module = IsolatedVm.Module;
+  type Reference<T> = IsolatedVm.Reference<T>;
+}
+
+let loaded: Ivm | undefined;
+
+/**
+ * isolated-vm for the running Node: each installed major (aliased packages `isolated-vm-6` and
+ * `isolated-vm-7`) ships prebuilt binaries for some Node ABIs only, so the one matching this Node
+ * is loaded at first use (docs/adr-0004-node-versions.md). Throws ERR_UNSUPPORTED_NODE with one
+ * line instead of a native stack.
+ */
+export function loadIsolatedVm(version: string = process.versions.node): Ivm {
+  const unsupported = unsupportedNodeMessage(version);
+  if (unsupported !== undefined) throw new CodeCellError('ERR_UNSUPPORTED_NODE', unsupported);
+  if (loaded !== undefined) return loaded;
+  const candidates = PREBUILT_ISOLATED_VM[Number(version.split('.')[0])] ?? [];
+  const require = createRequire(import.meta.url);
+  const failures: string[] = [];
+  for (const name of candidates) {
+    try {
+      loaded = require(name) as Ivm;
+      return loaded;
+    } catch (error) {
+      failures.push(`${name}: ${messageOf(error).split('\n')[0] ?? ''}`);
+    }
+  }
+  throw new CodeCellError(
+    'ERR_UNSUPPORTED_NODE',
+    `codecell could not load a prebuilt isolated-vm for Node ${version} on ${process.platform}-${process.arch} (${failures.join('; ')})`,
+  );
+}
 
 const NODE_SNAPSHOT_FIX =
   'isolated-vm needs Node started with --no-node-snapshot: run `node --no-node-snapshot …` or set NODE_OPTIONS=--no-node-snapshot';
 
 let snapshotChecked = false;
+
+/**
+ * Checks, at first use, what isolated-vm needs from the process: a supported Node
+ * (ERR_UNSUPPORTED_NODE) started with --no-node-snapshot (ERR_NODE_SNAPSHOT), instead of letting
+ * isolated-vm fail with a native stack or crash the process later.
+ */
+export function assertIsolatesUsable(): void {
+  assertNodeSnapshotDisabled();
+  loadIsolatedVm();
+}
 
 /** Throws ERR_NODE_SNAPSHOT instead of letting isolated-vm crash the process later. */
 export function assertNodeSnapshotDisabled(
@@ -132,10 +182,11 @@ export class CellIsolate {
   }
 
   static async create(options: CellIsolateOptions): Promise<CellIsolate> {
+    const ivm = loadIsolatedVm();
     let self: CellIsolate | undefined;
     const isolate = new ivm.Isolate({
       memoryLimit: options.memoryMb,
-      onCatastrophicError: (message) => {
+      onCatastrophicError: (message: string) => {
         if (self !== undefined) self.#catastrophe(message);
       },
     });
@@ -224,7 +275,7 @@ export class CellIsolate {
         return { error: await this.#compileError(source, filename, error) };
       }
       await this.#inside(
-        module.instantiate(this.#context, (specifier) => {
+        module.instantiate(this.#context, (specifier: string) => {
           throw new Error(`Unsupported import in cell: ${specifier}`);
         }),
       );

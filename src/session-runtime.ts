@@ -5,7 +5,7 @@ import { Cell, type CellTool } from './cell.js';
 import { CellStreams } from './cell-streams.js';
 import { consoleLogger } from './logger.js';
 import { CodeCellError, messageOf } from './errors.js';
-import { assertNodeSnapshotDisabled, type CellIsolate } from './isolate.js';
+import { assertIsolatesUsable, type CellIsolate } from './isolate.js';
 import { isolatePool } from './isolate-pool.js';
 import { byteLength } from './json.js';
 import { assertWithinCaps, checkLimits, clampToCaps, DEFAULT_LIMITS, mergeLimits, type CellLimits } from './limits.js';
@@ -75,7 +75,7 @@ export class SessionRuntime implements CodeCellSession {
   #shutdown: Promise<void> | undefined;
 
   constructor(delegate: SessionRuntimeDelegate, options?: SessionRuntimeOptions) {
-    assertNodeSnapshotDisabled();
+    assertIsolatesUsable();
     this.#delegate = checkDelegate(delegate);
     const checked = checkOptionsObject(options);
     this.#tools = checked.tools === undefined ? [] : checkTools(checked.tools, 'options.tools');

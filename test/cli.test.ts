@@ -1,5 +1,8 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import { cpSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 
@@ -56,4 +59,23 @@ test('npm start: the demo runs its steps against a real codecell-host and exits 
   for (const expected of ['Mechanical keyboard', 'notify  • searched "mouse"', 'yielded', 'reason: outputLimit', 'outstanding: tool-1', 'terminated', 'done in']) {
     assert.ok(result.stdout.includes(expected), expected);
   }
+});
+
+test('codecell mcp without @modelcontextprotocol/sdk installed says what to install, and exits 2', (t) => {
+  // An installation of codecell with its runtime dependencies only (the SDK is an optional peer).
+  const install = mkdtempSync(join(tmpdir(), 'codecell-no-sdk-'));
+  t.after(() => rmSync(install, { recursive: true, force: true }));
+  for (const part of ['bin', 'dist', 'package.json']) cpSync(join(root, part), join(install, part), { recursive: true });
+  mkdirSync(join(install, 'node_modules'));
+  for (const name of readdirSync(join(root, 'node_modules'))) {
+    if (name !== '@modelcontextprotocol' && name !== '.bin') symlinkSync(join(root, 'node_modules', name), join(install, 'node_modules', name));
+  }
+  const bin = join(install, 'bin', 'codecell.js');
+  const result = spawnSync(process.execPath, [bin, 'mcp', '--upstream', 'true'], { cwd: install, encoding: 'utf8', timeout: 60_000 });
+  assert.equal(result.status, 2, result.stderr);
+  assert.equal(result.stderr, 'codecell mcp needs @modelcontextprotocol/sdk, which is not installed: npm install @modelcontextprotocol/sdk\n');
+  // The runtime itself works in that installation.
+  const run = spawnSync(process.execPath, [bin, 'run', '-'], { cwd: install, input: 'text(6 * 7)', encoding: 'utf8', timeout: 60_000 });
+  assert.equal(run.status, 0, run.stderr);
+  assert.equal(run.stdout, '42\n');
 });

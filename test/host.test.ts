@@ -134,7 +134,7 @@ test('kill -9 of the host mid-cell rejects pending calls with ERR_HOST_EXITED an
   const start = performance.now();
   process.kill(firstPid ?? 0, 'SIGKILL');
   await assert.rejects(pending, (error: Error & { code?: string }) => error.code === 'ERR_HOST_EXITED' && /SIGKILL/.test(error.message));
-  assert.ok(ms(start) < 1_000);
+  assert.ok(ms(start) < 3_000);
   await waitFor(() => delegate.signals[0]?.aborted === true);
   assert.equal(session.isAlive, false);
   await assert.rejects(session.observe('1', { kind: 'yieldAfter', ms: 0 }), { code: 'ERR_MISSING_CELL' });
@@ -143,8 +143,9 @@ test('kill -9 of the host mid-cell rejects pending calls with ERR_HOST_EXITED an
   assert.deepEqual(texts(await (await fresh.execute({ source: 'text("alive")' })).initialEvent), ['alive']);
 });
 
-test('stdin closed: the host shuts its sessions down, reports the cells closed, and exits 0', async () => {
+test('stdin closed: the host shuts its sessions down, reports the cells closed, and exits 0', async (t) => {
   const child = spawn(HOST_BIN, [], { stdio: ['pipe', 'pipe', 'ignore'] });
+  t.after(() => child.kill('SIGKILL'));
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
   const raw = new RawClient(child.stdout, child.stdin);
   await raw.call('initialize', { protocolVersion: 1 });
@@ -171,8 +172,9 @@ test('a delegate error crosses the wire as the tool promise rejection with the s
   assert.deepEqual(texts(event), ['quota exceeded']);
 });
 
-test('close() is harmless twice and later sessions are refused', async () => {
+test('close() is harmless twice and later sessions are refused', async (t) => {
   const linked = await connectInProcess({ logger: capturingLogger() });
+  t.after(() => linked.close());
   await linked.close();
   await linked.client.close();
   await assert.rejects(linked.client.createSession(new RecordingDelegate()), { code: 'ERR_SHUTTING_DOWN' });

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { SessionRuntime } from '../src/index.js';
-import { capturingLogger, deferred, hang, newRuntime, RecordingDelegate, texts } from './helpers.js';
+import { capturingLogger, deferred, hang, ms, newRuntime, RecordingDelegate, texts } from './helpers.js';
 
 const ADD = [{ name: 'add', description: 'adds two numbers' }];
 const GENEROUS_MS = 5_000;
@@ -275,6 +275,7 @@ test('Node globals and shared-memory primitives are absent, and constructor chai
 test('shutdown ends a CPU-bound cell and a cell awaiting a tool, and refuses new cells', async (t) => {
   const delegate = new RecordingDelegate({ add: hang });
   const runtime = new SessionRuntime(delegate, { tools: ADD, logger: capturingLogger() });
+  t.after(() => runtime.shutdown());
   const spinning = await runtime.execute({ source: 'while (true) {}' }, { kind: 'yieldAfter', ms: 60_000 });
   const waiting = await runtime.execute({ source: 'await tools.add({})' }, { kind: 'yieldAfter', ms: 60_000 });
   const first = runtime.shutdown();
@@ -292,15 +293,17 @@ test('shutdown ends a CPU-bound cell and a cell awaiting a tool, and refuses new
 
 test('an execute still being admitted when shutdown begins rejects with ERR_SHUTTING_DOWN', async (t) => {
   const runtime = new SessionRuntime(new RecordingDelegate(), { logger: capturingLogger() });
+  t.after(() => runtime.shutdown());
   const admitting = runtime.execute({ source: 'text(1)' });
   const shutdown = runtime.shutdown();
   await assert.rejects(admitting, { code: 'ERR_SHUTTING_DOWN' });
   await shutdown;
 });
 
-test('Symbol.asyncDispose shuts the session down', async () => {
+test('Symbol.asyncDispose shuts the session down', async (t) => {
   const delegate = new RecordingDelegate();
   const runtime = new SessionRuntime(delegate, { logger: capturingLogger() });
+  t.after(() => runtime.shutdown());
   const { cellId } = await runtime.execute({ source: 'while (true) {}' }, { kind: 'yieldAfter', ms: 0 });
   await runtime[Symbol.asyncDispose]();
   assert.equal(runtime.isAlive, false);
@@ -409,6 +412,12 @@ test('a CPU-bound cell does not delay the yield timer or tool calls of another s
   const spinner = newRuntime(t, new RecordingDelegate());
   const worker = newRuntime(t, new RecordingDelegate({ add: () => 2 }), { tools: ADD });
   await spinner.execute({ source: 'while (true) {}' }, { kind: 'yieldAfter', ms: 0 });
-  const event = await (await worker.execute({ source: 'text(await tools.add({}))' })).initialEvent;
-  assert.deepEqual(texts(event), ['2']);
+  const start = performance.now();
+  const started = await worker.execute({ source: 'text(await tools.add({})); await new Promise((r) => setTimeout(r, 60_000))' }, { kind: 'yieldAfter', ms: 300 });
+  const event = await started.initialEvent;
+  const elapsed = ms(start);
+  assert.deepEqual({ kind: event.kind, texts: texts(event) }, { kind: 'yielded', texts: ['2'] });
+  // The yield fires on time: not before it is due, and not held back by the spinning isolate.
+  assert.ok(elapsed >= 295 && elapsed < 3_000, `yielded after ${elapsed} ms`);
+  await worker.terminate(started.cellId);
 });

@@ -2,10 +2,12 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { runInNewContext } from 'node:vm';
 import { setFlagsFromString, getHeapStatistics } from 'node:v8';
-import { connectInProcess } from '../../host/index.js';
+import { spawn } from 'node:child_process';
 import { isolatesInUseCount } from '../../src/isolate.js';
 import { SessionRuntime } from '../../src/index.js';
 import { capturingLogger, hang, ms, RecordingDelegate, texts, waitFor } from '../helpers.js';
+import { RawClient } from '../wire.js';
+import { HOST_BIN } from '../sessions.js';
 
 setFlagsFromString('--expose-gc');
 const gc = runInNewContext('gc') as () => void;
@@ -47,25 +49,29 @@ test('delegates that throw, hang or return junk never take the runtime down', as
   assert.deepEqual(texts(await (await runtime.execute({ source: 'text("serving")' })).initialEvent), ['serving']);
 });
 
-test('a client that disappears mid-call makes the host shut its sessions down', async () => {
-  const baseline = isolatesInUseCount();
-  const linked = await connectInProcess({ logger: capturingLogger(), callbackAbortDeadlineMs: 50 });
-  const delegate = new RecordingDelegate({ slow: hang });
-  const session = await linked.client.createSession(delegate, { tools: [{ name: 'slow' }] });
-  const { initialEvent } = await session.execute({ source: 'await tools.slow({})' }, { kind: 'pendingFrontier' });
-  await initialEvent;
-  await session.execute({ source: 'while (true) {}' }, { kind: 'yieldAfter', ms: 0 });
-  assert.equal(isolatesInUseCount(), baseline + 2);
+test('a client that disappears mid-call makes the host shut its sessions down and exit 0', async (t) => {
+  const child = spawn(HOST_BIN, [], { stdio: ['pipe', 'pipe', 'ignore'] });
+  t.after(() => child.kill('SIGKILL'));
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  const raw = new RawClient(child.stdout, child.stdin);
+  await raw.call('initialize', { protocolVersion: 1 });
+  const { sessionId } = (await raw.call('session/create', { tools: [{ name: 'slow' }] })).result as { sessionId: string };
+  // The first cell waits on a tool call this client never answers; the second spins.
+  const waiting = await raw.call('cell/execute', { sessionId, request: { source: 'await tools.slow({})' }, observe: { kind: 'pendingFrontier' } });
+  await raw.log.next((message) => message.method === 'tool/invoke');
+  const spinning = await raw.call('cell/execute', { sessionId, request: { source: 'while (true) {}' }, observe: { kind: 'yieldAfter', ms: 0 } });
+  const cellIds = [waiting, spinning].map((message) => (message.result as { cellId: string }).cellId);
   const start = performance.now();
-  linked.toHost.end();
-  await linked.host.closed;
-  assert.ok(ms(start) < 5_000);
-  await waitFor(() => isolatesInUseCount() === baseline);
-  await linked.client.close();
+  child.stdin.end();
+  assert.equal(await exited, 0);
+  assert.ok(ms(start) < 5_000, `the host took ${ms(start).toFixed(0)} ms to exit`);
+  const closed = raw.log.messages.filter((m) => m.method === 'cell/closed').map((m) => (m.params as { cellId: string }).cellId);
+  assert.deepEqual(closed.sort(), [...cellIds].sort());
 });
 
-test('1000 cells created and terminated leave no live isolates and no heap growth', async () => {
+test('1000 cells created and terminated leave no live isolates and no heap growth', async (t) => {
   const runtime = new SessionRuntime(new RecordingDelegate(), { logger: capturingLogger() });
+  t.after(() => runtime.shutdown());
   const run = async (count: number): Promise<void> => {
     for (let i = 0; i < count; i++) {
       const { cellId, initialEvent } = await runtime.execute({ source: i % 2 === 0 ? 'while (true) {}' : 'text(1); await new Promise(r => setTimeout(r, 60_000))' }, { kind: 'yieldAfter', ms: 0 });
@@ -73,12 +79,13 @@ test('1000 cells created and terminated leave no live isolates and no heap growt
       assert.equal((await runtime.terminate(cellId)).kind, 'terminated');
     }
   };
-  const baselineIsolates = isolatesInUseCount();
+  // Isolates are counted per process: wait until the earlier tests of this file released theirs.
+  await waitFor(() => isolatesInUseCount() === 0);
   await run(50);
-  await waitFor(() => isolatesInUseCount() === baselineIsolates);
+  await waitFor(() => isolatesInUseCount() === 0);
   const before = await settledHeap();
   await run(1000);
-  await waitFor(() => isolatesInUseCount() === baselineIsolates);
+  await waitFor(() => isolatesInUseCount() === 0);
   const after = await settledHeap();
   await runtime.shutdown();
   const growth = after - before;

@@ -32,10 +32,11 @@ const message: fc.Arbitrary<Message> = fc.oneof(
   { weight: 2, arbitrary: fc.record({ kind: fc.constant('raw' as const), bytes: fc.oneof(fc.string(), fc.json(), fc.constant('{"jsonrpc":"2.0","id":[1],"method":"x"}')) }) },
 );
 
-test('random JSON-RPC traffic: one answer per request, and the host keeps serving', async () => {
+test('random JSON-RPC traffic: one answer per request, and the host keeps serving', async (t) => {
   const toHost = new PassThrough();
   const fromHost = new PassThrough();
   const host = createHost({ input: toHost, output: fromHost, logger: capturingLogger(), callbackAbortDeadlineMs: 20 });
+  t.after(() => host.close());
   const raw = new RawClient(fromHost, toHost);
   let nextId = 1_000;
   await fc.assert(

@@ -8,14 +8,19 @@ import { capturingLogger, RecordingDelegate, texts } from '../helpers.js';
 const canary = { touched: false };
 const host = globalThis as Record<string, unknown>;
 
-/** Defines probe(g): prints REACHED if g is (or leads to) anything of the host's. */
+/**
+ * Defines probe(g): prints REACHED if g is (or leads to) anything of the host's. Then prints
+ * PROBE_READY, which proves the attempt compiled and started (a syntax error fails the test).
+ */
 const PROBE = `const probe = (g) => { try {
   if (g !== null && (typeof g === 'object' || typeof g === 'function') &&
       (typeof g.process !== 'undefined' || typeof g.require !== 'undefined' || typeof g.Buffer !== 'undefined' || typeof g.__codecellCanary !== 'undefined')) {
     text('REACHED'); try { g.__codecellCanary.touched = true; g.process.env.CODECELL_CANARY = 'reached'; } catch {}
   }
 } catch {} };
+text('probe ready');
 `;
+const PROBE_READY = 'probe ready';
 
 const delegate = new RecordingDelegate({
   echo: (call) => call.input ?? null,
@@ -60,10 +65,11 @@ async function attempt(source: string): Promise<CellEvent> {
     event = { ...event, items: [...earlier, ...event.items] };
   }
   assertHostUntouched(event);
+  assert.equal(texts(event)[0], PROBE_READY, `the attempt did not run: ${JSON.stringify(event)}`);
   return event;
 }
 
-const lines = (event: CellEvent): string[] => texts(event).filter((line) => line !== 'REACHED');
+const lines = (event: CellEvent): string[] => texts(event).filter((line) => line !== 'REACHED' && line !== PROBE_READY);
 
 describe('constructor chains', () => {
   test('this.constructor.constructor (module this is undefined)', async () => {
@@ -238,5 +244,11 @@ describe('resource abuse', () => {
     const event = await attempt('try { await tools.raw("y".repeat(5 * 1024 * 1024)) } catch (e) { text(e.message) }');
     assert.match(lines(event)[0] ?? '', /over the maxToolInputBytes limit/);
     assert.equal(delegate.calls.length, before);
+  });
+});
+
+describe('the catalogue itself', () => {
+  test('an attempt that does not compile fails its test instead of passing unseen', async () => {
+    await assert.rejects(attempt('probe(globalThis'), { name: 'AssertionError', message: /the attempt did not run/ });
   });
 });

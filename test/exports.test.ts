@@ -1,0 +1,60 @@
+// Pins the public surface: adding or removing an export of `codecell` or `codecell/host` is a
+// deliberate change to this list (types are erased, so only runtime values are listed).
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+
+test('codecell exports exactly these values', async () => {
+  const surface = await import('codecell');
+  assert.deepEqual(Object.keys(surface).sort(), [
+    'CodeCellError',
+    'DEFAULT_CALLBACK_ABORT_DEADLINE_MS',
+    'DEFAULT_ISOLATE_POOL_SIZE',
+    'DEFAULT_LIMITS',
+    'ERROR_CODES',
+    'INTERNAL_ERROR',
+    'INVALID_PARAMS',
+    'OVERFLOW_MESSAGE',
+    'PendingRouter',
+    'ROUTING_ENDED_MESSAGE',
+    'SessionRuntime',
+    'describeExecTool',
+    'isCodeCellError',
+    'renderToolDeclarations',
+    'setIsolatePoolSize',
+    'toolIdentifier',
+  ]);
+});
+
+test('codecell/host exports exactly these values', async () => {
+  const surface = await import('codecell/host');
+  assert.deepEqual(Object.keys(surface).sort(), [
+    'HostClient',
+    'JsonRpcErrors',
+    'Methods',
+    'PROTOCOL_VERSION',
+    'RemoteSession',
+    'connectInProcess',
+    'createHost',
+    'errorFromWire',
+    'wireCodeOf',
+  ]);
+});
+
+test('the error codes are pinned too', async () => {
+  const { ERROR_CODES } = await import('codecell');
+  assert.deepEqual([...ERROR_CODES], [
+    'ERR_SHUTTING_DOWN',
+    'ERR_MISSING_CELL',
+    'ERR_BUSY_OBSERVER',
+    'ERR_ALREADY_TERMINATING',
+    'ERR_INVALID_REQUEST',
+    'ERR_LIMIT_EXCEEDED',
+    'ERR_NODE_SNAPSHOT',
+    'ERR_UNSUPPORTED_NODE',
+    'ERR_HOST_EXITED',
+    'ERR_PROTOCOL',
+    'ERR_CANCELLED',
+    'ERR_ISOLATE_DISPOSED',
+    'ERR_MEMORY_LIMIT',
+]);
+});
