@@ -3,7 +3,8 @@
 // message-only errors into CodeCellError codes.
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import type IsolatedVm from 'isolated-vm-7';
+// Types from 6.x: installed on every supported Node here (7.x is skipped on Node 22), same API.
+import type IsolatedVm from 'isolated-vm-6';
 import { CodeCellError, messageOf, type CodeCellErrorCode } from './errors.js';
 import { PREBUILT_ISOLATED_VM, unsupportedNodeMessage } from './node-support.js';
 
@@ -22,7 +23,9 @@ let loaded: Ivm | undefined;
  * isolated-vm for the running Node: each installed major (aliased packages `isolated-vm-6` and
  * `isolated-vm-7`) ships prebuilt binaries for some Node ABIs only, so the one matching this Node
  * is loaded at first use (docs/adr-0004-node-versions.md). Throws ERR_UNSUPPORTED_NODE with one
- * line instead of a native stack.
+ * line instead of a native stack. Internal: kept out of the published declarations, which then
+ * never name isolated-vm (an embedder's Node has only one of the two installed).
+ * @internal
  */
 export function loadIsolatedVm(version: string = process.versions.node): Ivm {
   const unsupported = unsupportedNodeMessage(version);

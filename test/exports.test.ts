@@ -1,6 +1,7 @@
 // Pins the public surface: adding or removing an export of `codecell` or `codecell/host` is a
 // deliberate change to this list (types are erased, so only runtime values are listed).
 import assert from 'node:assert/strict';
+import { readdirSync, readFileSync } from 'node:fs';
 import { test } from 'node:test';
 
 test('codecell exports exactly these values', async () => {
@@ -57,4 +58,15 @@ test('the error codes are pinned too', async () => {
     'ERR_ISOLATE_DISPOSED',
     'ERR_MEMORY_LIMIT',
 ]);
+});
+
+test('the published declarations never import isolated-vm (an embedder has only one of its majors)', () => {
+  for (const folder of ['src', 'host']) {
+    const dir = new URL(`../${folder}/`, import.meta.url);
+    const declarations = readdirSync(dir).filter((name) => name.endsWith('.d.ts'));
+    assert.ok(declarations.length > 3, folder);
+    for (const name of declarations) {
+      assert.doesNotMatch(readFileSync(new URL(name, dir), 'utf8'), /from 'isolated-vm/, `${folder}/${name}`);
+    }
+  }
 });
