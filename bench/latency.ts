@@ -1,6 +1,6 @@
 // SPEC §10.2–10.4: nested tool-call round trip and cell latency, in-process and through the
 // codecell-host bin over real stdio, each beside its raw baseline measured in the same run.
-import { loadIsolatedVm } from '../src/isolate.js';
+import { loadIsolatedVm } from '../src/isolate/load.js';
 import { Bench } from 'tinybench';
 import { HostClient } from '../host/index.js';
 import { SessionRuntime, type CodeCellSession, type SessionRuntimeDelegate } from '../src/index.js';

@@ -3,7 +3,7 @@
 // its entry point; one started without it restarts itself with it.
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { unsupportedNodeMessage } from '../dist/src/node-support.js';
+import { unsupportedNodeMessage } from '../dist/src/isolate/node-support.js';
 
 export async function launch(entry) {
   const unsupported = unsupportedNodeMessage(process.versions.node);

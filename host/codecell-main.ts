@@ -1,6 +1,6 @@
 // The `codecell` command line (see host/cli.ts).
-import { assertIsolatesUsable } from '../src/isolate.js';
-import { settleIsolatesForExit } from '../src/isolate-pool.js';
+import { assertIsolatesUsable } from '../src/isolate/load.js';
+import { settleIsolatesForExit } from '../src/isolate/pool.js';
 import { main } from './cli.js';
 
 try {

@@ -2,7 +2,7 @@
 // (running → finishing | terminating → ended → closing → closed).
 import { CallbackSet, Deadline } from './callbacks.js';
 import { CodeCellError, messageOf } from './errors.js';
-import type { CellIsolate } from './isolate.js';
+import type { CellIsolate } from './isolate/cell-isolate.js';
 import { byteLength, parseJsonText, toJsonText } from './json.js';
 import type { CellLimits } from './limits.js';
 import type {

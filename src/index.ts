@@ -14,7 +14,8 @@ export {
 } from './pending-router.js';
 export type { PendingGuard, PendingRouterOptions, RoutedEntry, RouteSink, RoutingFailure } from './pending-router.js';
 export { toolIdentifier } from './tool-names.js';
-export { setIsolatePoolSize, DEFAULT_ISOLATE_POOL_SIZE } from './isolate-pool.js';
+export { IsolatePool, DEFAULT_ISOLATE_POOL_SIZE } from './isolate/pool.js';
+export type { IsolatePoolOptions } from './isolate/pool.js';
 export { renderToolDeclarations, describeExecTool } from './declarations.js';
 export type { ExecToolOptions, ModelToolDescription } from './declarations.js';
 export type {

@@ -5,8 +5,9 @@ import { Cell, type CellTool } from './cell.js';
 import { CellStreams } from './cell-streams.js';
 import { consoleLogger } from './logger.js';
 import { CodeCellError, messageOf } from './errors.js';
-import { assertIsolatesUsable, type CellIsolate } from './isolate.js';
-import { isolatePool } from './isolate-pool.js';
+import type { CellIsolate } from './isolate/cell-isolate.js';
+import { assertIsolatesUsable } from './isolate/load.js';
+import { defaultIsolatePool, IsolatePool } from './isolate/pool.js';
 import { byteLength } from './json.js';
 import { assertWithinCaps, checkLimits, clampToCaps, DEFAULT_LIMITS, mergeLimits, type CellLimits } from './limits.js';
 import { prepareSource } from './source.js';
@@ -51,6 +52,8 @@ export interface SessionRuntimeOptions {
    * is terminated (reason memoryLimit); the process should be restarted soon. codecell-host exits.
    */
   onCatastrophicError?: (message: string) => void;
+  /** Where cells get their isolates. Default: one pool shared by the sessions of the process. */
+  isolatePool?: IsolatePool;
 }
 
 export const DEFAULT_CALLBACK_ABORT_DEADLINE_MS = 100;
@@ -63,6 +66,7 @@ export class SessionRuntime implements CodeCellSession {
   readonly #limits: CellLimits;
   readonly #caps: Partial<CellLimits> | undefined;
   readonly #onCatastrophicError: ((message: string) => void) | undefined;
+  readonly #isolatePool: IsolatePool;
   readonly #deadlineMs: number;
   readonly #storedValues: Map<string, string> | undefined;
   readonly #logger: Logger;
@@ -89,6 +93,10 @@ export class SessionRuntime implements CodeCellSession {
       throw new CodeCellError('ERR_INVALID_REQUEST', 'options.onCatastrophicError must be a function');
     }
     this.#onCatastrophicError = checked.onCatastrophicError as ((message: string) => void) | undefined;
+    if (checked.isolatePool !== undefined && !(checked.isolatePool instanceof IsolatePool)) {
+      throw new CodeCellError('ERR_INVALID_REQUEST', 'options.isolatePool must be an IsolatePool');
+    }
+    this.#isolatePool = (checked.isolatePool as IsolatePool | undefined) ?? defaultIsolatePool;
     this.#streams = new CellStreams({ logger: this.#logger });
   }
 
@@ -205,7 +213,7 @@ export class SessionRuntime implements CodeCellSession {
         reject(error);
       };
       this.#admissions.add(refuse);
-      isolatePool
+      this.#isolatePool
         .take(memoryMb)
         .then((isolate) => {
           isolate.onCatastrophicError((message) => {

@@ -1,7 +1,8 @@
 // The isolate seam's error table, driven by the errors the installed isolated-vm really throws.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { ISOLATE_ERROR_TABLE, loadIsolatedVm, translateIsolateError } from '../src/isolate.js';
+import { ISOLATE_ERROR_TABLE, translateIsolateError } from '../src/isolate/errors.js';
+import { loadIsolatedVm } from '../src/isolate/load.js';
 import type { CodeCellErrorCode } from '../src/index.js';
 
 const ivm = loadIsolatedVm();

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { setIsolatePoolSize, DEFAULT_ISOLATE_POOL_SIZE } from '../src/index.js';
+import { DEFAULT_ISOLATE_POOL_SIZE, IsolatePool, SessionRuntime } from '../src/index.js';
 import { newRuntime, RecordingDelegate, texts } from './helpers.js';
 
 test('warm isolates are pristine: nothing a cell does reaches a later cell', async (t) => {
@@ -11,13 +11,27 @@ test('warm isolates are pristine: nothing a cell does reaches a later cell', asy
   }
 });
 
-test('a pool of 0 still runs cells, and the size can be set back', async (t) => {
+test('a session given a pool of its own takes its isolates there; a pool of 0 still runs cells', async (t) => {
   assert.equal(DEFAULT_ISOLATE_POOL_SIZE, 2);
-  setIsolatePoolSize(0);
-  t.after(() => setIsolatePoolSize(DEFAULT_ISOLATE_POOL_SIZE));
-  const runtime = newRuntime(t, new RecordingDelegate());
+  const cold = new IsolatePool({ size: 0 });
+  t.after(() => cold.drain());
+  assert.equal(cold.size, 0);
+  const runtime = newRuntime(t, new RecordingDelegate(), { isolatePool: cold });
   assert.deepEqual(texts(await (await runtime.execute({ source: 'text("cold")' })).initialEvent), ['cold']);
-  assert.throws(() => setIsolatePoolSize(-1), RangeError);
+  cold.setSize(1);
+  assert.equal(cold.size, 1);
+  assert.deepEqual(texts(await (await runtime.execute({ source: 'text("warmed")' })).initialEvent), ['warmed']);
+});
+
+test('pool sizes are validated, and so is the isolatePool option', () => {
+  for (const size of [-1, 1.5, Number.NaN, '2']) {
+    assert.throws(() => new IsolatePool({ size: size as number }), { name: 'RangeError', message: 'isolate pool size must be an integer >= 0' });
+  }
+  assert.throws(() => new IsolatePool().setSize(-1), RangeError);
+  assert.throws(() => new SessionRuntime(new RecordingDelegate(), { isolatePool: { take: () => null } as never }), {
+    code: 'ERR_INVALID_REQUEST',
+    message: 'options.isolatePool must be an IsolatePool',
+  });
 });
 
 test('cells with a memory limit of their own get isolates of that size', async (t) => {

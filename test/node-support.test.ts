@@ -2,8 +2,8 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { loadIsolatedVm } from '../src/isolate.js';
-import { unsupportedNodeMessage } from '../src/node-support.js';
+import { loadIsolatedVm } from '../src/isolate/load.js';
+import { unsupportedNodeMessage } from '../src/isolate/node-support.js';
 
 const entry = fileURLToPath(new URL('../src/index.js', import.meta.url));
 const bins = ['codecell', 'codecell-host'].map((name) => fileURLToPath(new URL(`../../bin/${name}.js`, import.meta.url)));

@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import { runInNewContext } from 'node:vm';
 import { setFlagsFromString, getHeapStatistics } from 'node:v8';
 import { spawn } from 'node:child_process';
-import { isolatesInUseCount } from '../../src/isolate.js';
+import { isolatesInUseCount } from '../../src/isolate/cell-isolate.js';
 import { SessionRuntime } from '../../src/index.js';
 import { capturingLogger, hang, ms, RecordingDelegate, texts, waitFor } from '../helpers.js';
 import { RawClient } from '../wire.js';

@@ -1,129 +1,18 @@
-// The only module that imports isolated-vm. It owns one cell's isolate: the prelude, the task
-// bookkeeping that tells when the isolate is idle, and the translation of isolated-vm's
-// message-only errors into CodeCellError codes.
+// One cell's isolate: the prelude, the task bookkeeping that tells when the isolate is idle, and
+// the translation of isolated-vm's failures into CodeCellError codes.
 import { readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
-// Types from 6.x: installed on every supported Node here (7.x is skipped on Node 22), same API.
 import type IsolatedVm from 'isolated-vm-6';
-import { CodeCellError, messageOf, type CodeCellErrorCode } from './errors.js';
-import { PREBUILT_ISOLATED_VM, unsupportedNodeMessage } from './node-support.js';
+import type { CodeCellErrorCode } from '../errors.js';
+import { describeCellError, translateIsolateError } from './errors.js';
+import { loadIsolatedVm } from './load.js';
+import { holdForTeardown } from './teardown.js';
 
-type Ivm = typeof IsolatedVm;
 // Namespaces for the types (the value is loaded at first use, see loadIsolatedVm).
 declare namespace ivm {
   type Isolate = IsolatedVm.Isolate;
   type Context = IsolatedVm.Context;
   type Module = IsolatedVm.Module;
   type Reference<T> = IsolatedVm.Reference<T>;
-}
-
-let loaded: Ivm | undefined;
-
-/**
- * isolated-vm for the running Node: each installed major (aliased packages `isolated-vm-6` and
- * `isolated-vm-7`) ships prebuilt binaries for some Node ABIs only, so the one matching this Node
- * is loaded at first use (docs/adr-0004-node-versions.md). Throws ERR_UNSUPPORTED_NODE with one
- * line instead of a native stack. Internal: kept out of the published declarations, which then
- * never name isolated-vm (an embedder's Node has only one of the two installed).
- * @internal
- */
-export function loadIsolatedVm(version: string = process.versions.node): Ivm {
-  const unsupported = unsupportedNodeMessage(version);
-  if (unsupported !== undefined) throw new CodeCellError('ERR_UNSUPPORTED_NODE', unsupported);
-  if (loaded !== undefined) return loaded;
-  const candidates = PREBUILT_ISOLATED_VM[Number(version.split('.')[0])] ?? [];
-  const require = createRequire(import.meta.url);
-  const failures: string[] = [];
-  for (const name of candidates) {
-    try {
-      loaded = require(name) as Ivm;
-      return loaded;
-    } catch (error) {
-      failures.push(`${name}: ${messageOf(error).split('\n')[0] ?? ''}`);
-    }
-  }
-  throw new CodeCellError(
-    'ERR_UNSUPPORTED_NODE',
-    `codecell could not load a prebuilt isolated-vm for Node ${version} on ${process.platform}-${process.arch} (${failures.join('; ')})`,
-  );
-}
-
-const NODE_SNAPSHOT_FIX =
-  'isolated-vm needs Node started with --no-node-snapshot: run `node --no-node-snapshot …` or set NODE_OPTIONS=--no-node-snapshot';
-
-let snapshotChecked = false;
-
-/**
- * Checks, at first use, what isolated-vm needs from the process: a supported Node
- * (ERR_UNSUPPORTED_NODE) started with --no-node-snapshot (ERR_NODE_SNAPSHOT), instead of letting
- * isolated-vm fail with a native stack or crash the process later.
- */
-export function assertIsolatesUsable(): void {
-  assertNodeSnapshotDisabled();
-  loadIsolatedVm();
-}
-
-/** Throws ERR_NODE_SNAPSHOT instead of letting isolated-vm crash the process later. */
-export function assertNodeSnapshotDisabled(
-  execArgv: readonly string[] = process.execArgv,
-  nodeOptions: string = process.env.NODE_OPTIONS ?? '',
-): void {
-  if (snapshotChecked) return;
-  const flag = '--no-node-snapshot';
-  if (!execArgv.includes(flag) && !nodeOptions.split(/\s+/).includes(flag)) {
-    throw new CodeCellError('ERR_NODE_SNAPSHOT', NODE_SNAPSHOT_FIX);
-  }
-  snapshotChecked = true;
-}
-
-/** isolated-vm reports everything as plain Errors; these are the messages that mean something. */
-export const ISOLATE_ERROR_TABLE: readonly { pattern: RegExp; code: CodeCellErrorCode }[] = [
-  { pattern: /disposed during execution due to memory limit/, code: 'ERR_MEMORY_LIMIT' },
-  { pattern: /Isolate was disposed during execution/, code: 'ERR_ISOLATE_DISPOSED' },
-  { pattern: /Isolate is disposed/, code: 'ERR_ISOLATE_DISPOSED' },
-  { pattern: /Reference has been released/, code: 'ERR_ISOLATE_DISPOSED' },
-];
-
-/** The CodeCellError for an isolated-vm failure, or undefined when the error came from cell code. */
-export function translateIsolateError(error: unknown): CodeCellError | undefined {
-  if (!(error instanceof Error)) return undefined;
-  const row = ISOLATE_ERROR_TABLE.find(({ pattern }) => pattern.test(error.message));
-  return row === undefined ? undefined : new CodeCellError(row.code, error.message, { cause: error });
-}
-
-/**
- * isolated-vm tears a disposed isolate down on its own thread, and releasing the handles it held
- * posts work back to the main thread; a process that exits meanwhile can abort inside
- * isolated-vm ("environment != nullptr"). Each disposal keeps the event loop alive a while longer,
- * so a natural exit waits for the teardown, and `isolateTeardownSettled()` lets an explicit
- * `process.exit()` wait too.
- */
-const TEARDOWN_GRACE_MS = 250;
-let teardownGrace: ReturnType<typeof setTimeout> | undefined;
-const teardownWaiters: (() => void)[] = [];
-
-function holdForTeardown(): void {
-  clearTimeout(teardownGrace);
-  teardownGrace = setTimeout(() => {
-    teardownGrace = undefined;
-    for (const wake of teardownWaiters.splice(0)) wake();
-  }, TEARDOWN_GRACE_MS);
-}
-
-/** Resolves once no isolate was disposed for a moment (call before `process.exit()`). */
-export function isolateTeardownSettled(): Promise<void> {
-  if (teardownGrace === undefined) return Promise.resolve();
-  return new Promise((resolve) => teardownWaiters.push(resolve));
-}
-
-const BOUNDARY_FRAME = /\n\s+at \(<isolated-vm boundary>\)[\s\S]*$/;
-
-/** The error text of SPEC §5: the stack as the cell saw it, without the host's frames. */
-export function describeCellError(error: unknown): string {
-  if (error instanceof Error && typeof error.stack === 'string') {
-    return error.stack.replace(BOUNDARY_FRAME, '');
-  }
-  return messageOf(error);
 }
 
 let preludeSource: string | undefined;
@@ -135,7 +24,7 @@ export function isolatesInUseCount(): number {
 }
 
 function prelude(): string {
-  preludeSource ??= readFileSync(new URL('../sandbox/prelude.js', import.meta.url), 'utf8');
+  preludeSource ??= readFileSync(new URL('../../sandbox/prelude.js', import.meta.url), 'utf8');
   return `${preludeSource}\nreturn installCodecellPrelude($0);`;
 }
 

@@ -1,7 +1,9 @@
 // A warm pool of pristine isolates (context and prelude ready), so `execute` does not pay for
 // isolate creation. Each pooled isolate is handed out once and disposed after its cell; the pool
-// refills in the background and never makes `execute` wait.
-import { CellIsolate, isolateTeardownSettled } from './isolate.js';
+// refills in the background and never makes `execute` wait. Sessions share the default pool
+// unless given their own (`SessionRuntimeOptions.isolatePool`).
+import { CellIsolate } from './cell-isolate.js';
+import { isolateTeardownSettled } from './teardown.js';
 
 /** Default number of warm isolates per memory limit: enough for the 2-core machines we run on. */
 export const DEFAULT_ISOLATE_POOL_SIZE = 2;
@@ -13,11 +15,31 @@ const MAX_POOLED_LIMITS = 4;
  */
 const REFILL_DELAY_MS = 5;
 
-class IsolatePool {
-  #size = DEFAULT_ISOLATE_POOL_SIZE;
+/** Pools holding warm isolates, drained before a natural exit (see #keep). */
+const livePools = new Set<IsolatePool>();
+let exitHookInstalled = false;
+
+export interface IsolatePoolOptions {
+  /** Warm isolates kept per memory limit (default 2; 0 disables warming). */
+  size?: number;
+}
+
+function checkSize(size: unknown): number {
+  if (typeof size !== 'number' || !Number.isSafeInteger(size) || size < 0) {
+    throw new RangeError('isolate pool size must be an integer >= 0');
+  }
+  return size;
+}
+
+export class IsolatePool {
+  #size: number;
   /** Ready isolates by memory limit, in least-recently-used order of the limits. */
   readonly #ready = new Map<number, CellIsolate[]>();
   readonly #creating = new Map<number, number>();
+
+  constructor(options: IsolatePoolOptions = {}) {
+    this.#size = checkSize(options.size ?? DEFAULT_ISOLATE_POOL_SIZE);
+  }
 
   get size(): number {
     return this.#size;
@@ -25,15 +47,17 @@ class IsolatePool {
 
   /** Sets the number of warm isolates per memory limit (0 disables the pool). */
   setSize(size: number): void {
-    if (!Number.isSafeInteger(size) || size < 0) throw new RangeError('isolate pool size must be an integer >= 0');
-    this.#size = size;
+    this.#size = checkSize(size);
     for (const [memoryMb, ready] of this.#ready) {
       for (const isolate of ready.splice(size)) isolate.dispose();
       if (ready.length === 0 && size === 0) this.#ready.delete(memoryMb);
     }
   }
 
-  /** A pristine isolate: a warm one if there is one, else a new one. Refills in the background. */
+  /**
+   * A pristine isolate: a warm one if there is one, else a new one. Refills in the background.
+   * @internal
+   */
   async take(memoryMb: number): Promise<CellIsolate> {
     const ready = this.#ready.get(memoryMb);
     const warm = ready?.pop();
@@ -42,10 +66,11 @@ class IsolatePool {
     return (warm ?? (await CellIsolate.create({ memoryMb }))).claim();
   }
 
-  /** Disposes every warm isolate (a process that wants to drop them early). */
+  /** Disposes every warm isolate (the pool refills on its next use). */
   drain(): void {
     for (const ready of this.#ready.values()) for (const isolate of ready.splice(0)) isolate.dispose();
     this.#ready.clear();
+    livePools.delete(this);
   }
 
   #touch(memoryMb: number): void {
@@ -68,11 +93,7 @@ class IsolatePool {
       // Off the current execute's path: start after it had its turn.
       setTimeout(() => {
         CellIsolate.create({ memoryMb })
-          .then((isolate) => {
-            const ready = this.#ready.get(memoryMb);
-            if (ready !== undefined && ready.length < this.#size) ready.push(isolate);
-            else isolate.dispose();
-          })
+          .then((isolate) => this.#keep(memoryMb, isolate))
           .catch(() => {
             // a warm isolate that failed to start is simply not pooled
           })
@@ -80,24 +101,37 @@ class IsolatePool {
       }, REFILL_DELAY_MS).unref();
     }
   }
+
+  #keep(memoryMb: number, isolate: CellIsolate): void {
+    const ready = this.#ready.get(memoryMb);
+    if (ready === undefined || ready.length >= this.#size) {
+      isolate.dispose();
+      return;
+    }
+    ready.push(isolate);
+    livePools.add(this);
+    // Warm isolates left at exit would be torn down by isolated-vm after Node's own teardown
+    // began, which can abort the process: dispose of them while the event loop still runs. The
+    // hook is installed when a pool first holds an isolate, never at import.
+    if (!exitHookInstalled) {
+      exitHookInstalled = true;
+      process.on('beforeExit', drainLivePools);
+    }
+  }
 }
 
-export const isolatePool = new IsolatePool();
+function drainLivePools(): void {
+  for (const pool of [...livePools]) pool.drain();
+}
 
-// Warm isolates left at exit would be torn down by isolated-vm after Node's own teardown began,
-// which can abort the process; dispose of them while the event loop still runs.
-process.on('beforeExit', () => isolatePool.drain());
+/** The pool sessions share unless given their own. */
+export const defaultIsolatePool = new IsolatePool();
 
 /**
- * Disposes the warm isolates and resolves once isolate teardown has settled: call it before an
- * explicit `process.exit()` (a natural exit does the same through 'beforeExit').
+ * Disposes every pool's warm isolates and resolves once isolate teardown has settled: call it
+ * before an explicit `process.exit()` (a natural exit does the same through 'beforeExit').
  */
 export async function settleIsolatesForExit(): Promise<void> {
-  isolatePool.drain();
+  drainLivePools();
   await isolateTeardownSettled();
-}
-
-/** Sets how many warm isolates the process keeps per memory limit (default 2; 0 disables). */
-export function setIsolatePoolSize(size: number): void {
-  isolatePool.setSize(size);
 }

@@ -1,0 +1,28 @@
+// isolated-vm reports everything as plain Errors: the table of messages that mean something,
+// and the error text a cell sees (its own stack, without the host's frames).
+import { CodeCellError, messageOf, type CodeCellErrorCode } from '../errors.js';
+
+/** isolated-vm reports everything as plain Errors; these are the messages that mean something. */
+export const ISOLATE_ERROR_TABLE: readonly { pattern: RegExp; code: CodeCellErrorCode }[] = [
+  { pattern: /disposed during execution due to memory limit/, code: 'ERR_MEMORY_LIMIT' },
+  { pattern: /Isolate was disposed during execution/, code: 'ERR_ISOLATE_DISPOSED' },
+  { pattern: /Isolate is disposed/, code: 'ERR_ISOLATE_DISPOSED' },
+  { pattern: /Reference has been released/, code: 'ERR_ISOLATE_DISPOSED' },
+];
+
+/** The CodeCellError for an isolated-vm failure, or undefined when the error came from cell code. */
+export function translateIsolateError(error: unknown): CodeCellError | undefined {
+  if (!(error instanceof Error)) return undefined;
+  const row = ISOLATE_ERROR_TABLE.find(({ pattern }) => pattern.test(error.message));
+  return row === undefined ? undefined : new CodeCellError(row.code, error.message, { cause: error });
+}
+
+const BOUNDARY_FRAME = /\n\s+at \(<isolated-vm boundary>\)[\s\S]*$/;
+
+/** The error text of SPEC §5: the stack as the cell saw it, without the host's frames. */
+export function describeCellError(error: unknown): string {
+  if (error instanceof Error && typeof error.stack === 'string') {
+    return error.stack.replace(BOUNDARY_FRAME, '');
+  }
+  return messageOf(error);
+}
