@@ -8,6 +8,7 @@ import type { Readable, Writable } from 'node:stream';
 import { SessionRuntime } from '../src/session-runtime.js';
 import type { CellEvent, CellStreamEvent, JsonValue, OutputItem, SessionRuntimeDelegate, ToolDefinition } from '../src/types.js';
 import { messageOf } from '../src/errors.js';
+import { DEFAULT_YIELD_MS } from '../src/defaults.js';
 
 const USAGE = `usage: codecell run <file|-> [--tools <tools.json|module>] [--yield <ms>] [--ts] [--json]
        codecell mcp --upstream "<command> [args...]" [--upstream ...]
@@ -109,7 +110,7 @@ export async function runCommand(args: string[], io: RunIo): Promise<number> {
     io.stdout.write(`${USAGE}\n`);
     return 0;
   }
-  const yieldMs = values.yield === undefined ? 10_000 : Number(values.yield);
+  const yieldMs = values.yield === undefined ? DEFAULT_YIELD_MS : Number(values.yield);
   if (positionals.length !== 1 || !Number.isFinite(yieldMs) || yieldMs < 0) {
     io.stderr.write(`codecell run: ${positionals.length !== 1 ? 'expected one file (or -)' : '--yield must be a number of ms >= 0'}\n${USAGE}\n`);
     return 2;

@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { CellStreams } from '../src/cell-streams.js';
 import { consoleLogger } from '../src/logger.js';
 import { CodeCellError, messageOf } from '../src/errors.js';
+import { CODECELL_VERSION } from '../src/defaults.js';
 import type { CellLimits } from '../src/limits.js';
 import { PendingRouter, type RoutedEntry } from '../src/pending-router.js';
 import type {
@@ -32,6 +33,7 @@ import {
   type MessageConnection,
 } from './jsonrpc.js';
 import {
+  JsonRpcErrors,
   Methods,
   PROTOCOL_VERSION,
   type CellClosedParams,
@@ -83,7 +85,7 @@ type Inbound = RoutedEntry<InboundNotification, InboundRequest>;
 
 function sessionIdOf(params: unknown): string {
   const id = (params as { sessionId?: unknown } | null)?.sessionId;
-  if (typeof id !== 'string') throw new ResponseError(-32602, 'params.sessionId must be a string');
+  if (typeof id !== 'string') throw new ResponseError(JsonRpcErrors.invalidParams, 'params.sessionId must be a string');
   return id;
 }
 
@@ -195,7 +197,7 @@ class HostLink {
   async initialize(): Promise<void> {
     const result = await this.request<InitializeResult>(Methods.initialize, {
       protocolVersion: PROTOCOL_VERSION,
-      clientInfo: { name: 'codecell HostClient', version: '0.1.0' },
+      clientInfo: { name: 'codecell HostClient', version: CODECELL_VERSION },
     });
     this.limits = result.limits;
   }

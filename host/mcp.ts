@@ -9,6 +9,7 @@ import type { Readable, Writable } from 'node:stream';
 import { parseArgs } from 'node:util';
 import { describeExecTool } from '../src/declarations.js';
 import { messageOf } from '../src/errors.js';
+import { CODECELL_VERSION, DEFAULT_YIELD_MS } from '../src/defaults.js';
 import { SessionRuntime } from '../src/session-runtime.js';
 import type { CellEvent, JsonValue, ToolDefinition } from '../src/types.js';
 
@@ -95,7 +96,7 @@ export async function mcpCommand(args: string[], io: McpIo): Promise<number> {
     for (const [index, command] of upstreamCommands.entries()) {
       const [file, ...rest] = splitCommand(command);
       if (file === undefined) throw new Error('an --upstream command is empty');
-      const client = new Client({ name: 'codecell', version: '0.1.0' });
+      const client = new Client({ name: 'codecell', version: CODECELL_VERSION });
       await client.connect(new StdioClientTransport({ command: file, args: rest, stderr: 'ignore' }));
       const namespace = namespaceOf(client.getServerVersion()?.name, index, taken);
       upstreams.push({ namespace, client });
@@ -116,7 +117,7 @@ export async function mcpCommand(args: string[], io: McpIo): Promise<number> {
     return 1;
   }
 
-  const server = new Server({ name: 'codecell', version: '0.1.0' }, { capabilities: { tools: {}, logging: {} } });
+  const server = new Server({ name: 'codecell', version: CODECELL_VERSION }, { capabilities: { tools: {}, logging: {} } });
   const log = (data: string): void => {
     server.sendLoggingMessage({ level: 'info', logger: 'codecell', data }).catch(() => {});
   };
@@ -141,7 +142,7 @@ export async function mcpCommand(args: string[], io: McpIo): Promise<number> {
   server.setRequestHandler(CallToolRequestSchema, async (request, extra) => {
     const input = (request.params.arguments ?? {}) as Record<string, unknown>;
     try {
-      const yieldMs = typeof input.yield_time_ms === 'number' ? input.yield_time_ms : 10_000;
+      const yieldMs = typeof input.yield_time_ms === 'number' ? input.yield_time_ms : DEFAULT_YIELD_MS;
       if (request.params.name === exec.name) {
         const { initialEvent } = await runtime.execute(
           { source: input.source as string, language: (input.language as 'javascript' | 'typescript' | 'auto' | undefined) ?? 'javascript' },

@@ -2,6 +2,7 @@
 // mapping between CodeCellError codes and JSON-RPC error codes.
 import type { CellLimits } from '../src/limits.js';
 import { CodeCellError, ERROR_CODES, type CodeCellErrorCode } from '../src/errors.js';
+import { INTERNAL_ERROR, INVALID_PARAMS } from '../src/pending-router.js';
 import type {
   CellEvent,
   CellId,
@@ -55,8 +56,8 @@ export const JsonRpcErrors = {
   parseError: -32700,
   invalidRequest: -32600,
   methodNotFound: -32601,
-  invalidParams: -32602,
-  internalError: -32603,
+  invalidParams: INVALID_PARAMS,
+  internalError: INTERNAL_ERROR,
   /** The request is valid but the cell or session is in a state that refuses it. */
   conflict: -32001,
   /** A limit of SPEC §9 refused the request. */

@@ -2,6 +2,7 @@
 // their delegates live here; every runtime decision stays in src/.
 import type { Readable, Writable } from 'node:stream';
 import { CodeCellError, messageOf } from '../src/errors.js';
+import { CODECELL_VERSION, DEFAULT_OBSERVE } from '../src/defaults.js';
 import { consoleLogger } from '../src/logger.js';
 import { checkLimits, DEFAULT_LIMITS, type CellLimits } from '../src/limits.js';
 import { SessionRuntime } from '../src/session-runtime.js';
@@ -44,8 +45,7 @@ export interface Host {
   close(): Promise<void>;
 }
 
-const SERVER_INFO = { name: 'codecell-host', version: '0.1.0' };
-const DEFAULT_OBSERVE: ObserveMode = { kind: 'yieldAfter', ms: 10_000 };
+const SERVER_INFO = { name: 'codecell-host', version: CODECELL_VERSION };
 
 function record(value: unknown, what: string): Record<string, unknown> {
   if (value === null || typeof value !== 'object' || Array.isArray(value)) throw invalidParams(`${what} params must be an object`);

@@ -309,8 +309,6 @@ function installCodecellPrelude(send: HostSend) {
       case 'timer':
         fireTimer(a as number);
         return;
-      case 'ping':
-        return;
     }
   }
 

@@ -39,10 +39,6 @@ export class CellStreams {
     this.#guards.set(cellId, guard);
   }
 
-  has(cellId: CellId): boolean {
-    return this.#guards.has(cellId);
-  }
-
   emit(cellId: CellId, event: CellStreamEvent): void {
     this.#router.routeNotification(cellId, event);
     if (event.type !== 'closed') return;

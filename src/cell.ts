@@ -5,20 +5,21 @@ import { CodeCellError, messageOf } from './errors.js';
 import type { CellIsolate } from './isolate/cell-isolate.js';
 import { byteLength, parseJsonText, toJsonText } from './json.js';
 import type { CellLimits } from './limits.js';
-import type {
-  CellEvent,
-  CellId,
-  CellStreamEvent,
-  ImageDetail,
-  JsonValue,
-  Logger,
-  ObserveMode,
-  OutputItem,
-  SessionRuntimeDelegate,
-  TerminalCellEvent,
-  TerminationReason,
-  ToolDefinition,
-  ToolKind,
+import {
+  IMAGE_DETAILS,
+  type CellEvent,
+  type CellId,
+  type CellStreamEvent,
+  type ImageDetail,
+  type JsonValue,
+  type Logger,
+  type ObserveMode,
+  type OutputItem,
+  type SessionRuntimeDelegate,
+  type TerminalCellEvent,
+  type TerminationReason,
+  type ToolDefinition,
+  type ToolKind,
 } from './types.js';
 
 export interface CellTool {
@@ -51,7 +52,6 @@ interface Observer {
   readonly timer?: ReturnType<typeof setTimeout>;
 }
 
-const IMAGE_DETAILS: readonly string[] = ['auto', 'low', 'high', 'original'];
 const MAX_HOST_TIMERS = 10_000;
 /** Bounds on what a cell can pile up on the host faster than its delegate takes it. */
 export const MAX_NOTIFICATION_BACKLOG = 10_000;
@@ -207,7 +207,7 @@ export class Cell {
         if (typeof a === 'string') this.#addOutput({ type: 'text', text: a });
         return;
       case 'image':
-        if (typeof a === 'string' && typeof b === 'string' && IMAGE_DETAILS.includes(b)) {
+        if (typeof a === 'string' && typeof b === 'string' && (IMAGE_DETAILS as readonly string[]).includes(b)) {
           this.#addOutput({ type: 'image', imageUrl: a, detail: b as ImageDetail });
         }
         return;

@@ -1,8 +1,9 @@
 // TypeScript declarations of what a cell can use, rendered from the tools' JSON Schemas, and the
 // description of the exec/wait tool pair an agent shows its model (SPEC §11).
 import { invalidRequest } from './errors.js';
+import { DEFAULT_YIELD_MS } from './defaults.js';
 import { toolIdentifier } from './tool-names.js';
-import type { JsonValue, ToolDefinition } from './types.js';
+import { IMAGE_DETAILS, type JsonValue, type ToolDefinition } from './types.js';
 
 type Schema = { [key: string]: JsonValue } | boolean;
 
@@ -143,7 +144,7 @@ function toolSignature(tool: ToolDefinition): string {
   return `${docComment(tool.description, '  ')}  ${toolIdentifier(tool)}(${input}): Promise<${output}>;\n`;
 }
 
-const CELL_GLOBALS = `type ImageDetail = 'auto' | 'low' | 'high' | 'original';
+const CELL_GLOBALS = `type ImageDetail = ${IMAGE_DETAILS.map((detail) => `'${detail}'`).join(' | ')};
 /** The tools above as { name, description } (name as written after \`tools.\`). */
 declare const ALL_TOOLS: readonly { readonly name: string; readonly description: string }[];
 /** Appends a text item to the cell's output (non-strings are shown as JSON). */
@@ -201,7 +202,7 @@ export interface ModelToolDescription {
 
 /** The exec/wait pair an agent exposes to its model, with the declarations embedded. */
 export function describeExecTool(tools: readonly ToolDefinition[], options: ExecToolOptions = {}): { exec: ModelToolDescription; wait: ModelToolDescription } {
-  const { execName = 'exec', waitName = 'wait', defaultYieldMs = 10_000 } = options;
+  const { execName = 'exec', waitName = 'wait', defaultYieldMs = DEFAULT_YIELD_MS } = options;
   const declarations = renderToolDeclarations(tools);
   const exec: ModelToolDescription = {
     name: execName,

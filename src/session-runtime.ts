@@ -5,6 +5,7 @@ import { Cell, type CellTool } from './cell.js';
 import { CellStreams } from './cell-streams.js';
 import { consoleLogger } from './logger.js';
 import { CodeCellError, messageOf } from './errors.js';
+import { DEFAULT_OBSERVE } from './defaults.js';
 import type { CellIsolate } from './isolate/cell-isolate.js';
 import { assertIsolatesUsable } from './isolate/load.js';
 import { defaultIsolatePool, IsolatePool } from './isolate/pool.js';
@@ -57,7 +58,6 @@ export interface SessionRuntimeOptions {
 }
 
 export const DEFAULT_CALLBACK_ABORT_DEADLINE_MS = 100;
-const DEFAULT_OBSERVE: ObserveMode = { kind: 'yieldAfter', ms: 10_000 };
 
 
 export class SessionRuntime implements CodeCellSession {

@@ -25,7 +25,9 @@ export interface ExecuteRequest {
 
 export type ObserveMode = { kind: 'yieldAfter'; ms: number } | { kind: 'pendingFrontier' };
 
-export type ImageDetail = 'auto' | 'low' | 'high' | 'original';
+/** The detail levels of an image item (OpenAI's input_image detail). */
+export const IMAGE_DETAILS = ['auto', 'low', 'high', 'original'] as const;
+export type ImageDetail = (typeof IMAGE_DETAILS)[number];
 
 export type OutputItem =
   | { type: 'text'; text: string }
