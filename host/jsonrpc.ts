@@ -58,6 +58,9 @@ export function openConnection(input: Readable, output: Writable, logger: Logger
       },
     },
   });
+  // A partial frame left in the buffer would re-arm a 10 s "partial message" timer forever (even
+  // after the connection is disposed), keeping the process alive; nothing here listens to it.
+  reader.partialMessageTimeout = 0;
   reader.onError((error) => {
     logger.warn(`codecell-host: unreadable input: ${messageOf(error)}`);
     answer(null, JsonRpcErrors.parseError, `Parse error: ${messageOf(error)}`);

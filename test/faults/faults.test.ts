@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { runInNewContext } from 'node:vm';
 import { setFlagsFromString, getHeapStatistics } from 'node:v8';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { isolatesInUseCount } from '../../src/isolate/cell-isolate.js';
 import { SessionRuntime } from '../../src/index.js';
 import { capturingLogger, hang, ms, RecordingDelegate, texts, waitFor } from '../helpers.js';
@@ -90,4 +90,21 @@ test('1000 cells created and terminated leave no live isolates and no heap growt
   await runtime.shutdown();
   const growth = after - before;
   assert.ok(growth < 8 * 1024 * 1024, `heap grew by ${(growth / 1024 / 1024).toFixed(1)} MiB over 1000 cells`);
+});
+
+test('a host whose input closes in the middle of a frame lets its process exit', () => {
+  const script = `
+    import { PassThrough } from 'node:stream';
+    import { createHost } from ${JSON.stringify(new URL('../../host/index.js', import.meta.url).href)};
+    const toHost = new PassThrough();
+    const host = createHost({ input: toHost, output: new PassThrough().resume(), logger: { warn() {}, error() {} } });
+    toHost.write('Content-Length: 100\\r\\n\\r\\n{"jsonrpc":"2.0",');
+    setTimeout(() => toHost.end(), 50);
+    await host.closed;
+    console.log('closed');
+  `;
+  const result = spawnSync(process.execPath, ['--no-node-snapshot', '--input-type=module', '-e', script], { encoding: 'utf8', timeout: 20_000 });
+  assert.equal(result.signal, null, 'the process did not exit on its own');
+  assert.equal(result.status, 0, result.stderr);
+  assert.equal(result.stdout, 'closed\n');
 });
