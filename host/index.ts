@@ -1,6 +1,8 @@
 // `codecell/host`: the client for codecell-host, the server, and the protocol types.
-export { HostClient, RemoteSession } from './client.js';
-export type { HostClientOptions, RemoteSessionOptions } from './client.js';
+export { HostClient } from './client.js';
+export type { HostClientOptions } from './client.js';
+export { RemoteSession } from './remote-session.js';
+export type { RemoteSessionOptions } from './remote-session.js';
 export { createHost } from './server.js';
 export type { Host, HostOptions } from './server.js';
 export { connectInProcess } from './in-process.js';

@@ -1,0 +1,215 @@
+// The client's end of one connection to codecell-host (a child process, or a host over streams):
+// requests out, delegate requests and cell events in, routed to sessions through PendingRouters.
+import type { ChildProcess } from 'node:child_process';
+import type { Readable, Writable } from 'node:stream';
+import { CodeCellError, messageOf } from '../src/errors.js';
+import { CODECELL_VERSION } from '../src/defaults.js';
+import type { CellLimits } from '../src/limits.js';
+import { PendingRouter, type RoutedEntry } from '../src/pending-router.js';
+import type { Logger, SessionRuntimeDelegate } from '../src/types.js';
+import {
+  fromResponseError,
+  openConnection,
+  ResponseError,
+  signalFromToken,
+  tokenFromSignal,
+  type CancellationToken,
+  type MessageConnection,
+} from './jsonrpc.js';
+import {
+  JsonRpcErrors,
+  Methods,
+  PROTOCOL_VERSION,
+  type CellClosedParams,
+  type CellEventParams,
+  type CellNotifyParams,
+  type InitializeResult,
+  type SessionCreateResult,
+  type SessionId,
+  type ToolInvokeParams,
+} from './protocol.js';
+import { RemoteSession, type RemoteSessionOptions } from './remote-session.js';
+
+/** A delegate failure crosses the wire as this implementation-defined JSON-RPC error. */
+const DELEGATE_FAILED = -32000;
+
+type InboundRequest = {
+  method: typeof Methods.toolInvoke | typeof Methods.cellNotify;
+  params: ToolInvokeParams | CellNotifyParams;
+  token: CancellationToken;
+  resolve(value: unknown): void;
+  reject(error: unknown): void;
+};
+type InboundNotification =
+  | { method: typeof Methods.cellEvent; params: CellEventParams }
+  | { method: typeof Methods.cellClosed; params: CellClosedParams };
+export type Inbound = RoutedEntry<InboundNotification, InboundRequest>;
+
+function sessionIdOf(params: unknown): string {
+  const id = (params as { sessionId?: unknown } | null)?.sessionId;
+  if (typeof id !== 'string') throw new ResponseError(JsonRpcErrors.invalidParams, 'params.sessionId must be a string');
+  return id;
+}
+
+/** One connection to one host process (or to an in-process host over streams). */
+export class HostLink {
+  readonly connection: MessageConnection;
+  readonly child: ChildProcess | undefined;
+  readonly logger: Logger;
+  /**
+   * Route host messages to sessions whose id the client may not have learned yet: delegate
+   * traffic (tool/invoke, cell/notify, cell/closed) and stream traffic (cell/event) separately,
+   * so a chatty cell's events can never evict a held tool call.
+   */
+  readonly sessions: PendingRouter<SessionId, InboundNotification, InboundRequest>;
+  readonly sessionEvents: PendingRouter<SessionId, InboundNotification, never>;
+  readonly remotes = new Map<SessionId, RemoteSession>();
+  limits: CellLimits | undefined;
+  readonly #pending = new Set<(error: CodeCellError) => void>();
+  readonly #inbound = new Set<(reason: CodeCellError) => void>();
+  #death: CodeCellError | undefined;
+  readonly #exited: Promise<void>;
+  #markExited: () => void = () => {};
+
+  constructor(input: Readable, output: Writable, child: ChildProcess | undefined, logger: Logger) {
+    this.child = child;
+    this.logger = logger;
+    this.sessions = new PendingRouter({ label: 'session', logger });
+    this.sessionEvents = new PendingRouter({ label: 'session', logger });
+    this.#exited = new Promise((resolve) => {
+      this.#markExited = resolve;
+    });
+    this.connection = openConnection(input, output, logger).connection;
+    const inboundRequest = (method: InboundRequest['method']) => (params: unknown, token: CancellationToken) =>
+      new Promise((resolve, reject) => {
+        const sessionId = sessionIdOf(params);
+        const message = { method, params, token, resolve, reject } as InboundRequest;
+        this.sessions.route(sessionId, {
+          type: 'request',
+          message,
+          fail: (failure) => reject(new ResponseError(failure.code, failure.message)),
+        });
+      });
+    this.connection.onRequest(Methods.toolInvoke, inboundRequest(Methods.toolInvoke));
+    this.connection.onRequest(Methods.cellNotify, inboundRequest(Methods.cellNotify));
+    for (const [method, router] of [[Methods.cellEvent, this.sessionEvents], [Methods.cellClosed, this.sessions]] as const) {
+      this.connection.onNotification(method, (params: unknown) => {
+        try {
+          router.routeNotification(sessionIdOf(params), { method, params } as InboundNotification);
+        } catch (error) {
+          logger.warn(`codecell: ignored ${method}: ${messageOf(error)}`);
+        }
+      });
+    }
+    this.connection.onClose(() => {
+      const closed = new CodeCellError('ERR_HOST_EXITED', 'codecell-host closed the connection');
+      if (child === undefined) {
+        this.die(closed);
+        return;
+      }
+      // The process's exit status usually follows its stdout's end; give it a moment to arrive.
+      setTimeout(() => this.die(closed), 250).unref();
+    });
+    this.connection.listen();
+  }
+
+  get alive(): boolean {
+    return this.#death === undefined;
+  }
+
+  /** A request to the host; rejects with ERR_HOST_EXITED if the host dies first. */
+  request<R>(method: string, params: unknown, signal?: AbortSignal): Promise<R> {
+    if (this.#death !== undefined) return Promise.reject(this.#death);
+    return new Promise<R>((resolve, reject) => {
+      const { token, dispose } = tokenFromSignal(signal);
+      const onDeath = (error: CodeCellError): void => reject(error);
+      this.#pending.add(onDeath);
+      // vscode-jsonrpc reads a trailing undefined as one more parameter: pass a token only if any.
+      const sent = token === undefined ? this.connection.sendRequest<R>(method, params) : this.connection.sendRequest<R>(method, params, token);
+      sent
+        .then(resolve, (error: unknown) => reject(this.#death ?? fromResponseError(error)))
+        .finally(() => {
+          this.#pending.delete(onDeath);
+          dispose();
+        });
+    });
+  }
+
+  /** Serves a host request with the session's delegate, with an AbortSignal of its own. */
+  serve(delegate: SessionRuntimeDelegate, request: InboundRequest): void {
+    const cancelled = signalFromToken(request.token, () => new CodeCellError('ERR_CANCELLED', 'codecell-host cancelled the callback'));
+    this.#inbound.add(cancelled.abort);
+    Promise.resolve()
+      .then(async () => {
+        if (request.method === Methods.toolInvoke) {
+          const { call } = request.params as ToolInvokeParams;
+          return (await delegate.invokeTool(call, cancelled.signal)) ?? null;
+        }
+        const { notification } = request.params as CellNotifyParams;
+        await delegate.notify(notification, cancelled.signal);
+        return {};
+      })
+      .then(request.resolve, (error: unknown) => request.reject(new ResponseError(DELEGATE_FAILED, messageOf(error))))
+      .finally(() => {
+        this.#inbound.delete(cancelled.abort);
+        cancelled.dispose();
+      });
+  }
+
+  async initialize(): Promise<void> {
+    const result = await this.request<InitializeResult>(Methods.initialize, {
+      protocolVersion: PROTOCOL_VERSION,
+      clientInfo: { name: 'codecell HostClient', version: CODECELL_VERSION },
+    });
+    this.limits = result.limits;
+  }
+
+  async createSession(delegate: SessionRuntimeDelegate, options: RemoteSessionOptions): Promise<RemoteSession> {
+    // Held until the session is registered: what the host sends for it meanwhile is kept.
+    using _requests = this.sessions.begin();
+    using _events = this.sessionEvents.begin();
+    const result = await this.request<SessionCreateResult>(Methods.sessionCreate, options);
+    const session = new RemoteSession(this, result.sessionId, delegate, result.setupEvent);
+    // The setup cell's events may already be held for the session: hold them for its stream.
+    if (result.setupCellId !== undefined) session.trackCell(result.setupCellId, session.beginCell());
+    this.remotes.set(result.sessionId, session);
+    this.sessionEvents.register(result.sessionId, (entry) => session.receive(entry));
+    this.sessions.register(result.sessionId, (entry) => session.receive(entry));
+    return session;
+  }
+
+  forget(sessionId: SessionId): void {
+    this.remotes.delete(sessionId);
+    this.sessions.unregister(sessionId);
+    this.sessionEvents.unregister(sessionId);
+  }
+
+  /** The host is gone: every pending call rejects, every delegate signal aborts. */
+  die(error: CodeCellError): void {
+    if (this.#death !== undefined) return;
+    this.#death = error;
+    for (const reject of this.#pending) reject(error);
+    this.#pending.clear();
+    for (const abort of this.#inbound) abort(error);
+    this.#inbound.clear();
+    for (const session of this.remotes.values()) session.hostDied();
+    this.remotes.clear();
+    this.connection.dispose();
+    if (this.child === undefined) this.#markExited();
+  }
+
+  exited(): void {
+    this.#markExited();
+  }
+
+  async close(): Promise<void> {
+    if (this.child !== undefined) {
+      this.child.stdin?.end();
+      const timer = setTimeout(() => this.child?.kill('SIGKILL'), 5_000);
+      await this.#exited;
+      clearTimeout(timer);
+    } else {
+      this.die(new CodeCellError('ERR_HOST_EXITED', 'the client closed the connection'));
+    }
+  }
+}

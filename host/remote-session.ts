@@ -1,0 +1,151 @@
+// RemoteSession: a session of codecell-host behind the same CodeCellSession interface as the
+// in-process SessionRuntime.
+import { CellStreams } from '../src/cell-streams.js';
+import { CodeCellError, messageOf } from '../src/errors.js';
+import type { CellLimits } from '../src/limits.js';
+import type {
+  CellEvent,
+  CellId,
+  CellStreamEvent,
+  CodeCellSession,
+  ExecuteRequest,
+  ObserveMode,
+  PendingEvent,
+  SessionRuntimeDelegate,
+  StartedCell,
+  ToolDefinition,
+} from '../src/types.js';
+import { Methods, type CellExecuteResult, type SessionId } from './protocol.js';
+import type { HostLink, Inbound } from './link.js';
+
+export interface RemoteSessionOptions {
+  tools?: ToolDefinition[];
+  limits?: Partial<CellLimits>;
+  storedValues?: 'enabled' | 'disabled';
+  /** Runs as the session's first cell while the session is being created (SPEC §8). */
+  setupSource?: string;
+}
+
+/** A session of codecell-host, with the same interface as SessionRuntime. */
+export class RemoteSession implements CodeCellSession {
+  readonly sessionId: SessionId;
+  /** The setup cell's first event, when the session was created with `setupSource`. */
+  readonly setupEvent: CellEvent | undefined;
+  readonly #link: HostLink;
+  readonly #delegate: SessionRuntimeDelegate;
+  readonly #streams: CellStreams;
+  readonly #observing = new Set<CellId>();
+  #shutdown: Promise<void> | undefined;
+  #hostDead = false;
+
+  constructor(link: HostLink, sessionId: SessionId, delegate: SessionRuntimeDelegate, setupEvent: CellEvent | undefined) {
+    this.#link = link;
+    this.sessionId = sessionId;
+    this.#delegate = delegate;
+    this.setupEvent = setupEvent;
+    this.#streams = new CellStreams({ logger: link.logger, retainClosed: 64 });
+  }
+
+  get isAlive(): boolean {
+    return this.#shutdown === undefined && !this.#hostDead;
+  }
+
+  async execute(request: ExecuteRequest, initialObserve?: ObserveMode): Promise<StartedCell> {
+    this.#assertUsable();
+    const guard = this.#streams.begin();
+    let result: CellExecuteResult;
+    try {
+      result = await this.#link.request<CellExecuteResult>(Methods.cellExecute, { sessionId: this.sessionId, request, observe: initialObserve });
+    } catch (error) {
+      guard.release();
+      throw error;
+    }
+    this.#streams.track(result.cellId, guard);
+    return { cellId: result.cellId, initialEvent: Promise.resolve(result.event) };
+  }
+
+  async observe(cellId: CellId, mode: ObserveMode, signal?: AbortSignal): Promise<CellEvent> {
+    const { event } = await this.beginObserve(cellId, mode, signal);
+    return event;
+  }
+
+  async beginObserve(cellId: CellId, mode: ObserveMode, signal?: AbortSignal): Promise<PendingEvent> {
+    this.#assertCellUsable(cellId);
+    // Every observer of this session's cells goes through this client, so busy is known here.
+    if (this.#observing.has(cellId)) {
+      throw new CodeCellError('ERR_BUSY_OBSERVER', `cell ${cellId} already has an active observer`);
+    }
+    this.#observing.add(cellId);
+    const event = this.#link
+      .request<CellEvent>(Methods.cellObserve, { sessionId: this.sessionId, cellId, mode }, signal)
+      .finally(() => this.#observing.delete(cellId));
+    return { event };
+  }
+
+  async terminate(cellId: CellId): Promise<CellEvent> {
+    this.#assertCellUsable(cellId);
+    return this.#link.request<CellEvent>(Methods.cellTerminate, { sessionId: this.sessionId, cellId });
+  }
+
+  shutdown(): Promise<void> {
+    this.#shutdown ??= (async () => {
+      try {
+        if (!this.#hostDead) await this.#link.request(Methods.sessionShutdown, { sessionId: this.sessionId });
+      } catch (error) {
+        if (!(error instanceof CodeCellError && error.code === 'ERR_HOST_EXITED')) throw error;
+      } finally {
+        this.#streams.endAll();
+        this.#link.forget(this.sessionId);
+      }
+    })();
+    return this.#shutdown;
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.shutdown();
+  }
+
+  events(cellId: CellId): AsyncIterable<CellStreamEvent> {
+    return this.#streams.subscribe(cellId);
+  }
+
+  // --- used by HostLink ---
+
+  beginCell(): ReturnType<CellStreams['begin']> {
+    return this.#streams.begin();
+  }
+
+  trackCell(cellId: CellId, guard: ReturnType<CellStreams['begin']>): void {
+    this.#streams.track(cellId, guard);
+  }
+
+  receive(entry: Inbound): void {
+    if (entry.type === 'request') {
+      this.#link.serve(this.#delegate, entry.message);
+      return;
+    }
+    const { method, params } = entry.message;
+    if (method === Methods.cellEvent) {
+      this.#streams.emit(params.cellId, params.event);
+    } else {
+      Promise.resolve()
+        .then(() => this.#delegate.cellClosed?.(params.cellId))
+        .catch((error: unknown) => this.#link.logger.warn(`codecell: cellClosed(${params.cellId}) threw: ${messageOf(error)}`));
+    }
+  }
+
+  hostDied(): void {
+    this.#hostDead = true;
+    this.#streams.endAll();
+  }
+
+  #assertUsable(): void {
+    if (this.#hostDead) throw new CodeCellError('ERR_HOST_EXITED', 'codecell-host of this session has exited');
+    if (this.#shutdown !== undefined) throw new CodeCellError('ERR_SHUTTING_DOWN', 'the session is shutting down');
+  }
+
+  #assertCellUsable(cellId: unknown): void {
+    if (typeof cellId !== 'string' || cellId === '') throw new CodeCellError('ERR_INVALID_REQUEST', 'cellId must be a non-empty string');
+    if (this.#hostDead) throw new CodeCellError('ERR_MISSING_CELL', `unknown cell ${cellId} (its host has exited)`);
+  }
+}
