@@ -157,7 +157,7 @@ export async function runCommand(args: string[], io: RunIo): Promise<number> {
 }
 
 /** `codecell mcp` needs the MCP SDK, an optional peer dependency the runtime itself does not use. */
-export const MCP_SDK_MISSING =
+const MCP_SDK_MISSING =
   'codecell mcp needs @modelcontextprotocol/sdk, which is not installed: npm install @modelcontextprotocol/sdk';
 
 function isMissingModule(error: unknown, name: string): boolean {

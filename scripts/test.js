@@ -1,21 +1,23 @@
-// `npm test`: runs every compiled test file under Node's test runner with a per-test timeout, and
-// bounds the whole run, so a wedged test fails the suite instead of hanging it. The runner and
-// every process a test spawns use this Node (its folder goes first on PATH for the bins' shebang).
+// `npm test`: runs every compiled test file (or the files given) under Node's test runner with the
+// flags given (package.json sets --test-timeout), and bounds the whole run, so a wedged test fails
+// the suite instead of hanging it. The runner and every process a test spawns use this Node (its
+// folder goes first on PATH for the bins' shebang).
 import { spawn } from 'node:child_process';
 import { delimiter, dirname } from 'node:path';
 
-const PER_TEST_TIMEOUT_MS = 60_000;
 const WHOLE_RUN_LIMIT_MS = Number(process.env.CODECELL_TEST_LIMIT_MS ?? 9 * 60_000);
 
-const files = process.argv.slice(2);
+const args = process.argv.slice(2);
+const flags = args.filter((arg) => arg.startsWith('--'));
+const files = args.filter((arg) => !arg.startsWith('--'));
 const child = spawn(
   process.execPath,
   [
     '--no-node-snapshot',
     '--unhandled-rejections=strict',
     '--test',
-    `--test-timeout=${PER_TEST_TIMEOUT_MS}`,
     '--test-reporter=spec',
+    ...flags,
     ...(files.length > 0 ? files : ['dist/test/**/*.test.js']),
   ],
   {

@@ -4,7 +4,7 @@ import { createRequire } from 'node:module';
 // Types from 6.x: installed on every supported Node here (7.x is skipped on Node 22), same API.
 import type IsolatedVm from 'isolated-vm-6';
 import { CodeCellError, messageOf } from '../errors.js';
-import { PREBUILT_ISOLATED_VM, unsupportedNodeMessage } from './node-support.js';
+import { nodeMajor, PREBUILT_ISOLATED_VM, unsupportedNodeMessage } from './node-support.js';
 
 /** @internal */
 export type Ivm = typeof IsolatedVm;
@@ -23,7 +23,7 @@ export function loadIsolatedVm(version: string = process.versions.node): Ivm {
   const unsupported = unsupportedNodeMessage(version);
   if (unsupported !== undefined) throw new CodeCellError('ERR_UNSUPPORTED_NODE', unsupported);
   if (loaded !== undefined) return loaded;
-  const candidates = PREBUILT_ISOLATED_VM[Number(version.split('.')[0])] ?? [];
+  const candidates = PREBUILT_ISOLATED_VM[nodeMajor(version)] ?? [];
   const require = createRequire(import.meta.url);
   const failures: string[] = [];
   for (const name of candidates) {

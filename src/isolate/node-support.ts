@@ -12,9 +12,13 @@ export const PREBUILT_ISOLATED_VM: Readonly<Record<number, readonly string[]>> =
   26: ['isolated-vm-7'],
 };
 
+/** The major of a Node version such as "24.1.0" or "v24.1.0". */
+export function nodeMajor(version: string): number {
+  return Number(version.replace(/^v/, '').split('.')[0]);
+}
+
 /** One line naming the supported versions, or undefined when `version` (e.g. "24.1.0") is supported. */
 export function unsupportedNodeMessage(version: string): string | undefined {
-  const major = Number(version.replace(/^v/, '').split('.')[0]);
-  if (SUPPORTED_NODE_MAJORS.includes(major)) return undefined;
+  if (SUPPORTED_NODE_MAJORS.includes(nodeMajor(version))) return undefined;
   return `codecell supports Node 22, 24 and 26 (isolated-vm has prebuilt binaries for those); this is Node ${version}`;
 }
