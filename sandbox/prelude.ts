@@ -5,8 +5,9 @@
 // primitives only. No host object is ever stored where cell code can reach it: `send` lives in
 // this closure, and everything the cell sees is a plain function defined here.
 
-type Primitive = string | number | boolean | undefined;
-type HostSend = (kind: string, a?: Primitive, b?: Primitive, c?: Primitive) => void;
+// The message kinds both ways (src/cell/sandbox-protocol.ts, types only; built before this file).
+type HostSend = import('../dist/src/cell/sandbox-protocol.js').HostSend;
+type ToSandboxMessage = import('../dist/src/cell/sandbox-protocol.js').ToSandboxMessage;
 
 interface SandboxTool {
   readonly id: string;
@@ -26,7 +27,8 @@ interface PendingCall {
 }
 
 const MAX_PENDING_TIMERS = 10_000;
-const IMAGE_DETAILS = ['auto', 'low', 'high', 'original'];
+type ImageDetail = import('../dist/src/cell/sandbox-protocol.js').ImageDetail;
+const IMAGE_DETAILS: readonly ImageDetail[] = ['auto', 'low', 'high', 'original'];
 
 function installCodecellPrelude(send: HostSend) {
   // Captured before cell code runs, so a cell that replaces them only breaks itself.
@@ -44,9 +46,7 @@ function installCodecellPrelude(send: HostSend) {
   let timerSeq = 0;
   let exited = false;
 
-  for (const name of ['SharedArrayBuffer', 'Atomics', 'WebAssembly']) {
-    delete global[name];
-  }
+  for (const name of ['SharedArrayBuffer', 'Atomics', 'WebAssembly']) delete global[name];
 
   /** JSON text of a value, throwing on what JSON would silently drop or mangle. */
   function strictJson(value: unknown): string {
@@ -74,10 +74,7 @@ function installCodecellPrelude(send: HostSend) {
   /** The text() rule of SPEC §5: primitives via String(), everything else as JSON. */
   function render(value: unknown): string {
     if (typeof value === 'string') return value;
-    if (value === undefined || value === null || typeof value === 'boolean' ||
-        typeof value === 'number' || typeof value === 'bigint') {
-      return toText(value);
-    }
+    if (value === null || (typeof value !== 'object' && typeof value !== 'function' && typeof value !== 'symbol')) return toText(value);
     try {
       const text = stringifyJson(value);
       if (typeof text === 'string') return text;
@@ -116,12 +113,10 @@ function installCodecellPrelude(send: HostSend) {
     throw new TypeError('image() expects a data: URL, { image_url, detail? }, or an MCP image block { type: "image", data, mimeType }');
   }
 
-  function imageDetail(detail: unknown): string {
+  function imageDetail(detail: unknown): ImageDetail {
     if (detail === undefined || detail === null) return 'high';
-    const normalized = typeof detail === 'string' ? detail.toLowerCase() : '';
-    if (!IMAGE_DETAILS.includes(normalized)) {
-      throw new TypeError(`image() detail must be one of auto, low, high, original; got ${render(detail)}`);
-    }
+    const normalized = IMAGE_DETAILS.find((known) => typeof detail === 'string' && known === detail.toLowerCase());
+    if (normalized === undefined) throw new TypeError(`image() detail must be one of ${IMAGE_DETAILS.join(', ')}; got ${render(detail)}`);
     return normalized;
   }
 
@@ -135,18 +130,14 @@ function installCodecellPrelude(send: HostSend) {
     if (/^https?:/i.test(url)) {
       throw new TypeError('image() does not accept remote http(s) URLs; pass a data: URL');
     }
-    if (!/^data:/i.test(url)) {
-      throw new TypeError('image() expects a data: URL');
-    }
+    if (!/^data:/i.test(url)) throw new TypeError('image() expects a data: URL');
     send('image', url, imageDetail(detail === undefined ? itemDetail : detail));
     return undefined;
   }
 
   function notify(value?: unknown): undefined {
     const message = render(value);
-    if (message.trim() === '') {
-      throw new TypeError('notify() needs a non-empty message');
-    }
+    if (message.trim() === '') throw new TypeError('notify() needs a non-empty message');
     send('notify', message);
     return undefined;
   }
@@ -164,9 +155,7 @@ function installCodecellPrelude(send: HostSend) {
   }
 
   function setTimeout(callback: unknown, ms?: unknown, ...args: unknown[]): number {
-    if (typeof callback !== 'function') {
-      throw new TypeError('setTimeout() expects a function');
-    }
+    if (typeof callback !== 'function') throw new TypeError('setTimeout() expects a function');
     if (timers.size >= MAX_PENDING_TIMERS) {
       throw new RangeError(`too many pending timers (at most ${MAX_PENDING_TIMERS})`);
     }
@@ -178,9 +167,7 @@ function installCodecellPrelude(send: HostSend) {
   }
 
   function clearTimeout(id?: unknown): undefined {
-    if (typeof id === 'number' && timers.delete(id)) {
-      send('clearTimer', id);
-    }
+    if (typeof id === 'number' && timers.delete(id)) send('clearTimer', id);
     return undefined;
   }
 
@@ -301,15 +288,9 @@ function installCodecellPrelude(send: HostSend) {
   }));
 
   /** The one entry point the host calls into; every call is one isolate task. */
-  function receive(kind: string, a?: Primitive, b?: Primitive, c?: Primitive): void {
-    switch (kind) {
-      case 'settle':
-        settle(a as string, b as boolean, c as string);
-        return;
-      case 'timer':
-        fireTimer(a as number);
-        return;
-    }
+  function receive(...message: ToSandboxMessage): void {
+    if (message[0] === 'settle') settle(message[1], message[2], message[3]);
+    else fireTimer(message[1]);
   }
 
   return { receive };

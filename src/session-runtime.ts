@@ -1,7 +1,8 @@
 // The in-process session: admits cells, routes observe/terminate to them, and shuts them all
 // down under one shared callback deadline.
-import { Deadline } from './callbacks.js';
-import { Cell, type CellTool } from './cell.js';
+import { Deadline } from './cell/callbacks.js';
+import { Cell } from './cell/cell.js';
+import type { CellTool } from './cell/tool-calls.js';
 import { CellStreams } from './cell-streams.js';
 import { consoleLogger } from './logger.js';
 import { CodeCellError, messageOf } from './errors.js';

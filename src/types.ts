@@ -26,8 +26,8 @@ export interface ExecuteRequest {
 export type ObserveMode = { kind: 'yieldAfter'; ms: number } | { kind: 'pendingFrontier' };
 
 /** The detail levels of an image item (OpenAI's input_image detail). */
-export const IMAGE_DETAILS = ['auto', 'low', 'high', 'original'] as const;
-export type ImageDetail = (typeof IMAGE_DETAILS)[number];
+import type { ImageDetail } from './cell/sandbox-protocol.js';
+export { IMAGE_DETAILS, type ImageDetail } from './cell/sandbox-protocol.js';
 
 export type OutputItem =
   | { type: 'text'; text: string }

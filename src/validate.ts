@@ -3,7 +3,7 @@
 import { invalidRequest } from './errors.js';
 import { checkLimits } from './limits.js';
 import { toolIdentifier } from './tool-names.js';
-import type { CellTool } from './cell.js';
+import type { CellTool } from './cell/tool-calls.js';
 import type { ExecuteRequest, Logger, ObserveMode, SessionRuntimeDelegate, ToolDefinition } from './types.js';
 
 const LANGUAGES = ['javascript', 'typescript', 'auto'] as const;

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { CallbackSet, Deadline } from '../src/callbacks.js';
+import { CallbackSet, Deadline } from '../src/cell/callbacks.js';
 import { CodeCellError } from '../src/errors.js';
 import { deferred, hang, ms, untilAborted } from './helpers.js';
 

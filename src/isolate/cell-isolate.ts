@@ -6,6 +6,7 @@ import type { CodeCellErrorCode } from '../errors.js';
 import { describeCellError, translateIsolateError } from './errors.js';
 import { loadIsolatedVm } from './load.js';
 import { holdForTeardown } from './teardown.js';
+import { decodeSandboxMessage, type SandboxReceive, type ToHostMessage, type ToSandboxMessage } from '../cell/sandbox-protocol.js';
 
 // Namespaces for the types (the value is loaded at first use, see loadIsolatedVm).
 declare namespace ivm {
@@ -28,8 +29,8 @@ function prelude(): string {
   return `${preludeSource}\nreturn installCodecellPrelude($0);`;
 }
 
-/** What the sandbox sends: a message kind and up to three primitives (untrusted). */
-export type SandboxListener = (kind: unknown, a: unknown, b: unknown, c: unknown) => void;
+/** Hears the sandbox's messages that decoded (see decodeSandboxMessage). */
+export type SandboxListener = (message: ToHostMessage) => void;
 
 export interface CellIsolateOptions {
   memoryMb: number;
@@ -54,7 +55,7 @@ const WRAP_SUFFIX = '\n} catch (error) { __codecell$.fail(error); } __codecell$.
 export class CellIsolate {
   readonly #isolate: ivm.Isolate;
   readonly #context: ivm.Context;
-  readonly #receive: ivm.Reference<(...args: unknown[]) => void>;
+  readonly #receive: ivm.Reference<SandboxReceive>;
   #listener: SandboxListener = () => {};
   #idleListener: () => void = () => {};
   #faultListener: (code: CodeCellErrorCode) => void = () => {};
@@ -67,7 +68,7 @@ export class CellIsolate {
   /** Tasks still inside the isolate; after dispose they settle once its thread has unwound. */
   readonly #tasks = new Set<Promise<unknown>>();
 
-  private constructor(isolate: ivm.Isolate, context: ivm.Context, receive: ivm.Reference<(...args: unknown[]) => void>) {
+  private constructor(isolate: ivm.Isolate, context: ivm.Context, receive: ivm.Reference<SandboxReceive>) {
     this.#isolate = isolate;
     this.#context = context;
     this.#receive = receive;
@@ -85,8 +86,10 @@ export class CellIsolate {
     try {
       const context = await isolate.createContext();
       const send = new ivm.Callback(
-        (kind: unknown, a: unknown, b: unknown, c: unknown) => {
-          if (self !== undefined) self.#listener(kind, a, b, c);
+        (...args: unknown[]) => {
+          if (self === undefined) return;
+          const message = decodeSandboxMessage(args);
+          if (message !== undefined) self.#listener(message);
         },
         { ignored: true },
       );
@@ -96,7 +99,7 @@ export class CellIsolate {
       });
       const receive = await control.get('receive', { reference: true });
       control.release();
-      self = new CellIsolate(isolate, context, receive as ivm.Reference<(...args: unknown[]) => void>);
+      self = new CellIsolate(isolate, context, receive as ivm.Reference<SandboxReceive>);
       return self;
     } catch (error) {
       if (!isolate.isDisposed) isolate.dispose();
@@ -198,9 +201,9 @@ export class CellIsolate {
   }
 
   /** One task into the isolate (a tool result, a timer firing). Fire and forget. */
-  deliver(kind: string, a?: string | number | boolean, b?: string | number | boolean, c?: string | number | boolean): void {
+  deliver(...message: ToSandboxMessage): void {
     if (this.isDisposed) return;
-    this.#track(this.#receive.apply(undefined, [kind, a, b, c]));
+    this.#track(this.#receive.apply(undefined, message));
   }
 
   /**

@@ -4,7 +4,7 @@
 import PQueue from 'p-queue';
 import { setMaxListeners } from 'node:events';
 import { abortable } from 'abort-controller-x';
-import { CodeCellError } from './errors.js';
+import { CodeCellError } from '../errors.js';
 
 const noop = (): void => {};
 

@@ -1,0 +1,338 @@
+// One running cell: it owns its isolate, output, observer slot, delegate calls and timers, and
+// moves through the phases of lifecycle.ts.
+import { CodeCellError, messageOf } from '../errors.js';
+import type { CellIsolate } from '../isolate/cell-isolate.js';
+import type { CellLimits } from '../limits.js';
+import type {
+  CellEvent,
+  CellId,
+  CellStreamEvent,
+  Logger,
+  ObserveMode,
+  OutputItem,
+  SessionRuntimeDelegate,
+  TerminalCellEvent,
+  TerminationReason,
+} from '../types.js';
+import { CallbackSet, Deadline } from './callbacks.js';
+import { isLive, isUnended, transition, type CellState } from './lifecycle.js';
+import { busyObserverError, ObserverSlot } from './observer.js';
+import { OutputBuffer } from './output.js';
+import type { ToHostMessage } from './sandbox-protocol.js';
+import { SandboxTimers, watchTimeLimits } from './timers.js';
+import { ToolCalls, type CellTool } from './tool-calls.js';
+
+export interface CellOptions {
+  id: CellId;
+  toolCallId: string;
+  tools: readonly CellTool[];
+  limits: CellLimits;
+  delegate: SessionRuntimeDelegate;
+  callbackAbortDeadlineMs: number;
+  logger: Logger;
+  /** Commits the cell's store() writes to the session. */
+  commitStore(writes: ReadonlyMap<string, string>): void;
+  /** Taps the cell's stream events (SPEC §7). */
+  emit(event: CellStreamEvent): void;
+  /** Called once when closing starts: the cell is no longer addressable. */
+  onClosing(): void;
+}
+
+/** Bound on what a cell can pile up on the host faster than its delegate takes it. */
+export const MAX_NOTIFICATION_BACKLOG = 10_000;
+
+export class Cell {
+  readonly id: CellId;
+  readonly #options: CellOptions;
+  readonly #isolate: CellIsolate;
+  readonly #callbacks: CallbackSet;
+  readonly #output: OutputBuffer;
+  readonly #toolCalls: ToolCalls;
+  readonly #timers: SandboxTimers;
+  readonly #observer = new ObserverSlot();
+  readonly #writes = new Map<string, string>();
+  readonly #closed: Promise<void>;
+  #markClosed: () => void = () => {};
+  #state: CellState = { phase: 'running' };
+  /** The termination under way or done (a limit, terminate() or shutdown). */
+  #termination: Promise<void> | undefined;
+  #terminateCalled = false;
+  #stopWatching: () => void = () => {};
+
+  constructor(isolate: CellIsolate, options: CellOptions) {
+    this.id = options.id;
+    this.#options = options;
+    this.#isolate = isolate;
+    this.#callbacks = new CallbackSet({ maxConcurrentToolCalls: options.limits.maxConcurrentToolCalls });
+    this.#output = new OutputBuffer(options.limits.maxOutputBytes);
+    this.#timers = new SandboxTimers((id) => isolate.deliver('timer', id));
+    this.#toolCalls = new ToolCalls({
+      cellId: options.id,
+      tools: options.tools,
+      limits: options.limits,
+      delegate: options.delegate,
+      callbacks: this.#callbacks,
+      emit: options.emit,
+      settle: (callId, ok, payload) => isolate.deliver('settle', callId, ok, payload),
+      accepting: () => this.#state.phase === 'running',
+    });
+    this.#closed = new Promise((resolve) => {
+      this.#markClosed = resolve;
+    });
+    isolate.onMessage((message) => this.#onMessage(message));
+    isolate.onIdle(() => this.#onIdle());
+    isolate.onFault(() => this.#terminateInternal('memoryLimit'));
+  }
+
+  /** False once the terminal event was delivered: the cell can no longer be observed. */
+  get isOpen(): boolean {
+    return this.#state.phase !== 'closing' && this.#state.phase !== 'closed';
+  }
+
+  /** Resolves when the cell is closed (cellClosed returned). */
+  get closed(): Promise<void> {
+    return this.#closed;
+  }
+
+  /** Starts evaluating the module; the cell's outcome arrives through events. */
+  start(source: string, filename: string, configText: string): void {
+    this.#stopWatching = watchTimeLimits(this.#options.limits, () => this.#isolate.cpuTimeMs, () => this.#terminateInternal('timeLimit'));
+    this.#isolate.start(source, filename, configText).then(
+      ({ error }) => {
+        if (error !== undefined) this.#finish(error);
+      },
+      (error: unknown) => {
+        if (error instanceof CodeCellError && error.code === 'ERR_MEMORY_LIMIT') this.#terminateInternal('memoryLimit');
+        else this.#finish(`Error: ${messageOf(error)}`);
+      },
+    );
+  }
+
+  /** Completes the cell with an error without running it (its source did not compile). */
+  fail(error: string): void {
+    this.#finish(error);
+  }
+
+  /**
+   * Attaches the one observer. Throws ERR_BUSY_OBSERVER synchronously; the returned promise
+   * settles with the next event. `signal` detaches the observer without draining anything.
+   */
+  observe(mode: ObserveMode, signal?: AbortSignal): Promise<CellEvent> {
+    signal?.throwIfAborted();
+    if (this.#observer.busy) throw busyObserverError(this.id);
+    const state = this.#state;
+    if (state.phase === 'closing' || state.phase === 'closed') throw new CodeCellError('ERR_MISSING_CELL', `unknown cell ${this.id}`);
+    if (state.phase === 'ended') return Promise.resolve(this.#takeTerminal(state.terminal));
+    if (mode.kind === 'yieldAfter' && mode.ms === 0) return Promise.resolve(this.#intermediate('yielded'));
+    if (mode.kind === 'pendingFrontier' && state.phase === 'running' && this.#isolate.isIdle) {
+      return Promise.resolve(this.#intermediate('pending'));
+    }
+    return this.#observer.attach(mode, () => this.#yield(), signal);
+  }
+
+  /** Public terminate (SPEC §4): the terminated event, or the completed one if that won. */
+  async terminate(): Promise<CellEvent> {
+    if (this.#terminateCalled) {
+      throw new CodeCellError('ERR_ALREADY_TERMINATING', `cell ${this.id} is already terminating`);
+    }
+    this.#terminateCalled = true;
+    this.#terminateInternal('requested');
+    await this.#termination;
+    const state = this.#state;
+    if (state.phase === 'ended') return this.#takeTerminal(state.terminal);
+    if (state.phase === 'closing' || state.phase === 'closed') return state.delivered;
+    throw new Error(`codecell: cell ${this.id} has no terminal event after terminating`);
+  }
+
+  /** Ends the cell for a session shutdown under the session's one deadline, and closes it. */
+  async shutdown(deadline: Deadline): Promise<void> {
+    if (isLive(this.#state)) this.#termination = this.#terminate(this.#state, 'shutdown', deadline);
+    await this.#termination;
+    const state = this.#state;
+    // Nobody is left to read a buffered terminal event: drop it and close.
+    if (state.phase === 'ended') this.#beginClose(state, state.terminal);
+    await Promise.race([this.#closed, deadline.reached]);
+    // Never report the session shut down while an isolate thread may still run: a process that
+    // exits then can crash in isolated-vm's teardown.
+    await this.#isolate.stopped;
+  }
+
+  // --- messages from the sandbox (decoded and type-checked by the isolate) ---
+
+  #onMessage(message: ToHostMessage): void {
+    if (this.#state.phase !== 'running') return;
+    switch (message[0]) {
+      case 'text':
+        return this.#addOutput({ type: 'text', text: message[1] });
+      case 'image':
+        return this.#addOutput({ type: 'image', imageUrl: message[1], detail: message[2] });
+      case 'notify':
+        return this.#notify(message[1]);
+      case 'tool':
+        return this.#toolCalls.start(message[1], message[2], message[3]);
+      case 'store':
+        this.#writes.set(message[1], message[2]);
+        return;
+      case 'yield':
+        if (this.#observer.mode?.kind === 'yieldAfter') this.#yield();
+        return;
+      case 'done':
+      case 'exit':
+        return this.#finish(undefined);
+      case 'fault':
+        return this.#finish(message[1]);
+      case 'timer':
+        return this.#timers.set(message[1], message[2]);
+      case 'clearTimer':
+        return this.#timers.clear(message[1]);
+    }
+  }
+
+  #addOutput(item: OutputItem): void {
+    if (!this.#output.add(item)) {
+      this.#terminateInternal('outputLimit');
+      return;
+    }
+    this.#options.emit({ type: 'output', item });
+  }
+
+  #notify(text: string): void {
+    const { delegate, toolCallId, logger, emit } = this.#options;
+    if (this.#callbacks.notificationBacklog >= MAX_NOTIFICATION_BACKLOG) {
+      logger.warn(`codecell: cell ${this.id} queued more than ${MAX_NOTIFICATION_BACKLOG} undelivered notifications; terminating it`);
+      this.#terminateInternal('outputLimit');
+      return;
+    }
+    emit({ type: 'notification', text });
+    const notification = { cellId: this.id, callId: toolCallId, text };
+    this.#callbacks
+      .notify((signal) => delegate.notify(notification, signal))
+      .catch((error: unknown) => {
+        if (!(error instanceof CodeCellError && error.code === 'ERR_CANCELLED')) {
+          logger.warn(`codecell: notify for cell ${this.id} failed: ${messageOf(error)}`);
+        }
+      });
+  }
+
+  // --- observation ---
+
+  #onIdle(): void {
+    if (this.#state.phase === 'running' && this.#observer.mode?.kind === 'pendingFrontier') {
+      this.#observer.resolve(this.#intermediate('pending'));
+    }
+  }
+
+  #yield(): void {
+    if (this.#observer.busy && isUnended(this.#state)) this.#observer.resolve(this.#intermediate('yielded'));
+  }
+
+  #intermediate(kind: 'yielded' | 'pending'): CellEvent {
+    const items = this.#output.drain();
+    return kind === 'yielded'
+      ? { kind, cellId: this.id, items }
+      : { kind, cellId: this.id, items, pendingToolCallIds: this.#toolCalls.pending };
+  }
+
+  /** Delivers the buffered terminal event (with the output left) and starts closing. */
+  #takeTerminal(terminal: TerminalCellEvent): CellEvent {
+    const state = this.#state;
+    if (state.phase !== 'ended') throw new Error(`codecell: no terminal event to take (cell ${this.id} is ${state.phase})`);
+    const event: CellEvent = { ...terminal, items: this.#output.drain() };
+    this.#beginClose(state, event);
+    return event;
+  }
+
+  #end(from: Extract<CellState, { phase: 'finishing' | 'terminating' }>, terminal: TerminalCellEvent, settled: Promise<void>): void {
+    const ended = transition(from, { phase: 'ended', terminal, settled });
+    this.#state = ended;
+    if (this.#observer.busy) this.#observer.resolve(this.#takeTerminal(terminal));
+  }
+
+  // --- ending ---
+
+  /** `now` disposes the isolate at once (it may be running); else it is only stopped for now. */
+  #stopIsolate(now: boolean): void {
+    if (now) this.#isolate.dispose();
+    else this.#isolate.stop();
+    this.#timers.clearAll();
+    this.#stopWatching();
+  }
+
+  /** Natural completion: cancel dangling tools, drain notifications, commit, then `completed`. */
+  #finish(error: string | undefined): void {
+    const running = this.#state;
+    if (running.phase !== 'running') return;
+    const finishing = transition(running, { phase: 'finishing', error, drainStop: new AbortController() });
+    this.#state = finishing;
+    // The module has settled: nothing is left to run, so disposal can wait until the event is out.
+    this.#stopIsolate(false);
+    const { callbackAbortDeadlineMs, limits } = this.#options;
+    const dangling = this.#toolCalls.pending;
+    if (dangling.length > 0) {
+      this.#output.note(`Warning: ${dangling.length} tool call(s) were still running when the cell finished: ${dangling.join(', ')}`);
+    }
+    this.#callbacks.abort(new CodeCellError('ERR_CANCELLED', `cell ${this.id} finished before the tool call settled`), ['tool']);
+    const toolsDeadline = new Deadline(callbackAbortDeadlineMs);
+    const toolsSettled = this.#callbacks.settle(toolsDeadline, ['tool']).finally(() => toolsDeadline.clear());
+    const drainTimer = setTimeout(() => finishing.drainStop.abort(), limits.completionDrainMs);
+    void this.#callbacks
+      .drainNotifications(finishing.drainStop.signal)
+      .then(async (drained) => {
+        clearTimeout(drainTimer);
+        if (this.#state !== finishing) return;
+        if (!drained) {
+          this.#callbacks.abort(new CodeCellError('ERR_CANCELLED', `cell ${this.id} notifications exceeded completionDrainMs`), ['notification']);
+          const deadline = new Deadline(callbackAbortDeadlineMs);
+          await this.#callbacks.settle(deadline, ['notification']);
+          deadline.clear();
+          if (this.#state !== finishing) return;
+        }
+        this.#options.commitStore(this.#writes);
+        const completed: TerminalCellEvent = error === undefined ? { kind: 'completed', cellId: this.id, items: [] } : { kind: 'completed', cellId: this.id, items: [], error };
+        this.#end(finishing, completed, toolsSettled);
+        setImmediate(() => this.#isolate.dispose());
+      })
+      .catch((failure: unknown) => this.#options.logger.error(`codecell: completing cell ${this.id} failed: ${messageOf(failure)}`));
+  }
+
+  #terminateInternal(reason: TerminationReason): void {
+    if (isLive(this.#state)) this.#termination = this.#terminate(this.#state, reason);
+  }
+
+  /** Stops the isolate now, cancels every callback under one deadline, then `terminated`. */
+  async #terminate(from: Extract<CellState, { phase: 'running' | 'finishing' }>, reason: TerminationReason, shared?: Deadline): Promise<void> {
+    const deadline = shared ?? new Deadline(this.#options.callbackAbortDeadlineMs);
+    const terminating = from.phase === 'running'
+      ? transition(from, { phase: 'terminating', reason, deadline })
+      : transition(from, { phase: 'terminating', reason, deadline });
+    this.#state = terminating;
+    this.#stopIsolate(true);
+    if (from.phase === 'finishing') from.drainStop.abort();
+    this.#callbacks.abort(new CodeCellError('ERR_CANCELLED', `cell ${this.id} was terminated (${reason})`));
+    // The isolate's thread unwinds (a few ms at most) while the callbacks are waited for.
+    await Promise.all([this.#callbacks.settle(deadline), this.#isolate.stopped]);
+    if (shared === undefined) deadline.clear();
+    this.#end(terminating, { kind: 'terminated', cellId: this.id, items: [], reason }, Promise.resolve());
+  }
+
+  /** The terminal event is out (or dropped): close once the last callbacks and the isolate stopped. */
+  #beginClose(ended: Extract<CellState, { phase: 'ended' }>, delivered: CellEvent): void {
+    const closing = transition(ended, { phase: 'closing', delivered });
+    this.#state = closing;
+    queueMicrotask(() => void Promise.all([ended.settled, this.#isolate.stopped]).then(() => this.#close(closing)));
+  }
+
+  async #close(closing: Extract<CellState, { phase: 'closing' }>): Promise<void> {
+    const { delegate, logger, onClosing, emit } = this.#options;
+    onClosing();
+    emit({ type: 'closed', event: closing.delivered });
+    try {
+      await delegate.cellClosed?.(this.id);
+    } catch (error) {
+      logger.warn(`codecell: cellClosed(${this.id}) threw: ${messageOf(error)}`);
+    } finally {
+      this.#state = transition(closing, { phase: 'closed', delivered: closing.delivered });
+      this.#markClosed();
+    }
+  }
+}

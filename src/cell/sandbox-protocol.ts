@@ -1,0 +1,74 @@
+// The messages between a cell's sandbox (sandbox/prelude.ts) and the host, as one table each way.
+// Each kind lists the `typeof` of its arguments (or the strings allowed); both sides take their types from here, so a kind
+// or an argument the other side does not expect fails to compile. What arrives from the sandbox
+// is untrusted: decodeSandboxMessage() is the one place that checks it.
+
+/** How an image may be detailed (SPEC §5); the `image` message carries one of these. */
+export const IMAGE_DETAILS = ['auto', 'low', 'high', 'original'] as const;
+export type ImageDetail = (typeof IMAGE_DETAILS)[number];
+
+/** Sandbox → host, through the one host function the prelude holds. */
+export const TO_HOST = {
+  text: ['string'],
+  /** data: URL, detail */
+  image: ['string', IMAGE_DETAILS],
+  notify: ['string'],
+  /** call id, tool index, input as JSON text */
+  tool: ['string', 'number', 'string'],
+  /** key, value as JSON text */
+  store: ['string', 'string'],
+  yield: [],
+  /** The module settled normally. */
+  done: [],
+  exit: [],
+  /** The module threw, or a timer callback did: the error's description. */
+  fault: ['string'],
+  /** timer id, delay in ms */
+  timer: ['number', 'number'],
+  clearTimer: ['number'],
+} as const;
+
+/** Host → sandbox, through the prelude's `receive`. */
+export const TO_SANDBOX = {
+  /** call id, ok, result JSON text (ok) or error message */
+  settle: ['string', 'boolean', 'string'],
+  /** timer id */
+  timer: ['number'],
+} as const;
+
+interface TypeNames {
+  string: string;
+  number: number;
+  boolean: boolean;
+}
+type Shape = readonly (keyof TypeNames | readonly string[])[];
+type Shapes = Record<string, Shape>;
+type Arg<T> = T extends keyof TypeNames ? TypeNames[T] : T extends readonly string[] ? T[number] : never;
+type Args<S extends Shape> = { -readonly [I in keyof S]: Arg<S[I]> };
+type Messages<T extends Shapes> = { [K in keyof T]: [kind: K, ...args: Args<T[K]>] }[keyof T];
+
+export type ToHostMessage = Messages<typeof TO_HOST>;
+export type ToSandboxMessage = Messages<typeof TO_SANDBOX>;
+export type ToHostKind = keyof typeof TO_HOST;
+/** The host function as the prelude sees it. */
+export type HostSend = (...message: ToHostMessage) => void;
+/** The prelude's entry point as the host calls it. */
+export type SandboxReceive = (...message: ToSandboxMessage) => void;
+
+const shapes: Shapes = TO_HOST;
+
+/**
+ * Checks a message from the sandbox against TO_HOST: a known kind with arguments of the listed
+ * types (extra ones are dropped). Anything else is undefined: a cell that forges messages only
+ * loses them.
+ */
+export function decodeSandboxMessage(args: readonly unknown[]): ToHostMessage | undefined {
+  const [kind, ...rest] = args;
+  if (typeof kind !== 'string' || !Object.hasOwn(shapes, kind)) return undefined;
+  const shape = shapes[kind] ?? [];
+  for (const [index, expected] of shape.entries()) {
+    const arg = rest[index];
+    if (typeof expected === 'string' ? typeof arg !== expected : !expected.includes(arg as string)) return undefined;
+  }
+  return [kind, ...rest.slice(0, shape.length)] as ToHostMessage;
+}

@@ -1,0 +1,51 @@
+// The host side of a cell's timers: the sandbox's setTimeout (bounded, clamped like Node's) and
+// the wall-time and CPU-time watchdogs of its limits.
+import type { CellLimits } from '../limits.js';
+
+const MAX_HOST_TIMERS = 10_000;
+const MAX_DELAY_MS = 2_147_483_647;
+
+/** The sandbox's pending timers; each fires once into the sandbox through `fire`. */
+export class SandboxTimers {
+  readonly #timers = new Map<number, ReturnType<typeof setTimeout>>();
+  readonly #fire: (id: number) => void;
+
+  constructor(fire: (id: number) => void) {
+    this.#fire = fire;
+  }
+
+  set(id: number, ms: number): void {
+    if (this.#timers.size >= MAX_HOST_TIMERS || this.#timers.has(id)) return;
+    const delay = Number.isFinite(ms) ? Math.min(Math.max(ms, 0), MAX_DELAY_MS) : 0;
+    const timer = setTimeout(() => {
+      this.#timers.delete(id);
+      this.#fire(id);
+    }, delay);
+    this.#timers.set(id, timer);
+  }
+
+  clear(id: number): void {
+    clearTimeout(this.#timers.get(id));
+    this.#timers.delete(id);
+  }
+
+  clearAll(): void {
+    for (const timer of this.#timers.values()) clearTimeout(timer);
+    this.#timers.clear();
+  }
+}
+
+/**
+ * Calls `onLimit` once the cell ran longer than wallTimeMs or used more than cpuTimeMs of CPU
+ * (polled every tenth of the limit, 5–50 ms). Returns the function that stops watching.
+ */
+export function watchTimeLimits(limits: Pick<CellLimits, 'wallTimeMs' | 'cpuTimeMs'>, cpuTimeMs: () => number, onLimit: () => void): () => void {
+  const { wallTimeMs, cpuTimeMs: cpuLimitMs } = limits;
+  const wall = wallTimeMs > 0 ? setTimeout(onLimit, wallTimeMs) : undefined;
+  const every = Math.max(5, Math.min(50, Math.floor(cpuLimitMs / 10)));
+  const poll = cpuLimitMs > 0 ? setInterval(() => cpuTimeMs() > cpuLimitMs && onLimit(), every) : undefined;
+  return () => {
+    clearTimeout(wall);
+    clearInterval(poll);
+  };
+}

@@ -1,0 +1,108 @@
+// A cell's nested tool calls: admission (ids, bounds, input checks), the delegate call under the
+// cell's CallbackSet, the result checks, and delivery of the outcome into the sandbox.
+import { messageOf } from '../errors.js';
+import { byteLength, parseJsonText, toJsonText } from '../json.js';
+import type { CellLimits } from '../limits.js';
+import type { CellId, CellStreamEvent, JsonValue, SessionRuntimeDelegate, ToolDefinition, ToolKind } from '../types.js';
+import type { CallbackSet } from './callbacks.js';
+
+export interface CellTool {
+  readonly id: string;
+  readonly definition: ToolDefinition;
+  readonly kind: ToolKind;
+}
+
+/** Bound on the calls one cell may have waiting on its delegate. */
+export const MAX_OUTSTANDING_TOOL_CALLS = 10_000;
+
+export interface ToolCallsOptions {
+  cellId: CellId;
+  tools: readonly CellTool[];
+  limits: Pick<CellLimits, 'maxToolInputBytes' | 'maxToolResultBytes'>;
+  delegate: SessionRuntimeDelegate;
+  callbacks: CallbackSet;
+  emit(event: CellStreamEvent): void;
+  /** Delivers a call's outcome into the sandbox: its JSON result, or its error message. */
+  settle(callId: string, ok: boolean, payload: string): void;
+  /** False once the cell ended: late outcomes are then abandoned. */
+  accepting(): boolean;
+}
+
+export class ToolCalls {
+  readonly #options: ToolCallsOptions;
+  readonly #outstanding = new Set<string>();
+
+  constructor(options: ToolCallsOptions) {
+    this.#options = options;
+  }
+
+  /** The ids of the calls issued and not yet settled, oldest first. */
+  get pending(): string[] {
+    return [...this.#outstanding];
+  }
+
+  /** A call from the sandbox; a refused one settles at once with the reason. */
+  start(callId: string, index: number, inputJson: string): void {
+    const { tools, limits, delegate, callbacks, emit, cellId } = this.#options;
+    const tool = tools[index];
+    if (tool === undefined || !/^tool-\d+$/.test(callId) || this.#outstanding.has(callId)) return;
+    const name = `tools.${tool.id}`;
+    let input: JsonValue;
+    try {
+      input = this.#admit(name, tool.kind, inputJson);
+    } catch (error) {
+      this.#options.settle(callId, false, messageOf(error));
+      return;
+    }
+    const { name: toolName, namespace } = tool.definition;
+    const toolRef = namespace === undefined ? { name: toolName } : { name: toolName, namespace };
+    this.#outstanding.add(callId);
+    emit({ type: 'toolCall', callId, tool: toolRef, input });
+    const call = { cellId, callId, tool: toolRef, kind: tool.kind, input };
+    callbacks
+      .runTool((signal) => delegate.invokeTool(call, signal))
+      .then((value) => resultText(name, value, limits.maxToolResultBytes))
+      .then(
+        (payload) => this.#settle(callId, true, payload),
+        (error: unknown) => this.#settle(callId, false, messageOf(error)),
+      );
+  }
+
+  #admit(name: string, kind: ToolKind, inputJson: string): JsonValue {
+    const { maxToolInputBytes } = this.#options.limits;
+    if (this.#outstanding.size >= MAX_OUTSTANDING_TOOL_CALLS) {
+      throw new Error(`${name} refused: ${MAX_OUTSTANDING_TOOL_CALLS} tool calls of this cell are already in flight`);
+    }
+    const inputBytes = byteLength(inputJson);
+    if (inputBytes > maxToolInputBytes) {
+      throw new Error(`${name} input is ${inputBytes} bytes, over the maxToolInputBytes limit of ${maxToolInputBytes}`);
+    }
+    const input = parseJsonText(inputJson);
+    // The sandbox checked this too, but a cell can bend its own checks (toJSON, prototypes).
+    const isObject = input !== null && typeof input === 'object' && !Array.isArray(input);
+    if (input === undefined || (kind === 'function' ? !isObject : typeof input !== 'string')) {
+      throw new TypeError(`${name} expects ${kind === 'function' ? 'an object' : 'a string'} input`);
+    }
+    return input;
+  }
+
+  #settle(callId: string, ok: boolean, payload: string): void {
+    // After the cell ended, results are abandoned: no event, no delivery.
+    if (!this.#options.accepting() || !this.#outstanding.delete(callId)) return;
+    this.#options.emit(ok ? { type: 'toolResult', callId, ok } : { type: 'toolResult', callId, ok, error: payload });
+    this.#options.settle(callId, ok, payload);
+  }
+}
+
+/** The delegate's value as JSON text within maxToolResultBytes, or the error the call fails with. */
+function resultText(name: string, value: unknown, maxBytes: number): string {
+  let payload: string;
+  try {
+    payload = toJsonText(value);
+  } catch (error) {
+    throw new Error(`${name} returned a value that is not JSON: ${messageOf(error)}`);
+  }
+  const size = byteLength(payload);
+  if (size > maxBytes) throw new Error(`${name} result is ${size} bytes, over the maxToolResultBytes limit of ${maxBytes}`);
+  return payload;
+}

@@ -1,0 +1,65 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { Deadline } from '../src/cell/callbacks.js';
+import { canTransition, isLive, isUnended, transition, TRANSITIONS, type CellState, type Phase } from '../src/cell/lifecycle.js';
+import type { CellEvent } from '../src/types.js';
+
+const event: CellEvent = { kind: 'completed', cellId: '1', items: [] };
+const deadline = new Deadline(0);
+/** One state of every phase, as the cell builds them. */
+const states: Record<Phase, CellState> = {
+  running: { phase: 'running' },
+  finishing: { phase: 'finishing', error: undefined, drainStop: new AbortController() },
+  terminating: { phase: 'terminating', reason: 'requested', deadline },
+  ended: { phase: 'ended', terminal: { kind: 'completed', cellId: '1', items: [] }, settled: Promise.resolve() },
+  closing: { phase: 'closing', delivered: event },
+  closed: { phase: 'closed', delivered: event },
+};
+const phases = Object.keys(TRANSITIONS) as Phase[];
+const allowed: [Phase, Phase][] = [
+  ['running', 'finishing'],
+  ['running', 'terminating'],
+  ['finishing', 'terminating'],
+  ['finishing', 'ended'],
+  ['terminating', 'ended'],
+  ['ended', 'closing'],
+  ['closing', 'closed'],
+];
+
+test('the transition table allows exactly the lifecycle moves, and transition() refuses every other pair', () => {
+  for (const from of phases) {
+    for (const to of phases) {
+      const legal = allowed.some(([a, b]) => a === from && b === to);
+      assert.equal(canTransition(from, to), legal, `${from} → ${to}`);
+      // Untyped callers (the test walks every pair) are checked at run time too.
+      const move = (): unknown => (transition as (a: CellState, b: CellState) => CellState)(states[from], states[to]);
+      if (legal) assert.equal(move(), states[to]);
+      else assert.throws(move, { message: `codecell: illegal cell transition ${from} → ${to}` });
+    }
+  }
+});
+
+test('every phase but closed leads on, and closed is reachable from running', () => {
+  const reachable = new Set<Phase>(['running']);
+  for (let grew = true; grew; ) {
+    grew = false;
+    for (const from of [...reachable]) {
+      for (const to of TRANSITIONS[from]) if (!reachable.has(to)) grew = reachable.add(to) !== undefined;
+    }
+  }
+  assert.deepEqual([...reachable].sort(), [...phases].sort());
+  for (const phase of phases) assert.equal(TRANSITIONS[phase].length === 0, phase === 'closed', phase);
+});
+
+test('live means the isolate may still run; unended means no terminal event yet', () => {
+  assert.deepEqual(phases.filter((phase) => isLive(states[phase])), ['running', 'finishing']);
+  assert.deepEqual(phases.filter((phase) => isUnended(states[phase])), ['running', 'finishing', 'terminating']);
+});
+
+test('an illegal move does not compile', () => {
+  const running = { phase: 'running' } as const;
+  // @ts-expect-error running cannot go straight to ended
+  assert.throws(() => transition(running, states.ended as Extract<CellState, { phase: 'ended' }>));
+  // @ts-expect-error closed is the end
+  assert.throws(() => transition({ phase: 'closed', delivered: event } as const, running));
+});
