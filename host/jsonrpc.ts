@@ -1,4 +1,5 @@
-// The only module that imports vscode-jsonrpc: a connection over a pair of streams, plus
+// The only module that imports vscode-jsonrpc: a connection over a pair of streams, methods
+// registered and called through the rows of the method table (params validated, results typed),
 // AbortSignal <-> CancellationToken adapters and the error conversions of the protocol.
 import type { Readable, Writable } from 'node:stream';
 import {
@@ -13,7 +14,7 @@ import {
 } from 'vscode-jsonrpc/node.js';
 import { CodeCellError, messageOf } from '../src/errors.js';
 import type { Logger } from '../src/types.js';
-import { errorFromWire, JsonRpcErrors, wireCodeOf } from './protocol.js';
+import { errorFromWire, JsonRpcErrors, wireCodeOf, type MethodSpec, type ParamsOf, type ResultOf } from './protocol.js';
 
 export type { CancellationToken, MessageConnection };
 export { ResponseError };
@@ -35,7 +36,7 @@ export interface Connection {
    * Sends a notification through the connection's one writer; unlike the connection's own
    * sendNotification it still works after the input closed (to report cells closing).
    */
-  notify(method: string, params: unknown): void;
+  notify<M extends MethodSpec>(method: M, params: ParamsOf<M>): void;
   /** Resolves when everything sent so far was handed to the output stream. */
   flush(): Promise<void>;
 }
@@ -73,9 +74,9 @@ export function openConnection(input: Readable, output: Writable, logger: Logger
   });
   connection.onNotification(IGNORED_NOTIFICATION, () => {});
   const writes = new Set<Promise<void>>();
-  const notify = (method: string, params: unknown): void => {
-    const write = writer.write({ jsonrpc: '2.0', method, params } as Message).catch((error: unknown) => {
-      logger.warn(`codecell: could not send ${method}: ${messageOf(error)}`);
+  const notify = <M extends MethodSpec>(method: M, params: ParamsOf<M>): void => {
+    const write = writer.write({ jsonrpc: '2.0', method: method.name, params } as Message).catch((error: unknown) => {
+      logger.warn(`codecell: could not send ${method.name}: ${messageOf(error)}`);
     });
     writes.add(write);
     void write.finally(() => writes.delete(write));
@@ -135,3 +136,45 @@ export function fromResponseError(error: unknown): unknown {
 
 export const invalidParams = (message: string): ResponseError<unknown> =>
   new ResponseError(JsonRpcErrors.invalidParams, message, { code: 'ERR_INVALID_REQUEST' });
+
+/** The method's params, checked against its schema; anything else is a -32602 answer. */
+export function parseParams<M extends MethodSpec>(method: M, params: unknown): ParamsOf<M> {
+  if (!isRecord(params)) throw invalidParams(`${method.name} params must be an object`);
+  const parsed = method.params.safeParse(params);
+  if (parsed.success) return parsed.data as ParamsOf<M>;
+  const [issue] = parsed.error.issues;
+  const where = issue === undefined || issue.path.length === 0 ? '' : `${issue.path.join('.')}: `;
+  throw invalidParams(`${method.name} params: ${where}${issue?.message ?? 'invalid'}`);
+}
+
+/** Serves one request method: every failure becomes one JSON-RPC error answer. */
+export function onRequest<M extends MethodSpec>(
+  connection: MessageConnection,
+  method: M,
+  handler: (params: ParamsOf<M>, token: CancellationToken) => Promise<ResultOf<M>> | ResultOf<M>,
+): void {
+  connection.onRequest(method.name, (params: unknown, token: CancellationToken) =>
+    Promise.resolve()
+      .then(() => handler(parseParams(method, params), token))
+      .catch((error: unknown) => {
+        throw toResponseError(error);
+      }),
+  );
+}
+
+/** Hears one notification method; a malformed one is logged and dropped. */
+export function onNotification<M extends MethodSpec>(connection: MessageConnection, method: M, handler: (params: ParamsOf<M>) => void, logger: Logger): void {
+  connection.onNotification(method.name, (params: unknown) => {
+    try {
+      handler(parseParams(method, params));
+    } catch (error) {
+      logger.warn(`codecell: ignored ${method.name}: ${messageOf(error)}`);
+    }
+  });
+}
+
+/** Sends a request of the table; the token (if any) cancels it with $/cancelRequest. */
+export function sendRequest<M extends MethodSpec>(connection: MessageConnection, method: M, params: ParamsOf<M>, token?: CancellationToken): Promise<ResultOf<M>> {
+  // vscode-jsonrpc reads a trailing undefined as one more parameter: pass a token only if any.
+  return token === undefined ? connection.sendRequest<ResultOf<M>>(method.name, params) : connection.sendRequest<ResultOf<M>>(method.name, params, token);
+}

@@ -9,47 +9,43 @@ import { PendingRouter, type RoutedEntry } from '../src/pending-router.js';
 import type { Logger, SessionRuntimeDelegate } from '../src/types.js';
 import {
   fromResponseError,
+  onNotification,
+  onRequest,
   openConnection,
   ResponseError,
+  sendRequest,
   signalFromToken,
   tokenFromSignal,
   type CancellationToken,
   type MessageConnection,
 } from './jsonrpc.js';
 import {
+  DelegateCalls,
   JsonRpcErrors,
   Methods,
   PROTOCOL_VERSION,
   type CellClosedParams,
   type CellEventParams,
-  type CellNotifyParams,
-  type InitializeResult,
-  type SessionCreateResult,
+  type DelegateCall,
+  type DelegateCallName,
+  type MethodSpec,
+  type ParamsOf,
+  type ResultOf,
   type SessionId,
-  type ToolInvokeParams,
 } from './protocol.js';
 import { RemoteSession, type RemoteSessionOptions } from './remote-session.js';
 
-/** A delegate failure crosses the wire as this implementation-defined JSON-RPC error. */
-const DELEGATE_FAILED = -32000;
-
+/** A delegate call from the host, waiting for its session's delegate. */
 type InboundRequest = {
-  method: typeof Methods.toolInvoke | typeof Methods.cellNotify;
-  params: ToolInvokeParams | CellNotifyParams;
+  name: DelegateCallName;
+  /** The delegate method's argument (checked by the delegate's own contract, not here). */
+  value: unknown;
   token: CancellationToken;
   resolve(value: unknown): void;
   reject(error: unknown): void;
 };
-type InboundNotification =
-  | { method: typeof Methods.cellEvent; params: CellEventParams }
-  | { method: typeof Methods.cellClosed; params: CellClosedParams };
+type InboundNotification = { type: 'event'; params: CellEventParams } | { type: 'closed'; params: CellClosedParams };
 export type Inbound = RoutedEntry<InboundNotification, InboundRequest>;
-
-function sessionIdOf(params: unknown): string {
-  const id = (params as { sessionId?: unknown } | null)?.sessionId;
-  if (typeof id !== 'string') throw new ResponseError(JsonRpcErrors.invalidParams, 'params.sessionId must be a string');
-  return id;
-}
 
 /** One connection to one host process (or to an in-process host over streams). */
 export class HostLink {
@@ -80,27 +76,19 @@ export class HostLink {
       this.#markExited = resolve;
     });
     this.connection = openConnection(input, output, logger).connection;
-    const inboundRequest = (method: InboundRequest['method']) => (params: unknown, token: CancellationToken) =>
-      new Promise((resolve, reject) => {
-        const sessionId = sessionIdOf(params);
-        const message = { method, params, token, resolve, reject } as InboundRequest;
-        this.sessions.route(sessionId, {
-          type: 'request',
-          message,
-          fail: (failure) => reject(new ResponseError(failure.code, failure.message)),
-        });
-      });
-    this.connection.onRequest(Methods.toolInvoke, inboundRequest(Methods.toolInvoke));
-    this.connection.onRequest(Methods.cellNotify, inboundRequest(Methods.cellNotify));
-    for (const [method, router] of [[Methods.cellEvent, this.sessionEvents], [Methods.cellClosed, this.sessions]] as const) {
-      this.connection.onNotification(method, (params: unknown) => {
-        try {
-          router.routeNotification(sessionIdOf(params), { method, params } as InboundNotification);
-        } catch (error) {
-          logger.warn(`codecell: ignored ${method}: ${messageOf(error)}`);
-        }
-      });
+    for (const [name, call] of Object.entries(DelegateCalls) as [DelegateCallName, DelegateCall][]) {
+      onRequest(this.connection, call.method, ({ sessionId, [call.arg]: value }, token) =>
+        new Promise((resolve, reject) => {
+          this.sessions.route(sessionId, {
+            type: 'request',
+            message: { name, value, token, resolve, reject },
+            fail: (failure) => reject(new ResponseError(failure.code, failure.message)),
+          });
+        }),
+      );
     }
+    onNotification(this.connection, Methods.cellEvent, (params) => this.sessionEvents.routeNotification(params.sessionId, { type: 'event', params }), logger);
+    onNotification(this.connection, Methods.cellClosed, (params) => this.sessions.routeNotification(params.sessionId, { type: 'closed', params }), logger);
     this.connection.onClose(() => {
       const closed = new CodeCellError('ERR_HOST_EXITED', 'codecell-host closed the connection');
       if (child === undefined) {
@@ -118,15 +106,13 @@ export class HostLink {
   }
 
   /** A request to the host; rejects with ERR_HOST_EXITED if the host dies first. */
-  request<R>(method: string, params: unknown, signal?: AbortSignal): Promise<R> {
+  request<M extends MethodSpec>(method: M, params: ParamsOf<M>, signal?: AbortSignal): Promise<ResultOf<M>> {
     if (this.#death !== undefined) return Promise.reject(this.#death);
-    return new Promise<R>((resolve, reject) => {
+    return new Promise<ResultOf<M>>((resolve, reject) => {
       const { token, dispose } = tokenFromSignal(signal);
       const onDeath = (error: CodeCellError): void => reject(error);
       this.#pending.add(onDeath);
-      // vscode-jsonrpc reads a trailing undefined as one more parameter: pass a token only if any.
-      const sent = token === undefined ? this.connection.sendRequest<R>(method, params) : this.connection.sendRequest<R>(method, params, token);
-      sent
+      sendRequest(this.connection, method, params, token)
         .then(resolve, (error: unknown) => reject(this.#death ?? fromResponseError(error)))
         .finally(() => {
           this.#pending.delete(onDeath);
@@ -139,17 +125,12 @@ export class HostLink {
   serve(delegate: SessionRuntimeDelegate, request: InboundRequest): void {
     const cancelled = signalFromToken(request.token, () => new CodeCellError('ERR_CANCELLED', 'codecell-host cancelled the callback'));
     this.#inbound.add(cancelled.abort);
+    // The table pairs each name with the delegate method of that name and its argument.
+    const method = delegate[request.name] as (value: unknown, signal: AbortSignal) => unknown;
+    const call: DelegateCall = DelegateCalls[request.name];
     Promise.resolve()
-      .then(async () => {
-        if (request.method === Methods.toolInvoke) {
-          const { call } = request.params as ToolInvokeParams;
-          return (await delegate.invokeTool(call, cancelled.signal)) ?? null;
-        }
-        const { notification } = request.params as CellNotifyParams;
-        await delegate.notify(notification, cancelled.signal);
-        return {};
-      })
-      .then(request.resolve, (error: unknown) => request.reject(new ResponseError(DELEGATE_FAILED, messageOf(error))))
+      .then(async () => call.answer(await method.call(delegate, request.value, cancelled.signal)))
+      .then(request.resolve, (error: unknown) => request.reject(new ResponseError(JsonRpcErrors.delegateFailed, messageOf(error))))
       .finally(() => {
         this.#inbound.delete(cancelled.abort);
         cancelled.dispose();
@@ -157,7 +138,7 @@ export class HostLink {
   }
 
   async initialize(): Promise<void> {
-    const result = await this.request<InitializeResult>(Methods.initialize, {
+    const result = await this.request(Methods.initialize, {
       protocolVersion: PROTOCOL_VERSION,
       clientInfo: { name: 'codecell HostClient', version: CODECELL_VERSION },
     });
@@ -168,7 +149,7 @@ export class HostLink {
     // Held until the session is registered: what the host sends for it meanwhile is kept.
     using _requests = this.sessions.begin();
     using _events = this.sessionEvents.begin();
-    const result = await this.request<SessionCreateResult>(Methods.sessionCreate, options);
+    const result = await this.request(Methods.sessionCreate, options);
     const session = new RemoteSession(this, result.sessionId, delegate, result.setupEvent);
     // The setup cell's events may already be held for the session: hold them for its stream.
     if (result.setupCellId !== undefined) session.trackCell(result.setupCellId, session.beginCell());

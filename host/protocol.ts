@@ -1,56 +1,111 @@
-// The codecell-host wire protocol (SPEC §8): method names, parameter and result shapes, and the
-// mapping between CodeCellError codes and JSON-RPC error codes.
+// The codecell-host wire protocol (SPEC §8) as one table: every method's name, direction, kind,
+// params schema and result type. The server and the client register and call methods only
+// through these rows (host/rpc.ts), so params arrive validated and typed. Objects the runtime
+// validates itself (requests, tools, limits, modes) are typed here and checked there, with its
+// messages and ERR_INVALID_REQUEST.
+import * as z from 'zod';
 import type { CellLimits } from '../src/limits.js';
 import { CodeCellError, ERROR_CODES, type CodeCellErrorCode } from '../src/errors.js';
 import { INTERNAL_ERROR, INVALID_PARAMS } from '../src/pending-router.js';
 import type {
   CellEvent,
-  CellId,
   CellNotification,
   CellStreamEvent,
   ExecuteRequest,
   JsonValue,
   NestedToolCall,
   ObserveMode,
+  SessionRuntimeDelegate,
   ToolDefinition,
 } from '../src/types.js';
 
 export const PROTOCOL_VERSION = 1;
 
+export type SessionId = string;
+export type Direction = 'toHost' | 'toClient';
+
+/** One row of the method table; `result` only carries the result type. */
+export interface MethodSpec<Params extends z.ZodType = z.ZodType, Result = unknown> {
+  readonly name: string;
+  readonly direction: Direction;
+  readonly kind: 'request' | 'notification';
+  readonly params: Params;
+  readonly result?: Result;
+}
+export type ParamsOf<M extends MethodSpec> = z.output<M['params']>;
+export type ResultOf<M extends MethodSpec> = M extends MethodSpec<z.ZodType, infer R> ? R : never;
+
+const request =
+  <Result>() =>
+  <Params extends z.ZodType>(name: string, direction: Direction, params: Params): MethodSpec<Params, Result> => ({ name, direction, kind: 'request', params });
+const notification = <Params extends z.ZodType>(name: string, params: Params): MethodSpec<Params, void> => ({ name, direction: 'toClient', kind: 'notification', params });
+/** A value the runtime checks itself: typed here, passed through as is. */
+const checkedByRuntime = <T>() => z.custom<T>(() => true);
+
+const sessionId = z.string().min(1);
+const cellId = z.string();
+const inSession = { sessionId };
+const inCell = { sessionId, cellId };
+
 export const Methods = {
-  initialize: 'initialize',
-  sessionCreate: 'session/create',
-  cellExecute: 'cell/execute',
-  cellObserve: 'cell/observe',
-  cellTerminate: 'cell/terminate',
-  sessionShutdown: 'session/shutdown',
-  toolInvoke: 'tool/invoke',
-  cellNotify: 'cell/notify',
-  cellEvent: 'cell/event',
-  cellClosed: 'cell/closed',
+  initialize: request<InitializeResult>()('initialize', 'toHost', z.object({
+    protocolVersion: z.number(),
+    clientInfo: z.object({ name: z.string(), version: z.string().optional() }).optional(),
+  })),
+  sessionCreate: request<SessionCreateResult>()('session/create', 'toHost', z.object({
+    tools: checkedByRuntime<ToolDefinition[]>().optional(),
+    limits: checkedByRuntime<Partial<CellLimits>>().optional(),
+    storedValues: checkedByRuntime<'enabled' | 'disabled'>().optional(),
+    setupSource: z.string().optional(),
+  })),
+  cellExecute: request<CellExecuteResult>()('cell/execute', 'toHost', z.object({
+    ...inSession,
+    request: checkedByRuntime<ExecuteRequest>(),
+    observe: checkedByRuntime<ObserveMode>().optional(),
+  })),
+  cellObserve: request<CellEvent>()('cell/observe', 'toHost', z.object({ ...inCell, mode: checkedByRuntime<ObserveMode>() })),
+  cellTerminate: request<CellEvent>()('cell/terminate', 'toHost', z.object(inCell)),
+  sessionShutdown: request<Record<string, never>>()('session/shutdown', 'toHost', z.object(inSession)),
+  toolInvoke: request<ToolInvokeResult>()('tool/invoke', 'toClient', z.object({ ...inSession, call: checkedByRuntime<NestedToolCall>() })),
+  cellNotify: request<Record<string, never>>()('cell/notify', 'toClient', z.object({ ...inSession, notification: checkedByRuntime<CellNotification>() })),
+  cellEvent: notification('cell/event', z.object({ ...inCell, event: checkedByRuntime<CellStreamEvent>() })),
+  cellClosed: notification('cell/closed', z.object(inCell)),
 } as const;
 
-export type SessionId = string;
-
-export interface InitializeParams { protocolVersion: number; clientInfo?: { name: string; version?: string } }
 export interface InitializeResult { protocolVersion: number; serverInfo: { name: string; version: string }; limits: CellLimits }
-export interface SessionCreateParams {
-  tools?: ToolDefinition[];
-  limits?: Partial<CellLimits>;
-  storedValues?: 'enabled' | 'disabled';
-  setupSource?: string;
-}
-export interface SessionCreateResult { sessionId: SessionId; setupEvent?: CellEvent; setupCellId?: CellId }
-export interface CellExecuteParams { sessionId: SessionId; request: ExecuteRequest; observe?: ObserveMode }
-export interface CellExecuteResult { cellId: CellId; event: CellEvent }
-export interface CellObserveParams { sessionId: SessionId; cellId: CellId; mode: ObserveMode }
-export interface CellTerminateParams { sessionId: SessionId; cellId: CellId }
-export interface SessionShutdownParams { sessionId: SessionId }
-export interface ToolInvokeParams { sessionId: SessionId; call: NestedToolCall }
+export interface SessionCreateResult { sessionId: SessionId; setupEvent?: CellEvent; setupCellId?: string }
+export interface CellExecuteResult { cellId: string; event: CellEvent }
 export type ToolInvokeResult = JsonValue | null;
-export interface CellNotifyParams { sessionId: SessionId; notification: CellNotification }
-export interface CellEventParams { sessionId: SessionId; cellId: CellId; event: CellStreamEvent }
-export interface CellClosedParams { sessionId: SessionId; cellId: CellId }
+
+export type InitializeParams = ParamsOf<typeof Methods.initialize>;
+export type SessionCreateParams = ParamsOf<typeof Methods.sessionCreate>;
+export type CellExecuteParams = ParamsOf<typeof Methods.cellExecute>;
+export type CellObserveParams = ParamsOf<typeof Methods.cellObserve>;
+export type CellTerminateParams = ParamsOf<typeof Methods.cellTerminate>;
+export type SessionShutdownParams = ParamsOf<typeof Methods.sessionShutdown>;
+export type ToolInvokeParams = ParamsOf<typeof Methods.toolInvoke>;
+export type CellNotifyParams = ParamsOf<typeof Methods.cellNotify>;
+export type CellEventParams = ParamsOf<typeof Methods.cellEvent>;
+export type CellClosedParams = ParamsOf<typeof Methods.cellClosed>;
+
+/** A delegate call crossing the wire: its params carry the session id and the call's argument. */
+export interface DelegateCall {
+  readonly method: MethodSpec<z.ZodType<{ sessionId: string } & Record<string, unknown>>>;
+  /** The params key of the delegate method's argument. */
+  readonly arg: string;
+  /** The JSON-RPC result made of the delegate's value. */
+  answer(value: unknown): unknown;
+}
+
+/**
+ * The SessionRuntimeDelegate methods (but cellClosed, a notification) that cross the wire as host →
+ * client requests. The server forwards and the client serves exactly these.
+ */
+export const DelegateCalls = {
+  invokeTool: { method: Methods.toolInvoke, arg: 'call', answer: (value: JsonValue | undefined): ToolInvokeResult => value ?? null },
+  notify: { method: Methods.cellNotify, arg: 'notification', answer: (): Record<string, never> => ({}) },
+} as const satisfies Record<Exclude<keyof SessionRuntimeDelegate, 'cellClosed'>, DelegateCall>;
+export type DelegateCallName = keyof typeof DelegateCalls;
 
 export const JsonRpcErrors = {
   parseError: -32700,
@@ -62,6 +117,8 @@ export const JsonRpcErrors = {
   conflict: -32001,
   /** A limit of SPEC §9 refused the request. */
   limitExceeded: -32002,
+  /** A delegate failure, answering a host → client request. */
+  delegateFailed: -32000,
 } as const;
 
 /** The JSON-RPC code a CodeCellError crosses the wire with; server faults stay -32603. */

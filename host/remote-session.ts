@@ -55,7 +55,7 @@ export class RemoteSession implements CodeCellSession {
     const guard = this.#streams.begin();
     let result: CellExecuteResult;
     try {
-      result = await this.#link.request<CellExecuteResult>(Methods.cellExecute, { sessionId: this.sessionId, request, observe: initialObserve });
+      result = await this.#link.request(Methods.cellExecute, { sessionId: this.sessionId, request, observe: initialObserve });
     } catch (error) {
       guard.release();
       throw error;
@@ -77,14 +77,14 @@ export class RemoteSession implements CodeCellSession {
     }
     this.#observing.add(cellId);
     const event = this.#link
-      .request<CellEvent>(Methods.cellObserve, { sessionId: this.sessionId, cellId, mode }, signal)
+      .request(Methods.cellObserve, { sessionId: this.sessionId, cellId, mode }, signal)
       .finally(() => this.#observing.delete(cellId));
     return { event };
   }
 
   async terminate(cellId: CellId): Promise<CellEvent> {
     this.#assertCellUsable(cellId);
-    return this.#link.request<CellEvent>(Methods.cellTerminate, { sessionId: this.sessionId, cellId });
+    return this.#link.request(Methods.cellTerminate, { sessionId: this.sessionId, cellId });
   }
 
   shutdown(): Promise<void> {
@@ -124,13 +124,13 @@ export class RemoteSession implements CodeCellSession {
       this.#link.serve(this.#delegate, entry.message);
       return;
     }
-    const { method, params } = entry.message;
-    if (method === Methods.cellEvent) {
-      this.#streams.emit(params.cellId, params.event);
+    const message = entry.message;
+    if (message.type === 'event') {
+      this.#streams.emit(message.params.cellId, message.params.event);
     } else {
       Promise.resolve()
-        .then(() => this.#delegate.cellClosed?.(params.cellId))
-        .catch((error: unknown) => this.#link.logger.warn(`codecell: cellClosed(${params.cellId}) threw: ${messageOf(error)}`));
+        .then(() => this.#delegate.cellClosed?.(message.params.cellId))
+        .catch((error: unknown) => this.#link.logger.warn(`codecell: cellClosed(${message.params.cellId}) threw: ${messageOf(error)}`));
     }
   }
 

@@ -6,24 +6,9 @@ import { CODECELL_VERSION, DEFAULT_OBSERVE } from '../src/defaults.js';
 import { consoleLogger } from '../src/logger.js';
 import { checkLimits, DEFAULT_LIMITS, type CellLimits } from '../src/limits.js';
 import { SessionRuntime } from '../src/session-runtime.js';
-import type { CellId, JsonValue, Logger, ObserveMode, SessionRuntimeDelegate } from '../src/types.js';
-import {
-  invalidParams,
-  openConnection,
-  signalFromToken,
-  toResponseError,
-  tokenFromSignal,
-  type CancellationToken,
-} from './jsonrpc.js';
-import {
-  Methods,
-  PROTOCOL_VERSION,
-  type CellEventParams,
-  type CellExecuteResult,
-  type InitializeResult,
-  type SessionCreateResult,
-  type SessionId,
-} from './protocol.js';
+import type { CellId, Logger, SessionRuntimeDelegate } from '../src/types.js';
+import { invalidParams, onRequest, openConnection, sendRequest, signalFromToken, tokenFromSignal } from './jsonrpc.js';
+import { DelegateCalls, Methods, PROTOCOL_VERSION, type DelegateCall, type SessionId } from './protocol.js';
 
 export interface HostOptions {
   input?: Readable;
@@ -47,17 +32,6 @@ export interface Host {
 
 const SERVER_INFO = { name: 'codecell-host', version: CODECELL_VERSION };
 
-function record(value: unknown, what: string): Record<string, unknown> {
-  if (value === null || typeof value !== 'object' || Array.isArray(value)) throw invalidParams(`${what} params must be an object`);
-  return value as Record<string, unknown>;
-}
-
-function stringField(params: Record<string, unknown>, key: string): string {
-  const value = params[key];
-  if (typeof value !== 'string' || value === '') throw invalidParams(`${key} must be a non-empty string`);
-  return value;
-}
-
 export function createHost(options: HostOptions = {}): Host {
   const { input = process.stdin, output = process.stdout, logger = consoleLogger, callbackAbortDeadlineMs } = options;
   const caps = checkLimits(options.caps, 'options.caps');
@@ -66,38 +40,28 @@ export function createHost(options: HostOptions = {}): Host {
   let sessionSeq = 0;
   let closing: Promise<void> | undefined;
 
-  const session = (params: Record<string, unknown>): [SessionId, SessionRuntime] => {
-    const sessionId = stringField(params, 'sessionId');
+  const session = (sessionId: SessionId): SessionRuntime => {
     const runtime = sessions.get(sessionId);
     if (runtime === undefined) throw invalidParams(`unknown session ${sessionId}`);
-    return [sessionId, runtime];
-  };
-
-  /** Nothing a handler does escapes into the transport: every failure becomes one error answer. */
-  const handle = <R>(method: string, handler: (params: Record<string, unknown>, token: CancellationToken) => Promise<R> | R): void => {
-    connection.onRequest(method, (params: unknown, token: CancellationToken) =>
-      Promise.resolve()
-        .then(() => handler(record(params, method), token))
-        .catch((error: unknown) => {
-          throw toResponseError(error);
-        }),
-    );
+    return runtime;
   };
 
   const forwardEvents = (sessionId: SessionId, runtime: SessionRuntime, cellId: CellId): void => {
     const stream = runtime.events(cellId);
     void (async () => {
-      for await (const event of stream) {
-        notify(Methods.cellEvent, { sessionId, cellId, event } satisfies CellEventParams);
-      }
+      for await (const event of stream) notify(Methods.cellEvent, { sessionId, cellId, event });
     })().catch((error: unknown) => logger.warn(`codecell-host: forwarding events of cell ${cellId} failed: ${messageOf(error)}`));
   };
 
+  /**
+   * The session's delegate: each delegate call of the table is a request to the client, cancelled
+   * with its signal; cellClosed is a notification.
+   */
   const delegateFor = (sessionId: SessionId): SessionRuntimeDelegate => {
-    const request = async <R>(method: string, params: unknown, signal: AbortSignal): Promise<R> => {
+    const forward = ({ method, arg }: DelegateCall) => async (value: unknown, signal: AbortSignal): Promise<unknown> => {
       const { token, dispose } = tokenFromSignal(signal);
       try {
-        return await connection.sendRequest<R>(method, params, token);
+        return await sendRequest(connection, method, { sessionId, [arg]: value }, token);
       } catch (error) {
         // The client's answer (e.g. a PendingRouter overflow) becomes the tool's rejection.
         throw new Error(messageOf(error));
@@ -105,34 +69,27 @@ export function createHost(options: HostOptions = {}): Host {
         dispose();
       }
     };
-    return {
-      invokeTool: async (call, signal) => {
-        const result = await request<JsonValue | null>(Methods.toolInvoke, { sessionId, call }, signal);
-        return result ?? null;
-      },
-      notify: async (notification, signal) => {
-        await request(Methods.cellNotify, { sessionId, notification }, signal);
-      },
-      cellClosed: (cellId) => notify(Methods.cellClosed, { sessionId, cellId }),
-    };
+    const calls = Object.entries(DelegateCalls).map(([name, call]) => [name, forward(call)]);
+    // Each forwarder returns what the client answered for that delegate method (table-checked).
+    const delegate: Record<string, unknown> = Object.fromEntries(calls);
+    delegate.cellClosed = (cellId: CellId) => notify(Methods.cellClosed, { sessionId, cellId });
+    return delegate as unknown as SessionRuntimeDelegate;
   };
 
-  handle(Methods.initialize, (params): InitializeResult => {
-    if (params.protocolVersion !== PROTOCOL_VERSION) {
-      throw invalidParams(`protocolVersion ${String(params.protocolVersion)} is not supported (this host speaks ${PROTOCOL_VERSION})`);
+  onRequest(connection, Methods.initialize, ({ protocolVersion }) => {
+    if (protocolVersion !== PROTOCOL_VERSION) {
+      throw invalidParams(`protocolVersion ${protocolVersion} is not supported (this host speaks ${PROTOCOL_VERSION})`);
     }
     return { protocolVersion: PROTOCOL_VERSION, serverInfo: SERVER_INFO, limits: { ...DEFAULT_LIMITS, ...caps } };
   });
 
-  handle(Methods.sessionCreate, async (params): Promise<SessionCreateResult> => {
+  onRequest(connection, Methods.sessionCreate, async ({ tools, limits, storedValues, setupSource }) => {
     if (closing !== undefined) throw new CodeCellError('ERR_SHUTTING_DOWN', 'codecell-host is shutting down');
-    const { setupSource } = params;
-    if (setupSource !== undefined && typeof setupSource !== 'string') throw invalidParams('setupSource must be a string');
     const sessionId = String(++sessionSeq);
     const runtime = new SessionRuntime(delegateFor(sessionId), {
-      tools: params.tools as never,
-      limits: params.limits as never,
-      storedValues: params.storedValues as never,
+      tools,
+      limits,
+      storedValues,
       callbackAbortDeadlineMs,
       logger,
       caps,
@@ -152,31 +109,27 @@ export function createHost(options: HostOptions = {}): Host {
     }
   });
 
-  handle(Methods.cellExecute, async (params): Promise<CellExecuteResult> => {
-    const [sessionId, runtime] = session(params);
-    const started = await runtime.execute(params.request as never, (params.observe as ObserveMode | undefined) ?? DEFAULT_OBSERVE);
+  onRequest(connection, Methods.cellExecute, async ({ sessionId, request, observe }) => {
+    const runtime = session(sessionId);
+    const started = await runtime.execute(request, observe ?? DEFAULT_OBSERVE);
     forwardEvents(sessionId, runtime, started.cellId);
     return { cellId: started.cellId, event: await started.initialEvent };
   });
 
-  handle(Methods.cellObserve, async (params, token) => {
-    const [, runtime] = session(params);
+  onRequest(connection, Methods.cellObserve, async ({ sessionId, cellId, mode }, token) => {
+    const runtime = session(sessionId);
     const cancelled = signalFromToken(token, () => new CodeCellError('ERR_CANCELLED', 'the client cancelled the observation'));
     try {
-      return await runtime.observe(params.cellId as string, params.mode as ObserveMode, cancelled.signal);
+      return await runtime.observe(cellId, mode, cancelled.signal);
     } finally {
       cancelled.dispose();
     }
   });
 
-  handle(Methods.cellTerminate, async (params) => {
-    const [, runtime] = session(params);
-    return runtime.terminate(params.cellId as string);
-  });
+  onRequest(connection, Methods.cellTerminate, ({ sessionId, cellId }) => session(sessionId).terminate(cellId));
 
-  handle(Methods.sessionShutdown, async (params) => {
-    const [sessionId, runtime] = session(params);
-    await runtime.shutdown();
+  onRequest(connection, Methods.sessionShutdown, async ({ sessionId }) => {
+    await session(sessionId).shutdown();
     sessions.delete(sessionId);
     return {};
   });
