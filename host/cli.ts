@@ -5,10 +5,16 @@ import { extname, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import type { Readable, Writable } from 'node:stream';
-import { SessionRuntime } from '../src/session-runtime.js';
-import type { CellEvent, CellStreamEvent, JsonValue, OutputItem, SessionRuntimeDelegate, ToolDefinition } from '../src/types.js';
-import { messageOf } from '../src/errors.js';
-import { DEFAULT_YIELD_MS } from '../src/defaults.js';
+import {
+  SessionRuntime,
+  type CellEvent,
+  type CellStreamEvent,
+  type JsonValue,
+  type OutputItem,
+  type SessionRuntimeDelegate,
+  type ToolDefinition,
+} from '../src/index.js';
+import { DEFAULT_YIELD_MS, messageOf } from '../src/internal.js';
 
 const USAGE = `usage: codecell run <file|-> [--tools <tools.json|module>] [--yield <ms>] [--ts] [--json]
        codecell mcp --upstream "<command> [args...]" [--upstream ...]

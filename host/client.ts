@@ -3,11 +3,8 @@
 import { spawn } from 'node:child_process';
 import type { Readable, Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
-import { consoleLogger } from '../src/logger.js';
-import { CodeCellError } from '../src/errors.js';
-import type { CellLimits } from '../src/limits.js';
-import type { Logger, SessionRuntimeDelegate } from '../src/types.js';
-import { checkDelegate } from '../src/validate.js';
+import { CodeCellError, type CellLimits, type Logger, type SessionRuntimeDelegate } from '../src/index.js';
+import { checkDelegate, consoleLogger } from '../src/internal.js';
 import { HostLink } from './link.js';
 import type { RemoteSession, RemoteSessionOptions } from './remote-session.js';
 

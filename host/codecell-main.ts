@@ -1,6 +1,5 @@
 // The `codecell` command line (see host/cli.ts).
-import { assertIsolatesUsable } from '../src/isolate/load.js';
-import { settleIsolatesForExit } from '../src/isolate/pool.js';
+import { assertIsolatesUsable, settleIsolatesForExit } from '../src/internal.js';
 import { main } from './cli.js';
 
 try {

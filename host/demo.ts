@@ -1,7 +1,7 @@
 // `npm start`: a self-contained demonstration. It spawns codecell-host and runs cells against a
 // small in-memory tool set, printing what happens and how long it takes.
 import { HostClient } from './client.js';
-import type { CellEvent, JsonValue, NestedToolCall, SessionRuntimeDelegate, ToolDefinition } from '../src/types.js';
+import type { CellEvent, JsonValue, NestedToolCall, SessionRuntimeDelegate, ToolDefinition } from '../src/index.js';
 
 const CATALOGUE = [
   { sku: 'kb-01', name: 'Mechanical keyboard', priceEur: 89 },

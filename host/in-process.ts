@@ -1,7 +1,8 @@
-// Runs codecell-host's server in this process over linked streams, with a HostClient on the other
-// end: the protocol without a child process (for tests and embedding experiments).
+// `codecell/testing`: codecell-host's server in this process over linked streams, with a
+// HostClient on the other end: the protocol without a child process (for tests and embedding
+// experiments).
 import { PassThrough } from 'node:stream';
-import type { Logger } from '../src/types.js';
+import type { Logger } from '../src/index.js';
 import { HostClient } from './client.js';
 import { createHost, type Host } from './server.js';
 

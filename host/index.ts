@@ -1,12 +1,11 @@
-// `codecell/host`: the client for codecell-host, the server, and the protocol types.
+// `codecell/host`: the client for codecell-host, the server, and the protocol. (The in-process
+// pair for tests is `codecell/testing`.)
 export { HostClient } from './client.js';
 export type { HostClientOptions } from './client.js';
-export { RemoteSession } from './remote-session.js';
-export type { RemoteSessionOptions } from './remote-session.js';
+// A type only: its sessions come from HostClient.createSession.
+export type { RemoteSession, RemoteSessionOptions } from './remote-session.js';
 export { createHost } from './server.js';
 export type { Host, HostOptions } from './server.js';
-export { connectInProcess } from './in-process.js';
-export type { InProcessHost } from './in-process.js';
 export { Methods, PROTOCOL_VERSION, JsonRpcErrors, wireCodeOf, errorFromWire } from './protocol.js';
 export type {
   CellClosedParams,

@@ -12,8 +12,8 @@ import {
   type Message,
   type MessageConnection,
 } from 'vscode-jsonrpc/node.js';
-import { CodeCellError, messageOf } from '../src/errors.js';
-import type { Logger } from '../src/types.js';
+import { CodeCellError, type Logger } from '../src/index.js';
+import { messageOf } from '../src/internal.js';
 import { errorFromWire, JsonRpcErrors, wireCodeOf, type MethodSpec, type ParamsOf, type ResultOf } from './protocol.js';
 
 export type { CancellationToken, MessageConnection };

@@ -2,11 +2,15 @@
 // requests out, delegate requests and cell events in, routed to sessions through PendingRouters.
 import type { ChildProcess } from 'node:child_process';
 import type { Readable, Writable } from 'node:stream';
-import { CodeCellError, messageOf } from '../src/errors.js';
-import { CODECELL_VERSION } from '../src/defaults.js';
-import type { CellLimits } from '../src/limits.js';
-import { PendingRouter, type RoutedEntry } from '../src/pending-router.js';
-import type { Logger, SessionRuntimeDelegate } from '../src/types.js';
+import {
+  CodeCellError,
+  PendingRouter,
+  type CellLimits,
+  type Logger,
+  type RoutedEntry,
+  type SessionRuntimeDelegate,
+} from '../src/index.js';
+import { CODECELL_VERSION, messageOf } from '../src/internal.js';
 import {
   fromResponseError,
   onNotification,

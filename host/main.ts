@@ -1,7 +1,6 @@
 // The codecell-host process: JSON-RPC on stdin/stdout, logs on stderr, exit 0 once stdin closes
 // and every session was shut down.
-import { assertIsolatesUsable } from '../src/isolate/load.js';
-import { settleIsolatesForExit } from '../src/isolate/pool.js';
+import { assertIsolatesUsable, settleIsolatesForExit } from '../src/internal.js';
 import { createHost } from './server.js';
 
 try {

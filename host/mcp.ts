@@ -7,11 +7,8 @@ import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js'
 import { CallToolRequestSchema, ListToolsRequestSchema } from '@modelcontextprotocol/sdk/types.js';
 import type { Readable, Writable } from 'node:stream';
 import { parseArgs } from 'node:util';
-import { describeExecTool } from '../src/declarations.js';
-import { messageOf } from '../src/errors.js';
-import { CODECELL_VERSION, DEFAULT_YIELD_MS } from '../src/defaults.js';
-import { SessionRuntime } from '../src/session-runtime.js';
-import type { CellEvent, JsonValue, ToolDefinition } from '../src/types.js';
+import { describeExecTool, SessionRuntime, type CellEvent, type JsonValue, type ToolDefinition } from '../src/index.js';
+import { CODECELL_VERSION, DEFAULT_YIELD_MS, messageOf } from '../src/internal.js';
 
 const MCP_USAGE = 'usage: codecell mcp --upstream "<command> [args...]" [--upstream ...]';
 

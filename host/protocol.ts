@@ -4,20 +4,22 @@
 // validates itself (requests, tools, limits, modes) are typed here and checked there, with its
 // messages and ERR_INVALID_REQUEST.
 import * as z from 'zod';
-import type { CellLimits } from '../src/limits.js';
-import { CodeCellError, ERROR_CODES, type CodeCellErrorCode } from '../src/errors.js';
-import { INTERNAL_ERROR, INVALID_PARAMS } from '../src/pending-router.js';
-import type {
-  CellEvent,
-  CellNotification,
-  CellStreamEvent,
-  ExecuteRequest,
-  JsonValue,
-  NestedToolCall,
-  ObserveMode,
-  SessionRuntimeDelegate,
-  ToolDefinition,
-} from '../src/types.js';
+import {
+  CodeCellError,
+  ERROR_CODES,
+  type CellEvent,
+  type CellLimits,
+  type CellNotification,
+  type CellStreamEvent,
+  type CodeCellErrorCode,
+  type ExecuteRequest,
+  type JsonValue,
+  type NestedToolCall,
+  type ObserveMode,
+  type SessionRuntimeDelegate,
+  type ToolDefinition,
+} from '../src/index.js';
+import { INTERNAL_ERROR, INVALID_PARAMS } from '../src/internal.js';
 
 export const PROTOCOL_VERSION = 1;
 

@@ -1,20 +1,19 @@
 // RemoteSession: a session of codecell-host behind the same CodeCellSession interface as the
 // in-process SessionRuntime.
-import { CellStreams } from '../src/cell-streams.js';
-import { CodeCellError, messageOf } from '../src/errors.js';
-import type { CellLimits } from '../src/limits.js';
-import type {
-  CellEvent,
-  CellId,
-  CellStreamEvent,
-  CodeCellSession,
-  ExecuteRequest,
-  ObserveMode,
-  PendingEvent,
-  SessionRuntimeDelegate,
-  StartedCell,
-  ToolDefinition,
-} from '../src/types.js';
+import {
+  CodeCellError,
+  type CellEvent,
+  type CellId,
+  type CellLimits,
+  type CellStreamEvent,
+  type ExecuteRequest,
+  type ObserveMode,
+  type PendingEvent,
+  type SessionRuntimeDelegate,
+  type StartedCell,
+  type ToolDefinition,
+} from '../src/index.js';
+import { busyObserverError, CellStreams, messageOf, SessionBase } from '../src/internal.js';
 import { Methods, type CellExecuteResult, type SessionId } from './protocol.js';
 import type { HostLink, Inbound } from './link.js';
 
@@ -27,7 +26,7 @@ export interface RemoteSessionOptions {
 }
 
 /** A session of codecell-host, with the same interface as SessionRuntime. */
-export class RemoteSession implements CodeCellSession {
+export class RemoteSession extends SessionBase {
   readonly sessionId: SessionId;
   /** The setup cell's first event, when the session was created with `setupSource`. */
   readonly setupEvent: CellEvent | undefined;
@@ -35,10 +34,10 @@ export class RemoteSession implements CodeCellSession {
   readonly #delegate: SessionRuntimeDelegate;
   readonly #streams: CellStreams;
   readonly #observing = new Set<CellId>();
-  #shutdown: Promise<void> | undefined;
   #hostDead = false;
 
   constructor(link: HostLink, sessionId: SessionId, delegate: SessionRuntimeDelegate, setupEvent: CellEvent | undefined) {
+    super();
     this.#link = link;
     this.sessionId = sessionId;
     this.#delegate = delegate;
@@ -46,8 +45,8 @@ export class RemoteSession implements CodeCellSession {
     this.#streams = new CellStreams({ logger: link.logger, retainClosed: 64 });
   }
 
-  get isAlive(): boolean {
-    return this.#shutdown === undefined && !this.#hostDead;
+  override get isAlive(): boolean {
+    return super.isAlive && !this.#hostDead;
   }
 
   async execute(request: ExecuteRequest, initialObserve?: ObserveMode): Promise<StartedCell> {
@@ -64,17 +63,10 @@ export class RemoteSession implements CodeCellSession {
     return { cellId: result.cellId, initialEvent: Promise.resolve(result.event) };
   }
 
-  async observe(cellId: CellId, mode: ObserveMode, signal?: AbortSignal): Promise<CellEvent> {
-    const { event } = await this.beginObserve(cellId, mode, signal);
-    return event;
-  }
-
   async beginObserve(cellId: CellId, mode: ObserveMode, signal?: AbortSignal): Promise<PendingEvent> {
     this.#assertCellUsable(cellId);
     // Every observer of this session's cells goes through this client, so busy is known here.
-    if (this.#observing.has(cellId)) {
-      throw new CodeCellError('ERR_BUSY_OBSERVER', `cell ${cellId} already has an active observer`);
-    }
+    if (this.#observing.has(cellId)) throw busyObserverError(cellId);
     this.#observing.add(cellId);
     const event = this.#link
       .request(Methods.cellObserve, { sessionId: this.sessionId, cellId, mode }, signal)
@@ -87,22 +79,15 @@ export class RemoteSession implements CodeCellSession {
     return this.#link.request(Methods.cellTerminate, { sessionId: this.sessionId, cellId });
   }
 
-  shutdown(): Promise<void> {
-    this.#shutdown ??= (async () => {
-      try {
-        if (!this.#hostDead) await this.#link.request(Methods.sessionShutdown, { sessionId: this.sessionId });
-      } catch (error) {
-        if (!(error instanceof CodeCellError && error.code === 'ERR_HOST_EXITED')) throw error;
-      } finally {
-        this.#streams.endAll();
-        this.#link.forget(this.sessionId);
-      }
-    })();
-    return this.#shutdown;
-  }
-
-  [Symbol.asyncDispose](): Promise<void> {
-    return this.shutdown();
+  protected async shutdownOnce(): Promise<void> {
+    try {
+      if (!this.#hostDead) await this.#link.request(Methods.sessionShutdown, { sessionId: this.sessionId });
+    } catch (error) {
+      if (!(error instanceof CodeCellError && error.code === 'ERR_HOST_EXITED')) throw error;
+    } finally {
+      this.#streams.endAll();
+      this.#link.forget(this.sessionId);
+    }
   }
 
   events(cellId: CellId): AsyncIterable<CellStreamEvent> {
@@ -141,11 +126,11 @@ export class RemoteSession implements CodeCellSession {
 
   #assertUsable(): void {
     if (this.#hostDead) throw new CodeCellError('ERR_HOST_EXITED', 'codecell-host of this session has exited');
-    if (this.#shutdown !== undefined) throw new CodeCellError('ERR_SHUTTING_DOWN', 'the session is shutting down');
+    this.assertNotShuttingDown();
   }
 
   #assertCellUsable(cellId: unknown): void {
-    if (typeof cellId !== 'string' || cellId === '') throw new CodeCellError('ERR_INVALID_REQUEST', 'cellId must be a non-empty string');
+    this.checkCellId(cellId);
     if (this.#hostDead) throw new CodeCellError('ERR_MISSING_CELL', `unknown cell ${cellId} (its host has exited)`);
   }
 }

@@ -1,12 +1,16 @@
 // codecell-host's server: a thin adapter from JSON-RPC requests onto SessionRuntime. Sessions and
 // their delegates live here; every runtime decision stays in src/.
 import type { Readable, Writable } from 'node:stream';
-import { CodeCellError, messageOf } from '../src/errors.js';
-import { CODECELL_VERSION, DEFAULT_OBSERVE } from '../src/defaults.js';
-import { consoleLogger } from '../src/logger.js';
-import { checkLimits, DEFAULT_LIMITS, type CellLimits } from '../src/limits.js';
-import { SessionRuntime } from '../src/session-runtime.js';
-import type { CellId, Logger, SessionRuntimeDelegate } from '../src/types.js';
+import {
+  CodeCellError,
+  DEFAULT_LIMITS,
+  SessionRuntime,
+  type CellId,
+  type CellLimits,
+  type Logger,
+  type SessionRuntimeDelegate,
+} from '../src/index.js';
+import { checkLimits, CODECELL_VERSION, consoleLogger, DEFAULT_OBSERVE, messageOf } from '../src/internal.js';
 import { invalidParams, onRequest, openConnection, sendRequest, signalFromToken, tokenFromSignal } from './jsonrpc.js';
 import { DelegateCalls, Methods, PROTOCOL_VERSION, type DelegateCall, type SessionId } from './protocol.js';
 

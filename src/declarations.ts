@@ -3,7 +3,8 @@
 import { invalidRequest } from './errors.js';
 import { DEFAULT_YIELD_MS } from './defaults.js';
 import { toolIdentifier } from './tool-names.js';
-import { IMAGE_DETAILS, type JsonValue, type ToolDefinition } from './types.js';
+import { SANDBOX_GLOBALS_DECLARATION } from './cell/sandbox-protocol.js';
+import type { JsonValue, ToolDefinition } from './types.js';
 
 type Schema = { [key: string]: JsonValue } | boolean;
 
@@ -144,37 +145,6 @@ function toolSignature(tool: ToolDefinition): string {
   return `${docComment(tool.description, '  ')}  ${toolIdentifier(tool)}(${input}): Promise<${output}>;\n`;
 }
 
-const CELL_GLOBALS = `type ImageDetail = ${IMAGE_DETAILS.map((detail) => `'${detail}'`).join(' | ')};
-/** The tools above as { name, description } (name as written after \`tools.\`). */
-declare const ALL_TOOLS: readonly { readonly name: string; readonly description: string }[];
-/** Appends a text item to the cell's output (non-strings are shown as JSON). */
-declare function text(value?: unknown): void;
-/** Appends an image: a data: URL, { image_url, detail? }, or an MCP image block. */
-declare function image(
-  image: string | { image_url: string; detail?: ImageDetail } | { type: 'image'; data: string; mimeType: string },
-  detail?: ImageDetail,
-): void;
-/** Sends a progress message to the agent while the cell runs (not part of the output). */
-declare function notify(value: unknown): void;
-/** Keeps a JSON value for later cells of this session. */
-declare function store(key: string, value: unknown): void;
-/** A copy of a value stored by an earlier cell, or undefined. */
-declare function load(key: string): unknown;
-/** Asks the agent's current wait to return now with the output so far. */
-declare function yield_control(): void;
-/** Ends the cell successfully at once. */
-declare function exit(): never;
-declare function setTimeout(callback: (...args: unknown[]) => void, ms?: number, ...args: unknown[]): number;
-declare function clearTimeout(id?: number): void;
-declare const console: {
-  log(...args: unknown[]): void;
-  info(...args: unknown[]): void;
-  warn(...args: unknown[]): void;
-  error(...args: unknown[]): void;
-  debug(...args: unknown[]): void;
-};
-`;
-
 /**
  * A TypeScript declaration of everything a cell can use: `tools` typed from each tool's JSON
  * Schemas (descriptions as doc comments), and the sandbox globals.
@@ -182,7 +152,7 @@ declare const console: {
 export function renderToolDeclarations(tools: readonly ToolDefinition[]): string {
   const checked = checkToolList(tools);
   const members = checked.map(toolSignature).join('');
-  return `declare const tools: {\n${members}};\n${CELL_GLOBALS}`;
+  return `declare const tools: {\n${members}};\n${SANDBOX_GLOBALS_DECLARATION}`;
 }
 
 export interface ExecToolOptions {

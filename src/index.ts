@@ -5,13 +5,7 @@ export { CodeCellError, ERROR_CODES, isCodeCellError } from './errors.js';
 export type { CodeCellErrorCode } from './errors.js';
 export { DEFAULT_LIMITS } from './limits.js';
 export type { CellLimits } from './limits.js';
-export {
-  PendingRouter,
-  INVALID_PARAMS,
-  INTERNAL_ERROR,
-  OVERFLOW_MESSAGE,
-  ROUTING_ENDED_MESSAGE,
-} from './pending-router.js';
+export { PendingRouter, OVERFLOW_MESSAGE, ROUTING_ENDED_MESSAGE } from './pending-router.js';
 export type { PendingGuard, PendingRouterOptions, RoutedEntry, RouteSink, RoutingFailure } from './pending-router.js';
 export { toolIdentifier } from './tool-names.js';
 export { IsolatePool, DEFAULT_ISOLATE_POOL_SIZE } from './isolate/pool.js';

@@ -12,12 +12,12 @@ import { assertIsolatesUsable } from './isolate/load.js';
 import { defaultIsolatePool, IsolatePool } from './isolate/pool.js';
 import { byteLength } from './json.js';
 import { assertWithinCaps, checkLimits, clampToCaps, DEFAULT_LIMITS, mergeLimits, type CellLimits } from './limits.js';
+import { SessionBase } from './session-base.js';
 import { prepareSource } from './source.js';
 import type {
   CellEvent,
   CellId,
   CellStreamEvent,
-  CodeCellSession,
   ExecuteRequest,
   Logger,
   ObserveMode,
@@ -27,7 +27,6 @@ import type {
   ToolDefinition,
 } from './types.js';
 import {
-  checkCellId,
   checkDeadlineMs,
   checkDelegate,
   checkExecuteRequest,
@@ -61,7 +60,7 @@ export interface SessionRuntimeOptions {
 export const DEFAULT_CALLBACK_ABORT_DEADLINE_MS = 100;
 
 
-export class SessionRuntime implements CodeCellSession {
+export class SessionRuntime extends SessionBase {
   readonly #delegate: SessionRuntimeDelegate;
   readonly #tools: CellTool[];
   readonly #limits: CellLimits;
@@ -77,9 +76,9 @@ export class SessionRuntime implements CodeCellSession {
   readonly #admissions = new Set<(error: CodeCellError) => void>();
   #admitting = 0;
   #cellSeq = 0;
-  #shutdown: Promise<void> | undefined;
 
   constructor(delegate: SessionRuntimeDelegate, options?: SessionRuntimeOptions) {
+    super();
     assertIsolatesUsable();
     this.#delegate = checkDelegate(delegate);
     const checked = checkOptionsObject(options);
@@ -101,12 +100,8 @@ export class SessionRuntime implements CodeCellSession {
     this.#streams = new CellStreams({ logger: this.#logger });
   }
 
-  get isAlive(): boolean {
-    return this.#shutdown === undefined;
-  }
-
   async execute(request: ExecuteRequest, initialObserve: ObserveMode = DEFAULT_OBSERVE): Promise<StartedCell> {
-    this.#assertAlive();
+    this.assertNotShuttingDown();
     const checked = checkExecuteRequest(request);
     const mode = checkObserveMode(initialObserve, 'initialObserve');
     const limits = mergeLimits(this.#limits, checked.limits);
@@ -157,12 +152,6 @@ export class SessionRuntime implements CodeCellSession {
     return { cellId, initialEvent };
   }
 
-  /** `signal` (optional) gives up the observation and frees the observer slot when aborted. */
-  async observe(cellId: CellId, mode: ObserveMode, signal?: AbortSignal): Promise<CellEvent> {
-    const { event } = await this.beginObserve(cellId, mode, signal);
-    return event;
-  }
-
   async beginObserve(cellId: CellId, mode: ObserveMode, signal?: AbortSignal): Promise<PendingEvent> {
     const cell = this.#openCell(cellId);
     return { event: cell.observe(checkObserveMode(mode), signal) };
@@ -172,31 +161,18 @@ export class SessionRuntime implements CodeCellSession {
     return this.#openCell(cellId).terminate();
   }
 
-  shutdown(): Promise<void> {
-    this.#shutdown ??= this.#shutdownAll();
-    return this.#shutdown;
-  }
-
-  [Symbol.asyncDispose](): Promise<void> {
-    return this.shutdown();
-  }
-
   /**
    * The cell's stream events as they happen (SPEC §7). Events from admission until the first
    * subscription are held (the newest 128); later subscribers see events from then on.
    */
   events(cellId: CellId): AsyncIterable<CellStreamEvent> {
-    checkCellId(cellId);
+    this.checkCellId(cellId);
     if (!this.#cells.has(cellId)) throw new CodeCellError('ERR_MISSING_CELL', `unknown cell ${cellId}`);
     return this.#streams.subscribe(cellId);
   }
 
-  #assertAlive(): void {
-    if (this.#shutdown !== undefined) throw new CodeCellError('ERR_SHUTTING_DOWN', 'the session is shutting down');
-  }
-
   #openCell(cellId: unknown): Cell {
-    const id = checkCellId(cellId);
+    const id = this.checkCellId(cellId);
     const cell = this.#cells.get(id);
     if (cell === undefined || !cell.isOpen) {
       throw new CodeCellError('ERR_MISSING_CELL', `unknown cell ${id}`);
@@ -235,7 +211,7 @@ export class SessionRuntime implements CodeCellSession {
     });
   }
 
-  async #shutdownAll(): Promise<void> {
+  protected async shutdownOnce(): Promise<void> {
     const shuttingDown = new CodeCellError('ERR_SHUTTING_DOWN', 'the session is shutting down');
     for (const refuse of this.#admissions) refuse(shuttingDown);
     const deadline = new Deadline(this.#deadlineMs);

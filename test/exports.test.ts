@@ -14,8 +14,6 @@ test('codecell exports exactly these values', async () => {
     'DEFAULT_ISOLATE_POOL_SIZE',
     'DEFAULT_LIMITS',
     'ERROR_CODES',
-    'INTERNAL_ERROR',
-    'INVALID_PARAMS',
     'IsolatePool',
     'OVERFLOW_MESSAGE',
     'PendingRouter',
@@ -35,12 +33,15 @@ test('codecell/host exports exactly these values', async () => {
     'JsonRpcErrors',
     'Methods',
     'PROTOCOL_VERSION',
-    'RemoteSession',
-    'connectInProcess',
     'createHost',
     'errorFromWire',
     'wireCodeOf',
   ]);
+});
+
+test('codecell/testing exports exactly these values', async () => {
+  const surface = await import('codecell/testing');
+  assert.deepEqual(Object.keys(surface).sort(), ['connectInProcess']);
 });
 
 test('the error codes are pinned too', async () => {

@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { connectInProcess, HostClient } from '../host/index.js';
+import { HostClient } from '../host/index.js';
+import { connectInProcess } from '../host/in-process.js';
 import { SessionRuntime } from '../src/index.js';
 import { capturingLogger, ms, newRuntime, RecordingDelegate, texts, waitFor } from './helpers.js';
 

@@ -1,14 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import {
-  INTERNAL_ERROR,
-  INVALID_PARAMS,
-  OVERFLOW_MESSAGE,
-  PendingRouter,
-  ROUTING_ENDED_MESSAGE,
-  type RoutedEntry,
-  type RoutingFailure,
-} from '../src/index.js';
+import { OVERFLOW_MESSAGE, PendingRouter, ROUTING_ENDED_MESSAGE, type RoutedEntry, type RoutingFailure } from '../src/index.js';
+import { INTERNAL_ERROR, INVALID_PARAMS } from '../src/internal.js';
 import { capturingLogger } from './helpers.js';
 
 type Entry = RoutedEntry<string, string>;

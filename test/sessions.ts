@@ -1,7 +1,8 @@
 // The CodeCellSession implementations the contract tests run against.
 import type { TestContext } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { connectInProcess, HostClient } from '../host/index.js';
+import { HostClient } from '../host/index.js';
+import { connectInProcess } from '../host/in-process.js';
 import type { CodeCellSession, SessionRuntimeDelegate, ToolDefinition } from '../src/index.js';
 import type { CellLimits } from '../src/limits.js';
 import { capturingLogger, newRuntime } from './helpers.js';

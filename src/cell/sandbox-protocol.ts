@@ -1,4 +1,5 @@
-// The messages between a cell's sandbox (sandbox/prelude.ts) and the host, as one table each way.
+// The sandbox's contract: the globals a cell sees (as declared to the model) and the messages
+// behind them between the sandbox (sandbox/prelude.ts) and the host, as one table each way.
 // Each kind lists the `typeof` of its arguments (or the strings allowed); both sides take their types from here, so a kind
 // or an argument the other side does not expect fails to compile. What arrives from the sandbox
 // is untrusted: decodeSandboxMessage() is the one place that checks it.
@@ -6,6 +7,38 @@
 /** How an image may be detailed (SPEC §5); the `image` message carries one of these. */
 export const IMAGE_DETAILS = ['auto', 'low', 'high', 'original'] as const;
 export type ImageDetail = (typeof IMAGE_DETAILS)[number];
+
+/** The sandbox globals as a TypeScript declaration for the model (renderToolDeclarations). */
+export const SANDBOX_GLOBALS_DECLARATION = `type ImageDetail = ${IMAGE_DETAILS.map((detail) => `'${detail}'`).join(' | ')};
+/** The tools above as { name, description } (name as written after \`tools.\`). */
+declare const ALL_TOOLS: readonly { readonly name: string; readonly description: string }[];
+/** Appends a text item to the cell's output (non-strings are shown as JSON). */
+declare function text(value?: unknown): void;
+/** Appends an image: a data: URL, { image_url, detail? }, or an MCP image block. */
+declare function image(
+  image: string | { image_url: string; detail?: ImageDetail } | { type: 'image'; data: string; mimeType: string },
+  detail?: ImageDetail,
+): void;
+/** Sends a progress message to the agent while the cell runs (not part of the output). */
+declare function notify(value: unknown): void;
+/** Keeps a JSON value for later cells of this session. */
+declare function store(key: string, value: unknown): void;
+/** A copy of a value stored by an earlier cell, or undefined. */
+declare function load(key: string): unknown;
+/** Asks the agent's current wait to return now with the output so far. */
+declare function yield_control(): void;
+/** Ends the cell successfully at once. */
+declare function exit(): never;
+declare function setTimeout(callback: (...args: unknown[]) => void, ms?: number, ...args: unknown[]): number;
+declare function clearTimeout(id?: number): void;
+declare const console: {
+  log(...args: unknown[]): void;
+  info(...args: unknown[]): void;
+  warn(...args: unknown[]): void;
+  error(...args: unknown[]): void;
+  debug(...args: unknown[]): void;
+};
+`;
 
 /** Sandbox → host, through the one host function the prelude holds. */
 export const TO_HOST = {

@@ -1,0 +1,12 @@
+// What host/ and the bins use of src beyond the public surface (src/index.ts): one list, so a
+// change inside src sees every outside user. Not part of the package's exports.
+export { CellStreams } from './cell-streams.js';
+export { CODECELL_VERSION, DEFAULT_OBSERVE, DEFAULT_YIELD_MS } from './defaults.js';
+export { messageOf } from './errors.js';
+export { assertIsolatesUsable } from './isolate/load.js';
+export { settleIsolatesForExit } from './isolate/pool.js';
+export { checkLimits } from './limits.js';
+export { consoleLogger } from './logger.js';
+export { INTERNAL_ERROR, INVALID_PARAMS } from './pending-router.js';
+export { busyObserverError, SessionBase } from './session-base.js';
+export { checkDelegate } from './validate.js';
