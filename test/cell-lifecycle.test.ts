@@ -62,4 +62,10 @@ test('an illegal move does not compile', () => {
   assert.throws(() => transition(running, states.ended as Extract<CellState, { phase: 'ended' }>));
   // @ts-expect-error closed is the end
   assert.throws(() => transition({ phase: 'closed', delivered: event } as const, running));
+  // For a state that may be one of several phases, only the moves all of them allow compile.
+  const live = states.running as Extract<CellState, { phase: 'running' | 'finishing' }>;
+  const finishing = states.finishing as Extract<CellState, { phase: 'finishing' }>;
+  assert.equal(transition(live, states.terminating as Extract<CellState, { phase: 'terminating' }>).phase, 'terminating');
+  // @ts-expect-error finishing cannot move to finishing, so a maybe-finishing state cannot either
+  assert.equal(transition(live, finishing).phase, 'finishing');
 });

@@ -133,6 +133,38 @@ export class CallbackSet {
     await Promise.race([Promise.all(pending), deadline.reached]);
   }
 
+  /**
+   * The cell's module settled: its tool calls are cancelled (`toolsSettled`: when they settled,
+   * bounded by `deadlineMs`), and its queued notifications delivered within `drainMs`; what is
+   * left then is cancelled too (bounded by `deadlineMs`). `notificationsDone` resolves true once
+   * the notifications are over, or false at once if `stop` aborts (a termination took over).
+   */
+  windDown(cellId: string, { deadlineMs, drainMs, stop }: { deadlineMs: number; drainMs: number; stop: AbortSignal }): {
+    toolsSettled: Promise<void>;
+    notificationsDone: Promise<boolean>;
+  } {
+    this.abort(new CodeCellError('ERR_CANCELLED', `cell ${cellId} finished before the tool call settled`), ['tool']);
+    const toolsDeadline = new Deadline(deadlineMs);
+    const toolsSettled = this.settle(toolsDeadline, ['tool']).finally(() => toolsDeadline.clear());
+    const drain = new AbortController();
+    const onStop = (): void => drain.abort();
+    stop.addEventListener('abort', onStop, { once: true });
+    const drainTimer = setTimeout(() => drain.abort(), drainMs);
+    const notificationsDone = this.drainNotifications(drain.signal).then(async (drained) => {
+      clearTimeout(drainTimer);
+      stop.removeEventListener('abort', onStop);
+      if (stop.aborted) return false;
+      if (!drained) {
+        this.abort(new CodeCellError('ERR_CANCELLED', `cell ${cellId} notifications exceeded completionDrainMs`), ['notification']);
+        const deadline = new Deadline(deadlineMs);
+        await this.settle(deadline, ['notification']);
+        deadline.clear();
+      }
+      return !stop.aborted;
+    });
+    return { toolsSettled, notificationsDone };
+  }
+
   #launch<T>(kind: CallbackKind, queue: PQueue, call: (signal: AbortSignal) => Promise<T>): Promise<T> {
     const { signal } = this.#controllers[kind];
     if (signal.aborted) return Promise.reject(signal.reason);

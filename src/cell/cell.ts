@@ -17,6 +17,7 @@ import type {
 import { CallbackSet, Deadline } from './callbacks.js';
 import { isLive, isUnended, transition, type CellState } from './lifecycle.js';
 import { busyObserverError, ObserverSlot } from './observer.js';
+import { Notifications } from './notifications.js';
 import { OutputBuffer } from './output.js';
 import type { ToHostMessage } from './sandbox-protocol.js';
 import { SandboxTimers, watchTimeLimits } from './timers.js';
@@ -38,9 +39,6 @@ export interface CellOptions {
   onClosing(): void;
 }
 
-/** Bound on what a cell can pile up on the host faster than its delegate takes it. */
-export const MAX_NOTIFICATION_BACKLOG = 10_000;
-
 export class Cell {
   readonly id: CellId;
   readonly #options: CellOptions;
@@ -48,11 +46,11 @@ export class Cell {
   readonly #callbacks: CallbackSet;
   readonly #output: OutputBuffer;
   readonly #toolCalls: ToolCalls;
+  readonly #notifications: Notifications;
   readonly #timers: SandboxTimers;
   readonly #observer = new ObserverSlot();
   readonly #writes = new Map<string, string>();
-  readonly #closed: Promise<void>;
-  #markClosed: () => void = () => {};
+  readonly #closed = Promise.withResolvers<void>();
   #state: CellState = { phase: 'running' };
   /** The termination under way or done (a limit, terminate() or shutdown). */
   #termination: Promise<void> | undefined;
@@ -66,19 +64,12 @@ export class Cell {
     this.#callbacks = new CallbackSet({ maxConcurrentToolCalls: options.limits.maxConcurrentToolCalls });
     this.#output = new OutputBuffer(options.limits.maxOutputBytes);
     this.#timers = new SandboxTimers((id) => isolate.deliver('timer', id));
-    this.#toolCalls = new ToolCalls({
-      cellId: options.id,
-      tools: options.tools,
-      limits: options.limits,
-      delegate: options.delegate,
-      callbacks: this.#callbacks,
-      emit: options.emit,
-      settle: (callId, ok, payload) => isolate.deliver('settle', callId, ok, payload),
-      accepting: () => this.#state.phase === 'running',
-    });
-    this.#closed = new Promise((resolve) => {
-      this.#markClosed = resolve;
-    });
+    const { id: cellId, tools, limits, delegate, logger, emit } = options;
+    const callbacks = this.#callbacks;
+    const settle = (callId: string, ok: boolean, payload: string): void => isolate.deliver('settle', callId, ok, payload);
+    const accepting = (): boolean => this.#state.phase === 'running';
+    this.#toolCalls = new ToolCalls({ cellId, tools, limits, delegate, callbacks, emit, settle, accepting });
+    this.#notifications = new Notifications({ cellId, callId: options.toolCallId, delegate, callbacks, logger, emit });
     isolate.onMessage((message) => this.#onMessage(message));
     isolate.onIdle(() => this.#onIdle());
     isolate.onFault(() => this.#terminateInternal('memoryLimit'));
@@ -91,7 +82,7 @@ export class Cell {
 
   /** Resolves when the cell is closed (cellClosed returned). */
   get closed(): Promise<void> {
-    return this.#closed;
+    return this.#closed.promise;
   }
 
   /** Starts evaluating the module; the cell's outcome arrives through events. */
@@ -151,7 +142,7 @@ export class Cell {
     const state = this.#state;
     // Nobody is left to read a buffered terminal event: drop it and close.
     if (state.phase === 'ended') this.#beginClose(state, state.terminal);
-    await Promise.race([this.#closed, deadline.reached]);
+    await Promise.race([this.#closed.promise, deadline.reached]);
     // Never report the session shut down while an isolate thread may still run: a process that
     // exits then can crash in isolated-vm's teardown.
     await this.#isolate.stopped;
@@ -167,7 +158,8 @@ export class Cell {
       case 'image':
         return this.#addOutput({ type: 'image', imageUrl: message[1], detail: message[2] });
       case 'notify':
-        return this.#notify(message[1]);
+        if (!this.#notifications.send(message[1])) this.#terminateInternal('outputLimit');
+        return;
       case 'tool':
         return this.#toolCalls.start(message[1], message[2], message[3]);
       case 'store':
@@ -194,24 +186,6 @@ export class Cell {
       return;
     }
     this.#options.emit({ type: 'output', item });
-  }
-
-  #notify(text: string): void {
-    const { delegate, toolCallId, logger, emit } = this.#options;
-    if (this.#callbacks.notificationBacklog >= MAX_NOTIFICATION_BACKLOG) {
-      logger.warn(`codecell: cell ${this.id} queued more than ${MAX_NOTIFICATION_BACKLOG} undelivered notifications; terminating it`);
-      this.#terminateInternal('outputLimit');
-      return;
-    }
-    emit({ type: 'notification', text });
-    const notification = { cellId: this.id, callId: toolCallId, text };
-    this.#callbacks
-      .notify((signal) => delegate.notify(notification, signal))
-      .catch((error: unknown) => {
-        if (!(error instanceof CodeCellError && error.code === 'ERR_CANCELLED')) {
-          logger.warn(`codecell: notify for cell ${this.id} failed: ${messageOf(error)}`);
-        }
-      });
   }
 
   // --- observation ---
@@ -266,30 +240,20 @@ export class Cell {
     this.#state = finishing;
     // The module has settled: nothing is left to run, so disposal can wait until the event is out.
     this.#stopIsolate(false);
-    const { callbackAbortDeadlineMs, limits } = this.#options;
     const dangling = this.#toolCalls.pending;
     if (dangling.length > 0) {
       this.#output.note(`Warning: ${dangling.length} tool call(s) were still running when the cell finished: ${dangling.join(', ')}`);
     }
-    this.#callbacks.abort(new CodeCellError('ERR_CANCELLED', `cell ${this.id} finished before the tool call settled`), ['tool']);
-    const toolsDeadline = new Deadline(callbackAbortDeadlineMs);
-    const toolsSettled = this.#callbacks.settle(toolsDeadline, ['tool']).finally(() => toolsDeadline.clear());
-    const drainTimer = setTimeout(() => finishing.drainStop.abort(), limits.completionDrainMs);
-    void this.#callbacks
-      .drainNotifications(finishing.drainStop.signal)
-      .then(async (drained) => {
-        clearTimeout(drainTimer);
-        if (this.#state !== finishing) return;
-        if (!drained) {
-          this.#callbacks.abort(new CodeCellError('ERR_CANCELLED', `cell ${this.id} notifications exceeded completionDrainMs`), ['notification']);
-          const deadline = new Deadline(callbackAbortDeadlineMs);
-          await this.#callbacks.settle(deadline, ['notification']);
-          deadline.clear();
-          if (this.#state !== finishing) return;
-        }
+    const { toolsSettled, notificationsDone } = this.#callbacks.windDown(this.id, {
+      deadlineMs: this.#options.callbackAbortDeadlineMs,
+      drainMs: this.#options.limits.completionDrainMs,
+      stop: finishing.drainStop.signal,
+    });
+    void notificationsDone
+      .then((done) => {
+        if (!done || this.#state !== finishing) return;
         this.#options.commitStore(this.#writes);
-        const completed: TerminalCellEvent = error === undefined ? { kind: 'completed', cellId: this.id, items: [] } : { kind: 'completed', cellId: this.id, items: [], error };
-        this.#end(finishing, completed, toolsSettled);
+        this.#end(finishing, { kind: 'completed', cellId: this.id, items: [], ...(error === undefined ? {} : { error }) }, toolsSettled);
         setImmediate(() => this.#isolate.dispose());
       })
       .catch((failure: unknown) => this.#options.logger.error(`codecell: completing cell ${this.id} failed: ${messageOf(failure)}`));
@@ -302,9 +266,7 @@ export class Cell {
   /** Stops the isolate now, cancels every callback under one deadline, then `terminated`. */
   async #terminate(from: Extract<CellState, { phase: 'running' | 'finishing' }>, reason: TerminationReason, shared?: Deadline): Promise<void> {
     const deadline = shared ?? new Deadline(this.#options.callbackAbortDeadlineMs);
-    const terminating = from.phase === 'running'
-      ? transition(from, { phase: 'terminating', reason, deadline })
-      : transition(from, { phase: 'terminating', reason, deadline });
+    const terminating = transition(from, { phase: 'terminating', reason, deadline });
     this.#state = terminating;
     this.#stopIsolate(true);
     if (from.phase === 'finishing') from.drainStop.abort();
@@ -332,7 +294,7 @@ export class Cell {
       logger.warn(`codecell: cellClosed(${this.id}) threw: ${messageOf(error)}`);
     } finally {
       this.#state = transition(closing, { phase: 'closed', delivered: closing.delivered });
-      this.#markClosed();
+      this.#closed.resolve();
     }
   }
 }

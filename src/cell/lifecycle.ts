@@ -19,7 +19,11 @@ export const TRANSITIONS = {
 } as const;
 
 export type Phase = keyof typeof TRANSITIONS;
-export type NextPhase<P extends Phase> = (typeof TRANSITIONS)[P][number];
+type Next<P extends Phase> = (typeof TRANSITIONS)[P][number];
+/** The phases that may move to T. */
+type Sources<T extends Phase> = { [P in Phase]: T extends Next<P> ? P : never }[Phase];
+/** Where every phase of P may move (for a union, only the moves all of its phases allow). */
+export type NextPhase<P extends Phase> = { [T in Phase]: [P] extends [Sources<T>] ? T : never }[Phase];
 
 export type CellState =
   /** The module runs, or waits on tool calls and timers. */
