@@ -179,7 +179,8 @@ export function describeExecTool(tools: readonly ToolDefinition[], options: Exec
     description: [
       'Runs a JavaScript (or TypeScript) cell in a sandbox and returns its output. Call tools with',
       '`await tools.<name>(input)`; run independent calls in parallel with Promise.all. Show results',
-      'with text(...) / image(...) / console.log(...); only what you output is returned to you.',
+      'with text(...) / image(...) / console.log(...); only what you output is returned to you (the',
+      'cell is a module, not a function: a top-level `return` is an error, use text(value)).',
       `The call returns when the cell completes, or after yield_time_ms (default ${defaultYieldMs}) with the`,
       `output so far and a cell_id: the cell keeps running, and ${waitName} returns its next output.`,
       'yield_control() returns early; notify(...) reports progress without waiting. A cell ends when',

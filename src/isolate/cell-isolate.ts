@@ -3,7 +3,7 @@
 import { readFileSync } from 'node:fs';
 import type IsolatedVm from 'isolated-vm-6';
 import type { CodeCellErrorCode } from '../errors.js';
-import { describeCellError, translateIsolateError } from './errors.js';
+import { describeCellError, describeCompileError, translateIsolateError } from './errors.js';
 import { loadIsolatedVm } from './load.js';
 import { holdForTeardown } from './teardown.js';
 import { decodeSandboxMessage, type SandboxReceive, type ToHostMessage, type ToSandboxMessage } from '../cell/sandbox-protocol.js';
@@ -195,9 +195,9 @@ export class CellIsolate {
       raw.release();
       if (specifier !== undefined) return `Unsupported import in cell: ${specifier}`;
     } catch (rawError) {
-      return describeCellError(rawError);
+      return describeCompileError(rawError);
     }
-    return describeCellError(error);
+    return describeCompileError(error);
   }
 
   /** One task into the isolate (a tool result, a timer firing). Fire and forget. */

@@ -26,3 +26,18 @@ export function describeCellError(error: unknown): string {
   }
   return messageOf(error);
 }
+
+/** Hints for the mistakes models make most, appended to the compiler's message. */
+const COMPILE_HINTS: readonly { pattern: RegExp; hint: string }[] = [
+  {
+    pattern: /^SyntaxError: Illegal return statement/,
+    hint: 'a cell is a module, not a function body: output a value with text(value) instead of returning it',
+  },
+];
+
+/** A compile error of a cell, with a hint when it is a known model-shaped mistake. */
+export function describeCompileError(error: unknown): string {
+  const description = describeCellError(error);
+  const row = COMPILE_HINTS.find(({ pattern }) => pattern.test(description));
+  return row === undefined ? description : `${description} (${row.hint})`;
+}
