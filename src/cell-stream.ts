@@ -1,10 +1,10 @@
 // The subscriber side of a cell's event stream: an async iterator over a queue that ends after
-// the `closed` event.
+// the `closed` event. Concurrent next() calls are answered in the order they were made.
 import type { CellStreamEvent } from './types.js';
 
 export class CellStream implements AsyncIterableIterator<CellStreamEvent> {
   readonly #queue: CellStreamEvent[] = [];
-  #waiting: ((result: IteratorResult<CellStreamEvent>) => void) | undefined;
+  readonly #waiting: ((result: IteratorResult<CellStreamEvent>) => void)[] = [];
   #done = false;
   readonly #onReturn: () => void;
 
@@ -14,13 +14,9 @@ export class CellStream implements AsyncIterableIterator<CellStreamEvent> {
 
   push(event: CellStreamEvent): void {
     if (this.#done) return;
-    const waiting = this.#waiting;
-    if (waiting !== undefined) {
-      this.#waiting = undefined;
-      waiting({ value: event, done: false });
-    } else {
-      this.#queue.push(event);
-    }
+    const waiting = this.#waiting.shift();
+    if (waiting !== undefined) waiting({ value: event, done: false });
+    else this.#queue.push(event);
     if (event.type === 'closed') this.#finish();
   }
 
@@ -29,7 +25,7 @@ export class CellStream implements AsyncIterableIterator<CellStreamEvent> {
     if (event !== undefined) return Promise.resolve({ value: event, done: false });
     if (this.#done) return Promise.resolve({ value: undefined, done: true });
     return new Promise((resolve) => {
-      this.#waiting = resolve;
+      this.#waiting.push(resolve);
     });
   }
 
@@ -47,8 +43,6 @@ export class CellStream implements AsyncIterableIterator<CellStreamEvent> {
     if (this.#done) return;
     this.#done = true;
     this.#onReturn();
-    const waiting = this.#waiting;
-    this.#waiting = undefined;
-    waiting?.({ value: undefined, done: true });
+    for (const waiting of this.#waiting.splice(0)) waiting({ value: undefined, done: true });
   }
 }

@@ -47,8 +47,14 @@ const MINIMUMS: Readonly<CellLimits> = Object.freeze({
 
 export const LIMIT_NAMES = Object.keys(DEFAULT_LIMITS) as (keyof CellLimits)[];
 
-/** Validates a partial set of limits (unknown keys, non-integers and too-small values are refused). */
-export function checkLimits(value: unknown, where: string): Partial<CellLimits> {
+/** Limits of a session as a whole: set with the session, never per cell. */
+export const SESSION_LIMITS: readonly (keyof CellLimits)[] = ['maxCellsPerSession'];
+
+/**
+ * Validates a partial set of limits (unknown keys, non-integers and too-small values are refused;
+ * `perCell` also refuses the session limits).
+ */
+export function checkLimits(value: unknown, where: string, perCell = false): Partial<CellLimits> {
   if (value === undefined) return {};
   if (value === null || typeof value !== 'object' || Array.isArray(value)) {
     throw invalidRequest(`${where} must be an object`);
@@ -59,6 +65,9 @@ export function checkLimits(value: unknown, where: string): Partial<CellLimits> 
       throw invalidRequest(`${where}.${name} is not a known limit (known: ${LIMIT_NAMES.join(', ')})`);
     }
     const key = name as keyof CellLimits;
+    if (perCell && SESSION_LIMITS.includes(key)) {
+      throw invalidRequest(`${where}.${name} is a limit of the session, not of a cell: set it in the session's limits`);
+    }
     if (raw === undefined) continue;
     if (typeof raw !== 'number' || !Number.isSafeInteger(raw) || raw < MINIMUMS[key]) {
       throw invalidRequest(`${where}.${name} must be an integer >= ${MINIMUMS[key]}, got ${String(raw)}`);

@@ -89,7 +89,7 @@ export function checkExecuteRequest(request: unknown): CheckedExecuteRequest {
     toolCallId,
     tools: request.tools === undefined ? undefined : checkTools(request.tools, 'request.tools'),
     language: language as CheckedExecuteRequest['language'],
-    limits: checkLimits(request.limits, 'request.limits'),
+    limits: checkLimits(request.limits, 'request.limits', true),
   };
 }
 

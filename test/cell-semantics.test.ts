@@ -57,3 +57,32 @@ for (const kind of bothKinds) {
     });
   });
 }
+
+for (const kind of bothKinds) {
+  describe(`${kind.name}: streams`, () => {
+    test('concurrent next() calls on a cell stream all settle, in order', async (t) => {
+      const session = await kind.open(t, echo(), { tools: ECHO });
+      const { cellId, initialEvent } = await session.execute({ source: 'await tools.echo({ a: 1 }); text("one"); text("two")' }, { kind: 'yieldAfter', ms: 0 });
+      await initialEvent;
+      const iterator = session.events(cellId)[Symbol.asyncIterator]();
+      const [first, second, third] = await Promise.all([iterator.next(), iterator.next(), iterator.next()]);
+      const types = [first, second, third].map((result) => (result.done === true ? 'done' : (result.value as CellStreamEvent).type));
+      assert.deepEqual(types, ['toolCall', 'toolResult', 'output']);
+      await iterator.return?.();
+    });
+  });
+}
+
+for (const kind of bothKinds) {
+  describe(`${kind.name}: limits`, () => {
+    test('a cell cannot override a limit of the session (maxCellsPerSession)', async (t) => {
+      const session = await kind.open(t, echo(), { tools: ECHO, limits: { maxCellsPerSession: 2 } });
+      await assert.rejects(session.execute({ source: 'text(1)', limits: { maxCellsPerSession: 7 } }), {
+        code: 'ERR_INVALID_REQUEST',
+        message: "request.limits.maxCellsPerSession is a limit of the session, not of a cell: set it in the session's limits",
+      });
+      const event = await run(session, 'text(1)');
+      assert.deepEqual(texts(event), ['1'], 'the session still works');
+    });
+  });
+}
