@@ -71,7 +71,7 @@ function installCodecellPrelude(send: HostSend) {
     }
   }
 
-  /** The text() rule of SPEC §5: primitives via String(), everything else as JSON. */
+  /** The text() rule of SPEC §5: primitives via String(), everything else as JSON (if it can be). */
   function render(value: unknown): string {
     if (typeof value === 'string') return value;
     if (value === null || (typeof value !== 'object' && typeof value !== 'function' && typeof value !== 'symbol')) return toText(value);
@@ -79,13 +79,10 @@ function installCodecellPrelude(send: HostSend) {
       const text = stringifyJson(value);
       if (typeof text === 'string') return text;
     } catch {
-      // cyclic, BigInt inside, throwing toJSON: fall back to String()
+      // cyclic, BigInt inside, throwing toJSON: shown as console.log would (format.ts)
+      return codecellInspect(value);
     }
     return safeString(value);
-  }
-
-  function formatConsole(args: unknown[]): string {
-    return args.map((arg) => (arg instanceof Error ? safeString(arg.stack ?? arg) : render(arg))).join(' ');
   }
 
   function describeError(error: unknown): string {
@@ -106,8 +103,11 @@ function installCodecellPrelude(send: HostSend) {
     if (input !== null && typeof input === 'object') {
       const item = input as Record<string, unknown>;
       if (typeof item.image_url === 'string') return { url: item.image_url, detail: item.detail };
-      if (item.type === 'image' && typeof item.data === 'string' && typeof item.mimeType === 'string') {
-        return { url: `data:${item.mimeType};base64,${item.data}`, detail: item.detail };
+      // An MCP image block: mimeType (or mime_type), and a detail in _meta as some hosts send it.
+      const mimeType = item.mimeType ?? item.mime_type;
+      if (item.type === 'image' && typeof item.data === 'string' && typeof mimeType === 'string') {
+        const meta = item._meta !== null && typeof item._meta === 'object' ? (item._meta as Record<string, unknown>) : {};
+        return { url: `data:${mimeType};base64,${item.data}`, detail: item.detail ?? meta['codex/imageDetail'] };
       }
     }
     throw new TypeError('image() expects a data: URL, { image_url, detail? }, or an MCP image block { type: "image", data, mimeType }');
@@ -173,7 +173,7 @@ function installCodecellPrelude(send: HostSend) {
 
   function makeConsole() {
     const log = (...args: unknown[]): undefined => {
-      send('text', formatConsole(args));
+      send('text', codecellFormat(args));
       return undefined;
     };
     return freeze({ log, info: log, warn: log, error: log, debug: log });

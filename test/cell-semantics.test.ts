@@ -86,3 +86,77 @@ for (const kind of bothKinds) {
     });
   });
 }
+
+/** Expressions whose console.log output in a cell must equal Node's (util.inspect, no colors). */
+const INSPECTED = [
+  `{ a: 1, b: 'x', c: [1, 2, 3] }`,
+  `{ a: { b: { c: { d: 1 } } } }`,
+  `{ a: { b: { c: {} } } }`,
+  `[[1, [2, [3, [4]]]]]`,
+  `[1, 2, 3, 4, 5, 6, 7]`,
+  `Array.from({ length: 30 }, (_, i) => i * 7)`,
+  `Array.from({ length: 130 }, (_, i) => i)`,
+  `['apple', 'banana', 'cherry', 'date', 'elder', 'fig', 'grape']`,
+  `{ x: 'a'.repeat(70) }`,
+  `new Map([['a', 1], ['b', { c: 2 }]])`,
+  `new Set([1, 'two', [3]])`,
+  `new Map()`,
+  `(() => { const o = { name: 'x' }; o.self = o; return o; })()`,
+  `(() => { const a = [1]; a.push({ back: a }); return a; })()`,
+  `{ s: Symbol('q'), b: 10n, f() {}, g: class G {}, d: new Date(0), r: /x/g, n: null, u: undefined, neg: -0 }`,
+  `[, 1, , , 2]`,
+  `Object.create(null)`,
+  `new (class Foo { constructor() { this.x = 1; } })()`,
+  `{ 'a-b': 1, 'ok_$': 2 }`,
+  `["it's", 'say "hi"', 'line\\nbreak']`,
+  `[async () => {}, function* gen() {}, function () {}]`,
+  `new Uint8Array([1, 2, 3])`,
+  `{ nested: { list: [{ a: 1 }, { b: [1, 2] }], map: new Map([[1, new Set([2])]]) } }`,
+  `Object.assign(function named() {}, { extra: 1 })`,
+];
+
+for (const kind of bothKinds) {
+  describe(`${kind.name}: printing`, () => {
+    test('console.log formats values as Node does', async (t) => {
+      const { inspect } = await import('node:util');
+      const session = await kind.open(t, echo());
+      for (const expression of INSPECTED) {
+        const event = await run(session, `console.log(${expression})`);
+        const expected = inspect(new Function(`return (${expression})`)() as unknown);
+        assert.deepEqual(texts(event), [expected], expression);
+      }
+      const printf = await run(session, `console.log('%s has %d items (%i%%) %j %o', 'list', 3.5, 42.9, { a: 1 }, [1])`);
+      assert.deepEqual(texts(printf), [`list has 3.5 items (42%) {"a":1} [ 1 ]`]);
+      // Symbol keys print as Node 24 and later print them (Node 22 put them in brackets).
+      assert.deepEqual(texts(await run(session, `console.log({ [Symbol('k')]: 2 })`)), ['{ Symbol(k): 2 }']);
+    });
+
+    test('console.log of an error prints its stack; text() of a cyclic or BigInt-holding object is readable', async (t) => {
+      const session = await kind.open(t, echo());
+      const error = texts(await run(session, 'console.log(new RangeError("bad"))'))[0] ?? '';
+      assert.match(error, /^RangeError: bad\n\s+at /);
+      const cyclic = await run(session, 'const o = { a: 1 }; o.self = o; text(o); text({ big: 10n, list: [1n] })');
+      assert.deepEqual(texts(cyclic), ['<ref *1> { a: 1, self: [Circular *1] }', '{ big: 10n, list: [ 1n ] }']);
+    });
+
+    test('image() takes MCP image blocks as servers send them: mimeType or mime_type, detail in _meta', async (t) => {
+      const session = await kind.open(t, echo());
+      const event = await run(
+        session,
+        [
+          'image({ type: "image", data: "AAAA", mimeType: "image/png" })',
+          'image({ type: "image", data: "BBBB", mime_type: "image/jpeg" })',
+          'image({ type: "image", data: "CCCC", mimeType: "image/png", _meta: { "codex/imageDetail": "original" } })',
+          'image({ type: "image", data: "DDDD", mimeType: "image/png", _meta: { "codex/imageDetail": "low" } }, "auto")',
+        ].join('\n'),
+      );
+      assert.equal(event.kind === 'completed' ? event.error : 'not completed', undefined);
+      assert.deepEqual(event.items, [
+        { type: 'image', imageUrl: 'data:image/png;base64,AAAA', detail: 'high' },
+        { type: 'image', imageUrl: 'data:image/jpeg;base64,BBBB', detail: 'high' },
+        { type: 'image', imageUrl: 'data:image/png;base64,CCCC', detail: 'original' },
+        { type: 'image', imageUrl: 'data:image/png;base64,DDDD', detail: 'auto' },
+      ]);
+    });
+  });
+}

@@ -28,7 +28,7 @@ test('codecell run examples/weather.js streams tool calls, notifications and out
 test('codecell run examples/hello.js works without any tools', () => {
   const { status, stdout, stderr } = codecell(['run', 'examples/hello.js']);
   assert.equal(status, 0, stderr);
-  assert.deepEqual(stdout.trim().split('\n'), ['Hello, codecell!', '• about to wait a moment', 'facts: {"primes":[5,7,11],"tools":0}', 'stored a value: true']);
+  assert.deepEqual(stdout.trim().split('\n'), ['Hello, codecell!', '• about to wait a moment', 'facts: { primes: [ 5, 7, 11 ], tools: 0 }', 'stored a value: true']);
 });
 
 test('codecell run exits 1 on a failed cell, printing its error', () => {

@@ -399,7 +399,7 @@ test('notify() sends text to the delegate without adding output, and refuses bla
 test('console methods append text items with their arguments joined by a space', async (t) => {
   const runtime = newRuntime(t, new RecordingDelegate());
   const event = await (await runtime.execute({ source: 'console.log("a", 1, {b:2}); console.error("e"); console.warn(null)' })).initialEvent;
-  assert.deepEqual(texts(event), ['a 1 {"b":2}', 'e', 'null']);
+  assert.deepEqual(texts(event), ['a 1 { b: 2 }', 'e', 'null']);
 });
 
 test('a pending timer alone does not keep the cell alive', async (t) => {

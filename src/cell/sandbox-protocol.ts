@@ -16,7 +16,10 @@ declare const ALL_TOOLS: readonly { readonly name: string; readonly description:
 declare function text(value?: unknown): void;
 /** Appends an image: a data: URL, { image_url, detail? }, or an MCP image block. */
 declare function image(
-  image: string | { image_url: string; detail?: ImageDetail } | { type: 'image'; data: string; mimeType: string },
+  image:
+    | string
+    | { image_url: string; detail?: ImageDetail }
+    | { type: 'image'; data: string; mimeType: string; detail?: ImageDetail; _meta?: { 'codex/imageDetail'?: ImageDetail } },
   detail?: ImageDetail,
 ): void;
 /** Sends a progress message to the agent while the cell runs (not part of the output). */

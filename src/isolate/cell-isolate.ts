@@ -24,8 +24,9 @@ export function isolatesInUseCount(): number {
   return isolatesInUse;
 }
 
+/** The sandbox's files, in one closure body: format.js's functions are prelude.js's helpers. */
 function prelude(): string {
-  preludeSource ??= readFileSync(new URL('../../sandbox/prelude.js', import.meta.url), 'utf8');
+  preludeSource ??= ['format.js', 'prelude.js'].map((file) => readFileSync(new URL(`../../sandbox/${file}`, import.meta.url), 'utf8')).join('\n');
   return `${preludeSource}\nreturn installCodecellPrelude($0);`;
 }
 
