@@ -2,6 +2,7 @@
 // in-process SessionRuntime.
 import {
   CodeCellError,
+  DEFAULT_CALLBACK_ABORT_DEADLINE_MS,
   type CellEvent,
   type CellId,
   type CellLimits,
@@ -13,7 +14,7 @@ import {
   type StartedCell,
   type ToolDefinition,
 } from '../src/index.js';
-import { busyObserverError, CellStreams, messageOf, SessionBase } from '../src/internal.js';
+import { busyObserverError, CellStreams, Deadline, messageOf, SessionBase } from '../src/internal.js';
 import { Methods, type CellExecuteResult, type SessionId } from './protocol.js';
 import type { HostLink, Inbound } from './link.js';
 
@@ -35,6 +36,8 @@ export class RemoteSession extends SessionBase {
   readonly #streams: CellStreams;
   readonly #observing = new Set<CellId>();
   #hostDead = false;
+  /** The delegate's cellClosed calls still running. */
+  readonly #cellsClosing = new Set<Promise<void>>();
 
   constructor(link: HostLink, sessionId: SessionId, delegate: SessionRuntimeDelegate, setupEvent: CellEvent | undefined) {
     super();
@@ -88,6 +91,13 @@ export class RemoteSession extends SessionBase {
       this.#streams.endAll();
       this.#link.forget(this.sessionId);
     }
+    // Like the in-process session: cellClosed calls already running are waited for, within the
+    // deadline of the callbacks.
+    if (this.#cellsClosing.size > 0) {
+      const deadline = new Deadline(DEFAULT_CALLBACK_ABORT_DEADLINE_MS);
+      await Promise.race([Promise.all(this.#cellsClosing), deadline.reached]);
+      deadline.clear();
+    }
   }
 
   events(cellId: CellId): AsyncIterable<CellStreamEvent> {
@@ -113,9 +123,11 @@ export class RemoteSession extends SessionBase {
     if (message.type === 'event') {
       this.#streams.emit(message.params.cellId, message.params.event);
     } else {
-      Promise.resolve()
+      const closing = Promise.resolve()
         .then(() => this.#delegate.cellClosed?.(message.params.cellId))
-        .catch((error: unknown) => this.#link.logger.warn(`codecell: cellClosed(${message.params.cellId}) threw: ${messageOf(error)}`));
+        .catch((error: unknown) => this.#link.logger.warn(`codecell: cellClosed(${message.params.cellId}) threw: ${messageOf(error)}`))
+        .finally(() => this.#cellsClosing.delete(closing));
+      this.#cellsClosing.add(closing);
     }
   }
 

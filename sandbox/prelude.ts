@@ -27,8 +27,6 @@ interface PendingCall {
 }
 
 const MAX_PENDING_TIMERS = 10_000;
-type ImageDetail = import('../dist/src/cell/sandbox-protocol.js').ImageDetail;
-const IMAGE_DETAILS: readonly ImageDetail[] = ['auto', 'low', 'high', 'original'];
 
 function installCodecellPrelude(send: HostSend) {
   // Captured before cell code runs, so a cell that replaces them only breaks itself.
@@ -98,42 +96,17 @@ function installCodecellPrelude(send: HostSend) {
     return safeString(error);
   }
 
-  function imageUrlFrom(input: unknown): { url: string; detail: unknown } {
-    if (typeof input === 'string') return { url: input, detail: undefined };
-    if (input !== null && typeof input === 'object') {
-      const item = input as Record<string, unknown>;
-      if (typeof item.image_url === 'string') return { url: item.image_url, detail: item.detail };
-      // An MCP image block: mimeType (or mime_type), and a detail in _meta as some hosts send it.
-      const mimeType = item.mimeType ?? item.mime_type;
-      if (item.type === 'image' && typeof item.data === 'string' && typeof mimeType === 'string') {
-        const meta = item._meta !== null && typeof item._meta === 'object' ? (item._meta as Record<string, unknown>) : {};
-        return { url: `data:${mimeType};base64,${item.data}`, detail: item.detail ?? meta['codex/imageDetail'] };
-      }
-    }
-    throw new TypeError('image() expects a data: URL, { image_url, detail? }, or an MCP image block { type: "image", data, mimeType }');
-  }
-
-  function imageDetail(detail: unknown): ImageDetail {
-    if (detail === undefined || detail === null) return 'high';
-    const normalized = IMAGE_DETAILS.find((known) => typeof detail === 'string' && known === detail.toLowerCase());
-    if (normalized === undefined) throw new TypeError(`image() detail must be one of ${IMAGE_DETAILS.join(', ')}; got ${render(detail)}`);
-    return normalized;
-  }
-
   function text(value?: unknown): undefined {
     send('text', render(value));
     return undefined;
   }
 
   function image(urlOrItem: unknown, detail?: unknown): undefined {
-    const { url, detail: itemDetail } = imageUrlFrom(urlOrItem);
-    if (/^https?:/i.test(url)) {
-      throw new TypeError('image() does not accept remote http(s) URLs; pass a data: URL');
-    }
-    if (!/^data:/i.test(url)) throw new TypeError('image() expects a data: URL');
-    send('image', url, imageDetail(detail === undefined ? itemDetail : detail));
+    const { url, detail: chosen } = codecellImage(urlOrItem, detail);
+    send('image', url, chosen);
     return undefined;
   }
+
 
   function notify(value?: unknown): undefined {
     const message = render(value);
@@ -149,7 +122,7 @@ function installCodecellPrelude(send: HostSend) {
 
   function exit(): never {
     exited = true;
-    send('exit');
+    send('exit', unsettledCalls());
     // Unwind the cell; the host has already ended it and ignores anything that follows.
     throw new Error('exit() called');
   }
@@ -275,7 +248,7 @@ function installCodecellPrelude(send: HostSend) {
     try {
       callback();
     } catch (error) {
-      if (!exited) send('fault', describeError(error));
+      if (!exited) send('fault', describeError(error), unsettledCalls());
     }
   }
 
@@ -283,14 +256,21 @@ function installCodecellPrelude(send: HostSend) {
   // sandbox; see src/isolate.ts.
   defineGlobal('__codecell$', freeze({
     configure,
-    done: (): void => send('done'),
-    fail: (error: unknown): void => send('fault', describeError(error)),
+    done: (): void => send('done', unsettledCalls()),
+    fail: (error: unknown): void => send('fault', describeError(error), unsettledCalls()),
   }));
 
   /** The one entry point the host calls into; every call is one isolate task. */
   function receive(...message: ToSandboxMessage): void {
     if (message[0] === 'settle') settle(message[1], message[2], message[3]);
-    else fireTimer(message[1]);
+    else if (message[0] === 'timer') fireTimer(message[1]);
+    // 'drain': nothing to do; the host waits for this task, which runs after the microtasks
+    // the module queued.
+  }
+
+  /** The tool calls whose outcome the cell has not received, as "tool-1,tool-2". */
+  function unsettledCalls(): string {
+    return [...pendingCalls.keys()].join(',');
   }
 
   return { receive };

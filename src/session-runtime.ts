@@ -13,6 +13,7 @@ import { defaultIsolatePool, IsolatePool } from './isolate/pool.js';
 import { byteLength } from './json.js';
 import { assertWithinCaps, checkLimits, clampToCaps, DEFAULT_LIMITS, mergeLimits, type CellLimits } from './limits.js';
 import { SessionBase } from './session-base.js';
+import { MAX_UNREAD_TERMINALS, SessionCells } from './session-cells.js';
 import { prepareSource } from './source.js';
 import type {
   CellEvent,
@@ -70,7 +71,7 @@ export class SessionRuntime extends SessionBase {
   readonly #deadlineMs: number;
   readonly #storedValues: Map<string, string> | undefined;
   readonly #logger: Logger;
-  readonly #cells = new Map<CellId, Cell>();
+  readonly #cells: SessionCells;
   readonly #streams: CellStreams;
   /** Admissions in progress; shutdown rejects them at once. */
   readonly #admissions = new Set<(error: CodeCellError) => void>();
@@ -97,7 +98,9 @@ export class SessionRuntime extends SessionBase {
       throw new CodeCellError('ERR_INVALID_REQUEST', 'options.isolatePool must be an IsolatePool');
     }
     this.#isolatePool = (checked.isolatePool as IsolatePool | undefined) ?? defaultIsolatePool;
-    this.#streams = new CellStreams({ logger: this.#logger });
+    this.#cells = new SessionCells(this.#logger);
+    // Committed cells keep their events for a late first subscriber as long as their outcome.
+    this.#streams = new CellStreams({ logger: this.#logger, retainClosed: MAX_UNREAD_TERMINALS });
   }
 
   async execute(request: ExecuteRequest, initialObserve: ObserveMode = DEFAULT_OBSERVE): Promise<StartedCell> {
@@ -110,7 +113,7 @@ export class SessionRuntime extends SessionBase {
     if (sourceBytes > limits.maxSourceBytes) {
       throw new CodeCellError('ERR_LIMIT_EXCEEDED', `source is ${sourceBytes} bytes, over the maxSourceBytes limit of ${limits.maxSourceBytes}`);
     }
-    if (this.#cells.size + this.#admitting >= limits.maxCellsPerSession) {
+    if (this.#cells.liveCount + this.#admitting >= limits.maxCellsPerSession) {
       throw new CodeCellError('ERR_LIMIT_EXCEEDED', `the session already has ${limits.maxCellsPerSession} live cells (maxCellsPerSession)`);
     }
     const tools = checked.tools ?? this.#tools;
@@ -130,6 +133,11 @@ export class SessionRuntime extends SessionBase {
       // In the same continuation that registers the cell, so the live count never dips.
       this.#admitting--;
     }
+    if (this.shuttingDown) {
+      // Admitted just as shutdown began: it never runs.
+      isolate.dispose();
+      this.assertNotShuttingDown();
+    }
     this.#streams.track(cellId, this.#streams.begin());
     const cell = new Cell(isolate, {
       id: cellId,
@@ -143,9 +151,11 @@ export class SessionRuntime extends SessionBase {
         for (const [key, value] of writes) this.#storedValues?.set(key, value);
       },
       emit: (event) => this.#streams.emit(cellId, event),
-      onClosing: () => this.#cells.delete(cellId),
+      onCommit: (unread) => this.#cells.committed(cell, unread),
+      onTaken: () => this.#cells.taken(cell),
+      onClosed: () => this.#cells.closed(cell),
     });
-    this.#cells.set(cellId, cell);
+    this.#cells.add(cell);
     const initialEvent = cell.observe(mode);
     if (prepared.error !== undefined) cell.fail(prepared.error);
     else cell.start(prepared.code, prepared.filename, config);
@@ -166,17 +176,14 @@ export class SessionRuntime extends SessionBase {
    * subscription are held (the newest 128); later subscribers see events from then on.
    */
   events(cellId: CellId): AsyncIterable<CellStreamEvent> {
-    this.checkCellId(cellId);
-    if (!this.#cells.has(cellId)) throw new CodeCellError('ERR_MISSING_CELL', `unknown cell ${cellId}`);
-    return this.#streams.subscribe(cellId);
+    // A committed cell's stream is kept for a late first subscriber (the newest 64 cells).
+    return this.#streams.subscribe(this.checkCellId(cellId));
   }
 
   #openCell(cellId: unknown): Cell {
     const id = this.checkCellId(cellId);
     const cell = this.#cells.get(id);
-    if (cell === undefined || !cell.isOpen) {
-      throw new CodeCellError('ERR_MISSING_CELL', `unknown cell ${id}`);
-    }
+    if (cell === undefined) throw new CodeCellError('ERR_MISSING_CELL', `unknown cell ${id}`);
     return cell;
   }
 
@@ -216,11 +223,7 @@ export class SessionRuntime extends SessionBase {
     for (const refuse of this.#admissions) refuse(shuttingDown);
     const deadline = new Deadline(this.#deadlineMs);
     try {
-      const cells = [...this.#cells.values()];
-      const results = await Promise.allSettled(cells.map((cell) => cell.shutdown(deadline)));
-      for (const result of results) {
-        if (result.status === 'rejected') this.#logger.error(`codecell: shutting a cell down failed: ${messageOf(result.reason)}`);
-      }
+      await this.#cells.shutdown(deadline);
     } finally {
       deadline.clear();
     }

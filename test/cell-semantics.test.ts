@@ -2,8 +2,8 @@
 // codecell-host over linked streams.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import type { CellEvent, CellStreamEvent } from '../src/index.js';
-import { RecordingDelegate, texts } from './helpers.js';
+import type { CellEvent, CellStreamEvent, JsonValue } from '../src/index.js';
+import { deferred, RecordingDelegate, texts, waitFor, type Deferred } from './helpers.js';
 import { bothKinds } from './sessions.js';
 
 const ECHO = [{ name: 'echo' }];
@@ -157,6 +157,145 @@ for (const kind of bothKinds) {
         { type: 'image', imageUrl: 'data:image/png;base64,CCCC', detail: 'original' },
         { type: 'image', imageUrl: 'data:image/png;base64,DDDD', detail: 'auto' },
       ]);
+    });
+  });
+}
+
+for (const kind of bothKinds) {
+  describe(`${kind.name}: completion`, () => {
+    test('output queued by microtasks before the cell finished is kept', async (t) => {
+      const session = await kind.open(t, echo());
+      const event = await run(session, 'Promise.resolve().then(() => text("micro")); text("done")');
+      assert.deepEqual(texts(event), ['done', 'micro']);
+      const forEach = await run(session, '[1, 2, 3].forEach(async (n) => { await null; text(`item ${n}`) })');
+      assert.deepEqual(texts(forEach), ['item 1', 'item 2', 'item 3']);
+      const chained = await run(session, 'let p = Promise.resolve(); for (let i = 0; i < 50; i++) p = p.then(() => i); p.then((i) => text(`last ${i}`))');
+      assert.deepEqual(texts(chained), ['last 49']);
+    });
+
+    test('timers and unawaited tool calls still do not keep a cell alive', async (t) => {
+      const session = await kind.open(t, echo(), { tools: ECHO });
+      const event = await run(session, 'setTimeout(() => text("late"), 50); text("done")');
+      assert.deepEqual(texts(event), ['done']);
+    });
+
+    test('the dangling-call warning does not depend on how fast the delegate answers', async (t) => {
+      const fast = new RecordingDelegate({ echo: ({ input }) => input });
+      const slow = new RecordingDelegate({ echo: async ({ input }) => { await new Promise((resolve) => setImmediate(resolve)); return input; } });
+      for (const delegate of [fast, slow]) {
+        const session = await kind.open(t, delegate, { tools: ECHO });
+        for (let round = 0; round < 10; round++) {
+          const { cellId, initialEvent } = await session.execute({ source: 'tools.echo({ x: 1 }); text("done")' });
+          const stream = session.events(cellId);
+          const event = await initialEvent;
+          const warning = 'Warning: 1 tool call(s) were still running when the cell finished: tool-1';
+          assert.deepEqual(texts(event), ['done', warning]);
+          const outputs: string[] = [];
+          for await (const streamed of stream) if (streamed.type === 'output' && streamed.item.type === 'text') outputs.push(streamed.item.text);
+          assert.deepEqual(outputs, ['done', warning], 'the warning is on the event stream too');
+        }
+      }
+    });
+
+    test('the dangling-call warning counts against maxOutputBytes', async (t) => {
+      const session = await kind.open(t, echo(), { tools: ECHO, limits: { maxOutputBytes: 20 } });
+      const event = await run(session, 'tools.echo({ x: 1 }); text("done")');
+      assert.equal(event.kind, 'terminated');
+      assert.equal(event.kind === 'terminated' ? event.reason : '', 'outputLimit');
+    });
+  });
+}
+
+for (const kind of bothKinds) {
+  describe(`${kind.name}: frontier and closing`, () => {
+    test('pendingFrontier never lists calls the delegate already answered', async (t) => {
+      const answers = [deferred<JsonValue>(), deferred<JsonValue>(), deferred<JsonValue>()];
+      let next = 0;
+      const delegate = new RecordingDelegate({ echo: () => (answers[next++] as Deferred<JsonValue>).promise });
+      const session = await kind.open(t, delegate, { tools: ECHO });
+      const { cellId, initialEvent } = await session.execute(
+        { source: 'const [a, b] = await Promise.all([tools.echo({}), tools.echo({})]); text(`${a}+${b}`); await tools.echo({})' },
+        { kind: 'pendingFrontier' },
+      );
+      assert.deepEqual(await initialEvent, { kind: 'pending', cellId, items: [], pendingToolCallIds: ['tool-1', 'tool-2'] });
+      answers[0]?.resolve(1);
+      answers[1]?.resolve(2);
+      const event = await session.observe(cellId, { kind: 'pendingFrontier' });
+      assert.deepEqual(event, { kind: 'pending', cellId, items: [{ type: 'text', text: '1+2' }], pendingToolCallIds: ['tool-3'] });
+    });
+
+    test('a cell closes when its outcome is committed, even if nobody reads it; the event is kept for one read', async (t) => {
+      const delegate = echo();
+      const session = await kind.open(t, delegate, { tools: ECHO, limits: { maxCellsPerSession: 4 } });
+      const ids: string[] = [];
+      for (let i = 0; i < 4; i++) {
+        const { cellId } = await session.execute({ source: `text("cell ${i}")` }, { kind: 'yieldAfter', ms: 0 });
+        ids.push(cellId);
+      }
+      await waitFor(() => delegate.closed.length === 4);
+      assert.deepEqual([...delegate.closed].sort(), [...ids].sort(), 'cellClosed ran for every finished cell, read or not');
+      const { cellId: fifth, initialEvent } = await session.execute({ source: 'text("fifth")' });
+      assert.deepEqual(texts(await initialEvent), ['fifth'], 'the finished cells freed their slots');
+      const stream: CellStreamEvent[] = [];
+      for await (const event of session.events(ids[0] as string)) stream.push(event);
+      assert.equal(stream.at(-1)?.type, 'closed', "an unread cell's stream ends with closed");
+      assert.deepEqual(await session.observe(ids[0] as string, { kind: 'yieldAfter', ms: 1000 }), {
+        kind: 'completed',
+        cellId: ids[0],
+        items: [{ type: 'text', text: 'cell 0' }],
+      });
+      await assert.rejects(session.observe(ids[0] as string, { kind: 'yieldAfter', ms: 0 }), { code: 'ERR_MISSING_CELL' });
+      assert.deepEqual(texts(await session.terminate(ids[1] as string)), ['cell 1'], 'terminate takes the unread event too');
+      await assert.rejects(session.terminate(ids[1] as string), { code: 'ERR_MISSING_CELL' });
+      await assert.rejects(session.observe(fifth, { kind: 'yieldAfter', ms: 0 }), { code: 'ERR_MISSING_CELL' }, 'a read event is gone');
+    });
+
+    test('unread terminal events are bounded: the oldest are dropped and their ids forgotten', async (t) => {
+      const delegate = echo();
+      const session = await kind.open(t, delegate, { limits: { maxCellsPerSession: 100 } });
+      const ids: string[] = [];
+      for (let i = 0; i < 66; i++) ids.push((await session.execute({ source: `text(${i})` }, { kind: 'yieldAfter', ms: 0 })).cellId);
+      await waitFor(() => delegate.closed.length === 66);
+      const last = ids.at(-1) as string;
+      assert.deepEqual(texts(await session.observe(last, { kind: 'yieldAfter', ms: 5000 })), ['65']);
+      await assert.rejects(session.observe(ids[0] as string, { kind: 'yieldAfter', ms: 0 }), { code: 'ERR_MISSING_CELL' });
+      assert.deepEqual(texts(await session.observe(ids[2] as string, { kind: 'yieldAfter', ms: 0 })), ['2']);
+    });
+  });
+}
+
+for (const kind of bothKinds) {
+  describe(`${kind.name}: shutdown races`, () => {
+    test('an execute admitted as shutdown begins is refused or shut down with the rest', async (t) => {
+      for (let yields = 0; yields < 6; yields++) {
+        const delegate = echo();
+        const session = await kind.open(t, delegate);
+        const started = session.execute({ source: 'for (let i = 0; i < 5; i++) { notify(`n${i}`); await new Promise((resolve) => setTimeout(resolve, 20)); }' });
+        for (let i = 0; i < yields; i++) await Promise.resolve();
+        await session.shutdown();
+        const settled = await started.then(
+          async ({ initialEvent }) => (await initialEvent).kind,
+          (error: { code?: string }) => error.code,
+        );
+        assert.ok(settled === 'ERR_SHUTTING_DOWN' || settled === 'terminated', `after ${yields} yields: ${settled}`);
+        const seen = delegate.notifications.length;
+        await new Promise((resolve) => setTimeout(resolve, 120));
+        assert.equal(delegate.notifications.length, seen, `after ${yields} yields, no notification arrives after shutdown()`);
+      }
+    });
+
+    test('shutdown waits for a cellClosed already running, within the deadline', async (t) => {
+      const delegate = echo();
+      let finished = false;
+      delegate.cellClosedHandler = async () => {
+        await new Promise((resolve) => setTimeout(resolve, 40));
+        finished = true;
+      };
+      const session = await kind.open(t, delegate);
+      await run(session, 'text(1)');
+      await waitFor(() => delegate.closed.length === 1);
+      await session.shutdown();
+      assert.equal(finished, true, 'cellClosed had returned when shutdown() resolved');
     });
   });
 }

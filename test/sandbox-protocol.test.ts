@@ -6,9 +6,10 @@ test('well-formed sandbox messages decode to their kind and arguments', () => {
   assert.deepEqual(decodeSandboxMessage(['text', 'hi', undefined, undefined]), ['text', 'hi']);
   assert.deepEqual(decodeSandboxMessage(['image', 'data:image/png;base64,AA', 'low', undefined]), ['image', 'data:image/png;base64,AA', 'low']);
   assert.deepEqual(decodeSandboxMessage(['tool', 'tool-1', 0, '{}']), ['tool', 'tool-1', 0, '{}']);
-  assert.deepEqual(decodeSandboxMessage(['done']), ['done']);
+  assert.deepEqual(decodeSandboxMessage(['done', 'tool-1,tool-2']), ['done', 'tool-1,tool-2']);
   assert.deepEqual(decodeSandboxMessage(['timer', 3, 10]), ['timer', 3, 10]);
   assert.deepEqual(decodeSandboxMessage(['yield', 'extra', 1, true]), ['yield'], 'extra arguments are dropped');
+  assert.deepEqual(decodeSandboxMessage(['fault', 'Error: x', '']), ['fault', 'Error: x', '']);
 });
 
 test('malformed sandbox messages decode to nothing', () => {
@@ -31,6 +32,8 @@ test('malformed sandbox messages decode to nothing', () => {
     ['tool', 1, 0, '{}'],
     ['store', 'key'],
     ['fault', new Error('x')],
+    ['fault', 'Error: x'],
+    ['done'],
     ['timer', 1, '10'],
     ['timer', '1', 10],
     ['clearTimer', null],

@@ -2,42 +2,16 @@
 // moves through the phases of lifecycle.ts.
 import { CodeCellError, messageOf } from '../errors.js';
 import type { CellIsolate } from '../isolate/cell-isolate.js';
-import type { CellLimits } from '../limits.js';
-import type {
-  CellEvent,
-  CellId,
-  CellStreamEvent,
-  Logger,
-  ObserveMode,
-  OutputItem,
-  SessionRuntimeDelegate,
-  TerminalCellEvent,
-  TerminationReason,
-} from '../types.js';
+import type { CellEvent, CellId, ObserveMode, OutputItem, TerminalCellEvent, TerminationReason } from '../types.js';
 import { CallbackSet, Deadline } from './callbacks.js';
-import { isLive, isUnended, transition, type CellState } from './lifecycle.js';
+import { isLive, isUnended, transition, type CellState, type StateOf } from './lifecycle.js';
 import { busyObserverError, ObserverSlot } from './observer.js';
 import { Notifications } from './notifications.js';
 import { OutputBuffer } from './output.js';
 import type { ToHostMessage } from './sandbox-protocol.js';
 import { SandboxTimers, watchTimeLimits } from './timers.js';
-import { ToolCalls, type CellTool } from './tool-calls.js';
-
-export interface CellOptions {
-  id: CellId;
-  toolCallId: string;
-  tools: readonly CellTool[];
-  limits: CellLimits;
-  delegate: SessionRuntimeDelegate;
-  callbackAbortDeadlineMs: number;
-  logger: Logger;
-  /** Commits the cell's store() writes to the session. */
-  commitStore(writes: ReadonlyMap<string, string>): void;
-  /** Taps the cell's stream events (SPEC §7). */
-  emit(event: CellStreamEvent): void;
-  /** Called once when closing starts: the cell is no longer addressable. */
-  onClosing(): void;
-}
+import { ToolCalls } from './tool-calls.js';
+import type { CellOptions } from './options.js';
 
 export class Cell {
   readonly id: CellId;
@@ -55,6 +29,8 @@ export class Cell {
   /** The termination under way or done (a limit, terminate() or shutdown). */
   #termination: Promise<void> | undefined;
   #terminateCalled = false;
+  /** The committed terminal event nobody has taken yet. */
+  #unread: CellEvent | undefined;
   #stopWatching: () => void = () => {};
 
   constructor(isolate: CellIsolate, options: CellOptions) {
@@ -75,9 +51,9 @@ export class Cell {
     isolate.onFault(() => this.#terminateInternal('memoryLimit'));
   }
 
-  /** False once the terminal event was delivered: the cell can no longer be observed. */
+  /** False once the terminal event was delivered: the cell can no longer be addressed. */
   get isOpen(): boolean {
-    return this.#state.phase !== 'closing' && this.#state.phase !== 'closed';
+    return isUnended(this.#state) || this.#unread !== undefined;
   }
 
   /** Resolves when the cell is closed (cellClosed returned). */
@@ -90,18 +66,18 @@ export class Cell {
     this.#stopWatching = watchTimeLimits(this.#options.limits, () => this.#isolate.cpuTimeMs, () => this.#terminateInternal('timeLimit'));
     this.#isolate.start(source, filename, configText).then(
       ({ error }) => {
-        if (error !== undefined) this.#finish(error);
+        if (error !== undefined) this.#settle(error, '');
       },
       (error: unknown) => {
         if (error instanceof CodeCellError && error.code === 'ERR_MEMORY_LIMIT') this.#terminateInternal('memoryLimit');
-        else this.#finish(`Error: ${messageOf(error)}`);
+        else this.#settle(`Error: ${messageOf(error)}`, '');
       },
     );
   }
 
   /** Completes the cell with an error without running it (its source did not compile). */
   fail(error: string): void {
-    this.#finish(error);
+    this.#settle(error, '');
   }
 
   /**
@@ -111,14 +87,11 @@ export class Cell {
   observe(mode: ObserveMode, signal?: AbortSignal): Promise<CellEvent> {
     signal?.throwIfAborted();
     if (this.#observer.busy) throw busyObserverError(this.id);
-    const state = this.#state;
-    if (state.phase === 'closing' || state.phase === 'closed') throw new CodeCellError('ERR_MISSING_CELL', `unknown cell ${this.id}`);
-    if (state.phase === 'ended') return Promise.resolve(this.#takeTerminal(state.terminal));
+    if (!isUnended(this.#state)) return Promise.resolve(this.#takeUnread());
     if (mode.kind === 'yieldAfter' && mode.ms === 0) return Promise.resolve(this.#intermediate('yielded'));
-    if (mode.kind === 'pendingFrontier' && state.phase === 'running' && this.#isolate.isIdle) {
-      return Promise.resolve(this.#intermediate('pending'));
-    }
-    return this.#observer.attach(mode, () => this.#yield(), signal);
+    const event = this.#observer.attach(mode, () => this.#yield(), signal);
+    if (mode.kind === 'pendingFrontier') this.#onIdle();
+    return event;
   }
 
   /** Public terminate (SPEC §4): the terminated event, or the completed one if that won. */
@@ -130,8 +103,8 @@ export class Cell {
     this.#terminateInternal('requested');
     await this.#termination;
     const state = this.#state;
-    if (state.phase === 'ended') return this.#takeTerminal(state.terminal);
-    if (state.phase === 'closing' || state.phase === 'closed') return state.delivered;
+    if (this.#unread !== undefined) return this.#takeUnread();
+    if (state.phase === 'closing' || state.phase === 'closed') return state.event;
     throw new Error(`codecell: cell ${this.id} has no terminal event after terminating`);
   }
 
@@ -139,9 +112,8 @@ export class Cell {
   async shutdown(deadline: Deadline): Promise<void> {
     if (isLive(this.#state)) this.#termination = this.#terminate(this.#state, 'shutdown', deadline);
     await this.#termination;
-    const state = this.#state;
-    // Nobody is left to read a buffered terminal event: drop it and close.
-    if (state.phase === 'ended') this.#beginClose(state, state.terminal);
+    // Nobody is left to read a buffered terminal event.
+    this.#unread = undefined;
     await Promise.race([this.#closed.promise, deadline.reached]);
     // Never report the session shut down while an isolate thread may still run: a process that
     // exits then can crash in isolated-vm's teardown.
@@ -151,7 +123,8 @@ export class Cell {
   // --- messages from the sandbox (decoded and type-checked by the isolate) ---
 
   #onMessage(message: ToHostMessage): void {
-    if (this.#state.phase !== 'running') return;
+    // After the module settled, the microtasks it queued still speak until they are drained.
+    if (this.#state.phase !== 'running' && this.#state.phase !== 'settling') return;
     switch (message[0]) {
       case 'text':
         return this.#addOutput({ type: 'text', text: message[1] });
@@ -170,9 +143,9 @@ export class Cell {
         return;
       case 'done':
       case 'exit':
-        return this.#finish(undefined);
+        return this.#settle(undefined, message[1]);
       case 'fault':
-        return this.#finish(message[1]);
+        return this.#settle(message[1], message[2]);
       case 'timer':
         return this.#timers.set(message[1], message[2]);
       case 'clearTimer':
@@ -190,10 +163,17 @@ export class Cell {
 
   // --- observation ---
 
+  /**
+   * The isolate went idle (or a frontier observer attached): judge the frontier on the next turn,
+   * once tool results the delegate already settled have reached the isolate.
+   */
   #onIdle(): void {
-    if (this.#state.phase === 'running' && this.#observer.mode?.kind === 'pendingFrontier') {
-      this.#observer.resolve(this.#intermediate('pending'));
-    }
+    if (this.#state.phase !== 'running' || this.#observer.mode?.kind !== 'pendingFrontier') return;
+    setImmediate(() => {
+      if (this.#state.phase === 'running' && this.#isolate.isIdle && this.#observer.mode?.kind === 'pendingFrontier') {
+        this.#observer.resolve(this.#intermediate('pending'));
+      }
+    });
   }
 
   #yield(): void {
@@ -207,19 +187,25 @@ export class Cell {
       : { kind, cellId: this.id, items, pendingToolCallIds: this.#toolCalls.pending };
   }
 
-  /** Delivers the buffered terminal event (with the output left) and starts closing. */
-  #takeTerminal(terminal: TerminalCellEvent): CellEvent {
-    const state = this.#state;
-    if (state.phase !== 'ended') throw new Error(`codecell: no terminal event to take (cell ${this.id} is ${state.phase})`);
-    const event: CellEvent = { ...terminal, items: this.#output.drain() };
-    this.#beginClose(state, event);
+  /** Hands out the committed terminal event once; the id is forgotten then. */
+  #takeUnread(): CellEvent {
+    const event = this.#unread;
+    if (event === undefined) throw new CodeCellError('ERR_MISSING_CELL', `unknown cell ${this.id}`);
+    this.#unread = undefined;
+    this.#options.onTaken();
     return event;
   }
 
-  #end(from: Extract<CellState, { phase: 'finishing' | 'terminating' }>, terminal: TerminalCellEvent, settled: Promise<void>): void {
-    const ended = transition(from, { phase: 'ended', terminal, settled });
-    this.#state = ended;
-    if (this.#observer.busy) this.#observer.resolve(this.#takeTerminal(terminal));
+  /** Commits the outcome: to the observer, or buffered for the next one; then winds down. */
+  #end(from: StateOf<'finishing' | 'terminating'>, terminal: TerminalCellEvent, settled: Promise<void>): void {
+    const event: CellEvent = { ...terminal, items: this.#output.drain() };
+    const closing = transition(from, { phase: 'closing', event, settled });
+    this.#state = closing;
+    const observed = this.#observer.busy;
+    if (!observed) this.#unread = event;
+    this.#options.onCommit(!observed);
+    if (observed) this.#observer.resolve(event);
+    queueMicrotask(() => void Promise.all([settled, this.#isolate.stopped]).then(() => this.#close(closing)));
   }
 
   // --- ending ---
@@ -232,17 +218,29 @@ export class Cell {
     this.#stopWatching();
   }
 
-  /** Natural completion: cancel dangling tools, drain notifications, commit, then `completed`. */
-  #finish(error: string | undefined): void {
+  /** The module settled: the microtasks it queued run (their output counts), then it finishes. */
+  #settle(error: string | undefined, unsettled: string): void {
     const running = this.#state;
     if (running.phase !== 'running') return;
-    const finishing = transition(running, { phase: 'finishing', error, drainStop: new AbortController() });
+    const settling = transition(running, { phase: 'settling', error, dangling: unsettled === '' ? [] : unsettled.split(',') });
+    this.#state = settling;
+    void this.#isolate.drain().then(() => {
+      if (this.#state === settling) this.#finish(settling);
+    });
+  }
+
+  /** Natural completion: cancel dangling tools, drain notifications, commit, then `completed`. */
+  #finish(settling: StateOf<'settling'>): void {
+    const { error } = settling;
+    const finishing = transition(settling, { phase: 'finishing', error, drainStop: new AbortController() });
     this.#state = finishing;
     // The module has settled: nothing is left to run, so disposal can wait until the event is out.
     this.#stopIsolate(false);
-    const dangling = this.#toolCalls.pending;
+    // What the cell had not received when its module settled, and calls its microtasks made since.
+    const dangling = [...new Set([...settling.dangling, ...this.#toolCalls.pending])];
     if (dangling.length > 0) {
-      this.#output.note(`Warning: ${dangling.length} tool call(s) were still running when the cell finished: ${dangling.join(', ')}`);
+      this.#addOutput({ type: 'text', text: `Warning: ${dangling.length} tool call(s) were still running when the cell finished: ${dangling.join(', ')}` });
+      if (this.#state !== finishing) return;
     }
     const { toolsSettled, notificationsDone } = this.#callbacks.windDown(this.id, {
       deadlineMs: this.#options.callbackAbortDeadlineMs,
@@ -264,7 +262,7 @@ export class Cell {
   }
 
   /** Stops the isolate now, cancels every callback under one deadline, then `terminated`. */
-  async #terminate(from: Extract<CellState, { phase: 'running' | 'finishing' }>, reason: TerminationReason, shared?: Deadline): Promise<void> {
+  async #terminate(from: StateOf<'running' | 'settling' | 'finishing'>, reason: TerminationReason, shared?: Deadline): Promise<void> {
     const deadline = shared ?? new Deadline(this.#options.callbackAbortDeadlineMs);
     const terminating = transition(from, { phase: 'terminating', reason, deadline });
     this.#state = terminating;
@@ -277,23 +275,16 @@ export class Cell {
     this.#end(terminating, { kind: 'terminated', cellId: this.id, items: [], reason }, Promise.resolve());
   }
 
-  /** The terminal event is out (or dropped): close once the last callbacks and the isolate stopped. */
-  #beginClose(ended: Extract<CellState, { phase: 'ended' }>, delivered: CellEvent): void {
-    const closing = transition(ended, { phase: 'closing', delivered });
-    this.#state = closing;
-    queueMicrotask(() => void Promise.all([ended.settled, this.#isolate.stopped]).then(() => this.#close(closing)));
-  }
-
-  async #close(closing: Extract<CellState, { phase: 'closing' }>): Promise<void> {
-    const { delegate, logger, onClosing, emit } = this.#options;
-    onClosing();
-    emit({ type: 'closed', event: closing.delivered });
+  async #close(closing: StateOf<'closing'>): Promise<void> {
+    const { delegate, logger, emit } = this.#options;
+    emit({ type: 'closed', event: closing.event });
     try {
       await delegate.cellClosed?.(this.id);
     } catch (error) {
       logger.warn(`codecell: cellClosed(${this.id}) threw: ${messageOf(error)}`);
     } finally {
-      this.#state = transition(closing, { phase: 'closed', delivered: closing.delivered });
+      this.#state = transition(closing, { phase: 'closed', event: closing.event });
+      this.#options.onClosed();
       this.#closed.resolve();
     }
   }

@@ -1,19 +1,22 @@
 // A cell's lifecycle as one discriminated union and the one table of the moves between phases:
 //
-//   running ──▶ finishing ──▶ ended ──▶ closing ──▶ closed
-//      └──────▶ terminating ──▶ ┘ ▲
-//                finishing ──────┘ (a limit or terminate() interrupts finishing)
+//   running ──▶ settling ──▶ finishing ──▶ closing ──▶ closed
+//      │            │            │            ▲
+//      └────────────┴────────────┴─▶ terminating
 //
+// `settling`: the module settled and the microtasks it queued are drained; `finishing`: dangling
+// tool calls are cancelled and notifications delivered; `closing`: the outcome is committed (the
+// terminal event is with its observer, or buffered for the next one) and the cell winds down.
 // `transition` only accepts a move the table lists (a compile error otherwise), and checks it
 // again at run time.
-import type { CellEvent, TerminalCellEvent, TerminationReason } from '../types.js';
+import type { CellEvent, TerminationReason } from '../types.js';
 import type { Deadline } from './callbacks.js';
 
 export const TRANSITIONS = {
-  running: ['finishing', 'terminating'],
-  finishing: ['terminating', 'ended'],
-  terminating: ['ended'],
-  ended: ['closing'],
+  running: ['settling', 'terminating'],
+  settling: ['finishing', 'terminating'],
+  finishing: ['terminating', 'closing'],
+  terminating: ['closing'],
   closing: ['closed'],
   closed: [],
 } as const;
@@ -28,15 +31,15 @@ export type NextPhase<P extends Phase> = { [T in Phase]: [P] extends [Sources<T>
 export type CellState =
   /** The module runs, or waits on tool calls and timers. */
   | { readonly phase: 'running' }
-  /** The module settled: dangling tool calls are cancelled, notifications drain (bounded). */
+  /** The module settled (with `error` if it threw); `dangling`: the calls it had not received. */
+  | { readonly phase: 'settling'; readonly error: string | undefined; readonly dangling: readonly string[] }
+  /** Dangling tool calls are cancelled, notifications drain (bounded by completionDrainMs). */
   | { readonly phase: 'finishing'; readonly error: string | undefined; readonly drainStop: AbortController }
   /** The isolate is stopped; callbacks are cancelled under `deadline`. */
   | { readonly phase: 'terminating'; readonly reason: TerminationReason; readonly deadline: Deadline }
-  /** The terminal event waits for its observer; `settled` is what must end before closing. */
-  | { readonly phase: 'ended'; readonly terminal: TerminalCellEvent; readonly settled: Promise<void> }
-  /** The terminal event was delivered (or dropped): the cell waits for its last work, then closes. */
-  | { readonly phase: 'closing'; readonly delivered: CellEvent }
-  | { readonly phase: 'closed'; readonly delivered: CellEvent };
+  /** The outcome `event` is committed; the cell waits for `settled` and its isolate, then closes. */
+  | { readonly phase: 'closing'; readonly event: CellEvent; readonly settled: Promise<void> }
+  | { readonly phase: 'closed'; readonly event: CellEvent };
 
 export type StateOf<P extends Phase> = Extract<CellState, { readonly phase: P }>;
 
@@ -52,11 +55,11 @@ export function transition<F extends Phase, T extends NextPhase<F>>(from: StateO
 }
 
 /** True while the cell's isolate may still run and its callbacks are live. */
-export function isLive(state: CellState): state is StateOf<'running'> | StateOf<'finishing'> {
-  return state.phase === 'running' || state.phase === 'finishing';
+export function isLive(state: CellState): state is StateOf<'running' | 'settling' | 'finishing'> {
+  return state.phase === 'running' || state.phase === 'settling' || state.phase === 'finishing';
 }
 
-/** True until the cell has a terminal event. */
-export function isUnended(state: CellState): state is StateOf<'running' | 'finishing' | 'terminating'> {
+/** True until the cell's outcome is committed. */
+export function isUnended(state: CellState): state is StateOf<'running' | 'settling' | 'finishing' | 'terminating'> {
   return isLive(state) || state.phase === 'terminating';
 }

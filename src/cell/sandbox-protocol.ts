@@ -54,11 +54,12 @@ export const TO_HOST = {
   /** key, value as JSON text */
   store: ['string', 'string'],
   yield: [],
-  /** The module settled normally. */
-  done: [],
-  exit: [],
-  /** The module threw, or a timer callback did: the error's description. */
-  fault: ['string'],
+  /** The module settled normally; the ids of the tool calls it had not received ("tool-1,tool-2"). */
+  done: ['string'],
+  /** exit() was called; the unreceived tool calls as for done. */
+  exit: ['string'],
+  /** The module threw, or a timer callback did: the error's description, the unreceived calls. */
+  fault: ['string', 'string'],
   /** timer id, delay in ms */
   timer: ['number', 'number'],
   clearTimer: ['number'],
@@ -70,6 +71,8 @@ export const TO_SANDBOX = {
   settle: ['string', 'boolean', 'string'],
   /** timer id */
   timer: ['number'],
+  /** A no-op task: when it has run, so have the microtasks queued before it. */
+  drain: [],
 } as const;
 
 interface TypeNames {

@@ -24,9 +24,9 @@ export function isolatesInUseCount(): number {
   return isolatesInUse;
 }
 
-/** The sandbox's files, in one closure body: format.js's functions are prelude.js's helpers. */
+/** The sandbox's files, in one closure body: format.js's and image.js's functions are prelude.js's helpers. */
 function prelude(): string {
-  preludeSource ??= ['format.js', 'prelude.js'].map((file) => readFileSync(new URL(`../../sandbox/${file}`, import.meta.url), 'utf8')).join('\n');
+  preludeSource ??= ['format.js', 'image.js', 'prelude.js'].map((file) => readFileSync(new URL(`../../sandbox/${file}`, import.meta.url), 'utf8')).join('\n');
   return `${preludeSource}\nreturn installCodecellPrelude($0);`;
 }
 
@@ -205,6 +205,20 @@ export class CellIsolate {
   deliver(...message: ToSandboxMessage): void {
     if (this.isDisposed) return;
     this.#track(this.#receive.apply(undefined, message));
+  }
+
+  /**
+   * Resolves once the isolate ran a task queued now, and so every microtask queued before it
+   * (isolated-vm runs the microtask queue at the end of each task); at once if it is stopped.
+   */
+  drain(): Promise<void> {
+    if (this.isDisposed) return Promise.resolve();
+    const task = this.#receive.apply(undefined, ['drain']);
+    this.#track(task);
+    return task.then(
+      () => {},
+      () => {},
+    );
   }
 
   /**

@@ -1,0 +1,24 @@
+// What a session gives each of its cells, and what it hears back from them.
+import type { CellLimits } from '../limits.js';
+import type { CellId, CellStreamEvent, Logger, SessionRuntimeDelegate } from '../types.js';
+import type { CellTool } from './tool-calls.js';
+
+export interface CellOptions {
+  id: CellId;
+  toolCallId: string;
+  tools: readonly CellTool[];
+  limits: CellLimits;
+  delegate: SessionRuntimeDelegate;
+  callbackAbortDeadlineMs: number;
+  logger: Logger;
+  /** Commits the cell's store() writes to the session. */
+  commitStore(writes: ReadonlyMap<string, string>): void;
+  /** Taps the cell's stream events (SPEC §7). */
+  emit(event: CellStreamEvent): void;
+  /** The outcome is committed (its slot is free); `unread`: nobody has taken the terminal event. */
+  onCommit(unread: boolean): void;
+  /** The unread terminal event was taken: the cell's id is forgotten. */
+  onTaken(): void;
+  /** cellClosed returned: nothing of the cell runs any more. */
+  onClosed(): void;
+}
