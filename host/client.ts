@@ -18,6 +18,11 @@ export interface HostClientOptions {
   /** Where the host's stderr goes. Default 'inherit'. */
   stderr?: 'inherit' | 'ignore' | 'pipe';
   logger?: Logger;
+  /**
+   * While requests are outstanding, a host silent this long is pinged, and one that leaves the
+   * ping unanswered as long again is killed and reported as ERR_HOST_EXITED. Default 5 000 ms.
+   */
+  livenessTimeoutMs?: number;
 }
 
 const HOST_MAIN = fileURLToPath(new URL('./main.js', import.meta.url));
@@ -42,7 +47,7 @@ export class HostClient {
         stdio: ['pipe', 'pipe', options.stderr ?? 'inherit'],
         env: options.env ?? process.env,
       });
-      const link = new HostLink(child.stdout as Readable, child.stdin as Writable, child, logger);
+      const link = new HostLink(child.stdout as Readable, child.stdin as Writable, child, logger, options);
       child.on('error', (error) => link.die(new CodeCellError('ERR_HOST_EXITED', `codecell-host failed to start: ${error.message}`, { cause: error })));
       child.on('exit', (code, signal) => {
         link.die(new CodeCellError('ERR_HOST_EXITED', `codecell-host exited (code ${code ?? 'none'}, signal ${signal ?? 'none'})`));
@@ -60,7 +65,7 @@ export class HostClient {
     const client = new HostClient({ ...options, respawn: false }, () => {
       if (used) throw new CodeCellError('ERR_HOST_EXITED', 'the in-process host connection has ended');
       used = true;
-      return new HostLink(input, output, undefined, options.logger ?? consoleLogger);
+      return new HostLink(input, output, undefined, options.logger ?? consoleLogger, options);
     });
     await client.#start();
     return client;
@@ -80,8 +85,16 @@ export class HostClient {
     return this.#link?.alive === true;
   }
 
+  /**
+   * Creates a session on the host (starting a fresh host if the last one died). With
+   * `setupSource`, resolves once the setup cell reached its first frontier (`setupEvent`); the
+   * creation is bounded by `setupTimeoutMs` and abandoned on `signal`, shutting the session down.
+   */
   async createSession(delegate: SessionRuntimeDelegate, options: RemoteSessionOptions = {}): Promise<RemoteSession> {
     checkDelegate(delegate);
+    if (options === null || typeof options !== 'object') throw new CodeCellError('ERR_INVALID_REQUEST', 'options must be an object');
+    if ('sessionId' in options) throw new CodeCellError('ERR_INVALID_REQUEST', 'sessionId is assigned by the host; do not pass one');
+    options.signal?.throwIfAborted();
     if (this.#closed) throw new CodeCellError('ERR_SHUTTING_DOWN', 'the HostClient is closed');
     if (this.#link === undefined || !this.#link.alive) {
       if (this.#options.respawn === false) throw new CodeCellError('ERR_HOST_EXITED', 'codecell-host has exited and respawn is off');

@@ -37,11 +37,20 @@ export interface Connection {
    * sendNotification it still works after the input closed (to report cells closing).
    */
   notify<M extends MethodSpec>(method: M, params: ParamsOf<M>): void;
+  /** Writes one JSON-RPC message as is (requests and answers handled outside vscode-jsonrpc). */
+  send(message: object): void;
   /** Resolves when everything sent so far was handed to the output stream. */
   flush(): Promise<void>;
 }
 
-export function openConnection(input: Readable, output: Writable, logger: Logger): Connection {
+/**
+ * Takes a valid incoming message before vscode-jsonrpc sees it; true when it was handled. The
+ * delegate calls (host/delegate-calls.ts) travel this way, so no map in vscode-jsonrpc ever holds
+ * a call that was given up on.
+ */
+export type Interceptor = (message: Record<string, unknown>) => boolean;
+
+export function openConnection(input: Readable, output: Writable, logger: Logger, intercept?: Interceptor): Connection {
   const writer = new StreamMessageWriter(output);
   const answer = (id: string | number | null, code: number, message: string): void => {
     writer.write({ jsonrpc: '2.0', id, error: { code, message } } as Message).catch(() => {});
@@ -52,7 +61,10 @@ export function openConnection(input: Readable, output: Writable, logger: Logger
       decode: async (bytes: Uint8Array): Promise<Message> => {
         const text = Buffer.from(bytes).toString('utf8');
         const message: unknown = JSON.parse(text);
-        if (isValidMessage(message)) return message as Message;
+        if (isValidMessage(message)) {
+          if (intercept?.(message as Record<string, unknown>) === true) return { jsonrpc: '2.0', method: IGNORED_NOTIFICATION } as Message;
+          return message as Message;
+        }
         const id = isRecord(message) && (typeof message.id === 'string' || typeof message.id === 'number') ? message.id : null;
         answer(id, JsonRpcErrors.invalidRequest, 'Invalid Request: not a JSON-RPC 2.0 request, notification or response');
         return { jsonrpc: '2.0', method: IGNORED_NOTIFICATION } as Message;
@@ -74,18 +86,19 @@ export function openConnection(input: Readable, output: Writable, logger: Logger
   });
   connection.onNotification(IGNORED_NOTIFICATION, () => {});
   const writes = new Set<Promise<void>>();
-  const notify = <M extends MethodSpec>(method: M, params: ParamsOf<M>): void => {
-    const write = writer.write({ jsonrpc: '2.0', method: method.name, params } as Message).catch((error: unknown) => {
-      logger.warn(`codecell: could not send ${method.name}: ${messageOf(error)}`);
+  const send = (message: object): void => {
+    const write = writer.write({ jsonrpc: '2.0', ...message } as Message).catch((error: unknown) => {
+      logger.warn(`codecell: could not send a message: ${messageOf(error)}`);
     });
     writes.add(write);
     void write.finally(() => writes.delete(write));
   };
+  const notify = <M extends MethodSpec>(method: M, params: ParamsOf<M>): void => send({ method: method.name, params });
   const flush = async (): Promise<void> => {
     await Promise.all([...writes]);
     await new Promise<void>((resolve) => (output.writableEnded ? resolve() : output.write('', () => resolve())));
   };
-  return { connection, notify, flush };
+  return { connection, notify, send, flush };
 }
 
 function isValidMessage(message: unknown): boolean {

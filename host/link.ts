@@ -1,28 +1,12 @@
 // The client's end of one connection to codecell-host (a child process, or a host over streams):
-// requests out, delegate requests and cell events in, routed to sessions through PendingRouters.
+// requests out (each bounded by the host's liveness), delegate calls and cell messages in,
+// routed to sessions through a PendingRouter.
 import type { ChildProcess } from 'node:child_process';
 import type { Readable, Writable } from 'node:stream';
-import {
-  CodeCellError,
-  PendingRouter,
-  type CellLimits,
-  type Logger,
-  type RoutedEntry,
-  type SessionRuntimeDelegate,
-} from '../src/index.js';
+import { CodeCellError, PendingRouter, type CellLimits, type Logger, type RoutedEntry, type SessionRuntimeDelegate } from '../src/index.js';
 import { CODECELL_VERSION, messageOf } from '../src/internal.js';
-import {
-  fromResponseError,
-  onNotification,
-  onRequest,
-  openConnection,
-  ResponseError,
-  sendRequest,
-  signalFromToken,
-  tokenFromSignal,
-  type CancellationToken,
-  type MessageConnection,
-} from './jsonrpc.js';
+import { IncomingCalls, type IncomingCall } from './delegate-calls.js';
+import { fromResponseError, onNotification, openConnection, parseParams, sendRequest, tokenFromSignal, type MessageConnection } from './jsonrpc.js';
 import {
   DelegateCalls,
   JsonRpcErrors,
@@ -30,6 +14,7 @@ import {
   PROTOCOL_VERSION,
   type CellClosedParams,
   type CellEventParams,
+  type CellInitialEventParams,
   type DelegateCall,
   type DelegateCallName,
   type MethodSpec,
@@ -40,59 +25,55 @@ import {
 import { RemoteSession, type RemoteSessionOptions } from './remote-session.js';
 
 /** A delegate call from the host, waiting for its session's delegate. */
-type InboundRequest = {
-  name: DelegateCallName;
-  /** The delegate method's argument (checked by the delegate's own contract, not here). */
-  value: unknown;
-  token: CancellationToken;
-  resolve(value: unknown): void;
-  reject(error: unknown): void;
-};
-type InboundNotification = { type: 'event'; params: CellEventParams } | { type: 'closed'; params: CellClosedParams };
+export type InboundRequest = { name: DelegateCallName; call: IncomingCall };
+type InboundNotification =
+  | { type: 'event'; params: CellEventParams }
+  | { type: 'initialEvent'; params: CellInitialEventParams }
+  | { type: 'closed'; params: CellClosedParams };
 export type Inbound = RoutedEntry<InboundNotification, InboundRequest>;
+
+export interface LivenessOptions {
+  /**
+   * While requests are outstanding, a host silent this long is pinged, and one that leaves the
+   * ping unanswered as long again is killed (ERR_HOST_EXITED). Default 5 000 ms.
+   */
+  livenessTimeoutMs?: number;
+}
+
+const DEFAULT_LIVENESS_MS = 5_000;
 
 /** One connection to one host process (or to an in-process host over streams). */
 export class HostLink {
   readonly connection: MessageConnection;
   readonly child: ChildProcess | undefined;
   readonly logger: Logger;
-  /**
-   * Route host messages to sessions whose id the client may not have learned yet: delegate
-   * traffic (tool/invoke, cell/notify, cell/closed) and stream traffic (cell/event) separately,
-   * so a chatty cell's events can never evict a held tool call.
-   */
+  /** Routes host messages to sessions whose id the client may not have learned yet. */
   readonly sessions: PendingRouter<SessionId, InboundNotification, InboundRequest>;
-  readonly sessionEvents: PendingRouter<SessionId, InboundNotification, never>;
   readonly remotes = new Map<SessionId, RemoteSession>();
   limits: CellLimits | undefined;
+  readonly #incoming: IncomingCalls;
+  readonly #sendRaw: (message: object) => void;
   readonly #pending = new Set<(error: CodeCellError) => void>();
-  readonly #inbound = new Set<(reason: CodeCellError) => void>();
+  readonly #livenessMs: number;
+  #lastHeard = performance.now();
+  #pingSent: number | undefined;
+  #watchdog: ReturnType<typeof setInterval> | undefined;
   #death: CodeCellError | undefined;
-  readonly #exited: Promise<void>;
-  #markExited: () => void = () => {};
+  readonly #exited = Promise.withResolvers<void>();
 
-  constructor(input: Readable, output: Writable, child: ChildProcess | undefined, logger: Logger) {
+  constructor(input: Readable, output: Writable, child: ChildProcess | undefined, logger: Logger, options: LivenessOptions = {}) {
     this.child = child;
     this.logger = logger;
+    this.#livenessMs = options.livenessTimeoutMs ?? DEFAULT_LIVENESS_MS;
     this.sessions = new PendingRouter({ label: 'session', logger });
-    this.sessionEvents = new PendingRouter({ label: 'session', logger });
-    this.#exited = new Promise((resolve) => {
-      this.#markExited = resolve;
-    });
-    this.connection = openConnection(input, output, logger).connection;
-    for (const [name, call] of Object.entries(DelegateCalls) as [DelegateCallName, DelegateCall][]) {
-      onRequest(this.connection, call.method, ({ sessionId, [call.arg]: value }, token) =>
-        new Promise((resolve, reject) => {
-          this.sessions.route(sessionId, {
-            type: 'request',
-            message: { name, value, token, resolve, reject },
-            fail: (failure) => reject(new ResponseError(failure.code, failure.message)),
-          });
-        }),
-      );
-    }
-    onNotification(this.connection, Methods.cellEvent, (params) => this.sessionEvents.routeNotification(params.sessionId, { type: 'event', params }), logger);
+    const opened = openConnection(input, output, logger, (message) => this.#intercept(message));
+    this.connection = opened.connection;
+    this.#incoming = new IncomingCalls(opened.send);
+    this.#sendRaw = opened.send;
+    onNotification(this.connection, Methods.cellEvent, (params) => this.remotes.get(params.sessionId)?.receive({ type: 'notification', message: { type: 'event', params } }), logger);
+    onNotification(this.connection, Methods.cellInitialEvent, (params) => this.sessions.routeNotification(params.sessionId, { type: 'initialEvent', params }), logger);
     onNotification(this.connection, Methods.cellClosed, (params) => this.sessions.routeNotification(params.sessionId, { type: 'closed', params }), logger);
+    onNotification(this.connection, Methods.cellCancel, ({ sessionId, cellId, method }) => this.#incoming.cancel(sessionId, cellId, method), logger);
     this.connection.onClose(() => {
       const closed = new CodeCellError('ERR_HOST_EXITED', 'codecell-host closed the connection');
       if (child === undefined) {
@@ -109,13 +90,14 @@ export class HostLink {
     return this.#death === undefined;
   }
 
-  /** A request to the host; rejects with ERR_HOST_EXITED if the host dies first. */
+  /** A request to the host; rejects with ERR_HOST_EXITED if the host dies or stops answering. */
   request<M extends MethodSpec>(method: M, params: ParamsOf<M>, signal?: AbortSignal): Promise<ResultOf<M>> {
     if (this.#death !== undefined) return Promise.reject(this.#death);
     return new Promise<ResultOf<M>>((resolve, reject) => {
       const { token, dispose } = tokenFromSignal(signal);
       const onDeath = (error: CodeCellError): void => reject(error);
       this.#pending.add(onDeath);
+      this.#watch();
       sendRequest(this.connection, method, params, token)
         .then(resolve, (error: unknown) => reject(this.#death ?? fromResponseError(error)))
         .finally(() => {
@@ -125,20 +107,17 @@ export class HostLink {
     });
   }
 
-  /** Serves a host request with the session's delegate, with an AbortSignal of its own. */
-  serve(delegate: SessionRuntimeDelegate, request: InboundRequest): void {
-    const cancelled = signalFromToken(request.token, () => new CodeCellError('ERR_CANCELLED', 'codecell-host cancelled the callback'));
-    this.#inbound.add(cancelled.abort);
+  /** Serves a host call with the session's delegate; the host's cell/cancel aborts its signal. */
+  serve(delegate: SessionRuntimeDelegate, { name, call }: InboundRequest): void {
     // The table pairs each name with the delegate method of that name and its argument.
-    const method = delegate[request.name] as (value: unknown, signal: AbortSignal) => unknown;
-    const call: DelegateCall = DelegateCalls[request.name];
+    const method = delegate[name] as (value: unknown, signal: AbortSignal) => unknown;
+    const row: DelegateCall = DelegateCalls[name];
     Promise.resolve()
-      .then(async () => call.answer(await method.call(delegate, request.value, cancelled.signal)))
-      .then(request.resolve, (error: unknown) => request.reject(new ResponseError(JsonRpcErrors.delegateFailed, messageOf(error))))
-      .finally(() => {
-        this.#inbound.delete(cancelled.abort);
-        cancelled.dispose();
-      });
+      .then(async () => row.answer(await method.call(delegate, call.value, call.signal)))
+      .then(
+        (result) => call.answer(result),
+        (error: unknown) => call.fail(JsonRpcErrors.delegateFailed, messageOf(error)),
+      );
   }
 
   async initialize(): Promise<void> {
@@ -150,51 +129,99 @@ export class HostLink {
   }
 
   async createSession(delegate: SessionRuntimeDelegate, options: RemoteSessionOptions): Promise<RemoteSession> {
+    const { signal, setupTimeoutMs, ...wire } = options;
     // Held until the session is registered: what the host sends for it meanwhile is kept.
-    using _requests = this.sessions.begin();
-    using _events = this.sessionEvents.begin();
-    const result = await this.request(Methods.sessionCreate, options);
-    const session = new RemoteSession(this, result.sessionId, delegate, result.setupEvent);
-    // The setup cell's events may already be held for the session: hold them for its stream.
-    if (result.setupCellId !== undefined) session.trackCell(result.setupCellId, session.beginCell());
-    this.remotes.set(result.sessionId, session);
-    this.sessionEvents.register(result.sessionId, (entry) => session.receive(entry));
-    this.sessions.register(result.sessionId, (entry) => session.receive(entry));
+    using _held = this.sessions.begin();
+    const result = await this.request(Methods.sessionCreate, wire, signal);
+    const { sessionId, setupCellId } = result as Partial<typeof result>;
+    if (typeof sessionId !== 'string' || sessionId === '' || (setupCellId !== undefined && typeof setupCellId !== 'string')) {
+      throw new CodeCellError('ERR_PROTOCOL', `codecell-host answered session/create without a valid sessionId: ${JSON.stringify(result)}`);
+    }
+    const session = new RemoteSession(this, sessionId, delegate, setupCellId, options.callbackAbortDeadlineMs);
+    this.remotes.set(sessionId, session);
+    this.sessions.register(sessionId, (entry) => session.receive(entry));
+    await session.setup(signal, setupTimeoutMs);
     return session;
   }
 
   forget(sessionId: SessionId): void {
     this.remotes.delete(sessionId);
     this.sessions.unregister(sessionId);
-    this.sessionEvents.unregister(sessionId);
   }
 
   /** The host is gone: every pending call rejects, every delegate signal aborts. */
   die(error: CodeCellError): void {
     if (this.#death !== undefined) return;
     this.#death = error;
+    clearInterval(this.#watchdog);
     for (const reject of this.#pending) reject(error);
     this.#pending.clear();
-    for (const abort of this.#inbound) abort(error);
-    this.#inbound.clear();
-    for (const session of this.remotes.values()) session.hostDied();
+    this.#incoming.abortAll(error);
+    for (const session of this.remotes.values()) session.hostDied(error);
     this.remotes.clear();
     this.connection.dispose();
-    if (this.child === undefined) this.#markExited();
+    if (this.child === undefined) this.#exited.resolve();
   }
 
   exited(): void {
-    this.#markExited();
+    this.#exited.resolve();
   }
 
   async close(): Promise<void> {
     if (this.child !== undefined) {
       this.child.stdin?.end();
       const timer = setTimeout(() => this.child?.kill('SIGKILL'), 5_000);
-      await this.#exited;
+      await this.#exited.promise;
       clearTimeout(timer);
     } else {
       this.die(new CodeCellError('ERR_HOST_EXITED', 'the client closed the connection'));
     }
+  }
+
+  /** Every message from the host passes here first; delegate calls are taken from here. */
+  #intercept(message: Record<string, unknown>): boolean {
+    this.#lastHeard = performance.now();
+    this.#pingSent = undefined;
+    const { id, method } = message;
+    if (id === undefined || id === null || typeof method !== 'string') return false;
+    const entry = Object.entries(DelegateCalls).find(([, row]) => row.method.name === method);
+    if (entry === undefined) return false;
+    const [name, row] = entry as [DelegateCallName, DelegateCall];
+    const requestId = id as string | number;
+    let params: ParamsOf<DelegateCall['method']>;
+    try {
+      params = parseParams(row.method, message.params);
+    } catch (error) {
+      this.#sendRaw({ id: requestId, error: { code: JsonRpcErrors.invalidParams, message: messageOf(error) } });
+      return true;
+    }
+    const value = params[row.arg] as { cellId?: unknown } | undefined;
+    const cellId = typeof value?.cellId === 'string' ? value.cellId : '';
+    const call = this.#incoming.open(requestId, row.method.name as 'tool/invoke' | 'cell/notify', params.sessionId, cellId, value);
+    this.sessions.route(params.sessionId, { type: 'request', message: { name, call }, fail: (failure) => call.fail(failure.code, failure.message) });
+    return true;
+  }
+
+  /** While requests are outstanding, checks that the host still answers (see LivenessOptions). */
+  #watch(): void {
+    if (this.#watchdog !== undefined || this.#livenessMs <= 0) return;
+    this.#lastHeard = performance.now();
+    this.#watchdog = setInterval(() => {
+      if (this.#pending.size === 0) {
+        clearInterval(this.#watchdog);
+        this.#watchdog = undefined;
+        return;
+      }
+      const now = performance.now();
+      if (now - this.#lastHeard < this.#livenessMs) return;
+      if (this.#pingSent === undefined) {
+        this.#pingSent = now;
+        sendRequest(this.connection, Methods.hostPing, {}).catch(() => {});
+      } else if (now - this.#pingSent >= this.#livenessMs) {
+        this.child?.kill('SIGKILL');
+        this.die(new CodeCellError('ERR_HOST_EXITED', `codecell-host stopped answering (no reply to a ping within ${this.#livenessMs} ms); it was killed`));
+      }
+    }, Math.max(10, Math.floor(this.#livenessMs / 4)));
+    this.#watchdog.unref();
   }
 }

@@ -21,7 +21,8 @@ import {
 } from '../src/index.js';
 import { INTERNAL_ERROR, INVALID_PARAMS } from '../src/internal.js';
 
-export const PROTOCOL_VERSION = 1;
+/** Version 2: execute answers at admission, events by subscription, one cancel per cell (docs/protocol.md). */
+export const PROTOCOL_VERSION = 2;
 
 export type SessionId = string;
 export type Direction = 'toHost' | 'toClient';
@@ -49,17 +50,24 @@ const cellId = z.string();
 const inSession = { sessionId };
 const inCell = { sessionId, cellId };
 
+/** A caller may not choose the session id: the host assigns it. */
+const noSessionId = z.undefined({ error: 'sessionId is assigned by the host; do not pass one' }).optional();
+
 export const Methods = {
   initialize: request<InitializeResult>()('initialize', 'toHost', z.object({
     protocolVersion: z.number(),
     clientInfo: z.object({ name: z.string(), version: z.string().optional() }).optional(),
   })),
+  /** Answered at once (the setup cell admitted); the setup cell's first event follows as cell/initialEvent. */
   sessionCreate: request<SessionCreateResult>()('session/create', 'toHost', z.object({
+    sessionId: noSessionId,
     tools: checkedByRuntime<ToolDefinition[]>().optional(),
     limits: checkedByRuntime<Partial<CellLimits>>().optional(),
     storedValues: checkedByRuntime<'enabled' | 'disabled'>().optional(),
+    callbackAbortDeadlineMs: checkedByRuntime<number>().optional(),
     setupSource: z.string().optional(),
   })),
+  /** Answered at admission with the cell id; the initial observation follows as cell/initialEvent. */
   cellExecute: request<CellExecuteResult>()('cell/execute', 'toHost', z.object({
     ...inSession,
     request: checkedByRuntime<ExecuteRequest>(),
@@ -67,17 +75,26 @@ export const Methods = {
   })),
   cellObserve: request<CellEvent>()('cell/observe', 'toHost', z.object({ ...inCell, mode: checkedByRuntime<ObserveMode>() })),
   cellTerminate: request<CellEvent>()('cell/terminate', 'toHost', z.object(inCell)),
+  /** Starts cell/event for the cell: its held events first, then each as it happens. */
+  cellSubscribe: request<Record<string, never>>()('cell/subscribe', 'toHost', z.object(inCell)),
   sessionShutdown: request<Record<string, never>>()('session/shutdown', 'toHost', z.object(inSession)),
+  /** Liveness: answered at once by a host whose event loop runs. */
+  hostPing: request<Record<string, never>>()('host/ping', 'toHost', z.object({})),
   toolInvoke: request<ToolInvokeResult>()('tool/invoke', 'toClient', z.object({ ...inSession, call: checkedByRuntime<NestedToolCall>() })),
   cellNotify: request<Record<string, never>>()('cell/notify', 'toClient', z.object({ ...inSession, notification: checkedByRuntime<CellNotification>() })),
+  /** The initial observation of a cell admitted by cell/execute or session/create. */
+  cellInitialEvent: notification('cell/initialEvent', z.object({ ...inCell, event: checkedByRuntime<CellEvent>() })),
   cellEvent: notification('cell/event', z.object({ ...inCell, event: checkedByRuntime<CellStreamEvent>() })),
+  /** The host gave up on every outstanding request of this method for the cell: abort, never answer. */
+  cellCancel: notification('cell/cancel', z.object({ ...inCell, method: z.enum(['tool/invoke', 'cell/notify']) })),
   cellClosed: notification('cell/closed', z.object(inCell)),
 } as const;
 
 export interface InitializeResult { protocolVersion: number; serverInfo: { name: string; version: string }; limits: CellLimits }
-export interface SessionCreateResult { sessionId: SessionId; setupEvent?: CellEvent; setupCellId?: string }
-export interface CellExecuteResult { cellId: string; event: CellEvent }
-export type ToolInvokeResult = JsonValue | null;
+export interface SessionCreateResult { sessionId: SessionId; setupCellId?: string }
+export interface CellExecuteResult { cellId: string }
+/** The tool's JSON value; absent when the tool returned undefined. */
+export interface ToolInvokeResult { value?: JsonValue }
 
 export type InitializeParams = ParamsOf<typeof Methods.initialize>;
 export type SessionCreateParams = ParamsOf<typeof Methods.sessionCreate>;
@@ -88,15 +105,20 @@ export type SessionShutdownParams = ParamsOf<typeof Methods.sessionShutdown>;
 export type ToolInvokeParams = ParamsOf<typeof Methods.toolInvoke>;
 export type CellNotifyParams = ParamsOf<typeof Methods.cellNotify>;
 export type CellEventParams = ParamsOf<typeof Methods.cellEvent>;
+export type CellInitialEventParams = ParamsOf<typeof Methods.cellInitialEvent>;
+export type CellCancelParams = ParamsOf<typeof Methods.cellCancel>;
+export type CellSubscribeParams = ParamsOf<typeof Methods.cellSubscribe>;
 export type CellClosedParams = ParamsOf<typeof Methods.cellClosed>;
 
 /** A delegate call crossing the wire: its params carry the session id and the call's argument. */
 export interface DelegateCall {
   readonly method: MethodSpec<z.ZodType<{ sessionId: string } & Record<string, unknown>>>;
-  /** The params key of the delegate method's argument. */
+  /** The params key of the delegate method's argument (it has a `cellId`). */
   readonly arg: string;
   /** The JSON-RPC result made of the delegate's value. */
   answer(value: unknown): unknown;
+  /** The delegate's value from the JSON-RPC result. */
+  value(result: unknown): unknown;
 }
 
 /**
@@ -104,8 +126,13 @@ export interface DelegateCall {
  * client requests. The server forwards and the client serves exactly these.
  */
 export const DelegateCalls = {
-  invokeTool: { method: Methods.toolInvoke, arg: 'call', answer: (value: JsonValue | undefined): ToolInvokeResult => value ?? null },
-  notify: { method: Methods.cellNotify, arg: 'notification', answer: (): Record<string, never> => ({}) },
+  invokeTool: {
+    method: Methods.toolInvoke,
+    arg: 'call',
+    answer: (value: JsonValue | undefined): ToolInvokeResult => (value === undefined ? {} : { value }),
+    value: (result: unknown) => (result !== null && typeof result === 'object' && 'value' in result ? (result as ToolInvokeResult).value : undefined),
+  },
+  notify: { method: Methods.cellNotify, arg: 'notification', answer: (): Record<string, never> => ({}), value: () => undefined },
 } as const satisfies Record<Exclude<keyof SessionRuntimeDelegate, 'cellClosed'>, DelegateCall>;
 export type DelegateCallName = keyof typeof DelegateCalls;
 

@@ -1,5 +1,5 @@
 // RemoteSession: a session of codecell-host behind the same CodeCellSession interface as the
-// in-process SessionRuntime.
+// in-process SessionRuntime (protocol v2: execute answers at admission, events by subscription).
 import {
   CodeCellError,
   DEFAULT_CALLBACK_ABORT_DEADLINE_MS,
@@ -15,103 +15,169 @@ import {
   type ToolDefinition,
 } from '../src/index.js';
 import { busyObserverError, CellStreams, Deadline, messageOf, SessionBase } from '../src/internal.js';
-import { Methods, type CellExecuteResult, type SessionId } from './protocol.js';
+import { Methods, type SessionId } from './protocol.js';
 import type { HostLink, Inbound } from './link.js';
 
 export interface RemoteSessionOptions {
   tools?: ToolDefinition[];
   limits?: Partial<CellLimits>;
   storedValues?: 'enabled' | 'disabled';
+  /** How long the host waits for cancelled callbacks of this session (default 100). */
+  callbackAbortDeadlineMs?: number;
   /** Runs as the session's first cell while the session is being created (SPEC §8). */
   setupSource?: string;
+  /** Abandons the creation (the host's session is shut down): rejects with the signal's reason. */
+  signal?: AbortSignal;
+  /** Bound on the setup cell reaching its first frontier (default 60 000 ms). */
+  setupTimeoutMs?: number;
 }
+
+/** What an unfinished initial observation waits for; an event that came first waits here too. */
+type Initial = { event: CellEvent } | PromiseWithResolvers<CellEvent>;
+
+const DEFAULT_SETUP_TIMEOUT_MS = 60_000;
+/** How many cell ids a session remembers as its own (for events() after the cell closed). */
+const KNOWN_CELLS = 1_024;
 
 /** A session of codecell-host, with the same interface as SessionRuntime. */
 export class RemoteSession extends SessionBase {
   readonly sessionId: SessionId;
-  /** The setup cell's first event, when the session was created with `setupSource`. */
-  readonly setupEvent: CellEvent | undefined;
+  /** The setup cell's id, when the session was created with `setupSource`. */
+  readonly setupCellId: CellId | undefined;
+  /** The setup cell's first event (frontier or terminal), once createSession resolved. */
+  setupEvent: CellEvent | undefined;
   readonly #link: HostLink;
   readonly #delegate: SessionRuntimeDelegate;
+  readonly #deadlineMs: number;
   readonly #streams: CellStreams;
   readonly #observing = new Set<CellId>();
-  #hostDead = false;
+  readonly #initial = new Map<CellId, Initial>();
+  /** Cells this client may address: admitted, terminal event not yet received here. */
+  readonly #open = new Set<CellId>();
+  /** Every cell of the session this client learned of, newest last (bounded). */
+  readonly #known = new Set<CellId>();
+  readonly #subscribed = new Set<CellId>();
+  #hostDead: CodeCellError | undefined;
   /** The delegate's cellClosed calls still running. */
   readonly #cellsClosing = new Set<Promise<void>>();
 
-  constructor(link: HostLink, sessionId: SessionId, delegate: SessionRuntimeDelegate, setupEvent: CellEvent | undefined) {
+  constructor(link: HostLink, sessionId: SessionId, delegate: SessionRuntimeDelegate, setupCellId: CellId | undefined, deadlineMs: number | undefined) {
     super();
     this.#link = link;
     this.sessionId = sessionId;
     this.#delegate = delegate;
-    this.setupEvent = setupEvent;
+    this.setupCellId = setupCellId;
+    this.#deadlineMs = deadlineMs ?? DEFAULT_CALLBACK_ABORT_DEADLINE_MS;
     this.#streams = new CellStreams({ logger: link.logger, retainClosed: 64 });
+    if (setupCellId !== undefined) this.#admitted(setupCellId);
   }
 
   override get isAlive(): boolean {
-    return super.isAlive && !this.#hostDead;
+    return super.isAlive && this.#hostDead === undefined;
   }
 
   async execute(request: ExecuteRequest, initialObserve?: ObserveMode): Promise<StartedCell> {
     this.#assertUsable();
-    const guard = this.#streams.begin();
-    let result: CellExecuteResult;
-    try {
-      result = await this.#link.request(Methods.cellExecute, { sessionId: this.sessionId, request, observe: initialObserve });
-    } catch (error) {
-      guard.release();
-      throw error;
-    }
-    this.#streams.track(result.cellId, guard);
-    return { cellId: result.cellId, initialEvent: Promise.resolve(result.event) };
+    const result = await this.#link.request(Methods.cellExecute, { sessionId: this.sessionId, request, observe: initialObserve });
+    const { cellId } = result as Partial<typeof result>;
+    if (typeof cellId !== 'string' || cellId === '') throw new CodeCellError('ERR_PROTOCOL', `codecell-host answered cell/execute without a cellId: ${JSON.stringify(result)}`);
+    return { cellId, initialEvent: this.#admitted(cellId) };
   }
 
   async beginObserve(cellId: CellId, mode: ObserveMode, signal?: AbortSignal): Promise<PendingEvent> {
     this.#assertCellUsable(cellId);
+    signal?.throwIfAborted();
     // Every observer of this session's cells goes through this client, so busy is known here.
     if (this.#observing.has(cellId)) throw busyObserverError(cellId);
     this.#observing.add(cellId);
-    const event = this.#link
-      .request(Methods.cellObserve, { sessionId: this.sessionId, cellId, mode }, signal)
-      .finally(() => this.#observing.delete(cellId));
+    const answer = this.#link.request(Methods.cellObserve, { sessionId: this.sessionId, cellId, mode }, signal);
+    const event = new Promise<CellEvent>((resolve, reject) => {
+      const onAbort = (): void => {
+        // As in-process: the slot is free at once and the caller sees its own reason.
+        this.#observing.delete(cellId);
+        reject(signal?.reason);
+      };
+      signal?.addEventListener('abort', onAbort, { once: true });
+      answer.then(
+        (value) => {
+          signal?.removeEventListener('abort', onAbort);
+          this.#observing.delete(cellId);
+          resolve(this.#delivered(cellId, value));
+        },
+        (error: unknown) => {
+          signal?.removeEventListener('abort', onAbort);
+          this.#observing.delete(cellId);
+          this.#forgetIfMissing(cellId, error);
+          reject(error);
+        },
+      );
+    });
     return { event };
   }
 
   async terminate(cellId: CellId): Promise<CellEvent> {
     this.#assertCellUsable(cellId);
-    return this.#link.request(Methods.cellTerminate, { sessionId: this.sessionId, cellId });
+    try {
+      return this.#delivered(cellId, await this.#link.request(Methods.cellTerminate, { sessionId: this.sessionId, cellId }));
+    } catch (error) {
+      this.#forgetIfMissing(cellId, error);
+      throw error;
+    }
   }
 
   protected async shutdownOnce(): Promise<void> {
     try {
-      if (!this.#hostDead) await this.#link.request(Methods.sessionShutdown, { sessionId: this.sessionId });
+      if (this.#hostDead === undefined) await this.#link.request(Methods.sessionShutdown, { sessionId: this.sessionId });
     } catch (error) {
       if (!(error instanceof CodeCellError && error.code === 'ERR_HOST_EXITED')) throw error;
     } finally {
-      this.#streams.endAll();
+      this.#endAll(new CodeCellError('ERR_SHUTTING_DOWN', 'the session was shut down'));
       this.#link.forget(this.sessionId);
     }
     // Like the in-process session: cellClosed calls already running are waited for, within the
     // deadline of the callbacks.
     if (this.#cellsClosing.size > 0) {
-      const deadline = new Deadline(DEFAULT_CALLBACK_ABORT_DEADLINE_MS);
+      const deadline = new Deadline(this.#deadlineMs);
       await Promise.race([Promise.all(this.#cellsClosing), deadline.reached]);
       deadline.clear();
     }
   }
 
+  /** The cell's stream events (SPEC §7): the host holds them until this first subscription. */
   events(cellId: CellId): AsyncIterable<CellStreamEvent> {
+    this.checkCellId(cellId);
+    if (!this.#known.has(cellId)) throw new CodeCellError('ERR_MISSING_CELL', `unknown cell ${cellId}`);
+    if (!this.#subscribed.has(cellId)) {
+      this.#subscribed.add(cellId);
+      this.#streams.track(cellId, this.#streams.begin());
+      this.#link.request(Methods.cellSubscribe, { sessionId: this.sessionId, cellId }).catch((error: unknown) => {
+        // The host no longer has the cell's events (or is gone): the stream ends.
+        this.#streams.end(cellId);
+        this.#link.logger.warn(`codecell: subscribing to cell ${cellId} failed: ${messageOf(error)}`);
+      });
+    }
     return this.#streams.subscribe(cellId);
   }
 
   // --- used by HostLink ---
 
-  beginCell(): ReturnType<CellStreams['begin']> {
-    return this.#streams.begin();
-  }
-
-  trackCell(cellId: CellId, guard: ReturnType<CellStreams['begin']>): void {
-    this.#streams.track(cellId, guard);
+  /** Waits for the setup cell's first event, bounded by `signal` and `timeoutMs`. */
+  async setup(signal: AbortSignal | undefined, timeoutMs = DEFAULT_SETUP_TIMEOUT_MS): Promise<void> {
+    const cellId = this.setupCellId;
+    if (cellId === undefined) return;
+    const initial = this.#initial.get(cellId);
+    const first = initial === undefined ? undefined : 'event' in initial ? Promise.resolve(initial.event) : initial.promise;
+    if (first === undefined) return;
+    const bound = AbortSignal.any([AbortSignal.timeout(timeoutMs), ...(signal === undefined ? [] : [signal])]);
+    try {
+      this.setupEvent = await new Promise<CellEvent>((resolve, reject) => {
+        bound.addEventListener('abort', () => reject(signal?.aborted === true ? signal.reason : new CodeCellError('ERR_LIMIT_EXCEEDED', `the setup cell did not reach a frontier within ${timeoutMs} ms`)), { once: true });
+        first.then(resolve, reject);
+      });
+    } catch (error) {
+      await this.shutdown().catch(() => {});
+      throw error;
+    }
   }
 
   receive(entry: Inbound): void {
@@ -122,6 +188,11 @@ export class RemoteSession extends SessionBase {
     const message = entry.message;
     if (message.type === 'event') {
       this.#streams.emit(message.params.cellId, message.params.event);
+    } else if (message.type === 'initialEvent') {
+      const { cellId, event } = message.params;
+      const initial = this.#initial.get(cellId);
+      if (initial === undefined) this.#initial.set(cellId, { event });
+      else if (!('event' in initial)) initial.resolve(event);
     } else {
       const closing = Promise.resolve()
         .then(() => this.#delegate.cellClosed?.(message.params.cellId))
@@ -131,18 +202,65 @@ export class RemoteSession extends SessionBase {
     }
   }
 
-  hostDied(): void {
-    this.#hostDead = true;
+  hostDied(error: CodeCellError): void {
+    this.#hostDead = error;
+    this.#endAll(error);
+  }
+
+  // --- cell bookkeeping ---
+
+  /** A cell the host admitted: its initial observation holds the observer slot until it arrives. */
+  #admitted(cellId: CellId): Promise<CellEvent> {
+    this.#open.add(cellId);
+    this.#known.add(cellId);
+    if (this.#known.size > KNOWN_CELLS) this.#known.delete(this.#known.values().next().value as CellId);
+    const early = this.#initial.get(cellId);
+    let event: Promise<CellEvent>;
+    if (early !== undefined && 'event' in early) {
+      this.#initial.delete(cellId);
+      event = Promise.resolve(early.event);
+    } else {
+      const waiting = Promise.withResolvers<CellEvent>();
+      this.#initial.set(cellId, waiting);
+      event = waiting.promise.finally(() => this.#initial.delete(cellId));
+    }
+    this.#observing.add(cellId);
+    return event.then(
+      (value) => {
+        this.#observing.delete(cellId);
+        return this.#delivered(cellId, value);
+      },
+      (error: unknown) => {
+        this.#observing.delete(cellId);
+        throw error;
+      },
+    );
+  }
+
+  /** A terminal event reached this client: the host forgets the cell, and so does the client. */
+  #delivered(cellId: CellId, event: CellEvent): CellEvent {
+    if (event.kind === 'completed' || event.kind === 'terminated') this.#open.delete(cellId);
+    return event;
+  }
+
+  #forgetIfMissing(cellId: CellId, error: unknown): void {
+    if (error instanceof CodeCellError && error.code === 'ERR_MISSING_CELL') this.#open.delete(cellId);
+  }
+
+  #endAll(error: CodeCellError): void {
     this.#streams.endAll();
+    for (const initial of this.#initial.values()) if (!('event' in initial)) initial.reject(error);
+    this.#initial.clear();
   }
 
   #assertUsable(): void {
-    if (this.#hostDead) throw new CodeCellError('ERR_HOST_EXITED', 'codecell-host of this session has exited');
+    if (this.#hostDead !== undefined) throw new CodeCellError('ERR_HOST_EXITED', 'codecell-host of this session has exited');
     this.assertNotShuttingDown();
   }
 
-  #assertCellUsable(cellId: unknown): void {
-    this.checkCellId(cellId);
-    if (this.#hostDead) throw new CodeCellError('ERR_MISSING_CELL', `unknown cell ${cellId} (its host has exited)`);
+  #assertCellUsable(cellId: unknown): asserts cellId is CellId {
+    const id = this.checkCellId(cellId);
+    if (this.#hostDead !== undefined) throw new CodeCellError('ERR_MISSING_CELL', `unknown cell ${id} (its host has exited)`);
+    if (!this.#open.has(id)) throw new CodeCellError('ERR_MISSING_CELL', `unknown cell ${id}`);
   }
 }

@@ -5,13 +5,15 @@ import {
   CodeCellError,
   DEFAULT_LIMITS,
   SessionRuntime,
+  type CellEvent,
   type CellId,
   type CellLimits,
   type Logger,
   type SessionRuntimeDelegate,
 } from '../src/index.js';
 import { checkLimits, CODECELL_VERSION, consoleLogger, DEFAULT_OBSERVE, messageOf } from '../src/internal.js';
-import { invalidParams, onRequest, openConnection, sendRequest, signalFromToken, tokenFromSignal } from './jsonrpc.js';
+import { OutgoingCalls } from './delegate-calls.js';
+import { invalidParams, onRequest, openConnection, signalFromToken } from './jsonrpc.js';
 import { DelegateCalls, Methods, PROTOCOL_VERSION, type DelegateCall, type SessionId } from './protocol.js';
 
 export interface HostOptions {
@@ -39,8 +41,16 @@ const SERVER_INFO = { name: 'codecell-host', version: CODECELL_VERSION };
 export function createHost(options: HostOptions = {}): Host {
   const { input = process.stdin, output = process.stdout, logger = consoleLogger, callbackAbortDeadlineMs } = options;
   const caps = checkLimits(options.caps, 'options.caps');
-  const { connection, notify, flush } = openConnection(input, output, logger);
+  // Answers to the host's delegate calls are taken before vscode-jsonrpc sees them.
+  let outgoing: OutgoingCalls | undefined;
+  const { connection, notify, send, flush } = openConnection(input, output, logger, (message) => outgoing?.answer(message) === true);
+  const calls = new OutgoingCalls(send);
+  outgoing = calls;
   const sessions = new Map<SessionId, SessionRuntime>();
+  /** Cells whose events the client subscribed to, per session. */
+  const subscribed = new Map<SessionId, Set<CellId>>();
+  /** Initial observations not yet sent, per session (a shutdown answers after them). */
+  const initialSends = new Map<SessionId, Set<Promise<void>>>();
   let sessionSeq = 0;
   let closing: Promise<void> | undefined;
 
@@ -50,32 +60,44 @@ export function createHost(options: HostOptions = {}): Host {
     return runtime;
   };
 
-  const forwardEvents = (sessionId: SessionId, runtime: SessionRuntime, cellId: CellId): void => {
-    const stream = runtime.events(cellId);
-    void (async () => {
-      for await (const event of stream) notify(Methods.cellEvent, { sessionId, cellId, event });
-    })().catch((error: unknown) => logger.warn(`codecell-host: forwarding events of cell ${cellId} failed: ${messageOf(error)}`));
+  /** Sends the cell's initial observation once it is there, after the answer that named the cell. */
+  const sendInitialEvent = (sessionId: SessionId, cellId: CellId, initialEvent: Promise<CellEvent>): void => {
+    const sends = initialSends.get(sessionId);
+    const sent: Promise<void> = initialEvent
+      .then(
+        (event) => new Promise<void>((resolve) => setImmediate(() => resolve(notify(Methods.cellInitialEvent, { sessionId, cellId, event })))),
+        (error: unknown) => logger.warn(`codecell-host: the initial observation of cell ${cellId} failed: ${messageOf(error)}`),
+      )
+      .finally(() => sends?.delete(sent));
+    sends?.add(sent);
+  };
+
+  /** Forgets a session once its cells' initial observations went out (bounded). */
+  const forgetSession = async (sessionId: SessionId): Promise<void> => {
+    const sends = [...(initialSends.get(sessionId) ?? [])];
+    sessions.delete(sessionId);
+    subscribed.delete(sessionId);
+    initialSends.delete(sessionId);
+    const bound = new Promise<void>((resolve) => setTimeout(resolve, 1_000).unref());
+    await Promise.race([Promise.all(sends), bound]);
   };
 
   /**
-   * The session's delegate: each delegate call of the table is a request to the client, cancelled
-   * with its signal; cellClosed is a notification.
+   * The session's delegate: each delegate call of the table is a request to the client (given up
+   * on with its signal, one cell/cancel per cell); cellClosed is a notification.
    */
   const delegateFor = (sessionId: SessionId): SessionRuntimeDelegate => {
-    const forward = ({ method, arg }: DelegateCall) => async (value: unknown, signal: AbortSignal): Promise<unknown> => {
-      const { token, dispose } = tokenFromSignal(signal);
+    const forward = (call: DelegateCall) => async (value: { cellId: string }, signal: AbortSignal): Promise<unknown> => {
       try {
-        return await sendRequest(connection, method, { sessionId, [arg]: value }, token);
+        return call.value(await calls.call(call, sessionId, value, signal));
       } catch (error) {
         // The client's answer (e.g. a PendingRouter overflow) becomes the tool's rejection.
         throw new Error(messageOf(error));
-      } finally {
-        dispose();
       }
     };
-    const calls = Object.entries(DelegateCalls).map(([name, call]) => [name, forward(call)]);
+    const forwarders = Object.entries(DelegateCalls).map(([name, call]) => [name, forward(call)]);
     // Each forwarder returns what the client answered for that delegate method (table-checked).
-    const delegate: Record<string, unknown> = Object.fromEntries(calls);
+    const delegate: Record<string, unknown> = Object.fromEntries(forwarders);
     delegate.cellClosed = (cellId: CellId) => notify(Methods.cellClosed, { sessionId, cellId });
     return delegate as unknown as SessionRuntimeDelegate;
   };
@@ -87,37 +109,56 @@ export function createHost(options: HostOptions = {}): Host {
     return { protocolVersion: PROTOCOL_VERSION, serverInfo: SERVER_INFO, limits: { ...DEFAULT_LIMITS, ...caps } };
   });
 
-  onRequest(connection, Methods.sessionCreate, async ({ tools, limits, storedValues, setupSource }) => {
+  onRequest(connection, Methods.hostPing, () => ({}));
+
+  onRequest(connection, Methods.sessionCreate, async (params, token) => {
     if (closing !== undefined) throw new CodeCellError('ERR_SHUTTING_DOWN', 'codecell-host is shutting down');
+    const { tools, limits, storedValues, setupSource } = params;
     const sessionId = String(++sessionSeq);
     const runtime = new SessionRuntime(delegateFor(sessionId), {
       tools,
       limits,
       storedValues,
-      callbackAbortDeadlineMs,
+      callbackAbortDeadlineMs: params.callbackAbortDeadlineMs ?? callbackAbortDeadlineMs,
       logger,
       caps,
       onCatastrophicError: options.onCatastrophicError,
     });
     sessions.set(sessionId, runtime);
-    if (setupSource === undefined) return { sessionId };
+    subscribed.set(sessionId, new Set());
+    initialSends.set(sessionId, new Set());
     try {
-      // Runs while this request is in flight: its messages reach the client before the answer.
+      if (setupSource === undefined) return { sessionId };
       const started = await runtime.execute({ source: setupSource }, { kind: 'pendingFrontier' });
-      forwardEvents(sessionId, runtime, started.cellId);
-      return { sessionId, setupCellId: started.cellId, setupEvent: await started.initialEvent };
+      // The client gave up before it learned the id: nobody will ever shut this session down.
+      if (token.isCancellationRequested) throw new CodeCellError('ERR_CANCELLED', 'the client cancelled session/create');
+      sendInitialEvent(sessionId, started.cellId, started.initialEvent);
+      return { sessionId, setupCellId: started.cellId };
     } catch (error) {
-      sessions.delete(sessionId);
       await runtime.shutdown();
+      await forgetSession(sessionId);
       throw error;
     }
   });
 
   onRequest(connection, Methods.cellExecute, async ({ sessionId, request, observe }) => {
+    const started = await session(sessionId).execute(request, observe ?? DEFAULT_OBSERVE);
+    sendInitialEvent(sessionId, started.cellId, started.initialEvent);
+    return { cellId: started.cellId };
+  });
+
+  onRequest(connection, Methods.cellSubscribe, ({ sessionId, cellId }) => {
     const runtime = session(sessionId);
-    const started = await runtime.execute(request, observe ?? DEFAULT_OBSERVE);
-    forwardEvents(sessionId, runtime, started.cellId);
-    return { cellId: started.cellId, event: await started.initialEvent };
+    const cells = subscribed.get(sessionId);
+    if (cells === undefined || cells.has(cellId)) return {};
+    const stream = runtime.events(cellId);
+    cells.add(cellId);
+    void (async () => {
+      for await (const event of stream) notify(Methods.cellEvent, { sessionId, cellId, event });
+    })()
+      .catch((error: unknown) => logger.warn(`codecell-host: forwarding events of cell ${cellId} failed: ${messageOf(error)}`))
+      .finally(() => cells.delete(cellId));
+    return {};
   });
 
   onRequest(connection, Methods.cellObserve, async ({ sessionId, cellId, mode }, token) => {
@@ -134,14 +175,17 @@ export function createHost(options: HostOptions = {}): Host {
 
   onRequest(connection, Methods.sessionShutdown, async ({ sessionId }) => {
     await session(sessionId).shutdown();
-    sessions.delete(sessionId);
+    await forgetSession(sessionId);
     return {};
   });
 
   const shutdownAll = async (): Promise<void> => {
     const runtimes = [...sessions.values()];
     sessions.clear();
+    subscribed.clear();
+    initialSends.clear();
     await Promise.all(runtimes.map((runtime) => runtime.shutdown()));
+    calls.failAll(new CodeCellError('ERR_HOST_EXITED', 'codecell-host is closing'));
   };
 
   let markClosed: () => void = () => {};

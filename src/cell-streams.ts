@@ -81,6 +81,12 @@ export class CellStreams {
     return stream;
   }
 
+  /** Ends the cell's streams without a `closed` event (its events are no longer available). */
+  end(cellId: CellId): void {
+    for (const subscriber of this.#subscribers.get(cellId) ?? []) void subscriber.return();
+    this.#forget(cellId);
+  }
+
   /** Ends every stream (the session is gone): subscribers finish, held events are dropped. */
   endAll(): void {
     for (const [cellId, subscribers] of this.#subscribers) {

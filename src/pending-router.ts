@@ -79,6 +79,8 @@ export class PendingRouter<K, N, R> {
   readonly #logger: Logger;
   readonly #sinks = new Map<K, RouteSink<N, R>>();
   readonly #pending = new Map<K, Ring<RoutedEntry<N, R>>>();
+  /** Held notifications evicted per key, reported once when the key is registered. */
+  readonly #evicted = new Map<K, number>();
   #guards = 0;
 
   constructor(options: PendingRouterOptions = {}) {
@@ -131,7 +133,9 @@ export class PendingRouter<K, N, R> {
       this.#pending.set(key, ring);
     }
     const evicted = ring.push(entry);
-    if (evicted !== undefined) this.#drop(evicted, { code: INTERNAL_ERROR, message: OVERFLOW_MESSAGE });
+    if (evicted === undefined) return;
+    if (evicted.type === 'request') this.#drop(evicted, { code: INTERNAL_ERROR, message: OVERFLOW_MESSAGE });
+    else this.#evicted.set(key, (this.#evicted.get(key) ?? 0) + 1);
   }
 
   routeNotification(key: K, message: N): void {
@@ -146,6 +150,11 @@ export class PendingRouter<K, N, R> {
   register(key: K, sink: RouteSink<N, R>): void {
     if (this.#sinks.has(key)) throw new Error(`PendingRouter: ${this.#label} ${String(key)} is already registered`);
     const ring = this.#pending.get(key);
+    const evicted = this.#evicted.get(key);
+    if (evicted !== undefined) {
+      this.#evicted.delete(key);
+      this.#logger.warn(`codecell: ${this.#label} ${String(key)} lost its ${evicted} oldest held notification(s) (${OVERFLOW_MESSAGE})`);
+    }
     if (ring !== undefined) {
       for (let entry = ring.shift(); entry !== undefined; entry = ring.shift()) sink(entry);
       this.#pending.delete(key);
@@ -159,6 +168,7 @@ export class PendingRouter<K, N, R> {
    */
   unregister(key: K): void {
     this.#sinks.delete(key);
+    this.#evicted.delete(key);
     const ring = this.#pending.get(key);
     this.#pending.delete(key);
     if (ring === undefined) return;
@@ -170,12 +180,19 @@ export class PendingRouter<K, N, R> {
   #endRouting(): void {
     const rings = [...this.#pending.values()];
     this.#pending.clear();
+    this.#evicted.clear();
     for (const ring of rings) this.#dropAll(ring);
   }
 
+  /** Answers the ring's requests and drops its notifications, with one warning for them all. */
   #dropAll(ring: Ring<RoutedEntry<N, R>>): void {
     const failure = { code: INTERNAL_ERROR, message: ROUTING_ENDED_MESSAGE };
-    for (let entry = ring.shift(); entry !== undefined; entry = ring.shift()) this.#drop(entry, failure);
+    let notifications = 0;
+    for (let entry = ring.shift(); entry !== undefined; entry = ring.shift()) {
+      if (entry.type === 'request') this.#drop(entry, failure);
+      else notifications++;
+    }
+    if (notifications > 0) this.#logger.warn(`codecell: dropped ${notifications} notification(s) for a ${this.#label} (${ROUTING_ENDED_MESSAGE})`);
   }
 
   #drop(entry: RoutedEntry<N, R>, failure: RoutingFailure): void {

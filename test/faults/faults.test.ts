@@ -54,7 +54,7 @@ test('a client that disappears mid-call makes the host shut its sessions down an
   t.after(() => child.kill('SIGKILL'));
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
   const raw = new RawClient(child.stdout, child.stdin);
-  await raw.call('initialize', { protocolVersion: 1 });
+  await raw.call('initialize', { protocolVersion: 2 });
   const { sessionId } = (await raw.call('session/create', { tools: [{ name: 'slow' }] })).result as { sessionId: string };
   // The first cell waits on a tool call this client never answers; the second spins.
   const waiting = await raw.call('cell/execute', { sessionId, request: { source: 'await tools.slow({})' }, observe: { kind: 'pendingFrontier' } });

@@ -21,7 +21,7 @@ const params = fc.oneof(
     observe: fc.oneof(anyJson, fc.record({ kind: fc.constantFrom('yieldAfter', 'pendingFrontier', 'bogus'), ms: fc.oneof(weirdNumber, fc.constant(0)) })),
     mode: fc.oneof(anyJson, fc.constant({ kind: 'yieldAfter', ms: 0 })),
   }, { requiredKeys: ['sessionId'] }),
-  fc.record({ protocolVersion: fc.oneof(weirdNumber, fc.constant(1)), tools: anyJson, limits: anyJson, setupSource: fc.oneof(fc.string(), fc.constant('text("setup")')) }, { requiredKeys: [] }),
+  fc.record({ protocolVersion: fc.oneof(weirdNumber, fc.constant(2)), tools: anyJson, limits: anyJson, setupSource: fc.oneof(fc.string(), fc.constant('text("setup")')) }, { requiredKeys: [] }),
 );
 
 type Message = { kind: 'request'; method: string; params: unknown } | { kind: 'notification'; method: string; params: unknown } | { kind: 'raw'; bytes: string };
@@ -67,7 +67,9 @@ test('random JSON-RPC traffic: one answer per request, and the host keeps servin
   const created = await raw.call('session/create', {});
   const { sessionId } = created.result as { sessionId: string };
   const executed = await raw.call('cell/execute', { sessionId, request: { source: 'text("after the fuzz")' } });
-  assert.deepEqual((executed.result as { event: { items: unknown[] } }).event.items, [{ type: 'text', text: 'after the fuzz' }]);
+  const { cellId } = executed.result as { cellId: string };
+  const initial = await raw.log.next((m) => m.method === 'cell/initialEvent' && (m.params as { cellId?: string }).cellId === cellId);
+  assert.deepEqual((initial.params as { event: { items: unknown[] } }).event.items, [{ type: 'text', text: 'after the fuzz' }]);
   toHost.end();
   await host.closed;
 });

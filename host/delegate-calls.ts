@@ -1,0 +1,162 @@
+// The delegate calls of protocol v2 (tool/invoke, cell/notify), host → client, kept outside
+// vscode-jsonrpc so that a call given up on leaves nothing behind on either side: the host
+// forgets it at once and sends one cell/cancel for all the cell's calls of that method; the
+// client aborts their delegates' signals and never answers them.
+import { CodeCellError } from '../src/index.js';
+import { Methods, type DelegateCall, type SessionId } from './protocol.js';
+
+type DelegateMethod = 'tool/invoke' | 'cell/notify';
+
+interface CallGroup {
+  readonly sessionId: SessionId;
+  readonly cellId: string;
+  readonly method: DelegateMethod;
+  readonly ids: Set<string>;
+}
+
+interface Outgoing {
+  readonly group: CallGroup;
+  resolve(result: unknown): void;
+  reject(error: unknown): void;
+}
+
+/** The host's side: requests out with ids of its own, answers in through the interceptor. */
+export class OutgoingCalls {
+  readonly #send: (message: object) => void;
+  readonly #pending = new Map<string, Outgoing>();
+  /** One group per AbortSignal: a cell's calls of one kind share their signal (CallbackSet). */
+  readonly #groups = new WeakMap<AbortSignal, CallGroup>();
+  #seq = 0;
+
+  constructor(send: (message: object) => void) {
+    this.#send = send;
+  }
+
+  /** Requests still waiting for the client (for leak checks). */
+  get size(): number {
+    return this.#pending.size;
+  }
+
+  call(call: DelegateCall, sessionId: SessionId, value: { cellId: string }, signal: AbortSignal): Promise<unknown> {
+    if (signal.aborted) return Promise.reject(signal.reason);
+    const method = call.method.name as DelegateMethod;
+    let group = this.#groups.get(signal);
+    if (group === undefined) {
+      const created: CallGroup = { sessionId, cellId: value.cellId, method, ids: new Set() };
+      group = created;
+      this.#groups.set(signal, created);
+      signal.addEventListener('abort', () => this.#cancel(created, signal.reason), { once: true });
+    }
+    const id = `cc-${++this.#seq}`;
+    const joined = group;
+    return new Promise((resolve, reject) => {
+      this.#pending.set(id, { group: joined, resolve, reject });
+      joined.ids.add(id);
+      this.#send({ id, method, params: { sessionId, [call.arg]: value } });
+    });
+  }
+
+  /** Takes the client's answer to one of these calls; false for any other message. */
+  answer(message: Record<string, unknown>): boolean {
+    const { id } = message;
+    if (typeof id !== 'string' || 'method' in message) return false;
+    const call = this.#pending.get(id);
+    if (call === undefined) return id.startsWith('cc-');
+    this.#pending.delete(id);
+    call.group.ids.delete(id);
+    const error = message.error as { message?: unknown } | undefined;
+    if (error !== undefined) call.reject(new Error(typeof error.message === 'string' ? error.message : 'the delegate failed'));
+    else call.resolve(message.result);
+    return true;
+  }
+
+  /** The connection is gone: every call fails. */
+  failAll(error: CodeCellError): void {
+    for (const call of this.#pending.values()) call.reject(error);
+    this.#pending.clear();
+  }
+
+  #cancel(group: CallGroup, reason: unknown): void {
+    if (group.ids.size === 0) return;
+    for (const id of group.ids) {
+      this.#pending.get(id)?.reject(reason);
+      this.#pending.delete(id);
+    }
+    group.ids.clear();
+    this.#send({ method: Methods.cellCancel.name, params: { sessionId: group.sessionId, cellId: group.cellId, method: group.method } });
+  }
+}
+
+/** One incoming call as the client's session serves it. */
+export interface IncomingCall {
+  readonly id: string | number;
+  readonly method: DelegateMethod;
+  readonly value: unknown;
+  readonly signal: AbortSignal;
+  answer(result: unknown): void;
+  fail(code: number, message: string): void;
+}
+
+/** The client's side: the cell's calls of one method share one AbortController. */
+export class IncomingCalls {
+  readonly #send: (message: object) => void;
+  readonly #groups = new Map<string, { controller: AbortController; ids: Set<string | number> }>();
+
+  constructor(send: (message: object) => void) {
+    this.#send = send;
+  }
+
+  /** Registers a call from the host; its answer is written unless the host cancelled it first. */
+  open(id: string | number, method: DelegateMethod, sessionId: SessionId, cellId: string, value: unknown): IncomingCall {
+    const key = groupKey(sessionId, cellId, method);
+    let group = this.#groups.get(key);
+    if (group === undefined) {
+      group = { controller: new AbortController(), ids: new Set() };
+      this.#groups.set(key, group);
+    }
+    const live = group;
+    live.ids.add(id);
+    const finish = (message: object): void => {
+      if (!live.ids.delete(id)) return; // cancelled: the host forgot it, so no answer
+      if (live.ids.size === 0 && this.#groups.get(key) === live) this.#groups.delete(key);
+      this.#send({ id, ...message });
+    };
+    return {
+      id,
+      method,
+      value,
+      signal: live.controller.signal,
+      answer: (result) => finish({ result }),
+      fail: (code, message) => finish({ error: { code, message } }),
+    };
+  }
+
+  /** cell/cancel: aborts the signal of every open call of the method for the cell. */
+  cancel(sessionId: SessionId, cellId: string, method: DelegateMethod): void {
+    const key = groupKey(sessionId, cellId, method);
+    const group = this.#groups.get(key);
+    if (group === undefined) return;
+    this.#groups.delete(key);
+    group.ids.clear();
+    group.controller.abort(new CodeCellError('ERR_CANCELLED', `codecell-host cancelled the ${method} calls of cell ${cellId}`));
+  }
+
+  /** The host is gone: every open call's signal aborts with `reason`. */
+  abortAll(reason: CodeCellError): void {
+    for (const group of this.#groups.values()) {
+      group.ids.clear();
+      group.controller.abort(reason);
+    }
+    this.#groups.clear();
+  }
+
+  get size(): number {
+    let size = 0;
+    for (const group of this.#groups.values()) size += group.ids.size;
+    return size;
+  }
+}
+
+function groupKey(sessionId: SessionId, cellId: string, method: DelegateMethod): string {
+  return `${sessionId}\u0000${cellId}\u0000${method}`;
+}
