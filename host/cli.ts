@@ -6,7 +6,7 @@ import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import type { Readable, Writable } from 'node:stream';
 import {
-  SessionRuntime,
+  isCodeCellError,
   type CellEvent,
   type CellStreamEvent,
   type JsonValue,
@@ -15,6 +15,7 @@ import {
   type ToolDefinition,
 } from '../src/index.js';
 import { DEFAULT_YIELD_MS, messageOf } from '../src/internal.js';
+import { HostClient } from './client.js';
 
 const USAGE = `usage: codecell run <file|-> [--tools <tools.json|module>] [--yield <ms>] [--ts] [--json]
        codecell mcp --upstream "<command> [args...]" [--upstream ...]
@@ -130,8 +131,12 @@ export async function runCommand(args: string[], io: RunIo): Promise<number> {
     io.stderr.write(`codecell run: ${messageOf(error)}\n`);
     return 2;
   }
-  const runtime = new SessionRuntime(setup.delegate, { tools: setup.tools, logger: { warn: (m) => io.stderr.write(`${m}\n`), error: (m) => io.stderr.write(`${m}\n`) } });
+  // The cell runs in a codecell-host child: whatever the cell does to V8, this process exits
+  // with a clear message and a status of its own.
+  const logger = { warn: (m: string) => io.stderr.write(`${m}\n`), error: (m: string) => io.stderr.write(`${m}\n`) };
+  const client = await HostClient.spawn({ logger });
   try {
+    const runtime = await client.createSession(setup.delegate, { tools: setup.tools });
     const start = performance.now();
     const { cellId, initialEvent } = await runtime.execute({ source, language: values.ts === true ? 'typescript' : 'javascript' }, { kind: 'yieldAfter', ms: yieldMs });
     const streamed = values.json === true ? Promise.resolve() : (async () => {
@@ -155,10 +160,14 @@ export async function runCommand(args: string[], io: RunIo): Promise<number> {
     }
     return event.kind === 'completed' && event.error === undefined ? 0 : 1;
   } catch (error) {
+    if (isCodeCellError(error) && error.code === 'ERR_HOST_EXITED') {
+      io.stderr.write(`codecell run: the cell's host process died (${error.message}); V8 lost control of the cell's isolate, usually by running out of memory\n`);
+      return 1;
+    }
     io.stderr.write(`codecell run: ${messageOf(error)}\n`);
     return 2;
   } finally {
-    await runtime.shutdown();
+    await client.close();
   }
 }
 

@@ -53,6 +53,8 @@ export class HostLink {
   limits: CellLimits | undefined;
   readonly #incoming: IncomingCalls;
   readonly #sendRaw: (message: object) => void;
+  /** A notification to the host. */
+  readonly notify: <M extends MethodSpec>(method: M, params: ParamsOf<M>) => void;
   readonly #pending = new Set<(error: CodeCellError) => void>();
   readonly #livenessMs: number;
   #lastHeard = performance.now();
@@ -70,6 +72,7 @@ export class HostLink {
     this.connection = opened.connection;
     this.#incoming = new IncomingCalls(opened.send);
     this.#sendRaw = opened.send;
+    this.notify = opened.notify;
     onNotification(this.connection, Methods.cellEvent, (params) => this.remotes.get(params.sessionId)?.receive({ type: 'notification', message: { type: 'event', params } }), logger);
     onNotification(this.connection, Methods.cellInitialEvent, (params) => this.sessions.routeNotification(params.sessionId, { type: 'initialEvent', params }), logger);
     onNotification(this.connection, Methods.cellClosed, (params) => this.sessions.routeNotification(params.sessionId, { type: 'closed', params }), logger);

@@ -1,6 +1,7 @@
 // The codecell-host process: JSON-RPC on stdin/stdout, logs on stderr, exit 0 once stdin closes
 // and every session was shut down.
 import { assertIsolatesUsable, settleIsolatesForExit } from '../src/internal.js';
+import { writeSync } from 'node:fs';
 import { createHost } from './server.js';
 
 try {
@@ -10,19 +11,16 @@ try {
   process.exit(2);
 }
 
-/** Exit status after V8 lost control of an isolate: the client sees ERR_HOST_EXITED and respawns. */
-const EXIT_CATASTROPHIC = 70;
-
 const host = createHost({
-  onCatastrophicError: () => {
-    // The process is tainted, and an orderly exit would hang joining the lost isolate's thread:
-    // end the sessions (bounded), then stop hard. The client sees the exit and respawns.
-    const die = (): void => {
-      process.stderr.write(`codecell-host: exiting after a catastrophic isolate error (status ${EXIT_CATASTROPHIC} intended, killing self)\n`);
+  onCatastrophicError: (message) => {
+    // The process is tainted, and any orderly exit (process.exit included) can block forever in
+    // isolated-vm's teardown, joining the lost isolate's thread. So: say why, synchronously, and
+    // stop at once. The client sees the exit (ERR_HOST_EXITED) and starts a fresh host.
+    try {
+      writeSync(2, `codecell-host: V8 lost control of an isolate (${message}); exiting at once\n`);
+    } finally {
       process.kill(process.pid, 'SIGKILL');
-    };
-    setTimeout(die, 2_000).unref();
-    void host.close().finally(die);
+    }
   },
 });
 await host.closed;

@@ -41,7 +41,7 @@ export type ResultOf<M extends MethodSpec> = M extends MethodSpec<z.ZodType, inf
 const request =
   <Result>() =>
   <Params extends z.ZodType>(name: string, direction: Direction, params: Params): MethodSpec<Params, Result> => ({ name, direction, kind: 'request', params });
-const notification = <Params extends z.ZodType>(name: string, params: Params): MethodSpec<Params, void> => ({ name, direction: 'toClient', kind: 'notification', params });
+const notification = <Params extends z.ZodType>(name: string, params: Params, direction: Direction = 'toClient'): MethodSpec<Params, void> => ({ name, direction, kind: 'notification', params });
 /** A value the runtime checks itself: typed here, passed through as is. */
 const checkedByRuntime = <T>() => z.custom<T>(() => true);
 
@@ -77,6 +77,8 @@ export const Methods = {
   cellTerminate: request<CellEvent>()('cell/terminate', 'toHost', z.object(inCell)),
   /** Starts cell/event for the cell: its held events first, then each as it happens. */
   cellSubscribe: request<Record<string, never>>()('cell/subscribe', 'toHost', z.object(inCell)),
+  /** Nobody subscribed as the client learned the cell: the host keeps only the newest 128 events. */
+  cellNoSubscriber: notification('cell/noSubscriber', z.object(inCell), 'toHost'),
   sessionShutdown: request<Record<string, never>>()('session/shutdown', 'toHost', z.object(inSession)),
   /** Liveness: answered at once by a host whose event loop runs. */
   hostPing: request<Record<string, never>>()('host/ping', 'toHost', z.object({})),

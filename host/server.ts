@@ -13,7 +13,8 @@ import {
 } from '../src/index.js';
 import { checkLimits, CODECELL_VERSION, consoleLogger, DEFAULT_OBSERVE, messageOf } from '../src/internal.js';
 import { OutgoingCalls } from './delegate-calls.js';
-import { invalidParams, onRequest, openConnection, signalFromToken } from './jsonrpc.js';
+import { EventRelay } from './event-relay.js';
+import { invalidParams, onNotification, onRequest, openConnection, signalFromToken } from './jsonrpc.js';
 import { DelegateCalls, Methods, PROTOCOL_VERSION, type DelegateCall, type SessionId } from './protocol.js';
 
 export interface HostOptions {
@@ -47,8 +48,8 @@ export function createHost(options: HostOptions = {}): Host {
   const calls = new OutgoingCalls(send);
   outgoing = calls;
   const sessions = new Map<SessionId, SessionRuntime>();
-  /** Cells whose events the client subscribed to, per session. */
-  const subscribed = new Map<SessionId, Set<CellId>>();
+  /** Each session's cell events, held until the client subscribes (or says nobody will). */
+  const relays = new Map<SessionId, EventRelay>();
   /** Initial observations not yet sent, per session (a shutdown answers after them). */
   const initialSends = new Map<SessionId, Set<Promise<void>>>();
   let sessionSeq = 0;
@@ -61,6 +62,12 @@ export function createHost(options: HostOptions = {}): Host {
   };
 
   /** Sends the cell's initial observation once it is there, after the answer that named the cell. */
+  /** A cell was admitted: its events are held for the client, its initial observation follows. */
+  const admitted = (sessionId: SessionId, runtime: SessionRuntime, cellId: CellId, initialEvent: Promise<CellEvent>): void => {
+    relays.get(sessionId)?.watch(cellId, runtime.events(cellId));
+    sendInitialEvent(sessionId, cellId, initialEvent);
+  };
+
   const sendInitialEvent = (sessionId: SessionId, cellId: CellId, initialEvent: Promise<CellEvent>): void => {
     const sends = initialSends.get(sessionId);
     const sent: Promise<void> = initialEvent
@@ -76,7 +83,8 @@ export function createHost(options: HostOptions = {}): Host {
   const forgetSession = async (sessionId: SessionId): Promise<void> => {
     const sends = [...(initialSends.get(sessionId) ?? [])];
     sessions.delete(sessionId);
-    subscribed.delete(sessionId);
+    relays.get(sessionId)?.closeAll();
+    relays.delete(sessionId);
     initialSends.delete(sessionId);
     const bound = new Promise<void>((resolve) => setTimeout(resolve, 1_000).unref());
     await Promise.race([Promise.all(sends), bound]);
@@ -125,14 +133,14 @@ export function createHost(options: HostOptions = {}): Host {
       onCatastrophicError: options.onCatastrophicError,
     });
     sessions.set(sessionId, runtime);
-    subscribed.set(sessionId, new Set());
+    relays.set(sessionId, new EventRelay((cellId, event) => notify(Methods.cellEvent, { sessionId, cellId, event }), logger));
     initialSends.set(sessionId, new Set());
     try {
       if (setupSource === undefined) return { sessionId };
       const started = await runtime.execute({ source: setupSource }, { kind: 'pendingFrontier' });
       // The client gave up before it learned the id: nobody will ever shut this session down.
       if (token.isCancellationRequested) throw new CodeCellError('ERR_CANCELLED', 'the client cancelled session/create');
-      sendInitialEvent(sessionId, started.cellId, started.initialEvent);
+      admitted(sessionId, runtime, started.cellId, started.initialEvent);
       return { sessionId, setupCellId: started.cellId };
     } catch (error) {
       await runtime.shutdown();
@@ -142,24 +150,19 @@ export function createHost(options: HostOptions = {}): Host {
   });
 
   onRequest(connection, Methods.cellExecute, async ({ sessionId, request, observe }) => {
-    const started = await session(sessionId).execute(request, observe ?? DEFAULT_OBSERVE);
-    sendInitialEvent(sessionId, started.cellId, started.initialEvent);
+    const runtime = session(sessionId);
+    const started = await runtime.execute(request, observe ?? DEFAULT_OBSERVE);
+    admitted(sessionId, runtime, started.cellId, started.initialEvent);
     return { cellId: started.cellId };
   });
 
   onRequest(connection, Methods.cellSubscribe, ({ sessionId, cellId }) => {
-    const runtime = session(sessionId);
-    const cells = subscribed.get(sessionId);
-    if (cells === undefined || cells.has(cellId)) return {};
-    const stream = runtime.events(cellId);
-    cells.add(cellId);
-    void (async () => {
-      for await (const event of stream) notify(Methods.cellEvent, { sessionId, cellId, event });
-    })()
-      .catch((error: unknown) => logger.warn(`codecell-host: forwarding events of cell ${cellId} failed: ${messageOf(error)}`))
-      .finally(() => cells.delete(cellId));
+    session(sessionId);
+    if (relays.get(sessionId)?.subscribe(cellId) !== true) throw new CodeCellError('ERR_MISSING_CELL', `unknown cell ${cellId}`);
     return {};
   });
+
+  onNotification(connection, Methods.cellNoSubscriber, ({ sessionId, cellId }) => relays.get(sessionId)?.decline(cellId), logger);
 
   onRequest(connection, Methods.cellObserve, async ({ sessionId, cellId, mode }, token) => {
     const runtime = session(sessionId);
@@ -182,7 +185,8 @@ export function createHost(options: HostOptions = {}): Host {
   const shutdownAll = async (): Promise<void> => {
     const runtimes = [...sessions.values()];
     sessions.clear();
-    subscribed.clear();
+    for (const relay of relays.values()) relay.closeAll();
+    relays.clear();
     initialSends.clear();
     await Promise.all(runtimes.map((runtime) => runtime.shutdown()));
     calls.failAll(new CodeCellError('ERR_HOST_EXITED', 'codecell-host is closing'));

@@ -5,7 +5,7 @@ import { Cell } from './cell/cell.js';
 import type { CellTool } from './cell/tool-calls.js';
 import { CellStreams } from './cell-streams.js';
 import { consoleLogger } from './logger.js';
-import { CodeCellError, messageOf } from './errors.js';
+import { CodeCellError } from './errors.js';
 import { DEFAULT_OBSERVE } from './defaults.js';
 import type { CellIsolate } from './isolate/cell-isolate.js';
 import { assertIsolatesUsable } from './isolate/load.js';

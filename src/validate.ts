@@ -4,7 +4,7 @@ import { invalidRequest } from './errors.js';
 import { checkLimits } from './limits.js';
 import { toolIdentifier } from './tool-names.js';
 import type { CellTool } from './cell/tool-calls.js';
-import type { ExecuteRequest, Logger, ObserveMode, SessionRuntimeDelegate, ToolDefinition } from './types.js';
+import type { Logger, ObserveMode, SessionRuntimeDelegate, ToolDefinition } from './types.js';
 
 const LANGUAGES = ['javascript', 'typescript', 'auto'] as const;
 const TOOL_KINDS = ['function', 'freeform'] as const;

@@ -11,6 +11,7 @@ export interface SessionSetup {
   tools?: ToolDefinition[];
   limits?: Partial<CellLimits>;
   storedValues?: 'enabled' | 'disabled';
+  callbackAbortDeadlineMs?: number;
 }
 
 export interface SessionKind {
