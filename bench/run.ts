@@ -6,11 +6,13 @@ import { load } from './load.js';
 import { memory } from './memory.js';
 import { pendingRouter } from './pending-router.js';
 import { shutdownLatency } from './shutdown-latency.js';
+import { stdio } from './stdio.js';
 import { typescript } from './typescript.js';
 
 const quick = process.argv.includes('--quick');
 const rows: ResultRow[] = [];
 rows.push(...(await shutdownLatency(quick)));
+rows.push(...(await stdio(quick)));
 rows.push(...(await pendingRouter(quick)));
 rows.push(...(await latency(quick)));
 rows.push(...(await typescript(quick)));

@@ -70,6 +70,19 @@ export class OutgoingCalls {
     return true;
   }
 
+  /**
+   * The session is being shut down: its calls fail with `reason`, and no cell/cancel is sent for
+   * them (the client aborts a shutting-down session's calls itself).
+   */
+  forgetSession(sessionId: SessionId, reason: CodeCellError): void {
+    for (const [id, call] of this.#pending) {
+      if (call.group.sessionId !== sessionId) continue;
+      this.#pending.delete(id);
+      call.group.ids.delete(id);
+      call.reject(reason);
+    }
+  }
+
   /** The connection is gone: every call fails. */
   failAll(error: CodeCellError): void {
     for (const call of this.#pending.values()) call.reject(error);
@@ -139,6 +152,17 @@ export class IncomingCalls {
     this.#groups.delete(key);
     group.ids.clear();
     group.controller.abort(new CodeCellError('ERR_CANCELLED', `codecell-host cancelled the ${method} calls of cell ${cellId}`));
+  }
+
+  /** The session is shutting down: every open call of it aborts, and none will be answered. */
+  abortSession(sessionId: SessionId, reason: CodeCellError): void {
+    const prefix = `${sessionId}\u0000`;
+    for (const [key, group] of this.#groups) {
+      if (!key.startsWith(prefix)) continue;
+      this.#groups.delete(key);
+      group.ids.clear();
+      group.controller.abort(reason);
+    }
   }
 
   /** The host is gone: every open call's signal aborts with `reason`. */

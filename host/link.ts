@@ -147,6 +147,11 @@ export class HostLink {
     return session;
   }
 
+  /** The session is shutting down: its delegates' signals abort now, their results are dropped. */
+  abortSessionCalls(sessionId: SessionId): void {
+    this.#incoming.abortSession(sessionId, new CodeCellError('ERR_SHUTTING_DOWN', 'the session is shutting down'));
+  }
+
   forget(sessionId: SessionId): void {
     this.remotes.delete(sessionId);
     this.sessions.unregister(sessionId);

@@ -127,7 +127,11 @@ export class RemoteSession extends SessionBase {
 
   protected async shutdownOnce(): Promise<void> {
     try {
-      if (this.#hostDead === undefined) await this.#link.request(Methods.sessionShutdown, { sessionId: this.sessionId });
+      if (this.#hostDead === undefined) {
+        const answered = this.#link.request(Methods.sessionShutdown, { sessionId: this.sessionId });
+        this.#link.abortSessionCalls(this.sessionId);
+        await answered;
+      }
     } catch (error) {
       if (!(error instanceof CodeCellError && error.code === 'ERR_HOST_EXITED')) throw error;
     } finally {

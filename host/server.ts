@@ -99,6 +99,9 @@ export function createHost(options: HostOptions = {}): Host {
       try {
         return call.value(await calls.call(call, sessionId, value, signal));
       } catch (error) {
+        // Given up on (cancelled, or the session is shutting down): nobody reads this rejection.
+        if (signal.aborted) throw signal.reason;
+        if (error instanceof CodeCellError) throw error;
         // The client's answer (e.g. a PendingRouter overflow) becomes the tool's rejection.
         throw new Error(messageOf(error));
       }
@@ -177,7 +180,10 @@ export function createHost(options: HostOptions = {}): Host {
   onRequest(connection, Methods.cellTerminate, ({ sessionId, cellId }) => session(sessionId).terminate(cellId));
 
   onRequest(connection, Methods.sessionShutdown, async ({ sessionId }) => {
-    await session(sessionId).shutdown();
+    const runtime = session(sessionId);
+    // The client aborts this session's calls itself: one message, not one cell/cancel per cell.
+    calls.forgetSession(sessionId, new CodeCellError('ERR_SHUTTING_DOWN', 'the session is shutting down'));
+    await runtime.shutdown();
     await forgetSession(sessionId);
     return {};
   });

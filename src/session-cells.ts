@@ -14,6 +14,8 @@ export class SessionCells {
   readonly #unread = new Map<CellId, Cell>();
   readonly #windingDown = new Set<Cell>();
   readonly #logger: Logger;
+  /** Set by shutdown: nobody can read a terminal event any more. */
+  #shuttingDown = false;
 
   constructor(logger: Logger) {
     this.#logger = logger;
@@ -37,7 +39,7 @@ export class SessionCells {
   committed(cell: Cell, unread: boolean): void {
     this.#live.delete(cell.id);
     this.#windingDown.add(cell);
-    if (!unread) return;
+    if (!unread || this.#shuttingDown) return;
     this.#unread.set(cell.id, cell);
     if (this.#unread.size <= MAX_UNREAD_TERMINALS) return;
     const [oldest] = this.#unread.keys();
@@ -58,6 +60,7 @@ export class SessionCells {
   async shutdown(deadline: Deadline): Promise<void> {
     const live = [...this.#live.values()];
     const windingDown = [...this.#windingDown];
+    this.#shuttingDown = true;
     this.#unread.clear();
     const results = await Promise.allSettled([
       ...live.map((cell) => cell.shutdown(deadline)),
