@@ -3,9 +3,10 @@
 // forgets it at once and sends one cell/cancel for all the cell's calls of that method; the
 // client aborts their delegates' signals and never answers them.
 import { CodeCellError } from '../src/index.js';
-import { Methods, type DelegateCall, type SessionId } from './protocol.js';
+import { Methods, type CellCancelParams, type DelegateCall, type SessionId } from './protocol.js';
 
-type DelegateMethod = 'tool/invoke' | 'cell/notify';
+/** The wire methods of the delegate calls (the ones cell/cancel names). */
+type DelegateMethod = CellCancelParams['method'];
 
 interface CallGroup {
   readonly sessionId: SessionId;

@@ -8,20 +8,14 @@ export { createHost } from './server.js';
 export type { Host, HostOptions } from './server.js';
 export { Methods, PROTOCOL_VERSION, JsonRpcErrors, wireCodeOf, errorFromWire } from './protocol.js';
 export type {
-  CellClosedParams,
-  CellEventParams,
-  CellExecuteParams,
   CellExecuteResult,
-  CellNotifyParams,
-  CellObserveParams,
-  CellTerminateParams,
-  InitializeParams,
   InitializeResult,
-  SessionCreateParams,
+  MethodSpec,
+  ParamsOf,
+  ResultOf,
   SessionCreateResult,
   SessionId,
-  SessionShutdownParams,
-  ToolInvokeParams,
   ToolInvokeResult,
   WireErrorData,
+  WireParams,
 } from './protocol.js';

@@ -12,24 +12,23 @@ import {
   JsonRpcErrors,
   Methods,
   PROTOCOL_VERSION,
-  type CellClosedParams,
-  type CellEventParams,
-  type CellInitialEventParams,
+  type CellCancelParams,
   type DelegateCall,
   type DelegateCallName,
   type MethodSpec,
   type ParamsOf,
   type ResultOf,
   type SessionId,
+  type WireParams,
 } from './protocol.js';
 import { RemoteSession, type RemoteSessionOptions } from './remote-session.js';
 
 /** A delegate call from the host, waiting for its session's delegate. */
 export type InboundRequest = { name: DelegateCallName; call: IncomingCall };
 type InboundNotification =
-  | { type: 'event'; params: CellEventParams }
-  | { type: 'initialEvent'; params: CellInitialEventParams }
-  | { type: 'closed'; params: CellClosedParams };
+  | { type: 'event'; params: WireParams['cellEvent'] }
+  | { type: 'initialEvent'; params: WireParams['cellInitialEvent'] }
+  | { type: 'closed'; params: WireParams['cellClosed'] };
 export type Inbound = RoutedEntry<InboundNotification, InboundRequest>;
 
 export interface LivenessOptions {
@@ -41,6 +40,17 @@ export interface LivenessOptions {
 }
 
 const DEFAULT_LIVENESS_MS = 5_000;
+
+/** `promise`, or the signal's reason as soon as it aborts. */
+function untilAborted<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  if (signal === undefined) return promise;
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = (): void => reject(signal.reason);
+    if (signal.aborted) onAbort();
+    signal.addEventListener('abort', onAbort, { once: true });
+    promise.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+  });
+}
 
 /** One connection to one host process (or to an in-process host over streams). */
 export class HostLink {
@@ -135,7 +145,17 @@ export class HostLink {
     const { signal, setupTimeoutMs, ...wire } = options;
     // Held until the session is registered: what the host sends for it meanwhile is kept.
     using _held = this.sessions.begin();
-    const result = await this.request(Methods.sessionCreate, wire, signal);
+    const answer = this.request(Methods.sessionCreate, wire, signal);
+    let result: Awaited<typeof answer>;
+    try {
+      result = await untilAborted(answer, signal);
+    } catch (error) {
+      // Abandoned before the answer: a session the host still creates is shut down at once.
+      if (signal?.aborted === true) {
+        answer.then(({ sessionId }) => this.request(Methods.sessionShutdown, { sessionId }), () => {}).catch(() => {});
+      }
+      throw error;
+    }
     const { sessionId, setupCellId } = result as Partial<typeof result>;
     if (typeof sessionId !== 'string' || sessionId === '' || (setupCellId !== undefined && typeof setupCellId !== 'string')) {
       throw new CodeCellError('ERR_PROTOCOL', `codecell-host answered session/create without a valid sessionId: ${JSON.stringify(result)}`);
@@ -205,7 +225,7 @@ export class HostLink {
     }
     const value = params[row.arg] as { cellId?: unknown } | undefined;
     const cellId = typeof value?.cellId === 'string' ? value.cellId : '';
-    const call = this.#incoming.open(requestId, row.method.name as 'tool/invoke' | 'cell/notify', params.sessionId, cellId, value);
+    const call = this.#incoming.open(requestId, row.method.name as CellCancelParams['method'], params.sessionId, cellId, value);
     this.sessions.route(params.sessionId, { type: 'request', message: { name, call }, fail: (failure) => call.fail(failure.code, failure.message) });
     return true;
   }

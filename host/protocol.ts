@@ -87,7 +87,7 @@ export const Methods = {
   /** The initial observation of a cell admitted by cell/execute or session/create. */
   cellInitialEvent: notification('cell/initialEvent', z.object({ ...inCell, event: checkedByRuntime<CellEvent>() })),
   cellEvent: notification('cell/event', z.object({ ...inCell, event: checkedByRuntime<CellStreamEvent>() })),
-  /** The host gave up on every outstanding request of this method for the cell: abort, never answer. */
+  /** The host gave up on every outstanding request of this method for the cell: abort, never answer. (Lists every DelegateCalls method.) */
   cellCancel: notification('cell/cancel', z.object({ ...inCell, method: z.enum(['tool/invoke', 'cell/notify']) })),
   cellClosed: notification('cell/closed', z.object(inCell)),
 } as const;
@@ -98,19 +98,9 @@ export interface CellExecuteResult { cellId: string }
 /** The tool's JSON value; absent when the tool returned undefined. */
 export interface ToolInvokeResult { value?: JsonValue }
 
-export type InitializeParams = ParamsOf<typeof Methods.initialize>;
-export type SessionCreateParams = ParamsOf<typeof Methods.sessionCreate>;
-export type CellExecuteParams = ParamsOf<typeof Methods.cellExecute>;
-export type CellObserveParams = ParamsOf<typeof Methods.cellObserve>;
-export type CellTerminateParams = ParamsOf<typeof Methods.cellTerminate>;
-export type SessionShutdownParams = ParamsOf<typeof Methods.sessionShutdown>;
-export type ToolInvokeParams = ParamsOf<typeof Methods.toolInvoke>;
-export type CellNotifyParams = ParamsOf<typeof Methods.cellNotify>;
-export type CellEventParams = ParamsOf<typeof Methods.cellEvent>;
-export type CellInitialEventParams = ParamsOf<typeof Methods.cellInitialEvent>;
-export type CellCancelParams = ParamsOf<typeof Methods.cellCancel>;
-export type CellSubscribeParams = ParamsOf<typeof Methods.cellSubscribe>;
-export type CellClosedParams = ParamsOf<typeof Methods.cellClosed>;
+/** The params of every method, by its key in Methods (e.g. `WireParams['cellExecute']`). */
+export type WireParams = { [K in keyof typeof Methods]: ParamsOf<(typeof Methods)[K]> };
+export type CellCancelParams = WireParams['cellCancel'];
 
 /** A delegate call crossing the wire: its params carry the session id and the call's argument. */
 export interface DelegateCall {

@@ -168,14 +168,15 @@ export class RemoteSession extends SessionBase {
   /** Waits for the setup cell's first event, bounded by `signal` and `timeoutMs`. */
   async setup(signal: AbortSignal | undefined, timeoutMs = DEFAULT_SETUP_TIMEOUT_MS): Promise<void> {
     const cellId = this.setupCellId;
-    if (cellId === undefined) return;
-    const initial = this.#initial.get(cellId);
-    const first = initial === undefined ? undefined : 'event' in initial ? Promise.resolve(initial.event) : initial.promise;
-    if (first === undefined) return;
-    const bound = AbortSignal.any([AbortSignal.timeout(timeoutMs), ...(signal === undefined ? [] : [signal])]);
+    const initial = cellId === undefined ? undefined : this.#initial.get(cellId);
+    const first = initial === undefined ? Promise.resolve(undefined) : 'event' in initial ? Promise.resolve(initial.event) : initial.promise;
+    const timer = AbortSignal.timeout(timeoutMs);
+    const bound = signal === undefined ? timer : AbortSignal.any([timer, signal]);
     try {
-      this.setupEvent = await new Promise<CellEvent>((resolve, reject) => {
-        bound.addEventListener('abort', () => reject(signal?.aborted === true ? signal.reason : new CodeCellError('ERR_LIMIT_EXCEEDED', `the setup cell did not reach a frontier within ${timeoutMs} ms`)), { once: true });
+      this.setupEvent = await new Promise<CellEvent | undefined>((resolve, reject) => {
+        const onAbort = (): void => reject(signal?.aborted === true ? signal.reason : new CodeCellError('ERR_LIMIT_EXCEEDED', `the setup cell did not reach a frontier within ${timeoutMs} ms`));
+        if (bound.aborted) onAbort();
+        bound.addEventListener('abort', onAbort, { once: true });
         first.then(resolve, reject);
       });
     } catch (error) {

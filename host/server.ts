@@ -139,10 +139,10 @@ export function createHost(options: HostOptions = {}): Host {
     relays.set(sessionId, new EventRelay((cellId, event) => notify(Methods.cellEvent, { sessionId, cellId, event }), logger));
     initialSends.set(sessionId, new Set());
     try {
-      if (setupSource === undefined) return { sessionId };
-      const started = await runtime.execute({ source: setupSource }, { kind: 'pendingFrontier' });
+      const started = setupSource === undefined ? undefined : await runtime.execute({ source: setupSource }, { kind: 'pendingFrontier' });
       // The client gave up before it learned the id: nobody will ever shut this session down.
       if (token.isCancellationRequested) throw new CodeCellError('ERR_CANCELLED', 'the client cancelled session/create');
+      if (started === undefined) return { sessionId };
       admitted(sessionId, runtime, started.cellId, started.initialEvent);
       return { sessionId, setupCellId: started.cellId };
     } catch (error) {
