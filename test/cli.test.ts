@@ -25,6 +25,12 @@ test('codecell run examples/weather.js streams tool calls, notifications and out
   assert.equal(lines.at(-1), 'tools available: get_weather, convert_currency');
 });
 
+test('codecell run exits 1 with a clear message when the cell exhausts V8 (catastrophic or not)', () => {
+  const { status, stderr } = codecell(['run', '-'], 'const a = Array.from({ length: 2 ** 26 }, (_, i) => i); text(a.length)');
+  assert.equal(status, 1, stderr);
+  assert.match(stderr, /the cell's host process died .*V8 lost control of the cell's isolate|cell terminated \(memoryLimit\)/);
+});
+
 test('codecell run examples/hello.js works without any tools', () => {
   const { status, stdout, stderr } = codecell(['run', 'examples/hello.js']);
   assert.equal(status, 0, stderr);
