@@ -51,7 +51,7 @@ export interface Connection {
 export type Interceptor = (message: Record<string, unknown>) => boolean;
 
 export function openConnection(input: Readable, output: Writable, logger: Logger, intercept?: Interceptor): Connection {
-  const writer = new StreamMessageWriter(output);
+  const writer = settledWriter(new StreamMessageWriter(output), logger);
   const answer = (id: string | number | null, code: number, message: string): void => {
     writer.write({ jsonrpc: '2.0', id, error: { code, message } } as Message).catch(() => {});
   };
@@ -99,6 +99,22 @@ export function openConnection(input: Readable, output: Writable, logger: Logger
     await new Promise<void>((resolve) => (output.writableEnded ? resolve() : output.write('', () => resolve())));
   };
   return { connection, notify, send, flush };
+}
+
+/**
+ * A writer whose writes never reject: a peer that went away is noticed by the connection's close
+ * (and every pending request is failed there), never by a stray rejection. vscode-jsonrpc rejects
+ * a failed request write from inside an async Promise executor, where nobody can catch it.
+ */
+function settledWriter(inner: StreamMessageWriter, logger: Logger): StreamMessageWriter {
+  let reported = false;
+  const write = (message: Message): Promise<void> =>
+    inner.write(message).catch((error: unknown) => {
+      if (reported) return;
+      reported = true;
+      logger.warn(`codecell: the peer stopped reading (${messageOf(error)}); later messages to it are dropped`);
+    });
+  return Object.assign(Object.create(inner) as StreamMessageWriter, { write });
 }
 
 function isValidMessage(message: unknown): boolean {

@@ -108,3 +108,13 @@ test('a host whose input closes in the middle of a frame lets its process exit',
   assert.equal(result.status, 0, result.stderr);
   assert.equal(result.stdout, 'closed\n');
 });
+
+test('the host killed with 300 requests in flight: every call fails with ERR_HOST_EXITED and the agent process never crashes', () => {
+  const fixture = new URL('../fixtures/host-dies.js', import.meta.url).pathname;
+  for (const inFlight of [300, 20]) {
+    const result = spawnSync(process.execPath, ['--no-node-snapshot', fixture, String(inFlight)], { encoding: 'utf8', timeout: 60_000 });
+    assert.equal(result.status, 0, `${inFlight} in flight: ${result.stdout}${result.stderr}`);
+    const counts = JSON.parse(result.stdout.trim().split('\n').at(-1) ?? '{}') as Record<string, number>;
+    assert.deepEqual(Object.keys(counts).filter((outcome) => outcome !== 'ERR_HOST_EXITED' && outcome !== 'completed'), [], result.stdout);
+  }
+});
