@@ -3,8 +3,10 @@
 // routed to sessions through a PendingRouter.
 import type { ChildProcess } from 'node:child_process';
 import type { Readable, Writable } from 'node:stream';
-import { CodeCellError, PendingRouter, type CellLimits, type Logger, type RoutedEntry, type SessionRuntimeDelegate } from '../src/index.js';
-import { CODECELL_VERSION, messageOf } from '../src/internal.js';
+import { CodeCellError, PendingRouter, toolIdentifier, type CellLimits, type Logger, type RoutedEntry, type SessionRuntimeDelegate } from '../src/index.js';
+
+type ToolRef = Parameters<typeof toolIdentifier>[0];
+import { CODECELL_VERSION, messageOf, toJsonText } from '../src/internal.js';
 import { IncomingCalls, type IncomingCall } from './delegate-calls.js';
 import { fromResponseError, onNotification, openConnection, parseParams, sendRequest, tokenFromSignal, type MessageConnection } from './jsonrpc.js';
 import {
@@ -40,6 +42,18 @@ export interface LivenessOptions {
 }
 
 const DEFAULT_LIVENESS_MS = 5_000;
+
+/** Why a delegate's answer cannot be sent as JSON (worded as in-process), or undefined. */
+function jsonFailure(name: DelegateCallName, value: unknown, result: unknown): string | undefined {
+  try {
+    toJsonText(result);
+    return undefined;
+  } catch (error) {
+    const tool = (value as { tool?: ToolRef } | undefined)?.tool;
+    const subject = name === 'invokeTool' && tool !== undefined ? `tools.${toolIdentifier(tool)}` : `delegate.${name}`;
+    return `${subject} returned a value that is not JSON: ${messageOf(error)}`;
+  }
+}
 
 /** `promise`, or the signal's reason as soon as it aborts. */
 function untilAborted<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
@@ -128,7 +142,12 @@ export class HostLink {
     Promise.resolve()
       .then(async () => row.answer(await method.call(delegate, call.value, call.signal)))
       .then(
-        (result) => call.answer(result),
+        (result) => {
+          // What cannot cross as JSON fails the call here, as in-process, instead of the answer.
+          const failure = jsonFailure(name, call.value, result);
+          if (failure === undefined) call.answer(result);
+          else call.fail(JsonRpcErrors.delegateFailed, failure);
+        },
         (error: unknown) => call.fail(JsonRpcErrors.delegateFailed, messageOf(error)),
       );
   }

@@ -28,17 +28,29 @@ export class CodeCellError extends Error {
   }
 }
 
+/** Never throws, whatever was thrown (a revoked Proxy makes `instanceof` itself throw). */
 export function isCodeCellError(error: unknown, code?: CodeCellErrorCode): error is CodeCellError {
-  return error instanceof CodeCellError && (code === undefined || error.code === code);
+  try {
+    return error instanceof CodeCellError && (code === undefined || error.code === code);
+  } catch {
+    return false;
+  }
 }
 
-/** A readable one-line message for anything thrown. */
+/** A readable one-line message for anything thrown; never throws (hostile getters, proxies). */
 export function messageOf(error: unknown): string {
-  if (error instanceof Error) return error.message;
   try {
+    if (error instanceof Error) {
+      const message: unknown = error.message;
+      if (typeof message === 'string') return message;
+    }
     return String(error);
   } catch {
-    return Object.prototype.toString.call(error);
+    try {
+      return Object.prototype.toString.call(error);
+    } catch {
+      return 'an error that cannot be read';
+    }
   }
 }
 

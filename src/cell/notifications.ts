@@ -1,6 +1,6 @@
 // A cell's notify() messages: tapped as stream events, then delivered to the delegate one at a
 // time and in order, with a bound on how many may wait for it.
-import { CodeCellError, messageOf } from '../errors.js';
+import { isCodeCellError, messageOf } from '../errors.js';
 import type { CellId, CellStreamEvent, Logger, SessionRuntimeDelegate } from '../types.js';
 import type { CallbackSet } from './callbacks.js';
 
@@ -36,7 +36,7 @@ export class Notifications {
     callbacks
       .notify((signal) => delegate.notify(notification, signal))
       .catch((error: unknown) => {
-        if (!(error instanceof CodeCellError && error.code === 'ERR_CANCELLED')) {
+        if (!isCodeCellError(error, 'ERR_CANCELLED')) {
           logger.warn(`codecell: notify for cell ${cellId} failed: ${messageOf(error)}`);
         }
       });

@@ -1,0 +1,46 @@
+// Issue 20: misbehaving delegates, hostile cells and broken peers never crash or hang anything.
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { RecordingDelegate, texts, waitFor } from './helpers.js';
+import { bothKinds } from './sessions.js';
+
+/** Values a buggy or hostile delegate may throw. */
+function hostileThrowables(): unknown[] {
+  const { proxy, revoke } = Proxy.revocable(new Error('revoked'), {});
+  revoke();
+  const getter = new Error('x');
+  Object.defineProperty(getter, 'message', { get: () => { throw new Error('no message for you'); } });
+  return [proxy, getter, new Proxy(new Error('wrapped'), {}), Symbol('thrown'), null];
+}
+
+for (const kind of bothKinds) {
+  describe(`${kind.name}: misbehaving delegates`, () => {
+    test('a delegate that throws a revoked proxy, an error with a throwing getter or a symbol fails the call, and nothing crashes', async (t) => {
+      const throwables = hostileThrowables();
+      let next = 0;
+      const delegate = new RecordingDelegate({ bad: () => { throw throwables[next++ % throwables.length]; } });
+      delegate.notifyHandler = () => { throw throwables[0]; };
+      delegate.cellClosedHandler = () => { throw throwables[1]; };
+      const session = await kind.open(t, delegate, { tools: [{ name: 'bad' }] });
+      const source = `let failed = 0; for (let i = 0; i < ${throwables.length}; i++) { try { await tools.bad({}) } catch (e) { failed++ } } notify("n"); text(failed)`;
+      const event = await (await session.execute({ source })).initialEvent;
+      assert.deepEqual(texts(event), [String(throwables.length)]);
+      await waitFor(() => delegate.closed.length === 1);
+    });
+
+    test('a tool result that is not JSON (BigInt, cycle, function) rejects the call with the same message in-process and remote', async (t) => {
+      const cyclic: Record<string, unknown> = {};
+      cyclic.self = cyclic;
+      const session = await kind.open(t, new RecordingDelegate({ big: () => 10n as never, loop: () => cyclic as never, fn: () => (() => 1) as never }), {
+        tools: [{ name: 'big' }, { name: 'loop' }, { name: 'fn' }],
+      });
+      const source = 'for (const name of ["big", "loop", "fn"]) { try { await tools[name]({}); text("resolved") } catch (e) { text(e.message.split("\\n")[0]) } }';
+      const event = await (await session.execute({ source })).initialEvent;
+      assert.deepEqual(texts(event), [
+        'tools.big returned a value that is not JSON: a bigint is not a JSON value',
+        'tools.loop returned a value that is not JSON: Converting circular structure to JSON',
+        'tools.fn returned a value that is not JSON: a function is not a JSON value',
+      ]);
+    });
+  });
+}
