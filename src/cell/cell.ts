@@ -52,6 +52,7 @@ export class Cell {
     isolate.onMessage((message) => this.#onMessage(message));
     isolate.onIdle(() => this.#onIdle());
     isolate.onFault(() => this.#terminateInternal('memoryLimit'));
+    isolate.onFlood(() => this.#terminateInternal('outputLimit'));
   }
 
   /** False once the terminal event was delivered: the cell can no longer be addressed. */

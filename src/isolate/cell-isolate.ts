@@ -37,6 +37,9 @@ export interface CellIsolateOptions {
   memoryMb: number;
 }
 
+/** How long one cell's messages may hold Node's main thread without the event loop turning. */
+const FLOOD_MS = 1_000;
+
 /** How long a stopped isolate's thread is waited for before it is given up on. */
 const STOP_WAIT_MS = 1_000;
 
@@ -60,6 +63,9 @@ export class CellIsolate {
   #listener: SandboxListener = () => {};
   #idleListener: () => void = () => {};
   #faultListener: (code: CodeCellErrorCode) => void = () => {};
+  #floodListener: () => void = () => {};
+  /** When the current run of sandbox messages began without Node's event loop turning since. */
+  #runStart: number | undefined;
   #catastrophicListener: (message: string) => void = () => {};
   #claimed = false;
   #disposing = false;
@@ -88,7 +94,7 @@ export class CellIsolate {
       const context = await isolate.createContext();
       const send = new ivm.Callback(
         (...args: unknown[]) => {
-          if (self === undefined) return;
+          if (self === undefined || self.#flooding()) return;
           const message = decodeSandboxMessage(args);
           if (message !== undefined) self.#listener(message);
         },
@@ -133,6 +139,30 @@ export class CellIsolate {
   /** Called when the isolate dies under a task (memory limit, or V8 losing control of it). */
   onFault(listener: (code: CodeCellErrorCode) => void): void {
     this.#faultListener = listener;
+  }
+
+  /**
+   * Called when the cell's messages have kept Node's main thread busy for FLOOD_MS without the
+   * event loop turning once (isolated-vm drains its callback queue until it is empty, so a cell
+   * that never stops sending would starve every timer, limit and other session).
+   */
+  onFlood(listener: () => void): void {
+    this.#floodListener = listener;
+  }
+
+  /** True once this run of messages is a flood; the messages are dropped from then on. */
+  #flooding(): boolean {
+    const now = performance.now();
+    if (this.#runStart === undefined) {
+      this.#runStart = now;
+      setImmediate(() => {
+        this.#runStart = undefined;
+      });
+      return false;
+    }
+    if (now - this.#runStart < FLOOD_MS) return false;
+    this.#floodListener();
+    return true;
   }
 
   /** Called with isolated-vm's message when V8 lost control of the isolate: the process is tainted. */
