@@ -51,7 +51,9 @@ export interface Connection {
 export type Interceptor = (message: Record<string, unknown>) => boolean;
 
 export function openConnection(input: Readable, output: Writable, logger: Logger, intercept?: Interceptor): Connection {
-  const writer = settledWriter(new StreamMessageWriter(output), logger);
+  /** Ids of the peer's requests not answered yet (a second request with one of them is refused). */
+  const requestsInFlight = new Set<string | number>();
+  const writer = settledWriter(new StreamMessageWriter(output), logger, (id) => requestsInFlight.delete(id));
   const answer = (id: string | number | null, code: number, message: string): void => {
     writer.write({ jsonrpc: '2.0', id, error: { code, message } } as Message).catch(() => {});
   };
@@ -63,7 +65,10 @@ export function openConnection(input: Readable, output: Writable, logger: Logger
         const message: unknown = JSON.parse(text);
         if (isValidMessage(message)) {
           if (intercept?.(message as Record<string, unknown>) === true) return { jsonrpc: '2.0', method: IGNORED_NOTIFICATION } as Message;
-          return message as Message;
+          const refusal = refuseRequest(message as Record<string, unknown>, requestsInFlight);
+          if (refusal === undefined) return message as Message;
+          answer((message as { id: string | number }).id, refusal.code, refusal.message);
+          return { jsonrpc: '2.0', method: IGNORED_NOTIFICATION } as Message;
         }
         const id = isRecord(message) && (typeof message.id === 'string' || typeof message.id === 'number') ? message.id : null;
         answer(id, JsonRpcErrors.invalidRequest, 'Invalid Request: not a JSON-RPC 2.0 request, notification or response');
@@ -106,15 +111,36 @@ export function openConnection(input: Readable, output: Writable, logger: Logger
  * (and every pending request is failed there), never by a stray rejection. vscode-jsonrpc rejects
  * a failed request write from inside an async Promise executor, where nobody can catch it.
  */
-function settledWriter(inner: StreamMessageWriter, logger: Logger): StreamMessageWriter {
+function settledWriter(inner: StreamMessageWriter, logger: Logger, answered: (id: string | number) => void): StreamMessageWriter {
   let reported = false;
-  const write = (message: Message): Promise<void> =>
-    inner.write(message).catch((error: unknown) => {
+  const write = (message: Message): Promise<void> => {
+    const { id, method } = message as { id?: unknown; method?: unknown };
+    if (method === undefined && (typeof id === 'string' || typeof id === 'number')) answered(id);
+    return inner.write(message).catch((error: unknown) => {
       if (reported) return;
       reported = true;
       logger.warn(`codecell: the peer stopped reading (${messageOf(error)}); later messages to it are dropped`);
     });
+  };
   return Object.assign(Object.create(inner) as StreamMessageWriter, { write });
+}
+
+/**
+ * Requests this side answers at once with an error instead of dispatching them: params by
+ * position (the methods take named params), or an id already in flight (one answer per id).
+ */
+function refuseRequest(message: Record<string, unknown>, inFlight: Set<string | number>): RoutingError | undefined {
+  const { id, method, params } = message;
+  if (typeof method !== 'string' || (typeof id !== 'string' && typeof id !== 'number')) return undefined;
+  if (Array.isArray(params)) return { code: JsonRpcErrors.invalidParams, message: `${method} takes its params by name (an object), not by position` };
+  if (inFlight.has(id)) return { code: JsonRpcErrors.invalidRequest, message: `Invalid Request: request id ${JSON.stringify(id)} is already in flight` };
+  inFlight.add(id);
+  return undefined;
+}
+
+interface RoutingError {
+  code: number;
+  message: string;
 }
 
 function isValidMessage(message: unknown): boolean {
@@ -122,7 +148,8 @@ function isValidMessage(message: unknown): boolean {
   const { id, method } = message;
   const validId = id === undefined || id === null || typeof id === 'string' || typeof id === 'number';
   if (!validId) return false;
-  if (method !== undefined) return typeof method === 'string';
+  // A request's id is a string or a number; null is for answers only (it is answered -32600).
+  if (method !== undefined) return typeof method === 'string' && id !== null;
   return id !== undefined && ('result' in message || 'error' in message);
 }
 

@@ -200,6 +200,8 @@ export class HostLink {
   die(error: CodeCellError): void {
     if (this.#death !== undefined) return;
     this.#death = error;
+    // A host given up on (its output closed, or it stopped answering) is not left running.
+    if (this.child !== undefined && this.child.exitCode === null && this.child.signalCode === null) this.child.kill('SIGKILL');
     clearInterval(this.#watchdog);
     for (const reject of this.#pending) reject(error);
     this.#pending.clear();

@@ -87,3 +87,36 @@ for (const kind of bothKinds) {
     }
   });
 }
+
+describe('a misbehaving peer', () => {
+  test('positional params are -32602, a request with id null is -32600, and a second request with an id in flight is refused', async (t) => {
+    const { PassThrough } = await import('node:stream');
+    const { createHost } = await import('../host/index.js');
+    const { RawClient, frame } = await import('./wire.js');
+    const { capturingLogger } = await import('./helpers.js');
+    const toHost = new PassThrough();
+    const fromHost = new PassThrough();
+    const host = createHost({ input: toHost, output: fromHost, logger: capturingLogger() });
+    t.after(async () => {
+      toHost.end();
+      await host.closed;
+    });
+    const raw = new RawClient(fromHost, toHost);
+    raw.write(frame(JSON.stringify({ jsonrpc: '2.0', id: 'p', method: 'session/create', params: [{ tools: [] }] })));
+    assert.equal((await raw.log.next((m) => m.id === 'p')).error?.code, -32602);
+    raw.write(frame(JSON.stringify({ jsonrpc: '2.0', id: null, method: 'host/ping', params: {} })));
+    assert.equal((await raw.log.next((m) => m.id === null && m.error?.code === -32600)).error?.code, -32600);
+    const created = await raw.call('session/create', {});
+    const { sessionId } = created.result as { sessionId: string };
+    const executed = await raw.call('cell/execute', { sessionId, request: { source: 'await new Promise(() => {})' }, observe: { kind: 'yieldAfter', ms: 0 } });
+    const { cellId } = executed.result as { cellId: string };
+    await raw.log.next((m) => m.method === 'cell/initialEvent');
+    const observe = JSON.stringify({ jsonrpc: '2.0', id: 'dup', method: 'cell/observe', params: { sessionId, cellId, mode: { kind: 'yieldAfter', ms: 100 } } });
+    raw.write(frame(observe));
+    raw.write(frame(observe));
+    const first = await raw.log.next((m) => m.id === 'dup');
+    assert.equal(first.error?.code, -32600, 'the duplicate is refused at once');
+    const second = await raw.log.next((m) => m.id === 'dup' && m !== first);
+    assert.equal((second.result as { kind?: string }).kind, 'yielded', 'the first request still gets its one answer');
+  });
+});
