@@ -19,6 +19,7 @@ interface SandboxConfig {
   readonly tools: readonly SandboxTool[];
   /** Stored values as JSON texts, or null when stored values are disabled. */
   readonly stored: Record<string, string> | null;
+  readonly limits: { readonly maxNotificationBytes: number; readonly maxStoredBytes: number };
 }
 
 interface PendingCall {
@@ -43,6 +44,7 @@ function installCodecellPrelude(send: HostSend) {
   let callSeq = 0;
   let timerSeq = 0;
   let exited = false;
+  let maxNotificationBytes = 0;
 
   for (const name of ['SharedArrayBuffer', 'Atomics', 'WebAssembly']) delete global[name];
 
@@ -111,6 +113,8 @@ function installCodecellPrelude(send: HostSend) {
   function notify(value?: unknown): undefined {
     const message = render(value);
     if (message.trim() === '') throw new TypeError('notify() needs a non-empty message');
+    const bytes = utf8Length(message);
+    if (bytes > maxNotificationBytes) throw new RangeError(`notify() message is ${bytes} bytes, over the maxNotificationBytes limit of ${maxNotificationBytes}`);
     send('notify', message);
     return undefined;
   }
@@ -190,6 +194,7 @@ function installCodecellPrelude(send: HostSend) {
 
   function configure(configText: string): void {
     const config = parseJson(configText) as SandboxConfig;
+    maxNotificationBytes = config.limits.maxNotificationBytes;
     const tools: Record<string, unknown> = {};
     config.tools.forEach((tool, index) => {
       tools[tool.id] = makeTool(tool, index);
@@ -209,24 +214,9 @@ function installCodecellPrelude(send: HostSend) {
       Promise.reject(new Error(`Unsupported import in cell: ${render(specifier)}`)));
 
     if (config.stored !== null) {
-      const stored = new Map(Object.entries(config.stored));
-      defineGlobal('store', (key: unknown, value: unknown): undefined => {
-        if (typeof key !== 'string') throw new TypeError('store() key must be a string');
-        let json: string;
-        try {
-          json = strictJson(value);
-        } catch (error) {
-          throw new TypeError(`store() value for "${key}" is not JSON-serializable: ${describeMessage(error)}`);
-        }
-        stored.set(key, json);
-        send('store', key, json);
-        return undefined;
-      });
-      defineGlobal('load', (key: unknown): unknown => {
-        if (typeof key !== 'string') throw new TypeError('load() key must be a string');
-        const json = stored.get(key);
-        return json === undefined ? undefined : parseJson(json);
-      });
+      const stored = codecellStoredValues(config.stored, config.limits.maxStoredBytes, strictJson, parseJson, (key, json) => send('store', key, json));
+      defineGlobal('store', stored.store);
+      defineGlobal('load', stored.load);
     }
   }
 
@@ -252,10 +242,8 @@ function installCodecellPrelude(send: HostSend) {
     }
   }
 
-  // Taken (and deleted) by the first line of the wrapped cell, which also configures the
-  // sandbox; see src/isolate.ts.
+  // Taken (and deleted) by the first line of the wrapped cell; see src/isolate/cell-isolate.ts.
   defineGlobal('__codecell$', freeze({
-    configure,
     done: (): void => send('done', unsettledCalls()),
     fail: (error: unknown): void => send('fault', describeError(error), unsettledCalls()),
   }));
@@ -264,6 +252,7 @@ function installCodecellPrelude(send: HostSend) {
   function receive(...message: ToSandboxMessage): void {
     if (message[0] === 'settle') settle(message[1], message[2], message[3]);
     else if (message[0] === 'timer') fireTimer(message[1]);
+    else if (message[0] === 'configure') configure(message[1]);
     // 'drain': nothing to do; the host waits for this task, which runs after the microtasks
     // the module queued.
   }

@@ -14,6 +14,10 @@ export interface CellLimits {
   maxConcurrentToolCalls: number;
   maxCellsPerSession: number;
   completionDrainMs: number;
+  /** UTF-8 bytes of one notify() message. */
+  maxNotificationBytes: number;
+  /** UTF-8 bytes of the session's stored values (keys and JSON texts together). */
+  maxStoredBytes: number;
 }
 
 const MiB = 1024 * 1024;
@@ -29,6 +33,8 @@ export const DEFAULT_LIMITS: Readonly<CellLimits> = Object.freeze({
   maxConcurrentToolCalls: 16,
   maxCellsPerSession: 64,
   completionDrainMs: 10_000,
+  maxNotificationBytes: 64 * 1024,
+  maxStoredBytes: 4 * MiB,
 });
 
 /** The smallest accepted value of each limit (isolated-vm refuses heaps under 8 MiB). */
@@ -43,12 +49,14 @@ const MINIMUMS: Readonly<CellLimits> = Object.freeze({
   maxConcurrentToolCalls: 1,
   maxCellsPerSession: 1,
   completionDrainMs: 0,
+  maxNotificationBytes: 1,
+  maxStoredBytes: 0,
 });
 
 export const LIMIT_NAMES = Object.keys(DEFAULT_LIMITS) as (keyof CellLimits)[];
 
 /** Limits of a session as a whole: set with the session, never per cell. */
-export const SESSION_LIMITS: readonly (keyof CellLimits)[] = ['maxCellsPerSession'];
+export const SESSION_LIMITS: readonly (keyof CellLimits)[] = ['maxCellsPerSession', 'maxStoredBytes'];
 
 /**
  * Validates a partial set of limits (unknown keys, non-integers and too-small values are refused;

@@ -123,6 +123,7 @@ export class SessionRuntime extends SessionBase {
     const config = JSON.stringify({
       tools: tools.map(({ id, definition, kind }) => ({ id, kind, description: definition.description ?? '' })),
       stored,
+      limits: { maxNotificationBytes: limits.maxNotificationBytes, maxStoredBytes: limits.maxStoredBytes },
     });
 
     this.#admitting++;
@@ -147,9 +148,7 @@ export class SessionRuntime extends SessionBase {
       delegate: this.#delegate,
       callbackAbortDeadlineMs: this.#deadlineMs,
       logger: this.#logger,
-      commitStore: (writes) => {
-        for (const [key, value] of writes) this.#storedValues?.set(key, value);
-      },
+      commitStore: (writes) => this.#commitStore(writes, limits.maxStoredBytes),
       emit: (event) => this.#streams.emit(cellId, event),
       onCommit: (unread) => this.#cells.committed(cell, unread),
       onTaken: () => this.#cells.taken(cell),
@@ -185,6 +184,21 @@ export class SessionRuntime extends SessionBase {
     const cell = this.#cells.get(id);
     if (cell === undefined) throw new CodeCellError('ERR_MISSING_CELL', `unknown cell ${id}`);
     return cell;
+  }
+
+  /** Keeps a finished cell's store() writes, unless they would exceed maxStoredBytes (only a cell
+   * that bent the sandbox's own check gets there: its writes are dropped). */
+  #commitStore(writes: ReadonlyMap<string, string>, maxBytes: number): void {
+    const values = this.#storedValues;
+    if (values === undefined || writes.size === 0) return;
+    const next = new Map([...values, ...writes]);
+    let total = 0;
+    for (const [key, json] of next) total += byteLength(key) + byteLength(json);
+    if (total > maxBytes) {
+      this.#logger.warn(`codecell: dropped a cell's stored values: ${total} bytes, over maxStoredBytes (${maxBytes})`);
+      return;
+    }
+    for (const [key, json] of writes) values.set(key, json);
   }
 
   /** Takes a pristine isolate for the cell; a shutdown that begins meanwhile rejects at once. */

@@ -120,3 +120,28 @@ describe('a misbehaving peer', () => {
     assert.equal((second.result as { kind?: string }).kind, 'yielded', 'the first request still gets its one answer');
   });
 });
+
+for (const kind of bothKinds) {
+  describe(`${kind.name}: size limits on every channel`, () => {
+    test('notify() over maxNotificationBytes throws a RangeError in the cell', async (t) => {
+      const delegate = new RecordingDelegate();
+      const session = await kind.open(t, delegate, { limits: { maxNotificationBytes: 1024 } });
+      const event = await (await session.execute({ source: 'notify("x".repeat(1024)); try { notify("é".repeat(600)) } catch (e) { text(e.name + ": " + e.message) }' })).initialEvent;
+      assert.deepEqual(texts(event), ['RangeError: notify() message is 1200 bytes, over the maxNotificationBytes limit of 1024']);
+      assert.equal(delegate.notifications.length, 1);
+      await assert.rejects(session.execute({ source: 'text(1)', limits: { maxStoredBytes: 10 } }), { code: 'ERR_INVALID_REQUEST' }, 'a session limit');
+    });
+
+    test('stored values are bounded per session, and never compiled into later cells', async (t) => {
+      const session = await kind.open(t, new RecordingDelegate(), { storedValues: 'enabled', limits: { maxStoredBytes: 3 * 1024 * 1024 } });
+      const first = await (await session.execute({ source: 'store("big", "x".repeat(2 * 1024 * 1024)); try { store("more", "y".repeat(1024 * 1024)) } catch (e) { text(e.name) } store("big", "small"); store("more", "y".repeat(1024 * 1024)); text("ok")' })).initialEvent;
+      assert.deepEqual(texts(first), ['RangeError', 'ok']);
+      const later = await (await session.execute({ source: 'text(load("big") + " " + load("more").length)' })).initialEvent;
+      assert.deepEqual(texts(later), [`small ${1024 * 1024}`]);
+      // The stored megabyte is data for each cell, not source: a cell with a syntax error on line 1
+      // still reports line 1, and maxSourceBytes counts only the cell.
+      const small = await (await session.execute({ source: 'text(1)', limits: { maxSourceBytes: 64 } })).initialEvent;
+      assert.deepEqual(texts(small), ['1']);
+    });
+  });
+}

@@ -2,6 +2,7 @@
 // moves through the phases of lifecycle.ts.
 import { CodeCellError, messageOf } from '../errors.js';
 import type { CellIsolate } from '../isolate/cell-isolate.js';
+import { byteLength } from '../json.js';
 import type { CellEvent, CellId, ObserveMode, OutputItem, TerminalCellEvent, TerminationReason } from '../types.js';
 import { CallbackSet, Deadline } from './callbacks.js';
 import { isLive, isUnended, transition, type CellState, type StateOf } from './lifecycle.js';
@@ -137,7 +138,8 @@ export class Cell {
         if (IMAGE_DATA_URL.test(message[1])) this.#addOutput({ type: 'image', imageUrl: message[1], detail: message[2] });
         return;
       case 'notify':
-        if (message[1].trim() !== '' && !this.#notifications.send(message[1])) this.#terminateInternal('outputLimit');
+        if (message[1].trim() === '') return;
+        if (byteLength(message[1]) > this.#options.limits.maxNotificationBytes || !this.#notifications.send(message[1])) this.#terminateInternal('outputLimit');
         return;
       case 'tool':
         return this.#toolCalls.start(message[1], message[2], message[3]);

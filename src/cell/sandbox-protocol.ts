@@ -73,6 +73,8 @@ export const TO_SANDBOX = {
   timer: ['number'],
   /** A no-op task: when it has run, so have the microtasks queued before it. */
   drain: [],
+  /** The cell's tools, stored values and limits, as JSON text, before its module is compiled. */
+  configure: ['string'],
 } as const;
 
 interface TypeNames {

@@ -1,10 +1,11 @@
 // One cell's isolate: the prelude, the task bookkeeping that tells when the isolate is idle, and
 // the translation of isolated-vm's failures into CodeCellError codes.
-import { readFileSync } from 'node:fs';
 import type IsolatedVm from 'isolated-vm-6';
 import type { CodeCellErrorCode } from '../errors.js';
 import { describeCellError, describeCompileError, translateIsolateError } from './errors.js';
 import { loadIsolatedVm } from './load.js';
+import { preludeSource, wrapCell } from './sandbox-source.js';
+import { FloodGuard } from './flood-guard.js';
 import { holdForTeardown } from './teardown.js';
 import { decodeSandboxMessage, type SandboxReceive, type ToHostMessage, type ToSandboxMessage } from '../cell/sandbox-protocol.js';
 
@@ -16,18 +17,11 @@ declare namespace ivm {
   type Reference<T> = IsolatedVm.Reference<T>;
 }
 
-let preludeSource: string | undefined;
 let isolatesInUse = 0;
 
 /** Isolates handed to cells and not yet disposed (pooled ones excluded): for leak checks. */
 export function isolatesInUseCount(): number {
   return isolatesInUse;
-}
-
-/** The sandbox's files, in one closure body: format.js's and image.js's functions are prelude.js's helpers. */
-function prelude(): string {
-  preludeSource ??= ['format.js', 'image.js', 'prelude.js'].map((file) => readFileSync(new URL(`../../sandbox/${file}`, import.meta.url), 'utf8')).join('\n');
-  return `${preludeSource}\nreturn installCodecellPrelude($0);`;
 }
 
 /** Hears the sandbox's messages that decoded (see decodeSandboxMessage). */
@@ -44,15 +38,6 @@ const FLOOD_MS = 1_000;
 const STOP_WAIT_MS = 1_000;
 
 /**
- * The cell runs inside a try block of its module, so its outcome (including a rejection after a
- * top-level await) reaches the sandbox's `done`/`fail` from inside the isolate, in order with its
- * output. The prefix is one line, hidden from stack traces by `lineOffset: -1`.
- */
-const wrapPrefix = (configText: string): string =>
-  `const __codecell$ = globalThis.__codecell$; delete globalThis.__codecell$; __codecell$.configure(${JSON.stringify(configText)}); try {\n`;
-const WRAP_SUFFIX = '\n} catch (error) { __codecell$.fail(error); } __codecell$.done();';
-
-/**
  * One cell's isolate. Every entry into the isolate is a tracked task; when the last one ends and
  * the module has not settled, the isolate is idle: it waits only on tool calls or timers.
  */
@@ -63,9 +48,7 @@ export class CellIsolate {
   #listener: SandboxListener = () => {};
   #idleListener: () => void = () => {};
   #faultListener: (code: CodeCellErrorCode) => void = () => {};
-  #floodListener: () => void = () => {};
-  /** When the current run of sandbox messages began without Node's event loop turning since. */
-  #runStart: number | undefined;
+  readonly #flood = new FloodGuard(FLOOD_MS);
   #catastrophicListener: (message: string) => void = () => {};
   #claimed = false;
   #disposing = false;
@@ -94,13 +77,13 @@ export class CellIsolate {
       const context = await isolate.createContext();
       const send = new ivm.Callback(
         (...args: unknown[]) => {
-          if (self === undefined || self.#flooding()) return;
+          if (self === undefined || self.#flood.flooding()) return;
           const message = decodeSandboxMessage(args);
           if (message !== undefined) self.#listener(message);
         },
         { ignored: true },
       );
-      const control = await context.evalClosure(prelude(), [send], {
+      const control = await context.evalClosure(preludeSource(), [send], {
         filename: 'codecell-prelude.js',
         result: { reference: true },
       });
@@ -141,28 +124,9 @@ export class CellIsolate {
     this.#faultListener = listener;
   }
 
-  /**
-   * Called when the cell's messages have kept Node's main thread busy for FLOOD_MS without the
-   * event loop turning once (isolated-vm drains its callback queue until it is empty, so a cell
-   * that never stops sending would starve every timer, limit and other session).
-   */
+  /** Called when the cell's messages flood Node's main thread (see FloodGuard). */
   onFlood(listener: () => void): void {
-    this.#floodListener = listener;
-  }
-
-  /** True once this run of messages is a flood; the messages are dropped from then on. */
-  #flooding(): boolean {
-    const now = performance.now();
-    if (this.#runStart === undefined) {
-      this.#runStart = now;
-      setImmediate(() => {
-        this.#runStart = undefined;
-      });
-      return false;
-    }
-    if (now - this.#runStart < FLOOD_MS) return false;
-    this.#floodListener();
-    return true;
+    this.#flood.onFlood = listener;
   }
 
   /** Called with isolated-vm's message when V8 lost control of the isolate: the process is tainted. */
@@ -186,17 +150,19 @@ export class CellIsolate {
   }
 
   /**
-   * Compiles the cell as an ES module and starts evaluating it; its first line configures the
-   * sandbox (tools, stored values) in the same task. Resolves when the module's synchronous part
-   * has run, or with the compile error; the outcome arrives as a `done` or `fault` message.
+   * Configures the sandbox (tools, stored values, limits: as data, never compiled into the
+   * source), then compiles the cell as an ES module and starts evaluating it. Resolves when the
+   * module's synchronous part has run, or with the compile error; the outcome arrives as a
+   * `done` or `fault` message.
    */
   async start(source: string, filename: string, configText: string): Promise<{ error?: string }> {
     this.#running = true;
     this.#busy++;
     try {
+      await this.#inside(this.#receive.apply(undefined, ['configure', configText]));
       let module: ivm.Module;
       try {
-        module = await this.#inside(this.#isolate.compileModule(wrapPrefix(configText) + source + WRAP_SUFFIX, { filename, lineOffset: -1 }));
+        module = await this.#inside(this.#isolate.compileModule(wrapCell(source), { filename, lineOffset: -1 }));
       } catch (error) {
         return { error: await this.#compileError(source, filename, error) };
       }
