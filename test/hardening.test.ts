@@ -145,3 +145,18 @@ for (const kind of bothKinds) {
     });
   });
 }
+
+for (const kind of bothKinds) {
+  describe(`${kind.name}: the cell's wrapper`, () => {
+    test('source that closes the wrapper fails the cell with its error, and the runtime hook is out of reach', async (t) => {
+      const session = await kind.open(t, new RecordingDelegate(), { limits: { maxCellsPerSession: 2 } });
+      const escaped = await (await session.execute({ source: 'text("before");\n} catch (e) {} throw new Error("x"); try {' })).initialEvent;
+      assert.equal(escaped.kind, 'completed');
+      assert.match(escaped.kind === 'completed' ? (escaped.error ?? '') : '', /^Error: x/);
+      const probe = await (await session.execute({ source: 'text(typeof globalThis.__codecell$); text(typeof __codecell$)' })).initialEvent;
+      assert.deepEqual(texts(probe), ['undefined', 'undefined']);
+      // Neither cell kept its slot.
+      assert.deepEqual(texts(await (await session.execute({ source: 'text("next")' })).initialEvent), ['next']);
+    });
+  });
+}

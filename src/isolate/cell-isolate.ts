@@ -171,7 +171,13 @@ export class CellIsolate {
           throw new Error(`Unsupported import in cell: ${specifier}`);
         }),
       );
-      this.#track(module.evaluate());
+      const evaluation = module.evaluate();
+      this.#track(evaluation);
+      // Source that closes the wrapper's try block (`} catch {} throw …; try {`) throws past it:
+      // the cell fails with that error instead of never completing.
+      evaluation.catch((error: unknown) => {
+        if (translateIsolateError(error) === undefined && !this.isDisposed) this.#listener(['fault', describeCellError(error), '']);
+      });
       return {};
     } catch (error) {
       const failure = translateIsolateError(error);

@@ -1,6 +1,7 @@
 // The code a cell's isolate runs around the cell: the sandbox's files (one closure body: the
 // helpers of format, image and stored first, then prelude.js) and the one-line wrapper of the
 // cell's module.
+import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 
 const SANDBOX_FILES = ['format.js', 'image.js', 'stored.js', 'prelude.js'];
@@ -15,8 +16,10 @@ export function preludeSource(): string {
 /**
  * The cell runs inside a try block of its module, so its outcome (including a rejection after a
  * top-level await) reaches the sandbox's `done`/`fail` from inside the isolate, in order with its
- * output. The prefix is one line, hidden from stack traces by `lineOffset: -1`.
+ * output. The prefix is one line, hidden from stack traces by `lineOffset: -1`. The hook is taken
+ * off the global object before the cell runs, under a name made for this cell alone.
  */
 export function wrapCell(source: string): string {
-  return `const __codecell$ = globalThis.__codecell$; delete globalThis.__codecell$; try {\n${source}\n} catch (error) { __codecell$.fail(error); } __codecell$.done();`;
+  const hook = `__cc${randomUUID().replaceAll('-', '')}`;
+  return `const ${hook} = globalThis.__codecell$; delete globalThis.__codecell$; try {\n${source}\n} catch (error) { ${hook}.fail(error); } ${hook}.done();`;
 }
