@@ -160,3 +160,27 @@ for (const kind of bothKinds) {
     });
   });
 }
+
+for (const kind of bothKinds) {
+  describe(`${kind.name}: ending cells that will not stop`, () => {
+    test('terminate returns within the deadline while a long built-in (a 1M-element sort) holds the isolate', async (t) => {
+      const session = await kind.open(t, new RecordingDelegate());
+      const source = 'const a = Array.from({ length: 1_000_000 }, (_, i) => String(1_000_000 - i)); yield_control(); a.sort(); a.sort(); text("sorted")';
+      const { cellId, initialEvent } = await session.execute({ source }, { kind: 'yieldAfter', ms: 60_000 });
+      assert.equal((await initialEvent).kind, 'yielded');
+      const start = performance.now();
+      assert.equal((await session.terminate(cellId)).kind, 'terminated');
+      assert.ok(performance.now() - start < 600, `terminate took ${performance.now() - start} ms`);
+    });
+
+    test('code past a caught exit() and microtasks that never stop queueing cannot keep a finished cell running', async (t) => {
+      const session = await kind.open(t, new RecordingDelegate());
+      const start = performance.now();
+      const caught = await (await session.execute({ source: 'notify("x"); try { exit() } catch {} for (;;) {}' })).initialEvent;
+      assert.equal(caught.kind, 'completed');
+      const spinning = await (await session.execute({ source: 'const f = () => Promise.resolve().then(f); f(); text("done")' })).initialEvent;
+      assert.deepEqual([spinning.kind, texts(spinning)], ['completed', ['done']]);
+      assert.ok(performance.now() - start < 5_000, `${performance.now() - start} ms`);
+    });
+  });
+}

@@ -9,13 +9,10 @@ import { isLive, isUnended, transition, type CellState, type StateOf } from './l
 import { busyObserverError, ObserverSlot } from './observer.js';
 import { Notifications } from './notifications.js';
 import { OutputBuffer } from './output.js';
-import type { ToHostMessage } from './sandbox-protocol.js';
+import { isImageDataUrl, type ToHostMessage } from './sandbox-protocol.js';
 import { SandboxTimers, watchTimeLimits } from './timers.js';
 import { ToolCalls } from './tool-calls.js';
 import type { CellOptions } from './options.js';
-
-/** What an image item may be (SPEC §5): a data: URL of an image MIME type. */
-const IMAGE_DATA_URL = /^data:image\/[a-z0-9.+-]+(;[^,]*)?,/i;
 
 export class Cell {
   readonly id: CellId;
@@ -50,10 +47,8 @@ export class Cell {
     const accepting = (): boolean => this.#state.phase === 'running';
     this.#toolCalls = new ToolCalls({ cellId, tools, limits, delegate, callbacks, emit, settle, accepting });
     this.#notifications = new Notifications({ cellId, callId: options.toolCallId, delegate, callbacks, logger, emit });
-    isolate.onMessage((message) => this.#onMessage(message));
-    isolate.onIdle(() => this.#onIdle());
-    isolate.onFault(() => this.#terminateInternal('memoryLimit'));
-    isolate.onFlood(() => this.#terminateInternal('outputLimit'));
+    const end = (reason: TerminationReason) => () => this.#terminateInternal(reason);
+    isolate.listen({ message: (message) => this.#onMessage(message), idle: () => this.#onIdle(), fault: end('memoryLimit'), flood: end('outputLimit') });
   }
 
   /** False once the terminal event was delivered: the cell can no longer be addressed. */
@@ -101,15 +96,12 @@ export class Cell {
 
   /** Public terminate (SPEC §4): the terminated event, or the completed one if that won. */
   async terminate(): Promise<CellEvent> {
-    if (this.#terminateCalled) {
-      throw new CodeCellError('ERR_ALREADY_TERMINATING', `cell ${this.id} is already terminating`);
-    }
+    if (this.#terminateCalled) throw new CodeCellError('ERR_ALREADY_TERMINATING', `cell ${this.id} is already terminating`);
     this.#terminateCalled = true;
     this.#terminateInternal('requested');
     await this.#termination;
-    const state = this.#state;
     if (this.#unread !== undefined) return this.#takeUnread();
-    if (state.phase === 'closing' || state.phase === 'closed') return state.event;
+    if (this.#state.phase === 'closing' || this.#state.phase === 'closed') return this.#state.event;
     throw new Error(`codecell: cell ${this.id} has no terminal event after terminating`);
   }
 
@@ -135,11 +127,10 @@ export class Cell {
         return this.#addOutput({ type: 'text', text: message[1] });
       // The sandbox checks these too, but a cell can patch the intrinsics its checks use.
       case 'image':
-        if (IMAGE_DATA_URL.test(message[1])) this.#addOutput({ type: 'image', imageUrl: message[1], detail: message[2] });
+        if (isImageDataUrl(message[1])) this.#addOutput({ type: 'image', imageUrl: message[1], detail: message[2] });
         return;
-      case 'notify':
-        if (message[1].trim() === '') return;
-        if (byteLength(message[1]) > this.#options.limits.maxNotificationBytes || !this.#notifications.send(message[1])) this.#terminateInternal('outputLimit');
+      case 'notify': // over its size limit only if the cell bent its own check: it ends the cell
+        if (message[1].trim() !== '' && (byteLength(message[1]) > this.#options.limits.maxNotificationBytes || !this.#notifications.send(message[1]))) this.#terminateInternal('outputLimit');
         return;
       case 'tool':
         return this.#toolCalls.start(message[1], message[2], message[3]);
@@ -150,8 +141,10 @@ export class Cell {
         if (this.#observer.mode?.kind === 'yieldAfter') this.#yield();
         return;
       case 'done':
-      case 'exit':
         return this.#settle(undefined, message[1]);
+      case 'exit':
+        // exit() ends the cell at once: no drain (a caught exit() cannot keep the isolate busy).
+        return this.#settle(undefined, message[1], false);
       case 'fault':
         return this.#settle(message[1], message[2]);
       case 'timer':
@@ -227,13 +220,17 @@ export class Cell {
   }
 
   /** The module settled: the microtasks it queued run (their output counts), then it finishes. */
-  #settle(error: string | undefined, unsettled: string): void {
+  #settle(error: string | undefined, unsettled: string, drain = true): void {
     const running = this.#state;
     if (running.phase !== 'running') return;
     const settling = transition(running, { phase: 'settling', error, dangling: unsettled === '' ? [] : unsettled.split(',') });
     this.#state = settling;
-    void this.#isolate.drain().then(() => {
-      if (this.#state === settling) this.#finish(settling);
+    // Bounded: microtasks that queue themselves forever (or code past a caught exit) are cut off.
+    const drained = drain ? this.#isolate.drain() : Promise.resolve(false);
+    void drained.then((done) => {
+      if (this.#state !== settling) return;
+      if (!done) this.#isolate.dispose();
+      this.#finish(settling);
     });
   }
 
@@ -277,8 +274,9 @@ export class Cell {
     this.#stopIsolate(true);
     if (from.phase === 'finishing') from.drainStop.abort();
     this.#callbacks.abort(new CodeCellError('ERR_CANCELLED', `cell ${this.id} was terminated (${reason})`));
-    // The isolate's thread unwinds (a few ms at most) while the callbacks are waited for.
-    await Promise.all([this.#callbacks.settle(deadline), this.#isolate.stopped]);
+    // The isolate's thread unwinds (a few ms, unless a long built-in such as a huge sort holds
+    // it) while the callbacks are waited for; neither is waited for past the deadline.
+    await Promise.all([this.#callbacks.settle(deadline), Promise.race([this.#isolate.stopped, deadline.reached])]);
     if (shared === undefined) deadline.clear();
     this.#end(terminating, { kind: 'terminated', cellId: this.id, items: [], reason }, Promise.resolve());
   }

@@ -43,6 +43,11 @@ declare const console: {
 };
 `;
 
+/** What an image item may be (SPEC §5): a data: URL of an image MIME type. */
+export function isImageDataUrl(url: string): boolean {
+  return /^data:image\/[a-z0-9.+-]+(;[^,]*)?,/i.test(url);
+}
+
 /** Sandbox → host, through the one host function the prelude holds. */
 export const TO_HOST = {
   text: ['string'],

@@ -6,7 +6,7 @@ import { describeCellError, describeCompileError, translateIsolateError } from '
 import { loadIsolatedVm } from './load.js';
 import { preludeSource, wrapCell } from './sandbox-source.js';
 import { FloodGuard } from './flood-guard.js';
-import { holdForTeardown } from './teardown.js';
+import { holdForTeardown, unwindingThread } from './teardown.js';
 import { decodeSandboxMessage, type SandboxReceive, type ToHostMessage, type ToSandboxMessage } from '../cell/sandbox-protocol.js';
 
 // Namespaces for the types (the value is loaded at first use, see loadIsolatedVm).
@@ -26,6 +26,9 @@ export function isolatesInUseCount(): number {
 
 /** Hears the sandbox's messages that decoded (see decodeSandboxMessage). */
 export type SandboxListener = (message: ToHostMessage) => void;
+
+/** A cell's listeners (see CellIsolate.listen). */
+export type CellIsolateListeners = { message: SandboxListener; idle(): void; fault(code: CodeCellErrorCode): void; flood(): void };
 
 export interface CellIsolateOptions {
   memoryMb: number;
@@ -111,22 +114,13 @@ export class CellIsolate {
     return this.isDisposed ? 0 : Number(this.#isolate.cpuTime / 1_000_000n);
   }
 
-  onMessage(listener: SandboxListener): void {
-    this.#listener = listener;
-  }
-
-  onIdle(listener: () => void): void {
-    this.#idleListener = listener;
-  }
-
-  /** Called when the isolate dies under a task (memory limit, or V8 losing control of it). */
-  onFault(listener: (code: CodeCellErrorCode) => void): void {
-    this.#faultListener = listener;
-  }
-
-  /** Called when the cell's messages flood Node's main thread (see FloodGuard). */
-  onFlood(listener: () => void): void {
-    this.#flood.onFlood = listener;
+  /** Listens to the sandbox's messages, the isolate going idle, dying under a task (memory
+   * limit, or V8 losing control of it) or its messages flooding Node (see FloodGuard). */
+  listen(listeners: CellIsolateListeners): void {
+    this.#listener = listeners.message;
+    this.#idleListener = listeners.idle;
+    this.#faultListener = listeners.fault;
+    this.#flood.onFlood = listeners.flood;
   }
 
   /** Called with isolated-vm's message when V8 lost control of the isolate: the process is tainted. */
@@ -210,17 +204,20 @@ export class CellIsolate {
   }
 
   /**
-   * Resolves once the isolate ran a task queued now, and so every microtask queued before it
-   * (isolated-vm runs the microtask queue at the end of each task); at once if it is stopped.
+   * True once the isolate ran a task queued now, and so every microtask queued before it
+   * (isolated-vm runs the microtask queue at the end of each task); false if that took longer
+   * than `timeoutMs` (the isolate is still busy) or the isolate is stopped.
    */
-  drain(): Promise<void> {
-    if (this.isDisposed) return Promise.resolve();
+  drain(timeoutMs = 250): Promise<boolean> {
+    if (this.isDisposed) return Promise.resolve(false);
     const task = this.#receive.apply(undefined, ['drain']);
     this.#track(task);
-    return task.then(
-      () => {},
-      () => {},
-    );
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const late = new Promise<boolean>((resolve) => {
+      timer = setTimeout(resolve, timeoutMs, false);
+    });
+    const ran = task.then(() => true, () => false);
+    return Promise.race([ran, late]).finally(() => clearTimeout(timer));
   }
 
   /**
@@ -234,8 +231,9 @@ export class CellIsolate {
     if (this.#disposing) return;
     this.stop();
     this.#disposing = true;
-    if (this.#tasks.size > 0) this.#disposeNow();
-    else setImmediate(() => this.#disposeNow());
+    if (this.#tasks.size === 0) return void setImmediate(() => this.#disposeNow());
+    this.#disposeNow();
+    unwindingThread(Promise.allSettled([...this.#tasks]));
   }
 
   /** Stops listening to and delivering into the isolate, without disposing it yet. */

@@ -3,7 +3,7 @@
 // refills in the background and never makes `execute` wait. Sessions share the default pool
 // unless given their own (`SessionRuntimeOptions.isolatePool`).
 import { CellIsolate } from './cell-isolate.js';
-import { isolateTeardownSettled } from './teardown.js';
+import { isolateTeardownSettled, isolateThreadsUnwound } from './teardown.js';
 
 /** Default number of warm isolates per memory limit: enough for the 2-core machines we run on. */
 export const DEFAULT_ISOLATE_POOL_SIZE = 2;
@@ -133,5 +133,6 @@ export const defaultIsolatePool = new IsolatePool();
  */
 export async function settleIsolatesForExit(): Promise<void> {
   drainLivePools();
+  await isolateThreadsUnwound();
   await isolateTeardownSettled();
 }

@@ -24,3 +24,25 @@ export function isolateTeardownSettled(): Promise<void> {
   if (teardownGrace === undefined) return Promise.resolve();
   return new Promise((resolve) => teardownWaiters.push(resolve));
 }
+
+/**
+ * Threads of disposed isolates that were still running (a long built-in such as a huge sort
+ * cannot be interrupted). A process must not exit before they unwound: isolated-vm can crash.
+ */
+const unwinding = new Set<Promise<unknown>>();
+
+export function unwindingThread(done: Promise<unknown>): void {
+  unwinding.add(done);
+  void done.finally(() => unwinding.delete(done));
+}
+
+/** Resolves once every disposed isolate's thread unwound, or after `boundMs`. */
+export async function isolateThreadsUnwound(boundMs = 10_000): Promise<void> {
+  if (unwinding.size === 0) return;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const bound = new Promise<void>((resolve) => {
+    timer = setTimeout(resolve, boundMs);
+  });
+  await Promise.race([Promise.all(unwinding), bound]);
+  clearTimeout(timer);
+}

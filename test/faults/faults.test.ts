@@ -118,3 +118,18 @@ test('the host killed with 300 requests in flight: every call fails with ERR_HOS
     assert.deepEqual(Object.keys(counts).filter((outcome) => outcome !== 'ERR_HOST_EXITED' && outcome !== 'completed'), [], result.stdout);
   }
 });
+
+test('a host whose input closes right after terminating a cell stuck in a long built-in exits 0', async (t) => {
+  const child = spawn(HOST_BIN, [], { stdio: ['pipe', 'pipe', 'ignore'] });
+  t.after(() => child.kill('SIGKILL'));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
+  const raw = new RawClient(child.stdout, child.stdin);
+  await raw.call('initialize', { protocolVersion: 2 });
+  const { sessionId } = (await raw.call('session/create', {})).result as { sessionId: string };
+  const source = 'const a = Array.from({ length: 1_000_000 }, (_, i) => String(1_000_000 - i)); yield_control(); a.sort(); a.sort()';
+  const { cellId } = (await raw.call('cell/execute', { sessionId, request: { source }, observe: { kind: 'yieldAfter', ms: 60_000 } })).result as { cellId: string };
+  await raw.log.next((m) => m.method === 'cell/initialEvent');
+  await raw.call('cell/terminate', { sessionId, cellId });
+  child.stdin.end();
+  assert.deepEqual(await exited, { code: 0, signal: null });
+});
