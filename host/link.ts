@@ -101,7 +101,7 @@ export class HostLink {
     onNotification(this.connection, Methods.cellInitialEvent, (params) => this.sessions.routeNotification(params.sessionId, { type: 'initialEvent', params }), logger);
     onNotification(this.connection, Methods.cellClosed, (params) => this.sessions.routeNotification(params.sessionId, { type: 'closed', params }), logger);
     onNotification(this.connection, Methods.cellCancel, ({ sessionId, cellId, method }) => this.#incoming.cancel(sessionId, cellId, method), logger);
-    this.connection.onClose(() => {
+    const ended = (): void => {
       const closed = new CodeCellError('ERR_HOST_EXITED', 'codecell-host closed the connection');
       if (child === undefined) {
         this.die(closed);
@@ -109,7 +109,10 @@ export class HostLink {
       }
       // The process's exit status usually follows its stdout's end; give it a moment to arrive.
       setTimeout(() => this.die(closed), 250).unref();
-    });
+    };
+    this.connection.onClose(ended);
+    // A pipe's 'close' may not come while the other side keeps it half open: its end is enough.
+    input.once('end', ended);
     this.connection.listen();
   }
 
