@@ -1,8 +1,8 @@
 // Issue 20: misbehaving delegates, hostile cells and broken peers never crash or hang anything.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { RecordingDelegate, texts, waitFor } from './helpers.js';
-import { bothKinds } from './sessions.js';
+import { RecordingDelegate, texts, waitFor } from '../helpers.js';
+import { bothKinds } from '../sessions.js';
 
 /** Values a buggy or hostile delegate may throw. */
 function hostileThrowables(): unknown[] {
@@ -91,9 +91,9 @@ for (const kind of bothKinds) {
 describe('a misbehaving peer', () => {
   test('positional params are -32602, a request with id null is -32600, and a second request with an id in flight is refused', async (t) => {
     const { PassThrough } = await import('node:stream');
-    const { createHost } = await import('../host/index.js');
-    const { RawClient, frame } = await import('./wire.js');
-    const { capturingLogger } = await import('./helpers.js');
+    const { createHost } = await import('../../host/index.js');
+    const { RawClient, frame } = await import('../wire.js');
+    const { capturingLogger } = await import('../helpers.js');
     const toHost = new PassThrough();
     const fromHost = new PassThrough();
     const host = createHost({ input: toHost, output: fromHost, logger: capturingLogger() });
@@ -187,9 +187,9 @@ for (const kind of bothKinds) {
 
 describe('a host that closed its output but stayed alive', () => {
   test('is killed by its pid, not left running as an orphan', async (t) => {
-    const { HostClient } = await import('../host/index.js');
-    const { capturingLogger } = await import('./helpers.js');
-    const fixture = new URL('./fixtures/half-closed-host.js', import.meta.url).pathname;
+    const { HostClient } = await import('../../host/index.js');
+    const { capturingLogger } = await import('../helpers.js');
+    const fixture = new URL('../fixtures/half-closed-host.js', import.meta.url).pathname;
     const client = await HostClient.spawn({ command: process.execPath, args: [fixture], logger: capturingLogger() });
     t.after(() => client.close());
     const pid = client.pid ?? 0;
