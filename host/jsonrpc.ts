@@ -1,4 +1,4 @@
-// The only module that imports vscode-jsonrpc: a connection over a pair of streams, methods
+// The module that runs vscode-jsonrpc (framing.ts reads its frames): a connection over a pair of streams, methods
 // registered and called through the rows of the method table (params validated, results typed),
 // AbortSignal <-> CancellationToken adapters and the error conversions of the protocol.
 import type { Readable, Writable } from 'node:stream';
@@ -6,7 +6,6 @@ import {
   CancellationTokenSource,
   createMessageConnection,
   ResponseError,
-  StreamMessageReader,
   StreamMessageWriter,
   type CancellationToken,
   type Message,
@@ -14,6 +13,7 @@ import {
 } from 'vscode-jsonrpc/node.js';
 import { CodeCellError, type Logger } from '../src/index.js';
 import { messageOf } from '../src/internal.js';
+import { FramedReader } from './framing.js';
 import { errorFromWire, JsonRpcErrors, wireCodeOf, type MethodSpec, type ParamsOf, type ResultOf } from './protocol.js';
 
 export type { CancellationToken, MessageConnection };
@@ -57,31 +57,31 @@ export function openConnection(input: Readable, output: Writable, logger: Logger
   const answer = (id: string | number | null, code: number, message: string): void => {
     writer.write({ jsonrpc: '2.0', id, error: { code, message } } as Message).catch(() => {});
   };
-  const reader = new StreamMessageReader(input, {
-    contentTypeDecoder: {
-      name: 'application/json',
-      decode: async (bytes: Uint8Array): Promise<Message> => {
-        const text = Buffer.from(bytes).toString('utf8');
-        const message: unknown = JSON.parse(text);
-        if (isValidMessage(message)) {
-          if (intercept?.(message as Record<string, unknown>) === true) return { jsonrpc: '2.0', method: IGNORED_NOTIFICATION } as Message;
-          const refusal = refuseRequest(message as Record<string, unknown>, requestsInFlight);
-          if (refusal === undefined) return message as Message;
-          answer((message as { id: string | number }).id, refusal.code, refusal.message);
-          return { jsonrpc: '2.0', method: IGNORED_NOTIFICATION } as Message;
-        }
-        const id = isRecord(message) && (typeof message.id === 'string' || typeof message.id === 'number') ? message.id : null;
-        answer(id, JsonRpcErrors.invalidRequest, 'Invalid Request: not a JSON-RPC 2.0 request, notification or response');
-        return { jsonrpc: '2.0', method: IGNORED_NOTIFICATION } as Message;
-      },
+  const ignored = { jsonrpc: '2.0', method: IGNORED_NOTIFICATION } as Message;
+  const reader = new FramedReader(input, {
+    body: (text) => {
+      let message: unknown;
+      try {
+        message = JSON.parse(text);
+      } catch (error) {
+        answer(null, JsonRpcErrors.parseError, `Parse error: ${messageOf(error)}`);
+        return undefined;
+      }
+      if (isValidMessage(message)) {
+        if (intercept?.(message as Record<string, unknown>) === true) return ignored;
+        const refusal = refuseRequest(message as Record<string, unknown>, requestsInFlight);
+        if (refusal === undefined) return message as Message;
+        answer((message as { id: string | number }).id, refusal.code, refusal.message);
+        return undefined;
+      }
+      const id = isRecord(message) && (typeof message.id === 'string' || typeof message.id === 'number') ? message.id : null;
+      answer(id, JsonRpcErrors.invalidRequest, 'Invalid Request: not a JSON-RPC 2.0 request, notification or response');
+      return undefined;
     },
-  });
-  // A partial frame left in the buffer would re-arm a 10 s "partial message" timer forever (even
-  // after the connection is disposed), keeping the process alive; nothing here listens to it.
-  reader.partialMessageTimeout = 0;
-  reader.onError((error) => {
-    logger.warn(`codecell-host: unreadable input: ${messageOf(error)}`);
-    answer(null, JsonRpcErrors.parseError, `Parse error: ${messageOf(error)}`);
+    malformed: (reason) => {
+      logger.warn(`codecell: unreadable input: ${reason}`);
+      answer(null, JsonRpcErrors.parseError, `Parse error: ${reason}`);
+    },
   });
   const connection = createMessageConnection(reader, writer, {
     error: (message) => logger.error(message),

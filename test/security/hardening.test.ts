@@ -119,6 +119,28 @@ describe('a misbehaving peer', () => {
     const second = await raw.log.next((m) => m.id === 'dup' && m !== first);
     assert.equal((second.result as { kind?: string }).kind, 'yielded', 'the first request still gets its one answer');
   });
+
+  test('a malformed Content-Length or an endless header costs a parse error, and the next frames are still served', async (t) => {
+    const { PassThrough } = await import('node:stream');
+    const { createHost } = await import('../../host/index.js');
+    const { RawClient, frame } = await import('../wire.js');
+    const { capturingLogger } = await import('../helpers.js');
+    const toHost = new PassThrough();
+    const fromHost = new PassThrough();
+    const host = createHost({ input: toHost, output: fromHost, logger: capturingLogger() });
+    t.after(async () => {
+      toHost.end();
+      await host.closed;
+    });
+    const raw = new RawClient(fromHost, toHost);
+    raw.write('Content-Length: abc\r\n\r\n{"jsonrpc":"2.0","id":1,"method":"host/ping","params":{}}');
+    assert.equal((await raw.call('host/ping', {})).result !== undefined, true, 'served after a bad Content-Length');
+    const start = performance.now();
+    for (let i = 0; i < 256; i++) raw.write(Buffer.alloc(64 * 1024, 0x61)); // 16 MiB of header that never ends
+    assert.equal((await raw.call('host/ping', {})).result !== undefined, true, 'served after an endless header');
+    assert.ok(performance.now() - start < 5_000, `${performance.now() - start} ms`);
+    assert.ok(raw.log.messages.some((m) => m.error?.code === -32700), 'the bad bytes were answered with a parse error');
+  });
 });
 
 for (const kind of bothKinds) {
