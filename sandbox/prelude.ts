@@ -47,6 +47,7 @@ function installCodecellPrelude(send: HostSend) {
   let maxNotificationBytes = 0;
 
   for (const name of ['SharedArrayBuffer', 'Atomics', 'WebAssembly']) delete global[name];
+  codecellGuardDynamicCode(global);
 
   /** JSON text of a value, throwing on what JSON would silently drop or mangle. */
   function strictJson(value: unknown): string {

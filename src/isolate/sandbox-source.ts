@@ -1,10 +1,10 @@
 // The code a cell's isolate runs around the cell: the sandbox's files (one closure body: the
-// helpers of format, image and stored first, then prelude.js) and the one-line wrapper of the
+// helpers of format, image, stored and dynamic-code first, then prelude.js) and the one-line wrapper of the
 // cell's module.
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 
-const SANDBOX_FILES = ['format.js', 'image.js', 'stored.js', 'prelude.js'];
+const SANDBOX_FILES = ['format.js', 'image.js', 'stored.js', 'dynamic-code.js', 'prelude.js'];
 let sandboxSource: string | undefined;
 
 /** The body of the closure the isolate runs first; `$0` is the host function it may call. */

@@ -227,3 +227,19 @@ describe('a host that closed its output but stayed alive', () => {
     assert.equal(client.isConnected, false);
   });
 });
+
+for (const kind of bothKinds) {
+  describe(`${kind.name}: import() in code built at run time`, () => {
+    test('eval, new Function and the async function constructor refuse import() with the cell message', async (t) => {
+      const session = await kind.open(t, new RecordingDelegate());
+      const source = [
+        'for (const run of [() => eval("import(\'fs\')"), () => new Function("return import(\'os\')")(), () => (async () => {}).constructor("return await import(\'net\')")()]) {',
+        '  try { await run(); text("imported") } catch (e) { text(e.message) }',
+        '}',
+        'text(new Function("a", "b", "return a + b")(1, 2))',
+      ].join('\n');
+      const event = await (await session.execute({ source })).initialEvent;
+      assert.deepEqual(texts(event), ['Unsupported import in cell: fs', 'Unsupported import in cell: os', 'Unsupported import in cell: net', '3']);
+    });
+  });
+}
