@@ -1,13 +1,12 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { PassThrough } from 'node:stream';
 import { test } from 'node:test';
-import { createHost, HostClient } from '../host/index.js';
+import { HostClient } from '../host/index.js';
 import { connectInProcess } from '../host/in-process.js';
 import type { CellStreamEvent } from '../src/index.js';
 import { capturingLogger, hang, ms, RecordingDelegate, texts, waitFor } from './helpers.js';
 import { HOST_BIN } from './sessions.js';
-import { frame, RawClient, WireLog } from './wire.js';
+import { frame, RawClient, rawHost, WireLog } from './wire.js';
 
 test('setupSource: the setup cell id is known at once, its calls reach the delegate, and createSession resolves at its first frontier', async (t) => {
   const linked = await connectInProcess({ logger: capturingLogger() });
@@ -111,14 +110,7 @@ test('a client that cancels its cell/observe frees the observer slot', async (t)
 });
 
 test('malformed input gets JSON-RPC errors and the host keeps serving', async (t) => {
-  const toHost = new PassThrough();
-  const fromHost = new PassThrough();
-  const host = createHost({ input: toHost, output: fromHost, logger: capturingLogger() });
-  t.after(async () => {
-    toHost.end();
-    await host.closed;
-  });
-  const raw = new RawClient(fromHost, toHost);
+  const raw = await rawHost(t);
   const errorCode = async (promise: Promise<{ error?: { code: number } }>): Promise<number | undefined> => (await promise).error?.code;
 
   raw.write(frame('{"jsonrpc": "2.0", "id": 1, "method": '));

@@ -83,3 +83,17 @@ export class RawClient {
     this.#output.write(frame(JSON.stringify({ jsonrpc: '2.0', id, result })));
   }
 }
+
+/** A codecell-host server on in-memory streams, spoken to byte by byte; closed after the test. */
+export async function rawHost(t: { after(fn: () => Promise<void>): void }): Promise<RawClient> {
+  const { PassThrough } = await import('node:stream');
+  const { createHost } = await import('../host/index.js');
+  const toHost = new PassThrough();
+  const fromHost = new PassThrough();
+  const host = createHost({ input: toHost, output: fromHost, logger: { warn: () => {}, error: () => {} } });
+  t.after(async () => {
+    toHost.end();
+    await host.closed;
+  });
+  return new RawClient(fromHost, toHost);
+}

@@ -90,18 +90,8 @@ for (const kind of bothKinds) {
 
 describe('a misbehaving peer', () => {
   test('positional params are -32602, a request with id null is -32600, and a second request with an id in flight is refused', async (t) => {
-    const { PassThrough } = await import('node:stream');
-    const { createHost } = await import('../../host/index.js');
-    const { RawClient, frame } = await import('../wire.js');
-    const { capturingLogger } = await import('../helpers.js');
-    const toHost = new PassThrough();
-    const fromHost = new PassThrough();
-    const host = createHost({ input: toHost, output: fromHost, logger: capturingLogger() });
-    t.after(async () => {
-      toHost.end();
-      await host.closed;
-    });
-    const raw = new RawClient(fromHost, toHost);
+    const { rawHost, frame } = await import('../wire.js');
+    const raw = await rawHost(t);
     raw.write(frame(JSON.stringify({ jsonrpc: '2.0', id: 'p', method: 'session/create', params: [{ tools: [] }] })));
     assert.equal((await raw.log.next((m) => m.id === 'p')).error?.code, -32602);
     raw.write(frame(JSON.stringify({ jsonrpc: '2.0', id: null, method: 'host/ping', params: {} })));
@@ -121,18 +111,8 @@ describe('a misbehaving peer', () => {
   });
 
   test('a malformed Content-Length or an endless header costs a parse error, and the next frames are still served', async (t) => {
-    const { PassThrough } = await import('node:stream');
-    const { createHost } = await import('../../host/index.js');
-    const { RawClient, frame } = await import('../wire.js');
-    const { capturingLogger } = await import('../helpers.js');
-    const toHost = new PassThrough();
-    const fromHost = new PassThrough();
-    const host = createHost({ input: toHost, output: fromHost, logger: capturingLogger() });
-    t.after(async () => {
-      toHost.end();
-      await host.closed;
-    });
-    const raw = new RawClient(fromHost, toHost);
+    const { rawHost } = await import('../wire.js');
+    const raw = await rawHost(t);
     raw.write('Content-Length: abc\r\n\r\n{"jsonrpc":"2.0","id":1,"method":"host/ping","params":{}}');
     assert.equal((await raw.call('host/ping', {})).result !== undefined, true, 'served after a bad Content-Length');
     const start = performance.now();
