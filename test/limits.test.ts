@@ -44,7 +44,10 @@ test('an allocation V8 cannot recover from ends the cell with memoryLimit, repor
   assert.notEqual(CATASTROPHIC_ON_THIS_NODE, undefined, 'a supported Node major');
   const { first, after, catastrophic } = runIsolated(CATASTROPHIC_CELL, 64);
   assert.deepEqual(first, { kind: 'terminated', cellId: '1', items: [], reason: 'memoryLimit' });
-  assert.deepEqual(catastrophic, CATASTROPHIC_ON_THIS_NODE ? ['Catastrophic out-of-memory error'] : []);
+  // Node 26 never loses the isolate here; Node 22 and 24 usually do (now and then V8 handles
+  // the same allocation as a plain memory limit).
+  if (CATASTROPHIC_ON_THIS_NODE) assert.ok(catastrophic.length <= 1 && catastrophic.every((message) => message === 'Catastrophic out-of-memory error'), catastrophic.join());
+  else assert.deepEqual(catastrophic, []);
   assert.deepEqual(after.items, [{ type: 'text', text: 'still serving' }]);
 });
 
@@ -132,22 +135,28 @@ test('a flood of un-awaited tool calls is bounded, and the session stays usable'
   assert.deepEqual(texts(await (await runtime.execute({ source: 'text("ok")' })).initialEvent), ['ok']);
 });
 
-test('a fatal allocation in the host: the host is gone at once when V8 lost the isolate (else memoryLimit), and replaced', async (t) => {
+test('a fatal allocation in the host: the host is gone at once when V8 lost the isolate and replaced, or the cell ends with memoryLimit', async (t) => {
   const client = await HostClient.spawn({ logger: capturingLogger(), stderr: 'ignore' });
   t.after(() => client.close());
   const session = await client.createSession(new RecordingDelegate(), { limits: { memoryMb: 64 } });
   const firstPid = client.pid;
   const { cellId, initialEvent } = await session.execute({ source: CATASTROPHIC_CELL }, { kind: 'yieldAfter', ms: 30_000 });
-  if (CATASTROPHIC_ON_THIS_NODE) {
-    // The tainted host kills itself before anything can block; the client respawns on next use.
-    await assert.rejects(initialEvent, { code: 'ERR_HOST_EXITED' });
+  // V8 usually loses the isolate on Node 22 and 24 (never on 26), but now and then handles the
+  // same allocation as a plain memory limit: the outcome decides what must follow.
+  const outcome = await initialEvent.then(
+    (event) => event,
+    (error: { code?: string }) => error.code,
+  );
+  if (outcome === 'ERR_HOST_EXITED') {
+    // The tainted host killed itself before anything could block; the client respawns on next use.
+    assert.notEqual(CATASTROPHIC_ON_THIS_NODE, false, 'Node 26 stops this cell without losing the isolate');
     assert.equal(client.isConnected, false);
     await assert.rejects(session.execute({ source: 'text(1)' }), { code: 'ERR_HOST_EXITED' });
   } else {
-    assert.deepEqual(await initialEvent, { kind: 'terminated', cellId, items: [], reason: 'memoryLimit' });
+    assert.deepEqual(outcome, { kind: 'terminated', cellId, items: [], reason: 'memoryLimit' });
   }
   const next = await client.createSession(new RecordingDelegate());
   assert.deepEqual(texts(await (await next.execute({ source: 'text("next")' })).initialEvent), ['next']);
-  if (CATASTROPHIC_ON_THIS_NODE) assert.notEqual(client.pid, firstPid, 'the dead host was replaced');
+  if (outcome === 'ERR_HOST_EXITED') assert.notEqual(client.pid, firstPid, 'the dead host was replaced');
   else assert.equal(client.pid, firstPid, 'the host kept serving');
 });
