@@ -33,11 +33,6 @@ export class OutgoingCalls {
     this.#send = send;
   }
 
-  /** Requests still waiting for the client (for leak checks). */
-  get size(): number {
-    return this.#pending.size;
-  }
-
   call(call: DelegateCall, sessionId: SessionId, value: { cellId: string }, signal: AbortSignal): Promise<unknown> {
     if (signal.aborted) return Promise.reject(signal.reason);
     const method = call.method.name as DelegateMethod;
@@ -173,12 +168,6 @@ export class IncomingCalls {
       group.controller.abort(reason);
     }
     this.#groups.clear();
-  }
-
-  get size(): number {
-    let size = 0;
-    for (const group of this.#groups.values()) size += group.ids.size;
-    return size;
   }
 }
 

@@ -1,6 +1,6 @@
-// The module that runs vscode-jsonrpc (framing.ts reads its frames): a connection over a pair of streams, methods
-// registered and called through the rows of the method table (params validated, results typed),
-// AbortSignal <-> CancellationToken adapters and the error conversions of the protocol.
+// The module that runs vscode-jsonrpc (framing.ts reads its frames): a connection over a pair
+// of streams, methods registered and called through the rows of the method table (params
+// validated, results typed), AbortSignal adapters and the error conversions of the protocol.
 import type { Readable, Writable } from 'node:stream';
 import {
   CancellationTokenSource,
@@ -167,6 +167,17 @@ export function tokenFromSignal(signal: AbortSignal | undefined): { token: Cance
       source.dispose();
     },
   };
+}
+
+/** `promise`, or the signal's reason as soon as it aborts. */
+export function untilAborted<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  if (signal === undefined) return promise;
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = (): void => reject(signal.reason);
+    if (signal.aborted) onAbort();
+    signal.addEventListener('abort', onAbort, { once: true });
+    promise.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+  });
 }
 
 /** An AbortSignal aborted when the peer cancels the request ($/cancelRequest), or on `abort()`. */

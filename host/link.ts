@@ -4,11 +4,9 @@
 import type { ChildProcess } from 'node:child_process';
 import type { Readable, Writable } from 'node:stream';
 import { CodeCellError, PendingRouter, toolIdentifier, type CellLimits, type Logger, type RoutedEntry, type SessionRuntimeDelegate } from '../src/index.js';
-
-type ToolRef = Parameters<typeof toolIdentifier>[0];
 import { CODECELL_VERSION, messageOf, toJsonText } from '../src/internal.js';
 import { IncomingCalls, type IncomingCall } from './delegate-calls.js';
-import { fromResponseError, onNotification, openConnection, parseParams, sendRequest, tokenFromSignal, type MessageConnection } from './jsonrpc.js';
+import { fromResponseError, onNotification, openConnection, parseParams, sendRequest, tokenFromSignal, untilAborted, type MessageConnection } from './jsonrpc.js';
 import {
   DelegateCalls,
   JsonRpcErrors,
@@ -43,6 +41,13 @@ export interface LivenessOptions {
 
 const DEFAULT_LIVENESS_MS = 5_000;
 
+type ToolRef = Parameters<typeof toolIdentifier>[0];
+
+/** The delegate calls by their wire method, for the messages the client takes from the stream. */
+const DELEGATE_CALLS_BY_METHOD = new Map(
+  (Object.entries(DelegateCalls) as [DelegateCallName, DelegateCall][]).map(([name, row]) => [row.method.name, { name, row }]),
+);
+
 /** Why a delegate's answer cannot be sent as JSON (worded as in-process), or undefined. */
 function jsonFailure(name: DelegateCallName, value: unknown, result: unknown): string | undefined {
   try {
@@ -53,17 +58,6 @@ function jsonFailure(name: DelegateCallName, value: unknown, result: unknown): s
     const subject = name === 'invokeTool' && tool !== undefined ? `tools.${toolIdentifier(tool)}` : `delegate.${name}`;
     return `${subject} returned a value that is not JSON: ${messageOf(error)}`;
   }
-}
-
-/** `promise`, or the signal's reason as soon as it aborts. */
-function untilAborted<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
-  if (signal === undefined) return promise;
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = (): void => reject(signal.reason);
-    if (signal.aborted) onAbort();
-    signal.addEventListener('abort', onAbort, { once: true });
-    promise.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
-  });
 }
 
 /** One connection to one host process (or to an in-process host over streams). */
@@ -236,9 +230,9 @@ export class HostLink {
     this.#pingSent = undefined;
     const { id, method } = message;
     if (id === undefined || id === null || typeof method !== 'string') return false;
-    const entry = Object.entries(DelegateCalls).find(([, row]) => row.method.name === method);
+    const entry = DELEGATE_CALLS_BY_METHOD.get(method);
     if (entry === undefined) return false;
-    const [name, row] = entry as [DelegateCallName, DelegateCall];
+    const { name, row } = entry;
     const requestId = id as string | number;
     let params: ParamsOf<DelegateCall['method']>;
     try {

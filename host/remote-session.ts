@@ -15,6 +15,7 @@ import {
   type ToolDefinition,
 } from '../src/index.js';
 import { busyObserverError, CellStreams, Deadline, messageOf, SessionBase } from '../src/internal.js';
+import { untilAborted } from './jsonrpc.js';
 import { Methods, type SessionId } from './protocol.js';
 import type { HostLink, Inbound } from './link.js';
 
@@ -90,28 +91,15 @@ export class RemoteSession extends SessionBase {
     // Every observer of this session's cells goes through this client, so busy is known here.
     if (this.#observing.has(cellId)) throw busyObserverError(cellId);
     this.#observing.add(cellId);
-    const answer = this.#link.request(Methods.cellObserve, { sessionId: this.sessionId, cellId, mode }, signal);
-    const event = new Promise<CellEvent>((resolve, reject) => {
-      const onAbort = (): void => {
-        // As in-process: the slot is free at once and the caller sees its own reason.
-        this.#observing.delete(cellId);
-        reject(signal?.reason);
-      };
-      signal?.addEventListener('abort', onAbort, { once: true });
-      answer.then(
-        (value) => {
-          signal?.removeEventListener('abort', onAbort);
-          this.#observing.delete(cellId);
-          resolve(this.#delivered(cellId, value));
-        },
-        (error: unknown) => {
-          signal?.removeEventListener('abort', onAbort);
-          this.#observing.delete(cellId);
-          this.#forgetIfMissing(cellId, error);
-          reject(error);
-        },
-      );
-    });
+    const answered = this.#link.request(Methods.cellObserve, { sessionId: this.sessionId, cellId, mode }, signal).then(
+      (value) => this.#delivered(cellId, value),
+      (error: unknown) => {
+        this.#forgetIfMissing(cellId, error);
+        throw error;
+      },
+    );
+    // As in-process: an aborted observation frees the slot at once, with the caller's reason.
+    const event = untilAborted(answered, signal).finally(() => this.#observing.delete(cellId));
     return { event };
   }
 
@@ -171,16 +159,11 @@ export class RemoteSession extends SessionBase {
     const initial = cellId === undefined ? undefined : this.#initial.get(cellId);
     const first = initial === undefined ? Promise.resolve(undefined) : 'event' in initial ? Promise.resolve(initial.event) : initial.promise;
     const timer = AbortSignal.timeout(timeoutMs);
-    const bound = signal === undefined ? timer : AbortSignal.any([timer, signal]);
     try {
-      this.setupEvent = await new Promise<CellEvent | undefined>((resolve, reject) => {
-        const onAbort = (): void => reject(signal?.aborted === true ? signal.reason : new CodeCellError('ERR_LIMIT_EXCEEDED', `the setup cell did not reach a frontier within ${timeoutMs} ms`));
-        if (bound.aborted) onAbort();
-        bound.addEventListener('abort', onAbort, { once: true });
-        first.then(resolve, reject);
-      });
+      this.setupEvent = await untilAborted(first, signal === undefined ? timer : AbortSignal.any([timer, signal]));
     } catch (error) {
       await this.shutdown().catch(() => {});
+      if (timer.aborted && signal?.aborted !== true) throw new CodeCellError('ERR_LIMIT_EXCEEDED', `the setup cell did not reach a frontier within ${timeoutMs} ms`);
       throw error;
     }
   }

@@ -19,6 +19,8 @@ interface SandboxConfig {
   readonly tools: readonly SandboxTool[];
   /** Stored values as JSON texts, or null when stored values are disabled. */
   readonly stored: Record<string, string> | null;
+  /** UTF-8 bytes of the stored keys and values (as the host counts them). */
+  readonly storedBytes: number;
   readonly limits: { readonly maxNotificationBytes: number; readonly maxStoredBytes: number };
 }
 
@@ -215,7 +217,7 @@ function installCodecellPrelude(send: HostSend) {
       Promise.reject(new Error(`Unsupported import in cell: ${render(specifier)}`)));
 
     if (config.stored !== null) {
-      const stored = codecellStoredValues(config.stored, config.limits.maxStoredBytes, strictJson, parseJson, (key, json) => send('store', key, json));
+      const stored = codecellStoredValues(config.stored, config.storedBytes, config.limits.maxStoredBytes, strictJson, parseJson, describeMessage, (key, json) => send('store', key, json));
       defineGlobal('store', stored.store);
       defineGlobal('load', stored.load);
     }

@@ -24,15 +24,17 @@ interface StoredValues {
 
 function codecellStoredValues(
   initial: Record<string, string>,
+  initialBytes: number,
   maxBytes: number,
   toJson: (value: unknown) => string,
   fromJson: (text: string) => unknown,
+  describe: (error: unknown) => string,
   send: (key: string, json: string) => void,
 ): StoredValues {
   const values = new Map(Object.entries(initial));
   const sizeOf = (key: string, json: string | undefined): number => (json === undefined ? 0 : utf8Length(key) + utf8Length(json));
-  let total = 0;
-  for (const [key, json] of values) total += sizeOf(key, json);
+  // The host keeps the total as it commits writes: no need to measure every value again here.
+  let total = initialBytes;
   return {
     store: (key, value) => {
       if (typeof key !== 'string') throw new TypeError('store() key must be a string');
@@ -40,7 +42,7 @@ function codecellStoredValues(
       try {
         json = toJson(value);
       } catch (error) {
-        throw new TypeError(`store() value for "${key}" is not JSON-serializable: ${error instanceof Error ? error.message : String(error)}`);
+        throw new TypeError(`store() value for "${key}" is not JSON-serializable: ${describe(error)}`);
       }
       const next = total - sizeOf(key, values.get(key)) + sizeOf(key, json);
       if (next > maxBytes) throw new RangeError(`store("${key}") would keep ${next} bytes, over the maxStoredBytes limit of ${maxBytes}`);

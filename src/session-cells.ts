@@ -3,6 +3,7 @@
 // the next observe or terminate still gets it), and committed ones still winding down (a
 // shutdown waits for their cellClosed within its deadline).
 import type { Cell } from './cell/cell.js';
+import { messageOf } from './errors.js';
 import type { Deadline } from './cell/callbacks.js';
 import type { CellId, Logger } from './types.js';
 
@@ -67,7 +68,7 @@ export class SessionCells {
       Promise.race([Promise.all(windingDown.map((cell) => cell.closed)), deadline.reached]),
     ]);
     for (const result of results) {
-      if (result.status === 'rejected') this.#logger.error(`codecell: shutting a cell down failed: ${String(result.reason)}`);
+      if (result.status === 'rejected') this.#logger.error(`codecell: shutting a cell down failed: ${messageOf(result.reason)}`);
     }
   }
 }

@@ -70,6 +70,8 @@ export class SessionRuntime extends SessionBase {
   readonly #isolatePool: IsolatePool;
   readonly #deadlineMs: number;
   readonly #storedValues: Map<string, string> | undefined;
+  /** UTF-8 bytes of the stored keys and JSON texts, kept as writes are committed. */
+  #storedBytes = 0;
   readonly #logger: Logger;
   readonly #cells: SessionCells;
   readonly #streams: CellStreams;
@@ -123,6 +125,7 @@ export class SessionRuntime extends SessionBase {
     const config = JSON.stringify({
       tools: tools.map(({ id, definition, kind }) => ({ id, kind, description: definition.description ?? '' })),
       stored,
+      storedBytes: this.#storedBytes,
       limits: { maxNotificationBytes: limits.maxNotificationBytes, maxStoredBytes: limits.maxStoredBytes },
     });
 
@@ -191,14 +194,15 @@ export class SessionRuntime extends SessionBase {
   #commitStore(writes: ReadonlyMap<string, string>, maxBytes: number): void {
     const values = this.#storedValues;
     if (values === undefined || writes.size === 0) return;
-    const next = new Map([...values, ...writes]);
-    let total = 0;
-    for (const [key, json] of next) total += byteLength(key) + byteLength(json);
+    const sizeOf = (key: string, json: string | undefined): number => (json === undefined ? 0 : byteLength(key) + byteLength(json));
+    let total = this.#storedBytes;
+    for (const [key, json] of writes) total += sizeOf(key, json) - sizeOf(key, values.get(key));
     if (total > maxBytes) {
       this.#logger.warn(`codecell: dropped a cell's stored values: ${total} bytes, over maxStoredBytes (${maxBytes})`);
       return;
     }
     for (const [key, json] of writes) values.set(key, json);
+    this.#storedBytes = total;
   }
 
   /** Takes a pristine isolate for the cell; a shutdown that begins meanwhile rejects at once. */
