@@ -42,9 +42,18 @@ export function withRatio(rows: ResultRow[], name: string, baseline: string): vo
   row.baseline = baseline;
 }
 
-export function writeResults(rows: ResultRow[], path: URL): void {
+/** The machine a run was measured on, and how busy it was before and after. */
+export interface MachineNote {
+  node: string;
+  cores: number;
+  cpu: string;
+  loadAverageBefore: number[];
+  loadAverageAfter: number[];
+}
+
+export function writeResults(machine: MachineNote, rows: ResultRow[], path: URL): void {
   mkdirSync(new URL('.', path), { recursive: true });
-  writeFileSync(path, `${JSON.stringify(rows, null, 2)}\n`);
+  writeFileSync(path, `${JSON.stringify({ machine, rows }, null, 2)}\n`);
 }
 
 export function check(condition: unknown, message: string): asserts condition {

@@ -1,7 +1,9 @@
 // `npm run bench`: every benchmark checks itself, then times; rows go to bench/results/latest.json.
-// `npm run bench -- --quick` runs fewer iterations (for a smoke run).
+// `npm run bench -- --quick` runs fewer iterations (a smoke run; it writes no results).
+// `npm run bench -- --peers` installs the Codex host peer into a cache folder first if missing.
+import { compare } from './compare.js';
+import { availableParallelism, cpus, loadavg } from 'node:os';
 import { writeResults, type ResultRow } from './common.js';
-import { latency } from './latency.js';
 import { load } from './load.js';
 import { memory } from './memory.js';
 import { pendingRouter } from './pending-router.js';
@@ -10,18 +12,25 @@ import { stdio } from './stdio.js';
 import { typescript } from './typescript.js';
 
 const quick = process.argv.includes('--quick');
+const peers = process.argv.includes('--peers');
+const loadAverageBefore = loadavg().map((value) => Math.round(value * 100) / 100);
 const rows: ResultRow[] = [];
+rows.push(...(await compare({ quick, peers })));
 rows.push(...(await shutdownLatency(quick)));
 rows.push(...(await stdio(quick)));
 rows.push(...(await pendingRouter(quick)));
-rows.push(...(await latency(quick)));
 rows.push(...(await typescript(quick)));
 rows.push(...(await load(quick)));
 rows.push(...(await memory(quick)));
-const path = new URL('../../bench/results/latest.json', import.meta.url);
-writeResults(rows, path);
-console.log('\nrows written to bench/results/latest.json');
 for (const row of rows) {
   const ratio = row.ratio === undefined ? (row.baseline === undefined ? '' : `  (${row.baseline})`) : `  ratio ${row.ratio} vs ${row.baseline}`;
   console.log(`${row.name}: median ${row.median} ${row.unit}, p99 ${row.p99} ${row.unit}, n=${row.samples}${ratio}`);
+}
+if (quick) {
+  console.log('\n--quick: results not written (bench/results/latest.json holds the last full run)');
+} else {
+  const machine = { node: process.version, cores: availableParallelism(), cpu: cpus()[0]?.model ?? 'unknown', loadAverageBefore, loadAverageAfter: loadavg().map((value) => Math.round(value * 100) / 100) };
+  console.log(`machine: ${JSON.stringify(machine)}`);
+  writeResults(machine, rows, new URL('../../bench/results/latest.json', import.meta.url));
+  console.log('\nrows written to bench/results/latest.json');
 }

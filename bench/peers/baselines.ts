@@ -1,0 +1,110 @@
+// The floors codecell's figures are read against: a bare Node↔process pipe round trip with plain
+// length-prefixed framing, and isolated-vm's own costs (a call into an isolate, a call out of
+// one, a fresh isolate's life).
+import { spawn } from 'node:child_process';
+import { loadIsolatedVm } from '../../src/isolate/load.js';
+import { check } from '../common.js';
+import { LengthPrefixedFrames, writeFrame } from './frames.js';
+
+/** A child process echoing every frame it reads (the same framing as the parent's). */
+const ECHO_CHILD = `
+let buffer = Buffer.alloc(0);
+process.stdin.on('data', (chunk) => {
+  buffer = Buffer.concat([buffer, chunk]);
+  while (buffer.length >= 4) {
+    const length = buffer.readUInt32LE(0);
+    if (buffer.length < 4 + length) return;
+    const body = JSON.parse(buffer.toString('utf8', 4, 4 + length));
+    buffer = buffer.subarray(4 + length);
+    const out = Buffer.from(JSON.stringify({ id: body.id, result: body.params.input }));
+    const header = Buffer.alloc(4);
+    header.writeUInt32LE(out.length);
+    process.stdout.write(Buffer.concat([header, out]));
+  }
+});`;
+
+export interface PipeFloor {
+  /** `count` sequential round trips of a tool-call-sized JSON message; each one's time (µs). */
+  roundTrips(count: number): Promise<number[]>;
+  close(): Promise<void>;
+}
+
+export function pipeFloor(): PipeFloor {
+  const child = spawn(process.execPath, ['-e', ECHO_CHILD], { stdio: ['pipe', 'pipe', 'inherit'] });
+  let onAnswer: (() => void) | undefined;
+  const frames = new LengthPrefixedFrames((body) => {
+    check((JSON.parse(body) as { result?: unknown }).result !== undefined, 'pipe floor echo');
+    onAnswer?.();
+  });
+  child.stdout.on('data', (chunk: Buffer) => frames.push(chunk));
+  return {
+    roundTrips: async (count) => {
+      const times: number[] = [];
+      for (let i = 0; i < count; i++) {
+        const start = performance.now();
+        const answered = new Promise<void>((resolve) => (onAnswer = resolve));
+        writeFrame(child.stdin, JSON.stringify({ jsonrpc: '2.0', id: i, method: 'tool/invoke', params: { sessionId: 's1', cellId: 'c1', tool: { name: 'echo' }, input: { i } } }));
+        await answered;
+        times.push((performance.now() - start) * 1000);
+      }
+      return times;
+    },
+    close: async () => {
+      child.stdin.end();
+      if (child.exitCode === null) await new Promise((resolve) => child.once('exit', resolve));
+    },
+  };
+}
+
+export interface IsolateFloor {
+  /** Sequential host→isolate Reference calls; each one's time (µs). */
+  intoIsolate(count: number): Promise<number[]>;
+  /** Sequential isolate→host async calls (the cell awaits each); each round trip's time (µs). */
+  outOfIsolate(count: number): Promise<number[]>;
+  /** New isolate + context + eval + dispose; each one's time (µs). */
+  freshIsolates(count: number): Promise<number[]>;
+  close(): void;
+}
+
+export async function isolateFloor(): Promise<IsolateFloor> {
+  const ivm = loadIsolatedVm();
+  const isolate = new ivm.Isolate();
+  const context = await isolate.createContext();
+  const echo = await context.evalClosure('return (x) => x', [], { result: { reference: true } });
+  let arrivals: number[] = [];
+  const host = new ivm.Reference(async (value: number) => {
+    arrivals.push(performance.now());
+    return value;
+  });
+  await context.global.set('host', host);
+  return {
+    intoIsolate: async (count) => {
+      const times: number[] = [];
+      for (let i = 0; i < count; i++) {
+        const start = performance.now();
+        check((await echo.apply(undefined, [i])) === i, 'raw Reference round trip');
+        times.push((performance.now() - start) * 1000);
+      }
+      return times;
+    },
+    outOfIsolate: async (count) => {
+      arrivals = [];
+      const sum = (await context.eval(`(async () => { let n = 0; for (let i = 0; i < ${count}; i++) n += await host.apply(undefined, [i], { result: { promise: true } }); return n })()`, { promise: true })) as number;
+      check(sum === (count * (count - 1)) / 2, 'raw isolate→host round trips');
+      return arrivals.slice(1).map((time, i) => (time - (arrivals[i] ?? time)) * 1000);
+    },
+    freshIsolates: async (count) => {
+      const times: number[] = [];
+      for (let i = 0; i < count; i++) {
+        const start = performance.now();
+        const fresh = new ivm.Isolate();
+        const freshContext = await fresh.createContext();
+        await freshContext.eval('1');
+        fresh.dispose();
+        times.push((performance.now() - start) * 1000);
+      }
+      return times;
+    },
+    close: () => isolate.dispose(),
+  };
+}
