@@ -3,6 +3,7 @@
 // forgets it at once and sends one cell/cancel for all the cell's calls of that method; the
 // client aborts their delegates' signals and never answers them.
 import { CodeCellError } from '../src/index.js';
+import { toJsonText } from '../src/internal.js';
 import { Methods, type CellCancelParams, type DelegateCall, type SessionId } from './protocol.js';
 
 /** The wire methods of the delegate calls (the ones cell/cancel names). */
@@ -102,16 +103,17 @@ export interface IncomingCall {
   readonly method: DelegateMethod;
   readonly value: unknown;
   readonly signal: AbortSignal;
+  /** Sends the result; throws, answering nothing yet, when it is not JSON (toJsonText's rules). */
   answer(result: unknown): void;
   fail(code: number, message: string): void;
 }
 
 /** The client's side: the cell's calls of one method share one AbortController. */
 export class IncomingCalls {
-  readonly #send: (message: object) => void;
+  readonly #send: (message: object | string) => void;
   readonly #groups = new Map<string, { controller: AbortController; ids: Set<string | number> }>();
 
-  constructor(send: (message: object) => void) {
+  constructor(send: (message: object | string) => void) {
     this.#send = send;
   }
 
@@ -125,18 +127,20 @@ export class IncomingCalls {
     }
     const live = group;
     live.ids.add(id);
-    const finish = (message: object): void => {
-      if (!live.ids.delete(id)) return; // cancelled: the host forgot it, so no answer
+    const finish = (message: () => object | string): void => {
+      if (!live.ids.has(id)) return; // cancelled: the host forgot it, so no answer
+      this.#send(message());
+      live.ids.delete(id);
       if (live.ids.size === 0 && this.#groups.get(key) === live) this.#groups.delete(key);
-      this.#send({ id, ...message });
     };
     return {
       id,
       method,
       value,
       signal: live.controller.signal,
-      answer: (result) => finish({ result }),
-      fail: (code, message) => finish({ error: { code, message } }),
+      // The result is serialised once, straight into the answer's text.
+      answer: (result) => finish(() => `{"jsonrpc":"2.0","id":${JSON.stringify(id)},"result":${toJsonText(result)}}`),
+      fail: (code, message) => finish(() => ({ id, error: { code, message } })),
     };
   }
 

@@ -6,14 +6,13 @@ import {
   CancellationTokenSource,
   createMessageConnection,
   ResponseError,
-  StreamMessageWriter,
   type CancellationToken,
   type Message,
   type MessageConnection,
 } from 'vscode-jsonrpc/node.js';
 import { CodeCellError, type Logger } from '../src/index.js';
 import { messageOf } from '../src/internal.js';
-import { FramedReader } from './framing.js';
+import { FramedReader, FramedWriter } from './framing.js';
 import { errorFromWire, JsonRpcErrors, wireCodeOf, type MethodSpec, type ParamsOf, type ResultOf } from './protocol.js';
 
 export type { CancellationToken, MessageConnection };
@@ -37,8 +36,11 @@ export interface Connection {
    * sendNotification it still works after the input closed (to report cells closing).
    */
   notify<M extends MethodSpec>(method: M, params: ParamsOf<M>): void;
-  /** Writes one JSON-RPC message as is (requests and answers handled outside vscode-jsonrpc). */
-  send(message: object): void;
+  /**
+   * Writes one JSON-RPC message as is (requests and answers handled outside vscode-jsonrpc): an
+   * object without its `jsonrpc` member, or the text of a whole message.
+   */
+  send(message: object | string): void;
   /** Resolves when everything sent so far was handed to the output stream. */
   flush(): Promise<void>;
 }
@@ -53,9 +55,13 @@ export type Interceptor = (message: Record<string, unknown>) => boolean;
 export function openConnection(input: Readable, output: Writable, logger: Logger, intercept?: Interceptor): Connection {
   /** Ids of the peer's requests not answered yet (a second request with one of them is refused). */
   const requestsInFlight = new Set<string | number>();
-  const writer = settledWriter(new StreamMessageWriter(output), logger, (id) => requestsInFlight.delete(id));
+  const writer = new FramedWriter(output, {
+    lost: (error) => logger.warn(`codecell: the peer stopped reading (${messageOf(error)}); later messages to it are dropped`),
+    // An answered id may be used again by the peer.
+    written: ({ id, method }) => method === undefined && (typeof id === 'string' || typeof id === 'number') && requestsInFlight.delete(id),
+  });
   const answer = (id: string | number | null, code: number, message: string): void => {
-    writer.write({ jsonrpc: '2.0', id, error: { code, message } } as Message).catch(() => {});
+    void writer.write({ jsonrpc: '2.0', id, error: { code, message } } as Message);
   };
   const ignored = { jsonrpc: '2.0', method: IGNORED_NOTIFICATION } as Message;
   const reader = new FramedReader(input, {
@@ -90,39 +96,16 @@ export function openConnection(input: Readable, output: Writable, logger: Logger
     log: () => {},
   });
   connection.onNotification(IGNORED_NOTIFICATION, () => {});
-  const writes = new Set<Promise<void>>();
-  const send = (message: object): void => {
-    const write = writer.write({ jsonrpc: '2.0', ...message } as Message).catch((error: unknown) => {
-      logger.warn(`codecell: could not send a message: ${messageOf(error)}`);
-    });
-    writes.add(write);
-    void write.finally(() => writes.delete(write));
+  let lastWrite: Promise<void> = Promise.resolve();
+  const send = (message: object | string): void => {
+    lastWrite = writer.writeText(typeof message === 'string' ? message : JSON.stringify({ jsonrpc: '2.0', ...message }));
   };
   const notify = <M extends MethodSpec>(method: M, params: ParamsOf<M>): void => send({ method: method.name, params });
   const flush = async (): Promise<void> => {
-    await Promise.all([...writes]);
+    await lastWrite;
     await new Promise<void>((resolve) => (output.writableEnded ? resolve() : output.write('', () => resolve())));
   };
   return { connection, notify, send, flush };
-}
-
-/**
- * A writer whose writes never reject: a peer that went away is noticed by the connection's close
- * (and every pending request is failed there), never by a stray rejection. vscode-jsonrpc rejects
- * a failed request write from inside an async Promise executor, where nobody can catch it.
- */
-function settledWriter(inner: StreamMessageWriter, logger: Logger, answered: (id: string | number) => void): StreamMessageWriter {
-  let reported = false;
-  const write = (message: Message): Promise<void> => {
-    const { id, method } = message as { id?: unknown; method?: unknown };
-    if (method === undefined && (typeof id === 'string' || typeof id === 'number')) answered(id);
-    return inner.write(message).catch((error: unknown) => {
-      if (reported) return;
-      reported = true;
-      logger.warn(`codecell: the peer stopped reading (${messageOf(error)}); later messages to it are dropped`);
-    });
-  };
-  return Object.assign(Object.create(inner) as StreamMessageWriter, { write });
 }
 
 /**

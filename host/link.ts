@@ -4,7 +4,7 @@
 import type { ChildProcess } from 'node:child_process';
 import type { Readable, Writable } from 'node:stream';
 import { CodeCellError, PendingRouter, toolIdentifier, type CellLimits, type Logger, type RoutedEntry, type SessionRuntimeDelegate } from '../src/index.js';
-import { CODECELL_VERSION, messageOf, toJsonText } from '../src/internal.js';
+import { CODECELL_VERSION, messageOf } from '../src/internal.js';
 import { IncomingCalls, type IncomingCall } from './delegate-calls.js';
 import { fromResponseError, onNotification, openConnection, parseParams, sendRequest, tokenFromSignal, untilAborted, type MessageConnection } from './jsonrpc.js';
 import {
@@ -47,18 +47,6 @@ type ToolRef = Parameters<typeof toolIdentifier>[0];
 const DELEGATE_CALLS_BY_METHOD = new Map(
   (Object.entries(DelegateCalls) as [DelegateCallName, DelegateCall][]).map(([name, row]) => [row.method.name, { name, row }]),
 );
-
-/** Why a delegate's answer cannot be sent as JSON (worded as in-process), or undefined. */
-function jsonFailure(name: DelegateCallName, value: unknown, result: unknown): string | undefined {
-  try {
-    toJsonText(result);
-    return undefined;
-  } catch (error) {
-    const tool = (value as { tool?: ToolRef } | undefined)?.tool;
-    const subject = name === 'invokeTool' && tool !== undefined ? `tools.${toolIdentifier(tool)}` : `delegate.${name}`;
-    return `${subject} returned a value that is not JSON: ${messageOf(error)}`;
-  }
-}
 
 /** One connection to one host process (or to an in-process host over streams). */
 export class HostLink {
@@ -140,10 +128,14 @@ export class HostLink {
       .then(async () => row.answer(await method.call(delegate, call.value, call.signal)))
       .then(
         (result) => {
-          // What cannot cross as JSON fails the call here, as in-process, instead of the answer.
-          const failure = jsonFailure(name, call.value, result);
-          if (failure === undefined) call.answer(result);
-          else call.fail(JsonRpcErrors.delegateFailed, failure);
+          try {
+            call.answer(result);
+          } catch (error) {
+            // What cannot cross as JSON fails the call here, as in-process, instead of the answer.
+            const tool = (call.value as { tool?: ToolRef } | undefined)?.tool;
+            const subject = name === 'invokeTool' && tool !== undefined ? `tools.${toolIdentifier(tool)}` : `delegate.${name}`;
+            call.fail(JsonRpcErrors.delegateFailed, `${subject} returned a value that is not JSON: ${messageOf(error)}`);
+          }
         },
         (error: unknown) => call.fail(JsonRpcErrors.delegateFailed, messageOf(error)),
       );
