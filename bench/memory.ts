@@ -1,7 +1,9 @@
 // Issue 7 memory figures: what an idle session costs, and RSS/heap before and after 1000
 // sequential cells (after a GC on both sides).
+import { readFileSync } from 'node:fs';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
+import { HostClient } from '../host/index.js';
 import { SessionRuntime } from '../src/index.js';
 import { check, quietLogger, type ResultRow } from './common.js';
 
@@ -18,6 +20,28 @@ async function settle(): Promise<NodeJS.MemoryUsage> {
 
 const MiB = 1024 * 1024;
 const round = (value: number): number => Math.round(value * 1000) / 1000;
+
+/** A process's resident set (Linux), in MiB. */
+function rssOf(pid: number): number {
+  const match = /VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return Number(match?.[1] ?? Number.NaN) / 1024;
+}
+
+/** One codecell-host process's RSS with one session that ran a cell, then with 1 000 idle ones. */
+async function idleSessionsInOneHost(): Promise<ResultRow> {
+  const delegate = { invokeTool: async () => null, notify: async () => {} };
+  const client = await HostClient.spawn({ processes: 1, logger: quietLogger, stderr: 'ignore' });
+  const pid = client.pid ?? 0;
+  const first = await client.createSession(delegate);
+  check((await (await first.execute({ source: 'text(1)' })).initialEvent).kind === 'completed', 'the first remote cell did not complete');
+  const before = rssOf(pid);
+  for (let i = 0; i < 999; i++) await client.createSession(delegate);
+  await new Promise((resolve) => setTimeout(resolve, 500));
+  const after = rssOf(pid);
+  await client.close();
+  console.log(`\nmemory: one codecell-host with 1000 idle sessions: RSS ${after.toFixed(1)} MiB (${before.toFixed(1)} MiB with one)`);
+  return { name: 'memory: codecell-host RSS with 1000 idle sessions (MiB)', unit: 'MiB', median: round(after), p99: round(after), samples: 1000, baseline: `${round(before)} MiB with one session (target <= 100 MiB)` };
+}
 
 export async function memory(quick: boolean): Promise<ResultRow[]> {
   const delegate = { invokeTool: async () => null, notify: async () => {} };
@@ -43,6 +67,7 @@ export async function memory(quick: boolean): Promise<ResultRow[]> {
   await runtime.shutdown();
   console.log(`\nmemory: idle session ${perSessionKiB.toFixed(1)} KiB of heap; ${cells} cells: RSS ${(start.rss / MiB).toFixed(1)} -> ${(end.rss / MiB).toFixed(1)} MiB, heap ${(start.heapUsed / MiB).toFixed(1)} -> ${(end.heapUsed / MiB).toFixed(1)} MiB`);
   return [
+    await idleSessionsInOneHost(),
     { name: 'memory: heap per idle session', unit: 'KiB', median: round(perSessionKiB), p99: round(perSessionKiB), samples: idleCount },
     { name: `memory: RSS growth over ${cells} sequential cells (MiB)`, unit: 'MiB', median: round((end.rss - start.rss) / MiB), p99: round((end.rss - start.rss) / MiB), samples: cells, baseline: `RSS ${round(start.rss / MiB)} -> ${round(end.rss / MiB)} MiB` },
     { name: `memory: heap growth over ${cells} sequential cells (MiB)`, unit: 'MiB', median: round((end.heapUsed - start.heapUsed) / MiB), p99: round((end.heapUsed - start.heapUsed) / MiB), samples: cells, baseline: `heap ${round(start.heapUsed / MiB)} -> ${round(end.heapUsed / MiB)} MiB` },

@@ -145,6 +145,8 @@ export class FramedWriter extends AbstractMessageWriter implements MessageWriter
     super();
     this.#output = output;
     this.#hooks = hooks;
+    // A peer that went away shows as an 'error' on its pipe (EPIPE): reported, never thrown.
+    output.on('error', (error) => this.#fail(error));
   }
 
   write(message: Message): Promise<void> {

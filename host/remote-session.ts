@@ -77,6 +77,11 @@ export class RemoteSession extends SessionBase {
     return super.isAlive && this.#hostDead === undefined;
   }
 
+  /** The id of the host process this session lives on (undefined over plain streams). */
+  get hostPid(): number | undefined {
+    return this.#link.child?.pid;
+  }
+
   async execute(request: ExecuteRequest, initialObserve?: ObserveMode): Promise<StartedCell> {
     this.#assertUsable();
     const result = await this.#link.request(Methods.cellExecute, { sessionId: this.sessionId, request, observe: initialObserve });

@@ -56,7 +56,7 @@ export interface CallbackSetOptions {
  * cooperative callbacks take ~100 ms instead of a few (docs/adr-0002-callback-signals.md).
  */
 export class CallbackSet {
-  readonly #tools: PQueue;
+  readonly #tools: Slots;
   readonly #notifications = new PQueue({ concurrency: 1 });
   readonly #inFlight = new Set<InFlight>();
   readonly #controllers: Record<CallbackKind, AbortController> = {
@@ -65,7 +65,7 @@ export class CallbackSet {
   };
 
   constructor(options: CallbackSetOptions) {
-    this.#tools = new PQueue({ concurrency: options.maxConcurrentToolCalls });
+    this.#tools = new Slots(options.maxConcurrentToolCalls);
     // Many calls may listen at once (ours are removed when a call settles); no warning for that.
     setMaxListeners(0, this.#controllers.tool.signal, this.#controllers.notification.signal);
   }
@@ -112,7 +112,8 @@ export class CallbackSet {
       const controller = this.#controllers[kind];
       if (controller.signal.aborted) continue;
       controller.abort(reason);
-      (kind === 'tool' ? this.#tools : this.#notifications).clear();
+      if (kind === 'tool') this.#tools.clear();
+      else this.#notifications.clear();
     }
     for (const entry of this.#inFlight) {
       if (!kinds.includes(entry.kind)) continue;
@@ -165,7 +166,7 @@ export class CallbackSet {
     return { toolsSettled, notificationsDone };
   }
 
-  #launch<T>(kind: CallbackKind, queue: PQueue, call: (signal: AbortSignal) => Promise<T>): Promise<T> {
+  #launch<T>(kind: CallbackKind, queue: PQueue | Slots, call: (signal: AbortSignal) => Promise<T>): Promise<T> {
     const { signal } = this.#controllers[kind];
     if (signal.aborted) return Promise.reject(signal.reason);
     return new Promise<T>((resolve, reject) => {
@@ -182,6 +183,44 @@ export class CallbackSet {
         result.then(resolve, reject);
         return entry.settled;
       });
+    });
+  }
+}
+
+/**
+ * The tool calls' concurrency bound: a call starts at once while a slot is free (no queue hop on
+ * the hot path), else when one frees, in order. `clear()` drops the waiting ones.
+ */
+class Slots {
+  readonly #limit: number;
+  #running = 0;
+  #waiting: (() => void)[] = [];
+  #next = 0;
+
+  constructor(limit: number) {
+    this.#limit = limit;
+  }
+
+  /** Runs `task` in a slot held until the promise it returns settles. */
+  add(task: () => Promise<void>): void {
+    if (this.#running < this.#limit) this.#run(task);
+    else this.#waiting.push(() => this.#run(task));
+  }
+
+  clear(): void {
+    this.#waiting = [];
+    this.#next = 0;
+  }
+
+  #run(task: () => Promise<void>): void {
+    this.#running++;
+    void task().finally(() => {
+      this.#running--;
+      const start = this.#waiting[this.#next];
+      if (start === undefined) return;
+      this.#waiting[this.#next++] = noop;
+      if (this.#next === this.#waiting.length) this.clear();
+      start();
     });
   }
 }
