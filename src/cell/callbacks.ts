@@ -178,9 +178,17 @@ export class CallbackSet {
       // The queue slot is held until the delegate settles; after an abort the queue is cleared
       // and no longer matters, so an abandoned delegate holding its slot harms nobody.
       void queue.add(() => {
-        const result = invokeSafely(() => call(signal));
-        entry.settled = result.then(remove, remove);
-        result.then(resolve, reject);
+        // One reaction settles both the caller and the bookkeeping; `settled` never rejects.
+        entry.settled = invokeSafely(() => call(signal)).then(
+          (value) => {
+            remove();
+            resolve(value);
+          },
+          (error: unknown) => {
+            remove();
+            reject(error);
+          },
+        );
         return entry.settled;
       });
     });
@@ -214,13 +222,14 @@ class Slots {
 
   #run(task: () => Promise<void>): void {
     this.#running++;
-    void task().finally(() => {
+    const next = (): void => {
       this.#running--;
       const start = this.#waiting[this.#next];
       if (start === undefined) return;
       this.#waiting[this.#next++] = noop;
       if (this.#next === this.#waiting.length) this.clear();
       start();
-    });
+    };
+    void task().then(next, next);
   }
 }

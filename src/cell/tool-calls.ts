@@ -59,13 +59,20 @@ export class ToolCalls {
     this.#outstanding.add(callId);
     emit({ type: 'toolCall', callId, tool: toolRef, input });
     const call = { cellId, callId, tool: toolRef, kind: tool.kind, input };
-    callbacks
-      .runTool((signal) => delegate.invokeTool(call, signal))
-      .then((value) => resultText(name, value, limits.maxToolResultBytes))
-      .then(
-        (payload) => this.#settle(callId, true, payload),
-        (error: unknown) => this.#settle(callId, false, messageOf(error)),
-      );
+    // One reaction per call (this runs 10 000 times in a large cancellation).
+    callbacks.runTool((signal) => delegate.invokeTool(call, signal)).then(
+      (value) => {
+        let payload: string;
+        try {
+          payload = resultText(name, value, limits.maxToolResultBytes);
+        } catch (error) {
+          this.#settle(callId, false, messageOf(error));
+          return;
+        }
+        this.#settle(callId, true, payload);
+      },
+      (error: unknown) => this.#settle(callId, false, messageOf(error)),
+    );
   }
 
   #admit(name: string, kind: ToolKind, inputJson: string): JsonValue {
