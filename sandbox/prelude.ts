@@ -256,8 +256,6 @@ function installCodecellPrelude(send: HostSend) {
     if (message[0] === 'settle') settle(message[1], message[2], message[3]);
     else if (message[0] === 'timer') fireTimer(message[1]);
     else if (message[0] === 'configure') configure(message[1]);
-    // 'drain': nothing to do; the host waits for this task, which runs after the microtasks
-    // the module queued.
   }
 
   /** The tool calls whose outcome the cell has not received, as "tool-1,tool-2". */

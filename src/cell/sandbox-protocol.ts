@@ -76,8 +76,6 @@ export const TO_SANDBOX = {
   settle: ['string', 'boolean', 'string'],
   /** timer id */
   timer: ['number'],
-  /** A no-op task: when it has run, so have the microtasks queued before it. */
-  drain: [],
   /** The cell's tools, stored values and limits, as JSON text, before its module is compiled. */
   configure: ['string'],
 } as const;

@@ -58,6 +58,8 @@ export class CellIsolate {
   #busy = 0;
   #running = false;
   #stopped = false;
+  /** Waiting for the isolate's tasks to end (see drain). */
+  readonly #drained = new Set<() => void>();
   /** Tasks still inside the isolate; after dispose they settle once its thread has unwound. */
   readonly #tasks = new Set<Promise<unknown>>();
 
@@ -204,20 +206,26 @@ export class CellIsolate {
   }
 
   /**
-   * True once the isolate ran a task queued now, and so every microtask queued before it
-   * (isolated-vm runs the microtask queue at the end of each task); false if that took longer
-   * than `timeoutMs` (the isolate is still busy) or the isolate is stopped.
+   * True once every task running or queued in the isolate now has ended, and so every microtask
+   * queued before (isolated-vm runs the microtask queue at the end of each task); false if that
+   * took longer than `timeoutMs` (the isolate is still busy) or the isolate is stopped. Called
+   * when the sandbox said its module settled: that message's own task is then still running, so
+   * waiting for it costs no extra trip into the isolate.
    */
   drain(timeoutMs = 250): Promise<boolean> {
     if (this.isDisposed) return Promise.resolve(false);
-    const task = this.#receive.apply(undefined, ['drain']);
-    this.#track(task);
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const late = new Promise<boolean>((resolve) => {
-      timer = setTimeout(resolve, timeoutMs, false);
+    if (this.#busy === 0) return Promise.resolve(true);
+    return new Promise<boolean>((resolve) => {
+      const timer = setTimeout(() => {
+        this.#drained.delete(done);
+        resolve(false);
+      }, timeoutMs);
+      const done = (): void => {
+        clearTimeout(timer);
+        resolve(!this.isDisposed);
+      };
+      this.#drained.add(done);
     });
-    const ran = task.then(() => true, () => false);
-    return Promise.race([ran, late]).finally(() => clearTimeout(timer));
   }
 
   /**
@@ -295,6 +303,10 @@ export class CellIsolate {
 
   #taskEnded(): void {
     if (this.#busy > 0) this.#busy--;
+    if (this.#busy === 0 && this.#drained.size > 0) {
+      for (const done of [...this.#drained]) done();
+      this.#drained.clear();
+    }
     if (this.isIdle) this.#idleListener();
   }
 }
