@@ -4,7 +4,7 @@ import type IsolatedVm from 'isolated-vm-6';
 import type { CodeCellErrorCode } from '../errors.js';
 import { describeCellError, describeCompileError, translateIsolateError } from './errors.js';
 import { loadIsolatedVm } from './load.js';
-import { preludeSource, wrapCell } from './sandbox-source.js';
+import { installPrelude, wrapCell } from './sandbox-source.js';
 import { FloodGuard } from './flood-guard.js';
 import { holdForTeardown, unwindingThread } from './teardown.js';
 import { decodeSandboxMessage, type SandboxReceive, type ToHostMessage, type ToSandboxMessage } from '../cell/sandbox-protocol.js';
@@ -88,10 +88,7 @@ export class CellIsolate {
         },
         { ignored: true },
       );
-      const control = await context.evalClosure(preludeSource(), [send], {
-        filename: 'codecell-prelude.js',
-        result: { reference: true },
-      });
+      const control = await installPrelude(isolate, context, send);
       const receive = await control.get('receive', { reference: true });
       control.release();
       self = new CellIsolate(isolate, context, receive as ivm.Reference<SandboxReceive>);
