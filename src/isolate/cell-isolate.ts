@@ -2,7 +2,7 @@
 // the translation of isolated-vm's failures into CodeCellError codes.
 import type IsolatedVm from 'isolated-vm-6';
 import type { CodeCellErrorCode } from '../errors.js';
-import { describeCellError, describeCompileError, translateIsolateError } from './errors.js';
+import { describeCellError, explainCompileError, translateIsolateError } from './errors.js';
 import { loadIsolatedVm } from './load.js';
 import { installPrelude, wrapCell } from './sandbox-source.js';
 import { FloodGuard } from './flood-guard.js';
@@ -157,13 +157,12 @@ export class CellIsolate {
       try {
         module = await this.#inside(this.#isolate.compileModule(wrapCell(source), { filename, lineOffset: -1 }));
       } catch (error) {
-        return { error: await this.#compileError(source, filename, error) };
+        return { error: await explainCompileError(this.#isolate, source, filename, error) };
       }
-      await this.#inside(
-        module.instantiate(this.#context, (specifier: string) => {
-          throw new Error(`Unsupported import in cell: ${specifier}`);
-        }),
-      );
+      const refuseImport = (specifier: string): never => {
+        throw new Error(`Unsupported import in cell: ${specifier}`);
+      };
+      await this.#inside(module.instantiate(this.#context, refuseImport));
       const evaluation = module.evaluate();
       this.#track(evaluation);
       // Source that closes the wrapper's try block (`} catch {} throw …; try {`) throws past it:
@@ -179,21 +178,6 @@ export class CellIsolate {
     } finally {
       this.#busy--;
     }
-  }
-
-  /** Explains a compile failure of the wrapped source in terms of the user's own source. */
-  async #compileError(source: string, filename: string, error: unknown): Promise<string> {
-    const failure = translateIsolateError(error);
-    if (failure !== undefined) throw failure;
-    try {
-      const raw = await this.#isolate.compileModule(source, { filename });
-      const specifier = raw.dependencySpecifiers[0];
-      raw.release();
-      if (specifier !== undefined) return `Unsupported import in cell: ${specifier}`;
-    } catch (rawError) {
-      return describeCompileError(rawError);
-    }
-    return describeCompileError(error);
   }
 
   /** One task into the isolate (a tool result, a timer firing). Fire and forget. */

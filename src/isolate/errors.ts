@@ -1,5 +1,6 @@
 // isolated-vm reports everything as plain Errors: the table of messages that mean something,
 // and the error text a cell sees (its own stack, without the host's frames).
+import type IsolatedVm from 'isolated-vm-6';
 import { CodeCellError, messageOf, type CodeCellErrorCode } from '../errors.js';
 
 /** isolated-vm reports everything as plain Errors; these are the messages that mean something. */
@@ -40,4 +41,23 @@ export function describeCompileError(error: unknown): string {
   const description = describeCellError(error);
   const row = COMPILE_HINTS.find(({ pattern }) => pattern.test(description));
   return row === undefined ? description : `${description} (${row.hint})`;
+}
+
+/**
+ * Explains a compile failure of the wrapped cell in terms of the user's own source: an import
+ * is named as unsupported, a syntax error gets its hint.
+ * @internal
+ */
+export async function explainCompileError(isolate: IsolatedVm.Isolate, source: string, filename: string, error: unknown): Promise<string> {
+  const failure = translateIsolateError(error);
+  if (failure !== undefined) throw failure;
+  try {
+    const raw = await isolate.compileModule(source, { filename });
+    const specifier = raw.dependencySpecifiers[0];
+    raw.release();
+    if (specifier !== undefined) return `Unsupported import in cell: ${specifier}`;
+  } catch (rawError) {
+    return describeCompileError(rawError);
+  }
+  return describeCompileError(error);
 }
