@@ -3,6 +3,7 @@
 // cell/noSubscriber right after it learned the cell's id) every event is held, so a subscription
 // made as soon as execute resolved sees all of them; after a "no", only the newest 128 are kept,
 // for the newest 64 closed cells, as in-process. A bound that drops reports once, with a count.
+// A subscription `from: 'start'` replaces all that with the runtime's replay of the cell.
 import type { CellId, CellStreamEvent, Logger } from '../src/index.js';
 
 /** Held while the client has not decided (a runaway cell cannot grow it past this). */
@@ -17,6 +18,8 @@ interface Relayed {
   dropped: number;
   closed: boolean;
   stop(): void;
+  /** The runtime's replay of the cell from its admission (`from: 'start'`). */
+  replay(): AsyncIterable<CellStreamEvent>;
 }
 
 export class EventRelay {
@@ -31,26 +34,44 @@ export class EventRelay {
     this.#logger = logger;
   }
 
-  /** Starts taking the cell's events (at admission). */
-  watch(cellId: CellId, events: AsyncIterable<CellStreamEvent>): void {
-    const iterator = events[Symbol.asyncIterator]();
-    const cell: Relayed = { state: 'undecided', held: [], dropped: 0, closed: false, stop: () => void iterator.return?.() };
+  /** Starts taking the cell's events (at admission); `replay` gives them again from the start. */
+  watch(cellId: CellId, events: AsyncIterable<CellStreamEvent>, replay: () => AsyncIterable<CellStreamEvent>): void {
+    const cell: Relayed = { state: 'undecided', held: [], dropped: 0, closed: false, stop: () => {}, replay };
     this.#cells.set(cellId, cell);
-    void (async () => {
-      for (let next = await iterator.next(); next.done !== true; next = await iterator.next()) this.#take(cellId, cell, next.value);
-    })().catch((error: unknown) => this.#logger.warn(`codecell-host: relaying the events of cell ${cellId} failed: ${String(error)}`));
+    this.#follow(cellId, cell, events);
   }
 
-  /** cell/subscribe: what was held, then every event as it happens. False for an unknown cell. */
-  subscribe(cellId: CellId): boolean {
+  /**
+   * cell/subscribe: what was held, then every event as it happens; `from: 'start'` (before any
+   * other subscription) the runtime's replay of the cell instead. False for an unknown cell.
+   */
+  subscribe(cellId: CellId, from: 'now' | 'start' = 'now'): boolean {
     const cell = this.#cells.get(cellId);
     if (cell === undefined) return false;
     if (cell.state === 'subscribed') return true;
     cell.state = 'subscribed';
+    if (from === 'start') {
+      cell.stop();
+      cell.held = [];
+      this.#follow(cellId, cell, cell.replay());
+      return true;
+    }
     if (cell.dropped > 0) this.#logger.warn(`codecell-host: cell ${cellId} lost its ${cell.dropped} oldest events before the subscription`);
     for (const event of cell.held.splice(0)) this.#send(cellId, event);
     if (cell.closed) this.#forget(cellId);
     return true;
+  }
+
+  #follow(cellId: CellId, cell: Relayed, events: AsyncIterable<CellStreamEvent>): void {
+    const iterator = events[Symbol.asyncIterator]();
+    let stopped = false;
+    cell.stop = () => {
+      stopped = true;
+      void iterator.return?.();
+    };
+    void (async () => {
+      for (let next = await iterator.next(); next.done !== true && !stopped; next = await iterator.next()) this.#take(cellId, cell, next.value);
+    })().catch((error: unknown) => this.#logger.warn(`codecell-host: relaying the events of cell ${cellId} failed: ${String(error)}`));
   }
 
   /** cell/noSubscriber: keep only what a late subscriber would get in-process. */

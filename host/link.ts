@@ -27,6 +27,7 @@ import { RemoteSession, type RemoteSessionOptions } from './remote-session.js';
 export type InboundRequest = { name: DelegateCallName; call: IncomingCall };
 type InboundNotification =
   | { type: 'event'; params: WireParams['cellEvent'] }
+  | { type: 'sessionEvent'; params: WireParams['sessionEvent'] }
   | { type: 'initialEvent'; params: WireParams['cellInitialEvent'] }
   | { type: 'closed'; params: WireParams['cellClosed'] };
 export type Inbound = RoutedEntry<InboundNotification, InboundRequest>;
@@ -80,6 +81,7 @@ export class HostLink {
     this.#sendRaw = opened.send;
     this.notify = opened.notify;
     onNotification(this.connection, Methods.cellEvent, (params) => this.remotes.get(params.sessionId)?.receive({ type: 'notification', message: { type: 'event', params } }), logger);
+    onNotification(this.connection, Methods.sessionEvent, (params) => this.remotes.get(params.sessionId)?.receive({ type: 'notification', message: { type: 'sessionEvent', params } }), logger);
     onNotification(this.connection, Methods.cellInitialEvent, (params) => this.sessions.routeNotification(params.sessionId, { type: 'initialEvent', params }), logger);
     onNotification(this.connection, Methods.cellClosed, (params) => this.sessions.routeNotification(params.sessionId, { type: 'closed', params }), logger);
     onNotification(this.connection, Methods.cellCancel, ({ sessionId, cellId, method }) => this.#incoming.cancel(sessionId, cellId, method), logger);

@@ -17,6 +17,7 @@ import {
   type NestedToolCall,
   type ObserveMode,
   type SessionRuntimeDelegate,
+  type SessionStreamEvent,
   type ToolDefinition,
 } from '../src/index.js';
 import { INTERNAL_ERROR, INVALID_PARAMS } from '../src/internal.js';
@@ -75,8 +76,13 @@ export const Methods = {
   })),
   cellObserve: request<CellEvent>()('cell/observe', 'toHost', z.object({ ...inCell, mode: checkedByRuntime<ObserveMode>() })),
   cellTerminate: request<CellEvent>()('cell/terminate', 'toHost', z.object(inCell)),
-  /** Starts cell/event for the cell: its held events first, then each as it happens. */
-  cellSubscribe: request<Record<string, never>>()('cell/subscribe', 'toHost', z.object(inCell)),
+  /**
+   * Starts cell/event for the cell: its held events first (with `from: 'start'`, its whole kept
+   * log, a `gap` event first if some were dropped), then each as it happens.
+   */
+  cellSubscribe: request<Record<string, never>>()('cell/subscribe', 'toHost', z.object({ ...inCell, from: z.enum(['now', 'start']).optional() })),
+  /** Starts session/event for the session: every cell's events from now on, admissions included. */
+  sessionSubscribe: request<Record<string, never>>()('session/subscribe', 'toHost', z.object(inSession)),
   /** Nobody subscribed as the client learned the cell: the host keeps only the newest 128 events. */
   cellNoSubscriber: notification('cell/noSubscriber', z.object(inCell), 'toHost'),
   sessionShutdown: request<Record<string, never>>()('session/shutdown', 'toHost', z.object(inSession)),
@@ -87,6 +93,7 @@ export const Methods = {
   /** The initial observation of a cell admitted by cell/execute or session/create. */
   cellInitialEvent: notification('cell/initialEvent', z.object({ ...inCell, event: checkedByRuntime<CellEvent>() })),
   cellEvent: notification('cell/event', z.object({ ...inCell, event: checkedByRuntime<CellStreamEvent>() })),
+  sessionEvent: notification('session/event', z.object({ ...inSession, event: checkedByRuntime<SessionStreamEvent>() })),
   /** The host gave up on every outstanding request of this method for the cell: abort, never answer. (Lists every DelegateCalls method.) */
   cellCancel: notification('cell/cancel', z.object({ ...inCell, method: z.enum(['tool/invoke', 'cell/notify']) })),
   cellClosed: notification('cell/closed', z.object(inCell)),

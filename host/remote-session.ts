@@ -7,10 +7,13 @@ import {
   type CellId,
   type CellLimits,
   type CellStreamEvent,
+  type EventsOptions,
   type ExecuteRequest,
+  type HandOffStream,
   type ObserveMode,
   type PendingEvent,
   type SessionRuntimeDelegate,
+  type SessionStreamEvent,
   type StartedCell,
   type ToolDefinition,
 } from '../src/index.js';
@@ -58,6 +61,7 @@ export class RemoteSession extends SessionBase {
   /** Every cell of the session this client learned of, newest last (bounded). */
   readonly #known = new Set<CellId>();
   readonly #subscribed = new Set<CellId>();
+  #sessionSubscribed = false;
   #hostDead: CodeCellError | undefined;
   /** The delegate's cellClosed calls still running. */
   readonly #cellsClosing = new Set<Promise<void>>();
@@ -69,7 +73,7 @@ export class RemoteSession extends SessionBase {
     this.#delegate = delegate;
     this.setupCellId = setupCellId;
     this.#deadlineMs = deadlineMs ?? DEFAULT_CALLBACK_ABORT_DEADLINE_MS;
-    this.#streams = new CellStreams({ logger: link.logger, retainClosed: 64 });
+    this.#streams = new CellStreams({ logger: link.logger, retainClosed: 64, sessionFromCells: false });
     if (setupCellId !== undefined) this.#admitted(setupCellId);
   }
 
@@ -87,7 +91,7 @@ export class RemoteSession extends SessionBase {
     const result = await this.#link.request(Methods.cellExecute, { sessionId: this.sessionId, request, observe: initialObserve });
     const { cellId } = result as Partial<typeof result>;
     if (typeof cellId !== 'string' || cellId === '') throw new CodeCellError('ERR_PROTOCOL', `codecell-host answered cell/execute without a cellId: ${JSON.stringify(result)}`);
-    return { cellId, initialEvent: this.#admitted(cellId) };
+    return this.startedCell(cellId, this.#admitted(cellId));
   }
 
   async beginObserve(cellId: CellId, mode: ObserveMode, signal?: AbortSignal): Promise<PendingEvent> {
@@ -140,20 +144,35 @@ export class RemoteSession extends SessionBase {
     }
   }
 
-  /** The cell's stream events (SPEC §7): the host holds them until this first subscription. */
-  events(cellId: CellId): AsyncIterable<CellStreamEvent> {
-    this.checkCellId(cellId);
+  /** The cell's stream events (SPEC §7): the host holds them until the first subscription. */
+  protected cellEvents(cellId: CellId, options: EventsOptions): HandOffStream<CellStreamEvent> {
+    if (this.#hostDead !== undefined) throw this.#hostDead;
     if (!this.#known.has(cellId)) throw new CodeCellError('ERR_MISSING_CELL', `unknown cell ${cellId}`);
     if (!this.#subscribed.has(cellId)) {
+      // The host sends the held events (or its replay, `from: 'start'`); they fill the local log.
       this.#subscribed.add(cellId);
-      this.#streams.track(cellId, this.#streams.begin());
-      this.#link.request(Methods.cellSubscribe, { sessionId: this.sessionId, cellId }).catch((error: unknown) => {
-        // The host no longer has the cell's events (or is gone): the stream ends.
-        this.#streams.end(cellId);
-        this.#link.logger.warn(`codecell: subscribing to cell ${cellId} failed: ${messageOf(error)}`);
+      this.#streams.admit(cellId);
+      this.#link.request(Methods.cellSubscribe, { sessionId: this.sessionId, cellId, ...options }).catch((error: unknown) => {
+        // The host no longer has the cell's events (or is gone): the stream ends, or fails.
+        this.#streams.end(cellId, this.#hostDead);
+        if (this.#hostDead === undefined) this.#link.logger.warn(`codecell: subscribing to cell ${cellId} failed: ${messageOf(error)}`);
       });
     }
-    return this.#streams.subscribe(cellId);
+    return this.#streams.subscribe(cellId, options);
+  }
+
+  /** Every cell's events from now on: the host sends them as one stream (session/event). */
+  protected sessionEvents(): HandOffStream<SessionStreamEvent> {
+    if (this.#hostDead !== undefined) throw this.#hostDead;
+    this.assertNotShuttingDown();
+    const stream = this.#streams.subscribeSession();
+    if (!this.#sessionSubscribed) {
+      this.#sessionSubscribed = true;
+      this.#link.request(Methods.sessionSubscribe, { sessionId: this.sessionId }).catch((error: unknown) => {
+        if (this.#hostDead === undefined) this.#link.logger.warn(`codecell: following session ${this.sessionId} failed: ${messageOf(error)}`);
+      });
+    }
+    return stream;
   }
 
   // --- used by HostLink ---
@@ -181,6 +200,8 @@ export class RemoteSession extends SessionBase {
     const message = entry.message;
     if (message.type === 'event') {
       this.#streams.emit(message.params.cellId, message.params.event);
+    } else if (message.type === 'sessionEvent') {
+      this.#streams.emitSession(message.params.event);
     } else if (message.type === 'initialEvent') {
       const { cellId, event } = message.params;
       const initial = this.#initial.get(cellId);
@@ -250,7 +271,8 @@ export class RemoteSession extends SessionBase {
   }
 
   #endAll(error: CodeCellError): void {
-    this.#streams.endAll();
+    // A stream whose host died fails with ERR_HOST_EXITED; a shut-down session's streams end.
+    this.#streams.endAll(error.code === 'ERR_HOST_EXITED' ? error : undefined);
     for (const initial of this.#initial.values()) if (!('event' in initial)) initial.reject(error);
     this.#initial.clear();
   }

@@ -50,6 +50,8 @@ export function createHost(options: HostOptions = {}): Host {
   const sessions = new Map<SessionId, SessionRuntime>();
   /** Each session's cell events, held until the client subscribes (or says nobody will). */
   const relays = new Map<SessionId, EventRelay>();
+  /** Sessions whose session-wide events go to the client (session/subscribe). */
+  const sessionFollowed = new Set<SessionId>();
   /** Initial observations not yet sent, per session (a shutdown answers after them). */
   const initialSends = new Map<SessionId, Set<Promise<void>>>();
   let sessionSeq = 0;
@@ -64,7 +66,7 @@ export function createHost(options: HostOptions = {}): Host {
   /** Sends the cell's initial observation once it is there, after the answer that named the cell. */
   /** A cell was admitted: its events are held for the client, its initial observation follows. */
   const admitted = (sessionId: SessionId, runtime: SessionRuntime, cellId: CellId, initialEvent: Promise<CellEvent>): void => {
-    relays.get(sessionId)?.watch(cellId, runtime.events(cellId));
+    relays.get(sessionId)?.watch(cellId, runtime.events(cellId), () => runtime.events(cellId, { from: 'start' }));
     sendInitialEvent(sessionId, cellId, initialEvent);
   };
 
@@ -85,6 +87,7 @@ export function createHost(options: HostOptions = {}): Host {
     sessions.delete(sessionId);
     relays.get(sessionId)?.closeAll();
     relays.delete(sessionId);
+    sessionFollowed.delete(sessionId);
     initialSends.delete(sessionId);
     const bound = new Promise<void>((resolve) => setTimeout(resolve, 1_000).unref());
     await Promise.race([Promise.all(sends), bound]);
@@ -159,9 +162,20 @@ export function createHost(options: HostOptions = {}): Host {
     return { cellId: started.cellId };
   });
 
-  onRequest(connection, Methods.cellSubscribe, ({ sessionId, cellId }) => {
+  onRequest(connection, Methods.cellSubscribe, ({ sessionId, cellId, from }) => {
     session(sessionId);
-    if (relays.get(sessionId)?.subscribe(cellId) !== true) throw new CodeCellError('ERR_MISSING_CELL', `unknown cell ${cellId}`);
+    if (relays.get(sessionId)?.subscribe(cellId, from) !== true) throw new CodeCellError('ERR_MISSING_CELL', `unknown cell ${cellId}`);
+    return {};
+  });
+
+  onRequest(connection, Methods.sessionSubscribe, ({ sessionId }) => {
+    const runtime = session(sessionId);
+    if (!sessionFollowed.has(sessionId)) {
+      sessionFollowed.add(sessionId);
+      void (async () => {
+        for await (const event of runtime.events()) notify(Methods.sessionEvent, { sessionId, event });
+      })().catch((error: unknown) => logger.warn(`codecell-host: relaying the events of session ${sessionId} failed: ${messageOf(error)}`));
+    }
     return {};
   });
 

@@ -1,102 +1,183 @@
-// Per-cell event streams of one session (SPEC §7): events from admission until the first
-// subscriber are held by a PendingRouter guard, the newest 128 per cell. Shared by the
+// The event streams of one session (SPEC §7): per cell, and session-wide. Each cell keeps a
+// bounded log from its admission: its first subscriber gets the newest 128 events from before it
+// subscribed, a replay (`from: 'start'`) the whole log behind a `gap` event when the log dropped
+// some. Closed cells keep their log for the newest `retainClosed` of them. Shared by the
 // in-process runtime and the remote session of HostClient.
-import { CellStream } from './cell-stream.js';
 import { CodeCellError } from './errors.js';
-import { PendingRouter, type PendingGuard } from './pending-router.js';
-import type { CellId, CellStreamEvent, Logger } from './types.js';
+import { EventStream, type StreamSource } from './event-stream.js';
+import { OVERFLOW_MESSAGE } from './pending-router.js';
+import type { CellId, CellStreamEvent, EventsOptions, Logger, SessionStreamEvent } from './types.js';
+
+/** What a cell's first subscriber gets from before it subscribed. */
+const FIRST_SUBSCRIBER_EVENTS = 128;
+/** A cell's log (what a replay can show): this many events at most… */
+export const REPLAY_EVENTS = 1_024;
+/** …and at most about this many bytes of them (measured as their JSON text, roughly). */
+export const REPLAY_BYTES = 1024 * 1024;
 
 export interface CellStreamsOptions {
   logger: Logger;
+  /** How many closed cells keep their log, for late subscribers and replays (oldest dropped first). */
+  retainClosed: number;
   /**
-   * How many closed cells nobody subscribed to keep their held events for a late first
-   * subscriber (the oldest are dropped first). The remote session needs this because it learns
-   * a cell's id only after the cell's initial observation, when the cell may have closed.
+   * Whether session-wide streams are fed from the cells' events here (in-process), or only
+   * through emitSession (a remote session, whose host sends them as one stream).
    */
-  retainClosed?: number;
+  sessionFromCells: boolean;
+}
+
+interface CellLog {
+  readonly events: CellStreamEvent[];
+  readonly sizes: number[];
+  bytes: number;
+  dropped: number;
+  closed: boolean;
+  /** Whether the cell had a subscriber (the first one gets the held events). */
+  subscribed: boolean;
+  readonly subscribers: Set<EventStream<CellStreamEvent>>;
+}
+
+const isClosed = (event: CellStreamEvent): boolean => event.type === 'closed';
+
+/** About how many bytes an event holds (its strings; JSON text for tool inputs). */
+function sizeOf(event: CellStreamEvent): number {
+  switch (event.type) {
+    case 'output':
+      return 32 + (event.item.type === 'text' ? event.item.text.length : event.item.imageUrl.length);
+    case 'notification':
+      return 32 + event.text.length;
+    case 'toolCall':
+      return 64 + (JSON.stringify(event.input)?.length ?? 0);
+    case 'toolResult':
+      return 48 + (event.error?.length ?? 0);
+    case 'closed':
+      return 64 + event.event.items.reduce((sum, item) => sum + (item.type === 'text' ? item.text.length : item.imageUrl.length), 0);
+    default:
+      return 32;
+  }
 }
 
 export class CellStreams {
-  readonly #router: PendingRouter<CellId, CellStreamEvent, never>;
-  readonly #guards = new Map<CellId, PendingGuard>();
-  readonly #subscribers = new Map<CellId, Set<CellStream>>();
-  /** Closed cells without a subscriber yet, oldest first. */
-  readonly #retained = new Set<CellId>();
-  readonly #retainClosed: number;
+  readonly #logs = new Map<CellId, CellLog>();
+  /** Closed cells whose log is kept, oldest first. */
+  readonly #closed = new Set<CellId>();
+  readonly #session = new Set<EventStream<SessionStreamEvent>>();
+  readonly #options: CellStreamsOptions;
+  readonly #sessionSource: StreamSource<SessionStreamEvent>;
 
   constructor(options: CellStreamsOptions) {
-    this.#router = new PendingRouter({ label: 'cell', logger: options.logger });
-    this.#retainClosed = options.retainClosed ?? 0;
+    this.#options = options;
+    this.#sessionSource = sourceOf(this.#session);
   }
 
-  /** Opens the holding window for a cell whose id is not known yet. */
-  begin(): PendingGuard {
-    return this.#router.begin();
+  /** Whether the cell's events are (still) kept. */
+  has(cellId: CellId): boolean {
+    return this.#logs.has(cellId);
   }
 
-  /** The cell's id is known: its guard is held until the cell's `closed` event. */
-  track(cellId: CellId, guard: PendingGuard): void {
-    this.#guards.set(cellId, guard);
+  /** A cell was admitted: its log starts, and session-wide subscribers hear of it. */
+  admit(cellId: CellId): void {
+    this.#logOf(cellId);
+    if (this.#options.sessionFromCells) this.emitSession({ cellId, type: 'admitted' });
+  }
+
+  /** An event for the session-wide streams only. */
+  emitSession(event: SessionStreamEvent): void {
+    for (const stream of this.#session) stream.push(event);
   }
 
   emit(cellId: CellId, event: CellStreamEvent): void {
-    this.#router.routeNotification(cellId, event);
-    if (event.type !== 'closed') return;
-    if (this.#subscribers.has(cellId) || this.#retainClosed === 0) {
-      this.#forget(cellId);
-      return;
+    const log = this.#logOf(cellId);
+    if (log.closed) return;
+    const size = sizeOf(event);
+    log.events.push(event);
+    log.sizes.push(size);
+    log.bytes += size;
+    while (log.events.length > REPLAY_EVENTS || (log.bytes > REPLAY_BYTES && log.events.length > 1)) {
+      log.events.shift();
+      log.bytes -= log.sizes.shift() ?? 0;
+      log.dropped++;
     }
-    this.#retained.add(cellId);
-    if (this.#retained.size > this.#retainClosed) {
-      const [oldest] = this.#retained;
+    for (const stream of log.subscribers) stream.push(event);
+    if (this.#options.sessionFromCells) this.emitSession({ cellId, ...event });
+    if (event.type !== 'closed') return;
+    log.closed = true;
+    this.#closed.add(cellId);
+    if (this.#closed.size > this.#options.retainClosed) {
+      const [oldest] = this.#closed;
       if (oldest !== undefined) this.#forget(oldest);
     }
   }
 
-  #forget(cellId: CellId): void {
-    this.#retained.delete(cellId);
-    this.#router.unregister(cellId);
-    this.#subscribers.delete(cellId);
-    this.#guards.get(cellId)?.release();
-    this.#guards.delete(cellId);
+  /** A stream of the cell's events; where it begins is `options.from` (see EventsOptions). */
+  subscribe(cellId: CellId, options: EventsOptions = {}): EventStream<CellStreamEvent> {
+    const log = this.#logs.get(cellId);
+    if (log === undefined) throw new CodeCellError('ERR_MISSING_CELL', `unknown cell ${cellId}`);
+    const stream = new EventStream<CellStreamEvent>(sourceOf(log.subscribers), isClosed);
+    let replay: CellStreamEvent[] = [];
+    if (options.from === 'start') {
+      replay = log.dropped > 0 ? [{ type: 'gap', dropped: log.dropped }, ...log.events] : log.events;
+    } else if (!log.subscribed) {
+      replay = log.events.slice(-FIRST_SUBSCRIBER_EVENTS);
+      const lost = log.dropped + log.events.length - replay.length;
+      // Worded as the PendingRouter's overflow (SPEC §7: one warning per cell, with the count).
+      if (lost > 0) this.#options.logger.warn(`codecell: cell ${cellId} lost its ${lost} oldest held notification(s) (${OVERFLOW_MESSAGE})`);
+    } else if (log.closed) {
+      replay = log.events.slice(-1);
+    }
+    log.subscribed = true;
+    if (!log.closed) log.subscribers.add(stream);
+    for (const event of replay) stream.push(event);
+    return stream;
   }
 
-  /** A new subscriber; the first one receives what was held since admission. */
-  subscribe(cellId: CellId): AsyncIterable<CellStreamEvent> {
-    if (!this.#guards.has(cellId)) throw new CodeCellError('ERR_MISSING_CELL', `unknown cell ${cellId}`);
-    let subscribers = this.#subscribers.get(cellId);
-    const stream = new CellStream(() => subscribers?.delete(stream));
-    if (subscribers === undefined) {
-      const created = new Set<CellStream>([stream]);
-      subscribers = created;
-      this.#subscribers.set(cellId, created);
-      this.#router.register(cellId, (entry) => {
-        if (entry.type === 'notification') for (const subscriber of created) subscriber.push(entry.message);
-      });
-      // A retained closed cell has just flushed its whole stream, `closed` included.
-      if (this.#retained.has(cellId)) this.#forget(cellId);
-    } else {
-      subscribers.add(stream);
-    }
+  /** A stream of every cell's events from now on, admissions included. */
+  subscribeSession(): EventStream<SessionStreamEvent> {
+    const stream = new EventStream<SessionStreamEvent>(this.#sessionSource);
+    this.#session.add(stream);
     return stream;
   }
 
   /** Ends the cell's streams without a `closed` event (its events are no longer available). */
-  end(cellId: CellId): void {
-    for (const subscriber of this.#subscribers.get(cellId) ?? []) void subscriber.return();
+  end(cellId: CellId, error?: unknown): void {
+    const log = this.#logs.get(cellId);
+    for (const stream of [...(log?.subscribers ?? [])]) finish(stream, error);
     this.#forget(cellId);
   }
 
-  /** Ends every stream (the session is gone): subscribers finish, held events are dropped. */
-  endAll(): void {
-    for (const [cellId, subscribers] of this.#subscribers) {
-      for (const subscriber of subscribers) void subscriber.return();
-      this.#router.unregister(cellId);
-    }
-    this.#subscribers.clear();
-    for (const cellId of this.#retained) this.#router.unregister(cellId);
-    this.#retained.clear();
-    for (const guard of this.#guards.values()) guard.release();
-    this.#guards.clear();
+  /** Ends every stream (the session is gone; with `error` when it died): logs are dropped. */
+  endAll(error?: unknown): void {
+    for (const cellId of [...this.#logs.keys()]) this.end(cellId, error);
+    for (const stream of [...this.#session]) finish(stream, error);
   }
+
+  #logOf(cellId: CellId): CellLog {
+    let log = this.#logs.get(cellId);
+    if (log === undefined) {
+      log = { events: [], sizes: [], bytes: 0, dropped: 0, closed: false, subscribed: false, subscribers: new Set() };
+      this.#logs.set(cellId, log);
+    }
+    return log;
+  }
+
+  #forget(cellId: CellId): void {
+    this.#logs.delete(cellId);
+    this.#closed.delete(cellId);
+  }
+}
+
+function finish<T>(stream: EventStream<T>, error: unknown): void {
+  if (error === undefined) stream.close();
+  else stream.fail(error);
+}
+
+/** The source side of a set of subscribers: hand-off swaps one for its successor in place. */
+function sourceOf<T>(subscribers: Set<EventStream<T>>): StreamSource<T> {
+  return {
+    replace: (stream, next) => {
+      if (!subscribers.delete(stream)) return;
+      subscribers.add(next);
+    },
+    remove: (stream) => void subscribers.delete(stream),
+  };
 }

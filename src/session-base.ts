@@ -1,16 +1,20 @@
 // The rules every CodeCellSession keeps the same way, in-process (SessionRuntime) or remote
 // (RemoteSession): shutdown runs once and every caller gets the same promise, a session that is
 // shutting down refuses new cells, observe() is beginObserve()'s event, a cell id is a
-// non-empty string, and a cell has at most one observer (busyObserverError).
+// non-empty string, and a cell has at most one observer (busyObserverError); events() with and
+// without a cell, and a started cell's readText().
 import { CodeCellError } from './errors.js';
 import type {
   CellEvent,
   CellId,
   CellStreamEvent,
   CodeCellSession,
+  EventsOptions,
   ExecuteRequest,
+  HandOffStream,
   ObserveMode,
   PendingEvent,
+  SessionStreamEvent,
   StartedCell,
 } from './types.js';
 import { checkCellId } from './validate.js';
@@ -27,9 +31,30 @@ export abstract class SessionBase implements CodeCellSession {
   abstract execute(request: ExecuteRequest, initialObserve?: ObserveMode): Promise<StartedCell>;
   abstract beginObserve(cellId: CellId, mode: ObserveMode, signal?: AbortSignal): Promise<PendingEvent>;
   abstract terminate(cellId: CellId): Promise<CellEvent>;
-  abstract events(cellId: CellId): AsyncIterable<CellStreamEvent>;
   /** The shutdown itself; shutdown() calls it once. */
   protected abstract shutdownOnce(): Promise<void>;
+  /** A stream of every cell's events from now on (see events()). */
+  protected abstract sessionEvents(): HandOffStream<SessionStreamEvent>;
+  /** A stream of one cell's events, the id and options checked (see events(cellId)). */
+  protected abstract cellEvents(cellId: CellId, options: EventsOptions): HandOffStream<CellStreamEvent>;
+
+  /** Every cell's events (each with its cellId), admissions included, in the order they happen. */
+  events(): HandOffStream<SessionStreamEvent>;
+  /** One cell's events; `options.from: 'start'` replays them from the cell's admission. */
+  events(cellId: CellId, options?: EventsOptions): HandOffStream<CellStreamEvent>;
+  events(cellId?: CellId, options?: EventsOptions): HandOffStream<SessionStreamEvent> | HandOffStream<CellStreamEvent> {
+    if (cellId === undefined) return this.sessionEvents();
+    const id = this.checkCellId(cellId);
+    if (options !== undefined && (options === null || typeof options !== 'object')) throw new CodeCellError('ERR_INVALID_REQUEST', 'events options must be an object');
+    const from = (options as { from?: unknown } | undefined)?.from;
+    if (from !== undefined && from !== 'now' && from !== 'start') throw new CodeCellError('ERR_INVALID_REQUEST', `events options.from must be 'now' or 'start', got ${JSON.stringify(from)}`);
+    return this.cellEvents(id, from === undefined ? {} : { from });
+  }
+
+  /** What execute resolves with: the cell's id, its initial event, and readText(). */
+  protected startedCell(cellId: CellId, initialEvent: Promise<CellEvent>): StartedCell {
+    return { cellId, initialEvent, readText: () => readText(this.cellEvents(cellId, { from: 'start' })) };
+  }
 
   /** `signal` (optional) gives up the observation and frees the observer slot when aborted. */
   async observe(cellId: CellId, mode: ObserveMode, signal?: AbortSignal): Promise<CellEvent> {
@@ -58,4 +83,13 @@ export abstract class SessionBase implements CodeCellSession {
   protected checkCellId(cellId: unknown): CellId {
     return checkCellId(cellId);
   }
+}
+
+/** The text items of a cell's stream until its end, one per line. */
+async function readText(stream: AsyncIterable<CellStreamEvent>): Promise<string> {
+  const lines: string[] = [];
+  for await (const event of stream) {
+    if (event.type === 'output' && event.item.type === 'text') lines.push(event.item.text);
+  }
+  return lines.join('\n');
 }

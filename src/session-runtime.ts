@@ -19,11 +19,14 @@ import type {
   CellEvent,
   CellId,
   CellStreamEvent,
+  EventsOptions,
   ExecuteRequest,
+  HandOffStream,
   Logger,
   ObserveMode,
   PendingEvent,
   SessionRuntimeDelegate,
+  SessionStreamEvent,
   StartedCell,
   ToolDefinition,
 } from './types.js';
@@ -102,7 +105,7 @@ export class SessionRuntime extends SessionBase {
     this.#isolatePool = (checked.isolatePool as IsolatePool | undefined) ?? defaultIsolatePool;
     this.#cells = new SessionCells(this.#logger);
     // Committed cells keep their events for a late first subscriber as long as their outcome.
-    this.#streams = new CellStreams({ logger: this.#logger, retainClosed: MAX_UNREAD_TERMINALS });
+    this.#streams = new CellStreams({ logger: this.#logger, retainClosed: MAX_UNREAD_TERMINALS, sessionFromCells: true });
   }
 
   async execute(request: ExecuteRequest, initialObserve: ObserveMode = DEFAULT_OBSERVE): Promise<StartedCell> {
@@ -142,7 +145,7 @@ export class SessionRuntime extends SessionBase {
       isolate.dispose();
       this.assertNotShuttingDown();
     }
-    this.#streams.track(cellId, this.#streams.begin());
+    this.#streams.admit(cellId);
     const cell = new Cell(isolate, {
       id: cellId,
       toolCallId: checked.toolCallId ?? `exec-${cellId}`,
@@ -161,7 +164,7 @@ export class SessionRuntime extends SessionBase {
     const initialEvent = cell.observe(mode);
     if (prepared.error !== undefined) cell.fail(prepared.error);
     else cell.start(prepared.code, prepared.filename, config);
-    return { cellId, initialEvent };
+    return this.startedCell(cellId, initialEvent);
   }
 
   async beginObserve(cellId: CellId, mode: ObserveMode, signal?: AbortSignal): Promise<PendingEvent> {
@@ -173,13 +176,13 @@ export class SessionRuntime extends SessionBase {
     return this.#openCell(cellId).terminate();
   }
 
-  /**
-   * The cell's stream events as they happen (SPEC §7). Events from admission until the first
-   * subscription are held (the newest 128); later subscribers see events from then on.
-   */
-  events(cellId: CellId): AsyncIterable<CellStreamEvent> {
-    // A committed cell's stream is kept for a late first subscriber (the newest 64 cells).
-    return this.#streams.subscribe(this.checkCellId(cellId));
+  protected cellEvents(cellId: CellId, options: EventsOptions): HandOffStream<CellStreamEvent> {
+    // A closed cell's events are kept for the newest 64 closed cells.
+    return this.#streams.subscribe(cellId, options);
+  }
+
+  protected sessionEvents(): HandOffStream<SessionStreamEvent> {
+    return this.#streams.subscribeSession();
   }
 
   #openCell(cellId: unknown): Cell {
@@ -244,6 +247,8 @@ export class SessionRuntime extends SessionBase {
       await this.#cells.shutdown(deadline);
     } finally {
       deadline.clear();
+      // Every cell closed (their streams ended with it); the session-wide streams end here.
+      this.#streams.endAll();
     }
   }
 }

@@ -67,6 +67,11 @@ export interface SessionRuntimeDelegate {
 export interface StartedCell {
   cellId: CellId;
   initialEvent: Promise<CellEvent>;
+  /**
+   * The cell's text output from its admission until its terminal event, one `text()` item per
+   * line (replayed, so it may be called at any time while the cell's events are kept).
+   */
+  readText(): Promise<string>;
 }
 
 export interface PendingEvent {
@@ -78,7 +83,31 @@ export type CellStreamEvent =
   | { type: 'toolCall'; callId: string; tool: { name: string; namespace?: string }; input: JsonValue | undefined }
   | { type: 'toolResult'; callId: string; ok: boolean; error?: string }
   | { type: 'notification'; text: string }
-  | { type: 'closed'; event: CellEvent };
+  | { type: 'closed'; event: CellEvent }
+  /** First event of a replay whose oldest events were no longer kept: how many are missing. */
+  | { type: 'gap'; dropped: number };
+
+/** An event of `session.events()`: every cell's stream events, and each cell's admission. */
+export type SessionStreamEvent = { cellId: CellId } & ({ type: 'admitted' } | CellStreamEvent);
+
+export interface EventsOptions {
+  /**
+   * `'start'`: replay the cell's events from its admission (the newest 1 024 events or 1 MiB of
+   * them; a `gap` event first says how many older ones were dropped), then go on live. `'now'`
+   * (default): events from now on — except for the cell's first subscriber, which also gets the
+   * newest 128 from before it subscribed.
+   */
+  from?: 'now' | 'start';
+}
+
+/** An event stream that can be handed to another consumer (see `handOff`). */
+export interface HandOffStream<T> extends AsyncIterableIterator<T> {
+  /**
+   * Ends this stream and returns one that continues it: the events this one had not handed out,
+   * then everything after, exactly once and in order.
+   */
+  handOff(): HandOffStream<T>;
+}
 
 export interface Logger {
   warn(message: string): void;
@@ -94,6 +123,9 @@ export interface CodeCellSession {
   beginObserve(cellId: CellId, mode: ObserveMode, signal?: AbortSignal): Promise<PendingEvent>;
   terminate(cellId: CellId): Promise<CellEvent>;
   shutdown(): Promise<void>;
-  events(cellId: CellId): AsyncIterable<CellStreamEvent>;
+  /** Every cell's events (with its id), admissions included, in the order they happen. */
+  events(): HandOffStream<SessionStreamEvent>;
+  /** One cell's events (SPEC §7); see EventsOptions for where the stream begins. */
+  events(cellId: CellId, options?: EventsOptions): HandOffStream<CellStreamEvent>;
   [Symbol.asyncDispose](): Promise<void>;
 }
