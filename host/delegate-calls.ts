@@ -61,8 +61,13 @@ export class OutgoingCalls {
     if (call === undefined) return id.startsWith('cc-');
     this.#pending.delete(id);
     call.group.ids.delete(id);
-    const error = message.error as { message?: unknown } | undefined;
-    if (error !== undefined) call.reject(new Error(typeof error.message === 'string' ? error.message : 'the delegate failed'));
+    const error = message.error as { message?: unknown; data?: { kind?: unknown } } | undefined;
+    if (error !== undefined) {
+      const text = typeof error.message === 'string' ? error.message : 'the delegate failed';
+      // The delegate's TypeError (e.g. a tool input check) reaches the cell as a TypeError.
+      const kind = error.data?.kind;
+      call.reject(kind === 'TypeError' ? new TypeError(text) : kind === 'RangeError' ? new RangeError(text) : new Error(text));
+    }
     else call.resolve(message.result);
     return true;
   }
@@ -105,7 +110,8 @@ export interface IncomingCall {
   readonly signal: AbortSignal;
   /** Sends the result; throws, answering nothing yet, when it is not JSON (toJsonText's rules). */
   answer(result: unknown): void;
-  fail(code: number, message: string): void;
+  /** Answers with an error; `kind` ('TypeError', 'RangeError') travels as `data.kind`. */
+  fail(code: number, message: string, kind?: string): void;
 }
 
 /** The client's side: the cell's calls of one method share one AbortController. */
@@ -140,7 +146,7 @@ export class IncomingCalls {
       signal: live.controller.signal,
       // The result is serialised once, straight into the answer's text.
       answer: (result) => finish(() => `{"jsonrpc":"2.0","id":${JSON.stringify(id)},"result":${toJsonText(result)}}`),
-      fail: (code, message) => finish(() => ({ id, error: { code, message } })),
+      fail: (code, message, kind) => finish(() => ({ id, error: { code, message, ...(kind === undefined || kind === '' ? {} : { data: { kind } }) } })),
     };
   }
 

@@ -4,7 +4,7 @@
 import type { ChildProcess } from 'node:child_process';
 import type { Readable, Writable } from 'node:stream';
 import { CodeCellError, PendingRouter, toolIdentifier, type CellLimits, type Logger, type RoutedEntry, type SessionRuntimeDelegate } from '../src/index.js';
-import { CODECELL_VERSION, messageOf } from '../src/internal.js';
+import { CODECELL_VERSION, errorKindOf, messageOf } from '../src/internal.js';
 import { IncomingCalls, type IncomingCall } from './delegate-calls.js';
 import { fromResponseError, onNotification, openConnection, parseParams, sendRequest, tokenFromSignal, untilAborted, type MessageConnection } from './jsonrpc.js';
 import {
@@ -139,7 +139,7 @@ export class HostLink {
             call.fail(JsonRpcErrors.delegateFailed, `${subject} returned a value that is not JSON: ${messageOf(error)}`);
           }
         },
-        (error: unknown) => call.fail(JsonRpcErrors.delegateFailed, messageOf(error)),
+        (error: unknown) => call.fail(JsonRpcErrors.delegateFailed, messageOf(error), errorKindOf(error)),
       );
   }
 

@@ -1,14 +1,14 @@
 // `codecell mcp --upstream "<command>" [--upstream ...]`: an MCP server on stdio exposing `exec`
 // and `wait`, whose cells call the tools of upstream MCP servers (namespaced by server).
-import { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
+import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { Server } from '@modelcontextprotocol/sdk/server/index.js';
 import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
 import { CallToolRequestSchema, ListToolsRequestSchema } from '@modelcontextprotocol/sdk/types.js';
 import type { Readable, Writable } from 'node:stream';
 import { parseArgs } from 'node:util';
-import { describeExecTool, SessionRuntime, type CellEvent, type JsonValue, type ToolDefinition } from '../src/index.js';
+import { describeExecTool, SessionRuntime, type CellEvent, type ToolDefinition } from '../src/index.js';
 import { CODECELL_VERSION, DEFAULT_YIELD_MS, messageOf } from '../src/internal.js';
+import { callMcpTool, connectMcpServer, listMcpTools } from './mcp-tools.js';
 
 const MCP_USAGE = 'usage: codecell mcp --upstream "<command> [args...]" [--upstream ...]';
 
@@ -31,12 +31,6 @@ function namespaceOf(name: string | undefined, index: number, taken: Set<string>
   for (let n = 2; taken.has(namespace); n++) namespace = `${base}${n}`;
   taken.add(namespace);
   return namespace;
-}
-
-function textOf(content: unknown): string {
-  return Array.isArray(content)
-    ? content.flatMap((block: { type?: string; text?: string }) => (block.type === 'text' && typeof block.text === 'string' ? [block.text] : [])).join('\n')
-    : '';
 }
 
 function contentOf(event: CellEvent): { content: ContentBlock[]; isError: boolean } {
@@ -93,20 +87,10 @@ export async function mcpCommand(args: string[], io: McpIo): Promise<number> {
     for (const [index, command] of upstreamCommands.entries()) {
       const [file, ...rest] = splitCommand(command);
       if (file === undefined) throw new Error('an --upstream command is empty');
-      const client = new Client({ name: 'codecell', version: CODECELL_VERSION });
-      await client.connect(new StdioClientTransport({ command: file, args: rest, stderr: 'ignore' }));
+      const client = await connectMcpServer({ name: `server${index + 1}`, command: file, args: rest, stderr: 'ignore' });
       const namespace = namespaceOf(client.getServerVersion()?.name, index, taken);
       upstreams.push({ namespace, client });
-      const listed = await client.listTools();
-      for (const tool of listed.tools) {
-        tools.push({
-          name: tool.name,
-          namespace,
-          description: tool.description,
-          inputSchema: tool.inputSchema as JsonValue,
-          ...(tool.outputSchema === undefined ? {} : { outputSchema: tool.outputSchema as JsonValue }),
-        });
-      }
+      tools.push(...(await listMcpTools(client, namespace)));
     }
   } catch (error) {
     io.stderr.write(`codecell mcp: could not start an upstream server: ${messageOf(error)}\n`);
@@ -122,14 +106,7 @@ export async function mcpCommand(args: string[], io: McpIo): Promise<number> {
     invokeTool: async (call, signal) => {
       const upstream = upstreams.find(({ namespace }) => namespace === call.tool.namespace);
       if (upstream === undefined) throw new Error(`no upstream server for ${call.tool.namespace ?? call.tool.name}`);
-      const result = await upstream.client.callTool({ name: call.tool.name, arguments: (call.input ?? {}) as Record<string, unknown> }, undefined, {
-        signal,
-        onprogress: (progress) => log(`${call.tool.namespace}/${call.tool.name}: progress ${progress.progress}${progress.total === undefined ? '' : `/${progress.total}`}`),
-      });
-      if (result.isError === true) throw new Error(textOf(result.content) || `${call.tool.name} failed`);
-      if (result.structuredContent !== undefined) return result.structuredContent as JsonValue;
-      const content = result.content as { type: string; text?: string }[];
-      return content.length === 1 && content[0]?.type === 'text' ? content[0].text ?? '' : (content as JsonValue);
+      return callMcpTool(upstream.client, call, signal, log);
     },
     notify: async (notification) => log(notification.text),
   }, { tools, logger: { warn: (m) => io.stderr.write(`${m}\n`), error: (m) => io.stderr.write(`${m}\n`) } });

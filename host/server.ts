@@ -11,7 +11,7 @@ import {
   type Logger,
   type SessionRuntimeDelegate,
 } from '../src/index.js';
-import { checkLimits, CODECELL_VERSION, consoleLogger, DEFAULT_OBSERVE, messageOf } from '../src/internal.js';
+import { checkLimits, CODECELL_VERSION, consoleLogger, DEFAULT_OBSERVE, errorKindOf, messageOf } from '../src/internal.js';
 import { OutgoingCalls } from './delegate-calls.js';
 import { EventRelay } from './event-relay.js';
 import { invalidParams, onNotification, onRequest, openConnection, signalFromToken } from './jsonrpc.js';
@@ -104,7 +104,7 @@ export function createHost(options: HostOptions = {}): Host {
       } catch (error) {
         // Given up on (cancelled, or the session is shutting down): nobody reads this rejection.
         if (signal.aborted) throw signal.reason;
-        if (error instanceof CodeCellError) throw error;
+        if (error instanceof CodeCellError || errorKindOf(error) !== '') throw error;
         // The client's answer (e.g. a PendingRouter overflow) becomes the tool's rejection.
         throw new Error(messageOf(error));
       }

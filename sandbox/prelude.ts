@@ -223,14 +223,14 @@ function installCodecellPrelude(send: HostSend) {
     }
   }
 
-  function settle(callId: string, ok: boolean, payload: string): void {
+  function settle(callId: string, ok: boolean, payload: string, errorKind: string): void {
     const call = pendingCalls.get(callId);
     if (call === undefined) return;
     pendingCalls.delete(callId);
     if (ok) {
       call.resolve(payload === '' ? undefined : parseJson(payload));
     } else {
-      call.reject(new Error(payload));
+      call.reject(errorKind === 'TypeError' ? new TypeError(payload) : errorKind === 'RangeError' ? new RangeError(payload) : new Error(payload));
     }
   }
 
@@ -253,7 +253,7 @@ function installCodecellPrelude(send: HostSend) {
 
   /** The one entry point the host calls into; every call is one isolate task. */
   function receive(...message: ToSandboxMessage): void {
-    if (message[0] === 'settle') settle(message[1], message[2], message[3]);
+    if (message[0] === 'settle') settle(message[1], message[2], message[3], message[4]);
     else if (message[0] === 'timer') fireTimer(message[1]);
     else if (message[0] === 'configure') configure(message[1]);
   }

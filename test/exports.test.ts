@@ -29,10 +29,12 @@ test('codecell exports exactly these values', async () => {
 test('codecell/host exports exactly these values', async () => {
   const surface = await import('codecell/host');
   assert.deepEqual(Object.keys(surface).sort(), [
+    'BuiltSession',
     'HostClient',
     'JsonRpcErrors',
     'Methods',
     'PROTOCOL_VERSION',
+    'SessionBuilder',
     'createHost',
     'errorFromWire',
     'wireCodeOf',

@@ -43,7 +43,7 @@ export class Cell {
     this.#timers = new SandboxTimers((id) => isolate.deliver('timer', id));
     const { id: cellId, tools, limits, delegate, logger, emit } = options;
     const callbacks = this.#callbacks;
-    const settle = (callId: string, ok: boolean, payload: string): void => isolate.deliver('settle', callId, ok, payload);
+    const settle = (callId: string, ok: boolean, payload: string, errorKind: string): void => isolate.deliver('settle', callId, ok, payload, errorKind);
     const accepting = (): boolean => this.#state.phase === 'running';
     this.#toolCalls = new ToolCalls({ cellId, tools, limits, delegate, callbacks, emit, settle, accepting });
     this.#notifications = new Notifications({ cellId, callId: options.toolCallId, delegate, callbacks, logger, emit });

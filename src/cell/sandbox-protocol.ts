@@ -72,8 +72,8 @@ export const TO_HOST = {
 
 /** Host → sandbox, through the prelude's `receive`. */
 export const TO_SANDBOX = {
-  /** call id, ok, result JSON text (ok) or error message */
-  settle: ['string', 'boolean', 'string'],
+  /** call id, ok, result JSON text (ok) or error message, error kind ('' for Error, or 'TypeError', 'RangeError') */
+  settle: ['string', 'boolean', 'string', 'string'],
   /** timer id */
   timer: ['number'],
   /** The cell's tools, stored values and limits, as JSON text, before its module is compiled. */

@@ -22,8 +22,8 @@ export interface ToolCallsOptions {
   delegate: SessionRuntimeDelegate;
   callbacks: CallbackSet;
   emit(event: CellStreamEvent): void;
-  /** Delivers a call's outcome into the sandbox: its JSON result, or its error message. */
-  settle(callId: string, ok: boolean, payload: string): void;
+  /** Delivers a call's outcome into the sandbox: its JSON result, or its error message and kind. */
+  settle(callId: string, ok: boolean, payload: string, errorKind: string): void;
   /** False once the cell ended: late outcomes are then abandoned. */
   accepting(): boolean;
 }
@@ -51,7 +51,7 @@ export class ToolCalls {
     try {
       input = this.#admit(name, tool.kind, inputJson);
     } catch (error) {
-      this.#options.settle(callId, false, messageOf(error));
+      this.#options.settle(callId, false, messageOf(error), errorKindOf(error));
       return;
     }
     const { name: toolName, namespace } = tool.definition;
@@ -71,7 +71,7 @@ export class ToolCalls {
         }
         this.#settle(callId, true, payload);
       },
-      (error: unknown) => this.#settle(callId, false, messageOf(error)),
+      (error: unknown) => this.#settle(callId, false, messageOf(error), errorKindOf(error)),
     );
   }
 
@@ -93,11 +93,20 @@ export class ToolCalls {
     return input;
   }
 
-  #settle(callId: string, ok: boolean, payload: string): void {
+  #settle(callId: string, ok: boolean, payload: string, errorKind = ''): void {
     // After the cell ended, results are abandoned: no event, no delivery.
     if (!this.#options.accepting() || !this.#outstanding.delete(callId)) return;
     this.#options.emit(ok ? { type: 'toolResult', callId, ok } : { type: 'toolResult', callId, ok, error: payload });
-    this.#options.settle(callId, ok, payload);
+    this.#options.settle(callId, ok, payload, errorKind);
+  }
+}
+
+/** The kind of error the cell's call rejects with: a TypeError or RangeError stays one. */
+export function errorKindOf(error: unknown): string {
+  try {
+    return error instanceof TypeError ? 'TypeError' : error instanceof RangeError ? 'RangeError' : '';
+  } catch {
+    return ''; // a revoked proxy, or a getPrototypeOf trap that throws
   }
 }
 
