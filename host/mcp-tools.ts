@@ -29,8 +29,11 @@ export interface McpHttpServer {
 }
 
 export type McpServerConfig = (McpStdioServer | McpHttpServer) & {
-  /** Validate tool input against each tool's inputSchema before calling (default true). */
-  validateInput?: boolean;
+  /**
+   * Check tool input against each tool's inputSchema before calling (default true); a function
+   * decides per tool (by its name on the server).
+   */
+  validateInput?: boolean | ((tool: string) => boolean);
 };
 
 /** Connects to the server; the returned client is closed by the caller. */

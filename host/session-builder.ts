@@ -142,7 +142,8 @@ export class SessionBuilder {
         }
         for (const { server, client } of connected.map((result) => (result as PromiseFulfilledResult<{ server: McpServerConfig; client: (typeof clients)[number]['client'] }>).value)) {
           for (const tool of await mcp.listMcpTools(client, server.name, signal)) {
-            add(tool, { source: `MCP server ${server.name}`, validate: server.validateInput !== false, invoke: (call, callSignal) => mcp.callMcpTool(client, call, callSignal) });
+            const validate = typeof server.validateInput === 'function' ? server.validateInput(tool.name) : server.validateInput !== false;
+            add(tool, { source: `MCP server ${server.name}`, validate, invoke: (call, callSignal) => mcp.callMcpTool(client, call, callSignal) });
           }
         }
       }

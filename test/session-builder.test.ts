@@ -173,3 +173,19 @@ test('the README builder example (examples/builder.mjs) runs as printed', async 
   const printed = /prints\n\n```\n([\s\S]*?)```/.exec(readme.slice(readme.indexOf('examples/builder.mjs')))?.[1];
   assert.equal(stdout, printed);
 });
+
+test('an MCP server checks its tools input by default; validateInput decides per tool', async (t) => {
+  const session = await started(t, new SessionBuilder({ logger: capturingLogger() }).withMcpServer({
+    name: 'everything',
+    command: process.execPath,
+    args: [EVERYTHING, 'stdio'],
+    stderr: 'ignore',
+    validateInput: (tool) => tool !== 'get-sum', // the server's own name for tools.everything__get_sum
+  }));
+  const event = await run(session, `
+    for (const call of [() => tools.everything__echo({ message: 7 }), () => tools.everything__get_sum({ a: "x", b: 1 })]) {
+      try { await call() } catch (e) { text(e.name) }
+    }`);
+  // echo is refused here; get_sum goes to the server, which refuses it itself.
+  assert.deepEqual(texts(event), ['TypeError', 'Error']);
+});
