@@ -1,0 +1,86 @@
+// `codecell/tanstack`: codecell as the sandbox under TanStack AI's Code Mode — an `IsolateDriver`
+// for `createCodeModeTool({ driver, tools })` (@tanstack/ai-code-mode). Each context is a codecell
+// session whose tools are the driver's bindings (`external_*` functions in the code); each
+// execute() is one cell. The types below are TanStack's driver interface, written out so that this
+// entry point needs nothing from TanStack at run time.
+import { randomUUID } from 'node:crypto';
+import type { CellLimits, JsonValue, Logger } from '../src/index.js';
+import type { HostClient } from '../host/index.js';
+import { SessionBuilder } from '../host/session-builder.js';
+
+export interface ToolBinding {
+  name: string;
+  description: string;
+  inputSchema: Record<string, unknown>;
+  outputSchema?: Record<string, unknown> | undefined;
+  // TanStack passes a context of its own (custom events); codecell does not use it.
+  execute: (args: unknown, context?: never) => Promise<unknown>;
+}
+
+export interface IsolateConfig {
+  bindings: Record<string, ToolBinding>;
+  timeout?: number;
+  memoryLimit?: number;
+}
+
+export interface ExecutionResult<T = unknown> {
+  success: boolean;
+  value?: T;
+  error?: { name: string; message: string; stack?: string; code?: string };
+  logs?: string[];
+}
+
+export interface IsolateContext {
+  execute: <T = unknown>(code: string) => Promise<ExecutionResult<T>>;
+  dispose: () => Promise<void>;
+}
+
+export interface IsolateDriver {
+  createContext: (config: IsolateConfig) => Promise<IsolateContext>;
+}
+
+export interface CodecellDriverOptions {
+  /** Run the cells on codecell-host (default: in this process). */
+  host?: HostClient;
+  logger?: Logger;
+  /** Limits of every cell (memoryMb comes from TanStack's memoryLimit). */
+  limits?: Partial<CellLimits>;
+}
+
+const IDENTIFIER = /^[A-Za-z_$][\w$]*$/;
+
+/** An IsolateDriver whose contexts are codecell sessions. */
+export function codecellIsolateDriver(options: CodecellDriverOptions = {}): IsolateDriver {
+  return {
+    createContext: async ({ bindings, timeout = 30_000, memoryLimit = 128 }) => {
+      const names = Object.keys(bindings).filter((name) => IDENTIFIER.test(name));
+      const tools = names.map((name) => {
+        const binding = bindings[name] as ToolBinding;
+        return { name, description: binding.description, inputSchema: binding.inputSchema as JsonValue, ...(binding.outputSchema === undefined ? {} : { outputSchema: binding.outputSchema as JsonValue }) };
+      });
+      const session = await new SessionBuilder({ ...(options.host === undefined ? {} : { host: options.host }), ...(options.logger === undefined ? {} : { logger: options.logger }) })
+        .withTools(tools, { invokeTool: async (call) => (await bindings[call.tool.name]?.execute(call.input)) as JsonValue })
+        .withLimits({ ...options.limits, memoryMb: memoryLimit })
+        .start();
+      return {
+        execute: async <T>(code: string): Promise<ExecutionResult<T>> => {
+          // The code returns its result (TanStack's convention): it runs as an async function's
+          // body, on the cell's first line so that error line numbers stay the code's own.
+          const marker = `\u0000codecell-result-${randomUUID()}:`;
+          const functions = names.map((name) => `const ${name} = (input) => tools.${name}(input ?? {});`).join(' ');
+          const source = `${functions} const __result = await (async () => { ${code}\n})(); if (__result !== undefined) text(${JSON.stringify(marker)} + JSON.stringify(__result));`;
+          const { cellId, initialEvent } = await session.execute({ source, language: 'javascript' }, { kind: 'yieldAfter', ms: timeout });
+          let event = await initialEvent;
+          if (event.kind === 'yielded' || event.kind === 'pending') event = await session.terminate(cellId);
+          const texts = event.items.flatMap((item) => (item.type === 'text' ? [item.text] : []));
+          const logs = texts.filter((text) => !text.startsWith(marker));
+          const result = texts.find((text) => text.startsWith(marker));
+          if (event.kind === 'terminated') return { success: false, error: { name: 'TimeoutError', message: `execution stopped (${event.reason ?? 'terminated'}) after ${timeout} ms` }, logs };
+          if (event.kind === 'completed' && event.error !== undefined) return { success: false, error: { name: /^(\w*Error)\b/.exec(event.error)?.[1] ?? 'Error', message: event.error }, logs };
+          return { success: true, ...(result === undefined ? {} : { value: JSON.parse(result.slice(marker.length)) as T }), logs };
+        },
+        dispose: () => session.shutdown(),
+      };
+    },
+  };
+}
