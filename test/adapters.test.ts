@@ -1,6 +1,8 @@
 // The framework adapters (issue 19), each driven end to end by the framework itself with its own
 // kind of test model: the model calls exec, gets a yielded cell, calls wait, and gets the result.
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import { Agent, run, Usage, type Model, type ModelRequest, type ModelResponse } from '@openai/agents';
 import { createCodeModeTool } from '@tanstack/ai-code-mode';
@@ -126,4 +128,17 @@ test('codecell/tanstack: TanStack Code Mode runs its code in codecell through th
   const slow = await (quick.execute as typeof execute)({ typescriptCode: 'await new Promise(() => {})' });
   assert.equal(slow.success, false);
   assert.match(slow.error?.message ?? '', /stopped/);
+});
+
+test('the README adapter examples run as printed, each under 15 lines', () => {
+  const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
+  const printed: Record<string, string> = { 'ai-sdk': '42 done\n', 'openai-agents': '42\ncell 1 completed done\n', tanstack: '{ success: true, result: 21, logs: [] }\n' };
+  for (const [name, expected] of Object.entries(printed)) {
+    const example = readFileSync(new URL(`../../examples/${name}.mjs`, import.meta.url), 'utf8');
+    assert.ok(readme.includes(example), `the README shows examples/${name}.mjs as it is`);
+    assert.ok(example.trimEnd().split('\n').length < 15, `examples/${name}.mjs is under 15 lines`);
+    const { status, stdout, stderr } = spawnSync(process.execPath, ['--no-node-snapshot', `examples/${name}.mjs`], { cwd: new URL('../..', import.meta.url), encoding: 'utf8', timeout: 60_000 });
+    assert.equal(status, 0, stderr);
+    assert.equal(stdout, expected, name);
+  }
 });
