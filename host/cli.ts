@@ -1,7 +1,7 @@
 // `codecell run <file|-> [--tools <tools.json|module>] [--yield <ms>] [--ts] [--json]`: runs one
 // cell for a person, showing its output, tool calls and notifications as they happen.
 import { readFile } from 'node:fs/promises';
-import { extname, resolve } from 'node:path';
+import { basename, extname, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import type { Readable, Writable } from 'node:stream';
@@ -14,18 +14,23 @@ import {
   type SessionRuntimeDelegate,
   type ToolDefinition,
 } from '../src/index.js';
-import { DEFAULT_YIELD_MS, messageOf } from '../src/internal.js';
+import { CODECELL_VERSION, DEFAULT_YIELD_MS, messageOf } from '../src/internal.js';
 import { HostClient } from './client.js';
 
 const USAGE = `usage: codecell run <file|-> [--tools <tools.json|module>] [--yield <ms>] [--ts] [--json]
-       codecell mcp --upstream "<command> [args...]" [--upstream ...]
+       codecell mcp [--config <mcp.json>] [--upstream [name=]"<command> [args...]"] ...
+       codecell --help | --version
 
-  <file|->          the cell's source (- reads standard input)
+  <file|->          the cell's source (- reads standard input); a .ts file is TypeScript
   --tools <path>    a JSON file of tool definitions, each with an optional canned "result",
-                    or a module exporting { tools, delegate } (or a default of that shape)
+                    or a module exporting { tools, delegate } (or a default of that shape;
+                    the delegate's notify is optional)
   --yield <ms>      how often to report that the cell is still running (default 10000)
-  --ts              the cell is TypeScript
-  --json            print only the final CellEvent as JSON`;
+  --ts              the cell is TypeScript (default: by the file's extension, else detected)
+  --json            print only the final CellEvent as JSON
+
+The cell's output goes to standard output; tool calls, notifications and progress to standard
+error. Exit status: 0 the cell completed, 1 it failed or was terminated, 2 bad usage.`;
 
 export class UsageError extends Error {}
 
@@ -61,8 +66,17 @@ async function loadTools(path: string | undefined): Promise<ToolSetup> {
   if (extname(absolute) === '.json') return cannedTools(JSON.parse(await readFile(absolute, 'utf8')));
   const loaded = (await import(pathToFileURL(absolute).href)) as { default?: Partial<ToolSetup> } & Partial<ToolSetup>;
   const setup = loaded.delegate !== undefined ? loaded : loaded.default;
-  if (setup?.delegate === undefined) throw new UsageError(`${path} must export { tools, delegate }`);
-  return { tools: setup.tools ?? [], delegate: setup.delegate };
+  const delegate = setup?.delegate as Partial<SessionRuntimeDelegate> | undefined;
+  if (delegate === undefined || typeof delegate.invokeTool !== 'function') throw new UsageError(`${path} must export { tools, delegate } with delegate.invokeTool`);
+  // notify and cellClosed are optional here: a tools module is usually just tools.
+  return {
+    tools: setup?.tools ?? [],
+    delegate: {
+      invokeTool: (call, signal) => (delegate.invokeTool as SessionRuntimeDelegate['invokeTool']).call(delegate, call, signal),
+      notify: async (notification, signal) => delegate.notify?.call(delegate, notification, signal),
+      cellClosed: async (cellId) => delegate.cellClosed?.call(delegate, cellId),
+    },
+  };
 }
 
 async function readSource(file: string, stdin: NodeJS.ReadableStream): Promise<string> {
@@ -138,11 +152,15 @@ export async function runCommand(args: string[], io: RunIo): Promise<number> {
   try {
     const runtime = await client.createSession(setup.delegate, { tools: setup.tools });
     const start = performance.now();
-    const { cellId, initialEvent } = await runtime.execute({ source, language: values.ts === true ? 'typescript' : 'javascript' }, { kind: 'yieldAfter', ms: yieldMs });
+    const file = positionals[0] ?? '-';
+    const language = values.ts === true || /\.[mc]?ts$/.test(file) ? 'typescript' : 'auto';
+    const filename = file === '-' ? undefined : basename(file);
+    const { cellId, initialEvent } = await runtime.execute({ source, language, ...(filename === undefined ? {} : { filename }) }, { kind: 'yieldAfter', ms: yieldMs });
     const streamed = values.json === true ? Promise.resolve() : (async () => {
       for await (const event of runtime.events(cellId)) {
         const line = describeEvent(event);
-        if (line !== undefined) io.stdout.write(`${line}\n`);
+        // The cell's output on stdout (pipe it on); what it did on the way on stderr.
+        if (line !== undefined) (event.type === 'output' ? io.stdout : io.stderr).write(`${line}\n`);
       }
     })();
     let event: CellEvent = await initialEvent;
@@ -182,6 +200,14 @@ function isMissingModule(error: unknown, name: string): boolean {
 
 export async function main(argv: string[], io: RunIo & { stdin: NodeJS.ReadableStream }): Promise<number> {
   const [command, ...rest] = argv;
+  if (command === '--version' || command === '-v') {
+    io.stdout.write(`codecell ${CODECELL_VERSION}\n`);
+    return 0;
+  }
+  if (command === '--help' || command === '-h' || command === 'help') {
+    io.stdout.write(`${USAGE}\n`);
+    return 0;
+  }
   if (command === 'run') return runCommand(rest, io);
   if (command === 'mcp') {
     let mcp: typeof import('./mcp.js');

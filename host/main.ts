@@ -1,8 +1,30 @@
 // The codecell-host process: JSON-RPC on stdin/stdout, logs on stderr, exit 0 once stdin closes
 // and every session was shut down.
-import { assertIsolatesUsable, settleIsolatesForExit } from '../src/internal.js';
+import { assertIsolatesUsable, CODECELL_VERSION, settleIsolatesForExit } from '../src/internal.js';
 import { writeSync } from 'node:fs';
+import { PROTOCOL_VERSION } from './protocol.js';
 import { createHost } from './server.js';
+
+const [flag] = process.argv.slice(2);
+if (flag === '--version' || flag === '-v') {
+  process.stdout.write(`codecell-host ${CODECELL_VERSION} (protocol ${PROTOCOL_VERSION})\n`);
+  process.exit(0);
+}
+if (flag !== undefined) {
+  const usage = [
+    'usage: codecell-host',
+    '',
+    'Serves codecell sessions over JSON-RPC 2.0 on standard input and output (Content-Length',
+    'frames; docs/protocol.md), logging to standard error; exits 0 once standard input closes and',
+    'every session was shut down. Use it through HostClient (codecell/host) or any JSON-RPC client.',
+    '',
+    '  --help      this text',
+    '  --version   the version and protocol version',
+  ].join('\n');
+  const help = flag === '--help' || flag === '-h';
+  (help ? process.stdout : process.stderr).write(`${help ? '' : `codecell-host: unknown argument ${flag}\n`}${usage}\n`);
+  process.exit(help ? 0 : 2);
+}
 
 try {
   assertIsolatesUsable();

@@ -36,8 +36,11 @@ export type McpServerConfig = (McpStdioServer | McpHttpServer) & {
   validateInput?: boolean | ((tool: string) => boolean);
 };
 
-/** Connects to the server; the returned client is closed by the caller. */
-export async function connectMcpServer(config: McpServerConfig, signal?: AbortSignal): Promise<Client> {
+/**
+ * Connects to the server; the returned client is closed by the caller. With `stderr: 'pipe'`,
+ * `onStderr` gets the server's stderr stream before it starts.
+ */
+export async function connectMcpServer(config: McpServerConfig, signal?: AbortSignal, onStderr?: (stream: NodeJS.ReadableStream | null) => void): Promise<Client> {
   const client = new Client({ name: 'codecell', version: CODECELL_VERSION });
   const transport =
     'url' in config
@@ -50,7 +53,13 @@ export async function connectMcpServer(config: McpServerConfig, signal?: AbortSi
           ...(config.cwd === undefined ? {} : { cwd: config.cwd }),
           stderr: config.stderr ?? 'inherit',
         });
-  await client.connect(transport, { signal });
+  if (transport instanceof StdioClientTransport) onStderr?.(transport.stderr as NodeJS.ReadableStream | null);
+  try {
+    await client.connect(transport, { signal });
+  } catch (error) {
+    await client.close().catch(() => {});
+    throw error;
+  }
   return client;
 }
 

@@ -3,9 +3,10 @@
 // result object, plus the rendering of that result as text for the model. The framework adapters
 // (codecell/ai-sdk, codecell/openai-agents, codecell/tanstack) wrap these.
 import { DEFAULT_YIELD_MS } from './defaults.js';
-import { describeExecTool } from './declarations.js';
+import { describeExecTool, renderToolDeclarations } from './declarations.js';
+import { toolIdentifier } from './tool-names.js';
 import { CodeCellError, messageOf } from './errors.js';
-import type { CellEvent, CellLanguage, CodeCellSession, JsonValue, ToolDefinition } from './types.js';
+import type { CellEvent, CellLanguage, CodeCellSession, JsonValue, OutputItem, ToolDefinition } from './types.js';
 
 /** What exec and wait return (every field present: OpenAI strict mode allows no optional ones). */
 export interface CodeModeResult {
@@ -55,11 +56,37 @@ export interface CodeModeToolsOptions {
   waitName?: string;
   /** Default yield_time_ms (10 000). */
   defaultYieldMs?: number;
+  /**
+   * OpenAI strict-mode schemas (default true): every field required, `null` for "not given".
+   * false: only `source` / `cell_id` required (for MCP clients and other loose callers).
+   */
+  strict?: boolean;
+  /**
+   * What an aborted exec or wait does to its cell: 'terminate' it (default), or 'detach': the
+   * call gives up, the cell runs on, and its output so far comes with the next wait.
+   */
+  onAbort?: 'terminate' | 'detach';
+  /**
+   * Past this many characters of tool declarations, exec's description lists the tools by name
+   * only, and a third tool (`search`, named by `searchName`) returns declarations on demand.
+   */
+  maxDeclarationChars?: number;
+  searchName?: string;
+}
+
+/** The search tool: declarations of the tools matching a query. */
+export interface CodeModeSearchTool {
+  name: string;
+  description: string;
+  inputSchema: { [key: string]: JsonValue };
+  execute(input: { query: string }): Promise<string>;
 }
 
 export interface CodeModeTools {
   exec: CodeModeTool<ExecInput>;
   wait: CodeModeTool<WaitInput>;
+  /** Present when the declarations are over maxDeclarationChars. */
+  search: CodeModeSearchTool | undefined;
   /** The session (started on first use when the target is a builder). */
   session(): Promise<CodeCellSession>;
 }
@@ -100,98 +127,123 @@ export function codeModeResult(event: CellEvent): CodeModeResult {
   }
 }
 
+/** The line that says how the cell stands (and what to call next). */
+export function codeModeStatus(result: CodeModeResult, waitName = 'wait'): string {
+  switch (result.status) {
+    case 'completed':
+      return `cell ${result.cell_id} completed`;
+    case 'failed':
+      return `cell ${result.cell_id} failed:\n${result.error ?? ''}`;
+    case 'terminated':
+      return `cell ${result.cell_id} was ${result.error ?? 'terminated'}`;
+    case 'pending':
+      return `cell ${result.cell_id} is waiting on ${result.pending_tool_calls.join(', ') || 'timers'}; call ${waitName} with cell_id "${result.cell_id}"`;
+    default:
+      return `cell ${result.cell_id} is still running; call ${waitName} with cell_id "${result.cell_id}"`;
+  }
+}
+
 /** The result as one text for a model that takes text only (images are counted). */
 export function renderCodeModeResult(result: CodeModeResult, waitName = 'wait'): string {
   const lines = result.output === '' ? [] : [result.output];
   if (result.images.length > 0) lines.push(`[${result.images.length} image(s)]`);
-  switch (result.status) {
-    case 'completed':
-      lines.push(`cell ${result.cell_id} completed`);
-      break;
-    case 'failed':
-      lines.push(`cell ${result.cell_id} failed:\n${result.error ?? ''}`);
-      break;
-    case 'terminated':
-      lines.push(`cell ${result.cell_id} was ${result.error ?? 'terminated'}`);
-      break;
-    case 'pending':
-      lines.push(`cell ${result.cell_id} is waiting on ${result.pending_tool_calls.join(', ') || 'timers'}; call ${waitName} with cell_id "${result.cell_id}"`);
-      break;
-    default:
-      lines.push(`cell ${result.cell_id} is still running; call ${waitName} with cell_id "${result.cell_id}"`);
-  }
+  lines.push(codeModeStatus(result, waitName));
   return lines.join('\n');
 }
 
 /** The exec/wait pair over a session (or a builder, started on first use). */
 export function createCodeModeTools(target: CodeModeTarget, options: CodeModeToolsOptions = {}): CodeModeTools {
   if (target === null || typeof target !== 'object') throw new CodeCellError('ERR_INVALID_REQUEST', 'createCodeModeTools needs a session or a SessionBuilder');
-  const { execName = 'exec', waitName = 'wait', defaultYieldMs = DEFAULT_YIELD_MS } = options;
+  const { execName = 'exec', waitName = 'wait', searchName = 'search_tools', defaultYieldMs = DEFAULT_YIELD_MS, strict = true, onAbort = 'terminate' } = options;
   const tools = options.tools ?? (target as { tools?: readonly ToolDefinition[] }).tools ?? [];
   let started: Promise<CodeCellSession> | undefined;
   const session = (): Promise<CodeCellSession> => {
     started ??= 'execute' in target ? Promise.resolve(target) : target.start();
     return started;
   };
-  const described = describeExecTool(tools, { execName, waitName, defaultYieldMs });
+  const compact = renderToolDeclarations(tools).length > (options.maxDeclarationChars ?? Number.POSITIVE_INFINITY);
+  const described = describeExecTool(compact ? [] : tools, { execName, waitName, defaultYieldMs });
   const yieldMs = (value: unknown): number => (typeof value === 'number' && Number.isFinite(value) && value >= 0 ? value : defaultYieldMs);
+  /** Output a detached call had taken from its cell, given with the cell's next result. */
+  const kept = new Map<string, OutputItem[]>();
+  const withKept = (cellId: string, event: CellEvent): CellEvent => {
+    const before = kept.get(cellId);
+    kept.delete(cellId);
+    return before === undefined ? event : { ...event, items: [...before, ...event.items] };
+  };
+  const optional = (schema: { [key: string]: JsonValue }, type: string): { [key: string]: JsonValue } => (strict ? nullable(schema, type) : { ...schema, type });
+  const schemaOf = (properties: { [key: string]: JsonValue }, needed: string): { [key: string]: JsonValue } => ({
+    type: 'object',
+    properties,
+    required: strict ? Object.keys(properties) : [needed],
+    additionalProperties: false,
+  });
 
-  /** Waits for `event`; an abort terminates the cell and rejects with the signal's reason. */
+  /** Waits for `event`; an abort terminates the cell (or detaches from it) and rejects. */
   const settle = async (live: CodeCellSession, cellId: string, event: Promise<CellEvent>, signal: AbortSignal | undefined): Promise<CodeModeResult> => {
-    if (signal === undefined) return codeModeResult(await event);
-    const onAbort = (): void => void live.terminate(cellId).catch(() => {});
-    if (signal.aborted) onAbort();
-    signal.addEventListener('abort', onAbort, { once: true });
+    if (signal === undefined || onAbort === 'detach') return codeModeResult(withKept(cellId, await event));
+    const terminate = (): void => void live.terminate(cellId).catch(() => {});
+    if (signal.aborted) terminate();
+    signal.addEventListener('abort', terminate, { once: true });
     try {
       const outcome = await Promise.race([event, new Promise<never>((_, reject) => signal.addEventListener('abort', () => reject(signal.reason), { once: true }))]);
-      return codeModeResult(outcome);
+      return codeModeResult(withKept(cellId, outcome));
     } finally {
-      signal.removeEventListener('abort', onAbort);
+      signal.removeEventListener('abort', terminate);
     }
   };
 
   const exec: CodeModeTool<ExecInput> = {
     name: execName,
-    description: described.exec.description.replace('Default javascript; typescript strips types first.', 'Default auto.'),
-    inputSchema: {
-      type: 'object',
-      properties: {
+    description: [
+      described.exec.description.replace('Default javascript; typescript strips types first.', 'Default auto.'),
+      ...(compact ? ['', `The tools (call ${searchName} for their declarations): ${tools.map((tool) => `tools.${toolIdentifier(tool)}`).join(', ')}`] : []),
+    ].join('\n'),
+    inputSchema: schemaOf(
+      {
         source: { type: 'string', description: 'The code of the cell.' },
-        language: nullable({ enum: ['javascript', 'typescript', 'auto', null], description: 'Default auto: TypeScript types are stripped when the cell has any.' }, 'string'),
-        yield_time_ms: nullable({ minimum: 0, description: `Return after this many ms even if the cell is still running (default ${defaultYieldMs}).` }, 'integer'),
+        language: optional({ enum: strict ? ['javascript', 'typescript', 'auto', null] : ['javascript', 'typescript', 'auto'], description: 'Default auto: TypeScript types are stripped when the cell has any.' }, 'string'),
+        yield_time_ms: optional({ minimum: 0, description: `Return after this many ms even if the cell is still running (default ${defaultYieldMs}).` }, 'integer'),
       },
-      required: ['source', 'language', 'yield_time_ms'],
-      additionalProperties: false,
-    },
+      'source',
+    ),
     outputSchema: RESULT_SCHEMA,
     execute: async (input, { signal } = {}) => {
       if (input === null || typeof input !== 'object' || typeof input.source !== 'string') throw new TypeError(`${execName}: source must be a string`);
       signal?.throwIfAborted();
       const live = await session();
-      const { cellId, initialEvent } = await live.execute({ source: input.source, language: input.language ?? 'auto' }, { kind: 'yieldAfter', ms: yieldMs(input.yield_time_ms) });
-      return settle(live, cellId, initialEvent, signal);
+      const request = { source: input.source, language: input.language ?? 'auto' } as const;
+      if (onAbort === 'terminate' || signal === undefined) {
+        const { cellId, initialEvent } = await live.execute(request, { kind: 'yieldAfter', ms: yieldMs(input.yield_time_ms) });
+        return settle(live, cellId, initialEvent, signal);
+      }
+      // Detachable: the initial observation returns at once; the wait is one the signal can end.
+      const { cellId, initialEvent } = await live.execute(request, { kind: 'yieldAfter', ms: 0 });
+      const first = await initialEvent;
+      if (first.kind === 'completed' || first.kind === 'terminated') return codeModeResult(first);
+      kept.set(cellId, first.items);
+      const { event } = await live.beginObserve(cellId, { kind: 'yieldAfter', ms: yieldMs(input.yield_time_ms) }, signal);
+      return settle(live, cellId, event, signal);
     },
   };
 
   const wait: CodeModeTool<WaitInput> = {
     name: waitName,
     description: described.wait.description,
-    inputSchema: {
-      type: 'object',
-      properties: {
+    inputSchema: schemaOf(
+      {
         cell_id: { type: 'string', description: `The cell_id that ${execName} returned.` },
-        yield_time_ms: nullable({ minimum: 0, description: `Return after this many ms even if the cell is still running (default ${defaultYieldMs}).` }, 'integer'),
-        terminate: nullable({ description: 'Stop the cell instead of waiting.' }, 'boolean'),
+        yield_time_ms: optional({ minimum: 0, description: `Return after this many ms even if the cell is still running (default ${defaultYieldMs}).` }, 'integer'),
+        terminate: optional({ description: 'Stop the cell instead of waiting.' }, 'boolean'),
       },
-      required: ['cell_id', 'yield_time_ms', 'terminate'],
-      additionalProperties: false,
-    },
+      'cell_id',
+    ),
     outputSchema: RESULT_SCHEMA,
     execute: async (input, { signal } = {}) => {
       if (input === null || typeof input !== 'object' || typeof input.cell_id !== 'string') throw new TypeError(`${waitName}: cell_id must be a string`);
       const live = await session();
       try {
-        if (input.terminate === true) return codeModeResult(await live.terminate(input.cell_id));
+        if (input.terminate === true) return codeModeResult(withKept(input.cell_id, await live.terminate(input.cell_id)));
         const { event } = await live.beginObserve(input.cell_id, { kind: 'yieldAfter', ms: yieldMs(input.yield_time_ms) }, signal);
         return await settle(live, input.cell_id, event, signal);
       } catch (error) {
@@ -203,5 +255,19 @@ export function createCodeModeTools(target: CodeModeTarget, options: CodeModeToo
     },
   };
 
-  return { exec, wait, session };
+  const search: CodeModeSearchTool | undefined = compact
+    ? {
+        name: searchName,
+        description: `Returns the TypeScript declarations of the tools whose name or description contains any of the query's words (the ${execName} description lists only their names).`,
+        inputSchema: { type: 'object', properties: { query: { type: 'string', description: 'Words to look for, e.g. "issue create".' } }, required: ['query'], additionalProperties: false },
+        execute: async ({ query }) => {
+          const words = String(query).toLowerCase().split(/\W+/).filter((word) => word !== '');
+          const score = (tool: ToolDefinition): number => words.filter((word) => `${toolIdentifier(tool)} ${tool.description ?? ''}`.toLowerCase().includes(word)).length;
+          const found = tools.filter((tool) => score(tool) > 0).sort((a, b) => score(b) - score(a)).slice(0, 20);
+          return found.length === 0 ? `No tool matches ${JSON.stringify(query)}. The tools: ${tools.map((tool) => toolIdentifier(tool)).join(', ')}` : renderToolDeclarations(found);
+        },
+      }
+    : undefined;
+
+  return { exec, wait, search, session };
 }

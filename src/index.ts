@@ -11,8 +11,8 @@ export { toolIdentifier } from './tool-names.js';
 export { IsolatePool, DEFAULT_ISOLATE_POOL_SIZE } from './isolate/pool.js';
 export type { IsolatePoolOptions } from './isolate/pool.js';
 export { renderToolDeclarations, describeExecTool } from './declarations.js';
-export { createCodeModeTools, codeModeResult, renderCodeModeResult } from './code-mode-tools.js';
-export type { CodeModeResult, CodeModeTarget, CodeModeTool, CodeModeTools, CodeModeToolsOptions, ExecInput, WaitInput } from './code-mode-tools.js';
+export { createCodeModeTools, codeModeResult, codeModeStatus, renderCodeModeResult } from './code-mode-tools.js';
+export type { CodeModeResult, CodeModeSearchTool, CodeModeTarget, CodeModeTool, CodeModeTools, CodeModeToolsOptions, ExecInput, WaitInput } from './code-mode-tools.js';
 export type { ExecToolOptions, ModelToolDescription } from './declarations.js';
 export type {
   CellEvent,

@@ -122,7 +122,7 @@ export class SessionRuntime extends SessionBase {
       throw new CodeCellError('ERR_LIMIT_EXCEEDED', `the session already has ${limits.maxCellsPerSession} live cells (maxCellsPerSession)`);
     }
     const tools = checked.tools ?? this.#tools;
-    const prepared = prepareSource(checked.source, checked.language);
+    const prepared = prepareSource(checked.source, checked.language, checked.filename);
     const cellId = String(++this.#cellSeq);
     const stored = this.#storedValues === undefined ? null : Object.fromEntries(this.#storedValues);
     const config = JSON.stringify({

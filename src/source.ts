@@ -103,10 +103,10 @@ function isPlainJavaScript(source: string): boolean {
   }
 }
 
-export function prepareSource(source: string, language: CellLanguage): PreparedSource {
+export function prepareSource(source: string, language: CellLanguage, name?: string): PreparedSource {
   const typescript = language === 'typescript' || (language === 'auto' && !isPlainJavaScript(source));
-  if (!typescript) return { code: rewriteModuleSyntax(source), filename: 'cell.js' };
-  const filename = 'cell.ts';
+  if (!typescript) return { code: rewriteModuleSyntax(source), filename: name ?? 'cell.js' };
+  const filename = name ?? 'cell.ts';
   try {
     return { code: rewriteModuleSyntax(stripTypes(source)), filename };
   } catch (error) {

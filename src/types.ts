@@ -21,6 +21,8 @@ export interface ExecuteRequest {
   tools?: ToolDefinition[];
   language?: CellLanguage;
   limits?: Partial<CellLimits>;
+  /** The name the cell's errors and stack traces give its source (default cell.js / cell.ts). */
+  filename?: string;
 }
 
 export type ObserveMode = { kind: 'yieldAfter'; ms: number } | { kind: 'pendingFrontier' };

@@ -72,6 +72,7 @@ export interface CheckedExecuteRequest {
   tools: CellTool[] | undefined;
   language: (typeof LANGUAGES)[number];
   limits: ReturnType<typeof checkLimits>;
+  filename: string | undefined;
 }
 
 export function checkExecuteRequest(request: unknown): CheckedExecuteRequest {
@@ -90,7 +91,16 @@ export function checkExecuteRequest(request: unknown): CheckedExecuteRequest {
     tools: request.tools === undefined ? undefined : checkTools(request.tools, 'request.tools'),
     language: language as CheckedExecuteRequest['language'],
     limits: checkLimits(request.limits, 'request.limits', true),
+    filename: checkFilename(request.filename),
   };
+}
+
+function checkFilename(filename: unknown): string | undefined {
+  if (filename === undefined) return undefined;
+  if (typeof filename !== 'string' || filename === '' || filename.length > 256 || /[\r\n\0]/.test(filename)) {
+    throw invalidRequest('request.filename must be a file name of one line (at most 256 characters)');
+  }
+  return filename;
 }
 
 export function checkDelegate(delegate: unknown): SessionRuntimeDelegate {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { cpSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -15,13 +15,15 @@ function codecell(args: string[], input?: string): { status: number | null; stdo
   return { status: result.status, stdout: result.stdout, stderr: result.stderr };
 }
 
-test('codecell run examples/weather.js streams tool calls, notifications and output, and exits 0', () => {
+test('codecell run examples/weather.js: the cell output on stdout, its tool calls and notifications on stderr, exit 0', () => {
   const { status, stdout, stderr } = codecell(['run', 'examples/weather.js', '--tools', 'examples/tools.json']);
   assert.equal(status, 0, stderr);
   const lines = stdout.trim().split('\n');
-  assert.ok(lines.includes('→ tool-1 get_weather({"city":"Oslo"})'));
-  assert.ok(lines.includes('• looked up Oslo'));
+  const trace = stderr.trim().split('\n');
+  assert.ok(trace.includes('→ tool-1 get_weather({"city":"Oslo"})'), stderr);
+  assert.ok(trace.includes('• looked up Oslo'), stderr);
   assert.ok(lines.includes('Hello! It is 4 °C in Oslo.'));
+  assert.ok(!lines.some((line) => line.startsWith('→') || line.startsWith('•')), 'no trace on stdout');
   assert.equal(lines.at(-1), 'tools available: get_weather, convert_currency');
 });
 
@@ -34,7 +36,38 @@ test('codecell run exits 1 with a clear message when the cell exhausts V8 (catas
 test('codecell run examples/hello.js works without any tools', () => {
   const { status, stdout, stderr } = codecell(['run', 'examples/hello.js']);
   assert.equal(status, 0, stderr);
-  assert.deepEqual(stdout.trim().split('\n'), ['Hello, codecell!', '• about to wait a moment', 'facts: { primes: [ 5, 7, 11 ], tools: 0 }', 'stored a value: true']);
+  assert.deepEqual(stdout.trim().split('\n'), ['Hello, codecell!', 'facts: { primes: [ 5, 7, 11 ], tools: 0 }', 'stored a value: true']);
+  assert.match(stderr, /• about to wait a moment/);
+});
+
+test('--help and --version for codecell, codecell mcp and codecell-host', () => {
+  for (const args of [['--help'], ['mcp', '--help']]) {
+    const { status, stdout } = codecell(args);
+    assert.equal(status, 0, args.join(' '));
+    assert.match(stdout, /usage: codecell/);
+  }
+  assert.match(codecell(['--version']).stdout, /^codecell \d+\.\d+\.\d+\n$/);
+  assert.match(codecell(['mcp', '--version']).stdout, /^codecell \d+\.\d+\.\d+\n$/);
+  const host = fileURLToPath(new URL('../../bin/codecell-host.js', import.meta.url));
+  for (const [flag, pattern] of [['--help', /usage: codecell-host/], ['--version', /^codecell-host \d+\.\d+\.\d+ \(protocol \d+\)\n$/]] as const) {
+    const result = spawnSync(process.execPath, ['--no-node-snapshot', host, flag], { encoding: 'utf8', timeout: 30_000 });
+    assert.equal(result.status, 0);
+    assert.match(result.stdout, pattern);
+  }
+});
+
+test('a .ts file runs as TypeScript without --ts, its errors name the file, and a tools module needs no notify', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'codecell-cli-'));
+  try {
+    writeFileSync(join(dir, 'greet.ts'), 'const who: string = await tools.name();\ntext(`hi ${who}`);\nnull.boom;\n');
+    writeFileSync(join(dir, 'tools.mjs'), 'export const tools = [{ name: "name" }];\nexport const delegate = { invokeTool: async () => "ada" };\n');
+    const { status, stdout, stderr } = codecell(['run', join(dir, 'greet.ts'), '--tools', join(dir, 'tools.mjs')]);
+    assert.equal(status, 1);
+    assert.equal(stdout.trim(), 'hi ada');
+    assert.match(stderr, /TypeError: Cannot read properties of null[\s\S]*at greet\.ts:3:/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 test('codecell run exits 1 on a failed cell, printing its error', () => {

@@ -20,6 +20,7 @@ test('codecell exports exactly these values', async () => {
     'ROUTING_ENDED_MESSAGE',
     'SessionRuntime',
     'codeModeResult',
+    'codeModeStatus',
     'createCodeModeTools',
     'describeExecTool',
     'isCodeCellError',

@@ -11,7 +11,7 @@ import { Notifications } from './notifications.js';
 import { OutputBuffer } from './output.js';
 import { isImageDataUrl, type ToHostMessage } from './sandbox-protocol.js';
 import { SandboxTimers, watchTimeLimits } from './timers.js';
-import { ToolCalls } from './tool-calls.js';
+import { hintMissingTool, ToolCalls } from './tool-calls.js';
 import type { CellOptions } from './options.js';
 
 export class Cell {
@@ -223,7 +223,8 @@ export class Cell {
   #settle(error: string | undefined, unsettled: string, drain = true): void {
     const running = this.#state;
     if (running.phase !== 'running') return;
-    const settling = transition(running, { phase: 'settling', error, dangling: unsettled === '' ? [] : unsettled.split(',') });
+    const explained = error === undefined ? undefined : hintMissingTool(error, this.#options.tools.map((tool) => tool.id));
+    const settling = transition(running, { phase: 'settling', error: explained, dangling: unsettled === '' ? [] : unsettled.split(',') });
     this.#state = settling;
     // Bounded: microtasks that queue themselves forever (or code past a caught exit) are cut off.
     const drained = drain ? this.#isolate.drain() : Promise.resolve(false);
