@@ -149,7 +149,9 @@ export async function mcpCommand(args: string[], io: McpIo): Promise<number> {
   builder.withTools([], { invokeTool: async () => null, notify: async (notification) => log(notification.text) });
   const session = await builder.start();
   const { exec, wait, search } = createCodeModeTools(session, { tools, strict: false, onAbort: 'detach', maxDeclarationChars: MAX_DECLARATION_CHARS });
-  const listedTools = [exec, wait, ...(search === undefined ? [] : [search])].map(({ name, description, inputSchema }) => ({ name, description, inputSchema }));
+  // What an upstream tool without an outputSchema (typed Promise<unknown>) resolves to.
+  const resultNote = '\nAn upstream tool resolves to its structuredContent when it has one, else to the text of a single text block, else to its content blocks; an error result rejects with its text.';
+  const listedTools = [{ ...exec, description: exec.description + resultNote }, wait, ...(search === undefined ? [] : [search])].map(({ name, description, inputSchema }) => ({ name, description, inputSchema }));
   server.setRequestHandler(ListToolsRequestSchema, async () => ({ tools: listedTools as never }));
   server.setRequestHandler(CallToolRequestSchema, async (request, extra) => {
     const input = (request.params.arguments ?? {}) as Record<string, unknown>;

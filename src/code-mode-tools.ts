@@ -210,6 +210,11 @@ export function createCodeModeTools(target: CodeModeTarget, options: CodeModeToo
     outputSchema: RESULT_SCHEMA,
     execute: async (input, { signal } = {}) => {
       if (input === null || typeof input !== 'object' || typeof input.source !== 'string') throw new TypeError(`${execName}: source must be a string`);
+      // Errors name the tool's own parameters (not the runtime's request fields).
+      if (input.language !== undefined && input.language !== null && !['javascript', 'typescript', 'auto'].includes(input.language)) {
+        throw new TypeError(`${execName}: language must be javascript, typescript or auto, got ${JSON.stringify(input.language)}`);
+      }
+      if (input.source.trim() === '') throw new TypeError(`${execName}: source is empty`);
       signal?.throwIfAborted();
       const live = await session();
       const request = { source: input.source, language: input.language ?? 'auto' } as const;
