@@ -1,7 +1,7 @@
 // `codecell/openai-agents`: the exec/wait pair as OpenAI Agents SDK function tools, in strict
 // mode. `@openai/agents` is an optional peer dependency: install it to use this entry point.
 import { tool, type FunctionTool } from '@openai/agents';
-import { createCodeModeTools, renderCodeModeResult, type CodeModeTarget, type CodeModeToolsOptions, type ExecInput, type WaitInput } from '../src/index.js';
+import { createCodeModeTools, renderCodeModeResult, type CodeModeTarget, type CodeModeTool, type CodeModeToolsOptions } from '../src/index.js';
 
 /**
  * `[exec, wait]` for `new Agent({ tools })`: the cells run in `target` (a session, or a
@@ -10,21 +10,14 @@ import { createCodeModeTools, renderCodeModeResult, type CodeModeTarget, type Co
  */
 export function codeModeTools(target: CodeModeTarget, options: CodeModeToolsOptions = {}): FunctionTool[] {
   const { exec, wait } = createCodeModeTools(target, options);
-  const waitName = wait.name;
-  return [
+  const asTool = <Input>(codeTool: CodeModeTool<Input>): FunctionTool =>
     tool({
-      name: exec.name,
-      description: exec.description,
-      parameters: exec.inputSchema as never,
+      name: codeTool.name,
+      description: codeTool.description,
+      parameters: codeTool.inputSchema as never,
       strict: true,
-      execute: async (input, _context, details) => renderCodeModeResult(await exec.execute(input as ExecInput, details?.signal === undefined ? {} : { signal: details.signal }), waitName),
-    }),
-    tool({
-      name: wait.name,
-      description: wait.description,
-      parameters: wait.inputSchema as never,
-      strict: true,
-      execute: async (input, _context, details) => renderCodeModeResult(await wait.execute(input as WaitInput, details?.signal === undefined ? {} : { signal: details.signal }), waitName),
-    }),
-  ] as FunctionTool[];
+      execute: async (input, _context, details) =>
+        renderCodeModeResult(await codeTool.execute(input as Input, details?.signal === undefined ? {} : { signal: details.signal }), wait.name),
+    }) as FunctionTool;
+  return [asTool(exec), asTool(wait)];
 }
