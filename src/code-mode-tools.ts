@@ -91,6 +91,9 @@ export interface CodeModeTools {
   session(): Promise<CodeCellSession>;
 }
 
+/** How many detached cells keep their taken output for a later wait. */
+const MAX_KEPT_CELLS = 64;
+
 const nullable = (schema: { [key: string]: JsonValue }, type: string): { [key: string]: JsonValue } => ({ ...schema, type: [type, 'null'] });
 
 const RESULT_SCHEMA: { [key: string]: JsonValue } = {
@@ -182,14 +185,18 @@ export function createCodeModeTools(target: CodeModeTarget, options: CodeModeToo
   /** Waits for `event`; an abort terminates the cell (or detaches from it) and rejects. */
   const settle = async (live: CodeCellSession, cellId: string, event: Promise<CellEvent>, signal: AbortSignal | undefined): Promise<CodeModeResult> => {
     if (signal === undefined || onAbort === 'detach') return codeModeResult(withKept(cellId, await event));
-    const terminate = (): void => void live.terminate(cellId).catch(() => {});
-    if (signal.aborted) terminate();
-    signal.addEventListener('abort', terminate, { once: true });
+    // One listener: the cell is terminated and the call rejects with the signal's reason.
+    const aborted = Promise.withResolvers<never>();
+    const stop = (): void => {
+      void live.terminate(cellId).catch(() => {});
+      aborted.reject(signal.reason);
+    };
+    if (signal.aborted) stop();
+    else signal.addEventListener('abort', stop, { once: true });
     try {
-      const outcome = await Promise.race([event, new Promise<never>((_, reject) => signal.addEventListener('abort', () => reject(signal.reason), { once: true }))]);
-      return codeModeResult(withKept(cellId, outcome));
+      return codeModeResult(withKept(cellId, await Promise.race([event, aborted.promise])));
     } finally {
-      signal.removeEventListener('abort', terminate);
+      signal.removeEventListener('abort', stop);
     }
   };
 
@@ -227,6 +234,8 @@ export function createCodeModeTools(target: CodeModeTarget, options: CodeModeToo
       const first = await initialEvent;
       if (first.kind === 'completed' || first.kind === 'terminated') return codeModeResult(first);
       kept.set(cellId, first.items);
+      // Bounded: output of detached cells nobody waits for again is dropped, oldest first.
+      if (kept.size > MAX_KEPT_CELLS) kept.delete(kept.keys().next().value as string);
       const { event } = await live.beginObserve(cellId, { kind: 'yieldAfter', ms: yieldMs(input.yield_time_ms) }, signal);
       return settle(live, cellId, event, signal);
     },
