@@ -3,7 +3,7 @@
 // forgets it at once and sends one cell/cancel for all the cell's calls of that method; the
 // client aborts their delegates' signals and never answers them.
 import { CodeCellError } from '../src/index.js';
-import { toJsonText } from '../src/internal.js';
+import { errorOfKind, toJsonText } from '../src/internal.js';
 import { Methods, type CellCancelParams, type DelegateCall, type SessionId } from './protocol.js';
 
 /** The wire methods of the delegate calls (the ones cell/cancel names). */
@@ -62,12 +62,8 @@ export class OutgoingCalls {
     this.#pending.delete(id);
     call.group.ids.delete(id);
     const error = message.error as { message?: unknown; data?: { kind?: unknown } } | undefined;
-    if (error !== undefined) {
-      const text = typeof error.message === 'string' ? error.message : 'the delegate failed';
-      // The delegate's TypeError (e.g. a tool input check) reaches the cell as a TypeError.
-      const kind = error.data?.kind;
-      call.reject(kind === 'TypeError' ? new TypeError(text) : kind === 'RangeError' ? new RangeError(text) : new Error(text));
-    }
+    // The delegate's TypeError (e.g. a tool input check) reaches the cell as a TypeError.
+    if (error !== undefined) call.reject(errorOfKind(error.data?.kind, typeof error.message === 'string' ? error.message : 'the delegate failed'));
     else call.resolve(message.result);
     return true;
   }

@@ -25,9 +25,10 @@ import {
   type StartedCell,
   type ToolDefinition,
 } from '../src/index.js';
-import { consoleLogger, messageOf } from '../src/internal.js';
+import { consoleLogger, messageOf, SessionBase } from '../src/internal.js';
 import type { HostClient } from './client.js';
 import type { McpServerConfig } from './mcp-tools.js';
+import type { Client as McpClient } from '@modelcontextprotocol/sdk/client/index.js';
 import { ToolInputChecks } from './tool-input.js';
 
 export type { McpServerConfig, McpHttpServer, McpStdioServer } from './mcp-tools.js';
@@ -113,7 +114,7 @@ export class SessionBuilder {
     signal?.throwIfAborted();
     const logger = this.#options.logger ?? consoleLogger;
     const mcp = this.#mcpServers.length === 0 ? undefined : await loadMcp();
-    const clients: { name: string; client: Awaited<ReturnType<NonNullable<typeof mcp>['connectMcpServer']>> }[] = [];
+    const clients: { server: McpServerConfig; client: McpClient }[] = [];
     const closeClients = (): Promise<void> => Promise.all(clients.map(({ client }) => client.close().catch(() => {}))).then(() => {});
     try {
       const routes = new Map<string, Route>();
@@ -132,15 +133,16 @@ export class SessionBuilder {
         for (const tool of tools) add(tool, { source: `withTools #${index + 1}`, validate: tool.validateInput !== false, invoke: (call, callSignal) => delegate.invokeTool(call, callSignal) });
       }
       if (mcp !== undefined) {
-        const connected = await Promise.allSettled(this.#mcpServers.map(async (server) => ({ server, client: await mcp.connectMcpServer(server, signal) })));
-        for (const result of connected) if (result.status === 'fulfilled') clients.push({ name: result.value.server.name, client: result.value.client });
+        // All started at once; each one that starts is closed again if the build fails.
+        const connected = await Promise.allSettled(this.#mcpServers.map(async (server) => clients.push({ server, client: await mcp.connectMcpServer(server, signal) })));
         const failed = connected.findIndex((result) => result.status === 'rejected');
         if (failed >= 0) {
           signal?.throwIfAborted();
           const reason = (connected[failed] as PromiseRejectedResult).reason;
           throw new CodeCellError('ERR_INVALID_REQUEST', `MCP server ${this.#mcpServers[failed]?.name ?? '?'} could not be started: ${messageOf(reason)}`, { cause: reason });
         }
-        for (const { server, client } of connected.map((result) => (result as PromiseFulfilledResult<{ server: McpServerConfig; client: (typeof clients)[number]['client'] }>).value)) {
+        clients.sort((a, b) => this.#mcpServers.indexOf(a.server) - this.#mcpServers.indexOf(b.server));
+        for (const { server, client } of clients) {
           for (const tool of await mcp.listMcpTools(client, server.name, signal)) {
             const validate = typeof server.validateInput === 'function' ? server.validateInput(tool.name) : server.validateInput !== false;
             add(tool, { source: `MCP server ${server.name}`, validate, invoke: (call, callSignal) => mcp.callMcpTool(client, call, callSignal) });
@@ -204,7 +206,7 @@ async function loadMcp(): Promise<typeof import('./mcp-tools.js')> {
 }
 
 /** A session started by SessionBuilder: the session's interface; shutdown also closes its MCP servers. */
-export class BuiltSession implements CodeCellSession {
+export class BuiltSession extends SessionBase {
   /** The session underneath (a SessionRuntime, or a RemoteSession of HostClient). */
   readonly session: CodeCellSession;
   /** Every tool of the session, from all its sources. */
@@ -212,25 +214,21 @@ export class BuiltSession implements CodeCellSession {
   /** The setup cell's first event (withSetup). */
   readonly setupEvent: CellEvent | undefined;
   readonly #close: () => Promise<void>;
-  #shutdown: Promise<void> | undefined;
 
   constructor(session: CodeCellSession, tools: ToolDefinition[], setupEvent: CellEvent | undefined, close: () => Promise<void>) {
+    super();
     this.session = session;
     this.tools = tools;
     this.setupEvent = setupEvent;
     this.#close = close;
   }
 
-  get isAlive(): boolean {
-    return this.session.isAlive;
+  override get isAlive(): boolean {
+    return super.isAlive && this.session.isAlive;
   }
 
   execute(request: ExecuteRequest, initialObserve?: ObserveMode): Promise<StartedCell> {
     return this.session.execute(request, initialObserve);
-  }
-
-  observe(cellId: CellId, mode: ObserveMode, signal?: AbortSignal): Promise<CellEvent> {
-    return this.session.observe(cellId, mode, signal);
   }
 
   beginObserve(cellId: CellId, mode: ObserveMode, signal?: AbortSignal): Promise<PendingEvent> {
@@ -241,19 +239,20 @@ export class BuiltSession implements CodeCellSession {
     return this.session.terminate(cellId);
   }
 
-  events(): HandOffStream<SessionStreamEvent>;
-  events(cellId: CellId, options?: EventsOptions): HandOffStream<CellStreamEvent>;
-  events(cellId?: CellId, options?: EventsOptions): HandOffStream<SessionStreamEvent> | HandOffStream<CellStreamEvent> {
-    return cellId === undefined ? this.session.events() : this.session.events(cellId, options);
+  protected sessionEvents(): HandOffStream<SessionStreamEvent> {
+    return this.session.events();
   }
 
-  /** Shuts the session down, then closes its MCP servers. Harmless twice. */
-  shutdown(): Promise<void> {
-    this.#shutdown ??= this.session.shutdown().finally(() => this.#close());
-    return this.#shutdown;
+  protected cellEvents(cellId: CellId, options: EventsOptions): HandOffStream<CellStreamEvent> {
+    return this.session.events(cellId, options);
   }
 
-  [Symbol.asyncDispose](): Promise<void> {
-    return this.shutdown();
+  /** Shuts the session down, then closes its MCP servers. */
+  protected async shutdownOnce(): Promise<void> {
+    try {
+      await this.session.shutdown();
+    } finally {
+      await this.#close();
+    }
   }
 }

@@ -86,10 +86,10 @@ export class CellStreams {
     for (const stream of this.#session) stream.push(event);
   }
 
-  emit(cellId: CellId, event: CellStreamEvent): void {
+  /** `size`: the event's size when the caller knows it (else it is estimated here). */
+  emit(cellId: CellId, event: CellStreamEvent, size = sizeOf(event)): void {
     const log = this.#logOf(cellId);
     if (log.closed) return;
-    const size = sizeOf(event);
     log.events.push(event);
     log.sizes.push(size);
     log.bytes += size;

@@ -94,8 +94,6 @@ export interface CodeModeTools {
 /** How many detached cells keep their taken output for a later wait. */
 const MAX_KEPT_CELLS = 64;
 
-const nullable = (schema: { [key: string]: JsonValue }, type: string): { [key: string]: JsonValue } => ({ ...schema, type: [type, 'null'] });
-
 const RESULT_SCHEMA: { [key: string]: JsonValue } = {
   type: 'object',
   properties: {
@@ -165,7 +163,7 @@ export function createCodeModeTools(target: CodeModeTarget, options: CodeModeToo
     return started;
   };
   const compact = renderToolDeclarations(tools).length > (options.maxDeclarationChars ?? Number.POSITIVE_INFINITY);
-  const described = describeExecTool(compact ? [] : tools, { execName, waitName, defaultYieldMs });
+  const described = describeExecTool(compact ? [] : tools, { execName, waitName, defaultYieldMs, strict, defaultLanguage: 'auto' });
   const yieldMs = (value: unknown): number => (typeof value === 'number' && Number.isFinite(value) && value >= 0 ? value : defaultYieldMs);
   /** Output a detached call had taken from its cell, given with the cell's next result. */
   const kept = new Map<string, OutputItem[]>();
@@ -174,13 +172,6 @@ export function createCodeModeTools(target: CodeModeTarget, options: CodeModeToo
     kept.delete(cellId);
     return before === undefined ? event : { ...event, items: [...before, ...event.items] };
   };
-  const optional = (schema: { [key: string]: JsonValue }, type: string): { [key: string]: JsonValue } => (strict ? nullable(schema, type) : { ...schema, type });
-  const schemaOf = (properties: { [key: string]: JsonValue }, needed: string): { [key: string]: JsonValue } => ({
-    type: 'object',
-    properties,
-    required: strict ? Object.keys(properties) : [needed],
-    additionalProperties: false,
-  });
 
   /** Waits for `event`; an abort terminates the cell (or detaches from it) and rejects. */
   const settle = async (live: CodeCellSession, cellId: string, event: Promise<CellEvent>, signal: AbortSignal | undefined): Promise<CodeModeResult> => {
@@ -202,18 +193,8 @@ export function createCodeModeTools(target: CodeModeTarget, options: CodeModeToo
 
   const exec: CodeModeTool<ExecInput> = {
     name: execName,
-    description: [
-      described.exec.description.replace('Default javascript; typescript strips types first.', 'Default auto.'),
-      ...(compact ? ['', `The tools (call ${searchName} for their declarations): ${tools.map((tool) => `tools.${toolIdentifier(tool)}`).join(', ')}`] : []),
-    ].join('\n'),
-    inputSchema: schemaOf(
-      {
-        source: { type: 'string', description: 'The code of the cell.' },
-        language: optional({ enum: strict ? ['javascript', 'typescript', 'auto', null] : ['javascript', 'typescript', 'auto'], description: 'Default auto: TypeScript types are stripped when the cell has any.' }, 'string'),
-        yield_time_ms: optional({ minimum: 0, description: `Return after this many ms even if the cell is still running (default ${defaultYieldMs}).` }, 'integer'),
-      },
-      'source',
-    ),
+    description: [described.exec.description, ...(compact ? ['', `The tools (call ${searchName} for their declarations): ${tools.map((tool) => `tools.${toolIdentifier(tool)}`).join(', ')}`] : [])].join('\n'),
+    inputSchema: described.exec.inputSchema,
     outputSchema: RESULT_SCHEMA,
     execute: async (input, { signal } = {}) => {
       if (input === null || typeof input !== 'object' || typeof input.source !== 'string') throw new TypeError(`${execName}: source must be a string`);
@@ -244,14 +225,7 @@ export function createCodeModeTools(target: CodeModeTarget, options: CodeModeToo
   const wait: CodeModeTool<WaitInput> = {
     name: waitName,
     description: described.wait.description,
-    inputSchema: schemaOf(
-      {
-        cell_id: { type: 'string', description: `The cell_id that ${execName} returned.` },
-        yield_time_ms: optional({ minimum: 0, description: `Return after this many ms even if the cell is still running (default ${defaultYieldMs}).` }, 'integer'),
-        terminate: optional({ description: 'Stop the cell instead of waiting.' }, 'boolean'),
-      },
-      'cell_id',
-    ),
+    inputSchema: described.wait.inputSchema,
     outputSchema: RESULT_SCHEMA,
     execute: async (input, { signal } = {}) => {
       if (input === null || typeof input !== 'object' || typeof input.cell_id !== 'string') throw new TypeError(`${waitName}: cell_id must be a string`);

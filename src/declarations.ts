@@ -162,6 +162,13 @@ export interface ExecToolOptions {
   waitName?: string;
   /** The yield time used when the model gives none. Default 10 000 ms. */
   defaultYieldMs?: number;
+  /** The language when the model gives none, as the schema describes it. Default 'javascript'. */
+  defaultLanguage?: 'javascript' | 'auto';
+  /**
+   * OpenAI strict-mode schemas: every field required, `null` where the model gives none.
+   * Default false: only `source` / `cell_id` required.
+   */
+  strict?: boolean;
 }
 
 export interface ModelToolDescription {
@@ -172,8 +179,18 @@ export interface ModelToolDescription {
 
 /** The exec/wait pair an agent exposes to its model, with the declarations embedded. */
 export function describeExecTool(tools: readonly ToolDefinition[], options: ExecToolOptions = {}): { exec: ModelToolDescription; wait: ModelToolDescription } {
-  const { execName = 'exec', waitName = 'wait', defaultYieldMs = DEFAULT_YIELD_MS } = options;
+  const { execName = 'exec', waitName = 'wait', defaultYieldMs = DEFAULT_YIELD_MS, defaultLanguage = 'javascript', strict = false } = options;
   const declarations = renderToolDeclarations(tools);
+  /** A field the model may leave out: nullable (and required) in strict mode. */
+  const optional = (type: string, schema: { [key: string]: JsonValue }): { [key: string]: JsonValue } => (strict ? { ...schema, type: [type, 'null'] } : { type, ...schema });
+  const schemaOf = (properties: { [key: string]: JsonValue }, needed: string): { [key: string]: JsonValue } => ({
+    type: 'object',
+    properties,
+    required: strict ? Object.keys(properties) : [needed],
+    additionalProperties: false,
+  });
+  const yieldTime = optional('integer', { minimum: 0, description: `Return after this many ms even if the cell is still running (default ${defaultYieldMs}).` });
+  const languages: JsonValue[] = ['javascript', 'typescript', 'auto', ...(strict ? [null] : [])];
   const exec: ModelToolDescription = {
     name: execName,
     description: [
@@ -193,16 +210,17 @@ export function describeExecTool(tools: readonly ToolDefinition[], options: Exec
       declarations.trimEnd(),
       '```',
     ].join('\n'),
-    inputSchema: {
-      type: 'object',
-      properties: {
+    inputSchema: schemaOf(
+      {
         source: { type: 'string', description: 'The code of the cell.' },
-        yield_time_ms: { type: 'integer', minimum: 0, description: `Return after this many ms even if the cell is still running (default ${defaultYieldMs}).` },
-        language: { type: 'string', enum: ['javascript', 'typescript', 'auto'], description: 'Default javascript; typescript strips types first.' },
+        yield_time_ms: yieldTime,
+        language: optional('string', {
+          enum: languages,
+          description: defaultLanguage === 'auto' ? 'Default auto: TypeScript types are stripped when the cell has any.' : 'Default javascript; typescript strips types first.',
+        }),
       },
-      required: ['source'],
-      additionalProperties: false,
-    },
+      'source',
+    ),
   };
   const wait: ModelToolDescription = {
     name: waitName,
@@ -211,16 +229,14 @@ export function describeExecTool(tools: readonly ToolDefinition[], options: Exec
       `completes, calls yield_control(), or after yield_time_ms (default ${defaultYieldMs}). With`,
       'terminate: true it stops the cell at once and returns its last output.',
     ].join('\n'),
-    inputSchema: {
-      type: 'object',
-      properties: {
+    inputSchema: schemaOf(
+      {
         cell_id: { type: 'string', description: `The cell_id that ${execName} returned.` },
-        yield_time_ms: { type: 'integer', minimum: 0, description: `Return after this many ms even if the cell is still running (default ${defaultYieldMs}).` },
-        terminate: { type: 'boolean', description: 'Stop the cell instead of waiting.' },
+        yield_time_ms: yieldTime,
+        terminate: optional('boolean', { description: 'Stop the cell instead of waiting.' }),
       },
-      required: ['cell_id'],
-      additionalProperties: false,
-    },
+      'cell_id',
+    ),
   };
   return { exec, wait };
 }

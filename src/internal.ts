@@ -12,4 +12,4 @@ export { consoleLogger } from './logger.js';
 export { INTERNAL_ERROR, INVALID_PARAMS } from './pending-router.js';
 export { busyObserverError, SessionBase } from './session-base.js';
 export { checkDelegate } from './validate.js';
-export { errorKindOf } from './cell/tool-calls.js';
+export { errorKindOf, errorOfKind } from './cell/tool-calls.js';

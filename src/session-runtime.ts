@@ -155,7 +155,7 @@ export class SessionRuntime extends SessionBase {
       callbackAbortDeadlineMs: this.#deadlineMs,
       logger: this.#logger,
       commitStore: (writes) => this.#commitStore(writes, limits.maxStoredBytes),
-      emit: (event) => this.#streams.emit(cellId, event),
+      emit: (event, size) => this.#streams.emit(cellId, event, size),
       onCommit: (unread) => this.#cells.committed(cell, unread),
       onTaken: () => this.#cells.taken(cell),
       onClosed: () => this.#cells.closed(cell),

@@ -2,26 +2,13 @@
 // length-prefixed framing, and isolated-vm's own costs (a call into an isolate, a call out of
 // one, a fresh isolate's life).
 import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { loadIsolatedVm } from '../../src/isolate/load.js';
 import { check } from '../common.js';
 import { LengthPrefixedFrames, writeFrame } from './frames.js';
 
 /** A child process echoing every frame it reads (the same framing as the parent's). */
-const ECHO_CHILD = `
-let buffer = Buffer.alloc(0);
-process.stdin.on('data', (chunk) => {
-  buffer = Buffer.concat([buffer, chunk]);
-  while (buffer.length >= 4) {
-    const length = buffer.readUInt32LE(0);
-    if (buffer.length < 4 + length) return;
-    const body = JSON.parse(buffer.toString('utf8', 4, 4 + length));
-    buffer = buffer.subarray(4 + length);
-    const out = Buffer.from(JSON.stringify({ id: body.id, result: body.params.input }));
-    const header = Buffer.alloc(4);
-    header.writeUInt32LE(out.length);
-    process.stdout.write(Buffer.concat([header, out]));
-  }
-});`;
+const ECHO_CHILD = fileURLToPath(new URL('./echo-child.js', import.meta.url));
 
 export interface PipeFloor {
   /** `count` sequential round trips of a tool-call-sized JSON message; each one's time (µs). */
@@ -30,7 +17,7 @@ export interface PipeFloor {
 }
 
 export function pipeFloor(): PipeFloor {
-  const child = spawn(process.execPath, ['-e', ECHO_CHILD], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, [ECHO_CHILD], { stdio: ['pipe', 'pipe', 'inherit'] });
   let onAnswer: (() => void) | undefined;
   const frames = new LengthPrefixedFrames((body) => {
     check((JSON.parse(body) as { result?: unknown }).result !== undefined, 'pipe floor echo');

@@ -14,7 +14,8 @@ export interface CellOptions {
   /** Commits the cell's store() writes to the session. */
   commitStore(writes: ReadonlyMap<string, string>): void;
   /** Taps the cell's stream events (SPEC §7). */
-  emit(event: CellStreamEvent): void;
+  /** `size`: about how many bytes the event holds, when the caller knows (see CellStreams). */
+  emit(event: CellStreamEvent, size?: number): void;
   /** The outcome is committed (its slot is free); `unread`: nobody has taken the terminal event. */
   onCommit(unread: boolean): void;
   /** The unread terminal event was taken: the cell's id is forgotten. */

@@ -21,7 +21,7 @@ export interface ToolCallsOptions {
   limits: Pick<CellLimits, 'maxToolInputBytes' | 'maxToolResultBytes'>;
   delegate: SessionRuntimeDelegate;
   callbacks: CallbackSet;
-  emit(event: CellStreamEvent): void;
+  emit(event: CellStreamEvent, size?: number): void;
   /** Delivers a call's outcome into the sandbox: its JSON result, or its error message and kind. */
   settle(callId: string, ok: boolean, payload: string, errorKind: string): void;
   /** False once the cell ended: late outcomes are then abandoned. */
@@ -57,7 +57,8 @@ export class ToolCalls {
     const { name: toolName, namespace } = tool.definition;
     const toolRef = namespace === undefined ? { name: toolName } : { name: toolName, namespace };
     this.#outstanding.add(callId);
-    emit({ type: 'toolCall', callId, tool: toolRef, input });
+    // The input's JSON text is at hand: the stream's log need not serialise the input again.
+    emit({ type: 'toolCall', callId, tool: toolRef, input }, 64 + inputJson.length);
     const call = { cellId, callId, tool: toolRef, kind: tool.kind, input };
     // One reaction per call (this runs 10 000 times in a large cancellation).
     callbacks.runTool((signal) => delegate.invokeTool(call, signal)).then(
@@ -99,6 +100,11 @@ export class ToolCalls {
     this.#options.emit(ok ? { type: 'toolResult', callId, ok } : { type: 'toolResult', callId, ok, error: payload });
     this.#options.settle(callId, ok, payload, errorKind);
   }
+}
+
+/** An error of the kind errorKindOf named ('' for a plain Error). */
+export function errorOfKind(kind: unknown, message: string): Error {
+  return kind === 'TypeError' ? new TypeError(message) : kind === 'RangeError' ? new RangeError(message) : new Error(message);
 }
 
 /** The kind of error the cell's call rejects with: a TypeError or RangeError stays one. */
