@@ -17,7 +17,7 @@ import {
   type StartedCell,
   type ToolDefinition,
 } from '../src/index.js';
-import { busyObserverError, CellStreams, Deadline, messageOf, SessionBase } from '../src/internal.js';
+import { busyObserverError, CellStreams, Deadline, messageOf, quiet, SessionBase } from '../src/internal.js';
 import { untilAborted } from './jsonrpc.js';
 import { Methods, type SessionId } from './protocol.js';
 import type { HostLink, Inbound } from './link.js';
@@ -109,7 +109,7 @@ export class RemoteSession extends SessionBase {
     );
     // As in-process: an aborted observation frees the slot at once, with the caller's reason.
     const event = untilAborted(answered, signal).finally(() => this.#observing.delete(cellId));
-    return { event };
+    return { event: quiet(event) };
   }
 
   async terminate(cellId: CellId): Promise<CellEvent> {
@@ -248,15 +248,18 @@ export class RemoteSession extends SessionBase {
       event = waiting.promise.finally(() => this.#initial.delete(cellId));
     }
     this.#observing.add(cellId);
-    return event.then(
-      (value) => {
-        this.#observing.delete(cellId);
-        return this.#delivered(cellId, value);
-      },
-      (error: unknown) => {
-        this.#observing.delete(cellId);
-        throw error;
-      },
+    // The setup cell's initial event is never handed out: nobody may be listening when the host dies.
+    return quiet(
+      event.then(
+        (value) => {
+          this.#observing.delete(cellId);
+          return this.#delivered(cellId, value);
+        },
+        (error: unknown) => {
+          this.#observing.delete(cellId);
+          throw error;
+        },
+      ),
     );
   }
 

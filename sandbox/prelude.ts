@@ -46,10 +46,17 @@ function installCodecellPrelude(send: HostSend) {
   let callSeq = 0;
   let timerSeq = 0;
   let exited = false;
+  /**
+   * Set when the module settled (or exit() ran): the cell is judged then, so a tool result or a
+   * timer that arrives later never runs (a dangling call is reported once, and produces nothing).
+   */
+  let finished = false;
   let maxNotificationBytes = 0;
 
   for (const name of ['SharedArrayBuffer', 'Atomics', 'WebAssembly']) delete global[name];
   codecellGuardDynamicCode(global);
+  // A rejection handled in a later task than the one it happened in is no error (SPEC §5).
+  codecellObserveRejections((key) => send('handled', key));
 
   /** JSON text of a value, throwing on what JSON would silently drop or mangle. */
   function strictJson(value: unknown): string {
@@ -129,6 +136,7 @@ function installCodecellPrelude(send: HostSend) {
 
   function exit(): never {
     exited = true;
+    finished = true;
     send('exit', unsettledCalls());
     // Unwind the cell; the host has already ended it and ignores anything that follows.
     throw new Error('exit() called');
@@ -225,7 +233,7 @@ function installCodecellPrelude(send: HostSend) {
 
   function settle(callId: string, ok: boolean, payload: string, errorKind: string): void {
     const call = pendingCalls.get(callId);
-    if (call === undefined) return;
+    if (call === undefined || finished) return;
     pendingCalls.delete(callId);
     if (ok) {
       call.resolve(payload === '' ? undefined : parseJson(payload));
@@ -236,7 +244,7 @@ function installCodecellPrelude(send: HostSend) {
 
   function fireTimer(id: number): void {
     const callback = timers.get(id);
-    if (callback === undefined) return;
+    if (callback === undefined || finished) return;
     timers.delete(id);
     try {
       callback();
@@ -247,8 +255,14 @@ function installCodecellPrelude(send: HostSend) {
 
   // Taken (and deleted) by the first line of the wrapped cell; see src/isolate/cell-isolate.ts.
   defineGlobal('__codecell$', freeze({
-    done: (): void => send('done', unsettledCalls()),
-    fail: (error: unknown): void => send('fault', describeError(error), unsettledCalls()),
+    done: (): void => {
+      finished = true;
+      send('done', unsettledCalls());
+    },
+    fail: (error: unknown): void => {
+      finished = true;
+      send('fault', describeError(error), unsettledCalls());
+    },
   }));
 
   /** The one entry point the host calls into; every call is one isolate task. */

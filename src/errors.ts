@@ -55,3 +55,12 @@ export function messageOf(error: unknown): string {
 }
 
 export const invalidRequest = (message: string): CodeCellError => new CodeCellError('ERR_INVALID_REQUEST', message);
+
+/**
+ * Marks a promise handed to a caller as handled, so that a caller who never awaits it is not
+ * crashed by its rejection (STYLE 20); whoever awaits it still gets the rejection.
+ */
+export function quiet<T>(promise: Promise<T>): Promise<T> {
+  promise.catch(() => {});
+  return promise;
+}

@@ -2,6 +2,7 @@
 // calls are answered in the order they were made. A stream ends after its last event, or with an
 // error (its source died) once the events queued before it were read, and can be handed to
 // another consumer without losing, duplicating or reordering anything.
+import { quiet } from './errors.js';
 
 /** Where a stream is fed from: the stream asks it to swap itself for its successor, or to forget it. */
 export interface StreamSource<T> {
@@ -45,10 +46,13 @@ export class EventStream<T> implements AsyncIterableIterator<T> {
 
   next(): Promise<IteratorResult<T>> {
     if (this.#queue.length > 0) return Promise.resolve({ value: this.#queue.shift() as T, done: false });
-    if (this.#done) return this.#error === undefined ? Promise.resolve({ value: undefined, done: true }) : Promise.reject(this.#error);
-    return new Promise((resolve, reject) => {
-      this.#waiting.push({ resolve, reject });
-    });
+    if (this.#done) return this.#error === undefined ? Promise.resolve({ value: undefined, done: true }) : quiet(Promise.reject(this.#error));
+    // A next() nobody awaits must not crash anyone when the stream fails.
+    return quiet(
+      new Promise((resolve, reject) => {
+        this.#waiting.push({ resolve, reject });
+      }),
+    );
   }
 
   return(): Promise<IteratorResult<T>> {

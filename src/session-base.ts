@@ -3,7 +3,7 @@
 // shutting down refuses new cells, observe() is beginObserve()'s event, a cell id is a
 // non-empty string, and a cell has at most one observer (busyObserverError); events() with and
 // without a cell, and a started cell's readText().
-import { CodeCellError } from './errors.js';
+import { CodeCellError, quiet } from './errors.js';
 import type {
   CellEvent,
   CellId,
@@ -53,7 +53,8 @@ export abstract class SessionBase implements CodeCellSession {
 
   /** What execute resolves with: the cell's id, its initial event, and readText(). */
   protected startedCell(cellId: CellId, initialEvent: Promise<CellEvent>): StartedCell {
-    return { cellId, initialEvent, readText: () => readText(this.cellEvents(cellId, { from: 'start' })) };
+    // Neither promise may crash a caller who never awaits it (a host that dies rejects them).
+    return { cellId, initialEvent: quiet(initialEvent), readText: () => quiet(readText(this.cellEvents(cellId, { from: 'start' }))) };
   }
 
   /** `signal` (optional) gives up the observation and frees the observer slot when aborted. */

@@ -5,7 +5,7 @@ import { Cell } from './cell/cell.js';
 import type { CellTool } from './cell/tool-calls.js';
 import { CellStreams } from './cell-streams.js';
 import { consoleLogger } from './logger.js';
-import { CodeCellError } from './errors.js';
+import { CodeCellError, quiet } from './errors.js';
 import { DEFAULT_OBSERVE } from './defaults.js';
 import type { CellIsolate } from './isolate/cell-isolate.js';
 import { assertIsolatesUsable } from './isolate/load.js';
@@ -169,7 +169,7 @@ export class SessionRuntime extends SessionBase {
 
   async beginObserve(cellId: CellId, mode: ObserveMode, signal?: AbortSignal): Promise<PendingEvent> {
     const cell = this.#openCell(cellId);
-    return { event: cell.observe(checkObserveMode(mode), signal) };
+    return { event: quiet(cell.observe(checkObserveMode(mode), signal)) };
   }
 
   async terminate(cellId: CellId): Promise<CellEvent> {

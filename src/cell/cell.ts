@@ -9,6 +9,7 @@ import { isLive, isUnended, transition, type CellState, type StateOf } from './l
 import { busyObserverError, ObserverSlot } from './observer.js';
 import { Notifications } from './notifications.js';
 import { OutputBuffer } from './output.js';
+import { FloatingRejections, rejectionOf, type Rejection } from './rejections.js';
 import { isImageDataUrl, type ToHostMessage } from './sandbox-protocol.js';
 import { SandboxTimers, watchTimeLimits } from './timers.js';
 import { hintMissingTool, ToolCalls } from './tool-calls.js';
@@ -25,6 +26,15 @@ export class Cell {
   readonly #timers: SandboxTimers;
   readonly #observer = new ObserverSlot();
   readonly #writes = new Map<string, string>();
+  readonly #rejections = new FloatingRejections();
+  /**
+   * The module's first task ended with this rejection unhandled while the module had not settled:
+   * a rejection the module may still handle, or source that closed the wrapper and threw past it
+   * (the module then never settles; judged when the cell has nothing left to run).
+   */
+  #moduleRejection: Rejection | undefined;
+  /** exit() ended the cell: what it unwound is not reported. */
+  #exited = false;
   readonly #closed = Promise.withResolvers<void>();
   #state: CellState = { phase: 'running' };
   /** The termination under way or done (a limit, terminate() or shutdown). */
@@ -48,7 +58,13 @@ export class Cell {
     this.#toolCalls = new ToolCalls({ cellId, tools, limits, delegate, callbacks, emit, settle, accepting });
     this.#notifications = new Notifications({ cellId, callId: options.toolCallId, delegate, callbacks, logger, emit });
     const end = (reason: TerminationReason) => () => this.#terminateInternal(reason);
-    isolate.listen({ message: (message) => this.#onMessage(message), idle: () => this.#onIdle(), fault: end('memoryLimit'), flood: end('outputLimit') });
+    isolate.listen({
+      message: (message) => this.#onMessage(message),
+      idle: () => this.#onIdle(),
+      fault: end('memoryLimit'),
+      flood: end('outputLimit'),
+      rejection: (reason, fromModule) => this.#onRejection(reason, fromModule),
+    });
   }
 
   /** False once the terminal event was delivered: the cell can no longer be addressed. */
@@ -144,6 +160,7 @@ export class Cell {
         return this.#settle(undefined, message[1]);
       case 'exit':
         // exit() ends the cell at once: no drain (a caught exit() cannot keep the isolate busy).
+        this.#exited = true;
         return this.#settle(undefined, message[1], false);
       case 'fault':
         return this.#settle(message[1], message[2]);
@@ -151,7 +168,18 @@ export class Cell {
         return this.#timers.set(message[1], message[2]);
       case 'clearTimer':
         return this.#timers.clear(message[1]);
+      case 'handled':
+        if (this.#rejections.handled(message[1]) && this.#moduleRejection?.key === message[1]) this.#moduleRejection = undefined;
+        return;
     }
+  }
+
+  /** A task ended with a rejection the cell had not handled (yet): judged when the cell finishes. */
+  #onRejection(reason: unknown, fromModule: boolean): void {
+    if (this.#exited || (this.#state.phase !== 'running' && this.#state.phase !== 'settling')) return;
+    const rejection = rejectionOf(reason);
+    this.#rejections.add(rejection);
+    if (fromModule && this.#state.phase === 'running') this.#moduleRejection = rejection;
   }
 
   #addOutput(item: OutputItem): void {
@@ -169,6 +197,14 @@ export class Cell {
    * once tool results the delegate already settled have reached the isolate.
    */
   #onIdle(): void {
+    const escaped = this.#moduleRejection;
+    if (this.#state.phase === 'running' && escaped !== undefined && this.#timers.size === 0 && this.#toolCalls.pending.length === 0) {
+      // Nothing can resume the module: it threw past its wrapper. That error is the cell's.
+      this.#moduleRejection = undefined;
+      this.#rejections.handled(escaped.key);
+      this.#settle(escaped.description, '');
+      return;
+    }
     if (this.#state.phase !== 'running' || this.#observer.mode?.kind !== 'pendingFrontier') return;
     setImmediate(() => {
       if (this.#state.phase === 'running' && this.#isolate.isIdle && this.#observer.mode?.kind === 'pendingFrontier') {
@@ -244,8 +280,12 @@ export class Cell {
     this.#stopIsolate(false);
     // What the cell had not received when its module settled, and calls its microtasks made since.
     const dangling = [...new Set([...settling.dangling, ...this.#toolCalls.pending])];
-    if (dangling.length > 0) {
-      this.#addOutput({ type: 'text', text: `Warning: ${dangling.length} tool call(s) were still running when the cell finished: ${dangling.join(', ')}` });
+    const warnings = [
+      ...(dangling.length > 0 ? [`Warning: ${dangling.length} tool call(s) were still running when the cell finished: ${dangling.join(', ')}`] : []),
+      ...(this.#exited ? [] : this.#rejections.warnings()),
+    ];
+    for (const warning of warnings) {
+      this.#addOutput({ type: 'text', text: warning });
       if (this.#state !== finishing) return;
     }
     const { toolsSettled, notificationsDone } = this.#callbacks.windDown(this.id, {

@@ -68,6 +68,8 @@ export const TO_HOST = {
   /** timer id, delay in ms */
   timer: ['number', 'number'],
   clearTimer: ['number'],
+  /** A handler was attached to a rejected promise: the rejection's key (see sandbox/rejections.ts). */
+  handled: ['string'],
 } as const;
 
 /** Host → sandbox, through the prelude's `receive`. */

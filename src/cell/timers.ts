@@ -14,6 +14,11 @@ export class SandboxTimers {
     this.#fire = fire;
   }
 
+  /** Timers set and not yet fired or cleared. */
+  get size(): number {
+    return this.#timers.size;
+  }
+
   set(id: number, ms: number): void {
     if (this.#timers.size >= MAX_HOST_TIMERS || this.#timers.has(id)) return;
     const delay = Number.isFinite(ms) ? Math.min(Math.max(ms, 0), MAX_DELAY_MS) : 0;

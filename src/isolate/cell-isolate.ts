@@ -27,8 +27,18 @@ export function isolatesInUseCount(): number {
 /** Hears the sandbox's messages that decoded (see decodeSandboxMessage). */
 export type SandboxListener = (message: ToHostMessage) => void;
 
-/** A cell's listeners (see CellIsolate.listen). */
-export type CellIsolateListeners = { message: SandboxListener; idle(): void; fault(code: CodeCellErrorCode): void; flood(): void };
+/**
+ * A cell's listeners (see CellIsolate.listen). `rejection`: a task ended with a rejection the cell
+ * had not handled (isolated-vm's copy of its reason); `fromModule` when that task was the module's
+ * own evaluation.
+ */
+export type CellIsolateListeners = {
+  message: SandboxListener;
+  idle(): void;
+  fault(code: CodeCellErrorCode): void;
+  flood(): void;
+  rejection(reason: unknown, fromModule: boolean): void;
+};
 
 export interface CellIsolateOptions {
   memoryMb: number;
@@ -51,6 +61,7 @@ export class CellIsolate {
   #listener: SandboxListener = () => {};
   #idleListener: () => void = () => {};
   #faultListener: (code: CodeCellErrorCode) => void = () => {};
+  #rejectionListener: (reason: unknown, fromModule: boolean) => void = () => {};
   readonly #flood = new FloodGuard(FLOOD_MS);
   #catastrophicListener: (message: string) => void = () => {};
   #claimed = false;
@@ -119,6 +130,7 @@ export class CellIsolate {
     this.#listener = listeners.message;
     this.#idleListener = listeners.idle;
     this.#faultListener = listeners.fault;
+    this.#rejectionListener = listeners.rejection;
     this.#flood.onFlood = listeners.flood;
   }
 
@@ -163,13 +175,9 @@ export class CellIsolate {
         throw new Error(`Unsupported import in cell: ${specifier}`);
       };
       await this.#inside(module.instantiate(this.#context, refuseImport));
-      const evaluation = module.evaluate();
-      this.#track(evaluation);
-      // Source that closes the wrapper's try block (`} catch {} throw …; try {`) throws past it:
-      // the cell fails with that error instead of never completing.
-      evaluation.catch((error: unknown) => {
-        if (translateIsolateError(error) === undefined && !this.isDisposed) this.#listener(['fault', describeCellError(error), '']);
-      });
+      // A rejection of the evaluation is an unhandled rejection of its first task, or source that
+      // closed the wrapper's try block and threw past it (the cell tells them apart).
+      this.#track(module.evaluate(), true);
       return {};
     } catch (error) {
       const failure = translateIsolateError(error);
@@ -268,15 +276,16 @@ export class CellIsolate {
     return task;
   }
 
-  #track(task: Promise<unknown>): void {
+  #track(task: Promise<unknown>, fromModule = false): void {
     this.#busy++;
     this.#inside(task);
     task.then(
       () => this.#taskEnded(),
       (error: unknown) => {
-        // A cell's own unhandled rejection also surfaces here; only isolate deaths matter.
+        // An isolate death, or the cell's own rejection that the task ended with unhandled.
         const failure = translateIsolateError(error);
         if (failure?.code === 'ERR_MEMORY_LIMIT') this.#faultListener(failure.code);
+        else if (failure === undefined && !this.isDisposed) this.#rejectionListener(error, fromModule);
         this.#taskEnded();
       },
     );

@@ -20,10 +20,21 @@ export function translateIsolateError(error: unknown): CodeCellError | undefined
 
 const BOUNDARY_FRAME = /\n\s+at \(<isolated-vm boundary>\)[\s\S]*$/;
 
+/** The stack of a value copied out of the isolate (an Error, or any object with one), without the host's frames. */
+export function cellStackOf(error: unknown): string | undefined {
+  try {
+    const stack = error !== null && typeof error === 'object' ? (error as { stack?: unknown }).stack : undefined;
+    return typeof stack === 'string' ? stack.replace(BOUNDARY_FRAME, '') : undefined;
+  } catch {
+    return undefined; // a throwing getter
+  }
+}
+
 /** The error text of SPEC §5: the stack as the cell saw it, without the host's frames. */
 export function describeCellError(error: unknown): string {
-  if (error instanceof Error && typeof error.stack === 'string') {
-    return error.stack.replace(BOUNDARY_FRAME, '');
+  if (error instanceof Error) {
+    const stack = cellStackOf(error);
+    if (stack !== undefined) return stack;
   }
   return messageOf(error);
 }
