@@ -84,7 +84,15 @@ export class HostLink {
     onNotification(this.connection, Methods.sessionEvent, (params) => this.remotes.get(params.sessionId)?.receive({ type: 'notification', message: { type: 'sessionEvent', params } }), logger);
     onNotification(this.connection, Methods.cellInitialEvent, (params) => this.sessions.routeNotification(params.sessionId, { type: 'initialEvent', params }), logger);
     onNotification(this.connection, Methods.cellClosed, (params) => this.sessions.routeNotification(params.sessionId, { type: 'closed', params }), logger);
-    onNotification(this.connection, Methods.cellCancel, ({ sessionId, cellId, method }) => this.#incoming.cancel(sessionId, cellId, method), logger);
+    onNotification(
+      this.connection,
+      Methods.cellCancel,
+      ({ sessionId, cellId, method }) => {
+        const running = this.#incoming.cancel(sessionId, cellId, method);
+        if (running.length > 0) this.remotes.get(sessionId)?.callsCancelled(cellId, running);
+      },
+      logger,
+    );
     const ended = (): void => {
       const closed = new CodeCellError('ERR_HOST_EXITED', 'codecell-host closed the connection');
       if (child === undefined) {
@@ -126,8 +134,10 @@ export class HostLink {
     // The table pairs each name with the delegate method of that name and its argument.
     const method = delegate[name] as (value: unknown, signal: AbortSignal) => unknown;
     const row: DelegateCall = DelegateCalls[name];
-    Promise.resolve()
-      .then(async () => row.answer(await method.call(delegate, call.value, call.signal)))
+    const settled = Promise.resolve().then(() => method.call(delegate, call.value, call.signal));
+    call.running(settled);
+    settled
+      .then((value) => row.answer(value))
       .then(
         (result) => {
           try {
@@ -166,20 +176,24 @@ export class HostLink {
       }
       throw error;
     }
-    const { sessionId, setupCellId } = result as Partial<typeof result>;
+    const { sessionId, setupCellId, callbackAbortDeadlineMs } = result as Partial<typeof result>;
     if (typeof sessionId !== 'string' || sessionId === '' || (setupCellId !== undefined && typeof setupCellId !== 'string')) {
       throw new CodeCellError('ERR_PROTOCOL', `codecell-host answered session/create without a valid sessionId: ${JSON.stringify(result)}`);
     }
-    const session = new RemoteSession(this, sessionId, delegate, setupCellId, options.callbackAbortDeadlineMs);
+    const deadlineMs = typeof callbackAbortDeadlineMs === 'number' ? callbackAbortDeadlineMs : options.callbackAbortDeadlineMs;
+    const session = new RemoteSession(this, sessionId, delegate, setupCellId, deadlineMs);
     this.remotes.set(sessionId, session);
     this.sessions.register(sessionId, (entry) => session.receive(entry));
     await session.setup(signal, setupTimeoutMs);
     return session;
   }
 
-  /** The session is shutting down: its delegates' signals abort now, their results are dropped. */
-  abortSessionCalls(sessionId: SessionId): void {
-    this.#incoming.abortSession(sessionId, new CodeCellError('ERR_SHUTTING_DOWN', 'the session is shutting down'));
+  /**
+   * The session is shutting down: its delegates' signals abort now, their results are dropped.
+   * Returns the delegates' promises still running (the shutdown waits for them, within its deadline).
+   */
+  abortSessionCalls(sessionId: SessionId): Promise<unknown>[] {
+    return this.#incoming.abortSession(sessionId, new CodeCellError('ERR_SHUTTING_DOWN', 'the session is shutting down'));
   }
 
   forget(sessionId: SessionId): void {

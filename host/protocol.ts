@@ -100,7 +100,8 @@ export const Methods = {
 } as const;
 
 export interface InitializeResult { protocolVersion: number; serverInfo: { name: string; version: string }; limits: CellLimits }
-export interface SessionCreateResult { sessionId: SessionId; setupCellId?: string }
+/** `callbackAbortDeadlineMs`: the session's deadline, which the client's own waits keep too. */
+export interface SessionCreateResult { sessionId: SessionId; setupCellId?: string; callbackAbortDeadlineMs?: number }
 export interface CellExecuteResult { cellId: string }
 /** The tool's JSON value; absent when the tool returned undefined. */
 export interface ToolInvokeResult { value?: JsonValue }

@@ -40,6 +40,13 @@ export interface RemoteSessionOptions {
 type Initial = { event: CellEvent } | PromiseWithResolvers<CellEvent>;
 
 const DEFAULT_SETUP_TIMEOUT_MS = 60_000;
+
+/** Resolves once every promise settled, or `deadlineMs` after now, whichever is first. */
+function settledWithin(running: Promise<unknown>[], deadlineMs: number): Promise<void> {
+  if (running.length === 0) return Promise.resolve();
+  const deadline = new Deadline(deadlineMs);
+  return Promise.race([Promise.allSettled(running), deadline.reached]).then(() => deadline.clear());
+}
 /** How many cell ids a session remembers as its own (for events() after the cell closed). */
 const KNOWN_CELLS = 1_024;
 
@@ -65,6 +72,11 @@ export class RemoteSession extends SessionBase {
   #hostDead: CodeCellError | undefined;
   /** The delegate's cellClosed calls still running. */
   readonly #cellsClosing = new Set<Promise<void>>();
+  /**
+   * Per cell, the wait for its delegate calls that the host cancelled: they settle, or the
+   * session's deadline (counted from the cancel) passes. terminate resolves after it (SPEC §6).
+   */
+  readonly #windingDown = new Map<CellId, Promise<void>>();
 
   constructor(link: HostLink, sessionId: SessionId, delegate: SessionRuntimeDelegate, setupCellId: CellId | undefined, deadlineMs: number | undefined) {
     super();
@@ -114,19 +126,25 @@ export class RemoteSession extends SessionBase {
 
   async terminate(cellId: CellId): Promise<CellEvent> {
     this.#assertCellUsable(cellId);
+    let event: CellEvent;
     try {
-      return this.#delivered(cellId, await this.#link.request(Methods.cellTerminate, { sessionId: this.sessionId, cellId }));
+      event = this.#delivered(cellId, await this.#link.request(Methods.cellTerminate, { sessionId: this.sessionId, cellId }));
     } catch (error) {
       this.#forgetIfMissing(cellId, error);
       throw error;
     }
+    // The host cancelled the cell's calls (cell/cancel came before this answer): as in-process,
+    // the caller's own delegates are waited for, within the deadline.
+    await this.#windingDown.get(cellId);
+    return event;
   }
 
   protected async shutdownOnce(): Promise<void> {
+    let aborted: Promise<void> = Promise.resolve();
     try {
       if (this.#hostDead === undefined) {
         const answered = this.#link.request(Methods.sessionShutdown, { sessionId: this.sessionId });
-        this.#link.abortSessionCalls(this.sessionId);
+        aborted = settledWithin(this.#link.abortSessionCalls(this.sessionId), this.#deadlineMs);
         await answered;
       }
     } catch (error) {
@@ -135,8 +153,9 @@ export class RemoteSession extends SessionBase {
       this.#endAll(new CodeCellError('ERR_SHUTTING_DOWN', 'the session was shut down'));
       this.#link.forget(this.sessionId);
     }
-    // Like the in-process session: cellClosed calls already running are waited for, within the
-    // deadline of the callbacks.
+    // Like the in-process session: the delegate calls it aborted settle (or their deadline passes),
+    // and cellClosed calls already running are waited for, within the deadline of the callbacks.
+    await Promise.all([aborted, ...this.#windingDown.values()]);
     if (this.#cellsClosing.size > 0) {
       const deadline = new Deadline(this.#deadlineMs);
       await Promise.race([Promise.all(this.#cellsClosing), deadline.reached]);
@@ -214,6 +233,17 @@ export class RemoteSession extends SessionBase {
         .finally(() => this.#cellsClosing.delete(closing));
       this.#cellsClosing.add(closing);
     }
+  }
+
+  /** The host cancelled these delegate calls of the cell (cell/cancel): see #windingDown. */
+  callsCancelled(cellId: CellId, running: Promise<unknown>[]): void {
+    const settled = settledWithin(running, this.#deadlineMs);
+    const before = this.#windingDown.get(cellId);
+    const both = before === undefined ? settled : Promise.all([before, settled]).then(() => {});
+    this.#windingDown.set(cellId, both);
+    void both.then(() => {
+      if (this.#windingDown.get(cellId) === both) this.#windingDown.delete(cellId);
+    });
   }
 
   hostDied(error: CodeCellError): void {

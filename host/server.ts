@@ -3,6 +3,7 @@
 import type { Readable, Writable } from 'node:stream';
 import {
   CodeCellError,
+  DEFAULT_CALLBACK_ABORT_DEADLINE_MS,
   DEFAULT_LIMITS,
   SessionRuntime,
   type CellEvent,
@@ -129,11 +130,12 @@ export function createHost(options: HostOptions = {}): Host {
     if (closing !== undefined) throw new CodeCellError('ERR_SHUTTING_DOWN', 'codecell-host is shutting down');
     const { tools, limits, storedValues, setupSource } = params;
     const sessionId = String(++sessionSeq);
+    const deadlineMs = params.callbackAbortDeadlineMs ?? callbackAbortDeadlineMs ?? DEFAULT_CALLBACK_ABORT_DEADLINE_MS;
     const runtime = new SessionRuntime(delegateFor(sessionId), {
       tools,
       limits,
       storedValues,
-      callbackAbortDeadlineMs: params.callbackAbortDeadlineMs ?? callbackAbortDeadlineMs,
+      callbackAbortDeadlineMs: deadlineMs,
       logger,
       caps,
       onCatastrophicError: options.onCatastrophicError,
@@ -145,9 +147,9 @@ export function createHost(options: HostOptions = {}): Host {
       const started = setupSource === undefined ? undefined : await runtime.execute({ source: setupSource }, { kind: 'pendingFrontier' });
       // The client gave up before it learned the id: nobody will ever shut this session down.
       if (token.isCancellationRequested) throw new CodeCellError('ERR_CANCELLED', 'the client cancelled session/create');
-      if (started === undefined) return { sessionId };
+      if (started === undefined) return { sessionId, callbackAbortDeadlineMs: deadlineMs };
       admitted(sessionId, runtime, started.cellId, started.initialEvent);
-      return { sessionId, setupCellId: started.cellId };
+      return { sessionId, setupCellId: started.cellId, callbackAbortDeadlineMs: deadlineMs };
     } catch (error) {
       await runtime.shutdown();
       await forgetSession(sessionId);

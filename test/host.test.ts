@@ -19,7 +19,7 @@ test('setupSource: the setup cell id is known at once, its calls reach the deleg
   });
   assert.equal(session.setupEvent?.kind, 'pending');
   const created = wire.messages.find((message) => (message.result as { sessionId?: string } | undefined)?.sessionId === session.sessionId);
-  assert.deepEqual(created?.result, { sessionId: session.sessionId, setupCellId: session.setupCellId });
+  assert.deepEqual(created?.result, { sessionId: session.sessionId, setupCellId: session.setupCellId, callbackAbortDeadlineMs: 100 });
   await waitFor(() => delegate.notifications.length === 1);
   assert.deepEqual(delegate.log, ['tool:tool-1', 'notify:found 42']);
   assert.equal(delegate.calls[0]?.cellId, session.setupCellId);
@@ -81,18 +81,24 @@ test('a setupSource with 129 parallel tool calls: none is lost, at most the olde
   else assert.deepEqual([first, fulfilled, delegate.calls.length], ['rejected: pending session buffer overflow', '128', 128]);
 });
 
-test('terminate while the client delegate hangs: the host answers without waiting on the wire, and the delegate signal is aborted', async (t) => {
+test('terminate while the client delegate hangs: the host answers without waiting on the wire, the client waits for its delegate up to the host\'s deadline', async (t) => {
   const linked = await connectInProcess({ logger: capturingLogger(), callbackAbortDeadlineMs: 150 });
   t.after(() => linked.close());
+  const wire = new WireLog(linked.fromHost);
   const delegate = new RecordingDelegate({ slow: hang });
   const session = await linked.client.createSession(delegate, { tools: [{ name: 'slow' }] });
   const { cellId, initialEvent } = await session.execute({ source: 'await tools.slow({})' }, { kind: 'pendingFrontier' });
   await initialEvent;
   const start = performance.now();
-  assert.equal((await session.terminate(cellId)).kind, 'terminated');
+  const terminated = session.terminate(cellId);
+  // The host forgets the call at once (one cell/cancel) and answers without waiting on the wire.
+  await wire.next((message) => (message.result as { kind?: string } | undefined)?.kind === 'terminated');
+  const answered = ms(start);
+  assert.equal((await terminated).kind, 'terminated');
   const elapsed = ms(start);
-  assert.ok(elapsed < 145, `terminate took ${elapsed} ms: the host forgets the call at once (one cell/cancel)`);
-  await waitFor(() => delegate.signals[0]?.aborted === true);
+  assert.ok(answered < 140, `the host answered after ${answered} ms`);
+  assert.ok(elapsed >= 140 && elapsed < 3_000, `terminate took ${elapsed} ms: the client waits for its own delegate until the session deadline`);
+  assert.equal(delegate.signals[0]?.aborted, true);
 });
 
 test('a client that cancels its cell/observe frees the observer slot', async (t) => {
