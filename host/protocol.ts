@@ -83,7 +83,7 @@ export const Methods = {
   cellSubscribe: request<Record<string, never>>()('cell/subscribe', 'toHost', z.object({ ...inCell, from: z.enum(['now', 'start']).optional() })),
   /** Starts session/event for the session: every cell's events from now on, admissions included. */
   sessionSubscribe: request<Record<string, never>>()('session/subscribe', 'toHost', z.object(inSession)),
-  /** Nobody subscribed as the client learned the cell: the host keeps only the newest 128 events. */
+  /** Accepted and ignored (the first v2 clients sent it): the host holds a cell's newest 128 events until cell/subscribe either way. */
   cellNoSubscriber: notification('cell/noSubscriber', z.object(inCell), 'toHost'),
   sessionShutdown: request<Record<string, never>>()('session/shutdown', 'toHost', z.object(inSession)),
   /** Liveness: answered at once by a host whose event loop runs. */

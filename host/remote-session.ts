@@ -255,15 +255,9 @@ export class RemoteSession extends SessionBase {
 
   /**
    * A cell the host admitted: its initial observation holds the observer slot until it arrives.
-   * Unless events(cellId) is called before the next turn of the event loop, the host is told
-   * nobody listens (it then keeps only the newest 128 events, as in-process).
+   * (Its events wait on the host, in the runtime's PendingRouter, until events(cellId) subscribes.)
    */
   #admitted(cellId: CellId): Promise<CellEvent> {
-    setImmediate(() => {
-      if (!this.#subscribed.has(cellId) && this.#hostDead === undefined && this.isAlive) {
-        this.#link.notify(Methods.cellNoSubscriber, { sessionId: this.sessionId, cellId });
-      }
-    });
     this.#open.add(cellId);
     this.#known.add(cellId);
     if (this.#known.size > KNOWN_CELLS) this.#known.delete(this.#known.values().next().value as CellId);

@@ -14,7 +14,6 @@ import {
 } from '../src/index.js';
 import { checkLimits, CODECELL_VERSION, consoleLogger, DEFAULT_OBSERVE, errorKindOf, messageOf } from '../src/internal.js';
 import { OutgoingCalls } from './delegate-calls.js';
-import { EventRelay } from './event-relay.js';
 import { invalidParams, onNotification, onRequest, openConnection, signalFromToken } from './jsonrpc.js';
 import { DelegateCalls, Methods, PROTOCOL_VERSION, type DelegateCall, type SessionId } from './protocol.js';
 
@@ -49,8 +48,8 @@ export function createHost(options: HostOptions = {}): Host {
   const calls = new OutgoingCalls(send);
   outgoing = calls;
   const sessions = new Map<SessionId, SessionRuntime>();
-  /** Each session's cell events, held until the client subscribes (or says nobody will). */
-  const relays = new Map<SessionId, EventRelay>();
+  /** Per session, the cells whose events go to the client (cell/subscribe). */
+  const relayed = new Map<SessionId, Set<CellId>>();
   /** Sessions whose session-wide events go to the client (session/subscribe). */
   const sessionFollowed = new Set<SessionId>();
   /** Initial observations not yet sent, per session (a shutdown answers after them). */
@@ -64,13 +63,10 @@ export function createHost(options: HostOptions = {}): Host {
     return runtime;
   };
 
-  /** Sends the cell's initial observation once it is there, after the answer that named the cell. */
-  /** A cell was admitted: its events are held for the client, its initial observation follows. */
-  const admitted = (sessionId: SessionId, runtime: SessionRuntime, cellId: CellId, initialEvent: Promise<CellEvent>): void => {
-    relays.get(sessionId)?.watch(cellId, runtime.events(cellId), () => runtime.events(cellId, { from: 'start' }));
-    sendInitialEvent(sessionId, cellId, initialEvent);
-  };
-
+  /**
+   * Sends the cell's initial observation once it is there, after the answer that named the cell.
+   * (Its events are held by the runtime until the client subscribes: SPEC §7, one PendingRouter.)
+   */
   const sendInitialEvent = (sessionId: SessionId, cellId: CellId, initialEvent: Promise<CellEvent>): void => {
     const sends = initialSends.get(sessionId);
     const sent: Promise<void> = initialEvent
@@ -86,8 +82,7 @@ export function createHost(options: HostOptions = {}): Host {
   const forgetSession = async (sessionId: SessionId): Promise<void> => {
     const sends = [...(initialSends.get(sessionId) ?? [])];
     sessions.delete(sessionId);
-    relays.get(sessionId)?.closeAll();
-    relays.delete(sessionId);
+    relayed.delete(sessionId);
     sessionFollowed.delete(sessionId);
     initialSends.delete(sessionId);
     const bound = new Promise<void>((resolve) => setTimeout(resolve, 1_000).unref());
@@ -141,14 +136,14 @@ export function createHost(options: HostOptions = {}): Host {
       onCatastrophicError: options.onCatastrophicError,
     });
     sessions.set(sessionId, runtime);
-    relays.set(sessionId, new EventRelay((cellId, event) => notify(Methods.cellEvent, { sessionId, cellId, event }), logger));
+    relayed.set(sessionId, new Set());
     initialSends.set(sessionId, new Set());
     try {
       const started = setupSource === undefined ? undefined : await runtime.execute({ source: setupSource }, { kind: 'pendingFrontier' });
       // The client gave up before it learned the id: nobody will ever shut this session down.
       if (token.isCancellationRequested) throw new CodeCellError('ERR_CANCELLED', 'the client cancelled session/create');
       if (started === undefined) return { sessionId, callbackAbortDeadlineMs: deadlineMs };
-      admitted(sessionId, runtime, started.cellId, started.initialEvent);
+      sendInitialEvent(sessionId, started.cellId, started.initialEvent);
       return { sessionId, setupCellId: started.cellId, callbackAbortDeadlineMs: deadlineMs };
     } catch (error) {
       await runtime.shutdown();
@@ -160,13 +155,22 @@ export function createHost(options: HostOptions = {}): Host {
   onRequest(connection, Methods.cellExecute, async ({ sessionId, request, observe }) => {
     const runtime = session(sessionId);
     const started = await runtime.execute(request, observe ?? DEFAULT_OBSERVE);
-    admitted(sessionId, runtime, started.cellId, started.initialEvent);
+    sendInitialEvent(sessionId, started.cellId, started.initialEvent);
     return { cellId: started.cellId };
   });
 
   onRequest(connection, Methods.cellSubscribe, ({ sessionId, cellId, from }) => {
-    session(sessionId);
-    if (relays.get(sessionId)?.subscribe(cellId, from) !== true) throw new CodeCellError('ERR_MISSING_CELL', `unknown cell ${cellId}`);
+    const runtime = session(sessionId);
+    const cells = relayed.get(sessionId);
+    if (cells === undefined || cells.has(cellId)) return {};
+    // The runtime's stream: what it held for the cell's first subscriber (or its replay), then live.
+    const stream = runtime.events(cellId, from === undefined ? {} : { from });
+    cells.add(cellId);
+    void (async () => {
+      for await (const event of stream) notify(Methods.cellEvent, { sessionId, cellId, event });
+    })()
+      .catch((error: unknown) => logger.warn(`codecell-host: relaying the events of cell ${cellId} failed: ${messageOf(error)}`))
+      .finally(() => cells.delete(cellId));
     return {};
   });
 
@@ -181,7 +185,8 @@ export function createHost(options: HostOptions = {}): Host {
     return {};
   });
 
-  onNotification(connection, Methods.cellNoSubscriber, ({ sessionId, cellId }) => relays.get(sessionId)?.decline(cellId), logger);
+  // Protocol v2 clients say so when nobody subscribed; the runtime holds the newest 128 either way.
+  onNotification(connection, Methods.cellNoSubscriber, () => {}, logger);
 
   onRequest(connection, Methods.cellObserve, async ({ sessionId, cellId, mode }, token) => {
     const runtime = session(sessionId);
@@ -207,8 +212,7 @@ export function createHost(options: HostOptions = {}): Host {
   const shutdownAll = async (): Promise<void> => {
     const runtimes = [...sessions.values()];
     sessions.clear();
-    for (const relay of relays.values()) relay.closeAll();
-    relays.clear();
+    relayed.clear();
     initialSends.clear();
     await Promise.all(runtimes.map((runtime) => runtime.shutdown()));
     calls.failAll(new CodeCellError('ERR_HOST_EXITED', 'codecell-host is closing'));

@@ -1,14 +1,17 @@
-// The event streams of one session (SPEC §7): per cell, and session-wide. Each cell keeps a
-// bounded log from its admission: its first subscriber gets the newest 128 events from before it
-// subscribed, a replay (`from: 'start'`) the whole log behind a `gap` event when the log dropped
-// some. Closed cells keep their log for the newest `retainClosed` of them. Shared by the
-// in-process runtime and the remote session of HostClient.
+// The event streams of one session (SPEC §7): per cell, and session-wide. What a cell emits
+// before its first subscriber is held by the session's one PendingRouter (a guard per cell from
+// its admission until that subscriber registers the cell: the newest 128 events, one warning
+// with the count when older ones were dropped). Beside it, each cell keeps its replay log, the
+// record of what happened (`from: 'start'`: its newest 1 024 events / ~1 MiB, a `gap` event first
+// when some were dropped). Closed cells keep both for the newest `retainClosed` of them. Shared by
+// the in-process runtime, the host's relay (which subscribes to the runtime's streams) and the
+// remote session of HostClient.
 import { CodeCellError } from './errors.js';
 import { EventStream, type StreamSource } from './event-stream.js';
-import { OVERFLOW_MESSAGE } from './pending-router.js';
+import { PendingRouter, type PendingGuard } from './pending-router.js';
 import type { CellId, CellStreamEvent, EventsOptions, Logger, SessionStreamEvent } from './types.js';
 
-/** What a cell's first subscriber gets from before it subscribed. */
+/** What a cell's first subscriber gets from before it subscribed (the router's bound per cell). */
 const FIRST_SUBSCRIBER_EVENTS = 128;
 /** A cell's log (what a replay can show): this many events at most… */
 export const REPLAY_EVENTS = 1_024;
@@ -26,14 +29,15 @@ export interface CellStreamsOptions {
   sessionFromCells: boolean;
 }
 
+/** A cell's replay log and live subscribers. */
 interface CellLog {
   readonly events: CellStreamEvent[];
   readonly sizes: number[];
   bytes: number;
   dropped: number;
   closed: boolean;
-  /** Whether the cell had a subscriber (the first one gets the held events). */
-  subscribed: boolean;
+  /** Held open from admission until the cell's first subscriber registers it with the router. */
+  guard: PendingGuard | undefined;
   readonly subscribers: Set<EventStream<CellStreamEvent>>;
 }
 
@@ -64,10 +68,13 @@ export class CellStreams {
   readonly #session = new Set<EventStream<SessionStreamEvent>>();
   readonly #options: CellStreamsOptions;
   readonly #sessionSource: StreamSource<SessionStreamEvent>;
+  /** Holds each cell's events until its first subscriber (SPEC §7), then routes them to its subscribers. */
+  readonly #held: PendingRouter<CellId, CellStreamEvent, never>;
 
   constructor(options: CellStreamsOptions) {
     this.#options = options;
     this.#sessionSource = sourceOf(this.#session);
+    this.#held = new PendingRouter({ label: 'cell', maxEntriesPerKey: FIRST_SUBSCRIBER_EVENTS, logger: options.logger });
   }
 
   /** Whether the cell's events are (still) kept. */
@@ -98,7 +105,7 @@ export class CellStreams {
       log.bytes -= log.sizes.shift() ?? 0;
       log.dropped++;
     }
-    for (const stream of log.subscribers) stream.push(event);
+    this.#held.routeNotification(cellId, event);
     if (this.#options.sessionFromCells) this.emitSession({ cellId, ...event });
     if (event.type !== 'closed') return;
     log.closed = true;
@@ -114,21 +121,35 @@ export class CellStreams {
     const log = this.#logs.get(cellId);
     if (log === undefined) throw new CodeCellError('ERR_MISSING_CELL', `unknown cell ${cellId}`);
     const stream = new EventStream<CellStreamEvent>(sourceOf(log.subscribers), isClosed);
-    let replay: CellStreamEvent[] = [];
+    const first = log.guard !== undefined;
     if (options.from === 'start') {
-      replay = log.dropped > 0 ? [{ type: 'gap', dropped: log.dropped }, ...log.events] : log.events;
-    } else if (!log.subscribed) {
-      replay = log.events.slice(-FIRST_SUBSCRIBER_EVENTS);
-      const lost = log.dropped + log.events.length - replay.length;
-      // Worded as the PendingRouter's overflow (SPEC §7: one warning per cell, with the count).
-      if (lost > 0) this.#options.logger.warn(`codecell: cell ${cellId} lost its ${lost} oldest held notification(s) (${OVERFLOW_MESSAGE})`);
+      // The replay log has everything the router held: those go quietly.
+      if (first) this.#register(cellId, log, true);
+      if (!log.closed) log.subscribers.add(stream);
+      for (const event of log.dropped > 0 ? [{ type: 'gap', dropped: log.dropped } as const, ...log.events] : log.events) stream.push(event);
+    } else if (first) {
+      // The router hands this stream what it held, in order, then routes to it from now on.
+      log.subscribers.add(stream);
+      this.#register(cellId, log, false);
     } else if (log.closed) {
-      replay = log.events.slice(-1);
+      // A later subscriber of a closed cell: its `closed` event (the log's last) ends the stream.
+      const last = log.events.at(-1);
+      if (last === undefined) stream.close();
+      else stream.push(last);
+    } else {
+      log.subscribers.add(stream);
     }
-    log.subscribed = true;
-    if (!log.closed) log.subscribers.add(stream);
-    for (const event of replay) stream.push(event);
     return stream;
+  }
+
+  /** The cell's first subscriber: its held events go to the subscribers (or nowhere), then live ones. */
+  #register(cellId: CellId, log: CellLog, dropHeld: boolean): void {
+    if (dropHeld) this.#held.unregister(cellId);
+    this.#held.register(cellId, (entry) => {
+      if (entry.type === 'notification') for (const stream of log.subscribers) stream.push(entry.message);
+    });
+    log.guard?.release();
+    log.guard = undefined;
   }
 
   /** A stream of every cell's events from now on, admissions included. */
@@ -154,15 +175,19 @@ export class CellStreams {
   #logOf(cellId: CellId): CellLog {
     let log = this.#logs.get(cellId);
     if (log === undefined) {
-      log = { events: [], sizes: [], bytes: 0, dropped: 0, closed: false, subscribed: false, subscribers: new Set() };
+      log = { events: [], sizes: [], bytes: 0, dropped: 0, closed: false, guard: this.#held.begin(), subscribers: new Set() };
       this.#logs.set(cellId, log);
     }
     return log;
   }
 
   #forget(cellId: CellId): void {
+    const log = this.#logs.get(cellId);
     this.#logs.delete(cellId);
     this.#closed.delete(cellId);
+    // Nobody can subscribe any more: what the router held (or routes) for it goes quietly.
+    this.#held.unregister(cellId);
+    log?.guard?.release();
   }
 }
 

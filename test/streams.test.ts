@@ -107,8 +107,9 @@ for (const kind of bothKinds) {
     test('a live cell stream handed off at random points, 10 times: every event exactly once, in order', async (t) => {
       const session = await kind.open(t, new RecordingDelegate());
       for (let trial = 0; trial < 10; trial++) {
-        // Paced a little, so the stream is live while it is handed off.
-        const source = 'for (let i = 0; i < 10000; i++) { text(String(i)); if (i % 1000 === 999) await new Promise((r) => setTimeout(r, 1)) }';
+        // Paced a little, so the stream is live while it is handed off; the output starts once the
+        // subscription is in place (what comes before it is held up to the router's 128).
+        const source = 'await new Promise((r) => setTimeout(r, 20)); for (let i = 0; i < 10000; i++) { text(String(i)); if (i % 1000 === 999) await new Promise((r) => setTimeout(r, 1)) }';
         const { cellId } = await session.execute({ source }, { kind: 'yieldAfter', ms: 0 });
         const first: HandOffStream<CellStreamEvent> = session.events(cellId);
         const before = await take(first, random(10_000));
