@@ -43,6 +43,38 @@ async function idleSessionsInOneHost(): Promise<ResultRow> {
   return { name: 'memory: codecell-host RSS with 1000 idle sessions (MiB)', unit: 'MiB', median: round(after), p99: round(after), samples: 1000, baseline: `${round(before)} MiB with one session (target <= 100 MiB)` };
 }
 
+/**
+ * One codecell-host over many cells (SPEC §8: a long-lived host plateaus): cells with 1 KB of
+ * output and a tool call, then cells terminated while a client tool hangs. The slope is the RSS
+ * growth from cell 1 000 to the last, per 1 000 cells (target: < 8 MiB from 1 000 to 5 000).
+ */
+async function hostRssSlope(quick: boolean): Promise<ResultRow> {
+  const [completed, terminated] = quick ? [1_500, 500] : [4_000, 1_000];
+  const client = await HostClient.spawn({ processes: 1, logger: quietLogger, stderr: 'ignore' });
+  const pid = client.pid ?? 0;
+  const delegate = { invokeTool: async (call: { tool: { name: string } }) => (call.tool.name === 'hang' ? new Promise<never>(() => {}) : { ok: 1 }), notify: async () => {} };
+  // A short deadline: each terminated cell waits for its hanging client tool that long.
+  const session = await client.createSession(delegate, { tools: [{ name: 'u' }, { name: 'hang' }], callbackAbortDeadlineMs: 5 });
+  let at1000 = 0;
+  for (let i = 1; i <= completed + terminated; i++) {
+    if (i <= completed) {
+      const event = await (await session.execute({ source: 'text("x".repeat(1000)); await tools.u({})' })).initialEvent;
+      check(event.kind === 'completed' && event.items.length === 1, 'a host cell did not complete with its output');
+    } else {
+      const { cellId, initialEvent } = await session.execute({ source: 'text("x".repeat(1000)); await tools.hang({})' }, { kind: 'pendingFrontier' });
+      check((await initialEvent).kind === 'pending', 'a host cell did not wait on its tool');
+      check((await session.terminate(cellId)).kind === 'terminated', 'a host cell was not terminated');
+    }
+    if (i === 1_000) at1000 = rssOf(pid);
+  }
+  const end = rssOf(pid);
+  await client.close();
+  const cells = completed + terminated;
+  const slope = (end - at1000) / ((cells - 1_000) / 1_000);
+  console.log(`\nmemory: one codecell-host over ${cells} cells: RSS ${at1000.toFixed(1)} MiB at cell 1000, ${end.toFixed(1)} MiB at cell ${cells}`);
+  return { name: `memory: codecell-host RSS slope per 1000 cells (cells 1000 to ${cells}, ${terminated} of them terminated)`, unit: 'MiB', median: round(slope), p99: round(slope), samples: cells, baseline: `RSS ${round(at1000)} -> ${round(end)} MiB (target: < 8 MiB in all from cell 1000 to 5000)` };
+}
+
 export async function memory(quick: boolean): Promise<ResultRow[]> {
   const delegate = { invokeTool: async () => null, notify: async () => {} };
   const idleCount = 200;
@@ -67,6 +99,7 @@ export async function memory(quick: boolean): Promise<ResultRow[]> {
   await runtime.shutdown();
   console.log(`\nmemory: idle session ${perSessionKiB.toFixed(1)} KiB of heap; ${cells} cells: RSS ${(start.rss / MiB).toFixed(1)} -> ${(end.rss / MiB).toFixed(1)} MiB, heap ${(start.heapUsed / MiB).toFixed(1)} -> ${(end.heapUsed / MiB).toFixed(1)} MiB`);
   return [
+    await hostRssSlope(quick),
     await idleSessionsInOneHost(),
     { name: 'memory: heap per idle session', unit: 'KiB', median: round(perSessionKiB), p99: round(perSessionKiB), samples: idleCount },
     { name: `memory: RSS growth over ${cells} sequential cells (MiB)`, unit: 'MiB', median: round((end.rss - start.rss) / MiB), p99: round((end.rss - start.rss) / MiB), samples: cells, baseline: `RSS ${round(start.rss / MiB)} -> ${round(end.rss / MiB)} MiB` },

@@ -1,23 +1,25 @@
 // Shared by the bins: isolated-vm needs a supported Node (prebuilt binaries exist for 22, 24 and
-// 26) started with --no-node-snapshot. A bin started with the flag (the shebang passes it) imports
-// its entry point; one started without it restarts itself with it.
+// 26) started with --no-node-snapshot, and a bin may need V8 flags of its own (codecell-host keeps
+// its young generation small so a long-lived host's memory plateaus). A bin started with its
+// flags (the shebang passes them) imports its entry point; one started without restarts itself
+// with them.
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { unsupportedNodeMessage } from '../dist/src/isolate/node-support.js';
 
-export async function launch(entry) {
+export async function launch(entry, flags = ['--no-node-snapshot']) {
   const unsupported = unsupportedNodeMessage(process.versions.node);
   if (unsupported !== undefined) {
     process.stderr.write(`${unsupported}\n`);
     process.exit(2);
   }
   const main = fileURLToPath(entry);
-  const hasFlag = process.execArgv.includes('--no-node-snapshot') ||
-    (process.env.NODE_OPTIONS ?? '').split(/\s+/).includes('--no-node-snapshot');
-  if (hasFlag) {
+  const given = [...process.execArgv, ...(process.env.NODE_OPTIONS ?? '').split(/\s+/)];
+  const missing = flags.filter((flag) => !given.some((arg) => arg === flag || arg.startsWith(`${flag.split('=')[0]}=`)));
+  if (missing.length === 0) {
     await import(main);
     return;
   }
-  const child = spawn(process.execPath, ['--no-node-snapshot', main, ...process.argv.slice(2)], { stdio: 'inherit' });
+  const child = spawn(process.execPath, [...process.execArgv, ...missing, main, ...process.argv.slice(2)], { stdio: 'inherit' });
   child.on('exit', (code, signal) => process.exit(code ?? (signal ? 1 : 0)));
 }

@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { CodeCellError, type CellLimits, type Logger, type SessionRuntimeDelegate } from '../src/index.js';
 import { checkDelegate, consoleLogger } from '../src/internal.js';
 import { HostLink } from './link.js';
+import { HOST_NODE_FLAGS } from './node-flags.js';
 import type { RemoteSession, RemoteSessionOptions } from './remote-session.js';
 
 export interface HostClientOptions {
@@ -60,7 +61,7 @@ export class HostClient {
     if (!Number.isInteger(processes) || processes < 1) throw new CodeCellError('ERR_INVALID_REQUEST', `processes must be a positive integer, got ${String(processes)}`);
     const logger = options.logger ?? consoleLogger;
     const client = new HostClient(options, processes, () => {
-      const child = spawn(options.command ?? process.execPath, options.args ?? ['--no-node-snapshot', HOST_MAIN], {
+      const child = spawn(options.command ?? process.execPath, options.args ?? [...HOST_NODE_FLAGS, HOST_MAIN], {
         stdio: ['pipe', 'pipe', options.stderr ?? 'inherit'],
         env: options.env ?? process.env,
       });

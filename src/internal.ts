@@ -7,6 +7,7 @@ export { messageOf, quiet } from './errors.js';
 export { toJsonText } from './json.js';
 export { assertIsolatesUsable } from './isolate/load.js';
 export { settleIsolatesForExit } from './isolate/pool.js';
+export { isolatesDisposedCount } from './isolate/cell-isolate.js';
 export { checkLimits } from './limits.js';
 export { consoleLogger } from './logger.js';
 export { INTERNAL_ERROR, INVALID_PARAMS } from './pending-router.js';
