@@ -6,7 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import type { CellLimits, JsonValue, Logger } from '../src/index.js';
 import type { HostClient } from '../host/index.js';
-import { SessionBuilder } from '../host/session-builder.js';
+import { SessionBuilder } from '../host/tools/session-builder.js';
 
 export interface ToolBinding {
   name: string;

@@ -1,7 +1,7 @@
 // SPEC §11 / issue 8: the cost of type-stripping a 200-line TypeScript cell (sucrase), beside
 // the pass over a JavaScript cell of the same size that only looks for dynamic import().
 import { Bench } from 'tinybench';
-import { prepareSource } from '../src/source.js';
+import { prepareSource } from '../src/session/source.js';
 import { check, rowsOf, withRatio, type ResultRow } from './common.js';
 
 function cell(lines: number, typed: boolean): string {

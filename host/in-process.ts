@@ -3,8 +3,8 @@
 // experiments).
 import { PassThrough } from 'node:stream';
 import type { Logger } from '../src/index.js';
-import { HostClient } from './client.js';
-import { createHost, type Host } from './server.js';
+import { HostClient } from './client/client.js';
+import { createHost, type Host } from './server/server.js';
 
 export interface InProcessHost {
   client: HostClient;

@@ -1,7 +1,7 @@
 // What image() accepts (SPEC §5): a data: URL, { image_url, detail? }, or an MCP image block as
 // servers send it. Loaded with format.ts before prelude.ts, into the same closure.
 
-type ImageDetail = import('../dist/src/cell/sandbox-protocol.js').ImageDetail;
+type ImageDetail = import('../dist/src/isolate/sandbox-protocol.js').ImageDetail;
 const IMAGE_DETAILS: readonly ImageDetail[] = ['auto', 'low', 'high', 'original'];
 
 function imageUrlFrom(input: unknown): { url: string; detail: unknown } {

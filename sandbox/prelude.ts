@@ -5,9 +5,9 @@
 // primitives only. No host object is ever stored where cell code can reach it: `send` lives in
 // this closure, and everything the cell sees is a plain function defined here.
 
-// The message kinds both ways (src/cell/sandbox-protocol.ts, types only; built before this file).
-type HostSend = import('../dist/src/cell/sandbox-protocol.js').HostSend;
-type ToSandboxMessage = import('../dist/src/cell/sandbox-protocol.js').ToSandboxMessage;
+// The message kinds both ways (src/isolate/sandbox-protocol.ts, types only; built before this file).
+type HostSend = import('../dist/src/isolate/sandbox-protocol.js').HostSend;
+type ToSandboxMessage = import('../dist/src/isolate/sandbox-protocol.js').ToSandboxMessage;
 
 interface SandboxTool {
   readonly id: string;

@@ -1,19 +1,19 @@
 // The public surface of `codecell`, exported by name (a test pins this list).
-export { SessionRuntime, DEFAULT_CALLBACK_ABORT_DEADLINE_MS } from './session-runtime.js';
-export type { SessionRuntimeOptions } from './session-runtime.js';
+export { SessionRuntime, DEFAULT_CALLBACK_ABORT_DEADLINE_MS } from './session/session-runtime.js';
+export type { SessionRuntimeOptions } from './session/session-runtime.js';
 export { CodeCellError, ERROR_CODES, isCodeCellError } from './errors.js';
 export type { CodeCellErrorCode } from './errors.js';
 export { DEFAULT_LIMITS } from './limits.js';
 export type { CellLimits } from './limits.js';
-export { PendingRouter, OVERFLOW_MESSAGE, ROUTING_ENDED_MESSAGE } from './pending-router.js';
-export type { PendingGuard, PendingRouterOptions, RoutedEntry, RouteSink, RoutingFailure } from './pending-router.js';
-export { toolIdentifier } from './tool-names.js';
+export { PendingRouter, OVERFLOW_MESSAGE, ROUTING_ENDED_MESSAGE } from './streams/pending-router.js';
+export type { PendingGuard, PendingRouterOptions, RoutedEntry, RouteSink, RoutingFailure } from './streams/pending-router.js';
+export { toolIdentifier } from './tools/tool-names.js';
 export { IsolatePool, DEFAULT_ISOLATE_POOL_SIZE } from './isolate/pool.js';
 export type { IsolatePoolOptions } from './isolate/pool.js';
-export { renderToolDeclarations, describeExecTool } from './declarations.js';
-export { createCodeModeTools, codeModeResult, codeModeStatus, renderCodeModeResult } from './code-mode-tools.js';
-export type { CodeModeResult, CodeModeSearchTool, CodeModeTarget, CodeModeTool, CodeModeTools, CodeModeToolsOptions, ExecInput, WaitInput } from './code-mode-tools.js';
-export type { ExecToolOptions, ModelToolDescription } from './declarations.js';
+export { renderToolDeclarations, describeExecTool } from './tools/declarations.js';
+export { createCodeModeTools, codeModeResult, codeModeStatus, renderCodeModeResult } from './tools/code-mode-tools.js';
+export type { CodeModeResult, CodeModeSearchTool, CodeModeTarget, CodeModeTool, CodeModeTools, CodeModeToolsOptions, ExecInput, WaitInput } from './tools/code-mode-tools.js';
+export type { ExecToolOptions, ModelToolDescription } from './tools/declarations.js';
 export type {
   CellEvent,
   CellId,

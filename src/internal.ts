@@ -1,7 +1,7 @@
 // What host/ and the bins use of src beyond the public surface (src/index.ts): one list, so a
 // change inside src sees every outside user. Not part of the package's exports.
 export { Deadline } from './cell/callbacks.js';
-export { CellStreams } from './cell-streams.js';
+export { CellStreams } from './streams/cell-streams.js';
 export { CODECELL_VERSION, DEFAULT_OBSERVE, DEFAULT_YIELD_MS } from './defaults.js';
 export { messageOf, quiet } from './errors.js';
 export { toJsonText } from './json.js';
@@ -10,7 +10,7 @@ export { settleIsolatesForExit } from './isolate/pool.js';
 export { isolatesDisposedCount } from './isolate/cell-isolate.js';
 export { checkLimits } from './limits.js';
 export { consoleLogger } from './logger.js';
-export { INTERNAL_ERROR, INVALID_PARAMS } from './pending-router.js';
-export { busyObserverError, SessionBase } from './session-base.js';
+export { INTERNAL_ERROR, INVALID_PARAMS } from './streams/pending-router.js';
+export { busyObserverError, SessionBase } from './session/session-base.js';
 export { checkDelegate } from './validate.js';
 export { errorKindOf, errorOfKind } from './cell/tool-calls.js';

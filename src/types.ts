@@ -28,8 +28,8 @@ export interface ExecuteRequest {
 export type ObserveMode = { kind: 'yieldAfter'; ms: number } | { kind: 'pendingFrontier' };
 
 /** The detail levels of an image item (OpenAI's input_image detail). */
-import type { ImageDetail } from './cell/sandbox-protocol.js';
-export { IMAGE_DETAILS, type ImageDetail } from './cell/sandbox-protocol.js';
+import type { ImageDetail } from './isolate/sandbox-protocol.js';
+export { IMAGE_DETAILS, type ImageDetail } from './isolate/sandbox-protocol.js';
 
 export type OutputItem =
   | { type: 'text'; text: string }

@@ -2,7 +2,7 @@
 // that names the field.
 import { invalidRequest } from './errors.js';
 import { checkLimits } from './limits.js';
-import { toolIdentifier } from './tool-names.js';
+import { toolIdentifier } from './tools/tool-names.js';
 import type { CellTool } from './cell/tool-calls.js';
 import type { Logger, ObserveMode, SessionRuntimeDelegate, ToolDefinition } from './types.js';
 

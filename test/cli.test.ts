@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const CLI = fileURLToPath(new URL('../../bin/codecell.js', import.meta.url));
-const DEMO = fileURLToPath(new URL('../host/demo.js', import.meta.url));
+const DEMO = fileURLToPath(new URL('../host/cli/demo.js', import.meta.url));
 
 function codecell(args: string[], input?: string): { status: number | null; stdout: string; stderr: string } {
   const result = spawnSync(CLI, args, { cwd: root, input, encoding: 'utf8', timeout: 60_000 });

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { decodeSandboxMessage, TO_HOST } from '../src/cell/sandbox-protocol.js';
+import { decodeSandboxMessage, TO_HOST } from '../src/isolate/sandbox-protocol.js';
 
 test('well-formed sandbox messages decode to their kind and arguments', () => {
   assert.deepEqual(decodeSandboxMessage(['text', 'hi', undefined, undefined]), ['text', 'hi']);

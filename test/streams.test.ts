@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { HostClient } from '../host/index.js';
-import { CellStreams, REPLAY_EVENTS } from '../src/cell-streams.js';
+import { CellStreams, REPLAY_EVENTS } from '../src/streams/cell-streams.js';
 import type { CellStreamEvent, HandOffStream, SessionStreamEvent } from '../src/index.js';
 import { capturingLogger, RecordingDelegate } from './helpers.js';
 import { bothKinds, HOST_BIN } from './sessions.js';

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { PassThrough, Writable } from 'node:stream';
 import { test } from 'node:test';
 import { HostClient } from '../host/index.js';
-import { FramedReader, FramedWriter } from '../host/framing.js';
+import { FramedReader, FramedWriter } from '../host/wire/framing.js';
 import type { Message } from 'vscode-jsonrpc';
 import { capturingLogger, RecordingDelegate, texts } from './helpers.js';
 import { HOST_BIN } from './sessions.js';

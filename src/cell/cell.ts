@@ -1,6 +1,6 @@
 // One running cell: it owns its isolate, output, observer slot, delegate calls and timers, and
 // moves through the phases of lifecycle.ts.
-import { CodeCellError, messageOf } from '../errors.js';
+import { CodeCellError, isCodeCellError, messageOf } from '../errors.js';
 import type { CellIsolate } from '../isolate/cell-isolate.js';
 import { byteLength } from '../json.js';
 import type { CellEvent, CellId, ObserveMode, OutputItem, TerminalCellEvent, TerminationReason } from '../types.js';
@@ -9,10 +9,10 @@ import { isLive, isUnended, transition, type CellState, type StateOf } from './l
 import { busyObserverError, ObserverSlot } from './observer.js';
 import { Notifications } from './notifications.js';
 import { OutputBuffer } from './output.js';
-import { FloatingRejections, rejectionOf, type Rejection } from './rejections.js';
-import { isImageDataUrl, type ToHostMessage } from './sandbox-protocol.js';
+import { FloatingRejections } from './rejections.js';
+import { isImageDataUrl, type ToHostMessage } from '../isolate/sandbox-protocol.js';
 import { SandboxTimers, watchTimeLimits } from './timers.js';
-import { hintMissingTool, ToolCalls } from './tool-calls.js';
+import { danglingWarning, hintMissingTool, ToolCalls } from './tool-calls.js';
 import type { CellOptions } from './options.js';
 
 export class Cell {
@@ -27,14 +27,6 @@ export class Cell {
   readonly #observer = new ObserverSlot();
   readonly #writes = new Map<string, string>();
   readonly #rejections = new FloatingRejections();
-  /**
-   * The module's first task ended with this rejection unhandled while the module had not settled:
-   * a rejection the module may still handle, or source that closed the wrapper and threw past it
-   * (the module then never settles; judged when the cell has nothing left to run).
-   */
-  #moduleRejection: Rejection | undefined;
-  /** exit() ended the cell: what it unwound is not reported. */
-  #exited = false;
   readonly #closed = Promise.withResolvers<void>();
   #state: CellState = { phase: 'running' };
   /** The termination under way or done (a limit, terminate() or shutdown). */
@@ -58,13 +50,11 @@ export class Cell {
     this.#toolCalls = new ToolCalls({ cellId, tools, limits, delegate, callbacks, emit, settle, accepting });
     this.#notifications = new Notifications({ cellId, callId: options.toolCallId, delegate, callbacks, logger, emit });
     const end = (reason: TerminationReason) => () => this.#terminateInternal(reason);
-    isolate.listen({
-      message: (message) => this.#onMessage(message),
-      idle: () => this.#onIdle(),
-      fault: end('memoryLimit'),
-      flood: end('outputLimit'),
-      rejection: (reason, fromModule) => this.#onRejection(reason, fromModule),
-    });
+    // A rejection is judged when the cell finishes (SPEC §5), unless the cell handles it meanwhile.
+    const rejection = (reason: unknown, fromModule: boolean): void => {
+      if (this.#state.phase === 'running' || this.#state.phase === 'settling') this.#rejections.add(reason, fromModule && this.#state.phase === 'running');
+    };
+    isolate.listen({ message: (message) => this.#onMessage(message), idle: () => this.#onIdle(), fault: end('memoryLimit'), flood: end('outputLimit'), rejection });
   }
 
   /** False once the terminal event was delivered: the cell can no longer be addressed. */
@@ -80,15 +70,8 @@ export class Cell {
   /** Starts evaluating the module; the cell's outcome arrives through events. */
   start(source: string, filename: string, configText: string): void {
     this.#stopWatching = watchTimeLimits(this.#options.limits, () => this.#isolate.cpuTimeMs, () => this.#terminateInternal('timeLimit'));
-    this.#isolate.start(source, filename, configText).then(
-      ({ error }) => {
-        if (error !== undefined) this.#settle(error, '');
-      },
-      (error: unknown) => {
-        if (error instanceof CodeCellError && error.code === 'ERR_MEMORY_LIMIT') this.#terminateInternal('memoryLimit');
-        else this.#settle(`Error: ${messageOf(error)}`, '');
-      },
-    );
+    const failed = (error: unknown): void => (isCodeCellError(error, 'ERR_MEMORY_LIMIT') ? this.#terminateInternal('memoryLimit') : this.#settle(`Error: ${messageOf(error)}`, ''));
+    this.#isolate.start(source, filename, configText).then(({ error }) => error !== undefined && this.#settle(error, ''), failed);
   }
 
   /** Completes the cell with an error without running it (its source did not compile). */
@@ -160,7 +143,7 @@ export class Cell {
         return this.#settle(undefined, message[1]);
       case 'exit':
         // exit() ends the cell at once: no drain (a caught exit() cannot keep the isolate busy).
-        this.#exited = true;
+        this.#rejections.ignore();
         return this.#settle(undefined, message[1], false);
       case 'fault':
         return this.#settle(message[1], message[2]);
@@ -169,25 +152,13 @@ export class Cell {
       case 'clearTimer':
         return this.#timers.clear(message[1]);
       case 'handled':
-        if (this.#rejections.handled(message[1]) && this.#moduleRejection?.key === message[1]) this.#moduleRejection = undefined;
-        return;
+        return this.#rejections.handled(message[1]);
     }
-  }
-
-  /** A task ended with a rejection the cell had not handled (yet): judged when the cell finishes. */
-  #onRejection(reason: unknown, fromModule: boolean): void {
-    if (this.#exited || (this.#state.phase !== 'running' && this.#state.phase !== 'settling')) return;
-    const rejection = rejectionOf(reason);
-    this.#rejections.add(rejection);
-    if (fromModule && this.#state.phase === 'running') this.#moduleRejection = rejection;
   }
 
   #addOutput(item: OutputItem): void {
-    if (!this.#output.add(item)) {
-      this.#terminateInternal('outputLimit');
-      return;
-    }
-    this.#options.emit({ type: 'output', item });
+    if (this.#output.add(item)) this.#options.emit({ type: 'output', item });
+    else this.#terminateInternal('outputLimit');
   }
 
   // --- observation ---
@@ -197,13 +168,9 @@ export class Cell {
    * once tool results the delegate already settled have reached the isolate.
    */
   #onIdle(): void {
-    const escaped = this.#moduleRejection;
-    if (this.#state.phase === 'running' && escaped !== undefined && this.#timers.size === 0 && this.#toolCalls.pending.length === 0) {
-      // Nothing can resume the module: it threw past its wrapper. That error is the cell's.
-      this.#moduleRejection = undefined;
-      this.#rejections.handled(escaped.key);
-      this.#settle(escaped.description, '');
-      return;
+    if (this.#state.phase === 'running' && this.#timers.size === 0 && this.#toolCalls.pending.length === 0) {
+      const escaped = this.#rejections.takeEscaped();
+      if (escaped !== undefined) return this.#settle(escaped, '');
     }
     if (this.#state.phase !== 'running' || this.#observer.mode?.kind !== 'pendingFrontier') return;
     setImmediate(() => {
@@ -219,9 +186,7 @@ export class Cell {
 
   #intermediate(kind: 'yielded' | 'pending'): CellEvent {
     const items = this.#output.drain();
-    return kind === 'yielded'
-      ? { kind, cellId: this.id, items }
-      : { kind, cellId: this.id, items, pendingToolCallIds: this.#toolCalls.pending };
+    return kind === 'yielded' ? { kind, cellId: this.id, items } : { kind, cellId: this.id, items, pendingToolCallIds: this.#toolCalls.pending };
   }
 
   /** Hands out the committed terminal event once; the id is forgotten then. */
@@ -278,13 +243,9 @@ export class Cell {
     this.#state = finishing;
     // The module has settled: nothing is left to run, so disposal can wait until the event is out.
     this.#stopIsolate(false);
-    // What the cell had not received when its module settled, and calls its microtasks made since.
-    const dangling = [...new Set([...settling.dangling, ...this.#toolCalls.pending])];
-    const warnings = [
-      ...(dangling.length > 0 ? [`Warning: ${dangling.length} tool call(s) were still running when the cell finished: ${dangling.join(', ')}`] : []),
-      ...(this.#exited ? [] : this.#rejections.warnings()),
-    ];
-    for (const warning of warnings) {
+    // What the cell had not received when its module settled, and calls its microtasks made since;
+    // then the rejections it left unhandled.
+    for (const warning of [...danglingWarning([...settling.dangling, ...this.#toolCalls.pending]), ...this.#rejections.warnings()]) {
       this.#addOutput({ type: 'text', text: warning });
       if (this.#state !== finishing) return;
     }

@@ -24,23 +24,52 @@ export function rejectionOf(reason: unknown): Rejection {
 export class FloatingRejections {
   readonly #unhandled: Rejection[] = [];
   #uncounted = 0;
+  /**
+   * The module's first task ended with this rejection unhandled before the module settled: one
+   * the module may still handle, or source that closed the wrapper and threw past it (the module
+   * then never settles; see takeEscaped).
+   */
+  #module: Rejection | undefined;
+  /** exit() ended the cell: what it unwound is not reported. */
+  #ignored = false;
 
-  /** A task ended with this rejection unhandled. */
-  add(rejection: Rejection): void {
+  /** A task ended with this rejection unhandled; `beforeSettled`: the module's own, before it settled. */
+  add(reason: unknown, beforeSettled: boolean): void {
+    if (this.#ignored) return;
+    const rejection = rejectionOf(reason);
+    if (beforeSettled) this.#module = rejection;
     if (this.#unhandled.length < MAX_REPORTED) this.#unhandled.push(rejection);
     else this.#uncounted++;
   }
 
   /** The cell attached a handler to a rejection with this key: one report of it goes. */
-  handled(key: string): boolean {
+  handled(key: string): void {
     const index = this.#unhandled.findIndex((rejection) => rejection.key === key);
-    if (index < 0) return false;
+    if (index < 0) return;
     this.#unhandled.splice(index, 1);
-    return true;
+    if (this.#module?.key === key) this.#module = undefined;
+  }
+
+  /** exit() ended the cell: nothing is reported. */
+  ignore(): void {
+    this.#ignored = true;
+  }
+
+  /**
+   * Called when nothing can resume the module (no timer, no tool call): if its first task ended
+   * with a rejection, it threw past its wrapper, and that error (taken from the reports) is the cell's.
+   */
+  takeEscaped(): string | undefined {
+    const escaped = this.#module;
+    if (escaped === undefined) return undefined;
+    this.#module = undefined;
+    this.handled(escaped.key);
+    return escaped.description;
   }
 
   /** One warning per rejection still unhandled: its first line and where it was made. */
   warnings(): string[] {
+    if (this.#ignored) return [];
     const lines = this.#unhandled.map(({ description }) => {
       const [first = '', ...frames] = description.split('\n');
       const where = frames.map((frame) => /\(?([^\s()]+:\d+:\d+)\)?\s*$/.exec(frame)?.[1]).find((at) => at !== undefined && !at.startsWith('codecell-prelude.js'));

@@ -102,6 +102,12 @@ export class ToolCalls {
   }
 }
 
+/** The warning for the calls a finished cell had not received (SPEC §5), if any. */
+export function danglingWarning(callIds: readonly string[]): string[] {
+  const ids = [...new Set(callIds)];
+  return ids.length === 0 ? [] : [`Warning: ${ids.length} tool call(s) were still running when the cell finished: ${ids.join(', ')}`];
+}
+
 /** An error of the kind errorKindOf named ('' for a plain Error). */
 export function errorOfKind(kind: unknown, message: string): Error {
   return kind === 'TypeError' ? new TypeError(message) : kind === 'RangeError' ? new RangeError(message) : new Error(message);

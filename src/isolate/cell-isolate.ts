@@ -6,8 +6,9 @@ import { describeCellError, explainCompileError, translateIsolateError } from '.
 import { loadIsolatedVm } from './load.js';
 import { installPrelude, wrapCell } from './sandbox-source.js';
 import { FloodGuard } from './flood-guard.js';
+import { IsolateTasks } from './tasks.js';
 import { holdForTeardown, unwindingThread } from './teardown.js';
-import { decodeSandboxMessage, type SandboxReceive, type ToHostMessage, type ToSandboxMessage } from '../cell/sandbox-protocol.js';
+import { decodeSandboxMessage, type SandboxReceive, type ToHostMessage, type ToSandboxMessage } from './sandbox-protocol.js';
 
 // Namespaces for the types (the value is loaded at first use, see loadIsolatedVm).
 declare namespace ivm {
@@ -74,13 +75,12 @@ export class CellIsolate {
   #catastrophicListener: (message: string) => void = () => {};
   #claimed = false;
   #disposing = false;
-  #busy = 0;
   #running = false;
   #stopped = false;
-  /** Waiting for the isolate's tasks to end (see drain). */
-  readonly #drained = new Set<() => void>();
-  /** Tasks still inside the isolate; after dispose they settle once its thread has unwound. */
-  readonly #tasks = new Set<Promise<unknown>>();
+  /** Tasks inside the isolate; after dispose they settle once its thread has unwound. */
+  readonly #tasks = new IsolateTasks(() => {
+    if (this.isIdle) this.#idleListener();
+  });
 
   private constructor(isolate: ivm.Isolate, context: ivm.Context, receive: ivm.Reference<SandboxReceive>) {
     this.#isolate = isolate;
@@ -125,7 +125,7 @@ export class CellIsolate {
 
   /** True while the module is running and no task is executing in the isolate. */
   get isIdle(): boolean {
-    return this.#running && this.#busy === 0 && !this.isDisposed;
+    return this.#running && this.#tasks.busy === 0 && !this.isDisposed;
   }
 
   get cpuTimeMs(): number {
@@ -170,12 +170,12 @@ export class CellIsolate {
    */
   async start(source: string, filename: string, configText: string): Promise<{ error?: string }> {
     this.#running = true;
-    this.#busy++;
+    const end = this.#tasks.begin();
     try {
-      await this.#inside(this.#receive.apply(undefined, ['configure', configText]));
+      await this.#tasks.inside(this.#receive.apply(undefined, ['configure', configText]));
       let module: ivm.Module;
       try {
-        module = await this.#inside(this.#isolate.compileModule(wrapCell(source), { filename, lineOffset: -1 }));
+        module = await this.#tasks.inside(this.#isolate.compileModule(wrapCell(source), { filename, lineOffset: -1 }));
         this.#module = module;
       } catch (error) {
         return { error: await explainCompileError(this.#isolate, source, filename, error) };
@@ -183,7 +183,7 @@ export class CellIsolate {
       const refuseImport = (specifier: string): never => {
         throw new Error(`Unsupported import in cell: ${specifier}`);
       };
-      await this.#inside(module.instantiate(this.#context, refuseImport));
+      await this.#tasks.inside(module.instantiate(this.#context, refuseImport));
       // A rejection of the evaluation is an unhandled rejection of its first task, or source that
       // closed the wrapper's try block and threw past it (the cell tells them apart).
       this.#track(module.evaluate(), true);
@@ -193,7 +193,7 @@ export class CellIsolate {
       if (failure !== undefined) throw failure;
       return { error: describeCellError(error) };
     } finally {
-      this.#busy--;
+      end();
     }
   }
 
@@ -210,20 +210,9 @@ export class CellIsolate {
    * when the sandbox said its module settled: that message's own task is then still running, so
    * waiting for it costs no extra trip into the isolate.
    */
-  drain(timeoutMs = 250): Promise<boolean> {
-    if (this.isDisposed) return Promise.resolve(false);
-    if (this.#busy === 0) return Promise.resolve(true);
-    return new Promise<boolean>((resolve) => {
-      const timer = setTimeout(() => {
-        this.#drained.delete(done);
-        resolve(false);
-      }, timeoutMs);
-      const done = (): void => {
-        clearTimeout(timer);
-        resolve(!this.isDisposed);
-      };
-      this.#drained.add(done);
-    });
+  async drain(timeoutMs = 250): Promise<boolean> {
+    if (this.isDisposed) return false;
+    return (await this.#tasks.whenIdle(timeoutMs)) && !this.isDisposed;
   }
 
   /**
@@ -237,9 +226,9 @@ export class CellIsolate {
     if (this.#disposing) return;
     this.stop();
     this.#disposing = true;
-    if (this.#tasks.size === 0) return void setImmediate(() => this.#disposeNow());
+    if (!this.#tasks.running) return void setImmediate(() => this.#disposeNow());
     this.#disposeNow();
-    unwindingThread(Promise.allSettled([...this.#tasks]));
+    unwindingThread(this.#tasks.unwound());
   }
 
   /** Stops listening to and delivering into the isolate, without disposing it yet. */
@@ -277,46 +266,15 @@ export class CellIsolate {
    * has really stopped; a process must not exit before (isolated-vm can crash at teardown).
    */
   get stopped(): Promise<void> {
-    if (this.#tasks.size === 0) return Promise.resolve();
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    // A thread V8 lost control of (catastrophic error) may never unwind: never wedge on it.
-    const givenUp = new Promise<void>((resolve) => {
-      timer = setTimeout(resolve, STOP_WAIT_MS);
-    });
-    return Promise.race([Promise.allSettled([...this.#tasks]), givenUp]).then(() => clearTimeout(timer));
-  }
-
-  /** Remembers a task that runs inside the isolate until it settles (see `stopped`). */
-  #inside<T>(task: Promise<T>): Promise<T> {
-    this.#tasks.add(task);
-    task.then(
-      () => this.#tasks.delete(task),
-      () => this.#tasks.delete(task),
-    );
-    return task;
+    return this.#tasks.settled(STOP_WAIT_MS);
   }
 
   #track(task: Promise<unknown>, fromModule = false): void {
-    this.#busy++;
-    this.#inside(task);
-    task.then(
-      () => this.#taskEnded(),
-      (error: unknown) => {
-        // An isolate death, or the cell's own rejection that the task ended with unhandled.
-        const failure = translateIsolateError(error);
-        if (failure?.code === 'ERR_MEMORY_LIMIT') this.#faultListener(failure.code);
-        else if (failure === undefined && !this.isDisposed) this.#rejectionListener(error, fromModule);
-        this.#taskEnded();
-      },
-    );
-  }
-
-  #taskEnded(): void {
-    if (this.#busy > 0) this.#busy--;
-    if (this.#busy === 0 && this.#drained.size > 0) {
-      for (const done of [...this.#drained]) done();
-      this.#drained.clear();
-    }
-    if (this.isIdle) this.#idleListener();
+    this.#tasks.track(task, (error) => {
+      // An isolate death, or the cell's own rejection that the task ended with unhandled.
+      const failure = translateIsolateError(error);
+      if (failure?.code === 'ERR_MEMORY_LIMIT') this.#faultListener(failure.code);
+      else if (failure === undefined && !this.isDisposed) this.#rejectionListener(error, fromModule);
+    });
   }
 }

@@ -1,0 +1,230 @@
+// host/cli/ — the command line: `codecell run` and the `codecell` dispatch (this file), `codecell
+// mcp` (mcp.ts), codecell-host's arguments (host-args.ts), the demo of `npm start` (demo.ts) and
+// the `codecell` process entry (main.ts). It imports src/ and the other host folders; nothing in
+// host/ imports it but server/main.ts (host-args.ts).
+//
+// `codecell run <file|-> [--tools <tools.json|module>] [--yield <ms>] [--ts] [--json]`: runs one
+// cell for a person, showing its output, tool calls and notifications as they happen.
+import { readFile } from 'node:fs/promises';
+import { basename, extname, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { parseArgs } from 'node:util';
+import type { Readable, Writable } from 'node:stream';
+import {
+  isCodeCellError,
+  type CellEvent,
+  type CellStreamEvent,
+  type JsonValue,
+  type OutputItem,
+  type SessionRuntimeDelegate,
+  type ToolDefinition,
+} from '../../src/index.js';
+import { CODECELL_VERSION, DEFAULT_YIELD_MS, messageOf } from '../../src/internal.js';
+import { HostClient } from '../client/client.js';
+
+const USAGE = `usage: codecell run <file|-> [--tools <tools.json|module>] [--yield <ms>] [--ts] [--json]
+       codecell mcp [--config <mcp.json>] [--upstream [name=]"<command> [args...]"] ...
+       codecell --help | --version
+
+  <file|->          the cell's source (- reads standard input); a .ts file is TypeScript
+  --tools <path>    a JSON file of tool definitions, each with an optional canned "result",
+                    or a module exporting { tools, delegate } (or a default of that shape;
+                    the delegate's notify is optional)
+  --yield <ms>      how often to report that the cell is still running (default 10000)
+  --ts              the cell is TypeScript (default: by the file's extension, else detected)
+  --json            print only the final CellEvent as JSON
+
+The cell's output goes to standard output; tool calls, notifications and progress to standard
+error. Exit status: 0 the cell completed, 1 it failed or was terminated, 2 bad usage.`;
+
+export class UsageError extends Error {}
+
+interface ToolSetup {
+  tools: ToolDefinition[];
+  delegate: SessionRuntimeDelegate;
+}
+
+/** Canned tools: each definition may carry a `result` the tool returns. */
+function cannedTools(definitions: unknown): ToolSetup {
+  if (!Array.isArray(definitions)) throw new UsageError('--tools JSON must be an array of tool definitions');
+  const results = new Map<string, JsonValue>();
+  const tools = definitions.map((definition: Record<string, unknown>) => {
+    const { result, ...tool } = definition;
+    if (typeof tool.name === 'string') results.set(tool.name, (result ?? null) as JsonValue);
+    return tool as unknown as ToolDefinition;
+  });
+  return {
+    tools,
+    delegate: {
+      invokeTool: async (call) => {
+        if (!results.has(call.tool.name)) throw new Error(`no canned result for ${call.tool.name}`);
+        return results.get(call.tool.name) ?? null;
+      },
+      notify: async () => {},
+    },
+  };
+}
+
+async function loadTools(path: string | undefined): Promise<ToolSetup> {
+  if (path === undefined) return { tools: [], delegate: { invokeTool: async (call) => { throw new Error(`no tool ${call.tool.name}`); }, notify: async () => {} } };
+  const absolute = resolve(path);
+  if (extname(absolute) === '.json') return cannedTools(JSON.parse(await readFile(absolute, 'utf8')));
+  const loaded = (await import(pathToFileURL(absolute).href)) as { default?: Partial<ToolSetup> } & Partial<ToolSetup>;
+  const setup = loaded.delegate !== undefined ? loaded : loaded.default;
+  const delegate = setup?.delegate as Partial<SessionRuntimeDelegate> | undefined;
+  if (delegate === undefined || typeof delegate.invokeTool !== 'function') throw new UsageError(`${path} must export { tools, delegate } with delegate.invokeTool`);
+  // notify and cellClosed are optional here: a tools module is usually just tools.
+  return {
+    tools: setup?.tools ?? [],
+    delegate: {
+      invokeTool: (call, signal) => (delegate.invokeTool as SessionRuntimeDelegate['invokeTool']).call(delegate, call, signal),
+      notify: async (notification, signal) => delegate.notify?.call(delegate, notification, signal),
+      cellClosed: async (cellId) => delegate.cellClosed?.call(delegate, cellId),
+    },
+  };
+}
+
+async function readSource(file: string, stdin: NodeJS.ReadableStream): Promise<string> {
+  if (file !== '-') return readFile(file, 'utf8');
+  let text = '';
+  for await (const chunk of stdin) text += String(chunk);
+  return text;
+}
+
+function describeItem(item: OutputItem): string {
+  if (item.type === 'text') return item.text;
+  const mime = /^data:([^;,]+)/.exec(item.imageUrl)?.[1] ?? 'image';
+  return `[image ${mime}, ${item.imageUrl.length} bytes, detail ${item.detail}]`;
+}
+
+function describeEvent(event: CellStreamEvent): string | undefined {
+  switch (event.type) {
+    case 'output':
+      return describeItem(event.item);
+    case 'toolCall':
+      return `→ ${event.callId} ${event.tool.namespace === undefined ? '' : `${event.tool.namespace}/`}${event.tool.name}(${JSON.stringify(event.input)})`;
+    case 'toolResult':
+      return event.ok ? `← ${event.callId} ok` : `← ${event.callId} failed: ${event.error ?? ''}`;
+    case 'notification':
+      return `• ${event.text}`;
+    case 'closed':
+      return undefined;
+  }
+}
+
+export interface RunIo {
+  stdout: Writable;
+  stderr: Writable;
+  stdin: NodeJS.ReadableStream;
+}
+
+/** Runs the command; resolves with the process exit code (0 ok, 1 failed cell, 2 bad usage). */
+export async function runCommand(args: string[], io: RunIo): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args,
+      allowPositionals: true,
+      options: { tools: { type: 'string' }, yield: { type: 'string' }, ts: { type: 'boolean' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
+    });
+  } catch (error) {
+    io.stderr.write(`codecell run: ${messageOf(error)}\n${USAGE}\n`);
+    return 2;
+  }
+  const { values, positionals } = parsed;
+  if (values.help === true) {
+    io.stdout.write(`${USAGE}\n`);
+    return 0;
+  }
+  const yieldMs = values.yield === undefined ? DEFAULT_YIELD_MS : Number(values.yield);
+  if (positionals.length !== 1 || !Number.isFinite(yieldMs) || yieldMs < 0) {
+    io.stderr.write(`codecell run: ${positionals.length !== 1 ? 'expected one file (or -)' : '--yield must be a number of ms >= 0'}\n${USAGE}\n`);
+    return 2;
+  }
+  let source: string;
+  let setup: ToolSetup;
+  try {
+    source = await readSource(positionals[0] ?? '-', io.stdin);
+    setup = await loadTools(values.tools);
+  } catch (error) {
+    io.stderr.write(`codecell run: ${messageOf(error)}\n`);
+    return 2;
+  }
+  // The cell runs in a codecell-host child: whatever the cell does to V8, this process exits
+  // with a clear message and a status of its own.
+  const logger = { warn: (m: string) => io.stderr.write(`${m}\n`), error: (m: string) => io.stderr.write(`${m}\n`) };
+  const client = await HostClient.spawn({ logger });
+  try {
+    const runtime = await client.createSession(setup.delegate, { tools: setup.tools });
+    const start = performance.now();
+    const file = positionals[0] ?? '-';
+    const language = values.ts === true || /\.[mc]?ts$/.test(file) ? 'typescript' : 'auto';
+    const filename = file === '-' ? undefined : basename(file);
+    const { cellId, initialEvent } = await runtime.execute({ source, language, ...(filename === undefined ? {} : { filename }) }, { kind: 'yieldAfter', ms: yieldMs });
+    const streamed = values.json === true ? Promise.resolve() : (async () => {
+      for await (const event of runtime.events(cellId)) {
+        const line = describeEvent(event);
+        // The cell's output on stdout (pipe it on); what it did on the way on stderr.
+        if (line !== undefined) (event.type === 'output' ? io.stdout : io.stderr).write(`${line}\n`);
+      }
+    })();
+    let event: CellEvent = await initialEvent;
+    while (event.kind === 'yielded' || event.kind === 'pending') {
+      if (values.json !== true) io.stderr.write(`… cell ${cellId} still running (${((performance.now() - start) / 1000).toFixed(1)} s)\n`);
+      event = await runtime.observe(cellId, { kind: 'yieldAfter', ms: yieldMs });
+    }
+    await streamed;
+    if (values.json === true) {
+      io.stdout.write(`${JSON.stringify(event)}\n`);
+    } else if (event.kind === 'completed' && event.error !== undefined) {
+      io.stderr.write(`${event.error}\n`);
+    } else if (event.kind === 'terminated') {
+      io.stderr.write(`cell terminated (${event.reason ?? 'requested'})\n`);
+    }
+    return event.kind === 'completed' && event.error === undefined ? 0 : 1;
+  } catch (error) {
+    if (isCodeCellError(error) && error.code === 'ERR_HOST_EXITED') {
+      io.stderr.write(`codecell run: the cell's host process died (${error.message}); V8 lost control of the cell's isolate, usually by running out of memory\n`);
+      return 1;
+    }
+    io.stderr.write(`codecell run: ${messageOf(error)}\n`);
+    return 2;
+  } finally {
+    await client.close();
+  }
+}
+
+/** `codecell mcp` needs the MCP SDK, an optional peer dependency the runtime itself does not use. */
+const MCP_SDK_MISSING =
+  'codecell mcp needs @modelcontextprotocol/sdk, which is not installed: npm install @modelcontextprotocol/sdk';
+
+function isMissingModule(error: unknown, name: string): boolean {
+  const { code, message } = (error ?? {}) as { code?: unknown; message?: unknown };
+  return (code === 'ERR_MODULE_NOT_FOUND' || code === 'MODULE_NOT_FOUND') && String(message).includes(name);
+}
+
+export async function main(argv: string[], io: RunIo & { stdin: NodeJS.ReadableStream }): Promise<number> {
+  const [command, ...rest] = argv;
+  if (command === '--version' || command === '-v') {
+    io.stdout.write(`codecell ${CODECELL_VERSION}\n`);
+    return 0;
+  }
+  if (command === '--help' || command === '-h' || command === 'help') {
+    io.stdout.write(`${USAGE}\n`);
+    return 0;
+  }
+  if (command === 'run') return runCommand(rest, io);
+  if (command === 'mcp') {
+    let mcp: typeof import('./mcp.js');
+    try {
+      mcp = await import('./mcp.js');
+    } catch (error) {
+      if (!isMissingModule(error, '@modelcontextprotocol/sdk')) throw error;
+      io.stderr.write(`${MCP_SDK_MISSING}\n`);
+      return 2;
+    }
+    return mcp.mcpCommand(rest, { stdin: io.stdin as Readable, stdout: io.stdout, stderr: io.stderr });
+  }
+  io.stderr.write(`codecell: unknown command ${command ?? '(none)'}\n${USAGE}\n`);
+  return 2;
+}

@@ -1,0 +1,33 @@
+// A cell's initial observation crosses as a message of its own (cell/initialEvent), which can
+// arrive before the answer that told the client the cell's id, or after it: whichever of the two
+// comes first waits here for the other.
+import type { CellEvent, CellId } from '../../src/index.js';
+
+export class InitialEvents {
+  readonly #cells = new Map<CellId, { event: CellEvent } | PromiseWithResolvers<CellEvent>>();
+
+  /** The cell's initial event: the one that already arrived, or the one to come. */
+  expect(cellId: CellId): Promise<CellEvent> {
+    const early = this.#cells.get(cellId);
+    if (early !== undefined && 'event' in early) {
+      this.#cells.delete(cellId);
+      return Promise.resolve(early.event);
+    }
+    const waiting = Promise.withResolvers<CellEvent>();
+    this.#cells.set(cellId, waiting);
+    return waiting.promise.finally(() => this.#cells.delete(cellId));
+  }
+
+  /** cell/initialEvent arrived. */
+  arrived(cellId: CellId, event: CellEvent): void {
+    const initial = this.#cells.get(cellId);
+    if (initial === undefined) this.#cells.set(cellId, { event });
+    else if (!('event' in initial)) initial.resolve(event);
+  }
+
+  /** Every initial event still awaited rejects with `error` (the host died, or the session ended). */
+  failAll(error: unknown): void {
+    for (const initial of this.#cells.values()) if (!('event' in initial)) initial.reject(error);
+    this.#cells.clear();
+  }
+}

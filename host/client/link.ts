@@ -1,0 +1,263 @@
+// The client's end of one connection to codecell-host (a child process, or a host over streams):
+// requests out (each bounded by the host's liveness), delegate calls and cell messages in,
+// routed to sessions through a PendingRouter.
+import type { ChildProcess } from 'node:child_process';
+import type { Readable, Writable } from 'node:stream';
+import { CodeCellError, PendingRouter, toolIdentifier, type CellLimits, type Logger, type RoutedEntry, type SessionRuntimeDelegate } from '../../src/index.js';
+import { CODECELL_VERSION, errorKindOf, messageOf } from '../../src/internal.js';
+import { IncomingCalls, type IncomingCall } from './incoming-calls.js';
+import { fromResponseError, onNotification, openConnection, parseParams, sendRequest, tokenFromSignal, type MessageConnection } from '../wire/jsonrpc.js';
+import {
+  DelegateCalls,
+  JsonRpcErrors,
+  Methods,
+  PROTOCOL_VERSION,
+  type CellCancelParams,
+  type DelegateCall,
+  type DelegateCallName,
+  type MethodSpec,
+  type ParamsOf,
+  type ResultOf,
+  type SessionId,
+  type WireParams,
+} from '../wire/protocol.js';
+
+/** A delegate call from the host, waiting for its session's delegate. */
+export type InboundRequest = { name: DelegateCallName; call: IncomingCall };
+type InboundNotification =
+  | { type: 'event'; params: WireParams['cellEvent'] }
+  | { type: 'sessionEvent'; params: WireParams['sessionEvent'] }
+  | { type: 'initialEvent'; params: WireParams['cellInitialEvent'] }
+  | { type: 'closed'; params: WireParams['cellClosed'] };
+export type Inbound = RoutedEntry<InboundNotification, InboundRequest>;
+
+export interface LivenessOptions {
+  /**
+   * While requests are outstanding, a host silent this long is pinged, and one that leaves the
+   * ping unanswered as long again is killed (ERR_HOST_EXITED). Default 5 000 ms.
+   */
+  livenessTimeoutMs?: number;
+}
+
+const DEFAULT_LIVENESS_MS = 5_000;
+
+type ToolRef = Parameters<typeof toolIdentifier>[0];
+
+/** The delegate calls by their wire method, for the messages the client takes from the stream. */
+const DELEGATE_CALLS_BY_METHOD = new Map(
+  (Object.entries(DelegateCalls) as [DelegateCallName, DelegateCall][]).map(([name, row]) => [row.method.name, { name, row }]),
+);
+
+/** What the link needs of a session it routes messages to (RemoteSession is one). */
+export interface LinkedSession {
+  /** A host message for the session, in arrival order (held until it was registered). */
+  receive(entry: Inbound): void;
+  /** The host cancelled these delegate calls of the cell; `running`: their delegates' promises. */
+  callsCancelled(cellId: string, running: Promise<unknown>[]): void;
+  /** The host is gone. */
+  hostDied(error: CodeCellError): void;
+}
+
+/** One connection to one host process (or to an in-process host over streams). */
+export class HostLink {
+  readonly connection: MessageConnection;
+  readonly child: ChildProcess | undefined;
+  readonly logger: Logger;
+  /** Routes host messages to sessions whose id the client may not have learned yet. */
+  readonly sessions: PendingRouter<SessionId, InboundNotification, InboundRequest>;
+  readonly remotes = new Map<SessionId, LinkedSession>();
+  limits: CellLimits | undefined;
+  readonly #incoming: IncomingCalls;
+  readonly #sendRaw: (message: object) => void;
+  /** A notification to the host. */
+  readonly notify: <M extends MethodSpec>(method: M, params: ParamsOf<M>) => void;
+  readonly #pending = new Set<(error: CodeCellError) => void>();
+  readonly #livenessMs: number;
+  #lastHeard = performance.now();
+  #pingSent: number | undefined;
+  #watchdog: ReturnType<typeof setInterval> | undefined;
+  #death: CodeCellError | undefined;
+  readonly #exited = Promise.withResolvers<void>();
+
+  constructor(input: Readable, output: Writable, child: ChildProcess | undefined, logger: Logger, options: LivenessOptions = {}) {
+    this.child = child;
+    this.logger = logger;
+    this.#livenessMs = options.livenessTimeoutMs ?? DEFAULT_LIVENESS_MS;
+    this.sessions = new PendingRouter({ label: 'session', logger });
+    const opened = openConnection(input, output, logger, (message) => this.#intercept(message));
+    this.connection = opened.connection;
+    this.#incoming = new IncomingCalls(opened.send);
+    this.#sendRaw = opened.send;
+    this.notify = opened.notify;
+    onNotification(this.connection, Methods.cellEvent, (params) => this.remotes.get(params.sessionId)?.receive({ type: 'notification', message: { type: 'event', params } }), logger);
+    onNotification(this.connection, Methods.sessionEvent, (params) => this.remotes.get(params.sessionId)?.receive({ type: 'notification', message: { type: 'sessionEvent', params } }), logger);
+    onNotification(this.connection, Methods.cellInitialEvent, (params) => this.sessions.routeNotification(params.sessionId, { type: 'initialEvent', params }), logger);
+    onNotification(this.connection, Methods.cellClosed, (params) => this.sessions.routeNotification(params.sessionId, { type: 'closed', params }), logger);
+    onNotification(
+      this.connection,
+      Methods.cellCancel,
+      ({ sessionId, cellId, method }) => {
+        const running = this.#incoming.cancel(sessionId, cellId, method);
+        if (running.length > 0) this.remotes.get(sessionId)?.callsCancelled(cellId, running);
+      },
+      logger,
+    );
+    const ended = (): void => {
+      const closed = new CodeCellError('ERR_HOST_EXITED', 'codecell-host closed the connection');
+      if (child === undefined) {
+        this.die(closed);
+        return;
+      }
+      // The process's exit status usually follows its stdout's end; give it a moment to arrive.
+      setTimeout(() => this.die(closed), 250).unref();
+    };
+    this.connection.onClose(ended);
+    // A pipe's 'close' may not come while the other side keeps it half open: its end is enough.
+    input.once('end', ended);
+    this.connection.listen();
+  }
+
+  get alive(): boolean {
+    return this.#death === undefined;
+  }
+
+  /** A request to the host; rejects with ERR_HOST_EXITED if the host dies or stops answering. */
+  request<M extends MethodSpec>(method: M, params: ParamsOf<M>, signal?: AbortSignal): Promise<ResultOf<M>> {
+    if (this.#death !== undefined) return Promise.reject(this.#death);
+    return new Promise<ResultOf<M>>((resolve, reject) => {
+      const { token, dispose } = tokenFromSignal(signal);
+      const onDeath = (error: CodeCellError): void => reject(error);
+      this.#pending.add(onDeath);
+      this.#watch();
+      sendRequest(this.connection, method, params, token)
+        .then(resolve, (error: unknown) => reject(this.#death ?? fromResponseError(error)))
+        .finally(() => {
+          this.#pending.delete(onDeath);
+          dispose();
+        });
+    });
+  }
+
+  /** Serves a host call with the session's delegate; the host's cell/cancel aborts its signal. */
+  serve(delegate: SessionRuntimeDelegate, { name, call }: InboundRequest): void {
+    // The table pairs each name with the delegate method of that name and its argument.
+    const method = delegate[name] as (value: unknown, signal: AbortSignal) => unknown;
+    const row: DelegateCall = DelegateCalls[name];
+    const settled = Promise.resolve().then(() => method.call(delegate, call.value, call.signal));
+    call.running(settled);
+    settled
+      .then((value) => row.answer(value))
+      .then(
+        (result) => {
+          try {
+            call.answer(result);
+          } catch (error) {
+            // What cannot cross as JSON fails the call here, as in-process, instead of the answer.
+            const tool = (call.value as { tool?: ToolRef } | undefined)?.tool;
+            const subject = name === 'invokeTool' && tool !== undefined ? `tools.${toolIdentifier(tool)}` : `delegate.${name}`;
+            call.fail(JsonRpcErrors.delegateFailed, `${subject} returned a value that is not JSON: ${messageOf(error)}`);
+          }
+        },
+        (error: unknown) => call.fail(JsonRpcErrors.delegateFailed, messageOf(error), errorKindOf(error)),
+      );
+  }
+
+  async initialize(): Promise<void> {
+    const result = await this.request(Methods.initialize, {
+      protocolVersion: PROTOCOL_VERSION,
+      clientInfo: { name: 'codecell HostClient', version: CODECELL_VERSION },
+    });
+    this.limits = result.limits;
+  }
+
+  /**
+   * The session is shutting down: its delegates' signals abort now, their results are dropped.
+   * Returns the delegates' promises still running (the shutdown waits for them, within its deadline).
+   */
+  abortSessionCalls(sessionId: SessionId): Promise<unknown>[] {
+    return this.#incoming.abortSession(sessionId, new CodeCellError('ERR_SHUTTING_DOWN', 'the session is shutting down'));
+  }
+
+  forget(sessionId: SessionId): void {
+    this.remotes.delete(sessionId);
+    this.sessions.unregister(sessionId);
+  }
+
+  /** The host is gone: every pending call rejects, every delegate signal aborts. */
+  die(error: CodeCellError): void {
+    if (this.#death !== undefined) return;
+    this.#death = error;
+    // A host given up on (its output closed, or it stopped answering) is not left running.
+    if (this.child !== undefined && this.child.exitCode === null && this.child.signalCode === null) this.child.kill('SIGKILL');
+    clearInterval(this.#watchdog);
+    for (const reject of this.#pending) reject(error);
+    this.#pending.clear();
+    this.#incoming.abortAll(error);
+    for (const session of this.remotes.values()) session.hostDied(error);
+    this.remotes.clear();
+    this.connection.dispose();
+    if (this.child === undefined) this.#exited.resolve();
+  }
+
+  exited(): void {
+    this.#exited.resolve();
+  }
+
+  async close(): Promise<void> {
+    if (this.child !== undefined) {
+      this.child.stdin?.end();
+      const timer = setTimeout(() => this.child?.kill('SIGKILL'), 5_000);
+      await this.#exited.promise;
+      clearTimeout(timer);
+    } else {
+      this.die(new CodeCellError('ERR_HOST_EXITED', 'the client closed the connection'));
+    }
+  }
+
+  /** Every message from the host passes here first; delegate calls are taken from here. */
+  #intercept(message: Record<string, unknown>): boolean {
+    this.#lastHeard = performance.now();
+    this.#pingSent = undefined;
+    const { id, method } = message;
+    if (id === undefined || id === null || typeof method !== 'string') return false;
+    const entry = DELEGATE_CALLS_BY_METHOD.get(method);
+    if (entry === undefined) return false;
+    const { name, row } = entry;
+    const requestId = id as string | number;
+    let params: ParamsOf<DelegateCall['method']>;
+    try {
+      params = parseParams(row.method, message.params);
+    } catch (error) {
+      this.#sendRaw({ id: requestId, error: { code: JsonRpcErrors.invalidParams, message: messageOf(error) } });
+      return true;
+    }
+    const value = params[row.arg] as { cellId?: unknown } | undefined;
+    const cellId = typeof value?.cellId === 'string' ? value.cellId : '';
+    const call = this.#incoming.open(requestId, row.method.name as CellCancelParams['method'], params.sessionId, cellId, value);
+    this.sessions.route(params.sessionId, { type: 'request', message: { name, call }, fail: (failure) => call.fail(failure.code, failure.message) });
+    return true;
+  }
+
+  /** While requests are outstanding, checks that the host still answers (see LivenessOptions). */
+  #watch(): void {
+    if (this.#watchdog !== undefined || this.#livenessMs <= 0) return;
+    this.#lastHeard = performance.now();
+    this.#watchdog = setInterval(() => {
+      if (this.#pending.size === 0) {
+        clearInterval(this.#watchdog);
+        this.#watchdog = undefined;
+        return;
+      }
+      const now = performance.now();
+      if (now - this.#lastHeard < this.#livenessMs) return;
+      if (this.#pingSent === undefined) {
+        this.#pingSent = now;
+        sendRequest(this.connection, Methods.hostPing, {}).catch(() => {});
+      } else if (now - this.#pingSent >= this.#livenessMs) {
+        this.child?.kill('SIGKILL');
+        this.die(new CodeCellError('ERR_HOST_EXITED', `codecell-host stopped answering (no reply to a ping within ${this.#livenessMs} ms); it was killed`));
+      }
+    }, Math.max(10, Math.floor(this.#livenessMs / 4)));
+    this.#watchdog.unref();
+  }
+}

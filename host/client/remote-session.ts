@@ -1,0 +1,289 @@
+// RemoteSession: a session of codecell-host behind the same CodeCellSession interface as the
+// in-process SessionRuntime (protocol v2: execute answers at admission, events by subscription).
+import {
+  CodeCellError,
+  DEFAULT_CALLBACK_ABORT_DEADLINE_MS,
+  type CellEvent,
+  type CellId,
+  type CellStreamEvent,
+  type EventsOptions,
+  type ExecuteRequest,
+  type HandOffStream,
+  type ObserveMode,
+  type PendingEvent,
+  type SessionRuntimeDelegate,
+  type SessionStreamEvent,
+  type StartedCell,
+} from '../../src/index.js';
+import { busyObserverError, CellStreams, Deadline, messageOf, quiet, SessionBase } from '../../src/internal.js';
+import { untilAborted } from '../wire/jsonrpc.js';
+import { Methods, type SessionId } from '../wire/protocol.js';
+import { settledWithin } from './incoming-calls.js';
+import { InitialEvents } from './initial-events.js';
+import type { HostLink, Inbound, LinkedSession } from './link.js';
+
+const DEFAULT_SETUP_TIMEOUT_MS = 60_000;
+
+/** How many cell ids a session remembers as its own (for events() after the cell closed). */
+const KNOWN_CELLS = 1_024;
+
+/** A session of codecell-host, with the same interface as SessionRuntime. */
+export class RemoteSession extends SessionBase implements LinkedSession {
+  readonly sessionId: SessionId;
+  /** The setup cell's id, when the session was created with `setupSource`. */
+  readonly setupCellId: CellId | undefined;
+  /** The setup cell's first event (frontier or terminal), once createSession resolved. */
+  setupEvent: CellEvent | undefined;
+  readonly #link: HostLink;
+  readonly #delegate: SessionRuntimeDelegate;
+  readonly #deadlineMs: number;
+  readonly #streams: CellStreams;
+  readonly #observing = new Set<CellId>();
+  readonly #initial = new InitialEvents();
+  /** The setup cell's initial event (see setup). */
+  readonly #setupInitial: Promise<CellEvent> | undefined;
+  /** Cells this client may address: admitted, terminal event not yet received here. */
+  readonly #open = new Set<CellId>();
+  /** Every cell of the session this client learned of, newest last (bounded). */
+  readonly #known = new Set<CellId>();
+  readonly #subscribed = new Set<CellId>();
+  /** Cells admitted in this turn of the event loop (see cellEvents). */
+  readonly #fresh = new Set<CellId>();
+  #sessionSubscribed = false;
+  #hostDead: CodeCellError | undefined;
+  /** The delegate's cellClosed calls still running. */
+  readonly #cellsClosing = new Set<Promise<void>>();
+  /**
+   * Per cell, the wait for its delegate calls that the host cancelled: they settle, or the
+   * session's deadline (counted from the cancel) passes. terminate resolves after it (SPEC §6).
+   */
+  readonly #windingDown = new Map<CellId, Promise<void>>();
+
+  constructor(link: HostLink, sessionId: SessionId, delegate: SessionRuntimeDelegate, setupCellId: CellId | undefined, deadlineMs: number | undefined) {
+    super();
+    this.#link = link;
+    this.sessionId = sessionId;
+    this.#delegate = delegate;
+    this.setupCellId = setupCellId;
+    this.#deadlineMs = deadlineMs ?? DEFAULT_CALLBACK_ABORT_DEADLINE_MS;
+    this.#streams = new CellStreams({ logger: link.logger, retainClosed: 64, sessionFromCells: false });
+    this.#setupInitial = setupCellId === undefined ? undefined : this.#admitted(setupCellId);
+  }
+
+  override get isAlive(): boolean {
+    return super.isAlive && this.#hostDead === undefined;
+  }
+
+  /** The id of the host process this session lives on (undefined over plain streams). */
+  get hostPid(): number | undefined {
+    return this.#link.child?.pid;
+  }
+
+  async execute(request: ExecuteRequest, initialObserve?: ObserveMode): Promise<StartedCell> {
+    this.#assertUsable();
+    const result = await this.#link.request(Methods.cellExecute, { sessionId: this.sessionId, request, observe: initialObserve });
+    const { cellId } = result as Partial<typeof result>;
+    if (typeof cellId !== 'string' || cellId === '') throw new CodeCellError('ERR_PROTOCOL', `codecell-host answered cell/execute without a cellId: ${JSON.stringify(result)}`);
+    return this.startedCell(cellId, this.#admitted(cellId));
+  }
+
+  async beginObserve(cellId: CellId, mode: ObserveMode, signal?: AbortSignal): Promise<PendingEvent> {
+    this.#assertCellUsable(cellId);
+    signal?.throwIfAborted();
+    // Every observer of this session's cells goes through this client, so busy is known here.
+    if (this.#observing.has(cellId)) throw busyObserverError(cellId);
+    this.#observing.add(cellId);
+    const answered = this.#link.request(Methods.cellObserve, { sessionId: this.sessionId, cellId, mode }, signal).then(
+      (value) => this.#delivered(cellId, value),
+      (error: unknown) => {
+        this.#forgetIfMissing(cellId, error);
+        throw error;
+      },
+    );
+    // As in-process: an aborted observation frees the slot at once, with the caller's reason.
+    const event = untilAborted(answered, signal).finally(() => this.#observing.delete(cellId));
+    return { event: quiet(event) };
+  }
+
+  async terminate(cellId: CellId): Promise<CellEvent> {
+    this.#assertCellUsable(cellId);
+    let event: CellEvent;
+    try {
+      event = this.#delivered(cellId, await this.#link.request(Methods.cellTerminate, { sessionId: this.sessionId, cellId }));
+    } catch (error) {
+      this.#forgetIfMissing(cellId, error);
+      throw error;
+    }
+    // The host cancelled the cell's calls (cell/cancel came before this answer): as in-process,
+    // the caller's own delegates are waited for, within the deadline.
+    await this.#windingDown.get(cellId);
+    return event;
+  }
+
+  protected async shutdownOnce(): Promise<void> {
+    let aborted: Promise<void> = Promise.resolve();
+    try {
+      if (this.#hostDead === undefined) {
+        const answered = this.#link.request(Methods.sessionShutdown, { sessionId: this.sessionId });
+        aborted = settledWithin(this.#link.abortSessionCalls(this.sessionId), this.#deadlineMs);
+        await answered;
+      }
+    } catch (error) {
+      if (!(error instanceof CodeCellError && error.code === 'ERR_HOST_EXITED')) throw error;
+    } finally {
+      this.#endAll(new CodeCellError('ERR_SHUTTING_DOWN', 'the session was shut down'));
+      this.#link.forget(this.sessionId);
+    }
+    // Like the in-process session: the delegate calls it aborted settle (or their deadline passes),
+    // and cellClosed calls already running are waited for, within the deadline of the callbacks.
+    await Promise.all([aborted, ...this.#windingDown.values()]);
+    if (this.#cellsClosing.size > 0) {
+      const deadline = new Deadline(this.#deadlineMs);
+      await Promise.race([Promise.all(this.#cellsClosing), deadline.reached]);
+      deadline.clear();
+    }
+  }
+
+  /** The cell's stream events (SPEC §7): the host holds them until the first subscription. */
+  protected cellEvents(cellId: CellId, options: EventsOptions): HandOffStream<CellStreamEvent> {
+    if (this.#hostDead !== undefined) throw this.#hostDead;
+    if (!this.#known.has(cellId)) throw new CodeCellError('ERR_MISSING_CELL', `unknown cell ${cellId}`);
+    if (!this.#subscribed.has(cellId)) {
+      // The host sends the held events (or its replay, `from: 'start'`); they fill the local log.
+      // A subscription made as the client learned the cell asks for the replay: the cell ran on
+      // the host meanwhile, and its record from admission (1 024 events / 1 MiB) loses nothing
+      // that the hold (128) would drop (SPEC §8: a subscriber sees every event from the first).
+      this.#subscribed.add(cellId);
+      this.#streams.admit(cellId);
+      const from = options.from ?? (this.#fresh.has(cellId) ? 'start' : 'now');
+      this.#link.request(Methods.cellSubscribe, { sessionId: this.sessionId, cellId, from }).catch((error: unknown) => {
+        // The host no longer has the cell's events (or is gone): the stream ends, or fails.
+        this.#streams.end(cellId, this.#hostDead);
+        if (this.#hostDead === undefined) this.#link.logger.warn(`codecell: subscribing to cell ${cellId} failed: ${messageOf(error)}`);
+      });
+    }
+    return this.#streams.subscribe(cellId, options);
+  }
+
+  /** Every cell's events from now on: the host sends them as one stream (session/event). */
+  protected sessionEvents(): HandOffStream<SessionStreamEvent> {
+    if (this.#hostDead !== undefined) throw this.#hostDead;
+    this.assertNotShuttingDown();
+    const stream = this.#streams.subscribeSession();
+    if (!this.#sessionSubscribed) {
+      this.#sessionSubscribed = true;
+      this.#link.request(Methods.sessionSubscribe, { sessionId: this.sessionId }).catch((error: unknown) => {
+        if (this.#hostDead === undefined) this.#link.logger.warn(`codecell: following session ${this.sessionId} failed: ${messageOf(error)}`);
+      });
+    }
+    return stream;
+  }
+
+  // --- used by openRemoteSession and HostLink ---
+
+  /** Waits for the setup cell's first event, bounded by `signal` and `timeoutMs`. */
+  async setup(signal: AbortSignal | undefined, timeoutMs = DEFAULT_SETUP_TIMEOUT_MS): Promise<void> {
+    const first = this.#setupInitial ?? Promise.resolve(undefined);
+    const timer = AbortSignal.timeout(timeoutMs);
+    try {
+      this.setupEvent = await untilAborted(first, signal === undefined ? timer : AbortSignal.any([timer, signal]));
+    } catch (error) {
+      await this.shutdown().catch(() => {});
+      if (timer.aborted && signal?.aborted !== true) throw new CodeCellError('ERR_LIMIT_EXCEEDED', `the setup cell did not reach a frontier within ${timeoutMs} ms`);
+      throw error;
+    }
+  }
+
+  receive(entry: Inbound): void {
+    if (entry.type === 'request') {
+      this.#link.serve(this.#delegate, entry.message);
+      return;
+    }
+    const message = entry.message;
+    if (message.type === 'event') {
+      this.#streams.emit(message.params.cellId, message.params.event);
+    } else if (message.type === 'sessionEvent') {
+      this.#streams.emitSession(message.params.event);
+    } else if (message.type === 'initialEvent') {
+      this.#initial.arrived(message.params.cellId, message.params.event);
+    } else {
+      const closing = Promise.resolve()
+        .then(() => this.#delegate.cellClosed?.(message.params.cellId))
+        .catch((error: unknown) => this.#link.logger.warn(`codecell: cellClosed(${message.params.cellId}) threw: ${messageOf(error)}`))
+        .finally(() => this.#cellsClosing.delete(closing));
+      this.#cellsClosing.add(closing);
+    }
+  }
+
+  /** The host cancelled these delegate calls of the cell (cell/cancel): see #windingDown. */
+  callsCancelled(cellId: CellId, running: Promise<unknown>[]): void {
+    const settled = settledWithin(running, this.#deadlineMs);
+    const before = this.#windingDown.get(cellId);
+    const both = before === undefined ? settled : Promise.all([before, settled]).then(() => {});
+    this.#windingDown.set(cellId, both);
+    void both.then(() => {
+      if (this.#windingDown.get(cellId) === both) this.#windingDown.delete(cellId);
+    });
+  }
+
+  hostDied(error: CodeCellError): void {
+    this.#hostDead = error;
+    this.#endAll(error);
+  }
+
+  // --- cell bookkeeping ---
+
+  /**
+   * A cell the host admitted: its initial observation holds the observer slot until it arrives.
+   * (Its events wait on the host, in the runtime's PendingRouter, until events(cellId) subscribes.)
+   */
+  #admitted(cellId: CellId): Promise<CellEvent> {
+    this.#fresh.add(cellId);
+    setImmediate(() => this.#fresh.delete(cellId));
+    this.#open.add(cellId);
+    this.#known.add(cellId);
+    if (this.#known.size > KNOWN_CELLS) this.#known.delete(this.#known.values().next().value as CellId);
+    const event = this.#initial.expect(cellId);
+    this.#observing.add(cellId);
+    // The setup cell's initial event is never handed out: nobody may be listening when the host dies.
+    return quiet(
+      event.then(
+        (value) => {
+          this.#observing.delete(cellId);
+          return this.#delivered(cellId, value);
+        },
+        (error: unknown) => {
+          this.#observing.delete(cellId);
+          throw error;
+        },
+      ),
+    );
+  }
+
+  /** A terminal event reached this client: the host forgets the cell, and so does the client. */
+  #delivered(cellId: CellId, event: CellEvent): CellEvent {
+    if (event.kind === 'completed' || event.kind === 'terminated') this.#open.delete(cellId);
+    return event;
+  }
+
+  #forgetIfMissing(cellId: CellId, error: unknown): void {
+    if (error instanceof CodeCellError && error.code === 'ERR_MISSING_CELL') this.#open.delete(cellId);
+  }
+
+  #endAll(error: CodeCellError): void {
+    // A stream whose host died fails with ERR_HOST_EXITED; a shut-down session's streams end.
+    this.#streams.endAll(error.code === 'ERR_HOST_EXITED' ? error : undefined);
+    this.#initial.failAll(error);
+  }
+
+  #assertUsable(): void {
+    if (this.#hostDead !== undefined) throw new CodeCellError('ERR_HOST_EXITED', 'codecell-host of this session has exited');
+    this.assertNotShuttingDown();
+  }
+
+  #assertCellUsable(cellId: unknown): asserts cellId is CellId {
+    const id = this.checkCellId(cellId);
+    if (this.#hostDead !== undefined) throw new CodeCellError('ERR_MISSING_CELL', `unknown cell ${id} (its host has exited)`);
+    if (!this.#open.has(id)) throw new CodeCellError('ERR_MISSING_CELL', `unknown cell ${id}`);
+  }
+}

@@ -1,0 +1,113 @@
+// MCP servers as tool sources: connecting to one (stdio or Streamable HTTP), listing its tools
+// as codecell tool definitions under a namespace, and calling one with the cell's signal. Used by
+// SessionBuilder.withMcpServer and `codecell mcp`. This module imports the MCP SDK (an optional
+// peer dependency); it is loaded only when an MCP server is used.
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import type { JsonValue, NestedToolCall, ToolDefinition } from '../../src/index.js';
+import { CODECELL_VERSION } from '../../src/internal.js';
+
+/** An MCP server started as a child process, talking over its stdio. */
+export interface McpStdioServer {
+  /** The tools' namespace in cells: `tools.<name>__<tool>`. */
+  name: string;
+  command: string;
+  args?: string[];
+  /** Added to the environment passed through (this process's, by default all of it). */
+  env?: Record<string, string>;
+  cwd?: string;
+  /** Where the server's stderr goes. Default 'inherit'. */
+  stderr?: 'inherit' | 'ignore' | 'pipe';
+}
+
+/** An MCP server reached over Streamable HTTP. */
+export interface McpHttpServer {
+  name: string;
+  url: string | URL;
+  headers?: Record<string, string>;
+}
+
+export type McpServerConfig = (McpStdioServer | McpHttpServer) & {
+  /**
+   * Check tool input against each tool's inputSchema before calling (default true); a function
+   * decides per tool (by its name on the server).
+   */
+  validateInput?: boolean | ((tool: string) => boolean);
+};
+
+/**
+ * Connects to the server; the returned client is closed by the caller. With `stderr: 'pipe'`,
+ * `onStderr` gets the server's stderr stream before it starts.
+ */
+export async function connectMcpServer(config: McpServerConfig, signal?: AbortSignal, onStderr?: (stream: NodeJS.ReadableStream | null) => void): Promise<Client> {
+  const client = new Client({ name: 'codecell', version: CODECELL_VERSION });
+  const transport =
+    'url' in config
+      ? new StreamableHTTPClientTransport(new URL(config.url), { requestInit: { headers: config.headers ?? {} } })
+      : new StdioClientTransport({
+          command: config.command,
+          args: config.args ?? [],
+          // The environment passes through (servers are configured by it), plus the server's own.
+          env: { ...passedEnvironment(), ...config.env },
+          ...(config.cwd === undefined ? {} : { cwd: config.cwd }),
+          stderr: config.stderr ?? 'inherit',
+        });
+  if (transport instanceof StdioClientTransport) onStderr?.(transport.stderr as NodeJS.ReadableStream | null);
+  try {
+    await client.connect(transport, { signal });
+  } catch (error) {
+    await client.close().catch(() => {});
+    throw error;
+  }
+  return client;
+}
+
+/** Every tool of the server (all pages), as definitions in `namespace`. */
+export async function listMcpTools(client: Client, namespace: string, signal?: AbortSignal): Promise<ToolDefinition[]> {
+  const tools: ToolDefinition[] = [];
+  let cursor: string | undefined;
+  do {
+    const page = await client.listTools(cursor === undefined ? {} : { cursor }, { signal });
+    for (const tool of page.tools) {
+      tools.push({
+        name: tool.name,
+        namespace,
+        ...(tool.description === undefined ? {} : { description: tool.description }),
+        inputSchema: tool.inputSchema as JsonValue,
+        ...(tool.outputSchema === undefined ? {} : { outputSchema: tool.outputSchema as JsonValue }),
+      });
+    }
+    cursor = page.nextCursor;
+  } while (cursor !== undefined);
+  return tools;
+}
+
+/** The text blocks of an MCP result's content, joined. */
+export function textOfContent(content: unknown): string {
+  return Array.isArray(content)
+    ? content.flatMap((block: { type?: string; text?: string }) => (block.type === 'text' && typeof block.text === 'string' ? [block.text] : [])).join('\n')
+    : '';
+}
+
+/**
+ * Calls the tool with the cell's signal. What the cell gets: the structured content if any, the
+ * text of a single text block, else the content blocks; an `isError` result rejects with its text.
+ */
+export async function callMcpTool(client: Client, call: NestedToolCall, signal: AbortSignal, onProgress?: (message: string) => void): Promise<JsonValue> {
+  const result = await client.callTool({ name: call.tool.name, arguments: (call.input ?? {}) as Record<string, unknown> }, undefined, {
+    signal,
+    ...(onProgress === undefined
+      ? {}
+      : { onprogress: (progress: { progress: number; total?: number }) => onProgress(`${call.tool.namespace ?? ''}/${call.tool.name}: progress ${progress.progress}${progress.total === undefined ? '' : `/${progress.total}`}`) }),
+  });
+  if (result.isError === true) throw new Error(textOfContent(result.content) || `${call.tool.name} failed`);
+  if (result.structuredContent !== undefined) return result.structuredContent as JsonValue;
+  const content = result.content as { type: string; text?: string }[];
+  return content.length === 1 && content[0]?.type === 'text' ? (content[0].text ?? '') : (content as JsonValue);
+}
+
+/** This process's environment, as the string map a child process gets. */
+function passedEnvironment(): Record<string, string> {
+  return Object.fromEntries(Object.entries(process.env).filter((entry): entry is [string, string] => entry[1] !== undefined));
+}

@@ -1,0 +1,230 @@
+// The module that runs vscode-jsonrpc (framing.ts reads its frames): a connection over a pair
+// of streams, methods registered and called through the rows of the method table (params
+// validated, results typed), AbortSignal adapters and the error conversions of the protocol.
+import type { Readable, Writable } from 'node:stream';
+import {
+  CancellationTokenSource,
+  createMessageConnection,
+  ResponseError,
+  type CancellationToken,
+  type Message,
+  type MessageConnection,
+} from 'vscode-jsonrpc/node.js';
+import { CodeCellError, type Logger } from '../../src/index.js';
+import { messageOf } from '../../src/internal.js';
+import { FramedReader, FramedWriter } from './framing.js';
+import { errorFromWire, JsonRpcErrors, wireCodeOf, type MethodSpec, type ParamsOf, type ResultOf } from './protocol.js';
+
+export type { CancellationToken, MessageConnection };
+export { ResponseError };
+
+/** Raised for a request whose method vscode-jsonrpc never sees (it was malformed). */
+const IGNORED_NOTIFICATION = '$/codecell/ignored';
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return value !== null && typeof value === 'object' && !Array.isArray(value);
+}
+
+/**
+ * Opens a JSON-RPC connection. Malformed input never reaches the dispatcher unanswered: bytes
+ * that are not JSON get a -32700 answer, JSON that is not a JSON-RPC message a -32600 one.
+ */
+export interface Connection {
+  readonly connection: MessageConnection;
+  /**
+   * Sends a notification through the connection's one writer; unlike the connection's own
+   * sendNotification it still works after the input closed (to report cells closing).
+   */
+  notify<M extends MethodSpec>(method: M, params: ParamsOf<M>): void;
+  /**
+   * Writes one JSON-RPC message as is (requests and answers handled outside vscode-jsonrpc): an
+   * object without its `jsonrpc` member, or the text of a whole message.
+   */
+  send(message: object | string): void;
+  /** Resolves when everything sent so far was handed to the output stream. */
+  flush(): Promise<void>;
+}
+
+/**
+ * Takes a valid incoming message before vscode-jsonrpc sees it; true when it was handled. The
+ * delegate calls (host/delegate-calls.ts) travel this way, so no map in vscode-jsonrpc ever holds
+ * a call that was given up on.
+ */
+export type Interceptor = (message: Record<string, unknown>) => boolean;
+
+export function openConnection(input: Readable, output: Writable, logger: Logger, intercept?: Interceptor): Connection {
+  /** Ids of the peer's requests not answered yet (a second request with one of them is refused). */
+  const requestsInFlight = new Set<string | number>();
+  const writer = new FramedWriter(output, {
+    lost: (error) => logger.warn(`codecell: the peer stopped reading (${messageOf(error)}); later messages to it are dropped`),
+    // An answered id may be used again by the peer.
+    written: ({ id, method }) => method === undefined && (typeof id === 'string' || typeof id === 'number') && requestsInFlight.delete(id),
+  });
+  const answer = (id: string | number | null, code: number, message: string): void => {
+    void writer.write({ jsonrpc: '2.0', id, error: { code, message } } as Message);
+  };
+  const ignored = { jsonrpc: '2.0', method: IGNORED_NOTIFICATION } as Message;
+  const reader = new FramedReader(input, {
+    body: (text) => {
+      let message: unknown;
+      try {
+        message = JSON.parse(text);
+      } catch (error) {
+        answer(null, JsonRpcErrors.parseError, `Parse error: ${messageOf(error)}`);
+        return undefined;
+      }
+      if (isValidMessage(message)) {
+        if (intercept?.(message as Record<string, unknown>) === true) return ignored;
+        const refusal = refuseRequest(message as Record<string, unknown>, requestsInFlight);
+        if (refusal === undefined) return message as Message;
+        answer((message as { id: string | number }).id, refusal.code, refusal.message);
+        return undefined;
+      }
+      const id = isRecord(message) && (typeof message.id === 'string' || typeof message.id === 'number') ? message.id : null;
+      answer(id, JsonRpcErrors.invalidRequest, 'Invalid Request: not a JSON-RPC 2.0 request, notification or response');
+      return undefined;
+    },
+    malformed: (reason) => {
+      logger.warn(`codecell: unreadable input: ${reason}`);
+      answer(null, JsonRpcErrors.parseError, `Parse error: ${reason}`);
+    },
+  });
+  const connection = createMessageConnection(reader, writer, {
+    error: (message) => logger.error(message),
+    warn: (message) => logger.warn(message),
+    info: () => {},
+    log: () => {},
+  });
+  connection.onNotification(IGNORED_NOTIFICATION, () => {});
+  let lastWrite: Promise<void> = Promise.resolve();
+  const send = (message: object | string): void => {
+    lastWrite = writer.writeText(typeof message === 'string' ? message : JSON.stringify({ jsonrpc: '2.0', ...message }));
+  };
+  const notify = <M extends MethodSpec>(method: M, params: ParamsOf<M>): void => send({ method: method.name, params });
+  const flush = async (): Promise<void> => {
+    await lastWrite;
+    await new Promise<void>((resolve) => (output.writableEnded ? resolve() : output.write('', () => resolve())));
+  };
+  return { connection, notify, send, flush };
+}
+
+/**
+ * Requests this side answers at once with an error instead of dispatching them: params by
+ * position (the methods take named params), or an id already in flight (one answer per id).
+ */
+function refuseRequest(message: Record<string, unknown>, inFlight: Set<string | number>): RoutingError | undefined {
+  const { id, method, params } = message;
+  if (typeof method !== 'string' || (typeof id !== 'string' && typeof id !== 'number')) return undefined;
+  if (Array.isArray(params)) return { code: JsonRpcErrors.invalidParams, message: `${method} takes its params by name (an object), not by position` };
+  if (inFlight.has(id)) return { code: JsonRpcErrors.invalidRequest, message: `Invalid Request: request id ${JSON.stringify(id)} is already in flight` };
+  inFlight.add(id);
+  return undefined;
+}
+
+interface RoutingError {
+  code: number;
+  message: string;
+}
+
+function isValidMessage(message: unknown): boolean {
+  if (!isRecord(message) || message.jsonrpc !== '2.0') return false;
+  const { id, method } = message;
+  const validId = id === undefined || id === null || typeof id === 'string' || typeof id === 'number';
+  if (!validId) return false;
+  // A request's id is a string or a number; null is for answers only (it is answered -32600).
+  if (method !== undefined) return typeof method === 'string' && id !== null;
+  return id !== undefined && ('result' in message || 'error' in message);
+}
+
+/** A CancellationToken that is cancelled when `signal` aborts; `dispose()` detaches it. */
+export function tokenFromSignal(signal: AbortSignal | undefined): { token: CancellationToken | undefined; dispose(): void } {
+  if (signal === undefined) return { token: undefined, dispose: () => {} };
+  const source = new CancellationTokenSource();
+  const cancel = (): void => source.cancel();
+  if (signal.aborted) source.cancel();
+  else signal.addEventListener('abort', cancel, { once: true });
+  return {
+    token: source.token,
+    dispose: () => {
+      signal.removeEventListener('abort', cancel);
+      source.dispose();
+    },
+  };
+}
+
+/** `promise`, or the signal's reason as soon as it aborts. */
+export function untilAborted<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  if (signal === undefined) return promise;
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = (): void => reject(signal.reason);
+    if (signal.aborted) onAbort();
+    signal.addEventListener('abort', onAbort, { once: true });
+    promise.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+  });
+}
+
+/** An AbortSignal aborted when the peer cancels the request ($/cancelRequest), or on `abort()`. */
+export function signalFromToken(token: CancellationToken, reason: () => unknown): { signal: AbortSignal; abort(reason: unknown): void; dispose(): void } {
+  const controller = new AbortController();
+  const listener = token.onCancellationRequested(() => controller.abort(reason()));
+  if (token.isCancellationRequested) controller.abort(reason());
+  return { signal: controller.signal, abort: (why) => controller.abort(why), dispose: () => listener.dispose() };
+}
+
+/** The JSON-RPC error a handler failure is answered with. */
+export function toResponseError(error: unknown): ResponseError<unknown> {
+  if (error instanceof ResponseError) return error;
+  if (error instanceof CodeCellError) return new ResponseError(wireCodeOf(error.code), error.message, { code: error.code });
+  return new ResponseError(JsonRpcErrors.internalError, `internal error: ${messageOf(error)}`);
+}
+
+/** The local error for a failed outgoing request. */
+export function fromResponseError(error: unknown): unknown {
+  if (error instanceof ResponseError) return errorFromWire(error);
+  return error;
+}
+
+export const invalidParams = (message: string): ResponseError<unknown> =>
+  new ResponseError(JsonRpcErrors.invalidParams, message, { code: 'ERR_INVALID_REQUEST' });
+
+/** The method's params, checked against its schema; anything else is a -32602 answer. */
+export function parseParams<M extends MethodSpec>(method: M, params: unknown): ParamsOf<M> {
+  if (!isRecord(params)) throw invalidParams(`${method.name} params must be an object`);
+  const parsed = method.params.safeParse(params);
+  if (parsed.success) return parsed.data as ParamsOf<M>;
+  const [issue] = parsed.error.issues;
+  const where = issue === undefined || issue.path.length === 0 ? '' : `${issue.path.join('.')}: `;
+  throw invalidParams(`${method.name} params: ${where}${issue?.message ?? 'invalid'}`);
+}
+
+/** Serves one request method: every failure becomes one JSON-RPC error answer. */
+export function onRequest<M extends MethodSpec>(
+  connection: MessageConnection,
+  method: M,
+  handler: (params: ParamsOf<M>, token: CancellationToken) => Promise<ResultOf<M>> | ResultOf<M>,
+): void {
+  connection.onRequest(method.name, (params: unknown, token: CancellationToken) =>
+    Promise.resolve()
+      .then(() => handler(parseParams(method, params), token))
+      .catch((error: unknown) => {
+        throw toResponseError(error);
+      }),
+  );
+}
+
+/** Hears one notification method; a malformed one is logged and dropped. */
+export function onNotification<M extends MethodSpec>(connection: MessageConnection, method: M, handler: (params: ParamsOf<M>) => void, logger: Logger): void {
+  connection.onNotification(method.name, (params: unknown) => {
+    try {
+      handler(parseParams(method, params));
+    } catch (error) {
+      logger.warn(`codecell: ignored ${method.name}: ${messageOf(error)}`);
+    }
+  });
+}
+
+/** Sends a request of the table; the token (if any) cancels it with $/cancelRequest. */
+export function sendRequest<M extends MethodSpec>(connection: MessageConnection, method: M, params: ParamsOf<M>, token?: CancellationToken): Promise<ResultOf<M>> {
+  // vscode-jsonrpc reads a trailing undefined as one more parameter: pass a token only if any.
+  return token === undefined ? connection.sendRequest<ResultOf<M>>(method.name, params) : connection.sendRequest<ResultOf<M>>(method.name, params, token);
+}

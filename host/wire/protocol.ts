@@ -1,0 +1,185 @@
+// host/wire/ — the wire, transport-neutral: the method table (this file), JSON-RPC over
+// vscode-jsonrpc (jsonrpc.ts), Content-Length frames (framing.ts) and how a host process is
+// started (host-process.ts). A new transport replaces the frames, nothing else. It imports only
+// src/; server, client, tools and cli may import it.
+//
+// The codecell-host wire protocol (SPEC §8) as one table: every method's name, direction, kind,
+// params schema and result type. The server and the client register and call methods only
+// through these rows (host/rpc.ts), so params arrive validated and typed. Objects the runtime
+// validates itself (requests, tools, limits, modes) are typed here and checked there, with its
+// messages and ERR_INVALID_REQUEST.
+import * as z from 'zod';
+import {
+  CodeCellError,
+  ERROR_CODES,
+  type CellEvent,
+  type CellLimits,
+  type CellNotification,
+  type CellStreamEvent,
+  type CodeCellErrorCode,
+  type ExecuteRequest,
+  type JsonValue,
+  type NestedToolCall,
+  type ObserveMode,
+  type SessionRuntimeDelegate,
+  type SessionStreamEvent,
+  type ToolDefinition,
+} from '../../src/index.js';
+import { INTERNAL_ERROR, INVALID_PARAMS } from '../../src/internal.js';
+
+/** Version 2: execute answers at admission, events by subscription, one cancel per cell (docs/protocol.md). */
+export const PROTOCOL_VERSION = 2;
+
+export type SessionId = string;
+export type Direction = 'toHost' | 'toClient';
+
+/** One row of the method table; `result` only carries the result type. */
+export interface MethodSpec<Params extends z.ZodType = z.ZodType, Result = unknown> {
+  readonly name: string;
+  readonly direction: Direction;
+  readonly kind: 'request' | 'notification';
+  readonly params: Params;
+  readonly result?: Result;
+}
+export type ParamsOf<M extends MethodSpec> = z.output<M['params']>;
+export type ResultOf<M extends MethodSpec> = M extends MethodSpec<z.ZodType, infer R> ? R : never;
+
+const request =
+  <Result>() =>
+  <Params extends z.ZodType>(name: string, direction: Direction, params: Params): MethodSpec<Params, Result> => ({ name, direction, kind: 'request', params });
+const notification = <Params extends z.ZodType>(name: string, params: Params, direction: Direction = 'toClient'): MethodSpec<Params, void> => ({ name, direction, kind: 'notification', params });
+/** A value the runtime checks itself: typed here, passed through as is. */
+const checkedByRuntime = <T>() => z.custom<T>(() => true);
+
+const sessionId = z.string().min(1);
+const cellId = z.string();
+const inSession = { sessionId };
+const inCell = { sessionId, cellId };
+
+/** A caller may not choose the session id: the host assigns it. */
+const noSessionId = z.undefined({ error: 'sessionId is assigned by the host; do not pass one' }).optional();
+
+export const Methods = {
+  initialize: request<InitializeResult>()('initialize', 'toHost', z.object({
+    protocolVersion: z.number(),
+    clientInfo: z.object({ name: z.string(), version: z.string().optional() }).optional(),
+  })),
+  /** Answered at once (the setup cell admitted); the setup cell's first event follows as cell/initialEvent. */
+  sessionCreate: request<SessionCreateResult>()('session/create', 'toHost', z.object({
+    sessionId: noSessionId,
+    tools: checkedByRuntime<ToolDefinition[]>().optional(),
+    limits: checkedByRuntime<Partial<CellLimits>>().optional(),
+    storedValues: checkedByRuntime<'enabled' | 'disabled'>().optional(),
+    callbackAbortDeadlineMs: checkedByRuntime<number>().optional(),
+    setupSource: z.string().optional(),
+  })),
+  /** Answered at admission with the cell id; the initial observation follows as cell/initialEvent. */
+  cellExecute: request<CellExecuteResult>()('cell/execute', 'toHost', z.object({
+    ...inSession,
+    request: checkedByRuntime<ExecuteRequest>(),
+    observe: checkedByRuntime<ObserveMode>().optional(),
+  })),
+  cellObserve: request<CellEvent>()('cell/observe', 'toHost', z.object({ ...inCell, mode: checkedByRuntime<ObserveMode>() })),
+  cellTerminate: request<CellEvent>()('cell/terminate', 'toHost', z.object(inCell)),
+  /**
+   * Starts cell/event for the cell: its held events first (with `from: 'start'`, its whole kept
+   * log, a `gap` event first if some were dropped), then each as it happens.
+   */
+  cellSubscribe: request<Record<string, never>>()('cell/subscribe', 'toHost', z.object({ ...inCell, from: z.enum(['now', 'start']).optional() })),
+  /** Starts session/event for the session: every cell's events from now on, admissions included. */
+  sessionSubscribe: request<Record<string, never>>()('session/subscribe', 'toHost', z.object(inSession)),
+  /** Accepted and ignored (the first v2 clients sent it): the host holds a cell's newest 128 events until cell/subscribe either way. */
+  cellNoSubscriber: notification('cell/noSubscriber', z.object(inCell), 'toHost'),
+  sessionShutdown: request<Record<string, never>>()('session/shutdown', 'toHost', z.object(inSession)),
+  /** Liveness: answered at once by a host whose event loop runs. */
+  hostPing: request<Record<string, never>>()('host/ping', 'toHost', z.object({})),
+  toolInvoke: request<ToolInvokeResult>()('tool/invoke', 'toClient', z.object({ ...inSession, call: checkedByRuntime<NestedToolCall>() })),
+  cellNotify: request<Record<string, never>>()('cell/notify', 'toClient', z.object({ ...inSession, notification: checkedByRuntime<CellNotification>() })),
+  /** The initial observation of a cell admitted by cell/execute or session/create. */
+  cellInitialEvent: notification('cell/initialEvent', z.object({ ...inCell, event: checkedByRuntime<CellEvent>() })),
+  cellEvent: notification('cell/event', z.object({ ...inCell, event: checkedByRuntime<CellStreamEvent>() })),
+  sessionEvent: notification('session/event', z.object({ ...inSession, event: checkedByRuntime<SessionStreamEvent>() })),
+  /** The host gave up on every outstanding request of this method for the cell: abort, never answer. (Lists every DelegateCalls method.) */
+  cellCancel: notification('cell/cancel', z.object({ ...inCell, method: z.enum(['tool/invoke', 'cell/notify']) })),
+  cellClosed: notification('cell/closed', z.object(inCell)),
+} as const;
+
+export interface InitializeResult { protocolVersion: number; serverInfo: { name: string; version: string }; limits: CellLimits }
+/** `callbackAbortDeadlineMs`: the session's deadline, which the client's own waits keep too. */
+export interface SessionCreateResult { sessionId: SessionId; setupCellId?: string; callbackAbortDeadlineMs?: number }
+export interface CellExecuteResult { cellId: string }
+/** The tool's JSON value; absent when the tool returned undefined. */
+export interface ToolInvokeResult { value?: JsonValue }
+
+/** The params of every method, by its key in Methods (e.g. `WireParams['cellExecute']`). */
+export type WireParams = { [K in keyof typeof Methods]: ParamsOf<(typeof Methods)[K]> };
+export type CellCancelParams = WireParams['cellCancel'];
+
+/** A delegate call crossing the wire: its params carry the session id and the call's argument. */
+export interface DelegateCall {
+  readonly method: MethodSpec<z.ZodType<{ sessionId: string } & Record<string, unknown>>>;
+  /** The params key of the delegate method's argument (it has a `cellId`). */
+  readonly arg: string;
+  /** The JSON-RPC result made of the delegate's value. */
+  answer(value: unknown): unknown;
+  /** The delegate's value from the JSON-RPC result. */
+  value(result: unknown): unknown;
+}
+
+/**
+ * The SessionRuntimeDelegate methods (but cellClosed, a notification) that cross the wire as host →
+ * client requests. The server forwards and the client serves exactly these.
+ */
+export const DelegateCalls = {
+  invokeTool: {
+    method: Methods.toolInvoke,
+    arg: 'call',
+    answer: (value: JsonValue | undefined): ToolInvokeResult => (value === undefined ? {} : { value }),
+    value: (result: unknown) => (result !== null && typeof result === 'object' && 'value' in result ? (result as ToolInvokeResult).value : undefined),
+  },
+  notify: { method: Methods.cellNotify, arg: 'notification', answer: (): Record<string, never> => ({}), value: () => undefined },
+} as const satisfies Record<Exclude<keyof SessionRuntimeDelegate, 'cellClosed'>, DelegateCall>;
+export type DelegateCallName = keyof typeof DelegateCalls;
+
+export const JsonRpcErrors = {
+  parseError: -32700,
+  invalidRequest: -32600,
+  methodNotFound: -32601,
+  invalidParams: INVALID_PARAMS,
+  internalError: INTERNAL_ERROR,
+  /** The request is valid but the cell or session is in a state that refuses it. */
+  conflict: -32001,
+  /** A limit of SPEC §9 refused the request. */
+  limitExceeded: -32002,
+  /** A delegate failure, answering a host → client request. */
+  delegateFailed: -32000,
+} as const;
+
+/** The JSON-RPC code a CodeCellError crosses the wire with; server faults stay -32603. */
+export function wireCodeOf(code: CodeCellErrorCode): number {
+  switch (code) {
+    case 'ERR_INVALID_REQUEST':
+    case 'ERR_MISSING_CELL':
+      return JsonRpcErrors.invalidParams;
+    case 'ERR_BUSY_OBSERVER':
+    case 'ERR_ALREADY_TERMINATING':
+    case 'ERR_SHUTTING_DOWN':
+      return JsonRpcErrors.conflict;
+    case 'ERR_LIMIT_EXCEEDED':
+      return JsonRpcErrors.limitExceeded;
+    default:
+      return JsonRpcErrors.internalError;
+  }
+}
+
+export interface WireErrorData { code: CodeCellErrorCode }
+
+/** The CodeCellError a JSON-RPC error stands for (ERR_PROTOCOL when it carries no known code). */
+export function errorFromWire(error: { code: number; message: string; data?: unknown }): CodeCellError {
+  const data = error.data as Partial<WireErrorData> | undefined;
+  const code = data?.code;
+  if (typeof code === 'string' && (ERROR_CODES as readonly string[]).includes(code)) {
+    return new CodeCellError(code as CodeCellErrorCode, error.message, { cause: error });
+  }
+  return new CodeCellError('ERR_PROTOCOL', `JSON-RPC error ${error.code}: ${error.message}`, { cause: error });
+}

@@ -1,0 +1,74 @@
+// The cells of one session by where they are in their life: live ones (counted against
+// maxCellsPerSession), committed ones whose terminal event nobody took yet (the newest 64, so
+// the next observe or terminate still gets it), and committed ones still winding down (a
+// shutdown waits for their cellClosed within its deadline).
+import type { Cell } from '../cell/cell.js';
+import { messageOf } from '../errors.js';
+import type { Deadline } from '../cell/callbacks.js';
+import type { CellId, Logger } from '../types.js';
+
+/** How many committed, unread terminal events a session keeps (older ones are dropped). */
+export const MAX_UNREAD_TERMINALS = 64;
+
+export class SessionCells {
+  readonly #live = new Map<CellId, Cell>();
+  readonly #unread = new Map<CellId, Cell>();
+  readonly #windingDown = new Set<Cell>();
+  readonly #logger: Logger;
+  /** Set by shutdown: nobody can read a terminal event any more. */
+  #shuttingDown = false;
+
+  constructor(logger: Logger) {
+    this.#logger = logger;
+  }
+
+  get liveCount(): number {
+    return this.#live.size;
+  }
+
+  add(cell: Cell): void {
+    this.#live.set(cell.id, cell);
+  }
+
+  /** The cell an observe, terminate or events call may address. */
+  get(cellId: CellId): Cell | undefined {
+    const cell = this.#live.get(cellId) ?? this.#unread.get(cellId);
+    return cell?.isOpen === true ? cell : undefined;
+  }
+
+  /** The cell's outcome is committed: its slot is free; an unread terminal event is kept. */
+  committed(cell: Cell, unread: boolean): void {
+    this.#live.delete(cell.id);
+    this.#windingDown.add(cell);
+    if (!unread || this.#shuttingDown) return;
+    this.#unread.set(cell.id, cell);
+    if (this.#unread.size <= MAX_UNREAD_TERMINALS) return;
+    const [oldest] = this.#unread.keys();
+    if (oldest === undefined) return;
+    this.#unread.delete(oldest);
+    this.#logger.warn(`codecell: dropped the unread terminal event of cell ${oldest}: more than ${MAX_UNREAD_TERMINALS} cells finished unobserved`);
+  }
+
+  taken(cell: Cell): void {
+    this.#unread.delete(cell.id);
+  }
+
+  closed(cell: Cell): void {
+    this.#windingDown.delete(cell);
+  }
+
+  /** Shuts every live cell down and waits (within the deadline) for those winding down. */
+  async shutdown(deadline: Deadline): Promise<void> {
+    const live = [...this.#live.values()];
+    const windingDown = [...this.#windingDown];
+    this.#shuttingDown = true;
+    this.#unread.clear();
+    const results = await Promise.allSettled([
+      ...live.map((cell) => cell.shutdown(deadline)),
+      Promise.race([Promise.all(windingDown.map((cell) => cell.closed)), deadline.reached]),
+    ]);
+    for (const result of results) {
+      if (result.status === 'rejected') this.#logger.error(`codecell: shutting a cell down failed: ${messageOf(result.reason)}`);
+    }
+  }
+}

@@ -1,0 +1,242 @@
+// TypeScript declarations of what a cell can use, rendered from the tools' JSON Schemas, and the
+// description of the exec/wait tool pair an agent shows its model (SPEC §11).
+import { invalidRequest } from '../errors.js';
+import { DEFAULT_YIELD_MS } from '../defaults.js';
+import { toolIdentifier } from './tool-names.js';
+import { SANDBOX_GLOBALS_DECLARATION } from '../isolate/sandbox-protocol.js';
+import type { JsonValue, ToolDefinition } from '../types.js';
+
+type Schema = { [key: string]: JsonValue } | boolean;
+
+const IDENTIFIER = /^[A-Za-z_$][A-Za-z0-9_$]*$/;
+const MAX_DEPTH = 12;
+
+function isSchemaObject(value: unknown): value is { [key: string]: JsonValue } {
+  return value !== null && typeof value === 'object' && !Array.isArray(value);
+}
+
+function docComment(text: string | undefined, indent: string): string {
+  if (text === undefined || text.trim() === '') return '';
+  const lines = text.trim().replace(/\*\//g, '*\\/').split(/\r?\n/);
+  if (lines.length === 1) return `${indent}/** ${lines[0]} */\n`;
+  return `${indent}/**\n${lines.map((line) => `${indent} * ${line}`.trimEnd()).join('\n')}\n${indent} */\n`;
+}
+
+function propertyName(name: string): string {
+  return IDENTIFIER.test(name) ? name : JSON.stringify(name);
+}
+
+function literal(value: JsonValue): string {
+  return value !== null && typeof value === 'object' ? 'unknown' : JSON.stringify(value);
+}
+
+function union(types: string[]): string {
+  const unique = [...new Set(types)];
+  if (unique.includes('unknown')) return 'unknown';
+  return unique.length === 0 ? 'never' : unique.map((type) => (/[|&]/.test(type) && !type.startsWith('{') ? `(${type})` : type)).join(' | ');
+}
+
+/** Renders JSON Schema as a TypeScript type; `root` resolves local `$ref`s. */
+class SchemaRenderer {
+  readonly #root: Schema;
+  readonly #resolving = new Set<string>();
+
+  constructor(root: Schema) {
+    this.#root = root;
+  }
+
+  render(schema: unknown, indent = '', depth = 0): string {
+    if (schema === true || schema === undefined) return 'unknown';
+    if (schema === false) return 'never';
+    if (!isSchemaObject(schema) || depth > MAX_DEPTH) return 'unknown';
+    if (typeof schema.$ref === 'string') return this.#ref(schema.$ref, indent, depth);
+    if (Array.isArray(schema.enum)) return union(schema.enum.map(literal));
+    if ('const' in schema && schema.const !== undefined) return literal(schema.const);
+    for (const key of ['anyOf', 'oneOf'] as const) {
+      const options = schema[key];
+      if (Array.isArray(options)) return union(options.map((option) => this.render(option, indent, depth + 1)));
+    }
+    if (Array.isArray(schema.allOf)) {
+      const parts = schema.allOf.map((part) => this.render(part, indent, depth + 1)).filter((part) => part !== 'unknown');
+      return parts.length === 0 ? 'unknown' : parts.map((part) => (part.includes('|') ? `(${part})` : part)).join(' & ');
+    }
+    const type = schema.type;
+    if (Array.isArray(type)) return union(type.map((single) => this.render({ ...schema, type: single }, indent, depth + 1)));
+    switch (type) {
+      case 'string':
+        return 'string';
+      case 'number':
+      case 'integer':
+        return 'number';
+      case 'boolean':
+        return 'boolean';
+      case 'null':
+        return 'null';
+      case 'array':
+        return this.#array(schema, indent, depth);
+      case 'object':
+        return this.#object(schema, indent, depth);
+      default:
+        return isSchemaObject(schema.properties) ? this.#object(schema, indent, depth) : 'unknown';
+    }
+  }
+
+  #ref(ref: string, indent: string, depth: number): string {
+    const match = /^#\/(\$defs|definitions)\/(.+)$/.exec(ref);
+    if (match === null || this.#resolving.has(ref) || !isSchemaObject(this.#root)) return 'unknown';
+    const definitions = this.#root[match[1] as string];
+    const target = isSchemaObject(definitions) ? definitions[decodeURIComponent(match[2] as string).replace(/~1/g, '/').replace(/~0/g, '~')] : undefined;
+    if (target === undefined) return 'unknown';
+    this.#resolving.add(ref);
+    try {
+      return this.render(target, indent, depth + 1);
+    } finally {
+      this.#resolving.delete(ref);
+    }
+  }
+
+  #array(schema: { [key: string]: JsonValue }, indent: string, depth: number): string {
+    const { items, prefixItems } = schema;
+    const tuple = Array.isArray(prefixItems) ? prefixItems : Array.isArray(items) ? items : undefined;
+    if (tuple !== undefined) return `[${tuple.map((item) => this.render(item, indent, depth + 1)).join(', ')}]`;
+    const element = this.render(items, indent, depth + 1);
+    return /[|&\s]/.test(element) && !element.startsWith('{') ? `(${element})[]` : `${element}[]`;
+  }
+
+  #object(schema: { [key: string]: JsonValue }, indent: string, depth: number): string {
+    const properties = isSchemaObject(schema.properties) ? schema.properties : {};
+    const required = new Set(Array.isArray(schema.required) ? schema.required.filter((key): key is string => typeof key === 'string') : []);
+    const inner = `${indent}  `;
+    const members = Object.entries(properties).map(([name, property]) => {
+      const description = isSchemaObject(property) && typeof property.description === 'string' ? property.description : undefined;
+      const optional = required.has(name) ? '' : '?';
+      return `${docComment(description, inner)}${inner}${propertyName(name)}${optional}: ${this.render(property, inner, depth + 1)};\n`;
+    });
+    const extra = schema.additionalProperties;
+    if (extra !== false && (members.length === 0 || isSchemaObject(extra) || extra === true)) {
+      const valueType = isSchemaObject(extra) ? this.render(extra, inner, depth + 1) : 'unknown';
+      members.push(`${inner}[key: string]: ${valueType === 'unknown' || members.length === 0 ? valueType : 'unknown'};\n`);
+    }
+    return members.length === 0 ? '{}' : `{\n${members.join('')}${indent}}`;
+  }
+}
+
+function checkToolList(tools: unknown): ToolDefinition[] {
+  if (!Array.isArray(tools)) throw invalidRequest('tools must be an array of tool definitions');
+  for (const [index, tool] of tools.entries()) {
+    if (!isSchemaObject(tool) || typeof tool.name !== 'string' || tool.name === '') {
+      throw invalidRequest(`tools[${index}] must be an object with a non-empty name`);
+    }
+  }
+  return tools as ToolDefinition[];
+}
+
+function toolSignature(tool: ToolDefinition): string {
+  const input = tool.kind === 'freeform'
+    ? 'input: string'
+    : tool.inputSchema === undefined
+      ? 'input?: { [key: string]: unknown }'
+      : (() => {
+          const type = new SchemaRenderer(tool.inputSchema as Schema).render(tool.inputSchema, '  ');
+          const hasRequired = isSchemaObject(tool.inputSchema) && Array.isArray(tool.inputSchema.required) && tool.inputSchema.required.length > 0;
+          return `input${hasRequired ? '' : '?'}: ${type}`;
+        })();
+  const output = tool.outputSchema === undefined ? 'unknown' : new SchemaRenderer(tool.outputSchema as Schema).render(tool.outputSchema, '  ');
+  return `${docComment(tool.description, '  ')}  ${toolIdentifier(tool)}(${input}): Promise<${output}>;\n`;
+}
+
+/**
+ * A TypeScript declaration of everything a cell can use: `tools` typed from each tool's JSON
+ * Schemas (descriptions as doc comments), and the sandbox globals.
+ */
+export function renderToolDeclarations(tools: readonly ToolDefinition[]): string {
+  const checked = checkToolList(tools);
+  const members = checked.map(toolSignature).join('');
+  return `declare const tools: {\n${members}};\n${SANDBOX_GLOBALS_DECLARATION}`;
+}
+
+export interface ExecToolOptions {
+  /** Name of the run tool. Default 'exec'. */
+  execName?: string;
+  /** Name of the wait/terminate tool. Default 'wait'. */
+  waitName?: string;
+  /** The yield time used when the model gives none. Default 10 000 ms. */
+  defaultYieldMs?: number;
+  /** The language when the model gives none, as the schema describes it. Default 'javascript'. */
+  defaultLanguage?: 'javascript' | 'auto';
+  /**
+   * OpenAI strict-mode schemas: every field required, `null` where the model gives none.
+   * Default false: only `source` / `cell_id` required.
+   */
+  strict?: boolean;
+}
+
+export interface ModelToolDescription {
+  name: string;
+  description: string;
+  inputSchema: { [key: string]: JsonValue };
+}
+
+/** The exec/wait pair an agent exposes to its model, with the declarations embedded. */
+export function describeExecTool(tools: readonly ToolDefinition[], options: ExecToolOptions = {}): { exec: ModelToolDescription; wait: ModelToolDescription } {
+  const { execName = 'exec', waitName = 'wait', defaultYieldMs = DEFAULT_YIELD_MS, defaultLanguage = 'javascript', strict = false } = options;
+  const declarations = renderToolDeclarations(tools);
+  /** A field the model may leave out: nullable (and required) in strict mode. */
+  const optional = (type: string, schema: { [key: string]: JsonValue }): { [key: string]: JsonValue } => (strict ? { ...schema, type: [type, 'null'] } : { type, ...schema });
+  const schemaOf = (properties: { [key: string]: JsonValue }, needed: string): { [key: string]: JsonValue } => ({
+    type: 'object',
+    properties,
+    required: strict ? Object.keys(properties) : [needed],
+    additionalProperties: false,
+  });
+  const yieldTime = optional('integer', { minimum: 0, description: `Return after this many ms even if the cell is still running (default ${defaultYieldMs}).` });
+  const languages: JsonValue[] = ['javascript', 'typescript', 'auto', ...(strict ? [null] : [])];
+  const exec: ModelToolDescription = {
+    name: execName,
+    description: [
+      'Runs a JavaScript (or TypeScript) cell in a sandbox and returns its output. Call tools with',
+      '`await tools.<name>(input)`; run independent calls in parallel with Promise.all. Show results',
+      'with text(...) / image(...) / console.log(...); only what you output is returned to you (the',
+      'cell is a module, not a function: a top-level `return` is an error, use text(value)).',
+      `The call returns when the cell completes, or after yield_time_ms (default ${defaultYieldMs}) with the`,
+      `output so far and a cell_id: the cell keeps running, and ${waitName} returns its next output.`,
+      'yield_control() returns early; notify(...) reports progress without waiting. A cell ends when',
+      'its code finishes: pending timers do not keep it alive, and tool calls that were never awaited',
+      'are cancelled. store(key, value) keeps JSON values for later cells (load(key) reads them).',
+      'Top-level await works; import, require, the file system and the network are not available.',
+      '',
+      'What the cell can use:',
+      '```ts',
+      declarations.trimEnd(),
+      '```',
+    ].join('\n'),
+    inputSchema: schemaOf(
+      {
+        source: { type: 'string', description: 'The code of the cell.' },
+        yield_time_ms: yieldTime,
+        language: optional('string', {
+          enum: languages,
+          description: defaultLanguage === 'auto' ? 'Default auto: TypeScript types are stripped when the cell has any.' : 'Default javascript; typescript strips types first.',
+        }),
+      },
+      'source',
+    ),
+  };
+  const wait: ModelToolDescription = {
+    name: waitName,
+    description: [
+      `Waits for more output of a cell that ${execName} left running, and returns it: when the cell`,
+      `completes, calls yield_control(), or after yield_time_ms (default ${defaultYieldMs}). With`,
+      'terminate: true it stops the cell at once and returns its last output.',
+    ].join('\n'),
+    inputSchema: schemaOf(
+      {
+        cell_id: { type: 'string', description: `The cell_id that ${execName} returned.` },
+        yield_time_ms: yieldTime,
+        terminate: optional('boolean', { description: 'Stop the cell instead of waiting.' }),
+      },
+      'cell_id',
+    ),
+  };
+  return { exec, wait };
+}
