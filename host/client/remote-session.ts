@@ -22,7 +22,10 @@ import { settledWithin } from './incoming-calls.js';
 import { InitialEvents } from './initial-events.js';
 import type { HostLink, Inbound, LinkedSession } from './link.js';
 
-const DEFAULT_SETUP_TIMEOUT_MS = 60_000;
+export const DEFAULT_SETUP_TIMEOUT_MS = 60_000;
+
+/** The error of a setup cell that did not reach a frontier in time (in-process and remote alike). */
+export const setupTimedOut = (timeoutMs: number): CodeCellError => new CodeCellError('ERR_LIMIT_EXCEEDED', `the setup cell did not reach a frontier within ${timeoutMs} ms`);
 
 /** How many cell ids a session remembers as its own (for events() after the cell closed). */
 const KNOWN_CELLS = 1_024;
@@ -189,7 +192,7 @@ export class RemoteSession extends SessionBase implements LinkedSession {
       this.setupEvent = await untilAborted(first, signal === undefined ? timer : AbortSignal.any([timer, signal]));
     } catch (error) {
       await this.shutdown().catch(() => {});
-      if (timer.aborted && signal?.aborted !== true) throw new CodeCellError('ERR_LIMIT_EXCEEDED', `the setup cell did not reach a frontier within ${timeoutMs} ms`);
+      if (timer.aborted && signal?.aborted !== true) throw setupTimedOut(timeoutMs);
       throw error;
     }
   }

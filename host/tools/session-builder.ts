@@ -31,6 +31,8 @@ import {
 } from '../../src/index.js';
 import { consoleLogger, messageOf, SessionBase } from '../../src/internal.js';
 import type { HostClient } from '../client/client.js';
+import { DEFAULT_SETUP_TIMEOUT_MS, setupTimedOut } from '../client/remote-session.js';
+import { untilAborted } from '../wire/jsonrpc.js';
 import type { McpServerConfig } from './mcp-tools.js';
 import type { Client as McpClient } from '@modelcontextprotocol/sdk/client/index.js';
 import { ToolInputChecks } from './tool-input.js';
@@ -171,11 +173,15 @@ export class SessionBuilder {
     }
     const session = new SessionRuntime(delegate, { ...common, ...(logger === undefined ? {} : { logger }) });
     if (this.#setup === undefined) return { session, setupEvent: undefined };
+    // As on codecell-host: start() resolves at the setup cell's first frontier (or its end), is
+    // bounded, and is abandoned on `signal`; either way the session is shut down.
+    const timer = AbortSignal.timeout(DEFAULT_SETUP_TIMEOUT_MS);
     try {
-      const { initialEvent } = await session.execute({ source: this.#setup });
-      return { session, setupEvent: await initialEvent };
+      const { initialEvent } = await session.execute({ source: this.#setup }, { kind: 'pendingFrontier' });
+      return { session, setupEvent: await untilAborted(initialEvent, signal === undefined ? timer : AbortSignal.any([timer, signal])) };
     } catch (error) {
       await session.shutdown();
+      if (timer.aborted && signal?.aborted !== true) throw setupTimedOut(DEFAULT_SETUP_TIMEOUT_MS);
       throw error;
     }
   }
