@@ -41,3 +41,31 @@ for (const kind of kinds) {
     });
   });
 }
+
+// Issue 30: a tool's inputSchema comes from a source the cell's author does not control (an
+// upstream MCP server); its patterns must not stall the process.
+describe('SessionBuilder: tool input patterns run in linear time', () => {
+  const tool = (name: string, pattern: string) => ({ name, inputSchema: { type: 'object', properties: { s: { type: 'string', pattern } }, required: ['s'] } });
+  const echo = { invokeTool: async ({ input }: { input: unknown }) => (input as { s: string }).s };
+
+  test('a nested quantifier against a long near-match is refused at once, and a match passes', async (t) => {
+    const session = await new SessionBuilder({ logger: capturingLogger() }).withTools([tool('nested', '^(a+)+$')], echo).start();
+    t.after(() => session.shutdown());
+    const start = performance.now();
+    const cell = await session.execute({ source: 'try { await tools.nested({ s: "a".repeat(34) + "!" }) } catch (e) { text(e.name + ": " + e.message) }\ntext(await tools.nested({ s: "aaa" }))' });
+    const event = await cell.initialEvent;
+    assert.ok(ms(start) < 2_000, `the check took ${ms(start)} ms`);
+    assert.deepEqual(event.items.map((item) => (item.type === 'text' ? item.text : '')), ['TypeError: tools.nested: input.s must match pattern "^(a+)+$"', 'aaa']);
+  });
+
+  test('a pattern RE2 cannot run fails that tool\'s calls with a clear error, not the session', async (t) => {
+    const logger = capturingLogger();
+    const session = await new SessionBuilder({ logger }).withTools([tool('backref', '^(a)\\1$'), { name: 'plain' }], { invokeTool: async () => 'ok' }).start();
+    t.after(() => session.shutdown());
+    const event = await (await session.execute({ source: 'try { await tools.backref({ s: "aa" }) } catch (e) { text(e.name + ": " + e.message) }\ntext(await tools.plain({}))' })).initialEvent;
+    const [refused, plain] = event.items.map((item) => (item.type === 'text' ? item.text : ''));
+    assert.match(refused ?? '', /^TypeError: tools\.backref: its inputSchema pattern "\^\(a\)\\\\1\$" is not supported by codecell's linear-time pattern engine .*validateInput: false/);
+    assert.equal(plain, 'ok');
+    assert.equal(logger.warnings.length, 1);
+  });
+});

@@ -1,8 +1,11 @@
 // Checking a tool call's input against the tool's `inputSchema` (JSON Schema, with ajv) before
 // the call reaches the tool's source: a mistake in a cell fails there with a TypeError that
-// names the field, instead of an opaque error from an MCP server or an API.
+// names the field, instead of an opaque error from an MCP server or an API. Schema patterns run
+// on RE2's linear-time engine (re2js), never on the backtracking RegExp: a schema from an
+// upstream server with `^(a+)+$` cannot freeze the process (it took 161 s for 35 characters).
 import { createRequire } from 'node:module';
 import type { Ajv, ErrorObject, Options, ValidateFunction } from 'ajv';
+import { RE2JS } from 're2js';
 import { toolIdentifier, type JsonValue, type Logger, type ToolDefinition } from '../../src/index.js';
 
 /** ajv is CommonJS: its class is the module itself (one per JSON Schema draft). */
@@ -11,9 +14,28 @@ type AjvConstructor = new (options: Options) => Ajv;
 const require = createRequire(import.meta.url);
 let validators: { draft07: Ajv; draft2020: Ajv } | undefined;
 
+/** A pattern compiled by RE2 (linear time); throws UnsupportedPattern for syntax it lacks. */
+function linearRegExp(pattern: string): { test(input: string): boolean } {
+  let compiled: RE2JS;
+  try {
+    compiled = RE2JS.compile(pattern);
+  } catch (error) {
+    throw new UnsupportedPattern(pattern, error instanceof Error ? error.message : String(error));
+  }
+  return { test: (input) => compiled.matcher(input).find() };
+}
+
+class UnsupportedPattern extends Error {
+  constructor(readonly pattern: string, reason: string) {
+    super(`its inputSchema pattern ${JSON.stringify(pattern)} is not supported by codecell's linear-time pattern engine (RE2: no backreferences or lookaround; ${reason})`);
+  }
+}
+
 function ajvFor(schema: Record<string, unknown>): Ajv {
   validators ??= (() => {
-    const options = { strict: false, allErrors: false, validateFormats: false };
+    // `code` names the engine in ajv's standalone output, which codecell never generates.
+    const regExp = Object.assign(linearRegExp, { code: 'codecell:re2js' });
+    const options: Options = { strict: false, allErrors: false, validateFormats: false, code: { regExp } };
     const Draft07 = require('ajv') as AjvConstructor;
     const Draft2020 = require('ajv/dist/2020') as AjvConstructor;
     return { draft07: new Draft07(options), draft2020: new Draft2020(options) };
@@ -43,8 +65,13 @@ function describe(error: ErrorObject): string {
 /** Compiled input checks by tool identifier (`name` or `namespace__name`). */
 export class ToolInputChecks {
   readonly #checks = new Map<string, ValidateFunction>();
+  /** Tools whose schema has a pattern RE2 cannot run: their calls fail with this reason. */
+  readonly #unsupported = new Map<string, string>();
 
-  /** Compiles the tool's schema; a schema ajv cannot compile is skipped with a warning. */
+  /**
+   * Compiles the tool's schema. A schema ajv cannot compile is skipped with a warning; one with a
+   * pattern RE2 cannot run fails the tool's calls with a clear error (validateInput: false skips it).
+   */
   add(tool: ToolDefinition, logger: Logger): void {
     const schema = tool.inputSchema;
     if (schema === undefined || schema === null || typeof schema !== 'object' || Array.isArray(schema)) return;
@@ -52,6 +79,11 @@ export class ToolInputChecks {
     try {
       this.#checks.set(id, ajvFor(schema).compile(schema));
     } catch (error) {
+      if (error instanceof UnsupportedPattern) {
+        this.#unsupported.set(id, `${error.message}; give the tool validateInput: false to call it unchecked`);
+        logger.warn(`codecell: tools.${id} cannot be called: ${error.message}`);
+        return;
+      }
       logger.warn(`codecell: tools.${id} input is not checked: its inputSchema does not compile (${error instanceof Error ? error.message : String(error)})`);
     }
   }
@@ -59,6 +91,8 @@ export class ToolInputChecks {
   /** Throws a TypeError naming the first field that does not fit the tool's schema. */
   check(tool: { name: string; namespace?: string }, input: JsonValue | undefined): void {
     const id = toolIdentifier(tool);
+    const unsupported = this.#unsupported.get(id);
+    if (unsupported !== undefined) throw new TypeError(`tools.${id}: ${unsupported}`);
     const check = this.#checks.get(id);
     if (check === undefined || check(input ?? {})) return;
     const [first] = check.errors ?? [];
