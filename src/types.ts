@@ -71,7 +71,8 @@ export interface StartedCell {
   initialEvent: Promise<CellEvent>;
   /**
    * The cell's text output from its admission until its terminal event, one `text()` item per
-   * line (replayed, so it may be called at any time while the cell's events are kept).
+   * line (replayed, so it may be called at any time while the cell's events are kept). When the
+   * replay lost its oldest events (over 1 024 events or 1 MiB), a final line says so.
    */
   readText(): Promise<string>;
 }

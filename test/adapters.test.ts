@@ -59,6 +59,14 @@ test('createCodeModeTools: strict-mode schemas, exec yields, wait completes, an 
   assert.equal(closed?.type === 'closed' ? closed.event.kind : closed?.type, 'terminated', 'the aborted cell was terminated');
 });
 
+test('createCodeModeTools: bad input is a CodeCellError naming the tool\'s own parameter', async (t) => {
+  const { exec, wait } = createCodeModeTools(newRuntime(t, new RecordingDelegate()));
+  await assert.rejects(exec.execute({ source: 5 as never }), { code: 'ERR_INVALID_REQUEST', message: 'exec: source must be a string' });
+  await assert.rejects(exec.execute({ source: ' ' }), { code: 'ERR_INVALID_REQUEST', message: 'exec: source is empty' });
+  await assert.rejects(exec.execute({ source: 'text(1)', language: 'python' as never }), { code: 'ERR_INVALID_REQUEST', message: 'exec: language must be javascript, typescript or auto, got "python"' });
+  await assert.rejects(wait.execute({ cell_id: 1 as never }), { code: 'ERR_INVALID_REQUEST', message: 'wait: cell_id must be a string' });
+});
+
 test('codecell/ai-sdk: generateText with a mock model runs exec, then wait, through the AI SDK', async (t) => {
   const session = await builder().start();
   t.after(() => session.shutdown());

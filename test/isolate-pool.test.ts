@@ -25,9 +25,9 @@ test('a session given a pool of its own takes its isolates there; a pool of 0 st
 
 test('pool sizes are validated, and so is the isolatePool option', () => {
   for (const size of [-1, 1.5, Number.NaN, '2']) {
-    assert.throws(() => new IsolatePool({ size: size as number }), { name: 'RangeError', message: 'isolate pool size must be an integer >= 0' });
+    assert.throws(() => new IsolatePool({ size: size as number }), { code: 'ERR_INVALID_REQUEST', message: 'isolate pool size must be an integer >= 0' });
   }
-  assert.throws(() => new IsolatePool().setSize(-1), RangeError);
+  assert.throws(() => new IsolatePool().setSize(-1), { code: 'ERR_INVALID_REQUEST' });
   assert.throws(() => new SessionRuntime(new RecordingDelegate(), { isolatePool: { take: () => null } as never }), {
     code: 'ERR_INVALID_REQUEST',
     message: 'options.isolatePool must be an IsolatePool',

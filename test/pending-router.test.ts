@@ -139,5 +139,10 @@ test('beyond the pending-key bound, messages for new keys are answered instead o
 test('registering a key twice is refused', () => {
   const { router: r } = router();
   r.register('s', () => {});
-  assert.throws(() => r.register('s', () => {}), /already registered/);
+  assert.throws(() => r.register('s', () => {}), { code: 'ERR_INVALID_REQUEST', message: /already registered/ });
+});
+
+test('bad options are refused with a CodeCellError', () => {
+  assert.throws(() => new PendingRouter({ maxEntriesPerKey: 0 }), { code: 'ERR_INVALID_REQUEST', message: 'PendingRouter maxEntriesPerKey must be an integer >= 1' });
+  assert.throws(() => new PendingRouter({ maxPendingKeys: 1.5 }), { code: 'ERR_INVALID_REQUEST' });
 });

@@ -128,6 +128,16 @@ for (const kind of bothKinds) {
       assert.equal((await started.initialEvent).kind, 'completed');
       assert.equal(await started.readText(), 'first\nsecond', 'again, after the cell closed');
     });
+
+    test('readText() of a cell that printed more than its log keeps says so in a final line', async (t) => {
+      const session = await kind.open(t, new RecordingDelegate());
+      const started = await session.execute({ source: 'for (let i = 0; i < 2000; i++) text(String(i))' });
+      await started.initialEvent;
+      const lines = (await started.readText()).split('\n');
+      assert.equal(lines.at(-2), '1999', 'the newest output is kept');
+      assert.match(lines.at(-1) ?? '', /^\[readText: the cell's \d+ oldest events were no longer kept; the text above is the newest part of its output\]$/);
+      assert.ok(lines.length < 2000);
+    });
   });
 }
 

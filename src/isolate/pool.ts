@@ -2,6 +2,7 @@
 // isolate creation. Each pooled isolate is handed out once and disposed after its cell; the pool
 // refills in the background and never makes `execute` wait. Sessions share the default pool
 // unless given their own (`SessionRuntimeOptions.isolatePool`).
+import { CodeCellError } from '../errors.js';
 import { CellIsolate } from './cell-isolate.js';
 import { isolateTeardownSettled, isolateThreadsUnwound } from './teardown.js';
 
@@ -26,7 +27,7 @@ export interface IsolatePoolOptions {
 
 function checkSize(size: unknown): number {
   if (typeof size !== 'number' || !Number.isSafeInteger(size) || size < 0) {
-    throw new RangeError('isolate pool size must be an integer >= 0');
+    throw new CodeCellError('ERR_INVALID_REQUEST', 'isolate pool size must be an integer >= 0');
   }
   return size;
 }

@@ -86,11 +86,17 @@ export abstract class SessionBase implements CodeCellSession {
   }
 }
 
-/** The text items of a cell's stream until its end, one per line. */
+/**
+ * The text items of a cell's stream until its end, one per line. A replay whose oldest events
+ * were no longer kept says so in a final line (the text is then the newest part of the output).
+ */
 async function readText(stream: AsyncIterable<CellStreamEvent>): Promise<string> {
   const lines: string[] = [];
+  let dropped = 0;
   for await (const event of stream) {
     if (event.type === 'output' && event.item.type === 'text') lines.push(event.item.text);
+    else if (event.type === 'gap') dropped += event.dropped;
   }
+  if (dropped > 0) lines.push(`[readText: the cell's ${dropped} oldest events were no longer kept; the text above is the newest part of its output]`);
   return lines.join('\n');
 }

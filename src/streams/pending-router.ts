@@ -1,6 +1,7 @@
 // Holds messages addressed to an id that was assigned but not yet learned by its receiver
 // (a new session, a new cell), in order and bounded, and makes sure every held request is
 // answered exactly once (SPEC §7).
+import { CodeCellError } from '../errors.js';
 import { consoleLogger } from '../logger.js';
 import type { Logger } from '../types.js';
 
@@ -86,7 +87,7 @@ export class PendingRouter<K, N, R> {
   constructor(options: PendingRouterOptions = {}) {
     const { label = 'session', maxEntriesPerKey = 128, maxPendingKeys = 1024, logger = consoleLogger } = options;
     for (const [name, value] of [['maxEntriesPerKey', maxEntriesPerKey], ['maxPendingKeys', maxPendingKeys]] as const) {
-      if (!Number.isSafeInteger(value) || value < 1) throw new RangeError(`PendingRouter ${name} must be an integer >= 1`);
+      if (!Number.isSafeInteger(value) || value < 1) throw new CodeCellError('ERR_INVALID_REQUEST', `PendingRouter ${name} must be an integer >= 1`);
     }
     this.#label = label;
     this.#maxEntriesPerKey = maxEntriesPerKey;
@@ -148,7 +149,7 @@ export class PendingRouter<K, N, R> {
    * ones, so nothing overtakes a buffered entry.
    */
   register(key: K, sink: RouteSink<N, R>): void {
-    if (this.#sinks.has(key)) throw new Error(`PendingRouter: ${this.#label} ${String(key)} is already registered`);
+    if (this.#sinks.has(key)) throw new CodeCellError('ERR_INVALID_REQUEST', `PendingRouter: ${this.#label} ${String(key)} is already registered`);
     const ring = this.#pending.get(key);
     const evicted = this.#evicted.get(key);
     if (evicted !== undefined) {

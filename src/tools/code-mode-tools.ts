@@ -9,7 +9,7 @@
 import { DEFAULT_YIELD_MS } from '../defaults.js';
 import { describeExecTool, renderToolDeclarations } from './declarations.js';
 import { toolIdentifier } from './tool-names.js';
-import { CodeCellError, messageOf } from '../errors.js';
+import { CodeCellError, invalidRequest, messageOf } from '../errors.js';
 import type { CellEvent, CellLanguage, CodeCellSession, JsonValue, OutputItem, ToolDefinition } from '../types.js';
 
 /** What exec and wait return (every field present: OpenAI strict mode allows no optional ones). */
@@ -201,12 +201,12 @@ export function createCodeModeTools(target: CodeModeTarget, options: CodeModeToo
     inputSchema: described.exec.inputSchema,
     outputSchema: RESULT_SCHEMA,
     execute: async (input, { signal } = {}) => {
-      if (input === null || typeof input !== 'object' || typeof input.source !== 'string') throw new TypeError(`${execName}: source must be a string`);
+      if (input === null || typeof input !== 'object' || typeof input.source !== 'string') throw invalidRequest(`${execName}: source must be a string`);
       // Errors name the tool's own parameters (not the runtime's request fields).
       if (input.language !== undefined && input.language !== null && !['javascript', 'typescript', 'auto'].includes(input.language)) {
-        throw new TypeError(`${execName}: language must be javascript, typescript or auto, got ${JSON.stringify(input.language)}`);
+        throw invalidRequest(`${execName}: language must be javascript, typescript or auto, got ${JSON.stringify(input.language)}`);
       }
-      if (input.source.trim() === '') throw new TypeError(`${execName}: source is empty`);
+      if (input.source.trim() === '') throw invalidRequest(`${execName}: source is empty`);
       signal?.throwIfAborted();
       const live = await session();
       const request = { source: input.source, language: input.language ?? 'auto' } as const;
@@ -232,7 +232,7 @@ export function createCodeModeTools(target: CodeModeTarget, options: CodeModeToo
     inputSchema: described.wait.inputSchema,
     outputSchema: RESULT_SCHEMA,
     execute: async (input, { signal } = {}) => {
-      if (input === null || typeof input !== 'object' || typeof input.cell_id !== 'string') throw new TypeError(`${waitName}: cell_id must be a string`);
+      if (input === null || typeof input !== 'object' || typeof input.cell_id !== 'string') throw invalidRequest(`${waitName}: cell_id must be a string`);
       const live = await session();
       try {
         if (input.terminate === true) return codeModeResult(withKept(input.cell_id, await live.terminate(input.cell_id)));
