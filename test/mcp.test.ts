@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { createRequire } from 'node:module';
+import { execFileSync } from 'node:child_process';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { splitCommand } from '../host/cli/mcp.js';
@@ -11,17 +12,19 @@ import { splitCommand } from '../host/cli/mcp.js';
 const CLI = fileURLToPath(new URL('../../bin/codecell.js', import.meta.url));
 const EVERYTHING = createRequire(import.meta.url).resolve('@modelcontextprotocol/server-everything/dist/index.js');
 let client: Client;
+let transport: StdioClientTransport;
 
 type Result = { content: { type: string; text?: string }[]; isError?: boolean };
 const textsOf = (result: Result): string[] => result.content.flatMap((block) => (block.type === 'text' ? [block.text ?? ''] : []));
 
 before(async () => {
   client = new Client({ name: 'codecell-test', version: '1.0.0' });
-  await client.connect(new StdioClientTransport({
+  transport = new StdioClientTransport({
     command: CLI,
     args: ['mcp', '--upstream', `${process.execPath} ${EVERYTHING} stdio`],
     stderr: 'ignore',
-  }));
+  });
+  await client.connect(transport);
 });
 
 after(async () => {
@@ -75,4 +78,20 @@ test('a failing cell and an unknown cell are reported as tool errors', async () 
   const missing = await client.callTool({ name: 'wait', arguments: { cell_id: 'nope' } }) as Result;
   assert.equal(missing.isError, true);
   assert.match(textsOf(missing)[0] ?? '', /unknown cell nope/);
+});
+
+test('cells run in a codecell-host process: when it dies, the MCP server goes on and the next exec runs on a fresh host', async () => {
+  const hostOf = (parent: number): number[] =>
+    execFileSync('ps', ['-o', 'pid=,args=', '--ppid', String(parent)], { encoding: 'utf8' })
+      .split('\n')
+      .filter((line) => line.includes('server/main.js'))
+      .map((line) => Number(line.trim().split(/\s+/)[0]));
+  const [host] = hostOf(transport.pid ?? 0);
+  assert.ok(host !== undefined, 'codecell mcp runs a codecell-host child');
+  process.kill(host, 'SIGKILL');
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  const result = await client.callTool({ name: 'exec', arguments: { source: 'text(await tools.everything__get_sum({ a: 1, b: 1 }))' } }) as Result;
+  assert.notEqual(result.isError, true, textsOf(result).join('\n'));
+  assert.match(textsOf(result)[0] ?? '', /2/);
+  assert.equal(hostOf(transport.pid ?? 0).length, 1, 'one fresh host');
 });

@@ -11,6 +11,7 @@ import { parseArgs } from 'node:util';
 import { codeModeStatus, createCodeModeTools, type CodeModeResult, type ToolDefinition } from '../../src/index.js';
 import { CODECELL_VERSION, messageOf } from '../../src/internal.js';
 import { callMcpTool, connectMcpServer, listMcpTools, type McpServerConfig } from '../tools/mcp-tools.js';
+import { HostClient } from '../client/client.js';
 import { SessionBuilder } from '../tools/session-builder.js';
 
 const MCP_USAGE = `usage: codecell mcp [--config <mcp.json>] [--upstream [name=]"<command> [args...]"] [--upstream name=<url>] ...
@@ -131,7 +132,11 @@ export async function mcpCommand(args: string[], io: McpIo): Promise<number> {
     io.stderr.write('codecell mcp: no upstream server could be started\n');
     return 1;
   }
-  const builder = new SessionBuilder({ logger: { warn: (m) => io.stderr.write(`${m}\n`), error: (m) => io.stderr.write(`${m}\n`) } });
+  const logger = { warn: (m: string) => io.stderr.write(`${m}\n`), error: (m: string) => io.stderr.write(`${m}\n`) };
+  // Cells run in a codecell-host process: a catastrophic cell costs that host (a fresh one takes
+  // over for the next call), never this MCP server.
+  const host = await HostClient.spawn({ processes: 1, logger });
+  const builder = new SessionBuilder({ host, logger });
   const tools: ToolDefinition[] = [];
   const server = new Server({ name: 'codecell', version: CODECELL_VERSION }, { capabilities: { tools: {}, logging: {} } });
   const log = (data: string): void => {
@@ -147,8 +152,9 @@ export async function mcpCommand(args: string[], io: McpIo): Promise<number> {
     builder.withTools(listed, { invokeTool: (call, signal) => callMcpTool(client, call, signal, log) });
   }
   builder.withTools([], { invokeTool: async () => null, notify: async (notification) => log(notification.text) });
-  const session = await builder.start();
-  const { exec, wait, search } = createCodeModeTools(session, { tools, strict: false, onAbort: 'detach', maxDeclarationChars: MAX_DECLARATION_CHARS });
+  const codeMode = createCodeModeTools({ start: () => builder.start() }, { tools, strict: false, onAbort: 'detach', maxDeclarationChars: MAX_DECLARATION_CHARS });
+  const { exec, wait, search } = codeMode;
+  await codeMode.session();
   // What an upstream tool without an outputSchema (typed Promise<unknown>) resolves to.
   const resultNote = '\nAn upstream tool resolves to its structuredContent when it has one, else to the text of a single text block, else to its content blocks; an error result rejects with its text.';
   const listedTools = [{ ...exec, description: exec.description + resultNote }, wait, ...(search === undefined ? [] : [search])].map(({ name, description, inputSchema }) => ({ name, description, inputSchema }));
@@ -172,7 +178,8 @@ export async function mcpCommand(args: string[], io: McpIo): Promise<number> {
   });
   await server.connect(transport);
   await closed;
-  await session.shutdown();
+  await (await codeMode.session().catch(() => undefined))?.shutdown();
+  await host.close();
   await Promise.all(live.map(({ client }) => client.close().catch(() => {})));
   return 0;
 }

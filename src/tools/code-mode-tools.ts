@@ -162,8 +162,20 @@ export function createCodeModeTools(target: CodeModeTarget, options: CodeModeToo
   const { execName = 'exec', waitName = 'wait', searchName = 'search_tools', defaultYieldMs = DEFAULT_YIELD_MS, strict = true, onAbort = 'terminate' } = options;
   const tools = options.tools ?? (target as { tools?: readonly ToolDefinition[] }).tools ?? [];
   let started: Promise<CodeCellSession> | undefined;
-  const session = (): Promise<CodeCellSession> => {
-    started ??= 'execute' in target ? Promise.resolve(target) : target.start();
+  /** The session; a builder's is started on first use, and again if its host died (or it failed to start). */
+  const session = async (): Promise<CodeCellSession> => {
+    if ('execute' in target) return target;
+    const current = (started ??= target.start());
+    let live: CodeCellSession;
+    try {
+      live = await current;
+    } catch (error) {
+      if (started === current) started = undefined;
+      throw error;
+    }
+    if (live.isAlive) return live;
+    // Its host is gone (what the old session stored went with it): a fresh one takes over.
+    if (started === current) started = target.start();
     return started;
   };
   const compact = renderToolDeclarations(tools).length > (options.maxDeclarationChars ?? Number.POSITIVE_INFINITY);
