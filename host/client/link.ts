@@ -84,7 +84,10 @@ export class HostLink {
     this.logger = logger;
     this.#livenessMs = options.livenessTimeoutMs ?? DEFAULT_LIVENESS_MS;
     this.sessions = new PendingRouter({ label: 'session', logger });
-    const opened = openConnection(input, output, logger, (message) => this.#intercept(message));
+    const opened = openConnection(input, output, logger, (message) => this.#intercept(message), {
+      // A host that stopped reading its input (the delegates' answers) is given up.
+      overflow: (error) => this.die(new CodeCellError('ERR_HOST_EXITED', `codecell-host stopped reading: ${error.message}`)),
+    });
     this.connection = opened.connection;
     this.#incoming = new IncomingCalls(opened.send);
     this.#sendRaw = opened.send;

@@ -31,6 +31,11 @@ export interface HostOptions {
   callbackAbortDeadlineMs?: number;
   /** Host-wide caps: no session or cell may ask for more. Reported by `initialize`. */
   caps?: Partial<CellLimits>;
+  /**
+   * How much the client may leave unread (its cells' answers and events) before the host gives
+   * the connection up and shuts its sessions down. Default 64 MiB.
+   */
+  maxQueuedBytes?: number;
   /** V8 lost control of an isolate; the process should end (codecell-host's main exits). */
   onCatastrophicError?: (message: string) => void;
 }
@@ -49,7 +54,11 @@ export function createHost(options: HostOptions = {}): Host {
   const caps = checkLimits(options.caps, 'options.caps');
   // Answers to the host's delegate calls are taken before vscode-jsonrpc sees them.
   let outgoing: OutgoingCalls | undefined;
-  const { connection, notify, send, flush } = openConnection(input, output, logger, (message) => outgoing?.answer(message) === true);
+  const { connection, notify, send, flush } = openConnection(input, output, logger, (message) => outgoing?.answer(message) === true, {
+    ...(options.maxQueuedBytes === undefined ? {} : { maxQueuedBytes: options.maxQueuedBytes }),
+    // A client that stopped reading is given up: its sessions end (it never grows without bound).
+    overflow: () => void close(),
+  });
   const calls = new OutgoingCalls(send);
   outgoing = calls;
   const sessions = new Map<SessionId, SessionRuntime>();

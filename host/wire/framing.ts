@@ -125,28 +125,44 @@ function contentLength(header: string): number | string {
 /** What the writer reports: each message vscode-jsonrpc wrote, and the first failure. */
 export interface WriterHooks {
   written(message: { id?: unknown; method?: unknown }): void;
+  /** The output failed, or the peer left more than `maxQueuedBytes` unread: later writes are dropped. */
   lost(error: Error): void;
+  /** The peer left more than `maxQueuedBytes` unread (after `lost`): whoever owns the connection gives it up. */
+  overflow?(error: Error): void;
 }
+
+/** How much a peer that does not read may leave waiting before the writer gives it up. */
+export const DEFAULT_MAX_QUEUED_BYTES = 64 * 1024 * 1024;
 
 /**
  * Writes frames in batches: what is written during one turn of the event loop leaves in one
- * `write` at the end of it (a microtask). Writes never reject; the first failure is reported to
- * `lost` (the peer went away: the connection's close fails what was pending).
+ * `write` at the end of it (a microtask). Backpressure is honoured: once the output needs
+ * draining, what follows waits here until it drains, and a peer that leaves more than
+ * `maxQueuedBytes` unread is given up (the output is destroyed). Writes never reject; the first
+ * failure is reported to `lost` (the peer went away: the connection's close fails what was pending).
  */
 export class FramedWriter extends AbstractMessageWriter implements MessageWriter {
   readonly #output: Writable;
   readonly #hooks: WriterHooks;
+  readonly #maxQueuedBytes: number;
   #batch = '';
   #written: Promise<void> | undefined;
   #settle: (() => void) | undefined;
   #failed = false;
+  /** The output needs draining: batches wait for its 'drain'. */
+  #blocked = false;
 
-  constructor(output: Writable, hooks: WriterHooks) {
+  constructor(output: Writable, hooks: WriterHooks, maxQueuedBytes = DEFAULT_MAX_QUEUED_BYTES) {
     super();
     this.#output = output;
     this.#hooks = hooks;
+    this.#maxQueuedBytes = maxQueuedBytes;
     // A peer that went away shows as an 'error' on its pipe (EPIPE): reported, never thrown.
     output.on('error', (error) => this.#fail(error));
+    output.on('drain', () => {
+      this.#blocked = false;
+      if (this.#batch !== '') this.#flush();
+    });
   }
 
   write(message: Message): Promise<void> {
@@ -163,12 +179,22 @@ export class FramedWriter extends AbstractMessageWriter implements MessageWriter
 
   /** Sends a message already serialised; resolves once its batch was handed to the stream. */
   writeText(body: string): Promise<void> {
+    if (this.#failed) return Promise.resolve();
     this.#batch += `Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`;
+    if (this.#blocked && this.#batch.length + this.#output.writableLength > this.#maxQueuedBytes) {
+      this.#overflow();
+      return Promise.resolve();
+    }
     if (this.#written === undefined) {
       this.#written = new Promise<void>((resolve) => (this.#settle = resolve));
-      queueMicrotask(() => this.#flush());
+      if (!this.#blocked) queueMicrotask(() => this.#flush());
     }
     return this.#written;
+  }
+
+  /** Bytes written and not yet taken by the peer (waiting here or in the output stream). */
+  get queuedBytes(): number {
+    return this.#batch.length + this.#output.writableLength;
   }
 
   end(): void {}
@@ -188,10 +214,24 @@ export class FramedWriter extends AbstractMessageWriter implements MessageWriter
       return;
     }
     try {
-      this.#output.write(batch, 'utf8', done);
+      // false: the output needs draining; what follows waits for its 'drain'.
+      if (!this.#output.write(batch, 'utf8', done)) this.#blocked = true;
     } catch (error) {
       done(error instanceof Error ? error : new Error(String(error)));
     }
+  }
+
+  /** The peer left too much unread: it is given up, and what waited is dropped. */
+  #overflow(): void {
+    const queued = this.queuedBytes;
+    this.#batch = '';
+    this.#settle?.();
+    this.#written = undefined;
+    this.#settle = undefined;
+    const error = new Error(`the peer left ${queued} bytes unread, over the ${this.#maxQueuedBytes}-byte bound; the connection is given up`);
+    this.#fail(error);
+    this.#output.destroy();
+    this.#hooks.overflow?.(error);
   }
 
   #fail(error: Error): void {

@@ -52,14 +52,26 @@ export interface Connection {
  */
 export type Interceptor = (message: Record<string, unknown>) => boolean;
 
-export function openConnection(input: Readable, output: Writable, logger: Logger, intercept?: Interceptor): Connection {
+export interface ConnectionOptions {
+  /** How much the peer may leave unread before it is given up (default 64 MiB). */
+  maxQueuedBytes?: number;
+  /** The peer left more than maxQueuedBytes unread (after the warning is logged). */
+  overflow?(error: Error): void;
+}
+
+export function openConnection(input: Readable, output: Writable, logger: Logger, intercept?: Interceptor, options: ConnectionOptions = {}): Connection {
   /** Ids of the peer's requests not answered yet (a second request with one of them is refused). */
   const requestsInFlight = new Set<string | number>();
-  const writer = new FramedWriter(output, {
-    lost: (error) => logger.warn(`codecell: the peer stopped reading (${messageOf(error)}); later messages to it are dropped`),
-    // An answered id may be used again by the peer.
-    written: ({ id, method }) => method === undefined && (typeof id === 'string' || typeof id === 'number') && requestsInFlight.delete(id),
-  });
+  const writer = new FramedWriter(
+    output,
+    {
+      lost: (error) => logger.warn(`codecell: the peer stopped reading (${messageOf(error)}); later messages to it are dropped`),
+      overflow: (error) => options.overflow?.(error),
+      // An answered id may be used again by the peer.
+      written: ({ id, method }) => method === undefined && (typeof id === 'string' || typeof id === 'number') && requestsInFlight.delete(id),
+    },
+    options.maxQueuedBytes,
+  );
   const answer = (id: string | number | null, code: number, message: string): void => {
     void writer.write({ jsonrpc: '2.0', id, error: { code, message } } as Message);
   };
