@@ -87,7 +87,11 @@ export type CellStreamEvent =
   | { type: 'toolResult'; callId: string; ok: boolean; error?: string }
   | { type: 'notification'; text: string }
   | { type: 'closed'; event: CellEvent }
-  /** First event of a replay whose oldest events were no longer kept: how many are missing. */
+  /**
+   * How many events are missing here: first in a replay whose oldest events were no longer kept,
+   * or where a subscriber that did not keep up lost its oldest unread ones (10 000 / 16 MiB).
+   * In a session stream, a gap names no cell (`cellId: ''`).
+   */
   | { type: 'gap'; dropped: number };
 
 /** An event of `session.events()`: every cell's stream events, and each cell's admission. */

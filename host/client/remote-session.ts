@@ -157,6 +157,7 @@ export class RemoteSession extends SessionBase implements LinkedSession {
       // the host meanwhile, and its record from admission (1 024 events / 1 MiB) loses nothing
       // that the hold (128) would drop (SPEC §8: a subscriber sees every event from the first).
       this.#subscribed.add(cellId);
+      if (this.#subscribed.size > KNOWN_CELLS) this.#subscribed.delete(this.#subscribed.values().next().value as CellId);
       this.#streams.admit(cellId);
       const from = options.from ?? (this.#fresh.has(cellId) ? 'start' : 'now');
       this.#link.request(Methods.cellSubscribe, { sessionId: this.sessionId, cellId, from }).catch((error: unknown) => {
@@ -243,9 +244,11 @@ export class RemoteSession extends SessionBase implements LinkedSession {
   #admitted(cellId: CellId): Promise<CellEvent> {
     this.#fresh.add(cellId);
     setImmediate(() => this.#fresh.delete(cellId));
-    this.#open.add(cellId);
-    this.#known.add(cellId);
-    if (this.#known.size > KNOWN_CELLS) this.#known.delete(this.#known.values().next().value as CellId);
+    // Bounded like the host's own memory of cells (a client that never reads a cell forgets it).
+    for (const ids of [this.#open, this.#known]) {
+      ids.add(cellId);
+      if (ids.size > KNOWN_CELLS) ids.delete(ids.values().next().value as CellId);
+    }
     const event = this.#initial.expect(cellId);
     this.#observing.add(cellId);
     // The setup cell's initial event is never handed out: nobody may be listening when the host dies.

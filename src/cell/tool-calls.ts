@@ -18,7 +18,7 @@ export const MAX_OUTSTANDING_TOOL_CALLS = 10_000;
 export interface ToolCallsOptions {
   cellId: CellId;
   tools: readonly CellTool[];
-  limits: Pick<CellLimits, 'maxToolInputBytes' | 'maxToolResultBytes'>;
+  limits: Pick<CellLimits, 'maxToolInputBytes' | 'maxToolResultBytes' | 'maxConcurrentToolCalls'>;
   delegate: SessionRuntimeDelegate;
   callbacks: CallbackSet;
   emit(event: CellStreamEvent, size?: number): void;
@@ -30,7 +30,9 @@ export interface ToolCallsOptions {
 
 export class ToolCalls {
   readonly #options: ToolCallsOptions;
-  readonly #outstanding = new Set<string>();
+  /** The calls in flight, with the bytes of their input (waiting for a slot or running). */
+  readonly #outstanding = new Map<string, number>();
+  #inputBytes = 0;
 
   constructor(options: ToolCallsOptions) {
     this.#options = options;
@@ -38,7 +40,7 @@ export class ToolCalls {
 
   /** The ids of the calls issued and not yet settled, oldest first. */
   get pending(): string[] {
-    return [...this.#outstanding];
+    return [...this.#outstanding.keys()];
   }
 
   /** A call from the sandbox; a refused one settles at once with the reason. */
@@ -48,15 +50,17 @@ export class ToolCalls {
     if (tool === undefined || !/^tool-\d+$/.test(callId) || this.#outstanding.has(callId)) return;
     const name = `tools.${tool.id}`;
     let input: JsonValue;
+    const inputBytes = byteLength(inputJson);
     try {
-      input = this.#admit(name, tool.kind, inputJson);
+      input = this.#admit(name, tool.kind, inputJson, inputBytes);
     } catch (error) {
       this.#options.settle(callId, false, messageOf(error), errorKindOf(error));
       return;
     }
     const { name: toolName, namespace } = tool.definition;
     const toolRef = namespace === undefined ? { name: toolName } : { name: toolName, namespace };
-    this.#outstanding.add(callId);
+    this.#outstanding.set(callId, inputBytes);
+    this.#inputBytes += inputBytes;
     // The input's JSON text is at hand: the stream's log need not serialise the input again.
     emit({ type: 'toolCall', callId, tool: toolRef, input }, 64 + inputJson.length);
     const call = { cellId, callId, tool: toolRef, kind: tool.kind, input };
@@ -76,14 +80,18 @@ export class ToolCalls {
     );
   }
 
-  #admit(name: string, kind: ToolKind, inputJson: string): JsonValue {
+  #admit(name: string, kind: ToolKind, inputJson: string, inputBytes: number): JsonValue {
     const { maxToolInputBytes } = this.#options.limits;
     if (this.#outstanding.size >= MAX_OUTSTANDING_TOOL_CALLS) {
       throw new Error(`${name} refused: ${MAX_OUTSTANDING_TOOL_CALLS} tool calls of this cell are already in flight`);
     }
-    const inputBytes = byteLength(inputJson);
     if (inputBytes > maxToolInputBytes) {
       throw new Error(`${name} input is ${inputBytes} bytes, over the maxToolInputBytes limit of ${maxToolInputBytes}`);
+    }
+    // Calls waiting for a slot hold their input too: twice what the running ones may hold.
+    const inFlightBound = 2 * this.#options.limits.maxConcurrentToolCalls * maxToolInputBytes;
+    if (this.#inputBytes + inputBytes > inFlightBound) {
+      throw new Error(`${name} refused: this cell's tool calls in flight already hold ${this.#inputBytes} bytes of input (at most ${inFlightBound}: 2 × maxConcurrentToolCalls × maxToolInputBytes)`);
     }
     const input = parseJsonText(inputJson);
     // The sandbox checked this too, but a cell can bend its own checks (toJSON, prototypes).
@@ -96,7 +104,10 @@ export class ToolCalls {
 
   #settle(callId: string, ok: boolean, payload: string, errorKind = ''): void {
     // After the cell ended, results are abandoned: no event, no delivery.
-    if (!this.#options.accepting() || !this.#outstanding.delete(callId)) return;
+    const inputBytes = this.#outstanding.get(callId);
+    if (!this.#options.accepting() || inputBytes === undefined) return;
+    this.#outstanding.delete(callId);
+    this.#inputBytes -= inputBytes;
     this.#options.emit(ok ? { type: 'toolResult', callId, ok } : { type: 'toolResult', callId, ok, error: payload });
     this.#options.settle(callId, ok, payload, errorKind);
   }

@@ -12,7 +12,7 @@
 // the in-process runtime, the host's relay (which subscribes to the runtime's streams) and the
 // remote session of HostClient.
 import { CodeCellError } from '../errors.js';
-import { EventStream, type StreamSource } from './event-stream.js';
+import { EventStream, type StreamBound, type StreamSource } from './event-stream.js';
 import { PendingRouter, type PendingGuard } from './pending-router.js';
 import type { CellId, CellStreamEvent, EventsOptions, Logger, SessionStreamEvent } from '../types.js';
 
@@ -22,6 +22,24 @@ const FIRST_SUBSCRIBER_EVENTS = 128;
 export const REPLAY_EVENTS = 1_024;
 /** …and at most about this many bytes of them (measured as their JSON text, roughly). */
 export const REPLAY_BYTES = 1024 * 1024;
+/**
+ * What a kept `closed` event (held or in the log) carries of the cell's last output: its newest
+ * items up to this many bytes, behind a note of how many were left out. Live subscribers get it
+ * whole; the items were on the stream as `output` events anyway.
+ */
+export const CLOSED_ITEMS_BYTES = 64 * 1024;
+
+/** What a subscriber that does not keep up may leave unread: the oldest go, behind a `gap` event. */
+const UNREAD_EVENTS = 10_000;
+const UNREAD_BYTES = 16 * 1024 * 1024;
+const CELL_STREAM_BOUND: StreamBound<CellStreamEvent> = { events: UNREAD_EVENTS, bytes: UNREAD_BYTES, sizeOf: (event) => sizeOf(event), gap: (dropped) => ({ type: 'gap', dropped }) };
+/** A session stream's gap names no cell (`cellId: ''`): the dropped events may be any cell's. */
+const SESSION_STREAM_BOUND: StreamBound<SessionStreamEvent> = {
+  events: UNREAD_EVENTS,
+  bytes: UNREAD_BYTES,
+  sizeOf: (event) => (event.type === 'admitted' ? 32 : sizeOf(event)),
+  gap: (dropped) => ({ cellId: '', type: 'gap', dropped }),
+};
 
 export interface CellStreamsOptions {
   logger: Logger;
@@ -79,7 +97,13 @@ export class CellStreams {
   constructor(options: CellStreamsOptions) {
     this.#options = options;
     this.#sessionSource = sourceOf(this.#session);
-    this.#held = new PendingRouter({ label: 'cell', maxEntriesPerKey: FIRST_SUBSCRIBER_EVENTS, logger: options.logger });
+    this.#held = new PendingRouter({
+      label: 'cell',
+      maxEntriesPerKey: FIRST_SUBSCRIBER_EVENTS,
+      maxBytesPerKey: REPLAY_BYTES,
+      sizeOf: (entry) => (entry.type === 'notification' ? sizeOf(entry.message as CellStreamEvent) : 0),
+      logger: options.logger,
+    });
   }
 
   /** Whether the cell's events are (still) kept. */
@@ -102,15 +126,17 @@ export class CellStreams {
   emit(cellId: CellId, event: CellStreamEvent, size = sizeOf(event)): void {
     const log = this.#logOf(cellId);
     if (log.closed) return;
-    log.events.push(event);
-    log.sizes.push(size);
-    log.bytes += size;
+    // What is kept of a closed cell is bounded (its live subscribers get the event whole).
+    const kept = event.type === 'closed' ? summarized(event) : event;
+    log.events.push(kept);
+    log.sizes.push(kept === event ? size : sizeOf(kept));
+    log.bytes += log.sizes.at(-1) ?? 0;
     while (log.events.length > REPLAY_EVENTS || (log.bytes > REPLAY_BYTES && log.events.length > 1)) {
       log.events.shift();
       log.bytes -= log.sizes.shift() ?? 0;
       log.dropped++;
     }
-    this.#held.routeNotification(cellId, event);
+    this.#held.routeNotification(cellId, log.guard === undefined ? event : kept);
     if (this.#options.sessionFromCells) this.emitSession({ cellId, ...event });
     if (event.type !== 'closed') return;
     log.closed = true;
@@ -125,7 +151,7 @@ export class CellStreams {
   subscribe(cellId: CellId, options: EventsOptions = {}): EventStream<CellStreamEvent> {
     const log = this.#logs.get(cellId);
     if (log === undefined) throw new CodeCellError('ERR_MISSING_CELL', `unknown cell ${cellId}`);
-    const stream = new EventStream<CellStreamEvent>(sourceOf(log.subscribers), isClosed);
+    const stream = new EventStream<CellStreamEvent>(sourceOf(log.subscribers), isClosed, CELL_STREAM_BOUND);
     const first = log.guard !== undefined;
     if (options.from === 'start') {
       // The replay log has everything the router held: those go quietly.
@@ -159,7 +185,7 @@ export class CellStreams {
 
   /** A stream of every cell's events from now on, admissions included. */
   subscribeSession(): EventStream<SessionStreamEvent> {
-    const stream = new EventStream<SessionStreamEvent>(this.#sessionSource);
+    const stream = new EventStream<SessionStreamEvent>(this.#sessionSource, undefined, SESSION_STREAM_BOUND);
     this.#session.add(stream);
     return stream;
   }
@@ -194,6 +220,23 @@ export class CellStreams {
     this.#held.unregister(cellId);
     log?.guard?.release();
   }
+}
+
+/** A `closed` event with its newest items up to CLOSED_ITEMS_BYTES, behind a note of the others. */
+function summarized(event: Extract<CellStreamEvent, { type: 'closed' }>): CellStreamEvent {
+  const items = event.event.items;
+  let bytes = 0;
+  let first = items.length;
+  while (first > 0) {
+    const item = items[first - 1];
+    const size = item === undefined ? 0 : item.type === 'text' ? item.text.length : item.imageUrl.length;
+    if (bytes + size > CLOSED_ITEMS_BYTES) break;
+    bytes += size;
+    first--;
+  }
+  if (first === 0) return event;
+  const note = { type: 'text' as const, text: `[${first} earlier output item(s) of this event are not kept]` };
+  return { type: 'closed', event: { ...event.event, items: [note, ...items.slice(first)] } };
 }
 
 function finish<T>(stream: EventStream<T>, error: unknown): void {

@@ -10,17 +10,33 @@ export interface StreamSource<T> {
   remove(stream: EventStream<T>): void;
 }
 
+/**
+ * What a stream holds for a consumer that does not keep up: at most `events` and about `bytes`
+ * (by `sizeOf`); past that the oldest are dropped, and the next read gets `gap(dropped)` first.
+ */
+export interface StreamBound<T> {
+  events: number;
+  bytes: number;
+  sizeOf(event: T): number;
+  gap(dropped: number): T;
+}
+
 export class EventStream<T> implements AsyncIterableIterator<T> {
   #queue: T[] = [];
+  #queuedBytes = 0;
+  /** Events dropped by the bound since the last read (a gap event is due). */
+  #dropped = 0;
+  readonly #bound: StreamBound<T> | undefined;
   readonly #waiting: { resolve(result: IteratorResult<T>): void; reject(error: unknown): void }[] = [];
   #done = false;
   #error: unknown;
   readonly #source: StreamSource<T>;
   readonly #isLast: (event: T) => boolean;
 
-  constructor(source: StreamSource<T>, isLast: (event: T) => boolean = () => false) {
+  constructor(source: StreamSource<T>, isLast: (event: T) => boolean = () => false, bound?: StreamBound<T>) {
     this.#source = source;
     this.#isLast = isLast;
+    this.#bound = bound;
   }
 
   /** Delivers an event (ignored once the stream ended); the last one ends the stream after it. */
@@ -28,8 +44,31 @@ export class EventStream<T> implements AsyncIterableIterator<T> {
     if (this.#done) return;
     const waiting = this.#waiting.shift();
     if (waiting !== undefined) waiting.resolve({ value: event, done: false });
-    else this.#queue.push(event);
+    else this.#enqueue(event);
     if (this.#isLast(event)) this.#finish();
+  }
+
+  #enqueue(event: T): void {
+    this.#queue.push(event);
+    const bound = this.#bound;
+    if (bound === undefined) return;
+    this.#queuedBytes += bound.sizeOf(event);
+    while (this.#queue.length > 1 && (this.#queue.length > bound.events || this.#queuedBytes > bound.bytes)) {
+      this.#queuedBytes -= bound.sizeOf(this.#queue.shift() as T);
+      this.#dropped++;
+    }
+  }
+
+  /** The next queued event: a gap event first when the bound dropped some. */
+  #dequeue(): T {
+    if (this.#dropped > 0 && this.#bound !== undefined) {
+      const gap = this.#bound.gap(this.#dropped);
+      this.#dropped = 0;
+      return gap;
+    }
+    const event = this.#queue.shift() as T;
+    if (this.#bound !== undefined) this.#queuedBytes -= this.#bound.sizeOf(event);
+    return event;
   }
 
   /** Ends the stream with `error`: next() rejects with it once the queued events were read. */
@@ -45,7 +84,7 @@ export class EventStream<T> implements AsyncIterableIterator<T> {
   }
 
   next(): Promise<IteratorResult<T>> {
-    if (this.#queue.length > 0) return Promise.resolve({ value: this.#queue.shift() as T, done: false });
+    if (this.#queue.length > 0) return Promise.resolve({ value: this.#dequeue(), done: false });
     if (this.#done) return this.#error === undefined ? Promise.resolve({ value: undefined, done: true }) : quiet(Promise.reject(this.#error));
     // A next() nobody awaits must not crash anyone when the stream fails.
     return quiet(
@@ -57,6 +96,8 @@ export class EventStream<T> implements AsyncIterableIterator<T> {
 
   return(): Promise<IteratorResult<T>> {
     this.#queue = [];
+    this.#queuedBytes = 0;
+    this.#dropped = 0;
     this.#error = undefined;
     this.#finish();
     return Promise.resolve({ value: undefined, done: true });
@@ -69,10 +110,14 @@ export class EventStream<T> implements AsyncIterableIterator<T> {
    * now on. Every event reaches exactly one of the two consumers, in order.
    */
   handOff(): EventStream<T> {
-    const next = new EventStream<T>(this.#source, this.#isLast);
+    const next = new EventStream<T>(this.#source, this.#isLast, this.#bound);
     const queued = this.#queue;
     const { error, ended } = { error: this.#error, ended: this.#done };
+    next.#queuedBytes = this.#queuedBytes;
+    next.#dropped = this.#dropped;
     this.#queue = [];
+    this.#queuedBytes = 0;
+    this.#dropped = 0;
     if (!ended) this.#source.replace(this, next);
     this.#done = true;
     this.#error = undefined;

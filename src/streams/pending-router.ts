@@ -25,6 +25,12 @@ export interface PendingRouterOptions {
   /** What a key names, for the "unknown <label> <key>" answer. Default 'session'. */
   label?: string;
   maxEntriesPerKey?: number;
+  /**
+   * A bound on the bytes held per key too, with `sizeOf` measuring an entry (default: none): the
+   * oldest entries are evicted past it, as past maxEntriesPerKey (the newest is always kept).
+   */
+  maxBytesPerKey?: number;
+  sizeOf?(entry: RoutedEntry<unknown, unknown>): number;
   maxPendingKeys?: number;
   logger?: Logger;
 }
@@ -77,6 +83,10 @@ export class PendingRouter<K, N, R> {
   readonly #label: string;
   readonly #maxEntriesPerKey: number;
   readonly #maxPendingKeys: number;
+  readonly #maxBytesPerKey: number;
+  readonly #sizeOf: ((entry: RoutedEntry<N, R>) => number) | undefined;
+  /** Bytes held per key (only with maxBytesPerKey). */
+  readonly #bytes = new Map<K, number>();
   readonly #logger: Logger;
   readonly #sinks = new Map<K, RouteSink<N, R>>();
   readonly #pending = new Map<K, Ring<RoutedEntry<N, R>>>();
@@ -92,6 +102,8 @@ export class PendingRouter<K, N, R> {
     this.#label = label;
     this.#maxEntriesPerKey = maxEntriesPerKey;
     this.#maxPendingKeys = maxPendingKeys;
+    this.#maxBytesPerKey = options.maxBytesPerKey ?? Number.POSITIVE_INFINITY;
+    this.#sizeOf = options.sizeOf;
     this.#logger = logger;
   }
 
@@ -134,7 +146,20 @@ export class PendingRouter<K, N, R> {
       this.#pending.set(key, ring);
     }
     const evicted = ring.push(entry);
-    if (evicted === undefined) return;
+    if (evicted !== undefined) this.#evict(key, evicted);
+    const sizeOf = this.#sizeOf;
+    if (sizeOf === undefined) return;
+    let bytes = (this.#bytes.get(key) ?? 0) + sizeOf(entry) - (evicted === undefined ? 0 : sizeOf(evicted));
+    while (bytes > this.#maxBytesPerKey && ring.size > 1) {
+      const oldest = ring.shift() as RoutedEntry<N, R>;
+      bytes -= sizeOf(oldest);
+      this.#evict(key, oldest);
+    }
+    this.#bytes.set(key, bytes);
+  }
+
+  /** An entry pushed out by the bounds: a request is answered, a notification counted. */
+  #evict(key: K, evicted: RoutedEntry<N, R>): void {
     if (evicted.type === 'request') this.#drop(evicted, { code: INTERNAL_ERROR, message: OVERFLOW_MESSAGE });
     else this.#evicted.set(key, (this.#evicted.get(key) ?? 0) + 1);
   }
@@ -156,6 +181,7 @@ export class PendingRouter<K, N, R> {
       this.#evicted.delete(key);
       this.#logger.warn(`codecell: ${this.#label} ${String(key)} lost its ${evicted} oldest held notification(s) (${OVERFLOW_MESSAGE})`);
     }
+    this.#bytes.delete(key);
     if (ring !== undefined) {
       for (let entry = ring.shift(); entry !== undefined; entry = ring.shift()) sink(entry);
       this.#pending.delete(key);
@@ -170,6 +196,7 @@ export class PendingRouter<K, N, R> {
   unregister(key: K): void {
     this.#sinks.delete(key);
     this.#evicted.delete(key);
+    this.#bytes.delete(key);
     const ring = this.#pending.get(key);
     this.#pending.delete(key);
     if (ring === undefined) return;
@@ -182,6 +209,7 @@ export class PendingRouter<K, N, R> {
     const rings = [...this.#pending.values()];
     this.#pending.clear();
     this.#evicted.clear();
+    this.#bytes.clear();
     for (const ring of rings) this.#dropAll(ring);
   }
 
