@@ -2,26 +2,15 @@
 // resolves at the setup cell's first pending frontier or terminal event, and start({ signal })
 // abandons it (the session is shut down).
 import assert from 'node:assert/strict';
-import { describe, test, type TestContext } from 'node:test';
-import { SessionBuilder, type SessionBuilderOptions } from '../host/index.js';
-import { connectInProcess } from '../host/in-process.js';
+import { describe, test } from 'node:test';
+import { SessionBuilder } from '../host/index.js';
 import { capturingLogger, ms } from './helpers.js';
+import { builderKinds } from './sessions.js';
 
-const kinds: { name: string; options(t: TestContext): Promise<SessionBuilderOptions> }[] = [
-  { name: 'in-process', options: async () => ({ logger: capturingLogger() }) },
-  {
-    name: 'on codecell-host',
-    options: async (t) => {
-      const linked = await connectInProcess({ logger: capturingLogger() });
-      t.after(() => linked.close());
-      return { host: linked.client, logger: capturingLogger() };
-    },
-  },
-];
 
 const waiting = { invokeTool: () => new Promise<never>(() => {}) };
 
-for (const kind of kinds) {
+for (const kind of builderKinds) {
   describe(`SessionBuilder ${kind.name}: the setup cell`, () => {
     test('a setup cell that waits on a tool: start() resolves at its first pending frontier', async (t) => {
       const start = performance.now();

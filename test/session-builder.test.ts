@@ -9,31 +9,16 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test, type TestContext } from 'node:test';
-import { SessionBuilder, type BuiltSession, type SessionBuilderOptions } from '../host/index.js';
-import { connectInProcess } from '../host/in-process.js';
+import { SessionBuilder, type BuiltSession } from '../host/index.js';
 import type { CellEvent, NestedToolCall } from '../src/index.js';
 import { capturingLogger, texts, waitFor } from './helpers.js';
+import { builderKinds } from './sessions.js';
 
 const resolve = createRequire(import.meta.url).resolve;
 const EVERYTHING = resolve('@modelcontextprotocol/server-everything/dist/index.js');
 const MEMORY = resolve('@modelcontextprotocol/server-memory/dist/index.js');
 
-interface BuilderKind {
-  name: string;
-  options(t: TestContext): Promise<SessionBuilderOptions>;
-}
-
-const kinds: BuilderKind[] = [
-  { name: 'in-process', options: async () => ({ logger: capturingLogger() }) },
-  {
-    name: 'on codecell-host (HostClient over linked streams)',
-    options: async (t) => {
-      const linked = await connectInProcess({ logger: capturingLogger() });
-      t.after(() => linked.close());
-      return { host: linked.client, logger: capturingLogger() };
-    },
-  },
-];
+const kinds = builderKinds;
 
 async function started(t: TestContext, builder: SessionBuilder): Promise<BuiltSession> {
   const session = await builder.start();

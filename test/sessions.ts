@@ -1,7 +1,7 @@
 // The CodeCellSession implementations the contract tests run against.
 import type { TestContext } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { HostClient } from '../host/index.js';
+import { HostClient, type SessionBuilderOptions } from '../host/index.js';
 import { connectInProcess } from '../host/in-process.js';
 import type { CodeCellSession, SessionRuntimeDelegate, ToolDefinition } from '../src/index.js';
 import type { CellLimits } from '../src/limits.js';
@@ -49,3 +49,21 @@ export const spawnedHost: SessionKind = {
 };
 
 export const bothKinds: SessionKind[] = [inProcess, linkedHost];
+
+/** Where a SessionBuilder starts its session: in this process, or on codecell-host. */
+export interface BuilderKind {
+  name: string;
+  options(t: TestContext): Promise<SessionBuilderOptions>;
+}
+
+export const builderKinds: BuilderKind[] = [
+  { name: 'in-process', options: async () => ({ logger: capturingLogger() }) },
+  {
+    name: 'on codecell-host (HostClient over linked streams)',
+    options: async (t) => {
+      const linked = await connectInProcess({ logger: capturingLogger() });
+      t.after(() => linked.close());
+      return { host: linked.client, logger: capturingLogger() };
+    },
+  },
+];
