@@ -270,6 +270,7 @@ function installCodecellPrelude(send: HostSend) {
     if (message[0] === 'settle') settle(message[1], message[2], message[3], message[4]);
     else if (message[0] === 'timer') fireTimer(message[1]);
     else if (message[0] === 'configure') configure(message[1]);
+    else message satisfies never; // a TO_SANDBOX row without a branch here does not compile
   }
 
   /** The tool calls whose outcome the cell has not received, as "tool-1,tool-2". */

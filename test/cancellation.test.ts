@@ -124,13 +124,23 @@ test('late results of abandoned callbacks produce no output, no event and no lat
   assert.equal(stream.filter((event) => event.type === 'toolResult').length, 0);
 });
 
-test('notifications reach a slow delegate in emission order, all before completed', async (t) => {
+test('notifications reach a slow delegate one at a time, in emission order, all before completed', async (t) => {
   const delegate = new RecordingDelegate();
-  delegate.notifyHandler = (notification) => new Promise((resolve) => setTimeout(resolve, 20 - notification.text.length));
+  const delivered: string[] = [];
+  let inFlight = 0;
+  let peak = 0;
+  // Earlier notifications take longer: delivered concurrently, they would finish in reverse.
+  delegate.notifyHandler = async (notification) => {
+    peak = Math.max(peak, ++inFlight);
+    await new Promise((resolve) => setTimeout(resolve, 40 - 4 * Number(notification.text.slice(1))));
+    inFlight--;
+    delivered.push(notification.text);
+  };
   const runtime = newRuntime(t, delegate);
   const event = await (await runtime.execute({ source: 'for (let i = 0; i < 8; i++) notify("n" + i)' })).initialEvent;
   assert.equal(event.kind, 'completed');
-  assert.deepEqual(delegate.log, Array.from({ length: 8 }, (_, i) => `notify:n${i}`));
+  assert.deepEqual(delivered, Array.from({ length: 8 }, (_, i) => `n${i}`), 'all delivered before completed, in order');
+  assert.equal(peak, 1, 'one at a time');
 });
 
 test('with maxConcurrentToolCalls 2, five parallel calls never exceed two in flight and start in order', async (t) => {

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { DEFAULT_ISOLATE_POOL_SIZE, IsolatePool, SessionRuntime } from '../src/index.js';
-import { newRuntime, RecordingDelegate, texts } from './helpers.js';
+import { newRuntime, RecordingDelegate, texts, waitFor } from './helpers.js';
 
 test('warm isolates are pristine: nothing a cell does reaches a later cell', async (t) => {
   const runtime = newRuntime(t, new RecordingDelegate());
@@ -21,6 +21,8 @@ test('a session given a pool of its own takes its isolates there; a pool of 0 st
   cold.setSize(1);
   assert.equal(cold.size, 1);
   assert.deepEqual(texts(await (await runtime.execute({ source: 'text("warmed")' })).initialEvent), ['warmed']);
+  // The session took its isolate from this pool, which refilled itself (and only itself).
+  await waitFor(() => cold.warm === 1);
 });
 
 test('pool sizes are validated, and so is the isolatePool option', () => {
@@ -32,6 +34,15 @@ test('pool sizes are validated, and so is the isolatePool option', () => {
     code: 'ERR_INVALID_REQUEST',
     message: 'options.isolatePool must be an IsolatePool',
   });
+});
+
+test('memoryMb is the isolate\'s size: 48 MB of arrays end a 16 MB cell, and fit in a 128 MB one', async (t) => {
+  const runtime = newRuntime(t, new RecordingDelegate());
+  const source = 'const a = []; for (let i = 0; i < 60; i++) a.push(new Array(1e5).fill(i + 0.5)); text(a.length)';
+  const small = await (await runtime.execute({ source, limits: { memoryMb: 16 } })).initialEvent;
+  assert.equal(small.kind === 'terminated' && small.reason, 'memoryLimit');
+  const large = await (await runtime.execute({ source, limits: { memoryMb: 128 } })).initialEvent;
+  assert.deepEqual([large.kind, texts(large)], ['completed', ['60']]);
 });
 
 test('cells with a memory limit of their own get isolates of that size', async (t) => {

@@ -46,6 +46,13 @@ export class IsolatePool {
     return this.#size;
   }
 
+  /** Warm isolates ready now, over all memory limits. */
+  get warm(): number {
+    let count = 0;
+    for (const ready of this.#ready.values()) count += ready.length;
+    return count;
+  }
+
   /** Sets the number of warm isolates per memory limit (0 disables the pool). */
   setSize(size: number): void {
     this.#size = checkSize(size);
