@@ -21,5 +21,8 @@ export async function launch(entry, flags = ['--no-node-snapshot']) {
     return;
   }
   const child = spawn(process.execPath, [...process.execArgv, ...missing, main, ...process.argv.slice(2)], { stdio: 'inherit' });
+  // The signals a supervisor sends (a container's stop is SIGTERM) go to the real process, which
+  // drains or ends as it should; this one follows its exit.
+  for (const signal of ['SIGTERM', 'SIGINT', 'SIGHUP']) process.on(signal, () => child.kill(signal));
   child.on('exit', (code, signal) => process.exit(code ?? (signal ? 1 : 0)));
 }

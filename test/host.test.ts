@@ -19,7 +19,7 @@ test('setupSource: the setup cell id is known at once, its calls reach the deleg
   });
   assert.equal(session.setupEvent?.kind, 'pending');
   const created = wire.messages.find((message) => (message.result as { sessionId?: string } | undefined)?.sessionId === session.sessionId);
-  assert.deepEqual(created?.result, { sessionId: session.sessionId, setupCellId: session.setupCellId, callbackAbortDeadlineMs: 100 });
+  assert.deepEqual(created?.result, { sessionId: session.sessionId, setupCellId: session.setupCellId, callbackAbortDeadlineMs: 100, load: { sessions: 1, cellsRunning: 1, accepting: true } });
   await waitFor(() => delegate.notifications.length === 1);
   assert.deepEqual(delegate.log, ['tool:tool-1', 'notify:found 42']);
   assert.equal(delegate.calls[0]?.cellId, session.setupCellId);

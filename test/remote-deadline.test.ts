@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { hang, ms, RecordingDelegate } from './helpers.js';
-import { bothKinds } from './sessions.js';
+import { bothKinds, networkHost } from './sessions.js';
 
 const TOOLS = [{ name: 'slow' }];
 const GENEROUS_MS = 3_000;
@@ -24,7 +24,7 @@ function slowToCleanUp(cleanupMs: number): { delegate: RecordingDelegate; finish
   return { delegate, finished: () => finished };
 }
 
-for (const kind of bothKinds) {
+for (const kind of [...bothKinds, networkHost]) {
   describe(`${kind.name}: the caller's own callbacks under the shared deadline`, () => {
     test('terminate waits for a tool that ignores its signal until the session deadline, not longer', async (t) => {
       const session = await kind.open(t, new RecordingDelegate({ slow: hang }), { tools: TOOLS, callbackAbortDeadlineMs: 400 });

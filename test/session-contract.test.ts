@@ -5,7 +5,7 @@ import { describe, test } from 'node:test';
 import { CodeCellError } from '../src/index.js';
 import type { CellStreamEvent } from '../src/index.js';
 import { deferred, hang, ms, RecordingDelegate, texts, untilAborted, waitFor } from './helpers.js';
-import { bothKinds, spawnedHost } from './sessions.js';
+import { bothKinds, networkHost, spawnedHost } from './sessions.js';
 
 const TOOLS = [{ name: 'add' }, { name: 'slow' }];
 const GENEROUS_MS = 5_000;
@@ -20,7 +20,7 @@ function adder(): RecordingDelegate {
   });
 }
 
-for (const kind of [...bothKinds, spawnedHost]) {
+for (const kind of [...bothKinds, spawnedHost, networkHost]) {
   describe(kind.name, () => {
     test('a cell calls two tools in parallel, notifies, and completes with its output', async (t) => {
       const delegate = adder();

@@ -3,6 +3,7 @@ import type { TestContext } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { HostClient, type SessionBuilderOptions } from '../host/index.js';
 import { connectInProcess } from '../host/in-process.js';
+import { listen } from '../host/server/listen.js';
 import type { CodeCellSession, SessionRuntimeDelegate, ToolDefinition } from '../src/index.js';
 import type { CellLimits } from '../src/limits.js';
 import { capturingLogger, newRuntime } from './helpers.js';
@@ -41,6 +42,20 @@ export const spawnedHost: SessionKind = {
   name: 'HostClient spawning the codecell-host bin',
   open: async (t, delegate, setup = {}) => {
     const client = await HostClient.spawn({ command: HOST_BIN, args: [], logger: capturingLogger() });
+    t.after(() => client.close());
+    const session = await client.createSession(delegate, setup);
+    t.after(() => session.shutdown());
+    return session;
+  },
+};
+
+/** codecell-host's network service in this process (listen), reached by HostClient.connect over WebSocket. */
+export const networkHost: SessionKind = {
+  name: 'HostClient over WebSocket (codecell-host --listen)',
+  open: async (t, delegate, setup = {}) => {
+    const service = await listen({ host: '127.0.0.1', port: 0, token: 'contract', logger: capturingLogger() });
+    t.after(() => service.close());
+    const client = await HostClient.connect({ hosts: [service.url], token: 'contract', logger: capturingLogger() });
     t.after(() => client.close());
     const session = await client.createSession(delegate, setup);
     t.after(() => session.shutdown());

@@ -1,29 +1,139 @@
-// codecell-host's command line: its usage, --help and --version. The process entry
-// (host/server/main.ts) asks this module first and serves only when it says so.
+// codecell-host's command line: its usage, --help and --version, and the network service's
+// options. The process entry (host/server/main.ts) asks this module first and serves only when
+// it says so.
+import { readFileSync } from 'node:fs';
 import type { Writable } from 'node:stream';
-import { CODECELL_VERSION } from '../../src/internal.js';
+import { parseArgs } from 'node:util';
+import { CODECELL_VERSION, messageOf } from '../../src/internal.js';
 import { PROTOCOL_VERSION } from '../wire/protocol.js';
 
 const HOST_USAGE = [
-  'usage: codecell-host',
+  'usage: codecell-host [--listen <host>:<port> [options]]',
   '',
-  'Serves codecell sessions over JSON-RPC 2.0 on standard input and output (Content-Length',
-  'frames; docs/protocol.md), logging to standard error; exits 0 once standard input closes and',
-  'every session was shut down. Use it through HostClient (codecell/host) or any JSON-RPC client.',
+  'Serves codecell sessions over JSON-RPC 2.0 (docs/protocol.md), logging to standard error.',
+  'By default on standard input and output (Content-Length frames); exits 0 once standard input',
+  'closes and every session was shut down. Use it through HostClient (codecell/host).',
   '',
-  '  --help      this text',
-  '  --version   the version and protocol version',
+  'With --listen, over WebSocket (one JSON-RPC message per WebSocket message), with GET /healthz,',
+  '/readyz and /metrics on the same port. SIGTERM drains: new sessions go elsewhere, running ones',
+  'are served for --drain-ms, then shut down; exit 0. See docs/scaling.md.',
+  '',
+  '  --listen <host>:<port>    serve on this address (port 0: any free port)',
+  '  --token-file <file>       clients must send Authorization: Bearer <the file\'s text>',
+  '                            (or set CODECELL_TOKEN)',
+  '  --tls-cert <file>         PEM certificate: serve wss:// (with --tls-key)',
+  '  --tls-key <file>          PEM private key',
+  '  --drain-ms <ms>           how long SIGTERM serves running sessions (default 30000)',
+  '  --max-connections <n>     connections open at once (default 256)',
+  '  --max-sessions <n>        sessions per connection (default 1024)',
+  '  --help                    this text',
+  '  --version                 the version and protocol version',
 ].join('\n');
 
-/** undefined: serve; a number: exit with it (after writing help, the version, or the mistake). */
-export function hostCommand(args: readonly string[], io: { stdout: Writable; stderr: Writable }): number | undefined {
-  const [flag] = args;
-  if (flag === undefined) return undefined;
-  if (flag === '--version' || flag === '-v') {
+/** How codecell-host serves: on stdio, or listening on a port. */
+export type HostPlan =
+  | { mode: 'stdio' }
+  | {
+      mode: 'listen';
+      host: string;
+      port: number;
+      token: string | undefined;
+      tls: { cert: Buffer; key: Buffer } | undefined;
+      drainMs: number;
+      maxConnections: number | undefined;
+      maxSessions: number | undefined;
+    };
+
+interface Io {
+  stdout: Writable;
+  stderr: Writable;
+  env?: NodeJS.ProcessEnv;
+}
+
+/** A plan to serve, or a number: exit with it (after writing help, the version, or the mistake). */
+export function hostCommand(args: readonly string[], io: Io): HostPlan | number {
+  const fail = (message: string): number => {
+    io.stderr.write(`codecell-host: ${message}\n${HOST_USAGE}\n`);
+    return 2;
+  };
+  let values: Record<string, string | boolean | undefined>;
+  try {
+    ({ values } = parseArgs({
+      args: [...args],
+      strict: true,
+      allowPositionals: false,
+      options: {
+        help: { type: 'boolean', short: 'h' },
+        version: { type: 'boolean', short: 'v' },
+        listen: { type: 'string' },
+        'token-file': { type: 'string' },
+        'tls-cert': { type: 'string' },
+        'tls-key': { type: 'string' },
+        'drain-ms': { type: 'string' },
+        'max-connections': { type: 'string' },
+        'max-sessions': { type: 'string' },
+      },
+    }));
+  } catch (error) {
+    return fail(messageOf(error));
+  }
+  if (values.version === true) {
     io.stdout.write(`codecell-host ${CODECELL_VERSION} (protocol ${PROTOCOL_VERSION})\n`);
     return 0;
   }
-  const help = flag === '--help' || flag === '-h';
-  (help ? io.stdout : io.stderr).write(`${help ? '' : `codecell-host: unknown argument ${flag}\n`}${HOST_USAGE}\n`);
-  return help ? 0 : 2;
+  if (values.help === true) {
+    io.stdout.write(`${HOST_USAGE}\n`);
+    return 0;
+  }
+  const listen = values.listen as string | undefined;
+  if (listen === undefined) {
+    const stray = ['token-file', 'tls-cert', 'tls-key', 'drain-ms', 'max-connections', 'max-sessions'].find((name) => values[name] !== undefined);
+    return stray === undefined ? { mode: 'stdio' } : fail(`--${stray} needs --listen`);
+  }
+  try {
+    return { mode: 'listen', ...address(listen), ...listenOptions(values, io.env ?? process.env) };
+  } catch (error) {
+    return fail(messageOf(error));
+  }
+}
+
+function address(text: string): { host: string; port: number } {
+  const match = /^(?:\[([^\]]+)\]|([^:]+)):(\d{1,5})$/.exec(text);
+  const port = Number(match?.[3]);
+  if (match === null || port > 65_535) throw new Error(`--listen takes <host>:<port> (e.g. 127.0.0.1:7077), got ${JSON.stringify(text)}`);
+  return { host: (match[1] ?? match[2]) as string, port };
+}
+
+function listenOptions(values: Record<string, string | boolean | undefined>, env: NodeJS.ProcessEnv): Omit<Extract<HostPlan, { mode: 'listen' }>, 'mode' | 'host' | 'port'> {
+  const file = (name: string): Buffer | undefined => {
+    const path = values[name] as string | undefined;
+    if (path === undefined) return undefined;
+    try {
+      return readFileSync(path);
+    } catch (error) {
+      throw new Error(`--${name}: cannot read ${path}: ${messageOf(error)}`, { cause: error });
+    }
+  };
+  const count = (name: string): number | undefined => {
+    const text = values[name] as string | undefined;
+    if (text === undefined) return undefined;
+    if (!/^\d+$/.test(text) || !Number.isSafeInteger(Number(text))) throw new Error(`--${name} takes a whole number, got ${JSON.stringify(text)}`);
+    return Number(text);
+  };
+  const tokenFile = file('token-file');
+  const token = tokenFile === undefined ? env.CODECELL_TOKEN : tokenFile.toString('utf8').trim();
+  if (token !== undefined && token.trim() === '') throw new Error(tokenFile === undefined ? 'CODECELL_TOKEN is empty' : '--token-file holds an empty token');
+  const cert = file('tls-cert');
+  const key = file('tls-key');
+  if ((cert === undefined) !== (key === undefined)) throw new Error('--tls-cert and --tls-key go together');
+  const maxConnections = count('max-connections');
+  const maxSessions = count('max-sessions');
+  if (maxConnections === 0 || maxSessions === 0) throw new Error('--max-connections and --max-sessions must be at least 1');
+  return {
+    token: token?.trim(),
+    tls: cert === undefined || key === undefined ? undefined : { cert, key },
+    drainMs: count('drain-ms') ?? 30_000,
+    maxConnections,
+    maxSessions,
+  };
 }

@@ -4,8 +4,9 @@
 // cli and the entry points may import it. The link talks to sessions through LinkedSession, an
 // interface it owns, so link.ts never imports remote-session.ts.
 //
-// HostClient: runs codecell-host child processes (or connects to one host over streams), spreads
-// sessions over them, respawns a process after it died, and creates sessions on them.
+// HostClient: runs codecell-host child processes, or connects to hosts over the network (or to
+// one host over streams); places each new session on the least-loaded host that accepts it,
+// restarts or reconnects a host after it died, and creates sessions on them.
 import { spawn } from 'node:child_process';
 import { availableParallelism } from 'node:os';
 import type { Readable, Writable } from 'node:stream';
@@ -13,7 +14,11 @@ import { fileURLToPath } from 'node:url';
 import { CodeCellError, type CellLimits, type Logger, type SessionRuntimeDelegate } from '../../src/index.js';
 import { checkDelegate, consoleLogger } from '../../src/internal.js';
 import { HostLink } from './link.js';
+import { checkNetworkOptions, connectSocket, findHosts, type FoundHost, type NetworkOptions } from './network.js';
+import { HostSlot, type SlotKind } from './slot.js';
+import { streamCarrier } from '../wire/carrier.js';
 import { HOST_NODE_FLAGS } from '../wire/host-process.js';
+import { Methods } from '../wire/protocol.js';
 import { openRemoteSession, type RemoteSessionOptions } from './open-session.js';
 import type { RemoteSession } from './remote-session.js';
 
@@ -41,25 +46,17 @@ export interface HostClientOptions {
 
 const HOST_MAIN = fileURLToPath(new URL('../server/main.js', import.meta.url));
 
-/** One host process's place in the pool: its link, or the start of a fresh one. */
-interface Slot {
-  link: HostLink | undefined;
-  starting: Promise<HostLink> | undefined;
-  /** Sessions being created on it (not yet in `link.remotes`). */
-  creating: number;
-}
+/** Errors of session/create after which the session is tried on another host. */
+const GO_ELSEWHERE = new Set(['ERR_SHUTTING_DOWN', 'ERR_HOST_EXITED', 'ERR_LIMIT_EXCEEDED']);
 
-/** Starts and supervises codecell-host processes; creates sessions on them. */
+/** Starts and supervises codecell-host processes, or follows hosts on the network; creates sessions on them. */
 export class HostClient {
-  readonly #options: HostClientOptions;
-  readonly #connect: () => HostLink;
-  readonly #slots: Slot[];
+  readonly #slots: HostSlot[];
   #closed = false;
+  readonly #timers: ReturnType<typeof setInterval>[] = [];
 
-  private constructor(options: HostClientOptions, processes: number, connect: () => HostLink) {
-    this.#options = options;
-    this.#connect = connect;
-    this.#slots = Array.from({ length: processes }, () => ({ link: undefined, starting: undefined, creating: 0 }));
+  private constructor(slots: HostSlot[]) {
+    this.#slots = slots;
   }
 
   /** Spawns `codecell-host` (or `options.command`) processes and initializes them. */
@@ -67,21 +64,10 @@ export class HostClient {
     const processes = options.processes ?? availableParallelism();
     if (!Number.isInteger(processes) || processes < 1) throw new CodeCellError('ERR_INVALID_REQUEST', `processes must be a positive integer, got ${String(processes)}`);
     const logger = options.logger ?? consoleLogger;
-    const client = new HostClient(options, processes, () => {
-      const child = spawn(options.command ?? process.execPath, options.args ?? [...HOST_NODE_FLAGS, HOST_MAIN], {
-        stdio: ['pipe', 'pipe', options.stderr ?? 'inherit'],
-        env: options.env ?? process.env,
-      });
-      const link = new HostLink(child.stdout as Readable, child.stdin as Writable, child, logger, options);
-      child.on('error', (error) => link.die(new CodeCellError('ERR_HOST_EXITED', `codecell-host failed to start: ${error.message}`, { cause: error })));
-      child.on('exit', (code, signal) => {
-        link.die(new CodeCellError('ERR_HOST_EXITED', `codecell-host exited (code ${code ?? 'none'}, signal ${signal ?? 'none'})`));
-        link.exited();
-      });
-      return link;
-    });
+    const kind: SlotKind = { network: false, restart: options.respawn !== false, connect: () => spawnLink(options, logger) };
+    const client = new HostClient(Array.from({ length: processes }, () => new HostSlot('process', kind)));
     try {
-      await Promise.all(client.#slots.map((slot) => client.#start(slot)));
+      await Promise.all(client.#slots.map((slot) => slot.start()));
     } catch (error) {
       await client.close();
       throw error;
@@ -89,26 +75,66 @@ export class HostClient {
     return client;
   }
 
-  /** Talks to a host over existing streams (e.g. an in-process host in tests). Never respawns. */
-  static async connect(input: Readable, output: Writable, options: Omit<HostClientOptions, 'command' | 'args' | 'env' | 'respawn' | 'processes'> = {}): Promise<HostClient> {
-    let used = false;
-    const client = new HostClient({ ...options, respawn: false }, 1, () => {
-      if (used) throw new CodeCellError('ERR_HOST_EXITED', 'the in-process host connection has ended');
-      used = true;
-      return new HostLink(input, output, undefined, options.logger ?? consoleLogger, options);
-    });
-    await client.#start(client.#slots[0] as Slot);
+  /**
+   * Connects to codecell-host over the network (`{ hosts, token }`: see NetworkOptions), or to
+   * one host over existing streams (e.g. an in-process host in tests; never restarted). Over the
+   * network, rejects when no host could be reached.
+   */
+  static async connect(options: NetworkOptions): Promise<HostClient>;
+  static async connect(input: Readable, output: Writable, options?: Omit<HostClientOptions, 'command' | 'args' | 'env' | 'respawn' | 'processes'>): Promise<HostClient>;
+  static async connect(
+    first: NetworkOptions | Readable,
+    output?: Writable,
+    options: Omit<HostClientOptions, 'command' | 'args' | 'env' | 'respawn' | 'processes'> = {},
+  ): Promise<HostClient> {
+    if (output === undefined) return HostClient.#connectNetwork(first as NetworkOptions);
+    const input = first as Readable;
+    const logger = options.logger ?? consoleLogger;
+    const kind: SlotKind = { network: false, restart: false, connect: () => new HostLink(streamCarrier(input, output), undefined, logger, options) };
+    const client = new HostClient([new HostSlot('streams', kind)]);
+    await (client.#slots[0] as HostSlot).start();
     return client;
   }
 
-  /** The first host process's id (undefined for a stream connection); `pids` lists them all. */
+  static async #connectNetwork(options: NetworkOptions): Promise<HostClient> {
+    if (options === null || typeof options !== 'object') throw new CodeCellError('ERR_INVALID_REQUEST', 'HostClient.connect takes { hosts, token } (or an input and an output stream)');
+    checkNetworkOptions(options);
+    const logger = options.logger ?? consoleLogger;
+    const client = new HostClient([]);
+    const slotFor = (host: FoundHost): HostSlot => new HostSlot(host.url, { network: true, restart: true, connect: () => connectSocket(host, options, logger) });
+    const { hosts } = await findHosts({ ...options, logger });
+    if (hosts.length === 0) throw new CodeCellError('ERR_HOST_EXITED', `no codecell-host found for ${JSON.stringify(options.hosts)}`);
+    client.#slots.push(...hosts.map(slotFor));
+    const started = await Promise.allSettled(client.#slots.map((slot) => slot.start()));
+    if (!started.some((result) => result.status === 'fulfilled')) {
+      await client.close();
+      throw (started.find((result) => result.status === 'rejected') as PromiseRejectedResult).reason;
+    }
+    client.#every(options.statusIntervalMs ?? 1_000, () => client.#checkHosts());
+    if (options.hosts.some((entry) => typeof entry !== 'string')) {
+      client.#every(options.resolveIntervalMs ?? 5_000, async () => {
+        const found = await findHosts({ ...options, logger });
+        const urls = new Set(found.hosts.map((host) => host.url));
+        for (const host of found.hosts) if (!client.#slots.some((slot) => slot.name === host.url)) client.#slots.push(slotFor(host));
+        if (found.complete) for (const slot of client.#slots) if (!urls.has(slot.name)) slot.retired = true;
+      });
+    }
+    return client;
+  }
+
+  /** The first host process's id (undefined over the network or streams); `pids` lists them all. */
   get pid(): number | undefined {
     return this.#slots[0]?.link?.child?.pid;
   }
 
   /** The id of each running host process, in pool order. */
   get pids(): number[] {
-    return this.#slots.flatMap((slot) => (slot.link?.alive === true && slot.link.child?.pid !== undefined ? [slot.link.child.pid] : []));
+    return this.#slots.flatMap((slot) => (slot.alive && slot.link?.child?.pid !== undefined ? [slot.link.child.pid] : []));
+  }
+
+  /** The hosts this client reaches now: each one's name (URL, or process) and whether it takes new sessions. */
+  get hosts(): { host: string; connected: boolean; accepting: boolean; sessions: number }[] {
+    return this.#slots.map((slot) => ({ host: slot.link?.name ?? slot.name, connected: slot.alive, accepting: slot.accepting, sessions: slot.link?.remotes.size ?? 0 }));
   }
 
   /** The host-wide limits reported by `initialize`. */
@@ -116,14 +142,15 @@ export class HostClient {
     return this.#slots.find((slot) => slot.link?.limits !== undefined)?.link?.limits;
   }
 
-  /** Whether every host process of the pool is up. */
+  /** Whether every host of the client is up. */
   get isConnected(): boolean {
-    return this.#slots.every((slot) => slot.link?.alive === true);
+    return this.#slots.every((slot) => slot.alive || slot.retired);
   }
 
   /**
-   * Creates a session on the least busy host process (starting a fresh host there if the last
-   * one died). With `setupSource`, resolves once the setup cell reached its first frontier
+   * Creates a session on the least-loaded host that accepts sessions (starting a fresh host, or
+   * connecting again, if need be); a host that refuses it (draining, full, gone) passes it to
+   * the next. With `setupSource`, resolves once the setup cell reached its first frontier
    * (`setupEvent`); the creation is bounded by `setupTimeoutMs` and abandoned on `signal`,
    * shutting the session down.
    */
@@ -133,43 +160,86 @@ export class HostClient {
     if ('sessionId' in options) throw new CodeCellError('ERR_INVALID_REQUEST', 'sessionId is assigned by the host; do not pass one');
     options.signal?.throwIfAborted();
     if (this.#closed) throw new CodeCellError('ERR_SHUTTING_DOWN', 'the HostClient is closed');
-    const slot = this.#pick();
-    slot.creating++;
-    try {
-      const link = slot.link?.alive === true ? slot.link : await this.#start(slot);
-      return await openRemoteSession(link, delegate, options);
-    } finally {
-      slot.creating--;
+    const tried = new Set<HostSlot>();
+    let lastError: unknown;
+    for (let slot = this.#pick(tried); slot !== undefined; slot = this.#pick(tried)) {
+      tried.add(slot);
+      slot.creating++;
+      try {
+        const link = slot.alive && slot.link !== undefined ? slot.link : await slot.start();
+        return await openRemoteSession(link, delegate, options);
+      } catch (error) {
+        const code = error instanceof CodeCellError ? error.code : '';
+        if (!slot.network || options.signal?.aborted === true || !GO_ELSEWHERE.has(code)) throw error;
+        if (code === 'ERR_SHUTTING_DOWN') slot.refused();
+        lastError = error;
+      } finally {
+        slot.creating--;
+      }
+    }
+    throw lastError ?? this.#noHost();
+  }
+
+  /** Ends the hosts (spawned ones exit; network connections close, and their sessions end). Harmless twice. */
+  async close(): Promise<void> {
+    this.#closed = true;
+    for (const timer of this.#timers) clearInterval(timer);
+    await Promise.all(this.#slots.map((slot) => slot.close()));
+  }
+
+  /**
+   * The least-loaded host that accepts sessions, of those not tried yet. A spawned host that died
+   * counts as empty (it is started again); a network host that is down is tried only when no
+   * host is up, once its backoff passed.
+   */
+  #pick(tried: Set<HostSlot>): HostSlot | undefined {
+    const open = this.#slots.filter((slot) => !tried.has(slot) && slot.accepting);
+    const up = open.filter((slot) => slot.alive || (!slot.network && (slot.starting || slot.restartable)));
+    const candidates = up.length > 0 ? up : open.filter((slot) => slot.starting || slot.restartable);
+    if (candidates.length === 0) return undefined;
+    return candidates.reduce((best, slot) => (slot.load < best.load ? slot : best));
+  }
+
+  #noHost(): CodeCellError {
+    if (this.#slots.every((slot) => !slot.network)) return new CodeCellError('ERR_HOST_EXITED', 'codecell-host has exited and respawn is off');
+    const why = this.#slots.find((slot) => slot.lastError !== undefined)?.lastError?.message;
+    return new CodeCellError('ERR_HOST_EXITED', `no codecell-host accepts sessions now${why === undefined ? '' : ` (last failure: ${why})`}`);
+  }
+
+  /** Asks each connected host for its load; reconnects those that are down (after their backoff); drops retired ones once idle. */
+  #checkHosts(): void {
+    for (const slot of [...this.#slots]) {
+      const link = slot.link;
+      if (slot.retired) {
+        if (link === undefined || !link.alive || link.remotes.size === 0) {
+          this.#slots.splice(this.#slots.indexOf(slot), 1);
+          void slot.close();
+        }
+      } else if (slot.alive && link !== undefined) {
+        link.request(Methods.hostPing, {}).then(({ load }) => slot.report(load), () => {});
+      } else if (!slot.starting && slot.restartable) {
+        slot.start().catch(() => {});
+      }
     }
   }
 
-  /** Ends the hosts: their sessions are shut down and they exit. Harmless twice. */
-  async close(): Promise<void> {
-    this.#closed = true;
-    await Promise.all(
-      this.#slots.map(async (slot) => {
-        await slot.starting?.catch(() => {});
-        await slot.link?.close();
-      }),
-    );
+  #every(ms: number, task: () => void | Promise<void>): void {
+    const timer = setInterval(() => void Promise.resolve().then(task).catch(() => {}), ms);
+    timer.unref();
+    this.#timers.push(timer);
   }
+}
 
-  /** The slot with the fewest sessions (a dead one counts as empty when it can be respawned). */
-  #pick(): Slot {
-    const usable = this.#slots.filter((slot) => slot.link?.alive === true || slot.starting !== undefined || this.#options.respawn !== false);
-    if (usable.length === 0) throw new CodeCellError('ERR_HOST_EXITED', 'codecell-host has exited and respawn is off');
-    const load = (slot: Slot): number => slot.creating + (slot.link?.alive === true ? slot.link.remotes.size : 0);
-    return usable.reduce((best, slot) => (load(slot) < load(best) ? slot : best));
-  }
-
-  /** Starts a host in the slot, once however many callers ask at the same time. */
-  #start(slot: Slot): Promise<HostLink> {
-    slot.starting ??= (async () => {
-      const link = this.#connect();
-      slot.link = link;
-      await link.initialize();
-      return link;
-    })().finally(() => (slot.starting = undefined));
-    return slot.starting;
-  }
+function spawnLink(options: HostClientOptions, logger: Logger): HostLink {
+  const child = spawn(options.command ?? process.execPath, options.args ?? [...HOST_NODE_FLAGS, HOST_MAIN], {
+    stdio: ['pipe', 'pipe', options.stderr ?? 'inherit'],
+    env: options.env ?? process.env,
+  });
+  const link = new HostLink(streamCarrier(child.stdout as Readable, child.stdin as Writable), child, logger, options);
+  child.on('error', (error) => link.die(new CodeCellError('ERR_HOST_EXITED', `codecell-host failed to start: ${error.message}`, { cause: error })));
+  child.on('exit', (code, signal) => {
+    link.die(new CodeCellError('ERR_HOST_EXITED', `codecell-host exited (code ${code ?? 'none'}, signal ${signal ?? 'none'})`));
+    link.exited();
+  });
+  return link;
 }

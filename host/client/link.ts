@@ -2,7 +2,7 @@
 // requests out (each bounded by the host's liveness), delegate calls and cell messages in,
 // routed to sessions through a PendingRouter.
 import type { ChildProcess } from 'node:child_process';
-import type { Readable, Writable } from 'node:stream';
+import type { Carrier } from '../wire/carrier.js';
 import { CodeCellError, PendingRouter, toolIdentifier, type CellLimits, type Logger, type RoutedEntry, type SessionRuntimeDelegate } from '../../src/index.js';
 import { CODECELL_VERSION, errorKindOf, messageOf } from '../../src/internal.js';
 import { IncomingCalls, type IncomingCall } from './incoming-calls.js';
@@ -15,6 +15,7 @@ import {
   type CellCancelParams,
   type DelegateCall,
   type DelegateCallName,
+  type HostLoad,
   type MethodSpec,
   type ParamsOf,
   type ResultOf,
@@ -41,6 +42,11 @@ export interface LivenessOptions {
 
 const DEFAULT_LIVENESS_MS = 5_000;
 
+export interface LinkOptions extends LivenessOptions {
+  /** What `session.host` says: the host's URL, or its process (default `process <pid>`, `streams`). */
+  name?: string;
+}
+
 type ToolRef = Parameters<typeof toolIdentifier>[0];
 
 /** The delegate calls by their wire method, for the messages the client takes from the stream. */
@@ -62,12 +68,17 @@ export interface LinkedSession {
 export class HostLink {
   readonly connection: MessageConnection;
   readonly child: ChildProcess | undefined;
+  /** The host this link reaches (see LinkOptions.name). */
+  readonly name: string;
   readonly logger: Logger;
   /** Routes host messages to sessions whose id the client may not have learned yet. */
   readonly sessions: PendingRouter<SessionId, InboundNotification, InboundRequest>;
   readonly remotes = new Map<SessionId, LinkedSession>();
   limits: CellLimits | undefined;
+  /** Hears the load the host reports with each session it creates (HostClient places sessions by it). */
+  loadReported: ((load: HostLoad | undefined) => void) | undefined;
   readonly #incoming: IncomingCalls;
+  readonly #carrier: Carrier;
   readonly #sendRaw: (message: object) => void;
   /** A notification to the host. */
   readonly notify: <M extends MethodSpec>(method: M, params: ParamsOf<M>) => void;
@@ -78,13 +89,16 @@ export class HostLink {
   #watchdog: ReturnType<typeof setInterval> | undefined;
   #death: CodeCellError | undefined;
   readonly #exited = Promise.withResolvers<void>();
+  readonly #died = Promise.withResolvers<CodeCellError>();
 
-  constructor(input: Readable, output: Writable, child: ChildProcess | undefined, logger: Logger, options: LivenessOptions = {}) {
+  constructor(carrier: Carrier, child: ChildProcess | undefined, logger: Logger, options: LinkOptions = {}) {
+    this.#carrier = carrier;
+    this.name = options.name ?? (child === undefined ? 'streams' : `process ${child.pid ?? '?'}`);
     this.child = child;
     this.logger = logger;
     this.#livenessMs = options.livenessTimeoutMs ?? DEFAULT_LIVENESS_MS;
     this.sessions = new PendingRouter({ label: 'session', logger });
-    const opened = openConnection(input, output, logger, (message) => this.#intercept(message), {
+    const opened = openConnection(carrier, logger, (message) => this.#intercept(message), {
       // A host that stopped reading its input (the delegates' answers) is given up.
       overflow: (error) => this.die(new CodeCellError('ERR_HOST_EXITED', `codecell-host stopped reading: ${error.message}`)),
     });
@@ -115,13 +129,17 @@ export class HostLink {
       setTimeout(() => this.die(closed), 250).unref();
     };
     this.connection.onClose(ended);
-    // A pipe's 'close' may not come while the other side keeps it half open: its end is enough.
-    input.once('end', ended);
+    carrier.onEnd(ended);
     this.connection.listen();
   }
 
   get alive(): boolean {
     return this.#death === undefined;
+  }
+
+  /** Resolves with the reason once the host is gone (see die). */
+  get died(): Promise<CodeCellError> {
+    return this.#died.promise;
   }
 
   /** A request to the host; rejects with ERR_HOST_EXITED if the host dies or stops answering. */
@@ -190,6 +208,7 @@ export class HostLink {
   die(error: CodeCellError): void {
     if (this.#death !== undefined) return;
     this.#death = error;
+    this.#died.resolve(error);
     // A host given up on (its output closed, or it stopped answering) is not left running.
     if (this.child !== undefined && this.child.exitCode === null && this.child.signalCode === null) this.child.kill('SIGKILL');
     clearInterval(this.#watchdog);
@@ -213,6 +232,8 @@ export class HostLink {
       await this.#exited.promise;
       clearTimeout(timer);
     } else {
+      // The host sees its input end and shuts this connection's sessions down.
+      this.#carrier.end();
       this.die(new CodeCellError('ERR_HOST_EXITED', 'the client closed the connection'));
     }
   }

@@ -36,7 +36,8 @@ export async function openRemoteSession(link: HostLink, delegate: SessionRuntime
     }
     throw error;
   }
-  const { sessionId, setupCellId, callbackAbortDeadlineMs } = result as Partial<typeof result>;
+  const { sessionId, setupCellId, callbackAbortDeadlineMs, load } = result as Partial<typeof result>;
+  link.loadReported?.(load);
   if (typeof sessionId !== 'string' || sessionId === '' || (setupCellId !== undefined && typeof setupCellId !== 'string')) {
     throw new CodeCellError('ERR_PROTOCOL', `codecell-host answered session/create without a valid sessionId: ${JSON.stringify(result)}`);
   }

@@ -77,9 +77,14 @@ export class RemoteSession extends SessionBase implements LinkedSession {
     return super.isAlive && this.#hostDead === undefined;
   }
 
-  /** The id of the host process this session lives on (undefined over plain streams). */
+  /** The id of the host process this session lives on (undefined over plain streams or a network). */
   get hostPid(): number | undefined {
     return this.#link.child?.pid;
+  }
+
+  /** The host this session lives on: its `ws(s)://` URL, or `process <pid>` for a spawned one. */
+  get host(): string {
+    return this.#link.name;
   }
 
   async execute(request: ExecuteRequest, initialObserve?: ObserveMode): Promise<StartedCell> {

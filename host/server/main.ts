@@ -1,14 +1,15 @@
 // The codecell-host process: JSON-RPC on stdin/stdout, logs on stderr, exit 0 once stdin closes
-// and every session was shut down. Its command line is host/cli/host-args.ts.
+// and every session was shut down; or, with --listen, a network service (listen.ts) that drains
+// on SIGTERM and exits 0. Its command line is host/cli/host-args.ts.
 import { assertIsolatesUsable, isolatesDisposedCount, settleIsolatesForExit } from '../../src/internal.js';
 import { writeSync } from 'node:fs';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
-import { hostCommand } from '../cli/host-args.js';
+import { hostCommand, type HostPlan } from '../cli/host-args.js';
 import { createHost } from './server.js';
 
-const exitCode = hostCommand(process.argv.slice(2), process);
-if (exitCode !== undefined) process.exit(exitCode);
+const plan = hostCommand(process.argv.slice(2), process);
+if (typeof plan === 'number') process.exit(plan);
 
 try {
   assertIsolatesUsable();
@@ -36,19 +37,59 @@ function keepMemoryFlat(): void {
   }, 2_000).unref();
 }
 
+/**
+ * The process is tainted, and any orderly exit (process.exit included) can block forever in
+ * isolated-vm's teardown, joining the lost isolate's thread. So: say why, synchronously, and
+ * stop at once. The client sees the exit (ERR_HOST_EXITED) and starts a fresh host.
+ */
+function onCatastrophicError(message: string): void {
+  try {
+    writeSync(2, `codecell-host: V8 lost control of an isolate (${message}); exiting at once\n`);
+  } finally {
+    process.kill(process.pid, 'SIGKILL');
+  }
+}
+
 keepMemoryFlat();
-const host = createHost({
-  onCatastrophicError: (message) => {
-    // The process is tainted, and any orderly exit (process.exit included) can block forever in
-    // isolated-vm's teardown, joining the lost isolate's thread. So: say why, synchronously, and
-    // stop at once. The client sees the exit (ERR_HOST_EXITED) and starts a fresh host.
-    try {
-      writeSync(2, `codecell-host: V8 lost control of an isolate (${message}); exiting at once\n`);
-    } finally {
-      process.kill(process.pid, 'SIGKILL');
-    }
-  },
-});
-await host.closed;
+if (plan.mode === 'stdio') {
+  await createHost({ onCatastrophicError }).closed;
+} else {
+  await serveNetwork(plan);
+}
 await settleIsolatesForExit();
 process.exit(0);
+
+/** Listens until SIGTERM (or SIGINT), then drains: see listen.ts. */
+async function serveNetwork(plan: Extract<HostPlan, { mode: 'listen' }>): Promise<void> {
+  const { listen } = await import('./listen.js');
+  let service: Awaited<ReturnType<typeof listen>>;
+  try {
+    service = await listen({
+      host: plan.host,
+      port: plan.port,
+      ...(plan.token === undefined ? {} : { token: plan.token }),
+      ...(plan.tls === undefined ? {} : { tls: plan.tls }),
+      ...(plan.maxConnections === undefined ? {} : { maxConnections: plan.maxConnections }),
+      ...(plan.maxSessions === undefined ? {} : { maxSessionsPerConnection: plan.maxSessions }),
+      onCatastrophicError,
+    });
+  } catch (error) {
+    process.stderr.write(`codecell-host: cannot listen on ${plan.host}:${plan.port}: ${(error as Error).message}\n`);
+    process.exit(1);
+  }
+  if (plan.token === undefined && !isLoopback(plan.host)) {
+    process.stderr.write('codecell-host: warning: listening beyond loopback without a token (--token-file or CODECELL_TOKEN); anyone who reaches the port can run code\n');
+  }
+  process.stderr.write(`codecell-host listening on ${service.url}\n`);
+  const stop = Promise.withResolvers<'SIGTERM' | 'SIGINT'>();
+  process.once('SIGTERM', () => stop.resolve('SIGTERM'));
+  process.once('SIGINT', () => stop.resolve('SIGINT'));
+  const signal = await stop.promise;
+  process.stderr.write(`codecell-host: ${signal}: draining (${service.stats.sessions} sessions, up to ${plan.drainMs} ms)\n`);
+  await service.drain(plan.drainMs);
+  process.stderr.write('codecell-host: drained\n');
+}
+
+function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || host.startsWith('127.');
+}

@@ -19,12 +19,16 @@ import {
 } from '../../src/index.js';
 import { checkLimits, CODECELL_VERSION, consoleLogger, DEFAULT_OBSERVE, errorKindOf, messageOf } from '../../src/internal.js';
 import { OutgoingCalls } from './outgoing-calls.js';
+import { HostStats } from './stats.js';
+import { streamCarrier, type Carrier } from '../wire/carrier.js';
 import { invalidParams, onNotification, onRequest, openConnection, signalFromToken } from '../wire/jsonrpc.js';
 import { DelegateCalls, Methods, PROTOCOL_VERSION, type DelegateCall, type SessionId } from '../wire/protocol.js';
 
 export interface HostOptions {
   input?: Readable;
   output?: Writable;
+  /** What carries the messages instead of `input`/`output` (e.g. a WebSocket: host/wire/websocket.ts). */
+  carrier?: Carrier;
   /** Where the host logs (never stdout). Default: stderr. */
   logger?: Logger;
   /** Callback abort deadline of every session (default 100 ms). */
@@ -38,6 +42,14 @@ export interface HostOptions {
   maxQueuedBytes?: number;
   /** V8 lost control of an isolate; the process should end (codecell-host's main exits). */
   onCatastrophicError?: (message: string) => void;
+  /**
+   * The process's load and metrics, shared by all its connections (codecell-host --listen);
+   * default: this connection's own. While `stats.accepting` is false, session/create is refused
+   * with ERR_SHUTTING_DOWN ("go elsewhere").
+   */
+  stats?: HostStats;
+  /** How many sessions this connection may have at once (default: unbounded). */
+  maxSessions?: number;
 }
 
 export interface Host {
@@ -50,11 +62,14 @@ export interface Host {
 const SERVER_INFO = { name: 'codecell-host', version: CODECELL_VERSION };
 
 export function createHost(options: HostOptions = {}): Host {
-  const { input = process.stdin, output = process.stdout, logger = consoleLogger, callbackAbortDeadlineMs } = options;
+  const { logger = consoleLogger, callbackAbortDeadlineMs } = options;
+  const carrier = options.carrier ?? streamCarrier(options.input ?? process.stdin, options.output ?? process.stdout);
   const caps = checkLimits(options.caps, 'options.caps');
+  const stats = options.stats ?? new HostStats();
+  const maxSessions = options.maxSessions ?? Number.POSITIVE_INFINITY;
   // Answers to the host's delegate calls are taken before vscode-jsonrpc sees them.
   let outgoing: OutgoingCalls | undefined;
-  const { connection, notify, send, flush } = openConnection(input, output, logger, (message) => outgoing?.answer(message) === true, {
+  const { connection, notify, send, flush } = openConnection(carrier, logger, (message) => outgoing?.answer(message) === true, {
     ...(options.maxQueuedBytes === undefined ? {} : { maxQueuedBytes: options.maxQueuedBytes }),
     // A client that stopped reading is given up: its sessions end (it never grows without bound).
     overflow: () => void close(),
@@ -95,7 +110,7 @@ export function createHost(options: HostOptions = {}): Host {
   /** Forgets a session once its cells' initial observations went out (bounded). */
   const forgetSession = async (sessionId: SessionId): Promise<void> => {
     const sends = [...(initialSends.get(sessionId) ?? [])];
-    sessions.delete(sessionId);
+    if (sessions.delete(sessionId)) stats.sessions--;
     relayed.delete(sessionId);
     sessionFollowed.delete(sessionId);
     initialSends.delete(sessionId);
@@ -133,10 +148,12 @@ export function createHost(options: HostOptions = {}): Host {
     return { protocolVersion: PROTOCOL_VERSION, serverInfo: SERVER_INFO, limits: { ...DEFAULT_LIMITS, ...caps } };
   });
 
-  onRequest(connection, Methods.hostPing, () => ({}));
+  onRequest(connection, Methods.hostPing, () => ({ load: stats.load }));
 
   onRequest(connection, Methods.sessionCreate, async (params, token) => {
     if (closing !== undefined) throw new CodeCellError('ERR_SHUTTING_DOWN', 'codecell-host is shutting down');
+    if (!stats.accepting) throw new CodeCellError('ERR_SHUTTING_DOWN', 'codecell-host is draining: create the session on another host');
+    if (sessions.size >= maxSessions) throw new CodeCellError('ERR_LIMIT_EXCEEDED', `this connection already has ${maxSessions} sessions (the host's --max-sessions)`);
     const { tools, limits, storedValues, setupSource } = params;
     const sessionId = String(++sessionSeq);
     const deadlineMs = params.callbackAbortDeadlineMs ?? callbackAbortDeadlineMs ?? DEFAULT_CALLBACK_ABORT_DEADLINE_MS;
@@ -148,7 +165,9 @@ export function createHost(options: HostOptions = {}): Host {
       logger,
       caps,
       onCatastrophicError: options.onCatastrophicError,
+      observer: stats.sessionObserver(),
     });
+    stats.sessions++;
     sessions.set(sessionId, runtime);
     relayed.set(sessionId, new Set());
     initialSends.set(sessionId, new Set());
@@ -156,9 +175,9 @@ export function createHost(options: HostOptions = {}): Host {
       const started = setupSource === undefined ? undefined : await runtime.execute({ source: setupSource }, { kind: 'pendingFrontier' });
       // The client gave up before it learned the id: nobody will ever shut this session down.
       if (token.isCancellationRequested) throw new CodeCellError('ERR_CANCELLED', 'the client cancelled session/create');
-      if (started === undefined) return { sessionId, callbackAbortDeadlineMs: deadlineMs };
+      if (started === undefined) return { sessionId, callbackAbortDeadlineMs: deadlineMs, load: stats.load };
       sendInitialEvent(sessionId, started.cellId, started.initialEvent);
-      return { sessionId, setupCellId: started.cellId, callbackAbortDeadlineMs: deadlineMs };
+      return { sessionId, setupCellId: started.cellId, callbackAbortDeadlineMs: deadlineMs, load: stats.load };
     } catch (error) {
       await runtime.shutdown();
       await forgetSession(sessionId);
@@ -212,13 +231,16 @@ export function createHost(options: HostOptions = {}): Host {
     }
   });
 
-  onRequest(connection, Methods.cellTerminate, ({ sessionId, cellId }) => session(sessionId).terminate(cellId));
+  onRequest(connection, Methods.cellTerminate, ({ sessionId, cellId }) => {
+    const runtime = session(sessionId);
+    return stats.timed('terminated', () => runtime.terminate(cellId));
+  });
 
   onRequest(connection, Methods.sessionShutdown, async ({ sessionId }) => {
     const runtime = session(sessionId);
     // The client aborts this session's calls itself: one message, not one cell/cancel per cell.
     calls.forgetSession(sessionId, new CodeCellError('ERR_SHUTTING_DOWN', 'the session is shutting down'));
-    await runtime.shutdown();
+    await stats.timed('shutDown', () => runtime.shutdown());
     await forgetSession(sessionId);
     return {};
   });
@@ -228,7 +250,8 @@ export function createHost(options: HostOptions = {}): Host {
     sessions.clear();
     relayed.clear();
     initialSends.clear();
-    await Promise.all(runtimes.map((runtime) => runtime.shutdown()));
+    await Promise.all(runtimes.map((runtime) => stats.timed('shutDown', () => runtime.shutdown())));
+    stats.sessions -= runtimes.length;
     calls.failAll(new CodeCellError('ERR_HOST_EXITED', 'codecell-host is closing'));
   };
 
@@ -249,8 +272,7 @@ export function createHost(options: HostOptions = {}): Host {
     return closing;
   };
   connection.onClose(() => void close());
-  // A pipe's 'close' may never come while its other end is half open: the end of input is enough.
-  input.once('end', () => void close());
+  carrier.onEnd(() => void close());
   connection.listen();
   return { closed, close };
 }

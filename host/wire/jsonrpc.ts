@@ -1,7 +1,6 @@
 // The module that runs vscode-jsonrpc (framing.ts reads its frames): a connection over a pair
 // of streams, methods registered and called through the rows of the method table (params
 // validated, results typed), AbortSignal adapters and the error conversions of the protocol.
-import type { Readable, Writable } from 'node:stream';
 import {
   CancellationTokenSource,
   createMessageConnection,
@@ -12,7 +11,7 @@ import {
 } from 'vscode-jsonrpc/node.js';
 import { CodeCellError, type Logger } from '../../src/index.js';
 import { messageOf } from '../../src/internal.js';
-import { FramedReader, FramedWriter } from './framing.js';
+import type { Carrier } from './carrier.js';
 import { errorFromWire, JsonRpcErrors, wireCodeOf, type MethodSpec, type ParamsOf, type ResultOf } from './protocol.js';
 
 export type { CancellationToken, MessageConnection };
@@ -59,11 +58,10 @@ export interface ConnectionOptions {
   overflow?(error: Error): void;
 }
 
-export function openConnection(input: Readable, output: Writable, logger: Logger, intercept?: Interceptor, options: ConnectionOptions = {}): Connection {
+export function openConnection(carrier: Carrier, logger: Logger, intercept?: Interceptor, options: ConnectionOptions = {}): Connection {
   /** Ids of the peer's requests not answered yet (a second request with one of them is refused). */
   const requestsInFlight = new Set<string | number>();
-  const writer = new FramedWriter(
-    output,
+  const writer = carrier.writer(
     {
       lost: (error) => logger.warn(`codecell: the peer stopped reading (${messageOf(error)}); later messages to it are dropped`),
       overflow: (error) => options.overflow?.(error),
@@ -76,7 +74,7 @@ export function openConnection(input: Readable, output: Writable, logger: Logger
     void writer.write({ jsonrpc: '2.0', id, error: { code, message } } as Message);
   };
   const ignored = { jsonrpc: '2.0', method: IGNORED_NOTIFICATION } as Message;
-  const reader = new FramedReader(input, {
+  const reader = carrier.reader({
     body: (text) => {
       let message: unknown;
       try {
@@ -115,7 +113,7 @@ export function openConnection(input: Readable, output: Writable, logger: Logger
   const notify = <M extends MethodSpec>(method: M, params: ParamsOf<M>): void => send({ method: method.name, params });
   const flush = async (): Promise<void> => {
     await lastWrite;
-    await new Promise<void>((resolve) => (output.writableEnded ? resolve() : output.write('', () => resolve())));
+    await carrier.flush();
   };
   return { connection, notify, send, flush };
 }

@@ -91,8 +91,8 @@ export const Methods = {
   /** Accepted and ignored (the first v2 clients sent it): the host holds a cell's newest 128 events until cell/subscribe either way. */
   cellNoSubscriber: notification('cell/noSubscriber', z.object(inCell), 'toHost'),
   sessionShutdown: request<Record<string, never>>()('session/shutdown', 'toHost', z.object(inSession)),
-  /** Liveness: answered at once by a host whose event loop runs. */
-  hostPing: request<Record<string, never>>()('host/ping', 'toHost', z.object({})),
+  /** Liveness: answered at once by a host whose event loop runs, with its load (clients place sessions by it). */
+  hostPing: request<HostPingResult>()('host/ping', 'toHost', z.object({})),
   toolInvoke: request<ToolInvokeResult>()('tool/invoke', 'toClient', z.object({ ...inSession, call: checkedByRuntime<NestedToolCall>() })),
   cellNotify: request<Record<string, never>>()('cell/notify', 'toClient', z.object({ ...inSession, notification: checkedByRuntime<CellNotification>() })),
   /** The initial observation of a cell admitted by cell/execute or session/create. */
@@ -106,7 +106,13 @@ export const Methods = {
 
 export interface InitializeResult { protocolVersion: number; serverInfo: { name: string; version: string }; limits: CellLimits }
 /** `callbackAbortDeadlineMs`: the session's deadline, which the client's own waits keep too. */
-export interface SessionCreateResult { sessionId: SessionId; setupCellId?: string; callbackAbortDeadlineMs?: number }
+export interface SessionCreateResult { sessionId: SessionId; setupCellId?: string; callbackAbortDeadlineMs?: number; load?: HostLoad }
+/**
+ * What a host reports of its load, over all its connections: its sessions, its cells admitted
+ * and not yet closed, and whether it accepts new sessions (false while it drains: go elsewhere).
+ */
+export interface HostLoad { sessions: number; cellsRunning: number; accepting: boolean }
+export interface HostPingResult { load?: HostLoad }
 export interface CellExecuteResult { cellId: string }
 /** The tool's JSON value; absent when the tool returned undefined. */
 export interface ToolInvokeResult { value?: JsonValue }

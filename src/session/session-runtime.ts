@@ -64,6 +64,11 @@ export interface SessionRuntimeOptions {
   onCatastrophicError?: (message: string) => void;
   /** Where cells get their isolates. Default: one pool shared by the sessions of the process. */
   isolatePool?: IsolatePool;
+  /**
+   * Sees every cell's admission and stream events as they happen, before any subscriber (for
+   * metrics: codecell-host counts cells and times tool calls with it). It must not throw.
+   */
+  observer?: (event: SessionStreamEvent) => void;
 }
 
 export const DEFAULT_CALLBACK_ABORT_DEADLINE_MS = 100;
@@ -76,6 +81,7 @@ export class SessionRuntime extends SessionBase {
   readonly #caps: Partial<CellLimits> | undefined;
   readonly #onCatastrophicError: ((message: string) => void) | undefined;
   readonly #isolatePool: IsolatePool;
+  readonly #observer: ((event: SessionStreamEvent) => void) | undefined;
   readonly #deadlineMs: number;
   readonly #storedValues: Map<string, string> | undefined;
   /** UTF-8 bytes of the stored keys and JSON texts, kept as writes are committed. */
@@ -108,6 +114,8 @@ export class SessionRuntime extends SessionBase {
       throw new CodeCellError('ERR_INVALID_REQUEST', 'options.isolatePool must be an IsolatePool');
     }
     this.#isolatePool = (checked.isolatePool as IsolatePool | undefined) ?? defaultIsolatePool;
+    if (checked.observer !== undefined && typeof checked.observer !== 'function') throw new CodeCellError('ERR_INVALID_REQUEST', 'options.observer must be a function');
+    this.#observer = checked.observer as ((event: SessionStreamEvent) => void) | undefined;
     this.#cells = new SessionCells(this.#logger);
     // Committed cells keep their events for a late first subscriber as long as their outcome.
     this.#streams = new CellStreams({ logger: this.#logger, retainClosed: MAX_UNREAD_TERMINALS, sessionFromCells: true });
@@ -151,6 +159,7 @@ export class SessionRuntime extends SessionBase {
       this.assertNotShuttingDown();
     }
     this.#streams.admit(cellId);
+    this.#observer?.({ cellId, type: 'admitted' });
     const cell = new Cell(isolate, {
       id: cellId,
       toolCallId: checked.toolCallId ?? `exec-${cellId}`,
@@ -160,7 +169,10 @@ export class SessionRuntime extends SessionBase {
       callbackAbortDeadlineMs: this.#deadlineMs,
       logger: this.#logger,
       commitStore: (writes) => this.#commitStore(writes, limits.maxStoredBytes),
-      emit: (event, size) => this.#streams.emit(cellId, event, size),
+      emit: (event, size) => {
+        this.#observer?.({ cellId, ...event });
+        this.#streams.emit(cellId, event, size);
+      },
       onCommit: (unread) => this.#cells.committed(cell, unread),
       onTaken: () => this.#cells.taken(cell),
       onClosed: () => this.#cells.closed(cell),

@@ -1,0 +1,191 @@
+// codecell-host as a network service: protocol v2 over WebSocket (one JSON-RPC message per
+// WebSocket message), each connection its own createHost (its sessions invisible to the others),
+// a bearer token checked before the upgrade, optional TLS, bounded connections, messages and
+// sessions per connection, and on the same port GET /healthz, /readyz and /metrics. drain() is
+// the pod lifecycle: not ready at once, new sessions refused ("go elsewhere"), running sessions
+// served for the grace period, then shut down under the shared deadline.
+import { createHash, timingSafeEqual } from 'node:crypto';
+import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
+import { WebSocketServer, type WebSocket } from 'ws';
+import { CodeCellError, type CellLimits, type Logger } from '../../src/index.js';
+import { consoleLogger, messageOf } from '../../src/internal.js';
+import { socketCarrier } from '../wire/websocket.js';
+import { hostMetrics, type HostMetrics } from './metrics.js';
+import { createHost, type Host } from './server.js';
+import { HostStats } from './stats.js';
+
+export interface ListenOptions {
+  /** The address to bind (e.g. `127.0.0.1`, `0.0.0.0`). */
+  host: string;
+  /** 0: any free port (see `ListeningHost.port`). */
+  port: number;
+  /** Clients must send `Authorization: Bearer <token>`; others are refused before the upgrade. */
+  token?: string;
+  /** PEM certificate and key: serve `wss://` (and https for the probes). */
+  tls?: { cert: string | Buffer; key: string | Buffer };
+  /** Connections open at once; beyond it the upgrade is refused with 503. Default 256. */
+  maxConnections?: number;
+  /** Sessions one connection may have at once (ERR_LIMIT_EXCEEDED beyond). Default 1 024. */
+  maxSessionsPerConnection?: number;
+  /** The largest message a client may send; a larger one closes its connection (1009). Default 64 MiB. */
+  maxMessageBytes?: number;
+  logger?: Logger;
+  caps?: Partial<CellLimits>;
+  callbackAbortDeadlineMs?: number;
+  onCatastrophicError?: (message: string) => void;
+}
+
+export interface ListeningHost {
+  /** `ws://<host>:<port>` (or `wss://`), with the port actually bound. */
+  readonly url: string;
+  readonly port: number;
+  readonly stats: HostStats;
+  /** Stops accepting sessions, serves the running ones up to `graceMs`, then closes (see close). */
+  drain(graceMs: number): Promise<void>;
+  /** Shuts every session down (under the shared deadline), closes every connection and the port. */
+  close(): Promise<void>;
+}
+
+export const LISTEN_DEFAULTS = { maxConnections: 256, maxSessionsPerConnection: 1_024, maxMessageBytes: 64 * 1024 * 1024 } as const;
+
+/** How often a connected client is pinged; one that missed the previous ping is dropped. */
+const HEARTBEAT_MS = 30_000;
+
+export async function listen(options: ListenOptions): Promise<ListeningHost> {
+  const { logger = consoleLogger, maxConnections = LISTEN_DEFAULTS.maxConnections, maxMessageBytes = LISTEN_DEFAULTS.maxMessageBytes } = options;
+  checkCount(maxConnections, 'maxConnections');
+  checkCount(maxMessageBytes, 'maxMessageBytes');
+  checkCount(options.maxSessionsPerConnection ?? 1, 'maxSessionsPerConnection');
+  const stats = new HostStats();
+  const connections = new Map<WebSocket, Host>();
+  const metrics: HostMetrics = hostMetrics(stats, () => connections.size);
+  const expected = options.token === undefined ? undefined : digest(options.token);
+  const sockets = new WebSocketServer({ noServer: true, maxPayload: maxMessageBytes, perMessageDeflate: false });
+
+  const server: Server = options.tls === undefined ? createHttpServer() : createHttpsServer({ cert: options.tls.cert, key: options.tls.key });
+  server.on('request', (request: IncomingMessage, response: ServerResponse) => void probe(request, response, stats, metrics));
+  server.on('upgrade', (request: IncomingMessage, socket: Duplex, head: Buffer) => {
+    socket.on('error', () => {});
+    const refusal = refuse(request, expected, stats, connections.size, maxConnections);
+    if (refusal !== undefined) {
+      logger.warn(`codecell-host: refused a connection from ${request.socket.remoteAddress ?? '?'}: ${refusal.status} ${refusal.body}`);
+      writeRefusal(socket, refusal);
+      return;
+    }
+    sockets.handleUpgrade(request, socket, head, (ws) => serve(ws));
+  });
+
+  const serve = (ws: WebSocket): void => {
+    ws.on('error', (error) => logger.warn(`codecell-host: a connection failed: ${error.message}`));
+    const host = createHost({
+      carrier: socketCarrier(ws),
+      logger,
+      stats,
+      maxSessions: options.maxSessionsPerConnection ?? LISTEN_DEFAULTS.maxSessionsPerConnection,
+      ...(options.caps === undefined ? {} : { caps: options.caps }),
+      ...(options.callbackAbortDeadlineMs === undefined ? {} : { callbackAbortDeadlineMs: options.callbackAbortDeadlineMs }),
+      ...(options.onCatastrophicError === undefined ? {} : { onCatastrophicError: options.onCatastrophicError }),
+    });
+    connections.set(ws, host);
+    let alive = true;
+    ws.on('pong', () => (alive = true));
+    const heartbeat = setInterval(() => {
+      if (!alive) ws.terminate();
+      alive = false;
+      ws.ping();
+    }, HEARTBEAT_MS).unref();
+    void host.closed.then(() => {
+      clearInterval(heartbeat);
+      connections.delete(ws);
+      ws.close(1001, 'codecell-host closed the connection');
+    });
+  };
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port, options.host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  server.on('error', (error) => logger.error(`codecell-host: ${messageOf(error)}`));
+  const { port } = server.address() as AddressInfo;
+  const name = options.host.includes(':') ? `[${options.host}]` : options.host;
+  const url = `${options.tls === undefined ? 'ws' : 'wss'}://${name}:${port}`;
+
+  let closing: Promise<void> | undefined;
+  const close = (): Promise<void> => {
+    stats.accepting = false;
+    closing ??= (async () => {
+      await Promise.all([...connections.values()].map((host) => host.close()));
+      sockets.close();
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      });
+    })();
+    return closing;
+  };
+  const drain = async (graceMs: number): Promise<void> => {
+    stats.accepting = false;
+    const until = performance.now() + graceMs;
+    while (stats.sessions > 0 && performance.now() < until) await new Promise((resolve) => setTimeout(resolve, Math.min(100, Math.max(1, until - performance.now()))));
+    await close();
+  };
+  return { url, port, stats, drain, close };
+}
+
+function checkCount(value: number, name: string): void {
+  if (!Number.isSafeInteger(value) || value < 1) throw new CodeCellError('ERR_INVALID_REQUEST', `${name} must be a positive integer, got ${String(value)}`);
+}
+
+function digest(text: string): Buffer {
+  return createHash('sha256').update(text).digest();
+}
+
+interface Refusal {
+  status: 401 | 503;
+  body: string;
+}
+
+/** Why an upgrade is refused, if it is: the token first (compared in constant time), then capacity. */
+function refuse(request: IncomingMessage, expected: Buffer | undefined, stats: HostStats, open: number, maxConnections: number): Refusal | undefined {
+  if (expected !== undefined) {
+    const header = request.headers.authorization ?? '';
+    const given = header.startsWith('Bearer ') ? header.slice(7) : '';
+    // Hashed first, so the comparison takes the same time whatever the lengths.
+    if (!timingSafeEqual(digest(given), expected) || given === '') return { status: 401, body: 'a valid bearer token is required' };
+  }
+  if (!stats.accepting) return { status: 503, body: 'codecell-host is draining: connect to another host' };
+  if (open >= maxConnections) return { status: 503, body: `codecell-host has ${maxConnections} connections open (its --max-connections)` };
+  return undefined;
+}
+
+function writeRefusal(socket: Duplex, { status, body }: Refusal): void {
+  const reason = status === 401 ? 'Unauthorized' : 'Service Unavailable';
+  const extra = status === 401 ? 'WWW-Authenticate: Bearer\r\n' : 'Retry-After: 1\r\n';
+  socket.end(`HTTP/1.1 ${status} ${reason}\r\nConnection: close\r\nContent-Type: text/plain\r\n${extra}Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+}
+
+/** GET /healthz (alive), /readyz (accepting sessions), /metrics (Prometheus text); nothing else. */
+async function probe(request: IncomingMessage, response: ServerResponse, stats: HostStats, metrics: HostMetrics): Promise<void> {
+  const path = (request.url ?? '/').split('?')[0];
+  const reply = (status: number, body: string, type = 'text/plain; charset=utf-8'): void => {
+    response.writeHead(status, { 'Content-Type': type, 'Content-Length': Buffer.byteLength(body) });
+    response.end(request.method === 'HEAD' ? undefined : body);
+  };
+  if (request.method !== 'GET' && request.method !== 'HEAD') return reply(405, 'method not allowed\n');
+  if (path === '/healthz') return reply(200, 'ok\n');
+  if (path === '/readyz') return stats.accepting ? reply(200, 'ready\n') : reply(503, 'draining\n');
+  if (path === '/metrics') {
+    try {
+      return reply(200, await metrics.text(), metrics.contentType);
+    } catch (error) {
+      return reply(500, `metrics failed: ${messageOf(error)}\n`);
+    }
+  }
+  return reply(404, 'not found: codecell-host serves WebSocket upgrades, /healthz, /readyz and /metrics\n');
+}

@@ -1,0 +1,155 @@
+// The WebSocket carrier (the `ws` package): one JSON-RPC message per WebSocket text message, in
+// both directions. Backpressure as over stdio: once more than HIGH_WATER_BYTES were sent and
+// not yet taken by the socket, messages wait here; a peer that leaves more than maxQueuedBytes
+// unread is given up (the socket is terminated).
+import { AbstractMessageReader, AbstractMessageWriter, Disposable, type DataCallback, type Message } from 'vscode-jsonrpc/node.js';
+import WebSocket from 'ws';
+import type { Carrier, FrameSink, TextWriter, WriterHooks } from './carrier.js';
+import { DEFAULT_MAX_QUEUED_BYTES } from './framing.js';
+
+/** Sent and not yet written to the socket: above this, messages wait for the socket to take them. */
+const HIGH_WATER_BYTES = 1024 * 1024;
+
+export function socketCarrier(socket: WebSocket): Carrier {
+  return {
+    reader: (sink) => new SocketReader(socket, sink),
+    writer: (hooks, maxQueuedBytes) => new SocketWriter(socket, hooks, maxQueuedBytes),
+    flush: () =>
+      new Promise<void>((resolve) => {
+        // A ping with a callback is written after everything sent before it.
+        if (socket.readyState !== WebSocket.OPEN) resolve();
+        else socket.ping(undefined, undefined, () => resolve());
+      }),
+    onEnd: (callback) => void socket.once('close', callback),
+    end: () => socket.close(1000),
+  };
+}
+
+class SocketReader extends AbstractMessageReader {
+  readonly #socket: WebSocket;
+  readonly #sink: FrameSink;
+
+  constructor(socket: WebSocket, sink: FrameSink) {
+    super();
+    this.#socket = socket;
+    this.#sink = sink;
+  }
+
+  listen(callback: DataCallback): Disposable {
+    const onMessage = (data: WebSocket.RawData, isBinary: boolean): void => {
+      if (isBinary) {
+        this.#sink.malformed('a binary WebSocket message (codecell speaks JSON text messages)');
+        return;
+      }
+      const message = this.#sink.body(Buffer.isBuffer(data) ? data.toString('utf8') : Buffer.concat(toBuffers(data)).toString('utf8'));
+      if (message === undefined) return;
+      try {
+        callback(message);
+      } catch (error) {
+        this.fireError(error instanceof Error ? error : new Error(String(error)));
+      }
+    };
+    const onError = (error: Error): void => this.fireError(error);
+    const onClose = (): void => this.fireClose();
+    this.#socket.on('message', onMessage);
+    this.#socket.on('error', onError);
+    this.#socket.on('close', onClose);
+    return Disposable.create(() => {
+      this.#socket.off('message', onMessage);
+      this.#socket.off('error', onError);
+      this.#socket.off('close', onClose);
+    });
+  }
+}
+
+function toBuffers(data: WebSocket.RawData): Buffer[] {
+  if (Array.isArray(data)) return data;
+  return [Buffer.from(data as ArrayBuffer)];
+}
+
+class SocketWriter extends AbstractMessageWriter implements TextWriter {
+  readonly #socket: WebSocket;
+  readonly #hooks: WriterHooks;
+  readonly #maxQueuedBytes: number;
+  /** Bytes handed to the socket whose send has not completed. */
+  #sending = 0;
+  /** Messages waiting for the socket (over HIGH_WATER_BYTES in flight), with their settles. */
+  #waiting: { body: string; settle: () => void }[] = [];
+  #waitingBytes = 0;
+  #failed = false;
+
+  constructor(socket: WebSocket, hooks: WriterHooks, maxQueuedBytes = DEFAULT_MAX_QUEUED_BYTES) {
+    super();
+    this.#socket = socket;
+    this.#hooks = hooks;
+    this.#maxQueuedBytes = maxQueuedBytes;
+    socket.on('error', (error) => this.#fail(error));
+  }
+
+  write(message: Message): Promise<void> {
+    this.#hooks.written(message as { id?: unknown; method?: unknown });
+    let body: string;
+    try {
+      body = JSON.stringify(message);
+    } catch (error) {
+      this.fireError(error, message);
+      return Promise.resolve();
+    }
+    return this.writeText(body);
+  }
+
+  writeText(body: string): Promise<void> {
+    if (this.#failed) return Promise.resolve();
+    if (this.#socket.readyState !== WebSocket.OPEN) {
+      this.#fail(new Error('the WebSocket is closed'));
+      return Promise.resolve();
+    }
+    if (this.#sending < HIGH_WATER_BYTES && this.#waiting.length === 0) return new Promise((settle) => this.#send(body, settle));
+    if (this.#waitingBytes + body.length + this.#socket.bufferedAmount > this.#maxQueuedBytes) {
+      this.#overflow();
+      return Promise.resolve();
+    }
+    return new Promise((settle) => {
+      this.#waiting.push({ body, settle });
+      this.#waitingBytes += body.length;
+    });
+  }
+
+  end(): void {}
+
+  #send(body: string, settle: () => void): void {
+    this.#sending += body.length;
+    this.#socket.send(body, (error) => {
+      this.#sending -= body.length;
+      if (error != null) this.#fail(error);
+      settle();
+      this.#pump();
+    });
+  }
+
+  /** Sends what waited, as far as the socket takes it. */
+  #pump(): void {
+    while (this.#waiting.length > 0 && this.#sending < HIGH_WATER_BYTES && !this.#failed) {
+      const next = this.#waiting.shift() as { body: string; settle: () => void };
+      this.#waitingBytes -= next.body.length;
+      this.#send(next.body, next.settle);
+    }
+  }
+
+  #overflow(): void {
+    const queued = this.#waitingBytes + this.#socket.bufferedAmount;
+    const error = new Error(`the peer left ${queued} bytes unread, over the ${this.#maxQueuedBytes}-byte bound; the connection is given up`);
+    this.#fail(error);
+    this.#socket.terminate();
+    this.#hooks.overflow?.(error);
+  }
+
+  #fail(error: Error): void {
+    if (this.#failed) return;
+    this.#failed = true;
+    for (const { settle } of this.#waiting) settle();
+    this.#waiting = [];
+    this.#waitingBytes = 0;
+    this.#hooks.lost(error);
+  }
+}

@@ -1,0 +1,44 @@
+// Real codecell-host processes serving --listen on loopback, for the network-service tests.
+import { spawn, type ChildProcess } from 'node:child_process';
+import type { TestContext } from 'node:test';
+import { HOST_NODE_FLAGS } from '../host/wire/host-process.js';
+import { HOST_BIN } from './sessions.js';
+
+export interface ListeningProcess {
+  url: string;
+  child: ChildProcess;
+  /** What the process wrote to stderr so far. */
+  stderr(): string;
+  /** Resolves with the exit code (or the signal) once the process ended. */
+  exited: Promise<number | string>;
+}
+
+/** Starts `codecell-host --listen <address> ...args` and waits for its "listening on" line. */
+export async function startListening(t: TestContext, address: string, args: string[] = [], env: NodeJS.ProcessEnv = {}): Promise<ListeningProcess> {
+  // With the host's flags given, the bin serves in this process (no relaunch): signals reach it.
+  const child = spawn(process.execPath, [...HOST_NODE_FLAGS, HOST_BIN, '--listen', address, ...args], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+    env: { ...process.env, ...env },
+  });
+  t.after(() => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  });
+  let stderr = '';
+  const exited = new Promise<number | string>((resolve) => child.once('exit', (code, signal) => resolve(code ?? signal ?? 'none')));
+  const url = await new Promise<string>((resolve, reject) => {
+    child.stderr?.setEncoding('utf8');
+    child.stderr?.on('data', (chunk: string) => {
+      stderr += chunk;
+      const match = /codecell-host listening on (\S+)\n/.exec(stderr);
+      if (match !== null) resolve(match[1] as string);
+    });
+    void exited.then((code) => reject(new Error(`codecell-host exited (${code}) before listening: ${stderr}`)));
+  });
+  return { url, child, stderr: () => stderr, exited };
+}
+
+/** GET on the host's port (http for ws://, https for wss://). */
+export async function probe(url: string, path: string): Promise<{ status: number; text: string }> {
+  const response = await fetch(`${url.replace(/^ws/, 'http')}${path}`);
+  return { status: response.status, text: await response.text() };
+}

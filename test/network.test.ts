@@ -1,0 +1,266 @@
+// codecell-host as a network service (issue 28), on loopback: the token refused before the
+// upgrade, health/readiness/metrics, bounds, TLS, many hosts behind one HostClient (spread,
+// kill -9, drain on SIGTERM, hosts that appear in a DNS answer), and events neither lost,
+// duplicated nor reordered at 1 000 sessions.
+import assert from 'node:assert/strict';
+import { writeFileSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, test } from 'node:test';
+import { generate } from 'selfsigned';
+import WebSocket from 'ws';
+import { HostClient, type RemoteSession } from '../host/index.js';
+import { hostCommand } from '../host/cli/host-args.js';
+import { listen } from '../host/server/listen.js';
+import type { CodeCellError } from '../src/index.js';
+import { capturingLogger, RecordingDelegate, texts, waitFor } from './helpers.js';
+import { probe, startListening } from './network-helpers.js';
+
+const TOOLS = [{ name: 'echo' }];
+const echo = (): RecordingDelegate => new RecordingDelegate({ echo: (call) => ({ echoed: call.input ?? null }) });
+const codeOf = (error: unknown): string => (error as CodeCellError).code;
+
+function tokenFile(token: string): string {
+  const file = join(mkdtempSync(join(tmpdir(), 'codecell-token-')), 'token');
+  writeFileSync(file, `${token}\n`);
+  return file;
+}
+
+/** Reads one metric's value from the exposition text (the line `name{labels} value`). */
+function metric(text: string, line: string): number | undefined {
+  const found = text.split('\n').find((row) => row.startsWith(`${line} `));
+  return found === undefined ? undefined : Number(found.slice(line.length + 1));
+}
+
+describe('codecell-host --listen', { timeout: 60_000 }, () => {
+  test('a wrong or missing token is refused before the upgrade; probes and metrics answer on the same port', async (t) => {
+    const host = await startListening(t, '127.0.0.1:0', ['--token-file', tokenFile('s3cret')]);
+    assert.match(host.url, /^ws:\/\/127\.0\.0\.1:\d+$/);
+    for (const token of [undefined, 'wrong', 's3cre', 's3cret-and-more']) {
+      await assert.rejects(HostClient.connect({ hosts: [host.url], ...(token === undefined ? {} : { token }) }), (error: CodeCellError) => {
+        assert.equal(error.code, 'ERR_INVALID_REQUEST');
+        assert.match(error.message, /refused the connection: 401 a valid bearer token is required/);
+        return true;
+      });
+    }
+    // A raw client sees the refusal as the HTTP answer to its upgrade: no WebSocket was opened.
+    const status = await new Promise<number>((resolve) => {
+      const socket = new WebSocket(host.url, { headers: { Authorization: 'Basic czNjcmV0' } });
+      socket.on('error', () => {});
+      socket.on('unexpected-response', (_request, response) => resolve(response.statusCode ?? 0));
+      socket.on('open', () => resolve(101));
+    });
+    assert.equal(status, 401);
+    let metrics = await probe(host.url, '/metrics');
+    assert.equal(metric(metrics.text, 'codecell_connections'), 0, 'no refused client ever got a connection');
+    assert.equal(metric(metrics.text, 'codecell_sessions'), 0);
+
+    assert.deepEqual(await probe(host.url, '/healthz'), { status: 200, text: 'ok\n' });
+    assert.deepEqual(await probe(host.url, '/readyz'), { status: 200, text: 'ready\n' });
+    assert.equal((await probe(host.url, '/nowhere')).status, 404);
+
+    const client = await HostClient.connect({ hosts: [host.url], token: 's3cret' });
+    t.after(() => client.close());
+    const session = await client.createSession(echo(), { tools: TOOLS });
+    assert.equal(session.host, host.url);
+    const started = await session.execute({ source: 'text(JSON.stringify(await tools.echo({ n: 1 })))' });
+    assert.deepEqual(texts(await started.initialEvent), ['{"echoed":{"n":1}}']);
+    const spinning = await session.execute({ source: 'while (true) {}' }, { kind: 'yieldAfter', ms: 10 });
+    await spinning.initialEvent;
+    await session.terminate(spinning.cellId);
+    await waitFor(() => session.isAlive);
+    metrics = await probe(host.url, '/metrics');
+    assert.equal(metric(metrics.text, 'codecell_sessions'), 1);
+    assert.equal(metric(metrics.text, 'codecell_connections'), 1);
+    assert.equal(metric(metrics.text, 'codecell_accepting_sessions'), 1);
+    assert.equal(metric(metrics.text, 'codecell_cells_total{outcome="completed",reason=""}'), 1);
+    assert.equal(metric(metrics.text, 'codecell_cells_total{outcome="terminated",reason="requested"}'), 1);
+    assert.equal(metric(metrics.text, 'codecell_tool_call_seconds_count{ok="true"}'), 1);
+    assert.equal(metric(metrics.text, 'codecell_terminate_seconds_count'), 1);
+    assert.equal(metric(metrics.text, 'codecell_cells_running'), 0);
+    for (const name of ['codecell_shutdown_seconds_count', 'nodejs_eventloop_lag_seconds', 'process_resident_memory_bytes']) {
+      assert.ok(metrics.text.includes(`\n${name} `), `${name} is exported`);
+    }
+  });
+
+  test('bounds: connections, sessions per connection and message size each fail clearly; connections do not see each other', async (t) => {
+    const service = await listen({ host: '127.0.0.1', port: 0, maxConnections: 2, maxSessionsPerConnection: 2, maxMessageBytes: 4096, logger: capturingLogger() });
+    t.after(() => service.close());
+    const first = await HostClient.connect({ hosts: [service.url] });
+    t.after(() => first.close());
+    const a = await first.createSession(echo(), { tools: TOOLS });
+    await first.createSession(echo());
+    await assert.rejects(first.createSession(echo()), (error: CodeCellError) => error.code === 'ERR_LIMIT_EXCEEDED' && /already has 2 sessions/.test(error.message));
+
+    // Another connection cannot reach the first one's sessions: ids are per connection.
+    const raw = new WebSocket(service.url);
+    t.after(() => raw.terminate());
+    await new Promise((resolve) => raw.once('open', resolve));
+    const answer = new Promise<{ error?: { message: string } }>((resolve) => raw.once('message', (data) => resolve(JSON.parse(String(data)))));
+    raw.send(JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'cell/execute', params: { sessionId: a.sessionId, request: { source: 'text(1)' } } }));
+    assert.match((await answer).error?.message ?? '', new RegExp(`unknown session ${a.sessionId}`));
+
+    await assert.rejects(HostClient.connect({ hosts: [service.url] }), (error: CodeCellError) => error.code === 'ERR_HOST_EXITED' && /503 codecell-host has 2 connections open/.test(error.message));
+
+    // A message over the bound closes that connection (1009): its calls fail ERR_HOST_EXITED.
+    await assert.rejects(a.execute({ source: `text(${JSON.stringify('x'.repeat(8192))})` }), (error: CodeCellError) => error.code === 'ERR_HOST_EXITED');
+    assert.equal(a.isAlive, false);
+  });
+
+  test('TLS: wss:// round trip with the hosts CA; an unknown CA is refused', async (t) => {
+    const pems = await generate([{ name: 'commonName', value: 'localhost' }], {
+      keySize: 2048,
+      extensions: [{ name: 'subjectAltName', altNames: [{ type: 2, value: 'localhost' }, { type: 7, ip: '127.0.0.1' }] }],
+    });
+    const service = await listen({ host: '127.0.0.1', port: 0, tls: { cert: pems.cert, key: pems.private }, token: 't', logger: capturingLogger() });
+    t.after(() => service.close());
+    assert.match(service.url, /^wss:\/\//);
+    await assert.rejects(HostClient.connect({ hosts: [service.url], token: 't' }), (error: CodeCellError) => error.code === 'ERR_HOST_EXITED' && /self-signed|certificate/.test(error.message));
+    const client = await HostClient.connect({ hosts: [service.url], token: 't', tls: { ca: pems.cert } });
+    t.after(() => client.close());
+    const session = await client.createSession(echo(), { tools: TOOLS });
+    const started = await session.execute({ source: 'text(JSON.stringify(await tools.echo({ over: "tls" })))' });
+    assert.deepEqual(texts(await started.initialEvent), ['{"echoed":{"over":"tls"}}']);
+  });
+
+  test('the command line: --listen takes host:port; network options need --listen; a token file must be readable and non-empty', () => {
+    const io = () => {
+      let err = '';
+      return { stdout: { write: () => true }, stderr: { write: (text: string) => ((err += text), true) }, env: {}, err: () => err };
+    };
+    const cases: [string[], RegExp][] = [
+      [['--listen', 'nowhere'], /--listen takes <host>:<port>/],
+      [['--listen', '127.0.0.1:70000'], /--listen takes <host>:<port>/],
+      [['--token-file', '/x'], /--token-file needs --listen/],
+      [['--listen', '127.0.0.1:0', '--token-file', '/no/such/file'], /cannot read \/no\/such\/file/],
+      [['--listen', '127.0.0.1:0', '--token-file', tokenFile(' ')], /empty token/],
+      [['--listen', '127.0.0.1:0', '--tls-cert', tokenFile('x')], /--tls-cert and --tls-key go together/],
+      [['--listen', '127.0.0.1:0', '--drain-ms', 'soon'], /--drain-ms takes a whole number/],
+    ];
+    for (const [args, message] of cases) {
+      const out = io();
+      assert.equal(hostCommand(args, out as never), 2, args.join(' '));
+      assert.match(out.err(), message);
+    }
+    const plan = hostCommand(['--listen', '[::1]:7077', '--drain-ms', '500'], { ...io(), env: { CODECELL_TOKEN: 'env-token' } } as never);
+    assert.deepEqual(plan, { mode: 'listen', host: '::1', port: 7077, token: 'env-token', tls: undefined, drainMs: 500, maxConnections: undefined, maxSessions: undefined });
+  });
+});
+
+describe('one HostClient over many hosts', { timeout: 120_000 }, () => {
+  test('4 hosts: 400 sessions spread within 20 % of even; kill -9 one: only its sessions fail, new ones land on the others within 1 s', async (t) => {
+    const hosts = await Promise.all([0, 1, 2, 3].map(() => startListening(t, '127.0.0.1:0', [], { CODECELL_TOKEN: 'k' })));
+    const client = await HostClient.connect({ hosts: hosts.map((host) => host.url), token: 'k', logger: capturingLogger() });
+    t.after(() => client.close());
+    const sessions: RemoteSession[] = [];
+    for (let i = 0; i < 400; i++) sessions.push(await client.createSession(echo(), { tools: TOOLS }));
+    const counts = hosts.map((host) => sessions.filter((session) => session.host === host.url).length);
+    for (const count of counts) assert.ok(count >= 80 && count <= 120, `sessions per host ${counts.join(', ')}`);
+
+    const [doomed, ...others] = hosts as [(typeof hosts)[0], ...typeof hosts];
+    doomed.child.kill('SIGKILL');
+    await doomed.exited;
+    const killedAt = performance.now();
+    const onDoomed = sessions.filter((session) => session.host === doomed.url);
+    const results = await Promise.allSettled(sessions.map((session) => session.execute({ source: 'text("alive")' }).then((started) => started.initialEvent)));
+    results.forEach((result, i) => {
+      const session = sessions[i] as (typeof sessions)[0];
+      if (session.host === doomed.url) assert.equal(result.status === 'rejected' && codeOf(result.reason), 'ERR_HOST_EXITED');
+      else assert.deepEqual(result.status === 'fulfilled' && texts(result.value), ['alive']);
+    });
+    assert.ok(onDoomed.every((session) => !session.isAlive));
+    const fresh = await client.createSession(echo());
+    assert.ok(performance.now() - killedAt < 1_000, 'a new session within 1 s of the kill');
+    assert.ok(others.some((host) => host.url === fresh.host), `new session on a live host (${fresh.host})`);
+    for (let i = 0; i < 20; i++) assert.notEqual((await client.createSession(echo())).host, doomed.url);
+  });
+
+  test('SIGTERM drains: not ready at once, new sessions go elsewhere, the running cell completes, exit 0 within the grace', async (t) => {
+    const draining = await startListening(t, '127.0.0.1:0', ['--drain-ms', '20000']);
+    const other = await startListening(t, '127.0.0.1:0');
+    const client = await HostClient.connect({ hosts: [draining.url], logger: capturingLogger() });
+    t.after(() => client.close());
+    const session = await client.createSession(echo());
+    const running = await session.execute({ source: 'await new Promise((r) => setTimeout(r, 600)); text("finished")' }, { kind: 'yieldAfter', ms: 0 });
+    await running.initialEvent;
+    const signalled = performance.now();
+    draining.child.kill('SIGTERM');
+    await waitFor(() => draining.stderr().includes('draining'));
+    assert.equal((await probe(draining.url, '/readyz')).status, 503);
+    assert.equal((await probe(draining.url, '/healthz')).status, 200, 'alive while it drains');
+    await assert.rejects(client.createSession(echo()), (error: CodeCellError) => error.code === 'ERR_SHUTTING_DOWN' && /draining/.test(error.message));
+    // A client that also knows another host goes there.
+    const both = await HostClient.connect({ hosts: [draining.url, other.url].reverse(), logger: capturingLogger() });
+    t.after(() => both.close());
+    for (let i = 0; i < 4; i++) assert.equal((await both.createSession(echo())).host, other.url);
+    assert.deepEqual(texts(await session.observe(running.cellId, { kind: 'yieldAfter', ms: 10_000 })), ['finished']);
+    await session.shutdown();
+    await both.close();
+    assert.equal(await draining.exited, 0);
+    assert.ok(performance.now() - signalled < 10_000, 'drained once its sessions ended, well within the grace');
+  });
+
+  test('SIGTERM with a session still open: it is shut down after --drain-ms, and the host exits 0', async (t) => {
+    const host = await startListening(t, '127.0.0.1:0', ['--drain-ms', '300']);
+    const client = await HostClient.connect({ hosts: [host.url], logger: capturingLogger() });
+    t.after(() => client.close());
+    const session = await client.createSession(echo());
+    const spinning = await session.execute({ source: 'while (true) {}' }, { kind: 'yieldAfter', ms: 0 });
+    await spinning.initialEvent;
+    const signalled = performance.now();
+    host.child.kill('SIGTERM');
+    assert.equal(await host.exited, 0);
+    const took = performance.now() - signalled;
+    assert.ok(took >= 300 && took < 5_000, `exited ${Math.round(took)} ms after SIGTERM`);
+    await waitFor(() => !session.isAlive);
+  });
+
+  test('a host added to the DNS answer gets new sessions; one dropped from it gets none', async (t) => {
+    const first = await listen({ host: '127.0.0.2', port: 0, logger: capturingLogger() });
+    t.after(() => first.close());
+    const second = await listen({ host: '127.0.0.3', port: first.port, logger: capturingLogger() });
+    t.after(() => second.close());
+    let answer = ['127.0.0.2'];
+    const client = await HostClient.connect({ hosts: [{ dns: `codecell-hosts.test:${first.port}` }], resolve: async () => answer, resolveIntervalMs: 50, logger: capturingLogger() });
+    t.after(() => client.close());
+    const before = await Promise.all([0, 1, 2].map(() => client.createSession(echo())));
+    assert.deepEqual(new Set(before.map((session) => session.host)), new Set([first.url]));
+    answer = ['127.0.0.2', '127.0.0.3'];
+    await waitFor(() => client.hosts.some((host) => host.host === second.url && host.connected));
+    const after = await Promise.all([0, 1, 2].map(() => client.createSession(echo())));
+    assert.deepEqual(after.map((session) => session.host), [second.url, second.url, second.url], 'the new host had the fewest sessions');
+    answer = ['127.0.0.3'];
+    await waitFor(() => client.hosts.some((host) => host.host === first.url && !host.accepting));
+    for (let i = 0; i < 6; i++) assert.equal((await client.createSession(echo())).host, second.url);
+    assert.ok(before.every((session) => session.isAlive), 'sessions on a host dropped from the answer keep working');
+  });
+
+  test('1 000 sessions x 10 cells over 4 hosts: no event lost, duplicated or reordered', { timeout: 240_000 }, async (t) => {
+    const services = await Promise.all([0, 1, 2, 3].map(() => listen({ host: '127.0.0.1', port: 0, logger: capturingLogger() })));
+    t.after(() => Promise.all(services.map((service) => service.close())));
+    const client = await HostClient.connect({ hosts: services.map((service) => service.url), logger: capturingLogger() });
+    t.after(() => client.close());
+    const LINES = 5;
+    const runSession = async (n: number): Promise<void> => {
+      const session = await client.createSession(echo());
+      for (let cell = 0; cell < 10; cell++) {
+        const started = await session.execute({ source: `for (let i = 0; i < ${LINES}; i++) { text(\`${n}:${cell}:\${i}\`); await 0 }` }, { kind: 'yieldAfter', ms: 0 });
+        const seen: string[] = [];
+        for await (const event of session.events(started.cellId)) {
+          if (event.type === 'output' && event.item.type === 'text') seen.push(event.item.text);
+          if (event.type === 'closed') break;
+        }
+        assert.deepEqual(seen, Array.from({ length: LINES }, (_, i) => `${n}:${cell}:${i}`));
+      }
+      await session.shutdown();
+    };
+    let next = 0;
+    await Promise.all(
+      Array.from({ length: 50 }, async () => {
+        while (next < 1_000) await runSession(next++);
+      }),
+    );
+    const spread = services.map((service) => service.stats.sessions);
+    assert.deepEqual(spread, [0, 0, 0, 0], 'every session was shut down');
+  });
+});
