@@ -1,0 +1,141 @@
+// deploy/: every Kubernetes manifest validated offline against the API's schemas
+// (kubernetes-models), the promises the files make to each other checked (probes, drain within
+// the grace period, no egress, non-root and read-only), and the image's command started here.
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { Deployment } from 'kubernetes-models/apps/v1';
+import { HorizontalPodAutoscaler } from 'kubernetes-models/autoscaling/v2';
+import { NetworkPolicy } from 'kubernetes-models/networking.k8s.io/v1';
+import { PodDisruptionBudget } from 'kubernetes-models/policy/v1';
+import { Pod, Service } from 'kubernetes-models/v1';
+import { parseAllDocuments } from 'yaml';
+import { hostCommand } from '../host/cli/host-args.js';
+
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const DEPLOY = `${ROOT}deploy/`;
+const TOKEN_FILE = join(mkdtempSync(join(tmpdir(), 'codecell-deploy-')), 'token');
+writeFileSync(TOKEN_FILE, 'token\n');
+
+type Manifest = { apiVersion: string; kind: string; metadata: { name: string }; spec: Record<string, unknown> };
+
+function manifests(folder: string): Manifest[] {
+  return readdirSync(`${DEPLOY}${folder}`)
+    .filter((file) => file.endsWith('.yaml'))
+    .flatMap((file) =>
+      parseAllDocuments(readFileSync(`${DEPLOY}${folder}/${file}`, 'utf8')).map((document) => {
+        assert.deepEqual(document.errors, [], `${folder}/${file} parses`);
+        return document.toJS() as Manifest;
+      }),
+    );
+}
+
+const MODELS: Record<string, new (data: never) => { validate(): void }> = {
+  'apps/v1 Deployment': Deployment,
+  'v1 Service': Service,
+  'policy/v1 PodDisruptionBudget': PodDisruptionBudget,
+  'autoscaling/v2 HorizontalPodAutoscaler': HorizontalPodAutoscaler,
+  'networking.k8s.io/v1 NetworkPolicy': NetworkPolicy,
+};
+
+type PodSpec = {
+  terminationGracePeriodSeconds: number;
+  automountServiceAccountToken: boolean;
+  securityContext: { runAsNonRoot: boolean };
+  containers: {
+    args: string[];
+    readinessProbe: { httpGet: { path: string; port: string } };
+    livenessProbe: { httpGet: { path: string; port: string } };
+    ports: { name: string; containerPort: number }[];
+    resources: { requests: object; limits: object };
+    securityContext: { readOnlyRootFilesystem: boolean; allowPrivilegeEscalation: boolean };
+  }[];
+};
+
+/** What a host pod must promise, wherever it is declared. */
+function checkHostPod(spec: PodSpec, where: string): void {
+  const [container] = spec.containers;
+  assert.ok(container !== undefined, where);
+  // The token file is the Secret's, mounted in the pod; here a stand-in.
+  const args = container.args.map((arg) => (arg === '/var/run/codecell/token' ? TOKEN_FILE : arg));
+  const plan = hostCommand(args, { stdout: process.stdout, stderr: process.stderr, env: {} });
+  assert.ok(typeof plan === 'object' && plan.mode === 'listen', `${where}: the args are a valid --listen command line`);
+  assert.equal(plan.host, '0.0.0.0');
+  assert.ok(spec.terminationGracePeriodSeconds * 1000 > plan.drainMs + 5_000, `${where}: the grace period covers the drain and the shutdown`);
+  assert.deepEqual(container.ports.map((port) => [port.name, port.containerPort]), [['ws', plan.port]]);
+  assert.equal(container.readinessProbe.httpGet.path, '/readyz');
+  assert.equal(container.livenessProbe.httpGet.path, '/healthz');
+  assert.ok(container.args.includes('--token-file'), `${where}: a token is required`);
+  assert.equal(spec.securityContext.runAsNonRoot, true);
+  assert.equal(spec.automountServiceAccountToken, false);
+  assert.equal(container.securityContext.readOnlyRootFilesystem, true);
+  assert.equal(container.securityContext.allowPrivilegeEscalation, false);
+  assert.ok(container.resources.requests !== undefined && container.resources.limits !== undefined);
+}
+
+describe('deploy/', { timeout: 60_000 }, () => {
+  test('every Kubernetes manifest is valid against the API schemas, and they agree with each other', () => {
+    const all = manifests('kubernetes');
+    const kinds = all.map((manifest) => `${manifest.apiVersion} ${manifest.kind}`).sort();
+    assert.deepEqual(kinds, Object.keys(MODELS).sort());
+    for (const manifest of all) {
+      const Model = MODELS[`${manifest.apiVersion} ${manifest.kind}`] as (typeof MODELS)[string];
+      assert.doesNotThrow(() => new Model(manifest as never).validate(), `${manifest.kind} is valid`);
+    }
+    const byKind = (kind: string): Manifest => all.find((manifest) => manifest.kind === kind) as Manifest;
+    const deployment = byKind('Deployment').spec as { selector: { matchLabels: object }; template: { metadata: { labels: object }; spec: PodSpec } };
+    checkHostPod(deployment.template.spec, 'Deployment');
+    const labels = deployment.selector.matchLabels;
+    assert.deepEqual(byKind('Service').spec.clusterIP, 'None', 'a headless Service: clients see every pod');
+    assert.deepEqual(byKind('Service').spec.selector, labels);
+    assert.deepEqual((byKind('PodDisruptionBudget').spec.selector as { matchLabels: object }).matchLabels, labels);
+    assert.deepEqual((byKind('NetworkPolicy').spec.podSelector as { matchLabels: object }).matchLabels, labels);
+    assert.deepEqual(byKind('NetworkPolicy').spec.policyTypes, ['Ingress', 'Egress']);
+    assert.deepEqual(byKind('NetworkPolicy').spec.egress, [], 'host pods reach nothing');
+    assert.equal((byKind('HorizontalPodAutoscaler').spec.scaleTargetRef as { name: string }).name, byKind('Deployment').metadata.name);
+  });
+
+  test('the agent-sandbox SandboxTemplate: its pod and network policy are valid, and the claim names it', () => {
+    const [template, claim] = [...manifests('agent-sandbox')].sort((a, b) => a.kind.localeCompare(b.kind)).reverse() as [Manifest, Manifest];
+    assert.equal(template.apiVersion, 'extensions.agents.x-k8s.io/v1alpha1');
+    assert.equal(template.kind, 'SandboxTemplate');
+    assert.deepEqual(Object.keys(template.spec).sort(), ['networkPolicy', 'podTemplate']);
+    const podTemplate = template.spec.podTemplate as { metadata: object; spec: PodSpec };
+    assert.doesNotThrow(() => new Pod({ metadata: { name: 'host', ...podTemplate.metadata }, spec: podTemplate.spec } as never).validate());
+    checkHostPod(podTemplate.spec, 'SandboxTemplate');
+    const policy = template.spec.networkPolicy as { egress: unknown[] };
+    assert.doesNotThrow(() => new NetworkPolicy({ metadata: { name: 'p' }, spec: { podSelector: {}, ...policy } } as never).validate());
+    assert.deepEqual(policy.egress, []);
+    assert.equal(claim.kind, 'SandboxClaim');
+    assert.deepEqual(claim.spec, { sandboxTemplateRef: { name: template.metadata.name } });
+  });
+
+  test("the image's entrypoint starts a listening host here (with the address and token file swapped)", async (t) => {
+    const dockerfile = readFileSync(`${DEPLOY}Dockerfile`, 'utf8');
+    assert.match(dockerfile, /^FROM node:24-slim$/m);
+    assert.match(dockerfile, /npm ci --omit=dev/);
+    assert.match(dockerfile, /^USER node$/m);
+    const json = (instruction: string): string[] => JSON.parse((new RegExp(`^${instruction} (\\[.*\\])$`, 'm').exec(dockerfile) as RegExpExecArray)[1] as string) as string[];
+    const [node, ...flags] = json('ENTRYPOINT');
+    const args = json('CMD');
+    assert.equal(node, 'node');
+    assert.deepEqual(args, ['--listen', '0.0.0.0:7077', '--token-file', '/var/run/codecell/token']);
+    const child = spawn(process.execPath, [...flags, '--listen', '127.0.0.1:0'], { cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, CODECELL_TOKEN: 'image' } });
+    t.after(() => child.kill('SIGKILL'));
+    let stderr = '';
+    child.stderr.setEncoding('utf8');
+    await new Promise<void>((resolve, reject) => {
+      child.stderr.on('data', (chunk: string) => {
+        stderr += chunk;
+        if (stderr.includes('codecell-host listening on ws://127.0.0.1:')) resolve();
+      });
+      child.once('exit', (code) => reject(new Error(`exited ${code}: ${stderr}`)));
+    });
+    child.kill('SIGTERM');
+    assert.equal(await new Promise((resolve) => child.once('exit', resolve)), 0, 'SIGTERM drains and exits 0');
+  });
+});
