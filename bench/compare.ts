@@ -6,7 +6,7 @@ import { availableParallelism } from 'node:os';
 import { check, type ResultRow } from './common.js';
 import { isolateFloor, pipeFloor } from './peers/baselines.js';
 import { CodexHost, CODEX_VERSION, findCodexHost } from './peers/codex.js';
-import { inProcess, overStdio, type BenchSession, type BenchSubject } from './peers/subject.js';
+import { inProcess, overNetwork, overStdio, type BenchSession, type BenchSubject } from './peers/subject.js';
 
 const SEQUENTIAL_CALLS = 200;
 const BATCHES = 25;
@@ -93,7 +93,7 @@ async function load(subject: BenchSubject, sessions: number): Promise<{ cellsPer
 export async function compare({ quick, peers }: CompareOptions): Promise<ResultRow[]> {
   const codexBinary = findCodexHost(peers);
   const processes = availableParallelism();
-  const subjects: BenchSubject[] = [inProcess, await overStdio('codecell stdio')];
+  const subjects: BenchSubject[] = [inProcess, await overStdio('codecell stdio'), await overNetwork('codecell WebSocket', 1)];
   if (codexBinary !== undefined) subjects.push(new CodexHost(codexBinary));
   const pipe = pipeFloor();
   const raw = await isolateFloor();
@@ -127,7 +127,13 @@ export async function compare({ quick, peers }: CompareOptions): Promise<ResultR
 
   const loadSessions = quick ? 20 : LOAD.sessions;
   const loadLabel = `${loadSessions} sessions x ${LOAD.cells} cells x ${LOAD.calls} calls`;
-  const loadSubjects = [...subjects, await overStdio(`codecell stdio, 1 process`, { processes: 1 })];
+  // On a machine with few cores, more hosts show what the network costs, not how it scales.
+  const loadSubjects = [
+    ...subjects,
+    await overStdio(`codecell stdio, 1 process`, { processes: 1 }),
+    await overNetwork('codecell WebSocket, 2 hosts', 2),
+    await overNetwork('codecell WebSocket, 4 hosts', 4),
+  ];
   for (let r = 0; r < (quick ? 1 : 2); r++) {
     for (const subject of r % 2 === 0 ? loadSubjects : [...loadSubjects].reverse()) {
       const result = await load(subject, loadSessions);
@@ -148,6 +154,15 @@ export async function compare({ quick, peers }: CompareOptions): Promise<ResultR
   const floor = rows.find((row) => row.name.startsWith('floor: bare'));
   const stdioSequential = rows.find((row) => row.name === 'tool round trip, sequential: codecell stdio');
   if (floor !== undefined && stdioSequential !== undefined) stdioSequential.baseline = `${stdioSequential.baseline ?? 'no peer'}; ${round(stdioSequential.median / floor.median)}× the pipe floor`;
+  const stdioFigures = (name: string): void => {
+    const [figure] = name.split(/: (?=[^:]+$)/);
+    const network = rows.find((row) => row.name === name);
+    const overStdioRow = rows.find((row) => row.name === `${figure}: codecell stdio`);
+    if (network !== undefined && overStdioRow !== undefined) network.baseline = `${network.baseline ?? 'no peer'}; ${round(network.median / overStdioRow.median)}× codecell stdio`;
+  };
+  stdioFigures('tool round trip, sequential: codecell WebSocket');
+  stdioFigures(`tool round trip, batches of ${BATCH}, per call: codecell WebSocket`);
+  stdioFigures('cell latency, text(1) execute to completed: codecell WebSocket');
   const rawOut = rows.find((row) => row.name === 'floor: raw isolated-vm async call out of an isolate');
   const localSequential = rows.find((row) => row.name === 'tool round trip, sequential: codecell in-process');
   if (rawOut !== undefined && localSequential !== undefined) localSequential.baseline = `${localSequential.baseline ?? 'no peer'}; ${round(localSequential.median / rawOut.median)}× the raw async call out of an isolate`;

@@ -6,6 +6,7 @@ import { runInNewContext } from 'node:vm';
 import { HostClient } from '../host/index.js';
 import { SessionRuntime } from '../src/index.js';
 import { check, quietLogger, type ResultRow } from './common.js';
+import { listeningHosts } from './peers/subject.js';
 
 setFlagsFromString('--expose-gc');
 const gc = runInNewContext('gc') as () => void;
@@ -41,6 +42,26 @@ async function idleSessionsInOneHost(): Promise<ResultRow> {
   await client.close();
   console.log(`\nmemory: one codecell-host with 1000 idle sessions: RSS ${after.toFixed(1)} MiB (${before.toFixed(1)} MiB with one)`);
   return { name: 'memory: codecell-host RSS with 1000 idle sessions (MiB)', unit: 'MiB', median: round(after), p99: round(after), samples: 1000, baseline: `${round(before)} MiB with one session (target <= 100 MiB)` };
+}
+
+/** A listening codecell-host's RSS per idle session, over one WebSocket connection. */
+async function idleSessionsOverNetwork(): Promise<ResultRow> {
+  const delegate = { invokeTool: async () => null, notify: async () => {} };
+  const host = await listeningHosts(1);
+  const client = await HostClient.connect({ hosts: host.urls, logger: quietLogger });
+  const pid = host.pids[0] ?? 0;
+  const first = await client.createSession(delegate);
+  check((await (await first.execute({ source: 'text(1)' })).initialEvent).kind === 'completed', 'the first network cell did not complete');
+  await new Promise((resolve) => setTimeout(resolve, 500));
+  const before = rssOf(pid);
+  for (let i = 0; i < 999; i++) await client.createSession(delegate);
+  await new Promise((resolve) => setTimeout(resolve, 500));
+  const after = rssOf(pid);
+  await client.close();
+  await host.stop();
+  const perSession = ((after - before) * 1024) / 999;
+  console.log(`\nmemory: codecell-host --listen with 1000 idle sessions: RSS ${after.toFixed(1)} MiB (${before.toFixed(1)} MiB with one), ${perSession.toFixed(1)} KiB per session`);
+  return { name: 'memory: codecell-host --listen RSS per idle session (KiB)', unit: 'KiB', median: round(perSession), p99: round(perSession), samples: 999, baseline: `RSS ${round(before)} -> ${round(after)} MiB over 999 sessions on one connection` };
 }
 
 /**
@@ -101,6 +122,7 @@ export async function memory(quick: boolean): Promise<ResultRow[]> {
   return [
     await hostRssSlope(quick),
     await idleSessionsInOneHost(),
+    await idleSessionsOverNetwork(),
     { name: 'memory: heap per idle session', unit: 'KiB', median: round(perSessionKiB), p99: round(perSessionKiB), samples: idleCount },
     { name: `memory: RSS growth over ${cells} sequential cells (MiB)`, unit: 'MiB', median: round((end.rss - start.rss) / MiB), p99: round((end.rss - start.rss) / MiB), samples: cells, baseline: `RSS ${round(start.rss / MiB)} -> ${round(end.rss / MiB)} MiB` },
     { name: `memory: heap growth over ${cells} sequential cells (MiB)`, unit: 'MiB', median: round((end.heapUsed - start.heapUsed) / MiB), p99: round((end.heapUsed - start.heapUsed) / MiB), samples: cells, baseline: `heap ${round(start.heapUsed / MiB)} -> ${round(end.heapUsed / MiB)} MiB` },

@@ -1,5 +1,8 @@
 // What the peer benchmark drives: a runtime that opens sessions whose cells call one tool, `echo`.
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { HostClient, type HostClientOptions } from '../../host/index.js';
+import { HOST_NODE_FLAGS } from '../../host/wire/host-process.js';
 import { SessionRuntime, type CellEvent, type CodeCellSession, type SessionRuntimeDelegate } from '../../src/index.js';
 import { quietLogger } from '../common.js';
 
@@ -19,6 +22,7 @@ export interface BenchSubject {
 }
 
 const tools = [{ name: 'echo' }];
+const HOST_MAIN = fileURLToPath(new URL('../../host/server/main.js', import.meta.url));
 
 function delegateOf(tool: ToolHandler): SessionRuntimeDelegate {
   return { invokeTool: async (call) => (await tool(call.input)) as never, notify: async () => {} };
@@ -49,5 +53,46 @@ export async function overStdio(name: string, options: HostClientOptions = {}): 
     name,
     openSession: async (tool) => benchSession(await client.createSession(delegateOf(tool), { tools })),
     close: () => client.close(),
+  };
+}
+
+/** Starts `codecell-host --listen 127.0.0.1:0` processes; their URLs, and a stop for them all. */
+export async function listeningHosts(count: number): Promise<{ urls: string[]; pids: number[]; stop(): Promise<void> }> {
+  const children = await Promise.all(
+    Array.from({ length: count }, async () => {
+      const child = spawn(process.execPath, [...HOST_NODE_FLAGS, HOST_MAIN, '--listen', '127.0.0.1:0'], { stdio: ['ignore', 'ignore', 'pipe'] });
+      const url = await new Promise<string>((resolve, reject) => {
+        let stderr = '';
+        child.stderr.setEncoding('utf8');
+        child.stderr.on('data', (chunk: string) => {
+          stderr += chunk;
+          const match = /listening on (\S+)\n/.exec(stderr);
+          if (match !== null) resolve(match[1] as string);
+        });
+        child.once('exit', (code) => reject(new Error(`codecell-host --listen exited ${code}: ${stderr}`)));
+      });
+      return { child, url };
+    }),
+  );
+  return {
+    urls: children.map(({ url }) => url),
+    pids: children.map(({ child }) => child.pid ?? 0),
+    stop: async () => {
+      await Promise.all(children.map(({ child }) => new Promise((resolve) => (child.exitCode !== null ? resolve(null) : (child.once('exit', resolve), child.kill('SIGTERM'))))));
+    },
+  };
+}
+
+/** codecell-host --listen processes on loopback behind one HostClient (WebSocket). */
+export async function overNetwork(name: string, hosts: number): Promise<BenchSubject> {
+  const listening = await listeningHosts(hosts);
+  const client = await HostClient.connect({ hosts: listening.urls, logger: quietLogger });
+  return {
+    name,
+    openSession: async (tool) => benchSession(await client.createSession(delegateOf(tool), { tools })),
+    close: async () => {
+      await client.close();
+      await listening.stop();
+    },
   };
 }
