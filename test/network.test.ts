@@ -107,6 +107,32 @@ describe('codecell-host --listen', { timeout: 60_000 }, () => {
     assert.equal(a.isAlive, false);
   });
 
+  test('a client that stops reading is given up once it leaves more than maxQueuedBytes unread; its sessions end', async (t) => {
+    const service = await listen({ host: '127.0.0.1', port: 0, maxQueuedBytes: 2 * 1024 * 1024, logger: capturingLogger() });
+    t.after(() => service.close());
+    const raw = new WebSocket(service.url);
+    t.after(() => raw.terminate());
+    await new Promise((resolve) => raw.once('open', resolve));
+    const answers = new Map<number, { result?: { sessionId: string } }>();
+    raw.on('message', (data) => {
+      const message = JSON.parse(String(data)) as { id?: number; result?: { sessionId: string } };
+      if (typeof message.id === 'number') answers.set(message.id, message);
+    });
+    const send = (id: number, method: string, params: object): void => raw.send(JSON.stringify({ jsonrpc: '2.0', id, method, params }));
+    send(1, 'initialize', { protocolVersion: 2 });
+    send(2, 'session/create', {});
+    await waitFor(() => answers.has(2));
+    const sessionId = answers.get(2)?.result?.sessionId as string;
+    raw.pause(); // reads nothing from now on
+    const closed = new Promise((resolve) => raw.once('close', resolve));
+    // Each cell's initial observation carries 1 MiB of output: far more than the bound, unread.
+    for (let id = 3; id < 23; id++) send(id, 'cell/execute', { sessionId, request: { source: 'text("x".repeat(1 << 20))' } });
+    await waitFor(() => service.stats.sessions === 0, 30_000);
+    raw.resume();
+    await closed;
+    assert.equal(service.stats.sessions, 0, 'the connection was given up and its session shut down');
+  });
+
   test('TLS: wss:// round trip with the hosts CA; an unknown CA is refused', async (t) => {
     const pems = await generate([{ name: 'commonName', value: 'localhost' }], {
       keySize: 2048,

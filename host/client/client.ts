@@ -16,7 +16,7 @@ import { checkDelegate, consoleLogger } from '../../src/internal.js';
 import { HostLink } from './link.js';
 import { checkNetworkOptions, connectSocket, findHosts, type FoundHost, type NetworkOptions } from './network.js';
 import { HostSlot, type SlotKind } from './slot.js';
-import { streamCarrier } from '../wire/carrier.js';
+import { streamCarrier } from '../wire/framing.js';
 import { HOST_NODE_FLAGS } from '../wire/host-process.js';
 import { Methods } from '../wire/protocol.js';
 import { openRemoteSession, type RemoteSessionOptions } from './open-session.js';

@@ -32,6 +32,8 @@ export interface ListenOptions {
   maxSessionsPerConnection?: number;
   /** The largest message a client may send; a larger one closes its connection (1009). Default 64 MiB. */
   maxMessageBytes?: number;
+  /** How much a client may leave unread before its connection is given up. Default 64 MiB. */
+  maxQueuedBytes?: number;
   logger?: Logger;
   caps?: Partial<CellLimits>;
   callbackAbortDeadlineMs?: number;
@@ -86,6 +88,7 @@ export async function listen(options: ListenOptions): Promise<ListeningHost> {
       stats,
       maxSessions: options.maxSessionsPerConnection ?? LISTEN_DEFAULTS.maxSessionsPerConnection,
       ...(options.caps === undefined ? {} : { caps: options.caps }),
+      ...(options.maxQueuedBytes === undefined ? {} : { maxQueuedBytes: options.maxQueuedBytes }),
       ...(options.callbackAbortDeadlineMs === undefined ? {} : { callbackAbortDeadlineMs: options.callbackAbortDeadlineMs }),
       ...(options.onCatastrophicError === undefined ? {} : { onCatastrophicError: options.onCatastrophicError }),
     });

@@ -20,7 +20,8 @@ import {
 import { checkLimits, CODECELL_VERSION, consoleLogger, DEFAULT_OBSERVE, errorKindOf, messageOf } from '../../src/internal.js';
 import { OutgoingCalls } from './outgoing-calls.js';
 import { HostStats } from './stats.js';
-import { streamCarrier, type Carrier } from '../wire/carrier.js';
+import type { Carrier } from '../wire/carrier.js';
+import { streamCarrier } from '../wire/framing.js';
 import { invalidParams, onNotification, onRequest, openConnection, signalFromToken } from '../wire/jsonrpc.js';
 import { DelegateCalls, Methods, PROTOCOL_VERSION, type DelegateCall, type SessionId } from '../wire/protocol.js';
 

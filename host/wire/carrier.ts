@@ -1,17 +1,83 @@
 // What carries JSON-RPC messages between a client and a host: a pair of byte streams with
-// Content-Length frames (stdio, the default; framing.ts), or a WebSocket with one message per
-// WebSocket message (websocket.ts). The connection (jsonrpc.ts) sees only this interface, so a
+// Content-Length frames (stdio, the default: streamCarrier in framing.ts), or a WebSocket with
+// one message per WebSocket message (socketCarrier in websocket.ts). The connection (jsonrpc.ts) sees only this interface, so a
 // new transport is one more Carrier and nothing else changes.
-import type { Readable, Writable } from 'node:stream';
-import type { MessageReader, MessageWriter } from 'vscode-jsonrpc/node.js';
-import { FramedReader, FramedWriter, type FrameSink, type WriterHooks } from './framing.js';
+import type { EventEmitter } from 'node:events';
+import { AbstractMessageReader, AbstractMessageWriter, Disposable, type DataCallback, type Message, type MessageReader, type MessageWriter } from 'vscode-jsonrpc/node.js';
+/** What a reader hands on: a message's text, or why bytes were skipped. */
+export type FrameSink = { body(text: string): Message | undefined; malformed(reason: string): void };
 
-export type { FrameSink, WriterHooks };
+/** What a writer reports: each message vscode-jsonrpc wrote, and the first failure. */
+export interface WriterHooks {
+  written(message: { id?: unknown; method?: unknown }): void;
+  /** The output failed, or the peer left more than `maxQueuedBytes` unread: later writes are dropped. */
+  lost(error: Error): void;
+  /** The peer left more than `maxQueuedBytes` unread (after `lost`): whoever owns the connection gives it up. */
+  overflow?(error: Error): void;
+}
+
+/** How much a peer that does not read may leave waiting before the writer gives it up. */
+export const DEFAULT_MAX_QUEUED_BYTES = 64 * 1024 * 1024;
 
 /** A writer that also sends messages serialised already (answers handled outside vscode-jsonrpc). */
 export interface TextWriter extends MessageWriter {
   /** Sends one whole message; resolves once it was handed to the transport. Never rejects. */
   writeText(body: string): Promise<void>;
+}
+
+/** A writer of whole messages: `write` serialises and hands on to `writeText`, which each transport sends. */
+export abstract class TextMessageWriter extends AbstractMessageWriter implements TextWriter {
+  protected abstract readonly hooks: WriterHooks;
+
+  write(message: Message): Promise<void> {
+    this.hooks.written(message as { id?: unknown; method?: unknown });
+    let body: string;
+    try {
+      body = JSON.stringify(message);
+    } catch (error) {
+      this.fireError(error, message);
+      return Promise.resolve();
+    }
+    return this.writeText(body);
+  }
+
+  abstract writeText(body: string): Promise<void>;
+
+  end(): void {}
+}
+
+/** A reader whose transport hands it data by an event; each message found goes to the callback. */
+export abstract class EventMessageReader extends AbstractMessageReader {
+  /** Where data, 'error' and 'close' come from (a stream, a WebSocket). */
+  protected abstract readonly source: EventEmitter;
+  protected abstract readonly dataEvent: string;
+
+  /** The messages in one delivery of the data event (undefined entries are skipped). */
+  protected abstract messages(...data: unknown[]): Iterable<Message | undefined>;
+
+  listen(callback: DataCallback): Disposable {
+    const onData = (...data: unknown[]): void => {
+      for (const message of this.messages(...data)) {
+        if (message === undefined) continue;
+        try {
+          callback(message);
+        } catch (error) {
+          // A message the dispatcher chokes on (e.g. `$/cancelRequest` with params by position).
+          this.fireError(error instanceof Error ? error : new Error(String(error)));
+        }
+      }
+    };
+    const onError = (error: Error): void => this.fireError(error);
+    const onClose = (): void => this.fireClose();
+    this.source.on(this.dataEvent, onData);
+    this.source.on('error', onError);
+    this.source.on('close', onClose);
+    return Disposable.create(() => {
+      this.source.off(this.dataEvent, onData);
+      this.source.off('error', onError);
+      this.source.off('close', onClose);
+    });
+  }
 }
 
 export interface Carrier {
@@ -25,16 +91,4 @@ export interface Carrier {
   onEnd(callback: () => void): void;
   /** Ends this side (the peer sees its input end). */
   end(): void;
-}
-
-/** Content-Length frames over a pair of streams: a child's stdio, or linked streams in a test. */
-export function streamCarrier(input: Readable, output: Writable): Carrier {
-  return {
-    reader: (sink) => new FramedReader(input, sink),
-    writer: (hooks, maxQueuedBytes) => new FramedWriter(output, hooks, maxQueuedBytes),
-    flush: () => new Promise<void>((resolve) => (output.writableEnded || output.destroyed ? resolve() : output.write('', () => resolve()))),
-    // A pipe's 'close' may never come while its other end is half open: the end of input is enough.
-    onEnd: (callback) => void input.once('end', callback),
-    end: () => void output.end(),
-  };
 }

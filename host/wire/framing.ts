@@ -4,7 +4,10 @@
 // Writing: each message, header and body, in one piece, and all messages ready in the same turn
 // in one write.
 import type { Readable, Writable } from 'node:stream';
-import { AbstractMessageReader, AbstractMessageWriter, Disposable, type DataCallback, type Message, type MessageReader, type MessageWriter } from 'vscode-jsonrpc/node.js';
+import type { Message, MessageReader, MessageWriter } from 'vscode-jsonrpc/node.js';
+import { DEFAULT_MAX_QUEUED_BYTES, EventMessageReader, TextMessageWriter, type Carrier, type FrameSink, type WriterHooks } from './carrier.js';
+
+export { DEFAULT_MAX_QUEUED_BYTES };
 
 /** The longest header block accepted (vscode-jsonrpc's are ~25 bytes). */
 const MAX_HEADER_BYTES = 8 * 1024;
@@ -13,11 +16,9 @@ const MAX_BODY_BYTES = 256 * 1024 * 1024;
 const HEADER_END = Buffer.from('\r\n\r\n');
 const CONTENT_LENGTH = Buffer.from('Content-Length:');
 
-/** What the reader hands on: a frame's body, or why bytes were skipped. */
-export type FrameSink = { body(text: string): Message | undefined; malformed(reason: string): void };
-
-export class FramedReader extends AbstractMessageReader implements MessageReader {
-  readonly #input: Readable;
+export class FramedReader extends EventMessageReader implements MessageReader {
+  protected readonly source: Readable;
+  protected readonly dataEvent = 'data';
   readonly #sink: FrameSink;
   #buffer: Buffer = Buffer.alloc(0);
   /** Chunks received after #buffer, not yet joined (a large body is joined once, when complete). */
@@ -29,34 +30,16 @@ export class FramedReader extends AbstractMessageReader implements MessageReader
 
   constructor(input: Readable, sink: FrameSink) {
     super();
-    this.#input = input;
+    this.source = input;
     this.#sink = sink;
   }
 
-  listen(callback: DataCallback): Disposable {
-    const onData = (chunk: Buffer): void => {
-      this.#pending.push(chunk);
-      this.#pendingBytes += chunk.length;
-      for (let message = this.#next(); message !== null; message = this.#next()) {
-        if (message === undefined) continue;
-        try {
-          callback(message);
-        } catch (error) {
-          // A message the dispatcher chokes on (e.g. `$/cancelRequest` with params by position).
-          this.fireError(error instanceof Error ? error : new Error(String(error)));
-        }
-      }
-    };
-    const onError = (error: Error): void => this.fireError(error);
-    const onClose = (): void => this.fireClose();
-    this.#input.on('data', onData);
-    this.#input.on('error', onError);
-    this.#input.on('close', onClose);
-    return Disposable.create(() => {
-      this.#input.off('data', onData);
-      this.#input.off('error', onError);
-      this.#input.off('close', onClose);
-    });
+  /** The frames completed by one chunk of input. */
+  protected *messages(...data: unknown[]): Iterable<Message | undefined> {
+    const chunk = data[0] as Buffer;
+    this.#pending.push(chunk);
+    this.#pendingBytes += chunk.length;
+    for (let message = this.#next(); message !== null; message = this.#next()) yield message;
   }
 
   /** The next frame's message (undefined: a frame that decoded to nothing), or null: need bytes. */
@@ -122,18 +105,6 @@ function contentLength(header: string): number | string {
   return length;
 }
 
-/** What the writer reports: each message vscode-jsonrpc wrote, and the first failure. */
-export interface WriterHooks {
-  written(message: { id?: unknown; method?: unknown }): void;
-  /** The output failed, or the peer left more than `maxQueuedBytes` unread: later writes are dropped. */
-  lost(error: Error): void;
-  /** The peer left more than `maxQueuedBytes` unread (after `lost`): whoever owns the connection gives it up. */
-  overflow?(error: Error): void;
-}
-
-/** How much a peer that does not read may leave waiting before the writer gives it up. */
-export const DEFAULT_MAX_QUEUED_BYTES = 64 * 1024 * 1024;
-
 /**
  * Writes frames in batches: what is written during one turn of the event loop leaves in one
  * `write` at the end of it (a microtask). Backpressure is honoured: once the output needs
@@ -141,9 +112,9 @@ export const DEFAULT_MAX_QUEUED_BYTES = 64 * 1024 * 1024;
  * `maxQueuedBytes` unread is given up (the output is destroyed). Writes never reject; the first
  * failure is reported to `lost` (the peer went away: the connection's close fails what was pending).
  */
-export class FramedWriter extends AbstractMessageWriter implements MessageWriter {
+export class FramedWriter extends TextMessageWriter implements MessageWriter {
   readonly #output: Writable;
-  readonly #hooks: WriterHooks;
+  protected readonly hooks: WriterHooks;
   readonly #maxQueuedBytes: number;
   #batch = '';
   #written: Promise<void> | undefined;
@@ -155,7 +126,7 @@ export class FramedWriter extends AbstractMessageWriter implements MessageWriter
   constructor(output: Writable, hooks: WriterHooks, maxQueuedBytes = DEFAULT_MAX_QUEUED_BYTES) {
     super();
     this.#output = output;
-    this.#hooks = hooks;
+    this.hooks = hooks;
     this.#maxQueuedBytes = maxQueuedBytes;
     // A peer that went away shows as an 'error' on its pipe (EPIPE): reported, never thrown.
     output.on('error', (error) => this.#fail(error));
@@ -163,18 +134,6 @@ export class FramedWriter extends AbstractMessageWriter implements MessageWriter
       this.#blocked = false;
       if (this.#batch !== '') this.#flush();
     });
-  }
-
-  write(message: Message): Promise<void> {
-    this.#hooks.written(message as { id?: unknown; method?: unknown });
-    let body: string;
-    try {
-      body = JSON.stringify(message);
-    } catch (error) {
-      this.fireError(error, message);
-      return Promise.resolve();
-    }
-    return this.writeText(body);
   }
 
   /** Sends a message already serialised; resolves once its batch was handed to the stream. */
@@ -196,8 +155,6 @@ export class FramedWriter extends AbstractMessageWriter implements MessageWriter
   get queuedBytes(): number {
     return this.#batch.length + this.#output.writableLength;
   }
-
-  end(): void {}
 
   #flush(): void {
     const batch = this.#batch;
@@ -231,12 +188,24 @@ export class FramedWriter extends AbstractMessageWriter implements MessageWriter
     const error = new Error(`the peer left ${queued} bytes unread, over the ${this.#maxQueuedBytes}-byte bound; the connection is given up`);
     this.#fail(error);
     this.#output.destroy();
-    this.#hooks.overflow?.(error);
+    this.hooks.overflow?.(error);
   }
 
   #fail(error: Error): void {
     if (this.#failed) return;
     this.#failed = true;
-    this.#hooks.lost(error);
+    this.hooks.lost(error);
   }
+}
+
+/** Content-Length frames over a pair of streams: a child's stdio, or linked streams in a test. */
+export function streamCarrier(input: Readable, output: Writable): Carrier {
+  return {
+    reader: (sink) => new FramedReader(input, sink),
+    writer: (hooks, maxQueuedBytes) => new FramedWriter(output, hooks, maxQueuedBytes),
+    flush: () => new Promise<void>((resolve) => (output.writableEnded || output.destroyed ? resolve() : output.write('', () => resolve()))),
+    // A pipe's 'close' may never come while its other end is half open: the end of input is enough.
+    onEnd: (callback) => void input.once('end', callback),
+    end: () => void output.end(),
+  };
 }

@@ -2,10 +2,9 @@
 // both directions. Backpressure as over stdio: once more than HIGH_WATER_BYTES were sent and
 // not yet taken by the socket, messages wait here; a peer that leaves more than maxQueuedBytes
 // unread is given up (the socket is terminated).
-import { AbstractMessageReader, AbstractMessageWriter, Disposable, type DataCallback, type Message } from 'vscode-jsonrpc/node.js';
+import type { Message } from 'vscode-jsonrpc/node.js';
 import WebSocket from 'ws';
-import type { Carrier, FrameSink, TextWriter, WriterHooks } from './carrier.js';
-import { DEFAULT_MAX_QUEUED_BYTES } from './framing.js';
+import { DEFAULT_MAX_QUEUED_BYTES, EventMessageReader, TextMessageWriter, type Carrier, type FrameSink, type WriterHooks } from './carrier.js';
 
 /** Sent and not yet written to the socket: above this, messages wait for the socket to take them. */
 const HIGH_WATER_BYTES = 1024 * 1024;
@@ -25,40 +24,25 @@ export function socketCarrier(socket: WebSocket): Carrier {
   };
 }
 
-class SocketReader extends AbstractMessageReader {
-  readonly #socket: WebSocket;
+class SocketReader extends EventMessageReader {
+  protected readonly source: WebSocket;
+  protected readonly dataEvent = 'message';
   readonly #sink: FrameSink;
 
   constructor(socket: WebSocket, sink: FrameSink) {
     super();
-    this.#socket = socket;
+    this.source = socket;
     this.#sink = sink;
   }
 
-  listen(callback: DataCallback): Disposable {
-    const onMessage = (data: WebSocket.RawData, isBinary: boolean): void => {
-      if (isBinary) {
-        this.#sink.malformed('a binary WebSocket message (codecell speaks JSON text messages)');
-        return;
-      }
-      const message = this.#sink.body(Buffer.isBuffer(data) ? data.toString('utf8') : Buffer.concat(toBuffers(data)).toString('utf8'));
-      if (message === undefined) return;
-      try {
-        callback(message);
-      } catch (error) {
-        this.fireError(error instanceof Error ? error : new Error(String(error)));
-      }
-    };
-    const onError = (error: Error): void => this.fireError(error);
-    const onClose = (): void => this.fireClose();
-    this.#socket.on('message', onMessage);
-    this.#socket.on('error', onError);
-    this.#socket.on('close', onClose);
-    return Disposable.create(() => {
-      this.#socket.off('message', onMessage);
-      this.#socket.off('error', onError);
-      this.#socket.off('close', onClose);
-    });
+  /** One WebSocket message is one JSON-RPC message. */
+  protected *messages(...received: unknown[]): Iterable<Message | undefined> {
+    const [data, isBinary] = received as [WebSocket.RawData, boolean];
+    if (isBinary) {
+      this.#sink.malformed('a binary WebSocket message (codecell speaks JSON text messages)');
+      return;
+    }
+    yield this.#sink.body(Buffer.isBuffer(data) ? data.toString('utf8') : Buffer.concat(toBuffers(data)).toString('utf8'));
   }
 }
 
@@ -67,9 +51,9 @@ function toBuffers(data: WebSocket.RawData): Buffer[] {
   return [Buffer.from(data as ArrayBuffer)];
 }
 
-class SocketWriter extends AbstractMessageWriter implements TextWriter {
+class SocketWriter extends TextMessageWriter {
   readonly #socket: WebSocket;
-  readonly #hooks: WriterHooks;
+  protected readonly hooks: WriterHooks;
   readonly #maxQueuedBytes: number;
   /** Bytes handed to the socket whose send has not completed. */
   #sending = 0;
@@ -81,21 +65,9 @@ class SocketWriter extends AbstractMessageWriter implements TextWriter {
   constructor(socket: WebSocket, hooks: WriterHooks, maxQueuedBytes = DEFAULT_MAX_QUEUED_BYTES) {
     super();
     this.#socket = socket;
-    this.#hooks = hooks;
+    this.hooks = hooks;
     this.#maxQueuedBytes = maxQueuedBytes;
     socket.on('error', (error) => this.#fail(error));
-  }
-
-  write(message: Message): Promise<void> {
-    this.#hooks.written(message as { id?: unknown; method?: unknown });
-    let body: string;
-    try {
-      body = JSON.stringify(message);
-    } catch (error) {
-      this.fireError(error, message);
-      return Promise.resolve();
-    }
-    return this.writeText(body);
   }
 
   writeText(body: string): Promise<void> {
@@ -114,8 +86,6 @@ class SocketWriter extends AbstractMessageWriter implements TextWriter {
       this.#waitingBytes += body.length;
     });
   }
-
-  end(): void {}
 
   #send(body: string, settle: () => void): void {
     this.#sending += body.length;
@@ -141,7 +111,7 @@ class SocketWriter extends AbstractMessageWriter implements TextWriter {
     const error = new Error(`the peer left ${queued} bytes unread, over the ${this.#maxQueuedBytes}-byte bound; the connection is given up`);
     this.#fail(error);
     this.#socket.terminate();
-    this.#hooks.overflow?.(error);
+    this.hooks.overflow?.(error);
   }
 
   #fail(error: Error): void {
@@ -150,6 +120,6 @@ class SocketWriter extends AbstractMessageWriter implements TextWriter {
     for (const { settle } of this.#waiting) settle();
     this.#waiting = [];
     this.#waitingBytes = 0;
-    this.#hooks.lost(error);
+    this.hooks.lost(error);
   }
 }
