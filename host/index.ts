@@ -2,6 +2,7 @@
 // pair for tests is `codecell/testing`.)
 export { HostClient } from './client/client.js';
 export type { HostClientOptions } from './client/client.js';
+export type { HostAddress, NetworkOptions } from './client/network.js';
 // A type only: its sessions come from HostClient.createSession.
 export type { RemoteSession } from './client/remote-session.js';
 export type { RemoteSessionOptions } from './client/open-session.js';

@@ -261,6 +261,32 @@ describe('one HostClient over many hosts', { timeout: 120_000 }, () => {
     assert.ok(before.every((session) => session.isAlive), 'sessions on a host dropped from the answer keep working');
   });
 
+  test('a dns entry goes through the system resolver (localhost)', async (t) => {
+    const service = await listen({ host: '127.0.0.1', port: 0, logger: capturingLogger() });
+    t.after(() => service.close());
+    const client = await HostClient.connect({ hosts: [{ dns: `localhost:${service.port}` }], logger: capturingLogger() });
+    t.after(() => client.close());
+    assert.ok(client.hosts.some((host) => host.host === service.url && host.connected), JSON.stringify(client.hosts));
+    assert.equal((await client.createSession(echo())).host, service.url);
+  });
+
+  test('a host that went away is connected again (with backoff) once it is back; new sessions land on it', async (t) => {
+    const first = await listen({ host: '127.0.0.1', port: 0, logger: capturingLogger() });
+    const client = await HostClient.connect({ hosts: [first.url], statusIntervalMs: 50, logger: capturingLogger() });
+    t.after(() => client.close());
+    const before = await client.createSession(echo());
+    await first.close();
+    await waitFor(() => !before.isAlive);
+    await assert.rejects(client.createSession(echo()), (error: CodeCellError) => error.code === 'ERR_HOST_EXITED');
+    const again = await listen({ host: '127.0.0.1', port: first.port, logger: capturingLogger() });
+    t.after(() => again.close());
+    await waitFor(() => client.isConnected);
+    const after = await client.createSession(echo());
+    assert.equal(after.host, first.url);
+    const started = await after.execute({ source: 'text("back")' });
+    assert.deepEqual(texts(await started.initialEvent), ['back']);
+  });
+
   test('1 000 sessions x 10 cells over 4 hosts: no event lost, duplicated or reordered', { timeout: 240_000 }, async (t) => {
     const services = await Promise.all([0, 1, 2, 3].map(() => listen({ host: '127.0.0.1', port: 0, logger: capturingLogger() })));
     t.after(() => Promise.all(services.map((service) => service.close())));
