@@ -2,6 +2,7 @@
 // `npm run bench -- --quick` runs fewer iterations (a smoke run; it writes no results).
 // `npm run bench -- --peers` installs the Codex host peer into a cache folder first if missing.
 import { compare } from './compare.js';
+import { fairness } from './fairness.js';
 import { availableParallelism, cpus, loadavg } from 'node:os';
 import { writeResults, type ResultRow } from './common.js';
 import { load } from './load.js';
@@ -22,6 +23,7 @@ rows.push(...(await pendingRouter(quick)));
 rows.push(...(await typescript(quick)));
 rows.push(...(await load(quick)));
 rows.push(...(await memory(quick)));
+rows.push(...(await fairness()));
 for (const row of rows) {
   const ratio = row.ratio === undefined ? (row.baseline === undefined ? '' : `  (${row.baseline})`) : `  ratio ${row.ratio} vs ${row.baseline}`;
   console.log(`${row.name}: median ${row.median} ${row.unit}, p99 ${row.p99} ${row.unit}, n=${row.samples}${ratio}`);

@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import { CodeCellError, invalidRequest } from './errors.js';
 
 export interface CellLimits {
@@ -13,6 +14,11 @@ export interface CellLimits {
   maxToolResultBytes: number;
   maxConcurrentToolCalls: number;
   maxCellsPerSession: number;
+  /**
+   * Cells of a session that execute at once (a session limit; default: the machine's cores).
+   * Others wait for a slot; a cell waiting on tools or timers holds none.
+   */
+  maxRunningCells: number;
   completionDrainMs: number;
   /** UTF-8 bytes of one notify() message. */
   maxNotificationBytes: number;
@@ -32,10 +38,18 @@ export const DEFAULT_LIMITS: Readonly<CellLimits> = Object.freeze({
   maxToolResultBytes: 4 * MiB,
   maxConcurrentToolCalls: 16,
   maxCellsPerSession: 64,
+  maxRunningCells: availableParallelism(),
   completionDrainMs: 10_000,
   maxNotificationBytes: 64 * 1024,
   maxStoredBytes: 4 * MiB,
 });
+
+/**
+ * The defaults where cells come from strangers (`codecell mcp`, `codecell-host --listen`): a
+ * cell's CPU and wall time are finite (60 s and 10 min). A session may still ask for 0 (none)
+ * unless the host caps it.
+ */
+export const SERVED_LIMITS: Readonly<Partial<CellLimits>> = Object.freeze({ cpuTimeMs: 60_000, wallTimeMs: 600_000 });
 
 /** The smallest accepted value of each limit (isolated-vm refuses heaps under 8 MiB). */
 const MINIMUMS: Readonly<CellLimits> = Object.freeze({
@@ -48,6 +62,7 @@ const MINIMUMS: Readonly<CellLimits> = Object.freeze({
   maxToolResultBytes: 0,
   maxConcurrentToolCalls: 1,
   maxCellsPerSession: 1,
+  maxRunningCells: 1,
   completionDrainMs: 0,
   maxNotificationBytes: 1,
   maxStoredBytes: 0,
@@ -56,7 +71,7 @@ const MINIMUMS: Readonly<CellLimits> = Object.freeze({
 export const LIMIT_NAMES = Object.keys(DEFAULT_LIMITS) as (keyof CellLimits)[];
 
 /** Limits of a session as a whole: set with the session, never per cell. */
-export const SESSION_LIMITS: readonly (keyof CellLimits)[] = ['maxCellsPerSession', 'maxStoredBytes'];
+export const SESSION_LIMITS: readonly (keyof CellLimits)[] = ['maxCellsPerSession', 'maxStoredBytes', 'maxRunningCells'];
 
 /**
  * Validates a partial set of limits (unknown keys, non-integers and too-small values are refused;

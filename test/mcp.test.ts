@@ -95,3 +95,20 @@ test('cells run in a codecell-host process: when it dies, the MCP server goes on
   assert.match(textsOf(result)[0] ?? '', /2/);
   assert.equal(hostOf(transport.pid ?? 0).length, 1, 'one fresh host');
 });
+
+test('codecell mcp serves strangers with finite cell time: spinning cells end by timeLimit, a few at a time, and the next exec runs', { timeout: 60_000 }, async (t) => {
+  const limited = new Client({ name: 'codecell-test-limits', version: '1.0.0' });
+  await limited.connect(new StdioClientTransport({ command: CLI, args: ['mcp', '--cpu-time-ms', '300', '--upstream', `${process.execPath} ${EVERYTHING} stdio`], stderr: 'ignore' }));
+  t.after(() => limited.close());
+  const cellIds: string[] = [];
+  for (let i = 0; i < 6; i++) {
+    const first = (await limited.callTool({ name: 'exec', arguments: { source: 'while (true) {}', yield_time_ms: 10 } })) as Result;
+    cellIds.push(/cell_id "([^"]+)"/.exec(textsOf(first).at(-1) ?? '')?.[1] as string);
+  }
+  for (const cellId of cellIds) {
+    const ended = (await limited.callTool({ name: 'wait', arguments: { cell_id: cellId, yield_time_ms: 30_000 } })) as Result;
+    assert.deepEqual(textsOf(ended), [`cell ${cellId} was terminated (timeLimit)`]);
+  }
+  const next = (await limited.callTool({ name: 'exec', arguments: { source: 'text("after")' } })) as Result;
+  assert.equal(textsOf(next)[0], 'after');
+});

@@ -78,7 +78,7 @@ describe('codecell-host --listen', { timeout: 60_000 }, () => {
     assert.equal(metric(metrics.text, 'codecell_tool_call_seconds_count{ok="true"}'), 1);
     assert.equal(metric(metrics.text, 'codecell_terminate_seconds_count'), 1);
     assert.equal(metric(metrics.text, 'codecell_cells_running'), 0);
-    for (const name of ['codecell_shutdown_seconds_count', 'nodejs_eventloop_lag_seconds', 'process_resident_memory_bytes']) {
+    for (const name of ['codecell_shutdown_seconds_count', 'codecell_cells_executing', 'codecell_cells_waiting', 'nodejs_eventloop_lag_seconds', 'process_resident_memory_bytes']) {
       assert.ok(metrics.text.includes(`\n${name} `), `${name} is exported`);
     }
   });
@@ -105,6 +105,23 @@ describe('codecell-host --listen', { timeout: 60_000 }, () => {
     // A message over the bound closes that connection (1009): its calls fail ERR_HOST_EXITED.
     await assert.rejects(a.execute({ source: `text(${JSON.stringify('x'.repeat(8192))})` }), (error: CodeCellError) => error.code === 'ERR_HOST_EXITED');
     assert.equal(a.isAlive, false);
+  });
+
+  test('served defaults: cells get finite time unless their session asks for none; live cells per connection are bounded', async (t) => {
+    const service = await listen({ host: '127.0.0.1', port: 0, defaultLimits: { cpuTimeMs: 200, wallTimeMs: 60_000 }, maxLiveCellsPerConnection: 3, logger: capturingLogger() });
+    t.after(() => service.close());
+    const client = await HostClient.connect({ hosts: [service.url] });
+    t.after(() => client.close());
+    const served = await client.createSession(echo());
+    const spinning = await served.execute({ source: 'while (true) {}' }, { kind: 'yieldAfter', ms: 10_000 });
+    const event = await spinning.initialEvent;
+    assert.deepEqual([event.kind, event.kind === 'terminated' && event.reason], ['terminated', 'timeLimit']);
+    const unlimited = await client.createSession(echo(), { limits: { cpuTimeMs: 0 } });
+    const free = await unlimited.execute({ source: 'while (true) {}' }, { kind: 'yieldAfter', ms: 500 });
+    assert.equal((await free.initialEvent).kind, 'yielded', 'cpuTimeMs: 0 asked for no limit');
+    await unlimited.execute({ source: 'await new Promise(() => {})' }, { kind: 'yieldAfter', ms: 0 });
+    await unlimited.execute({ source: 'await new Promise(() => {})' }, { kind: 'yieldAfter', ms: 0 });
+    await assert.rejects(served.execute({ source: '1' }), (error: CodeCellError) => error.code === 'ERR_LIMIT_EXCEEDED' && /already has 3 live cells/.test(error.message));
   });
 
   test('a client that stops reading is given up once it leaves more than maxQueuedBytes unread; its sessions end', async (t) => {
@@ -169,7 +186,20 @@ describe('codecell-host --listen', { timeout: 60_000 }, () => {
       assert.match(out.err(), message);
     }
     const plan = hostCommand(['--listen', '[::1]:7077', '--drain-ms', '500'], { ...io(), env: { CODECELL_TOKEN: 'env-token' } } as never);
-    assert.deepEqual(plan, { mode: 'listen', host: '::1', port: 7077, token: 'env-token', tls: undefined, drainMs: 500, maxConnections: undefined, maxSessions: undefined });
+    assert.deepEqual(plan, {
+      mode: 'listen',
+      host: '::1',
+      port: 7077,
+      token: 'env-token',
+      tls: undefined,
+      drainMs: 500,
+      maxConnections: undefined,
+      maxSessions: undefined,
+      maxCells: undefined,
+      defaultLimits: { cpuTimeMs: 60_000, wallTimeMs: 600_000 },
+    });
+    const unlimited = hostCommand(['--listen', '127.0.0.1:0', '--cpu-time-ms', '0', '--wall-time-ms', '0'], io() as never);
+    assert.deepEqual(typeof unlimited === 'object' && unlimited.mode === 'listen' && unlimited.defaultLimits, { cpuTimeMs: 0, wallTimeMs: 0 });
   });
 });
 

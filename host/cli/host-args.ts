@@ -4,7 +4,7 @@
 import { readFileSync } from 'node:fs';
 import type { Writable } from 'node:stream';
 import { parseArgs } from 'node:util';
-import { CODECELL_VERSION, messageOf } from '../../src/internal.js';
+import { CODECELL_VERSION, messageOf, SERVED_LIMITS } from '../../src/internal.js';
 import { PROTOCOL_VERSION } from '../wire/protocol.js';
 
 const HOST_USAGE = [
@@ -26,6 +26,9 @@ const HOST_USAGE = [
   '  --drain-ms <ms>           how long SIGTERM serves running sessions (default 30000)',
   '  --max-connections <n>     connections open at once (default 256)',
   '  --max-sessions <n>        sessions per connection (default 1024)',
+  '  --max-cells <n>           live cells per connection (default 1024)',
+  '  --cpu-time-ms <ms>        a cell\'s CPU time where its session sets none (default 60000; 0: none)',
+  '  --wall-time-ms <ms>       a cell\'s wall time where its session sets none (default 600000; 0: none)',
   '  --help                    this text',
   '  --version                 the version and protocol version',
 ].join('\n');
@@ -42,6 +45,9 @@ export type HostPlan =
       drainMs: number;
       maxConnections: number | undefined;
       maxSessions: number | undefined;
+      maxCells: number | undefined;
+      /** Session limits where a session sets none (SERVED_LIMITS unless given). */
+      defaultLimits: { cpuTimeMs: number; wallTimeMs: number };
     };
 
 interface Io {
@@ -72,6 +78,9 @@ export function hostCommand(args: readonly string[], io: Io): HostPlan | number 
         'drain-ms': { type: 'string' },
         'max-connections': { type: 'string' },
         'max-sessions': { type: 'string' },
+        'max-cells': { type: 'string' },
+        'cpu-time-ms': { type: 'string' },
+        'wall-time-ms': { type: 'string' },
       },
     }));
   } catch (error) {
@@ -87,7 +96,7 @@ export function hostCommand(args: readonly string[], io: Io): HostPlan | number 
   }
   const listen = values.listen as string | undefined;
   if (listen === undefined) {
-    const stray = ['token-file', 'tls-cert', 'tls-key', 'drain-ms', 'max-connections', 'max-sessions'].find((name) => values[name] !== undefined);
+    const stray = ['token-file', 'tls-cert', 'tls-key', 'drain-ms', 'max-connections', 'max-sessions', 'max-cells', 'cpu-time-ms', 'wall-time-ms'].find((name) => values[name] !== undefined);
     return stray === undefined ? { mode: 'stdio' } : fail(`--${stray} needs --listen`);
   }
   try {
@@ -128,12 +137,18 @@ function listenOptions(values: Record<string, string | boolean | undefined>, env
   if ((cert === undefined) !== (key === undefined)) throw new Error('--tls-cert and --tls-key go together');
   const maxConnections = count('max-connections');
   const maxSessions = count('max-sessions');
-  if (maxConnections === 0 || maxSessions === 0) throw new Error('--max-connections and --max-sessions must be at least 1');
+  const maxCells = count('max-cells');
+  if (maxConnections === 0 || maxSessions === 0 || maxCells === 0) throw new Error('--max-connections, --max-sessions and --max-cells must be at least 1');
   return {
     token: token?.trim(),
     tls: cert === undefined || key === undefined ? undefined : { cert, key },
     drainMs: count('drain-ms') ?? 30_000,
     maxConnections,
     maxSessions,
+    maxCells,
+    defaultLimits: {
+      cpuTimeMs: count('cpu-time-ms') ?? (SERVED_LIMITS.cpuTimeMs as number),
+      wallTimeMs: count('wall-time-ms') ?? (SERVED_LIMITS.wallTimeMs as number),
+    },
   };
 }

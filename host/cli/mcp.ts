@@ -8,8 +8,8 @@ import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js'
 import { CallToolRequestSchema, ListToolsRequestSchema } from '@modelcontextprotocol/sdk/types.js';
 import type { Readable, Writable } from 'node:stream';
 import { parseArgs } from 'node:util';
-import { codeModeStatus, createCodeModeTools, type CodeModeResult, type ToolDefinition } from '../../src/index.js';
-import { CODECELL_VERSION, messageOf } from '../../src/internal.js';
+import { codeModeStatus, createCodeModeTools, type CellLimits, type CodeModeResult, type ToolDefinition } from '../../src/index.js';
+import { CODECELL_VERSION, messageOf, SERVED_LIMITS } from '../../src/internal.js';
 import { callMcpTool, connectMcpServer, listMcpTools, type McpServerConfig } from '../tools/mcp-tools.js';
 import { HostClient } from '../client/client.js';
 import { SessionBuilder } from '../tools/session-builder.js';
@@ -20,6 +20,8 @@ const MCP_USAGE = `usage: codecell mcp [--config <mcp.json>] [--upstream [name=]
                      { "mcpServers": { "<name>": { "command", "args", "env", "cwd" } | { "url", "headers" } } }
   --upstream <spec>  one more upstream: name=command line, name=http(s) URL, or a command line
                      (named after the server); repeatable
+  --cpu-time-ms <ms> a cell's CPU time limit (default 60000; 0: none)
+  --wall-time-ms <ms> a cell's wall time limit (default 600000; 0: none)
   --help, --version
 
 Upstreams get this process's environment (plus their own "env"); their stderr is forwarded here,
@@ -96,8 +98,17 @@ function forwardLines(stream: NodeJS.ReadableStream | null | undefined, prefix: 
 /** Runs the MCP server until its client disconnects; resolves with the exit code. */
 export async function mcpCommand(args: string[], io: McpIo): Promise<number> {
   let upstreams: (McpServerConfig & { named?: boolean })[];
+  // Cells come from whoever drives the MCP client: their time is finite unless asked otherwise.
+  const limits: Partial<CellLimits> = { ...SERVED_LIMITS };
   try {
-    const { values } = parseArgs({ args, options: { upstream: { type: 'string', multiple: true }, config: { type: 'string' }, help: { type: 'boolean', short: 'h' }, version: { type: 'boolean', short: 'v' } } });
+    const options = { upstream: { type: 'string', multiple: true }, config: { type: 'string' }, help: { type: 'boolean', short: 'h' }, version: { type: 'boolean', short: 'v' } } as const;
+    const { values } = parseArgs({ args, options: { ...options, 'cpu-time-ms': { type: 'string' }, 'wall-time-ms': { type: 'string' } } });
+    for (const [flag, limit] of [['cpu-time-ms', 'cpuTimeMs'], ['wall-time-ms', 'wallTimeMs']] as const) {
+      const text = values[flag];
+      if (text === undefined) continue;
+      if (!/^\d+$/.test(text)) throw new Error(`--${flag} takes a whole number of milliseconds, got ${JSON.stringify(text)}`);
+      limits[limit] = Number(text);
+    }
     if (values.help === true || values.version === true) {
       io.stdout.write(values.help === true ? `${MCP_USAGE}\n` : `codecell ${CODECELL_VERSION}\n`);
       return 0;
@@ -136,7 +147,7 @@ export async function mcpCommand(args: string[], io: McpIo): Promise<number> {
   // Cells run in a codecell-host process: a catastrophic cell costs that host (a fresh one takes
   // over for the next call), never this MCP server.
   const host = await HostClient.spawn({ processes: 1, logger });
-  const builder = new SessionBuilder({ host, logger });
+  const builder = new SessionBuilder({ host, logger }).withLimits(limits);
   const tools: ToolDefinition[] = [];
   const server = new Server({ name: 'codecell', version: CODECELL_VERSION }, { capabilities: { tools: {}, logging: {} } });
   const log = (data: string): void => {

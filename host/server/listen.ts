@@ -11,7 +11,7 @@ import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { CodeCellError, type CellLimits, type Logger } from '../../src/index.js';
-import { consoleLogger, messageOf } from '../../src/internal.js';
+import { consoleLogger, messageOf, SERVED_LIMITS } from '../../src/internal.js';
 import { socketCarrier } from '../wire/websocket.js';
 import { hostMetrics, type HostMetrics } from './metrics.js';
 import { createHost, type Host } from './server.js';
@@ -34,6 +34,10 @@ export interface ListenOptions {
   maxMessageBytes?: number;
   /** How much a client may leave unread before its connection is given up. Default 64 MiB. */
   maxQueuedBytes?: number;
+  /** Cells one connection's sessions may have live at once (ERR_LIMIT_EXCEEDED beyond). Default 1 024. */
+  maxLiveCellsPerConnection?: number;
+  /** Session limits where a session sets none. Default SERVED_LIMITS (60 s CPU, 10 min wall per cell). */
+  defaultLimits?: Partial<CellLimits>;
   logger?: Logger;
   caps?: Partial<CellLimits>;
   callbackAbortDeadlineMs?: number;
@@ -51,7 +55,7 @@ export interface ListeningHost {
   close(): Promise<void>;
 }
 
-export const LISTEN_DEFAULTS = { maxConnections: 256, maxSessionsPerConnection: 1_024, maxMessageBytes: 64 * 1024 * 1024 } as const;
+export const LISTEN_DEFAULTS = { maxConnections: 256, maxSessionsPerConnection: 1_024, maxLiveCellsPerConnection: 1_024, maxMessageBytes: 64 * 1024 * 1024 } as const;
 
 /** How often a connected client is pinged; one that missed the previous ping is dropped. */
 const HEARTBEAT_MS = 30_000;
@@ -61,6 +65,7 @@ export async function listen(options: ListenOptions): Promise<ListeningHost> {
   checkCount(maxConnections, 'maxConnections');
   checkCount(maxMessageBytes, 'maxMessageBytes');
   checkCount(options.maxSessionsPerConnection ?? 1, 'maxSessionsPerConnection');
+  checkCount(options.maxLiveCellsPerConnection ?? 1, 'maxLiveCellsPerConnection');
   const stats = new HostStats();
   const connections = new Map<WebSocket, Host>();
   const metrics: HostMetrics = hostMetrics(stats, () => connections.size);
@@ -87,6 +92,8 @@ export async function listen(options: ListenOptions): Promise<ListeningHost> {
       logger,
       stats,
       maxSessions: options.maxSessionsPerConnection ?? LISTEN_DEFAULTS.maxSessionsPerConnection,
+      maxLiveCells: options.maxLiveCellsPerConnection ?? LISTEN_DEFAULTS.maxLiveCellsPerConnection,
+      defaultLimits: options.defaultLimits ?? SERVED_LIMITS,
       ...(options.caps === undefined ? {} : { caps: options.caps }),
       ...(options.maxQueuedBytes === undefined ? {} : { maxQueuedBytes: options.maxQueuedBytes }),
       ...(options.callbackAbortDeadlineMs === undefined ? {} : { callbackAbortDeadlineMs: options.callbackAbortDeadlineMs }),

@@ -71,6 +71,8 @@ async function serveNetwork(plan: Extract<HostPlan, { mode: 'listen' }>): Promis
       ...(plan.tls === undefined ? {} : { tls: plan.tls }),
       ...(plan.maxConnections === undefined ? {} : { maxConnections: plan.maxConnections }),
       ...(plan.maxSessions === undefined ? {} : { maxSessionsPerConnection: plan.maxSessions }),
+      ...(plan.maxCells === undefined ? {} : { maxLiveCellsPerConnection: plan.maxCells }),
+      defaultLimits: plan.defaultLimits,
       onCatastrophicError,
     });
   } catch (error) {

@@ -3,6 +3,7 @@
 // tool-call latency, terminate and shutdown latency against the shared deadline, and Node's
 // defaults (event-loop delay, RSS, heap). Loaded only by a listening host.
 import * as prom from 'prom-client';
+import { runGateTotals } from '../../src/internal.js';
 import type { HostStats } from './stats.js';
 
 export interface HostMetrics {
@@ -24,6 +25,8 @@ export function hostMetrics(stats: HostStats, connections: () => number): HostMe
   };
   gauge('codecell_sessions', 'Sessions open on this host, over all connections.', () => stats.sessions);
   gauge('codecell_cells_running', 'Cells admitted and not yet closed.', () => stats.cellsRunning);
+  gauge('codecell_cells_executing', "Cells holding one of their session's run slots (maxRunningCells): executing JavaScript.", () => runGateTotals().executing);
+  gauge('codecell_cells_waiting', 'Cells with work to run that wait for a run slot of their session.', () => runGateTotals().waiting);
   gauge('codecell_connections', 'Client connections open.', connections);
   gauge('codecell_accepting_sessions', '1 while the host accepts new sessions, 0 while it drains.', () => (stats.accepting ? 1 : 0));
   const cells = new prom.Counter({ name: 'codecell_cells_total', help: 'Cells closed, by outcome and termination reason.', labelNames: ['outcome', 'reason'], registers: [registry] });

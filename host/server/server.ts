@@ -19,7 +19,7 @@ import {
 } from '../../src/index.js';
 import { checkLimits, CODECELL_VERSION, consoleLogger, DEFAULT_OBSERVE, errorKindOf, messageOf } from '../../src/internal.js';
 import { OutgoingCalls } from './outgoing-calls.js';
-import { HostStats } from './stats.js';
+import { ConnectionCells, HostStats } from './stats.js';
 import type { Carrier } from '../wire/carrier.js';
 import { streamCarrier } from '../wire/framing.js';
 import { invalidParams, onNotification, onRequest, openConnection, signalFromToken } from '../wire/jsonrpc.js';
@@ -51,6 +51,13 @@ export interface HostOptions {
   stats?: HostStats;
   /** How many sessions this connection may have at once (default: unbounded). */
   maxSessions?: number;
+  /** How many cells this connection's sessions may have live at once (default: unbounded). */
+  maxLiveCells?: number;
+  /**
+   * Session limits used where a session does not set its own (under the caps). Served hosts use
+   * SERVED_LIMITS: finite CPU and wall time per cell.
+   */
+  defaultLimits?: Partial<CellLimits>;
 }
 
 export interface Host {
@@ -62,12 +69,16 @@ export interface Host {
 
 const SERVER_INFO = { name: 'codecell-host', version: CODECELL_VERSION };
 
+const isPlainObject = (value: unknown): value is object => value !== null && typeof value === 'object' && !Array.isArray(value);
+
 export function createHost(options: HostOptions = {}): Host {
   const { logger = consoleLogger, callbackAbortDeadlineMs } = options;
   const carrier = options.carrier ?? streamCarrier(options.input ?? process.stdin, options.output ?? process.stdout);
   const caps = checkLimits(options.caps, 'options.caps');
   const stats = options.stats ?? new HostStats();
   const maxSessions = options.maxSessions ?? Number.POSITIVE_INFINITY;
+  const defaultLimits = checkLimits(options.defaultLimits, 'options.defaultLimits');
+  const cells = new ConnectionCells(options.maxLiveCells ?? Number.POSITIVE_INFINITY);
   // Answers to the host's delegate calls are taken before vscode-jsonrpc sees them.
   let outgoing: OutgoingCalls | undefined;
   const { connection, notify, send, flush } = openConnection(carrier, logger, (message) => outgoing?.answer(message) === true, {
@@ -158,15 +169,19 @@ export function createHost(options: HostOptions = {}): Host {
     const { tools, limits, storedValues, setupSource } = params;
     const sessionId = String(++sessionSeq);
     const deadlineMs = params.callbackAbortDeadlineMs ?? callbackAbortDeadlineMs ?? DEFAULT_CALLBACK_ABORT_DEADLINE_MS;
+    const counted = stats.sessionObserver();
     const runtime = new SessionRuntime(delegateFor(sessionId), {
       tools,
-      limits,
+      limits: limits === undefined || isPlainObject(limits) ? { ...defaultLimits, ...limits } : limits,
       storedValues,
       callbackAbortDeadlineMs: deadlineMs,
       logger,
       caps,
       onCatastrophicError: options.onCatastrophicError,
-      observer: stats.sessionObserver(),
+      observer: (event) => {
+        cells.observe(event);
+        counted(event);
+      },
     });
     stats.sessions++;
     sessions.set(sessionId, runtime);
@@ -188,7 +203,7 @@ export function createHost(options: HostOptions = {}): Host {
 
   onRequest(connection, Methods.cellExecute, async ({ sessionId, request, observe }) => {
     const runtime = session(sessionId);
-    const started = await runtime.execute(request, observe ?? DEFAULT_OBSERVE);
+    const started = await cells.admit(() => runtime.execute(request, observe ?? DEFAULT_OBSERVE));
     sendInitialEvent(sessionId, started.cellId, started.initialEvent);
     return { cellId: started.cellId };
   });

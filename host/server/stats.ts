@@ -2,7 +2,7 @@
 // admitted and not closed, whether it accepts new sessions (not while it drains), and, for its
 // metrics, each cell's outcome, each tool call's latency and how long terminate and shutdown took.
 // Clients place sessions by this load (host/ping, session/create); /metrics reads it.
-import type { SessionStreamEvent } from '../../src/index.js';
+import { CodeCellError, type SessionStreamEvent } from '../../src/index.js';
 import type { HostLoad } from '../wire/protocol.js';
 
 /** Hears what the host does (its Prometheus metrics are one such listener: metrics.ts). */
@@ -73,6 +73,35 @@ export class HostStats {
     } finally {
       const ms = performance.now() - started;
       for (const observer of this.#observers) observer[kind]?.(ms);
+    }
+  }
+}
+
+/** The cells one connection's sessions have live, bounded by the host's --max-cells. */
+export class ConnectionCells {
+  readonly #max: number;
+  #live = 0;
+  #admitting = 0;
+
+  constructor(max: number) {
+    this.#max = max;
+  }
+
+  observe(event: SessionStreamEvent): void {
+    if (event.type === 'admitted') this.#live++;
+    else if (event.type === 'closed') this.#live--;
+  }
+
+  /** Runs an admission unless the connection is at its bound (ERR_LIMIT_EXCEEDED). */
+  async admit<T>(execute: () => Promise<T>): Promise<T> {
+    if (this.#live + this.#admitting >= this.#max) {
+      throw new CodeCellError('ERR_LIMIT_EXCEEDED', `this connection already has ${this.#max} live cells (the host's --max-cells)`);
+    }
+    this.#admitting++;
+    try {
+      return await execute();
+    } finally {
+      this.#admitting--;
     }
   }
 }

@@ -67,11 +67,12 @@ export class Cell {
     return this.#closed.promise;
   }
 
-  /** Starts evaluating the module; the cell's outcome arrives through events. */
+  /** Starts evaluating the module (its time counts from when it runs: it may wait for a slot). */
   start(source: string, filename: string, configText: string): void {
-    this.#stopWatching = watchTimeLimits(this.#options.limits, () => this.#isolate.cpuTimeMs, () => this.#terminateInternal('timeLimit'));
+    const timeLimit = (): void => this.#terminateInternal('timeLimit');
+    const running = (): void => void (this.#stopWatching = watchTimeLimits(this.#options.limits, () => this.#isolate.cpuTimeMs, timeLimit));
     const failed = (error: unknown): void => (isCodeCellError(error, 'ERR_MEMORY_LIMIT') ? this.#terminateInternal('memoryLimit') : this.#settle(`Error: ${messageOf(error)}`, ''));
-    this.#isolate.start(source, filename, configText).then(({ error }) => error !== undefined && this.#settle(error, ''), failed);
+    this.#isolate.start(source, filename, configText, running).then(({ error }) => error !== undefined && this.#settle(error, ''), failed);
   }
 
   /** Completes the cell with an error without running it (its source did not compile). */

@@ -6,6 +6,7 @@ import { describeCellError, explainCompileError, translateIsolateError } from '.
 import { loadIsolatedVm } from './load.js';
 import { installPrelude, wrapCell } from './sandbox-source.js';
 import { FloodGuard } from './flood-guard.js';
+import { GateSeat, type RunGate } from './run-gate.js';
 import { IsolateTasks } from './tasks.js';
 import { holdForTeardown, unwindingThread } from './teardown.js';
 import { decodeSandboxMessage, type SandboxReceive, type ToHostMessage, type ToSandboxMessage } from './sandbox-protocol.js';
@@ -79,8 +80,11 @@ export class CellIsolate {
   #stopped = false;
   /** Tasks inside the isolate; after dispose they settle once its thread has unwound. */
   readonly #tasks = new IsolateTasks(() => {
+    if (this.#tasks.busy === 0) this.#seat.idle();
     if (this.isIdle) this.#idleListener();
   });
+  /** Its session's share of the CPU (RunGate): tasks enter the isolate through it. */
+  #seat = new GateSeat();
 
   private constructor(isolate: ivm.Isolate, context: ivm.Context, receive: ivm.Reference<SandboxReceive>) {
     this.#isolate = isolate;
@@ -125,7 +129,7 @@ export class CellIsolate {
 
   /** True while the module is running and no task is executing in the isolate. */
   get isIdle(): boolean {
-    return this.#running && this.#tasks.busy === 0 && !this.isDisposed;
+    return this.#running && this.#tasks.busy === 0 && !this.#seat.waiting && !this.isDisposed;
   }
 
   get cpuTimeMs(): number {
@@ -147,6 +151,11 @@ export class CellIsolate {
     this.#catastrophicListener = listener;
   }
 
+  /** Tasks into this isolate take a slot of `gate` while they run (its session's maxRunningCells). */
+  useGate(gate: RunGate): void {
+    this.#seat = new GateSeat(gate);
+  }
+
   /** Marks the isolate as handed to a cell (it is used once, then disposed). */
   claim(): this {
     if (!this.#claimed) {
@@ -166,9 +175,19 @@ export class CellIsolate {
    * Configures the sandbox (tools, stored values, limits: as data, never compiled into the
    * source), then compiles the cell as an ES module and starts evaluating it. Resolves when the
    * module's synchronous part has run, or with the compile error; the outcome arrives as a
-   * `done` or `fault` message.
+   * `done` or `fault` message. It begins once the session's gate gives the cell a slot, and
+   * calls `running` then.
    */
-  async start(source: string, filename: string, configText: string): Promise<{ error?: string }> {
+  start(source: string, filename: string, configText: string, running: () => void = () => {}): Promise<{ error?: string }> {
+    return new Promise((resolve, reject) =>
+      this.#seat.enter(() => {
+        running();
+        this.#start(source, filename, configText).then(resolve, reject);
+      }),
+    );
+  }
+
+  async #start(source: string, filename: string, configText: string): Promise<{ error?: string }> {
     this.#running = true;
     const end = this.#tasks.begin();
     try {
@@ -194,13 +213,14 @@ export class CellIsolate {
       return { error: describeCellError(error) };
     } finally {
       end();
+      if (this.#tasks.busy === 0) this.#seat.idle();
     }
   }
 
-  /** One task into the isolate (a tool result, a timer firing). Fire and forget. */
+  /** One task into the isolate (a tool result, a timer firing), once it has a slot. Fire and forget. */
   deliver(...message: ToSandboxMessage): void {
     if (this.isDisposed) return;
-    this.#track(this.#receive.apply(undefined, message));
+    this.#seat.enter(() => this.isDisposed || this.#track(this.#receive.apply(undefined, message)));
   }
 
   /**
@@ -235,6 +255,7 @@ export class CellIsolate {
   stop(): void {
     this.#stopped = true;
     this.#running = false;
+    this.#seat.leave();
     this.#listener = () => {};
   }
 

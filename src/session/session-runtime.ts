@@ -15,6 +15,7 @@ import { DEFAULT_OBSERVE } from '../defaults.js';
 import type { CellIsolate } from '../isolate/cell-isolate.js';
 import { assertIsolatesUsable } from '../isolate/load.js';
 import { defaultIsolatePool, IsolatePool } from '../isolate/pool.js';
+import { RunGate } from '../isolate/run-gate.js';
 import { byteLength } from '../json.js';
 import { assertWithinCaps, checkLimits, clampToCaps, DEFAULT_LIMITS, mergeLimits, type CellLimits } from '../limits.js';
 import { SessionBase } from './session-base.js';
@@ -82,6 +83,8 @@ export class SessionRuntime extends SessionBase {
   readonly #onCatastrophicError: ((message: string) => void) | undefined;
   readonly #isolatePool: IsolatePool;
   readonly #observer: ((event: SessionStreamEvent) => void) | undefined;
+  /** The session's share of the CPU: maxRunningCells of its cells execute at once. */
+  readonly #gate: RunGate;
   readonly #deadlineMs: number;
   readonly #storedValues: Map<string, string> | undefined;
   /** UTF-8 bytes of the stored keys and JSON texts, kept as writes are committed. */
@@ -117,6 +120,7 @@ export class SessionRuntime extends SessionBase {
     if (checked.observer !== undefined && typeof checked.observer !== 'function') throw new CodeCellError('ERR_INVALID_REQUEST', 'options.observer must be a function');
     this.#observer = checked.observer as ((event: SessionStreamEvent) => void) | undefined;
     this.#cells = new SessionCells(this.#logger);
+    this.#gate = new RunGate(this.#limits.maxRunningCells);
     // Committed cells keep their events for a late first subscriber as long as their outcome.
     this.#streams = new CellStreams({ logger: this.#logger, retainClosed: MAX_UNREAD_TERMINALS, sessionFromCells: true });
   }
@@ -158,6 +162,7 @@ export class SessionRuntime extends SessionBase {
       isolate.dispose();
       this.assertNotShuttingDown();
     }
+    isolate.useGate(this.#gate);
     this.#streams.admit(cellId);
     this.#observer?.({ cellId, type: 'admitted' });
     const cell = new Cell(isolate, {
