@@ -12,7 +12,7 @@ export { IsolatePool, DEFAULT_ISOLATE_POOL_SIZE } from './isolate/pool.js';
 export type { IsolatePoolOptions } from './isolate/pool.js';
 export { renderToolDeclarations, describeExecTool } from './tools/declarations.js';
 export { createCodeModeTools, codeModeResult, codeModeStatus, renderCodeModeResult } from './tools/code-mode-tools.js';
-export type { CodeModeResult, CodeModeSearchTool, CodeModeTarget, CodeModeTool, CodeModeTools, CodeModeToolsOptions, ExecInput, WaitInput } from './tools/code-mode-tools.js';
+export type { CodeModeResult, CodeModeSearchTool, CodeModeTarget, CodeModeTool, CodeModeTools, CodeModeToolsOptions, ExecInput, ExecuteOptions, WaitInput } from './tools/code-mode-tools.js';
 export type { ExecToolOptions, ModelToolDescription } from './tools/declarations.js';
 export type {
   CellEvent,

@@ -30,7 +30,7 @@ before(async () => {
       broken: { command: process.execPath, args: ['-e', 'console.error("FATAL: SOME_API_TOKEN is not set"); process.exit(1)'] },
     },
   }));
-  const transport = new StdioClientTransport({ command: CLI, args: ['mcp', '--config', config], stderr: 'pipe' });
+  const transport = new StdioClientTransport({ command: CLI, args: ['mcp', '--on-cancel', 'detach', '--config', config], stderr: 'pipe' });
   transport.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
   client = new Client({ name: 'codecell-test', version: '1.0.0' });
   await client.connect(transport);
@@ -74,7 +74,7 @@ test('a missing tool names the close ones; wait on a finished cell says so', asy
   assert.match(textsOf(again)[0] ?? '', /already returned/);
 });
 
-test('a cancelled exec detaches: the cell runs on and the next wait gets all its output', async () => {
+test('with --on-cancel detach, a cancelled exec detaches: the cell runs on and the next wait gets all its output', async () => {
   const controller = new AbortController();
   const cancelled = client.callTool({ name: 'exec', arguments: { source: 'text("a"); await new Promise((r) => setTimeout(r, 400)); text("b")', yield_time_ms: 10_000 } }, undefined, { signal: controller.signal });
   setTimeout(() => controller.abort(), 100);

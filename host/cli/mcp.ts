@@ -3,16 +3,18 @@
 // from a config file in the format MCP clients use ({ "mcpServers": { name: … } }) and from
 // `--upstream [name=]"<command>"` / `--upstream name=<url>`; each is namespaced by its name.
 import { readFile } from 'node:fs/promises';
-import { Server } from '@modelcontextprotocol/sdk/server/index.js';
+import type { Server } from '@modelcontextprotocol/sdk/server/index.js';
 import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
-import { CallToolRequestSchema, ListToolsRequestSchema } from '@modelcontextprotocol/sdk/types.js';
+import { LoggingMessageNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
 import type { Readable, Writable } from 'node:stream';
 import { parseArgs } from 'node:util';
-import { codeModeStatus, createCodeModeTools, type CellLimits, type CodeModeResult, type ToolDefinition } from '../../src/index.js';
+import type { CellLimits, ToolDefinition } from '../../src/index.js';
 import { CODECELL_VERSION, messageOf, SERVED_LIMITS } from '../../src/internal.js';
 import { callMcpTool, connectMcpServer, listMcpTools, type McpServerConfig } from '../tools/mcp-tools.js';
 import { HostClient } from '../client/client.js';
 import { SessionBuilder } from '../tools/session-builder.js';
+import { serveMcpHttp } from './mcp-http.js';
+import { newMcpSession, type McpContext } from './mcp-server.js';
 
 const MCP_USAGE = `usage: codecell mcp [--config <mcp.json>] [--upstream [name=]"<command> [args...]"] [--upstream name=<url>] ...
 
@@ -20,17 +22,17 @@ const MCP_USAGE = `usage: codecell mcp [--config <mcp.json>] [--upstream [name=]
                      { "mcpServers": { "<name>": { "command", "args", "env", "cwd" } | { "url", "headers" } } }
   --upstream <spec>  one more upstream: name=command line, name=http(s) URL, or a command line
                      (named after the server); repeatable
-  --cpu-time-ms <ms> a cell's CPU time limit (default 60000; 0: none)
-  --wall-time-ms <ms> a cell's wall time limit (default 600000; 0: none)
+  --http <host>:<port>  serve MCP over Streamable HTTP at /mcp instead of stdio (port 0: any)
+  --token-file <file>   with --http: clients must send Authorization: Bearer <the file's text>
+  --max-sessions <n>    with --http: MCP sessions open at once (default 64)
+  --idle-ms <ms>        with --http: an MCP session idle this long is closed (default 1800000)
+  --on-cancel <what>    a cancelled exec/wait: terminate its cell (default) or detach from it
+  --cpu-time-ms <ms>    a cell's CPU time limit (default 60000; 0: none)
+  --wall-time-ms <ms>   a cell's wall time limit (default 600000; 0: none)
   --help, --version
 
 Upstreams get this process's environment (plus their own "env"); their stderr is forwarded here,
 each line prefixed with [name]. An upstream that fails to start is reported and left out.`;
-
-/** Past this many characters of tool declarations, exec lists tool names and search_tools serves the rest. */
-const MAX_DECLARATION_CHARS = 8_000;
-
-type ContentBlock = { type: 'text'; text: string } | { type: 'image'; data: string; mimeType: string };
 
 /** Splits a command line on spaces, keeping "quoted" and 'quoted' parts together. */
 export function splitCommand(command: string): string[] {
@@ -64,17 +66,6 @@ async function configFile(path: string): Promise<McpServerConfig[]> {
   });
 }
 
-/** MCP content for a code-mode result: its text, its images, and the status line. */
-function contentOf(result: CodeModeResult, waitName: string): { content: ContentBlock[]; isError: boolean } {
-  const content: ContentBlock[] = result.output === '' ? [] : [{ type: 'text', text: result.output }];
-  for (const image of result.images) {
-    const match = /^data:([^;,]+)(;base64)?,(.*)$/s.exec(image.image_url);
-    content.push(match === null ? { type: 'text', text: '[image]' } : { type: 'image', mimeType: match[1] ?? 'image/png', data: match[2] === undefined ? Buffer.from(decodeURIComponent(match[3] ?? '')).toString('base64') : (match[3] ?? '') });
-  }
-  content.push({ type: 'text', text: codeModeStatus(result, waitName) });
-  return { content, isError: result.status === 'failed' };
-}
-
 export interface McpIo {
   stdin: Readable;
   stdout: Writable;
@@ -95,29 +86,74 @@ function forwardLines(stream: NodeJS.ReadableStream | null | undefined, prefix: 
   });
 }
 
-/** Runs the MCP server until its client disconnects; resolves with the exit code. */
-export async function mcpCommand(args: string[], io: McpIo): Promise<number> {
-  let upstreams: (McpServerConfig & { named?: boolean })[];
+/** How `codecell mcp` serves, from its flags. */
+interface McpPlan {
+  upstreams: (McpServerConfig & { named?: boolean })[];
+  limits: Partial<CellLimits>;
+  onCancel: 'terminate' | 'detach';
+  http: { host: string; port: number; token: string | undefined; maxSessions: number; idleMs: number } | undefined;
+}
+
+const FLAGS = {
+  upstream: { type: 'string', multiple: true },
+  config: { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+  version: { type: 'boolean', short: 'v' },
+  http: { type: 'string' },
+  'token-file': { type: 'string' },
+  'max-sessions': { type: 'string' },
+  'idle-ms': { type: 'string' },
+  'on-cancel': { type: 'string' },
+  'cpu-time-ms': { type: 'string' },
+  'wall-time-ms': { type: 'string' },
+} as const;
+
+/** The plan, or the exit code after help, the version or a mistake. */
+async function planOf(args: string[], io: McpIo): Promise<McpPlan | number> {
+  const { values } = parseArgs({ args, options: FLAGS });
+  if (values.help === true || values.version === true) {
+    io.stdout.write(values.help === true ? `${MCP_USAGE}\n` : `codecell ${CODECELL_VERSION}\n`);
+    return 0;
+  }
+  const whole = (flag: keyof typeof FLAGS): number | undefined => {
+    const text = values[flag] as string | undefined;
+    if (text === undefined) return undefined;
+    if (!/^\d+$/.test(text)) throw new Error(`--${flag} takes a whole number, got ${JSON.stringify(text)}`);
+    return Number(text);
+  };
   // Cells come from whoever drives the MCP client: their time is finite unless asked otherwise.
   const limits: Partial<CellLimits> = { ...SERVED_LIMITS };
+  for (const [flag, limit] of [['cpu-time-ms', 'cpuTimeMs'], ['wall-time-ms', 'wallTimeMs']] as const) limits[limit] = whole(flag) ?? limits[limit];
+  const onCancel = values['on-cancel'] ?? 'terminate';
+  if (onCancel !== 'terminate' && onCancel !== 'detach') throw new Error(`--on-cancel takes terminate or detach, got ${JSON.stringify(onCancel)}`);
+  let http: McpPlan['http'];
+  if (values.http !== undefined) {
+    const match = /^(?:\[([^\]]+)\]|([^:]+)):(\d{1,5})$/.exec(values.http);
+    if (match === null || Number(match[3]) > 65_535) throw new Error(`--http takes <host>:<port> (e.g. 127.0.0.1:3000), got ${JSON.stringify(values.http)}`);
+    const tokenFile = values['token-file'];
+    const token = tokenFile === undefined ? undefined : (await readFile(tokenFile, 'utf8')).trim();
+    if (token === '') throw new Error('--token-file holds an empty token');
+    http = { host: (match[1] ?? match[2]) as string, port: Number(match[3]), token, maxSessions: whole('max-sessions') ?? 64, idleMs: whole('idle-ms') ?? 1_800_000 };
+    if (http.maxSessions < 1 || http.idleMs < 1) throw new Error('--max-sessions and --idle-ms must be at least 1');
+  } else {
+    const stray = (['token-file', 'max-sessions', 'idle-ms'] as const).find((flag) => values[flag] !== undefined);
+    if (stray !== undefined) throw new Error(`--${stray} needs --http`);
+  }
+  const upstreams = [...(values.config === undefined ? [] : await configFile(values.config)), ...(values.upstream ?? []).map(upstreamOf)];
+  return { upstreams, limits, onCancel, http };
+}
+
+/** Runs the MCP server until its client disconnects (stdio) or a signal (HTTP); resolves with the exit code. */
+export async function mcpCommand(args: string[], io: McpIo): Promise<number> {
+  let plan: McpPlan | number;
   try {
-    const options = { upstream: { type: 'string', multiple: true }, config: { type: 'string' }, help: { type: 'boolean', short: 'h' }, version: { type: 'boolean', short: 'v' } } as const;
-    const { values } = parseArgs({ args, options: { ...options, 'cpu-time-ms': { type: 'string' }, 'wall-time-ms': { type: 'string' } } });
-    for (const [flag, limit] of [['cpu-time-ms', 'cpuTimeMs'], ['wall-time-ms', 'wallTimeMs']] as const) {
-      const text = values[flag];
-      if (text === undefined) continue;
-      if (!/^\d+$/.test(text)) throw new Error(`--${flag} takes a whole number of milliseconds, got ${JSON.stringify(text)}`);
-      limits[limit] = Number(text);
-    }
-    if (values.help === true || values.version === true) {
-      io.stdout.write(values.help === true ? `${MCP_USAGE}\n` : `codecell ${CODECELL_VERSION}\n`);
-      return 0;
-    }
-    upstreams = [...(values.config === undefined ? [] : await configFile(values.config)), ...(values.upstream ?? []).map(upstreamOf)];
+    plan = await planOf(args, io);
   } catch (error) {
     io.stderr.write(`codecell mcp: ${messageOf(error)}\n${MCP_USAGE}\n`);
     return 2;
   }
+  if (typeof plan === 'number') return plan;
+  const { upstreams, limits } = plan;
   if (upstreams.length === 0) {
     io.stderr.write(`codecell mcp: no upstream server: give --config or --upstream\n${MCP_USAGE}\n`);
     return 2;
@@ -125,12 +161,17 @@ export async function mcpCommand(args: string[], io: McpIo): Promise<number> {
 
   // Each upstream on its own: one that fails is reported with its stderr and left out.
   const taken = new Set<string>();
+  const servers = new Set<Server>();
   const connected = await Promise.all(
     upstreams.map(async (upstream) => {
       const label = upstream.name;
       const tail: string[] = [];
       try {
         const client = await connectMcpServer({ ...upstream, ...('command' in upstream ? { stderr: 'pipe' as const } : {}) }, undefined, (stream) => forwardLines(stream, `[${label}]`, io.stderr, tail));
+        // Its log messages reach every MCP session, under its name.
+        client.setNotificationHandler(LoggingMessageNotificationSchema, ({ params }) => {
+          for (const server of servers) server.sendLoggingMessage({ ...params, logger: params.logger === undefined ? label : `${label}/${params.logger}` }).catch(() => {});
+        });
         return { upstream, client };
       } catch (error) {
         io.stderr.write(`codecell mcp: upstream ${label} failed to start: ${messageOf(error)}${tail.length === 0 ? '' : `; its last output: ${tail.join(' | ')}`}\n`);
@@ -147,12 +188,8 @@ export async function mcpCommand(args: string[], io: McpIo): Promise<number> {
   // Cells run in a codecell-host process: a catastrophic cell costs that host (a fresh one takes
   // over for the next call), never this MCP server.
   const host = await HostClient.spawn({ processes: 1, logger });
-  const builder = new SessionBuilder({ host, logger }).withLimits(limits);
   const tools: ToolDefinition[] = [];
-  const server = new Server({ name: 'codecell', version: CODECELL_VERSION }, { capabilities: { tools: {}, logging: {} } });
-  const log = (data: string): void => {
-    server.sendLoggingMessage({ level: 'info', logger: 'codecell', data }).catch(() => {});
-  };
+  const sources: { listed: ToolDefinition[]; client: (typeof live)[number]['client'] }[] = [];
   for (const { upstream, client } of live) {
     // Unnamed command lines take the server's own name; config and name= names stay as given.
     let namespace = namespaceOf(upstream.named === false ? (client.getServerVersion()?.name?.split('/').at(-1) ?? upstream.name) : upstream.name);
@@ -160,37 +197,44 @@ export async function mcpCommand(args: string[], io: McpIo): Promise<number> {
     taken.add(namespace);
     const listed = await listMcpTools(client, namespace);
     tools.push(...listed);
-    builder.withTools(listed, { invokeTool: (call, signal) => callMcpTool(client, call, signal, log) });
+    sources.push({ listed, client });
   }
-  builder.withTools([], { invokeTool: async () => null, notify: async (notification) => log(notification.text) });
-  const codeMode = createCodeModeTools({ start: () => builder.start() }, { tools, strict: false, onAbort: 'detach', maxDeclarationChars: MAX_DECLARATION_CHARS });
-  const { exec, wait, search } = codeMode;
-  await codeMode.session();
-  // What an upstream tool without an outputSchema (typed Promise<unknown>) resolves to.
-  const resultNote = '\nAn upstream tool resolves to its structuredContent when it has one, else to the text of a single text block, else to its content blocks; an error result rejects with its text.';
-  const listedTools = [{ ...exec, description: exec.description + resultNote }, wait, ...(search === undefined ? [] : [search])].map(({ name, description, inputSchema }) => ({ name, description, inputSchema }));
-  server.setRequestHandler(ListToolsRequestSchema, async () => ({ tools: listedTools as never }));
-  server.setRequestHandler(CallToolRequestSchema, async (request, extra) => {
-    const input = (request.params.arguments ?? {}) as Record<string, unknown>;
-    try {
-      if (request.params.name === exec.name) return contentOf(await exec.execute(input as never, { signal: extra.signal }), wait.name);
-      if (request.params.name === wait.name) return contentOf(await wait.execute(input as never, { signal: extra.signal }), wait.name);
-      if (search !== undefined && request.params.name === search.name) return { content: [{ type: 'text', text: await search.execute(input as never) }] };
-      return { content: [{ type: 'text', text: `unknown tool ${request.params.name}` }], isError: true };
-    } catch (error) {
-      return { content: [{ type: 'text', text: messageOf(error) }], isError: true };
-    }
-  });
-
-  const transport = new StdioServerTransport(io.stdin, io.stdout);
-  const closed = new Promise<void>((resolve) => {
-    server.onclose = resolve;
-    io.stdin.once('end', resolve);
-  });
-  await server.connect(transport);
-  await closed;
-  await (await codeMode.session().catch(() => undefined))?.shutdown();
+  const context: McpContext = {
+    tools,
+    onCancel: plan.onCancel,
+    servers,
+    newBuilder: (log) => {
+      const builder = new SessionBuilder({ host, logger }).withLimits(limits);
+      for (const { listed, client } of sources) builder.withTools(listed, { invokeTool: (call, signal) => callMcpTool(client, call, signal, log) });
+      return builder.withTools([], { invokeTool: async () => null, notify: async (notification) => log(notification.text) });
+    },
+  };
+  if (plan.http === undefined) await serveStdio(context, io);
+  else await serveHttp(context, plan.http, io);
   await host.close();
   await Promise.all(live.map(({ client }) => client.close().catch(() => {})));
   return 0;
+}
+
+/** One MCP session over this process's stdin and stdout, until the client disconnects. */
+async function serveStdio(context: McpContext, io: McpIo): Promise<void> {
+  const session = newMcpSession(context);
+  const closed = new Promise<void>((resolve) => {
+    session.server.onclose = resolve;
+    io.stdin.once('end', resolve);
+  });
+  await session.server.connect(new StdioServerTransport(io.stdin, io.stdout));
+  await closed;
+  await session.close();
+}
+
+/** MCP sessions over Streamable HTTP, until SIGTERM or SIGINT. */
+async function serveHttp(context: McpContext, options: NonNullable<McpPlan['http']>, io: McpIo): Promise<void> {
+  const stop = Promise.withResolvers<void>();
+  process.once('SIGTERM', () => stop.resolve());
+  process.once('SIGINT', () => stop.resolve());
+  const served = await serveMcpHttp(context, { ...options, warn: (message) => io.stderr.write(`${message}\n`) });
+  io.stderr.write(`codecell mcp listening on ${served.url}\n`);
+  await stop.promise;
+  await served.close();
 }

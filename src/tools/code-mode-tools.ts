@@ -10,7 +10,8 @@ import { DEFAULT_YIELD_MS } from '../defaults.js';
 import { describeExecTool, renderToolDeclarations } from './declarations.js';
 import { toolIdentifier } from './tool-names.js';
 import { CodeCellError, invalidRequest, messageOf } from '../errors.js';
-import type { CellEvent, CellLanguage, CodeCellSession, JsonValue, OutputItem, ToolDefinition } from '../types.js';
+import type { CellEvent, CellLanguage, CellStreamEvent, CodeCellSession, JsonValue, OutputItem, ToolDefinition } from '../types.js';
+import { follow } from './follow.js';
 
 /** What exec and wait return (every field present: OpenAI strict mode allows no optional ones). */
 export interface CodeModeResult {
@@ -46,8 +47,16 @@ export interface CodeModeTool<Input> {
   inputSchema: { [key: string]: JsonValue };
   /** JSON Schema of CodeModeResult, strict-mode compatible. */
   outputSchema: { [key: string]: JsonValue };
-  /** Runs the tool; when `signal` aborts, exec and wait terminate the cell they were waiting on. */
-  execute(input: Input, options?: { signal?: AbortSignal }): Promise<CodeModeResult>;
+  /**
+   * Runs the tool; when `signal` aborts, exec and wait terminate the cell they were waiting on.
+   * `onEvent` hears the cell's stream events while the call waits (e.g. for progress messages).
+   */
+  execute(input: Input, options?: ExecuteOptions): Promise<CodeModeResult>;
+}
+
+export interface ExecuteOptions {
+  signal?: AbortSignal;
+  onEvent?: (event: CellStreamEvent) => void;
 }
 
 /** A session, or something that starts one on first use (a SessionBuilder). */
@@ -190,7 +199,15 @@ export function createCodeModeTools(target: CodeModeTarget, options: CodeModeToo
   };
 
   /** Waits for `event`; an abort terminates the cell (or detaches from it) and rejects. */
-  const settle = async (live: CodeCellSession, cellId: string, event: Promise<CellEvent>, signal: AbortSignal | undefined): Promise<CodeModeResult> => {
+  const settle = async (live: CodeCellSession, cellId: string, event: Promise<CellEvent>, { signal, onEvent }: ExecuteOptions): Promise<CodeModeResult> => {
+    const unfollow = follow(live, cellId, onEvent);
+    try {
+      return await settleOrAbort(live, cellId, event, signal);
+    } finally {
+      unfollow();
+    }
+  };
+  const settleOrAbort = async (live: CodeCellSession, cellId: string, event: Promise<CellEvent>, signal: AbortSignal | undefined): Promise<CodeModeResult> => {
     if (signal === undefined || onAbort === 'detach') return codeModeResult(withKept(cellId, await event));
     // One listener: the cell is terminated and the call rejects with the signal's reason.
     const aborted = Promise.withResolvers<never>();
@@ -212,7 +229,8 @@ export function createCodeModeTools(target: CodeModeTarget, options: CodeModeToo
     description: [described.exec.description, ...(compact ? ['', `The tools (call ${searchName} for their declarations): ${tools.map((tool) => `tools.${toolIdentifier(tool)}`).join(', ')}`] : [])].join('\n'),
     inputSchema: described.exec.inputSchema,
     outputSchema: RESULT_SCHEMA,
-    execute: async (input, { signal } = {}) => {
+    execute: async (input, options = {}) => {
+      const { signal } = options;
       if (input === null || typeof input !== 'object' || typeof input.source !== 'string') throw invalidRequest(`${execName}: source must be a string`);
       // Errors name the tool's own parameters (not the runtime's request fields).
       if (input.language !== undefined && input.language !== null && !['javascript', 'typescript', 'auto'].includes(input.language)) {
@@ -224,7 +242,7 @@ export function createCodeModeTools(target: CodeModeTarget, options: CodeModeToo
       const request = { source: input.source, language: input.language ?? 'auto' } as const;
       if (onAbort === 'terminate' || signal === undefined) {
         const { cellId, initialEvent } = await live.execute(request, { kind: 'yieldAfter', ms: yieldMs(input.yield_time_ms) });
-        return settle(live, cellId, initialEvent, signal);
+        return settle(live, cellId, initialEvent, options);
       }
       // Detachable: the initial observation returns at once; the wait is one the signal can end.
       const { cellId, initialEvent } = await live.execute(request, { kind: 'yieldAfter', ms: 0 });
@@ -234,7 +252,7 @@ export function createCodeModeTools(target: CodeModeTarget, options: CodeModeToo
       // Bounded: output of detached cells nobody waits for again is dropped, oldest first.
       if (kept.size > MAX_KEPT_CELLS) kept.delete(kept.keys().next().value as string);
       const { event } = await live.beginObserve(cellId, { kind: 'yieldAfter', ms: yieldMs(input.yield_time_ms) }, signal);
-      return settle(live, cellId, event, signal);
+      return settle(live, cellId, event, options);
     },
   };
 
@@ -243,13 +261,14 @@ export function createCodeModeTools(target: CodeModeTarget, options: CodeModeToo
     description: described.wait.description,
     inputSchema: described.wait.inputSchema,
     outputSchema: RESULT_SCHEMA,
-    execute: async (input, { signal } = {}) => {
+    execute: async (input, options = {}) => {
+      const { signal } = options;
       if (input === null || typeof input !== 'object' || typeof input.cell_id !== 'string') throw invalidRequest(`${waitName}: cell_id must be a string`);
       const live = await session();
       try {
         if (input.terminate === true) return codeModeResult(withKept(input.cell_id, await live.terminate(input.cell_id)));
         const { event } = await live.beginObserve(input.cell_id, { kind: 'yieldAfter', ms: yieldMs(input.yield_time_ms) }, signal);
-        return await settle(live, input.cell_id, event, signal);
+        return await settle(live, input.cell_id, event, options);
       } catch (error) {
         if (error instanceof CodeCellError && error.code === 'ERR_MISSING_CELL') {
           throw new CodeCellError('ERR_MISSING_CELL', `cell_id ${JSON.stringify(input.cell_id)} is not running: it finished and its result was already returned, or ${execName} never returned it (${messageOf(error)})`);
