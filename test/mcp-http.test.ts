@@ -92,6 +92,16 @@ describe('codecell mcp --http', { timeout: 120_000 }, () => {
     assert.deepEqual(textsOf(rest), ['b', `cell ${cellId} completed`]);
   });
 
+  test('MCP sessions are bounded, and one idle past --idle-ms is closed', async (t) => {
+    const url = await startHttp(t, ['--max-sessions', '1', '--idle-ms', '400']);
+    const first = await connect(t, url);
+    await assert.rejects(connect(t, url), /503|MCP sessions open/);
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    await assert.rejects(first.callTool({ name: 'exec', arguments: { source: 'text(1)' } }), /404|expired/);
+    const fresh = await connect(t, url);
+    assert.equal(textsOf((await fresh.callTool({ name: 'exec', arguments: { source: 'text("again")' } })) as Result)[0], 'again');
+  });
+
   test('each MCP session is its own codecell session; a foreign Host or Origin is refused; a token is required when given', async (t) => {
     const file = join(mkdtempSync(join(tmpdir(), 'codecell-mcp-token-')), 'token');
     writeFileSync(file, 'mcp-secret\n');
