@@ -106,11 +106,19 @@ export function hostCommand(args: readonly string[], io: Io): HostPlan | number 
   }
 }
 
-function address(text: string): { host: string; port: number } {
+/** `<host>:<port>` (`[::1]:port` for IPv6) as the flag `flag` takes it. */
+export function address(text: string, flag = '--listen', example = '127.0.0.1:7077'): { host: string; port: number } {
   const match = /^(?:\[([^\]]+)\]|([^:]+)):(\d{1,5})$/.exec(text);
   const port = Number(match?.[3]);
-  if (match === null || port > 65_535) throw new Error(`--listen takes <host>:<port> (e.g. 127.0.0.1:7077), got ${JSON.stringify(text)}`);
+  if (match === null || port > 65_535) throw new Error(`${flag} takes <host>:<port> (e.g. ${example}), got ${JSON.stringify(text)}`);
   return { host: (match[1] ?? match[2]) as string, port };
+}
+
+/** A flag's whole number (undefined when the flag was not given). */
+export function wholeNumber(text: string | undefined, flag: string): number | undefined {
+  if (text === undefined) return undefined;
+  if (!/^\d+$/.test(text) || !Number.isSafeInteger(Number(text))) throw new Error(`--${flag} takes a whole number, got ${JSON.stringify(text)}`);
+  return Number(text);
 }
 
 function listenOptions(values: Record<string, string | boolean | undefined>, env: NodeJS.ProcessEnv): Omit<Extract<HostPlan, { mode: 'listen' }>, 'mode' | 'host' | 'port'> {
@@ -123,12 +131,7 @@ function listenOptions(values: Record<string, string | boolean | undefined>, env
       throw new Error(`--${name}: cannot read ${path}: ${messageOf(error)}`, { cause: error });
     }
   };
-  const count = (name: string): number | undefined => {
-    const text = values[name] as string | undefined;
-    if (text === undefined) return undefined;
-    if (!/^\d+$/.test(text) || !Number.isSafeInteger(Number(text))) throw new Error(`--${name} takes a whole number, got ${JSON.stringify(text)}`);
-    return Number(text);
-  };
+  const count = (name: string): number | undefined => wholeNumber(values[name] as string | undefined, name);
   const tokenFile = file('token-file');
   const token = tokenFile === undefined ? env.CODECELL_TOKEN : tokenFile.toString('utf8').trim();
   if (token !== undefined && token.trim() === '') throw new Error(tokenFile === undefined ? 'CODECELL_TOKEN is empty' : '--token-file holds an empty token');

@@ -3,11 +3,12 @@
 // are bounded in number and closed after an idle period. Before any session is touched: the
 // Host and Origin headers are checked against the loopback names when the server listens on
 // loopback (DNS-rebinding protection), and a bearer token when one was given.
-import { createHash, randomUUID, timingSafeEqual } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import { messageOf } from '../../src/internal.js';
+import { BearerToken } from '../wire/bearer.js';
 import { newMcpSession, type McpContext, type McpSession } from './mcp-server.js';
 
 export interface McpHttpOptions {
@@ -35,14 +36,13 @@ interface Entry {
 }
 
 const LOOPBACK = new Set(['localhost', '127.0.0.1', '::1', '[::1]']);
-const digest = (text: string): Buffer => createHash('sha256').update(text).digest();
 
 function hostnameOf(host: string): string {
   return host.startsWith('[') ? host.slice(0, host.indexOf(']') + 1) : (host.split(':')[0] ?? '');
 }
 
 /** Why a request is refused before it reaches a session, if it is. */
-function refusal(request: IncomingMessage, options: McpHttpOptions, port: number, token: Buffer | undefined): [number, string] | undefined {
+function refusal(request: IncomingMessage, options: McpHttpOptions, port: number, token: BearerToken | undefined): [number, string] | undefined {
   if (LOOPBACK.has(options.host)) {
     const host = request.headers.host ?? '';
     if (!LOOPBACK.has(hostnameOf(host)) || (host.includes(':') && !host.endsWith(`:${port}`))) return [403, `Host ${JSON.stringify(host)} is not this server (DNS-rebinding protection)`];
@@ -57,11 +57,7 @@ function refusal(request: IncomingMessage, options: McpHttpOptions, port: number
       if (!LOOPBACK.has(hostname)) return [403, `Origin ${JSON.stringify(origin)} may not use this server (DNS-rebinding protection)`];
     }
   }
-  if (token !== undefined) {
-    const header = request.headers.authorization ?? '';
-    const given = header.startsWith('Bearer ') ? header.slice(7) : '';
-    if (given === '' || !timingSafeEqual(digest(given), token)) return [401, 'a valid bearer token is required'];
-  }
+  if (token !== undefined && !token.accepts(request.headers.authorization)) return [401, 'a valid bearer token is required'];
   return undefined;
 }
 
@@ -73,7 +69,7 @@ function replyError(response: ServerResponse, status: number, message: string): 
 
 export async function serveMcpHttp(context: McpContext, options: McpHttpOptions): Promise<McpHttpServer> {
   const sessions = new Map<string, Entry>();
-  const token = options.token === undefined ? undefined : digest(options.token);
+  const token = options.token === undefined ? undefined : new BearerToken(options.token);
   let port = options.port;
 
   const closeEntry = async (id: string): Promise<void> => {

@@ -13,6 +13,7 @@ import { CODECELL_VERSION, messageOf, SERVED_LIMITS } from '../../src/internal.j
 import { callMcpTool, connectMcpServer, listMcpTools, type McpServerConfig } from '../tools/mcp-tools.js';
 import { HostClient } from '../client/client.js';
 import { SessionBuilder } from '../tools/session-builder.js';
+import { address, wholeNumber } from './host-args.js';
 import { serveMcpHttp } from './mcp-http.js';
 import { newMcpSession, type McpContext } from './mcp-server.js';
 
@@ -115,12 +116,7 @@ async function planOf(args: string[], io: McpIo): Promise<McpPlan | number> {
     io.stdout.write(values.help === true ? `${MCP_USAGE}\n` : `codecell ${CODECELL_VERSION}\n`);
     return 0;
   }
-  const whole = (flag: keyof typeof FLAGS): number | undefined => {
-    const text = values[flag] as string | undefined;
-    if (text === undefined) return undefined;
-    if (!/^\d+$/.test(text)) throw new Error(`--${flag} takes a whole number, got ${JSON.stringify(text)}`);
-    return Number(text);
-  };
+  const whole = (flag: keyof typeof FLAGS): number | undefined => wholeNumber(values[flag] as string | undefined, flag);
   // Cells come from whoever drives the MCP client: their time is finite unless asked otherwise.
   const limits: Partial<CellLimits> = { ...SERVED_LIMITS };
   for (const [flag, limit] of [['cpu-time-ms', 'cpuTimeMs'], ['wall-time-ms', 'wallTimeMs']] as const) limits[limit] = whole(flag) ?? limits[limit];
@@ -128,12 +124,11 @@ async function planOf(args: string[], io: McpIo): Promise<McpPlan | number> {
   if (onCancel !== 'terminate' && onCancel !== 'detach') throw new Error(`--on-cancel takes terminate or detach, got ${JSON.stringify(onCancel)}`);
   let http: McpPlan['http'];
   if (values.http !== undefined) {
-    const match = /^(?:\[([^\]]+)\]|([^:]+)):(\d{1,5})$/.exec(values.http);
-    if (match === null || Number(match[3]) > 65_535) throw new Error(`--http takes <host>:<port> (e.g. 127.0.0.1:3000), got ${JSON.stringify(values.http)}`);
+    const { host, port } = address(values.http, '--http', '127.0.0.1:3000');
     const tokenFile = values['token-file'];
     const token = tokenFile === undefined ? undefined : (await readFile(tokenFile, 'utf8')).trim();
     if (token === '') throw new Error('--token-file holds an empty token');
-    http = { host: (match[1] ?? match[2]) as string, port: Number(match[3]), token, maxSessions: whole('max-sessions') ?? 64, idleMs: whole('idle-ms') ?? 1_800_000 };
+    http = { host, port, token, maxSessions: whole('max-sessions') ?? 64, idleMs: whole('idle-ms') ?? 1_800_000 };
     if (http.maxSessions < 1 || http.idleMs < 1) throw new Error('--max-sessions and --idle-ms must be at least 1');
   } else {
     const stray = (['token-file', 'max-sessions', 'idle-ms'] as const).find((flag) => values[flag] !== undefined);

@@ -4,7 +4,6 @@
 // sessions per connection, and on the same port GET /healthz, /readyz and /metrics. drain() is
 // the pod lifecycle: not ready at once, new sessions refused ("go elsewhere"), running sessions
 // served for the grace period, then shut down under the shared deadline.
-import { createHash, timingSafeEqual } from 'node:crypto';
 import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
@@ -12,6 +11,7 @@ import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { CodeCellError, type CellLimits, type Logger } from '../../src/index.js';
 import { consoleLogger, messageOf, SERVED_LIMITS } from '../../src/internal.js';
+import { BearerToken } from '../wire/bearer.js';
 import { socketCarrier } from '../wire/websocket.js';
 import { hostMetrics, type HostMetrics } from './metrics.js';
 import { createHost, type Host } from './server.js';
@@ -69,7 +69,7 @@ export async function listen(options: ListenOptions): Promise<ListeningHost> {
   const stats = new HostStats();
   const connections = new Map<WebSocket, Host>();
   const metrics: HostMetrics = hostMetrics(stats, () => connections.size);
-  const expected = options.token === undefined ? undefined : digest(options.token);
+  const expected = options.token === undefined ? undefined : new BearerToken(options.token);
   const sockets = new WebSocketServer({ noServer: true, maxPayload: maxMessageBytes, perMessageDeflate: false });
 
   const server: Server = options.tls === undefined ? createHttpServer() : createHttpsServer({ cert: options.tls.cert, key: options.tls.key });
@@ -152,23 +152,14 @@ function checkCount(value: number, name: string): void {
   if (!Number.isSafeInteger(value) || value < 1) throw new CodeCellError('ERR_INVALID_REQUEST', `${name} must be a positive integer, got ${String(value)}`);
 }
 
-function digest(text: string): Buffer {
-  return createHash('sha256').update(text).digest();
-}
-
 interface Refusal {
   status: 401 | 503;
   body: string;
 }
 
 /** Why an upgrade is refused, if it is: the token first (compared in constant time), then capacity. */
-function refuse(request: IncomingMessage, expected: Buffer | undefined, stats: HostStats, open: number, maxConnections: number): Refusal | undefined {
-  if (expected !== undefined) {
-    const header = request.headers.authorization ?? '';
-    const given = header.startsWith('Bearer ') ? header.slice(7) : '';
-    // Hashed first, so the comparison takes the same time whatever the lengths.
-    if (!timingSafeEqual(digest(given), expected) || given === '') return { status: 401, body: 'a valid bearer token is required' };
-  }
+function refuse(request: IncomingMessage, expected: BearerToken | undefined, stats: HostStats, open: number, maxConnections: number): Refusal | undefined {
+  if (expected !== undefined && !expected.accepts(request.headers.authorization)) return { status: 401, body: 'a valid bearer token is required' };
   if (!stats.accepting) return { status: 503, body: 'codecell-host is draining: connect to another host' };
   if (open >= maxConnections) return { status: 503, body: `codecell-host has ${maxConnections} connections open (its --max-connections)` };
   return undefined;
