@@ -2,10 +2,10 @@
 // and every session was shut down; or, with --listen, a network service (listen.ts) that drains
 // on SIGTERM and exits 0. Its command line is host/cli/host-args.ts.
 import { assertIsolatesUsable, isolatesDisposedCount, settleIsolatesForExit } from '../../src/internal.js';
-import { writeSync } from 'node:fs';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { hostCommand, type HostPlan } from '../cli/host-args.js';
+import { exitAtOnce } from './catastrophe.js';
 import { createHost } from './server.js';
 
 const plan = hostCommand(process.argv.slice(2), process);
@@ -37,22 +37,9 @@ function keepMemoryFlat(): void {
   }, 2_000).unref();
 }
 
-/**
- * The process is tainted, and any orderly exit (process.exit included) can block forever in
- * isolated-vm's teardown, joining the lost isolate's thread. So: say why, synchronously, and
- * stop at once. The client sees the exit (ERR_HOST_EXITED) and starts a fresh host.
- */
-function onCatastrophicError(message: string): void {
-  try {
-    writeSync(2, `codecell-host: V8 lost control of an isolate (${message}); exiting at once\n`);
-  } finally {
-    process.kill(process.pid, 'SIGKILL');
-  }
-}
-
 keepMemoryFlat();
 if (plan.mode === 'stdio') {
-  await createHost({ onCatastrophicError }).closed;
+  await createHost({ onCatastrophicError: exitAtOnce }).closed;
 } else {
   await serveNetwork(plan);
 }
@@ -73,7 +60,7 @@ async function serveNetwork(plan: Extract<HostPlan, { mode: 'listen' }>): Promis
       ...(plan.maxSessions === undefined ? {} : { maxSessionsPerConnection: plan.maxSessions }),
       ...(plan.maxCells === undefined ? {} : { maxLiveCellsPerConnection: plan.maxCells }),
       defaultLimits: plan.defaultLimits,
-      onCatastrophicError,
+      onCatastrophicError: exitAtOnce,
     });
   } catch (error) {
     process.stderr.write(`codecell-host: cannot listen on ${plan.host}:${plan.port}: ${(error as Error).message}\n`);

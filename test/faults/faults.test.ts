@@ -4,7 +4,9 @@ import { runInNewContext } from 'node:vm';
 import { setFlagsFromString, getHeapStatistics } from 'node:v8';
 import { spawn, spawnSync } from 'node:child_process';
 import { isolatesInUseCount } from '../../src/isolate/cell-isolate.js';
-import { SessionRuntime } from '../../src/index.js';
+import { fileURLToPath } from 'node:url';
+import { HostClient } from '../../host/index.js';
+import { SessionRuntime, type CodeCellError } from '../../src/index.js';
 import { capturingLogger, hang, ms, RecordingDelegate, texts, waitFor } from '../helpers.js';
 import { RawClient } from '../wire.js';
 import { HOST_BIN } from '../sessions.js';
@@ -132,4 +134,21 @@ test('a host whose input closes right after terminating a cell stuck in a long b
   await raw.call('cell/terminate', { sessionId, cellId });
   child.stdin.end();
   assert.deepEqual(await exited, { code: 0, signal: null });
+});
+
+test("the host's reaction to a catastrophic isolate error, on every Node: SIGKILL at once, ERR_HOST_EXITED for every pending call, a fresh host next", async (t) => {
+  const fixture = fileURLToPath(new URL('../fixtures/catastrophic-host.js', import.meta.url));
+  const client = await HostClient.spawn({ command: process.execPath, args: ['--no-node-snapshot', fixture], processes: 1, stderr: 'pipe', logger: capturingLogger() });
+  t.after(() => client.close());
+  const session = await client.createSession(new RecordingDelegate({ slow: hang }), { tools: [{ name: 'slow' }] });
+  const pending = await session.execute({ source: 'await tools.slow({})' }, { kind: 'yieldAfter', ms: 30_000 });
+  const doomed = client.pid as number;
+  const start = performance.now();
+  process.kill(doomed, 'SIGUSR2');
+  await assert.rejects(pending.initialEvent, (error: CodeCellError) => error.code === 'ERR_HOST_EXITED' && /signal SIGKILL/.test(error.message));
+  assert.ok(performance.now() - start < 2_000, 'at once');
+  assert.equal(session.isAlive, false);
+  const fresh = await client.createSession(new RecordingDelegate());
+  assert.notEqual(client.pid, doomed);
+  assert.deepEqual(texts(await (await fresh.execute({ source: 'text("fresh")' })).initialEvent), ['fresh']);
 });
