@@ -6,7 +6,7 @@ import type { Carrier } from '../wire/carrier.js';
 import { CodeCellError, PendingRouter, toolIdentifier, type CellLimits, type Logger, type RoutedEntry, type SessionRuntimeDelegate } from '../../src/index.js';
 import { CODECELL_VERSION, errorKindOf, messageOf } from '../../src/internal.js';
 import { IncomingCalls, type IncomingCall } from './incoming-calls.js';
-import { fromResponseError, onNotification, openConnection, parseParams, sendRequest, tokenFromSignal, type MessageConnection } from '../wire/jsonrpc.js';
+import { fromResponseError, openConnection, parseParams, sendRequest, serveMethods, tokenFromSignal, type MessageConnection } from '../wire/jsonrpc.js';
 import {
   DelegateCalls,
   JsonRpcErrors,
@@ -15,6 +15,7 @@ import {
   type CellCancelParams,
   type DelegateCall,
   type DelegateCallName,
+  type Handlers,
   type HostLoad,
   type MethodSpec,
   type ParamsOf,
@@ -106,19 +107,18 @@ export class HostLink {
     this.#incoming = new IncomingCalls(opened.send);
     this.#sendRaw = opened.send;
     this.notify = opened.notify;
-    onNotification(this.connection, Methods.cellEvent, (params) => this.remotes.get(params.sessionId)?.receive({ type: 'notification', message: { type: 'event', params } }), logger);
-    onNotification(this.connection, Methods.sessionEvent, (params) => this.remotes.get(params.sessionId)?.receive({ type: 'notification', message: { type: 'sessionEvent', params } }), logger);
-    onNotification(this.connection, Methods.cellInitialEvent, (params) => this.sessions.routeNotification(params.sessionId, { type: 'initialEvent', params }), logger);
-    onNotification(this.connection, Methods.cellClosed, (params) => this.sessions.routeNotification(params.sessionId, { type: 'closed', params }), logger);
-    onNotification(
-      this.connection,
-      Methods.cellCancel,
-      ({ sessionId, cellId, method }) => {
+    const notifications: Handlers<'toClient', 'notification'> = {
+      cellEvent: (params) => this.remotes.get(params.sessionId)?.receive({ type: 'notification', message: { type: 'event', params } }),
+      sessionEvent: (params) => this.remotes.get(params.sessionId)?.receive({ type: 'notification', message: { type: 'sessionEvent', params } }),
+      cellInitialEvent: (params) => this.sessions.routeNotification(params.sessionId, { type: 'initialEvent', params }),
+      cellClosed: (params) => this.sessions.routeNotification(params.sessionId, { type: 'closed', params }),
+      cellCancel: ({ sessionId, cellId, method }) => {
         const running = this.#incoming.cancel(sessionId, cellId, method);
         if (running.length > 0) this.remotes.get(sessionId)?.callsCancelled(cellId, running);
       },
-      logger,
-    );
+    };
+    // The host's requests (tool/invoke, cell/notify) are taken by #intercept (DelegateCalls).
+    serveMethods(this.connection, notifications, logger);
     const ended = (): void => {
       const closed = new CodeCellError('ERR_HOST_EXITED', 'codecell-host closed the connection');
       if (child === undefined) {

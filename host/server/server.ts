@@ -22,8 +22,8 @@ import { OutgoingCalls } from './outgoing-calls.js';
 import { ConnectionCells, HostStats } from './stats.js';
 import type { Carrier } from '../wire/carrier.js';
 import { streamCarrier } from '../wire/framing.js';
-import { invalidParams, onNotification, onRequest, openConnection, signalFromToken } from '../wire/jsonrpc.js';
-import { DelegateCalls, Methods, PROTOCOL_VERSION, type DelegateCall, type SessionId } from '../wire/protocol.js';
+import { invalidParams, openConnection, serveMethods, signalFromToken } from '../wire/jsonrpc.js';
+import { DelegateCalls, Methods, PROTOCOL_VERSION, type DelegateCall, type Handlers, type SessionId } from '../wire/protocol.js';
 
 export interface HostOptions {
   input?: Readable;
@@ -153,113 +153,116 @@ export function createHost(options: HostOptions = {}): Host {
     return delegate as unknown as SessionRuntimeDelegate;
   };
 
-  onRequest(connection, Methods.initialize, ({ protocolVersion }) => {
-    if (protocolVersion !== PROTOCOL_VERSION) {
-      throw invalidParams(`protocolVersion ${protocolVersion} is not supported (this host speaks ${PROTOCOL_VERSION})`);
-    }
-    return { protocolVersion: PROTOCOL_VERSION, serverInfo: SERVER_INFO, limits: { ...DEFAULT_LIMITS, ...caps } };
-  });
+  const handlers: Handlers<'toHost'> = {
+    initialize: ({ protocolVersion }) => {
+      if (protocolVersion !== PROTOCOL_VERSION) {
+        throw invalidParams(`protocolVersion ${protocolVersion} is not supported (this host speaks ${PROTOCOL_VERSION})`);
+      }
+      return { protocolVersion: PROTOCOL_VERSION, serverInfo: SERVER_INFO, limits: { ...DEFAULT_LIMITS, ...caps } };
+    },
 
-  onRequest(connection, Methods.hostPing, () => ({ load: stats.load }));
+    hostPing: () => ({ load: stats.load }),
 
-  onRequest(connection, Methods.sessionCreate, async (params, token) => {
-    if (closing !== undefined) throw new CodeCellError('ERR_SHUTTING_DOWN', 'codecell-host is shutting down');
-    if (!stats.accepting) throw new CodeCellError('ERR_SHUTTING_DOWN', 'codecell-host is draining: create the session on another host');
-    if (sessions.size >= maxSessions) throw new CodeCellError('ERR_LIMIT_EXCEEDED', `this connection already has ${maxSessions} sessions (the host's --max-sessions)`);
-    const { tools, limits, storedValues, setupSource } = params;
-    const sessionId = String(++sessionSeq);
-    const deadlineMs = params.callbackAbortDeadlineMs ?? callbackAbortDeadlineMs ?? DEFAULT_CALLBACK_ABORT_DEADLINE_MS;
-    const counted = stats.sessionObserver();
-    const runtime = new SessionRuntime(delegateFor(sessionId), {
-      tools,
-      limits: limits === undefined || isPlainObject(limits) ? { ...defaultLimits, ...limits } : limits,
-      storedValues,
-      callbackAbortDeadlineMs: deadlineMs,
-      logger,
-      caps,
-      onCatastrophicError: options.onCatastrophicError,
-      observer: (event) => {
-        cells.observe(event);
-        counted(event);
-      },
-    });
-    stats.sessions++;
-    sessions.set(sessionId, runtime);
-    relayed.set(sessionId, new Set());
-    initialSends.set(sessionId, new Set());
-    try {
-      const started = setupSource === undefined ? undefined : await runtime.execute({ source: setupSource }, { kind: 'pendingFrontier' });
-      // The client gave up before it learned the id: nobody will ever shut this session down.
-      if (token.isCancellationRequested) throw new CodeCellError('ERR_CANCELLED', 'the client cancelled session/create');
-      if (started === undefined) return { sessionId, callbackAbortDeadlineMs: deadlineMs, load: stats.load };
+    sessionCreate: async (params, token) => {
+      if (closing !== undefined) throw new CodeCellError('ERR_SHUTTING_DOWN', 'codecell-host is shutting down');
+      if (!stats.accepting) throw new CodeCellError('ERR_SHUTTING_DOWN', 'codecell-host is draining: create the session on another host');
+      if (sessions.size >= maxSessions) throw new CodeCellError('ERR_LIMIT_EXCEEDED', `this connection already has ${maxSessions} sessions (the host's --max-sessions)`);
+      const { tools, limits, storedValues, setupSource } = params;
+      const sessionId = String(++sessionSeq);
+      const deadlineMs = params.callbackAbortDeadlineMs ?? callbackAbortDeadlineMs ?? DEFAULT_CALLBACK_ABORT_DEADLINE_MS;
+      const counted = stats.sessionObserver();
+      const runtime = new SessionRuntime(delegateFor(sessionId), {
+        tools,
+        limits: limits === undefined || isPlainObject(limits) ? { ...defaultLimits, ...limits } : limits,
+        storedValues,
+        callbackAbortDeadlineMs: deadlineMs,
+        logger,
+        caps,
+        onCatastrophicError: options.onCatastrophicError,
+        observer: (event) => {
+          cells.observe(event);
+          counted(event);
+        },
+      });
+      stats.sessions++;
+      sessions.set(sessionId, runtime);
+      relayed.set(sessionId, new Set());
+      initialSends.set(sessionId, new Set());
+      try {
+        const started = setupSource === undefined ? undefined : await runtime.execute({ source: setupSource }, { kind: 'pendingFrontier' });
+        // The client gave up before it learned the id: nobody will ever shut this session down.
+        if (token.isCancellationRequested) throw new CodeCellError('ERR_CANCELLED', 'the client cancelled session/create');
+        if (started === undefined) return { sessionId, callbackAbortDeadlineMs: deadlineMs, load: stats.load };
+        sendInitialEvent(sessionId, started.cellId, started.initialEvent);
+        return { sessionId, setupCellId: started.cellId, callbackAbortDeadlineMs: deadlineMs, load: stats.load };
+      } catch (error) {
+        await runtime.shutdown();
+        await forgetSession(sessionId);
+        throw error;
+      }
+    },
+
+    cellExecute: async ({ sessionId, request, observe }) => {
+      const runtime = session(sessionId);
+      const started = await cells.admit(() => runtime.execute(request, observe ?? DEFAULT_OBSERVE));
       sendInitialEvent(sessionId, started.cellId, started.initialEvent);
-      return { sessionId, setupCellId: started.cellId, callbackAbortDeadlineMs: deadlineMs, load: stats.load };
-    } catch (error) {
-      await runtime.shutdown();
-      await forgetSession(sessionId);
-      throw error;
-    }
-  });
+      return { cellId: started.cellId };
+    },
 
-  onRequest(connection, Methods.cellExecute, async ({ sessionId, request, observe }) => {
-    const runtime = session(sessionId);
-    const started = await cells.admit(() => runtime.execute(request, observe ?? DEFAULT_OBSERVE));
-    sendInitialEvent(sessionId, started.cellId, started.initialEvent);
-    return { cellId: started.cellId };
-  });
-
-  onRequest(connection, Methods.cellSubscribe, ({ sessionId, cellId, from }) => {
-    const runtime = session(sessionId);
-    const cells = relayed.get(sessionId);
-    if (cells === undefined || cells.has(cellId)) return {};
-    // The runtime's stream: what it held for the cell's first subscriber (or its replay), then live.
-    const stream = runtime.events(cellId, from === undefined ? {} : { from });
-    cells.add(cellId);
-    void (async () => {
-      for await (const event of stream) notify(Methods.cellEvent, { sessionId, cellId, event });
-    })()
-      .catch((error: unknown) => logger.warn(`codecell-host: relaying the events of cell ${cellId} failed: ${messageOf(error)}`))
-      .finally(() => cells.delete(cellId));
-    return {};
-  });
-
-  onRequest(connection, Methods.sessionSubscribe, ({ sessionId }) => {
-    const runtime = session(sessionId);
-    if (!sessionFollowed.has(sessionId)) {
-      sessionFollowed.add(sessionId);
+    cellSubscribe: ({ sessionId, cellId, from }) => {
+      const runtime = session(sessionId);
+      const cells = relayed.get(sessionId);
+      if (cells === undefined || cells.has(cellId)) return {};
+      // The runtime's stream: what it held for the cell's first subscriber (or its replay), then live.
+      const stream = runtime.events(cellId, from === undefined ? {} : { from });
+      cells.add(cellId);
       void (async () => {
-        for await (const event of runtime.events()) notify(Methods.sessionEvent, { sessionId, event });
-      })().catch((error: unknown) => logger.warn(`codecell-host: relaying the events of session ${sessionId} failed: ${messageOf(error)}`));
-    }
-    return {};
-  });
+        for await (const event of stream) notify(Methods.cellEvent, { sessionId, cellId, event });
+      })()
+        .catch((error: unknown) => logger.warn(`codecell-host: relaying the events of cell ${cellId} failed: ${messageOf(error)}`))
+        .finally(() => cells.delete(cellId));
+      return {};
+    },
 
-  // Protocol v2 clients say so when nobody subscribed; the runtime holds the newest 128 either way.
-  onNotification(connection, Methods.cellNoSubscriber, () => {}, logger);
+    sessionSubscribe: ({ sessionId }) => {
+      const runtime = session(sessionId);
+      if (!sessionFollowed.has(sessionId)) {
+        sessionFollowed.add(sessionId);
+        void (async () => {
+          for await (const event of runtime.events()) notify(Methods.sessionEvent, { sessionId, event });
+        })().catch((error: unknown) => logger.warn(`codecell-host: relaying the events of session ${sessionId} failed: ${messageOf(error)}`));
+      }
+      return {};
+    },
 
-  onRequest(connection, Methods.cellObserve, async ({ sessionId, cellId, mode }, token) => {
-    const runtime = session(sessionId);
-    const cancelled = signalFromToken(token, () => new CodeCellError('ERR_CANCELLED', 'the client cancelled the observation'));
-    try {
-      return await runtime.observe(cellId, mode, cancelled.signal);
-    } finally {
-      cancelled.dispose();
-    }
-  });
+    // Protocol v2 clients say so when nobody subscribed; the runtime holds the newest 128 either way.
+    cellNoSubscriber: () => {},
 
-  onRequest(connection, Methods.cellTerminate, ({ sessionId, cellId }) => {
-    const runtime = session(sessionId);
-    return stats.timed('terminated', () => runtime.terminate(cellId));
-  });
+    cellObserve: async ({ sessionId, cellId, mode }, token) => {
+      const runtime = session(sessionId);
+      const cancelled = signalFromToken(token, () => new CodeCellError('ERR_CANCELLED', 'the client cancelled the observation'));
+      try {
+        return await runtime.observe(cellId, mode, cancelled.signal);
+      } finally {
+        cancelled.dispose();
+      }
+    },
 
-  onRequest(connection, Methods.sessionShutdown, async ({ sessionId }) => {
-    const runtime = session(sessionId);
-    // The client aborts this session's calls itself: one message, not one cell/cancel per cell.
-    calls.forgetSession(sessionId, new CodeCellError('ERR_SHUTTING_DOWN', 'the session is shutting down'));
-    await stats.timed('shutDown', () => runtime.shutdown());
-    await forgetSession(sessionId);
-    return {};
-  });
+    cellTerminate: ({ sessionId, cellId }) => {
+      const runtime = session(sessionId);
+      return stats.timed('terminated', () => runtime.terminate(cellId));
+    },
+
+    sessionShutdown: async ({ sessionId }) => {
+      const runtime = session(sessionId);
+      // The client aborts this session's calls itself: one message, not one cell/cancel per cell.
+      calls.forgetSession(sessionId, new CodeCellError('ERR_SHUTTING_DOWN', 'the session is shutting down'));
+      await stats.timed('shutDown', () => runtime.shutdown());
+      await forgetSession(sessionId);
+      return {};
+    },
+  };
+  serveMethods(connection, handlers, logger);
 
   const shutdownAll = async (): Promise<void> => {
     const runtimes = [...sessions.values()];

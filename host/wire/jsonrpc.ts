@@ -12,7 +12,7 @@ import {
 import { CodeCellError, type Logger } from '../../src/index.js';
 import { messageOf } from '../../src/internal.js';
 import type { Carrier } from './carrier.js';
-import { errorFromWire, JsonRpcErrors, wireCodeOf, type MethodSpec, type ParamsOf, type ResultOf } from './protocol.js';
+import { errorFromWire, JsonRpcErrors, Methods, wireCodeOf, type Direction, type Handlers, type MethodKind, type MethodSpec, type ParamsOf, type ResultOf } from './protocol.js';
 
 export type { CancellationToken, MessageConnection };
 export { ResponseError };
@@ -231,6 +231,16 @@ export function onNotification<M extends MethodSpec>(connection: MessageConnecti
       logger.warn(`codecell: ignored ${method.name}: ${messageOf(error)}`);
     }
   });
+}
+
+/** Registers one handler per method of the table a side receives (see Handlers). */
+export function serveMethods<D extends Direction, K extends MethodKind>(connection: MessageConnection, handlers: Handlers<D, K>, logger: Logger): void {
+  for (const [key, handler] of Object.entries(handlers) as [keyof typeof Methods, (...args: never[]) => unknown][]) {
+    const method = Methods[key] as MethodSpec;
+    // Each handler is typed by its own row (Handlers); here they are registered alike.
+    if (method.kind === 'request') onRequest(connection, method, handler as (params: unknown, token: CancellationToken) => unknown);
+    else onNotification(connection, method, handler as (params: unknown) => void, logger);
+  }
 }
 
 /** Sends a request of the table; the token (if any) cancels it with $/cancelRequest. */

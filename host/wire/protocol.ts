@@ -8,6 +8,7 @@
 // through these rows (host/rpc.ts), so params arrive validated and typed. Objects the runtime
 // validates itself (requests, tools, limits, modes) are typed here and checked there, with its
 // messages and ERR_INVALID_REQUEST.
+import type { CancellationToken } from 'vscode-jsonrpc/node.js';
 import * as z from 'zod';
 import {
   CodeCellError,
@@ -33,11 +34,13 @@ export const PROTOCOL_VERSION = 2;
 export type SessionId = string;
 export type Direction = 'toHost' | 'toClient';
 
+export type MethodKind = 'request' | 'notification';
+
 /** One row of the method table; `result` only carries the result type. */
-export interface MethodSpec<Params extends z.ZodType = z.ZodType, Result = unknown> {
+export interface MethodSpec<Params extends z.ZodType = z.ZodType, Result = unknown, D extends Direction = Direction, K extends MethodKind = MethodKind> {
   readonly name: string;
-  readonly direction: Direction;
-  readonly kind: 'request' | 'notification';
+  readonly direction: D;
+  readonly kind: K;
   readonly params: Params;
   readonly result?: Result;
 }
@@ -46,8 +49,12 @@ export type ResultOf<M extends MethodSpec> = M extends MethodSpec<z.ZodType, inf
 
 const request =
   <Result>() =>
-  <Params extends z.ZodType>(name: string, direction: Direction, params: Params): MethodSpec<Params, Result> => ({ name, direction, kind: 'request', params });
-const notification = <Params extends z.ZodType>(name: string, params: Params, direction: Direction = 'toClient'): MethodSpec<Params, void> => ({ name, direction, kind: 'notification', params });
+  <Params extends z.ZodType, D extends Direction>(name: string, direction: D, params: Params): MethodSpec<Params, Result, D, 'request'> => ({ name, direction, kind: 'request', params });
+function notification<Params extends z.ZodType>(name: string, params: Params): MethodSpec<Params, void, 'toClient', 'notification'>;
+function notification<Params extends z.ZodType, D extends Direction>(name: string, params: Params, direction: D): MethodSpec<Params, void, D, 'notification'>;
+function notification<Params extends z.ZodType>(name: string, params: Params, direction: Direction = 'toClient'): MethodSpec<Params, void> {
+  return { name, direction, kind: 'notification', params };
+}
 /** A value the runtime checks itself: typed here, passed through as is. */
 const checkedByRuntime = <T>() => z.custom<T>(() => true);
 
@@ -116,6 +123,26 @@ export interface HostPingResult { load?: HostLoad }
 export interface CellExecuteResult { cellId: string }
 /** The tool's JSON value; absent when the tool returned undefined. */
 export interface ToolInvokeResult { value?: JsonValue }
+
+type MethodTable = typeof Methods;
+
+/** The keys of the methods that go in direction D, of kind K. */
+export type MethodsOf<D extends Direction, K extends MethodKind = MethodKind> = {
+  [M in keyof MethodTable]: MethodTable[M] extends MethodSpec<z.ZodType, unknown, D, K> ? M : never;
+}[keyof MethodTable];
+
+/**
+ * One handler per method of direction D and kind K: a request's returns its result (the token
+ * is cancelled with $/cancelRequest), a notification's returns nothing. A receiver typed with
+ * it does not compile while a method of the table has no handler.
+ */
+export type Handlers<D extends Direction, K extends MethodKind = MethodKind> = {
+  [M in MethodsOf<D, K>]: MethodTable[M] extends MethodSpec<infer P, infer R, D, infer Kind>
+    ? Kind extends 'request'
+      ? (params: z.output<P>, token: CancellationToken) => R | Promise<R>
+      : (params: z.output<P>) => void
+    : never;
+};
 
 /** The params of every method, by its key in Methods (e.g. `WireParams['cellExecute']`). */
 export type WireParams = { [K in keyof typeof Methods]: ParamsOf<(typeof Methods)[K]> };
