@@ -52,21 +52,20 @@ export abstract class EventMessageReader extends AbstractMessageReader {
   protected abstract readonly source: EventEmitter;
   protected abstract readonly dataEvent: string;
 
-  /** The messages in one delivery of the data event (undefined entries are skipped). */
-  protected abstract messages(...data: unknown[]): Iterable<Message | undefined>;
+  /** Hands each message of one delivery of the data event to `emit` (undefined ones are skipped). */
+  protected abstract read(data: unknown[], emit: (message: Message | undefined) => void): void;
 
   listen(callback: DataCallback): Disposable {
-    const onData = (...data: unknown[]): void => {
-      for (const message of this.messages(...data)) {
-        if (message === undefined) continue;
-        try {
-          callback(message);
-        } catch (error) {
-          // A message the dispatcher chokes on (e.g. `$/cancelRequest` with params by position).
-          this.fireError(error instanceof Error ? error : new Error(String(error)));
-        }
+    const emit = (message: Message | undefined): void => {
+      if (message === undefined) return;
+      try {
+        callback(message);
+      } catch (error) {
+        // A message the dispatcher chokes on (e.g. `$/cancelRequest` with params by position).
+        this.fireError(error instanceof Error ? error : new Error(String(error)));
       }
     };
+    const onData = (...data: unknown[]): void => this.read(data, emit);
     const onError = (error: Error): void => this.fireError(error);
     const onClose = (): void => this.fireClose();
     this.source.on(this.dataEvent, onData);

@@ -35,11 +35,11 @@ export class FramedReader extends EventMessageReader implements MessageReader {
   }
 
   /** The frames completed by one chunk of input. */
-  protected *messages(...data: unknown[]): Iterable<Message | undefined> {
+  protected read(data: unknown[], emit: (message: Message | undefined) => void): void {
     const chunk = data[0] as Buffer;
     this.#pending.push(chunk);
     this.#pendingBytes += chunk.length;
-    for (let message = this.#next(); message !== null; message = this.#next()) yield message;
+    for (let message = this.#next(); message !== null; message = this.#next()) emit(message);
   }
 
   /** The next frame's message (undefined: a frame that decoded to nothing), or null: need bytes. */

@@ -36,13 +36,13 @@ class SocketReader extends EventMessageReader {
   }
 
   /** One WebSocket message is one JSON-RPC message. */
-  protected *messages(...received: unknown[]): Iterable<Message | undefined> {
+  protected read(received: unknown[], emit: (message: Message | undefined) => void): void {
     const [data, isBinary] = received as [WebSocket.RawData, boolean];
     if (isBinary) {
       this.#sink.malformed('a binary WebSocket message (codecell speaks JSON text messages)');
       return;
     }
-    yield this.#sink.body(Buffer.isBuffer(data) ? data.toString('utf8') : Buffer.concat(toBuffers(data)).toString('utf8'));
+    emit(this.#sink.body(Buffer.isBuffer(data) ? data.toString('utf8') : Buffer.concat(toBuffers(data)).toString('utf8')));
   }
 }
 

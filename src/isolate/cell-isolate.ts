@@ -19,8 +19,7 @@ declare namespace ivm {
   type Reference<T> = IsolatedVm.Reference<T>;
 }
 
-let isolatesInUse = 0;
-let isolatesDisposed = 0;
+let [isolatesInUse, isolatesDisposed] = [0, 0];
 
 /** Isolates handed to cells and not yet disposed (pooled ones excluded): for leak checks. */
 export function isolatesInUseCount(): number {
@@ -136,8 +135,7 @@ export class CellIsolate {
     return this.isDisposed ? 0 : Number(this.#isolate.cpuTime / 1_000_000n);
   }
 
-  /** Listens to the sandbox's messages, the isolate going idle, dying under a task (memory
-   * limit, or V8 losing control of it) or its messages flooding Node (see FloodGuard). */
+  /** Listens to the sandbox's messages, idleness, death under a task, and floods (FloodGuard). */
   listen(listeners: CellIsolateListeners): void {
     this.#listener = listeners.message;
     this.#idleListener = listeners.idle;
@@ -217,10 +215,11 @@ export class CellIsolate {
     }
   }
 
-  /** One task into the isolate (a tool result, a timer firing), once it has a slot. Fire and forget. */
+  /** One task into the isolate (a tool result, a timer), once it has a slot (most come while it holds one). */
   deliver(...message: ToSandboxMessage): void {
     if (this.isDisposed) return;
-    this.#seat.enter(() => this.isDisposed || this.#track(this.#receive.apply(undefined, message)));
+    if (this.#seat.open) this.#track(this.#receive.apply(undefined, message));
+    else this.#seat.enter(() => this.deliver(...message));
   }
 
   /**

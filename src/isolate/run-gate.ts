@@ -75,6 +75,11 @@ export class GateSeat {
     this.#gate = gate;
   }
 
+  /** A task may enter the isolate now (no gate, or the cell holds a slot). */
+  get open(): boolean {
+    return this.#gate === undefined || this.#state === 'holding';
+  }
+
   /** Tasks wait for a slot (the isolate is not idle: it has work it may not start yet). */
   get waiting(): boolean {
     return this.#queued.length > 0;
