@@ -1,6 +1,7 @@
 // Protocol v2: the out-of-process session keeps the in-process promises (issue 16).
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
 import { HostClient } from '../host/index.js';
 import { connectInProcess } from '../host/in-process.js';
 import type { CellStreamEvent } from '../src/index.js';
@@ -88,25 +89,26 @@ describe('HostClient spawning codecell-host', () => {
     assert.ok(ms(start) < 200, `execute + terminate took ${ms(start)} ms`);
   });
 
-  test('a catastrophic out-of-memory cell: ERR_HOST_EXITED within 3 s (or a plain memoryLimit), five times, and a working host after', async (t) => {
-    const client = await HostClient.spawn({ command: HOST_BIN, args: [], logger: capturingLogger(), stderr: 'ignore' });
+  test('a catastrophic isolate error five times in a row: ERR_HOST_EXITED within 3 s each time, and a working host after', async (t) => {
+    // The fixture host reacts as codecell-host does (exitAtOnce) and causes the catastrophe on SIGUSR2.
+    const fixture = fileURLToPath(new URL('./fixtures/catastrophic-host.js', import.meta.url));
+    const client = await HostClient.spawn({ command: process.execPath, args: ['--no-node-snapshot', fixture], processes: 1, logger: capturingLogger(), stderr: 'ignore' });
     t.after(() => client.close());
+    const pids = new Set<number>();
     for (let run = 0; run < 5; run++) {
       const session = await client.createSession(new RecordingDelegate());
+      const { initialEvent } = await session.execute({ source: 'for (;;) {}' }, { kind: 'yieldAfter', ms: 30_000 });
       const start = performance.now();
-      const { initialEvent } = await session.execute({ source: 'const a = Array.from({ length: 2 ** 26 }, (_, i) => i); text(a.length)' });
-      const outcome = await initialEvent.then(
-        (event) => (event.kind === 'terminated' ? event.reason : event.kind),
-        (error: { code?: string }) => error.code,
-      );
-      assert.ok(outcome === 'ERR_HOST_EXITED' || outcome === 'memoryLimit', `run ${run}: ${outcome}`);
-      // V8 sometimes handles the same allocation as a plain (if slow, GC-bound) memory limit.
-      const bound = outcome === 'ERR_HOST_EXITED' ? 3_000 : 20_000;
-      assert.ok(ms(start) < bound, `run ${run}: ${outcome} after ${ms(start)} ms`);
+      pids.add(client.pid as number);
+      process.kill(client.pid as number, 'SIGUSR2');
+      await assert.rejects(initialEvent, { code: 'ERR_HOST_EXITED' }, `run ${run}`);
+      assert.ok(ms(start) < 3_000, `run ${run}: ${ms(start)} ms`);
     }
+    assert.equal(pids.size, 5, 'a fresh host each time');
     const fresh = await client.createSession(new RecordingDelegate());
     assert.deepEqual(texts(await (await fresh.execute({ source: 'text("alive")' })).initialEvent), ['alive']);
   });
+
 
   test('the spawn handshake is bounded: a command that never answers initialize is killed and reported', async () => {
     const start = performance.now();

@@ -9,13 +9,8 @@ import { capturingLogger, ms, newRuntime, RecordingDelegate, texts } from './hel
 
 const FIXTURE = fileURLToPath(new URL('./fixtures/run-cell.js', import.meta.url));
 
-/**
- * Whether V8 loses control of the isolate (isolated-vm's catastrophic error) on CATASTROPHIC_CELL.
- * Checked per Node major: V8 in Node 22 and 24 aborts the isolate while `Array.from` grows its
- * result past the limit; V8 in Node 26 stops it as an ordinary memory-limit termination.
- */
-const CATASTROPHIC_CELL = 'const a = Array.from({ length: 2 ** 26 }, (_, i) => i); text(a.length)';
-const CATASTROPHIC_ON_THIS_NODE = ({ 22: true, 24: true, 26: false } as Record<string, boolean>)[process.versions.node.split('.')[0] ?? ''];
+/** An allocation V8 handles differently per Node: on 22 and 24 it often loses the isolate, on 26 never. */
+const FATAL_ALLOCATION = 'const a = Array.from({ length: 2 ** 26 }, (_, i) => i); text(a.length)';
 
 interface IsolatedRun {
   first: { kind: string; reason?: string; error?: string; items: unknown[] };
@@ -24,8 +19,9 @@ interface IsolatedRun {
 }
 
 /** Runs one cell in a process of its own; the process exits 0, or is killed by itself after a catastrophe. */
-function runIsolated(source: string, memoryMb = 32): IsolatedRun {
-  const result = spawnSync(process.execPath, ['--no-node-snapshot', FIXTURE, '--run-fixture', source, String(memoryMb)], { encoding: 'utf8', timeout: 60_000 });
+function runIsolated(source: string, memoryMb = 32, ...flags: string[]): IsolatedRun {
+  const args = ['--no-node-snapshot', FIXTURE, '--run-fixture', source, String(memoryMb), ...flags];
+  const result = spawnSync(process.execPath, args, { encoding: 'utf8', timeout: 60_000 });
   const run = JSON.parse(result.stdout.trim().split('\n').at(-1) ?? '{}') as IsolatedRun;
   if (run.catastrophic.length > 0) assert.equal(result.signal, 'SIGKILL', result.stderr);
   else assert.equal(result.status, 0, result.stderr);
@@ -40,14 +36,18 @@ test('a cell over its memory limit is terminated with memoryLimit and the proces
   assert.deepEqual(after.items, [{ type: 'text', text: 'still serving' }]);
 });
 
-test('an allocation V8 cannot recover from ends the cell with memoryLimit, reports the catastrophe, and the process keeps serving', () => {
-  assert.notEqual(CATASTROPHIC_ON_THIS_NODE, undefined, 'a supported Node major');
-  const { first, after, catastrophic } = runIsolated(CATASTROPHIC_CELL, 64);
+test('an allocation V8 may not recover from ends the cell with memoryLimit, and the process keeps serving', () => {
+  // Whether V8 also loses the isolate here is its own choice per Node; the reaction to that is
+  // tested deterministically below.
+  const { first, after } = runIsolated(FATAL_ALLOCATION, 64);
   assert.deepEqual(first, { kind: 'terminated', cellId: '1', items: [], reason: 'memoryLimit' });
-  // Node 26 never loses the isolate here; Node 22 and 24 usually do (now and then V8 handles
-  // the same allocation as a plain memory limit).
-  if (CATASTROPHIC_ON_THIS_NODE) assert.ok(catastrophic.length <= 1 && catastrophic.every((message) => message === 'Catastrophic out-of-memory error'), catastrophic.join());
-  else assert.deepEqual(catastrophic, []);
+  assert.deepEqual(after.items, [{ type: 'text', text: 'still serving' }]);
+});
+
+test("isolated-vm's catastrophic error, on every Node: the cell ends with memoryLimit, the embedder is told once, the runtime keeps serving", () => {
+  const { first, after, catastrophic } = runIsolated('for (;;) {}', 64, '--simulate-catastrophe');
+  assert.deepEqual(first, { kind: 'terminated', cellId: '1', items: [], reason: 'memoryLimit' });
+  assert.deepEqual(catastrophic, ['Catastrophic out-of-memory error']);
   assert.deepEqual(after.items, [{ type: 'text', text: 'still serving' }]);
 });
 
@@ -135,28 +135,13 @@ test('a flood of un-awaited tool calls is bounded, and the session stays usable'
   assert.deepEqual(texts(await (await runtime.execute({ source: 'text("ok")' })).initialEvent), ['ok']);
 });
 
-test('a fatal allocation in the host: the host is gone at once when V8 lost the isolate and replaced, or the cell ends with memoryLimit', async (t) => {
+test('a cell over its memory limit in codecell-host ends with memoryLimit and the same host keeps serving', async (t) => {
   const client = await HostClient.spawn({ logger: capturingLogger(), stderr: 'ignore' });
   t.after(() => client.close());
   const session = await client.createSession(new RecordingDelegate(), { limits: { memoryMb: 64 } });
   const firstPid = client.pid;
-  const { cellId, initialEvent } = await session.execute({ source: CATASTROPHIC_CELL }, { kind: 'yieldAfter', ms: 30_000 });
-  // V8 usually loses the isolate on Node 22 and 24 (never on 26), but now and then handles the
-  // same allocation as a plain memory limit: the outcome decides what must follow.
-  const outcome = await initialEvent.then(
-    (event) => event,
-    (error: { code?: string }) => error.code,
-  );
-  if (outcome === 'ERR_HOST_EXITED') {
-    // The tainted host killed itself before anything could block; the client respawns on next use.
-    assert.notEqual(CATASTROPHIC_ON_THIS_NODE, false, 'Node 26 stops this cell without losing the isolate');
-    assert.equal(client.isConnected, false);
-    await assert.rejects(session.execute({ source: 'text(1)' }), { code: 'ERR_HOST_EXITED' });
-  } else {
-    assert.deepEqual(outcome, { kind: 'terminated', cellId, items: [], reason: 'memoryLimit' });
-  }
-  const next = await client.createSession(new RecordingDelegate());
-  assert.deepEqual(texts(await (await next.execute({ source: 'text("next")' })).initialEvent), ['next']);
-  if (outcome === 'ERR_HOST_EXITED') assert.notEqual(client.pid, firstPid, 'the dead host was replaced');
-  else assert.equal(client.pid, firstPid, 'the host kept serving');
+  const { cellId, initialEvent } = await session.execute({ source: 'const a = []; for (;;) a.push(new Array(1e5).fill(1.5))' }, { kind: 'yieldAfter', ms: 30_000 });
+  assert.deepEqual(await initialEvent, { kind: 'terminated', cellId, items: [], reason: 'memoryLimit' });
+  assert.deepEqual(texts(await (await session.execute({ source: 'text("next")' })).initialEvent), ['next']);
+  assert.equal(client.pid, firstPid, 'the host kept serving');
 });
