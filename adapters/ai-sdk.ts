@@ -1,7 +1,15 @@
 // `codecell/ai-sdk`: the exec/wait pair as Vercel AI SDK tools (`ai`'s tool() and jsonSchema()).
 // `ai` is an optional peer dependency: install it to use this entry point.
 import { jsonSchema, tool } from 'ai';
-import { createCodeModeTools, type CodeModeResult, type CodeModeTarget, type CodeModeTool, type CodeModeToolsOptions, type ExecInput, type WaitInput } from '../src/index.js';
+import {
+  createCodeModeTools,
+  type CodeModeResult,
+  type CodeModeTarget,
+  type CodeModeTool,
+  type CodeModeToolsOptions,
+  type ExecInput,
+  type WaitInput,
+} from '../src/index.js';
 
 /** The AI SDK's tool context (not exported by `ai`). */
 type Context = Record<string, unknown>;
@@ -12,7 +20,8 @@ function asTool<Input>(codeTool: CodeModeTool<Input>) {
     description: codeTool.description,
     inputSchema: jsonSchema<Input>(codeTool.inputSchema as never),
     outputSchema: jsonSchema<CodeModeResult>(codeTool.outputSchema as never),
-    execute: (input, { abortSignal }) => codeTool.execute(input, abortSignal === undefined ? {} : { signal: abortSignal }),
+    execute: (input, { abortSignal }) =>
+      codeTool.execute(input, abortSignal === undefined ? {} : { signal: abortSignal }),
   });
 }
 
@@ -28,4 +37,7 @@ export function codeModeTools(target: CodeModeTarget, options: CodeModeToolsOpti
 }
 
 /** What codeModeTools returns: the two AI SDK tools, keyed by their names (exec and wait by default). */
-export type AiSdkCodeModeTools = Record<string, ReturnType<typeof asTool<ExecInput>> | ReturnType<typeof asTool<WaitInput>>>;
+export type AiSdkCodeModeTools = Record<
+  string,
+  ReturnType<typeof asTool<ExecInput>> | ReturnType<typeof asTool<WaitInput>>
+>;

@@ -1,7 +1,13 @@
 // `codecell/openai-agents`: the exec/wait pair as OpenAI Agents SDK function tools, in strict
 // mode. `@openai/agents` is an optional peer dependency: install it to use this entry point.
 import { tool, type FunctionTool } from '@openai/agents';
-import { createCodeModeTools, renderCodeModeResult, type CodeModeTarget, type CodeModeTool, type CodeModeToolsOptions } from '../src/index.js';
+import {
+  createCodeModeTools,
+  renderCodeModeResult,
+  type CodeModeTarget,
+  type CodeModeTool,
+  type CodeModeToolsOptions,
+} from '../src/index.js';
 
 /**
  * `[exec, wait]` for `new Agent({ tools })`: the cells run in `target` (a session, or a
@@ -17,7 +23,10 @@ export function codeModeTools(target: CodeModeTarget, options: CodeModeToolsOpti
       parameters: codeTool.inputSchema as never,
       strict: true,
       execute: async (input, _context, details) =>
-        renderCodeModeResult(await codeTool.execute(input as Input, details?.signal === undefined ? {} : { signal: details.signal }), wait.name),
+        renderCodeModeResult(
+          await codeTool.execute(input as Input, details?.signal === undefined ? {} : { signal: details.signal }),
+          wait.name,
+        ),
     }) as FunctionTool;
   return [asTool(exec), asTool(wait)];
 }

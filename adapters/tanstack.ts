@@ -56,10 +56,20 @@ export function codecellIsolateDriver(options: CodecellDriverOptions = {}): Isol
       const names = Object.keys(bindings).filter((name) => IDENTIFIER.test(name));
       const tools = names.map((name) => {
         const binding = bindings[name] as ToolBinding;
-        return { name, description: binding.description, inputSchema: binding.inputSchema as JsonValue, ...(binding.outputSchema === undefined ? {} : { outputSchema: binding.outputSchema as JsonValue }) };
+        return {
+          name,
+          description: binding.description,
+          inputSchema: binding.inputSchema as JsonValue,
+          ...(binding.outputSchema === undefined ? {} : { outputSchema: binding.outputSchema as JsonValue }),
+        };
       });
-      const session = await new SessionBuilder({ ...(options.host === undefined ? {} : { host: options.host }), ...(options.logger === undefined ? {} : { logger: options.logger }) })
-        .withTools(tools, { invokeTool: async (call) => (await bindings[call.tool.name]?.execute(call.input)) as JsonValue })
+      const session = await new SessionBuilder({
+        ...(options.host === undefined ? {} : { host: options.host }),
+        ...(options.logger === undefined ? {} : { logger: options.logger }),
+      })
+        .withTools(tools, {
+          invokeTool: async (call) => (await bindings[call.tool.name]?.execute(call.input)) as JsonValue,
+        })
         .withLimits({ ...options.limits, memoryMb: memoryLimit })
         .start();
       return {
@@ -69,15 +79,35 @@ export function codecellIsolateDriver(options: CodecellDriverOptions = {}): Isol
           const marker = `\u0000codecell-result-${randomUUID()}:`;
           const functions = names.map((name) => `const ${name} = (input) => tools.${name}(input ?? {});`).join(' ');
           const source = `${functions} const __result = await (async () => { ${code}\n})(); if (__result !== undefined) text(${JSON.stringify(marker)} + JSON.stringify(__result));`;
-          const { cellId, initialEvent } = await session.execute({ source, language: 'javascript' }, { kind: 'yieldAfter', ms: timeout });
+          const { cellId, initialEvent } = await session.execute(
+            { source, language: 'javascript' },
+            { kind: 'yieldAfter', ms: timeout },
+          );
           let event = await initialEvent;
           if (event.kind === 'yielded' || event.kind === 'pending') event = await session.terminate(cellId);
           const texts = event.items.flatMap((item) => (item.type === 'text' ? [item.text] : []));
           const logs = texts.filter((text) => !text.startsWith(marker));
           const result = texts.find((text) => text.startsWith(marker));
-          if (event.kind === 'terminated') return { success: false, error: { name: 'TimeoutError', message: `execution stopped (${event.reason ?? 'terminated'}) after ${timeout} ms` }, logs };
-          if (event.kind === 'completed' && event.error !== undefined) return { success: false, error: { name: /^(\w*Error)\b/.exec(event.error)?.[1] ?? 'Error', message: event.error }, logs };
-          return { success: true, ...(result === undefined ? {} : { value: JSON.parse(result.slice(marker.length)) as T }), logs };
+          if (event.kind === 'terminated')
+            return {
+              success: false,
+              error: {
+                name: 'TimeoutError',
+                message: `execution stopped (${event.reason ?? 'terminated'}) after ${timeout} ms`,
+              },
+              logs,
+            };
+          if (event.kind === 'completed' && event.error !== undefined)
+            return {
+              success: false,
+              error: { name: /^(\w*Error)\b/.exec(event.error)?.[1] ?? 'Error', message: event.error },
+              logs,
+            };
+          return {
+            success: true,
+            ...(result === undefined ? {} : { value: JSON.parse(result.slice(marker.length)) as T }),
+            logs,
+          };
         },
         dispose: () => session.shutdown(),
       };

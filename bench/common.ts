@@ -63,7 +63,10 @@ export function check(condition: unknown, message: string): asserts condition {
 export type ToolFn = (call: NestedToolCall, signal: AbortSignal) => Promise<JsonValue | undefined>;
 
 /** A delegate that remembers every signal it was given, to check they were all aborted. */
-export function delegateOf(tool: ToolFn, notify: (signal: AbortSignal) => Promise<void>): SessionRuntimeDelegate & { aborted(): number; calls(): number } {
+export function delegateOf(
+  tool: ToolFn,
+  notify: (signal: AbortSignal) => Promise<void>,
+): SessionRuntimeDelegate & { aborted(): number; calls(): number } {
   const signals: AbortSignal[] = [];
   return {
     invokeTool: (call, signal) => {
@@ -82,5 +85,7 @@ export function delegateOf(tool: ToolFn, notify: (signal: AbortSignal) => Promis
 export const never = (): Promise<never> => new Promise<never>(() => {});
 
 export function rejectOnAbort(signal: AbortSignal): Promise<never> {
-  return new Promise<never>((_resolve, reject) => signal.addEventListener('abort', () => reject(signal.reason), { once: true }));
+  return new Promise<never>((_resolve, reject) =>
+    signal.addEventListener('abort', () => reject(signal.reason), { once: true }),
+  );
 }

@@ -38,21 +38,38 @@ class Samples {
   }
 
   rows(): ResultRow[] {
-    return [...this.#rows].map(([name, { unit, values }]) => ({ name, unit, median: round(percentile(values, 0.5)), p99: round(percentile(values, 0.99)), samples: values.length }));
+    return [...this.#rows].map(([name, { unit, values }]) => ({
+      name,
+      unit,
+      median: round(percentile(values, 0.5)),
+      p99: round(percentile(values, 0.99)),
+      samples: values.length,
+    }));
   }
 }
 
 /** Runs a cell of sequential calls, then one of batched calls; the per-call times (µs). */
-async function toolRoundTrips(session: BenchSession, arrivals: number[]): Promise<{ sequential: number[]; batched: number[] }> {
+async function toolRoundTrips(
+  session: BenchSession,
+  arrivals: number[],
+): Promise<{ sequential: number[]; batched: number[] }> {
   arrivals.length = 0;
-  const sequential = await session.run(`let n = 0; for (let i = 0; i < ${SEQUENTIAL_CALLS}; i++) n += (await tools.echo({ i })).i; text(String(n))`);
-  check(sequential.error === undefined && sequential.text[0] === String((SEQUENTIAL_CALLS * (SEQUENTIAL_CALLS - 1)) / 2), `sequential cell: ${JSON.stringify(sequential)}`);
+  const sequential = await session.run(
+    `let n = 0; for (let i = 0; i < ${SEQUENTIAL_CALLS}; i++) n += (await tools.echo({ i })).i; text(String(n))`,
+  );
+  check(
+    sequential.error === undefined && sequential.text[0] === String((SEQUENTIAL_CALLS * (SEQUENTIAL_CALLS - 1)) / 2),
+    `sequential cell: ${JSON.stringify(sequential)}`,
+  );
   const gaps = arrivals.slice(1).map((time, i) => (time - (arrivals[i] ?? time)) * 1000);
   arrivals.length = 0;
   const batched = await session.run(
     `let n = 0; for (let b = 0; b < ${BATCHES}; b++) { const r = await Promise.all(Array.from({ length: ${BATCH} }, (_, i) => tools.echo({ i }))); n += r.length } text(String(n))`,
   );
-  check(batched.error === undefined && batched.text[0] === String(BATCHES * BATCH), `batched cell: ${JSON.stringify(batched)}`);
+  check(
+    batched.error === undefined && batched.text[0] === String(BATCHES * BATCH),
+    `batched cell: ${JSON.stringify(batched)}`,
+  );
   const starts = arrivals.filter((_, i) => i % BATCH === 0);
   return { sequential: gaps, batched: starts.slice(1).map((time, i) => ((time - (starts[i] ?? time)) * 1000) / BATCH) };
 }
@@ -72,13 +89,17 @@ async function cellLatencies(session: BenchSession, count: number): Promise<numb
 async function load(subject: BenchSubject, sessions: number): Promise<{ cellsPerSecond: number; latencies: number[] }> {
   const latencies: number[] = [];
   let calls = 0;
-  const open = await Promise.all(Array.from({ length: sessions }, () => subject.openSession((input) => (calls++, input))));
+  const open = await Promise.all(
+    Array.from({ length: sessions }, () => subject.openSession((input) => (calls++, input))),
+  );
   const start = performance.now();
   await Promise.all(
     open.map(async (session) => {
       for (let cell = 0; cell < LOAD.cells; cell++) {
         const cellStart = performance.now();
-        const outcome = await session.run(`let n = 0; for (let i = 0; i < ${LOAD.calls}; i++) n += (await tools.echo({ i })).i; text(String(n))`);
+        const outcome = await session.run(
+          `let n = 0; for (let i = 0; i < ${LOAD.calls}; i++) n += (await tools.echo({ i })).i; text(String(n))`,
+        );
         latencies.push(performance.now() - cellStart);
         check(outcome.text[0] === String((LOAD.calls * (LOAD.calls - 1)) / 2), `load cell: ${JSON.stringify(outcome)}`);
       }
@@ -93,7 +114,11 @@ async function load(subject: BenchSubject, sessions: number): Promise<{ cellsPer
 export async function compare({ quick, peers }: CompareOptions): Promise<ResultRow[]> {
   const codexBinary = findCodexHost(peers);
   const processes = availableParallelism();
-  const subjects: BenchSubject[] = [inProcess, await overStdio('codecell stdio'), await overNetwork('codecell WebSocket', 1)];
+  const subjects: BenchSubject[] = [
+    inProcess,
+    await overStdio('codecell stdio'),
+    await overNetwork('codecell WebSocket', 1),
+  ];
   if (codexBinary !== undefined) subjects.push(new CodexHost(codexBinary));
   const pipe = pipeFloor();
   const raw = await isolateFloor();
@@ -109,16 +134,32 @@ export async function compare({ quick, peers }: CompareOptions): Promise<ResultR
   for (let r = 0; r < rounds; r++) {
     // Each round starts with a different subject, so none always runs first (or last).
     const order = subjects.map((_, i) => subjects[(i + r) % subjects.length] as BenchSubject);
-    samples.add('floor: bare length-prefixed pipe round trip (Node↔Node)', 'us', await pipe.roundTrips(SEQUENTIAL_CALLS));
+    samples.add(
+      'floor: bare length-prefixed pipe round trip (Node↔Node)',
+      'us',
+      await pipe.roundTrips(SEQUENTIAL_CALLS),
+    );
     samples.add('floor: raw isolated-vm call into an isolate', 'us', await raw.intoIsolate(SEQUENTIAL_CALLS));
     samples.add('floor: raw isolated-vm async call out of an isolate', 'us', await raw.outOfIsolate(SEQUENTIAL_CALLS));
-    samples.add('floor: raw new isolate + context + eval + dispose', 'ms', (await raw.freshIsolates(LATENCY_CELLS)).map((us) => us / 1000));
+    samples.add(
+      'floor: raw new isolate + context + eval + dispose',
+      'ms',
+      (await raw.freshIsolates(LATENCY_CELLS)).map((us) => us / 1000),
+    );
     for (const subject of order) {
       const session = sessions.get(subject) as BenchSession;
       const trips = await toolRoundTrips(session, arrivals.get(subject) ?? []);
       samples.add(`tool round trip, sequential: ${subject.name}`, 'us', r === 0 ? [] : trips.sequential);
-      samples.add(`tool round trip, batches of ${BATCH}, per call: ${subject.name}`, 'us', r === 0 ? [] : trips.batched);
-      samples.add(`cell latency, text(1) execute to completed: ${subject.name}`, 'ms', await cellLatencies(session, LATENCY_CELLS));
+      samples.add(
+        `tool round trip, batches of ${BATCH}, per call: ${subject.name}`,
+        'us',
+        r === 0 ? [] : trips.batched,
+      );
+      samples.add(
+        `cell latency, text(1) execute to completed: ${subject.name}`,
+        'ms',
+        await cellLatencies(session, LATENCY_CELLS),
+      );
     }
   }
   for (const session of sessions.values()) await session.close();
@@ -137,7 +178,9 @@ export async function compare({ quick, peers }: CompareOptions): Promise<ResultR
   for (let r = 0; r < (quick ? 1 : 2); r++) {
     for (const subject of r % 2 === 0 ? loadSubjects : [...loadSubjects].reverse()) {
       const result = await load(subject, loadSessions);
-      samples.add(`load throughput (${loadLabel}, ${processes} cores): ${subject.name}`, 'cells/s', [result.cellsPerSecond]);
+      samples.add(`load throughput (${loadLabel}, ${processes} cores): ${subject.name}`, 'cells/s', [
+        result.cellsPerSecond,
+      ]);
       samples.add(`load cell latency (${loadLabel}): ${subject.name}`, 'ms', result.latencies);
     }
   }
@@ -149,23 +192,34 @@ export async function compare({ quick, peers }: CompareOptions): Promise<ResultR
     const [figure, subject] = row.name.split(/: (?=[^:]+$)/);
     if (codexName === undefined || subject === codexName || subject === undefined) continue;
     const peer = rows.find((other) => other.name === `${figure}: ${codexName}`);
-    if (peer !== undefined) Object.assign(row, { ratio: round(row.median / peer.median), baseline: `${codexName} ${CODEX_VERSION}` });
+    if (peer !== undefined)
+      Object.assign(row, { ratio: round(row.median / peer.median), baseline: `${codexName} ${CODEX_VERSION}` });
   }
   const floor = rows.find((row) => row.name.startsWith('floor: bare'));
   const stdioSequential = rows.find((row) => row.name === 'tool round trip, sequential: codecell stdio');
-  if (floor !== undefined && stdioSequential !== undefined) stdioSequential.baseline = `${stdioSequential.baseline ?? 'no peer'}; ${round(stdioSequential.median / floor.median)}× the pipe floor`;
+  if (floor !== undefined && stdioSequential !== undefined)
+    stdioSequential.baseline = `${stdioSequential.baseline ?? 'no peer'}; ${round(stdioSequential.median / floor.median)}× the pipe floor`;
   const stdioFigures = (name: string): void => {
     const [figure] = name.split(/: (?=[^:]+$)/);
     const network = rows.find((row) => row.name === name);
     const overStdioRow = rows.find((row) => row.name === `${figure}: codecell stdio`);
-    if (network !== undefined && overStdioRow !== undefined) network.baseline = `${network.baseline ?? 'no peer'}; ${round(network.median / overStdioRow.median)}× codecell stdio`;
+    if (network !== undefined && overStdioRow !== undefined)
+      network.baseline = `${network.baseline ?? 'no peer'}; ${round(network.median / overStdioRow.median)}× codecell stdio`;
   };
   stdioFigures('tool round trip, sequential: codecell WebSocket');
   stdioFigures(`tool round trip, batches of ${BATCH}, per call: codecell WebSocket`);
   stdioFigures('cell latency, text(1) execute to completed: codecell WebSocket');
   const rawOut = rows.find((row) => row.name === 'floor: raw isolated-vm async call out of an isolate');
   const localSequential = rows.find((row) => row.name === 'tool round trip, sequential: codecell in-process');
-  if (rawOut !== undefined && localSequential !== undefined) localSequential.baseline = `${localSequential.baseline ?? 'no peer'}; ${round(localSequential.median / rawOut.median)}× the raw async call out of an isolate`;
-  if (codexName === undefined) rows.push({ name: `Codex host ${CODEX_VERSION}: not installed (npm run bench -- --peers)`, unit: 'us', median: Number.NaN, p99: Number.NaN, samples: 0 });
+  if (rawOut !== undefined && localSequential !== undefined)
+    localSequential.baseline = `${localSequential.baseline ?? 'no peer'}; ${round(localSequential.median / rawOut.median)}× the raw async call out of an isolate`;
+  if (codexName === undefined)
+    rows.push({
+      name: `Codex host ${CODEX_VERSION}: not installed (npm run bench -- --peers)`,
+      unit: 'us',
+      median: Number.NaN,
+      p99: Number.NaN,
+      samples: 0,
+    });
   return rows;
 }

@@ -31,9 +31,17 @@ async function measure(name: string, open: () => Promise<CodeCellSession>): Prom
   const shared = await smallCells(b);
   await a.shutdown();
   await b.shutdown();
-  console.log(`\nfairness (${name}): small cell alone ${median(alone).toFixed(1)} ms, beside ${SPINNING} spinning cells of another session ${median(shared).toFixed(1)} ms`);
+  console.log(
+    `\nfairness (${name}): small cell alone ${median(alone).toFixed(1)} ms, beside ${SPINNING} spinning cells of another session ${median(shared).toFixed(1)} ms`,
+  );
   return [
-    { name: `fairness: small cell alone (${name})`, unit: 'ms', median: round(median(alone)), p99: round(Math.max(...alone)), samples: RUNS },
+    {
+      name: `fairness: small cell alone (${name})`,
+      unit: 'ms',
+      median: round(median(alone)),
+      p99: round(Math.max(...alone)),
+      samples: RUNS,
+    },
     {
       name: `fairness: small cell beside ${SPINNING} spinning cells of another session (${name})`,
       unit: 'ms',

@@ -17,19 +17,22 @@ export async function load(quick: boolean): Promise<ResultRow[]> {
   const latencies: number[] = [];
   let toolCalls = 0;
   const runSession = async (session: number): Promise<void> => {
-    const runtime = new SessionRuntime({
-      invokeTool: async (call) => {
-        toolCalls++;
-        await new Promise((resolve) => setImmediate(resolve));
-        return { step: (call.input as { i: number }).i };
+    const runtime = new SessionRuntime(
+      {
+        invokeTool: async (call) => {
+          toolCalls++;
+          await new Promise((resolve) => setImmediate(resolve));
+          return { step: (call.input as { i: number }).i };
+        },
+        notify: async (notification: CellNotification) => {
+          const { cell, seq } = JSON.parse(notification.text) as { cell: string; seq: number };
+          const seen = notifications.get(cell) ?? [];
+          seen.push(seq);
+          notifications.set(cell, seen);
+        },
       },
-      notify: async (notification: CellNotification) => {
-        const { cell, seq } = JSON.parse(notification.text) as { cell: string; seq: number };
-        const seen = notifications.get(cell) ?? [];
-        seen.push(seq);
-        notifications.set(cell, seen);
-      },
-    }, { tools: [{ name: 'work' }], logger: quietLogger });
+      { tools: [{ name: 'work' }], logger: quietLogger },
+    );
     for (let cell = 0; cell < CELLS_PER_SESSION; cell++) {
       const key = `${session}/${cell}`;
       const start = performance.now();
@@ -38,7 +41,10 @@ export async function load(quick: boolean): Promise<ResultRow[]> {
       });
       const event = await initialEvent;
       latencies.push(performance.now() - start);
-      check(event.kind === 'completed' && event.error === undefined && event.items.length === 1, `cell ${key} did not complete: ${JSON.stringify(event)}`);
+      check(
+        event.kind === 'completed' && event.error === undefined && event.items.length === 1,
+        `cell ${key} did not complete: ${JSON.stringify(event)}`,
+      );
     }
     await runtime.shutdown();
   };
@@ -50,14 +56,31 @@ export async function load(quick: boolean): Promise<ResultRow[]> {
   const cells = sessions * CELLS_PER_SESSION;
   check(notifications.size === cells, `${notifications.size} of ${cells} cells notified`);
   for (const [cell, seqs] of notifications) {
-    check(seqs.join() === Array.from({ length: STEPS }, (_, i) => i).join(), `cell ${cell} notifications ${seqs.join()} (lost, duplicated or reordered)`);
+    check(
+      seqs.join() === Array.from({ length: STEPS }, (_, i) => i).join(),
+      `cell ${cell} notifications ${seqs.join()} (lost, duplicated or reordered)`,
+    );
   }
   check(toolCalls === cells * STEPS, `${toolCalls} tool calls, expected ${cells * STEPS}`);
   latencies.sort((a, b) => a - b);
   const label = `${sessions} sessions x ${CELLS_PER_SESSION} cells, ${STEPS} tool calls + ${STEPS} notifications each`;
-  console.log(`\nload: ${label}: ${cells} cells in ${(elapsed / 1000).toFixed(2)} s, 0 lost or duplicated notifications`);
+  console.log(
+    `\nload: ${label}: ${cells} cells in ${(elapsed / 1000).toFixed(2)} s, 0 lost or duplicated notifications`,
+  );
   return [
-    { name: `load: cell latency (${label})`, unit: 'ms', median: Math.round(percentile(latencies, 0.5) * 1000) / 1000, p99: Math.round(percentile(latencies, 0.99) * 1000) / 1000, samples: cells },
-    { name: `load: throughput (${label})`, unit: 'cells/s', median: Math.round((cells / elapsed) * 1000 * 10) / 10, p99: Math.round((cells / elapsed) * 1000 * 10) / 10, samples: 1 },
+    {
+      name: `load: cell latency (${label})`,
+      unit: 'ms',
+      median: Math.round(percentile(latencies, 0.5) * 1000) / 1000,
+      p99: Math.round(percentile(latencies, 0.99) * 1000) / 1000,
+      samples: cells,
+    },
+    {
+      name: `load: throughput (${label})`,
+      unit: 'cells/s',
+      median: Math.round((cells / elapsed) * 1000 * 10) / 10,
+      p99: Math.round((cells / elapsed) * 1000 * 10) / 10,
+      samples: 1,
+    },
   ];
 }

@@ -5,7 +5,11 @@ import { PendingRouter } from '../src/index.js';
 import { check, quietLogger, type ResultRow } from './common.js';
 
 function bufferAndFlush(keys: number, perKey: number): number {
-  const router = new PendingRouter<number, number, never>({ maxEntriesPerKey: perKey, maxPendingKeys: keys, logger: quietLogger });
+  const router = new PendingRouter<number, number, never>({
+    maxEntriesPerKey: perKey,
+    maxPendingKeys: keys,
+    logger: quietLogger,
+  });
   const guard = router.begin();
   for (let i = 0; i < perKey; i++) {
     for (let key = 0; key < keys; key++) router.routeNotification(key, i);
@@ -75,10 +79,20 @@ export async function pendingRouter(quick: boolean): Promise<ResultRow[]> {
     const { p50, p99, samplesCount } = result.latency;
     const base = { name: `${bench.name}: ${task.name}`, samples: samplesCount };
     if (task.name.startsWith('buffer+flush') && task.name.includes('over 1000 keys')) {
-      rows.push({ ...base, unit: 'msg/s', median: Math.round(total / (p50 / 1000)), p99: Math.round(total / (p99 / 1000)) });
+      rows.push({
+        ...base,
+        unit: 'msg/s',
+        median: Math.round(total / (p50 / 1000)),
+        p99: Math.round(total / (p99 / 1000)),
+      });
     } else {
       const messages = Number(/\((\d+) msgs\)/.exec(task.name)?.[1] ?? total);
-      rows.push({ ...base, unit: 'ns/msg', median: round(nsPerMessage(p50, messages)), p99: round(nsPerMessage(p99, messages)) });
+      rows.push({
+        ...base,
+        unit: 'ns/msg',
+        median: round(nsPerMessage(p50, messages)),
+        p99: round(nsPerMessage(p99, messages)),
+      });
     }
   }
   const flat = rows.filter((row) => row.name.includes('per key'));

@@ -25,13 +25,24 @@ rows.push(...(await load(quick)));
 rows.push(...(await memory(quick)));
 rows.push(...(await fairness()));
 for (const row of rows) {
-  const ratio = row.ratio === undefined ? (row.baseline === undefined ? '' : `  (${row.baseline})`) : `  ratio ${row.ratio} vs ${row.baseline}`;
+  const ratio =
+    row.ratio === undefined
+      ? row.baseline === undefined
+        ? ''
+        : `  (${row.baseline})`
+      : `  ratio ${row.ratio} vs ${row.baseline}`;
   console.log(`${row.name}: median ${row.median} ${row.unit}, p99 ${row.p99} ${row.unit}, n=${row.samples}${ratio}`);
 }
 if (quick) {
   console.log('\n--quick: results not written (bench/results/latest.json holds the last full run)');
 } else {
-  const machine = { node: process.version, cores: availableParallelism(), cpu: cpus()[0]?.model ?? 'unknown', loadAverageBefore, loadAverageAfter: loadavg().map((value) => Math.round(value * 100) / 100) };
+  const machine = {
+    node: process.version,
+    cores: availableParallelism(),
+    cpu: cpus()[0]?.model ?? 'unknown',
+    loadAverageBefore,
+    loadAverageAfter: loadavg().map((value) => Math.round(value * 100) / 100),
+  };
   console.log(`machine: ${JSON.stringify(machine)}`);
   writeResults(machine, rows, new URL('../../bench/results/latest.json', import.meta.url));
   console.log('\nrows written to bench/results/latest.json');

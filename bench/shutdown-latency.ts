@@ -35,7 +35,8 @@ async function load(scenario: Scenario, callbackAbortDeadlineMs = DEADLINE): Pro
     callbackAbortDeadlineMs,
     logger: quietLogger,
   });
-  const source = `for (let i = 0; i < ${notifications}; i++) notify("n" + i);\n` +
+  const source =
+    `for (let i = 0; i < ${notifications}; i++) notify("n" + i);\n` +
     `await Promise.all(Array.from({ length: ${tools} }, (_, i) => tools.work({ i })));`;
   const started = await Promise.all(
     Array.from({ length: cells }, () => runtime.execute({ source }, { kind: 'pendingFrontier' })),
@@ -43,7 +44,10 @@ async function load(scenario: Scenario, callbackAbortDeadlineMs = DEADLINE): Pro
   await Promise.all(started.map((cell) => cell.initialEvent));
   // Every tool call and the first notification of each cell are now inside the delegate.
   const expected = cells * (tools + (notifications > 0 ? 1 : 0));
-  check(delegate.calls() === expected, `${scenario.label}: ${delegate.calls()} delegate calls in flight, expected ${expected}`);
+  check(
+    delegate.calls() === expected,
+    `${scenario.label}: ${delegate.calls()} delegate calls in flight, expected ${expected}`,
+  );
   return { runtime, cellIds: started.map((cell) => cell.cellId), aborted: delegate.aborted, calls: delegate.calls };
 }
 
@@ -64,8 +68,12 @@ async function selfCheck(scenario: Scenario): Promise<void> {
   const longDeadline = 10_000;
   const loaded = await load(scenario, scenario.cooperative ? longDeadline : DEADLINE);
   const elapsed = await cancel(scenario, loaded);
-  check(loaded.aborted() === loaded.calls(), `${scenario.label}: ${loaded.aborted()} of ${loaded.calls()} signals aborted`);
-  if (scenario.cooperative) check(elapsed < longDeadline / 2, `${scenario.label}: cooperative callbacks took ${elapsed} ms`);
+  check(
+    loaded.aborted() === loaded.calls(),
+    `${scenario.label}: ${loaded.aborted()} of ${loaded.calls()} signals aborted`,
+  );
+  if (scenario.cooperative)
+    check(elapsed < longDeadline / 2, `${scenario.label}: cooperative callbacks took ${elapsed} ms`);
   else check(elapsed >= DEADLINE - 1, `${scenario.label}: returned after ${elapsed} ms, before the deadline`);
 }
 
@@ -103,7 +111,14 @@ export async function shutdownLatency(quick: boolean): Promise<ResultRow[]> {
     scenarios.push(
       { label: `terminate K=1 ${kind}`, cells: 1, tools: 1, notifications: 0, cooperative, via: 'terminate' },
       { label: `terminate K=100 ${kind}`, cells: 1, tools: 50, notifications: 50, cooperative, via: 'terminate' },
-      { label: `shutdown K=10000 (100 cells) ${kind}`, cells: 100, tools: 50, notifications: 50, cooperative, via: 'shutdown' },
+      {
+        label: `shutdown K=10000 (100 cells) ${kind}`,
+        cells: 100,
+        tools: 50,
+        notifications: 50,
+        cooperative,
+        via: 'shutdown',
+      },
     );
   }
   for (const scenario of scenarios) await selfCheck(scenario);
@@ -114,8 +129,12 @@ export async function shutdownLatency(quick: boolean): Promise<ResultRow[]> {
   for (const scenario of scenarios) {
     bench.add(scenario.label, async () => ({ overriddenDuration: await cancel(scenario, await load(scenario)) }));
   }
-  bench.add('policy shared deadline, 10000 hanging in 100 sets', async () => ({ overriddenDuration: await cancelSets(loadSets(100, 50), SHARED) }));
-  bench.add('policy serial windows (reference), 10000 hanging in 100 sets', async () => ({ overriddenDuration: await cancelSets(loadSets(100, 50), SERIAL) }));
+  bench.add('policy shared deadline, 10000 hanging in 100 sets', async () => ({
+    overriddenDuration: await cancelSets(loadSets(100, 50), SHARED),
+  }));
+  bench.add('policy serial windows (reference), 10000 hanging in 100 sets', async () => ({
+    overriddenDuration: await cancelSets(loadSets(100, 50), SERIAL),
+  }));
   await bench.run();
   console.log(`\n${bench.name} (deadline ${DEADLINE} ms)`);
   console.table(bench.table());

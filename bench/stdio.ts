@@ -20,10 +20,14 @@ type Open = (delegate: ReturnType<typeof delegateOf>, limits: object) => Promise
 
 /** Loads 100 cells × 100 waiting tool calls, then times shutdown(). */
 async function shutdownOnce(open: Open, cooperative: boolean): Promise<number> {
-  const delegate = cooperative ? delegateOf((_call, signal) => rejectOnAbort(signal), rejectOnAbort) : delegateOf(never, never);
+  const delegate = cooperative
+    ? delegateOf((_call, signal) => rejectOnAbort(signal), rejectOnAbort)
+    : delegateOf(never, never);
   const session = await open(delegate, { maxConcurrentToolCalls: CALLS, maxCellsPerSession: CELLS });
   const source = `await Promise.all(Array.from({ length: ${CALLS} }, (_, i) => tools.work({ i })));`;
-  const started = await Promise.all(Array.from({ length: CELLS }, () => session.execute({ source }, { kind: 'pendingFrontier' })));
+  const started = await Promise.all(
+    Array.from({ length: CELLS }, () => session.execute({ source }, { kind: 'pendingFrontier' })),
+  );
   await Promise.all(started.map((cell) => cell.initialEvent));
   check(delegate.calls() === CELLS * CALLS, `${delegate.calls()} calls in flight, expected ${CELLS * CALLS}`);
   const start = performance.now();
@@ -31,7 +35,8 @@ async function shutdownOnce(open: Open, cooperative: boolean): Promise<number> {
   const elapsed = performance.now() - start;
   // The client saw every delegate signal aborted (one cell/cancel per cell over the wire).
   const until = performance.now() + 5_000;
-  while (delegate.aborted() < delegate.calls() && performance.now() < until) await new Promise((resolve) => setTimeout(resolve, 5));
+  while (delegate.aborted() < delegate.calls() && performance.now() < until)
+    await new Promise((resolve) => setTimeout(resolve, 5));
   check(delegate.aborted() === delegate.calls(), `${delegate.aborted()} of ${delegate.calls()} signals aborted`);
   return elapsed;
 }
@@ -41,7 +46,10 @@ async function hostHeapGrowth(cells: number): Promise<{ start: number; end: numb
   const session = await linked.client.createSession(delegateOf(never, never), { tools: [{ name: 'work' }] });
   const run = async (count: number): Promise<void> => {
     for (let i = 0; i < count; i++) {
-      const { cellId, initialEvent } = await session.execute({ source: 'await tools.work({})' }, { kind: 'pendingFrontier' });
+      const { cellId, initialEvent } = await session.execute(
+        { source: 'await tools.work({})' },
+        { kind: 'pendingFrontier' },
+      );
       await initialEvent;
       await session.terminate(cellId);
     }
@@ -65,13 +73,21 @@ async function hostHeapGrowth(cells: number): Promise<{ start: number; end: numb
 export async function stdio(quick: boolean): Promise<ResultRow[]> {
   const client = await HostClient.spawn({ logger: quietLogger });
   const remote: Open = (delegate, limits) => client.createSession(delegate, { tools: [{ name: 'work' }], limits });
-  const local: Open = async (delegate, limits) => new SessionRuntime(delegate, { tools: [{ name: 'work' }], limits, logger: quietLogger });
-  const bench = new Bench({ name: 'shutdown 100 cells x 100 calls', iterations: quick ? 3 : 10, time: 0, warmup: false });
+  const local: Open = async (delegate, limits) =>
+    new SessionRuntime(delegate, { tools: [{ name: 'work' }], limits, logger: quietLogger });
+  const bench = new Bench({
+    name: 'shutdown 100 cells x 100 calls',
+    iterations: quick ? 3 : 10,
+    time: 0,
+    warmup: false,
+  });
   // Interleaved: tinybench runs the tasks one after another, iteration by iteration of each.
   for (const cooperative of [false, true]) {
     const kind = cooperative ? 'cooperative' : 'non-cooperative';
     bench.add(`in-process ${kind}`, async () => ({ overriddenDuration: await shutdownOnce(local, cooperative) }));
-    bench.add(`codecell-host over stdio ${kind}`, async () => ({ overriddenDuration: await shutdownOnce(remote, cooperative) }));
+    bench.add(`codecell-host over stdio ${kind}`, async () => ({
+      overriddenDuration: await shutdownOnce(remote, cooperative),
+    }));
   }
   await bench.run();
   await client.close();
@@ -84,7 +100,9 @@ export async function stdio(quick: boolean): Promise<ResultRow[]> {
   const cells = quick ? 100 : 300;
   const heap = await hostHeapGrowth(cells);
   const growth = (heap.end - heap.start) / MiB;
-  console.log(`\nhost + client heap over ${cells} terminated cells with hanging client tools: ${(heap.start / MiB).toFixed(1)} -> ${(heap.end / MiB).toFixed(1)} MiB`);
+  console.log(
+    `\nhost + client heap over ${cells} terminated cells with hanging client tools: ${(heap.start / MiB).toFixed(1)} -> ${(heap.end / MiB).toFixed(1)} MiB`,
+  );
   rows.push({
     name: `wire: heap growth over ${cells} terminated cells, hanging client tools (MiB)`,
     unit: 'MiB',

@@ -10,7 +10,9 @@ function cell(lines: number, typed: boolean): string {
     body.push(
       typed ? `interface Row${i} { id: number; name?: string }` : `// row ${i}`,
       typed ? `const row${i}: Row${i} = { id: ${i} } as Row${i};` : `const row${i} = { id: ${i} };`,
-      typed ? `function get${i}<T extends Row${i}>(r: T): number { return r.id; }` : `function get${i}(r) { return r.id; }`,
+      typed
+        ? `function get${i}<T extends Row${i}>(r: T): number { return r.id; }`
+        : `function get${i}(r) { return r.id; }`,
       `text(get${i}(row${i}));`,
     );
   }
@@ -34,6 +36,10 @@ export async function typescript(quick: boolean): Promise<ResultRow[]> {
   console.log(`\n${bench.name}`);
   console.table(bench.table());
   const rows = rowsOf(bench, 'us');
-  withRatio(rows, `${bench.name}: strip types of a 200-line TypeScript cell`, `${bench.name}: prepare a 200-line JavaScript cell`);
+  withRatio(
+    rows,
+    `${bench.name}: strip types of a 200-line TypeScript cell`,
+    `${bench.name}: prepare a 200-line JavaScript cell`,
+  );
   return rows;
 }

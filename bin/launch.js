@@ -15,12 +15,16 @@ export async function launch(entry, flags = ['--no-node-snapshot']) {
   }
   const main = fileURLToPath(entry);
   const given = [...process.execArgv, ...(process.env.NODE_OPTIONS ?? '').split(/\s+/)];
-  const missing = flags.filter((flag) => !given.some((arg) => arg === flag || arg.startsWith(`${flag.split('=')[0]}=`)));
+  const missing = flags.filter(
+    (flag) => !given.some((arg) => arg === flag || arg.startsWith(`${flag.split('=')[0]}=`)),
+  );
   if (missing.length === 0) {
     await import(main);
     return;
   }
-  const child = spawn(process.execPath, [...process.execArgv, ...missing, main, ...process.argv.slice(2)], { stdio: 'inherit' });
+  const child = spawn(process.execPath, [...process.execArgv, ...missing, main, ...process.argv.slice(2)], {
+    stdio: 'inherit',
+  });
   // The signals a supervisor sends (a container's stop is SIGTERM) go to the real process, which
   // drains or ends as it should; this one follows its exit.
   for (const signal of ['SIGTERM', 'SIGINT', 'SIGHUP']) process.on(signal, () => child.kill(signal));

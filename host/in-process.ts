@@ -17,10 +17,17 @@ export interface InProcessHost {
   close(): Promise<void>;
 }
 
-export async function connectInProcess(options: { logger?: Logger; callbackAbortDeadlineMs?: number } = {}): Promise<InProcessHost> {
+export async function connectInProcess(
+  options: { logger?: Logger; callbackAbortDeadlineMs?: number } = {},
+): Promise<InProcessHost> {
   const toHost = new PassThrough();
   const fromHost = new PassThrough();
-  const host = createHost({ input: toHost, output: fromHost, logger: options.logger, callbackAbortDeadlineMs: options.callbackAbortDeadlineMs });
+  const host = createHost({
+    input: toHost,
+    output: fromHost,
+    logger: options.logger,
+    callbackAbortDeadlineMs: options.callbackAbortDeadlineMs,
+  });
   const client = await HostClient.connect(fromHost, toHost, { logger: options.logger });
   const close = async (): Promise<void> => {
     toHost.end();

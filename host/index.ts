@@ -8,7 +8,14 @@ export type { RemoteSession } from './client/remote-session.js';
 export type { RemoteSessionOptions } from './client/open-session.js';
 export { createHost } from './server/server.js';
 export { SessionBuilder, BuiltSession } from './tools/session-builder.js';
-export type { McpServerConfig, McpHttpServer, McpStdioServer, SessionBuilderOptions, SourceTool, ToolSource } from './tools/session-builder.js';
+export type {
+  McpServerConfig,
+  McpHttpServer,
+  McpStdioServer,
+  SessionBuilderOptions,
+  SourceTool,
+  ToolSource,
+} from './tools/session-builder.js';
 export type { Host, HostOptions } from './server/server.js';
 export { Methods, PROTOCOL_VERSION, JsonRpcErrors, wireCodeOf, errorFromWire } from './wire/protocol.js';
 export type {

@@ -8,10 +8,24 @@ const BREAK_LENGTH = 80;
 const COMPACT = 3;
 const MAX_ITEMS = 100;
 const IDENTIFIER = /^[a-zA-Z_][a-zA-Z_0-9]*$/;
-const ESCAPES: Record<string, string> = { '\n': '\\n', '\t': '\\t', '\r': '\\r', '\b': '\\b', '\f': '\\f', '\v': '\\v', '\\': '\\\\' };
+const ESCAPES: Record<string, string> = {
+  '\n': '\\n',
+  '\t': '\\t',
+  '\r': '\\r',
+  '\b': '\\b',
+  '\f': '\\f',
+  '\v': '\\v',
+  '\\': '\\\\',
+};
 
 function quoteString(text: string): string {
-  const quote = !text.includes("'") ? "'" : !text.includes('"') ? '"' : !text.includes('`') && !text.includes('${') ? '`' : "'";
+  const quote = !text.includes("'")
+    ? "'"
+    : !text.includes('"')
+      ? '"'
+      : !text.includes('`') && !text.includes('${')
+        ? '`'
+        : "'";
   let escaped = text.replace(/[\\\n\t\r\b\f\v]/g, (c) => ESCAPES[c] ?? c);
   if (quote === "'") escaped = escaped.replace(/'/g, "\\'");
   return quote + escaped + quote;
@@ -177,14 +191,21 @@ function codecellInspect(value: unknown): string {
     const property = (key: string | symbol): string => `${keyText(key)}: ${child(readProperty(object, key))}`;
     if (Array.isArray(object) || (ArrayBuffer.isView(object) && !(object instanceof DataView))) {
       const list = object as unknown as ArrayLike<unknown>;
-      const prefix = Array.isArray(object) ? constructorPrefix(object, 'Array') : `${constructorPrefix(object, 'Object').trim()}(${list.length}) `;
+      const prefix = Array.isArray(object)
+        ? constructorPrefix(object, 'Array')
+        : `${constructorPrefix(object, 'Object').trim()}(${list.length}) `;
       if (list.length === 0 && keys.length === 0) return `${prefix}[]`;
       if (depth > INSPECT_DEPTH) return `[${prefix.trim() || 'Array'}]`;
       open = `${prefix}[`;
       arrayLike = true;
       total = list.length;
       entries = nestedEntries(arrayItems(list), (item) => (item instanceof Holes ? item.text : child(item)));
-      entries.push(...nestedEntries(keys.filter((key) => typeof key !== 'string' || !/^\d+$/.test(key)), property));
+      entries.push(
+        ...nestedEntries(
+          keys.filter((key) => typeof key !== 'string' || !/^\d+$/.test(key)),
+          property,
+        ),
+      );
     } else if (object instanceof Map || object instanceof Set) {
       const kind = object instanceof Map ? 'Map' : 'Set';
       const prefix = `${constructorPrefix(object, kind).trim() || kind}(${object.size}) `;
@@ -193,7 +214,9 @@ function codecellInspect(value: unknown): string {
       open = `${prefix}{`;
       total = object.size;
       const items = [...(object as Map<unknown, unknown> | Set<unknown>).entries()].slice(0, MAX_ITEMS);
-      entries = nestedEntries(items, ([key, entry]) => (object instanceof Map ? `${child(key)} => ${child(entry)}` : child(entry)));
+      entries = nestedEntries(items, ([key, entry]) =>
+        object instanceof Map ? `${child(key)} => ${child(entry)}` : child(entry),
+      );
     } else {
       if (typeof object === 'function') base = functionBase(object);
       else open = `${constructorPrefix(object, 'Object')}{`;
@@ -205,10 +228,26 @@ function codecellInspect(value: unknown): string {
     currentDepth = depth;
     const shown = arrayLike ? Math.min(total, MAX_ITEMS) : entries.length;
     if (total > shown) entries.push(`... ${total - shown} more item${total - shown === 1 ? '' : 's'}`);
-    return joinEntries(base, open, open.startsWith('[') || open.endsWith('[') ? ']' : '}', entries, depth, arrayLike, object);
+    return joinEntries(
+      base,
+      open,
+      open.startsWith('[') || open.endsWith('[') ? ']' : '}',
+      entries,
+      depth,
+      arrayLike,
+      object,
+    );
   };
 
-  const joinEntries = (base: string, open: string, close: string, output: string[], depth: number, arrayLike: boolean, object: object): string => {
+  const joinEntries = (
+    base: string,
+    open: string,
+    close: string,
+    output: string[],
+    depth: number,
+    arrayLike: boolean,
+    object: object,
+  ): string => {
     const count = output.length;
     let lines = output;
     if (arrayLike && count > 6) {
@@ -238,7 +277,10 @@ function codecellInspect(value: unknown): string {
 
   const errorText = (error: Error): string => {
     const stack = readProperty(error, 'stack');
-    const text = typeof stack === 'string' && stack !== '' ? stack : `[${nameOf(error)}: ${String(readProperty(error, 'message'))}]`;
+    const text =
+      typeof stack === 'string' && stack !== ''
+        ? stack
+        : `[${nameOf(error)}: ${String(readProperty(error, 'message'))}]`;
     return indentation === 0 ? text : text.split('\n').join(`\n${' '.repeat(indentation)}`);
   };
 
@@ -272,7 +314,8 @@ function arrayItems(list: ArrayLike<unknown>): unknown[] {
 /** console.log's formatting: printf-style directives in a first string argument, then inspect. */
 function codecellFormat(args: unknown[]): string {
   const [first, ...rest] = args;
-  if (typeof first !== 'string' || rest.length === 0 || !first.includes('%')) return args.map((arg) => codecellInspect(arg)).join(' ');
+  if (typeof first !== 'string' || rest.length === 0 || !first.includes('%'))
+    return args.map((arg) => codecellInspect(arg)).join(' ');
   const head = first.replace(/%([sdifjoO%])/g, (directive, kind: string) => {
     if (kind === '%') return '%';
     if (rest.length === 0) return directive;

@@ -16,13 +16,16 @@ function imageUrlFrom(input: unknown): { url: string; detail: unknown } {
       return { url: `data:${mimeType};base64,${item.data}`, detail: item.detail ?? meta['codex/imageDetail'] };
     }
   }
-  throw new TypeError('image() expects a data: URL, { image_url, detail? }, or an MCP image block { type: "image", data, mimeType }');
+  throw new TypeError(
+    'image() expects a data: URL, { image_url, detail? }, or an MCP image block { type: "image", data, mimeType }',
+  );
 }
 
 function imageDetail(detail: unknown): ImageDetail {
   if (detail === undefined || detail === null) return 'high';
   const normalized = IMAGE_DETAILS.find((known) => typeof detail === 'string' && known === detail.toLowerCase());
-  if (normalized === undefined) throw new TypeError(`image() detail must be one of ${IMAGE_DETAILS.join(', ')}; got ${codecellInspect(detail)}`);
+  if (normalized === undefined)
+    throw new TypeError(`image() detail must be one of ${IMAGE_DETAILS.join(', ')}; got ${codecellInspect(detail)}`);
   return normalized;
 }
 
@@ -30,6 +33,7 @@ function imageDetail(detail: unknown): ImageDetail {
 function codecellImage(urlOrItem: unknown, detail: unknown): { url: string; detail: ImageDetail } {
   const { url, detail: itemDetail } = imageUrlFrom(urlOrItem);
   if (/^https?:/i.test(url)) throw new TypeError('image() does not accept remote http(s) URLs; pass a data: URL');
-  if (!/^data:image\/[a-z0-9.+-]+(;[^,]*)?,/i.test(url)) throw new TypeError('image() expects a data: URL of an image type (data:image/png;base64,...)');
+  if (!/^data:image\/[a-z0-9.+-]+(;[^,]*)?,/i.test(url))
+    throw new TypeError('image() expects a data: URL of an image type (data:image/png;base64,...)');
   return { url, detail: imageDetail(detail === undefined ? itemDetail : detail) };
 }

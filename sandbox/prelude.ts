@@ -84,7 +84,8 @@ function installCodecellPrelude(send: HostSend) {
   /** The text() rule of SPEC §5: primitives via String(), everything else as JSON (if it can be). */
   function render(value: unknown): string {
     if (typeof value === 'string') return value;
-    if (value === null || (typeof value !== 'object' && typeof value !== 'function' && typeof value !== 'symbol')) return toText(value);
+    if (value === null || (typeof value !== 'object' && typeof value !== 'function' && typeof value !== 'symbol'))
+      return toText(value);
     try {
       const text = stringifyJson(value);
       if (typeof text === 'string') return text;
@@ -100,7 +101,11 @@ function installCodecellPrelude(send: HostSend) {
       try {
         const stack = (error as { stack?: unknown }).stack;
         // The prelude's own frames say nothing to the cell's author.
-        if (typeof stack === 'string' && stack !== '') return stack.split('\n').filter((line) => !line.includes('codecell-prelude.js')).join('\n');
+        if (typeof stack === 'string' && stack !== '')
+          return stack
+            .split('\n')
+            .filter((line) => !line.includes('codecell-prelude.js'))
+            .join('\n');
       } catch {
         // a throwing getter: use the string form
       }
@@ -119,12 +124,14 @@ function installCodecellPrelude(send: HostSend) {
     return undefined;
   }
 
-
   function notify(value?: unknown): undefined {
     const message = render(value);
     if (message.trim() === '') throw new TypeError('notify() needs a non-empty message');
     const bytes = utf8Length(message);
-    if (bytes > maxNotificationBytes) throw new RangeError(`notify() message is ${bytes} bytes, over the maxNotificationBytes limit of ${maxNotificationBytes}`);
+    if (bytes > maxNotificationBytes)
+      throw new RangeError(
+        `notify() message is ${bytes} bytes, over the maxNotificationBytes limit of ${maxNotificationBytes}`,
+      );
     send('notify', message);
     return undefined;
   }
@@ -172,18 +179,28 @@ function installCodecellPrelude(send: HostSend) {
       let argument = input;
       if (tool.kind === 'freeform') {
         if (typeof argument !== 'string') {
-          return Promise.reject(new TypeError(`tools.${tool.id} expects a string input, got ${argument === null ? 'null' : typeof argument}`));
+          return Promise.reject(
+            new TypeError(
+              `tools.${tool.id} expects a string input, got ${argument === null ? 'null' : typeof argument}`,
+            ),
+          );
         }
       } else if (argument === undefined) {
         argument = {};
       } else if (argument === null || typeof argument !== 'object' || isArray(argument)) {
-        return Promise.reject(new TypeError(`tools.${tool.id} expects an object input, got ${argument === null ? 'null' : isArray(argument) ? 'an array' : typeof argument}`));
+        return Promise.reject(
+          new TypeError(
+            `tools.${tool.id} expects an object input, got ${argument === null ? 'null' : isArray(argument) ? 'an array' : typeof argument}`,
+          ),
+        );
       }
       let json: string;
       try {
         json = strictJson(argument);
       } catch (error) {
-        return Promise.reject(new TypeError(`tools.${tool.id} input is not JSON-serializable: ${describeMessage(error)}`));
+        return Promise.reject(
+          new TypeError(`tools.${tool.id} input is not JSON-serializable: ${describeMessage(error)}`),
+        );
       }
       const callId = `tool-${++callSeq}`;
       return new Promise((resolve, reject) => {
@@ -211,7 +228,10 @@ function installCodecellPrelude(send: HostSend) {
       tools[tool.id] = makeTool(tool, index);
     });
     defineGlobal('tools', freeze(tools));
-    defineGlobal('ALL_TOOLS', freeze(config.tools.map((tool) => freeze({ name: tool.id, description: tool.description }))));
+    defineGlobal(
+      'ALL_TOOLS',
+      freeze(config.tools.map((tool) => freeze({ name: tool.id, description: tool.description }))),
+    );
     defineGlobal('text', text);
     defineGlobal('image', image);
     defineGlobal('notify', notify);
@@ -222,10 +242,19 @@ function installCodecellPrelude(send: HostSend) {
     defineGlobal('console', makeConsole());
     // Stands in for `import(` (same length, see src/source.ts).
     defineGlobal('$cc_im', (specifier: unknown): Promise<never> =>
-      Promise.reject(new Error(`Unsupported import in cell: ${render(specifier)}`)));
+      Promise.reject(new Error(`Unsupported import in cell: ${render(specifier)}`)),
+    );
 
     if (config.stored !== null) {
-      const stored = codecellStoredValues(config.stored, config.storedBytes, config.limits.maxStoredBytes, strictJson, parseJson, describeMessage, (key, json) => send('store', key, json));
+      const stored = codecellStoredValues(
+        config.stored,
+        config.storedBytes,
+        config.limits.maxStoredBytes,
+        strictJson,
+        parseJson,
+        describeMessage,
+        (key, json) => send('store', key, json),
+      );
       defineGlobal('store', stored.store);
       defineGlobal('load', stored.load);
     }
@@ -238,7 +267,13 @@ function installCodecellPrelude(send: HostSend) {
     if (ok) {
       call.resolve(payload === '' ? undefined : parseJson(payload));
     } else {
-      call.reject(errorKind === 'TypeError' ? new TypeError(payload) : errorKind === 'RangeError' ? new RangeError(payload) : new Error(payload));
+      call.reject(
+        errorKind === 'TypeError'
+          ? new TypeError(payload)
+          : errorKind === 'RangeError'
+            ? new RangeError(payload)
+            : new Error(payload),
+      );
     }
   }
 
@@ -254,16 +289,19 @@ function installCodecellPrelude(send: HostSend) {
   }
 
   // Taken (and deleted) by the first line of the wrapped cell; see src/isolate/cell-isolate.ts.
-  defineGlobal('__codecell$', freeze({
-    done: (): void => {
-      finished = true;
-      send('done', unsettledCalls());
-    },
-    fail: (error: unknown): void => {
-      finished = true;
-      send('fault', describeError(error), unsettledCalls());
-    },
-  }));
+  defineGlobal(
+    '__codecell$',
+    freeze({
+      done: (): void => {
+        finished = true;
+        send('done', unsettledCalls());
+      },
+      fail: (error: unknown): void => {
+        finished = true;
+        send('fault', describeError(error), unsettledCalls());
+      },
+    }),
+  );
 
   /** The one entry point the host calls into; every call is one isolate task. */
   function receive(...message: ToSandboxMessage): void {

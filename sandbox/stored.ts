@@ -32,7 +32,8 @@ function codecellStoredValues(
   send: (key: string, json: string) => void,
 ): StoredValues {
   const values = new Map(Object.entries(initial));
-  const sizeOf = (key: string, json: string | undefined): number => (json === undefined ? 0 : utf8Length(key) + utf8Length(json));
+  const sizeOf = (key: string, json: string | undefined): number =>
+    json === undefined ? 0 : utf8Length(key) + utf8Length(json);
   // The host keeps the total as it commits writes: no need to measure every value again here.
   let total = initialBytes;
   return {
@@ -45,7 +46,8 @@ function codecellStoredValues(
         throw new TypeError(`store() value for "${key}" is not JSON-serializable: ${describe(error)}`);
       }
       const next = total - sizeOf(key, values.get(key)) + sizeOf(key, json);
-      if (next > maxBytes) throw new RangeError(`store("${key}") would keep ${next} bytes, over the maxStoredBytes limit of ${maxBytes}`);
+      if (next > maxBytes)
+        throw new RangeError(`store("${key}") would keep ${next} bytes, over the maxStoredBytes limit of ${maxBytes}`);
       values.set(key, json);
       total = next;
       send(key, json);

@@ -17,7 +17,10 @@ function newest(dir) {
   return latest;
 }
 
-const sources = Math.max(...['src', 'host', 'sandbox', 'adapters', 'bench', 'test'].map((dir) => newest(join(root, dir))), ...['tsconfig.json', 'package.json'].map((file) => statSync(join(root, file)).mtimeMs));
+const sources = Math.max(
+  ...['src', 'host', 'sandbox', 'adapters', 'bench', 'test'].map((dir) => newest(join(root, dir))),
+  ...['tsconfig.json', 'package.json'].map((file) => statSync(join(root, file)).mtimeMs),
+);
 if (!existsSync(stamp) || statSync(stamp).mtimeMs < sources) {
   execFileSync('npm', ['run', 'build'], { cwd: root, stdio: 'inherit' });
   writeFileSync(stamp, `${new Date().toISOString()}\n`);

@@ -6,13 +6,29 @@ export type { CodeCellErrorCode } from './errors.js';
 export { DEFAULT_LIMITS } from './limits.js';
 export type { CellLimits } from './limits.js';
 export { PendingRouter, OVERFLOW_MESSAGE, ROUTING_ENDED_MESSAGE } from './streams/pending-router.js';
-export type { PendingGuard, PendingRouterOptions, RoutedEntry, RouteSink, RoutingFailure } from './streams/pending-router.js';
+export type {
+  PendingGuard,
+  PendingRouterOptions,
+  RoutedEntry,
+  RouteSink,
+  RoutingFailure,
+} from './streams/pending-router.js';
 export { toolIdentifier } from './tools/tool-names.js';
 export { IsolatePool, DEFAULT_ISOLATE_POOL_SIZE } from './isolate/pool.js';
 export type { IsolatePoolOptions } from './isolate/pool.js';
 export { renderToolDeclarations, describeExecTool } from './tools/declarations.js';
 export { createCodeModeTools, codeModeResult, codeModeStatus, renderCodeModeResult } from './tools/code-mode-tools.js';
-export type { CodeModeResult, CodeModeSearchTool, CodeModeTarget, CodeModeTool, CodeModeTools, CodeModeToolsOptions, ExecInput, ExecuteOptions, WaitInput } from './tools/code-mode-tools.js';
+export type {
+  CodeModeResult,
+  CodeModeSearchTool,
+  CodeModeTarget,
+  CodeModeTool,
+  CodeModeTools,
+  CodeModeToolsOptions,
+  ExecInput,
+  ExecuteOptions,
+  WaitInput,
+} from './tools/code-mode-tools.js';
 export type { ExecToolOptions, ModelToolDescription } from './tools/declarations.js';
 export type {
   CellEvent,

@@ -71,7 +71,11 @@ const MINIMUMS: Readonly<CellLimits> = Object.freeze({
 export const LIMIT_NAMES = Object.keys(DEFAULT_LIMITS) as (keyof CellLimits)[];
 
 /** Limits of a session as a whole: set with the session, never per cell. */
-export const SESSION_LIMITS: readonly (keyof CellLimits)[] = ['maxCellsPerSession', 'maxStoredBytes', 'maxRunningCells'];
+export const SESSION_LIMITS: readonly (keyof CellLimits)[] = [
+  'maxCellsPerSession',
+  'maxStoredBytes',
+  'maxRunningCells',
+];
 
 /**
  * Validates a partial set of limits (unknown keys, non-integers and too-small values are refused;
@@ -125,7 +129,11 @@ export function clampToCaps(limits: Readonly<CellLimits>, caps: Partial<CellLimi
  * Refuses limits above a host-wide cap (ERR_LIMIT_EXCEEDED): a request may lower a limit, never
  * raise it past what the host allows.
  */
-export function assertWithinCaps(limits: Readonly<CellLimits>, caps: Partial<CellLimits> | undefined, where: string): void {
+export function assertWithinCaps(
+  limits: Readonly<CellLimits>,
+  caps: Partial<CellLimits> | undefined,
+  where: string,
+): void {
   if (caps === undefined) return;
   for (const name of LIMIT_NAMES) {
     const cap = caps[name];
@@ -134,7 +142,10 @@ export function assertWithinCaps(limits: Readonly<CellLimits>, caps: Partial<Cel
     if (unlimited && cap === 0) continue;
     const value = unlimited && limits[name] === 0 ? Number.POSITIVE_INFINITY : limits[name];
     if (value > cap) {
-      throw new CodeCellError('ERR_LIMIT_EXCEEDED', `${where}.${name} = ${limits[name] === 0 && unlimited ? '0 (none)' : limits[name]} is above the host cap of ${cap}`);
+      throw new CodeCellError(
+        'ERR_LIMIT_EXCEEDED',
+        `${where}.${name} = ${limits[name] === 0 && unlimited ? '0 (none)' : limits[name]} is above the host cap of ${cap}`,
+      );
     }
   }
 }

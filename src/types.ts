@@ -31,9 +31,7 @@ export type ObserveMode = { kind: 'yieldAfter'; ms: number } | { kind: 'pendingF
 import type { ImageDetail } from './isolate/sandbox-protocol.js';
 export { IMAGE_DETAILS, type ImageDetail } from './isolate/sandbox-protocol.js';
 
-export type OutputItem =
-  | { type: 'text'; text: string }
-  | { type: 'image'; imageUrl: string; detail: ImageDetail };
+export type OutputItem = { type: 'text'; text: string } | { type: 'image'; imageUrl: string; detail: ImageDetail };
 
 export type TerminationReason = 'requested' | 'shutdown' | 'memoryLimit' | 'timeLimit' | 'outputLimit';
 

@@ -141,6 +141,7 @@ export function checkDeadlineMs(value: unknown): number | undefined {
 
 export function checkStoredValues(value: unknown): 'enabled' | 'disabled' {
   if (value === undefined) return 'enabled';
-  if (value !== 'enabled' && value !== 'disabled') throw invalidRequest("options.storedValues must be 'enabled' or 'disabled'");
+  if (value !== 'enabled' && value !== 'disabled')
+    throw invalidRequest("options.storedValues must be 'enabled' or 'disabled'");
   return value;
 }

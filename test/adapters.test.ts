@@ -18,22 +18,42 @@ import { createCodeModeTools, type CellStreamEvent, type CodeModeResult } from '
 import { capturingLogger, newRuntime, RecordingDelegate } from './helpers.js';
 
 /** A cell that outputs, yields (exec returns), then finishes (wait returns it). */
-const SLOW_CELL = 'text("started"); await new Promise((r) => setTimeout(r, 300)); text("finished: " + (await tools.add({ a: 2, b: 3 })))';
-const ADD = { name: 'add', inputSchema: { type: 'object', properties: { a: { type: 'number' }, b: { type: 'number' } }, required: ['a', 'b'] } };
+const SLOW_CELL =
+  'text("started"); await new Promise((r) => setTimeout(r, 300)); text("finished: " + (await tools.add({ a: 2, b: 3 })))';
+const ADD = {
+  name: 'add',
+  inputSchema: { type: 'object', properties: { a: { type: 'number' }, b: { type: 'number' } }, required: ['a', 'b'] },
+};
 
 function builder(): SessionBuilder {
-  return new SessionBuilder({ logger: capturingLogger() }).withTools([ADD], { invokeTool: async (call) => (call.input as { a: number; b: number }).a + (call.input as { a: number; b: number }).b });
+  return new SessionBuilder({ logger: capturingLogger() }).withTools([ADD], {
+    invokeTool: async (call) => (call.input as { a: number; b: number }).a + (call.input as { a: number; b: number }).b,
+  });
 }
 
-const cellIdIn = (value: unknown): string => /cell[_ ]id\W+(\d+)/.exec(JSON.stringify(value))?.[1] ?? assert.fail(`no cell id in ${JSON.stringify(value)}`);
+const cellIdIn = (value: unknown): string =>
+  /cell[_ ]id\W+(\d+)/.exec(JSON.stringify(value))?.[1] ?? assert.fail(`no cell id in ${JSON.stringify(value)}`);
 
-const usage = { inputTokens: { total: 1, noCache: 1, cacheRead: undefined, cacheWrite: undefined }, outputTokens: { total: 1, text: 1, reasoning: undefined } };
+const usage = {
+  inputTokens: { total: 1, noCache: 1, cacheRead: undefined, cacheWrite: undefined },
+  outputTokens: { total: 1, text: 1, reasoning: undefined },
+};
 
 test('createCodeModeTools: strict-mode schemas, exec yields, wait completes, an abort terminates, a finished cell is explained', async (t) => {
-  const session = newRuntime(t, new RecordingDelegate({ add: (call) => (call.input as { a: number; b: number }).a + (call.input as { a: number; b: number }).b }), { tools: [ADD] });
+  const session = newRuntime(
+    t,
+    new RecordingDelegate({
+      add: (call) => (call.input as { a: number; b: number }).a + (call.input as { a: number; b: number }).b,
+    }),
+    { tools: [ADD] },
+  );
   const { exec, wait } = createCodeModeTools(session, { tools: [ADD] });
   for (const schema of [exec.inputSchema, wait.inputSchema, exec.outputSchema]) {
-    const { properties, required, additionalProperties } = schema as { properties: object; required: string[]; additionalProperties: boolean };
+    const { properties, required, additionalProperties } = schema as {
+      properties: object;
+      required: string[];
+      additionalProperties: boolean;
+    };
     assert.deepEqual([...required].sort(), Object.keys(properties).sort(), 'every field required (OpenAI strict mode)');
     assert.equal(additionalProperties, false);
   }
@@ -43,28 +63,54 @@ test('createCodeModeTools: strict-mode schemas, exec yields, wait completes, an 
   assert.equal(first.output, 'started');
   const done = await wait.execute({ cell_id: first.cell_id, yield_time_ms: 10_000, terminate: null });
   assert.deepEqual({ status: done.status, output: done.output }, { status: 'completed', output: 'finished: 5' });
-  await assert.rejects(wait.execute({ cell_id: first.cell_id, yield_time_ms: null, terminate: null }), /already returned/);
-  const typed = await exec.execute({ source: 'const n: number = 1; text(String(n))', language: null, yield_time_ms: null });
+  await assert.rejects(
+    wait.execute({ cell_id: first.cell_id, yield_time_ms: null, terminate: null }),
+    /already returned/,
+  );
+  const typed = await exec.execute({
+    source: 'const n: number = 1; text(String(n))',
+    language: null,
+    yield_time_ms: null,
+  });
   assert.equal(typed.output, '1', 'language auto strips types');
   const failed = await exec.execute({ source: 'text("a")\nnull.x', language: null, yield_time_ms: null });
   assert.equal(failed.status, 'failed');
   assert.match(failed.error ?? '', /cell\.js:2:/, 'the error names the line of the cell');
   const controller = new AbortController();
-  const aborted = exec.execute({ source: 'await new Promise(() => {})', language: null, yield_time_ms: 60_000 }, { signal: controller.signal });
+  const aborted = exec.execute(
+    { source: 'await new Promise(() => {})', language: null, yield_time_ms: 60_000 },
+    { signal: controller.signal },
+  );
   setTimeout(() => controller.abort(new Error('the agent run was aborted')), 50);
   await assert.rejects(aborted, /aborted/);
   const replay: CellStreamEvent[] = [];
   for await (const event of session.events(String(Number(failed.cell_id) + 1), { from: 'start' })) replay.push(event);
   const closed = replay.at(-1);
-  assert.equal(closed?.type === 'closed' ? closed.event.kind : closed?.type, 'terminated', 'the aborted cell was terminated');
+  assert.equal(
+    closed?.type === 'closed' ? closed.event.kind : closed?.type,
+    'terminated',
+    'the aborted cell was terminated',
+  );
 });
 
-test('createCodeModeTools: bad input is a CodeCellError naming the tool\'s own parameter', async (t) => {
+test("createCodeModeTools: bad input is a CodeCellError naming the tool's own parameter", async (t) => {
   const { exec, wait } = createCodeModeTools(newRuntime(t, new RecordingDelegate()));
-  await assert.rejects(exec.execute({ source: 5 as never }), { code: 'ERR_INVALID_REQUEST', message: 'exec: source must be a string' });
-  await assert.rejects(exec.execute({ source: ' ' }), { code: 'ERR_INVALID_REQUEST', message: 'exec: source is empty' });
-  await assert.rejects(exec.execute({ source: 'text(1)', language: 'python' as never }), { code: 'ERR_INVALID_REQUEST', message: 'exec: language must be javascript, typescript or auto, got "python"' });
-  await assert.rejects(wait.execute({ cell_id: 1 as never }), { code: 'ERR_INVALID_REQUEST', message: 'wait: cell_id must be a string' });
+  await assert.rejects(exec.execute({ source: 5 as never }), {
+    code: 'ERR_INVALID_REQUEST',
+    message: 'exec: source must be a string',
+  });
+  await assert.rejects(exec.execute({ source: ' ' }), {
+    code: 'ERR_INVALID_REQUEST',
+    message: 'exec: source is empty',
+  });
+  await assert.rejects(exec.execute({ source: 'text(1)', language: 'python' as never }), {
+    code: 'ERR_INVALID_REQUEST',
+    message: 'exec: language must be javascript, typescript or auto, got "python"',
+  });
+  await assert.rejects(wait.execute({ cell_id: 1 as never }), {
+    code: 'ERR_INVALID_REQUEST',
+    message: 'wait: cell_id must be a string',
+  });
 });
 
 test('codecell/ai-sdk: generateText with a mock model runs exec, then wait, through the AI SDK', async (t) => {
@@ -77,28 +123,94 @@ test('codecell/ai-sdk: generateText with a mock model runs exec, then wait, thro
     doGenerate: async ({ prompt }) => {
       prompts.push(prompt);
       step++;
-      if (step === 1) return { content: [{ type: 'tool-call', toolCallId: 'c1', toolName: 'exec', input: JSON.stringify({ source: SLOW_CELL, language: null, yield_time_ms: 50 }) }], finishReason: { unified: 'tool-calls', raw: undefined }, usage, warnings: [] };
-      if (step === 2) return { content: [{ type: 'tool-call', toolCallId: 'c2', toolName: 'wait', input: JSON.stringify({ cell_id: cellIdIn(prompt), yield_time_ms: 10_000, terminate: null }) }], finishReason: { unified: 'tool-calls', raw: undefined }, usage, warnings: [] };
-      return { content: [{ type: 'text', text: 'all done' }], finishReason: { unified: 'stop', raw: undefined }, usage, warnings: [] };
+      if (step === 1)
+        return {
+          content: [
+            {
+              type: 'tool-call',
+              toolCallId: 'c1',
+              toolName: 'exec',
+              input: JSON.stringify({ source: SLOW_CELL, language: null, yield_time_ms: 50 }),
+            },
+          ],
+          finishReason: { unified: 'tool-calls', raw: undefined },
+          usage,
+          warnings: [],
+        };
+      if (step === 2)
+        return {
+          content: [
+            {
+              type: 'tool-call',
+              toolCallId: 'c2',
+              toolName: 'wait',
+              input: JSON.stringify({ cell_id: cellIdIn(prompt), yield_time_ms: 10_000, terminate: null }),
+            },
+          ],
+          finishReason: { unified: 'tool-calls', raw: undefined },
+          usage,
+          warnings: [],
+        };
+      return {
+        content: [{ type: 'text', text: 'all done' }],
+        finishReason: { unified: 'stop', raw: undefined },
+        usage,
+        warnings: [],
+      };
     },
   });
   const result = await generateText({ model, tools, prompt: 'add 2 and 3 in a cell', stopWhen: isStepCount(3) });
   assert.equal(result.text, 'all done');
   const outputs = result.steps.flatMap((s) => s.toolResults.map((r) => r.output as CodeModeResult));
-  assert.deepEqual(outputs.map((o) => [o.status, o.output]), [['yielded', 'started'], ['completed', 'finished: 5']]);
+  assert.deepEqual(
+    outputs.map((o) => [o.status, o.output]),
+    [
+      ['yielded', 'started'],
+      ['completed', 'finished: 5'],
+    ],
+  );
 });
 
 test('codecell/openai-agents: an Agent with a fake Model runs exec, then wait, through the Agents SDK', async () => {
   let step = 0;
   const requests: ModelRequest[] = [];
-  const respond = (output: ModelResponse['output']): ModelResponse => ({ usage: new Usage(), output, responseId: `r${step}` });
+  const respond = (output: ModelResponse['output']): ModelResponse => ({
+    usage: new Usage(),
+    output,
+    responseId: `r${step}`,
+  });
   const model: Model = {
     getResponse: async (request) => {
       requests.push(request);
       step++;
-      if (step === 1) return respond([{ type: 'function_call', callId: 'c1', name: 'exec', arguments: JSON.stringify({ source: SLOW_CELL, language: null, yield_time_ms: 50 }), status: 'completed' }]);
-      if (step === 2) return respond([{ type: 'function_call', callId: 'c2', name: 'wait', arguments: JSON.stringify({ cell_id: cellIdIn(request.input), yield_time_ms: 10_000, terminate: null }), status: 'completed' }]);
-      return respond([{ type: 'message', role: 'assistant', status: 'completed', content: [{ type: 'output_text', text: 'all done' }] }]);
+      if (step === 1)
+        return respond([
+          {
+            type: 'function_call',
+            callId: 'c1',
+            name: 'exec',
+            arguments: JSON.stringify({ source: SLOW_CELL, language: null, yield_time_ms: 50 }),
+            status: 'completed',
+          },
+        ]);
+      if (step === 2)
+        return respond([
+          {
+            type: 'function_call',
+            callId: 'c2',
+            name: 'wait',
+            arguments: JSON.stringify({ cell_id: cellIdIn(request.input), yield_time_ms: 10_000, terminate: null }),
+            status: 'completed',
+          },
+        ]);
+      return respond([
+        {
+          type: 'message',
+          role: 'assistant',
+          status: 'completed',
+          content: [{ type: 'output_text', text: 'all done' }],
+        },
+      ]);
     },
     getStreamedResponse: () => {
       throw new Error('not streamed in this test');
@@ -125,14 +237,27 @@ test('codecell/tanstack: TanStack Code Mode runs its code in codecell through th
     inputSchema: z.object({ city: z.string() }),
     outputSchema: z.object({ city: z.string(), celsius: z.number() }),
   }).server(async ({ city }) => ({ city, celsius: city.length }));
-  const codeMode = createCodeModeTool({ driver: codecellIsolateDriver({ logger: capturingLogger() }), tools: [getWeather], timeout: 5_000 });
-  const execute = codeMode.execute as (input: { typescriptCode: string }) => Promise<{ success: boolean; result?: unknown; logs?: string[]; error?: { message: string } }>;
-  const ok = await execute({ typescriptCode: 'const w: { celsius: number } = await external_getWeather({ city: "Oslo" }); console.log("looked up"); return { doubled: w.celsius * 2 };' });
+  const codeMode = createCodeModeTool({
+    driver: codecellIsolateDriver({ logger: capturingLogger() }),
+    tools: [getWeather],
+    timeout: 5_000,
+  });
+  const execute = codeMode.execute as (input: {
+    typescriptCode: string;
+  }) => Promise<{ success: boolean; result?: unknown; logs?: string[]; error?: { message: string } }>;
+  const ok = await execute({
+    typescriptCode:
+      'const w: { celsius: number } = await external_getWeather({ city: "Oslo" }); console.log("looked up"); return { doubled: w.celsius * 2 };',
+  });
   assert.deepEqual(ok, { success: true, result: { doubled: 8 }, logs: ['looked up'] });
   const failed = await execute({ typescriptCode: 'await external_getWeather({ city: 3 })' });
   assert.equal(failed.success, false);
   assert.match(failed.error?.message ?? '', /input\.city must be string/);
-  const quick = createCodeModeTool({ driver: codecellIsolateDriver({ logger: capturingLogger() }), tools: [getWeather], timeout: 200 });
+  const quick = createCodeModeTool({
+    driver: codecellIsolateDriver({ logger: capturingLogger() }),
+    tools: [getWeather],
+    timeout: 200,
+  });
   const slow = await (quick.execute as typeof execute)({ typescriptCode: 'await new Promise(() => {})' });
   assert.equal(slow.success, false);
   assert.match(slow.error?.message ?? '', /stopped/);
@@ -140,12 +265,20 @@ test('codecell/tanstack: TanStack Code Mode runs its code in codecell through th
 
 test('the README adapter examples run as printed, each under 15 lines', () => {
   const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
-  const printed: Record<string, string> = { 'ai-sdk': '42 done\n', 'openai-agents': '42\ncell 1 completed done\n', tanstack: '{ success: true, result: 21, logs: [] }\n' };
+  const printed: Record<string, string> = {
+    'ai-sdk': '42 done\n',
+    'openai-agents': '42\ncell 1 completed done\n',
+    tanstack: '{ success: true, result: 21, logs: [] }\n',
+  };
   for (const [name, expected] of Object.entries(printed)) {
     const example = readFileSync(new URL(`../../examples/${name}.mjs`, import.meta.url), 'utf8');
     assert.ok(readme.includes(example), `the README shows examples/${name}.mjs as it is`);
     assert.ok(example.trimEnd().split('\n').length < 15, `examples/${name}.mjs is under 15 lines`);
-    const { status, stdout, stderr } = spawnSync(process.execPath, ['--no-node-snapshot', `examples/${name}.mjs`], { cwd: new URL('../..', import.meta.url), encoding: 'utf8', timeout: 60_000 });
+    const { status, stdout, stderr } = spawnSync(process.execPath, ['--no-node-snapshot', `examples/${name}.mjs`], {
+      cwd: new URL('../..', import.meta.url),
+      encoding: 'utf8',
+      timeout: 60_000,
+    });
     assert.equal(status, 0, stderr);
     assert.equal(stdout, expected, name);
   }

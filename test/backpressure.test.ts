@@ -15,13 +15,19 @@ test('the frame writer waits for drain once its output needs draining, and keeps
   const body = 'x'.repeat(600);
   for (let i = 0; i < 50; i++) void writer.writeText(`${i}:${body}`);
   await new Promise((resolve) => setImmediate(resolve));
-  assert.ok(output.writableLength <= 64 * 1024, `the stream holds ${output.writableLength} bytes: the writer waited for drain`);
+  assert.ok(
+    output.writableLength <= 64 * 1024,
+    `the stream holds ${output.writableLength} bytes: the writer waited for drain`,
+  );
   assert.ok(writer.queuedBytes > 20_000, 'the rest waits in the writer');
   let read = '';
   output.on('data', (chunk: Buffer) => (read += chunk.toString('utf8')));
   await new Promise((resolve) => setTimeout(resolve, 50));
   const order = [...read.matchAll(/\r\n\r\n(\d+):/g)].map((match) => Number(match[1]));
-  assert.deepEqual(order, Array.from({ length: 50 }, (_, i) => i));
+  assert.deepEqual(
+    order,
+    Array.from({ length: 50 }, (_, i) => i),
+  );
 });
 
 test('a client that stops reading: the host holds at most its bound, then gives the connection up and shuts its sessions down', async (t) => {
@@ -33,14 +39,22 @@ test('a client that stops reading: the host holds at most its bound, then gives 
     toHost.end();
     return host.closed;
   });
-  const send = (id: number, method: string, params: unknown): void => void toHost.write(frame(JSON.stringify({ jsonrpc: '2.0', id, method, params })));
+  const send = (id: number, method: string, params: unknown): void =>
+    void toHost.write(frame(JSON.stringify({ jsonrpc: '2.0', id, method, params })));
   send(1, 'initialize', { protocolVersion: 2 });
   send(2, 'session/create', {});
   await new Promise((resolve) => setTimeout(resolve, 100));
   // Each cell's initial event carries 512 KiB of output; the client reads none of it.
-  for (let i = 0; i < 8; i++) send(10 + i, 'cell/execute', { sessionId: '1', request: { source: 'text("y".repeat(512 * 1024))' } });
-  const closed = await Promise.race([host.closed.then(() => true), new Promise((resolve) => setTimeout(() => resolve(false), 10_000))]);
+  for (let i = 0; i < 8; i++)
+    send(10 + i, 'cell/execute', { sessionId: '1', request: { source: 'text("y".repeat(512 * 1024))' } });
+  const closed = await Promise.race([
+    host.closed.then(() => true),
+    new Promise((resolve) => setTimeout(() => resolve(false), 10_000)),
+  ]);
   assert.equal(closed, true, 'the host gave the connection up');
   assert.ok(fromHost.writableLength < 2 * 1024 * 1024, `${fromHost.writableLength} bytes waited in the host's output`);
-  assert.ok(logger.warnings.some((warning) => /bytes unread, over the 1048576-byte bound/.test(warning)), logger.warnings.join('\n'));
+  assert.ok(
+    logger.warnings.some((warning) => /bytes unread, over the 1048576-byte bound/.test(warning)),
+    logger.warnings.join('\n'),
+  );
 });

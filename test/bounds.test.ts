@@ -12,7 +12,9 @@ for (const kind of bothKinds) {
     test('a closed cell keeps a bounded summary of its output, behind a note', async (t) => {
       const delegate = new RecordingDelegate();
       const session = await kind.open(t, delegate);
-      const started = await session.execute({ source: 'for (let i = 0; i < 200; i++) text(String(i).padEnd(10_000, "."))' });
+      const started = await session.execute({
+        source: 'for (let i = 0; i < 200; i++) text(String(i).padEnd(10_000, "."))',
+      });
       assert.equal((await started.initialEvent).kind, 'completed');
       await waitFor(() => delegate.closed.includes(started.cellId));
       // Nobody subscribed before it closed: what is kept of it is bounded.
@@ -23,14 +25,20 @@ for (const kind of bothKinds) {
       const items = closed?.type === 'closed' ? closed.event.items : [];
       const kept = items.slice(1).reduce((sum, item) => sum + (item.type === 'text' ? item.text.length : 0), 0);
       assert.ok(kept <= CLOSED_ITEMS_BYTES, `${kept} bytes kept`);
-      assert.match(items[0]?.type === 'text' ? items[0].text : '', /^\[\d+ earlier output item\(s\) of this event are not kept\]$/);
+      assert.match(
+        items[0]?.type === 'text' ? items[0].text : '',
+        /^\[\d+ earlier output item\(s\) of this event are not kept\]$/,
+      );
       const last = items.at(-1);
       assert.equal(last?.type === 'text' ? last.text.slice(0, 3) : '', '199', 'the newest items are the ones kept');
     });
 
     test('a subscriber that does not read loses the oldest events behind one gap event, and keeps the order', async (t) => {
       const session = await kind.open(t, new RecordingDelegate());
-      const { cellId, initialEvent } = await session.execute({ source: 'await new Promise((r) => setTimeout(r, 20)); for (let i = 0; i < 15000; i++) text(String(i))' }, { kind: 'yieldAfter', ms: 0 });
+      const { cellId, initialEvent } = await session.execute(
+        { source: 'await new Promise((r) => setTimeout(r, 20)); for (let i = 0; i < 15000; i++) text(String(i))' },
+        { kind: 'yieldAfter', ms: 0 },
+      );
       const stream = session.events(cellId);
       await initialEvent;
       await session.observe(cellId, { kind: 'yieldAfter', ms: 30_000 }); // the cell is done; nothing was read
@@ -38,17 +46,29 @@ for (const kind of bothKinds) {
       for await (const event of stream) events.push(event);
       const [gap, ...rest] = events;
       assert.equal(gap?.type, 'gap');
-      const outputs = rest.flatMap((event) => (event.type === 'output' && event.item.type === 'text' ? [Number(event.item.text)] : []));
+      const outputs = rest.flatMap((event) =>
+        event.type === 'output' && event.item.type === 'text' ? [Number(event.item.text)] : [],
+      );
       assert.ok(outputs.length <= 10_000, `${outputs.length} kept`);
       assert.equal(gap?.type === 'gap' ? gap.dropped + outputs.length : 0, 15_000, 'the gap counts what was dropped');
-      assert.deepEqual(outputs, Array.from({ length: outputs.length }, (_, i) => 15_000 - outputs.length + i));
+      assert.deepEqual(
+        outputs,
+        Array.from({ length: outputs.length }, (_, i) => 15_000 - outputs.length + i),
+      );
     });
 
     test('tool calls in flight hold a bounded amount of input: past it a call is refused with a clear message', async (t) => {
-      const session = await kind.open(t, new RecordingDelegate({ hang: () => new Promise(() => {}) }), { tools: [{ name: 'hang' }], limits: { maxToolInputBytes: 1_000, maxConcurrentToolCalls: 1 } });
-      const source = 'const input = { s: "x".repeat(900) }; tools.hang(input); tools.hang(input); try { await tools.hang(input) } catch (e) { text(e.message) }';
+      const session = await kind.open(t, new RecordingDelegate({ hang: () => new Promise(() => {}) }), {
+        tools: [{ name: 'hang' }],
+        limits: { maxToolInputBytes: 1_000, maxConcurrentToolCalls: 1 },
+      });
+      const source =
+        'const input = { s: "x".repeat(900) }; tools.hang(input); tools.hang(input); try { await tools.hang(input) } catch (e) { text(e.message) }';
       const event = await (await session.execute({ source }, { kind: 'pendingFrontier' })).initialEvent;
-      assert.match(event.items[0]?.type === 'text' ? event.items[0].text : '', /^tools\.hang refused: this cell's tool calls in flight already hold \d+ bytes of input \(at most 2000: 2 × maxConcurrentToolCalls × maxToolInputBytes\)$/);
+      assert.match(
+        event.items[0]?.type === 'text' ? event.items[0].text : '',
+        /^tools\.hang refused: this cell's tool calls in flight already hold \d+ bytes of input \(at most 2000: 2 × maxConcurrentToolCalls × maxToolInputBytes\)$/,
+      );
     });
   });
 }

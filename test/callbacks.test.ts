@@ -40,8 +40,14 @@ test('settle() returns as soon as cooperative callbacks settle, well before the 
 test('a tool call cancelled while queued never enters the delegate', async () => {
   const callbacks = new CallbackSet({ maxConcurrentToolCalls: 1 });
   const entered: number[] = [];
-  const first = callbacks.runTool(() => { entered.push(1); return hang(); });
-  const second = callbacks.runTool(() => { entered.push(2); return Promise.resolve(2); });
+  const first = callbacks.runTool(() => {
+    entered.push(1);
+    return hang();
+  });
+  const second = callbacks.runTool(() => {
+    entered.push(2);
+    return Promise.resolve(2);
+  });
   await Promise.resolve();
   callbacks.abort(reason());
   await assert.rejects(first, { code: 'ERR_CANCELLED' });
@@ -53,14 +59,24 @@ test('calls launched after abort reject at once without entering the delegate', 
   const callbacks = new CallbackSet({ maxConcurrentToolCalls: 1 });
   callbacks.abort(reason(), ['tool']);
   let entered = false;
-  await assert.rejects(callbacks.runTool(async () => { entered = true; }), { code: 'ERR_CANCELLED' });
+  await assert.rejects(
+    callbacks.runTool(async () => {
+      entered = true;
+    }),
+    { code: 'ERR_CANCELLED' },
+  );
   assert.equal(entered, false);
   await callbacks.notify(async () => {});
 });
 
 test('a synchronous throw in a delegate becomes a rejection', async () => {
   const callbacks = new CallbackSet({ maxConcurrentToolCalls: 1 });
-  await assert.rejects(callbacks.runTool(() => { throw new Error('sync boom'); }), { message: 'sync boom' });
+  await assert.rejects(
+    callbacks.runTool(() => {
+      throw new Error('sync boom');
+    }),
+    { message: 'sync boom' },
+  );
 });
 
 test('notifications run one at a time in order, and drainNotifications waits for them', async () => {

@@ -10,7 +10,10 @@ const GENEROUS_MS = 5_000;
 test('terminate() with a non-cooperative tool call waits for the shared deadline, then resolves', async (t) => {
   const delegate = new RecordingDelegate({ slow: hang });
   const runtime = newRuntime(t, delegate, { tools: TOOLS, callbackAbortDeadlineMs: 150 });
-  const { cellId, initialEvent } = await runtime.execute({ source: 'await tools.slow({})' }, { kind: 'pendingFrontier' });
+  const { cellId, initialEvent } = await runtime.execute(
+    { source: 'await tools.slow({})' },
+    { kind: 'pendingFrontier' },
+  );
   await initialEvent;
   const start = performance.now();
   const event = await runtime.terminate(cellId);
@@ -23,7 +26,10 @@ test('terminate() with a non-cooperative tool call waits for the shared deadline
 test('terminate() with a cooperative tool call does not wait for the deadline, and the signal carries a CodeCellError', async (t) => {
   const delegate = new RecordingDelegate({ slow: (_call, signal) => untilAborted(signal) });
   const runtime = newRuntime(t, delegate, { tools: TOOLS, callbackAbortDeadlineMs: 10_000 });
-  const { cellId, initialEvent } = await runtime.execute({ source: 'await tools.slow({})' }, { kind: 'pendingFrontier' });
+  const { cellId, initialEvent } = await runtime.execute(
+    { source: 'await tools.slow({})' },
+    { kind: 'pendingFrontier' },
+  );
   await initialEvent;
   const start = performance.now();
   await runtime.terminate(cellId);
@@ -37,7 +43,10 @@ test('a hanging notification and a hanging tool call share one deadline on termi
   const delegate = new RecordingDelegate({ slow: hang });
   delegate.notifyHandler = hang;
   const runtime = newRuntime(t, delegate, { tools: TOOLS, callbackAbortDeadlineMs: 1_500 });
-  const { cellId, initialEvent } = await runtime.execute({ source: 'notify("stuck"); await tools.slow({})' }, { kind: 'pendingFrontier' });
+  const { cellId, initialEvent } = await runtime.execute(
+    { source: 'notify("stuck"); await tools.slow({})' },
+    { kind: 'pendingFrontier' },
+  );
   await initialEvent;
   assert.equal(delegate.notifications.length, 1);
   const start = performance.now();
@@ -52,10 +61,19 @@ test('a hanging notification and a hanging tool call share one deadline on termi
 test('shutdown of 20 cells with hanging callbacks takes one deadline, not twenty', async (t) => {
   const delegate = new RecordingDelegate({ slow: hang });
   delegate.notifyHandler = hang;
-  const runtime = new SessionRuntime(delegate, { tools: TOOLS, callbackAbortDeadlineMs: 300, logger: capturingLogger() });
+  const runtime = new SessionRuntime(delegate, {
+    tools: TOOLS,
+    callbackAbortDeadlineMs: 300,
+    logger: capturingLogger(),
+  });
   t.after(() => runtime.shutdown());
   const cells = await Promise.all(
-    Array.from({ length: 20 }, () => runtime.execute({ source: 'notify("n"); await Promise.all([tools.slow({}), tools.slow({})])' }, { kind: 'pendingFrontier' })),
+    Array.from({ length: 20 }, () =>
+      runtime.execute(
+        { source: 'notify("n"); await Promise.all([tools.slow({}), tools.slow({})])' },
+        { kind: 'pendingFrontier' },
+      ),
+    ),
   );
   await Promise.all(cells.map((cell) => cell.initialEvent));
   const start = performance.now();
@@ -75,7 +93,10 @@ test('terminate during the notification drain of a natural completion finishes w
     return hang();
   };
   const runtime = newRuntime(t, delegate, { callbackAbortDeadlineMs: 150 });
-  const { cellId, initialEvent } = await runtime.execute({ source: 'text("out"); notify("slow")' }, { kind: 'yieldAfter', ms: 60_000 });
+  const { cellId, initialEvent } = await runtime.execute(
+    { source: 'text("out"); notify("slow")' },
+    { kind: 'yieldAfter', ms: 60_000 },
+  );
   await arrived.promise;
   const start = performance.now();
   const event = await runtime.terminate(cellId);
@@ -119,7 +140,10 @@ test('late results of abandoned callbacks produce no output, no event and no lat
   lateNotify.reject(new Error('late failure'));
   await new Promise((resolve) => setTimeout(resolve, 50));
   assert.equal(stream.length, before);
-  assert.deepEqual(delegate.notifications.map((n) => n.text), ['first']);
+  assert.deepEqual(
+    delegate.notifications.map((n) => n.text),
+    ['first'],
+  );
   assert.equal(stream.at(-1)?.type, 'closed');
   assert.equal(stream.filter((event) => event.type === 'toolResult').length, 0);
 });
@@ -139,7 +163,11 @@ test('notifications reach a slow delegate one at a time, in emission order, all 
   const runtime = newRuntime(t, delegate);
   const event = await (await runtime.execute({ source: 'for (let i = 0; i < 8; i++) notify("n" + i)' })).initialEvent;
   assert.equal(event.kind, 'completed');
-  assert.deepEqual(delivered, Array.from({ length: 8 }, (_, i) => `n${i}`), 'all delivered before completed, in order');
+  assert.deepEqual(
+    delivered,
+    Array.from({ length: 8 }, (_, i) => `n${i}`),
+    'all delivered before completed, in order',
+  );
   assert.equal(peak, 1, 'one at a time');
 });
 
@@ -156,12 +184,17 @@ test('with maxConcurrentToolCalls 2, five parallel calls never exceed two in fli
     },
   });
   const runtime = newRuntime(t, delegate, { tools: TOOLS, limits: { maxConcurrentToolCalls: 2 } });
-  const event = await (await runtime.execute({
-    source: 'const r = await Promise.all([1,2,3,4,5].map(i => tools.slow({i}))); text(r.join(","))',
-  })).initialEvent;
+  const event = await (
+    await runtime.execute({
+      source: 'const r = await Promise.all([1,2,3,4,5].map(i => tools.slow({i}))); text(r.join(","))',
+    })
+  ).initialEvent;
   assert.deepEqual(texts(event), ['tool-1,tool-2,tool-3,tool-4,tool-5']);
   assert.equal(peak, 2);
-  assert.deepEqual(delegate.calls.map((call) => call.callId), ['tool-1', 'tool-2', 'tool-3', 'tool-4', 'tool-5']);
+  assert.deepEqual(
+    delegate.calls.map((call) => call.callId),
+    ['tool-1', 'tool-2', 'tool-3', 'tool-4', 'tool-5'],
+  );
 });
 
 test('a delegate that throws synchronously or returns non-JSON gives the cell a readable rejection', async (t) => {
@@ -170,14 +203,21 @@ test('a delegate that throws synchronously or returns non-JSON gives the cell a 
   const delegate = {
     invokeTool(call: { tool: { name: string } }) {
       switch (call.tool.name) {
-        case 'sync': throw new Error('thrown synchronously');
-        case 'cyclic': return Promise.resolve(cyclic);
-        case 'bigint': return Promise.resolve({ n: 1n });
-        case 'fn': return Promise.resolve({ f: () => 1 });
-        default: return Promise.resolve('fine');
+        case 'sync':
+          throw new Error('thrown synchronously');
+        case 'cyclic':
+          return Promise.resolve(cyclic);
+        case 'bigint':
+          return Promise.resolve({ n: 1n });
+        case 'fn':
+          return Promise.resolve({ f: () => 1 });
+        default:
+          return Promise.resolve('fine');
       }
     },
-    notify: () => { throw new Error('notify blew up'); },
+    notify: () => {
+      throw new Error('notify blew up');
+    },
   };
   const logger = capturingLogger();
   const runtime = new SessionRuntime(delegate as never, {
@@ -185,9 +225,12 @@ test('a delegate that throws synchronously or returns non-JSON gives the cell a 
     logger,
   });
   t.after(() => runtime.shutdown());
-  const event = await (await runtime.execute({
-    source: 'notify("x"); for (const name of ["sync", "cyclic", "bigint", "fn", "ok"]) { try { text(await tools[name]()) } catch (e) { text(name + ": " + e.message) } }',
-  })).initialEvent;
+  const event = await (
+    await runtime.execute({
+      source:
+        'notify("x"); for (const name of ["sync", "cyclic", "bigint", "fn", "ok"]) { try { text(await tools[name]()) } catch (e) { text(name + ": " + e.message) } }',
+    })
+  ).initialEvent;
   const lines = texts(event);
   assert.equal(lines[0], 'sync: thrown synchronously');
   assert.match(lines[1] ?? '', /^cyclic: tools\.cyclic returned a value that is not JSON: .*circular/i);
@@ -209,7 +252,9 @@ test('cellClosed is called once per cell even when it throws, and a hanging cell
   const logger = capturingLogger();
   const runtime = new SessionRuntime(delegate, { callbackAbortDeadlineMs: 100, logger });
   t.after(() => runtime.shutdown());
-  await (await runtime.execute({ source: 'text(1)' })).initialEvent;
+  await (
+    await runtime.execute({ source: 'text(1)' })
+  ).initialEvent;
   await runtime.execute({ source: 'while (true) {}' }, { kind: 'yieldAfter', ms: 0 });
   const start = performance.now();
   await runtime.shutdown();

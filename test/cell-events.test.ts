@@ -10,10 +10,16 @@ async function collect(stream: AsyncIterable<CellStreamEvent>): Promise<CellStre
 }
 
 test('events() right after execute sees the first output, then tool and notification events in order, then closed', async (t) => {
-  const delegate = new RecordingDelegate({ add: () => 3, fail: () => { throw new Error('nope'); } });
+  const delegate = new RecordingDelegate({
+    add: () => 3,
+    fail: () => {
+      throw new Error('nope');
+    },
+  });
   const runtime = newRuntime(t, delegate, { tools: [{ name: 'add' }, { name: 'fail' }] });
   const { cellId, initialEvent } = await runtime.execute({
-    source: 'text("first"); const r = await tools.add({a:1}); notify("got " + r); try { await tools.fail() } catch {} text("last")',
+    source:
+      'text("first"); const r = await tools.add({a:1}); notify("got " + r); try { await tools.fail() } catch {} text("last")',
   });
   const events = await collect(runtime.events(cellId));
   const completed = await initialEvent;
@@ -31,7 +37,10 @@ test('events() right after execute sees the first output, then tool and notifica
 
 test('the stream is a tap: it never drains the observe buffer', async (t) => {
   const runtime = newRuntime(t, new RecordingDelegate());
-  const { cellId, initialEvent } = await runtime.execute({ source: 'text("a"); text("b")' }, { kind: 'yieldAfter', ms: 60_000 });
+  const { cellId, initialEvent } = await runtime.execute(
+    { source: 'text("a"); text("b")' },
+    { kind: 'yieldAfter', ms: 60_000 },
+  );
   const events = await collect(runtime.events(cellId));
   assert.equal(events.filter((e) => e.type === 'output').length, 2);
   assert.deepEqual((await initialEvent).items.length, 2);
@@ -40,7 +49,10 @@ test('the stream is a tap: it never drains the observe buffer', async (t) => {
 test('a cell that emits 200 events before anyone subscribes gives the subscriber the newest 128, with one warning', async (t) => {
   const logger = capturingLogger();
   const runtime = newRuntime(t, new RecordingDelegate(), { logger });
-  const { cellId, initialEvent } = await runtime.execute({ source: 'for (let i = 0; i < 200; i++) text("e" + i); await new Promise(r => setTimeout(r, 50))' }, { kind: 'pendingFrontier' });
+  const { cellId, initialEvent } = await runtime.execute(
+    { source: 'for (let i = 0; i < 200; i++) text("e" + i); await new Promise(r => setTimeout(r, 50))' },
+    { kind: 'pendingFrontier' },
+  );
   await initialEvent;
   const stream = collect(runtime.events(cellId));
   // The stream closes once the completion was taken by an observer.
@@ -50,7 +62,9 @@ test('a cell that emits 200 events before anyone subscribes gives the subscriber
   assert.equal(outputs.length, 128);
   assert.deepEqual(outputs[0], { type: 'output', item: { type: 'text', text: 'e72' } });
   assert.equal(events.at(-1)?.type, 'closed');
-  assert.deepEqual(logger.warnings, [`codecell: cell ${cellId} lost its 72 oldest held notification(s) (pending session buffer overflow)`]);
+  assert.deepEqual(logger.warnings, [
+    `codecell: cell ${cellId} lost its 72 oldest held notification(s) (pending session buffer overflow)`,
+  ]);
 });
 
 test('events() of an unknown cell throws ERR_MISSING_CELL', async (t) => {
@@ -60,19 +74,27 @@ test('events() of an unknown cell throws ERR_MISSING_CELL', async (t) => {
 
 test('a second subscriber sees events from its subscription on', async (t) => {
   const runtime = newRuntime(t, new RecordingDelegate());
-  const { cellId, initialEvent } = await runtime.execute({ source: 'text("a"); await new Promise(r => setTimeout(r, 30)); text("b")' }, { kind: 'pendingFrontier' });
+  const { cellId, initialEvent } = await runtime.execute(
+    { source: 'text("a"); await new Promise(r => setTimeout(r, 30)); text("b")' },
+    { kind: 'pendingFrontier' },
+  );
   const first = collect(runtime.events(cellId));
   await initialEvent;
   const second = collect(runtime.events(cellId));
   void runtime.observe(cellId, { kind: 'yieldAfter', ms: 60_000 });
   const [a, b] = await Promise.all([first, second]);
   assert.deepEqual(a.filter((e) => e.type === 'output').length, 2);
-  assert.deepEqual(b.map((e) => e.type), ['output', 'closed']);
+  assert.deepEqual(
+    b.map((e) => e.type),
+    ['output', 'closed'],
+  );
 });
 
 test('a subscriber that stops early does not block the cell', async (t) => {
   const runtime = newRuntime(t, new RecordingDelegate());
-  const { cellId, initialEvent } = await runtime.execute({ source: 'text("a"); await new Promise(r => setTimeout(r, 20)); text("b")' });
+  const { cellId, initialEvent } = await runtime.execute({
+    source: 'text("a"); await new Promise(r => setTimeout(r, 20)); text("b")',
+  });
   for await (const event of runtime.events(cellId)) {
     assert.equal(event.type, 'output');
     break;

@@ -1,7 +1,15 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { Deadline } from '../src/cell/callbacks.js';
-import { canTransition, isLive, isUnended, transition, TRANSITIONS, type CellState, type Phase } from '../src/cell/lifecycle.js';
+import {
+  canTransition,
+  isLive,
+  isUnended,
+  transition,
+  TRANSITIONS,
+  type CellState,
+  type Phase,
+} from '../src/cell/lifecycle.js';
 import type { CellEvent } from '../src/types.js';
 
 const event: CellEvent = { kind: 'completed', cellId: '1', items: [] };
@@ -42,7 +50,7 @@ test('the transition table allows exactly the lifecycle moves, and transition() 
 
 test('every phase but closed leads on, and closed is reachable from running', () => {
   const reachable = new Set<Phase>(['running']);
-  for (let grew = true; grew; ) {
+  for (let grew = true; grew;) {
     grew = false;
     for (const from of [...reachable]) {
       for (const to of TRANSITIONS[from]) if (!reachable.has(to)) grew = reachable.add(to) !== undefined;
@@ -53,8 +61,14 @@ test('every phase but closed leads on, and closed is reachable from running', ()
 });
 
 test('live means the isolate may still run; unended means the outcome is not committed yet', () => {
-  assert.deepEqual(phases.filter((phase) => isLive(states[phase])), ['running', 'settling', 'finishing']);
-  assert.deepEqual(phases.filter((phase) => isUnended(states[phase])), ['running', 'settling', 'finishing', 'terminating']);
+  assert.deepEqual(
+    phases.filter((phase) => isLive(states[phase])),
+    ['running', 'settling', 'finishing'],
+  );
+  assert.deepEqual(
+    phases.filter((phase) => isUnended(states[phase])),
+    ['running', 'settling', 'finishing', 'terminating'],
+  );
 });
 
 test('an illegal move does not compile', () => {
@@ -66,7 +80,10 @@ test('an illegal move does not compile', () => {
   // For a state that may be one of several phases, only the moves all of them allow compile.
   const live = states.running as Extract<CellState, { phase: 'running' | 'finishing' }>;
   const finishing = states.finishing as Extract<CellState, { phase: 'finishing' }>;
-  assert.equal(transition(live, states.terminating as Extract<CellState, { phase: 'terminating' }>).phase, 'terminating');
+  assert.equal(
+    transition(live, states.terminating as Extract<CellState, { phase: 'terminating' }>).phase,
+    'terminating',
+  );
   // @ts-expect-error neither running nor finishing may move to finishing
   assert.throws(() => transition(live, finishing));
 });

@@ -9,7 +9,16 @@ import { bothKinds } from './sessions.js';
 const ECHO = [{ name: 'echo' }];
 const echo = (): RecordingDelegate => new RecordingDelegate({ echo: ({ input }) => input });
 
-async function run(session: { execute(request: { source: string; language?: 'javascript' | 'typescript' }): Promise<{ initialEvent: Promise<CellEvent> }> }, source: string, language?: 'javascript' | 'typescript'): Promise<CellEvent> {
+async function run(
+  session: {
+    execute(request: {
+      source: string;
+      language?: 'javascript' | 'typescript';
+    }): Promise<{ initialEvent: Promise<CellEvent> }>;
+  },
+  source: string,
+  language?: 'javascript' | 'typescript',
+): Promise<CellEvent> {
   const { initialEvent } = await session.execute(language === undefined ? { source } : { source, language });
   return initialEvent;
 }
@@ -62,11 +71,16 @@ for (const kind of bothKinds) {
   describe(`${kind.name}: streams`, () => {
     test('concurrent next() calls on a cell stream all settle, in order', async (t) => {
       const session = await kind.open(t, echo(), { tools: ECHO });
-      const { cellId, initialEvent } = await session.execute({ source: 'await tools.echo({ a: 1 }); text("one"); text("two")' }, { kind: 'yieldAfter', ms: 0 });
+      const { cellId, initialEvent } = await session.execute(
+        { source: 'await tools.echo({ a: 1 }); text("one"); text("two")' },
+        { kind: 'yieldAfter', ms: 0 },
+      );
       await initialEvent;
       const iterator = session.events(cellId)[Symbol.asyncIterator]();
       const [first, second, third] = await Promise.all([iterator.next(), iterator.next(), iterator.next()]);
-      const types = [first, second, third].map((result) => (result.done === true ? 'done' : (result.value as CellStreamEvent).type));
+      const types = [first, second, third].map((result) =>
+        result.done === true ? 'done' : (result.value as CellStreamEvent).type,
+      );
       assert.deepEqual(types, ['toolCall', 'toolResult', 'output']);
       await iterator.return?.();
     });
@@ -79,7 +93,8 @@ for (const kind of bothKinds) {
       const session = await kind.open(t, echo(), { tools: ECHO, limits: { maxCellsPerSession: 2 } });
       await assert.rejects(session.execute({ source: 'text(1)', limits: { maxCellsPerSession: 7 } }), {
         code: 'ERR_INVALID_REQUEST',
-        message: "request.limits.maxCellsPerSession is a limit of the session, not of a cell: set it in the session's limits",
+        message:
+          "request.limits.maxCellsPerSession is a limit of the session, not of a cell: set it in the session's limits",
       });
       const event = await run(session, 'text(1)');
       assert.deepEqual(texts(event), ['1'], 'the session still works');
@@ -125,7 +140,10 @@ for (const kind of bothKinds) {
         const expected = inspect(new Function(`return (${expression})`)() as unknown);
         assert.deepEqual(texts(event), [expected], expression);
       }
-      const printf = await run(session, `console.log('%s has %d items (%i%%) %j %o', 'list', 3.5, 42.9, { a: 1 }, [1])`);
+      const printf = await run(
+        session,
+        `console.log('%s has %d items (%i%%) %j %o', 'list', 3.5, 42.9, { a: 1 }, [1])`,
+      );
       assert.deepEqual(texts(printf), [`list has 3.5 items (42%) {"a":1} [ 1 ]`]);
       // Symbol keys print as Node 24 and later print them (Node 22 put them in brackets).
       assert.deepEqual(texts(await run(session, `console.log({ [Symbol('k')]: 2 })`)), ['{ Symbol(k): 2 }']);
@@ -169,7 +187,10 @@ for (const kind of bothKinds) {
       assert.deepEqual(texts(event), ['done', 'micro']);
       const forEach = await run(session, '[1, 2, 3].forEach(async (n) => { await null; text(`item ${n}`) })');
       assert.deepEqual(texts(forEach), ['item 1', 'item 2', 'item 3']);
-      const chained = await run(session, 'let p = Promise.resolve(); for (let i = 0; i < 50; i++) p = p.then(() => i); p.then((i) => text(`last ${i}`))');
+      const chained = await run(
+        session,
+        'let p = Promise.resolve(); for (let i = 0; i < 50; i++) p = p.then(() => i); p.then((i) => text(`last ${i}`))',
+      );
       assert.deepEqual(texts(chained), ['last 49']);
     });
 
@@ -181,7 +202,12 @@ for (const kind of bothKinds) {
 
     test('the dangling-call warning does not depend on how fast the delegate answers', async (t) => {
       const fast = new RecordingDelegate({ echo: ({ input }) => input });
-      const slow = new RecordingDelegate({ echo: async ({ input }) => { await new Promise((resolve) => setImmediate(resolve)); return input; } });
+      const slow = new RecordingDelegate({
+        echo: async ({ input }) => {
+          await new Promise((resolve) => setImmediate(resolve));
+          return input;
+        },
+      });
       for (const delegate of [fast, slow]) {
         const session = await kind.open(t, delegate, { tools: ECHO });
         for (let round = 0; round < 10; round++) {
@@ -191,7 +217,8 @@ for (const kind of bothKinds) {
           const warning = 'Warning: 1 tool call(s) were still running when the cell finished: tool-1';
           assert.deepEqual(texts(event), ['done', warning]);
           const outputs: string[] = [];
-          for await (const streamed of stream) if (streamed.type === 'output' && streamed.item.type === 'text') outputs.push(streamed.item.text);
+          for await (const streamed of stream)
+            if (streamed.type === 'output' && streamed.item.type === 'text') outputs.push(streamed.item.text);
           assert.deepEqual(outputs, ['done', warning], 'the warning is on the event stream too');
         }
       }
@@ -214,14 +241,27 @@ for (const kind of bothKinds) {
       const delegate = new RecordingDelegate({ echo: () => (answers[next++] as Deferred<JsonValue>).promise });
       const session = await kind.open(t, delegate, { tools: ECHO });
       const { cellId, initialEvent } = await session.execute(
-        { source: 'const [a, b] = await Promise.all([tools.echo({}), tools.echo({})]); text(`${a}+${b}`); await tools.echo({})' },
+        {
+          source:
+            'const [a, b] = await Promise.all([tools.echo({}), tools.echo({})]); text(`${a}+${b}`); await tools.echo({})',
+        },
         { kind: 'pendingFrontier' },
       );
-      assert.deepEqual(await initialEvent, { kind: 'pending', cellId, items: [], pendingToolCallIds: ['tool-1', 'tool-2'] });
+      assert.deepEqual(await initialEvent, {
+        kind: 'pending',
+        cellId,
+        items: [],
+        pendingToolCallIds: ['tool-1', 'tool-2'],
+      });
       answers[0]?.resolve(1);
       answers[1]?.resolve(2);
       const event = await session.observe(cellId, { kind: 'pendingFrontier' });
-      assert.deepEqual(event, { kind: 'pending', cellId, items: [{ type: 'text', text: '1+2' }], pendingToolCallIds: ['tool-3'] });
+      assert.deepEqual(event, {
+        kind: 'pending',
+        cellId,
+        items: [{ type: 'text', text: '1+2' }],
+        pendingToolCallIds: ['tool-3'],
+      });
     });
 
     test('a cell closes when its outcome is committed, even if nobody reads it; the event is kept for one read', async (t) => {
@@ -233,7 +273,11 @@ for (const kind of bothKinds) {
         ids.push(cellId);
       }
       await waitFor(() => delegate.closed.length === 4);
-      assert.deepEqual([...delegate.closed].sort(), [...ids].sort(), 'cellClosed ran for every finished cell, read or not');
+      assert.deepEqual(
+        [...delegate.closed].sort(),
+        [...ids].sort(),
+        'cellClosed ran for every finished cell, read or not',
+      );
       const { cellId: fifth, initialEvent } = await session.execute({ source: 'text("fifth")' });
       assert.deepEqual(texts(await initialEvent), ['fifth'], 'the finished cells freed their slots');
       const stream: CellStreamEvent[] = [];
@@ -244,10 +288,20 @@ for (const kind of bothKinds) {
         cellId: ids[0],
         items: [{ type: 'text', text: 'cell 0' }],
       });
-      await assert.rejects(session.observe(ids[0] as string, { kind: 'yieldAfter', ms: 0 }), { code: 'ERR_MISSING_CELL' });
-      assert.deepEqual(texts(await session.terminate(ids[1] as string)), ['cell 1'], 'terminate takes the unread event too');
+      await assert.rejects(session.observe(ids[0] as string, { kind: 'yieldAfter', ms: 0 }), {
+        code: 'ERR_MISSING_CELL',
+      });
+      assert.deepEqual(
+        texts(await session.terminate(ids[1] as string)),
+        ['cell 1'],
+        'terminate takes the unread event too',
+      );
       await assert.rejects(session.terminate(ids[1] as string), { code: 'ERR_MISSING_CELL' });
-      await assert.rejects(session.observe(fifth, { kind: 'yieldAfter', ms: 0 }), { code: 'ERR_MISSING_CELL' }, 'a read event is gone');
+      await assert.rejects(
+        session.observe(fifth, { kind: 'yieldAfter', ms: 0 }),
+        { code: 'ERR_MISSING_CELL' },
+        'a read event is gone',
+      );
     });
 
     test('unread terminal events are bounded: the oldest are dropped and their ids forgotten', async (t) => {
@@ -281,8 +335,13 @@ for (const kind of bothKinds) {
         ),
       );
       const unread = 66 - finishedEarly;
-      assert.deepEqual([outcomes.filter((o) => o === 'read').length, outcomes.filter((o) => o === 'ERR_MISSING_CELL').length], [Math.min(64, unread), Math.max(0, unread - 64)]);
-      await assert.rejects(session.observe(ids[outcomes.indexOf('read')] as string, { kind: 'yieldAfter', ms: 0 }), { code: 'ERR_MISSING_CELL' });
+      assert.deepEqual(
+        [outcomes.filter((o) => o === 'read').length, outcomes.filter((o) => o === 'ERR_MISSING_CELL').length],
+        [Math.min(64, unread), Math.max(0, unread - 64)],
+      );
+      await assert.rejects(session.observe(ids[outcomes.indexOf('read')] as string, { kind: 'yieldAfter', ms: 0 }), {
+        code: 'ERR_MISSING_CELL',
+      });
     });
   });
 }
@@ -293,7 +352,10 @@ for (const kind of bothKinds) {
       for (let yields = 0; yields < 6; yields++) {
         const delegate = echo();
         const session = await kind.open(t, delegate);
-        const started = session.execute({ source: 'for (let i = 0; i < 5; i++) { notify(`n${i}`); await new Promise((resolve) => setTimeout(resolve, 20)); }' });
+        const started = session.execute({
+          source:
+            'for (let i = 0; i < 5; i++) { notify(`n${i}`); await new Promise((resolve) => setTimeout(resolve, 20)); }',
+        });
         for (let i = 0; i < yields; i++) await Promise.resolve();
         await session.shutdown();
         const settled = await started.then(
@@ -303,7 +365,11 @@ for (const kind of bothKinds) {
         assert.ok(settled === 'ERR_SHUTTING_DOWN' || settled === 'terminated', `after ${yields} yields: ${settled}`);
         const seen = delegate.notifications.length;
         await new Promise((resolve) => setTimeout(resolve, 120));
-        assert.equal(delegate.notifications.length, seen, `after ${yields} yields, no notification arrives after shutdown()`);
+        assert.equal(
+          delegate.notifications.length,
+          seen,
+          `after ${yields} yields, no notification arrives after shutdown()`,
+        );
       }
     });
 

@@ -28,15 +28,25 @@ test('codecell run examples/weather.js: the cell output on stdout, its tool call
 });
 
 test('codecell run exits 1 with a clear message when the cell exhausts V8 (catastrophic or not)', () => {
-  const { status, stderr } = codecell(['run', '-'], 'const a = Array.from({ length: 2 ** 26 }, (_, i) => i); text(a.length)');
+  const { status, stderr } = codecell(
+    ['run', '-'],
+    'const a = Array.from({ length: 2 ** 26 }, (_, i) => i); text(a.length)',
+  );
   assert.equal(status, 1, stderr);
-  assert.match(stderr, /the cell's host process died .*V8 lost control of the cell's isolate|cell terminated \(memoryLimit\)/);
+  assert.match(
+    stderr,
+    /the cell's host process died .*V8 lost control of the cell's isolate|cell terminated \(memoryLimit\)/,
+  );
 });
 
 test('codecell run examples/hello.js works without any tools', () => {
   const { status, stdout, stderr } = codecell(['run', 'examples/hello.js']);
   assert.equal(status, 0, stderr);
-  assert.deepEqual(stdout.trim().split('\n'), ['Hello, codecell!', 'facts: { primes: [ 5, 7, 11 ], tools: 0 }', 'stored a value: true']);
+  assert.deepEqual(stdout.trim().split('\n'), [
+    'Hello, codecell!',
+    'facts: { primes: [ 5, 7, 11 ], tools: 0 }',
+    'stored a value: true',
+  ]);
   assert.match(stderr, /• about to wait a moment/);
 });
 
@@ -49,8 +59,14 @@ test('--help and --version for codecell, codecell mcp and codecell-host', () => 
   assert.match(codecell(['--version']).stdout, /^codecell \d+\.\d+\.\d+\n$/);
   assert.match(codecell(['mcp', '--version']).stdout, /^codecell \d+\.\d+\.\d+\n$/);
   const host = fileURLToPath(new URL('../../bin/codecell-host.js', import.meta.url));
-  for (const [flag, pattern] of [['--help', /usage: codecell-host/], ['--version', /^codecell-host \d+\.\d+\.\d+ \(protocol \d+\)\n$/]] as const) {
-    const result = spawnSync(process.execPath, ['--no-node-snapshot', host, flag], { encoding: 'utf8', timeout: 30_000 });
+  for (const [flag, pattern] of [
+    ['--help', /usage: codecell-host/],
+    ['--version', /^codecell-host \d+\.\d+\.\d+ \(protocol \d+\)\n$/],
+  ] as const) {
+    const result = spawnSync(process.execPath, ['--no-node-snapshot', host, flag], {
+      encoding: 'utf8',
+      timeout: 30_000,
+    });
     assert.equal(result.status, 0);
     assert.match(result.stdout, pattern);
   }
@@ -60,7 +76,10 @@ test('a .ts file runs as TypeScript without --ts, its errors name the file, and 
   const dir = mkdtempSync(join(tmpdir(), 'codecell-cli-'));
   try {
     writeFileSync(join(dir, 'greet.ts'), 'const who: string = await tools.name();\ntext(`hi ${who}`);\nnull.boom;\n');
-    writeFileSync(join(dir, 'tools.mjs'), 'export const tools = [{ name: "name" }];\nexport const delegate = { invokeTool: async () => "ada" };\n');
+    writeFileSync(
+      join(dir, 'tools.mjs'),
+      'export const tools = [{ name: "name" }];\nexport const delegate = { invokeTool: async () => "ada" };\n',
+    );
     const { status, stdout, stderr } = codecell(['run', join(dir, 'greet.ts'), '--tools', join(dir, 'tools.mjs')]);
     assert.equal(status, 1);
     assert.equal(stdout.trim(), 'hi ada');
@@ -93,9 +112,21 @@ test('codecell run --json prints the final event; --ts strips types', () => {
 });
 
 test('npm start: the demo runs its steps against a real codecell-host and exits 0', () => {
-  const result = spawnSync(process.execPath, ['--no-node-snapshot', DEMO], { cwd: root, encoding: 'utf8', timeout: 60_000 });
+  const result = spawnSync(process.execPath, ['--no-node-snapshot', DEMO], {
+    cwd: root,
+    encoding: 'utf8',
+    timeout: 60_000,
+  });
   assert.equal(result.status, 0, result.stderr);
-  for (const expected of ['Mechanical keyboard', 'notify  • searched "mouse"', 'yielded', 'reason: outputLimit', 'outstanding: tool-1', 'terminated', 'done in']) {
+  for (const expected of [
+    'Mechanical keyboard',
+    'notify  • searched "mouse"',
+    'yielded',
+    'reason: outputLimit',
+    'outstanding: tool-1',
+    'terminated',
+    'done in',
+  ]) {
     assert.ok(result.stdout.includes(expected), expected);
   }
 });
@@ -104,17 +135,31 @@ test('codecell mcp without @modelcontextprotocol/sdk installed says what to inst
   // An installation of codecell with its runtime dependencies only (the SDK is an optional peer).
   const install = mkdtempSync(join(tmpdir(), 'codecell-no-sdk-'));
   t.after(() => rmSync(install, { recursive: true, force: true }));
-  for (const part of ['bin', 'dist', 'package.json']) cpSync(join(root, part), join(install, part), { recursive: true });
+  for (const part of ['bin', 'dist', 'package.json'])
+    cpSync(join(root, part), join(install, part), { recursive: true });
   mkdirSync(join(install, 'node_modules'));
   for (const name of readdirSync(join(root, 'node_modules'))) {
-    if (name !== '@modelcontextprotocol' && name !== '.bin') symlinkSync(join(root, 'node_modules', name), join(install, 'node_modules', name));
+    if (name !== '@modelcontextprotocol' && name !== '.bin')
+      symlinkSync(join(root, 'node_modules', name), join(install, 'node_modules', name));
   }
   const bin = join(install, 'bin', 'codecell.js');
-  const result = spawnSync(process.execPath, [bin, 'mcp', '--upstream', 'true'], { cwd: install, encoding: 'utf8', timeout: 60_000 });
+  const result = spawnSync(process.execPath, [bin, 'mcp', '--upstream', 'true'], {
+    cwd: install,
+    encoding: 'utf8',
+    timeout: 60_000,
+  });
   assert.equal(result.status, 2, result.stderr);
-  assert.equal(result.stderr, 'codecell mcp needs @modelcontextprotocol/sdk, which is not installed: npm install @modelcontextprotocol/sdk\n');
+  assert.equal(
+    result.stderr,
+    'codecell mcp needs @modelcontextprotocol/sdk, which is not installed: npm install @modelcontextprotocol/sdk\n',
+  );
   // The runtime itself works in that installation.
-  const run = spawnSync(process.execPath, [bin, 'run', '-'], { cwd: install, input: 'text(6 * 7)', encoding: 'utf8', timeout: 60_000 });
+  const run = spawnSync(process.execPath, [bin, 'run', '-'], {
+    cwd: install,
+    input: 'text(6 * 7)',
+    encoding: 'utf8',
+    timeout: 60_000,
+  });
   assert.equal(run.status, 0, run.stderr);
   assert.equal(run.stdout, '42\n');
 });

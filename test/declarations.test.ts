@@ -6,14 +6,94 @@ import { newRuntime, RecordingDelegate, texts } from './helpers.js';
 
 /** Ten realistic tools, in the shapes MCP servers publish. */
 const TOOLS: ToolDefinition[] = [
-  { name: 'echo', description: 'Echoes back the input', inputSchema: { type: 'object', properties: { message: { type: 'string', description: 'Message to echo' } }, required: ['message'] } },
-  { name: 'add', description: 'Adds two numbers', inputSchema: { type: 'object', properties: { a: { type: 'number' }, b: { type: 'number' } }, required: ['a', 'b'] }, outputSchema: { type: 'object', properties: { sum: { type: 'number' } }, required: ['sum'] } },
-  { name: 'get-weather', namespace: 'wx', description: 'Current weather\nfor a city', inputSchema: { type: 'object', properties: { city: { type: 'string' }, units: { type: 'string', enum: ['metric', 'imperial'] } }, required: ['city'] } },
-  { name: 'search', namespace: 'github', inputSchema: { type: 'object', properties: { q: { type: 'string' }, per_page: { type: 'integer', minimum: 1 }, sort: { anyOf: [{ const: 'stars' }, { const: 'updated' }] } }, required: ['q'] }, outputSchema: { type: 'object', properties: { items: { type: 'array', items: { $ref: '#/$defs/repo' } } }, required: ['items'], $defs: { repo: { type: 'object', properties: { full_name: { type: 'string' }, stars: { type: 'integer' } }, required: ['full_name'] } } } },
-  { name: '2fa.check', description: 'Checks a one-time code', inputSchema: { type: 'object', properties: { code: { type: 'string' }, 'user-id': { type: ['string', 'number'] } }, required: ['code', 'user-id'] } },
+  {
+    name: 'echo',
+    description: 'Echoes back the input',
+    inputSchema: {
+      type: 'object',
+      properties: { message: { type: 'string', description: 'Message to echo' } },
+      required: ['message'],
+    },
+  },
+  {
+    name: 'add',
+    description: 'Adds two numbers',
+    inputSchema: { type: 'object', properties: { a: { type: 'number' }, b: { type: 'number' } }, required: ['a', 'b'] },
+    outputSchema: { type: 'object', properties: { sum: { type: 'number' } }, required: ['sum'] },
+  },
+  {
+    name: 'get-weather',
+    namespace: 'wx',
+    description: 'Current weather\nfor a city',
+    inputSchema: {
+      type: 'object',
+      properties: { city: { type: 'string' }, units: { type: 'string', enum: ['metric', 'imperial'] } },
+      required: ['city'],
+    },
+  },
+  {
+    name: 'search',
+    namespace: 'github',
+    inputSchema: {
+      type: 'object',
+      properties: {
+        q: { type: 'string' },
+        per_page: { type: 'integer', minimum: 1 },
+        sort: { anyOf: [{ const: 'stars' }, { const: 'updated' }] },
+      },
+      required: ['q'],
+    },
+    outputSchema: {
+      type: 'object',
+      properties: { items: { type: 'array', items: { $ref: '#/$defs/repo' } } },
+      required: ['items'],
+      $defs: {
+        repo: {
+          type: 'object',
+          properties: { full_name: { type: 'string' }, stars: { type: 'integer' } },
+          required: ['full_name'],
+        },
+      },
+    },
+  },
+  {
+    name: '2fa.check',
+    description: 'Checks a one-time code',
+    inputSchema: {
+      type: 'object',
+      properties: { code: { type: 'string' }, 'user-id': { type: ['string', 'number'] } },
+      required: ['code', 'user-id'],
+    },
+  },
   { name: 'apply_patch', kind: 'freeform', description: 'Applies a unified diff' },
-  { name: 'set_tags', inputSchema: { type: 'object', properties: { tags: { type: 'array', items: { type: 'string' } }, meta: { type: 'object', additionalProperties: { type: 'number' } } }, required: ['tags'] } },
-  { name: 'create_event', inputSchema: { type: 'object', properties: { when: { oneOf: [{ type: 'string' }, { type: 'object', properties: { start: { type: 'string' }, end: { type: 'string' } }, required: ['start'] }] }, attendees: { type: 'array', items: { $ref: '#/definitions/person' } } }, required: ['when'], definitions: { person: { type: 'object', properties: { email: { type: 'string' } }, required: ['email'] } } } },
+  {
+    name: 'set_tags',
+    inputSchema: {
+      type: 'object',
+      properties: {
+        tags: { type: 'array', items: { type: 'string' } },
+        meta: { type: 'object', additionalProperties: { type: 'number' } },
+      },
+      required: ['tags'],
+    },
+  },
+  {
+    name: 'create_event',
+    inputSchema: {
+      type: 'object',
+      properties: {
+        when: {
+          oneOf: [
+            { type: 'string' },
+            { type: 'object', properties: { start: { type: 'string' }, end: { type: 'string' } }, required: ['start'] },
+          ],
+        },
+        attendees: { type: 'array', items: { $ref: '#/definitions/person' } },
+      },
+      required: ['when'],
+      definitions: { person: { type: 'object', properties: { email: { type: 'string' } }, required: ['email'] } },
+    },
+  },
   { name: 'list_files', description: 'Lists files (no input needed)', inputSchema: { type: 'object', properties: {} } },
   { name: 'ping' },
 ];
@@ -38,8 +118,18 @@ export {};
 
 /** Type-checks the declarations together with a cell, in memory, with an ES-only lib. */
 function typeErrors(cell: string, declarations: string): string[] {
-  const files = new Map([['/tools.d.ts', declarations], ['/cell.ts', cell]]);
-  const options: ts.CompilerOptions = { target: ts.ScriptTarget.ES2022, module: ts.ModuleKind.ES2022, lib: ['lib.es2022.d.ts'], strict: true, noEmit: true, types: [] };
+  const files = new Map([
+    ['/tools.d.ts', declarations],
+    ['/cell.ts', cell],
+  ]);
+  const options: ts.CompilerOptions = {
+    target: ts.ScriptTarget.ES2022,
+    module: ts.ModuleKind.ES2022,
+    lib: ['lib.es2022.d.ts'],
+    strict: true,
+    noEmit: true,
+    types: [],
+  };
   const host = ts.createCompilerHost(options);
   const readFile = host.readFile.bind(host);
   const fileExists = host.fileExists.bind(host);
@@ -51,7 +141,9 @@ function typeErrors(cell: string, declarations: string): string[] {
     return text === undefined ? getSourceFile(name, version) : ts.createSourceFile(name, text, version);
   };
   const program = ts.createProgram(['/tools.d.ts', '/cell.ts'], options, host);
-  return ts.getPreEmitDiagnostics(program).map((d) => `${d.file?.fileName ?? ''}: ${ts.flattenDiagnosticMessageText(d.messageText, '\n')}`);
+  return ts
+    .getPreEmitDiagnostics(program)
+    .map((d) => `${d.file?.fileName ?? ''}: ${ts.flattenDiagnosticMessageText(d.messageText, '\n')}`);
 }
 
 test('the rendered declarations compile with a cell that calls every tool correctly', () => {
@@ -65,7 +157,7 @@ test('the rendered declarations refuse a cell that passes a wrong type', () => {
     'await tools.echo({}); export {};',
     "await tools.wx__get_weather({ city: 'x', units: 'kelvin' }); export {};",
     'await tools.apply_patch({ diff: 1 }); export {};',
-    "const s: string = (await tools.add({ a: 1, b: 2 })).sum; export {};",
+    'const s: string = (await tools.add({ a: 1, b: 2 })).sum; export {};',
   ]) {
     assert.notDeepEqual(typeErrors(wrong, declarations), [], wrong);
   }
@@ -79,12 +171,27 @@ test('descriptions become doc comments', () => {
 });
 
 test('identifier normalization matches the sandbox tools keys exactly', async (t) => {
-  const names: ToolDefinition[] = [{ name: 'get-weather' }, { name: '2fa.check' }, { name: 'github/search' }, { name: 'search', namespace: 'git-hub' }, { name: '$ok_1' }];
-  assert.deepEqual(names.map(toolIdentifier), ['get_weather', '_2fa_check', 'github_search', 'git_hub__search', '$ok_1']);
+  const names: ToolDefinition[] = [
+    { name: 'get-weather' },
+    { name: '2fa.check' },
+    { name: 'github/search' },
+    { name: 'search', namespace: 'git-hub' },
+    { name: '$ok_1' },
+  ];
+  assert.deepEqual(names.map(toolIdentifier), [
+    'get_weather',
+    '_2fa_check',
+    'github_search',
+    'git_hub__search',
+    '$ok_1',
+  ]);
   const runtime = newRuntime(t, new RecordingDelegate(), { tools: names });
   const event = await (await runtime.execute({ source: 'text(Object.keys(tools).join(","))' })).initialEvent;
   assert.deepEqual(texts(event), [names.map(toolIdentifier).join(',')]);
-  assert.match(renderToolDeclarations(names), /\n {2}_2fa_check\(input\?: \{ \[key: string\]: unknown \}\): Promise<unknown>;/);
+  assert.match(
+    renderToolDeclarations(names),
+    /\n {2}_2fa_check\(input\?: \{ \[key: string\]: unknown \}\): Promise<unknown>;/,
+  );
 });
 
 test('describeExecTool gives exec and wait with schemas, semantics and the declarations', () => {
@@ -94,7 +201,12 @@ test('describeExecTool gives exec and wait with schemas, semantics and the decla
   assert.deepEqual(exec.inputSchema.required, ['source']);
   assert.deepEqual(Object.keys(exec.inputSchema.properties as object), ['source', 'yield_time_ms', 'language']);
   assert.deepEqual(Object.keys(wait.inputSchema.properties as object), ['cell_id', 'yield_time_ms', 'terminate']);
-  for (const phrase of ['yield_control()', 'store(key, value)', 'pending timers do not keep it alive', 'declare const tools']) {
+  for (const phrase of [
+    'yield_control()',
+    'store(key, value)',
+    'pending timers do not keep it alive',
+    'declare const tools',
+  ]) {
     assert.ok(exec.description.includes(phrase), phrase);
   }
   assert.ok(exec.description.includes(renderToolDeclarations(TOOLS).trimEnd()));

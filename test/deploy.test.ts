@@ -65,8 +65,14 @@ function checkHostPod(spec: PodSpec, where: string): void {
   const plan = hostCommand(args, { stdout: process.stdout, stderr: process.stderr, env: {} });
   assert.ok(typeof plan === 'object' && plan.mode === 'listen', `${where}: the args are a valid --listen command line`);
   assert.equal(plan.host, '0.0.0.0');
-  assert.ok(spec.terminationGracePeriodSeconds * 1000 > plan.drainMs + 5_000, `${where}: the grace period covers the drain and the shutdown`);
-  assert.deepEqual(container.ports.map((port) => [port.name, port.containerPort]), [['ws', plan.port]]);
+  assert.ok(
+    spec.terminationGracePeriodSeconds * 1000 > plan.drainMs + 5_000,
+    `${where}: the grace period covers the drain and the shutdown`,
+  );
+  assert.deepEqual(
+    container.ports.map((port) => [port.name, port.containerPort]),
+    [['ws', plan.port]],
+  );
   assert.equal(container.readinessProbe.httpGet.path, '/readyz');
   assert.equal(container.livenessProbe.httpGet.path, '/healthz');
   assert.ok(container.args.includes('--token-file'), `${where}: a token is required`);
@@ -87,7 +93,10 @@ describe('deploy/', { timeout: 60_000 }, () => {
       assert.doesNotThrow(() => new Model(manifest as never).validate(), `${manifest.kind} is valid`);
     }
     const byKind = (kind: string): Manifest => all.find((manifest) => manifest.kind === kind) as Manifest;
-    const deployment = byKind('Deployment').spec as { selector: { matchLabels: object }; template: { metadata: { labels: object }; spec: PodSpec } };
+    const deployment = byKind('Deployment').spec as {
+      selector: { matchLabels: object };
+      template: { metadata: { labels: object }; spec: PodSpec };
+    };
     checkHostPod(deployment.template.spec, 'Deployment');
     const labels = deployment.selector.matchLabels;
     assert.deepEqual(byKind('Service').spec.clusterIP, 'None', 'a headless Service: clients see every pod');
@@ -96,19 +105,28 @@ describe('deploy/', { timeout: 60_000 }, () => {
     assert.deepEqual((byKind('NetworkPolicy').spec.podSelector as { matchLabels: object }).matchLabels, labels);
     assert.deepEqual(byKind('NetworkPolicy').spec.policyTypes, ['Ingress', 'Egress']);
     assert.deepEqual(byKind('NetworkPolicy').spec.egress, [], 'host pods reach nothing');
-    assert.equal((byKind('HorizontalPodAutoscaler').spec.scaleTargetRef as { name: string }).name, byKind('Deployment').metadata.name);
+    assert.equal(
+      (byKind('HorizontalPodAutoscaler').spec.scaleTargetRef as { name: string }).name,
+      byKind('Deployment').metadata.name,
+    );
   });
 
   test('the agent-sandbox SandboxTemplate: its pod and network policy are valid, and the claim names it', () => {
-    const [template, claim] = [...manifests('agent-sandbox')].sort((a, b) => a.kind.localeCompare(b.kind)).reverse() as [Manifest, Manifest];
+    const [template, claim] = [...manifests('agent-sandbox')]
+      .sort((a, b) => a.kind.localeCompare(b.kind))
+      .reverse() as [Manifest, Manifest];
     assert.equal(template.apiVersion, 'extensions.agents.x-k8s.io/v1alpha1');
     assert.equal(template.kind, 'SandboxTemplate');
     assert.deepEqual(Object.keys(template.spec).sort(), ['networkPolicy', 'podTemplate']);
     const podTemplate = template.spec.podTemplate as { metadata: object; spec: PodSpec };
-    assert.doesNotThrow(() => new Pod({ metadata: { name: 'host', ...podTemplate.metadata }, spec: podTemplate.spec } as never).validate());
+    assert.doesNotThrow(() =>
+      new Pod({ metadata: { name: 'host', ...podTemplate.metadata }, spec: podTemplate.spec } as never).validate(),
+    );
     checkHostPod(podTemplate.spec, 'SandboxTemplate');
     const policy = template.spec.networkPolicy as { egress: unknown[] };
-    assert.doesNotThrow(() => new NetworkPolicy({ metadata: { name: 'p' }, spec: { podSelector: {}, ...policy } } as never).validate());
+    assert.doesNotThrow(() =>
+      new NetworkPolicy({ metadata: { name: 'p' }, spec: { podSelector: {}, ...policy } } as never).validate(),
+    );
     assert.deepEqual(policy.egress, []);
     assert.equal(claim.kind, 'SandboxClaim');
     assert.deepEqual(claim.spec, { sandboxTemplateRef: { name: template.metadata.name } });
@@ -119,12 +137,19 @@ describe('deploy/', { timeout: 60_000 }, () => {
     assert.match(dockerfile, /^FROM node:24-slim$/m);
     assert.match(dockerfile, /npm ci --omit=dev/);
     assert.match(dockerfile, /^USER node$/m);
-    const json = (instruction: string): string[] => JSON.parse((new RegExp(`^${instruction} (\\[.*\\])$`, 'm').exec(dockerfile) as RegExpExecArray)[1] as string) as string[];
+    const json = (instruction: string): string[] =>
+      JSON.parse(
+        (new RegExp(`^${instruction} (\\[.*\\])$`, 'm').exec(dockerfile) as RegExpExecArray)[1] as string,
+      ) as string[];
     const [node, ...flags] = json('ENTRYPOINT');
     const args = json('CMD');
     assert.equal(node, 'node');
     assert.deepEqual(args, ['--listen', '0.0.0.0:7077', '--token-file', '/var/run/codecell/token']);
-    const child = spawn(process.execPath, [...flags, '--listen', '127.0.0.1:0'], { cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, CODECELL_TOKEN: 'image' } });
+    const child = spawn(process.execPath, [...flags, '--listen', '127.0.0.1:0'], {
+      cwd: ROOT,
+      stdio: ['ignore', 'ignore', 'pipe'],
+      env: { ...process.env, CODECELL_TOKEN: 'image' },
+    });
     t.after(() => child.kill('SIGKILL'));
     let stderr = '';
     child.stderr.setEncoding('utf8');

@@ -70,7 +70,9 @@ test('the error codes are pinned too', async () => {
 test('the published declarations never import isolated-vm (an embedder has only one of its majors)', () => {
   for (const folder of ['src', 'host', 'adapters']) {
     const dir = fileURLToPath(new URL(`../${folder}/`, import.meta.url));
-    const declarations = readdirSync(dir, { recursive: true, encoding: 'utf8' }).filter((name) => name.endsWith('.d.ts'));
+    const declarations = readdirSync(dir, { recursive: true, encoding: 'utf8' }).filter((name) =>
+      name.endsWith('.d.ts'),
+    );
     assert.ok(declarations.length >= 3, folder);
     for (const name of declarations) {
       assert.doesNotMatch(readFileSync(join(dir, name), 'utf8'), /from 'isolated-vm/, `${folder}/${name}`);

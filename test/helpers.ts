@@ -37,7 +37,10 @@ export function capturingLogger(): CapturingLogger {
   return { warnings, errors, warn: (m) => warnings.push(m), error: (m) => errors.push(m) };
 }
 
-type ToolHandler = (call: NestedToolCall, signal: AbortSignal) => Promise<JsonValue | undefined> | JsonValue | undefined;
+type ToolHandler = (
+  call: NestedToolCall,
+  signal: AbortSignal,
+) => Promise<JsonValue | undefined> | JsonValue | undefined;
 type NotifyHandler = (notification: CellNotification, signal: AbortSignal) => Promise<void> | void;
 
 /** A delegate that records every call and answers with per-tool handlers. */

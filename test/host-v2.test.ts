@@ -13,27 +13,49 @@ for (const kind of bothKinds) {
     test('beginObserve of an unknown cell rejects itself; an aborted observe rejects with the reason and frees the slot at once', async (t) => {
       const session = await kind.open(t, new RecordingDelegate());
       await assert.rejects(session.beginObserve('404', { kind: 'yieldAfter', ms: 0 }), { code: 'ERR_MISSING_CELL' });
-      const { cellId, initialEvent } = await session.execute({ source: 'await new Promise(() => {})' }, { kind: 'yieldAfter', ms: 0 });
+      const { cellId, initialEvent } = await session.execute(
+        { source: 'await new Promise(() => {})' },
+        { kind: 'yieldAfter', ms: 0 },
+      );
       await initialEvent;
       const controller = new AbortController();
       const { event } = await session.beginObserve(cellId, { kind: 'yieldAfter', ms: 60_000 }, controller.signal);
       const reason = new Error('the agent moved on');
       controller.abort(reason);
       await assert.rejects(event, (error) => error === reason);
-      assert.deepEqual(await session.observe(cellId, { kind: 'yieldAfter', ms: 0 }), { kind: 'yielded', cellId, items: [] });
-      await assert.rejects(session.observe(cellId, { kind: 'yieldAfter', ms: 0 }, AbortSignal.abort(reason)), (error) => error === reason);
+      assert.deepEqual(await session.observe(cellId, { kind: 'yieldAfter', ms: 0 }), {
+        kind: 'yielded',
+        cellId,
+        items: [],
+      });
+      await assert.rejects(
+        session.observe(cellId, { kind: 'yieldAfter', ms: 0 }, AbortSignal.abort(reason)),
+        (error) => error === reason,
+      );
     });
 
     test('a tool that returns undefined gives the cell undefined, and null stays null', async (t) => {
-      const session = await kind.open(t, new RecordingDelegate({ nothing: () => undefined, empty: () => null }), { tools: [{ name: 'nothing' }, { name: 'empty' }] });
-      const event = await (await session.execute({ source: 'text(String(await tools.nothing())); text(String(await tools.empty()))' })).initialEvent;
+      const session = await kind.open(t, new RecordingDelegate({ nothing: () => undefined, empty: () => null }), {
+        tools: [{ name: 'nothing' }, { name: 'empty' }],
+      });
+      const event = await (
+        await session.execute({ source: 'text(String(await tools.nothing())); text(String(await tools.empty()))' })
+      ).initialEvent;
       assert.deepEqual(texts(event), ['undefined', 'null']);
     });
 
     test('callbackAbortDeadlineMs is a session option, validated the same way', async (t) => {
-      await assert.rejects(kind.open(t, new RecordingDelegate(), { callbackAbortDeadlineMs: -1 }), { code: 'ERR_INVALID_REQUEST' });
-      const session = await kind.open(t, new RecordingDelegate({ slow: hang }), { tools: [{ name: 'slow' }], callbackAbortDeadlineMs: 50 });
-      const { cellId, initialEvent } = await session.execute({ source: 'await tools.slow({})' }, { kind: 'pendingFrontier' });
+      await assert.rejects(kind.open(t, new RecordingDelegate(), { callbackAbortDeadlineMs: -1 }), {
+        code: 'ERR_INVALID_REQUEST',
+      });
+      const session = await kind.open(t, new RecordingDelegate({ slow: hang }), {
+        tools: [{ name: 'slow' }],
+        callbackAbortDeadlineMs: 50,
+      });
+      const { cellId, initialEvent } = await session.execute(
+        { source: 'await tools.slow({})' },
+        { kind: 'pendingFrontier' },
+      );
       await initialEvent;
       const start = performance.now();
       assert.equal((await session.terminate(cellId)).kind, 'terminated');
@@ -55,8 +77,12 @@ for (const kind of bothKinds) {
       assert.equal(texts(await (await quiet.execute({ source })).initialEvent).length, 1000);
       const { cellId, initialEvent } = await quiet.execute({ source });
       const seen: string[] = [];
-      for await (const event of quiet.events(cellId) as AsyncIterable<CellStreamEvent>) if (event.type === 'output' && event.item.type === 'text') seen.push(event.item.text);
-      assert.deepEqual(seen, Array.from({ length: 1000 }, (_, i) => `line ${i}`));
+      for await (const event of quiet.events(cellId) as AsyncIterable<CellStreamEvent>)
+        if (event.type === 'output' && event.item.type === 'text') seen.push(event.item.text);
+      assert.deepEqual(
+        seen,
+        Array.from({ length: 1000 }, (_, i) => `line ${i}`),
+      );
       await initialEvent;
     });
   });
@@ -92,7 +118,13 @@ describe('HostClient spawning codecell-host', () => {
   test('a catastrophic isolate error five times in a row: ERR_HOST_EXITED within 3 s each time, and a working host after', async (t) => {
     // The fixture host reacts as codecell-host does (exitAtOnce) and causes the catastrophe on SIGUSR2.
     const fixture = fileURLToPath(new URL('./fixtures/catastrophic-host.js', import.meta.url));
-    const client = await HostClient.spawn({ command: process.execPath, args: ['--no-node-snapshot', fixture], processes: 1, logger: capturingLogger(), stderr: 'ignore' });
+    const client = await HostClient.spawn({
+      command: process.execPath,
+      args: ['--no-node-snapshot', fixture],
+      processes: 1,
+      logger: capturingLogger(),
+      stderr: 'ignore',
+    });
     t.after(() => client.close());
     const pids = new Set<number>();
     for (let run = 0; run < 5; run++) {
@@ -109,11 +141,15 @@ describe('HostClient spawning codecell-host', () => {
     assert.deepEqual(texts(await (await fresh.execute({ source: 'text("alive")' })).initialEvent), ['alive']);
   });
 
-
   test('the spawn handshake is bounded: a command that never answers initialize is killed and reported', async () => {
     const start = performance.now();
     await assert.rejects(
-      HostClient.spawn({ command: process.execPath, args: ['-e', 'setInterval(() => {}, 1000)'], logger: capturingLogger(), livenessTimeoutMs: 200 }),
+      HostClient.spawn({
+        command: process.execPath,
+        args: ['-e', 'setInterval(() => {}, 1000)'],
+        logger: capturingLogger(),
+        livenessTimeoutMs: 200,
+      }),
       { code: 'ERR_HOST_EXITED' },
     );
     assert.ok(ms(start) < 3_000, `${ms(start)} ms`);
@@ -121,7 +157,12 @@ describe('HostClient spawning codecell-host', () => {
 
   test('a host that stops answering (SIGSTOP) is detected, killed and replaced within the liveness bound', async (t) => {
     // Generous enough for a cold start on a loaded machine: a host has 2 × this to answer.
-    const client = await HostClient.spawn({ command: HOST_BIN, args: [], logger: capturingLogger(), livenessTimeoutMs: 1_000 });
+    const client = await HostClient.spawn({
+      command: HOST_BIN,
+      args: [],
+      logger: capturingLogger(),
+      livenessTimeoutMs: 1_000,
+    });
     t.after(() => client.close());
     const session = await client.createSession(new RecordingDelegate());
     const stopped = client.pid ?? 0;

@@ -85,6 +85,9 @@ for (const { name, code, produce } of CASES) {
 test('every row of the table is reached by a real isolated-vm error above', async () => {
   const messages = await Promise.all(CASES.map(async ({ produce }) => String(((await produce()) as Error)?.message)));
   for (const row of ISOLATE_ERROR_TABLE) {
-    assert.ok(messages.some((message) => row.pattern.test(message)), `no real error matches ${row.pattern}`);
+    assert.ok(
+      messages.some((message) => row.pattern.test(message)),
+      `no real error matches ${row.pattern}`,
+    );
   }
 });

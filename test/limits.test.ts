@@ -54,8 +54,18 @@ test("isolated-vm's catastrophic error, on every Node: the cell ends with memory
 test('wallTimeMs terminates a cell that runs too long with timeLimit', async (t) => {
   const runtime = newRuntime(t, new RecordingDelegate());
   const start = performance.now();
-  const event = await (await runtime.execute({ source: 'text("start"); await new Promise(r => setTimeout(r, 60_000))', limits: { wallTimeMs: 100 } })).initialEvent;
-  assert.deepEqual(event, { kind: 'terminated', cellId: event.cellId, items: [{ type: 'text', text: 'start' }], reason: 'timeLimit' });
+  const event = await (
+    await runtime.execute({
+      source: 'text("start"); await new Promise(r => setTimeout(r, 60_000))',
+      limits: { wallTimeMs: 100 },
+    })
+  ).initialEvent;
+  assert.deepEqual(event, {
+    kind: 'terminated',
+    cellId: event.cellId,
+    items: [{ type: 'text', text: 'start' }],
+    reason: 'timeLimit',
+  });
   assert.ok(ms(start) >= 95);
 });
 
@@ -64,13 +74,20 @@ test('cpuTimeMs terminates a CPU-bound cell with timeLimit, and a waiting cell i
   const spinning = await (await runtime.execute({ source: 'while (true) {}' })).initialEvent;
   assert.equal(spinning.kind, 'terminated');
   assert.equal(spinning.kind === 'terminated' && spinning.reason, 'timeLimit');
-  const waiting = await (await runtime.execute({ source: 'await new Promise(r => setTimeout(r, 400)); text("waited")' })).initialEvent;
+  const waiting = await (
+    await runtime.execute({ source: 'await new Promise(r => setTimeout(r, 400)); text("waited")' })
+  ).initialEvent;
   assert.deepEqual(texts(waiting), ['waited']);
 });
 
 test('maxOutputBytes terminates the cell with outputLimit and keeps the output so far', async (t) => {
   const runtime = newRuntime(t, new RecordingDelegate());
-  const event = await (await runtime.execute({ source: 'text("a".repeat(600)); text("b".repeat(600)); text("never")', limits: { maxOutputBytes: 1000 } })).initialEvent;
+  const event = await (
+    await runtime.execute({
+      source: 'text("a".repeat(600)); text("b".repeat(600)); text("never")',
+      limits: { maxOutputBytes: 1000 },
+    })
+  ).initialEvent;
   assert.equal(event.kind, 'terminated');
   assert.equal(event.kind === 'terminated' && event.reason, 'outputLimit');
   assert.deepEqual(texts(event), ['a'.repeat(600)]);
@@ -84,20 +101,33 @@ test('a source over maxSourceBytes is refused with ERR_LIMIT_EXCEEDED', async (t
 
 test('tool inputs and results over their byte limits reject the tool promise with a clear message', async (t) => {
   const delegate = new RecordingDelegate({ big: () => 'y'.repeat(5000), echo: (call) => call.input ?? null });
-  const runtime = newRuntime(t, delegate, { tools: [{ name: 'big' }, { name: 'echo' }], limits: { maxToolInputBytes: 1000, maxToolResultBytes: 1000 } });
-  const event = await (await runtime.execute({
-    source: 'for (const f of [() => tools.echo({ s: "x".repeat(2000) }), () => tools.big()]) { try { await f() } catch (e) { text(e.message) } }',
-  })).initialEvent;
+  const runtime = newRuntime(t, delegate, {
+    tools: [{ name: 'big' }, { name: 'echo' }],
+    limits: { maxToolInputBytes: 1000, maxToolResultBytes: 1000 },
+  });
+  const event = await (
+    await runtime.execute({
+      source:
+        'for (const f of [() => tools.echo({ s: "x".repeat(2000) }), () => tools.big()]) { try { await f() } catch (e) { text(e.message) } }',
+    })
+  ).initialEvent;
   assert.deepEqual(texts(event), [
     'tools.echo input is 2008 bytes, over the maxToolInputBytes limit of 1000',
     'tools.big result is 5002 bytes, over the maxToolResultBytes limit of 1000',
   ]);
-  assert.deepEqual(delegate.calls.map((call) => call.tool.name), ['big'], 'the oversized input never reached the delegate');
+  assert.deepEqual(
+    delegate.calls.map((call) => call.tool.name),
+    ['big'],
+    'the oversized input never reached the delegate',
+  );
 });
 
 test('maxCellsPerSession refuses another live cell with ERR_LIMIT_EXCEEDED, and frees up when one closes', async (t) => {
   const runtime = newRuntime(t, new RecordingDelegate(), { limits: { maxCellsPerSession: 2 } });
-  const first = await runtime.execute({ source: 'await new Promise(r => setTimeout(r, 60_000))' }, { kind: 'yieldAfter', ms: 0 });
+  const first = await runtime.execute(
+    { source: 'await new Promise(r => setTimeout(r, 60_000))' },
+    { kind: 'yieldAfter', ms: 0 },
+  );
   await runtime.execute({ source: 'await new Promise(r => setTimeout(r, 60_000))' }, { kind: 'yieldAfter', ms: 0 });
   await assert.rejects(runtime.execute({ source: 'text(1)' }), { code: 'ERR_LIMIT_EXCEEDED' });
   await runtime.terminate(first.cellId);
@@ -106,11 +136,30 @@ test('maxCellsPerSession refuses another live cell with ERR_LIMIT_EXCEEDED, and 
 });
 
 test('per-cell limits override the session defaults, and host caps refuse more than they allow', async (t) => {
-  const runtime = newRuntime(t, new RecordingDelegate(), { limits: { maxOutputBytes: 10 }, caps: { memoryMb: 64, wallTimeMs: 5_000 } });
-  assert.deepEqual(texts(await (await runtime.execute({ source: 'text("0123456789abc")', limits: { maxOutputBytes: 100, wallTimeMs: 1_000 } })).initialEvent), ['0123456789abc']);
-  await assert.rejects(runtime.execute({ source: 'text(1)', limits: { memoryMb: 128 } }), { code: 'ERR_LIMIT_EXCEEDED' });
-  await assert.rejects(runtime.execute({ source: 'text(1)', limits: { wallTimeMs: 0 } }), { code: 'ERR_LIMIT_EXCEEDED' }, 'no wall limit is above a wall cap');
-  assert.throws(() => new SessionRuntime(new RecordingDelegate(), { limits: { memoryMb: 128 }, caps: { memoryMb: 64 } }), { code: 'ERR_LIMIT_EXCEEDED' });
+  const runtime = newRuntime(t, new RecordingDelegate(), {
+    limits: { maxOutputBytes: 10 },
+    caps: { memoryMb: 64, wallTimeMs: 5_000 },
+  });
+  assert.deepEqual(
+    texts(
+      await (
+        await runtime.execute({ source: 'text("0123456789abc")', limits: { maxOutputBytes: 100, wallTimeMs: 1_000 } })
+      ).initialEvent,
+    ),
+    ['0123456789abc'],
+  );
+  await assert.rejects(runtime.execute({ source: 'text(1)', limits: { memoryMb: 128 } }), {
+    code: 'ERR_LIMIT_EXCEEDED',
+  });
+  await assert.rejects(
+    runtime.execute({ source: 'text(1)', limits: { wallTimeMs: 0 } }),
+    { code: 'ERR_LIMIT_EXCEEDED' },
+    'no wall limit is above a wall cap',
+  );
+  assert.throws(
+    () => new SessionRuntime(new RecordingDelegate(), { limits: { memoryMb: 128 }, caps: { memoryMb: 64 } }),
+    { code: 'ERR_LIMIT_EXCEEDED' },
+  );
   const capped = newRuntime(t, new RecordingDelegate(), { caps: { wallTimeMs: 50 } });
   const event = await (await capped.execute({ source: 'await new Promise(r => setTimeout(r, 60_000))' })).initialEvent;
   assert.equal(event.kind === 'terminated' && event.reason, 'timeLimit', 'an unset limit defaults to the cap');
@@ -120,15 +169,24 @@ test('the host reports its caps on initialize and enforces them on sessions', as
   const linked = await connectInProcess({ logger: capturingLogger() });
   t.after(() => linked.close());
   assert.equal(linked.client.limits?.memoryMb, 128);
-  await assert.rejects(linked.client.createSession(new RecordingDelegate(), { limits: { memoryMb: 4096, maxOutputBytes: -1 } }), { code: 'ERR_INVALID_REQUEST' });
+  await assert.rejects(
+    linked.client.createSession(new RecordingDelegate(), { limits: { memoryMb: 4096, maxOutputBytes: -1 } }),
+    { code: 'ERR_INVALID_REQUEST' },
+  );
 });
 
 test('a flood of un-awaited tool calls is bounded, and the session stays usable', async (t) => {
   const delegate = new RecordingDelegate({ slow: () => new Promise(() => {}) });
   const runtime = newRuntime(t, delegate, { tools: [{ name: 'slow' }], callbackAbortDeadlineMs: 20 });
-  const event = await (await runtime.execute({
-    source: 'let refused = 0; const calls = []; for (let i = 0; i < 10_050; i++) calls.push(tools.slow({}).catch(e => { refused++; })); await new Promise(r => setTimeout(r, 200)); text(refused)',
-  }, { kind: 'yieldAfter', ms: 30_000 })).initialEvent;
+  const event = await (
+    await runtime.execute(
+      {
+        source:
+          'let refused = 0; const calls = []; for (let i = 0; i < 10_050; i++) calls.push(tools.slow({}).catch(e => { refused++; })); await new Promise(r => setTimeout(r, 200)); text(refused)',
+      },
+      { kind: 'yieldAfter', ms: 30_000 },
+    )
+  ).initialEvent;
   assert.equal(event.kind, 'completed');
   assert.equal(texts(event)[0], '50');
   assert.ok(delegate.calls.length <= 16, 'at most maxConcurrentToolCalls reached the delegate');
@@ -140,7 +198,10 @@ test('a cell over its memory limit in codecell-host ends with memoryLimit and th
   t.after(() => client.close());
   const session = await client.createSession(new RecordingDelegate(), { limits: { memoryMb: 64 } });
   const firstPid = client.pid;
-  const { cellId, initialEvent } = await session.execute({ source: 'const a = []; for (;;) a.push(new Array(1e5).fill(1.5))' }, { kind: 'yieldAfter', ms: 30_000 });
+  const { cellId, initialEvent } = await session.execute(
+    { source: 'const a = []; for (;;) a.push(new Array(1e5).fill(1.5))' },
+    { kind: 'yieldAfter', ms: 30_000 },
+  );
   assert.deepEqual(await initialEvent, { kind: 'terminated', cellId, items: [], reason: 'memoryLimit' });
   assert.deepEqual(texts(await (await session.execute({ source: 'text("next")' })).initialEvent), ['next']);
   assert.equal(client.pid, firstPid, 'the host kept serving');

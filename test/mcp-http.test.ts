@@ -21,11 +21,25 @@ const CONFORMANCE = join(ROOT, 'node_modules/@modelcontextprotocol/conformance/d
 const BASELINE = join(ROOT, 'test/conformance-baseline.yml');
 
 type Result = { content: { type: string; text?: string }[]; isError?: boolean };
-const textsOf = (result: Result): string[] => result.content.flatMap((block) => (block.type === 'text' ? [block.text ?? ''] : []));
+const textsOf = (result: Result): string[] =>
+  result.content.flatMap((block) => (block.type === 'text' ? [block.text ?? ''] : []));
 
 /** Starts `codecell mcp --http 127.0.0.1:0` over server-everything; its URL once it listens. */
 async function startHttp(t: TestContext, extra: string[] = []): Promise<string> {
-  const child = spawn(process.execPath, ['--no-node-snapshot', CLI, 'mcp', '--http', '127.0.0.1:0', ...extra, '--upstream', `${process.execPath} ${EVERYTHING} stdio`], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn(
+    process.execPath,
+    [
+      '--no-node-snapshot',
+      CLI,
+      'mcp',
+      '--http',
+      '127.0.0.1:0',
+      ...extra,
+      '--upstream',
+      `${process.execPath} ${EVERYTHING} stdio`,
+    ],
+    { stdio: ['ignore', 'ignore', 'pipe'] },
+  );
   t.after(() => {
     if (child.exitCode === null) child.kill('SIGKILL');
   });
@@ -51,10 +65,21 @@ async function connect(t: TestContext, url: string, headers: Record<string, stri
 describe('codecell mcp --http', { timeout: 120_000 }, () => {
   test('the official conformance suite: every applicable server scenario passes (the rest are listed, with why, in the baseline)', async (t) => {
     const url = await startHttp(t);
-    const run = spawnSync(process.execPath, [CONFORMANCE, 'server', '--url', url, '--expected-failures', BASELINE], { encoding: 'utf8', timeout: 110_000, cwd: mkdtempSync(join(tmpdir(), 'codecell-conformance-')) });
+    const run = spawnSync(process.execPath, [CONFORMANCE, 'server', '--url', url, '--expected-failures', BASELINE], {
+      encoding: 'utf8',
+      timeout: 110_000,
+      cwd: mkdtempSync(join(tmpdir(), 'codecell-conformance-')),
+    });
     const summary = run.stdout.slice(run.stdout.indexOf('=== SUMMARY ==='));
     assert.equal(run.status, 0, `${summary}\n${run.stderr}`);
-    for (const scenario of ['server-initialize', 'ping', 'logging-set-level', 'tools-list', 'tools-call-error', 'dns-rebinding-protection']) {
+    for (const scenario of [
+      'server-initialize',
+      'ping',
+      'logging-set-level',
+      'tools-list',
+      'tools-call-error',
+      'dns-rebinding-protection',
+    ]) {
       assert.match(summary, new RegExp(`✓ ${scenario}: \\d+ passed, 0 failed`), scenario);
     }
   });
@@ -64,19 +89,39 @@ describe('codecell mcp --http', { timeout: 120_000 }, () => {
     const { tools } = await client.listTools();
     assert.deepEqual(tools.map((tool) => tool.name).sort(), ['exec', 'wait']);
 
-    const both = (await client.callTool({ name: 'exec', arguments: { source: 'const [s, e] = await Promise.all([tools.everything__get_sum({ a: 2, b: 3 }), tools.everything__echo({ message: "hi" })]); text(JSON.stringify(s) + " " + e)' } })) as Result;
+    const both = (await client.callTool({
+      name: 'exec',
+      arguments: {
+        source:
+          'const [s, e] = await Promise.all([tools.everything__get_sum({ a: 2, b: 3 }), tools.everything__echo({ message: "hi" })]); text(JSON.stringify(s) + " " + e)',
+      },
+    })) as Result;
     assert.match(textsOf(both)[0] ?? '', /5.* Echo: hi$/);
 
     const progress: string[] = [];
-    const streamed = (await client.callTool({ name: 'exec', arguments: { source: 'for (const step of ["one", "two", "three"]) { text(step); await new Promise((r) => setTimeout(r, 50)) } notify("done")' } }, undefined, {
-      onprogress: (update) => progress.push(update.message ?? ''),
-    })) as Result;
+    const streamed = (await client.callTool(
+      {
+        name: 'exec',
+        arguments: {
+          source:
+            'for (const step of ["one", "two", "three"]) { text(step); await new Promise((r) => setTimeout(r, 50)) } notify("done")',
+        },
+      },
+      undefined,
+      {
+        onprogress: (update) => progress.push(update.message ?? ''),
+      },
+    )) as Result;
     assert.equal(textsOf(streamed)[0], 'one\ntwo\nthree');
     assert.deepEqual(progress, ['one', 'two', 'three', 'done']);
 
     // A cancelled exec terminates its cell (the default): nothing of it is left to wait on.
     const controller = new AbortController();
-    const cancelled = client.callTool({ name: 'exec', arguments: { source: 'text("started"); await new Promise(() => {})', yield_time_ms: 30_000 } }, undefined, { signal: controller.signal });
+    const cancelled = client.callTool(
+      { name: 'exec', arguments: { source: 'text("started"); await new Promise(() => {})', yield_time_ms: 30_000 } },
+      undefined,
+      { signal: controller.signal },
+    );
     setTimeout(() => controller.abort(), 200);
     await assert.rejects(cancelled);
     const next = (await client.callTool({ name: 'exec', arguments: { source: 'text("next")' } })) as Result;
@@ -85,10 +130,16 @@ describe('codecell mcp --http', { timeout: 120_000 }, () => {
     assert.equal(gone.isError, true, `cell ${cancelledId} was terminated: ${JSON.stringify(gone)}`);
 
     // A cell that outlives its exec's yield is waited on by its id.
-    const first = (await client.callTool({ name: 'exec', arguments: { source: 'text("a"); await new Promise((r) => setTimeout(r, 300)); text("b")', yield_time_ms: 50 } })) as Result;
+    const first = (await client.callTool({
+      name: 'exec',
+      arguments: { source: 'text("a"); await new Promise((r) => setTimeout(r, 300)); text("b")', yield_time_ms: 50 },
+    })) as Result;
     const cellId = /cell_id "([^"]+)"/.exec(textsOf(first).at(-1) ?? '')?.[1];
     assert.equal(textsOf(first)[0], 'a');
-    const rest = (await client.callTool({ name: 'wait', arguments: { cell_id: cellId, yield_time_ms: 10_000 } })) as Result;
+    const rest = (await client.callTool({
+      name: 'wait',
+      arguments: { cell_id: cellId, yield_time_ms: 10_000 },
+    })) as Result;
     assert.deepEqual(textsOf(rest), ['b', `cell ${cellId} completed`]);
   });
 
@@ -99,7 +150,10 @@ describe('codecell mcp --http', { timeout: 120_000 }, () => {
     await new Promise((resolve) => setTimeout(resolve, 1_000));
     await assert.rejects(first.callTool({ name: 'exec', arguments: { source: 'text(1)' } }), /404|expired/);
     const fresh = await connect(t, url);
-    assert.equal(textsOf((await fresh.callTool({ name: 'exec', arguments: { source: 'text("again")' } })) as Result)[0], 'again');
+    assert.equal(
+      textsOf((await fresh.callTool({ name: 'exec', arguments: { source: 'text("again")' } })) as Result)[0],
+      'again',
+    );
   });
 
   test('each MCP session is its own codecell session; a foreign Host or Origin is refused; a token is required when given', async (t) => {
@@ -107,19 +161,45 @@ describe('codecell mcp --http', { timeout: 120_000 }, () => {
     writeFileSync(file, 'mcp-secret\n');
     const url = await startHttp(t, ['--token-file', file]);
     await assert.rejects(connect(t, url), /401|bearer/i);
-    const [a, b] = [await connect(t, url, { Authorization: 'Bearer mcp-secret' }), await connect(t, url, { Authorization: 'Bearer mcp-secret' })];
+    const [a, b] = [
+      await connect(t, url, { Authorization: 'Bearer mcp-secret' }),
+      await connect(t, url, { Authorization: 'Bearer mcp-secret' }),
+    ];
     const ran = (await a.callTool({ name: 'exec', arguments: { source: 'text("in a")' } })) as Result;
     const cellId = /cell (\S+) completed/.exec(textsOf(ran).at(-1) ?? '')?.[1];
     const other = (await b.callTool({ name: 'exec', arguments: { source: 'text("in b")' } })) as Result;
-    assert.equal(/cell (\S+) completed/.exec(textsOf(other).at(-1) ?? '')?.[1], cellId, 'cell ids start over: another codecell session');
+    assert.equal(
+      /cell (\S+) completed/.exec(textsOf(other).at(-1) ?? '')?.[1],
+      cellId,
+      'cell ids start over: another codecell session',
+    );
     for (const headers of [{ Host: 'evil.example' }, { Origin: 'http://evil.example' }]) {
       const status = await new Promise<number>((done, fail) => {
-        const body = JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'x', version: '1' } } });
-        const target = new URL(url);
-        const sent = request({ host: target.hostname, port: target.port, path: target.pathname, method: 'POST', headers: { 'Content-Type': 'application/json', Accept: 'application/json, text/event-stream', Authorization: 'Bearer mcp-secret', ...headers } }, (response) => {
-          response.resume();
-          done(response.statusCode ?? 0);
+        const body = JSON.stringify({
+          jsonrpc: '2.0',
+          id: 1,
+          method: 'initialize',
+          params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'x', version: '1' } },
         });
+        const target = new URL(url);
+        const sent = request(
+          {
+            host: target.hostname,
+            port: target.port,
+            path: target.pathname,
+            method: 'POST',
+            headers: {
+              'Content-Type': 'application/json',
+              Accept: 'application/json, text/event-stream',
+              Authorization: 'Bearer mcp-secret',
+              ...headers,
+            },
+          },
+          (response) => {
+            response.resume();
+            done(response.statusCode ?? 0);
+          },
+        );
         sent.on('error', fail);
         sent.end(body);
       });

@@ -19,18 +19,36 @@ let client: Client;
 let stderr = '';
 
 type Result = { content: { type: string; text?: string }[]; isError?: boolean };
-const textsOf = (result: Result): string[] => result.content.flatMap((block) => (block.type === 'text' ? [block.text ?? ''] : []));
+const textsOf = (result: Result): string[] =>
+  result.content.flatMap((block) => (block.type === 'text' ? [block.text ?? ''] : []));
 
 before(async () => {
   const config = join(dir, 'mcp.json');
-  writeFileSync(config, JSON.stringify({
-    mcpServers: {
-      everything: { command: process.execPath, args: [resolve('@modelcontextprotocol/server-everything/dist/index.js'), 'stdio'] },
-      mem: { command: process.execPath, args: [resolve('@modelcontextprotocol/server-memory/dist/index.js')], env: { MEMORY_FILE_PATH: memoryFile } },
-      broken: { command: process.execPath, args: ['-e', 'console.error("FATAL: SOME_API_TOKEN is not set"); process.exit(1)'] },
-    },
-  }));
-  const transport = new StdioClientTransport({ command: CLI, args: ['mcp', '--on-cancel', 'detach', '--config', config], stderr: 'pipe' });
+  writeFileSync(
+    config,
+    JSON.stringify({
+      mcpServers: {
+        everything: {
+          command: process.execPath,
+          args: [resolve('@modelcontextprotocol/server-everything/dist/index.js'), 'stdio'],
+        },
+        mem: {
+          command: process.execPath,
+          args: [resolve('@modelcontextprotocol/server-memory/dist/index.js')],
+          env: { MEMORY_FILE_PATH: memoryFile },
+        },
+        broken: {
+          command: process.execPath,
+          args: ['-e', 'console.error("FATAL: SOME_API_TOKEN is not set"); process.exit(1)'],
+        },
+      },
+    }),
+  );
+  const transport = new StdioClientTransport({
+    command: CLI,
+    args: ['mcp', '--on-cancel', 'detach', '--config', config],
+    stderr: 'pipe',
+  });
   transport.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
   client = new Client({ name: 'codecell-test', version: '1.0.0' });
   await client.connect(transport);
@@ -44,43 +62,72 @@ after(async () => {
 test('a failing upstream is named, with its own stderr, and the others serve under their config names', async () => {
   await waitFor(() => stderr.includes('upstream broken failed to start'));
   assert.match(stderr, /\[broken\] FATAL: SOME_API_TOKEN is not set/);
-  const result = await client.callTool({ name: 'exec', arguments: {
-    source: 'await tools.mem__create_entities({ entities: [{ name: "codecell", entityType: "project", observations: ["x"] }] });\ntext(await tools.everything__echo({ message: "up" }))',
-  } }) as Result;
+  const result = (await client.callTool({
+    name: 'exec',
+    arguments: {
+      source:
+        'await tools.mem__create_entities({ entities: [{ name: "codecell", entityType: "project", observations: ["x"] }] });\ntext(await tools.everything__echo({ message: "up" }))',
+    },
+  })) as Result;
   assert.deepEqual(textsOf(result), ['Echo: up', 'cell 1 completed']);
   assert.match(readFileSync(memoryFile, 'utf8'), /codecell/, 'the environment variable reached server-memory');
 });
 
 test('many tools: exec lists names, search_tools returns declarations; exec defaults to auto (TypeScript runs)', async () => {
   const { tools } = await client.listTools();
-  assert.deepEqual(tools.map((tool) => tool.name), ['exec', 'wait', 'search_tools']);
+  assert.deepEqual(
+    tools.map((tool) => tool.name),
+    ['exec', 'wait', 'search_tools'],
+  );
   const exec = tools[0];
   assert.ok((exec?.description ?? '').length < 6_000, `exec description is ${exec?.description?.length} characters`);
   assert.match(exec?.description ?? '', /tools\.mem__read_graph/);
-  const found = await client.callTool({ name: 'search_tools', arguments: { query: 'graph' } }) as Result;
+  const found = (await client.callTool({ name: 'search_tools', arguments: { query: 'graph' } })) as Result;
   assert.match(textsOf(found)[0] ?? '', /mem__read_graph\(/);
-  const typed = await client.callTool({ name: 'exec', arguments: { source: 'const n: number = 2; text(String(n * 21))' } }) as Result;
+  const typed = (await client.callTool({
+    name: 'exec',
+    arguments: { source: 'const n: number = 2; text(String(n * 21))' },
+  })) as Result;
   assert.equal(textsOf(typed)[0], '42');
 });
 
 test('a missing tool names the close ones; wait on a finished cell says so', async () => {
-  const missing = await client.callTool({ name: 'exec', arguments: { source: 'await tools.mem__read_grahp({})' } }) as Result;
+  const missing = (await client.callTool({
+    name: 'exec',
+    arguments: { source: 'await tools.mem__read_grahp({})' },
+  })) as Result;
   assert.equal(missing.isError, true);
-  assert.match(textsOf(missing).join('\n'), /tools\.mem__read_grahp is not a function \(no such tool; closest: [^)]*tools\.mem__read_graph/);
-  const done = await client.callTool({ name: 'exec', arguments: { source: 'text(1)' } }) as Result;
+  assert.match(
+    textsOf(missing).join('\n'),
+    /tools\.mem__read_grahp is not a function \(no such tool; closest: [^)]*tools\.mem__read_graph/,
+  );
+  const done = (await client.callTool({ name: 'exec', arguments: { source: 'text(1)' } })) as Result;
   const cellId = /cell (\S+) completed/.exec(textsOf(done).at(-1) ?? '')?.[1];
-  const again = await client.callTool({ name: 'wait', arguments: { cell_id: cellId } }) as Result;
+  const again = (await client.callTool({ name: 'wait', arguments: { cell_id: cellId } })) as Result;
   assert.equal(again.isError, true);
   assert.match(textsOf(again)[0] ?? '', /already returned/);
 });
 
 test('with --on-cancel detach, a cancelled exec detaches: the cell runs on and the next wait gets all its output', async () => {
   const controller = new AbortController();
-  const cancelled = client.callTool({ name: 'exec', arguments: { source: 'text("a"); await new Promise((r) => setTimeout(r, 400)); text("b")', yield_time_ms: 10_000 } }, undefined, { signal: controller.signal });
+  const cancelled = client.callTool(
+    {
+      name: 'exec',
+      arguments: {
+        source: 'text("a"); await new Promise((r) => setTimeout(r, 400)); text("b")',
+        yield_time_ms: 10_000,
+      },
+    },
+    undefined,
+    { signal: controller.signal },
+  );
   setTimeout(() => controller.abort(), 100);
   await assert.rejects(cancelled);
-  const next = await client.callTool({ name: 'exec', arguments: { source: 'text("other")' } }) as Result;
+  const next = (await client.callTool({ name: 'exec', arguments: { source: 'text("other")' } })) as Result;
   const cellId = String(Number(/cell (\S+) completed/.exec(textsOf(next).at(-1) ?? '')?.[1]) - 1);
-  const rest = await client.callTool({ name: 'wait', arguments: { cell_id: cellId, yield_time_ms: 10_000 } }) as Result;
+  const rest = (await client.callTool({
+    name: 'wait',
+    arguments: { cell_id: cellId, yield_time_ms: 10_000 },
+  })) as Result;
   assert.deepEqual(textsOf(rest), ['a\nb', `cell ${cellId} completed`]);
 });

@@ -15,7 +15,8 @@ let client: Client;
 let transport: StdioClientTransport;
 
 type Result = { content: { type: string; text?: string }[]; isError?: boolean };
-const textsOf = (result: Result): string[] => result.content.flatMap((block) => (block.type === 'text' ? [block.text ?? ''] : []));
+const textsOf = (result: Result): string[] =>
+  result.content.flatMap((block) => (block.type === 'text' ? [block.text ?? ''] : []));
 
 before(async () => {
   client = new Client({ name: 'codecell-test', version: '1.0.0' });
@@ -37,7 +38,10 @@ test('splitCommand keeps quoted arguments together', () => {
 
 test('codecell mcp lists exec and wait, with the upstream tools declared in exec', async () => {
   const { tools } = await client.listTools();
-  assert.deepEqual(tools.map((tool) => tool.name), ['exec', 'wait']);
+  assert.deepEqual(
+    tools.map((tool) => tool.name),
+    ['exec', 'wait'],
+  );
   const exec = tools[0];
   assert.match(exec?.description ?? '', /everything__echo\(/);
   assert.match(exec?.description ?? '', /everything__get_sum\(/);
@@ -45,10 +49,13 @@ test('codecell mcp lists exec and wait, with the upstream tools declared in exec
 });
 
 test('exec runs a cell that calls two upstream tools in parallel and combines their results', async () => {
-  const result = await client.callTool({
+  const result = (await client.callTool({
     name: 'exec',
-    arguments: { source: 'const [echo, sum] = await Promise.all([tools.everything__echo({ message: "hi" }), tools.everything__get_sum({ a: 2, b: 3 })]);\ntext(`${echo} | ${sum}`)' },
-  }) as Result;
+    arguments: {
+      source:
+        'const [echo, sum] = await Promise.all([tools.everything__echo({ message: "hi" }), tools.everything__get_sum({ a: 2, b: 3 })]);\ntext(`${echo} | ${sum}`)',
+    },
+  })) as Result;
   assert.notEqual(result.isError, true);
   const [combined, status] = textsOf(result);
   assert.match(combined ?? '', /hi.*\|.*5/);
@@ -56,26 +63,41 @@ test('exec runs a cell that calls two upstream tools in parallel and combines th
 });
 
 test('a long cell returns at yield_time_ms, and wait collects the rest', async () => {
-  const first = await client.callTool({ name: 'exec', arguments: { source: 'text("started"); await new Promise((r) => setTimeout(r, 800)); text("finished")', yield_time_ms: 100 } }) as Result;
+  const first = (await client.callTool({
+    name: 'exec',
+    arguments: {
+      source: 'text("started"); await new Promise((r) => setTimeout(r, 800)); text("finished")',
+      yield_time_ms: 100,
+    },
+  })) as Result;
   const [started, status] = textsOf(first);
   assert.equal(started, 'started');
   const cellId = /cell_id "([^"]+)"/.exec(status ?? '')?.[1];
   assert.ok(cellId !== undefined, status);
-  const rest = await client.callTool({ name: 'wait', arguments: { cell_id: cellId, yield_time_ms: 10_000 } }) as Result;
+  const rest = (await client.callTool({
+    name: 'wait',
+    arguments: { cell_id: cellId, yield_time_ms: 10_000 },
+  })) as Result;
   assert.deepEqual(textsOf(rest), ['finished', `cell ${cellId} completed`]);
 });
 
 test('wait with terminate stops a running cell', async () => {
-  const first = await client.callTool({ name: 'exec', arguments: { source: 'while (true) {}', yield_time_ms: 50 } }) as Result;
+  const first = (await client.callTool({
+    name: 'exec',
+    arguments: { source: 'while (true) {}', yield_time_ms: 50 },
+  })) as Result;
   const cellId = /cell_id "([^"]+)"/.exec(textsOf(first).at(-1) ?? '')?.[1];
-  const stopped = await client.callTool({ name: 'wait', arguments: { cell_id: cellId, terminate: true } }) as Result;
+  const stopped = (await client.callTool({ name: 'wait', arguments: { cell_id: cellId, terminate: true } })) as Result;
   assert.deepEqual(textsOf(stopped), [`cell ${cellId} was terminated (requested)`]);
 });
 
 test('a failing cell and an unknown cell are reported as tool errors', async () => {
-  const failed = await client.callTool({ name: 'exec', arguments: { source: 'await tools.everything__get_sum({ a: "x" })' } }) as Result;
+  const failed = (await client.callTool({
+    name: 'exec',
+    arguments: { source: 'await tools.everything__get_sum({ a: "x" })' },
+  })) as Result;
   assert.equal(failed.isError, true);
-  const missing = await client.callTool({ name: 'wait', arguments: { cell_id: 'nope' } }) as Result;
+  const missing = (await client.callTool({ name: 'wait', arguments: { cell_id: 'nope' } })) as Result;
   assert.equal(missing.isError, true);
   assert.match(textsOf(missing)[0] ?? '', /unknown cell nope/);
 });
@@ -90,25 +112,44 @@ test('cells run in a codecell-host process: when it dies, the MCP server goes on
   assert.ok(host !== undefined, 'codecell mcp runs a codecell-host child');
   process.kill(host, 'SIGKILL');
   await new Promise((resolve) => setTimeout(resolve, 300));
-  const result = await client.callTool({ name: 'exec', arguments: { source: 'text(await tools.everything__get_sum({ a: 1, b: 1 }))' } }) as Result;
+  const result = (await client.callTool({
+    name: 'exec',
+    arguments: { source: 'text(await tools.everything__get_sum({ a: 1, b: 1 }))' },
+  })) as Result;
   assert.notEqual(result.isError, true, textsOf(result).join('\n'));
   assert.match(textsOf(result)[0] ?? '', /2/);
   assert.equal(hostOf(transport.pid ?? 0).length, 1, 'one fresh host');
 });
 
-test('codecell mcp serves strangers with finite cell time: spinning cells end by timeLimit, a few at a time, and the next exec runs', { timeout: 60_000 }, async (t) => {
-  const limited = new Client({ name: 'codecell-test-limits', version: '1.0.0' });
-  await limited.connect(new StdioClientTransport({ command: CLI, args: ['mcp', '--cpu-time-ms', '300', '--upstream', `${process.execPath} ${EVERYTHING} stdio`], stderr: 'ignore' }));
-  t.after(() => limited.close());
-  const cellIds: string[] = [];
-  for (let i = 0; i < 6; i++) {
-    const first = (await limited.callTool({ name: 'exec', arguments: { source: 'while (true) {}', yield_time_ms: 10 } })) as Result;
-    cellIds.push(/cell_id "([^"]+)"/.exec(textsOf(first).at(-1) ?? '')?.[1] as string);
-  }
-  for (const cellId of cellIds) {
-    const ended = (await limited.callTool({ name: 'wait', arguments: { cell_id: cellId, yield_time_ms: 30_000 } })) as Result;
-    assert.deepEqual(textsOf(ended), [`cell ${cellId} was terminated (timeLimit)`]);
-  }
-  const next = (await limited.callTool({ name: 'exec', arguments: { source: 'text("after")' } })) as Result;
-  assert.equal(textsOf(next)[0], 'after');
-});
+test(
+  'codecell mcp serves strangers with finite cell time: spinning cells end by timeLimit, a few at a time, and the next exec runs',
+  { timeout: 60_000 },
+  async (t) => {
+    const limited = new Client({ name: 'codecell-test-limits', version: '1.0.0' });
+    await limited.connect(
+      new StdioClientTransport({
+        command: CLI,
+        args: ['mcp', '--cpu-time-ms', '300', '--upstream', `${process.execPath} ${EVERYTHING} stdio`],
+        stderr: 'ignore',
+      }),
+    );
+    t.after(() => limited.close());
+    const cellIds: string[] = [];
+    for (let i = 0; i < 6; i++) {
+      const first = (await limited.callTool({
+        name: 'exec',
+        arguments: { source: 'while (true) {}', yield_time_ms: 10 },
+      })) as Result;
+      cellIds.push(/cell_id "([^"]+)"/.exec(textsOf(first).at(-1) ?? '')?.[1] as string);
+    }
+    for (const cellId of cellIds) {
+      const ended = (await limited.callTool({
+        name: 'wait',
+        arguments: { cell_id: cellId, yield_time_ms: 30_000 },
+      })) as Result;
+      assert.deepEqual(textsOf(ended), [`cell ${cellId} was terminated (timeLimit)`]);
+    }
+    const next = (await limited.callTool({ name: 'exec', arguments: { source: 'text("after")' } })) as Result;
+    assert.equal(textsOf(next)[0], 'after');
+  },
+);

@@ -14,7 +14,12 @@ export interface ListeningProcess {
 }
 
 /** Starts `codecell-host --listen <address> ...args` and waits for its "listening on" line. */
-export async function startListening(t: TestContext, address: string, args: string[] = [], env: NodeJS.ProcessEnv = {}): Promise<ListeningProcess> {
+export async function startListening(
+  t: TestContext,
+  address: string,
+  args: string[] = [],
+  env: NodeJS.ProcessEnv = {},
+): Promise<ListeningProcess> {
   // With the host's flags given, the bin serves in this process (no relaunch): signals reach it.
   const child = spawn(process.execPath, [...HOST_NODE_FLAGS, HOST_BIN, '--listen', address, ...args], {
     stdio: ['ignore', 'ignore', 'pipe'],
@@ -24,7 +29,9 @@ export async function startListening(t: TestContext, address: string, args: stri
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
   });
   let stderr = '';
-  const exited = new Promise<number | string>((resolve) => child.once('exit', (code, signal) => resolve(code ?? signal ?? 'none')));
+  const exited = new Promise<number | string>((resolve) =>
+    child.once('exit', (code, signal) => resolve(code ?? signal ?? 'none')),
+  );
   const url = await new Promise<string>((resolve, reject) => {
     child.stderr?.setEncoding('utf8');
     child.stderr?.on('data', (chunk: string) => {

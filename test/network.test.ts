@@ -37,11 +37,14 @@ describe('codecell-host --listen', { timeout: 60_000 }, () => {
     const host = await startListening(t, '127.0.0.1:0', ['--token-file', tokenFile('s3cret')]);
     assert.match(host.url, /^ws:\/\/127\.0\.0\.1:\d+$/);
     for (const token of [undefined, 'wrong', 's3cre', 's3cret-and-more']) {
-      await assert.rejects(HostClient.connect({ hosts: [host.url], ...(token === undefined ? {} : { token }) }), (error: CodeCellError) => {
-        assert.equal(error.code, 'ERR_INVALID_REQUEST');
-        assert.match(error.message, /refused the connection: 401 a valid bearer token is required/);
-        return true;
-      });
+      await assert.rejects(
+        HostClient.connect({ hosts: [host.url], ...(token === undefined ? {} : { token }) }),
+        (error: CodeCellError) => {
+          assert.equal(error.code, 'ERR_INVALID_REQUEST');
+          assert.match(error.message, /refused the connection: 401 a valid bearer token is required/);
+          return true;
+        },
+      );
     }
     // A raw client sees the refusal as the HTTP answer to its upgrade: no WebSocket was opened.
     const status = await new Promise<number>((resolve) => {
@@ -78,37 +81,75 @@ describe('codecell-host --listen', { timeout: 60_000 }, () => {
     assert.equal(metric(metrics.text, 'codecell_tool_call_seconds_count{ok="true"}'), 1);
     assert.equal(metric(metrics.text, 'codecell_terminate_seconds_count'), 1);
     assert.equal(metric(metrics.text, 'codecell_cells_running'), 0);
-    for (const name of ['codecell_shutdown_seconds_count', 'codecell_cells_executing', 'codecell_cells_waiting', 'nodejs_eventloop_lag_seconds', 'process_resident_memory_bytes']) {
+    for (const name of [
+      'codecell_shutdown_seconds_count',
+      'codecell_cells_executing',
+      'codecell_cells_waiting',
+      'nodejs_eventloop_lag_seconds',
+      'process_resident_memory_bytes',
+    ]) {
       assert.ok(metrics.text.includes(`\n${name} `), `${name} is exported`);
     }
   });
 
   test('bounds: connections, sessions per connection and message size each fail clearly; connections do not see each other', async (t) => {
-    const service = await listen({ host: '127.0.0.1', port: 0, maxConnections: 2, maxSessionsPerConnection: 2, maxMessageBytes: 4096, logger: capturingLogger() });
+    const service = await listen({
+      host: '127.0.0.1',
+      port: 0,
+      maxConnections: 2,
+      maxSessionsPerConnection: 2,
+      maxMessageBytes: 4096,
+      logger: capturingLogger(),
+    });
     t.after(() => service.close());
     const first = await HostClient.connect({ hosts: [service.url] });
     t.after(() => first.close());
     const a = await first.createSession(echo(), { tools: TOOLS });
     await first.createSession(echo());
-    await assert.rejects(first.createSession(echo()), (error: CodeCellError) => error.code === 'ERR_LIMIT_EXCEEDED' && /already has 2 sessions/.test(error.message));
+    await assert.rejects(
+      first.createSession(echo()),
+      (error: CodeCellError) => error.code === 'ERR_LIMIT_EXCEEDED' && /already has 2 sessions/.test(error.message),
+    );
 
     // Another connection cannot reach the first one's sessions: ids are per connection.
     const raw = new WebSocket(service.url);
     t.after(() => raw.terminate());
     await new Promise((resolve) => raw.once('open', resolve));
-    const answer = new Promise<{ error?: { message: string } }>((resolve) => raw.once('message', (data) => resolve(JSON.parse(String(data)))));
-    raw.send(JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'cell/execute', params: { sessionId: a.sessionId, request: { source: 'text(1)' } } }));
+    const answer = new Promise<{ error?: { message: string } }>((resolve) =>
+      raw.once('message', (data) => resolve(JSON.parse(String(data)))),
+    );
+    raw.send(
+      JSON.stringify({
+        jsonrpc: '2.0',
+        id: 1,
+        method: 'cell/execute',
+        params: { sessionId: a.sessionId, request: { source: 'text(1)' } },
+      }),
+    );
     assert.match((await answer).error?.message ?? '', new RegExp(`unknown session ${a.sessionId}`));
 
-    await assert.rejects(HostClient.connect({ hosts: [service.url] }), (error: CodeCellError) => error.code === 'ERR_HOST_EXITED' && /503 codecell-host has 2 connections open/.test(error.message));
+    await assert.rejects(
+      HostClient.connect({ hosts: [service.url] }),
+      (error: CodeCellError) =>
+        error.code === 'ERR_HOST_EXITED' && /503 codecell-host has 2 connections open/.test(error.message),
+    );
 
     // A message over the bound closes that connection (1009): its calls fail ERR_HOST_EXITED.
-    await assert.rejects(a.execute({ source: `text(${JSON.stringify('x'.repeat(8192))})` }), (error: CodeCellError) => error.code === 'ERR_HOST_EXITED');
+    await assert.rejects(
+      a.execute({ source: `text(${JSON.stringify('x'.repeat(8192))})` }),
+      (error: CodeCellError) => error.code === 'ERR_HOST_EXITED',
+    );
     assert.equal(a.isAlive, false);
   });
 
   test('served defaults: cells get finite time unless their session asks for none; live cells per connection are bounded', async (t) => {
-    const service = await listen({ host: '127.0.0.1', port: 0, defaultLimits: { cpuTimeMs: 200, wallTimeMs: 60_000 }, maxLiveCellsPerConnection: 3, logger: capturingLogger() });
+    const service = await listen({
+      host: '127.0.0.1',
+      port: 0,
+      defaultLimits: { cpuTimeMs: 200, wallTimeMs: 60_000 },
+      maxLiveCellsPerConnection: 3,
+      logger: capturingLogger(),
+    });
     t.after(() => service.close());
     const client = await HostClient.connect({ hosts: [service.url] });
     t.after(() => client.close());
@@ -121,11 +162,19 @@ describe('codecell-host --listen', { timeout: 60_000 }, () => {
     assert.equal((await free.initialEvent).kind, 'yielded', 'cpuTimeMs: 0 asked for no limit');
     await unlimited.execute({ source: 'await new Promise(() => {})' }, { kind: 'yieldAfter', ms: 0 });
     await unlimited.execute({ source: 'await new Promise(() => {})' }, { kind: 'yieldAfter', ms: 0 });
-    await assert.rejects(served.execute({ source: '1' }), (error: CodeCellError) => error.code === 'ERR_LIMIT_EXCEEDED' && /already has 3 live cells/.test(error.message));
+    await assert.rejects(
+      served.execute({ source: '1' }),
+      (error: CodeCellError) => error.code === 'ERR_LIMIT_EXCEEDED' && /already has 3 live cells/.test(error.message),
+    );
   });
 
   test('a client that stops reading is given up once it leaves more than maxQueuedBytes unread; its sessions end', async (t) => {
-    const service = await listen({ host: '127.0.0.1', port: 0, maxQueuedBytes: 2 * 1024 * 1024, logger: capturingLogger() });
+    const service = await listen({
+      host: '127.0.0.1',
+      port: 0,
+      maxQueuedBytes: 2 * 1024 * 1024,
+      logger: capturingLogger(),
+    });
     t.after(() => service.close());
     const raw = new WebSocket(service.url);
     t.after(() => raw.terminate());
@@ -135,7 +184,8 @@ describe('codecell-host --listen', { timeout: 60_000 }, () => {
       const message = JSON.parse(String(data)) as { id?: number; result?: { sessionId: string } };
       if (typeof message.id === 'number') answers.set(message.id, message);
     });
-    const send = (id: number, method: string, params: object): void => raw.send(JSON.stringify({ jsonrpc: '2.0', id, method, params }));
+    const send = (id: number, method: string, params: object): void =>
+      raw.send(JSON.stringify({ jsonrpc: '2.0', id, method, params }));
     send(1, 'initialize', { protocolVersion: 2 });
     send(2, 'session/create', {});
     await waitFor(() => answers.has(2));
@@ -143,7 +193,8 @@ describe('codecell-host --listen', { timeout: 60_000 }, () => {
     raw.pause(); // reads nothing from now on
     const closed = new Promise((resolve) => raw.once('close', resolve));
     // Each cell's initial observation carries 1 MiB of output: far more than the bound, unread.
-    for (let id = 3; id < 23; id++) send(id, 'cell/execute', { sessionId, request: { source: 'text("x".repeat(1 << 20))' } });
+    for (let id = 3; id < 23; id++)
+      send(id, 'cell/execute', { sessionId, request: { source: 'text("x".repeat(1 << 20))' } });
     await waitFor(() => service.stats.sessions === 0, 30_000);
     raw.resume();
     await closed;
@@ -153,12 +204,29 @@ describe('codecell-host --listen', { timeout: 60_000 }, () => {
   test('TLS: wss:// round trip with the hosts CA; an unknown CA is refused', async (t) => {
     const pems = await generate([{ name: 'commonName', value: 'localhost' }], {
       keySize: 2048,
-      extensions: [{ name: 'subjectAltName', altNames: [{ type: 2, value: 'localhost' }, { type: 7, ip: '127.0.0.1' }] }],
+      extensions: [
+        {
+          name: 'subjectAltName',
+          altNames: [
+            { type: 2, value: 'localhost' },
+            { type: 7, ip: '127.0.0.1' },
+          ],
+        },
+      ],
     });
-    const service = await listen({ host: '127.0.0.1', port: 0, tls: { cert: pems.cert, key: pems.private }, token: 't', logger: capturingLogger() });
+    const service = await listen({
+      host: '127.0.0.1',
+      port: 0,
+      tls: { cert: pems.cert, key: pems.private },
+      token: 't',
+      logger: capturingLogger(),
+    });
     t.after(() => service.close());
     assert.match(service.url, /^wss:\/\//);
-    await assert.rejects(HostClient.connect({ hosts: [service.url], token: 't' }), (error: CodeCellError) => error.code === 'ERR_HOST_EXITED' && /self-signed|certificate/.test(error.message));
+    await assert.rejects(
+      HostClient.connect({ hosts: [service.url], token: 't' }),
+      (error: CodeCellError) => error.code === 'ERR_HOST_EXITED' && /self-signed|certificate/.test(error.message),
+    );
     const client = await HostClient.connect({ hosts: [service.url], token: 't', tls: { ca: pems.cert } });
     t.after(() => client.close());
     const session = await client.createSession(echo(), { tools: TOOLS });
@@ -169,7 +237,12 @@ describe('codecell-host --listen', { timeout: 60_000 }, () => {
   test('the command line: --listen takes host:port; network options need --listen; a token file must be readable and non-empty', () => {
     const io = () => {
       let err = '';
-      return { stdout: { write: () => true }, stderr: { write: (text: string) => ((err += text), true) }, env: {}, err: () => err };
+      return {
+        stdout: { write: () => true },
+        stderr: { write: (text: string) => ((err += text), true) },
+        env: {},
+        err: () => err,
+      };
     };
     const cases: [string[], RegExp][] = [
       [['--listen', 'nowhere'], /--listen takes <host>:<port>/],
@@ -185,7 +258,10 @@ describe('codecell-host --listen', { timeout: 60_000 }, () => {
       assert.equal(hostCommand(args, out as never), 2, args.join(' '));
       assert.match(out.err(), message);
     }
-    const plan = hostCommand(['--listen', '[::1]:7077', '--drain-ms', '500'], { ...io(), env: { CODECELL_TOKEN: 'env-token' } } as never);
+    const plan = hostCommand(['--listen', '[::1]:7077', '--drain-ms', '500'], {
+      ...io(),
+      env: { CODECELL_TOKEN: 'env-token' },
+    } as never);
     assert.deepEqual(plan, {
       mode: 'listen',
       host: '::1',
@@ -198,15 +274,27 @@ describe('codecell-host --listen', { timeout: 60_000 }, () => {
       maxCells: undefined,
       defaultLimits: { cpuTimeMs: 60_000, wallTimeMs: 600_000 },
     });
-    const unlimited = hostCommand(['--listen', '127.0.0.1:0', '--cpu-time-ms', '0', '--wall-time-ms', '0'], io() as never);
-    assert.deepEqual(typeof unlimited === 'object' && unlimited.mode === 'listen' && unlimited.defaultLimits, { cpuTimeMs: 0, wallTimeMs: 0 });
+    const unlimited = hostCommand(
+      ['--listen', '127.0.0.1:0', '--cpu-time-ms', '0', '--wall-time-ms', '0'],
+      io() as never,
+    );
+    assert.deepEqual(typeof unlimited === 'object' && unlimited.mode === 'listen' && unlimited.defaultLimits, {
+      cpuTimeMs: 0,
+      wallTimeMs: 0,
+    });
   });
 });
 
 describe('one HostClient over many hosts', { timeout: 120_000 }, () => {
   test('4 hosts: 400 sessions spread within 20 % of even; kill -9 one: only its sessions fail, new ones land on the others within 1 s', async (t) => {
-    const hosts = await Promise.all([0, 1, 2, 3].map(() => startListening(t, '127.0.0.1:0', [], { CODECELL_TOKEN: 'k' })));
-    const client = await HostClient.connect({ hosts: hosts.map((host) => host.url), token: 'k', logger: capturingLogger() });
+    const hosts = await Promise.all(
+      [0, 1, 2, 3].map(() => startListening(t, '127.0.0.1:0', [], { CODECELL_TOKEN: 'k' })),
+    );
+    const client = await HostClient.connect({
+      hosts: hosts.map((host) => host.url),
+      token: 'k',
+      logger: capturingLogger(),
+    });
     t.after(() => client.close());
     const sessions: RemoteSession[] = [];
     for (let i = 0; i < 400; i++) sessions.push(await client.createSession(echo(), { tools: TOOLS }));
@@ -219,12 +307,18 @@ describe('one HostClient over many hosts', { timeout: 120_000 }, () => {
     const killedAt = performance.now();
     const fresh = await client.createSession(echo());
     assert.ok(performance.now() - killedAt < 1_000, 'a new session within 1 s of the kill');
-    assert.ok(others.some((host) => host.url === fresh.host), `new session on a live host (${fresh.host})`);
+    assert.ok(
+      others.some((host) => host.url === fresh.host),
+      `new session on a live host (${fresh.host})`,
+    );
     const onDoomed = sessions.filter((session) => session.host === doomed.url);
-    const results = await Promise.allSettled(sessions.map((session) => session.execute({ source: 'text("alive")' }).then((started) => started.initialEvent)));
+    const results = await Promise.allSettled(
+      sessions.map((session) => session.execute({ source: 'text("alive")' }).then((started) => started.initialEvent)),
+    );
     results.forEach((result, i) => {
       const session = sessions[i] as (typeof sessions)[0];
-      if (session.host === doomed.url) assert.equal(result.status === 'rejected' && codeOf(result.reason), 'ERR_HOST_EXITED');
+      if (session.host === doomed.url)
+        assert.equal(result.status === 'rejected' && codeOf(result.reason), 'ERR_HOST_EXITED');
       else assert.deepEqual(result.status === 'fulfilled' && texts(result.value), ['alive']);
     });
     assert.ok(onDoomed.every((session) => !session.isAlive));
@@ -237,14 +331,20 @@ describe('one HostClient over many hosts', { timeout: 120_000 }, () => {
     const client = await HostClient.connect({ hosts: [draining.url], logger: capturingLogger() });
     t.after(() => client.close());
     const session = await client.createSession(echo());
-    const running = await session.execute({ source: 'await new Promise((r) => setTimeout(r, 600)); text("finished")' }, { kind: 'yieldAfter', ms: 0 });
+    const running = await session.execute(
+      { source: 'await new Promise((r) => setTimeout(r, 600)); text("finished")' },
+      { kind: 'yieldAfter', ms: 0 },
+    );
     await running.initialEvent;
     const signalled = performance.now();
     draining.child.kill('SIGTERM');
     await waitFor(() => draining.stderr().includes('draining'));
     assert.equal((await probe(draining.url, '/readyz')).status, 503);
     assert.equal((await probe(draining.url, '/healthz')).status, 200, 'alive while it drains');
-    await assert.rejects(client.createSession(echo()), (error: CodeCellError) => error.code === 'ERR_SHUTTING_DOWN' && /draining/.test(error.message));
+    await assert.rejects(
+      client.createSession(echo()),
+      (error: CodeCellError) => error.code === 'ERR_SHUTTING_DOWN' && /draining/.test(error.message),
+    );
     // A client that also knows another host goes there.
     const both = await HostClient.connect({ hosts: [draining.url, other.url].reverse(), logger: capturingLogger() });
     t.after(() => both.close());
@@ -277,26 +377,44 @@ describe('one HostClient over many hosts', { timeout: 120_000 }, () => {
     const second = await listen({ host: '127.0.0.3', port: first.port, logger: capturingLogger() });
     t.after(() => second.close());
     let answer = ['127.0.0.2'];
-    const client = await HostClient.connect({ hosts: [{ dns: `codecell-hosts.test:${first.port}` }], resolve: async () => answer, resolveIntervalMs: 50, logger: capturingLogger() });
+    const client = await HostClient.connect({
+      hosts: [{ dns: `codecell-hosts.test:${first.port}` }],
+      resolve: async () => answer,
+      resolveIntervalMs: 50,
+      logger: capturingLogger(),
+    });
     t.after(() => client.close());
     const before = await Promise.all([0, 1, 2].map(() => client.createSession(echo())));
     assert.deepEqual(new Set(before.map((session) => session.host)), new Set([first.url]));
     answer = ['127.0.0.2', '127.0.0.3'];
     await waitFor(() => client.hosts.some((host) => host.host === second.url && host.connected));
     const after = await Promise.all([0, 1, 2].map(() => client.createSession(echo())));
-    assert.deepEqual(after.map((session) => session.host), [second.url, second.url, second.url], 'the new host had the fewest sessions');
+    assert.deepEqual(
+      after.map((session) => session.host),
+      [second.url, second.url, second.url],
+      'the new host had the fewest sessions',
+    );
     answer = ['127.0.0.3'];
     await waitFor(() => client.hosts.some((host) => host.host === first.url && !host.accepting));
     for (let i = 0; i < 6; i++) assert.equal((await client.createSession(echo())).host, second.url);
-    assert.ok(before.every((session) => session.isAlive), 'sessions on a host dropped from the answer keep working');
+    assert.ok(
+      before.every((session) => session.isAlive),
+      'sessions on a host dropped from the answer keep working',
+    );
   });
 
   test('a dns entry goes through the system resolver (localhost)', async (t) => {
     const service = await listen({ host: '127.0.0.1', port: 0, logger: capturingLogger() });
     t.after(() => service.close());
-    const client = await HostClient.connect({ hosts: [{ dns: `localhost:${service.port}` }], logger: capturingLogger() });
+    const client = await HostClient.connect({
+      hosts: [{ dns: `localhost:${service.port}` }],
+      logger: capturingLogger(),
+    });
     t.after(() => client.close());
-    assert.ok(client.hosts.some((host) => host.host === service.url && host.connected), JSON.stringify(client.hosts));
+    assert.ok(
+      client.hosts.some((host) => host.host === service.url && host.connected),
+      JSON.stringify(client.hosts),
+    );
     assert.equal((await client.createSession(echo())).host, service.url);
   });
 
@@ -317,32 +435,47 @@ describe('one HostClient over many hosts', { timeout: 120_000 }, () => {
     assert.deepEqual(texts(await started.initialEvent), ['back']);
   });
 
-  test('1 000 sessions x 10 cells over 4 hosts: no event lost, duplicated or reordered', { timeout: 240_000 }, async (t) => {
-    const services = await Promise.all([0, 1, 2, 3].map(() => listen({ host: '127.0.0.1', port: 0, logger: capturingLogger() })));
-    t.after(() => Promise.all(services.map((service) => service.close())));
-    const client = await HostClient.connect({ hosts: services.map((service) => service.url), logger: capturingLogger() });
-    t.after(() => client.close());
-    const LINES = 5;
-    const runSession = async (n: number): Promise<void> => {
-      const session = await client.createSession(echo());
-      for (let cell = 0; cell < 10; cell++) {
-        const started = await session.execute({ source: `for (let i = 0; i < ${LINES}; i++) { text(\`${n}:${cell}:\${i}\`); await 0 }` }, { kind: 'yieldAfter', ms: 0 });
-        const seen: string[] = [];
-        for await (const event of session.events(started.cellId)) {
-          if (event.type === 'output' && event.item.type === 'text') seen.push(event.item.text);
-          if (event.type === 'closed') break;
+  test(
+    '1 000 sessions x 10 cells over 4 hosts: no event lost, duplicated or reordered',
+    { timeout: 240_000 },
+    async (t) => {
+      const services = await Promise.all(
+        [0, 1, 2, 3].map(() => listen({ host: '127.0.0.1', port: 0, logger: capturingLogger() })),
+      );
+      t.after(() => Promise.all(services.map((service) => service.close())));
+      const client = await HostClient.connect({
+        hosts: services.map((service) => service.url),
+        logger: capturingLogger(),
+      });
+      t.after(() => client.close());
+      const LINES = 5;
+      const runSession = async (n: number): Promise<void> => {
+        const session = await client.createSession(echo());
+        for (let cell = 0; cell < 10; cell++) {
+          const started = await session.execute(
+            { source: `for (let i = 0; i < ${LINES}; i++) { text(\`${n}:${cell}:\${i}\`); await 0 }` },
+            { kind: 'yieldAfter', ms: 0 },
+          );
+          const seen: string[] = [];
+          for await (const event of session.events(started.cellId)) {
+            if (event.type === 'output' && event.item.type === 'text') seen.push(event.item.text);
+            if (event.type === 'closed') break;
+          }
+          assert.deepEqual(
+            seen,
+            Array.from({ length: LINES }, (_, i) => `${n}:${cell}:${i}`),
+          );
         }
-        assert.deepEqual(seen, Array.from({ length: LINES }, (_, i) => `${n}:${cell}:${i}`));
-      }
-      await session.shutdown();
-    };
-    let next = 0;
-    await Promise.all(
-      Array.from({ length: 50 }, async () => {
-        while (next < 1_000) await runSession(next++);
-      }),
-    );
-    const spread = services.map((service) => service.stats.sessions);
-    assert.deepEqual(spread, [0, 0, 0, 0], 'every session was shut down');
-  });
+        await session.shutdown();
+      };
+      let next = 0;
+      await Promise.all(
+        Array.from({ length: 50 }, async () => {
+          while (next < 1_000) await runSession(next++);
+        }),
+      );
+      const spread = services.map((service) => service.stats.sessions);
+      assert.deepEqual(spread, [0, 0, 0, 0], 'every session was shut down');
+    },
+  );
 });

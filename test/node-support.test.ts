@@ -7,7 +7,9 @@ import { loadIsolatedVm } from '../src/isolate/load.js';
 import { unsupportedNodeMessage } from '../src/isolate/node-support.js';
 
 const entry = fileURLToPath(new URL('../src/index.js', import.meta.url));
-const bins = ['codecell', 'codecell-host'].map((name) => fileURLToPath(new URL(`../../bin/${name}.js`, import.meta.url)));
+const bins = ['codecell', 'codecell-host'].map((name) =>
+  fileURLToPath(new URL(`../../bin/${name}.js`, import.meta.url)),
+);
 const probe = `
   const { SessionRuntime } = await import(${JSON.stringify(entry)});
   try {
@@ -28,7 +30,8 @@ test('without --no-node-snapshot the runtime throws ERR_NODE_SNAPSHOT with the f
 // Makes a child report an unsupported Node version before anything else loads.
 const pretendNode20 =
   "data:text/javascript,Object.defineProperty(process, 'versions', { value: { ...process.versions, node: '20.19.0' } });";
-const NODE20_LINE = 'codecell supports Node 22, 24 and 26 (isolated-vm has prebuilt binaries for those); this is Node 20.19.0';
+const NODE20_LINE =
+  'codecell supports Node 22, 24 and 26 (isolated-vm has prebuilt binaries for those); this is Node 20.19.0';
 
 test('on an unsupported Node the runtime throws ERR_UNSUPPORTED_NODE at first use', () => {
   const args = ['--no-node-snapshot', '--import', pretendNode20, '--input-type=module', '-e', probe];
@@ -46,13 +49,25 @@ test('NODE_OPTIONS=--no-node-snapshot is accepted as well as the flag', () => {
 
 test('unsupportedNodeMessage accepts exactly Node 22, 24 and 26', () => {
   const cases: Array<[string, boolean]> = [
-    ['18.20.4', false], ['20.19.0', false], ['21.7.3', false], ['22.0.0', true], ['v22.23.3', true],
-    ['23.11.0', false], ['24.21.0', true], ['25.1.0', false], ['26.10.0', true], ['27.0.0', false],
+    ['18.20.4', false],
+    ['20.19.0', false],
+    ['21.7.3', false],
+    ['22.0.0', true],
+    ['v22.23.3', true],
+    ['23.11.0', false],
+    ['24.21.0', true],
+    ['25.1.0', false],
+    ['26.10.0', true],
+    ['27.0.0', false],
   ];
   for (const [version, supported] of cases) {
     const message = unsupportedNodeMessage(version);
     if (supported) assert.equal(message, undefined, version);
-    else assert.equal(message, `codecell supports Node 22, 24 and 26 (isolated-vm has prebuilt binaries for those); this is Node ${version}`);
+    else
+      assert.equal(
+        message,
+        `codecell supports Node 22, 24 and 26 (isolated-vm has prebuilt binaries for those); this is Node ${version}`,
+      );
   }
 });
 

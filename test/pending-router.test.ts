@@ -1,6 +1,12 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { OVERFLOW_MESSAGE, PendingRouter, ROUTING_ENDED_MESSAGE, type RoutedEntry, type RoutingFailure } from '../src/index.js';
+import {
+  OVERFLOW_MESSAGE,
+  PendingRouter,
+  ROUTING_ENDED_MESSAGE,
+  type RoutedEntry,
+  type RoutingFailure,
+} from '../src/index.js';
 import { INTERNAL_ERROR, INVALID_PARAMS } from '../src/internal.js';
 import { capturingLogger } from './helpers.js';
 
@@ -63,8 +69,15 @@ test('the 129th entry for a key evicts the oldest; an evicted request is answere
   assert.equal(logger.warnings.length, 0, 'evictions are not reported one by one');
   const seen: string[] = [];
   r.register('s', (entry) => seen.push(entry.message));
-  assert.deepEqual(seen, Array.from({ length: 128 }, (_, i) => `n${i + 3}`));
-  assert.deepEqual(logger.warnings, [`codecell: session s lost its 2 oldest held notification(s) (${OVERFLOW_MESSAGE})`], 'one warning for the key, with the count');
+  assert.deepEqual(
+    seen,
+    Array.from({ length: 128 }, (_, i) => `n${i + 3}`),
+  );
+  assert.deepEqual(
+    logger.warnings,
+    [`codecell: session s lost its 2 oldest held notification(s) (${OVERFLOW_MESSAGE})`],
+    'one warning for the key, with the count',
+  );
   guard.release();
 });
 
@@ -143,6 +156,9 @@ test('registering a key twice is refused', () => {
 });
 
 test('bad options are refused with a CodeCellError', () => {
-  assert.throws(() => new PendingRouter({ maxEntriesPerKey: 0 }), { code: 'ERR_INVALID_REQUEST', message: 'PendingRouter maxEntriesPerKey must be an integer >= 1' });
+  assert.throws(() => new PendingRouter({ maxEntriesPerKey: 0 }), {
+    code: 'ERR_INVALID_REQUEST',
+    message: 'PendingRouter maxEntriesPerKey must be an integer >= 1',
+  });
   assert.throws(() => new PendingRouter({ maxPendingKeys: 1.5 }), { code: 'ERR_INVALID_REQUEST' });
 });

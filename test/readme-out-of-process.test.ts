@@ -12,9 +12,16 @@ const SECTION = README.slice(README.indexOf('## Out of process'), README.indexOf
 
 function runExample(name: string): string {
   const example = readFileSync(new URL(`examples/${name}.mjs`, ROOT), 'utf8');
-  assert.ok(SECTION.includes(`\`\`\`js\n${example}\`\`\``), `the README's Out of process section shows examples/${name}.mjs as it is`);
+  assert.ok(
+    SECTION.includes(`\`\`\`js\n${example}\`\`\``),
+    `the README's Out of process section shows examples/${name}.mjs as it is`,
+  );
   assert.ok(example.trimEnd().split('\n').length < 15, `examples/${name}.mjs is under 15 lines`);
-  const { status, stdout, stderr } = spawnSync(process.execPath, ['--no-node-snapshot', `examples/${name}.mjs`], { cwd: ROOT, encoding: 'utf8', timeout: 60_000 });
+  const { status, stdout, stderr } = spawnSync(process.execPath, ['--no-node-snapshot', `examples/${name}.mjs`], {
+    cwd: ROOT,
+    encoding: 'utf8',
+    timeout: 60_000,
+  });
   assert.equal(status, 0, stderr);
   return stdout;
 }

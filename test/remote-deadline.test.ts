@@ -15,10 +15,15 @@ function slowToCleanUp(cleanupMs: number): { delegate: RecordingDelegate; finish
   const delegate = new RecordingDelegate({
     slow: (_call, signal) =>
       new Promise((_resolve, reject) => {
-        signal.addEventListener('abort', () => setTimeout(() => {
-          finished++;
-          reject(signal.reason);
-        }, cleanupMs), { once: true });
+        signal.addEventListener(
+          'abort',
+          () =>
+            setTimeout(() => {
+              finished++;
+              reject(signal.reason);
+            }, cleanupMs),
+          { once: true },
+        );
       }),
   });
   return { delegate, finished: () => finished };
@@ -27,8 +32,14 @@ function slowToCleanUp(cleanupMs: number): { delegate: RecordingDelegate; finish
 for (const kind of [...bothKinds, networkHost]) {
   describe(`${kind.name}: the caller's own callbacks under the shared deadline`, () => {
     test('terminate waits for a tool that ignores its signal until the session deadline, not longer', async (t) => {
-      const session = await kind.open(t, new RecordingDelegate({ slow: hang }), { tools: TOOLS, callbackAbortDeadlineMs: 400 });
-      const { cellId, initialEvent } = await session.execute({ source: 'await tools.slow({})' }, { kind: 'pendingFrontier' });
+      const session = await kind.open(t, new RecordingDelegate({ slow: hang }), {
+        tools: TOOLS,
+        callbackAbortDeadlineMs: 400,
+      });
+      const { cellId, initialEvent } = await session.execute(
+        { source: 'await tools.slow({})' },
+        { kind: 'pendingFrontier' },
+      );
       assert.equal((await initialEvent).kind, 'pending');
       const start = performance.now();
       assert.equal((await session.terminate(cellId)).kind, 'terminated');
@@ -39,7 +50,10 @@ for (const kind of [...bothKinds, networkHost]) {
     test('terminate resolves once a cooperative tool finished cleaning up, before the deadline', async (t) => {
       const { delegate, finished } = slowToCleanUp(50);
       const session = await kind.open(t, delegate, { tools: TOOLS, callbackAbortDeadlineMs: 2_000 });
-      const { cellId, initialEvent } = await session.execute({ source: 'await tools.slow({})' }, { kind: 'pendingFrontier' });
+      const { cellId, initialEvent } = await session.execute(
+        { source: 'await tools.slow({})' },
+        { kind: 'pendingFrontier' },
+      );
       await initialEvent;
       const start = performance.now();
       await session.terminate(cellId);
@@ -50,13 +64,23 @@ for (const kind of [...bothKinds, networkHost]) {
     test('after shutdown() resolved, every cooperative tool of every cell has finished', async (t) => {
       const { delegate, finished } = slowToCleanUp(50);
       const session = await kind.open(t, delegate, { tools: TOOLS, callbackAbortDeadlineMs: 2_000 });
-      for (let i = 0; i < 5; i++) await (await session.execute({ source: 'await Promise.all([tools.slow({}), tools.slow({})])' }, { kind: 'pendingFrontier' })).initialEvent;
+      for (let i = 0; i < 5; i++)
+        await (
+          await session.execute(
+            { source: 'await Promise.all([tools.slow({}), tools.slow({})])' },
+            { kind: 'pendingFrontier' },
+          )
+        ).initialEvent;
       await session.shutdown();
       assert.equal(finished(), 10);
     });
 
     test('shutdown with 100 cells x 100 hanging calls waits one deadline, not one per cell', async (t) => {
-      const session = await kind.open(t, new RecordingDelegate({ slow: hang }), { tools: TOOLS, callbackAbortDeadlineMs: 100, limits: { maxCellsPerSession: 100 } });
+      const session = await kind.open(t, new RecordingDelegate({ slow: hang }), {
+        tools: TOOLS,
+        callbackAbortDeadlineMs: 100,
+        limits: { maxCellsPerSession: 100 },
+      });
       const source = 'await Promise.all(Array.from({ length: 100 }, () => tools.slow({})))';
       for (let i = 0; i < 100; i++) await (await session.execute({ source }, { kind: 'pendingFrontier' })).initialEvent;
       const start = performance.now();

@@ -4,7 +4,11 @@ import { decodeSandboxMessage, TO_HOST } from '../src/isolate/sandbox-protocol.j
 
 test('well-formed sandbox messages decode to their kind and arguments', () => {
   assert.deepEqual(decodeSandboxMessage(['text', 'hi', undefined, undefined]), ['text', 'hi']);
-  assert.deepEqual(decodeSandboxMessage(['image', 'data:image/png;base64,AA', 'low', undefined]), ['image', 'data:image/png;base64,AA', 'low']);
+  assert.deepEqual(decodeSandboxMessage(['image', 'data:image/png;base64,AA', 'low', undefined]), [
+    'image',
+    'data:image/png;base64,AA',
+    'low',
+  ]);
   assert.deepEqual(decodeSandboxMessage(['tool', 'tool-1', 0, '{}']), ['tool', 'tool-1', 0, '{}']);
   assert.deepEqual(decodeSandboxMessage(['done', 'tool-1,tool-2']), ['done', 'tool-1,tool-2']);
   assert.deepEqual(decodeSandboxMessage(['timer', 3, 10]), ['timer', 3, 10]);
@@ -38,7 +42,8 @@ test('malformed sandbox messages decode to nothing', () => {
     ['timer', '1', 10],
     ['clearTimer', null],
   ];
-  for (const message of malformed) assert.equal(decodeSandboxMessage(message), undefined, JSON.stringify(message) ?? String(message));
+  for (const message of malformed)
+    assert.equal(decodeSandboxMessage(message), undefined, JSON.stringify(message) ?? String(message));
 });
 
 test('every kind of the table decodes with arguments of its shape', () => {

@@ -26,10 +26,14 @@ for (const kind of [...bothKinds, spawnedHost, networkHost]) {
       const delegate = adder();
       const session = await kind.open(t, delegate, { tools: TOOLS });
       const { cellId, initialEvent } = await session.execute({
-        source: 'const [x, y] = await Promise.all([tools.add({a:1,b:2}), tools.add({a:3,b:4})]);\nnotify(`sums ${x.sum} ${y.sum}`);\ntext(x.sum + y.sum);',
+        source:
+          'const [x, y] = await Promise.all([tools.add({a:1,b:2}), tools.add({a:3,b:4})]);\nnotify(`sums ${x.sum} ${y.sum}`);\ntext(x.sum + y.sum);',
       });
       assert.deepEqual(await initialEvent, { kind: 'completed', cellId, items: [{ type: 'text', text: '10' }] });
-      assert.deepEqual(delegate.calls.map((call) => [call.callId, call.input]).sort(), [['tool-1', { a: 1, b: 2 }], ['tool-2', { a: 3, b: 4 }]]);
+      assert.deepEqual(delegate.calls.map((call) => [call.callId, call.input]).sort(), [
+        ['tool-1', { a: 1, b: 2 }],
+        ['tool-2', { a: 3, b: 4 }],
+      ]);
       assert.deepEqual(delegate.notifications, [{ cellId, callId: `exec-${cellId}`, text: 'sums 3 7' }]);
       assert.equal(session.isAlive, true);
     });
@@ -41,8 +45,16 @@ for (const kind of bothKinds) {
     test('pendingFrontier lists the outstanding calls, and terminate aborts a hanging delegate within the deadline', async (t) => {
       const delegate = new RecordingDelegate({ slow: hang });
       const session = await kind.open(t, delegate, { tools: TOOLS });
-      const { cellId, initialEvent } = await session.execute({ source: 'await Promise.all([tools.slow({}), tools.slow({})])' }, { kind: 'pendingFrontier' });
-      assert.deepEqual(await initialEvent, { kind: 'pending', cellId, items: [], pendingToolCallIds: ['tool-1', 'tool-2'] });
+      const { cellId, initialEvent } = await session.execute(
+        { source: 'await Promise.all([tools.slow({}), tools.slow({})])' },
+        { kind: 'pendingFrontier' },
+      );
+      assert.deepEqual(await initialEvent, {
+        kind: 'pending',
+        cellId,
+        items: [],
+        pendingToolCallIds: ['tool-1', 'tool-2'],
+      });
       const start = performance.now();
       assert.deepEqual(await session.terminate(cellId), { kind: 'terminated', cellId, items: [], reason: 'requested' });
       assert.ok(ms(start) < GENEROUS_MS);
@@ -53,7 +65,10 @@ for (const kind of bothKinds) {
     test('a cooperative delegate sees its signal aborted with a CodeCellError', async (t) => {
       const delegate = new RecordingDelegate({ slow: (_call, signal) => untilAborted(signal) });
       const session = await kind.open(t, delegate, { tools: TOOLS });
-      const { cellId, initialEvent } = await session.execute({ source: 'await tools.slow({})' }, { kind: 'pendingFrontier' });
+      const { cellId, initialEvent } = await session.execute(
+        { source: 'await tools.slow({})' },
+        { kind: 'pendingFrontier' },
+      );
       await initialEvent;
       await session.terminate(cellId);
       await waitFor(() => delegate.signals[0]?.aborted === true);
@@ -63,11 +78,19 @@ for (const kind of bothKinds) {
     test('observer rules: busy, missing and already terminating carry their codes', async (t) => {
       const gate = deferred<number>();
       const session = await kind.open(t, new RecordingDelegate({ slow: () => gate.promise }), { tools: TOOLS });
-      const { cellId, initialEvent } = await session.execute({ source: 'text(await tools.slow({}))' }, { kind: 'pendingFrontier' });
+      const { cellId, initialEvent } = await session.execute(
+        { source: 'text(await tools.slow({}))' },
+        { kind: 'pendingFrontier' },
+      );
       await initialEvent;
       const { event } = await session.beginObserve(cellId, { kind: 'yieldAfter', ms: 60_000 });
-      await assert.rejects(session.observe(cellId, { kind: 'yieldAfter', ms: 0 }), { code: 'ERR_BUSY_OBSERVER', message: `cell ${cellId} already has an active observer` });
-      await assert.rejects(session.observe('no-such-cell', { kind: 'yieldAfter', ms: 0 }), { code: 'ERR_MISSING_CELL' });
+      await assert.rejects(session.observe(cellId, { kind: 'yieldAfter', ms: 0 }), {
+        code: 'ERR_BUSY_OBSERVER',
+        message: `cell ${cellId} already has an active observer`,
+      });
+      await assert.rejects(session.observe('no-such-cell', { kind: 'yieldAfter', ms: 0 }), {
+        code: 'ERR_MISSING_CELL',
+      });
       gate.resolve(9);
       assert.deepEqual(await event, { kind: 'completed', cellId, items: [{ type: 'text', text: '9' }] });
       await assert.rejects(session.terminate(cellId), { code: 'ERR_MISSING_CELL' });
@@ -77,37 +100,55 @@ for (const kind of bothKinds) {
       const session = await kind.open(t, new RecordingDelegate());
       const event = await (await session.execute({ source: 'text("a");\n\n\nnull.x;' })).initialEvent;
       assert.equal(event.kind, 'completed');
-      assert.match(event.kind === 'completed' ? event.error ?? '' : '', /TypeError[\s\S]*cell\.js:4:/);
+      assert.match(event.kind === 'completed' ? (event.error ?? '') : '', /TypeError[\s\S]*cell\.js:4:/);
       assert.deepEqual(texts(event), ['a']);
     });
 
     test('stored values carry over to the next cell of the session', async (t) => {
       const session = await kind.open(t, new RecordingDelegate());
-      await (await session.execute({ source: 'store("k", {n: 41})' })).initialEvent;
+      await (
+        await session.execute({ source: 'store("k", {n: 41})' })
+      ).initialEvent;
       assert.deepEqual(texts(await (await session.execute({ source: 'text(load("k").n + 1)' })).initialEvent), ['42']);
     });
 
     test('yield_control yields, and the rest arrives with the next observation', async (t) => {
       const session = await kind.open(t, new RecordingDelegate());
-      const { cellId, initialEvent } = await session.execute({ source: 'text("1"); yield_control(); await new Promise(r => setTimeout(r, 20)); text("2")' }, { kind: 'yieldAfter', ms: 60_000 });
+      const { cellId, initialEvent } = await session.execute(
+        { source: 'text("1"); yield_control(); await new Promise(r => setTimeout(r, 20)); text("2")' },
+        { kind: 'yieldAfter', ms: 60_000 },
+      );
       assert.deepEqual(texts(await initialEvent), ['1']);
-      assert.deepEqual(await session.observe(cellId, { kind: 'yieldAfter', ms: 60_000 }), { kind: 'completed', cellId, items: [{ type: 'text', text: '2' }] });
+      assert.deepEqual(await session.observe(cellId, { kind: 'yieldAfter', ms: 60_000 }), {
+        kind: 'completed',
+        cellId,
+        items: [{ type: 'text', text: '2' }],
+      });
     });
 
     test('events() streams the cell from its first output to closed', async (t) => {
       const session = await kind.open(t, adder(), { tools: TOOLS });
-      const { cellId, initialEvent } = await session.execute({ source: 'text("go"); await tools.add({a:1,b:1}); notify("n")' });
+      const { cellId, initialEvent } = await session.execute({
+        source: 'text("go"); await tools.add({a:1,b:1}); notify("n")',
+      });
       const seen: CellStreamEvent[] = [];
       for await (const event of session.events(cellId)) seen.push(event);
-      assert.deepEqual(seen.map((event) => event.type), ['output', 'toolCall', 'toolResult', 'notification', 'closed']);
+      assert.deepEqual(
+        seen.map((event) => event.type),
+        ['output', 'toolCall', 'toolResult', 'notification', 'closed'],
+      );
       assert.deepEqual(seen.at(-1), { type: 'closed', event: await initialEvent });
     });
 
     test('bad requests are refused with ERR_INVALID_REQUEST and the session goes on', async (t) => {
       const session = await kind.open(t, new RecordingDelegate());
       await assert.rejects(session.execute({ source: '' }), { code: 'ERR_INVALID_REQUEST' });
-      await assert.rejects(session.execute({ source: 'text(1)' }, { kind: 'yieldAfter', ms: -1 }), { code: 'ERR_INVALID_REQUEST' });
-      await assert.rejects(session.execute({ source: 'x'.repeat(2048), limits: { maxSourceBytes: 1024 } }), { code: 'ERR_LIMIT_EXCEEDED' });
+      await assert.rejects(session.execute({ source: 'text(1)' }, { kind: 'yieldAfter', ms: -1 }), {
+        code: 'ERR_INVALID_REQUEST',
+      });
+      await assert.rejects(session.execute({ source: 'x'.repeat(2048), limits: { maxSourceBytes: 1024 } }), {
+        code: 'ERR_LIMIT_EXCEEDED',
+      });
       assert.deepEqual(texts(await (await session.execute({ source: 'text("ok")' })).initialEvent), ['ok']);
     });
 

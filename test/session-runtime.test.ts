@@ -8,7 +8,9 @@ const GENEROUS_MS = 5_000;
 
 test('text() renders strings as-is, primitives via String() and objects as JSON', async (t) => {
   const runtime = newRuntime(t, new RecordingDelegate());
-  const { initialEvent } = await runtime.execute({ source: 'text("a"); text(1); text({x:1}); text(null); text(undefined); text(10n); text([1,"b"])' });
+  const { initialEvent } = await runtime.execute({
+    source: 'text("a"); text(1); text({x:1}); text(null); text(undefined); text(10n); text([1,"b"])',
+  });
   const event = await initialEvent;
   assert.equal(event.kind, 'completed');
   assert.deepEqual(texts(event), ['a', '1', '{"x":1}', 'null', 'undefined', '10', '[1,"b"]']);
@@ -28,7 +30,9 @@ test('an uncaught throw completes the cell with the error, its line, and the out
 
 test('a rejection after a top-level await completes the cell with that error and line', async (t) => {
   const runtime = newRuntime(t, new RecordingDelegate({ add: () => 1 }), { tools: ADD });
-  const { initialEvent } = await runtime.execute({ source: 'await tools.add({});\ntext("mid");\nthrow new TypeError("late");' });
+  const { initialEvent } = await runtime.execute({
+    source: 'await tools.add({});\ntext("mid");\nthrow new TypeError("late");',
+  });
   const event = await initialEvent;
   assert.equal(event.kind, 'completed');
   assert.deepEqual(texts(event), ['mid']);
@@ -37,44 +41,64 @@ test('a rejection after a top-level await completes the cell with that error and
 });
 
 test('a tool call reaches the delegate with its call id, tool, kind and input, and resolves with the JSON result', async (t) => {
-  const delegate = new RecordingDelegate({ add: ({ input }) => {
-    const { a, b } = input as { a: number; b: number };
-    return { sum: a + b };
-  } });
+  const delegate = new RecordingDelegate({
+    add: ({ input }) => {
+      const { a, b } = input as { a: number; b: number };
+      return { sum: a + b };
+    },
+  });
   const runtime = newRuntime(t, delegate, { tools: ADD });
-  const { cellId, initialEvent } = await runtime.execute({ source: 'const r = await tools.add({a:1,b:2}); text(r.sum)' });
+  const { cellId, initialEvent } = await runtime.execute({
+    source: 'const r = await tools.add({a:1,b:2}); text(r.sum)',
+  });
   const event = await initialEvent;
   assert.deepEqual(texts(event), ['3']);
-  assert.deepEqual(delegate.calls, [{ cellId, callId: 'tool-1', tool: { name: 'add' }, kind: 'function', input: { a: 1, b: 2 } }]);
+  assert.deepEqual(delegate.calls, [
+    { cellId, callId: 'tool-1', tool: { name: 'add' }, kind: 'function', input: { a: 1, b: 2 } },
+  ]);
 });
 
 test('a rejecting delegate rejects the tool promise with its message, catchable in the cell', async (t) => {
-  const delegate = new RecordingDelegate({ add: () => { throw new Error('no adding today'); } });
+  const delegate = new RecordingDelegate({
+    add: () => {
+      throw new Error('no adding today');
+    },
+  });
   const runtime = newRuntime(t, delegate, { tools: ADD });
-  const { initialEvent } = await runtime.execute({ source: 'try { await tools.add({a:1}) } catch (e) { text(e instanceof Error); text(e.message) }' });
+  const { initialEvent } = await runtime.execute({
+    source: 'try { await tools.add({a:1}) } catch (e) { text(e instanceof Error); text(e.message) }',
+  });
   assert.deepEqual(texts(await initialEvent), ['true', 'no adding today']);
 });
 
 test('namespaced and oddly named tools get normalized identifiers, call ids count per cell', async (t) => {
   const delegate = new RecordingDelegate({ 'get-weather': () => 'sunny', '2fa': (call) => call.input ?? null });
   const runtime = newRuntime(t, delegate, {
-    tools: [{ name: 'get-weather', namespace: 'wx' }, { name: '2fa', kind: 'freeform', description: 'checks' }],
+    tools: [
+      { name: 'get-weather', namespace: 'wx' },
+      { name: '2fa', kind: 'freeform', description: 'checks' },
+    ],
   });
   const { initialEvent } = await runtime.execute({
-    source: 'text(await tools.wx__get_weather()); text(await tools._2fa("123")); text(ALL_TOOLS.map(t => t.name + ":" + t.description).join(","))',
+    source:
+      'text(await tools.wx__get_weather()); text(await tools._2fa("123")); text(ALL_TOOLS.map(t => t.name + ":" + t.description).join(","))',
   });
   assert.deepEqual(texts(await initialEvent), ['sunny', '123', 'wx__get_weather:,_2fa:checks']);
-  assert.deepEqual(delegate.calls.map((c) => [c.callId, c.tool, c.kind, c.input]), [
-    ['tool-1', { name: 'get-weather', namespace: 'wx' }, 'function', {}],
-    ['tool-2', { name: '2fa' }, 'freeform', '123'],
-  ]);
+  assert.deepEqual(
+    delegate.calls.map((c) => [c.callId, c.tool, c.kind, c.input]),
+    [
+      ['tool-1', { name: 'get-weather', namespace: 'wx' }, 'function', {}],
+      ['tool-2', { name: '2fa' }, 'freeform', '123'],
+    ],
+  );
 });
 
 test('a tool given the wrong input type rejects with a TypeError naming the tool', async (t) => {
   const delegate = new RecordingDelegate({ add: () => 1 });
   const runtime = newRuntime(t, delegate, { tools: ADD });
   const { initialEvent } = await runtime.execute({
-    source: 'for (const bad of [1, "x", null, [1]]) { try { await tools.add(bad) } catch (e) { text(e.name + " " + /tools\\.add/.test(e.message)) } }',
+    source:
+      'for (const bad of [1, "x", null, [1]]) { try { await tools.add(bad) } catch (e) { text(e.name + " " + /tools\\.add/.test(e.message)) } }',
   });
   assert.deepEqual(texts(await initialEvent), Array(4).fill('TypeError true'));
   assert.equal(delegate.calls.length, 0);
@@ -87,7 +111,12 @@ test('pendingFrontier reports both outstanding calls of a Promise.all', async (t
     { source: 'text("go"); await Promise.all([tools.add({a:1}), tools.add({a:2})])' },
     { kind: 'pendingFrontier' },
   );
-  assert.deepEqual(await initialEvent, { kind: 'pending', cellId, items: [{ type: 'text', text: 'go' }], pendingToolCallIds: ['tool-1', 'tool-2'] });
+  assert.deepEqual(await initialEvent, {
+    kind: 'pending',
+    cellId,
+    items: [{ type: 'text', text: 'go' }],
+    pendingToolCallIds: ['tool-1', 'tool-2'],
+  });
 });
 
 test('pendingFrontier waits for a running timer callback and reports no calls when only a timer is left', async (t) => {
@@ -104,7 +133,10 @@ test('pendingFrontier waits for a running timer callback and reports no calls wh
 test('yieldAfter fires on time during a CPU-bound loop, and terminate stops the loop', async (t) => {
   const runtime = newRuntime(t, new RecordingDelegate());
   const start = performance.now();
-  const { cellId, initialEvent } = await runtime.execute({ source: 'text("spin"); while (true) {}' }, { kind: 'yieldAfter', ms: 50 });
+  const { cellId, initialEvent } = await runtime.execute(
+    { source: 'text("spin"); while (true) {}' },
+    { kind: 'yieldAfter', ms: 50 },
+  );
   const event = await initialEvent;
   assert.deepEqual(event, { kind: 'yielded', cellId, items: [{ type: 'text', text: 'spin' }] });
   assert.ok(performance.now() - start < GENEROUS_MS);
@@ -120,17 +152,32 @@ test('yield_control() yields a long yieldAfter at once, and the next observe get
   );
   assert.deepEqual(await initialEvent, { kind: 'yielded', cellId, items: [{ type: 'text', text: 'before' }] });
   assert.ok(performance.now() - start < GENEROUS_MS);
-  assert.deepEqual(await runtime.observe(cellId, { kind: 'yieldAfter', ms: 60_000 }), { kind: 'completed', cellId, items: [{ type: 'text', text: 'after' }] });
+  assert.deepEqual(await runtime.observe(cellId, { kind: 'yieldAfter', ms: 60_000 }), {
+    kind: 'completed',
+    cellId,
+    items: [{ type: 'text', text: 'after' }],
+  });
 });
 
 test('yieldAfter(0) returns at once with what is buffered, without disturbing the cell', async (t) => {
   const gate = deferred<number>();
   const runtime = newRuntime(t, new RecordingDelegate({ add: () => gate.promise }), { tools: ADD });
-  const { cellId, initialEvent } = await runtime.execute({ source: 'text("a"); text(await tools.add({}))' }, { kind: 'pendingFrontier' });
+  const { cellId, initialEvent } = await runtime.execute(
+    { source: 'text("a"); text(await tools.add({}))' },
+    { kind: 'pendingFrontier' },
+  );
   assert.equal((await initialEvent).kind, 'pending');
-  assert.deepEqual(await runtime.observe(cellId, { kind: 'yieldAfter', ms: 0 }), { kind: 'yielded', cellId, items: [] });
+  assert.deepEqual(await runtime.observe(cellId, { kind: 'yieldAfter', ms: 0 }), {
+    kind: 'yielded',
+    cellId,
+    items: [],
+  });
   gate.resolve(7);
-  assert.deepEqual(await runtime.observe(cellId, { kind: 'yieldAfter', ms: 60_000 }), { kind: 'completed', cellId, items: [{ type: 'text', text: '7' }] });
+  assert.deepEqual(await runtime.observe(cellId, { kind: 'yieldAfter', ms: 60_000 }), {
+    kind: 'completed',
+    cellId,
+    items: [{ type: 'text', text: '7' }],
+  });
 });
 
 test('a completion nobody observed is returned by the next observe', async (t) => {
@@ -138,27 +185,44 @@ test('a completion nobody observed is returned by the next observe', async (t) =
   const delegate = new RecordingDelegate();
   delegate.cellClosedHandler = () => gate.resolve();
   const runtime = newRuntime(t, delegate);
-  const { cellId, initialEvent } = await runtime.execute({ source: 'await new Promise(r => setTimeout(r, 30)); text("done")' }, { kind: 'yieldAfter', ms: 0 });
+  const { cellId, initialEvent } = await runtime.execute(
+    { source: 'await new Promise(r => setTimeout(r, 30)); text("done")' },
+    { kind: 'yieldAfter', ms: 0 },
+  );
   assert.equal((await initialEvent).kind, 'yielded');
   await new Promise((resolve) => setTimeout(resolve, 100));
-  assert.deepEqual(await runtime.observe(cellId, { kind: 'yieldAfter', ms: 60_000 }), { kind: 'completed', cellId, items: [{ type: 'text', text: 'done' }] });
+  assert.deepEqual(await runtime.observe(cellId, { kind: 'yieldAfter', ms: 60_000 }), {
+    kind: 'completed',
+    cellId,
+    items: [{ type: 'text', text: 'done' }],
+  });
   await gate.promise;
   assert.deepEqual(delegate.closed, [cellId]);
 });
 
 test('terminate of a cell that completed unobserved returns completed, not terminated', async (t) => {
   const runtime = newRuntime(t, new RecordingDelegate());
-  const { cellId, initialEvent } = await runtime.execute({ source: 'await new Promise(r => setTimeout(r, 30)); text("done")' }, { kind: 'yieldAfter', ms: 0 });
+  const { cellId, initialEvent } = await runtime.execute(
+    { source: 'await new Promise(r => setTimeout(r, 30)); text("done")' },
+    { kind: 'yieldAfter', ms: 0 },
+  );
   await initialEvent;
   await new Promise((resolve) => setTimeout(resolve, 100));
-  assert.deepEqual(await runtime.terminate(cellId), { kind: 'completed', cellId, items: [{ type: 'text', text: 'done' }] });
+  assert.deepEqual(await runtime.terminate(cellId), {
+    kind: 'completed',
+    cellId,
+    items: [{ type: 'text', text: 'done' }],
+  });
   await assert.rejects(runtime.observe(cellId, { kind: 'yieldAfter', ms: 0 }), { code: 'ERR_MISSING_CELL' });
 });
 
 test('a second observer is refused with ERR_BUSY_OBSERVER and the first still gets its event', async (t) => {
   const gate = deferred<number>();
   const runtime = newRuntime(t, new RecordingDelegate({ add: () => gate.promise }), { tools: ADD });
-  const { cellId, initialEvent } = await runtime.execute({ source: 'text(await tools.add({}))' }, { kind: 'yieldAfter', ms: 60_000 });
+  const { cellId, initialEvent } = await runtime.execute(
+    { source: 'text(await tools.add({}))' },
+    { kind: 'yieldAfter', ms: 60_000 },
+  );
   await assert.rejects(runtime.observe(cellId, { kind: 'yieldAfter', ms: 0 }), {
     code: 'ERR_BUSY_OBSERVER',
     message: `cell ${cellId} already has an active observer`,
@@ -171,7 +235,10 @@ test('a second observer is refused with ERR_BUSY_OBSERVER and the first still ge
 test('beginObserve resolves at once and its event settles later', async (t) => {
   const gate = deferred<number>();
   const runtime = newRuntime(t, new RecordingDelegate({ add: () => gate.promise }), { tools: ADD });
-  const { cellId, initialEvent } = await runtime.execute({ source: 'text(await tools.add({}))' }, { kind: 'pendingFrontier' });
+  const { cellId, initialEvent } = await runtime.execute(
+    { source: 'text(await tools.add({}))' },
+    { kind: 'pendingFrontier' },
+  );
   await initialEvent;
   const { event } = await runtime.beginObserve(cellId, { kind: 'yieldAfter', ms: 60_000 });
   gate.resolve(1);
@@ -182,7 +249,10 @@ test('a second concurrent terminate is refused with ERR_ALREADY_TERMINATING', as
   const runtime = newRuntime(t, new RecordingDelegate({ add: hang }), { tools: ADD });
   const { cellId } = await runtime.execute({ source: 'await tools.add({})' }, { kind: 'pendingFrontier' });
   const first = runtime.terminate(cellId);
-  await assert.rejects(runtime.terminate(cellId), { code: 'ERR_ALREADY_TERMINATING', message: `cell ${cellId} is already terminating` });
+  await assert.rejects(runtime.terminate(cellId), {
+    code: 'ERR_ALREADY_TERMINATING',
+    message: `cell ${cellId} is already terminating`,
+  });
   assert.equal((await first).kind, 'terminated');
 });
 
@@ -201,18 +271,30 @@ test('an attached observer receives the same terminated event as terminate()', a
   const delegate = new RecordingDelegate();
   delegate.notifyHandler = () => ready.resolve();
   const runtime = newRuntime(t, delegate);
-  const { cellId, initialEvent } = await runtime.execute({ source: 'text("x"); notify("ready"); while (true) {}' }, { kind: 'yieldAfter', ms: 60_000 });
+  const { cellId, initialEvent } = await runtime.execute(
+    { source: 'text("x"); notify("ready"); while (true) {}' },
+    { kind: 'yieldAfter', ms: 60_000 },
+  );
   await ready.promise;
   const terminated = await runtime.terminate(cellId);
-  assert.deepEqual(terminated, { kind: 'terminated', cellId, items: [{ type: 'text', text: 'x' }], reason: 'requested' });
+  assert.deepEqual(terminated, {
+    kind: 'terminated',
+    cellId,
+    items: [{ type: 'text', text: 'x' }],
+    reason: 'requested',
+  });
   assert.equal(await initialEvent, terminated);
 });
 
 test('stored values reach later cells of the same session only, as deep copies', async (t) => {
   const runtime = newRuntime(t, new RecordingDelegate());
   const other = newRuntime(t, new RecordingDelegate());
-  await (await runtime.execute({ source: 'store("k", 1); store("o", {a:[1]})' })).initialEvent;
-  const second = await (await runtime.execute({ source: 'text(load("k")); const o = load("o"); o.a.push(2); text(load("o"))' })).initialEvent;
+  await (
+    await runtime.execute({ source: 'store("k", 1); store("o", {a:[1]})' })
+  ).initialEvent;
+  const second = await (
+    await runtime.execute({ source: 'text(load("k")); const o = load("o"); o.a.push(2); text(load("o"))' })
+  ).initialEvent;
   assert.deepEqual(texts(second), ['1', '{"a":[1]}']);
   assert.deepEqual(texts(await (await other.execute({ source: 'text(load("k"))' })).initialEvent), ['undefined']);
 });
@@ -224,25 +306,41 @@ test('a terminated cell discards its writes and a failed cell commits them', asy
   await runtime.terminate(spinning.cellId);
   const failed = await (await runtime.execute({ source: 'store("f", 2); throw new Error("x")' })).initialEvent;
   assert.equal(failed.kind, 'completed');
-  assert.deepEqual(texts(await (await runtime.execute({ source: 'text(load("t")); text(load("f"))' })).initialEvent), ['undefined', '2']);
+  assert.deepEqual(texts(await (await runtime.execute({ source: 'text(load("t")); text(load("f"))' })).initialEvent), [
+    'undefined',
+    '2',
+  ]);
 });
 
 test('each cell sees the snapshot taken when it was admitted', async (t) => {
   const runtime = newRuntime(t, new RecordingDelegate());
-  await (await runtime.execute({ source: 'store("k", "old")' })).initialEvent;
-  const reader = await runtime.execute({ source: 'await new Promise(r => setTimeout(r, 50)); text(load("k"))' }, { kind: 'yieldAfter', ms: 0 });
-  await (await runtime.execute({ source: 'store("k", "new")' })).initialEvent;
+  await (
+    await runtime.execute({ source: 'store("k", "old")' })
+  ).initialEvent;
+  const reader = await runtime.execute(
+    { source: 'await new Promise(r => setTimeout(r, 50)); text(load("k"))' },
+    { kind: 'yieldAfter', ms: 0 },
+  );
+  await (
+    await runtime.execute({ source: 'store("k", "new")' })
+  ).initialEvent;
   assert.deepEqual(texts(await runtime.observe(reader.cellId, { kind: 'yieldAfter', ms: 60_000 })), ['old']);
 });
 
 test('store() refuses values that are not JSON, and store/load are absent when disabled', async (t) => {
   const runtime = newRuntime(t, new RecordingDelegate());
-  const event = await (await runtime.execute({
-    source: 'for (const v of [() => 1, undefined, 1n, Symbol("s")]) { try { store("k", v); text("stored") } catch (e) { text(e.name) } }',
-  })).initialEvent;
+  const event = await (
+    await runtime.execute({
+      source:
+        'for (const v of [() => 1, undefined, 1n, Symbol("s")]) { try { store("k", v); text("stored") } catch (e) { text(e.name) } }',
+    })
+  ).initialEvent;
   assert.deepEqual(texts(event), ['TypeError', 'TypeError', 'TypeError', 'TypeError']);
   const disabled = newRuntime(t, new RecordingDelegate(), { storedValues: 'disabled' });
-  assert.deepEqual(texts(await (await disabled.execute({ source: 'text(typeof store); text(typeof load)' })).initialEvent), ['undefined', 'undefined']);
+  assert.deepEqual(
+    texts(await (await disabled.execute({ source: 'text(typeof store); text(typeof load)' })).initialEvent),
+    ['undefined', 'undefined'],
+  );
 });
 
 test('exit() completes the cell without error and stops it', async (t) => {
@@ -257,19 +355,25 @@ test('an import fails the cell with "Unsupported import in cell: <specifier>"', 
   const runtime = newRuntime(t, new RecordingDelegate());
   const event = await (await runtime.execute({ source: 'import fs from "fs";\ntext(1)' })).initialEvent;
   assert.equal(event.kind, 'completed');
-  assert.match(event.kind === 'completed' ? event.error ?? '' : '', /Unsupported import in cell: fs/);
+  assert.match(event.kind === 'completed' ? (event.error ?? '') : '', /Unsupported import in cell: fs/);
 });
 
 test('Node globals and shared-memory primitives are absent, and constructor chains stay in the isolate', async (t) => {
   const runtime = newRuntime(t, new RecordingDelegate());
-  const event = await (await runtime.execute({
-    source: [
-      'text([typeof globalThis.process, typeof require, typeof SharedArrayBuffer, typeof Atomics, typeof WebAssembly].join(","));',
-      'try { text(String(this.constructor.constructor("return typeof process")())) } catch (e) { text("blocked " + e.name) }',
-      'text(Function("return typeof globalThis.process")())',
-    ].join('\n'),
-  })).initialEvent;
-  assert.deepEqual(texts(event), ['undefined,undefined,undefined,undefined,undefined', 'blocked TypeError', 'undefined']);
+  const event = await (
+    await runtime.execute({
+      source: [
+        'text([typeof globalThis.process, typeof require, typeof SharedArrayBuffer, typeof Atomics, typeof WebAssembly].join(","));',
+        'try { text(String(this.constructor.constructor("return typeof process")())) } catch (e) { text("blocked " + e.name) }',
+        'text(Function("return typeof globalThis.process")())',
+      ].join('\n'),
+    })
+  ).initialEvent;
+  assert.deepEqual(texts(event), [
+    'undefined,undefined,undefined,undefined,undefined',
+    'blocked TypeError',
+    'undefined',
+  ]);
 });
 
 test('shutdown ends a CPU-bound cell and a cell awaiting a tool, and refuses new cells', async (t) => {
@@ -285,7 +389,12 @@ test('shutdown ends a CPU-bound cell and a cell awaiting a tool, and refuses new
   assert.equal(first, second, 'concurrent shutdowns share one promise, so they resolve together');
   await Promise.all([first, second]);
   assert.deepEqual((await spinning.initialEvent).kind, 'terminated');
-  assert.deepEqual(await waiting.initialEvent, { kind: 'terminated', cellId: waiting.cellId, items: [], reason: 'shutdown' });
+  assert.deepEqual(await waiting.initialEvent, {
+    kind: 'terminated',
+    cellId: waiting.cellId,
+    items: [],
+    reason: 'shutdown',
+  });
   assert.deepEqual([...delegate.closed].sort(), [spinning.cellId, waiting.cellId].sort());
   await runtime.shutdown();
   assert.equal(delegate.closed.length, 2);
@@ -326,10 +435,17 @@ test('bad requests reject with ERR_INVALID_REQUEST and the session keeps working
     [{ source: 'text(1)' }, { kind: 'sometime' }],
   ];
   for (const [request, mode] of bad) {
-    await assert.rejects(runtime.execute(request as never, mode as never), { code: 'ERR_INVALID_REQUEST' }, JSON.stringify(request));
+    await assert.rejects(
+      runtime.execute(request as never, mode as never),
+      { code: 'ERR_INVALID_REQUEST' },
+      JSON.stringify(request),
+    );
   }
   await assert.rejects(runtime.observe('1', { kind: 'later' } as never), { code: 'ERR_MISSING_CELL' });
-  const { cellId, initialEvent } = await runtime.execute({ source: 'await new Promise(r => setTimeout(r, 10_000))' }, { kind: 'yieldAfter', ms: 0 });
+  const { cellId, initialEvent } = await runtime.execute(
+    { source: 'await new Promise(r => setTimeout(r, 10_000))' },
+    { kind: 'yieldAfter', ms: 0 },
+  );
   await initialEvent;
   await assert.rejects(runtime.observe(cellId, { kind: 'later' } as never), { code: 'ERR_INVALID_REQUEST' });
   await assert.rejects(runtime.observe(cellId, { kind: 'yieldAfter', ms: -5 }), { code: 'ERR_INVALID_REQUEST' });
@@ -342,8 +458,12 @@ test('bad constructor arguments are refused with ERR_INVALID_REQUEST', () => {
   assert.throws(() => new SessionRuntime({ invokeTool: async () => 1 } as never), { code: 'ERR_INVALID_REQUEST' });
   const delegate = new RecordingDelegate();
   assert.throws(() => new SessionRuntime(delegate, { callbackAbortDeadlineMs: -1 }), { code: 'ERR_INVALID_REQUEST' });
-  assert.throws(() => new SessionRuntime(delegate, { storedValues: 'maybe' as never }), { code: 'ERR_INVALID_REQUEST' });
-  assert.throws(() => new SessionRuntime(delegate, { tools: [{ name: 'a-b' }, { name: 'a_b' }] }), { code: 'ERR_INVALID_REQUEST' });
+  assert.throws(() => new SessionRuntime(delegate, { storedValues: 'maybe' as never }), {
+    code: 'ERR_INVALID_REQUEST',
+  });
+  assert.throws(() => new SessionRuntime(delegate, { tools: [{ name: 'a-b' }, { name: 'a_b' }] }), {
+    code: 'ERR_INVALID_REQUEST',
+  });
 });
 
 test('a forgotten await completes the cell with a warning naming the dangling call', async (t) => {
@@ -371,14 +491,16 @@ test('cell ids are unique within a session and toolCallId defaults to exec-<cell
 
 test('image() accepts data URLs, image_url objects and MCP blocks, and refuses remote URLs', async (t) => {
   const runtime = newRuntime(t, new RecordingDelegate());
-  const event = await (await runtime.execute({
-    source: [
-      'image("data:image/png;base64,AAA");',
-      'image({ image_url: "data:image/png;base64,BBB", detail: "LOW" });',
-      'image({ type: "image", data: "CCC", mimeType: "image/jpeg" }, "original");',
-      'for (const bad of [() => image("https://x/y.png"), () => image("data:image/png;base64,A", "huge")]) { try { bad() } catch (e) { text(e.name) } }',
-    ].join('\n'),
-  })).initialEvent;
+  const event = await (
+    await runtime.execute({
+      source: [
+        'image("data:image/png;base64,AAA");',
+        'image({ image_url: "data:image/png;base64,BBB", detail: "LOW" });',
+        'image({ type: "image", data: "CCC", mimeType: "image/jpeg" }, "original");',
+        'for (const bad of [() => image("https://x/y.png"), () => image("data:image/png;base64,A", "huge")]) { try { bad() } catch (e) { text(e.name) } }',
+      ].join('\n'),
+    })
+  ).initialEvent;
   assert.deepEqual(event.items, [
     { type: 'image', imageUrl: 'data:image/png;base64,AAA', detail: 'high' },
     { type: 'image', imageUrl: 'data:image/png;base64,BBB', detail: 'low' },
@@ -391,20 +513,29 @@ test('image() accepts data URLs, image_url objects and MCP blocks, and refuses r
 test('notify() sends text to the delegate without adding output, and refuses blank text', async (t) => {
   const delegate = new RecordingDelegate();
   const runtime = newRuntime(t, delegate);
-  const event = await (await runtime.execute({ source: 'notify({step: 1}); try { notify("  ") } catch (e) { text(e.name) }' })).initialEvent;
+  const event = await (
+    await runtime.execute({ source: 'notify({step: 1}); try { notify("  ") } catch (e) { text(e.name) }' })
+  ).initialEvent;
   assert.deepEqual(texts(event), ['TypeError']);
-  assert.deepEqual(delegate.notifications.map((n) => n.text), ['{"step":1}']);
+  assert.deepEqual(
+    delegate.notifications.map((n) => n.text),
+    ['{"step":1}'],
+  );
 });
 
 test('console methods append text items with their arguments joined by a space', async (t) => {
   const runtime = newRuntime(t, new RecordingDelegate());
-  const event = await (await runtime.execute({ source: 'console.log("a", 1, {b:2}); console.error("e"); console.warn(null)' })).initialEvent;
+  const event = await (
+    await runtime.execute({ source: 'console.log("a", 1, {b:2}); console.error("e"); console.warn(null)' })
+  ).initialEvent;
   assert.deepEqual(texts(event), ['a 1 { b: 2 }', 'e', 'null']);
 });
 
 test('a pending timer alone does not keep the cell alive', async (t) => {
   const runtime = newRuntime(t, new RecordingDelegate());
-  const event = await (await runtime.execute({ source: 'setTimeout(() => text("late"), 50); text("now")' })).initialEvent;
+  const event = await (
+    await runtime.execute({ source: 'setTimeout(() => text("late"), 50); text("now")' })
+  ).initialEvent;
   assert.deepEqual(texts(event), ['now']);
 });
 
@@ -413,7 +544,10 @@ test('a CPU-bound cell does not delay the yield timer or tool calls of another s
   const worker = newRuntime(t, new RecordingDelegate({ add: () => 2 }), { tools: ADD });
   await spinner.execute({ source: 'while (true) {}' }, { kind: 'yieldAfter', ms: 0 });
   const start = performance.now();
-  const started = await worker.execute({ source: 'text(await tools.add({})); await new Promise((r) => setTimeout(r, 60_000))' }, { kind: 'yieldAfter', ms: 300 });
+  const started = await worker.execute(
+    { source: 'text(await tools.add({})); await new Promise((r) => setTimeout(r, 60_000))' },
+    { kind: 'yieldAfter', ms: 300 },
+  );
   const event = await started.initialEvent;
   const elapsed = ms(start);
   assert.deepEqual({ kind: event.kind, texts: texts(event) }, { kind: 'yielded', texts: ['2'] });

@@ -25,7 +25,8 @@ async function all<T>(stream: AsyncIterable<T>): Promise<T[]> {
   return events;
 }
 
-const textOf = (event: CellStreamEvent | SessionStreamEvent): string | undefined => (event.type === 'output' && event.item.type === 'text' ? event.item.text : undefined);
+const textOf = (event: CellStreamEvent | SessionStreamEvent): string | undefined =>
+  event.type === 'output' && event.item.type === 'text' ? event.item.text : undefined;
 
 /** A random integer in [0, n). */
 const random = (n: number): number => Math.floor(Math.random() * n);
@@ -50,7 +51,10 @@ test('hand-off of a stream of 10 000 events at a random point, 100 times: nothin
     await produced;
     const seen = [...before, ...after].flatMap((event) => (event.type === 'notification' ? [Number(event.text)] : []));
     assert.equal(seen.length, 10_000, `trial ${trial}: ${seen.length} events`);
-    assert.ok(seen.every((value, i) => value === i), `trial ${trial}: out of order or duplicated`);
+    assert.ok(
+      seen.every((value, i) => value === i),
+      `trial ${trial}: out of order or duplicated`,
+    );
     assert.equal(after.at(-1)?.type, 'closed');
   }
 });
@@ -60,7 +64,9 @@ for (const kind of bothKinds) {
     test('session.events() follows every cell: admission first, its events in order, closed last', async (t) => {
       const session = await kind.open(t, new RecordingDelegate());
       const stream = session.events();
-      const cells = await Promise.all(['a', 'b'].map((name) => session.execute({ source: `for (let i = 0; i < 20; i++) text("${name}" + i)` })));
+      const cells = await Promise.all(
+        ['a', 'b'].map((name) => session.execute({ source: `for (let i = 0; i < 20; i++) text("${name}" + i)` })),
+      );
       await Promise.all(cells.map((cell) => cell.initialEvent));
       const seen: SessionStreamEvent[] = [];
       const closed = new Set<string>();
@@ -74,18 +80,26 @@ for (const kind of bothKinds) {
         assert.equal(own[0]?.type, 'admitted');
         assert.equal(own.at(-1)?.type, 'closed');
         const name = i === 0 ? 'a' : 'b';
-        assert.deepEqual(own.flatMap((event) => textOf(event) ?? []), Array.from({ length: 20 }, (_, n) => `${name}${n}`));
+        assert.deepEqual(
+          own.flatMap((event) => textOf(event) ?? []),
+          Array.from({ length: 20 }, (_, n) => `${name}${n}`),
+        );
       }
     });
 
     test("events(cellId, { from: 'start' }) replays the cell from its admission, for any subscriber, after the first one read it all", async (t) => {
       const session = await kind.open(t, new RecordingDelegate());
-      const { cellId, initialEvent } = await session.execute({ source: 'for (let i = 0; i < 10; i++) text(String(i))' });
+      const { cellId, initialEvent } = await session.execute({
+        source: 'for (let i = 0; i < 10; i++) text(String(i))',
+      });
       const first = all(session.events(cellId));
       await initialEvent;
       assert.equal((await first).filter((event) => event.type === 'output').length, 10);
       const replay = await all(session.events(cellId, { from: 'start' }));
-      assert.deepEqual(replay.flatMap((event) => textOf(event) ?? []), Array.from({ length: 10 }, (_, i) => String(i)));
+      assert.deepEqual(
+        replay.flatMap((event) => textOf(event) ?? []),
+        Array.from({ length: 10 }, (_, i) => String(i)),
+      );
       assert.equal(replay.at(-1)?.type, 'closed');
       assert.throws(() => session.events(cellId, { from: 'yesterday' } as never), { code: 'ERR_INVALID_REQUEST' });
     });
@@ -93,15 +107,25 @@ for (const kind of bothKinds) {
     test('a replay beyond the kept log begins with one gap event counting what was dropped', async (t) => {
       const session = await kind.open(t, new RecordingDelegate());
       const total = 1_500;
-      const { cellId, initialEvent } = await session.execute({ source: `for (let i = 0; i < ${total}; i++) text(String(i))` });
+      const { cellId, initialEvent } = await session.execute({
+        source: `for (let i = 0; i < ${total}; i++) text(String(i))`,
+      });
       await initialEvent;
       const replay = await all(session.events(cellId, { from: 'start' }));
       const [gap, ...rest] = replay;
       assert.equal(gap?.type, 'gap');
       const outputs = rest.flatMap((event) => textOf(event) ?? []).map(Number);
       assert.ok(rest.filter((event) => event.type !== 'closed').length <= REPLAY_EVENTS, `${rest.length} events kept`);
-      assert.equal((gap as { dropped: number }).dropped, total - outputs.length, 'the gap counts exactly the outputs missing');
-      assert.deepEqual(outputs, Array.from({ length: outputs.length }, (_, i) => total - outputs.length + i), 'the newest ones, in order');
+      assert.equal(
+        (gap as { dropped: number }).dropped,
+        total - outputs.length,
+        'the gap counts exactly the outputs missing',
+      );
+      assert.deepEqual(
+        outputs,
+        Array.from({ length: outputs.length }, (_, i) => total - outputs.length + i),
+        'the newest ones, in order',
+      );
     });
 
     test('a live cell stream handed off at random points, 10 times: every event exactly once, in order', async (t) => {
@@ -109,21 +133,27 @@ for (const kind of bothKinds) {
       for (let trial = 0; trial < 10; trial++) {
         // Paced a little, so the stream is live while it is handed off; the output starts once the
         // subscription is in place (what comes before it is held up to the router's 128).
-        const source = 'await new Promise((r) => setTimeout(r, 20)); for (let i = 0; i < 10000; i++) { text(String(i)); if (i % 1000 === 999) await new Promise((r) => setTimeout(r, 1)) }';
+        const source =
+          'await new Promise((r) => setTimeout(r, 20)); for (let i = 0; i < 10000; i++) { text(String(i)); if (i % 1000 === 999) await new Promise((r) => setTimeout(r, 1)) }';
         const { cellId } = await session.execute({ source }, { kind: 'yieldAfter', ms: 0 });
         const first: HandOffStream<CellStreamEvent> = session.events(cellId);
         const before = await take(first, random(10_000));
         const after = await all(first.handOff());
         const seen = [...before, ...after].flatMap((event) => textOf(event) ?? []).map(Number);
         assert.equal(seen.length, 10_000, `trial ${trial}`);
-        assert.ok(seen.every((value, i) => value === i), `trial ${trial}: out of order or duplicated`);
+        assert.ok(
+          seen.every((value, i) => value === i),
+          `trial ${trial}: out of order or duplicated`,
+        );
         await session.observe(cellId, { kind: 'yieldAfter', ms: 60_000 }).catch(() => {});
       }
     });
 
     test('readText() gives the text output until the cell ends, one item per line', async (t) => {
       const session = await kind.open(t, new RecordingDelegate());
-      const started = await session.execute({ source: 'text("first"); notify("ignored"); await new Promise((r) => setTimeout(r, 20)); text("second")' });
+      const started = await session.execute({
+        source: 'text("first"); notify("ignored"); await new Promise((r) => setTimeout(r, 20)); text("second")',
+      });
       assert.equal(await started.readText(), 'first\nsecond');
       assert.equal((await started.initialEvent).kind, 'completed');
       assert.equal(await started.readText(), 'first\nsecond', 'again, after the cell closed');
@@ -135,7 +165,10 @@ for (const kind of bothKinds) {
       await started.initialEvent;
       const lines = (await started.readText()).split('\n');
       assert.equal(lines.at(-2), '1999', 'the newest output is kept');
-      assert.match(lines.at(-1) ?? '', /^\[readText: the cell's \d+ oldest events were no longer kept; the text above is the newest part of its output\]$/);
+      assert.match(
+        lines.at(-1) ?? '',
+        /^\[readText: the cell's \d+ oldest events were no longer kept; the text above is the newest part of its output\]$/,
+      );
       assert.ok(lines.length < 2000);
     });
   });
@@ -143,11 +176,20 @@ for (const kind of bothKinds) {
 
 describe('a remote stream whose host dies', () => {
   test('fails with ERR_HOST_EXITED instead of ending, for a cell stream and the session stream', async (t) => {
-    const client = await HostClient.spawn({ command: HOST_BIN, args: [], processes: 1, logger: capturingLogger(), stderr: 'ignore' });
+    const client = await HostClient.spawn({
+      command: HOST_BIN,
+      args: [],
+      processes: 1,
+      logger: capturingLogger(),
+      stderr: 'ignore',
+    });
     t.after(() => client.close());
     const session = await client.createSession(new RecordingDelegate());
     const sessionStream = session.events();
-    const { cellId } = await session.execute({ source: 'text("before"); await new Promise(() => {})' }, { kind: 'yieldAfter', ms: 0 });
+    const { cellId } = await session.execute(
+      { source: 'text("before"); await new Promise(() => {})' },
+      { kind: 'yieldAfter', ms: 0 },
+    );
     const cellStream = session.events(cellId);
     assert.equal(textOf((await cellStream.next()).value as CellStreamEvent), 'before');
     process.kill(client.pid ?? 0, 'SIGKILL');
@@ -157,7 +199,13 @@ describe('a remote stream whose host dies', () => {
   });
 
   test('a shut-down session ends its streams normally', async (t) => {
-    const client = await HostClient.spawn({ command: HOST_BIN, args: [], processes: 1, logger: capturingLogger(), stderr: 'ignore' });
+    const client = await HostClient.spawn({
+      command: HOST_BIN,
+      args: [],
+      processes: 1,
+      logger: capturingLogger(),
+      stderr: 'ignore',
+    });
     t.after(() => client.close());
     const session = await client.createSession(new RecordingDelegate());
     const sessionStream = session.events();

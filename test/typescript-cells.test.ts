@@ -33,47 +33,69 @@ test('a TypeScript cell with an interface, generics, as const and an optional pa
 
 test('an enum and a type-only error do not fail a TypeScript cell', async (t) => {
   const runtime = newRuntime(t, new RecordingDelegate());
-  const event = await (await runtime.execute({
-    source: 'enum Color { Red, Green }\nconst wrong: number = "not a number" as unknown as number;\ntext(Color.Green); text(typeof wrong)',
-    language: 'typescript',
-  })).initialEvent;
+  const event = await (
+    await runtime.execute({
+      source:
+        'enum Color { Red, Green }\nconst wrong: number = "not a number" as unknown as number;\ntext(Color.Green); text(typeof wrong)',
+      language: 'typescript',
+    })
+  ).initialEvent;
   assert.deepEqual(texts(event), ['1', 'string']);
 });
 
 test('a TypeScript cell that throws on line 7 reports line 7', async (t) => {
   const runtime = newRuntime(t, new RecordingDelegate());
-  const source = ['interface A {', '  a: number;', '}', 'type B = A & { b: string };', 'const value: B = { a: 1, b: "x" };', 'text(value.b);', 'throw new Error("line seven");'].join('\n');
+  const source = [
+    'interface A {',
+    '  a: number;',
+    '}',
+    'type B = A & { b: string };',
+    'const value: B = { a: 1, b: "x" };',
+    'text(value.b);',
+    'throw new Error("line seven");',
+  ].join('\n');
   const event = await (await runtime.execute({ source, language: 'typescript' })).initialEvent;
   assert.equal(event.kind, 'completed');
-  assert.match(event.kind === 'completed' ? event.error ?? '' : '', /Error: line seven\n\s+at cell\.ts:7:7/);
+  assert.match(event.kind === 'completed' ? (event.error ?? '') : '', /Error: line seven\n\s+at cell\.ts:7:7/);
 });
 
 test('a TypeScript syntax error reports its line and column and the session goes on', async (t) => {
   const runtime = newRuntime(t, new RecordingDelegate());
-  const event = await (await runtime.execute({ source: 'const a: number = 1;\nconst b: string = ;', language: 'typescript' })).initialEvent;
+  const event = await (
+    await runtime.execute({ source: 'const a: number = 1;\nconst b: string = ;', language: 'typescript' })
+  ).initialEvent;
   assert.equal(event.kind, 'completed');
-  assert.match(event.kind === 'completed' ? event.error ?? '' : '', /^SyntaxError: .*\[cell\.ts:2:19\]$/);
-  assert.deepEqual(texts(await (await runtime.execute({ source: 'text("next")', language: 'typescript' })).initialEvent), ['next']);
+  assert.match(event.kind === 'completed' ? (event.error ?? '') : '', /^SyntaxError: .*\[cell\.ts:2:19\]$/);
+  assert.deepEqual(
+    texts(await (await runtime.execute({ source: 'text("next")', language: 'typescript' })).initialEvent),
+    ['next'],
+  );
 });
 
 test('a JavaScript syntax error reports its line and column', async (t) => {
   const runtime = newRuntime(t, new RecordingDelegate());
   const event = await (await runtime.execute({ source: 'text(1);\nlet x = ;' })).initialEvent;
-  assert.match(event.kind === 'completed' ? event.error ?? '' : '', /SyntaxError: .*\[cell\.js:2:9\]/);
+  assert.match(event.kind === 'completed' ? (event.error ?? '') : '', /SyntaxError: .*\[cell\.js:2:9\]/);
 });
 
 test("language 'auto' strips types only when the cell needs it", async (t) => {
   const runtime = newRuntime(t, new RecordingDelegate());
-  const typed = await (await runtime.execute({ source: 'const n: number = 2;\ntext(n * 2)', language: 'auto' })).initialEvent;
-  const plain = await (await runtime.execute({ source: 'const n = 3;\nthrow new Error("js " + n)', language: 'auto' })).initialEvent;
+  const typed = await (
+    await runtime.execute({ source: 'const n: number = 2;\ntext(n * 2)', language: 'auto' })
+  ).initialEvent;
+  const plain = await (
+    await runtime.execute({ source: 'const n = 3;\nthrow new Error("js " + n)', language: 'auto' })
+  ).initialEvent;
   assert.deepEqual(texts(typed), ['4']);
-  assert.match(plain.kind === 'completed' ? plain.error ?? '' : '', /Error: js 3\n\s+at cell\.js:2:/);
+  assert.match(plain.kind === 'completed' ? (plain.error ?? '') : '', /Error: js 3\n\s+at cell\.js:2:/);
 });
 
 test('dynamic import() rejects with "Unsupported import in cell", and import( inside strings is untouched', async (t) => {
   const runtime = newRuntime(t, new RecordingDelegate());
-  const event = await (await runtime.execute({
-    source: 'try { await import("node:fs") } catch (e) { text(e.message) }\ntext("import(x) stays"); // import(y)',
-  })).initialEvent;
+  const event = await (
+    await runtime.execute({
+      source: 'try { await import("node:fs") } catch (e) { text(e.message) }\ntext("import(x) stays"); // import(y)',
+    })
+  ).initialEvent;
   assert.deepEqual(texts(event), ['Unsupported import in cell: node:fs', 'import(x) stays']);
 });

@@ -32,14 +32,24 @@ test('messages written in the same turn leave in one write, each frame whole, an
 
   const input = new PassThrough();
   const read: unknown[] = [];
-  const reader = new FramedReader(input, { body: (text) => JSON.parse(text) as Message, malformed: (reason) => assert.fail(reason) });
+  const reader = new FramedReader(input, {
+    body: (text) => JSON.parse(text) as Message,
+    malformed: (reason) => assert.fail(reason),
+  });
   reader.listen((message) => read.push(message));
   for (const write of output.writes) input.write(write);
-  assert.deepEqual(read, [1, 2, 3].map((id) => ({ jsonrpc: '2.0', id, result: { text: 'é'.repeat(id) } })).concat([{ jsonrpc: '2.0', method: 'later' }] as never[]));
+  assert.deepEqual(
+    read,
+    [1, 2, 3]
+      .map((id) => ({ jsonrpc: '2.0', id, result: { text: 'é'.repeat(id) } }))
+      .concat([{ jsonrpc: '2.0', method: 'later' }] as never[]),
+  );
 });
 
 test('a writer whose pipe broke reports it once and never throws', async () => {
-  const output = new Writable({ write: (_chunk, _encoding, done) => done(Object.assign(new Error('write EPIPE'), { code: 'EPIPE' })) });
+  const output = new Writable({
+    write: (_chunk, _encoding, done) => done(Object.assign(new Error('write EPIPE'), { code: 'EPIPE' })),
+  });
   const lost: Error[] = [];
   const writer = new FramedWriter(output, { written: () => {}, lost: (error) => lost.push(error) });
   await writer.write({ jsonrpc: '2.0', method: 'a' } as Message);
@@ -50,7 +60,13 @@ test('a writer whose pipe broke reports it once and never throws', async () => {
 });
 
 test('HostClient.spawn({ processes: 2 }) spreads sessions over two hosts; a dead host takes only its own sessions and is replaced', async (t) => {
-  const client = await HostClient.spawn({ command: HOST_BIN, args: [], processes: 2, logger: capturingLogger(), stderr: 'ignore' });
+  const client = await HostClient.spawn({
+    command: HOST_BIN,
+    args: [],
+    processes: 2,
+    logger: capturingLogger(),
+    stderr: 'ignore',
+  });
   t.after(() => client.close());
   assert.equal(client.pids.length, 2);
   const delegate = new RecordingDelegate();
@@ -58,13 +74,20 @@ test('HostClient.spawn({ processes: 2 }) spreads sessions over two hosts; a dead
   const byHost = new Map<number | undefined, typeof sessions>();
   for (const session of sessions) byHost.set(session.hostPid, [...(byHost.get(session.hostPid) ?? []), session]);
   assert.deepEqual([...byHost.keys()].sort(), [...client.pids].sort(), 'sessions on both hosts');
-  assert.deepEqual([...byHost.values()].map((group) => group.length), [2, 2], 'two sessions each');
+  assert.deepEqual(
+    [...byHost.values()].map((group) => group.length),
+    [2, 2],
+    'two sessions each',
+  );
 
   const [doomedPid, survivorPid] = client.pids as [number, number];
   const doomed = byHost.get(doomedPid) ?? [];
   const running = await Promise.all(
     doomed.map(async (session) => {
-      const { cellId, initialEvent } = await session.execute({ source: 'await new Promise(() => {})' }, { kind: 'yieldAfter', ms: 0 });
+      const { cellId, initialEvent } = await session.execute(
+        { source: 'await new Promise(() => {})' },
+        { kind: 'yieldAfter', ms: 0 },
+      );
       assert.equal((await initialEvent).kind, 'yielded');
       return cellId;
     }),
@@ -73,11 +96,17 @@ test('HostClient.spawn({ processes: 2 }) spreads sessions over two hosts; a dead
   process.kill(doomedPid, 'SIGKILL');
   for (const wait of waits) await assert.rejects(wait, { code: 'ERR_HOST_EXITED' });
   for (const session of byHost.get(survivorPid) ?? []) {
-    assert.deepEqual(texts(await (await session.execute({ source: 'text("still here")' })).initialEvent), ['still here']);
+    assert.deepEqual(texts(await (await session.execute({ source: 'text("still here")' })).initialEvent), [
+      'still here',
+    ]);
   }
   const fresh = await client.createSession(delegate);
   assert.notEqual(fresh.hostPid, doomedPid);
-  assert.notEqual(fresh.hostPid, survivorPid, 'the new session went to the replacement host (it had the fewest sessions)');
+  assert.notEqual(
+    fresh.hostPid,
+    survivorPid,
+    'the new session went to the replacement host (it had the fewest sessions)',
+  );
   assert.deepEqual(texts(await (await fresh.execute({ source: 'text("fresh")' })).initialEvent), ['fresh']);
   assert.equal(client.pids.length, 2);
 });

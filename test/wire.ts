@@ -29,7 +29,9 @@ export class WireLog {
         if (end < 0) return;
         const length = Number(/Content-Length: (\d+)/i.exec(this.#buffer.subarray(0, end).toString('ascii'))?.[1]);
         if (this.#buffer.length < end + 4 + length) return;
-        this.messages.push(JSON.parse(this.#buffer.subarray(end + 4, end + 4 + length).toString('utf8')) as WireMessage);
+        this.messages.push(
+          JSON.parse(this.#buffer.subarray(end + 4, end + 4 + length).toString('utf8')) as WireMessage,
+        );
         this.#buffer = this.#buffer.subarray(end + 4 + length);
         for (const wake of this.#waiters.splice(0)) wake();
       }
@@ -76,7 +78,9 @@ export class RawClient {
 
   async call(method: string, params?: unknown): Promise<WireMessage> {
     const id = this.send(method, params);
-    return this.log.next((message) => message.id === id && (message.result !== undefined || message.error !== undefined));
+    return this.log.next(
+      (message) => message.id === id && (message.result !== undefined || message.error !== undefined),
+    );
   }
 
   reply(id: number | string, result: unknown): void {

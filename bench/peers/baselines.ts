@@ -30,7 +30,15 @@ export function pipeFloor(): PipeFloor {
       for (let i = 0; i < count; i++) {
         const start = performance.now();
         const answered = new Promise<void>((resolve) => (onAnswer = resolve));
-        writeFrame(child.stdin, JSON.stringify({ jsonrpc: '2.0', id: i, method: 'tool/invoke', params: { sessionId: 's1', cellId: 'c1', tool: { name: 'echo' }, input: { i } } }));
+        writeFrame(
+          child.stdin,
+          JSON.stringify({
+            jsonrpc: '2.0',
+            id: i,
+            method: 'tool/invoke',
+            params: { sessionId: 's1', cellId: 'c1', tool: { name: 'echo' }, input: { i } },
+          }),
+        );
         await answered;
         times.push((performance.now() - start) * 1000);
       }
@@ -76,7 +84,10 @@ export async function isolateFloor(): Promise<IsolateFloor> {
     },
     outOfIsolate: async (count) => {
       arrivals = [];
-      const sum = (await context.eval(`(async () => { let n = 0; for (let i = 0; i < ${count}; i++) n += await host.apply(undefined, [i], { result: { promise: true } }); return n })()`, { promise: true })) as number;
+      const sum = (await context.eval(
+        `(async () => { let n = 0; for (let i = 0; i < ${count}; i++) n += await host.apply(undefined, [i], { result: { promise: true } }); return n })()`,
+        { promise: true },
+      )) as number;
       check(sum === (count * (count - 1)) / 2, 'raw isolate→host round trips');
       return arrivals.slice(1).map((time, i) => (time - (arrivals[i] ?? time)) * 1000);
     },

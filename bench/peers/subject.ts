@@ -57,10 +57,14 @@ export async function overStdio(name: string, options: HostClientOptions = {}): 
 }
 
 /** Starts `codecell-host --listen 127.0.0.1:0` processes; their URLs, and a stop for them all. */
-export async function listeningHosts(count: number): Promise<{ urls: string[]; pids: number[]; stop(): Promise<void> }> {
+export async function listeningHosts(
+  count: number,
+): Promise<{ urls: string[]; pids: number[]; stop(): Promise<void> }> {
   const children = await Promise.all(
     Array.from({ length: count }, async () => {
-      const child = spawn(process.execPath, [...HOST_NODE_FLAGS, HOST_MAIN, '--listen', '127.0.0.1:0'], { stdio: ['ignore', 'ignore', 'pipe'] });
+      const child = spawn(process.execPath, [...HOST_NODE_FLAGS, HOST_MAIN, '--listen', '127.0.0.1:0'], {
+        stdio: ['ignore', 'ignore', 'pipe'],
+      });
       const url = await new Promise<string>((resolve, reject) => {
         let stderr = '';
         child.stderr.setEncoding('utf8');
@@ -78,7 +82,14 @@ export async function listeningHosts(count: number): Promise<{ urls: string[]; p
     urls: children.map(({ url }) => url),
     pids: children.map(({ child }) => child.pid ?? 0),
     stop: async () => {
-      await Promise.all(children.map(({ child }) => new Promise((resolve) => (child.exitCode !== null ? resolve(null) : (child.once('exit', resolve), child.kill('SIGTERM'))))));
+      await Promise.all(
+        children.map(
+          ({ child }) =>
+            new Promise((resolve) =>
+              child.exitCode !== null ? resolve(null) : (child.once('exit', resolve), child.kill('SIGTERM')),
+            ),
+        ),
+      );
     },
   };
 }

@@ -66,18 +66,29 @@ function cannedTools(definitions: unknown): ToolSetup {
 }
 
 async function loadTools(path: string | undefined): Promise<ToolSetup> {
-  if (path === undefined) return { tools: [], delegate: { invokeTool: async (call) => { throw new Error(`no tool ${call.tool.name}`); }, notify: async () => {} } };
+  if (path === undefined)
+    return {
+      tools: [],
+      delegate: {
+        invokeTool: async (call) => {
+          throw new Error(`no tool ${call.tool.name}`);
+        },
+        notify: async () => {},
+      },
+    };
   const absolute = resolve(path);
   if (extname(absolute) === '.json') return cannedTools(JSON.parse(await readFile(absolute, 'utf8')));
   const loaded = (await import(pathToFileURL(absolute).href)) as { default?: Partial<ToolSetup> } & Partial<ToolSetup>;
   const setup = loaded.delegate !== undefined ? loaded : loaded.default;
   const delegate = setup?.delegate as Partial<SessionRuntimeDelegate> | undefined;
-  if (delegate === undefined || typeof delegate.invokeTool !== 'function') throw new UsageError(`${path} must export { tools, delegate } with delegate.invokeTool`);
+  if (delegate === undefined || typeof delegate.invokeTool !== 'function')
+    throw new UsageError(`${path} must export { tools, delegate } with delegate.invokeTool`);
   // notify and cellClosed are optional here: a tools module is usually just tools.
   return {
     tools: setup?.tools ?? [],
     delegate: {
-      invokeTool: (call, signal) => (delegate.invokeTool as SessionRuntimeDelegate['invokeTool']).call(delegate, call, signal),
+      invokeTool: (call, signal) =>
+        (delegate.invokeTool as SessionRuntimeDelegate['invokeTool']).call(delegate, call, signal),
       notify: async (notification, signal) => delegate.notify?.call(delegate, notification, signal),
       cellClosed: async (cellId) => delegate.cellClosed?.call(delegate, cellId),
     },
@@ -125,7 +136,13 @@ export async function runCommand(args: string[], io: RunIo): Promise<number> {
     parsed = parseArgs({
       args,
       allowPositionals: true,
-      options: { tools: { type: 'string' }, yield: { type: 'string' }, ts: { type: 'boolean' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
+      options: {
+        tools: { type: 'string' },
+        yield: { type: 'string' },
+        ts: { type: 'boolean' },
+        json: { type: 'boolean' },
+        help: { type: 'boolean', short: 'h' },
+      },
     });
   } catch (error) {
     io.stderr.write(`codecell run: ${messageOf(error)}\n${USAGE}\n`);
@@ -138,7 +155,9 @@ export async function runCommand(args: string[], io: RunIo): Promise<number> {
   }
   const yieldMs = values.yield === undefined ? DEFAULT_YIELD_MS : Number(values.yield);
   if (positionals.length !== 1 || !Number.isFinite(yieldMs) || yieldMs < 0) {
-    io.stderr.write(`codecell run: ${positionals.length !== 1 ? 'expected one file (or -)' : '--yield must be a number of ms >= 0'}\n${USAGE}\n`);
+    io.stderr.write(
+      `codecell run: ${positionals.length !== 1 ? 'expected one file (or -)' : '--yield must be a number of ms >= 0'}\n${USAGE}\n`,
+    );
     return 2;
   }
   let source: string;
@@ -160,17 +179,24 @@ export async function runCommand(args: string[], io: RunIo): Promise<number> {
     const file = positionals[0] ?? '-';
     const language = values.ts === true || /\.[mc]?ts$/.test(file) ? 'typescript' : 'auto';
     const filename = file === '-' ? undefined : basename(file);
-    const { cellId, initialEvent } = await runtime.execute({ source, language, ...(filename === undefined ? {} : { filename }) }, { kind: 'yieldAfter', ms: yieldMs });
-    const streamed = values.json === true ? Promise.resolve() : (async () => {
-      for await (const event of runtime.events(cellId)) {
-        const line = describeEvent(event);
-        // The cell's output on stdout (pipe it on); what it did on the way on stderr.
-        if (line !== undefined) (event.type === 'output' ? io.stdout : io.stderr).write(`${line}\n`);
-      }
-    })();
+    const { cellId, initialEvent } = await runtime.execute(
+      { source, language, ...(filename === undefined ? {} : { filename }) },
+      { kind: 'yieldAfter', ms: yieldMs },
+    );
+    const streamed =
+      values.json === true
+        ? Promise.resolve()
+        : (async () => {
+            for await (const event of runtime.events(cellId)) {
+              const line = describeEvent(event);
+              // The cell's output on stdout (pipe it on); what it did on the way on stderr.
+              if (line !== undefined) (event.type === 'output' ? io.stdout : io.stderr).write(`${line}\n`);
+            }
+          })();
     let event: CellEvent = await initialEvent;
     while (event.kind === 'yielded' || event.kind === 'pending') {
-      if (values.json !== true) io.stderr.write(`… cell ${cellId} still running (${((performance.now() - start) / 1000).toFixed(1)} s)\n`);
+      if (values.json !== true)
+        io.stderr.write(`… cell ${cellId} still running (${((performance.now() - start) / 1000).toFixed(1)} s)\n`);
       event = await runtime.observe(cellId, { kind: 'yieldAfter', ms: yieldMs });
     }
     await streamed;
@@ -184,7 +210,9 @@ export async function runCommand(args: string[], io: RunIo): Promise<number> {
     return event.kind === 'completed' && event.error === undefined ? 0 : 1;
   } catch (error) {
     if (isCodeCellError(error) && error.code === 'ERR_HOST_EXITED') {
-      io.stderr.write(`codecell run: the cell's host process died (${error.message}); V8 lost control of the cell's isolate, usually by running out of memory\n`);
+      io.stderr.write(
+        `codecell run: the cell's host process died (${error.message}); V8 lost control of the cell's isolate, usually by running out of memory\n`,
+      );
       return 1;
     }
     io.stderr.write(`codecell run: ${messageOf(error)}\n`);

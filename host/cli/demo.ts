@@ -12,18 +12,39 @@ const CATALOGUE = [
 const RATES: Record<string, number> = { EUR: 1, USD: 1.08, NOK: 11.7, JPY: 162 };
 
 const TOOLS: ToolDefinition[] = [
-  { name: 'search', namespace: 'shop', description: 'Searches the product catalogue', inputSchema: { type: 'object', properties: { q: { type: 'string' } }, required: ['q'] } },
-  { name: 'convert', description: 'Converts an amount between currencies', inputSchema: { type: 'object', properties: { amount: { type: 'number' }, from: { type: 'string' }, to: { type: 'string' } }, required: ['amount', 'from', 'to'] } },
-  { name: 'report', description: 'Builds a slow sales report (honours cancellation)', inputSchema: { type: 'object', properties: { seconds: { type: 'number' } } } },
+  {
+    name: 'search',
+    namespace: 'shop',
+    description: 'Searches the product catalogue',
+    inputSchema: { type: 'object', properties: { q: { type: 'string' } }, required: ['q'] },
+  },
+  {
+    name: 'convert',
+    description: 'Converts an amount between currencies',
+    inputSchema: {
+      type: 'object',
+      properties: { amount: { type: 'number' }, from: { type: 'string' }, to: { type: 'string' } },
+      required: ['amount', 'from', 'to'],
+    },
+  },
+  {
+    name: 'report',
+    description: 'Builds a slow sales report (honours cancellation)',
+    inputSchema: { type: 'object', properties: { seconds: { type: 'number' } } },
+  },
 ];
 
 function sleep(ms: number, signal: AbortSignal): Promise<void> {
   return new Promise((resolve, reject) => {
     const timer = setTimeout(resolve, ms);
-    signal.addEventListener('abort', () => {
-      clearTimeout(timer);
-      reject(signal.reason);
-    }, { once: true });
+    signal.addEventListener(
+      'abort',
+      () => {
+        clearTimeout(timer);
+        reject(signal.reason);
+      },
+      { once: true },
+    );
   });
 }
 
@@ -40,7 +61,8 @@ const delegate: SessionRuntimeDelegate = {
         await sleep(20, signal);
         const from = RATES[String(input.from)];
         const to = RATES[String(input.to)];
-        if (from === undefined || to === undefined) throw new Error(`unknown currency ${String(input.from)} or ${String(input.to)}`);
+        if (from === undefined || to === undefined)
+          throw new Error(`unknown currency ${String(input.from)} or ${String(input.to)}`);
         return { amount: Math.round((Number(input.amount) / from) * to * 100) / 100, currency: String(input.to) };
       }
       case 'report':
@@ -56,11 +78,17 @@ const delegate: SessionRuntimeDelegate = {
 };
 
 function show(event: CellEvent, ms: number): void {
-  const detail = event.kind === 'completed' && event.error !== undefined ? ` error: ${event.error.split('\n')[0] ?? ''}`
-    : event.kind === 'terminated' ? ` reason: ${event.reason ?? ''}`
-      : event.kind === 'pending' ? ` outstanding: ${event.pendingToolCallIds.join(', ')}` : '';
+  const detail =
+    event.kind === 'completed' && event.error !== undefined
+      ? ` error: ${event.error.split('\n')[0] ?? ''}`
+      : event.kind === 'terminated'
+        ? ` reason: ${event.reason ?? ''}`
+        : event.kind === 'pending'
+          ? ` outstanding: ${event.pendingToolCallIds.join(', ')}`
+          : '';
   console.log(`    ${event.kind.padEnd(10)} after ${ms.toFixed(1)} ms${detail}`);
-  for (const item of event.items) console.log(`    output  ${item.type === 'text' ? item.text : `[image ${item.detail}]`}`);
+  for (const item of event.items)
+    console.log(`    output  ${item.type === 'text' ? item.text : `[image ${item.detail}]`}`);
 }
 
 async function step<T>(title: string, run: () => Promise<T>): Promise<T> {
@@ -70,10 +98,15 @@ async function step<T>(title: string, run: () => Promise<T>): Promise<T> {
 
 const started = performance.now();
 const client = await HostClient.spawn({ stderr: 'inherit' });
-console.log(`codecell demo — codecell-host pid ${client.pid ?? '?'} ready in ${(performance.now() - started).toFixed(0)} ms`);
+console.log(
+  `codecell demo — codecell-host pid ${client.pid ?? '?'} ready in ${(performance.now() - started).toFixed(0)} ms`,
+);
 const session = await client.createSession(delegate, { tools: TOOLS });
 
-const timed = async (request: Parameters<typeof session.execute>[0], observe?: Parameters<typeof session.execute>[1]): Promise<{ cellId: string; event: CellEvent; ms: number }> => {
+const timed = async (
+  request: Parameters<typeof session.execute>[0],
+  observe?: Parameters<typeof session.execute>[1],
+): Promise<{ cellId: string; event: CellEvent; ms: number }> => {
   const start = performance.now();
   const { cellId, initialEvent } = await session.execute(request, observe);
   const event = await initialEvent;
@@ -101,26 +134,40 @@ store('budgetEur', 300); text('stored a budget of 300 EUR');`,
 });
 
 await step('Yield and resume: yield_control() returns early; the next wait gets the rest', async () => {
-  const { cellId, event, ms } = await timed({ source: `text('first half'); yield_control(); await tools.convert({ amount: 1, from: 'EUR', to: 'USD' }); text('second half')` }, { kind: 'yieldAfter', ms: 10_000 });
+  const { cellId, event, ms } = await timed(
+    {
+      source: `text('first half'); yield_control(); await tools.convert({ amount: 1, from: 'EUR', to: 'USD' }); text('second half')`,
+    },
+    { kind: 'yieldAfter', ms: 10_000 },
+  );
   show(event, ms);
   const start = performance.now();
   show(await session.observe(cellId, { kind: 'yieldAfter', ms: 10_000 }), performance.now() - start);
 });
 
 await step('A limit: a cell over its output limit is terminated, its output so far kept', async () => {
-  const { event, ms } = await timed({ source: `for (let i = 0; ; i++) text(\`line \${i}: \${'x'.repeat(200)}\`.slice(0, 12))`, limits: { maxOutputBytes: 60 } });
+  const { event, ms } = await timed({
+    source: `for (let i = 0; ; i++) text(\`line \${i}: \${'x'.repeat(200)}\`.slice(0, 12))`,
+    limits: { maxOutputBytes: 60 },
+  });
   show(event, ms);
 });
 
 await step('Terminate while a tool is still working: the slow report is cancelled', async () => {
-  const { cellId, event, ms } = await timed({ source: `text('asking for a 60 s report'); const r = await tools.report({ seconds: 60 }); text(r.rows)` }, { kind: 'pendingFrontier' });
+  const { cellId, event, ms } = await timed(
+    { source: `text('asking for a 60 s report'); const r = await tools.report({ seconds: 60 }); text(r.rows)` },
+    { kind: 'pendingFrontier' },
+  );
   show(event, ms);
   const start = performance.now();
   show(await session.terminate(cellId), performance.now() - start);
 });
 
 await step('A runaway loop: yieldAfter returns on time, terminate stops it', async () => {
-  const { cellId, event, ms } = await timed({ source: 'text("spinning"); while (true) {}' }, { kind: 'yieldAfter', ms: 200 });
+  const { cellId, event, ms } = await timed(
+    { source: 'text("spinning"); while (true) {}' },
+    { kind: 'yieldAfter', ms: 200 },
+  );
   show(event, ms);
   const start = performance.now();
   show(await session.terminate(cellId), performance.now() - start);

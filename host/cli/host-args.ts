@@ -19,7 +19,7 @@ const HOST_USAGE = [
   'are served for --drain-ms, then shut down; exit 0. See docs/scaling.md.',
   '',
   '  --listen <host>:<port>    serve on this address (port 0: any free port)',
-  '  --token-file <file>       clients must send Authorization: Bearer <the file\'s text>',
+  "  --token-file <file>       clients must send Authorization: Bearer <the file's text>",
   '                            (or set CODECELL_TOKEN)',
   '  --tls-cert <file>         PEM certificate: serve wss:// (with --tls-key)',
   '  --tls-key <file>          PEM private key',
@@ -27,8 +27,8 @@ const HOST_USAGE = [
   '  --max-connections <n>     connections open at once (default 256)',
   '  --max-sessions <n>        sessions per connection (default 1024)',
   '  --max-cells <n>           live cells per connection (default 1024)',
-  '  --cpu-time-ms <ms>        a cell\'s CPU time where its session sets none (default 60000; 0: none)',
-  '  --wall-time-ms <ms>       a cell\'s wall time where its session sets none (default 600000; 0: none)',
+  "  --cpu-time-ms <ms>        a cell's CPU time where its session sets none (default 60000; 0: none)",
+  "  --wall-time-ms <ms>       a cell's wall time where its session sets none (default 600000; 0: none)",
   '  --help                    this text',
   '  --version                 the version and protocol version',
 ].join('\n');
@@ -96,7 +96,17 @@ export function hostCommand(args: readonly string[], io: Io): HostPlan | number 
   }
   const listen = values.listen as string | undefined;
   if (listen === undefined) {
-    const stray = ['token-file', 'tls-cert', 'tls-key', 'drain-ms', 'max-connections', 'max-sessions', 'max-cells', 'cpu-time-ms', 'wall-time-ms'].find((name) => values[name] !== undefined);
+    const stray = [
+      'token-file',
+      'tls-cert',
+      'tls-key',
+      'drain-ms',
+      'max-connections',
+      'max-sessions',
+      'max-cells',
+      'cpu-time-ms',
+      'wall-time-ms',
+    ].find((name) => values[name] !== undefined);
     return stray === undefined ? { mode: 'stdio' } : fail(`--${stray} needs --listen`);
   }
   try {
@@ -110,18 +120,23 @@ export function hostCommand(args: readonly string[], io: Io): HostPlan | number 
 export function address(text: string, flag = '--listen', example = '127.0.0.1:7077'): { host: string; port: number } {
   const match = /^(?:\[([^\]]+)\]|([^:]+)):(\d{1,5})$/.exec(text);
   const port = Number(match?.[3]);
-  if (match === null || port > 65_535) throw new Error(`${flag} takes <host>:<port> (e.g. ${example}), got ${JSON.stringify(text)}`);
+  if (match === null || port > 65_535)
+    throw new Error(`${flag} takes <host>:<port> (e.g. ${example}), got ${JSON.stringify(text)}`);
   return { host: (match[1] ?? match[2]) as string, port };
 }
 
 /** A flag's whole number (undefined when the flag was not given). */
 export function wholeNumber(text: string | undefined, flag: string): number | undefined {
   if (text === undefined) return undefined;
-  if (!/^\d+$/.test(text) || !Number.isSafeInteger(Number(text))) throw new Error(`--${flag} takes a whole number, got ${JSON.stringify(text)}`);
+  if (!/^\d+$/.test(text) || !Number.isSafeInteger(Number(text)))
+    throw new Error(`--${flag} takes a whole number, got ${JSON.stringify(text)}`);
   return Number(text);
 }
 
-function listenOptions(values: Record<string, string | boolean | undefined>, env: NodeJS.ProcessEnv): Omit<Extract<HostPlan, { mode: 'listen' }>, 'mode' | 'host' | 'port'> {
+function listenOptions(
+  values: Record<string, string | boolean | undefined>,
+  env: NodeJS.ProcessEnv,
+): Omit<Extract<HostPlan, { mode: 'listen' }>, 'mode' | 'host' | 'port'> {
   const file = (name: string): Buffer | undefined => {
     const path = values[name] as string | undefined;
     if (path === undefined) return undefined;
@@ -134,14 +149,16 @@ function listenOptions(values: Record<string, string | boolean | undefined>, env
   const count = (name: string): number | undefined => wholeNumber(values[name] as string | undefined, name);
   const tokenFile = file('token-file');
   const token = tokenFile === undefined ? env.CODECELL_TOKEN : tokenFile.toString('utf8').trim();
-  if (token !== undefined && token.trim() === '') throw new Error(tokenFile === undefined ? 'CODECELL_TOKEN is empty' : '--token-file holds an empty token');
+  if (token !== undefined && token.trim() === '')
+    throw new Error(tokenFile === undefined ? 'CODECELL_TOKEN is empty' : '--token-file holds an empty token');
   const cert = file('tls-cert');
   const key = file('tls-key');
   if ((cert === undefined) !== (key === undefined)) throw new Error('--tls-cert and --tls-key go together');
   const maxConnections = count('max-connections');
   const maxSessions = count('max-sessions');
   const maxCells = count('max-cells');
-  if (maxConnections === 0 || maxSessions === 0 || maxCells === 0) throw new Error('--max-connections, --max-sessions and --max-cells must be at least 1');
+  if (maxConnections === 0 || maxSessions === 0 || maxCells === 0)
+    throw new Error('--max-connections, --max-sessions and --max-cells must be at least 1');
   return {
     token: token?.trim(),
     tls: cert === undefined || key === undefined ? undefined : { cert, key },

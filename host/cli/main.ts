@@ -8,6 +8,10 @@ try {
   process.stderr.write(`codecell: ${(error as Error).message}\n`);
   process.exit(2);
 }
-const code = await main(process.argv.slice(2), { stdout: process.stdout, stderr: process.stderr, stdin: process.stdin });
+const code = await main(process.argv.slice(2), {
+  stdout: process.stdout,
+  stderr: process.stderr,
+  stdin: process.stdin,
+});
 await settleIsolatesForExit();
 process.exitCode = code;

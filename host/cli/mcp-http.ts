@@ -42,10 +42,16 @@ function hostnameOf(host: string): string {
 }
 
 /** Why a request is refused before it reaches a session, if it is. */
-function refusal(request: IncomingMessage, options: McpHttpOptions, port: number, token: BearerToken | undefined): [number, string] | undefined {
+function refusal(
+  request: IncomingMessage,
+  options: McpHttpOptions,
+  port: number,
+  token: BearerToken | undefined,
+): [number, string] | undefined {
   if (LOOPBACK.has(options.host)) {
     const host = request.headers.host ?? '';
-    if (!LOOPBACK.has(hostnameOf(host)) || (host.includes(':') && !host.endsWith(`:${port}`))) return [403, `Host ${JSON.stringify(host)} is not this server (DNS-rebinding protection)`];
+    if (!LOOPBACK.has(hostnameOf(host)) || (host.includes(':') && !host.endsWith(`:${port}`)))
+      return [403, `Host ${JSON.stringify(host)} is not this server (DNS-rebinding protection)`];
     const origin = request.headers.origin;
     if (origin !== undefined && origin !== 'null') {
       let hostname = '';
@@ -54,16 +60,21 @@ function refusal(request: IncomingMessage, options: McpHttpOptions, port: number
       } catch {
         // not a URL: refused below
       }
-      if (!LOOPBACK.has(hostname)) return [403, `Origin ${JSON.stringify(origin)} may not use this server (DNS-rebinding protection)`];
+      if (!LOOPBACK.has(hostname))
+        return [403, `Origin ${JSON.stringify(origin)} may not use this server (DNS-rebinding protection)`];
     }
   }
-  if (token !== undefined && !token.accepts(request.headers.authorization)) return [401, 'a valid bearer token is required'];
+  if (token !== undefined && !token.accepts(request.headers.authorization))
+    return [401, 'a valid bearer token is required'];
   return undefined;
 }
 
 function replyError(response: ServerResponse, status: number, message: string): void {
   const body = JSON.stringify({ jsonrpc: '2.0', error: { code: -32000, message }, id: null });
-  response.writeHead(status, { 'Content-Type': 'application/json', ...(status === 401 ? { 'WWW-Authenticate': 'Bearer' } : {}) });
+  response.writeHead(status, {
+    'Content-Type': 'application/json',
+    ...(status === 401 ? { 'WWW-Authenticate': 'Bearer' } : {}),
+  });
   response.end(body);
 }
 
@@ -81,7 +92,8 @@ export async function serveMcpHttp(context: McpContext, options: McpHttpOptions)
   };
 
   const handle = async (request: IncomingMessage, response: ServerResponse): Promise<void> => {
-    if ((request.url ?? '').split('?')[0] !== '/mcp') return replyError(response, 404, 'not found: the MCP endpoint is /mcp');
+    if ((request.url ?? '').split('?')[0] !== '/mcp')
+      return replyError(response, 404, 'not found: the MCP endpoint is /mcp');
     const refused = refusal(request, options, port, token);
     if (refused !== undefined) return replyError(response, ...refused);
     const id = request.headers['mcp-session-id'];
@@ -91,12 +103,15 @@ export async function serveMcpHttp(context: McpContext, options: McpHttpOptions)
       entry.lastSeen = performance.now();
       return entry.transport.handleRequest(request, response);
     }
-    if (request.method !== 'POST') return replyError(response, 400, 'no Mcp-Session-Id: start a session with initialize');
-    if (sessions.size >= options.maxSessions) return replyError(response, 503, `codecell mcp has ${options.maxSessions} MCP sessions open`);
+    if (request.method !== 'POST')
+      return replyError(response, 400, 'no Mcp-Session-Id: start a session with initialize');
+    if (sessions.size >= options.maxSessions)
+      return replyError(response, 503, `codecell mcp has ${options.maxSessions} MCP sessions open`);
     const session = newMcpSession(context);
     const transport: StreamableHTTPServerTransport = new StreamableHTTPServerTransport({
       sessionIdGenerator: () => randomUUID(),
-      onsessioninitialized: (sessionId) => void sessions.set(sessionId, { transport, session, lastSeen: performance.now() }),
+      onsessioninitialized: (sessionId) =>
+        void sessions.set(sessionId, { transport, session, lastSeen: performance.now() }),
       onsessionclosed: (sessionId) => void closeEntry(sessionId),
     });
     await session.server.connect(transport);
@@ -119,10 +134,13 @@ export async function serveMcpHttp(context: McpContext, options: McpHttpOptions)
     server.listen(options.port, options.host, () => resolve());
   });
   port = (server.address() as AddressInfo).port;
-  const sweep = setInterval(() => {
-    const now = performance.now();
-    for (const [id, entry] of sessions) if (now - entry.lastSeen > options.idleMs) void closeEntry(id);
-  }, Math.max(50, Math.min(60_000, Math.floor(options.idleMs / 4))));
+  const sweep = setInterval(
+    () => {
+      const now = performance.now();
+      for (const [id, entry] of sessions) if (now - entry.lastSeen > options.idleMs) void closeEntry(id);
+    },
+    Math.max(50, Math.min(60_000, Math.floor(options.idleMs / 4))),
+  );
   sweep.unref();
   const name = options.host.includes(':') ? `[${options.host}]` : options.host;
   return {

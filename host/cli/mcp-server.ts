@@ -5,7 +5,13 @@
 // (or detaches from it, with --on-cancel detach).
 import { Server } from '@modelcontextprotocol/sdk/server/index.js';
 import { CallToolRequestSchema, ListToolsRequestSchema } from '@modelcontextprotocol/sdk/types.js';
-import { codeModeStatus, createCodeModeTools, type CellStreamEvent, type CodeModeResult, type ToolDefinition } from '../../src/index.js';
+import {
+  codeModeStatus,
+  createCodeModeTools,
+  type CellStreamEvent,
+  type CodeModeResult,
+  type ToolDefinition,
+} from '../../src/index.js';
 import { CODECELL_VERSION, messageOf } from '../../src/internal.js';
 import type { SessionBuilder } from '../tools/session-builder.js';
 
@@ -35,7 +41,18 @@ function contentOf(result: CodeModeResult, waitName: string): { content: Content
   const content: ContentBlock[] = result.output === '' ? [] : [{ type: 'text', text: result.output }];
   for (const image of result.images) {
     const match = /^data:([^;,]+)(;base64)?,(.*)$/s.exec(image.image_url);
-    content.push(match === null ? { type: 'text', text: '[image]' } : { type: 'image', mimeType: match[1] ?? 'image/png', data: match[2] === undefined ? Buffer.from(decodeURIComponent(match[3] ?? '')).toString('base64') : (match[3] ?? '') });
+    content.push(
+      match === null
+        ? { type: 'text', text: '[image]' }
+        : {
+            type: 'image',
+            mimeType: match[1] ?? 'image/png',
+            data:
+              match[2] === undefined
+                ? Buffer.from(decodeURIComponent(match[3] ?? '')).toString('base64')
+                : (match[3] ?? ''),
+          },
+    );
   }
   content.push({ type: 'text', text: codeModeStatus(result, waitName) });
   return { content, isError: result.status === 'failed' };
@@ -49,7 +66,10 @@ function progressText(event: CellStreamEvent): string | undefined {
 }
 
 export function newMcpSession(context: McpContext): McpSession {
-  const server = new Server({ name: 'codecell', version: CODECELL_VERSION }, { capabilities: { tools: {}, logging: {} } });
+  const server = new Server(
+    { name: 'codecell', version: CODECELL_VERSION },
+    { capabilities: { tools: {}, logging: {} } },
+  );
   const log = (data: string): void => {
     server.sendLoggingMessage({ level: 'info', logger: 'codecell', data }).catch(() => {});
   };
@@ -60,8 +80,13 @@ export function newMcpSession(context: McpContext): McpSession {
   );
   const { exec, wait, search } = codeMode;
   // What an upstream tool without an outputSchema (typed Promise<unknown>) resolves to.
-  const resultNote = '\nAn upstream tool resolves to its structuredContent when it has one, else to the text of a single text block, else to its content blocks; an error result rejects with its text.';
-  const listedTools = [{ ...exec, description: exec.description + resultNote }, wait, ...(search === undefined ? [] : [search])].map(({ name, description, inputSchema }) => ({ name, description, inputSchema }));
+  const resultNote =
+    '\nAn upstream tool resolves to its structuredContent when it has one, else to the text of a single text block, else to its content blocks; an error result rejects with its text.';
+  const listedTools = [
+    { ...exec, description: exec.description + resultNote },
+    wait,
+    ...(search === undefined ? [] : [search]),
+  ].map(({ name, description, inputSchema }) => ({ name, description, inputSchema }));
   server.setRequestHandler(ListToolsRequestSchema, async () => ({ tools: listedTools as never }));
   server.setRequestHandler(CallToolRequestSchema, async (request, extra) => {
     const input = (request.params.arguments ?? {}) as Record<string, unknown>;
@@ -73,13 +98,19 @@ export function newMcpSession(context: McpContext): McpSession {
         : (event: CellStreamEvent): void => {
             const message = progressText(event);
             if (message === undefined) return;
-            extra.sendNotification({ method: 'notifications/progress', params: { progressToken, progress: ++progress, message } }).catch(() => {});
+            extra
+              .sendNotification({
+                method: 'notifications/progress',
+                params: { progressToken, progress: ++progress, message },
+              })
+              .catch(() => {});
           };
     const options = { signal: extra.signal, ...(onEvent === undefined ? {} : { onEvent }) };
     try {
       if (request.params.name === exec.name) return contentOf(await exec.execute(input as never, options), wait.name);
       if (request.params.name === wait.name) return contentOf(await wait.execute(input as never, options), wait.name);
-      if (search !== undefined && request.params.name === search.name) return { content: [{ type: 'text', text: await search.execute(input as never) }] };
+      if (search !== undefined && request.params.name === search.name)
+        return { content: [{ type: 'text', text: await search.execute(input as never) }] };
       return { content: [{ type: 'text', text: `unknown tool ${request.params.name}` }], isError: true };
     } catch (error) {
       return { content: [{ type: 'text', text: messageOf(error) }], isError: true };

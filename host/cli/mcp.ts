@@ -59,11 +59,23 @@ function upstreamOf(spec: string, index: number): McpServerConfig & { named: boo
 
 async function configFile(path: string): Promise<McpServerConfig[]> {
   const parsed = JSON.parse(await readFile(path, 'utf8')) as { mcpServers?: Record<string, Record<string, unknown>> };
-  if (parsed.mcpServers === null || typeof parsed.mcpServers !== 'object') throw new Error(`${path} has no "mcpServers" object`);
+  if (parsed.mcpServers === null || typeof parsed.mcpServers !== 'object')
+    throw new Error(`${path} has no "mcpServers" object`);
   return Object.entries(parsed.mcpServers).map(([name, server]) => {
-    if (typeof server.url === 'string') return { name, url: server.url, ...(server.headers === undefined ? {} : { headers: server.headers as Record<string, string> }) };
+    if (typeof server.url === 'string')
+      return {
+        name,
+        url: server.url,
+        ...(server.headers === undefined ? {} : { headers: server.headers as Record<string, string> }),
+      };
     if (typeof server.command !== 'string') throw new Error(`${path}: server ${name} needs a "command" or a "url"`);
-    return { name, command: server.command, args: (server.args as string[] | undefined) ?? [], ...(server.env === undefined ? {} : { env: server.env as Record<string, string> }), ...(typeof server.cwd === 'string' ? { cwd: server.cwd } : {}) };
+    return {
+      name,
+      command: server.command,
+      args: (server.args as string[] | undefined) ?? [],
+      ...(server.env === undefined ? {} : { env: server.env as Record<string, string> }),
+      ...(typeof server.cwd === 'string' ? { cwd: server.cwd } : {}),
+    };
   });
 }
 
@@ -74,7 +86,12 @@ export interface McpIo {
 }
 
 /** Writes a stream's lines to `out`, each prefixed. */
-function forwardLines(stream: NodeJS.ReadableStream | null | undefined, prefix: string, out: Writable, tail: string[]): void {
+function forwardLines(
+  stream: NodeJS.ReadableStream | null | undefined,
+  prefix: string,
+  out: Writable,
+  tail: string[],
+): void {
   let partial = '';
   stream?.on('data', (chunk: Buffer | string) => {
     const lines = (partial + String(chunk)).split('\n');
@@ -119,9 +136,14 @@ async function planOf(args: string[], io: McpIo): Promise<McpPlan | number> {
   const whole = (flag: keyof typeof FLAGS): number | undefined => wholeNumber(values[flag] as string | undefined, flag);
   // Cells come from whoever drives the MCP client: their time is finite unless asked otherwise.
   const limits: Partial<CellLimits> = { ...SERVED_LIMITS };
-  for (const [flag, limit] of [['cpu-time-ms', 'cpuTimeMs'], ['wall-time-ms', 'wallTimeMs']] as const) limits[limit] = whole(flag) ?? limits[limit];
+  for (const [flag, limit] of [
+    ['cpu-time-ms', 'cpuTimeMs'],
+    ['wall-time-ms', 'wallTimeMs'],
+  ] as const)
+    limits[limit] = whole(flag) ?? limits[limit];
   const onCancel = values['on-cancel'] ?? 'terminate';
-  if (onCancel !== 'terminate' && onCancel !== 'detach') throw new Error(`--on-cancel takes terminate or detach, got ${JSON.stringify(onCancel)}`);
+  if (onCancel !== 'terminate' && onCancel !== 'detach')
+    throw new Error(`--on-cancel takes terminate or detach, got ${JSON.stringify(onCancel)}`);
   let http: McpPlan['http'];
   if (values.http !== undefined) {
     const { host, port } = address(values.http, '--http', '127.0.0.1:3000');
@@ -134,7 +156,10 @@ async function planOf(args: string[], io: McpIo): Promise<McpPlan | number> {
     const stray = (['token-file', 'max-sessions', 'idle-ms'] as const).find((flag) => values[flag] !== undefined);
     if (stray !== undefined) throw new Error(`--${stray} needs --http`);
   }
-  const upstreams = [...(values.config === undefined ? [] : await configFile(values.config)), ...(values.upstream ?? []).map(upstreamOf)];
+  const upstreams = [
+    ...(values.config === undefined ? [] : await configFile(values.config)),
+    ...(values.upstream ?? []).map(upstreamOf),
+  ];
   return { upstreams, limits, onCancel, http };
 }
 
@@ -162,14 +187,26 @@ export async function mcpCommand(args: string[], io: McpIo): Promise<number> {
       const label = upstream.name;
       const tail: string[] = [];
       try {
-        const client = await connectMcpServer({ ...upstream, ...('command' in upstream ? { stderr: 'pipe' as const } : {}) }, undefined, (stream) => forwardLines(stream, `[${label}]`, io.stderr, tail));
+        const client = await connectMcpServer(
+          { ...upstream, ...('command' in upstream ? { stderr: 'pipe' as const } : {}) },
+          undefined,
+          (stream) => forwardLines(stream, `[${label}]`, io.stderr, tail),
+        );
         // Its log messages reach every MCP session, under its name.
         client.setNotificationHandler(LoggingMessageNotificationSchema, ({ params }) => {
-          for (const server of servers) server.sendLoggingMessage({ ...params, logger: params.logger === undefined ? label : `${label}/${params.logger}` }).catch(() => {});
+          for (const server of servers)
+            server
+              .sendLoggingMessage({
+                ...params,
+                logger: params.logger === undefined ? label : `${label}/${params.logger}`,
+              })
+              .catch(() => {});
         });
         return { upstream, client };
       } catch (error) {
-        io.stderr.write(`codecell mcp: upstream ${label} failed to start: ${messageOf(error)}${tail.length === 0 ? '' : `; its last output: ${tail.join(' | ')}`}\n`);
+        io.stderr.write(
+          `codecell mcp: upstream ${label} failed to start: ${messageOf(error)}${tail.length === 0 ? '' : `; its last output: ${tail.join(' | ')}`}\n`,
+        );
         return undefined;
       }
     }),
@@ -187,7 +224,9 @@ export async function mcpCommand(args: string[], io: McpIo): Promise<number> {
   const sources: { listed: ToolDefinition[]; client: (typeof live)[number]['client'] }[] = [];
   for (const { upstream, client } of live) {
     // Unnamed command lines take the server's own name; config and name= names stay as given.
-    let namespace = namespaceOf(upstream.named === false ? (client.getServerVersion()?.name?.split('/').at(-1) ?? upstream.name) : upstream.name);
+    let namespace = namespaceOf(
+      upstream.named === false ? (client.getServerVersion()?.name?.split('/').at(-1) ?? upstream.name) : upstream.name,
+    );
     for (let n = 2; taken.has(namespace); n++) namespace = `${namespaceOf(upstream.name)}${n}`;
     taken.add(namespace);
     const listed = await listMcpTools(client, namespace);
@@ -200,8 +239,12 @@ export async function mcpCommand(args: string[], io: McpIo): Promise<number> {
     servers,
     newBuilder: (log) => {
       const builder = new SessionBuilder({ host, logger }).withLimits(limits);
-      for (const { listed, client } of sources) builder.withTools(listed, { invokeTool: (call, signal) => callMcpTool(client, call, signal, log) });
-      return builder.withTools([], { invokeTool: async () => null, notify: async (notification) => log(notification.text) });
+      for (const { listed, client } of sources)
+        builder.withTools(listed, { invokeTool: (call, signal) => callMcpTool(client, call, signal, log) });
+      return builder.withTools([], {
+        invokeTool: async () => null,
+        notify: async (notification) => log(notification.text),
+      });
     },
   };
   if (plan.http === undefined) await serveStdio(context, io);

@@ -62,9 +62,14 @@ export class HostClient {
   /** Spawns `codecell-host` (or `options.command`) processes and initializes them. */
   static async spawn(options: HostClientOptions = {}): Promise<HostClient> {
     const processes = options.processes ?? availableParallelism();
-    if (!Number.isInteger(processes) || processes < 1) throw new CodeCellError('ERR_INVALID_REQUEST', `processes must be a positive integer, got ${String(processes)}`);
+    if (!Number.isInteger(processes) || processes < 1)
+      throw new CodeCellError('ERR_INVALID_REQUEST', `processes must be a positive integer, got ${String(processes)}`);
     const logger = options.logger ?? consoleLogger;
-    const kind: SlotKind = { network: false, restart: options.respawn !== false, connect: () => spawnLink(options, logger) };
+    const kind: SlotKind = {
+      network: false,
+      restart: options.respawn !== false,
+      connect: () => spawnLink(options, logger),
+    };
     const client = new HostClient(Array.from({ length: processes }, () => new HostSlot('process', kind)));
     try {
       await Promise.all(client.#slots.map((slot) => slot.start()));
@@ -81,7 +86,11 @@ export class HostClient {
    * network, rejects when no host could be reached.
    */
   static async connect(options: NetworkOptions): Promise<HostClient>;
-  static async connect(input: Readable, output: Writable, options?: Omit<HostClientOptions, 'command' | 'args' | 'env' | 'respawn' | 'processes'>): Promise<HostClient>;
+  static async connect(
+    input: Readable,
+    output: Writable,
+    options?: Omit<HostClientOptions, 'command' | 'args' | 'env' | 'respawn' | 'processes'>,
+  ): Promise<HostClient>;
   static async connect(
     first: NetworkOptions | Readable,
     output?: Writable,
@@ -90,20 +99,30 @@ export class HostClient {
     if (output === undefined) return HostClient.#connectNetwork(first as NetworkOptions);
     const input = first as Readable;
     const logger = options.logger ?? consoleLogger;
-    const kind: SlotKind = { network: false, restart: false, connect: () => new HostLink(streamCarrier(input, output), undefined, logger, options) };
+    const kind: SlotKind = {
+      network: false,
+      restart: false,
+      connect: () => new HostLink(streamCarrier(input, output), undefined, logger, options),
+    };
     const client = new HostClient([new HostSlot('streams', kind)]);
     await (client.#slots[0] as HostSlot).start();
     return client;
   }
 
   static async #connectNetwork(options: NetworkOptions): Promise<HostClient> {
-    if (options === null || typeof options !== 'object') throw new CodeCellError('ERR_INVALID_REQUEST', 'HostClient.connect takes { hosts, token } (or an input and an output stream)');
+    if (options === null || typeof options !== 'object')
+      throw new CodeCellError(
+        'ERR_INVALID_REQUEST',
+        'HostClient.connect takes { hosts, token } (or an input and an output stream)',
+      );
     checkNetworkOptions(options);
     const logger = options.logger ?? consoleLogger;
     const client = new HostClient([]);
-    const slotFor = (host: FoundHost): HostSlot => new HostSlot(host.url, { network: true, restart: true, connect: () => connectSocket(host, options, logger) });
+    const slotFor = (host: FoundHost): HostSlot =>
+      new HostSlot(host.url, { network: true, restart: true, connect: () => connectSocket(host, options, logger) });
     const { hosts } = await findHosts({ ...options, logger });
-    if (hosts.length === 0) throw new CodeCellError('ERR_HOST_EXITED', `no codecell-host found for ${JSON.stringify(options.hosts)}`);
+    if (hosts.length === 0)
+      throw new CodeCellError('ERR_HOST_EXITED', `no codecell-host found for ${JSON.stringify(options.hosts)}`);
     client.#slots.push(...hosts.map(slotFor));
     const started = await Promise.allSettled(client.#slots.map((slot) => slot.start()));
     if (!started.some((result) => result.status === 'fulfilled')) {
@@ -115,7 +134,8 @@ export class HostClient {
       client.#every(options.resolveIntervalMs ?? 5_000, async () => {
         const found = await findHosts({ ...options, logger });
         const urls = new Set(found.hosts.map((host) => host.url));
-        for (const host of found.hosts) if (!client.#slots.some((slot) => slot.name === host.url)) client.#slots.push(slotFor(host));
+        for (const host of found.hosts)
+          if (!client.#slots.some((slot) => slot.name === host.url)) client.#slots.push(slotFor(host));
         if (found.complete) for (const slot of client.#slots) if (!urls.has(slot.name)) slot.retired = true;
       });
     }
@@ -129,12 +149,19 @@ export class HostClient {
 
   /** The id of each running host process, in pool order. */
   get pids(): number[] {
-    return this.#slots.flatMap((slot) => (slot.alive && slot.link?.child?.pid !== undefined ? [slot.link.child.pid] : []));
+    return this.#slots.flatMap((slot) =>
+      slot.alive && slot.link?.child?.pid !== undefined ? [slot.link.child.pid] : [],
+    );
   }
 
   /** The hosts this client reaches now: each one's name (URL, or process) and whether it takes new sessions. */
   get hosts(): { host: string; connected: boolean; accepting: boolean; sessions: number }[] {
-    return this.#slots.map((slot) => ({ host: slot.link?.name ?? slot.name, connected: slot.alive, accepting: slot.accepting, sessions: slot.link?.remotes.size ?? 0 }));
+    return this.#slots.map((slot) => ({
+      host: slot.link?.name ?? slot.name,
+      connected: slot.alive,
+      accepting: slot.accepting,
+      sessions: slot.link?.remotes.size ?? 0,
+    }));
   }
 
   /** The host-wide limits reported by `initialize`. */
@@ -156,8 +183,10 @@ export class HostClient {
    */
   async createSession(delegate: SessionRuntimeDelegate, options: RemoteSessionOptions = {}): Promise<RemoteSession> {
     checkDelegate(delegate);
-    if (options === null || typeof options !== 'object') throw new CodeCellError('ERR_INVALID_REQUEST', 'options must be an object');
-    if ('sessionId' in options) throw new CodeCellError('ERR_INVALID_REQUEST', 'sessionId is assigned by the host; do not pass one');
+    if (options === null || typeof options !== 'object')
+      throw new CodeCellError('ERR_INVALID_REQUEST', 'options must be an object');
+    if ('sessionId' in options)
+      throw new CodeCellError('ERR_INVALID_REQUEST', 'sessionId is assigned by the host; do not pass one');
     options.signal?.throwIfAborted();
     if (this.#closed) throw new CodeCellError('ERR_SHUTTING_DOWN', 'the HostClient is closed');
     const tried = new Set<HostSlot>();
@@ -201,9 +230,13 @@ export class HostClient {
   }
 
   #noHost(): CodeCellError {
-    if (this.#slots.every((slot) => !slot.network)) return new CodeCellError('ERR_HOST_EXITED', 'codecell-host has exited and respawn is off');
+    if (this.#slots.every((slot) => !slot.network))
+      return new CodeCellError('ERR_HOST_EXITED', 'codecell-host has exited and respawn is off');
     const why = this.#slots.find((slot) => slot.lastError !== undefined)?.lastError?.message;
-    return new CodeCellError('ERR_HOST_EXITED', `no codecell-host accepts sessions now${why === undefined ? '' : ` (last failure: ${why})`}`);
+    return new CodeCellError(
+      'ERR_HOST_EXITED',
+      `no codecell-host accepts sessions now${why === undefined ? '' : ` (last failure: ${why})`}`,
+    );
   }
 
   /** Asks each connected host for its load; reconnects those that are down (after their backoff); drops retired ones once idle. */
@@ -216,7 +249,10 @@ export class HostClient {
           void slot.close();
         }
       } else if (slot.alive && link !== undefined) {
-        link.request(Methods.hostPing, {}).then(({ load }) => slot.report(load), () => {});
+        link.request(Methods.hostPing, {}).then(
+          ({ load }) => slot.report(load),
+          () => {},
+        );
       } else if (!slot.starting && slot.restartable) {
         slot.start().catch(() => {});
       }
@@ -224,7 +260,13 @@ export class HostClient {
   }
 
   #every(ms: number, task: () => void | Promise<void>): void {
-    const timer = setInterval(() => void Promise.resolve().then(task).catch(() => {}), ms);
+    const timer = setInterval(
+      () =>
+        void Promise.resolve()
+          .then(task)
+          .catch(() => {}),
+      ms,
+    );
     timer.unref();
     this.#timers.push(timer);
   }
@@ -236,9 +278,13 @@ function spawnLink(options: HostClientOptions, logger: Logger): HostLink {
     env: options.env ?? process.env,
   });
   const link = new HostLink(streamCarrier(child.stdout as Readable, child.stdin as Writable), child, logger, options);
-  child.on('error', (error) => link.die(new CodeCellError('ERR_HOST_EXITED', `codecell-host failed to start: ${error.message}`, { cause: error })));
+  child.on('error', (error) =>
+    link.die(new CodeCellError('ERR_HOST_EXITED', `codecell-host failed to start: ${error.message}`, { cause: error })),
+  );
   child.on('exit', (code, signal) => {
-    link.die(new CodeCellError('ERR_HOST_EXITED', `codecell-host exited (code ${code ?? 'none'}, signal ${signal ?? 'none'})`));
+    link.die(
+      new CodeCellError('ERR_HOST_EXITED', `codecell-host exited (code ${code ?? 'none'}, signal ${signal ?? 'none'})`),
+    );
     link.exited();
   });
   return link;

@@ -46,7 +46,13 @@ export class IncomingCalls {
   }
 
   /** Registers a call from the host; its answer is written unless the host cancelled it first. */
-  open(id: string | number, method: DelegateMethod, sessionId: SessionId, cellId: string, value: unknown): IncomingCall {
+  open(
+    id: string | number,
+    method: DelegateMethod,
+    sessionId: SessionId,
+    cellId: string,
+    value: unknown,
+  ): IncomingCall {
     const key = groupKey(sessionId, cellId, method);
     let group = this.#groups.get(key);
     if (group === undefined) {
@@ -74,7 +80,11 @@ export class IncomingCalls {
       },
       // The result is serialised once, straight into the answer's text.
       answer: (result) => finish(() => `{"jsonrpc":"2.0","id":${JSON.stringify(id)},"result":${toJsonText(result)}}`),
-      fail: (code, message, kind) => finish(() => ({ id, error: { code, message, ...(kind === undefined || kind === '' ? {} : { data: { kind } }) } })),
+      fail: (code, message, kind) =>
+        finish(() => ({
+          id,
+          error: { code, message, ...(kind === undefined || kind === '' ? {} : { data: { kind } }) },
+        })),
     };
   }
 
@@ -87,7 +97,10 @@ export class IncomingCalls {
     const group = this.#groups.get(key);
     if (group === undefined) return [];
     this.#groups.delete(key);
-    return abortGroup(group, new CodeCellError('ERR_CANCELLED', `codecell-host cancelled the ${method} calls of cell ${cellId}`));
+    return abortGroup(
+      group,
+      new CodeCellError('ERR_CANCELLED', `codecell-host cancelled the ${method} calls of cell ${cellId}`),
+    );
   }
 
   /**

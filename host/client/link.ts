@@ -3,10 +3,26 @@
 // routed to sessions through a PendingRouter.
 import type { ChildProcess } from 'node:child_process';
 import type { Carrier } from '../wire/carrier.js';
-import { CodeCellError, PendingRouter, toolIdentifier, type CellLimits, type Logger, type RoutedEntry, type SessionRuntimeDelegate } from '../../src/index.js';
+import {
+  CodeCellError,
+  PendingRouter,
+  toolIdentifier,
+  type CellLimits,
+  type Logger,
+  type RoutedEntry,
+  type SessionRuntimeDelegate,
+} from '../../src/index.js';
 import { CODECELL_VERSION, errorKindOf, messageOf } from '../../src/internal.js';
 import { IncomingCalls, type IncomingCall } from './incoming-calls.js';
-import { fromResponseError, openConnection, parseParams, sendRequest, serveMethods, tokenFromSignal, type MessageConnection } from '../wire/jsonrpc.js';
+import {
+  fromResponseError,
+  openConnection,
+  parseParams,
+  sendRequest,
+  serveMethods,
+  tokenFromSignal,
+  type MessageConnection,
+} from '../wire/jsonrpc.js';
 import {
   DelegateCalls,
   JsonRpcErrors,
@@ -52,7 +68,10 @@ type ToolRef = Parameters<typeof toolIdentifier>[0];
 
 /** The delegate calls by their wire method, for the messages the client takes from the stream. */
 const DELEGATE_CALLS_BY_METHOD = new Map(
-  (Object.entries(DelegateCalls) as [DelegateCallName, DelegateCall][]).map(([name, row]) => [row.method.name, { name, row }]),
+  (Object.entries(DelegateCalls) as [DelegateCallName, DelegateCall][]).map(([name, row]) => [
+    row.method.name,
+    { name, row },
+  ]),
 );
 
 /** What the link needs of a session it routes messages to (RemoteSession is one). */
@@ -101,15 +120,20 @@ export class HostLink {
     this.sessions = new PendingRouter({ label: 'session', logger });
     const opened = openConnection(carrier, logger, (message) => this.#intercept(message), {
       // A host that stopped reading its input (the delegates' answers) is given up.
-      overflow: (error) => this.die(new CodeCellError('ERR_HOST_EXITED', `codecell-host stopped reading: ${error.message}`)),
+      overflow: (error) =>
+        this.die(new CodeCellError('ERR_HOST_EXITED', `codecell-host stopped reading: ${error.message}`)),
     });
     this.connection = opened.connection;
     this.#incoming = new IncomingCalls(opened.send);
     this.#sendRaw = opened.send;
     this.notify = opened.notify;
     const notifications: Handlers<'toClient', 'notification'> = {
-      cellEvent: (params) => this.remotes.get(params.sessionId)?.receive({ type: 'notification', message: { type: 'event', params } }),
-      sessionEvent: (params) => this.remotes.get(params.sessionId)?.receive({ type: 'notification', message: { type: 'sessionEvent', params } }),
+      cellEvent: (params) =>
+        this.remotes.get(params.sessionId)?.receive({ type: 'notification', message: { type: 'event', params } }),
+      sessionEvent: (params) =>
+        this.remotes
+          .get(params.sessionId)
+          ?.receive({ type: 'notification', message: { type: 'sessionEvent', params } }),
       cellInitialEvent: (params) => this.sessions.routeNotification(params.sessionId, { type: 'initialEvent', params }),
       cellClosed: (params) => this.sessions.routeNotification(params.sessionId, { type: 'closed', params }),
       cellCancel: ({ sessionId, cellId, method }) => {
@@ -175,8 +199,12 @@ export class HostLink {
           } catch (error) {
             // What cannot cross as JSON fails the call here, as in-process, instead of the answer.
             const tool = (call.value as { tool?: ToolRef } | undefined)?.tool;
-            const subject = name === 'invokeTool' && tool !== undefined ? `tools.${toolIdentifier(tool)}` : `delegate.${name}`;
-            call.fail(JsonRpcErrors.delegateFailed, `${subject} returned a value that is not JSON: ${messageOf(error)}`);
+            const subject =
+              name === 'invokeTool' && tool !== undefined ? `tools.${toolIdentifier(tool)}` : `delegate.${name}`;
+            call.fail(
+              JsonRpcErrors.delegateFailed,
+              `${subject} returned a value that is not JSON: ${messageOf(error)}`,
+            );
           }
         },
         (error: unknown) => call.fail(JsonRpcErrors.delegateFailed, messageOf(error), errorKindOf(error)),
@@ -196,7 +224,10 @@ export class HostLink {
    * Returns the delegates' promises still running (the shutdown waits for them, within its deadline).
    */
   abortSessionCalls(sessionId: SessionId): Promise<unknown>[] {
-    return this.#incoming.abortSession(sessionId, new CodeCellError('ERR_SHUTTING_DOWN', 'the session is shutting down'));
+    return this.#incoming.abortSession(
+      sessionId,
+      new CodeCellError('ERR_SHUTTING_DOWN', 'the session is shutting down'),
+    );
   }
 
   forget(sessionId: SessionId): void {
@@ -210,7 +241,8 @@ export class HostLink {
     this.#death = error;
     this.#died.resolve(error);
     // A host given up on (its output closed, or it stopped answering) is not left running.
-    if (this.child !== undefined && this.child.exitCode === null && this.child.signalCode === null) this.child.kill('SIGKILL');
+    if (this.child !== undefined && this.child.exitCode === null && this.child.signalCode === null)
+      this.child.kill('SIGKILL');
     clearInterval(this.#watchdog);
     for (const reject of this.#pending) reject(error);
     this.#pending.clear();
@@ -257,8 +289,18 @@ export class HostLink {
     }
     const value = params[row.arg] as { cellId?: unknown } | undefined;
     const cellId = typeof value?.cellId === 'string' ? value.cellId : '';
-    const call = this.#incoming.open(requestId, row.method.name as CellCancelParams['method'], params.sessionId, cellId, value);
-    this.sessions.route(params.sessionId, { type: 'request', message: { name, call }, fail: (failure) => call.fail(failure.code, failure.message) });
+    const call = this.#incoming.open(
+      requestId,
+      row.method.name as CellCancelParams['method'],
+      params.sessionId,
+      cellId,
+      value,
+    );
+    this.sessions.route(params.sessionId, {
+      type: 'request',
+      message: { name, call },
+      fail: (failure) => call.fail(failure.code, failure.message),
+    });
     return true;
   }
 
@@ -266,22 +308,30 @@ export class HostLink {
   #watch(): void {
     if (this.#watchdog !== undefined || this.#livenessMs <= 0) return;
     this.#lastHeard = performance.now();
-    this.#watchdog = setInterval(() => {
-      if (this.#pending.size === 0) {
-        clearInterval(this.#watchdog);
-        this.#watchdog = undefined;
-        return;
-      }
-      const now = performance.now();
-      if (now - this.#lastHeard < this.#livenessMs) return;
-      if (this.#pingSent === undefined) {
-        this.#pingSent = now;
-        sendRequest(this.connection, Methods.hostPing, {}).catch(() => {});
-      } else if (now - this.#pingSent >= this.#livenessMs) {
-        this.child?.kill('SIGKILL');
-        this.die(new CodeCellError('ERR_HOST_EXITED', `codecell-host stopped answering (no reply to a ping within ${this.#livenessMs} ms); it was killed`));
-      }
-    }, Math.max(10, Math.floor(this.#livenessMs / 4)));
+    this.#watchdog = setInterval(
+      () => {
+        if (this.#pending.size === 0) {
+          clearInterval(this.#watchdog);
+          this.#watchdog = undefined;
+          return;
+        }
+        const now = performance.now();
+        if (now - this.#lastHeard < this.#livenessMs) return;
+        if (this.#pingSent === undefined) {
+          this.#pingSent = now;
+          sendRequest(this.connection, Methods.hostPing, {}).catch(() => {});
+        } else if (now - this.#pingSent >= this.#livenessMs) {
+          this.child?.kill('SIGKILL');
+          this.die(
+            new CodeCellError(
+              'ERR_HOST_EXITED',
+              `codecell-host stopped answering (no reply to a ping within ${this.#livenessMs} ms); it was killed`,
+            ),
+          );
+        }
+      },
+      Math.max(10, Math.floor(this.#livenessMs / 4)),
+    );
     this.#watchdog.unref();
   }
 }

@@ -39,15 +39,22 @@ export function checkNetworkOptions(options: NetworkOptions): void {
   const bad = (message: string): never => {
     throw new CodeCellError('ERR_INVALID_REQUEST', message);
   };
-  if (!Array.isArray(options.hosts) || options.hosts.length === 0) bad('hosts must be a non-empty array of ws(s):// URLs or { dns: "name:port" }');
+  if (!Array.isArray(options.hosts) || options.hosts.length === 0)
+    bad('hosts must be a non-empty array of ws(s):// URLs or { dns: "name:port" }');
   for (const entry of options.hosts) {
     if (typeof entry === 'string') {
       if (!/^wss?:\/\/[^/\s]+/.test(entry)) bad(`hosts: ${JSON.stringify(entry)} is not a ws:// or wss:// URL`);
-    } else if (entry === null || typeof entry !== 'object' || typeof entry.dns !== 'string' || !/^[^:\s]+:\d{1,5}$/.test(entry.dns)) {
+    } else if (
+      entry === null ||
+      typeof entry !== 'object' ||
+      typeof entry.dns !== 'string' ||
+      !/^[^:\s]+:\d{1,5}$/.test(entry.dns)
+    ) {
       bad(`hosts: ${JSON.stringify(entry)} is neither a URL nor { dns: "name:port" }`);
     }
   }
-  if (options.token !== undefined && (typeof options.token !== 'string' || options.token === '')) bad('token must be a non-empty string');
+  if (options.token !== undefined && (typeof options.token !== 'string' || options.token === ''))
+    bad('token must be a non-empty string');
   for (const name of ['resolveIntervalMs', 'statusIntervalMs', 'connectTimeoutMs'] as const) {
     const value = options[name];
     if (value !== undefined && (!Number.isSafeInteger(value) || value < 1)) bad(`${name} must be a positive integer`);
@@ -55,7 +62,8 @@ export function checkNetworkOptions(options: NetworkOptions): void {
   if (options.resolve !== undefined && typeof options.resolve !== 'function') bad('resolve must be a function');
 }
 
-const systemResolve = async (name: string): Promise<string[]> => (await lookup(name, { all: true })).map(({ address }) => address);
+const systemResolve = async (name: string): Promise<string[]> =>
+  (await lookup(name, { all: true })).map(({ address }) => address);
 
 /**
  * Every host the entries name now. A name that does not resolve is logged and skipped, and
@@ -72,7 +80,10 @@ export async function findHosts(options: NetworkOptions): Promise<{ hosts: Found
       try {
         const addresses = await resolve(name);
         const scheme = entry.tls === true ? 'wss' : 'ws';
-        return addresses.map((address) => ({ url: `${scheme}://${address.includes(':') ? `[${address}]` : address}:${port}`, servername: name }));
+        return addresses.map((address) => ({
+          url: `${scheme}://${address.includes(':') ? `[${address}]` : address}:${port}`,
+          servername: name,
+        }));
       } catch (error) {
         options.logger?.warn(`codecell: cannot resolve ${name}: ${messageOf(error)}`);
         complete = false;
@@ -111,8 +122,17 @@ export async function connectSocket(host: FoundHost, options: NetworkOptions, lo
         reject(new CodeCellError(status === 401 || status === 403 ? 'ERR_INVALID_REQUEST' : 'ERR_HOST_EXITED', why));
       });
     });
-    socket.once('error', (error) => reject(new CodeCellError('ERR_HOST_EXITED', `cannot reach codecell-host at ${host.url}: ${error.message}`, { cause: error })));
+    socket.once('error', (error) =>
+      reject(
+        new CodeCellError('ERR_HOST_EXITED', `cannot reach codecell-host at ${host.url}: ${error.message}`, {
+          cause: error,
+        }),
+      ),
+    );
   });
   socket.on('error', (error) => logger.warn(`codecell: the connection to ${host.url} failed: ${error.message}`));
-  return new HostLink(socketCarrier(socket), undefined, logger, { name: host.url, ...(options.livenessTimeoutMs === undefined ? {} : { livenessTimeoutMs: options.livenessTimeoutMs }) });
+  return new HostLink(socketCarrier(socket), undefined, logger, {
+    name: host.url,
+    ...(options.livenessTimeoutMs === undefined ? {} : { livenessTimeoutMs: options.livenessTimeoutMs }),
+  });
 }

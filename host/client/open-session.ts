@@ -21,7 +21,11 @@ export interface RemoteSessionOptions {
 }
 
 /** Creates a session on the link's host; with `setupSource`, resolves at the setup cell's first frontier. */
-export async function openRemoteSession(link: HostLink, delegate: SessionRuntimeDelegate, options: RemoteSessionOptions): Promise<RemoteSession> {
+export async function openRemoteSession(
+  link: HostLink,
+  delegate: SessionRuntimeDelegate,
+  options: RemoteSessionOptions,
+): Promise<RemoteSession> {
   const { signal, setupTimeoutMs, ...wire } = options;
   // Held until the session is registered: what the host sends for it meanwhile is kept.
   using _held = link.sessions.begin();
@@ -32,16 +36,29 @@ export async function openRemoteSession(link: HostLink, delegate: SessionRuntime
   } catch (error) {
     // Abandoned before the answer: a session the host still creates is shut down at once.
     if (signal?.aborted === true) {
-      answer.then(({ sessionId }) => link.request(Methods.sessionShutdown, { sessionId }), () => {}).catch(() => {});
+      answer
+        .then(
+          ({ sessionId }) => link.request(Methods.sessionShutdown, { sessionId }),
+          () => {},
+        )
+        .catch(() => {});
     }
     throw error;
   }
   const { sessionId, setupCellId, callbackAbortDeadlineMs, load } = result as Partial<typeof result>;
   link.loadReported?.(load);
-  if (typeof sessionId !== 'string' || sessionId === '' || (setupCellId !== undefined && typeof setupCellId !== 'string')) {
-    throw new CodeCellError('ERR_PROTOCOL', `codecell-host answered session/create without a valid sessionId: ${JSON.stringify(result)}`);
+  if (
+    typeof sessionId !== 'string' ||
+    sessionId === '' ||
+    (setupCellId !== undefined && typeof setupCellId !== 'string')
+  ) {
+    throw new CodeCellError(
+      'ERR_PROTOCOL',
+      `codecell-host answered session/create without a valid sessionId: ${JSON.stringify(result)}`,
+    );
   }
-  const deadlineMs = typeof callbackAbortDeadlineMs === 'number' ? callbackAbortDeadlineMs : options.callbackAbortDeadlineMs;
+  const deadlineMs =
+    typeof callbackAbortDeadlineMs === 'number' ? callbackAbortDeadlineMs : options.callbackAbortDeadlineMs;
   const session = new RemoteSession(link, sessionId, delegate, setupCellId, deadlineMs);
   link.remotes.set(sessionId, session);
   link.sessions.register(sessionId, (entry) => session.receive(entry));

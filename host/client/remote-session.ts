@@ -25,7 +25,8 @@ import type { HostLink, Inbound, LinkedSession } from './link.js';
 export const DEFAULT_SETUP_TIMEOUT_MS = 60_000;
 
 /** The error of a setup cell that did not reach a frontier in time (in-process and remote alike). */
-export const setupTimedOut = (timeoutMs: number): CodeCellError => new CodeCellError('ERR_LIMIT_EXCEEDED', `the setup cell did not reach a frontier within ${timeoutMs} ms`);
+export const setupTimedOut = (timeoutMs: number): CodeCellError =>
+  new CodeCellError('ERR_LIMIT_EXCEEDED', `the setup cell did not reach a frontier within ${timeoutMs} ms`);
 
 /** How many cell ids a session remembers as its own (for events() after the cell closed). */
 const KNOWN_CELLS = 1_024;
@@ -62,7 +63,13 @@ export class RemoteSession extends SessionBase implements LinkedSession {
    */
   readonly #windingDown = new Map<CellId, Promise<void>>();
 
-  constructor(link: HostLink, sessionId: SessionId, delegate: SessionRuntimeDelegate, setupCellId: CellId | undefined, deadlineMs: number | undefined) {
+  constructor(
+    link: HostLink,
+    sessionId: SessionId,
+    delegate: SessionRuntimeDelegate,
+    setupCellId: CellId | undefined,
+    deadlineMs: number | undefined,
+  ) {
     super();
     this.#link = link;
     this.sessionId = sessionId;
@@ -89,9 +96,17 @@ export class RemoteSession extends SessionBase implements LinkedSession {
 
   async execute(request: ExecuteRequest, initialObserve?: ObserveMode): Promise<StartedCell> {
     this.#assertUsable();
-    const result = await this.#link.request(Methods.cellExecute, { sessionId: this.sessionId, request, observe: initialObserve });
+    const result = await this.#link.request(Methods.cellExecute, {
+      sessionId: this.sessionId,
+      request,
+      observe: initialObserve,
+    });
     const { cellId } = result as Partial<typeof result>;
-    if (typeof cellId !== 'string' || cellId === '') throw new CodeCellError('ERR_PROTOCOL', `codecell-host answered cell/execute without a cellId: ${JSON.stringify(result)}`);
+    if (typeof cellId !== 'string' || cellId === '')
+      throw new CodeCellError(
+        'ERR_PROTOCOL',
+        `codecell-host answered cell/execute without a cellId: ${JSON.stringify(result)}`,
+      );
     return this.startedCell(cellId, this.#admitted(cellId));
   }
 
@@ -117,7 +132,10 @@ export class RemoteSession extends SessionBase implements LinkedSession {
     this.#assertCellUsable(cellId);
     let event: CellEvent;
     try {
-      event = this.#delivered(cellId, await this.#link.request(Methods.cellTerminate, { sessionId: this.sessionId, cellId }));
+      event = this.#delivered(
+        cellId,
+        await this.#link.request(Methods.cellTerminate, { sessionId: this.sessionId, cellId }),
+      );
     } catch (error) {
       this.#forgetIfMissing(cellId, error);
       throw error;
@@ -162,13 +180,15 @@ export class RemoteSession extends SessionBase implements LinkedSession {
       // the host meanwhile, and its record from admission (1 024 events / 1 MiB) loses nothing
       // that the hold (128) would drop (SPEC §8: a subscriber sees every event from the first).
       this.#subscribed.add(cellId);
-      if (this.#subscribed.size > KNOWN_CELLS) this.#subscribed.delete(this.#subscribed.values().next().value as CellId);
+      if (this.#subscribed.size > KNOWN_CELLS)
+        this.#subscribed.delete(this.#subscribed.values().next().value as CellId);
       this.#streams.admit(cellId);
       const from = options.from ?? (this.#fresh.has(cellId) ? 'start' : 'now');
       this.#link.request(Methods.cellSubscribe, { sessionId: this.sessionId, cellId, from }).catch((error: unknown) => {
         // The host no longer has the cell's events (or is gone): the stream ends, or fails.
         this.#streams.end(cellId, this.#hostDead);
-        if (this.#hostDead === undefined) this.#link.logger.warn(`codecell: subscribing to cell ${cellId} failed: ${messageOf(error)}`);
+        if (this.#hostDead === undefined)
+          this.#link.logger.warn(`codecell: subscribing to cell ${cellId} failed: ${messageOf(error)}`);
       });
     }
     return this.#streams.subscribe(cellId, options);
@@ -182,7 +202,8 @@ export class RemoteSession extends SessionBase implements LinkedSession {
     if (!this.#sessionSubscribed) {
       this.#sessionSubscribed = true;
       this.#link.request(Methods.sessionSubscribe, { sessionId: this.sessionId }).catch((error: unknown) => {
-        if (this.#hostDead === undefined) this.#link.logger.warn(`codecell: following session ${this.sessionId} failed: ${messageOf(error)}`);
+        if (this.#hostDead === undefined)
+          this.#link.logger.warn(`codecell: following session ${this.sessionId} failed: ${messageOf(error)}`);
       });
     }
     return stream;
@@ -218,7 +239,9 @@ export class RemoteSession extends SessionBase implements LinkedSession {
     } else {
       const closing = Promise.resolve()
         .then(() => this.#delegate.cellClosed?.(message.params.cellId))
-        .catch((error: unknown) => this.#link.logger.warn(`codecell: cellClosed(${message.params.cellId}) threw: ${messageOf(error)}`))
+        .catch((error: unknown) =>
+          this.#link.logger.warn(`codecell: cellClosed(${message.params.cellId}) threw: ${messageOf(error)}`),
+        )
         .finally(() => this.#cellsClosing.delete(closing));
       this.#cellsClosing.add(closing);
     }
@@ -288,13 +311,15 @@ export class RemoteSession extends SessionBase implements LinkedSession {
   }
 
   #assertUsable(): void {
-    if (this.#hostDead !== undefined) throw new CodeCellError('ERR_HOST_EXITED', 'codecell-host of this session has exited');
+    if (this.#hostDead !== undefined)
+      throw new CodeCellError('ERR_HOST_EXITED', 'codecell-host of this session has exited');
     this.assertNotShuttingDown();
   }
 
   #assertCellUsable(cellId: unknown): asserts cellId is CellId {
     const id = this.checkCellId(cellId);
-    if (this.#hostDead !== undefined) throw new CodeCellError('ERR_MISSING_CELL', `unknown cell ${id} (its host has exited)`);
+    if (this.#hostDead !== undefined)
+      throw new CodeCellError('ERR_MISSING_CELL', `unknown cell ${id} (its host has exited)`);
     if (!this.#open.has(id)) throw new CodeCellError('ERR_MISSING_CELL', `unknown cell ${id}`);
   }
 }

@@ -55,13 +55,22 @@ export interface ListeningHost {
   close(): Promise<void>;
 }
 
-export const LISTEN_DEFAULTS = { maxConnections: 256, maxSessionsPerConnection: 1_024, maxLiveCellsPerConnection: 1_024, maxMessageBytes: 64 * 1024 * 1024 } as const;
+export const LISTEN_DEFAULTS = {
+  maxConnections: 256,
+  maxSessionsPerConnection: 1_024,
+  maxLiveCellsPerConnection: 1_024,
+  maxMessageBytes: 64 * 1024 * 1024,
+} as const;
 
 /** How often a connected client is pinged; one that missed the previous ping is dropped. */
 const HEARTBEAT_MS = 30_000;
 
 export async function listen(options: ListenOptions): Promise<ListeningHost> {
-  const { logger = consoleLogger, maxConnections = LISTEN_DEFAULTS.maxConnections, maxMessageBytes = LISTEN_DEFAULTS.maxMessageBytes } = options;
+  const {
+    logger = consoleLogger,
+    maxConnections = LISTEN_DEFAULTS.maxConnections,
+    maxMessageBytes = LISTEN_DEFAULTS.maxMessageBytes,
+  } = options;
   checkCount(maxConnections, 'maxConnections');
   checkCount(maxMessageBytes, 'maxMessageBytes');
   checkCount(options.maxSessionsPerConnection ?? 1, 'maxSessionsPerConnection');
@@ -72,13 +81,21 @@ export async function listen(options: ListenOptions): Promise<ListeningHost> {
   const expected = options.token === undefined ? undefined : new BearerToken(options.token);
   const sockets = new WebSocketServer({ noServer: true, maxPayload: maxMessageBytes, perMessageDeflate: false });
 
-  const server: Server = options.tls === undefined ? createHttpServer() : createHttpsServer({ cert: options.tls.cert, key: options.tls.key });
-  server.on('request', (request: IncomingMessage, response: ServerResponse) => void probe(request, response, stats, metrics));
+  const server: Server =
+    options.tls === undefined
+      ? createHttpServer()
+      : createHttpsServer({ cert: options.tls.cert, key: options.tls.key });
+  server.on(
+    'request',
+    (request: IncomingMessage, response: ServerResponse) => void probe(request, response, stats, metrics),
+  );
   server.on('upgrade', (request: IncomingMessage, socket: Duplex, head: Buffer) => {
     socket.on('error', () => {});
     const refusal = refuse(request, expected, stats, connections.size, maxConnections);
     if (refusal !== undefined) {
-      logger.warn(`codecell-host: refused a connection from ${request.socket.remoteAddress ?? '?'}: ${refusal.status} ${refusal.body}`);
+      logger.warn(
+        `codecell-host: refused a connection from ${request.socket.remoteAddress ?? '?'}: ${refusal.status} ${refusal.body}`,
+      );
       writeRefusal(socket, refusal);
       return;
     }
@@ -96,7 +113,9 @@ export async function listen(options: ListenOptions): Promise<ListeningHost> {
       defaultLimits: options.defaultLimits ?? SERVED_LIMITS,
       ...(options.caps === undefined ? {} : { caps: options.caps }),
       ...(options.maxQueuedBytes === undefined ? {} : { maxQueuedBytes: options.maxQueuedBytes }),
-      ...(options.callbackAbortDeadlineMs === undefined ? {} : { callbackAbortDeadlineMs: options.callbackAbortDeadlineMs }),
+      ...(options.callbackAbortDeadlineMs === undefined
+        ? {}
+        : { callbackAbortDeadlineMs: options.callbackAbortDeadlineMs }),
       ...(options.onCatastrophicError === undefined ? {} : { onCatastrophicError: options.onCatastrophicError }),
     });
     connections.set(ws, host);
@@ -142,14 +161,16 @@ export async function listen(options: ListenOptions): Promise<ListeningHost> {
   const drain = async (graceMs: number): Promise<void> => {
     stats.accepting = false;
     const until = performance.now() + graceMs;
-    while (stats.sessions > 0 && performance.now() < until) await new Promise((resolve) => setTimeout(resolve, Math.min(100, Math.max(1, until - performance.now()))));
+    while (stats.sessions > 0 && performance.now() < until)
+      await new Promise((resolve) => setTimeout(resolve, Math.min(100, Math.max(1, until - performance.now()))));
     await close();
   };
   return { url, port, stats, drain, close };
 }
 
 function checkCount(value: number, name: string): void {
-  if (!Number.isSafeInteger(value) || value < 1) throw new CodeCellError('ERR_INVALID_REQUEST', `${name} must be a positive integer, got ${String(value)}`);
+  if (!Number.isSafeInteger(value) || value < 1)
+    throw new CodeCellError('ERR_INVALID_REQUEST', `${name} must be a positive integer, got ${String(value)}`);
 }
 
 interface Refusal {
@@ -158,21 +179,36 @@ interface Refusal {
 }
 
 /** Why an upgrade is refused, if it is: the token first (compared in constant time), then capacity. */
-function refuse(request: IncomingMessage, expected: BearerToken | undefined, stats: HostStats, open: number, maxConnections: number): Refusal | undefined {
-  if (expected !== undefined && !expected.accepts(request.headers.authorization)) return { status: 401, body: 'a valid bearer token is required' };
+function refuse(
+  request: IncomingMessage,
+  expected: BearerToken | undefined,
+  stats: HostStats,
+  open: number,
+  maxConnections: number,
+): Refusal | undefined {
+  if (expected !== undefined && !expected.accepts(request.headers.authorization))
+    return { status: 401, body: 'a valid bearer token is required' };
   if (!stats.accepting) return { status: 503, body: 'codecell-host is draining: connect to another host' };
-  if (open >= maxConnections) return { status: 503, body: `codecell-host has ${maxConnections} connections open (its --max-connections)` };
+  if (open >= maxConnections)
+    return { status: 503, body: `codecell-host has ${maxConnections} connections open (its --max-connections)` };
   return undefined;
 }
 
 function writeRefusal(socket: Duplex, { status, body }: Refusal): void {
   const reason = status === 401 ? 'Unauthorized' : 'Service Unavailable';
   const extra = status === 401 ? 'WWW-Authenticate: Bearer\r\n' : 'Retry-After: 1\r\n';
-  socket.end(`HTTP/1.1 ${status} ${reason}\r\nConnection: close\r\nContent-Type: text/plain\r\n${extra}Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+  socket.end(
+    `HTTP/1.1 ${status} ${reason}\r\nConnection: close\r\nContent-Type: text/plain\r\n${extra}Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+  );
 }
 
 /** GET /healthz (alive), /readyz (accepting sessions), /metrics (Prometheus text); nothing else. */
-async function probe(request: IncomingMessage, response: ServerResponse, stats: HostStats, metrics: HostMetrics): Promise<void> {
+async function probe(
+  request: IncomingMessage,
+  response: ServerResponse,
+  stats: HostStats,
+  metrics: HostMetrics,
+): Promise<void> {
   const path = (request.url ?? '/').split('?')[0];
   const reply = (status: number, body: string, type = 'text/plain; charset=utf-8'): void => {
     response.writeHead(status, { 'Content-Type': type, 'Content-Length': Buffer.byteLength(body) });

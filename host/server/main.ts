@@ -67,7 +67,9 @@ async function serveNetwork(plan: Extract<HostPlan, { mode: 'listen' }>): Promis
     process.exit(1);
   }
   if (plan.token === undefined && !isLoopback(plan.host)) {
-    process.stderr.write('codecell-host: warning: listening beyond loopback without a token (--token-file or CODECELL_TOKEN); anyone who reaches the port can run code\n');
+    process.stderr.write(
+      'codecell-host: warning: listening beyond loopback without a token (--token-file or CODECELL_TOKEN); anyone who reaches the port can run code\n',
+    );
   }
   const stop = Promise.withResolvers<'SIGTERM' | 'SIGINT'>();
   process.once('SIGTERM', () => stop.resolve('SIGTERM'));
@@ -75,7 +77,9 @@ async function serveNetwork(plan: Extract<HostPlan, { mode: 'listen' }>): Promis
   // Printed once a SIGTERM would drain: whoever waits for this line may stop the host at once.
   process.stderr.write(`codecell-host listening on ${service.url}\n`);
   const signal = await stop.promise;
-  process.stderr.write(`codecell-host: ${signal}: draining (${service.stats.sessions} sessions, up to ${plan.drainMs} ms)\n`);
+  process.stderr.write(
+    `codecell-host: ${signal}: draining (${service.stats.sessions} sessions, up to ${plan.drainMs} ms)\n`,
+  );
   await service.drain(plan.drainMs);
   process.stderr.write('codecell-host: drained\n');
 }

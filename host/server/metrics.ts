@@ -21,15 +21,37 @@ export function hostMetrics(stats: HostStats, connections: () => number): HostMe
   // Their usual names (process_resident_memory_bytes, nodejs_eventloop_lag_seconds, ...).
   prom.collectDefaultMetrics({ register: registry });
   const gauge = (name: string, help: string, read: () => number): void => {
-    new prom.Gauge({ name, help, registers: [registry], collect: function (this: prom.Gauge) { this.set(read()); } });
+    new prom.Gauge({
+      name,
+      help,
+      registers: [registry],
+      collect: function (this: prom.Gauge) {
+        this.set(read());
+      },
+    });
   };
   gauge('codecell_sessions', 'Sessions open on this host, over all connections.', () => stats.sessions);
   gauge('codecell_cells_running', 'Cells admitted and not yet closed.', () => stats.cellsRunning);
-  gauge('codecell_cells_executing', "Cells holding one of their session's run slots (maxRunningCells): executing JavaScript.", () => runGateTotals().executing);
-  gauge('codecell_cells_waiting', 'Cells with work to run that wait for a run slot of their session.', () => runGateTotals().waiting);
+  gauge(
+    'codecell_cells_executing',
+    "Cells holding one of their session's run slots (maxRunningCells): executing JavaScript.",
+    () => runGateTotals().executing,
+  );
+  gauge(
+    'codecell_cells_waiting',
+    'Cells with work to run that wait for a run slot of their session.',
+    () => runGateTotals().waiting,
+  );
   gauge('codecell_connections', 'Client connections open.', connections);
-  gauge('codecell_accepting_sessions', '1 while the host accepts new sessions, 0 while it drains.', () => (stats.accepting ? 1 : 0));
-  const cells = new prom.Counter({ name: 'codecell_cells_total', help: 'Cells closed, by outcome and termination reason.', labelNames: ['outcome', 'reason'], registers: [registry] });
+  gauge('codecell_accepting_sessions', '1 while the host accepts new sessions, 0 while it drains.', () =>
+    stats.accepting ? 1 : 0,
+  );
+  const cells = new prom.Counter({
+    name: 'codecell_cells_total',
+    help: 'Cells closed, by outcome and termination reason.',
+    labelNames: ['outcome', 'reason'],
+    registers: [registry],
+  });
   const toolCalls = new prom.Histogram({
     name: 'codecell_tool_call_seconds',
     help: 'Nested tool calls, from the call to its answer (delegate round trip included).',
@@ -37,8 +59,18 @@ export function hostMetrics(stats: HostStats, connections: () => number): HostMe
     buckets: TOOL_BUCKETS,
     registers: [registry],
   });
-  const terminate = new prom.Histogram({ name: 'codecell_terminate_seconds', help: 'cell/terminate, from the request to its answer.', buckets: DEADLINE_BUCKETS, registers: [registry] });
-  const shutdown = new prom.Histogram({ name: 'codecell_shutdown_seconds', help: 'Session shutdowns, from the request to the end.', buckets: DEADLINE_BUCKETS, registers: [registry] });
+  const terminate = new prom.Histogram({
+    name: 'codecell_terminate_seconds',
+    help: 'cell/terminate, from the request to its answer.',
+    buckets: DEADLINE_BUCKETS,
+    registers: [registry],
+  });
+  const shutdown = new prom.Histogram({
+    name: 'codecell_shutdown_seconds',
+    help: 'Session shutdowns, from the request to the end.',
+    buckets: DEADLINE_BUCKETS,
+    registers: [registry],
+  });
   stats.observe({
     cellClosed: (outcome, reason) => cells.inc({ outcome, reason: reason ?? '' }),
     toolCall: (ms, ok) => toolCalls.observe({ ok: String(ok) }, ms / 1000),

@@ -63,7 +63,10 @@ export class OutgoingCalls {
     call.group.ids.delete(id);
     const error = message.error as { message?: unknown; data?: { kind?: unknown } } | undefined;
     // The delegate's TypeError (e.g. a tool input check) reaches the cell as a TypeError.
-    if (error !== undefined) call.reject(errorOfKind(error.data?.kind, typeof error.message === 'string' ? error.message : 'the delegate failed'));
+    if (error !== undefined)
+      call.reject(
+        errorOfKind(error.data?.kind, typeof error.message === 'string' ? error.message : 'the delegate failed'),
+      );
     else call.resolve(message.result);
     return true;
   }
@@ -94,6 +97,9 @@ export class OutgoingCalls {
       this.#pending.delete(id);
     }
     group.ids.clear();
-    this.#send({ method: Methods.cellCancel.name, params: { sessionId: group.sessionId, cellId: group.cellId, method: group.method } });
+    this.#send({
+      method: Methods.cellCancel.name,
+      params: { sessionId: group.sessionId, cellId: group.cellId, method: group.method },
+    });
   }
 }

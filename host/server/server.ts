@@ -17,13 +17,27 @@ import {
   type Logger,
   type SessionRuntimeDelegate,
 } from '../../src/index.js';
-import { checkLimits, CODECELL_VERSION, consoleLogger, DEFAULT_OBSERVE, errorKindOf, messageOf } from '../../src/internal.js';
+import {
+  checkLimits,
+  CODECELL_VERSION,
+  consoleLogger,
+  DEFAULT_OBSERVE,
+  errorKindOf,
+  messageOf,
+} from '../../src/internal.js';
 import { OutgoingCalls } from './outgoing-calls.js';
 import { ConnectionCells, HostStats } from './stats.js';
 import type { Carrier } from '../wire/carrier.js';
 import { streamCarrier } from '../wire/framing.js';
 import { invalidParams, openConnection, serveMethods, signalFromToken } from '../wire/jsonrpc.js';
-import { DelegateCalls, Methods, PROTOCOL_VERSION, type DelegateCall, type Handlers, type SessionId } from '../wire/protocol.js';
+import {
+  DelegateCalls,
+  Methods,
+  PROTOCOL_VERSION,
+  type DelegateCall,
+  type Handlers,
+  type SessionId,
+} from '../wire/protocol.js';
 
 export interface HostOptions {
   input?: Readable;
@@ -69,7 +83,8 @@ export interface Host {
 
 const SERVER_INFO = { name: 'codecell-host', version: CODECELL_VERSION };
 
-const isPlainObject = (value: unknown): value is object => value !== null && typeof value === 'object' && !Array.isArray(value);
+const isPlainObject = (value: unknown): value is object =>
+  value !== null && typeof value === 'object' && !Array.isArray(value);
 
 export function createHost(options: HostOptions = {}): Host {
   const { logger = consoleLogger, callbackAbortDeadlineMs } = options;
@@ -81,11 +96,16 @@ export function createHost(options: HostOptions = {}): Host {
   const cells = new ConnectionCells(options.maxLiveCells ?? Number.POSITIVE_INFINITY);
   // Answers to the host's delegate calls are taken before vscode-jsonrpc sees them.
   let outgoing: OutgoingCalls | undefined;
-  const { connection, notify, send, flush } = openConnection(carrier, logger, (message) => outgoing?.answer(message) === true, {
-    ...(options.maxQueuedBytes === undefined ? {} : { maxQueuedBytes: options.maxQueuedBytes }),
-    // A client that stopped reading is given up: its sessions end (it never grows without bound).
-    overflow: () => void close(),
-  });
+  const { connection, notify, send, flush } = openConnection(
+    carrier,
+    logger,
+    (message) => outgoing?.answer(message) === true,
+    {
+      ...(options.maxQueuedBytes === undefined ? {} : { maxQueuedBytes: options.maxQueuedBytes }),
+      // A client that stopped reading is given up: its sessions end (it never grows without bound).
+      overflow: () => void close(),
+    },
+  );
   const calls = new OutgoingCalls(send);
   outgoing = calls;
   const sessions = new Map<SessionId, SessionRuntime>();
@@ -112,8 +132,12 @@ export function createHost(options: HostOptions = {}): Host {
     const sends = initialSends.get(sessionId);
     const sent: Promise<void> = initialEvent
       .then(
-        (event) => new Promise<void>((resolve) => setImmediate(() => resolve(notify(Methods.cellInitialEvent, { sessionId, cellId, event })))),
-        (error: unknown) => logger.warn(`codecell-host: the initial observation of cell ${cellId} failed: ${messageOf(error)}`),
+        (event) =>
+          new Promise<void>((resolve) =>
+            setImmediate(() => resolve(notify(Methods.cellInitialEvent, { sessionId, cellId, event }))),
+          ),
+        (error: unknown) =>
+          logger.warn(`codecell-host: the initial observation of cell ${cellId} failed: ${messageOf(error)}`),
       )
       .finally(() => sends?.delete(sent));
     sends?.add(sent);
@@ -135,17 +159,19 @@ export function createHost(options: HostOptions = {}): Host {
    * on with its signal, one cell/cancel per cell); cellClosed is a notification.
    */
   const delegateFor = (sessionId: SessionId): SessionRuntimeDelegate => {
-    const forward = (call: DelegateCall) => async (value: { cellId: string }, signal: AbortSignal): Promise<unknown> => {
-      try {
-        return call.value(await calls.call(call, sessionId, value, signal));
-      } catch (error) {
-        // Given up on (cancelled, or the session is shutting down): nobody reads this rejection.
-        if (signal.aborted) throw signal.reason;
-        if (error instanceof CodeCellError || errorKindOf(error) !== '') throw error;
-        // The client's answer (e.g. a PendingRouter overflow) becomes the tool's rejection.
-        throw new Error(messageOf(error));
-      }
-    };
+    const forward =
+      (call: DelegateCall) =>
+      async (value: { cellId: string }, signal: AbortSignal): Promise<unknown> => {
+        try {
+          return call.value(await calls.call(call, sessionId, value, signal));
+        } catch (error) {
+          // Given up on (cancelled, or the session is shutting down): nobody reads this rejection.
+          if (signal.aborted) throw signal.reason;
+          if (error instanceof CodeCellError || errorKindOf(error) !== '') throw error;
+          // The client's answer (e.g. a PendingRouter overflow) becomes the tool's rejection.
+          throw new Error(messageOf(error));
+        }
+      };
     const forwarders = Object.entries(DelegateCalls).map(([name, call]) => [name, forward(call)]);
     // Each forwarder returns what the client answered for that delegate method (table-checked).
     const delegate: Record<string, unknown> = Object.fromEntries(forwarders);
@@ -156,7 +182,9 @@ export function createHost(options: HostOptions = {}): Host {
   const handlers: Handlers<'toHost'> = {
     initialize: ({ protocolVersion }) => {
       if (protocolVersion !== PROTOCOL_VERSION) {
-        throw invalidParams(`protocolVersion ${protocolVersion} is not supported (this host speaks ${PROTOCOL_VERSION})`);
+        throw invalidParams(
+          `protocolVersion ${protocolVersion} is not supported (this host speaks ${PROTOCOL_VERSION})`,
+        );
       }
       return { protocolVersion: PROTOCOL_VERSION, serverInfo: SERVER_INFO, limits: { ...DEFAULT_LIMITS, ...caps } };
     },
@@ -165,11 +193,17 @@ export function createHost(options: HostOptions = {}): Host {
 
     sessionCreate: async (params, token) => {
       if (closing !== undefined) throw new CodeCellError('ERR_SHUTTING_DOWN', 'codecell-host is shutting down');
-      if (!stats.accepting) throw new CodeCellError('ERR_SHUTTING_DOWN', 'codecell-host is draining: create the session on another host');
-      if (sessions.size >= maxSessions) throw new CodeCellError('ERR_LIMIT_EXCEEDED', `this connection already has ${maxSessions} sessions (the host's --max-sessions)`);
+      if (!stats.accepting)
+        throw new CodeCellError('ERR_SHUTTING_DOWN', 'codecell-host is draining: create the session on another host');
+      if (sessions.size >= maxSessions)
+        throw new CodeCellError(
+          'ERR_LIMIT_EXCEEDED',
+          `this connection already has ${maxSessions} sessions (the host's --max-sessions)`,
+        );
       const { tools, limits, storedValues, setupSource } = params;
       const sessionId = String(++sessionSeq);
-      const deadlineMs = params.callbackAbortDeadlineMs ?? callbackAbortDeadlineMs ?? DEFAULT_CALLBACK_ABORT_DEADLINE_MS;
+      const deadlineMs =
+        params.callbackAbortDeadlineMs ?? callbackAbortDeadlineMs ?? DEFAULT_CALLBACK_ABORT_DEADLINE_MS;
       const counted = stats.sessionObserver();
       const runtime = new SessionRuntime(delegateFor(sessionId), {
         tools,
@@ -189,9 +223,13 @@ export function createHost(options: HostOptions = {}): Host {
       relayed.set(sessionId, new Set());
       initialSends.set(sessionId, new Set());
       try {
-        const started = setupSource === undefined ? undefined : await runtime.execute({ source: setupSource }, { kind: 'pendingFrontier' });
+        const started =
+          setupSource === undefined
+            ? undefined
+            : await runtime.execute({ source: setupSource }, { kind: 'pendingFrontier' });
         // The client gave up before it learned the id: nobody will ever shut this session down.
-        if (token.isCancellationRequested) throw new CodeCellError('ERR_CANCELLED', 'the client cancelled session/create');
+        if (token.isCancellationRequested)
+          throw new CodeCellError('ERR_CANCELLED', 'the client cancelled session/create');
         if (started === undefined) return { sessionId, callbackAbortDeadlineMs: deadlineMs, load: stats.load };
         sendInitialEvent(sessionId, started.cellId, started.initialEvent);
         return { sessionId, setupCellId: started.cellId, callbackAbortDeadlineMs: deadlineMs, load: stats.load };
@@ -219,7 +257,9 @@ export function createHost(options: HostOptions = {}): Host {
       void (async () => {
         for await (const event of stream) notify(Methods.cellEvent, { sessionId, cellId, event });
       })()
-        .catch((error: unknown) => logger.warn(`codecell-host: relaying the events of cell ${cellId} failed: ${messageOf(error)}`))
+        .catch((error: unknown) =>
+          logger.warn(`codecell-host: relaying the events of cell ${cellId} failed: ${messageOf(error)}`),
+        )
         .finally(() => cells.delete(cellId));
       return {};
     },
@@ -230,7 +270,9 @@ export function createHost(options: HostOptions = {}): Host {
         sessionFollowed.add(sessionId);
         void (async () => {
           for await (const event of runtime.events()) notify(Methods.sessionEvent, { sessionId, event });
-        })().catch((error: unknown) => logger.warn(`codecell-host: relaying the events of session ${sessionId} failed: ${messageOf(error)}`));
+        })().catch((error: unknown) =>
+          logger.warn(`codecell-host: relaying the events of session ${sessionId} failed: ${messageOf(error)}`),
+        );
       }
       return {};
     },
@@ -240,7 +282,10 @@ export function createHost(options: HostOptions = {}): Host {
 
     cellObserve: async ({ sessionId, cellId, mode }, token) => {
       const runtime = session(sessionId);
-      const cancelled = signalFromToken(token, () => new CodeCellError('ERR_CANCELLED', 'the client cancelled the observation'));
+      const cancelled = signalFromToken(
+        token,
+        () => new CodeCellError('ERR_CANCELLED', 'the client cancelled the observation'),
+      );
       try {
         return await runtime.observe(cellId, mode, cancelled.signal);
       } finally {

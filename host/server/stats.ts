@@ -95,7 +95,10 @@ export class ConnectionCells {
   /** Runs an admission unless the connection is at its bound (ERR_LIMIT_EXCEEDED). */
   async admit<T>(execute: () => Promise<T>): Promise<T> {
     if (this.#live + this.#admitting >= this.#max) {
-      throw new CodeCellError('ERR_LIMIT_EXCEEDED', `this connection already has ${this.#max} live cells (the host's --max-cells)`);
+      throw new CodeCellError(
+        'ERR_LIMIT_EXCEEDED',
+        `this connection already has ${this.#max} live cells (the host's --max-cells)`,
+      );
     }
     this.#admitting++;
     try {

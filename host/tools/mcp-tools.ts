@@ -40,7 +40,11 @@ export type McpServerConfig = (McpStdioServer | McpHttpServer) & {
  * Connects to the server; the returned client is closed by the caller. With `stderr: 'pipe'`,
  * `onStderr` gets the server's stderr stream before it starts.
  */
-export async function connectMcpServer(config: McpServerConfig, signal?: AbortSignal, onStderr?: (stream: NodeJS.ReadableStream | null) => void): Promise<Client> {
+export async function connectMcpServer(
+  config: McpServerConfig,
+  signal?: AbortSignal,
+  onStderr?: (stream: NodeJS.ReadableStream | null) => void,
+): Promise<Client> {
   const client = new Client({ name: 'codecell', version: CODECELL_VERSION });
   const transport =
     'url' in config
@@ -86,7 +90,11 @@ export async function listMcpTools(client: Client, namespace: string, signal?: A
 /** The text blocks of an MCP result's content, joined. */
 export function textOfContent(content: unknown): string {
   return Array.isArray(content)
-    ? content.flatMap((block: { type?: string; text?: string }) => (block.type === 'text' && typeof block.text === 'string' ? [block.text] : [])).join('\n')
+    ? content
+        .flatMap((block: { type?: string; text?: string }) =>
+          block.type === 'text' && typeof block.text === 'string' ? [block.text] : [],
+        )
+        .join('\n')
     : '';
 }
 
@@ -94,13 +102,27 @@ export function textOfContent(content: unknown): string {
  * Calls the tool with the cell's signal. What the cell gets: the structured content if any, the
  * text of a single text block, else the content blocks; an `isError` result rejects with its text.
  */
-export async function callMcpTool(client: Client, call: NestedToolCall, signal: AbortSignal, onProgress?: (message: string) => void): Promise<JsonValue> {
-  const result = await client.callTool({ name: call.tool.name, arguments: (call.input ?? {}) as Record<string, unknown> }, undefined, {
-    signal,
-    ...(onProgress === undefined
-      ? {}
-      : { onprogress: (progress: { progress: number; total?: number }) => onProgress(`${call.tool.namespace ?? ''}/${call.tool.name}: progress ${progress.progress}${progress.total === undefined ? '' : `/${progress.total}`}`) }),
-  });
+export async function callMcpTool(
+  client: Client,
+  call: NestedToolCall,
+  signal: AbortSignal,
+  onProgress?: (message: string) => void,
+): Promise<JsonValue> {
+  const result = await client.callTool(
+    { name: call.tool.name, arguments: (call.input ?? {}) as Record<string, unknown> },
+    undefined,
+    {
+      signal,
+      ...(onProgress === undefined
+        ? {}
+        : {
+            onprogress: (progress: { progress: number; total?: number }) =>
+              onProgress(
+                `${call.tool.namespace ?? ''}/${call.tool.name}: progress ${progress.progress}${progress.total === undefined ? '' : `/${progress.total}`}`,
+              ),
+          }),
+    },
+  );
   if (result.isError === true) throw new Error(textOfContent(result.content) || `${call.tool.name} failed`);
   if (result.structuredContent !== undefined) return result.structuredContent as JsonValue;
   const content = result.content as { type: string; text?: string }[];
@@ -109,5 +131,7 @@ export async function callMcpTool(client: Client, call: NestedToolCall, signal: 
 
 /** This process's environment, as the string map a child process gets. */
 function passedEnvironment(): Record<string, string> {
-  return Object.fromEntries(Object.entries(process.env).filter((entry): entry is [string, string] => entry[1] !== undefined));
+  return Object.fromEntries(
+    Object.entries(process.env).filter((entry): entry is [string, string] => entry[1] !== undefined),
+  );
 }

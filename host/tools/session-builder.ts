@@ -73,13 +73,15 @@ export class SessionBuilder {
   #setup: string | undefined;
 
   constructor(options: SessionBuilderOptions = {}) {
-    if (options === null || typeof options !== 'object') throw new CodeCellError('ERR_INVALID_REQUEST', 'SessionBuilder options must be an object');
+    if (options === null || typeof options !== 'object')
+      throw new CodeCellError('ERR_INVALID_REQUEST', 'SessionBuilder options must be an object');
     this.#options = options;
   }
 
   /** Tools served by `delegate` (its invokeTool gets exactly these tools' calls). */
   withTools(tools: SourceTool[], delegate: ToolSource): this {
-    if (!Array.isArray(tools)) throw new CodeCellError('ERR_INVALID_REQUEST', 'withTools takes an array of tool definitions');
+    if (!Array.isArray(tools))
+      throw new CodeCellError('ERR_INVALID_REQUEST', 'withTools takes an array of tool definitions');
     if (delegate === null || typeof delegate !== 'object' || typeof delegate.invokeTool !== 'function') {
       throw new CodeCellError('ERR_INVALID_REQUEST', 'withTools needs a delegate with an invokeTool method');
     }
@@ -89,13 +91,25 @@ export class SessionBuilder {
 
   /** An MCP server for this session alone: started (or connected) by start(), closed with the session. */
   withMcpServer(config: McpServerConfig): this {
-    if (config === null || typeof config !== 'object' || typeof config.name !== 'string' || !NAMESPACE.test(config.name)) {
-      throw new CodeCellError('ERR_INVALID_REQUEST', `withMcpServer needs a name made of letters, digits and _ (its tools are tools.<name>__<tool>), got ${JSON.stringify((config as { name?: unknown } | null)?.name)}`);
+    if (
+      config === null ||
+      typeof config !== 'object' ||
+      typeof config.name !== 'string' ||
+      !NAMESPACE.test(config.name)
+    ) {
+      throw new CodeCellError(
+        'ERR_INVALID_REQUEST',
+        `withMcpServer needs a name made of letters, digits and _ (its tools are tools.<name>__<tool>), got ${JSON.stringify((config as { name?: unknown } | null)?.name)}`,
+      );
     }
     if (!('url' in config) && typeof (config as { command?: unknown }).command !== 'string') {
-      throw new CodeCellError('ERR_INVALID_REQUEST', `MCP server ${config.name} needs a command (stdio) or a url (Streamable HTTP)`);
+      throw new CodeCellError(
+        'ERR_INVALID_REQUEST',
+        `MCP server ${config.name} needs a command (stdio) or a url (Streamable HTTP)`,
+      );
     }
-    if (this.#mcpServers.some((server) => server.name === config.name)) throw new CodeCellError('ERR_INVALID_REQUEST', `two MCP servers are named ${config.name}`);
+    if (this.#mcpServers.some((server) => server.name === config.name))
+      throw new CodeCellError('ERR_INVALID_REQUEST', `two MCP servers are named ${config.name}`);
     this.#mcpServers.push({ ...config });
     return this;
   }
@@ -107,7 +121,8 @@ export class SessionBuilder {
 
   /** A first cell the session runs before start() resolves (it reaches its first frontier). */
   withSetup(source: string): this {
-    if (typeof source !== 'string') throw new CodeCellError('ERR_INVALID_REQUEST', 'withSetup takes the setup cell source');
+    if (typeof source !== 'string')
+      throw new CodeCellError('ERR_INVALID_REQUEST', 'withSetup takes the setup cell source');
     this.#setup = source;
     return this;
   }
@@ -121,7 +136,8 @@ export class SessionBuilder {
     const logger = this.#options.logger ?? consoleLogger;
     const mcp = this.#mcpServers.length === 0 ? undefined : await loadMcp();
     const clients: { server: McpServerConfig; client: McpClient }[] = [];
-    const closeClients = (): Promise<void> => Promise.all(clients.map(({ client }) => client.close().catch(() => {}))).then(() => {});
+    const closeClients = (): Promise<void> =>
+      Promise.all(clients.map(({ client }) => client.close().catch(() => {}))).then(() => {});
     try {
       const routes = new Map<string, Route>();
       const checks = new ToolInputChecks();
@@ -129,33 +145,61 @@ export class SessionBuilder {
       const add = (tool: SourceTool, route: Route): void => {
         const id = toolIdentifier(tool);
         const taken = routes.get(id);
-        if (taken !== undefined) throw new CodeCellError('ERR_INVALID_REQUEST', `tool name clash: tools.${id} comes from ${taken.source} and from ${route.source}`);
+        if (taken !== undefined)
+          throw new CodeCellError(
+            'ERR_INVALID_REQUEST',
+            `tool name clash: tools.${id} comes from ${taken.source} and from ${route.source}`,
+          );
         routes.set(id, route);
         const { validateInput: _skip, ...definition } = tool;
         definitions.push(definition);
         if (route.validate) checks.add(definition, logger);
       };
       for (const [index, { tools, delegate }] of this.#toolSources.entries()) {
-        for (const tool of tools) add(tool, { source: `withTools #${index + 1}`, validate: tool.validateInput !== false, invoke: (call, callSignal) => delegate.invokeTool(call, callSignal) });
+        for (const tool of tools)
+          add(tool, {
+            source: `withTools #${index + 1}`,
+            validate: tool.validateInput !== false,
+            invoke: (call, callSignal) => delegate.invokeTool(call, callSignal),
+          });
       }
       if (mcp !== undefined) {
         // All started at once; each one that starts is closed again if the build fails.
-        const connected = await Promise.allSettled(this.#mcpServers.map(async (server) => clients.push({ server, client: await mcp.connectMcpServer(server, signal) })));
+        const connected = await Promise.allSettled(
+          this.#mcpServers.map(async (server) =>
+            clients.push({ server, client: await mcp.connectMcpServer(server, signal) }),
+          ),
+        );
         const failed = connected.findIndex((result) => result.status === 'rejected');
         if (failed >= 0) {
           signal?.throwIfAborted();
           const reason = (connected[failed] as PromiseRejectedResult).reason;
-          throw new CodeCellError('ERR_INVALID_REQUEST', `MCP server ${this.#mcpServers[failed]?.name ?? '?'} could not be started: ${messageOf(reason)}`, { cause: reason });
+          throw new CodeCellError(
+            'ERR_INVALID_REQUEST',
+            `MCP server ${this.#mcpServers[failed]?.name ?? '?'} could not be started: ${messageOf(reason)}`,
+            { cause: reason },
+          );
         }
         clients.sort((a, b) => this.#mcpServers.indexOf(a.server) - this.#mcpServers.indexOf(b.server));
         for (const { server, client } of clients) {
           for (const tool of await mcp.listMcpTools(client, server.name, signal)) {
-            const validate = typeof server.validateInput === 'function' ? server.validateInput(tool.name) : server.validateInput !== false;
-            add(tool, { source: `MCP server ${server.name}`, validate, invoke: (call, callSignal) => mcp.callMcpTool(client, call, callSignal) });
+            const validate =
+              typeof server.validateInput === 'function'
+                ? server.validateInput(tool.name)
+                : server.validateInput !== false;
+            add(tool, {
+              source: `MCP server ${server.name}`,
+              validate,
+              invoke: (call, callSignal) => mcp.callMcpTool(client, call, callSignal),
+            });
           }
         }
       }
-      const delegate = routingDelegate(routes, checks, this.#toolSources.map(({ delegate: source }) => source));
+      const delegate = routingDelegate(
+        routes,
+        checks,
+        this.#toolSources.map(({ delegate: source }) => source),
+      );
       const inner = await this.#startSession(delegate, definitions, signal);
       return new BuiltSession(inner.session, definitions, inner.setupEvent, closeClients);
     } catch (error) {
@@ -164,11 +208,24 @@ export class SessionBuilder {
     }
   }
 
-  async #startSession(delegate: SessionRuntimeDelegate, tools: ToolDefinition[], signal: AbortSignal | undefined): Promise<{ session: CodeCellSession; setupEvent: CellEvent | undefined }> {
+  async #startSession(
+    delegate: SessionRuntimeDelegate,
+    tools: ToolDefinition[],
+    signal: AbortSignal | undefined,
+  ): Promise<{ session: CodeCellSession; setupEvent: CellEvent | undefined }> {
     const { host, logger, storedValues, callbackAbortDeadlineMs } = this.#options;
-    const common = { tools, ...(this.#limits === undefined ? {} : { limits: this.#limits }), ...(storedValues === undefined ? {} : { storedValues }), ...(callbackAbortDeadlineMs === undefined ? {} : { callbackAbortDeadlineMs }) };
+    const common = {
+      tools,
+      ...(this.#limits === undefined ? {} : { limits: this.#limits }),
+      ...(storedValues === undefined ? {} : { storedValues }),
+      ...(callbackAbortDeadlineMs === undefined ? {} : { callbackAbortDeadlineMs }),
+    };
     if (host !== undefined) {
-      const session = await host.createSession(delegate, { ...common, ...(this.#setup === undefined ? {} : { setupSource: this.#setup }), ...(signal === undefined ? {} : { signal }) });
+      const session = await host.createSession(delegate, {
+        ...common,
+        ...(this.#setup === undefined ? {} : { setupSource: this.#setup }),
+        ...(signal === undefined ? {} : { signal }),
+      });
       return { session, setupEvent: session.setupEvent };
     }
     const session = new SessionRuntime(delegate, { ...common, ...(logger === undefined ? {} : { logger }) });
@@ -178,7 +235,10 @@ export class SessionBuilder {
     const timer = AbortSignal.timeout(DEFAULT_SETUP_TIMEOUT_MS);
     try {
       const { initialEvent } = await session.execute({ source: this.#setup }, { kind: 'pendingFrontier' });
-      return { session, setupEvent: await untilAborted(initialEvent, signal === undefined ? timer : AbortSignal.any([timer, signal])) };
+      return {
+        session,
+        setupEvent: await untilAborted(initialEvent, signal === undefined ? timer : AbortSignal.any([timer, signal])),
+      };
     } catch (error) {
       await session.shutdown();
       if (timer.aborted && signal?.aborted !== true) throw setupTimedOut(DEFAULT_SETUP_TIMEOUT_MS);
@@ -188,7 +248,11 @@ export class SessionBuilder {
 }
 
 /** Sends each call to its source, its input checked first; notifications to every source that takes them. */
-function routingDelegate(routes: Map<string, Route>, checks: ToolInputChecks, sources: ToolSource[]): SessionRuntimeDelegate {
+function routingDelegate(
+  routes: Map<string, Route>,
+  checks: ToolInputChecks,
+  sources: ToolSource[],
+): SessionRuntimeDelegate {
   const notified = sources.filter((source) => typeof source.notify === 'function');
   const closers = sources.filter((source) => typeof source.cellClosed === 'function');
   return {
@@ -211,7 +275,11 @@ async function loadMcp(): Promise<typeof import('./mcp-tools.js')> {
   try {
     return await import('./mcp-tools.js');
   } catch (error) {
-    throw new CodeCellError('ERR_INVALID_REQUEST', `withMcpServer needs @modelcontextprotocol/sdk (npm install @modelcontextprotocol/sdk): ${messageOf(error)}`, { cause: error });
+    throw new CodeCellError(
+      'ERR_INVALID_REQUEST',
+      `withMcpServer needs @modelcontextprotocol/sdk (npm install @modelcontextprotocol/sdk): ${messageOf(error)}`,
+      { cause: error },
+    );
   }
 }
 
@@ -225,7 +293,12 @@ export class BuiltSession extends SessionBase {
   readonly setupEvent: CellEvent | undefined;
   readonly #close: () => Promise<void>;
 
-  constructor(session: CodeCellSession, tools: ToolDefinition[], setupEvent: CellEvent | undefined, close: () => Promise<void>) {
+  constructor(
+    session: CodeCellSession,
+    tools: ToolDefinition[],
+    setupEvent: CellEvent | undefined,
+    close: () => Promise<void>,
+  ) {
     super();
     this.session = session;
     this.tools = tools;

@@ -26,8 +26,13 @@ function linearRegExp(pattern: string): { test(input: string): boolean } {
 }
 
 class UnsupportedPattern extends Error {
-  constructor(readonly pattern: string, reason: string) {
-    super(`its inputSchema pattern ${JSON.stringify(pattern)} is not supported by codecell's linear-time pattern engine (RE2: no backreferences or lookaround; ${reason})`);
+  constructor(
+    readonly pattern: string,
+    reason: string,
+  ) {
+    super(
+      `its inputSchema pattern ${JSON.stringify(pattern)} is not supported by codecell's linear-time pattern engine (RE2: no backreferences or lookaround; ${reason})`,
+    );
   }
 }
 
@@ -40,7 +45,9 @@ function ajvFor(schema: Record<string, unknown>): Ajv {
     const Draft2020 = require('ajv/dist/2020') as AjvConstructor;
     return { draft07: new Draft07(options), draft2020: new Draft2020(options) };
   })();
-  return typeof schema.$schema === 'string' && schema.$schema.includes('2020-12') ? validators.draft2020 : validators.draft07;
+  return typeof schema.$schema === 'string' && schema.$schema.includes('2020-12')
+    ? validators.draft2020
+    : validators.draft07;
 }
 
 /** `/entities/0/name` as `.entities[0].name`. */
@@ -49,16 +56,21 @@ function fieldOf(pointer: string): string {
     .split('/')
     .slice(1)
     .map((part) => part.replaceAll('~1', '/').replaceAll('~0', '~'))
-    .map((part) => (/^\d+$/.test(part) ? `[${part}]` : /^[A-Za-z_$][\w$]*$/.test(part) ? `.${part}` : `[${JSON.stringify(part)}]`))
+    .map((part) =>
+      /^\d+$/.test(part) ? `[${part}]` : /^[A-Za-z_$][\w$]*$/.test(part) ? `.${part}` : `[${JSON.stringify(part)}]`,
+    )
     .join('');
 }
 
 function describe(error: ErrorObject): string {
   const field = `input${fieldOf(error.instancePath)}`;
   const params = error.params as { missingProperty?: string; additionalProperty?: string; allowedValues?: unknown[] };
-  if (error.keyword === 'required' && params.missingProperty !== undefined) return `${field}.${params.missingProperty} is required`;
-  if (error.keyword === 'additionalProperties' && params.additionalProperty !== undefined) return `${field}.${params.additionalProperty} is not a known field`;
-  if (error.keyword === 'enum' && params.allowedValues !== undefined) return `${field} must be one of ${params.allowedValues.map((value) => JSON.stringify(value)).join(', ')}`;
+  if (error.keyword === 'required' && params.missingProperty !== undefined)
+    return `${field}.${params.missingProperty} is required`;
+  if (error.keyword === 'additionalProperties' && params.additionalProperty !== undefined)
+    return `${field}.${params.additionalProperty} is not a known field`;
+  if (error.keyword === 'enum' && params.allowedValues !== undefined)
+    return `${field} must be one of ${params.allowedValues.map((value) => JSON.stringify(value)).join(', ')}`;
   return `${field} ${error.message ?? 'is invalid'}`;
 }
 
@@ -84,7 +96,9 @@ export class ToolInputChecks {
         logger.warn(`codecell: tools.${id} cannot be called: ${error.message}`);
         return;
       }
-      logger.warn(`codecell: tools.${id} input is not checked: its inputSchema does not compile (${error instanceof Error ? error.message : String(error)})`);
+      logger.warn(
+        `codecell: tools.${id} input is not checked: its inputSchema does not compile (${error instanceof Error ? error.message : String(error)})`,
+      );
     }
   }
 
@@ -96,6 +110,8 @@ export class ToolInputChecks {
     const check = this.#checks.get(id);
     if (check === undefined || check(input ?? {})) return;
     const [first] = check.errors ?? [];
-    throw new TypeError(`tools.${id}: ${first === undefined ? 'input does not fit the tool inputSchema' : describe(first)}`);
+    throw new TypeError(
+      `tools.${id}: ${first === undefined ? 'input does not fit the tool inputSchema' : describe(first)}`,
+    );
   }
 }

@@ -3,7 +3,15 @@
 // one message per WebSocket message (socketCarrier in websocket.ts). The connection (jsonrpc.ts) sees only this interface, so a
 // new transport is one more Carrier and nothing else changes.
 import type { EventEmitter } from 'node:events';
-import { AbstractMessageReader, AbstractMessageWriter, Disposable, type DataCallback, type Message, type MessageReader, type MessageWriter } from 'vscode-jsonrpc/node.js';
+import {
+  AbstractMessageReader,
+  AbstractMessageWriter,
+  Disposable,
+  type DataCallback,
+  type Message,
+  type MessageReader,
+  type MessageWriter,
+} from 'vscode-jsonrpc/node.js';
 /** What a reader hands on: a message's text, or why bytes were skipped. */
 export type FrameSink = { body(text: string): Message | undefined; malformed(reason: string): void };
 

@@ -5,7 +5,14 @@
 // in one write.
 import type { Readable, Writable } from 'node:stream';
 import type { Message, MessageReader, MessageWriter } from 'vscode-jsonrpc/node.js';
-import { DEFAULT_MAX_QUEUED_BYTES, EventMessageReader, TextMessageWriter, type Carrier, type FrameSink, type WriterHooks } from './carrier.js';
+import {
+  DEFAULT_MAX_QUEUED_BYTES,
+  EventMessageReader,
+  TextMessageWriter,
+  type Carrier,
+  type FrameSink,
+  type WriterHooks,
+} from './carrier.js';
 
 export { DEFAULT_MAX_QUEUED_BYTES };
 
@@ -45,10 +52,18 @@ export class FramedReader extends EventMessageReader implements MessageReader {
   /** The next frame's message (undefined: a frame that decoded to nothing), or null: need bytes. */
   #next(): Message | undefined | null {
     const available = this.#buffer.length + this.#pendingBytes;
-    if (this.#bodyLength !== undefined ? available < this.#bodyLength : this.#pendingBytes === 0 && this.#scanned >= this.#buffer.length) return null;
+    if (
+      this.#bodyLength !== undefined
+        ? available < this.#bodyLength
+        : this.#pendingBytes === 0 && this.#scanned >= this.#buffer.length
+    )
+      return null;
     if (this.#pending.length > 0) {
       // Most often one chunk arrives on an empty buffer: take it as is, without copying.
-      this.#buffer = this.#buffer.length === 0 && this.#pending.length === 1 ? (this.#pending[0] as Buffer) : Buffer.concat([this.#buffer, ...this.#pending]);
+      this.#buffer =
+        this.#buffer.length === 0 && this.#pending.length === 1
+          ? (this.#pending[0] as Buffer)
+          : Buffer.concat([this.#buffer, ...this.#pending]);
       this.#pending = [];
       this.#pendingBytes = 0;
     }
@@ -81,7 +96,9 @@ export class FramedReader extends EventMessageReader implements MessageReader {
     this.#sink.malformed(reason);
     const next = this.#buffer.indexOf(CONTENT_LENGTH, from);
     // Without one, keep only what could be the start of one (never the bytes just rejected).
-    this.#buffer = this.#buffer.subarray(next < 0 ? Math.max(from, this.#buffer.length - CONTENT_LENGTH.length + 1) : next);
+    this.#buffer = this.#buffer.subarray(
+      next < 0 ? Math.max(from, this.#buffer.length - CONTENT_LENGTH.length + 1) : next,
+    );
     this.#scanned = 0;
   }
 }
@@ -99,7 +116,8 @@ function contentLength(header: string): number | string {
     if (colon < 0) return `a malformed header line: ${JSON.stringify(line.slice(0, 80))}`;
     if (line.slice(0, colon).trim().toLowerCase() !== 'content-length') continue;
     const value = line.slice(colon + 1).trim();
-    if (!/^\d+$/.test(value) || Number(value) > MAX_BODY_BYTES) return `an unusable Content-Length: ${JSON.stringify(value.slice(0, 40))}`;
+    if (!/^\d+$/.test(value) || Number(value) > MAX_BODY_BYTES)
+      return `an unusable Content-Length: ${JSON.stringify(value.slice(0, 40))}`;
     length = Number(value);
   }
   return length;
@@ -185,7 +203,9 @@ export class FramedWriter extends TextMessageWriter implements MessageWriter {
     this.#settle?.();
     this.#written = undefined;
     this.#settle = undefined;
-    const error = new Error(`the peer left ${queued} bytes unread, over the ${this.#maxQueuedBytes}-byte bound; the connection is given up`);
+    const error = new Error(
+      `the peer left ${queued} bytes unread, over the ${this.#maxQueuedBytes}-byte bound; the connection is given up`,
+    );
     this.#fail(error);
     this.#output.destroy();
     this.hooks.overflow?.(error);
@@ -203,7 +223,10 @@ export function streamCarrier(input: Readable, output: Writable): Carrier {
   return {
     reader: (sink) => new FramedReader(input, sink),
     writer: (hooks, maxQueuedBytes) => new FramedWriter(output, hooks, maxQueuedBytes),
-    flush: () => new Promise<void>((resolve) => (output.writableEnded || output.destroyed ? resolve() : output.write('', () => resolve()))),
+    flush: () =>
+      new Promise<void>((resolve) =>
+        output.writableEnded || output.destroyed ? resolve() : output.write('', () => resolve()),
+      ),
     // A pipe's 'close' may never come while its other end is half open: the end of input is enough.
     onEnd: (callback) => void input.once('end', callback),
     end: () => void output.end(),

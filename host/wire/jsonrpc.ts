@@ -12,7 +12,18 @@ import {
 import { CodeCellError, type Logger } from '../../src/index.js';
 import { messageOf } from '../../src/internal.js';
 import type { Carrier } from './carrier.js';
-import { errorFromWire, JsonRpcErrors, Methods, wireCodeOf, type Direction, type Handlers, type MethodKind, type MethodSpec, type ParamsOf, type ResultOf } from './protocol.js';
+import {
+  errorFromWire,
+  JsonRpcErrors,
+  Methods,
+  wireCodeOf,
+  type Direction,
+  type Handlers,
+  type MethodKind,
+  type MethodSpec,
+  type ParamsOf,
+  type ResultOf,
+} from './protocol.js';
 
 export type { CancellationToken, MessageConnection };
 export { ResponseError };
@@ -58,15 +69,22 @@ export interface ConnectionOptions {
   overflow?(error: Error): void;
 }
 
-export function openConnection(carrier: Carrier, logger: Logger, intercept?: Interceptor, options: ConnectionOptions = {}): Connection {
+export function openConnection(
+  carrier: Carrier,
+  logger: Logger,
+  intercept?: Interceptor,
+  options: ConnectionOptions = {},
+): Connection {
   /** Ids of the peer's requests not answered yet (a second request with one of them is refused). */
   const requestsInFlight = new Set<string | number>();
   const writer = carrier.writer(
     {
-      lost: (error) => logger.warn(`codecell: the peer stopped reading (${messageOf(error)}); later messages to it are dropped`),
+      lost: (error) =>
+        logger.warn(`codecell: the peer stopped reading (${messageOf(error)}); later messages to it are dropped`),
       overflow: (error) => options.overflow?.(error),
       // An answered id may be used again by the peer.
-      written: ({ id, method }) => method === undefined && (typeof id === 'string' || typeof id === 'number') && requestsInFlight.delete(id),
+      written: ({ id, method }) =>
+        method === undefined && (typeof id === 'string' || typeof id === 'number') && requestsInFlight.delete(id),
     },
     options.maxQueuedBytes,
   );
@@ -90,7 +108,8 @@ export function openConnection(carrier: Carrier, logger: Logger, intercept?: Int
         answer((message as { id: string | number }).id, refusal.code, refusal.message);
         return undefined;
       }
-      const id = isRecord(message) && (typeof message.id === 'string' || typeof message.id === 'number') ? message.id : null;
+      const id =
+        isRecord(message) && (typeof message.id === 'string' || typeof message.id === 'number') ? message.id : null;
       answer(id, JsonRpcErrors.invalidRequest, 'Invalid Request: not a JSON-RPC 2.0 request, notification or response');
       return undefined;
     },
@@ -108,7 +127,9 @@ export function openConnection(carrier: Carrier, logger: Logger, intercept?: Int
   connection.onNotification(IGNORED_NOTIFICATION, () => {});
   let lastWrite: Promise<void> = Promise.resolve();
   const send = (message: object | string): void => {
-    lastWrite = writer.writeText(typeof message === 'string' ? message : JSON.stringify({ jsonrpc: '2.0', ...message }));
+    lastWrite = writer.writeText(
+      typeof message === 'string' ? message : JSON.stringify({ jsonrpc: '2.0', ...message }),
+    );
   };
   const notify = <M extends MethodSpec>(method: M, params: ParamsOf<M>): void => send({ method: method.name, params });
   const flush = async (): Promise<void> => {
@@ -125,8 +146,16 @@ export function openConnection(carrier: Carrier, logger: Logger, intercept?: Int
 function refuseRequest(message: Record<string, unknown>, inFlight: Set<string | number>): RoutingError | undefined {
   const { id, method, params } = message;
   if (typeof method !== 'string' || (typeof id !== 'string' && typeof id !== 'number')) return undefined;
-  if (Array.isArray(params)) return { code: JsonRpcErrors.invalidParams, message: `${method} takes its params by name (an object), not by position` };
-  if (inFlight.has(id)) return { code: JsonRpcErrors.invalidRequest, message: `Invalid Request: request id ${JSON.stringify(id)} is already in flight` };
+  if (Array.isArray(params))
+    return {
+      code: JsonRpcErrors.invalidParams,
+      message: `${method} takes its params by name (an object), not by position`,
+    };
+  if (inFlight.has(id))
+    return {
+      code: JsonRpcErrors.invalidRequest,
+      message: `Invalid Request: request id ${JSON.stringify(id)} is already in flight`,
+    };
   inFlight.add(id);
   return undefined;
 }
@@ -147,7 +176,10 @@ function isValidMessage(message: unknown): boolean {
 }
 
 /** A CancellationToken that is cancelled when `signal` aborts; `dispose()` detaches it. */
-export function tokenFromSignal(signal: AbortSignal | undefined): { token: CancellationToken | undefined; dispose(): void } {
+export function tokenFromSignal(signal: AbortSignal | undefined): {
+  token: CancellationToken | undefined;
+  dispose(): void;
+} {
   if (signal === undefined) return { token: undefined, dispose: () => {} };
   const source = new CancellationTokenSource();
   const cancel = (): void => source.cancel();
@@ -174,7 +206,10 @@ export function untilAborted<T>(promise: Promise<T>, signal: AbortSignal | undef
 }
 
 /** An AbortSignal aborted when the peer cancels the request ($/cancelRequest), or on `abort()`. */
-export function signalFromToken(token: CancellationToken, reason: () => unknown): { signal: AbortSignal; abort(reason: unknown): void; dispose(): void } {
+export function signalFromToken(
+  token: CancellationToken,
+  reason: () => unknown,
+): { signal: AbortSignal; abort(reason: unknown): void; dispose(): void } {
   const controller = new AbortController();
   const listener = token.onCancellationRequested(() => controller.abort(reason()));
   if (token.isCancellationRequested) controller.abort(reason());
@@ -184,7 +219,8 @@ export function signalFromToken(token: CancellationToken, reason: () => unknown)
 /** The JSON-RPC error a handler failure is answered with. */
 export function toResponseError(error: unknown): ResponseError<unknown> {
   if (error instanceof ResponseError) return error;
-  if (error instanceof CodeCellError) return new ResponseError(wireCodeOf(error.code), error.message, { code: error.code });
+  if (error instanceof CodeCellError)
+    return new ResponseError(wireCodeOf(error.code), error.message, { code: error.code });
   return new ResponseError(JsonRpcErrors.internalError, `internal error: ${messageOf(error)}`);
 }
 
@@ -223,7 +259,12 @@ export function onRequest<M extends MethodSpec>(
 }
 
 /** Hears one notification method; a malformed one is logged and dropped. */
-export function onNotification<M extends MethodSpec>(connection: MessageConnection, method: M, handler: (params: ParamsOf<M>) => void, logger: Logger): void {
+export function onNotification<M extends MethodSpec>(
+  connection: MessageConnection,
+  method: M,
+  handler: (params: ParamsOf<M>) => void,
+  logger: Logger,
+): void {
   connection.onNotification(method.name, (params: unknown) => {
     try {
       handler(parseParams(method, params));
@@ -234,17 +275,29 @@ export function onNotification<M extends MethodSpec>(connection: MessageConnecti
 }
 
 /** Registers one handler per method of the table a side receives (see Handlers). */
-export function serveMethods<D extends Direction, K extends MethodKind>(connection: MessageConnection, handlers: Handlers<D, K>, logger: Logger): void {
+export function serveMethods<D extends Direction, K extends MethodKind>(
+  connection: MessageConnection,
+  handlers: Handlers<D, K>,
+  logger: Logger,
+): void {
   for (const [key, handler] of Object.entries(handlers) as [keyof typeof Methods, (...args: never[]) => unknown][]) {
     const method = Methods[key] as MethodSpec;
     // Each handler is typed by its own row (Handlers); here they are registered alike.
-    if (method.kind === 'request') onRequest(connection, method, handler as (params: unknown, token: CancellationToken) => unknown);
+    if (method.kind === 'request')
+      onRequest(connection, method, handler as (params: unknown, token: CancellationToken) => unknown);
     else onNotification(connection, method, handler as (params: unknown) => void, logger);
   }
 }
 
 /** Sends a request of the table; the token (if any) cancels it with $/cancelRequest. */
-export function sendRequest<M extends MethodSpec>(connection: MessageConnection, method: M, params: ParamsOf<M>, token?: CancellationToken): Promise<ResultOf<M>> {
+export function sendRequest<M extends MethodSpec>(
+  connection: MessageConnection,
+  method: M,
+  params: ParamsOf<M>,
+  token?: CancellationToken,
+): Promise<ResultOf<M>> {
   // vscode-jsonrpc reads a trailing undefined as one more parameter: pass a token only if any.
-  return token === undefined ? connection.sendRequest<ResultOf<M>>(method.name, params) : connection.sendRequest<ResultOf<M>>(method.name, params, token);
+  return token === undefined
+    ? connection.sendRequest<ResultOf<M>>(method.name, params)
+    : connection.sendRequest<ResultOf<M>>(method.name, params, token);
 }

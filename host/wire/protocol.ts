@@ -37,7 +37,12 @@ export type Direction = 'toHost' | 'toClient';
 export type MethodKind = 'request' | 'notification';
 
 /** One row of the method table; `result` only carries the result type. */
-export interface MethodSpec<Params extends z.ZodType = z.ZodType, Result = unknown, D extends Direction = Direction, K extends MethodKind = MethodKind> {
+export interface MethodSpec<
+  Params extends z.ZodType = z.ZodType,
+  Result = unknown,
+  D extends Direction = Direction,
+  K extends MethodKind = MethodKind,
+> {
   readonly name: string;
   readonly direction: D;
   readonly kind: K;
@@ -49,10 +54,25 @@ export type ResultOf<M extends MethodSpec> = M extends MethodSpec<z.ZodType, inf
 
 const request =
   <Result>() =>
-  <Params extends z.ZodType, D extends Direction>(name: string, direction: D, params: Params): MethodSpec<Params, Result, D, 'request'> => ({ name, direction, kind: 'request', params });
-function notification<Params extends z.ZodType>(name: string, params: Params): MethodSpec<Params, void, 'toClient', 'notification'>;
-function notification<Params extends z.ZodType, D extends Direction>(name: string, params: Params, direction: D): MethodSpec<Params, void, D, 'notification'>;
-function notification<Params extends z.ZodType>(name: string, params: Params, direction: Direction = 'toClient'): MethodSpec<Params, void> {
+  <Params extends z.ZodType, D extends Direction>(
+    name: string,
+    direction: D,
+    params: Params,
+  ): MethodSpec<Params, Result, D, 'request'> => ({ name, direction, kind: 'request', params });
+function notification<Params extends z.ZodType>(
+  name: string,
+  params: Params,
+): MethodSpec<Params, void, 'toClient', 'notification'>;
+function notification<Params extends z.ZodType, D extends Direction>(
+  name: string,
+  params: Params,
+  direction: D,
+): MethodSpec<Params, void, D, 'notification'>;
+function notification<Params extends z.ZodType>(
+  name: string,
+  params: Params,
+  direction: Direction = 'toClient',
+): MethodSpec<Params, void> {
   return { name, direction, kind: 'notification', params };
 }
 /** A value the runtime checks itself: typed here, passed through as is. */
@@ -67,32 +87,52 @@ const inCell = { sessionId, cellId };
 const noSessionId = z.undefined({ error: 'sessionId is assigned by the host; do not pass one' }).optional();
 
 export const Methods = {
-  initialize: request<InitializeResult>()('initialize', 'toHost', z.object({
-    protocolVersion: z.number(),
-    clientInfo: z.object({ name: z.string(), version: z.string().optional() }).optional(),
-  })),
+  initialize: request<InitializeResult>()(
+    'initialize',
+    'toHost',
+    z.object({
+      protocolVersion: z.number(),
+      clientInfo: z.object({ name: z.string(), version: z.string().optional() }).optional(),
+    }),
+  ),
   /** Answered at once (the setup cell admitted); the setup cell's first event follows as cell/initialEvent. */
-  sessionCreate: request<SessionCreateResult>()('session/create', 'toHost', z.object({
-    sessionId: noSessionId,
-    tools: checkedByRuntime<ToolDefinition[]>().optional(),
-    limits: checkedByRuntime<Partial<CellLimits>>().optional(),
-    storedValues: checkedByRuntime<'enabled' | 'disabled'>().optional(),
-    callbackAbortDeadlineMs: checkedByRuntime<number>().optional(),
-    setupSource: z.string().optional(),
-  })),
+  sessionCreate: request<SessionCreateResult>()(
+    'session/create',
+    'toHost',
+    z.object({
+      sessionId: noSessionId,
+      tools: checkedByRuntime<ToolDefinition[]>().optional(),
+      limits: checkedByRuntime<Partial<CellLimits>>().optional(),
+      storedValues: checkedByRuntime<'enabled' | 'disabled'>().optional(),
+      callbackAbortDeadlineMs: checkedByRuntime<number>().optional(),
+      setupSource: z.string().optional(),
+    }),
+  ),
   /** Answered at admission with the cell id; the initial observation follows as cell/initialEvent. */
-  cellExecute: request<CellExecuteResult>()('cell/execute', 'toHost', z.object({
-    ...inSession,
-    request: checkedByRuntime<ExecuteRequest>(),
-    observe: checkedByRuntime<ObserveMode>().optional(),
-  })),
-  cellObserve: request<CellEvent>()('cell/observe', 'toHost', z.object({ ...inCell, mode: checkedByRuntime<ObserveMode>() })),
+  cellExecute: request<CellExecuteResult>()(
+    'cell/execute',
+    'toHost',
+    z.object({
+      ...inSession,
+      request: checkedByRuntime<ExecuteRequest>(),
+      observe: checkedByRuntime<ObserveMode>().optional(),
+    }),
+  ),
+  cellObserve: request<CellEvent>()(
+    'cell/observe',
+    'toHost',
+    z.object({ ...inCell, mode: checkedByRuntime<ObserveMode>() }),
+  ),
   cellTerminate: request<CellEvent>()('cell/terminate', 'toHost', z.object(inCell)),
   /**
    * Starts cell/event for the cell: its held events first (with `from: 'start'`, its whole kept
    * log, a `gap` event first if some were dropped), then each as it happens.
    */
-  cellSubscribe: request<Record<string, never>>()('cell/subscribe', 'toHost', z.object({ ...inCell, from: z.enum(['now', 'start']).optional() })),
+  cellSubscribe: request<Record<string, never>>()(
+    'cell/subscribe',
+    'toHost',
+    z.object({ ...inCell, from: z.enum(['now', 'start']).optional() }),
+  ),
   /** Starts session/event for the session: every cell's events from now on, admissions included. */
   sessionSubscribe: request<Record<string, never>>()('session/subscribe', 'toHost', z.object(inSession)),
   /** Accepted and ignored (the first v2 clients sent it): the host holds a cell's newest 128 events until cell/subscribe either way. */
@@ -100,29 +140,59 @@ export const Methods = {
   sessionShutdown: request<Record<string, never>>()('session/shutdown', 'toHost', z.object(inSession)),
   /** Liveness: answered at once by a host whose event loop runs, with its load (clients place sessions by it). */
   hostPing: request<HostPingResult>()('host/ping', 'toHost', z.object({})),
-  toolInvoke: request<ToolInvokeResult>()('tool/invoke', 'toClient', z.object({ ...inSession, call: checkedByRuntime<NestedToolCall>() })),
-  cellNotify: request<Record<string, never>>()('cell/notify', 'toClient', z.object({ ...inSession, notification: checkedByRuntime<CellNotification>() })),
+  toolInvoke: request<ToolInvokeResult>()(
+    'tool/invoke',
+    'toClient',
+    z.object({ ...inSession, call: checkedByRuntime<NestedToolCall>() }),
+  ),
+  cellNotify: request<Record<string, never>>()(
+    'cell/notify',
+    'toClient',
+    z.object({ ...inSession, notification: checkedByRuntime<CellNotification>() }),
+  ),
   /** The initial observation of a cell admitted by cell/execute or session/create. */
   cellInitialEvent: notification('cell/initialEvent', z.object({ ...inCell, event: checkedByRuntime<CellEvent>() })),
   cellEvent: notification('cell/event', z.object({ ...inCell, event: checkedByRuntime<CellStreamEvent>() })),
-  sessionEvent: notification('session/event', z.object({ ...inSession, event: checkedByRuntime<SessionStreamEvent>() })),
+  sessionEvent: notification(
+    'session/event',
+    z.object({ ...inSession, event: checkedByRuntime<SessionStreamEvent>() }),
+  ),
   /** The host gave up on every outstanding request of this method for the cell: abort, never answer. (Lists every DelegateCalls method.) */
   cellCancel: notification('cell/cancel', z.object({ ...inCell, method: z.enum(['tool/invoke', 'cell/notify']) })),
   cellClosed: notification('cell/closed', z.object(inCell)),
 } as const;
 
-export interface InitializeResult { protocolVersion: number; serverInfo: { name: string; version: string }; limits: CellLimits }
+export interface InitializeResult {
+  protocolVersion: number;
+  serverInfo: { name: string; version: string };
+  limits: CellLimits;
+}
 /** `callbackAbortDeadlineMs`: the session's deadline, which the client's own waits keep too. */
-export interface SessionCreateResult { sessionId: SessionId; setupCellId?: string; callbackAbortDeadlineMs?: number; load?: HostLoad }
+export interface SessionCreateResult {
+  sessionId: SessionId;
+  setupCellId?: string;
+  callbackAbortDeadlineMs?: number;
+  load?: HostLoad;
+}
 /**
  * What a host reports of its load, over all its connections: its sessions, its cells admitted
  * and not yet closed, and whether it accepts new sessions (false while it drains: go elsewhere).
  */
-export interface HostLoad { sessions: number; cellsRunning: number; accepting: boolean }
-export interface HostPingResult { load?: HostLoad }
-export interface CellExecuteResult { cellId: string }
+export interface HostLoad {
+  sessions: number;
+  cellsRunning: number;
+  accepting: boolean;
+}
+export interface HostPingResult {
+  load?: HostLoad;
+}
+export interface CellExecuteResult {
+  cellId: string;
+}
 /** The tool's JSON value; absent when the tool returned undefined. */
-export interface ToolInvokeResult { value?: JsonValue }
+export interface ToolInvokeResult {
+  value?: JsonValue;
+}
 
 type MethodTable = typeof Methods;
 
@@ -168,9 +238,17 @@ export const DelegateCalls = {
     method: Methods.toolInvoke,
     arg: 'call',
     answer: (value: JsonValue | undefined): ToolInvokeResult => (value === undefined ? {} : { value }),
-    value: (result: unknown) => (result !== null && typeof result === 'object' && 'value' in result ? (result as ToolInvokeResult).value : undefined),
+    value: (result: unknown) =>
+      result !== null && typeof result === 'object' && 'value' in result
+        ? (result as ToolInvokeResult).value
+        : undefined,
   },
-  notify: { method: Methods.cellNotify, arg: 'notification', answer: (): Record<string, never> => ({}), value: () => undefined },
+  notify: {
+    method: Methods.cellNotify,
+    arg: 'notification',
+    answer: (): Record<string, never> => ({}),
+    value: () => undefined,
+  },
 } as const satisfies Record<Exclude<keyof SessionRuntimeDelegate, 'cellClosed'>, DelegateCall>;
 export type DelegateCallName = keyof typeof DelegateCalls;
 
@@ -205,7 +283,9 @@ export function wireCodeOf(code: CodeCellErrorCode): number {
   }
 }
 
-export interface WireErrorData { code: CodeCellErrorCode }
+export interface WireErrorData {
+  code: CodeCellErrorCode;
+}
 
 /** The CodeCellError a JSON-RPC error stands for (ERR_PROTOCOL when it carries no known code). */
 export function errorFromWire(error: { code: number; message: string; data?: unknown }): CodeCellError {

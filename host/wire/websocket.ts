@@ -4,7 +4,14 @@
 // unread is given up (the socket is terminated).
 import type { Message } from 'vscode-jsonrpc/node.js';
 import WebSocket from 'ws';
-import { DEFAULT_MAX_QUEUED_BYTES, EventMessageReader, TextMessageWriter, type Carrier, type FrameSink, type WriterHooks } from './carrier.js';
+import {
+  DEFAULT_MAX_QUEUED_BYTES,
+  EventMessageReader,
+  TextMessageWriter,
+  type Carrier,
+  type FrameSink,
+  type WriterHooks,
+} from './carrier.js';
 
 /** Sent and not yet written to the socket: above this, messages wait for the socket to take them. */
 const HIGH_WATER_BYTES = 1024 * 1024;
@@ -42,7 +49,9 @@ class SocketReader extends EventMessageReader {
       this.#sink.malformed('a binary WebSocket message (codecell speaks JSON text messages)');
       return;
     }
-    emit(this.#sink.body(Buffer.isBuffer(data) ? data.toString('utf8') : Buffer.concat(toBuffers(data)).toString('utf8')));
+    emit(
+      this.#sink.body(Buffer.isBuffer(data) ? data.toString('utf8') : Buffer.concat(toBuffers(data)).toString('utf8')),
+    );
   }
 }
 
@@ -76,7 +85,8 @@ class SocketWriter extends TextMessageWriter {
       this.#fail(new Error('the WebSocket is closed'));
       return Promise.resolve();
     }
-    if (this.#sending < HIGH_WATER_BYTES && this.#waiting.length === 0) return new Promise((settle) => this.#send(body, settle));
+    if (this.#sending < HIGH_WATER_BYTES && this.#waiting.length === 0)
+      return new Promise((settle) => this.#send(body, settle));
     if (this.#waitingBytes + body.length + this.#socket.bufferedAmount > this.#maxQueuedBytes) {
       this.#overflow();
       return Promise.resolve();
@@ -108,7 +118,9 @@ class SocketWriter extends TextMessageWriter {
 
   #overflow(): void {
     const queued = this.#waitingBytes + this.#socket.bufferedAmount;
-    const error = new Error(`the peer left ${queued} bytes unread, over the ${this.#maxQueuedBytes}-byte bound; the connection is given up`);
+    const error = new Error(
+      `the peer left ${queued} bytes unread, over the ${this.#maxQueuedBytes}-byte bound; the connection is given up`,
+    );
     this.#fail(error);
     this.#socket.terminate();
     this.hooks.overflow?.(error);

@@ -140,7 +140,10 @@ export class CallbackSet {
    * left then is cancelled too (bounded by `deadlineMs`). `notificationsDone` resolves true once
    * the notifications are over, or false at once if `stop` aborts (a termination took over).
    */
-  windDown(cellId: string, { deadlineMs, drainMs, stop }: { deadlineMs: number; drainMs: number; stop: AbortSignal }): {
+  windDown(
+    cellId: string,
+    { deadlineMs, drainMs, stop }: { deadlineMs: number; drainMs: number; stop: AbortSignal },
+  ): {
     toolsSettled: Promise<void>;
     notificationsDone: Promise<boolean>;
   } {
@@ -156,7 +159,9 @@ export class CallbackSet {
       stop.removeEventListener('abort', onStop);
       if (stop.aborted) return false;
       if (!drained) {
-        this.abort(new CodeCellError('ERR_CANCELLED', `cell ${cellId} notifications exceeded completionDrainMs`), ['notification']);
+        this.abort(new CodeCellError('ERR_CANCELLED', `cell ${cellId} notifications exceeded completionDrainMs`), [
+          'notification',
+        ]);
         const deadline = new Deadline(deadlineMs);
         await this.settle(deadline, ['notification']);
         deadline.clear();

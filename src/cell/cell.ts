@@ -45,16 +45,24 @@ export class Cell {
     this.#timers = new SandboxTimers((id) => isolate.deliver('timer', id));
     const { id: cellId, tools, limits, delegate, logger, emit } = options;
     const callbacks = this.#callbacks;
-    const settle = (callId: string, ok: boolean, payload: string, errorKind: string): void => isolate.deliver('settle', callId, ok, payload, errorKind);
+    const settle = (callId: string, ok: boolean, payload: string, errorKind: string): void =>
+      isolate.deliver('settle', callId, ok, payload, errorKind);
     const accepting = (): boolean => this.#state.phase === 'running';
     this.#toolCalls = new ToolCalls({ cellId, tools, limits, delegate, callbacks, emit, settle, accepting });
     this.#notifications = new Notifications({ cellId, callId: options.toolCallId, delegate, callbacks, logger, emit });
     const end = (reason: TerminationReason) => () => this.#terminateInternal(reason);
     // A rejection is judged when the cell finishes (SPEC §5), unless the cell handles it meanwhile.
     const rejection = (reason: unknown, fromModule: boolean): void => {
-      if (this.#state.phase === 'running' || this.#state.phase === 'settling') this.#rejections.add(reason, fromModule && this.#state.phase === 'running');
+      if (this.#state.phase === 'running' || this.#state.phase === 'settling')
+        this.#rejections.add(reason, fromModule && this.#state.phase === 'running');
     };
-    isolate.listen({ message: (message) => this.#onMessage(message), idle: () => this.#onIdle(), fault: end('memoryLimit'), flood: end('outputLimit'), rejection });
+    isolate.listen({
+      message: (message) => this.#onMessage(message),
+      idle: () => this.#onIdle(),
+      fault: end('memoryLimit'),
+      flood: end('outputLimit'),
+      rejection,
+    });
   }
 
   /** False once the terminal event was delivered: the cell can no longer be addressed. */
@@ -70,9 +78,15 @@ export class Cell {
   /** Starts evaluating the module (its time counts from when it runs: it may wait for a slot). */
   start(source: string, filename: string, configText: string): void {
     const timeLimit = (): void => this.#terminateInternal('timeLimit');
-    const running = (): void => void (this.#stopWatching = watchTimeLimits(this.#options.limits, () => this.#isolate.cpuTimeMs, timeLimit));
-    const failed = (error: unknown): void => (isCodeCellError(error, 'ERR_MEMORY_LIMIT') ? this.#terminateInternal('memoryLimit') : this.#settle(`Error: ${messageOf(error)}`, ''));
-    this.#isolate.start(source, filename, configText, running).then(({ error }) => error !== undefined && this.#settle(error, ''), failed);
+    const running = (): void =>
+      void (this.#stopWatching = watchTimeLimits(this.#options.limits, () => this.#isolate.cpuTimeMs, timeLimit));
+    const failed = (error: unknown): void =>
+      isCodeCellError(error, 'ERR_MEMORY_LIMIT')
+        ? this.#terminateInternal('memoryLimit')
+        : this.#settle(`Error: ${messageOf(error)}`, '');
+    this.#isolate
+      .start(source, filename, configText, running)
+      .then(({ error }) => error !== undefined && this.#settle(error, ''), failed);
   }
 
   /** Completes the cell with an error without running it (its source did not compile). */
@@ -94,7 +108,8 @@ export class Cell {
 
   /** Public terminate (SPEC §4): the terminated event, or the completed one if that won. */
   async terminate(): Promise<CellEvent> {
-    if (this.#terminateCalled) throw new CodeCellError('ERR_ALREADY_TERMINATING', `cell ${this.id} is already terminating`);
+    if (this.#terminateCalled)
+      throw new CodeCellError('ERR_ALREADY_TERMINATING', `cell ${this.id} is already terminating`);
     this.#terminateCalled = true;
     this.#terminateInternal('requested');
     await this.#termination;
@@ -128,7 +143,11 @@ export class Cell {
         if (isImageDataUrl(message[1])) this.#addOutput({ type: 'image', imageUrl: message[1], detail: message[2] });
         return;
       case 'notify': // over its size limit only if the cell bent its own check: it ends the cell
-        if (message[1].trim() !== '' && (byteLength(message[1]) > this.#options.limits.maxNotificationBytes || !this.#notifications.send(message[1]))) this.#terminateInternal('outputLimit');
+        if (
+          message[1].trim() !== '' &&
+          (byteLength(message[1]) > this.#options.limits.maxNotificationBytes || !this.#notifications.send(message[1]))
+        )
+          this.#terminateInternal('outputLimit');
         return;
       case 'tool':
         return this.#toolCalls.start(message[1], message[2], message[3]);
@@ -187,7 +206,9 @@ export class Cell {
 
   #intermediate(kind: 'yielded' | 'pending'): CellEvent {
     const items = this.#output.drain();
-    return kind === 'yielded' ? { kind, cellId: this.id, items } : { kind, cellId: this.id, items, pendingToolCallIds: this.#toolCalls.pending };
+    return kind === 'yielded'
+      ? { kind, cellId: this.id, items }
+      : { kind, cellId: this.id, items, pendingToolCallIds: this.#toolCalls.pending };
   }
 
   /** Hands out the committed terminal event once; the id is forgotten then. */
@@ -225,8 +246,18 @@ export class Cell {
   #settle(error: string | undefined, unsettled: string, drain = true): void {
     const running = this.#state;
     if (running.phase !== 'running') return;
-    const explained = error === undefined ? undefined : hintMissingTool(error, this.#options.tools.map((tool) => tool.id));
-    const settling = transition(running, { phase: 'settling', error: explained, dangling: unsettled === '' ? [] : unsettled.split(',') });
+    const explained =
+      error === undefined
+        ? undefined
+        : hintMissingTool(
+            error,
+            this.#options.tools.map((tool) => tool.id),
+          );
+    const settling = transition(running, {
+      phase: 'settling',
+      error: explained,
+      dangling: unsettled === '' ? [] : unsettled.split(','),
+    });
     this.#state = settling;
     // Bounded: microtasks that queue themselves forever (or code past a caught exit) are cut off.
     const drained = drain ? this.#isolate.drain() : Promise.resolve(false);
@@ -246,7 +277,10 @@ export class Cell {
     this.#stopIsolate(false);
     // What the cell had not received when its module settled, and calls its microtasks made since;
     // then the rejections it left unhandled.
-    for (const warning of [...danglingWarning([...settling.dangling, ...this.#toolCalls.pending]), ...this.#rejections.warnings()]) {
+    for (const warning of [
+      ...danglingWarning([...settling.dangling, ...this.#toolCalls.pending]),
+      ...this.#rejections.warnings(),
+    ]) {
       this.#addOutput({ type: 'text', text: warning });
       if (this.#state !== finishing) return;
     }
@@ -259,10 +293,16 @@ export class Cell {
       .then((done) => {
         if (!done || this.#state !== finishing) return;
         this.#options.commitStore(this.#writes);
-        this.#end(finishing, { kind: 'completed', cellId: this.id, items: [], ...(error === undefined ? {} : { error }) }, toolsSettled);
+        this.#end(
+          finishing,
+          { kind: 'completed', cellId: this.id, items: [], ...(error === undefined ? {} : { error }) },
+          toolsSettled,
+        );
         setImmediate(() => this.#isolate.dispose());
       })
-      .catch((failure: unknown) => this.#options.logger.error(`codecell: completing cell ${this.id} failed: ${messageOf(failure)}`));
+      .catch((failure: unknown) =>
+        this.#options.logger.error(`codecell: completing cell ${this.id} failed: ${messageOf(failure)}`),
+      );
   }
 
   #terminateInternal(reason: TerminationReason): void {
@@ -270,7 +310,11 @@ export class Cell {
   }
 
   /** Stops the isolate now, cancels every callback under one deadline, then `terminated`. */
-  async #terminate(from: StateOf<'running' | 'settling' | 'finishing'>, reason: TerminationReason, shared?: Deadline): Promise<void> {
+  async #terminate(
+    from: StateOf<'running' | 'settling' | 'finishing'>,
+    reason: TerminationReason,
+    shared?: Deadline,
+  ): Promise<void> {
     const deadline = shared ?? new Deadline(this.#options.callbackAbortDeadlineMs);
     const terminating = transition(from, { phase: 'terminating', reason, deadline });
     this.#state = terminating;

@@ -50,7 +50,8 @@ export function canTransition(from: Phase, to: Phase): boolean {
 /** The state after a move the table allows; an illegal move does not compile (and throws). */
 export function transition<F extends Phase, T extends NextPhase<F>>(from: StateOf<F>, to: StateOf<T>): StateOf<T> {
   const [fromPhase, toPhase] = [(from as CellState).phase, (to as CellState).phase];
-  if (!canTransition(fromPhase, toPhase)) throw new Error(`codecell: illegal cell transition ${fromPhase} → ${toPhase}`);
+  if (!canTransition(fromPhase, toPhase))
+    throw new Error(`codecell: illegal cell transition ${fromPhase} → ${toPhase}`);
   return to;
 }
 

@@ -28,7 +28,9 @@ export class Notifications {
   send(text: string): boolean {
     const { cellId, callId, delegate, callbacks, logger, emit } = this.#options;
     if (callbacks.notificationBacklog >= MAX_NOTIFICATION_BACKLOG) {
-      logger.warn(`codecell: cell ${cellId} queued more than ${MAX_NOTIFICATION_BACKLOG} undelivered notifications; terminating it`);
+      logger.warn(
+        `codecell: cell ${cellId} queued more than ${MAX_NOTIFICATION_BACKLOG} undelivered notifications; terminating it`,
+      );
       return false;
     }
     emit({ type: 'notification', text });

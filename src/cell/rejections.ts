@@ -72,7 +72,9 @@ export class FloatingRejections {
     if (this.#ignored) return [];
     const lines = this.#unhandled.map(({ description }) => {
       const [first = '', ...frames] = description.split('\n');
-      const where = frames.map((frame) => /\(?([^\s()]+:\d+:\d+)\)?\s*$/.exec(frame)?.[1]).find((at) => at !== undefined && !at.startsWith('codecell-prelude.js'));
+      const where = frames
+        .map((frame) => /\(?([^\s()]+:\d+:\d+)\)?\s*$/.exec(frame)?.[1])
+        .find((at) => at !== undefined && !at.startsWith('codecell-prelude.js'));
       return `Warning: unhandled rejection: ${first}${where === undefined ? '' : ` (${where})`}`;
     });
     if (this.#uncounted > 0) lines.push(`Warning: ${this.#uncounted} more unhandled rejection(s)`);

@@ -44,7 +44,11 @@ export class SandboxTimers {
  * Calls `onLimit` once the cell ran longer than wallTimeMs or used more than cpuTimeMs of CPU
  * (polled every tenth of the limit, 5–50 ms). Returns the function that stops watching.
  */
-export function watchTimeLimits(limits: Pick<CellLimits, 'wallTimeMs' | 'cpuTimeMs'>, cpuTimeMs: () => number, onLimit: () => void): () => void {
+export function watchTimeLimits(
+  limits: Pick<CellLimits, 'wallTimeMs' | 'cpuTimeMs'>,
+  cpuTimeMs: () => number,
+  onLimit: () => void,
+): () => void {
   const { wallTimeMs, cpuTimeMs: cpuLimitMs } = limits;
   const wall = wallTimeMs > 0 ? setTimeout(onLimit, wallTimeMs) : undefined;
   const every = Math.max(5, Math.min(50, Math.floor(cpuLimitMs / 10)));

@@ -65,19 +65,21 @@ export class ToolCalls {
     emit({ type: 'toolCall', callId, tool: toolRef, input }, 64 + inputJson.length);
     const call = { cellId, callId, tool: toolRef, kind: tool.kind, input };
     // One reaction per call (this runs 10 000 times in a large cancellation).
-    callbacks.runTool((signal) => delegate.invokeTool(call, signal)).then(
-      (value) => {
-        let payload: string;
-        try {
-          payload = resultText(name, value, limits.maxToolResultBytes);
-        } catch (error) {
-          this.#settle(callId, false, messageOf(error));
-          return;
-        }
-        this.#settle(callId, true, payload);
-      },
-      (error: unknown) => this.#settle(callId, false, messageOf(error), errorKindOf(error)),
-    );
+    callbacks
+      .runTool((signal) => delegate.invokeTool(call, signal))
+      .then(
+        (value) => {
+          let payload: string;
+          try {
+            payload = resultText(name, value, limits.maxToolResultBytes);
+          } catch (error) {
+            this.#settle(callId, false, messageOf(error));
+            return;
+          }
+          this.#settle(callId, true, payload);
+        },
+        (error: unknown) => this.#settle(callId, false, messageOf(error), errorKindOf(error)),
+      );
   }
 
   #admit(name: string, kind: ToolKind, inputJson: string, inputBytes: number): JsonValue {
@@ -91,7 +93,9 @@ export class ToolCalls {
     // Calls waiting for a slot hold their input too: twice what the running ones may hold.
     const inFlightBound = 2 * this.#options.limits.maxConcurrentToolCalls * maxToolInputBytes;
     if (this.#inputBytes + inputBytes > inFlightBound) {
-      throw new Error(`${name} refused: this cell's tool calls in flight already hold ${this.#inputBytes} bytes of input (at most ${inFlightBound}: 2 × maxConcurrentToolCalls × maxToolInputBytes)`);
+      throw new Error(
+        `${name} refused: this cell's tool calls in flight already hold ${this.#inputBytes} bytes of input (at most ${inFlightBound}: 2 × maxConcurrentToolCalls × maxToolInputBytes)`,
+      );
     }
     const input = parseJsonText(inputJson);
     // The sandbox checked this too, but a cell can bend its own checks (toJSON, prototypes).
@@ -116,12 +120,18 @@ export class ToolCalls {
 /** The warning for the calls a finished cell had not received (SPEC §5), if any. */
 export function danglingWarning(callIds: readonly string[]): string[] {
   const ids = [...new Set(callIds)];
-  return ids.length === 0 ? [] : [`Warning: ${ids.length} tool call(s) were still running when the cell finished: ${ids.join(', ')}`];
+  return ids.length === 0
+    ? []
+    : [`Warning: ${ids.length} tool call(s) were still running when the cell finished: ${ids.join(', ')}`];
 }
 
 /** An error of the kind errorKindOf named ('' for a plain Error). */
 export function errorOfKind(kind: unknown, message: string): Error {
-  return kind === 'TypeError' ? new TypeError(message) : kind === 'RangeError' ? new RangeError(message) : new Error(message);
+  return kind === 'TypeError'
+    ? new TypeError(message)
+    : kind === 'RangeError'
+      ? new RangeError(message)
+      : new Error(message);
 }
 
 /** The kind of error the cell's call rejects with: a TypeError or RangeError stays one. */
@@ -142,7 +152,8 @@ function resultText(name: string, value: unknown, maxBytes: number): string {
     throw new Error(`${name} returned a value that is not JSON: ${messageOf(error)}`);
   }
   const size = byteLength(payload);
-  if (size > maxBytes) throw new Error(`${name} result is ${size} bytes, over the maxToolResultBytes limit of ${maxBytes}`);
+  if (size > maxBytes)
+    throw new Error(`${name} result is ${size} bytes, over the maxToolResultBytes limit of ${maxBytes}`);
   return payload;
 }
 
@@ -151,7 +162,14 @@ function distance(a: string, b: string): number {
   let previous = Array.from({ length: b.length + 1 }, (_, i) => i);
   for (let i = 1; i <= a.length; i++) {
     const row = [i];
-    for (let j = 1; j <= b.length; j++) row.push(Math.min((previous[j] ?? 0) + 1, (row[j - 1] ?? 0) + 1, (previous[j - 1] ?? 0) + (a[i - 1] === b[j - 1] ? 0 : 1)));
+    for (let j = 1; j <= b.length; j++)
+      row.push(
+        Math.min(
+          (previous[j] ?? 0) + 1,
+          (row[j - 1] ?? 0) + 1,
+          (previous[j - 1] ?? 0) + (a[i - 1] === b[j - 1] ? 0 : 1),
+        ),
+      );
     previous = row;
   }
   return previous[b.length] ?? 0;
@@ -168,6 +186,10 @@ export function hintMissingTool(error: string, toolIds: readonly string[]): stri
   if (toolIds.length === 0) return error.replace(match[0], `${match[0]} (this cell has no tools)`);
   const [namespace] = missing.split('__');
   const ranked = [...toolIds].sort((a, b) => distance(missing, a) - distance(missing, b));
-  const close = toolIds.length <= 5 ? toolIds : ranked.filter((id, i) => i < 3 || id.startsWith(`${namespace}__`)).slice(0, 5);
-  return error.replace(match[0], `${match[0]} (no such tool; ${toolIds.length <= 5 ? 'the tools are' : 'closest'}: ${close.map((id) => `tools.${id}`).join(', ')})`);
+  const close =
+    toolIds.length <= 5 ? toolIds : ranked.filter((id, i) => i < 3 || id.startsWith(`${namespace}__`)).slice(0, 5);
+  return error.replace(
+    match[0],
+    `${match[0]} (no such tool; ${toolIds.length <= 5 ? 'the tools are' : 'closest'}: ${close.map((id) => `tools.${id}`).join(', ')})`,
+  );
 }

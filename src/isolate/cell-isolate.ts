@@ -9,7 +9,12 @@ import { FloodGuard } from './flood-guard.js';
 import { GateSeat, type RunGate } from './run-gate.js';
 import { IsolateTasks } from './tasks.js';
 import { holdForTeardown, unwindingThread } from './teardown.js';
-import { decodeSandboxMessage, type SandboxReceive, type ToHostMessage, type ToSandboxMessage } from './sandbox-protocol.js';
+import {
+  decodeSandboxMessage,
+  type SandboxReceive,
+  type ToHostMessage,
+  type ToSandboxMessage,
+} from './sandbox-protocol.js';
 
 // Namespaces for the types (the value is loaded at first use, see loadIsolatedVm).
 declare namespace ivm {
@@ -176,7 +181,12 @@ export class CellIsolate {
    * `done` or `fault` message. It begins once the session's gate gives the cell a slot, and
    * calls `running` then.
    */
-  start(source: string, filename: string, configText: string, running: () => void = () => {}): Promise<{ error?: string }> {
+  start(
+    source: string,
+    filename: string,
+    configText: string,
+    running: () => void = () => {},
+  ): Promise<{ error?: string }> {
     return new Promise((resolve, reject) =>
       this.#seat.enter(() => {
         running();

@@ -59,7 +59,12 @@ export function describeCompileError(error: unknown): string {
  * is named as unsupported, a syntax error gets its hint.
  * @internal
  */
-export async function explainCompileError(isolate: IsolatedVm.Isolate, source: string, filename: string, error: unknown): Promise<string> {
+export async function explainCompileError(
+  isolate: IsolatedVm.Isolate,
+  source: string,
+  filename: string,
+  error: unknown,
+): Promise<string> {
   const failure = translateIsolateError(error);
   if (failure !== undefined) throw failure;
   try {

@@ -13,7 +13,9 @@ let preludeCache: IsolatedVm.ExternalCopy<ArrayBuffer> | undefined;
 
 /** The function the isolate runs first; `$0` is the host function it may call. */
 function preludeFunction(): string {
-  sandboxSource ??= SANDBOX_FILES.map((file) => readFileSync(new URL(`../../sandbox/${file}`, import.meta.url), 'utf8')).join('\n');
+  sandboxSource ??= SANDBOX_FILES.map((file) =>
+    readFileSync(new URL(`../../sandbox/${file}`, import.meta.url), 'utf8'),
+  ).join('\n');
   return `(function ($0) {\n${sandboxSource}\nreturn installCodecellPrelude($0);\n})`;
 }
 
@@ -32,7 +34,9 @@ export async function installPrelude(
     ...(preludeCache === undefined ? { produceCachedData: true } : { cachedData: preludeCache }),
   });
   if (preludeCache === undefined && script.cachedData !== undefined) preludeCache = script.cachedData;
-  const install = (await script.run(context, { reference: true })) as IsolatedVm.Reference<(send: IsolatedVm.Callback) => unknown>;
+  const install = (await script.run(context, { reference: true })) as IsolatedVm.Reference<
+    (send: IsolatedVm.Callback) => unknown
+  >;
   script.release();
   const control = await install.apply(undefined, [send], { result: { reference: true } });
   install.release();

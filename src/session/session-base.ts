@@ -45,16 +45,25 @@ export abstract class SessionBase implements CodeCellSession {
   events(cellId?: CellId, options?: EventsOptions): HandOffStream<SessionStreamEvent> | HandOffStream<CellStreamEvent> {
     if (cellId === undefined) return this.sessionEvents();
     const id = this.checkCellId(cellId);
-    if (options !== undefined && (options === null || typeof options !== 'object')) throw new CodeCellError('ERR_INVALID_REQUEST', 'events options must be an object');
+    if (options !== undefined && (options === null || typeof options !== 'object'))
+      throw new CodeCellError('ERR_INVALID_REQUEST', 'events options must be an object');
     const from = (options as { from?: unknown } | undefined)?.from;
-    if (from !== undefined && from !== 'now' && from !== 'start') throw new CodeCellError('ERR_INVALID_REQUEST', `events options.from must be 'now' or 'start', got ${JSON.stringify(from)}`);
+    if (from !== undefined && from !== 'now' && from !== 'start')
+      throw new CodeCellError(
+        'ERR_INVALID_REQUEST',
+        `events options.from must be 'now' or 'start', got ${JSON.stringify(from)}`,
+      );
     return this.cellEvents(id, from === undefined ? {} : { from });
   }
 
   /** What execute resolves with: the cell's id, its initial event, and readText(). */
   protected startedCell(cellId: CellId, initialEvent: Promise<CellEvent>): StartedCell {
     // Neither promise may crash a caller who never awaits it (a host that dies rejects them).
-    return { cellId, initialEvent: quiet(initialEvent), readText: () => quiet(readText(this.cellEvents(cellId, { from: 'start' }))) };
+    return {
+      cellId,
+      initialEvent: quiet(initialEvent),
+      readText: () => quiet(readText(this.cellEvents(cellId, { from: 'start' }))),
+    };
   }
 
   /** `signal` (optional) gives up the observation and frees the observer slot when aborted. */
@@ -97,6 +106,9 @@ async function readText(stream: AsyncIterable<CellStreamEvent>): Promise<string>
     if (event.type === 'output' && event.item.type === 'text') lines.push(event.item.text);
     else if (event.type === 'gap') dropped += event.dropped;
   }
-  if (dropped > 0) lines.push(`[readText: the cell's ${dropped} oldest events were no longer kept; the text above is the newest part of its output]`);
+  if (dropped > 0)
+    lines.push(
+      `[readText: the cell's ${dropped} oldest events were no longer kept; the text above is the newest part of its output]`,
+    );
   return lines.join('\n');
 }

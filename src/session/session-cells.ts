@@ -46,7 +46,9 @@ export class SessionCells {
     const [oldest] = this.#unread.keys();
     if (oldest === undefined) return;
     this.#unread.delete(oldest);
-    this.#logger.warn(`codecell: dropped the unread terminal event of cell ${oldest}: more than ${MAX_UNREAD_TERMINALS} cells finished unobserved`);
+    this.#logger.warn(
+      `codecell: dropped the unread terminal event of cell ${oldest}: more than ${MAX_UNREAD_TERMINALS} cells finished unobserved`,
+    );
   }
 
   taken(cell: Cell): void {
@@ -68,7 +70,8 @@ export class SessionCells {
       Promise.race([Promise.all(windingDown.map((cell) => cell.closed)), deadline.reached]),
     ]);
     for (const result of results) {
-      if (result.status === 'rejected') this.#logger.error(`codecell: shutting a cell down failed: ${messageOf(result.reason)}`);
+      if (result.status === 'rejected')
+        this.#logger.error(`codecell: shutting a cell down failed: ${messageOf(result.reason)}`);
     }
   }
 }

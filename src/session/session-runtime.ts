@@ -74,7 +74,6 @@ export interface SessionRuntimeOptions {
 
 export const DEFAULT_CALLBACK_ABORT_DEADLINE_MS = 100;
 
-
 export class SessionRuntime extends SessionBase {
   readonly #delegate: SessionRuntimeDelegate;
   readonly #tools: CellTool[];
@@ -117,12 +116,17 @@ export class SessionRuntime extends SessionBase {
       throw new CodeCellError('ERR_INVALID_REQUEST', 'options.isolatePool must be an IsolatePool');
     }
     this.#isolatePool = (checked.isolatePool as IsolatePool | undefined) ?? defaultIsolatePool;
-    if (checked.observer !== undefined && typeof checked.observer !== 'function') throw new CodeCellError('ERR_INVALID_REQUEST', 'options.observer must be a function');
+    if (checked.observer !== undefined && typeof checked.observer !== 'function')
+      throw new CodeCellError('ERR_INVALID_REQUEST', 'options.observer must be a function');
     this.#observer = checked.observer as ((event: SessionStreamEvent) => void) | undefined;
     this.#cells = new SessionCells(this.#logger);
     this.#gate = new RunGate(this.#limits.maxRunningCells);
     // Committed cells keep their events for a late first subscriber as long as their outcome.
-    this.#streams = new CellStreams({ logger: this.#logger, retainClosed: MAX_UNREAD_TERMINALS, sessionFromCells: true });
+    this.#streams = new CellStreams({
+      logger: this.#logger,
+      retainClosed: MAX_UNREAD_TERMINALS,
+      sessionFromCells: true,
+    });
   }
 
   async execute(request: ExecuteRequest, initialObserve: ObserveMode = DEFAULT_OBSERVE): Promise<StartedCell> {
@@ -133,10 +137,16 @@ export class SessionRuntime extends SessionBase {
     assertWithinCaps(limits, this.#caps, 'request.limits');
     const sourceBytes = byteLength(checked.source);
     if (sourceBytes > limits.maxSourceBytes) {
-      throw new CodeCellError('ERR_LIMIT_EXCEEDED', `source is ${sourceBytes} bytes, over the maxSourceBytes limit of ${limits.maxSourceBytes}`);
+      throw new CodeCellError(
+        'ERR_LIMIT_EXCEEDED',
+        `source is ${sourceBytes} bytes, over the maxSourceBytes limit of ${limits.maxSourceBytes}`,
+      );
     }
     if (this.#cells.liveCount + this.#admitting >= limits.maxCellsPerSession) {
-      throw new CodeCellError('ERR_LIMIT_EXCEEDED', `the session already has ${limits.maxCellsPerSession} live cells (maxCellsPerSession)`);
+      throw new CodeCellError(
+        'ERR_LIMIT_EXCEEDED',
+        `the session already has ${limits.maxCellsPerSession} live cells (maxCellsPerSession)`,
+      );
     }
     const tools = checked.tools ?? this.#tools;
     const prepared = prepareSource(checked.source, checked.language, checked.filename);
@@ -219,7 +229,8 @@ export class SessionRuntime extends SessionBase {
   #commitStore(writes: ReadonlyMap<string, string>, maxBytes: number): void {
     const values = this.#storedValues;
     if (values === undefined || writes.size === 0) return;
-    const sizeOf = (key: string, json: string | undefined): number => (json === undefined ? 0 : byteLength(key) + byteLength(json));
+    const sizeOf = (key: string, json: string | undefined): number =>
+      json === undefined ? 0 : byteLength(key) + byteLength(json);
     let total = this.#storedBytes;
     for (const [key, json] of writes) total += sizeOf(key, json) - sizeOf(key, values.get(key));
     if (total > maxBytes) {
@@ -244,7 +255,9 @@ export class SessionRuntime extends SessionBase {
         .take(memoryMb)
         .then((isolate) => {
           isolate.onCatastrophicError((message) => {
-            this.#logger.error(`codecell: isolate catastrophic error: ${message} (V8 lost control of the isolate; run untrusted cells in codecell-host so a restart is cheap)`);
+            this.#logger.error(
+              `codecell: isolate catastrophic error: ${message} (V8 lost control of the isolate; run untrusted cells in codecell-host so a restart is cheap)`,
+            );
             this.#onCatastrophicError?.(message);
           });
           if (refused) {

@@ -54,7 +54,12 @@ function rewriteModuleSyntax(code: string): string {
   return code;
 }
 
-function removeExport(code: string, tokens: Token[], index: number, text: (token: Token | undefined) => string): string {
+function removeExport(
+  code: string,
+  tokens: Token[],
+  index: number,
+  text: (token: Token | undefined) => string,
+): string {
   const exported = tokens[index] as Token;
   const next = tokens[index + 1];
   if (next === undefined || next.type === TokenType.star) return code;
@@ -72,13 +77,13 @@ function removeExport(code: string, tokens: Token[], index: number, text: (token
   const type = tokens[at]?.type;
   const declares = type === TokenType._function || type === TokenType._class;
   if (type === TokenType._function && tokens[at + 1]?.type === TokenType.star) at++;
-  const anonymous = (declares && tokens[at + 1]?.type !== TokenType.name) || tokens[index + 2]?.type === TokenType.braceL;
+  const anonymous =
+    (declares && tokens[at + 1]?.type !== TokenType.name) || tokens[index + 2]?.type === TokenType.braceL;
   return blank(code, exported.start, next.end, anonymous ? 'void' : '');
 }
 
 export type PreparedSource =
-  | { code: string; filename: string; error?: undefined }
-  | { error: string; code?: undefined; filename?: undefined };
+  { code: string; filename: string; error?: undefined } | { error: string; code?: undefined; filename?: undefined };
 
 function syntaxError(error: unknown, filename: string): string {
   const location = (error as { loc?: { line?: unknown; column?: unknown } }).loc;

@@ -32,7 +32,12 @@ export const CLOSED_ITEMS_BYTES = 64 * 1024;
 /** What a subscriber that does not keep up may leave unread: the oldest go, behind a `gap` event. */
 const UNREAD_EVENTS = 10_000;
 const UNREAD_BYTES = 16 * 1024 * 1024;
-const CELL_STREAM_BOUND: StreamBound<CellStreamEvent> = { events: UNREAD_EVENTS, bytes: UNREAD_BYTES, sizeOf: (event) => sizeOf(event), gap: (dropped) => ({ type: 'gap', dropped }) };
+const CELL_STREAM_BOUND: StreamBound<CellStreamEvent> = {
+  events: UNREAD_EVENTS,
+  bytes: UNREAD_BYTES,
+  sizeOf: (event) => sizeOf(event),
+  gap: (dropped) => ({ type: 'gap', dropped }),
+};
 /** A session stream's gap names no cell (`cellId: ''`): the dropped events may be any cell's. */
 const SESSION_STREAM_BOUND: StreamBound<SessionStreamEvent> = {
   events: UNREAD_EVENTS,
@@ -78,7 +83,13 @@ function sizeOf(event: CellStreamEvent): number {
     case 'toolResult':
       return 48 + (event.error?.length ?? 0);
     case 'closed':
-      return 64 + event.event.items.reduce((sum, item) => sum + (item.type === 'text' ? item.text.length : item.imageUrl.length), 0);
+      return (
+        64 +
+        event.event.items.reduce(
+          (sum, item) => sum + (item.type === 'text' ? item.text.length : item.imageUrl.length),
+          0,
+        )
+      );
     default:
       return 32;
   }
@@ -157,7 +168,10 @@ export class CellStreams {
       // The replay log has everything the router held: those go quietly.
       if (first) this.#register(cellId, log, true);
       if (!log.closed) log.subscribers.add(stream);
-      for (const event of log.dropped > 0 ? [{ type: 'gap', dropped: log.dropped } as const, ...log.events] : log.events) stream.push(event);
+      for (const event of log.dropped > 0
+        ? [{ type: 'gap', dropped: log.dropped } as const, ...log.events]
+        : log.events)
+        stream.push(event);
     } else if (first) {
       // The router hands this stream what it held, in order, then routes to it from now on.
       log.subscribers.add(stream);
@@ -206,7 +220,15 @@ export class CellStreams {
   #logOf(cellId: CellId): CellLog {
     let log = this.#logs.get(cellId);
     if (log === undefined) {
-      log = { events: [], sizes: [], bytes: 0, dropped: 0, closed: false, guard: this.#held.begin(), subscribers: new Set() };
+      log = {
+        events: [],
+        sizes: [],
+        bytes: 0,
+        dropped: 0,
+        closed: false,
+        guard: this.#held.begin(),
+        subscribers: new Set(),
+      };
       this.#logs.set(cellId, log);
     }
     return log;

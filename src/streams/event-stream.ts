@@ -85,7 +85,10 @@ export class EventStream<T> implements AsyncIterableIterator<T> {
 
   next(): Promise<IteratorResult<T>> {
     if (this.#queue.length > 0) return Promise.resolve({ value: this.#dequeue(), done: false });
-    if (this.#done) return this.#error === undefined ? Promise.resolve({ value: undefined, done: true }) : quiet(Promise.reject(this.#error));
+    if (this.#done)
+      return this.#error === undefined
+        ? Promise.resolve({ value: undefined, done: true })
+        : quiet(Promise.reject(this.#error));
     // A next() nobody awaits must not crash anyone when the stream fails.
     return quiet(
       new Promise((resolve, reject) => {

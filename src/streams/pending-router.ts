@@ -12,8 +12,7 @@ export interface RoutingFailure {
 }
 
 export type RoutedEntry<N, R> =
-  | { type: 'notification'; message: N }
-  | { type: 'request'; message: R; fail(failure: RoutingFailure): void };
+  { type: 'notification'; message: N } | { type: 'request'; message: R; fail(failure: RoutingFailure): void };
 
 export type RouteSink<N, R> = (entry: RoutedEntry<N, R>) => void;
 
@@ -78,7 +77,6 @@ class Ring<T> {
   }
 }
 
-
 export class PendingRouter<K, N, R> {
   readonly #label: string;
   readonly #maxEntriesPerKey: number;
@@ -96,8 +94,12 @@ export class PendingRouter<K, N, R> {
 
   constructor(options: PendingRouterOptions = {}) {
     const { label = 'session', maxEntriesPerKey = 128, maxPendingKeys = 1024, logger = consoleLogger } = options;
-    for (const [name, value] of [['maxEntriesPerKey', maxEntriesPerKey], ['maxPendingKeys', maxPendingKeys]] as const) {
-      if (!Number.isSafeInteger(value) || value < 1) throw new CodeCellError('ERR_INVALID_REQUEST', `PendingRouter ${name} must be an integer >= 1`);
+    for (const [name, value] of [
+      ['maxEntriesPerKey', maxEntriesPerKey],
+      ['maxPendingKeys', maxPendingKeys],
+    ] as const) {
+      if (!Number.isSafeInteger(value) || value < 1)
+        throw new CodeCellError('ERR_INVALID_REQUEST', `PendingRouter ${name} must be an integer >= 1`);
     }
     this.#label = label;
     this.#maxEntriesPerKey = maxEntriesPerKey;
@@ -174,12 +176,18 @@ export class PendingRouter<K, N, R> {
    * ones, so nothing overtakes a buffered entry.
    */
   register(key: K, sink: RouteSink<N, R>): void {
-    if (this.#sinks.has(key)) throw new CodeCellError('ERR_INVALID_REQUEST', `PendingRouter: ${this.#label} ${String(key)} is already registered`);
+    if (this.#sinks.has(key))
+      throw new CodeCellError(
+        'ERR_INVALID_REQUEST',
+        `PendingRouter: ${this.#label} ${String(key)} is already registered`,
+      );
     const ring = this.#pending.get(key);
     const evicted = this.#evicted.get(key);
     if (evicted !== undefined) {
       this.#evicted.delete(key);
-      this.#logger.warn(`codecell: ${this.#label} ${String(key)} lost its ${evicted} oldest held notification(s) (${OVERFLOW_MESSAGE})`);
+      this.#logger.warn(
+        `codecell: ${this.#label} ${String(key)} lost its ${evicted} oldest held notification(s) (${OVERFLOW_MESSAGE})`,
+      );
     }
     this.#bytes.delete(key);
     if (ring !== undefined) {
@@ -221,7 +229,10 @@ export class PendingRouter<K, N, R> {
       if (entry.type === 'request') this.#drop(entry, failure);
       else notifications++;
     }
-    if (notifications > 0) this.#logger.warn(`codecell: dropped ${notifications} notification(s) for a ${this.#label} (${ROUTING_ENDED_MESSAGE})`);
+    if (notifications > 0)
+      this.#logger.warn(
+        `codecell: dropped ${notifications} notification(s) for a ${this.#label} (${ROUTING_ENDED_MESSAGE})`,
+      );
   }
 
   #drop(entry: RoutedEntry<N, R>, failure: RoutingFailure): void {

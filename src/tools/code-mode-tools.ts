@@ -10,7 +10,15 @@ import { DEFAULT_YIELD_MS } from '../defaults.js';
 import { describeExecTool, renderToolDeclarations } from './declarations.js';
 import { toolIdentifier } from './tool-names.js';
 import { CodeCellError, invalidRequest, messageOf } from '../errors.js';
-import type { CellEvent, CellLanguage, CellStreamEvent, CodeCellSession, JsonValue, OutputItem, ToolDefinition } from '../types.js';
+import type {
+  CellEvent,
+  CellLanguage,
+  CellStreamEvent,
+  CodeCellSession,
+  JsonValue,
+  OutputItem,
+  ToolDefinition,
+} from '../types.js';
 import { follow } from './follow.js';
 
 /** What exec and wait return (every field present: OpenAI strict mode allows no optional ones). */
@@ -115,7 +123,12 @@ const RESULT_SCHEMA: { [key: string]: JsonValue } = {
     output: { type: 'string' },
     images: {
       type: 'array',
-      items: { type: 'object', properties: { image_url: { type: 'string' }, detail: { type: ['string', 'null'] } }, required: ['image_url', 'detail'], additionalProperties: false },
+      items: {
+        type: 'object',
+        properties: { image_url: { type: 'string' }, detail: { type: ['string', 'null'] } },
+        required: ['image_url', 'detail'],
+        additionalProperties: false,
+      },
     },
     error: { type: ['string', 'null'] },
     pending_tool_calls: { type: 'array', items: { type: 'string' } },
@@ -127,11 +140,15 @@ const RESULT_SCHEMA: { [key: string]: JsonValue } = {
 /** A cell event as the result the model gets. */
 export function codeModeResult(event: CellEvent): CodeModeResult {
   const output = event.items.flatMap((item) => (item.type === 'text' ? [item.text] : [])).join('\n');
-  const images = event.items.flatMap((item) => (item.type === 'image' ? [{ image_url: item.imageUrl, detail: item.detail ?? null }] : []));
+  const images = event.items.flatMap((item) =>
+    item.type === 'image' ? [{ image_url: item.imageUrl, detail: item.detail ?? null }] : [],
+  );
   const base = { cell_id: event.cellId, output, images, error: null, pending_tool_calls: [] };
   switch (event.kind) {
     case 'completed':
-      return event.error === undefined ? { ...base, status: 'completed' } : { ...base, status: 'failed', error: event.error };
+      return event.error === undefined
+        ? { ...base, status: 'completed' }
+        : { ...base, status: 'failed', error: event.error };
     case 'terminated':
       return { ...base, status: 'terminated', error: `terminated (${event.reason ?? 'requested'})` };
     case 'pending':
@@ -167,8 +184,16 @@ export function renderCodeModeResult(result: CodeModeResult, waitName = 'wait'):
 
 /** The exec/wait pair over a session (or a builder, started on first use). */
 export function createCodeModeTools(target: CodeModeTarget, options: CodeModeToolsOptions = {}): CodeModeTools {
-  if (target === null || typeof target !== 'object') throw new CodeCellError('ERR_INVALID_REQUEST', 'createCodeModeTools needs a session or a SessionBuilder');
-  const { execName = 'exec', waitName = 'wait', searchName = 'search_tools', defaultYieldMs = DEFAULT_YIELD_MS, strict = true, onAbort = 'terminate' } = options;
+  if (target === null || typeof target !== 'object')
+    throw new CodeCellError('ERR_INVALID_REQUEST', 'createCodeModeTools needs a session or a SessionBuilder');
+  const {
+    execName = 'exec',
+    waitName = 'wait',
+    searchName = 'search_tools',
+    defaultYieldMs = DEFAULT_YIELD_MS,
+    strict = true,
+    onAbort = 'terminate',
+  } = options;
   const tools = options.tools ?? (target as { tools?: readonly ToolDefinition[] }).tools ?? [];
   let started: Promise<CodeCellSession> | undefined;
   /** The session; a builder's is started on first use, and again if its host died (or it failed to start). */
@@ -188,8 +213,15 @@ export function createCodeModeTools(target: CodeModeTarget, options: CodeModeToo
     return started;
   };
   const compact = renderToolDeclarations(tools).length > (options.maxDeclarationChars ?? Number.POSITIVE_INFINITY);
-  const described = describeExecTool(compact ? [] : tools, { execName, waitName, defaultYieldMs, strict, defaultLanguage: 'auto' });
-  const yieldMs = (value: unknown): number => (typeof value === 'number' && Number.isFinite(value) && value >= 0 ? value : defaultYieldMs);
+  const described = describeExecTool(compact ? [] : tools, {
+    execName,
+    waitName,
+    defaultYieldMs,
+    strict,
+    defaultLanguage: 'auto',
+  });
+  const yieldMs = (value: unknown): number =>
+    typeof value === 'number' && Number.isFinite(value) && value >= 0 ? value : defaultYieldMs;
   /** Output a detached call had taken from its cell, given with the cell's next result. */
   const kept = new Map<string, OutputItem[]>();
   const withKept = (cellId: string, event: CellEvent): CellEvent => {
@@ -199,7 +231,12 @@ export function createCodeModeTools(target: CodeModeTarget, options: CodeModeToo
   };
 
   /** Waits for `event`; an abort terminates the cell (or detaches from it) and rejects. */
-  const settle = async (live: CodeCellSession, cellId: string, event: Promise<CellEvent>, { signal, onEvent }: ExecuteOptions): Promise<CodeModeResult> => {
+  const settle = async (
+    live: CodeCellSession,
+    cellId: string,
+    event: Promise<CellEvent>,
+    { signal, onEvent }: ExecuteOptions,
+  ): Promise<CodeModeResult> => {
     const unfollow = follow(live, cellId, onEvent);
     try {
       return await settleOrAbort(live, cellId, event, signal);
@@ -207,7 +244,12 @@ export function createCodeModeTools(target: CodeModeTarget, options: CodeModeToo
       unfollow();
     }
   };
-  const settleOrAbort = async (live: CodeCellSession, cellId: string, event: Promise<CellEvent>, signal: AbortSignal | undefined): Promise<CodeModeResult> => {
+  const settleOrAbort = async (
+    live: CodeCellSession,
+    cellId: string,
+    event: Promise<CellEvent>,
+    signal: AbortSignal | undefined,
+  ): Promise<CodeModeResult> => {
     if (signal === undefined || onAbort === 'detach') return codeModeResult(withKept(cellId, await event));
     // One listener: the cell is terminated and the call rejects with the signal's reason.
     const aborted = Promise.withResolvers<never>();
@@ -226,22 +268,40 @@ export function createCodeModeTools(target: CodeModeTarget, options: CodeModeToo
 
   const exec: CodeModeTool<ExecInput> = {
     name: execName,
-    description: [described.exec.description, ...(compact ? ['', `The tools (call ${searchName} for their declarations): ${tools.map((tool) => `tools.${toolIdentifier(tool)}`).join(', ')}`] : [])].join('\n'),
+    description: [
+      described.exec.description,
+      ...(compact
+        ? [
+            '',
+            `The tools (call ${searchName} for their declarations): ${tools.map((tool) => `tools.${toolIdentifier(tool)}`).join(', ')}`,
+          ]
+        : []),
+    ].join('\n'),
     inputSchema: described.exec.inputSchema,
     outputSchema: RESULT_SCHEMA,
     execute: async (input, options = {}) => {
       const { signal } = options;
-      if (input === null || typeof input !== 'object' || typeof input.source !== 'string') throw invalidRequest(`${execName}: source must be a string`);
+      if (input === null || typeof input !== 'object' || typeof input.source !== 'string')
+        throw invalidRequest(`${execName}: source must be a string`);
       // Errors name the tool's own parameters (not the runtime's request fields).
-      if (input.language !== undefined && input.language !== null && !['javascript', 'typescript', 'auto'].includes(input.language)) {
-        throw invalidRequest(`${execName}: language must be javascript, typescript or auto, got ${JSON.stringify(input.language)}`);
+      if (
+        input.language !== undefined &&
+        input.language !== null &&
+        !['javascript', 'typescript', 'auto'].includes(input.language)
+      ) {
+        throw invalidRequest(
+          `${execName}: language must be javascript, typescript or auto, got ${JSON.stringify(input.language)}`,
+        );
       }
       if (input.source.trim() === '') throw invalidRequest(`${execName}: source is empty`);
       signal?.throwIfAborted();
       const live = await session();
       const request = { source: input.source, language: input.language ?? 'auto' } as const;
       if (onAbort === 'terminate' || signal === undefined) {
-        const { cellId, initialEvent } = await live.execute(request, { kind: 'yieldAfter', ms: yieldMs(input.yield_time_ms) });
+        const { cellId, initialEvent } = await live.execute(request, {
+          kind: 'yieldAfter',
+          ms: yieldMs(input.yield_time_ms),
+        });
         return settle(live, cellId, initialEvent, options);
       }
       // Detachable: the initial observation returns at once; the wait is one the signal can end.
@@ -251,7 +311,11 @@ export function createCodeModeTools(target: CodeModeTarget, options: CodeModeToo
       kept.set(cellId, first.items);
       // Bounded: output of detached cells nobody waits for again is dropped, oldest first.
       if (kept.size > MAX_KEPT_CELLS) kept.delete(kept.keys().next().value as string);
-      const { event } = await live.beginObserve(cellId, { kind: 'yieldAfter', ms: yieldMs(input.yield_time_ms) }, signal);
+      const { event } = await live.beginObserve(
+        cellId,
+        { kind: 'yieldAfter', ms: yieldMs(input.yield_time_ms) },
+        signal,
+      );
       return settle(live, cellId, event, options);
     },
   };
@@ -263,15 +327,24 @@ export function createCodeModeTools(target: CodeModeTarget, options: CodeModeToo
     outputSchema: RESULT_SCHEMA,
     execute: async (input, options = {}) => {
       const { signal } = options;
-      if (input === null || typeof input !== 'object' || typeof input.cell_id !== 'string') throw invalidRequest(`${waitName}: cell_id must be a string`);
+      if (input === null || typeof input !== 'object' || typeof input.cell_id !== 'string')
+        throw invalidRequest(`${waitName}: cell_id must be a string`);
       const live = await session();
       try {
-        if (input.terminate === true) return codeModeResult(withKept(input.cell_id, await live.terminate(input.cell_id)));
-        const { event } = await live.beginObserve(input.cell_id, { kind: 'yieldAfter', ms: yieldMs(input.yield_time_ms) }, signal);
+        if (input.terminate === true)
+          return codeModeResult(withKept(input.cell_id, await live.terminate(input.cell_id)));
+        const { event } = await live.beginObserve(
+          input.cell_id,
+          { kind: 'yieldAfter', ms: yieldMs(input.yield_time_ms) },
+          signal,
+        );
         return await settle(live, input.cell_id, event, options);
       } catch (error) {
         if (error instanceof CodeCellError && error.code === 'ERR_MISSING_CELL') {
-          throw new CodeCellError('ERR_MISSING_CELL', `cell_id ${JSON.stringify(input.cell_id)} is not running: it finished and its result was already returned, or ${execName} never returned it (${messageOf(error)})`);
+          throw new CodeCellError(
+            'ERR_MISSING_CELL',
+            `cell_id ${JSON.stringify(input.cell_id)} is not running: it finished and its result was already returned, or ${execName} never returned it (${messageOf(error)})`,
+          );
         }
         throw error;
       }
@@ -282,12 +355,27 @@ export function createCodeModeTools(target: CodeModeTarget, options: CodeModeToo
     ? {
         name: searchName,
         description: `Returns the TypeScript declarations of the tools whose name or description contains any of the query's words (the ${execName} description lists only their names).`,
-        inputSchema: { type: 'object', properties: { query: { type: 'string', description: 'Words to look for, e.g. "issue create".' } }, required: ['query'], additionalProperties: false },
+        inputSchema: {
+          type: 'object',
+          properties: { query: { type: 'string', description: 'Words to look for, e.g. "issue create".' } },
+          required: ['query'],
+          additionalProperties: false,
+        },
         execute: async ({ query }) => {
-          const words = String(query).toLowerCase().split(/\W+/).filter((word) => word !== '');
-          const score = (tool: ToolDefinition): number => words.filter((word) => `${toolIdentifier(tool)} ${tool.description ?? ''}`.toLowerCase().includes(word)).length;
-          const found = tools.filter((tool) => score(tool) > 0).sort((a, b) => score(b) - score(a)).slice(0, 20);
-          return found.length === 0 ? `No tool matches ${JSON.stringify(query)}. The tools: ${tools.map((tool) => toolIdentifier(tool)).join(', ')}` : renderToolDeclarations(found);
+          const words = String(query)
+            .toLowerCase()
+            .split(/\W+/)
+            .filter((word) => word !== '');
+          const score = (tool: ToolDefinition): number =>
+            words.filter((word) => `${toolIdentifier(tool)} ${tool.description ?? ''}`.toLowerCase().includes(word))
+              .length;
+          const found = tools
+            .filter((tool) => score(tool) > 0)
+            .sort((a, b) => score(b) - score(a))
+            .slice(0, 20);
+          return found.length === 0
+            ? `No tool matches ${JSON.stringify(query)}. The tools: ${tools.map((tool) => toolIdentifier(tool)).join(', ')}`
+            : renderToolDeclarations(found);
         },
       }
     : undefined;

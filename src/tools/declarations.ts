@@ -33,7 +33,9 @@ function literal(value: JsonValue): string {
 function union(types: string[]): string {
   const unique = [...new Set(types)];
   if (unique.includes('unknown')) return 'unknown';
-  return unique.length === 0 ? 'never' : unique.map((type) => (/[|&]/.test(type) && !type.startsWith('{') ? `(${type})` : type)).join(' | ');
+  return unique.length === 0
+    ? 'never'
+    : unique.map((type) => (/[|&]/.test(type) && !type.startsWith('{') ? `(${type})` : type)).join(' | ');
 }
 
 /** Renders JSON Schema as a TypeScript type; `root` resolves local `$ref`s. */
@@ -57,11 +59,16 @@ class SchemaRenderer {
       if (Array.isArray(options)) return union(options.map((option) => this.render(option, indent, depth + 1)));
     }
     if (Array.isArray(schema.allOf)) {
-      const parts = schema.allOf.map((part) => this.render(part, indent, depth + 1)).filter((part) => part !== 'unknown');
-      return parts.length === 0 ? 'unknown' : parts.map((part) => (part.includes('|') ? `(${part})` : part)).join(' & ');
+      const parts = schema.allOf
+        .map((part) => this.render(part, indent, depth + 1))
+        .filter((part) => part !== 'unknown');
+      return parts.length === 0
+        ? 'unknown'
+        : parts.map((part) => (part.includes('|') ? `(${part})` : part)).join(' & ');
     }
     const type = schema.type;
-    if (Array.isArray(type)) return union(type.map((single) => this.render({ ...schema, type: single }, indent, depth + 1)));
+    if (Array.isArray(type))
+      return union(type.map((single) => this.render({ ...schema, type: single }, indent, depth + 1)));
     switch (type) {
       case 'string':
         return 'string';
@@ -85,7 +92,13 @@ class SchemaRenderer {
     const match = /^#\/(\$defs|definitions)\/(.+)$/.exec(ref);
     if (match === null || this.#resolving.has(ref) || !isSchemaObject(this.#root)) return 'unknown';
     const definitions = this.#root[match[1] as string];
-    const target = isSchemaObject(definitions) ? definitions[decodeURIComponent(match[2] as string).replace(/~1/g, '/').replace(/~0/g, '~')] : undefined;
+    const target = isSchemaObject(definitions)
+      ? definitions[
+          decodeURIComponent(match[2] as string)
+            .replace(/~1/g, '/')
+            .replace(/~0/g, '~')
+        ]
+      : undefined;
     if (target === undefined) return 'unknown';
     this.#resolving.add(ref);
     try {
@@ -105,17 +118,22 @@ class SchemaRenderer {
 
   #object(schema: { [key: string]: JsonValue }, indent: string, depth: number): string {
     const properties = isSchemaObject(schema.properties) ? schema.properties : {};
-    const required = new Set(Array.isArray(schema.required) ? schema.required.filter((key): key is string => typeof key === 'string') : []);
+    const required = new Set(
+      Array.isArray(schema.required) ? schema.required.filter((key): key is string => typeof key === 'string') : [],
+    );
     const inner = `${indent}  `;
     const members = Object.entries(properties).map(([name, property]) => {
-      const description = isSchemaObject(property) && typeof property.description === 'string' ? property.description : undefined;
+      const description =
+        isSchemaObject(property) && typeof property.description === 'string' ? property.description : undefined;
       const optional = required.has(name) ? '' : '?';
       return `${docComment(description, inner)}${inner}${propertyName(name)}${optional}: ${this.render(property, inner, depth + 1)};\n`;
     });
     const extra = schema.additionalProperties;
     if (extra !== false && (members.length === 0 || isSchemaObject(extra) || extra === true)) {
       const valueType = isSchemaObject(extra) ? this.render(extra, inner, depth + 1) : 'unknown';
-      members.push(`${inner}[key: string]: ${valueType === 'unknown' || members.length === 0 ? valueType : 'unknown'};\n`);
+      members.push(
+        `${inner}[key: string]: ${valueType === 'unknown' || members.length === 0 ? valueType : 'unknown'};\n`,
+      );
     }
     return members.length === 0 ? '{}' : `{\n${members.join('')}${indent}}`;
   }
@@ -132,16 +150,23 @@ function checkToolList(tools: unknown): ToolDefinition[] {
 }
 
 function toolSignature(tool: ToolDefinition): string {
-  const input = tool.kind === 'freeform'
-    ? 'input: string'
-    : tool.inputSchema === undefined
-      ? 'input?: { [key: string]: unknown }'
-      : (() => {
-          const type = new SchemaRenderer(tool.inputSchema as Schema).render(tool.inputSchema, '  ');
-          const hasRequired = isSchemaObject(tool.inputSchema) && Array.isArray(tool.inputSchema.required) && tool.inputSchema.required.length > 0;
-          return `input${hasRequired ? '' : '?'}: ${type}`;
-        })();
-  const output = tool.outputSchema === undefined ? 'unknown' : new SchemaRenderer(tool.outputSchema as Schema).render(tool.outputSchema, '  ');
+  const input =
+    tool.kind === 'freeform'
+      ? 'input: string'
+      : tool.inputSchema === undefined
+        ? 'input?: { [key: string]: unknown }'
+        : (() => {
+            const type = new SchemaRenderer(tool.inputSchema as Schema).render(tool.inputSchema, '  ');
+            const hasRequired =
+              isSchemaObject(tool.inputSchema) &&
+              Array.isArray(tool.inputSchema.required) &&
+              tool.inputSchema.required.length > 0;
+            return `input${hasRequired ? '' : '?'}: ${type}`;
+          })();
+  const output =
+    tool.outputSchema === undefined
+      ? 'unknown'
+      : new SchemaRenderer(tool.outputSchema as Schema).render(tool.outputSchema, '  ');
   return `${docComment(tool.description, '  ')}  ${toolIdentifier(tool)}(${input}): Promise<${output}>;\n`;
 }
 
@@ -178,18 +203,31 @@ export interface ModelToolDescription {
 }
 
 /** The exec/wait pair an agent exposes to its model, with the declarations embedded. */
-export function describeExecTool(tools: readonly ToolDefinition[], options: ExecToolOptions = {}): { exec: ModelToolDescription; wait: ModelToolDescription } {
-  const { execName = 'exec', waitName = 'wait', defaultYieldMs = DEFAULT_YIELD_MS, defaultLanguage = 'javascript', strict = false } = options;
+export function describeExecTool(
+  tools: readonly ToolDefinition[],
+  options: ExecToolOptions = {},
+): { exec: ModelToolDescription; wait: ModelToolDescription } {
+  const {
+    execName = 'exec',
+    waitName = 'wait',
+    defaultYieldMs = DEFAULT_YIELD_MS,
+    defaultLanguage = 'javascript',
+    strict = false,
+  } = options;
   const declarations = renderToolDeclarations(tools);
   /** A field the model may leave out: nullable (and required) in strict mode. */
-  const optional = (type: string, schema: { [key: string]: JsonValue }): { [key: string]: JsonValue } => (strict ? { ...schema, type: [type, 'null'] } : { type, ...schema });
+  const optional = (type: string, schema: { [key: string]: JsonValue }): { [key: string]: JsonValue } =>
+    strict ? { ...schema, type: [type, 'null'] } : { type, ...schema };
   const schemaOf = (properties: { [key: string]: JsonValue }, needed: string): { [key: string]: JsonValue } => ({
     type: 'object',
     properties,
     required: strict ? Object.keys(properties) : [needed],
     additionalProperties: false,
   });
-  const yieldTime = optional('integer', { minimum: 0, description: `Return after this many ms even if the cell is still running (default ${defaultYieldMs}).` });
+  const yieldTime = optional('integer', {
+    minimum: 0,
+    description: `Return after this many ms even if the cell is still running (default ${defaultYieldMs}).`,
+  });
   const languages: JsonValue[] = ['javascript', 'typescript', 'auto', ...(strict ? [null] : [])];
   const exec: ModelToolDescription = {
     name: execName,
@@ -216,7 +254,10 @@ export function describeExecTool(tools: readonly ToolDefinition[], options: Exec
         yield_time_ms: yieldTime,
         language: optional('string', {
           enum: languages,
-          description: defaultLanguage === 'auto' ? 'Default auto: TypeScript types are stripped when the cell has any.' : 'Default javascript; typescript strips types first.',
+          description:
+            defaultLanguage === 'auto'
+              ? 'Default auto: TypeScript types are stripped when the cell has any.'
+              : 'Default javascript; typescript strips types first.',
         }),
       },
       'source',

@@ -3,7 +3,11 @@
 import type { CellStreamEvent, CodeCellSession } from '../types.js';
 
 /** Hands the cell's events to `onEvent` until the returned stop is called. */
-export function follow(live: CodeCellSession, cellId: string, onEvent: ((event: CellStreamEvent) => void) | undefined): () => void {
+export function follow(
+  live: CodeCellSession,
+  cellId: string,
+  onEvent: ((event: CellStreamEvent) => void) | undefined,
+): () => void {
   if (onEvent === undefined) return () => {};
   const events = live.events(cellId)[Symbol.asyncIterator]();
   let following = true;

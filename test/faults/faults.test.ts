@@ -22,24 +22,35 @@ async function settledHeap(): Promise<number> {
   return getHeapStatistics().used_heap_size;
 }
 
-
 test('delegates that throw, hang or return junk never take the runtime down', async (t) => {
   const junk: Record<string, () => unknown> = {
-    throws: () => { throw new TypeError('synchronous failure'); },
+    throws: () => {
+      throw new TypeError('synchronous failure');
+    },
     rejectsWithString: () => Promise.reject('just a string'),
     symbol: () => Promise.resolve(Symbol('s')),
     nothing: () => Promise.resolve(undefined),
     hangs: () => hang(),
   };
-  const runtime = new SessionRuntime({
-    invokeTool: (call) => junk[call.tool.name]?.() as never,
-    notify: () => { throw new Error('notify is broken'); },
-    cellClosed: () => { throw new Error('cellClosed is broken'); },
-  }, { tools: Object.keys(junk).map((name) => ({ name })), callbackAbortDeadlineMs: 30, logger: capturingLogger() });
+  const runtime = new SessionRuntime(
+    {
+      invokeTool: (call) => junk[call.tool.name]?.() as never,
+      notify: () => {
+        throw new Error('notify is broken');
+      },
+      cellClosed: () => {
+        throw new Error('cellClosed is broken');
+      },
+    },
+    { tools: Object.keys(junk).map((name) => ({ name })), callbackAbortDeadlineMs: 30, logger: capturingLogger() },
+  );
   t.after(() => runtime.shutdown());
-  const event = await (await runtime.execute({
-    source: 'notify("n"); for (const name of ["throws", "rejectsWithString", "symbol", "nothing"]) { try { text(name + ": " + JSON.stringify(await tools[name]())) } catch (e) { text(name + ": " + e.message) } } tools.hangs(); text("end")',
-  })).initialEvent;
+  const event = await (
+    await runtime.execute({
+      source:
+        'notify("n"); for (const name of ["throws", "rejectsWithString", "symbol", "nothing"]) { try { text(name + ": " + JSON.stringify(await tools[name]())) } catch (e) { text(name + ": " + e.message) } } tools.hangs(); text("end")',
+    })
+  ).initialEvent;
   assert.deepEqual(texts(event), [
     'throws: synchronous failure',
     'rejectsWithString: just a string',
@@ -57,17 +68,29 @@ test('a client that disappears mid-call makes the host shut its sessions down an
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
   const raw = new RawClient(child.stdout, child.stdin);
   await raw.call('initialize', { protocolVersion: 2 });
-  const { sessionId } = (await raw.call('session/create', { tools: [{ name: 'slow' }] })).result as { sessionId: string };
+  const { sessionId } = (await raw.call('session/create', { tools: [{ name: 'slow' }] })).result as {
+    sessionId: string;
+  };
   // The first cell waits on a tool call this client never answers; the second spins.
-  const waiting = await raw.call('cell/execute', { sessionId, request: { source: 'await tools.slow({})' }, observe: { kind: 'pendingFrontier' } });
+  const waiting = await raw.call('cell/execute', {
+    sessionId,
+    request: { source: 'await tools.slow({})' },
+    observe: { kind: 'pendingFrontier' },
+  });
   await raw.log.next((message) => message.method === 'tool/invoke');
-  const spinning = await raw.call('cell/execute', { sessionId, request: { source: 'while (true) {}' }, observe: { kind: 'yieldAfter', ms: 0 } });
+  const spinning = await raw.call('cell/execute', {
+    sessionId,
+    request: { source: 'while (true) {}' },
+    observe: { kind: 'yieldAfter', ms: 0 },
+  });
   const cellIds = [waiting, spinning].map((message) => (message.result as { cellId: string }).cellId);
   const start = performance.now();
   child.stdin.end();
   assert.equal(await exited, 0);
   assert.ok(ms(start) < 5_000, `the host took ${ms(start).toFixed(0)} ms to exit`);
-  const closed = raw.log.messages.filter((m) => m.method === 'cell/closed').map((m) => (m.params as { cellId: string }).cellId);
+  const closed = raw.log.messages
+    .filter((m) => m.method === 'cell/closed')
+    .map((m) => (m.params as { cellId: string }).cellId);
   assert.deepEqual(closed.sort(), [...cellIds].sort());
 });
 
@@ -76,7 +99,10 @@ test('1000 cells created and terminated leave no live isolates and no heap growt
   t.after(() => runtime.shutdown());
   const run = async (count: number): Promise<void> => {
     for (let i = 0; i < count; i++) {
-      const { cellId, initialEvent } = await runtime.execute({ source: i % 2 === 0 ? 'while (true) {}' : 'text(1); await new Promise(r => setTimeout(r, 60_000))' }, { kind: 'yieldAfter', ms: 0 });
+      const { cellId, initialEvent } = await runtime.execute(
+        { source: i % 2 === 0 ? 'while (true) {}' : 'text(1); await new Promise(r => setTimeout(r, 60_000))' },
+        { kind: 'yieldAfter', ms: 0 },
+      );
       await initialEvent;
       assert.equal((await runtime.terminate(cellId)).kind, 'terminated');
     }
@@ -105,7 +131,10 @@ test('a host whose input closes in the middle of a frame lets its process exit',
     await host.closed;
     console.log('closed');
   `;
-  const result = spawnSync(process.execPath, ['--no-node-snapshot', '--input-type=module', '-e', script], { encoding: 'utf8', timeout: 20_000 });
+  const result = spawnSync(process.execPath, ['--no-node-snapshot', '--input-type=module', '-e', script], {
+    encoding: 'utf8',
+    timeout: 20_000,
+  });
   assert.equal(result.signal, null, 'the process did not exit on its own');
   assert.equal(result.status, 0, result.stderr);
   assert.equal(result.stdout, 'closed\n');
@@ -114,22 +143,34 @@ test('a host whose input closes in the middle of a frame lets its process exit',
 test('the host killed with 300 requests in flight: every call fails with ERR_HOST_EXITED and the agent process never crashes', () => {
   const fixture = new URL('../fixtures/host-dies.js', import.meta.url).pathname;
   for (const inFlight of [300, 20]) {
-    const result = spawnSync(process.execPath, ['--no-node-snapshot', fixture, String(inFlight)], { encoding: 'utf8', timeout: 60_000 });
+    const result = spawnSync(process.execPath, ['--no-node-snapshot', fixture, String(inFlight)], {
+      encoding: 'utf8',
+      timeout: 60_000,
+    });
     assert.equal(result.status, 0, `${inFlight} in flight: ${result.stdout}${result.stderr}`);
     const counts = JSON.parse(result.stdout.trim().split('\n').at(-1) ?? '{}') as Record<string, number>;
-    assert.deepEqual(Object.keys(counts).filter((outcome) => outcome !== 'ERR_HOST_EXITED' && outcome !== 'completed'), [], result.stdout);
+    assert.deepEqual(
+      Object.keys(counts).filter((outcome) => outcome !== 'ERR_HOST_EXITED' && outcome !== 'completed'),
+      [],
+      result.stdout,
+    );
   }
 });
 
 test('a host whose input closes right after terminating a cell stuck in a long built-in exits 0', async (t) => {
   const child = spawn(HOST_BIN, [], { stdio: ['pipe', 'pipe', 'ignore'] });
   t.after(() => child.kill('SIGKILL'));
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.on('exit', (code, signal) => resolve({ code, signal })),
+  );
   const raw = new RawClient(child.stdout, child.stdin);
   await raw.call('initialize', { protocolVersion: 2 });
   const { sessionId } = (await raw.call('session/create', {})).result as { sessionId: string };
-  const source = 'const a = Array.from({ length: 1_000_000 }, (_, i) => String(1_000_000 - i)); yield_control(); a.sort(); a.sort()';
-  const { cellId } = (await raw.call('cell/execute', { sessionId, request: { source }, observe: { kind: 'yieldAfter', ms: 60_000 } })).result as { cellId: string };
+  const source =
+    'const a = Array.from({ length: 1_000_000 }, (_, i) => String(1_000_000 - i)); yield_control(); a.sort(); a.sort()';
+  const { cellId } = (
+    await raw.call('cell/execute', { sessionId, request: { source }, observe: { kind: 'yieldAfter', ms: 60_000 } })
+  ).result as { cellId: string };
   await raw.log.next((m) => m.method === 'cell/initialEvent');
   await raw.call('cell/terminate', { sessionId, cellId });
   child.stdin.end();
@@ -138,14 +179,23 @@ test('a host whose input closes right after terminating a cell stuck in a long b
 
 test("the host's reaction to a catastrophic isolate error, on every Node: SIGKILL at once, ERR_HOST_EXITED for every pending call, a fresh host next", async (t) => {
   const fixture = fileURLToPath(new URL('../fixtures/catastrophic-host.js', import.meta.url));
-  const client = await HostClient.spawn({ command: process.execPath, args: ['--no-node-snapshot', fixture], processes: 1, stderr: 'pipe', logger: capturingLogger() });
+  const client = await HostClient.spawn({
+    command: process.execPath,
+    args: ['--no-node-snapshot', fixture],
+    processes: 1,
+    stderr: 'pipe',
+    logger: capturingLogger(),
+  });
   t.after(() => client.close());
   const session = await client.createSession(new RecordingDelegate({ slow: hang }), { tools: [{ name: 'slow' }] });
   const pending = await session.execute({ source: 'await tools.slow({})' }, { kind: 'yieldAfter', ms: 30_000 });
   const doomed = client.pid as number;
   const start = performance.now();
   process.kill(doomed, 'SIGUSR2');
-  await assert.rejects(pending.initialEvent, (error: CodeCellError) => error.code === 'ERR_HOST_EXITED' && /signal SIGKILL/.test(error.message));
+  await assert.rejects(
+    pending.initialEvent,
+    (error: CodeCellError) => error.code === 'ERR_HOST_EXITED' && /signal SIGKILL/.test(error.message),
+  );
   assert.ok(performance.now() - start < 2_000, 'at once');
   assert.equal(session.isAlive, false);
   const fresh = await client.createSession(new RecordingDelegate());

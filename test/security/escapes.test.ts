@@ -73,7 +73,9 @@ const lines = (event: CellEvent): string[] => texts(event).filter((line) => line
 
 describe('constructor chains', () => {
   test('this.constructor.constructor (module this is undefined)', async () => {
-    const event = await attempt('try { probe(this.constructor.constructor("return this")()) } catch (e) { text(e.name) }');
+    const event = await attempt(
+      'try { probe(this.constructor.constructor("return this")()) } catch (e) { text(e.name) }',
+    );
     assert.deepEqual(lines(event), ['TypeError']);
   });
   test('Function("return this")() is the isolate global', async () => {
@@ -99,7 +101,9 @@ describe('constructor chains', () => {
     await attempt('probe(Function("try { return arguments.callee.caller } catch (e) { return null }")())');
   });
   test('eval and new Function reach only the isolate', async () => {
-    const event = await attempt('probe(eval("this")); probe(new Function("return globalThis")()); text(eval("typeof process"))');
+    const event = await attempt(
+      'probe(eval("this")); probe(new Function("return globalThis")()); text(eval("typeof process"))',
+    );
     assert.deepEqual(lines(event), ['undefined']);
   });
 });
@@ -124,7 +128,9 @@ describe('stack traces', () => {
       await tools.echo({ get a() { Error.captureStackTrace(holder); holder.stack; return 1; } });`);
   });
   test('error stacks name no host file', async () => {
-    const event = await attempt('try { await tools.echo(1) } catch (e) { text(e.stack) } try { null.x } catch (e) { text(e.stack) }');
+    const event = await attempt(
+      'try { await tools.echo(1) } catch (e) { text(e.stack) } try { null.x } catch (e) { text(e.stack) }',
+    );
     for (const line of lines(event)) assert.doesNotMatch(line, /\/work\/|node:internal|file:\/\//);
   });
 });
@@ -142,7 +148,9 @@ describe('values crossing to the host', () => {
     assert.equal(Object.assign({}, input).constructor !== Object, true);
   });
   test('a tool result with a __proto__ key pollutes neither side', async () => {
-    const event = await attempt('const r = await tools.polluted(); text(Object.keys(r).join(",")); text(({}).pollutedByResult)');
+    const event = await attempt(
+      'const r = await tools.polluted(); text(Object.keys(r).join(",")); text(({}).pollutedByResult)',
+    );
     assert.deepEqual(lines(event), ['__proto__,ok', 'undefined']);
   });
   test('getters on a tool input run in the isolate and arrive as values', async () => {
@@ -151,29 +159,39 @@ describe('values crossing to the host', () => {
     assert.equal(Object.getOwnPropertyDescriptor(input, 'x')?.value, 42);
   });
   test('a Proxy tool input arrives as plain data', async () => {
-    await attempt('await tools.echo(new Proxy({ a: 1 }, { get: (target, key) => (key === "toJSON" ? undefined : target[key]) }))');
+    await attempt(
+      'await tools.echo(new Proxy({ a: 1 }, { get: (target, key) => (key === "toJSON" ? undefined : target[key]) }))',
+    );
     assert.deepEqual(delegate.calls.at(-1)?.input, { a: 1 });
   });
   test('toJSON cannot smuggle a non-object into a function tool', async () => {
     const before = delegate.calls.length;
-    const event = await attempt('try { await tools.echo({ toJSON() { return "not an object" } }) } catch (e) { text(e.name + ": " + e.message) }');
+    const event = await attempt(
+      'try { await tools.echo({ toJSON() { return "not an object" } }) } catch (e) { text(e.name + ": " + e.message) }',
+    );
     assert.match(lines(event)[0] ?? '', /tools\.echo expects an object input/);
     assert.equal(delegate.calls.length, before);
   });
   test('Symbols and functions passed to tools are refused in the cell', async () => {
     const before = delegate.calls.length;
-    const event = await attempt('for (const bad of [Symbol("s"), { f: () => 1 }, { s: Symbol("t") }, { n: 1n }]) { try { await tools.echo(bad) } catch (e) { text(e.name) } }');
+    const event = await attempt(
+      'for (const bad of [Symbol("s"), { f: () => 1 }, { s: Symbol("t") }, { n: 1n }]) { try { await tools.echo(bad) } catch (e) { text(e.name) } }',
+    );
     assert.deepEqual(lines(event), ['TypeError', 'TypeError', 'TypeError', 'TypeError']);
     assert.equal(delegate.calls.length, before);
   });
   test('a replaced JSON.stringify or Object.prototype.toJSON in the cell does not corrupt what the host receives', async () => {
-    const event = await attempt('JSON.stringify = () => "{"; await tools.raw("plain text"); Object.prototype.toJSON = function () { return "hacked" }; try { await tools.echo({ a: 1 }) } catch (e) { text(e.message) }');
+    const event = await attempt(
+      'JSON.stringify = () => "{"; await tools.raw("plain text"); Object.prototype.toJSON = function () { return "hacked" }; try { await tools.echo({ a: 1 }) } catch (e) { text(e.message) }',
+    );
     assert.equal(delegate.calls.at(-1)?.input, 'plain text');
     assert.deepEqual(lines(event), ['tools.echo expects an object input']);
   });
   test('store() keeps only JSON: getters and proxies are flattened', async () => {
     await attempt('store("s", { get g() { return 1 }, p: new Proxy({ q: 2 }, {}) })');
-    const event = await attempt('const v = load("s"); text(JSON.stringify(v)); text(typeof Object.getOwnPropertyDescriptor(v, "g").get)');
+    const event = await attempt(
+      'const v = load("s"); text(JSON.stringify(v)); text(typeof Object.getOwnPropertyDescriptor(v, "g").get)',
+    );
     assert.deepEqual(lines(event), ['{"g":1,"p":{"q":2}}', 'undefined']);
   });
 });
@@ -184,17 +202,21 @@ describe('missing capabilities', () => {
     assert.deepEqual(lines(event), ['Unsupported import in cell: node:fs']);
   });
   test('static import fails the cell', async () => {
-    const { initialEvent } = await runtime.execute({ source: 'import { readFileSync } from "node:fs";\ntext(readFileSync)' });
+    const { initialEvent } = await runtime.execute({
+      source: 'import { readFileSync } from "node:fs";\ntext(readFileSync)',
+    });
     const event = await initialEvent;
     assertHostUntouched(event);
-    assert.match(event.kind === 'completed' ? event.error ?? '' : '', /Unsupported import in cell: node:fs/);
+    assert.match(event.kind === 'completed' ? (event.error ?? '') : '', /Unsupported import in cell: node:fs/);
   });
   test('WebAssembly, SharedArrayBuffer and Atomics are absent', async () => {
     const event = await attempt('text([typeof WebAssembly, typeof SharedArrayBuffer, typeof Atomics].join())');
     assert.deepEqual(lines(event), ['undefined,undefined,undefined']);
   });
   test('no host name or hidden hook is on the global object', async () => {
-    const event = await attempt('const names = Object.getOwnPropertyNames(globalThis); text(["process", "require", "Buffer", "ivm", "__codecell$", "module", "global"].filter((n) => names.includes(n)).join() || "none")');
+    const event = await attempt(
+      'const names = Object.getOwnPropertyNames(globalThis); text(["process", "require", "Buffer", "ivm", "__codecell$", "module", "global"].filter((n) => names.includes(n)).join() || "none")',
+    );
     assert.deepEqual(lines(event), ['none']);
   });
   test('the stand-in for import() only ever rejects', async () => {
@@ -202,7 +224,9 @@ describe('missing capabilities', () => {
     assert.deepEqual(lines(event), ['Unsupported import in cell: x']);
   });
   test('ALL_TOOLS and tools are frozen', async () => {
-    const event = await attempt('try { ALL_TOOLS.push(1) } catch (e) { text(e.name) } try { tools.echo = null } catch (e) { text(e.name) }');
+    const event = await attempt(
+      'try { ALL_TOOLS.push(1) } catch (e) { text(e.name) } try { tools.echo = null } catch (e) { text(e.name) }',
+    );
     assert.deepEqual(lines(event), ['TypeError', 'TypeError']);
   });
   test('what one cell does to its globals does not reach the next cell', async () => {
@@ -214,13 +238,15 @@ describe('missing capabilities', () => {
 
 describe('resource abuse', () => {
   test('a flood of timers is refused past the bound', async () => {
-    const event = await attempt('let refused = 0; for (let i = 0; i < 20000; i++) { try { setTimeout(() => {}, 60000) } catch (e) { refused++ } } text(refused)');
+    const event = await attempt(
+      'let refused = 0; for (let i = 0; i < 20000; i++) { try { setTimeout(() => {}, 60000) } catch (e) { refused++ } } text(refused)',
+    );
     assert.deepEqual(lines(event), ['10000']);
   });
   test('unbounded recursion is a RangeError inside the cell', async () => {
     const event = await attempt('function f() { return f() + 1 } try { f() } catch (e) { text(e.name) }\nf()');
     assert.deepEqual(lines(event), ['RangeError']);
-    assert.match(event.kind === 'completed' ? event.error ?? '' : '', /RangeError/);
+    assert.match(event.kind === 'completed' ? (event.error ?? '') : '', /RangeError/);
   });
   test('while(true) inside toJSON during serialization is stopped by terminate', async () => {
     const event = await attempt('text("before"); await tools.echo({ toJSON() { while (true) {} } })');

@@ -9,7 +9,11 @@ function hostileThrowables(): unknown[] {
   const { proxy, revoke } = Proxy.revocable(new Error('revoked'), {});
   revoke();
   const getter = new Error('x');
-  Object.defineProperty(getter, 'message', { get: () => { throw new Error('no message for you'); } });
+  Object.defineProperty(getter, 'message', {
+    get: () => {
+      throw new Error('no message for you');
+    },
+  });
   return [proxy, getter, new Proxy(new Error('wrapped'), {}), Symbol('thrown'), null];
 }
 
@@ -18,9 +22,17 @@ for (const kind of bothKinds) {
     test('a delegate that throws a revoked proxy, an error with a throwing getter or a symbol fails the call, and nothing crashes', async (t) => {
       const throwables = hostileThrowables();
       let next = 0;
-      const delegate = new RecordingDelegate({ bad: () => { throw throwables[next++ % throwables.length]; } });
-      delegate.notifyHandler = () => { throw throwables[0]; };
-      delegate.cellClosedHandler = () => { throw throwables[1]; };
+      const delegate = new RecordingDelegate({
+        bad: () => {
+          throw throwables[next++ % throwables.length];
+        },
+      });
+      delegate.notifyHandler = () => {
+        throw throwables[0];
+      };
+      delegate.cellClosedHandler = () => {
+        throw throwables[1];
+      };
       const session = await kind.open(t, delegate, { tools: [{ name: 'bad' }] });
       const source = `let failed = 0; for (let i = 0; i < ${throwables.length}; i++) { try { await tools.bad({}) } catch (e) { failed++ } } notify("n"); text(failed)`;
       const event = await (await session.execute({ source })).initialEvent;
@@ -31,10 +43,15 @@ for (const kind of bothKinds) {
     test('a tool result that is not JSON (BigInt, cycle, function) rejects the call with the same message in-process and remote', async (t) => {
       const cyclic: Record<string, unknown> = {};
       cyclic.self = cyclic;
-      const session = await kind.open(t, new RecordingDelegate({ big: () => 10n as never, loop: () => cyclic as never, fn: () => (() => 1) as never }), {
-        tools: [{ name: 'big' }, { name: 'loop' }, { name: 'fn' }],
-      });
-      const source = 'for (const name of ["big", "loop", "fn"]) { try { await tools[name]({}); text("resolved") } catch (e) { text(e.message.split("\\n")[0]) } }';
+      const session = await kind.open(
+        t,
+        new RecordingDelegate({ big: () => 10n as never, loop: () => cyclic as never, fn: () => (() => 1) as never }),
+        {
+          tools: [{ name: 'big' }, { name: 'loop' }, { name: 'fn' }],
+        },
+      );
+      const source =
+        'for (const name of ["big", "loop", "fn"]) { try { await tools[name]({}); text("resolved") } catch (e) { text(e.message.split("\\n")[0]) } }';
       const event = await (await session.execute({ source })).initialEvent;
       assert.deepEqual(texts(event), [
         'tools.big returned a value that is not JSON: a bigint is not a JSON value',
@@ -65,21 +82,36 @@ for (const kind of bothKinds) {
     test('image() refuses a data: URL that is not an image', async (t) => {
       const session = await kind.open(t, new RecordingDelegate());
       const event = await (await session.execute({ source: 'image("data:text/plain,hello")' })).initialEvent;
-      assert.match(event.kind === 'completed' ? (event.error ?? '') : '', /^TypeError: image\(\) expects a data: URL of an image type/);
+      assert.match(
+        event.kind === 'completed' ? (event.error ?? '') : '',
+        /^TypeError: image\(\) expects a data: URL of an image type/,
+      );
     });
   });
 }
 
 for (const kind of bothKinds) {
   describe(`${kind.name}: floods`, () => {
-    for (const flood of ['for (;;) text("")', 'for (;;) console.log()', 'for (;;) notify("x")', 'for (;;) store("k", 1)', 'for (;;) image("data:image/png,")']) {
+    for (const flood of [
+      'for (;;) text("")',
+      'for (;;) console.log()',
+      'for (;;) notify("x")',
+      'for (;;) store("k", 1)',
+      'for (;;) image("data:image/png,")',
+    ]) {
       test(`a cell that never stops sending (${flood}) is terminated, and other sessions are served meanwhile`, async (t) => {
         // The wall-time limit is far away: only the flood guard may end this cell, with outputLimit.
-        const session = await kind.open(t, new RecordingDelegate(), { limits: { wallTimeMs: 30_000 }, storedValues: 'enabled' });
+        const session = await kind.open(t, new RecordingDelegate(), {
+          limits: { wallTimeMs: 30_000 },
+          storedValues: 'enabled',
+        });
         const other = await kind.open(t, new RecordingDelegate());
         const start = performance.now();
         const { initialEvent } = await session.execute({ source: flood }, { kind: 'yieldAfter', ms: 60_000 });
-        const [event, neighbour] = await Promise.all([initialEvent, (await other.execute({ source: 'text("served")' })).initialEvent]);
+        const [event, neighbour] = await Promise.all([
+          initialEvent,
+          (await other.execute({ source: 'text("served")' })).initialEvent,
+        ]);
         assert.equal(event.kind === 'terminated' && event.reason, 'outputLimit', JSON.stringify(event).slice(0, 200));
         assert.deepEqual(texts(neighbour), ['served']);
         assert.ok(performance.now() - start < 10_000, `${performance.now() - start} ms`);
@@ -98,10 +130,19 @@ describe('a misbehaving peer', () => {
     assert.equal((await raw.log.next((m) => m.id === null && m.error?.code === -32600)).error?.code, -32600);
     const created = await raw.call('session/create', {});
     const { sessionId } = created.result as { sessionId: string };
-    const executed = await raw.call('cell/execute', { sessionId, request: { source: 'await new Promise(() => {})' }, observe: { kind: 'yieldAfter', ms: 0 } });
+    const executed = await raw.call('cell/execute', {
+      sessionId,
+      request: { source: 'await new Promise(() => {})' },
+      observe: { kind: 'yieldAfter', ms: 0 },
+    });
     const { cellId } = executed.result as { cellId: string };
     await raw.log.next((m) => m.method === 'cell/initialEvent');
-    const observe = JSON.stringify({ jsonrpc: '2.0', id: 'dup', method: 'cell/observe', params: { sessionId, cellId, mode: { kind: 'yieldAfter', ms: 100 } } });
+    const observe = JSON.stringify({
+      jsonrpc: '2.0',
+      id: 'dup',
+      method: 'cell/observe',
+      params: { sessionId, cellId, mode: { kind: 'yieldAfter', ms: 100 } },
+    });
     raw.write(frame(observe));
     raw.write(frame(observe));
     const first = await raw.log.next((m) => m.id === 'dup');
@@ -119,7 +160,10 @@ describe('a misbehaving peer', () => {
     for (let i = 0; i < 256; i++) raw.write(Buffer.alloc(64 * 1024, 0x61)); // 16 MiB of header that never ends
     assert.equal((await raw.call('host/ping', {})).result !== undefined, true, 'served after an endless header');
     assert.ok(performance.now() - start < 5_000, `${performance.now() - start} ms`);
-    assert.ok(raw.log.messages.some((m) => m.error?.code === -32700), 'the bad bytes were answered with a parse error');
+    assert.ok(
+      raw.log.messages.some((m) => m.error?.code === -32700),
+      'the bad bytes were answered with a parse error',
+    );
   });
 });
 
@@ -128,17 +172,38 @@ for (const kind of bothKinds) {
     test('notify() over maxNotificationBytes throws a RangeError in the cell', async (t) => {
       const delegate = new RecordingDelegate();
       const session = await kind.open(t, delegate, { limits: { maxNotificationBytes: 1024 } });
-      const event = await (await session.execute({ source: 'notify("x".repeat(1024)); try { notify("é".repeat(600)) } catch (e) { text(e.name + ": " + e.message) }' })).initialEvent;
-      assert.deepEqual(texts(event), ['RangeError: notify() message is 1200 bytes, over the maxNotificationBytes limit of 1024']);
+      const event = await (
+        await session.execute({
+          source:
+            'notify("x".repeat(1024)); try { notify("é".repeat(600)) } catch (e) { text(e.name + ": " + e.message) }',
+        })
+      ).initialEvent;
+      assert.deepEqual(texts(event), [
+        'RangeError: notify() message is 1200 bytes, over the maxNotificationBytes limit of 1024',
+      ]);
       assert.equal(delegate.notifications.length, 1);
-      await assert.rejects(session.execute({ source: 'text(1)', limits: { maxStoredBytes: 10 } }), { code: 'ERR_INVALID_REQUEST' }, 'a session limit');
+      await assert.rejects(
+        session.execute({ source: 'text(1)', limits: { maxStoredBytes: 10 } }),
+        { code: 'ERR_INVALID_REQUEST' },
+        'a session limit',
+      );
     });
 
     test('stored values are bounded per session, and never compiled into later cells', async (t) => {
-      const session = await kind.open(t, new RecordingDelegate(), { storedValues: 'enabled', limits: { maxStoredBytes: 3 * 1024 * 1024 } });
-      const first = await (await session.execute({ source: 'store("big", "x".repeat(2 * 1024 * 1024)); try { store("more", "y".repeat(1024 * 1024)) } catch (e) { text(e.name) } store("big", "small"); store("more", "y".repeat(1024 * 1024)); text("ok")' })).initialEvent;
+      const session = await kind.open(t, new RecordingDelegate(), {
+        storedValues: 'enabled',
+        limits: { maxStoredBytes: 3 * 1024 * 1024 },
+      });
+      const first = await (
+        await session.execute({
+          source:
+            'store("big", "x".repeat(2 * 1024 * 1024)); try { store("more", "y".repeat(1024 * 1024)) } catch (e) { text(e.name) } store("big", "small"); store("more", "y".repeat(1024 * 1024)); text("ok")',
+        })
+      ).initialEvent;
       assert.deepEqual(texts(first), ['RangeError', 'ok']);
-      const later = await (await session.execute({ source: 'text(load("big") + " " + load("more").length)' })).initialEvent;
+      const later = await (
+        await session.execute({ source: 'text(load("big") + " " + load("more").length)' })
+      ).initialEvent;
       assert.deepEqual(texts(later), [`small ${1024 * 1024}`]);
       // The stored megabyte is data for each cell, not source: a cell with a syntax error on line 1
       // still reports line 1, and maxSourceBytes counts only the cell.
@@ -152,10 +217,14 @@ for (const kind of bothKinds) {
   describe(`${kind.name}: the cell's wrapper`, () => {
     test('source that closes the wrapper fails the cell with its error, and the runtime hook is out of reach', async (t) => {
       const session = await kind.open(t, new RecordingDelegate(), { limits: { maxCellsPerSession: 2 } });
-      const escaped = await (await session.execute({ source: 'text("before");\n} catch (e) {} throw new Error("x"); try {' })).initialEvent;
+      const escaped = await (
+        await session.execute({ source: 'text("before");\n} catch (e) {} throw new Error("x"); try {' })
+      ).initialEvent;
       assert.equal(escaped.kind, 'completed');
       assert.match(escaped.kind === 'completed' ? (escaped.error ?? '') : '', /^Error: x/);
-      const probe = await (await session.execute({ source: 'text(typeof globalThis.__codecell$); text(typeof __codecell$)' })).initialEvent;
+      const probe = await (
+        await session.execute({ source: 'text(typeof globalThis.__codecell$); text(typeof __codecell$)' })
+      ).initialEvent;
       assert.deepEqual(texts(probe), ['undefined', 'undefined']);
       // Neither cell kept its slot.
       assert.deepEqual(texts(await (await session.execute({ source: 'text("next")' })).initialEvent), ['next']);
@@ -167,7 +236,8 @@ for (const kind of bothKinds) {
   describe(`${kind.name}: ending cells that will not stop`, () => {
     test('terminate returns within the deadline while a long built-in (a 1M-element sort) holds the isolate', async (t) => {
       const session = await kind.open(t, new RecordingDelegate());
-      const source = 'const a = Array.from({ length: 1_000_000 }, (_, i) => String(1_000_000 - i)); yield_control(); a.sort(); a.sort(); text("sorted")';
+      const source =
+        'const a = Array.from({ length: 1_000_000 }, (_, i) => String(1_000_000 - i)); yield_control(); a.sort(); a.sort(); text("sorted")';
       const { cellId, initialEvent } = await session.execute({ source }, { kind: 'yieldAfter', ms: 60_000 });
       assert.equal((await initialEvent).kind, 'yielded');
       const start = performance.now();
@@ -178,9 +248,13 @@ for (const kind of bothKinds) {
     test('code past a caught exit() and microtasks that never stop queueing cannot keep a finished cell running', async (t) => {
       const session = await kind.open(t, new RecordingDelegate());
       const start = performance.now();
-      const caught = await (await session.execute({ source: 'notify("x"); try { exit() } catch {} for (;;) {}' })).initialEvent;
+      const caught = await (
+        await session.execute({ source: 'notify("x"); try { exit() } catch {} for (;;) {}' })
+      ).initialEvent;
       assert.equal(caught.kind, 'completed');
-      const spinning = await (await session.execute({ source: 'const f = () => Promise.resolve().then(f); f(); text("done")' })).initialEvent;
+      const spinning = await (
+        await session.execute({ source: 'const f = () => Promise.resolve().then(f); f(); text("done")' })
+      ).initialEvent;
       assert.deepEqual([spinning.kind, texts(spinning)], ['completed', ['done']]);
       assert.ok(performance.now() - start < 5_000, `${performance.now() - start} ms`);
     });
@@ -219,7 +293,12 @@ for (const kind of bothKinds) {
         'text(new Function("a", "b", "return a + b")(1, 2))',
       ].join('\n');
       const event = await (await session.execute({ source })).initialEvent;
-      assert.deepEqual(texts(event), ['Unsupported import in cell: fs', 'Unsupported import in cell: os', 'Unsupported import in cell: net', '3']);
+      assert.deepEqual(texts(event), [
+        'Unsupported import in cell: fs',
+        'Unsupported import in cell: os',
+        'Unsupported import in cell: net',
+        '3',
+      ]);
     });
   });
 }
