@@ -1,11 +1,20 @@
 // The code a cell's isolate runs around the cell: the sandbox's files (one closure body: the
-// helpers of format, image, stored, dynamic-code and rejections first, then prelude.js) and the one-line wrapper of the
-// cell's module.
+// helpers of format, inspect, image, stored, dynamic-code, rejections and values first, then
+// prelude.js) and the one-line wrapper of the cell's module.
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type IsolatedVm from 'isolated-vm-6';
 
-const SANDBOX_FILES = ['format.js', 'image.js', 'stored.js', 'dynamic-code.js', 'rejections.js', 'prelude.js'];
+const SANDBOX_FILES = [
+  'format.js',
+  'inspect.js',
+  'image.js',
+  'stored.js',
+  'dynamic-code.js',
+  'rejections.js',
+  'values.js',
+  'prelude.js',
+];
 let sandboxSource: string | undefined;
 
 /** V8's code cache for the prelude, made by the first isolate and used by the next ones. */
