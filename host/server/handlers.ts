@@ -1,0 +1,187 @@
+// codecell-host's answers to the client's requests and notifications: one handler per row of the
+// method table (Handlers<'toHost'>: a row without a handler does not compile), each a thin step
+// onto SessionRuntime.
+import type { CancellationToken } from 'vscode-jsonrpc';
+import {
+  CodeCellError,
+  DEFAULT_CALLBACK_ABORT_DEADLINE_MS,
+  DEFAULT_LIMITS,
+  SessionRuntime,
+  type CellId,
+  type CellLimits,
+  type Logger,
+  type SessionRuntimeDelegate,
+} from '../../src/index.js';
+import { CODECELL_VERSION, DEFAULT_OBSERVE, errorKindOf, messageOf } from '../../src/internal.js';
+import { invalidParams, signalFromToken, type Connection } from '../wire/jsonrpc.js';
+import {
+  DelegateCalls,
+  Methods,
+  PROTOCOL_VERSION,
+  type DelegateCall,
+  type Handlers,
+  type ParamsOf,
+  type SessionId,
+} from '../wire/protocol.js';
+import type { OutgoingCalls } from './outgoing-calls.js';
+import type { ServedSessions } from './served-sessions.js';
+import type { ConnectionCells, HostStats } from './stats.js';
+
+/** What the handlers of one connection work with. */
+export interface HostContext {
+  readonly sessions: ServedSessions;
+  readonly calls: OutgoingCalls;
+  readonly cells: ConnectionCells;
+  readonly stats: HostStats;
+  readonly logger: Logger;
+  readonly notify: Connection['notify'];
+  readonly caps: Partial<CellLimits>;
+  readonly defaultLimits: Partial<CellLimits>;
+  readonly maxSessions: number;
+  readonly callbackAbortDeadlineMs: number | undefined;
+  readonly onCatastrophicError: ((message: string) => void) | undefined;
+  /** True once the connection is closing (session/create is refused). */
+  readonly closing: () => boolean;
+}
+
+const SERVER_INFO = { name: 'codecell-host', version: CODECELL_VERSION };
+
+export function hostHandlers(host: HostContext): Handlers<'toHost'> {
+  const { sessions, stats } = host;
+  return {
+    initialize: ({ protocolVersion }) => {
+      if (protocolVersion !== PROTOCOL_VERSION) {
+        throw invalidParams(
+          `protocolVersion ${protocolVersion} is not supported (this host speaks ${PROTOCOL_VERSION})`,
+        );
+      }
+      const limits = { ...DEFAULT_LIMITS, ...host.caps };
+      return { protocolVersion: PROTOCOL_VERSION, serverInfo: SERVER_INFO, limits };
+    },
+    hostPing: () => ({ load: stats.load }),
+    sessionCreate: (params, token) => createSession(host, params, token),
+    cellExecute: async ({ sessionId, request, observe }) => {
+      const runtime = sessions.get(sessionId);
+      const started = await host.cells.admit(() => runtime.execute(request, observe ?? DEFAULT_OBSERVE));
+      sessions.sendInitialEvent(sessionId, started.cellId, started.initialEvent);
+      return { cellId: started.cellId };
+    },
+    cellSubscribe: ({ sessionId, cellId, from }) => {
+      sessions.subscribeCell(sessionId, cellId, from);
+      return {};
+    },
+    sessionSubscribe: ({ sessionId }) => {
+      sessions.subscribeSession(sessionId);
+      return {};
+    },
+    // Protocol v2 clients say so when nobody subscribed; the runtime holds the newest 128 either way.
+    cellNoSubscriber: () => {},
+    cellObserve: async ({ sessionId, cellId, mode }, token) => {
+      const runtime = sessions.get(sessionId);
+      const cancelled = signalFromToken(
+        token,
+        () => new CodeCellError('ERR_CANCELLED', 'the client cancelled the observation'),
+      );
+      try {
+        return await runtime.observe(cellId, mode, cancelled.signal);
+      } finally {
+        cancelled.dispose();
+      }
+    },
+    cellTerminate: ({ sessionId, cellId }) => {
+      const runtime = sessions.get(sessionId);
+      return stats.timed('terminated', () => runtime.terminate(cellId));
+    },
+    sessionShutdown: async ({ sessionId }) => {
+      const runtime = sessions.get(sessionId);
+      // The client aborts this session's calls itself: one message, not one cell/cancel per cell.
+      host.calls.forgetSession(sessionId, new CodeCellError('ERR_SHUTTING_DOWN', 'the session is shutting down'));
+      await stats.timed('shutDown', () => runtime.shutdown());
+      await sessions.forget(sessionId);
+      return {};
+    },
+  };
+}
+
+/** session/create: admission, the runtime, and the setup cell run to its pending frontier. */
+async function createSession(
+  host: HostContext,
+  params: ParamsOf<typeof Methods.sessionCreate>,
+  token: CancellationToken,
+) {
+  refuseNewSession(host);
+  const { tools, limits, storedValues, setupSource } = params;
+  const sessionId = host.sessions.nextId();
+  const deadlineMs =
+    params.callbackAbortDeadlineMs ?? host.callbackAbortDeadlineMs ?? DEFAULT_CALLBACK_ABORT_DEADLINE_MS;
+  const counted = host.stats.sessionObserver();
+  const runtime = new SessionRuntime(forwardingDelegate(host, sessionId), {
+    tools,
+    limits: limits === undefined || isPlainObject(limits) ? { ...host.defaultLimits, ...limits } : limits,
+    storedValues,
+    callbackAbortDeadlineMs: deadlineMs,
+    logger: host.logger,
+    caps: host.caps,
+    onCatastrophicError: host.onCatastrophicError,
+    observer: (event) => {
+      host.cells.observe(event);
+      counted(event);
+    },
+  });
+  host.sessions.add(sessionId, runtime);
+  try {
+    const started =
+      setupSource === undefined
+        ? undefined
+        : await runtime.execute({ source: setupSource }, { kind: 'pendingFrontier' });
+    // The client gave up before it learned the id: nobody will ever shut this session down.
+    if (token.isCancellationRequested) throw new CodeCellError('ERR_CANCELLED', 'the client cancelled session/create');
+    const answer = { sessionId, callbackAbortDeadlineMs: deadlineMs, load: host.stats.load };
+    if (started === undefined) return answer;
+    host.sessions.sendInitialEvent(sessionId, started.cellId, started.initialEvent);
+    return { ...answer, setupCellId: started.cellId };
+  } catch (error) {
+    await runtime.shutdown();
+    await host.sessions.forget(sessionId);
+    throw error;
+  }
+}
+
+function refuseNewSession(host: HostContext): void {
+  if (host.closing()) throw new CodeCellError('ERR_SHUTTING_DOWN', 'codecell-host is shutting down');
+  if (!host.stats.accepting)
+    throw new CodeCellError('ERR_SHUTTING_DOWN', 'codecell-host is draining: create the session on another host');
+  if (host.sessions.size >= host.maxSessions)
+    throw new CodeCellError(
+      'ERR_LIMIT_EXCEEDED',
+      `this connection already has ${host.maxSessions} sessions (the host's --max-sessions)`,
+    );
+}
+
+/**
+ * The session's delegate: each delegate call of the table is a request to the client (given up
+ * on with its signal, one cell/cancel per cell); cellClosed is a notification.
+ */
+function forwardingDelegate(host: HostContext, sessionId: SessionId): SessionRuntimeDelegate {
+  const forward =
+    (call: DelegateCall) =>
+    async (value: { cellId: string }, signal: AbortSignal): Promise<unknown> => {
+      try {
+        return call.value(await host.calls.call(call, sessionId, value, signal));
+      } catch (error) {
+        // Given up on (cancelled, or the session is shutting down): nobody reads this rejection.
+        if (signal.aborted) throw signal.reason;
+        if (error instanceof CodeCellError || errorKindOf(error) !== '') throw error;
+        // The client's answer (e.g. a PendingRouter overflow) becomes the tool's rejection.
+        throw new Error(messageOf(error));
+      }
+    };
+  const forwarders = Object.entries(DelegateCalls).map(([name, call]) => [name, forward(call)]);
+  // Each forwarder returns what the client answered for that delegate method (table-checked).
+  const delegate: Record<string, unknown> = Object.fromEntries(forwarders);
+  delegate.cellClosed = (cellId: CellId) => host.notify(Methods.cellClosed, { sessionId, cellId });
+  return delegate as unknown as SessionRuntimeDelegate;
+}
+
+const isPlainObject = (value: unknown): value is object =>
+  value !== null && typeof value === 'object' && !Array.isArray(value);

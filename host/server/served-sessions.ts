@@ -1,0 +1,119 @@
+// One connection's sessions on codecell-host: the runtimes by id, and what goes out about them
+// unasked (initial observations, the events of subscribed cells and sessions).
+import type { CellEvent, CellId, EventsOptions, Logger, SessionRuntime } from '../../src/index.js';
+import { messageOf } from '../../src/internal.js';
+import { invalidParams, type Connection } from '../wire/jsonrpc.js';
+import { Methods, type SessionId } from '../wire/protocol.js';
+import type { HostStats } from './stats.js';
+
+export class ServedSessions {
+  readonly #notify: Connection['notify'];
+  readonly #logger: Logger;
+  readonly #stats: HostStats;
+  readonly #runtimes = new Map<SessionId, SessionRuntime>();
+  /** Per session, the cells whose events go to the client (cell/subscribe). */
+  readonly #relayed = new Map<SessionId, Set<CellId>>();
+  /** Sessions whose session-wide events go to the client (session/subscribe). */
+  readonly #followed = new Set<SessionId>();
+  /** Initial observations not yet sent, per session (a shutdown answers after them). */
+  readonly #initialSends = new Map<SessionId, Set<Promise<void>>>();
+  #seq = 0;
+
+  constructor(notify: Connection['notify'], logger: Logger, stats: HostStats) {
+    this.#notify = notify;
+    this.#logger = logger;
+    this.#stats = stats;
+  }
+
+  get size(): number {
+    return this.#runtimes.size;
+  }
+
+  /** The id the next session gets. */
+  nextId(): SessionId {
+    return String(++this.#seq);
+  }
+
+  add(sessionId: SessionId, runtime: SessionRuntime): void {
+    this.#stats.sessions++;
+    this.#runtimes.set(sessionId, runtime);
+    this.#relayed.set(sessionId, new Set());
+    this.#initialSends.set(sessionId, new Set());
+  }
+
+  /** The session's runtime, or -32602 for an id this connection does not have. */
+  get(sessionId: SessionId): SessionRuntime {
+    const runtime = this.#runtimes.get(sessionId);
+    if (runtime === undefined) throw invalidParams(`unknown session ${sessionId}`);
+    return runtime;
+  }
+
+  /**
+   * Sends the cell's initial observation once it is there, after the answer that named the cell.
+   * (Its events are held by the runtime until the client subscribes: SPEC §7, one PendingRouter.)
+   */
+  sendInitialEvent(sessionId: SessionId, cellId: CellId, initialEvent: Promise<CellEvent>): void {
+    const sends = this.#initialSends.get(sessionId);
+    const sent: Promise<void> = initialEvent
+      .then(
+        (event) =>
+          new Promise<void>((resolve) =>
+            setImmediate(() => resolve(this.#notify(Methods.cellInitialEvent, { sessionId, cellId, event }))),
+          ),
+        (error: unknown) =>
+          this.#logger.warn(`codecell-host: the initial observation of cell ${cellId} failed: ${messageOf(error)}`),
+      )
+      .finally(() => sends?.delete(sent));
+    sends?.add(sent);
+  }
+
+  /** Relays the cell's events from `from` on (once per cell at a time). */
+  subscribeCell(sessionId: SessionId, cellId: CellId, from: EventsOptions['from']): void {
+    const runtime = this.get(sessionId);
+    const cells = this.#relayed.get(sessionId);
+    if (cells === undefined || cells.has(cellId)) return;
+    // The runtime's stream: what it held for the cell's first subscriber (or its replay), then live.
+    const stream = runtime.events(cellId, from === undefined ? {} : { from });
+    cells.add(cellId);
+    void (async () => {
+      for await (const event of stream) this.#notify(Methods.cellEvent, { sessionId, cellId, event });
+    })()
+      .catch((error: unknown) =>
+        this.#logger.warn(`codecell-host: relaying the events of cell ${cellId} failed: ${messageOf(error)}`),
+      )
+      .finally(() => cells.delete(cellId));
+  }
+
+  /** Relays the session's own events (once per session). */
+  subscribeSession(sessionId: SessionId): void {
+    const runtime = this.get(sessionId);
+    if (this.#followed.has(sessionId)) return;
+    this.#followed.add(sessionId);
+    void (async () => {
+      for await (const event of runtime.events()) this.#notify(Methods.sessionEvent, { sessionId, event });
+    })().catch((error: unknown) =>
+      this.#logger.warn(`codecell-host: relaying the events of session ${sessionId} failed: ${messageOf(error)}`),
+    );
+  }
+
+  /** Forgets a session once its cells' initial observations went out (bounded). */
+  async forget(sessionId: SessionId): Promise<void> {
+    const sends = [...(this.#initialSends.get(sessionId) ?? [])];
+    if (this.#runtimes.delete(sessionId)) this.#stats.sessions--;
+    this.#relayed.delete(sessionId);
+    this.#followed.delete(sessionId);
+    this.#initialSends.delete(sessionId);
+    const bound = new Promise<void>((resolve) => setTimeout(resolve, 1_000).unref());
+    await Promise.race([Promise.all(sends), bound]);
+  }
+
+  /** Shuts every session down (each within its deadline) and forgets them all. */
+  async shutdownAll(): Promise<void> {
+    const runtimes = [...this.#runtimes.values()];
+    this.#runtimes.clear();
+    this.#relayed.clear();
+    this.#initialSends.clear();
+    await Promise.all(runtimes.map((runtime) => this.#stats.timed('shutDown', () => runtime.shutdown())));
+    this.#stats.sessions -= runtimes.length;
+  }
+}
