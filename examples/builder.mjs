@@ -1,27 +1,10 @@
 import { SessionBuilder } from 'codecell/host';
 
 const session = await new SessionBuilder()
-  .withMcpServer({
-    name: 'everything',
-    command: 'npx',
-    args: ['-y', '@modelcontextprotocol/server-everything', 'stdio'],
-    stderr: 'ignore',
+  .withMcpServer({ name: 'everything', command: 'npx', args: ['-y', '@modelcontextprotocol/server-everything', 'stdio'], stderr: 'ignore' })
+  .withTools([{ name: 'add', inputSchema: { type: 'object', properties: { a: { type: 'number' }, b: { type: 'number' } }, required: ['a', 'b'] } }], {
+    invokeTool: async ({ input }) => input.a + input.b,
   })
-  .withTools(
-    [
-      {
-        name: 'add',
-        inputSchema: {
-          type: 'object',
-          properties: { a: { type: 'number' }, b: { type: 'number' } },
-          required: ['a', 'b'],
-        },
-      },
-    ],
-    {
-      invokeTool: async ({ input }) => input.a + input.b,
-    },
-  )
   .start();
 
 const cell = await session.execute({

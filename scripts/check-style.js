@@ -60,7 +60,9 @@ export async function styleBreaches(root = process.cwd()) {
     const path = `${root}/${file}`;
     const text = readFileSync(path, 'utf8');
     const options = { ...(await prettier.resolveConfig(path)), filepath: path };
-    if (!(await prettier.check(text, options))) breaches.push(`${file}: not formatted (npx prettier --write ${file})`);
+    const { ignored } = await prettier.getFileInfo(path, { ignorePath: `${root}/.prettierignore` });
+    if (!ignored && !(await prettier.check(text, options)))
+      breaches.push(`${file}: not formatted (npx prettier --write ${file})`);
     const lines = text.split('\n').length - (text.endsWith('\n') ? 1 : 0);
     if (lines > MAX_FILE_LINES) breaches.push(`${file}: ${lines} lines (at most ${MAX_FILE_LINES})`);
     breaches.push(...longFunctions(file, text));

@@ -1,6 +1,6 @@
 // Following a cell's events while a code-mode call waits on it (codecell mcp sends them as MCP
-// progress notifications).
-import type { CellStreamEvent, CodeCellSession } from '../types.js';
+// progress notifications), and giving up on it when the call is aborted.
+import type { CellEvent, CellStreamEvent, CodeCellSession } from '../types.js';
 
 /** Hands the cell's events to `onEvent` until the returned stop is called. */
 export function follow(
@@ -18,4 +18,25 @@ export function follow(
     following = false;
     void events.return?.().catch(() => {});
   };
+}
+
+/** The cell's event; when `signal` aborts first, the cell is terminated and this rejects with its reason. */
+export async function terminateOnAbort(
+  live: CodeCellSession,
+  cellId: string,
+  event: Promise<CellEvent>,
+  signal: AbortSignal,
+): Promise<CellEvent> {
+  const aborted = Promise.withResolvers<never>();
+  const stop = (): void => {
+    void live.terminate(cellId).catch(() => {});
+    aborted.reject(signal.reason);
+  };
+  if (signal.aborted) stop();
+  else signal.addEventListener('abort', stop, { once: true });
+  try {
+    return await Promise.race([event, aborted.promise]);
+  } finally {
+    signal.removeEventListener('abort', stop);
+  }
 }

@@ -1,0 +1,84 @@
+// What exec and wait return to the model: the result object, its strict-mode JSON schema, and its
+// rendering as text for a model that takes text only.
+import type { CellEvent, JsonValue } from '../types.js';
+
+/** What exec and wait return (every field present: OpenAI strict mode allows no optional ones). */
+export interface CodeModeResult {
+  cell_id: string;
+  /** completed (its code finished), failed (it threw), terminated, or still running: yielded / pending. */
+  status: 'completed' | 'failed' | 'terminated' | 'yielded' | 'pending';
+  /** The cell's text output since the last result, one item per line. */
+  output: string;
+  images: { image_url: string; detail: string | null }[];
+  /** The cell's error (with its line number), or why it was terminated; null otherwise. */
+  error: string | null;
+  /** The tool calls a pending cell waits on. */
+  pending_tool_calls: string[];
+}
+
+export const RESULT_SCHEMA: { [key: string]: JsonValue } = {
+  type: 'object',
+  properties: {
+    cell_id: { type: 'string' },
+    status: { type: 'string', enum: ['completed', 'failed', 'terminated', 'yielded', 'pending'] },
+    output: { type: 'string' },
+    images: {
+      type: 'array',
+      items: {
+        type: 'object',
+        properties: { image_url: { type: 'string' }, detail: { type: ['string', 'null'] } },
+        required: ['image_url', 'detail'],
+        additionalProperties: false,
+      },
+    },
+    error: { type: ['string', 'null'] },
+    pending_tool_calls: { type: 'array', items: { type: 'string' } },
+  },
+  required: ['cell_id', 'status', 'output', 'images', 'error', 'pending_tool_calls'],
+  additionalProperties: false,
+};
+
+/** A cell event as the result the model gets. */
+export function codeModeResult(event: CellEvent): CodeModeResult {
+  const output = event.items.flatMap((item) => (item.type === 'text' ? [item.text] : [])).join('\n');
+  const images = event.items.flatMap((item) =>
+    item.type === 'image' ? [{ image_url: item.imageUrl, detail: item.detail ?? null }] : [],
+  );
+  const base = { cell_id: event.cellId, output, images, error: null, pending_tool_calls: [] };
+  switch (event.kind) {
+    case 'completed':
+      return event.error === undefined
+        ? { ...base, status: 'completed' }
+        : { ...base, status: 'failed', error: event.error };
+    case 'terminated':
+      return { ...base, status: 'terminated', error: `terminated (${event.reason ?? 'requested'})` };
+    case 'pending':
+      return { ...base, status: 'pending', pending_tool_calls: event.pendingToolCallIds };
+    default:
+      return { ...base, status: 'yielded' };
+  }
+}
+
+/** The line that says how the cell stands (and what to call next). */
+export function codeModeStatus(result: CodeModeResult, waitName = 'wait'): string {
+  switch (result.status) {
+    case 'completed':
+      return `cell ${result.cell_id} completed`;
+    case 'failed':
+      return `cell ${result.cell_id} failed:\n${result.error ?? ''}`;
+    case 'terminated':
+      return `cell ${result.cell_id} was ${result.error ?? 'terminated'}`;
+    case 'pending':
+      return `cell ${result.cell_id} is waiting on ${result.pending_tool_calls.join(', ') || 'timers'}; call ${waitName} with cell_id "${result.cell_id}"`;
+    default:
+      return `cell ${result.cell_id} is still running; call ${waitName} with cell_id "${result.cell_id}"`;
+  }
+}
+
+/** The result as one text for a model that takes text only (images are counted). */
+export function renderCodeModeResult(result: CodeModeResult, waitName = 'wait'): string {
+  const lines = result.output === '' ? [] : [result.output];
+  if (result.images.length > 0) lines.push(`[${result.images.length} image(s)]`);
+  lines.push(codeModeStatus(result, waitName));
+  return lines.join('\n');
+}
