@@ -2,17 +2,16 @@
 // moves through the phases of lifecycle.ts.
 import { CodeCellError, isCodeCellError, messageOf } from '../errors.js';
 import type { CellIsolate } from '../isolate/cell-isolate.js';
-import { byteLength } from '../json.js';
 import type { CellEvent, CellId, ObserveMode, OutputItem, TerminalCellEvent, TerminationReason } from '../types.js';
 import { CallbackSet, Deadline } from './callbacks.js';
-import { isLive, isUnended, transition, type CellState, type StateOf } from './lifecycle.js';
+import { isLive, isSpeaking, isUnended, transition, type CellState, type StateOf } from './lifecycle.js';
 import { busyObserverError, ObserverSlot } from './observer.js';
 import { Notifications } from './notifications.js';
 import { OutputBuffer } from './output.js';
 import { FloatingRejections } from './rejections.js';
-import { isImageDataUrl, type ToHostMessage } from '../isolate/sandbox-protocol.js';
+import { reactToSandbox, type SandboxReactions } from './sandbox-messages.js';
 import { SandboxTimers, watchTimeLimits } from './timers.js';
-import { danglingWarning, hintMissingTool, ToolCalls } from './tool-calls.js';
+import { danglingWarning, hintMissingTool, ToolCalls, type ToolCallsOptions } from './tool-calls.js';
 import type { CellOptions } from './options.js';
 
 export class Cell {
@@ -43,21 +42,19 @@ export class Cell {
     this.#callbacks = new CallbackSet({ maxConcurrentToolCalls: options.limits.maxConcurrentToolCalls });
     this.#output = new OutputBuffer(options.limits.maxOutputBytes);
     this.#timers = new SandboxTimers((id) => isolate.deliver('timer', id));
-    const { id: cellId, tools, limits, delegate, logger, emit } = options;
+    const { id: cellId, tools, limits, delegate, emit } = options;
     const callbacks = this.#callbacks;
-    const settle = (callId: string, ok: boolean, payload: string, errorKind: string): void =>
-      isolate.deliver('settle', callId, ok, payload, errorKind);
+    const settle: ToolCallsOptions['settle'] = (...outcome) => isolate.deliver('settle', ...outcome);
     const accepting = (): boolean => this.#state.phase === 'running';
     this.#toolCalls = new ToolCalls({ cellId, tools, limits, delegate, callbacks, emit, settle, accepting });
-    this.#notifications = new Notifications({ cellId, callId: options.toolCallId, delegate, callbacks, logger, emit });
+    this.#notifications = new Notifications(options, callbacks);
     const end = (reason: TerminationReason) => () => this.#terminateInternal(reason);
     // A rejection is judged when the cell finishes (SPEC §5), unless the cell handles it meanwhile.
-    const rejection = (reason: unknown, fromModule: boolean): void => {
-      if (this.#state.phase === 'running' || this.#state.phase === 'settling')
-        this.#rejections.add(reason, fromModule && this.#state.phase === 'running');
-    };
+    const rejection = (reason: unknown, fromModule: boolean): void =>
+      void (isSpeaking(this.#state) && this.#rejections.add(reason, fromModule && this.#state.phase === 'running'));
+    const reactions = this.#reactions();
     isolate.listen({
-      message: (message) => this.#onMessage(message),
+      message: (message) => isSpeaking(this.#state) && reactToSandbox(message, reactions, limits.maxNotificationBytes),
       idle: () => this.#onIdle(),
       fault: end('memoryLimit'),
       flood: end('outputLimit'),
@@ -130,58 +127,26 @@ export class Cell {
     await this.#isolate.stopped;
   }
 
-  // --- messages from the sandbox (decoded and type-checked by the isolate) ---
-
-  #onMessage(message: ToHostMessage): void {
-    // After the module settled, the microtasks it queued still speak until they are drained.
-    if (this.#state.phase !== 'running' && this.#state.phase !== 'settling') return;
-    switch (message[0]) {
-      case 'text':
-        return this.#addOutput({ type: 'text', text: message[1] });
-      // The sandbox checks these too, but a cell can patch the intrinsics its checks use.
-      case 'image':
-        if (isImageDataUrl(message[1])) this.#addOutput({ type: 'image', imageUrl: message[1], detail: message[2] });
-        return;
-      case 'notify': // over its size limit only if the cell bent its own check: it ends the cell
-        if (
-          message[1].trim() !== '' &&
-          (byteLength(message[1]) > this.#options.limits.maxNotificationBytes || !this.#notifications.send(message[1]))
-        )
-          this.#terminateInternal('outputLimit');
-        return;
-      case 'tool':
-        return this.#toolCalls.start(message[1], message[2], message[3]);
-      case 'store':
-        this.#writes.set(message[1], message[2]);
-        return;
-      case 'yield':
-        if (this.#observer.mode?.kind === 'yieldAfter') this.#yield();
-        return;
-      case 'done':
-        return this.#settle(undefined, message[1]);
-      case 'exit':
-        // exit() ends the cell at once: no drain (a caught exit() cannot keep the isolate busy).
-        this.#rejections.ignore();
-        return this.#settle(undefined, message[1], false);
-      case 'fault':
-        return this.#settle(message[1], message[2]);
-      case 'timer':
-        return this.#timers.set(message[1], message[2]);
-      case 'clearTimer':
-        return this.#timers.clear(message[1]);
-      case 'handled':
-        return this.#rejections.handled(message[1]);
-      default: // a TO_HOST row without a case above does not compile
-        return message satisfies never;
-    }
+  #reactions(): SandboxReactions {
+    return {
+      output: (item) => this.#addOutput(item),
+      notify: (message) => this.#notifications.send(message),
+      tool: (callId, index, json) => this.#toolCalls.start(callId, index, json),
+      store: (key, json) => void this.#writes.set(key, json),
+      yieldControl: () => this.#observer.mode?.kind === 'yieldAfter' && this.#yield(),
+      settle: (error, unsettled, drain) => this.#settle(error, unsettled, drain),
+      ignoreRejections: () => this.#rejections.ignore(),
+      setTimer: (id, delayMs) => this.#timers.set(id, delayMs),
+      clearTimer: (id) => this.#timers.clear(id),
+      handled: (key) => this.#rejections.handled(key),
+      terminate: (reason) => this.#terminateInternal(reason),
+    };
   }
 
   #addOutput(item: OutputItem): void {
     if (this.#output.add(item)) this.#options.emit({ type: 'output', item });
     else this.#terminateInternal('outputLimit');
   }
-
-  // --- observation ---
 
   /**
    * The isolate went idle (or a frontier observer attached): judge the frontier on the next turn,
@@ -232,8 +197,6 @@ export class Cell {
     queueMicrotask(() => void Promise.all([settled, this.#isolate.stopped]).then(() => this.#close(closing)));
   }
 
-  // --- ending ---
-
   /** `now` disposes the isolate at once (it may be running); else it is only stopped for now. */
   #stopIsolate(now: boolean): void {
     if (now) this.#isolate.dispose();
@@ -246,13 +209,8 @@ export class Cell {
   #settle(error: string | undefined, unsettled: string, drain = true): void {
     const running = this.#state;
     if (running.phase !== 'running') return;
-    const explained =
-      error === undefined
-        ? undefined
-        : hintMissingTool(
-            error,
-            this.#options.tools.map((tool) => tool.id),
-          );
+    const toolIds = this.#options.tools.map((tool) => tool.id);
+    const explained = error === undefined ? undefined : hintMissingTool(error, toolIds);
     const settling = transition(running, {
       phase: 'settling',
       error: explained,
@@ -293,11 +251,8 @@ export class Cell {
       .then((done) => {
         if (!done || this.#state !== finishing) return;
         this.#options.commitStore(this.#writes);
-        this.#end(
-          finishing,
-          { kind: 'completed', cellId: this.id, items: [], ...(error === undefined ? {} : { error }) },
-          toolsSettled,
-        );
+        const completed: TerminalCellEvent = { kind: 'completed', cellId: this.id, items: [] };
+        this.#end(finishing, error === undefined ? completed : { ...completed, error }, toolsSettled);
         setImmediate(() => this.#isolate.dispose());
       })
       .catch((failure: unknown) =>

@@ -64,3 +64,8 @@ export function isLive(state: CellState): state is StateOf<'running' | 'settling
 export function isUnended(state: CellState): state is StateOf<'running' | 'settling' | 'finishing' | 'terminating'> {
   return isLive(state) || state.phase === 'terminating';
 }
+
+/** True while the sandbox's messages count: the module runs, or the microtasks it queued drain. */
+export function isSpeaking(state: CellState): state is StateOf<'running' | 'settling'> {
+  return state.phase === 'running' || state.phase === 'settling';
+}

@@ -1,32 +1,28 @@
 // A cell's notify() messages: tapped as stream events, then delivered to the delegate one at a
 // time and in order, with a bound on how many may wait for it.
 import { isCodeCellError, messageOf } from '../errors.js';
-import type { CellId, CellStreamEvent, Logger, SessionRuntimeDelegate } from '../types.js';
+import type { CellOptions } from './options.js';
 import type { CallbackSet } from './callbacks.js';
 
 /** Bound on the notifications a cell can pile up faster than its delegate takes them. */
 export const MAX_NOTIFICATION_BACKLOG = 10_000;
 
-export interface NotificationsOptions {
-  cellId: CellId;
-  /** The exec call the notifications belong to (CellNotification.callId). */
-  callId: string;
-  delegate: SessionRuntimeDelegate;
-  callbacks: CallbackSet;
-  logger: Logger;
-  emit(event: CellStreamEvent): void;
-}
+/** Of the cell's options: its id, the exec call the notifications belong to, the delegate, logger and tap. */
+export type NotificationsOptions = Pick<CellOptions, 'id' | 'toolCallId' | 'delegate' | 'logger' | 'emit'>;
 
 export class Notifications {
   readonly #options: NotificationsOptions;
+  readonly #callbacks: CallbackSet;
 
-  constructor(options: NotificationsOptions) {
+  constructor(options: NotificationsOptions, callbacks: CallbackSet) {
     this.#options = options;
+    this.#callbacks = callbacks;
   }
 
   /** Queues the notification; false (nothing queued) when the backlog is full. */
   send(text: string): boolean {
-    const { cellId, callId, delegate, callbacks, logger, emit } = this.#options;
+    const { id: cellId, toolCallId: callId, delegate, logger, emit } = this.#options;
+    const callbacks = this.#callbacks;
     if (callbacks.notificationBacklog >= MAX_NOTIFICATION_BACKLOG) {
       logger.warn(
         `codecell: cell ${cellId} queued more than ${MAX_NOTIFICATION_BACKLOG} undelivered notifications; terminating it`,
