@@ -7,7 +7,7 @@ export { messageOf, quiet } from './errors.js';
 export { toJsonText } from './json.js';
 export { assertIsolatesUsable } from './isolate/load.js';
 export { settleIsolatesForExit } from './isolate/pool.js';
-export { isolatesDisposedCount } from './isolate/cell-isolate.js';
+export { isolatesDisposedCount } from './isolate/teardown.js';
 export { checkLimits, SERVED_LIMITS } from './limits.js';
 export { runGateTotals } from './isolate/run-gate.js';
 export { consoleLogger } from './logger.js';

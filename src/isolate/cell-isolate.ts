@@ -8,7 +8,7 @@ import { installPrelude, wrapCell } from './sandbox-source.js';
 import { FloodGuard } from './flood-guard.js';
 import { GateSeat, type RunGate } from './run-gate.js';
 import { IsolateTasks } from './tasks.js';
-import { holdForTeardown, unwindingThread } from './teardown.js';
+import { countClaimed, countDisposed, holdForTeardown, unwindingThread } from './teardown.js';
 import {
   decodeSandboxMessage,
   type SandboxReceive,
@@ -22,18 +22,6 @@ declare namespace ivm {
   type Context = IsolatedVm.Context;
   type Module = IsolatedVm.Module;
   type Reference<T> = IsolatedVm.Reference<T>;
-}
-
-let [isolatesInUse, isolatesDisposed] = [0, 0];
-
-/** Isolates handed to cells and not yet disposed (pooled ones excluded): for leak checks. */
-export function isolatesInUseCount(): number {
-  return isolatesInUse;
-}
-
-/** Isolates disposed since the process started (a long-lived host collects garbage by it). */
-export function isolatesDisposedCount(): number {
-  return isolatesDisposed;
 }
 
 /** Hears the sandbox's messages that decoded (see decodeSandboxMessage). */
@@ -163,7 +151,7 @@ export class CellIsolate {
   claim(): this {
     if (!this.#claimed) {
       this.#claimed = true;
-      isolatesInUse++;
+      countClaimed();
     }
     return this;
   }
@@ -269,8 +257,7 @@ export class CellIsolate {
   }
 
   #disposeNow(): void {
-    if (this.#claimed) isolatesInUse--;
-    isolatesDisposed++;
+    countDisposed(this.#claimed);
     if (this.#isolate.isDisposed) return;
     // Every handle is released before the isolate goes: isolated-vm frees a disposed isolate's
     // memory only once no handle of it is left, and Node's heap may take thousands of cells to

@@ -1,4 +1,28 @@
-// The process-wide grace after isolate disposals (see holdForTeardown).
+// The process-wide grace after isolate disposals (see holdForTeardown), and the count of isolates
+// in use and disposed.
+
+let [isolatesInUse, isolatesDisposed] = [0, 0];
+
+/** Isolates handed to cells and not yet disposed (pooled ones excluded): for leak checks. */
+export function isolatesInUseCount(): number {
+  return isolatesInUse;
+}
+
+/** Isolates disposed since the process started (a long-lived host collects garbage by it). */
+export function isolatesDisposedCount(): number {
+  return isolatesDisposed;
+}
+
+/** An isolate was handed to a cell. */
+export function countClaimed(): void {
+  isolatesInUse++;
+}
+
+/** An isolate was disposed (`claimed`: it had been handed to a cell). */
+export function countDisposed(claimed: boolean): void {
+  if (claimed) isolatesInUse--;
+  isolatesDisposed++;
+}
 
 /**
  * isolated-vm tears a disposed isolate down on its own thread, and releasing the handles it held

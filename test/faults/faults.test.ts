@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import { runInNewContext } from 'node:vm';
 import { setFlagsFromString, getHeapStatistics } from 'node:v8';
 import { spawn, spawnSync } from 'node:child_process';
-import { isolatesInUseCount } from '../../src/isolate/cell-isolate.js';
+import { isolatesInUseCount } from '../../src/isolate/teardown.js';
 import { fileURLToPath } from 'node:url';
 import { HostClient } from '../../host/index.js';
 import { SessionRuntime, type CodeCellError } from '../../src/index.js';
