@@ -2,9 +2,16 @@
 // the host sends is served by its session's delegate, unless the host cancels it first (one
 // cell/cancel for a cell's calls of one method): its delegates' signals abort and it is never
 // answered (the host's side is host/server/outgoing-calls.ts).
-import { CodeCellError } from '../../src/index.js';
-import { Deadline, toJsonText } from '../../src/internal.js';
-import type { CellCancelParams, SessionId } from '../wire/protocol.js';
+import { CodeCellError, toolIdentifier, type SessionRuntimeDelegate } from '../../src/index.js';
+import { Deadline, errorKindOf, messageOf, toJsonText } from '../../src/internal.js';
+import {
+  DelegateCalls,
+  JsonRpcErrors,
+  type CellCancelParams,
+  type DelegateCall,
+  type DelegateCallName,
+  type SessionId,
+} from '../wire/protocol.js';
 
 /** The wire methods of the delegate calls (the ones cell/cancel names). */
 type DelegateMethod = CellCancelParams['method'];
@@ -24,6 +31,36 @@ export interface IncomingCall {
   answer(result: unknown): void;
   /** Answers with an error; `kind` ('TypeError', 'RangeError') travels as `data.kind`. */
   fail(code: number, message: string, kind?: string): void;
+}
+
+/** A delegate call from the host, waiting for its session's delegate. */
+export type InboundRequest = { name: DelegateCallName; call: IncomingCall };
+
+type ToolRef = Parameters<typeof toolIdentifier>[0];
+
+/** Serves a host call with the session's delegate; the host's cell/cancel aborts its signal. */
+export function serveDelegateCall(delegate: SessionRuntimeDelegate, { name, call }: InboundRequest): void {
+  // The table pairs each name with the delegate method of that name and its argument.
+  const method = delegate[name] as (value: unknown, signal: AbortSignal) => unknown;
+  const row: DelegateCall = DelegateCalls[name];
+  const settled = Promise.resolve().then(() => method.call(delegate, call.value, call.signal));
+  call.running(settled);
+  settled
+    .then((value) => row.answer(value))
+    .then(
+      (result) => {
+        try {
+          call.answer(result);
+        } catch (error) {
+          // What cannot cross as JSON fails the call here, as in-process, instead of the answer.
+          const tool = (call.value as { tool?: ToolRef } | undefined)?.tool;
+          const subject =
+            name === 'invokeTool' && tool !== undefined ? `tools.${toolIdentifier(tool)}` : `delegate.${name}`;
+          call.fail(JsonRpcErrors.delegateFailed, `${subject} returned a value that is not JSON: ${messageOf(error)}`);
+        }
+      },
+      (error: unknown) => call.fail(JsonRpcErrors.delegateFailed, messageOf(error), errorKindOf(error)),
+    );
 }
 
 interface IncomingGroup {

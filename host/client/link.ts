@@ -3,17 +3,12 @@
 // routed to sessions through a PendingRouter.
 import type { ChildProcess } from 'node:child_process';
 import type { Carrier } from '../wire/carrier.js';
-import {
-  CodeCellError,
-  PendingRouter,
-  toolIdentifier,
-  type CellLimits,
-  type Logger,
-  type RoutedEntry,
-  type SessionRuntimeDelegate,
-} from '../../src/index.js';
-import { CODECELL_VERSION, errorKindOf, messageOf } from '../../src/internal.js';
-import { IncomingCalls, type IncomingCall } from './incoming-calls.js';
+import { CodeCellError, PendingRouter, type CellLimits, type Logger, type RoutedEntry } from '../../src/index.js';
+import { CODECELL_VERSION, messageOf } from '../../src/internal.js';
+import { IncomingCalls, type InboundRequest } from './incoming-calls.js';
+
+export type { InboundRequest } from './incoming-calls.js';
+import { Liveness } from './liveness.js';
 import {
   fromResponseError,
   openConnection,
@@ -40,8 +35,6 @@ import {
   type WireParams,
 } from '../wire/protocol.js';
 
-/** A delegate call from the host, waiting for its session's delegate. */
-export type InboundRequest = { name: DelegateCallName; call: IncomingCall };
 type InboundNotification =
   | { type: 'event'; params: WireParams['cellEvent'] }
   | { type: 'sessionEvent'; params: WireParams['sessionEvent'] }
@@ -63,8 +56,6 @@ export interface LinkOptions extends LivenessOptions {
   /** What `session.host` says: the host's URL, or its process (default `process <pid>`, `streams`). */
   name?: string;
 }
-
-type ToolRef = Parameters<typeof toolIdentifier>[0];
 
 /** The delegate calls by their wire method, for the messages the client takes from the stream. */
 const DELEGATE_CALLS_BY_METHOD = new Map(
@@ -103,10 +94,7 @@ export class HostLink {
   /** A notification to the host. */
   readonly notify: <M extends MethodSpec>(method: M, params: ParamsOf<M>) => void;
   readonly #pending = new Set<(error: CodeCellError) => void>();
-  readonly #livenessMs: number;
-  #lastHeard = performance.now();
-  #pingSent: number | undefined;
-  #watchdog: ReturnType<typeof setInterval> | undefined;
+  readonly #liveness: Liveness;
   #death: CodeCellError | undefined;
   readonly #exited = Promise.withResolvers<void>();
   readonly #died = Promise.withResolvers<CodeCellError>();
@@ -116,7 +104,7 @@ export class HostLink {
     this.name = options.name ?? (child === undefined ? 'streams' : `process ${child.pid ?? '?'}`);
     this.child = child;
     this.logger = logger;
-    this.#livenessMs = options.livenessTimeoutMs ?? DEFAULT_LIVENESS_MS;
+    this.#liveness = new Liveness(options.livenessTimeoutMs ?? DEFAULT_LIVENESS_MS);
     this.sessions = new PendingRouter({ label: 'session', logger });
     const opened = openConnection(carrier, logger, (message) => this.#intercept(message), {
       // A host that stopped reading its input (the delegates' answers) is given up.
@@ -183,34 +171,6 @@ export class HostLink {
     });
   }
 
-  /** Serves a host call with the session's delegate; the host's cell/cancel aborts its signal. */
-  serve(delegate: SessionRuntimeDelegate, { name, call }: InboundRequest): void {
-    // The table pairs each name with the delegate method of that name and its argument.
-    const method = delegate[name] as (value: unknown, signal: AbortSignal) => unknown;
-    const row: DelegateCall = DelegateCalls[name];
-    const settled = Promise.resolve().then(() => method.call(delegate, call.value, call.signal));
-    call.running(settled);
-    settled
-      .then((value) => row.answer(value))
-      .then(
-        (result) => {
-          try {
-            call.answer(result);
-          } catch (error) {
-            // What cannot cross as JSON fails the call here, as in-process, instead of the answer.
-            const tool = (call.value as { tool?: ToolRef } | undefined)?.tool;
-            const subject =
-              name === 'invokeTool' && tool !== undefined ? `tools.${toolIdentifier(tool)}` : `delegate.${name}`;
-            call.fail(
-              JsonRpcErrors.delegateFailed,
-              `${subject} returned a value that is not JSON: ${messageOf(error)}`,
-            );
-          }
-        },
-        (error: unknown) => call.fail(JsonRpcErrors.delegateFailed, messageOf(error), errorKindOf(error)),
-      );
-  }
-
   async initialize(): Promise<void> {
     const result = await this.request(Methods.initialize, {
       protocolVersion: PROTOCOL_VERSION,
@@ -243,7 +203,7 @@ export class HostLink {
     // A host given up on (its output closed, or it stopped answering) is not left running.
     if (this.child !== undefined && this.child.exitCode === null && this.child.signalCode === null)
       this.child.kill('SIGKILL');
-    clearInterval(this.#watchdog);
+    this.#liveness.stop();
     for (const reject of this.#pending) reject(error);
     this.#pending.clear();
     this.#incoming.abortAll(error);
@@ -272,8 +232,7 @@ export class HostLink {
 
   /** Every message from the host passes here first; delegate calls are taken from here. */
   #intercept(message: Record<string, unknown>): boolean {
-    this.#lastHeard = performance.now();
-    this.#pingSent = undefined;
+    this.#liveness.heard();
     const { id, method } = message;
     if (id === undefined || id === null || typeof method !== 'string') return false;
     const entry = DELEGATE_CALLS_BY_METHOD.get(method);
@@ -306,32 +265,13 @@ export class HostLink {
 
   /** While requests are outstanding, checks that the host still answers (see LivenessOptions). */
   #watch(): void {
-    if (this.#watchdog !== undefined || this.#livenessMs <= 0) return;
-    this.#lastHeard = performance.now();
-    this.#watchdog = setInterval(
-      () => {
-        if (this.#pending.size === 0) {
-          clearInterval(this.#watchdog);
-          this.#watchdog = undefined;
-          return;
-        }
-        const now = performance.now();
-        if (now - this.#lastHeard < this.#livenessMs) return;
-        if (this.#pingSent === undefined) {
-          this.#pingSent = now;
-          sendRequest(this.connection, Methods.hostPing, {}).catch(() => {});
-        } else if (now - this.#pingSent >= this.#livenessMs) {
-          this.child?.kill('SIGKILL');
-          this.die(
-            new CodeCellError(
-              'ERR_HOST_EXITED',
-              `codecell-host stopped answering (no reply to a ping within ${this.#livenessMs} ms); it was killed`,
-            ),
-          );
-        }
-      },
-      Math.max(10, Math.floor(this.#livenessMs / 4)),
-    );
-    this.#watchdog.unref();
+    const boundMs = this.#liveness.boundMs;
+    const ping = (): void => void sendRequest(this.connection, Methods.hostPing, {}).catch(() => {});
+    const silent = (): void => {
+      this.child?.kill('SIGKILL');
+      const why = `codecell-host stopped answering (no reply to a ping within ${boundMs} ms); it was killed`;
+      this.die(new CodeCellError('ERR_HOST_EXITED', why));
+    };
+    this.#liveness.watch(() => this.#pending.size, ping, silent);
   }
 }

@@ -18,8 +18,9 @@ import {
 import { busyObserverError, CellStreams, Deadline, messageOf, quiet, SessionBase } from '../../src/internal.js';
 import { untilAborted } from '../wire/jsonrpc.js';
 import { Methods, type SessionId } from '../wire/protocol.js';
-import { settledWithin } from './incoming-calls.js';
+import { serveDelegateCall, settledWithin } from './incoming-calls.js';
 import { InitialEvents } from './initial-events.js';
+import { RemoteCells } from './remote-cells.js';
 import type { HostLink, Inbound, LinkedSession } from './link.js';
 
 export const DEFAULT_SETUP_TIMEOUT_MS = 60_000;
@@ -27,9 +28,6 @@ export const DEFAULT_SETUP_TIMEOUT_MS = 60_000;
 /** The error of a setup cell that did not reach a frontier in time (in-process and remote alike). */
 export const setupTimedOut = (timeoutMs: number): CodeCellError =>
   new CodeCellError('ERR_LIMIT_EXCEEDED', `the setup cell did not reach a frontier within ${timeoutMs} ms`);
-
-/** How many cell ids a session remembers as its own (for events() after the cell closed). */
-const KNOWN_CELLS = 1_024;
 
 /** A session of codecell-host, with the same interface as SessionRuntime. */
 export class RemoteSession extends SessionBase implements LinkedSession {
@@ -46,22 +44,11 @@ export class RemoteSession extends SessionBase implements LinkedSession {
   readonly #initial = new InitialEvents();
   /** The setup cell's initial event (see setup). */
   readonly #setupInitial: Promise<CellEvent> | undefined;
-  /** Cells this client may address: admitted, terminal event not yet received here. */
-  readonly #open = new Set<CellId>();
-  /** Every cell of the session this client learned of, newest last (bounded). */
-  readonly #known = new Set<CellId>();
-  readonly #subscribed = new Set<CellId>();
-  /** Cells admitted in this turn of the event loop (see cellEvents). */
-  readonly #fresh = new Set<CellId>();
+  readonly #cells = new RemoteCells();
   #sessionSubscribed = false;
   #hostDead: CodeCellError | undefined;
   /** The delegate's cellClosed calls still running. */
   readonly #cellsClosing = new Set<Promise<void>>();
-  /**
-   * Per cell, the wait for its delegate calls that the host cancelled: they settle, or the
-   * session's deadline (counted from the cancel) passes. terminate resolves after it (SPEC §6).
-   */
-  readonly #windingDown = new Map<CellId, Promise<void>>();
 
   constructor(
     link: HostLink,
@@ -117,9 +104,9 @@ export class RemoteSession extends SessionBase implements LinkedSession {
     if (this.#observing.has(cellId)) throw busyObserverError(cellId);
     this.#observing.add(cellId);
     const answered = this.#link.request(Methods.cellObserve, { sessionId: this.sessionId, cellId, mode }, signal).then(
-      (value) => this.#delivered(cellId, value),
+      (value) => this.#cells.delivered(cellId, value),
       (error: unknown) => {
-        this.#forgetIfMissing(cellId, error);
+        this.#cells.forgetIfMissing(cellId, error);
         throw error;
       },
     );
@@ -132,17 +119,17 @@ export class RemoteSession extends SessionBase implements LinkedSession {
     this.#assertCellUsable(cellId);
     let event: CellEvent;
     try {
-      event = this.#delivered(
+      event = this.#cells.delivered(
         cellId,
         await this.#link.request(Methods.cellTerminate, { sessionId: this.sessionId, cellId }),
       );
     } catch (error) {
-      this.#forgetIfMissing(cellId, error);
+      this.#cells.forgetIfMissing(cellId, error);
       throw error;
     }
     // The host cancelled the cell's calls (cell/cancel came before this answer): as in-process,
     // the caller's own delegates are waited for, within the deadline.
-    await this.#windingDown.get(cellId);
+    await this.#cells.windingDown(cellId);
     return event;
   }
 
@@ -162,7 +149,7 @@ export class RemoteSession extends SessionBase implements LinkedSession {
     }
     // Like the in-process session: the delegate calls it aborted settle (or their deadline passes),
     // and cellClosed calls already running are waited for, within the deadline of the callbacks.
-    await Promise.all([aborted, ...this.#windingDown.values()]);
+    await Promise.all([aborted, this.#cells.windingDown()]);
     if (this.#cellsClosing.size > 0) {
       const deadline = new Deadline(this.#deadlineMs);
       await Promise.race([Promise.all(this.#cellsClosing), deadline.reached]);
@@ -173,17 +160,14 @@ export class RemoteSession extends SessionBase implements LinkedSession {
   /** The cell's stream events (SPEC §7): the host holds them until the first subscription. */
   protected cellEvents(cellId: CellId, options: EventsOptions): HandOffStream<CellStreamEvent> {
     if (this.#hostDead !== undefined) throw this.#hostDead;
-    if (!this.#known.has(cellId)) throw new CodeCellError('ERR_MISSING_CELL', `unknown cell ${cellId}`);
-    if (!this.#subscribed.has(cellId)) {
+    if (!this.#cells.isKnown(cellId)) throw new CodeCellError('ERR_MISSING_CELL', `unknown cell ${cellId}`);
+    if (this.#cells.firstSubscription(cellId)) {
       // The host sends the held events (or its replay, `from: 'start'`); they fill the local log.
       // A subscription made as the client learned the cell asks for the replay: the cell ran on
       // the host meanwhile, and its record from admission (1 024 events / 1 MiB) loses nothing
       // that the hold (128) would drop (SPEC §8: a subscriber sees every event from the first).
-      this.#subscribed.add(cellId);
-      if (this.#subscribed.size > KNOWN_CELLS)
-        this.#subscribed.delete(this.#subscribed.values().next().value as CellId);
       this.#streams.admit(cellId);
-      const from = options.from ?? (this.#fresh.has(cellId) ? 'start' : 'now');
+      const from = options.from ?? (this.#cells.isFresh(cellId) ? 'start' : 'now');
       this.#link.request(Methods.cellSubscribe, { sessionId: this.sessionId, cellId, from }).catch((error: unknown) => {
         // The host no longer has the cell's events (or is gone): the stream ends, or fails.
         this.#streams.end(cellId, this.#hostDead);
@@ -226,7 +210,7 @@ export class RemoteSession extends SessionBase implements LinkedSession {
 
   receive(entry: Inbound): void {
     if (entry.type === 'request') {
-      this.#link.serve(this.#delegate, entry.message);
+      serveDelegateCall(this.#delegate, entry.message);
       return;
     }
     const message = entry.message;
@@ -247,15 +231,9 @@ export class RemoteSession extends SessionBase implements LinkedSession {
     }
   }
 
-  /** The host cancelled these delegate calls of the cell (cell/cancel): see #windingDown. */
+  /** The host cancelled these delegate calls of the cell (cell/cancel): terminate waits for them. */
   callsCancelled(cellId: CellId, running: Promise<unknown>[]): void {
-    const settled = settledWithin(running, this.#deadlineMs);
-    const before = this.#windingDown.get(cellId);
-    const both = before === undefined ? settled : Promise.all([before, settled]).then(() => {});
-    this.#windingDown.set(cellId, both);
-    void both.then(() => {
-      if (this.#windingDown.get(cellId) === both) this.#windingDown.delete(cellId);
-    });
+    this.#cells.callsCancelled(cellId, running, this.#deadlineMs);
   }
 
   hostDied(error: CodeCellError): void {
@@ -263,20 +241,12 @@ export class RemoteSession extends SessionBase implements LinkedSession {
     this.#endAll(error);
   }
 
-  // --- cell bookkeeping ---
-
   /**
    * A cell the host admitted: its initial observation holds the observer slot until it arrives.
    * (Its events wait on the host, in the runtime's PendingRouter, until events(cellId) subscribes.)
    */
   #admitted(cellId: CellId): Promise<CellEvent> {
-    this.#fresh.add(cellId);
-    setImmediate(() => this.#fresh.delete(cellId));
-    // Bounded like the host's own memory of cells (a client that never reads a cell forgets it).
-    for (const ids of [this.#open, this.#known]) {
-      ids.add(cellId);
-      if (ids.size > KNOWN_CELLS) ids.delete(ids.values().next().value as CellId);
-    }
+    this.#cells.admitted(cellId);
     const event = this.#initial.expect(cellId);
     this.#observing.add(cellId);
     // The setup cell's initial event is never handed out: nobody may be listening when the host dies.
@@ -284,7 +254,7 @@ export class RemoteSession extends SessionBase implements LinkedSession {
       event.then(
         (value) => {
           this.#observing.delete(cellId);
-          return this.#delivered(cellId, value);
+          return this.#cells.delivered(cellId, value);
         },
         (error: unknown) => {
           this.#observing.delete(cellId);
@@ -292,16 +262,6 @@ export class RemoteSession extends SessionBase implements LinkedSession {
         },
       ),
     );
-  }
-
-  /** A terminal event reached this client: the host forgets the cell, and so does the client. */
-  #delivered(cellId: CellId, event: CellEvent): CellEvent {
-    if (event.kind === 'completed' || event.kind === 'terminated') this.#open.delete(cellId);
-    return event;
-  }
-
-  #forgetIfMissing(cellId: CellId, error: unknown): void {
-    if (error instanceof CodeCellError && error.code === 'ERR_MISSING_CELL') this.#open.delete(cellId);
   }
 
   #endAll(error: CodeCellError): void {
@@ -320,6 +280,6 @@ export class RemoteSession extends SessionBase implements LinkedSession {
     const id = this.checkCellId(cellId);
     if (this.#hostDead !== undefined)
       throw new CodeCellError('ERR_MISSING_CELL', `unknown cell ${id} (its host has exited)`);
-    if (!this.#open.has(id)) throw new CodeCellError('ERR_MISSING_CELL', `unknown cell ${id}`);
+    if (!this.#cells.isOpen(id)) throw new CodeCellError('ERR_MISSING_CELL', `unknown cell ${id}`);
   }
 }

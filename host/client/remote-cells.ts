@@ -1,0 +1,83 @@
+// What a RemoteSession knows of its cells: which it may still address, which it learned of (for
+// events() after a cell closed), which it subscribed to, which were admitted this turn, and the
+// delegate calls the host cancelled per cell. Every set is bounded like the host's own memory.
+import { CodeCellError, type CellEvent, type CellId } from '../../src/index.js';
+import { settledWithin } from './incoming-calls.js';
+
+/** How many cell ids a session remembers as its own (for events() after the cell closed). */
+const KNOWN_CELLS = 1_024;
+
+export class RemoteCells {
+  /** Cells this client may address: admitted, terminal event not yet received here. */
+  readonly #open = new Set<CellId>();
+  /** Every cell of the session this client learned of, newest last (bounded). */
+  readonly #known = new Set<CellId>();
+  readonly #subscribed = new Set<CellId>();
+  /** Cells admitted in this turn of the event loop (see RemoteSession's cellEvents). */
+  readonly #fresh = new Set<CellId>();
+  /**
+   * Per cell, the wait for its delegate calls that the host cancelled: they settle, or the
+   * session's deadline (counted from the cancel) passes. terminate resolves after it (SPEC §6).
+   */
+  readonly #windingDown = new Map<CellId, Promise<void>>();
+
+  /** The host admitted the cell. */
+  admitted(cellId: CellId): void {
+    this.#fresh.add(cellId);
+    setImmediate(() => this.#fresh.delete(cellId));
+    for (const ids of [this.#open, this.#known]) addBounded(ids, cellId);
+  }
+
+  isOpen(cellId: CellId): boolean {
+    return this.#open.has(cellId);
+  }
+
+  isKnown(cellId: CellId): boolean {
+    return this.#known.has(cellId);
+  }
+
+  /** Admitted in this turn of the event loop. */
+  isFresh(cellId: CellId): boolean {
+    return this.#fresh.has(cellId);
+  }
+
+  /** True the first time the cell is subscribed to (the host is asked then). */
+  firstSubscription(cellId: CellId): boolean {
+    if (this.#subscribed.has(cellId)) return false;
+    addBounded(this.#subscribed, cellId);
+    return true;
+  }
+
+  /** An event reached this client: a terminal one ends the cell here, as on the host. */
+  delivered(cellId: CellId, event: CellEvent): CellEvent {
+    if (event.kind === 'completed' || event.kind === 'terminated') this.#open.delete(cellId);
+    return event;
+  }
+
+  /** The host does not know the cell (any more): neither does the client. */
+  forgetIfMissing(cellId: CellId, error: unknown): void {
+    if (error instanceof CodeCellError && error.code === 'ERR_MISSING_CELL') this.#open.delete(cellId);
+  }
+
+  /** The host cancelled these delegate calls of the cell (cell/cancel). */
+  callsCancelled(cellId: CellId, running: Promise<unknown>[], deadlineMs: number): void {
+    const settled = settledWithin(running, deadlineMs);
+    const before = this.#windingDown.get(cellId);
+    const both = before === undefined ? settled : Promise.all([before, settled]).then(() => {});
+    this.#windingDown.set(cellId, both);
+    void both.then(() => {
+      if (this.#windingDown.get(cellId) === both) this.#windingDown.delete(cellId);
+    });
+  }
+
+  /** Resolves once the cell's cancelled delegate calls settled (or their deadline passed). */
+  windingDown(cellId?: CellId): Promise<unknown> {
+    if (cellId !== undefined) return this.#windingDown.get(cellId) ?? Promise.resolve();
+    return Promise.all(this.#windingDown.values());
+  }
+}
+
+function addBounded(ids: Set<CellId>, cellId: CellId): void {
+  ids.add(cellId);
+  if (ids.size > KNOWN_CELLS) ids.delete(ids.values().next().value as CellId);
+}
