@@ -15,9 +15,9 @@ import {
   parseParams,
   sendRequest,
   serveMethods,
-  tokenFromSignal,
   type MessageConnection,
 } from '../wire/jsonrpc.js';
+import { tokenFromSignal } from '../wire/signals.js';
 import {
   DelegateCalls,
   JsonRpcErrors,

@@ -1,7 +1,7 @@
 // Creating a session on a host (session/create): what the host sends for the session before the
 // client learned its id is held by the link's PendingRouter until the session is registered.
 import { CodeCellError, type CellLimits, type SessionRuntimeDelegate, type ToolDefinition } from '../../src/index.js';
-import { untilAborted } from '../wire/jsonrpc.js';
+import { untilAborted } from '../wire/signals.js';
 import { Methods } from '../wire/protocol.js';
 import type { HostLink } from './link.js';
 import { RemoteSession } from './remote-session.js';

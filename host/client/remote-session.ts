@@ -16,7 +16,7 @@ import {
   type StartedCell,
 } from '../../src/index.js';
 import { busyObserverError, CellStreams, Deadline, messageOf, quiet, SessionBase } from '../../src/internal.js';
-import { untilAborted } from '../wire/jsonrpc.js';
+import { untilAborted } from '../wire/signals.js';
 import { Methods, type SessionId } from '../wire/protocol.js';
 import { serveDelegateCall, settledWithin } from './incoming-calls.js';
 import { InitialEvents } from './initial-events.js';

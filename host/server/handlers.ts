@@ -13,7 +13,8 @@ import {
   type SessionRuntimeDelegate,
 } from '../../src/index.js';
 import { CODECELL_VERSION, DEFAULT_OBSERVE, errorKindOf, messageOf } from '../../src/internal.js';
-import { invalidParams, signalFromToken, type Connection } from '../wire/jsonrpc.js';
+import { invalidParams, type Connection } from '../wire/jsonrpc.js';
+import { signalFromToken } from '../wire/signals.js';
 import {
   DelegateCalls,
   Methods,

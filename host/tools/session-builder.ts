@@ -20,7 +20,7 @@ import {
 import { consoleLogger, messageOf } from '../../src/internal.js';
 import type { HostClient } from '../client/client.js';
 import { DEFAULT_SETUP_TIMEOUT_MS, setupTimedOut } from '../client/remote-session.js';
-import { untilAborted } from '../wire/jsonrpc.js';
+import { untilAborted } from '../wire/signals.js';
 import type { McpServerConfig } from './mcp-tools.js';
 import type { Client as McpClient } from '@modelcontextprotocol/sdk/client/index.js';
 import { BuiltSession } from './built-session.js';

@@ -1,8 +1,8 @@
 // The module that runs vscode-jsonrpc (framing.ts reads its frames): a connection over a pair
 // of streams, methods registered and called through the rows of the method table (params
-// validated, results typed), AbortSignal adapters and the error conversions of the protocol.
+// validated, results typed) and the error conversions of the protocol (AbortSignal adapters:
+// signals.ts).
 import {
-  CancellationTokenSource,
   createMessageConnection,
   ResponseError,
   type CancellationToken,
@@ -69,6 +69,39 @@ export interface ConnectionOptions {
   overflow?(error: Error): void;
 }
 
+const IGNORED: Message = { jsonrpc: '2.0', method: IGNORED_NOTIFICATION } as Message;
+
+/**
+ * What vscode-jsonrpc gets of one message text: the message; IGNORED for one the interceptor took;
+ * nothing for text that is not JSON or not JSON-RPC, and for a request that is refused (each
+ * answered here).
+ */
+function admitMessage(
+  text: string,
+  intercept: Interceptor | undefined,
+  requestsInFlight: Set<string | number>,
+  answer: (id: string | number | null, code: number, message: string) => void,
+): Message | undefined {
+  let message: unknown;
+  try {
+    message = JSON.parse(text);
+  } catch (error) {
+    answer(null, JsonRpcErrors.parseError, `Parse error: ${messageOf(error)}`);
+    return undefined;
+  }
+  if (isValidMessage(message)) {
+    if (intercept?.(message as Record<string, unknown>) === true) return IGNORED;
+    const refusal = refuseRequest(message as Record<string, unknown>, requestsInFlight);
+    if (refusal === undefined) return message as Message;
+    answer((message as { id: string | number }).id, refusal.code, refusal.message);
+    return undefined;
+  }
+  const id =
+    isRecord(message) && (typeof message.id === 'string' || typeof message.id === 'number') ? message.id : null;
+  answer(id, JsonRpcErrors.invalidRequest, 'Invalid Request: not a JSON-RPC 2.0 request, notification or response');
+  return undefined;
+}
+
 export function openConnection(
   carrier: Carrier,
   logger: Logger,
@@ -91,28 +124,8 @@ export function openConnection(
   const answer = (id: string | number | null, code: number, message: string): void => {
     void writer.write({ jsonrpc: '2.0', id, error: { code, message } } as Message);
   };
-  const ignored = { jsonrpc: '2.0', method: IGNORED_NOTIFICATION } as Message;
   const reader = carrier.reader({
-    body: (text) => {
-      let message: unknown;
-      try {
-        message = JSON.parse(text);
-      } catch (error) {
-        answer(null, JsonRpcErrors.parseError, `Parse error: ${messageOf(error)}`);
-        return undefined;
-      }
-      if (isValidMessage(message)) {
-        if (intercept?.(message as Record<string, unknown>) === true) return ignored;
-        const refusal = refuseRequest(message as Record<string, unknown>, requestsInFlight);
-        if (refusal === undefined) return message as Message;
-        answer((message as { id: string | number }).id, refusal.code, refusal.message);
-        return undefined;
-      }
-      const id =
-        isRecord(message) && (typeof message.id === 'string' || typeof message.id === 'number') ? message.id : null;
-      answer(id, JsonRpcErrors.invalidRequest, 'Invalid Request: not a JSON-RPC 2.0 request, notification or response');
-      return undefined;
-    },
+    body: (text) => admitMessage(text, intercept, requestsInFlight, answer),
     malformed: (reason) => {
       logger.warn(`codecell: unreadable input: ${reason}`);
       answer(null, JsonRpcErrors.parseError, `Parse error: ${reason}`);
@@ -173,47 +186,6 @@ function isValidMessage(message: unknown): boolean {
   // A request's id is a string or a number; null is for answers only (it is answered -32600).
   if (method !== undefined) return typeof method === 'string' && id !== null;
   return id !== undefined && ('result' in message || 'error' in message);
-}
-
-/** A CancellationToken that is cancelled when `signal` aborts; `dispose()` detaches it. */
-export function tokenFromSignal(signal: AbortSignal | undefined): {
-  token: CancellationToken | undefined;
-  dispose(): void;
-} {
-  if (signal === undefined) return { token: undefined, dispose: () => {} };
-  const source = new CancellationTokenSource();
-  const cancel = (): void => source.cancel();
-  if (signal.aborted) source.cancel();
-  else signal.addEventListener('abort', cancel, { once: true });
-  return {
-    token: source.token,
-    dispose: () => {
-      signal.removeEventListener('abort', cancel);
-      source.dispose();
-    },
-  };
-}
-
-/** `promise`, or the signal's reason as soon as it aborts. */
-export function untilAborted<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
-  if (signal === undefined) return promise;
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = (): void => reject(signal.reason);
-    if (signal.aborted) onAbort();
-    signal.addEventListener('abort', onAbort, { once: true });
-    promise.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
-  });
-}
-
-/** An AbortSignal aborted when the peer cancels the request ($/cancelRequest), or on `abort()`. */
-export function signalFromToken(
-  token: CancellationToken,
-  reason: () => unknown,
-): { signal: AbortSignal; abort(reason: unknown): void; dispose(): void } {
-  const controller = new AbortController();
-  const listener = token.onCancellationRequested(() => controller.abort(reason()));
-  if (token.isCancellationRequested) controller.abort(reason());
-  return { signal: controller.signal, abort: (why) => controller.abort(why), dispose: () => listener.dispose() };
 }
 
 /** The JSON-RPC error a handler failure is answered with. */
