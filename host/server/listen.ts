@@ -71,10 +71,7 @@ export async function listen(options: ListenOptions): Promise<ListeningHost> {
     maxConnections = LISTEN_DEFAULTS.maxConnections,
     maxMessageBytes = LISTEN_DEFAULTS.maxMessageBytes,
   } = options;
-  checkCount(maxConnections, 'maxConnections');
-  checkCount(maxMessageBytes, 'maxMessageBytes');
-  checkCount(options.maxSessionsPerConnection ?? 1, 'maxSessionsPerConnection');
-  checkCount(options.maxLiveCellsPerConnection ?? 1, 'maxLiveCellsPerConnection');
+  checkCounts(options);
   const stats = new HostStats();
   const connections = new Map<WebSocket, Host>();
   const metrics: HostMetrics = hostMetrics(stats, () => connections.size);
@@ -93,53 +90,14 @@ export async function listen(options: ListenOptions): Promise<ListeningHost> {
     socket.on('error', () => {});
     const refusal = refuse(request, expected, stats, connections.size, maxConnections);
     if (refusal !== undefined) {
-      logger.warn(
-        `codecell-host: refused a connection from ${request.socket.remoteAddress ?? '?'}: ${refusal.status} ${refusal.body}`,
-      );
-      writeRefusal(socket, refusal);
-      return;
+      const from = request.socket.remoteAddress ?? '?';
+      logger.warn(`codecell-host: refused a connection from ${from}: ${refusal.status} ${refusal.body}`);
+      return writeRefusal(socket, refusal);
     }
-    sockets.handleUpgrade(request, socket, head, (ws) => serve(ws));
+    sockets.handleUpgrade(request, socket, head, (ws) => serveSocket(ws, options, stats, connections));
   });
 
-  const serve = (ws: WebSocket): void => {
-    ws.on('error', (error) => logger.warn(`codecell-host: a connection failed: ${error.message}`));
-    const host = createHost({
-      carrier: socketCarrier(ws),
-      logger,
-      stats,
-      maxSessions: options.maxSessionsPerConnection ?? LISTEN_DEFAULTS.maxSessionsPerConnection,
-      maxLiveCells: options.maxLiveCellsPerConnection ?? LISTEN_DEFAULTS.maxLiveCellsPerConnection,
-      defaultLimits: options.defaultLimits ?? SERVED_LIMITS,
-      ...(options.caps === undefined ? {} : { caps: options.caps }),
-      ...(options.maxQueuedBytes === undefined ? {} : { maxQueuedBytes: options.maxQueuedBytes }),
-      ...(options.callbackAbortDeadlineMs === undefined
-        ? {}
-        : { callbackAbortDeadlineMs: options.callbackAbortDeadlineMs }),
-      ...(options.onCatastrophicError === undefined ? {} : { onCatastrophicError: options.onCatastrophicError }),
-    });
-    connections.set(ws, host);
-    let alive = true;
-    ws.on('pong', () => (alive = true));
-    const heartbeat = setInterval(() => {
-      if (!alive) ws.terminate();
-      alive = false;
-      ws.ping();
-    }, HEARTBEAT_MS).unref();
-    void host.closed.then(() => {
-      clearInterval(heartbeat);
-      connections.delete(ws);
-      ws.close(1001, 'codecell-host closed the connection');
-    });
-  };
-
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port, options.host, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
+  await bind(server, options.port, options.host);
   server.on('error', (error) => logger.error(`codecell-host: ${messageOf(error)}`));
   const { port } = server.address() as AddressInfo;
   const name = options.host.includes(':') ? `[${options.host}]` : options.host;
@@ -148,14 +106,7 @@ export async function listen(options: ListenOptions): Promise<ListeningHost> {
   let closing: Promise<void> | undefined;
   const close = (): Promise<void> => {
     stats.accepting = false;
-    closing ??= (async () => {
-      await Promise.all([...connections.values()].map((host) => host.close()));
-      sockets.close();
-      await new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      });
-    })();
+    closing ??= closeAll(server, sockets, connections);
     return closing;
   };
   const drain = async (graceMs: number): Promise<void> => {
@@ -166,6 +117,65 @@ export async function listen(options: ListenOptions): Promise<ListeningHost> {
     await close();
   };
   return { url, port, stats, drain, close };
+}
+
+/** One client's connection: a codecell-host connection of its own, pinged every HEARTBEAT_MS. */
+function serveSocket(ws: WebSocket, options: ListenOptions, stats: HostStats, connections: Map<WebSocket, Host>): void {
+  const logger = options.logger ?? consoleLogger;
+  ws.on('error', (error) => logger.warn(`codecell-host: a connection failed: ${error.message}`));
+  const { caps, maxQueuedBytes, callbackAbortDeadlineMs, onCatastrophicError } = options;
+  const host = createHost({
+    carrier: socketCarrier(ws),
+    logger,
+    stats,
+    maxSessions: options.maxSessionsPerConnection ?? LISTEN_DEFAULTS.maxSessionsPerConnection,
+    maxLiveCells: options.maxLiveCellsPerConnection ?? LISTEN_DEFAULTS.maxLiveCellsPerConnection,
+    defaultLimits: options.defaultLimits ?? SERVED_LIMITS,
+    ...(caps === undefined ? {} : { caps }),
+    ...(maxQueuedBytes === undefined ? {} : { maxQueuedBytes }),
+    ...(callbackAbortDeadlineMs === undefined ? {} : { callbackAbortDeadlineMs }),
+    ...(onCatastrophicError === undefined ? {} : { onCatastrophicError }),
+  });
+  connections.set(ws, host);
+  let alive = true;
+  ws.on('pong', () => (alive = true));
+  const heartbeat = setInterval(() => {
+    if (!alive) ws.terminate();
+    alive = false;
+    ws.ping();
+  }, HEARTBEAT_MS).unref();
+  void host.closed.then(() => {
+    clearInterval(heartbeat);
+    connections.delete(ws);
+    ws.close(1001, 'codecell-host closed the connection');
+  });
+}
+
+function bind(server: Server, port: number, host: string): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+}
+
+/** Closes every connection (its sessions shut down), then the server. */
+async function closeAll(server: Server, sockets: WebSocketServer, connections: Map<WebSocket, Host>): Promise<void> {
+  await Promise.all([...connections.values()].map((host) => host.close()));
+  sockets.close();
+  await new Promise<void>((resolve) => {
+    server.close(() => resolve());
+    server.closeAllConnections();
+  });
+}
+
+function checkCounts(options: ListenOptions): void {
+  checkCount(options.maxConnections ?? 1, 'maxConnections');
+  checkCount(options.maxMessageBytes ?? 1, 'maxMessageBytes');
+  checkCount(options.maxSessionsPerConnection ?? 1, 'maxSessionsPerConnection');
+  checkCount(options.maxLiveCellsPerConnection ?? 1, 'maxLiveCellsPerConnection');
 }
 
 function checkCount(value: number, name: string): void {

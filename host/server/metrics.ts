@@ -20,6 +20,44 @@ export function hostMetrics(stats: HostStats, connections: () => number): HostMe
   const registry = new prom.Registry();
   // Their usual names (process_resident_memory_bytes, nodejs_eventloop_lag_seconds, ...).
   prom.collectDefaultMetrics({ register: registry });
+  registerGauges(registry, stats, connections);
+  const registers = [registry];
+  const cells = new prom.Counter({
+    name: 'codecell_cells_total',
+    help: 'Cells closed, by outcome and termination reason.',
+    labelNames: ['outcome', 'reason'],
+    registers,
+  });
+  const toolCalls = new prom.Histogram({
+    name: 'codecell_tool_call_seconds',
+    help: 'Nested tool calls, from the call to its answer (delegate round trip included).',
+    labelNames: ['ok'],
+    buckets: TOOL_BUCKETS,
+    registers,
+  });
+  const terminate = new prom.Histogram({
+    name: 'codecell_terminate_seconds',
+    help: 'cell/terminate, from the request to its answer.',
+    buckets: DEADLINE_BUCKETS,
+    registers,
+  });
+  const shutdown = new prom.Histogram({
+    name: 'codecell_shutdown_seconds',
+    help: 'Session shutdowns, from the request to the end.',
+    buckets: DEADLINE_BUCKETS,
+    registers,
+  });
+  stats.observe({
+    cellClosed: (outcome, reason) => cells.inc({ outcome, reason: reason ?? '' }),
+    toolCall: (ms, ok) => toolCalls.observe({ ok: String(ok) }, ms / 1000),
+    terminated: (ms) => terminate.observe(ms / 1000),
+    shutDown: (ms) => shutdown.observe(ms / 1000),
+  });
+  return { contentType: registry.contentType, text: () => registry.metrics() };
+}
+
+/** The gauges, each read when /metrics is scraped. */
+function registerGauges(registry: prom.Registry, stats: HostStats, connections: () => number): void {
   const gauge = (name: string, help: string, read: () => number): void => {
     new prom.Gauge({
       name,
@@ -46,36 +84,4 @@ export function hostMetrics(stats: HostStats, connections: () => number): HostMe
   gauge('codecell_accepting_sessions', '1 while the host accepts new sessions, 0 while it drains.', () =>
     stats.accepting ? 1 : 0,
   );
-  const cells = new prom.Counter({
-    name: 'codecell_cells_total',
-    help: 'Cells closed, by outcome and termination reason.',
-    labelNames: ['outcome', 'reason'],
-    registers: [registry],
-  });
-  const toolCalls = new prom.Histogram({
-    name: 'codecell_tool_call_seconds',
-    help: 'Nested tool calls, from the call to its answer (delegate round trip included).',
-    labelNames: ['ok'],
-    buckets: TOOL_BUCKETS,
-    registers: [registry],
-  });
-  const terminate = new prom.Histogram({
-    name: 'codecell_terminate_seconds',
-    help: 'cell/terminate, from the request to its answer.',
-    buckets: DEADLINE_BUCKETS,
-    registers: [registry],
-  });
-  const shutdown = new prom.Histogram({
-    name: 'codecell_shutdown_seconds',
-    help: 'Session shutdowns, from the request to the end.',
-    buckets: DEADLINE_BUCKETS,
-    registers: [registry],
-  });
-  stats.observe({
-    cellClosed: (outcome, reason) => cells.inc({ outcome, reason: reason ?? '' }),
-    toolCall: (ms, ok) => toolCalls.observe({ ok: String(ok) }, ms / 1000),
-    terminated: (ms) => terminate.observe(ms / 1000),
-    shutDown: (ms) => shutdown.observe(ms / 1000),
-  });
-  return { contentType: registry.contentType, text: () => registry.metrics() };
 }
