@@ -129,8 +129,45 @@ export interface RunIo {
   stdin: NodeJS.ReadableStream;
 }
 
+/** What `codecell run` was asked to do. */
+interface RunPlan {
+  file: string;
+  source: string;
+  setup: ToolSetup;
+  yieldMs: number;
+  typescript: boolean;
+  json: boolean;
+}
+
 /** Runs the command; resolves with the process exit code (0 ok, 1 failed cell, 2 bad usage). */
 export async function runCommand(args: string[], io: RunIo): Promise<number> {
+  const plan = await planRun(args, io);
+  if (typeof plan === 'number') return plan;
+  // The cell runs in a codecell-host child: whatever the cell does to V8, this process exits
+  // with a clear message and a status of its own.
+  const logger = { warn: (m: string) => io.stderr.write(`${m}\n`), error: (m: string) => io.stderr.write(`${m}\n`) };
+  const client = await HostClient.spawn({ logger });
+  try {
+    const event = await runCell(client, plan, io);
+    if (plan.json) io.stdout.write(`${JSON.stringify(event)}\n`);
+    else if (event.kind === 'completed' && event.error !== undefined) io.stderr.write(`${event.error}\n`);
+    else if (event.kind === 'terminated') io.stderr.write(`cell terminated (${event.reason ?? 'requested'})\n`);
+    return event.kind === 'completed' && event.error === undefined ? 0 : 1;
+  } catch (error) {
+    if (isCodeCellError(error) && error.code === 'ERR_HOST_EXITED') {
+      const why = "V8 lost control of the cell's isolate, usually by running out of memory";
+      io.stderr.write(`codecell run: the cell's host process died (${error.message}); ${why}\n`);
+      return 1;
+    }
+    io.stderr.write(`codecell run: ${messageOf(error)}\n`);
+    return 2;
+  } finally {
+    await client.close();
+  }
+}
+
+/** The plan from the arguments, the file and the tools; or the exit code of bad usage (or --help). */
+async function planRun(args: string[], io: RunIo): Promise<RunPlan | number> {
   let parsed;
   try {
     parsed = parseArgs({
@@ -155,71 +192,48 @@ export async function runCommand(args: string[], io: RunIo): Promise<number> {
   }
   const yieldMs = values.yield === undefined ? DEFAULT_YIELD_MS : Number(values.yield);
   if (positionals.length !== 1 || !Number.isFinite(yieldMs) || yieldMs < 0) {
-    io.stderr.write(
-      `codecell run: ${positionals.length !== 1 ? 'expected one file (or -)' : '--yield must be a number of ms >= 0'}\n${USAGE}\n`,
-    );
+    const why = positionals.length !== 1 ? 'expected one file (or -)' : '--yield must be a number of ms >= 0';
+    io.stderr.write(`codecell run: ${why}\n${USAGE}\n`);
     return 2;
   }
-  let source: string;
-  let setup: ToolSetup;
+  const file = positionals[0] ?? '-';
   try {
-    source = await readSource(positionals[0] ?? '-', io.stdin);
-    setup = await loadTools(values.tools);
+    const source = await readSource(file, io.stdin);
+    const setup = await loadTools(values.tools);
+    return { file, source, setup, yieldMs, typescript: values.ts === true, json: values.json === true };
   } catch (error) {
     io.stderr.write(`codecell run: ${messageOf(error)}\n`);
     return 2;
   }
-  // The cell runs in a codecell-host child: whatever the cell does to V8, this process exits
-  // with a clear message and a status of its own.
-  const logger = { warn: (m: string) => io.stderr.write(`${m}\n`), error: (m: string) => io.stderr.write(`${m}\n`) };
-  const client = await HostClient.spawn({ logger });
-  try {
-    const runtime = await client.createSession(setup.delegate, { tools: setup.tools });
-    const start = performance.now();
-    const file = positionals[0] ?? '-';
-    const language = values.ts === true || /\.[mc]?ts$/.test(file) ? 'typescript' : 'auto';
-    const filename = file === '-' ? undefined : basename(file);
-    const { cellId, initialEvent } = await runtime.execute(
-      { source, language, ...(filename === undefined ? {} : { filename }) },
-      { kind: 'yieldAfter', ms: yieldMs },
-    );
-    const streamed =
-      values.json === true
-        ? Promise.resolve()
-        : (async () => {
-            for await (const event of runtime.events(cellId)) {
-              const line = describeEvent(event);
-              // The cell's output on stdout (pipe it on); what it did on the way on stderr.
-              if (line !== undefined) (event.type === 'output' ? io.stdout : io.stderr).write(`${line}\n`);
-            }
-          })();
-    let event: CellEvent = await initialEvent;
-    while (event.kind === 'yielded' || event.kind === 'pending') {
-      if (values.json !== true)
-        io.stderr.write(`… cell ${cellId} still running (${((performance.now() - start) / 1000).toFixed(1)} s)\n`);
-      event = await runtime.observe(cellId, { kind: 'yieldAfter', ms: yieldMs });
-    }
-    await streamed;
-    if (values.json === true) {
-      io.stdout.write(`${JSON.stringify(event)}\n`);
-    } else if (event.kind === 'completed' && event.error !== undefined) {
-      io.stderr.write(`${event.error}\n`);
-    } else if (event.kind === 'terminated') {
-      io.stderr.write(`cell terminated (${event.reason ?? 'requested'})\n`);
-    }
-    return event.kind === 'completed' && event.error === undefined ? 0 : 1;
-  } catch (error) {
-    if (isCodeCellError(error) && error.code === 'ERR_HOST_EXITED') {
-      io.stderr.write(
-        `codecell run: the cell's host process died (${error.message}); V8 lost control of the cell's isolate, usually by running out of memory\n`,
-      );
-      return 1;
-    }
-    io.stderr.write(`codecell run: ${messageOf(error)}\n`);
-    return 2;
-  } finally {
-    await client.close();
+}
+
+/** Runs the cell to its end, its output streamed (unless --json); resolves with its terminal event. */
+async function runCell(client: HostClient, plan: RunPlan, io: RunIo): Promise<CellEvent> {
+  const runtime = await client.createSession(plan.setup.delegate, { tools: plan.setup.tools });
+  const start = performance.now();
+  const language = plan.typescript || /\.[mc]?ts$/.test(plan.file) ? 'typescript' : 'auto';
+  const filename = plan.file === '-' ? undefined : basename(plan.file);
+  const { cellId, initialEvent } = await runtime.execute(
+    { source: plan.source, language, ...(filename === undefined ? {} : { filename }) },
+    { kind: 'yieldAfter', ms: plan.yieldMs },
+  );
+  const streamed = plan.json
+    ? Promise.resolve()
+    : (async () => {
+        for await (const event of runtime.events(cellId)) {
+          const line = describeEvent(event);
+          // The cell's output on stdout (pipe it on); what it did on the way on stderr.
+          if (line !== undefined) (event.type === 'output' ? io.stdout : io.stderr).write(`${line}\n`);
+        }
+      })();
+  let event: CellEvent = await initialEvent;
+  while (event.kind === 'yielded' || event.kind === 'pending') {
+    const seconds = ((performance.now() - start) / 1000).toFixed(1);
+    if (!plan.json) io.stderr.write(`… cell ${cellId} still running (${seconds} s)\n`);
+    event = await runtime.observe(cellId, { kind: 'yieldAfter', ms: plan.yieldMs });
   }
+  await streamed;
+  return event;
 }
 
 /** `codecell mcp` needs the MCP SDK, an optional peer dependency the runtime itself does not use. */

@@ -79,52 +79,9 @@ function replyError(response: ServerResponse, status: number, message: string): 
 }
 
 export async function serveMcpHttp(context: McpContext, options: McpHttpOptions): Promise<McpHttpServer> {
-  const sessions = new Map<string, Entry>();
-  const token = options.token === undefined ? undefined : new BearerToken(options.token);
-  let port = options.port;
-
-  const closeEntry = async (id: string): Promise<void> => {
-    const entry = sessions.get(id);
-    if (entry === undefined) return;
-    sessions.delete(id);
-    await entry.transport.close().catch(() => {});
-    await entry.session.close().catch(() => {});
-  };
-
-  const handle = async (request: IncomingMessage, response: ServerResponse): Promise<void> => {
-    if ((request.url ?? '').split('?')[0] !== '/mcp')
-      return replyError(response, 404, 'not found: the MCP endpoint is /mcp');
-    const refused = refusal(request, options, port, token);
-    if (refused !== undefined) return replyError(response, ...refused);
-    const id = request.headers['mcp-session-id'];
-    if (typeof id === 'string') {
-      const entry = sessions.get(id);
-      if (entry === undefined) return replyError(response, 404, `unknown or expired MCP session ${id}`);
-      entry.lastSeen = performance.now();
-      return entry.transport.handleRequest(request, response);
-    }
-    if (request.method !== 'POST')
-      return replyError(response, 400, 'no Mcp-Session-Id: start a session with initialize');
-    if (sessions.size >= options.maxSessions)
-      return replyError(response, 503, `codecell mcp has ${options.maxSessions} MCP sessions open`);
-    const session = newMcpSession(context);
-    const transport: StreamableHTTPServerTransport = new StreamableHTTPServerTransport({
-      sessionIdGenerator: () => randomUUID(),
-      onsessioninitialized: (sessionId) =>
-        void sessions.set(sessionId, { transport, session, lastSeen: performance.now() }),
-      onsessionclosed: (sessionId) => void closeEntry(sessionId),
-    });
-    await session.server.connect(transport);
-    await transport.handleRequest(request, response);
-    // Not an initialize that opened a session: nothing of it stays.
-    if (transport.sessionId === undefined || !sessions.has(transport.sessionId)) {
-      await transport.close().catch(() => {});
-      await session.close().catch(() => {});
-    }
-  };
-
+  const sessions = new McpHttpSessions(context, options);
   const server = createServer((request, response) => {
-    handle(request, response).catch((error: unknown) => {
+    sessions.handle(request, response).catch((error: unknown) => {
       options.warn(`codecell mcp: a request failed: ${messageOf(error)}`);
       if (!response.headersSent) replyError(response, 500, 'internal error');
     });
@@ -133,25 +90,90 @@ export async function serveMcpHttp(context: McpContext, options: McpHttpOptions)
     server.once('error', reject);
     server.listen(options.port, options.host, () => resolve());
   });
-  port = (server.address() as AddressInfo).port;
-  const sweep = setInterval(
-    () => {
-      const now = performance.now();
-      for (const [id, entry] of sessions) if (now - entry.lastSeen > options.idleMs) void closeEntry(id);
-    },
-    Math.max(50, Math.min(60_000, Math.floor(options.idleMs / 4))),
-  );
+  sessions.port = (server.address() as AddressInfo).port;
+  const sweep = setInterval(() => sessions.expire(), Math.max(50, Math.min(60_000, Math.floor(options.idleMs / 4))));
   sweep.unref();
   const name = options.host.includes(':') ? `[${options.host}]` : options.host;
   return {
-    url: `http://${name}:${port}/mcp`,
+    url: `http://${name}:${sessions.port}/mcp`,
     close: async () => {
       clearInterval(sweep);
-      await Promise.all([...sessions.keys()].map((id) => closeEntry(id)));
+      await sessions.closeAll();
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
         server.closeAllConnections();
       });
     },
   };
+}
+
+/** The MCP sessions of the endpoint, one transport and codecell session each, by Mcp-Session-Id. */
+class McpHttpSessions {
+  readonly #context: McpContext;
+  readonly #options: McpHttpOptions;
+  readonly #token: BearerToken | undefined;
+  readonly #sessions = new Map<string, Entry>();
+  /** The port the server listens on (Host headers must name it). */
+  port: number;
+
+  constructor(context: McpContext, options: McpHttpOptions) {
+    this.#context = context;
+    this.#options = options;
+    this.#token = options.token === undefined ? undefined : new BearerToken(options.token);
+    this.port = options.port;
+  }
+
+  async handle(request: IncomingMessage, response: ServerResponse): Promise<void> {
+    if ((request.url ?? '').split('?')[0] !== '/mcp')
+      return replyError(response, 404, 'not found: the MCP endpoint is /mcp');
+    const refused = refusal(request, this.#options, this.port, this.#token);
+    if (refused !== undefined) return replyError(response, ...refused);
+    const id = request.headers['mcp-session-id'];
+    if (typeof id === 'string') {
+      const entry = this.#sessions.get(id);
+      if (entry === undefined) return replyError(response, 404, `unknown or expired MCP session ${id}`);
+      entry.lastSeen = performance.now();
+      return entry.transport.handleRequest(request, response);
+    }
+    if (request.method !== 'POST')
+      return replyError(response, 400, 'no Mcp-Session-Id: start a session with initialize');
+    if (this.#sessions.size >= this.#options.maxSessions)
+      return replyError(response, 503, `codecell mcp has ${this.#options.maxSessions} MCP sessions open`);
+    return this.#open(request, response);
+  }
+
+  /** A request without a session: an initialize opens one; anything else leaves nothing behind. */
+  async #open(request: IncomingMessage, response: ServerResponse): Promise<void> {
+    const session = newMcpSession(this.#context);
+    const transport: StreamableHTTPServerTransport = new StreamableHTTPServerTransport({
+      sessionIdGenerator: () => randomUUID(),
+      onsessioninitialized: (sessionId) =>
+        void this.#sessions.set(sessionId, { transport, session, lastSeen: performance.now() }),
+      onsessionclosed: (sessionId) => void this.close(sessionId),
+    });
+    await session.server.connect(transport);
+    await transport.handleRequest(request, response);
+    if (transport.sessionId === undefined || !this.#sessions.has(transport.sessionId)) {
+      await transport.close().catch(() => {});
+      await session.close().catch(() => {});
+    }
+  }
+
+  async close(id: string): Promise<void> {
+    const entry = this.#sessions.get(id);
+    if (entry === undefined) return;
+    this.#sessions.delete(id);
+    await entry.transport.close().catch(() => {});
+    await entry.session.close().catch(() => {});
+  }
+
+  /** Closes the sessions idle for longer than idleMs. */
+  expire(): void {
+    const now = performance.now();
+    for (const [id, entry] of this.#sessions) if (now - entry.lastSeen > this.#options.idleMs) void this.close(id);
+  }
+
+  closeAll(): Promise<unknown> {
+    return Promise.all([...this.#sessions.keys()].map((id) => this.close(id)));
+  }
 }

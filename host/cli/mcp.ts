@@ -179,38 +179,8 @@ export async function mcpCommand(args: string[], io: McpIo): Promise<number> {
     return 2;
   }
 
-  // Each upstream on its own: one that fails is reported with its stderr and left out.
-  const taken = new Set<string>();
   const servers = new Set<Server>();
-  const connected = await Promise.all(
-    upstreams.map(async (upstream) => {
-      const label = upstream.name;
-      const tail: string[] = [];
-      try {
-        const client = await connectMcpServer(
-          { ...upstream, ...('command' in upstream ? { stderr: 'pipe' as const } : {}) },
-          undefined,
-          (stream) => forwardLines(stream, `[${label}]`, io.stderr, tail),
-        );
-        // Its log messages reach every MCP session, under its name.
-        client.setNotificationHandler(LoggingMessageNotificationSchema, ({ params }) => {
-          for (const server of servers)
-            server
-              .sendLoggingMessage({
-                ...params,
-                logger: params.logger === undefined ? label : `${label}/${params.logger}`,
-              })
-              .catch(() => {});
-        });
-        return { upstream, client };
-      } catch (error) {
-        io.stderr.write(
-          `codecell mcp: upstream ${label} failed to start: ${messageOf(error)}${tail.length === 0 ? '' : `; its last output: ${tail.join(' | ')}`}\n`,
-        );
-        return undefined;
-      }
-    }),
-  );
+  const connected = await Promise.all(upstreams.map((upstream) => connectUpstream(upstream, servers, io)));
   const live = connected.filter((entry) => entry !== undefined);
   if (live.length === 0) {
     io.stderr.write('codecell mcp: no upstream server could be started\n');
@@ -220,19 +190,7 @@ export async function mcpCommand(args: string[], io: McpIo): Promise<number> {
   // Cells run in a codecell-host process: a catastrophic cell costs that host (a fresh one takes
   // over for the next call), never this MCP server.
   const host = await HostClient.spawn({ processes: 1, logger });
-  const tools: ToolDefinition[] = [];
-  const sources: { listed: ToolDefinition[]; client: (typeof live)[number]['client'] }[] = [];
-  for (const { upstream, client } of live) {
-    // Unnamed command lines take the server's own name; config and name= names stay as given.
-    let namespace = namespaceOf(
-      upstream.named === false ? (client.getServerVersion()?.name?.split('/').at(-1) ?? upstream.name) : upstream.name,
-    );
-    for (let n = 2; taken.has(namespace); n++) namespace = `${namespaceOf(upstream.name)}${n}`;
-    taken.add(namespace);
-    const listed = await listMcpTools(client, namespace);
-    tools.push(...listed);
-    sources.push({ listed, client });
-  }
+  const { tools, sources } = await listUpstreamTools(live);
   const context: McpContext = {
     tools,
     onCancel: plan.onCancel,
@@ -252,6 +210,54 @@ export async function mcpCommand(args: string[], io: McpIo): Promise<number> {
   await host.close();
   await Promise.all(live.map(({ client }) => client.close().catch(() => {})));
   return 0;
+}
+
+type Upstream = McpPlan['upstreams'][number];
+type UpstreamClient = Awaited<ReturnType<typeof connectMcpServer>>;
+
+/** Starts one upstream; one that fails is reported with its stderr and left out (undefined). */
+async function connectUpstream(
+  upstream: Upstream,
+  servers: Set<Server>,
+  io: McpIo,
+): Promise<{ upstream: Upstream; client: UpstreamClient } | undefined> {
+  const label = upstream.name;
+  const tail: string[] = [];
+  try {
+    const client = await connectMcpServer(
+      { ...upstream, ...('command' in upstream ? { stderr: 'pipe' as const } : {}) },
+      undefined,
+      (stream) => forwardLines(stream, `[${label}]`, io.stderr, tail),
+    );
+    // Its log messages reach every MCP session, under its name.
+    client.setNotificationHandler(LoggingMessageNotificationSchema, ({ params }) => {
+      const logger = params.logger === undefined ? label : `${label}/${params.logger}`;
+      for (const server of servers) server.sendLoggingMessage({ ...params, logger }).catch(() => {});
+    });
+    return { upstream, client };
+  } catch (error) {
+    const output = tail.length === 0 ? '' : `; its last output: ${tail.join(' | ')}`;
+    io.stderr.write(`codecell mcp: upstream ${label} failed to start: ${messageOf(error)}${output}\n`);
+    return undefined;
+  }
+}
+
+/** Every upstream's tools under a namespace of its own (a second server of one name gets name2, ...). */
+async function listUpstreamTools(live: { upstream: Upstream; client: UpstreamClient }[]) {
+  const taken = new Set<string>();
+  const tools: ToolDefinition[] = [];
+  const sources: { listed: ToolDefinition[]; client: UpstreamClient }[] = [];
+  for (const { upstream, client } of live) {
+    // Unnamed command lines take the server's own name; config and name= names stay as given.
+    const own = upstream.named === false ? client.getServerVersion()?.name?.split('/').at(-1) : undefined;
+    let namespace = namespaceOf(own ?? upstream.name);
+    for (let n = 2; taken.has(namespace); n++) namespace = `${namespaceOf(upstream.name)}${n}`;
+    taken.add(namespace);
+    const listed = await listMcpTools(client, namespace);
+    tools.push(...listed);
+    sources.push({ listed, client });
+  }
+  return { tools, sources };
 }
 
 /** One MCP session over this process's stdin and stdout, until the client disconnects. */
