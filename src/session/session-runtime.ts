@@ -135,29 +135,11 @@ export class SessionRuntime extends SessionBase {
     const mode = checkObserveMode(initialObserve, 'initialObserve');
     const limits = mergeLimits(this.#limits, checked.limits);
     assertWithinCaps(limits, this.#caps, 'request.limits');
-    const sourceBytes = byteLength(checked.source);
-    if (sourceBytes > limits.maxSourceBytes) {
-      throw new CodeCellError(
-        'ERR_LIMIT_EXCEEDED',
-        `source is ${sourceBytes} bytes, over the maxSourceBytes limit of ${limits.maxSourceBytes}`,
-      );
-    }
-    if (this.#cells.liveCount + this.#admitting >= limits.maxCellsPerSession) {
-      throw new CodeCellError(
-        'ERR_LIMIT_EXCEEDED',
-        `the session already has ${limits.maxCellsPerSession} live cells (maxCellsPerSession)`,
-      );
-    }
+    this.#checkAdmission(checked.source, limits);
     const tools = checked.tools ?? this.#tools;
     const prepared = prepareSource(checked.source, checked.language, checked.filename);
     const cellId = String(++this.#cellSeq);
-    const stored = this.#storedValues === undefined ? null : Object.fromEntries(this.#storedValues);
-    const config = JSON.stringify({
-      tools: tools.map(({ id, definition, kind }) => ({ id, kind, description: definition.description ?? '' })),
-      stored,
-      storedBytes: this.#storedBytes,
-      limits: { maxNotificationBytes: limits.maxNotificationBytes, maxStoredBytes: limits.maxStoredBytes },
-    });
+    const config = this.#sandboxConfig(tools, limits);
 
     this.#admitting++;
     let isolate: CellIsolate;
@@ -175,9 +157,42 @@ export class SessionRuntime extends SessionBase {
     isolate.useGate(this.#gate);
     this.#streams.admit(cellId);
     this.#observer?.({ cellId, type: 'admitted' });
-    const cell = new Cell(isolate, {
+    const cell = this.#newCell(isolate, cellId, checked.toolCallId ?? `exec-${cellId}`, tools, limits);
+    this.#cells.add(cell);
+    const initialEvent = cell.observe(mode);
+    if (prepared.error !== undefined) cell.fail(prepared.error);
+    else cell.start(prepared.code, prepared.filename, config);
+    return this.startedCell(cellId, initialEvent);
+  }
+
+  /** Refuses a cell over maxSourceBytes, or one past the session's maxCellsPerSession. */
+  #checkAdmission(source: string, limits: CellLimits): void {
+    const sourceBytes = byteLength(source);
+    if (sourceBytes > limits.maxSourceBytes) {
+      const why = `source is ${sourceBytes} bytes, over the maxSourceBytes limit of ${limits.maxSourceBytes}`;
+      throw new CodeCellError('ERR_LIMIT_EXCEEDED', why);
+    }
+    if (this.#cells.liveCount + this.#admitting >= limits.maxCellsPerSession) {
+      const why = `the session already has ${limits.maxCellsPerSession} live cells (maxCellsPerSession)`;
+      throw new CodeCellError('ERR_LIMIT_EXCEEDED', why);
+    }
+  }
+
+  /** The configuration the sandbox is given as data (tools, stored values, limits). */
+  #sandboxConfig(tools: readonly CellTool[], limits: CellLimits): string {
+    const stored = this.#storedValues === undefined ? null : Object.fromEntries(this.#storedValues);
+    return JSON.stringify({
+      tools: tools.map(({ id, definition, kind }) => ({ id, kind, description: definition.description ?? '' })),
+      stored,
+      storedBytes: this.#storedBytes,
+      limits: { maxNotificationBytes: limits.maxNotificationBytes, maxStoredBytes: limits.maxStoredBytes },
+    });
+  }
+
+  #newCell(isolate: CellIsolate, cellId: CellId, toolCallId: string, tools: readonly CellTool[], limits: CellLimits) {
+    const cell: Cell = new Cell(isolate, {
       id: cellId,
-      toolCallId: checked.toolCallId ?? `exec-${cellId}`,
+      toolCallId,
       tools,
       limits,
       delegate: this.#delegate,
@@ -192,11 +207,7 @@ export class SessionRuntime extends SessionBase {
       onTaken: () => this.#cells.taken(cell),
       onClosed: () => this.#cells.closed(cell),
     });
-    this.#cells.add(cell);
-    const initialEvent = cell.observe(mode);
-    if (prepared.error !== undefined) cell.fail(prepared.error);
-    else cell.start(prepared.code, prepared.filename, config);
-    return this.startedCell(cellId, initialEvent);
+    return cell;
   }
 
   async beginObserve(cellId: CellId, mode: ObserveMode, signal?: AbortSignal): Promise<PendingEvent> {

@@ -202,6 +202,32 @@ export interface ModelToolDescription {
   inputSchema: { [key: string]: JsonValue };
 }
 
+/** exec's description: how a cell works, then the declarations of what it can use. */
+function execDescription(waitName: string, defaultYieldMs: number, declarations: string): string {
+  return [
+    'Runs a JavaScript (or TypeScript) cell in a sandbox and returns its output. Call tools with',
+    '`await tools.<name>(input)`; run independent calls in parallel with Promise.all. Show results',
+    'with text(...) / image(...) / console.log(...); only what you output is returned to you (the',
+    'cell is a module, not a function: a top-level `return` is an error, use text(value)).',
+    `The call returns when the cell completes, or after yield_time_ms (default ${defaultYieldMs}) with the`,
+    `output so far and a cell_id: the cell keeps running, and ${waitName} returns its next output.`,
+    'yield_control() returns early; notify(...) reports progress without waiting. A cell ends when',
+    'its code finishes: pending timers do not keep it alive, and tool calls that were never awaited',
+    'are cancelled. store(key, value) keeps JSON values for later cells (load(key) reads them).',
+    'Top-level await works; import, require, the file system and the network are not available.',
+    '',
+    'What the cell can use:',
+    '```ts',
+    declarations.trimEnd(),
+    '```',
+  ].join('\n');
+}
+
+const cellIdField = (execName: string): JsonValue => ({
+  type: 'string',
+  description: `The cell_id that ${execName} returned.`,
+});
+
 /** The exec/wait pair an agent exposes to its model, with the declarations embedded. */
 export function describeExecTool(
   tools: readonly ToolDefinition[],
@@ -228,26 +254,11 @@ export function describeExecTool(
     minimum: 0,
     description: `Return after this many ms even if the cell is still running (default ${defaultYieldMs}).`,
   });
+  const terminateField = optional('boolean', { description: 'Stop the cell instead of waiting.' });
   const languages: JsonValue[] = ['javascript', 'typescript', 'auto', ...(strict ? [null] : [])];
   const exec: ModelToolDescription = {
     name: execName,
-    description: [
-      'Runs a JavaScript (or TypeScript) cell in a sandbox and returns its output. Call tools with',
-      '`await tools.<name>(input)`; run independent calls in parallel with Promise.all. Show results',
-      'with text(...) / image(...) / console.log(...); only what you output is returned to you (the',
-      'cell is a module, not a function: a top-level `return` is an error, use text(value)).',
-      `The call returns when the cell completes, or after yield_time_ms (default ${defaultYieldMs}) with the`,
-      `output so far and a cell_id: the cell keeps running, and ${waitName} returns its next output.`,
-      'yield_control() returns early; notify(...) reports progress without waiting. A cell ends when',
-      'its code finishes: pending timers do not keep it alive, and tool calls that were never awaited',
-      'are cancelled. store(key, value) keeps JSON values for later cells (load(key) reads them).',
-      'Top-level await works; import, require, the file system and the network are not available.',
-      '',
-      'What the cell can use:',
-      '```ts',
-      declarations.trimEnd(),
-      '```',
-    ].join('\n'),
+    description: execDescription(waitName, defaultYieldMs, declarations),
     inputSchema: schemaOf(
       {
         source: { type: 'string', description: 'The code of the cell.' },
@@ -271,11 +282,7 @@ export function describeExecTool(
       'terminate: true it stops the cell at once and returns its last output.',
     ].join('\n'),
     inputSchema: schemaOf(
-      {
-        cell_id: { type: 'string', description: `The cell_id that ${execName} returned.` },
-        yield_time_ms: yieldTime,
-        terminate: optional('boolean', { description: 'Stop the cell instead of waiting.' }),
-      },
+      { cell_id: cellIdField(execName), yield_time_ms: yieldTime, terminate: terminateField },
       'cell_id',
     ),
   };
