@@ -4,7 +4,7 @@
 // execute() is one cell. The types below are TanStack's driver interface, written out so that this
 // entry point needs nothing from TanStack at run time.
 import { randomUUID } from 'node:crypto';
-import type { CellLimits, JsonValue, Logger } from '../src/index.js';
+import type { CellLimits, CodeCellSession, JsonValue, Logger } from '../src/index.js';
 import type { HostClient } from '../host/index.js';
 import { SessionBuilder } from '../host/tools/session-builder.js';
 
@@ -73,44 +73,43 @@ export function codecellIsolateDriver(options: CodecellDriverOptions = {}): Isol
         .withLimits({ ...options.limits, memoryMb: memoryLimit })
         .start();
       return {
-        execute: async <T>(code: string): Promise<ExecutionResult<T>> => {
-          // The code returns its result (TanStack's convention): it runs as an async function's
-          // body, on the cell's first line so that error line numbers stay the code's own.
-          const marker = `\u0000codecell-result-${randomUUID()}:`;
-          const functions = names.map((name) => `const ${name} = (input) => tools.${name}(input ?? {});`).join(' ');
-          const source = `${functions} const __result = await (async () => { ${code}\n})(); if (__result !== undefined) text(${JSON.stringify(marker)} + JSON.stringify(__result));`;
-          const { cellId, initialEvent } = await session.execute(
-            { source, language: 'javascript' },
-            { kind: 'yieldAfter', ms: timeout },
-          );
-          let event = await initialEvent;
-          if (event.kind === 'yielded' || event.kind === 'pending') event = await session.terminate(cellId);
-          const texts = event.items.flatMap((item) => (item.type === 'text' ? [item.text] : []));
-          const logs = texts.filter((text) => !text.startsWith(marker));
-          const result = texts.find((text) => text.startsWith(marker));
-          if (event.kind === 'terminated')
-            return {
-              success: false,
-              error: {
-                name: 'TimeoutError',
-                message: `execution stopped (${event.reason ?? 'terminated'}) after ${timeout} ms`,
-              },
-              logs,
-            };
-          if (event.kind === 'completed' && event.error !== undefined)
-            return {
-              success: false,
-              error: { name: /^(\w*Error)\b/.exec(event.error)?.[1] ?? 'Error', message: event.error },
-              logs,
-            };
-          return {
-            success: true,
-            ...(result === undefined ? {} : { value: JSON.parse(result.slice(marker.length)) as T }),
-            logs,
-          };
-        },
+        execute: <T>(code: string) => executeCode<T>(session, names, code, timeout),
         dispose: () => session.shutdown(),
       };
     },
   };
+}
+
+/**
+ * Runs TanStack's code in a cell: the code returns its result (TanStack's convention), so it runs
+ * as an async function's body, on the cell's first line so that error line numbers stay its own.
+ */
+async function executeCode<T>(
+  session: CodeCellSession,
+  names: string[],
+  code: string,
+  timeout: number,
+): Promise<ExecutionResult<T>> {
+  const marker = `\u0000codecell-result-${randomUUID()}:`;
+  const functions = names.map((name) => `const ${name} = (input) => tools.${name}(input ?? {});`).join(' ');
+  const source = `${functions} const __result = await (async () => { ${code}\n})(); if (__result !== undefined) text(${JSON.stringify(marker)} + JSON.stringify(__result));`;
+  const { cellId, initialEvent } = await session.execute(
+    { source, language: 'javascript' },
+    { kind: 'yieldAfter', ms: timeout },
+  );
+  let event = await initialEvent;
+  if (event.kind === 'yielded' || event.kind === 'pending') event = await session.terminate(cellId);
+  const texts = event.items.flatMap((item) => (item.type === 'text' ? [item.text] : []));
+  const logs = texts.filter((text) => !text.startsWith(marker));
+  const result = texts.find((text) => text.startsWith(marker));
+  if (event.kind === 'terminated') {
+    const message = `execution stopped (${event.reason ?? 'terminated'}) after ${timeout} ms`;
+    return { success: false, error: { name: 'TimeoutError', message }, logs };
+  }
+  if (event.kind === 'completed' && event.error !== undefined) {
+    const name = /^(\w*Error)\b/.exec(event.error)?.[1] ?? 'Error';
+    return { success: false, error: { name, message: event.error }, logs };
+  }
+  const value = result === undefined ? {} : { value: JSON.parse(result.slice(marker.length)) as T };
+  return { success: true, ...value, logs };
 }
