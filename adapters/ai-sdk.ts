@@ -1,6 +1,6 @@
 // `codecell/ai-sdk`: the exec/wait pair as Vercel AI SDK tools (`ai`'s tool() and jsonSchema()).
 // `ai` is an optional peer dependency: install it to use this entry point.
-import { jsonSchema, tool } from 'ai';
+import { jsonSchema, tool, type Tool } from 'ai';
 import {
   createCodeModeTools,
   type CodeModeResult,
@@ -15,7 +15,7 @@ import {
 type Context = Record<string, unknown>;
 
 /** One tool of the pair as an AI SDK tool; the SDK's abort signal reaches the cell. */
-function asTool<Input>(codeTool: CodeModeTool<Input>) {
+function asTool<Input>(codeTool: CodeModeTool<Input>): Tool<Input, CodeModeResult> {
   return tool<Input, CodeModeResult, Context>({
     description: codeTool.description,
     inputSchema: jsonSchema<Input>(codeTool.inputSchema as never),
@@ -37,7 +37,4 @@ export function codeModeTools(target: CodeModeTarget, options: CodeModeToolsOpti
 }
 
 /** What codeModeTools returns: the two AI SDK tools, keyed by their names (exec and wait by default). */
-export type AiSdkCodeModeTools = Record<
-  string,
-  ReturnType<typeof asTool<ExecInput>> | ReturnType<typeof asTool<WaitInput>>
->;
+export type AiSdkCodeModeTools = Record<string, Tool<ExecInput, CodeModeResult> | Tool<WaitInput, CodeModeResult>>;

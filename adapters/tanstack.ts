@@ -8,6 +8,7 @@ import type { CellLimits, CodeCellSession, JsonValue, Logger } from '../src/inde
 import type { HostClient } from '../host/index.js';
 import { SessionBuilder } from '../host/tools/session-builder.js';
 
+/** A tool as TanStack's code mode binds it into an isolate context. */
 export interface ToolBinding {
   name: string;
   description: string;
@@ -17,12 +18,14 @@ export interface ToolBinding {
   execute: (args: unknown, context?: never) => Promise<unknown>;
 }
 
+/** What TanStack asks of a new context: its bindings, timeout and memory limit. */
 export interface IsolateConfig {
   bindings: Record<string, ToolBinding>;
   timeout?: number;
   memoryLimit?: number;
 }
 
+/** TanStack's result of running code: its value or error, and its logs. */
 export interface ExecutionResult<T = unknown> {
   success: boolean;
   value?: T;
@@ -30,15 +33,18 @@ export interface ExecutionResult<T = unknown> {
   logs?: string[];
 }
 
+/** One TanStack isolate context: a codecell session. */
 export interface IsolateContext {
   execute: <T = unknown>(code: string) => Promise<ExecutionResult<T>>;
   dispose: () => Promise<void>;
 }
 
+/** TanStack's isolate driver interface, implemented over codecell. */
 export interface IsolateDriver {
   createContext: (config: IsolateConfig) => Promise<IsolateContext>;
 }
 
+/** Where codecellIsolateDriver runs its cells, and their limits. */
 export interface CodecellDriverOptions {
   /** Run the cells on codecell-host (default: in this process). */
   host?: HostClient;

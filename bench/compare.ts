@@ -62,16 +62,18 @@ async function toolRoundTrips(
     `sequential cell: ${JSON.stringify(sequential)}`,
   );
   const gaps = arrivals.slice(1).map((time, i) => (time - (arrivals[i] ?? time)) * 1000);
-  arrivals.length = 0;
+  // A batch of BATCH concurrent calls from one cell; per call: the cell's wall time over its
+  // BATCHES batches, divided by the calls (one figure per cell, the same for every subject).
+  const batchStart = performance.now();
   const batched = await session.run(
     `let n = 0; for (let b = 0; b < ${BATCHES}; b++) { const r = await Promise.all(Array.from({ length: ${BATCH} }, (_, i) => tools.echo({ i }))); n += r.length } text(String(n))`,
   );
+  const perCall = ((performance.now() - batchStart) * 1000) / (BATCHES * BATCH);
   check(
     batched.error === undefined && batched.text[0] === String(BATCHES * BATCH),
     `batched cell: ${JSON.stringify(batched)}`,
   );
-  const starts = arrivals.filter((_, i) => i % BATCH === 0);
-  return { sequential: gaps, batched: starts.slice(1).map((time, i) => ((time - (starts[i] ?? time)) * 1000) / BATCH) };
+  return { sequential: gaps, batched: [perCall] };
 }
 
 async function cellLatencies(session: BenchSession, count: number): Promise<number[]> {
@@ -113,59 +115,57 @@ async function load(subject: BenchSubject, sessions: number): Promise<{ cellsPer
 
 export async function compare({ quick, peers }: CompareOptions): Promise<ResultRow[]> {
   const codexBinary = findCodexHost(peers);
-  const processes = availableParallelism();
   const subjects: BenchSubject[] = [
     inProcess,
     await overStdio('codecell stdio'),
     await overNetwork('codecell WebSocket', 1),
   ];
   if (codexBinary !== undefined) subjects.push(new CodexHost(codexBinary));
+  const samples = new Samples();
+  await measureRounds(subjects, samples, quick ? 3 : 10);
+  await measureLoad(subjects, samples, quick);
+  const rows = samples.rows();
+  annotate(rows, codexBinary === undefined ? undefined : 'Codex host');
+  return rows;
+}
+
+/** The floors and each subject's round trips and cell latency, interleaved round by round. */
+async function measureRounds(subjects: BenchSubject[], samples: Samples, rounds: number): Promise<void> {
   const pipe = pipeFloor();
   const raw = await isolateFloor();
-  const samples = new Samples();
   const arrivals = new Map<BenchSubject, number[]>(subjects.map((subject) => [subject, []]));
   const sessions = new Map<BenchSubject, BenchSession>();
   for (const subject of subjects) {
     const times = arrivals.get(subject) ?? [];
     sessions.set(subject, await subject.openSession((input) => (times.push(performance.now()), input)));
   }
-
-  const rounds = quick ? 3 : 10;
   for (let r = 0; r < rounds; r++) {
     // Each round starts with a different subject, so none always runs first (or last).
     const order = subjects.map((_, i) => subjects[(i + r) % subjects.length] as BenchSubject);
-    samples.add(
-      'floor: bare length-prefixed pipe round trip (Node↔Node)',
-      'us',
-      await pipe.roundTrips(SEQUENTIAL_CALLS),
-    );
+    samples.add(PIPE_FLOOR, 'us', await pipe.roundTrips(SEQUENTIAL_CALLS));
     samples.add('floor: raw isolated-vm call into an isolate', 'us', await raw.intoIsolate(SEQUENTIAL_CALLS));
-    samples.add('floor: raw isolated-vm async call out of an isolate', 'us', await raw.outOfIsolate(SEQUENTIAL_CALLS));
+    samples.add(RAW_OUT_FLOOR, 'us', await raw.outOfIsolate(SEQUENTIAL_CALLS));
+    const fresh = await raw.freshIsolates(LATENCY_CELLS);
     samples.add(
       'floor: raw new isolate + context + eval + dispose',
       'ms',
-      (await raw.freshIsolates(LATENCY_CELLS)).map((us) => us / 1000),
+      fresh.map((us) => us / 1000),
     );
     for (const subject of order) {
       const session = sessions.get(subject) as BenchSession;
       const trips = await toolRoundTrips(session, arrivals.get(subject) ?? []);
       samples.add(`tool round trip, sequential: ${subject.name}`, 'us', r === 0 ? [] : trips.sequential);
-      samples.add(
-        `tool round trip, batches of ${BATCH}, per call: ${subject.name}`,
-        'us',
-        r === 0 ? [] : trips.batched,
-      );
-      samples.add(
-        `cell latency, text(1) execute to completed: ${subject.name}`,
-        'ms',
-        await cellLatencies(session, LATENCY_CELLS),
-      );
+      samples.add(`${BATCHED}: ${subject.name}`, 'us', r === 0 ? [] : trips.batched);
+      samples.add(`${LATENCY}: ${subject.name}`, 'ms', await cellLatencies(session, LATENCY_CELLS));
     }
   }
   for (const session of sessions.values()) await session.close();
   await pipe.close();
   raw.close();
+}
 
+/** Many sessions at once on each subject (and on more processes or hosts), in both orders. */
+async function measureLoad(subjects: BenchSubject[], samples: Samples, quick: boolean): Promise<void> {
   const loadSessions = quick ? 20 : LOAD.sessions;
   const loadLabel = `${loadSessions} sessions x ${LOAD.cells} cells x ${LOAD.calls} calls`;
   // On a machine with few cores, more hosts show what the network costs, not how it scales.
@@ -175,19 +175,25 @@ export async function compare({ quick, peers }: CompareOptions): Promise<ResultR
     await overNetwork('codecell WebSocket, 2 hosts', 2),
     await overNetwork('codecell WebSocket, 4 hosts', 4),
   ];
+  const cores = availableParallelism();
   for (let r = 0; r < (quick ? 1 : 2); r++) {
     for (const subject of r % 2 === 0 ? loadSubjects : [...loadSubjects].reverse()) {
       const result = await load(subject, loadSessions);
-      samples.add(`load throughput (${loadLabel}, ${processes} cores): ${subject.name}`, 'cells/s', [
-        result.cellsPerSecond,
-      ]);
+      const throughput = `load throughput (${loadLabel}, ${cores} cores): ${subject.name}`;
+      samples.add(throughput, 'cells/s', [result.cellsPerSecond]);
       samples.add(`load cell latency (${loadLabel}): ${subject.name}`, 'ms', result.latencies);
     }
   }
   for (const subject of loadSubjects) await subject.close();
+}
 
-  const rows = samples.rows();
-  const codexName = codexBinary === undefined ? undefined : 'Codex host';
+const PIPE_FLOOR = 'floor: bare length-prefixed pipe round trip (Node↔Node)';
+const RAW_OUT_FLOOR = 'floor: raw isolated-vm async call out of an isolate (cheapest way)';
+const BATCHED = `tool calls in batches of ${BATCH}, cell wall time per call`;
+const LATENCY = 'cell latency, text(1) execute to completed';
+
+/** Each row's ratio to the Codex host's row of the same figure, and to the floors it is read against. */
+function annotate(rows: ResultRow[], codexName: string | undefined): void {
   for (const row of rows) {
     const [figure, subject] = row.name.split(/: (?=[^:]+$)/);
     if (codexName === undefined || subject === codexName || subject === undefined) continue;
@@ -195,24 +201,16 @@ export async function compare({ quick, peers }: CompareOptions): Promise<ResultR
     if (peer !== undefined)
       Object.assign(row, { ratio: round(row.median / peer.median), baseline: `${codexName} ${CODEX_VERSION}` });
   }
-  const floor = rows.find((row) => row.name.startsWith('floor: bare'));
-  const stdioSequential = rows.find((row) => row.name === 'tool round trip, sequential: codecell stdio');
-  if (floor !== undefined && stdioSequential !== undefined)
-    stdioSequential.baseline = `${stdioSequential.baseline ?? 'no peer'}; ${round(stdioSequential.median / floor.median)}× the pipe floor`;
-  const stdioFigures = (name: string): void => {
-    const [figure] = name.split(/: (?=[^:]+$)/);
-    const network = rows.find((row) => row.name === name);
-    const overStdioRow = rows.find((row) => row.name === `${figure}: codecell stdio`);
-    if (network !== undefined && overStdioRow !== undefined)
-      network.baseline = `${network.baseline ?? 'no peer'}; ${round(network.median / overStdioRow.median)}× codecell stdio`;
+  const against = (name: string, floorName: string, what: string): void => {
+    const row = rows.find((candidate) => candidate.name === name);
+    const floor = rows.find((candidate) => candidate.name === floorName);
+    if (row !== undefined && floor !== undefined)
+      row.baseline = `${row.baseline ?? 'no peer'}; ${round(row.median / floor.median)}× ${what}`;
   };
-  stdioFigures('tool round trip, sequential: codecell WebSocket');
-  stdioFigures(`tool round trip, batches of ${BATCH}, per call: codecell WebSocket`);
-  stdioFigures('cell latency, text(1) execute to completed: codecell WebSocket');
-  const rawOut = rows.find((row) => row.name === 'floor: raw isolated-vm async call out of an isolate');
-  const localSequential = rows.find((row) => row.name === 'tool round trip, sequential: codecell in-process');
-  if (rawOut !== undefined && localSequential !== undefined)
-    localSequential.baseline = `${localSequential.baseline ?? 'no peer'}; ${round(localSequential.median / rawOut.median)}× the raw async call out of an isolate`;
+  against('tool round trip, sequential: codecell stdio', PIPE_FLOOR, 'the pipe floor');
+  for (const figure of ['tool round trip, sequential', BATCHED, LATENCY])
+    against(`${figure}: codecell WebSocket`, `${figure}: codecell stdio`, 'codecell stdio');
+  against('tool round trip, sequential: codecell in-process', RAW_OUT_FLOOR, 'the raw async call out of an isolate');
   if (codexName === undefined)
     rows.push({
       name: `Codex host ${CODEX_VERSION}: not installed (npm run bench -- --peers)`,
@@ -221,5 +219,4 @@ export async function compare({ quick, peers }: CompareOptions): Promise<ResultR
       p99: Number.NaN,
       samples: 0,
     });
-  return rows;
 }

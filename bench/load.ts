@@ -11,46 +11,53 @@ function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((sorted.length - 1) * p))] ?? Number.NaN;
 }
 
+/** What the sessions of a load run record: each cell's notifications in arrival order, latencies, calls. */
+interface LoadRecord {
+  notifications: Map<string, number[]>;
+  latencies: number[];
+  toolCalls: number;
+}
+
+/** One session of the load: its cells one after another, each checked to complete. */
+async function runSession(session: number, record: LoadRecord): Promise<void> {
+  const runtime = new SessionRuntime(
+    {
+      invokeTool: async (call) => {
+        record.toolCalls++;
+        await new Promise((resolve) => setImmediate(resolve));
+        return { step: (call.input as { i: number }).i };
+      },
+      notify: async (notification: CellNotification) => {
+        const { cell, seq } = JSON.parse(notification.text) as { cell: string; seq: number };
+        const seen = record.notifications.get(cell) ?? [];
+        seen.push(seq);
+        record.notifications.set(cell, seen);
+      },
+    },
+    { tools: [{ name: 'work' }], logger: quietLogger },
+  );
+  for (let cell = 0; cell < CELLS_PER_SESSION; cell++) {
+    const key = `${session}/${cell}`;
+    const start = performance.now();
+    const { initialEvent } = await runtime.execute({
+      source: `for (let i = 0; i < ${STEPS}; i++) { const r = await tools.work({ i }); notify(JSON.stringify({ cell: ${JSON.stringify(key)}, seq: r.step })) } text("done")`,
+    });
+    const event = await initialEvent;
+    record.latencies.push(performance.now() - start);
+    check(
+      event.kind === 'completed' && event.error === undefined && event.items.length === 1,
+      `cell ${key} did not complete: ${JSON.stringify(event)}`,
+    );
+  }
+  await runtime.shutdown();
+}
+
 export async function load(quick: boolean): Promise<ResultRow[]> {
   const sessions = quick ? 10 : SESSIONS;
-  const notifications = new Map<string, number[]>();
-  const latencies: number[] = [];
-  let toolCalls = 0;
-  const runSession = async (session: number): Promise<void> => {
-    const runtime = new SessionRuntime(
-      {
-        invokeTool: async (call) => {
-          toolCalls++;
-          await new Promise((resolve) => setImmediate(resolve));
-          return { step: (call.input as { i: number }).i };
-        },
-        notify: async (notification: CellNotification) => {
-          const { cell, seq } = JSON.parse(notification.text) as { cell: string; seq: number };
-          const seen = notifications.get(cell) ?? [];
-          seen.push(seq);
-          notifications.set(cell, seen);
-        },
-      },
-      { tools: [{ name: 'work' }], logger: quietLogger },
-    );
-    for (let cell = 0; cell < CELLS_PER_SESSION; cell++) {
-      const key = `${session}/${cell}`;
-      const start = performance.now();
-      const { initialEvent } = await runtime.execute({
-        source: `for (let i = 0; i < ${STEPS}; i++) { const r = await tools.work({ i }); notify(JSON.stringify({ cell: ${JSON.stringify(key)}, seq: r.step })) } text("done")`,
-      });
-      const event = await initialEvent;
-      latencies.push(performance.now() - start);
-      check(
-        event.kind === 'completed' && event.error === undefined && event.items.length === 1,
-        `cell ${key} did not complete: ${JSON.stringify(event)}`,
-      );
-    }
-    await runtime.shutdown();
-  };
-
+  const record: LoadRecord = { notifications: new Map(), latencies: [], toolCalls: 0 };
+  const { notifications, latencies } = record;
   const start = performance.now();
-  await Promise.all(Array.from({ length: sessions }, (_, session) => runSession(session)));
+  await Promise.all(Array.from({ length: sessions }, (_, session) => runSession(session, record)));
   const elapsed = performance.now() - start;
 
   const cells = sessions * CELLS_PER_SESSION;
@@ -61,7 +68,7 @@ export async function load(quick: boolean): Promise<ResultRow[]> {
       `cell ${cell} notifications ${seqs.join()} (lost, duplicated or reordered)`,
     );
   }
-  check(toolCalls === cells * STEPS, `${toolCalls} tool calls, expected ${cells * STEPS}`);
+  check(record.toolCalls === cells * STEPS, `${record.toolCalls} tool calls, expected ${cells * STEPS}`);
   latencies.sort((a, b) => a - b);
   const label = `${sessions} sessions x ${CELLS_PER_SESSION} cells, ${STEPS} tool calls + ${STEPS} notifications each`;
   console.log(

@@ -6,6 +6,7 @@ import type { Logger } from '../src/index.js';
 import { HostClient } from './client/client.js';
 import { createHost, type Host } from './server/server.js';
 
+/** A host served in this process over linked streams, with its client (for tests). */
 export interface InProcessHost {
   client: HostClient;
   host: Host;
@@ -17,6 +18,7 @@ export interface InProcessHost {
   close(): Promise<void>;
 }
 
+/** Starts a host in this process and connects a HostClient to it over linked streams (codecell/testing). */
 export async function connectInProcess(
   options: { logger?: Logger; callbackAbortDeadlineMs?: number } = {},
 ): Promise<InProcessHost> {

@@ -16,8 +16,10 @@ export const ERROR_CODES = [
   'ERR_MEMORY_LIMIT',
 ] as const;
 
+/** The code of a CodeCellError (README: Errors). */
 export type CodeCellErrorCode = (typeof ERROR_CODES)[number];
 
+/** Every error codecell raises on its public paths, with a code from ERROR_CODES. */
 export class CodeCellError extends Error {
   override readonly name = 'CodeCellError';
   readonly code: CodeCellErrorCode;

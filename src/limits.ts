@@ -1,6 +1,7 @@
 import { availableParallelism } from 'node:os';
 import { CodeCellError, invalidRequest } from './errors.js';
 
+/** The limits of a cell (session defaults, per-cell overrides under the host's caps); README: Limits. */
 export interface CellLimits {
   /** Isolate heap limit in MiB. */
   memoryMb: number;
@@ -28,6 +29,7 @@ export interface CellLimits {
 
 const MiB = 1024 * 1024;
 
+/** The limits a session uses where neither it nor the cell sets one. */
 export const DEFAULT_LIMITS: Readonly<CellLimits> = Object.freeze({
   memoryMb: 128,
   wallTimeMs: 0,

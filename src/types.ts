@@ -1,8 +1,11 @@
 import type { CellLimits } from './limits.js';
 
+/** A cell's id, assigned by its session: "1", "2", ... in admission order. */
 export type CellId = string;
+/** A value that crosses as JSON: what tools take and return. */
 export type JsonValue = null | boolean | number | string | JsonValue[] | { [key: string]: JsonValue };
 
+/** A tool the cells can call as `tools.<name>(input)` (or `tools.<namespace>__<name>`). */
 export interface ToolDefinition {
   name: string;
   namespace?: string;
@@ -12,9 +15,12 @@ export interface ToolDefinition {
   outputSchema?: JsonValue;
 }
 
+/** `function`: takes a JSON object; `freeform`: takes a string. */
 export type ToolKind = 'function' | 'freeform';
+/** The language of a cell's source; `auto` strips TypeScript types when the cell has any. */
 export type CellLanguage = 'javascript' | 'typescript' | 'auto';
 
+/** What `execute` runs: the cell's source, and optionally its language, tools and limits. */
 export interface ExecuteRequest {
   source: string;
   toolCallId?: string;
@@ -25,16 +31,20 @@ export interface ExecuteRequest {
   filename?: string;
 }
 
+/** When an observation returns: after `ms` at the latest (`yieldAfter`), or once the cell waits only on tools or timers (`pendingFrontier`). */
 export type ObserveMode = { kind: 'yieldAfter'; ms: number } | { kind: 'pendingFrontier' };
 
 /** The detail levels of an image item (OpenAI's input_image detail). */
 import type { ImageDetail } from './isolate/sandbox-protocol.js';
-export { IMAGE_DETAILS, type ImageDetail } from './isolate/sandbox-protocol.js';
+export type { ImageDetail } from './isolate/sandbox-protocol.js';
 
+/** One item of a cell's output: a text (text(), console.*) or an image (image()). */
 export type OutputItem = { type: 'text'; text: string } | { type: 'image'; imageUrl: string; detail: ImageDetail };
 
+/** Why a cell was terminated: terminate() (`requested`), a session shutdown, or a limit. */
 export type TerminationReason = 'requested' | 'shutdown' | 'memoryLimit' | 'timeLimit' | 'outputLimit';
 
+/** What an observation returns: the cell's output since the last one, and how the cell stands (SPEC §4). */
 export type CellEvent =
   | { kind: 'yielded'; cellId: CellId; items: OutputItem[] }
   | { kind: 'pending'; cellId: CellId; items: OutputItem[]; pendingToolCallIds: string[] }
@@ -43,6 +53,7 @@ export type CellEvent =
 
 export type TerminalCellEvent = Extract<CellEvent, { kind: 'completed' | 'terminated' }>;
 
+/** A tool call made by a cell, as its session's delegate receives it. */
 export interface NestedToolCall {
   cellId: CellId;
   callId: string;
@@ -51,6 +62,7 @@ export interface NestedToolCall {
   input: JsonValue | undefined;
 }
 
+/** A notify() message of a cell, as its session's delegate receives it. */
 export interface CellNotification {
   cellId: CellId;
   /** The exec toolCallId of the cell that sent it. */
@@ -58,12 +70,14 @@ export interface CellNotification {
   text: string;
 }
 
+/** What a session asks of its agent: tool calls, notifications and (optionally) word of closed cells; each call gets an AbortSignal. */
 export interface SessionRuntimeDelegate {
   invokeTool(call: NestedToolCall, signal: AbortSignal): Promise<JsonValue | undefined>;
   notify(notification: CellNotification, signal: AbortSignal): Promise<void>;
   cellClosed?(cellId: CellId): void | Promise<void>;
 }
 
+/** What `execute` resolves with: the cell's id and its initial observation. */
 export interface StartedCell {
   cellId: CellId;
   initialEvent: Promise<CellEvent>;
@@ -75,10 +89,12 @@ export interface StartedCell {
   readText(): Promise<string>;
 }
 
+/** An observation begun with `beginObserve`: its event, once the cell reaches the mode's point. */
 export interface PendingEvent {
   event: Promise<CellEvent>;
 }
 
+/** One event of a cell's stream (SPEC §7): output, notification, tool call and result, closed. */
 export type CellStreamEvent =
   | { type: 'output'; item: OutputItem }
   | { type: 'toolCall'; callId: string; tool: { name: string; namespace?: string }; input: JsonValue | undefined }
@@ -95,6 +111,7 @@ export type CellStreamEvent =
 /** An event of `session.events()`: every cell's stream events, and each cell's admission. */
 export type SessionStreamEvent = { cellId: CellId } & ({ type: 'admitted' } | CellStreamEvent);
 
+/** Where a cell's event stream starts. */
 export interface EventsOptions {
   /**
    * `'start'`: replay the cell's events from its admission (the newest 1 024 events or 1 MiB of
@@ -114,6 +131,7 @@ export interface HandOffStream<T> extends AsyncIterableIterator<T> {
   handOff(): HandOffStream<T>;
 }
 
+/** Where codecell writes warnings and errors (default: the console, stderr). */
 export interface Logger {
   warn(message: string): void;
   error(message: string): void;

@@ -32,8 +32,8 @@ test('codecell exports exactly these values', async () => {
 
 test('codecell/host exports exactly these values', async () => {
   const surface = await import('codecell/host');
+  // Sessions an embedder receives (RemoteSession, BuiltSession) are types only (docs/adr-0009-public-api.md).
   assert.deepEqual(Object.keys(surface).sort(), [
-    'BuiltSession',
     'HostClient',
     'JsonRpcErrors',
     'Methods',

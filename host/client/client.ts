@@ -22,6 +22,7 @@ import { Methods } from '../wire/protocol.js';
 import { openRemoteSession, type RemoteSessionOptions } from './open-session.js';
 import type { RemoteSession } from './remote-session.js';
 
+/** How HostClient.spawn starts codecell-host processes. */
 export interface HostClientOptions {
   /** The host command; default: this Node binary running codecell-host. */
   command?: string;

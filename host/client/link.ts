@@ -42,6 +42,7 @@ type InboundNotification =
   | { type: 'closed'; params: WireParams['cellClosed'] };
 export type Inbound = RoutedEntry<InboundNotification, InboundRequest>;
 
+/** How long a silent host is tolerated before it is pinged, then killed. */
 export interface LivenessOptions {
   /**
    * While requests are outstanding, a host silent this long is pinged, and one that leaves the
@@ -246,7 +247,7 @@ export class HostLink {
       this.#sendRaw({ id: requestId, error: { code: JsonRpcErrors.invalidParams, message: messageOf(error) } });
       return true;
     }
-    const value = params[row.arg] as { cellId?: unknown } | undefined;
+    const value = (params as unknown as Record<string, unknown>)[row.arg] as { cellId?: unknown } | undefined;
     const cellId = typeof value?.cellId === 'string' ? value.cellId : '';
     const call = this.#incoming.open(
       requestId,

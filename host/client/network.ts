@@ -11,6 +11,7 @@ import { HostLink, type LivenessOptions } from './link.js';
 /** A host's URL (`ws://host:port`, `wss://…`), or a name whose every address is a host. */
 export type HostAddress = string | { dns: string; tls?: boolean };
 
+/** How HostClient.connect reaches listening hosts. */
 export interface NetworkOptions extends LivenessOptions {
   /** The hosts: URLs, and `{ dns: 'name:port' }` entries (every address the name resolves to). */
   hosts: HostAddress[];

@@ -4,8 +4,9 @@ import { CodeCellError, type CellLimits, type SessionRuntimeDelegate, type ToolD
 import { untilAborted } from '../wire/signals.js';
 import { Methods } from '../wire/protocol.js';
 import type { HostLink } from './link.js';
-import { RemoteSession } from './remote-session.js';
+import { HostSession } from './remote-session.js';
 
+/** What createSession on a host takes: the session's tools, limits, stored values and setup cell. */
 export interface RemoteSessionOptions {
   tools?: ToolDefinition[];
   limits?: Partial<CellLimits>;
@@ -25,7 +26,7 @@ export async function openRemoteSession(
   link: HostLink,
   delegate: SessionRuntimeDelegate,
   options: RemoteSessionOptions,
-): Promise<RemoteSession> {
+): Promise<HostSession> {
   const { signal, setupTimeoutMs, ...wire } = options;
   // Held until the session is registered: what the host sends for it meanwhile is kept.
   using _held = link.sessions.begin();
@@ -59,7 +60,7 @@ export async function openRemoteSession(
   }
   const deadlineMs =
     typeof callbackAbortDeadlineMs === 'number' ? callbackAbortDeadlineMs : options.callbackAbortDeadlineMs;
-  const session = new RemoteSession(link, sessionId, delegate, setupCellId, deadlineMs);
+  const session = new HostSession(link, sessionId, delegate, setupCellId, deadlineMs);
   link.remotes.set(sessionId, session);
   link.sessions.register(sessionId, (entry) => session.receive(entry));
   await session.setup(signal, setupTimeoutMs);

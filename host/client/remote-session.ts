@@ -6,6 +6,7 @@ import {
   type CellEvent,
   type CellId,
   type CellStreamEvent,
+  type CodeCellSession,
   type EventsOptions,
   type ExecuteRequest,
   type HandOffStream,
@@ -29,8 +30,22 @@ export const DEFAULT_SETUP_TIMEOUT_MS = 60_000;
 export const setupTimedOut = (timeoutMs: number): CodeCellError =>
   new CodeCellError('ERR_LIMIT_EXCEEDED', `the setup cell did not reach a frontier within ${timeoutMs} ms`);
 
-/** A session of codecell-host, with the same interface as SessionRuntime. */
-export class RemoteSession extends SessionBase implements LinkedSession {
+/** A session of codecell-host (HostClient.createSession): the CodeCellSession interface, remotely. */
+export interface RemoteSession extends CodeCellSession {
+  /** The session's id on its host. */
+  readonly sessionId: SessionId;
+  /** The setup cell's id, when the session was created with `setupSource`. */
+  readonly setupCellId: CellId | undefined;
+  /** The setup cell's first event (frontier or terminal), once createSession resolved. */
+  readonly setupEvent: CellEvent | undefined;
+  /** The id of the host process this session lives on (undefined over plain streams or a network). */
+  readonly hostPid: number | undefined;
+  /** The host this session lives on: its `ws(s)://` URL, or `process <pid>` for a spawned one. */
+  readonly host: string;
+}
+
+/** The RemoteSession of a HostLink: it receives what the link routes to it. */
+export class HostSession extends SessionBase implements RemoteSession, LinkedSession {
   readonly sessionId: SessionId;
   /** The setup cell's id, when the session was created with `setupSource`. */
   readonly setupCellId: CellId | undefined;

@@ -17,10 +17,14 @@ import { OutgoingCalls } from './outgoing-calls.js';
 import { ServedSessions } from './served-sessions.js';
 import { ConnectionCells, HostStats } from './stats.js';
 
+/** Where createHost reads and writes, and the bounds of the connection it serves. */
 export interface HostOptions {
   input?: Readable;
   output?: Writable;
-  /** What carries the messages instead of `input`/`output` (e.g. a WebSocket: host/wire/websocket.ts). */
+  /**
+   * What carries the messages instead of `input`/`output` (e.g. a WebSocket: host/wire/websocket.ts).
+   * @internal
+   */
   carrier?: Carrier;
   /** Where the host logs (never stdout). Default: stderr. */
   logger?: Logger;
@@ -39,6 +43,7 @@ export interface HostOptions {
    * The process's load and metrics, shared by all its connections (codecell-host --listen);
    * default: this connection's own. While `stats.accepting` is false, session/create is refused
    * with ERR_SHUTTING_DOWN ("go elsewhere").
+   * @internal
    */
   stats?: HostStats;
   /** How many sessions this connection may have at once (default: unbounded). */
@@ -52,6 +57,7 @@ export interface HostOptions {
   defaultLimits?: Partial<CellLimits>;
 }
 
+/** A codecell-host connection being served (createHost). */
 export interface Host {
   /** Resolves once the input closed and every session was shut down. */
   readonly closed: Promise<void>;
@@ -59,6 +65,7 @@ export interface Host {
   close(): Promise<void>;
 }
 
+/** Serves protocol v2 on one connection (stdio by default) until its input ends; codecell-host's main runs it. */
 export function createHost(options: HostOptions = {}): Host {
   const logger = options.logger ?? consoleLogger;
   const carrier = options.carrier ?? streamCarrier(options.input ?? process.stdin, options.output ?? process.stdout);

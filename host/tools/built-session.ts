@@ -17,7 +17,17 @@ import type {
 import { SessionBase } from '../../src/internal.js';
 
 /** A session started by SessionBuilder: the session's interface; shutdown also closes its MCP servers. */
-export class BuiltSession extends SessionBase {
+export interface BuiltSession extends CodeCellSession {
+  /** The session underneath (a SessionRuntime, or a RemoteSession of HostClient). */
+  readonly session: CodeCellSession;
+  /** Every tool of the session, from all its sources. */
+  readonly tools: readonly ToolDefinition[];
+  /** The setup cell's first event (withSetup). */
+  readonly setupEvent: CellEvent | undefined;
+}
+
+/** BuiltSession over the session underneath. */
+export class ComposedSession extends SessionBase implements BuiltSession {
   /** The session underneath (a SessionRuntime, or a RemoteSession of HostClient). */
   readonly session: CodeCellSession;
   /** Every tool of the session, from all its sources. */

@@ -28,6 +28,7 @@ export interface McpHttpServer {
   headers?: Record<string, string>;
 }
 
+/** An MCP server whose tools a session offers as `tools.<name>__<tool>`: a command (stdio) or a URL (Streamable HTTP). */
 export type McpServerConfig = (McpStdioServer | McpHttpServer) & {
   /**
    * Check tool input against each tool's inputSchema before calling (default true); a function

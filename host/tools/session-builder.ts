@@ -23,15 +23,16 @@ import { DEFAULT_SETUP_TIMEOUT_MS, setupTimedOut } from '../client/remote-sessio
 import { untilAborted } from '../wire/signals.js';
 import type { McpServerConfig } from './mcp-tools.js';
 import type { Client as McpClient } from '@modelcontextprotocol/sdk/client/index.js';
-import { BuiltSession } from './built-session.js';
+import { ComposedSession, type BuiltSession } from './built-session.js';
 import { ToolRoutes, type SourceTool, type ToolSource } from './tool-routes.js';
 
 export type { SourceTool, ToolSource } from './tool-routes.js';
 
-export { BuiltSession } from './built-session.js';
+export type { BuiltSession } from './built-session.js';
 
 export type { McpServerConfig, McpHttpServer, McpStdioServer } from './mcp-tools.js';
 
+/** Where SessionBuilder starts the session, and its logger, stored values and deadline. */
 export interface SessionBuilderOptions {
   /** Start the session on this host (default: a SessionRuntime in this process). */
   host?: HostClient;
@@ -42,6 +43,7 @@ export interface SessionBuilderOptions {
 
 const NAMESPACE = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
+/** Builds a session from tool sources (own tools, MCP servers), limits and a setup cell, in-process or on a host. */
 export class SessionBuilder {
   readonly #options: SessionBuilderOptions;
   readonly #toolSources: { tools: SourceTool[]; delegate: ToolSource }[] = [];
@@ -126,7 +128,7 @@ export class SessionBuilder {
       if (this.#mcpServers.length > 0) await addMcpTools(routes, this.#mcpServers, clients, signal);
       const delegate = routes.delegate(this.#toolSources.map(({ delegate: source }) => source));
       const inner = await this.#startSession(delegate, routes.definitions, signal);
-      return new BuiltSession(inner.session, routes.definitions, inner.setupEvent, closeClients);
+      return new ComposedSession(inner.session, routes.definitions, inner.setupEvent, closeClients);
     } catch (error) {
       await closeClients();
       throw error;

@@ -27,54 +27,71 @@ import {
   type ToolDefinition,
 } from '../../src/index.js';
 import { INTERNAL_ERROR, INVALID_PARAMS } from '../../src/internal.js';
+import type {
+  Direction,
+  MethodKind,
+  ParamsSchema,
+  MethodSpec,
+  InitializeResult,
+  SessionCreateResult,
+  HostPingResult,
+  CellExecuteResult,
+  ToolInvokeResult,
+  InSession,
+  WireParams,
+} from './wire-types.js';
+
+export type {
+  SessionId,
+  Direction,
+  MethodKind,
+  ParamsIssue,
+  ParamsSchema,
+  MethodSpec,
+  ParamsOf,
+  ResultOf,
+  InitializeResult,
+  SessionCreateResult,
+  HostLoad,
+  HostPingResult,
+  CellExecuteResult,
+  ToolInvokeResult,
+  InSession,
+  InCell,
+  WireParams,
+  CellCancelParams,
+} from './wire-types.js';
 
 /** Version 2: execute answers at admission, events by subscription, one cancel per cell (docs/protocol.md). */
 export const PROTOCOL_VERSION = 2;
 
-export type SessionId = string;
-export type Direction = 'toHost' | 'toClient';
-
-export type MethodKind = 'request' | 'notification';
-
-/** One row of the method table; `result` only carries the result type. */
-export interface MethodSpec<
-  Params extends z.ZodType = z.ZodType,
-  Result = unknown,
-  D extends Direction = Direction,
-  K extends MethodKind = MethodKind,
-> {
-  readonly name: string;
-  readonly direction: D;
-  readonly kind: K;
-  readonly params: Params;
-  readonly result?: Result;
-}
-export type ParamsOf<M extends MethodSpec> = z.output<M['params']>;
-export type ResultOf<M extends MethodSpec> = M extends MethodSpec<z.ZodType, infer R> ? R : never;
+/** A method's params schema, checked against the params its row declares (WireParams). */
+type SchemaOf<K extends keyof WireParams> = z.ZodType<WireParams[K]>;
 
 const request =
-  <Result>() =>
-  <Params extends z.ZodType, D extends Direction>(
+  <K extends keyof WireParams, Result>() =>
+  <D extends Direction>(
     name: string,
     direction: D,
-    params: Params,
-  ): MethodSpec<Params, Result, D, 'request'> => ({ name, direction, kind: 'request', params });
-function notification<Params extends z.ZodType>(
-  name: string,
-  params: Params,
-): MethodSpec<Params, void, 'toClient', 'notification'>;
-function notification<Params extends z.ZodType, D extends Direction>(
-  name: string,
-  params: Params,
-  direction: D,
-): MethodSpec<Params, void, D, 'notification'>;
-function notification<Params extends z.ZodType>(
-  name: string,
-  params: Params,
-  direction: Direction = 'toClient',
-): MethodSpec<Params, void> {
-  return { name, direction, kind: 'notification', params };
-}
+    params: SchemaOf<K>,
+  ): MethodSpec<WireParams[K], Result, D, 'request'> => ({
+    name,
+    direction,
+    kind: 'request',
+    params: params as ParamsSchema<WireParams[K]>,
+  });
+const notification =
+  <K extends keyof WireParams>() =>
+  <D extends Direction = 'toClient'>(
+    name: string,
+    params: SchemaOf<K>,
+    direction: D = 'toClient' as D,
+  ): MethodSpec<WireParams[K], void, D, 'notification'> => ({
+    name,
+    direction,
+    kind: 'notification',
+    params: params as ParamsSchema<WireParams[K]>,
+  });
 /** A value the runtime checks itself: typed here, passed through as is. */
 const checkedByRuntime = <T>() => z.custom<T>(() => true);
 
@@ -86,8 +103,9 @@ const inCell = { sessionId, cellId };
 /** A caller may not choose the session id: the host assigns it. */
 const noSessionId = z.undefined({ error: 'sessionId is assigned by the host; do not pass one' }).optional();
 
+/** The protocol's method table (docs/protocol.md): name, direction, kind and params check of every method. */
 export const Methods = {
-  initialize: request<InitializeResult>()(
+  initialize: request<'initialize', InitializeResult>()(
     'initialize',
     'toHost',
     z.object({
@@ -96,7 +114,7 @@ export const Methods = {
     }),
   ),
   /** Answered at once (the setup cell admitted); the setup cell's first event follows as cell/initialEvent. */
-  sessionCreate: request<SessionCreateResult>()(
+  sessionCreate: request<'sessionCreate', SessionCreateResult>()(
     'session/create',
     'toHost',
     z.object({
@@ -109,7 +127,7 @@ export const Methods = {
     }),
   ),
   /** Answered at admission with the cell id; the initial observation follows as cell/initialEvent. */
-  cellExecute: request<CellExecuteResult>()(
+  cellExecute: request<'cellExecute', CellExecuteResult>()(
     'cell/execute',
     'toHost',
     z.object({
@@ -118,87 +136,72 @@ export const Methods = {
       observe: checkedByRuntime<ObserveMode>().optional(),
     }),
   ),
-  cellObserve: request<CellEvent>()(
+  cellObserve: request<'cellObserve', CellEvent>()(
     'cell/observe',
     'toHost',
     z.object({ ...inCell, mode: checkedByRuntime<ObserveMode>() }),
   ),
-  cellTerminate: request<CellEvent>()('cell/terminate', 'toHost', z.object(inCell)),
+  cellTerminate: request<'cellTerminate', CellEvent>()('cell/terminate', 'toHost', z.object(inCell)),
   /**
    * Starts cell/event for the cell: its held events first (with `from: 'start'`, its whole kept
    * log, a `gap` event first if some were dropped), then each as it happens.
    */
-  cellSubscribe: request<Record<string, never>>()(
+  cellSubscribe: request<'cellSubscribe', Record<string, never>>()(
     'cell/subscribe',
     'toHost',
     z.object({ ...inCell, from: z.enum(['now', 'start']).optional() }),
   ),
   /** Starts session/event for the session: every cell's events from now on, admissions included. */
-  sessionSubscribe: request<Record<string, never>>()('session/subscribe', 'toHost', z.object(inSession)),
+  sessionSubscribe: request<'sessionSubscribe', Record<string, never>>()(
+    'session/subscribe',
+    'toHost',
+    z.object(inSession),
+  ),
   /** Accepted and ignored (the first v2 clients sent it): the host holds a cell's newest 128 events until cell/subscribe either way. */
-  cellNoSubscriber: notification('cell/noSubscriber', z.object(inCell), 'toHost'),
-  sessionShutdown: request<Record<string, never>>()('session/shutdown', 'toHost', z.object(inSession)),
+  cellNoSubscriber: notification<'cellNoSubscriber'>()('cell/noSubscriber', z.object(inCell), 'toHost'),
+  sessionShutdown: request<'sessionShutdown', Record<string, never>>()(
+    'session/shutdown',
+    'toHost',
+    z.object(inSession),
+  ),
   /** Liveness: answered at once by a host whose event loop runs, with its load (clients place sessions by it). */
-  hostPing: request<HostPingResult>()('host/ping', 'toHost', z.object({})),
-  toolInvoke: request<ToolInvokeResult>()(
+  hostPing: request<'hostPing', HostPingResult>()('host/ping', 'toHost', z.object({})),
+  toolInvoke: request<'toolInvoke', ToolInvokeResult>()(
     'tool/invoke',
     'toClient',
     z.object({ ...inSession, call: checkedByRuntime<NestedToolCall>() }),
   ),
-  cellNotify: request<Record<string, never>>()(
+  cellNotify: request<'cellNotify', Record<string, never>>()(
     'cell/notify',
     'toClient',
     z.object({ ...inSession, notification: checkedByRuntime<CellNotification>() }),
   ),
   /** The initial observation of a cell admitted by cell/execute or session/create. */
-  cellInitialEvent: notification('cell/initialEvent', z.object({ ...inCell, event: checkedByRuntime<CellEvent>() })),
-  cellEvent: notification('cell/event', z.object({ ...inCell, event: checkedByRuntime<CellStreamEvent>() })),
-  sessionEvent: notification(
+  cellInitialEvent: notification<'cellInitialEvent'>()(
+    'cell/initialEvent',
+    z.object({ ...inCell, event: checkedByRuntime<CellEvent>() }),
+  ),
+  cellEvent: notification<'cellEvent'>()(
+    'cell/event',
+    z.object({ ...inCell, event: checkedByRuntime<CellStreamEvent>() }),
+  ),
+  sessionEvent: notification<'sessionEvent'>()(
     'session/event',
     z.object({ ...inSession, event: checkedByRuntime<SessionStreamEvent>() }),
   ),
   /** The host gave up on every outstanding request of this method for the cell: abort, never answer. (Lists every DelegateCalls method.) */
-  cellCancel: notification('cell/cancel', z.object({ ...inCell, method: z.enum(['tool/invoke', 'cell/notify']) })),
-  cellClosed: notification('cell/closed', z.object(inCell)),
+  cellCancel: notification<'cellCancel'>()(
+    'cell/cancel',
+    z.object({ ...inCell, method: z.enum(['tool/invoke', 'cell/notify']) }),
+  ),
+  cellClosed: notification<'cellClosed'>()('cell/closed', z.object(inCell)),
 } as const;
-
-export interface InitializeResult {
-  protocolVersion: number;
-  serverInfo: { name: string; version: string };
-  limits: CellLimits;
-}
-/** `callbackAbortDeadlineMs`: the session's deadline, which the client's own waits keep too. */
-export interface SessionCreateResult {
-  sessionId: SessionId;
-  setupCellId?: string;
-  callbackAbortDeadlineMs?: number;
-  load?: HostLoad;
-}
-/**
- * What a host reports of its load, over all its connections: its sessions, its cells admitted
- * and not yet closed, and whether it accepts new sessions (false while it drains: go elsewhere).
- */
-export interface HostLoad {
-  sessions: number;
-  cellsRunning: number;
-  accepting: boolean;
-}
-export interface HostPingResult {
-  load?: HostLoad;
-}
-export interface CellExecuteResult {
-  cellId: string;
-}
-/** The tool's JSON value; absent when the tool returned undefined. */
-export interface ToolInvokeResult {
-  value?: JsonValue;
-}
 
 type MethodTable = typeof Methods;
 
 /** The keys of the methods that go in direction D, of kind K. */
 export type MethodsOf<D extends Direction, K extends MethodKind = MethodKind> = {
-  [M in keyof MethodTable]: MethodTable[M] extends MethodSpec<z.ZodType, unknown, D, K> ? M : never;
+  [M in keyof MethodTable]: MethodTable[M] extends MethodSpec<infer _P, unknown, D, K> ? M : never;
 }[keyof MethodTable];
 
 /**
@@ -209,18 +212,14 @@ export type MethodsOf<D extends Direction, K extends MethodKind = MethodKind> = 
 export type Handlers<D extends Direction, K extends MethodKind = MethodKind> = {
   [M in MethodsOf<D, K>]: MethodTable[M] extends MethodSpec<infer P, infer R, D, infer Kind>
     ? Kind extends 'request'
-      ? (params: z.output<P>, token: CancellationToken) => R | Promise<R>
-      : (params: z.output<P>) => void
+      ? (params: P, token: CancellationToken) => R | Promise<R>
+      : (params: P) => void
     : never;
 };
 
-/** The params of every method, by its key in Methods (e.g. `WireParams['cellExecute']`). */
-export type WireParams = { [K in keyof typeof Methods]: ParamsOf<(typeof Methods)[K]> };
-export type CellCancelParams = WireParams['cellCancel'];
-
 /** A delegate call crossing the wire: its params carry the session id and the call's argument. */
 export interface DelegateCall {
-  readonly method: MethodSpec<z.ZodType<{ sessionId: string } & Record<string, unknown>>>;
+  readonly method: MethodSpec<InSession>;
   /** The params key of the delegate method's argument (it has a `cellId`). */
   readonly arg: string;
   /** The JSON-RPC result made of the delegate's value. */
@@ -252,6 +251,7 @@ export const DelegateCalls = {
 } as const satisfies Record<Exclude<keyof SessionRuntimeDelegate, 'cellClosed'>, DelegateCall>;
 export type DelegateCallName = keyof typeof DelegateCalls;
 
+/** The JSON-RPC error codes of the protocol. */
 export const JsonRpcErrors = {
   parseError: -32700,
   invalidRequest: -32600,
@@ -283,6 +283,7 @@ export function wireCodeOf(code: CodeCellErrorCode): number {
   }
 }
 
+/** The `data` of a JSON-RPC error: the CodeCellError code (and an error kind) it stands for. */
 export interface WireErrorData {
   code: CodeCellErrorCode;
 }

@@ -20,6 +20,7 @@ const REFILL_DELAY_MS = 5;
 const livePools = new Set<IsolatePool>();
 let exitHookInstalled = false;
 
+/** How many warm isolates a pool keeps. */
 export interface IsolatePoolOptions {
   /** Warm isolates kept per memory limit (default 2; 0 disables warming). */
   size?: number;
@@ -32,6 +33,7 @@ function checkSize(size: unknown): number {
   return size;
 }
 
+/** Warm isolates (context and prelude ready) for cells to take; sessions share the process's default pool unless given one. */
 export class IsolatePool {
   #size: number;
   /** Ready isolates by memory limit, in least-recently-used order of the limits. */

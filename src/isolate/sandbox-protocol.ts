@@ -6,7 +6,9 @@
 
 /** How an image may be detailed (SPEC §5); the `image` message carries one of these. */
 export const IMAGE_DETAILS = ['auto', 'low', 'high', 'original'] as const;
-export type ImageDetail = (typeof IMAGE_DETAILS)[number];
+/** How closely a model should look at an image (OpenAI's image detail). */
+export type ImageDetail = 'auto' | 'low' | 'high' | 'original';
+IMAGE_DETAILS satisfies readonly ImageDetail[];
 
 /** The sandbox globals as a TypeScript declaration for the model (renderToolDeclarations). */
 export const SANDBOX_GLOBALS_DECLARATION = `type ImageDetail = ${IMAGE_DETAILS.map((detail) => `'${detail}'`).join(' | ')};

@@ -20,10 +20,14 @@ import { byteLength } from '../json.js';
 import { assertWithinCaps, checkLimits, clampToCaps, DEFAULT_LIMITS, mergeLimits, type CellLimits } from '../limits.js';
 import { SessionBase } from './session-base.js';
 import { MAX_UNREAD_TERMINALS, SessionCells } from './session-cells.js';
+import type { SessionRuntimeOptions } from './options.js';
 import { prepareSource } from './source.js';
+
+export type { SessionRuntimeOptions } from './options.js';
 import type {
   CellEvent,
   CellId,
+  CodeCellSession,
   CellStreamEvent,
   EventsOptions,
   ExecuteRequest,
@@ -34,7 +38,6 @@ import type {
   SessionRuntimeDelegate,
   SessionStreamEvent,
   StartedCell,
-  ToolDefinition,
 } from '../types.js';
 import {
   checkDeadlineMs,
@@ -47,254 +50,244 @@ import {
   checkTools,
 } from '../validate.js';
 
-export interface SessionRuntimeOptions {
-  /** Default tools of every cell. */
-  tools?: ToolDefinition[];
-  limits?: Partial<CellLimits>;
-  /** How long cancelled callbacks are waited for before they are abandoned. Default 100. */
-  callbackAbortDeadlineMs?: number;
-  storedValues?: 'enabled' | 'disabled';
-  /** Where warnings go (dropped events, failing notify/cellClosed). Default: console (stderr). */
-  logger?: Logger;
-  /** Upper bounds no session default or per-cell override may exceed (the host's caps). */
-  caps?: Partial<CellLimits>;
-  /**
-   * Called when V8 lost control of a cell's isolate (isolated-vm's catastrophic error). The cell
-   * is terminated (reason memoryLimit); the process should be restarted soon. codecell-host exits.
-   */
-  onCatastrophicError?: (message: string) => void;
-  /** Where cells get their isolates. Default: one pool shared by the sessions of the process. */
-  isolatePool?: IsolatePool;
-  /**
-   * Sees every cell's admission and stream events as they happen, before any subscriber (for
-   * metrics: codecell-host counts cells and times tool calls with it). It must not throw.
-   */
-  observer?: (event: SessionStreamEvent) => void;
-}
-
+/** The one deadline (ms) within which cancelled callbacks are waited for on terminate and shutdown. */
 export const DEFAULT_CALLBACK_ABORT_DEADLINE_MS = 100;
 
-export class SessionRuntime extends SessionBase {
-  readonly #delegate: SessionRuntimeDelegate;
-  readonly #tools: CellTool[];
-  readonly #limits: CellLimits;
-  readonly #caps: Partial<CellLimits> | undefined;
-  readonly #onCatastrophicError: ((message: string) => void) | undefined;
-  readonly #isolatePool: IsolatePool;
-  readonly #observer: ((event: SessionStreamEvent) => void) | undefined;
-  /** The session's share of the CPU: maxRunningCells of its cells execute at once. */
-  readonly #gate: RunGate;
-  readonly #deadlineMs: number;
-  readonly #storedValues: Map<string, string> | undefined;
-  /** UTF-8 bytes of the stored keys and JSON texts, kept as writes are committed. */
-  #storedBytes = 0;
-  readonly #logger: Logger;
-  readonly #cells: SessionCells;
-  readonly #streams: CellStreams;
-  /** Admissions in progress; shutdown rejects them at once. */
-  readonly #admissions = new Set<(error: CodeCellError) => void>();
-  #admitting = 0;
-  #cellSeq = 0;
+/**
+ * A session that runs its cells in this process, each in an isolate of its own: the
+ * CodeCellSession interface, created with `new SessionRuntime(delegate, options)`. Its delegate
+ * serves the cells' tool calls and notifications; shutdown() ends every cell within one deadline.
+ */
+export interface SessionRuntime extends CodeCellSession {}
 
-  constructor(delegate: SessionRuntimeDelegate, options?: SessionRuntimeOptions) {
-    super();
-    assertIsolatesUsable();
-    this.#delegate = checkDelegate(delegate);
-    const checked = checkOptionsObject(options);
-    this.#tools = checked.tools === undefined ? [] : checkTools(checked.tools, 'options.tools');
-    this.#caps = checked.caps === undefined ? undefined : checkLimits(checked.caps, 'options.caps');
-    this.#limits = mergeLimits(clampToCaps(DEFAULT_LIMITS, this.#caps), checkLimits(checked.limits, 'options.limits'));
-    assertWithinCaps(this.#limits, this.#caps, 'options.limits');
-    this.#deadlineMs = checkDeadlineMs(checked.callbackAbortDeadlineMs) ?? DEFAULT_CALLBACK_ABORT_DEADLINE_MS;
-    this.#storedValues = checkStoredValues(checked.storedValues) === 'enabled' ? new Map() : undefined;
-    this.#logger = checkLogger(checked.logger) ?? consoleLogger;
-    if (checked.onCatastrophicError !== undefined && typeof checked.onCatastrophicError !== 'function') {
-      throw new CodeCellError('ERR_INVALID_REQUEST', 'options.onCatastrophicError must be a function');
-    }
-    this.#onCatastrophicError = checked.onCatastrophicError as ((message: string) => void) | undefined;
-    if (checked.isolatePool !== undefined && !(checked.isolatePool instanceof IsolatePool)) {
-      throw new CodeCellError('ERR_INVALID_REQUEST', 'options.isolatePool must be an IsolatePool');
-    }
-    this.#isolatePool = (checked.isolatePool as IsolatePool | undefined) ?? defaultIsolatePool;
-    if (checked.observer !== undefined && typeof checked.observer !== 'function')
-      throw new CodeCellError('ERR_INVALID_REQUEST', 'options.observer must be a function');
-    this.#observer = checked.observer as ((event: SessionStreamEvent) => void) | undefined;
-    this.#cells = new SessionCells(this.#logger);
-    this.#gate = new RunGate(this.#limits.maxRunningCells);
-    // Committed cells keep their events for a late first subscriber as long as their outcome.
-    this.#streams = new CellStreams({
-      logger: this.#logger,
-      retainClosed: MAX_UNREAD_TERMINALS,
-      sessionFromCells: true,
-    });
-  }
+/** The SessionRuntime constructor (validates `delegate` and `options` at once: ERR_INVALID_REQUEST). */
+export const SessionRuntime: new (delegate: SessionRuntimeDelegate, options?: SessionRuntimeOptions) => SessionRuntime =
+  class SessionRuntime extends SessionBase {
+    readonly #delegate: SessionRuntimeDelegate;
+    readonly #tools: CellTool[];
+    readonly #limits: CellLimits;
+    readonly #caps: Partial<CellLimits> | undefined;
+    readonly #onCatastrophicError: ((message: string) => void) | undefined;
+    readonly #isolatePool: IsolatePool;
+    readonly #observer: ((event: SessionStreamEvent) => void) | undefined;
+    /** The session's share of the CPU: maxRunningCells of its cells execute at once. */
+    readonly #gate: RunGate;
+    readonly #deadlineMs: number;
+    readonly #storedValues: Map<string, string> | undefined;
+    /** UTF-8 bytes of the stored keys and JSON texts, kept as writes are committed. */
+    #storedBytes = 0;
+    readonly #logger: Logger;
+    readonly #cells: SessionCells;
+    readonly #streams: CellStreams;
+    /** Admissions in progress; shutdown rejects them at once. */
+    readonly #admissions = new Set<(error: CodeCellError) => void>();
+    #admitting = 0;
+    #cellSeq = 0;
 
-  async execute(request: ExecuteRequest, initialObserve: ObserveMode = DEFAULT_OBSERVE): Promise<StartedCell> {
-    this.assertNotShuttingDown();
-    const checked = checkExecuteRequest(request);
-    const mode = checkObserveMode(initialObserve, 'initialObserve');
-    const limits = mergeLimits(this.#limits, checked.limits);
-    assertWithinCaps(limits, this.#caps, 'request.limits');
-    this.#checkAdmission(checked.source, limits);
-    const tools = checked.tools ?? this.#tools;
-    const prepared = prepareSource(checked.source, checked.language, checked.filename);
-    const cellId = String(++this.#cellSeq);
-    const config = this.#sandboxConfig(tools, limits);
-
-    this.#admitting++;
-    let isolate: CellIsolate;
-    try {
-      isolate = await this.#admit(limits.memoryMb);
-    } finally {
-      // In the same continuation that registers the cell, so the live count never dips.
-      this.#admitting--;
+    constructor(delegate: SessionRuntimeDelegate, options?: SessionRuntimeOptions) {
+      super();
+      assertIsolatesUsable();
+      this.#delegate = checkDelegate(delegate);
+      const checked = checkOptionsObject(options);
+      this.#tools = checked.tools === undefined ? [] : checkTools(checked.tools, 'options.tools');
+      this.#caps = checked.caps === undefined ? undefined : checkLimits(checked.caps, 'options.caps');
+      this.#limits = mergeLimits(
+        clampToCaps(DEFAULT_LIMITS, this.#caps),
+        checkLimits(checked.limits, 'options.limits'),
+      );
+      assertWithinCaps(this.#limits, this.#caps, 'options.limits');
+      this.#deadlineMs = checkDeadlineMs(checked.callbackAbortDeadlineMs) ?? DEFAULT_CALLBACK_ABORT_DEADLINE_MS;
+      this.#storedValues = checkStoredValues(checked.storedValues) === 'enabled' ? new Map() : undefined;
+      this.#logger = checkLogger(checked.logger) ?? consoleLogger;
+      if (checked.onCatastrophicError !== undefined && typeof checked.onCatastrophicError !== 'function') {
+        throw new CodeCellError('ERR_INVALID_REQUEST', 'options.onCatastrophicError must be a function');
+      }
+      this.#onCatastrophicError = checked.onCatastrophicError as ((message: string) => void) | undefined;
+      if (checked.isolatePool !== undefined && !(checked.isolatePool instanceof IsolatePool)) {
+        throw new CodeCellError('ERR_INVALID_REQUEST', 'options.isolatePool must be an IsolatePool');
+      }
+      this.#isolatePool = (checked.isolatePool as IsolatePool | undefined) ?? defaultIsolatePool;
+      if (checked.observer !== undefined && typeof checked.observer !== 'function')
+        throw new CodeCellError('ERR_INVALID_REQUEST', 'options.observer must be a function');
+      this.#observer = checked.observer as ((event: SessionStreamEvent) => void) | undefined;
+      this.#cells = new SessionCells(this.#logger);
+      this.#gate = new RunGate(this.#limits.maxRunningCells);
+      // Committed cells keep their events for a late first subscriber as long as their outcome.
+      this.#streams = new CellStreams({
+        logger: this.#logger,
+        retainClosed: MAX_UNREAD_TERMINALS,
+        sessionFromCells: true,
+      });
     }
-    if (this.shuttingDown) {
-      // Admitted just as shutdown began: it never runs.
-      isolate.dispose();
+
+    async execute(request: ExecuteRequest, initialObserve: ObserveMode = DEFAULT_OBSERVE): Promise<StartedCell> {
       this.assertNotShuttingDown();
+      const checked = checkExecuteRequest(request);
+      const mode = checkObserveMode(initialObserve, 'initialObserve');
+      const limits = mergeLimits(this.#limits, checked.limits);
+      assertWithinCaps(limits, this.#caps, 'request.limits');
+      this.#checkAdmission(checked.source, limits);
+      const tools = checked.tools ?? this.#tools;
+      const prepared = prepareSource(checked.source, checked.language, checked.filename);
+      const cellId = String(++this.#cellSeq);
+      const config = this.#sandboxConfig(tools, limits);
+
+      this.#admitting++;
+      let isolate: CellIsolate;
+      try {
+        isolate = await this.#admit(limits.memoryMb);
+      } finally {
+        // In the same continuation that registers the cell, so the live count never dips.
+        this.#admitting--;
+      }
+      if (this.shuttingDown) {
+        // Admitted just as shutdown began: it never runs.
+        isolate.dispose();
+        this.assertNotShuttingDown();
+      }
+      isolate.useGate(this.#gate);
+      this.#streams.admit(cellId);
+      this.#observer?.({ cellId, type: 'admitted' });
+      const cell = this.#newCell(isolate, cellId, checked.toolCallId ?? `exec-${cellId}`, tools, limits);
+      this.#cells.add(cell);
+      const initialEvent = cell.observe(mode);
+      if (prepared.error !== undefined) cell.fail(prepared.error);
+      else cell.start(prepared.code, prepared.filename, config);
+      return this.startedCell(cellId, initialEvent);
     }
-    isolate.useGate(this.#gate);
-    this.#streams.admit(cellId);
-    this.#observer?.({ cellId, type: 'admitted' });
-    const cell = this.#newCell(isolate, cellId, checked.toolCallId ?? `exec-${cellId}`, tools, limits);
-    this.#cells.add(cell);
-    const initialEvent = cell.observe(mode);
-    if (prepared.error !== undefined) cell.fail(prepared.error);
-    else cell.start(prepared.code, prepared.filename, config);
-    return this.startedCell(cellId, initialEvent);
-  }
 
-  /** Refuses a cell over maxSourceBytes, or one past the session's maxCellsPerSession. */
-  #checkAdmission(source: string, limits: CellLimits): void {
-    const sourceBytes = byteLength(source);
-    if (sourceBytes > limits.maxSourceBytes) {
-      const why = `source is ${sourceBytes} bytes, over the maxSourceBytes limit of ${limits.maxSourceBytes}`;
-      throw new CodeCellError('ERR_LIMIT_EXCEEDED', why);
+    /** Refuses a cell over maxSourceBytes, or one past the session's maxCellsPerSession. */
+    #checkAdmission(source: string, limits: CellLimits): void {
+      const sourceBytes = byteLength(source);
+      if (sourceBytes > limits.maxSourceBytes) {
+        const why = `source is ${sourceBytes} bytes, over the maxSourceBytes limit of ${limits.maxSourceBytes}`;
+        throw new CodeCellError('ERR_LIMIT_EXCEEDED', why);
+      }
+      if (this.#cells.liveCount + this.#admitting >= limits.maxCellsPerSession) {
+        const why = `the session already has ${limits.maxCellsPerSession} live cells (maxCellsPerSession)`;
+        throw new CodeCellError('ERR_LIMIT_EXCEEDED', why);
+      }
     }
-    if (this.#cells.liveCount + this.#admitting >= limits.maxCellsPerSession) {
-      const why = `the session already has ${limits.maxCellsPerSession} live cells (maxCellsPerSession)`;
-      throw new CodeCellError('ERR_LIMIT_EXCEEDED', why);
+
+    /** The configuration the sandbox is given as data (tools, stored values, limits). */
+    #sandboxConfig(tools: readonly CellTool[], limits: CellLimits): string {
+      const stored = this.#storedValues === undefined ? null : Object.fromEntries(this.#storedValues);
+      return JSON.stringify({
+        tools: tools.map(({ id, definition, kind }) => ({ id, kind, description: definition.description ?? '' })),
+        stored,
+        storedBytes: this.#storedBytes,
+        limits: { maxNotificationBytes: limits.maxNotificationBytes, maxStoredBytes: limits.maxStoredBytes },
+      });
     }
-  }
 
-  /** The configuration the sandbox is given as data (tools, stored values, limits). */
-  #sandboxConfig(tools: readonly CellTool[], limits: CellLimits): string {
-    const stored = this.#storedValues === undefined ? null : Object.fromEntries(this.#storedValues);
-    return JSON.stringify({
-      tools: tools.map(({ id, definition, kind }) => ({ id, kind, description: definition.description ?? '' })),
-      stored,
-      storedBytes: this.#storedBytes,
-      limits: { maxNotificationBytes: limits.maxNotificationBytes, maxStoredBytes: limits.maxStoredBytes },
-    });
-  }
-
-  #newCell(isolate: CellIsolate, cellId: CellId, toolCallId: string, tools: readonly CellTool[], limits: CellLimits) {
-    const cell: Cell = new Cell(isolate, {
-      id: cellId,
-      toolCallId,
-      tools,
-      limits,
-      delegate: this.#delegate,
-      callbackAbortDeadlineMs: this.#deadlineMs,
-      logger: this.#logger,
-      commitStore: (writes) => this.#commitStore(writes, limits.maxStoredBytes),
-      emit: (event, size) => {
-        this.#observer?.({ cellId, ...event });
-        this.#streams.emit(cellId, event, size);
-      },
-      onCommit: (unread) => this.#cells.committed(cell, unread),
-      onTaken: () => this.#cells.taken(cell),
-      onClosed: () => this.#cells.closed(cell),
-    });
-    return cell;
-  }
-
-  async beginObserve(cellId: CellId, mode: ObserveMode, signal?: AbortSignal): Promise<PendingEvent> {
-    const cell = this.#openCell(cellId);
-    return { event: quiet(cell.observe(checkObserveMode(mode), signal)) };
-  }
-
-  async terminate(cellId: CellId): Promise<CellEvent> {
-    return this.#openCell(cellId).terminate();
-  }
-
-  protected cellEvents(cellId: CellId, options: EventsOptions): HandOffStream<CellStreamEvent> {
-    // A closed cell's events are kept for the newest 64 closed cells.
-    return this.#streams.subscribe(cellId, options);
-  }
-
-  protected sessionEvents(): HandOffStream<SessionStreamEvent> {
-    return this.#streams.subscribeSession();
-  }
-
-  #openCell(cellId: unknown): Cell {
-    const id = this.checkCellId(cellId);
-    const cell = this.#cells.get(id);
-    if (cell === undefined) throw new CodeCellError('ERR_MISSING_CELL', `unknown cell ${id}`);
-    return cell;
-  }
-
-  /** Keeps a finished cell's store() writes, unless they would exceed maxStoredBytes (only a cell
-   * that bent the sandbox's own check gets there: its writes are dropped). */
-  #commitStore(writes: ReadonlyMap<string, string>, maxBytes: number): void {
-    const values = this.#storedValues;
-    if (values === undefined || writes.size === 0) return;
-    const sizeOf = (key: string, json: string | undefined): number =>
-      json === undefined ? 0 : byteLength(key) + byteLength(json);
-    let total = this.#storedBytes;
-    for (const [key, json] of writes) total += sizeOf(key, json) - sizeOf(key, values.get(key));
-    if (total > maxBytes) {
-      this.#logger.warn(`codecell: dropped a cell's stored values: ${total} bytes, over maxStoredBytes (${maxBytes})`);
-      return;
+    #newCell(isolate: CellIsolate, cellId: CellId, toolCallId: string, tools: readonly CellTool[], limits: CellLimits) {
+      const cell: Cell = new Cell(isolate, {
+        id: cellId,
+        toolCallId,
+        tools,
+        limits,
+        delegate: this.#delegate,
+        callbackAbortDeadlineMs: this.#deadlineMs,
+        logger: this.#logger,
+        commitStore: (writes) => this.#commitStore(writes, limits.maxStoredBytes),
+        emit: (event, size) => {
+          this.#observer?.({ cellId, ...event });
+          this.#streams.emit(cellId, event, size);
+        },
+        onCommit: (unread) => this.#cells.committed(cell, unread),
+        onTaken: () => this.#cells.taken(cell),
+        onClosed: () => this.#cells.closed(cell),
+      });
+      return cell;
     }
-    for (const [key, json] of writes) values.set(key, json);
-    this.#storedBytes = total;
-  }
 
-  /** Takes a pristine isolate for the cell; a shutdown that begins meanwhile rejects at once. */
-  #admit(memoryMb: number): Promise<CellIsolate> {
-    return new Promise((resolve, reject) => {
-      let refused = false;
-      const refuse = (error: CodeCellError): void => {
-        refused = true;
-        this.#admissions.delete(refuse);
-        reject(error);
-      };
-      this.#admissions.add(refuse);
-      this.#isolatePool
-        .take(memoryMb)
-        .then((isolate) => {
-          isolate.onCatastrophicError((message) => {
-            this.#logger.error(
-              `codecell: isolate catastrophic error: ${message} (V8 lost control of the isolate; run untrusted cells in codecell-host so a restart is cheap)`,
-            );
-            this.#onCatastrophicError?.(message);
-          });
-          if (refused) {
-            isolate.dispose();
-            return;
-          }
-          this.#admissions.delete(refuse);
-          resolve(isolate);
-        })
-        .catch((error: unknown) => {
+    async beginObserve(cellId: CellId, mode: ObserveMode, signal?: AbortSignal): Promise<PendingEvent> {
+      const cell = this.#openCell(cellId);
+      return { event: quiet(cell.observe(checkObserveMode(mode), signal)) };
+    }
+
+    async terminate(cellId: CellId): Promise<CellEvent> {
+      return this.#openCell(cellId).terminate();
+    }
+
+    protected cellEvents(cellId: CellId, options: EventsOptions): HandOffStream<CellStreamEvent> {
+      // A closed cell's events are kept for the newest 64 closed cells.
+      return this.#streams.subscribe(cellId, options);
+    }
+
+    protected sessionEvents(): HandOffStream<SessionStreamEvent> {
+      return this.#streams.subscribeSession();
+    }
+
+    #openCell(cellId: unknown): Cell {
+      const id = this.checkCellId(cellId);
+      const cell = this.#cells.get(id);
+      if (cell === undefined) throw new CodeCellError('ERR_MISSING_CELL', `unknown cell ${id}`);
+      return cell;
+    }
+
+    /** Keeps a finished cell's store() writes, unless they would exceed maxStoredBytes (only a cell
+     * that bent the sandbox's own check gets there: its writes are dropped). */
+    #commitStore(writes: ReadonlyMap<string, string>, maxBytes: number): void {
+      const values = this.#storedValues;
+      if (values === undefined || writes.size === 0) return;
+      const sizeOf = (key: string, json: string | undefined): number =>
+        json === undefined ? 0 : byteLength(key) + byteLength(json);
+      let total = this.#storedBytes;
+      for (const [key, json] of writes) total += sizeOf(key, json) - sizeOf(key, values.get(key));
+      if (total > maxBytes) {
+        this.#logger.warn(
+          `codecell: dropped a cell's stored values: ${total} bytes, over maxStoredBytes (${maxBytes})`,
+        );
+        return;
+      }
+      for (const [key, json] of writes) values.set(key, json);
+      this.#storedBytes = total;
+    }
+
+    /** Takes a pristine isolate for the cell; a shutdown that begins meanwhile rejects at once. */
+    #admit(memoryMb: number): Promise<CellIsolate> {
+      return new Promise((resolve, reject) => {
+        let refused = false;
+        const refuse = (error: CodeCellError): void => {
+          refused = true;
           this.#admissions.delete(refuse);
           reject(error);
-        });
-    });
-  }
-
-  protected async shutdownOnce(): Promise<void> {
-    const shuttingDown = new CodeCellError('ERR_SHUTTING_DOWN', 'the session is shutting down');
-    for (const refuse of this.#admissions) refuse(shuttingDown);
-    const deadline = new Deadline(this.#deadlineMs);
-    try {
-      await this.#cells.shutdown(deadline);
-    } finally {
-      deadline.clear();
-      // Every cell closed (their streams ended with it); the session-wide streams end here.
-      this.#streams.endAll();
+        };
+        this.#admissions.add(refuse);
+        this.#isolatePool
+          .take(memoryMb)
+          .then((isolate) => {
+            isolate.onCatastrophicError((message) => {
+              this.#logger.error(
+                `codecell: isolate catastrophic error: ${message} (V8 lost control of the isolate; run untrusted cells in codecell-host so a restart is cheap)`,
+              );
+              this.#onCatastrophicError?.(message);
+            });
+            if (refused) {
+              isolate.dispose();
+              return;
+            }
+            this.#admissions.delete(refuse);
+            resolve(isolate);
+          })
+          .catch((error: unknown) => {
+            this.#admissions.delete(refuse);
+            reject(error);
+          });
+      });
     }
-  }
-}
+
+    protected async shutdownOnce(): Promise<void> {
+      const shuttingDown = new CodeCellError('ERR_SHUTTING_DOWN', 'the session is shutting down');
+      for (const refuse of this.#admissions) refuse(shuttingDown);
+      const deadline = new Deadline(this.#deadlineMs);
+      try {
+        await this.#cells.shutdown(deadline);
+      } finally {
+        deadline.clear();
+        // Every cell closed (their streams ended with it); the session-wide streams end here.
+        this.#streams.endAll();
+      }
+    }
+  };

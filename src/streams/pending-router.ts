@@ -11,15 +11,19 @@ export interface RoutingFailure {
   message: string;
 }
 
+/** A message for a key: a notification, or a request with how to fail it. */
 export type RoutedEntry<N, R> =
   { type: 'notification'; message: N } | { type: 'request'; message: R; fail(failure: RoutingFailure): void };
 
+/** Where the entries of a registered key go, in arrival order. */
 export type RouteSink<N, R> = (entry: RoutedEntry<N, R>) => void;
 
+/** Held while a key's registration is under way: entries for it wait, even past the deadline. */
 export interface PendingGuard extends Disposable {
   release(): void;
 }
 
+/** Bounds and reporting of a PendingRouter. */
 export interface PendingRouterOptions {
   /** What a key names, for the "unknown <label> <key>" answer. Default 'session'. */
   label?: string;
@@ -36,7 +40,9 @@ export interface PendingRouterOptions {
 
 export const INVALID_PARAMS = -32602;
 export const INTERNAL_ERROR = -32603;
+/** How a held request is failed when the buffer overflows. */
 export const OVERFLOW_MESSAGE = 'pending session buffer overflow';
+/** How a held request is failed when routing ends before its key was registered. */
 export const ROUTING_ENDED_MESSAGE = 'pending session routing ended before session was registered';
 
 /** A fixed-capacity FIFO: push and shift are O(1), and a push when full evicts the oldest. */
@@ -77,6 +83,7 @@ class Ring<T> {
   }
 }
 
+/** Holds messages for keys not registered yet (bounded), and routes them in order once they are; every held request gets exactly one answer. */
 export class PendingRouter<K, N, R> {
   readonly #label: string;
   readonly #maxEntriesPerKey: number;

@@ -27,12 +27,14 @@ import { searchTool, type CodeModeSearchTool } from './search-tool.js';
 export type { CodeModeSearchTool } from './search-tool.js';
 export { codeModeResult, codeModeStatus, renderCodeModeResult, type CodeModeResult } from './code-mode-result.js';
 
+/** exec's input: the cell's source, its language and how long to wait for it. */
 export interface ExecInput {
   source: string;
   language?: CellLanguage | null;
   yield_time_ms?: number | null;
 }
 
+/** wait's input: the cell to wait on (or terminate) and how long. */
 export interface WaitInput {
   cell_id: string;
   yield_time_ms?: number | null;
@@ -54,6 +56,7 @@ export interface CodeModeTool<Input> {
   execute(input: Input, options?: ExecuteOptions): Promise<CodeModeResult>;
 }
 
+/** How a code-mode tool call may be aborted and followed. */
 export interface ExecuteOptions {
   signal?: AbortSignal;
   onEvent?: (event: CellStreamEvent) => void;
@@ -62,6 +65,7 @@ export interface ExecuteOptions {
 /** A session, or something that starts one on first use (a SessionBuilder). */
 export type CodeModeTarget = CodeCellSession | { start(options?: { signal?: AbortSignal }): Promise<CodeCellSession> };
 
+/** Names, defaults and behaviour of the exec/wait pair. */
 export interface CodeModeToolsOptions {
   /** The tools the cells can call, for the description (default: the session's `tools`, if any). */
   tools?: readonly ToolDefinition[];
@@ -87,31 +91,7 @@ export interface CodeModeToolsOptions {
   searchName?: string;
 }
 
-export interface CodeModeToolsOptions {
-  /** The tools the cells can call, for the description (default: the session's `tools`, if any). */
-  tools?: readonly ToolDefinition[];
-  execName?: string;
-  waitName?: string;
-  /** Default yield_time_ms (10 000). */
-  defaultYieldMs?: number;
-  /**
-   * OpenAI strict-mode schemas (default true): every field required, `null` for "not given".
-   * false: only `source` / `cell_id` required (for MCP clients and other loose callers).
-   */
-  strict?: boolean;
-  /**
-   * What an aborted exec or wait does to its cell: 'terminate' it (default), or 'detach': the
-   * call gives up, the cell runs on, and its output so far comes with the next wait.
-   */
-  onAbort?: 'terminate' | 'detach';
-  /**
-   * Past this many characters of tool declarations, exec's description lists the tools by name
-   * only, and a third tool (`search`, named by `searchName`) returns declarations on demand.
-   */
-  maxDeclarationChars?: number;
-  searchName?: string;
-}
-
+/** The exec/wait pair (and the search tool of a long tool list) over one session. */
 export interface CodeModeTools {
   exec: CodeModeTool<ExecInput>;
   wait: CodeModeTool<WaitInput>;

@@ -180,6 +180,7 @@ export function renderToolDeclarations(tools: readonly ToolDefinition[]): string
   return `declare const tools: {\n${members}};\n${SANDBOX_GLOBALS_DECLARATION}`;
 }
 
+/** The names, defaults and schema mode of the exec/wait descriptions. */
 export interface ExecToolOptions {
   /** Name of the run tool. Default 'exec'. */
   execName?: string;
@@ -196,6 +197,7 @@ export interface ExecToolOptions {
   strict?: boolean;
 }
 
+/** A tool as a model sees it: name, description and input schema. */
 export interface ModelToolDescription {
   name: string;
   description: string;

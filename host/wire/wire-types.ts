@@ -1,0 +1,126 @@
+// The protocol's types (docs/protocol.md): the params and results of every method, and the shape
+// of a row of the method table (protocol.ts). Types only: no schema library reaches them.
+import type {
+  CellEvent,
+  CellLimits,
+  CellNotification,
+  CellStreamEvent,
+  ExecuteRequest,
+  JsonValue,
+  NestedToolCall,
+  ObserveMode,
+  SessionStreamEvent,
+  ToolDefinition,
+} from '../../src/index.js';
+
+/** A session's id on its host, assigned by the host. */
+export type SessionId = string;
+/** Which way a method goes: to the host, or to the client. */
+export type Direction = 'toHost' | 'toClient';
+
+/** A request (answered) or a notification. */
+export type MethodKind = 'request' | 'notification';
+
+/** How a params check reports what is wrong: where, and why. */
+export interface ParamsIssue {
+  readonly path: readonly PropertyKey[];
+  readonly message: string;
+}
+
+/** What checks a method's params: the params typed, or the issues found (the first is reported). */
+export interface ParamsSchema<P> {
+  safeParse(value: unknown): { success: true; data: P } | { success: false; error: { issues: readonly ParamsIssue[] } };
+}
+
+/** One row of the method table; `result` only carries the result type. */
+export interface MethodSpec<
+  Params = unknown,
+  Result = unknown,
+  D extends Direction = Direction,
+  K extends MethodKind = MethodKind,
+> {
+  readonly name: string;
+  readonly direction: D;
+  readonly kind: K;
+  /** Checks the params (zod inside; only this shape is part of the API). */
+  readonly params: ParamsSchema<Params>;
+  readonly result?: Result;
+}
+/** A method's params, as its schema checks them. */
+export type ParamsOf<M extends MethodSpec> = M extends MethodSpec<infer P> ? P : never;
+/** A request's result. */
+export type ResultOf<M extends MethodSpec> = M extends MethodSpec<unknown, infer R> ? R : never;
+
+/** The answer to initialize: the protocol version, the server and the host's caps. */
+export interface InitializeResult {
+  protocolVersion: number;
+  serverInfo: { name: string; version: string };
+  limits: CellLimits;
+}
+/** `callbackAbortDeadlineMs`: the session's deadline, which the client's own waits keep too. */
+export interface SessionCreateResult {
+  sessionId: SessionId;
+  setupCellId?: string;
+  callbackAbortDeadlineMs?: number;
+  load?: HostLoad;
+}
+/**
+ * What a host reports of its load, over all its connections: its sessions, its cells admitted
+ * and not yet closed, and whether it accepts new sessions (false while it drains: go elsewhere).
+ */
+export interface HostLoad {
+  sessions: number;
+  cellsRunning: number;
+  accepting: boolean;
+}
+/** The answer to host/ping: the host's load. */
+export interface HostPingResult {
+  load?: HostLoad;
+}
+/** The answer to cell/execute: the admitted cell's id. */
+export interface CellExecuteResult {
+  cellId: string;
+}
+/** The tool's JSON value; absent when the tool returned undefined. */
+export interface ToolInvokeResult {
+  value?: JsonValue;
+}
+
+/** The params of a method addressed to one session. */
+export interface InSession {
+  sessionId: SessionId;
+}
+/** The params of a method addressed to one cell. */
+export interface InCell extends InSession {
+  cellId: string;
+}
+
+/** The params of every method, by its key in Methods (e.g. `WireParams['cellExecute']`). */
+export interface WireParams {
+  initialize: { protocolVersion: number; clientInfo?: { name: string; version?: string } };
+  sessionCreate: {
+    /** Never given: the host assigns the id. */
+    sessionId?: undefined;
+    tools?: ToolDefinition[];
+    limits?: Partial<CellLimits>;
+    storedValues?: 'enabled' | 'disabled';
+    callbackAbortDeadlineMs?: number;
+    setupSource?: string;
+  };
+  cellExecute: InSession & { request: ExecuteRequest; observe?: ObserveMode };
+  cellObserve: InCell & { mode: ObserveMode };
+  cellTerminate: InCell;
+  cellSubscribe: InCell & { from?: 'now' | 'start' };
+  sessionSubscribe: InSession;
+  cellNoSubscriber: InCell;
+  sessionShutdown: InSession;
+  hostPing: Record<string, never>;
+  toolInvoke: InSession & { call: NestedToolCall };
+  cellNotify: InSession & { notification: CellNotification };
+  cellInitialEvent: InCell & { event: CellEvent };
+  cellEvent: InCell & { event: CellStreamEvent };
+  sessionEvent: InSession & { event: SessionStreamEvent };
+  cellCancel: InCell & { method: 'tool/invoke' | 'cell/notify' };
+  cellClosed: InCell;
+}
+export type CellCancelParams = WireParams['cellCancel'];
