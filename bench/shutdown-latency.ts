@@ -3,6 +3,7 @@
 import { Bench } from 'tinybench';
 import { CallbackSet, Deadline, type CallbackKind } from '../src/cell/callbacks.js';
 import { CodeCellError } from '../src/errors.js';
+import { loadIsolatedVm } from '../src/isolate/load.js';
 import { SessionRuntime, DEFAULT_CALLBACK_ABORT_DEADLINE_MS } from '../src/index.js';
 import { check, delegateOf, never, quietLogger, rejectOnAbort, rowsOf, withRatio, type ResultRow } from './common.js';
 
@@ -101,6 +102,25 @@ async function cancelSets(sets: CallbackSet[], windows: readonly (readonly Callb
   return performance.now() - start;
 }
 
+/** Creates `count` isolates with a context each, then times disposing them all (ms). */
+async function disposeIsolates(count: number): Promise<number> {
+  const ivm = loadIsolatedVm();
+  const isolates = await Promise.all(
+    Array.from({ length: count }, async () => {
+      const isolate = new ivm.Isolate({ memoryLimit: 128 });
+      const context = await isolate.createContext();
+      await context.eval('globalThis.data = Array.from({ length: 100 }, (_, i) => ({ i }))');
+      return { isolate, context };
+    }),
+  );
+  const start = performance.now();
+  for (const { isolate, context } of isolates) {
+    context.release();
+    isolate.dispose();
+  }
+  return performance.now() - start;
+}
+
 const SHARED: readonly (readonly CallbackKind[])[] = [['tool', 'notification']];
 const SERIAL: readonly (readonly CallbackKind[])[] = [['notification'], ['tool']];
 
@@ -129,6 +149,10 @@ export async function shutdownLatency(quick: boolean): Promise<ResultRow[]> {
   for (const scenario of scenarios) {
     bench.add(scenario.label, async () => ({ overriddenDuration: await cancel(scenario, await load(scenario)) }));
   }
+  // The floor of a shutdown of 100 cells: disposing their 100 idle isolates, nothing else.
+  bench.add('floor: dispose 100 idle isolates (raw isolated-vm)', async () => ({
+    overriddenDuration: await disposeIsolates(100),
+  }));
   bench.add('policy shared deadline, 10000 hanging in 100 sets', async () => ({
     overriddenDuration: await cancelSets(loadSets(100, 50), SHARED),
   }));

@@ -30,19 +30,14 @@ export class Deadline {
   }
 }
 
-/** Calls `fn` so that a synchronous throw becomes a rejection. */
-export function invokeSafely<T>(fn: () => T | PromiseLike<T>): Promise<T> {
-  return new Promise<T>((resolve) => resolve(fn()));
-}
-
 export type CallbackKind = 'tool' | 'notification';
 
 interface InFlight {
   readonly kind: CallbackKind;
   /** Rejects the caller's promise (on cancellation), whatever the delegate does. */
   readonly release: (reason: unknown) => void;
-  /** The delegate's promise, made unable to reject; undefined until the call started. */
-  settled?: Promise<void>;
+  /** True once the delegate was called (until it settles). */
+  started: boolean;
 }
 
 export interface CallbackSetOptions {
@@ -62,6 +57,12 @@ export class CallbackSet {
   readonly #controllers: Record<CallbackKind, AbortController> = {
     tool: new AbortController(),
     notification: new AbortController(),
+  };
+  /** Delegate calls started and not settled, per kind: settle() waits for a count to reach 0. */
+  readonly #running: Record<CallbackKind, number> = { tool: 0, notification: 0 };
+  readonly #idle: Record<CallbackKind, PromiseWithResolvers<void> | undefined> = {
+    tool: undefined,
+    notification: undefined,
   };
 
   constructor(options: CallbackSetOptions) {
@@ -118,7 +119,7 @@ export class CallbackSet {
     for (const entry of this.#inFlight) {
       if (!kinds.includes(entry.kind)) continue;
       entry.release(reason);
-      if (entry.settled === undefined) this.#inFlight.delete(entry);
+      if (!entry.started) this.#inFlight.delete(entry);
     }
   }
 
@@ -127,11 +128,22 @@ export class CallbackSet {
    * is first. Those still running then are abandoned: nobody waits for them any more.
    */
   async settle(deadline: Deadline, kinds: readonly CallbackKind[] = ['tool', 'notification']): Promise<void> {
-    const pending = [...this.#inFlight].flatMap((entry) =>
-      entry.settled === undefined || !kinds.includes(entry.kind) ? [] : [entry.settled],
-    );
-    if (pending.length === 0) return;
-    await Promise.race([Promise.all(pending), deadline.reached]);
+    // One promise per kind, not one per call: settling 10 000 callbacks costs no chain each.
+    const waits = kinds.filter((kind) => this.#running[kind] > 0).map((kind) => this.#whenIdle(kind));
+    if (waits.length === 0) return;
+    await Promise.race([Promise.all(waits), deadline.reached]);
+  }
+
+  #whenIdle(kind: CallbackKind): Promise<void> {
+    this.#idle[kind] ??= Promise.withResolvers<void>();
+    return this.#idle[kind].promise;
+  }
+
+  /** A started call of `kind` settled. */
+  #settled(kind: CallbackKind): void {
+    if (--this.#running[kind] > 0) return;
+    this.#idle[kind]?.resolve();
+    this.#idle[kind] = undefined;
   }
 
   /**
@@ -175,28 +187,37 @@ export class CallbackSet {
     const { signal } = this.#controllers[kind];
     if (signal.aborted) return Promise.reject(signal.reason);
     return new Promise<T>((resolve, reject) => {
-      const entry: InFlight = { kind, release: reject };
+      const entry: InFlight = { kind, release: reject, started: false };
       this.#inFlight.add(entry);
-      const remove = (): void => {
-        this.#inFlight.delete(entry);
-      };
       // The queue slot is held until the delegate settles; after an abort the queue is cleared
       // and no longer matters, so an abandoned delegate holding its slot harms nobody.
       void queue.add(() => {
-        // One reaction settles both the caller and the bookkeeping; `settled` never rejects.
-        entry.settled = invokeSafely(() => call(signal)).then(
+        entry.started = true;
+        this.#running[kind]++;
+        // One reaction settles the caller, the bookkeeping and the slot; it never rejects.
+        return startCall(call, signal).then(
           (value) => {
-            remove();
+            this.#inFlight.delete(entry);
+            this.#settled(kind);
             resolve(value);
           },
           (error: unknown) => {
-            remove();
+            this.#inFlight.delete(entry);
+            this.#settled(kind);
             reject(error);
           },
         );
-        return entry.settled;
       });
     });
+  }
+}
+
+/** The delegate's promise; a synchronous throw becomes a rejection (a native promise is not wrapped). */
+function startCall<T>(call: (signal: AbortSignal) => Promise<T>, signal: AbortSignal): Promise<T> {
+  try {
+    return Promise.resolve(call(signal));
+  } catch (error) {
+    return Promise.reject(error);
   }
 }
 
