@@ -19,6 +19,38 @@ export const ENTRY_POINTS = {
   'codecell-tanstack': 'dist/adapters/tanstack.d.ts',
 };
 
+/** API Extractor's configuration for one entry point: the report only, under api/. */
+function extractorConfig(name, entry) {
+  return ExtractorConfig.prepare({
+    configObject: {
+      projectFolder: ROOT,
+      mainEntryPointFilePath: `<projectFolder>/${entry}`,
+      compiler: { tsconfigFilePath: '<projectFolder>/tsconfig.json' },
+      apiReport: {
+        enabled: true,
+        reportFileName: `${name}.api.md`,
+        reportFolder: '<projectFolder>/api/',
+        reportTempFolder: '<projectFolder>/dist/api-temp/',
+      },
+      docModel: { enabled: false },
+      dtsRollup: { enabled: false },
+      tsdocMetadata: { enabled: false },
+      messages: {
+        compilerMessageReporting: { default: { logLevel: 'warning' } },
+        extractorMessageReporting: {
+          default: { logLevel: 'warning' },
+          'ae-missing-release-tag': { logLevel: 'none' },
+          // Checked below on the report: every export documented (members may rely on their names).
+          'ae-undocumented': { logLevel: 'none' },
+        },
+        tsdocMessageReporting: { default: { logLevel: 'none' } },
+      },
+    },
+    configObjectFullPath: undefined,
+    packageJsonFullPath: `${ROOT}/package.json`,
+  });
+}
+
 /** The names an API report declares as exports. */
 function exportedNames(report) {
   return new Set(
@@ -35,34 +67,7 @@ export function apiReport({ update = false } = {}) {
   const forgotten = [];
   const reports = [];
   for (const [name, entry] of Object.entries(ENTRY_POINTS)) {
-    const config = ExtractorConfig.prepare({
-      configObject: {
-        projectFolder: ROOT,
-        mainEntryPointFilePath: `<projectFolder>/${entry}`,
-        compiler: { tsconfigFilePath: '<projectFolder>/tsconfig.json' },
-        apiReport: {
-          enabled: true,
-          reportFileName: `${name}.api.md`,
-          reportFolder: '<projectFolder>/api/',
-          reportTempFolder: '<projectFolder>/dist/api-temp/',
-        },
-        docModel: { enabled: false },
-        dtsRollup: { enabled: false },
-        tsdocMetadata: { enabled: false },
-        messages: {
-          compilerMessageReporting: { default: { logLevel: 'warning' } },
-          extractorMessageReporting: {
-            default: { logLevel: 'warning' },
-            'ae-missing-release-tag': { logLevel: 'none' },
-            // Checked below on the report: every export documented (members may rely on their names).
-            'ae-undocumented': { logLevel: 'none' },
-          },
-          tsdocMessageReporting: { default: { logLevel: 'none' } },
-        },
-      },
-      configObjectFullPath: undefined,
-      packageJsonFullPath: `${ROOT}/package.json`,
-    });
+    const config = extractorConfig(name, entry);
     const result = Extractor.invoke(config, {
       localBuild: update,
       messageCallback: (message) => {
