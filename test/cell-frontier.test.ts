@@ -2,26 +2,10 @@
 // codecell-host over linked streams.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import type { CellEvent, CellStreamEvent, JsonValue } from '../src/index.js';
+import type { CellStreamEvent, JsonValue } from '../src/index.js';
 import { deferred, RecordingDelegate, texts, waitFor, type Deferred } from './helpers.js';
 import { bothKinds } from './sessions.js';
-
-const ECHO = [{ name: 'echo' }];
-const echo = (): RecordingDelegate => new RecordingDelegate({ echo: ({ input }) => input });
-
-async function run(
-  session: {
-    execute(request: {
-      source: string;
-      language?: 'javascript' | 'typescript';
-    }): Promise<{ initialEvent: Promise<CellEvent> }>;
-  },
-  source: string,
-  language?: 'javascript' | 'typescript',
-): Promise<CellEvent> {
-  const { initialEvent } = await session.execute(language === undefined ? { source } : { source, language });
-  return initialEvent;
-}
+import { ECHO, echo, run } from './cell-helpers.js';
 
 // Cell semantics, continued from cell-semantics.test.ts: the pending frontier, closing and shutdown races.
 

@@ -1,6 +1,11 @@
 // Real codecell-host processes serving --listen on loopback, for the network-service tests.
 import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { TestContext } from 'node:test';
+import type { CodeCellError } from '../src/index.js';
+import { RecordingDelegate } from './helpers.js';
 import { HOST_NODE_FLAGS } from '../host/wire/host-process.js';
 import { HOST_BIN } from './sessions.js';
 
@@ -48,4 +53,22 @@ export async function startListening(
 export async function probe(url: string, path: string): Promise<{ status: number; text: string }> {
   const response = await fetch(`${url.replace(/^ws/, 'http')}${path}`);
   return { status: response.status, text: await response.text() };
+}
+
+export const TOOLS = [{ name: 'echo' }];
+export const echo = (): RecordingDelegate =>
+  new RecordingDelegate({ echo: (call) => ({ echoed: call.input ?? null }) });
+export const codeOf = (error: unknown): string => (error as CodeCellError).code;
+
+/** A file holding `token` (for --token-file). */
+export function tokenFile(token: string): string {
+  const file = join(mkdtempSync(join(tmpdir(), 'codecell-token-')), 'token');
+  writeFileSync(file, `${token}\n`);
+  return file;
+}
+
+/** Reads one metric's value from the exposition text (the line `name{labels} value`). */
+export function metric(text: string, line: string): number | undefined {
+  const found = text.split('\n').find((row) => row.startsWith(`${line} `));
+  return found === undefined ? undefined : Number(found.slice(line.length + 1));
 }

@@ -3,34 +3,12 @@
 // kill -9, drain on SIGTERM, hosts that appear in a DNS answer), and events neither lost,
 // duplicated nor reordered at 1 000 sessions.
 import assert from 'node:assert/strict';
-import { writeFileSync, mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { describe, test } from 'node:test';
-import { generate } from 'selfsigned';
-import WebSocket from 'ws';
 import { HostClient, type RemoteSession } from '../host/index.js';
-import { hostCommand } from '../host/cli/host-args.js';
 import { listen } from '../host/server/listen.js';
 import type { CodeCellError } from '../src/index.js';
-import { capturingLogger, RecordingDelegate, texts, waitFor } from './helpers.js';
-import { probe, startListening } from './network-helpers.js';
-
-const TOOLS = [{ name: 'echo' }];
-const echo = (): RecordingDelegate => new RecordingDelegate({ echo: (call) => ({ echoed: call.input ?? null }) });
-const codeOf = (error: unknown): string => (error as CodeCellError).code;
-
-function tokenFile(token: string): string {
-  const file = join(mkdtempSync(join(tmpdir(), 'codecell-token-')), 'token');
-  writeFileSync(file, `${token}\n`);
-  return file;
-}
-
-/** Reads one metric's value from the exposition text (the line `name{labels} value`). */
-function metric(text: string, line: string): number | undefined {
-  const found = text.split('\n').find((row) => row.startsWith(`${line} `));
-  return found === undefined ? undefined : Number(found.slice(line.length + 1));
-}
+import { capturingLogger, texts, waitFor } from './helpers.js';
+import { codeOf, echo, probe, startListening, TOOLS } from './network-helpers.js';
 
 // The network transport, continued from network.test.ts: one HostClient over many hosts.
 

@@ -1,12 +1,11 @@
+// SessionRuntime, continued from session-runtime.test.ts: stored values, exit, imports, shutdown,
+// bad input, output helpers.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { SessionRuntime } from '../src/index.js';
-import { capturingLogger, deferred, hang, ms, newRuntime, RecordingDelegate, texts } from './helpers.js';
+import { capturingLogger, hang, ms, newRuntime, RecordingDelegate, texts } from './helpers.js';
 
 const ADD = [{ name: 'add', description: 'adds two numbers' }];
-const GENEROUS_MS = 5_000;
-
-// SessionRuntime, continued from session-runtime.test.ts: stored values, exit, imports, shutdown, bad input, output helpers.
 
 test('stored values reach later cells of the same session only, as deep copies', async (t) => {
   const runtime = newRuntime(t, new RecordingDelegate());

@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { SessionRuntime } from '../src/index.js';
-import { capturingLogger, deferred, hang, ms, newRuntime, RecordingDelegate, texts } from './helpers.js';
+import { deferred, hang, newRuntime, RecordingDelegate, texts } from './helpers.js';
 
 const ADD = [{ name: 'add', description: 'adds two numbers' }];
 const GENEROUS_MS = 5_000;

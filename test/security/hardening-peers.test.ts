@@ -4,19 +4,6 @@ import { describe, test } from 'node:test';
 import { RecordingDelegate, texts, waitFor } from '../helpers.js';
 import { bothKinds } from '../sessions.js';
 
-/** Values a buggy or hostile delegate may throw. */
-function hostileThrowables(): unknown[] {
-  const { proxy, revoke } = Proxy.revocable(new Error('revoked'), {});
-  revoke();
-  const getter = new Error('x');
-  Object.defineProperty(getter, 'message', {
-    get: () => {
-      throw new Error('no message for you');
-    },
-  });
-  return [proxy, getter, new Proxy(new Error('wrapped'), {}), Symbol('thrown'), null];
-}
-
 // Hardening, continued from hardening.test.ts: a host that half-closed, and import() in code built at run time.
 
 describe('a host that closed its output but stayed alive', () => {
