@@ -32,7 +32,10 @@ function benchSession(session: CodeCellSession): BenchSession {
   return {
     run: async (source) => {
       const event: CellEvent = await (await session.execute({ source })).initialEvent;
-      if (event.kind !== 'completed') throw new Error(`a benchmark cell ended ${event.kind}`);
+      if (event.kind !== 'completed') {
+        const why = event.kind === 'terminated' ? ` (${event.reason ?? 'requested'})` : '';
+        throw new Error(`a benchmark cell ended ${event.kind}${why}: ${JSON.stringify(event.items).slice(0, 200)}`);
+      }
       return { text: event.items.flatMap((item) => (item.type === 'text' ? [item.text] : [])), error: event.error };
     },
     close: () => session.shutdown(),
