@@ -98,7 +98,9 @@ async function executeCode<T>(
 ): Promise<ExecutionResult<T>> {
   const marker = `\u0000codecell-result-${randomUUID()}:`;
   const functions = names.map((name) => `const ${name} = (input) => tools.${name}(input ?? {});`).join(' ');
-  const source = `${functions} const __result = await (async () => { ${code}\n})(); if (__result !== undefined) text(${JSON.stringify(marker)} + JSON.stringify(__result));`;
+  const source =
+    `${functions} const __result = await (async () => { ${code}\n})(); if (__result ` +
+    `!== undefined) text(${JSON.stringify(marker)} + JSON.stringify(__result));`;
   const { cellId, initialEvent } = await session.execute(
     { source, language: 'javascript' },
     { kind: 'yieldAfter', ms: timeout },

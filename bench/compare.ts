@@ -66,7 +66,8 @@ async function toolRoundTrips(
   // BATCHES batches, divided by the calls (one figure per cell, the same for every subject).
   const batchStart = performance.now();
   const batched = await session.run(
-    `let n = 0; for (let b = 0; b < ${BATCHES}; b++) { const r = await Promise.all(Array.from({ length: ${BATCH} }, (_, i) => tools.echo({ i }))); n += r.length } text(String(n))`,
+    `let n = 0; for (let b = 0; b < ${BATCHES}; b++) { const r = await Promise.all(Array.from({ ` +
+      `length: ${BATCH} }, (_, i) => tools.echo({ i }))); n += r.length } text(String(n))`,
   );
   const perCall = ((performance.now() - batchStart) * 1000) / (BATCHES * BATCH);
   check(

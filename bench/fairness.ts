@@ -32,7 +32,8 @@ async function measure(name: string, open: () => Promise<CodeCellSession>): Prom
   await a.shutdown();
   await b.shutdown();
   console.log(
-    `\nfairness (${name}): small cell alone ${median(alone).toFixed(1)} ms, beside ${SPINNING} spinning cells of another session ${median(shared).toFixed(1)} ms`,
+    `\nfairness (${name}): small cell alone ${median(alone).toFixed(1)} ms, beside ${SPINNING} ` +
+      `spinning cells of another session ${median(shared).toFixed(1)} ms`,
   );
   return [
     {

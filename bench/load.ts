@@ -40,7 +40,9 @@ async function runSession(session: number, record: LoadRecord): Promise<void> {
     const key = `${session}/${cell}`;
     const start = performance.now();
     const { initialEvent } = await runtime.execute({
-      source: `for (let i = 0; i < ${STEPS}; i++) { const r = await tools.work({ i }); notify(JSON.stringify({ cell: ${JSON.stringify(key)}, seq: r.step })) } text("done")`,
+      source:
+        `for (let i = 0; i < ${STEPS}; i++) { const r = await tools.work({ i }); ` +
+        `notify(JSON.stringify({ cell: ${JSON.stringify(key)}, seq: r.step })) } text("done")`,
     });
     const event = await initialEvent;
     record.latencies.push(performance.now() - start);

@@ -44,7 +44,8 @@ async function idleSessionsInOneHost(): Promise<ResultRow> {
   const after = rssOf(pid);
   await client.close();
   console.log(
-    `\nmemory: one codecell-host with 1000 idle sessions: RSS ${after.toFixed(1)} MiB (${before.toFixed(1)} MiB with one)`,
+    `\nmemory: one codecell-host with 1000 idle sessions: RSS ${after.toFixed(1)} MiB ` +
+      `(${before.toFixed(1)} MiB with one)`,
   );
   return {
     name: 'memory: codecell-host RSS with 1000 idle sessions (MiB)',
@@ -76,7 +77,8 @@ async function idleSessionsOverNetwork(): Promise<ResultRow> {
   await host.stop();
   const perSession = ((after - before) * 1024) / 999;
   console.log(
-    `\nmemory: codecell-host --listen with 1000 idle sessions: RSS ${after.toFixed(1)} MiB (${before.toFixed(1)} MiB with one), ${perSession.toFixed(1)} KiB per session`,
+    `\nmemory: codecell-host --listen with 1000 idle sessions: RSS ${after.toFixed(1)} MiB ` +
+      `(${before.toFixed(1)} MiB with one), ${perSession.toFixed(1)} KiB per session`,
   );
   return {
     name: 'memory: codecell-host --listen RSS per idle session (KiB)',
@@ -127,7 +129,8 @@ async function hostRssSlope(quick: boolean): Promise<ResultRow> {
   const cells = completed + terminated;
   const slope = (end - at1000) / ((cells - 1_000) / 1_000);
   console.log(
-    `\nmemory: one codecell-host over ${cells} cells: RSS ${at1000.toFixed(1)} MiB at cell 1000, ${end.toFixed(1)} MiB at cell ${cells}`,
+    `\nmemory: one codecell-host over ${cells} cells: RSS ${at1000.toFixed(1)} MiB at cell 1000, ` +
+      `${end.toFixed(1)} MiB at cell ${cells}`,
   );
   return {
     name: `memory: codecell-host RSS slope per 1000 cells (cells 1000 to ${cells}, ${terminated} of them terminated)`,
@@ -162,7 +165,9 @@ export async function memory(quick: boolean): Promise<ResultRow[]> {
   const end = await settle();
   await runtime.shutdown();
   console.log(
-    `\nmemory: idle session ${perSessionKiB.toFixed(1)} KiB of heap; ${cells} cells: RSS ${(start.rss / MiB).toFixed(1)} -> ${(end.rss / MiB).toFixed(1)} MiB, heap ${(start.heapUsed / MiB).toFixed(1)} -> ${(end.heapUsed / MiB).toFixed(1)} MiB`,
+    `\nmemory: idle session ${perSessionKiB.toFixed(1)} KiB of heap; ${cells} cells: RSS ` +
+      `${(start.rss / MiB).toFixed(1)} -> ${(end.rss / MiB).toFixed(1)} MiB, heap ` +
+      `${(start.heapUsed / MiB).toFixed(1)} -> ${(end.heapUsed / MiB).toFixed(1)} MiB`,
   );
   return [
     await hostRssSlope(quick),

@@ -101,7 +101,8 @@ export async function stdio(quick: boolean): Promise<ResultRow[]> {
   const heap = await hostHeapGrowth(cells);
   const growth = (heap.end - heap.start) / MiB;
   console.log(
-    `\nhost + client heap over ${cells} terminated cells with hanging client tools: ${(heap.start / MiB).toFixed(1)} -> ${(heap.end / MiB).toFixed(1)} MiB`,
+    `\nhost + client heap over ${cells} terminated cells with hanging client tools: ` +
+      `${(heap.start / MiB).toFixed(1)} -> ${(heap.end / MiB).toFixed(1)} MiB`,
   );
   rows.push({
     name: `wire: heap growth over ${cells} terminated cells, hanging client tools (MiB)`,

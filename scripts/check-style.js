@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // The code-shape rules STYLE.md sets, checked on every TypeScript and JavaScript source file the
-// repository tracks: formatted by Prettier (.prettierrc.json, 120 columns), no file over 300
-// lines, no function over 60 lines. Prints each breach and exits 1; `npm test` runs it.
+// repository tracks: formatted by Prettier (.prettierrc.json, 120 columns), no line over 120
+// columns outside tests and text, no file over 300 lines, no function over 60 lines. Prints
+// each breach and exits 1; `npm test` runs it.
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import * as prettier from 'prettier';
@@ -9,6 +10,32 @@ import ts from 'typescript';
 
 export const MAX_FILE_LINES = 300;
 export const MAX_FUNCTION_LINES = 60;
+export const MAX_COLUMNS = 120;
+
+/**
+ * Lines over MAX_COLUMNS outside test/ and examples/ (the README prints those as written), unless
+ * the line is text inside a template literal of several lines (a usage text, a cell's source).
+ */
+export function longLines(file, text) {
+  if (file.startsWith('test/') || file.startsWith('examples/')) return [];
+  const source = ts.createSourceFile(file, text, ts.ScriptTarget.Latest, true);
+  const inText = new Set();
+  const visit = (node) => {
+    if (ts.isTemplateExpression(node) || ts.isNoSubstitutionTemplateLiteral(node)) {
+      const first = source.getLineAndCharacterOfPosition(node.getStart(source)).line;
+      const last = source.getLineAndCharacterOfPosition(node.end).line;
+      for (let line = first + 1; line <= last; line++) inText.add(line);
+      if (last > first) inText.add(first);
+    }
+    ts.forEachChild(node, visit);
+  };
+  visit(source);
+  return text
+    .split('\n')
+    .flatMap((line, i) =>
+      line.length > MAX_COLUMNS && !inText.has(i) ? [`${file}:${i + 1} is ${line.length} columns`] : [],
+    );
+}
 
 /** The tracked files the rules apply to (generated and vendored files are not tracked). */
 export function sourceFiles(root = process.cwd()) {
@@ -65,7 +92,7 @@ export async function styleBreaches(root = process.cwd()) {
       breaches.push(`${file}: not formatted (npx prettier --write ${file})`);
     const lines = text.split('\n').length - (text.endsWith('\n') ? 1 : 0);
     if (lines > MAX_FILE_LINES) breaches.push(`${file}: ${lines} lines (at most ${MAX_FILE_LINES})`);
-    breaches.push(...longFunctions(file, text));
+    breaches.push(...longFunctions(file, text), ...longLines(file, text));
   }
   return breaches;
 }

@@ -146,7 +146,8 @@ export function assertWithinCaps(
     if (value > cap) {
       throw new CodeCellError(
         'ERR_LIMIT_EXCEEDED',
-        `${where}.${name} = ${limits[name] === 0 && unlimited ? '0 (none)' : limits[name]} is above the host cap of ${cap}`,
+        `${where}.${name} = ${limits[name] === 0 && unlimited ? '0 (none)' : limits[name]} is above ` +
+          `the host cap of ${cap}`,
       );
     }
   }

@@ -31,7 +31,10 @@ export interface ExecuteRequest {
   filename?: string;
 }
 
-/** When an observation returns: after `ms` at the latest (`yieldAfter`), or once the cell waits only on tools or timers (`pendingFrontier`). */
+/**
+ * When an observation returns: after `ms` at the latest (`yieldAfter`), or once the cell waits only on tools or timers
+ * (`pendingFrontier`).
+ */
 export type ObserveMode = { kind: 'yieldAfter'; ms: number } | { kind: 'pendingFrontier' };
 
 /** The detail levels of an image item (OpenAI's input_image detail). */
@@ -70,7 +73,10 @@ export interface CellNotification {
   text: string;
 }
 
-/** What a session asks of its agent: tool calls, notifications and (optionally) word of closed cells; each call gets an AbortSignal. */
+/**
+ * What a session asks of its agent: tool calls, notifications and (optionally) word of closed cells; each call gets an
+ * AbortSignal.
+ */
 export interface SessionRuntimeDelegate {
   invokeTool(call: NestedToolCall, signal: AbortSignal): Promise<JsonValue | undefined>;
   notify(notification: CellNotification, signal: AbortSignal): Promise<void>;

@@ -78,7 +78,8 @@ export async function isolateFloor(): Promise<IsolateFloor> {
   await context.global.set('host', new ivm.Reference(async (value: number) => arrive(value)));
   await context.global.set('hostCallback', new ivm.Callback(arrive, { async: true }));
   const loops = (count: number): string[] => [
-    `(async () => { let n = 0; for (let i = 0; i < ${count}; i++) n += await host.apply(undefined, [i], { result: { promise: true } }); return n })()`,
+    `(async () => { let n = 0; for (let i = 0; i < ${count}; i++) n += await host.apply(undefined, ` +
+      `[i], { result: { promise: true } }); return n })()`,
     `(async () => { let n = 0; for (let i = 0; i < ${count}; i++) n += await hostCallback(i); return n })()`,
     `(() => { let n = 0; for (let i = 0; i < ${count}; i++) n += host.applySyncPromise(undefined, [i]); return n })()`,
   ];

@@ -113,7 +113,8 @@ function describeEvent(event: CellStreamEvent): string | undefined {
     case 'output':
       return describeItem(event.item);
     case 'toolCall':
-      return `→ ${event.callId} ${event.tool.namespace === undefined ? '' : `${event.tool.namespace}/`}${event.tool.name}(${JSON.stringify(event.input)})`;
+      const namespace = event.tool.namespace === undefined ? '' : `${event.tool.namespace}/`;
+      return `→ ${event.callId} ${namespace}${event.tool.name}(${JSON.stringify(event.input)})`;
     case 'toolResult':
       return event.ok ? `← ${event.callId} ok` : `← ${event.callId} failed: ${event.error ?? ''}`;
     case 'notification':

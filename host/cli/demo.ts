@@ -136,7 +136,9 @@ store('budgetEur', 300); text('stored a budget of 300 EUR');`,
 await step('Yield and resume: yield_control() returns early; the next wait gets the rest', async () => {
   const { cellId, event, ms } = await timed(
     {
-      source: `text('first half'); yield_control(); await tools.convert({ amount: 1, from: 'EUR', to: 'USD' }); text('second half')`,
+      source:
+        `text('first half'); yield_control(); await tools.convert({ amount: 1, from: 'EUR', ` +
+        `to: 'USD' }); text('second half')`,
     },
     { kind: 'yieldAfter', ms: 10_000 },
   );

@@ -65,6 +65,11 @@ function progressText(event: CellStreamEvent): string | undefined {
   return undefined;
 }
 
+/** What an upstream tool without an outputSchema (typed Promise<unknown>) resolves to. */
+const RESULT_NOTE =
+  '\nAn upstream tool resolves to its structuredContent when it has one, else to the text of a ' +
+  'single text block, else to its content blocks; an error result rejects with its text.';
+
 export function newMcpSession(context: McpContext): McpSession {
   const server = new Server(
     { name: 'codecell', version: CODECELL_VERSION },
@@ -79,11 +84,8 @@ export function newMcpSession(context: McpContext): McpSession {
     { tools: context.tools, strict: false, onAbort: context.onCancel, maxDeclarationChars: MAX_DECLARATION_CHARS },
   );
   const { exec, wait, search } = codeMode;
-  // What an upstream tool without an outputSchema (typed Promise<unknown>) resolves to.
-  const resultNote =
-    '\nAn upstream tool resolves to its structuredContent when it has one, else to the text of a single text block, else to its content blocks; an error result rejects with its text.';
   const listedTools = [
-    { ...exec, description: exec.description + resultNote },
+    { ...exec, description: exec.description + RESULT_NOTE },
     wait,
     ...(search === undefined ? [] : [search]),
   ].map(({ name, description, inputSchema }) => ({ name, description, inputSchema }));

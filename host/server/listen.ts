@@ -208,7 +208,8 @@ function writeRefusal(socket: Duplex, { status, body }: Refusal): void {
   const reason = status === 401 ? 'Unauthorized' : 'Service Unavailable';
   const extra = status === 401 ? 'WWW-Authenticate: Bearer\r\n' : 'Retry-After: 1\r\n';
   socket.end(
-    `HTTP/1.1 ${status} ${reason}\r\nConnection: close\r\nContent-Type: text/plain\r\n${extra}Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+    `HTTP/1.1 ${status} ${reason}\r\nConnection: close\r\nContent-Type: ` +
+      `text/plain\r\n${extra}Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
   );
 }
 

@@ -68,7 +68,8 @@ async function serveNetwork(plan: Extract<HostPlan, { mode: 'listen' }>): Promis
   }
   if (plan.token === undefined && !isLoopback(plan.host)) {
     process.stderr.write(
-      'codecell-host: warning: listening beyond loopback without a token (--token-file or CODECELL_TOKEN); anyone who reaches the port can run code\n',
+      'codecell-host: warning: listening beyond loopback without a token (--token-file or ' +
+        'CODECELL_TOKEN); anyone who reaches the port can run code\n',
     );
   }
   const stop = Promise.withResolvers<'SIGTERM' | 'SIGINT'>();

@@ -28,7 +28,9 @@ export interface McpHttpServer {
   headers?: Record<string, string>;
 }
 
-/** An MCP server whose tools a session offers as `tools.<name>__<tool>`: a command (stdio) or a URL (Streamable HTTP). */
+/**
+ * An MCP server whose tools a session offers as `tools.<name>__<tool>`: a command (stdio) or a URL (Streamable HTTP).
+ */
 export type McpServerConfig = (McpStdioServer | McpHttpServer) & {
   /**
    * Check tool input against each tool's inputSchema before calling (default true); a function
@@ -119,7 +121,8 @@ export async function callMcpTool(
         : {
             onprogress: (progress: { progress: number; total?: number }) =>
               onProgress(
-                `${call.tool.namespace ?? ''}/${call.tool.name}: progress ${progress.progress}${progress.total === undefined ? '' : `/${progress.total}`}`,
+                `${call.tool.namespace ?? ''}/${call.tool.name}: progress ${progress.progress}` +
+                  (progress.total === undefined ? '' : `/${progress.total}`),
               ),
           }),
     },

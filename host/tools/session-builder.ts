@@ -78,7 +78,8 @@ export class SessionBuilder {
     ) {
       throw new CodeCellError(
         'ERR_INVALID_REQUEST',
-        `withMcpServer needs a name made of letters, digits and _ (its tools are tools.<name>__<tool>), got ${JSON.stringify((config as { name?: unknown } | null)?.name)}`,
+        `withMcpServer needs a name made of letters, digits and _ (its tools are ` +
+          `tools.<name>__<tool>), got ${JSON.stringify((config as { name?: unknown } | null)?.name)}`,
       );
     }
     if (!('url' in config) && typeof (config as { command?: unknown }).command !== 'string') {

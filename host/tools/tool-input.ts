@@ -31,7 +31,8 @@ class UnsupportedPattern extends Error {
     reason: string,
   ) {
     super(
-      `its inputSchema pattern ${JSON.stringify(pattern)} is not supported by codecell's linear-time pattern engine (RE2: no backreferences or lookaround; ${reason})`,
+      `its inputSchema pattern ${JSON.stringify(pattern)} is not supported by codecell's ` +
+        `linear-time pattern engine (RE2: no backreferences or lookaround; ${reason})`,
     );
   }
 }
@@ -97,7 +98,8 @@ export class ToolInputChecks {
         return;
       }
       logger.warn(
-        `codecell: tools.${id} input is not checked: its inputSchema does not compile (${error instanceof Error ? error.message : String(error)})`,
+        `codecell: tools.${id} input is not checked: its inputSchema does not compile ` +
+          `(${error instanceof Error ? error.message : String(error)})`,
       );
     }
   }

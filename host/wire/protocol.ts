@@ -157,7 +157,7 @@ export const Methods = {
     'toHost',
     z.object(inSession),
   ),
-  /** Accepted and ignored (the first v2 clients sent it): the host holds a cell's newest 128 events until cell/subscribe either way. */
+  /** Accepted and ignored (the first v2 clients sent it): a cell's newest 128 events wait either way. */
   cellNoSubscriber: notification<'cellNoSubscriber'>()('cell/noSubscriber', z.object(inCell), 'toHost'),
   sessionShutdown: request<'sessionShutdown', Record<string, never>>()(
     'session/shutdown',
@@ -189,7 +189,7 @@ export const Methods = {
     'session/event',
     z.object({ ...inSession, event: checkedByRuntime<SessionStreamEvent>() }),
   ),
-  /** The host gave up on every outstanding request of this method for the cell: abort, never answer. (Lists every DelegateCalls method.) */
+  /** The host gave up on the cell's requests of this method (one of DelegateCalls): abort, never answer. */
   cellCancel: notification<'cellCancel'>()(
     'cell/cancel',
     z.object({ ...inCell, method: z.enum(['tool/invoke', 'cell/notify']) }),

@@ -25,7 +25,8 @@ export class Notifications {
     const callbacks = this.#callbacks;
     if (callbacks.notificationBacklog >= MAX_NOTIFICATION_BACKLOG) {
       logger.warn(
-        `codecell: cell ${cellId} queued more than ${MAX_NOTIFICATION_BACKLOG} undelivered notifications; terminating it`,
+        `codecell: cell ${cellId} queued more than ${MAX_NOTIFICATION_BACKLOG} undelivered ` +
+          `notifications; terminating it`,
       );
       return false;
     }

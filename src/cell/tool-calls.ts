@@ -94,7 +94,8 @@ export class ToolCalls {
     const inFlightBound = 2 * this.#options.limits.maxConcurrentToolCalls * maxToolInputBytes;
     if (this.#inputBytes + inputBytes > inFlightBound) {
       throw new Error(
-        `${name} refused: this cell's tool calls in flight already hold ${this.#inputBytes} bytes of input (at most ${inFlightBound}: 2 × maxConcurrentToolCalls × maxToolInputBytes)`,
+        `${name} refused: this cell's tool calls in flight already hold ${this.#inputBytes} bytes ` +
+          `of input (at most ${inFlightBound}: 2 × maxConcurrentToolCalls × maxToolInputBytes)`,
       );
     }
     const input = parseJsonText(inputJson);
@@ -190,6 +191,7 @@ export function hintMissingTool(error: string, toolIds: readonly string[]): stri
     toolIds.length <= 5 ? toolIds : ranked.filter((id, i) => i < 3 || id.startsWith(`${namespace}__`)).slice(0, 5);
   return error.replace(
     match[0],
-    `${match[0]} (no such tool; ${toolIds.length <= 5 ? 'the tools are' : 'closest'}: ${close.map((id) => `tools.${id}`).join(', ')})`,
+    `${match[0]} (no such tool; ${toolIds.length <= 5 ? 'the tools are' : 'closest'}: ` +
+      `${close.map((id) => `tools.${id}`).join(', ')})`,
   );
 }

@@ -36,12 +36,14 @@ export function loadIsolatedVm(version: string = process.versions.node): Ivm {
   }
   throw new CodeCellError(
     'ERR_UNSUPPORTED_NODE',
-    `codecell could not load a prebuilt isolated-vm for Node ${version} on ${process.platform}-${process.arch} (${failures.join('; ')})`,
+    `codecell could not load a prebuilt isolated-vm for Node ${version} on ` +
+      `${process.platform}-${process.arch} (${failures.join('; ')})`,
   );
 }
 
 const NODE_SNAPSHOT_FIX =
-  'isolated-vm needs Node started with --no-node-snapshot: run `node --no-node-snapshot …` or set NODE_OPTIONS=--no-node-snapshot';
+  'isolated-vm needs Node started with --no-node-snapshot: ' +
+  'run `node --no-node-snapshot …` or set NODE_OPTIONS=--no-node-snapshot';
 
 let snapshotChecked = false;
 

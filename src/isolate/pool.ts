@@ -33,7 +33,10 @@ function checkSize(size: unknown): number {
   return size;
 }
 
-/** Warm isolates (context and prelude ready) for cells to take; sessions share the process's default pool unless given one. */
+/**
+ * Warm isolates (context and prelude ready) for cells to take; sessions share the process's default pool unless given
+ * one.
+ */
 export class IsolatePool {
   #size: number;
   /** Ready isolates by memory limit, in least-recently-used order of the limits. */

@@ -60,5 +60,8 @@ export async function installPrelude(
  */
 export function wrapCell(source: string): string {
   const hook = `__cc${randomUUID().replaceAll('-', '')}`;
-  return `const ${hook} = globalThis.__codecell$; delete globalThis.__codecell$; try {\n${source}\n} catch (error) { ${hook}.fail(error); } ${hook}.done();`;
+  return (
+    `const ${hook} = globalThis.__codecell$; delete globalThis.__codecell$; try ` +
+    `{\n${source}\n} catch (error) { ${hook}.fail(error); } ${hook}.done();`
+  );
 }

@@ -108,7 +108,8 @@ async function readText(stream: AsyncIterable<CellStreamEvent>): Promise<string>
   }
   if (dropped > 0)
     lines.push(
-      `[readText: the cell's ${dropped} oldest events were no longer kept; the text above is the newest part of its output]`,
+      `[readText: the cell's ${dropped} oldest events were no longer kept; the text above is the ` +
+        `newest part of its output]`,
     );
   return lines.join('\n');
 }

@@ -47,7 +47,8 @@ export class SessionCells {
     if (oldest === undefined) return;
     this.#unread.delete(oldest);
     this.#logger.warn(
-      `codecell: dropped the unread terminal event of cell ${oldest}: more than ${MAX_UNREAD_TERMINALS} cells finished unobserved`,
+      `codecell: dropped the unread terminal event of cell ${oldest}: more than ` +
+        `${MAX_UNREAD_TERMINALS} cells finished unobserved`,
     );
   }
 

@@ -260,7 +260,8 @@ export const SessionRuntime: new (delegate: SessionRuntimeDelegate, options?: Se
           .then((isolate) => {
             isolate.onCatastrophicError((message) => {
               this.#logger.error(
-                `codecell: isolate catastrophic error: ${message} (V8 lost control of the isolate; run untrusted cells in codecell-host so a restart is cheap)`,
+                `codecell: isolate catastrophic error: ${message} (V8 lost control of the isolate; ` +
+                  `run untrusted cells in codecell-host so a restart is cheap)`,
               );
               this.#onCatastrophicError?.(message);
             });

@@ -69,7 +69,10 @@ export function codeModeStatus(result: CodeModeResult, waitName = 'wait'): strin
     case 'terminated':
       return `cell ${result.cell_id} was ${result.error ?? 'terminated'}`;
     case 'pending':
-      return `cell ${result.cell_id} is waiting on ${result.pending_tool_calls.join(', ') || 'timers'}; call ${waitName} with cell_id "${result.cell_id}"`;
+      return (
+        `cell ${result.cell_id} is waiting on ` +
+        `${result.pending_tool_calls.join(', ') || 'timers'}; call ${waitName} with cell_id "${result.cell_id}"`
+      );
     default:
       return `cell ${result.cell_id} is still running; call ${waitName} with cell_id "${result.cell_id}"`;
   }

@@ -1,7 +1,8 @@
 // src/tools/ — how tools are described and offered to a model: the exec/wait pair (this file),
 // the result they return (code-mode-result.ts), TypeScript declarations of the tools
 // (declarations.ts), the search tool of a long tool list (search-tool.ts) and tool identifiers
-// (tool-names.ts). It imports src/'s base files and the sandbox's declared globals; session/ and the adapters import it.
+// (tool-names.ts). It imports src/'s base files and the sandbox's declared globals; session/ and the adapters import
+// it.
 //
 // The exec/wait tool pair an agent gives its model, framework-neutral: a name, a description with
 // the tools' declarations, strict-mode JSON schemas, and execute(input, { signal }) returning a

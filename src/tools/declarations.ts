@@ -126,7 +126,10 @@ class SchemaRenderer {
       const description =
         isSchemaObject(property) && typeof property.description === 'string' ? property.description : undefined;
       const optional = required.has(name) ? '' : '?';
-      return `${docComment(description, inner)}${inner}${propertyName(name)}${optional}: ${this.render(property, inner, depth + 1)};\n`;
+      return (
+        `${docComment(description, inner)}${inner}${propertyName(name)}${optional}: ` +
+        `${this.render(property, inner, depth + 1)};\n`
+      );
     });
     const extra = schema.additionalProperties;
     if (extra !== false && (members.length === 0 || isSchemaObject(extra) || extra === true)) {

@@ -16,7 +16,9 @@ export interface CodeModeSearchTool {
 export function searchTool(tools: readonly ToolDefinition[], searchName: string, execName: string): CodeModeSearchTool {
   return {
     name: searchName,
-    description: `Returns the TypeScript declarations of the tools whose name or description contains any of the query's words (the ${execName} description lists only their names).`,
+    description:
+      `Returns the TypeScript declarations of the tools whose name or description ` +
+      `contains any of the query's words (the ${execName} description lists only their names).`,
     inputSchema: {
       type: 'object',
       properties: { query: { type: 'string', description: 'Words to look for, e.g. "issue create".' } },
