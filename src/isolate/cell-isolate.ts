@@ -2,9 +2,10 @@
 // the translation of isolated-vm's failures into CodeCellError codes.
 import type IsolatedVm from 'isolated-vm-6';
 import type { CodeCellErrorCode } from '../errors.js';
-import { describeCellError, explainCompileError, translateIsolateError } from './errors.js';
+import { describeCellError, translateIsolateError } from './errors.js';
 import { loadIsolatedVm } from './load.js';
-import { installPrelude, wrapCell } from './sandbox-source.js';
+import { installPrelude } from './sandbox-source.js';
+import { setUpModule } from './module-setup.js';
 import { FloodGuard } from './flood-guard.js';
 import { GateSeat, type RunGate } from './run-gate.js';
 import { IsolateTasks } from './tasks.js';
@@ -94,7 +95,7 @@ export class CellIsolate {
       },
     });
     try {
-      const context = await isolate.createContext();
+      const context = isolate.createContextSync();
       const send = new ivm.Callback(
         (...args: unknown[]) => {
           if (self === undefined || self.#flood.flooding()) return;
@@ -103,8 +104,8 @@ export class CellIsolate {
         },
         { ignored: true },
       );
-      const control = await installPrelude(isolate, context, send);
-      const receive = await control.get('receive', { reference: true });
+      const control = installPrelude(isolate, context, send);
+      const receive = control.getSync('receive', { reference: true });
       control.release();
       self = new CellIsolate(isolate, context, receive as ivm.Reference<SandboxReceive>);
       return self;
@@ -187,21 +188,18 @@ export class CellIsolate {
     this.#running = true;
     const end = this.#tasks.begin();
     try {
-      await this.#tasks.inside(this.#receive.apply(undefined, ['configure', configText]));
-      let module: ivm.Module;
-      try {
-        module = await this.#tasks.inside(this.#isolate.compileModule(wrapCell(source), { filename, lineOffset: -1 }));
-        this.#module = module;
-      } catch (error) {
-        return { error: await explainCompileError(this.#isolate, source, filename, error) };
-      }
-      const refuseImport = (specifier: string): never => {
-        throw new Error(`Unsupported import in cell: ${specifier}`);
+      const target = {
+        isolate: this.#isolate,
+        context: this.#context,
+        receive: this.#receive,
+        inside: <T>(task: Promise<T>) => this.#tasks.inside(task),
       };
-      await this.#tasks.inside(module.instantiate(this.#context, refuseImport));
+      const setup = await setUpModule(target, source, filename, configText);
+      if ('error' in setup) return setup;
+      this.#module = setup.module;
       // A rejection of the evaluation is an unhandled rejection of its first task, or source that
       // closed the wrapper's try block and threw past it (the cell tells them apart).
-      this.#track(module.evaluate(), true);
+      this.#track(setup.module.evaluate(), true);
       return {};
     } catch (error) {
       const failure = translateIsolateError(error);
