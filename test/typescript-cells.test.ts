@@ -78,9 +78,8 @@ test('a JavaScript syntax error reports its line and column', async (t) => {
   assert.match(event.kind === 'completed' ? (event.error ?? '') : '', /SyntaxError: .*\[cell\.js:2:9\]/);
 });
 
-test('a large cell (set up off the main thread) runs, and reports its syntax error as a small one does', async (t) => {
+test('a large cell (over 64 KiB) runs, and reports its syntax error as a small one does', async (t) => {
   const runtime = newRuntime(t, new RecordingDelegate());
-  // Over 64 KiB of source: configured, compiled and instantiated asynchronously (CellIsolate#start).
   const padding = `// ${'x'.repeat(100)}\n`.repeat(1_000);
   const ran = await (await runtime.execute({ source: `${padding}text(1 + 1)` })).initialEvent;
   assert.deepEqual(texts(ran), ['2']);

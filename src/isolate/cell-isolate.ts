@@ -2,10 +2,9 @@
 // the translation of isolated-vm's failures into CodeCellError codes.
 import type IsolatedVm from 'isolated-vm-6';
 import type { CodeCellErrorCode } from '../errors.js';
-import { describeCellError, translateIsolateError } from './errors.js';
+import { describeCellError, explainCompileError, translateIsolateError } from './errors.js';
 import { loadIsolatedVm } from './load.js';
-import { installPrelude } from './sandbox-source.js';
-import { setUpModule } from './module-setup.js';
+import { installPrelude, wrapCell } from './sandbox-source.js';
 import { FloodGuard } from './flood-guard.js';
 import { GateSeat, type RunGate } from './run-gate.js';
 import { IsolateTasks } from './tasks.js';
@@ -95,9 +94,6 @@ export class CellIsolate {
       },
     });
     try {
-      // Unlike a cell's setup (module-setup.ts), the context and prelude are made on the isolate's
-      // thread: a pool refill then holds the main thread only for `new Isolate` (~1.3 ms), not
-      // ~0.5 ms more, and the cells running meanwhile wait less (text(1) latency measured both ways).
       const context = await isolate.createContext();
       const send = new ivm.Callback(
         (...args: unknown[]) => {
@@ -191,18 +187,21 @@ export class CellIsolate {
     this.#running = true;
     const end = this.#tasks.begin();
     try {
-      const target = {
-        isolate: this.#isolate,
-        context: this.#context,
-        receive: this.#receive,
-        inside: <T>(task: Promise<T>) => this.#tasks.inside(task),
+      await this.#tasks.inside(this.#receive.apply(undefined, ['configure', configText]));
+      let module: ivm.Module;
+      try {
+        module = await this.#tasks.inside(this.#isolate.compileModule(wrapCell(source), { filename, lineOffset: -1 }));
+        this.#module = module;
+      } catch (error) {
+        return { error: await explainCompileError(this.#isolate, source, filename, error) };
+      }
+      const refuseImport = (specifier: string): never => {
+        throw new Error(`Unsupported import in cell: ${specifier}`);
       };
-      const setup = await setUpModule(target, source, filename, configText);
-      if ('error' in setup) return setup;
-      this.#module = setup.module;
+      await this.#tasks.inside(module.instantiate(this.#context, refuseImport));
       // A rejection of the evaluation is an unhandled rejection of its first task, or source that
       // closed the wrapper's try block and threw past it (the cell tells them apart).
-      this.#track(setup.module.evaluate(), true);
+      this.#track(module.evaluate(), true);
       return {};
     } catch (error) {
       const failure = translateIsolateError(error);
