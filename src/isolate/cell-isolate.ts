@@ -40,9 +40,11 @@ export type CellIsolateListeners = {
   rejection(reason: unknown, fromModule: boolean): void;
 };
 
-export interface CellIsolateOptions {
-  memoryMb: number;
-}
+export type CellIsolateOptions = { memoryMb: number };
+
+const refuseImport = (specifier: string): never => {
+  throw new Error(`Unsupported import in cell: ${specifier}`);
+};
 
 /** How long one cell's messages may hold Node's main thread without the event loop turning. */
 const FLOOD_MS = 1_000;
@@ -187,21 +189,24 @@ export class CellIsolate {
     this.#running = true;
     const end = this.#tasks.begin();
     try {
-      await this.#tasks.inside(this.#receive.apply(undefined, ['configure', configText]));
+      // Each step is a round trip to the isolate's thread, whose tasks run in order: configure
+      // and compile are sent together, and so are instantiate and evaluate (two waits, not four).
+      const configured = this.#tasks.inside(this.#receive.apply(undefined, ['configure', configText]));
       let module: ivm.Module;
       try {
         module = await this.#tasks.inside(this.#isolate.compileModule(wrapCell(source), { filename, lineOffset: -1 }));
         this.#module = module;
       } catch (error) {
+        await configured; // an isolate lost while being configured fails the start, not the compile
         return { error: await explainCompileError(this.#isolate, source, filename, error) };
       }
-      const refuseImport = (specifier: string): never => {
-        throw new Error(`Unsupported import in cell: ${specifier}`);
-      };
-      await this.#tasks.inside(module.instantiate(this.#context, refuseImport));
-      // A rejection of the evaluation is an unhandled rejection of its first task, or source that
-      // closed the wrapper's try block and threw past it (the cell tells them apart).
-      this.#track(module.evaluate(), true);
+      await configured;
+      const instantiated = this.#tasks.inside(module.instantiate(this.#context, refuseImport));
+      const evaluation = this.#tasks.inside(module.evaluate()); // judged once instantiated
+      await instantiated;
+      // Its rejection: an unhandled one of its first task, or source that closed the wrapper's try
+      // block and threw past it (the cell tells them apart).
+      this.#track(evaluation, true);
       return {};
     } catch (error) {
       const failure = translateIsolateError(error);
@@ -233,11 +238,9 @@ export class CellIsolate {
   }
 
   /**
-   * Stops the cell now: nothing more is delivered and nothing it sends is heard. An isolate that
-   * is running code (a CPU-bound loop) is disposed at once, which stops it. An idle one can never
-   * run again, so its disposal (~0.2 ms each) waits for the next turn of the event loop: ending
-   * many waiting cells together is then not serialized behind it. (A process may exit with idle
-   * isolates alive; one still running can hang or crash isolated-vm's teardown.)
+   * Stops the cell now. A running isolate (a CPU-bound loop) is disposed at once, which stops it
+   * (one still running can hang isolated-vm's teardown at exit); an idle one never runs again, and
+   * its disposal (~0.2 ms) waits a turn of the loop, so ending many cells is not serialized on it.
    */
   dispose(): void {
     if (this.#disposing) return;
