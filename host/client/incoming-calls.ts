@@ -13,6 +13,9 @@ import {
   type SessionId,
 } from '../wire/protocol.js';
 
+/** Groups kept with no open call before the emptied ones are swept (see IncomingCalls.open). */
+const MAX_IDLE_GROUPS = 256;
+
 /** The wire methods of the delegate calls (the ones cell/cancel names). */
 type DelegateMethod = CellCancelParams['method'];
 
@@ -45,22 +48,20 @@ export function serveDelegateCall(delegate: SessionRuntimeDelegate, { name, call
   const row: DelegateCall = DelegateCalls[name];
   const settled = Promise.resolve().then(() => method.call(delegate, call.value, call.signal));
   call.running(settled);
-  settled
-    .then((value) => row.answer(value))
-    .then(
-      (result) => {
-        try {
-          call.answer(result);
-        } catch (error) {
-          // What cannot cross as JSON fails the call here, as in-process, instead of the answer.
-          const tool = (call.value as { tool?: ToolRef } | undefined)?.tool;
-          const subject =
-            name === 'invokeTool' && tool !== undefined ? `tools.${toolIdentifier(tool)}` : `delegate.${name}`;
-          call.fail(JsonRpcErrors.delegateFailed, `${subject} returned a value that is not JSON: ${messageOf(error)}`);
-        }
-      },
-      (error: unknown) => call.fail(JsonRpcErrors.delegateFailed, messageOf(error), errorKindOf(error)),
-    );
+  settled.then(
+    (value) => {
+      try {
+        call.answer(row.answer(value as never));
+      } catch (error) {
+        // What cannot cross as JSON fails the call here, as in-process, instead of the answer.
+        const tool = (call.value as { tool?: ToolRef } | undefined)?.tool;
+        const subject =
+          name === 'invokeTool' && tool !== undefined ? `tools.${toolIdentifier(tool)}` : `delegate.${name}`;
+        call.fail(JsonRpcErrors.delegateFailed, `${subject} returned a value that is not JSON: ${messageOf(error)}`);
+      }
+    },
+    (error: unknown) => call.fail(JsonRpcErrors.delegateFailed, messageOf(error), errorKindOf(error)),
+  );
 }
 
 interface IncomingGroup {
@@ -77,6 +78,8 @@ interface IncomingGroup {
 export class IncomingCalls {
   readonly #send: (message: object | string) => void;
   readonly #groups = new Map<string, IncomingGroup>();
+  /** The number of groups past which emptied ones are swept. */
+  #sweepAt = MAX_IDLE_GROUPS;
 
   constructor(send: (message: object | string) => void) {
     this.#send = send;
@@ -102,7 +105,9 @@ export class IncomingCalls {
       if (!live.ids.has(id)) return; // cancelled: the host forgot it, so no answer
       this.#send(message());
       live.ids.delete(id);
-      if (live.ids.size === 0 && this.#groups.get(key) === live) this.#groups.delete(key);
+      // An emptied group stays for the cell's next call (one AbortController per cell and method,
+      // not per call); emptied groups are swept once there are many (their cells have ended).
+      if (live.ids.size === 0 && this.#groups.size > this.#sweepAt) this.#sweep();
     };
     return {
       id,
@@ -123,6 +128,19 @@ export class IncomingCalls {
           error: { code, message, ...(kind === undefined || kind === '' ? {} : { data: { kind } }) },
         })),
     };
+  }
+
+  /** How many groups are kept (open calls, running delegates, or emptied and not swept yet). */
+  get groups(): number {
+    return this.#groups.size;
+  }
+
+  /** Forgets the groups with no open call and no delegate still running. */
+  #sweep(): void {
+    for (const [key, group] of this.#groups)
+      if (group.ids.size === 0 && group.running.size === 0) this.#groups.delete(key);
+    // Many groups still busy: the next sweep waits for twice as many (amortised, never quadratic).
+    this.#sweepAt = Math.max(MAX_IDLE_GROUPS, 2 * this.#groups.size);
   }
 
   /**

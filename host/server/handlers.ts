@@ -166,17 +166,15 @@ function refuseNewSession(host: HostContext): void {
 function forwardingDelegate(host: HostContext, sessionId: SessionId): SessionRuntimeDelegate {
   const forward =
     (call: DelegateCall) =>
-    async (value: { cellId: string }, signal: AbortSignal): Promise<unknown> => {
-      try {
-        return call.value(await host.calls.call(call, sessionId, value, signal));
-      } catch (error) {
+    (value: { cellId: string }, signal: AbortSignal): Promise<unknown> =>
+      // One reaction per call, on the hot path of every tool call.
+      host.calls.call(call, sessionId, value, signal).then(call.value, (error: unknown) => {
         // Given up on (cancelled, or the session is shutting down): nobody reads this rejection.
         if (signal.aborted) throw signal.reason;
         if (error instanceof CodeCellError || errorKindOf(error) !== '') throw error;
         // The client's answer (e.g. a PendingRouter overflow) becomes the tool's rejection.
         throw new Error(messageOf(error));
-      }
-    };
+      });
   const forwarders = Object.entries(DelegateCalls).map(([name, call]) => [name, forward(call)]);
   // Each forwarder returns what the client answered for that delegate method (table-checked).
   const delegate: Record<string, unknown> = Object.fromEntries(forwarders);

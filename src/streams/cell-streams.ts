@@ -102,6 +102,8 @@ export class CellStreams {
   readonly #session = new Set<EventStream<SessionStreamEvent>>();
   readonly #options: CellStreamsOptions;
   readonly #sessionSource: StreamSource<SessionStreamEvent>;
+  /** The size of each event emitted, for the bounds of the held events (see #held). */
+  readonly #sizes = new WeakMap<CellStreamEvent, number>();
   /** Holds each cell's events until its first subscriber (SPEC §7), then routes them to its subscribers. */
   readonly #held: PendingRouter<CellId, CellStreamEvent, never>;
 
@@ -112,7 +114,12 @@ export class CellStreams {
       label: 'cell',
       maxEntriesPerKey: FIRST_SUBSCRIBER_EVENTS,
       maxBytesPerKey: REPLAY_BYTES,
-      sizeOf: (entry) => (entry.type === 'notification' ? sizeOf(entry.message as CellStreamEvent) : 0),
+      // The size emit() was given (or measured) once, not measured again per hold and eviction.
+      sizeOf: (entry) => {
+        if (entry.type !== 'notification') return 0;
+        const event = entry.message as CellStreamEvent;
+        return this.#sizes.get(event) ?? sizeOf(event);
+      },
       logger: options.logger,
     });
   }
@@ -147,7 +154,9 @@ export class CellStreams {
       log.bytes -= log.sizes.shift() ?? 0;
       log.dropped++;
     }
-    this.#held.routeNotification(cellId, log.guard === undefined ? event : kept);
+    const routed = log.guard === undefined ? event : kept;
+    this.#sizes.set(routed, routed === event ? size : (log.sizes.at(-1) ?? 0));
+    this.#held.routeNotification(cellId, routed);
     if (this.#options.sessionFromCells) this.emitSession({ cellId, ...event });
     if (event.type !== 'closed') return;
     log.closed = true;
