@@ -4,7 +4,7 @@
 // individual calls of all rounds; ratios are of medians from the same run.
 import { availableParallelism } from 'node:os';
 import { check, type ResultRow } from './common.js';
-import { isolateFloor, pipeFloor } from './peers/baselines.js';
+import { isolateFloor, isolateHostFloor, pipeFloor } from './peers/baselines.js';
 import { CodexHost, CODEX_VERSION, findCodexHost } from './peers/codex.js';
 import { inProcess, overNetwork, overStdio, type BenchSession, type BenchSubject } from './peers/subject.js';
 
@@ -133,6 +133,8 @@ export async function compare({ quick, peers }: CompareOptions): Promise<ResultR
 /** The floors and each subject's round trips and cell latency, interleaved round by round. */
 async function measureRounds(subjects: BenchSubject[], samples: Samples, rounds: number): Promise<void> {
   const pipe = pipeFloor();
+  const bareHost = isolateHostFloor(true);
+  const bareUntracked = isolateHostFloor(false);
   const raw = await isolateFloor();
   const arrivals = new Map<BenchSubject, number[]>(subjects.map((subject) => [subject, []]));
   const sessions = new Map<BenchSubject, BenchSession>();
@@ -144,6 +146,8 @@ async function measureRounds(subjects: BenchSubject[], samples: Samples, rounds:
     // Each round starts with a different subject, so none always runs first (or last).
     const order = subjects.map((_, i) => subjects[(i + r) % subjects.length] as BenchSubject);
     samples.add(PIPE_FLOOR, 'us', await pipe.roundTrips(SEQUENTIAL_CALLS));
+    samples.add(BARE_HOST_FLOOR, 'us', await bareHost.roundTrips(SEQUENTIAL_CALLS));
+    samples.add(`${BARE_HOST_FLOOR}, delivery untracked`, 'us', await bareUntracked.roundTrips(SEQUENTIAL_CALLS));
     samples.add('floor: raw isolated-vm call into an isolate', 'us', await raw.intoIsolate(SEQUENTIAL_CALLS));
     samples.add(RAW_OUT_FLOOR, 'us', await raw.outOfIsolate(SEQUENTIAL_CALLS));
     const fresh = await raw.freshIsolates(LATENCY_CELLS);
@@ -162,6 +166,8 @@ async function measureRounds(subjects: BenchSubject[], samples: Samples, rounds:
   }
   for (const session of sessions.values()) await session.close();
   await pipe.close();
+  await bareHost.close();
+  await bareUntracked.close();
   raw.close();
 }
 
@@ -189,6 +195,7 @@ async function measureLoad(subjects: BenchSubject[], samples: Samples, quick: bo
 }
 
 const PIPE_FLOOR = 'floor: bare length-prefixed pipe round trip (Node↔Node)';
+const BARE_HOST_FLOOR = 'floor: bare isolated-vm host over a pipe, tool round trip (no codecell code)';
 const RAW_OUT_FLOOR = 'floor: raw isolated-vm async call out of an isolate (cheapest way)';
 const BATCHED = `tool calls in batches of ${BATCH}, cell wall time per call`;
 const LATENCY = 'cell latency, text(1) execute to completed';
@@ -209,6 +216,8 @@ function annotate(rows: ResultRow[], codexName: string | undefined): void {
       row.baseline = `${row.baseline ?? 'no peer'}; ${round(row.median / floor.median)}× ${what}`;
   };
   against('tool round trip, sequential: codecell stdio', PIPE_FLOOR, 'the pipe floor');
+  against('tool round trip, sequential: codecell stdio', BARE_HOST_FLOOR, 'the bare isolated-vm host');
+  if (codexName !== undefined) against(BARE_HOST_FLOOR, `tool round trip, sequential: ${codexName}`, codexName);
   for (const figure of ['tool round trip, sequential', BATCHED, LATENCY])
     against(`${figure}: codecell WebSocket`, `${figure}: codecell stdio`, 'codecell stdio');
   against('tool round trip, sequential: codecell in-process', RAW_OUT_FLOOR, 'the raw async call out of an isolate');

@@ -51,6 +51,44 @@ export function pipeFloor(): PipeFloor {
   };
 }
 
+/** A bare isolated-vm host child (isolate-host-child.ts), answered here as the pipe floor's echo child answers. */
+const ISOLATE_HOST_CHILD = fileURLToPath(new URL('./isolate-host-child.js', import.meta.url));
+
+/**
+ * The floor of a sequential tool call over stdio for an isolated-vm host in Node: the bare host
+ * child's cell awaits `count` calls; each call's time is the gap between two arrivals here (as for
+ * every subject). `tracked`: the answer enters the isolate by a call whose completion the host
+ * waits for; else by applyIgnored.
+ */
+export function isolateHostFloor(tracked: boolean): PipeFloor {
+  const args = [...process.execArgv, ISOLATE_HOST_CHILD, ...(tracked ? [] : ['--untracked'])];
+  const child = spawn(process.execPath, args, { stdio: ['pipe', 'pipe', 'inherit'] });
+  let arrivals: number[] = [];
+  let finished: ((sum: number) => void) | undefined;
+  const frames = new LengthPrefixedFrames((body) => {
+    const message = JSON.parse(body) as { id?: number; params?: { input: unknown }; done?: number };
+    if (message.done !== undefined) return finished?.(message.done);
+    arrivals.push(performance.now());
+    writeFrame(child.stdin, JSON.stringify({ id: message.id, result: message.params?.input }));
+  });
+  child.stdout.on('data', (chunk: Buffer) => frames.push(chunk));
+  return {
+    roundTrips: async (count) => {
+      arrivals = [];
+      const sum = await new Promise<number>((resolve) => {
+        finished = resolve;
+        writeFrame(child.stdin, JSON.stringify({ run: count }));
+      });
+      check(sum === (count * (count - 1)) / 2, 'bare isolate host round trips');
+      return arrivals.slice(1).map((time, i) => (time - (arrivals[i] ?? time)) * 1000);
+    },
+    close: async () => {
+      child.stdin.end();
+      if (child.exitCode === null) await new Promise((resolve) => child.once('exit', resolve));
+    },
+  };
+}
+
 export interface IsolateFloor {
   /** Sequential host→isolate Reference calls; each one's time (µs). */
   intoIsolate(count: number): Promise<number[]>;
