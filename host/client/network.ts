@@ -2,6 +2,7 @@
 // ws(s):// URLs, and names re-resolved every few seconds so a Kubernetes headless Service's pods
 // are followed as they come and go), and a link to one of them over WebSocket.
 import { lookup } from 'node:dns/promises';
+import type { Duplex } from 'node:stream';
 import WebSocket from 'ws';
 import { CodeCellError, type Logger } from '../../src/index.js';
 import { messageOf } from '../../src/internal.js';
@@ -110,6 +111,8 @@ export async function connectSocket(host: FoundHost, options: NetworkOptions, lo
   });
   // Errors after the first one (or after a refusal) are the link's to report, never thrown.
   socket.on('error', () => {});
+  let stream: Duplex | undefined;
+  socket.once('upgrade', (response) => (stream = response.socket));
   await new Promise<void>((resolve, reject) => {
     socket.once('open', () => resolve());
     socket.once('unexpected-response', (_request, response) => {
@@ -132,7 +135,7 @@ export async function connectSocket(host: FoundHost, options: NetworkOptions, lo
     );
   });
   socket.on('error', (error) => logger.warn(`codecell: the connection to ${host.url} failed: ${error.message}`));
-  return new HostLink(socketCarrier(socket), undefined, logger, {
+  return new HostLink(socketCarrier(socket, stream), undefined, logger, {
     name: host.url,
     ...(options.livenessTimeoutMs === undefined ? {} : { livenessTimeoutMs: options.livenessTimeoutMs }),
   });

@@ -94,7 +94,7 @@ export async function listen(options: ListenOptions): Promise<ListeningHost> {
       logger.warn(`codecell-host: refused a connection from ${from}: ${refusal.status} ${refusal.body}`);
       return writeRefusal(socket, refusal);
     }
-    sockets.handleUpgrade(request, socket, head, (ws) => serveSocket(ws, options, stats, connections));
+    sockets.handleUpgrade(request, socket, head, (ws) => serveSocket(ws, socket, options, stats, connections));
   });
 
   await bind(server, options.port, options.host);
@@ -120,12 +120,18 @@ export async function listen(options: ListenOptions): Promise<ListeningHost> {
 }
 
 /** One client's connection: a codecell-host connection of its own, pinged every HEARTBEAT_MS. */
-function serveSocket(ws: WebSocket, options: ListenOptions, stats: HostStats, connections: Map<WebSocket, Host>): void {
+function serveSocket(
+  ws: WebSocket,
+  stream: Duplex,
+  options: ListenOptions,
+  stats: HostStats,
+  connections: Map<WebSocket, Host>,
+): void {
   const logger = options.logger ?? consoleLogger;
   ws.on('error', (error) => logger.warn(`codecell-host: a connection failed: ${error.message}`));
   const { caps, maxQueuedBytes, callbackAbortDeadlineMs, onCatastrophicError } = options;
   const host = createHost({
-    carrier: socketCarrier(ws),
+    carrier: socketCarrier(ws, stream),
     logger,
     stats,
     maxSessions: options.maxSessionsPerConnection ?? LISTEN_DEFAULTS.maxSessionsPerConnection,

@@ -2,6 +2,7 @@
 // both directions. Backpressure as over stdio: once more than HIGH_WATER_BYTES were sent and
 // not yet taken by the socket, messages wait here; a peer that leaves more than maxQueuedBytes
 // unread is given up (the socket is terminated).
+import type { Duplex } from 'node:stream';
 import type { Message } from 'vscode-jsonrpc/node.js';
 import WebSocket from 'ws';
 import {
@@ -16,10 +17,10 @@ import {
 /** Sent and not yet written to the socket: above this, messages wait for the socket to take them. */
 const HIGH_WATER_BYTES = 1024 * 1024;
 
-export function socketCarrier(socket: WebSocket): Carrier {
+export function socketCarrier(socket: WebSocket, stream?: Duplex): Carrier {
   return {
     reader: (sink) => new SocketReader(socket, sink),
-    writer: (hooks, maxQueuedBytes) => new SocketWriter(socket, hooks, maxQueuedBytes),
+    writer: (hooks, maxQueuedBytes) => new SocketWriter(socket, hooks, maxQueuedBytes, stream),
     flush: () =>
       new Promise<void>((resolve) => {
         // A ping with a callback is written after everything sent before it.
@@ -70,10 +71,14 @@ class SocketWriter extends TextMessageWriter {
   #waiting: { body: string; settle: () => void }[] = [];
   #waitingBytes = 0;
   #failed = false;
+  /** The WebSocket's byte stream, if known: corked for a turn, so that a turn's messages leave in one write. */
+  readonly #stream: Duplex | undefined;
+  #corked = false;
 
-  constructor(socket: WebSocket, hooks: WriterHooks, maxQueuedBytes = DEFAULT_MAX_QUEUED_BYTES) {
+  constructor(socket: WebSocket, hooks: WriterHooks, maxQueuedBytes = DEFAULT_MAX_QUEUED_BYTES, stream?: Duplex) {
     super();
     this.#socket = socket;
+    this.#stream = stream;
     this.hooks = hooks;
     this.#maxQueuedBytes = maxQueuedBytes;
     socket.on('error', (error) => this.#fail(error));
@@ -98,12 +103,25 @@ class SocketWriter extends TextMessageWriter {
   }
 
   #send(body: string, settle: () => void): void {
+    this.#corkForTurn();
     this.#sending += body.length;
     this.#socket.send(body, (error) => {
       this.#sending -= body.length;
       if (error != null) this.#fail(error);
       settle();
       this.#pump();
+    });
+  }
+
+  /** The messages sent until this turn's microtasks end go out together (as stdio's batches do). */
+  #corkForTurn(): void {
+    const stream = this.#stream;
+    if (stream === undefined || this.#corked || stream.destroyed) return;
+    this.#corked = true;
+    stream.cork();
+    queueMicrotask(() => {
+      this.#corked = false;
+      stream.uncork();
     });
   }
 
