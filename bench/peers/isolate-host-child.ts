@@ -16,7 +16,10 @@ const out = (id: number, input: string): void =>
 await context.global.set('send', new ivm.Callback(out, { ignored: true }));
 const receive = (await context.eval(
   `const pending = new Map(); let seq = 0;
-  globalThis.call = (input) => new Promise((resolve) => { pending.set(++seq, resolve); send(seq, JSON.stringify(input)) });
+  globalThis.call = (input) => new Promise((resolve) => {
+    pending.set(++seq, resolve);
+    send(seq, JSON.stringify(input));
+  });
   (id, json) => { const resolve = pending.get(id); pending.delete(id); resolve(JSON.parse(json)) }`,
   { reference: true },
 )) as import('isolated-vm-6').Reference<(id: number, json: string) => void>;

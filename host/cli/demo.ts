@@ -115,9 +115,14 @@ const timed = async (
 
 await step('Parallel tool calls: search the catalogue and convert prices at once', async () => {
   const { event, ms } = await timed({
-    source: `const [keyboards, monitors] = await Promise.all([tools.shop__search({ q: 'keyboard' }), tools.shop__search({ q: 'monitor' })]);
+    source: `const [keyboards, monitors] = await Promise.all([
+  tools.shop__search({ q: 'keyboard' }),
+  tools.shop__search({ q: 'monitor' }),
+]);
 const items = [...keyboards, ...monitors];
-const prices = await Promise.all(items.map((item) => tools.convert({ amount: item.priceEur, from: 'EUR', to: 'NOK' })));
+const prices = await Promise.all(
+  items.map((item) => tools.convert({ amount: item.priceEur, from: 'EUR', to: 'NOK' })),
+);
 items.forEach((item, i) => text(\`\${item.name}: \${prices[i].amount} NOK\`));`,
   });
   show(event, ms);
@@ -125,7 +130,10 @@ items.forEach((item, i) => text(\`\${item.name}: \${prices[i].amount} NOK\`));`,
 
 await step('Notifications and stored values: progress while running, a value for the next cell', async () => {
   const { event, ms } = await timed({
-    source: `for (const q of ['mouse', 'headphones']) { const found = await tools.shop__search({ q }); notify(\`searched "\${q}": \${found.length} hit(s)\`); }
+    source: `for (const q of ['mouse', 'headphones']) {
+  const found = await tools.shop__search({ q });
+  notify(\`searched "\${q}": \${found.length} hit(s)\`);
+}
 store('budgetEur', 300); text('stored a budget of 300 EUR');`,
   });
   show(event, ms);

@@ -17,7 +17,8 @@ import { address, wholeNumber } from './host-args.js';
 import { serveMcpHttp } from './mcp-http.js';
 import { newMcpSession, type McpContext } from './mcp-server.js';
 
-const MCP_USAGE = `usage: codecell mcp [--config <mcp.json>] [--upstream [name=]"<command> [args...]"] [--upstream name=<url>] ...
+const MCP_SYNOPSIS = 'usage: codecell mcp [--config <mcp.json>] [--upstream [name=]"<command> [args...]"] ';
+const MCP_USAGE = `${MCP_SYNOPSIS}[--upstream name=<url>] ...
 
   --config <file>    upstream servers as MCP clients configure them:
                      { "mcpServers": { "<name>": { "command", "args", "env", "cwd" } | { "url", "headers" } } }

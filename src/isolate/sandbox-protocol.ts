@@ -11,8 +11,13 @@ export const IMAGE_DETAILS = ['auto', 'low', 'high', 'original'] as const;
 export type ImageDetail = 'auto' | 'low' | 'high' | 'original';
 IMAGE_DETAILS satisfies readonly ImageDetail[];
 
+const IMAGE_DETAIL_UNION = IMAGE_DETAILS.map((detail) => `'${detail}'`).join(' | ');
+const MCP_IMAGE_BLOCK =
+  "{ type: 'image'; data: string; mimeType: string; detail?: ImageDetail; " +
+  "_meta?: { 'codex/imageDetail'?: ImageDetail } }";
+
 /** The sandbox globals as a TypeScript declaration for the model (renderToolDeclarations). */
-export const SANDBOX_GLOBALS_DECLARATION = `type ImageDetail = ${IMAGE_DETAILS.map((detail) => `'${detail}'`).join(' | ')};
+export const SANDBOX_GLOBALS_DECLARATION = `type ImageDetail = ${IMAGE_DETAIL_UNION};
 /** The tools above as { name, description } (name as written after \`tools.\`). */
 declare const ALL_TOOLS: readonly { readonly name: string; readonly description: string }[];
 /** Appends a text item to the cell's output (non-strings are shown as JSON). */
@@ -22,7 +27,7 @@ declare function image(
   image:
     | string
     | { image_url: string; detail?: ImageDetail }
-    | { type: 'image'; data: string; mimeType: string; detail?: ImageDetail; _meta?: { 'codex/imageDetail'?: ImageDetail } },
+    | ${MCP_IMAGE_BLOCK},
   detail?: ImageDetail,
 ): void;
 /** Sends a progress message to the agent while the cell runs (not part of the output). */

@@ -102,7 +102,7 @@ export class CellStreams {
   readonly #session = new Set<EventStream<SessionStreamEvent>>();
   readonly #options: CellStreamsOptions;
   readonly #sessionSource: StreamSource<SessionStreamEvent>;
-  /** The size of each event emitted, for the bounds of the held events (see #held). */
+  /** The size of each event held for a cell's first subscriber, for the router's bound (see #held). */
   readonly #sizes = new WeakMap<CellStreamEvent, number>();
   /** Holds each cell's events until its first subscriber (SPEC §7), then routes them to its subscribers. */
   readonly #held: PendingRouter<CellId, CellStreamEvent, never>;
@@ -146,17 +146,18 @@ export class CellStreams {
     if (log.closed) return;
     // What is kept of a closed cell is bounded (its live subscribers get the event whole).
     const kept = event.type === 'closed' ? summarized(event) : event;
+    const keptSize = kept === event ? size : sizeOf(kept);
     log.events.push(kept);
-    log.sizes.push(kept === event ? size : sizeOf(kept));
-    log.bytes += log.sizes.at(-1) ?? 0;
+    log.sizes.push(keptSize);
+    log.bytes += keptSize;
     while (log.events.length > REPLAY_EVENTS || (log.bytes > REPLAY_BYTES && log.events.length > 1)) {
       log.events.shift();
       log.bytes -= log.sizes.shift() ?? 0;
       log.dropped++;
     }
-    const routed = log.guard === undefined ? event : kept;
-    this.#sizes.set(routed, routed === event ? size : (log.sizes.at(-1) ?? 0));
-    this.#held.routeNotification(cellId, routed);
+    // Until the cell's first subscriber the router holds what is kept, bounded by its size.
+    if (log.guard !== undefined) this.#sizes.set(kept, keptSize);
+    this.#held.routeNotification(cellId, log.guard === undefined ? event : kept);
     if (this.#options.sessionFromCells) this.emitSession({ cellId, ...event });
     if (event.type !== 'closed') return;
     log.closed = true;
