@@ -3,10 +3,10 @@
 // the grace period, no egress, non-root and read-only), and the image's command started here.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, test } from 'node:test';
+import { after, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { Deployment } from 'kubernetes-models/apps/v1';
 import { HorizontalPodAutoscaler } from 'kubernetes-models/autoscaling/v2';
@@ -18,8 +18,10 @@ import { hostCommand } from '../host/cli/host-args.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const DEPLOY = `${ROOT}deploy/`;
-const TOKEN_FILE = join(mkdtempSync(join(tmpdir(), 'codecell-deploy-')), 'token');
+const TOKEN_FOLDER = mkdtempSync(join(tmpdir(), 'codecell-deploy-'));
+const TOKEN_FILE = join(TOKEN_FOLDER, 'token');
 writeFileSync(TOKEN_FILE, 'token\n');
+after(() => rmSync(TOKEN_FOLDER, { recursive: true, force: true }));
 
 type Manifest = { apiVersion: string; kind: string; metadata: { name: string }; spec: Record<string, unknown> };
 

@@ -1,4 +1,7 @@
 // Shared test fixtures: a recording delegate, deferreds, a capturing logger.
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { TestContext } from 'node:test';
 import { SessionRuntime, type SessionRuntimeOptions } from '../src/index.js';
 import type {
@@ -114,4 +117,18 @@ export async function waitFor(condition: () => boolean, timeoutMs = 10_000): Pro
     if (ms(start) > timeoutMs) throw new Error('condition not met in time');
     await new Promise((resolve) => setTimeout(resolve, 5));
   }
+}
+
+/** A fresh folder under the system's temporary one, removed with everything in it once `t` ends. */
+export function tempFolder(t: Pick<TestContext, 'after'>, prefix: string): string {
+  const folder = mkdtempSync(join(tmpdir(), prefix));
+  t.after(() => rmSync(folder, { recursive: true, force: true }));
+  return folder;
+}
+
+/** A file holding `text` in a fresh temporary folder (see tempFolder). */
+export function tempFile(t: Pick<TestContext, 'after'>, prefix: string, text: string): string {
+  const file = join(tempFolder(t, prefix), 'token');
+  writeFileSync(file, text);
+  return file;
 }

@@ -3,15 +3,14 @@
 // waiting on a cell left running), with DNS-rebinding protection and a bearer token.
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { createRequire } from 'node:module';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test, type TestContext } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { tempFile, tempFolder } from './helpers.js';
 
 const CLI = fileURLToPath(new URL('../../bin/codecell.js', import.meta.url));
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -68,7 +67,7 @@ describe('codecell mcp --http', { timeout: 120_000 }, () => {
     const run = spawnSync(process.execPath, [CONFORMANCE, 'server', '--url', url, '--expected-failures', BASELINE], {
       encoding: 'utf8',
       timeout: 110_000,
-      cwd: mkdtempSync(join(tmpdir(), 'codecell-conformance-')),
+      cwd: tempFolder(t, 'codecell-conformance-'),
     });
     const summary = run.stdout.slice(run.stdout.indexOf('=== SUMMARY ==='));
     assert.equal(run.status, 0, `${summary}\n${run.stderr}`);
@@ -157,8 +156,7 @@ describe('codecell mcp --http', { timeout: 120_000 }, () => {
   });
 
   test('each MCP session is its own codecell session; a foreign Host or Origin is refused; a token is required when given', async (t) => {
-    const file = join(mkdtempSync(join(tmpdir(), 'codecell-mcp-token-')), 'token');
-    writeFileSync(file, 'mcp-secret\n');
+    const file = tempFile(t, 'codecell-mcp-token-', 'mcp-secret\n');
     const url = await startHttp(t, ['--token-file', file]);
     await assert.rejects(connect(t, url), /401|bearer/i);
     const [a, b] = [

@@ -1,11 +1,8 @@
 // Real codecell-host processes serving --listen on loopback, for the network-service tests.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import type { TestContext } from 'node:test';
 import type { CodeCellError } from '../src/index.js';
-import { RecordingDelegate } from './helpers.js';
+import { RecordingDelegate, tempFile } from './helpers.js';
 import { HOST_NODE_FLAGS } from '../host/wire/host-process.js';
 import { HOST_BIN } from './sessions.js';
 
@@ -60,12 +57,8 @@ export const echo = (): RecordingDelegate =>
   new RecordingDelegate({ echo: (call) => ({ echoed: call.input ?? null }) });
 export const codeOf = (error: unknown): string => (error as CodeCellError).code;
 
-/** A file holding `token` (for --token-file). */
-export function tokenFile(token: string): string {
-  const file = join(mkdtempSync(join(tmpdir(), 'codecell-token-')), 'token');
-  writeFileSync(file, `${token}\n`);
-  return file;
-}
+/** A file holding `token` (for --token-file), removed once `t` ends. */
+export const tokenFile = (t: TestContext, token: string): string => tempFile(t, 'codecell-token-', `${token}\n`);
 
 /** Reads one metric's value from the exposition text (the line `name{labels} value`). */
 export function metric(text: string, line: string): number | undefined {

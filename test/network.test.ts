@@ -15,7 +15,7 @@ import { echo, metric, probe, startListening, tokenFile, TOOLS } from './network
 
 describe('codecell-host --listen', { timeout: 60_000 }, () => {
   test('a wrong or missing token is refused before the upgrade; probes and metrics answer on the same port', async (t) => {
-    const host = await startListening(t, '127.0.0.1:0', ['--token-file', tokenFile('s3cret')]);
+    const host = await startListening(t, '127.0.0.1:0', ['--token-file', tokenFile(t, 's3cret')]);
     assert.match(host.url, /^ws:\/\/127\.0\.0\.1:\d+$/);
     for (const token of [undefined, 'wrong', 's3cre', 's3cret-and-more']) {
       await assert.rejects(
@@ -215,7 +215,7 @@ describe('codecell-host --listen', { timeout: 60_000 }, () => {
     assert.deepEqual(texts(await started.initialEvent), ['{"echoed":{"over":"tls"}}']);
   });
 
-  test('the command line: --listen takes host:port; network options need --listen; a token file must be readable and non-empty', () => {
+  test('the command line: --listen takes host:port; network options need --listen; a token file must be readable and non-empty', (t) => {
     const io = () => {
       let err = '';
       return {
@@ -230,8 +230,8 @@ describe('codecell-host --listen', { timeout: 60_000 }, () => {
       [['--listen', '127.0.0.1:70000'], /--listen takes <host>:<port>/],
       [['--token-file', '/x'], /--token-file needs --listen/],
       [['--listen', '127.0.0.1:0', '--token-file', '/no/such/file'], /cannot read \/no\/such\/file/],
-      [['--listen', '127.0.0.1:0', '--token-file', tokenFile(' ')], /empty token/],
-      [['--listen', '127.0.0.1:0', '--tls-cert', tokenFile('x')], /--tls-cert and --tls-key go together/],
+      [['--listen', '127.0.0.1:0', '--token-file', tokenFile(t, ' ')], /empty token/],
+      [['--listen', '127.0.0.1:0', '--tls-cert', tokenFile(t, 'x')], /--tls-cert and --tls-key go together/],
       [['--listen', '127.0.0.1:0', '--drain-ms', 'soon'], /--drain-ms takes a whole number/],
     ];
     for (const [args, message] of cases) {
