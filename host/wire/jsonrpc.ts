@@ -28,9 +28,6 @@ import {
 export type { CancellationToken, MessageConnection };
 export { ResponseError };
 
-/** Raised for a request whose method vscode-jsonrpc never sees (it was malformed). */
-const IGNORED_NOTIFICATION = '$/codecell/ignored';
-
 function isRecord(value: unknown): value is Record<string, unknown> {
   return value !== null && typeof value === 'object' && !Array.isArray(value);
 }
@@ -69,12 +66,10 @@ export interface ConnectionOptions {
   overflow?(error: Error): void;
 }
 
-const IGNORED: Message = { jsonrpc: '2.0', method: IGNORED_NOTIFICATION } as Message;
-
 /**
- * What vscode-jsonrpc gets of one message text: the message; IGNORED for one the interceptor took;
- * nothing for text that is not JSON or not JSON-RPC, and for a request that is refused (each
- * answered here).
+ * What vscode-jsonrpc gets of one message text: the message; nothing for one the interceptor took
+ * (no no-op waits in vscode-jsonrpc's queue for a later turn of the loop), for text that is not
+ * JSON or not JSON-RPC, and for a request that is refused (each answered here).
  */
 function admitMessage(
   text: string,
@@ -90,7 +85,7 @@ function admitMessage(
     return undefined;
   }
   if (isValidMessage(message)) {
-    if (intercept?.(message as Record<string, unknown>) === true) return IGNORED;
+    if (intercept?.(message as Record<string, unknown>) === true) return undefined;
     const refusal = refuseRequest(message as Record<string, unknown>, requestsInFlight);
     if (refusal === undefined) return message as Message;
     answer((message as { id: string | number }).id, refusal.code, refusal.message);
@@ -137,7 +132,6 @@ export function openConnection(
     info: () => {},
     log: () => {},
   });
-  connection.onNotification(IGNORED_NOTIFICATION, () => {});
   let lastWrite: Promise<void> = Promise.resolve();
   const send = (message: object | string): void => {
     lastWrite = writer.writeText(
