@@ -218,11 +218,10 @@ export class CellIsolate {
     }
   }
 
-  /** One task into the isolate (a tool result, a timer), once it has a slot (most come while it holds one). */
+  /** One task into the isolate (a tool result, a timer), at the end of this turn, once it has a slot. */
   deliver(...message: ToSandboxMessage): void {
     if (this.isDisposed) return;
-    if (this.#seat.open) this.#track(this.#receive.apply(undefined, message));
-    else this.#seat.enter(() => this.deliver(...message));
+    this.#seat.later(() => void (this.isDisposed || this.#track(this.#receive.apply(undefined, message))));
   }
 
   /**
