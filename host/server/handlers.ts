@@ -12,7 +12,7 @@ import {
   type Logger,
   type SessionRuntimeDelegate,
 } from '../../src/index.js';
-import { CODECELL_VERSION, DEFAULT_OBSERVE, errorKindOf, messageOf } from '../../src/internal.js';
+import { CODECELL_VERSION, DEFAULT_OBSERVE } from '../../src/internal.js';
 import { invalidParams, type Connection } from '../wire/jsonrpc.js';
 import { signalFromToken } from '../wire/signals.js';
 import {
@@ -164,17 +164,13 @@ function refuseNewSession(host: HostContext): void {
  * on with its signal, one cell/cancel per cell); cellClosed is a notification.
  */
 function forwardingDelegate(host: HostContext, sessionId: SessionId): SessionRuntimeDelegate {
+  // No reaction of its own on the hot path of every tool call: OutgoingCalls settles the call with
+  // the delegate's value, or with an error of its kind (the client's answer, e.g. a PendingRouter
+  // overflow, becomes the tool's rejection), the signal's reason, or the session's end.
   const forward =
     (call: DelegateCall) =>
     (value: { cellId: string }, signal: AbortSignal): Promise<unknown> =>
-      // One reaction per call, on the hot path of every tool call.
-      host.calls.call(call, sessionId, value, signal).then(call.value, (error: unknown) => {
-        // Given up on (cancelled, or the session is shutting down): nobody reads this rejection.
-        if (signal.aborted) throw signal.reason;
-        if (error instanceof CodeCellError || errorKindOf(error) !== '') throw error;
-        // The client's answer (e.g. a PendingRouter overflow) becomes the tool's rejection.
-        throw new Error(messageOf(error));
-      });
+      host.calls.call(call, sessionId, value, signal);
   const forwarders = Object.entries(DelegateCalls).map(([name, call]) => [name, forward(call)]);
   // Each forwarder returns what the client answered for that delegate method (table-checked).
   const delegate: Record<string, unknown> = Object.fromEntries(forwarders);

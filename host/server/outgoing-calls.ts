@@ -18,7 +18,9 @@ interface CallGroup {
 
 interface Outgoing {
   readonly group: CallGroup;
-  resolve(result: unknown): void;
+  /** The delegate call's row: its value is read from the answer here (no promise hop after). */
+  readonly call: DelegateCall;
+  resolve(value: unknown): void;
   reject(error: unknown): void;
 }
 
@@ -34,6 +36,11 @@ export class OutgoingCalls {
     this.#send = send;
   }
 
+  /**
+   * Sends one delegate call; resolves with the delegate's value (`call.value` of the answer), or
+   * rejects with the delegate's error (of its kind: errorOfKind), the signal's reason once it
+   * aborts, or the reason the session or connection ended (a CodeCellError).
+   */
   call(call: DelegateCall, sessionId: SessionId, value: { cellId: string }, signal: AbortSignal): Promise<unknown> {
     if (signal.aborted) return Promise.reject(signal.reason);
     const method = call.method.name as DelegateMethod;
@@ -47,7 +54,7 @@ export class OutgoingCalls {
     const id = `cc-${++this.#seq}`;
     const joined = group;
     return new Promise((resolve, reject) => {
-      this.#pending.set(id, { group: joined, resolve, reject });
+      this.#pending.set(id, { group: joined, call, resolve, reject });
       joined.ids.add(id);
       this.#send({ id, method, params: { sessionId, [call.arg]: value } });
     });
@@ -67,7 +74,7 @@ export class OutgoingCalls {
       call.reject(
         errorOfKind(error.data?.kind, typeof error.message === 'string' ? error.message : 'the delegate failed'),
       );
-    else call.resolve(message.result);
+    else call.resolve(call.call.value(message.result));
     return true;
   }
 
