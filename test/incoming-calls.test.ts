@@ -35,3 +35,16 @@ test('emptied groups of many cells are swept; busy ones stay', () => {
   assert.equal(incoming.cancel('s1', 'busy-cell', 'tool/invoke').length, 0);
   assert.equal(busy.signal.aborted, true, 'the busy group survived the sweeps');
 });
+
+test('a cancel returns the delegates still running, not those that settled and answered', () => {
+  const incoming = calls();
+  const answeredCall = incoming.open(1, 'tool/invoke', 's1', 'c1', {});
+  const settled = Promise.resolve({ value: 1 });
+  answeredCall.running(settled);
+  answeredCall.answer({ value: 1 });
+  const hanging = incoming.open(2, 'tool/invoke', 's1', 'c1', {});
+  const never = new Promise<never>(() => {});
+  hanging.running(never);
+  assert.deepEqual(incoming.cancel('s1', 'c1', 'tool/invoke'), [never]);
+  assert.equal(hanging.signal.aborted, true);
+});

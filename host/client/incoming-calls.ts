@@ -27,7 +27,8 @@ export interface IncomingCall {
   readonly signal: AbortSignal;
   /**
    * The delegate's promise for this call: once its signal aborts, terminate and shutdown wait
-   * for it (within the session's deadline), as they do in-process.
+   * for it (within the session's deadline), as they do in-process, until `answer` or `fail`,
+   * called once it settled.
    */
   running(settled: Promise<unknown>): void;
   /** Sends the result; throws, answering nothing yet, when it is not JSON (toJsonText's rules). */
@@ -101,10 +102,14 @@ export class IncomingCalls {
     }
     const live = group;
     live.ids.add(id);
+    /** The delegate's promise, while it runs (see running). */
+    let started: Promise<unknown> | undefined;
     const finish = (message: () => object | string): void => {
       if (!live.ids.has(id)) return; // cancelled: the host forgot it, so no answer
       this.#send(message());
       live.ids.delete(id);
+      // Its answer is sent once the delegate settled: nobody need wait for it any more.
+      if (started !== undefined) live.running.delete(started);
       // An emptied group stays for the cell's next call (one AbortController per cell and method,
       // not per call); emptied groups are swept once there are many (their cells have ended).
       if (live.ids.size === 0 && this.#groups.size > this.#sweepAt) this.#sweep();
@@ -116,9 +121,8 @@ export class IncomingCalls {
       signal: live.controller.signal,
       running: (settled) => {
         if (live.controller.signal.aborted) return; // cancelled before it started: nobody waits
+        started = settled;
         live.running.add(settled);
-        const done = (): void => void live.running.delete(settled);
-        settled.then(done, done);
       },
       // The result is serialised once, straight into the answer's text.
       answer: (result) => finish(() => `{"jsonrpc":"2.0","id":${JSON.stringify(id)},"result":${toJsonText(result)}}`),
