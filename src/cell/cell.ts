@@ -153,7 +153,7 @@ export class Cell {
    * once tool results the delegate already settled have reached the isolate.
    */
   #onIdle(): void {
-    if (this.#state.phase === 'running' && this.#timers.size === 0 && this.#toolCalls.pending.length === 0) {
+    if (this.#state.phase === 'running' && this.#timers.size === 0 && this.#toolCalls.outstanding === 0) {
       const escaped = this.#rejections.takeEscaped();
       if (escaped !== undefined) return this.#settle(escaped, '');
     }

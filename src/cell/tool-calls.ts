@@ -43,6 +43,11 @@ export class ToolCalls {
     return [...this.#outstanding.keys()];
   }
 
+  /** How many calls are issued and not yet settled (without listing them). */
+  get outstanding(): number {
+    return this.#outstanding.size;
+  }
+
   /** A call from the sandbox; a refused one settles at once with the reason. */
   start(callId: string, index: number, inputJson: string): void {
     const { tools, limits, delegate, callbacks, emit, cellId } = this.#options;

@@ -18,16 +18,16 @@ export class FloodGuard {
 
   /** Records one message; true when it belongs to a flood. */
   flooding(): boolean {
-    const now = performance.now();
     if (this.#runStart === undefined) {
-      this.#runStart = now;
+      this.#runStart = performance.now();
       this.#messages = 0;
       setImmediate(() => {
         this.#runStart = undefined;
       });
       return false;
     }
-    if (++this.#messages < this.#minMessages || now - this.#runStart < this.#limitMs) return false;
+    // The clock is read again only once a run is long enough to be a flood.
+    if (++this.#messages < this.#minMessages || performance.now() - this.#runStart < this.#limitMs) return false;
     this.onFlood();
     return true;
   }
