@@ -28,6 +28,13 @@ export interface WriterHooks {
 /** How much a peer that does not read may leave waiting before the writer gives it up. */
 export const DEFAULT_MAX_QUEUED_BYTES = 64 * 1024 * 1024;
 
+/** Why a writer gave its peer up: `queued` bytes left unread, over `maxQueuedBytes`. */
+export function overflowError(queued: number, maxQueuedBytes: number): Error {
+  return new Error(
+    `the peer left ${queued} bytes unread, over the ${maxQueuedBytes}-byte bound; the connection is given up`,
+  );
+}
+
 /** A writer that also sends messages serialised already (answers handled outside vscode-jsonrpc). */
 export interface TextWriter extends MessageWriter {
   /** Sends one whole message; resolves once it was handed to the transport. Never rejects. */

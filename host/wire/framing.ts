@@ -8,6 +8,7 @@ import type { Message, MessageReader, MessageWriter } from 'vscode-jsonrpc/node.
 import {
   DEFAULT_MAX_QUEUED_BYTES,
   EventMessageReader,
+  overflowError,
   TextMessageWriter,
   type Carrier,
   type FrameSink,
@@ -203,9 +204,7 @@ export class FramedWriter extends TextMessageWriter implements MessageWriter {
     this.#settle?.();
     this.#written = undefined;
     this.#settle = undefined;
-    const error = new Error(
-      `the peer left ${queued} bytes unread, over the ${this.#maxQueuedBytes}-byte bound; the connection is given up`,
-    );
+    const error = overflowError(queued, this.#maxQueuedBytes);
     this.#fail(error);
     this.#output.destroy();
     this.hooks.overflow?.(error);

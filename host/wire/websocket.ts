@@ -8,6 +8,7 @@ import WebSocket from 'ws';
 import {
   DEFAULT_MAX_QUEUED_BYTES,
   EventMessageReader,
+  overflowError,
   TextMessageWriter,
   type Carrier,
   type FrameSink,
@@ -136,9 +137,7 @@ class SocketWriter extends TextMessageWriter {
 
   #overflow(): void {
     const queued = this.#waitingBytes + this.#socket.bufferedAmount;
-    const error = new Error(
-      `the peer left ${queued} bytes unread, over the ${this.#maxQueuedBytes}-byte bound; the connection is given up`,
-    );
+    const error = overflowError(queued, this.#maxQueuedBytes);
     this.#fail(error);
     this.#socket.terminate();
     this.hooks.overflow?.(error);
