@@ -32,8 +32,8 @@ export interface ExecuteRequest {
 }
 
 /**
- * When an observation returns: after `ms` at the latest (`yieldAfter`), or once the cell waits only on tools or timers
- * (`pendingFrontier`).
+ * When an observation returns: after `ms` at the latest (`yieldAfter`), or once the cell waits
+ * only on tools or timers (`pendingFrontier`).
  */
 export type ObserveMode = { kind: 'yieldAfter'; ms: number } | { kind: 'pendingFrontier' };
 
@@ -74,8 +74,8 @@ export interface CellNotification {
 }
 
 /**
- * What a session asks of its agent: tool calls, notifications and (optionally) word of closed cells; each call gets an
- * AbortSignal.
+ * What a session asks of its agent: tool calls, notifications and (optionally) word of closed
+ * cells; each call gets an AbortSignal.
  */
 export interface SessionRuntimeDelegate {
   invokeTool(call: NestedToolCall, signal: AbortSignal): Promise<JsonValue | undefined>;

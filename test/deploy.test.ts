@@ -3,9 +3,7 @@
 // the grace period, no egress, non-root and read-only), and the image's command started here.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { readdirSync, readFileSync } from 'node:fs';
 import { after, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { Deployment } from 'kubernetes-models/apps/v1';
@@ -15,13 +13,11 @@ import { PodDisruptionBudget } from 'kubernetes-models/policy/v1';
 import { Pod, Service } from 'kubernetes-models/v1';
 import { parseAllDocuments } from 'yaml';
 import { hostCommand } from '../host/cli/host-args.js';
+import { tempFile } from './helpers.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const DEPLOY = `${ROOT}deploy/`;
-const TOKEN_FOLDER = mkdtempSync(join(tmpdir(), 'codecell-deploy-'));
-const TOKEN_FILE = join(TOKEN_FOLDER, 'token');
-writeFileSync(TOKEN_FILE, 'token\n');
-after(() => rmSync(TOKEN_FOLDER, { recursive: true, force: true }));
+const TOKEN_FILE = tempFile({ after }, 'codecell-deploy-', 'token\n');
 
 type Manifest = { apiVersion: string; kind: string; metadata: { name: string }; spec: Record<string, unknown> };
 

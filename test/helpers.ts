@@ -119,15 +119,18 @@ export async function waitFor(condition: () => boolean, timeoutMs = 10_000): Pro
   }
 }
 
+/** Where a clean-up is registered: a test's context, or node:test's `after` for a whole file. */
+type CleanUp = { after(fn: () => void): void };
+
 /** A fresh folder under the system's temporary one, removed with everything in it once `t` ends. */
-export function tempFolder(t: Pick<TestContext, 'after'>, prefix: string): string {
+export function tempFolder(t: CleanUp, prefix: string): string {
   const folder = mkdtempSync(join(tmpdir(), prefix));
   t.after(() => rmSync(folder, { recursive: true, force: true }));
   return folder;
 }
 
-/** A file holding `text` in a fresh temporary folder (see tempFolder). */
-export function tempFile(t: Pick<TestContext, 'after'>, prefix: string, text: string): string {
+/** A file named `token` holding `text`, in a fresh temporary folder (see tempFolder). */
+export function tempFile(t: CleanUp, prefix: string, text: string): string {
   const file = join(tempFolder(t, prefix), 'token');
   writeFileSync(file, text);
   return file;

@@ -241,8 +241,8 @@ export class HostClient {
   }
 
   /**
-   * Asks each connected host for its load; reconnects those that are down (after their backoff); drops retired ones
-   * once idle.
+   * Asks each connected host for its load; reconnects those that are down (after their
+   * backoff); drops retired ones once idle.
    */
   #checkHosts(): void {
     for (const slot of [...this.#slots]) {

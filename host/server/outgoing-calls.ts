@@ -19,7 +19,7 @@ interface CallGroup {
 interface Outgoing {
   readonly group: CallGroup;
   /** The delegate call's row: its value is read from the answer here (no promise hop after). */
-  readonly call: DelegateCall;
+  readonly row: DelegateCall;
   resolve(value: unknown): void;
   reject(error: unknown): void;
 }
@@ -54,7 +54,7 @@ export class OutgoingCalls {
     const id = `cc-${++this.#seq}`;
     const joined = group;
     return new Promise((resolve, reject) => {
-      this.#pending.set(id, { group: joined, call, resolve, reject });
+      this.#pending.set(id, { group: joined, row: call, resolve, reject });
       joined.ids.add(id);
       this.#send({ id, method, params: { sessionId, [call.arg]: value } });
     });
@@ -74,7 +74,7 @@ export class OutgoingCalls {
       call.reject(
         errorOfKind(error.data?.kind, typeof error.message === 'string' ? error.message : 'the delegate failed'),
       );
-    else call.resolve(call.call.value(message.result));
+    else call.resolve(call.row.value(message.result));
     return true;
   }
 

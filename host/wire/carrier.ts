@@ -1,8 +1,7 @@
 // What carries JSON-RPC messages between a client and a host: a pair of byte streams with
 // Content-Length frames (stdio, the default: streamCarrier in framing.ts), or a WebSocket with
-// one message per WebSocket message (socketCarrier in websocket.ts). The connection (jsonrpc.ts) sees only this
-// interface, so a
-// new transport is one more Carrier and nothing else changes.
+// one message per WebSocket message (socketCarrier in websocket.ts). The connection (jsonrpc.ts)
+// sees only this interface, so a new transport is one more Carrier and nothing else changes.
 import type { EventEmitter } from 'node:events';
 import {
   AbstractMessageReader,

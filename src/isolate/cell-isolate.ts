@@ -220,8 +220,9 @@ export class CellIsolate {
 
   /** One task into the isolate (a tool result, a timer), at the end of this turn, once it has a slot. */
   deliver(...message: ToSandboxMessage): void {
-    if (this.isDisposed) return;
-    this.#seat.later(() => void (this.isDisposed || this.#track(this.#receive.apply(undefined, message))));
+    this.#seat.later(() => {
+      if (!this.isDisposed) this.#track(this.#receive.apply(undefined, message));
+    });
   }
 
   /**

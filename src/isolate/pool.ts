@@ -34,8 +34,8 @@ function checkSize(size: unknown): number {
 }
 
 /**
- * Warm isolates (context and prelude ready) for cells to take; sessions share the process's default pool unless given
- * one.
+ * Warm isolates (context and prelude ready) for cells to take; sessions share the process's
+ * default pool unless given one.
  */
 export class IsolatePool {
   #size: number;

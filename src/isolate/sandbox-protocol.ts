@@ -1,9 +1,8 @@
 // The sandbox's contract: the globals a cell sees (as declared to the model) and the messages
 // behind them between the sandbox (sandbox/prelude.ts) and the host, as one table each way.
-// Each kind lists the `typeof` of its arguments (or the strings allowed); both sides take their types from here, so a
-// kind
-// or an argument the other side does not expect fails to compile. What arrives from the sandbox
-// is untrusted: decodeSandboxMessage() is the one place that checks it.
+// Each kind lists the `typeof` of its arguments (or the strings allowed); both sides take their
+// types from here, so a kind or an argument the other side does not expect fails to compile.
+// What arrives from the sandbox is untrusted: decodeSandboxMessage() is the one place that checks it.
 
 /** How an image may be detailed (SPEC §5); the `image` message carries one of these. */
 export const IMAGE_DETAILS = ['auto', 'low', 'high', 'original'] as const;

@@ -84,8 +84,8 @@ class Ring<T> {
 }
 
 /**
- * Holds messages for keys not registered yet (bounded), and routes them in order once they are; every held request
- * gets exactly one answer.
+ * Holds messages for keys not registered yet (bounded), and routes them in order once they are;
+ * every held request gets exactly one answer.
  */
 export class PendingRouter<K, N, R> {
   readonly #label: string;
