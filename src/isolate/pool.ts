@@ -4,6 +4,7 @@
 // unless given their own (`SessionRuntimeOptions.isolatePool`).
 import { CodeCellError } from '../errors.js';
 import { CellIsolate } from './cell-isolate.js';
+import { preludeWarmed } from './sandbox-source.js';
 import { isolateTeardownSettled, isolateThreadsUnwound } from './teardown.js';
 
 /** Default number of warm isolates per memory limit: enough for the 2-core machines we run on. */
@@ -146,6 +147,7 @@ export const defaultIsolatePool = new IsolatePool();
  */
 export async function settleIsolatesForExit(): Promise<void> {
   drainLivePools();
+  await preludeWarmed();
   await isolateThreadsUnwound();
   await isolateTeardownSettled();
 }
