@@ -4,7 +4,7 @@
 // individual calls of all rounds; ratios are of medians from the same run.
 import { availableParallelism } from 'node:os';
 import { check, type ResultRow } from './common.js';
-import { isolateFloor, isolateHostFloor, pipeFloor } from './peers/baselines.js';
+import { bareHosts, isolateFloor, isolateHostFloor, pipeFloor } from './peers/baselines.js';
 import { CodexHost, CODEX_VERSION, findCodexHost } from './peers/codex.js';
 import { inProcess, overNetwork, overStdio, type BenchSession, type BenchSubject } from './peers/subject.js';
 
@@ -181,6 +181,7 @@ async function measureLoad(subjects: BenchSubject[], samples: Samples, quick: bo
     await overStdio(`codecell stdio, 1 process`, { processes: 1 }),
     await overNetwork('codecell WebSocket, 2 hosts', 2),
     await overNetwork('codecell WebSocket, 4 hosts', 4),
+    bareHosts(BARE_HOSTS),
   ];
   const cores = availableParallelism();
   for (let r = 0; r < (quick ? 1 : 2); r++) {
@@ -196,6 +197,7 @@ async function measureLoad(subjects: BenchSubject[], samples: Samples, quick: bo
 
 const PIPE_FLOOR = 'floor: bare length-prefixed pipe round trip (Node↔Node)';
 const BARE_HOST_FLOOR = 'floor: bare isolated-vm host over a pipe, tool round trip (no codecell code)';
+const BARE_HOSTS = `bare isolated-vm hosts, ${availableParallelism()} processes (floor, no codecell code)`;
 const RAW_OUT_FLOOR = 'floor: raw isolated-vm async call out of an isolate (cheapest way)';
 const BATCHED = `tool calls in batches of ${BATCH}, cell wall time per call`;
 const LATENCY = 'cell latency, text(1) execute to completed';
@@ -220,6 +222,8 @@ function annotate(rows: ResultRow[], codexName: string | undefined): void {
   if (codexName !== undefined) against(BARE_HOST_FLOOR, `tool round trip, sequential: ${codexName}`, codexName);
   for (const figure of ['tool round trip, sequential', BATCHED, LATENCY])
     against(`${figure}: codecell WebSocket`, `${figure}: codecell stdio`, 'codecell stdio');
+  const throughput = rows.find((row) => row.name.startsWith('load throughput'))?.name.split(/: (?=[^:]+$)/)[0];
+  against(`${throughput}: codecell stdio`, `${throughput}: ${BARE_HOSTS}`, 'the bare isolated-vm hosts');
   against('tool round trip, sequential: codecell in-process', RAW_OUT_FLOOR, 'the raw async call out of an isolate');
   if (codexName === undefined)
     rows.push({

@@ -1,11 +1,15 @@
 // The floors codecell's figures are read against: a bare Node↔process pipe round trip with plain
-// length-prefixed framing, and isolated-vm's own costs (a call into an isolate, a call out of
-// one, a fresh isolate's life).
-import { spawn } from 'node:child_process';
+// length-prefixed framing, bare isolated-vm hosts (the least any isolated-vm host in Node does for
+// a tool call or a load of cells), and isolated-vm's own costs (a call into an isolate, a call out
+// of one, a fresh isolate's life).
+import { spawn, type ChildProcessByStdio } from 'node:child_process';
+import { availableParallelism } from 'node:os';
+import type { Readable, Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { loadIsolatedVm } from '../../src/isolate/load.js';
 import { check } from '../common.js';
 import { LengthPrefixedFrames, writeFrame } from './frames.js';
+import type { BenchSubject, ToolHandler } from './subject.js';
 
 /** A child process echoing every frame it reads (the same framing as the parent's). */
 const ECHO_CHILD = fileURLToPath(new URL('./echo-child.js', import.meta.url));
@@ -51,41 +55,83 @@ export function pipeFloor(): PipeFloor {
   };
 }
 
-/** A bare isolated-vm host child (isolate-host-child.ts), answered here as the pipe floor's echo child answers. */
+/** Bare isolated-vm host children (isolate-host-child.ts), answered here with the cell's tool. */
 const ISOLATE_HOST_CHILD = fileURLToPath(new URL('./isolate-host-child.js', import.meta.url));
 
+type Outcome = { text: string[]; error: string | undefined };
+
+/** One bare host child: cells sent to it run at once, each in its own fresh isolate. */
+class BareHost {
+  readonly #child: ChildProcessByStdio<Writable, Readable, null>;
+  readonly #cells = new Map<number, { tool: ToolHandler; done(outcome: Outcome): void }>();
+  #nextCell = 0;
+
+  constructor(tracked: boolean) {
+    const args = [...process.execArgv, ISOLATE_HOST_CHILD, ...(tracked ? [] : ['--untracked'])];
+    this.#child = spawn(process.execPath, args, { stdio: ['pipe', 'pipe', 'inherit'] });
+    const frames = new LengthPrefixedFrames((body) => {
+      const message = JSON.parse(body) as { cell: number; id?: number; input?: unknown } & Partial<Outcome>;
+      const cell = this.#cells.get(message.cell);
+      if (cell === undefined) return;
+      if (message.text === undefined)
+        return writeFrame(
+          this.#child.stdin,
+          JSON.stringify({ cell: message.cell, id: message.id, result: cell.tool(message.input) }),
+        );
+      this.#cells.delete(message.cell);
+      cell.done({ text: message.text, error: message.error });
+    });
+    this.#child.stdout.on('data', (chunk: Buffer) => frames.push(chunk));
+  }
+
+  run(source: string, tool: ToolHandler): Promise<Outcome> {
+    const cell = ++this.#nextCell;
+    return new Promise((done) => {
+      this.#cells.set(cell, { tool, done });
+      writeFrame(this.#child.stdin, JSON.stringify({ cell, source }));
+    });
+  }
+
+  async close(): Promise<void> {
+    this.#child.stdin.end();
+    if (this.#child.exitCode === null) await new Promise((resolve) => this.#child.once('exit', resolve));
+  }
+}
+
 /**
- * The floor of a sequential tool call over stdio for an isolated-vm host in Node: the bare host
+ * The floor of a sequential tool call over stdio for an isolated-vm host in Node: a bare host
  * child's cell awaits `count` calls; each call's time is the gap between two arrivals here (as for
  * every subject). `tracked`: the answer enters the isolate by a call whose completion the host
  * waits for; else by applyIgnored.
  */
 export function isolateHostFloor(tracked: boolean): PipeFloor {
-  const args = [...process.execArgv, ISOLATE_HOST_CHILD, ...(tracked ? [] : ['--untracked'])];
-  const child = spawn(process.execPath, args, { stdio: ['pipe', 'pipe', 'inherit'] });
-  let arrivals: number[] = [];
-  let finished: ((sum: number) => void) | undefined;
-  const frames = new LengthPrefixedFrames((body) => {
-    const message = JSON.parse(body) as { id?: number; params?: { input: unknown }; done?: number };
-    if (message.done !== undefined) return finished?.(message.done);
-    arrivals.push(performance.now());
-    writeFrame(child.stdin, JSON.stringify({ id: message.id, result: message.params?.input }));
-  });
-  child.stdout.on('data', (chunk: Buffer) => frames.push(chunk));
+  const host = new BareHost(tracked);
   return {
     roundTrips: async (count) => {
-      arrivals = [];
-      const sum = await new Promise<number>((resolve) => {
-        finished = resolve;
-        writeFrame(child.stdin, JSON.stringify({ run: count }));
-      });
-      check(sum === (count * (count - 1)) / 2, 'bare isolate host round trips');
+      const arrivals: number[] = [];
+      const source = `let n = 0; for (let i = 0; i < ${count}; i++) n += (await tools.echo({ i })).i; text(n)`;
+      const outcome = await host.run(source, (input) => (arrivals.push(performance.now()), input));
+      check(outcome.text[0] === String((count * (count - 1)) / 2), `bare isolate host: ${JSON.stringify(outcome)}`);
       return arrivals.slice(1).map((time, i) => (time - (arrivals[i] ?? time)) * 1000);
     },
-    close: async () => {
-      child.stdin.end();
-      if (child.exitCode === null) await new Promise((resolve) => child.once('exit', resolve));
+    close: () => host.close(),
+  };
+}
+
+/**
+ * The floor of a load of many sessions: as many bare host children as codecell-host runs by
+ * default (one per core), sessions spread over them in turn, every cell in a fresh isolate.
+ */
+export function bareHosts(name: string): BenchSubject {
+  const hosts = Array.from({ length: availableParallelism() }, () => new BareHost(true));
+  let next = 0;
+  return {
+    name,
+    openSession: async (tool) => {
+      const host = hosts[next++ % hosts.length] as BareHost;
+      return { run: (source) => host.run(source, tool), close: async () => {} };
     },
+    close: async () => void (await Promise.all(hosts.map((host) => host.close()))),
   };
 }
 

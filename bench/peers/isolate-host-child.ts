@@ -1,42 +1,58 @@
-// The floor of a tool call over stdio for any isolated-vm host in Node: a child process with one
-// isolate whose cell awaits `count` calls in a row; each call leaves the isolate by an ignored
-// Callback, goes out as one length-prefixed frame, and its answer goes back in by a Reference
-// call whose completion the host waits for (what a host needs to know when the isolate is idle
-// and to hear a task's unhandled rejection), or by applyIgnored with `--untracked`. No codecell
-// code runs in it (bench/peers/baselines.ts spawns it).
+// The floor of any isolated-vm code-mode host in Node: a child process that runs each cell it is
+// sent in a fresh isolate and context (as codecell and the Codex host do), disposed when the cell
+// ends. The cell's `tools.echo(input)` leaves the isolate by an ignored Callback as one
+// length-prefixed frame; its answer goes back in by a Reference call whose completion the host
+// waits for (what a host needs to know when the isolate is idle and to hear a task's unhandled
+// rejection), or by applyIgnored with `--untracked`. `text(value)` collects the cell's output.
+// No codecell code runs in it (bench/peers/baselines.ts spawns it).
+import type IsolatedVm from 'isolated-vm-6';
 import { loadIsolatedVm } from '../../src/isolate/load.js';
 import { LengthPrefixedFrames, writeFrame } from './frames.js';
 
+type Receive = IsolatedVm.Reference<(id: number, json: string) => void>;
+
 const tracked = !process.argv.includes('--untracked');
 const ivm = loadIsolatedVm();
-const isolate = new ivm.Isolate({ memoryLimit: 128 });
-const context = await isolate.createContext();
-const out = (id: number, input: string): void =>
-  writeFrame(process.stdout, `{"jsonrpc":"2.0","id":${id},"method":"tool/invoke","params":{"input":${input}}}`);
-await context.global.set('send', new ivm.Callback(out, { ignored: true }));
-const receive = (await context.eval(
-  `const pending = new Map(); let seq = 0;
-  globalThis.call = (input) => new Promise((resolve) => {
+/** Each running cell's way in: its answers go to the call `id` of the cell's own pending table. */
+const cells = new Map<number, Receive>();
+
+const PRELUDE = `const pending = new Map(); let seq = 0; globalThis.output = [];
+  globalThis.tools = { echo: (input) => new Promise((resolve) => {
     pending.set(++seq, resolve);
     send(seq, JSON.stringify(input));
-  });
-  (id, json) => { const resolve = pending.get(id); pending.delete(id); resolve(JSON.parse(json)) }`,
-  { reference: true },
-)) as import('isolated-vm-6').Reference<(id: number, json: string) => void>;
+  }) };
+  globalThis.text = (value) => void output.push(String(value));
+  (id, json) => { const resolve = pending.get(id); pending.delete(id); resolve(JSON.parse(json)) }`;
+
+async function runCell(cell: number, source: string): Promise<void> {
+  const isolate = new ivm.Isolate({ memoryLimit: 128 });
+  let outcome: { text: string[]; error?: string } = { text: [] };
+  try {
+    const context = await isolate.createContext();
+    const send = (id: number, input: string): void =>
+      writeFrame(process.stdout, `{"cell":${cell},"id":${id},"input":${input}}`);
+    await context.global.set('send', new ivm.Callback(send, { ignored: true }));
+    cells.set(cell, (await context.eval(PRELUDE, { reference: true })) as Receive);
+    const run = `(async () => {\n${source}\n})().then(() => JSON.stringify(output))`;
+    outcome.text = JSON.parse((await context.eval(run, { promise: true })) as string) as string[];
+  } catch (error) {
+    outcome = { text: [], error: String(error) };
+  } finally {
+    cells.get(cell)?.release();
+    cells.delete(cell);
+    isolate.dispose();
+  }
+  writeFrame(process.stdout, JSON.stringify({ cell, ...outcome }));
+}
 
 const frames = new LengthPrefixedFrames((body) => {
-  const message = JSON.parse(body) as { id?: number; result?: unknown; run?: number };
-  if (message.run !== undefined) return void run(message.run);
+  const message = JSON.parse(body) as { cell: number; id?: number; result?: unknown; source?: string };
+  if (message.source !== undefined) return void runCell(message.cell, message.source);
+  const receive = cells.get(message.cell);
   const args: [number, string] = [message.id ?? 0, JSON.stringify(message.result)];
+  if (receive === undefined) return;
   if (tracked) receive.apply(undefined, args).catch(() => {});
   else receive.applyIgnored(undefined, args);
 });
 
-async function run(count: number): Promise<void> {
-  const loop = `(async () => { let n = 0; for (let i = 0; i < ${count}; i++) n += (await call({ i })).i; return n })()`;
-  const sum = (await context.eval(loop, { promise: true })) as number;
-  writeFrame(process.stdout, JSON.stringify({ done: sum }));
-}
-
 process.stdin.on('data', (chunk: Buffer) => frames.push(chunk));
-process.stdin.on('end', () => isolate.dispose());
