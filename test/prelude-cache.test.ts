@@ -33,7 +33,7 @@ test(
     for (let i = 0; i < 3; i++) {
       const event = await (await runtime.execute({ source })).initialEvent;
       assert.equal(event.kind, 'completed', JSON.stringify(event));
-    assert.equal(event.error, undefined);
+      assert.equal(event.error, undefined);
       assert.deepEqual(texts(event), [
         '2',
         '{"n":2}',
