@@ -1,6 +1,7 @@
 // The code that runs inside every cell's isolate, before the cell.
 //
-// The host evaluates this file as the body of a closure and calls `installCodecellPrelude($0)`,
+// The host evaluates this file as the body of a closure and calls `installCodecellPrelude($0)`
+// (which returns the sandbox's one entry point, `receive`),
 // where `$0` is the one host function the sandbox may call: a fire-and-forget channel that takes
 // primitives only. No host object is ever stored where cell code can reach it: `send` lives in
 // this closure, and everything the cell sees is a plain function defined here.
@@ -92,7 +93,7 @@ function installCodecellPrelude(send: HostSend) {
     else if (message[0] === 'configure') configure(state, message[1]);
     else message satisfies never; // a TO_SANDBOX row without a branch here does not compile
   }
-  return { receive };
+  return receive;
 }
 
 function defineCellGlobal(state: PreludeState, name: string, value: unknown): void {

@@ -105,10 +105,7 @@ export class CellIsolate {
         },
         { ignored: true },
       );
-      const control = await installPrelude(isolate, context, send);
-      const receive = await control.get('receive', { reference: true });
-      control.release();
-      self = new CellIsolate(isolate, context, receive as ivm.Reference<SandboxReceive>);
+      self = new CellIsolate(isolate, context, await installPrelude(isolate, context, send));
       return self;
     } catch (error) {
       if (!isolate.isDisposed) isolate.dispose();

@@ -40,15 +40,15 @@ function preludeFunction(): string {
 }
 
 /**
- * Installs the prelude in a fresh context and returns its control object. The prelude is
- * compiled from V8's code cache once one exists.
+ * Installs the prelude in a fresh context and returns the sandbox's entry point (`receive`). The
+ * prelude is compiled from V8's code cache once one exists.
  * @internal
  */
 export async function installPrelude(
   isolate: IsolatedVm.Isolate,
   context: IsolatedVm.Context,
   send: IsolatedVm.Callback,
-): Promise<IsolatedVm.Reference<Record<string, unknown>>> {
+): Promise<IsolatedVm.Reference<SandboxReceive>> {
   warming ??= new Promise((resolve) => setImmediate(resolve)).then(warmUp);
   const script: IsolatedVm.Script & IsolatedVm.CachedDataResult = await isolate.compileScript(preludeFunction(), {
     filename: PRELUDE_FILENAME,
@@ -62,9 +62,9 @@ export async function installPrelude(
     (send: IsolatedVm.Callback) => unknown
   >;
   script.release();
-  const control = await install.apply(undefined, [send], { result: { reference: true } });
+  const receive = await install.apply(undefined, [send], { result: { reference: true } });
   install.release();
-  return control as IsolatedVm.Reference<Record<string, unknown>>;
+  return receive as IsolatedVm.Reference<SandboxReceive>;
 }
 
 /**
@@ -127,8 +127,7 @@ async function runWarmUpCell(ivm: Ivm, isolate: IsolatedVm.Isolate, context: Iso
     else if (kind === 'timer') receive?.applyIgnored(undefined, ['timer', Number(id)]);
     else if (kind === 'done' || kind === 'fault') ended();
   };
-  const control = await installPrelude(isolate, context, new ivm.Callback(answer, { ignored: true }));
-  receive = (await control.get('receive', { reference: true })) as IsolatedVm.Reference<SandboxReceive>;
+  receive = await installPrelude(isolate, context, new ivm.Callback(answer, { ignored: true }));
   await receive.apply(undefined, ['configure', WARM_UP_CONFIG]);
   const module = await isolate.compileModule(wrapCell(WARM_UP_CELL), { filename: 'codecell-warm-up.js' });
   await module.instantiate(context, () => {
