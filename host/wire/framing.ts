@@ -126,7 +126,9 @@ function contentLength(header: string): number | string {
 
 /**
  * Writes frames in batches: what is written during one turn of the event loop leaves in one
- * `write` at the end of it (a microtask). Backpressure is honoured: once the output needs
+ * `write` at the end of it (its check phase, `setImmediate`): the tool calls a cell makes at once
+ * reach the host as one callback each, every one followed by its own microtasks, and still leave
+ * together (one write for a batch of 16, not 16). Backpressure is honoured: once the output needs
  * draining, what follows waits here until it drains, and a peer that leaves more than
  * `maxQueuedBytes` unread is given up (the output is destroyed). Writes never reject; the first
  * failure is reported to `lost` (the peer went away: the connection's close fails what was pending).
@@ -165,7 +167,7 @@ export class FramedWriter extends TextMessageWriter implements MessageWriter {
     }
     if (this.#written === undefined) {
       this.#written = new Promise<void>((resolve) => (this.#settle = resolve));
-      if (!this.#blocked) queueMicrotask(() => this.#flush());
+      if (!this.#blocked) setImmediate(() => this.#flush());
     }
     return this.#written;
   }

@@ -114,13 +114,13 @@ class SocketWriter extends TextMessageWriter {
     });
   }
 
-  /** The messages sent until this turn's microtasks end go out together (as stdio's batches do). */
+  /** The messages sent until this turn of the event loop ends go out together (as stdio's batches do). */
   #corkForTurn(): void {
     const stream = this.#stream;
     if (stream === undefined || this.#corked || stream.destroyed) return;
     this.#corked = true;
     stream.cork();
-    queueMicrotask(() => {
+    setImmediate(() => {
       this.#corked = false;
       stream.uncork();
     });
