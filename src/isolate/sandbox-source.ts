@@ -49,7 +49,8 @@ export async function installPrelude(
   context: IsolatedVm.Context,
   send: IsolatedVm.Callback,
 ): Promise<IsolatedVm.Reference<SandboxReceive>> {
-  warming ??= new Promise((resolve) => setImmediate(resolve)).then(warmUp);
+  // A failed warm-up leaves the first cache (warmUp reports nothing: cells run either way).
+  warming ??= new Promise((resolve) => setImmediate(resolve)).then(warmUp).catch(() => {});
   const script: IsolatedVm.Script & IsolatedVm.CachedDataResult = await isolate.compileScript(preludeFunction(), {
     filename: PRELUDE_FILENAME,
     ...(preludeCache === undefined ? { produceCachedData: true } : { cachedData: preludeCache }),
@@ -94,7 +95,7 @@ const WARM_UP_CONFIG = JSON.stringify({
  * made at compile time holds only the top level: without this, every cell's isolate compiled
  * again each prelude function its cell ran (~0.6 ms of CPU per cell). Compiled again in the
  * isolate that ran the warm-up, the prelude comes from V8's compilation cache with those
- * functions compiled, and its code cache holds them. A failed warm-up leaves the first cache.
+ * functions compiled, and its code cache holds them.
  */
 async function warmUp(): Promise<void> {
   const ivm = loadIsolatedVm();
@@ -107,10 +108,8 @@ async function warmUp(): Promise<void> {
       produceCachedData: true,
     });
     if (warm.cachedData !== undefined) preludeCache = warm.cachedData;
-  } catch {
-    // the first cache stays
   } finally {
-    isolate.dispose();
+    if (!isolate.isDisposed) isolate.dispose();
     countDisposed(false);
     holdForTeardown();
   }
