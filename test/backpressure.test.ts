@@ -30,6 +30,19 @@ test('the frame writer waits for drain once its output needs draining, and keeps
   );
 });
 
+test('large messages written in one turn are bounded too: past the bound the writer gives its output up', async () => {
+  const output = new PassThrough({ highWaterMark: 16 * 1024 }); // nobody reads it
+  const overflows: Error[] = [];
+  const hooks = { written: () => {}, lost: () => {}, overflow: (error: Error) => void overflows.push(error) };
+  const writer = new FramedWriter(output, hooks, 1024 * 1024);
+  const body = 'y'.repeat(512 * 1024);
+  for (let i = 0; i < 4; i++) void writer.writeText(body);
+  await new Promise((resolve) => setImmediate(resolve));
+  assert.equal(overflows.length, 1, 'the writer gave its output up');
+  assert.ok(output.destroyed);
+  assert.ok(output.writableLength < 2 * 1024 * 1024, `${output.writableLength} bytes waited in the output`);
+});
+
 test('a client that stops reading: the host holds at most its bound, then gives the connection up and shuts its sessions down', async (t) => {
   const toHost = new PassThrough();
   const fromHost = new PassThrough({ highWaterMark: 16 * 1024 }); // nobody reads it

@@ -124,14 +124,18 @@ function contentLength(header: string): number | string {
   return length;
 }
 
+/** A batch this large is written at once instead of at the end of the turn. */
+const FLUSH_NOW_BYTES = 64 * 1024;
+
 /**
  * Writes frames in batches: what is written during one turn of the event loop leaves in one
  * `write` at the end of it (its check phase, `setImmediate`): the tool calls a cell makes at once
  * reach the host as one callback each, every one followed by its own microtasks, and still leave
- * together (one write for a batch of 16, not 16). Backpressure is honoured: once the output needs
- * draining, what follows waits here until it drains, and a peer that leaves more than
- * `maxQueuedBytes` unread is given up (the output is destroyed). Writes never reject; the first
- * failure is reported to `lost` (the peer went away: the connection's close fails what was pending).
+ * together (one write for a batch of 16, not 16); a batch past 64 KiB leaves at once. Backpressure
+ * is honoured: once the output needs draining, what follows waits here until it drains, and a
+ * peer that leaves more than `maxQueuedBytes` unread is given up (the output is destroyed). Writes
+ * never reject; the first failure is reported to `lost` (the peer went away: the connection's
+ * close fails what was pending).
  */
 export class FramedWriter extends TextMessageWriter implements MessageWriter {
   readonly #output: Writable;
@@ -167,9 +171,12 @@ export class FramedWriter extends TextMessageWriter implements MessageWriter {
     }
     if (this.#written === undefined) {
       this.#written = new Promise<void>((resolve) => (this.#settle = resolve));
-      if (!this.#blocked) setImmediate(() => this.#flush());
+      if (!this.#blocked) setImmediate(() => this.#batch !== '' && !this.#blocked && this.#flush());
     }
-    return this.#written;
+    const written = this.#written;
+    // A large batch leaves at once, so the output's backpressure (and the bound) apply to the rest.
+    if (!this.#blocked && this.#batch.length >= FLUSH_NOW_BYTES) this.#flush();
+    return written;
   }
 
   /** Bytes written and not yet taken by the peer (waiting here or in the output stream). */
