@@ -29,12 +29,13 @@ test('messages written in the same turn leave in one write, each frame whole, an
   assert.equal(output.writes.length, 1, 'one write for the batch');
   await writer.write({ jsonrpc: '2.0', method: 'later' } as Message);
   assert.equal(output.writes.length, 2, 'a message of a later turn leaves in its own write');
-  // Two callbacks of one phase of the loop, each followed by its own microtasks (as the calls
-  // out of an isolate arrive): their messages still leave together.
-  const timers = [3, 4].map(
-    (id) => new Promise((resolve) => setTimeout(() => resolve(writer.write({ jsonrpc: '2.0', id } as Message)), 0)),
+  // Two callbacks of one phase of the loop (immediates queued together run in the same check
+  // phase), each followed by its own microtasks, as the calls out of an isolate arrive: their
+  // messages still leave together.
+  const callbacks = [3, 4].map(
+    (id) => new Promise((resolve) => setImmediate(() => resolve(writer.write({ jsonrpc: '2.0', id } as Message)))),
   );
-  await Promise.all(await Promise.all(timers));
+  await Promise.all(await Promise.all(callbacks));
   assert.equal(output.writes.length, 3, 'the messages of one turn of the loop leave in one write');
 
   const input = new PassThrough();
