@@ -171,12 +171,17 @@ export class FramedWriter extends TextMessageWriter implements MessageWriter {
     }
     if (this.#written === undefined) {
       this.#written = new Promise<void>((resolve) => (this.#settle = resolve));
-      if (!this.#blocked) setImmediate(() => this.#batch !== '' && !this.#blocked && this.#flush());
+      if (!this.#blocked) setImmediate(() => this.#endOfTurn());
     }
     const written = this.#written;
     // A large batch leaves at once, so the output's backpressure (and the bound) apply to the rest.
     if (!this.#blocked && this.#batch.length >= FLUSH_NOW_BYTES) this.#flush();
     return written;
+  }
+
+  /** The turn's batch leaves, unless a large batch left already or the output needs draining. */
+  #endOfTurn(): void {
+    if (this.#batch !== '' && !this.#blocked) this.#flush();
   }
 
   /** Bytes written and not yet taken by the peer (waiting here or in the output stream). */

@@ -4,7 +4,7 @@ import type IsolatedVm from 'isolated-vm-6';
 import type { CodeCellErrorCode } from '../errors.js';
 import { describeCellError, explainCompileError, translateIsolateError } from './errors.js';
 import { loadIsolatedVm } from './load.js';
-import { installPrelude, wrapCell } from './sandbox-source.js';
+import { installPrelude, refuseImport, wrapCell } from './sandbox-source.js';
 import { FloodGuard } from './flood-guard.js';
 import { GateSeat, type RunGate } from './run-gate.js';
 import { IsolateTasks } from './tasks.js';
@@ -41,10 +41,6 @@ export type CellIsolateListeners = {
 };
 
 export type CellIsolateOptions = { memoryMb: number };
-
-const refuseImport = (specifier: string): never => {
-  throw new Error(`Unsupported import in cell: ${specifier}`);
-};
 
 /** How long one cell's messages may hold Node's main thread without the event loop turning. */
 const FLOOD_MS = 1_000;

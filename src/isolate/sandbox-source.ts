@@ -27,7 +27,14 @@ let sandboxSource: string | undefined;
 let preludeCache: IsolatedVm.ExternalCopy<ArrayBuffer> | undefined;
 /** The warm-up, started by the first isolate that installs the prelude (once per process). */
 let warming: Promise<void> | undefined;
-let firstCacheBytes = 0;
+/** The sizes of the first code cache and of the one in use (bytes), for preludeWarmed(). */
+const cacheBytes = { first: 0, now: 0 };
+
+function useCache(cache: IsolatedVm.ExternalCopy<ArrayBuffer>): void {
+  preludeCache = cache;
+  cacheBytes.now = cache.copy().byteLength;
+  if (cacheBytes.first === 0) cacheBytes.first = cacheBytes.now;
+}
 
 const PRELUDE_FILENAME = 'codecell-prelude.js';
 
@@ -55,10 +62,7 @@ export async function installPrelude(
     filename: PRELUDE_FILENAME,
     ...(preludeCache === undefined ? { produceCachedData: true } : { cachedData: preludeCache }),
   });
-  if (preludeCache === undefined && script.cachedData !== undefined) {
-    preludeCache = script.cachedData;
-    firstCacheBytes = preludeCache.copy().byteLength;
-  }
+  if (preludeCache === undefined && script.cachedData !== undefined) useCache(script.cachedData);
   const install = (await script.run(context, { reference: true })) as IsolatedVm.Reference<
     (send: IsolatedVm.Callback) => unknown
   >;
@@ -74,7 +78,7 @@ export async function installPrelude(
  */
 export async function preludeWarmed(): Promise<{ first: number; now: number }> {
   await warming;
-  return { first: firstCacheBytes, now: preludeCache?.copy().byteLength ?? 0 };
+  return { ...cacheBytes };
 }
 
 /** What the warm-up cell does: the paths most cells take (tools, output, errors, a timer). */
@@ -107,7 +111,7 @@ async function warmUp(): Promise<void> {
       filename: PRELUDE_FILENAME,
       produceCachedData: true,
     });
-    if (warm.cachedData !== undefined) preludeCache = warm.cachedData;
+    if (warm.cachedData !== undefined) useCache(warm.cachedData);
   } finally {
     if (!isolate.isDisposed) isolate.dispose();
     countDisposed(false);
@@ -129,9 +133,7 @@ async function runWarmUpCell(ivm: Ivm, isolate: IsolatedVm.Isolate, context: Iso
   receive = await installPrelude(isolate, context, new ivm.Callback(answer, { ignored: true }));
   await receive.apply(undefined, ['configure', WARM_UP_CONFIG]);
   const module = await isolate.compileModule(wrapCell(WARM_UP_CELL), { filename: 'codecell-warm-up.js' });
-  await module.instantiate(context, () => {
-    throw new Error('the warm-up cell imports nothing');
-  });
+  await module.instantiate(context, refuseImport);
   await module.evaluate();
   let timer: ReturnType<typeof setTimeout> | undefined;
   await Promise.race([end, new Promise((resolve) => (timer = setTimeout(resolve, WARM_UP_WAIT_MS)))]);
@@ -140,6 +142,11 @@ async function runWarmUpCell(ivm: Ivm, isolate: IsolatedVm.Isolate, context: Iso
 
 /** How long the warm-up cell may take (it takes ~1 ms). */
 const WARM_UP_WAIT_MS = 1_000;
+
+/** How a cell's module resolves a static import: it does not (the cell fails with this error). */
+export const refuseImport = (specifier: string): never => {
+  throw new Error(`Unsupported import in cell: ${specifier}`);
+};
 
 /**
  * The cell runs inside a try block of its module, so its outcome (including a rejection after a
