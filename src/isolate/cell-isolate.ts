@@ -45,6 +45,12 @@ export type CellIsolateOptions = { memoryMb: number };
 /** How long one cell's messages may hold Node's main thread without the event loop turning. */
 const FLOOD_MS = 1_000;
 
+/**
+ * Sources up to this many characters compile on the host's thread (~20 µs per KiB); a longer one
+ * compiles on the isolate's, so a cell of up to 1 MiB never holds the event loop for ~20 ms.
+ */
+const SYNC_COMPILE_CHARS = 64 * 1024;
+
 /** How long a stopped isolate's thread is waited for before it is given up on. */
 const STOP_WAIT_MS = 1_000;
 
@@ -92,7 +98,9 @@ export class CellIsolate {
       },
     });
     try {
-      const context = await isolate.createContext();
+      // Synchronous: a fresh isolate runs only codecell's own code until the cell starts, and a
+      // trip to the isolate's thread and back costs more than the step itself (ADR 10).
+      const context = isolate.createContextSync();
       const send = new ivm.Callback(
         (...args: unknown[]) => {
           if (self === undefined || self.#flood.flooding()) return;
@@ -101,7 +109,7 @@ export class CellIsolate {
         },
         { ignored: true },
       );
-      self = new CellIsolate(isolate, context, await installPrelude(isolate, context, send));
+      self = new CellIsolate(isolate, context, installPrelude(isolate, context, send));
       return self;
     } catch (error) {
       if (!isolate.isDisposed) isolate.dispose();
@@ -182,21 +190,20 @@ export class CellIsolate {
     this.#running = true;
     const end = this.#tasks.begin();
     try {
-      // Each step is a round trip to the isolate's thread, whose tasks run in order: configure
-      // and compile are sent together, and so are instantiate and evaluate (two waits, not four).
-      const configured = this.#tasks.inside(this.#receive.apply(undefined, ['configure', configText]));
+      // Only codecell's code runs until the module evaluates: on this thread (see create).
+      this.#receive.applySync(undefined, ['configure', configText]);
       let module: ivm.Module;
       try {
-        module = await this.#tasks.inside(this.#isolate.compileModule(wrapCell(source), { filename, lineOffset: -1 }));
+        module =
+          source.length > SYNC_COMPILE_CHARS
+            ? await this.#tasks.inside(this.#isolate.compileModule(wrapCell(source), { filename, lineOffset: -1 }))
+            : this.#isolate.compileModuleSync(wrapCell(source), { filename, lineOffset: -1 });
         this.#module = module;
       } catch (error) {
-        await configured; // an isolate lost while being configured fails the start, not the compile
         return { error: await explainCompileError(this.#isolate, source, filename, error) };
       }
-      await configured;
-      const instantiated = this.#tasks.inside(module.instantiate(this.#context, refuseImport));
-      const evaluation = this.#tasks.inside(module.evaluate()); // judged once instantiated
-      await instantiated;
+      module.instantiateSync(this.#context, refuseImport);
+      const evaluation = this.#tasks.inside(module.evaluate());
       // Its rejection: an unhandled one of its first task, or source that closed the wrapper's try
       // block and threw past it (the cell tells them apart).
       this.#track(evaluation, true);

@@ -12,8 +12,9 @@ export const DEFAULT_ISOLATE_POOL_SIZE = 2;
 /** Pools are kept for this many distinct memory limits (the least recently used is dropped). */
 const MAX_POOLED_LIMITS = 4;
 /**
- * `new ivm.Isolate()` blocks the main thread for ~1.6 ms. Refilling right after a take would land
- * that in the middle of the taking cell's start; a short delay lets the cell run first.
+ * Making an isolate (context and prelude included) holds the main thread for ~1.5–2 ms. Refilling
+ * right after a take would land that in the middle of the taking cell's start; a short delay
+ * lets the cell run first.
  */
 const REFILL_DELAY_MS = 5;
 

@@ -51,23 +51,25 @@ function preludeFunction(): string {
  * prelude is compiled from V8's code cache once one exists.
  * @internal
  */
-export async function installPrelude(
+export function installPrelude(
   isolate: IsolatedVm.Isolate,
   context: IsolatedVm.Context,
   send: IsolatedVm.Callback,
-): Promise<IsolatedVm.Reference<SandboxReceive>> {
+): IsolatedVm.Reference<SandboxReceive> {
   // A failed warm-up leaves the first cache (warmUp reports nothing: cells run either way).
   warming ??= new Promise((resolve) => setImmediate(resolve)).then(warmUp).catch(() => {});
-  const script: IsolatedVm.Script & IsolatedVm.CachedDataResult = await isolate.compileScript(preludeFunction(), {
+  // Synchronous: the prelude is codecell's own code, and these steps take less time than a trip
+  // to the isolate's thread and back (see CellIsolate.create).
+  const script: IsolatedVm.Script & IsolatedVm.CachedDataResult = isolate.compileScriptSync(preludeFunction(), {
     filename: PRELUDE_FILENAME,
     ...(preludeCache === undefined ? { produceCachedData: true } : { cachedData: preludeCache }),
   });
   if (preludeCache === undefined && script.cachedData !== undefined) useCache(script.cachedData);
-  const install = (await script.run(context, { reference: true })) as IsolatedVm.Reference<
+  const install = script.runSync(context, { reference: true }) as IsolatedVm.Reference<
     (send: IsolatedVm.Callback) => unknown
   >;
   script.release();
-  const receive = await install.apply(undefined, [send], { result: { reference: true } });
+  const receive = install.applySync(undefined, [send], { result: { reference: true } });
   install.release();
   return receive as IsolatedVm.Reference<SandboxReceive>;
 }
@@ -130,7 +132,7 @@ async function runWarmUpCell(ivm: Ivm, isolate: IsolatedVm.Isolate, context: Iso
     else if (kind === 'timer') receive?.applyIgnored(undefined, ['timer', Number(id)]);
     else if (kind === 'done' || kind === 'fault') ended();
   };
-  receive = await installPrelude(isolate, context, new ivm.Callback(answer, { ignored: true }));
+  receive = installPrelude(isolate, context, new ivm.Callback(answer, { ignored: true }));
   await receive.apply(undefined, ['configure', WARM_UP_CONFIG]);
   const module = await isolate.compileModule(wrapCell(WARM_UP_CELL), { filename: 'codecell-warm-up.js' });
   await module.instantiate(context, refuseImport);
