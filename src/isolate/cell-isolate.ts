@@ -45,12 +45,6 @@ export type CellIsolateOptions = { memoryMb: number };
 /** How long one cell's messages may hold Node's main thread without the event loop turning. */
 const FLOOD_MS = 1_000;
 
-/**
- * Sources up to this many characters compile on the host's thread (~20 µs per KiB); a longer one
- * compiles on the isolate's, so a cell of up to 1 MiB never holds the event loop for ~20 ms.
- */
-const SYNC_COMPILE_CHARS = 64 * 1024;
-
 /** How long a stopped isolate's thread is waited for before it is given up on. */
 const STOP_WAIT_MS = 1_000;
 
@@ -190,14 +184,13 @@ export class CellIsolate {
     this.#running = true;
     const end = this.#tasks.begin();
     try {
-      // Only codecell's code runs until the module evaluates: on this thread (see create).
+      // Only codecell's code runs until the module evaluates: on this thread (see create), but
+      // for the compile. Its time grows with the source (~20 ms for 1 MiB), and a module compiled
+      // here made V8 12 (Node 22) crash when the cell was terminated as it began (ADR 10).
       this.#receive.applySync(undefined, ['configure', configText]);
       let module: ivm.Module;
       try {
-        module =
-          source.length > SYNC_COMPILE_CHARS
-            ? await this.#tasks.inside(this.#isolate.compileModule(wrapCell(source), { filename, lineOffset: -1 }))
-            : this.#isolate.compileModuleSync(wrapCell(source), { filename, lineOffset: -1 });
+        module = await this.#tasks.inside(this.#isolate.compileModule(wrapCell(source), { filename, lineOffset: -1 }));
         this.#module = module;
       } catch (error) {
         return { error: await explainCompileError(this.#isolate, source, filename, error) };
