@@ -18,7 +18,8 @@ const SANDBOX_FILES = [
   'values.js',
   'prelude.js',
 ];
-let sandboxSource: string | undefined;
+/** The prelude's source, read and wrapped once per process (see preludeFunction). */
+let preludeSource: string | undefined;
 
 /**
  * V8's code cache for the prelude: first as compiled by the first isolate (its top level only),
@@ -38,12 +39,16 @@ function useCache(cache: IsolatedVm.ExternalCopy<ArrayBuffer>): void {
 
 const PRELUDE_FILENAME = 'codecell-prelude.js';
 
-/** The function the isolate runs first; `$0` is the host function it may call. */
+/**
+ * The function the isolate runs first; `$0` is the host function it may call. Built once: every
+ * cell's isolate compiles it, and a new ~28 KB string each time would be flattened again.
+ */
 function preludeFunction(): string {
-  sandboxSource ??= SANDBOX_FILES.map((file) =>
-    readFileSync(new URL(`../../sandbox/${file}`, import.meta.url), 'utf8'),
-  ).join('\n');
-  return `(function ($0) {\n${sandboxSource}\nreturn installCodecellPrelude($0);\n})`;
+  if (preludeSource === undefined) {
+    const files = SANDBOX_FILES.map((file) => readFileSync(new URL(`../../sandbox/${file}`, import.meta.url), 'utf8'));
+    preludeSource = `(function ($0) {\n${files.join('\n')}\nreturn installCodecellPrelude($0);\n})`;
+  }
+  return preludeSource;
 }
 
 /**
@@ -58,8 +63,7 @@ export function installPrelude(
 ): IsolatedVm.Reference<SandboxReceive> {
   // A failed warm-up leaves the first cache (warmUp reports nothing: cells run either way).
   warming ??= new Promise((resolve) => setImmediate(resolve)).then(warmUp).catch(() => {});
-  // Synchronous: the prelude is codecell's own code, and these steps take less time than a trip
-  // to the isolate's thread and back (see CellIsolate.create).
+  // Synchronous, as the rest of a fresh isolate's set-up (see CellIsolate.create).
   const script: IsolatedVm.Script & IsolatedVm.CachedDataResult = isolate.compileScriptSync(preludeFunction(), {
     filename: PRELUDE_FILENAME,
     ...(preludeCache === undefined ? { produceCachedData: true } : { cachedData: preludeCache }),
