@@ -21,22 +21,36 @@ function recordingOutput(): Writable & { writes: string[] } {
   return Object.assign(output, { writes });
 }
 
-test('messages written in the same turn leave in one write, each frame whole, and read back in order', async () => {
+test('messages of one turn leave together, but a lone message after a lone turn leaves at once; frames read back in order', async () => {
   const output = recordingOutput();
   const writer = new FramedWriter(output, { written: () => {}, lost: (error) => assert.fail(error) });
+  // The writer's last turn wrote nothing: the first message leaves at once, the rest at the turn's end.
   const sent = [1, 2, 3].map((id) => writer.write({ jsonrpc: '2.0', id, result: { text: 'é'.repeat(id) } } as Message));
+  assert.equal(output.writes.length, 1, 'the first message of the turn left at once');
   await Promise.all(sent);
-  assert.equal(output.writes.length, 1, 'one write for the batch');
-  await writer.write({ jsonrpc: '2.0', method: 'later' } as Message);
-  assert.equal(output.writes.length, 2, 'a message of a later turn leaves in its own write');
+  assert.equal(output.writes.length, 2, 'the rest of the turn in one write');
+  // After a turn of several messages, a message waits for the end of its turn (a batch may follow).
+  const later = writer.write({ jsonrpc: '2.0', method: 'later' } as Message);
+  assert.equal(output.writes.length, 2, 'after a batch, the next message waits for the turn to end');
+  await later;
+  assert.equal(output.writes.length, 3, 'a message of a later turn leaves in its own write');
   // Two callbacks of one phase of the loop (immediates queued together run in the same check
-  // phase), each followed by its own microtasks, as the calls out of an isolate arrive: their
-  // messages still leave together.
-  const callbacks = [3, 4].map(
-    (id) => new Promise((resolve) => setImmediate(() => resolve(writer.write({ jsonrpc: '2.0', id } as Message)))),
+  // phase), each followed by its own microtasks, as the calls out of an isolate arrive. After a
+  // lone message the first leaves at once, the second at the end of the turn.
+  const oneAtATime = (ids: number[]) =>
+    ids.map(
+      (id) => new Promise((resolve) => setImmediate(() => resolve(writer.write({ jsonrpc: '2.0', id } as Message)))),
+    );
+  await Promise.all(await Promise.all(oneAtATime([3, 4])));
+  assert.equal(output.writes.length, 5, 'after a lone message: the first at once, the next at the end of the turn');
+  // After that turn of two, the messages of one turn leave together again.
+  await Promise.all(await Promise.all(oneAtATime([5, 6])));
+  assert.equal(output.writes.length, 6, 'after a turn of several, the messages of one turn leave in one write');
+  assert.deepEqual(
+    output.writes.map((write) => write.split('Content-Length').length - 1),
+    [1, 2, 1, 1, 1, 2],
+    'each write holds whole frames',
   );
-  await Promise.all(await Promise.all(callbacks));
-  assert.equal(output.writes.length, 3, 'the messages of one turn of the loop leave in one write');
 
   const input = new PassThrough();
   const read: unknown[] = [];
@@ -54,8 +68,42 @@ test('messages written in the same turn leave in one write, each frame whole, an
         { jsonrpc: '2.0', method: 'later' },
         { jsonrpc: '2.0', id: 3 },
         { jsonrpc: '2.0', id: 4 },
+        { jsonrpc: '2.0', id: 5 },
+        { jsonrpc: '2.0', id: 6 },
       ] as never[]),
   );
+});
+
+test('frames split anywhere, with other headers or junk between them, are each read once, in order', () => {
+  const bodies = ['{"a":1}', '{"b":"é"}', '{"c":3}', '{"d":4}', '{"e":5}'];
+  const frame = (body: string, header = '') => `${header}Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`;
+  const stream = Buffer.from(
+    frame(bodies[0] as string) +
+      frame(bodies[1] as string) +
+      frame(bodies[2] as string, 'Content-Type: application/json\r\n') +
+      'junk without a header\r\n\r\n' +
+      frame(bodies[3] as string) +
+      frame(bodies[4] as string),
+  );
+  // Every way of cutting the stream in two, and byte by byte.
+  const cuts = [...Array.from({ length: stream.length + 1 }, (_, at) => [at]), 'bytes'] as const;
+  for (const cut of cuts) {
+    const input = new PassThrough();
+    const read: string[] = [];
+    const malformed: string[] = [];
+    const reader = new FramedReader(input, {
+      body: (text) => (read.push(text), undefined),
+      malformed: (reason) => void malformed.push(reason),
+    });
+    reader.listen(() => {});
+    const chunks =
+      cut === 'bytes'
+        ? Array.from(stream, (byte) => Buffer.from([byte]))
+        : [stream.subarray(0, cut[0]), stream.subarray(cut[0])];
+    for (const chunk of chunks) if (chunk.length > 0) input.write(chunk);
+    assert.deepEqual(read, bodies, `cut ${String(cut)}`);
+    assert.ok(malformed.length > 0, `cut ${String(cut)}: the junk is reported`);
+  }
 });
 
 test('a writer whose pipe broke reports it once and never throws', async () => {

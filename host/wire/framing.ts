@@ -1,8 +1,9 @@
 // `Content-Length` frames (vscode-jsonrpc's framing). Reading from a peer that may send anything:
 // a frame's header is bounded, parsing is linear in the bytes received, and after a malformed
 // header the reader resynchronises at the next `Content-Length:` instead of losing the stream.
-// Writing: each message, header and body, in one piece, and all messages ready in the same turn
-// in one write.
+// Writing: each message, header and body, in one piece, and the messages of one turn in one write
+// (but a lone one at once: Turns).
+import { isAscii } from 'node:buffer';
 import type { Readable, Writable } from 'node:stream';
 import type { Message, MessageReader, MessageWriter } from 'vscode-jsonrpc/node.js';
 import {
@@ -10,6 +11,7 @@ import {
   EventMessageReader,
   overflowError,
   TextMessageWriter,
+  Turns,
   type Carrier,
   type FrameSink,
   type WriterHooks,
@@ -44,7 +46,13 @@ export class FramedReader extends EventMessageReader implements MessageReader {
 
   /** The frames completed by one chunk of input. */
   protected read(data: unknown[], emit: (message: Message | undefined) => void): void {
-    const chunk = data[0] as Buffer;
+    let chunk = data[0] as Buffer;
+    // Most often a chunk brings whole frames, in ASCII (JSON escapes the rest), after a whole frame:
+    // read as text, a byte is a character, and no buffer is cut per frame. The rest, as bytes.
+    if (this.#buffer.length === 0 && this.#pendingBytes === 0 && this.#bodyLength === undefined && isAscii(chunk)) {
+      chunk = chunk.subarray(wholeFrames(chunk.toString('latin1'), (body) => emit(this.#sink.body(body))));
+      if (chunk.length === 0) return;
+    }
     this.#pending.push(chunk);
     this.#pendingBytes += chunk.length;
     for (let message = this.#next(); message !== null; message = this.#next()) emit(message);
@@ -104,6 +112,26 @@ export class FramedReader extends EventMessageReader implements MessageReader {
   }
 }
 
+/**
+ * Hands on the bodies of the usual whole frames at the start of `text` (`Content-Length: N`, as
+ * codecell and vscode-jsonrpc write it); returns where the first other one (or a partial one)
+ * begins, for the byte-wise reader, which also reports what is malformed.
+ */
+function wholeFrames(text: string, body: (text: string) => void): number {
+  let at = 0;
+  for (;;) {
+    const end = text.indexOf('\r\n\r\n', at);
+    if (end < 0 || end - at > 26 || !text.startsWith('Content-Length: ', at)) return at;
+    const value = text.slice(at + 16, end);
+    const start = end + 4;
+    if (!DIGITS.test(value) || start + Number(value) > text.length) return at;
+    at = start + Number(value);
+    body(text.slice(start, at));
+  }
+}
+
+const DIGITS = /^\d+$/;
+
 /** The header block's Content-Length, or why it has none that can be used. */
 function contentLength(header: string): number | string {
   // The usual header, as vscode-jsonrpc and codecell write it, read without splitting.
@@ -128,14 +156,13 @@ function contentLength(header: string): number | string {
 const FLUSH_NOW_BYTES = 64 * 1024;
 
 /**
- * Writes frames in batches: what is written during one turn of the event loop leaves in one
- * `write` at the end of it (its check phase, `setImmediate`): the tool calls a cell makes at once
- * reach the host as one callback each, every one followed by its own microtasks, and still leave
- * together (one write for a batch of 16, not 16); a batch past 64 KiB leaves at once. Backpressure
- * is honoured: once the output needs draining, what follows waits here until it drains, and a
- * peer that leaves more than `maxQueuedBytes` unread is given up (the output is destroyed). Writes
- * never reject; the first failure is reported to `lost` (the peer went away: the connection's
- * close fails what was pending).
+ * Writes frames in batches, a turn of the event loop at a time (Turns): a turn's messages leave in
+ * one `write` at its end (its check phase), one batch of 16 calls in one write, not 16, but a lone
+ * message leaves at once; a batch past 64 KiB leaves at once. Backpressure is honoured: once the
+ * output needs draining, what follows waits here until it drains, and a peer that leaves more than
+ * `maxQueuedBytes` unread is given up (the output is destroyed). Writes never reject; the first
+ * failure is reported to `lost` (the peer went away: the connection's close fails what was
+ * pending).
  */
 export class FramedWriter extends TextMessageWriter implements MessageWriter {
   readonly #output: Writable;
@@ -147,6 +174,7 @@ export class FramedWriter extends TextMessageWriter implements MessageWriter {
   #failed = false;
   /** The output needs draining: batches wait for its 'drain'. */
   #blocked = false;
+  readonly #turns = new Turns(() => this.#endOfTurn());
 
   constructor(output: Writable, hooks: WriterHooks, maxQueuedBytes = DEFAULT_MAX_QUEUED_BYTES) {
     super();
@@ -169,9 +197,14 @@ export class FramedWriter extends TextMessageWriter implements MessageWriter {
       this.#overflow();
       return Promise.resolve();
     }
+    const alone = this.#turns.message();
     if (this.#written === undefined) {
       this.#written = new Promise<void>((resolve) => (this.#settle = resolve));
-      if (!this.#blocked) setImmediate(() => this.#endOfTurn());
+      if (alone && !this.#blocked) {
+        const written = this.#written;
+        this.#flush();
+        return written;
+      }
     }
     const written = this.#written;
     // A large batch leaves at once, so the output's backpressure (and the bound) apply to the rest.

@@ -10,6 +10,7 @@ import {
   EventMessageReader,
   overflowError,
   TextMessageWriter,
+  Turns,
   type Carrier,
   type FrameSink,
   type WriterHooks,
@@ -75,6 +76,11 @@ class SocketWriter extends TextMessageWriter {
   /** The WebSocket's byte stream, if known: corked for a turn, so that a turn's messages leave in one write. */
   readonly #stream: Duplex | undefined;
   #corked = false;
+  readonly #turns = new Turns(() => {
+    if (!this.#corked) return;
+    this.#corked = false;
+    this.#stream?.uncork();
+  });
 
   constructor(socket: WebSocket, hooks: WriterHooks, maxQueuedBytes = DEFAULT_MAX_QUEUED_BYTES, stream?: Duplex) {
     super();
@@ -114,16 +120,13 @@ class SocketWriter extends TextMessageWriter {
     });
   }
 
-  /** The messages sent until this turn of the event loop ends go out together (as stdio's batches do). */
+  /** The messages sent until this turn of the event loop ends go out together, a lone one at once (Turns). */
   #corkForTurn(): void {
+    const alone = this.#turns.message();
     const stream = this.#stream;
-    if (stream === undefined || this.#corked || stream.destroyed) return;
+    if (alone || stream === undefined || this.#corked || stream.destroyed) return;
     this.#corked = true;
     stream.cork();
-    setImmediate(() => {
-      this.#corked = false;
-      stream.uncork();
-    });
   }
 
   /** Sends what waited, as far as the socket takes it. */

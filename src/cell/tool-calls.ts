@@ -12,6 +12,9 @@ export interface CellTool {
   readonly kind: ToolKind;
 }
 
+/** A call id as the sandbox makes them. */
+const CALL_ID = /^tool-\d+$/;
+
 /** Bound on the calls one cell may have waiting on its delegate. */
 export const MAX_OUTSTANDING_TOOL_CALLS = 10_000;
 
@@ -52,7 +55,7 @@ export class ToolCalls {
   start(callId: string, index: number, inputJson: string): void {
     const { tools, limits, delegate, callbacks, emit, cellId } = this.#options;
     const tool = tools[index];
-    if (tool === undefined || !/^tool-\d+$/.test(callId) || this.#outstanding.has(callId)) return;
+    if (tool === undefined || !CALL_ID.test(callId) || this.#outstanding.has(callId)) return;
     const name = `tools.${tool.id}`;
     let input: JsonValue;
     const inputBytes = byteLength(inputJson);
@@ -66,8 +69,6 @@ export class ToolCalls {
     const toolRef = namespace === undefined ? { name: toolName } : { name: toolName, namespace };
     this.#outstanding.set(callId, inputBytes);
     this.#inputBytes += inputBytes;
-    // The input's JSON text is at hand: the stream's log need not serialise the input again.
-    emit({ type: 'toolCall', callId, tool: toolRef, input }, 64 + inputJson.length);
     const call = { cellId, callId, tool: toolRef, kind: tool.kind, input };
     // One reaction per call (this runs 10 000 times in a large cancellation).
     callbacks
@@ -85,6 +86,10 @@ export class ToolCalls {
         },
         (error: unknown) => this.#settle(callId, false, messageOf(error), errorKindOf(error)),
       );
+    // After the delegate has the call (its result comes in a later microtask, after this event):
+    // the event is bookkeeping, the call is what the cell waits for. The input's JSON text is at
+    // hand: the stream's log need not serialise the input again.
+    emit({ type: 'toolCall', callId, tool: toolRef, input }, 64 + inputJson.length);
   }
 
   #admit(name: string, kind: ToolKind, inputJson: string, inputBytes: number): JsonValue {

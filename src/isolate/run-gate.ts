@@ -72,6 +72,7 @@ export class GateSeat {
   #queued: (() => void)[] = [];
   /** Tasks given this turn, to enter at its end (see later). */
   #later: (() => void)[] = [];
+  #spare: (() => void)[] = [];
 
   constructor(gate?: RunGate) {
     this.#gate = gate;
@@ -93,8 +94,11 @@ export class GateSeat {
 
   readonly #enterLater = (): void => {
     const tasks = this.#later;
-    this.#later = [];
+    this.#later = this.#spare;
     for (const task of tasks) this.enter(task);
+    // The two lists take turns: no new one per turn of every cell that gets a result.
+    tasks.length = 0;
+    this.#spare = tasks;
   };
 
   enter(task: () => void): void {

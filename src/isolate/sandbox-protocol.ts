@@ -116,12 +116,14 @@ const shapes: Shapes = TO_HOST;
  * loses them.
  */
 export function decodeSandboxMessage(args: readonly unknown[]): ToHostMessage | undefined {
-  const [kind, ...rest] = args;
+  const kind = args[0];
   if (typeof kind !== 'string' || !Object.hasOwn(shapes, kind)) return undefined;
   const shape = shapes[kind] ?? [];
-  for (const [index, expected] of shape.entries()) {
-    const arg = rest[index];
-    if (typeof expected === 'string' ? typeof arg !== expected : !expected.includes(arg as string)) return undefined;
+  // Indexed, without copies: this runs for every message of every cell.
+  for (let index = 0; index < shape.length; index++) {
+    const expected = shape[index];
+    const arg = args[index + 1];
+    if (typeof expected === 'string' ? typeof arg !== expected : !expected?.includes(arg as string)) return undefined;
   }
-  return [kind, ...rest.slice(0, shape.length)] as ToHostMessage;
+  return (args.length === shape.length + 1 ? args : args.slice(0, shape.length + 1)) as ToHostMessage;
 }
