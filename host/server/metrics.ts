@@ -47,9 +47,12 @@ export function hostMetrics(stats: HostStats, connections: () => number): HostMe
     buckets: DEADLINE_BUCKETS,
     registers,
   });
+  // Every tool call is observed: the two label sets are bound once, not hashed per call.
+  const answered = toolCalls.labels({ ok: 'true' });
+  const failed = toolCalls.labels({ ok: 'false' });
   stats.observe({
     cellClosed: (outcome, reason) => cells.inc({ outcome, reason: reason ?? '' }),
-    toolCall: (ms, ok) => toolCalls.observe({ ok: String(ok) }, ms / 1000),
+    toolCall: (ms, ok) => (ok ? answered : failed).observe(ms / 1000),
     terminated: (ms) => terminate.observe(ms / 1000),
     shutDown: (ms) => shutdown.observe(ms / 1000),
   });
