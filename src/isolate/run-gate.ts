@@ -85,8 +85,7 @@ export class GateSeat {
 
   /**
    * Enters `task` at the end of this turn, after the ones given before it, each from a shallow
-   * stack: isolated-vm records its caller's stack with every call into an isolate, and a tool
-   * result settles ~10 frames deep (~5 µs more of the main thread's time per call).
+   * stack (a tool result settles ~10 frames deep; see CellIsolate.deliver for why the stack matters).
    */
   later(task: () => void): void {
     if (this.#later.push(task) === 1) queueMicrotask(this.#enterLater);
