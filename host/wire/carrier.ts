@@ -45,7 +45,7 @@ export interface TextWriter extends MessageWriter {
  * its end (the calls a cell makes at once reach this process as one callback each, every one
  * followed by its own microtasks), but the first message of a turn after a turn of one message at
  * most leaves at once: a lone call or answer (sequential calls) does not wait for the turn's end,
- * and the peer starts on it while this side finishes the turn (~7 µs of a sequential round trip
+ * and the peer starts on it while this side finishes the turn (~7–10 µs of a sequential round trip
  * over stdio; one more write when lone calls turn into a batch).
  */
 export class Turns {

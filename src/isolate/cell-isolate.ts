@@ -215,8 +215,8 @@ export class CellIsolate {
 
   /**
    * One task into the isolate (a tool result, a timer), at the end of this turn, once it has a
-   * slot. isolated-vm records its caller's stack with every call into an isolate (~7 µs of CPU per
-   * tool call from our optimised frames): a promise job calls the bound `apply` itself, stackless.
+   * slot. isolated-vm records its caller's stack with every call into an isolate (~2–7 µs of CPU
+   * per tool call from our optimised frames): a promise job calls the bound `apply` itself, stackless.
    */
   deliver(...message: ToSandboxMessage): void {
     this.#seat.later(() => {
