@@ -113,19 +113,19 @@ export class FramedReader extends EventMessageReader implements MessageReader {
 }
 
 /**
- * Hands on the bodies of the usual whole frames at the start of `text` (`Content-Length: N`, as
- * codecell and vscode-jsonrpc write it); returns where the first other one (or a partial one)
- * begins, for the byte-wise reader, which also reports what is malformed.
+ * Hands on the bodies of the whole frames at the start of `text`; returns where the first partial
+ * one (or one whose header cannot be used) begins, for the byte-wise reader, which also reports
+ * what is malformed.
  */
 function wholeFrames(text: string, body: (text: string) => void): number {
   let at = 0;
   for (;;) {
     const end = text.indexOf('\r\n\r\n', at);
-    if (end < 0 || end - at > 26 || !text.startsWith('Content-Length: ', at)) return at;
-    const value = text.slice(at + 16, end);
-    const start = end + 4;
-    if (!DIGITS.test(value) || start + Number(value) > text.length) return at;
-    at = start + Number(value);
+    if (end < 0 || end - at > MAX_HEADER_BYTES) return at;
+    const length = contentLength(text.slice(at, end));
+    const start = end + HEADER_END.length;
+    if (typeof length === 'string' || start + length > text.length) return at;
+    at = start + length;
     body(text.slice(start, at));
   }
 }
@@ -137,7 +137,7 @@ function contentLength(header: string): number | string {
   // The usual header, as vscode-jsonrpc and codecell write it, read without splitting.
   if (header.startsWith('Content-Length: ') && header.length <= 26) {
     const value = header.slice(16);
-    if (/^\d+$/.test(value) && Number(value) <= MAX_BODY_BYTES) return Number(value);
+    if (DIGITS.test(value) && Number(value) <= MAX_BODY_BYTES) return Number(value);
   }
   let length: number | string = 'a header without Content-Length';
   for (const line of header.split('\r\n')) {
@@ -145,7 +145,7 @@ function contentLength(header: string): number | string {
     if (colon < 0) return `a malformed header line: ${JSON.stringify(line.slice(0, 80))}`;
     if (line.slice(0, colon).trim().toLowerCase() !== 'content-length') continue;
     const value = line.slice(colon + 1).trim();
-    if (!/^\d+$/.test(value) || Number(value) > MAX_BODY_BYTES)
+    if (!DIGITS.test(value) || Number(value) > MAX_BODY_BYTES)
       return `an unusable Content-Length: ${JSON.stringify(value.slice(0, 40))}`;
     length = Number(value);
   }

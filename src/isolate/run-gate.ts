@@ -84,8 +84,9 @@ export class GateSeat {
   }
 
   /**
-   * Enters `task` at the end of this turn, after the ones given before it, each from a shallow
-   * stack (a tool result settles ~10 frames deep; see CellIsolate.deliver for why the stack matters).
+   * Enters `task` once the current microtasks ran, after the ones given before it: what is given
+   * meanwhile waits as one (the isolate is not idle) and enters in order. (No call into the
+   * isolate is made from here: CellIsolate.deliver says why.)
    */
   later(task: () => void): void {
     if (this.#later.push(task) === 1) queueMicrotask(this.#enterLater);
