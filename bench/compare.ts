@@ -156,6 +156,7 @@ async function measureRounds(subjects: BenchSubject[], samples: Samples, rounds:
       'ms',
       fresh.map((us) => us / 1000),
     );
+    samples.add(BARE_HOST_CELL, 'ms', await cellLatencies(bareHost.session, LATENCY_CELLS));
     for (const subject of order) {
       const session = sessions.get(subject) as BenchSession;
       const trips = await toolRoundTrips(session, arrivals.get(subject) ?? []);
@@ -197,6 +198,7 @@ async function measureLoad(subjects: BenchSubject[], samples: Samples, quick: bo
 
 const PIPE_FLOOR = 'floor: bare length-prefixed pipe round trip (Node↔Node)';
 const BARE_HOST_FLOOR = 'floor: bare isolated-vm host over a pipe, tool round trip (no codecell code)';
+const BARE_HOST_CELL = 'floor: bare isolated-vm host over a pipe, text(1) execute to completed (no codecell code)';
 const BARE_HOSTS = `bare isolated-vm hosts, ${availableParallelism()} processes (floor, no codecell code)`;
 const RAW_OUT_FLOOR = 'floor: raw isolated-vm async call out of an isolate (cheapest way)';
 const BATCHED = `tool calls in batches of ${BATCH}, cell wall time per call`;
@@ -219,7 +221,11 @@ function annotate(rows: ResultRow[], codexName: string | undefined): void {
   };
   against('tool round trip, sequential: codecell stdio', PIPE_FLOOR, 'the pipe floor');
   against('tool round trip, sequential: codecell stdio', BARE_HOST_FLOOR, 'the bare isolated-vm host');
-  if (codexName !== undefined) against(BARE_HOST_FLOOR, `tool round trip, sequential: ${codexName}`, codexName);
+  against(`${LATENCY}: codecell stdio`, BARE_HOST_CELL, 'the bare isolated-vm host');
+  if (codexName !== undefined) {
+    against(BARE_HOST_FLOOR, `tool round trip, sequential: ${codexName}`, codexName);
+    against(BARE_HOST_CELL, `${LATENCY}: ${codexName}`, codexName);
+  }
   for (const figure of ['tool round trip, sequential', BATCHED, LATENCY])
     against(`${figure}: codecell WebSocket`, `${figure}: codecell stdio`, 'codecell stdio');
   const throughput = rows.find((row) => row.name.startsWith('load throughput'))?.name.split(/: (?=[^:]+$)/)[0];

@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { loadIsolatedVm } from '../../src/isolate/load.js';
 import { check } from '../common.js';
 import { LengthPrefixedFrames, writeFrame } from './frames.js';
-import type { BenchSubject, ToolHandler } from './subject.js';
+import type { BenchSession, BenchSubject, ToolHandler } from './subject.js';
 
 /** A child process echoing every frame it reads (the same framing as the parent's). */
 const ECHO_CHILD = fileURLToPath(new URL('./echo-child.js', import.meta.url));
@@ -98,15 +98,23 @@ class BareHost {
   }
 }
 
+/** A bare isolated-vm host child: the floor of a tool call, and of a cell's life, over stdio. */
+export interface IsolateHostFloor extends PipeFloor {
+  /** Cells run one at a time in the child (each in a fresh isolate), its tool echoing its input. */
+  readonly session: BenchSession;
+}
+
 /**
  * The floor of a sequential tool call over stdio for an isolated-vm host in Node: a bare host
  * child's cell awaits `count` calls; each call's time is the gap between two arrivals here (as for
  * every subject). `tracked`: the answer enters the isolate by a call whose completion the host
- * waits for; else by applyIgnored.
+ * waits for; else by applyIgnored. Its `session` gives the floor of a cell's latency: the isolate
+ * made when the cell comes (no pool), with no prelude but its tool and `text`.
  */
-export function isolateHostFloor(tracked: boolean): PipeFloor {
+export function isolateHostFloor(tracked: boolean): IsolateHostFloor {
   const host = new BareHost(tracked);
   return {
+    session: { run: (source) => host.run(source, (input) => input), close: async () => {} },
     roundTrips: async (count) => {
       const arrivals: number[] = [];
       const source = `let n = 0; for (let i = 0; i < ${count}; i++) n += (await tools.echo({ i })).i; text(n)`;
