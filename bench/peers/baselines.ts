@@ -92,15 +92,19 @@ class BareHost {
     });
   }
 
+  /** Cells sent one at a time, `tool` answering their calls (closing it leaves the child running). */
+  session(tool: ToolHandler): BenchSession {
+    return { run: (source) => this.run(source, tool), close: async () => {} };
+  }
+
   async close(): Promise<void> {
     this.#child.stdin.end();
     if (this.#child.exitCode === null) await new Promise((resolve) => this.#child.once('exit', resolve));
   }
 }
 
-/** A bare isolated-vm host child: the floor of a tool call, and of a cell's life, over stdio. */
 export interface IsolateHostFloor extends PipeFloor {
-  /** Cells run one at a time in the child (each in a fresh isolate), its tool echoing its input. */
+  /** Cells run one at a time in the child, its tool echoing its input. */
   readonly session: BenchSession;
 }
 
@@ -114,7 +118,7 @@ export interface IsolateHostFloor extends PipeFloor {
 export function isolateHostFloor(tracked: boolean): IsolateHostFloor {
   const host = new BareHost(tracked);
   return {
-    session: { run: (source) => host.run(source, (input) => input), close: async () => {} },
+    session: host.session((input) => input),
     roundTrips: async (count) => {
       const arrivals: number[] = [];
       const source = `let n = 0; for (let i = 0; i < ${count}; i++) n += (await tools.echo({ i })).i; text(n)`;
@@ -136,8 +140,7 @@ export function bareHosts(name: string): BenchSubject {
   return {
     name,
     openSession: async (tool) => {
-      const host = hosts[next++ % hosts.length] as BareHost;
-      return { run: (source) => host.run(source, tool), close: async () => {} };
+      return (hosts[next++ % hosts.length] as BareHost).session(tool);
     },
     close: async () => void (await Promise.all(hosts.map((host) => host.close()))),
   };
