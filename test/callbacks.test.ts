@@ -123,3 +123,96 @@ test('an abandoned callback that settles late causes no unhandled rejection', as
   await new Promise((resolve) => setTimeout(resolve, 10));
   assert.equal(callbacks.size, 0);
 });
+
+/** A call's outcomes as callTool hands them over, in order. */
+function outcomes(): { log: string[]; outcome: { value(value: unknown): void; error(error: unknown): void } } {
+  const log: string[] = [];
+  return {
+    log,
+    outcome: {
+      value: (value) => log.push(`value ${String(value)}`),
+      error: (error) => log.push(`error ${(error as { code?: string; message?: string }).code ?? String(error)}`),
+    },
+  };
+}
+
+test('callTool hands over the delegate value once, after the delegate settled', async () => {
+  const callbacks = new CallbackSet({ maxConcurrentToolCalls: 1 });
+  const { log, outcome } = outcomes();
+  const result = deferred<number>();
+  callbacks.callTool(() => result.promise, outcome);
+  assert.equal(callbacks.size, 1);
+  result.resolve(7);
+  await new Promise((resolve) => setImmediate(resolve));
+  assert.deepEqual(log, ['value 7']);
+  assert.equal(callbacks.size, 0);
+});
+
+test('a cancelled callTool hears the reason once, never the value its delegate gives later', async () => {
+  const callbacks = new CallbackSet({ maxConcurrentToolCalls: 1 });
+  const { log, outcome } = outcomes();
+  const late = deferred<number>();
+  callbacks.callTool(() => late.promise, outcome);
+  await Promise.resolve();
+  callbacks.abort(reason(), ['tool']);
+  // Heard after abort() returned, as a rejection would be.
+  assert.deepEqual(log, []);
+  await Promise.resolve();
+  assert.deepEqual(log, ['error ERR_CANCELLED']);
+  late.resolve(1);
+  await new Promise((resolve) => setImmediate(resolve));
+  assert.deepEqual(log, ['error ERR_CANCELLED']);
+  assert.equal(callbacks.size, 0);
+});
+
+test('the tool slots go on: a call queued behind a settled one starts, in order', async () => {
+  const callbacks = new CallbackSet({ maxConcurrentToolCalls: 1 });
+  const first = outcomes();
+  const second = outcomes();
+  const gate = deferred<number>();
+  const entered: number[] = [];
+  callbacks.callTool(() => (entered.push(1), gate.promise), first.outcome);
+  callbacks.callTool(async () => (entered.push(2), 2), second.outcome);
+  await new Promise((resolve) => setImmediate(resolve));
+  assert.deepEqual(entered, [1]);
+  gate.resolve(1);
+  await new Promise((resolve) => setImmediate(resolve));
+  assert.deepEqual(entered, [1, 2]);
+  assert.deepEqual([...first.log, ...second.log], ['value 1', 'value 2']);
+});
+
+test('close() with nothing in flight aborts no signal, makes no reason, and refuses later calls with it', async () => {
+  const callbacks = new CallbackSet({ maxConcurrentToolCalls: 1 });
+  let signal: AbortSignal | undefined;
+  await callbacks.runTool(async (given) => {
+    signal = given;
+  });
+  let made = 0;
+  callbacks.close(() => (made++, reason()), ['tool']);
+  assert.equal(signal?.aborted, false);
+  assert.equal(made, 0);
+  let entered = false;
+  const refused = callbacks.runTool(async () => {
+    entered = true;
+  });
+  await assert.rejects(refused, { code: 'ERR_CANCELLED' });
+  await assert.rejects(
+    callbacks.runTool(async () => {}),
+    { code: 'ERR_CANCELLED' },
+  );
+  assert.equal(entered, false);
+  assert.equal(made, 1);
+  // Notifications were not closed.
+  await callbacks.notify(async () => {});
+});
+
+test('close() with a call in flight cancels it like abort()', async () => {
+  const callbacks = new CallbackSet({ maxConcurrentToolCalls: 1 });
+  const seen: AbortSignal[] = [];
+  const call = callbacks.runTool((signal) => (seen.push(signal), untilAborted(signal)));
+  call.catch(() => {});
+  await Promise.resolve();
+  callbacks.close(reason, ['tool']);
+  assert.equal(seen[0]?.aborted, true);
+  await assert.rejects(call, { code: 'ERR_CANCELLED' });
+});

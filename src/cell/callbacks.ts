@@ -5,39 +5,25 @@ import PQueue from 'p-queue';
 import { setMaxListeners } from 'node:events';
 import { abortable } from 'abort-controller-x';
 import { CodeCellError } from '../errors.js';
+import { Deadline } from './deadline.js';
+import { Slots } from './slots.js';
 
-const noop = (): void => {};
-
-/**
- * A point in time shared by every callback being cancelled together (one terminate, or every cell
- * of a shutdown). `reached` resolves at the deadline; `clear()` releases the timer early.
- */
-export class Deadline {
-  readonly reached: Promise<void>;
-  #timer: ReturnType<typeof setTimeout> | undefined;
-  #resolve: () => void = noop;
-
-  constructor(ms: number) {
-    this.reached = new Promise((resolve) => {
-      this.#resolve = resolve;
-      this.#timer = setTimeout(resolve, ms);
-    });
-  }
-
-  clear(): void {
-    clearTimeout(this.#timer);
-    this.#resolve();
-  }
-}
+export { Deadline };
 
 export type CallbackKind = 'tool' | 'notification';
 
 interface InFlight {
   readonly kind: CallbackKind;
-  /** Rejects the caller's promise (on cancellation), whatever the delegate does. */
+  /** Fails the caller (on cancellation), whatever the delegate does. */
   readonly release: (reason: unknown) => void;
   /** True once the delegate was called (until it settles). */
   started: boolean;
+}
+
+/** How a call's caller hears its outcome, exactly once (see CallbackSet.callTool). */
+export interface CallOutcome<T> {
+  value(value: T): void;
+  error(error: unknown): void;
 }
 
 export interface CallbackSetOptions {
@@ -64,6 +50,13 @@ export class CallbackSet {
     tool: undefined,
     notification: undefined,
   };
+  /** Callbacks of each kind issued and not yet settled or abandoned (entries of #inFlight). */
+  readonly #issued: Record<CallbackKind, number> = { tool: 0, notification: 0 };
+  /**
+   * A kind closed while none of its calls was in flight (windDown): nothing needed aborting, so
+   * the reason is made (an Error and its stack) only if a late call asks for it.
+   */
+  readonly #closed: Partial<Record<CallbackKind, () => CodeCellError>> = {};
 
   constructor(options: CallbackSetOptions) {
     this.#tools = new Slots(options.maxConcurrentToolCalls);
@@ -83,7 +76,50 @@ export class CallbackSet {
 
   /** Runs a tool call when a concurrency slot frees; rejects at once when cancelled. */
   runTool<T>(call: (signal: AbortSignal) => Promise<T>): Promise<T> {
-    return this.#launch('tool', this.#tools, call);
+    return new Promise<T>((resolve, reject) => this.callTool(call, { value: resolve, error: reject }));
+  }
+
+  /**
+   * runTool for the hot path: the outcome goes to `outcome` (once), with no promise of ours
+   * around the delegate's and no second reaction to free the slot. A cancelled call hears its
+   * reason in a microtask after the abort, as a rejection would be heard.
+   */
+  callTool<T>(call: (signal: AbortSignal) => Promise<T>, outcome: CallOutcome<T>): void {
+    const closed = this.#rejection('tool');
+    if (closed !== undefined) return void queueMicrotask(() => outcome.error(closed));
+    const { signal } = this.#controllers.tool;
+    let done = false;
+    const entry: InFlight = {
+      kind: 'tool',
+      release: (reason) => {
+        if (done) return;
+        done = true;
+        outcome.error(reason);
+      },
+      started: false,
+    };
+    this.#track(entry);
+    this.#tools.add((free) => {
+      entry.started = true;
+      this.#running.tool++;
+      // One reaction settles the caller, the bookkeeping and the slot; it never rejects.
+      startCall(call, signal).then(
+        (value) => {
+          this.#untrack(entry);
+          this.#settled('tool');
+          free();
+          if (done) return;
+          done = true;
+          outcome.value(value);
+        },
+        (error: unknown) => {
+          this.#untrack(entry);
+          this.#settled('tool');
+          free();
+          entry.release(error);
+        },
+      );
+    });
   }
 
   /** Queues a notification behind the cell's earlier ones. */
@@ -116,11 +152,44 @@ export class CallbackSet {
       if (kind === 'tool') this.#tools.clear();
       else this.#notifications.clear();
     }
+    const released: InFlight[] = [];
     for (const entry of this.#inFlight) {
       if (!kinds.includes(entry.kind)) continue;
-      entry.release(reason);
-      if (!entry.started) this.#inFlight.delete(entry);
+      released.push(entry);
+      if (!entry.started) this.#untrack(entry);
     }
+    // Heard after the abort returns, all in one microtask (a large cancellation makes no chain each).
+    if (released.length > 0) queueMicrotask(() => released.forEach((entry) => entry.release(reason)));
+  }
+
+  /**
+   * Like abort, for kinds that may have nothing in flight: those are closed without an abort
+   * (`reason` is called only if a later call is refused); the others are aborted with `reason()`.
+   */
+  close(reason: () => CodeCellError, kinds: readonly CallbackKind[]): void {
+    const busy = kinds.filter((kind) => this.#issued[kind] > 0);
+    for (const kind of kinds) if (this.#issued[kind] === 0) this.#closed[kind] ??= reason;
+    if (busy.length > 0) this.abort(reason(), busy);
+  }
+
+  /** Why a new call of `kind` is refused now (its signal aborted, or the kind closed), if it is. */
+  #rejection(kind: CallbackKind): unknown {
+    const { signal } = this.#controllers[kind];
+    if (signal.aborted) return signal.reason;
+    const closed = this.#closed[kind];
+    if (closed === undefined) return undefined;
+    const reason = closed();
+    this.#closed[kind] = () => reason;
+    return reason;
+  }
+
+  #track(entry: InFlight): void {
+    this.#inFlight.add(entry);
+    this.#issued[entry.kind]++;
+  }
+
+  #untrack(entry: InFlight): void {
+    if (this.#inFlight.delete(entry)) this.#issued[entry.kind]--;
   }
 
   /**
@@ -159,9 +228,17 @@ export class CallbackSet {
     toolsSettled: Promise<void>;
     notificationsDone: Promise<boolean>;
   } {
-    this.abort(new CodeCellError('ERR_CANCELLED', `cell ${cellId} finished before the tool call settled`), ['tool']);
-    const toolsDeadline = new Deadline(deadlineMs);
-    const toolsSettled = this.settle(toolsDeadline, ['tool']).finally(() => toolsDeadline.clear());
+    this.close(
+      () => new CodeCellError('ERR_CANCELLED', `cell ${cellId} finished before the tool call settled`),
+      ['tool'],
+    );
+    // Most cells end with nothing in flight: then no deadline, timer or controller is made for them.
+    let toolsSettled = Promise.resolve();
+    if (this.#running.tool > 0) {
+      const toolsDeadline = new Deadline(deadlineMs);
+      toolsSettled = this.settle(toolsDeadline, ['tool']).finally(() => toolsDeadline.clear());
+    }
+    if (this.notificationBacklog === 0) return { toolsSettled, notificationsDone: Promise.resolve(!stop.aborted) };
     const drain = new AbortController();
     const onStop = (): void => drain.abort();
     stop.addEventListener('abort', onStop, { once: true });
@@ -183,12 +260,13 @@ export class CallbackSet {
     return { toolsSettled, notificationsDone };
   }
 
-  #launch<T>(kind: CallbackKind, queue: PQueue | Slots, call: (signal: AbortSignal) => Promise<T>): Promise<T> {
+  #launch<T>(kind: CallbackKind, queue: PQueue, call: (signal: AbortSignal) => Promise<T>): Promise<T> {
+    const closed = this.#rejection(kind);
+    if (closed !== undefined) return Promise.reject(closed);
     const { signal } = this.#controllers[kind];
-    if (signal.aborted) return Promise.reject(signal.reason);
     return new Promise<T>((resolve, reject) => {
       const entry: InFlight = { kind, release: reject, started: false };
-      this.#inFlight.add(entry);
+      this.#track(entry);
       // The queue slot is held until the delegate settles; after an abort the queue is cleared
       // and no longer matters, so an abandoned delegate holding its slot harms nobody.
       void queue.add(() => {
@@ -197,12 +275,12 @@ export class CallbackSet {
         // One reaction settles the caller, the bookkeeping and the slot; it never rejects.
         return startCall(call, signal).then(
           (value) => {
-            this.#inFlight.delete(entry);
+            this.#untrack(entry);
             this.#settled(kind);
             resolve(value);
           },
           (error: unknown) => {
-            this.#inFlight.delete(entry);
+            this.#untrack(entry);
             this.#settled(kind);
             reject(error);
           },
@@ -218,44 +296,5 @@ function startCall<T>(call: (signal: AbortSignal) => Promise<T>, signal: AbortSi
     return Promise.resolve(call(signal));
   } catch (error) {
     return Promise.reject(error);
-  }
-}
-
-/**
- * The tool calls' concurrency bound: a call starts at once while a slot is free (no queue hop on
- * the hot path), else when one frees, in order. `clear()` drops the waiting ones.
- */
-class Slots {
-  readonly #limit: number;
-  #running = 0;
-  #waiting: (() => void)[] = [];
-  #next = 0;
-
-  constructor(limit: number) {
-    this.#limit = limit;
-  }
-
-  /** Runs `task` in a slot held until the promise it returns settles. */
-  add(task: () => Promise<void>): void {
-    if (this.#running < this.#limit) this.#run(task);
-    else this.#waiting.push(() => this.#run(task));
-  }
-
-  clear(): void {
-    this.#waiting = [];
-    this.#next = 0;
-  }
-
-  #run(task: () => Promise<void>): void {
-    this.#running++;
-    const next = (): void => {
-      this.#running--;
-      const start = this.#waiting[this.#next];
-      if (start === undefined) return;
-      this.#waiting[this.#next++] = noop;
-      if (this.#next === this.#waiting.length) this.clear();
-      start();
-    };
-    void task().then(next, next);
   }
 }

@@ -20,6 +20,8 @@ let loaded: Ivm | undefined;
  * @internal
  */
 export function loadIsolatedVm(version: string = process.versions.node): Ivm {
+  // Called for every isolate: once loaded for this Node, there is nothing left to check.
+  if (loaded !== undefined && version === process.versions.node) return loaded;
   const unsupported = unsupportedNodeMessage(version);
   if (unsupported !== undefined) throw new CodeCellError('ERR_UNSUPPORTED_NODE', unsupported);
   if (loaded !== undefined) return loaded;

@@ -45,9 +45,15 @@ export class IsolateTasks {
   /** A busy task: `failed` hears its rejection before the task counts as ended. */
   track(task: Promise<unknown>, failed: (error: unknown) => void): void {
     this.#busy++;
-    this.inside(task).then(
-      () => this.#end(),
+    // One reaction (not inside()'s and another): a task per tool result, on the hot path.
+    this.#all.add(task);
+    task.then(
+      () => {
+        this.#all.delete(task);
+        this.#end();
+      },
       (error: unknown) => {
+        this.#all.delete(task);
         failed(error);
         this.#end();
       },
