@@ -119,6 +119,28 @@ test('a writer whose pipe broke reports it once and never throws', async () => {
   assert.match(lost[0]?.message ?? '', /EPIPE/);
 });
 
+test('push() sends a lone message at once and the rest of its turn together; written() waits only for what is unwritten', async () => {
+  const chunks: string[] = [];
+  const output = new Writable({
+    write: (chunk: Buffer, _encoding, done) => {
+      chunks.push(chunk.toString());
+      done();
+    },
+  });
+  const writer = new FramedWriter(output, { written: () => {}, lost: () => {} });
+  await writer.written();
+  writer.push('{"a":1}');
+  assert.equal(chunks.length, 1, 'a lone message leaves at once');
+  writer.push('{"b":2}');
+  writer.push('{"c":3}');
+  assert.equal(chunks.length, 1, 'the rest of the turn waits for its end');
+  await writer.written();
+  assert.deepEqual(chunks, [
+    'Content-Length: 7\r\n\r\n{"a":1}',
+    'Content-Length: 7\r\n\r\n{"b":2}Content-Length: 7\r\n\r\n{"c":3}',
+  ]);
+});
+
 test('HostClient.spawn({ processes: 2 }) spreads sessions over two hosts; a dead host takes only its own sessions and is replaced', async (t) => {
   const client = await HostClient.spawn({
     command: HOST_BIN,

@@ -38,6 +38,10 @@ export function overflowError(queued: number, maxQueuedBytes: number): Error {
 export interface TextWriter extends MessageWriter {
   /** Sends one whole message; resolves once it was handed to the transport. Never rejects. */
   writeText(body: string): Promise<void>;
+  /** Sends one whole message, as writeText, with no promise (most messages are never waited for). */
+  push(body: string): void;
+  /** Resolves once every message sent so far was handed to the transport. Never rejects. */
+  written(): Promise<void>;
 }
 
 /**
@@ -88,7 +92,14 @@ export abstract class TextMessageWriter extends AbstractMessageWriter implements
     return this.writeText(body);
   }
 
-  abstract writeText(body: string): Promise<void>;
+  writeText(body: string): Promise<void> {
+    this.push(body);
+    return this.written();
+  }
+
+  abstract push(body: string): void;
+
+  abstract written(): Promise<void>;
 
   end(): void {}
 }

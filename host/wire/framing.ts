@@ -189,27 +189,35 @@ export class FramedWriter extends TextMessageWriter implements MessageWriter {
     });
   }
 
-  /** Sends a message already serialised; resolves once its batch was handed to the stream. */
-  writeText(body: string): Promise<void> {
-    if (this.#failed) return Promise.resolve();
+  /** Sends a message already serialised: at once when alone, else with its turn's batch. */
+  push(body: string): void {
+    if (this.#failed) return;
+    const first = this.#batch === '';
     this.#batch += `Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`;
     if (this.#blocked && this.#batch.length + this.#output.writableLength > this.#maxQueuedBytes) {
       this.#overflow();
-      return Promise.resolve();
+      return;
     }
     const alone = this.#turns.message();
-    if (this.#written === undefined) {
-      this.#written = new Promise<void>((resolve) => (this.#settle = resolve));
-      if (alone && !this.#blocked) {
-        const written = this.#written;
-        this.#flush();
-        return written;
-      }
-    }
-    const written = this.#written;
     // A large batch leaves at once, so the output's backpressure (and the bound) apply to the rest.
-    if (!this.#blocked && this.#batch.length >= FLUSH_NOW_BYTES) this.#flush();
+    if (!this.#blocked && ((first && alone) || this.#batch.length >= FLUSH_NOW_BYTES)) this.#flush();
+  }
+
+  /** Sends a message; resolves once its batch was written (the stream's callback: a failure is known then). */
+  override writeText(body: string): Promise<void> {
+    if (this.#failed) return Promise.resolve();
+    // Made before the push: a batch that leaves at once settles it from the stream's callback.
+    this.#written ??= new Promise<void>((resolve) => (this.#settle = resolve));
+    const written = this.#written;
+    this.push(body);
     return written;
+  }
+
+  /** Resolves once what was sent so far was handed to the stream (its batch written). */
+  written(): Promise<void> {
+    if (this.#batch === '' || this.#failed) return Promise.resolve();
+    this.#written ??= new Promise<void>((resolve) => (this.#settle = resolve));
+    return this.#written;
   }
 
   /** The turn's batch leaves, unless a large batch left already or the output needs draining. */

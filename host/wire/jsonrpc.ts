@@ -132,15 +132,12 @@ export function openConnection(
     info: () => {},
     log: () => {},
   });
-  let lastWrite: Promise<void> = Promise.resolve();
-  const send = (message: object | string): void => {
-    lastWrite = writer.writeText(
-      typeof message === 'string' ? message : JSON.stringify({ jsonrpc: '2.0', ...message }),
-    );
-  };
+  // No promise per message: only flush() asks when what was sent is out.
+  const send = (message: object | string): void =>
+    writer.push(typeof message === 'string' ? message : JSON.stringify({ jsonrpc: '2.0', ...message }));
   const notify = <M extends MethodSpec>(method: M, params: ParamsOf<M>): void => send({ method: method.name, params });
   const flush = async (): Promise<void> => {
-    await lastWrite;
+    await writer.written();
     await carrier.flush();
   };
   return { connection, notify, send, flush };

@@ -19,6 +19,8 @@ import {
 /** Sent and not yet written to the socket: above this, messages wait for the socket to take them. */
 const HIGH_WATER_BYTES = 1024 * 1024;
 
+const noop = (): void => {};
+
 export function socketCarrier(socket: WebSocket, stream?: Duplex): Carrier {
   return {
     reader: (sink) => new SocketReader(socket, sink),
@@ -91,22 +93,40 @@ class SocketWriter extends TextMessageWriter {
     socket.on('error', (error) => this.#fail(error));
   }
 
-  writeText(body: string): Promise<void> {
-    if (this.#failed) return Promise.resolve();
+  push(body: string): void {
+    this.#write(body, noop);
+  }
+
+  override writeText(body: string): Promise<void> {
+    return new Promise((settle) => this.#write(body, settle));
+  }
+
+  /** Resolves once every message sent so far was handed to the socket (none waits here any more). */
+  written(): Promise<void> {
+    const last = this.#waiting.at(-1);
+    if (last === undefined) return Promise.resolve();
+    return new Promise((resolve) => {
+      const settle = last.settle;
+      last.settle = () => {
+        settle();
+        resolve();
+      };
+    });
+  }
+
+  #write(body: string, settle: () => void): void {
+    if (this.#failed) return settle();
     if (this.#socket.readyState !== WebSocket.OPEN) {
       this.#fail(new Error('the WebSocket is closed'));
-      return Promise.resolve();
+      return settle();
     }
-    if (this.#sending < HIGH_WATER_BYTES && this.#waiting.length === 0)
-      return new Promise((settle) => this.#send(body, settle));
+    if (this.#sending < HIGH_WATER_BYTES && this.#waiting.length === 0) return this.#send(body, settle);
     if (this.#waitingBytes + body.length + this.#socket.bufferedAmount > this.#maxQueuedBytes) {
       this.#overflow();
-      return Promise.resolve();
+      return settle();
     }
-    return new Promise((settle) => {
-      this.#waiting.push({ body, settle });
-      this.#waitingBytes += body.length;
-    });
+    this.#waiting.push({ body, settle });
+    this.#waitingBytes += body.length;
   }
 
   #send(body: string, settle: () => void): void {
