@@ -1,5 +1,17 @@
 import type { JsonValue } from './types.js';
 
+/** Objects made by JSON.parse of a peer's message (see fromParsedJson). */
+const parsedJson = new WeakSet<object>();
+
+/**
+ * Marks a value just made by JSON.parse (a tool result read from the wire): it holds no function,
+ * symbol, BigInt or cycle, so toJsonText serialises it without checking. It must not be changed after.
+ */
+export function fromParsedJson<T>(value: T): T {
+  if (value !== null && typeof value === 'object') parsedJson.add(value);
+  return value;
+}
+
 /**
  * JSON text of a delegate's value, refusing what JSON.stringify would silently drop or mangle
  * at any depth (functions, symbols, BigInts) and what it cannot encode (cycles).
@@ -7,6 +19,11 @@ import type { JsonValue } from './types.js';
  */
 export function toJsonText(value: unknown): string {
   if (value === undefined) return '';
+  // A replacer takes JSON.stringify off V8's fast path (a call into JavaScript per key): values
+  // that cannot hold what it refuses are serialised without it.
+  if (value === null || typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean')
+    return JSON.stringify(value);
+  if (typeof value === 'object' && parsedJson.has(value)) return JSON.stringify(value);
   const text = JSON.stringify(value, (_key, item: unknown) => {
     const type = typeof item;
     if (type === 'function' || type === 'symbol' || type === 'bigint') {

@@ -3,7 +3,7 @@
 // forgets it at once and sends one cell/cancel for all the cell's calls of that method (the
 // client's side is host/client/incoming-calls.ts).
 import { CodeCellError } from '../../src/index.js';
-import { errorOfKind } from '../../src/internal.js';
+import { errorOfKind, fromParsedJson } from '../../src/internal.js';
 import { Methods, type CellCancelParams, type DelegateCall, type SessionId } from '../wire/protocol.js';
 
 /** The wire methods of the delegate calls (the ones cell/cancel names). */
@@ -74,7 +74,8 @@ export class OutgoingCalls {
       call.reject(
         errorOfKind(error.data?.kind, typeof error.message === 'string' ? error.message : 'the delegate failed'),
       );
-    else call.resolve(call.row.value(message.result));
+    // The value comes from the answer's JSON.parse: the cell's delivery need not check it again.
+    else call.resolve(fromParsedJson(call.row.value(message.result)));
     return true;
   }
 
