@@ -92,10 +92,7 @@ export abstract class TextMessageWriter extends AbstractMessageWriter implements
     return this.writeText(body);
   }
 
-  writeText(body: string): Promise<void> {
-    this.push(body);
-    return this.written();
-  }
+  abstract writeText(body: string): Promise<void>;
 
   abstract push(body: string): void;
 

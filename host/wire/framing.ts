@@ -204,18 +204,21 @@ export class FramedWriter extends TextMessageWriter implements MessageWriter {
   }
 
   /** Sends a message; resolves once its batch was written (the stream's callback: a failure is known then). */
-  override writeText(body: string): Promise<void> {
+  writeText(body: string): Promise<void> {
     if (this.#failed) return Promise.resolve();
-    // Made before the push: a batch that leaves at once settles it from the stream's callback.
-    this.#written ??= new Promise<void>((resolve) => (this.#settle = resolve));
-    const written = this.#written;
+    // Taken before the push: a batch that leaves at once settles it from the stream's callback.
+    const written = this.#batchWritten();
     this.push(body);
     return written;
   }
 
   /** Resolves once what was sent so far was handed to the stream (its batch written). */
   written(): Promise<void> {
-    if (this.#batch === '' || this.#failed) return Promise.resolve();
+    return this.#batch === '' || this.#failed ? Promise.resolve() : this.#batchWritten();
+  }
+
+  /** The current batch's promise, made when first asked for (#flush settles it). */
+  #batchWritten(): Promise<void> {
     this.#written ??= new Promise<void>((resolve) => (this.#settle = resolve));
     return this.#written;
   }

@@ -97,7 +97,7 @@ class SocketWriter extends TextMessageWriter {
     this.#write(body, noop);
   }
 
-  override writeText(body: string): Promise<void> {
+  writeText(body: string): Promise<void> {
     return new Promise((settle) => this.#write(body, settle));
   }
 

@@ -50,8 +50,6 @@ export class CallbackSet {
     tool: undefined,
     notification: undefined,
   };
-  /** Callbacks of each kind issued and not yet settled or abandoned (entries of #inFlight). */
-  readonly #issued: Record<CallbackKind, number> = { tool: 0, notification: 0 };
   /**
    * A kind closed while none of its calls was in flight (windDown): nothing needed aborting, so
    * the reason is made (an Error and its stack) only if a late call asks for it.
@@ -76,55 +74,17 @@ export class CallbackSet {
 
   /** Runs a tool call when a concurrency slot frees; rejects at once when cancelled. */
   runTool<T>(call: (signal: AbortSignal) => Promise<T>): Promise<T> {
-    return new Promise<T>((resolve, reject) => this.callTool(call, { value: resolve, error: reject }));
+    return new Promise<T>((resolve, reject) => this.#call('tool', call, { value: resolve, error: reject }));
   }
 
-  /**
-   * runTool for the hot path: the outcome goes to `outcome` (once), with no promise of ours
-   * around the delegate's and no second reaction to free the slot. A cancelled call hears its
-   * reason in a microtask after the abort, as a rejection would be heard.
-   */
+  /** runTool for the hot path: the outcome goes to `outcome`, with no promise of ours around the delegate's. */
   callTool<T>(call: (signal: AbortSignal) => Promise<T>, outcome: CallOutcome<T>): void {
-    const closed = this.#rejection('tool');
-    if (closed !== undefined) return void queueMicrotask(() => outcome.error(closed));
-    const { signal } = this.#controllers.tool;
-    let done = false;
-    const entry: InFlight = {
-      kind: 'tool',
-      release: (reason) => {
-        if (done) return;
-        done = true;
-        outcome.error(reason);
-      },
-      started: false,
-    };
-    this.#track(entry);
-    this.#tools.add((free) => {
-      entry.started = true;
-      this.#running.tool++;
-      // One reaction settles the caller, the bookkeeping and the slot; it never rejects.
-      startCall(call, signal).then(
-        (value) => {
-          this.#untrack(entry);
-          this.#settled('tool');
-          free();
-          if (done) return;
-          done = true;
-          outcome.value(value);
-        },
-        (error: unknown) => {
-          this.#untrack(entry);
-          this.#settled('tool');
-          free();
-          entry.release(error);
-        },
-      );
-    });
+    this.#call('tool', call, outcome);
   }
 
   /** Queues a notification behind the cell's earlier ones. */
   notify(call: (signal: AbortSignal) => Promise<void>): Promise<void> {
-    return this.#launch('notification', this.#notifications, call);
+    return new Promise<void>((resolve, reject) => this.#call('notification', call, { value: resolve, error: reject }));
   }
 
   /**
@@ -156,7 +116,7 @@ export class CallbackSet {
     for (const entry of this.#inFlight) {
       if (!kinds.includes(entry.kind)) continue;
       released.push(entry);
-      if (!entry.started) this.#untrack(entry);
+      if (!entry.started) this.#inFlight.delete(entry);
     }
     // Heard after the abort returns, all in one microtask (a large cancellation makes no chain each).
     if (released.length > 0) queueMicrotask(() => released.forEach((entry) => entry.release(reason)));
@@ -167,8 +127,10 @@ export class CallbackSet {
    * (`reason` is called only if a later call is refused); the others are aborted with `reason()`.
    */
   close(reason: () => CodeCellError, kinds: readonly CallbackKind[]): void {
-    const busy = kinds.filter((kind) => this.#issued[kind] > 0);
-    for (const kind of kinds) if (this.#issued[kind] === 0) this.#closed[kind] ??= reason;
+    const issued = new Set<CallbackKind>();
+    for (const entry of this.#inFlight) issued.add(entry.kind);
+    const busy = kinds.filter((kind) => issued.has(kind));
+    for (const kind of kinds) if (!issued.has(kind)) this.#closed[kind] ??= reason;
     if (busy.length > 0) this.abort(reason(), busy);
   }
 
@@ -181,15 +143,6 @@ export class CallbackSet {
     const reason = closed();
     this.#closed[kind] = () => reason;
     return reason;
-  }
-
-  #track(entry: InFlight): void {
-    this.#inFlight.add(entry);
-    this.#issued[entry.kind]++;
-  }
-
-  #untrack(entry: InFlight): void {
-    if (this.#inFlight.delete(entry)) this.#issued[entry.kind]--;
   }
 
   /**
@@ -260,33 +213,54 @@ export class CallbackSet {
     return { toolsSettled, notificationsDone };
   }
 
-  #launch<T>(kind: CallbackKind, queue: PQueue, call: (signal: AbortSignal) => Promise<T>): Promise<T> {
+  /**
+   * Launches one delegate call of `kind` (tools in a concurrency slot, notifications one at a time
+   * in order); `outcome` hears it once. One reaction on the delegate's promise settles the caller,
+   * the bookkeeping and the slot; a cancelled call hears its reason in a microtask after the abort,
+   * as a rejection would be heard.
+   */
+  #call<T>(kind: CallbackKind, call: (signal: AbortSignal) => Promise<T>, outcome: CallOutcome<T>): void {
     const closed = this.#rejection(kind);
-    if (closed !== undefined) return Promise.reject(closed);
+    if (closed !== undefined) return void queueMicrotask(() => outcome.error(closed));
     const { signal } = this.#controllers[kind];
-    return new Promise<T>((resolve, reject) => {
-      const entry: InFlight = { kind, release: reject, started: false };
-      this.#track(entry);
-      // The queue slot is held until the delegate settles; after an abort the queue is cleared
-      // and no longer matters, so an abandoned delegate holding its slot harms nobody.
-      void queue.add(() => {
-        entry.started = true;
-        this.#running[kind]++;
-        // One reaction settles the caller, the bookkeeping and the slot; it never rejects.
-        return startCall(call, signal).then(
-          (value) => {
-            this.#untrack(entry);
-            this.#settled(kind);
-            resolve(value);
-          },
-          (error: unknown) => {
-            this.#untrack(entry);
-            this.#settled(kind);
-            reject(error);
-          },
-        );
-      });
-    });
+    let done = false;
+    const entry: InFlight = {
+      kind,
+      release: (reason) => {
+        if (done) return;
+        done = true;
+        outcome.error(reason);
+      },
+      started: false,
+    };
+    this.#inFlight.add(entry);
+    // The slot is held until the delegate settles; after an abort the queue is cleared and no
+    // longer matters, so an abandoned delegate holding its slot harms nobody.
+    const run = (free: () => void): void => {
+      entry.started = true;
+      this.#running[kind]++;
+      startCall(call, signal).then(
+        (value) => {
+          this.#ended(entry, free);
+          if (done) return;
+          done = true;
+          outcome.value(value);
+        },
+        (error: unknown) => {
+          this.#ended(entry, free);
+          entry.release(error);
+        },
+      );
+    };
+    if (kind === 'tool') this.#tools.add(run);
+    else void this.#notifications.add(() => new Promise<void>(run));
+  }
+
+  /** A started call's delegate settled: its bookkeeping ends and its slot frees. */
+  #ended(entry: InFlight, free: () => void): void {
+    this.#inFlight.delete(entry);
+    this.#settled(entry.kind);
+    free();
   }
 }
 
