@@ -162,3 +162,30 @@ test('bad options are refused with a CodeCellError', () => {
   });
   assert.throws(() => new PendingRouter({ maxPendingKeys: 1.5 }), { code: 'ERR_INVALID_REQUEST' });
 });
+
+test('maxBytesPerKey evicts the oldest held entries by size: the size a notification was routed with, else sizeOf', () => {
+  const logger = capturingLogger();
+  const measured: string[] = [];
+  const r = new PendingRouter<string, string, string>({
+    maxBytesPerKey: 10,
+    sizeOf: (entry) => {
+      measured.push(String(entry.message));
+      return String(entry.message).length;
+    },
+    logger,
+  });
+  const guard = r.begin();
+  r.routeNotification('s', 'a', 4);
+  r.routeNotification('s', 'b', 4);
+  // 4 + 4 + 4 > 10: the oldest goes; the sizes given were used, never measured.
+  r.routeNotification('s', 'c', 4);
+  assert.deepEqual(measured, []);
+  // Without a size, sizeOf measures it (and the newest is always kept, whatever its size).
+  r.routeNotification('s', 'dddddddddddd');
+  assert.deepEqual(measured, ['dddddddddddd']);
+  const seen: string[] = [];
+  r.register('s', (entry) => seen.push(entry.message));
+  assert.deepEqual(seen, ['dddddddddddd']);
+  assert.match(logger.warnings[0] ?? '', /lost its 3 oldest held notification/);
+  guard.release();
+});

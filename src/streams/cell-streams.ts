@@ -102,8 +102,6 @@ export class CellStreams {
   readonly #session = new Set<EventStream<SessionStreamEvent>>();
   readonly #options: CellStreamsOptions;
   readonly #sessionSource: StreamSource<SessionStreamEvent>;
-  /** The size of each event held for a cell's first subscriber, for the router's bound (see #held). */
-  readonly #sizes = new WeakMap<CellStreamEvent, number>();
   /** Holds each cell's events until its first subscriber (SPEC §7), then routes them to its subscribers. */
   readonly #held: PendingRouter<CellId, CellStreamEvent, never>;
 
@@ -114,12 +112,9 @@ export class CellStreams {
       label: 'cell',
       maxEntriesPerKey: FIRST_SUBSCRIBER_EVENTS,
       maxBytesPerKey: REPLAY_BYTES,
-      // The size emit() was given (or measured) once, not measured again per hold and eviction.
-      sizeOf: (entry) => {
-        if (entry.type !== 'notification') return 0;
-        const event = entry.message as CellStreamEvent;
-        return this.#sizes.get(event) ?? sizeOf(event);
-      },
+      // Each held event carries the size emit() was given (or measured) once (routeNotification's
+      // `size`); this measures any other.
+      sizeOf: (entry) => (entry.type === 'notification' ? sizeOf(entry.message as CellStreamEvent) : 0),
       logger: options.logger,
     });
   }
@@ -156,9 +151,10 @@ export class CellStreams {
       log.dropped++;
     }
     // Until the cell's first subscriber the router holds what is kept, bounded by its size.
-    if (log.guard !== undefined) this.#sizes.set(kept, keptSize);
-    this.#held.routeNotification(cellId, log.guard === undefined ? event : kept);
-    if (this.#options.sessionFromCells) this.emitSession({ cellId, ...event });
+    if (log.guard === undefined) this.#held.routeNotification(cellId, event);
+    else this.#held.routeNotification(cellId, kept, keptSize);
+    // The session-wide event is made only for someone to hear it.
+    if (this.#options.sessionFromCells && this.#session.size > 0) this.emitSession({ cellId, ...event });
     if (event.type !== 'closed') return;
     log.closed = true;
     this.#closed.add(cellId);

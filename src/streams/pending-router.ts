@@ -13,7 +13,8 @@ export interface RoutingFailure {
 
 /** A message for a key: a notification, or a request with how to fail it. */
 export type RoutedEntry<N, R> =
-  { type: 'notification'; message: N } | { type: 'request'; message: R; fail(failure: RoutingFailure): void };
+  | { type: 'notification'; message: N; size?: number }
+  | { type: 'request'; message: R; fail(failure: RoutingFailure): void };
 
 /** Where the entries of a registered key go, in arrival order. */
 export type RouteSink<N, R> = (entry: RoutedEntry<N, R>) => void;
@@ -29,8 +30,9 @@ export interface PendingRouterOptions {
   label?: string;
   maxEntriesPerKey?: number;
   /**
-   * A bound on the bytes held per key too, with `sizeOf` measuring an entry (default: none): the
-   * oldest entries are evicted past it, as past maxEntriesPerKey (the newest is always kept).
+   * A bound on the bytes held per key too (default: none): the oldest entries are evicted past
+   * it, as past maxEntriesPerKey (the newest is always kept). An entry's size is the one its
+   * sender gave (routeNotification's `size`), else what `sizeOf` measures (else 0).
    */
   maxBytesPerKey?: number;
   sizeOf?(entry: RoutedEntry<unknown, unknown>): number;
@@ -159,15 +161,19 @@ export class PendingRouter<K, N, R> {
     }
     const evicted = ring.push(entry);
     if (evicted !== undefined) this.#evict(key, evicted);
-    const sizeOf = this.#sizeOf;
-    if (sizeOf === undefined) return;
-    let bytes = (this.#bytes.get(key) ?? 0) + sizeOf(entry) - (evicted === undefined ? 0 : sizeOf(evicted));
+    if (this.#maxBytesPerKey === Number.POSITIVE_INFINITY) return;
+    let bytes =
+      (this.#bytes.get(key) ?? 0) + this.#sizeOfEntry(entry) - (evicted === undefined ? 0 : this.#sizeOfEntry(evicted));
     while (bytes > this.#maxBytesPerKey && ring.size > 1) {
       const oldest = ring.shift() as RoutedEntry<N, R>;
-      bytes -= sizeOf(oldest);
+      bytes -= this.#sizeOfEntry(oldest);
       this.#evict(key, oldest);
     }
     this.#bytes.set(key, bytes);
+  }
+
+  #sizeOfEntry(entry: RoutedEntry<N, R>): number {
+    return (entry.type === 'notification' ? entry.size : undefined) ?? this.#sizeOf?.(entry) ?? 0;
   }
 
   /** An entry pushed out by the bounds: a request is answered, a notification counted. */
@@ -176,8 +182,9 @@ export class PendingRouter<K, N, R> {
     else this.#evicted.set(key, (this.#evicted.get(key) ?? 0) + 1);
   }
 
-  routeNotification(key: K, message: N): void {
-    this.route(key, { type: 'notification', message });
+  /** Routes a notification; `size`: its size for maxBytesPerKey when the sender knows it (else sizeOf measures it). */
+  routeNotification(key: K, message: N, size?: number): void {
+    this.route(key, size === undefined ? { type: 'notification', message } : { type: 'notification', message, size });
   }
 
   /**
