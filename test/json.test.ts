@@ -30,3 +30,17 @@ test('a value marked as parsed JSON is encoded the same; an unmarked one is stil
   parsed.late = () => 1;
   assert.equal(toJsonText(parsed), '{"a":[1,{"b":"c"}],"d":null}');
 });
+
+test('a marked value is recognised among the 32 marked last; one pushed out is checked again, and encoded the same', () => {
+  const first = fromParsedJson(JSON.parse('{"first":[1]}') as Record<string, unknown>);
+  for (let i = 0; i < 32; i++) fromParsedJson(JSON.parse(`{"i":${i}}`));
+  // Pushed out of the marks: a function added late is refused again, as for any unmarked value.
+  first.late = () => 1;
+  assert.throws(() => toJsonText(first), { name: 'TypeError', message: /function/ });
+  delete first.late;
+  assert.equal(toJsonText(first), '{"first":[1]}');
+  // The newest marks still hold.
+  const last = fromParsedJson(JSON.parse('{"last":true}') as Record<string, unknown>);
+  last.late = () => 1;
+  assert.equal(toJsonText(last), '{"last":true}');
+});

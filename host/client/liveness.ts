@@ -4,6 +4,8 @@
 export class Liveness {
   readonly #boundMs: number;
   #lastHeard = performance.now();
+  /** Something arrived since the watchdog last looked (it reads the clock then, not per message). */
+  #heard = false;
   #pingSent: number | undefined;
   #watchdog: ReturnType<typeof setInterval> | undefined;
 
@@ -18,8 +20,7 @@ export class Liveness {
 
   /** Something arrived from the host. */
   heard(): void {
-    this.#lastHeard = performance.now();
-    this.#pingSent = undefined;
+    this.#heard = true;
   }
 
   /**
@@ -29,9 +30,15 @@ export class Liveness {
   watch(outstanding: () => number, ping: () => void, silent: () => void): void {
     if (this.#watchdog !== undefined || this.#boundMs <= 0) return;
     this.#lastHeard = performance.now();
+    this.#heard = false;
     const check = (): void => {
       if (outstanding() === 0) return this.stop();
       const now = performance.now();
+      if (this.#heard) {
+        this.#heard = false;
+        this.#lastHeard = now;
+        this.#pingSent = undefined;
+      }
       if (now - this.#lastHeard < this.#boundMs) return;
       if (this.#pingSent === undefined) {
         this.#pingSent = now;
