@@ -122,8 +122,13 @@ export class ToolCalls {
     if (!this.#options.accepting() || inputBytes === undefined) return;
     this.#outstanding.delete(callId);
     this.#inputBytes -= inputBytes;
-    this.#options.emit(ok ? { type: 'toolResult', callId, ok } : { type: 'toolResult', callId, ok, error: payload });
     this.#options.settle(callId, ok, payload, errorKind);
+    // The event is bookkeeping, the result is what the cell waits for: the event follows the
+    // delivery's promise job (in the same turn, before anything the cell does with the result).
+    const event: CellStreamEvent = ok
+      ? { type: 'toolResult', callId, ok }
+      : { type: 'toolResult', callId, ok, error: payload };
+    queueMicrotask(() => this.#options.emit(event));
   }
 }
 

@@ -47,7 +47,6 @@ const FLOOD_MS = 1_000;
 
 /** How long a stopped isolate's thread is waited for before it is given up on. */
 const STOP_WAIT_MS = 1_000;
-
 const RESOLVED = Promise.resolve();
 
 /**
@@ -214,12 +213,13 @@ export class CellIsolate {
   }
 
   /**
-   * One task into the isolate (a tool result, a timer), at the end of this turn, once it has a
-   * slot. isolated-vm records its caller's stack with every call into an isolate (~2–7 µs of CPU
-   * per tool call from our optimised frames): a promise job calls the bound `apply` itself, stackless.
+   * One task into the isolate (a tool result, a timer), tracked from now, once it has a slot: a promise job
+   * calls the bound `apply` itself, stackless (isolated-vm records its caller's stack with every call into an
+   * isolate: ~2–7 µs of CPU per tool call from our optimised frames).
    */
   deliver(...message: ToSandboxMessage): void {
-    this.#seat.later(() => {
+    if (this.isDisposed) return;
+    this.#seat.enter(() => {
       if (!this.isDisposed)
         this.#track(RESOLVED.then(this.#receive.apply.bind(this.#receive, undefined, message) as () => Promise<void>));
     });

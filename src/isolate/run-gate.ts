@@ -70,37 +70,17 @@ export class GateSeat {
   #state: 'free' | 'waiting' | 'holding' = 'free';
   #cancel: () => void = () => {};
   #queued: (() => void)[] = [];
-  /** Tasks given this turn, to enter at its end (see later). */
-  #later: (() => void)[] = [];
-  #spare: (() => void)[] = [];
 
   constructor(gate?: RunGate) {
     this.#gate = gate;
   }
 
-  /** Tasks wait for the end of the turn or a slot (the isolate is not idle: it has work to start). */
+  /** Tasks wait for a slot (the isolate is not idle: it has work to start). */
   get waiting(): boolean {
-    return this.#queued.length > 0 || this.#later.length > 0;
+    return this.#queued.length > 0;
   }
 
-  /**
-   * Enters `task` once the current microtasks ran, after the ones given before it: what is given
-   * meanwhile waits as one (the isolate is not idle) and enters in order. (No call into the
-   * isolate is made from here: CellIsolate.deliver says why.)
-   */
-  later(task: () => void): void {
-    if (this.#later.push(task) === 1) queueMicrotask(this.#enterLater);
-  }
-
-  readonly #enterLater = (): void => {
-    const tasks = this.#later;
-    this.#later = this.#spare;
-    for (const task of tasks) this.enter(task);
-    // The two lists take turns: no new one per turn of every cell that gets a result.
-    tasks.length = 0;
-    this.#spare = tasks;
-  };
-
+  /** Runs `task` at once while the cell holds a slot (or there is no gate), else once it gets one, in order. */
   enter(task: () => void): void {
     if (this.#gate === undefined || this.#state === 'holding') return task();
     this.#queued.push(task);
@@ -127,6 +107,5 @@ export class GateSeat {
     this.idle();
     this.#state = 'free';
     this.#queued = [];
-    this.#later = [];
   }
 }
