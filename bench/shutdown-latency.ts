@@ -1,7 +1,8 @@
 // SPEC §10.1: time from terminate()/shutdown() to resolution with K in-flight callbacks, cooperative
 // and non-cooperative, against a "serial windows" reference policy measured in the same run.
 import { Bench } from 'tinybench';
-import { CallbackSet, Deadline, type CallbackKind } from '../src/cell/callbacks.js';
+import { CallbackSet, type CallbackKind } from '../src/cell/callbacks.js';
+import { Deadline } from '../src/cell/deadline.js';
 import { CodeCellError } from '../src/errors.js';
 import { loadIsolatedVm } from '../src/isolate/load.js';
 import { SessionRuntime, DEFAULT_CALLBACK_ABORT_DEADLINE_MS } from '../src/index.js';

@@ -1,6 +1,6 @@
 // What host/ and the bins use of src beyond the public surface (src/index.ts): one list, so a
 // change inside src sees every outside user. Not part of the package's exports.
-export { Deadline } from './cell/callbacks.js';
+export { Deadline } from './cell/deadline.js';
 export { CellStreams } from './streams/cell-streams.js';
 export { CODECELL_VERSION, DEFAULT_OBSERVE, DEFAULT_YIELD_MS } from './defaults.js';
 export { messageOf, quiet } from './errors.js';

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { CallbackSet, Deadline } from '../src/cell/callbacks.js';
+import { CallbackSet } from '../src/cell/callbacks.js';
+import { Deadline } from '../src/cell/deadline.js';
 import { CodeCellError } from '../src/errors.js';
 import { deferred, hang, ms, untilAborted } from './helpers.js';
 

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { Deadline } from '../src/cell/callbacks.js';
+import { Deadline } from '../src/cell/deadline.js';
 import {
   canTransition,
   isLive,

@@ -26,13 +26,13 @@ interface Outgoing {
 
 /** The host's side: requests out with ids of its own, answers in through the interceptor. */
 export class OutgoingCalls {
-  readonly #send: (message: object | string) => void;
+  readonly #send: (message: object) => void;
   readonly #pending = new Map<string, Outgoing>();
   /** One group per AbortSignal: a cell's calls of one kind share their signal (CallbackSet). */
   readonly #groups = new WeakMap<AbortSignal, CallGroup>();
   #seq = 0;
 
-  constructor(send: (message: object | string) => void) {
+  constructor(send: (message: object) => void) {
     this.#send = send;
   }
 
@@ -56,12 +56,7 @@ export class OutgoingCalls {
     return new Promise((resolve, reject) => {
       this.#pending.set(id, { group: joined, row: call, resolve, reject });
       joined.ids.add(id);
-      // The request's text is made here, in the order a generic message would have: the one
-      // serialisation is of the value (no spread or computed key per tool call).
-      this.#send(
-        `{"jsonrpc":"2.0","id":"${id}","method":"${method}","params":` +
-          `{"sessionId":${JSON.stringify(sessionId)},"${call.arg}":${JSON.stringify(value)}}}`,
-      );
+      this.#send({ id, method, params: { sessionId, [call.arg]: value } });
     });
   }
 

@@ -8,8 +8,6 @@ import { CodeCellError } from '../errors.js';
 import { Deadline } from './deadline.js';
 import { Slots } from './slots.js';
 
-export { Deadline };
-
 export type CallbackKind = 'tool' | 'notification';
 
 interface InFlight {

@@ -3,7 +3,8 @@
 import { CodeCellError, isCodeCellError, messageOf } from '../errors.js';
 import type { CellIsolate } from '../isolate/cell-isolate.js';
 import type { CellEvent, CellId, ObserveMode, OutputItem, TerminalCellEvent, TerminationReason } from '../types.js';
-import { CallbackSet, Deadline } from './callbacks.js';
+import { CallbackSet } from './callbacks.js';
+import { Deadline } from './deadline.js';
 import { isLive, isSpeaking, isUnended, transition, type CellState, type StateOf } from './lifecycle.js';
 import { busyObserverError, ObserverSlot } from './observer.js';
 import { Notifications } from './notifications.js';

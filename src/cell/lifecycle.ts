@@ -10,7 +10,7 @@
 // `transition` only accepts a move the table lists (a compile error otherwise), and checks it
 // again at run time.
 import type { CellEvent, TerminationReason } from '../types.js';
-import type { Deadline } from './callbacks.js';
+import type { Deadline } from './deadline.js';
 
 export const TRANSITIONS = {
   running: ['settling', 'terminating'],

@@ -4,7 +4,7 @@
 // shutdown waits for their cellClosed within its deadline).
 import type { Cell } from '../cell/cell.js';
 import { messageOf } from '../errors.js';
-import type { Deadline } from '../cell/callbacks.js';
+import type { Deadline } from '../cell/deadline.js';
 import type { CellId, Logger } from '../types.js';
 
 /** How many committed, unread terminal events a session keeps (older ones are dropped). */

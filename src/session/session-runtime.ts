@@ -5,7 +5,7 @@
 //
 // The in-process session: admits cells, routes observe/terminate to them, and shuts them all
 // down under one shared callback deadline.
-import { Deadline } from '../cell/callbacks.js';
+import { Deadline } from '../cell/deadline.js';
 import { Cell } from '../cell/cell.js';
 import type { CellTool } from '../cell/tool-calls.js';
 import { CellStreams } from '../streams/cell-streams.js';
