@@ -15,7 +15,34 @@ export interface ResultRow {
 
 export const quietLogger: Logger = { warn: () => {}, error: () => {} };
 
-const round = (value: number): number => Math.round(value * 1000) / 1000;
+export const round = (value: number): number => Math.round(value * 1000) / 1000;
+
+/** The value at fraction `p` (0–1) of `values` in ascending order (NaN for none). */
+export function percentile(values: readonly number[], p: number): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.floor((sorted.length - 1) * p))] ?? Number.NaN;
+}
+
+/** Samples by row name, in the order rows were first measured; a row's median and p99 of them. */
+export class Samples {
+  readonly #rows = new Map<string, { unit: ResultRow['unit']; values: number[] }>();
+
+  add(name: string, unit: ResultRow['unit'], values: number[]): void {
+    const row = this.#rows.get(name) ?? { unit, values: [] };
+    row.values.push(...values);
+    this.#rows.set(name, row);
+  }
+
+  rows(): ResultRow[] {
+    return [...this.#rows].map(([name, { unit, values }]) => ({
+      name,
+      unit,
+      median: round(percentile(values, 0.5)),
+      p99: round(percentile(values, 0.99)),
+      samples: values.length,
+    }));
+  }
+}
 
 /** One row per task, from tinybench's latency statistics (ms), optionally scaled to µs. */
 export function rowsOf(bench: Bench, unit: 'ms' | 'us' = 'ms'): ResultRow[] {

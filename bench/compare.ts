@@ -3,7 +3,7 @@
 // bare length-prefixed pipe, and raw isolated-vm. Every per-call figure is a percentile of the
 // individual calls of all rounds; ratios are of medians from the same run.
 import { availableParallelism } from 'node:os';
-import { check, type ResultRow } from './common.js';
+import { check, round, Samples, type ResultRow } from './common.js';
 import { bareHosts, isolateFloor, isolateHostFloor, pipeFloor } from './peers/baselines.js';
 import { CodexHost, CODEX_VERSION, findCodexHost } from './peers/codex.js';
 import { inProcess, overNetwork, overStdio, type BenchSession, type BenchSubject } from './peers/subject.js';
@@ -18,34 +18,6 @@ export interface CompareOptions {
   quick: boolean;
   /** Install the Codex host into the cache when it is missing. */
   peers: boolean;
-}
-
-const round = (value: number): number => Math.round(value * 1000) / 1000;
-
-function percentile(values: number[], p: number): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.floor((sorted.length - 1) * p))] ?? Number.NaN;
-}
-
-/** Samples by row name, in the order rows were first measured. */
-class Samples {
-  readonly #rows = new Map<string, { unit: ResultRow['unit']; values: number[] }>();
-
-  add(name: string, unit: ResultRow['unit'], values: number[]): void {
-    const row = this.#rows.get(name) ?? { unit, values: [] };
-    row.values.push(...values);
-    this.#rows.set(name, row);
-  }
-
-  rows(): ResultRow[] {
-    return [...this.#rows].map(([name, { unit, values }]) => ({
-      name,
-      unit,
-      median: round(percentile(values, 0.5)),
-      p99: round(percentile(values, 0.99)),
-      samples: values.length,
-    }));
-  }
 }
 
 /** Runs a cell of sequential calls, then one of batched calls; the per-call times (µs). */

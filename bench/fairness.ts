@@ -3,13 +3,12 @@
 // 3x its latency alone (median of 5 each, measured in the same run).
 import { HostClient } from '../host/index.js';
 import { SessionRuntime, type CodeCellSession } from '../src/index.js';
-import { check, quietLogger, type ResultRow } from './common.js';
+import { check, quietLogger, round, type ResultRow } from './common.js';
 
 const SMALL = 'let s = 0; for (let i = 0; i < 1e6; i++) s += i; text(String(s))';
 const SPINNING = 64;
 const RUNS = 5;
 const delegate = { invokeTool: async () => null, notify: async () => {} };
-const round = (value: number): number => Math.round(value * 1000) / 1000;
 const median = (values: number[]): number => [...values].sort((a, b) => a - b)[values.length >> 1] as number;
 
 async function smallCells(session: CodeCellSession): Promise<number[]> {

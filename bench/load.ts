@@ -1,15 +1,11 @@
 // Issue 6 load test: 50 concurrent sessions × 20 cells, each cell making tool calls and sequenced
 // notifications. Checks nothing is lost or duplicated, then reports throughput and cell latency.
 import { SessionRuntime, type CellNotification } from '../src/index.js';
-import { check, quietLogger, type ResultRow } from './common.js';
+import { check, percentile, quietLogger, type ResultRow } from './common.js';
 
 const SESSIONS = 50;
 const CELLS_PER_SESSION = 20;
 const STEPS = 5;
-
-function percentile(sorted: number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor((sorted.length - 1) * p))] ?? Number.NaN;
-}
 
 /** What the sessions of a load run record: each cell's notifications in arrival order, latencies, calls. */
 interface LoadRecord {

@@ -5,7 +5,7 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { HostClient } from '../host/index.js';
 import { SessionRuntime } from '../src/index.js';
-import { check, quietLogger, type ResultRow } from './common.js';
+import { check, quietLogger, round, type ResultRow } from './common.js';
 import { listeningHosts } from './peers/subject.js';
 
 setFlagsFromString('--expose-gc');
@@ -20,7 +20,6 @@ async function settle(): Promise<NodeJS.MemoryUsage> {
 }
 
 const MiB = 1024 * 1024;
-const round = (value: number): number => Math.round(value * 1000) / 1000;
 
 /** A process's resident set (Linux), in MiB. */
 function rssOf(pid: number): number {

@@ -2,7 +2,7 @@
 // cost per message stays flat as the number of entries per key grows.
 import { Bench } from 'tinybench';
 import { PendingRouter } from '../src/index.js';
-import { check, quietLogger, type ResultRow } from './common.js';
+import { check, quietLogger, round, type ResultRow } from './common.js';
 
 function bufferAndFlush(keys: number, perKey: number): number {
   const router = new PendingRouter<number, number, never>({
@@ -47,7 +47,6 @@ function evictAtBound(messages: number): number {
 }
 
 const nsPerMessage = (ms: number, messages: number): number => (ms * 1e6) / messages;
-const round = (value: number): number => Math.round(value * 1000) / 1000;
 
 export async function pendingRouter(quick: boolean): Promise<ResultRow[]> {
   const total = quick ? 100_000 : 1_000_000;
