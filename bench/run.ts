@@ -1,6 +1,7 @@
 // `npm run bench`: every benchmark checks itself, then times; rows go to bench/results/latest.json.
 // `npm run bench -- --quick` runs fewer iterations (a smoke run; it writes no results).
 // `npm run bench -- --peers` installs the Codex host peer into a cache folder first if missing.
+import { cellStages } from './cell-stages.js';
 import { compare } from './compare.js';
 import { fairness } from './fairness.js';
 import { availableParallelism, cpus, loadavg } from 'node:os';
@@ -17,6 +18,7 @@ const peers = process.argv.includes('--peers');
 const loadAverageBefore = loadavg().map((value) => Math.round(value * 100) / 100);
 const rows: ResultRow[] = [];
 rows.push(...(await compare({ quick, peers })));
+rows.push(...(await cellStages(quick)));
 rows.push(...(await shutdownLatency(quick)));
 rows.push(...(await stdio(quick)));
 rows.push(...(await pendingRouter(quick)));

@@ -7,8 +7,9 @@ import { loadIsolatedVm } from './load.js';
 import { installPrelude, refuseImport, wrapCell } from './sandbox-source.js';
 import { FloodGuard } from './flood-guard.js';
 import { GateSeat, type RunGate } from './run-gate.js';
+import { stageClock, stageDone } from './stages.js';
 import { IsolateTasks } from './tasks.js';
-import { countClaimed, countDisposed, holdForTeardown, unwindingThread } from './teardown.js';
+import { countClaimed, countDisposed, releaseAndDispose, unwindingThread } from './teardown.js';
 import {
   decodeSandboxMessage,
   type SandboxReceive,
@@ -86,16 +87,19 @@ export class CellIsolate {
   static async create(options: CellIsolateOptions): Promise<CellIsolate> {
     const ivm = loadIsolatedVm();
     let self: CellIsolate | undefined;
+    let clock = stageClock();
     const isolate = new ivm.Isolate({
       memoryLimit: options.memoryMb,
       onCatastrophicError: (message: string) => {
         if (self !== undefined) self.#catastrophe(message);
       },
     });
+    clock = stageDone('isolate', clock);
     try {
       // Synchronous: a fresh isolate runs only codecell's own code until the cell starts, and a
       // trip to the isolate's thread and back costs more than the step itself (ADR 10).
       const context = isolate.createContextSync();
+      clock = stageDone('context', clock);
       const send = new ivm.Callback(
         (...args: unknown[]) => {
           if (self === undefined || self.#flood.flooding()) return;
@@ -105,6 +109,7 @@ export class CellIsolate {
         { ignored: true },
       );
       self = new CellIsolate(isolate, context, installPrelude(isolate, context, send));
+      stageDone('prelude', clock);
       return self;
     } catch (error) {
       if (!isolate.isDisposed) isolate.dispose();
@@ -188,7 +193,9 @@ export class CellIsolate {
       // Only codecell's code runs until the module evaluates: on this thread (see create), but
       // for the compile. Its time grows with the source (~20 ms for 1 MiB), and a module compiled
       // here made V8 12 (Node 22) crash when the cell was terminated as it began (ADR 10).
+      let clock = stageClock();
       this.#receive.applySync(undefined, ['configure', configText]);
+      clock = stageDone('configure', clock);
       let module: ivm.Module;
       try {
         module = await this.#tasks.inside(this.#isolate.compileModule(wrapCell(source), { filename, lineOffset: -1 }));
@@ -196,7 +203,9 @@ export class CellIsolate {
       } catch (error) {
         return { error: await explainCompileError(this.#isolate, source, filename, error) };
       }
+      clock = stageDone('compile', clock);
       module.instantiateSync(this.#context, refuseImport);
+      stageDone('instantiate', clock);
       const evaluation = this.#tasks.inside(module.evaluate());
       // Its rejection: an unhandled one of its first task, or source that closed the wrapper's try
       // block and threw past it (the cell tells them apart).
@@ -262,23 +271,8 @@ export class CellIsolate {
   #disposeNow(): void {
     countDisposed(this.#claimed);
     if (this.#isolate.isDisposed) return;
-    // Every handle is released before the isolate goes: isolated-vm frees a disposed isolate's
-    // memory only once no handle of it is left, and Node's heap may take thousands of cells to
-    // collect them (a long-lived host's RSS grew ~22 KiB per cell while it waited).
-    for (const handle of [this.#receive, this.#module, this.#context]) {
-      try {
-        handle?.release();
-      } catch {
-        // the isolate is gone already
-      }
-    }
+    releaseAndDispose(this.#isolate, [this.#receive, this.#module, this.#context]);
     this.#module = undefined;
-    try {
-      this.#isolate.dispose();
-    } catch {
-      // already disposed by isolated-vm itself (memory limit)
-    }
-    holdForTeardown();
   }
 
   /**

@@ -16,6 +16,7 @@ import type { CellIsolate } from '../isolate/cell-isolate.js';
 import { assertIsolatesUsable } from '../isolate/load.js';
 import { defaultIsolatePool, IsolatePool } from '../isolate/pool.js';
 import { RunGate } from '../isolate/run-gate.js';
+import { stageClock, stageDone } from '../isolate/stages.js';
 import { byteLength } from '../json.js';
 import { assertWithinCaps, checkLimits, clampToCaps, DEFAULT_LIMITS, mergeLimits, type CellLimits } from '../limits.js';
 import { SessionBase } from './session-base.js';
@@ -122,6 +123,7 @@ export const SessionRuntime: new (delegate: SessionRuntimeDelegate, options?: Se
 
     async execute(request: ExecuteRequest, initialObserve: ObserveMode = DEFAULT_OBSERVE): Promise<StartedCell> {
       this.assertNotShuttingDown();
+      let clock = stageClock();
       const checked = checkExecuteRequest(request);
       const mode = checkObserveMode(initialObserve, 'initialObserve');
       const limits = mergeLimits(this.#limits, checked.limits);
@@ -131,6 +133,7 @@ export const SessionRuntime: new (delegate: SessionRuntimeDelegate, options?: Se
       const prepared = prepareSource(checked.source, checked.language, checked.filename);
       const cellId = String(++this.#cellSeq);
       const config = this.#sandboxConfig(tools, limits);
+      clock = stageDone('prepare', clock);
 
       this.#admitting++;
       let isolate: CellIsolate;
@@ -140,6 +143,7 @@ export const SessionRuntime: new (delegate: SessionRuntimeDelegate, options?: Se
         // In the same continuation that registers the cell, so the live count never dips.
         this.#admitting--;
       }
+      stageDone('admit', clock);
       if (this.shuttingDown) {
         // Admitted just as shutdown began: it never runs.
         isolate.dispose();
