@@ -31,7 +31,7 @@ async function backToBack(runtime: SessionRuntime, source: string, cells: number
 export async function cellStages(quick: boolean): Promise<ResultRow[]> {
   const cells = quick ? 40 : CELLS;
   const samples = new Samples();
-  const shares: ResultRow[] = [];
+  const perCell = new Map<string, number>();
   const runtime = new SessionRuntime(
     { invokeTool: async (call) => call.input as JsonValue, notify: async () => {} },
     { tools: [{ name: 'echo' }], logger: quietLogger },
@@ -64,19 +64,17 @@ export async function cellStages(quick: boolean): Promise<ResultRow[]> {
           'us',
           times.map((ms) => ms * 1000),
         );
-        const perCell = (times.reduce((sum, ms) => sum + ms, 0) * 1000) / cells;
-        shares.push({
-          name: `${label}: ${stage}, per cell`,
-          unit: 'us',
-          median: round(perCell),
-          p99: round(perCell),
-          samples: 1,
-        });
+        perCell.set(`${label}: ${stage}`, (times.reduce((sum, ms) => sum + ms, 0) * 1000) / cells);
       }
     }
   } finally {
     unsubscribe(CELL_STAGE_CHANNEL, listener);
     await runtime.shutdown();
   }
-  return [...samples.rows(), ...shares];
+  const rows = samples.rows();
+  for (const row of rows) {
+    const share = perCell.get(row.name);
+    if (share !== undefined) row.baseline = `${round(share)} us per cell (its total over the ${cells} cells)`;
+  }
+  return rows;
 }

@@ -92,9 +92,10 @@ const WARM_UP_CELL = `const result = await tools.warm({ n: 1 });
 text(result.n); text({ result }); console.log('warm', [result], { up: true }); notify('warm');
 try { await tools.warm({ fail: 1 }) } catch (error) { text(String(error)) }
 await new Promise((resolve) => setTimeout(resolve, 0));`;
+// Stored values enabled, as sessions have them by default: their set-up is compiled in the cache.
 const WARM_UP_CONFIG = JSON.stringify({
   tools: [{ id: 'warm', kind: 'function', description: '' }],
-  stored: null,
+  stored: {},
   storedBytes: 0,
   limits: { maxNotificationBytes: 1024, maxStoredBytes: 1024 },
 });
