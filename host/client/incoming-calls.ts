@@ -65,20 +65,6 @@ export function serveDelegateCall(delegate: SessionRuntimeDelegate, { name, call
   );
 }
 
-/**
- * The check a delegate call's params schema makes (`{ sessionId, [row.arg] }`: a session id, and
- * a value the runtime checks, present), made without zod: the host sends one per tool call. What
- * fails it goes to parseParams for the error answer.
- */
-export function isDelegateCallParams(
-  params: unknown,
-  arg: DelegateCall['arg'],
-): params is { sessionId: string } & Record<string, unknown> {
-  if (params === null || typeof params !== 'object' || Array.isArray(params)) return false;
-  const { sessionId } = params as { sessionId?: unknown };
-  return typeof sessionId === 'string' && sessionId.length > 0 && Object.hasOwn(params, arg);
-}
-
 interface IncomingGroup {
   readonly controller: AbortController;
   readonly ids: Set<string | number>;

@@ -5,7 +5,7 @@ import type { ChildProcess } from 'node:child_process';
 import type { Carrier } from '../wire/carrier.js';
 import { CodeCellError, PendingRouter, type CellLimits, type Logger, type RoutedEntry } from '../../src/index.js';
 import { CODECELL_VERSION, messageOf } from '../../src/internal.js';
-import { IncomingCalls, isDelegateCallParams, type InboundRequest } from './incoming-calls.js';
+import { IncomingCalls, type InboundRequest } from './incoming-calls.js';
 
 export type { InboundRequest } from './incoming-calls.js';
 import { Liveness } from './liveness.js';
@@ -242,9 +242,7 @@ export class HostLink {
     const requestId = id as string | number;
     let params: ParamsOf<DelegateCall['method']>;
     try {
-      params = isDelegateCallParams(message.params, row.arg)
-        ? (message.params as ParamsOf<DelegateCall['method']>)
-        : parseParams(row.method, message.params);
+      params = parseParams(row.method, message.params);
     } catch (error) {
       this.#sendRaw({ id: requestId, error: { code: JsonRpcErrors.invalidParams, message: messageOf(error) } });
       return true;
