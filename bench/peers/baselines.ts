@@ -55,6 +55,12 @@ export function pipeFloor(): PipeFloor {
   };
 }
 
+/** A command line run under `wrapper` (a command and its arguments: valgrind's), or as it is when that is empty. */
+export function wrapped(wrapper: readonly string[], line: readonly string[]): { command: string; args: string[] } {
+  const [command = process.execPath, ...args] = [...wrapper, ...line];
+  return { command, args };
+}
+
 /** Bare isolated-vm host children (isolate-host-child.ts), answered here with the cell's tool. */
 const ISOLATE_HOST_CHILD = fileURLToPath(new URL('./isolate-host-child.js', import.meta.url));
 
@@ -66,9 +72,11 @@ class BareHost {
   readonly #cells = new Map<number, { tool: ToolHandler; done(outcome: Outcome): void }>();
   #nextCell = 0;
 
-  constructor(tracked: boolean) {
+  /** `wrapper`: a command the child runs under, with its arguments (valgrind, for bench/instructions.ts). */
+  constructor(tracked: boolean, wrapper: string[] = []) {
     const args = [...process.execArgv, ISOLATE_HOST_CHILD, ...(tracked ? [] : ['--untracked'])];
-    this.#child = spawn(process.execPath, args, { stdio: ['pipe', 'pipe', 'inherit'] });
+    const { command, args: line } = wrapped(wrapper, [process.execPath, ...args]);
+    this.#child = spawn(command, line, { stdio: ['pipe', 'pipe', 'inherit'] });
     const frames = new LengthPrefixedFrames((body) => {
       const message = JSON.parse(body) as { cell: number; id?: number; input?: unknown } & Partial<Outcome>;
       const cell = this.#cells.get(message.cell);
@@ -115,8 +123,8 @@ export interface IsolateHostFloor extends PipeFloor {
  * waits for; else by applyIgnored. Its `session` gives the floor of a cell's latency: the isolate
  * made when the cell comes (no pool), with no prelude but its tool and `text`.
  */
-export function isolateHostFloor(tracked: boolean): IsolateHostFloor {
-  const host = new BareHost(tracked);
+export function isolateHostFloor(tracked: boolean, wrapper: string[] = []): IsolateHostFloor {
+  const host = new BareHost(tracked, wrapper);
   return {
     session: host.session((input) => input),
     roundTrips: async (count) => {
