@@ -6,14 +6,14 @@
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import { SessionRuntime, type JsonValue } from '../src/index.js';
 import { CELL_STAGE_CHANNEL, type CellStage, type CellStageMessage } from '../src/isolate/stages.js';
-import { check, quietLogger, round, Samples, type ResultRow } from './common.js';
+import { check, quietLogger, round, Samples, sequentialCalls, type ResultRow } from './common.js';
 
 const CELLS = 400;
 const WARM_UP = 40;
 
 const SHAPES = {
   'text(1)': 'text(1)',
-  '5 tool calls': 'let n = 0; for (let i = 0; i < 5; i++) n += (await tools.echo({ i })).i; text(String(n))',
+  '5 tool calls': sequentialCalls(5).source,
 };
 
 /** Runs `cells` cells of `source` one after another; each one's time from execute to its event (ms). */

@@ -17,6 +17,14 @@ export const quietLogger: Logger = { warn: () => {}, error: () => {} };
 
 export const round = (value: number): number => Math.round(value * 1000) / 1000;
 
+/** The cell every benchmark of sequential tool calls runs: `calls` awaited `tools.echo`, and the text it ends with. */
+export function sequentialCalls(calls: number): { source: string; sum: string } {
+  return {
+    source: `let n = 0; for (let i = 0; i < ${calls}; i++) n += (await tools.echo({ i })).i; text(String(n))`,
+    sum: String((calls * (calls - 1)) / 2),
+  };
+}
+
 /** The value at fraction `p` (0–1) of `values` in ascending order (NaN for none). */
 export function percentile(values: readonly number[], p: number): number {
   const sorted = [...values].sort((a, b) => a - b);

@@ -3,7 +3,7 @@
 // bare length-prefixed pipe, and raw isolated-vm. Every per-call figure is a percentile of the
 // individual calls of all rounds; ratios are of medians from the same run.
 import { availableParallelism } from 'node:os';
-import { check, round, Samples, type ResultRow } from './common.js';
+import { check, round, Samples, sequentialCalls, type ResultRow } from './common.js';
 import { bareHosts, isolateFloor, isolateHostFloor, pipeFloor } from './peers/baselines.js';
 import { CodexHost, CODEX_VERSION, findCodexHost } from './peers/codex.js';
 import { inProcess, overNetwork, overStdio, type BenchSession, type BenchSubject } from './peers/subject.js';
@@ -26,11 +26,10 @@ async function toolRoundTrips(
   arrivals: number[],
 ): Promise<{ sequential: number[]; batched: number[] }> {
   arrivals.length = 0;
-  const sequential = await session.run(
-    `let n = 0; for (let i = 0; i < ${SEQUENTIAL_CALLS}; i++) n += (await tools.echo({ i })).i; text(String(n))`,
-  );
+  const cell = sequentialCalls(SEQUENTIAL_CALLS);
+  const sequential = await session.run(cell.source);
   check(
-    sequential.error === undefined && sequential.text[0] === String((SEQUENTIAL_CALLS * (SEQUENTIAL_CALLS - 1)) / 2),
+    sequential.error === undefined && sequential.text[0] === cell.sum,
     `sequential cell: ${JSON.stringify(sequential)}`,
   );
   const gaps = arrivals.slice(1).map((time, i) => (time - (arrivals[i] ?? time)) * 1000);
@@ -67,16 +66,15 @@ async function load(subject: BenchSubject, sessions: number): Promise<{ cellsPer
   const open = await Promise.all(
     Array.from({ length: sessions }, () => subject.openSession((input) => (calls++, input))),
   );
+  const loadCell = sequentialCalls(LOAD.calls);
   const start = performance.now();
   await Promise.all(
     open.map(async (session) => {
       for (let cell = 0; cell < LOAD.cells; cell++) {
         const cellStart = performance.now();
-        const outcome = await session.run(
-          `let n = 0; for (let i = 0; i < ${LOAD.calls}; i++) n += (await tools.echo({ i })).i; text(String(n))`,
-        );
+        const outcome = await session.run(loadCell.source);
         latencies.push(performance.now() - cellStart);
-        check(outcome.text[0] === String((LOAD.calls * (LOAD.calls - 1)) / 2), `load cell: ${JSON.stringify(outcome)}`);
+        check(outcome.text[0] === loadCell.sum, `load cell: ${JSON.stringify(outcome)}`);
       }
     }),
   );

@@ -10,10 +10,10 @@ import { readFileSync, rmSync } from 'node:fs';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { HostClient } from '../host/index.js';
 import { HOST_NODE_FLAGS } from '../host/wire/host-process.js';
-import { check, round, writeResults, type ResultRow } from './common.js';
+import { check, round, sequentialCalls, writeResults, type ResultRow } from './common.js';
 import { isolateHostFloor, wrapped } from './peers/baselines.js';
+import { overStdio } from './peers/subject.js';
 
 const SHORT = 300;
 const LONG = 1_800;
@@ -42,20 +42,13 @@ async function roundTrips(subject: Subject, calls: number, hostOut: string | und
     return floor.close();
   }
   const { command, args } = wrapped(wrapper, [process.execPath, ...HOST_NODE_FLAGS, HOST_MAIN]);
-  const client = await HostClient.spawn({ command, args, processes: 1, livenessTimeoutMs: PATIENT_MS });
-  const session = await client.createSession(
-    { invokeTool: async (call) => call.input, notify: async () => {} },
-    { tools: [{ name: 'echo' }] },
-  );
-  const source = `let n = 0; for (let i = 0; i < ${calls}; i++) n += (await tools.echo({ i })).i; text(String(n))`;
-  const event = await (await session.execute({ source }, { kind: 'yieldAfter', ms: PATIENT_MS })).initialEvent;
-  const text = event.items.map((item) => (item.type === 'text' ? item.text : ''));
-  check(
-    event.kind === 'completed' && text[0] === String((calls * (calls - 1)) / 2),
-    `codecell: ${JSON.stringify(event)}`,
-  );
-  await session.shutdown();
-  await client.close();
+  const host = await overStdio('codecell', { command, args, processes: 1, livenessTimeoutMs: PATIENT_MS }, PATIENT_MS);
+  const session = await host.openSession((input) => input);
+  const cell = sequentialCalls(calls);
+  const outcome = await session.run(cell.source);
+  check(outcome.text[0] === cell.sum, `codecell round trips: ${JSON.stringify(outcome)}`);
+  await session.close();
+  await host.close();
 }
 
 /** The instructions one side's process ran over `calls` round trips (this script again, as the client). */
@@ -65,7 +58,7 @@ function count(subject: Subject, side: Side, calls: number): number {
   const { command, args } =
     side === 'client'
       ? wrapped(callgrind(out), [process.execPath, ...client])
-      : wrapped([], [process.execPath, ...client, out]);
+      : { command: process.execPath, args: [...client, out] };
   const run = spawnSync(command, args, { stdio: ['ignore', 'inherit', 'pipe'], encoding: 'utf8' });
   check(run.status === 0, `${subject} ${side} (${calls} calls) exited ${run.status}: ${run.stderr.slice(-2_000)}`);
   const total = /^(?:summary|totals): (\d+)/m.exec(readFileSync(out, 'utf8'));

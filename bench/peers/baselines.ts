@@ -7,7 +7,7 @@ import { availableParallelism } from 'node:os';
 import type { Readable, Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { loadIsolatedVm } from '../../src/isolate/load.js';
-import { check } from '../common.js';
+import { check, sequentialCalls } from '../common.js';
 import { LengthPrefixedFrames, writeFrame } from './frames.js';
 import type { BenchSession, BenchSubject, ToolHandler } from './subject.js';
 
@@ -129,9 +129,9 @@ export function isolateHostFloor(tracked: boolean, wrapper: string[] = []): Isol
     session: host.session((input) => input),
     roundTrips: async (count) => {
       const arrivals: number[] = [];
-      const source = `let n = 0; for (let i = 0; i < ${count}; i++) n += (await tools.echo({ i })).i; text(n)`;
-      const outcome = await host.run(source, (input) => (arrivals.push(performance.now()), input));
-      check(outcome.text[0] === String((count * (count - 1)) / 2), `bare isolate host: ${JSON.stringify(outcome)}`);
+      const cell = sequentialCalls(count);
+      const outcome = await host.run(cell.source, (input) => (arrivals.push(performance.now()), input));
+      check(outcome.text[0] === cell.sum, `bare isolate host: ${JSON.stringify(outcome)}`);
       return arrivals.slice(1).map((time, i) => (time - (arrivals[i] ?? time)) * 1000);
     },
     close: () => host.close(),

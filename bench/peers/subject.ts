@@ -4,6 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { HostClient, type HostClientOptions } from '../../host/index.js';
 import { HOST_NODE_FLAGS } from '../../host/wire/host-process.js';
 import { SessionRuntime, type CellEvent, type CodeCellSession, type SessionRuntimeDelegate } from '../../src/index.js';
+import { DEFAULT_YIELD_MS } from '../../src/internal.js';
 import { quietLogger } from '../common.js';
 
 /** The tool every benchmark cell calls (`tools.echo`); what it returns goes back to the cell. */
@@ -28,10 +29,13 @@ function delegateOf(tool: ToolHandler): SessionRuntimeDelegate {
   return { invokeTool: async (call) => (await tool(call.input)) as never, notify: async () => {} };
 }
 
-function benchSession(session: CodeCellSession): BenchSession {
+/** `yieldMs`: how long a cell may run before it counts as failed (it yielded instead of completing). */
+function benchSession(session: CodeCellSession, yieldMs = DEFAULT_YIELD_MS): BenchSession {
   return {
     run: async (source) => {
-      const event: CellEvent = await (await session.execute({ source })).initialEvent;
+      const event: CellEvent = await (
+        await session.execute({ source }, { kind: 'yieldAfter', ms: yieldMs })
+      ).initialEvent;
       if (event.kind !== 'completed') {
         const why = event.kind === 'terminated' ? ` (${event.reason ?? 'requested'})` : '';
         throw new Error(`a benchmark cell ended ${event.kind}${why}: ${JSON.stringify(event.items).slice(0, 200)}`);
@@ -49,12 +53,16 @@ export const inProcess: BenchSubject = {
   close: async () => {},
 };
 
-/** codecell-host child processes behind one HostClient. */
-export async function overStdio(name: string, options: HostClientOptions = {}): Promise<BenchSubject> {
+/** codecell-host child processes behind one HostClient; `yieldMs` as for benchSession. */
+export async function overStdio(
+  name: string,
+  options: HostClientOptions = {},
+  yieldMs?: number,
+): Promise<BenchSubject> {
   const client = await HostClient.spawn({ logger: quietLogger, stderr: 'ignore', ...options });
   return {
     name,
-    openSession: async (tool) => benchSession(await client.createSession(delegateOf(tool), { tools })),
+    openSession: async (tool) => benchSession(await client.createSession(delegateOf(tool), { tools }), yieldMs),
     close: () => client.close(),
   };
 }
