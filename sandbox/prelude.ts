@@ -69,7 +69,7 @@ function installCodecellPrelude(send: HostSend) {
   for (const name of ['SharedArrayBuffer', 'Atomics', 'WebAssembly']) delete state.global[name];
   codecellGuardDynamicCode(state.global);
   // A rejection handled in a later task than the one it happened in is no error (SPEC §5).
-  codecellObserveRejections((key) => send('handled', key));
+  const watchRejections = codecellObserveRejections((key) => send('handled', key));
   // Taken (and deleted) by the first line of the wrapped cell; see src/isolate/cell-isolate.ts.
   defineCellGlobal(
     state,
@@ -91,6 +91,7 @@ function installCodecellPrelude(send: HostSend) {
     if (message[0] === 'settle') settle(state, message[1], message[2], message[3], message[4]);
     else if (message[0] === 'timer') fireTimer(state, message[1]);
     else if (message[0] === 'configure') configure(state, message[1]);
+    else if (message[0] === 'watchRejections') watchRejections();
     else message satisfies never; // a TO_SANDBOX row without a branch here does not compile
   }
   return receive;

@@ -4,6 +4,9 @@
 // host. Every handler goes through `then` or, for `await`, through a read of the promise's
 // `constructor` (V8's PromiseResolve), so both are observed here: a promise that is (or becomes)
 // rejected reports its rejection's key to the host, which drops the matching report.
+// The watch starts only once the host saw an unhandled rejection: the extra reaction it adds to a
+// promise would cut V8's async stack frames (`at async …`), which follow a promise with exactly
+// one reaction, so cells that never leave a rejection unhandled keep them.
 // Loaded with the other sandbox files into one closure.
 
 /**
@@ -22,16 +25,20 @@ function codecellRejectionKey(reason: unknown): string {
   }
 }
 
-/** Reports each rejection a handler is attached to (see above); `report` gets its key. */
-function codecellObserveRejections(report: (key: string) => void): void {
+/**
+ * Reports each rejection a handler is attached to (see above) once the returned `watch` was
+ * called; `report` gets its key.
+ */
+function codecellObserveRejections(report: (key: string) => void): () => void {
   const NativePromise = Promise;
   const prototype = NativePromise.prototype as Promise<unknown> & { then: typeof Promise.prototype.then };
   const nativeThen = prototype.then;
   const reportReason = (reason: unknown): void => report(codecellRejectionKey(reason));
   let observing = false;
+  let watching = false;
   /** One more reaction on the promise: it runs only when the promise rejects. */
   const observe = (promise: unknown): void => {
-    if (observing) return; // nativeThen reads `constructor` itself
+    if (observing || !watching) return; // nativeThen reads `constructor` itself
     observing = true;
     try {
       nativeThen.call(promise as Promise<unknown>, undefined, reportReason);
@@ -58,4 +65,7 @@ function codecellObserveRejections(report: (key: string) => void): void {
     configurable: true,
     enumerable: false,
   });
+  return () => {
+    watching = true;
+  };
 }

@@ -41,6 +41,38 @@ for (const kind of bothKinds) {
       assert.match(event.kind === 'completed' ? (event.error ?? '') : '', /line 3[\s\S]*cell\.js:3/);
     });
 
+    test("an error's stack keeps V8's async frames: where the awaited call was", async (t) => {
+      const session = await kind.open(t, echo(), { tools: ECHO });
+      const thrown = await run(
+        session,
+        'async function f() {\n  await null;\n  throw new Error("in f");\n}\nawait f();',
+      );
+      assert.equal(
+        thrown.kind === 'completed' ? thrown.error : '',
+        'Error: in f\n    at f (cell.js:3:9)\n    at async cell.js:5:1',
+      );
+      // Also after a tool call, and inside a cell that left a rejection unhandled earlier on.
+      const nested = await run(
+        session,
+        'async function g() {\n  await tools.echo({});\n  throw new Error("in g");\n}\nasync function f() {\n  await g();\n}\nawait f();',
+      );
+      assert.equal(
+        nested.kind === 'completed' ? nested.error : '',
+        'Error: in g\n    at g (cell.js:3:9)\n    at async f (cell.js:6:3)\n    at async cell.js:8:1',
+      );
+    });
+
+    test('a rejection handled in a later task is still no error once async frames are kept', async (t) => {
+      const session = await kind.open(t, echo(), { tools: ECHO });
+      const source =
+        'const p = Promise.reject(new Error("late"));\nawait new Promise((r) => setTimeout(r, 20));\n' +
+        'try { await p } catch (e) { text("caught " + e.message) }';
+      const event = await run(session, source);
+      assert.equal(event.kind, 'completed');
+      assert.equal(event.kind === 'completed' ? event.error : 'x', undefined);
+      assert.deepEqual(texts(event), ['caught late']);
+    });
+
     test('a top-level return fails with a hint to use text()', async (t) => {
       const session = await kind.open(t, echo());
       const event = await run(session, 'const x = 1;\nreturn x');

@@ -51,8 +51,10 @@ export class Cell {
     this.#notifications = new Notifications(options, callbacks);
     const end = (reason: TerminationReason) => () => this.#terminateInternal(reason);
     // A rejection is judged when the cell finishes (SPEC §5), unless the cell handles it meanwhile.
-    const rejection = (reason: unknown, fromModule: boolean): void =>
-      void (isSpeaking(this.#state) && this.#rejections.add(reason, fromModule && this.#state.phase === 'running'));
+    const rejection = (reason: unknown, fromModule: boolean): void => {
+      if (!isSpeaking(this.#state)) return;
+      if (this.#rejections.add(reason, fromModule && this.#state.phase === 'running')) isolate.deliver('watchRejections');
+    };
     const reactions = this.#reactions();
     isolate.listen({
       message: (message) => isSpeaking(this.#state) && reactToSandbox(message, reactions, limits.maxNotificationBytes),

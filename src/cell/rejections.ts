@@ -33,13 +33,21 @@ export class FloatingRejections {
   /** exit() ended the cell: what it unwound is not reported. */
   #ignored = false;
 
-  /** A task ended with this rejection unhandled; `beforeSettled`: the module's own, before it settled. */
-  add(reason: unknown, beforeSettled: boolean): void {
-    if (this.#ignored) return;
+  #watching = false;
+
+  /**
+   * A task ended with this rejection unhandled; `beforeSettled`: the module's own, before it
+   * settled. True the first time: the sandbox should start watching for late handlers.
+   */
+  add(reason: unknown, beforeSettled: boolean): boolean {
+    if (this.#ignored) return false;
     const rejection = rejectionOf(reason);
     if (beforeSettled) this.#module = rejection;
     if (this.#unhandled.length < MAX_REPORTED) this.#unhandled.push(rejection);
     else this.#uncounted++;
+    const first = !this.#watching;
+    this.#watching = true;
+    return first;
   }
 
   /** The cell attached a handler to a rejection with this key: one report of it goes. */

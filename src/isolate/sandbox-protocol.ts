@@ -87,6 +87,12 @@ export const TO_SANDBOX = {
   timer: ['number'],
   /** The cell's tools, stored values and limits, as JSON text, before its module is compiled. */
   configure: ['string'],
+  /**
+   * A task ended with a rejection nobody handled: from now on the sandbox watches for handlers
+   * attached late (sandbox/rejections.ts), which it does not before, so `await` keeps V8's async
+   * stack frames.
+   */
+  watchRejections: [],
 } as const;
 
 interface TypeNames {
