@@ -8,7 +8,7 @@ export { fromParsedJson, toJsonText } from './json.js';
 export { assertIsolatesUsable } from './isolate/load.js';
 export { settleIsolatesForExit } from './isolate/pool.js';
 export { isolatesDisposedCount } from './isolate/teardown.js';
-export { checkLimits, SERVED_LIMITS } from './limits.js';
+export { checkLimits, DEFAULT_LIMITS } from './limits.js';
 export { runGateTotals } from './isolate/run-gate.js';
 export { consoleLogger } from './logger.js';
 export { INTERNAL_ERROR, INVALID_PARAMS } from './streams/pending-router.js';

@@ -32,8 +32,9 @@ const MiB = 1024 * 1024;
 /** The limits a session uses where neither it nor the cell sets one. */
 export const DEFAULT_LIMITS: Readonly<CellLimits> = Object.freeze({
   memoryMb: 128,
-  wallTimeMs: 0,
-  cpuTimeMs: 0,
+  // Finite everywhere (SPEC §15): a runaway loop ends, a cell waiting on slow tools may take long.
+  wallTimeMs: 600_000,
+  cpuTimeMs: 60_000,
   maxOutputBytes: 8 * MiB,
   maxSourceBytes: 1 * MiB,
   maxToolInputBytes: 4 * MiB,
@@ -45,13 +46,6 @@ export const DEFAULT_LIMITS: Readonly<CellLimits> = Object.freeze({
   maxNotificationBytes: 64 * 1024,
   maxStoredBytes: 4 * MiB,
 });
-
-/**
- * The defaults where cells come from strangers (`codecell mcp`, `codecell-host --listen`): a
- * cell's CPU and wall time are finite (60 s and 10 min). A session may still ask for 0 (none)
- * unless the host caps it.
- */
-export const SERVED_LIMITS: Readonly<Partial<CellLimits>> = Object.freeze({ cpuTimeMs: 60_000, wallTimeMs: 600_000 });
 
 /** The smallest accepted value of each limit (isolated-vm refuses heaps under 8 MiB). */
 const MINIMUMS: Readonly<CellLimits> = Object.freeze({

@@ -245,6 +245,9 @@ test('the host reports its protocol version, server info and limits on initializ
   t.after(() => linked.close());
   assert.equal(linked.client.limits?.maxConcurrentToolCalls, 16);
   assert.equal(linked.client.limits?.memoryMb, 128);
+  // Finite time by default on every host (SPEC §15): 60 s of CPU, 10 minutes of wall time.
+  assert.equal(linked.client.limits?.cpuTimeMs, 60_000);
+  assert.equal(linked.client.limits?.wallTimeMs, 600_000);
 });
 
 test('a delegate error crosses the wire as the tool promise rejection with the same message', async (t) => {

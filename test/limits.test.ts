@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { HostClient } from '../host/index.js';
 import { connectInProcess } from '../host/in-process.js';
-import { SessionRuntime } from '../src/index.js';
+import { DEFAULT_LIMITS, SessionRuntime } from '../src/index.js';
 import { capturingLogger, ms, newRuntime, RecordingDelegate, texts } from './helpers.js';
 
 const FIXTURE = fileURLToPath(new URL('./fixtures/run-cell.js', import.meta.url));
@@ -27,6 +27,11 @@ function runIsolated(source: string, memoryMb = 32, ...flags: string[]): Isolate
   else assert.equal(result.status, 0, result.stderr);
   return run;
 }
+
+test('every session has finite time limits unless it asks for none: 60 s of CPU, 10 min of wall time', () => {
+  assert.equal(DEFAULT_LIMITS.cpuTimeMs, 60_000);
+  assert.equal(DEFAULT_LIMITS.wallTimeMs, 600_000);
+});
 
 test('a cell over its memory limit is terminated with memoryLimit and the process keeps serving', () => {
   const { first, after, catastrophic } = runIsolated('const a = []; for (;;) a.push(new Array(1e5).fill(1.5))');

@@ -4,7 +4,7 @@
 import { readFileSync } from 'node:fs';
 import type { Writable } from 'node:stream';
 import { parseArgs } from 'node:util';
-import { CODECELL_VERSION, messageOf, SERVED_LIMITS } from '../../src/internal.js';
+import { CODECELL_VERSION, DEFAULT_LIMITS, messageOf } from '../../src/internal.js';
 import { PROTOCOL_VERSION } from '../wire/protocol.js';
 
 const HOST_USAGE = [
@@ -46,7 +46,7 @@ export type HostPlan =
       maxConnections: number | undefined;
       maxSessions: number | undefined;
       maxCells: number | undefined;
-      /** Session limits where a session sets none (SERVED_LIMITS unless given). */
+      /** Session limits where a session sets none (DEFAULT_LIMITS unless given). */
       defaultLimits: { cpuTimeMs: number; wallTimeMs: number };
     };
 
@@ -167,8 +167,8 @@ function listenOptions(
     maxSessions,
     maxCells,
     defaultLimits: {
-      cpuTimeMs: count('cpu-time-ms') ?? (SERVED_LIMITS.cpuTimeMs as number),
-      wallTimeMs: count('wall-time-ms') ?? (SERVED_LIMITS.wallTimeMs as number),
+      cpuTimeMs: count('cpu-time-ms') ?? DEFAULT_LIMITS.cpuTimeMs,
+      wallTimeMs: count('wall-time-ms') ?? DEFAULT_LIMITS.wallTimeMs,
     },
   };
 }

@@ -9,7 +9,7 @@ import { LoggingMessageNotificationSchema } from '@modelcontextprotocol/sdk/type
 import type { Readable, Writable } from 'node:stream';
 import { parseArgs } from 'node:util';
 import type { CellLimits, ToolDefinition } from '../../src/index.js';
-import { CODECELL_VERSION, messageOf, SERVED_LIMITS } from '../../src/internal.js';
+import { CODECELL_VERSION, messageOf } from '../../src/internal.js';
 import { callMcpTool, connectMcpServer, listMcpTools, type McpServerConfig } from '../tools/mcp-tools.js';
 import { HostClient } from '../client/client.js';
 import { SessionBuilder } from '../tools/session-builder.js';
@@ -135,13 +135,15 @@ async function planOf(args: string[], io: McpIo): Promise<McpPlan | number> {
     return 0;
   }
   const whole = (flag: keyof typeof FLAGS): number | undefined => wholeNumber(values[flag] as string | undefined, flag);
-  // Cells come from whoever drives the MCP client: their time is finite unless asked otherwise.
-  const limits: Partial<CellLimits> = { ...SERVED_LIMITS };
+  // Finite by default (DEFAULT_LIMITS); the flags change them, 0 for none.
+  const limits: Partial<CellLimits> = {};
   for (const [flag, limit] of [
     ['cpu-time-ms', 'cpuTimeMs'],
     ['wall-time-ms', 'wallTimeMs'],
-  ] as const)
-    limits[limit] = whole(flag) ?? limits[limit];
+  ] as const) {
+    const value = whole(flag);
+    if (value !== undefined) limits[limit] = value;
+  }
   const onCancel = values['on-cancel'] ?? 'terminate';
   if (onCancel !== 'terminate' && onCancel !== 'detach')
     throw new Error(`--on-cancel takes terminate or detach, got ${JSON.stringify(onCancel)}`);

@@ -10,7 +10,7 @@ import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { CodeCellError, type CellLimits, type Logger } from '../../src/index.js';
-import { consoleLogger, messageOf, SERVED_LIMITS } from '../../src/internal.js';
+import { consoleLogger, messageOf } from '../../src/internal.js';
 import { BearerToken } from '../wire/bearer.js';
 import { socketCarrier } from '../wire/websocket.js';
 import { hostMetrics, type HostMetrics } from './metrics.js';
@@ -36,7 +36,7 @@ export interface ListenOptions {
   maxQueuedBytes?: number;
   /** Cells one connection's sessions may have live at once (ERR_LIMIT_EXCEEDED beyond). Default 1 024. */
   maxLiveCellsPerConnection?: number;
-  /** Session limits where a session sets none. Default SERVED_LIMITS (60 s CPU, 10 min wall per cell). */
+  /** Session limits where a session sets none (over DEFAULT_LIMITS: 60 s CPU, 10 min wall per cell). */
   defaultLimits?: Partial<CellLimits>;
   logger?: Logger;
   caps?: Partial<CellLimits>;
@@ -136,7 +136,7 @@ function serveSocket(
     stats,
     maxSessions: options.maxSessionsPerConnection ?? LISTEN_DEFAULTS.maxSessionsPerConnection,
     maxLiveCells: options.maxLiveCellsPerConnection ?? LISTEN_DEFAULTS.maxLiveCellsPerConnection,
-    defaultLimits: options.defaultLimits ?? SERVED_LIMITS,
+    ...(options.defaultLimits === undefined ? {} : { defaultLimits: options.defaultLimits }),
     ...(caps === undefined ? {} : { caps }),
     ...(maxQueuedBytes === undefined ? {} : { maxQueuedBytes }),
     ...(callbackAbortDeadlineMs === undefined ? {} : { callbackAbortDeadlineMs }),

@@ -50,10 +50,7 @@ export interface HostOptions {
   maxSessions?: number;
   /** How many cells this connection's sessions may have live at once (default: unbounded). */
   maxLiveCells?: number;
-  /**
-   * Session limits used where a session does not set its own (under the caps). Served hosts use
-   * SERVED_LIMITS: finite CPU and wall time per cell.
-   */
+  /** Session limits used where a session does not set its own (under the caps; default DEFAULT_LIMITS). */
   defaultLimits?: Partial<CellLimits>;
 }
 
