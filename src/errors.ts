@@ -56,6 +56,52 @@ export function messageOf(error: unknown): string {
   }
 }
 
+/** How many causes of an error a cell is told of. */
+const MAX_CAUSES = 8;
+
+/** `error.cause`, or undefined; never throws (hostile getters, proxies). */
+function causeOf(error: unknown): unknown {
+  try {
+    return error instanceof Error ? error.cause : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * A delegate's error as a cell is told of it: its message, then each cause's (`Caused by: …`),
+ * within `maxBytes` of UTF-8 (cut with a note saying so): a tool's error never costs the cell
+ * more than a bounded copy, however large the message it was given.
+ */
+export function toolErrorText(error: unknown, maxBytes: number): string {
+  let text = messageOf(error);
+  const seen = new Set<unknown>([error]);
+  let cause = causeOf(error);
+  for (let depth = 0; depth < MAX_CAUSES && cause !== undefined && !seen.has(cause); depth++) {
+    if (text.length > maxBytes) break; // cut below anyway
+    seen.add(cause);
+    text += `\nCaused by: ${messageOf(cause)}`;
+    cause = causeOf(cause);
+  }
+  return cutText(text, maxBytes, 'maxToolErrorBytes');
+}
+
+/** `text` within `maxBytes` of UTF-8: as it is, or its start and a note naming the limit. */
+export function cutText(text: string, maxBytes: number, limit: string): string {
+  // A UTF-16 unit is at most 3 UTF-8 bytes: a text this short fits without counting.
+  if (text.length * 3 <= maxBytes) return text;
+  const size = Buffer.byteLength(text);
+  if (size <= maxBytes) return text;
+  const note = ` … [cut: ${size} bytes, over the ${limit} limit of ${maxBytes}]`;
+  const room = Math.max(0, maxBytes - Buffer.byteLength(note));
+  // Sliced by units first, so a huge text is never copied whole; a character cut in two is dropped.
+  const head = Buffer.from(text.slice(0, room))
+    .subarray(0, room)
+    .toString('utf8')
+    .replace(/\uFFFD$/, '');
+  return head + note;
+}
+
 export const invalidRequest = (message: string): CodeCellError => new CodeCellError('ERR_INVALID_REQUEST', message);
 
 /**

@@ -13,6 +13,8 @@ export interface CellLimits {
   maxSourceBytes: number;
   maxToolInputBytes: number;
   maxToolResultBytes: number;
+  /** UTF-8 bytes of a tool error's text (its message and its causes') a cell is handed; cut past it, with a note. */
+  maxToolErrorBytes: number;
   maxConcurrentToolCalls: number;
   maxCellsPerSession: number;
   /**
@@ -39,6 +41,7 @@ export const DEFAULT_LIMITS: Readonly<CellLimits> = Object.freeze({
   maxSourceBytes: 1 * MiB,
   maxToolInputBytes: 4 * MiB,
   maxToolResultBytes: 4 * MiB,
+  maxToolErrorBytes: 64 * 1024,
   maxConcurrentToolCalls: 16,
   maxCellsPerSession: 64,
   maxRunningCells: availableParallelism(),
@@ -56,6 +59,7 @@ const MINIMUMS: Readonly<CellLimits> = Object.freeze({
   maxSourceBytes: 1,
   maxToolInputBytes: 0,
   maxToolResultBytes: 0,
+  maxToolErrorBytes: 256,
   maxConcurrentToolCalls: 1,
   maxCellsPerSession: 1,
   maxRunningCells: 1,

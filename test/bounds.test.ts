@@ -9,6 +9,55 @@ import { bothKinds } from './sessions.js';
 
 for (const kind of bothKinds) {
   describe(`${kind.name}: bounds`, () => {
+    test("a tool's 100 MB error message reaches the cell cut to maxToolErrorBytes, as a catchable rejection", async (t) => {
+      const huge = 'E'.repeat(100_000_000);
+      const session = await kind.open(
+        t,
+        new RecordingDelegate({
+          huge: () => {
+            throw new Error(huge);
+          },
+          chained: () => {
+            throw new Error('outer', { cause: new Error('middle', { cause: new TypeError('inner') }) });
+          },
+        }),
+        { tools: [{ name: 'huge' }, { name: 'chained' }] },
+      );
+      const started = await session.execute({
+        source:
+          'try { await tools.huge() } catch (e) { text(e.message.length); text(e.message.slice(-80)) }\n' +
+          'try { await tools.chained() } catch (e) { text(e.message) }',
+      });
+      const event = await started.initialEvent;
+      assert.equal(event.kind, 'completed');
+      const [length, tail, chained] = event.items.map((item) => (item.type === 'text' ? item.text : ''));
+      assert.ok(Number(length) <= 65_536 && Number(length) > 60_000, `${length} characters reached the cell`);
+      assert.match(tail ?? '', /\[cut: \d+ bytes, over the maxToolErrorBytes limit of 65536\]$/);
+      assert.equal(chained, 'outer\nCaused by: middle\nCaused by: inner');
+    });
+
+    test('maxToolErrorBytes is a limit of its own, set per session or per cell', async (t) => {
+      const session = await kind.open(
+        t,
+        new RecordingDelegate({
+          long: () => {
+            throw new Error('x'.repeat(5_000));
+          },
+        }),
+        { tools: [{ name: 'long' }], limits: { maxToolErrorBytes: 1_000 } },
+      );
+      const run = async (limits?: { maxToolErrorBytes: number }) => {
+        const started = await session.execute({
+          source: 'try { await tools.long() } catch (e) { text(e.message.length) }',
+          ...(limits === undefined ? {} : { limits }),
+        });
+        const event = await started.initialEvent;
+        return Number(event.items[0]?.type === 'text' ? event.items[0].text : NaN);
+      };
+      assert.ok((await run()) <= 1_000);
+      assert.equal(await run({ maxToolErrorBytes: 10_000 }), 5_000);
+    });
+
     test('a closed cell keeps a bounded summary of its output, behind a note', async (t) => {
       const delegate = new RecordingDelegate();
       const session = await kind.open(t, delegate);

@@ -3,7 +3,7 @@
 // cell/cancel for a cell's calls of one method): its delegates' signals abort and it is never
 // answered (the host's side is host/server/outgoing-calls.ts).
 import { CodeCellError, toolIdentifier, type SessionRuntimeDelegate } from '../../src/index.js';
-import { Deadline, errorKindOf, messageOf, toJsonText } from '../../src/internal.js';
+import { Deadline, errorKindOf, messageOf, toJsonText, toolErrorText } from '../../src/internal.js';
 import {
   DelegateCalls,
   JsonRpcErrors,
@@ -12,6 +12,12 @@ import {
   type DelegateCallName,
   type SessionId,
 } from '../wire/protocol.js';
+
+/**
+ * The most of a delegate's error text the client sends (the host cuts it again to the session's
+ * maxToolErrorBytes, 64 KiB by default): a 100 MB message never crosses the wire.
+ */
+const MAX_WIRE_ERROR_BYTES = 4 * 1024 * 1024;
 
 /** Groups kept with no open call before the emptied ones are swept (see IncomingCalls.open). */
 const MAX_IDLE_GROUPS = 256;
@@ -61,7 +67,8 @@ export function serveDelegateCall(delegate: SessionRuntimeDelegate, { name, call
         call.fail(JsonRpcErrors.delegateFailed, `${subject} returned a value that is not JSON: ${messageOf(error)}`);
       }
     },
-    (error: unknown) => call.fail(JsonRpcErrors.delegateFailed, messageOf(error), errorKindOf(error)),
+    (error: unknown) =>
+      call.fail(JsonRpcErrors.delegateFailed, toolErrorText(error, MAX_WIRE_ERROR_BYTES), errorKindOf(error)),
   );
 }
 

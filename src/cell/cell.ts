@@ -53,7 +53,8 @@ export class Cell {
     // A rejection is judged when the cell finishes (SPEC §5), unless the cell handles it meanwhile.
     const rejection = (reason: unknown, fromModule: boolean): void => {
       if (!isSpeaking(this.#state)) return;
-      if (this.#rejections.add(reason, fromModule && this.#state.phase === 'running')) isolate.deliver('watchRejections');
+      if (this.#rejections.add(reason, fromModule && this.#state.phase === 'running'))
+        isolate.deliver('watchRejections');
     };
     const reactions = this.#reactions();
     isolate.listen({

@@ -1,6 +1,6 @@
 // A cell's nested tool calls: admission (ids, bounds, input checks), the delegate call under the
 // cell's CallbackSet, the result checks, and delivery of the outcome into the sandbox.
-import { messageOf } from '../errors.js';
+import { messageOf, toolErrorText } from '../errors.js';
 import { byteLength, parseJsonText, toJsonText } from '../json.js';
 import type { CellLimits } from '../limits.js';
 import type { CellId, CellStreamEvent, JsonValue, SessionRuntimeDelegate, ToolDefinition, ToolKind } from '../types.js';
@@ -21,7 +21,7 @@ export const MAX_OUTSTANDING_TOOL_CALLS = 10_000;
 export interface ToolCallsOptions {
   cellId: CellId;
   tools: readonly CellTool[];
-  limits: Pick<CellLimits, 'maxToolInputBytes' | 'maxToolResultBytes' | 'maxConcurrentToolCalls'>;
+  limits: Pick<CellLimits, 'maxToolInputBytes' | 'maxToolResultBytes' | 'maxToolErrorBytes' | 'maxConcurrentToolCalls'>;
   delegate: SessionRuntimeDelegate;
   callbacks: CallbackSet;
   emit(event: CellStreamEvent, size?: number): void;
@@ -83,7 +83,8 @@ export class ToolCalls {
         }
         this.#settle(callId, true, payload);
       },
-      error: (error: unknown) => this.#settle(callId, false, messageOf(error), errorKindOf(error)),
+      error: (error: unknown) =>
+        this.#settle(callId, false, toolErrorText(error, limits.maxToolErrorBytes), errorKindOf(error)),
     });
     // After the delegate has the call (its result comes in a later microtask, after this event):
     // the event is bookkeeping, the call is what the cell waits for. The input's JSON text is at
