@@ -13,6 +13,8 @@ export interface ToolDefinition {
   kind?: ToolKind;
   inputSchema?: JsonValue;
   outputSchema?: JsonValue;
+  /** false: calls are not checked against `inputSchema` before they reach the delegate (default true). */
+  validateInput?: boolean;
 }
 
 /** `function`: takes a JSON object; `freeform`: takes a string. */

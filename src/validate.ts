@@ -44,6 +44,8 @@ function checkTool(value: unknown, where: string): ToolDefinition {
   const namespace = optionalString(value, 'namespace', where);
   if (namespace === '') throw invalidRequest(`${where}.namespace must not be empty`);
   optionalString(value, 'description', where);
+  if (value.validateInput !== undefined && typeof value.validateInput !== 'boolean')
+    throw invalidRequest(`${where}.validateInput must be a boolean`);
   if (kind !== undefined && !(TOOL_KINDS as readonly unknown[]).includes(kind)) {
     throw invalidRequest(`${where}.kind must be 'function' or 'freeform'`);
   }

@@ -17,7 +17,7 @@ import {
   type SessionRuntimeDelegate,
   type ToolDefinition,
 } from '../../src/index.js';
-import { consoleLogger, messageOf } from '../../src/internal.js';
+import { messageOf } from '../../src/internal.js';
 import type { HostClient } from '../client/client.js';
 import { DEFAULT_SETUP_TIMEOUT_MS, setupTimedOut } from '../client/remote-session.js';
 import { untilAborted } from '../wire/signals.js';
@@ -113,7 +113,7 @@ export class SessionBuilder {
    */
   async start({ signal }: { signal?: AbortSignal } = {}): Promise<BuiltSession> {
     signal?.throwIfAborted();
-    const routes = new ToolRoutes(this.#options.logger ?? consoleLogger);
+    const routes = new ToolRoutes();
     const clients: McpClients = [];
     const closeClients = (): Promise<void> =>
       Promise.all(clients.map(({ client }) => client.close().catch(() => {}))).then(() => {});
@@ -122,7 +122,6 @@ export class SessionBuilder {
         for (const tool of tools)
           routes.add(tool, {
             source: `withTools #${index + 1}`,
-            validate: tool.validateInput !== false,
             invoke: (call, callSignal) => delegate.invokeTool(call, callSignal),
           });
       }
@@ -200,9 +199,8 @@ async function addMcpTools(
     for (const tool of await mcp.listMcpTools(client, server.name, signal)) {
       const { validateInput } = server;
       const validate = typeof validateInput === 'function' ? validateInput(tool.name) : validateInput !== false;
-      routes.add(tool, {
+      routes.add(validate ? tool : { ...tool, validateInput: false }, {
         source: `MCP server ${server.name}`,
-        validate,
         invoke: (call, callSignal) => mcp.callMcpTool(client, call, callSignal),
       });
     }

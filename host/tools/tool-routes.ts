@@ -1,17 +1,16 @@
 // The tools of a built session by identifier, each with its source: the routing delegate sends
-// each call to its source after checking its input, and refuses two tools of one name.
+// each call to its source (the session checked its input: SPEC §15), and refuses two tools of
+// one name.
 import {
   CodeCellError,
   toolIdentifier,
   type JsonValue,
-  type Logger,
   type CellId,
   type CellNotification,
   type NestedToolCall,
   type SessionRuntimeDelegate,
   type ToolDefinition,
 } from '../../src/index.js';
-import { ToolInputChecks } from './tool-input.js';
 
 /** The delegate of a `withTools` source: its tool calls, and (optionally) the cells' notifications. */
 export interface ToolSource {
@@ -20,28 +19,21 @@ export interface ToolSource {
   cellClosed?(cellId: CellId): void | Promise<void>;
 }
 
-/** A tool of a `withTools` source; `validateInput: false` skips its inputSchema check. */
-export type SourceTool = ToolDefinition & { validateInput?: boolean };
+/** A tool of a `withTools` source (`validateInput: false` skips its inputSchema check). */
+export type SourceTool = ToolDefinition;
 
 export interface Route {
   readonly source: string;
-  readonly validate: boolean;
   invoke(call: NestedToolCall, signal: AbortSignal): Promise<JsonValue | undefined>;
 }
 
 export class ToolRoutes {
   readonly #routes = new Map<string, Route>();
-  readonly #checks = new ToolInputChecks();
-  readonly #logger: Logger;
-  /** Every tool, in the order added (without codecell's own validateInput flag). */
+  /** Every tool, in the order added. */
   readonly definitions: ToolDefinition[] = [];
 
-  constructor(logger: Logger) {
-    this.#logger = logger;
-  }
-
   /** Adds a tool with its route; ERR_INVALID_REQUEST when another source has a tool of its name. */
-  add(tool: SourceTool, route: Route): void {
+  add(tool: ToolDefinition, route: Route): void {
     const id = toolIdentifier(tool);
     const taken = this.#routes.get(id);
     if (taken !== undefined)
@@ -50,22 +42,18 @@ export class ToolRoutes {
         `tool name clash: tools.${id} comes from ${taken.source} and from ${route.source}`,
       );
     this.#routes.set(id, route);
-    const { validateInput: _skip, ...definition } = tool;
-    this.definitions.push(definition);
-    if (route.validate) this.#checks.add(definition, this.#logger);
+    this.definitions.push(tool);
   }
 
-  /** Sends each call to its source, its input checked first; notifications to every source that takes them. */
+  /** Sends each call to its source; notifications to every source that takes them. */
   delegate(sources: ToolSource[]): SessionRuntimeDelegate {
     const routes = this.#routes;
-    const checks = this.#checks;
     const notified = sources.filter((source) => typeof source.notify === 'function');
     const closers = sources.filter((source) => typeof source.cellClosed === 'function');
     return {
       invokeTool: async (call, signal) => {
         const route = routes.get(toolIdentifier(call.tool));
         if (route === undefined) throw new Error(`tools.${toolIdentifier(call.tool)} has no source in this session`);
-        if (route.validate) checks.check(call.tool, call.input);
         return route.invoke(call, signal);
       },
       notify: async (notification, signal) => {

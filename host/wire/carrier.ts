@@ -101,14 +101,25 @@ export abstract class TextMessageWriter extends AbstractMessageWriter implements
   end(): void {}
 }
 
+/** A reader whose input can be held back: the peer feels it as backpressure (its writes wait). */
+export interface PausableReader extends MessageReader {
+  /** Stops reading the peer's input (what was read is still handed on). */
+  pause(): void;
+  resume(): void;
+}
+
 /** A reader whose transport hands it data by an event; each message found goes to the callback. */
-export abstract class EventMessageReader extends AbstractMessageReader {
+export abstract class EventMessageReader extends AbstractMessageReader implements PausableReader {
   /** Where data, 'error' and 'close' come from (a stream, a WebSocket). */
   protected abstract readonly source: EventEmitter;
   protected abstract readonly dataEvent: string;
 
   /** Hands each message of one delivery of the data event to `emit` (undefined ones are skipped). */
   protected abstract read(data: unknown[], emit: (message: Message | undefined) => void): void;
+
+  abstract pause(): void;
+
+  abstract resume(): void;
 
   listen(callback: DataCallback): Disposable {
     const emit = (message: Message | undefined): void => {
@@ -136,7 +147,7 @@ export abstract class EventMessageReader extends AbstractMessageReader {
 
 export interface Carrier {
   /** Where the peer's messages arrive: each whole message's text goes to `sink.body`. */
-  reader(sink: FrameSink): MessageReader;
+  reader(sink: FrameSink): PausableReader;
   /** Where messages leave; `hooks` hears each one, the first failure and an overflow. */
   writer(hooks: WriterHooks, maxQueuedBytes?: number): TextWriter;
   /** Resolves once what the writer handed on left this process (or could not). */

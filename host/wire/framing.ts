@@ -44,6 +44,14 @@ export class FramedReader extends EventMessageReader implements MessageReader {
     this.#sink = sink;
   }
 
+  pause(): void {
+    this.source.pause();
+  }
+
+  resume(): void {
+    this.source.resume();
+  }
+
   /** The frames completed by one chunk of input. */
   protected read(data: unknown[], emit: (message: Message | undefined) => void): void {
     let chunk = data[0] as Buffer;

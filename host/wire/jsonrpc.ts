@@ -12,6 +12,7 @@ import {
 import { CodeCellError, type Logger } from '../../src/index.js';
 import { messageOf } from '../../src/internal.js';
 import type { Carrier } from './carrier.js';
+import { Inbound, type Answer, type Interceptor } from './inbound.js';
 import {
   errorFromWire,
   JsonRpcErrors,
@@ -25,7 +26,7 @@ import {
   type ResultOf,
 } from './protocol.js';
 
-export type { CancellationToken, MessageConnection };
+export type { CancellationToken, Interceptor, MessageConnection };
 export { ResponseError };
 
 function isRecord(value: unknown): value is Record<string, unknown> {
@@ -52,49 +53,11 @@ export interface Connection {
   flush(): Promise<void>;
 }
 
-/**
- * Takes a valid incoming message before vscode-jsonrpc sees it; true when it was handled. The
- * delegate calls (host/delegate-calls.ts) travel this way, so no map in vscode-jsonrpc ever holds
- * a call that was given up on.
- */
-export type Interceptor = (message: Record<string, unknown>) => boolean;
-
 export interface ConnectionOptions {
   /** How much the peer may leave unread before it is given up (default 64 MiB). */
   maxQueuedBytes?: number;
   /** The peer left more than maxQueuedBytes unread (after the warning is logged). */
   overflow?(error: Error): void;
-}
-
-/**
- * What vscode-jsonrpc gets of one message text: the message; nothing for one the interceptor took
- * (no no-op waits in vscode-jsonrpc's queue for a later turn of the loop), for text that is not
- * JSON or not JSON-RPC, and for a request that is refused (each answered here).
- */
-function admitMessage(
-  text: string,
-  intercept: Interceptor | undefined,
-  requestsInFlight: Set<string | number>,
-  answer: (id: string | number | null, code: number, message: string) => void,
-): Message | undefined {
-  let message: unknown;
-  try {
-    message = JSON.parse(text);
-  } catch (error) {
-    answer(null, JsonRpcErrors.parseError, `Parse error: ${messageOf(error)}`);
-    return undefined;
-  }
-  if (isValidMessage(message)) {
-    if (intercept?.(message as Record<string, unknown>) === true) return undefined;
-    const refusal = refuseRequest(message as Record<string, unknown>, requestsInFlight);
-    if (refusal === undefined) return message as Message;
-    answer((message as { id: string | number }).id, refusal.code, refusal.message);
-    return undefined;
-  }
-  const id =
-    isRecord(message) && (typeof message.id === 'string' || typeof message.id === 'number') ? message.id : null;
-  answer(id, JsonRpcErrors.invalidRequest, 'Invalid Request: not a JSON-RPC 2.0 request, notification or response');
-  return undefined;
 }
 
 export function openConnection(
@@ -103,34 +66,40 @@ export function openConnection(
   intercept?: Interceptor,
   options: ConnectionOptions = {},
 ): Connection {
-  /** Ids of the peer's requests not answered yet (a second request with one of them is refused). */
-  const requestsInFlight = new Set<string | number>();
+  // Written past the hook that frees an answered id: a refused request's id is not this answer's
+  // to free (a duplicate's refusal must not free the original request's id).
+  const answer: Answer = (id, code, message, data) =>
+    writer.push(
+      JSON.stringify({ jsonrpc: '2.0', id, error: { code, message, ...(data === undefined ? {} : { data }) } }),
+    );
+  const inbound = new Inbound(intercept, answer);
   const writer = carrier.writer(
     {
       lost: (error) =>
         logger.warn(`codecell: the peer stopped reading (${messageOf(error)}); later messages to it are dropped`),
       overflow: (error) => options.overflow?.(error),
       // An answered id may be used again by the peer.
-      written: ({ id, method }) =>
-        method === undefined && (typeof id === 'string' || typeof id === 'number') && requestsInFlight.delete(id),
+      written: ({ id, method }) => {
+        if (method === undefined) inbound.answered(id);
+      },
     },
     options.maxQueuedBytes,
   );
-  const answer = (id: string | number | null, code: number, message: string): void => {
-    void writer.write({ jsonrpc: '2.0', id, error: { code, message } } as Message);
-  };
   const reader = carrier.reader({
-    body: (text) => admitMessage(text, intercept, requestsInFlight, answer),
+    body: (text) => inbound.admit(text),
     malformed: (reason) => {
       logger.warn(`codecell: unreadable input: ${reason}`);
       answer(null, JsonRpcErrors.parseError, `Parse error: ${reason}`);
     },
   });
-  const connection = createMessageConnection(reader, writer, {
-    error: (message) => logger.error(message),
-    warn: (message) => logger.warn(message),
-    info: () => {},
-    log: () => {},
+  inbound.reader = reader;
+  const connection = createMessageConnection(reader, writer, quietLogger(logger), {
+    messageStrategy: {
+      handleMessage: (message, next) => {
+        inbound.dispatched(message);
+        next(message);
+      },
+    },
   });
   // No promise per message: only flush() asks when what was sent is out. The envelope's member is
   // written before the message's own (never empty: an id or a method), with no copy of the object.
@@ -144,40 +113,14 @@ export function openConnection(
   return { connection, notify, send, flush };
 }
 
-/**
- * Requests this side answers at once with an error instead of dispatching them: params by
- * position (the methods take named params), or an id already in flight (one answer per id).
- */
-function refuseRequest(message: Record<string, unknown>, inFlight: Set<string | number>): RoutingError | undefined {
-  const { id, method, params } = message;
-  if (typeof method !== 'string' || (typeof id !== 'string' && typeof id !== 'number')) return undefined;
-  if (Array.isArray(params))
-    return {
-      code: JsonRpcErrors.invalidParams,
-      message: `${method} takes its params by name (an object), not by position`,
-    };
-  if (inFlight.has(id))
-    return {
-      code: JsonRpcErrors.invalidRequest,
-      message: `Invalid Request: request id ${JSON.stringify(id)} is already in flight`,
-    };
-  inFlight.add(id);
-  return undefined;
-}
-
-interface RoutingError {
-  code: number;
-  message: string;
-}
-
-function isValidMessage(message: unknown): boolean {
-  if (!isRecord(message) || message.jsonrpc !== '2.0') return false;
-  const { id, method } = message;
-  const validId = id === undefined || id === null || typeof id === 'string' || typeof id === 'number';
-  if (!validId) return false;
-  // A request's id is a string or a number; null is for answers only (it is answered -32600).
-  if (method !== undefined) return typeof method === 'string' && id !== null;
-  return id !== undefined && ('result' in message || 'error' in message);
+/** vscode-jsonrpc's errors and warnings go to the logger; its chatter does not. */
+function quietLogger(logger: Logger) {
+  return {
+    error: (message: string) => logger.error(message),
+    warn: (message: string) => logger.warn(message),
+    info: () => {},
+    log: () => {},
+  };
 }
 
 /** The JSON-RPC error a handler failure is answered with. */

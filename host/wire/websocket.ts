@@ -47,6 +47,14 @@ class SocketReader extends EventMessageReader {
     this.#sink = sink;
   }
 
+  pause(): void {
+    this.source.pause();
+  }
+
+  resume(): void {
+    this.source.resume();
+  }
+
   /** One WebSocket message is one JSON-RPC message. */
   protected read(received: unknown[], emit: (message: Message | undefined) => void): void {
     const [data, isBinary] = received as [WebSocket.RawData, boolean];

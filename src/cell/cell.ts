@@ -26,7 +26,7 @@ export class Cell {
   readonly #timers: SandboxTimers;
   readonly #observer = new ObserverSlot();
   readonly #writes = new Map<string, string>();
-  readonly #rejections = new FloatingRejections();
+  readonly #rejections: FloatingRejections;
   readonly #closed = Promise.withResolvers<void>();
   #state: CellState = { phase: 'running' };
   /** The termination under way or done (a limit, terminate() or shutdown). */
@@ -42,6 +42,7 @@ export class Cell {
     this.#isolate = isolate;
     this.#callbacks = new CallbackSet({ maxConcurrentToolCalls: options.limits.maxConcurrentToolCalls });
     this.#output = new OutputBuffer(options.limits.maxOutputBytes);
+    this.#rejections = new FloatingRejections(() => isolate.deliver('watchRejections'));
     this.#timers = new SandboxTimers((id) => isolate.deliver('timer', id));
     const { id: cellId, tools, limits, delegate, emit } = options;
     const callbacks = this.#callbacks;
@@ -51,11 +52,8 @@ export class Cell {
     this.#notifications = new Notifications(options, callbacks);
     const end = (reason: TerminationReason) => () => this.#terminateInternal(reason);
     // A rejection is judged when the cell finishes (SPEC §5), unless the cell handles it meanwhile.
-    const rejection = (reason: unknown, fromModule: boolean): void => {
-      if (!isSpeaking(this.#state)) return;
-      if (this.#rejections.add(reason, fromModule && this.#state.phase === 'running'))
-        isolate.deliver('watchRejections');
-    };
+    const rejection = (reason: unknown, fromModule: boolean): void =>
+      void (isSpeaking(this.#state) && this.#rejections.add(reason, fromModule && this.#state.phase === 'running'));
     const reactions = this.#reactions();
     isolate.listen({
       message: (message) => isSpeaking(this.#state) && reactToSandbox(message, reactions, limits.maxNotificationBytes),
@@ -213,11 +211,9 @@ export class Cell {
   #settle(error: string | undefined, unsettled: string, drain = true): void {
     const running = this.#state;
     if (running.phase !== 'running') return;
-    const toolIds = this.#options.tools.map((tool) => tool.id);
-    const explained = error === undefined ? undefined : hintMissingTool(error, toolIds);
     const settling = transition(running, {
       phase: 'settling',
-      error: explained,
+      error: hintMissingTool(error, this.#options.tools),
       dangling: unsettled === '' ? [] : unsettled.split(','),
     });
     this.#state = settling;

@@ -33,21 +33,22 @@ export class FloatingRejections {
   /** exit() ended the cell: what it unwound is not reported. */
   #ignored = false;
 
-  #watching = false;
+  /** Asks the sandbox to watch for handlers attached late (once the first rejection was left unhandled). */
+  #watch: (() => void) | undefined;
 
-  /**
-   * A task ended with this rejection unhandled; `beforeSettled`: the module's own, before it
-   * settled. True the first time: the sandbox should start watching for late handlers.
-   */
-  add(reason: unknown, beforeSettled: boolean): boolean {
-    if (this.#ignored) return false;
+  constructor(watch: () => void) {
+    this.#watch = watch;
+  }
+
+  /** A task ended with this rejection unhandled; `beforeSettled`: the module's own, before it settled. */
+  add(reason: unknown, beforeSettled: boolean): void {
+    if (this.#ignored) return;
     const rejection = rejectionOf(reason);
     if (beforeSettled) this.#module = rejection;
     if (this.#unhandled.length < MAX_REPORTED) this.#unhandled.push(rejection);
     else this.#uncounted++;
-    const first = !this.#watching;
-    this.#watching = true;
-    return first;
+    this.#watch?.();
+    this.#watch = undefined;
   }
 
   /** The cell attached a handler to a rejection with this key: one report of it goes. */

@@ -4,12 +4,15 @@ import { messageOf, toolErrorText } from '../errors.js';
 import { byteLength, parseJsonText, toJsonText } from '../json.js';
 import type { CellLimits } from '../limits.js';
 import type { CellId, CellStreamEvent, JsonValue, SessionRuntimeDelegate, ToolDefinition, ToolKind } from '../types.js';
+import type { InputCheck } from '../tools/tool-input.js';
 import type { CallbackSet } from './callbacks.js';
 
 export interface CellTool {
   readonly id: string;
   readonly definition: ToolDefinition;
   readonly kind: ToolKind;
+  /** Its inputSchema's check (SPEC §15), if it has one. */
+  readonly check?: InputCheck | undefined;
 }
 
 /** A call id as the sandbox makes them. */
@@ -60,7 +63,7 @@ export class ToolCalls {
     let input: JsonValue;
     const inputBytes = byteLength(inputJson);
     try {
-      input = this.#admit(name, tool.kind, inputJson, inputBytes);
+      input = this.#admit(name, tool, inputJson, inputBytes);
     } catch (error) {
       this.#options.settle(callId, false, messageOf(error), errorKindOf(error));
       return;
@@ -92,7 +95,7 @@ export class ToolCalls {
     emit({ type: 'toolCall', callId, tool: toolRef, input }, 64 + inputJson.length);
   }
 
-  #admit(name: string, kind: ToolKind, inputJson: string, inputBytes: number): JsonValue {
+  #admit(name: string, { kind, check }: CellTool, inputJson: string, inputBytes: number): JsonValue {
     const { maxToolInputBytes } = this.#options.limits;
     if (this.#outstanding.size >= MAX_OUTSTANDING_TOOL_CALLS) {
       throw new Error(`${name} refused: ${MAX_OUTSTANDING_TOOL_CALLS} tool calls of this cell are already in flight`);
@@ -114,6 +117,7 @@ export class ToolCalls {
     if (input === undefined || (kind === 'function' ? !isObject : typeof input !== 'string')) {
       throw new TypeError(`${name} expects ${kind === 'function' ? 'an object' : 'a string'} input`);
     }
+    check?.(input);
     return input;
   }
 
@@ -193,11 +197,12 @@ function distance(a: string, b: string): number {
 
 /**
  * V8's "tools.x is not a function" (a tool the cell does not have), with the closest tool names
- * added, or every name when there are few.
+ * added, or every name when there are few. Any other error (or none) is as it was.
  */
-export function hintMissingTool(error: string, toolIds: readonly string[]): string {
-  const match = /tools\.([\w$]+) is not a function/.exec(error);
-  if (match === null) return error;
+export function hintMissingTool(error: string | undefined, tools: readonly CellTool[]): string | undefined {
+  const match = error === undefined ? null : /tools\.([\w$]+) is not a function/.exec(error);
+  if (error === undefined || match === null) return error;
+  const toolIds = tools.map((tool) => tool.id);
   const missing = match[1] ?? '';
   if (toolIds.length === 0) return error.replace(match[0], `${match[0]} (this cell has no tools)`);
   const [namespace] = missing.split('__');

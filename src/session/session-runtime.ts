@@ -19,7 +19,9 @@ import { RunGate } from '../isolate/run-gate.js';
 import { stageClock, stageDone } from '../isolate/stages.js';
 import { byteLength } from '../json.js';
 import { assertWithinCaps, checkLimits, clampToCaps, DEFAULT_LIMITS, mergeLimits, type CellLimits } from '../limits.js';
+import { ToolInputChecks } from '../tools/tool-input.js';
 import { SessionBase } from './session-base.js';
+import { StoredValues } from './stored-values.js';
 import { MAX_UNREAD_TERMINALS, SessionCells } from './session-cells.js';
 import type { SessionRuntimeOptions } from './options.js';
 import { prepareSource } from './source.js';
@@ -66,6 +68,8 @@ export const SessionRuntime: new (delegate: SessionRuntimeDelegate, options?: Se
   class SessionRuntime extends SessionBase {
     readonly #delegate: SessionRuntimeDelegate;
     readonly #tools: CellTool[];
+    /** Its tools' input checks, compiled for this session alone. */
+    readonly #inputChecks: ToolInputChecks;
     readonly #limits: CellLimits;
     readonly #caps: Partial<CellLimits> | undefined;
     readonly #onCatastrophicError: ((message: string) => void) | undefined;
@@ -74,9 +78,7 @@ export const SessionRuntime: new (delegate: SessionRuntimeDelegate, options?: Se
     /** The session's share of the CPU: maxRunningCells of its cells execute at once. */
     readonly #gate: RunGate;
     readonly #deadlineMs: number;
-    readonly #storedValues: Map<string, string> | undefined;
-    /** UTF-8 bytes of the stored keys and JSON texts, kept as writes are committed. */
-    #storedBytes = 0;
+    readonly #storedValues: StoredValues | undefined;
     readonly #logger: Logger;
     readonly #cells: SessionCells;
     readonly #streams: CellStreams;
@@ -90,7 +92,9 @@ export const SessionRuntime: new (delegate: SessionRuntimeDelegate, options?: Se
       assertIsolatesUsable();
       this.#delegate = checkDelegate(delegate);
       const checked = checkOptionsObject(options);
-      this.#tools = checked.tools === undefined ? [] : checkTools(checked.tools, 'options.tools');
+      this.#logger = checkLogger(checked.logger) ?? consoleLogger;
+      this.#inputChecks = new ToolInputChecks(this.#logger);
+      this.#tools = checked.tools === undefined ? [] : this.#checked(checkTools(checked.tools, 'options.tools'));
       this.#caps = checked.caps === undefined ? undefined : checkLimits(checked.caps, 'options.caps');
       this.#limits = mergeLimits(
         clampToCaps(DEFAULT_LIMITS, this.#caps),
@@ -98,8 +102,8 @@ export const SessionRuntime: new (delegate: SessionRuntimeDelegate, options?: Se
       );
       assertWithinCaps(this.#limits, this.#caps, 'options.limits');
       this.#deadlineMs = checkDeadlineMs(checked.callbackAbortDeadlineMs) ?? DEFAULT_CALLBACK_ABORT_DEADLINE_MS;
-      this.#storedValues = checkStoredValues(checked.storedValues) === 'enabled' ? new Map() : undefined;
-      this.#logger = checkLogger(checked.logger) ?? consoleLogger;
+      this.#storedValues =
+        checkStoredValues(checked.storedValues) === 'enabled' ? new StoredValues(this.#logger) : undefined;
       if (checked.onCatastrophicError !== undefined && typeof checked.onCatastrophicError !== 'function') {
         throw new CodeCellError('ERR_INVALID_REQUEST', 'options.onCatastrophicError must be a function');
       }
@@ -129,7 +133,7 @@ export const SessionRuntime: new (delegate: SessionRuntimeDelegate, options?: Se
       const limits = mergeLimits(this.#limits, checked.limits);
       assertWithinCaps(limits, this.#caps, 'request.limits');
       this.#checkAdmission(checked.source, limits);
-      const tools = checked.tools ?? this.#tools;
+      const tools = checked.tools === undefined ? this.#tools : this.#checked(checked.tools);
       const prepared = prepareSource(checked.source, checked.language, checked.filename);
       const cellId = String(++this.#cellSeq);
       const config = this.#sandboxConfig(tools, limits);
@@ -160,6 +164,11 @@ export const SessionRuntime: new (delegate: SessionRuntimeDelegate, options?: Se
       return this.startedCell(cellId, initialEvent);
     }
 
+    /** The tools with their input checks. */
+    #checked(tools: CellTool[]): CellTool[] {
+      return tools.map((tool) => ({ ...tool, check: this.#inputChecks.checkOf(tool.definition, tool.id) }));
+    }
+
     /** Refuses a cell over maxSourceBytes, or one past the session's maxCellsPerSession. */
     #checkAdmission(source: string, limits: CellLimits): void {
       const sourceBytes = byteLength(source);
@@ -175,11 +184,11 @@ export const SessionRuntime: new (delegate: SessionRuntimeDelegate, options?: Se
 
     /** The configuration the sandbox is given as data (tools, stored values, limits). */
     #sandboxConfig(tools: readonly CellTool[], limits: CellLimits): string {
-      const stored = this.#storedValues === undefined ? null : Object.fromEntries(this.#storedValues);
+      const { stored, storedBytes } = this.#storedValues?.snapshot() ?? { stored: null, storedBytes: 0 };
       return JSON.stringify({
         tools: tools.map(({ id, definition, kind }) => ({ id, kind, description: definition.description ?? '' })),
         stored,
-        storedBytes: this.#storedBytes,
+        storedBytes,
         limits: { maxNotificationBytes: limits.maxNotificationBytes, maxStoredBytes: limits.maxStoredBytes },
       });
     }
@@ -193,7 +202,7 @@ export const SessionRuntime: new (delegate: SessionRuntimeDelegate, options?: Se
         delegate: this.#delegate,
         callbackAbortDeadlineMs: this.#deadlineMs,
         logger: this.#logger,
-        commitStore: (writes) => this.#commitStore(writes, limits.maxStoredBytes),
+        commitStore: (writes) => this.#storedValues?.commit(writes, limits.maxStoredBytes),
         emit: (event, size) => {
           this.#observer?.({ cellId, ...event });
           this.#streams.emit(cellId, event, size);
@@ -228,25 +237,6 @@ export const SessionRuntime: new (delegate: SessionRuntimeDelegate, options?: Se
       const cell = this.#cells.get(id);
       if (cell === undefined) throw new CodeCellError('ERR_MISSING_CELL', `unknown cell ${id}`);
       return cell;
-    }
-
-    /** Keeps a finished cell's store() writes, unless they would exceed maxStoredBytes (only a cell
-     * that bent the sandbox's own check gets there: its writes are dropped). */
-    #commitStore(writes: ReadonlyMap<string, string>, maxBytes: number): void {
-      const values = this.#storedValues;
-      if (values === undefined || writes.size === 0) return;
-      const sizeOf = (key: string, json: string | undefined): number =>
-        json === undefined ? 0 : byteLength(key) + byteLength(json);
-      let total = this.#storedBytes;
-      for (const [key, json] of writes) total += sizeOf(key, json) - sizeOf(key, values.get(key));
-      if (total > maxBytes) {
-        this.#logger.warn(
-          `codecell: dropped a cell's stored values: ${total} bytes, over maxStoredBytes (${maxBytes})`,
-        );
-        return;
-      }
-      for (const [key, json] of writes) values.set(key, json);
-      this.#storedBytes = total;
     }
 
     /** Takes a pristine isolate for the cell; a shutdown that begins meanwhile rejects at once. */
