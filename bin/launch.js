@@ -22,11 +22,14 @@ export async function launch(entry, flags = ['--no-node-snapshot']) {
     await import(main);
     return;
   }
-  const child = spawn(process.execPath, [...process.execArgv, ...missing, main, ...process.argv.slice(2)], {
-    stdio: 'inherit',
-  });
+  // The IPC channel closes when this process ends, however it ends (SIGKILL included): the real
+  // process follows it (follow-parent.js) instead of serving on as an orphan.
+  const follow = new URL('./follow-parent.js', import.meta.url).href;
+  const args = [...process.execArgv, ...missing, '--import', follow, main, ...process.argv.slice(2)];
+  const child = spawn(process.execPath, args, { stdio: ['inherit', 'inherit', 'inherit', 'ipc'] });
   // The signals a supervisor sends (a container's stop is SIGTERM) go to the real process, which
   // drains or ends as it should; this one follows its exit.
   for (const signal of ['SIGTERM', 'SIGINT', 'SIGHUP']) process.on(signal, () => child.kill(signal));
   child.on('exit', (code, signal) => process.exit(code ?? (signal ? 1 : 0)));
 }
+
