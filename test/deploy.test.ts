@@ -49,7 +49,7 @@ type PodSpec = {
     readinessProbe: { httpGet: { path: string; port: string } };
     livenessProbe: { httpGet: { path: string; port: string } };
     ports: { name: string; containerPort: number }[];
-    resources: { requests: object; limits: object };
+    resources: { requests: object; limits: { memory?: string } };
     securityContext: { readOnlyRootFilesystem: boolean; allowPrivilegeEscalation: boolean };
   }[];
 };
@@ -79,6 +79,16 @@ function checkHostPod(spec: PodSpec, where: string): void {
   assert.equal(container.securityContext.readOnlyRootFilesystem, true);
   assert.equal(container.securityContext.allowPrivilegeEscalation, false);
   assert.ok(container.resources.requests !== undefined && container.resources.limits !== undefined);
+  // The cells' memory budget fits the pod's limit, with room for the host itself: one
+  // connection's cells cannot get every tenant's sessions killed by the kernel.
+  const limit = /^(\d+)(Mi|Gi)$/.exec(container.resources.limits.memory ?? '');
+  assert.ok(limit !== null, `${where}: a memory limit in Mi or Gi`);
+  const limitMb = Number(limit[1]) * (limit[2] === 'Gi' ? 1024 : 1);
+  assert.ok(plan.memoryBudgetMb !== undefined, `${where}: --memory-budget-mb is set`);
+  assert.ok(
+    plan.memoryBudgetMb + 256 <= limitMb,
+    `${where}: budget ${plan.memoryBudgetMb} MiB in a ${limitMb} MiB pod`,
+  );
 }
 
 describe('deploy/', { timeout: 60_000 }, () => {

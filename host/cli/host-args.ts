@@ -27,6 +27,8 @@ const HOST_USAGE = [
   '  --max-connections <n>     connections open at once (default 256)',
   '  --max-sessions <n>        sessions per connection (default 1024)',
   '  --max-cells <n>           live cells per connection (default 1024)',
+  '  --memory-budget-mb <n>    MiB all cells may hold at once, each its memoryMb + 40 (default: the',
+  "                            process's memory limit, its cgroup's or the machine's, less 256)",
   "  --cpu-time-ms <ms>        a cell's CPU time where its session sets none (default 60000; 0: none)",
   "  --wall-time-ms <ms>       a cell's wall time where its session sets none (default 600000; 0: none)",
   '  --help                    this text',
@@ -46,6 +48,7 @@ export type HostPlan =
       maxConnections: number | undefined;
       maxSessions: number | undefined;
       maxCells: number | undefined;
+      memoryBudgetMb: number | undefined;
       /** Session limits where a session sets none (DEFAULT_LIMITS unless given). */
       defaultLimits: { cpuTimeMs: number; wallTimeMs: number };
     };
@@ -79,6 +82,7 @@ export function hostCommand(args: readonly string[], io: Io): HostPlan | number 
         'max-connections': { type: 'string' },
         'max-sessions': { type: 'string' },
         'max-cells': { type: 'string' },
+        'memory-budget-mb': { type: 'string' },
         'cpu-time-ms': { type: 'string' },
         'wall-time-ms': { type: 'string' },
       },
@@ -104,6 +108,7 @@ export function hostCommand(args: readonly string[], io: Io): HostPlan | number 
       'max-connections',
       'max-sessions',
       'max-cells',
+      'memory-budget-mb',
       'cpu-time-ms',
       'wall-time-ms',
     ].find((name) => values[name] !== undefined);
@@ -157,8 +162,9 @@ function listenOptions(
   const maxConnections = count('max-connections');
   const maxSessions = count('max-sessions');
   const maxCells = count('max-cells');
-  if (maxConnections === 0 || maxSessions === 0 || maxCells === 0)
-    throw new Error('--max-connections, --max-sessions and --max-cells must be at least 1');
+  const memoryBudgetMb = count('memory-budget-mb');
+  if (maxConnections === 0 || maxSessions === 0 || maxCells === 0 || memoryBudgetMb === 0)
+    throw new Error('--max-connections, --max-sessions, --max-cells and --memory-budget-mb must be at least 1');
   return {
     token: token?.trim(),
     tls: cert === undefined || key === undefined ? undefined : { cert, key },
@@ -166,6 +172,7 @@ function listenOptions(
     maxConnections,
     maxSessions,
     maxCells,
+    memoryBudgetMb,
     defaultLimits: {
       cpuTimeMs: count('cpu-time-ms') ?? DEFAULT_LIMITS.cpuTimeMs,
       wallTimeMs: count('wall-time-ms') ?? DEFAULT_LIMITS.wallTimeMs,

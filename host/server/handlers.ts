@@ -7,6 +7,7 @@ import {
   DEFAULT_CALLBACK_ABORT_DEADLINE_MS,
   DEFAULT_LIMITS,
   SessionRuntime,
+  type IsolatePool,
   type CellId,
   type CellLimits,
   type Logger,
@@ -38,6 +39,7 @@ export interface HostContext {
   readonly notify: Connection['notify'];
   readonly caps: Partial<CellLimits>;
   readonly defaultLimits: Partial<CellLimits>;
+  readonly isolatePool: IsolatePool | undefined;
   readonly maxSessions: number;
   readonly callbackAbortDeadlineMs: number | undefined;
   readonly onCatastrophicError: ((message: string) => void) | undefined;
@@ -112,6 +114,12 @@ async function createSession(
 ) {
   refuseNewSession(host);
   const { tools, limits, storedValues, setupSource } = params;
+  // A host whose memory budget cannot take one more cell sends new sessions elsewhere.
+  host.isolatePool?.assertRoomFor(
+    (isPlainObject(limits) && typeof limits.memoryMb === 'number' ? limits.memoryMb : undefined) ??
+      host.defaultLimits.memoryMb ??
+      DEFAULT_LIMITS.memoryMb,
+  );
   const sessionId = host.sessions.nextId();
   const deadlineMs =
     params.callbackAbortDeadlineMs ?? host.callbackAbortDeadlineMs ?? DEFAULT_CALLBACK_ABORT_DEADLINE_MS;
@@ -128,6 +136,7 @@ async function createSession(
       host.cells.observe(event);
       counted(event);
     },
+    ...(host.isolatePool === undefined ? {} : { isolatePool: host.isolatePool }),
   });
   host.sessions.add(sessionId, runtime);
   try {

@@ -9,10 +9,11 @@ import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
-import { CodeCellError, type CellLimits, type Logger } from '../../src/index.js';
+import { CodeCellError, IsolatePool, type CellLimits, type Logger } from '../../src/index.js';
 import { consoleLogger, messageOf } from '../../src/internal.js';
 import { BearerToken } from '../wire/bearer.js';
 import { socketCarrier } from '../wire/websocket.js';
+import { defaultMemoryBudgetMb } from './memory-budget.js';
 import { hostMetrics, type HostMetrics } from './metrics.js';
 import { createHost, type Host } from './server.js';
 import { HostStats } from './stats.js';
@@ -36,6 +37,13 @@ export interface ListenOptions {
   maxQueuedBytes?: number;
   /** Cells one connection's sessions may have live at once (ERR_LIMIT_EXCEEDED beyond). Default 1 024. */
   maxLiveCellsPerConnection?: number;
+  /**
+   * MiB every connection's cells may hold at once, over all connections (each cell reserves its
+   * memoryMb plus ~40 MiB while it lives); past it cells and new sessions are refused with
+   * ERR_LIMIT_EXCEEDED ("go elsewhere"). Default: the process's memory limit (its cgroup's, else
+   * the machine's) less 256 MiB.
+   */
+  memoryBudgetMb?: number;
   /** Session limits where a session sets none (over DEFAULT_LIMITS: 60 s CPU, 10 min wall per cell). */
   defaultLimits?: Partial<CellLimits>;
   logger?: Logger;
@@ -73,6 +81,8 @@ export async function listen(options: ListenOptions): Promise<ListeningHost> {
   } = options;
   checkCounts(options);
   const stats = new HostStats();
+  // One budget for the process: the per-connection caps alone do not bound it.
+  const isolatePool = new IsolatePool({ memoryBudgetMb: options.memoryBudgetMb ?? defaultMemoryBudgetMb() });
   const connections = new Map<WebSocket, Host>();
   const metrics: HostMetrics = hostMetrics(stats, () => connections.size);
   const expected = options.token === undefined ? undefined : new BearerToken(options.token);
@@ -94,7 +104,9 @@ export async function listen(options: ListenOptions): Promise<ListeningHost> {
       logger.warn(`codecell-host: refused a connection from ${from}: ${refusal.status} ${refusal.body}`);
       return writeRefusal(socket, refusal);
     }
-    sockets.handleUpgrade(request, socket, head, (ws) => serveSocket(ws, socket, options, stats, connections));
+    sockets.handleUpgrade(request, socket, head, (ws) =>
+      serveSocket(ws, socket, { ...options, isolatePool }, stats, connections),
+    );
   });
 
   await bind(server, options.port, options.host);
@@ -123,7 +135,7 @@ export async function listen(options: ListenOptions): Promise<ListeningHost> {
 function serveSocket(
   ws: WebSocket,
   stream: Duplex,
-  options: ListenOptions,
+  options: ListenOptions & { isolatePool: IsolatePool },
   stats: HostStats,
   connections: Map<WebSocket, Host>,
 ): void {
@@ -137,6 +149,7 @@ function serveSocket(
     maxSessions: options.maxSessionsPerConnection ?? LISTEN_DEFAULTS.maxSessionsPerConnection,
     maxLiveCells: options.maxLiveCellsPerConnection ?? LISTEN_DEFAULTS.maxLiveCellsPerConnection,
     ...(options.defaultLimits === undefined ? {} : { defaultLimits: options.defaultLimits }),
+    isolatePool: options.isolatePool,
     ...(caps === undefined ? {} : { caps }),
     ...(maxQueuedBytes === undefined ? {} : { maxQueuedBytes }),
     ...(callbackAbortDeadlineMs === undefined ? {} : { callbackAbortDeadlineMs }),
@@ -182,6 +195,7 @@ function checkCounts(options: ListenOptions): void {
   checkCount(options.maxMessageBytes ?? 1, 'maxMessageBytes');
   checkCount(options.maxSessionsPerConnection ?? 1, 'maxSessionsPerConnection');
   checkCount(options.maxLiveCellsPerConnection ?? 1, 'maxLiveCellsPerConnection');
+  checkCount(options.memoryBudgetMb ?? 1, 'memoryBudgetMb');
 }
 
 function checkCount(value: number, name: string): void {

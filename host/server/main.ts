@@ -1,11 +1,13 @@
 // The codecell-host process: JSON-RPC on stdin/stdout, logs on stderr, exit 0 once stdin closes
 // and every session was shut down; or, with --listen, a network service (listen.ts) that drains
 // on SIGTERM and exits 0. Its command line is host/cli/host-args.ts.
+import { IsolatePool } from '../../src/index.js';
 import { assertIsolatesUsable, isolatesDisposedCount, settleIsolatesForExit } from '../../src/internal.js';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { hostCommand, type HostPlan } from '../cli/host-args.js';
 import { exitAtOnce } from './catastrophe.js';
+import { defaultMemoryBudgetMb } from './memory-budget.js';
 import { createHost } from './server.js';
 
 const plan = hostCommand(process.argv.slice(2), process);
@@ -39,7 +41,8 @@ function keepMemoryFlat(): void {
 
 keepMemoryFlat();
 if (plan.mode === 'stdio') {
-  await createHost({ onCatastrophicError: exitAtOnce }).closed;
+  const isolatePool = new IsolatePool({ memoryBudgetMb: defaultMemoryBudgetMb() });
+  await createHost({ onCatastrophicError: exitAtOnce, isolatePool }).closed;
 } else {
   await serveNetwork(plan);
 }
@@ -59,6 +62,7 @@ async function serveNetwork(plan: Extract<HostPlan, { mode: 'listen' }>): Promis
       ...(plan.maxConnections === undefined ? {} : { maxConnections: plan.maxConnections }),
       ...(plan.maxSessions === undefined ? {} : { maxSessionsPerConnection: plan.maxSessions }),
       ...(plan.maxCells === undefined ? {} : { maxLiveCellsPerConnection: plan.maxCells }),
+      ...(plan.memoryBudgetMb === undefined ? {} : { memoryBudgetMb: plan.memoryBudgetMb }),
       defaultLimits: plan.defaultLimits,
       onCatastrophicError: exitAtOnce,
     });

@@ -7,7 +7,7 @@
 // codecell-host's server: a thin adapter from JSON-RPC requests onto SessionRuntime. Sessions and
 // their delegates live here; every runtime decision stays in src/.
 import type { Readable, Writable } from 'node:stream';
-import { CodeCellError, type CellLimits, type Logger } from '../../src/index.js';
+import { CodeCellError, type CellLimits, type IsolatePool, type Logger } from '../../src/index.js';
 import { checkLimits, consoleLogger } from '../../src/internal.js';
 import type { Carrier } from '../wire/carrier.js';
 import { streamCarrier } from '../wire/framing.js';
@@ -52,6 +52,11 @@ export interface HostOptions {
   maxLiveCells?: number;
   /** Session limits used where a session does not set its own (under the caps; default DEFAULT_LIMITS). */
   defaultLimits?: Partial<CellLimits>;
+  /**
+   * Where the sessions' cells get their isolates: codecell-host gives every connection one pool
+   * whose memory budget fits the process (memory-budget.ts). Default: the process's shared pool.
+   */
+  isolatePool?: IsolatePool;
 }
 
 /** A codecell-host connection being served (createHost). */
@@ -92,6 +97,7 @@ export function createHost(options: HostOptions = {}): Host {
     notify,
     caps: checkLimits(options.caps, 'options.caps'),
     defaultLimits: checkLimits(options.defaultLimits, 'options.defaultLimits'),
+    isolatePool: options.isolatePool,
     maxSessions: options.maxSessions ?? Number.POSITIVE_INFINITY,
     callbackAbortDeadlineMs: options.callbackAbortDeadlineMs,
     onCatastrophicError: options.onCatastrophicError,

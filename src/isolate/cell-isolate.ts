@@ -67,6 +67,8 @@ export class CellIsolate {
   readonly #flood = new FloodGuard(FLOOD_MS);
   #catastrophicListener: (message: string) => void = () => {};
   #claimed = false;
+  /** Gives back what the isolate reserved of its pool's memory budget (when it is disposed). */
+  #release: (() => void) | undefined;
   #disposing = false;
   #running = false;
   #stopped = false;
@@ -150,10 +152,11 @@ export class CellIsolate {
     this.#seat = new GateSeat(gate);
   }
 
-  /** Marks the isolate as handed to a cell (it is used once, then disposed). */
-  claim(): this {
+  /** Marks the isolate as handed to a cell (it is used once, then disposed; `release` runs then). */
+  claim(release?: () => void): this {
     if (!this.#claimed) {
       this.#claimed = true;
+      this.#release = release;
       countClaimed();
     }
     return this;
@@ -269,6 +272,8 @@ export class CellIsolate {
   }
 
   #disposeNow(): void {
+    this.#release?.();
+    this.#release = undefined;
     countDisposed(this.#claimed);
     if (this.#isolate.isDisposed) return;
     releaseAndDispose(this.#isolate, [this.#receive, this.#module, this.#context]);

@@ -22,10 +22,22 @@ const REFILL_DELAY_MS = 5;
 const livePools = new Set<IsolatePool>();
 let exitHookInstalled = false;
 
-/** How many warm isolates a pool keeps. */
+/**
+ * What a cell's isolate holds besides its heap limit (young generation, code, its context): an
+ * idle cell that filled its 128 MiB heap keeps ~170 MB resident.
+ */
+export const ISOLATE_OVERHEAD_MB = 40;
+
+/** How many warm isolates a pool keeps, and how much memory its cells may hold at once. */
 export interface IsolatePoolOptions {
   /** Warm isolates kept per memory limit (default 2; 0 disables warming). */
   size?: number;
+  /**
+   * MiB the isolates handed to cells may reserve at once: each reserves its `memoryMb` plus
+   * ISOLATE_OVERHEAD_MB until it is disposed; past the budget a cell is refused with
+   * ERR_LIMIT_EXCEEDED (codecell-host sizes it to its process's memory). Default: none.
+   */
+  memoryBudgetMb?: number;
 }
 
 function checkSize(size: unknown): number {
@@ -44,9 +56,32 @@ export class IsolatePool {
   /** Ready isolates by memory limit, in least-recently-used order of the limits. */
   readonly #ready = new Map<number, CellIsolate[]>();
   readonly #creating = new Map<number, number>();
+  readonly #budgetMb: number;
+  /** MiB reserved by the isolates handed out and not yet disposed. */
+  #reservedMb = 0;
 
   constructor(options: IsolatePoolOptions = {}) {
     this.#size = checkSize(options.size ?? DEFAULT_ISOLATE_POOL_SIZE);
+    const budget = options.memoryBudgetMb ?? Number.POSITIVE_INFINITY;
+    if (typeof budget !== 'number' || !(budget >= 1))
+      throw new CodeCellError('ERR_INVALID_REQUEST', 'the memory budget must be a number of MiB >= 1');
+    this.#budgetMb = budget;
+  }
+
+  /** MiB the cells' isolates reserve now, and the budget (Infinity: none). */
+  get memory(): { reservedMb: number; budgetMb: number } {
+    return { reservedMb: this.#reservedMb, budgetMb: this.#budgetMb };
+  }
+
+  /** Throws ERR_LIMIT_EXCEEDED unless a cell of `memoryMb` fits the memory budget now. */
+  assertRoomFor(memoryMb: number): void {
+    const cost = memoryMb + ISOLATE_OVERHEAD_MB;
+    if (this.#reservedMb + cost <= this.#budgetMb) return;
+    throw new CodeCellError(
+      'ERR_LIMIT_EXCEEDED',
+      `this host's cells hold ${this.#reservedMb} MiB of its ${this.#budgetMb} MiB memory budget; a cell of ` +
+        `memoryMb ${memoryMb} needs ${cost} MiB more: run it on another host, or when cells have ended`,
+    );
   }
 
   get size(): number {
@@ -74,11 +109,20 @@ export class IsolatePool {
    * @internal
    */
   async take(memoryMb: number): Promise<CellIsolate> {
+    this.assertRoomFor(memoryMb);
+    const cost = memoryMb + ISOLATE_OVERHEAD_MB;
+    this.#reservedMb += cost;
+    const release = (): void => void (this.#reservedMb -= cost);
     const ready = this.#ready.get(memoryMb);
     const warm = ready?.pop();
     this.#touch(memoryMb);
     this.#refill(memoryMb);
-    return (warm ?? (await CellIsolate.create({ memoryMb }))).claim();
+    try {
+      return (warm ?? (await CellIsolate.create({ memoryMb }))).claim(release);
+    } catch (error) {
+      release();
+      throw error;
+    }
   }
 
   /** Disposes every warm isolate (the pool refills on its next use). */
