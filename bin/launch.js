@@ -32,4 +32,3 @@ export async function launch(entry, flags = ['--no-node-snapshot']) {
   for (const signal of ['SIGTERM', 'SIGINT', 'SIGHUP']) process.on(signal, () => child.kill(signal));
   child.on('exit', (code, signal) => process.exit(code ?? (signal ? 1 : 0)));
 }
-

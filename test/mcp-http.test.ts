@@ -54,6 +54,41 @@ async function startHttp(t: TestContext, extra: string[] = []): Promise<string> 
   });
 }
 
+const INITIALIZE = {
+  jsonrpc: '2.0',
+  id: 1,
+  method: 'initialize',
+  params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'raw', version: '1' } },
+};
+
+/** One raw POST to the MCP endpoint: its status, headers and body. */
+function post(
+  url: string,
+  body: unknown,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; text: string }> {
+  const target = new URL(url);
+  return new Promise((done, fail) => {
+    const sent = request(
+      {
+        host: target.hostname,
+        port: target.port,
+        path: target.pathname,
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json', Accept: 'application/json, text/event-stream', ...headers },
+      },
+      (response) => {
+        let text = '';
+        response.setEncoding('utf8');
+        response.on('data', (chunk: string) => (text += chunk));
+        response.on('end', () => done({ status: response.statusCode ?? 0, headers: response.headers, text }));
+      },
+    );
+    sent.on('error', fail);
+    sent.end(JSON.stringify(body));
+  });
+}
+
 async function connect(t: TestContext, url: string, headers: Record<string, string> = {}): Promise<Client> {
   const client = new Client({ name: 'codecell-http-test', version: '1.0.0' });
   await client.connect(new StreamableHTTPClientTransport(new URL(url), { requestInit: { headers } }));
@@ -125,8 +160,9 @@ describe('codecell mcp --http', { timeout: 120_000 }, () => {
     await assert.rejects(cancelled);
     const next = (await client.callTool({ name: 'exec', arguments: { source: 'text("next")' } })) as Result;
     const cancelledId = String(Number(/cell (\S+) completed/.exec(textsOf(next).at(-1) ?? '')?.[1]) - 1);
+    // A wait on it answers with its terminated outcome (and the output the cancelled exec never got).
     const gone = (await client.callTool({ name: 'wait', arguments: { cell_id: cancelledId } })) as Result;
-    assert.equal(gone.isError, true, `cell ${cancelledId} was terminated: ${JSON.stringify(gone)}`);
+    assert.deepEqual(textsOf(gone), ['started', `cell ${cancelledId} was terminated (requested)`]);
 
     // A cell that outlives its exec's yield is waited on by its id.
     const first = (await client.callTool({
@@ -142,17 +178,24 @@ describe('codecell mcp --http', { timeout: 120_000 }, () => {
     assert.deepEqual(textsOf(rest), ['b', `cell ${cellId} completed`]);
   });
 
-  test('MCP sessions are bounded, and one idle past --idle-ms is closed', async (t) => {
+  test('MCP sessions are bounded, and one idle past --idle-ms is closed; a call or stream open keeps it', async (t) => {
     const url = await startHttp(t, ['--max-sessions', '1', '--idle-ms', '400']);
-    const first = await connect(t, url);
+    // A session with nothing open: no request, no stream.
+    const opened = await post(url, INITIALIZE);
+    const sessionId = opened.headers['mcp-session-id'] as string;
+    assert.equal(opened.status, 200);
     await assert.rejects(connect(t, url), /503|MCP sessions open/);
     await new Promise((resolve) => setTimeout(resolve, 1_000));
-    await assert.rejects(first.callTool({ name: 'exec', arguments: { source: 'text(1)' } }), /404|expired/);
+    const expired = await post(url, { jsonrpc: '2.0', id: 2, method: 'tools/list' }, { 'Mcp-Session-Id': sessionId });
+    assert.equal(expired.status, 404);
+    // A client whose exec outlasts --idle-ms keeps its session: idle counts only with nothing open.
     const fresh = await connect(t, url);
-    assert.equal(
-      textsOf((await fresh.callTool({ name: 'exec', arguments: { source: 'text("again")' } })) as Result)[0],
-      'again',
-    );
+    const slow = (await fresh.callTool({
+      name: 'exec',
+      arguments: { source: 'await new Promise((r) => setTimeout(r, 1_000)); text("again")' },
+    })) as Result;
+    assert.equal(textsOf(slow)[0], 'again');
+    assert.equal(textsOf((await fresh.callTool({ name: 'exec', arguments: { source: 'text(2)' } })) as Result)[0], '2');
   });
 
   test('each MCP session is its own codecell session; a foreign Host or Origin is refused; a token is required when given', async (t) => {

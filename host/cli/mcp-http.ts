@@ -1,8 +1,10 @@
 // `codecell mcp --http <host>:<port>`: MCP over Streamable HTTP (the official SDK's transport) at
 // /mcp. Each MCP session (Mcp-Session-Id) is its own MCP server and codecell session; sessions
-// are bounded in number and closed after an idle period. Before any session is touched: the
-// Host and Origin headers are checked against the loopback names when the server listens on
-// loopback (DNS-rebinding protection), and a bearer token when one was given.
+// are bounded in number (reserved before anything is awaited) and closed after an idle period
+// during which no request or stream of theirs was open. Before any session is touched: the Host
+// and Origin headers are checked against the bound address and the loopback names whenever no
+// token is required or the address is loopback (DNS-rebinding protection; without a token only
+// loopback may be bound: mcp.ts), and a bearer token when one was given.
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -32,10 +34,25 @@ export interface McpHttpServer {
 interface Entry {
   transport: StreamableHTTPServerTransport;
   session: McpSession;
+  /** When its last request or stream ended. */
   lastSeen: number;
+  /** Its requests and streams open now: it is never idle while one is. */
+  active: number;
 }
 
 const LOOPBACK = new Set(['localhost', '127.0.0.1', '::1', '[::1]']);
+
+/** An address only this machine reaches: localhost, 127.0.0.0/8, ::1. */
+export function isLoopback(host: string): boolean {
+  return LOOPBACK.has(host) || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
+}
+
+/** The names a Host or Origin may give for this server: the bound address and, on loopback, the loopback names. */
+function allowedNames(bound: string): Set<string> {
+  const names = new Set([bound, bound.includes(':') ? `[${bound}]` : bound]);
+  if (isLoopback(bound)) for (const name of LOOPBACK) names.add(name);
+  return names;
+}
 
 function hostnameOf(host: string): string {
   return host.startsWith('[') ? host.slice(0, host.indexOf(']') + 1) : (host.split(':')[0] ?? '');
@@ -48,9 +65,10 @@ function refusal(
   port: number,
   token: BearerToken | undefined,
 ): [number, string] | undefined {
-  if (LOOPBACK.has(options.host)) {
+  if (token === undefined || isLoopback(options.host)) {
+    const allowed = allowedNames(options.host);
     const host = request.headers.host ?? '';
-    if (!LOOPBACK.has(hostnameOf(host)) || (host.includes(':') && !host.endsWith(`:${port}`)))
+    if (!allowed.has(hostnameOf(host)) || (host.includes(':') && !host.endsWith(`:${port}`)))
       return [403, `Host ${JSON.stringify(host)} is not this server (DNS-rebinding protection)`];
     const origin = request.headers.origin;
     if (origin !== undefined && origin !== 'null') {
@@ -60,7 +78,7 @@ function refusal(
       } catch {
         // not a URL: refused below
       }
-      if (!LOOPBACK.has(hostname))
+      if (!allowed.has(hostname))
         return [403, `Origin ${JSON.stringify(origin)} may not use this server (DNS-rebinding protection)`];
     }
   }
@@ -113,6 +131,8 @@ class McpHttpSessions {
   readonly #options: McpHttpOptions;
   readonly #token: BearerToken | undefined;
   readonly #sessions = new Map<string, Entry>();
+  /** Sessions being opened (their initialize in flight): they count against maxSessions at once. */
+  #opening = 0;
   /** The port the server listens on (Host headers must name it). */
   port: number;
 
@@ -132,29 +152,41 @@ class McpHttpSessions {
     if (typeof id === 'string') {
       const entry = this.#sessions.get(id);
       if (entry === undefined) return replyError(response, 404, `unknown or expired MCP session ${id}`);
-      entry.lastSeen = performance.now();
+      // Idle time counts only while none of its requests or streams (an exec, a wait, SSE) is open.
+      entry.active++;
+      response.once('close', () => {
+        entry.active--;
+        entry.lastSeen = performance.now();
+      });
       return entry.transport.handleRequest(request, response);
     }
     if (request.method !== 'POST')
       return replyError(response, 400, 'no Mcp-Session-Id: start a session with initialize');
-    if (this.#sessions.size >= this.#options.maxSessions)
+    // Reserved before anything is awaited, so concurrent initializes cannot pass the bound together.
+    if (this.#sessions.size + this.#opening >= this.#options.maxSessions)
       return replyError(response, 503, `codecell mcp has ${this.#options.maxSessions} MCP sessions open`);
-    return this.#open(request, response);
+    this.#opening++;
+    try {
+      return await this.#open(request, response);
+    } finally {
+      this.#opening--;
+    }
   }
 
   /** A request without a session: an initialize opens one; anything else leaves nothing behind. */
   async #open(request: IncomingMessage, response: ServerResponse): Promise<void> {
-    const session = newMcpSession(this.#context);
-    const transport: StreamableHTTPServerTransport = new StreamableHTTPServerTransport({
+    // A cancelled call's response is ended by its stream (the SDK sends nothing for it).
+    const session = newMcpSession(this.#context, { endResponse: (requestId) => opened.closeSSEStream(requestId) });
+    const opened: StreamableHTTPServerTransport = new StreamableHTTPServerTransport({
       sessionIdGenerator: () => randomUUID(),
       onsessioninitialized: (sessionId) =>
-        void this.#sessions.set(sessionId, { transport, session, lastSeen: performance.now() }),
+        void this.#sessions.set(sessionId, { transport: opened, session, lastSeen: performance.now(), active: 0 }),
       onsessionclosed: (sessionId) => void this.close(sessionId),
     });
-    await session.server.connect(transport);
-    await transport.handleRequest(request, response);
-    if (transport.sessionId === undefined || !this.#sessions.has(transport.sessionId)) {
-      await transport.close().catch(() => {});
+    await session.server.connect(opened);
+    await opened.handleRequest(request, response);
+    if (opened.sessionId === undefined || !this.#sessions.has(opened.sessionId)) {
+      await opened.close().catch(() => {});
       await session.close().catch(() => {});
     }
   }
@@ -170,7 +202,8 @@ class McpHttpSessions {
   /** Closes the sessions idle for longer than idleMs. */
   expire(): void {
     const now = performance.now();
-    for (const [id, entry] of this.#sessions) if (now - entry.lastSeen > this.#options.idleMs) void this.close(id);
+    for (const [id, entry] of this.#sessions)
+      if (entry.active === 0 && now - entry.lastSeen > this.#options.idleMs) void this.close(id);
   }
 
   closeAll(): Promise<unknown> {

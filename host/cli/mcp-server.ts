@@ -9,6 +9,7 @@ import {
   codeModeStatus,
   createCodeModeTools,
   type CellStreamEvent,
+  type CodeCellSession,
   type CodeModeResult,
   type ToolDefinition,
 } from '../../src/index.js';
@@ -24,14 +25,25 @@ export interface McpContext {
   newBuilder(log: (text: string) => void): SessionBuilder;
   tools: ToolDefinition[];
   onCancel: 'terminate' | 'detach';
-  /** The servers of the sessions open now (upstream logs go to each). */
+  /**
+   * The servers of the sessions open now that hear the upstreams' log messages: over stdio its
+   * one session; over HTTP none (an upstream's log line cannot be told apart by the session whose
+   * call caused it, so it goes to stderr instead of to every tenant).
+   */
   servers: Set<Server>;
+  /** Whether upstream logs go to the sessions' servers (stdio) or not (HTTP). */
+  forwardLogs: boolean;
 }
 
 export interface McpSession {
   server: Server;
-  /** Shuts the session's codecell session down. */
+  /** Shuts the session's codecell session down, if one was started (closing never starts one). */
   close(): Promise<void>;
+}
+
+/** Where the transport ends a request's response itself (an aborted call gets no answer from the SDK). */
+export interface McpSessionHooks {
+  endResponse?(requestId: string | number): void;
 }
 
 type ContentBlock = { type: 'text'; text: string } | { type: 'image'; data: string; mimeType: string };
@@ -65,12 +77,45 @@ function progressText(event: CellStreamEvent): string | undefined {
   return undefined;
 }
 
+/** Progress messages waiting to be sent at most; past it they are dropped (and the drop is reported). */
+const MAX_QUEUED_PROGRESS = 256;
+
+/**
+ * A cell's text and notifications as MCP progress, sent on a later turn of the loop: the cell's
+ * own delivery only queues them (bounded), so following a cell never costs the cell its time or
+ * changes its outcome; what could not be kept is reported in one message instead.
+ */
+function progressSender(send: (message: string) => void): (event: CellStreamEvent) => void {
+  const queue: string[] = [];
+  let dropped = 0;
+  let scheduled = false;
+  const flush = (): void => {
+    scheduled = false;
+    for (const message of queue.splice(0)) send(message);
+    if (dropped > 0)
+      send(`[${dropped} progress message(s) dropped: the cell sent faster than they could be forwarded]`);
+    dropped = 0;
+  };
+  return (event) => {
+    const message = progressText(event);
+    if (event.type === 'gap')
+      dropped += event.dropped; // the stream's own bound: events of any kind
+    else if (message === undefined) return;
+    else if (queue.length < MAX_QUEUED_PROGRESS) queue.push(message);
+    else dropped++;
+    if (!scheduled) {
+      scheduled = true;
+      setImmediate(flush);
+    }
+  };
+}
+
 /** What an upstream tool without an outputSchema (typed Promise<unknown>) resolves to. */
 const RESULT_NOTE =
   '\nAn upstream tool resolves to its structuredContent when it has one, else to the text of a ' +
   'single text block, else to its content blocks; an error result rejects with its text.';
 
-export function newMcpSession(context: McpContext): McpSession {
+export function newMcpSession(context: McpContext, hooks: McpSessionHooks = {}): McpSession {
   const server = new Server(
     { name: 'codecell', version: CODECELL_VERSION },
     { capabilities: { tools: {}, logging: {} } },
@@ -79,8 +124,10 @@ export function newMcpSession(context: McpContext): McpSession {
     server.sendLoggingMessage({ level: 'info', logger: 'codecell', data }).catch(() => {});
   };
   const builder = context.newBuilder(log);
+  /** The codecell session last started for this MCP session (none until a call needs one). */
+  let started: Promise<CodeCellSession> | undefined;
   const codeMode = createCodeModeTools(
-    { start: () => builder.start() },
+    { start: () => (started = builder.start()) },
     { tools: context.tools, strict: false, onAbort: context.onCancel, maxDeclarationChars: MAX_DECLARATION_CHARS },
   );
   const { exec, wait, search } = codeMode;
@@ -97,17 +144,15 @@ export function newMcpSession(context: McpContext): McpSession {
     const onEvent =
       progressToken === undefined
         ? undefined
-        : (event: CellStreamEvent): void => {
-            const message = progressText(event);
-            if (message === undefined) return;
-            extra
-              .sendNotification({
-                method: 'notifications/progress',
-                params: { progressToken, progress: ++progress, message },
-              })
-              .catch(() => {});
-          };
+        : progressSender((message) => {
+            if (extra.signal.aborted) return;
+            const params = { progressToken, progress: ++progress, message };
+            extra.sendNotification({ method: 'notifications/progress', params }).catch(() => {});
+          });
     const options = { signal: extra.signal, ...(onEvent === undefined ? {} : { onEvent }) };
+    // The SDK sends nothing for a cancelled request: its response is ended here, at once.
+    const endResponse = (): void => void setImmediate(() => hooks.endResponse?.(extra.requestId));
+    extra.signal.addEventListener('abort', endResponse, { once: true });
     try {
       if (request.params.name === exec.name) return contentOf(await exec.execute(input as never, options), wait.name);
       if (request.params.name === wait.name) return contentOf(await wait.execute(input as never, options), wait.name);
@@ -116,14 +161,16 @@ export function newMcpSession(context: McpContext): McpSession {
       return { content: [{ type: 'text', text: `unknown tool ${request.params.name}` }], isError: true };
     } catch (error) {
       return { content: [{ type: 'text', text: messageOf(error) }], isError: true };
+    } finally {
+      extra.signal.removeEventListener('abort', endResponse);
     }
   });
-  context.servers.add(server);
+  if (context.forwardLogs) context.servers.add(server);
   return {
     server,
     close: async () => {
       context.servers.delete(server);
-      await (await codeMode.session().catch(() => undefined))?.shutdown();
+      await (await started?.catch(() => undefined))?.shutdown();
     },
   };
 }

@@ -5,16 +5,16 @@
 import { readFile } from 'node:fs/promises';
 import type { Server } from '@modelcontextprotocol/sdk/server/index.js';
 import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
-import { LoggingMessageNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
 import type { Readable, Writable } from 'node:stream';
 import { parseArgs } from 'node:util';
 import type { CellLimits, ToolDefinition } from '../../src/index.js';
 import { CODECELL_VERSION, messageOf } from '../../src/internal.js';
-import { callMcpTool, connectMcpServer, listMcpTools, type McpServerConfig } from '../tools/mcp-tools.js';
+import { callMcpTool, type McpServerConfig } from '../tools/mcp-tools.js';
 import { HostClient } from '../client/client.js';
 import { SessionBuilder } from '../tools/session-builder.js';
 import { address, wholeNumber } from './host-args.js';
-import { serveMcpHttp } from './mcp-http.js';
+import { isLoopback, serveMcpHttp } from './mcp-http.js';
+import { connectUpstream, listUpstreamTools } from './mcp-upstreams.js';
 import { newMcpSession, type McpContext } from './mcp-server.js';
 
 const MCP_SYNOPSIS = 'usage: codecell mcp [--config <mcp.json>] [--upstream [name=]"<command> [args...]"] ';
@@ -40,11 +40,6 @@ each line prefixed with [name]. An upstream that fails to start is reported and 
 export function splitCommand(command: string): string[] {
   const parts = command.match(/"[^"]*"|'[^']*'|\S+/g) ?? [];
   return parts.map((part) => (/^(["']).*\1$/.test(part) ? part.slice(1, -1) : part));
-}
-
-/** A name usable in `tools.<name>__<tool>`. */
-function namespaceOf(name: string): string {
-  return name.replace(/[^A-Za-z0-9_]/g, '_').replace(/^(\d)/, '_$1') || 'server';
 }
 
 /** `name=spec`, or a bare command line (named later, after the server's own name). */
@@ -84,25 +79,6 @@ export interface McpIo {
   stdin: Readable;
   stdout: Writable;
   stderr: Writable;
-}
-
-/** Writes a stream's lines to `out`, each prefixed. */
-function forwardLines(
-  stream: NodeJS.ReadableStream | null | undefined,
-  prefix: string,
-  out: Writable,
-  tail: string[],
-): void {
-  let partial = '';
-  stream?.on('data', (chunk: Buffer | string) => {
-    const lines = (partial + String(chunk)).split('\n');
-    partial = lines.pop() ?? '';
-    for (const line of lines) {
-      out.write(`${prefix} ${line}\n`);
-      tail.push(line);
-      if (tail.length > 5) tail.shift();
-    }
-  });
 }
 
 /** How `codecell mcp` serves, from its flags. */
@@ -153,6 +129,11 @@ async function planOf(args: string[], io: McpIo): Promise<McpPlan | number> {
     const tokenFile = values['token-file'];
     const token = tokenFile === undefined ? undefined : (await readFile(tokenFile, 'utf8')).trim();
     if (token === '') throw new Error('--token-file holds an empty token');
+    if (token === undefined && !isLoopback(host))
+      throw new Error(
+        `--http ${values.http} is beyond loopback: give --token-file, ` +
+          'or anyone who reaches the port runs code with your upstreams',
+      );
     http = { host, port, token, maxSessions: whole('max-sessions') ?? 64, idleMs: whole('idle-ms') ?? 1_800_000 };
     if (http.maxSessions < 1 || http.idleMs < 1) throw new Error('--max-sessions and --idle-ms must be at least 1');
   } else {
@@ -183,7 +164,10 @@ export async function mcpCommand(args: string[], io: McpIo): Promise<number> {
   }
 
   const servers = new Set<Server>();
-  const connected = await Promise.all(upstreams.map((upstream) => connectUpstream(upstream, servers, io)));
+  const forwardLogs = plan.http === undefined;
+  const connected = await Promise.all(
+    upstreams.map((upstream) => connectUpstream(upstream, forwardLogs ? servers : undefined, io.stderr)),
+  );
   const live = connected.filter((entry) => entry !== undefined);
   if (live.length === 0) {
     io.stderr.write('codecell mcp: no upstream server could be started\n');
@@ -198,6 +182,7 @@ export async function mcpCommand(args: string[], io: McpIo): Promise<number> {
     tools,
     onCancel: plan.onCancel,
     servers,
+    forwardLogs,
     newBuilder: (log) => {
       const builder = new SessionBuilder({ host, logger }).withLimits(limits);
       for (const { listed, client } of sources)
@@ -213,54 +198,6 @@ export async function mcpCommand(args: string[], io: McpIo): Promise<number> {
   await host.close();
   await Promise.all(live.map(({ client }) => client.close().catch(() => {})));
   return 0;
-}
-
-type Upstream = McpPlan['upstreams'][number];
-type UpstreamClient = Awaited<ReturnType<typeof connectMcpServer>>;
-
-/** Starts one upstream; one that fails is reported with its stderr and left out (undefined). */
-async function connectUpstream(
-  upstream: Upstream,
-  servers: Set<Server>,
-  io: McpIo,
-): Promise<{ upstream: Upstream; client: UpstreamClient } | undefined> {
-  const label = upstream.name;
-  const tail: string[] = [];
-  try {
-    const client = await connectMcpServer(
-      { ...upstream, ...('command' in upstream ? { stderr: 'pipe' as const } : {}) },
-      undefined,
-      (stream) => forwardLines(stream, `[${label}]`, io.stderr, tail),
-    );
-    // Its log messages reach every MCP session, under its name.
-    client.setNotificationHandler(LoggingMessageNotificationSchema, ({ params }) => {
-      const logger = params.logger === undefined ? label : `${label}/${params.logger}`;
-      for (const server of servers) server.sendLoggingMessage({ ...params, logger }).catch(() => {});
-    });
-    return { upstream, client };
-  } catch (error) {
-    const output = tail.length === 0 ? '' : `; its last output: ${tail.join(' | ')}`;
-    io.stderr.write(`codecell mcp: upstream ${label} failed to start: ${messageOf(error)}${output}\n`);
-    return undefined;
-  }
-}
-
-/** Every upstream's tools under a namespace of its own (a second server of one name gets name2, ...). */
-async function listUpstreamTools(live: { upstream: Upstream; client: UpstreamClient }[]) {
-  const taken = new Set<string>();
-  const tools: ToolDefinition[] = [];
-  const sources: { listed: ToolDefinition[]; client: UpstreamClient }[] = [];
-  for (const { upstream, client } of live) {
-    // Unnamed command lines take the server's own name; config and name= names stay as given.
-    const own = upstream.named === false ? client.getServerVersion()?.name?.split('/').at(-1) : undefined;
-    let namespace = namespaceOf(own ?? upstream.name);
-    for (let n = 2; taken.has(namespace); n++) namespace = `${namespaceOf(upstream.name)}${n}`;
-    taken.add(namespace);
-    const listed = await listMcpTools(client, namespace);
-    tools.push(...listed);
-    sources.push({ listed, client });
-  }
-  return { tools, sources };
 }
 
 /** One MCP session over this process's stdin and stdout, until the client disconnects. */

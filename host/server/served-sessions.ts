@@ -1,7 +1,15 @@
 // One connection's sessions on codecell-host: the runtimes by id, and what goes out about them
 // unasked (initial observations, the events of subscribed cells and sessions).
-import type { CellEvent, CellId, EventsOptions, Logger, SessionRuntime } from '../../src/index.js';
-import { messageOf } from '../../src/internal.js';
+import type {
+  CellEvent,
+  CellId,
+  CellStreamEvent,
+  EventsOptions,
+  Logger,
+  SessionRuntime,
+  SessionStreamEvent,
+} from '../../src/index.js';
+import { messageOf, readByTurn } from '../../src/internal.js';
 import { invalidParams, type Connection } from '../wire/jsonrpc.js';
 import { Methods, type SessionId } from '../wire/protocol.js';
 import type { HostStats } from './stats.js';
@@ -75,9 +83,9 @@ export class ServedSessions {
     // The runtime's stream: what it held for the cell's first subscriber (or its replay), then live.
     const stream = runtime.events(cellId, from === undefined ? {} : { from });
     cells.add(cellId);
-    void (async () => {
-      for await (const event of stream) this.#notify(Methods.cellEvent, { sessionId, cellId, event });
-    })()
+    // A turn at a time: relaying a cell that floods never counts against it (readByTurn).
+    const relay = (event: CellStreamEvent): void => this.#notify(Methods.cellEvent, { sessionId, cellId, event });
+    readByTurn(stream[Symbol.asyncIterator](), relay)
       .catch((error: unknown) =>
         this.#logger.warn(`codecell-host: relaying the events of cell ${cellId} failed: ${messageOf(error)}`),
       )
@@ -89,9 +97,8 @@ export class ServedSessions {
     const runtime = this.get(sessionId);
     if (this.#followed.has(sessionId)) return;
     this.#followed.add(sessionId);
-    void (async () => {
-      for await (const event of runtime.events()) this.#notify(Methods.sessionEvent, { sessionId, event });
-    })().catch((error: unknown) =>
+    const relay = (event: SessionStreamEvent): void => this.#notify(Methods.sessionEvent, { sessionId, event });
+    readByTurn(runtime.events()[Symbol.asyncIterator](), relay).catch((error: unknown) =>
       this.#logger.warn(`codecell-host: relaying the events of session ${sessionId} failed: ${messageOf(error)}`),
     );
   }

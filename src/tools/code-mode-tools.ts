@@ -157,6 +157,8 @@ class CodeModeRunner {
   #started: Promise<CodeCellSession> | undefined;
   /** Output a detached call had taken from its cell, given with the cell's next result. */
   readonly #kept = new Map<string, OutputItem[]>();
+  /** Cells terminated because their call was aborted: the outcome a later wait gets (once). */
+  readonly #cancelled = new Map<string, Promise<CellEvent>>();
 
   constructor(target: CodeModeTarget, settings: RunnerSettings) {
     this.#target = target;
@@ -208,6 +210,12 @@ class CodeModeRunner {
     if (input === null || typeof input !== 'object' || typeof input.cell_id !== 'string')
       throw invalidRequest(`${waitName}: cell_id must be a string`);
     const live = await this.session();
+    const cancelled = this.#cancelled.get(input.cell_id);
+    if (cancelled !== undefined) {
+      this.#cancelled.delete(input.cell_id);
+      const outcome = await cancelled.catch(() => undefined);
+      if (outcome !== undefined) return codeModeResult(this.#withKept(input.cell_id, outcome));
+    }
     try {
       if (input.terminate === true)
         return codeModeResult(this.#withKept(input.cell_id, await live.terminate(input.cell_id)));
@@ -245,7 +253,12 @@ class CodeModeRunner {
     try {
       if (signal === undefined || this.#settings.onAbort === 'detach')
         return codeModeResult(this.#withKept(cellId, await event));
-      return codeModeResult(this.#withKept(cellId, await terminateOnAbort(live, cellId, event, signal)));
+      const remember = (outcome: Promise<CellEvent>): void => {
+        this.#cancelled.set(cellId, outcome);
+        if (this.#cancelled.size > MAX_KEPT_CELLS)
+          this.#cancelled.delete(this.#cancelled.keys().next().value as string);
+      };
+      return codeModeResult(this.#withKept(cellId, await terminateOnAbort(live, cellId, event, signal, remember)));
     } finally {
       unfollow();
     }
