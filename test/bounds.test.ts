@@ -93,17 +93,20 @@ for (const kind of bothKinds) {
       await session.observe(cellId, { kind: 'yieldAfter', ms: 30_000 }); // the cell is done; nothing was read
       const events: CellStreamEvent[] = [];
       for await (const event of stream) events.push(event);
-      const [gap, ...rest] = events;
-      assert.equal(gap?.type, 'gap');
-      const outputs = rest.flatMap((event) =>
+      // What was dropped is said by gap events (one in-process; over the wire the host's relay,
+      // which reads a turn of the loop at a time, may say so too, in its place in the stream).
+      const dropped = events.reduce((sum, event) => sum + (event.type === 'gap' ? event.dropped : 0), 0);
+      assert.ok(dropped > 0 && events.filter((event) => event.type === 'gap').length <= 2);
+      const outputs = events.flatMap((event) =>
         event.type === 'output' && event.item.type === 'text' ? [Number(event.item.text)] : [],
       );
-      assert.ok(outputs.length <= 10_000, `${outputs.length} kept`);
-      assert.equal(gap?.type === 'gap' ? gap.dropped + outputs.length : 0, 15_000, 'the gap counts what was dropped');
-      assert.deepEqual(
-        outputs,
-        Array.from({ length: outputs.length }, (_, i) => 15_000 - outputs.length + i),
-      );
+      // The stream's bound (10 000), and over the wire the one event the relay had handed on already.
+      assert.ok(outputs.length <= 10_001, `${outputs.length} kept`);
+      assert.equal(dropped + outputs.length, 15_000, 'the gaps count what was dropped');
+      // Kept in order, the newest among them.
+      assert.ok(outputs.every((value, i) => i === 0 || value > (outputs[i - 1] as number)));
+      assert.equal(outputs.at(-1), 14_999);
+      if (kind.name.startsWith('in-process')) assert.equal(events[0]?.type, 'gap', 'in-process the oldest go');
     });
 
     test('tool calls in flight hold a bounded amount of input: past it a call is refused with a clear message', async (t) => {

@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { HostClient } from '../host/index.js';
 import { CellStreams, REPLAY_EVENTS } from '../src/streams/cell-streams.js';
+import { EventStream } from '../src/streams/event-stream.js';
 import type { CellStreamEvent, HandOffStream, SessionStreamEvent } from '../src/index.js';
 import { capturingLogger, RecordingDelegate } from './helpers.js';
 import { bothKinds, HOST_BIN } from './sessions.js';
@@ -214,4 +215,28 @@ describe('a remote stream whose host dies', () => {
     const events = await all(sessionStream);
     assert.equal(events[0]?.type, 'admitted');
   });
+});
+
+test('a relayed gap counts for what it stands for: dropped or met behind the gap due, its count is kept', async () => {
+  type Event = { gap?: number; n?: number };
+  const bound = {
+    events: 3,
+    bytes: 1_000_000,
+    sizeOf: () => 1,
+    gap: (dropped: number): Event => ({ gap: dropped }),
+    dropsIn: (event: Event) => event.gap,
+  };
+  const stream = new EventStream<Event>({ replace: () => {}, remove: () => {} }, () => false, bound);
+  // Upstream already dropped 10 before n: 1; then this stream drops the oldest past 3.
+  for (const event of [{ n: 0 }, { gap: 10 }, { n: 1 }, { n: 2 }, { n: 3 }]) stream.push(event);
+  const read: Event[] = [];
+  for (let i = 0; i < 4; i++) read.push((await stream.next()).value as Event);
+  // n: 0 and the upstream gap of 10 were dropped here: one gap of 11, then the newest three.
+  assert.deepEqual(read, [{ gap: 11 }, { n: 1 }, { n: 2 }, { n: 3 }]);
+  // A gap met right behind the gap due joins it.
+  const joined = new EventStream<Event>({ replace: () => {}, remove: () => {} }, () => false, bound);
+  for (const event of [{ n: 0 }, { n: 1 }, { gap: 5 }, { n: 2 }, { n: 3 }]) joined.push(event);
+  const next: Event[] = [];
+  for (let i = 0; i < 3; i++) next.push((await joined.next()).value as Event);
+  assert.deepEqual(next, [{ gap: 7 }, { n: 2 }, { n: 3 }]);
 });

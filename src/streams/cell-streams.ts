@@ -37,6 +37,7 @@ const CELL_STREAM_BOUND: StreamBound<CellStreamEvent> = {
   bytes: UNREAD_BYTES,
   sizeOf: (event) => sizeOf(event),
   gap: (dropped) => ({ type: 'gap', dropped }),
+  dropsIn: (event) => (event.type === 'gap' ? event.dropped : undefined),
 };
 /** A session stream's gap names no cell (`cellId: ''`): the dropped events may be any cell's. */
 const SESSION_STREAM_BOUND: StreamBound<SessionStreamEvent> = {
@@ -44,6 +45,7 @@ const SESSION_STREAM_BOUND: StreamBound<SessionStreamEvent> = {
   bytes: UNREAD_BYTES,
   sizeOf: (event) => (event.type === 'admitted' ? 32 : sizeOf(event)),
   gap: (dropped) => ({ cellId: '', type: 'gap', dropped }),
+  dropsIn: (event) => (event.type === 'gap' ? event.dropped : undefined),
 };
 
 export interface CellStreamsOptions {

@@ -13,12 +13,16 @@ export interface StreamSource<T> {
 /**
  * What a stream holds for a consumer that does not keep up: at most `events` and about `bytes`
  * (by `sizeOf`); past that the oldest are dropped, and the next read gets `gap(dropped)` first.
+ * A gap that came from upstream (a relayed stream's own) counts for what it stands for
+ * (`dropsIn`): dropped, or met behind the gap due, it is added to that gap, never lost.
  */
 export interface StreamBound<T> {
   events: number;
   bytes: number;
   sizeOf(event: T): number;
   gap(dropped: number): T;
+  /** How many events a gap event stands for; undefined for any other event. */
+  dropsIn?(event: T): number | undefined;
 }
 
 export class EventStream<T> implements AsyncIterableIterator<T> {
@@ -54,14 +58,21 @@ export class EventStream<T> implements AsyncIterableIterator<T> {
     if (bound === undefined) return;
     this.#queuedBytes += bound.sizeOf(event);
     while (this.#queue.length > 1 && (this.#queue.length > bound.events || this.#queuedBytes > bound.bytes)) {
-      this.#queuedBytes -= bound.sizeOf(this.#queue.shift() as T);
-      this.#dropped++;
+      const dropped = this.#queue.shift() as T;
+      this.#queuedBytes -= bound.sizeOf(dropped);
+      this.#dropped += bound.dropsIn?.(dropped) ?? 1;
     }
   }
 
   /** The next queued event: a gap event first when the bound dropped some. */
   #dequeue(): T {
     if (this.#dropped > 0 && this.#bound !== undefined) {
+      // Gaps queued right behind the one due are one gap.
+      for (let more = this.#bound.dropsIn?.(this.#queue[0] as T); more !== undefined && this.#queue.length > 0;) {
+        this.#queuedBytes -= this.#bound.sizeOf(this.#queue.shift() as T);
+        this.#dropped += more;
+        more = this.#queue.length > 0 ? this.#bound.dropsIn?.(this.#queue[0] as T) : undefined;
+      }
       const gap = this.#bound.gap(this.#dropped);
       this.#dropped = 0;
       return gap;
