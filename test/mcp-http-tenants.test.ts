@@ -3,105 +3,20 @@
 // ended, progress that never changes a cell's outcome, upstream logs never heard by another
 // tenant, --max-sessions held under concurrent initializes, and closing never starting a session.
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
-import { request, type IncomingMessage } from 'node:http';
-import { describe, test, type TestContext } from 'node:test';
+import { spawnSync } from 'node:child_process';
+import { describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { LoggingMessageNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
 import { newMcpSession } from '../host/cli/mcp-server.js';
 import { SessionBuilder } from '../host/index.js';
+import { CLI, connect, INITIALIZE, rawPost, startHttp, statusOf, textsOf, type Result } from './mcp-http-helpers.js';
 
-const CLI = fileURLToPath(new URL('../../bin/codecell.js', import.meta.url));
 const UPSTREAM = fileURLToPath(new URL('./fixtures/logging-upstream.js', import.meta.url));
-
-type Result = { content: { type: string; text?: string }[]; isError?: boolean };
-const textsOf = (result: Result): string[] =>
-  result.content.flatMap((block) => (block.type === 'text' ? [block.text ?? ''] : []));
-
-/** `codecell mcp --http <address>` over the logging upstream; its URL and stderr once it listens. */
-async function startHttp(
-  t: TestContext,
-  address = '127.0.0.1:0',
-  extra: string[] = [],
-): Promise<{ url: string; stderr: () => string }> {
-  const child = spawn(
-    process.execPath,
-    [
-      '--no-node-snapshot',
-      CLI,
-      'mcp',
-      '--http',
-      address,
-      ...extra,
-      '--upstream',
-      `records=${process.execPath} ${UPSTREAM}`,
-    ],
-    { stdio: ['ignore', 'ignore', 'pipe'] },
-  );
-  t.after(() => {
-    if (child.exitCode === null) child.kill('SIGKILL');
-  });
-  let stderr = '';
-  const url = await new Promise<string>((resolveUrl, reject) => {
-    child.stderr.setEncoding('utf8');
-    child.stderr.on('data', (chunk: string) => {
-      stderr += chunk;
-      const match = /codecell mcp listening on (\S+)\n/.exec(stderr);
-      if (match !== null) resolveUrl(match[1] as string);
-    });
-    child.once('exit', (code) => reject(new Error(`codecell mcp exited ${code}: ${stderr}`)));
-  });
-  return { url, stderr: () => stderr };
-}
-
-async function connect(t: TestContext, url: string): Promise<Client> {
-  const client = new Client({ name: 'tenant', version: '1.0.0' });
-  await client.connect(new StreamableHTTPClientTransport(new URL(url)));
-  t.after(() => client.close());
-  return client;
-}
-
-const INITIALIZE = JSON.stringify({
-  jsonrpc: '2.0',
-  id: 1,
-  method: 'initialize',
-  params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'raw', version: '1' } },
-});
-
-/** A raw POST; `body` may be sent later (a slow client), and the response is handed over at its head. */
-function rawPost(
-  url: string,
-  headers: Record<string, string>,
-  body: string | Promise<string>,
-): Promise<IncomingMessage> {
-  const target = new URL(url);
-  return new Promise((done, fail) => {
-    const sent = request(
-      {
-        host: target.hostname,
-        port: target.port,
-        path: target.pathname,
-        method: 'POST',
-        headers: { 'Content-Type': 'application/json', Accept: 'application/json, text/event-stream', ...headers },
-      },
-      done,
-    );
-    sent.on('error', fail);
-    void Promise.resolve(body).then((text) => sent.end(text));
-  });
-}
-
-const statusOf = async (response: Promise<IncomingMessage>): Promise<number> => {
-  const answered = await response;
-  answered.resume();
-  return answered.statusCode ?? 0;
-};
+const RECORDS = `records=${process.execPath} ${UPSTREAM}`;
 
 describe('codecell mcp --http: tenants', { timeout: 120_000 }, () => {
   test('bound on another loopback address without a token, a foreign Host or Origin is refused; its own address is served', async (t) => {
-    const { url } = await startHttp(t, '127.0.0.2:0');
+    const { url } = await startHttp(t, RECORDS, { address: '127.0.0.2:0' });
     const port = new URL(url).port;
     assert.equal(await statusOf(rawPost(url, { Host: 'attacker.example' }, INITIALIZE)), 403);
     assert.equal(await statusOf(rawPost(url, { Host: `attacker.example:${port}` }, INITIALIZE)), 403);
@@ -123,7 +38,7 @@ describe('codecell mcp --http: tenants', { timeout: 120_000 }, () => {
   });
 
   test("a cancelled exec's HTTP response ends, and a wait on its cell answers with the terminated outcome", async (t) => {
-    const { url } = await startHttp(t);
+    const { url } = await startHttp(t, RECORDS);
     const opened = await rawPost(url, {}, INITIALIZE);
     opened.resume();
     const sessionId = opened.headers['mcp-session-id'] as string;
@@ -149,7 +64,7 @@ describe('codecell mcp --http: tenants', { timeout: 120_000 }, () => {
   });
 
   test("asking for progress never changes a cell's outcome: a cell of 60 000 outputs completes", async (t) => {
-    const { url } = await startHttp(t);
+    const { url } = await startHttp(t, RECORDS);
     const client = await connect(t, url);
     const progress: string[] = [];
     const result = (await client.callTool(
@@ -169,7 +84,7 @@ describe('codecell mcp --http: tenants', { timeout: 120_000 }, () => {
   });
 
   test("an upstream's log lines never reach another tenant (over HTTP they go to stderr)", async (t) => {
-    const { url, stderr } = await startHttp(t);
+    const { url, stderr } = await startHttp(t, RECORDS);
     const [a, b] = [await connect(t, url), await connect(t, url)];
     const heard: string[] = [];
     for (const client of [a, b]) {
@@ -190,7 +105,7 @@ describe('codecell mcp --http: tenants', { timeout: 120_000 }, () => {
   });
 
   test('--max-sessions holds when many initializes arrive at once, their bodies after their headers', async (t) => {
-    const { url } = await startHttp(t, '127.0.0.1:0', ['--max-sessions', '2']);
+    const { url } = await startHttp(t, RECORDS, { extra: ['--max-sessions', '2'] });
     const late = new Promise<string>((resolve) => setTimeout(() => resolve(INITIALIZE), 300));
     const statuses = await Promise.all(Array.from({ length: 10 }, () => statusOf(rawPost(url, {}, late))));
     assert.deepEqual(

@@ -2,103 +2,24 @@
 // and the official SDK client driving it end to end (two upstream tools, progress, cancellation,
 // waiting on a cell left running), with DNS-rebinding protection and a bearer token.
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
-import { request } from 'node:http';
+import { spawnSync } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
-import { describe, test, type TestContext } from 'node:test';
+import { describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { tempFile, tempFolder } from './helpers.js';
+import { connect, INITIALIZE, rawPost, startHttp, statusOf, textsOf, type Result } from './mcp-http-helpers.js';
 
-const CLI = fileURLToPath(new URL('../../bin/codecell.js', import.meta.url));
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const resolve = createRequire(import.meta.url).resolve;
 const EVERYTHING = resolve('@modelcontextprotocol/server-everything/dist/index.js');
 const CONFORMANCE = join(ROOT, 'node_modules/@modelcontextprotocol/conformance/dist/index.js');
 const BASELINE = join(ROOT, 'test/conformance-baseline.yml');
-
-type Result = { content: { type: string; text?: string }[]; isError?: boolean };
-const textsOf = (result: Result): string[] =>
-  result.content.flatMap((block) => (block.type === 'text' ? [block.text ?? ''] : []));
-
-/** Starts `codecell mcp --http 127.0.0.1:0` over server-everything; its URL once it listens. */
-async function startHttp(t: TestContext, extra: string[] = []): Promise<string> {
-  const child = spawn(
-    process.execPath,
-    [
-      '--no-node-snapshot',
-      CLI,
-      'mcp',
-      '--http',
-      '127.0.0.1:0',
-      ...extra,
-      '--upstream',
-      `${process.execPath} ${EVERYTHING} stdio`,
-    ],
-    { stdio: ['ignore', 'ignore', 'pipe'] },
-  );
-  t.after(() => {
-    if (child.exitCode === null) child.kill('SIGKILL');
-  });
-  let stderr = '';
-  return new Promise<string>((resolveUrl, reject) => {
-    child.stderr.setEncoding('utf8');
-    child.stderr.on('data', (chunk: string) => {
-      stderr += chunk;
-      const match = /codecell mcp listening on (\S+)\n/.exec(stderr);
-      if (match !== null) resolveUrl(match[1] as string);
-    });
-    child.once('exit', (code) => reject(new Error(`codecell mcp exited ${code}: ${stderr}`)));
-  });
-}
-
-const INITIALIZE = {
-  jsonrpc: '2.0',
-  id: 1,
-  method: 'initialize',
-  params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'raw', version: '1' } },
-};
-
-/** One raw POST to the MCP endpoint: its status, headers and body. */
-function post(
-  url: string,
-  body: unknown,
-  headers: Record<string, string> = {},
-): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; text: string }> {
-  const target = new URL(url);
-  return new Promise((done, fail) => {
-    const sent = request(
-      {
-        host: target.hostname,
-        port: target.port,
-        path: target.pathname,
-        method: 'POST',
-        headers: { 'Content-Type': 'application/json', Accept: 'application/json, text/event-stream', ...headers },
-      },
-      (response) => {
-        let text = '';
-        response.setEncoding('utf8');
-        response.on('data', (chunk: string) => (text += chunk));
-        response.on('end', () => done({ status: response.statusCode ?? 0, headers: response.headers, text }));
-      },
-    );
-    sent.on('error', fail);
-    sent.end(JSON.stringify(body));
-  });
-}
-
-async function connect(t: TestContext, url: string, headers: Record<string, string> = {}): Promise<Client> {
-  const client = new Client({ name: 'codecell-http-test', version: '1.0.0' });
-  await client.connect(new StreamableHTTPClientTransport(new URL(url), { requestInit: { headers } }));
-  t.after(() => client.close());
-  return client;
-}
+const EVERYTHING_UPSTREAM = `${process.execPath} ${EVERYTHING} stdio`;
 
 describe('codecell mcp --http', { timeout: 120_000 }, () => {
   test('the official conformance suite: every applicable server scenario passes (the rest are listed, with why, in the baseline)', async (t) => {
-    const url = await startHttp(t);
+    const { url } = await startHttp(t, EVERYTHING_UPSTREAM);
     const run = spawnSync(process.execPath, [CONFORMANCE, 'server', '--url', url, '--expected-failures', BASELINE], {
       encoding: 'utf8',
       timeout: 110_000,
@@ -119,7 +40,7 @@ describe('codecell mcp --http', { timeout: 120_000 }, () => {
   });
 
   test('an MCP client over HTTP: tools, a cell calling two upstream tools, progress, cancellation, waiting on a running cell', async (t) => {
-    const client = await connect(t, await startHttp(t));
+    const client = await connect(t, (await startHttp(t, EVERYTHING_UPSTREAM)).url);
     const { tools } = await client.listTools();
     assert.deepEqual(tools.map((tool) => tool.name).sort(), ['exec', 'wait']);
 
@@ -179,15 +100,16 @@ describe('codecell mcp --http', { timeout: 120_000 }, () => {
   });
 
   test('MCP sessions are bounded, and one idle past --idle-ms is closed; a call or stream open keeps it', async (t) => {
-    const url = await startHttp(t, ['--max-sessions', '1', '--idle-ms', '400']);
+    const { url } = await startHttp(t, EVERYTHING_UPSTREAM, { extra: ['--max-sessions', '1', '--idle-ms', '400'] });
     // A session with nothing open: no request, no stream.
-    const opened = await post(url, INITIALIZE);
+    const opened = await rawPost(url, {}, INITIALIZE);
+    opened.resume();
     const sessionId = opened.headers['mcp-session-id'] as string;
-    assert.equal(opened.status, 200);
+    assert.equal(opened.statusCode, 200);
     await assert.rejects(connect(t, url), /503|MCP sessions open/);
     await new Promise((resolve) => setTimeout(resolve, 1_000));
-    const expired = await post(url, { jsonrpc: '2.0', id: 2, method: 'tools/list' }, { 'Mcp-Session-Id': sessionId });
-    assert.equal(expired.status, 404);
+    const listing = JSON.stringify({ jsonrpc: '2.0', id: 2, method: 'tools/list' });
+    assert.equal(await statusOf(rawPost(url, { 'Mcp-Session-Id': sessionId }, listing)), 404);
     // A client whose exec outlasts --idle-ms keeps its session: idle counts only with nothing open.
     const fresh = await connect(t, url);
     const slow = (await fresh.callTool({
@@ -200,7 +122,7 @@ describe('codecell mcp --http', { timeout: 120_000 }, () => {
 
   test('each MCP session is its own codecell session; a foreign Host or Origin is refused; a token is required when given', async (t) => {
     const file = tempFile(t, 'codecell-mcp-token-', 'mcp-secret\n');
-    const url = await startHttp(t, ['--token-file', file]);
+    const { url } = await startHttp(t, EVERYTHING_UPSTREAM, { extra: ['--token-file', file] });
     await assert.rejects(connect(t, url), /401|bearer/i);
     const [a, b] = [
       await connect(t, url, { Authorization: 'Bearer mcp-secret' }),
@@ -214,36 +136,8 @@ describe('codecell mcp --http', { timeout: 120_000 }, () => {
       cellId,
       'cell ids start over: another codecell session',
     );
-    for (const headers of [{ Host: 'evil.example' }, { Origin: 'http://evil.example' }]) {
-      const status = await new Promise<number>((done, fail) => {
-        const body = JSON.stringify({
-          jsonrpc: '2.0',
-          id: 1,
-          method: 'initialize',
-          params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'x', version: '1' } },
-        });
-        const target = new URL(url);
-        const sent = request(
-          {
-            host: target.hostname,
-            port: target.port,
-            path: target.pathname,
-            method: 'POST',
-            headers: {
-              'Content-Type': 'application/json',
-              Accept: 'application/json, text/event-stream',
-              Authorization: 'Bearer mcp-secret',
-              ...headers,
-            },
-          },
-          (response) => {
-            response.resume();
-            done(response.statusCode ?? 0);
-          },
-        );
-        sent.on('error', fail);
-        sent.end(body);
-      });
+    for (const headers of [{ Host: 'evil.example' }, { Origin: 'http://evil.example' }] as Record<string, string>[]) {
+      const status = await statusOf(rawPost(url, { Authorization: 'Bearer mcp-secret', ...headers }, INITIALIZE));
       assert.equal(status, 403, JSON.stringify(headers));
     }
   });
