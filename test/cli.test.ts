@@ -27,6 +27,16 @@ test('codecell run examples/weather.js: the cell output on stdout, its tool call
   assert.equal(lines.at(-1), 'tools available: get_weather, convert_currency');
 });
 
+test("codecell run --tools checks a call's input against the tool's inputSchema before the canned result", () => {
+  const { status, stdout, stderr } = codecell(
+    ['run', '-', '--tools', 'examples/tools.json'],
+    'try { await tools.get_weather({ town: "Oslo" }) } catch (e) { text(e.name + ": " + e.message) }',
+  );
+  assert.equal(status, 0, stderr);
+  assert.equal(stdout.trim(), 'TypeError: tools.get_weather: input.city is required');
+  assert.ok(!stderr.includes('→ tool-1'), `the call never reached the tool: ${stderr}`);
+});
+
 test('codecell run exits 1 with a clear message when the cell exhausts V8 (catastrophic or not)', () => {
   const { status, stderr } = codecell(
     ['run', '-'],
