@@ -15,4 +15,5 @@ export { consoleLogger } from './logger.js';
 export { INTERNAL_ERROR, INVALID_PARAMS } from './streams/pending-router.js';
 export { busyObserverError, SessionBase } from './session/session-base.js';
 export { checkDelegate } from './validate.js';
+export { ToolInputChecks } from './tools/tool-input.js';
 export { errorKindOf, errorOfKind } from './cell/tool-calls.js';

@@ -59,6 +59,7 @@ export async function connectUpstream(
       { ...upstream, ...('command' in upstream ? { stderr: 'pipe' as const } : {}) },
       undefined,
       (stream) => forwardLines(stream, `[${label}]`, stderr, tail),
+      (message) => stderr.write(`${message}\n`),
     );
     client.setNotificationHandler(LoggingMessageNotificationSchema, ({ params }) => {
       const logger = params.logger === undefined ? label : `${label}/${params.logger}`;
@@ -75,8 +76,11 @@ export async function connectUpstream(
   }
 }
 
-/** Every upstream's tools under a namespace of its own (a second server of one name gets name2, ...). */
-export async function listUpstreamTools(live: { upstream: Upstream; client: UpstreamClient }[]) {
+/**
+ * Every upstream's tools under a namespace of its own (a second server of one name gets name2,
+ * ...); an upstream whose tools/list fails is left out with a warning.
+ */
+export async function listUpstreamTools(live: { upstream: Upstream; client: UpstreamClient }[], stderr: Writable) {
   const taken = new Set<string>();
   const tools: ToolDefinition[] = [];
   const sources: { listed: ToolDefinition[]; client: UpstreamClient }[] = [];
@@ -86,7 +90,13 @@ export async function listUpstreamTools(live: { upstream: Upstream; client: Upst
     let namespace = namespaceOf(own ?? upstream.name);
     for (let n = 2; taken.has(namespace); n++) namespace = `${namespaceOf(upstream.name)}${n}`;
     taken.add(namespace);
-    const listed = await listMcpTools(client, namespace);
+    let listed: ToolDefinition[];
+    try {
+      listed = await listMcpTools(client, namespace, undefined, (message) => stderr.write(`${message}\n`));
+    } catch (error) {
+      stderr.write(`codecell mcp: upstream ${upstream.name} is left out: its tools/list failed: ${messageOf(error)}\n`);
+      continue;
+    }
     tools.push(...listed);
     sources.push({ listed, client });
   }

@@ -54,10 +54,31 @@ function upstreamOf(spec: string, index: number): McpServerConfig & { named: boo
 }
 
 async function configFile(path: string): Promise<McpServerConfig[]> {
-  const parsed = JSON.parse(await readFile(path, 'utf8')) as { mcpServers?: Record<string, Record<string, unknown>> };
-  if (parsed.mcpServers === null || typeof parsed.mcpServers !== 'object')
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (error) {
+    throw new Error(`cannot read --config ${path}: ${messageOf(error)}`, { cause: error });
+  }
+  let parsed: { mcpServers?: Record<string, unknown> } | null;
+  try {
+    parsed = JSON.parse(text) as typeof parsed;
+  } catch (error) {
+    throw new Error(`--config ${path} is not JSON: ${messageOf(error)}`, { cause: error });
+  }
+  if (
+    parsed === null ||
+    typeof parsed !== 'object' ||
+    parsed.mcpServers === null ||
+    typeof parsed.mcpServers !== 'object'
+  )
     throw new Error(`${path} has no "mcpServers" object`);
-  return Object.entries(parsed.mcpServers).map(([name, server]) => {
+  return Object.entries(parsed.mcpServers).map(([name, entry]) => {
+    if (entry === null || typeof entry !== 'object' || Array.isArray(entry))
+      throw new Error(
+        `${path}: server ${name} must be an object with a "command" or a "url", got ${JSON.stringify(entry)}`,
+      );
+    const server = entry as Record<string, unknown>;
     if (typeof server.url === 'string')
       return {
         name,
@@ -153,13 +174,16 @@ export async function mcpCommand(args: string[], io: McpIo): Promise<number> {
   try {
     plan = await planOf(args, io);
   } catch (error) {
-    io.stderr.write(`codecell mcp: ${messageOf(error)}\n${MCP_USAGE}\n`);
+    // One line: what is wrong, and where the usage is.
+    io.stderr.write(`codecell mcp: ${messageOf(error)} (codecell mcp --help for the usage)\n`);
     return 2;
   }
   if (typeof plan === 'number') return plan;
   const { upstreams, limits } = plan;
   if (upstreams.length === 0) {
-    io.stderr.write(`codecell mcp: no upstream server: give --config or --upstream\n${MCP_USAGE}\n`);
+    io.stderr.write(
+      'codecell mcp: no upstream server: give --config or --upstream (codecell mcp --help for the usage)\n',
+    );
     return 2;
   }
 
@@ -177,7 +201,7 @@ export async function mcpCommand(args: string[], io: McpIo): Promise<number> {
   // Cells run in a codecell-host process: a catastrophic cell costs that host (a fresh one takes
   // over for the next call), never this MCP server.
   const host = await HostClient.spawn({ processes: 1, logger });
-  const { tools, sources } = await listUpstreamTools(live);
+  const { tools, sources } = await listUpstreamTools(live, io.stderr);
   const context: McpContext = {
     tools,
     onCancel: plan.onCancel,
@@ -193,15 +217,14 @@ export async function mcpCommand(args: string[], io: McpIo): Promise<number> {
       });
     },
   };
-  if (plan.http === undefined) await serveStdio(context, io);
-  else await serveHttp(context, plan.http, io);
+  const code = plan.http === undefined ? await serveStdio(context, io) : await serveHttp(context, plan.http, io);
   await host.close();
   await Promise.all(live.map(({ client }) => client.close().catch(() => {})));
-  return 0;
+  return code;
 }
 
 /** One MCP session over this process's stdin and stdout, until the client disconnects. */
-async function serveStdio(context: McpContext, io: McpIo): Promise<void> {
+async function serveStdio(context: McpContext, io: McpIo): Promise<number> {
   const session = newMcpSession(context);
   const closed = new Promise<void>((resolve) => {
     session.server.onclose = resolve;
@@ -210,15 +233,23 @@ async function serveStdio(context: McpContext, io: McpIo): Promise<void> {
   await session.server.connect(new StdioServerTransport(io.stdin, io.stdout));
   await closed;
   await session.close();
+  return 0;
 }
 
-/** MCP sessions over Streamable HTTP, until SIGTERM or SIGINT. */
-async function serveHttp(context: McpContext, options: NonNullable<McpPlan['http']>, io: McpIo): Promise<void> {
+/** MCP sessions over Streamable HTTP, until SIGTERM or SIGINT; 1 when the address cannot be bound. */
+async function serveHttp(context: McpContext, options: NonNullable<McpPlan['http']>, io: McpIo): Promise<number> {
+  let served: Awaited<ReturnType<typeof serveMcpHttp>>;
+  try {
+    served = await serveMcpHttp(context, { ...options, warn: (message) => io.stderr.write(`${message}\n`) });
+  } catch (error) {
+    io.stderr.write(`codecell mcp: cannot listen on ${options.host}:${options.port}: ${messageOf(error)}\n`);
+    return 1;
+  }
   const stop = Promise.withResolvers<void>();
   process.once('SIGTERM', () => stop.resolve());
   process.once('SIGINT', () => stop.resolve());
-  const served = await serveMcpHttp(context, { ...options, warn: (message) => io.stderr.write(`${message}\n`) });
   io.stderr.write(`codecell mcp listening on ${served.url}\n`);
   await stop.promise;
   await served.close();
+  return 0;
 }

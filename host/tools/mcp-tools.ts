@@ -5,8 +5,16 @@
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
-import type { JsonValue, NestedToolCall, ToolDefinition } from '../../src/index.js';
-import { CODECELL_VERSION } from '../../src/internal.js';
+import { toolIdentifier, type JsonValue, type NestedToolCall, type ToolDefinition } from '../../src/index.js';
+import { CODECELL_VERSION, ToolInputChecks } from '../../src/internal.js';
+
+/** Pages of one server's tools/list read at most (a server may paginate forever). */
+export const MAX_TOOL_PAGES = 100;
+/** Tools of one server taken at most; the rest are left out with a warning. */
+export const MAX_SERVER_TOOLS = 10_000;
+
+/** Where what an upstream sent that codecell leaves out is reported. */
+export type Warn = (message: string) => void;
 
 /** An MCP server started as a child process, talking over its stdio. */
 export interface McpStdioServer {
@@ -47,8 +55,23 @@ export async function connectMcpServer(
   config: McpServerConfig,
   signal?: AbortSignal,
   onStderr?: (stream: NodeJS.ReadableStream | null) => void,
+  warn: Warn = () => {},
 ): Promise<Client> {
-  const client = new Client({ name: 'codecell', version: CODECELL_VERSION });
+  // The SDK checks a tool's structuredContent against its outputSchema: here with codecell's own
+  // compiler (RE2 patterns in linear time, a schema that does not compile checks nothing).
+  const checks = new ToolInputChecks({ warn, error: warn });
+  const jsonSchemaValidator = {
+    getValidator: (schema: unknown) => {
+      const check = checks.valueCheckOf(schema as { [key: string]: JsonValue }, `an outputSchema of ${config.name}`);
+      return (input: unknown) => {
+        const problem = check(input);
+        return problem === undefined
+          ? { valid: true as const, data: input, errorMessage: undefined }
+          : { valid: false as const, data: undefined, errorMessage: problem };
+      };
+    },
+  };
+  const client = new Client({ name: 'codecell', version: CODECELL_VERSION }, { jsonSchemaValidator } as never);
   const transport =
     'url' in config
       ? new StreamableHTTPClientTransport(new URL(config.url), { requestInit: { headers: config.headers ?? {} } })
@@ -70,13 +93,44 @@ export async function connectMcpServer(
   return client;
 }
 
-/** Every tool of the server (all pages), as definitions in `namespace`. */
-export async function listMcpTools(client: Client, namespace: string, signal?: AbortSignal): Promise<ToolDefinition[]> {
+/**
+ * The server's tools (its pages, up to MAX_TOOL_PAGES and MAX_SERVER_TOOLS), as definitions in
+ * `namespace`. A tool without a usable name, or one whose identifier another of its tools took
+ * already (`a-b` and `a_b`), is left out with a warning: what one upstream sends never fails the
+ * session's other tools.
+ */
+export async function listMcpTools(
+  client: Client,
+  namespace: string,
+  signal?: AbortSignal,
+  warn: Warn = () => {},
+): Promise<ToolDefinition[]> {
   const tools: ToolDefinition[] = [];
+  const taken = new Map<string, string>();
   let cursor: string | undefined;
+  let pages = 0;
   do {
+    if (++pages > MAX_TOOL_PAGES || tools.length >= MAX_SERVER_TOOLS) {
+      warn(`codecell: MCP server ${namespace}: tools past ${tools.length} (${pages - 1} pages) are left out`);
+      break;
+    }
     const page = await client.listTools(cursor === undefined ? {} : { cursor }, { signal });
     for (const tool of page.tools) {
+      if (typeof tool.name !== 'string' || tool.name.trim() === '' || tool.name.length > 256) {
+        warn(
+          `codecell: MCP server ${namespace}: a tool named ${JSON.stringify(tool.name)} is left out (no usable name)`,
+        );
+        continue;
+      }
+      const id = toolIdentifier({ name: tool.name, namespace });
+      const holder = taken.get(id);
+      if (holder !== undefined) {
+        const why = `it would be tools.${id}, as ${JSON.stringify(holder)} is`;
+        warn(`codecell: MCP server ${namespace}: tool ${JSON.stringify(tool.name)} is left out: ${why}`);
+        continue;
+      }
+      if (tools.length >= MAX_SERVER_TOOLS) break;
+      taken.set(id, tool.name);
       tools.push({
         name: tool.name,
         namespace,

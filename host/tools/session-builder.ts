@@ -17,7 +17,7 @@ import {
   type SessionRuntimeDelegate,
   type ToolDefinition,
 } from '../../src/index.js';
-import { messageOf } from '../../src/internal.js';
+import { consoleLogger, messageOf } from '../../src/internal.js';
 import type { HostClient } from '../client/client.js';
 import { DEFAULT_SETUP_TIMEOUT_MS, setupTimedOut } from '../client/remote-session.js';
 import { untilAborted } from '../wire/signals.js';
@@ -125,7 +125,9 @@ export class SessionBuilder {
             invoke: (call, callSignal) => delegate.invokeTool(call, callSignal),
           });
       }
-      if (this.#mcpServers.length > 0) await addMcpTools(routes, this.#mcpServers, clients, signal);
+      const logger = this.#options.logger ?? consoleLogger;
+      const warn = (message: string): void => logger.warn(message);
+      if (this.#mcpServers.length > 0) await addMcpTools(routes, this.#mcpServers, clients, signal, warn);
       const delegate = routes.delegate(this.#toolSources.map(({ delegate: source }) => source));
       const inner = await this.#startSession(delegate, routes.definitions, signal);
       return new ComposedSession(inner.session, routes.definitions, inner.setupEvent, closeClients);
@@ -182,10 +184,13 @@ async function addMcpTools(
   servers: McpServerConfig[],
   clients: McpClients,
   signal: AbortSignal | undefined,
+  warn: (message: string) => void,
 ): Promise<void> {
   const mcp = await loadMcp();
   const connected = await Promise.allSettled(
-    servers.map(async (server) => clients.push({ server, client: await mcp.connectMcpServer(server, signal) })),
+    servers.map(async (server) =>
+      clients.push({ server, client: await mcp.connectMcpServer(server, signal, undefined, warn) }),
+    ),
   );
   const failed = connected.findIndex((result) => result.status === 'rejected');
   if (failed >= 0) {
@@ -196,7 +201,16 @@ async function addMcpTools(
   }
   clients.sort((a, b) => servers.indexOf(a.server) - servers.indexOf(b.server));
   for (const { server, client } of clients) {
-    for (const tool of await mcp.listMcpTools(client, server.name, signal)) {
+    let listed: ToolDefinition[];
+    try {
+      listed = await mcp.listMcpTools(client, server.name, signal, warn);
+    } catch (error) {
+      // What an upstream answers never stops the session: it is left out, with why.
+      signal?.throwIfAborted();
+      warn(`codecell: MCP server ${server.name} is left out: its tools/list failed: ${messageOf(error)}`);
+      continue;
+    }
+    for (const tool of listed) {
       const { validateInput } = server;
       const validate = typeof validateInput === 'function' ? validateInput(tool.name) : validateInput !== false;
       routes.add(validate ? tool : { ...tool, validateInput: false }, {

@@ -104,6 +104,8 @@ export interface CodeModeTools {
 
 /** How many detached cells keep their taken output for a later wait. */
 const MAX_KEPT_CELLS = 64;
+/** Tools named in exec's description at most when their declarations are left to search_tools. */
+const MAX_LISTED_TOOLS = 200;
 
 /** The exec/wait pair over a session (or a builder, started on first use). */
 export function createCodeModeTools(target: CodeModeTarget, options: CodeModeToolsOptions = {}): CodeModeTools {
@@ -121,7 +123,11 @@ export function createCodeModeTools(target: CodeModeTarget, options: CodeModeToo
     strict,
     defaultLanguage: 'auto',
   });
-  const listed = tools.map((tool) => `tools.${toolIdentifier(tool)}`).join(', ');
+  // Named up to MAX_LISTED_TOOLS: past them, search_tools is the way (20 000 upstream tools made a
+  // description of 592 000 characters).
+  const names = tools.slice(0, MAX_LISTED_TOOLS).map((tool) => `tools.${toolIdentifier(tool)}`);
+  const more = tools.length - names.length;
+  const listed = names.join(', ') + (more > 0 ? `, and ${more} more (${searchName} finds them)` : '');
   const exec: CodeModeTool<ExecInput> = {
     name: execName,
     description: [

@@ -17,6 +17,15 @@ const require = createRequire(import.meta.url);
 
 /** Compiled checks a session keeps, by schema text (the least recently used go first). */
 const MAX_CACHED_CHECKS = 256;
+/**
+ * A pattern check costs about its length × the input's (RE2 in JavaScript: ~2 µs per unit); past
+ * this many units the input is refused instead of checked (a 40-character pattern against 200 KB
+ * held the event loop 14 s).
+ */
+export const MAX_PATTERN_WORK = 500_000;
+
+/** An input too long to check against a pattern within MAX_PATTERN_WORK. */
+class PatternTooCostly extends Error {}
 
 /**
  * A pattern compiled by RE2 (linear time); throws UnsupportedPattern for syntax it lacks. ajv
@@ -30,7 +39,15 @@ function linearRegExp(pattern: string): { test(input: string): boolean; toString
   } catch (error) {
     throw new UnsupportedPattern(pattern, error instanceof Error ? error.message : String(error));
   }
-  return { test: (input) => compiled.matcher(input).find(), toString: () => `re2:${pattern}` };
+  const test = (input: string): boolean => {
+    if (input.length * Math.max(1, pattern.length) > MAX_PATTERN_WORK)
+      throw new PatternTooCostly(
+        `a string of ${input.length} characters is too long to check against the pattern ` +
+          `${JSON.stringify(pattern.slice(0, 60))} (length × pattern length is at most ${MAX_PATTERN_WORK})`,
+      );
+    return compiled.matcher(input).find();
+  };
+  return { test, toString: () => `re2:${pattern}` };
 }
 
 class UnsupportedPattern extends Error {
@@ -52,6 +69,8 @@ function newAjv(draft2020: boolean): Ajv {
   const Draft = require(draft2020 ? 'ajv/dist/2020' : 'ajv') as AjvConstructor;
   return new Draft(options);
 }
+
+const messageOfError = (error: unknown): string => (error instanceof Error ? error.message : String(error));
 
 /** `/entities/0/name` as `.entities[0].name`. */
 function fieldOf(pointer: string): string {
@@ -114,12 +133,46 @@ export class ToolInputChecks {
     return check;
   }
 
-  #compile(schema: { [key: string]: JsonValue }, id: string): InputCheck | undefined {
-    const draft2020 = typeof schema.$schema === 'string' && schema.$schema.includes('2020-12');
-    const ajv = draft2020 ? (this.#draft2020 ??= newAjv(true)) : (this.#draft07 ??= newAjv(false));
+  /**
+   * A check of a value against a schema from elsewhere (an MCP upstream's outputSchema, for the
+   * MCP SDK's client): the first problem, or undefined. Patterns run in linear time, as for inputs;
+   * a schema that does not compile checks nothing, with a warning naming `what`.
+   */
+  valueCheckOf(schema: { [key: string]: JsonValue }, what: string): (value: unknown) => string | undefined {
     let validate: ValidateFunction;
     try {
-      validate = ajv.compile(schema);
+      validate = this.#ajvCompile(schema);
+    } catch (error) {
+      this.#logger.warn(`codecell: ${what} is not checked: it does not compile (${messageOfError(error)})`);
+      return () => undefined;
+    }
+    return (value) => {
+      try {
+        if (validate(value)) return undefined;
+      } catch (error) {
+        if (error instanceof PatternTooCostly) return error.message;
+        throw error;
+      }
+      const [first] = validate.errors ?? [];
+      return first === undefined ? 'the value does not fit its schema' : describe(first).replace(/^input/, 'value');
+    };
+  }
+
+  /** Compiled by this session's own ajv (never kept by ajv: this class's cache bounds what is). */
+  #ajvCompile(schema: { [key: string]: JsonValue }): ValidateFunction {
+    const draft2020 = typeof schema.$schema === 'string' && schema.$schema.includes('2020-12');
+    const ajv = draft2020 ? (this.#draft2020 ??= newAjv(true)) : (this.#draft07 ??= newAjv(false));
+    try {
+      return ajv.compile(schema);
+    } finally {
+      ajv.removeSchema(schema);
+    }
+  }
+
+  #compile(schema: { [key: string]: JsonValue }, id: string): InputCheck | undefined {
+    let validate: ValidateFunction;
+    try {
+      validate = this.#ajvCompile(schema);
     } catch (error) {
       if (error instanceof UnsupportedPattern) {
         const reason = `${error.message}; give the tool validateInput: false to call it unchecked`;
@@ -129,16 +182,17 @@ export class ToolInputChecks {
         };
       }
       this.#logger.warn(
-        `codecell: tools.${id} input is not checked: its inputSchema does not compile ` +
-          `(${error instanceof Error ? error.message : String(error)})`,
+        `codecell: tools.${id} input is not checked: its inputSchema does not compile (${messageOfError(error)})`,
       );
       return undefined;
-    } finally {
-      // ajv keeps what it compiled (and a schema's $id) for good: this cache bounds it instead.
-      ajv.removeSchema(schema);
     }
     return (input) => {
-      if (validate(input ?? {})) return;
+      try {
+        if (validate(input ?? {})) return;
+      } catch (error) {
+        if (error instanceof PatternTooCostly) throw new TypeError(`tools.${id}: ${error.message}`);
+        throw error;
+      }
       const [first] = validate.errors ?? [];
       throw new TypeError(
         `tools.${id}: ${first === undefined ? 'input does not fit the tool inputSchema' : describe(first)}`,
