@@ -40,16 +40,17 @@ function logText(data: unknown): string {
   return text.length > 4096 ? `${text.slice(0, 4096)} …` : text;
 }
 
-/** Upstream log text waiting for a slow stderr at most; past it lines are dropped. */
+/** Upstream log text waiting for a slow reader (stderr, or the stdio client) at most; past it lines are dropped. */
 const MAX_LOG_BACKLOG_BYTES = 1024 * 1024;
 
 /**
  * Starts one upstream; one that fails is reported with its stderr and left out (undefined). Its
- * log messages go to the MCP sessions in `servers`, or to stderr without them (over HTTP).
+ * log messages go to the MCP sessions of `stdio` (while its output keeps up), or to stderr without
+ * them (over HTTP).
  */
 export async function connectUpstream(
   upstream: Upstream,
-  servers: Set<Server> | undefined,
+  stdio: { servers: Set<Server>; output: Writable } | undefined,
   stderr: Writable,
 ): Promise<{ upstream: Upstream; client: UpstreamClient } | undefined> {
   const label = upstream.name;
@@ -63,9 +64,10 @@ export async function connectUpstream(
     );
     client.setNotificationHandler(LoggingMessageNotificationSchema, ({ params }) => {
       const logger = params.logger === undefined ? label : `${label}/${params.logger}`;
-      if (servers !== undefined)
-        for (const server of servers) server.sendLoggingMessage({ ...params, logger }).catch(() => {});
-      else if (stderr.writableLength < MAX_LOG_BACKLOG_BYTES)
+      if (stdio !== undefined) {
+        if (stdio.output.writableLength >= MAX_LOG_BACKLOG_BYTES) return; // a slow client: never a growing queue
+        for (const server of stdio.servers) server.sendLoggingMessage({ ...params, logger }).catch(() => {});
+      } else if (stderr.writableLength < MAX_LOG_BACKLOG_BYTES)
         stderr.write(`[${logger}] ${params.level}: ${logText(params.data)}\n`);
     });
     return { upstream, client };

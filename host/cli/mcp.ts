@@ -190,7 +190,9 @@ export async function mcpCommand(args: string[], io: McpIo): Promise<number> {
   const servers = new Set<Server>();
   const forwardLogs = plan.http === undefined;
   const connected = await Promise.all(
-    upstreams.map((upstream) => connectUpstream(upstream, forwardLogs ? servers : undefined, io.stderr)),
+    upstreams.map((upstream) =>
+      connectUpstream(upstream, forwardLogs ? { servers, output: io.stdout } : undefined, io.stderr),
+    ),
   );
   const live = connected.filter((entry) => entry !== undefined);
   if (live.length === 0) {
