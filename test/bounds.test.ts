@@ -100,8 +100,9 @@ for (const kind of bothKinds) {
       const outputs = events.flatMap((event) =>
         event.type === 'output' && event.item.type === 'text' ? [Number(event.item.text)] : [],
       );
-      // The stream's bound (10 000), and over the wire the one event the relay had handed on already.
-      assert.ok(outputs.length <= 10_001, `${outputs.length} kept`);
+      // The stream's bound (10 000); over the wire what the host's relay had handed on before its
+      // own stream dropped (it reads a turn of the loop at a time) is held by the client's too.
+      assert.ok(outputs.length <= (kind.name.startsWith('in-process') ? 10_000 : 20_000), `${outputs.length} kept`);
       assert.equal(dropped + outputs.length, 15_000, 'the gaps count what was dropped');
       // Kept in order, the newest among them.
       assert.ok(outputs.every((value, i) => i === 0 || value > (outputs[i - 1] as number)));
