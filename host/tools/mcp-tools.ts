@@ -5,6 +5,7 @@
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import type { jsonSchemaValidator, JsonSchemaValidatorResult } from '@modelcontextprotocol/sdk/validation/types.js';
 import { toolIdentifier, type JsonValue, type NestedToolCall, type ToolDefinition } from '../../src/index.js';
 import { CODECELL_VERSION, ToolInputChecks } from '../../src/internal.js';
 
@@ -60,18 +61,18 @@ export async function connectMcpServer(
   // The SDK checks a tool's structuredContent against its outputSchema: here with codecell's own
   // compiler (RE2 patterns in linear time, a schema that does not compile checks nothing).
   const checks = new ToolInputChecks({ warn, error: warn });
-  const jsonSchemaValidator = {
-    getValidator: (schema: unknown) => {
+  const jsonSchemaValidator: jsonSchemaValidator = {
+    getValidator: <T>(schema: unknown) => {
       const check = checks.valueCheckOf(schema as { [key: string]: JsonValue }, `an outputSchema of ${config.name}`);
-      return (input: unknown) => {
+      return (input: unknown): JsonSchemaValidatorResult<T> => {
         const problem = check(input);
         return problem === undefined
-          ? { valid: true as const, data: input, errorMessage: undefined }
-          : { valid: false as const, data: undefined, errorMessage: problem };
+          ? { valid: true, data: input as T, errorMessage: undefined }
+          : { valid: false, data: undefined, errorMessage: problem };
       };
     },
   };
-  const client = new Client({ name: 'codecell', version: CODECELL_VERSION }, { jsonSchemaValidator } as never);
+  const client = new Client({ name: 'codecell', version: CODECELL_VERSION }, { jsonSchemaValidator });
   const transport =
     'url' in config
       ? new StreamableHTTPClientTransport(new URL(config.url), { requestInit: { headers: config.headers ?? {} } })
