@@ -1,17 +1,23 @@
 // An upstream MCP server can never crash, freeze or subvert codecell (issue 50): what it sends is
 // left out with a warning naming it, bounded in time and size, and every other upstream and tool
-// keeps working — through SessionBuilder and through `codecell mcp` over stdio.
+// keeps working — through SessionBuilder and through `codecell mcp` over stdio and HTTP.
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { createServer } from 'node:net';
+import { createInterface } from 'node:readline';
 import { describe, test, type TestContext } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
+import { ToolListChangedNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
 import { SessionBuilder, type BuiltSession } from '../host/index.js';
 import { createCodeModeTools, renderToolDeclarations, type ToolDefinition } from '../src/index.js';
 import { capturingLogger, tempFile } from './helpers.js';
-import { CLI } from './mcp-http-helpers.js';
+import { CLI, connect, INITIALIZE, startHttp, textsOf, type Result } from './mcp-http-helpers.js';
+
+/** The texts of an exec of `source` (its status line last, left out). */
+const texts = async (client: Client, source: string): Promise<string[]> =>
+  textsOf((await client.callTool({ name: 'exec', arguments: { source } })) as Result).slice(0, -1);
 
 const HOSTILE = fileURLToPath(new URL('./fixtures/hostile-upstream.js', import.meta.url));
 const upstream = (mode: string) => ({
@@ -157,6 +163,106 @@ describe('codecell mcp with hostile upstreams', { timeout: 60_000 }, () => {
       content: { text?: string }[];
     };
     assert.equal(listed.content[0]?.text, 'names__a_b names__ok bad_output_schema__broken bad_output_schema__ok');
+  });
+
+  test('stdio: initialize waits --startup-ms at most; a late upstream joins the open session', async (t) => {
+    const client = new Client({ name: 'test', version: '1.0.0' });
+    const changed = Promise.withResolvers<void>();
+    client.setNotificationHandler(ToolListChangedNotificationSchema, async () => changed.resolve());
+    const config = tempFile(
+      t,
+      'codecell-late-',
+      JSON.stringify({
+        mcpServers: {
+          honest: { command: process.execPath, args: [HOSTILE] },
+          late: { command: process.execPath, args: [HOSTILE], env: { HOSTILE: 'late', HOSTILE_DELAY_MS: '4000' } },
+          silent: { command: process.execPath, args: [HOSTILE], env: { HOSTILE: 'silent' } },
+        },
+      }),
+    );
+    await client.connect(
+      new StdioClientTransport({
+        command: process.execPath,
+        args: ['--no-node-snapshot', CLI, 'mcp', '--config', config, '--startup-ms', '300'],
+        stderr: 'ignore',
+      }),
+    );
+    t.after(() => client.close());
+    const execOf = async () => (await client.listTools()).tools.find((tool) => tool.name === 'exec')?.description;
+    assert.match((await execOf()) ?? '', /honest__ok/);
+    assert.doesNotMatch((await execOf()) ?? '', /late__ok/);
+    assert.deepEqual(await texts(client, 'text(await tools.honest__ok())'), ['ok answered']);
+    await changed.promise;
+    assert.match((await execOf()) ?? '', /late__ok/);
+    // The codecell session started before the late upstream joined; its next cell has the new tool.
+    assert.deepEqual(await texts(client, 'text(await tools.late__ok())'), ['ok answered']);
+  });
+
+  test('stdio: a log flood to a client that reads slowly is dropped and reported, never queued', async (t) => {
+    const flood = `flood=${process.execPath} ${HOSTILE}`;
+    const child = spawn(process.execPath, ['--no-node-snapshot', CLI, 'mcp', '--upstream', flood], {
+      env: { ...process.env, HOSTILE: 'flood' },
+    });
+    t.after(() => child.kill('SIGKILL'));
+    let stderr = '';
+    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+    const send = (message: object): boolean => child.stdin.write(`${JSON.stringify({ jsonrpc: '2.0', ...message })}\n`);
+    send(JSON.parse(INITIALIZE) as object);
+    send({ method: 'notifications/initialized' });
+    send({
+      id: 2,
+      method: 'tools/call',
+      params: { name: 'exec', arguments: { source: 'text(await tools.flood__ok())' } },
+    });
+    // A client that reads nothing while the upstream sends its 5 000 log messages (10 MB)...
+    await new Promise((resolve) => setTimeout(resolve, 3_000));
+    // ...then reads everything, up to exec's answer.
+    const lines = createInterface({ input: child.stdout });
+    const logs: string[] = [];
+    let answer: Result | undefined;
+    for await (const line of lines) {
+      const message = JSON.parse(line) as { id?: number; method?: string; params?: { data?: string }; result?: Result };
+      if (message.method === 'notifications/message') logs.push(String(message.params?.data).slice(0, 120));
+      if (message.id === 2) answer = message.result;
+      if (answer !== undefined && logs.some((data) => /dropped/.test(data))) break;
+    }
+    assert.deepEqual(textsOf(answer as Result).slice(0, -1), ['ok answered']);
+    const report = logs.find((data) => /dropped/.test(data)) ?? '';
+    const dropped = Number(/^(\d+) log message\(s\) of flood dropped: the client read slower/.exec(report)?.[1]);
+    assert.ok(dropped > 0, report);
+    assert.equal(logs.length - 1 + dropped, 5_000);
+    // codecell's own stderr (the upstream's lines are forwarded, prefixed [flood]).
+    const own = stderr.split('\n').filter((line) => !line.startsWith('[flood]'));
+    assert.doesNotMatch(own.join('\n'), /MaxListenersExceeded/);
+  });
+
+  test('http: hostile upstreams never stop it; exec works and a backtracking pattern answers at once', async (t) => {
+    const modes = ['list-error', 'names', 'bad-output-schema', 'redos'];
+    const config = tempFile(
+      t,
+      'codecell-hostile-http-',
+      JSON.stringify({
+        mcpServers: Object.fromEntries(
+          modes.map((mode) => [
+            mode.replace(/-/g, '_'),
+            { command: process.execPath, args: [HOSTILE], env: { HOSTILE: mode } },
+          ]),
+        ),
+      }),
+    );
+    const { url, stderr } = await startHttp(t, `honest=${process.execPath} ${HOSTILE}`, {
+      extra: ['--config', config],
+    });
+    const client = await connect(t, url);
+    assert.deepEqual(await texts(client, 'text(ALL_TOOLS.map((t) => t.name).join(" "))'), [
+      'names__a_b names__ok bad_output_schema__broken bad_output_schema__ok redos__slow honest__ok',
+    ]);
+    const refused = await texts(
+      client,
+      'try { await tools.redos__slow() } catch (e) { text("refused: " + e.message) }',
+    );
+    assert.match(refused[0] ?? '', /^refused: .*must match pattern/);
+    assert.match(stderr(), /list_error is left out: its tools\/list failed/);
   });
 
   test('a config whose server is null is one line, exit 2; a busy port is one line, exit 1; no stack trace', async (t) => {

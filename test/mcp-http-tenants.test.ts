@@ -8,7 +8,7 @@ import { describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { LoggingMessageNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
 import { newMcpSession } from '../host/cli/mcp-server.js';
-import { SessionBuilder } from '../host/index.js';
+import { SessionRuntime } from '../src/index.js';
 import { CLI, connect, INITIALIZE, rawPost, startHttp, statusOf, textsOf, type Result } from './mcp-http-helpers.js';
 
 const UPSTREAM = fileURLToPath(new URL('./fixtures/logging-upstream.js', import.meta.url));
@@ -117,18 +117,13 @@ describe('codecell mcp --http: tenants', { timeout: 120_000 }, () => {
   test('closing an MCP session that never ran a cell starts no codecell session', async () => {
     let starts = 0;
     const session = newMcpSession({
-      tools: [],
+      upstreams: { tools: [], onJoin: () => () => {} },
       onCancel: 'terminate',
       servers: new Set(),
       forwardLogs: false,
-      newBuilder: () => {
-        const builder = new SessionBuilder();
-        const start = builder.start.bind(builder);
-        builder.start = (options) => {
-          starts += 1;
-          return start(options);
-        };
-        return builder;
+      startSession: async () => {
+        starts += 1;
+        return new SessionRuntime({ invokeTool: async () => null, notify: async () => {} });
       },
     });
     await session.close();

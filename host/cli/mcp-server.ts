@@ -14,16 +14,16 @@ import {
   type ToolDefinition,
 } from '../../src/index.js';
 import { CODECELL_VERSION, messageOf } from '../../src/internal.js';
-import type { SessionBuilder } from '../tools/session-builder.js';
 
 /** Past this many characters of tool declarations, exec lists tool names and search_tools serves the rest. */
 const MAX_DECLARATION_CHARS = 8_000;
 
 /** What every MCP session of one `codecell mcp` shares. */
 export interface McpContext {
-  /** A builder with the upstream tools whose cells' notify() goes to `log` (this session's client). */
-  newBuilder(log: (text: string) => void): SessionBuilder;
-  tools: ToolDefinition[];
+  /** Starts a codecell session over the upstream tools whose cells' notify() goes to `log` (this session's client). */
+  startSession(log: (text: string) => void): Promise<CodeCellSession>;
+  /** The upstream tools known now, and word of an upstream that joins late. */
+  upstreams: { readonly tools: readonly ToolDefinition[]; onJoin(listener: () => void): () => void };
   onCancel: 'terminate' | 'detach';
   /**
    * The servers of the sessions open now that hear the upstreams' log messages: over stdio its
@@ -115,28 +115,52 @@ const RESULT_NOTE =
   '\nAn upstream tool resolves to its structuredContent when it has one, else to the text of a ' +
   'single text block, else to its content blocks; an error result rejects with its text.';
 
+/**
+ * exec and wait over one MCP session's cells; what is listed (and search_tools) follows the
+ * upstream tools known now: an upstream that joins late re-describes them, then `changed` is called.
+ */
+function upstreamCodeMode(context: McpContext, target: { start(): Promise<CodeCellSession> }, changed: () => void) {
+  const describe = () =>
+    createCodeModeTools(target, {
+      tools: context.upstreams.tools,
+      strict: false,
+      onAbort: context.onCancel,
+      maxDeclarationChars: MAX_DECLARATION_CHARS,
+    });
+  let described = describe();
+  const stop = context.upstreams.onJoin(() => {
+    described = describe();
+    changed();
+  });
+  return {
+    exec: described.exec,
+    wait: described.wait,
+    search: () => described.search,
+    listed: () =>
+      [
+        { ...described.exec, description: described.exec.description + RESULT_NOTE },
+        described.wait,
+        ...(described.search === undefined ? [] : [described.search]),
+      ].map(({ name, description, inputSchema }) => ({ name, description, inputSchema })),
+    stop,
+  };
+}
+
 export function newMcpSession(context: McpContext, hooks: McpSessionHooks = {}): McpSession {
   const server = new Server(
     { name: 'codecell', version: CODECELL_VERSION },
-    { capabilities: { tools: {}, logging: {} } },
+    { capabilities: { tools: { listChanged: true }, logging: {} } },
   );
   const log = (data: string): void => {
     server.sendLoggingMessage({ level: 'info', logger: 'codecell', data }).catch(() => {});
   };
-  const builder = context.newBuilder(log);
   /** The codecell session last started for this MCP session (none until a call needs one). */
   let started: Promise<CodeCellSession> | undefined;
-  const codeMode = createCodeModeTools(
-    { start: () => (started = builder.start()) },
-    { tools: context.tools, strict: false, onAbort: context.onCancel, maxDeclarationChars: MAX_DECLARATION_CHARS },
-  );
-  const { exec, wait, search } = codeMode;
-  const listedTools = [
-    { ...exec, description: exec.description + RESULT_NOTE },
-    wait,
-    ...(search === undefined ? [] : [search]),
-  ].map(({ name, description, inputSchema }) => ({ name, description, inputSchema }));
-  server.setRequestHandler(ListToolsRequestSchema, async () => ({ tools: listedTools as never }));
+  const codeMode = upstreamCodeMode(context, { start: () => (started = context.startSession(log)) }, () => {
+    server.sendToolListChanged().catch(() => {}); // not connected yet: its tools/list sees them anyway
+  });
+  const { exec, wait } = codeMode;
+  server.setRequestHandler(ListToolsRequestSchema, async () => ({ tools: codeMode.listed() as never }));
   server.setRequestHandler(CallToolRequestSchema, async (request, extra) => {
     const input = (request.params.arguments ?? {}) as Record<string, unknown>;
     const progressToken = request.params._meta?.progressToken;
@@ -156,6 +180,7 @@ export function newMcpSession(context: McpContext, hooks: McpSessionHooks = {}):
     try {
       if (request.params.name === exec.name) return contentOf(await exec.execute(input as never, options), wait.name);
       if (request.params.name === wait.name) return contentOf(await wait.execute(input as never, options), wait.name);
+      const search = codeMode.search();
       if (search !== undefined && request.params.name === search.name)
         return { content: [{ type: 'text', text: await search.execute(input as never) }] };
       return { content: [{ type: 'text', text: `unknown tool ${request.params.name}` }], isError: true };
@@ -169,6 +194,7 @@ export function newMcpSession(context: McpContext, hooks: McpSessionHooks = {}):
   return {
     server,
     close: async () => {
+      codeMode.stop();
       context.servers.delete(server);
       await (await started?.catch(() => undefined))?.shutdown();
     },

@@ -1,11 +1,21 @@
 // The upstream MCP servers of `codecell mcp`: each started (its stderr forwarded, its log
-// messages sent on), and their tools listed under a namespace of their own.
+// messages sent on), their tools listed under a namespace of their own and routed to them; one
+// that starts late joins the sessions already open.
 import type { Server } from '@modelcontextprotocol/sdk/server/index.js';
 import { LoggingMessageNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
 import type { Writable } from 'node:stream';
-import type { ToolDefinition } from '../../src/index.js';
+import {
+  toolIdentifier,
+  type CodeCellSession,
+  type ExecuteRequest,
+  type ObserveMode,
+  type SessionRuntimeDelegate,
+  type StartedCell,
+  type ToolDefinition,
+} from '../../src/index.js';
 import { messageOf } from '../../src/internal.js';
-import { connectMcpServer, listMcpTools, type McpServerConfig } from '../tools/mcp-tools.js';
+import { ComposedSession } from '../tools/built-session.js';
+import { callMcpTool, connectMcpServer, listMcpTools, type McpServerConfig } from '../tools/mcp-tools.js';
 
 /** A name usable in `tools.<name>__<tool>`. */
 function namespaceOf(name: string): string {
@@ -40,67 +50,217 @@ function logText(data: unknown): string {
   return text.length > 4096 ? `${text.slice(0, 4096)} …` : text;
 }
 
-/** Upstream log text waiting for a slow reader (stderr, or the stdio client) at most; past it lines are dropped. */
+/** Upstream log text waiting for a slow reader (stderr) at most; past it lines are dropped. */
 const MAX_LOG_BACKLOG_BYTES = 1024 * 1024;
+
+type LogParams = Parameters<Server['sendLoggingMessage']>[0];
+
+/**
+ * Upstream log messages to the stdio client's MCP server, sent while its output keeps up (nothing
+ * waits to be written past the stream's mark). A client that reads slowly loses log messages
+ * instead: never a growing queue, nor a `drain` listener per message; once it reads again it
+ * hears how many were dropped.
+ */
+export class StdioLogs {
+  /** The servers that hear the logs (over stdio, its one session's). */
+  readonly servers = new Set<Server>();
+  readonly #output: Writable;
+  /** Dropped messages by upstream, while the client is behind. */
+  #dropped: Map<string, number> | undefined;
+
+  constructor(output: Writable) {
+    this.#output = output;
+  }
+
+  forward(label: string, params: LogParams): void {
+    if (!this.#output.writableNeedDrain) return this.#send(params);
+    if (this.#dropped === undefined) {
+      const dropped = (this.#dropped = new Map());
+      this.#output.once('drain', () => {
+        this.#dropped = undefined;
+        for (const [upstream, count] of dropped) {
+          const data = `${count} log message(s) of ${upstream} dropped: the client read slower than they came`;
+          this.#send({ level: 'warning', logger: 'codecell', data });
+        }
+      });
+    }
+    this.#dropped.set(label, (this.#dropped.get(label) ?? 0) + 1);
+  }
+
+  #send(params: LogParams): void {
+    for (const server of this.servers) server.sendLoggingMessage(params).catch(() => {});
+  }
+}
 
 /**
  * Starts one upstream; one that fails is reported with its stderr and left out (undefined). Its
- * log messages go to the MCP sessions of `stdio` (while its output keeps up), or to stderr without
+ * log messages go to `logs` (the stdio client, while it keeps up), or to stderr without
  * them (over HTTP).
  */
-export async function connectUpstream(
+async function connectUpstream(
   upstream: Upstream,
-  stdio: { servers: Set<Server>; output: Writable } | undefined,
+  logs: UpstreamLogs,
   stderr: Writable,
+  signal: AbortSignal,
 ): Promise<{ upstream: Upstream; client: UpstreamClient } | undefined> {
   const label = upstream.name;
   const tail: string[] = [];
   try {
     const client = await connectMcpServer(
       { ...upstream, ...('command' in upstream ? { stderr: 'pipe' as const } : {}) },
-      undefined,
+      signal,
       (stream) => forwardLines(stream, `[${label}]`, stderr, tail),
       (message) => stderr.write(`${message}\n`),
     );
     client.setNotificationHandler(LoggingMessageNotificationSchema, ({ params }) => {
       const logger = params.logger === undefined ? label : `${label}/${params.logger}`;
-      if (stdio !== undefined) {
-        if (stdio.output.writableLength >= MAX_LOG_BACKLOG_BYTES) return; // a slow client: never a growing queue
-        for (const server of stdio.servers) server.sendLoggingMessage({ ...params, logger }).catch(() => {});
-      } else if (stderr.writableLength < MAX_LOG_BACKLOG_BYTES)
+      if (logs !== undefined) logs.forward(label, { ...params, logger });
+      else if (stderr.writableLength < MAX_LOG_BACKLOG_BYTES)
         stderr.write(`[${logger}] ${params.level}: ${logText(params.data)}\n`);
     });
     return { upstream, client };
   } catch (error) {
+    if (signal.aborted) return undefined;
     const output = tail.length === 0 ? '' : `; its last output: ${tail.join(' | ')}`;
     stderr.write(`codecell mcp: upstream ${label} failed to start: ${messageOf(error)}${output}\n`);
     return undefined;
   }
 }
 
+/** Where upstream log messages go: the stdio client (while it keeps up), or stderr (undefined). */
+export type UpstreamLogs = StdioLogs | undefined;
+
 /**
- * Every upstream's tools under a namespace of its own (a second server of one name gets name2,
- * ...); an upstream whose tools/list fails is left out with a warning.
+ * The upstreams of one `codecell mcp`: each started and its tools listed under a namespace of its
+ * own (a second server of one name gets name2, ...). `start` waits for them within a bound; one
+ * that answers later joins then, and `onJoin`'s listeners hear of it. An upstream whose start or
+ * tools/list fails is left out with a warning.
  */
-export async function listUpstreamTools(live: { upstream: Upstream; client: UpstreamClient }[], stderr: Writable) {
-  const taken = new Set<string>();
-  const tools: ToolDefinition[] = [];
-  const sources: { listed: ToolDefinition[]; client: UpstreamClient }[] = [];
-  for (const { upstream, client } of live) {
-    // Unnamed command lines take the server's own name; config and name= names stay as given.
-    const own = upstream.named === false ? client.getServerVersion()?.name?.split('/').at(-1) : undefined;
-    let namespace = namespaceOf(own ?? upstream.name);
-    for (let n = 2; taken.has(namespace); n++) namespace = `${namespaceOf(upstream.name)}${n}`;
-    taken.add(namespace);
+export class Upstreams {
+  readonly #configs: Upstream[];
+  readonly #stderr: Writable;
+  readonly #logs: UpstreamLogs;
+  /** Each upstream's tools by its index (config order), once it joined. */
+  readonly #listed: ToolDefinition[][] = [];
+  readonly #routes = new Map<string, UpstreamClient>();
+  readonly #clients: UpstreamClient[] = [];
+  readonly #namespaces = new Set<string>();
+  readonly #listeners = new Set<() => void>();
+  readonly #stopped = new AbortController();
+  #tools: readonly ToolDefinition[] = [];
+
+  constructor(configs: Upstream[], logs: UpstreamLogs, stderr: Writable) {
+    this.#configs = configs;
+    this.#logs = logs;
+    this.#stderr = stderr;
+  }
+
+  /** Every tool of the upstreams that joined so far, in config order. */
+  get tools(): readonly ToolDefinition[] {
+    return this.#tools;
+  }
+
+  /**
+   * Starts every upstream, waiting at most `boundMs` for them to join; how many joined, and the
+   * names of those still starting (they join when they answer).
+   */
+  async start(boundMs: number): Promise<{ joined: number; starting: string[] }> {
+    const settled = new Set<number>();
+    const starts = this.#configs.map(async (upstream, index) => {
+      try {
+        const live = await connectUpstream(upstream, this.#logs, this.#stderr, this.#stopped.signal);
+        if (live !== undefined) await this.#join(index, live.client);
+      } finally {
+        settled.add(index);
+      }
+    });
+    let timer: NodeJS.Timeout | undefined;
+    const bound = new Promise((resolve) => (timer = setTimeout(resolve, boundMs)));
+    await Promise.race([Promise.all(starts), bound]);
+    clearTimeout(timer);
+    const starting = this.#configs.filter((_, index) => !settled.has(index)).map(({ name }) => name);
+    return { joined: this.#listed.filter((tools) => tools !== undefined).length, starting };
+  }
+
+  /** Calls `listener` whenever an upstream joins late; the returned function stops it. */
+  onJoin(listener: () => void): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  /** Sends each tool call to its upstream; a cell's notify() goes to `log`. */
+  delegate(log: (text: string) => void): SessionRuntimeDelegate {
+    return {
+      invokeTool: async (call, signal) => {
+        const client = this.#routes.get(toolIdentifier(call.tool));
+        if (client === undefined) throw new Error(`tools.${toolIdentifier(call.tool)} has no upstream`);
+        return callMcpTool(client, call, signal, log);
+      },
+      notify: async (notification) => log(notification.text),
+    };
+  }
+
+  /** Stops the upstreams still starting and closes every one that joined. */
+  async close(): Promise<void> {
+    this.#stopped.abort();
+    await Promise.all(this.#clients.map((client) => client.close().catch(() => {})));
+  }
+
+  /** Lists an upstream's tools and routes them (a tools/list that fails leaves it out). */
+  async #join(index: number, client: UpstreamClient): Promise<void> {
+    if (this.#stopped.signal.aborted) return void client.close().catch(() => {});
+    this.#clients.push(client);
+    const upstream = this.#configs[index] as Upstream;
+    const namespace = this.#namespaceOf(upstream, client);
+    const warn = (message: string): void => void this.#stderr.write(`${message}\n`);
     let listed: ToolDefinition[];
     try {
-      listed = await listMcpTools(client, namespace, undefined, (message) => stderr.write(`${message}\n`));
+      listed = await listMcpTools(client, namespace, this.#stopped.signal, warn);
     } catch (error) {
-      stderr.write(`codecell mcp: upstream ${upstream.name} is left out: its tools/list failed: ${messageOf(error)}\n`);
-      continue;
+      if (!this.#stopped.signal.aborted)
+        warn(`codecell mcp: upstream ${upstream.name} is left out: its tools/list failed: ${messageOf(error)}`);
+      return;
     }
-    tools.push(...listed);
-    sources.push({ listed, client });
+    const routed: ToolDefinition[] = [];
+    for (const tool of listed) {
+      const id = toolIdentifier(tool);
+      if (this.#routes.has(id)) {
+        warn(`codecell mcp: tool ${tool.name} of ${upstream.name} is left out: another upstream has tools.${id}`);
+        continue;
+      }
+      this.#routes.set(id, client);
+      routed.push(tool);
+    }
+    this.#listed[index] = routed;
+    this.#tools = this.#listed.flat();
+    for (const listener of this.#listeners) listener();
   }
-  return { tools, sources };
+
+  /** Unnamed command lines take the server's own name; config and name= names stay as given. */
+  #namespaceOf(upstream: Upstream, client: UpstreamClient): string {
+    const own = upstream.named === false ? client.getServerVersion()?.name?.split('/').at(-1) : undefined;
+    let namespace = namespaceOf(own ?? upstream.name);
+    for (let n = 2; this.#namespaces.has(namespace); n++) namespace = `${namespaceOf(upstream.name)}${n}`;
+    this.#namespaces.add(namespace);
+    return namespace;
+  }
+}
+
+/**
+ * A session over the upstreams' tools: each cell gets every tool known when it starts, also those
+ * of an upstream that joined after the session did.
+ */
+export class UpstreamSession extends ComposedSession {
+  readonly #upstreams: Upstreams;
+
+  constructor(session: CodeCellSession, tools: readonly ToolDefinition[], upstreams: Upstreams) {
+    super(session, [...tools], undefined, async () => {});
+    this.#upstreams = upstreams;
+  }
+
+  override execute(request: ExecuteRequest, initialObserve?: ObserveMode): Promise<StartedCell> {
+    // Tools only ever join: a longer list is a newer one.
+    const now = this.#upstreams.tools;
+    return super.execute(now.length === this.tools.length ? request : { ...request, tools: [...now] }, initialObserve);
+  }
 }

@@ -3,18 +3,16 @@
 // from a config file in the format MCP clients use ({ "mcpServers": { name: … } }) and from
 // `--upstream [name=]"<command>"` / `--upstream name=<url>`; each is namespaced by its name.
 import { readFile } from 'node:fs/promises';
-import type { Server } from '@modelcontextprotocol/sdk/server/index.js';
 import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
 import type { Readable, Writable } from 'node:stream';
 import { parseArgs } from 'node:util';
-import type { CellLimits, ToolDefinition } from '../../src/index.js';
+import type { CellLimits } from '../../src/index.js';
 import { CODECELL_VERSION, messageOf } from '../../src/internal.js';
-import { callMcpTool, type McpServerConfig } from '../tools/mcp-tools.js';
+import type { McpServerConfig } from '../tools/mcp-tools.js';
 import { HostClient } from '../client/client.js';
-import { SessionBuilder } from '../tools/session-builder.js';
 import { address, wholeNumber } from './host-args.js';
 import { isLoopback, serveMcpHttp } from './mcp-http.js';
-import { connectUpstream, listUpstreamTools } from './mcp-upstreams.js';
+import { StdioLogs, Upstreams, UpstreamSession } from './mcp-upstreams.js';
 import { newMcpSession, type McpContext } from './mcp-server.js';
 
 const MCP_SYNOPSIS = 'usage: codecell mcp [--config <mcp.json>] [--upstream [name=]"<command> [args...]"] ';
@@ -28,6 +26,8 @@ const MCP_USAGE = `${MCP_SYNOPSIS}[--upstream name=<url>] ...
   --token-file <file>   with --http: clients must send Authorization: Bearer <the file's text>
   --max-sessions <n>    with --http: MCP sessions open at once (default 64)
   --idle-ms <ms>        with --http: an MCP session idle this long is closed (default 1800000)
+  --startup-ms <ms>     how long the client's initialize waits for the upstreams to start (default
+                        5000); one that starts later joins then (notifications/tools/list_changed)
   --on-cancel <what>    a cancelled exec/wait: terminate its cell (default) or detach from it
   --cpu-time-ms <ms>    a cell's CPU time limit (default 60000; 0: none)
   --wall-time-ms <ms>   a cell's wall time limit (default 600000; 0: none)
@@ -102,11 +102,15 @@ export interface McpIo {
   stderr: Writable;
 }
 
+/** How long initialize waits for the upstreams at most: within the 10 s some MCP clients give a server to start. */
+const DEFAULT_STARTUP_MS = 5_000;
+
 /** How `codecell mcp` serves, from its flags. */
 interface McpPlan {
   upstreams: (McpServerConfig & { named?: boolean })[];
   limits: Partial<CellLimits>;
   onCancel: 'terminate' | 'detach';
+  startupMs: number;
   http: { host: string; port: number; token: string | undefined; maxSessions: number; idleMs: number } | undefined;
 }
 
@@ -120,6 +124,7 @@ const FLAGS = {
   'max-sessions': { type: 'string' },
   'idle-ms': { type: 'string' },
   'on-cancel': { type: 'string' },
+  'startup-ms': { type: 'string' },
   'cpu-time-ms': { type: 'string' },
   'wall-time-ms': { type: 'string' },
 } as const;
@@ -165,7 +170,7 @@ async function planOf(args: string[], io: McpIo): Promise<McpPlan | number> {
     ...(values.config === undefined ? [] : await configFile(values.config)),
     ...(values.upstream ?? []).map(upstreamOf),
   ];
-  return { upstreams, limits, onCancel, http };
+  return { upstreams, limits, onCancel, startupMs: whole('startup-ms') ?? DEFAULT_STARTUP_MS, http };
 }
 
 /** Runs the MCP server until its client disconnects (stdio) or a signal (HTTP); resolves with the exit code. */
@@ -187,41 +192,40 @@ export async function mcpCommand(args: string[], io: McpIo): Promise<number> {
     return 2;
   }
 
-  const servers = new Set<Server>();
   const forwardLogs = plan.http === undefined;
-  const connected = await Promise.all(
-    upstreams.map((upstream) =>
-      connectUpstream(upstream, forwardLogs ? { servers, output: io.stdout } : undefined, io.stderr),
-    ),
-  );
-  const live = connected.filter((entry) => entry !== undefined);
-  if (live.length === 0) {
+  const logs = new StdioLogs(io.stdout);
+  const upstreamSet = new Upstreams(upstreams, forwardLogs ? logs : undefined, io.stderr);
+  // Bounded: the client's initialize is answered after at most --startup-ms; a slow upstream
+  // joins when it answers (clients hear notifications/tools/list_changed).
+  const { joined, starting } = await upstreamSet.start(plan.startupMs);
+  if (joined === 0 && starting.length === 0) {
     io.stderr.write('codecell mcp: no upstream server could be started\n');
+    await upstreamSet.close();
     return 1;
   }
+  if (starting.length > 0)
+    io.stderr.write(
+      `codecell mcp: ${starting.join(', ')} not started within ${plan.startupMs} ms; ` +
+        'each joins when it answers (clients hear notifications/tools/list_changed)\n',
+    );
   const logger = { warn: (m: string) => io.stderr.write(`${m}\n`), error: (m: string) => io.stderr.write(`${m}\n`) };
   // Cells run in a codecell-host process: a catastrophic cell costs that host (a fresh one takes
   // over for the next call), never this MCP server.
   const host = await HostClient.spawn({ processes: 1, logger });
-  const { tools, sources } = await listUpstreamTools(live, io.stderr);
   const context: McpContext = {
-    tools,
+    upstreams: upstreamSet,
     onCancel: plan.onCancel,
-    servers,
+    servers: logs.servers,
     forwardLogs,
-    newBuilder: (log) => {
-      const builder = new SessionBuilder({ host, logger }).withLimits(limits);
-      for (const { listed, client } of sources)
-        builder.withTools(listed, { invokeTool: (call, signal) => callMcpTool(client, call, signal, log) });
-      return builder.withTools([], {
-        invokeTool: async () => null,
-        notify: async (notification) => log(notification.text),
-      });
+    startSession: async (log) => {
+      const tools = upstreamSet.tools;
+      const session = await host.createSession(upstreamSet.delegate(log), { tools: [...tools], limits });
+      return new UpstreamSession(session, tools, upstreamSet);
     },
   };
   const code = plan.http === undefined ? await serveStdio(context, io) : await serveHttp(context, plan.http, io);
   await host.close();
-  await Promise.all(live.map(({ client }) => client.close().catch(() => {})));
+  await upstreamSet.close();
   return code;
 }
 
