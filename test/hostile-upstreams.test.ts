@@ -237,7 +237,7 @@ describe('codecell mcp with hostile upstreams', { timeout: 60_000 }, () => {
   });
 
   test('http: hostile upstreams never stop it; exec works and a backtracking pattern answers at once', async (t) => {
-    const modes = ['list-error', 'names', 'bad-output-schema', 'redos'];
+    const modes = ['list-error', 'names', 'bad-output-schema', 'redos', 'paginate', 'silent'];
     const config = tempFile(
       t,
       'codecell-hostile-http-',
@@ -251,12 +251,15 @@ describe('codecell mcp with hostile upstreams', { timeout: 60_000 }, () => {
       }),
     );
     const { url, stderr } = await startHttp(t, `honest=${process.execPath} ${HOSTILE}`, {
-      extra: ['--config', config],
+      extra: ['--config', config, '--startup-ms', '2000'],
     });
     const client = await connect(t, url);
-    assert.deepEqual(await texts(client, 'text(ALL_TOOLS.map((t) => t.name).join(" "))'), [
+    const names = 'text(ALL_TOOLS.filter((t) => !t.name.startsWith("paginate")).map((t) => t.name).join(" "))';
+    assert.deepEqual(await texts(client, names), [
       'names__a_b names__ok bad_output_schema__broken bad_output_schema__ok redos__slow honest__ok',
     ]);
+    const pages = 'text(ALL_TOOLS.filter((t) => t.name.startsWith("paginate")).length)';
+    assert.deepEqual(await texts(client, pages), ['100']);
     const refused = await texts(
       client,
       'try { await tools.redos__slow() } catch (e) { text("refused: " + e.message) }',
