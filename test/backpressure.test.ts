@@ -4,16 +4,16 @@
 import assert from 'node:assert/strict';
 import { PassThrough } from 'node:stream';
 import { test } from 'node:test';
-import { FramedWriter } from '../host/wire/framing.js';
+import { streamWriter } from '../host/wire/framing.js';
 import { createHost } from '../host/index.js';
 import { capturingLogger } from './helpers.js';
 import { frame } from './wire.js';
 
 test('the frame writer waits for drain once its output needs draining, and keeps the order', async () => {
   const output = new PassThrough({ highWaterMark: 1024 });
-  const writer = new FramedWriter(output, { written: () => {}, lost: () => {} }, 1024 * 1024);
+  const writer = streamWriter(output, { lost: () => {} }, 1024 * 1024);
   const body = 'x'.repeat(600);
-  for (let i = 0; i < 50; i++) void writer.writeText(`${i}:${body}`);
+  for (let i = 0; i < 50; i++) writer.push(`${i}:${body}`);
   await new Promise((resolve) => setImmediate(resolve));
   assert.ok(
     output.writableLength <= 64 * 1024,
@@ -33,10 +33,10 @@ test('the frame writer waits for drain once its output needs draining, and keeps
 test('large messages written in one turn are bounded too: past the bound the writer gives its output up', async () => {
   const output = new PassThrough({ highWaterMark: 16 * 1024 }); // nobody reads it
   const overflows: Error[] = [];
-  const hooks = { written: () => {}, lost: () => {}, overflow: (error: Error) => void overflows.push(error) };
-  const writer = new FramedWriter(output, hooks, 1024 * 1024);
+  const hooks = { lost: () => {}, overflow: (error: Error) => void overflows.push(error) };
+  const writer = streamWriter(output, hooks, 1024 * 1024);
   const body = 'y'.repeat(512 * 1024);
-  for (let i = 0; i < 4; i++) void writer.writeText(body);
+  for (let i = 0; i < 4; i++) writer.push(body);
   await new Promise((resolve) => setImmediate(resolve));
   assert.equal(overflows.length, 1, 'the writer gave its output up');
   assert.ok(output.destroyed);

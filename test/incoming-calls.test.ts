@@ -1,50 +1,81 @@
 // The client's side of the host's delegate calls (host/client/incoming-calls.ts): a cell's calls
-// of one method share one AbortSignal, a cancelled group is never reused, and emptied groups are
-// swept so that a long-lived client keeps a bounded number of them.
+// of one method share one AbortSignal, a cancelled call is never answered and a cancelled group
+// is never reused, and a cell's groups go when the cell closes (nothing outlives its session).
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { IncomingCalls } from '../host/client/incoming-calls.js';
+import { JsonText } from '../host/wire/rpc.js';
+import type { IncomingRequest } from '../host/wire/protocol.js';
 
-const answered: unknown[] = [];
-const calls = (): IncomingCalls => new IncomingCalls((message) => answered.push(message));
+const answered: string[] = [];
+const settle = { answer: (result: JsonText) => void answered.push(result.text), fail: () => {} };
+
+/** A request as the engine hands it over: forget() marks it given up. */
+function request(id: number): IncomingRequest & { forgotten: boolean } {
+  return {
+    id,
+    signal: new AbortController().signal,
+    open: true,
+    forgotten: false,
+    forget() {
+      this.forgotten = true;
+    },
+  };
+}
+
+const open = (incoming: IncomingCalls, id: number, cellId: string, method: 'tool/invoke' | 'cell/notify') => {
+  const req = request(id);
+  return { req, call: incoming.open(req, method, { sessionId: 's1', cellId }, {}, settle) };
+};
 
 test("a cell's sequential calls share one signal until a cell/cancel; a call after it gets a fresh one", () => {
-  const incoming = calls();
-  const first = incoming.open(1, 'tool/invoke', 's1', 'c1', {});
-  first.answer({ value: 1 });
-  const second = incoming.open(2, 'tool/invoke', 's1', 'c1', {});
-  assert.equal(second.signal, first.signal, 'the emptied group is kept for the next call');
-  assert.equal(incoming.open(3, 'cell/notify', 's1', 'c1', {}).signal === first.signal, false, 'per method');
+  const incoming = new IncomingCalls();
+  const first = open(incoming, 1, 'c1', 'tool/invoke');
+  first.call.answer(new JsonText('{"value":1}'));
+  const second = open(incoming, 2, 'c1', 'tool/invoke');
+  assert.equal(second.call.signal, first.call.signal, 'the group is kept for the cell’s next call');
+  assert.equal(open(incoming, 3, 'c1', 'cell/notify').call.signal === first.call.signal, false, 'per method');
   assert.equal(incoming.cancel('s1', 'c1', 'tool/invoke').length, 0);
-  assert.equal(second.signal.aborted, true);
-  const before = answered.length;
-  second.answer({ value: 2 });
-  assert.equal(answered.length, before, 'a cancelled call is never answered');
-  const third = incoming.open(4, 'tool/invoke', 's1', 'c1', {});
-  assert.equal(third.signal.aborted, false, 'a cancelled group is not reused');
-  third.answer({ value: 3 });
-  assert.equal(answered.length, before + 1);
+  assert.equal(second.call.signal.aborted, true);
+  assert.equal(second.req.forgotten, true, 'a cancelled call is forgotten by the engine: never answered');
+  assert.equal(first.req.forgotten, false, 'an answered one is not touched');
+  const third = open(incoming, 4, 'c1', 'tool/invoke');
+  assert.equal(third.call.signal.aborted, false, 'a cancelled group is not reused');
 });
 
-test('emptied groups of many cells are swept; busy ones stay', () => {
-  const incoming = calls();
-  const busy = incoming.open('busy', 'tool/invoke', 's1', 'busy-cell', {});
-  for (let cell = 0; cell < 2_000; cell++) incoming.open(cell, 'tool/invoke', 's1', `c${cell}`, {}).answer(null);
-  assert.ok(incoming.groups <= 257, `${incoming.groups} groups kept after 2 000 cells`);
-  assert.equal(busy.signal.aborted, false);
+test("a closed cell's groups go; a busy cell's stay", () => {
+  const incoming = new IncomingCalls();
+  const busy = open(incoming, 0, 'busy-cell', 'tool/invoke');
+  for (let cell = 0; cell < 2_000; cell++) {
+    open(incoming, cell + 1, `c${cell}`, 'tool/invoke').call.answer(new JsonText('null'));
+    incoming.cellClosed('s1', `c${cell}`);
+  }
+  assert.equal(incoming.cells, 1, `${incoming.cells} cells kept after 2 000 closed`);
+  assert.equal(busy.call.signal.aborted, false);
   assert.equal(incoming.cancel('s1', 'busy-cell', 'tool/invoke').length, 0);
-  assert.equal(busy.signal.aborted, true, 'the busy group survived the sweeps');
+  assert.equal(busy.call.signal.aborted, true);
 });
 
 test('a cancel returns the delegates still running, not those that settled and answered', () => {
-  const incoming = calls();
-  const answeredCall = incoming.open(1, 'tool/invoke', 's1', 'c1', {});
+  const incoming = new IncomingCalls();
+  const answeredCall = open(incoming, 1, 'c1', 'tool/invoke').call;
   const settled = Promise.resolve({ value: 1 });
   answeredCall.running(settled);
-  answeredCall.answer({ value: 1 });
-  const hanging = incoming.open(2, 'tool/invoke', 's1', 'c1', {});
+  answeredCall.answer(new JsonText('{"value":1}'));
+  const hanging = open(incoming, 2, 'c1', 'tool/invoke').call;
   const never = new Promise<never>(() => {});
   hanging.running(never);
   assert.deepEqual(incoming.cancel('s1', 'c1', 'tool/invoke'), [never]);
   assert.equal(hanging.signal.aborted, true);
+});
+
+test("a session's shutdown aborts its calls and forgets its cells; another session's are untouched", () => {
+  const incoming = new IncomingCalls();
+  const mine = open(incoming, 1, 'c1', 'tool/invoke');
+  const other = incoming.open(request(2), 'tool/invoke', { sessionId: 's2', cellId: 'c1' }, {}, settle);
+  incoming.abortSession('s1', Object.assign(new Error('shutting down'), { code: 'ERR_SHUTTING_DOWN' }) as never);
+  assert.equal(mine.call.signal.aborted, true);
+  assert.equal(mine.req.forgotten, true);
+  assert.equal(other.signal.aborted, false);
+  assert.equal(incoming.cells, 1);
 });

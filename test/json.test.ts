@@ -1,7 +1,12 @@
-// toJsonText: what a delegate's value may be, and the fast path for values read from the wire.
+// toJsonText: what a delegate's value may be, and the fast path for values read from the wire
+// (ParsedJson), which keeps nothing once the value is gone.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { fromParsedJson, toJsonText } from '../src/json.js';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
+import { ParsedJson, toJsonText } from '../src/json.js';
+
+setFlagsFromString('--expose-gc');
 
 test('toJsonText refuses what JSON.stringify would drop or mangle, at any depth', () => {
   assert.throws(() => toJsonText({ a: [1, { f: () => 1 }] }), { name: 'TypeError', message: /function/ });
@@ -19,28 +24,27 @@ test('toJsonText encodes primitives and plain values as JSON.stringify does; und
   assert.equal(toJsonText(undefined), '');
 });
 
-test('a value marked as parsed JSON is encoded the same; an unmarked one is still checked', () => {
-  const parsed = fromParsedJson(JSON.parse('{"a":[1,{"b":"c"}],"d":null}') as Record<string, unknown>);
-  assert.equal(toJsonText(parsed), '{"a":[1,{"b":"c"}],"d":null}');
-  assert.equal(fromParsedJson(7), 7);
-  assert.equal(fromParsedJson(null), null);
-  // The mark is per object: the same shape built in code is checked as before.
-  assert.throws(() => toJsonText({ a: [1, { b: () => 'c' }] }), TypeError);
-  // A marked value is not walked again (which is why it must not change after it was parsed).
+test('a value read from the wire (ParsedJson) is encoded as is, unwrapped; the mark goes with the value', () => {
+  const parsed = JSON.parse('{"a":[1,{"b":"c"}],"d":null}') as Record<string, unknown>;
+  assert.equal(toJsonText(new ParsedJson(parsed as never)), '{"a":[1,{"b":"c"}],"d":null}');
+  assert.equal(toJsonText(new ParsedJson(undefined)), '');
+  // The mark is the wrapper, not the object: the same object handed over bare is checked as before.
   parsed.late = () => 1;
-  assert.equal(toJsonText(parsed), '{"a":[1,{"b":"c"}],"d":null}');
+  assert.throws(() => toJsonText(parsed), { name: 'TypeError', message: /function/ });
 });
 
-test('a marked value is recognised among the 32 marked last; one pushed out is checked again, and encoded the same', () => {
-  const first = fromParsedJson(JSON.parse('{"first":[1]}') as Record<string, unknown>);
-  for (let i = 0; i < 32; i++) fromParsedJson(JSON.parse(`{"i":${i}}`));
-  // Pushed out of the marks: a function added late is refused again, as for any unmarked value.
-  first.late = () => 1;
-  assert.throws(() => toJsonText(first), { name: 'TypeError', message: /function/ });
-  delete first.late;
-  assert.equal(toJsonText(first), '{"first":[1]}');
-  // The newest marks still hold.
-  const last = fromParsedJson(JSON.parse('{"last":true}') as Record<string, unknown>);
-  last.late = () => 1;
-  assert.equal(toJsonText(last), '{"last":true}');
+test('nothing of a parsed value is kept by the module once its wrapper is gone', async () => {
+  let collected = false;
+  const registry = new FinalizationRegistry(() => (collected = true));
+  (() => {
+    const value = JSON.parse('{"big":"' + 'x'.repeat(1_000_000) + '"}') as Record<string, unknown>;
+    registry.register(value, 'value');
+    toJsonText(new ParsedJson(value as never));
+  })();
+  const gc = runInNewContext('gc') as () => void;
+  for (let i = 0; i < 50 && !collected; i++) {
+    gc();
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+  assert.equal(collected, true);
 });

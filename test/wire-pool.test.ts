@@ -4,8 +4,7 @@ import assert from 'node:assert/strict';
 import { PassThrough, Writable } from 'node:stream';
 import { test } from 'node:test';
 import { HostClient } from '../host/index.js';
-import { FramedReader, FramedWriter } from '../host/wire/framing.js';
-import type { Message } from 'vscode-jsonrpc';
+import { FramedReader, streamWriter } from '../host/wire/framing.js';
 import { capturingLogger, RecordingDelegate, texts } from './helpers.js';
 import { HOST_BIN } from './sessions.js';
 
@@ -23,14 +22,18 @@ function recordingOutput(): Writable & { writes: string[] } {
 
 test('messages of one turn leave together, but a lone message after a lone turn leaves at once; frames read back in order', async () => {
   const output = recordingOutput();
-  const writer = new FramedWriter(output, { written: () => {}, lost: (error) => assert.fail(error) });
+  const writer = streamWriter(output, { lost: (error) => assert.fail(error) });
+  const write = (message: object): Promise<void> => {
+    writer.push(JSON.stringify(message));
+    return writer.written();
+  };
   // The writer's last turn wrote nothing: the first message leaves at once, the rest at the turn's end.
-  const sent = [1, 2, 3].map((id) => writer.write({ jsonrpc: '2.0', id, result: { text: 'é'.repeat(id) } } as Message));
+  const sent = [1, 2, 3].map((id) => write({ jsonrpc: '2.0', id, result: { text: 'é'.repeat(id) } }));
   assert.equal(output.writes.length, 1, 'the first message of the turn left at once');
   await Promise.all(sent);
   assert.equal(output.writes.length, 2, 'the rest of the turn in one write');
   // After a turn of several messages, a message waits for the end of its turn (a batch may follow).
-  const later = writer.write({ jsonrpc: '2.0', method: 'later' } as Message);
+  const later = write({ jsonrpc: '2.0', method: 'later' });
   assert.equal(output.writes.length, 2, 'after a batch, the next message waits for the turn to end');
   await later;
   assert.equal(output.writes.length, 3, 'a message of a later turn leaves in its own write');
@@ -38,9 +41,7 @@ test('messages of one turn leave together, but a lone message after a lone turn 
   // phase), each followed by its own microtasks, as the calls out of an isolate arrive. After a
   // lone message the first leaves at once, the second at the end of the turn.
   const oneAtATime = (ids: number[]) =>
-    ids.map(
-      (id) => new Promise((resolve) => setImmediate(() => resolve(writer.write({ jsonrpc: '2.0', id } as Message)))),
-    );
+    ids.map((id) => new Promise((resolve) => setImmediate(() => resolve(write({ jsonrpc: '2.0', id })))));
   await Promise.all(await Promise.all(oneAtATime([3, 4])));
   assert.equal(output.writes.length, 5, 'after a lone message: the first at once, the next at the end of the turn');
   // After that turn of two, the messages of one turn leave together again.
@@ -54,11 +55,10 @@ test('messages of one turn leave together, but a lone message after a lone turn 
 
   const input = new PassThrough();
   const read: unknown[] = [];
-  const reader = new FramedReader(input, {
-    body: (text) => JSON.parse(text) as Message,
+  new FramedReader(input, {
+    body: (text) => void read.push(JSON.parse(text)),
     malformed: (reason) => assert.fail(reason),
   });
-  reader.listen((message) => read.push(message));
   for (const write of output.writes) input.write(write);
   assert.deepEqual(
     read,
@@ -91,11 +91,10 @@ test('frames split anywhere, with other headers or junk between them, are each r
     const input = new PassThrough();
     const read: string[] = [];
     const malformed: string[] = [];
-    const reader = new FramedReader(input, {
-      body: (text) => (read.push(text), undefined),
+    new FramedReader(input, {
+      body: (text) => void read.push(text),
       malformed: (reason) => void malformed.push(reason),
     });
-    reader.listen(() => {});
     const chunks =
       cut === 'bytes'
         ? Array.from(stream, (byte) => Buffer.from([byte]))
@@ -111,9 +110,11 @@ test('a writer whose pipe broke reports it once and never throws', async () => {
     write: (_chunk, _encoding, done) => done(Object.assign(new Error('write EPIPE'), { code: 'EPIPE' })),
   });
   const lost: Error[] = [];
-  const writer = new FramedWriter(output, { written: () => {}, lost: (error) => lost.push(error) });
-  await writer.write({ jsonrpc: '2.0', method: 'a' } as Message);
-  await writer.write({ jsonrpc: '2.0', method: 'b' } as Message);
+  const writer = streamWriter(output, { lost: (error) => lost.push(error) });
+  writer.push('{"jsonrpc":"2.0","method":"a"}');
+  await writer.written();
+  writer.push('{"jsonrpc":"2.0","method":"b"}');
+  await writer.written();
   await new Promise((resolve) => setImmediate(resolve));
   assert.equal(lost.length, 1);
   assert.match(lost[0]?.message ?? '', /EPIPE/);
@@ -127,7 +128,7 @@ test('push() sends a lone message at once and the rest of its turn together; wri
       done();
     },
   });
-  const writer = new FramedWriter(output, { written: () => {}, lost: () => {} });
+  const writer = streamWriter(output, { lost: () => {} });
   await writer.written();
   writer.push('{"a":1}');
   assert.equal(chunks.length, 1, 'a lone message leaves at once');

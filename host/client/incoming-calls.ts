@@ -1,15 +1,18 @@
-// The client's side of the delegate calls of protocol v2 (tool/invoke, cell/notify): each call
-// the host sends is served by its session's delegate, unless the host cancels it first (one
-// cell/cancel for a cell's calls of one method): its delegates' signals abort and it is never
-// answered (the host's side is host/server/outgoing-calls.ts).
+// The client's side of the delegate calls (tool/invoke, cell/notify): each call the host sends is
+// served by its session's delegate, unless the host cancels it first — one cell/cancel for a
+// cell's calls of one method: their delegates' signals abort and they are never answered (the
+// engine forgets them). A cell's calls of one method share one AbortSignal; its groups are
+// forgotten when the cell closes, a session's when it shuts down.
 import { CodeCellError, toolIdentifier, type SessionRuntimeDelegate } from '../../src/index.js';
 import { Deadline, errorKindOf, messageOf, toJsonText, toolErrorText } from '../../src/internal.js';
+import { JsonText, RpcError } from '../wire/messages.js';
 import {
   DelegateCalls,
   JsonRpcErrors,
   type CellCancelParams,
   type DelegateCall,
   type DelegateCallName,
+  type IncomingRequest,
   type SessionId,
 } from '../wire/protocol.js';
 
@@ -19,28 +22,22 @@ import {
  */
 const MAX_WIRE_ERROR_BYTES = 4 * 1024 * 1024;
 
-/** Groups kept with no open call before the emptied ones are swept (see IncomingCalls.open). */
-const MAX_IDLE_GROUPS = 256;
-
 /** The wire methods of the delegate calls (the ones cell/cancel names). */
 type DelegateMethod = CellCancelParams['method'];
 
 /** One incoming call as the client's session serves it. */
 export interface IncomingCall {
-  readonly id: string | number;
-  readonly method: DelegateMethod;
   readonly value: unknown;
   readonly signal: AbortSignal;
   /**
    * The delegate's promise for this call: once its signal aborts, terminate and shutdown wait
-   * for it (within the session's deadline), as they do in-process, until `answer` or `fail`,
-   * called once it settled.
+   * for it (within the session's deadline), as they do in-process.
    */
   running(settled: Promise<unknown>): void;
-  /** Sends the result; throws, answering nothing yet, when it is not JSON (toJsonText's rules). */
-  answer(result: unknown): void;
+  /** Answers with the delegate's value, serialised and checked here. */
+  answer(result: JsonText): void;
   /** Answers with an error; `kind` ('TypeError', 'RangeError') travels as `data.kind`. */
-  fail(code: number, message: string, kind?: string): void;
+  fail(error: RpcError): void;
 }
 
 /** A delegate call from the host, waiting for its session's delegate. */
@@ -57,116 +54,105 @@ export function serveDelegateCall(delegate: SessionRuntimeDelegate, { name, call
   call.running(settled);
   settled.then(
     (value) => {
+      let text: string;
       try {
-        call.answer(row.answer(value as never));
+        // The result is serialised once, checked, straight into the answer's text.
+        text = toJsonText(row.answer(value as never));
       } catch (error) {
         // What cannot cross as JSON fails the call here, as in-process, instead of the answer.
         const tool = (call.value as { tool?: ToolRef } | undefined)?.tool;
         const subject =
           name === 'invokeTool' && tool !== undefined ? `tools.${toolIdentifier(tool)}` : `delegate.${name}`;
-        call.fail(JsonRpcErrors.delegateFailed, `${subject} returned a value that is not JSON: ${messageOf(error)}`);
+        const message = `${subject} returned a value that is not JSON: ${messageOf(error)}`;
+        return call.fail(new RpcError(JsonRpcErrors.delegateFailed, message));
       }
+      call.answer(new JsonText(text));
     },
-    (error: unknown) =>
-      call.fail(JsonRpcErrors.delegateFailed, toolErrorText(error, MAX_WIRE_ERROR_BYTES), errorKindOf(error)),
+    (error: unknown) => {
+      const kind = errorKindOf(error);
+      const message = toolErrorText(error, MAX_WIRE_ERROR_BYTES);
+      call.fail(new RpcError(JsonRpcErrors.delegateFailed, message, kind === '' ? undefined : { kind }));
+    },
   );
 }
 
-interface IncomingGroup {
+/** A cell's calls of one method: one AbortController, the requests open, the delegates running. */
+interface CallGroup {
   readonly controller: AbortController;
-  readonly ids: Set<string | number>;
-  /** The delegates' promises of the group's calls still running. */
+  readonly requests: Set<IncomingRequest>;
   readonly running: Set<Promise<unknown>>;
 }
 
+type CellCalls = Partial<Record<DelegateMethod, CallGroup>>;
+
 /**
- * The client's side: the cell's calls of one method share one AbortController. Aborting a group
- * returns its delegates' promises still running, for whoever waits for them under a deadline.
+ * The client's calls by session, cell and method. Aborting a group returns its delegates'
+ * promises still running, for whoever waits for them under a deadline.
  */
 export class IncomingCalls {
-  readonly #send: (message: object | string) => void;
-  readonly #groups = new Map<string, IncomingGroup>();
-  /** The number of groups past which emptied ones are swept. */
-  #sweepAt = MAX_IDLE_GROUPS;
+  readonly #sessions = new Map<SessionId, Map<string, CellCalls>>();
 
-  constructor(send: (message: object | string) => void) {
-    this.#send = send;
-  }
-
-  /** Registers a call from the host; its answer is written unless the host cancelled it first. */
+  /** Registers a call from the host; `settle` answers it (once; nothing after a cancel). */
   open(
-    id: string | number,
+    request: IncomingRequest,
     method: DelegateMethod,
-    sessionId: SessionId,
-    cellId: string,
+    where: { sessionId: SessionId; cellId: string },
     value: unknown,
+    settle: { answer(result: JsonText): void; fail(error: RpcError): void },
   ): IncomingCall {
-    const key = groupKey(sessionId, cellId, method);
-    let group = this.#groups.get(key);
-    if (group === undefined) {
-      group = { controller: new AbortController(), ids: new Set(), running: new Set() };
-      this.#groups.set(key, group);
-    }
-    const live = group;
-    live.ids.add(id);
-    /** The delegate's promise, while it runs (see running). */
+    const group = this.#group(where.sessionId, where.cellId, method);
+    group.requests.add(request);
     let started: Promise<unknown> | undefined;
-    const finish = (message: () => object | string): void => {
-      if (!live.ids.has(id)) return; // cancelled: the host forgot it, so no answer
-      this.#send(message());
-      live.ids.delete(id);
-      // Its answer is sent once the delegate settled: nobody need wait for it any more.
-      if (started !== undefined) live.running.delete(started);
-      // An emptied group stays for the cell's next call (one AbortController per cell and method,
-      // not per call); emptied groups are swept once there are many (their cells have ended).
-      if (live.ids.size === 0 && this.#groups.size > this.#sweepAt) this.#sweep();
+    const finish = (): void => {
+      group.requests.delete(request);
+      if (started !== undefined) group.running.delete(started);
     };
     return {
-      id,
-      method,
       value,
-      signal: live.controller.signal,
+      signal: group.controller.signal,
       running: (settled) => {
-        if (live.controller.signal.aborted) return; // cancelled before it started: nobody waits
+        if (group.controller.signal.aborted) return; // cancelled before it started: nobody waits
         started = settled;
-        live.running.add(settled);
+        group.running.add(settled);
       },
-      // The result is serialised once, straight into the answer's text.
-      answer: (result) => finish(() => `{"jsonrpc":"2.0","id":${JSON.stringify(id)},"result":${toJsonText(result)}}`),
-      fail: (code, message, kind) =>
-        finish(() => ({
-          id,
-          error: { code, message, ...(kind === undefined || kind === '' ? {} : { data: { kind } }) },
-        })),
+      answer: (result) => {
+        finish();
+        settle.answer(result);
+      },
+      fail: (error) => {
+        finish();
+        settle.fail(error);
+      },
     };
   }
 
-  /** How many groups are kept (open calls, running delegates, or emptied and not swept yet). */
-  get groups(): number {
-    return this.#groups.size;
-  }
-
-  /** Forgets the groups with no open call and no delegate still running. */
-  #sweep(): void {
-    for (const [key, group] of this.#groups)
-      if (group.ids.size === 0 && group.running.size === 0) this.#groups.delete(key);
-    // Many groups still busy: the next sweep waits for twice as many (amortised, never quadratic).
-    this.#sweepAt = Math.max(MAX_IDLE_GROUPS, 2 * this.#groups.size);
+  /** How many cells have calls groups kept (open calls, or calls since the cell started). */
+  get cells(): number {
+    let count = 0;
+    for (const cells of this.#sessions.values()) count += cells.size;
+    return count;
   }
 
   /**
-   * cell/cancel: aborts the signal of every open call of the method for the cell; returns the
-   * delegates' promises still running.
+   * cell/cancel: aborts the signal of every open call of the method for the cell (they are never
+   * answered); returns the delegates' promises still running.
    */
   cancel(sessionId: SessionId, cellId: string, method: DelegateMethod): Promise<unknown>[] {
-    const key = groupKey(sessionId, cellId, method);
-    const group = this.#groups.get(key);
-    if (group === undefined) return [];
-    this.#groups.delete(key);
+    const cell = this.#sessions.get(sessionId)?.get(cellId);
+    const group = cell?.[method];
+    if (cell === undefined || group === undefined) return [];
+    delete cell[method];
     return abortGroup(
       group,
       new CodeCellError('ERR_CANCELLED', `codecell-host cancelled the ${method} calls of cell ${cellId}`),
     );
+  }
+
+  /** The cell closed (cell/closed): its calls ended, so its groups go. */
+  cellClosed(sessionId: SessionId, cellId: string): void {
+    const cells = this.#sessions.get(sessionId);
+    cells?.delete(cellId);
+    if (cells?.size === 0) this.#sessions.delete(sessionId);
   }
 
   /**
@@ -174,33 +160,35 @@ export class IncomingCalls {
    * returns the delegates' promises still running.
    */
   abortSession(sessionId: SessionId, reason: CodeCellError): Promise<unknown>[] {
-    const prefix = `${sessionId}\u0000`;
+    const cells = this.#sessions.get(sessionId);
+    this.#sessions.delete(sessionId);
     const running: Promise<unknown>[] = [];
-    for (const [key, group] of this.#groups) {
-      if (!key.startsWith(prefix)) continue;
-      this.#groups.delete(key);
-      running.push(...abortGroup(group, reason));
-    }
+    for (const cell of cells?.values() ?? [])
+      for (const group of Object.values(cell)) running.push(...abortGroup(group, reason));
     return running;
   }
 
   /** The host is gone: every open call's signal aborts with `reason`. */
   abortAll(reason: CodeCellError): void {
-    for (const group of this.#groups.values()) abortGroup(group, reason);
-    this.#groups.clear();
+    for (const sessionId of [...this.#sessions.keys()]) this.abortSession(sessionId, reason);
+  }
+
+  #group(sessionId: SessionId, cellId: string, method: DelegateMethod): CallGroup {
+    let cells = this.#sessions.get(sessionId);
+    if (cells === undefined) this.#sessions.set(sessionId, (cells = new Map()));
+    let cell = cells.get(cellId);
+    if (cell === undefined) cells.set(cellId, (cell = {}));
+    return (cell[method] ??= { controller: new AbortController(), requests: new Set(), running: new Set() });
   }
 }
 
-function abortGroup(group: IncomingGroup, reason: CodeCellError): Promise<unknown>[] {
-  group.ids.clear();
+function abortGroup(group: CallGroup, reason: CodeCellError): Promise<unknown>[] {
+  for (const request of group.requests) request.forget();
+  group.requests.clear();
   const running = [...group.running];
   group.running.clear();
   group.controller.abort(reason);
   return running;
-}
-
-function groupKey(sessionId: SessionId, cellId: string, method: DelegateMethod): string {
-  return `${sessionId}\u0000${cellId}\u0000${method}`;
 }
 
 /** Resolves once every promise settled, or `deadlineMs` after now, whichever is first. */

@@ -9,25 +9,16 @@ import { IncomingCalls, type InboundRequest } from './incoming-calls.js';
 
 export type { InboundRequest } from './incoming-calls.js';
 import { Liveness } from './liveness.js';
-import {
-  fromResponseError,
-  openConnection,
-  parseParams,
-  sendRequest,
-  serveMethods,
-  type MessageConnection,
-} from '../wire/jsonrpc.js';
-import { tokenFromSignal } from '../wire/signals.js';
+import { RpcConnection, RpcError, type JsonText } from '../wire/rpc.js';
 import {
   DelegateCalls,
-  JsonRpcErrors,
+  errorFromWire,
   Methods,
   PROTOCOL_VERSION,
-  type CellCancelParams,
-  type DelegateCall,
   type DelegateCallName,
   type Handlers,
   type HostLoad,
+  type IncomingRequest,
   type MethodSpec,
   type ParamsOf,
   type ResultOf,
@@ -58,14 +49,6 @@ export interface LinkOptions extends LivenessOptions {
   name?: string;
 }
 
-/** The delegate calls by their wire method, for the messages the client takes from the stream. */
-const DELEGATE_CALLS_BY_METHOD = new Map(
-  (Object.entries(DelegateCalls) as [DelegateCallName, DelegateCall][]).map(([name, row]) => [
-    row.method.name,
-    { name, row },
-  ]),
-);
-
 /** What the link needs of a session it routes messages to (RemoteSession is one). */
 export interface LinkedSession {
   /** A host message for the session, in arrival order (held until it was registered). */
@@ -78,7 +61,7 @@ export interface LinkedSession {
 
 /** One connection to one host process (or to an in-process host over streams). */
 export class HostLink {
-  readonly connection: MessageConnection;
+  readonly rpc: RpcConnection;
   readonly child: ChildProcess | undefined;
   /** The host this link reaches (see LinkOptions.name). */
   readonly name: string;
@@ -91,10 +74,8 @@ export class HostLink {
   loadReported: ((load: HostLoad | undefined) => void) | undefined;
   readonly #incoming: IncomingCalls;
   readonly #carrier: Carrier;
-  readonly #sendRaw: (message: object) => void;
-  /** A notification to the host. */
-  readonly notify: <M extends MethodSpec>(method: M, params: ParamsOf<M>) => void;
-  readonly #pending = new Set<(error: CodeCellError) => void>();
+  /** Requests sent and not yet answered (the liveness watch runs while there are any). */
+  #outstanding = 0;
   readonly #liveness: Liveness;
   #death: CodeCellError | undefined;
   readonly #exited = Promise.withResolvers<void>();
@@ -107,16 +88,14 @@ export class HostLink {
     this.logger = logger;
     this.#liveness = new Liveness(options.livenessTimeoutMs ?? DEFAULT_LIVENESS_MS);
     this.sessions = new PendingRouter({ label: 'session', logger });
-    const opened = openConnection(carrier, logger, (message) => this.#intercept(message), {
+    this.rpc = new RpcConnection(carrier, logger, {
       // A host that stopped reading its input (the delegates' answers) is given up.
       overflow: (error) =>
         this.die(new CodeCellError('ERR_HOST_EXITED', `codecell-host stopped reading: ${error.message}`)),
+      heard: () => this.#liveness.heard(),
     });
-    this.connection = opened.connection;
-    this.#incoming = new IncomingCalls(opened.send);
-    this.#sendRaw = opened.send;
-    this.notify = opened.notify;
-    const notifications: Handlers<'toClient', 'notification'> = {
+    this.#incoming = new IncomingCalls();
+    const handlers: Handlers<'toClient'> = {
       cellEvent: (params) =>
         this.remotes.get(params.sessionId)?.receive({ type: 'notification', message: { type: 'event', params } }),
       sessionEvent: (params) =>
@@ -124,14 +103,18 @@ export class HostLink {
           .get(params.sessionId)
           ?.receive({ type: 'notification', message: { type: 'sessionEvent', params } }),
       cellInitialEvent: (params) => this.sessions.routeNotification(params.sessionId, { type: 'initialEvent', params }),
-      cellClosed: (params) => this.sessions.routeNotification(params.sessionId, { type: 'closed', params }),
+      cellClosed: (params) => {
+        this.#incoming.cellClosed(params.sessionId, params.cellId);
+        this.sessions.routeNotification(params.sessionId, { type: 'closed', params });
+      },
       cellCancel: ({ sessionId, cellId, method }) => {
         const running = this.#incoming.cancel(sessionId, cellId, method);
         if (running.length > 0) this.remotes.get(sessionId)?.callsCancelled(cellId, running);
       },
+      toolInvoke: (params, request) => this.#delegateCall('invokeTool', params, params.call, request),
+      cellNotify: (params, request) => this.#delegateCall('notify', params, params.notification, request),
     };
-    // The host's requests (tool/invoke, cell/notify) are taken by #intercept (DelegateCalls).
-    serveMethods(this.connection, notifications, logger);
+    this.rpc.serve(handlers);
     const ended = (): void => {
       const closed = new CodeCellError('ERR_HOST_EXITED', 'codecell-host closed the connection');
       if (child === undefined) {
@@ -141,9 +124,8 @@ export class HostLink {
       // The process's exit status usually follows its stdout's end; give it a moment to arrive.
       setTimeout(() => this.die(closed), 250).unref();
     };
-    this.connection.onClose(ended);
     carrier.onEnd(ended);
-    this.connection.listen();
+    this.rpc.listen();
   }
 
   get alive(): boolean {
@@ -156,20 +138,17 @@ export class HostLink {
   }
 
   /** A request to the host; rejects with ERR_HOST_EXITED if the host dies or stops answering. */
-  request<M extends MethodSpec>(method: M, params: ParamsOf<M>, signal?: AbortSignal): Promise<ResultOf<M>> {
-    if (this.#death !== undefined) return Promise.reject(this.#death);
-    return new Promise<ResultOf<M>>((resolve, reject) => {
-      const { token, dispose } = tokenFromSignal(signal);
-      const onDeath = (error: CodeCellError): void => reject(error);
-      this.#pending.add(onDeath);
-      this.#watch();
-      sendRequest(this.connection, method, params, token)
-        .then(resolve, (error: unknown) => reject(this.#death ?? fromResponseError(error)))
-        .finally(() => {
-          this.#pending.delete(onDeath);
-          dispose();
-        });
-    });
+  async request<M extends MethodSpec>(method: M, params: ParamsOf<M>, signal?: AbortSignal): Promise<ResultOf<M>> {
+    if (this.#death !== undefined) throw this.#death;
+    this.#outstanding++;
+    this.#watch();
+    try {
+      return await this.rpc.request(method, params, signal === undefined ? {} : { signal });
+    } catch (error) {
+      throw error instanceof RpcError ? errorFromWire(error) : error;
+    } finally {
+      this.#outstanding--;
+    }
   }
 
   async initialize(): Promise<void> {
@@ -205,12 +184,10 @@ export class HostLink {
     if (this.child !== undefined && this.child.exitCode === null && this.child.signalCode === null)
       this.child.kill('SIGKILL');
     this.#liveness.stop();
-    for (const reject of this.#pending) reject(error);
-    this.#pending.clear();
+    this.rpc.close(error);
     this.#incoming.abortAll(error);
     for (const session of this.remotes.values()) session.hostDied(error);
     this.remotes.clear();
-    this.connection.dispose();
     if (this.child === undefined) this.#exited.resolve();
   }
 
@@ -231,48 +208,39 @@ export class HostLink {
     }
   }
 
-  /** Every message from the host passes here first; delegate calls are taken from here. */
-  #intercept(message: Record<string, unknown>): boolean {
-    this.#liveness.heard();
-    const { id, method } = message;
-    if (id === undefined || id === null || typeof method !== 'string') return false;
-    const entry = DELEGATE_CALLS_BY_METHOD.get(method);
-    if (entry === undefined) return false;
-    const { name, row } = entry;
-    const requestId = id as string | number;
-    let params: ParamsOf<DelegateCall['method']>;
-    try {
-      params = parseParams(row.method, message.params);
-    } catch (error) {
-      this.#sendRaw({ id: requestId, error: { code: JsonRpcErrors.invalidParams, message: messageOf(error) } });
-      return true;
-    }
-    const value = (params as unknown as Record<string, unknown>)[row.arg] as { cellId?: unknown } | undefined;
+  /** A delegate call from the host, routed to its session (which may not be registered yet). */
+  #delegateCall(
+    name: DelegateCallName,
+    params: { sessionId: SessionId },
+    value: { cellId?: unknown } | undefined,
+    request: IncomingRequest,
+  ): Promise<JsonText> {
+    const { promise, resolve, reject } = Promise.withResolvers<JsonText>();
     const cellId = typeof value?.cellId === 'string' ? value.cellId : '';
     const call = this.#incoming.open(
-      requestId,
-      row.method.name as CellCancelParams['method'],
-      params.sessionId,
-      cellId,
+      request,
+      DelegateCalls[name].method.name as 'tool/invoke' | 'cell/notify',
+      { sessionId: params.sessionId, cellId },
       value,
+      { answer: resolve, fail: reject },
     );
     this.sessions.route(params.sessionId, {
       type: 'request',
       message: { name, call },
-      fail: (failure) => call.fail(failure.code, failure.message),
+      fail: (failure) => call.fail(new RpcError(failure.code, failure.message)),
     });
-    return true;
+    return promise;
   }
 
   /** While requests are outstanding, checks that the host still answers (see LivenessOptions). */
   #watch(): void {
     const boundMs = this.#liveness.boundMs;
-    const ping = (): void => void sendRequest(this.connection, Methods.hostPing, {}).catch(() => {});
+    const ping = (): void => void this.rpc.request(Methods.hostPing, {}).catch(() => {});
     const silent = (): void => {
       this.child?.kill('SIGKILL');
       const why = `codecell-host stopped answering (no reply to a ping within ${boundMs} ms); it was killed`;
       this.die(new CodeCellError('ERR_HOST_EXITED', why));
     };
-    this.#liveness.watch(() => this.#pending.size, ping, silent);
+    this.#liveness.watch(() => this.#outstanding, ping, silent);
   }
 }

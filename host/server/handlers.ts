@@ -1,42 +1,42 @@
 // codecell-host's answers to the client's requests and notifications: one handler per row of the
 // method table (Handlers<'toHost'>: a row without a handler does not compile), each a thin step
 // onto SessionRuntime.
-import type { CancellationToken } from 'vscode-jsonrpc';
 import {
   CodeCellError,
   DEFAULT_CALLBACK_ABORT_DEADLINE_MS,
   DEFAULT_LIMITS,
   SessionRuntime,
   type IsolatePool,
+  type JsonValue,
   type CellId,
   type CellLimits,
   type Logger,
   type SessionRuntimeDelegate,
 } from '../../src/index.js';
-import { CODECELL_VERSION, DEFAULT_OBSERVE } from '../../src/internal.js';
-import { invalidParams, type Connection } from '../wire/jsonrpc.js';
-import { signalFromToken } from '../wire/signals.js';
+import { CODECELL_VERSION, DEFAULT_OBSERVE, errorOfKind, ParsedJson } from '../../src/internal.js';
+import { invalidParams, RpcError, type Notify, type RpcConnection } from '../wire/rpc.js';
 import {
   DelegateCalls,
   Methods,
   PROTOCOL_VERSION,
   type DelegateCall,
   type Handlers,
+  type IncomingRequest,
   type ParamsOf,
   type SessionId,
 } from '../wire/protocol.js';
-import type { OutgoingCalls } from './outgoing-calls.js';
 import type { ServedSessions } from './served-sessions.js';
 import type { ConnectionCells, HostStats } from './stats.js';
 
 /** What the handlers of one connection work with. */
 export interface HostContext {
   readonly sessions: ServedSessions;
-  readonly calls: OutgoingCalls;
+  /** The connection: the delegate calls go out on it. */
+  readonly rpc: RpcConnection;
   readonly cells: ConnectionCells;
   readonly stats: HostStats;
   readonly logger: Logger;
-  readonly notify: Connection['notify'];
+  readonly notify: Notify;
   readonly caps: Partial<CellLimits>;
   readonly defaultLimits: Partial<CellLimits>;
   readonly isolatePool: IsolatePool | undefined;
@@ -62,7 +62,7 @@ export function hostHandlers(host: HostContext): Handlers<'toHost'> {
       return { protocolVersion: PROTOCOL_VERSION, serverInfo: SERVER_INFO, limits };
     },
     hostPing: () => ({ load: stats.load }),
-    sessionCreate: (params, token) => createSession(host, params, token),
+    sessionCreate: (params, request) => createSession(host, params, request),
     cellExecute: async ({ sessionId, request, observe }) => {
       const runtime = sessions.get(sessionId);
       const started = await host.cells.admit(() => runtime.execute(request, observe ?? DEFAULT_OBSERVE));
@@ -79,18 +79,9 @@ export function hostHandlers(host: HostContext): Handlers<'toHost'> {
     },
     // Protocol v2 clients say so when nobody subscribed; the runtime holds the newest 128 either way.
     cellNoSubscriber: () => {},
-    cellObserve: async ({ sessionId, cellId, mode }, token) => {
-      const runtime = sessions.get(sessionId);
-      const cancelled = signalFromToken(
-        token,
-        () => new CodeCellError('ERR_CANCELLED', 'the client cancelled the observation'),
-      );
-      try {
-        return await runtime.observe(cellId, mode, cancelled.signal);
-      } finally {
-        cancelled.dispose();
-      }
-    },
+    // The client's $/cancelRequest aborts the observation (and is answered -32800).
+    cellObserve: ({ sessionId, cellId, mode }, request) =>
+      sessions.get(sessionId).observe(cellId, mode, request.signal),
     cellTerminate: ({ sessionId, cellId }) => {
       const runtime = sessions.get(sessionId);
       return stats.timed('terminated', () => runtime.terminate(cellId));
@@ -98,7 +89,10 @@ export function hostHandlers(host: HostContext): Handlers<'toHost'> {
     sessionShutdown: async ({ sessionId }) => {
       const runtime = sessions.get(sessionId);
       // The client aborts this session's calls itself: one message, not one cell/cancel per cell.
-      host.calls.forgetSession(sessionId, new CodeCellError('ERR_SHUTTING_DOWN', 'the session is shutting down'));
+      host.rpc.abandon(
+        (params) => (params as { sessionId?: unknown }).sessionId === sessionId,
+        new CodeCellError('ERR_SHUTTING_DOWN', 'the session is shutting down'),
+      );
       await stats.timed('shutDown', () => runtime.shutdown());
       await sessions.forget(sessionId);
       return {};
@@ -110,7 +104,7 @@ export function hostHandlers(host: HostContext): Handlers<'toHost'> {
 async function createSession(
   host: HostContext,
   params: ParamsOf<typeof Methods.sessionCreate>,
-  token: CancellationToken,
+  request: IncomingRequest,
 ) {
   refuseNewSession(host);
   const { tools, limits, storedValues, setupSource } = params;
@@ -145,7 +139,7 @@ async function createSession(
         ? undefined
         : await runtime.execute({ source: setupSource }, { kind: 'pendingFrontier' });
     // The client gave up before it learned the id: nobody will ever shut this session down.
-    if (token.isCancellationRequested) throw new CodeCellError('ERR_CANCELLED', 'the client cancelled session/create');
+    if (request.signal.aborted) throw new CodeCellError('ERR_CANCELLED', 'the client cancelled session/create');
     const answer = { sessionId, callbackAbortDeadlineMs: deadlineMs, load: host.stats.load };
     if (started === undefined) return answer;
     host.sessions.sendInitialEvent(sessionId, started.cellId, started.initialEvent);
@@ -173,13 +167,29 @@ function refuseNewSession(host: HostContext): void {
  * on with its signal, one cell/cancel per cell); cellClosed is a notification.
  */
 function forwardingDelegate(host: HostContext, sessionId: SessionId): SessionRuntimeDelegate {
-  // No reaction of its own on the hot path of every tool call: OutgoingCalls settles the call with
-  // the delegate's value, or with an error of its kind (the client's answer, e.g. a PendingRouter
-  // overflow, becomes the tool's rejection), the signal's reason, or the session's end.
+  // Given up with the cell's signal: one cell/cancel for all the cell's calls of the method. The
+  // delegate's value comes from the answer's JSON.parse, and says so (ParsedJson: not checked
+  // again); its error is of its kind (a tool input's TypeError stays one).
   const forward =
     (call: DelegateCall) =>
-    (value: { cellId: string }, signal: AbortSignal): Promise<unknown> =>
-      host.calls.call(call, sessionId, value, signal);
+    (value: { cellId: string }, signal: AbortSignal): Promise<unknown> => {
+      const cancelAll = (): void =>
+        host.rpc.notify(Methods.cellCancel, {
+          sessionId,
+          cellId: value.cellId,
+          method: call.method.name as 'tool/invoke' | 'cell/notify',
+        });
+      return host.rpc.request(call.method, { sessionId, [call.arg]: value }, { signal, cancelAll }).then(
+        (result) => {
+          const delivered = call.value(result) as JsonValue | undefined;
+          return delivered !== null && typeof delivered === 'object' ? new ParsedJson(delivered) : delivered;
+        },
+        (error: unknown) => {
+          if (!(error instanceof RpcError)) throw error;
+          throw errorOfKind((error.data as { kind?: unknown } | undefined)?.kind, error.message);
+        },
+      );
+    };
   const forwarders = Object.entries(DelegateCalls).map(([name, call]) => [name, forward(call)]);
   // Each forwarder returns what the client answered for that delegate method (table-checked).
   const delegate: Record<string, unknown> = Object.fromEntries(forwarders);

@@ -10,12 +10,12 @@ import type {
   SessionStreamEvent,
 } from '../../src/index.js';
 import { messageOf, readByTurn } from '../../src/internal.js';
-import { invalidParams, type Connection } from '../wire/jsonrpc.js';
+import { invalidParams, type Notify } from '../wire/rpc.js';
 import { Methods, type SessionId } from '../wire/protocol.js';
 import type { HostStats } from './stats.js';
 
 export class ServedSessions {
-  readonly #notify: Connection['notify'];
+  readonly #notify: Notify;
   readonly #logger: Logger;
   readonly #stats: HostStats;
   readonly #runtimes = new Map<SessionId, SessionRuntime>();
@@ -27,7 +27,7 @@ export class ServedSessions {
   readonly #initialSends = new Map<SessionId, Set<Promise<void>>>();
   #seq = 0;
 
-  constructor(notify: Connection['notify'], logger: Logger, stats: HostStats) {
+  constructor(notify: Notify, logger: Logger, stats: HostStats) {
     this.#notify = notify;
     this.#logger = logger;
     this.#stats = stats;

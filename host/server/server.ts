@@ -1,8 +1,7 @@
 // host/server/ — what runs in the codecell-host process: createHost (this file), its request
-// handlers (handlers.ts) and sessions (served-sessions.ts), the delegate calls it forwards to the
-// client (outgoing-calls.ts), the network listener (listen.ts) and the process entry (main.ts). It imports
-// src/, wire/ and cli/host-args.ts (its command line); only host/index.ts and the testing entry
-// import it.
+// handlers (handlers.ts) and sessions (served-sessions.ts), the network listener (listen.ts) and
+// the process entry (main.ts). It imports src/, wire/ and cli/host-args.ts (its command line);
+// only host/index.ts and the testing entry import it.
 //
 // codecell-host's server: a thin adapter from JSON-RPC requests onto SessionRuntime. Sessions and
 // their delegates live here; every runtime decision stays in src/.
@@ -11,9 +10,8 @@ import { CodeCellError, type CellLimits, type IsolatePool, type Logger } from '.
 import { checkLimits, consoleLogger } from '../../src/internal.js';
 import type { Carrier } from '../wire/carrier.js';
 import { streamCarrier } from '../wire/framing.js';
-import { openConnection, serveMethods } from '../wire/jsonrpc.js';
-import { hostHandlers } from './handlers.js';
-import { OutgoingCalls } from './outgoing-calls.js';
+import { RpcConnection } from '../wire/rpc.js';
+import { hostHandlers, type HostContext } from './handlers.js';
 import { ServedSessions } from './served-sessions.js';
 import { ConnectionCells, HostStats } from './stats.js';
 
@@ -72,25 +70,17 @@ export function createHost(options: HostOptions = {}): Host {
   const logger = options.logger ?? consoleLogger;
   const carrier = options.carrier ?? streamCarrier(options.input ?? process.stdin, options.output ?? process.stdout);
   const stats = options.stats ?? new HostStats();
-  // Answers to the host's delegate calls are taken before vscode-jsonrpc sees them.
-  let outgoing: OutgoingCalls | undefined;
-  const { connection, notify, send, flush } = openConnection(
-    carrier,
-    logger,
-    (message) => outgoing?.answer(message) === true,
-    {
-      ...(options.maxQueuedBytes === undefined ? {} : { maxQueuedBytes: options.maxQueuedBytes }),
-      // A client that stopped reading is given up: its sessions end (it never grows without bound).
-      overflow: () => void close(),
-    },
-  );
-  const calls = new OutgoingCalls(send);
-  outgoing = calls;
+  const rpc = new RpcConnection(carrier, logger, {
+    ...(options.maxQueuedBytes === undefined ? {} : { maxQueuedBytes: options.maxQueuedBytes }),
+    // A client that stopped reading is given up: its sessions end (it never grows without bound).
+    overflow: () => void close(),
+  });
+  const notify: HostContext['notify'] = (method, params) => rpc.notify(method, params);
   const sessions = new ServedSessions(notify, logger, stats);
   let closing: Promise<void> | undefined;
   const handlers = hostHandlers({
     sessions,
-    calls,
+    rpc,
     cells: new ConnectionCells(options.maxLiveCells ?? Number.POSITIVE_INFINITY),
     stats,
     logger,
@@ -103,26 +93,20 @@ export function createHost(options: HostOptions = {}): Host {
     onCatastrophicError: options.onCatastrophicError,
     closing: () => closing !== undefined,
   });
-  serveMethods(connection, handlers, logger);
+  rpc.serve(handlers);
 
   const { promise: closed, resolve: markClosed } = Promise.withResolvers<void>();
   const close = (): Promise<void> => {
     closing ??= sessions
       .shutdownAll()
-      .then(() => calls.failAll(new CodeCellError('ERR_HOST_EXITED', 'codecell-host is closing')))
+      .then(() => rpc.close(new CodeCellError('ERR_HOST_EXITED', 'codecell-host is closing')))
       .finally(async () => {
-        await flush().catch(() => {});
+        await rpc.flush().catch(() => {});
         markClosed();
-        try {
-          connection.dispose();
-        } catch {
-          // already disposed after the input closed
-        }
       });
     return closing;
   };
-  connection.onClose(() => void close());
   carrier.onEnd(() => void close());
-  connection.listen();
+  rpc.listen();
   return { closed, close };
 }

@@ -1,58 +1,72 @@
 // What carries JSON-RPC messages between a client and a host: a pair of byte streams with
 // Content-Length frames (stdio, the default: streamCarrier in framing.ts), or a WebSocket with
-// one message per WebSocket message (socketCarrier in websocket.ts). The connection (jsonrpc.ts)
-// sees only this interface, so a new transport is one more Carrier and nothing else changes.
-import type { EventEmitter } from 'node:events';
-import {
-  AbstractMessageReader,
-  AbstractMessageWriter,
-  Disposable,
-  type DataCallback,
-  type Message,
-  type MessageReader,
-  type MessageWriter,
-} from 'vscode-jsonrpc/node.js';
-/** What a reader hands on: a message's text, or why bytes were skipped. */
-export type FrameSink = { body(text: string): Message | undefined; malformed(reason: string): void };
+// one message per WebSocket message (socketCarrier in websocket.ts). The engine (rpc.ts) sees only
+// this interface, so a new transport is one more Carrier and nothing else changes. Both carriers
+// write through one BatchWriter (batches a turn at a time, backpressure, the overflow bound); each
+// gives it an Outlet that knows how its transport takes a batch.
 
-/** What a writer reports: each message vscode-jsonrpc wrote, and the first failure. */
+/** What a reader hands on: a message's text, or why bytes were skipped. */
+export interface FrameSink {
+  body(text: string): void;
+  malformed(reason: string): void;
+}
+
+/** What a writer reports: the first failure, and an overflow. */
 export interface WriterHooks {
-  written(message: { id?: unknown; method?: unknown }): void;
   /** The output failed, or the peer left more than `maxQueuedBytes` unread: later writes are dropped. */
   lost(error: Error): void;
   /** The peer left more than `maxQueuedBytes` unread (after `lost`): whoever owns the connection gives it up. */
   overflow?(error: Error): void;
 }
 
-/** How much a peer that does not read may leave waiting before the writer gives it up. */
-export const DEFAULT_MAX_QUEUED_BYTES = 64 * 1024 * 1024;
-
-/** Why a writer gave its peer up: `queued` bytes left unread, over `maxQueuedBytes`. */
-export function overflowError(queued: number, maxQueuedBytes: number): Error {
-  return new Error(
-    `the peer left ${queued} bytes unread, over the ${maxQueuedBytes}-byte bound; the connection is given up`,
-  );
-}
-
-/** A writer that also sends messages serialised already (answers handled outside vscode-jsonrpc). */
-export interface TextWriter extends MessageWriter {
-  /** Sends one whole message; resolves once it was handed to the transport. Never rejects. */
-  writeText(body: string): Promise<void>;
-  /** Sends one whole message, as writeText, with no promise (most messages are never waited for). */
+/** Where the engine's messages leave. */
+export interface MessageWriter {
+  /** Sends one whole message (its JSON text); never throws, never waits. */
   push(body: string): void;
   /** Resolves once every message sent so far was handed to the transport. Never rejects. */
   written(): Promise<void>;
 }
+
+export interface Carrier {
+  /** Starts reading the peer: each whole message's text goes to `sink.body`; `stop` ends reading. */
+  read(sink: FrameSink): { stop(): void };
+  /** Where messages leave; `hooks` hears the first failure and an overflow. */
+  writer(hooks: WriterHooks, maxQueuedBytes?: number): MessageWriter;
+  /** Resolves once what the writer handed on left this process (or could not). */
+  flush(): Promise<void>;
+  /** Calls `callback` once, when the peer's side ended (its input closed). */
+  onEnd(callback: () => void): void;
+  /** Ends this side (the peer sees its input end). */
+  end(): void;
+}
+
+/** How one transport takes a batch of messages (a stream: frames in one write; a WebSocket: one message each). */
+export interface Outlet {
+  /** Writes the batch; false when the transport needs draining before more. `done` once written or failed. */
+  write(bodies: string[], done: (error?: Error | null) => void): boolean;
+  /** Bytes handed to the transport and not yet taken by the peer. */
+  readonly pendingBytes: number;
+  /** Calls `callback` whenever the transport drained (it takes more again). */
+  onDrain(callback: () => void): void;
+  onError(callback: (error: Error) => void): void;
+  /** Gives the peer up (it left too much unread). */
+  destroy(): void;
+}
+
+/** How much a peer that does not read may leave waiting before the writer gives it up. */
+export const DEFAULT_MAX_QUEUED_BYTES = 64 * 1024 * 1024;
+
+/** A batch this large is written at once instead of at the end of the turn. */
+const FLUSH_NOW_BYTES = 64 * 1024;
 
 /**
  * A writer's messages per turn of the event loop. What is written in one turn leaves together at
  * its end (the calls a cell makes at once reach this process as one callback each, every one
  * followed by its own microtasks), but the first message of a turn after a turn of one message at
  * most leaves at once: a lone call or answer (sequential calls) does not wait for the turn's end,
- * and the peer starts on it while this side finishes the turn (~7–10 µs of a sequential round trip
- * over stdio; one more write when lone calls turn into a batch).
+ * and the peer starts on it while this side finishes the turn.
  */
-export class Turns {
+class Turns {
   #now = 0;
   #last = 0;
   readonly #ended: () => void;
@@ -76,84 +90,98 @@ export class Turns {
   };
 }
 
-/** A writer of whole messages: `write` serialises and hands on to `writeText`, which each transport sends. */
-export abstract class TextMessageWriter extends AbstractMessageWriter implements TextWriter {
-  protected abstract readonly hooks: WriterHooks;
+/**
+ * Writes messages in batches, a turn of the event loop at a time (Turns): one batch of 16 calls in
+ * one write, not 16, but a lone message at once, and a batch past 64 KiB at once. Backpressure is
+ * honoured: once the outlet needs draining, what follows waits here until it drains, and a peer
+ * that leaves more than `maxQueuedBytes` unread is given up (the outlet is destroyed). Writes never
+ * throw; the first failure is reported to `lost` (the peer went away: the connection's close fails
+ * what was pending).
+ */
+export class BatchWriter implements MessageWriter {
+  readonly #outlet: Outlet;
+  readonly #hooks: WriterHooks;
+  readonly #maxQueuedBytes: number;
+  #batch: string[] = [];
+  #batchBytes = 0;
+  #written: PromiseWithResolvers<void> | undefined;
+  #failed = false;
+  /** The outlet needs draining: batches wait for it. */
+  #blocked = false;
+  readonly #turns = new Turns(() => {
+    if (this.#batch.length > 0 && !this.#blocked) this.#flush();
+  });
 
-  write(message: Message): Promise<void> {
-    this.hooks.written(message as { id?: unknown; method?: unknown });
-    let body: string;
-    try {
-      body = JSON.stringify(message);
-    } catch (error) {
-      this.fireError(error, message);
-      return Promise.resolve();
-    }
-    return this.writeText(body);
-  }
-
-  abstract writeText(body: string): Promise<void>;
-
-  abstract push(body: string): void;
-
-  abstract written(): Promise<void>;
-
-  end(): void {}
-}
-
-/** A reader whose input can be held back: the peer feels it as backpressure (its writes wait). */
-export interface PausableReader extends MessageReader {
-  /** Stops reading the peer's input (what was read is still handed on). */
-  pause(): void;
-  resume(): void;
-}
-
-/** A reader whose transport hands it data by an event; each message found goes to the callback. */
-export abstract class EventMessageReader extends AbstractMessageReader implements PausableReader {
-  /** Where data, 'error' and 'close' come from (a stream, a WebSocket). */
-  protected abstract readonly source: EventEmitter;
-  protected abstract readonly dataEvent: string;
-
-  /** Hands each message of one delivery of the data event to `emit` (undefined ones are skipped). */
-  protected abstract read(data: unknown[], emit: (message: Message | undefined) => void): void;
-
-  abstract pause(): void;
-
-  abstract resume(): void;
-
-  listen(callback: DataCallback): Disposable {
-    const emit = (message: Message | undefined): void => {
-      if (message === undefined) return;
-      try {
-        callback(message);
-      } catch (error) {
-        // A message the dispatcher chokes on (e.g. `$/cancelRequest` with params by position).
-        this.fireError(error instanceof Error ? error : new Error(String(error)));
-      }
-    };
-    const onData = (...data: unknown[]): void => this.read(data, emit);
-    const onError = (error: Error): void => this.fireError(error);
-    const onClose = (): void => this.fireClose();
-    this.source.on(this.dataEvent, onData);
-    this.source.on('error', onError);
-    this.source.on('close', onClose);
-    return Disposable.create(() => {
-      this.source.off(this.dataEvent, onData);
-      this.source.off('error', onError);
-      this.source.off('close', onClose);
+  constructor(outlet: Outlet, hooks: WriterHooks, maxQueuedBytes = DEFAULT_MAX_QUEUED_BYTES) {
+    this.#outlet = outlet;
+    this.#hooks = hooks;
+    this.#maxQueuedBytes = maxQueuedBytes;
+    // A peer that went away shows as an error of its transport (EPIPE): reported, never thrown.
+    outlet.onError((error) => this.#fail(error));
+    outlet.onDrain(() => {
+      this.#blocked = false;
+      if (this.#batch.length > 0) this.#flush();
     });
   }
-}
 
-export interface Carrier {
-  /** Where the peer's messages arrive: each whole message's text goes to `sink.body`. */
-  reader(sink: FrameSink): PausableReader;
-  /** Where messages leave; `hooks` hears each one, the first failure and an overflow. */
-  writer(hooks: WriterHooks, maxQueuedBytes?: number): TextWriter;
-  /** Resolves once what the writer handed on left this process (or could not). */
-  flush(): Promise<void>;
-  /** Calls `callback` once, when the peer's side ended (its input closed). */
-  onEnd(callback: () => void): void;
-  /** Ends this side (the peer sees its input end). */
-  end(): void;
+  push(body: string): void {
+    if (this.#failed) return;
+    const first = this.#batch.length === 0;
+    this.#batch.push(body);
+    this.#batchBytes += body.length;
+    if (this.#blocked && this.queuedBytes > this.#maxQueuedBytes) return this.#overflow();
+    const alone = this.#turns.message();
+    // A large batch leaves at once, so the outlet's backpressure (and the bound) apply to the rest.
+    if (!this.#blocked && ((first && alone) || this.#batchBytes >= FLUSH_NOW_BYTES)) this.#flush();
+  }
+
+  written(): Promise<void> {
+    if (this.#batch.length === 0 || this.#failed) return Promise.resolve();
+    this.#written ??= Promise.withResolvers<void>();
+    return this.#written.promise;
+  }
+
+  /** Bytes sent and not yet taken by the peer (waiting here or in the transport). */
+  get queuedBytes(): number {
+    return this.#batchBytes + this.#outlet.pendingBytes;
+  }
+
+  #flush(): void {
+    const batch = this.#batch;
+    const written = this.#written;
+    this.#batch = [];
+    this.#batchBytes = 0;
+    this.#written = undefined;
+    const done = (error?: Error | null): void => {
+      if (error != null) this.#fail(error);
+      written?.resolve();
+    };
+    try {
+      if (!this.#outlet.write(batch, done)) this.#blocked = true;
+    } catch (error) {
+      done(error instanceof Error ? error : new Error(String(error)));
+    }
+  }
+
+  /** The peer left too much unread: it is given up, and what waited is dropped. */
+  #overflow(): void {
+    const queued = this.queuedBytes;
+    const error = new Error(
+      `the peer left ${queued} bytes unread, over the ${this.#maxQueuedBytes}-byte bound; the connection is given up`,
+    );
+    this.#fail(error);
+    this.#outlet.destroy();
+    this.#hooks.overflow?.(error);
+  }
+
+  /** The output failed: what waits here is dropped (its written() resolves), later pushes too. */
+  #fail(error: Error): void {
+    if (this.#failed) return;
+    this.#failed = true;
+    this.#batch = [];
+    this.#batchBytes = 0;
+    this.#written?.resolve();
+    this.#written = undefined;
+    this.#hooks.lost(error);
+  }
 }

@@ -1,34 +1,30 @@
-// `Content-Length` frames (vscode-jsonrpc's framing). Reading from a peer that may send anything:
-// a frame's header is bounded, parsing is linear in the bytes received, and after a malformed
-// header the reader resynchronises at the next `Content-Length:` instead of losing the stream.
-// Writing: each message, header and body, in one piece, and the messages of one turn in one write
-// (but a lone one at once: Turns).
-import { isAscii } from 'node:buffer';
+// `Content-Length` frames (the LSP base protocol's framing). Reading from a peer that may send
+// anything: a frame's header is bounded, parsing is linear in the bytes received, and after a
+// malformed header the reader resynchronises at the next `Content-Length:` instead of losing the
+// stream. Writing: each batch of messages (BatchWriter) in one write, each frame's header and body
+// together.
 import type { Readable, Writable } from 'node:stream';
-import type { Message, MessageReader, MessageWriter } from 'vscode-jsonrpc/node.js';
 import {
+  BatchWriter,
   DEFAULT_MAX_QUEUED_BYTES,
-  EventMessageReader,
-  overflowError,
-  TextMessageWriter,
-  Turns,
   type Carrier,
   type FrameSink,
+  type Outlet,
   type WriterHooks,
 } from './carrier.js';
 
 export { DEFAULT_MAX_QUEUED_BYTES };
 
-/** The longest header block accepted (vscode-jsonrpc's are ~25 bytes). */
+/** The longest header block accepted (the usual one is ~25 bytes). */
 const MAX_HEADER_BYTES = 8 * 1024;
 /** The largest body accepted (a cell's source and outputs are bounded far below this). */
 const MAX_BODY_BYTES = 256 * 1024 * 1024;
 const HEADER_END = Buffer.from('\r\n\r\n');
 const CONTENT_LENGTH = Buffer.from('Content-Length:');
 
-export class FramedReader extends EventMessageReader implements MessageReader {
-  protected readonly source: Readable;
-  protected readonly dataEvent = 'data';
+/** Reads the frames of a byte stream, each body's text to the sink. */
+export class FramedReader {
+  readonly #input: Readable;
   readonly #sink: FrameSink;
   #buffer: Buffer = Buffer.alloc(0);
   /** Chunks received after #buffer, not yet joined (a large body is joined once, when complete). */
@@ -37,37 +33,27 @@ export class FramedReader extends EventMessageReader implements MessageReader {
   /** Where the search for the header's end resumes (the bytes before it were searched). */
   #scanned = 0;
   #bodyLength: number | undefined;
+  readonly #onData = (chunk: Buffer): void => this.#read(chunk);
 
   constructor(input: Readable, sink: FrameSink) {
-    super();
-    this.source = input;
+    this.#input = input;
     this.#sink = sink;
+    input.on('data', this.#onData);
   }
 
-  pause(): void {
-    this.source.pause();
-  }
-
-  resume(): void {
-    this.source.resume();
+  stop(): void {
+    this.#input.off('data', this.#onData);
   }
 
   /** The frames completed by one chunk of input. */
-  protected read(data: unknown[], emit: (message: Message | undefined) => void): void {
-    let chunk = data[0] as Buffer;
-    // Most often a chunk brings whole frames, in ASCII (JSON escapes the rest), after a whole frame:
-    // read as text, a byte is a character, and no buffer is cut per frame. The rest, as bytes.
-    if (this.#buffer.length === 0 && this.#pendingBytes === 0 && this.#bodyLength === undefined && isAscii(chunk)) {
-      chunk = chunk.subarray(wholeFrames(chunk.toString('latin1'), (body) => emit(this.#sink.body(body))));
-      if (chunk.length === 0) return;
-    }
+  #read(chunk: Buffer): void {
     this.#pending.push(chunk);
     this.#pendingBytes += chunk.length;
-    for (let message = this.#next(); message !== null; message = this.#next()) emit(message);
+    for (let body = this.#next(); body !== null; body = this.#next()) if (body !== undefined) this.#sink.body(body);
   }
 
-  /** The next frame's message (undefined: a frame that decoded to nothing), or null: need bytes. */
-  #next(): Message | undefined | null {
+  /** The next frame's body (undefined: bytes that were no frame, reported), or null: need bytes. */
+  #next(): string | undefined | null {
     const available = this.#buffer.length + this.#pendingBytes;
     if (
       this.#bodyLength !== undefined
@@ -105,7 +91,7 @@ export class FramedReader extends EventMessageReader implements MessageReader {
     const body = this.#buffer.subarray(0, this.#bodyLength).toString('utf8');
     this.#buffer = this.#buffer.subarray(this.#bodyLength);
     this.#bodyLength = undefined;
-    return this.#sink.body(body);
+    return body;
   }
 
   /** Reports bytes that are no frame and drops them, up to the next `Content-Length:` from `from`. */
@@ -120,29 +106,11 @@ export class FramedReader extends EventMessageReader implements MessageReader {
   }
 }
 
-/**
- * Hands on the bodies of the whole frames at the start of `text`; returns where the first partial
- * one (or one whose header cannot be used) begins, for the byte-wise reader, which also reports
- * what is malformed.
- */
-function wholeFrames(text: string, body: (text: string) => void): number {
-  let at = 0;
-  for (;;) {
-    const end = text.indexOf('\r\n\r\n', at);
-    if (end < 0 || end - at > MAX_HEADER_BYTES) return at;
-    const length = contentLength(text.slice(at, end));
-    const start = end + HEADER_END.length;
-    if (typeof length === 'string' || start + length > text.length) return at;
-    at = start + length;
-    body(text.slice(start, at));
-  }
-}
-
 const DIGITS = /^\d+$/;
 
 /** The header block's Content-Length, or why it has none that can be used. */
 function contentLength(header: string): number | string {
-  // The usual header, as vscode-jsonrpc and codecell write it, read without splitting.
+  // The usual header, as codecell and most peers write it, read without splitting.
   if (header.startsWith('Content-Length: ') && header.length <= 26) {
     const value = header.slice(16);
     if (DIGITS.test(value) && Number(value) <= MAX_BODY_BYTES) return Number(value);
@@ -160,140 +128,52 @@ function contentLength(header: string): number | string {
   return length;
 }
 
-/** A batch this large is written at once instead of at the end of the turn. */
-const FLUSH_NOW_BYTES = 64 * 1024;
+/** A stream as a BatchWriter's outlet: a batch's frames in one write. */
+function streamOutlet(output: Writable): Outlet {
+  return {
+    write: (bodies, done) => {
+      if (output.writableEnded || output.destroyed) {
+        done(new Error('the output stream is closed'));
+        return true;
+      }
+      let frames = '';
+      for (const body of bodies) frames += `Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`;
+      return output.write(frames, 'utf8', done);
+    },
+    get pendingBytes() {
+      return output.writableLength;
+    },
+    onDrain: (callback) => void output.on('drain', callback),
+    onError: (callback) => void output.on('error', callback),
+    destroy: () => void output.destroy(),
+  };
+}
 
-/**
- * Writes frames in batches, a turn of the event loop at a time (Turns): a turn's messages leave in
- * one `write` at its end (its check phase), one batch of 16 calls in one write, not 16, but a lone
- * message leaves at once; a batch past 64 KiB leaves at once. Backpressure is honoured: once the
- * output needs draining, what follows waits here until it drains, and a peer that leaves more than
- * `maxQueuedBytes` unread is given up (the output is destroyed). Writes never reject; the first
- * failure is reported to `lost` (the peer went away: the connection's close fails what was
- * pending).
- */
-export class FramedWriter extends TextMessageWriter implements MessageWriter {
-  readonly #output: Writable;
-  protected readonly hooks: WriterHooks;
-  readonly #maxQueuedBytes: number;
-  #batch = '';
-  #written: Promise<void> | undefined;
-  #settle: (() => void) | undefined;
-  #failed = false;
-  /** The output needs draining: batches wait for its 'drain'. */
-  #blocked = false;
-  readonly #turns = new Turns(() => this.#endOfTurn());
-
-  constructor(output: Writable, hooks: WriterHooks, maxQueuedBytes = DEFAULT_MAX_QUEUED_BYTES) {
-    super();
-    this.#output = output;
-    this.hooks = hooks;
-    this.#maxQueuedBytes = maxQueuedBytes;
-    // A peer that went away shows as an 'error' on its pipe (EPIPE): reported, never thrown.
-    output.on('error', (error) => this.#fail(error));
-    output.on('drain', () => {
-      this.#blocked = false;
-      if (this.#batch !== '') this.#flush();
-    });
-  }
-
-  /** Sends a message already serialised: at once when alone, else with its turn's batch. */
-  push(body: string): void {
-    if (this.#failed) return;
-    const first = this.#batch === '';
-    this.#batch += `Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`;
-    if (this.#blocked && this.#batch.length + this.#output.writableLength > this.#maxQueuedBytes) {
-      this.#overflow();
-      return;
-    }
-    const alone = this.#turns.message();
-    // A large batch leaves at once, so the output's backpressure (and the bound) apply to the rest.
-    if (!this.#blocked && ((first && alone) || this.#batch.length >= FLUSH_NOW_BYTES)) this.#flush();
-  }
-
-  /** Sends a message; resolves once its batch was written (the stream's callback: a failure is known then). */
-  writeText(body: string): Promise<void> {
-    if (this.#failed) return Promise.resolve();
-    // Taken before the push: a batch that leaves at once settles it from the stream's callback.
-    const written = this.#batchWritten();
-    this.push(body);
-    return written;
-  }
-
-  /** Resolves once what was sent so far was handed to the stream (its batch written). */
-  written(): Promise<void> {
-    return this.#batch === '' || this.#failed ? Promise.resolve() : this.#batchWritten();
-  }
-
-  /** The current batch's promise, made when first asked for (#flush settles it). */
-  #batchWritten(): Promise<void> {
-    this.#written ??= new Promise<void>((resolve) => (this.#settle = resolve));
-    return this.#written;
-  }
-
-  /** The turn's batch leaves, unless a large batch left already or the output needs draining. */
-  #endOfTurn(): void {
-    if (this.#batch !== '' && !this.#blocked) this.#flush();
-  }
-
-  /** Bytes written and not yet taken by the peer (waiting here or in the output stream). */
-  get queuedBytes(): number {
-    return this.#batch.length + this.#output.writableLength;
-  }
-
-  #flush(): void {
-    const batch = this.#batch;
-    const settle = this.#settle;
-    this.#batch = '';
-    this.#written = undefined;
-    this.#settle = undefined;
-    const done = (error?: Error | null): void => {
-      if (error != null) this.#fail(error);
-      settle?.();
-    };
-    if (this.#failed || this.#output.writableEnded || this.#output.destroyed) {
-      done(this.#failed ? undefined : new Error('the output stream is closed'));
-      return;
-    }
-    try {
-      // false: the output needs draining; what follows waits for its 'drain'.
-      if (!this.#output.write(batch, 'utf8', done)) this.#blocked = true;
-    } catch (error) {
-      done(error instanceof Error ? error : new Error(String(error)));
-    }
-  }
-
-  /** The peer left too much unread: it is given up, and what waited is dropped. */
-  #overflow(): void {
-    const queued = this.queuedBytes;
-    this.#batch = '';
-    this.#settle?.();
-    this.#written = undefined;
-    this.#settle = undefined;
-    const error = overflowError(queued, this.#maxQueuedBytes);
-    this.#fail(error);
-    this.#output.destroy();
-    this.hooks.overflow?.(error);
-  }
-
-  #fail(error: Error): void {
-    if (this.#failed) return;
-    this.#failed = true;
-    this.hooks.lost(error);
-  }
+/** The writer of frames to a stream. */
+export function streamWriter(output: Writable, hooks: WriterHooks, maxQueuedBytes?: number): BatchWriter {
+  return new BatchWriter(streamOutlet(output), hooks, maxQueuedBytes);
 }
 
 /** Content-Length frames over a pair of streams: a child's stdio, or linked streams in a test. */
 export function streamCarrier(input: Readable, output: Writable): Carrier {
   return {
-    reader: (sink) => new FramedReader(input, sink),
-    writer: (hooks, maxQueuedBytes) => new FramedWriter(output, hooks, maxQueuedBytes),
+    read: (sink) => new FramedReader(input, sink),
+    writer: (hooks, maxQueuedBytes) => streamWriter(output, hooks, maxQueuedBytes),
     flush: () =>
       new Promise<void>((resolve) =>
         output.writableEnded || output.destroyed ? resolve() : output.write('', () => resolve()),
       ),
     // A pipe's 'close' may never come while its other end is half open: the end of input is enough.
-    onEnd: (callback) => void input.once('end', callback),
+    onEnd: (callback) => {
+      let ended = false;
+      const end = (): void => {
+        if (!ended) callback();
+        ended = true;
+      };
+      input.once('end', end);
+      input.once('close', end);
+      input.on('error', end);
+    },
     end: () => void output.end(),
   };
 }

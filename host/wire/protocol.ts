@@ -1,23 +1,19 @@
-// host/wire/ — the wire, transport-neutral: the method table (this file), JSON-RPC over
-// vscode-jsonrpc (jsonrpc.ts), Content-Length frames (framing.ts) and how a host process is
-// started (host-process.ts). A new transport replaces the frames, nothing else. It imports only
-// src/; server, client, tools and cli may import it.
+// host/wire/ — the wire, transport-neutral: the method table (this file), the one JSON-RPC engine
+// (rpc.ts), the carriers (carrier.ts: Content-Length frames in framing.ts, WebSocket messages in
+// websocket.ts) and how a host process is started (host-process.ts). A new transport is one more
+// carrier, nothing else. It imports only src/; server, client, tools and cli may import it.
 //
 // The codecell-host wire protocol (SPEC §8) as one table: every method's name, direction, kind,
 // params schema and result type. The server and the client register and call methods only
-// through these rows (host/rpc.ts), so params arrive validated and typed. Objects the runtime
+// through these rows (rpc.ts), so params arrive validated and typed. Objects the runtime
 // validates itself (requests, tools, limits, modes) are typed here and checked there, with its
 // messages and ERR_INVALID_REQUEST.
-import type { CancellationToken } from 'vscode-jsonrpc/node.js';
 import * as z from 'zod';
 import {
-  CodeCellError,
-  ERROR_CODES,
   type CellEvent,
   type CellLimits,
   type CellNotification,
   type CellStreamEvent,
-  type CodeCellErrorCode,
   type ExecuteRequest,
   type JsonValue,
   type NestedToolCall,
@@ -26,7 +22,6 @@ import {
   type SessionStreamEvent,
   type ToolDefinition,
 } from '../../src/index.js';
-import { INTERNAL_ERROR, INVALID_PARAMS } from '../../src/internal.js';
 import type {
   Direction,
   MethodKind,
@@ -38,6 +33,8 @@ import type {
   CellExecuteResult,
   ToolInvokeResult,
   InSession,
+  IncomingRequest,
+  Serialised,
   WireParams,
 } from './wire-types.js';
 
@@ -60,7 +57,11 @@ export type {
   InCell,
   WireParams,
   CellCancelParams,
+  IncomingRequest,
+  Serialised,
 } from './wire-types.js';
+
+export { errorFromWire, JsonRpcErrors, wireCodeOf, type WireErrorData } from './wire-errors.js';
 
 /** Version 2: execute answers at admission, events by subscription, one cancel per cell (docs/protocol.md). */
 export const PROTOCOL_VERSION = 2;
@@ -189,7 +190,10 @@ export const Methods = {
     'session/event',
     z.object({ ...inSession, event: checkedByRuntime<SessionStreamEvent>() }),
   ),
-  /** The host gave up on the cell's requests of this method (one of DelegateCalls): abort, never answer. */
+  /**
+   * The host gave up on the cell's requests of this method (one of DelegateCalls): their signals
+   * abort and they are never answered (one message for them all instead of a $/cancelRequest each).
+   */
   cellCancel: notification<'cellCancel'>()(
     'cell/cancel',
     z.object({ ...inCell, method: z.enum(['tool/invoke', 'cell/notify']) }),
@@ -205,14 +209,14 @@ export type MethodsOf<D extends Direction, K extends MethodKind = MethodKind> = 
 }[keyof MethodTable];
 
 /**
- * One handler per method of direction D and kind K: a request's returns its result (the token
- * is cancelled with $/cancelRequest), a notification's returns nothing. A receiver typed with
- * it does not compile while a method of the table has no handler.
+ * One handler per method of direction D and kind K: a request's returns its result (its signal
+ * aborts when the peer cancels it), a notification's returns nothing. A receiver typed with it
+ * does not compile while a method of the table has no handler.
  */
 export type Handlers<D extends Direction, K extends MethodKind = MethodKind> = {
   [M in MethodsOf<D, K>]: MethodTable[M] extends MethodSpec<infer P, infer R, D, infer Kind>
     ? Kind extends 'request'
-      ? (params: P, token: CancellationToken) => R | Promise<R>
+      ? (params: P, request: IncomingRequest) => R | Serialised | Promise<R | Serialised>
       : (params: P) => void
     : never;
 };
@@ -250,50 +254,3 @@ export const DelegateCalls = {
   },
 } as const satisfies Record<Exclude<keyof SessionRuntimeDelegate, 'cellClosed'>, DelegateCall>;
 export type DelegateCallName = keyof typeof DelegateCalls;
-
-/** The JSON-RPC error codes of the protocol. */
-export const JsonRpcErrors = {
-  parseError: -32700,
-  invalidRequest: -32600,
-  methodNotFound: -32601,
-  invalidParams: INVALID_PARAMS,
-  internalError: INTERNAL_ERROR,
-  /** The request is valid but the cell or session is in a state that refuses it. */
-  conflict: -32001,
-  /** A limit of SPEC §9 refused the request. */
-  limitExceeded: -32002,
-  /** A delegate failure, answering a host → client request. */
-  delegateFailed: -32000,
-} as const;
-
-/** The JSON-RPC code a CodeCellError crosses the wire with; server faults stay -32603. */
-export function wireCodeOf(code: CodeCellErrorCode): number {
-  switch (code) {
-    case 'ERR_INVALID_REQUEST':
-    case 'ERR_MISSING_CELL':
-      return JsonRpcErrors.invalidParams;
-    case 'ERR_BUSY_OBSERVER':
-    case 'ERR_ALREADY_TERMINATING':
-    case 'ERR_SHUTTING_DOWN':
-      return JsonRpcErrors.conflict;
-    case 'ERR_LIMIT_EXCEEDED':
-      return JsonRpcErrors.limitExceeded;
-    default:
-      return JsonRpcErrors.internalError;
-  }
-}
-
-/** The `data` of a JSON-RPC error: the CodeCellError code (and an error kind) it stands for. */
-export interface WireErrorData {
-  code: CodeCellErrorCode;
-}
-
-/** The CodeCellError a JSON-RPC error stands for (ERR_PROTOCOL when it carries no known code). */
-export function errorFromWire(error: { code: number; message: string; data?: unknown }): CodeCellError {
-  const data = error.data as Partial<WireErrorData> | undefined;
-  const code = data?.code;
-  if (typeof code === 'string' && (ERROR_CODES as readonly string[]).includes(code)) {
-    return new CodeCellError(code as CodeCellErrorCode, error.message, { cause: error });
-  }
-  return new CodeCellError('ERR_PROTOCOL', `JSON-RPC error ${error.code}: ${error.message}`, { cause: error });
-}

@@ -124,3 +124,19 @@ export interface WireParams {
   cellClosed: InCell;
 }
 export type CellCancelParams = WireParams['cellCancel'];
+
+/** A result serialised ahead by its handler (rpc.ts's JsonText). */
+export interface Serialised {
+  readonly text: string;
+}
+
+/** A request being served: its id, and a signal that aborts when the peer cancels it ($/cancelRequest). */
+export interface IncomingRequest {
+  readonly id: string | number;
+  /** Aborted when the peer cancels the request or the connection ends (made on first use). */
+  readonly signal: AbortSignal;
+  /** False once the request was answered, cancelled or forgotten. */
+  readonly open: boolean;
+  /** The peer gave the request up another way (cell/cancel): it is never answered. */
+  forget(): void;
+}

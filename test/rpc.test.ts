@@ -1,0 +1,158 @@
+// The one JSON-RPC engine (host/wire/rpc.ts, ADR 13), pinned on the wire with literal codes: the
+// same ids, validation and cancellation for every method, in both directions.
+import assert from 'node:assert/strict';
+import { PassThrough } from 'node:stream';
+import { test } from 'node:test';
+import { createHost } from '../host/index.js';
+import { streamCarrier } from '../host/wire/framing.js';
+import { Methods, type IncomingRequest } from '../host/wire/protocol.js';
+import { RpcConnection } from '../host/wire/rpc.js';
+import { frame, rawHost, RawClient } from './wire.js';
+
+const quiet = { warn: () => {}, error: () => {} };
+
+/** Two engines linked over in-memory streams (a "client" and a "host" side), closed after the test. */
+function linkedPair(t: { after(fn: () => void): void }) {
+  const toHost = new PassThrough();
+  const toClient = new PassThrough();
+  const host = new RpcConnection(streamCarrier(toHost, toClient), quiet);
+  const client = new RpcConnection(streamCarrier(toClient, toHost), quiet);
+  t.after(() => {
+    host.close(new Error('test over'));
+    client.close(new Error('test over'));
+  });
+  return { host, client };
+}
+
+test('a client that cancels a request gets -32800 on the wire at once, and the handler sees its signal abort', async (t) => {
+  const raw = await rawHost(t);
+  const created = await raw.call('session/create', {});
+  const { sessionId } = created.result as { sessionId: string };
+  const executed = await raw.call('cell/execute', {
+    sessionId,
+    request: { source: 'await new Promise(() => {})' },
+    observe: { kind: 'yieldAfter', ms: 0 },
+  });
+  const { cellId } = executed.result as { cellId: string };
+  await raw.log.next((m) => m.method === 'cell/initialEvent');
+  const observing = raw.send('cell/observe', { sessionId, cellId, mode: { kind: 'yieldAfter', ms: 60_000 } });
+  raw.write(frame(JSON.stringify({ jsonrpc: '2.0', method: '$/cancelRequest', params: { id: observing } })));
+  const answer = await raw.log.next((m) => m.id === observing);
+  assert.equal(answer.error?.code, -32800);
+  assert.equal(answer.result, undefined);
+  // The observer slot is free: the next observation is answered.
+  const next = await raw.call('cell/observe', { sessionId, cellId, mode: { kind: 'yieldAfter', ms: 0 } });
+  assert.equal((next.result as { kind: string }).kind, 'yielded');
+  // One answer per request: the cancelled one is never answered twice.
+  assert.equal(raw.log.messages.filter((m) => m.id === observing).length, 1);
+});
+
+test('an id in flight is refused -32600, a third time too, and the first request keeps its id and its answer', async (t) => {
+  const toHost = new PassThrough();
+  const fromHost = new PassThrough();
+  const host = createHost({ input: toHost, output: fromHost, logger: quiet });
+  t.after(async () => {
+    toHost.end();
+    await host.closed;
+  });
+  const raw = new RawClient(fromHost, toHost);
+  const { sessionId } = (await raw.call('session/create', {})).result as { sessionId: string };
+  const executed = await raw.call('cell/execute', {
+    sessionId,
+    request: { source: 'await new Promise(() => {})' },
+    observe: { kind: 'yieldAfter', ms: 0 },
+  });
+  const cell = executed.result as { cellId: string };
+  await raw.log.next((m) => m.method === 'cell/initialEvent');
+  const observe = JSON.stringify({
+    jsonrpc: '2.0',
+    id: 'dup',
+    method: 'cell/observe',
+    params: { sessionId, cellId: cell.cellId, mode: { kind: 'yieldAfter', ms: 300 } },
+  });
+  raw.write(frame(observe));
+  raw.write(frame(JSON.stringify({ jsonrpc: '2.0', id: 'dup', method: 'host/ping', params: {} })));
+  raw.write(frame(JSON.stringify({ jsonrpc: '2.0', id: 'dup', method: 'host/ping', params: {} })));
+  const first = await raw.log.next((m) => m.id === 'dup' && m.result !== undefined);
+  assert.equal((first.result as { kind: string }).kind, 'yielded');
+  const refusals = raw.log.messages.filter((m) => m.id === 'dup' && m.error !== undefined);
+  assert.deepEqual(
+    refusals.map((m) => m.error?.code),
+    [-32600, -32600],
+  );
+  assert.match(refusals[0]?.error?.message ?? '', /request id "dup" is already in flight/);
+});
+
+test('params by position are -32602, an empty params object is a valid request, notifications nobody serves are dropped', async (t) => {
+  const raw = await rawHost(t);
+  raw.write(frame(JSON.stringify({ jsonrpc: '2.0', id: 7, method: 'host/ping', params: [] })));
+  const positional = await raw.log.next((m) => m.id === 7);
+  assert.equal(positional.error?.code, -32602);
+  assert.match(positional.error?.message ?? '', /takes its params by name/);
+  raw.write(frame(JSON.stringify({ jsonrpc: '2.0', method: 'no/such/notification', params: {} })));
+  const ping = await raw.call('host/ping', {});
+  assert.deepEqual(Object.keys(ping.result as object), ['load']);
+  assert.equal(raw.log.messages.filter((m) => m.error !== undefined).length, 1);
+});
+
+test('requests of one signal given up together: one message of the caller, none answered, nothing left behind', async (t) => {
+  const { host, client } = linkedPair(t);
+  const heard: string[] = [];
+  let answered = 0;
+  client.serve({
+    toolInvoke: (_params: unknown, request: IncomingRequest) =>
+      new Promise((resolve) => request.signal.addEventListener('abort', () => resolve({ value: 'late' }))),
+    cellNotify: () => ({}),
+    cellCancel: ({ cellId }: { cellId: string }) => void heard.push(cellId),
+    cellInitialEvent: () => {},
+    cellEvent: () => {},
+    sessionEvent: () => {},
+    cellClosed: () => {},
+  } as never);
+  client.listen();
+  host.listen();
+  const controller = new AbortController();
+  const call = { tool: { name: 't' }, input: {}, cellId: 'c1' } as never;
+  const calls = [1, 2, 3].map(() =>
+    host
+      .request(
+        Methods.toolInvoke,
+        { sessionId: 's', call },
+        {
+          signal: controller.signal,
+          cancelAll: () => host.notify(Methods.cellCancel, { sessionId: 's', cellId: 'c1', method: 'tool/invoke' }),
+        },
+      )
+      .then(() => answered++),
+  );
+  await new Promise((resolve) => setTimeout(resolve, 20));
+  controller.abort(new Error('the cell ended'));
+  for (const settled of await Promise.allSettled(calls)) assert.equal(settled.status, 'rejected');
+  await new Promise((resolve) => setTimeout(resolve, 20));
+  assert.deepEqual(heard, ['c1'], 'one cell/cancel for the three calls');
+  assert.equal(answered, 0);
+});
+
+test('a request given up alone sends $/cancelRequest; its late answer is dropped and the peer answered -32800', async (t) => {
+  const { host, client } = linkedPair(t);
+  const aborted: unknown[] = [];
+  host.serve({
+    hostPing: (_params: unknown, request: IncomingRequest) =>
+      new Promise((resolve) => {
+        request.signal.addEventListener('abort', () => {
+          aborted.push(request.signal.reason);
+          resolve({ load: { sessions: 0, cellsRunning: 0, accepting: true } });
+        });
+      }),
+  } as never);
+  host.listen();
+  client.listen();
+  const controller = new AbortController();
+  const pinging = client.request(Methods.hostPing, {}, { signal: controller.signal });
+  await new Promise((resolve) => setTimeout(resolve, 20));
+  controller.abort(new Error('given up'));
+  await assert.rejects(pinging, /given up/);
+  await new Promise((resolve) => setTimeout(resolve, 20));
+  assert.equal(aborted.length, 1);
+  assert.equal((aborted[0] as { code?: string }).code, 'ERR_CANCELLED');
+});
