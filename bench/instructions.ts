@@ -17,8 +17,7 @@ import { overStdio } from './peers/subject.js';
 
 const SHORT = 300;
 const LONG = 1_800;
-const SUBJECTS = ['codecell', 'bare'] as const;
-type Subject = (typeof SUBJECTS)[number];
+type Subject = 'codecell' | 'bare';
 type Side = 'host' | 'client';
 
 const SELF = fileURLToPath(import.meta.url);

@@ -1,6 +1,7 @@
-// The repository's own checks, run by `npm test`: the code is formatted and within the size rules
-// (scripts/check-style.js), and the published API matches the reports under api/
-// (scripts/api-report.js), with every export documented.
+// The repository's own checks, run by `npm test`: ESLint's rules hold (eslint.config.js: no
+// floating or misused promise, exhaustive switches), the code is formatted (scripts/check-style.js),
+// and the published API matches the reports under api/ (scripts/api-report.js), with every export
+// documented.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { test } from 'node:test';
@@ -8,8 +9,8 @@ import { fileURLToPath } from 'node:url';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
-function runScript(script: string): { status: number | null; output: string } {
-  const { status, stdout, stderr } = spawnSync(process.execPath, [script], {
+function runScript(script: string, args: string[] = []): { status: number | null; output: string } {
+  const { status, stdout, stderr } = spawnSync(process.execPath, [script, ...args], {
     cwd: ROOT,
     encoding: 'utf8',
     timeout: 120_000,
@@ -17,7 +18,12 @@ function runScript(script: string): { status: number | null; output: string } {
   return { status, output: `${stdout}${stderr}` };
 }
 
-test('every source file is formatted (Prettier, 120 columns), at most 300 lines, with no function over 60 lines', () => {
+test('ESLint finds no error: no floating or misused promise, no switch that misses a case, no unused name', () => {
+  const { status, output } = runScript('node_modules/eslint/bin/eslint.js', ['.']);
+  assert.equal(status, 0, output);
+});
+
+test('every source file is formatted (Prettier, 120 columns)', () => {
   const { status, output } = runScript('scripts/check-style.js');
   assert.equal(status, 0, output);
 });

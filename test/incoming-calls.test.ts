@@ -73,7 +73,7 @@ test("a session's shutdown aborts its calls and forgets its cells; another sessi
   const incoming = new IncomingCalls();
   const mine = open(incoming, 1, 'c1', 'tool/invoke');
   const other = incoming.open(request(2), 'tool/invoke', { sessionId: 's2', cellId: 'c1' }, {}, settle);
-  incoming.abortSession('s1', Object.assign(new Error('shutting down'), { code: 'ERR_SHUTTING_DOWN' }) as never);
+  void incoming.abortSession('s1', Object.assign(new Error('shutting down'), { code: 'ERR_SHUTTING_DOWN' }) as never);
   assert.equal(mine.call.signal.aborted, true);
   assert.equal(mine.req.forgotten, true);
   assert.equal(other.signal.aborted, false);

@@ -119,6 +119,8 @@ function describeEvent(event: CellStreamEvent): string | undefined {
       return event.ok ? `← ${event.callId} ok` : `← ${event.callId} failed: ${event.error ?? ''}`;
     case 'notification':
       return `• ${event.text}`;
+    case 'gap':
+      return `[${event.dropped} event(s) dropped]`;
     case 'closed':
       return undefined;
   }

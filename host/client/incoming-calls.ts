@@ -170,7 +170,7 @@ export class IncomingCalls {
 
   /** The host is gone: every open call's signal aborts with `reason`. */
   abortAll(reason: CodeCellError): void {
-    for (const sessionId of [...this.#sessions.keys()]) this.abortSession(sessionId, reason);
+    for (const sessionId of [...this.#sessions.keys()]) void this.abortSession(sessionId, reason);
   }
 
   #group(sessionId: SessionId, cellId: string, method: DelegateMethod): CallGroup {

@@ -4,7 +4,7 @@
 import type { ChildProcess } from 'node:child_process';
 import type { Carrier } from '../wire/carrier.js';
 import { CodeCellError, PendingRouter, type CellLimits, type Logger, type RoutedEntry } from '../../src/index.js';
-import { CODECELL_VERSION, messageOf } from '../../src/internal.js';
+import { CODECELL_VERSION } from '../../src/internal.js';
 import { IncomingCalls, type InboundRequest } from './incoming-calls.js';
 
 export type { InboundRequest } from './incoming-calls.js';

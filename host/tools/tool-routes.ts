@@ -57,10 +57,10 @@ export class ToolRoutes {
         return route.invoke(call, signal);
       },
       notify: async (notification, signal) => {
-        await Promise.all(notified.map((source) => source.notify?.(notification, signal)));
+        await Promise.all(notified.map(async (source) => source.notify?.(notification, signal)));
       },
       cellClosed: async (cellId) => {
-        await Promise.all(closers.map((source) => source.cellClosed?.(cellId)));
+        await Promise.all(closers.map(async (source) => source.cellClosed?.(cellId)));
       },
     };
   }

@@ -119,7 +119,10 @@ export class RpcConnection {
     });
   }
 
-  /** Sends a request of the table; rejects with an RpcError answer, the signal's reason, or why the connection closed. */
+  /**
+   * Sends a request of the table; rejects with an RpcError answer, the signal's reason, or why the
+   * connection closed.
+   */
   request<M extends MethodSpec>(method: M, params: ParamsOf<M>, options: RequestOptions = {}): Promise<ResultOf<M>> {
     if (this.#closed !== undefined) return Promise.reject(this.#closed);
     const { signal } = options;
@@ -138,7 +141,7 @@ export class RpcConnection {
     this.#writer.push(JSON.stringify({ jsonrpc: '2.0', method: method.name, params }));
   }
 
-  /** Gives up, unanswered and without telling the peer, the requests whose params match (a session's, at its shutdown). */
+  /** Gives up the requests whose params match, unanswered and unannounced (a session's, at its shutdown). */
   abandon(match: (params: unknown) => boolean, reason: unknown): void {
     for (const [id, outgoing] of this.#outgoing) if (match(outgoing.params)) this.#settle(id)?.reject(reason);
   }
