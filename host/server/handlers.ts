@@ -167,35 +167,40 @@ function refuseNewSession(host: HostContext): void {
  * on with its signal, one cell/cancel per cell); cellClosed is a notification.
  */
 function forwardingDelegate(host: HostContext, sessionId: SessionId): SessionRuntimeDelegate {
-  // Given up with the cell's signal: one cell/cancel for all the cell's calls of the method. The
-  // delegate's value comes from the answer's JSON.parse, and says so (ParsedJson: not checked
-  // again); its error is of its kind (a tool input's TypeError stays one).
-  const forward =
-    (call: DelegateCall) =>
-    (value: { cellId: string }, signal: AbortSignal): Promise<unknown> => {
-      const cancelAll = (): void =>
-        host.rpc.notify(Methods.cellCancel, {
-          sessionId,
-          cellId: value.cellId,
-          method: call.method.name as 'tool/invoke' | 'cell/notify',
-        });
-      return host.rpc.request(call.method, { sessionId, [call.arg]: value }, { signal, cancelAll }).then(
-        (result) => {
-          const delivered = call.value(result) as JsonValue | undefined;
-          return delivered !== null && typeof delivered === 'object' ? new ParsedJson(delivered) : delivered;
-        },
-        (error: unknown) => {
-          if (!(error instanceof RpcError)) throw error;
-          throw errorOfKind((error.data as { kind?: unknown } | undefined)?.kind, error.message);
-        },
-      );
+  // Given up with the cell's signal: one cell/cancel for all the cell's calls of the method.
+  const forward = (call: DelegateCall) => {
+    const decode = DECODERS.get(call);
+    const method = call.method.name as 'tool/invoke' | 'cell/notify';
+    return (value: { cellId: string }, signal: AbortSignal): Promise<unknown> => {
+      const cancelAll = (): void => host.rpc.notify(Methods.cellCancel, { sessionId, cellId: value.cellId, method });
+      return host.rpc.request(call.method, { sessionId, [call.arg]: value }, { signal, cancelAll, decode });
     };
+  };
   const forwarders = Object.entries(DelegateCalls).map(([name, call]) => [name, forward(call)]);
   // Each forwarder returns what the client answered for that delegate method (table-checked).
   const delegate: Record<string, unknown> = Object.fromEntries(forwarders);
   delegate.cellClosed = (cellId: CellId) => host.notify(Methods.cellClosed, { sessionId, cellId });
   return delegate as unknown as SessionRuntimeDelegate;
 }
+
+/**
+ * What a delegate call resolves with, read from the answer as it arrives: the delegate's value
+ * from JSON.parse says so (ParsedJson: not checked again); its error is of its kind (a tool
+ * input's TypeError stays one).
+ */
+const DECODERS = new Map(
+  Object.values(DelegateCalls).map((call: DelegateCall) => [
+    call,
+    {
+      result: (result: unknown): unknown => {
+        const value = call.value(result) as JsonValue | undefined;
+        return value !== null && typeof value === 'object' ? new ParsedJson(value) : value;
+      },
+      error: (error: RpcError): Error =>
+        errorOfKind((error.data as { kind?: unknown } | undefined)?.kind, error.message),
+    },
+  ]),
+);
 
 const isPlainObject = (value: unknown): value is object =>
   value !== null && typeof value === 'object' && !Array.isArray(value);

@@ -39,6 +39,8 @@ export interface RequestOptions {
    * `$/cancelRequest` each (the peer forgets them unanswered: cell/cancel).
    */
   cancelAll?: () => void;
+  /** Turns the answer into what the request resolves or rejects with, as it is read (no promise hop after). */
+  decode?: { result(result: unknown): unknown; error(error: RpcError): unknown };
 }
 
 export interface RpcOptions {
@@ -54,6 +56,7 @@ type RequestHandler = (params: unknown, request: IncomingRequest) => unknown;
 
 interface Outgoing {
   readonly params: unknown;
+  readonly decode: RequestOptions['decode'];
   resolve(result: unknown): void;
   reject(error: unknown): void;
   /** Removes what watches the request's signal. */
@@ -129,7 +132,13 @@ export class RpcConnection {
     if (signal?.aborted === true) return Promise.reject(signal.reason);
     const id = ++this.#seq;
     return new Promise((resolve, reject) => {
-      const outgoing: Outgoing = { params, resolve: resolve as (result: unknown) => void, reject, detach: undefined };
+      const outgoing: Outgoing = {
+        params,
+        decode: options.decode,
+        resolve: resolve as (result: unknown) => void,
+        reject,
+        detach: undefined,
+      };
       this.#outgoing.set(id, outgoing);
       if (signal !== undefined) outgoing.detach = this.#watch(id, signal, options.cancelAll);
       this.#writer.push(JSON.stringify({ jsonrpc: '2.0', id, method: method.name, params }));
@@ -285,14 +294,15 @@ export class RpcConnection {
   #response(id: RequestId, message: Record<string, unknown>): void {
     const outgoing = this.#settle(id);
     if (outgoing === undefined) return; // given up on: its answer is dropped
-    if (!('error' in message)) return outgoing.resolve(message.result);
+    const { decode } = outgoing;
+    if (!('error' in message))
+      return outgoing.resolve(decode === undefined ? message.result : decode.result(message.result));
     const error = isRecord(message.error) ? message.error : {};
-    outgoing.reject(
-      new RpcError(
-        typeof error.code === 'number' ? error.code : JsonRpcErrors.internalError,
-        typeof error.message === 'string' ? error.message : 'the peer answered with an error',
-        error.data,
-      ),
+    const failure = new RpcError(
+      typeof error.code === 'number' ? error.code : JsonRpcErrors.internalError,
+      typeof error.message === 'string' ? error.message : 'the peer answered with an error',
+      error.data,
     );
+    outgoing.reject(decode === undefined ? failure : decode.error(failure));
   }
 }
