@@ -21,7 +21,7 @@ type Subject = 'codecell' | 'bare';
 type Side = 'host' | 'client';
 
 const SELF = fileURLToPath(import.meta.url);
-const HOST_MAIN = fileURLToPath(new URL('../host/server/main.js', import.meta.url));
+const HOST_MAIN = fileURLToPath(new URL('../host/bin/codecell-host.js', import.meta.url));
 /** A side under valgrind runs ~50× slower: the client waits this long before it gives a host up. */
 const PATIENT_MS = 600_000;
 

@@ -3,4 +3,4 @@
 import { launch } from './launch.js';
 import { HOST_NODE_FLAGS } from '../dist/host/wire/host-process.js';
 
-await launch(new URL('../dist/host/server/main.js', import.meta.url), HOST_NODE_FLAGS);
+await launch(new URL('../dist/host/bin/codecell-host.js', import.meta.url), HOST_NODE_FLAGS);

@@ -2,4 +2,4 @@
 // codecell: `codecell run <file|->` and `codecell mcp --upstream "<command>"` (see README).
 import { launch } from './launch.js';
 
-await launch(new URL('../dist/host/cli/main.js', import.meta.url));
+await launch(new URL('../dist/host/bin/codecell.js', import.meta.url));

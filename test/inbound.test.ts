@@ -8,7 +8,7 @@ import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { frame, RawClient, rawHost } from './wire.js';
 
-const HOST_MAIN = fileURLToPath(new URL('../host/server/main.js', import.meta.url));
+const HOST_MAIN = fileURLToPath(new URL('../host/bin/codecell-host.js', import.meta.url));
 
 /** Peak resident set of a process (VmHWM), in MiB. */
 function peakRssMb(pid: number): number {

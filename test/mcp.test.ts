@@ -106,7 +106,7 @@ test('cells run in a codecell-host process: when it dies, the MCP server goes on
   const hostOf = (parent: number): number[] =>
     execFileSync('ps', ['-o', 'pid=,args=', '--ppid', String(parent)], { encoding: 'utf8' })
       .split('\n')
-      .filter((line) => line.includes('server/main.js'))
+      .filter((line) => line.includes('bin/codecell-host.js'))
       .map((line) => Number(line.trim().split(/\s+/)[0]));
   const [host] = hostOf(transport.pid ?? 0);
   assert.ok(host !== undefined, 'codecell mcp runs a codecell-host child');

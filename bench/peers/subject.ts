@@ -23,7 +23,7 @@ export interface BenchSubject {
 }
 
 const tools = [{ name: 'echo' }];
-const HOST_MAIN = fileURLToPath(new URL('../../host/server/main.js', import.meta.url));
+const HOST_MAIN = fileURLToPath(new URL('../../host/bin/codecell-host.js', import.meta.url));
 
 function delegateOf(tool: ToolHandler): SessionRuntimeDelegate {
   return { invokeTool: async (call) => (await tool(call.input)) as never, notify: async () => {} };

@@ -1,7 +1,7 @@
 // host/cli/ — the command line: `codecell run` and the `codecell` dispatch (this file), `codecell
-// mcp` (mcp.ts), codecell-host's arguments (host-args.ts), the demo of `npm start` (demo.ts) and
-// the `codecell` process entry (main.ts). It imports src/ and the other host folders; nothing in
-// host/ imports it but server/main.ts (host-args.ts).
+// mcp` (mcp.ts and its parts), codecell-host's arguments (host-args.ts) and the demo of `npm
+// start` (demo.ts). It imports src/, wire/, client/ and tools/; only the entry points in host/bin/
+// import it.
 //
 // `codecell run <file|-> [--tools <tools.json|module>] [--yield <ms>] [--ts] [--json]`: runs one
 // cell for a person, showing its output, tool calls and notifications as they happen.

@@ -1,5 +1,5 @@
 // codecell-host's command line: its usage, --help and --version, and the network service's
-// options. The process entry (host/server/main.ts) asks this module first and serves only when
+// options. The process entry (host/bin/codecell-host.ts) asks this module first and serves only when
 // it says so.
 import { readFileSync } from 'node:fs';
 import type { Writable } from 'node:stream';

@@ -45,7 +45,7 @@ export interface HostClientOptions {
   livenessTimeoutMs?: number;
 }
 
-const HOST_MAIN = fileURLToPath(new URL('../server/main.js', import.meta.url));
+const HOST_MAIN = fileURLToPath(new URL('../bin/codecell-host.js', import.meta.url));
 
 /** Errors of session/create after which the session is tried on another host. */
 const GO_ELSEWHERE = new Set(['ERR_SHUTTING_DOWN', 'ERR_HOST_EXITED', 'ERR_LIMIT_EXCEEDED']);

@@ -5,7 +5,7 @@
 // forgotten when the cell closes, a session's when it shuts down.
 import { CodeCellError, toolIdentifier, type SessionRuntimeDelegate } from '../../src/index.js';
 import { Deadline, errorKindOf, messageOf, toJsonText, toolErrorText } from '../../src/internal.js';
-import { JsonText, RpcError } from '../wire/messages.js';
+import { ErrorAnswer, JsonText, type WireError } from '../wire/messages.js';
 import {
   DelegateCalls,
   JsonRpcErrors,
@@ -37,7 +37,9 @@ export interface IncomingCall {
   /** Answers with the delegate's value, serialised and checked here. */
   answer(result: JsonText): void;
   /** Answers with an error; `kind` ('TypeError', 'RangeError') travels as `data.kind`. */
-  fail(error: RpcError): void;
+  fail(error: WireError): void;
+  /** False once the call was answered or the host gave it up (nothing need be made for it). */
+  readonly open: boolean;
 }
 
 /** A delegate call from the host, waiting for its session's delegate. */
@@ -64,14 +66,15 @@ export function serveDelegateCall(delegate: SessionRuntimeDelegate, { name, call
         const subject =
           name === 'invokeTool' && tool !== undefined ? `tools.${toolIdentifier(tool)}` : `delegate.${name}`;
         const message = `${subject} returned a value that is not JSON: ${messageOf(error)}`;
-        return call.fail(new RpcError(JsonRpcErrors.delegateFailed, message));
+        return call.fail(new ErrorAnswer(JsonRpcErrors.delegateFailed, message));
       }
       call.answer(new JsonText(text));
     },
     (error: unknown) => {
+      if (!call.open) return; // given up by the host (cell/cancel, shutdown): no answer to make
       const kind = errorKindOf(error);
       const message = toolErrorText(error, MAX_WIRE_ERROR_BYTES);
-      call.fail(new RpcError(JsonRpcErrors.delegateFailed, message, kind === '' ? undefined : { kind }));
+      call.fail(new ErrorAnswer(JsonRpcErrors.delegateFailed, message, kind === '' ? undefined : { kind }));
     },
   );
 }
@@ -98,7 +101,7 @@ export class IncomingCalls {
     method: DelegateMethod,
     where: { sessionId: SessionId; cellId: string },
     value: unknown,
-    settle: { answer(result: JsonText): void; fail(error: RpcError): void },
+    settle: { answer(result: JsonText): void; fail(error: WireError): void },
   ): IncomingCall {
     const group = this.#group(where.sessionId, where.cellId, method);
     group.requests.add(request);
@@ -109,6 +112,9 @@ export class IncomingCalls {
     };
     return {
       value,
+      get open() {
+        return request.open;
+      },
       signal: group.controller.signal,
       running: (settled) => {
         if (group.controller.signal.aborted) return; // cancelled before it started: nobody waits

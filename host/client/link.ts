@@ -9,7 +9,7 @@ import { IncomingCalls, type InboundRequest } from './incoming-calls.js';
 
 export type { InboundRequest } from './incoming-calls.js';
 import { Liveness } from './liveness.js';
-import { RpcConnection, RpcError, type JsonText } from '../wire/rpc.js';
+import { ErrorAnswer, RpcConnection, RpcError, type JsonText } from '../wire/rpc.js';
 import {
   DelegateCalls,
   errorFromWire,
@@ -227,7 +227,7 @@ export class HostLink {
     this.sessions.route(params.sessionId, {
       type: 'request',
       message: { name, call },
-      fail: (failure) => call.fail(new RpcError(failure.code, failure.message)),
+      fail: (failure) => call.fail(new ErrorAnswer(failure.code, failure.message)),
     });
     return promise;
   }

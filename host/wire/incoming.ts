@@ -3,7 +3,7 @@
 // another way (cell/cancel). Its id is free again once it was answered.
 import { CodeCellError } from '../../src/index.js';
 import { messageOf } from '../../src/internal.js';
-import { JsonText, RpcError, type RequestId } from './messages.js';
+import { ErrorAnswer, JsonText, type RequestId, type WireError } from './messages.js';
 import { JsonRpcErrors, type IncomingRequest } from './protocol.js';
 
 /** One request being served. */
@@ -77,14 +77,14 @@ export class IncomingRequests {
     try {
       text = value instanceof JsonText ? value.text : JSON.stringify(value ?? null);
     } catch (error) {
-      return this.fail(request, new RpcError(JsonRpcErrors.internalError, `internal error: ${messageOf(error)}`));
+      return this.fail(request, new ErrorAnswer(JsonRpcErrors.internalError, `internal error: ${messageOf(error)}`));
     }
     if (text === undefined)
-      return this.fail(request, new RpcError(JsonRpcErrors.internalError, 'internal error: the result is not JSON'));
+      return this.fail(request, new ErrorAnswer(JsonRpcErrors.internalError, 'internal error: the result is not JSON'));
     if (this.close(request)) this.#send(`{"jsonrpc":"2.0","id":${JSON.stringify(request.id)},"result":${text}}`);
   }
 
-  fail(request: Incoming, error: RpcError): void {
+  fail(request: Incoming, error: WireError): void {
     if (!this.close(request)) return;
     const { code, message, data } = error;
     this.#send(
@@ -101,7 +101,7 @@ export class IncomingRequests {
     const request = typeof id === 'string' || typeof id === 'number' ? this.#open.get(id) : undefined;
     if (request === undefined) return; // answered already, or never asked: nothing to do
     request.abort(new CodeCellError('ERR_CANCELLED', `the peer cancelled ${request.method}`));
-    this.fail(request, new RpcError(JsonRpcErrors.requestCancelled, `${request.method} was cancelled`));
+    this.fail(request, new ErrorAnswer(JsonRpcErrors.requestCancelled, `${request.method} was cancelled`));
   }
 
   /** The connection closed: every request's signal aborts, and none is answered. */

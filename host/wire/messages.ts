@@ -19,6 +19,29 @@ export class RpcError extends Error {
   }
 }
 
+/** What an error answer carries. */
+export interface WireError {
+  readonly code: number;
+  readonly message: string;
+  readonly data?: unknown;
+}
+
+/**
+ * An error answer a handler settles with when nothing was thrown (a delegate's failure): a plain
+ * value, not an Error, so 10 000 cancelled tool calls capture no stack trace.
+ */
+export class ErrorAnswer implements WireError {
+  readonly code: number;
+  readonly message: string;
+  readonly data: unknown;
+
+  constructor(code: number, message: string, data?: unknown) {
+    this.code = code;
+    this.message = message;
+    this.data = data;
+  }
+}
+
 /** A result serialised already (checked by its maker): its text goes into the answer as is. */
 export class JsonText implements Serialised {
   readonly text: string;
@@ -35,8 +58,8 @@ export const invalidParams = (message: string): RpcError =>
   new RpcError(JsonRpcErrors.invalidParams, message, { code: 'ERR_INVALID_REQUEST' });
 
 /** The JSON-RPC error a handler failure is answered with; a failure of codecell's own is -32603. */
-export function toRpcError(error: unknown): RpcError {
-  if (error instanceof RpcError) return error;
+export function toRpcError(error: unknown): WireError {
+  if (error instanceof RpcError || error instanceof ErrorAnswer) return error;
   if (error instanceof CodeCellError) return new RpcError(wireCodeOf(error.code), error.message, { code: error.code });
   return new RpcError(JsonRpcErrors.internalError, `internal error: ${messageOf(error)}`);
 }

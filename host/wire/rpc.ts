@@ -8,7 +8,16 @@
 // here: text that is not JSON gets a -32700 answer, JSON that is not a JSON-RPC message a -32600
 // one, a request with params by position, an id already in flight or past MAX_REQUESTS_IN_FLIGHT
 // is refused, an unknown method gets -32601.
-export { invalidParams, JsonText, parseParams, RpcError, type Notify, type RequestId } from './messages.js';
+export {
+  ErrorAnswer,
+  invalidParams,
+  JsonText,
+  parseParams,
+  RpcError,
+  type Notify,
+  type RequestId,
+  type WireError,
+} from './messages.js';
 import type { Logger } from '../../src/index.js';
 import { messageOf } from '../../src/internal.js';
 import type { Carrier, MessageWriter } from './carrier.js';

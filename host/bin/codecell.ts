@@ -1,6 +1,6 @@
-// The `codecell` command line (see host/cli.ts).
+// The `codecell` command line (see host/cli/cli.ts).
 import { assertIsolatesUsable, settleIsolatesForExit } from '../../src/internal.js';
-import { main } from './cli.js';
+import { main } from '../cli/cli.js';
 
 try {
   assertIsolatesUsable();

@@ -1,14 +1,17 @@
 // The codecell-host process: JSON-RPC on stdin/stdout, logs on stderr, exit 0 once stdin closes
 // and every session was shut down; or, with --listen, a network service (listen.ts) that drains
 // on SIGTERM and exits 0. Its command line is host/cli/host-args.ts.
+//
+// host/bin/ — the process entry points: codecell-host (this file) and codecell (codecell.ts). They
+// sit above server/ and cli/, and nothing imports them.
 import { IsolatePool } from '../../src/index.js';
 import { assertIsolatesUsable, isolatesDisposedCount, settleIsolatesForExit } from '../../src/internal.js';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { hostCommand, type HostPlan } from '../cli/host-args.js';
-import { exitAtOnce } from './catastrophe.js';
-import { defaultMemoryBudgetMb } from './memory-budget.js';
-import { createHost } from './server.js';
+import { exitAtOnce } from '../server/catastrophe.js';
+import { defaultMemoryBudgetMb } from '../server/memory-budget.js';
+import { createHost } from '../server/server.js';
 
 const plan = hostCommand(process.argv.slice(2), process);
 if (typeof plan === 'number') process.exit(plan);
@@ -51,7 +54,7 @@ process.exit(0);
 
 /** Listens until SIGTERM (or SIGINT), then drains: see listen.ts. */
 async function serveNetwork(plan: Extract<HostPlan, { mode: 'listen' }>): Promise<void> {
-  const { listen } = await import('./listen.js');
+  const { listen } = await import('../server/listen.js');
   let service: Awaited<ReturnType<typeof listen>>;
   try {
     service = await listen({
