@@ -159,17 +159,9 @@ export class RpcConnection {
     this.#writer.push(JSON.stringify({ jsonrpc: '2.0', method: method.name, params }));
   }
 
-  /**
-   * Forgets the requests whose params match, unanswered and unannounced (a session's, at its
-   * shutdown); the returned function rejects them, once their owner is ready for it.
-   */
-  abandon(match: (params: unknown) => boolean): (reason: unknown) => void {
-    const abandoned: Outgoing[] = [];
-    for (const [id, outgoing] of this.#outgoing)
-      if (match(outgoing.params)) abandoned.push(this.#settle(id) as Outgoing);
-    return (reason) => {
-      for (const outgoing of abandoned) outgoing.reject(reason);
-    };
+  /** Gives up the requests whose params match, unanswered and unannounced (what a session's shutdown left). */
+  abandon(match: (params: unknown) => boolean, reason: unknown): void {
+    for (const [id, outgoing] of this.#outgoing) if (match(outgoing.params)) this.#settle(id)?.reject(reason);
   }
 
   /** Resolves once everything sent so far left this process (or could not). */
