@@ -3,11 +3,10 @@
 import assert from 'node:assert/strict';
 import { PassThrough } from 'node:stream';
 import { test } from 'node:test';
-import { createHost } from '../host/index.js';
 import { streamCarrier } from '../host/wire/framing.js';
 import { Methods, type IncomingRequest } from '../host/wire/protocol.js';
 import { RpcConnection } from '../host/wire/rpc.js';
-import { frame, rawHost, RawClient } from './wire.js';
+import { frame, pendingCell, rawHost } from './wire.js';
 
 const quiet = { warn: () => {}, error: () => {} };
 
@@ -26,15 +25,7 @@ function linkedPair(t: { after(fn: () => void): void }) {
 
 test('a client that cancels a request gets -32800 on the wire at once, and the handler sees its signal abort', async (t) => {
   const raw = await rawHost(t);
-  const created = await raw.call('session/create', {});
-  const { sessionId } = created.result as { sessionId: string };
-  const executed = await raw.call('cell/execute', {
-    sessionId,
-    request: { source: 'await new Promise(() => {})' },
-    observe: { kind: 'yieldAfter', ms: 0 },
-  });
-  const { cellId } = executed.result as { cellId: string };
-  await raw.log.next((m) => m.method === 'cell/initialEvent');
+  const { sessionId, cellId } = await pendingCell(raw);
   const observing = raw.send('cell/observe', { sessionId, cellId, mode: { kind: 'yieldAfter', ms: 60_000 } });
   raw.write(frame(JSON.stringify({ jsonrpc: '2.0', method: '$/cancelRequest', params: { id: observing } })));
   const answer = await raw.log.next((m) => m.id === observing);
@@ -45,42 +36,6 @@ test('a client that cancels a request gets -32800 on the wire at once, and the h
   assert.equal((next.result as { kind: string }).kind, 'yielded');
   // One answer per request: the cancelled one is never answered twice.
   assert.equal(raw.log.messages.filter((m) => m.id === observing).length, 1);
-});
-
-test('an id in flight is refused -32600, a third time too, and the first request keeps its id and its answer', async (t) => {
-  const toHost = new PassThrough();
-  const fromHost = new PassThrough();
-  const host = createHost({ input: toHost, output: fromHost, logger: quiet });
-  t.after(async () => {
-    toHost.end();
-    await host.closed;
-  });
-  const raw = new RawClient(fromHost, toHost);
-  const { sessionId } = (await raw.call('session/create', {})).result as { sessionId: string };
-  const executed = await raw.call('cell/execute', {
-    sessionId,
-    request: { source: 'await new Promise(() => {})' },
-    observe: { kind: 'yieldAfter', ms: 0 },
-  });
-  const cell = executed.result as { cellId: string };
-  await raw.log.next((m) => m.method === 'cell/initialEvent');
-  const observe = JSON.stringify({
-    jsonrpc: '2.0',
-    id: 'dup',
-    method: 'cell/observe',
-    params: { sessionId, cellId: cell.cellId, mode: { kind: 'yieldAfter', ms: 300 } },
-  });
-  raw.write(frame(observe));
-  raw.write(frame(JSON.stringify({ jsonrpc: '2.0', id: 'dup', method: 'host/ping', params: {} })));
-  raw.write(frame(JSON.stringify({ jsonrpc: '2.0', id: 'dup', method: 'host/ping', params: {} })));
-  const first = await raw.log.next((m) => m.id === 'dup' && m.result !== undefined);
-  assert.equal((first.result as { kind: string }).kind, 'yielded');
-  const refusals = raw.log.messages.filter((m) => m.id === 'dup' && m.error !== undefined);
-  assert.deepEqual(
-    refusals.map((m) => m.error?.code),
-    [-32600, -32600],
-  );
-  assert.match(refusals[0]?.error?.message ?? '', /request id "dup" is already in flight/);
 });
 
 test('params by position are -32602, an empty params object is a valid request, notifications nobody serves are dropped', async (t) => {

@@ -88,6 +88,20 @@ export class RawClient {
   }
 }
 
+/** A new session with one cell that waits forever, its initial event read. */
+export async function pendingCell(raw: RawClient): Promise<{ sessionId: string; cellId: string }> {
+  const created = await raw.call('session/create', {});
+  const { sessionId } = created.result as { sessionId: string };
+  const executed = await raw.call('cell/execute', {
+    sessionId,
+    request: { source: 'await new Promise(() => {})' },
+    observe: { kind: 'yieldAfter', ms: 0 },
+  });
+  const { cellId } = executed.result as { cellId: string };
+  await raw.log.next((m) => m.method === 'cell/initialEvent' && (m.params as { cellId?: string }).cellId === cellId);
+  return { sessionId, cellId };
+}
+
 /** A codecell-host server on in-memory streams, spoken to byte by byte; closed after the test. */
 export async function rawHost(t: { after(fn: () => Promise<void>): void }): Promise<RawClient> {
   const { PassThrough } = await import('node:stream');

@@ -85,7 +85,11 @@ const MAX_QUEUED_PROGRESS = 256;
  * own delivery only queues them (bounded), so following a cell never costs the cell its time or
  * changes its outcome; what could not be kept is reported in one message instead.
  */
-function progressSender(send: (message: string) => void): (event: CellStreamEvent) => void {
+function progressSender(send: (message: string) => void): {
+  onEvent(event: CellStreamEvent): void;
+  /** Sends what waits now (before the call's answer, which ends its progress). */
+  flush(): void;
+} {
   const queue: string[] = [];
   let dropped = 0;
   let scheduled = false;
@@ -96,7 +100,7 @@ function progressSender(send: (message: string) => void): (event: CellStreamEven
       send(`[${dropped} progress message(s) dropped: the cell sent faster than they could be forwarded]`);
     dropped = 0;
   };
-  return (event) => {
+  const onEvent = (event: CellStreamEvent): void => {
     const message = progressText(event);
     if (event.type === 'gap')
       dropped += event.dropped; // the stream's own bound: events of any kind
@@ -108,6 +112,7 @@ function progressSender(send: (message: string) => void): (event: CellStreamEven
       setImmediate(flush);
     }
   };
+  return { onEvent, flush };
 }
 
 /** What an upstream tool without an outputSchema (typed Promise<unknown>) resolves to. */
@@ -165,7 +170,7 @@ export function newMcpSession(context: McpContext, hooks: McpSessionHooks = {}):
     const input = (request.params.arguments ?? {}) as Record<string, unknown>;
     const progressToken = request.params._meta?.progressToken;
     let progress = 0;
-    const onEvent =
+    const sender =
       progressToken === undefined
         ? undefined
         : progressSender((message) => {
@@ -173,13 +178,17 @@ export function newMcpSession(context: McpContext, hooks: McpSessionHooks = {}):
             const params = { progressToken, progress: ++progress, message };
             extra.sendNotification({ method: 'notifications/progress', params }).catch(() => {});
           });
-    const options = { signal: extra.signal, ...(onEvent === undefined ? {} : { onEvent }) };
+    const options = { signal: extra.signal, ...(sender === undefined ? {} : { onEvent: sender.onEvent }) };
+    const answer = (result: CodeModeResult) => {
+      sender?.flush(); // progress after the answer would be dropped by the client
+      return contentOf(result, wait.name);
+    };
     // The SDK sends nothing for a cancelled request: its response is ended here, at once.
     const endResponse = (): void => void setImmediate(() => hooks.endResponse?.(extra.requestId));
     extra.signal.addEventListener('abort', endResponse, { once: true });
     try {
-      if (request.params.name === exec.name) return contentOf(await exec.execute(input as never, options), wait.name);
-      if (request.params.name === wait.name) return contentOf(await wait.execute(input as never, options), wait.name);
+      if (request.params.name === exec.name) return answer(await exec.execute(input as never, options));
+      if (request.params.name === wait.name) return answer(await wait.execute(input as never, options));
       const search = codeMode.search();
       if (search !== undefined && request.params.name === search.name)
         return { content: [{ type: 'text', text: await search.execute(input as never) }] };

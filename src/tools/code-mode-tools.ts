@@ -256,18 +256,22 @@ class CodeModeRunner {
     { signal, onEvent }: ExecuteOptions,
   ): Promise<CodeModeResult> {
     const unfollow = follow(live, cellId, onEvent);
+    let outcome: CellEvent | undefined;
     try {
-      if (signal === undefined || this.#settings.onAbort === 'detach')
-        return codeModeResult(this.#withKept(cellId, await event));
-      const remember = (outcome: Promise<CellEvent>): void => {
-        this.#cancelled.set(cellId, outcome);
-        if (this.#cancelled.size > MAX_KEPT_CELLS)
-          this.#cancelled.delete(this.#cancelled.keys().next().value as string);
-      };
-      return codeModeResult(this.#withKept(cellId, await terminateOnAbort(live, cellId, event, signal, remember)));
+      if (signal === undefined || this.#settings.onAbort === 'detach') outcome = await event;
+      else {
+        const remember = (terminated: Promise<CellEvent>): void => {
+          this.#cancelled.set(cellId, terminated);
+          if (this.#cancelled.size > MAX_KEPT_CELLS)
+            this.#cancelled.delete(this.#cancelled.keys().next().value as string);
+        };
+        outcome = await terminateOnAbort(live, cellId, event, signal, remember);
+      }
     } finally {
-      unfollow();
+      // A cell that ended: its last events (a notify() just before its end) are handed on first.
+      await unfollow(outcome?.kind === 'completed' || outcome?.kind === 'terminated');
     }
+    return codeModeResult(this.#withKept(cellId, outcome));
   }
 }
 

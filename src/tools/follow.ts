@@ -3,17 +3,30 @@
 import { readByTurn } from '../streams/by-turn.js';
 import type { CellEvent, CellStreamEvent, CodeCellSession } from '../types.js';
 
-/** Hands the cell's events to `onEvent` until the returned stop is called, a turn of the loop at a time. */
+/** How long a call that has its cell's outcome waits at most for the cell's last events to be handed on. */
+const LAST_EVENTS_MS = 250;
+
+/**
+ * Hands the cell's events to `onEvent`, a turn of the loop at a time, until the returned function
+ * is called: with `ended` (the cell's outcome is known), once the stream has handed on its last
+ * events (an event may still be on its way, from the host, when the outcome arrives), within a
+ * bound.
+ */
 export function follow(
   live: CodeCellSession,
   cellId: string,
   onEvent: ((event: CellStreamEvent) => void) | undefined,
-): () => void {
-  if (onEvent === undefined) return () => {};
+): (ended?: boolean) => Promise<void> {
+  if (onEvent === undefined) return async () => {};
   const events = live.events(cellId)[Symbol.asyncIterator]();
   let following = true;
-  readByTurn(events, onEvent, () => following).catch(() => {});
-  return () => {
+  const read = readByTurn(events, onEvent, () => following).catch(() => {});
+  return async (ended = false) => {
+    if (ended) {
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([read, new Promise((resolve) => (timer = setTimeout(resolve, LAST_EVENTS_MS)))]);
+      clearTimeout(timer);
+    }
     following = false;
     void events.return?.().catch(() => {});
   };

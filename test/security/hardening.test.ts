@@ -128,21 +128,13 @@ for (const kind of bothKinds) {
 
 describe('a misbehaving peer', () => {
   test('positional params are -32602, a request with id null is -32600, and a second request with an id in flight is refused', async (t) => {
-    const { rawHost, frame } = await import('../wire.js');
+    const { rawHost, frame, pendingCell } = await import('../wire.js');
     const raw = await rawHost(t);
     raw.write(frame(JSON.stringify({ jsonrpc: '2.0', id: 'p', method: 'session/create', params: [{ tools: [] }] })));
     assert.equal((await raw.log.next((m) => m.id === 'p')).error?.code, -32602);
     raw.write(frame(JSON.stringify({ jsonrpc: '2.0', id: null, method: 'host/ping', params: {} })));
     assert.equal((await raw.log.next((m) => m.id === null && m.error?.code === -32600)).error?.code, -32600);
-    const created = await raw.call('session/create', {});
-    const { sessionId } = created.result as { sessionId: string };
-    const executed = await raw.call('cell/execute', {
-      sessionId,
-      request: { source: 'await new Promise(() => {})' },
-      observe: { kind: 'yieldAfter', ms: 0 },
-    });
-    const { cellId } = executed.result as { cellId: string };
-    await raw.log.next((m) => m.method === 'cell/initialEvent');
+    const { sessionId, cellId } = await pendingCell(raw);
     const observe = JSON.stringify({
       jsonrpc: '2.0',
       id: 'dup',
