@@ -13,7 +13,7 @@ import {
   type StartedCell,
   type ToolDefinition,
 } from '../../src/index.js';
-import { messageOf } from '../../src/internal.js';
+import { Deadline, messageOf } from '../../src/internal.js';
 import { ComposedSession } from '../tools/built-session.js';
 import { callMcpTool, connectMcpServer, listMcpTools, type McpServerConfig } from '../tools/mcp-tools.js';
 
@@ -174,10 +174,9 @@ export class Upstreams {
         settled.add(index);
       }
     });
-    let timer: NodeJS.Timeout | undefined;
-    const bound = new Promise((resolve) => (timer = setTimeout(resolve, boundMs)));
-    await Promise.race([Promise.all(starts), bound]);
-    clearTimeout(timer);
+    const bound = new Deadline(boundMs);
+    await Promise.race([Promise.all(starts), bound.reached]);
+    bound.clear();
     const starting = this.#configs.filter((_, index) => !settled.has(index)).map(({ name }) => name);
     return { joined: this.#listed.filter((tools) => tools !== undefined).length, starting };
   }

@@ -3,7 +3,7 @@
 // another way (cell/cancel). Its id is free again once it was answered.
 import { CodeCellError } from '../../src/index.js';
 import { messageOf } from '../../src/internal.js';
-import { ErrorAnswer, JsonText, type RequestId, type WireError } from './messages.js';
+import { errorAnswerText, ErrorAnswer, JsonText, type RequestId, type WireError } from './messages.js';
 import { JsonRpcErrors, type IncomingRequest } from './protocol.js';
 
 /** One request being served. */
@@ -86,14 +86,7 @@ export class IncomingRequests {
 
   fail(request: Incoming, error: WireError): void {
     if (!this.close(request)) return;
-    const { code, message, data } = error;
-    this.#send(
-      JSON.stringify({
-        jsonrpc: '2.0',
-        id: request.id,
-        error: { code, message, ...(data === undefined ? {} : { data }) },
-      }),
-    );
+    this.#send(errorAnswerText(request.id, error));
   }
 
   /** `$/cancelRequest`: the handler's signal aborts and the request is answered -32800 at once. */

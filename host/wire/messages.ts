@@ -26,6 +26,11 @@ export interface WireError {
   readonly data?: unknown;
 }
 
+/** The text of an error answer to request `id` (null: to a message that could not be read). */
+export function errorAnswerText(id: RequestId | null, { code, message, data }: WireError): string {
+  return JSON.stringify({ jsonrpc: '2.0', id, error: { code, message, ...(data === undefined ? {} : { data }) } });
+}
+
 /**
  * An error answer a handler settles with when nothing was thrown (a delegate's failure): a plain
  * value, not an Error, so 10 000 cancelled tool calls capture no stack trace.

@@ -22,7 +22,7 @@ import type { Logger } from '../../src/index.js';
 import { messageOf } from '../../src/internal.js';
 import type { Carrier, MessageWriter } from './carrier.js';
 import { IncomingRequests } from './incoming.js';
-import { isRecord, parseParams, RpcError, toRpcError, type RequestId } from './messages.js';
+import { errorAnswerText, isRecord, parseParams, RpcError, toRpcError, type RequestId } from './messages.js';
 import {
   JsonRpcErrors,
   Methods,
@@ -246,9 +246,7 @@ export class RpcConnection {
 
   /** Answers a request that is not dispatched (its id, if in flight already, stays the original's). */
   #refuse(id: RequestId | null, code: number, message: string, data?: unknown): void {
-    this.#writer.push(
-      JSON.stringify({ jsonrpc: '2.0', id, error: { code, message, ...(data === undefined ? {} : { data }) } }),
-    );
+    this.#writer.push(errorAnswerText(id, { code, message, data }));
   }
 
   #request(id: RequestId, method: string, params: unknown): void {
