@@ -10,6 +10,9 @@ export const ERROR_CODES = [
   'ERR_UNSUPPORTED_NODE',
   'ERR_HOST_EXITED',
   'ERR_PROTOCOL',
+  'ERR_SETUP_TIMEOUT',
+  'ERR_UNAUTHORIZED',
+  'ERR_HOST_UNREACHABLE',
   // Internal causes, reported through events rather than thrown at callers.
   'ERR_CANCELLED',
   'ERR_ISOLATE_DISPOSED',

@@ -62,6 +62,7 @@ test('the error codes are pinned too', async () => {
   const pinned = [
     'SHUTTING_DOWN MISSING_CELL BUSY_OBSERVER ALREADY_TERMINATING INVALID_REQUEST LIMIT_EXCEEDED',
     'NODE_SNAPSHOT UNSUPPORTED_NODE HOST_EXITED PROTOCOL',
+    'SETUP_TIMEOUT UNAUTHORIZED HOST_UNREACHABLE',
     'CANCELLED ISOLATE_DISPOSED MEMORY_LIMIT',
   ].flatMap((group) => group.split(' ').map((code) => `ERR_${code}`));
   assert.deepEqual([...ERROR_CODES], pinned);

@@ -26,6 +26,7 @@ test('setupSource: the setup cell id is known at once, its calls reach the deleg
     setupCellId: session.setupCellId,
     callbackAbortDeadlineMs: 100,
     load: { sessions: 1, cellsRunning: 1, accepting: true },
+    maxToolResultBytes: 4_194_304,
   });
   await waitFor(() => delegate.notifications.length === 1);
   assert.deepEqual(delegate.log, ['tool:tool-1', 'notify:found 42']);
@@ -41,7 +42,7 @@ test('a setup cell that notifies completes promptly, and one that never reaches 
   assert.ok(ms(start) < 2_000, `createSession took ${ms(start)} ms`);
   await assert.rejects(
     linked.client.createSession(new RecordingDelegate(), { setupSource: 'while (true) {}', setupTimeoutMs: 100 }),
-    { code: 'ERR_LIMIT_EXCEEDED' },
+    { code: 'ERR_SETUP_TIMEOUT', message: 'the setup cell did not reach a frontier within 100 ms' },
   );
   const controller = new AbortController();
   const abandoned = linked.client.createSession(new RecordingDelegate(), {

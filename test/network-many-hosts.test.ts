@@ -152,7 +152,7 @@ describe('one HostClient over many hosts', { timeout: 120_000 }, () => {
     const before = await client.createSession(echo());
     await first.close();
     await waitFor(() => !before.isAlive);
-    await assert.rejects(client.createSession(echo()), (error: CodeCellError) => error.code === 'ERR_HOST_EXITED');
+    await assert.rejects(client.createSession(echo()), (error: CodeCellError) => error.code === 'ERR_HOST_UNREACHABLE');
     const again = await listen({ host: '127.0.0.1', port: first.port, logger: capturingLogger() });
     t.after(() => again.close());
     await waitFor(() => client.isConnected);

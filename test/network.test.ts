@@ -21,7 +21,7 @@ describe('codecell-host --listen', { timeout: 60_000 }, () => {
       await assert.rejects(
         HostClient.connect({ hosts: [host.url], ...(token === undefined ? {} : { token }) }),
         (error: CodeCellError) => {
-          assert.equal(error.code, 'ERR_INVALID_REQUEST');
+          assert.equal(error.code, 'ERR_UNAUTHORIZED');
           assert.match(error.message, /refused the connection: 401 a valid bearer token is required/);
           return true;
         },
@@ -112,7 +112,7 @@ describe('codecell-host --listen', { timeout: 60_000 }, () => {
     await assert.rejects(
       HostClient.connect({ hosts: [service.url] }),
       (error: CodeCellError) =>
-        error.code === 'ERR_HOST_EXITED' && /503 codecell-host has 2 connections open/.test(error.message),
+        error.code === 'ERR_HOST_UNREACHABLE' && /503 codecell-host has 2 connections open/.test(error.message),
     );
 
     // A message over the bound closes that connection (1009): its calls fail ERR_HOST_EXITED.
@@ -206,7 +206,7 @@ describe('codecell-host --listen', { timeout: 60_000 }, () => {
     assert.match(service.url, /^wss:\/\//);
     await assert.rejects(
       HostClient.connect({ hosts: [service.url], token: 't' }),
-      (error: CodeCellError) => error.code === 'ERR_HOST_EXITED' && /self-signed|certificate/.test(error.message),
+      (error: CodeCellError) => error.code === 'ERR_HOST_UNREACHABLE' && /self-signed|certificate/.test(error.message),
     );
     const client = await HostClient.connect({ hosts: [service.url], token: 't', tls: { ca: pems.cert } });
     t.after(() => client.close());

@@ -142,7 +142,7 @@ test('push() sends a lone message at once and the rest of its turn together; wri
   ]);
 });
 
-test('HostClient.spawn({ processes: 2 }) spreads sessions over two hosts; a dead host takes only its own sessions and is replaced', async (t) => {
+test('HostClient.spawn({ processes: 2 }) starts one host, a second as sessions need it, spreads sessions over both; a dead host takes only its own sessions and is replaced', async (t) => {
   const client = await HostClient.spawn({
     command: HOST_BIN,
     args: [],
@@ -151,9 +151,12 @@ test('HostClient.spawn({ processes: 2 }) spreads sessions over two hosts; a dead
     stderr: 'ignore',
   });
   t.after(() => client.close());
-  assert.equal(client.pids.length, 2);
+  assert.equal(client.pids.length, 1, 'one process up front');
   const delegate = new RecordingDelegate();
-  const sessions = await Promise.all([1, 2, 3, 4].map(() => client.createSession(delegate)));
+  const first = await client.createSession(delegate);
+  assert.equal(client.pids.length, 1, 'the first session goes to the process that is up');
+  const sessions = [first, ...(await Promise.all([2, 3, 4].map(() => client.createSession(delegate))))];
+  assert.equal(client.pids.length, 2, 'the second process started as sessions needed it');
   const byHost = new Map<number | undefined, typeof sessions>();
   for (const session of sessions) byHost.set(session.hostPid, [...(byHost.get(session.hostPid) ?? []), session]);
   assert.deepEqual([...byHost.keys()].sort(), [...client.pids].sort(), 'sessions on both hosts');

@@ -20,7 +20,7 @@ import { streamCarrier } from '../wire/framing.js';
 import { HOST_NODE_FLAGS } from '../wire/host-process.js';
 import { Methods } from '../wire/protocol.js';
 import { openRemoteSession, type RemoteSessionOptions } from './open-session.js';
-import type { RemoteSession } from './remote-session.js';
+import type { HostSession, RemoteSession } from './remote-session.js';
 
 /** How HostClient.spawn starts codecell-host processes. */
 export interface HostClientOptions {
@@ -31,8 +31,10 @@ export interface HostClientOptions {
   /** Start a fresh host on the next createSession after the host died. Default true. */
   respawn?: boolean;
   /**
-   * How many host processes sessions are spread over (each session lives on one; a process that
-   * dies takes only its own sessions). Default: the machine's cores (`os.availableParallelism()`).
+   * How many host processes sessions are spread over, at most (each session lives on one; a
+   * process that dies takes only its own sessions). One starts with the client, the others as
+   * sessions are created (a new session goes to an idle slot before a busy process). Default: the
+   * machine's cores (`os.availableParallelism()`).
    */
   processes?: number;
   /** Where the host's stderr goes. Default 'inherit'. */
@@ -47,8 +49,11 @@ export interface HostClientOptions {
 
 const HOST_MAIN = fileURLToPath(new URL('../bin/codecell-host.js', import.meta.url));
 
-/** Errors of session/create after which the session is tried on another host. */
-const GO_ELSEWHERE = new Set(['ERR_SHUTTING_DOWN', 'ERR_HOST_EXITED', 'ERR_LIMIT_EXCEEDED']);
+/**
+ * Refusals of session/create after which the session is tried on another host: nothing of it ran
+ * yet (the host drains, is full, or is gone). A setup cell that started is never run twice.
+ */
+const GO_ELSEWHERE = new Set(['ERR_SHUTTING_DOWN', 'ERR_HOST_EXITED', 'ERR_HOST_UNREACHABLE', 'ERR_LIMIT_EXCEEDED']);
 
 /** Starts and supervises codecell-host processes, or follows hosts on the network; creates sessions on them. */
 export class HostClient {
@@ -73,7 +78,8 @@ export class HostClient {
     };
     const client = new HostClient(Array.from({ length: processes }, () => new HostSlot('process', kind)));
     try {
-      await Promise.all(client.#slots.map((slot) => slot.start()));
+      // One process now; the others as sessions need them (a slot not started counts as empty).
+      await (client.#slots[0] as HostSlot).start();
     } catch (error) {
       await client.close();
       throw error;
@@ -123,7 +129,7 @@ export class HostClient {
       new HostSlot(host.url, { network: true, restart: true, connect: () => connectSocket(host, options, logger) });
     const { hosts } = await findHosts({ ...options, logger });
     if (hosts.length === 0)
-      throw new CodeCellError('ERR_HOST_EXITED', `no codecell-host found for ${JSON.stringify(options.hosts)}`);
+      throw new CodeCellError('ERR_HOST_UNREACHABLE', `no codecell-host found for ${JSON.stringify(options.hosts)}`);
     client.#slots.push(...hosts.map(slotFor));
     const started = await Promise.allSettled(client.#slots.map((slot) => slot.start()));
     if (!started.some((result) => result.status === 'fulfilled')) {
@@ -135,8 +141,12 @@ export class HostClient {
       client.#every(options.resolveIntervalMs ?? 5_000, async () => {
         const found = await findHosts({ ...options, logger });
         const urls = new Set(found.hosts.map((host) => host.url));
-        for (const host of found.hosts)
-          if (!client.#slots.some((slot) => slot.name === host.url)) client.#slots.push(slotFor(host));
+        for (const host of found.hosts) {
+          // A host back in the answer (a readiness flap) takes new sessions again.
+          const known = client.#slots.find((slot) => slot.name === host.url);
+          if (known === undefined) client.#slots.push(slotFor(host));
+          else known.retired = false;
+        }
         if (found.complete) for (const slot of client.#slots) if (!urls.has(slot.name)) slot.retired = true;
       });
     }
@@ -178,9 +188,9 @@ export class HostClient {
   /**
    * Creates a session on the least-loaded host that accepts sessions (starting a fresh host, or
    * connecting again, if need be); a host that refuses it (draining, full, gone) passes it to
-   * the next. With `setupSource`, resolves once the setup cell reached its first frontier
-   * (`setupEvent`); the creation is bounded by `setupTimeoutMs` and abandoned on `signal`,
-   * shutting the session down.
+   * the next (only before anything of the session ran). With `setupSource`, resolves once the
+   * setup cell reached its first frontier (`setupEvent`); the setup is bounded by `setupTimeoutMs`
+   * (ERR_SETUP_TIMEOUT, the session shut down) and abandoned on `signal`.
    */
   async createSession(delegate: SessionRuntimeDelegate, options: RemoteSessionOptions = {}): Promise<RemoteSession> {
     checkDelegate(delegate);
@@ -190,6 +200,13 @@ export class HostClient {
       throw new CodeCellError('ERR_INVALID_REQUEST', 'sessionId is assigned by the host; do not pass one');
     options.signal?.throwIfAborted();
     if (this.#closed) throw new CodeCellError('ERR_SHUTTING_DOWN', 'the HostClient is closed');
+    const session = await this.#place(delegate, options);
+    await session.setup(options.signal, options.setupTimeoutMs);
+    return session;
+  }
+
+  /** Creates the session on the first host, least loaded first, that takes it. */
+  async #place(delegate: SessionRuntimeDelegate, options: RemoteSessionOptions): Promise<HostSession> {
     const tried = new Set<HostSlot>();
     let lastError: unknown;
     for (let slot = this.#pick(tried); slot !== undefined; slot = this.#pick(tried)) {
@@ -235,7 +252,7 @@ export class HostClient {
       return new CodeCellError('ERR_HOST_EXITED', 'codecell-host has exited and respawn is off');
     const why = this.#slots.find((slot) => slot.lastError !== undefined)?.lastError?.message;
     return new CodeCellError(
-      'ERR_HOST_EXITED',
+      'ERR_HOST_UNREACHABLE',
       `no codecell-host accepts sessions now${why === undefined ? '' : ` (last failure: ${why})`}`,
     );
   }

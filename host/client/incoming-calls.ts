@@ -22,6 +22,9 @@ import {
  */
 const MAX_WIRE_ERROR_BYTES = 4 * 1024 * 1024;
 
+/** What tool/invoke's answer wraps its value in: `{"value":…}`. */
+const VALUE_ENVELOPE_BYTES = '{"value":}'.length;
+
 /** The wire methods of the delegate calls (the ones cell/cancel names). */
 type DelegateMethod = CellCancelParams['method'];
 
@@ -47,8 +50,22 @@ export type InboundRequest = { name: DelegateCallName; call: IncomingCall };
 
 type ToolRef = Parameters<typeof toolIdentifier>[0];
 
+/**
+ * The largest tool result (bytes of its JSON text) a call may answer with, and what sets it (the
+ * cell's maxToolResultBytes, or the host's message bound): a larger one fails the call here, so
+ * it never reaches the host (a message past its bound would cost the whole connection).
+ */
+export interface ResultBound {
+  bytes: number;
+  what: string;
+}
+
 /** Serves a host call with the session's delegate; the host's cell/cancel aborts its signal. */
-export function serveDelegateCall(delegate: SessionRuntimeDelegate, { name, call }: InboundRequest): void {
+export function serveDelegateCall(
+  delegate: SessionRuntimeDelegate,
+  { name, call }: InboundRequest,
+  bound?: ResultBound,
+): void {
   // The table pairs each name with the delegate method of that name and its argument.
   const method = delegate[name] as (value: unknown, signal: AbortSignal) => unknown;
   const row: DelegateCall = DelegateCalls[name];
@@ -62,11 +79,17 @@ export function serveDelegateCall(delegate: SessionRuntimeDelegate, { name, call
         text = toJsonText(row.answer(value as never));
       } catch (error) {
         // What cannot cross as JSON fails the call here, as in-process, instead of the answer.
-        const tool = (call.value as { tool?: ToolRef } | undefined)?.tool;
-        const subject =
-          name === 'invokeTool' && tool !== undefined ? `tools.${toolIdentifier(tool)}` : `delegate.${name}`;
-        const message = `${subject} returned a value that is not JSON: ${messageOf(error)}`;
+        const message = `${subjectOf(name, call)} returned a value that is not JSON: ${messageOf(error)}`;
         return call.fail(new ErrorAnswer(JsonRpcErrors.delegateFailed, message));
+      }
+      // Each UTF-8 byte is at most one UTF-16 unit, and each unit at most 3 bytes: measured only
+      // when the length alone cannot tell. The size is the value's, as in-process.
+      if (bound !== undefined && name === 'invokeTool' && text.length * 3 > bound.bytes) {
+        const size = Buffer.byteLength(text, 'utf8') - VALUE_ENVELOPE_BYTES;
+        if (size > bound.bytes) {
+          const message = `${subjectOf(name, call)} result is ${size} bytes, over ${bound.what}`;
+          return call.fail(new ErrorAnswer(JsonRpcErrors.delegateFailed, message));
+        }
       }
       call.answer(new JsonText(text));
     },
@@ -77,6 +100,12 @@ export function serveDelegateCall(delegate: SessionRuntimeDelegate, { name, call
       call.fail(new ErrorAnswer(JsonRpcErrors.delegateFailed, message, kind === '' ? undefined : { kind }));
     },
   );
+}
+
+/** What the cell calls the delegate method by: `tools.<identifier>`, or `delegate.<method>`. */
+function subjectOf(name: DelegateCallName, call: IncomingCall): string {
+  const tool = (call.value as { tool?: ToolRef } | undefined)?.tool;
+  return name === 'invokeTool' && tool !== undefined ? `tools.${toolIdentifier(tool)}` : `delegate.${name}`;
 }
 
 /** A cell's calls of one method: one AbortController, the requests open, the delegates running. */

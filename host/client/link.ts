@@ -70,6 +70,8 @@ export class HostLink {
   readonly sessions: PendingRouter<SessionId, InboundNotification, InboundRequest>;
   readonly remotes = new Map<SessionId, LinkedSession>();
   limits: CellLimits | undefined;
+  /** The largest message the host reads (its `initialize` says; older hosts do not). */
+  maxMessageBytes: number | undefined;
   /** Hears the load the host reports with each session it creates (HostClient places sessions by it). */
   loadReported: ((load: HostLoad | undefined) => void) | undefined;
   readonly #incoming: IncomingCalls;
@@ -80,6 +82,7 @@ export class HostLink {
   #death: CodeCellError | undefined;
   readonly #exited = Promise.withResolvers<void>();
   readonly #died = Promise.withResolvers<CodeCellError>();
+  #initialized: Promise<void> | undefined;
 
   constructor(carrier: Carrier, child: ChildProcess | undefined, logger: Logger, options: LinkOptions = {}) {
     this.#carrier = carrier;
@@ -151,12 +154,17 @@ export class HostLink {
     }
   }
 
-  async initialize(): Promise<void> {
-    const result = await this.request(Methods.initialize, {
-      protocolVersion: PROTOCOL_VERSION,
-      clientInfo: { name: 'codecell HostClient', version: CODECELL_VERSION },
+  /** The handshake (once, however often it is called); `signal` gives it up. */
+  initialize(signal?: AbortSignal): Promise<void> {
+    this.#initialized ??= this.request(
+      Methods.initialize,
+      { protocolVersion: PROTOCOL_VERSION, clientInfo: { name: 'codecell HostClient', version: CODECELL_VERSION } },
+      signal,
+    ).then((result) => {
+      this.limits = result.limits;
+      if (typeof result.maxMessageBytes === 'number') this.maxMessageBytes = result.maxMessageBytes;
     });
-    this.limits = result.limits;
+    return this.#initialized;
   }
 
   /**

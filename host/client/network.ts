@@ -97,9 +97,14 @@ export async function findHosts(options: NetworkOptions): Promise<{ hosts: Found
   return { hosts: [...byUrl.values()], complete };
 }
 
-/** Opens a WebSocket to the host and a link over it; refused or unreachable hosts reject clearly. */
+/**
+ * Opens a WebSocket to the host and a link over it, and initializes it, all within
+ * `connectTimeoutMs`: a refused token rejects with ERR_UNAUTHORIZED, anything else that keeps the
+ * connection from being made with ERR_HOST_UNREACHABLE, each saying what happened.
+ */
 export async function connectSocket(host: FoundHost, options: NetworkOptions, logger: Logger): Promise<HostLink> {
   const timeoutMs = options.connectTimeoutMs ?? 5_000;
+  const started = performance.now();
   const socket = new WebSocket(host.url, {
     headers: options.token === undefined ? {} : { Authorization: `Bearer ${options.token}` },
     handshakeTimeout: timeoutMs,
@@ -123,20 +128,33 @@ export async function connectSocket(host: FoundHost, options: NetworkOptions, lo
         const status = response.statusCode ?? 0;
         const why = `codecell-host at ${host.url} refused the connection: ${status} ${body.trim()}`;
         socket.terminate();
-        reject(new CodeCellError(status === 401 || status === 403 ? 'ERR_INVALID_REQUEST' : 'ERR_HOST_EXITED', why));
+        reject(new CodeCellError(status === 401 || status === 403 ? 'ERR_UNAUTHORIZED' : 'ERR_HOST_UNREACHABLE', why));
       });
     });
     socket.once('error', (error) =>
       reject(
-        new CodeCellError('ERR_HOST_EXITED', `cannot reach codecell-host at ${host.url}: ${error.message}`, {
+        new CodeCellError('ERR_HOST_UNREACHABLE', `cannot reach codecell-host at ${host.url}: ${error.message}`, {
           cause: error,
         }),
       ),
     );
   });
   socket.on('error', (error) => logger.warn(`codecell: the connection to ${host.url} failed: ${error.message}`));
-  return new HostLink(socketCarrier(socket, stream), undefined, logger, {
+  const link = new HostLink(socketCarrier(socket, stream), undefined, logger, {
     name: host.url,
     ...(options.livenessTimeoutMs === undefined ? {} : { livenessTimeoutMs: options.livenessTimeoutMs }),
   });
+  const left = Math.max(1, Math.floor(timeoutMs - (performance.now() - started)));
+  try {
+    await link.initialize(AbortSignal.timeout(left));
+  } catch (error) {
+    await link.close();
+    if (!(error instanceof DOMException && error.name === 'TimeoutError')) throw error;
+    throw new CodeCellError(
+      'ERR_HOST_UNREACHABLE',
+      `codecell-host at ${host.url} accepted the connection but did not answer initialize within ` +
+        `connectTimeoutMs (${timeoutMs} ms)`,
+    );
+  }
+  return link;
 }

@@ -21,13 +21,16 @@ export interface RemoteSessionOptions {
   setupTimeoutMs?: number;
 }
 
-/** Creates a session on the link's host; with `setupSource`, resolves at the setup cell's first frontier. */
+/**
+ * Creates a session on the link's host. Its setup cell (`setupSource`) is running when this
+ * resolves: the caller waits for it (HostSession#setup), and never tries it on another host.
+ */
 export async function openRemoteSession(
   link: HostLink,
   delegate: SessionRuntimeDelegate,
   options: RemoteSessionOptions,
 ): Promise<HostSession> {
-  const { signal, setupTimeoutMs, ...wire } = options;
+  const { signal, setupTimeoutMs: _, ...wire } = options;
   // Held until the session is registered: what the host sends for it meanwhile is kept.
   using _held = link.sessions.begin();
   const answer = link.request(Methods.sessionCreate, wire, signal);
@@ -46,7 +49,9 @@ export async function openRemoteSession(
     }
     throw error;
   }
-  const { sessionId, setupCellId, callbackAbortDeadlineMs, load } = result as Partial<typeof result>;
+  const { sessionId, setupCellId, callbackAbortDeadlineMs, load, maxToolResultBytes } = result as Partial<
+    typeof result
+  >;
   link.loadReported?.(load);
   if (
     typeof sessionId !== 'string' ||
@@ -60,9 +65,9 @@ export async function openRemoteSession(
   }
   const deadlineMs =
     typeof callbackAbortDeadlineMs === 'number' ? callbackAbortDeadlineMs : options.callbackAbortDeadlineMs;
-  const session = new HostSession(link, sessionId, delegate, setupCellId, deadlineMs);
+  const maxResultBytes = typeof maxToolResultBytes === 'number' ? maxToolResultBytes : undefined;
+  const session = new HostSession(link, sessionId, delegate, setupCellId, deadlineMs, maxResultBytes);
   link.remotes.set(sessionId, session);
   link.sessions.register(sessionId, (entry) => session.receive(entry));
-  await session.setup(signal, setupTimeoutMs);
   return session;
 }

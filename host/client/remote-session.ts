@@ -19,7 +19,7 @@ import {
 import { busyObserverError, CellStreams, Deadline, messageOf, quiet, SessionBase } from '../../src/internal.js';
 import { untilAborted } from '../wire/signals.js';
 import { Methods, type SessionId } from '../wire/protocol.js';
-import { serveDelegateCall, settledWithin } from './incoming-calls.js';
+import { serveDelegateCall, settledWithin, type ResultBound } from './incoming-calls.js';
 import { InitialEvents } from './initial-events.js';
 import { RemoteCells } from './remote-cells.js';
 import type { HostLink, Inbound, LinkedSession } from './link.js';
@@ -28,7 +28,7 @@ export const DEFAULT_SETUP_TIMEOUT_MS = 60_000;
 
 /** The error of a setup cell that did not reach a frontier in time (in-process and remote alike). */
 export const setupTimedOut = (timeoutMs: number): CodeCellError =>
-  new CodeCellError('ERR_LIMIT_EXCEEDED', `the setup cell did not reach a frontier within ${timeoutMs} ms`);
+  new CodeCellError('ERR_SETUP_TIMEOUT', `the setup cell did not reach a frontier within ${timeoutMs} ms`);
 
 /** A session of codecell-host (HostClient.createSession): the CodeCellSession interface, remotely. */
 export interface RemoteSession extends CodeCellSession {
@@ -64,6 +64,9 @@ export class HostSession extends SessionBase implements RemoteSession, LinkedSes
   #hostDead: CodeCellError | undefined;
   /** The delegate's cellClosed calls still running. */
   readonly #cellsClosing = new Set<Promise<void>>();
+  /** The session's maxToolResultBytes (session/create says; older hosts do not), and cells' own. */
+  readonly #maxResultBytes: number | undefined;
+  readonly #cellMaxResultBytes = new Map<CellId, number>();
 
   constructor(
     link: HostLink,
@@ -71,6 +74,7 @@ export class HostSession extends SessionBase implements RemoteSession, LinkedSes
     delegate: SessionRuntimeDelegate,
     setupCellId: CellId | undefined,
     deadlineMs: number | undefined,
+    maxResultBytes?: number,
   ) {
     super();
     this.#link = link;
@@ -78,6 +82,7 @@ export class HostSession extends SessionBase implements RemoteSession, LinkedSes
     this.#delegate = delegate;
     this.setupCellId = setupCellId;
     this.#deadlineMs = deadlineMs ?? DEFAULT_CALLBACK_ABORT_DEADLINE_MS;
+    this.#maxResultBytes = maxResultBytes;
     this.#streams = new CellStreams({ logger: link.logger, retainClosed: 64, sessionFromCells: false });
     this.#setupInitial = setupCellId === undefined ? undefined : this.#admitted(setupCellId);
   }
@@ -109,6 +114,9 @@ export class HostSession extends SessionBase implements RemoteSession, LinkedSes
         'ERR_PROTOCOL',
         `codecell-host answered cell/execute without a cellId: ${JSON.stringify(result)}`,
       );
+    // The host took the request: its limits were valid (a cell's own bound on its tool results).
+    const own = request.limits?.maxToolResultBytes;
+    if (typeof own === 'number') this.#cellMaxResultBytes.set(cellId, own);
     return this.startedCell(cellId, this.#admitted(cellId));
   }
 
@@ -225,7 +233,8 @@ export class HostSession extends SessionBase implements RemoteSession, LinkedSes
 
   receive(entry: Inbound): void {
     if (entry.type === 'request') {
-      serveDelegateCall(this.#delegate, entry.message);
+      const { cellId } = entry.message.call.value as { cellId: CellId };
+      serveDelegateCall(this.#delegate, entry.message, this.#resultBound(cellId));
       return;
     }
     const message = entry.message;
@@ -236,6 +245,7 @@ export class HostSession extends SessionBase implements RemoteSession, LinkedSes
     } else if (message.type === 'initialEvent') {
       this.#initial.arrived(message.params.cellId, message.params.event);
     } else {
+      this.#cellMaxResultBytes.delete(message.params.cellId);
       const closing = Promise.resolve()
         .then(() => this.#delegate.cellClosed?.(message.params.cellId))
         .catch((error: unknown) =>
@@ -277,6 +287,21 @@ export class HostSession extends SessionBase implements RemoteSession, LinkedSes
         },
       ),
     );
+  }
+
+  /**
+   * The largest result a tool call of the cell may answer with: its maxToolResultBytes (the
+   * cell's own, else the session's; unknown for a cell whose admission has not reached this
+   * client yet — the host checks it too), and the host's message bound less room for the envelope.
+   */
+  #resultBound(cellId: CellId): ResultBound | undefined {
+    const limit = this.#cells.isKnown(cellId)
+      ? (this.#cellMaxResultBytes.get(cellId) ?? this.#maxResultBytes)
+      : undefined;
+    const message = this.#link.maxMessageBytes === undefined ? undefined : this.#link.maxMessageBytes - 1024;
+    if (message !== undefined && (limit === undefined || message < limit))
+      return { bytes: message, what: `the largest message ${this.#link.name} reads (${message} bytes)` };
+    return limit === undefined ? undefined : { bytes: limit, what: `the maxToolResultBytes limit of ${limit}` };
   }
 
   #endAll(error: CodeCellError): void {

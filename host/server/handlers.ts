@@ -41,6 +41,7 @@ export interface HostContext {
   readonly defaultLimits: Partial<CellLimits>;
   readonly isolatePool: IsolatePool | undefined;
   readonly maxSessions: number;
+  readonly maxMessageBytes: number;
   readonly callbackAbortDeadlineMs: number | undefined;
   readonly onCatastrophicError: ((message: string) => void) | undefined;
   /** True once the connection is closing (session/create is refused). */
@@ -59,7 +60,12 @@ export function hostHandlers(host: HostContext): Handlers<'toHost'> {
         );
       }
       const limits = { ...DEFAULT_LIMITS, ...host.caps };
-      return { protocolVersion: PROTOCOL_VERSION, serverInfo: SERVER_INFO, limits };
+      return {
+        protocolVersion: PROTOCOL_VERSION,
+        serverInfo: SERVER_INFO,
+        limits,
+        maxMessageBytes: host.maxMessageBytes,
+      };
     },
     hostPing: () => ({ load: stats.load }),
     sessionCreate: (params, request) => createSession(host, params, request),
@@ -123,9 +129,10 @@ async function createSession(
   const deadlineMs =
     params.callbackAbortDeadlineMs ?? host.callbackAbortDeadlineMs ?? DEFAULT_CALLBACK_ABORT_DEADLINE_MS;
   const counted = host.stats.sessionObserver();
+  const sessionLimits = limits === undefined || isPlainObject(limits) ? { ...host.defaultLimits, ...limits } : limits;
   const runtime = new SessionRuntime(forwardingDelegate(host, sessionId), {
     tools,
-    limits: limits === undefined || isPlainObject(limits) ? { ...host.defaultLimits, ...limits } : limits,
+    limits: sessionLimits,
     storedValues,
     callbackAbortDeadlineMs: deadlineMs,
     logger: host.logger,
@@ -145,7 +152,8 @@ async function createSession(
         : await runtime.execute({ source: setupSource }, { kind: 'pendingFrontier' });
     // The client gave up before it learned the id: nobody will ever shut this session down.
     if (request.signal.aborted) throw new CodeCellError('ERR_CANCELLED', 'the client cancelled session/create');
-    const answer = { sessionId, callbackAbortDeadlineMs: deadlineMs, load: host.stats.load };
+    const maxToolResultBytes = sessionLimits.maxToolResultBytes ?? DEFAULT_LIMITS.maxToolResultBytes;
+    const answer = { sessionId, callbackAbortDeadlineMs: deadlineMs, load: host.stats.load, maxToolResultBytes };
     if (started === undefined) return answer;
     host.sessions.sendInitialEvent(sessionId, started.cellId, started.initialEvent);
     return { ...answer, setupCellId: started.cellId };

@@ -143,6 +143,7 @@ function serveSocket(
   ws.on('error', (error) => logger.warn(`codecell-host: a connection failed: ${error.message}`));
   const { caps, maxQueuedBytes, callbackAbortDeadlineMs, onCatastrophicError } = options;
   const host = createHost({
+    maxMessageBytes: options.maxMessageBytes ?? LISTEN_DEFAULTS.maxMessageBytes,
     carrier: socketCarrier(ws, stream),
     logger,
     stats,

@@ -9,7 +9,7 @@ import type { Readable, Writable } from 'node:stream';
 import { CodeCellError, type CellLimits, type IsolatePool, type Logger } from '../../src/index.js';
 import { checkLimits, consoleLogger } from '../../src/internal.js';
 import type { Carrier } from '../wire/carrier.js';
-import { streamCarrier } from '../wire/framing.js';
+import { MAX_BODY_BYTES, streamCarrier } from '../wire/framing.js';
 import { RpcConnection } from '../wire/rpc.js';
 import { hostHandlers, type HostContext } from './handlers.js';
 import { ServedSessions } from './served-sessions.js';
@@ -44,6 +44,8 @@ export interface HostOptions {
    * @internal
    */
   stats?: HostStats;
+  /** The largest message the carrier reads, reported by `initialize` (default: the stdio frame bound, 256 MiB). */
+  maxMessageBytes?: number;
   /** How many sessions this connection may have at once (default: unbounded). */
   maxSessions?: number;
   /** How many cells this connection's sessions may have live at once (default: unbounded). */
@@ -89,6 +91,7 @@ export function createHost(options: HostOptions = {}): Host {
     defaultLimits: checkLimits(options.defaultLimits, 'options.defaultLimits'),
     isolatePool: options.isolatePool,
     maxSessions: options.maxSessions ?? Number.POSITIVE_INFINITY,
+    maxMessageBytes: options.maxMessageBytes ?? MAX_BODY_BYTES,
     callbackAbortDeadlineMs: options.callbackAbortDeadlineMs,
     onCatastrophicError: options.onCatastrophicError,
     closing: () => closing !== undefined,

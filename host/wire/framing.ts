@@ -18,7 +18,7 @@ export { DEFAULT_MAX_QUEUED_BYTES };
 /** The longest header block accepted (the usual one is ~25 bytes). */
 const MAX_HEADER_BYTES = 8 * 1024;
 /** The largest body accepted (a cell's source and outputs are bounded far below this). */
-const MAX_BODY_BYTES = 256 * 1024 * 1024;
+export const MAX_BODY_BYTES = 256 * 1024 * 1024;
 const HEADER_END = Buffer.from('\r\n\r\n');
 const CONTENT_LENGTH = Buffer.from('Content-Length:');
 

@@ -56,6 +56,8 @@ export interface InitializeResult {
   protocolVersion: number;
   serverInfo: { name: string; version: string };
   limits: CellLimits;
+  /** The largest message (bytes) the host reads; a larger one costs the connection. */
+  maxMessageBytes?: number;
 }
 /** `callbackAbortDeadlineMs`: the session's deadline, which the client's own waits keep too. */
 export interface SessionCreateResult {
@@ -63,6 +65,8 @@ export interface SessionCreateResult {
   setupCellId?: string;
   callbackAbortDeadlineMs?: number;
   load?: HostLoad;
+  /** The session's maxToolResultBytes: a larger result fails its call on the client, before it is sent. */
+  maxToolResultBytes?: number;
 }
 /**
  * What a host reports of its load, over all its connections: its sessions, its cells admitted
