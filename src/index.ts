@@ -1,6 +1,7 @@
 // The public surface of `codecell`, exported by name (a test pins this list).
 export { SessionRuntime, DEFAULT_CALLBACK_ABORT_DEADLINE_MS } from './session/session-runtime.js';
-export type { SessionRuntimeOptions } from './session/session-runtime.js';
+export type { SessionRuntimeConstructor, SessionRuntimeOptions, SuspendOptions } from './session/session-runtime.js';
+export type { SessionSnapshot } from './session/snapshot.js';
 export { CodeCellError, ERROR_CODES, isCodeCellError } from './errors.js';
 export type { CodeCellErrorCode } from './errors.js';
 export { DEFAULT_LIMITS } from './limits.js';

@@ -147,3 +147,11 @@ export function checkStoredValues(value: unknown): 'enabled' | 'disabled' {
     throw invalidRequest("options.storedValues must be 'enabled' or 'disabled'");
   return value;
 }
+
+/** suspend()'s options: the signal, checked. */
+export function checkSuspendOptions(options: unknown): AbortSignal | undefined {
+  const { signal } = checkOptionsObject(options);
+  if (signal !== undefined && !(signal instanceof AbortSignal))
+    throw invalidRequest('options.signal must be an AbortSignal');
+  return signal;
+}

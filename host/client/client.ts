@@ -11,8 +11,14 @@ import { spawn } from 'node:child_process';
 import { availableParallelism } from 'node:os';
 import type { Readable, Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
-import { CodeCellError, type CellLimits, type Logger, type SessionRuntimeDelegate } from '../../src/index.js';
-import { checkDelegate, consoleLogger } from '../../src/internal.js';
+import {
+  CodeCellError,
+  type CellLimits,
+  type Logger,
+  type SessionRuntimeDelegate,
+  type SessionSnapshot,
+} from '../../src/index.js';
+import { checkDelegate, checkSnapshot, consoleLogger } from '../../src/internal.js';
 import { HostLink } from './link.js';
 import { checkNetworkOptions, connectSocket, findHosts, type FoundHost, type NetworkOptions } from './network.js';
 import { HostSlot, type SlotKind } from './slot.js';
@@ -225,6 +231,29 @@ export class HostClient {
       }
     }
     throw lastError ?? this.#noHost();
+  }
+
+  /**
+   * A live session from a snapshot (`suspend()` of a remote or in-process session), on the
+   * least-loaded host that takes it: the same options and stored values, and cell ids that
+   * continue. `options` may add a `signal`; a snapshot runs no setup cell. A malformed,
+   * foreign-version or oversized snapshot is refused with ERR_INVALID_REQUEST.
+   */
+  async resumeSession(
+    snapshot: SessionSnapshot,
+    delegate: SessionRuntimeDelegate,
+    options: { signal?: AbortSignal } = {},
+  ): Promise<RemoteSession> {
+    checkDelegate(delegate);
+    const { snapshot: checked } = checkSnapshot(snapshot);
+    if (options === null || typeof options !== 'object')
+      throw new CodeCellError('ERR_INVALID_REQUEST', 'options must be an object');
+    const restore = { storedValues: checked.storedValues, nextCellId: checked.nextCellId };
+    return this.createSession(delegate, {
+      ...checked.options,
+      ...(options.signal === undefined ? {} : { signal: options.signal }),
+      restore,
+    });
   }
 
   /** Ends the hosts (spawned ones exit; network connections close, and their sessions end). Harmless twice. */

@@ -1,6 +1,12 @@
 // Creating a session on a host (session/create): what the host sends for the session before the
 // client learned its id is held by the link's PendingRouter until the session is registered.
-import { CodeCellError, type CellLimits, type SessionRuntimeDelegate, type ToolDefinition } from '../../src/index.js';
+import {
+  CodeCellError,
+  type CellLimits,
+  type SessionRuntimeDelegate,
+  type SessionSnapshot,
+  type ToolDefinition,
+} from '../../src/index.js';
 import { untilAborted } from '../wire/signals.js';
 import { Methods } from '../wire/protocol.js';
 import type { HostLink } from './link.js';
@@ -19,6 +25,8 @@ export interface RemoteSessionOptions {
   signal?: AbortSignal;
   /** Bound on the setup cell reaching its first frontier (default 60 000 ms). */
   setupTimeoutMs?: number;
+  /** A suspended session's state (resumeSession). @internal */
+  restore?: Pick<SessionSnapshot, 'storedValues' | 'nextCellId'>;
 }
 
 /**

@@ -28,6 +28,11 @@ export class RemoteCells {
     for (const ids of [this.#open, this.#known]) addBounded(ids, cellId);
   }
 
+  /** The cells this client may still address. */
+  get open(): CellId[] {
+    return [...this.#open];
+  }
+
   isOpen(cellId: CellId): boolean {
     return this.#open.has(cellId);
   }

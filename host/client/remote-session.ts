@@ -13,10 +13,20 @@ import {
   type ObserveMode,
   type PendingEvent,
   type SessionRuntimeDelegate,
+  type SessionSnapshot,
   type SessionStreamEvent,
   type StartedCell,
+  type SuspendOptions,
 } from '../../src/index.js';
-import { busyObserverError, CellStreams, Deadline, messageOf, quiet, SessionBase } from '../../src/internal.js';
+import {
+  busyObserverError,
+  CellStreams,
+  checkSuspendOptions,
+  Deadline,
+  messageOf,
+  quiet,
+  SessionBase,
+} from '../../src/internal.js';
 import { untilAborted } from '../wire/signals.js';
 import { Methods, type SessionId } from '../wire/protocol.js';
 import { serveDelegateCall, settledWithin, type ResultBound } from './incoming-calls.js';
@@ -42,6 +52,12 @@ export interface RemoteSession extends CodeCellSession {
   readonly hostPid: number | undefined;
   /** The host this session lives on: its `ws(s)://` URL, or `process <pid>` for a spawned one. */
   readonly host: string;
+  /**
+   * Waits for the running cells to end (`signal` terminates them), then ends the session and
+   * returns its snapshot (SessionRuntime's suspend): `HostClient#resumeSession` or
+   * `SessionRuntime.resume` make a live session of it, in any process, on any host.
+   */
+  suspend(options?: SuspendOptions): Promise<SessionSnapshot>;
 }
 
 /** The RemoteSession of a HostLink: it receives what the link routes to it. */
@@ -67,6 +83,7 @@ export class HostSession extends SessionBase implements RemoteSession, LinkedSes
   /** The session's maxToolResultBytes (session/create says; older hosts do not), and cells' own. */
   readonly #maxResultBytes: number | undefined;
   readonly #cellMaxResultBytes = new Map<CellId, number>();
+  #suspending = false;
 
   constructor(
     link: HostLink,
@@ -154,6 +171,26 @@ export class HostSession extends SessionBase implements RemoteSession, LinkedSes
     // the caller's own delegates are waited for, within the deadline.
     await this.#cells.windingDown(cellId);
     return event;
+  }
+
+  async suspend(options: SuspendOptions = {}): Promise<SessionSnapshot> {
+    const signal = checkSuspendOptions(options);
+    this.#assertUsable();
+    this.#suspending = true;
+    // The host waits for the cells; a signal ends them with a terminate each.
+    const stop = (): void => {
+      for (const cellId of this.#cells.open) this.terminate(cellId).catch(() => {});
+    };
+    if (signal?.aborted === true) stop();
+    else signal?.addEventListener('abort', stop, { once: true });
+    let snapshot: SessionSnapshot;
+    try {
+      ({ snapshot } = await this.#link.request(Methods.sessionSuspend, { sessionId: this.sessionId }));
+    } finally {
+      signal?.removeEventListener('abort', stop);
+    }
+    await this.shutdown();
+    return snapshot;
   }
 
   protected async shutdownOnce(): Promise<void> {
@@ -314,6 +351,7 @@ export class HostSession extends SessionBase implements RemoteSession, LinkedSes
     if (this.#hostDead !== undefined)
       throw new CodeCellError('ERR_HOST_EXITED', 'codecell-host of this session has exited');
     this.assertNotShuttingDown();
+    if (this.#suspending) throw new CodeCellError('ERR_SHUTTING_DOWN', 'the session is being suspended');
   }
 
   #assertCellUsable(cellId: unknown): asserts cellId is CellId {

@@ -12,6 +12,7 @@ import {
   type CellLimits,
   type Logger,
   type SessionRuntimeDelegate,
+  type SessionRuntimeOptions,
 } from '../../src/index.js';
 import { CODECELL_VERSION, DEFAULT_OBSERVE, errorOfKind, ParsedJson } from '../../src/internal.js';
 import { invalidParams, RpcError, type Notify, type RpcConnection } from '../wire/rpc.js';
@@ -108,6 +109,8 @@ export function hostHandlers(host: HostContext): Handlers<'toHost'> {
       await sessions.forget(sessionId);
       return {};
     },
+    // The session ends with it (the client's session/shutdown that follows forgets it here).
+    sessionSuspend: async ({ sessionId }) => ({ snapshot: await sessions.get(sessionId).suspend() }),
   };
 }
 
@@ -118,7 +121,12 @@ async function createSession(
   request: IncomingRequest,
 ) {
   refuseNewSession(host);
-  const { tools, limits, storedValues, setupSource } = params;
+  const { tools, limits, storedValues, setupSource, restore } = params;
+  if (restore !== undefined && setupSource !== undefined)
+    throw new CodeCellError(
+      'ERR_INVALID_REQUEST',
+      'a resumed session runs no setup cell (its effects are in its stored values)',
+    );
   // A host whose memory budget cannot take one more cell sends new sessions elsewhere.
   host.isolatePool?.assertRoomFor(
     (isPlainObject(limits) && typeof limits.memoryMb === 'number' ? limits.memoryMb : undefined) ??
@@ -130,7 +138,7 @@ async function createSession(
     params.callbackAbortDeadlineMs ?? host.callbackAbortDeadlineMs ?? DEFAULT_CALLBACK_ABORT_DEADLINE_MS;
   const counted = host.stats.sessionObserver();
   const sessionLimits = limits === undefined || isPlainObject(limits) ? { ...host.defaultLimits, ...limits } : limits;
-  const runtime = new SessionRuntime(forwardingDelegate(host, sessionId), {
+  const runtimeOptions: SessionRuntimeOptions = {
     tools,
     limits: sessionLimits,
     storedValues,
@@ -143,7 +151,12 @@ async function createSession(
       counted(event);
     },
     ...(host.isolatePool === undefined ? {} : { isolatePool: host.isolatePool }),
-  });
+  };
+  const delegate = forwardingDelegate(host, sessionId);
+  const runtime =
+    restore === undefined
+      ? new SessionRuntime(delegate, runtimeOptions)
+      : SessionRuntime.resume({ version: 1, options: {}, ...restore }, delegate, runtimeOptions);
   host.sessions.add(sessionId, runtime);
   try {
     const started =

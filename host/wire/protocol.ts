@@ -19,6 +19,7 @@ import {
   type NestedToolCall,
   type ObserveMode,
   type SessionRuntimeDelegate,
+  type SessionSnapshot,
   type SessionStreamEvent,
   type ToolDefinition,
 } from '../../src/index.js';
@@ -125,7 +126,15 @@ export const Methods = {
       storedValues: checkedByRuntime<'enabled' | 'disabled'>().optional(),
       callbackAbortDeadlineMs: checkedByRuntime<number>().optional(),
       setupSource: z.string().optional(),
+      /** A suspended session's state (its snapshot's stored values and next cell id): resumed here. */
+      restore: checkedByRuntime<Pick<SessionSnapshot, 'storedValues' | 'nextCellId'>>().optional(),
     }),
+  ),
+  /** Waits for the session's cells to end, answers its snapshot and ends the session (suspend). */
+  sessionSuspend: request<'sessionSuspend', { snapshot: SessionSnapshot }>()(
+    'session/suspend',
+    'toHost',
+    z.object(inSession),
   ),
   /** Answered at admission with the cell id; the initial observation follows as cell/initialEvent. */
   cellExecute: request<'cellExecute', CellExecuteResult>()(

@@ -9,6 +9,7 @@ import type {
   JsonValue,
   NestedToolCall,
   ObserveMode,
+  SessionSnapshot,
   SessionStreamEvent,
   ToolDefinition,
 } from '../../src/index.js';
@@ -110,6 +111,8 @@ export interface WireParams {
     storedValues?: 'enabled' | 'disabled';
     callbackAbortDeadlineMs?: number;
     setupSource?: string;
+    /** A suspended session's stored values and next cell id (HostClient#resumeSession). */
+    restore?: Pick<SessionSnapshot, 'storedValues' | 'nextCellId'>;
   };
   cellExecute: InSession & { request: ExecuteRequest; observe?: ObserveMode };
   cellObserve: InCell & { mode: ObserveMode };
@@ -118,6 +121,7 @@ export interface WireParams {
   sessionSubscribe: InSession;
   cellNoSubscriber: InCell;
   sessionShutdown: InSession;
+  sessionSuspend: InSession;
   hostPing: Record<string, never>;
   toolInvoke: InSession & { call: NestedToolCall };
   cellNotify: InSession & { notification: CellNotification };

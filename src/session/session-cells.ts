@@ -14,6 +14,8 @@ export class SessionCells {
   readonly #live = new Map<CellId, Cell>();
   readonly #unread = new Map<CellId, Cell>();
   readonly #windingDown = new Set<Cell>();
+  /** Waiting for the live cells to be none (suspend). */
+  #drained: (() => void)[] = [];
   readonly #logger: Logger;
   /** Set by shutdown: nobody can read a terminal event any more. */
   #shuttingDown = false;
@@ -30,6 +32,17 @@ export class SessionCells {
     this.#live.set(cell.id, cell);
   }
 
+  /** The cells running now. */
+  get live(): Cell[] {
+    return [...this.#live.values()];
+  }
+
+  /** Resolves once no cell is live (every one committed its outcome). */
+  whenDrained(): Promise<void> {
+    if (this.#live.size === 0) return Promise.resolve();
+    return new Promise((resolve) => this.#drained.push(resolve));
+  }
+
   /** The cell an observe, terminate or events call may address. */
   get(cellId: CellId): Cell | undefined {
     const cell = this.#live.get(cellId) ?? this.#unread.get(cellId);
@@ -40,6 +53,7 @@ export class SessionCells {
   committed(cell: Cell, unread: boolean): void {
     this.#live.delete(cell.id);
     this.#windingDown.add(cell);
+    if (this.#live.size === 0) for (const resolve of this.#drained.splice(0)) resolve();
     if (!unread || this.#shuttingDown) return;
     this.#unread.set(cell.id, cell);
     if (this.#unread.size <= MAX_UNREAD_TERMINALS) return;

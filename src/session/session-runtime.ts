@@ -25,6 +25,13 @@ import { StoredValues } from './stored-values.js';
 import { MAX_UNREAD_TERMINALS, SessionCells } from './session-cells.js';
 import type { SessionRuntimeOptions } from './options.js';
 import { prepareSource } from './source.js';
+import {
+  checkSnapshot,
+  checkStoredBytes,
+  SNAPSHOT_VERSION,
+  snapshotOptions,
+  type SessionSnapshot,
+} from './snapshot.js';
 
 export type { SessionRuntimeOptions } from './options.js';
 import type {
@@ -50,6 +57,7 @@ import {
   checkObserveMode,
   checkOptionsObject,
   checkStoredValues,
+  checkSuspendOptions,
   checkTools,
 } from '../validate.js';
 
@@ -61,228 +69,294 @@ export const DEFAULT_CALLBACK_ABORT_DEADLINE_MS = 100;
  * CodeCellSession interface, created with `new SessionRuntime(delegate, options)`. Its delegate
  * serves the cells' tool calls and notifications; shutdown() ends every cell within one deadline.
  */
-export interface SessionRuntime extends CodeCellSession {}
+export interface SessionRuntime extends CodeCellSession {
+  /**
+   * Waits for the running cells to end (`signal` terminates them), then ends the session and
+   * returns its snapshot: plain JSON that `SessionRuntime.resume` or `HostClient#resumeSession`
+   * make a live session of, in any process. New cells are refused meanwhile (ERR_SHUTTING_DOWN).
+   */
+  suspend(options?: SuspendOptions): Promise<SessionSnapshot>;
+}
 
-/** The SessionRuntime constructor (validates `delegate` and `options` at once: ERR_INVALID_REQUEST). */
-export const SessionRuntime: new (delegate: SessionRuntimeDelegate, options?: SessionRuntimeOptions) => SessionRuntime =
-  class SessionRuntime extends SessionBase {
-    readonly #delegate: SessionRuntimeDelegate;
-    readonly #tools: CellTool[];
-    /** Its tools' input checks, compiled for this session alone. */
-    readonly #inputChecks: ToolInputChecks;
-    readonly #limits: CellLimits;
-    readonly #caps: Partial<CellLimits> | undefined;
-    readonly #onCatastrophicError: ((message: string) => void) | undefined;
-    readonly #isolatePool: IsolatePool;
-    readonly #observer: ((event: SessionStreamEvent) => void) | undefined;
-    /** The session's share of the CPU: maxRunningCells of its cells execute at once. */
-    readonly #gate: RunGate;
-    readonly #deadlineMs: number;
-    readonly #storedValues: StoredValues | undefined;
-    readonly #logger: Logger;
-    readonly #cells: SessionCells;
-    readonly #streams: CellStreams;
-    /** Admissions in progress; shutdown rejects them at once. */
-    readonly #admissions = new Set<(error: CodeCellError) => void>();
-    #admitting = 0;
-    #cellSeq = 0;
+/** What suspend() takes. */
+export interface SuspendOptions {
+  /** Terminates the running cells instead of waiting for them to end. */
+  signal?: AbortSignal;
+}
 
-    constructor(delegate: SessionRuntimeDelegate, options?: SessionRuntimeOptions) {
-      super();
-      assertIsolatesUsable();
-      this.#delegate = checkDelegate(delegate);
-      const checked = checkOptionsObject(options);
-      this.#logger = checkLogger(checked.logger) ?? consoleLogger;
-      this.#inputChecks = new ToolInputChecks(this.#logger);
-      this.#tools = checked.tools === undefined ? [] : this.#checked(checkTools(checked.tools, 'options.tools'));
-      this.#caps = checked.caps === undefined ? undefined : checkLimits(checked.caps, 'options.caps');
-      this.#limits = mergeLimits(
-        clampToCaps(DEFAULT_LIMITS, this.#caps),
-        checkLimits(checked.limits, 'options.limits'),
-      );
-      assertWithinCaps(this.#limits, this.#caps, 'options.limits');
-      this.#deadlineMs = checkDeadlineMs(checked.callbackAbortDeadlineMs) ?? DEFAULT_CALLBACK_ABORT_DEADLINE_MS;
-      this.#storedValues =
-        checkStoredValues(checked.storedValues) === 'enabled' ? new StoredValues(this.#logger) : undefined;
-      if (checked.onCatastrophicError !== undefined && typeof checked.onCatastrophicError !== 'function') {
-        throw new CodeCellError('ERR_INVALID_REQUEST', 'options.onCatastrophicError must be a function');
-      }
-      this.#onCatastrophicError = checked.onCatastrophicError as ((message: string) => void) | undefined;
-      if (checked.isolatePool !== undefined && !(checked.isolatePool instanceof IsolatePool)) {
-        throw new CodeCellError('ERR_INVALID_REQUEST', 'options.isolatePool must be an IsolatePool');
-      }
-      this.#isolatePool = (checked.isolatePool as IsolatePool | undefined) ?? defaultIsolatePool;
-      if (checked.observer !== undefined && typeof checked.observer !== 'function')
-        throw new CodeCellError('ERR_INVALID_REQUEST', 'options.observer must be a function');
-      this.#observer = checked.observer as ((event: SessionStreamEvent) => void) | undefined;
-      this.#cells = new SessionCells(this.#logger);
-      this.#gate = new RunGate(this.#limits.maxRunningCells);
-      // Committed cells keep their events for a late first subscriber as long as their outcome.
-      this.#streams = new CellStreams({
-        logger: this.#logger,
-        retainClosed: MAX_UNREAD_TERMINALS,
-        sessionFromCells: true,
-      });
+/** The SessionRuntime constructor, and resume. */
+export interface SessionRuntimeConstructor {
+  /** Validates `delegate` and `options` at once: ERR_INVALID_REQUEST. */
+  new (delegate: SessionRuntimeDelegate, options?: SessionRuntimeOptions): SessionRuntime;
+  /**
+   * A live session from a snapshot (suspend()): its options, its stored values, and cell ids
+   * that continue. `options` adds what a snapshot does not hold (logger, caps, isolatePool, …).
+   * A malformed, foreign-version or oversized snapshot is refused with ERR_INVALID_REQUEST.
+   */
+  resume(snapshot: SessionSnapshot, delegate: SessionRuntimeDelegate, options?: SessionRuntimeOptions): SessionRuntime;
+}
+
+export const SessionRuntime: SessionRuntimeConstructor = class SessionRuntime extends SessionBase {
+  readonly #delegate: SessionRuntimeDelegate;
+  readonly #tools: CellTool[];
+  /** Its tools' input checks, compiled for this session alone. */
+  readonly #inputChecks: ToolInputChecks;
+  readonly #limits: CellLimits;
+  readonly #caps: Partial<CellLimits> | undefined;
+  readonly #onCatastrophicError: ((message: string) => void) | undefined;
+  readonly #isolatePool: IsolatePool;
+  readonly #observer: ((event: SessionStreamEvent) => void) | undefined;
+  /** The session's share of the CPU: maxRunningCells of its cells execute at once. */
+  readonly #gate: RunGate;
+  readonly #deadlineMs: number;
+  readonly #storedValues: StoredValues | undefined;
+  readonly #logger: Logger;
+  readonly #cells: SessionCells;
+  readonly #streams: CellStreams;
+  /** Admissions in progress; shutdown rejects them at once. */
+  readonly #admissions = new Set<(error: CodeCellError) => void>();
+  #admitting = 0;
+  #cellSeq = 0;
+  /** The options a snapshot keeps (see suspend). */
+  readonly #given: SessionSnapshot['options'];
+  #suspending = false;
+
+  static resume(snapshot: SessionSnapshot, delegate: SessionRuntimeDelegate, options?: SessionRuntimeOptions) {
+    const checked = checkSnapshot(snapshot);
+    const session = new SessionRuntime(delegate, { ...checked.snapshot.options, ...checkOptionsObject(options) });
+    const stored = session.#storedValues;
+    checkStoredBytes(checked.storedBytes, session.#limits.maxStoredBytes, stored !== undefined);
+    stored?.restore(checked.snapshot.storedValues);
+    session.#cellSeq = checked.snapshot.nextCellId - 1;
+    return session;
+  }
+
+  constructor(delegate: SessionRuntimeDelegate, options?: SessionRuntimeOptions) {
+    super();
+    assertIsolatesUsable();
+    this.#delegate = checkDelegate(delegate);
+    const checked = checkOptionsObject(options);
+    this.#logger = checkLogger(checked.logger) ?? consoleLogger;
+    this.#inputChecks = new ToolInputChecks(this.#logger);
+    this.#tools = checked.tools === undefined ? [] : this.#checked(checkTools(checked.tools, 'options.tools'));
+    this.#caps = checked.caps === undefined ? undefined : checkLimits(checked.caps, 'options.caps');
+    this.#limits = mergeLimits(clampToCaps(DEFAULT_LIMITS, this.#caps), checkLimits(checked.limits, 'options.limits'));
+    assertWithinCaps(this.#limits, this.#caps, 'options.limits');
+    this.#deadlineMs = checkDeadlineMs(checked.callbackAbortDeadlineMs) ?? DEFAULT_CALLBACK_ABORT_DEADLINE_MS;
+    this.#storedValues =
+      checkStoredValues(checked.storedValues) === 'enabled' ? new StoredValues(this.#logger) : undefined;
+    if (checked.onCatastrophicError !== undefined && typeof checked.onCatastrophicError !== 'function') {
+      throw new CodeCellError('ERR_INVALID_REQUEST', 'options.onCatastrophicError must be a function');
     }
+    this.#onCatastrophicError = checked.onCatastrophicError as ((message: string) => void) | undefined;
+    if (checked.isolatePool !== undefined && !(checked.isolatePool instanceof IsolatePool)) {
+      throw new CodeCellError('ERR_INVALID_REQUEST', 'options.isolatePool must be an IsolatePool');
+    }
+    this.#isolatePool = (checked.isolatePool as IsolatePool | undefined) ?? defaultIsolatePool;
+    if (checked.observer !== undefined && typeof checked.observer !== 'function')
+      throw new CodeCellError('ERR_INVALID_REQUEST', 'options.observer must be a function');
+    this.#observer = checked.observer as ((event: SessionStreamEvent) => void) | undefined;
+    this.#cells = new SessionCells(this.#logger);
+    this.#gate = new RunGate(this.#limits.maxRunningCells);
+    // Committed cells keep their events for a late first subscriber as long as their outcome.
+    this.#streams = new CellStreams({
+      logger: this.#logger,
+      retainClosed: MAX_UNREAD_TERMINALS,
+      sessionFromCells: true,
+    });
+    this.#given = snapshotOptions(checked);
+  }
 
-    async execute(request: ExecuteRequest, initialObserve: ObserveMode = DEFAULT_OBSERVE): Promise<StartedCell> {
+  async execute(request: ExecuteRequest, initialObserve: ObserveMode = DEFAULT_OBSERVE): Promise<StartedCell> {
+    this.assertNotShuttingDown();
+    this.#assertNotSuspending();
+    let clock = stageClock();
+    const checked = checkExecuteRequest(request);
+    const mode = checkObserveMode(initialObserve, 'initialObserve');
+    const limits = mergeLimits(this.#limits, checked.limits);
+    assertWithinCaps(limits, this.#caps, 'request.limits');
+    this.#checkAdmission(checked.source, limits);
+    const tools = checked.tools === undefined ? this.#tools : this.#checked(checked.tools);
+    const prepared = prepareSource(checked.source, checked.language, checked.filename);
+    const cellId = String(++this.#cellSeq);
+    const config = this.#sandboxConfig(tools, limits);
+    clock = stageDone('prepare', clock);
+
+    this.#admitting++;
+    let isolate: CellIsolate;
+    try {
+      isolate = await this.#admit(limits.memoryMb);
+    } finally {
+      // In the same continuation that registers the cell, so the live count never dips.
+      this.#admitting--;
+    }
+    stageDone('admit', clock);
+    if (this.shuttingDown || this.#suspending) {
+      // Admitted just as shutdown (or suspend) began: it never runs.
+      isolate.dispose();
       this.assertNotShuttingDown();
-      let clock = stageClock();
-      const checked = checkExecuteRequest(request);
-      const mode = checkObserveMode(initialObserve, 'initialObserve');
-      const limits = mergeLimits(this.#limits, checked.limits);
-      assertWithinCaps(limits, this.#caps, 'request.limits');
-      this.#checkAdmission(checked.source, limits);
-      const tools = checked.tools === undefined ? this.#tools : this.#checked(checked.tools);
-      const prepared = prepareSource(checked.source, checked.language, checked.filename);
-      const cellId = String(++this.#cellSeq);
-      const config = this.#sandboxConfig(tools, limits);
-      clock = stageDone('prepare', clock);
-
-      this.#admitting++;
-      let isolate: CellIsolate;
-      try {
-        isolate = await this.#admit(limits.memoryMb);
-      } finally {
-        // In the same continuation that registers the cell, so the live count never dips.
-        this.#admitting--;
-      }
-      stageDone('admit', clock);
-      if (this.shuttingDown) {
-        // Admitted just as shutdown began: it never runs.
-        isolate.dispose();
-        this.assertNotShuttingDown();
-      }
-      isolate.useGate(this.#gate);
-      this.#streams.admit(cellId);
-      this.#observer?.({ cellId, type: 'admitted' });
-      const cell = this.#newCell(isolate, cellId, checked.toolCallId ?? `exec-${cellId}`, tools, limits);
-      this.#cells.add(cell);
-      const initialEvent = cell.observe(mode);
-      if (prepared.error !== undefined) cell.fail(prepared.error);
-      else cell.start(prepared.code, prepared.filename, config);
-      return this.startedCell(cellId, initialEvent);
+      this.#assertNotSuspending();
     }
+    isolate.useGate(this.#gate);
+    this.#streams.admit(cellId);
+    this.#observer?.({ cellId, type: 'admitted' });
+    const cell = this.#newCell(isolate, cellId, checked.toolCallId ?? `exec-${cellId}`, tools, limits);
+    this.#cells.add(cell);
+    const initialEvent = cell.observe(mode);
+    if (prepared.error !== undefined) cell.fail(prepared.error);
+    else cell.start(prepared.code, prepared.filename, config);
+    return this.startedCell(cellId, initialEvent);
+  }
 
-    /** The tools with their input checks. */
-    #checked(tools: CellTool[]): CellTool[] {
-      return tools.map((tool) => ({ ...tool, check: this.#inputChecks.checkOf(tool.definition, tool.id) }));
+  async suspend(options: SuspendOptions = {}): Promise<SessionSnapshot> {
+    const signal = checkSuspendOptions(options);
+    this.assertNotShuttingDown();
+    this.#assertNotSuspending();
+    this.#suspending = true;
+    // Cells a terminate of the caller's already ends are left to it.
+    const stop = (): void => {
+      for (const cell of this.#cells.live) cell.terminate().catch(() => {});
+    };
+    if (signal?.aborted === true) stop();
+    else signal?.addEventListener('abort', stop, { once: true });
+    try {
+      await this.#cells.whenDrained();
+    } finally {
+      signal?.removeEventListener('abort', stop);
     }
+    const snapshot: SessionSnapshot = {
+      version: SNAPSHOT_VERSION,
+      options: this.#given,
+      storedValues: this.#storedValues?.snapshot().stored ?? {},
+      nextCellId: this.#cellSeq + 1,
+    };
+    await this.shutdown();
+    return snapshot;
+  }
 
-    /** Refuses a cell over maxSourceBytes, or one past the session's maxCellsPerSession. */
-    #checkAdmission(source: string, limits: CellLimits): void {
-      const sourceBytes = byteLength(source);
-      if (sourceBytes > limits.maxSourceBytes) {
-        const why = `source is ${sourceBytes} bytes, over the maxSourceBytes limit of ${limits.maxSourceBytes}`;
-        throw new CodeCellError('ERR_LIMIT_EXCEEDED', why);
-      }
-      if (this.#cells.liveCount + this.#admitting >= limits.maxCellsPerSession) {
-        const why = `the session already has ${limits.maxCellsPerSession} live cells (maxCellsPerSession)`;
-        throw new CodeCellError('ERR_LIMIT_EXCEEDED', why);
-      }
+  #assertNotSuspending(): void {
+    if (this.#suspending) throw new CodeCellError('ERR_SHUTTING_DOWN', 'the session is being suspended');
+  }
+
+  /** The tools with their input checks. */
+  #checked(tools: CellTool[]): CellTool[] {
+    return tools.map((tool) => ({ ...tool, check: this.#inputChecks.checkOf(tool.definition, tool.id) }));
+  }
+
+  /** Refuses a cell over maxSourceBytes, or one past the session's maxCellsPerSession. */
+  #checkAdmission(source: string, limits: CellLimits): void {
+    const sourceBytes = byteLength(source);
+    if (sourceBytes > limits.maxSourceBytes) {
+      const why = `source is ${sourceBytes} bytes, over the maxSourceBytes limit of ${limits.maxSourceBytes}`;
+      throw new CodeCellError('ERR_LIMIT_EXCEEDED', why);
     }
-
-    /** The configuration the sandbox is given as data (tools, stored values, limits). */
-    #sandboxConfig(tools: readonly CellTool[], limits: CellLimits): string {
-      const { stored, storedBytes } = this.#storedValues?.snapshot() ?? { stored: null, storedBytes: 0 };
-      return JSON.stringify({
-        tools: tools.map(({ id, definition, kind }) => ({ id, kind, description: definition.description ?? '' })),
-        stored,
-        storedBytes,
-        limits: { maxNotificationBytes: limits.maxNotificationBytes, maxStoredBytes: limits.maxStoredBytes },
-      });
+    if (this.#cells.liveCount + this.#admitting >= limits.maxCellsPerSession) {
+      const why = `the session already has ${limits.maxCellsPerSession} live cells (maxCellsPerSession)`;
+      throw new CodeCellError('ERR_LIMIT_EXCEEDED', why);
     }
+  }
 
-    #newCell(isolate: CellIsolate, cellId: CellId, toolCallId: string, tools: readonly CellTool[], limits: CellLimits) {
-      const cell: Cell = new Cell(isolate, {
-        id: cellId,
-        toolCallId,
-        tools,
-        limits,
-        delegate: this.#delegate,
-        callbackAbortDeadlineMs: this.#deadlineMs,
-        logger: this.#logger,
-        commitStore: (writes) => this.#storedValues?.commit(writes, limits.maxStoredBytes),
-        emit: (event, size) => {
-          this.#observer?.({ cellId, ...event });
-          this.#streams.emit(cellId, event, size);
-        },
-        onCommit: (unread) => this.#cells.committed(cell, unread),
-        onTaken: () => this.#cells.taken(cell),
-        onClosed: () => this.#cells.closed(cell),
-      });
-      return cell;
-    }
+  /** The configuration the sandbox is given as data (tools, stored values, limits). */
+  #sandboxConfig(tools: readonly CellTool[], limits: CellLimits): string {
+    const { stored, storedBytes } = this.#storedValues?.snapshot() ?? { stored: null, storedBytes: 0 };
+    return JSON.stringify({
+      tools: tools.map(({ id, definition, kind }) => ({ id, kind, description: definition.description ?? '' })),
+      stored,
+      storedBytes,
+      limits: { maxNotificationBytes: limits.maxNotificationBytes, maxStoredBytes: limits.maxStoredBytes },
+    });
+  }
 
-    async beginObserve(cellId: CellId, mode: ObserveMode, signal?: AbortSignal): Promise<PendingEvent> {
-      const cell = this.#openCell(cellId);
-      return { event: quiet(cell.observe(checkObserveMode(mode), signal)) };
-    }
+  #newCell(isolate: CellIsolate, cellId: CellId, toolCallId: string, tools: readonly CellTool[], limits: CellLimits) {
+    const cell: Cell = new Cell(isolate, {
+      id: cellId,
+      toolCallId,
+      tools,
+      limits,
+      delegate: this.#delegate,
+      callbackAbortDeadlineMs: this.#deadlineMs,
+      logger: this.#logger,
+      commitStore: (writes) => this.#storedValues?.commit(writes, limits.maxStoredBytes),
+      emit: (event, size) => {
+        this.#observer?.({ cellId, ...event });
+        this.#streams.emit(cellId, event, size);
+      },
+      onCommit: (unread) => this.#cells.committed(cell, unread),
+      onTaken: () => this.#cells.taken(cell),
+      onClosed: () => this.#cells.closed(cell),
+    });
+    return cell;
+  }
 
-    async terminate(cellId: CellId): Promise<CellEvent> {
-      return this.#openCell(cellId).terminate();
-    }
+  async beginObserve(cellId: CellId, mode: ObserveMode, signal?: AbortSignal): Promise<PendingEvent> {
+    const cell = this.#openCell(cellId);
+    return { event: quiet(cell.observe(checkObserveMode(mode), signal)) };
+  }
 
-    protected cellEvents(cellId: CellId, options: EventsOptions): HandOffStream<CellStreamEvent> {
-      // A closed cell's events are kept for the newest 64 closed cells.
-      return this.#streams.subscribe(cellId, options);
-    }
+  async terminate(cellId: CellId): Promise<CellEvent> {
+    return this.#openCell(cellId).terminate();
+  }
 
-    protected sessionEvents(): HandOffStream<SessionStreamEvent> {
-      return this.#streams.subscribeSession();
-    }
+  protected cellEvents(cellId: CellId, options: EventsOptions): HandOffStream<CellStreamEvent> {
+    // A closed cell's events are kept for the newest 64 closed cells.
+    return this.#streams.subscribe(cellId, options);
+  }
 
-    #openCell(cellId: unknown): Cell {
-      const id = this.checkCellId(cellId);
-      const cell = this.#cells.get(id);
-      if (cell === undefined) throw new CodeCellError('ERR_MISSING_CELL', `unknown cell ${id}`);
-      return cell;
-    }
+  protected sessionEvents(): HandOffStream<SessionStreamEvent> {
+    return this.#streams.subscribeSession();
+  }
 
-    /** Takes a pristine isolate for the cell; a shutdown that begins meanwhile rejects at once. */
-    #admit(memoryMb: number): Promise<CellIsolate> {
-      return new Promise((resolve, reject) => {
-        let refused = false;
-        const refuse = (error: CodeCellError): void => {
-          refused = true;
+  #openCell(cellId: unknown): Cell {
+    const id = this.checkCellId(cellId);
+    const cell = this.#cells.get(id);
+    if (cell === undefined) throw new CodeCellError('ERR_MISSING_CELL', `unknown cell ${id}`);
+    return cell;
+  }
+
+  /** Takes a pristine isolate for the cell; a shutdown that begins meanwhile rejects at once. */
+  #admit(memoryMb: number): Promise<CellIsolate> {
+    return new Promise((resolve, reject) => {
+      let refused = false;
+      const refuse = (error: CodeCellError): void => {
+        refused = true;
+        this.#admissions.delete(refuse);
+        reject(error);
+      };
+      this.#admissions.add(refuse);
+      this.#isolatePool
+        .take(memoryMb)
+        .then((isolate) => {
+          isolate.onCatastrophicError((message) => {
+            this.#logger.error(
+              `codecell: isolate catastrophic error: ${message} (V8 lost control of the isolate; ` +
+                `run untrusted cells in codecell-host so a restart is cheap)`,
+            );
+            this.#onCatastrophicError?.(message);
+          });
+          if (refused) {
+            isolate.dispose();
+            return;
+          }
+          this.#admissions.delete(refuse);
+          resolve(isolate);
+        })
+        .catch((error: unknown) => {
           this.#admissions.delete(refuse);
           reject(error);
-        };
-        this.#admissions.add(refuse);
-        this.#isolatePool
-          .take(memoryMb)
-          .then((isolate) => {
-            isolate.onCatastrophicError((message) => {
-              this.#logger.error(
-                `codecell: isolate catastrophic error: ${message} (V8 lost control of the isolate; ` +
-                  `run untrusted cells in codecell-host so a restart is cheap)`,
-              );
-              this.#onCatastrophicError?.(message);
-            });
-            if (refused) {
-              isolate.dispose();
-              return;
-            }
-            this.#admissions.delete(refuse);
-            resolve(isolate);
-          })
-          .catch((error: unknown) => {
-            this.#admissions.delete(refuse);
-            reject(error);
-          });
-      });
-    }
+        });
+    });
+  }
 
-    protected async shutdownOnce(): Promise<void> {
-      const shuttingDown = new CodeCellError('ERR_SHUTTING_DOWN', 'the session is shutting down');
-      for (const refuse of this.#admissions) refuse(shuttingDown);
-      const deadline = new Deadline(this.#deadlineMs);
-      try {
-        await this.#cells.shutdown(deadline);
-      } finally {
-        deadline.clear();
-        // Every cell closed (their streams ended with it); the session-wide streams end here.
-        this.#streams.endAll();
-      }
+  protected async shutdownOnce(): Promise<void> {
+    const shuttingDown = new CodeCellError('ERR_SHUTTING_DOWN', 'the session is shutting down');
+    for (const refuse of this.#admissions) refuse(shuttingDown);
+    const deadline = new Deadline(this.#deadlineMs);
+    try {
+      await this.#cells.shutdown(deadline);
+    } finally {
+      deadline.clear();
+      // Every cell closed (their streams ended with it); the session-wide streams end here.
+      this.#streams.endAll();
     }
-  };
+  }
+};

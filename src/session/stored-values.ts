@@ -22,6 +22,14 @@ export class StoredValues {
     return { stored: Object.fromEntries(this.#values), storedBytes: this.#bytes };
   }
 
+  /** Starts from a suspended session's values (checked: JSON texts within its bound). */
+  restore(values: Record<string, string>): void {
+    for (const [key, json] of Object.entries(values)) {
+      this.#values.set(key, json);
+      this.#bytes += sizeOf(key, json);
+    }
+  }
+
   /**
    * Keeps a finished cell's writes, unless they would exceed maxStoredBytes (only a cell that bent
    * the sandbox's own check gets there: its writes are dropped, with a warning).
