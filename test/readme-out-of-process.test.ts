@@ -28,11 +28,15 @@ function runExample(name: string): string {
 
 test('every js snippet of the Out of process section is an example that is run here', () => {
   const snippets = SECTION.match(/```js\n[\s\S]*?```/g) ?? [];
-  assert.equal(snippets.length, 2);
+  assert.equal(snippets.length, 3);
 });
 
 test('the HostClient.spawn snippet runs as printed', { timeout: 60_000 }, () => {
   assert.equal(runExample('host-client'), "[ { type: 'text', text: '3' } ] true\n");
+});
+
+test('the suspend snippet runs as printed: an in-process session resumed on a host', { timeout: 60_000 }, () => {
+  assert.equal(runExample('suspend'), "2 [ { type: 'text', text: '42' } ]\n");
 });
 
 test('the network snippet runs as printed against the host its first line starts', { timeout: 60_000 }, async (t) => {
