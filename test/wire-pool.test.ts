@@ -152,6 +152,7 @@ test('HostClient.spawn({ processes: 2 }) starts one host, a second as sessions n
   });
   t.after(() => client.close());
   assert.equal(client.pids.length, 1, 'one process up front');
+  assert.equal(client.isConnected, true, 'a process not needed yet is no lost host');
   const delegate = new RecordingDelegate();
   const first = await client.createSession(delegate);
   assert.equal(client.pids.length, 1, 'the first session goes to the process that is up');

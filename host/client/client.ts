@@ -186,9 +186,9 @@ export class HostClient {
     return this.#slots.find((slot) => slot.link?.limits !== undefined)?.link?.limits;
   }
 
-  /** Whether every host of the client is up. */
+  /** Whether every host of the client is up (a spawned one not needed yet counts as up). */
   get isConnected(): boolean {
-    return this.#slots.every((slot) => slot.alive || slot.retired);
+    return this.#slots.every((slot) => slot.alive || slot.retired || slot.unstarted);
   }
 
   /**

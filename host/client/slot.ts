@@ -45,6 +45,11 @@ export class HostSlot {
     return this.#starting !== undefined;
   }
 
+  /** A spawned host's slot that no session needed yet: it has never been started. */
+  get unstarted(): boolean {
+    return !this.#kind.network && this.link === undefined && this.#starting === undefined;
+  }
+
   get lastError(): Error | undefined {
     return this.#lastError;
   }
