@@ -83,6 +83,7 @@ export class HostSession extends SessionBase implements RemoteSession, LinkedSes
   /** The session's maxToolResultBytes (session/create says; older hosts do not), and cells' own. */
   readonly #maxResultBytes: number | undefined;
   readonly #cellMaxResultBytes = new Map<CellId, number>();
+  readonly #bounds = new Map<number | undefined, ResultBound | undefined>();
   #suspending = false;
 
   constructor(
@@ -335,6 +336,14 @@ export class HostSession extends SessionBase implements RemoteSession, LinkedSes
     const limit = this.#cells.isKnown(cellId)
       ? (this.#cellMaxResultBytes.get(cellId) ?? this.#maxResultBytes)
       : undefined;
+    // Made once per distinct limit (a session has one or a few), not once per tool call.
+    if (this.#bounds.has(limit)) return this.#bounds.get(limit);
+    const bound = this.#boundOf(limit);
+    if (this.#bounds.size < 16) this.#bounds.set(limit, bound);
+    return bound;
+  }
+
+  #boundOf(limit: number | undefined): ResultBound | undefined {
     const message = this.#link.maxMessageBytes === undefined ? undefined : this.#link.maxMessageBytes - 1024;
     if (message !== undefined && (limit === undefined || message < limit))
       return { bytes: message, what: `the largest message ${this.#link.name} reads (${message} bytes)` };
