@@ -5,10 +5,10 @@
 // HostClient.createSession and SessionBuilder.start: their types only.
 export { HostClient } from './client/client.js';
 export type { HostClientOptions } from './client/client.js';
-export type { LivenessOptions } from './client/link.js';
+export type { LivenessOptions, RehomeOptions } from './client/link.js';
 export type { HostAddress, NetworkOptions } from './client/network.js';
 export type { RemoteSession } from './client/remote-session.js';
-export type { RemoteSessionOptions } from './client/open-session.js';
+export type { RemoteSessionOptions } from './client/session-create.js';
 
 // Building a session from tool sources (own tools, MCP servers), limits and a setup cell.
 export { SessionBuilder } from './tools/session-builder.js';

@@ -48,10 +48,12 @@ export type {
   ObserveMode,
   OutputItem,
   PendingEvent,
+  SessionCellEvent,
   SessionRuntimeDelegate,
   SessionStreamEvent,
   StartedCell,
   TerminationReason,
+  ToolCallRecord,
   ToolDefinition,
   ToolKind,
 } from './types.js';

@@ -5,7 +5,7 @@ export { CellStreams } from './streams/cell-streams.js';
 export { readByTurn } from './streams/by-turn.js';
 export { CODECELL_VERSION, DEFAULT_OBSERVE, DEFAULT_YIELD_MS } from './defaults.js';
 export { messageOf, quiet, toolErrorText } from './errors.js';
-export { ParsedJson, toJsonText } from './json.js';
+export { byteLength, ParsedJson, toJsonText } from './json.js';
 export { assertIsolatesUsable } from './isolate/load.js';
 export { settleIsolatesForExit } from './isolate/pool.js';
 export { isolatesDisposedCount } from './isolate/teardown.js';

@@ -46,15 +46,38 @@ export type { ImageDetail } from './isolate/sandbox-protocol.js';
 /** One item of a cell's output: a text (text(), console.*) or an image (image()). */
 export type OutputItem = { type: 'text'; text: string } | { type: 'image'; imageUrl: string; detail: ImageDetail };
 
-/** Why a cell was terminated: terminate() (`requested`), a session shutdown, or a limit. */
-export type TerminationReason = 'requested' | 'shutdown' | 'memoryLimit' | 'timeLimit' | 'outputLimit';
+/**
+ * Why a cell was terminated: terminate() (`requested`), a session shutdown, a limit, or the loss
+ * of its host (`hostLost`: a remote session's host died or ended its drain while the cell ran).
+ */
+export type TerminationReason = 'requested' | 'shutdown' | 'memoryLimit' | 'timeLimit' | 'outputLimit' | 'hostLost';
+
+/**
+ * A tool call of a cell lost with its host (SPEC §13), from the client's own record: whether the
+ * delegate had answered it (`returned`, `threw`) or was still working on it (`pending`).
+ */
+export interface ToolCallRecord {
+  callId: string;
+  tool: { name: string; namespace?: string };
+  input: JsonValue | undefined;
+  outcome: 'returned' | 'threw' | 'pending';
+}
 
 /** What an observation returns: the cell's output since the last one, and how the cell stands (SPEC §4). */
 export type CellEvent =
   | { kind: 'yielded'; cellId: CellId; items: OutputItem[] }
   | { kind: 'pending'; cellId: CellId; items: OutputItem[]; pendingToolCallIds: string[] }
   | { kind: 'completed'; cellId: CellId; items: OutputItem[]; error?: string }
-  | { kind: 'terminated'; cellId: CellId; items: OutputItem[]; reason?: TerminationReason };
+  | {
+      kind: 'terminated';
+      cellId: CellId;
+      items: OutputItem[];
+      reason?: TerminationReason;
+      /** With `reason: 'hostLost'`: every tool call the cell made, in order. */
+      toolCalls?: ToolCallRecord[];
+      /** How many of its oldest answered calls `toolCalls` leaves out (it lists at most 1 000). */
+      toolCallsDropped?: number;
+    };
 
 export type TerminalCellEvent = Extract<CellEvent, { kind: 'completed' | 'terminated' }>;
 
@@ -116,8 +139,15 @@ export type CellStreamEvent =
    */
   | { type: 'gap'; dropped: number };
 
-/** An event of `session.events()`: every cell's stream events, and each cell's admission. */
-export type SessionStreamEvent = { cellId: CellId } & ({ type: 'admitted' } | CellStreamEvent);
+/** A cell's event in its session's stream: its admission, or one of its stream events. */
+export type SessionCellEvent = { cellId: CellId } & ({ type: 'admitted' } | CellStreamEvent);
+
+/**
+ * An event of `session.events()`: every cell's stream events and each cell's admission; for a
+ * remote session also `rehomed` (no `cellId`): it moved from one host to another (SPEC §13).
+ */
+export type SessionStreamEvent =
+  SessionCellEvent | { type: 'rehomed'; from: string; to: string; reason: 'hostLost' | 'drain' };
 
 /** Where a cell's event stream starts. */
 export interface EventsOptions {

@@ -133,6 +133,12 @@ export function checkOptionsObject(options: unknown): Record<string, unknown> {
   return options;
 }
 
+/** An optional callback option: a function, or undefined. */
+export function checkCallback<F extends (...args: never[]) => unknown>(value: unknown, name: string): F | undefined {
+  if (value !== undefined && typeof value !== 'function') throw invalidRequest(`options.${name} must be a function`);
+  return value as F | undefined;
+}
+
 export function checkDeadlineMs(value: unknown): number | undefined {
   if (value === undefined) return undefined;
   if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) {

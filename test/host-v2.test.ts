@@ -122,6 +122,7 @@ describe('HostClient spawning codecell-host', () => {
       command: process.execPath,
       args: ['--no-node-snapshot', fixture],
       processes: 1,
+      rehome: false,
       logger: capturingLogger(),
       stderr: 'ignore',
     });

@@ -27,6 +27,7 @@ test('setupSource: the setup cell id is known at once, its calls reach the deleg
     callbackAbortDeadlineMs: 100,
     load: { sessions: 1, cellsRunning: 1, accepting: true },
     maxToolResultBytes: 4_194_304,
+    maxStoredBytes: 4_194_304,
   });
   await waitFor(() => delegate.notifications.length === 1);
   assert.deepEqual(delegate.log, ['tool:tool-1', 'notify:found 42']);
@@ -198,7 +199,7 @@ test('malformed input gets JSON-RPC errors and the host keeps serving', async (t
 });
 
 test('kill -9 of the host mid-cell rejects pending calls with ERR_HOST_EXITED and the next session runs on a fresh host', async (t) => {
-  const client = await HostClient.spawn({ logger: capturingLogger(), stderr: 'ignore' });
+  const client = await HostClient.spawn({ logger: capturingLogger(), stderr: 'ignore', rehome: false });
   t.after(() => client.close());
   const delegate = new RecordingDelegate({ slow: hang });
   const session = await client.createSession(delegate, { tools: [{ name: 'slow' }] });

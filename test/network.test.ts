@@ -83,7 +83,7 @@ describe('codecell-host --listen', { timeout: 60_000 }, () => {
       logger: capturingLogger(),
     });
     t.after(() => service.close());
-    const first = await HostClient.connect({ hosts: [service.url] });
+    const first = await HostClient.connect({ hosts: [service.url], rehome: false });
     t.after(() => first.close());
     const a = await first.createSession(echo(), { tools: TOOLS });
     await first.createSession(echo());

@@ -77,7 +77,7 @@ for (const kind of bothKinds) {
         if (closed.size === 2) break;
       }
       for (const [i, { cellId }] of cells.entries()) {
-        const own = seen.filter((event) => event.cellId === cellId);
+        const own = seen.filter((event) => 'cellId' in event && event.cellId === cellId);
         assert.equal(own[0]?.type, 'admitted');
         assert.equal(own.at(-1)?.type, 'closed');
         const name = i === 0 ? 'a' : 'b';
@@ -181,6 +181,7 @@ describe('a remote stream whose host dies', () => {
       command: HOST_BIN,
       args: [],
       processes: 1,
+      rehome: false,
       logger: capturingLogger(),
       stderr: 'ignore',
     });

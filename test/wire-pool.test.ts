@@ -147,6 +147,8 @@ test('HostClient.spawn({ processes: 2 }) starts one host, a second as sessions n
     command: HOST_BIN,
     args: [],
     processes: 2,
+    // Sessions end with their host here (rehome.test.ts moves them).
+    rehome: false,
     logger: capturingLogger(),
     stderr: 'ignore',
   });

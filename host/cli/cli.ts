@@ -149,7 +149,8 @@ export async function runCommand(args: string[], io: RunIo): Promise<number> {
   // The cell runs in a codecell-host child: whatever the cell does to V8, this process exits
   // with a clear message and a status of its own.
   const logger = { warn: (m: string) => io.stderr.write(`${m}\n`), error: (m: string) => io.stderr.write(`${m}\n`) };
-  const client = await HostClient.spawn({ logger });
+  // One cell, no session to keep: a host lost is reported as such (the cell's own end).
+  const client = await HostClient.spawn({ logger, rehome: false });
   try {
     const event = await runCell(client, plan, io);
     if (plan.json) io.stdout.write(`${JSON.stringify(event)}\n`);

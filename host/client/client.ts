@@ -19,17 +19,17 @@ import {
   type SessionSnapshot,
 } from '../../src/index.js';
 import { checkDelegate, checkSnapshot, consoleLogger } from '../../src/internal.js';
-import { HostLink } from './link.js';
+import { HostLink, type RehomeOptions } from './link.js';
 import { checkNetworkOptions, connectSocket, findHosts, type FoundHost, type NetworkOptions } from './network.js';
 import { HostSlot, type SlotKind } from './slot.js';
 import { streamCarrier } from '../wire/framing.js';
 import { HOST_NODE_FLAGS } from '../wire/host-process.js';
 import { Methods } from '../wire/protocol.js';
 import { openRemoteSession, type RemoteSessionOptions } from './open-session.js';
-import type { HostSession, RemoteSession } from './remote-session.js';
+import type { HostSession, Rehome, RemoteSession } from './remote-session.js';
 
 /** How HostClient.spawn starts codecell-host processes. */
-export interface HostClientOptions {
+export interface HostClientOptions extends RehomeOptions {
   /** The host command; default: this Node binary running codecell-host. */
   command?: string;
   args?: string[];
@@ -61,14 +61,21 @@ const HOST_MAIN = fileURLToPath(new URL('../bin/codecell-host.js', import.meta.u
  */
 const GO_ELSEWHERE = new Set(['ERR_SHUTTING_DOWN', 'ERR_HOST_EXITED', 'ERR_HOST_UNREACHABLE', 'ERR_LIMIT_EXCEEDED']);
 
+/** How long a session whose host was lost waits for one to take it (a host restarting comes back). */
+const REHOME_PATIENCE_MS = 10_000;
+const REHOME_RETRY_MS = 200;
+
 /** Starts and supervises codecell-host processes, or follows hosts on the network; creates sessions on them. */
 export class HostClient {
   readonly #slots: HostSlot[];
   #closed = false;
   readonly #timers: ReturnType<typeof setInterval>[] = [];
+  /** How a session moves to another host (undefined: `rehome: false`). */
+  readonly #rehome: Rehome | undefined;
 
-  private constructor(slots: HostSlot[]) {
+  private constructor(slots: HostSlot[], rehome: boolean) {
     this.#slots = slots;
+    this.#rehome = rehome ? (create, from) => this.#replace(create, from) : undefined;
   }
 
   /** Spawns `codecell-host` (or `options.command`) processes and initializes them. */
@@ -82,7 +89,8 @@ export class HostClient {
       restart: options.respawn !== false,
       connect: () => spawnLink(options, logger),
     };
-    const client = new HostClient(Array.from({ length: processes }, () => new HostSlot('process', kind)));
+    const slots = Array.from({ length: processes }, () => new HostSlot('process', kind));
+    const client = new HostClient(slots, options.rehome !== false);
     try {
       // One process now; the others as sessions need them (a slot not started counts as empty).
       await (client.#slots[0] as HostSlot).start();
@@ -117,7 +125,7 @@ export class HostClient {
       restart: false,
       connect: () => new HostLink(streamCarrier(input, output), undefined, logger, options),
     };
-    const client = new HostClient([new HostSlot('streams', kind)]);
+    const client = new HostClient([new HostSlot('streams', kind)], false);
     await (client.#slots[0] as HostSlot).start();
     return client;
   }
@@ -130,7 +138,7 @@ export class HostClient {
       );
     checkNetworkOptions(options);
     const logger = options.logger ?? consoleLogger;
-    const client = new HostClient([]);
+    const client = new HostClient([], options.rehome !== false);
     const slotFor = (host: FoundHost): HostSlot =>
       new HostSlot(host.url, { network: true, restart: true, connect: () => connectSocket(host, options, logger) });
     const { hosts } = await findHosts({ ...options, logger });
@@ -220,7 +228,7 @@ export class HostClient {
       slot.creating++;
       try {
         const link = slot.alive && slot.link !== undefined ? slot.link : await slot.start();
-        return await openRemoteSession(link, delegate, options);
+        return await openRemoteSession(link, delegate, options, this.#rehome);
       } catch (error) {
         const code = error instanceof CodeCellError ? error.code : '';
         if (!slot.network || options.signal?.aborted === true || !GO_ELSEWHERE.has(code)) throw error;
@@ -229,6 +237,36 @@ export class HostClient {
       } finally {
         slot.creating--;
       }
+    }
+    throw lastError ?? this.#noHost();
+  }
+
+  /**
+   * Creates a lost or draining session again on another host (`create`), least loaded first,
+   * waiting up to REHOME_PATIENCE_MS for one (a host being restarted); rejects when none took it.
+   */
+  async #replace(create: (link: HostLink) => Promise<unknown>, from: HostLink): Promise<void> {
+    const until = performance.now() + REHOME_PATIENCE_MS;
+    let lastError: unknown;
+    while (!this.#closed) {
+      // A draining host that is still up is not taken again; a dead one's slot may be (restarted).
+      const tried = new Set<HostSlot>(this.#slots.filter((slot) => slot.link === from && from.alive));
+      for (let slot = this.#pick(tried); slot !== undefined; slot = this.#pick(tried)) {
+        tried.add(slot);
+        slot.creating++;
+        try {
+          await create(slot.alive && slot.link !== undefined ? slot.link : await slot.start());
+          return;
+        } catch (error) {
+          if (!(error instanceof CodeCellError && GO_ELSEWHERE.has(error.code))) throw error;
+          if (error.code === 'ERR_SHUTTING_DOWN') slot.refused();
+          lastError = error;
+        } finally {
+          slot.creating--;
+        }
+      }
+      if (performance.now() >= until) break;
+      await new Promise((resolve) => setTimeout(resolve, REHOME_RETRY_MS));
     }
     throw lastError ?? this.#noHost();
   }
@@ -279,6 +317,9 @@ export class HostClient {
   #noHost(): CodeCellError {
     if (this.#slots.every((slot) => !slot.network))
       return new CodeCellError('ERR_HOST_EXITED', 'codecell-host has exited and respawn is off');
+    const up = this.#slots.filter((slot) => slot.alive && !slot.retired);
+    if (up.length > 0 && up.every((slot) => !slot.accepting))
+      return new CodeCellError('ERR_SHUTTING_DOWN', 'every codecell-host is draining: none takes new sessions now');
     const why = this.#slots.find((slot) => slot.lastError !== undefined)?.lastError?.message;
     return new CodeCellError(
       'ERR_HOST_UNREACHABLE',
@@ -327,7 +368,10 @@ function spawnLink(options: HostClientOptions, logger: Logger): HostLink {
     stdio: ['pipe', 'pipe', options.stderr ?? 'inherit'],
     env: options.env ?? process.env,
   });
-  const link = new HostLink(streamCarrier(child.stdout as Readable, child.stdin as Writable), child, logger, options);
+  const link = new HostLink(streamCarrier(child.stdout as Readable, child.stdin as Writable), child, logger, {
+    ...options,
+    handOff: options.rehome !== false,
+  });
   child.on('error', (error) =>
     link.die(new CodeCellError('ERR_HOST_EXITED', `codecell-host failed to start: ${error.message}`, { cause: error })),
   );

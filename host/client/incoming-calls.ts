@@ -60,12 +60,15 @@ export interface ResultBound {
   what: string;
 }
 
-/** Serves a host call with the session's delegate; the host's cell/cancel aborts its signal. */
+/**
+ * Serves a host call with the session's delegate; the host's cell/cancel aborts its signal.
+ * Returns the delegate's promise (its outcome: whether the delegate answered).
+ */
 export function serveDelegateCall(
   delegate: SessionRuntimeDelegate,
   { name, call }: InboundRequest,
   bound?: ResultBound,
-): void {
+): Promise<unknown> {
   // The table pairs each name with the delegate method of that name and its argument.
   const method = delegate[name] as (value: unknown, signal: AbortSignal) => unknown;
   const row: DelegateCall = DelegateCalls[name];
@@ -100,6 +103,7 @@ export function serveDelegateCall(
       call.fail(new ErrorAnswer(JsonRpcErrors.delegateFailed, message, kind === '' ? undefined : { kind }));
     },
   );
+  return settled;
 }
 
 /** What the cell calls the delegate method by: `tools.<identifier>`, or `delegate.<method>`. */

@@ -25,6 +25,12 @@ export class InitialEvents {
     else if (!('event' in initial)) initial.resolve(event);
   }
 
+  /** The cell ended here (its host was lost): its initial event, if one is still awaited. */
+  settleIfAwaited(cellId: CellId, event: CellEvent): void {
+    const initial = this.#cells.get(cellId);
+    if (initial !== undefined && !('event' in initial)) initial.resolve(event);
+  }
+
   /** Every initial event still awaited rejects with `error` (the host died, or the session ended). */
   failAll(error: unknown): void {
     for (const initial of this.#cells.values()) if (!('event' in initial)) initial.reject(error);

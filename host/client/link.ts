@@ -30,7 +30,8 @@ type InboundNotification =
   | { type: 'event'; params: WireParams['cellEvent'] }
   | { type: 'sessionEvent'; params: WireParams['sessionEvent'] }
   | { type: 'initialEvent'; params: WireParams['cellInitialEvent'] }
-  | { type: 'closed'; params: WireParams['cellClosed'] };
+  | { type: 'closed'; params: WireParams['cellClosed'] }
+  | { type: 'stored'; params: WireParams['sessionStored'] };
 export type Inbound = RoutedEntry<InboundNotification, InboundRequest>;
 
 /** How long a silent host is tolerated before it is pinged, then killed. */
@@ -44,9 +45,22 @@ export interface LivenessOptions {
 
 const DEFAULT_LIVENESS_MS = 5_000;
 
+/** Whether sessions move to another host when theirs is lost or drains (SPEC §13). */
+export interface RehomeOptions {
+  /**
+   * Re-home sessions (default true): the client keeps each session's stored values (the host
+   * sends each commit) and, when its host is lost or drains, creates it again on another host —
+   * the session goes on, its running cells end `terminated`/`hostLost` with their tool calls.
+   * `false`: a session ends with its host (ERR_HOST_EXITED).
+   */
+  rehome?: boolean;
+}
+
 export interface LinkOptions extends LivenessOptions {
   /** What `session.host` says: the host's URL, or its process (default `process <pid>`, `streams`). */
   name?: string;
+  /** Tell the host (initialize) that this client moves its sessions away when it drains. */
+  handOff?: boolean;
 }
 
 /** What the link needs of a session it routes messages to (RemoteSession is one). */
@@ -57,6 +71,8 @@ export interface LinkedSession {
   callsCancelled(cellId: string, running: Promise<unknown>[]): void;
   /** The host is gone. */
   hostDied(error: CodeCellError): void;
+  /** The host drains (host/draining): the session moves to another host when it can. */
+  handOff(): void;
 }
 
 /** One connection to one host process (or to an in-process host over streams). */
@@ -74,6 +90,11 @@ export class HostLink {
   maxMessageBytes: number | undefined;
   /** Hears the load the host reports with each session it creates (HostClient places sessions by it). */
   loadReported: ((load: HostLoad | undefined) => void) | undefined;
+  /** Whether the host said it drains (host/draining): its sessions move elsewhere. */
+  draining = false;
+  /** Hears host/draining (HostClient takes no new sessions there). */
+  drainingReported: (() => void) | undefined;
+  readonly #handOff: boolean;
   readonly #incoming: IncomingCalls;
   readonly #carrier: Carrier;
   /** Requests sent and not yet answered (the liveness watch runs while there are any). */
@@ -90,6 +111,7 @@ export class HostLink {
     this.child = child;
     this.logger = logger;
     this.#liveness = new Liveness(options.livenessTimeoutMs ?? DEFAULT_LIVENESS_MS);
+    this.#handOff = options.handOff === true;
     this.sessions = new PendingRouter({ label: 'session', logger });
     this.rpc = new RpcConnection(carrier, logger, {
       // A host that stopped reading its input (the delegates' answers) is given up.
@@ -114,6 +136,13 @@ export class HostLink {
         const running = this.#incoming.cancel(sessionId, cellId, method);
         if (running.length > 0) this.remotes.get(sessionId)?.callsCancelled(cellId, running);
       },
+      sessionStored: (params) => this.sessions.routeNotification(params.sessionId, { type: 'stored', params }),
+      hostDraining: () => {
+        if (this.draining) return;
+        this.draining = true;
+        this.drainingReported?.();
+        for (const session of [...this.remotes.values()]) session.handOff();
+      },
       toolInvoke: (params, request) => this.#delegateCall('invokeTool', params, params.call, request),
       cellNotify: (params, request) => this.#delegateCall('notify', params, params.notification, request),
     };
@@ -133,6 +162,11 @@ export class HostLink {
 
   get alive(): boolean {
     return this.#death === undefined;
+  }
+
+  /** Why the host is gone (see die), once it is. */
+  get death(): CodeCellError | undefined {
+    return this.#death;
   }
 
   /** Resolves with the reason once the host is gone (see die). */
@@ -158,7 +192,11 @@ export class HostLink {
   initialize(signal?: AbortSignal): Promise<void> {
     this.#initialized ??= this.request(
       Methods.initialize,
-      { protocolVersion: PROTOCOL_VERSION, clientInfo: { name: 'codecell HostClient', version: CODECELL_VERSION } },
+      {
+        protocolVersion: PROTOCOL_VERSION,
+        clientInfo: { name: 'codecell HostClient', version: CODECELL_VERSION },
+        ...(this.#handOff ? { capabilities: { handOff: true } } : {}),
+      },
       signal,
     ).then((result) => {
       this.limits = result.limits;

@@ -7,13 +7,13 @@ import WebSocket from 'ws';
 import { CodeCellError, type Logger } from '../../src/index.js';
 import { messageOf } from '../../src/internal.js';
 import { socketCarrier } from '../wire/websocket.js';
-import { HostLink, type LivenessOptions } from './link.js';
+import { HostLink, type LivenessOptions, type RehomeOptions } from './link.js';
 
 /** A host's URL (`ws://host:port`, `wss://…`), or a name whose every address is a host. */
 export type HostAddress = string | { dns: string; tls?: boolean };
 
 /** How HostClient.connect reaches listening hosts. */
-export interface NetworkOptions extends LivenessOptions {
+export interface NetworkOptions extends LivenessOptions, RehomeOptions {
   /** The hosts: URLs, and `{ dns: 'name:port' }` entries (every address the name resolves to). */
   hosts: HostAddress[];
   /** Sent as `Authorization: Bearer <token>` (the host's --token-file). */
@@ -143,6 +143,7 @@ export async function connectSocket(host: FoundHost, options: NetworkOptions, lo
   const link = new HostLink(socketCarrier(socket, stream), undefined, logger, {
     name: host.url,
     ...(options.livenessTimeoutMs === undefined ? {} : { livenessTimeoutMs: options.livenessTimeoutMs }),
+    handOff: options.rehome !== false,
   });
   const left = Math.max(1, Math.floor(timeoutMs - (performance.now() - started)));
   try {

@@ -3,6 +3,7 @@
 import {
   CodeCellError,
   DEFAULT_CALLBACK_ABORT_DEADLINE_MS,
+  DEFAULT_LIMITS,
   type CellEvent,
   type CellId,
   type CellStreamEvent,
@@ -10,6 +11,7 @@ import {
   type EventsOptions,
   type ExecuteRequest,
   type HandOffStream,
+  type NestedToolCall,
   type ObserveMode,
   type PendingEvent,
   type SessionRuntimeDelegate,
@@ -32,7 +34,15 @@ import { Methods, type SessionId } from '../wire/protocol.js';
 import { serveDelegateCall, settledWithin, type ResultBound } from './incoming-calls.js';
 import { InitialEvents } from './initial-events.js';
 import { RemoteCells } from './remote-cells.js';
+import { SessionRecord } from './session-record.js';
+import { createOnHost, type CreatedSession, type CreateParams } from './session-create.js';
 import type { HostLink, Inbound, LinkedSession } from './link.js';
+
+/**
+ * How a session finds a new host (HostClient): it tries `create` on hosts other than `from`, least
+ * loaded first, and rejects when none takes the session.
+ */
+export type Rehome = (create: (link: HostLink) => Promise<unknown>, from: HostLink) => Promise<void>;
 
 export const DEFAULT_SETUP_TIMEOUT_MS = 60_000;
 
@@ -60,16 +70,35 @@ export interface RemoteSession extends CodeCellSession {
   suspend(options?: SuspendOptions): Promise<SessionSnapshot>;
 }
 
-/** The RemoteSession of a HostLink: it receives what the link routes to it. */
+/**
+ * The RemoteSession of a HostLink: it receives what the link routes to it. With a `rehome`, it
+ * keeps a record to rebuild itself on another host, and moves there when its host is lost or
+ * drains (SPEC §13): its link and id on the host change, the session goes on.
+ */
 export class HostSession extends SessionBase implements RemoteSession, LinkedSession {
-  readonly sessionId: SessionId;
+  #sessionId: SessionId;
   /** The setup cell's id, when the session was created with `setupSource`. */
   readonly setupCellId: CellId | undefined;
   /** The setup cell's first event (frontier or terminal), once createSession resolved. */
   setupEvent: CellEvent | undefined;
-  readonly #link: HostLink;
+  #link: HostLink;
   readonly #delegate: SessionRuntimeDelegate;
-  readonly #deadlineMs: number;
+  #deadlineMs: number;
+  /** What session/create is sent again on another host (no setup: its effects are in the stored values). */
+  readonly #params: CreateParams;
+  readonly #rehome: Rehome | undefined;
+  /** What the client keeps to rebuild the session (with a rehome). */
+  readonly #record: SessionRecord | undefined;
+  /** A move to another host under way: requests wait for it. */
+  #moving: Promise<void> | undefined;
+  /** A drain asked the session to move once its cells ended. */
+  #handOffWanted = false;
+  /** Terminal events the client holds for cells lost with their host (handed out once). */
+  readonly #held = new Map<CellId, CellEvent>();
+  /** cell/execute requests in flight (a hand-off waits for them). */
+  #executing = 0;
+  /** Waiting for the next cell to close (or the host to go): executes held by a hand-off. */
+  #closings: (() => void)[] = [];
   readonly #streams: CellStreams;
   readonly #observing = new Set<CellId>();
   readonly #initial = new InitialEvents();
@@ -81,28 +110,40 @@ export class HostSession extends SessionBase implements RemoteSession, LinkedSes
   /** The delegate's cellClosed calls still running. */
   readonly #cellsClosing = new Set<Promise<void>>();
   /** The session's maxToolResultBytes (session/create says; older hosts do not), and cells' own. */
-  readonly #maxResultBytes: number | undefined;
+  #maxResultBytes: number | undefined;
   readonly #cellMaxResultBytes = new Map<CellId, number>();
   readonly #bounds = new Map<number | undefined, ResultBound | undefined>();
   #suspending = false;
 
   constructor(
     link: HostLink,
-    sessionId: SessionId,
+    created: CreatedSession,
     delegate: SessionRuntimeDelegate,
-    setupCellId: CellId | undefined,
-    deadlineMs: number | undefined,
-    maxResultBytes?: number,
+    params: CreateParams,
+    rehome?: Rehome,
   ) {
     super();
     this.#link = link;
-    this.sessionId = sessionId;
+    this.#sessionId = created.sessionId;
     this.#delegate = delegate;
-    this.setupCellId = setupCellId;
-    this.#deadlineMs = deadlineMs ?? DEFAULT_CALLBACK_ABORT_DEADLINE_MS;
-    this.#maxResultBytes = maxResultBytes;
+    this.setupCellId = created.setupCellId;
+    this.#deadlineMs = created.deadlineMs ?? DEFAULT_CALLBACK_ABORT_DEADLINE_MS;
+    this.#maxResultBytes = created.maxResultBytes;
+    const { setupSource: _, restore, ...own } = params;
+    this.#params = own;
+    this.#rehome = rehome;
+    if (rehome !== undefined) {
+      const maxStoredBytes = created.maxStoredBytes ?? params.limits?.maxStoredBytes ?? DEFAULT_LIMITS.maxStoredBytes;
+      this.#record = new SessionRecord(maxStoredBytes, restore);
+      if (created.setupCellId !== undefined) this.#record.admitted(created.setupCellId);
+    }
     this.#streams = new CellStreams({ logger: link.logger, retainClosed: 64, sessionFromCells: false });
-    this.#setupInitial = setupCellId === undefined ? undefined : this.#admitted(setupCellId);
+    this.#setupInitial = created.setupCellId === undefined ? undefined : this.#admitted(created.setupCellId);
+  }
+
+  /** The session's id on its host (it changes when the session moves to another host). */
+  get sessionId(): SessionId {
+    return this.#sessionId;
   }
 
   override get isAlive(): boolean {
@@ -120,12 +161,18 @@ export class HostSession extends SessionBase implements RemoteSession, LinkedSes
   }
 
   async execute(request: ExecuteRequest, initialObserve?: ObserveMode): Promise<StartedCell> {
+    if (this.#handOffWanted || this.#moving !== undefined) await this.#afterMove();
     this.#assertUsable();
-    const result = await this.#link.request(Methods.cellExecute, {
-      sessionId: this.sessionId,
-      request,
-      observe: initialObserve,
-    });
+    const link = this.#link;
+    let result;
+    this.#executing++;
+    try {
+      result = await link.request(Methods.cellExecute, { sessionId: this.sessionId, request, observe: initialObserve });
+    } catch (error) {
+      throw this.#moving === undefined || link === this.#link ? error : lostExecute(link, error);
+    } finally {
+      this.#executing--;
+    }
     const { cellId } = result as Partial<typeof result>;
     if (typeof cellId !== 'string' || cellId === '')
       throw new CodeCellError(
@@ -135,10 +182,13 @@ export class HostSession extends SessionBase implements RemoteSession, LinkedSes
     // The host took the request: its limits were valid (a cell's own bound on its tool results).
     const own = request.limits?.maxToolResultBytes;
     if (typeof own === 'number') this.#cellMaxResultBytes.set(cellId, own);
+    this.#record?.admitted(cellId);
     return this.startedCell(cellId, this.#admitted(cellId));
   }
 
   async beginObserve(cellId: CellId, mode: ObserveMode, signal?: AbortSignal): Promise<PendingEvent> {
+    const held = this.#takeHeld(cellId);
+    if (held !== undefined) return { event: Promise.resolve(held) };
     this.#assertCellUsable(cellId);
     signal?.throwIfAborted();
     // Every observer of this session's cells goes through this client, so busy is known here.
@@ -147,6 +197,9 @@ export class HostSession extends SessionBase implements RemoteSession, LinkedSes
     const answered = this.#link.request(Methods.cellObserve, { sessionId: this.sessionId, cellId, mode }, signal).then(
       (value) => this.#cells.delivered(cellId, value),
       (error: unknown) => {
+        // The cell was lost with its host while this waited: its end is held here.
+        const lost = this.#takeHeld(cellId);
+        if (lost !== undefined) return lost;
         this.#cells.forgetIfMissing(cellId, error);
         throw error;
       },
@@ -157,6 +210,8 @@ export class HostSession extends SessionBase implements RemoteSession, LinkedSes
   }
 
   async terminate(cellId: CellId): Promise<CellEvent> {
+    const held = this.#takeHeld(cellId);
+    if (held !== undefined) return held;
     this.#assertCellUsable(cellId);
     let event: CellEvent;
     try {
@@ -165,6 +220,8 @@ export class HostSession extends SessionBase implements RemoteSession, LinkedSes
         await this.#link.request(Methods.cellTerminate, { sessionId: this.sessionId, cellId }),
       );
     } catch (error) {
+      const lost = this.#takeHeld(cellId);
+      if (lost !== undefined) return lost;
       this.#cells.forgetIfMissing(cellId, error);
       throw error;
     }
@@ -176,6 +233,7 @@ export class HostSession extends SessionBase implements RemoteSession, LinkedSes
 
   async suspend(options: SuspendOptions = {}): Promise<SessionSnapshot> {
     const signal = checkSuspendOptions(options);
+    if (this.#moving !== undefined) await this.#moved();
     this.#assertUsable();
     this.#suspending = true;
     // The host waits for the cells; a signal ends them with a terminate each.
@@ -196,6 +254,7 @@ export class HostSession extends SessionBase implements RemoteSession, LinkedSes
 
   protected async shutdownOnce(): Promise<void> {
     let aborted: Promise<void> = Promise.resolve();
+    if (this.#moving !== undefined) await this.#moved();
     try {
       if (this.#hostDead === undefined) {
         const answered = this.#link.request(Methods.sessionShutdown, { sessionId: this.sessionId });
@@ -271,27 +330,48 @@ export class HostSession extends SessionBase implements RemoteSession, LinkedSes
 
   receive(entry: Inbound): void {
     if (entry.type === 'request') {
-      const { cellId } = entry.message.call.value as { cellId: CellId };
-      serveDelegateCall(this.#delegate, entry.message, this.#resultBound(cellId));
+      const call = entry.message.call.value as NestedToolCall;
+      const settled = serveDelegateCall(this.#delegate, entry.message, this.#resultBound(call.cellId));
+      if (entry.message.name === 'invokeTool') this.#record?.toolCall(call, settled);
       return;
     }
     const message = entry.message;
-    if (message.type === 'event') {
+    if (message.type === 'stored') {
+      this.#record?.committed(message.params.values);
+    } else if (message.type === 'event') {
       this.#streams.emit(message.params.cellId, message.params.event);
     } else if (message.type === 'sessionEvent') {
       this.#streams.emitSession(message.params.event);
     } else if (message.type === 'initialEvent') {
       this.#initial.arrived(message.params.cellId, message.params.event);
     } else {
-      this.#cellMaxResultBytes.delete(message.params.cellId);
-      const closing = Promise.resolve()
-        .then(() => this.#delegate.cellClosed?.(message.params.cellId))
-        .catch((error: unknown) =>
-          this.#link.logger.warn(`codecell: cellClosed(${message.params.cellId}) threw: ${messageOf(error)}`),
-        )
-        .finally(() => this.#cellsClosing.delete(closing));
-      this.#cellsClosing.add(closing);
+      this.#closed(message.params.cellId);
+      this.#record?.cellClosed(message.params.cellId);
+      if (this.#handOffWanted) this.handOff();
+      this.#wake();
     }
+  }
+
+  /** Whether a cell of the session runs on its host, or is being admitted there. */
+  #busy(): boolean {
+    return this.#executing > 0 || (this.#record?.running ?? 0) > 0;
+  }
+
+  /** A cell closed, or the host went: executes held for a hand-off look again. */
+  #wake(): void {
+    const waiting = this.#closings;
+    this.#closings = [];
+    for (const resolve of waiting) resolve();
+  }
+
+  /** The cell closed (on its host, or lost with it): the delegate hears cellClosed. */
+  #closed(cellId: CellId): void {
+    this.#cellMaxResultBytes.delete(cellId);
+    const closing = Promise.resolve()
+      .then(() => this.#delegate.cellClosed?.(cellId))
+      .catch((error: unknown) => this.#link.logger.warn(`codecell: cellClosed(${cellId}) threw: ${messageOf(error)}`))
+      .finally(() => this.#cellsClosing.delete(closing));
+    this.#cellsClosing.add(closing);
   }
 
   /** The host cancelled these delegate calls of the cell (cell/cancel): terminate waits for them. */
@@ -300,8 +380,127 @@ export class HostSession extends SessionBase implements RemoteSession, LinkedSes
   }
 
   hostDied(error: CodeCellError): void {
-    this.#hostDead = error;
-    this.#endAll(error);
+    this.#wake();
+    if (this.#rehome === undefined || this.#record?.whole !== true || this.shuttingDown || this.#suspending) {
+      this.#hostDead = error;
+      this.#endAll(error);
+      return;
+    }
+    // Its cells are lost with the host; the session itself moves (SPEC §13).
+    for (const cellId of this.#cells.open) this.#lose(cellId);
+    // A hand-off under way goes on (from a host now gone: if it finds none, the session ends).
+    if (this.#moving === undefined) this.#startMove(this.#link.draining ? 'drain' : 'hostLost', error);
+  }
+
+  /**
+   * The host drains: the session moves once nothing of it runs there (no cell open on the host,
+   * no execute in flight); until then each closed cell asks again.
+   */
+  handOff(): void {
+    this.#handOffWanted = true;
+    if (this.#moving !== undefined || this.#hostDead !== undefined || this.shuttingDown || this.#suspending) return;
+    if (this.#rehome === undefined || this.#record?.whole !== true || this.#busy()) return;
+    this.#handOffWanted = false;
+    const from = this.#link;
+    const sessionId = this.sessionId;
+    this.#startMove('drain', undefined, () => {
+      // Moved: the old host's session ends (its unread terminal events were taken first).
+      from.forget(sessionId);
+      from.request(Methods.sessionShutdown, { sessionId }).catch(() => {});
+    });
+  }
+
+  /** Rebuilds the session on another host; requests wait for it. Only when none takes it does it end. */
+  #startMove(reason: 'hostLost' | 'drain', lost: CodeCellError | undefined, moved?: () => void): void {
+    const from = this.#link;
+    const rehome = this.#rehome as Rehome;
+    const record = this.#record as SessionRecord;
+    this.#moving = (async () => {
+      // Terminal events the old host still holds for this client are fetched before it goes.
+      if (lost === undefined) await this.#takeUnread(from);
+      const params: CreateParams = { ...this.#params, restore: record.restore(), mirror: true };
+      await rehome((link) => createOnHost(link, params, undefined, (created) => this.#attach(link, created)), from);
+      moved?.();
+      this.#streams.emitSession({ type: 'rehomed', from: from.name, to: this.#link.name, reason });
+      if (this.#sessionSubscribed)
+        this.#link.request(Methods.sessionSubscribe, { sessionId: this.sessionId }).catch(() => {});
+    })()
+      .catch((failure: unknown) => {
+        if (from.alive) return; // a hand-off that found no host: the session stays where it is
+        const why = lost?.message ?? `the host ${from.name} drained`;
+        this.#hostDead = new CodeCellError(
+          'ERR_HOST_EXITED',
+          `${why}; no other host took the session (${messageOf(failure)})`,
+        );
+        this.#endAll(this.#hostDead);
+      })
+      .finally(() => {
+        this.#moving = undefined;
+        // The new host was lost as the move ended: the session moves again.
+        if (this.#hostDead === undefined && !this.#link.alive)
+          this.hostDied(this.#link.death ?? new CodeCellError('ERR_HOST_EXITED', 'codecell-host is gone'));
+      });
+  }
+
+  /** The session now lives on `link` (session/create with restore answered `created`). */
+  #attach(link: HostLink, created: CreatedSession): this {
+    this.#link = link;
+    this.#sessionId = created.sessionId;
+    if (created.deadlineMs !== undefined) this.#deadlineMs = created.deadlineMs;
+    this.#maxResultBytes = created.maxResultBytes;
+    this.#bounds.clear();
+    return this;
+  }
+
+  /** Before a hand-off: the terminal events of closed cells that nobody observed yet, held here. */
+  async #takeUnread(from: HostLink): Promise<void> {
+    await Promise.all(
+      this.#cells.open
+        .filter((cellId) => !this.#observing.has(cellId))
+        .map(async (cellId) => {
+          const mode = { kind: 'pendingFrontier' } as const;
+          const event = await from.request(Methods.cellObserve, { sessionId: this.sessionId, cellId, mode });
+          this.#cells.delivered(cellId, event);
+          this.#held.set(cellId, event);
+        })
+        .map((taking) => taking.catch(() => {})),
+    );
+  }
+
+  /** The cell was lost with its host: it ends `terminated`/`hostLost` with its tool calls. */
+  #lose(cellId: CellId): void {
+    const calls = (this.#record as SessionRecord).lost(cellId);
+    const event: CellEvent = { kind: 'terminated', cellId, items: [], reason: 'hostLost', ...calls };
+    this.#cells.delivered(cellId, event);
+    this.#held.set(cellId, event);
+    this.#initial.settleIfAwaited(cellId, event);
+    if (this.#cells.firstSubscription(cellId)) this.#streams.admit(cellId);
+    this.#streams.emit(cellId, { type: 'closed', event });
+    this.#streams.emitSession({ cellId, type: 'closed', event });
+    this.#closed(cellId);
+  }
+
+  /** A terminal event held for the cell (lost with its host, or taken before a hand-off): once. */
+  #takeHeld(cellId: CellId): CellEvent | undefined {
+    const event = this.#held.get(cellId);
+    this.#held.delete(cellId);
+    return event;
+  }
+
+  /**
+   * Before a cell: a draining host's session moves first (run there, the cell would keep it busy
+   * there), once its running cells closed; a move under way is waited for.
+   */
+  async #afterMove(): Promise<void> {
+    while (this.#handOffWanted && this.#moving === undefined && this.#link.alive && this.#busy())
+      await new Promise<void>((resolve) => this.#closings.push(resolve));
+    if (this.#handOffWanted) this.handOff();
+    await this.#moved();
+  }
+
+  /** Waits for a move under way (its end, whichever way). */
+  async #moved(): Promise<void> {
+    while (this.#moving !== undefined) await this.#moving;
   }
 
   /**
@@ -317,6 +516,8 @@ export class HostSession extends SessionBase implements RemoteSession, LinkedSes
       event.then(
         (value) => {
           this.#observing.delete(cellId);
+          // A cell lost with its host: its end is handed out here, not again.
+          this.#held.delete(cellId);
           return this.#cells.delivered(cellId, value);
         },
         (error: unknown) => {
@@ -351,6 +552,7 @@ export class HostSession extends SessionBase implements RemoteSession, LinkedSes
   }
 
   #endAll(error: CodeCellError): void {
+    this.#wake();
     // A stream whose host died fails with ERR_HOST_EXITED; a shut-down session's streams end.
     this.#streams.endAll(error.code === 'ERR_HOST_EXITED' ? error : undefined);
     this.#initial.failAll(error);
@@ -369,4 +571,13 @@ export class HostSession extends SessionBase implements RemoteSession, LinkedSes
       throw new CodeCellError('ERR_MISSING_CELL', `unknown cell ${id} (its host has exited)`);
     if (!this.#cells.isOpen(id)) throw new CodeCellError('ERR_MISSING_CELL', `unknown cell ${id}`);
   }
+}
+
+/** An execute whose host was lost before it answered: the session goes on elsewhere. */
+function lostExecute(link: HostLink, error: unknown): CodeCellError {
+  return new CodeCellError(
+    'ERR_HOST_EXITED',
+    `the session's host (${link.name}) was lost before it answered cell/execute (the cell may have started ` +
+      `there); the session goes on on another host: run the cell again (${messageOf(error)})`,
+  );
 }

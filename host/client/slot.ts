@@ -102,6 +102,7 @@ export class HostSlot {
         link = await this.#kind.connect();
         this.link = link;
         link.loadReported = (load) => this.report(load);
+        link.drainingReported = () => this.refused();
         await link.initialize();
       } catch (error) {
         this.#failed(error as Error);

@@ -47,6 +47,8 @@ export interface HostContext {
   readonly onCatastrophicError: ((message: string) => void) | undefined;
   /** True once the connection is closing (session/create is refused). */
   readonly closing: () => boolean;
+  /** What the client said of itself in `initialize` (`handOff`: it moves its sessions on a drain). */
+  readonly peer: { handOff: boolean };
 }
 
 const SERVER_INFO = { name: 'codecell-host', version: CODECELL_VERSION };
@@ -54,12 +56,13 @@ const SERVER_INFO = { name: 'codecell-host', version: CODECELL_VERSION };
 export function hostHandlers(host: HostContext): Handlers<'toHost'> {
   const { sessions, stats } = host;
   return {
-    initialize: ({ protocolVersion }) => {
+    initialize: ({ protocolVersion, capabilities }) => {
       if (protocolVersion !== PROTOCOL_VERSION) {
         throw invalidParams(
           `protocolVersion ${protocolVersion} is not supported (this host speaks ${PROTOCOL_VERSION})`,
         );
       }
+      host.peer.handOff = capabilities?.handOff === true;
       const limits = { ...DEFAULT_LIMITS, ...host.caps };
       return {
         protocolVersion: PROTOCOL_VERSION,
@@ -121,7 +124,7 @@ async function createSession(
   request: IncomingRequest,
 ) {
   refuseNewSession(host);
-  const { tools, limits, storedValues, setupSource, restore } = params;
+  const { tools, limits, storedValues, setupSource, restore, mirror } = params;
   if (restore !== undefined && setupSource !== undefined)
     throw new CodeCellError(
       'ERR_INVALID_REQUEST',
@@ -151,6 +154,10 @@ async function createSession(
       counted(event);
     },
     ...(host.isolatePool === undefined ? {} : { isolatePool: host.isolatePool }),
+    // The client keeps each commit, to re-create the session elsewhere if this host is lost.
+    ...(mirror === true
+      ? { onStoredValuesCommitted: (values) => host.notify(Methods.sessionStored, { sessionId, values }) }
+      : {}),
   };
   const delegate = forwardingDelegate(host, sessionId);
   const runtime =
@@ -166,7 +173,14 @@ async function createSession(
     // The client gave up before it learned the id: nobody will ever shut this session down.
     if (request.signal.aborted) throw new CodeCellError('ERR_CANCELLED', 'the client cancelled session/create');
     const maxToolResultBytes = sessionLimits.maxToolResultBytes ?? DEFAULT_LIMITS.maxToolResultBytes;
-    const answer = { sessionId, callbackAbortDeadlineMs: deadlineMs, load: host.stats.load, maxToolResultBytes };
+    const maxStoredBytes = sessionLimits.maxStoredBytes ?? DEFAULT_LIMITS.maxStoredBytes;
+    const answer = {
+      sessionId,
+      callbackAbortDeadlineMs: deadlineMs,
+      load: host.stats.load,
+      maxToolResultBytes,
+      maxStoredBytes,
+    };
     if (started === undefined) return answer;
     host.sessions.sendInitialEvent(sessionId, started.cellId, started.initialEvent);
     return { ...answer, setupCellId: started.cellId };

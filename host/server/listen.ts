@@ -116,19 +116,21 @@ export async function listen(options: ListenOptions): Promise<ListeningHost> {
   const url = `${options.tls === undefined ? 'ws' : 'wss'}://${name}:${port}`;
 
   let closing: Promise<void> | undefined;
-  const close = (): Promise<void> => {
+  const close = (drained = false): Promise<void> => {
     stats.accepting = false;
-    closing ??= closeAll(server, sockets, connections);
+    closing ??= closeAll(server, sockets, connections, drained);
     return closing;
   };
   const drain = async (graceMs: number): Promise<void> => {
     stats.accepting = false;
+    // Clients that hand off move their sessions elsewhere meanwhile (host/draining).
+    for (const host of connections.values()) host.draining(graceMs);
     const until = performance.now() + graceMs;
     while (stats.sessions > 0 && performance.now() < until)
       await new Promise((resolve) => setTimeout(resolve, Math.min(100, Math.max(1, until - performance.now()))));
-    await close();
+    await close(true);
   };
-  return { url, port, stats, drain, close };
+  return { url, port, stats, drain, close: () => close() };
 }
 
 /** One client's connection: a codecell-host connection of its own, pinged every HEARTBEAT_MS. */
@@ -181,9 +183,14 @@ function bind(server: Server, port: number, host: string): Promise<void> {
   });
 }
 
-/** Closes every connection (its sessions shut down), then the server. */
-async function closeAll(server: Server, sockets: WebSocketServer, connections: Map<WebSocket, Host>): Promise<void> {
-  await Promise.all([...connections.values()].map((host) => host.close()));
+/** Closes every connection (its sessions shut down; `drained`: at the end of a drain), then the server. */
+async function closeAll(
+  server: Server,
+  sockets: WebSocketServer,
+  connections: Map<WebSocket, Host>,
+  drained: boolean,
+): Promise<void> {
+  await Promise.all([...connections.values()].map((host) => host.close({ drained })));
   sockets.close();
   await new Promise<void>((resolve) => {
     server.close(() => resolve());

@@ -11,6 +11,7 @@ import { checkLimits, consoleLogger } from '../../src/internal.js';
 import type { Carrier } from '../wire/carrier.js';
 import { MAX_BODY_BYTES, streamCarrier } from '../wire/framing.js';
 import { RpcConnection } from '../wire/rpc.js';
+import { Methods } from '../wire/protocol.js';
 import { hostHandlers, type HostContext } from './handlers.js';
 import { ServedSessions } from './served-sessions.js';
 import { ConnectionCells, HostStats } from './stats.js';
@@ -63,8 +64,14 @@ export interface HostOptions {
 export interface Host {
   /** Resolves once the input closed and every session was shut down. */
   readonly closed: Promise<void>;
-  /** Shuts every session down and closes the connection. */
-  close(): Promise<void>;
+  /**
+   * Shuts every session down and closes the connection. At the end of a drain (`drained`), a
+   * client that hands its sessions off hears nothing more: the cells still running are lost
+   * with the connection, which it reports as such (SPEC §13), not as shut down.
+   */
+  close(options?: { drained?: boolean }): Promise<void>;
+  /** Tells the client the host drains: the connection ends `graceMs` from now (host/draining). */
+  draining(graceMs: number): void;
 }
 
 /** Serves protocol v2 on one connection (stdio by default) until its input ends; codecell-host's main runs it. */
@@ -79,6 +86,7 @@ export function createHost(options: HostOptions = {}): Host {
   });
   const notify: HostContext['notify'] = (method, params) => rpc.notify(method, params);
   const sessions = new ServedSessions(notify, logger, stats);
+  const peer = { handOff: false };
   let closing: Promise<void> | undefined;
   const handlers = hostHandlers({
     sessions,
@@ -95,14 +103,18 @@ export function createHost(options: HostOptions = {}): Host {
     callbackAbortDeadlineMs: options.callbackAbortDeadlineMs,
     onCatastrophicError: options.onCatastrophicError,
     closing: () => closing !== undefined,
+    peer,
   });
   rpc.serve(handlers);
 
   const { promise: closed, resolve: markClosed } = Promise.withResolvers<void>();
-  const close = (): Promise<void> => {
+  const close = (options: { drained?: boolean } = {}): Promise<void> => {
+    const gone = new CodeCellError('ERR_HOST_EXITED', 'codecell-host is closing');
+    // What a handing-off client would take for a shutdown of its own is never sent.
+    if (closing === undefined && options.drained === true && peer.handOff) rpc.close(gone);
     closing ??= sessions
       .shutdownAll()
-      .then(() => rpc.close(new CodeCellError('ERR_HOST_EXITED', 'codecell-host is closing')))
+      .then(() => rpc.close(gone))
       .finally(async () => {
         await rpc.flush().catch(() => {});
         markClosed();
@@ -111,5 +123,6 @@ export function createHost(options: HostOptions = {}): Host {
   };
   carrier.onEnd(() => void close());
   rpc.listen();
-  return { closed, close };
+  const draining = (graceMs: number): void => rpc.notify(Methods.hostDraining, { graceMs });
+  return { closed, close, draining };
 }

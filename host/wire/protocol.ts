@@ -113,6 +113,7 @@ export const Methods = {
     z.object({
       protocolVersion: z.number(),
       clientInfo: z.object({ name: z.string(), version: z.string().optional() }).optional(),
+      capabilities: z.object({ handOff: z.boolean().optional() }).optional(),
     }),
   ),
   /** Answered at once (the setup cell admitted); the setup cell's first event follows as cell/initialEvent. */
@@ -128,6 +129,8 @@ export const Methods = {
       setupSource: z.string().optional(),
       /** A suspended session's state (its snapshot's stored values and next cell id): resumed here. */
       restore: checkedByRuntime<Pick<SessionSnapshot, 'storedValues' | 'nextCellId'>>().optional(),
+      /** Send session/stored with each commit of its stored values (the client re-homes with them). */
+      mirror: z.boolean().optional(),
     }),
   ),
   /** Waits for the session's cells to end, answers its snapshot and ends the session (suspend). */
@@ -208,6 +211,17 @@ export const Methods = {
     z.object({ ...inCell, method: z.enum(['tool/invoke', 'cell/notify']) }),
   ),
   cellClosed: notification<'cellClosed'>()('cell/closed', z.object(inCell)),
+  /** A commit of the session's stored values (session/create's `mirror`): the keys written, as JSON texts. */
+  sessionStored: notification<'sessionStored'>()(
+    'session/stored',
+    z.object({ ...inSession, values: z.record(z.string(), z.string()) }),
+  ),
+  /**
+   * The host drains (SIGTERM): it takes no new sessions, and ends the connection `graceMs` from
+   * now. A client that said `handOff` moves its sessions elsewhere meanwhile; at the end their
+   * running cells are lost with the connection (the host sends them no terminal events).
+   */
+  hostDraining: notification<'hostDraining'>()('host/draining', z.object({ graceMs: z.number() })),
 } as const;
 
 type MethodTable = typeof Methods;

@@ -154,8 +154,9 @@ export class RpcConnection {
     });
   }
 
-  /** Sends a notification (it still works after the input closed: to report cells closing). */
+  /** Sends a notification (also after the input closed, to report cells closing; never after close). */
   notify<M extends MethodSpec>(method: M, params: ParamsOf<M>): void {
+    if (this.#closed !== undefined) return; // a closed connection sends nothing more
     this.#writer.push(JSON.stringify({ jsonrpc: '2.0', method: method.name, params }));
   }
 

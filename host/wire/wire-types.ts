@@ -68,6 +68,8 @@ export interface SessionCreateResult {
   load?: HostLoad;
   /** The session's maxToolResultBytes: a larger result fails its call on the client, before it is sent. */
   maxToolResultBytes?: number;
+  /** The session's maxStoredBytes (what a client's mirror of its stored values holds at most). */
+  maxStoredBytes?: number;
 }
 /**
  * What a host reports of its load, over all its connections: its sessions, its cells admitted
@@ -102,7 +104,12 @@ export interface InCell extends InSession {
 
 /** The params of every method, by its key in Methods (e.g. `WireParams['cellExecute']`). */
 export interface WireParams {
-  initialize: { protocolVersion: number; clientInfo?: { name: string; version?: string } };
+  initialize: {
+    protocolVersion: number;
+    clientInfo?: { name: string; version?: string };
+    /** `handOff`: the client moves its sessions away when the host drains (host/draining). */
+    capabilities?: { handOff?: boolean };
+  };
   sessionCreate: {
     /** Never given: the host assigns the id. */
     sessionId?: undefined;
@@ -113,6 +120,8 @@ export interface WireParams {
     setupSource?: string;
     /** A suspended session's stored values and next cell id (HostClient#resumeSession). */
     restore?: Pick<SessionSnapshot, 'storedValues' | 'nextCellId'>;
+    /** Send session/stored with each commit of the session's stored values. */
+    mirror?: boolean;
   };
   cellExecute: InSession & { request: ExecuteRequest; observe?: ObserveMode };
   cellObserve: InCell & { mode: ObserveMode };
@@ -130,6 +139,8 @@ export interface WireParams {
   sessionEvent: InSession & { event: SessionStreamEvent };
   cellCancel: InCell & { method: 'tool/invoke' | 'cell/notify' };
   cellClosed: InCell;
+  sessionStored: InSession & { values: Record<string, string> };
+  hostDraining: { graceMs: number };
 }
 export type CellCancelParams = WireParams['cellCancel'];
 

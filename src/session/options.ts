@@ -1,7 +1,7 @@
 // What a SessionRuntime is given besides its delegate.
 import type { IsolatePool } from '../isolate/pool.js';
 import type { CellLimits } from '../limits.js';
-import type { Logger, SessionStreamEvent, ToolDefinition } from '../types.js';
+import type { Logger, SessionCellEvent, ToolDefinition } from '../types.js';
 
 /** What a SessionRuntime is given besides its delegate. */
 export interface SessionRuntimeOptions {
@@ -26,5 +26,11 @@ export interface SessionRuntimeOptions {
    * Sees every cell's admission and stream events as they happen, before any subscriber (for
    * metrics: codecell-host counts cells and times tool calls with it). It must not throw.
    */
-  observer?: (event: SessionStreamEvent) => void;
+  observer?: (event: SessionCellEvent) => void;
+  /**
+   * Hears each commit of stored values: the keys a completed cell wrote, as JSON texts, once they
+   * are kept (codecell-host mirrors them to its client, which re-homes the session with them if
+   * the host is lost). It must not throw.
+   */
+  onStoredValuesCommitted?: (written: Record<string, string>) => void;
 }

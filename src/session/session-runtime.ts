@@ -45,11 +45,13 @@ import type {
   Logger,
   ObserveMode,
   PendingEvent,
+  SessionCellEvent,
   SessionRuntimeDelegate,
   SessionStreamEvent,
   StartedCell,
 } from '../types.js';
 import {
+  checkCallback,
   checkDeadlineMs,
   checkDelegate,
   checkExecuteRequest,
@@ -105,7 +107,7 @@ export const SessionRuntime: SessionRuntimeConstructor = class SessionRuntime ex
   readonly #caps: Partial<CellLimits> | undefined;
   readonly #onCatastrophicError: ((message: string) => void) | undefined;
   readonly #isolatePool: IsolatePool;
-  readonly #observer: ((event: SessionStreamEvent) => void) | undefined;
+  readonly #observer: ((event: SessionCellEvent) => void) | undefined;
   /** The session's share of the CPU: maxRunningCells of its cells execute at once. */
   readonly #gate: RunGate;
   readonly #deadlineMs: number;
@@ -143,19 +145,18 @@ export const SessionRuntime: SessionRuntimeConstructor = class SessionRuntime ex
     this.#limits = mergeLimits(clampToCaps(DEFAULT_LIMITS, this.#caps), checkLimits(checked.limits, 'options.limits'));
     assertWithinCaps(this.#limits, this.#caps, 'options.limits');
     this.#deadlineMs = checkDeadlineMs(checked.callbackAbortDeadlineMs) ?? DEFAULT_CALLBACK_ABORT_DEADLINE_MS;
+    const committed = checkCallback<(written: Record<string, string>) => void>(
+      checked.onStoredValuesCommitted,
+      'onStoredValuesCommitted',
+    );
     this.#storedValues =
-      checkStoredValues(checked.storedValues) === 'enabled' ? new StoredValues(this.#logger) : undefined;
-    if (checked.onCatastrophicError !== undefined && typeof checked.onCatastrophicError !== 'function') {
-      throw new CodeCellError('ERR_INVALID_REQUEST', 'options.onCatastrophicError must be a function');
-    }
-    this.#onCatastrophicError = checked.onCatastrophicError as ((message: string) => void) | undefined;
+      checkStoredValues(checked.storedValues) === 'enabled' ? new StoredValues(this.#logger, committed) : undefined;
+    this.#onCatastrophicError = checkCallback(checked.onCatastrophicError, 'onCatastrophicError');
     if (checked.isolatePool !== undefined && !(checked.isolatePool instanceof IsolatePool)) {
       throw new CodeCellError('ERR_INVALID_REQUEST', 'options.isolatePool must be an IsolatePool');
     }
     this.#isolatePool = (checked.isolatePool as IsolatePool | undefined) ?? defaultIsolatePool;
-    if (checked.observer !== undefined && typeof checked.observer !== 'function')
-      throw new CodeCellError('ERR_INVALID_REQUEST', 'options.observer must be a function');
-    this.#observer = checked.observer as ((event: SessionStreamEvent) => void) | undefined;
+    this.#observer = checkCallback(checked.observer, 'observer');
     this.#cells = new SessionCells(this.#logger);
     this.#gate = new RunGate(this.#limits.maxRunningCells);
     // Committed cells keep their events for a late first subscriber as long as their outcome.

@@ -12,9 +12,12 @@ export class StoredValues {
   /** UTF-8 bytes of the stored keys and JSON texts, kept as writes are committed. */
   #bytes = 0;
   readonly #logger: Logger;
+  readonly #committed: ((written: Record<string, string>) => void) | undefined;
 
-  constructor(logger: Logger) {
+  /** `committed` hears each kept commit's writes (SessionRuntimeOptions.onStoredValuesCommitted). */
+  constructor(logger: Logger, committed?: (written: Record<string, string>) => void) {
     this.#logger = logger;
+    this.#committed = committed;
   }
 
   /** What a cell is configured with: the values by key, and their size as the host counts it. */
@@ -44,5 +47,12 @@ export class StoredValues {
     }
     for (const [key, json] of writes) this.#values.set(key, json);
     this.#bytes = total;
+    try {
+      this.#committed?.(Object.fromEntries(writes));
+    } catch (error) {
+      this.#logger.warn(
+        `codecell: onStoredValuesCommitted threw: ${error instanceof Error ? error.message : String(error)}`,
+      );
+    }
   }
 }

@@ -43,7 +43,7 @@ const CELL_STREAM_BOUND: StreamBound<CellStreamEvent> = {
 const SESSION_STREAM_BOUND: StreamBound<SessionStreamEvent> = {
   events: UNREAD_EVENTS,
   bytes: UNREAD_BYTES,
-  sizeOf: (event) => (event.type === 'admitted' ? 32 : sizeOf(event)),
+  sizeOf: (event) => (event.type === 'admitted' || event.type === 'rehomed' ? 32 : sizeOf(event)),
   gap: (dropped) => ({ cellId: '', type: 'gap', dropped }),
   dropsIn: (event) => (event.type === 'gap' ? event.dropped : undefined),
 };

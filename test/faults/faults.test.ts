@@ -183,6 +183,8 @@ test("the host's reaction to a catastrophic isolate error, on every Node: SIGKIL
     command: process.execPath,
     args: ['--no-node-snapshot', fixture],
     processes: 1,
+    // The host's own death, seen by calls: not moved elsewhere (rehome.test.ts).
+    rehome: false,
     stderr: 'pipe',
     logger: capturingLogger(),
   });
