@@ -160,8 +160,11 @@ async function rolling(): Promise<boolean> {
   });
   await sleep(1_000);
   for (const [i, host] of hosts.entries()) {
+    const signalled = performance.now();
     host.child.kill('SIGTERM');
     await host.exited;
+    if (process.env.SOAK_VERBOSE !== undefined)
+      console.log(`host ${i} left ${Math.round(performance.now() - signalled)} ms after SIGTERM; ${completed} cells`);
     hosts[i] = await startHost(ADDRESSES[i] as string, port);
     await sleep(1_500);
   }

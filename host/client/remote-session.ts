@@ -205,7 +205,7 @@ export class HostSession extends SessionBase implements RemoteSession, LinkedSes
       },
     );
     // As in-process: an aborted observation frees the slot at once, with the caller's reason.
-    const event = untilAborted(answered, signal).finally(() => this.#observing.delete(cellId));
+    const event = untilAborted(answered, signal).finally(() => this.#observed(cellId));
     return { event: quiet(event) };
   }
 
@@ -352,9 +352,20 @@ export class HostSession extends SessionBase implements RemoteSession, LinkedSes
     }
   }
 
-  /** Whether a cell of the session runs on its host, or is being admitted there. */
+  /**
+   * Whether the session is busy on its host: a cell runs or is being admitted there, or an
+   * observation (an initial one included) waits for its answer from there.
+   */
   #busy(): boolean {
-    return this.#executing > 0 || (this.#record?.running ?? 0) > 0;
+    return this.#executing > 0 || (this.#record?.running ?? 0) > 0 || this.#observing.size > 0;
+  }
+
+  /** An observation of the cell ended: a hand-off waiting for it may go on. */
+  #observed(cellId: CellId): void {
+    this.#observing.delete(cellId);
+    if (!this.#handOffWanted) return;
+    this.handOff();
+    this.#wake();
   }
 
   /** A cell closed, or the host went: executes held for a hand-off look again. */
@@ -515,13 +526,13 @@ export class HostSession extends SessionBase implements RemoteSession, LinkedSes
     return quiet(
       event.then(
         (value) => {
-          this.#observing.delete(cellId);
+          this.#observed(cellId);
           // A cell lost with its host: its end is handed out here, not again.
           this.#held.delete(cellId);
           return this.#cells.delivered(cellId, value);
         },
         (error: unknown) => {
-          this.#observing.delete(cellId);
+          this.#observed(cellId);
           throw error;
         },
       ),
