@@ -62,7 +62,7 @@ const HOST_MAIN = fileURLToPath(new URL('../bin/codecell-host.js', import.meta.u
 const GO_ELSEWHERE = new Set(['ERR_SHUTTING_DOWN', 'ERR_HOST_EXITED', 'ERR_HOST_UNREACHABLE', 'ERR_LIMIT_EXCEEDED']);
 
 /** How long a session whose host was lost waits for one to take it (a host restarting comes back). */
-const REHOME_PATIENCE_MS = 10_000;
+const REHOME_PATIENCE_MS = 5_000;
 const REHOME_RETRY_MS = 200;
 
 /** Starts and supervises codecell-host processes, or follows hosts on the network; creates sessions on them. */
@@ -242,8 +242,9 @@ export class HostClient {
   }
 
   /**
-   * Creates a lost or draining session again on another host (`create`), least loaded first,
-   * waiting up to REHOME_PATIENCE_MS for one (a host being restarted); rejects when none took it.
+   * Creates a lost or draining session again on another host (`create`), least loaded first;
+   * for a lost host, waiting up to REHOME_PATIENCE_MS for one (a host being restarted). Rejects
+   * when none took it.
    */
   async #replace(create: (link: HostLink) => Promise<unknown>, from: HostLink): Promise<void> {
     const until = performance.now() + REHOME_PATIENCE_MS;
@@ -265,7 +266,8 @@ export class HostClient {
           slot.creating--;
         }
       }
-      if (performance.now() >= until) break;
+      // A hand-off from a draining host that is still up tries once: the session stays there.
+      if (from.alive || performance.now() >= until) break;
       await new Promise((resolve) => setTimeout(resolve, REHOME_RETRY_MS));
     }
     throw lastError ?? this.#noHost();
