@@ -20,6 +20,8 @@ export class RemoteCells {
    * session's deadline (counted from the cancel) passes. terminate resolves after it (SPEC §6).
    */
   readonly #windingDown = new Map<CellId, Promise<void>>();
+  /** Terminal events held here for cells lost with their host (or taken before a hand-off). */
+  readonly #held = new Map<CellId, CellEvent>();
 
   /** The host admitted the cell. */
   admitted(cellId: CellId): void {
@@ -56,6 +58,18 @@ export class RemoteCells {
   /** An event reached this client: a terminal one ends the cell here, as on the host. */
   delivered(cellId: CellId, event: CellEvent): CellEvent {
     if (event.kind === 'completed' || event.kind === 'terminated') this.#open.delete(cellId);
+    return event;
+  }
+
+  /** The cell's end is held here (its host was lost, or is being left): handed out once. */
+  hold(cellId: CellId, event: CellEvent): void {
+    this.#held.set(cellId, event);
+  }
+
+  /** The held end of the cell, once (undefined if none is held). */
+  takeHeld(cellId: CellId): CellEvent | undefined {
+    const event = this.#held.get(cellId);
+    this.#held.delete(cellId);
     return event;
   }
 

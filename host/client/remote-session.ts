@@ -31,7 +31,8 @@ import {
 } from '../../src/internal.js';
 import { untilAborted } from '../wire/signals.js';
 import { Methods, type SessionId } from '../wire/protocol.js';
-import { serveDelegateCall, settledWithin, type ResultBound } from './incoming-calls.js';
+import { serveDelegateCall, settledWithin } from './incoming-calls.js';
+import { ResultBounds } from './result-bounds.js';
 import { InitialEvents } from './initial-events.js';
 import { RemoteCells } from './remote-cells.js';
 import { SessionRecord } from './session-record.js';
@@ -93,8 +94,6 @@ export class HostSession extends SessionBase implements RemoteSession, LinkedSes
   #moving: Promise<void> | undefined;
   /** A drain asked the session to move once its cells ended. */
   #handOffWanted = false;
-  /** Terminal events the client holds for cells lost with their host (handed out once). */
-  readonly #held = new Map<CellId, CellEvent>();
   /** cell/execute requests in flight (a hand-off waits for them). */
   #executing = 0;
   /** Waiting for the next cell to close (or the host to go): executes held by a hand-off. */
@@ -109,10 +108,8 @@ export class HostSession extends SessionBase implements RemoteSession, LinkedSes
   #hostDead: CodeCellError | undefined;
   /** The delegate's cellClosed calls still running. */
   readonly #cellsClosing = new Set<Promise<void>>();
-  /** The session's maxToolResultBytes (session/create says; older hosts do not), and cells' own. */
-  #maxResultBytes: number | undefined;
-  readonly #cellMaxResultBytes = new Map<CellId, number>();
-  readonly #bounds = new Map<number | undefined, ResultBound | undefined>();
+  /** The largest tool result each cell may answer with (checked here before it is sent). */
+  readonly #bounds: ResultBounds;
   #suspending = false;
 
   constructor(
@@ -128,7 +125,7 @@ export class HostSession extends SessionBase implements RemoteSession, LinkedSes
     this.#delegate = delegate;
     this.setupCellId = created.setupCellId;
     this.#deadlineMs = created.deadlineMs ?? DEFAULT_CALLBACK_ABORT_DEADLINE_MS;
-    this.#maxResultBytes = created.maxResultBytes;
+    this.#bounds = new ResultBounds(link, created.maxResultBytes);
     const { setupSource: _, restore, ...own } = params;
     this.#params = own;
     this.#rehome = rehome;
@@ -181,13 +178,13 @@ export class HostSession extends SessionBase implements RemoteSession, LinkedSes
       );
     // The host took the request: its limits were valid (a cell's own bound on its tool results).
     const own = request.limits?.maxToolResultBytes;
-    if (typeof own === 'number') this.#cellMaxResultBytes.set(cellId, own);
+    if (typeof own === 'number') this.#bounds.cell(cellId, own);
     this.#record?.admitted(cellId);
     return this.startedCell(cellId, this.#admitted(cellId));
   }
 
   async beginObserve(cellId: CellId, mode: ObserveMode, signal?: AbortSignal): Promise<PendingEvent> {
-    const held = this.#takeHeld(cellId);
+    const held = this.#cells.takeHeld(cellId);
     if (held !== undefined) return { event: Promise.resolve(held) };
     this.#assertCellUsable(cellId);
     signal?.throwIfAborted();
@@ -198,7 +195,7 @@ export class HostSession extends SessionBase implements RemoteSession, LinkedSes
       (value) => this.#cells.delivered(cellId, value),
       (error: unknown) => {
         // The cell was lost with its host while this waited: its end is held here.
-        const lost = this.#takeHeld(cellId);
+        const lost = this.#cells.takeHeld(cellId);
         if (lost !== undefined) return lost;
         this.#cells.forgetIfMissing(cellId, error);
         throw error;
@@ -210,7 +207,7 @@ export class HostSession extends SessionBase implements RemoteSession, LinkedSes
   }
 
   async terminate(cellId: CellId): Promise<CellEvent> {
-    const held = this.#takeHeld(cellId);
+    const held = this.#cells.takeHeld(cellId);
     if (held !== undefined) return held;
     this.#assertCellUsable(cellId);
     let event: CellEvent;
@@ -220,7 +217,7 @@ export class HostSession extends SessionBase implements RemoteSession, LinkedSes
         await this.#link.request(Methods.cellTerminate, { sessionId: this.sessionId, cellId }),
       );
     } catch (error) {
-      const lost = this.#takeHeld(cellId);
+      const lost = this.#cells.takeHeld(cellId);
       if (lost !== undefined) return lost;
       this.#cells.forgetIfMissing(cellId, error);
       throw error;
@@ -331,7 +328,11 @@ export class HostSession extends SessionBase implements RemoteSession, LinkedSes
   receive(entry: Inbound): void {
     if (entry.type === 'request') {
       const call = entry.message.call.value as NestedToolCall;
-      const settled = serveDelegateCall(this.#delegate, entry.message, this.#resultBound(call.cellId));
+      const settled = serveDelegateCall(
+        this.#delegate,
+        entry.message,
+        this.#bounds.of(call.cellId, this.#cells.isKnown(call.cellId)),
+      );
       if (entry.message.name === 'invokeTool') this.#record?.toolCall(call, settled);
       return;
     }
@@ -377,7 +378,7 @@ export class HostSession extends SessionBase implements RemoteSession, LinkedSes
 
   /** The cell closed (on its host, or lost with it): the delegate hears cellClosed. */
   #closed(cellId: CellId): void {
-    this.#cellMaxResultBytes.delete(cellId);
+    this.#bounds.closed(cellId);
     const closing = Promise.resolve()
       .then(() => this.#delegate.cellClosed?.(cellId))
       .catch((error: unknown) => this.#link.logger.warn(`codecell: cellClosed(${cellId}) threw: ${messageOf(error)}`))
@@ -458,8 +459,7 @@ export class HostSession extends SessionBase implements RemoteSession, LinkedSes
     this.#link = link;
     this.#sessionId = created.sessionId;
     if (created.deadlineMs !== undefined) this.#deadlineMs = created.deadlineMs;
-    this.#maxResultBytes = created.maxResultBytes;
-    this.#bounds.clear();
+    this.#bounds.moved(link, created.maxResultBytes);
     return this;
   }
 
@@ -472,7 +472,7 @@ export class HostSession extends SessionBase implements RemoteSession, LinkedSes
           const mode = { kind: 'pendingFrontier' } as const;
           const event = await from.request(Methods.cellObserve, { sessionId: this.sessionId, cellId, mode });
           this.#cells.delivered(cellId, event);
-          this.#held.set(cellId, event);
+          this.#cells.hold(cellId, event);
         })
         .map((taking) => taking.catch(() => {})),
     );
@@ -483,19 +483,12 @@ export class HostSession extends SessionBase implements RemoteSession, LinkedSes
     const calls = (this.#record as SessionRecord).lost(cellId);
     const event: CellEvent = { kind: 'terminated', cellId, items: [], reason: 'hostLost', ...calls };
     this.#cells.delivered(cellId, event);
-    this.#held.set(cellId, event);
+    this.#cells.hold(cellId, event);
     this.#initial.settleIfAwaited(cellId, event);
     if (this.#cells.firstSubscription(cellId)) this.#streams.admit(cellId);
     this.#streams.emit(cellId, { type: 'closed', event });
     this.#streams.emitSession({ cellId, type: 'closed', event });
     this.#closed(cellId);
-  }
-
-  /** A terminal event held for the cell (lost with its host, or taken before a hand-off): once. */
-  #takeHeld(cellId: CellId): CellEvent | undefined {
-    const event = this.#held.get(cellId);
-    this.#held.delete(cellId);
-    return event;
   }
 
   /**
@@ -528,7 +521,7 @@ export class HostSession extends SessionBase implements RemoteSession, LinkedSes
         (value) => {
           this.#observed(cellId);
           // A cell lost with its host: its end is handed out here, not again.
-          this.#held.delete(cellId);
+          this.#cells.takeHeld(cellId);
           return this.#cells.delivered(cellId, value);
         },
         (error: unknown) => {
@@ -537,29 +530,6 @@ export class HostSession extends SessionBase implements RemoteSession, LinkedSes
         },
       ),
     );
-  }
-
-  /**
-   * The largest result a tool call of the cell may answer with: its maxToolResultBytes (the
-   * cell's own, else the session's; unknown for a cell whose admission has not reached this
-   * client yet — the host checks it too), and the host's message bound less room for the envelope.
-   */
-  #resultBound(cellId: CellId): ResultBound | undefined {
-    const limit = this.#cells.isKnown(cellId)
-      ? (this.#cellMaxResultBytes.get(cellId) ?? this.#maxResultBytes)
-      : undefined;
-    // Made once per distinct limit (a session has one or a few), not once per tool call.
-    if (this.#bounds.has(limit)) return this.#bounds.get(limit);
-    const bound = this.#boundOf(limit);
-    if (this.#bounds.size < 16) this.#bounds.set(limit, bound);
-    return bound;
-  }
-
-  #boundOf(limit: number | undefined): ResultBound | undefined {
-    const message = this.#link.maxMessageBytes === undefined ? undefined : this.#link.maxMessageBytes - 1024;
-    if (message !== undefined && (limit === undefined || message < limit))
-      return { bytes: message, what: `the largest message ${this.#link.name} reads (${message} bytes)` };
-    return limit === undefined ? undefined : { bytes: limit, what: `the maxToolResultBytes limit of ${limit}` };
   }
 
   #endAll(error: CodeCellError): void {
