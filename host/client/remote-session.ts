@@ -36,14 +36,11 @@ import { ResultBounds } from './result-bounds.js';
 import { InitialEvents } from './initial-events.js';
 import { RemoteCells } from './remote-cells.js';
 import { SessionRecord } from './session-record.js';
-import { createOnHost, type CreatedSession, type CreateParams } from './session-create.js';
+import type { CreatedSession, CreateParams } from './session-create.js';
+import { SessionMove, type MovingSession, type Rehome } from './session-move.js';
 import type { HostLink, Inbound, LinkedSession } from './link.js';
 
-/**
- * How a session finds a new host (HostClient): it tries `create` on hosts other than `from`, least
- * loaded first, and rejects when none takes the session.
- */
-export type Rehome = (create: (link: HostLink) => Promise<unknown>, from: HostLink) => Promise<void>;
+export type { Rehome } from './session-move.js';
 
 export const DEFAULT_SETUP_TIMEOUT_MS = 60_000;
 
@@ -76,7 +73,7 @@ export interface RemoteSession extends CodeCellSession {
  * keeps a record to rebuild itself on another host, and moves there when its host is lost or
  * drains (SPEC §13): its link and id on the host change, the session goes on.
  */
-export class HostSession extends SessionBase implements RemoteSession, LinkedSession {
+export class HostSession extends SessionBase implements RemoteSession, LinkedSession, MovingSession {
   #sessionId: SessionId;
   /** The setup cell's id, when the session was created with `setupSource`. */
   readonly setupCellId: CellId | undefined;
@@ -85,19 +82,12 @@ export class HostSession extends SessionBase implements RemoteSession, LinkedSes
   #link: HostLink;
   readonly #delegate: SessionRuntimeDelegate;
   #deadlineMs: number;
-  /** What session/create is sent again on another host (no setup: its effects are in the stored values). */
-  readonly #params: CreateParams;
-  readonly #rehome: Rehome | undefined;
   /** What the client keeps to rebuild the session (with a rehome). */
   readonly #record: SessionRecord | undefined;
-  /** A move to another host under way: requests wait for it. */
-  #moving: Promise<void> | undefined;
-  /** A drain asked the session to move once its cells ended. */
-  #handOffWanted = false;
+  /** How the session moves to another host (with a rehome). */
+  readonly #move: SessionMove | undefined;
   /** cell/execute requests in flight (a hand-off waits for them). */
   #executing = 0;
-  /** Waiting for the next cell to close (or the host to go): executes held by a hand-off. */
-  #closings: (() => void)[] = [];
   readonly #streams: CellStreams;
   readonly #observing = new Set<CellId>();
   readonly #initial = new InitialEvents();
@@ -126,13 +116,13 @@ export class HostSession extends SessionBase implements RemoteSession, LinkedSes
     this.setupCellId = created.setupCellId;
     this.#deadlineMs = created.deadlineMs ?? DEFAULT_CALLBACK_ABORT_DEADLINE_MS;
     this.#bounds = new ResultBounds(link, created.maxResultBytes);
-    const { setupSource: _, restore, ...own } = params;
-    this.#params = own;
-    this.#rehome = rehome;
     if (rehome !== undefined) {
+      // Sent again on another host without setup: its effects are in the stored values.
+      const { setupSource: _, restore, ...own } = params;
       const maxStoredBytes = created.maxStoredBytes ?? params.limits?.maxStoredBytes ?? DEFAULT_LIMITS.maxStoredBytes;
       this.#record = new SessionRecord(maxStoredBytes, restore);
       if (created.setupCellId !== undefined) this.#record.admitted(created.setupCellId);
+      this.#move = new SessionMove(this, rehome, this.#record, own);
     }
     this.#streams = new CellStreams({ logger: link.logger, retainClosed: 64, sessionFromCells: false });
     this.#setupInitial = created.setupCellId === undefined ? undefined : this.#admitted(created.setupCellId);
@@ -157,8 +147,13 @@ export class HostSession extends SessionBase implements RemoteSession, LinkedSes
     return this.#link.name;
   }
 
+  /** The link to the host this session lives on (it changes when the session moves). */
+  get link(): HostLink {
+    return this.#link;
+  }
+
   async execute(request: ExecuteRequest, initialObserve?: ObserveMode): Promise<StartedCell> {
-    if (this.#handOffWanted || this.#moving !== undefined) await this.#afterMove();
+    if (this.#move?.pending === true) await this.#move.afterMove();
     this.#assertUsable();
     const link = this.#link;
     let result;
@@ -166,7 +161,7 @@ export class HostSession extends SessionBase implements RemoteSession, LinkedSes
     try {
       result = await link.request(Methods.cellExecute, { sessionId: this.sessionId, request, observe: initialObserve });
     } catch (error) {
-      throw this.#moving === undefined || link === this.#link ? error : lostExecute(link, error);
+      throw link === this.#link ? error : lostExecute(link, error);
     } finally {
       this.#executing--;
     }
@@ -230,7 +225,7 @@ export class HostSession extends SessionBase implements RemoteSession, LinkedSes
 
   async suspend(options: SuspendOptions = {}): Promise<SessionSnapshot> {
     const signal = checkSuspendOptions(options);
-    if (this.#moving !== undefined) await this.#moved();
+    await this.#move?.moved();
     this.#assertUsable();
     this.#suspending = true;
     // The host waits for the cells; a signal ends them with a terminate each.
@@ -251,7 +246,7 @@ export class HostSession extends SessionBase implements RemoteSession, LinkedSes
 
   protected async shutdownOnce(): Promise<void> {
     let aborted: Promise<void> = Promise.resolve();
-    if (this.#moving !== undefined) await this.#moved();
+    await this.#move?.moved();
     try {
       if (this.#hostDead === undefined) {
         const answered = this.#link.request(Methods.sessionShutdown, { sessionId: this.sessionId });
@@ -348,8 +343,7 @@ export class HostSession extends SessionBase implements RemoteSession, LinkedSes
     } else {
       this.#closed(message.params.cellId);
       this.#record?.cellClosed(message.params.cellId);
-      if (this.#handOffWanted) this.handOff();
-      this.#wake();
+      this.#move?.settled();
     }
   }
 
@@ -357,23 +351,14 @@ export class HostSession extends SessionBase implements RemoteSession, LinkedSes
    * Whether the session is busy on its host: a cell runs or is being admitted there, or an
    * observation (an initial one included) waits for its answer from there.
    */
-  #busy(): boolean {
+  busy(): boolean {
     return this.#executing > 0 || (this.#record?.running ?? 0) > 0 || this.#observing.size > 0;
   }
 
   /** An observation of the cell ended: a hand-off waiting for it may go on. */
   #observed(cellId: CellId): void {
     this.#observing.delete(cellId);
-    if (!this.#handOffWanted) return;
-    this.handOff();
-    this.#wake();
-  }
-
-  /** A cell closed, or the host went: executes held for a hand-off look again. */
-  #wake(): void {
-    const waiting = this.#closings;
-    this.#closings = [];
-    for (const resolve of waiting) resolve();
+    this.#move?.settled();
   }
 
   /** The cell closed (on its host, or lost with it): the delegate hears cellClosed. */
@@ -392,79 +377,26 @@ export class HostSession extends SessionBase implements RemoteSession, LinkedSes
   }
 
   hostDied(error: CodeCellError): void {
-    this.#wake();
-    if (this.#rehome === undefined || this.#record?.whole !== true || this.shuttingDown || this.#suspending) {
-      this.#hostDead = error;
-      this.#endAll(error);
-      return;
-    }
-    // Its cells are lost with the host; the session itself moves (SPEC §13).
-    for (const cellId of this.#cells.open) this.#lose(cellId);
-    // A hand-off under way goes on (from a host now gone: if it finds none, the session ends).
-    if (this.#moving === undefined) this.#startMove(this.#link.draining ? 'drain' : 'hostLost', error);
+    // Its cells are lost with the host; the session itself moves (SPEC §13) if it can.
+    if (this.#move?.hostLost(error) !== true) this.fail(error);
   }
 
-  /**
-   * The host drains: the session moves once nothing of it runs there (no cell open on the host,
-   * no execute in flight); until then each closed cell asks again.
-   */
+  /** The host drains: the session moves once nothing of it runs there. */
   handOff(): void {
-    this.#handOffWanted = true;
-    if (this.#moving !== undefined || this.#hostDead !== undefined || this.shuttingDown || this.#suspending) return;
-    if (this.#rehome === undefined || this.#record?.whole !== true || this.#busy()) return;
-    this.#handOffWanted = false;
-    const from = this.#link;
-    const sessionId = this.sessionId;
-    this.#startMove('drain', undefined, () => {
-      // Moved: the old host's session ends (its unread terminal events were taken first).
-      from.forget(sessionId);
-      from.request(Methods.sessionShutdown, { sessionId }).catch(() => {});
-    });
+    this.#move?.handOff();
   }
 
-  /** Rebuilds the session on another host; requests wait for it. Only when none takes it does it end. */
-  #startMove(reason: 'hostLost' | 'drain', lost: CodeCellError | undefined, moved?: () => void): void {
-    const from = this.#link;
-    const rehome = this.#rehome as Rehome;
-    const record = this.#record as SessionRecord;
-    this.#moving = (async () => {
-      // Terminal events the old host still holds for this client are fetched before it goes.
-      if (lost === undefined) await this.#takeUnread(from);
-      const params: CreateParams = { ...this.#params, restore: record.restore(), mirror: true };
-      await rehome((link) => createOnHost(link, params, undefined, (created) => this.#attach(link, created)), from);
-      moved?.();
-      this.#streams.emitSession({ type: 'rehomed', from: from.name, to: this.#link.name, reason });
-      if (this.#sessionSubscribed)
-        this.#link.request(Methods.sessionSubscribe, { sessionId: this.sessionId }).catch(() => {});
-    })()
-      .catch((failure: unknown) => {
-        if (from.alive) return; // a hand-off that found no host: the session stays where it is
-        const why = lost?.message ?? `the host ${from.name} drained`;
-        this.#hostDead = new CodeCellError(
-          'ERR_HOST_EXITED',
-          `${why}; no other host took the session (${messageOf(failure)})`,
-        );
-        this.#endAll(this.#hostDead);
-      })
-      .finally(() => {
-        this.#moving = undefined;
-        // The new host was lost as the move ended: the session moves again.
-        if (this.#hostDead === undefined && !this.#link.alive)
-          this.hostDied(this.#link.death ?? new CodeCellError('ERR_HOST_EXITED', 'codecell-host is gone'));
-      });
+  // --- used by SessionMove ---
+
+  get staying(): boolean {
+    return this.#hostDead !== undefined || this.shuttingDown || this.#suspending;
   }
 
-  /** The session now lives on `link` (session/create with restore answered `created`). */
-  #attach(link: HostLink, created: CreatedSession): this {
-    this.#link = link;
-    this.#sessionId = created.sessionId;
-    if (created.deadlineMs !== undefined) this.#deadlineMs = created.deadlineMs;
-    this.#bounds.moved(link, created.maxResultBytes);
-    return this;
+  loseOpenCells(): void {
+    for (const cellId of this.#cells.open) this.#lose(cellId);
   }
 
-  /** Before a hand-off: the terminal events of closed cells that nobody observed yet, held here. */
-  async #takeUnread(from: HostLink): Promise<void> {
+  async takeUnread(from: HostLink): Promise<void> {
     await Promise.all(
       this.#cells.open
         .filter((cellId) => !this.#observing.has(cellId))
@@ -478,6 +410,25 @@ export class HostSession extends SessionBase implements RemoteSession, LinkedSes
     );
   }
 
+  attach(link: HostLink, created: CreatedSession): this {
+    this.#link = link;
+    this.#sessionId = created.sessionId;
+    if (created.deadlineMs !== undefined) this.#deadlineMs = created.deadlineMs;
+    this.#bounds.moved(link, created.maxResultBytes);
+    return this;
+  }
+
+  rehomed(from: HostLink, reason: 'hostLost' | 'drain'): void {
+    this.#streams.emitSession({ type: 'rehomed', from: from.name, to: this.#link.name, reason });
+    if (this.#sessionSubscribed)
+      this.#link.request(Methods.sessionSubscribe, { sessionId: this.sessionId }).catch(() => {});
+  }
+
+  fail(error: CodeCellError): void {
+    this.#hostDead = error;
+    this.#endAll(error);
+  }
+
   /** The cell was lost with its host: it ends `terminated`/`hostLost` with its tool calls. */
   #lose(cellId: CellId): void {
     const calls = (this.#record as SessionRecord).lost(cellId);
@@ -489,22 +440,6 @@ export class HostSession extends SessionBase implements RemoteSession, LinkedSes
     this.#streams.emit(cellId, { type: 'closed', event });
     this.#streams.emitSession({ cellId, type: 'closed', event });
     this.#closed(cellId);
-  }
-
-  /**
-   * Before a cell: a draining host's session moves first (run there, the cell would keep it busy
-   * there), once its running cells closed; a move under way is waited for.
-   */
-  async #afterMove(): Promise<void> {
-    while (this.#handOffWanted && this.#moving === undefined && this.#link.alive && this.#busy())
-      await new Promise<void>((resolve) => this.#closings.push(resolve));
-    if (this.#handOffWanted) this.handOff();
-    await this.#moved();
-  }
-
-  /** Waits for a move under way (its end, whichever way). */
-  async #moved(): Promise<void> {
-    while (this.#moving !== undefined) await this.#moving;
   }
 
   /**
@@ -533,7 +468,7 @@ export class HostSession extends SessionBase implements RemoteSession, LinkedSes
   }
 
   #endAll(error: CodeCellError): void {
-    this.#wake();
+    this.#move?.wake();
     // A stream whose host died fails with ERR_HOST_EXITED; a shut-down session's streams end.
     this.#streams.endAll(error.code === 'ERR_HOST_EXITED' ? error : undefined);
     this.#initial.failAll(error);
