@@ -225,7 +225,7 @@ export class HostSession extends SessionBase implements RemoteSession, LinkedSes
 
   async suspend(options: SuspendOptions = {}): Promise<SessionSnapshot> {
     const signal = checkSuspendOptions(options);
-    await this.#move?.moved();
+    if (this.#move?.moving === true) await this.#move.moved();
     this.#assertUsable();
     this.#suspending = true;
     // The host waits for the cells; a signal ends them with a terminate each.
@@ -246,7 +246,7 @@ export class HostSession extends SessionBase implements RemoteSession, LinkedSes
 
   protected async shutdownOnce(): Promise<void> {
     let aborted: Promise<void> = Promise.resolve();
-    await this.#move?.moved();
+    if (this.#move?.moving === true) await this.#move.moved();
     try {
       if (this.#hostDead === undefined) {
         const answered = this.#link.request(Methods.sessionShutdown, { sessionId: this.sessionId });

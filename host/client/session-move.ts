@@ -57,6 +57,11 @@ export class SessionMove {
     this.#params = params;
   }
 
+  /** Whether a move is under way (moved() waits for it). */
+  get moving(): boolean {
+    return this.#moving !== undefined;
+  }
+
   /** Whether requests must wait (afterMove) before they go to the host. */
   get pending(): boolean {
     return this.#handOffWanted || this.#moving !== undefined;
