@@ -116,6 +116,37 @@ describe('re-homing on host loss', { timeout: 90_000 }, () => {
     assertLostWithCalls((closed as { event: CellEvent }).event, runningId);
   });
 
+  test('a lost cell lists its newest 1 000 calls; older answered ones are counted, a waiting one is kept', async (t) => {
+    const client = await HostClient.spawn({ processes: 2, logger: capturingLogger() });
+    t.after(() => client.close());
+    const tools = delegate();
+    const session = await client.createSession(tools, { tools: TOOLS });
+    const running = await session.execute(
+      {
+        source:
+          'const first = tools.slow({ order: 0 }); first.catch(() => {}); ' +
+          'for (let i = 1; i <= 1005; i++) await tools.save({ order: i }); await first',
+      },
+      { kind: 'yieldAfter', ms: 0 },
+    );
+    await running.initialEvent;
+    await waitFor(() => tools.calls.length === 1006, 30_000);
+    const observing = session.observe(running.cellId, { kind: 'yieldAfter', ms: 30_000 });
+    process.kill(session.hostPid as number, 'SIGKILL');
+    const lost = await observing;
+    assert.ok(lost.kind === 'terminated' && lost.reason === 'hostLost', JSON.stringify(lost).slice(0, 200));
+    assert.equal(lost.toolCallsDropped, 6);
+    const calls = lost.toolCalls ?? [];
+    assert.equal(calls.length, 1000);
+    assert.deepEqual(calls[0], { callId: 'tool-1', tool: { name: 'slow' }, input: { order: 0 }, outcome: 'pending' });
+    // The oldest answered ones went (orders 1-6); the rest are listed in the order they came.
+    assert.deepEqual(
+      calls.slice(1).map((call) => (call.input as { order: number }).order),
+      Array.from({ length: 999 }, (_, i) => i + 7),
+    );
+    assert.ok(calls.slice(1).every((call) => call.outcome === 'returned'));
+  });
+
   test('rehome: false: the session ends with its host (ERR_HOST_EXITED), as before', async (t) => {
     const client = await HostClient.spawn({ processes: 2, rehome: false, logger: capturingLogger() });
     t.after(() => client.close());

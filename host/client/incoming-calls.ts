@@ -3,7 +3,7 @@
 // cell's calls of one method: their delegates' signals abort and they are never answered (the
 // engine forgets them). A cell's calls of one method share one AbortSignal; its groups are
 // forgotten when the cell closes, a session's when it shuts down.
-import { CodeCellError, toolIdentifier, type SessionRuntimeDelegate } from '../../src/index.js';
+import { CodeCellError, toolIdentifier, type SessionRuntimeDelegate, type ToolCallRecord } from '../../src/index.js';
 import { Deadline, errorKindOf, messageOf, toJsonText, toolErrorText } from '../../src/internal.js';
 import { ErrorAnswer, JsonText, type WireError } from '../wire/messages.js';
 import {
@@ -62,13 +62,14 @@ export interface ResultBound {
 
 /**
  * Serves a host call with the session's delegate; the host's cell/cancel aborts its signal.
- * Returns the delegate's promise (its outcome: whether the delegate answered).
+ * `record`, if given, learns whether the delegate returned or threw.
  */
 export function serveDelegateCall(
   delegate: SessionRuntimeDelegate,
   { name, call }: InboundRequest,
   bound?: ResultBound,
-): Promise<unknown> {
+  record?: Pick<ToolCallRecord, 'outcome'>,
+): void {
   // The table pairs each name with the delegate method of that name and its argument.
   const method = delegate[name] as (value: unknown, signal: AbortSignal) => unknown;
   const row: DelegateCall = DelegateCalls[name];
@@ -76,6 +77,7 @@ export function serveDelegateCall(
   call.running(settled);
   settled.then(
     (value) => {
+      if (record !== undefined) record.outcome = 'returned';
       let text: string;
       try {
         // The result is serialised once, checked, straight into the answer's text.
@@ -97,13 +99,13 @@ export function serveDelegateCall(
       call.answer(new JsonText(text));
     },
     (error: unknown) => {
+      if (record !== undefined) record.outcome = 'threw';
       if (!call.open) return; // given up by the host (cell/cancel, shutdown): no answer to make
       const kind = errorKindOf(error);
       const message = toolErrorText(error, MAX_WIRE_ERROR_BYTES);
       call.fail(new ErrorAnswer(JsonRpcErrors.delegateFailed, message, kind === '' ? undefined : { kind }));
     },
   );
-  return settled;
 }
 
 /** What the cell calls the delegate method by: `tools.<identifier>`, or `delegate.<method>`. */
@@ -134,35 +136,11 @@ export class IncomingCalls {
     method: DelegateMethod,
     where: { sessionId: SessionId; cellId: string },
     value: unknown,
-    settle: { answer(result: JsonText): void; fail(error: WireError): void },
+    settle: Settle,
   ): IncomingCall {
     const group = this.#group(where.sessionId, where.cellId, method);
     group.requests.add(request);
-    let started: Promise<unknown> | undefined;
-    const finish = (): void => {
-      group.requests.delete(request);
-      if (started !== undefined) group.running.delete(started);
-    };
-    return {
-      value,
-      get open() {
-        return request.open;
-      },
-      signal: group.controller.signal,
-      running: (settled) => {
-        if (group.controller.signal.aborted) return; // cancelled before it started: nobody waits
-        started = settled;
-        group.running.add(settled);
-      },
-      answer: (result) => {
-        finish();
-        settle.answer(result);
-      },
-      fail: (error) => {
-        finish();
-        settle.fail(error);
-      },
-    };
+    return new GroupCall(request, group, value, settle);
   }
 
   /** How many cells have calls groups kept (open calls, or calls since the cell started). */
@@ -218,6 +196,57 @@ export class IncomingCalls {
     let cell = cells.get(cellId);
     if (cell === undefined) cells.set(cellId, (cell = {}));
     return (cell[method] ??= { controller: new AbortController(), requests: new Set(), running: new Set() });
+  }
+}
+
+/** How a call is answered on the wire (once; nothing after a cancel). */
+interface Settle {
+  answer(result: JsonText): void;
+  fail(error: WireError): void;
+}
+
+/** A call of a group: it leaves the group when it is answered. */
+class GroupCall implements IncomingCall {
+  readonly value: unknown;
+  readonly #request: IncomingRequest;
+  readonly #group: CallGroup;
+  readonly #settle: Settle;
+  #started: Promise<unknown> | undefined;
+
+  constructor(request: IncomingRequest, group: CallGroup, value: unknown, settle: Settle) {
+    this.value = value;
+    this.#request = request;
+    this.#group = group;
+    this.#settle = settle;
+  }
+
+  get open(): boolean {
+    return this.#request.open;
+  }
+
+  get signal(): AbortSignal {
+    return this.#group.controller.signal;
+  }
+
+  running(settled: Promise<unknown>): void {
+    if (this.#group.controller.signal.aborted) return; // cancelled before it started: nobody waits
+    this.#started = settled;
+    this.#group.running.add(settled);
+  }
+
+  answer(result: JsonText): void {
+    this.#finish();
+    this.#settle.answer(result);
+  }
+
+  fail(error: WireError): void {
+    this.#finish();
+    this.#settle.fail(error);
+  }
+
+  #finish(): void {
+    this.#group.requests.delete(this.#request);
+    if (this.#started !== undefined) this.#group.running.delete(this.#started);
   }
 }
 

@@ -323,12 +323,9 @@ export class HostSession extends SessionBase implements RemoteSession, LinkedSes
   receive(entry: Inbound): void {
     if (entry.type === 'request') {
       const call = entry.message.call.value as NestedToolCall;
-      const settled = serveDelegateCall(
-        this.#delegate,
-        entry.message,
-        this.#bounds.of(call.cellId, this.#cells.isKnown(call.cellId)),
-      );
-      if (entry.message.name === 'invokeTool') this.#record?.toolCall(call, settled);
+      const bound = this.#bounds.of(call.cellId, this.#cells.isKnown(call.cellId));
+      const record = entry.message.name === 'invokeTool' ? this.#record?.toolCall(call) : undefined;
+      serveDelegateCall(this.#delegate, entry.message, bound, record);
       return;
     }
     const message = entry.message;

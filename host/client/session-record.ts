@@ -8,9 +8,13 @@ import { byteLength } from '../../src/internal.js';
 /** How many tool calls a cell's record lists; past it the oldest answered ones are counted, not listed. */
 export const MAX_RECORDED_CALLS = 1_000;
 
-/** A cell's tool calls, oldest first, and how many answered ones were dropped from the front. */
+/**
+ * A cell's tool calls in the order they came, from `head` on (those before it were dropped:
+ * answered ones, oldest first, counted in `dropped`).
+ */
 interface CellCalls {
   readonly calls: ToolCallRecord[];
+  head: number;
   dropped: number;
 }
 
@@ -72,11 +76,14 @@ export class SessionRecord {
     if (Number.isSafeInteger(id) && id > this.#lastCellId) this.#lastCellId = id;
   }
 
-  /** A tool call the delegate is serving; `settled` is the delegate's promise for it. */
-  toolCall(call: NestedToolCall, settled: Promise<unknown>): void {
+  /**
+   * A tool call the delegate is about to serve: its record, whose `outcome` the caller sets once
+   * the delegate returned or threw.
+   */
+  toolCall(call: NestedToolCall): ToolCallRecord {
     this.cellSeen(call.cellId);
     let cell = this.#cells.get(call.cellId);
-    if (cell === undefined) this.#cells.set(call.cellId, (cell = { calls: [], dropped: 0 }));
+    if (cell === undefined) this.#cells.set(call.cellId, (cell = { calls: [], head: 0, dropped: 0 }));
     const record: ToolCallRecord = {
       callId: call.callId,
       tool: call.tool.namespace === undefined ? { name: call.tool.name } : { ...call.tool },
@@ -84,17 +91,8 @@ export class SessionRecord {
       outcome: 'pending',
     };
     cell.calls.push(record);
-    settled.then(
-      () => (record.outcome = 'returned'),
-      () => (record.outcome = 'threw'),
-    );
-    if (cell.calls.length > MAX_RECORDED_CALLS) {
-      const answered = cell.calls.findIndex((each) => each.outcome !== 'pending');
-      if (answered >= 0) {
-        cell.calls.splice(answered, 1);
-        cell.dropped++;
-      }
-    }
+    if (cell.calls.length - cell.head > MAX_RECORDED_CALLS) dropOldestAnswered(cell);
+    return record;
   }
 
   /** The cell closed on its host: its calls need no record any more. */
@@ -112,12 +110,30 @@ export class SessionRecord {
     this.#cells.delete(cellId);
     this.#running.delete(cellId);
     if (cell === undefined) return { toolCalls: [] };
-    const toolCalls = cell.calls.map((record) => ({ ...record }));
+    const toolCalls = cell.calls.slice(cell.head).map((record) => ({ ...record }));
     return cell.dropped === 0 ? { toolCalls } : { toolCalls, toolCallsDropped: cell.dropped };
   }
 
   /** What session/create's `restore` takes to rebuild the session. */
   restore(): { storedValues: Record<string, string>; nextCellId: number } {
     return { storedValues: Object.fromEntries(this.#stored), nextCellId: this.#lastCellId + 1 };
+  }
+}
+
+/** Drops the cell's oldest answered call from its record (none while every call waits). */
+function dropOldestAnswered(cell: CellCalls): void {
+  const { calls } = cell;
+  if (calls[cell.head]?.outcome !== 'pending') cell.head++;
+  else {
+    // The oldest waits still (a slow call among fast ones): the oldest answered one after it goes.
+    const answered = calls.findIndex((each, index) => index > cell.head && each.outcome !== 'pending');
+    if (answered < 0) return;
+    calls.splice(answered, 1);
+  }
+  cell.dropped++;
+  // The dropped front is let go in one piece now and then, not one by one.
+  if (cell.head >= MAX_RECORDED_CALLS) {
+    calls.splice(0, cell.head);
+    cell.head = 0;
   }
 }
