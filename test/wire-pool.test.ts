@@ -105,6 +105,33 @@ test('frames split anywhere, with other headers or junk between them, are each r
   }
 });
 
+test('a Content-Length header reads the same whether it is the usual one or not', () => {
+  const read = (stream: string): { bodies: string[]; malformed: number } => {
+    const input = new PassThrough();
+    const bodies: string[] = [];
+    let malformed = 0;
+    new FramedReader(input, { body: (text) => void bodies.push(text), malformed: () => void malformed++ });
+    input.write(Buffer.from(stream));
+    return { bodies, malformed };
+  };
+  const ok = { bodies: ['{"a":1}'], malformed: 0 };
+  assert.deepEqual(read('Content-Length: 7\r\n\r\n{"a":1}'), ok);
+  assert.deepEqual(read('Content-Length: 0007\r\n\r\n{"a":1}'), ok);
+  assert.deepEqual(read('Content-Length:7\r\n\r\n{"a":1}'), ok);
+  assert.deepEqual(read('Content-Length: 7 \r\n\r\n{"a":1}'), ok);
+  assert.deepEqual(read('content-length: 7\r\n\r\n{"a":1}'), ok);
+  // Past the 256 MiB bound, with 9 digits and with 10: refused, and the next frame still read.
+  for (const length of ['300000000', '3000000000'])
+    assert.deepEqual(read(`Content-Length: ${length}\r\n\r\nContent-Length: 7\r\n\r\n{"a":1}`), {
+      bodies: ['{"a":1}'],
+      malformed: 1,
+    });
+  assert.deepEqual(read('Content-Length: 7x\r\n\r\nContent-Length: 7\r\n\r\n{"a":1}'), {
+    bodies: ['{"a":1}'],
+    malformed: 1,
+  });
+});
+
 test('a writer whose pipe broke reports it once and never throws', async () => {
   const output = new Writable({
     write: (_chunk, _encoding, done) => done(Object.assign(new Error('write EPIPE'), { code: 'EPIPE' })),

@@ -213,7 +213,7 @@ function forwardingDelegate(host: HostContext, sessionId: SessionId): SessionRun
     const method = call.method.name as 'tool/invoke' | 'cell/notify';
     return (value: { cellId: string }, signal: AbortSignal): Promise<unknown> => {
       const cancelAll = (): void => host.rpc.notify(Methods.cellCancel, { sessionId, cellId: value.cellId, method });
-      return host.rpc.request(call.method, { sessionId, [call.arg]: value }, { signal, cancelAll, decode });
+      return host.rpc.request(call.method, call.params(sessionId, value as never), { signal, cancelAll, decode });
     };
   };
   const forwarders = Object.entries(DelegateCalls).map(([name, call]) => [name, forward(call)]);

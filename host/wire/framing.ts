@@ -21,6 +21,12 @@ const MAX_HEADER_BYTES = 8 * 1024;
 export const MAX_BODY_BYTES = 256 * 1024 * 1024;
 const HEADER_END = Buffer.from('\r\n\r\n');
 const CONTENT_LENGTH = Buffer.from('Content-Length:');
+/** The usual header's start, as codecell and most peers write it (`Content-Length: 51\r\n\r\n`). */
+const USUAL_PREFIX = Buffer.from('Content-Length: ');
+/** The most digits the usual header's length has (MAX_BODY_BYTES has 9). */
+const MAX_LENGTH_DIGITS = 9;
+const CR = 13;
+const LF = 10;
 
 /** Reads the frames of a byte stream, each body's text to the sink. */
 export class FramedReader {
@@ -70,6 +76,7 @@ export class FramedReader {
       this.#pending = [];
       this.#pendingBytes = 0;
     }
+    this.#bodyLength ??= this.#usualHeader();
     if (this.#bodyLength === undefined) {
       const end = this.#buffer.indexOf(HEADER_END, Math.max(0, this.#scanned - HEADER_END.length + 1));
       if (end < 0) {
@@ -88,10 +95,33 @@ export class FramedReader {
       this.#scanned = 0;
     }
     if (this.#buffer.length < this.#bodyLength) return null;
-    const body = this.#buffer.subarray(0, this.#bodyLength).toString('utf8');
+    const body = this.#buffer.toString('utf8', 0, this.#bodyLength);
     this.#buffer = this.#buffer.subarray(this.#bodyLength);
     this.#bodyLength = undefined;
     return body;
+  }
+
+  /**
+   * Reads the usual header at the buffer's start byte by byte (no search, no string made), and
+   * returns its length. Any other header, or one not all here yet, is left to the general reading.
+   */
+  #usualHeader(): number | undefined {
+    const buffer = this.#buffer;
+    const digits = USUAL_PREFIX.length;
+    if (buffer.length < digits + 5) return undefined;
+    for (let at = 0; at < digits; at++) if (buffer[at] !== USUAL_PREFIX[at]) return undefined;
+    let length = 0;
+    let at = digits;
+    for (; at < digits + MAX_LENGTH_DIGITS && at < buffer.length; at++) {
+      const digit = (buffer[at] as number) - 48;
+      if (digit < 0 || digit > 9) break;
+      length = length * 10 + digit;
+    }
+    if (at === digits || length > MAX_BODY_BYTES) return undefined;
+    if (buffer[at] !== CR || buffer[at + 1] !== LF || buffer[at + 2] !== CR || buffer[at + 3] !== LF) return undefined;
+    this.#buffer = buffer.subarray(at + HEADER_END.length);
+    this.#scanned = 0;
+    return length;
   }
 
   /** Reports bytes that are no frame and drops them, up to the next `Content-Length:` from `from`. */

@@ -36,6 +36,7 @@ import type {
   InSession,
   IncomingRequest,
   Serialised,
+  SessionId,
   WireParams,
 } from './wire-types.js';
 
@@ -95,7 +96,7 @@ const notification =
     params: params as ParamsSchema<WireParams[K]>,
   });
 /** A value the runtime checks itself: typed here, passed through as is. */
-const checkedByRuntime = <T>() => z.custom<T>(() => true);
+const checkedByRuntime = <T>() => z.unknown() as z.ZodType<T>;
 
 const sessionId = z.string().min(1);
 const cellId = z.string();
@@ -247,8 +248,8 @@ export type Handlers<D extends Direction, K extends MethodKind = MethodKind> = {
 /** A delegate call crossing the wire: its params carry the session id and the call's argument. */
 export interface DelegateCall {
   readonly method: MethodSpec<InSession>;
-  /** The params key of the delegate method's argument (it has a `cellId`). */
-  readonly arg: string;
+  /** The request's params: the session id and the delegate method's argument (it has a `cellId`). */
+  params(sessionId: SessionId, arg: never): InSession;
   /** The JSON-RPC result made of the delegate's value. */
   answer(value: unknown): unknown;
   /** The delegate's value from the JSON-RPC result. */
@@ -262,7 +263,7 @@ export interface DelegateCall {
 export const DelegateCalls = {
   invokeTool: {
     method: Methods.toolInvoke,
-    arg: 'call',
+    params: (sessionId: SessionId, call: NestedToolCall) => ({ sessionId, call }),
     answer: (value: JsonValue | undefined): ToolInvokeResult => (value === undefined ? {} : { value }),
     value: (result: unknown) =>
       result !== null && typeof result === 'object' && 'value' in result
@@ -271,7 +272,7 @@ export const DelegateCalls = {
   },
   notify: {
     method: Methods.cellNotify,
-    arg: 'notification',
+    params: (sessionId: SessionId, notification: CellNotification) => ({ sessionId, notification }),
     answer: (): Record<string, never> => ({}),
     value: () => undefined,
   },
