@@ -16,7 +16,7 @@ import { isolateHostFloor, wrapped } from './peers/baselines.js';
 import { overStdio } from './peers/subject.js';
 
 const SHORT = 300;
-const LONG = 1_800;
+const LONG = 4_800;
 type Subject = 'codecell' | 'bare';
 type Side = 'host' | 'client';
 
