@@ -167,6 +167,15 @@ test('push() sends a lone message at once and the rest of its turn together; wri
     'Content-Length: 7\r\n\r\n{"a":1}',
     'Content-Length: 7\r\n\r\n{"b":2}Content-Length: 7\r\n\r\n{"c":3}',
   ]);
+  // After that turn of two, a message waits for its turn's end, unless it is sent `now` (with
+  // what waits before it): a shutdown's request leaves before the work that follows it.
+  writer.push('{"d":4}');
+  assert.equal(chunks.length, 2, 'after a busy turn, the next message waits');
+  writer.push('{"e":5}', true);
+  assert.equal(chunks.length, 3, 'now: it leaves at once');
+  assert.equal(chunks[2], 'Content-Length: 7\r\n\r\n{"d":4}Content-Length: 7\r\n\r\n{"e":5}');
+  await writer.written();
+  assert.equal(chunks.length, 3, 'nothing was left behind');
 });
 
 test('HostClient.spawn({ processes: 2 }) starts one host, a second as sessions need it, spreads sessions over both; a dead host takes only its own sessions and is replaced', async (t) => {

@@ -174,13 +174,21 @@ export class HostLink {
     return this.#died.promise;
   }
 
-  /** A request to the host; rejects with ERR_HOST_EXITED if the host dies or stops answering. */
-  async request<M extends MethodSpec>(method: M, params: ParamsOf<M>, signal?: AbortSignal): Promise<ResultOf<M>> {
+  /**
+   * A request to the host; rejects with ERR_HOST_EXITED if the host dies or stops answering.
+   * `now`: it leaves at once, before the work the caller does next in this turn.
+   */
+  async request<M extends MethodSpec>(
+    method: M,
+    params: ParamsOf<M>,
+    signal?: AbortSignal,
+    now?: boolean,
+  ): Promise<ResultOf<M>> {
     if (this.#death !== undefined) throw this.#death;
     this.#outstanding++;
     this.#watch();
     try {
-      return await this.rpc.request(method, params, signal === undefined ? {} : { signal });
+      return await this.rpc.request(method, params, { signal, now });
     } catch (error) {
       throw error instanceof RpcError ? errorFromWire(error) : error;
     } finally {

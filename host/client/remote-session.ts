@@ -249,7 +249,8 @@ export class HostSession extends SessionBase implements RemoteSession, LinkedSes
     if (this.#move?.moving === true) await this.#move.moved();
     try {
       if (this.#hostDead === undefined) {
-        const answered = this.#link.request(Methods.sessionShutdown, { sessionId: this.sessionId });
+        // It leaves before the delegates' aborts below (a turn's work), so the host starts at once.
+        const answered = this.#link.request(Methods.sessionShutdown, { sessionId: this.sessionId }, undefined, true);
         aborted = settledWithin(this.#link.abortSessionCalls(this.sessionId), this.#deadlineMs);
         await answered;
       }

@@ -21,8 +21,11 @@ export interface WriterHooks {
 
 /** Where the engine's messages leave. */
 export interface MessageWriter {
-  /** Sends one whole message (its JSON text); never throws, never waits. */
-  push(body: string): void;
+  /**
+   * Sends one whole message (its JSON text); never throws, never waits. `now`: it leaves at once
+   * with what waits before it, not at the end of its turn (see BatchWriter).
+   */
+  push(body: string, now?: boolean): void;
   /** Resolves once every message sent so far was handed to the transport. Never rejects. */
   written(): Promise<void>;
 }
@@ -124,7 +127,7 @@ export class BatchWriter implements MessageWriter {
     });
   }
 
-  push(body: string): void {
+  push(body: string, now = false): void {
     if (this.#failed) return;
     const first = this.#batch.length === 0;
     this.#batch.push(body);
@@ -132,7 +135,7 @@ export class BatchWriter implements MessageWriter {
     if (this.#blocked && this.queuedBytes > this.#maxQueuedBytes) return this.#overflow();
     const alone = this.#turns.message();
     // A large batch leaves at once, so the outlet's backpressure (and the bound) apply to the rest.
-    if (!this.#blocked && ((first && alone) || this.#batchBytes >= FLUSH_NOW_BYTES)) this.#flush();
+    if (!this.#blocked && ((first && alone) || now || this.#batchBytes >= FLUSH_NOW_BYTES)) this.#flush();
   }
 
   written(): Promise<void> {

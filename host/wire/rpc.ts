@@ -50,6 +50,11 @@ export interface RequestOptions {
   cancelAll?: () => void;
   /** Turns the answer into what the request resolves or rejects with, as it is read (no promise hop after). */
   decode?: { result(result: unknown): unknown; error(error: RpcError): unknown };
+  /**
+   * Sent at once, not with the rest of its turn: a request whose caller goes on with work of its
+   * own in the same turn (a shutdown aborting 10 000 calls) that the peer need not wait for.
+   */
+  now?: boolean;
 }
 
 export interface RpcOptions {
@@ -150,7 +155,7 @@ export class RpcConnection {
       };
       this.#outgoing.set(id, outgoing);
       if (signal !== undefined) outgoing.detach = this.#watch(id, signal, options.cancelAll);
-      this.#writer.push(JSON.stringify({ jsonrpc: '2.0', id, method: method.name, params }));
+      this.#writer.push(JSON.stringify({ jsonrpc: '2.0', id, method: method.name, params }), options.now);
     });
   }
 
@@ -197,7 +202,15 @@ export class RpcConnection {
       // One listener per signal, for as long as the signal lives (a cell's callbacks share it).
       const onAbort = (): void => {
         if (ids.size === 0) return;
-        for (const member of [...ids]) this.#settle(member)?.reject(signal.reason);
+        // A cell's 100 calls at once: each forgotten and rejected here, the group cleared after.
+        const reason: unknown = signal.reason;
+        for (const member of ids) {
+          const outgoing = this.#outgoing.get(member);
+          if (outgoing === undefined) continue;
+          this.#outgoing.delete(member);
+          outgoing.reject(reason);
+        }
+        ids.clear();
         cancelAll();
       };
       signal.addEventListener('abort', onAbort, { once: true });
