@@ -1,6 +1,9 @@
 // The lean wire (frames written whole, batched per turn) and the pool of host processes behind
 // one HostClient (issue 17).
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { PassThrough, Writable } from 'node:stream';
 import { test } from 'node:test';
 import { HostClient } from '../host/index.js';
@@ -234,6 +237,26 @@ test('HostClient.spawn({ processes: 2 }) starts one host, a second as sessions n
   );
   assert.deepEqual(texts(await (await fresh.execute({ source: 'text("fresh")' })).initialEvent), ['fresh']);
   assert.equal(client.pids.length, 2);
+});
+
+test('a host command that cannot start rejects spawn at once, saying why', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'codecell-spawn-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const notExecutable = join(dir, 'host.js');
+  writeFileSync(notExecutable, '#!/usr/bin/env node\n', { mode: 0o644 });
+  for (const [command, why] of [
+    [notExecutable, /codecell-host failed to start: spawn .*host\.js EACCES/],
+    [join(dir, 'missing'), /codecell-host failed to start: spawn .*missing ENOENT/],
+  ] as const) {
+    const started = performance.now();
+    await assert.rejects(HostClient.spawn({ command, args: [], logger: capturingLogger() }), (error: unknown) => {
+      assert.equal((error as { code?: unknown }).code, 'ERR_HOST_EXITED');
+      assert.match((error as Error).message, why);
+      return true;
+    });
+    // Not the 5 s a started host is given to exit after its input closed.
+    assert.ok(performance.now() - started < 4_000, `${command} took ${performance.now() - started} ms`);
+  }
 });
 
 test('processes must be a positive integer', async () => {

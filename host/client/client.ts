@@ -374,9 +374,11 @@ function spawnLink(options: HostClientOptions, logger: Logger): HostLink {
     ...options,
     handOff: options.rehome !== false,
   });
-  child.on('error', (error) =>
-    link.die(new CodeCellError('ERR_HOST_EXITED', `codecell-host failed to start: ${error.message}`, { cause: error })),
-  );
+  child.on('error', (error) => {
+    link.die(new CodeCellError('ERR_HOST_EXITED', `codecell-host failed to start: ${error.message}`, { cause: error }));
+    // A process that never started (no such command, not executable) has no exit to wait for.
+    if (child.pid === undefined) link.exited();
+  });
   child.on('exit', (code, signal) => {
     link.die(
       new CodeCellError('ERR_HOST_EXITED', `codecell-host exited (code ${code ?? 'none'}, signal ${signal ?? 'none'})`),
