@@ -6,7 +6,7 @@ import { PassThrough } from 'node:stream';
 import { test } from 'node:test';
 import { streamWriter } from '../host/wire/framing.js';
 import { createHost } from '../host/index.js';
-import { capturingLogger } from './helpers.js';
+import { capturingLogger, waitFor } from './helpers.js';
 import { frame } from './wire.js';
 
 test('the frame writer waits for drain once its output needs draining, and keeps the order', async () => {
@@ -22,7 +22,8 @@ test('the frame writer waits for drain once its output needs draining, and keeps
   assert.ok(writer.queuedBytes > 20_000, 'the rest waits in the writer');
   let read = '';
   output.on('data', (chunk: Buffer) => (read += chunk.toString('utf8')));
-  await new Promise((resolve) => setTimeout(resolve, 50));
+  // Read as it drains: every message arrives (a condition, not a clock: a slow machine takes longer).
+  await waitFor(() => read.includes('\r\n\r\n49:'));
   const order = [...read.matchAll(/\r\n\r\n(\d+):/g)].map((match) => Number(match[1]));
   assert.deepEqual(
     order,
