@@ -33,23 +33,28 @@ function follow(t: TestContext, session: RemoteSession): SessionStreamEvent[] {
   return seen;
 }
 
+/** Starts a cell that keeps running, and waits until the delegate has seen `calls` tool calls. */
+async function runningCell(session: RemoteSession, tools: RecordingDelegate, source: string, calls: number) {
+  const running = await session.execute({ source }, { kind: 'yieldAfter', ms: 0 });
+  await running.initialEvent;
+  await waitFor(() => tools.calls.length === calls, 30_000);
+  return running.cellId;
+}
+
 /** A session with a stored value and one finished cell, then a cell left waiting on `slow`. */
 async function sessionWithWork(client: HostClient) {
   const tools = delegate();
   const session = await client.createSession(tools, { tools: TOOLS });
   const first = await session.execute({ source: 'store("n", 41); store("list", [1, 2]); text("kept")' });
   assert.deepEqual(texts(await first.initialEvent), ['kept']);
-  const running = await session.execute(
-    {
-      source:
-        'await tools.save({ order: 1 }); try { await tools.broken({ order: 2 }) } catch {}; ' +
-        'text("before slow"); await tools.slow({ order: 3 }); text("never")',
-    },
-    { kind: 'yieldAfter', ms: 0 },
+  const runningId = await runningCell(
+    session,
+    tools,
+    'await tools.save({ order: 1 }); try { await tools.broken({ order: 2 }) } catch {}; ' +
+      'text("before slow"); await tools.slow({ order: 3 }); text("never")',
+    3,
   );
-  await running.initialEvent;
-  await waitFor(() => tools.calls.length === 3);
-  return { session, tools, firstId: first.cellId, runningId: running.cellId };
+  return { session, tools, firstId: first.cellId, runningId };
 }
 
 function assertLostWithCalls(event: CellEvent, cellId: string): void {
@@ -121,17 +126,14 @@ describe('re-homing on host loss', { timeout: 90_000 }, () => {
     t.after(() => client.close());
     const tools = delegate();
     const session = await client.createSession(tools, { tools: TOOLS });
-    const running = await session.execute(
-      {
-        source:
-          'const first = tools.slow({ order: 0 }); first.catch(() => {}); ' +
-          'for (let i = 1; i <= 1005; i++) await tools.save({ order: i }); await first',
-      },
-      { kind: 'yieldAfter', ms: 0 },
+    const cellId = await runningCell(
+      session,
+      tools,
+      'const first = tools.slow({ order: 0 }); first.catch(() => {}); ' +
+        'for (let i = 1; i <= 1005; i++) await tools.save({ order: i }); await first',
+      1006,
     );
-    await running.initialEvent;
-    await waitFor(() => tools.calls.length === 1006, 30_000);
-    const observing = session.observe(running.cellId, { kind: 'yieldAfter', ms: 30_000 });
+    const observing = session.observe(cellId, { kind: 'yieldAfter', ms: 30_000 });
     process.kill(session.hostPid as number, 'SIGKILL');
     const lost = await observing;
     assert.ok(lost.kind === 'terminated' && lost.reason === 'hostLost', JSON.stringify(lost).slice(0, 200));
