@@ -212,3 +212,15 @@ test('describeExecTool gives exec and wait with schemas, semantics and the decla
   assert.ok(exec.description.includes(renderToolDeclarations(TOOLS).trimEnd()));
   assert.throws(() => renderToolDeclarations('nope' as never), { code: 'ERR_INVALID_REQUEST' });
 });
+
+test('a session without tools gets a line saying so, not an empty tools block, and it still parses', () => {
+  const declarations = renderToolDeclarations([]);
+  assert.ok(declarations.startsWith('// No tools are available: `tools` is empty.\n'), declarations.slice(0, 80));
+  assert.doesNotMatch(declarations, /declare const tools/);
+  assert.match(declarations, /declare function text\(/);
+  const { exec } = describeExecTool([]);
+  assert.doesNotMatch(exec.description, /declare const tools/);
+  assert.match(exec.description, /No tools are available/);
+  const checked = ts.transpileModule(`${declarations}\ntext("ok");`, { reportDiagnostics: true });
+  assert.deepEqual(checked.diagnostics, []);
+});

@@ -153,3 +153,34 @@ test(
     assert.equal(textsOf(next)[0], 'after');
   },
 );
+
+test('exec and wait answer with structuredContent by their outputSchema; an unknown argument is named', async () => {
+  const { tools } = await client.listTools();
+  for (const tool of tools)
+    assert.deepEqual(
+      tool.outputSchema?.required,
+      ['cell_id', 'status', 'output', 'images', 'error', 'pending_tool_calls'],
+      tool.name,
+    );
+  // The SDK client checks structuredContent against the outputSchema it listed.
+  const result = (await client.callTool({ name: 'exec', arguments: { source: 'text("a"); text("b")' } })) as Result & {
+    structuredContent?: { cell_id?: unknown };
+  };
+  const cellId = result.structuredContent?.cell_id;
+  assert.equal(typeof cellId, 'string');
+  assert.deepEqual(result.structuredContent, {
+    cell_id: cellId,
+    status: 'completed',
+    output: 'a\nb',
+    images: [],
+    error: null,
+    pending_tool_calls: [],
+  });
+  const misspelt = (await client.callTool({ name: 'exec', arguments: { source: 'text(1)', yield_ms: 5 } })) as Result;
+  assert.equal(misspelt.isError, true);
+  assert.deepEqual(textsOf(misspelt), ['exec: unknown argument "yield_ms" (it takes source, language, yield_time_ms)']);
+  const waited = (await client.callTool({ name: 'wait', arguments: { cell_id: '1', timeout: 5, extra: 1 } })) as Result;
+  assert.deepEqual(textsOf(waited), [
+    'wait: unknown arguments "timeout", "extra" (it takes cell_id, yield_time_ms, terminate)',
+  ]);
+});

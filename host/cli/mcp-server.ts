@@ -49,7 +49,10 @@ export interface McpSessionHooks {
 type ContentBlock = { type: 'text'; text: string } | { type: 'image'; data: string; mimeType: string };
 
 /** MCP content for a code-mode result: its text, its images, and the status line. */
-function contentOf(result: CodeModeResult, waitName: string): { content: ContentBlock[]; isError: boolean } {
+function contentOf(
+  result: CodeModeResult,
+  waitName: string,
+): { content: ContentBlock[]; structuredContent: CodeModeResult; isError: boolean } {
   const content: ContentBlock[] = result.output === '' ? [] : [{ type: 'text', text: result.output }];
   for (const image of result.images) {
     const match = /^data:([^;,]+)(;base64)?,(.*)$/s.exec(image.image_url);
@@ -67,7 +70,9 @@ function contentOf(result: CodeModeResult, waitName: string): { content: Content
     );
   }
   content.push({ type: 'text', text: codeModeStatus(result, waitName) });
-  return { content, isError: result.status === 'failed' };
+  // The same result as data (exec and wait list its outputSchema): a client reads cell_id and
+  // status from it instead of from the status line.
+  return { content, structuredContent: result, isError: result.status === 'failed' };
 }
 
 /** The text a stream event contributes to progress, if any. */
@@ -146,7 +151,12 @@ function upstreamCodeMode(context: McpContext, target: { start(): Promise<CodeCe
         { ...described.exec, description: described.exec.description + RESULT_NOTE },
         described.wait,
         ...(described.search === undefined ? [] : [described.search]),
-      ].map(({ name, description, inputSchema }) => ({ name, description, inputSchema })),
+      ].map((tool) => ({
+        name: tool.name,
+        description: tool.description,
+        inputSchema: tool.inputSchema,
+        ...('outputSchema' in tool ? { outputSchema: tool.outputSchema } : {}),
+      })),
     stop,
   };
 }

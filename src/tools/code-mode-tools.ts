@@ -215,6 +215,7 @@ class CodeModeRunner {
     const { execName, waitName } = this.#settings;
     if (input === null || typeof input !== 'object' || typeof input.cell_id !== 'string')
       throw invalidRequest(`${waitName}: cell_id must be a string`);
+    checkArguments(input, waitName, WAIT_ARGUMENTS);
     const live = await this.session();
     const cancelled = this.#cancelled.get(input.cell_id);
     if (cancelled !== undefined) {
@@ -275,10 +276,24 @@ class CodeModeRunner {
   }
 }
 
+const EXEC_ARGUMENTS = ['source', 'language', 'yield_time_ms'];
+const WAIT_ARGUMENTS = ['cell_id', 'yield_time_ms', 'terminate'];
+
+/** An argument the tool does not take is named (a misspelt `yield_time_ms` would silently do nothing). */
+function checkArguments(input: object, name: string, known: readonly string[]): void {
+  const unknown = Object.keys(input).filter((key) => !known.includes(key));
+  if (unknown.length > 0)
+    throw invalidRequest(
+      `${name}: unknown argument${unknown.length > 1 ? 's' : ''} ${unknown.map((key) => JSON.stringify(key)).join(', ')}` +
+        ` (it takes ${known.join(', ')})`,
+    );
+}
+
 /** Errors name the tool's own parameters (not the runtime's request fields). */
 function checkExecInput(input: ExecInput, execName: string): void {
   if (input === null || typeof input !== 'object' || typeof input.source !== 'string')
     throw invalidRequest(`${execName}: source must be a string`);
+  checkArguments(input, execName, EXEC_ARGUMENTS);
   const { language } = input;
   if (language !== undefined && language !== null && !['javascript', 'typescript', 'auto'].includes(language)) {
     throw invalidRequest(

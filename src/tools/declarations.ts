@@ -44,6 +44,8 @@ function toolSignature(tool: ToolDefinition): string {
  */
 export function renderToolDeclarations(tools: readonly ToolDefinition[]): string {
   const checked = checkToolList(tools);
+  // No empty `tools` block for a session without tools: a line saying so instead.
+  if (checked.length === 0) return `// No tools are available: \`tools\` is empty.\n${SANDBOX_GLOBALS_DECLARATION}`;
   const members = checked.map(toolSignature).join('');
   return `declare const tools: {\n${members}};\n${SANDBOX_GLOBALS_DECLARATION}`;
 }
