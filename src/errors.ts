@@ -108,6 +108,19 @@ export function cutText(text: string, maxBytes: number, limit: string): string {
 export const invalidRequest = (message: string): CodeCellError => new CodeCellError('ERR_INVALID_REQUEST', message);
 
 /**
+ * ERR_MISSING_CELL for a cell id a session cannot address: one of its cells that finished (its
+ * outcome is handed out once, to the first observe, terminate or wait after its end) says so.
+ */
+export function missingCell(cellId: string, finished: boolean): CodeCellError {
+  return new CodeCellError(
+    'ERR_MISSING_CELL',
+    finished
+      ? `cell ${cellId} has finished: its outcome was already returned (each outcome is handed out once)`
+      : `unknown cell ${cellId}`,
+  );
+}
+
+/**
  * Marks a promise handed to a caller as handled, so that a caller who never awaits it is not
  * crashed by its rejection (STYLE 20); whoever awaits it still gets the rejection.
  */

@@ -3,6 +3,7 @@ export { SessionRuntime, DEFAULT_CALLBACK_ABORT_DEADLINE_MS } from './session/se
 export type { SessionRuntimeConstructor, SessionRuntimeOptions, SuspendOptions } from './session/session-runtime.js';
 export type { SessionSnapshot } from './session/snapshot.js';
 export { CodeCellError, ERROR_CODES, isCodeCellError } from './errors.js';
+export { cellFailure } from './outcome.js';
 export type { CodeCellErrorCode } from './errors.js';
 export { DEFAULT_LIMITS } from './limits.js';
 export type { CellLimits } from './limits.js';

@@ -19,6 +19,7 @@ test('codecell exports exactly these values', async () => {
     'PendingRouter',
     'ROUTING_ENDED_MESSAGE',
     'SessionRuntime',
+    'cellFailure',
     'codeModeResult',
     'codeModeStatus',
     'createCodeModeTools',

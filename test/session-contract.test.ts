@@ -2,7 +2,7 @@
 // runtime and the remote session of HostClient.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { CodeCellError } from '../src/index.js';
+import { cellFailure, CodeCellError } from '../src/index.js';
 import type { CellStreamEvent } from '../src/index.js';
 import { deferred, hang, ms, RecordingDelegate, texts, untilAborted, waitFor } from './helpers.js';
 import { bothKinds, networkHost, spawnedHost } from './sessions.js';
@@ -36,6 +36,37 @@ for (const kind of [...bothKinds, spawnedHost, networkHost]) {
       ]);
       assert.deepEqual(delegate.notifications, [{ cellId, callId: `exec-${cellId}`, text: 'sums 3 7' }]);
       assert.equal(session.isAlive, true);
+    });
+
+    test('cellFailure tells a failed cell from one that completed, was stopped or still runs', async (t) => {
+      const session = await kind.open(t, adder(), { tools: TOOLS, limits: { cpuTimeMs: 200 } });
+      const run = async (source: string, observe?: { kind: 'yieldAfter'; ms: number }) =>
+        (await session.execute({ source }, observe)).initialEvent;
+      assert.equal(cellFailure(await run('text(1)')), undefined);
+      assert.match(
+        cellFailure(await run('text(1); throw new Error("boom")')) ?? '',
+        /^Error: boom\n {4}at cell\.js:1:/,
+      );
+      assert.equal(cellFailure(await run('while (true) {}')), 'terminated (timeLimit)');
+      const yielded = await run('await new Promise(() => {})', { kind: 'yieldAfter', ms: 0 });
+      assert.equal(yielded.kind, 'yielded');
+      assert.equal(cellFailure(yielded), undefined);
+      assert.equal(cellFailure(await session.terminate(yielded.cellId)), undefined);
+    });
+
+    test('observing a cell whose outcome was returned says it finished; an id never given is unknown', async (t) => {
+      const session = await kind.open(t, adder(), { tools: TOOLS });
+      const { cellId, initialEvent } = await session.execute({ source: 'text(1)' });
+      assert.equal((await initialEvent).kind, 'completed');
+      for (const again of [() => session.observe(cellId, { kind: 'pendingFrontier' }), () => session.terminate(cellId)])
+        await assert.rejects(again(), {
+          code: 'ERR_MISSING_CELL',
+          message: `cell ${cellId} has finished: its outcome was already returned (each outcome is handed out once)`,
+        });
+      await assert.rejects(session.observe('999', { kind: 'pendingFrontier' }), {
+        code: 'ERR_MISSING_CELL',
+        message: 'unknown cell 999',
+      });
     });
   });
 }

@@ -26,6 +26,7 @@ import {
   checkSuspendOptions,
   Deadline,
   messageOf,
+  missingCell,
   quiet,
   SessionBase,
 } from '../../src/internal.js';
@@ -483,7 +484,7 @@ export class HostSession extends SessionBase implements RemoteSession, LinkedSes
     const id = this.checkCellId(cellId);
     if (this.#hostDead !== undefined)
       throw new CodeCellError('ERR_MISSING_CELL', `unknown cell ${id} (its host has exited)`);
-    if (!this.#cells.isOpen(id)) throw new CodeCellError('ERR_MISSING_CELL', `unknown cell ${id}`);
+    if (!this.#cells.isOpen(id)) throw missingCell(id, this.#cells.isKnown(id));
   }
 }
 

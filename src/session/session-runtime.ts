@@ -10,7 +10,7 @@ import { Cell } from '../cell/cell.js';
 import type { CellTool } from '../cell/tool-calls.js';
 import { CellStreams } from '../streams/cell-streams.js';
 import { consoleLogger } from '../logger.js';
-import { CodeCellError, quiet } from '../errors.js';
+import { CodeCellError, missingCell, quiet } from '../errors.js';
 import { DEFAULT_OBSERVE } from '../defaults.js';
 import type { CellIsolate } from '../isolate/cell-isolate.js';
 import { assertIsolatesUsable } from '../isolate/load.js';
@@ -310,7 +310,8 @@ export const SessionRuntime: SessionRuntimeConstructor = class SessionRuntime ex
   #openCell(cellId: unknown): Cell {
     const id = this.checkCellId(cellId);
     const cell = this.#cells.get(id);
-    if (cell === undefined) throw new CodeCellError('ERR_MISSING_CELL', `unknown cell ${id}`);
+    // Ids are this session's sequence: one at or below it was a cell of this session that finished.
+    if (cell === undefined) throw missingCell(id, /^[1-9]\d*$/.test(id) && Number(id) <= this.#cellSeq);
     return cell;
   }
 
