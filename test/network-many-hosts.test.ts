@@ -93,6 +93,15 @@ describe('one HostClient over many hosts', { timeout: 120_000 }, () => {
     const took = performance.now() - signalled;
     assert.ok(took >= 300 && took < 5_000, `exited ${Math.round(took)} ms after SIGTERM`);
     await waitFor(() => !session.isAlive, 20_000); // no other host: it ends after the re-homing patience
+    // The session is told its host drained, not only that it closed the connection.
+    await assert.rejects(session.execute({ source: 'text(1)' }), (error: CodeCellError) => {
+      assert.equal(error.code, 'ERR_HOST_EXITED');
+      assert.match(
+        error.message,
+        /closed the connection: it was draining \(shutting down\); no other host took the session/,
+      );
+      return true;
+    });
   });
 
   test('a host added to the DNS answer gets new sessions; one dropped from it gets none', async (t) => {
@@ -152,6 +161,11 @@ describe('one HostClient over many hosts', { timeout: 120_000 }, () => {
     ).initialEvent;
     await first.close();
     await waitFor(() => !client.isConnected);
+    // A host that went away is listed as such: not connected, and taking no session.
+    assert.deepEqual(
+      client.hosts.map(({ host, connected, accepting }) => ({ host, connected, accepting })),
+      [{ host: first.url, connected: false, accepting: false }],
+    );
     await assert.rejects(client.createSession(echo()), (error: CodeCellError) => error.code === 'ERR_HOST_UNREACHABLE');
     const again = await listen({ host: '127.0.0.1', port: first.port, logger: capturingLogger() });
     t.after(() => again.close());

@@ -3,6 +3,7 @@
 // kill -9, drain on SIGTERM, hosts that appear in a DNS answer), and events neither lost,
 // duplicated nor reordered at 1 000 sessions.
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { describe, test } from 'node:test';
 import { generate } from 'selfsigned';
 import WebSocket from 'ws';
@@ -12,6 +13,19 @@ import { listen } from '../host/server/listen.js';
 import type { CodeCellError } from '../src/index.js';
 import { capturingLogger, texts, waitFor } from './helpers.js';
 import { echo, metric, probe, startListening, tokenFile, TOOLS } from './network-helpers.js';
+
+/**
+ * Metric names as `promtool check metrics` wants them: a counter ends in _total, nothing else
+ * does. Where promtool is installed (apt-get install prometheus), it checks the text too.
+ */
+function assertPrometheusNames(text: string): void {
+  const types = [...text.matchAll(/^# TYPE (\S+) (\S+)$/gm)].map(([, name, type]) => ({ name, type }));
+  assert.ok(types.length > 10, `${types.length} metrics`);
+  for (const { name, type } of types)
+    assert.equal(name?.endsWith('_total'), type === 'counter', `${name} is a ${type}`);
+  const promtool = spawnSync('promtool', ['check', 'metrics'], { input: text, encoding: 'utf8' });
+  if (promtool.error === undefined) assert.equal(promtool.status, 0, promtool.stdout + promtool.stderr);
+}
 
 describe('codecell-host --listen', { timeout: 60_000 }, () => {
   test('a wrong or missing token is refused before the upgrade; probes and metrics answer on the same port', async (t) => {
@@ -38,6 +52,7 @@ describe('codecell-host --listen', { timeout: 60_000 }, () => {
     let metrics = await probe(host.url, '/metrics');
     assert.equal(metric(metrics.text, 'codecell_connections'), 0, 'no refused client ever got a connection');
     assert.equal(metric(metrics.text, 'codecell_sessions'), 0);
+    assertPrometheusNames(metrics.text);
 
     assert.deepEqual(await probe(host.url, '/healthz'), { status: 200, text: 'ok\n' });
     assert.deepEqual(await probe(host.url, '/readyz'), { status: 200, text: 'ready\n' });

@@ -184,7 +184,9 @@ export class HostClient {
     return this.#slots.map((slot) => ({
       host: slot.link?.name ?? slot.name,
       connected: slot.alive,
-      accepting: slot.accepting,
+      // A host this client cannot reach now takes no session from it (a spawned one not started
+      // yet does: it starts when a session needs it).
+      accepting: (slot.alive || slot.unstarted) && slot.accepting,
       sessions: slot.link?.remotes.size ?? 0,
     }));
   }

@@ -232,6 +232,11 @@ export class HostLink {
   /** The host is gone: every pending call rejects, every delegate signal aborts. */
   die(error: CodeCellError): void {
     if (this.#death !== undefined) return;
+    // A host that said it drains and then went: its sessions are told why.
+    if (this.draining && error.code === 'ERR_HOST_EXITED')
+      error = new CodeCellError('ERR_HOST_EXITED', `${error.message}: it was draining (shutting down)`, {
+        cause: error,
+      });
     this.#death = error;
     this.#died.resolve(error);
     // A host given up on (its output closed, or it stopped answering) is not left running.

@@ -475,7 +475,7 @@ export class HostSession extends SessionBase implements RemoteSession, LinkedSes
 
   #assertUsable(): void {
     if (this.#hostDead !== undefined)
-      throw new CodeCellError('ERR_HOST_EXITED', 'codecell-host of this session has exited');
+      throw new CodeCellError('ERR_HOST_EXITED', `codecell-host of this session has exited: ${this.#hostDead.message}`);
     this.assertNotShuttingDown();
     if (this.#suspending) throw new CodeCellError('ERR_SHUTTING_DOWN', 'the session is being suspended');
   }
