@@ -11,6 +11,7 @@ import { HorizontalPodAutoscaler } from 'kubernetes-models/autoscaling/v2';
 import { NetworkPolicy } from 'kubernetes-models/networking.k8s.io/v1';
 import { PodDisruptionBudget } from 'kubernetes-models/policy/v1';
 import { Pod, Service } from 'kubernetes-models/v1';
+import { Ajv } from 'ajv';
 import { parseAllDocuments } from 'yaml';
 import { hostCommand } from '../host/cli/host-args.js';
 import { tempFile } from './helpers.js';
@@ -31,6 +32,88 @@ function manifests(folder: string): Manifest[] {
       }),
     );
 }
+
+/**
+ * The parts of the agent-sandbox v1beta1 CRDs (kubernetes-sigs/agent-sandbox, k8s/crds/) these
+ * manifests use, as closed schemas: a field the CRD does not have fails here, as the API server's
+ * strict field validation would refuse it. The pod template is checked as a Pod (kubernetes-models).
+ */
+const named = {
+  type: 'object',
+  properties: { name: { type: 'string' } },
+  required: ['name'],
+  additionalProperties: false,
+};
+const resource = (kind: string, spec: object) => ({
+  type: 'object',
+  properties: {
+    apiVersion: { const: 'extensions.agents.x-k8s.io/v1beta1' },
+    kind: { const: kind },
+    metadata: { type: 'object', properties: { name: { type: 'string' } }, required: ['name'] },
+    spec,
+  },
+  required: ['apiVersion', 'kind', 'metadata', 'spec'],
+  additionalProperties: false,
+});
+const AGENT_SANDBOX_V1BETA1: Record<string, object> = {
+  SandboxTemplate: resource('SandboxTemplate', {
+    type: 'object',
+    properties: {
+      podTemplate: {
+        type: 'object',
+        properties: { metadata: { type: 'object' }, spec: { type: 'object' } },
+        required: ['spec'],
+        additionalProperties: false,
+      },
+      networkPolicy: {
+        type: 'object',
+        properties: { ingress: { type: 'array' }, egress: { type: 'array' } },
+        additionalProperties: false,
+      },
+      networkPolicyManagement: { enum: ['Managed', 'Unmanaged'] },
+      envVarsInjectionPolicy: { enum: ['Allowed', 'Overrides', 'Disallowed'] },
+      service: { type: 'boolean' },
+      volumeClaimTemplates: { type: 'array' },
+      volumeClaimTemplatesPolicy: { type: 'object' },
+    },
+    required: ['podTemplate'],
+    additionalProperties: false,
+  }),
+  SandboxWarmPool: resource('SandboxWarmPool', {
+    type: 'object',
+    properties: {
+      replicas: { type: 'integer', minimum: 0 },
+      sandboxTemplateRef: named,
+      updateStrategy: {
+        type: 'object',
+        properties: { type: { enum: ['Recreate', 'OnReplenish'] } },
+        additionalProperties: false,
+      },
+    },
+    required: ['sandboxTemplateRef'],
+    additionalProperties: false,
+  }),
+  SandboxClaim: resource('SandboxClaim', {
+    type: 'object',
+    properties: {
+      warmPoolRef: named,
+      additionalPodMetadata: { type: 'object' },
+      env: { type: 'array' },
+      lifecycle: {
+        type: 'object',
+        properties: {
+          shutdownPolicy: { enum: ['Delete', 'DeleteForeground', 'Retain'] },
+          shutdownTime: { type: 'string' },
+          ttlSecondsAfterFinished: { type: 'integer', minimum: 0 },
+        },
+        additionalProperties: false,
+      },
+      volumeClaimTemplates: { type: 'array' },
+    },
+    required: ['warmPoolRef'],
+    additionalProperties: false,
+  }),
+};
 
 const MODELS: Record<string, new (data: never) => { validate(): void }> = {
   'apps/v1 Deployment': Deployment,
@@ -119,13 +202,16 @@ describe('deploy/', { timeout: 60_000 }, () => {
     );
   });
 
-  test('the agent-sandbox SandboxTemplate: its pod and network policy are valid, and the claim names it', () => {
-    const [template, claim] = [...manifests('agent-sandbox')]
-      .sort((a, b) => a.kind.localeCompare(b.kind))
-      .reverse() as [Manifest, Manifest];
-    assert.equal(template.apiVersion, 'extensions.agents.x-k8s.io/v1alpha1');
-    assert.equal(template.kind, 'SandboxTemplate');
-    assert.deepEqual(Object.keys(template.spec).sort(), ['networkPolicy', 'podTemplate']);
+  test('the agent-sandbox v1beta1 template, warm pool and claim: strict to the CRDs, and naming each other', () => {
+    const byKind = new Map(manifests('agent-sandbox').map((manifest) => [manifest.kind, manifest]));
+    assert.deepEqual([...byKind.keys()].sort(), ['SandboxClaim', 'SandboxTemplate', 'SandboxWarmPool']);
+    const ajv = new Ajv({ allErrors: true, strict: true });
+    for (const [kind, manifest] of byKind) {
+      assert.equal(manifest.apiVersion, 'extensions.agents.x-k8s.io/v1beta1', kind);
+      const check = ajv.compile(AGENT_SANDBOX_V1BETA1[kind] as object);
+      assert.ok(check(manifest), `${kind}: ${ajv.errorsText(check.errors)}`);
+    }
+    const template = byKind.get('SandboxTemplate') as Manifest;
     const podTemplate = template.spec.podTemplate as { metadata: object; spec: PodSpec };
     assert.doesNotThrow(() =>
       new Pod({ metadata: { name: 'host', ...podTemplate.metadata }, spec: podTemplate.spec } as never).validate(),
@@ -136,8 +222,29 @@ describe('deploy/', { timeout: 60_000 }, () => {
       new NetworkPolicy({ metadata: { name: 'p' }, spec: { podSelector: {}, ...policy } } as never).validate(),
     );
     assert.deepEqual(policy.egress, []);
-    assert.equal(claim.kind, 'SandboxClaim');
-    assert.deepEqual(claim.spec, { sandboxTemplateRef: { name: template.metadata.name } });
+    const pool = byKind.get('SandboxWarmPool') as Manifest;
+    assert.deepEqual(pool.spec.sandboxTemplateRef, { name: template.metadata.name });
+    assert.deepEqual((byKind.get('SandboxClaim') as Manifest).spec.warmPoolRef, { name: pool.metadata.name });
+  });
+
+  test('the strict check refuses an unknown field, a v1alpha1 claim shape and a missing warm pool', () => {
+    const ajv = new Ajv({ allErrors: true, strict: true });
+    const claim = ajv.compile(AGENT_SANDBOX_V1BETA1.SandboxClaim as object);
+    const base = { apiVersion: 'extensions.agents.x-k8s.io/v1beta1', kind: 'SandboxClaim', metadata: { name: 'c' } };
+    assert.equal(claim({ ...base, spec: { warmPoolRef: { name: 'p' } } }), true);
+    assert.equal(claim({ ...base, spec: { sandboxTemplateRef: { name: 't' } } }), false, 'v1alpha1 shape');
+    assert.equal(
+      claim({ ...base, spec: { warmPoolRef: { name: 'p' }, lifecycle: { shutdownPolicy: 'Never' } } }),
+      false,
+    );
+    const template = ajv.compile(AGENT_SANDBOX_V1BETA1.SandboxTemplate as object);
+    const spec = { podTemplate: { spec: { containers: [] } } };
+    assert.equal(template({ ...base, kind: 'SandboxTemplate', spec }), true);
+    assert.equal(
+      template({ ...base, kind: 'SandboxTemplate', spec: { ...spec, replicas: 1 } }),
+      false,
+      'unknown field',
+    );
   });
 
   test("the image's entrypoint starts a listening host here (with the address and token file swapped)", async (t) => {
