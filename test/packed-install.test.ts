@@ -39,7 +39,13 @@ test(
         allowScripts: { 'isolated-vm': false, codecell: false },
       }),
     );
-    run('npm', ['install', '--no-audit', '--no-fund', '--prefer-offline', join(dir, tarball)], project);
+    // @types/node as a TypeScript consumer has it (the version this repository builds with); the
+    // optional peers (the MCP SDK, the frameworks) are not installed.
+    const types = JSON.parse(readFileSync(join(ROOT, 'node_modules/@types/node/package.json'), 'utf8')) as {
+      version: string;
+    };
+    const install = ['install', '--no-audit', '--no-fund', '--prefer-offline'];
+    run('npm', [...install, join(dir, tarball), `@types/node@${types.version}`], project);
 
     const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
     const start = readme.indexOf('```js', readme.indexOf('## Quick start')) + '```js\n'.length;
@@ -54,5 +60,22 @@ test(
     assert.match(run(bin('codecell'), ['--version'], project), /^codecell \d+\.\d+\.\d+\n$/);
     assert.match(run(bin('codecell-host'), ['--version'], project), /^codecell-host \d+\.\d+\.\d+ \(protocol 2\)\n$/);
     assert.equal(run(bin('codecell'), ['run', '-'], project, 'text(6 * 7)'), '42\n');
+
+    // The published declarations compile in a strict consumer that checks libraries too.
+    writeFileSync(
+      join(project, 'consumer.ts'),
+      [
+        "import { cellFailure, SessionRuntime, type CellEvent } from 'codecell';",
+        "import { HostClient, SessionBuilder, type RemoteSession } from 'codecell/host';",
+        "import { connectInProcess } from 'codecell/testing';",
+        'const session = new SessionRuntime({ invokeTool: async () => null, notify: async () => {} });',
+        'const failure = (event: CellEvent): string | undefined => cellFailure(event);',
+        'export const used: unknown[] = [session, failure, HostClient, SessionBuilder, connectInProcess];',
+        'export type Remote = RemoteSession;',
+      ].join('\n'),
+    );
+    const compilerOptions = { target: 'ES2022', module: 'NodeNext', strict: true, skipLibCheck: false, noEmit: true };
+    writeFileSync(join(project, 'tsconfig.json'), JSON.stringify({ compilerOptions, files: ['consumer.ts'] }));
+    run(process.execPath, [join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.json'], project);
   },
 );

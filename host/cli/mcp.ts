@@ -8,7 +8,7 @@ import type { Readable, Writable } from 'node:stream';
 import { parseArgs } from 'node:util';
 import type { CellLimits } from '../../src/index.js';
 import { CODECELL_VERSION, messageOf } from '../../src/internal.js';
-import type { McpServerConfig } from '../tools/mcp-tools.js';
+import type { McpServerConfig } from '../tools/mcp-config.js';
 import { HostClient } from '../client/client.js';
 import { address, wholeNumber } from './host-args.js';
 import { isLoopback, serveMcpHttp } from './mcp-http.js';

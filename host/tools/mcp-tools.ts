@@ -8,6 +8,7 @@ import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/
 import type { jsonSchemaValidator, JsonSchemaValidatorResult } from '@modelcontextprotocol/sdk/validation/types.js';
 import { toolIdentifier, type JsonValue, type NestedToolCall, type ToolDefinition } from '../../src/index.js';
 import { CODECELL_VERSION, ToolInputChecks } from '../../src/internal.js';
+import type { McpServerConfig } from './mcp-config.js';
 
 /** Pages of one server's tools/list read at most (a server may paginate forever). */
 export const MAX_TOOL_PAGES = 100;
@@ -17,36 +18,7 @@ export const MAX_SERVER_TOOLS = 10_000;
 /** Where what an upstream sent that codecell leaves out is reported. */
 export type Warn = (message: string) => void;
 
-/** An MCP server started as a child process, talking over its stdio. */
-export interface McpStdioServer {
-  /** The tools' namespace in cells: `tools.<name>__<tool>`. */
-  name: string;
-  command: string;
-  args?: string[];
-  /** Added to the environment passed through (this process's, by default all of it). */
-  env?: Record<string, string>;
-  cwd?: string;
-  /** Where the server's stderr goes. Default 'inherit'. */
-  stderr?: 'inherit' | 'ignore' | 'pipe';
-}
-
-/** An MCP server reached over Streamable HTTP. */
-export interface McpHttpServer {
-  name: string;
-  url: string | URL;
-  headers?: Record<string, string>;
-}
-
-/**
- * An MCP server whose tools a session offers as `tools.<name>__<tool>`: a command (stdio) or a URL (Streamable HTTP).
- */
-export type McpServerConfig = (McpStdioServer | McpHttpServer) & {
-  /**
-   * Check tool input against each tool's inputSchema before calling (default true); a function
-   * decides per tool (by its name on the server).
-   */
-  validateInput?: boolean | ((tool: string) => boolean);
-};
+export type { McpHttpServer, McpServerConfig, McpStdioServer } from './mcp-config.js';
 
 /**
  * Connects to the server; the returned client is closed by the caller. With `stderr: 'pipe'`,

@@ -21,7 +21,7 @@ import { consoleLogger, messageOf } from '../../src/internal.js';
 import type { HostClient } from '../client/client.js';
 import { DEFAULT_SETUP_TIMEOUT_MS, setupTimedOut } from '../client/remote-session.js';
 import { untilAborted } from '../wire/signals.js';
-import type { McpServerConfig } from './mcp-tools.js';
+import type { McpServerConfig } from './mcp-config.js';
 import type { Client as McpClient } from '@modelcontextprotocol/sdk/client/index.js';
 import { ComposedSession, type BuiltSession } from './built-session.js';
 import { ToolRoutes, type SourceTool, type ToolSource } from './tool-routes.js';
@@ -30,7 +30,7 @@ export type { SourceTool, ToolSource } from './tool-routes.js';
 
 export type { BuiltSession } from './built-session.js';
 
-export type { McpServerConfig, McpHttpServer, McpStdioServer } from './mcp-tools.js';
+export type { McpServerConfig, McpHttpServer, McpStdioServer } from './mcp-config.js';
 
 /** Where SessionBuilder starts the session, and its logger, stored values and deadline. */
 export interface SessionBuilderOptions {
