@@ -7,19 +7,23 @@ import { test } from 'node:test';
 import { Agent, run, Usage, type Model, type ModelRequest, type ModelResponse } from '@openai/agents';
 import { createCodeModeTool } from '@tanstack/ai-code-mode';
 import { toolDefinition } from '@tanstack/ai';
-import { generateText, isStepCount } from 'ai';
+import { generateText, isStepCount, jsonSchema, tool } from 'ai';
 import { MockLanguageModelV4 } from 'ai/test';
 import { z } from 'zod';
-import { codeModeTools as aiSdkTools } from '../adapters/ai-sdk.js';
+import { aiSdkToolSource, codeModeTools as aiSdkTools } from '../adapters/ai-sdk.js';
 import { codeModeTools as agentsTools } from '../adapters/openai-agents.js';
 import { codecellIsolateDriver } from '../adapters/tanstack.js';
 import { SessionBuilder } from '../host/index.js';
 import { createCodeModeTools, type CellStreamEvent, type CodeModeResult } from '../src/index.js';
 import { capturingLogger, newRuntime, RecordingDelegate } from './helpers.js';
 
-/** A cell that outputs, yields (exec returns), then finishes (wait returns it). */
+/**
+ * A cell that outputs, yields (exec returns: by yield_control(), not by a clock, so a loaded
+ * machine cannot make it return before "started"), then finishes (wait returns it).
+ */
 const SLOW_CELL =
-  'text("started"); await new Promise((r) => setTimeout(r, 300)); text("finished: " + (await tools.add({ a: 2, b: 3 })))';
+  'text("started"); yield_control(); await new Promise((r) => setTimeout(r, 300)); ' +
+  'text("finished: " + (await tools.add({ a: 2, b: 3 })))';
 const ADD = {
   name: 'add',
   inputSchema: { type: 'object', properties: { a: { type: 'number' }, b: { type: 'number' } }, required: ['a', 'b'] },
@@ -58,7 +62,7 @@ test('createCodeModeTools: strict-mode schemas, exec yields, wait completes, an 
     assert.equal(additionalProperties, false);
   }
   assert.match(exec.description, /add\(/);
-  const first = await exec.execute({ source: SLOW_CELL, language: null, yield_time_ms: 50 });
+  const first = await exec.execute({ source: SLOW_CELL, language: null, yield_time_ms: 10_000 });
   assert.equal(first.status, 'yielded');
   assert.equal(first.output, 'started');
   const done = await wait.execute({ cell_id: first.cell_id, yield_time_ms: 10_000, terminate: null });
@@ -130,7 +134,7 @@ test('codecell/ai-sdk: generateText with a mock model runs exec, then wait, thro
               type: 'tool-call',
               toolCallId: 'c1',
               toolName: 'exec',
-              input: JSON.stringify({ source: SLOW_CELL, language: null, yield_time_ms: 50 }),
+              input: JSON.stringify({ source: SLOW_CELL, language: null, yield_time_ms: 10_000 }),
             },
           ],
           finishReason: { unified: 'tool-calls', raw: undefined },
@@ -189,7 +193,7 @@ test('codecell/openai-agents: an Agent with a fake Model runs exec, then wait, t
             type: 'function_call',
             callId: 'c1',
             name: 'exec',
-            arguments: JSON.stringify({ source: SLOW_CELL, language: null, yield_time_ms: 50 }),
+            arguments: JSON.stringify({ source: SLOW_CELL, language: null, yield_time_ms: 10_000 }),
             status: 'completed',
           },
         ]);
@@ -282,4 +286,62 @@ test('the README adapter examples run as printed, each under 15 lines', () => {
     assert.equal(status, 0, stderr);
     assert.equal(stdout, expected, name);
   }
+});
+
+test("codecell/ai-sdk: an AI SDK tool set becomes a session's tools, schemas checked, signals passed", async (t) => {
+  const seen: { input: unknown; toolCallId: string; aborted: () => boolean }[] = [];
+  const toolSet = {
+    add: tool({
+      description: 'Adds two numbers',
+      inputSchema: z.object({ a: z.number(), b: z.number() }),
+      execute: async ({ a, b }, { toolCallId }) => (
+        seen.push({ input: { a, b }, toolCallId, aborted: () => false }),
+        a + b
+      ),
+    }),
+    wait: tool({
+      inputSchema: jsonSchema<{ ms: number }>({
+        type: 'object',
+        properties: { ms: { type: 'number' } },
+        required: ['ms'],
+      }),
+      execute: (input, { toolCallId, abortSignal }) =>
+        new Promise((resolve) => {
+          seen.push({ input, toolCallId, aborted: () => abortSignal?.aborted === true });
+          abortSignal?.addEventListener('abort', () => resolve('stopped'));
+        }),
+    }),
+  };
+  const source = await aiSdkToolSource(toolSet);
+  assert.deepEqual(
+    source.tools.map((each) => each.name),
+    ['add', 'wait'],
+  );
+  assert.equal(source.tools[0]?.description, 'Adds two numbers');
+  assert.deepEqual(source.tools[1], {
+    name: 'wait',
+    inputSchema: { type: 'object', properties: { ms: { type: 'number' } }, required: ['ms'] },
+  });
+  const session = await new SessionBuilder({ logger: capturingLogger() })
+    .withTools(source.tools, source.delegate)
+    .start();
+  t.after(() => session.shutdown());
+  const cell = await session.execute({
+    source:
+      'text(await tools.add({ a: 2, b: 40 }));\n' +
+      'try { await tools.add({ a: "2", b: 40 }) } catch (e) { text(e.name + ": " + e.message) }',
+  });
+  assert.deepEqual((await cell.initialEvent).items, [
+    { type: 'text', text: '42' },
+    { type: 'text', text: 'TypeError: tools.add: input.a must be number' },
+  ]);
+  assert.deepEqual(
+    seen.map(({ input, toolCallId }) => ({ input, toolCallId })),
+    [{ input: { a: 2, b: 40 }, toolCallId: 'tool-1' }],
+  );
+  const waiting = await session.execute({ source: 'await tools.wait({ ms: 1 })' }, { kind: 'pendingFrontier' });
+  assert.equal((await waiting.initialEvent).kind, 'pending');
+  await session.terminate(waiting.cellId);
+  assert.equal(seen.at(-1)?.aborted(), true, "the cell's signal reached the tool's execute as its abortSignal");
+  await assert.rejects(aiSdkToolSource({ bare: { inputSchema: z.object({}) } } as never), /tool bare has no execute/);
 });
