@@ -1,8 +1,12 @@
 // `codecell/openai-agents`: the exec/wait pair as OpenAI Agents SDK function tools, in strict
 // mode. `@openai/agents` is an optional peer dependency: install it to use this entry point.
-import { tool, type FunctionTool } from '@openai/agents';
+import { RunContext, tool, type FunctionTool, type Tool } from '@openai/agents';
 import {
   createCodeModeTools,
+  type JsonValue,
+  type NestedToolCall,
+  type SessionRuntimeDelegate,
+  type ToolDefinition,
   renderCodeModeResult,
   type CodeModeTarget,
   type CodeModeTool,
@@ -29,4 +33,52 @@ export function codeModeTools(target: CodeModeTarget, options: CodeModeToolsOpti
         ),
     }) as FunctionTool;
   return [asTool(exec), asTool(wait)];
+}
+
+/** Agents SDK function tools as a session's tools: their definitions, and a delegate that runs them. */
+export interface AgentsToolSource {
+  /** One definition per tool: its name, description and parameters (JSON Schema). */
+  readonly tools: ToolDefinition[];
+  /** Runs a cell's call with the tool's own `invoke` (the cell's signal as its signal). */
+  readonly delegate: Pick<SessionRuntimeDelegate, 'invokeTool'>;
+}
+
+/**
+ * The function tools an agent already has for the OpenAI Agents SDK (`tool({ name, parameters,
+ * execute })`) as tools of a session, so cells call them as `tools.<name>(input)`:
+ * `new SessionBuilder().withTools(source.tools, source.delegate)`. Their parameters (JSON Schema,
+ * made from zod by the SDK) check each call's input; a call runs the tool as the SDK would
+ * (`invoke`, in a RunContext of `context`), so what it answers — its errors too, as the SDK's
+ * error function words them — is what the cell gets. Hosted and computer tools are refused: they
+ * do not run in this process.
+ */
+export function agentsToolSource(tools: readonly Tool[], context: unknown = {}): AgentsToolSource {
+  if (!Array.isArray(tools)) throw new TypeError('agentsToolSource: give an array of tool({ ... }) function tools');
+  const byName = new Map<string, FunctionTool>();
+  for (const each of tools) {
+    if (each.type !== 'function')
+      throw new TypeError(`agentsToolSource: ${each.name} is a ${each.type} tool, not a function tool`);
+    byName.set(each.name, each);
+  }
+  return {
+    tools: [...byName.values()].map((each) => ({
+      name: each.name,
+      description: each.description,
+      inputSchema: each.parameters as { [key: string]: JsonValue },
+    })),
+    delegate: {
+      invokeTool: async (call: NestedToolCall, signal: AbortSignal): Promise<JsonValue | undefined> => {
+        const functionTool = byName.get(call.tool.name);
+        if (functionTool === undefined) throw new Error(`no Agents SDK tool ${call.tool.name}`);
+        const input = JSON.stringify(call.input ?? {});
+        const toolCall = {
+          type: 'function_call',
+          callId: call.callId,
+          name: call.tool.name,
+          arguments: input,
+        } as const;
+        return (await functionTool.invoke(new RunContext(context), input, { signal, toolCall })) as JsonValue;
+      },
+    },
+  };
 }

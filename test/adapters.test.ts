@@ -4,14 +4,22 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
-import { Agent, run, Usage, type Model, type ModelRequest, type ModelResponse } from '@openai/agents';
+import {
+  Agent,
+  run,
+  tool as agentsTool,
+  Usage,
+  type Model,
+  type ModelRequest,
+  type ModelResponse,
+} from '@openai/agents';
 import { createCodeModeTool } from '@tanstack/ai-code-mode';
 import { toolDefinition } from '@tanstack/ai';
 import { generateText, isStepCount, jsonSchema, tool } from 'ai';
 import { MockLanguageModelV4 } from 'ai/test';
 import { z } from 'zod';
 import { aiSdkToolSource, codeModeTools as aiSdkTools } from '../adapters/ai-sdk.js';
-import { codeModeTools as agentsTools } from '../adapters/openai-agents.js';
+import { agentsToolSource, codeModeTools as agentsTools } from '../adapters/openai-agents.js';
 import { codecellIsolateDriver } from '../adapters/tanstack.js';
 import { SessionBuilder } from '../host/index.js';
 import { createCodeModeTools, type CellStreamEvent, type CodeModeResult } from '../src/index.js';
@@ -344,4 +352,52 @@ test("codecell/ai-sdk: an AI SDK tool set becomes a session's tools, schemas che
   await session.terminate(waiting.cellId);
   assert.equal(seen.at(-1)?.aborted(), true, "the cell's signal reached the tool's execute as its abortSignal");
   await assert.rejects(aiSdkToolSource({ bare: { inputSchema: z.object({}) } } as never), /tool bare has no execute/);
+});
+
+test("codecell/openai-agents: Agents SDK function tools become a session's tools, run as the SDK runs them", async (t) => {
+  const signals: AbortSignal[] = [];
+  const tools = [
+    agentsTool({
+      name: 'add',
+      description: 'Adds two numbers',
+      parameters: z.object({ a: z.number(), b: z.number() }),
+      execute: async ({ a, b }) => a + b,
+    }),
+    agentsTool({
+      name: 'hold',
+      description: 'Waits until stopped',
+      parameters: z.object({}),
+      execute: (_input, _context, details) =>
+        new Promise<string>((resolve) => {
+          if (details?.signal !== undefined) signals.push(details.signal);
+          details?.signal?.addEventListener('abort', () => resolve('stopped'));
+        }),
+    }),
+  ];
+  const source = agentsToolSource(tools);
+  assert.deepEqual(
+    source.tools.map(({ name, description }) => [name, description]),
+    [
+      ['add', 'Adds two numbers'],
+      ['hold', 'Waits until stopped'],
+    ],
+  );
+  const session = await new SessionBuilder({ logger: capturingLogger() })
+    .withTools(source.tools, source.delegate)
+    .start();
+  t.after(() => session.shutdown());
+  const cell = await session.execute({
+    source:
+      'text(await tools.add({ a: 2, b: 40 }));\n' +
+      'try { await tools.add({ a: "2", b: 40 }) } catch (e) { text(e.name + ": " + e.message) }',
+  });
+  assert.deepEqual((await cell.initialEvent).items, [
+    { type: 'text', text: '42' },
+    { type: 'text', text: 'TypeError: tools.add: input.a must be number' },
+  ]);
+  const holding = await session.execute({ source: 'await tools.hold({})' }, { kind: 'pendingFrontier' });
+  assert.equal((await holding.initialEvent).kind, 'pending');
+  await session.terminate(holding.cellId);
+  assert.equal(signals.at(-1)?.aborted, true, "the cell's signal reached the tool");
+  assert.throws(() => agentsToolSource([{ type: 'hosted_tool', name: 'web_search' } as never]), /not a function tool/);
 });
