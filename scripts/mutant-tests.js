@@ -19,6 +19,7 @@ const SETS = {
     'limits',
   ],
   host: [
+    'session-record',
     'wire-pool',
     'rpc',
     'incoming-calls',
