@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import {
   Agent,
   run,
@@ -22,7 +22,13 @@ import { aiSdkToolSource, codeModeTools as aiSdkTools } from '../adapters/ai-sdk
 import { agentsToolSource, codeModeTools as agentsTools } from '../adapters/openai-agents.js';
 import { codecellIsolateDriver } from '../adapters/tanstack.js';
 import { SessionBuilder } from '../host/index.js';
-import { createCodeModeTools, type CellStreamEvent, type CodeModeResult } from '../src/index.js';
+import {
+  createCodeModeTools,
+  type CellStreamEvent,
+  type CodeModeResult,
+  type SessionRuntimeDelegate,
+  type ToolDefinition,
+} from '../src/index.js';
 import { capturingLogger, newRuntime, RecordingDelegate } from './helpers.js';
 
 /**
@@ -296,6 +302,30 @@ test('the README adapter examples run as printed, each under 15 lines', () => {
   }
 });
 
+/**
+ * A framework's tools as a built session's tools: its `add` answers, and a misfit input is refused
+ * by the session before the framework's tool sees it.
+ */
+async function sessionOfSource(
+  t: TestContext,
+  source: { tools: ToolDefinition[]; delegate: Pick<SessionRuntimeDelegate, 'invokeTool'> },
+) {
+  const session = await new SessionBuilder({ logger: capturingLogger() })
+    .withTools(source.tools, source.delegate)
+    .start();
+  t.after(() => session.shutdown());
+  const cell = await session.execute({
+    source:
+      'text(await tools.add({ a: 2, b: 40 }));\n' +
+      'try { await tools.add({ a: "2", b: 40 }) } catch (e) { text(e.name + ": " + e.message) }',
+  });
+  assert.deepEqual((await cell.initialEvent).items, [
+    { type: 'text', text: '42' },
+    { type: 'text', text: 'TypeError: tools.add: input.a must be number' },
+  ]);
+  return session;
+}
+
 test("codecell/ai-sdk: an AI SDK tool set becomes a session's tools, schemas checked, signals passed", async (t) => {
   const seen: { input: unknown; toolCallId: string; aborted: () => boolean }[] = [];
   const toolSet = {
@@ -330,19 +360,7 @@ test("codecell/ai-sdk: an AI SDK tool set becomes a session's tools, schemas che
     name: 'wait',
     inputSchema: { type: 'object', properties: { ms: { type: 'number' } }, required: ['ms'] },
   });
-  const session = await new SessionBuilder({ logger: capturingLogger() })
-    .withTools(source.tools, source.delegate)
-    .start();
-  t.after(() => session.shutdown());
-  const cell = await session.execute({
-    source:
-      'text(await tools.add({ a: 2, b: 40 }));\n' +
-      'try { await tools.add({ a: "2", b: 40 }) } catch (e) { text(e.name + ": " + e.message) }',
-  });
-  assert.deepEqual((await cell.initialEvent).items, [
-    { type: 'text', text: '42' },
-    { type: 'text', text: 'TypeError: tools.add: input.a must be number' },
-  ]);
+  const session = await sessionOfSource(t, source);
   assert.deepEqual(
     seen.map(({ input, toolCallId }) => ({ input, toolCallId })),
     [{ input: { a: 2, b: 40 }, toolCallId: 'tool-1' }],
@@ -382,19 +400,7 @@ test("codecell/openai-agents: Agents SDK function tools become a session's tools
       ['hold', 'Waits until stopped'],
     ],
   );
-  const session = await new SessionBuilder({ logger: capturingLogger() })
-    .withTools(source.tools, source.delegate)
-    .start();
-  t.after(() => session.shutdown());
-  const cell = await session.execute({
-    source:
-      'text(await tools.add({ a: 2, b: 40 }));\n' +
-      'try { await tools.add({ a: "2", b: 40 }) } catch (e) { text(e.name + ": " + e.message) }',
-  });
-  assert.deepEqual((await cell.initialEvent).items, [
-    { type: 'text', text: '42' },
-    { type: 'text', text: 'TypeError: tools.add: input.a must be number' },
-  ]);
+  const session = await sessionOfSource(t, source);
   const holding = await session.execute({ source: 'await tools.hold({})' }, { kind: 'pendingFrontier' });
   assert.equal((await holding.initialEvent).kind, 'pending');
   await session.terminate(holding.cellId);
