@@ -54,7 +54,13 @@ const codecellDefineProperty = Object.defineProperty;
 const codecellFreeze = Object.freeze;
 const codecellIsArray = Array.isArray;
 
-function installCodecellPrelude(send: HostSend) {
+function installCodecellPrelude(hostSend: HostSend) {
+  // Clock readings go to the host before the message that follows them (sandbox/journal.ts).
+  let journal: SandboxJournal | undefined;
+  const send: HostSend = (...message) => {
+    journal?.flush();
+    hostSend(...message);
+  };
   const state: PreludeState = {
     send,
     global: globalThis as Record<string, unknown>,
@@ -90,7 +96,8 @@ function installCodecellPrelude(send: HostSend) {
   function receive(...message: ToSandboxMessage): void {
     if (message[0] === 'settle') settle(state, message[1], message[2], message[3], message[4]);
     else if (message[0] === 'timer') fireTimer(state, message[1]);
-    else if (message[0] === 'configure') configure(state, message[1]);
+    else if (message[0] === 'configure')
+      journal = configure(state, message[1], message[2], (values) => hostSend('clock', values));
     else if (message[0] === 'watchRejections') watchRejections();
     else message satisfies never; // a TO_SANDBOX row without a branch here does not compile
   }
@@ -101,8 +108,16 @@ function defineCellGlobal(state: PreludeState, name: string, value: unknown): vo
   codecellDefineProperty(state.global, name, { value, writable: true, configurable: true, enumerable: false });
 }
 
-/** Defines the cell's globals from the host's configuration (tools, stored values, limits). */
-function configure(state: PreludeState, configText: string): void {
+/**
+ * Defines the cell's globals from the host's configuration (tools, stored values, limits), and
+ * its journal's clock and random numbers when it has one.
+ */
+function configure(
+  state: PreludeState,
+  configText: string,
+  journalText: string,
+  sendClock: (values: string) => void,
+): SandboxJournal | undefined {
   const config = codecellParseJson(configText) as SandboxConfig;
   state.maxNotificationBytes = config.limits.maxNotificationBytes;
   const tools: Record<string, unknown> = {};
@@ -130,6 +145,8 @@ function configure(state: PreludeState, configText: string): void {
     defineCellGlobal(state, 'store', stored.store);
     defineCellGlobal(state, 'load', stored.load);
   }
+  if (journalText === '') return undefined;
+  return codecellInstallJournal(state.global, codecellParseJson(journalText) as SandboxJournalConfig, sendClock);
 }
 
 /** text, image, notify, yield_control, exit, the timers and console (SPEC §5). */

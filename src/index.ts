@@ -1,8 +1,9 @@
 // The public surface of `codecell`, exported by name (a test pins this list).
 export { SessionRuntime, DEFAULT_CALLBACK_ABORT_DEADLINE_MS } from './session/session-runtime.js';
 export type { SessionRuntimeConstructor, SessionRuntimeOptions, SuspendOptions } from './session/session-runtime.js';
-export type { SessionSnapshot } from './session/snapshot.js';
-export { CodeCellError, ERROR_CODES, isCodeCellError } from './errors.js';
+export type { PausedCellSnapshot, SessionSnapshot } from './session/snapshot.js';
+export type { JournalDelivery, JournaledCall, JournalSnapshot } from './cell/journal.js';
+export { CellInterrupt, CodeCellError, ERROR_CODES, isCodeCellError } from './errors.js';
 export { cellFailure } from './outcome.js';
 export type { CodeCellErrorCode } from './errors.js';
 export { DEFAULT_LIMITS } from './limits.js';
@@ -33,6 +34,7 @@ export type {
 } from './tools/code-mode-tools.js';
 export type { ExecToolOptions, ModelToolDescription } from './tools/declarations.js';
 export type {
+  CellAnswer,
   CellEvent,
   CellId,
   CellLanguage,

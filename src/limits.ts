@@ -27,6 +27,11 @@ export interface CellLimits {
   maxNotificationBytes: number;
   /** UTF-8 bytes of the session's stored values (keys and JSON texts together). */
   maxStoredBytes: number;
+  /**
+   * Bytes of a running cell's journal (SPEC §13: tool results, inputs, clock readings); past it
+   * the cell runs on but can no longer be paused by a CellInterrupt or replayed. 0: no journal.
+   */
+  journalMaxBytes: number;
 }
 
 const MiB = 1024 * 1024;
@@ -48,6 +53,7 @@ export const DEFAULT_LIMITS: Readonly<CellLimits> = Object.freeze({
   completionDrainMs: 10_000,
   maxNotificationBytes: 64 * 1024,
   maxStoredBytes: 4 * MiB,
+  journalMaxBytes: 1 * MiB,
 });
 
 /** The smallest accepted value of each limit (isolated-vm refuses heaps under 8 MiB). */
@@ -66,6 +72,7 @@ const MINIMUMS: Readonly<CellLimits> = Object.freeze({
   completionDrainMs: 0,
   maxNotificationBytes: 1,
   maxStoredBytes: 0,
+  journalMaxBytes: 0,
 });
 
 export const LIMIT_NAMES = Object.keys(DEFAULT_LIMITS) as (keyof CellLimits)[];

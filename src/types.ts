@@ -47,10 +47,12 @@ export type { ImageDetail } from './isolate/sandbox-protocol.js';
 export type OutputItem = { type: 'text'; text: string } | { type: 'image'; imageUrl: string; detail: ImageDetail };
 
 /**
- * Why a cell was terminated: terminate() (`requested`), a session shutdown, a limit, or the loss
- * of its host (`hostLost`: a remote session's host died or ended its drain while the cell ran).
+ * Why a cell was terminated: terminate() (`requested`), a session shutdown, a limit, the loss
+ * of its host (`hostLost`: a remote session's host died or ended its drain while the cell ran),
+ * or a run from its journal that asked for another tool or input than recorded (`replayDiverged`).
  */
-export type TerminationReason = 'requested' | 'shutdown' | 'memoryLimit' | 'timeLimit' | 'outputLimit' | 'hostLost';
+export type TerminationReason =
+  'requested' | 'shutdown' | 'memoryLimit' | 'timeLimit' | 'outputLimit' | 'hostLost' | 'replayDiverged';
 
 /**
  * A tool call of a cell lost with its host (SPEC §13), from the client's own record: whether the
@@ -73,11 +75,27 @@ export type CellEvent =
       cellId: CellId;
       items: OutputItem[];
       reason?: TerminationReason;
-      /** With `reason: 'hostLost'`: every tool call the cell made, in order. */
+      /** With `reason: 'hostLost'` or `'replayDiverged'`: every tool call the cell made, in order. */
       toolCalls?: ToolCallRecord[];
       /** How many of its oldest answered calls `toolCalls` leaves out (it lists at most 1 000). */
       toolCallsDropped?: number;
+    }
+  /**
+   * A tool call was answered with a CellInterrupt (SPEC §13): the cell is paused — its isolate
+   * freed, its journal kept — until `resumeCell(cellId, answer)` gives that call its outcome.
+   */
+  | {
+      kind: 'interrupted';
+      cellId: CellId;
+      items: OutputItem[];
+      callId: string;
+      tool: { name: string; namespace?: string };
+      input: JsonValue | undefined;
+      payload: JsonValue;
     };
+
+/** What `resumeCell` delivers as the interrupted call's outcome: its result, or an error. */
+export type CellAnswer = { result: JsonValue | undefined } | { error: string };
 
 export type TerminalCellEvent = Extract<CellEvent, { kind: 'completed' | 'terminated' }>;
 
@@ -183,6 +201,11 @@ export interface CodeCellSession {
   observe(cellId: CellId, mode: ObserveMode, signal?: AbortSignal): Promise<CellEvent>;
   beginObserve(cellId: CellId, mode: ObserveMode, signal?: AbortSignal): Promise<PendingEvent>;
   terminate(cellId: CellId): Promise<CellEvent>;
+  /**
+   * Runs a cell a CellInterrupt paused again, from its journal, with `answer` as the outcome of
+   * the call it paused at; resolves with the cell's next observation (SPEC §13).
+   */
+  resumeCell(cellId: CellId, answer: CellAnswer, observe?: ObserveMode): Promise<CellEvent>;
   shutdown(): Promise<void>;
   /** Every cell's events (with its id), admissions included, in the order they happen. */
   events(): HandOffStream<SessionStreamEvent>;

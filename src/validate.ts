@@ -1,10 +1,11 @@
 // Argument checks for the public API: every bad input becomes ERR_INVALID_REQUEST with a message
 // that names the field.
-import { invalidRequest } from './errors.js';
+import { invalidRequest, messageOf } from './errors.js';
+import { toJsonText } from './json.js';
 import { checkLimits } from './limits.js';
 import { toolIdentifier } from './tools/tool-names.js';
 import type { CellTool } from './cell/tool-calls.js';
-import type { Logger, ObserveMode, SessionRuntimeDelegate, ToolDefinition } from './types.js';
+import type { CellAnswer, JsonValue, Logger, ObserveMode, SessionRuntimeDelegate, ToolDefinition } from './types.js';
 
 const LANGUAGES = ['javascript', 'typescript', 'auto'] as const;
 const TOOL_KINDS = ['function', 'freeform'] as const;
@@ -160,4 +161,32 @@ export function checkSuspendOptions(options: unknown): AbortSignal | undefined {
   if (signal !== undefined && !(signal instanceof AbortSignal))
     throw invalidRequest('options.signal must be an AbortSignal');
   return signal;
+}
+
+/**
+ * resumeCell's answer: `{ result }` (a JSON value, or undefined for none) or `{ error }` (a
+ * message, or an Error whose message is taken), not both.
+ */
+export function checkCellAnswer(answer: unknown): CellAnswer {
+  if (answer === null || typeof answer !== 'object' || Array.isArray(answer))
+    throw invalidRequest('answer must be { result } or { error }');
+  const hasResult = Object.hasOwn(answer, 'result');
+  const hasError = Object.hasOwn(answer, 'error');
+  const unknown = Object.keys(answer).filter((key) => key !== 'result' && key !== 'error');
+  if (unknown.length > 0)
+    throw invalidRequest(`answer has unknown field(s) ${unknown.join(', ')}: it is { result } or { error }`);
+  if (hasResult === hasError) throw invalidRequest('answer must have exactly one of result and error');
+  if (hasError) {
+    const { error } = answer as { error: unknown };
+    if (typeof error === 'string') return { error };
+    if (error instanceof Error) return { error: messageOf(error) };
+    throw invalidRequest('answer.error must be a string or an Error');
+  }
+  const { result } = answer as { result: unknown };
+  try {
+    toJsonText(result);
+  } catch (error) {
+    throw invalidRequest(`answer.result is not JSON: ${messageOf(error)}`);
+  }
+  return { result: result as JsonValue | undefined };
 }

@@ -17,6 +17,7 @@ const deadline = new Deadline(0);
 /** One state of every phase, as the cell builds them. */
 const states: Record<Phase, CellState> = {
   running: { phase: 'running' },
+  interrupted: { phase: 'interrupted', callId: 'tool-1', event },
   settling: { phase: 'settling', error: undefined, dangling: [] },
   finishing: { phase: 'finishing', error: undefined, drainStop: new AbortController() },
   terminating: { phase: 'terminating', reason: 'requested', deadline },
@@ -27,6 +28,9 @@ const phases = Object.keys(TRANSITIONS) as Phase[];
 const allowed: [Phase, Phase][] = [
   ['running', 'settling'],
   ['running', 'terminating'],
+  ['running', 'interrupted'],
+  ['interrupted', 'running'],
+  ['interrupted', 'terminating'],
   ['settling', 'finishing'],
   ['settling', 'terminating'],
   ['finishing', 'terminating'],
@@ -60,14 +64,14 @@ test('every phase but closed leads on, and closed is reachable from running', ()
   for (const phase of phases) assert.equal(TRANSITIONS[phase].length === 0, phase === 'closed', phase);
 });
 
-test('live means the isolate may still run; unended means the outcome is not committed yet', () => {
+test('live means the callbacks are live; unended means the outcome is not committed yet', () => {
   assert.deepEqual(
     phases.filter((phase) => isLive(states[phase])),
-    ['running', 'settling', 'finishing'],
+    ['running', 'interrupted', 'settling', 'finishing'],
   );
   assert.deepEqual(
     phases.filter((phase) => isUnended(states[phase])),
-    ['running', 'settling', 'finishing', 'terminating'],
+    ['running', 'interrupted', 'settling', 'finishing', 'terminating'],
   );
 });
 

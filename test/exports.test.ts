@@ -9,6 +9,7 @@ import { test } from 'node:test';
 test('codecell exports exactly these values', async () => {
   const surface = await import('codecell');
   assert.deepEqual(Object.keys(surface).sort(), [
+    'CellInterrupt',
     'CodeCellError',
     'DEFAULT_CALLBACK_ABORT_DEADLINE_MS',
     'DEFAULT_ISOLATE_POOL_SIZE',

@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestContext } from 'node:test';
-import { SessionRuntime, type SessionRuntimeOptions } from '../src/index.js';
+import { SessionRuntime, type SessionRuntimeOptions, type SessionSnapshot } from '../src/index.js';
 import type {
   CellId,
   CellNotification,
@@ -99,8 +99,13 @@ export function newRuntime(
   t: TestContext,
   delegate: SessionRuntimeDelegate,
   options: SessionRuntimeOptions = {},
+  snapshot?: SessionSnapshot,
 ): SessionRuntime {
-  const runtime = new SessionRuntime(delegate, { logger: capturingLogger(), ...options });
+  const withLogger = { logger: capturingLogger(), ...options };
+  const runtime =
+    snapshot === undefined
+      ? new SessionRuntime(delegate, withLogger)
+      : SessionRuntime.resume(snapshot, delegate, withLogger);
   t.after(() => runtime.shutdown());
   return runtime;
 }

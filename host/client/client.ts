@@ -290,7 +290,8 @@ export class HostClient {
     const { snapshot: checked } = checkSnapshot(snapshot);
     if (options === null || typeof options !== 'object')
       throw new CodeCellError('ERR_INVALID_REQUEST', 'options must be an object');
-    const restore = { storedValues: checked.storedValues, nextCellId: checked.nextCellId };
+    const { storedValues, nextCellId, pausedCells } = checked;
+    const restore = { storedValues, nextCellId, ...(pausedCells === undefined ? {} : { pausedCells }) };
     return this.createSession(delegate, {
       ...checked.options,
       ...(options.signal === undefined ? {} : { signal: options.signal }),

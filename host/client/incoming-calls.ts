@@ -4,7 +4,7 @@
 // engine forgets them). A cell's calls of one method share one AbortSignal; its groups are
 // forgotten when the cell closes, a session's when it shuts down.
 import { CodeCellError, toolIdentifier, type SessionRuntimeDelegate, type ToolCallRecord } from '../../src/index.js';
-import { Deadline, errorKindOf, messageOf, toJsonText, toolErrorText } from '../../src/internal.js';
+import { Deadline, errorKindOf, isCellInterrupt, messageOf, toJsonText, toolErrorText } from '../../src/internal.js';
 import { ErrorAnswer, JsonText, type WireError } from '../wire/messages.js';
 import {
   DelegateCalls,
@@ -99,13 +99,25 @@ export function serveDelegateCall(
       call.answer(new JsonText(text));
     },
     (error: unknown) => {
-      if (record !== undefined) record.outcome = 'threw';
+      const interrupt = isCellInterrupt(error) ? interruptPayload(error.payload) : undefined;
+      // A paused call is answered later, by resumeCell: it is still pending.
+      if (record !== undefined && interrupt === undefined) record.outcome = 'threw';
       if (!call.open) return; // given up by the host (cell/cancel, shutdown): no answer to make
       const kind = errorKindOf(error);
       const message = toolErrorText(error, MAX_WIRE_ERROR_BYTES);
-      call.fail(new ErrorAnswer(JsonRpcErrors.delegateFailed, message, kind === '' ? undefined : { kind }));
+      const data = interrupt !== undefined ? { interrupt } : kind === '' ? undefined : { kind };
+      call.fail(new ErrorAnswer(JsonRpcErrors.delegateFailed, message, data));
     },
   );
+}
+
+/** A CellInterrupt's payload as it crosses (a JSON text), or undefined when it is not JSON. */
+function interruptPayload(payload: unknown): string | undefined {
+  try {
+    return toJsonText(payload) || 'null';
+  } catch {
+    return undefined;
+  }
 }
 
 /** What the cell calls the delegate method by: `tools.<identifier>`, or `delegate.<method>`. */

@@ -20,6 +20,8 @@ export class RemoteCells {
    * session's deadline (counted from the cancel) passes. terminate resolves after it (SPEC §6).
    */
   readonly #windingDown = new Map<CellId, Promise<void>>();
+  /** Cells whose last event here was `interrupted` (paused by a CellInterrupt). */
+  readonly #paused = new Set<CellId>();
   /** Terminal events held here for cells lost with their host (or taken before a hand-off). */
   readonly #held = new Map<CellId, CellEvent>();
 
@@ -58,7 +60,18 @@ export class RemoteCells {
   /** An event reached this client: a terminal one ends the cell here, as on the host. */
   delivered(cellId: CellId, event: CellEvent): CellEvent {
     if (event.kind === 'completed' || event.kind === 'terminated') this.#open.delete(cellId);
+    if (event.kind === 'interrupted') this.#paused.add(cellId);
+    else this.#paused.delete(cellId);
     return event;
+  }
+
+  isPaused(cellId: CellId): boolean {
+    return this.#paused.has(cellId);
+  }
+
+  /** The open cells that are not paused (a suspend's signal terminates these). */
+  get running(): CellId[] {
+    return [...this.#open].filter((cellId) => !this.#paused.has(cellId));
   }
 
   /** The cell's end is held here (its host was lost, or is being left): handed out once. */

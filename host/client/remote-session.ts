@@ -4,6 +4,7 @@ import {
   CodeCellError,
   DEFAULT_CALLBACK_ABORT_DEADLINE_MS,
   DEFAULT_LIMITS,
+  type CellAnswer,
   type CellEvent,
   type CellId,
   type CellStreamEvent,
@@ -23,8 +24,10 @@ import {
 import {
   busyObserverError,
   CellStreams,
+  checkCellAnswer,
   checkSuspendOptions,
   Deadline,
+  DEFAULT_OBSERVE,
   messageOf,
   missingCell,
   quiet,
@@ -117,6 +120,11 @@ export class HostSession extends SessionBase implements RemoteSession, LinkedSes
     this.setupCellId = created.setupCellId;
     this.#deadlineMs = created.deadlineMs ?? DEFAULT_CALLBACK_ABORT_DEADLINE_MS;
     this.#bounds = new ResultBounds(link, created.maxResultBytes);
+    // A resumed session's paused cells are its cells too (resumeCell addresses them).
+    for (const { event } of params.restore?.pausedCells ?? []) {
+      this.#cells.admitted(event.cellId);
+      this.#cells.delivered(event.cellId, event);
+    }
     if (rehome !== undefined) {
       // Sent again on another host without setup: its effects are in the stored values.
       const { setupSource: _, restore, ...own } = params;
@@ -224,6 +232,30 @@ export class HostSession extends SessionBase implements RemoteSession, LinkedSes
     return event;
   }
 
+  async resumeCell(cellId: CellId, answer: CellAnswer, observe: ObserveMode = DEFAULT_OBSERVE): Promise<CellEvent> {
+    this.#assertCellUsable(cellId);
+    const checked = checkCellAnswer(answer);
+    // As in-process: a cell that is not paused is refused before its observer is looked at.
+    if (!this.#cells.isPaused(cellId))
+      throw new CodeCellError(
+        'ERR_INVALID_REQUEST',
+        `cell ${cellId} is not interrupted: only an interrupted cell resumes`,
+      );
+    if (this.#observing.has(cellId)) throw busyObserverError(cellId);
+    this.#observing.add(cellId);
+    try {
+      const params = { sessionId: this.sessionId, cellId, answer: checked, observe };
+      return this.#cells.delivered(cellId, await this.#link.request(Methods.cellResume, params));
+    } catch (error) {
+      const lost = this.#cells.takeHeld(cellId);
+      if (lost !== undefined) return lost;
+      this.#cells.forgetIfMissing(cellId, error);
+      throw error;
+    } finally {
+      this.#observed(cellId);
+    }
+  }
+
   async suspend(options: SuspendOptions = {}): Promise<SessionSnapshot> {
     const signal = checkSuspendOptions(options);
     if (this.#move?.moving === true) await this.#move.moved();
@@ -231,7 +263,7 @@ export class HostSession extends SessionBase implements RemoteSession, LinkedSes
     this.#suspending = true;
     // The host waits for the cells; a signal ends them with a terminate each.
     const stop = (): void => {
-      for (const cellId of this.#cells.open) this.terminate(cellId).catch(() => {});
+      for (const cellId of this.#cells.running) this.terminate(cellId).catch(() => {});
     };
     if (signal?.aborted === true) stop();
     else signal?.addEventListener('abort', stop, { once: true });

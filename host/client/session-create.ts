@@ -25,7 +25,7 @@ export interface RemoteSessionOptions {
   /** Bound on the setup cell reaching its first frontier (default 60 000 ms). */
   setupTimeoutMs?: number;
   /** A suspended session's state (resumeSession). @internal */
-  restore?: Pick<SessionSnapshot, 'storedValues' | 'nextCellId'>;
+  restore?: Pick<SessionSnapshot, 'storedValues' | 'nextCellId' | 'pausedCells'>;
 }
 
 /** What session/create answered, checked: the session's id on the host and its bounds. */

@@ -2,6 +2,7 @@
 // method table (Handlers<'toHost'>: a row without a handler does not compile), each a thin step
 // onto SessionRuntime.
 import {
+  CellInterrupt,
   CodeCellError,
   DEFAULT_CALLBACK_ABORT_DEADLINE_MS,
   DEFAULT_LIMITS,
@@ -92,6 +93,8 @@ export function hostHandlers(host: HostContext): Handlers<'toHost'> {
     // The client's $/cancelRequest aborts the observation (and is answered -32800).
     cellObserve: ({ sessionId, cellId, mode }, request) =>
       sessions.get(sessionId).observe(cellId, mode, request.signal),
+    cellResume: ({ sessionId, cellId, answer, observe }) =>
+      sessions.get(sessionId).resumeCell(cellId, answer, observe ?? DEFAULT_OBSERVE),
     cellTerminate: ({ sessionId, cellId }) => {
       const runtime = sessions.get(sessionId);
       return stats.timed('terminated', () => runtime.terminate(cellId));
@@ -236,11 +239,25 @@ const DECODERS = new Map(
         const value = call.value(result) as JsonValue | undefined;
         return value !== null && typeof value === 'object' ? new ParsedJson(value) : value;
       },
-      error: (error: RpcError): Error =>
-        errorOfKind((error.data as { kind?: unknown } | undefined)?.kind, error.message),
+      error: (error: RpcError): Error => {
+        const data = error.data as { kind?: unknown; interrupt?: unknown } | undefined;
+        // The client's delegate paused the cell (CellInterrupt): its payload as JSON text.
+        if (typeof data?.interrupt === 'string')
+          return new CellInterrupt(parseInterrupt(data.interrupt), error.message);
+        return errorOfKind(data?.kind, error.message);
+      },
     },
   ]),
 );
+
+/** A CellInterrupt payload from the wire; one that is not JSON is null (the cell still pauses). */
+function parseInterrupt(text: string): JsonValue {
+  try {
+    return JSON.parse(text) as JsonValue;
+  } catch {
+    return null;
+  }
+}
 
 const isPlainObject = (value: unknown): value is object =>
   value !== null && typeof value === 'object' && !Array.isArray(value);

@@ -1,6 +1,7 @@
 // What SessionBuilder.start() resolves with: the session's interface over the session underneath,
 // whose shutdown also closes the session's MCP servers.
 import type {
+  CellAnswer,
   CellEvent,
   CellId,
   CellStreamEvent,
@@ -63,6 +64,10 @@ export class ComposedSession extends SessionBase implements BuiltSession {
 
   terminate(cellId: CellId): Promise<CellEvent> {
     return this.session.terminate(cellId);
+  }
+
+  resumeCell(cellId: CellId, answer: CellAnswer, observe?: ObserveMode): Promise<CellEvent> {
+    return this.session.resumeCell(cellId, answer, observe);
   }
 
   protected sessionEvents(): HandOffStream<SessionStreamEvent> {

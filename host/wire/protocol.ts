@@ -10,6 +10,7 @@
 // messages and ERR_INVALID_REQUEST.
 import * as z from 'zod';
 import {
+  type CellAnswer,
   type CellEvent,
   type CellLimits,
   type CellNotification,
@@ -129,7 +130,7 @@ export const Methods = {
       callbackAbortDeadlineMs: checkedByRuntime<number>().optional(),
       setupSource: z.string().optional(),
       /** A suspended session's state (its snapshot's stored values and next cell id): resumed here. */
-      restore: checkedByRuntime<Pick<SessionSnapshot, 'storedValues' | 'nextCellId'>>().optional(),
+      restore: checkedByRuntime<Pick<SessionSnapshot, 'storedValues' | 'nextCellId' | 'pausedCells'>>().optional(),
       /** Send session/stored with each commit of its stored values (the client re-homes with them). */
       mirror: z.boolean().optional(),
     }),
@@ -156,6 +157,16 @@ export const Methods = {
     z.object({ ...inCell, mode: checkedByRuntime<ObserveMode>() }),
   ),
   cellTerminate: request<'cellTerminate', CellEvent>()('cell/terminate', 'toHost', z.object(inCell)),
+  /** Runs a cell a CellInterrupt paused again, with `answer` as that call's outcome; answers its next observation. */
+  cellResume: request<'cellResume', CellEvent>()(
+    'cell/resume',
+    'toHost',
+    z.object({
+      ...inCell,
+      answer: checkedByRuntime<CellAnswer>(),
+      observe: checkedByRuntime<ObserveMode>().optional(),
+    }),
+  ),
   /**
    * Starts cell/event for the cell: its held events first (with `from: 'start'`, its whole kept
    * log, a `gap` event first if some were dropped), then each as it happens.

@@ -1,6 +1,7 @@
 // The protocol's types (docs/protocol.md): the params and results of every method, and the shape
 // of a row of the method table (protocol.ts). Types only: no schema library reaches them.
 import type {
+  CellAnswer,
   CellEvent,
   CellLimits,
   CellNotification,
@@ -119,13 +120,14 @@ export interface WireParams {
     callbackAbortDeadlineMs?: number;
     setupSource?: string;
     /** A suspended session's stored values and next cell id (HostClient#resumeSession). */
-    restore?: Pick<SessionSnapshot, 'storedValues' | 'nextCellId'>;
+    restore?: Pick<SessionSnapshot, 'storedValues' | 'nextCellId' | 'pausedCells'>;
     /** Send session/stored with each commit of the session's stored values. */
     mirror?: boolean;
   };
   cellExecute: InSession & { request: ExecuteRequest; observe?: ObserveMode };
   cellObserve: InCell & { mode: ObserveMode };
   cellTerminate: InCell;
+  cellResume: InCell & { answer: CellAnswer; observe?: ObserveMode };
   cellSubscribe: InCell & { from?: 'now' | 'start' };
   sessionSubscribe: InSession;
   cellNoSubscriber: InCell;

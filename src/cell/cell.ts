@@ -1,8 +1,17 @@
-// One running cell: it owns its isolate, output, observer slot, delegate calls and timers, and
-// moves through the phases of lifecycle.ts.
+// One running cell: it owns its isolate, output, observer slot, delegate calls, timers and journal,
+// and moves through the phases of lifecycle.ts. A cell paused by a CellInterrupt runs again in a
+// new isolate from its journal (resume), as the same Cell: its calls and observers carry on.
 import { CodeCellError, isCodeCellError, messageOf } from '../errors.js';
-import type { CellIsolate } from '../isolate/cell-isolate.js';
-import type { CellEvent, CellId, ObserveMode, OutputItem, TerminalCellEvent, TerminationReason } from '../types.js';
+import type { CellRunIsolate } from '../isolate/cell-isolate.js';
+import type {
+  CellAnswer,
+  CellEvent,
+  CellId,
+  ObserveMode,
+  OutputItem,
+  TerminalCellEvent,
+  TerminationReason,
+} from '../types.js';
 import { CallbackSet } from './callbacks.js';
 import { Deadline } from './deadline.js';
 import { isLive, isSpeaking, isUnended, transition, type CellState, type StateOf } from './lifecycle.js';
@@ -12,13 +21,16 @@ import { OutputBuffer } from './output.js';
 import { FloatingRejections } from './rejections.js';
 import { reactToSandbox, type SandboxReactions } from './sandbox-messages.js';
 import { SandboxTimers, watchTimeLimits } from './timers.js';
-import { danglingWarning, hintMissingTool, ToolCalls, type ToolCallsOptions } from './tool-calls.js';
+import { danglingWarning, hintMissingTool, ToolCalls, type PausedCall, type ToolCallsOptions } from './tool-calls.js';
+import { CellJournal, type JournalDelivery } from './journal.js';
+import { CellDurability, type PausedState } from './durability.js';
 import type { CellOptions } from './options.js';
 
 export class Cell {
   readonly id: CellId;
   readonly #options: CellOptions;
-  readonly #isolate: CellIsolate;
+  /** This run's isolate (a resumed cell runs in a new one). */
+  #isolate: CellRunIsolate;
   readonly #callbacks: CallbackSet;
   readonly #output: OutputBuffer;
   readonly #toolCalls: ToolCalls;
@@ -26,7 +38,8 @@ export class Cell {
   readonly #timers: SandboxTimers;
   readonly #observer = new ObserverSlot();
   readonly #writes = new Map<string, string>();
-  readonly #rejections: FloatingRejections;
+  #rejections: FloatingRejections;
+  readonly #durability: CellDurability;
   readonly #closed = Promise.withResolvers<void>();
   #state: CellState = { phase: 'running' };
   /** The termination under way or done (a limit, terminate() or shutdown). */
@@ -36,27 +49,56 @@ export class Cell {
   #unread: CellEvent | undefined;
   #stopWatching: () => void = () => {};
 
-  constructor(isolate: CellIsolate, options: CellOptions) {
+  constructor(isolate: CellRunIsolate, options: CellOptions) {
     this.id = options.id;
     this.#options = options;
     this.#isolate = isolate;
     this.#callbacks = new CallbackSet({ maxConcurrentToolCalls: options.limits.maxConcurrentToolCalls });
     this.#output = new OutputBuffer(options.limits.maxOutputBytes);
-    this.#rejections = new FloatingRejections(() => isolate.deliver('watchRejections'));
-    this.#timers = new SandboxTimers((id) => isolate.deliver('timer', id));
+    this.#rejections = this.#newRejections();
+    this.#durability = new CellDurability(
+      {
+        enter: (delivery) => this.#enter(delivery),
+        paused: () => this.#state.phase === 'interrupted',
+        live: (timers) => this.#goLive(timers),
+      },
+      options.journal ?? new CellJournal(options.limits.journalMaxBytes),
+    );
+    const durability = this.#durability;
+    this.#timers = new SandboxTimers((id) => durability.deliver({ kind: 'timer', id }));
     const { id: cellId, tools, limits, delegate, emit } = options;
     const callbacks = this.#callbacks;
-    const settle: ToolCallsOptions['settle'] = (...outcome) => isolate.deliver('settle', ...outcome);
-    const accepting = (): boolean => this.#state.phase === 'running';
-    this.#toolCalls = new ToolCalls({ cellId, tools, limits, delegate, callbacks, emit, settle, accepting });
+    const settle: ToolCallsOptions['settle'] = (callId, ok, payload, errorKind) =>
+      durability.deliver({ kind: 'settle', callId, ok, payload, errorKind });
+    // An interrupted cell's calls still in flight keep their outcomes for its next run.
+    const accepting = (): boolean => this.#state.phase === 'running' || this.#state.phase === 'interrupted';
+    const journal = durability.journal;
+    const interrupt = (call: PausedCall, payload: unknown): string | undefined => this.#interrupt(call, payload);
+    this.#toolCalls = new ToolCalls({
+      cellId,
+      tools,
+      limits,
+      delegate,
+      callbacks,
+      emit,
+      settle,
+      accepting,
+      journal,
+      interrupt,
+    });
     this.#notifications = new Notifications(options, callbacks);
+    this.#listen(isolate);
+  }
+
+  #listen(isolate: CellRunIsolate): void {
     const end = (reason: TerminationReason) => () => this.#terminateInternal(reason);
     // A rejection is judged when the cell finishes (SPEC §5), unless the cell handles it meanwhile.
     const rejection = (reason: unknown, fromModule: boolean): void =>
       void (isSpeaking(this.#state) && this.#rejections.add(reason, fromModule && this.#state.phase === 'running'));
     const reactions = this.#reactions();
+    const { maxNotificationBytes } = this.#options.limits;
     isolate.listen({
-      message: (message) => isSpeaking(this.#state) && reactToSandbox(message, reactions, limits.maxNotificationBytes),
+      message: (message) => isSpeaking(this.#state) && reactToSandbox(message, reactions, maxNotificationBytes),
       idle: () => this.#onIdle(),
       fault: end('memoryLimit'),
       flood: end('outputLimit'),
@@ -64,9 +106,23 @@ export class Cell {
     });
   }
 
+  #newRejections(): FloatingRejections {
+    return new FloatingRejections(() => this.#isolate.deliver('watchRejections'));
+  }
+
   /** False once the terminal event was delivered: the cell can no longer be addressed. */
   get isOpen(): boolean {
     return isUnended(this.#state) || this.#unread !== undefined;
+  }
+
+  /** True while a CellInterrupt has the cell paused (resume runs it again). */
+  get isInterrupted(): boolean {
+    return this.#state.phase === 'interrupted';
+  }
+
+  /** The isolate heap a run of this cell takes (MiB). */
+  get memoryMb(): number {
+    return this.#options.limits.memoryMb;
   }
 
   /** Resolves when the cell is closed (cellClosed returned). */
@@ -76,6 +132,12 @@ export class Cell {
 
   /** Starts evaluating the module (its time counts from when it runs: it may wait for a slot). */
   start(source: string, filename: string, configText: string): void {
+    this.#durability.starts({ source, filename, config: configText });
+    this.#run(source, filename, configText);
+  }
+
+  #run(source: string, filename: string, configText: string): void {
+    const journal = this.#durability.sandboxJournal();
     const timeLimit = (): void => this.#terminateInternal('timeLimit');
     const running = (): void =>
       void (this.#stopWatching = watchTimeLimits(this.#options.limits, () => this.#isolate.cpuTimeMs, timeLimit));
@@ -84,7 +146,7 @@ export class Cell {
         ? this.#terminateInternal('memoryLimit')
         : this.#settle(`Error: ${messageOf(error)}`, '');
     this.#isolate
-      .start(source, filename, configText, running)
+      .start(source, filename, { text: configText, journal }, running)
       .then(({ error }) => error !== undefined && this.#settle(error, ''), failed);
   }
 
@@ -98,6 +160,7 @@ export class Cell {
   observe(mode: ObserveMode, signal?: AbortSignal): Promise<CellEvent> {
     signal?.throwIfAborted();
     if (this.#observer.busy) throw busyObserverError(this.id);
+    if (this.#state.phase === 'interrupted') return Promise.resolve(this.#durability.takePaused(this.#state.event));
     if (!isUnended(this.#state)) return Promise.resolve(this.#takeUnread());
     if (mode.kind === 'yieldAfter' && mode.ms === 0) return Promise.resolve(this.#intermediate('yielded'));
     const event = this.#observer.attach(mode, () => this.#yield(), signal);
@@ -131,18 +194,115 @@ export class Cell {
 
   #reactions(): SandboxReactions {
     return {
-      output: (item) => this.#addOutput(item),
-      notify: (message) => this.#notifications.send(message),
-      tool: (callId, index, json) => this.#toolCalls.start(callId, index, json),
+      output: (item) => this.#durability.output() && this.#addOutput(item),
+      notify: (message) => !this.#durability.notification() || this.#notifications.send(message),
+      tool: (callId, index, json) => {
+        const verdict = this.#durability.call(callId, index, json);
+        if (verdict === 'live') this.#toolCalls.start(callId, index, json);
+        else if (verdict === 'diverged') this.#terminateInternal('replayDiverged');
+      },
+      clock: (values) => this.#durability.journal.recordClock(values),
       store: (key, json) => void this.#writes.set(key, json),
       yieldControl: () => this.#observer.mode?.kind === 'yieldAfter' && this.#yield(),
       settle: (error, unsettled, drain) => this.#settle(error, unsettled, drain),
       ignoreRejections: () => this.#rejections.ignore(),
-      setTimer: (id, delayMs) => this.#timers.set(id, delayMs),
-      clearTimer: (id) => this.#timers.clear(id),
+      setTimer: (id, delayMs) => this.#durability.timer(id, delayMs) || this.#timers.set(id, delayMs),
+      clearTimer: (id) => this.#durability.clearTimer(id) || this.#timers.clear(id),
       handled: (key) => this.#rejections.handled(key),
       terminate: (reason) => this.#terminateInternal(reason),
     };
+  }
+
+  #enter(delivery: JournalDelivery): void {
+    if (delivery.kind === 'timer') this.#isolate.deliver('timer', delivery.id);
+    else this.#isolate.deliver('settle', delivery.callId, delivery.ok, delivery.payload, delivery.errorKind);
+  }
+
+  /** The replay made every recorded delivery: the timers it held start, as set, and it goes on live. */
+  #goLive(timers: ReadonlyMap<number, number>): void {
+    for (const [id, delayMs] of timers) this.#timers.set(id, delayMs);
+    if (this.#isolate.isIdle) this.#onIdle();
+  }
+
+  /**
+   * A delegate answered `call` with a CellInterrupt: the cell pauses — its isolate freed, its
+   * timers and time limits stopped, its other calls left to finish (their outcomes are kept) —
+   * and its observer hears `interrupted`. When the cell cannot pause, says why (the call fails).
+   */
+  #interrupt(call: PausedCall, payload: unknown): string | undefined {
+    const running = this.#state;
+    if (running.phase !== 'running') return 'the cell is no longer running';
+    const accepted = this.#durability.pauseRefusal(this.#options.limits, payload);
+    if ('why' in accepted) return accepted.why;
+    const items = this.#output.drain();
+    const event: CellEvent = { kind: 'interrupted', cellId: this.id, items, ...call, payload: accepted.payload };
+    this.#state = transition(running, { phase: 'interrupted', callId: call.callId, event });
+    this.#stopIsolate(true);
+    this.#durability.paused(event);
+    if (this.#observer.busy) this.#observer.resolve(this.#durability.takePaused(event));
+    this.#options.onPause(true);
+    return undefined;
+  }
+
+  /**
+   * Makes this new cell the paused one a snapshot held (SessionRuntime.resume): it waits, with no
+   * isolate, for resume() to run `program` from its journal.
+   */
+  restorePaused(paused: Omit<PausedState, 'journal'>): void {
+    const running = this.#state;
+    if (running.phase !== 'running' || paused.event.kind !== 'interrupted') return;
+    this.#durability.restore(paused);
+    this.#toolCalls.restorePaused(paused.event.callId);
+    this.#state = transition(running, { phase: 'interrupted', callId: paused.event.callId, event: paused.event });
+    this.#options.onPause(true);
+  }
+
+  /** A paused cell as a snapshot keeps it, or undefined when the cell is not paused. */
+  pausedState(): (PausedState & Pick<CellOptions, 'toolCallId' | 'tools' | 'limits'>) | undefined {
+    const paused = this.#state.phase === 'interrupted' && this.#durability.pausedState(this.#state.event);
+    const { toolCallId, tools, limits } = this.#options;
+    return paused ? { ...paused, toolCallId, tools, limits } : undefined;
+  }
+
+  /**
+   * Resolves once a paused cell has no tool call in flight but the one it paused at (their
+   * outcomes are held for its next run); `abort` cancels them (they fail with ERR_CANCELLED).
+   */
+  async callsSettled(signal?: AbortSignal): Promise<void> {
+    const abort = (): void =>
+      this.#callbacks.abort(new CodeCellError('ERR_CANCELLED', `cell ${this.id} was suspended`), ['tool']);
+    if (signal?.aborted === true) abort();
+    else signal?.addEventListener('abort', abort, { once: true });
+    try {
+      while (this.#state.phase === 'interrupted' && this.#toolCalls.outstanding > 1)
+        await this.#durability.whenCallsChange();
+    } finally {
+      signal?.removeEventListener('abort', abort);
+    }
+  }
+
+  /**
+   * Runs an interrupted cell again in `isolate` from its journal, with `answer` as the outcome of
+   * the call it paused at (resumeCell). Throws ERR_INVALID_REQUEST when the cell is not interrupted.
+   */
+  resume(isolate: CellRunIsolate, answer: CellAnswer): void {
+    const interrupted = this.#state;
+    const program = interrupted.phase === 'interrupted' ? this.#durability.replay() : undefined;
+    if (interrupted.phase !== 'interrupted' || program === undefined) {
+      isolate.dispose();
+      const why = `cell ${this.id} is not interrupted: only an interrupted cell resumes`;
+      throw new CodeCellError('ERR_INVALID_REQUEST', why);
+    }
+    this.#isolate = isolate;
+    this.#listen(isolate);
+    this.#rejections = this.#newRejections();
+    this.#writes.clear();
+    this.#state = transition(interrupted, { phase: 'running' });
+    this.#options.onPause(false);
+    const paused = interrupted.event.kind === 'interrupted' ? interrupted.event.tool : { name: 'tool' };
+    this.#toolCalls.answer(interrupted.callId, paused.name, answer);
+    this.#run(program.source, program.filename, program.config);
+    this.#durability.advance();
   }
 
   #addOutput(item: OutputItem): void {
@@ -155,6 +315,8 @@ export class Cell {
    * once tool results the delegate already settled have reached the isolate.
    */
   #onIdle(): void {
+    // A replay is not idle: the journal has more to deliver.
+    if (this.#durability.replaying) return;
     if (this.#state.phase === 'running' && this.#timers.size === 0 && this.#toolCalls.outstanding === 0) {
       const escaped = this.#rejections.takeEscaped();
       if (escaped !== undefined) return this.#settle(escaped, '');
@@ -266,7 +428,7 @@ export class Cell {
 
   /** Stops the isolate now, cancels every callback under one deadline, then `terminated`. */
   async #terminate(
-    from: StateOf<'running' | 'settling' | 'finishing'>,
+    from: StateOf<'running' | 'settling' | 'finishing' | 'interrupted'>,
     reason: TerminationReason,
     shared?: Deadline,
   ): Promise<void> {
@@ -280,7 +442,8 @@ export class Cell {
     // it) while the callbacks are waited for; neither is waited for past the deadline.
     await Promise.all([this.#callbacks.settle(deadline), Promise.race([this.#isolate.stopped, deadline.reached])]);
     if (shared === undefined) deadline.clear();
-    this.#end(terminating, { kind: 'terminated', cellId: this.id, items: [], reason }, Promise.resolve());
+    const calls = reason === 'replayDiverged' ? { toolCalls: this.#durability.journal.toolCalls() } : {};
+    this.#end(terminating, { kind: 'terminated', cellId: this.id, items: [], reason, ...calls }, Promise.resolve());
   }
 
   async #close(closing: StateOf<'closing'>): Promise<void> {

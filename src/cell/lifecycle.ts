@@ -1,19 +1,24 @@
 // A cell's lifecycle as one discriminated union and the one table of the moves between phases:
 //
 //   running ──▶ settling ──▶ finishing ──▶ closing ──▶ closed
-//      │            │            │            ▲
-//      └────────────┴────────────┴─▶ terminating
+//    │  ▲           │            │            ▲
+//    │  │           └────────────┴─▶ terminating
+//    ▼  │                                ▲
+//   interrupted ─────────────────────────┘
 //
 // `settling`: the module settled and the microtasks it queued are drained; `finishing`: dangling
 // tool calls are cancelled and notifications delivered; `closing`: the outcome is committed (the
-// terminal event is with its observer, or buffered for the next one) and the cell winds down.
+// terminal event is with its observer, or buffered for the next one) and the cell winds down;
+// `interrupted`: a tool call paused it (CellInterrupt): no isolate, its journal kept, until it runs
+// again from the journal (resumeCell) or is terminated.
 // `transition` only accepts a move the table lists (a compile error otherwise), and checks it
 // again at run time.
 import type { CellEvent, TerminationReason } from '../types.js';
 import type { Deadline } from './deadline.js';
 
 export const TRANSITIONS = {
-  running: ['settling', 'terminating'],
+  running: ['settling', 'terminating', 'interrupted'],
+  interrupted: ['running', 'terminating'],
   settling: ['finishing', 'terminating'],
   finishing: ['terminating', 'closing'],
   terminating: ['closing'],
@@ -35,6 +40,8 @@ export type CellState =
   | { readonly phase: 'settling'; readonly error: string | undefined; readonly dangling: readonly string[] }
   /** Dangling tool calls are cancelled, notifications drain (bounded by completionDrainMs). */
   | { readonly phase: 'finishing'; readonly error: string | undefined; readonly drainStop: AbortController }
+  /** Paused by the CellInterrupt of `callId` (its isolate freed); `event` says so to observers. */
+  | { readonly phase: 'interrupted'; readonly callId: string; readonly event: CellEvent }
   /** The isolate is stopped; callbacks are cancelled under `deadline`. */
   | { readonly phase: 'terminating'; readonly reason: TerminationReason; readonly deadline: Deadline }
   /** The outcome `event` is committed; the cell waits for `settled` and its isolate, then closes. */
@@ -55,13 +62,20 @@ export function transition<F extends Phase, T extends NextPhase<F>>(from: StateO
   return to;
 }
 
-/** True while the cell's isolate may still run and its callbacks are live. */
-export function isLive(state: CellState): state is StateOf<'running' | 'settling' | 'finishing'> {
-  return state.phase === 'running' || state.phase === 'settling' || state.phase === 'finishing';
+/** True while the cell's callbacks are live (and its isolate may run, unless it is interrupted). */
+export function isLive(state: CellState): state is StateOf<'running' | 'settling' | 'finishing' | 'interrupted'> {
+  return (
+    state.phase === 'running' ||
+    state.phase === 'settling' ||
+    state.phase === 'finishing' ||
+    state.phase === 'interrupted'
+  );
 }
 
 /** True until the cell's outcome is committed. */
-export function isUnended(state: CellState): state is StateOf<'running' | 'settling' | 'finishing' | 'terminating'> {
+export function isUnended(
+  state: CellState,
+): state is StateOf<'running' | 'settling' | 'finishing' | 'interrupted' | 'terminating'> {
   return isLive(state) || state.phase === 'terminating';
 }
 

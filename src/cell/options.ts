@@ -1,6 +1,7 @@
 // What a session gives each of its cells, and what it hears back from them.
 import type { CellLimits } from '../limits.js';
 import type { CellId, CellStreamEvent, Logger, SessionRuntimeDelegate } from '../types.js';
+import type { CellJournal } from './journal.js';
 import type { CellTool } from './tool-calls.js';
 
 export interface CellOptions {
@@ -11,6 +12,8 @@ export interface CellOptions {
   delegate: SessionRuntimeDelegate;
   callbackAbortDeadlineMs: number;
   logger: Logger;
+  /** A journal to go on from (a paused cell restored from a snapshot); else a new one. */
+  journal?: CellJournal;
   /** Commits the cell's store() writes to the session. */
   commitStore(writes: ReadonlyMap<string, string>): void;
   /** Taps the cell's stream events (SPEC §7). */
@@ -18,6 +21,8 @@ export interface CellOptions {
   emit(event: CellStreamEvent, size?: number): void;
   /** The outcome is committed (its slot is free); `unread`: nobody has taken the terminal event. */
   onCommit(unread: boolean): void;
+  /** A CellInterrupt paused the cell (`true`), or it runs again (resumeCell). */
+  onPause(paused: boolean): void;
   /** The unread terminal event was taken: the cell's id is forgotten. */
   onTaken(): void;
   /** cellClosed returned: nothing of the cell runs any more. */

@@ -21,6 +21,8 @@ export interface SandboxReactions {
   setTimer(id: number, delayMs: number): void;
   clearTimer(id: number): void;
   handled(key: string): void;
+  /** Clock readings for the journal ("t1,t2,…"). */
+  clock(values: string): void;
   terminate(reason: TerminationReason): void;
 }
 
@@ -55,6 +57,8 @@ export function reactToSandbox(message: ToHostMessage, cell: SandboxReactions, m
       return cell.clearTimer(message[1]);
     case 'handled':
       return cell.handled(message[1]);
+    case 'clock':
+      return cell.clock(message[1]);
     default: // a TO_HOST row without a case above does not compile
       return message satisfies never;
   }

@@ -1,11 +1,20 @@
 // A cell's nested tool calls: admission (ids, bounds, input checks), the delegate call under the
 // cell's CallbackSet, the result checks, and delivery of the outcome into the sandbox.
-import { messageOf, toolErrorText } from '../errors.js';
+import { isCellInterrupt, messageOf, toolErrorText } from '../errors.js';
 import { byteLength, parseJsonText, toJsonText } from '../json.js';
 import type { CellLimits } from '../limits.js';
-import type { CellId, CellStreamEvent, JsonValue, SessionRuntimeDelegate, ToolDefinition, ToolKind } from '../types.js';
+import type {
+  CellAnswer,
+  CellId,
+  CellStreamEvent,
+  JsonValue,
+  SessionRuntimeDelegate,
+  ToolDefinition,
+  ToolKind,
+} from '../types.js';
 import type { InputCheck } from '../tools/tool-input.js';
 import type { CallbackSet } from './callbacks.js';
+import type { CellJournal } from './journal.js';
 
 export interface CellTool {
   readonly id: string;
@@ -32,6 +41,20 @@ export interface ToolCallsOptions {
   settle(callId: string, ok: boolean, payload: string, errorKind: string): void;
   /** False once the cell ended: late outcomes are then abandoned. */
   accepting(): boolean;
+  /** Where each call is recorded (SPEC §13). */
+  journal: CellJournal;
+  /**
+   * A delegate answered with a CellInterrupt: undefined when the cell paused (the call waits for
+   * answer()), or why it could not (the call then fails with that).
+   */
+  interrupt(call: PausedCall, payload: unknown): string | undefined;
+}
+
+/** The call a CellInterrupt paused its cell at. */
+export interface PausedCall {
+  callId: string;
+  tool: { name: string; namespace?: string };
+  input: JsonValue | undefined;
 }
 
 export class ToolCalls {
@@ -60,6 +83,9 @@ export class ToolCalls {
     const tool = tools[index];
     if (tool === undefined || !CALL_ID.test(callId) || this.#outstanding.has(callId)) return;
     const name = `tools.${tool.id}`;
+    const { name: toolName, namespace } = tool.definition;
+    const toolRef = namespace === undefined ? { name: toolName } : { name: toolName, namespace };
+    this.#options.journal.recordCall(callId, index, toolRef, inputJson);
     let input: JsonValue;
     const inputBytes = byteLength(inputJson);
     try {
@@ -68,8 +94,6 @@ export class ToolCalls {
       this.#options.settle(callId, false, messageOf(error), errorKindOf(error));
       return;
     }
-    const { name: toolName, namespace } = tool.definition;
-    const toolRef = namespace === undefined ? { name: toolName } : { name: toolName, namespace };
     this.#outstanding.set(callId, inputBytes);
     this.#inputBytes += inputBytes;
     const call = { cellId, callId, tool: toolRef, kind: tool.kind, input };
@@ -86,13 +110,35 @@ export class ToolCalls {
         }
         this.#settle(callId, true, payload);
       },
-      error: (error: unknown) =>
-        this.#settle(callId, false, toolErrorText(error, limits.maxToolErrorBytes), errorKindOf(error)),
+      error: (error: unknown) => {
+        if (!isCellInterrupt(error))
+          return this.#settle(callId, false, toolErrorText(error, limits.maxToolErrorBytes), errorKindOf(error));
+        const refused = this.#options.interrupt({ callId, tool: toolRef, input }, error.payload);
+        if (refused !== undefined) this.#settle(callId, false, `${name} asked to pause the cell, but ${refused}`);
+      },
     });
     // After the delegate has the call (its result comes in a later microtask, after this event):
     // the event is bookkeeping, the call is what the cell waits for. The input's JSON text is at
     // hand: the stream's log need not serialise the input again.
     emit({ type: 'toolCall', callId, tool: toolRef, input }, 64 + inputJson.length);
+  }
+
+  /** A call paused by a CellInterrupt before a snapshot: it waits for answer() again. */
+  restorePaused(callId: string): void {
+    this.#outstanding.set(callId, 0);
+  }
+
+  /** Gives the call a CellInterrupt paused at its outcome (resumeCell), checked as a delegate's. */
+  answer(callId: string, toolId: string, answer: CellAnswer): void {
+    const { maxToolResultBytes, maxToolErrorBytes } = this.#options.limits;
+    if ('error' in answer) return this.#settle(callId, false, toolErrorText(answer.error, maxToolErrorBytes));
+    let payload: string;
+    try {
+      payload = resultText(`tools.${toolId}`, answer.result, maxToolResultBytes);
+    } catch (error) {
+      return this.#settle(callId, false, messageOf(error));
+    }
+    this.#settle(callId, true, payload);
   }
 
   #admit(name: string, { kind, check }: CellTool, inputJson: string, inputBytes: number): JsonValue {

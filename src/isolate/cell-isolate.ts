@@ -25,6 +25,25 @@ declare namespace ivm {
   type Reference<T> = IsolatedVm.Reference<T>;
 }
 
+/** What a cell uses of its isolate (a paused cell restored from a snapshot has none: NO_ISOLATE). */
+export type CellRunIsolate = Pick<
+  CellIsolate,
+  'listen' | 'deliver' | 'dispose' | 'stop' | 'stopped' | 'isIdle' | 'cpuTimeMs' | 'drain' | 'start'
+>;
+
+/** The isolate of a cell that has none now (paused): nothing runs, nothing is delivered. */
+export const NO_ISOLATE: CellRunIsolate = {
+  listen: () => {},
+  deliver: () => {},
+  dispose: () => {},
+  stop: () => {},
+  stopped: Promise.resolve(),
+  isIdle: false,
+  cpuTimeMs: 0,
+  drain: () => Promise.resolve(false),
+  start: () => Promise.reject(new Error('codecell: a paused cell has no isolate to start')),
+};
+
 /** Hears the sandbox's messages that decoded (see decodeSandboxMessage). */
 export type SandboxListener = (message: ToHostMessage) => void;
 
@@ -169,27 +188,32 @@ export class CellIsolate {
   }
 
   /**
-   * Configures the sandbox (tools, stored values, limits: as data, never compiled into the
-   * source), then compiles the cell as an ES module and starts evaluating it. Resolves when the
-   * module's synchronous part has run, or with the compile error; the outcome arrives as a
+   * Configures the sandbox (tools, stored values, limits, and its journal's seed and clock: as
+   * data, never compiled into the source), then compiles the cell as an ES module and starts
+   * evaluating it. Resolves when the module's synchronous part has run, or with the compile
+   * error; the outcome arrives as a
    * `done` or `fault` message. It begins once the session's gate gives the cell a slot, and
    * calls `running` then.
    */
   start(
     source: string,
     filename: string,
-    configText: string,
+    config: { text: string; journal: string },
     running: () => void = () => {},
   ): Promise<{ error?: string }> {
     return new Promise((resolve, reject) =>
       this.#seat.enter(() => {
         running();
-        this.#start(source, filename, configText).then(resolve, reject);
+        this.#start(source, filename, config).then(resolve, reject);
       }),
     );
   }
 
-  async #start(source: string, filename: string, configText: string): Promise<{ error?: string }> {
+  async #start(
+    source: string,
+    filename: string,
+    config: { text: string; journal: string },
+  ): Promise<{ error?: string }> {
     this.#running = true;
     const end = this.#tasks.begin();
     try {
@@ -197,7 +221,7 @@ export class CellIsolate {
       // for the compile. Its time grows with the source (~20 ms for 1 MiB), and a module compiled
       // here made V8 12 (Node 22) crash when the cell was terminated as it began (ADR 10).
       let clock = stageClock();
-      this.#receive.applySync(undefined, ['configure', configText]);
+      this.#receive.applySync(undefined, ['configure', config.text, config.journal]);
       clock = stageDone('configure', clock);
       let module: ivm.Module;
       try {

@@ -77,6 +77,8 @@ export const TO_HOST = {
   clearTimer: ['number'],
   /** A handler was attached to a rejected promise: the rejection's key (see sandbox/rejections.ts). */
   handled: ['string'],
+  /** Clock readings the cell made since its last message, as "t1,t2,…" (sandbox/journal.ts). */
+  clock: ['string'],
 } as const;
 
 /** Host → sandbox, through the prelude's `receive`. */
@@ -85,8 +87,11 @@ export const TO_SANDBOX = {
   settle: ['string', 'boolean', 'string', 'string'],
   /** timer id */
   timer: ['number'],
-  /** The cell's tools, stored values and limits, as JSON text, before its module is compiled. */
-  configure: ['string'],
+  /**
+   * The cell's tools, stored values and limits, as JSON text, before its module is compiled; and
+   * its journal's seed and clock (sandbox/journal.ts) as JSON text, or '' when it keeps none.
+   */
+  configure: ['string', 'string'],
   /**
    * A task ended with a rejection nobody handled: from now on the sandbox watches for handlers
    * attached late (sandbox/rejections.ts), which it does not before, so `await` keeps V8's async

@@ -16,6 +16,7 @@ const SANDBOX_FILES = [
   'dynamic-code.js',
   'rejections.js',
   'values.js',
+  'journal.js',
   'prelude.js',
 ];
 /** The prelude's source, read and wrapped once per process (see preludeFunction). */
@@ -91,7 +92,8 @@ export async function preludeWarmed(): Promise<{ first: number; now: number }> {
 const WARM_UP_CELL = `const result = await tools.warm({ n: 1 });
 text(result.n); text({ result }); console.log('warm', [result], { up: true }); notify('warm');
 try { await tools.warm({ fail: 1 }) } catch (error) { text(String(error)) }
-await new Promise((resolve) => setTimeout(resolve, 0));`;
+await new Promise((resolve) => setTimeout(resolve, 0));
+text(Date.now() > Math.random());`;
 // Stored values enabled, as sessions have them by default: their set-up is compiled in the cache.
 const WARM_UP_CONFIG = JSON.stringify({
   tools: [{ id: 'warm', kind: 'function', description: '' }],
@@ -99,6 +101,7 @@ const WARM_UP_CONFIG = JSON.stringify({
   storedBytes: 0,
   limits: { maxNotificationBytes: 1024, maxStoredBytes: 1024 },
 });
+const WARM_UP_JOURNAL = JSON.stringify({ seed: 1, clock: [] });
 
 /**
  * Runs codecell's own warm-up cell (never a user's) in a throwaway isolate, then makes the
@@ -138,7 +141,7 @@ async function runWarmUpCell(ivm: Ivm, isolate: IsolatedVm.Isolate, context: Iso
     else if (kind === 'done' || kind === 'fault') ended();
   };
   receive = installPrelude(isolate, context, new ivm.Callback(answer, { ignored: true }));
-  await receive.apply(undefined, ['configure', WARM_UP_CONFIG]);
+  await receive.apply(undefined, ['configure', WARM_UP_CONFIG, WARM_UP_JOURNAL]);
   const module = await isolate.compileModule(wrapCell(WARM_UP_CELL), { filename: 'codecell-warm-up.js' });
   await module.instantiate(context, refuseImport);
   await module.evaluate();

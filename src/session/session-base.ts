@@ -5,6 +5,7 @@
 // without a cell, and a started cell's readText().
 import { CodeCellError, quiet } from '../errors.js';
 import type {
+  CellAnswer,
   CellEvent,
   CellId,
   CellStreamEvent,
@@ -31,6 +32,7 @@ export abstract class SessionBase implements CodeCellSession {
   abstract execute(request: ExecuteRequest, initialObserve?: ObserveMode): Promise<StartedCell>;
   abstract beginObserve(cellId: CellId, mode: ObserveMode, signal?: AbortSignal): Promise<PendingEvent>;
   abstract terminate(cellId: CellId): Promise<CellEvent>;
+  abstract resumeCell(cellId: CellId, answer: CellAnswer, observe?: ObserveMode): Promise<CellEvent>;
   /** The shutdown itself; shutdown() calls it once. */
   protected abstract shutdownOnce(): Promise<void>;
   /** A stream of every cell's events from now on (see events()). */

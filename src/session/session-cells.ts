@@ -1,5 +1,6 @@
 // The cells of one session by where they are in their life: live ones (counted against
-// maxCellsPerSession), committed ones whose terminal event nobody took yet (the newest 64, so
+// maxCellsPerSession), interrupted ones (counted too: they hold a journal; a suspend does not wait
+// for them), committed ones whose terminal event nobody took yet (the newest 64, so
 // the next observe or terminate still gets it), and committed ones still winding down (a
 // shutdown waits for their cellClosed within its deadline).
 import type { Cell } from '../cell/cell.js';
@@ -12,6 +13,7 @@ export const MAX_UNREAD_TERMINALS = 64;
 
 export class SessionCells {
   readonly #live = new Map<CellId, Cell>();
+  readonly #interrupted = new Map<CellId, Cell>();
   readonly #unread = new Map<CellId, Cell>();
   readonly #windingDown = new Set<Cell>();
   /** Waiting for the live cells to be none (suspend). */
@@ -25,7 +27,7 @@ export class SessionCells {
   }
 
   get liveCount(): number {
-    return this.#live.size;
+    return this.#live.size + this.#interrupted.size;
   }
 
   add(cell: Cell): void {
@@ -37,23 +39,45 @@ export class SessionCells {
     return [...this.#live.values()];
   }
 
+  /** The cells a CellInterrupt paused. */
+  get interrupted(): Cell[] {
+    return [...this.#interrupted.values()];
+  }
+
   /** Resolves once no cell is live (every one committed its outcome). */
   whenDrained(): Promise<void> {
     if (this.#live.size === 0) return Promise.resolve();
     return new Promise((resolve) => this.#drained.push(resolve));
   }
 
+  /** A cell paused (CellInterrupt), or running again (resumeCell). */
+  paused(cell: Cell, paused: boolean): void {
+    if (paused) {
+      this.#live.delete(cell.id);
+      this.#interrupted.set(cell.id, cell);
+      this.#drainedIfNone();
+    } else {
+      this.#interrupted.delete(cell.id);
+      this.#live.set(cell.id, cell);
+    }
+  }
+
+  #drainedIfNone(): void {
+    if (this.#live.size === 0) for (const resolve of this.#drained.splice(0)) resolve();
+  }
+
   /** The cell an observe, terminate or events call may address. */
   get(cellId: CellId): Cell | undefined {
-    const cell = this.#live.get(cellId) ?? this.#unread.get(cellId);
+    const cell = this.#live.get(cellId) ?? this.#interrupted.get(cellId) ?? this.#unread.get(cellId);
     return cell?.isOpen === true ? cell : undefined;
   }
 
   /** The cell's outcome is committed: its slot is free; an unread terminal event is kept. */
   committed(cell: Cell, unread: boolean): void {
     this.#live.delete(cell.id);
+    this.#interrupted.delete(cell.id);
     this.#windingDown.add(cell);
-    if (this.#live.size === 0) for (const resolve of this.#drained.splice(0)) resolve();
+    this.#drainedIfNone();
     if (!unread || this.#shuttingDown) return;
     this.#unread.set(cell.id, cell);
     if (this.#unread.size <= MAX_UNREAD_TERMINALS) return;
@@ -76,7 +100,7 @@ export class SessionCells {
 
   /** Shuts every live cell down and waits (within the deadline) for those winding down. */
   async shutdown(deadline: Deadline): Promise<void> {
-    const live = [...this.#live.values()];
+    const live = [...this.#live.values(), ...this.#interrupted.values()];
     const windingDown = [...this.#windingDown];
     this.#shuttingDown = true;
     this.#unread.clear();

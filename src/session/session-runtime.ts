@@ -12,7 +12,9 @@ import { CellStreams } from '../streams/cell-streams.js';
 import { consoleLogger } from '../logger.js';
 import { CodeCellError, missingCell, quiet } from '../errors.js';
 import { DEFAULT_OBSERVE } from '../defaults.js';
-import type { CellIsolate } from '../isolate/cell-isolate.js';
+import { NO_ISOLATE, type CellIsolate, type CellRunIsolate } from '../isolate/cell-isolate.js';
+import type { CellJournal } from '../cell/journal.js';
+import { checkPausedCell, snapshotPausedCell, storedBytesOf, type RestoredCell } from './paused-cells.js';
 import { assertIsolatesUsable } from '../isolate/load.js';
 import { defaultIsolatePool, IsolatePool } from '../isolate/pool.js';
 import { RunGate } from '../isolate/run-gate.js';
@@ -35,6 +37,7 @@ import {
 
 export type { SessionRuntimeOptions } from './options.js';
 import type {
+  CellAnswer,
   CellEvent,
   CellId,
   CodeCellSession,
@@ -52,6 +55,7 @@ import type {
 } from '../types.js';
 import {
   checkCallback,
+  checkCellAnswer,
   checkDeadlineMs,
   checkDelegate,
   checkExecuteRequest,
@@ -72,6 +76,13 @@ export const DEFAULT_CALLBACK_ABORT_DEADLINE_MS = 100;
  * serves the cells' tool calls and notifications; shutdown() ends every cell within one deadline.
  */
 export interface SessionRuntime extends CodeCellSession {
+  /**
+   * Runs a cell a CellInterrupt paused again, from its journal, and gives the call it paused at
+   * `answer` as its outcome (a result, or an error the call rejects with); resolves with the
+   * cell's next observation, as observe(cellId, observe) would. ERR_INVALID_REQUEST when the
+   * cell is not interrupted; ERR_MISSING_CELL for a cell the session does not have.
+   */
+  resumeCell(cellId: CellId, answer: CellAnswer, observe?: ObserveMode): Promise<CellEvent>;
   /**
    * Waits for the running cells to end (`signal` terminates them), then ends the session and
    * returns its snapshot: plain JSON that `SessionRuntime.resume` or `HostClient#resumeSession`
@@ -130,7 +141,26 @@ export const SessionRuntime: SessionRuntimeConstructor = class SessionRuntime ex
     checkStoredBytes(checked.storedBytes, session.#limits.maxStoredBytes, stored !== undefined);
     stored?.restore(checked.snapshot.storedValues);
     session.#cellSeq = checked.snapshot.nextCellId - 1;
+    const paused = (checked.snapshot.pausedCells ?? []).map((cell, index) =>
+      checkPausedCell(cell, index, checked.snapshot.nextCellId),
+    );
+    for (const cell of paused) session.#restorePaused(cell);
     return session;
+  }
+
+  /** A paused cell of a snapshot, as a cell of this session waiting for resumeCell. */
+  #restorePaused(restored: RestoredCell): void {
+    const { event, limits, code, filename, storedValues, journal, held } = restored;
+    assertWithinCaps(limits, this.#caps, 'snapshot.pausedCells[].limits');
+    const tools = this.#checked(restored.tools);
+    const cell = this.#newCell(NO_ISOLATE, event.cellId, restored.toolCallId, tools, limits, journal);
+    this.#streams.admit(event.cellId);
+    this.#cells.add(cell);
+    cell.restorePaused({
+      program: { source: code, filename, config: this.#sandboxConfig(tools, limits, storedValues) },
+      event,
+      held,
+    });
   }
 
   constructor(delegate: SessionRuntimeDelegate, options?: SessionRuntimeOptions) {
@@ -222,14 +252,18 @@ export const SessionRuntime: SessionRuntimeConstructor = class SessionRuntime ex
     else signal?.addEventListener('abort', stop, { once: true });
     try {
       await this.#cells.whenDrained();
+      // A paused cell's calls still in flight are waited for too (the signal cancels them).
+      await Promise.all(this.#cells.interrupted.map((cell) => cell.callsSettled(signal)));
     } finally {
       signal?.removeEventListener('abort', stop);
     }
+    const pausedCells = this.#cells.interrupted.flatMap((cell) => snapshotPausedCell(cell) ?? []);
     const snapshot: SessionSnapshot = {
       version: SNAPSHOT_VERSION,
       options: this.#given,
       storedValues: this.#storedValues?.snapshot().stored ?? {},
       nextCellId: this.#cellSeq + 1,
+      ...(pausedCells.length > 0 ? { pausedCells } : {}),
     };
     await this.shutdown();
     return snapshot;
@@ -257,9 +291,17 @@ export const SessionRuntime: SessionRuntimeConstructor = class SessionRuntime ex
     }
   }
 
-  /** The configuration the sandbox is given as data (tools, stored values, limits). */
-  #sandboxConfig(tools: readonly CellTool[], limits: CellLimits): string {
-    const { stored, storedBytes } = this.#storedValues?.snapshot() ?? { stored: null, storedBytes: 0 };
+  /**
+   * The configuration the sandbox is given as data (tools, stored values, limits): the session's
+   * stored values now, or those a paused cell started with.
+   */
+  #sandboxConfig(tools: readonly CellTool[], limits: CellLimits, values?: Record<string, string> | null): string {
+    const { stored, storedBytes } =
+      this.#storedValues === undefined
+        ? { stored: null, storedBytes: 0 }
+        : values === undefined
+          ? this.#storedValues.snapshot()
+          : { stored: values ?? {}, storedBytes: storedBytesOf(values ?? {}) };
     return JSON.stringify({
       tools: tools.map(({ id, definition, kind }) => ({ id, kind, description: definition.description ?? '' })),
       stored,
@@ -268,12 +310,20 @@ export const SessionRuntime: SessionRuntimeConstructor = class SessionRuntime ex
     });
   }
 
-  #newCell(isolate: CellIsolate, cellId: CellId, toolCallId: string, tools: readonly CellTool[], limits: CellLimits) {
+  #newCell(
+    isolate: CellRunIsolate,
+    cellId: CellId,
+    toolCallId: string,
+    tools: readonly CellTool[],
+    limits: CellLimits,
+    journal?: CellJournal,
+  ) {
     const cell: Cell = new Cell(isolate, {
       id: cellId,
       toolCallId,
       tools,
       limits,
+      ...(journal === undefined ? {} : { journal }),
       delegate: this.#delegate,
       callbackAbortDeadlineMs: this.#deadlineMs,
       logger: this.#logger,
@@ -283,6 +333,7 @@ export const SessionRuntime: SessionRuntimeConstructor = class SessionRuntime ex
         this.#streams.emit(cellId, event, size);
       },
       onCommit: (unread) => this.#cells.committed(cell, unread),
+      onPause: (paused) => this.#cells.paused(cell, paused),
       onTaken: () => this.#cells.taken(cell),
       onClosed: () => this.#cells.closed(cell),
     });
@@ -296,6 +347,23 @@ export const SessionRuntime: SessionRuntimeConstructor = class SessionRuntime ex
 
   async terminate(cellId: CellId): Promise<CellEvent> {
     return this.#openCell(cellId).terminate();
+  }
+
+  async resumeCell(cellId: CellId, answer: CellAnswer, observe: ObserveMode = DEFAULT_OBSERVE): Promise<CellEvent> {
+    this.assertNotShuttingDown();
+    this.#assertNotSuspending();
+    const cell = this.#openCell(cellId);
+    const checked = checkCellAnswer(answer);
+    const mode = checkObserveMode(observe, 'observe');
+    if (!cell.isInterrupted)
+      throw new CodeCellError(
+        'ERR_INVALID_REQUEST',
+        `cell ${cell.id} is not interrupted: only an interrupted cell resumes`,
+      );
+    const isolate = await this.#admit(cell.memoryMb);
+    isolate.useGate(this.#gate);
+    cell.resume(isolate, checked);
+    return cell.observe(mode);
   }
 
   protected cellEvents(cellId: CellId, options: EventsOptions): HandOffStream<CellStreamEvent> {

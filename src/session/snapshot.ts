@@ -1,10 +1,12 @@
 // A suspended session (SPEC §13): plain JSON that any process can resume, in-process or on any
 // codecell-host. It holds what a session's state is — its options, its stored values as of its
-// last commit and the id its next cell gets — and nothing that is not data (no delegate).
+// last commit, the id its next cell gets, and its cells paused by a CellInterrupt (each with its
+// journal) — and nothing that is not data (no delegate).
 import { invalidRequest } from '../errors.js';
 import { byteLength } from '../json.js';
 import type { CellLimits } from '../limits.js';
-import type { ToolDefinition } from '../types.js';
+import type { JournalDelivery, JournalSnapshot } from '../cell/journal.js';
+import type { CellEvent, ToolDefinition } from '../types.js';
 
 /** The snapshot format this codecell writes and reads. */
 export const SNAPSHOT_VERSION = 1;
@@ -23,6 +25,26 @@ export interface SessionSnapshot {
   storedValues: Record<string, string>;
   /** The id the session's next cell gets: ids continue, never reused. */
   nextCellId: number;
+  /** Cells a CellInterrupt paused: resumeCell runs them from their journal in the resumed session. */
+  pausedCells?: PausedCellSnapshot[];
+}
+
+/** A paused cell in a snapshot: what it runs and with what, its journal, and its interrupted event. */
+export interface PausedCellSnapshot {
+  /** The cell's code as it ran (TypeScript types already stripped), and its file name. */
+  code: string;
+  filename: string;
+  /** The exec call the cell's notifications name. */
+  toolCallId: string;
+  tools: ToolDefinition[];
+  limits: CellLimits;
+  /** The stored values the cell started with (null: the session has none). */
+  storedValues: Record<string, string> | null;
+  journal: JournalSnapshot;
+  /** Outcomes of its calls that arrived while it was paused, for its next run. */
+  held: JournalDelivery[];
+  /** Its interrupted event (with the items no observer took yet). */
+  event: Extract<CellEvent, { kind: 'interrupted' }>;
 }
 
 const OPTION_KEYS = new Set(['tools', 'limits', 'storedValues', 'callbackAbortDeadlineMs']);
@@ -39,7 +61,8 @@ const bad = (why: string): never => {
 export function checkSnapshot(snapshot: unknown): { snapshot: SessionSnapshot; storedBytes: number } {
   if (snapshot === null || typeof snapshot !== 'object' || Array.isArray(snapshot))
     return bad('the snapshot must be an object (what suspend() returned)');
-  const { version, options, storedValues, nextCellId } = snapshot as Record<string, unknown>;
+  const { version, options, storedValues, nextCellId, pausedCells } = snapshot as Record<string, unknown>;
+  if (pausedCells !== undefined && !Array.isArray(pausedCells)) return bad('snapshot.pausedCells must be an array');
   if (version !== SNAPSHOT_VERSION)
     return bad(`snapshot version ${JSON.stringify(version)} is not supported (this codecell reads version 1)`);
   if (options === null || typeof options !== 'object' || Array.isArray(options))

@@ -5,8 +5,11 @@ import type { CellEvent, JsonValue } from '../types.js';
 /** What exec and wait return (every field present: OpenAI strict mode allows no optional ones). */
 export interface CodeModeResult {
   cell_id: string;
-  /** completed (its code finished), failed (it threw), terminated, or still running: yielded / pending. */
-  status: 'completed' | 'failed' | 'terminated' | 'yielded' | 'pending';
+  /**
+   * completed (its code finished), failed (it threw), terminated, still running (yielded /
+   * pending), or paused by a tool until the agent answers it (interrupted: `error` says at what).
+   */
+  status: 'completed' | 'failed' | 'terminated' | 'yielded' | 'pending' | 'interrupted';
   /** The cell's text output since the last result, one item per line. */
   output: string;
   images: { image_url: string; detail: string | null }[];
@@ -20,7 +23,7 @@ export const RESULT_SCHEMA: { [key: string]: JsonValue } = {
   type: 'object',
   properties: {
     cell_id: { type: 'string' },
-    status: { type: 'string', enum: ['completed', 'failed', 'terminated', 'yielded', 'pending'] },
+    status: { type: 'string', enum: ['completed', 'failed', 'terminated', 'yielded', 'pending', 'interrupted'] },
     output: { type: 'string' },
     images: {
       type: 'array',
@@ -54,8 +57,15 @@ export function codeModeResult(event: CellEvent): CodeModeResult {
       return { ...base, status: 'terminated', error: `terminated (${event.reason ?? 'requested'})` };
     case 'pending':
       return { ...base, status: 'pending', pending_tool_calls: event.pendingToolCallIds };
-    default:
+    case 'interrupted': {
+      const tool = event.tool.namespace === undefined ? event.tool.name : `${event.tool.namespace}__${event.tool.name}`;
+      const why = `paused at tools.${tool} (${event.callId}): ${JSON.stringify(event.payload)}`;
+      return { ...base, status: 'interrupted', error: why, pending_tool_calls: [event.callId] };
+    }
+    case 'yielded':
       return { ...base, status: 'yielded' };
+    default:
+      return event satisfies never;
   }
 }
 
@@ -73,6 +83,8 @@ export function codeModeStatus(result: CodeModeResult, waitName = 'wait'): strin
         `cell ${result.cell_id} is waiting on ` +
         `${result.pending_tool_calls.join(', ') || 'timers'}; call ${waitName} with cell_id "${result.cell_id}"`
       );
+    case 'interrupted':
+      return `cell ${result.cell_id} is ${result.error ?? 'paused'}; it goes on once the agent answers that call`;
     default:
       return `cell ${result.cell_id} is still running; call ${waitName} with cell_id "${result.cell_id}"`;
   }

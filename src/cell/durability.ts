@@ -1,0 +1,180 @@
+// What makes a cell durable (SPEC §13), beside its lifecycle: its journal, the replay of a run
+// from it, what the cell runs (kept for that run), the outcomes held while it is paused, and the
+// interrupted event its observers get. The Cell decides when it pauses and runs again; this
+// decides, for each message and delivery, whether it is recorded, replayed, held or skipped.
+import { toJsonText } from '../json.js';
+import type { CellLimits } from '../limits.js';
+import type { CellEvent, JsonValue } from '../types.js';
+import { CellJournal, Replay, type JournalDelivery, type ReplayVerdict } from './journal.js';
+
+/** What a paused cell is besides its journal: what it runs, its event, the outcomes held for it. */
+export interface PausedState {
+  program: Program;
+  event: CellEvent;
+  held: JournalDelivery[];
+  journal: CellJournal;
+}
+
+/** A cell's code as it runs, its file name, and its sandbox configuration. */
+export interface Program {
+  source: string;
+  filename: string;
+  config: string;
+}
+
+/** What durability needs of its cell. */
+export interface DurablePort {
+  /** Delivers into the cell's isolate now. */
+  enter(delivery: JournalDelivery): void;
+  /** True while the cell is paused. */
+  paused(): boolean;
+  /** The replay made every recorded delivery: these timers (id → delay) start now. */
+  live(timers: ReadonlyMap<number, number>): void;
+}
+
+export class CellDurability {
+  readonly journal: CellJournal;
+  readonly #port: DurablePort;
+  /** While a run replays the journal (and after, for the output it still skips). */
+  #replay: Replay | undefined;
+  #program: Program | undefined;
+  /** Outcomes that arrived while the cell was paused: delivered when it runs again. */
+  readonly #held: JournalDelivery[] = [];
+  /** The interrupted event for the next observer (its items go to the first one only). */
+  #paused: CellEvent | undefined;
+  /** Settles when an outcome arrives for a paused cell (see whenCallsChange). */
+  #callsChanged = Promise.withResolvers<void>();
+
+  constructor(port: DurablePort, journal: CellJournal) {
+    this.#port = port;
+    this.journal = journal;
+  }
+
+  /** True while a run replays recorded deliveries. */
+  get replaying(): boolean {
+    return this.#replay?.active === true;
+  }
+
+  /** The cell starts `program`: kept while the journal is, for a run from it. */
+  starts(program: Program): void {
+    if (this.journal.durable) this.#program = program;
+  }
+
+  /** The sandbox's journal configuration for a run: its seed and the clock to read first ('' without). */
+  sandboxJournal(): string {
+    const { durable, seed, clock } = this.journal;
+    return durable ? JSON.stringify({ seed, clock }) : '';
+  }
+
+  /** An outcome or a timer: held while paused or while a replay delivers first, else recorded and entered. */
+  deliver(delivery: JournalDelivery): void {
+    if (this.#port.paused()) {
+      this.#held.push(delivery);
+      this.#callsChanged.resolve();
+      this.#callsChanged = Promise.withResolvers<void>();
+      return;
+    }
+    if (this.#replay?.hold(delivery) === true) return;
+    this.journal.recordDelivery(delivery);
+    this.#port.enter(delivery);
+  }
+
+  /** False for an output item an earlier run produced already. */
+  output(): boolean {
+    if (this.#replay?.skipOutput() === true) return false;
+    this.journal.outputs++;
+    return true;
+  }
+
+  /** False for a notification an earlier run sent already. */
+  notification(): boolean {
+    if (this.#replay?.skipNotification() === true) return false;
+    this.journal.notifications++;
+    return true;
+  }
+
+  call(callId: string, index: number, inputJson: string): ReplayVerdict {
+    return this.#replay?.call(callId, index, inputJson) ?? 'live';
+  }
+
+  /** True when the replay holds the timer (the cell sets no host timer for it now). */
+  timer(id: number, delayMs: number): boolean {
+    return this.#replay?.timer(id, delayMs) === true;
+  }
+
+  clearTimer(id: number): boolean {
+    return this.#replay?.clearTimer(id) === true;
+  }
+
+  /** Why the cell cannot pause now, or the interrupt's payload as JSON. */
+  pauseRefusal(limits: CellLimits, payload: unknown): { why: string } | { payload: JsonValue } {
+    if (!this.journal.durable) {
+      const { journalMaxBytes } = limits;
+      return {
+        why:
+          journalMaxBytes === 0
+            ? 'the cell keeps no journal (journalMaxBytes is 0)'
+            : `its journal passed the journalMaxBytes limit of ${journalMaxBytes}`,
+      };
+    }
+    if (this.replaying) return { why: 'the cell is still replaying its journal' };
+    try {
+      return { payload: JSON.parse(toJsonText(payload) || 'null') as JsonValue };
+    } catch (error) {
+      return { why: `its payload is not JSON: ${error instanceof Error ? error.message : String(error)}` };
+    }
+  }
+
+  /** The cell paused with `event`. */
+  paused(event: CellEvent): void {
+    this.#paused = event;
+  }
+
+  /** The interrupted event: its items go to the first observer that takes it. */
+  takePaused(event: CellEvent): CellEvent {
+    const paused = this.#paused ?? event;
+    this.#paused = { ...paused, items: [] };
+    return paused;
+  }
+
+  /** A paused cell restored from a snapshot (its journal is this one). */
+  restore(paused: Omit<PausedState, 'journal'>): void {
+    this.#program = paused.program;
+    this.#paused = paused.event;
+    this.#held.push(...paused.held);
+  }
+
+  /** The paused cell's state for a snapshot (undefined if it has nothing to run from). */
+  pausedState(event: CellEvent): PausedState | undefined {
+    if (this.#program === undefined) return undefined;
+    return { program: this.#program, event: this.#paused ?? event, held: [...this.#held], journal: this.journal };
+  }
+
+  /** Settles when the next outcome arrives for the paused cell. */
+  whenCallsChange(): Promise<void> {
+    return this.#callsChanged.promise;
+  }
+
+  /**
+   * A run from the journal begins: what it runs (undefined when the cell cannot run again); the
+   * outcomes held while paused go after the recorded ones.
+   */
+  replay(): Program | undefined {
+    const program = this.#program;
+    if (program === undefined) return undefined;
+    this.#paused = undefined;
+    const replay = new Replay(
+      this.journal,
+      (delivery) => this.#port.enter(delivery),
+      (timers) => this.#port.live(timers),
+    );
+    this.#replay = replay;
+    for (const delivery of this.#held.splice(0)) replay.hold(delivery);
+    return program;
+  }
+
+  /** Delivers what the replay can deliver now (called once the run started). */
+  advance(): void {
+    this.#replay?.advance();
+  }
+}

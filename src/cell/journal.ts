@@ -1,0 +1,322 @@
+// A cell's journal (SPEC §13, ADR 16): what the cell consumed that its source does not decide —
+// its Math.random seed, its clock readings, and each delivery into its isolate (a tool call's
+// outcome, a timer firing) in the order the isolate took them — plus the calls it made and how
+// much output and how many notifications it produced. A run from the journal (Replay) gives the
+// same calls, output and notifications: the cell's code is a deterministic function of these.
+import { randomInt } from 'node:crypto';
+import type { ToolCallRecord } from '../types.js';
+
+/** One entry into the sandbox: a tool call's outcome (as the sandbox takes it), or a timer. */
+export type JournalDelivery =
+  | {
+      readonly kind: 'settle';
+      readonly callId: string;
+      readonly ok: boolean;
+      readonly payload: string;
+      readonly errorKind: string;
+    }
+  | { readonly kind: 'timer'; readonly id: number };
+
+/** A tool call the cell made: which tool (its index in the cell's tools) with which input. */
+export interface JournaledCall {
+  readonly index: number;
+  readonly tool: ToolCallRecord['tool'];
+  readonly inputJson: string;
+  outcome: 'returned' | 'threw' | 'pending';
+}
+
+/** What an entry costs of journalMaxBytes besides its JSON text (ids, kinds). */
+const ENTRY_BYTES = 32;
+
+/** A journal as plain JSON: a paused cell in a suspended session's snapshot. */
+export interface JournalSnapshot {
+  seed: number;
+  clock: number[];
+  deliveries: JournalDelivery[];
+  calls: ({ callId: string } & JournaledCall)[];
+  outputs: number;
+  notifications: number;
+}
+
+export class CellJournal {
+  /** Math.random's seed in the sandbox. */
+  readonly seed: number;
+  readonly clock: number[] = [];
+  readonly deliveries: JournalDelivery[] = [];
+  readonly calls = new Map<string, JournaledCall>();
+  /** Output items and notifications the cell produced (and its observers and delegate had). */
+  outputs = 0;
+  notifications = 0;
+  readonly #maxBytes: number;
+  #bytes = 0;
+  #durable: boolean;
+
+  constructor(maxBytes: number, seed = randomInt(0, 2 ** 32)) {
+    this.#maxBytes = maxBytes;
+    this.#durable = maxBytes > 0;
+    this.seed = seed;
+  }
+
+  toJSON(): JournalSnapshot {
+    const calls = [...this.calls].map(([callId, call]) => ({ callId, ...call }));
+    const { seed, clock, deliveries, outputs, notifications } = this;
+    return { seed, clock: [...clock], deliveries: [...deliveries], calls, outputs, notifications };
+  }
+
+  /**
+   * A journal from a snapshot (untrusted: every field is checked), within `maxBytes`; throws an
+   * Error that says what is wrong.
+   */
+  static restore(snapshot: unknown, maxBytes: number): CellJournal {
+    const saved = record(snapshot, 'journal');
+    const seed = saved.seed;
+    if (!Number.isSafeInteger(seed) || (seed as number) < 0 || (seed as number) >= 2 ** 32)
+      throw new Error('journal.seed must be an unsigned 32-bit integer');
+    const journal = new CellJournal(maxBytes, seed as number);
+    const clock = list(saved.clock, 'journal.clock');
+    if (!clock.every((value) => typeof value === 'number' && Number.isFinite(value)))
+      throw new Error('journal.clock must be finite numbers');
+    if (clock.length > 0) journal.recordClock(clock.join(','));
+    for (const call of list(saved.calls, 'journal.calls')) {
+      const { callId, index, tool, inputJson, outcome } = record(call, 'journal.calls[]');
+      const { name, namespace } = record(tool, 'journal.calls[].tool');
+      if (
+        typeof callId !== 'string' ||
+        !/^tool-\d+$/.test(callId) ||
+        !Number.isSafeInteger(index) ||
+        (index as number) < 0
+      )
+        throw new Error('journal.calls[] needs a callId tool-N and a tool index');
+      if (typeof name !== 'string' || (namespace !== undefined && typeof namespace !== 'string'))
+        throw new Error('journal.calls[].tool must be { name, namespace? }');
+      if (typeof inputJson !== 'string' || !['returned', 'threw', 'pending'].includes(outcome as string))
+        throw new Error('journal.calls[] needs an inputJson text and an outcome');
+      const ref = namespace === undefined ? { name } : { name, namespace: namespace as string };
+      journal.recordCall(callId, index as number, ref, inputJson);
+      const kept = journal.calls.get(callId);
+      if (kept !== undefined) kept.outcome = outcome as JournaledCall['outcome'];
+    }
+    for (const delivery of list(saved.deliveries, 'journal.deliveries'))
+      journal.recordDelivery(checkDelivery(delivery));
+    for (const key of ['outputs', 'notifications'] as const) {
+      const count = saved[key];
+      if (!Number.isSafeInteger(count) || (count as number) < 0) throw new Error(`journal.${key} must be a count`);
+      journal[key] = count as number;
+    }
+    if (!journal.durable) throw new Error(`the journal is over the cell's journalMaxBytes limit of ${maxBytes}`);
+    return journal;
+  }
+
+  /** False once the journal passed journalMaxBytes (or was off): the cell can no longer be replayed. */
+  get durable(): boolean {
+    return this.#durable;
+  }
+
+  /** Bytes held, as journalMaxBytes counts them. */
+  get bytes(): number {
+    return this.#bytes;
+  }
+
+  /** The sandbox's clock readings since its last message ("t1,t2,…"); anything else is dropped. */
+  recordClock(values: string): void {
+    if (!this.#spend(values.length + ENTRY_BYTES)) return;
+    for (const text of values.split(',')) {
+      const value = Number(text);
+      if (text === '' || !Number.isFinite(value)) return this.#lose();
+      this.clock.push(value);
+    }
+  }
+
+  recordCall(callId: string, index: number, tool: JournaledCall['tool'], inputJson: string): void {
+    if (this.#spend(inputJson.length + callId.length + ENTRY_BYTES))
+      this.calls.set(callId, { index, tool, inputJson, outcome: 'pending' });
+  }
+
+  recordDelivery(delivery: JournalDelivery): void {
+    const size = delivery.kind === 'settle' ? delivery.payload.length + delivery.callId.length : 0;
+    if (!this.#spend(size + ENTRY_BYTES)) return;
+    this.deliveries.push(delivery);
+    if (delivery.kind !== 'settle') return;
+    const call = this.calls.get(delivery.callId);
+    if (call !== undefined) call.outcome = delivery.ok ? 'returned' : 'threw';
+  }
+
+  /** The cell's calls in order, with what the delegate answered (SPEC §13's `toolCalls`). */
+  toolCalls(): ToolCallRecord[] {
+    return [...this.calls].map(([callId, { tool, inputJson, outcome }]) => ({
+      callId,
+      tool,
+      input: inputJson === '' ? undefined : JSON.parse(inputJson),
+      outcome,
+    }));
+  }
+
+  #spend(bytes: number): boolean {
+    if (!this.#durable) return false;
+    this.#bytes += bytes;
+    if (this.#bytes <= this.#maxBytes) return true;
+    this.#lose();
+    return false;
+  }
+
+  /** Past the bound: what was kept is let go (the cell runs on, only without a journal). */
+  #lose(): void {
+    this.#durable = false;
+    this.clock.length = 0;
+    this.deliveries.length = 0;
+    this.calls.clear();
+  }
+}
+
+/** What a cell's run does with each of the sandbox's requests while a replay lasts. */
+export type ReplayVerdict = 'replayed' | 'live' | 'diverged';
+
+/**
+ * Runs a cell again from its journal: the sandbox reads the recorded clock (its configuration),
+ * its recorded calls are answered from the journal in the recorded order — each once the new run
+ * has made it — and output and notifications already produced are dropped. When every recorded
+ * delivery is made, the run goes on live: the timers it set then start, and outcomes that arrived
+ * meanwhile (calls still in flight when the earlier run stopped, calls made past the journal) are
+ * delivered in the order they came.
+ */
+export class Replay {
+  readonly #journal: CellJournal;
+  readonly #deliver: (delivery: JournalDelivery) => void;
+  readonly #end: number;
+  /** The calls the journal held when the replay began: the new run makes them again. */
+  readonly #recorded: ReadonlySet<string>;
+  #next = 0;
+  #skipOutputs: number;
+  #skipNotifications: number;
+  /** The calls and timers the new run made: a delivery waits until its own was made. */
+  readonly #madeCalls = new Set<string>();
+  readonly #setTimers = new Set<number>();
+  /** Timers the new run set and has not cleared, with their delay: started when it goes live. */
+  readonly #timers = new Map<number, number>();
+  /** Outcomes that arrived live, in order: delivered after the recorded ones. */
+  readonly #held: JournalDelivery[] = [];
+  #onLive: ((timers: ReadonlyMap<number, number>) => void) | undefined;
+
+  constructor(
+    journal: CellJournal,
+    deliver: (delivery: JournalDelivery) => void,
+    onLive: (timers: ReadonlyMap<number, number>) => void,
+  ) {
+    this.#journal = journal;
+    this.#deliver = deliver;
+    this.#onLive = onLive;
+    this.#end = journal.deliveries.length;
+    this.#recorded = new Set(journal.calls.keys());
+    this.#skipOutputs = journal.outputs;
+    this.#skipNotifications = journal.notifications;
+  }
+
+  /** True until every recorded delivery, and every outcome held meanwhile, was made. */
+  get active(): boolean {
+    return this.#onLive !== undefined;
+  }
+
+  /**
+   * A call of the new run. One the journal holds must be the same tool and input, and is not made
+   * again (its outcome is in the journal, or still to come from the earlier run's call).
+   */
+  call(callId: string, index: number, inputJson: string): ReplayVerdict {
+    const recorded = this.#recorded.has(callId) ? this.#journal.calls.get(callId) : undefined;
+    if (recorded === undefined) {
+      if (this.active) this.#madeCalls.add(callId);
+      return 'live';
+    }
+    if (recorded.index !== index || recorded.inputJson !== inputJson) return 'diverged';
+    this.#madeCalls.add(callId);
+    this.advance();
+    return 'replayed';
+  }
+
+  /** A timer the new run set; true when the replay holds it (it fires from the journal, or later). */
+  timer(id: number, delayMs: number): boolean {
+    if (!this.active) return false;
+    this.#timers.set(id, delayMs);
+    this.#setTimers.add(id);
+    this.advance();
+    return true;
+  }
+
+  /** True when the replay held the timer (and forgets it). */
+  clearTimer(id: number): boolean {
+    return this.active && this.#timers.delete(id);
+  }
+
+  /** True when the output item was produced by the earlier run (it is not produced again). */
+  skipOutput(): boolean {
+    if (this.#skipOutputs === 0) return false;
+    this.#skipOutputs--;
+    return true;
+  }
+
+  skipNotification(): boolean {
+    if (this.#skipNotifications === 0) return false;
+    this.#skipNotifications--;
+    return true;
+  }
+
+  /** Holds an outcome that arrived live until the replay ends; false once the run is live. */
+  hold(delivery: JournalDelivery): boolean {
+    if (!this.active) return false;
+    this.#held.push(delivery);
+    return true;
+  }
+
+  /**
+   * Makes the recorded deliveries, then the held ones, in order, each once the new run has made
+   * its call or set its timer; then the run goes live.
+   */
+  advance(): void {
+    for (;;) {
+      const recorded = this.#next < this.#end;
+      const delivery = recorded ? (this.#journal.deliveries[this.#next] as JournalDelivery) : this.#held[0];
+      if (delivery === undefined) break;
+      const ready =
+        delivery.kind === 'settle' ? this.#madeCalls.has(delivery.callId) : this.#setTimers.has(delivery.id);
+      if (!ready) return;
+      if (delivery.kind === 'timer') this.#timers.delete(delivery.id);
+      if (recorded) this.#next++;
+      else {
+        this.#held.shift();
+        this.#journal.recordDelivery(delivery);
+      }
+      this.#deliver(delivery);
+    }
+    const onLive = this.#onLive;
+    if (onLive === undefined) return;
+    this.#onLive = undefined;
+    onLive(this.#timers);
+  }
+}
+
+function record(value: unknown, where: string): Record<string, unknown> {
+  if (value === null || typeof value !== 'object' || Array.isArray(value))
+    throw new Error(`${where} must be an object`);
+  return value as Record<string, unknown>;
+}
+
+function list(value: unknown, where: string): unknown[] {
+  if (!Array.isArray(value)) throw new Error(`${where} must be an array`);
+  return value;
+}
+
+/** A delivery from a snapshot, checked. */
+export function checkDelivery(value: unknown): JournalDelivery {
+  const delivery = record(value, 'a delivery');
+  if (delivery.kind === 'timer' && Number.isSafeInteger(delivery.id))
+    return { kind: 'timer', id: delivery.id as number };
+  const { callId, ok, payload, errorKind } = delivery;
+  if (
+    delivery.kind === 'settle' &&
+    typeof callId === 'string' &&
+    typeof ok === 'boolean' &&
+    typeof payload === 'string' &&
+    typeof errorKind === 'string'
+  )
+    return { kind: 'settle', callId, ok, payload, errorKind };
+  throw new Error('a delivery must be { kind: "timer", id } or { kind: "settle", callId, ok, payload, errorKind }');
+}
