@@ -24,6 +24,7 @@ import { SandboxTimers, watchTimeLimits } from './timers.js';
 import { danglingWarning, hintMissingTool, ToolCalls, type PausedCall, type ToolCallsOptions } from './tool-calls.js';
 import { CellJournal, type JournalDelivery } from './journal.js';
 import { CellDurability, type PausedState } from './durability.js';
+import { CallSpans, endSpan, type TraceSpan } from '../tracing.js';
 import type { CellOptions } from './options.js';
 
 export class Cell {
@@ -40,6 +41,9 @@ export class Cell {
   readonly #writes = new Map<string, string>();
   #rejections: FloatingRejections;
   readonly #durability: CellDurability;
+  /** This run's span (SPEC §14), when traced; a resumed cell's run gets one of its own. */
+  #span: TraceSpan | undefined;
+  readonly #spans = new CallSpans();
   readonly #closed = Promise.withResolvers<void>();
   #state: CellState = { phase: 'running' };
   /** The termination under way or done (a limit, terminate() or shutdown). */
@@ -53,6 +57,7 @@ export class Cell {
     this.id = options.id;
     this.#options = options;
     this.#isolate = isolate;
+    this.#span = options.span;
     this.#callbacks = new CallbackSet({ maxConcurrentToolCalls: options.limits.maxConcurrentToolCalls });
     this.#output = new OutputBuffer(options.limits.maxOutputBytes);
     this.#rejections = this.#newRejections();
@@ -85,8 +90,10 @@ export class Cell {
       accepting,
       journal,
       interrupt,
+      span: () => this.#span,
+      spans: this.#spans,
     });
-    this.#notifications = new Notifications(options, callbacks);
+    this.#notifications = new Notifications(options, callbacks, { span: () => this.#span, spans: this.#spans });
     this.#listen(isolate);
   }
 
@@ -239,6 +246,7 @@ export class Cell {
     this.#state = transition(running, { phase: 'interrupted', callId: call.callId, event });
     this.#stopIsolate(true);
     this.#durability.paused(event);
+    this.#endSpan(event);
     if (this.#observer.busy) this.#observer.resolve(this.#durability.takePaused(event));
     this.#options.onPause(true);
     return undefined;
@@ -285,7 +293,7 @@ export class Cell {
    * Runs an interrupted cell again in `isolate` from its journal, with `answer` as the outcome of
    * the call it paused at (resumeCell). Throws ERR_INVALID_REQUEST when the cell is not interrupted.
    */
-  resume(isolate: CellRunIsolate, answer: CellAnswer): void {
+  resume(isolate: CellRunIsolate, answer: CellAnswer, span?: TraceSpan): void {
     const interrupted = this.#state;
     const program = interrupted.phase === 'interrupted' ? this.#durability.replay() : undefined;
     if (interrupted.phase !== 'interrupted' || program === undefined) {
@@ -294,6 +302,7 @@ export class Cell {
       throw new CodeCellError('ERR_INVALID_REQUEST', why);
     }
     this.#isolate = isolate;
+    this.#span = span;
     this.#listen(isolate);
     this.#rejections = this.#newRejections();
     this.#writes.clear();
@@ -352,6 +361,7 @@ export class Cell {
   /** Commits the outcome: to the observer, or buffered for the next one; then winds down. */
   #end(from: StateOf<'finishing' | 'terminating'>, terminal: TerminalCellEvent, settled: Promise<void>): void {
     const event: CellEvent = { ...terminal, items: this.#output.drain() };
+    this.#endSpan(event);
     const closing = transition(from, { phase: 'closing', event, settled });
     this.#state = closing;
     const observed = this.#observer.busy;
@@ -446,7 +456,16 @@ export class Cell {
     this.#end(terminating, { kind: 'terminated', cellId: this.id, items: [], reason, ...calls }, Promise.resolve());
   }
 
+  /** Ends this run's span with the cell's outcome (SPEC §14). */
+  #endSpan(event: CellEvent): void {
+    const error = event.kind === 'completed' ? event.error : undefined;
+    const reason = event.kind === 'terminated' ? event.reason : undefined;
+    endSpan(this.#span, { 'codecell.cell.outcome': event.kind, 'codecell.cell.reason': reason }, error ?? reason);
+    this.#span = undefined;
+  }
+
   async #close(closing: StateOf<'closing'>): Promise<void> {
+    this.#spans.abandon();
     const { delegate, logger, emit } = this.#options;
     emit({ type: 'closed', event: closing.event });
     try {

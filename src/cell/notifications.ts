@@ -3,6 +3,13 @@
 import { isCodeCellError, messageOf } from '../errors.js';
 import type { CellOptions } from './options.js';
 import type { CallbackSet } from './callbacks.js';
+import type { CallSpans, TraceSpan } from '../tracing.js';
+
+/** The span of a cell's run (when traced) and its calls' spans. */
+export interface NotificationTrace {
+  span(): TraceSpan | undefined;
+  spans: CallSpans;
+}
 
 /** Bound on the notifications a cell can pile up faster than its delegate takes them. */
 export const MAX_NOTIFICATION_BACKLOG = 10_000;
@@ -13,10 +20,13 @@ export type NotificationsOptions = Pick<CellOptions, 'id' | 'toolCallId' | 'dele
 export class Notifications {
   readonly #options: NotificationsOptions;
   readonly #callbacks: CallbackSet;
+  readonly #trace: NotificationTrace | undefined;
 
-  constructor(options: NotificationsOptions, callbacks: CallbackSet) {
+  /** `trace`: the span of the cell's run, when it is traced (each notification gets a span under it). */
+  constructor(options: NotificationsOptions, callbacks: CallbackSet, trace?: NotificationTrace) {
     this.#options = options;
     this.#callbacks = callbacks;
+    this.#trace = trace;
   }
 
   /** Queues the notification; false (nothing queued) when the backlog is full. */
@@ -32,13 +42,20 @@ export class Notifications {
     }
     emit({ type: 'notification', text });
     const notification = { cellId, callId, text };
-    callbacks
-      .notify((signal) => delegate.notify(notification, signal))
-      .catch((error: unknown) => {
-        if (!isCodeCellError(error, 'ERR_CANCELLED')) {
-          logger.warn(`codecell: notify for cell ${cellId} failed: ${messageOf(error)}`);
-        }
-      });
+    const trace = this.#trace;
+    const span = trace?.span();
+    const deliver =
+      trace === undefined || span === undefined
+        ? (signal: AbortSignal) => delegate.notify(notification, signal)
+        : (signal: AbortSignal) =>
+            trace.spans.traced('codecell.notify', { 'codecell.cell.id': cellId }, span, signal, () =>
+              delegate.notify(notification, signal),
+            );
+    callbacks.notify(deliver).catch((error: unknown) => {
+      if (!isCodeCellError(error, 'ERR_CANCELLED')) {
+        logger.warn(`codecell: notify for cell ${cellId} failed: ${messageOf(error)}`);
+      }
+    });
     return true;
   }
 }

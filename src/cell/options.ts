@@ -2,6 +2,7 @@
 import type { CellLimits } from '../limits.js';
 import type { CellId, CellStreamEvent, Logger, SessionRuntimeDelegate } from '../types.js';
 import type { CellJournal } from './journal.js';
+import type { TraceSpan } from '../tracing.js';
 import type { CellTool } from './tool-calls.js';
 
 export interface CellOptions {
@@ -12,6 +13,8 @@ export interface CellOptions {
   delegate: SessionRuntimeDelegate;
   callbackAbortDeadlineMs: number;
   logger: Logger;
+  /** The cell's span (SPEC §14), when it is traced: its calls' spans go under it. */
+  span?: TraceSpan | undefined;
   /** A journal to go on from (a paused cell restored from a snapshot); else a new one. */
   journal?: CellJournal;
   /** Commits the cell's store() writes to the session. */

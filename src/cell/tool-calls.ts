@@ -6,6 +6,7 @@ import type { CellLimits } from '../limits.js';
 import type {
   CellAnswer,
   CellId,
+  NestedToolCall,
   CellStreamEvent,
   JsonValue,
   SessionRuntimeDelegate,
@@ -13,6 +14,7 @@ import type {
   ToolKind,
 } from '../types.js';
 import type { InputCheck } from '../tools/tool-input.js';
+import type { CallSpans, TraceSpan } from '../tracing.js';
 import type { CallbackSet } from './callbacks.js';
 import type { CellJournal } from './journal.js';
 
@@ -43,6 +45,10 @@ export interface ToolCallsOptions {
   accepting(): boolean;
   /** Where each call is recorded (SPEC §13). */
   journal: CellJournal;
+  /** The span of the cell's run, when it is traced: each call gets a span under it (SPEC §14). */
+  span(): TraceSpan | undefined;
+  /** The cell's delegate calls' spans (CallSpans). */
+  spans: CallSpans;
   /**
    * A delegate answered with a CellInterrupt: undefined when the cell paused (the call waits for
    * answer()), or why it could not (the call then fails with that).
@@ -99,7 +105,11 @@ export class ToolCalls {
     const call = { cellId, callId, tool: toolRef, kind: tool.kind, input };
     // No promise of ours per call: the delegate's one reaction in the CallbackSet hands the outcome
     // here (this runs 10 000 times in a large cancellation).
-    callbacks.callTool((signal) => delegate.invokeTool(call, signal), {
+    const invoke =
+      this.#options.span() === undefined
+        ? (signal: AbortSignal) => delegate.invokeTool(call, signal)
+        : (signal: AbortSignal) => this.#traced(call, signal);
+    callbacks.callTool(invoke, {
       value: (value) => {
         let payload: string;
         try {
@@ -121,6 +131,24 @@ export class ToolCalls {
     // the event is bookkeeping, the call is what the cell waits for. The input's JSON text is at
     // hand: the stream's log need not serialise the input again.
     emit({ type: 'toolCall', callId, tool: toolRef, input }, 64 + inputJson.length);
+  }
+
+  /**
+   * The delegate's call inside its span (GenAI's execute_tool): the span ends when the delegate
+   * settles, whatever the cell did meanwhile; one still running when the cell closes is ended then
+   * as abandoned at the shared deadline (abandonSpans).
+   */
+  #traced(call: NestedToolCall, signal: AbortSignal): Promise<JsonValue | undefined> {
+    const attributes = {
+      'gen_ai.operation.name': 'execute_tool',
+      'gen_ai.tool.name': call.tool.name,
+      'gen_ai.tool.call.id': call.callId,
+      'codecell.tool.namespace': call.tool.namespace,
+      'codecell.cell.id': call.cellId,
+    };
+    const { spans, span, delegate } = this.#options;
+    const name = `execute_tool ${call.tool.name}`;
+    return spans.traced(name, attributes, span(), signal, () => delegate.invokeTool(call, signal));
   }
 
   /** A call paused by a CellInterrupt before a snapshot: it waits for answer() again. */

@@ -10,10 +10,11 @@ import { Cell } from '../cell/cell.js';
 import type { CellTool } from '../cell/tool-calls.js';
 import { CellStreams } from '../streams/cell-streams.js';
 import { consoleLogger } from '../logger.js';
-import { CodeCellError, missingCell, quiet } from '../errors.js';
+import { CodeCellError, messageOf, missingCell, quiet } from '../errors.js';
 import { DEFAULT_OBSERVE } from '../defaults.js';
 import { NO_ISOLATE, type CellIsolate, type CellRunIsolate } from '../isolate/cell-isolate.js';
 import type { CellJournal } from '../cell/journal.js';
+import { activeContext, endSpan, startSpan, traced, type TraceSpan } from '../tracing.js';
 import { checkPausedCell, snapshotPausedCell, storedBytesOf, type RestoredCell } from './paused-cells.js';
 import { assertIsolatesUsable } from '../isolate/load.js';
 import { defaultIsolatePool, IsolatePool } from '../isolate/pool.js';
@@ -199,6 +200,8 @@ export const SessionRuntime: SessionRuntimeConstructor = class SessionRuntime ex
   }
 
   async execute(request: ExecuteRequest, initialObserve: ObserveMode = DEFAULT_OBSERVE): Promise<StartedCell> {
+    // The caller's context now: the cell's span is its child (SPEC §14).
+    const parent = activeContext();
     this.assertNotShuttingDown();
     this.#assertNotSuspending();
     let clock = stageClock();
@@ -213,10 +216,18 @@ export const SessionRuntime: SessionRuntimeConstructor = class SessionRuntime ex
     const config = this.#sandboxConfig(tools, limits);
     clock = stageDone('prepare', clock);
 
+    const span = startSpan(
+      'codecell.cell',
+      { 'codecell.cell.id': cellId, 'codecell.cell.language': checked.language },
+      parent,
+    );
     this.#admitting++;
     let isolate: CellIsolate;
     try {
       isolate = await this.#admit(limits.memoryMb);
+    } catch (error) {
+      endSpan(span, {}, messageOf(error));
+      throw error;
     } finally {
       // In the same continuation that registers the cell, so the live count never dips.
       this.#admitting--;
@@ -224,6 +235,7 @@ export const SessionRuntime: SessionRuntimeConstructor = class SessionRuntime ex
     stageDone('admit', clock);
     if (this.shuttingDown || this.#suspending) {
       // Admitted just as shutdown (or suspend) began: it never runs.
+      endSpan(span, {}, 'the session is shutting down');
       isolate.dispose();
       this.assertNotShuttingDown();
       this.#assertNotSuspending();
@@ -231,7 +243,7 @@ export const SessionRuntime: SessionRuntimeConstructor = class SessionRuntime ex
     isolate.useGate(this.#gate);
     this.#streams.admit(cellId);
     this.#observer?.({ cellId, type: 'admitted' });
-    const cell = this.#newCell(isolate, cellId, checked.toolCallId ?? `exec-${cellId}`, tools, limits);
+    const cell = this.#newCell(isolate, cellId, checked.toolCallId ?? `exec-${cellId}`, tools, limits, undefined, span);
     this.#cells.add(cell);
     const initialEvent = cell.observe(mode);
     if (prepared.error !== undefined) cell.fail(prepared.error);
@@ -317,12 +329,14 @@ export const SessionRuntime: SessionRuntimeConstructor = class SessionRuntime ex
     tools: readonly CellTool[],
     limits: CellLimits,
     journal?: CellJournal,
+    span?: TraceSpan,
   ) {
     const cell: Cell = new Cell(isolate, {
       id: cellId,
       toolCallId,
       tools,
       limits,
+      span,
       ...(journal === undefined ? {} : { journal }),
       delegate: this.#delegate,
       callbackAbortDeadlineMs: this.#deadlineMs,
@@ -342,14 +356,21 @@ export const SessionRuntime: SessionRuntimeConstructor = class SessionRuntime ex
 
   async beginObserve(cellId: CellId, mode: ObserveMode, signal?: AbortSignal): Promise<PendingEvent> {
     const cell = this.#openCell(cellId);
-    return { event: quiet(cell.observe(checkObserveMode(mode), signal)) };
+    const event = cell.observe(checkObserveMode(mode), signal);
+    return {
+      event: quiet(
+        traced('codecell.observe', { 'codecell.cell.id': cell.id, 'codecell.observe.mode': mode.kind }, event),
+      ),
+    };
   }
 
   async terminate(cellId: CellId): Promise<CellEvent> {
-    return this.#openCell(cellId).terminate();
+    const cell = this.#openCell(cellId);
+    return traced('codecell.terminate', { 'codecell.cell.id': cell.id }, cell.terminate());
   }
 
   async resumeCell(cellId: CellId, answer: CellAnswer, observe: ObserveMode = DEFAULT_OBSERVE): Promise<CellEvent> {
+    const parent = activeContext();
     this.assertNotShuttingDown();
     this.#assertNotSuspending();
     const cell = this.#openCell(cellId);
@@ -360,9 +381,16 @@ export const SessionRuntime: SessionRuntimeConstructor = class SessionRuntime ex
         'ERR_INVALID_REQUEST',
         `cell ${cell.id} is not interrupted: only an interrupted cell resumes`,
       );
-    const isolate = await this.#admit(cell.memoryMb);
+    const span = startSpan('codecell.cell', { 'codecell.cell.id': cellId, 'codecell.cell.resumed': true }, parent);
+    let isolate: CellIsolate;
+    try {
+      isolate = await this.#admit(cell.memoryMb);
+    } catch (error) {
+      endSpan(span, {}, messageOf(error));
+      throw error;
+    }
     isolate.useGate(this.#gate);
-    cell.resume(isolate, checked);
+    cell.resume(isolate, checked, span);
     return cell.observe(mode);
   }
 
@@ -417,7 +445,11 @@ export const SessionRuntime: SessionRuntimeConstructor = class SessionRuntime ex
     });
   }
 
-  protected async shutdownOnce(): Promise<void> {
+  protected shutdownOnce(): Promise<void> {
+    return traced('codecell.shutdown', { 'codecell.cells': this.#cells.liveCount }, this.#shutdownCells());
+  }
+
+  async #shutdownCells(): Promise<void> {
     const shuttingDown = new CodeCellError('ERR_SHUTTING_DOWN', 'the session is shutting down');
     for (const refuse of this.#admissions) refuse(shuttingDown);
     const deadline = new Deadline(this.#deadlineMs);

@@ -1,0 +1,129 @@
+// Issue 54, item 1 (SPEC §14): with the OpenTelemetry SDK registered, a cell is a span under the
+// caller's active span, each tool call an `execute_tool <name>` span under the cell's, and the
+// delegate's own spans are children of its tool call's; a tool abandoned at the shared deadline
+// is marked so. Without an SDK nothing is recorded and cells run as before.
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { context, trace } from '@opentelemetry/api';
+import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
+import {
+  BasicTracerProvider,
+  InMemorySpanExporter,
+  SimpleSpanProcessor,
+  type ReadableSpan,
+} from '@opentelemetry/sdk-trace-base';
+import { CellInterrupt } from '../src/index.js';
+import { hang, newRuntime, RecordingDelegate, texts, waitFor } from './helpers.js';
+
+const TOOLS = [{ name: 'lookup' }, { name: 'stuck' }, { name: 'approve' }];
+
+/** The spans by name; each name once (the test's own spans are named apart). */
+function byName(spans: readonly ReadableSpan[]): Map<string, ReadableSpan[]> {
+  const names = new Map<string, ReadableSpan[]>();
+  for (const span of spans) names.set(span.name, [...(names.get(span.name) ?? []), span]);
+  return names;
+}
+
+const parentId = (span: ReadableSpan | undefined): string | undefined => span?.parentSpanContext?.spanId;
+const idOf = (span: ReadableSpan | undefined): string | undefined => span?.spanContext().spanId;
+
+describe('traces (SPEC §14), in-process', { timeout: 60_000 }, () => {
+  test('without an SDK, nothing is recorded and the cell runs as ever', async (t) => {
+    const session = newRuntime(t, new RecordingDelegate({ lookup: () => 1 }), { tools: TOOLS });
+    const started = await session.execute({ source: 'text(await tools.lookup({}))' });
+    assert.deepEqual(texts(await started.initialEvent), ['1']);
+  });
+
+  test('agent span → cell span → tool call spans → the delegate’s own spans, one trace', async (t) => {
+    const exporter = new InMemorySpanExporter();
+    const provider = new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] });
+    const manager = new AsyncLocalStorageContextManager().enable();
+    assert.ok(context.setGlobalContextManager(manager));
+    assert.ok(trace.setGlobalTracerProvider(provider));
+    t.after(() => {
+      trace.disable();
+      context.disable();
+    });
+    const tracer = trace.getTracer('agent-test');
+    const delegate = new RecordingDelegate({
+      // The tool's implementation makes a span of its own: it must be the tool call's child.
+      lookup: (call) =>
+        tracer.startActiveSpan(`impl ${String((call.input as { q: string }).q)}`, (span) => {
+          span.end();
+          return (call.input as { q: string }).q.toUpperCase();
+        }),
+      stuck: () => hang(),
+      approve: () => {
+        throw new CellInterrupt({ ask: 'ship?' });
+      },
+    });
+    delegate.notifyHandler = () => {
+      tracer.startSpan('impl notify').end();
+    };
+    const session = newRuntime(t, delegate, { tools: TOOLS, callbackAbortDeadlineMs: 50 });
+    const agent = tracer.startSpan('agent turn');
+    const started = await context.with(trace.setSpan(context.active(), agent), () =>
+      session.execute({
+        source: `notify('working');
+          const [a, b] = await Promise.all([tools.lookup({ q: 'a' }), tools.lookup({ q: 'b' })]);
+          text(a + b);`,
+      }),
+    );
+    assert.deepEqual(texts(await started.initialEvent), ['AB']);
+    agent.end();
+    await waitFor(() => byName(exporter.getFinishedSpans()).has('codecell.notify'));
+
+    const spans = byName(exporter.getFinishedSpans());
+    const cell = spans.get('codecell.cell')?.[0];
+    assert.ok(cell, 'the cell has a span');
+    assert.equal(parentId(cell), idOf(agent as unknown as ReadableSpan), 'the cell span is a child of the agent’s');
+    assert.equal(cell.attributes['codecell.cell.id'], '1');
+    assert.equal(cell.attributes['codecell.cell.outcome'], 'completed');
+    const calls = spans.get('execute_tool lookup') ?? [];
+    assert.equal(calls.length, 2);
+    for (const call of calls) {
+      assert.equal(parentId(call), idOf(cell), 'a tool call span is a child of its cell’s');
+      assert.equal(call.attributes['gen_ai.operation.name'], 'execute_tool');
+      assert.equal(call.attributes['gen_ai.tool.name'], 'lookup');
+      assert.match(String(call.attributes['gen_ai.tool.call.id']), /^tool-[12]$/);
+      assert.equal(call.attributes['codecell.outcome'], 'returned');
+    }
+    for (const q of ['a', 'b']) {
+      const impl = spans.get(`impl ${q}`)?.[0];
+      const call = calls.find((each) => parentId(impl) === idOf(each));
+      assert.ok(call, `the delegate's span for ${q} is a child of a tool call span`);
+    }
+    const notify = spans.get('codecell.notify')?.[0];
+    assert.equal(parentId(notify), idOf(cell));
+    assert.equal(parentId(spans.get('impl notify')?.[0]), idOf(notify));
+    const traceIds = new Set(exporter.getFinishedSpans().map((span) => span.spanContext().traceId));
+    assert.equal(traceIds.size, 1, 'one trace');
+
+    // A tool that ignores its signal, cut at the shared deadline by terminate.
+    exporter.reset();
+    const stuck = await session.execute({ source: 'await tools.stuck({})' });
+    await waitFor(() => delegate.calls.some((call) => call.tool.name === 'stuck'));
+    const ended = await session.terminate(stuck.cellId);
+    assert.equal(ended.kind, 'terminated');
+    await waitFor(() => byName(exporter.getFinishedSpans()).has('execute_tool stuck'));
+    const abandoned = byName(exporter.getFinishedSpans());
+    const stuckCall = abandoned.get('execute_tool stuck')?.[0];
+    assert.equal(stuckCall?.attributes['codecell.deadline_aborted'], true);
+    assert.equal(abandoned.get('codecell.terminate')?.length, 1);
+    assert.equal(abandoned.get('codecell.cell')?.[0]?.attributes['codecell.cell.reason'], 'requested');
+
+    // A paused cell's run ends its span; resumeCell's run is a span of its own.
+    exporter.reset();
+    const paused = await session.execute({ source: 'text(await tools.approve({}))' });
+    assert.equal((await paused.initialEvent).kind, 'interrupted');
+    await session.resumeCell(paused.cellId, { result: 'yes' });
+    const runs = byName(exporter.getFinishedSpans()).get('codecell.cell') ?? [];
+    assert.deepEqual(
+      runs.map((span) => [span.attributes['codecell.cell.outcome'], span.attributes['codecell.cell.resumed']]),
+      [
+        ['interrupted', undefined],
+        ['completed', true],
+      ],
+    );
+  });
+});
