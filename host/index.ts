@@ -45,6 +45,7 @@ export type {
   SessionCreateResult,
   SessionId,
   ToolInvokeResult,
+  Traced,
   WireErrorData,
   WireParams,
 } from './wire/protocol.js';

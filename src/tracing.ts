@@ -22,7 +22,14 @@ function loadApi(): typeof OtelApi | undefined {
   }
 }
 
-const tracer = api?.trace.getTracer('codecell', CODECELL_VERSION);
+/** codecell's tracer from the global provider now (a provider registered again gets a new one). */
+let cached: { provider: OtelApi.TracerProvider; tracer: OtelApi.Tracer } | undefined;
+
+function tracerNow(otel: typeof OtelApi): OtelApi.Tracer {
+  const provider = otel.trace.getTracerProvider();
+  if (cached?.provider !== provider) cached = { provider, tracer: provider.getTracer('codecell', CODECELL_VERSION) };
+  return cached.tracer;
+}
 
 /** The caller's active context now (the parent of what it starts), if the API is loaded. */
 export function activeContext(): TraceContext | undefined {
@@ -42,7 +49,8 @@ export function startSpan(
   parent?: TraceContext | TraceSpan,
   kind: 'internal' | 'client' = 'internal',
 ): TraceSpan | undefined {
-  if (api === undefined || tracer === undefined) return undefined;
+  if (api === undefined) return undefined;
+  const tracer = tracerNow(api);
   const context =
     parent === undefined
       ? api.context.active()
@@ -139,4 +147,48 @@ export class CallSpans {
       endSpan(span, { 'codecell.deadline_aborted': true }, 'abandoned at the shared deadline');
     this.#open.clear();
   }
+}
+
+/** W3C trace context as the protocol's `_meta` carries it (SPEC §14). */
+export interface TraceMeta {
+  traceparent?: string;
+  tracestate?: string;
+}
+
+const TRACEPARENT = /^00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$/;
+
+/**
+ * The active span's context as W3C `traceparent`/`tracestate` (version 00), or undefined when no
+ * valid span is active: what a request's `_meta` carries across the wire.
+ */
+export function traceMeta(): TraceMeta | undefined {
+  if (api === undefined) return undefined;
+  const span = api.trace.getSpan(api.context.active());
+  const spanContext = span?.spanContext();
+  if (spanContext === undefined || !api.trace.isSpanContextValid(spanContext)) return undefined;
+  const flags = (spanContext.traceFlags & 0xff).toString(16).padStart(2, '0');
+  const traceparent = `00-${spanContext.traceId}-${spanContext.spanId}-${flags}`;
+  const tracestate = spanContext.traceState?.serialize();
+  return tracestate === undefined || tracestate === '' ? { traceparent } : { traceparent, tracestate };
+}
+
+/**
+ * Runs `fn` in the context a peer's `_meta` names (its span the parent of what `fn` starts), or
+ * in the active one when `_meta` has no valid `traceparent`.
+ */
+export function withTraceMeta<T>(meta: unknown, fn: () => T): T {
+  if (api === undefined || meta === null || typeof meta !== 'object') return fn();
+  const { traceparent, tracestate } = meta as Record<string, unknown>;
+  const match = typeof traceparent === 'string' ? TRACEPARENT.exec(traceparent) : null;
+  if (match === null) return fn();
+  const [, traceId = '', spanId = '', flags = '00'] = match;
+  const spanContext: OtelApi.SpanContext = {
+    traceId,
+    spanId,
+    traceFlags: Number.parseInt(flags, 16),
+    isRemote: true,
+    ...(typeof tracestate === 'string' ? { traceState: api.createTraceState(tracestate) } : {}),
+  };
+  if (!api.trace.isSpanContextValid(spanContext)) return fn();
+  return api.context.with(api.trace.setSpanContext(api.context.active(), spanContext), fn);
 }

@@ -3,7 +3,7 @@
 // delegate's own spans are children of its tool call's; a tool abandoned at the shared deadline
 // is marked so. Without an SDK nothing is recorded and cells run as before.
 import assert from 'node:assert/strict';
-import { describe, test } from 'node:test';
+import { describe, test, type TestContext } from 'node:test';
 import { context, trace } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import {
@@ -14,6 +14,7 @@ import {
 } from '@opentelemetry/sdk-trace-base';
 import { CellInterrupt } from '../src/index.js';
 import { hang, newRuntime, RecordingDelegate, texts, waitFor } from './helpers.js';
+import { networkHost } from './sessions.js';
 
 const TOOLS = [{ name: 'lookup' }, { name: 'stuck' }, { name: 'approve' }];
 
@@ -24,10 +25,23 @@ function byName(spans: readonly ReadableSpan[]): Map<string, ReadableSpan[]> {
   return names;
 }
 
+/** Registers the SDK with an in-memory exporter and the async-hooks context manager until `t` ends. */
+function recordSpans(t: TestContext): InMemorySpanExporter {
+  const exporter = new InMemorySpanExporter();
+  const provider = new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] });
+  assert.ok(context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable()));
+  assert.ok(trace.setGlobalTracerProvider(provider));
+  t.after(() => {
+    trace.disable();
+    context.disable();
+  });
+  return exporter;
+}
+
 const parentId = (span: ReadableSpan | undefined): string | undefined => span?.parentSpanContext?.spanId;
 const idOf = (span: ReadableSpan | undefined): string | undefined => span?.spanContext().spanId;
 
-describe('traces (SPEC §14), in-process', { timeout: 60_000 }, () => {
+describe('traces (SPEC §14)', { timeout: 60_000 }, () => {
   test('without an SDK, nothing is recorded and the cell runs as ever', async (t) => {
     const session = newRuntime(t, new RecordingDelegate({ lookup: () => 1 }), { tools: TOOLS });
     const started = await session.execute({ source: 'text(await tools.lookup({}))' });
@@ -35,15 +49,7 @@ describe('traces (SPEC §14), in-process', { timeout: 60_000 }, () => {
   });
 
   test('agent span → cell span → tool call spans → the delegate’s own spans, one trace', async (t) => {
-    const exporter = new InMemorySpanExporter();
-    const provider = new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] });
-    const manager = new AsyncLocalStorageContextManager().enable();
-    assert.ok(context.setGlobalContextManager(manager));
-    assert.ok(trace.setGlobalTracerProvider(provider));
-    t.after(() => {
-      trace.disable();
-      context.disable();
-    });
+    const exporter = recordSpans(t);
     const tracer = trace.getTracer('agent-test');
     const delegate = new RecordingDelegate({
       // The tool's implementation makes a span of its own: it must be the tool call's child.
@@ -125,5 +131,37 @@ describe('traces (SPEC §14), in-process', { timeout: 60_000 }, () => {
         ['completed', true],
       ],
     );
+  });
+
+  test('across the wire (WebSocket): the client’s span → the host’s cell and tool spans → the delegate’s', async (t) => {
+    const exporter = recordSpans(t);
+    const tracer = trace.getTracer('agent-test');
+    const delegate = new RecordingDelegate({
+      lookup: () =>
+        tracer.startActiveSpan('impl lookup', (span) => {
+          span.end();
+          return 7;
+        }),
+    });
+    const session = await networkHost.open(t, delegate, { tools: TOOLS });
+    const agent = tracer.startSpan('agent turn');
+    const started = await context.with(trace.setSpan(context.active(), agent), () =>
+      session.execute({ source: 'text(await tools.lookup({}))' }),
+    );
+    assert.deepEqual(texts(await started.initialEvent), ['7']);
+    agent.end();
+    await waitFor(() => byName(exporter.getFinishedSpans()).has('codecell.cell'));
+    const spans = byName(exporter.getFinishedSpans());
+    const cell = spans.get('codecell.cell')?.[0];
+    const call = spans.get('execute_tool lookup')?.[0];
+    const impl = spans.get('impl lookup')?.[0];
+    assert.equal(
+      parentId(cell),
+      idOf(agent as unknown as ReadableSpan),
+      'the host’s cell span is a child of the agent’s',
+    );
+    assert.equal(parentId(call), idOf(cell));
+    assert.equal(parentId(impl), idOf(call), 'the client’s delegate runs inside the host’s tool call span');
+    assert.equal(new Set([cell, call, impl].map((span) => span?.spanContext().traceId)).size, 1, 'one trace');
   });
 });

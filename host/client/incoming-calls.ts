@@ -4,7 +4,16 @@
 // engine forgets them). A cell's calls of one method share one AbortSignal; its groups are
 // forgotten when the cell closes, a session's when it shuts down.
 import { CodeCellError, toolIdentifier, type SessionRuntimeDelegate, type ToolCallRecord } from '../../src/index.js';
-import { Deadline, errorKindOf, isCellInterrupt, messageOf, toJsonText, toolErrorText } from '../../src/internal.js';
+import {
+  Deadline,
+  errorKindOf,
+  isCellInterrupt,
+  messageOf,
+  toJsonText,
+  toolErrorText,
+  withTraceMeta,
+  type TraceMeta,
+} from '../../src/internal.js';
 import { ErrorAnswer, JsonText, type WireError } from '../wire/messages.js';
 import {
   DelegateCalls,
@@ -46,7 +55,7 @@ export interface IncomingCall {
 }
 
 /** A delegate call from the host, waiting for its session's delegate. */
-export type InboundRequest = { name: DelegateCallName; call: IncomingCall };
+export type InboundRequest = { name: DelegateCallName; call: IncomingCall; meta?: TraceMeta | undefined };
 
 type ToolRef = Parameters<typeof toolIdentifier>[0];
 
@@ -66,14 +75,18 @@ export interface ResultBound {
  */
 export function serveDelegateCall(
   delegate: SessionRuntimeDelegate,
-  { name, call }: InboundRequest,
+  { name, call, meta }: InboundRequest,
   bound?: ResultBound,
   record?: Pick<ToolCallRecord, 'outcome'>,
 ): void {
   // The table pairs each name with the delegate method of that name and its argument.
   const method = delegate[name] as (value: unknown, signal: AbortSignal) => unknown;
   const row: DelegateCall = DelegateCalls[name];
-  const settled = Promise.resolve().then(() => method.call(delegate, call.value, call.signal));
+  const settled = Promise.resolve().then(() =>
+    meta === undefined
+      ? method.call(delegate, call.value, call.signal)
+      : withTraceMeta(meta, () => method.call(delegate, call.value, call.signal)),
+  );
   call.running(settled);
   settled.then(
     (value) => {

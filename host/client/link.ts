@@ -25,6 +25,7 @@ import {
   type SessionId,
   type WireParams,
 } from '../wire/protocol.js';
+import type { Traced } from '../wire/wire-types.js';
 
 type InboundNotification =
   | { type: 'event'; params: WireParams['cellEvent'] }
@@ -283,9 +284,11 @@ export class HostLink {
       value,
       { answer: resolve, fail: reject },
     );
+    // The host's span of this call (SPEC §14): the delegate runs as its child.
+    const meta = (params as Traced)._meta;
     this.sessions.route(params.sessionId, {
       type: 'request',
-      message: { name, call },
+      message: { name, call, meta },
       fail: (failure) => call.fail(new ErrorAnswer(failure.code, failure.message)),
     });
     return promise;

@@ -32,6 +32,8 @@ import {
   missingCell,
   quiet,
   SessionBase,
+  traceMeta,
+  type TraceMeta,
 } from '../../src/internal.js';
 import { untilAborted } from '../wire/signals.js';
 import { Methods, type SessionId } from '../wire/protocol.js';
@@ -168,7 +170,9 @@ export class HostSession extends SessionBase implements RemoteSession, LinkedSes
     let result;
     this.#executing++;
     try {
-      result = await link.request(Methods.cellExecute, { sessionId: this.sessionId, request, observe: initialObserve });
+      // The caller's span is the cell's parent on the host (SPEC §14).
+      const params = { sessionId: this.sessionId, request, observe: initialObserve, ...tracedParams() };
+      result = await link.request(Methods.cellExecute, params);
     } catch (error) {
       throw link === this.#link ? error : lostExecute(link, error);
     } finally {
@@ -244,7 +248,7 @@ export class HostSession extends SessionBase implements RemoteSession, LinkedSes
     if (this.#observing.has(cellId)) throw busyObserverError(cellId);
     this.#observing.add(cellId);
     try {
-      const params = { sessionId: this.sessionId, cellId, answer: checked, observe };
+      const params = { sessionId: this.sessionId, cellId, answer: checked, observe, ...tracedParams() };
       return this.#cells.delivered(cellId, await this.#link.request(Methods.cellResume, params));
     } catch (error) {
       const lost = this.#cells.takeHeld(cellId);
@@ -518,6 +522,12 @@ export class HostSession extends SessionBase implements RemoteSession, LinkedSes
       throw new CodeCellError('ERR_MISSING_CELL', `unknown cell ${id} (its host has exited)`);
     if (!this.#cells.isOpen(id)) throw missingCell(id, this.#cells.isKnown(id));
   }
+}
+
+/** `_meta` with the caller's trace context, when a span is active. */
+function tracedParams(): { _meta?: TraceMeta } {
+  const meta = traceMeta();
+  return meta === undefined ? {} : { _meta: meta };
 }
 
 /** An execute whose host was lost before it answered: the session goes on elsewhere. */

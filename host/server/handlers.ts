@@ -14,8 +14,16 @@ import {
   type Logger,
   type SessionRuntimeDelegate,
   type SessionRuntimeOptions,
+  type StartedCell,
 } from '../../src/index.js';
-import { CODECELL_VERSION, DEFAULT_OBSERVE, errorOfKind, ParsedJson } from '../../src/internal.js';
+import {
+  CODECELL_VERSION,
+  DEFAULT_OBSERVE,
+  errorOfKind,
+  ParsedJson,
+  traceMeta,
+  withTraceMeta,
+} from '../../src/internal.js';
 import { invalidParams, RpcError, type Notify, type RpcConnection } from '../wire/rpc.js';
 import {
   DelegateCalls,
@@ -74,9 +82,12 @@ export function hostHandlers(host: HostContext): Handlers<'toHost'> {
     },
     hostPing: () => ({ load: stats.load }),
     sessionCreate: (params, request) => createSession(host, params, request),
-    cellExecute: async ({ sessionId, request, observe }) => {
+    cellExecute: async ({ sessionId, request, observe, _meta }) => {
       const runtime = sessions.get(sessionId);
-      const started = await host.cells.admit(() => runtime.execute(request, observe ?? DEFAULT_OBSERVE));
+      // The client's span is the cell's parent (its context is read before execute's first await).
+      const execute = (): Promise<StartedCell> =>
+        withTraceMeta(_meta, () => runtime.execute(request, observe ?? DEFAULT_OBSERVE));
+      const started = await host.cells.admit(execute);
       sessions.sendInitialEvent(sessionId, started.cellId, started.initialEvent);
       return { cellId: started.cellId };
     },
@@ -93,8 +104,8 @@ export function hostHandlers(host: HostContext): Handlers<'toHost'> {
     // The client's $/cancelRequest aborts the observation (and is answered -32800).
     cellObserve: ({ sessionId, cellId, mode }, request) =>
       sessions.get(sessionId).observe(cellId, mode, request.signal),
-    cellResume: ({ sessionId, cellId, answer, observe }) =>
-      sessions.get(sessionId).resumeCell(cellId, answer, observe ?? DEFAULT_OBSERVE),
+    cellResume: ({ sessionId, cellId, answer, observe, _meta }) =>
+      withTraceMeta(_meta, () => sessions.get(sessionId).resumeCell(cellId, answer, observe ?? DEFAULT_OBSERVE)),
     cellTerminate: ({ sessionId, cellId }) => {
       const runtime = sessions.get(sessionId);
       return stats.timed('terminated', () => runtime.terminate(cellId));
@@ -216,7 +227,11 @@ function forwardingDelegate(host: HostContext, sessionId: SessionId): SessionRun
     const method = call.method.name as 'tool/invoke' | 'cell/notify';
     return (value: { cellId: string }, signal: AbortSignal): Promise<unknown> => {
       const cancelAll = (): void => host.rpc.notify(Methods.cellCancel, { sessionId, cellId: value.cellId, method });
-      return host.rpc.request(call.method, call.params(sessionId, value as never), { signal, cancelAll, decode });
+      // Inside its call's span (SPEC §14), the client's delegate runs as that span's child.
+      const params = call.params(sessionId, value as never);
+      const meta = traceMeta();
+      if (meta !== undefined) params._meta = meta;
+      return host.rpc.request(call.method, params, { signal, cancelAll, decode });
     };
   };
   const forwarders = Object.entries(DelegateCalls).map(([name, call]) => [name, forward(call)]);

@@ -38,6 +38,7 @@ import type {
   IncomingRequest,
   Serialised,
   SessionId,
+  Traced,
   WireParams,
 } from './wire-types.js';
 
@@ -58,6 +59,7 @@ export type {
   ToolInvokeResult,
   InSession,
   InCell,
+  Traced,
   WireParams,
   CellCancelParams,
   IncomingRequest,
@@ -103,6 +105,10 @@ const sessionId = z.string().min(1);
 const cellId = z.string();
 const inSession = { sessionId };
 const inCell = { sessionId, cellId };
+/** W3C trace context of the sender's span (SPEC §14): what it starts at the other end is its child. */
+const traced = {
+  _meta: z.object({ traceparent: z.string().optional(), tracestate: z.string().optional() }).optional(),
+};
 
 /** A caller may not choose the session id: the host assigns it. */
 const noSessionId = z.undefined({ error: 'sessionId is assigned by the host; do not pass one' }).optional();
@@ -149,6 +155,7 @@ export const Methods = {
       ...inSession,
       request: checkedByRuntime<ExecuteRequest>(),
       observe: checkedByRuntime<ObserveMode>().optional(),
+      ...traced,
     }),
   ),
   cellObserve: request<'cellObserve', CellEvent>()(
@@ -165,6 +172,7 @@ export const Methods = {
       ...inCell,
       answer: checkedByRuntime<CellAnswer>(),
       observe: checkedByRuntime<ObserveMode>().optional(),
+      ...traced,
     }),
   ),
   /**
@@ -194,12 +202,12 @@ export const Methods = {
   toolInvoke: request<'toolInvoke', ToolInvokeResult>()(
     'tool/invoke',
     'toClient',
-    z.object({ ...inSession, call: checkedByRuntime<NestedToolCall>() }),
+    z.object({ ...inSession, call: checkedByRuntime<NestedToolCall>(), ...traced }),
   ),
   cellNotify: request<'cellNotify', Record<string, never>>()(
     'cell/notify',
     'toClient',
-    z.object({ ...inSession, notification: checkedByRuntime<CellNotification>() }),
+    z.object({ ...inSession, notification: checkedByRuntime<CellNotification>(), ...traced }),
   ),
   /** The initial observation of a cell admitted by cell/execute or session/create. */
   cellInitialEvent: notification<'cellInitialEvent'>()(
@@ -260,7 +268,7 @@ export type Handlers<D extends Direction, K extends MethodKind = MethodKind> = {
 export interface DelegateCall {
   readonly method: MethodSpec<InSession>;
   /** The request's params: the session id and the delegate method's argument (it has a `cellId`). */
-  params(sessionId: SessionId, arg: never): InSession;
+  params(sessionId: SessionId, arg: never): InSession & Traced;
   /** The JSON-RPC result made of the delegate's value. */
   answer(value: unknown): unknown;
   /** The delegate's value from the JSON-RPC result. */

@@ -99,6 +99,11 @@ export interface InSession {
   sessionId: SessionId;
 }
 /** The params of a method addressed to one cell. */
+/** W3C trace context of the sender's span (SPEC §14, docs/protocol.md). */
+export interface Traced {
+  _meta?: { traceparent?: string; tracestate?: string };
+}
+
 export interface InCell extends InSession {
   cellId: string;
 }
@@ -124,18 +129,18 @@ export interface WireParams {
     /** Send session/stored with each commit of the session's stored values. */
     mirror?: boolean;
   };
-  cellExecute: InSession & { request: ExecuteRequest; observe?: ObserveMode };
+  cellExecute: InSession & { request: ExecuteRequest; observe?: ObserveMode } & Traced;
   cellObserve: InCell & { mode: ObserveMode };
   cellTerminate: InCell;
-  cellResume: InCell & { answer: CellAnswer; observe?: ObserveMode };
+  cellResume: InCell & { answer: CellAnswer; observe?: ObserveMode } & Traced;
   cellSubscribe: InCell & { from?: 'now' | 'start' };
   sessionSubscribe: InSession;
   cellNoSubscriber: InCell;
   sessionShutdown: InSession;
   sessionSuspend: InSession;
   hostPing: Record<string, never>;
-  toolInvoke: InSession & { call: NestedToolCall };
-  cellNotify: InSession & { notification: CellNotification };
+  toolInvoke: InSession & { call: NestedToolCall } & Traced;
+  cellNotify: InSession & { notification: CellNotification } & Traced;
   cellInitialEvent: InCell & { event: CellEvent };
   cellEvent: InCell & { event: CellStreamEvent };
   sessionEvent: InSession & { event: SessionStreamEvent };
