@@ -270,6 +270,7 @@ describe('codecell-host --listen', { timeout: 60_000 }, () => {
       maxCells: undefined,
       memoryBudgetMb: undefined,
       defaultLimits: { cpuTimeMs: 60_000, wallTimeMs: 600_000 },
+      traces: undefined,
     });
     const unlimited = hostCommand(
       ['--listen', '127.0.0.1:0', '--cpu-time-ms', '0', '--wall-time-ms', '0'],

@@ -12,6 +12,7 @@ import { hostCommand, type HostPlan } from '../cli/host-args.js';
 import { exitAtOnce } from '../server/catastrophe.js';
 import { defaultMemoryBudgetMb } from '../server/memory-budget.js';
 import { createHost } from '../server/server.js';
+import { startTraceExport, type TraceExport } from '../server/trace-export.js';
 
 const plan = hostCommand(process.argv.slice(2), process);
 if (typeof plan === 'number') process.exit(plan);
@@ -43,6 +44,7 @@ function keepMemoryFlat(): void {
 }
 
 keepMemoryFlat();
+const traces = await exportTraces(plan);
 if (plan.mode === 'stdio') {
   const isolatePool = new IsolatePool({ memoryBudgetMb: defaultMemoryBudgetMb() });
   await createHost({ onCatastrophicError: exitAtOnce, isolatePool }).closed;
@@ -50,7 +52,20 @@ if (plan.mode === 'stdio') {
   await serveNetwork(plan);
 }
 await settleIsolatesForExit();
+// What the batch still holds goes out before the process ends (after a drain, too).
+await traces?.stop();
 process.exit(0);
+
+/** Starts the OTLP export the plan asks for (exit 2 saying what to install when it cannot). */
+async function exportTraces(plan: HostPlan): Promise<TraceExport | undefined> {
+  if (plan.traces === undefined) return undefined;
+  try {
+    return await startTraceExport(plan.traces, 'codecell-host');
+  } catch (error) {
+    process.stderr.write(`codecell-host: ${(error as Error).message}\n`);
+    process.exit(2);
+  }
+}
 
 /** Listens until SIGTERM (or SIGINT), then drains: see listen.ts. */
 async function serveNetwork(plan: Extract<HostPlan, { mode: 'listen' }>): Promise<void> {

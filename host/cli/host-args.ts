@@ -6,6 +6,7 @@ import type { Writable } from 'node:stream';
 import { parseArgs } from 'node:util';
 import { CODECELL_VERSION, DEFAULT_LIMITS, messageOf } from '../../src/internal.js';
 import { PROTOCOL_VERSION } from '../wire/protocol.js';
+import { traceExportPlan, type TraceExportPlan } from '../server/trace-export.js';
 
 const HOST_USAGE = [
   'usage: codecell-host [--listen <host>:<port> [options]]',
@@ -31,12 +32,14 @@ const HOST_USAGE = [
   "                            process's memory limit, its cgroup's or the machine's, less 256)",
   "  --cpu-time-ms <ms>        a cell's CPU time where its session sets none (default 60000; 0: none)",
   "  --wall-time-ms <ms>       a cell's wall time where its session sets none (default 600000; 0: none)",
+  '  --otlp-endpoint <url>     export traces over OTLP/HTTP to this collector (also: OTEL_TRACES_EXPORTER=otlp',
+  '                            with the OTEL_EXPORTER_OTLP_* variables); needs the OpenTelemetry SDK',
   '  --help                    this text',
   '  --version                 the version and protocol version',
 ].join('\n');
 
-/** How codecell-host serves: on stdio, or listening on a port. */
-export type HostPlan =
+/** How codecell-host serves: on stdio, or listening on a port; and where its traces go, if anywhere. */
+export type HostPlan = { traces: TraceExportPlan | undefined } & (
   | { mode: 'stdio' }
   | {
       mode: 'listen';
@@ -51,7 +54,8 @@ export type HostPlan =
       memoryBudgetMb: number | undefined;
       /** Session limits where a session sets none (DEFAULT_LIMITS unless given). */
       defaultLimits: { cpuTimeMs: number; wallTimeMs: number };
-    };
+    }
+);
 
 interface Io {
   stdout: Writable;
@@ -85,6 +89,7 @@ export function hostCommand(args: readonly string[], io: Io): HostPlan | number 
         'memory-budget-mb': { type: 'string' },
         'cpu-time-ms': { type: 'string' },
         'wall-time-ms': { type: 'string' },
+        'otlp-endpoint': { type: 'string' },
       },
     }));
   } catch (error) {
@@ -97,6 +102,12 @@ export function hostCommand(args: readonly string[], io: Io): HostPlan | number 
   if (values.help === true) {
     io.stdout.write(`${HOST_USAGE}\n`);
     return 0;
+  }
+  let traces: TraceExportPlan | undefined;
+  try {
+    traces = traceExportPlan(values['otlp-endpoint'] as string | undefined, io.env ?? process.env);
+  } catch (error) {
+    return fail(messageOf(error));
   }
   const listen = values.listen as string | undefined;
   if (listen === undefined) {
@@ -112,10 +123,10 @@ export function hostCommand(args: readonly string[], io: Io): HostPlan | number 
       'cpu-time-ms',
       'wall-time-ms',
     ].find((name) => values[name] !== undefined);
-    return stray === undefined ? { mode: 'stdio' } : fail(`--${stray} needs --listen`);
+    return stray === undefined ? { mode: 'stdio', traces } : fail(`--${stray} needs --listen`);
   }
   try {
-    return { mode: 'listen', ...address(listen), ...listenOptions(values, io.env ?? process.env) };
+    return { mode: 'listen', traces, ...address(listen), ...listenOptions(values, io.env ?? process.env) };
   } catch (error) {
     return fail(messageOf(error));
   }
@@ -141,7 +152,7 @@ export function wholeNumber(text: string | undefined, flag: string): number | un
 function listenOptions(
   values: Record<string, string | boolean | undefined>,
   env: NodeJS.ProcessEnv,
-): Omit<Extract<HostPlan, { mode: 'listen' }>, 'mode' | 'host' | 'port'> {
+): Omit<Extract<HostPlan, { mode: 'listen' }>, 'mode' | 'host' | 'port' | 'traces'> {
   const file = (name: string): Buffer | undefined => {
     const path = values[name] as string | undefined;
     if (path === undefined) return undefined;

@@ -13,7 +13,7 @@ import {
   type CodeModeResult,
   type ToolDefinition,
 } from '../../src/index.js';
-import { CODECELL_VERSION, messageOf } from '../../src/internal.js';
+import { CODECELL_VERSION, messageOf, withTraceMeta } from '../../src/internal.js';
 
 /** Past this many characters of tool declarations, exec lists tool names and search_tools serves the rest. */
 const MAX_DECLARATION_CHARS = 8_000;
@@ -196,8 +196,11 @@ export function newMcpSession(context: McpContext, hooks: McpSessionHooks = {}):
     // The SDK sends nothing for a cancelled request: its response is ended here, at once.
     const endResponse = (): void => void setImmediate(() => hooks.endResponse?.(extra.requestId));
     extra.signal.addEventListener('abort', endResponse, { once: true });
+    // The MCP client's trace context (SPEC §14; `_meta.traceparent`) is the cell span's parent.
+    const execute = (): ReturnType<typeof exec.execute> =>
+      withTraceMeta(request.params._meta, () => exec.execute(input as never, options));
     try {
-      if (request.params.name === exec.name) return answer(await exec.execute(input as never, options));
+      if (request.params.name === exec.name) return answer(await execute());
       if (request.params.name === wait.name) return answer(await wait.execute(input as never, options));
       const search = codeMode.search();
       if (search !== undefined && request.params.name === search.name)

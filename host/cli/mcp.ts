@@ -11,6 +11,7 @@ import { CODECELL_VERSION, messageOf } from '../../src/internal.js';
 import type { McpServerConfig } from '../tools/mcp-config.js';
 import { HostClient } from '../client/client.js';
 import { address, wholeNumber } from './host-args.js';
+import { startTraceExport, traceExportPlan, type TraceExport, type TraceExportPlan } from '../server/trace-export.js';
 import { isLoopback, serveMcpHttp } from './mcp-http.js';
 import { StdioLogs, Upstreams, UpstreamSession } from './mcp-upstreams.js';
 import { newMcpSession, type McpContext } from './mcp-server.js';
@@ -31,6 +32,8 @@ const MCP_USAGE = `${MCP_SYNOPSIS}[--upstream name=<url>] ...
   --on-cancel <what>    a cancelled exec/wait: terminate its cell (default) or detach from it
   --cpu-time-ms <ms>    a cell's CPU time limit (default 60000; 0: none)
   --wall-time-ms <ms>   a cell's wall time limit (default 600000; 0: none)
+  --otlp-endpoint <url> export traces over OTLP/HTTP (also: OTEL_TRACES_EXPORTER=otlp with the
+                        OTEL_EXPORTER_OTLP_* variables); needs the OpenTelemetry SDK
   --help, --version
 
 Upstreams get this process's environment (plus their own "env"); their stderr is forwarded here,
@@ -100,6 +103,8 @@ export interface McpIo {
   stdin: Readable;
   stdout: Writable;
   stderr: Writable;
+  /** The environment (default: this process's): OTEL_* variables turn trace export on. */
+  env?: NodeJS.ProcessEnv;
 }
 
 /** How long initialize waits for the upstreams at most: within the 10 s some MCP clients give a server to start. */
@@ -112,6 +117,8 @@ interface McpPlan {
   onCancel: 'terminate' | 'detach';
   startupMs: number;
   http: { host: string; port: number; token: string | undefined; maxSessions: number; idleMs: number } | undefined;
+  /** Where traces go (this process's and its codecell-host's), if anywhere. */
+  traces: TraceExportPlan | undefined;
 }
 
 const FLAGS = {
@@ -127,6 +134,7 @@ const FLAGS = {
   'startup-ms': { type: 'string' },
   'cpu-time-ms': { type: 'string' },
   'wall-time-ms': { type: 'string' },
+  'otlp-endpoint': { type: 'string' },
 } as const;
 
 /** The plan, or the exit code after help, the version or a mistake. */
@@ -170,7 +178,8 @@ async function planOf(args: string[], io: McpIo): Promise<McpPlan | number> {
     ...(values.config === undefined ? [] : await configFile(values.config)),
     ...(values.upstream ?? []).map(upstreamOf),
   ];
-  return { upstreams, limits, onCancel, startupMs: whole('startup-ms') ?? DEFAULT_STARTUP_MS, http };
+  const traces = traceExportPlan(values['otlp-endpoint'], io.env ?? process.env);
+  return { upstreams, limits, onCancel, startupMs: whole('startup-ms') ?? DEFAULT_STARTUP_MS, http, traces };
 }
 
 /** Runs the MCP server until its client disconnects (stdio) or a signal (HTTP); resolves with the exit code. */
@@ -189,6 +198,13 @@ export async function mcpCommand(args: string[], io: McpIo): Promise<number> {
     io.stderr.write(
       'codecell mcp: no upstream server: give --config or --upstream (codecell mcp --help for the usage)\n',
     );
+    return 2;
+  }
+  let traces: TraceExport | undefined;
+  try {
+    traces = plan.traces === undefined ? undefined : await startTraceExport(plan.traces, 'codecell-mcp');
+  } catch (error) {
+    io.stderr.write(`codecell mcp: ${messageOf(error)}\n`);
     return 2;
   }
 
@@ -211,7 +227,10 @@ export async function mcpCommand(args: string[], io: McpIo): Promise<number> {
   const logger = { warn: (m: string) => io.stderr.write(`${m}\n`), error: (m: string) => io.stderr.write(`${m}\n`) };
   // Cells run in a codecell-host process: a catastrophic cell costs that host (a fresh one takes
   // over for the next call), never this MCP server.
-  const host = await HostClient.spawn({ processes: 1, logger });
+  // Its cells' spans are the host's: it exports them to the same collector (the standard variables).
+  const endpoint = plan.traces?.endpoint;
+  const env = endpoint === undefined ? {} : { OTEL_TRACES_EXPORTER: 'otlp', OTEL_EXPORTER_OTLP_ENDPOINT: endpoint };
+  const host = await HostClient.spawn({ processes: 1, logger, env: { ...(io.env ?? process.env), ...env } });
   const context: McpContext = {
     upstreams: upstreamSet,
     onCancel: plan.onCancel,
@@ -226,6 +245,7 @@ export async function mcpCommand(args: string[], io: McpIo): Promise<number> {
   const code = plan.http === undefined ? await serveStdio(context, io) : await serveHttp(context, plan.http, io);
   await host.close();
   await upstreamSet.close();
+  await traces?.stop();
   return code;
 }
 

@@ -1,0 +1,146 @@
+// Issue 54, item 3 (SPEC §14): codecell-host with --otlp-endpoint exports its spans over
+// OTLP/HTTP; a local receiver decodes them: the host's cell span is the child of the client's
+// span (across the process boundary), its tool call span the cell's, and the export is flushed
+// when the host exits.
+import assert from 'node:assert/strict';
+import { createServer } from 'node:http';
+import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
+import type { AddressInfo } from 'node:net';
+import { describe, test, type TestContext } from 'node:test';
+import { context, trace } from '@opentelemetry/api';
+import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
+import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
+import { HostClient } from '../host/index.js';
+import { hostCommand } from '../host/cli/host-args.js';
+import { capturingLogger, RecordingDelegate, texts, waitFor } from './helpers.js';
+import { HOST_BIN } from './sessions.js';
+
+const CLI = fileURLToPath(new URL('../../bin/codecell.js', import.meta.url));
+const EVERYTHING = createRequire(import.meta.url).resolve('@modelcontextprotocol/server-everything/dist/index.js');
+
+interface OtlpSpan {
+  traceId: string;
+  spanId: string;
+  parentSpanId?: string;
+  name: string;
+  attributes: { key: string; value: Record<string, unknown> }[];
+}
+
+/** An OTLP/HTTP receiver on a free loopback port: the spans of every JSON export it was sent. */
+async function receiver(t: TestContext): Promise<{ url: string; spans: OtlpSpan[]; paths: string[] }> {
+  const spans: OtlpSpan[] = [];
+  const paths: string[] = [];
+  const server = createServer((request, response) => {
+    const chunks: Buffer[] = [];
+    request.on('data', (chunk: Buffer) => chunks.push(chunk));
+    request.on('end', () => {
+      paths.push(`${request.method} ${request.url} ${request.headers['content-type']}`);
+      const body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as {
+        resourceSpans: { scopeSpans: { spans: OtlpSpan[] }[] }[];
+      };
+      for (const resource of body.resourceSpans) for (const scope of resource.scopeSpans) spans.push(...scope.spans);
+      response.writeHead(200, { 'content-type': 'application/json' }).end('{}');
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  t.after(() => new Promise<void>((resolve) => server.close(() => resolve())));
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, spans, paths };
+}
+
+describe('codecell-host exports its traces over OTLP/HTTP', { timeout: 60_000 }, () => {
+  test('--otlp-endpoint: the host’s spans reach the collector, children of the client’s span', async (t) => {
+    const collector = await receiver(t);
+    // The client's own SDK (the agent's), for the span the cell is to be a child of.
+    assert.ok(context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable()));
+    assert.ok(
+      trace.setGlobalTracerProvider(
+        new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(new InMemorySpanExporter())] }),
+      ),
+    );
+    t.after(() => {
+      trace.disable();
+      context.disable();
+    });
+    const client = await HostClient.spawn({
+      command: HOST_BIN,
+      args: ['--otlp-endpoint', collector.url],
+      processes: 1,
+      logger: capturingLogger(),
+    });
+    t.after(() => client.close());
+    const session = await client.createSession(new RecordingDelegate({ lookup: () => 'found' }), {
+      tools: [{ name: 'lookup' }],
+    });
+    const agent = trace.getTracer('agent').startSpan('agent turn');
+    const started = await context.with(trace.setSpan(context.active(), agent), () =>
+      session.execute({ source: 'text(await tools.lookup({}))' }),
+    );
+    assert.deepEqual(texts(await started.initialEvent), ['found']);
+    agent.end();
+    // The host flushes its batch when it exits.
+    await client.close();
+    await waitFor(() => collector.spans.some((span) => span.name === 'codecell.cell'));
+    assert.ok(
+      collector.paths.every((path) => path === 'POST /v1/traces application/json'),
+      collector.paths.join(),
+    );
+    const cell = collector.spans.find((span) => span.name === 'codecell.cell');
+    const call = collector.spans.find((span) => span.name === 'execute_tool lookup');
+    const { traceId, spanId } = agent.spanContext();
+    assert.equal(cell?.traceId, traceId, 'one trace, across the process boundary');
+    assert.equal(cell?.parentSpanId, spanId, 'the host’s cell span is the client span’s child');
+    assert.equal(call?.parentSpanId, cell?.spanId);
+    const attribute = (span: OtlpSpan | undefined, key: string): unknown =>
+      span?.attributes.find((each) => each.key === key)?.value;
+    assert.deepEqual(attribute(call, 'gen_ai.tool.name'), { stringValue: 'lookup' });
+    assert.deepEqual(attribute(cell, 'codecell.cell.outcome'), { stringValue: 'completed' });
+  });
+
+  test('the flag and the environment: which plan, and a clear error for a bad URL', () => {
+    const io = (env: NodeJS.ProcessEnv) => {
+      const errors: string[] = [];
+      const stream = { write: (text: string) => errors.push(text) } as unknown as NodeJS.WritableStream;
+      return { io: { stdout: stream, stderr: stream, env } as never, errors };
+    };
+    assert.deepEqual(hostCommand([], io({}).io), { mode: 'stdio', traces: undefined });
+    assert.deepEqual(hostCommand([], io({ OTEL_TRACES_EXPORTER: 'console, otlp' }).io), {
+      mode: 'stdio',
+      traces: { endpoint: undefined },
+    });
+    assert.deepEqual(hostCommand(['--otlp-endpoint', 'http://collector:4318'], io({}).io), {
+      mode: 'stdio',
+      traces: { endpoint: 'http://collector:4318' },
+    });
+    const bad = io({});
+    assert.equal(hostCommand(['--otlp-endpoint', 'collector:4318'], bad.io), 2);
+    assert.match(bad.errors.join(''), /--otlp-endpoint takes an http\(s\) URL, got "collector:4318"/);
+  });
+
+  test('codecell mcp --otlp-endpoint: an MCP client’s _meta.traceparent is the parent of the cell’s span', async (t) => {
+    const collector = await receiver(t);
+    const client = new Client({ name: 'codecell-trace-test', version: '1.0.0' });
+    const transport = new StdioClientTransport({
+      command: CLI,
+      args: ['mcp', '--upstream', `${process.execPath} ${EVERYTHING} stdio`, '--otlp-endpoint', collector.url],
+      stderr: 'ignore',
+    });
+    await client.connect(transport);
+    const traceId = '4bf92f3577b34da6a3ce929d0e0e4736';
+    const parent = '00f067aa0ba902b7';
+    const result = (await client.callTool({
+      name: 'exec',
+      arguments: { source: 'text(await tools.everything__echo({ message: "hi" }))' },
+      _meta: { traceparent: `00-${traceId}-${parent}-01` },
+    })) as { isError?: boolean };
+    assert.notEqual(result.isError, true);
+    await client.close(); // codecell mcp ends, and its host flushes on exit
+    await waitFor(() => collector.spans.some((span) => span.name === 'codecell.cell'));
+    const cell = collector.spans.find((span) => span.name === 'codecell.cell');
+    assert.equal(cell?.traceId, traceId);
+    assert.equal(cell?.parentSpanId, parent);
+    assert.ok(collector.spans.some((span) => span.name === 'execute_tool echo' && span.parentSpanId === cell?.spanId));
+  });
+});
