@@ -136,6 +136,10 @@ export function isCellInterrupt(error: unknown): error is CellInterrupt {
 
 export const invalidRequest = (message: string): CodeCellError => new CodeCellError('ERR_INVALID_REQUEST', message);
 
+/** resumeCell of a cell that no CellInterrupt paused (the same words in-process and remotely). */
+export const notInterrupted = (cellId: string): CodeCellError =>
+  invalidRequest(`cell ${cellId} is not interrupted: only an interrupted cell resumes`);
+
 /**
  * ERR_MISSING_CELL for a cell id a session cannot address: one of its cells that finished (its
  * outcome is handed out once, to the first observe, terminate or wait after its end) says so.

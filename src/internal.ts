@@ -4,7 +4,7 @@ export { Deadline } from './cell/deadline.js';
 export { CellStreams } from './streams/cell-streams.js';
 export { readByTurn } from './streams/by-turn.js';
 export { CODECELL_VERSION, DEFAULT_OBSERVE, DEFAULT_YIELD_MS } from './defaults.js';
-export { isCellInterrupt, messageOf, missingCell, quiet, toolErrorText } from './errors.js';
+export { isCellInterrupt, messageOf, missingCell, notInterrupted, quiet, toolErrorText } from './errors.js';
 export { byteLength, ParsedJson, toJsonText } from './json.js';
 export { assertIsolatesUsable } from './isolate/load.js';
 export { settleIsolatesForExit } from './isolate/pool.js';

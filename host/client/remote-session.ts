@@ -30,6 +30,7 @@ import {
   DEFAULT_OBSERVE,
   messageOf,
   missingCell,
+  notInterrupted,
   quiet,
   SessionBase,
   traceMeta,
@@ -240,11 +241,7 @@ export class HostSession extends SessionBase implements RemoteSession, LinkedSes
     this.#assertCellUsable(cellId);
     const checked = checkCellAnswer(answer);
     // As in-process: a cell that is not paused is refused before its observer is looked at.
-    if (!this.#cells.isPaused(cellId))
-      throw new CodeCellError(
-        'ERR_INVALID_REQUEST',
-        `cell ${cellId} is not interrupted: only an interrupted cell resumes`,
-      );
+    if (!this.#cells.isPaused(cellId)) throw notInterrupted(cellId);
     if (this.#observing.has(cellId)) throw busyObserverError(cellId);
     this.#observing.add(cellId);
     try {

@@ -1,7 +1,7 @@
 // One running cell: it owns its isolate, output, observer slot, delegate calls, timers and journal,
 // and moves through the phases of lifecycle.ts. A cell paused by a CellInterrupt runs again in a
 // new isolate from its journal (resume), as the same Cell: its calls and observers carry on.
-import { CodeCellError, isCodeCellError, messageOf } from '../errors.js';
+import { CodeCellError, isCodeCellError, messageOf, notInterrupted } from '../errors.js';
 import type { CellRunIsolate } from '../isolate/cell-isolate.js';
 import type {
   CellAnswer,
@@ -298,8 +298,7 @@ export class Cell {
     const program = interrupted.phase === 'interrupted' ? this.#durability.replay() : undefined;
     if (interrupted.phase !== 'interrupted' || program === undefined) {
       isolate.dispose();
-      const why = `cell ${this.id} is not interrupted: only an interrupted cell resumes`;
-      throw new CodeCellError('ERR_INVALID_REQUEST', why);
+      throw notInterrupted(this.id);
     }
     this.#isolate = isolate;
     this.#span = span;

@@ -10,11 +10,12 @@ import { Cell } from '../cell/cell.js';
 import type { CellTool } from '../cell/tool-calls.js';
 import { CellStreams } from '../streams/cell-streams.js';
 import { consoleLogger } from '../logger.js';
-import { CodeCellError, messageOf, missingCell, quiet } from '../errors.js';
+import { CodeCellError, missingCell, notInterrupted, quiet } from '../errors.js';
 import { DEFAULT_OBSERVE } from '../defaults.js';
 import { NO_ISOLATE, type CellIsolate, type CellRunIsolate } from '../isolate/cell-isolate.js';
 import type { CellJournal } from '../cell/journal.js';
 import { activeContext, endSpan, startSpan, traced, type TraceSpan } from '../tracing.js';
+import { Admissions } from './admissions.js';
 import { checkPausedCell, snapshotPausedCell, storedBytesOf, type RestoredCell } from './paused-cells.js';
 import { assertIsolatesUsable } from '../isolate/load.js';
 import { defaultIsolatePool, IsolatePool } from '../isolate/pool.js';
@@ -117,8 +118,6 @@ export const SessionRuntime: SessionRuntimeConstructor = class SessionRuntime ex
   readonly #inputChecks: ToolInputChecks;
   readonly #limits: CellLimits;
   readonly #caps: Partial<CellLimits> | undefined;
-  readonly #onCatastrophicError: ((message: string) => void) | undefined;
-  readonly #isolatePool: IsolatePool;
   readonly #observer: ((event: SessionCellEvent) => void) | undefined;
   /** The session's share of the CPU: maxRunningCells of its cells execute at once. */
   readonly #gate: RunGate;
@@ -127,8 +126,8 @@ export const SessionRuntime: SessionRuntimeConstructor = class SessionRuntime ex
   readonly #logger: Logger;
   readonly #cells: SessionCells;
   readonly #streams: CellStreams;
-  /** Admissions in progress; shutdown rejects them at once. */
-  readonly #admissions = new Set<(error: CodeCellError) => void>();
+  /** Isolates being taken for cells; shutdown refuses them at once. */
+  readonly #admissions: Admissions;
   #admitting = 0;
   #cellSeq = 0;
   /** The options a snapshot keeps (see suspend). */
@@ -182,11 +181,15 @@ export const SessionRuntime: SessionRuntimeConstructor = class SessionRuntime ex
     );
     this.#storedValues =
       checkStoredValues(checked.storedValues) === 'enabled' ? new StoredValues(this.#logger, committed) : undefined;
-    this.#onCatastrophicError = checkCallback(checked.onCatastrophicError, 'onCatastrophicError');
+    const onCatastrophicError = checkCallback<(message: string) => void>(
+      checked.onCatastrophicError,
+      'onCatastrophicError',
+    );
     if (checked.isolatePool !== undefined && !(checked.isolatePool instanceof IsolatePool)) {
       throw new CodeCellError('ERR_INVALID_REQUEST', 'options.isolatePool must be an IsolatePool');
     }
-    this.#isolatePool = (checked.isolatePool as IsolatePool | undefined) ?? defaultIsolatePool;
+    const pool = (checked.isolatePool as IsolatePool | undefined) ?? defaultIsolatePool;
+    this.#admissions = new Admissions(pool, this.#logger, onCatastrophicError);
     this.#observer = checkCallback(checked.observer, 'observer');
     this.#cells = new SessionCells(this.#logger);
     this.#gate = new RunGate(this.#limits.maxRunningCells);
@@ -224,10 +227,7 @@ export const SessionRuntime: SessionRuntimeConstructor = class SessionRuntime ex
     this.#admitting++;
     let isolate: CellIsolate;
     try {
-      isolate = await this.#admit(limits.memoryMb);
-    } catch (error) {
-      endSpan(span, {}, messageOf(error));
-      throw error;
+      isolate = await this.#admissions.take(limits.memoryMb, span);
     } finally {
       // In the same continuation that registers the cell, so the live count never dips.
       this.#admitting--;
@@ -376,19 +376,9 @@ export const SessionRuntime: SessionRuntimeConstructor = class SessionRuntime ex
     const cell = this.#openCell(cellId);
     const checked = checkCellAnswer(answer);
     const mode = checkObserveMode(observe, 'observe');
-    if (!cell.isInterrupted)
-      throw new CodeCellError(
-        'ERR_INVALID_REQUEST',
-        `cell ${cell.id} is not interrupted: only an interrupted cell resumes`,
-      );
+    if (!cell.isInterrupted) throw notInterrupted(cell.id);
     const span = startSpan('codecell.cell', { 'codecell.cell.id': cellId, 'codecell.cell.resumed': true }, parent);
-    let isolate: CellIsolate;
-    try {
-      isolate = await this.#admit(cell.memoryMb);
-    } catch (error) {
-      endSpan(span, {}, messageOf(error));
-      throw error;
-    }
+    const isolate = await this.#admissions.take(cell.memoryMb, span);
     isolate.useGate(this.#gate);
     cell.resume(isolate, checked, span);
     return cell.observe(mode);
@@ -411,47 +401,13 @@ export const SessionRuntime: SessionRuntimeConstructor = class SessionRuntime ex
     return cell;
   }
 
-  /** Takes a pristine isolate for the cell; a shutdown that begins meanwhile rejects at once. */
-  #admit(memoryMb: number): Promise<CellIsolate> {
-    return new Promise((resolve, reject) => {
-      let refused = false;
-      const refuse = (error: CodeCellError): void => {
-        refused = true;
-        this.#admissions.delete(refuse);
-        reject(error);
-      };
-      this.#admissions.add(refuse);
-      this.#isolatePool
-        .take(memoryMb)
-        .then((isolate) => {
-          isolate.onCatastrophicError((message) => {
-            this.#logger.error(
-              `codecell: isolate catastrophic error: ${message} (V8 lost control of the isolate; ` +
-                `run untrusted cells in codecell-host so a restart is cheap)`,
-            );
-            this.#onCatastrophicError?.(message);
-          });
-          if (refused) {
-            isolate.dispose();
-            return;
-          }
-          this.#admissions.delete(refuse);
-          resolve(isolate);
-        })
-        .catch((error: unknown) => {
-          this.#admissions.delete(refuse);
-          reject(error);
-        });
-    });
-  }
-
   protected shutdownOnce(): Promise<void> {
     return traced('codecell.shutdown', { 'codecell.cells': this.#cells.liveCount }, this.#shutdownCells());
   }
 
   async #shutdownCells(): Promise<void> {
     const shuttingDown = new CodeCellError('ERR_SHUTTING_DOWN', 'the session is shutting down');
-    for (const refuse of this.#admissions) refuse(shuttingDown);
+    this.#admissions.refuseAll(shuttingDown);
     const deadline = new Deadline(this.#deadlineMs);
     try {
       await this.#cells.shutdown(deadline);
