@@ -2,9 +2,18 @@
 // for `createCodeModeTool({ driver, tools })` (@tanstack/ai-code-mode). Each context is a codecell
 // session whose tools are the driver's bindings (`external_*` functions in the code); each
 // execute() is one cell. The types below are TanStack's driver interface, written out so that this
-// entry point needs nothing from TanStack at run time.
+// entry point needs nothing from TanStack at run time (but tanstackToolSource, which loads
+// @tanstack/ai's schema converter when it is called: its callers have TanStack's tools).
 import { randomUUID } from 'node:crypto';
-import type { CellLimits, CodeCellSession, JsonValue, Logger } from '../src/index.js';
+import type {
+  CellLimits,
+  CodeCellSession,
+  JsonValue,
+  Logger,
+  NestedToolCall,
+  SessionRuntimeDelegate,
+  ToolDefinition,
+} from '../src/index.js';
 import type { HostClient } from '../host/index.js';
 import { SessionBuilder } from '../host/tools/session-builder.js';
 
@@ -120,4 +129,60 @@ async function executeCode<T>(
   }
   const value = result === undefined ? {} : { value: JSON.parse(result.slice(marker.length)) as T };
   return { success: true, ...value, logs };
+}
+
+/** A TanStack AI server tool, as `toolDefinition({ … }).server(fn)` makes it. */
+export interface TanStackServerTool {
+  name: string;
+  description?: string;
+  /** A Standard Schema (zod, valibot, …) or a JSON Schema. */
+  inputSchema?: unknown;
+  execute?: (args: never, context?: never) => unknown;
+}
+
+/** TanStack server tools as a session's tools (SessionBuilder#withTools(source.tools, source.delegate)). */
+export interface TanStackToolSource {
+  /** One definition per tool: its name, its description, its input as JSON Schema. */
+  readonly tools: ToolDefinition[];
+  /** Runs a cell's call with the tool's server function. */
+  readonly delegate: Pick<SessionRuntimeDelegate, 'invokeTool'>;
+}
+
+/**
+ * The server tools an agent already has for TanStack AI (`toolDefinition({ … }).server(fn)`) as
+ * tools of a codecell session: their schemas converted as TanStack converts them (its
+ * `convertSchemaToJsonSchema`, loaded from `@tanstack/ai` when this is called), and each call
+ * run by the tool's own server function.
+ */
+export async function tanstackToolSource(serverTools: readonly TanStackServerTool[]): Promise<TanStackToolSource> {
+  if (!Array.isArray(serverTools))
+    throw new TypeError('tanstackToolSource: give an array of server tools (toolDefinition(…).server(fn))');
+  const { convertSchemaToJsonSchema } = (await import('@tanstack/ai')) as {
+    convertSchemaToJsonSchema: (schema: unknown) => Record<string, unknown> | undefined;
+  };
+  const byName = new Map<string, TanStackServerTool>();
+  const tools = serverTools.map((each): ToolDefinition => {
+    const { name, description, inputSchema, execute } = each;
+    if (typeof name !== 'string' || name === '') throw new TypeError('tanstackToolSource: a tool has no name');
+    if (typeof execute !== 'function')
+      throw new TypeError(`tanstackToolSource: tool ${name} has no server function (toolDefinition(…).server(fn))`);
+    if (byName.has(name)) throw new TypeError(`tanstackToolSource: two tools are named ${name}`);
+    byName.set(name, each);
+    const schema = inputSchema === undefined ? undefined : convertSchemaToJsonSchema(inputSchema);
+    return {
+      name,
+      ...(description === undefined ? {} : { description }),
+      ...(schema === undefined ? {} : { inputSchema: schema as { [key: string]: JsonValue } }),
+    };
+  });
+  return {
+    tools,
+    delegate: {
+      invokeTool: async (call: NestedToolCall): Promise<JsonValue | undefined> => {
+        const execute = byName.get(call.tool.name)?.execute;
+        if (execute === undefined) throw new Error(`no TanStack tool ${call.tool.name}`);
+        return (await execute(call.input as never)) as JsonValue | undefined;
+      },
+    },
+  };
 }

@@ -20,7 +20,7 @@ import { MockLanguageModelV4 } from 'ai/test';
 import { z } from 'zod';
 import { aiSdkToolSource, codeModeTools as aiSdkTools } from '../adapters/ai-sdk.js';
 import { agentsToolSource, codeModeTools as agentsTools } from '../adapters/openai-agents.js';
-import { codecellIsolateDriver } from '../adapters/tanstack.js';
+import { codecellIsolateDriver, tanstackToolSource } from '../adapters/tanstack.js';
 import { SessionBuilder } from '../host/index.js';
 import {
   createCodeModeTools,
@@ -370,6 +370,28 @@ test("codecell/ai-sdk: an AI SDK tool set becomes a session's tools, schemas che
   await session.terminate(waiting.cellId);
   assert.equal(seen.at(-1)?.aborted(), true, "the cell's signal reached the tool's execute as its abortSignal");
   await assert.rejects(aiSdkToolSource({ bare: { inputSchema: z.object({}) } } as never), /tool bare has no execute/);
+});
+
+test("codecell/tanstack: TanStack server tools become a session's tools, schemas converted as TanStack does", async (t) => {
+  const calls: unknown[] = [];
+  const add = toolDefinition({
+    name: 'add',
+    description: 'Adds two numbers',
+    inputSchema: z.object({ a: z.number(), b: z.number() }),
+  }).server(async ({ a, b }) => (calls.push({ a, b }), a + b));
+  const source = await tanstackToolSource([add]);
+  assert.deepEqual(
+    source.tools.map(({ name, description }) => [name, description]),
+    [['add', 'Adds two numbers']],
+  );
+  assert.deepEqual((source.tools[0]?.inputSchema as { required?: unknown }).required, ['a', 'b']);
+  const session = await sessionOfSource(t, source);
+  assert.deepEqual(calls, [{ a: 2, b: 40 }], 'the server function ran once; the bad input never reached it');
+  await session.shutdown();
+  await assert.rejects(
+    tanstackToolSource([{ name: 'bare', inputSchema: z.object({}) }]),
+    /tool bare has no server function/,
+  );
 });
 
 test("codecell/openai-agents: Agents SDK function tools become a session's tools, run as the SDK runs them", async (t) => {
