@@ -21,7 +21,14 @@ import { OutputBuffer } from './output.js';
 import { FloatingRejections } from './rejections.js';
 import { reactToSandbox, type SandboxReactions } from './sandbox-messages.js';
 import { SandboxTimers, watchTimeLimits } from './timers.js';
-import { danglingWarning, hintMissingTool, ToolCalls, type PausedCall, type ToolCallsOptions } from './tool-calls.js';
+import {
+  danglingWarning,
+  hintMissingTool,
+  toolRefOf,
+  ToolCalls,
+  type PausedCall,
+  type ToolCallsOptions,
+} from './tool-calls.js';
 import { CellJournal, type JournalDelivery } from './journal.js';
 import { CellDurability, type PausedState } from './durability.js';
 import { CallSpans, endSpan, type TraceSpan } from '../tracing.js';
@@ -64,6 +71,7 @@ export class Cell {
     this.#durability = new CellDurability(
       {
         enter: (delivery) => this.#enter(delivery),
+        settle: (callId, ok, payload, errorKind) => this.#isolate.deliver('settle', callId, ok, payload, errorKind),
         paused: () => this.#state.phase === 'interrupted',
         live: (timers) => this.#goLive(timers),
       },
@@ -74,7 +82,7 @@ export class Cell {
     const { id: cellId, tools, limits, delegate, emit } = options;
     const callbacks = this.#callbacks;
     const settle: ToolCallsOptions['settle'] = (callId, ok, payload, errorKind) =>
-      durability.deliver({ kind: 'settle', callId, ok, payload, errorKind });
+      durability.settle(callId, ok, payload, errorKind);
     // An interrupted cell's calls still in flight keep their outcomes for its next run.
     const accepting = (): boolean => this.#state.phase === 'running' || this.#state.phase === 'interrupted';
     const journal = durability.journal;
@@ -451,7 +459,8 @@ export class Cell {
     // it) while the callbacks are waited for; neither is waited for past the deadline.
     await Promise.all([this.#callbacks.settle(deadline), Promise.race([this.#isolate.stopped, deadline.reached])]);
     if (shared === undefined) deadline.clear();
-    const calls = reason === 'replayDiverged' ? { toolCalls: this.#durability.journal.toolCalls() } : {};
+    const toolOf = (index: number) => toolRefOf(this.#options.tools[index]);
+    const calls = reason === 'replayDiverged' ? { toolCalls: this.#durability.journal.toolCalls(toolOf) } : {};
     this.#end(terminating, { kind: 'terminated', cellId: this.id, items: [], reason, ...calls }, Promise.resolve());
   }
 

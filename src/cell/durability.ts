@@ -26,6 +26,8 @@ export interface Program {
 export interface DurablePort {
   /** Delivers into the cell's isolate now. */
   enter(delivery: JournalDelivery): void;
+  /** Delivers a call's outcome into the cell's isolate now (no delivery object made). */
+  settle(callId: string, ok: boolean, payload: string, errorKind: string): void;
   /** True while the cell is paused. */
   paused(): boolean;
   /** The replay made every recorded delivery: these timers (id → delay) start now. */
@@ -77,6 +79,17 @@ export class CellDurability {
     if (this.#replay?.hold(delivery) === true) return;
     this.journal.recordDelivery(delivery);
     this.#port.enter(delivery);
+  }
+
+  /**
+   * A call's outcome: as deliver(), without an object for it on the usual path (a running cell
+   * that is not replaying: recorded and entered at once).
+   */
+  settle(callId: string, ok: boolean, payload: string, errorKind: string): void {
+    if (this.#port.paused() || this.#replay?.active === true)
+      return this.deliver({ kind: 'settle', callId, ok, payload, errorKind });
+    this.journal.recordSettle(callId, ok, payload, errorKind);
+    this.#port.settle(callId, ok, payload, errorKind);
   }
 
   /** False for an output item an earlier run produced already. */

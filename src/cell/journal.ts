@@ -19,10 +19,9 @@ export type JournalDelivery =
 
 /** A tool call the cell made: which tool (its index in the cell's tools) with which input. */
 export interface JournaledCall {
+  readonly callId: string;
   readonly index: number;
-  readonly tool: ToolCallRecord['tool'];
   readonly inputJson: string;
-  outcome: 'returned' | 'threw' | 'pending';
 }
 
 /** What an entry costs of journalMaxBytes besides its JSON text (ids, kinds). */
@@ -33,20 +32,38 @@ export interface JournalSnapshot {
   seed: number;
   clock: number[];
   deliveries: JournalDelivery[];
-  calls: ({ callId: string } & JournaledCall)[];
+  calls: JournaledCall[];
   outputs: number;
   notifications: number;
 }
 
+/** How a delivery is kept: a settle that returned, one that threw, or a timer. */
+const RETURNED = 0;
+const THREW = 1;
+const TIMER = 2;
+
+/**
+ * The journal keeps its entries in parallel lists of strings and numbers, not an object per entry:
+ * a cell's journal lives as long as the cell, and each object it kept would be copied by the
+ * garbage collector as it ages (a cell of thousands of calls).
+ */
 export class CellJournal {
   /** Math.random's seed in the sandbox. */
   readonly seed: number;
   readonly clock: number[] = [];
-  readonly deliveries: JournalDelivery[] = [];
-  readonly calls = new Map<string, JournaledCall>();
   /** Output items and notifications the cell produced (and its observers and delegate had). */
   outputs = 0;
   notifications = 0;
+  readonly #callIds: string[] = [];
+  readonly #callIndexes: number[] = [];
+  readonly #callInputs: string[] = [];
+  /** Each call's position by id, made when first asked for (a replay, a snapshot). */
+  #positions: Map<string, number> | undefined;
+  readonly #kinds: number[] = [];
+  /** A settle's call id, or a timer's id. */
+  readonly #refs: (string | number)[] = [];
+  readonly #payloads: string[] = [];
+  readonly #errorKinds: string[] = [];
   readonly #maxBytes: number;
   #bytes = 0;
   #durable: boolean;
@@ -57,10 +74,64 @@ export class CellJournal {
     this.seed = seed;
   }
 
+  /** False once the journal passed journalMaxBytes (or was off): the cell can no longer be replayed. */
+  get durable(): boolean {
+    return this.#durable;
+  }
+
+  /** Bytes held, as journalMaxBytes counts them. */
+  get bytes(): number {
+    return this.#bytes;
+  }
+
+  get callCount(): number {
+    return this.#callIds.length;
+  }
+
+  get deliveryCount(): number {
+    return this.#kinds.length;
+  }
+
+  /** The delivery at `position` (0 ≤ position < deliveryCount). */
+  delivery(position: number): JournalDelivery {
+    const kind = this.#kinds[position];
+    const ref = this.#refs[position];
+    if (kind === TIMER) return { kind: 'timer', id: ref as number };
+    const payload = this.#payloads[position] ?? '';
+    const errorKind = this.#errorKinds[position] ?? '';
+    return { kind: 'settle', callId: ref as string, ok: kind === RETURNED, payload, errorKind };
+  }
+
+  /** The recorded call of this id and its position, if the journal holds it. */
+  call(callId: string): (JournaledCall & { position: number }) | undefined {
+    if (this.#positions === undefined) {
+      this.#positions = new Map();
+      this.#callIds.forEach((id, position) => this.#positions?.set(id, position));
+    }
+    const position = this.#positions.get(callId);
+    if (position === undefined) return undefined;
+    const index = this.#callIndexes[position] as number;
+    return { callId, index, inputJson: this.#callInputs[position] as string, position };
+  }
+
+  /** What the delegate answered the call, as far as the journal knows. */
+  outcomeOf(callId: string): ToolCallRecord['outcome'] {
+    for (let position = this.#kinds.length - 1; position >= 0; position--) {
+      if (this.#refs[position] === callId && this.#kinds[position] !== TIMER)
+        return this.#kinds[position] === RETURNED ? 'returned' : 'threw';
+    }
+    return 'pending';
+  }
+
   toJSON(): JournalSnapshot {
-    const calls = [...this.calls].map(([callId, call]) => ({ callId, ...call }));
-    const { seed, clock, deliveries, outputs, notifications } = this;
-    return { seed, clock: [...clock], deliveries: [...deliveries], calls, outputs, notifications };
+    const calls = this.#callIds.map((callId, position) => ({
+      callId,
+      index: this.#callIndexes[position] as number,
+      inputJson: this.#callInputs[position] as string,
+    }));
+    const deliveries = this.#kinds.map((_, position) => this.delivery(position));
+    const { seed, clock, outputs, notifications } = this;
+    return { seed, clock: [...clock], deliveries, calls, outputs, notifications };
   }
 
   /**
@@ -78,8 +149,7 @@ export class CellJournal {
       throw new Error('journal.clock must be finite numbers');
     if (clock.length > 0) journal.recordClock(clock.join(','));
     for (const call of list(saved.calls, 'journal.calls')) {
-      const { callId, index, tool, inputJson, outcome } = record(call, 'journal.calls[]');
-      const { name, namespace } = record(tool, 'journal.calls[].tool');
+      const { callId, index, inputJson } = record(call, 'journal.calls[]');
       if (
         typeof callId !== 'string' ||
         !/^tool-\d+$/.test(callId) ||
@@ -87,14 +157,9 @@ export class CellJournal {
         (index as number) < 0
       )
         throw new Error('journal.calls[] needs a callId tool-N and a tool index');
-      if (typeof name !== 'string' || (namespace !== undefined && typeof namespace !== 'string'))
-        throw new Error('journal.calls[].tool must be { name, namespace? }');
-      if (typeof inputJson !== 'string' || !['returned', 'threw', 'pending'].includes(outcome as string))
-        throw new Error('journal.calls[] needs an inputJson text and an outcome');
-      const ref = namespace === undefined ? { name } : { name, namespace: namespace as string };
-      journal.recordCall(callId, index as number, ref, inputJson);
-      const kept = journal.calls.get(callId);
-      if (kept !== undefined) kept.outcome = outcome as JournaledCall['outcome'];
+      if (typeof inputJson !== 'string') throw new Error('journal.calls[] needs an inputJson text');
+      if (journal.call(callId) !== undefined) throw new Error(`journal.calls[] holds ${callId} twice`);
+      journal.recordCall(callId, index as number, inputJson);
     }
     for (const delivery of list(saved.deliveries, 'journal.deliveries'))
       journal.recordDelivery(checkDelivery(delivery));
@@ -107,16 +172,6 @@ export class CellJournal {
     return journal;
   }
 
-  /** False once the journal passed journalMaxBytes (or was off): the cell can no longer be replayed. */
-  get durable(): boolean {
-    return this.#durable;
-  }
-
-  /** Bytes held, as journalMaxBytes counts them. */
-  get bytes(): number {
-    return this.#bytes;
-  }
-
   /** The sandbox's clock readings since its last message ("t1,t2,…"); anything else is dropped. */
   recordClock(values: string): void {
     if (!this.#spend(values.length + ENTRY_BYTES)) return;
@@ -127,28 +182,47 @@ export class CellJournal {
     }
   }
 
-  recordCall(callId: string, index: number, tool: JournaledCall['tool'], inputJson: string): void {
-    if (this.#spend(inputJson.length + callId.length + ENTRY_BYTES))
-      this.calls.set(callId, { index, tool, inputJson, outcome: 'pending' });
+  recordCall(callId: string, index: number, inputJson: string): void {
+    if (!this.#spend(inputJson.length + callId.length + ENTRY_BYTES)) return;
+    this.#positions?.set(callId, this.#callIds.length);
+    this.#callIds.push(callId);
+    this.#callIndexes.push(index);
+    this.#callInputs.push(inputJson);
+  }
+
+  /** A call's outcome delivered into the sandbox. */
+  recordSettle(callId: string, ok: boolean, payload: string, errorKind: string): void {
+    if (!this.#spend(payload.length + callId.length + ENTRY_BYTES)) return;
+    this.#kinds.push(ok ? RETURNED : THREW);
+    this.#refs.push(callId);
+    this.#payloads.push(payload);
+    this.#errorKinds.push(errorKind);
+  }
+
+  recordTimer(id: number): void {
+    if (!this.#spend(ENTRY_BYTES)) return;
+    this.#kinds.push(TIMER);
+    this.#refs.push(id);
+    this.#payloads.push('');
+    this.#errorKinds.push('');
   }
 
   recordDelivery(delivery: JournalDelivery): void {
-    const size = delivery.kind === 'settle' ? delivery.payload.length + delivery.callId.length : 0;
-    if (!this.#spend(size + ENTRY_BYTES)) return;
-    this.deliveries.push(delivery);
-    if (delivery.kind !== 'settle') return;
-    const call = this.calls.get(delivery.callId);
-    if (call !== undefined) call.outcome = delivery.ok ? 'returned' : 'threw';
+    if (delivery.kind === 'timer') this.recordTimer(delivery.id);
+    else this.recordSettle(delivery.callId, delivery.ok, delivery.payload, delivery.errorKind);
   }
 
   /** The cell's calls in order, with what the delegate answered (SPEC §13's `toolCalls`). */
-  toolCalls(): ToolCallRecord[] {
-    return [...this.calls].map(([callId, { tool, inputJson, outcome }]) => ({
-      callId,
-      tool,
-      input: inputJson === '' ? undefined : JSON.parse(inputJson),
-      outcome,
-    }));
+  toolCalls(toolOf: (index: number) => ToolCallRecord['tool']): ToolCallRecord[] {
+    return this.#callIds.map((callId, position) => {
+      const inputJson = this.#callInputs[position] as string;
+      return {
+        callId,
+        tool: toolOf(this.#callIndexes[position] as number),
+        input: inputJson === '' ? undefined : (JSON.parse(inputJson) as ToolCallRecord['input']),
+        outcome: this.outcomeOf(callId),
+      };
+    });
   }
 
   #spend(bytes: number): boolean {
@@ -163,8 +237,17 @@ export class CellJournal {
   #lose(): void {
     this.#durable = false;
     this.clock.length = 0;
-    this.deliveries.length = 0;
-    this.calls.clear();
+    for (const kept of [
+      this.#callIds,
+      this.#callIndexes,
+      this.#callInputs,
+      this.#kinds,
+      this.#refs,
+      this.#payloads,
+      this.#errorKinds,
+    ])
+      kept.length = 0;
+    this.#positions = undefined;
   }
 }
 
@@ -183,8 +266,8 @@ export class Replay {
   readonly #journal: CellJournal;
   readonly #deliver: (delivery: JournalDelivery) => void;
   readonly #end: number;
-  /** The calls the journal held when the replay began: the new run makes them again. */
-  readonly #recorded: ReadonlySet<string>;
+  /** How many calls the journal held when the replay began: the new run makes them again. */
+  readonly #recordedCalls: number;
   #next = 0;
   #skipOutputs: number;
   #skipNotifications: number;
@@ -205,8 +288,8 @@ export class Replay {
     this.#journal = journal;
     this.#deliver = deliver;
     this.#onLive = onLive;
-    this.#end = journal.deliveries.length;
-    this.#recorded = new Set(journal.calls.keys());
+    this.#end = journal.deliveryCount;
+    this.#recordedCalls = journal.callCount;
     this.#skipOutputs = journal.outputs;
     this.#skipNotifications = journal.notifications;
   }
@@ -221,7 +304,8 @@ export class Replay {
    * again (its outcome is in the journal, or still to come from the earlier run's call).
    */
   call(callId: string, index: number, inputJson: string): ReplayVerdict {
-    const recorded = this.#recorded.has(callId) ? this.#journal.calls.get(callId) : undefined;
+    const found = this.#journal.call(callId);
+    const recorded = found !== undefined && found.position < this.#recordedCalls ? found : undefined;
     if (recorded === undefined) {
       if (this.active) this.#madeCalls.add(callId);
       return 'live';
@@ -273,7 +357,7 @@ export class Replay {
   advance(): void {
     for (;;) {
       const recorded = this.#next < this.#end;
-      const delivery = recorded ? (this.#journal.deliveries[this.#next] as JournalDelivery) : this.#held[0];
+      const delivery = recorded ? this.#journal.delivery(this.#next) : this.#held[0];
       if (delivery === undefined) break;
       const ready =
         delivery.kind === 'settle' ? this.#madeCalls.has(delivery.callId) : this.#setTimers.has(delivery.id);

@@ -89,9 +89,8 @@ export class ToolCalls {
     const tool = tools[index];
     if (tool === undefined || !CALL_ID.test(callId) || this.#outstanding.has(callId)) return;
     const name = `tools.${tool.id}`;
-    const { name: toolName, namespace } = tool.definition;
-    const toolRef = namespace === undefined ? { name: toolName } : { name: toolName, namespace };
-    this.#options.journal.recordCall(callId, index, toolRef, inputJson);
+    const toolRef = toolRefOf(tool);
+    this.#options.journal.recordCall(callId, index, inputJson);
     let input: JsonValue;
     const inputBytes = byteLength(inputJson);
     try {
@@ -209,6 +208,13 @@ export class ToolCalls {
       : { type: 'toolResult', callId, ok, error: payload };
     queueMicrotask(() => this.#options.emit(event));
   }
+}
+
+/** How a call names its tool: its name, and its namespace if it has one. */
+export function toolRefOf(tool: CellTool | undefined): { name: string; namespace?: string } {
+  if (tool === undefined) return { name: 'unknown' };
+  const { name, namespace } = tool.definition;
+  return namespace === undefined ? { name } : { name, namespace };
 }
 
 /** The warning for the calls a finished cell had not received (SPEC §5), if any. */

@@ -109,7 +109,7 @@ function isJson(text: string): boolean {
 function checkEvent(value: unknown, journal: CellJournal, nextCellId: number): Interrupted | undefined {
   if (value === null || typeof value !== 'object') return undefined;
   const event = value as Interrupted;
-  const call = journal.calls.get(event.callId);
+  const paused = typeof event.callId === 'string' && journal.call(event.callId) !== undefined;
   const cellNumber = Number(event.cellId);
   const valid =
     event.kind === 'interrupted' &&
@@ -118,7 +118,8 @@ function checkEvent(value: unknown, journal: CellJournal, nextCellId: number): I
     cellNumber < nextCellId &&
     Array.isArray(event.items) &&
     event.items.every(isOutputItem) &&
-    call?.outcome === 'pending';
+    paused &&
+    journal.outcomeOf(event.callId) === 'pending';
   return valid ? event : undefined;
 }
 
