@@ -1,8 +1,11 @@
 // What a cell consumes that is not a function of its source (SPEC §13): the clock and random
 // numbers. With a journal, Math.random is a generator seeded by the host (so it needs no record:
 // the seed is enough), and every clock reading (Date.now(), new Date(), Date(), and Intl's
-// formatting of "now") is recorded and sent to the host before the cell's next message. A run
-// that replays a journal reads the recorded values first, in order, then the clock again.
+// formatting of "now") is recorded and sent to the host in one `clock` message just before the
+// cell's next message (or every 4 096 readings): the host has every reading that came before an
+// effect it saw. Only while readings wait does the cell's send go through that step (`arm`): a
+// cell that does not read the clock pays nothing. A run that replays a journal reads the recorded
+// values first, in order, then the clock again.
 // Loaded with the other sandbox files into the prelude's closure.
 
 interface SandboxJournalConfig {
@@ -12,19 +15,16 @@ interface SandboxJournalConfig {
   readonly clock: readonly number[];
 }
 
-/** Readings made and not yet sent; flushed early past this many (a cell reading in a loop). */
+/** Readings made and not yet sent; sent at once past this many (a cell reading in a loop). */
 const CODECELL_CLOCK_BATCH = 4_096;
 
-interface SandboxJournal {
-  /** Sends the readings made since the last message, if any (before each message of the cell). */
-  flush(): void;
-}
-
+/** Installs the journal's clock and Math.random; returns the function that sends the waiting readings. */
 function codecellInstallJournal(
   global: Record<string, unknown>,
   config: SandboxJournalConfig,
   sendClock: (values: string) => void,
-): SandboxJournal {
+  arm: () => void,
+): () => void {
   const OriginalDate = Date;
   const originalNow = Date.now;
   const recorded = config.clock;
@@ -38,6 +38,7 @@ function codecellInstallJournal(
   const now = (): number => {
     if (replayed < recorded.length) return recorded[replayed++] as number;
     const value = originalNow();
+    if (pending.length === 0) arm();
     pending[pending.length] = value;
     if (pending.length >= CODECELL_CLOCK_BATCH) flush();
     return value;
@@ -86,7 +87,7 @@ function codecellInstallJournal(
     configurable: true,
     enumerable: false,
   });
-  return { flush };
+  return flush;
 }
 
 /**

@@ -34,7 +34,8 @@ const MAX_PENDING_TIMERS = 10_000;
 
 /** What the prelude's functions share for one cell. */
 interface PreludeState {
-  readonly send: HostSend;
+  /** The host function, or (while clock readings wait) one that sends them first: see journal.ts. */
+  send: HostSend;
   readonly global: Record<string, unknown>;
   readonly pendingCalls: Map<string, PendingCall>;
   readonly timers: Map<number, () => void>;
@@ -54,13 +55,7 @@ const codecellDefineProperty = Object.defineProperty;
 const codecellFreeze = Object.freeze;
 const codecellIsArray = Array.isArray;
 
-function installCodecellPrelude(hostSend: HostSend) {
-  // Clock readings go to the host before the message that follows them (sandbox/journal.ts).
-  let journal: SandboxJournal | undefined;
-  const send: HostSend = (...message) => {
-    journal?.flush();
-    hostSend(...message);
-  };
+function installCodecellPrelude(send: HostSend) {
   const state: PreludeState = {
     send,
     global: globalThis as Record<string, unknown>,
@@ -75,7 +70,7 @@ function installCodecellPrelude(hostSend: HostSend) {
   for (const name of ['SharedArrayBuffer', 'Atomics', 'WebAssembly']) delete state.global[name];
   codecellGuardDynamicCode(state.global);
   // A rejection handled in a later task than the one it happened in is no error (SPEC §5).
-  const watchRejections = codecellObserveRejections((key) => send('handled', key));
+  const watchRejections = codecellObserveRejections((key) => state.send('handled', key));
   // Taken (and deleted) by the first line of the wrapped cell; see src/isolate/cell-isolate.ts.
   defineCellGlobal(
     state,
@@ -83,11 +78,11 @@ function installCodecellPrelude(hostSend: HostSend) {
     codecellFreeze({
       done: (): void => {
         state.finished = true;
-        send('done', unsettledCalls(state));
+        state.send('done', unsettledCalls(state));
       },
       fail: (error: unknown): void => {
         state.finished = true;
-        send('fault', codecellDescribeError(error), unsettledCalls(state));
+        state.send('fault', codecellDescribeError(error), unsettledCalls(state));
       },
     }),
   );
@@ -96,8 +91,7 @@ function installCodecellPrelude(hostSend: HostSend) {
   function receive(...message: ToSandboxMessage): void {
     if (message[0] === 'settle') settle(state, message[1], message[2], message[3], message[4]);
     else if (message[0] === 'timer') fireTimer(state, message[1]);
-    else if (message[0] === 'configure')
-      journal = configure(state, message[1], message[2], (values) => hostSend('clock', values));
+    else if (message[0] === 'configure') configure(state, message[1], message[2]);
     else if (message[0] === 'watchRejections') watchRejections();
     else message satisfies never; // a TO_SANDBOX row without a branch here does not compile
   }
@@ -112,12 +106,7 @@ function defineCellGlobal(state: PreludeState, name: string, value: unknown): vo
  * Defines the cell's globals from the host's configuration (tools, stored values, limits), and
  * its journal's clock and random numbers when it has one.
  */
-function configure(
-  state: PreludeState,
-  configText: string,
-  journalText: string,
-  sendClock: (values: string) => void,
-): SandboxJournal | undefined {
+function configure(state: PreludeState, configText: string, journalText: string): void {
   const config = codecellParseJson(configText) as SandboxConfig;
   state.maxNotificationBytes = config.limits.maxNotificationBytes;
   const tools: Record<string, unknown> = {};
@@ -145,42 +134,54 @@ function configure(
     defineCellGlobal(state, 'store', stored.store);
     defineCellGlobal(state, 'load', stored.load);
   }
-  if (journalText === '') return undefined;
-  return codecellInstallJournal(state.global, codecellParseJson(journalText) as SandboxJournalConfig, sendClock);
+  if (journalText === '') return;
+  const journal = codecellParseJson(journalText) as SandboxJournalConfig;
+  const hostSend = state.send;
+  // While readings wait, the cell's next message sends them first, then itself.
+  const flushing: HostSend = (...message) => {
+    state.send = hostSend;
+    flush();
+    hostSend(...message);
+  };
+  const flush = codecellInstallJournal(
+    state.global,
+    journal,
+    (values) => hostSend('clock', values),
+    () => (state.send = flushing),
+  );
 }
 
 /** text, image, notify, yield_control, exit, the timers and console (SPEC §5). */
 function outputGlobals(state: PreludeState): Record<string, unknown> {
-  const send = state.send;
   const log = (...args: unknown[]): undefined => {
-    send('text', codecellFormat(args));
+    state.send('text', codecellFormat(args));
     return undefined;
   };
   return {
     text(value?: unknown): undefined {
-      send('text', codecellRender(value));
+      state.send('text', codecellRender(value));
       return undefined;
     },
     image(urlOrItem: unknown, detail?: unknown): undefined {
       const { url, detail: chosen } = codecellImage(urlOrItem, detail);
-      send('image', url, chosen);
+      state.send('image', url, chosen);
       return undefined;
     },
     notify: (value?: unknown): undefined => notify(state, value),
     yield_control(): undefined {
-      send('yield');
+      state.send('yield');
       return undefined;
     },
     exit(): never {
       state.exited = true;
       state.finished = true;
-      send('exit', unsettledCalls(state));
+      state.send('exit', unsettledCalls(state));
       // Unwind the cell; the host has already ended it and ignores anything that follows.
       throw new Error('exit() called');
     },
     setTimeout: (callback: unknown, ms?: unknown, ...args: unknown[]): number => setTimer(state, callback, ms, args),
     clearTimeout(id?: unknown): undefined {
-      if (typeof id === 'number' && state.timers.delete(id)) send('clearTimer', id);
+      if (typeof id === 'number' && state.timers.delete(id)) state.send('clearTimer', id);
       return undefined;
     },
     console: codecellFreeze({ log, info: log, warn: log, error: log, debug: log }),
