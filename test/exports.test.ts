@@ -50,7 +50,10 @@ test('codecell/host exports exactly these values', async () => {
 test('the adapters export their entry points', async () => {
   assert.deepEqual(Object.keys(await import('codecell/ai-sdk')).sort(), ['aiSdkToolSource', 'codeModeTools']);
   assert.deepEqual(Object.keys(await import('codecell/openai-agents')).sort(), ['agentsToolSource', 'codeModeTools']);
-  assert.deepEqual(Object.keys(await import('codecell/tanstack')), ['codecellIsolateDriver']);
+  assert.deepEqual(Object.keys(await import('codecell/tanstack')).sort(), [
+    'codecellIsolateDriver',
+    'tanstackToolSource',
+  ]);
 });
 
 test('codecell/testing exports exactly these values', async () => {
