@@ -252,7 +252,7 @@ for (const kind of bothKinds) {
       assert.equal(session.isAlive, false);
     });
 
-    test('a paused cell does not hold suspend() back, nor a slot of maxRunningCells', async (t) => {
+    test('a paused cell holds no slot of maxRunningCells', async (t) => {
       const session = await kind.open(t, approvals(), { tools: TOOLS, limits: { maxRunningCells: 1 } });
       const paused = await session.execute({ source: 'await tools.approve({})' });
       assert.equal((await paused.initialEvent).kind, 'interrupted');
