@@ -18,4 +18,4 @@ export { checkCellAnswer, checkDelegate, checkSuspendOptions } from './validate.
 export { checkSnapshot } from './session/snapshot.js';
 export { ToolInputChecks } from './tools/tool-input.js';
 export { errorKindOf, errorOfKind } from './cell/tool-calls.js';
-export { traceMeta, withTraceMeta, type TraceMeta } from './tracing.js';
+export { recordsSpans, traceMeta, withTraceMeta, type TraceMeta } from './tracing.js';

@@ -22,6 +22,14 @@ function loadApi(): typeof OtelApi | undefined {
   }
 }
 
+/** True once this process recorded a span of its own (an SDK is registered here). */
+let recorded = false;
+
+/** Whether this process has recorded spans (a host without an SDK skips tracing's work per call). */
+export function recordsSpans(): boolean {
+  return recorded;
+}
+
 /** codecell's tracer from the global provider now (a provider registered again gets a new one). */
 let cached: { provider: OtelApi.TracerProvider; tracer: OtelApi.Tracer } | undefined;
 
@@ -59,7 +67,10 @@ export function startSpan(
         : parent;
   const spanKind = kind === 'client' ? api.SpanKind.CLIENT : api.SpanKind.INTERNAL;
   const span = tracer.startSpan(name, { kind: spanKind, attributes: defined(attributes) }, context);
-  if (span.isRecording()) return span;
+  if (span.isRecording()) {
+    recorded = true;
+    return span;
+  }
   span.end();
   return undefined;
 }

@@ -21,6 +21,7 @@ import {
   DEFAULT_OBSERVE,
   errorOfKind,
   ParsedJson,
+  recordsSpans,
   traceMeta,
   withTraceMeta,
 } from '../../src/internal.js';
@@ -229,7 +230,8 @@ function forwardingDelegate(host: HostContext, sessionId: SessionId): SessionRun
       const cancelAll = (): void => host.rpc.notify(Methods.cellCancel, { sessionId, cellId: value.cellId, method });
       // Inside its call's span (SPEC §14), the client's delegate runs as that span's child.
       const params = call.params(sessionId, value as never);
-      const meta = traceMeta();
+      // Without an SDK in this process no span is active here: nothing to carry (no work per call).
+      const meta = recordsSpans() ? traceMeta() : undefined;
       if (meta !== undefined) params._meta = meta;
       return host.rpc.request(call.method, params, { signal, cancelAll, decode });
     };
