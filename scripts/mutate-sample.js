@@ -17,11 +17,11 @@ if (!Number.isInteger(seed)) throw new Error(`seed must be an integer, got ${see
 
 const { mutate } = JSON.parse(readFileSync(configPath, 'utf8'));
 
-/** Files matching the config's patterns: `dir/**\/*.ts` (a folder's tree) or `dir/prefix*.ts`. */
+// Files matching the config's patterns: a folder's tree (dir, two stars, star.ts) or dir/prefix*.ts.
 function filesOf(pattern) {
-  const tree = /^(.*)\/\*\*\/\*(\.\w+)$/.exec(pattern);
+  const tree = /^(.*)[/][*][*][/][*](\.\w+)$/.exec(pattern);
   if (tree) return walk(tree[1]).filter((file) => file.endsWith(tree[2]));
-  const flat = /^(.*)\/([^/*]*)\*(\.\w+)$/.exec(pattern);
+  const flat = /^(.*)[/]([^*/]*)[*](\.\w+)$/.exec(pattern);
   if (flat) {
     const [, dir, prefix, ext] = flat;
     return readdirSync(dir)
@@ -37,7 +37,7 @@ function walk(dir) {
   );
 }
 
-const NOTHING_TO_MUTATE = /^\s*(\/\/|\/\*|\*|import\b|[)}\]];?,?\s*$|$)/;
+const NOTHING_TO_MUTATE = /^\s*([/][/]|[/][*]|[*]|import\b|[)}\]];?,?\s*$|$)/;
 const lines = mutate
   .flatMap(filesOf)
   .sort()

@@ -3,7 +3,8 @@ export { SessionRuntime, DEFAULT_CALLBACK_ABORT_DEADLINE_MS } from './session/se
 export type { SessionRuntimeConstructor, SessionRuntimeOptions, SuspendOptions } from './session/session-runtime.js';
 export type { PausedCellSnapshot, SessionSnapshot } from './session/snapshot.js';
 export type { JournalDelivery, JournaledCall, JournalSnapshot } from './cell/journal.js';
-export { CellInterrupt, CodeCellError, ERROR_CODES, isCodeCellError } from './errors.js';
+export { CodeCellError, ERROR_CODES, isCodeCellError } from './errors.js';
+export { CellInterrupt } from './interrupt.js';
 export { cellFailure } from './outcome.js';
 export type { CodeCellErrorCode } from './errors.js';
 export { DEFAULT_LIMITS } from './limits.js';

@@ -21,14 +21,8 @@ import { OutputBuffer } from './output.js';
 import { FloatingRejections } from './rejections.js';
 import { reactToSandbox, type SandboxReactions } from './sandbox-messages.js';
 import { SandboxTimers, watchTimeLimits } from './timers.js';
-import {
-  danglingWarning,
-  hintMissingTool,
-  toolRefOf,
-  ToolCalls,
-  type PausedCall,
-  type ToolCallsOptions,
-} from './tool-calls.js';
+import { hintMissingTool } from './missing-tool.js';
+import { danglingWarning, toolRefOf, ToolCalls, type PausedCall, type ToolCallsOptions } from './tool-calls.js';
 import { CellJournal, type JournalDelivery } from './journal.js';
 import { CellDurability, type PausedState } from './durability.js';
 import { CallSpans, endSpan, type TraceSpan } from '../tracing.js';

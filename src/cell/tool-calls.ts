@@ -1,6 +1,7 @@
 // A cell's nested tool calls: admission (ids, bounds, input checks), the delegate call under the
 // cell's CallbackSet, the result checks, and delivery of the outcome into the sandbox.
-import { isCellInterrupt, messageOf, toolErrorText } from '../errors.js';
+import { messageOf, toolErrorText } from '../errors.js';
+import { isCellInterrupt } from '../interrupt.js';
 import { byteLength, parseJsonText, toJsonText } from '../json.js';
 import type { CellLimits } from '../limits.js';
 import type {
@@ -255,43 +256,4 @@ function resultText(name: string, value: unknown, maxBytes: number): string {
   if (size > maxBytes)
     throw new Error(`${name} result is ${size} bytes, over the maxToolResultBytes limit of ${maxBytes}`);
   return payload;
-}
-
-/** Edit distance (for naming the tools close to a missing one). */
-function distance(a: string, b: string): number {
-  let previous = Array.from({ length: b.length + 1 }, (_, i) => i);
-  for (let i = 1; i <= a.length; i++) {
-    const row = [i];
-    for (let j = 1; j <= b.length; j++)
-      row.push(
-        Math.min(
-          (previous[j] ?? 0) + 1,
-          (row[j - 1] ?? 0) + 1,
-          (previous[j - 1] ?? 0) + (a[i - 1] === b[j - 1] ? 0 : 1),
-        ),
-      );
-    previous = row;
-  }
-  return previous[b.length] ?? 0;
-}
-
-/**
- * V8's "tools.x is not a function" (a tool the cell does not have), with the closest tool names
- * added, or every name when there are few. Any other error (or none) is as it was.
- */
-export function hintMissingTool(error: string | undefined, tools: readonly CellTool[]): string | undefined {
-  const match = error === undefined ? null : /tools\.([\w$]+) is not a function/.exec(error);
-  if (error === undefined || match === null) return error;
-  const toolIds = tools.map((tool) => tool.id);
-  const missing = match[1] ?? '';
-  if (toolIds.length === 0) return error.replace(match[0], `${match[0]} (this cell has no tools)`);
-  const [namespace] = missing.split('__');
-  const ranked = [...toolIds].sort((a, b) => distance(missing, a) - distance(missing, b));
-  const close =
-    toolIds.length <= 5 ? toolIds : ranked.filter((id, i) => i < 3 || id.startsWith(`${namespace}__`)).slice(0, 5);
-  return error.replace(
-    match[0],
-    `${match[0]} (no such tool; ${toolIds.length <= 5 ? 'the tools are' : 'closest'}: ` +
-      `${close.map((id) => `tools.${id}`).join(', ')})`,
-  );
 }
