@@ -5,7 +5,8 @@
 import { toJsonText } from '../json.js';
 import type { CellLimits } from '../limits.js';
 import type { CellEvent, JsonValue } from '../types.js';
-import { CellJournal, Replay, type JournalDelivery, type ReplayVerdict } from './journal.js';
+import type { CellJournal, JournalDelivery } from './journal.js';
+import { Replay, type ReplayVerdict } from './replay.js';
 
 /** What a paused cell is besides its journal: what it runs, its event, the outcomes held for it. */
 export interface PausedState {
