@@ -32,6 +32,7 @@ export type {
   CellExecuteResult,
   Direction,
   HostLoad,
+  HostTiming,
   HostPingResult,
   InCell,
   InitializeResult,
@@ -46,6 +47,7 @@ export type {
   SessionId,
   ToolInvokeResult,
   Traced,
+  WireCellEvent,
   WireErrorData,
   WireParams,
 } from './wire/protocol.js';

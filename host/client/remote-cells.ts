@@ -2,6 +2,7 @@
 // events() after a cell closed), which it subscribed to, which were admitted this turn, and the
 // delegate calls the host cancelled per cell. Every set is bounded like the host's own memory.
 import { CodeCellError, type CellEvent, type CellId } from '../../src/index.js';
+import type { HostTiming, WireCellEvent } from '../wire/protocol.js';
 import { settledWithin } from './incoming-calls.js';
 
 /** How many cell ids a session remembers as its own (for events() after the cell closed). */
@@ -24,6 +25,8 @@ export class RemoteCells {
   readonly #paused = new Set<CellId>();
   /** Terminal events held here for cells lost with their host (or taken before a hand-off). */
   readonly #held = new Map<CellId, CellEvent>();
+  /** The host's timing of each cell as of its newest answer about it (bounded like #known). */
+  readonly #timings = new Map<CellId, HostTiming>();
 
   /** The host admitted the cell. */
   admitted(cellId: CellId): void {
@@ -57,12 +60,34 @@ export class RemoteCells {
     return true;
   }
 
-  /** An event reached this client: a terminal one ends the cell here, as on the host. */
-  delivered(cellId: CellId, event: CellEvent): CellEvent {
+  /**
+   * An event reached this client: a terminal one ends the cell here, as on the host. The host's
+   * timing it carries is kept apart (hostTiming): the event is the runtime's own shape.
+   */
+  delivered(cellId: CellId, answer: WireCellEvent): CellEvent {
+    let event: CellEvent = answer;
+    if (answer._meta !== undefined) {
+      const { _meta: timing, ...plain } = answer;
+      this.timed(cellId, timing);
+      event = plain as CellEvent;
+    }
     if (event.kind === 'completed' || event.kind === 'terminated') this.#open.delete(cellId);
     if (event.kind === 'interrupted') this.#paused.add(cellId);
     else this.#paused.delete(cellId);
     return event;
+  }
+
+  /** An answer about the cell carried the host's timing (SPEC §14). */
+  timed(cellId: CellId, timing: HostTiming | undefined): void {
+    if (timing === undefined || typeof timing !== 'object') return;
+    this.#timings.delete(cellId);
+    this.#timings.set(cellId, timing);
+    if (this.#timings.size > KNOWN_CELLS) this.#timings.delete(this.#timings.keys().next().value as CellId);
+  }
+
+  /** The host's timing of the cell as of its newest answer about it. */
+  timing(cellId: CellId): HostTiming | undefined {
+    return this.#timings.get(cellId);
   }
 
   isPaused(cellId: CellId): boolean {

@@ -37,7 +37,7 @@ import {
   type TraceMeta,
 } from '../../src/internal.js';
 import { untilAborted } from '../wire/signals.js';
-import { Methods, type SessionId } from '../wire/protocol.js';
+import { Methods, type HostTiming, type SessionId } from '../wire/protocol.js';
 import { serveDelegateCall, settledWithin } from './incoming-calls.js';
 import { ResultBounds } from './result-bounds.js';
 import { InitialEvents } from './initial-events.js';
@@ -73,6 +73,12 @@ export interface RemoteSession extends CodeCellSession {
    * `SessionRuntime.resume` make a live session of it, in any process, on any host.
    */
   suspend(options?: SuspendOptions): Promise<SessionSnapshot>;
+  /**
+   * The host's own timing of the cell (SPEC §14) as of its newest answer about it here: how long
+   * it waited to be admitted there, and how long it had run (its whole run once it ended).
+   * Undefined for a cell this client has no answer about (it keeps the newest 1 024 cells').
+   */
+  hostTiming(cellId: CellId): HostTiming | undefined;
 }
 
 /**
@@ -179,7 +185,7 @@ export class HostSession extends SessionBase implements RemoteSession, LinkedSes
     } finally {
       this.#executing--;
     }
-    const { cellId } = result as Partial<typeof result>;
+    const { cellId, _meta } = result as Partial<typeof result>;
     if (typeof cellId !== 'string' || cellId === '')
       throw new CodeCellError(
         'ERR_PROTOCOL',
@@ -189,7 +195,13 @@ export class HostSession extends SessionBase implements RemoteSession, LinkedSes
     const own = request.limits?.maxToolResultBytes;
     if (typeof own === 'number') this.#bounds.cell(cellId, own);
     this.#record?.admitted(cellId);
-    return this.startedCell(cellId, this.#admitted(cellId));
+    const started = this.startedCell(cellId, this.#admitted(cellId));
+    this.#cells.timed(cellId, _meta);
+    return started;
+  }
+
+  hostTiming(cellId: CellId): HostTiming | undefined {
+    return this.#cells.timing(cellId);
   }
 
   async beginObserve(cellId: CellId, mode: ObserveMode, signal?: AbortSignal): Promise<PendingEvent> {

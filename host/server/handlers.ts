@@ -84,13 +84,16 @@ export function hostHandlers(host: HostContext): Handlers<'toHost'> {
     hostPing: () => ({ load: stats.load }),
     sessionCreate: (params, request) => createSession(host, params, request),
     cellExecute: async ({ sessionId, request, observe, _meta }) => {
+      const receivedAt = performance.now();
       const runtime = sessions.get(sessionId);
       // The client's span is the cell's parent (its context is read before execute's first await).
       const execute = (): Promise<StartedCell> =>
         withTraceMeta(_meta, () => runtime.execute(request, observe ?? DEFAULT_OBSERVE));
       const started = await host.cells.admit(execute);
+      const timings = sessions.timings(sessionId);
+      timings.received(started.cellId, receivedAt);
       sessions.sendInitialEvent(sessionId, started.cellId, started.initialEvent);
-      return { cellId: started.cellId };
+      return timings.stamped(started.cellId, { cellId: started.cellId });
     },
     cellSubscribe: ({ sessionId, cellId, from }) => {
       sessions.subscribeCell(sessionId, cellId, from);
@@ -103,13 +106,22 @@ export function hostHandlers(host: HostContext): Handlers<'toHost'> {
     // Protocol v2 clients say so when nobody subscribed; the runtime holds the newest 128 either way.
     cellNoSubscriber: () => {},
     // The client's $/cancelRequest aborts the observation (and is answered -32800).
-    cellObserve: ({ sessionId, cellId, mode }, request) =>
-      sessions.get(sessionId).observe(cellId, mode, request.signal),
-    cellResume: ({ sessionId, cellId, answer, observe, _meta }) =>
-      withTraceMeta(_meta, () => sessions.get(sessionId).resumeCell(cellId, answer, observe ?? DEFAULT_OBSERVE)),
-    cellTerminate: ({ sessionId, cellId }) => {
+    cellObserve: async ({ sessionId, cellId, mode }, request) => {
+      const event = await sessions.get(sessionId).observe(cellId, mode, request.signal);
+      return sessions.timings(sessionId).stamped(cellId, event);
+    },
+    cellResume: async ({ sessionId, cellId, answer, observe, _meta }) => {
       const runtime = sessions.get(sessionId);
-      return stats.timed('terminated', () => runtime.terminate(cellId));
+      // A paused cell restored here from a snapshot begins its time on this host now.
+      const timings = sessions.timings(sessionId);
+      if (timings.of(cellId) === undefined) timings.began(cellId);
+      const event = await withTraceMeta(_meta, () => runtime.resumeCell(cellId, answer, observe ?? DEFAULT_OBSERVE));
+      return timings.stamped(cellId, event);
+    },
+    cellTerminate: async ({ sessionId, cellId }) => {
+      const runtime = sessions.get(sessionId);
+      const event = await stats.timed('terminated', () => runtime.terminate(cellId));
+      return sessions.timings(sessionId).stamped(cellId, event);
     },
     sessionShutdown: async ({ sessionId }) => {
       const runtime = sessions.get(sessionId);
@@ -138,6 +150,7 @@ async function createSession(
   params: ParamsOf<typeof Methods.sessionCreate>,
   request: IncomingRequest,
 ) {
+  const receivedAt = performance.now();
   refuseNewSession(host);
   const { tools, limits, storedValues, setupSource, restore, mirror } = params;
   if (restore !== undefined && setupSource !== undefined)
@@ -167,6 +180,8 @@ async function createSession(
     observer: (event) => {
       host.cells.observe(event);
       counted(event);
+      if (event.type === 'admitted') host.sessions.timings(sessionId).began(event.cellId);
+      else if (event.type === 'closed') host.sessions.timings(sessionId).closed(event.cellId);
     },
     ...(host.isolatePool === undefined ? {} : { isolatePool: host.isolatePool }),
     // The client keeps each commit, to re-create the session elsewhere if this host is lost.
@@ -197,6 +212,7 @@ async function createSession(
       maxStoredBytes,
     };
     if (started === undefined) return answer;
+    host.sessions.timings(sessionId).received(started.cellId, receivedAt);
     host.sessions.sendInitialEvent(sessionId, started.cellId, started.initialEvent);
     return { ...answer, setupCellId: started.cellId };
   } catch (error) {

@@ -12,6 +12,7 @@ import type {
 import { messageOf, readByTurn } from '../../src/internal.js';
 import { invalidParams, type Notify } from '../wire/rpc.js';
 import { Methods, type SessionId } from '../wire/protocol.js';
+import { CellTimings } from './cell-timings.js';
 import type { HostStats } from './stats.js';
 
 export class ServedSessions {
@@ -23,6 +24,8 @@ export class ServedSessions {
   readonly #relayed = new Map<SessionId, Set<CellId>>();
   /** Sessions whose session-wide events go to the client (session/subscribe). */
   readonly #followed = new Set<SessionId>();
+  /** Per session, the host's timing of its cells (in `_meta` of each answer about one). */
+  readonly #timings = new Map<SessionId, CellTimings>();
   /** Initial observations not yet sent, per session (a shutdown answers after them). */
   readonly #initialSends = new Map<SessionId, Set<Promise<void>>>();
   #seq = 0;
@@ -47,6 +50,7 @@ export class ServedSessions {
     this.#runtimes.set(sessionId, runtime);
     this.#relayed.set(sessionId, new Set());
     this.#initialSends.set(sessionId, new Set());
+    this.#timings.set(sessionId, new CellTimings());
   }
 
   /** The session's runtime, or -32602 for an id this connection does not have. */
@@ -54,6 +58,11 @@ export class ServedSessions {
     const runtime = this.#runtimes.get(sessionId);
     if (runtime === undefined) throw invalidParams(`unknown session ${sessionId}`);
     return runtime;
+  }
+
+  /** The session's cell timings (an unknown session's are new and empty: nothing is stamped). */
+  timings(sessionId: SessionId): CellTimings {
+    return this.#timings.get(sessionId) ?? new CellTimings();
   }
 
   /**
@@ -66,7 +75,10 @@ export class ServedSessions {
       .then(
         (event) =>
           new Promise<void>((resolve) =>
-            setImmediate(() => resolve(this.#notify(Methods.cellInitialEvent, { sessionId, cellId, event }))),
+            setImmediate(() => {
+              const stamped = this.timings(sessionId).stamped(cellId, event);
+              resolve(this.#notify(Methods.cellInitialEvent, { sessionId, cellId, event: stamped }));
+            }),
           ),
         (error: unknown) =>
           this.#logger.warn(`codecell-host: the initial observation of cell ${cellId} failed: ${messageOf(error)}`),
@@ -110,6 +122,7 @@ export class ServedSessions {
     this.#relayed.delete(sessionId);
     this.#followed.delete(sessionId);
     this.#initialSends.delete(sessionId);
+    this.#timings.delete(sessionId);
     const bound = new Promise<void>((resolve) => setTimeout(resolve, 1_000).unref());
     await Promise.race([Promise.all(sends), bound]);
   }
@@ -120,6 +133,7 @@ export class ServedSessions {
     this.#runtimes.clear();
     this.#relayed.clear();
     this.#initialSends.clear();
+    this.#timings.clear();
     await Promise.all(runtimes.map((runtime) => this.#stats.timed('shutDown', () => runtime.shutdown())));
     this.#stats.sessions -= runtimes.length;
   }

@@ -11,7 +11,6 @@
 import * as z from 'zod';
 import {
   type CellAnswer,
-  type CellEvent,
   type CellLimits,
   type CellNotification,
   type CellStreamEvent,
@@ -39,6 +38,7 @@ import type {
   Serialised,
   SessionId,
   Traced,
+  WireCellEvent,
   WireParams,
 } from './wire-types.js';
 
@@ -60,6 +60,8 @@ export type {
   InSession,
   InCell,
   Traced,
+  HostTiming,
+  WireCellEvent,
   WireParams,
   CellCancelParams,
   IncomingRequest,
@@ -158,14 +160,14 @@ export const Methods = {
       ...traced,
     }),
   ),
-  cellObserve: request<'cellObserve', CellEvent>()(
+  cellObserve: request<'cellObserve', WireCellEvent>()(
     'cell/observe',
     'toHost',
     z.object({ ...inCell, mode: checkedByRuntime<ObserveMode>() }),
   ),
-  cellTerminate: request<'cellTerminate', CellEvent>()('cell/terminate', 'toHost', z.object(inCell)),
+  cellTerminate: request<'cellTerminate', WireCellEvent>()('cell/terminate', 'toHost', z.object(inCell)),
   /** Runs a cell a CellInterrupt paused again, with `answer` as that call's outcome; answers its next observation. */
-  cellResume: request<'cellResume', CellEvent>()(
+  cellResume: request<'cellResume', WireCellEvent>()(
     'cell/resume',
     'toHost',
     z.object({
@@ -212,7 +214,7 @@ export const Methods = {
   /** The initial observation of a cell admitted by cell/execute or session/create. */
   cellInitialEvent: notification<'cellInitialEvent'>()(
     'cell/initialEvent',
-    z.object({ ...inCell, event: checkedByRuntime<CellEvent>() }),
+    z.object({ ...inCell, event: checkedByRuntime<WireCellEvent>() }),
   ),
   cellEvent: notification<'cellEvent'>()(
     'cell/event',

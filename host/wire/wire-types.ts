@@ -85,9 +85,21 @@ export interface HostLoad {
 export interface HostPingResult {
   load?: HostLoad;
 }
-/** The answer to cell/execute: the admitted cell's id. */
+/**
+ * The host's own timing of a cell (SPEC §14), in `_meta` of every answer about it: how long it
+ * waited to be admitted (an isolate, the connection's bound), and how long it has run since (its
+ * whole run once it closed), in milliseconds.
+ */
+export interface HostTiming {
+  queuedMs: number;
+  ranMs: number;
+}
+/** An observation as the host answers it: the cell's event with the host's timing. */
+export type WireCellEvent = CellEvent & { _meta?: HostTiming };
+/** The answer to cell/execute: the admitted cell's id (and the host's timing of it). */
 export interface CellExecuteResult {
   cellId: string;
+  _meta?: HostTiming;
 }
 /** The tool's JSON value; absent when the tool returned undefined. */
 export interface ToolInvokeResult {
@@ -141,7 +153,7 @@ export interface WireParams {
   hostPing: Record<string, never>;
   toolInvoke: InSession & { call: NestedToolCall } & Traced;
   cellNotify: InSession & { notification: CellNotification } & Traced;
-  cellInitialEvent: InCell & { event: CellEvent };
+  cellInitialEvent: InCell & { event: WireCellEvent };
   cellEvent: InCell & { event: CellStreamEvent };
   sessionEvent: InSession & { event: SessionStreamEvent };
   cellCancel: InCell & { method: 'tool/invoke' | 'cell/notify' };
