@@ -1,6 +1,6 @@
 // `codecell/openai-agents`: the exec/wait pair as OpenAI Agents SDK function tools, in strict
 // mode. `@openai/agents` is an optional peer dependency: install it to use this entry point.
-import { RunContext, tool, type FunctionTool, type Tool } from '@openai/agents';
+import { getCurrentTrace, RunContext, tool, withCustomSpan, type FunctionTool, type Tool } from '@openai/agents';
 import {
   createCodeModeTools,
   type JsonValue,
@@ -8,6 +8,7 @@ import {
   type SessionRuntimeDelegate,
   type ToolDefinition,
   renderCodeModeResult,
+  type CodeModeResult,
   type CodeModeTarget,
   type CodeModeTool,
   type CodeModeToolsOptions,
@@ -26,13 +27,33 @@ export function codeModeTools(target: CodeModeTarget, options: CodeModeToolsOpti
       description: codeTool.description,
       parameters: codeTool.inputSchema as never,
       strict: true,
-      execute: async (input, _context, details) =>
-        renderCodeModeResult(
-          await codeTool.execute(input as Input, details?.signal === undefined ? {} : { signal: details.signal }),
+      execute: async (input, _context, details) => {
+        const run = (): Promise<CodeModeResult> =>
+          codeTool.execute(input as Input, details?.signal === undefined ? {} : { signal: details.signal });
+        return renderCodeModeResult(
+          await (getCurrentTrace() === null ? run() : inCellSpan(codeTool.name, run)),
           wait.name,
-        ),
+        );
+      },
     }) as FunctionTool;
   return [asTool(exec), asTool(wait)];
+}
+
+/**
+ * Inside an Agents SDK trace (SPEC §14), each exec or wait is a custom span `codecell <tool>`
+ * under the tool's function span, with the cell's id and status (and its error): the agent's trace
+ * shows the cell, and the cell's own spans (OpenTelemetry) carry the same `codecell.cell.id`.
+ */
+function inCellSpan(name: string, run: () => Promise<CodeModeResult>): Promise<CodeModeResult> {
+  return withCustomSpan(
+    async (span) => {
+      const result = await run();
+      Object.assign(span.spanData.data, { 'codecell.cell.id': result.cell_id, 'codecell.cell.status': result.status });
+      if (result.error !== null) span.setError({ message: result.error });
+      return result;
+    },
+    { data: { name: `codecell ${name}` } },
+  );
 }
 
 /** Agents SDK function tools as a session's tools: their definitions, and a delegate that runs them. */
