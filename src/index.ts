@@ -34,6 +34,18 @@ export type {
   WaitInput,
 } from './tools/code-mode-tools.js';
 export type { ExecToolOptions, ModelToolDescription } from './tools/declarations.js';
+export { defineTool, toolSource } from './tools/typed-tools.js';
+export type {
+  FromJsonSchema,
+  FromJsonSchemaObject,
+  InputOf,
+  JsonSchemaLiteral,
+  StandardToolSchema,
+  StandardValidation,
+  TypedTool,
+  TypedToolOptions,
+  TypedToolSource,
+} from './tools/typed-tools.js';
 export type {
   CellAnswer,
   CellEvent,

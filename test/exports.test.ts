@@ -24,11 +24,13 @@ test('codecell exports exactly these values', async () => {
     'codeModeResult',
     'codeModeStatus',
     'createCodeModeTools',
+    'defineTool',
     'describeExecTool',
     'isCodeCellError',
     'renderCodeModeResult',
     'renderToolDeclarations',
     'toolIdentifier',
+    'toolSource',
   ]);
 });
 
