@@ -27,6 +27,7 @@ export interface ExecuteRequest {
   source: string;
   toolCallId?: string;
   tools?: ToolDefinition[];
+  /** Default `auto`, as for exec and `codecell run`: types are stripped when the source needs it. */
   language?: CellLanguage;
   limits?: Partial<CellLimits>;
   /** The name the cell's errors and stack traces give its source (default cell.js / cell.ts). */

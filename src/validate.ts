@@ -80,7 +80,7 @@ export interface CheckedExecuteRequest {
 
 export function checkExecuteRequest(request: unknown): CheckedExecuteRequest {
   if (!isRecord(request)) throw invalidRequest('request must be an object with a source string');
-  const { source, language = 'javascript' } = request;
+  const { source, language = 'auto' } = request;
   if (typeof source !== 'string') throw invalidRequest('request.source must be a string');
   if (source.trim() === '') throw invalidRequest('request.source is empty');
   const toolCallId = optionalString(request, 'toolCallId', 'request');

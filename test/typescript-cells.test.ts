@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import type { CellEvent } from '../src/index.js';
 import { newRuntime, RecordingDelegate, texts } from './helpers.js';
 
 const JS_TWIN = `
@@ -99,6 +100,19 @@ test("language 'auto' strips types only when the cell needs it", async (t) => {
   ).initialEvent;
   assert.deepEqual(texts(typed), ['4']);
   assert.match(plain.kind === 'completed' ? (plain.error ?? '') : '', /Error: js 3\n\s+at cell\.js:2:/);
+});
+
+test('the default language is auto, as for exec: TypeScript runs as is; a broken cell fails as JavaScript does', async (t) => {
+  const runtime = newRuntime(t, new RecordingDelegate());
+  const typed = await (await runtime.execute({ source: 'const n: number = 21;\ntext(n * 2)' })).initialEvent;
+  assert.deepEqual(texts(typed), ['42']);
+  // Neither JavaScript nor TypeScript: V8's own error, under cell.js, the same as with 'javascript'.
+  const source = 'text(1);\nconst x: = ;';
+  const errorOf = (event: CellEvent): string => (event.kind === 'completed' ? (event.error ?? '') : '');
+  const broken = await (await runtime.execute({ source })).initialEvent;
+  const asJs = await (await runtime.execute({ source, language: 'javascript' })).initialEvent;
+  assert.match(errorOf(broken), /^SyntaxError: .*\[cell\.js:2:\d+\]$/);
+  assert.equal(errorOf(broken), errorOf(asJs));
 });
 
 test('dynamic import() rejects with "Unsupported import in cell", and import( inside strings is untouched', async (t) => {

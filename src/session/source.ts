@@ -108,13 +108,18 @@ function isPlainJavaScript(source: string): boolean {
   }
 }
 
+/**
+ * The cell's code to compile. `auto` (the default everywhere) strips types only from a source
+ * that is not plain JavaScript and is TypeScript; a source that is neither compiles as JavaScript,
+ * so V8 reports its syntax error as it does for `javascript`.
+ */
 export function prepareSource(source: string, language: CellLanguage, name?: string): PreparedSource {
-  const typescript = language === 'typescript' || (language === 'auto' && !isPlainJavaScript(source));
-  if (!typescript) return { code: rewriteModuleSyntax(source), filename: name ?? 'cell.js' };
+  const javascript = (): PreparedSource => ({ code: rewriteModuleSyntax(source), filename: name ?? 'cell.js' });
+  if (language === 'javascript' || (language === 'auto' && isPlainJavaScript(source))) return javascript();
   const filename = name ?? 'cell.ts';
   try {
     return { code: rewriteModuleSyntax(stripTypes(source)), filename };
   } catch (error) {
-    return { error: syntaxError(error, filename) };
+    return language === 'auto' ? javascript() : { error: syntaxError(error, filename) };
   }
 }

@@ -58,7 +58,7 @@ export interface ExecToolOptions {
   waitName?: string;
   /** The yield time used when the model gives none. Default 10 000 ms. */
   defaultYieldMs?: number;
-  /** The language when the model gives none, as the schema describes it. Default 'javascript'. */
+  /** The language when the model gives none, as the schema describes it. Default 'auto' (as everywhere). */
   defaultLanguage?: 'javascript' | 'auto';
   /**
    * OpenAI strict-mode schemas: every field required, `null` where the model gives none.
@@ -109,7 +109,7 @@ export function describeExecTool(
     execName = 'exec',
     waitName = 'wait',
     defaultYieldMs = DEFAULT_YIELD_MS,
-    defaultLanguage = 'javascript',
+    defaultLanguage = 'auto',
     strict = false,
   } = options;
   const declarations = renderToolDeclarations(tools);
