@@ -11,6 +11,7 @@ import { memory } from './memory.js';
 import { pendingRouter } from './pending-router.js';
 import { shutdownLatency } from './shutdown-latency.js';
 import { stdio } from './stdio.js';
+import { tracing } from './tracing.js';
 import { typescript } from './typescript.js';
 
 const quick = process.argv.includes('--quick');
@@ -24,6 +25,7 @@ rows.push(...(await shutdownLatency(quick)));
 rows.push(...(await stdio(quick)));
 rows.push(...(await pendingRouter(quick)));
 rows.push(...(await typescript(quick)));
+rows.push(...(await tracing(quick)));
 rows.push(...(await load(quick)));
 rows.push(...(await memory(quick)));
 rows.push(...(await fairness()));
