@@ -4,6 +4,7 @@
 import { cellStages } from './cell-stages.js';
 import { compare } from './compare.js';
 import { fairness } from './fairness.js';
+import { journal } from './journal.js';
 import { availableParallelism, cpus, loadavg } from 'node:os';
 import { writeResults, type ResultRow } from './common.js';
 import { load } from './load.js';
@@ -26,6 +27,7 @@ rows.push(...(await stdio(quick)));
 rows.push(...(await pendingRouter(quick)));
 rows.push(...(await typescript(quick)));
 rows.push(...(await tracing(quick)));
+rows.push(...(await journal(quick)));
 rows.push(...(await load(quick)));
 rows.push(...(await memory(quick)));
 rows.push(...(await fairness()));

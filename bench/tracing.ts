@@ -6,8 +6,8 @@
 import { context, trace } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import { BasicTracerProvider, BatchSpanProcessor, type SpanExporter } from '@opentelemetry/sdk-trace-base';
-import { SessionRuntime } from '../src/index.js';
-import { check, quietLogger, Samples, sequentialCalls, withRatio, type ResultRow } from './common.js';
+import type { ResultRow } from './common.js';
+import { interleaved } from './session-ab.js';
 
 const OFF = 'tracing off (no SDK)';
 const ON = 'tracing on (SDK, batch processor)';
@@ -32,49 +32,7 @@ function tracingOn(): () => Promise<void> {
   };
 }
 
-async function measure(mode: string, samples: Samples, calls: number, cells: number): Promise<void> {
-  const session = new SessionRuntime(
-    { invokeTool: async (call) => call.input ?? null, notify: async () => {} },
-    { tools: [{ name: 'echo' }], logger: quietLogger },
-  );
-  try {
-    const cell = sequentialCalls(calls);
-    const start = performance.now();
-    const event = await (await session.execute({ source: cell.source })).initialEvent;
-    const elapsed = performance.now() - start;
-    check(event.kind === 'completed' && event.items[0]?.type === 'text', `${mode}: ${JSON.stringify(event)}`);
-    samples.add(`tracing: sequential tool round trip, ${mode}`, 'us', [(elapsed * 1_000) / calls]);
-    const cellsStart = performance.now();
-    for (let i = 0; i < cells; i++) {
-      const started = await session.execute({ source: 'text(await tools.echo({ i: 1 }))' });
-      await started.initialEvent;
-    }
-    const cellsPerSecond = cells / ((performance.now() - cellsStart) / 1_000);
-    samples.add(`tracing: cells/s (one tool call each), ${mode}`, 'cells/s', [cellsPerSecond]);
-  } finally {
-    await session.shutdown();
-  }
-}
-
 export async function tracing(quick: boolean): Promise<ResultRow[]> {
-  const samples = new Samples();
-  const rounds = quick ? 2 : 7;
-  const calls = quick ? 200 : 2_000;
-  const cells = quick ? 20 : 200;
-  await measure(OFF, new Samples(), calls, cells); // warm-up, not kept
-  for (let round = 0; round < rounds; round++) {
-    // Interleaved, and each round's order alternates: drift on a noisy machine falls on both.
-    for (const on of round % 2 === 0 ? [false, true] : [true, false]) {
-      const off = on ? tracingOn() : undefined;
-      try {
-        await measure(on ? ON : OFF, samples, calls, cells);
-      } finally {
-        await off?.();
-      }
-    }
-  }
-  const rows = samples.rows();
-  withRatio(rows, `tracing: sequential tool round trip, ${ON}`, `tracing: sequential tool round trip, ${OFF}`);
-  withRatio(rows, `tracing: cells/s (one tool call each), ${ON}`, `tracing: cells/s (one tool call each), ${OFF}`);
-  return rows;
+  const round = { calls: quick ? 200 : 2_000, cells: quick ? 5 : 50 };
+  return interleaved('tracing', { off: OFF, on: ON }, quick, () => round, tracingOn);
 }
