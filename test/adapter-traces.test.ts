@@ -11,25 +11,16 @@ import {
   run,
   setTraceProcessors,
   setTracingDisabled,
-  Usage,
-  type Model,
-  type ModelResponse,
   type Span as AgentsSpan,
   type TracingProcessor,
 } from '@openai/agents';
-import { context, trace } from '@opentelemetry/api';
-import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
-import {
-  BasicTracerProvider,
-  InMemorySpanExporter,
-  SimpleSpanProcessor,
-  type ReadableSpan,
-} from '@opentelemetry/sdk-trace-base';
+import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import { generateText, isStepCount } from 'ai';
 import { MockLanguageModelV4 } from 'ai/test';
 import { codeModeTools as aiSdkTools } from '../adapters/ai-sdk.js';
 import { codeModeTools as agentsTools } from '../adapters/openai-agents.js';
 import { SessionBuilder } from '../host/index.js';
+import { agentsModel, agentsText, agentsToolCall, aiSdkText, aiSdkToolCall, recordSpans } from './framework-helpers.js';
 import { capturingLogger } from './helpers.js';
 
 const CELL = 'text("sum " + (await tools.add({ a: 2, b: 3 })))';
@@ -51,25 +42,8 @@ async function session(t: TestContext) {
   return started;
 }
 
-function recordSpans(t: TestContext): InMemorySpanExporter {
-  const exporter = new InMemorySpanExporter();
-  const provider = new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] });
-  assert.ok(context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable()));
-  assert.ok(trace.setGlobalTracerProvider(provider));
-  t.after(() => {
-    trace.disable();
-    context.disable();
-  });
-  return exporter;
-}
-
 const idOf = (span: ReadableSpan | undefined): string | undefined => span?.spanContext().spanId;
 const parentOf = (span: ReadableSpan | undefined): string | undefined => span?.parentSpanContext?.spanId;
-
-const usage = {
-  inputTokens: { total: 1, noCache: 1, cacheRead: undefined, cacheWrite: undefined },
-  outputTokens: { total: 1, text: 1, reasoning: undefined },
-};
 
 describe('the adapters join their framework’s tracing (SPEC §14)', { timeout: 60_000 }, () => {
   test('AI SDK with @ai-sdk/otel: its tool span → the cell span → the cell’s tool call span, one trace', async (t) => {
@@ -77,29 +51,10 @@ describe('the adapters join their framework’s tracing (SPEC §14)', { timeout:
     const cells = await session(t);
     let step = 0;
     const model = new MockLanguageModelV4({
-      doGenerate: async () => {
-        step++;
-        if (step === 1)
-          return {
-            content: [
-              {
-                type: 'tool-call',
-                toolCallId: 'c1',
-                toolName: 'exec',
-                input: JSON.stringify({ source: CELL, language: null, yield_time_ms: 10_000 }),
-              },
-            ],
-            finishReason: { unified: 'tool-calls', raw: undefined },
-            usage,
-            warnings: [],
-          };
-        return {
-          content: [{ type: 'text', text: 'done' }],
-          finishReason: { unified: 'stop', raw: undefined },
-          usage,
-          warnings: [],
-        };
-      },
+      doGenerate: async () =>
+        ++step === 1
+          ? aiSdkToolCall('c1', 'exec', { source: CELL, language: null, yield_time_ms: 10_000 })
+          : aiSdkText('done'),
     });
     const result = await generateText({
       model,
@@ -140,33 +95,11 @@ describe('the adapters join their framework’s tracing (SPEC §14)', { timeout:
       setTracingDisabled(true);
     });
     const cells = await session(t);
-    let step = 0;
-    const respond = (output: ModelResponse['output']): ModelResponse => ({
-      usage: new Usage(),
-      output,
-      responseId: `r${step}`,
-    });
-    const model: Model = {
-      getResponse: async () => {
-        step++;
-        if (step === 1)
-          return respond([
-            {
-              type: 'function_call',
-              callId: 'c1',
-              name: 'exec',
-              arguments: JSON.stringify({ source: CELL, language: null, yield_time_ms: 10_000 }),
-              status: 'completed',
-            },
-          ]);
-        return respond([
-          { type: 'message', role: 'assistant', status: 'completed', content: [{ type: 'output_text', text: 'done' }] },
-        ]);
-      },
-      getStreamedResponse: () => {
-        throw new Error('not streamed in this test');
-      },
-    };
+    const model = agentsModel((n) =>
+      n === 1
+        ? agentsToolCall('c1', 'exec', { source: CELL, language: null, yield_time_ms: 10_000 })
+        : agentsText('done'),
+    );
     const agent = new Agent({ name: 'coder', instructions: 'Use exec.', model, tools: agentsTools(cells) });
     const result = await run(agent, 'add 2 and 3 in a cell');
     assert.equal(result.finalOutput, 'done');

@@ -4,15 +4,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { test, type TestContext } from 'node:test';
-import {
-  Agent,
-  run,
-  tool as agentsTool,
-  Usage,
-  type Model,
-  type ModelRequest,
-  type ModelResponse,
-} from '@openai/agents';
+import { Agent, run, tool as agentsTool, type ModelRequest } from '@openai/agents';
 import { createCodeModeTool } from '@tanstack/ai-code-mode';
 import { toolDefinition } from '@tanstack/ai';
 import { generateText, isStepCount, jsonSchema, tool } from 'ai';
@@ -29,6 +21,7 @@ import {
   type SessionRuntimeDelegate,
   type ToolDefinition,
 } from '../src/index.js';
+import { agentsModel, agentsText, agentsToolCall, aiSdkText, aiSdkToolCall } from './framework-helpers.js';
 import { capturingLogger, newRuntime, RecordingDelegate } from './helpers.js';
 
 /**
@@ -51,11 +44,6 @@ function builder(): SessionBuilder {
 
 const cellIdIn = (value: unknown): string =>
   /cell[_ ]id\W+(\d+)/.exec(JSON.stringify(value))?.[1] ?? assert.fail(`no cell id in ${JSON.stringify(value)}`);
-
-const usage = {
-  inputTokens: { total: 1, noCache: 1, cacheRead: undefined, cacheWrite: undefined },
-  outputTokens: { total: 1, text: 1, reasoning: undefined },
-};
 
 test('createCodeModeTools: strict-mode schemas, exec yields, wait completes, an abort terminates, a finished cell is explained', async (t) => {
   const session = newRuntime(
@@ -141,40 +129,10 @@ test('codecell/ai-sdk: generateText with a mock model runs exec, then wait, thro
     doGenerate: async ({ prompt }) => {
       prompts.push(prompt);
       step++;
-      if (step === 1)
-        return {
-          content: [
-            {
-              type: 'tool-call',
-              toolCallId: 'c1',
-              toolName: 'exec',
-              input: JSON.stringify({ source: SLOW_CELL, language: null, yield_time_ms: 10_000 }),
-            },
-          ],
-          finishReason: { unified: 'tool-calls', raw: undefined },
-          usage,
-          warnings: [],
-        };
+      if (step === 1) return aiSdkToolCall('c1', 'exec', { source: SLOW_CELL, language: null, yield_time_ms: 10_000 });
       if (step === 2)
-        return {
-          content: [
-            {
-              type: 'tool-call',
-              toolCallId: 'c2',
-              toolName: 'wait',
-              input: JSON.stringify({ cell_id: cellIdIn(prompt), yield_time_ms: 10_000, terminate: null }),
-            },
-          ],
-          finishReason: { unified: 'tool-calls', raw: undefined },
-          usage,
-          warnings: [],
-        };
-      return {
-        content: [{ type: 'text', text: 'all done' }],
-        finishReason: { unified: 'stop', raw: undefined },
-        usage,
-        warnings: [],
-      };
+        return aiSdkToolCall('c2', 'wait', { cell_id: cellIdIn(prompt), yield_time_ms: 10_000, terminate: null });
+      return aiSdkText('all done');
     },
   });
   const result = await generateText({ model, tools, prompt: 'add 2 and 3 in a cell', stopWhen: isStepCount(3) });
@@ -190,50 +148,14 @@ test('codecell/ai-sdk: generateText with a mock model runs exec, then wait, thro
 });
 
 test('codecell/openai-agents: an Agent with a fake Model runs exec, then wait, through the Agents SDK', async () => {
-  let step = 0;
   const requests: ModelRequest[] = [];
-  const respond = (output: ModelResponse['output']): ModelResponse => ({
-    usage: new Usage(),
-    output,
-    responseId: `r${step}`,
+  const model = agentsModel((n, request) => {
+    requests.push(request);
+    if (n === 1) return agentsToolCall('c1', 'exec', { source: SLOW_CELL, language: null, yield_time_ms: 10_000 });
+    if (n === 2)
+      return agentsToolCall('c2', 'wait', { cell_id: cellIdIn(request.input), yield_time_ms: 10_000, terminate: null });
+    return agentsText('all done');
   });
-  const model: Model = {
-    getResponse: async (request) => {
-      requests.push(request);
-      step++;
-      if (step === 1)
-        return respond([
-          {
-            type: 'function_call',
-            callId: 'c1',
-            name: 'exec',
-            arguments: JSON.stringify({ source: SLOW_CELL, language: null, yield_time_ms: 10_000 }),
-            status: 'completed',
-          },
-        ]);
-      if (step === 2)
-        return respond([
-          {
-            type: 'function_call',
-            callId: 'c2',
-            name: 'wait',
-            arguments: JSON.stringify({ cell_id: cellIdIn(request.input), yield_time_ms: 10_000, terminate: null }),
-            status: 'completed',
-          },
-        ]);
-      return respond([
-        {
-          type: 'message',
-          role: 'assistant',
-          status: 'completed',
-          content: [{ type: 'output_text', text: 'all done' }],
-        },
-      ]);
-    },
-    getStreamedResponse: () => {
-      throw new Error('not streamed in this test');
-    },
-  };
   const session = await builder().start();
   try {
     const agent = new Agent({ name: 'coder', instructions: 'Use exec.', model, tools: agentsTools(session) });

@@ -3,16 +3,11 @@
 // delegate's own spans are children of its tool call's; a tool abandoned at the shared deadline
 // is marked so. Without an SDK nothing is recorded and cells run as before.
 import assert from 'node:assert/strict';
-import { describe, test, type TestContext } from 'node:test';
+import { describe, test } from 'node:test';
 import { context, trace } from '@opentelemetry/api';
-import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
-import {
-  BasicTracerProvider,
-  InMemorySpanExporter,
-  SimpleSpanProcessor,
-  type ReadableSpan,
-} from '@opentelemetry/sdk-trace-base';
+import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import { CellInterrupt } from '../src/index.js';
+import { recordSpans } from './framework-helpers.js';
 import { hang, newRuntime, RecordingDelegate, texts, waitFor } from './helpers.js';
 import { networkHost } from './sessions.js';
 
@@ -23,19 +18,6 @@ function byName(spans: readonly ReadableSpan[]): Map<string, ReadableSpan[]> {
   const names = new Map<string, ReadableSpan[]>();
   for (const span of spans) names.set(span.name, [...(names.get(span.name) ?? []), span]);
   return names;
-}
-
-/** Registers the SDK with an in-memory exporter and the async-hooks context manager until `t` ends. */
-function recordSpans(t: TestContext): InMemorySpanExporter {
-  const exporter = new InMemorySpanExporter();
-  const provider = new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] });
-  assert.ok(context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable()));
-  assert.ok(trace.setGlobalTracerProvider(provider));
-  t.after(() => {
-    trace.disable();
-    context.disable();
-  });
-  return exporter;
 }
 
 const parentId = (span: ReadableSpan | undefined): string | undefined => span?.parentSpanContext?.spanId;
