@@ -83,7 +83,8 @@ for (const kind of bothKinds) {
     });
 
     test('a subscriber that does not read loses the oldest events behind one gap event, and keeps the order', async (t) => {
-      const session = await kind.open(t, new RecordingDelegate());
+      const delegate = new RecordingDelegate();
+      const session = await kind.open(t, delegate);
       const { cellId, initialEvent } = await session.execute(
         { source: 'await new Promise((r) => setTimeout(r, 20)); for (let i = 0; i < 15000; i++) text(String(i))' },
         { kind: 'yieldAfter', ms: 0 },
@@ -91,6 +92,9 @@ for (const kind of bothKinds) {
       const stream = session.events(cellId);
       await initialEvent;
       await session.observe(cellId, { kind: 'yieldAfter', ms: 30_000 }); // the cell is done; nothing was read
+      // Over the wire the events may still be on their way: the reader starts once the client has
+      // heard the cell closed (after its events), so it does not read them as they arrive.
+      await waitFor(() => delegate.closed.includes(cellId));
       const events: CellStreamEvent[] = [];
       for await (const event of stream) events.push(event);
       // What was dropped is said by gap events: one in-process. Over the wire each stream on the
