@@ -1,6 +1,7 @@
 // Issue 54, item 3 (SPEC §14): codecell-host with --otlp-endpoint exports its spans over
 // OTLP/HTTP; a local receiver decodes them: the host's cell span is the child of the client's
-// span (across the process boundary), its tool call span the cell's, and the export is flushed
+// span (across the process boundary), its parallel tool call spans the cell's, the tool
+// implementations' own spans (in the client) those calls' children, and the export is flushed
 // when the host exits.
 import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
@@ -11,10 +12,10 @@ import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js'
 import type { AddressInfo } from 'node:net';
 import { describe, test, type TestContext } from 'node:test';
 import { context, trace } from '@opentelemetry/api';
-import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
-import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { HostClient } from '../host/index.js';
 import { hostCommand } from '../host/cli/host-args.js';
+import type { NestedToolCall } from '../src/index.js';
+import { recordSpans } from './framework-helpers.js';
 import { capturingLogger, RecordingDelegate, texts, waitFor } from './helpers.js';
 import { HOST_BIN } from './sessions.js';
 
@@ -54,16 +55,7 @@ describe('codecell-host exports its traces over OTLP/HTTP', { timeout: 60_000 },
   test('--otlp-endpoint: the host’s spans reach the collector, children of the client’s span', async (t) => {
     const collector = await receiver(t);
     // The client's own SDK (the agent's), for the span the cell is to be a child of.
-    assert.ok(context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable()));
-    assert.ok(
-      trace.setGlobalTracerProvider(
-        new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(new InMemorySpanExporter())] }),
-      ),
-    );
-    t.after(() => {
-      trace.disable();
-      context.disable();
-    });
+    const clientSpans = recordSpans(t);
     const client = await HostClient.spawn({
       command: HOST_BIN,
       args: ['--otlp-endpoint', collector.url],
@@ -71,14 +63,20 @@ describe('codecell-host exports its traces over OTLP/HTTP', { timeout: 60_000 },
       logger: capturingLogger(),
     });
     t.after(() => client.close());
-    const session = await client.createSession(new RecordingDelegate({ lookup: () => 'found' }), {
-      tools: [{ name: 'lookup' }],
-    });
+    // The tool's implementation makes a span of its own, in the client: a child of the host's call span.
+    const lookup = (call: NestedToolCall): string =>
+      trace.getTracer('tool').startActiveSpan(`impl ${String((call.input as { q: string }).q)}`, (span) => {
+        span.end();
+        return 'found';
+      });
+    const session = await client.createSession(new RecordingDelegate({ lookup }), { tools: [{ name: 'lookup' }] });
     const agent = trace.getTracer('agent').startSpan('agent turn');
     const started = await context.with(trace.setSpan(context.active(), agent), () =>
-      session.execute({ source: 'text(await tools.lookup({}))' }),
+      session.execute({
+        source: 'text((await Promise.all([tools.lookup({ q: "a" }), tools.lookup({ q: "b" })])).join())',
+      }),
     );
-    assert.deepEqual(texts(await started.initialEvent), ['found']);
+    assert.deepEqual(texts(await started.initialEvent), ['found,found']);
     agent.end();
     // The host flushes its batch when it exits.
     await client.close();
@@ -88,11 +86,23 @@ describe('codecell-host exports its traces over OTLP/HTTP', { timeout: 60_000 },
       collector.paths.join(),
     );
     const cell = collector.spans.find((span) => span.name === 'codecell.cell');
-    const call = collector.spans.find((span) => span.name === 'execute_tool lookup');
+    const calls = collector.spans.filter((span) => span.name === 'execute_tool lookup');
+    const call = calls[0];
     const { traceId, spanId } = agent.spanContext();
     assert.equal(cell?.traceId, traceId, 'one trace, across the process boundary');
     assert.equal(cell?.parentSpanId, spanId, 'the host’s cell span is the client span’s child');
-    assert.equal(call?.parentSpanId, cell?.spanId);
+    assert.equal(calls.length, 2, 'two parallel calls, two spans');
+    for (const each of calls) assert.equal(each.parentSpanId, cell?.spanId);
+    // Back across the boundary: each implementation's span is the child of its host call span.
+    const impls = clientSpans.getFinishedSpans().filter((span) => span.name.startsWith('impl '));
+    assert.deepEqual(impls.map((span) => span.name).sort(), ['impl a', 'impl b']);
+    for (const impl of impls) {
+      assert.equal(impl.spanContext().traceId, traceId);
+      assert.ok(
+        calls.some((each) => each.spanId === impl.parentSpanContext?.spanId),
+        `${impl.name}'s parent`,
+      );
+    }
     const attribute = (span: OtlpSpan | undefined, key: string): unknown =>
       span?.attributes.find((each) => each.key === key)?.value;
     assert.deepEqual(attribute(call, 'gen_ai.tool.name'), { stringValue: 'lookup' });
