@@ -1,38 +1,12 @@
 // The client's side of the delegate calls (tool/invoke, cell/notify): each call the host sends is
-// served by its session's delegate, unless the host cancels it first — one cell/cancel for a
+// served by its session's delegate (serve-call.ts), unless the host cancels it first — one cell/cancel for a
 // cell's calls of one method: their delegates' signals abort and they are never answered (the
 // engine forgets them). A cell's calls of one method share one AbortSignal; its groups are
 // forgotten when the cell closes, a session's when it shuts down.
-import { CodeCellError, toolIdentifier, type SessionRuntimeDelegate, type ToolCallRecord } from '../../src/index.js';
-import {
-  Deadline,
-  errorKindOf,
-  isCellInterrupt,
-  messageOf,
-  toJsonText,
-  toolErrorText,
-  withTraceMeta,
-  type TraceMeta,
-} from '../../src/internal.js';
-import { ErrorAnswer, JsonText, type WireError } from '../wire/messages.js';
-import {
-  DelegateCalls,
-  JsonRpcErrors,
-  type CellCancelParams,
-  type DelegateCall,
-  type DelegateCallName,
-  type IncomingRequest,
-  type SessionId,
-} from '../wire/protocol.js';
-
-/**
- * The most of a delegate's error text the client sends (the host cuts it again to the session's
- * maxToolErrorBytes, 64 KiB by default): a 100 MB message never crosses the wire.
- */
-const MAX_WIRE_ERROR_BYTES = 4 * 1024 * 1024;
-
-/** What tool/invoke's answer wraps its value in: `{"value":…}`. */
-const VALUE_ENVELOPE_BYTES = '{"value":}'.length;
+import { CodeCellError } from '../../src/index.js';
+import { Deadline, type TraceMeta } from '../../src/internal.js';
+import type { JsonText, WireError } from '../wire/messages.js';
+import type { CellCancelParams, DelegateCallName, IncomingRequest, SessionId } from '../wire/protocol.js';
 
 /** The wire methods of the delegate calls (the ones cell/cancel names). */
 type DelegateMethod = CellCancelParams['method'];
@@ -56,88 +30,6 @@ export interface IncomingCall {
 
 /** A delegate call from the host, waiting for its session's delegate. */
 export type InboundRequest = { name: DelegateCallName; call: IncomingCall; meta?: TraceMeta | undefined };
-
-type ToolRef = Parameters<typeof toolIdentifier>[0];
-
-/**
- * The largest tool result (bytes of its JSON text) a call may answer with, and what sets it (the
- * cell's maxToolResultBytes, or the host's message bound): a larger one fails the call here, so
- * it never reaches the host (a message past its bound would cost the whole connection).
- */
-export interface ResultBound {
-  bytes: number;
-  what: string;
-}
-
-/**
- * Serves a host call with the session's delegate; the host's cell/cancel aborts its signal.
- * `record`, if given, learns whether the delegate returned or threw.
- */
-export function serveDelegateCall(
-  delegate: SessionRuntimeDelegate,
-  { name, call, meta }: InboundRequest,
-  bound?: ResultBound,
-  record?: Pick<ToolCallRecord, 'outcome'>,
-): void {
-  // The table pairs each name with the delegate method of that name and its argument.
-  const method = delegate[name] as (value: unknown, signal: AbortSignal) => unknown;
-  const row: DelegateCall = DelegateCalls[name];
-  const settled = Promise.resolve().then(() =>
-    meta === undefined
-      ? method.call(delegate, call.value, call.signal)
-      : withTraceMeta(meta, () => method.call(delegate, call.value, call.signal)),
-  );
-  call.running(settled);
-  settled.then(
-    (value) => {
-      if (record !== undefined) record.outcome = 'returned';
-      let text: string;
-      try {
-        // The result is serialised once, checked, straight into the answer's text.
-        text = toJsonText(row.answer(value as never));
-      } catch (error) {
-        // What cannot cross as JSON fails the call here, as in-process, instead of the answer.
-        const message = `${subjectOf(name, call)} returned a value that is not JSON: ${messageOf(error)}`;
-        return call.fail(new ErrorAnswer(JsonRpcErrors.delegateFailed, message));
-      }
-      // Each UTF-8 byte is at most one UTF-16 unit, and each unit at most 3 bytes: measured only
-      // when the length alone cannot tell. The size is the value's, as in-process.
-      if (bound !== undefined && name === 'invokeTool' && text.length * 3 > bound.bytes) {
-        const size = Buffer.byteLength(text, 'utf8') - VALUE_ENVELOPE_BYTES;
-        if (size > bound.bytes) {
-          const message = `${subjectOf(name, call)} result is ${size} bytes, over ${bound.what}`;
-          return call.fail(new ErrorAnswer(JsonRpcErrors.delegateFailed, message));
-        }
-      }
-      call.answer(new JsonText(text));
-    },
-    (error: unknown) => {
-      const interrupt = isCellInterrupt(error) ? interruptPayload(error.payload) : undefined;
-      // A paused call is answered later, by resumeCell: it is still pending.
-      if (record !== undefined && interrupt === undefined) record.outcome = 'threw';
-      if (!call.open) return; // given up by the host (cell/cancel, shutdown): no answer to make
-      const kind = errorKindOf(error);
-      const message = toolErrorText(error, MAX_WIRE_ERROR_BYTES);
-      const data = interrupt !== undefined ? { interrupt } : kind === '' ? undefined : { kind };
-      call.fail(new ErrorAnswer(JsonRpcErrors.delegateFailed, message, data));
-    },
-  );
-}
-
-/** A CellInterrupt's payload as it crosses (a JSON text), or undefined when it is not JSON. */
-function interruptPayload(payload: unknown): string | undefined {
-  try {
-    return toJsonText(payload) || 'null';
-  } catch {
-    return undefined;
-  }
-}
-
-/** What the cell calls the delegate method by: `tools.<identifier>`, or `delegate.<method>`. */
-function subjectOf(name: DelegateCallName, call: IncomingCall): string {
-  const tool = (call.value as { tool?: ToolRef } | undefined)?.tool;
-  return name === 'invokeTool' && tool !== undefined ? `tools.${toolIdentifier(tool)}` : `delegate.${name}`;
-}
 
 /** A cell's calls of one method: one AbortController, the requests open, the delegates running. */
 interface CallGroup {

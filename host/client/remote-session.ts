@@ -38,7 +38,8 @@ import {
 } from '../../src/internal.js';
 import { untilAborted } from '../wire/signals.js';
 import { Methods, type HostTiming, type SessionId } from '../wire/protocol.js';
-import { serveDelegateCall, settledWithin } from './incoming-calls.js';
+import { settledWithin } from './incoming-calls.js';
+import { serveDelegateCall } from './serve-call.js';
 import { ResultBounds } from './result-bounds.js';
 import { InitialEvents } from './initial-events.js';
 import { RemoteCells } from './remote-cells.js';

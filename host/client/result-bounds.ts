@@ -2,7 +2,7 @@
 // before the answer is sent (a message past the host's bound would cost the whole connection):
 // the cell's own maxToolResultBytes, else the session's, and the host's message bound.
 import type { CellId } from '../../src/index.js';
-import type { ResultBound } from './incoming-calls.js';
+import type { ResultBound } from './serve-call.js';
 
 /** What the bounds are measured against: the host's message bound and its name. */
 interface BoundHost {

@@ -2,40 +2,20 @@
 // method table (Handlers<'toHost'>: a row without a handler does not compile), each a thin step
 // onto SessionRuntime.
 import {
-  CellInterrupt,
   CodeCellError,
   DEFAULT_CALLBACK_ABORT_DEADLINE_MS,
   DEFAULT_LIMITS,
   SessionRuntime,
   type IsolatePool,
-  type JsonValue,
-  type CellId,
   type CellLimits,
   type Logger,
-  type SessionRuntimeDelegate,
   type SessionRuntimeOptions,
   type StartedCell,
 } from '../../src/index.js';
-import {
-  CODECELL_VERSION,
-  DEFAULT_OBSERVE,
-  errorOfKind,
-  ParsedJson,
-  recordsSpans,
-  traceMeta,
-  withTraceMeta,
-} from '../../src/internal.js';
-import { invalidParams, RpcError, type Notify, type RpcConnection } from '../wire/rpc.js';
-import {
-  DelegateCalls,
-  Methods,
-  PROTOCOL_VERSION,
-  type DelegateCall,
-  type Handlers,
-  type IncomingRequest,
-  type ParamsOf,
-  type SessionId,
-} from '../wire/protocol.js';
+import { CODECELL_VERSION, DEFAULT_OBSERVE, withTraceMeta } from '../../src/internal.js';
+import { invalidParams, type Notify, type RpcConnection } from '../wire/rpc.js';
+import { Methods, PROTOCOL_VERSION, type Handlers, type IncomingRequest, type ParamsOf } from '../wire/protocol.js';
+import { forwardingDelegate } from './forwarding-delegate.js';
 import type { ServedSessions } from './served-sessions.js';
 import type { ConnectionCells, HostStats } from './stats.js';
 
@@ -231,65 +211,6 @@ function refuseNewSession(host: HostContext): void {
       'ERR_LIMIT_EXCEEDED',
       `this connection already has ${host.maxSessions} sessions (the host's --max-sessions)`,
     );
-}
-
-/**
- * The session's delegate: each delegate call of the table is a request to the client (given up
- * on with its signal, one cell/cancel per cell); cellClosed is a notification.
- */
-function forwardingDelegate(host: HostContext, sessionId: SessionId): SessionRuntimeDelegate {
-  // Given up with the cell's signal: one cell/cancel for all the cell's calls of the method.
-  const forward = (call: DelegateCall) => {
-    const decode = DECODERS.get(call);
-    const method = call.method.name as 'tool/invoke' | 'cell/notify';
-    return (value: { cellId: string }, signal: AbortSignal): Promise<unknown> => {
-      const cancelAll = (): void => host.rpc.notify(Methods.cellCancel, { sessionId, cellId: value.cellId, method });
-      // Inside its call's span (SPEC §14), the client's delegate runs as that span's child.
-      const params = call.params(sessionId, value as never);
-      // Without an SDK in this process no span is active here: nothing to carry (no work per call).
-      const meta = recordsSpans() ? traceMeta() : undefined;
-      if (meta !== undefined) params._meta = meta;
-      return host.rpc.request(call.method, params, { signal, cancelAll, decode });
-    };
-  };
-  const forwarders = Object.entries(DelegateCalls).map(([name, call]) => [name, forward(call)]);
-  // Each forwarder returns what the client answered for that delegate method (table-checked).
-  const delegate: Record<string, unknown> = Object.fromEntries(forwarders);
-  delegate.cellClosed = (cellId: CellId) => host.notify(Methods.cellClosed, { sessionId, cellId });
-  return delegate as unknown as SessionRuntimeDelegate;
-}
-
-/**
- * What a delegate call resolves with, read from the answer as it arrives: the delegate's value
- * from JSON.parse says so (ParsedJson: not checked again); its error is of its kind (a tool
- * input's TypeError stays one).
- */
-const DECODERS = new Map(
-  Object.values(DelegateCalls).map((call: DelegateCall) => [
-    call,
-    {
-      result: (result: unknown): unknown => {
-        const value = call.value(result) as JsonValue | undefined;
-        return value !== null && typeof value === 'object' ? new ParsedJson(value) : value;
-      },
-      error: (error: RpcError): Error => {
-        const data = error.data as { kind?: unknown; interrupt?: unknown } | undefined;
-        // The client's delegate paused the cell (CellInterrupt): its payload as JSON text.
-        if (typeof data?.interrupt === 'string')
-          return new CellInterrupt(parseInterrupt(data.interrupt), error.message);
-        return errorOfKind(data?.kind, error.message);
-      },
-    },
-  ]),
-);
-
-/** A CellInterrupt payload from the wire; one that is not JSON is null (the cell still pauses). */
-function parseInterrupt(text: string): JsonValue {
-  try {
-    return JSON.parse(text) as JsonValue;
-  } catch {
-    return null;
-  }
 }
 
 const isPlainObject = (value: unknown): value is object =>

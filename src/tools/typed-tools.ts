@@ -4,6 +4,7 @@
 // a session's tool definitions and the delegate that runs them — as the adapters do for the
 // frameworks' own tools.
 import { CodeCellError } from '../errors.js';
+import { toolIdentifier } from './tool-names.js';
 import type { JsonValue, NestedToolCall, SessionRuntimeDelegate, ToolDefinition } from '../types.js';
 
 /** What a schema library's Standard Schema validation answers. */
@@ -133,7 +134,7 @@ export function toolSource(tools: readonly TypedTool[]): TypedToolSource {
   const byName = new Map<string, TypedTool>();
   for (const tool of tools as unknown[]) {
     if (!isTypedTool(tool)) throw new TypeError('toolSource: every tool must come from defineTool(...)');
-    const key = toolKey(tool.definition);
+    const key = toolIdentifier(tool.definition);
     if (byName.has(key)) throw new TypeError(`toolSource: two tools are named ${key}`);
     byName.set(key, tool);
   }
@@ -141,17 +142,14 @@ export function toolSource(tools: readonly TypedTool[]): TypedToolSource {
     tools: [...byName.values()].map((tool) => tool.definition),
     delegate: {
       invokeTool: (call, signal) => {
-        const tool = byName.get(toolKey(call.tool));
+        const tool = byName.get(toolIdentifier(call.tool));
         if (tool === undefined)
-          return Promise.reject(new CodeCellError('ERR_INVALID_REQUEST', `no tool ${toolKey(call.tool)}`));
+          return Promise.reject(new CodeCellError('ERR_INVALID_REQUEST', `no tool ${toolIdentifier(call.tool)}`));
         return tool.invoke(call, signal);
       },
     },
   };
 }
-
-const toolKey = (tool: { name: string; namespace?: string | undefined }): string =>
-  tool.namespace === undefined ? tool.name : `${tool.namespace}.${tool.name}`;
 
 function isStandard(schema: object): schema is StandardToolSchema {
   const standard = (schema as Partial<StandardToolSchema>)['~standard'];

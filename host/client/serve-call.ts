@@ -1,0 +1,107 @@
+// How the client serves one delegate call from the host (tool/invoke, cell/notify) with its
+// session's delegate: inside the host's span, the value serialised once and checked against the
+// cell's result bound, a failure (or a CellInterrupt) answered as the wire says. The calls' groups
+// and their cancellation are incoming-calls.ts's.
+import { toolIdentifier, type SessionRuntimeDelegate, type ToolCallRecord } from '../../src/index.js';
+import {
+  errorKindOf,
+  isCellInterrupt,
+  messageOf,
+  toJsonText,
+  toolErrorText,
+  withTraceMeta,
+} from '../../src/internal.js';
+import { ErrorAnswer, JsonText } from '../wire/messages.js';
+import { DelegateCalls, JsonRpcErrors, type DelegateCall, type DelegateCallName } from '../wire/protocol.js';
+import type { InboundRequest, IncomingCall } from './incoming-calls.js';
+
+/**
+ * The most of a delegate's error text the client sends (the host cuts it again to the session's
+ * maxToolErrorBytes, 64 KiB by default): a 100 MB message never crosses the wire.
+ */
+const MAX_WIRE_ERROR_BYTES = 4 * 1024 * 1024;
+
+/** What tool/invoke's answer wraps its value in: `{"value":…}`. */
+const VALUE_ENVELOPE_BYTES = '{"value":}'.length;
+
+type ToolRef = Parameters<typeof toolIdentifier>[0];
+
+/**
+ * The largest tool result (bytes of its JSON text) a call may answer with, and what sets it (the
+ * cell's maxToolResultBytes, or the host's message bound): a larger one fails the call here, so
+ * it never reaches the host (a message past its bound would cost the whole connection).
+ */
+export interface ResultBound {
+  bytes: number;
+  what: string;
+}
+
+/**
+ * Serves a host call with the session's delegate; the host's cell/cancel aborts its signal.
+ * `record`, if given, learns whether the delegate returned or threw.
+ */
+export function serveDelegateCall(
+  delegate: SessionRuntimeDelegate,
+  { name, call, meta }: InboundRequest,
+  bound?: ResultBound,
+  record?: Pick<ToolCallRecord, 'outcome'>,
+): void {
+  // The table pairs each name with the delegate method of that name and its argument.
+  const method = delegate[name] as (value: unknown, signal: AbortSignal) => unknown;
+  const row: DelegateCall = DelegateCalls[name];
+  const settled = Promise.resolve().then(() =>
+    meta === undefined
+      ? method.call(delegate, call.value, call.signal)
+      : withTraceMeta(meta, () => method.call(delegate, call.value, call.signal)),
+  );
+  call.running(settled);
+  settled.then(
+    (value) => {
+      if (record !== undefined) record.outcome = 'returned';
+      let text: string;
+      try {
+        // The result is serialised once, checked, straight into the answer's text.
+        text = toJsonText(row.answer(value as never));
+      } catch (error) {
+        // What cannot cross as JSON fails the call here, as in-process, instead of the answer.
+        const message = `${subjectOf(name, call)} returned a value that is not JSON: ${messageOf(error)}`;
+        return call.fail(new ErrorAnswer(JsonRpcErrors.delegateFailed, message));
+      }
+      // Each UTF-8 byte is at most one UTF-16 unit, and each unit at most 3 bytes: measured only
+      // when the length alone cannot tell. The size is the value's, as in-process.
+      if (bound !== undefined && name === 'invokeTool' && text.length * 3 > bound.bytes) {
+        const size = Buffer.byteLength(text, 'utf8') - VALUE_ENVELOPE_BYTES;
+        if (size > bound.bytes) {
+          const message = `${subjectOf(name, call)} result is ${size} bytes, over ${bound.what}`;
+          return call.fail(new ErrorAnswer(JsonRpcErrors.delegateFailed, message));
+        }
+      }
+      call.answer(new JsonText(text));
+    },
+    (error: unknown) => {
+      const interrupt = isCellInterrupt(error) ? interruptPayload(error.payload) : undefined;
+      // A paused call is answered later, by resumeCell: it is still pending.
+      if (record !== undefined && interrupt === undefined) record.outcome = 'threw';
+      if (!call.open) return; // given up by the host (cell/cancel, shutdown): no answer to make
+      const kind = errorKindOf(error);
+      const message = toolErrorText(error, MAX_WIRE_ERROR_BYTES);
+      const data = interrupt !== undefined ? { interrupt } : kind === '' ? undefined : { kind };
+      call.fail(new ErrorAnswer(JsonRpcErrors.delegateFailed, message, data));
+    },
+  );
+}
+
+/** A CellInterrupt's payload as it crosses (a JSON text), or undefined when it is not JSON. */
+function interruptPayload(payload: unknown): string | undefined {
+  try {
+    return toJsonText(payload) || 'null';
+  } catch {
+    return undefined;
+  }
+}
+
+/** What the cell calls the delegate method by: `tools.<identifier>`, or `delegate.<method>`. */
+function subjectOf(name: DelegateCallName, call: IncomingCall): string {
+  const tool = (call.value as { tool?: ToolRef } | undefined)?.tool;
+  return name === 'invokeTool' && tool !== undefined ? `tools.${toolIdentifier(tool)}` : `delegate.${name}`;
+}

@@ -1,0 +1,69 @@
+// The delegate of a session on codecell-host: each delegate call (tool/invoke, cell/notify) is a
+// request to the client, given up on with the cell's signal (one cell/cancel per cell and method)
+// and read back as it arrives; cellClosed is a notification.
+import { CellInterrupt, type CellId, type JsonValue, type SessionRuntimeDelegate } from '../../src/index.js';
+import { errorOfKind, ParsedJson, recordsSpans, traceMeta } from '../../src/internal.js';
+import type { Notify, RpcConnection, RpcError } from '../wire/rpc.js';
+import { DelegateCalls, Methods, type DelegateCall, type SessionId } from '../wire/protocol.js';
+
+/**
+ * The session's delegate: each delegate call of the table is a request to the client (given up
+ * on with its signal, one cell/cancel per cell); cellClosed is a notification.
+ */
+export function forwardingDelegate(
+  host: { readonly rpc: RpcConnection; readonly notify: Notify },
+  sessionId: SessionId,
+): SessionRuntimeDelegate {
+  // Given up with the cell's signal: one cell/cancel for all the cell's calls of the method.
+  const forward = (call: DelegateCall) => {
+    const decode = DECODERS.get(call);
+    const method = call.method.name as 'tool/invoke' | 'cell/notify';
+    return (value: { cellId: string }, signal: AbortSignal): Promise<unknown> => {
+      const cancelAll = (): void => host.rpc.notify(Methods.cellCancel, { sessionId, cellId: value.cellId, method });
+      // Inside its call's span (SPEC §14), the client's delegate runs as that span's child.
+      const params = call.params(sessionId, value as never);
+      // Without an SDK in this process no span is active here: nothing to carry (no work per call).
+      const meta = recordsSpans() ? traceMeta() : undefined;
+      if (meta !== undefined) params._meta = meta;
+      return host.rpc.request(call.method, params, { signal, cancelAll, decode });
+    };
+  };
+  const forwarders = Object.entries(DelegateCalls).map(([name, call]) => [name, forward(call)]);
+  // Each forwarder returns what the client answered for that delegate method (table-checked).
+  const delegate: Record<string, unknown> = Object.fromEntries(forwarders);
+  delegate.cellClosed = (cellId: CellId) => host.notify(Methods.cellClosed, { sessionId, cellId });
+  return delegate as unknown as SessionRuntimeDelegate;
+}
+
+/**
+ * What a delegate call resolves with, read from the answer as it arrives: the delegate's value
+ * from JSON.parse says so (ParsedJson: not checked again); its error is of its kind (a tool
+ * input's TypeError stays one).
+ */
+const DECODERS = new Map(
+  Object.values(DelegateCalls).map((call: DelegateCall) => [
+    call,
+    {
+      result: (result: unknown): unknown => {
+        const value = call.value(result) as JsonValue | undefined;
+        return value !== null && typeof value === 'object' ? new ParsedJson(value) : value;
+      },
+      error: (error: RpcError): Error => {
+        const data = error.data as { kind?: unknown; interrupt?: unknown } | undefined;
+        // The client's delegate paused the cell (CellInterrupt): its payload as JSON text.
+        if (typeof data?.interrupt === 'string')
+          return new CellInterrupt(parseInterrupt(data.interrupt), error.message);
+        return errorOfKind(data?.kind, error.message);
+      },
+    },
+  ]),
+);
+
+/** A CellInterrupt payload from the wire; one that is not JSON is null (the cell still pauses). */
+function parseInterrupt(text: string): JsonValue {
+  try {
+    return JSON.parse(text) as JsonValue;
+  } catch {
+    return null;
+  }
+}
