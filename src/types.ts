@@ -152,6 +152,11 @@ export type CellStreamEvent =
   | { type: 'notification'; text: string }
   | { type: 'closed'; event: CellEvent }
   /**
+   * A remote cell whose host was lost runs on from its journal on another host (SPEC §13): the
+   * events after this are that run's (its output before the loss is not produced again).
+   */
+  | { type: 'replayed'; from: string; to: string }
+  /**
    * How many events are missing here: first in a replay whose oldest events were no longer kept,
    * or where a subscriber that did not keep up lost its oldest unread ones (10 000 / 16 MiB).
    * In a session stream, a gap names no cell (`cellId: ''`).

@@ -1,6 +1,6 @@
 // Sessions outlive their host (issue 52, SPEC §13): a session whose host is killed moves to another
-// host with its stored values and cell ids, and its running cell ends `hostLost` with the exact
-// list of its tool calls; a draining host hands its sessions off (idle ones at once, busy ones
+// host with its stored values and cell ids, and a running cell that keeps no journal ends
+// `hostLost` with the exact list of its tool calls; a draining host hands its sessions off (idle ones at once, busy ones
 // when their cells end; what still runs at the end of the drain is lost as above); `rehome: false`
 // keeps the old end.
 import assert from 'node:assert/strict';
@@ -9,6 +9,9 @@ import { HostClient, type RemoteSession } from '../host/index.js';
 import type { CellEvent, SessionStreamEvent } from '../src/index.js';
 import { capturingLogger, deferred, hang, RecordingDelegate, texts, waitFor } from './helpers.js';
 import { codeOf, startListening } from './network-helpers.js';
+
+/** A cell that keeps no journal is lost with its host (one that keeps one runs again: replay.test). */
+const NO_JOURNAL = { journalMaxBytes: 0 };
 
 const TOOLS = [{ name: 'save' }, { name: 'broken' }, { name: 'slow' }];
 
@@ -35,7 +38,8 @@ function follow(t: TestContext, session: RemoteSession): SessionStreamEvent[] {
 
 /** Starts a cell that keeps running, and waits until the delegate has seen `calls` tool calls. */
 async function runningCell(session: RemoteSession, tools: RecordingDelegate, source: string, calls: number) {
-  const running = await session.execute({ source }, { kind: 'yieldAfter', ms: 0 });
+  // No journal: the cell cannot run again elsewhere (test/replay.test.ts), so it is lost with its host.
+  const running = await session.execute({ source, limits: NO_JOURNAL }, { kind: 'yieldAfter', ms: 0 });
   await running.initialEvent;
   await waitFor(() => tools.calls.length === calls, 30_000);
   return running.cellId;
@@ -219,7 +223,7 @@ describe('hand-off on drain', { timeout: 90_000 }, () => {
       await session.execute({ source: 'store("n", 7)' })
     ).initialEvent;
     const spinning = await session.execute(
-      { source: 'await tools.save({ order: 1 }); while (true) {}' },
+      { source: 'await tools.save({ order: 1 }); while (true) {}', limits: NO_JOURNAL },
       { kind: 'yieldAfter', ms: 0 },
     );
     await spinning.initialEvent;

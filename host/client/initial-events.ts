@@ -25,6 +25,12 @@ export class InitialEvents {
     else if (!('event' in initial)) initial.resolve(event);
   }
 
+  /** Whether the cell's initial event is awaited and has not come. */
+  awaited(cellId: CellId): boolean {
+    const initial = this.#cells.get(cellId);
+    return initial !== undefined && !('event' in initial);
+  }
+
   /** The cell ended here (its host was lost): its initial event, if one is still awaited. */
   settleIfAwaited(cellId: CellId, event: CellEvent): void {
     const initial = this.#cells.get(cellId);

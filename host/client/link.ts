@@ -32,7 +32,8 @@ type InboundNotification =
   | { type: 'sessionEvent'; params: WireParams['sessionEvent'] }
   | { type: 'initialEvent'; params: WireParams['cellInitialEvent'] }
   | { type: 'closed'; params: WireParams['cellClosed'] }
-  | { type: 'stored'; params: WireParams['sessionStored'] };
+  | { type: 'stored'; params: WireParams['sessionStored'] }
+  | { type: 'journal'; params: WireParams['cellJournal'] };
 export type Inbound = RoutedEntry<InboundNotification, InboundRequest>;
 
 /** How long a silent host is tolerated before it is pinged, then killed. */
@@ -138,6 +139,7 @@ export class HostLink {
         if (running.length > 0) this.remotes.get(sessionId)?.callsCancelled(cellId, running);
       },
       sessionStored: (params) => this.sessions.routeNotification(params.sessionId, { type: 'stored', params }),
+      cellJournal: (params) => this.sessions.routeNotification(params.sessionId, { type: 'journal', params }),
       hostDraining: () => {
         if (this.draining) return;
         this.draining = true;
@@ -225,6 +227,14 @@ export class HostLink {
     );
   }
 
+  /**
+   * The host is gone, but the cell runs again on another host (SPEC §13): its delegates' calls go
+   * on (their outcomes go to the new host), their signals are not aborted with this link.
+   */
+  keepCalls(sessionId: SessionId, cellId: string): void {
+    this.#incoming.cellClosed(sessionId, cellId);
+  }
+
   forget(sessionId: SessionId): void {
     this.remotes.delete(sessionId);
     this.sessions.unregister(sessionId);
@@ -245,8 +255,9 @@ export class HostLink {
       this.child.kill('SIGKILL');
     this.#liveness.stop();
     this.rpc.close(error);
-    this.#incoming.abortAll(error);
+    // Sessions first: the calls of cells that run again elsewhere are kept (keepCalls), not aborted.
     for (const session of this.remotes.values()) session.hostDied(error);
+    this.#incoming.abortAll(error);
     this.remotes.clear();
     if (this.child === undefined) this.#exited.resolve();
   }

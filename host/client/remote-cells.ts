@@ -53,6 +53,11 @@ export class RemoteCells {
     return this.#fresh.has(cellId);
   }
 
+  /** Whether the cell's events were subscribed to here. */
+  isSubscribed(cellId: CellId): boolean {
+    return this.#subscribed.has(cellId);
+  }
+
   /** True the first time the cell is subscribed to (the host is asked then). */
   firstSubscription(cellId: CellId): boolean {
     if (this.#subscribed.has(cellId)) return false;

@@ -37,13 +37,14 @@ import {
   type TraceMeta,
 } from '../../src/internal.js';
 import { untilAborted } from '../wire/signals.js';
-import { Methods, type HostTiming, type SessionId } from '../wire/protocol.js';
+import { Methods, type HostTiming, type SessionId, type WireCellEvent } from '../wire/protocol.js';
 import { settledWithin } from './incoming-calls.js';
 import { serveDelegateCall } from './serve-call.js';
 import { ResultBounds } from './result-bounds.js';
 import { InitialEvents } from './initial-events.js';
 import { RemoteCells } from './remote-cells.js';
 import { SessionRecord } from './session-record.js';
+import { CellJournals } from './cell-journals.js';
 import type { CreatedSession, CreateParams } from './session-create.js';
 import { SessionMove, type MovingSession, type Rehome } from './session-move.js';
 import type { HostLink, Inbound, LinkedSession } from './link.js';
@@ -100,6 +101,10 @@ export class HostSession extends SessionBase implements RemoteSession, LinkedSes
   readonly #record: SessionRecord | undefined;
   /** How the session moves to another host (with a rehome). */
   readonly #move: SessionMove | undefined;
+  /** Each running cell's journal, to run it again on another host (with a rehome). */
+  readonly #journals: CellJournals | undefined;
+  /** Cells lost with their host that run again on the next: true once they run there, false if not. */
+  readonly #replays = new Map<CellId, PromiseWithResolvers<boolean>>();
   /** cell/execute requests in flight (a hand-off waits for them). */
   #executing = 0;
   readonly #streams: CellStreams;
@@ -142,6 +147,7 @@ export class HostSession extends SessionBase implements RemoteSession, LinkedSes
       this.#record = new SessionRecord(maxStoredBytes, restore);
       if (created.setupCellId !== undefined) this.#record.admitted(created.setupCellId);
       this.#move = new SessionMove(this, rehome, this.#record, own);
+      this.#journals = new CellJournals();
     }
     this.#streams = new CellStreams({ logger: link.logger, retainClosed: 64, sessionFromCells: false });
     this.#setupInitial = created.setupCellId === undefined ? undefined : this.#admitted(created.setupCellId);
@@ -196,6 +202,7 @@ export class HostSession extends SessionBase implements RemoteSession, LinkedSes
     const own = request.limits?.maxToolResultBytes;
     if (typeof own === 'number') this.#bounds.cell(cellId, own);
     this.#record?.admitted(cellId);
+    this.#journals?.admitted(cellId, initialObserve ?? DEFAULT_OBSERVE);
     const started = this.startedCell(cellId, this.#admitted(cellId));
     this.#cells.timed(cellId, _meta);
     return started;
@@ -213,16 +220,7 @@ export class HostSession extends SessionBase implements RemoteSession, LinkedSes
     // Every observer of this session's cells goes through this client, so busy is known here.
     if (this.#observing.has(cellId)) throw busyObserverError(cellId);
     this.#observing.add(cellId);
-    const answered = this.#link.request(Methods.cellObserve, { sessionId: this.sessionId, cellId, mode }, signal).then(
-      (value) => this.#cells.delivered(cellId, value),
-      (error: unknown) => {
-        // The cell was lost with its host while this waited: its end is held here.
-        const lost = this.#cells.takeHeld(cellId);
-        if (lost !== undefined) return lost;
-        this.#cells.forgetIfMissing(cellId, error);
-        throw error;
-      },
-    );
+    const answered = this.#observeOnHost(cellId, mode, signal);
     // As in-process: an aborted observation frees the slot at once, with the caller's reason.
     const event = untilAborted(answered, signal).finally(() => this.#observed(cellId));
     return { event: quiet(event) };
@@ -234,7 +232,7 @@ export class HostSession extends SessionBase implements RemoteSession, LinkedSes
     this.#assertCellUsable(cellId);
     let event: CellEvent;
     try {
-      event = this.#cells.delivered(
+      event = this.#delivered(
         cellId,
         await this.#link.request(Methods.cellTerminate, { sessionId: this.sessionId, cellId }),
       );
@@ -259,7 +257,7 @@ export class HostSession extends SessionBase implements RemoteSession, LinkedSes
     this.#observing.add(cellId);
     try {
       const params = { sessionId: this.sessionId, cellId, answer: checked, observe, ...tracedParams() };
-      return this.#cells.delivered(cellId, await this.#link.request(Methods.cellResume, params));
+      return this.#delivered(cellId, await this.#link.request(Methods.cellResume, params));
     } catch (error) {
       const lost = this.#cells.takeHeld(cellId);
       if (lost !== undefined) return lost;
@@ -329,7 +327,9 @@ export class HostSession extends SessionBase implements RemoteSession, LinkedSes
       this.#streams.admit(cellId);
       const from = options.from ?? (this.#cells.isFresh(cellId) ? 'start' : 'now');
       this.#link.request(Methods.cellSubscribe, { sessionId: this.sessionId, cellId, from }).catch((error: unknown) => {
-        // The host no longer has the cell's events (or is gone): the stream ends, or fails.
+        // The host no longer has the cell's events (or is gone): the stream ends, or fails —
+        // unless the cell runs again on another host, which it subscribes to then.
+        if (this.#replays.has(cellId)) return;
         this.#streams.end(cellId, this.#hostDead);
         if (this.#hostDead === undefined)
           this.#link.logger.warn(`codecell: subscribing to cell ${cellId} failed: ${messageOf(error)}`);
@@ -372,12 +372,24 @@ export class HostSession extends SessionBase implements RemoteSession, LinkedSes
     if (entry.type === 'request') {
       const call = entry.message.call.value as NestedToolCall;
       const bound = this.#bounds.of(call.cellId, this.#cells.isKnown(call.cellId));
-      const record = entry.message.name === 'invokeTool' ? this.#record?.toolCall(call) : undefined;
-      serveDelegateCall(this.#delegate, entry.message, bound, record);
+      const journals = this.#journals;
+      if (entry.message.name !== 'invokeTool') {
+        journals?.notified(call.cellId);
+        return serveDelegateCall(this.#delegate, entry.message, bound);
+      }
+      const record = this.#record?.toolCall(call);
+      journals?.served(call.cellId, call.callId);
+      const answered =
+        journals === undefined
+          ? undefined
+          : (answer: CellAnswer) => journals.answered(call.cellId, call.callId, answer);
+      serveDelegateCall(this.#delegate, entry.message, bound, record, answered);
       return;
     }
     const message = entry.message;
-    if (message.type === 'stored') {
+    if (message.type === 'journal') {
+      this.#journals?.journaled(message.params.cellId, message.params.start, message.params.update);
+    } else if (message.type === 'stored') {
       this.#record?.committed(message.params.values);
     } else if (message.type === 'event') {
       this.#streams.emit(message.params.cellId, message.params.event);
@@ -388,6 +400,7 @@ export class HostSession extends SessionBase implements RemoteSession, LinkedSes
     } else {
       this.#closed(message.params.cellId);
       this.#record?.cellClosed(message.params.cellId);
+      this.#journals?.closed(message.params.cellId);
       this.#move?.settled();
     }
   }
@@ -438,7 +451,19 @@ export class HostSession extends SessionBase implements RemoteSession, LinkedSes
   }
 
   loseOpenCells(): void {
-    for (const cellId of this.#cells.open) this.#lose(cellId);
+    for (const cellId of this.#cells.open) {
+      // A cell with a journal runs again on the next host (SPEC §13); its delegate calls go on.
+      if (this.#replays.has(cellId)) continue; // lost with the host it moved to, before it ran there
+      if (this.#journals?.replayable(cellId) === undefined) this.#lose(cellId);
+      else {
+        this.#replays.set(cellId, Promise.withResolvers<boolean>());
+        this.#link.keepCalls(this.sessionId, cellId);
+      }
+    }
+  }
+
+  async replayKept(from: HostLink): Promise<void> {
+    await Promise.all([...this.#replays.keys()].map((cellId) => this.#replay(cellId, from)));
   }
 
   async takeUnread(from: HostLink): Promise<void> {
@@ -448,7 +473,7 @@ export class HostSession extends SessionBase implements RemoteSession, LinkedSes
         .map(async (cellId) => {
           const mode = { kind: 'pendingFrontier' } as const;
           const event = await from.request(Methods.cellObserve, { sessionId: this.sessionId, cellId, mode });
-          this.#cells.delivered(cellId, event);
+          this.#delivered(cellId, event);
           this.#cells.hold(cellId, event);
         })
         .map((taking) => taking.catch(() => {})),
@@ -471,7 +496,87 @@ export class HostSession extends SessionBase implements RemoteSession, LinkedSes
 
   fail(error: CodeCellError): void {
     this.#hostDead = error;
+    // Cells that were to run again on another host are lost: no host took the session.
+    for (const [cellId, replay] of this.#replays) {
+      this.#lose(cellId);
+      replay.resolve(false);
+    }
+    this.#replays.clear();
     this.#endAll(error);
+  }
+
+  /**
+   * Runs a cell lost with `from` again on the session's new host, from its journal: the calls
+   * still in flight send their outcomes there, its stream says so, its observers go on there.
+   */
+  async #replay(cellId: CellId, from: HostLink): Promise<void> {
+    const replay = this.#replays.get(cellId);
+    const journals = this.#journals;
+    const cell = journals?.replayable(cellId);
+    const link = this.#link;
+    const sessionId = this.sessionId;
+    let ran = false;
+    if (cell !== undefined && journals !== undefined)
+      try {
+        await link.request(Methods.cellReplay, { sessionId, cell, ...tracedParams() });
+        ran = true;
+      } catch (error) {
+        link.logger.warn(`codecell: cell ${cellId} could not run again on ${link.name}: ${messageOf(error)}`);
+      }
+    this.#replays.delete(cellId);
+    if (!ran || journals === undefined) {
+      this.#lose(cellId);
+      replay?.resolve(false);
+      return;
+    }
+    journals.replaying(cellId, (callId, answer) => {
+      link.request(Methods.cellSettle, { sessionId, cellId, callId, answer }).catch(() => {});
+    });
+    const event: CellStreamEvent = { type: 'replayed', from: from.name, to: link.name };
+    this.#streams.emit(cellId, event);
+    this.#streams.emitSession({ cellId, ...event });
+    if (this.#cells.isSubscribed(cellId))
+      link.request(Methods.cellSubscribe, { sessionId, cellId, from: 'now' }).catch(() => {});
+    // An initial observation that never came is asked of the new host.
+    const initialMode = journals.initialMode(cellId);
+    if (this.#initial.awaited(cellId) && initialMode !== undefined)
+      link.request(Methods.cellObserve, { sessionId, cellId, mode: initialMode }).then(
+        (answer) => this.#initial.arrived(cellId, answer),
+        (error: unknown) => this.#initial.settleIfAwaited(cellId, this.#lostEvent(cellId, error)),
+      );
+    replay?.resolve(true);
+  }
+
+  /**
+   * An observation of the cell on its host. If the host is lost meanwhile: the observation again
+   * where the cell runs on, or the cell's end.
+   */
+  async #observeOnHost(cellId: CellId, mode: ObserveMode, signal: AbortSignal | undefined): Promise<CellEvent> {
+    try {
+      const answer = await this.#link.request(Methods.cellObserve, { sessionId: this.sessionId, cellId, mode }, signal);
+      return this.#delivered(cellId, answer);
+    } catch (error) {
+      const replay = this.#replays.get(cellId);
+      if (replay !== undefined && (await replay.promise)) return this.#observeOnHost(cellId, mode, signal);
+      // The cell was lost with its host while this waited: its end is held here.
+      const lost = this.#cells.takeHeld(cellId);
+      if (lost !== undefined) return lost;
+      this.#cells.forgetIfMissing(cellId, error);
+      throw error;
+    }
+  }
+
+  /** An answer about the cell reached this client (its output items count as seen: SPEC §13). */
+  #delivered(cellId: CellId, answer: WireCellEvent): CellEvent {
+    const event = this.#cells.delivered(cellId, answer);
+    this.#journals?.itemsSeen(cellId, event.items.length);
+    return event;
+  }
+
+  /** A cell whose replay could not be observed: it ends lost with its host. */
+  #lostEvent(cellId: CellId, error: unknown): CellEvent {
+    this.#link.logger.warn(`codecell: observing the replayed cell ${cellId} failed: ${messageOf(error)}`);
+    return { kind: 'terminated', cellId, items: [], reason: 'hostLost', toolCalls: [] };
   }
 
   /** The cell was lost with its host: it ends `terminated`/`hostLost` with its tool calls. */
@@ -502,7 +607,7 @@ export class HostSession extends SessionBase implements RemoteSession, LinkedSes
           this.#observed(cellId);
           // A cell lost with its host: its end is handed out here, not again.
           this.#cells.takeHeld(cellId);
-          return this.#cells.delivered(cellId, value);
+          return this.#delivered(cellId, value);
         },
         (error: unknown) => {
           this.#observed(cellId);

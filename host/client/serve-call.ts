@@ -2,7 +2,13 @@
 // session's delegate: inside the host's span, the value serialised once and checked against the
 // cell's result bound, a failure (or a CellInterrupt) answered as the wire says. The calls' groups
 // and their cancellation are incoming-calls.ts's.
-import { toolIdentifier, type SessionRuntimeDelegate, type ToolCallRecord } from '../../src/index.js';
+import {
+  toolIdentifier,
+  type CellAnswer,
+  type JsonValue,
+  type SessionRuntimeDelegate,
+  type ToolCallRecord,
+} from '../../src/index.js';
 import {
   errorKindOf,
   isCellInterrupt,
@@ -38,13 +44,15 @@ export interface ResultBound {
 
 /**
  * Serves a host call with the session's delegate; the host's cell/cancel aborts its signal.
- * `record`, if given, learns whether the delegate returned or threw.
+ * `record`, if given, learns whether the delegate returned or threw; `answered` hears the outcome
+ * as the cell gets it (a re-homing client's journal keeps it, SPEC §13).
  */
 export function serveDelegateCall(
   delegate: SessionRuntimeDelegate,
   { name, call, meta }: InboundRequest,
   bound?: ResultBound,
   record?: Pick<ToolCallRecord, 'outcome'>,
+  answered?: (answer: CellAnswer) => void,
 ): void {
   // The table pairs each name with the delegate method of that name and its argument.
   const method = delegate[name] as (value: unknown, signal: AbortSignal) => unknown;
@@ -65,6 +73,7 @@ export function serveDelegateCall(
       } catch (error) {
         // What cannot cross as JSON fails the call here, as in-process, instead of the answer.
         const message = `${subjectOf(name, call)} returned a value that is not JSON: ${messageOf(error)}`;
+        answered?.({ error: message });
         return call.fail(new ErrorAnswer(JsonRpcErrors.delegateFailed, message));
       }
       // Each UTF-8 byte is at most one UTF-16 unit, and each unit at most 3 bytes: measured only
@@ -73,15 +82,18 @@ export function serveDelegateCall(
         const size = Buffer.byteLength(text, 'utf8') - VALUE_ENVELOPE_BYTES;
         if (size > bound.bytes) {
           const message = `${subjectOf(name, call)} result is ${size} bytes, over ${bound.what}`;
+          answered?.({ error: message });
           return call.fail(new ErrorAnswer(JsonRpcErrors.delegateFailed, message));
         }
       }
+      answered?.({ result: value as JsonValue | undefined });
       call.answer(new JsonText(text));
     },
     (error: unknown) => {
       const interrupt = isCellInterrupt(error) ? interruptPayload(error.payload) : undefined;
       // A paused call is answered later, by resumeCell: it is still pending.
       if (record !== undefined && interrupt === undefined) record.outcome = 'threw';
+      if (interrupt === undefined) answered?.({ error: toolErrorText(error, MAX_WIRE_ERROR_BYTES) });
       if (!call.open) return; // given up by the host (cell/cancel, shutdown): no answer to make
       const kind = errorKindOf(error);
       const message = toolErrorText(error, MAX_WIRE_ERROR_BYTES);

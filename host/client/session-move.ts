@@ -31,6 +31,8 @@ export interface MovingSession {
   takeUnread(from: HostLink): Promise<void>;
   /** The session now lives on `link` (session/create with restore answered `created`). */
   attach(link: HostLink, created: CreatedSession): LinkedSession;
+  /** The session runs on a new host: the cells lost with the old one (`from`) run again there. */
+  replayKept(from: HostLink): Promise<void>;
   /** The move ended on a new host: the session's followers hear it. */
   rehomed(from: HostLink, reason: MoveReason): void;
   /** No host took the session: it ends with `error`. */
@@ -141,6 +143,7 @@ export class SessionMove {
         (link) => createOnHost(link, params, undefined, (created) => session.attach(link, created)),
         from,
       );
+      await session.replayKept(from);
       moved?.();
       session.rehomed(from, reason);
     })()

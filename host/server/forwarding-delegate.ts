@@ -13,6 +13,7 @@ import { DelegateCalls, Methods, type DelegateCall, type SessionId } from '../wi
 export function forwardingDelegate(
   host: { readonly rpc: RpcConnection; readonly notify: Notify },
   sessionId: SessionId,
+  beforeCall: (cellId: CellId) => void = () => {},
 ): SessionRuntimeDelegate {
   // Given up with the cell's signal: one cell/cancel for all the cell's calls of the method.
   const forward = (call: DelegateCall) => {
@@ -25,6 +26,8 @@ export function forwardingDelegate(
       // Without an SDK in this process no span is active here: nothing to carry (no work per call).
       const meta = recordsSpans() ? traceMeta() : undefined;
       if (meta !== undefined) params._meta = meta;
+      // The cell's journal up to this call reaches the client first (a re-homing client's mirror).
+      beforeCall(value.cellId);
       return host.rpc.request(call.method, params, { signal, cancelAll, decode });
     };
   };

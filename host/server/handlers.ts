@@ -12,10 +12,11 @@ import {
   type SessionRuntimeOptions,
   type StartedCell,
 } from '../../src/index.js';
-import { CODECELL_VERSION, DEFAULT_OBSERVE, withTraceMeta } from '../../src/internal.js';
+import { CODECELL_VERSION, DEFAULT_OBSERVE, hostedRuntime, withTraceMeta } from '../../src/internal.js';
 import { invalidParams, type Notify, type RpcConnection } from '../wire/rpc.js';
 import { Methods, PROTOCOL_VERSION, type Handlers, type IncomingRequest, type ParamsOf } from '../wire/protocol.js';
 import { forwardingDelegate } from './forwarding-delegate.js';
+import { JournalMirror } from './journal-mirror.js';
 import type { ServedSessions } from './served-sessions.js';
 import type { ConnectionCells, HostStats } from './stats.js';
 
@@ -73,6 +74,7 @@ export function hostHandlers(host: HostContext): Handlers<'toHost'> {
       const timings = sessions.timings(sessionId);
       timings.received(started.cellId, receivedAt);
       sessions.sendInitialEvent(sessionId, started.cellId, started.initialEvent);
+      sessions.flush(sessionId, started.cellId);
       return timings.stamped(started.cellId, { cellId: started.cellId });
     },
     cellSubscribe: ({ sessionId, cellId, from }) => {
@@ -88,6 +90,7 @@ export function hostHandlers(host: HostContext): Handlers<'toHost'> {
     // The client's $/cancelRequest aborts the observation (and is answered -32800).
     cellObserve: async ({ sessionId, cellId, mode }, request) => {
       const event = await sessions.get(sessionId).observe(cellId, mode, request.signal);
+      sessions.flush(sessionId, cellId);
       return sessions.timings(sessionId).stamped(cellId, event);
     },
     cellResume: async ({ sessionId, cellId, answer, observe, _meta }) => {
@@ -96,11 +99,23 @@ export function hostHandlers(host: HostContext): Handlers<'toHost'> {
       const timings = sessions.timings(sessionId);
       if (timings.of(cellId) === undefined) timings.began(cellId);
       const event = await withTraceMeta(_meta, () => runtime.resumeCell(cellId, answer, observe ?? DEFAULT_OBSERVE));
+      sessions.flush(sessionId, cellId);
       return timings.stamped(cellId, event);
+    },
+    // A cell lost with its host runs again here from its client's journal (SPEC §13).
+    cellReplay: async ({ sessionId, cell, _meta }) => {
+      const runtime = hostedRuntime(sessions.get(sessionId));
+      await withTraceMeta(_meta, () => runtime.replayCell(cell));
+      return {};
+    },
+    cellSettle: ({ sessionId, cellId, callId, answer }) => {
+      hostedRuntime(sessions.get(sessionId)).settleCall(cellId, callId, answer);
+      return {};
     },
     cellTerminate: async ({ sessionId, cellId }) => {
       const runtime = sessions.get(sessionId);
       const event = await stats.timed('terminated', () => runtime.terminate(cellId));
+      sessions.flush(sessionId, cellId);
       return sessions.timings(sessionId).stamped(cellId, event);
     },
     sessionShutdown: async ({ sessionId }) => {
@@ -161,7 +176,10 @@ async function createSession(
       host.cells.observe(event);
       counted(event);
       if (event.type === 'admitted') host.sessions.timings(sessionId).began(event.cellId);
-      else if (event.type === 'closed') host.sessions.timings(sessionId).closed(event.cellId);
+      else if (event.type === 'closed') {
+        host.sessions.timings(sessionId).closed(event.cellId);
+        host.sessions.cellClosed(sessionId, event.cellId);
+      }
     },
     ...(host.isolatePool === undefined ? {} : { isolatePool: host.isolatePool }),
     // The client keeps each commit, to re-create the session elsewhere if this host is lost.
@@ -169,12 +187,14 @@ async function createSession(
       ? { onStoredValuesCommitted: (values) => host.notify(Methods.sessionStored, { sessionId, values }) }
       : {}),
   };
-  const delegate = forwardingDelegate(host, sessionId);
+  const delegate = forwardingDelegate(host, sessionId, (cellId) => host.sessions.flush(sessionId, cellId));
   const runtime =
     restore === undefined
       ? new SessionRuntime(delegate, runtimeOptions)
       : SessionRuntime.resume({ version: 1, options: {}, ...restore }, delegate, runtimeOptions);
   host.sessions.add(sessionId, runtime);
+  if (mirror === true)
+    host.sessions.mirror(sessionId, new JournalMirror(hostedRuntime(runtime), host.notify, sessionId));
   try {
     const started =
       setupSource === undefined

@@ -13,6 +13,7 @@ import { messageOf, readByTurn } from '../../src/internal.js';
 import { invalidParams, type Notify } from '../wire/rpc.js';
 import { Methods, type SessionId } from '../wire/protocol.js';
 import { CellTimings } from './cell-timings.js';
+import type { JournalMirror } from './journal-mirror.js';
 import type { HostStats } from './stats.js';
 
 export class ServedSessions {
@@ -26,6 +27,8 @@ export class ServedSessions {
   readonly #followed = new Set<SessionId>();
   /** Per session, the host's timing of its cells (in `_meta` of each answer about one). */
   readonly #timings = new Map<SessionId, CellTimings>();
+  /** Per mirrored session, what its client has of each running cell's journal. */
+  readonly #mirrors = new Map<SessionId, JournalMirror>();
   /** Initial observations not yet sent, per session (a shutdown answers after them). */
   readonly #initialSends = new Map<SessionId, Set<Promise<void>>>();
   #seq = 0;
@@ -53,6 +56,21 @@ export class ServedSessions {
     this.#timings.set(sessionId, new CellTimings());
   }
 
+  /** The session's client keeps its cells' journals (session/create's `mirror`). */
+  mirror(sessionId: SessionId, mirror: JournalMirror): void {
+    this.#mirrors.set(sessionId, mirror);
+  }
+
+  /** Before a message about the cell: its journal goes first, if the session is mirrored. */
+  flush(sessionId: SessionId, cellId: CellId): void {
+    this.#mirrors.get(sessionId)?.flush(cellId);
+  }
+
+  /** The cell closed: its journal is no longer sent. */
+  cellClosed(sessionId: SessionId, cellId: CellId): void {
+    this.#mirrors.get(sessionId)?.closed(cellId);
+  }
+
   /** The session's runtime, or -32602 for an id this connection does not have. */
   get(sessionId: SessionId): SessionRuntime {
     const runtime = this.#runtimes.get(sessionId);
@@ -77,6 +95,7 @@ export class ServedSessions {
           new Promise<void>((resolve) =>
             setImmediate(() => {
               const stamped = this.timings(sessionId).stamped(cellId, event);
+              this.flush(sessionId, cellId);
               resolve(this.#notify(Methods.cellInitialEvent, { sessionId, cellId, event: stamped }));
             }),
           ),
@@ -96,7 +115,10 @@ export class ServedSessions {
     const stream = runtime.events(cellId, from === undefined ? {} : { from });
     cells.add(cellId);
     // A turn at a time: relaying a cell that floods never counts against it (readByTurn).
-    const relay = (event: CellStreamEvent): void => this.#notify(Methods.cellEvent, { sessionId, cellId, event });
+    const relay = (event: CellStreamEvent): void => {
+      this.flush(sessionId, cellId);
+      this.#notify(Methods.cellEvent, { sessionId, cellId, event });
+    };
     readByTurn(stream[Symbol.asyncIterator](), relay)
       .catch((error: unknown) =>
         this.#logger.warn(`codecell-host: relaying the events of cell ${cellId} failed: ${messageOf(error)}`),
@@ -109,7 +131,10 @@ export class ServedSessions {
     const runtime = this.get(sessionId);
     if (this.#followed.has(sessionId)) return;
     this.#followed.add(sessionId);
-    const relay = (event: SessionStreamEvent): void => this.#notify(Methods.sessionEvent, { sessionId, event });
+    const relay = (event: SessionStreamEvent): void => {
+      if ('cellId' in event) this.flush(sessionId, event.cellId);
+      this.#notify(Methods.sessionEvent, { sessionId, event });
+    };
     readByTurn(runtime.events()[Symbol.asyncIterator](), relay).catch((error: unknown) =>
       this.#logger.warn(`codecell-host: relaying the events of session ${sessionId} failed: ${messageOf(error)}`),
     );
@@ -123,6 +148,7 @@ export class ServedSessions {
     this.#followed.delete(sessionId);
     this.#initialSends.delete(sessionId);
     this.#timings.delete(sessionId);
+    this.#mirrors.delete(sessionId);
     const bound = new Promise<void>((resolve) => setTimeout(resolve, 1_000).unref());
     await Promise.race([Promise.all(sends), bound]);
   }
@@ -134,6 +160,7 @@ export class ServedSessions {
     this.#relayed.clear();
     this.#initialSends.clear();
     this.#timings.clear();
+    this.#mirrors.clear();
     await Promise.all(runtimes.map((runtime) => this.#stats.timed('shutDown', () => runtime.shutdown())));
     this.#stats.sessions -= runtimes.length;
   }

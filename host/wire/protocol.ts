@@ -23,6 +23,7 @@ import {
   type SessionStreamEvent,
   type ToolDefinition,
 } from '../../src/index.js';
+import type { JournalUpdate, ReplayableCell, ReplayStart } from '../../src/internal.js';
 import type {
   Direction,
   MethodKind,
@@ -178,6 +179,21 @@ export const Methods = {
     }),
   ),
   /**
+   * Runs a cell lost with its host again on this one, from the journal its client kept (SPEC §13);
+   * answered once it runs (it is observed as any cell).
+   */
+  cellReplay: request<'cellReplay', Record<string, never>>()(
+    'cell/replay',
+    'toHost',
+    z.object({ ...inSession, cell: checkedByRuntime<ReplayableCell>(), ...traced }),
+  ),
+  /** The outcome of a replayed cell's call that was in flight when its first host was lost. */
+  cellSettle: request<'cellSettle', Record<string, never>>()(
+    'cell/settle',
+    'toHost',
+    z.object({ ...inCell, callId: z.string(), answer: checkedByRuntime<CellAnswer>() }),
+  ),
+  /**
    * Starts cell/event for the cell: its held events first (with `from: 'start'`, its whole kept
    * log, a `gap` event first if some were dropped), then each as it happens.
    */
@@ -237,6 +253,19 @@ export const Methods = {
   sessionStored: notification<'sessionStored'>()(
     'session/stored',
     z.object({ ...inSession, values: z.record(z.string(), z.string()) }),
+  ),
+  /**
+   * A running cell's journal as it grows (session/create's `mirror`): first what the cell runs
+   * (`start`), then what it consumed since the last one — sent before any other message about
+   * the cell, so the client holds it up to every effect it has seen (SPEC §13).
+   */
+  cellJournal: notification<'cellJournal'>()(
+    'cell/journal',
+    z.object({
+      ...inCell,
+      start: checkedByRuntime<ReplayStart>().optional(),
+      update: checkedByRuntime<JournalUpdate>().optional(),
+    }),
   ),
   /**
    * The host drains (SIGTERM): it takes no new sessions, and ends the connection `graceMs` from

@@ -14,6 +14,7 @@ import type {
   SessionStreamEvent,
   ToolDefinition,
 } from '../../src/index.js';
+import type { JournalUpdate, ReplayableCell, ReplayStart } from '../../src/internal.js';
 
 /** A session's id on its host, assigned by the host. */
 export type SessionId = string;
@@ -159,6 +160,9 @@ export interface WireParams {
   cellCancel: InCell & { method: 'tool/invoke' | 'cell/notify' };
   cellClosed: InCell;
   sessionStored: InSession & { values: Record<string, string> };
+  cellJournal: InCell & { start?: ReplayStart; update?: JournalUpdate };
+  cellReplay: InSession & { cell: ReplayableCell } & Traced;
+  cellSettle: InCell & { callId: string; answer: CellAnswer };
   hostDraining: { graceMs: number };
 }
 export type CellCancelParams = WireParams['cellCancel'];

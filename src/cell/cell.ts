@@ -24,7 +24,7 @@ import { SandboxTimers, watchTimeLimits } from './timers.js';
 import { hintMissingTool } from './missing-tool.js';
 import { danglingWarning, toolRefOf, ToolCalls, type PausedCall, type ToolCallsOptions } from './tool-calls.js';
 import { CellJournal, type JournalDelivery } from './journal.js';
-import { CellDurability, type PausedState } from './durability.js';
+import { CellDurability, type PausedState, type Program } from './durability.js';
 import { CallSpans, endSpan, type TraceSpan } from '../tracing.js';
 import type { CellOptions } from './options.js';
 
@@ -275,6 +275,22 @@ export class Cell {
   }
 
   /**
+   * While the cell runs, its journal and what it runs (no program once it cannot run again from
+   * them): what a host mirrors to its client.
+   */
+  runState():
+    | (Pick<PausedState, 'journal'> & { program: Program | undefined } & Pick<
+          CellOptions,
+          'toolCallId' | 'tools' | 'limits'
+        >)
+    | undefined {
+    const program = this.#durability.program;
+    if (!isUnended(this.#state)) return undefined;
+    const { toolCallId, tools, limits } = this.#options;
+    return { program, journal: this.#durability.journal, toolCallId, tools, limits };
+  }
+
+  /**
    * Resolves once a paused cell has no tool call in flight but the one it paused at (their
    * outcomes are held for its next run); `abort` cancels them (they fail with ERR_CANCELLED).
    */
@@ -313,6 +329,26 @@ export class Cell {
     this.#toolCalls.answer(interrupted.callId, paused.name, answer);
     this.#run(program.source, program.filename, program.config);
     this.#durability.advance();
+  }
+
+  /**
+   * Runs this new cell from the journal of a run on a host that was lost (SessionRuntime's
+   * replayCell): the calls still in flight there (`outstanding`) are answered by answerCall.
+   */
+  rerun(program: Program, outstanding: readonly string[]): void {
+    this.#durability.rerun(program);
+    for (const callId of outstanding) this.#toolCalls.restorePaused(callId);
+    this.#run(program.source, program.filename, program.config);
+    this.#durability.advance();
+  }
+
+  /** The outcome of a call in flight when the cell's earlier run was lost (see rerun). */
+  answerCall(callId: string, answer: CellAnswer): void {
+    const recorded = this.#durability.journal.call(callId);
+    const tool = recorded === undefined ? undefined : this.#options.tools[recorded.index];
+    if (tool === undefined || !this.#toolCalls.pending.includes(callId))
+      throw new CodeCellError('ERR_INVALID_REQUEST', `cell ${this.id} waits for no outcome of ${callId}`);
+    this.#toolCalls.answer(callId, tool.id, answer);
   }
 
   #addOutput(item: OutputItem): void {

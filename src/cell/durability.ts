@@ -63,6 +63,11 @@ export class CellDurability {
     if (this.journal.durable) this.#program = program;
   }
 
+  /** What the cell runs, while its journal is kept (undefined once it is not: it cannot run again). */
+  get program(): Program | undefined {
+    return this.journal.durable ? this.#program : undefined;
+  }
+
   /** The sandbox's journal configuration for a run: its seed and the clock to read first ('' without). */
   sandboxJournal(): string {
     const { durable, seed, clock } = this.journal;
@@ -185,6 +190,12 @@ export class CellDurability {
     this.#replay = replay;
     for (const delivery of this.#held.splice(0)) replay.hold(delivery);
     return program;
+  }
+
+  /** A cell lost with its host runs again here from its journal: `program` is what it ran. */
+  rerun(program: Program): Program | undefined {
+    this.#program = program;
+    return this.replay();
   }
 
   /** Delivers what the replay can deliver now (called once the run started). */

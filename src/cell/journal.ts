@@ -37,6 +37,30 @@ export interface JournalSnapshot {
   notifications: number;
 }
 
+/** How far a reader (a host's mirror for its client) has taken a journal: counts of each list. */
+export interface JournalMark {
+  clock: number;
+  calls: number;
+  deliveries: number;
+  outputs: number;
+  notifications: number;
+  lost: boolean;
+}
+
+/**
+ * What a journal gained since a mark, as plain JSON: new clock readings, calls and deliveries,
+ * and the output and notification counts now; `lost` once it passed its bound (the cell can no
+ * longer run again from it).
+ */
+export interface JournalUpdate {
+  clock?: number[];
+  calls?: JournaledCall[];
+  deliveries?: JournalDelivery[];
+  outputs: number;
+  notifications: number;
+  lost?: true;
+}
+
 /** How a delivery is kept: a settle that returned, one that threw, or a timer. */
 const RETURNED = 0;
 const THREW = 1;
@@ -100,6 +124,52 @@ export class CellJournal {
     const payload = this.#payloads[position] ?? '';
     const errorKind = this.#errorKinds[position] ?? '';
     return { kind: 'settle', callId: ref as string, ok: kind === RETURNED, payload, errorKind };
+  }
+
+  /** A mark before anything of this journal. */
+  static get start(): JournalMark {
+    return { clock: 0, calls: 0, deliveries: 0, outputs: 0, notifications: 0, lost: false };
+  }
+
+  /** What the journal gained since `mark` (undefined: nothing), moving the mark past it. */
+  since(mark: JournalMark): JournalUpdate | undefined {
+    const { outputs, notifications } = this;
+    if (mark.lost) return undefined;
+    if (!this.#durable) {
+      mark.lost = true;
+      return { outputs, notifications, lost: true };
+    }
+    const clockNew = this.clock.length > mark.clock;
+    const callsNew = this.#callIds.length > mark.calls;
+    const deliveriesNew = this.#kinds.length > mark.deliveries;
+    if (!clockNew && !callsNew && !deliveriesNew && outputs === mark.outputs && notifications === mark.notifications)
+      return undefined;
+    const update: JournalUpdate = { outputs, notifications };
+    if (clockNew) update.clock = this.clock.slice(mark.clock);
+    if (callsNew) {
+      const calls: JournaledCall[] = [];
+      for (let position = mark.calls; position < this.#callIds.length; position++)
+        calls.push({
+          callId: this.#callIds[position] as string,
+          index: this.#callIndexes[position] as number,
+          inputJson: this.#callInputs[position] as string,
+        });
+      update.calls = calls;
+    }
+    if (deliveriesNew) {
+      const deliveries: JournalDelivery[] = [];
+      for (let position = mark.deliveries; position < this.#kinds.length; position++)
+        deliveries.push(this.delivery(position));
+      update.deliveries = deliveries;
+    }
+    Object.assign(mark, {
+      clock: this.clock.length,
+      calls: this.#callIds.length,
+      deliveries: this.#kinds.length,
+      outputs,
+      notifications,
+    });
+    return update;
   }
 
   /** The recorded call of this id and its position, if the journal holds it. */

@@ -9,7 +9,7 @@ import { checkLimits, DEFAULT_LIMITS, mergeLimits, type CellLimits } from '../li
 import type { CellTool } from '../cell/tool-calls.js';
 import type { CellEvent, ToolDefinition } from '../types.js';
 import { checkTools } from '../validate.js';
-import type { PausedCellSnapshot } from './snapshot.js';
+import type { PausedCellSnapshot, ReplayStart } from './snapshot.js';
 
 type Interrupted = Extract<CellEvent, { kind: 'interrupted' }>;
 
@@ -32,6 +32,25 @@ export function snapshotPausedCell(cell: Cell): PausedCellSnapshot | undefined {
   };
 }
 
+/**
+ * What a host's client keeps of a running cell first (SessionRuntime#cellJournal): what it runs,
+ * with which tools, limits and stored values, and its journal's seed.
+ */
+export function replayStartOf(cell: Cell): ReplayStart | undefined {
+  const run = cell.runState();
+  if (run?.program === undefined) return undefined;
+  const { stored } = JSON.parse(run.program.config) as { stored: Record<string, string> | null };
+  return {
+    code: run.program.source,
+    filename: run.program.filename,
+    toolCallId: run.toolCallId,
+    tools: run.tools.map((tool) => JSON.parse(JSON.stringify(tool.definition)) as ToolDefinition),
+    limits: { ...run.limits },
+    storedValues: stored,
+    seed: run.journal.seed,
+  };
+}
+
 /** A paused cell from a snapshot, checked, ready to be made a Cell of the resumed session. */
 export interface RestoredCell {
   code: string;
@@ -48,12 +67,31 @@ export interface RestoredCell {
 /** Checks `pausedCells[index]` of a snapshot whose next cell id is `nextCellId`: ERR_INVALID_REQUEST saying why. */
 export function checkPausedCell(value: unknown, index: number, nextCellId: number): RestoredCell {
   const where = `snapshot.pausedCells[${index}]`;
+  const run = checkCellRun(value, where, 'cannot resume the session');
+  const saved = value as Record<string, unknown>;
+  let held: JournalDelivery[];
+  try {
+    if (!Array.isArray(saved.held)) throw new Error('held must be an array');
+    held = saved.held.map(checkDelivery);
+  } catch (error) {
+    throw invalidRequest(`cannot resume the session: ${where}: ${messageOf(error)}`);
+  }
+  const paused = checkEvent(saved.event, run.journal, nextCellId);
+  if (paused === undefined)
+    throw invalidRequest(
+      `cannot resume the session: ${where}.event must be the interrupted event of a call its journal holds, still pending`,
+    );
+  return { ...run, held, event: paused };
+}
+
+/** What any saved run of a cell holds, checked: what it runs, with which tools, limits and values, and its journal. */
+export function checkCellRun(value: unknown, where: string, refusal: string): Omit<RestoredCell, 'held' | 'event'> {
   const bad = (why: string): never => {
-    throw invalidRequest(`cannot resume the session: ${where}${why}`);
+    throw invalidRequest(`${refusal}: ${where}${why}`);
   };
   if (value === null || typeof value !== 'object' || Array.isArray(value)) return bad(' must be an object');
   const saved = value as Record<string, unknown>;
-  const { code, filename, toolCallId, storedValues, event } = saved;
+  const { code, filename, toolCallId, storedValues } = saved;
   if (typeof code !== 'string' || typeof filename !== 'string' || typeof toolCallId !== 'string')
     return bad(' needs the code, filename and toolCallId texts it ran with');
   const limits = mergeLimits(DEFAULT_LIMITS, checkLimits(saved.limits, `${where}.limits`));
@@ -64,17 +102,11 @@ export function checkPausedCell(value: unknown, index: number, nextCellId: numbe
   if (storedValues !== null && storedBytesOf(storedValues as Record<string, string>) > limits.maxStoredBytes)
     bad('.storedValues are over its maxStoredBytes limit');
   let journal: CellJournal;
-  let held: JournalDelivery[];
   try {
     journal = CellJournal.restore(saved.journal, limits.journalMaxBytes);
-    if (!Array.isArray(saved.held)) throw new Error('held must be an array');
-    held = saved.held.map(checkDelivery);
   } catch (error) {
     return bad(`: ${messageOf(error)}`);
   }
-  const paused = checkEvent(event, journal, nextCellId);
-  if (paused === undefined)
-    return bad('.event must be the interrupted event of a call its journal holds, still pending');
   return {
     code,
     filename,
@@ -83,9 +115,28 @@ export function checkPausedCell(value: unknown, index: number, nextCellId: numbe
     limits,
     storedValues: storedValues as Record<string, string> | null,
     journal,
-    held,
-    event: paused,
   };
+}
+
+/** A cell lost with its host, as its client sends it to run again (replayCell), checked. */
+export function checkReplayableCell(
+  value: unknown,
+  nextCellId: number,
+): Omit<RestoredCell, 'held' | 'event'> & {
+  cellId: string;
+  outstanding: string[];
+} {
+  const refusal = 'cannot replay the cell';
+  const run = checkCellRun(value, 'cell', refusal);
+  const { cellId, outstanding } = value as Record<string, unknown>;
+  if (typeof cellId !== 'string' || !/^[1-9]\d*$/.test(cellId) || Number(cellId) >= nextCellId)
+    throw invalidRequest(`${refusal}: cell.cellId must be the id of a cell this session gave out`);
+  if (!Array.isArray(outstanding) || !outstanding.every((callId) => typeof callId === 'string'))
+    throw invalidRequest(`${refusal}: cell.outstanding must be an array of call ids`);
+  for (const callId of outstanding as string[])
+    if (run.journal.call(callId) === undefined || run.journal.outcomeOf(callId) !== 'pending')
+      throw invalidRequest(`${refusal}: cell.outstanding names ${callId}, not a call its journal holds still pending`);
+  return { ...run, cellId, outstanding: outstanding as string[] };
 }
 
 function isTextRecord(value: unknown): value is Record<string, string> {

@@ -13,10 +13,17 @@ import { consoleLogger } from '../logger.js';
 import { CodeCellError, missingCell, notInterrupted, quiet } from '../errors.js';
 import { DEFAULT_OBSERVE } from '../defaults.js';
 import { NO_ISOLATE, type CellIsolate, type CellRunIsolate } from '../isolate/cell-isolate.js';
-import type { CellJournal } from '../cell/journal.js';
+import { CellJournal, type JournalMark, type JournalUpdate } from '../cell/journal.js';
 import { activeContext, endSpan, startSpan, traced, type TraceSpan } from '../tracing.js';
 import { Admissions } from './admissions.js';
-import { checkPausedCell, snapshotPausedCell, storedBytesOf, type RestoredCell } from './paused-cells.js';
+import {
+  checkPausedCell,
+  checkReplayableCell,
+  replayStartOf,
+  snapshotPausedCell,
+  storedBytesOf,
+  type RestoredCell,
+} from './paused-cells.js';
 import { assertIsolatesUsable } from '../isolate/load.js';
 import { defaultIsolatePool, IsolatePool } from '../isolate/pool.js';
 import { RunGate } from '../isolate/run-gate.js';
@@ -34,6 +41,8 @@ import {
   checkStoredBytes,
   SNAPSHOT_VERSION,
   snapshotOptions,
+  type ReplayableCell,
+  type ReplayStart,
   type SessionSnapshot,
 } from './snapshot.js';
 
@@ -92,6 +101,28 @@ export interface SessionRuntime extends CodeCellSession {
    */
   suspend(options?: SuspendOptions): Promise<SessionSnapshot>;
 }
+
+/**
+ * What a host does with a session's cells besides the public interface (SPEC §13): it mirrors
+ * each running cell's journal to its client (cellJournal), and runs a cell lost with another host
+ * again (replayCell, settleCall). codecell-host's own; not part of the public API.
+ */
+export interface HostedRuntime extends SessionRuntime {
+  cellJournal(cellId: CellId, mark?: JournalMark): CellJournalUpdate | undefined;
+  replayCell(saved: ReplayableCell): Promise<void>;
+  settleCall(cellId: CellId, callId: string, answer: CellAnswer): void;
+}
+
+/** A running cell's journal as a host mirrors it: what it runs (the first time), what it consumed since `mark`. */
+export interface CellJournalUpdate {
+  /** The mark to pass next time (moved past `update`). */
+  mark: JournalMark;
+  start?: ReplayStart;
+  update?: JournalUpdate;
+}
+
+/** A SessionRuntime as its host uses it. */
+export const hostedRuntime = (runtime: SessionRuntime): HostedRuntime => runtime as HostedRuntime;
 
 /** What suspend() takes. */
 export interface SuspendOptions {
@@ -382,6 +413,67 @@ export const SessionRuntime: SessionRuntimeConstructor = class SessionRuntime ex
     isolate.useGate(this.#gate);
     cell.resume(isolate, checked, span);
     return cell.observe(mode);
+  }
+
+  /**
+   * What a running cell consumed since `mark` and, without one, what it runs: a host sends it to
+   * its client, which runs the cell again on another host if this one is lost (replayCell).
+   * Undefined for a cell that is not running here, or keeps no journal.
+   */
+  cellJournal(cellId: CellId, mark?: JournalMark): CellJournalUpdate | undefined {
+    const cell = this.#cells.get(cellId);
+    const start = mark === undefined && cell !== undefined ? replayStartOf(cell) : undefined;
+    if (cell === undefined || (mark === undefined && start === undefined)) return undefined;
+    const run = cell.runState();
+    const at = mark ?? CellJournal.start;
+    const update = run === undefined ? undefined : run.journal.since(at);
+    return { mark: at, ...(start === undefined ? {} : { start }), ...(update === undefined ? {} : { update }) };
+  }
+
+  /**
+   * Runs a cell lost with its host again here, from its journal as its client kept it (SPEC §13):
+   * recorded outcomes go in without a delegate call, the calls still in flight there wait for
+   * settleCall, then the cell goes on live. Resolves once it runs (observe it as any cell).
+   */
+  async replayCell(saved: ReplayableCell): Promise<void> {
+    const parent = activeContext();
+    this.assertNotShuttingDown();
+    this.#assertNotSuspending();
+    const checked = checkReplayableCell(saved, this.#cellSeq + 1);
+    const { cellId, limits } = checked;
+    if (this.#cells.get(cellId) !== undefined)
+      throw new CodeCellError('ERR_INVALID_REQUEST', `cannot replay the cell: cell ${cellId} is still here`);
+    assertWithinCaps(limits, this.#caps, 'cell.limits');
+    this.#checkAdmission(checked.code, limits);
+    const tools = this.#checked(checked.tools);
+    const span = startSpan('codecell.cell', { 'codecell.cell.id': cellId, 'codecell.cell.replayed': true }, parent);
+    this.#admitting++;
+    let isolate: CellIsolate;
+    try {
+      isolate = await this.#admissions.take(limits.memoryMb, span);
+    } finally {
+      this.#admitting--;
+    }
+    if (this.shuttingDown || this.#suspending) {
+      endSpan(span, {}, 'the session is shutting down');
+      isolate.dispose();
+      this.assertNotShuttingDown();
+      this.#assertNotSuspending();
+    }
+    isolate.useGate(this.#gate);
+    this.#streams.admit(cellId);
+    this.#observer?.({ cellId, type: 'admitted' });
+    const cell = this.#newCell(isolate, cellId, checked.toolCallId, tools, limits, checked.journal, span);
+    this.#cells.add(cell);
+    const config = this.#sandboxConfig(tools, limits, checked.storedValues);
+    cell.rerun({ source: checked.code, filename: checked.filename, config }, checked.outstanding);
+  }
+
+  /** The outcome of a replayed cell's call that was still in flight on its lost host (replayCell). */
+  settleCall(cellId: CellId, callId: string, answer: CellAnswer): void {
+    const cell = this.#openCell(cellId);
+    if (typeof callId !== 'string') throw new CodeCellError('ERR_INVALID_REQUEST', 'callId must be a string');
+    cell.answerCall(callId, checkCellAnswer(answer));
   }
 
   protected cellEvents(cellId: CellId, options: EventsOptions): HandOffStream<CellStreamEvent> {

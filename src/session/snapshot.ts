@@ -6,7 +6,7 @@ import { invalidRequest } from '../errors.js';
 import { byteLength } from '../json.js';
 import type { CellLimits } from '../limits.js';
 import type { JournalDelivery, JournalSnapshot } from '../cell/journal.js';
-import type { CellEvent, ToolDefinition } from '../types.js';
+import type { CellEvent, CellId, ToolDefinition } from '../types.js';
 
 /** The snapshot format this codecell writes and reads. */
 export const SNAPSHOT_VERSION = 1;
@@ -46,6 +46,19 @@ export interface PausedCellSnapshot {
   /** Its interrupted event (with the items no observer took yet). */
   event: Extract<CellEvent, { kind: 'interrupted' }>;
 }
+
+/**
+ * A running cell as a host's client keeps it (SessionRuntime#cellJournal), sent to another host
+ * when its own was lost (replayCell): what it runs and with what, its journal as far as the client
+ * saw its effects, and its calls still in flight there (their outcomes come by settleCall).
+ */
+export interface ReplayableCell extends Omit<PausedCellSnapshot, 'held' | 'event'> {
+  cellId: CellId;
+  outstanding: string[];
+}
+
+/** What a host's client learns of a running cell first: what it runs, and its journal's seed. */
+export type ReplayStart = Omit<PausedCellSnapshot, 'held' | 'event' | 'journal'> & { seed: number };
 
 const OPTION_KEYS = new Set(['tools', 'limits', 'storedValues', 'callbackAbortDeadlineMs']);
 

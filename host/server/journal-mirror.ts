@@ -1,0 +1,47 @@
+// What a host sends a re-homing client about each running cell of a session (SPEC §13, ADR 16):
+// first what the cell runs, then its journal as it grows, each time just before another message
+// about the cell leaves — so the client holds the journal up to every effect of the cell it has
+// seen (a call, a notification, output), and can run the cell again elsewhere if this host is lost.
+import type { CellId } from '../../src/index.js';
+import type { HostedRuntime, JournalMark } from '../../src/internal.js';
+import type { Notify } from '../wire/rpc.js';
+import { Methods, type SessionId } from '../wire/protocol.js';
+
+export class JournalMirror {
+  readonly #runtime: HostedRuntime;
+  readonly #notify: Notify;
+  readonly #sessionId: SessionId;
+  /** Per running cell, how far its journal was sent (null: it keeps none, nothing to send). */
+  readonly #marks = new Map<CellId, JournalMark | null>();
+
+  constructor(runtime: HostedRuntime, notify: Notify, sessionId: SessionId) {
+    this.#runtime = runtime;
+    this.#notify = notify;
+    this.#sessionId = sessionId;
+  }
+
+  /** Sends what the cell's journal gained since it was last sent (and, the first time, what it runs). */
+  flush(cellId: CellId): void {
+    const mark = this.#marks.get(cellId);
+    if (mark === null) return;
+    const journal = this.#runtime.cellJournal(cellId, mark);
+    if (journal === undefined) {
+      if (mark === undefined) this.#marks.set(cellId, null);
+      return;
+    }
+    this.#marks.set(cellId, journal.mark);
+    const { start, update } = journal;
+    if (start === undefined && update === undefined) return;
+    this.#notify(Methods.cellJournal, {
+      sessionId: this.#sessionId,
+      cellId,
+      ...(start === undefined ? {} : { start }),
+      ...(update === undefined ? {} : { update }),
+    });
+  }
+
+  /** The cell closed: nothing more is sent about it. */
+  closed(cellId: CellId): void {
+    this.#marks.delete(cellId);
+  }
+}
