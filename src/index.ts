@@ -1,8 +1,8 @@
 // The public surface of `codecell`, exported by name (a test pins this list).
 export { SessionRuntime, DEFAULT_CALLBACK_ABORT_DEADLINE_MS } from './session/session-runtime.js';
 export type { SessionRuntimeConstructor, SessionRuntimeOptions, SuspendOptions } from './session/session-runtime.js';
-export type { PausedCellSnapshot, SessionSnapshot } from './session/snapshot.js';
-export type { JournalDelivery, JournaledCall, JournalSnapshot } from './cell/journal.js';
+export type { PausedCellSnapshot, ReplayableCell, ReplayStart, SessionSnapshot } from './session/snapshot.js';
+export type { JournalDelivery, JournaledCall, JournalSnapshot, JournalUpdate } from './cell/journal.js';
 export { CodeCellError, ERROR_CODES, isCodeCellError } from './errors.js';
 export { CellInterrupt } from './interrupt.js';
 export { cellFailure } from './outcome.js';

@@ -121,6 +121,8 @@ function describeEvent(event: CellStreamEvent): string | undefined {
       return `• ${event.text}`;
     case 'gap':
       return `[${event.dropped} event(s) dropped]`;
+    case 'replayed':
+      return `[its host ${event.from} was lost: it runs on from its journal on ${event.to}]`;
     case 'closed':
       return undefined;
   }

@@ -4,15 +4,17 @@
 // reached the client. From these, a cell whose host is lost runs again on the new host
 // (cell/replay): recorded outcomes go in without the delegate, output already seen is not
 // repeated, and the calls still in flight are answered by the delegate's own promises.
-import type { CellAnswer, CellId, ObserveMode } from '../../src/index.js';
-import {
-  byteLength,
-  type JournalDelivery,
-  type JournaledCall,
-  type JournalUpdate,
-  type ReplayableCell,
-  type ReplayStart,
-} from '../../src/internal.js';
+import type {
+  CellAnswer,
+  CellId,
+  JournalDelivery,
+  JournaledCall,
+  JournalUpdate,
+  ObserveMode,
+  ReplayableCell,
+  ReplayStart,
+} from '../../src/index.js';
+import { byteLength } from '../../src/internal.js';
 
 /** What a call's outcome costs of a kept journal's bound besides its text. */
 const ENTRY_BYTES = 32;

@@ -44,7 +44,7 @@ import { ResultBounds } from './result-bounds.js';
 import { InitialEvents } from './initial-events.js';
 import { RemoteCells } from './remote-cells.js';
 import { SessionRecord } from './session-record.js';
-import { CellJournals } from './cell-journals.js';
+import { CellReplays, type ReplayingSession } from './cell-replays.js';
 import type { CreatedSession, CreateParams } from './session-create.js';
 import { SessionMove, type MovingSession, type Rehome } from './session-move.js';
 import type { HostLink, Inbound, LinkedSession } from './link.js';
@@ -88,7 +88,7 @@ export interface RemoteSession extends CodeCellSession {
  * keeps a record to rebuild itself on another host, and moves there when its host is lost or
  * drains (SPEC §13): its link and id on the host change, the session goes on.
  */
-export class HostSession extends SessionBase implements RemoteSession, LinkedSession, MovingSession {
+export class HostSession extends SessionBase implements RemoteSession, LinkedSession, MovingSession, ReplayingSession {
   #sessionId: SessionId;
   /** The setup cell's id, when the session was created with `setupSource`. */
   readonly setupCellId: CellId | undefined;
@@ -101,10 +101,8 @@ export class HostSession extends SessionBase implements RemoteSession, LinkedSes
   readonly #record: SessionRecord | undefined;
   /** How the session moves to another host (with a rehome). */
   readonly #move: SessionMove | undefined;
-  /** Each running cell's journal, to run it again on another host (with a rehome). */
-  readonly #journals: CellJournals | undefined;
-  /** Cells lost with their host that run again on the next: true once they run there, false if not. */
-  readonly #replays = new Map<CellId, PromiseWithResolvers<boolean>>();
+  /** Each running cell's journal, and the cells lost with their host that run again (with a rehome). */
+  readonly #replays: CellReplays | undefined;
   /** cell/execute requests in flight (a hand-off waits for them). */
   #executing = 0;
   readonly #streams: CellStreams;
@@ -147,7 +145,7 @@ export class HostSession extends SessionBase implements RemoteSession, LinkedSes
       this.#record = new SessionRecord(maxStoredBytes, restore);
       if (created.setupCellId !== undefined) this.#record.admitted(created.setupCellId);
       this.#move = new SessionMove(this, rehome, this.#record, own);
-      this.#journals = new CellJournals();
+      this.#replays = new CellReplays(this);
     }
     this.#streams = new CellStreams({ logger: link.logger, retainClosed: 64, sessionFromCells: false });
     this.#setupInitial = created.setupCellId === undefined ? undefined : this.#admitted(created.setupCellId);
@@ -202,7 +200,7 @@ export class HostSession extends SessionBase implements RemoteSession, LinkedSes
     const own = request.limits?.maxToolResultBytes;
     if (typeof own === 'number') this.#bounds.cell(cellId, own);
     this.#record?.admitted(cellId);
-    this.#journals?.admitted(cellId, initialObserve ?? DEFAULT_OBSERVE);
+    this.#replays?.journals.admitted(cellId, initialObserve ?? DEFAULT_OBSERVE);
     const started = this.startedCell(cellId, this.#admitted(cellId));
     this.#cells.timed(cellId, _meta);
     return started;
@@ -329,7 +327,7 @@ export class HostSession extends SessionBase implements RemoteSession, LinkedSes
       this.#link.request(Methods.cellSubscribe, { sessionId: this.sessionId, cellId, from }).catch((error: unknown) => {
         // The host no longer has the cell's events (or is gone): the stream ends, or fails —
         // unless the cell runs again on another host, which it subscribes to then.
-        if (this.#replays.has(cellId)) return;
+        if (this.#replays?.has(cellId) === true) return;
         this.#streams.end(cellId, this.#hostDead);
         if (this.#hostDead === undefined)
           this.#link.logger.warn(`codecell: subscribing to cell ${cellId} failed: ${messageOf(error)}`);
@@ -372,7 +370,7 @@ export class HostSession extends SessionBase implements RemoteSession, LinkedSes
     if (entry.type === 'request') {
       const call = entry.message.call.value as NestedToolCall;
       const bound = this.#bounds.of(call.cellId, this.#cells.isKnown(call.cellId));
-      const journals = this.#journals;
+      const journals = this.#replays?.journals;
       if (entry.message.name !== 'invokeTool') {
         journals?.notified(call.cellId);
         return serveDelegateCall(this.#delegate, entry.message, bound);
@@ -388,7 +386,7 @@ export class HostSession extends SessionBase implements RemoteSession, LinkedSes
     }
     const message = entry.message;
     if (message.type === 'journal') {
-      this.#journals?.journaled(message.params.cellId, message.params.start, message.params.update);
+      this.#replays?.journals.journaled(message.params.cellId, message.params.start, message.params.update);
     } else if (message.type === 'stored') {
       this.#record?.committed(message.params.values);
     } else if (message.type === 'event') {
@@ -400,7 +398,7 @@ export class HostSession extends SessionBase implements RemoteSession, LinkedSes
     } else {
       this.#closed(message.params.cellId);
       this.#record?.cellClosed(message.params.cellId);
-      this.#journals?.closed(message.params.cellId);
+      this.#replays?.journals.closed(message.params.cellId);
       this.#move?.settled();
     }
   }
@@ -453,17 +451,12 @@ export class HostSession extends SessionBase implements RemoteSession, LinkedSes
   loseOpenCells(): void {
     for (const cellId of this.#cells.open) {
       // A cell with a journal runs again on the next host (SPEC §13); its delegate calls go on.
-      if (this.#replays.has(cellId)) continue; // lost with the host it moved to, before it ran there
-      if (this.#journals?.replayable(cellId) === undefined) this.#lose(cellId);
-      else {
-        this.#replays.set(cellId, Promise.withResolvers<boolean>());
-        this.#link.keepCalls(this.sessionId, cellId);
-      }
+      if (this.#replays?.keep(cellId) !== true) this.#lose(cellId);
     }
   }
 
   async replayKept(from: HostLink): Promise<void> {
-    await Promise.all([...this.#replays.keys()].map((cellId) => this.#replay(cellId, from)));
+    await this.#replays?.replayAll(from);
   }
 
   async takeUnread(from: HostLink): Promise<void> {
@@ -497,54 +490,26 @@ export class HostSession extends SessionBase implements RemoteSession, LinkedSes
   fail(error: CodeCellError): void {
     this.#hostDead = error;
     // Cells that were to run again on another host are lost: no host took the session.
-    for (const [cellId, replay] of this.#replays) {
-      this.#lose(cellId);
-      replay.resolve(false);
-    }
-    this.#replays.clear();
+    this.#replays?.loseAll();
     this.#endAll(error);
   }
 
-  /**
-   * Runs a cell lost with `from` again on the session's new host, from its journal: the calls
-   * still in flight send their outcomes there, its stream says so, its observers go on there.
-   */
-  async #replay(cellId: CellId, from: HostLink): Promise<void> {
-    const replay = this.#replays.get(cellId);
-    const journals = this.#journals;
-    const cell = journals?.replayable(cellId);
-    const link = this.#link;
-    const sessionId = this.sessionId;
-    let ran = false;
-    if (cell !== undefined && journals !== undefined)
-      try {
-        await link.request(Methods.cellReplay, { sessionId, cell, ...tracedParams() });
-        ran = true;
-      } catch (error) {
-        link.logger.warn(`codecell: cell ${cellId} could not run again on ${link.name}: ${messageOf(error)}`);
-      }
-    this.#replays.delete(cellId);
-    if (!ran || journals === undefined) {
-      this.#lose(cellId);
-      replay?.resolve(false);
-      return;
-    }
-    journals.replaying(cellId, (callId, answer) => {
-      link.request(Methods.cellSettle, { sessionId, cellId, callId, answer }).catch(() => {});
-    });
-    const event: CellStreamEvent = { type: 'replayed', from: from.name, to: link.name };
-    this.#streams.emit(cellId, event);
-    this.#streams.emitSession({ cellId, ...event });
+  lose(cellId: CellId): void {
+    this.#lose(cellId);
+  }
+
+  runsAgain(cellId: CellId, replayed: CellStreamEvent, initialMode: ObserveMode | undefined): void {
+    this.#streams.emit(cellId, replayed);
+    this.#streams.emitSession({ cellId, ...replayed });
+    const { link, sessionId } = this;
     if (this.#cells.isSubscribed(cellId))
       link.request(Methods.cellSubscribe, { sessionId, cellId, from: 'now' }).catch(() => {});
     // An initial observation that never came is asked of the new host.
-    const initialMode = journals.initialMode(cellId);
     if (this.#initial.awaited(cellId) && initialMode !== undefined)
       link.request(Methods.cellObserve, { sessionId, cellId, mode: initialMode }).then(
         (answer) => this.#initial.arrived(cellId, answer),
         (error: unknown) => this.#initial.settleIfAwaited(cellId, this.#lostEvent(cellId, error)),
       );
-    replay?.resolve(true);
   }
 
   /**
@@ -556,8 +521,8 @@ export class HostSession extends SessionBase implements RemoteSession, LinkedSes
       const answer = await this.#link.request(Methods.cellObserve, { sessionId: this.sessionId, cellId, mode }, signal);
       return this.#delivered(cellId, answer);
     } catch (error) {
-      const replay = this.#replays.get(cellId);
-      if (replay !== undefined && (await replay.promise)) return this.#observeOnHost(cellId, mode, signal);
+      const ran = this.#replays?.ran(cellId);
+      if (ran !== undefined && (await ran)) return this.#observeOnHost(cellId, mode, signal);
       // The cell was lost with its host while this waited: its end is held here.
       const lost = this.#cells.takeHeld(cellId);
       if (lost !== undefined) return lost;
@@ -569,7 +534,7 @@ export class HostSession extends SessionBase implements RemoteSession, LinkedSes
   /** An answer about the cell reached this client (its output items count as seen: SPEC §13). */
   #delivered(cellId: CellId, answer: WireCellEvent): CellEvent {
     const event = this.#cells.delivered(cellId, answer);
-    this.#journals?.itemsSeen(cellId, event.items.length);
+    this.#replays?.journals.itemsSeen(cellId, event.items.length);
     return event;
   }
 

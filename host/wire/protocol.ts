@@ -23,7 +23,7 @@ import {
   type SessionStreamEvent,
   type ToolDefinition,
 } from '../../src/index.js';
-import type { JournalUpdate, ReplayableCell, ReplayStart } from '../../src/internal.js';
+import type { JournalUpdate, ReplayableCell, ReplayStart } from '../../src/index.js';
 import type {
   Direction,
   MethodKind,

@@ -14,7 +14,7 @@ import type {
   SessionStreamEvent,
   ToolDefinition,
 } from '../../src/index.js';
-import type { JournalUpdate, ReplayableCell, ReplayStart } from '../../src/internal.js';
+import type { JournalUpdate, ReplayableCell, ReplayStart } from '../../src/index.js';
 
 /** A session's id on its host, assigned by the host. */
 export type SessionId = string;

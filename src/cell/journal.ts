@@ -53,11 +53,16 @@ export interface JournalMark {
  * longer run again from it).
  */
 export interface JournalUpdate {
+  /** Clock readings since the last update, in order. */
   clock?: number[];
+  /** Calls made since. */
   calls?: JournaledCall[];
+  /** Deliveries into the sandbox since, in the order it took them. */
   deliveries?: JournalDelivery[];
+  /** Output items and notifications the cell produced so far. */
   outputs: number;
   notifications: number;
+  /** The journal passed journalMaxBytes: the cell can no longer run again from it. */
   lost?: true;
 }
 

@@ -53,7 +53,9 @@ export interface PausedCellSnapshot {
  * saw its effects, and its calls still in flight there (their outcomes come by settleCall).
  */
 export interface ReplayableCell extends Omit<PausedCellSnapshot, 'held' | 'event'> {
+  /** Its id in its session (ids continue on the new host). */
   cellId: CellId;
+  /** Calls of its journal still in flight at the client: their outcomes come by settleCall. */
   outstanding: string[];
 }
 
