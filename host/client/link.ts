@@ -15,6 +15,7 @@ import {
   errorFromWire,
   Methods,
   PROTOCOL_VERSION,
+  type CellJournalPart,
   type DelegateCallName,
   type Handlers,
   type HostLoad,
@@ -295,6 +296,13 @@ export class HostLink {
       value,
       { answer: resolve, fail: reject },
     );
+    // The cell's journal up to this call (a re-homing session's mirror) reaches its session first.
+    const journal = (params as { journal?: CellJournalPart }).journal;
+    if (journal !== undefined)
+      this.sessions.routeNotification(params.sessionId, {
+        type: 'journal',
+        params: { sessionId: params.sessionId, cellId, ...journal },
+      });
     // The host's span of this call (SPEC §14): the delegate runs as its child.
     const meta = (params as Traced)._meta;
     this.sessions.route(params.sessionId, {

@@ -4,7 +4,7 @@
 import { CellInterrupt, type CellId, type JsonValue, type SessionRuntimeDelegate } from '../../src/index.js';
 import { errorOfKind, ParsedJson, recordsSpans, traceMeta } from '../../src/internal.js';
 import type { Notify, RpcConnection, RpcError } from '../wire/rpc.js';
-import { DelegateCalls, Methods, type DelegateCall, type SessionId } from '../wire/protocol.js';
+import { DelegateCalls, Methods, type CellJournalPart, type DelegateCall, type SessionId } from '../wire/protocol.js';
 
 /**
  * The session's delegate: each delegate call of the table is a request to the client (given up
@@ -13,7 +13,7 @@ import { DelegateCalls, Methods, type DelegateCall, type SessionId } from '../wi
 export function forwardingDelegate(
   host: { readonly rpc: RpcConnection; readonly notify: Notify },
   sessionId: SessionId,
-  beforeCall: (cellId: CellId) => void = () => {},
+  journalOf: (cellId: CellId) => CellJournalPart | undefined = () => undefined,
 ): SessionRuntimeDelegate {
   // Given up with the cell's signal: one cell/cancel for all the cell's calls of the method.
   const forward = (call: DelegateCall) => {
@@ -26,8 +26,9 @@ export function forwardingDelegate(
       // Without an SDK in this process no span is active here: nothing to carry (no work per call).
       const meta = recordsSpans() ? traceMeta() : undefined;
       if (meta !== undefined) params._meta = meta;
-      // The cell's journal up to this call reaches the client first (a re-homing client's mirror).
-      beforeCall(value.cellId);
+      // The cell's journal up to this call goes with it (a re-homing client's mirror).
+      const journal = journalOf(value.cellId);
+      if (journal !== undefined) (params as { journal?: CellJournalPart }).journal = journal;
       return host.rpc.request(call.method, params, { signal, cancelAll, decode });
     };
   };

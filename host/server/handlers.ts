@@ -187,7 +187,7 @@ async function createSession(
       ? { onStoredValuesCommitted: (values) => host.notify(Methods.sessionStored, { sessionId, values }) }
       : {}),
   };
-  const delegate = forwardingDelegate(host, sessionId, (cellId) => host.sessions.flush(sessionId, cellId));
+  const delegate = forwardingDelegate(host, sessionId, (cellId) => host.sessions.journalOf(sessionId, cellId));
   const runtime =
     restore === undefined
       ? new SessionRuntime(delegate, runtimeOptions)

@@ -5,7 +5,7 @@
 import type { CellId } from '../../src/index.js';
 import type { HostedRuntime, JournalMark } from '../../src/internal.js';
 import type { Notify } from '../wire/rpc.js';
-import { Methods, type SessionId } from '../wire/protocol.js';
+import { Methods, type CellJournalPart, type SessionId } from '../wire/protocol.js';
 
 export class JournalMirror {
   readonly #runtime: HostedRuntime;
@@ -22,22 +22,26 @@ export class JournalMirror {
 
   /** Sends what the cell's journal gained since it was last sent (and, the first time, what it runs). */
   flush(cellId: CellId): void {
+    const journal = this.take(cellId);
+    if (journal !== undefined) this.#notify(Methods.cellJournal, { sessionId: this.#sessionId, cellId, ...journal });
+  }
+
+  /**
+   * What the cell's journal gained since it was last sent (and, the first time, what it runs),
+   * as it goes with a delegate call (its `journal`); undefined when nothing.
+   */
+  take(cellId: CellId): CellJournalPart | undefined {
     const mark = this.#marks.get(cellId);
-    if (mark === null) return;
+    if (mark === null) return undefined;
     const journal = this.#runtime.cellJournal(cellId, mark);
     if (journal === undefined) {
       if (mark === undefined) this.#marks.set(cellId, null);
-      return;
+      return undefined;
     }
     this.#marks.set(cellId, journal.mark);
     const { start, update } = journal;
-    if (start === undefined && update === undefined) return;
-    this.#notify(Methods.cellJournal, {
-      sessionId: this.#sessionId,
-      cellId,
-      ...(start === undefined ? {} : { start }),
-      ...(update === undefined ? {} : { update }),
-    });
+    if (start === undefined && update === undefined) return undefined;
+    return { ...(start === undefined ? {} : { start }), ...(update === undefined ? {} : { update }) };
   }
 
   /** The cell closed: nothing more is sent about it. */

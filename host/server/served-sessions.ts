@@ -11,7 +11,7 @@ import type {
 } from '../../src/index.js';
 import { messageOf, readByTurn } from '../../src/internal.js';
 import { invalidParams, type Notify } from '../wire/rpc.js';
-import { Methods, type SessionId } from '../wire/protocol.js';
+import { Methods, type CellJournalPart, type SessionId } from '../wire/protocol.js';
 import { CellTimings } from './cell-timings.js';
 import type { JournalMirror } from './journal-mirror.js';
 import type { HostStats } from './stats.js';
@@ -64,6 +64,11 @@ export class ServedSessions {
   /** Before a message about the cell: its journal goes first, if the session is mirrored. */
   flush(sessionId: SessionId, cellId: CellId): void {
     this.#mirrors.get(sessionId)?.flush(cellId);
+  }
+
+  /** What goes with a delegate call of the cell of its journal, if the session is mirrored. */
+  journalOf(sessionId: SessionId, cellId: CellId): CellJournalPart | undefined {
+    return this.#mirrors.get(sessionId)?.take(cellId);
   }
 
   /** The cell closed: its journal is no longer sent. */

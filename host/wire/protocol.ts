@@ -64,6 +64,7 @@ export type {
   HostTiming,
   WireCellEvent,
   WireParams,
+  CellJournalPart,
   CellCancelParams,
   IncomingRequest,
   Serialised,
@@ -111,6 +112,16 @@ const inCell = { sessionId, cellId };
 /** W3C trace context of the sender's span (SPEC §14): what it starts at the other end is its child. */
 const traced = {
   _meta: z.object({ traceparent: z.string().optional(), tracestate: z.string().optional() }).optional(),
+};
+
+/** A running cell's journal as its host mirrors it (checked by the client as it replays). */
+const journalPart = {
+  journal: z
+    .object({
+      start: checkedByRuntime<ReplayStart>().optional(),
+      update: checkedByRuntime<JournalUpdate>().optional(),
+    })
+    .optional(),
 };
 
 /** A caller may not choose the session id: the host assigns it. */
@@ -217,15 +228,16 @@ export const Methods = {
   ),
   /** Liveness: answered at once by a host whose event loop runs, with its load (clients place sessions by it). */
   hostPing: request<'hostPing', HostPingResult>()('host/ping', 'toHost', z.object({})),
+  /** `journal`: the cell's journal up to this call, for a re-homing client (as cell/journal). */
   toolInvoke: request<'toolInvoke', ToolInvokeResult>()(
     'tool/invoke',
     'toClient',
-    z.object({ ...inSession, call: checkedByRuntime<NestedToolCall>(), ...traced }),
+    z.object({ ...inSession, call: checkedByRuntime<NestedToolCall>(), ...journalPart, ...traced }),
   ),
   cellNotify: request<'cellNotify', Record<string, never>>()(
     'cell/notify',
     'toClient',
-    z.object({ ...inSession, notification: checkedByRuntime<CellNotification>(), ...traced }),
+    z.object({ ...inSession, notification: checkedByRuntime<CellNotification>(), ...journalPart, ...traced }),
   ),
   /** The initial observation of a cell admitted by cell/execute or session/create. */
   cellInitialEvent: notification<'cellInitialEvent'>()(
@@ -261,11 +273,7 @@ export const Methods = {
    */
   cellJournal: notification<'cellJournal'>()(
     'cell/journal',
-    z.object({
-      ...inCell,
-      start: checkedByRuntime<ReplayStart>().optional(),
-      update: checkedByRuntime<JournalUpdate>().optional(),
-    }),
+    z.object({ ...inCell, ...journalPart.journal.unwrap().shape }),
   ),
   /**
    * The host drains (SIGTERM): it takes no new sessions, and ends the connection `graceMs` from

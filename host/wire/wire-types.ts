@@ -121,6 +121,12 @@ export interface InCell extends InSession {
   cellId: string;
 }
 
+/** A running cell's journal as its host mirrors it (cell/journal, or with a delegate call). */
+export interface CellJournalPart {
+  start?: ReplayStart;
+  update?: JournalUpdate;
+}
+
 /** The params of every method, by its key in Methods (e.g. `WireParams['cellExecute']`). */
 export interface WireParams {
   initialize: {
@@ -152,15 +158,15 @@ export interface WireParams {
   sessionShutdown: InSession;
   sessionSuspend: InSession;
   hostPing: Record<string, never>;
-  toolInvoke: InSession & { call: NestedToolCall } & Traced;
-  cellNotify: InSession & { notification: CellNotification } & Traced;
+  toolInvoke: InSession & { call: NestedToolCall; journal?: CellJournalPart } & Traced;
+  cellNotify: InSession & { notification: CellNotification; journal?: CellJournalPart } & Traced;
   cellInitialEvent: InCell & { event: WireCellEvent };
   cellEvent: InCell & { event: CellStreamEvent };
   sessionEvent: InSession & { event: SessionStreamEvent };
   cellCancel: InCell & { method: 'tool/invoke' | 'cell/notify' };
   cellClosed: InCell;
   sessionStored: InSession & { values: Record<string, string> };
-  cellJournal: InCell & { start?: ReplayStart; update?: JournalUpdate };
+  cellJournal: InCell & CellJournalPart;
   cellReplay: InSession & { cell: ReplayableCell } & Traced;
   cellSettle: InCell & { callId: string; answer: CellAnswer };
   hostDraining: { graceMs: number };
