@@ -30,6 +30,7 @@ export type { Host, HostOptions } from './server/server.js';
 export { Methods, PROTOCOL_VERSION, JsonRpcErrors, wireCodeOf, errorFromWire } from './wire/protocol.js';
 export type {
   CellExecuteResult,
+  CellJournalPart,
   Direction,
   HostLoad,
   HostTiming,

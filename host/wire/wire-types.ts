@@ -123,7 +123,9 @@ export interface InCell extends InSession {
 
 /** A running cell's journal as its host mirrors it (cell/journal, or with a delegate call). */
 export interface CellJournalPart {
+  /** What the cell runs: sent once, first. */
   start?: ReplayStart;
+  /** What it consumed since the last part. */
   update?: JournalUpdate;
 }
 
