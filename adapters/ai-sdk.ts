@@ -18,26 +18,44 @@ import {
 /** The AI SDK's tool context (not exported by `ai`). */
 type Context = Record<string, unknown>;
 
-/** One tool of the pair as an AI SDK tool; the SDK's abort signal reaches the cell. */
-function asTool<Input>(codeTool: CodeModeTool<Input>): Tool<Input, CodeModeResult> {
+/**
+ * One tool of the pair as an AI SDK tool; the SDK's abort signal reaches the cell. `pausedBy`
+ * (wait's): the call waits on a cell a tool paused — it needs the SDK's approval, and once
+ * approved (only then does the SDK run it) the cell goes on.
+ */
+function asTool<Input>(
+  codeTool: CodeModeTool<Input>,
+  pausedBy?: (input: Input) => boolean,
+): Tool<Input, CodeModeResult> {
   return tool<Input, CodeModeResult, Context>({
     description: codeTool.description,
     inputSchema: jsonSchema<Input>(codeTool.inputSchema as never),
     outputSchema: jsonSchema<CodeModeResult>(codeTool.outputSchema as never),
+    // (The SDK types the function's input through a conditional type a generic Input cannot meet.)
+    ...(pausedBy === undefined ? {} : { needsApproval: ((input: Input) => pausedBy(input)) as never }),
     execute: (input, { abortSignal }) =>
-      codeTool.execute(input, abortSignal === undefined ? {} : { signal: abortSignal }),
+      codeTool.execute(input, {
+        ...(abortSignal === undefined ? {} : { signal: abortSignal }),
+        ...(pausedBy?.(input) === true ? { approved: true } : {}),
+      }),
   });
 }
 
 /**
  * `{ exec, wait }` for `generateText({ tools })` / `streamText`: the cells run in `target` (a
  * session, or a SessionBuilder started on first use); the AI SDK's abort signal terminates the
- * cell being waited on. Spread it into `tools` (the names come from `options`).
+ * cell being waited on. Spread it into `tools` (the names come from `options`). A cell a tool
+ * paused (CellInterrupt) goes on through the SDK's tool approval: `wait` on it needs approval
+ * (a `tool-approval-request`); approved, the paused call gets `options.approvedAnswer`; denied,
+ * the cell stays paused (`wait` with `terminate` ends it without asking).
  */
 export function codeModeTools(target: CodeModeTarget, options: CodeModeToolsOptions = {}): AiSdkCodeModeTools {
-  const { exec, wait } = createCodeModeTools(target, options);
+  const codeMode = createCodeModeTools(target, options);
+  const { exec, wait } = codeMode;
+  const paused = (input: WaitInput): boolean =>
+    input.terminate !== true && codeMode.paused(input.cell_id) !== undefined;
   // The keys are the names the model sees.
-  return { [exec.name]: asTool(exec), [wait.name]: asTool(wait) };
+  return { [exec.name]: asTool(exec), [wait.name]: asTool(wait, paused) };
 }
 
 /** What codeModeTools returns: the two AI SDK tools, keyed by their names (exec and wait by default). */

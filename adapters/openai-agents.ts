@@ -12,31 +12,45 @@ import {
   type CodeModeTarget,
   type CodeModeTool,
   type CodeModeToolsOptions,
+  type WaitInput,
 } from '../src/index.js';
 
 /**
  * `[exec, wait]` for `new Agent({ tools })`: the cells run in `target` (a session, or a
  * SessionBuilder started on first use); each call's result reaches the model as text; an aborted
- * run terminates the cell being waited on.
+ * run terminates the cell being waited on. A cell a tool paused (CellInterrupt) goes on through
+ * the SDK's approvals: `wait` on it needs approval (the run's `interruptions`); once
+ * `state.approve(item)` and the run goes on, the paused call gets `options.approvedAnswer`;
+ * rejected, the cell stays paused (`wait` with `terminate` ends it without asking).
  */
 export function codeModeTools(target: CodeModeTarget, options: CodeModeToolsOptions = {}): FunctionTool[] {
-  const { exec, wait } = createCodeModeTools(target, options);
-  const asTool = <Input>(codeTool: CodeModeTool<Input>): FunctionTool =>
+  const codeMode = createCodeModeTools(target, options);
+  const { exec, wait } = codeMode;
+  const paused = (input: unknown): boolean => {
+    const { cell_id: cellId, terminate } = (input ?? {}) as Partial<WaitInput>;
+    return terminate !== true && typeof cellId === 'string' && codeMode.paused(cellId) !== undefined;
+  };
+  const asTool = <Input>(codeTool: CodeModeTool<Input>, gated = false): FunctionTool =>
     tool({
       name: codeTool.name,
       description: codeTool.description,
       parameters: codeTool.inputSchema as never,
       strict: true,
+      ...(gated ? { needsApproval: async (_context: unknown, input: unknown) => paused(input) } : {}),
       execute: async (input, _context, details) => {
         const run = (): Promise<CodeModeResult> =>
-          codeTool.execute(input as Input, details?.signal === undefined ? {} : { signal: details.signal });
+          codeTool.execute(input as Input, {
+            ...(details?.signal === undefined ? {} : { signal: details.signal }),
+            // The SDK runs a call that needed approval only once it was approved.
+            ...(gated && paused(input) ? { approved: true } : {}),
+          });
         return renderCodeModeResult(
           await (getCurrentTrace() === null ? run() : inCellSpan(codeTool.name, run)),
           wait.name,
         );
       },
     }) as FunctionTool;
-  return [asTool(exec), asTool(wait)];
+  return [asTool(exec), asTool(wait, true)];
 }
 
 /**

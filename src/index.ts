@@ -23,6 +23,7 @@ export type { IsolatePoolOptions } from './isolate/pool.js';
 export { renderToolDeclarations, describeExecTool } from './tools/declarations.js';
 export { createCodeModeTools, codeModeResult, codeModeStatus, renderCodeModeResult } from './tools/code-mode-tools.js';
 export type {
+  CellPause,
   CodeModeResult,
   CodeModeSearchTool,
   CodeModeTarget,

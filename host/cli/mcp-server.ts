@@ -8,9 +8,12 @@ import { CallToolRequestSchema, ListToolsRequestSchema } from '@modelcontextprot
 import {
   codeModeStatus,
   createCodeModeTools,
+  type CellAnswer,
+  type CellPause,
   type CellStreamEvent,
   type CodeCellSession,
   type CodeModeResult,
+  type CodeModeTools,
   type ToolDefinition,
 } from '../../src/index.js';
 import { CODECELL_VERSION, messageOf, withTraceMeta } from '../../src/internal.js';
@@ -22,8 +25,15 @@ const MAX_DECLARATION_CHARS = 8_000;
 export interface McpContext {
   /** Starts a codecell session over the upstream tools whose cells' notify() goes to `log` (this session's client). */
   startSession(log: (text: string) => void): Promise<CodeCellSession>;
-  /** The upstream tools known now, and word of an upstream that joins late. */
-  upstreams: { readonly tools: readonly ToolDefinition[]; onJoin(listener: () => void): () => void };
+  /**
+   * The upstream tools known now, word of an upstream that joins late, and the call a person
+   * approved (a tool that requires approval), made.
+   */
+  upstreams: {
+    readonly tools: readonly ToolDefinition[];
+    onJoin(listener: () => void): () => void;
+    approved(pause: CellPause): Promise<CellAnswer>;
+  };
   onCancel: 'terminate' | 'detach';
   /**
    * The servers of the sessions open now that hear the upstreams' log messages: over stdio its
@@ -136,15 +146,19 @@ function upstreamCodeMode(context: McpContext, target: { start(): Promise<CodeCe
       strict: false,
       onAbort: context.onCancel,
       maxDeclarationChars: MAX_DECLARATION_CHARS,
+      // An approved call of a tool that requires approval is made then: the cell gets its result.
+      approvedAnswer: (pause) => context.upstreams.approved(pause),
     });
   let described = describe();
   const stop = context.upstreams.onJoin(() => {
     described = describe();
     changed();
   });
+  const { exec, wait, paused } = described;
   return {
-    exec: described.exec,
-    wait: described.wait,
+    exec,
+    wait,
+    paused,
     search: () => described.search,
     listed: () =>
       [
@@ -159,6 +173,33 @@ function upstreamCodeMode(context: McpContext, target: { start(): Promise<CodeCe
       })),
     stop,
   };
+}
+
+/**
+ * While `result` is a cell paused at a call that needs approval and the client can ask its user
+ * (MCP elicitation), asks; accepted, the call is made and the cell goes on (wait, approved). A
+ * declined or cancelled ask leaves the cell paused, as the result says.
+ */
+async function askApproval(
+  server: Server,
+  codeMode: Pick<CodeModeTools, 'wait' | 'paused'>,
+  result: CodeModeResult,
+  options: { signal: AbortSignal; onEvent?: (event: CellStreamEvent) => void },
+): Promise<CodeModeResult> {
+  let current = result;
+  while (current.status === 'interrupted' && server.getClientCapabilities()?.elicitation !== undefined) {
+    const pause = codeMode.paused(current.cell_id);
+    if (pause === undefined) return current;
+    const tool = pause.tool.namespace === undefined ? pause.tool.name : `${pause.tool.namespace}__${pause.tool.name}`;
+    const message = `A cell wants to call tools.${tool}(${JSON.stringify(pause.input ?? null)}). Allow it?`;
+    const asked = await server.elicitInput(
+      { message, requestedSchema: { type: 'object', properties: {} } },
+      { signal: options.signal },
+    );
+    if (asked.action !== 'accept') return current;
+    current = await codeMode.wait.execute({ cell_id: current.cell_id }, { ...options, approved: true });
+  }
+  return current;
 }
 
 export function newMcpSession(context: McpContext, hooks: McpSessionHooks = {}): McpSession {
@@ -199,9 +240,12 @@ export function newMcpSession(context: McpContext, hooks: McpSessionHooks = {}):
     // The MCP client's trace context (SPEC §14; `_meta.traceparent`) is the cell span's parent.
     const execute = (): ReturnType<typeof exec.execute> =>
       withTraceMeta(request.params._meta, () => exec.execute(input as never, options));
+    // A cell paused at a call that needs approval: the person is asked through the client.
+    const approving = (result: CodeModeResult) => askApproval(server, codeMode, result, options);
     try {
-      if (request.params.name === exec.name) return answer(await execute());
-      if (request.params.name === wait.name) return answer(await wait.execute(input as never, options));
+      if (request.params.name === exec.name) return answer(await approving(await execute()));
+      if (request.params.name === wait.name)
+        return answer(await approving(await wait.execute(input as never, options)));
       const search = codeMode.search();
       if (search !== undefined && request.params.name === search.name)
         return { content: [{ type: 'text', text: await search.execute(input as never) }] };

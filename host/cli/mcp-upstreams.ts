@@ -5,7 +5,10 @@ import type { Server } from '@modelcontextprotocol/sdk/server/index.js';
 import { LoggingMessageNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
 import type { Writable } from 'node:stream';
 import {
+  CellInterrupt,
   toolIdentifier,
+  type CellAnswer,
+  type CellPause,
   type CodeCellSession,
   type ExecuteRequest,
   type ObserveMode,
@@ -143,6 +146,8 @@ export class Upstreams {
   /** Each upstream's tools by its index (config order), once it joined. */
   readonly #listed: ToolDefinition[][] = [];
   readonly #routes = new Map<string, UpstreamClient>();
+  /** Tools (by identifier) whose calls need a person's approval first (config `requiresApproval`). */
+  readonly #approvals = new Set<string>();
   readonly #clients: UpstreamClient[] = [];
   readonly #namespaces = new Set<string>();
   readonly #listeners = new Set<() => void>();
@@ -187,16 +192,39 @@ export class Upstreams {
     return () => this.#listeners.delete(listener);
   }
 
-  /** Sends each tool call to its upstream; a cell's notify() goes to `log`. */
+  /**
+   * Sends each tool call to its upstream; a cell's notify() goes to `log`. A call of a tool that
+   * requires approval pauses its cell instead (CellInterrupt): `approved` makes it once approved.
+   */
   delegate(log: (text: string) => void): SessionRuntimeDelegate {
     return {
       invokeTool: async (call, signal) => {
-        const client = this.#routes.get(toolIdentifier(call.tool));
-        if (client === undefined) throw new Error(`tools.${toolIdentifier(call.tool)} has no upstream`);
+        const id = toolIdentifier(call.tool);
+        const client = this.#routes.get(id);
+        if (client === undefined) throw new Error(`tools.${id} has no upstream`);
+        if (this.#approvals.has(id)) throw new CellInterrupt({ approve: `tools.${id}`, input: call.input ?? null });
         return callMcpTool(client, call, signal, log);
       },
       notify: async (notification) => log(notification.text),
     };
+  }
+
+  /** The call a person approved (its cell paused at it), made now: what the cell gets. */
+  async approved(pause: CellPause, signal?: AbortSignal): Promise<CellAnswer> {
+    const client = this.#routes.get(toolIdentifier(pause.tool));
+    if (client === undefined) return { error: `tools.${toolIdentifier(pause.tool)} has no upstream` };
+    const call = {
+      cellId: pause.cellId,
+      callId: pause.callId,
+      tool: pause.tool,
+      kind: 'function' as const,
+      input: pause.input,
+    };
+    try {
+      return { result: await callMcpTool(client, call, signal ?? new AbortController().signal) };
+    } catch (error) {
+      return { error: messageOf(error) };
+    }
   }
 
   /** Stops the upstreams still starting and closes every one that joined. */
@@ -228,6 +256,9 @@ export class Upstreams {
         continue;
       }
       this.#routes.set(id, client);
+      const { requiresApproval } = upstream;
+      if (requiresApproval === true || (Array.isArray(requiresApproval) && requiresApproval.includes(tool.name)))
+        this.#approvals.add(id);
       routed.push(tool);
     }
     this.#listed[index] = routed;

@@ -21,6 +21,8 @@ const MCP_USAGE = `${MCP_SYNOPSIS}[--upstream name=<url>] ...
 
   --config <file>    upstream servers as MCP clients configure them:
                      { "mcpServers": { "<name>": { "command", "args", "env", "cwd" } | { "url", "headers" } } }
+                     (and "requiresApproval": true or tool names: those calls wait for the user's OK,
+                     asked through MCP elicitation)
   --upstream <spec>  one more upstream: name=command line, name=http(s) URL, or a command line
                      (named after the server); repeatable
   --http <host>:<port>  serve MCP over Streamable HTTP at /mcp instead of stdio (port 0: any)
@@ -87,6 +89,7 @@ async function configFile(path: string): Promise<McpServerConfig[]> {
         name,
         url: server.url,
         ...(server.headers === undefined ? {} : { headers: server.headers as Record<string, string> }),
+        ...approvalOf(server, name, path),
       };
     if (typeof server.command !== 'string') throw new Error(`${path}: server ${name} needs a "command" or a "url"`);
     return {
@@ -95,8 +98,23 @@ async function configFile(path: string): Promise<McpServerConfig[]> {
       args: (server.args as string[] | undefined) ?? [],
       ...(server.env === undefined ? {} : { env: server.env as Record<string, string> }),
       ...(typeof server.cwd === 'string' ? { cwd: server.cwd } : {}),
+      ...approvalOf(server, name, path),
     };
   });
+}
+
+/** A server entry's `requiresApproval`: true, or the names of its tools whose calls need approval. */
+function approvalOf(
+  server: Record<string, unknown>,
+  name: string,
+  path: string,
+): { requiresApproval?: boolean | string[] } {
+  const { requiresApproval } = server;
+  if (requiresApproval === undefined) return {};
+  const names = Array.isArray(requiresApproval) && requiresApproval.every((tool) => typeof tool === 'string');
+  if (typeof requiresApproval !== 'boolean' && !names)
+    throw new Error(`${path}: server ${name}: "requiresApproval" must be true, false or a list of tool names`);
+  return { requiresApproval: requiresApproval as boolean | string[] };
 }
 
 export interface McpIo {

@@ -31,4 +31,10 @@ export type McpServerConfig = (McpStdioServer | McpHttpServer) & {
    * decides per tool (by its name on the server).
    */
   validateInput?: boolean | ((tool: string) => boolean);
+  /**
+   * Tools (by their name on the server; `true`: all) whose calls need a person's approval first:
+   * the call pauses its cell (CellInterrupt, payload `{ approve: 'tools.<name>__<tool>', input }`)
+   * and is made only once the pause is approved (`codecell mcp` asks through MCP elicitation).
+   */
+  requiresApproval?: boolean | string[];
 };

@@ -84,7 +84,10 @@ export function codeModeStatus(result: CodeModeResult, waitName = 'wait'): strin
         `${result.pending_tool_calls.join(', ') || 'timers'}; call ${waitName} with cell_id "${result.cell_id}"`
       );
     case 'interrupted':
-      return `cell ${result.cell_id} is ${result.error ?? 'paused'}; it goes on once the agent answers that call`;
+      return (
+        `cell ${result.cell_id} is ${result.error ?? 'paused'}; ` +
+        `call ${waitName} with cell_id "${result.cell_id}" to ask for approval (it goes on once given)`
+      );
     default:
       return `cell ${result.cell_id} is still running; call ${waitName} with cell_id "${result.cell_id}"`;
   }

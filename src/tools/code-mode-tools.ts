@@ -13,6 +13,7 @@ import { describeExecTool, renderToolDeclarations } from './declarations.js';
 import { toolIdentifier } from './tool-names.js';
 import { CodeCellError, invalidRequest, messageOf } from '../errors.js';
 import type {
+  CellAnswer,
   CellEvent,
   CellLanguage,
   CellStreamEvent,
@@ -61,7 +62,16 @@ export interface CodeModeTool<Input> {
 export interface ExecuteOptions {
   signal?: AbortSignal;
   onEvent?: (event: CellStreamEvent) => void;
+  /**
+   * wait on a cell a tool paused (CellInterrupt): the pause was approved — its call gets
+   * `approvedAnswer` of the pause and the cell goes on (resumeCell). Without it, wait reports
+   * the pause again. The adapters set it once the framework's approval granted the wait call.
+   */
+  approved?: boolean;
 }
+
+/** A cell a tool paused: the call it waits at and the payload of the CellInterrupt. */
+export type CellPause = Omit<Extract<CellEvent, { kind: 'interrupted' }>, 'kind' | 'items'>;
 
 /** A session, or something that starts one on first use (a SessionBuilder). */
 export type CodeModeTarget = CodeCellSession | { start(options?: { signal?: AbortSignal }): Promise<CodeCellSession> };
@@ -90,6 +100,11 @@ export interface CodeModeToolsOptions {
    */
   maxDeclarationChars?: number;
   searchName?: string;
+  /**
+   * What the paused call gets when its pause is approved (default `{ result: { approved: true } }`);
+   * e.g. the result of making the call the person approved.
+   */
+  approvedAnswer?: (pause: CellPause) => CellAnswer | Promise<CellAnswer>;
 }
 
 /** The exec/wait pair (and the search tool of a long tool list) over one session. */
@@ -100,10 +115,17 @@ export interface CodeModeTools {
   search: CodeModeSearchTool | undefined;
   /** The session (started on first use when the target is a builder). */
   session(): Promise<CodeCellSession>;
+  /**
+   * The pause of a cell a tool paused, as exec or wait last reported it (undefined once it goes
+   * on or ends): the adapters ask their framework's approval for a wait on such a cell.
+   */
+  paused(cellId: string): CellPause | undefined;
 }
 
 /** How many detached cells keep their taken output for a later wait. */
 const MAX_KEPT_CELLS = 64;
+/** How many paused cells the pair remembers (each counts against maxCellsPerSession too). */
+const MAX_PAUSED_CELLS = 1_024;
 /** Tools named in exec's description at most when their declarations are left to search_tools. */
 const MAX_LISTED_TOOLS = 200;
 
@@ -114,7 +136,10 @@ export function createCodeModeTools(target: CodeModeTarget, options: CodeModeToo
   const { execName = 'exec', waitName = 'wait', searchName = 'search_tools' } = options;
   const { defaultYieldMs = DEFAULT_YIELD_MS, strict = true, onAbort = 'terminate' } = options;
   const tools = options.tools ?? (target as { tools?: readonly ToolDefinition[] }).tools ?? [];
-  const runner = new CodeModeRunner(target, { execName, waitName, defaultYieldMs, onAbort });
+  const approvedAnswer = options.approvedAnswer ?? (() => ({ result: { approved: true } }));
+  if (typeof approvedAnswer !== 'function')
+    throw new CodeCellError('ERR_INVALID_REQUEST', 'approvedAnswer must be a function of the pause');
+  const runner = new CodeModeRunner(target, { execName, waitName, defaultYieldMs, onAbort, approvedAnswer });
   const compact = renderToolDeclarations(tools).length > (options.maxDeclarationChars ?? Number.POSITIVE_INFINITY);
   const described = describeExecTool(compact ? [] : tools, {
     execName,
@@ -146,7 +171,7 @@ export function createCodeModeTools(target: CodeModeTarget, options: CodeModeToo
     execute: (input, options = {}) => runner.wait(input, options),
   };
   const search = compact ? searchTool(tools, searchName, execName) : undefined;
-  return { exec, wait, search, session: () => runner.session() };
+  return { exec, wait, search, session: () => runner.session(), paused: (cellId) => runner.paused(cellId) };
 }
 
 interface RunnerSettings {
@@ -154,6 +179,7 @@ interface RunnerSettings {
   waitName: string;
   defaultYieldMs: number;
   onAbort: 'terminate' | 'detach';
+  approvedAnswer: (pause: CellPause) => CellAnswer | Promise<CellAnswer>;
 }
 
 /** What exec and wait do: cells of one session, and the output detached calls had taken. */
@@ -165,6 +191,8 @@ class CodeModeRunner {
   readonly #kept = new Map<string, OutputItem[]>();
   /** Cells terminated because their call was aborted: the outcome a later wait gets (once). */
   readonly #cancelled = new Map<string, Promise<CellEvent>>();
+  /** Cells a tool paused, as last reported. */
+  readonly #paused = new Map<string, CellPause>();
 
   constructor(target: CodeModeTarget, settings: RunnerSettings) {
     this.#target = target;
@@ -211,6 +239,10 @@ class CodeModeRunner {
     return this.#settle(live, cellId, event, options);
   }
 
+  paused(cellId: string): CellPause | undefined {
+    return this.#paused.get(cellId);
+  }
+
   async wait(input: WaitInput, options: ExecuteOptions): Promise<CodeModeResult> {
     const { execName, waitName } = this.#settings;
     if (input === null || typeof input !== 'object' || typeof input.cell_id !== 'string')
@@ -224,9 +256,18 @@ class CodeModeRunner {
       if (outcome !== undefined) return codeModeResult(this.#withKept(input.cell_id, outcome));
     }
     try {
-      if (input.terminate === true)
+      if (input.terminate === true) {
+        this.#paused.delete(input.cell_id);
         return codeModeResult(this.#withKept(input.cell_id, await live.terminate(input.cell_id)));
+      }
       const observe = { kind: 'yieldAfter', ms: this.#yieldMs(input.yield_time_ms) } as const;
+      const pause = this.#paused.get(input.cell_id);
+      if (pause !== undefined && options.approved === true) {
+        // Approved: the paused call gets its answer and the cell runs on from its journal.
+        const answer = await this.#settings.approvedAnswer(pause);
+        const event = live.resumeCell(input.cell_id, answer, observe);
+        return await this.#settle(live, input.cell_id, event, options);
+      }
       const { event } = await live.beginObserve(input.cell_id, observe, options.signal);
       return await this.#settle(live, input.cell_id, event, options);
     } catch (error) {
@@ -271,6 +312,12 @@ class CodeModeRunner {
     } finally {
       // A cell that ended: its last events (a notify() just before its end) are handed on first.
       await unfollow(outcome?.kind === 'completed' || outcome?.kind === 'terminated');
+      this.#paused.delete(cellId);
+    }
+    if (outcome.kind === 'interrupted') {
+      const { kind: _, items: __, ...pause } = outcome;
+      this.#paused.set(cellId, pause);
+      if (this.#paused.size > MAX_PAUSED_CELLS) this.#paused.delete(this.#paused.keys().next().value as string);
     }
     return codeModeResult(this.#withKept(cellId, outcome));
   }
