@@ -2,55 +2,19 @@
 // with four `codecell-host --listen` processes at 127.0.0.2–5 on one port. Not a timed test: it
 // prints what it saw and exits 1 if a promise was broken.
 //   kill:    400 sessions (each with a stored value) run cells of tool calls; kill -9 one host.
-//            Every session goes on with its value; each cell that ran on the dead host ends
-//            `hostLost` within 2 s, listing exactly the tool calls its delegate saw.
+//            Every session goes on with its value; each cell that ran on the dead host (with no
+//            journal: one with a journal runs again, replay-soak.ts) ends `hostLost` within 2 s,
+//            listing exactly the tool calls its delegate saw.
 //   rolling: 100 sessions run cells back to back (each adds one to a stored counter) while each
 //            host in turn is sent SIGTERM and replaced by a fresh one: 0 failed cells, 0 lost counts.
 //   again:   one spawned-host session re-homed 10 times in a row keeps working; the client's heap after.
-import { spawn, type ChildProcess } from 'node:child_process';
-import { createServer } from 'node:net';
-import { fileURLToPath } from 'node:url';
 import { HostClient, type RemoteSession } from '../host/index.js';
-import { HOST_NODE_FLAGS } from '../host/wire/host-process.js';
 import type { CellEvent, JsonValue, NestedToolCall, SessionRuntimeDelegate } from '../src/index.js';
 import { check, quietLogger } from './common.js';
+import { ADDRESSES, freePort, startHost, type Host } from './soak-hosts.js';
 
-const HOST_BIN = fileURLToPath(new URL('../../bin/codecell-host.js', import.meta.url));
-const ADDRESSES = ['127.0.0.2', '127.0.0.3', '127.0.0.4', '127.0.0.5'];
 const TOOLS = [{ name: 'tick' }];
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
-
-interface Host {
-  readonly url: string;
-  readonly child: ChildProcess;
-  readonly exited: Promise<unknown>;
-}
-
-function startHost(address: string, port: number, drainMs = 30_000): Promise<Host> {
-  const child = spawn(
-    process.execPath,
-    [...HOST_NODE_FLAGS, HOST_BIN, '--listen', `${address}:${port}`, '--drain-ms', String(drainMs)],
-    { stdio: ['ignore', 'ignore', 'pipe'] },
-  );
-  const exited = new Promise((resolve) => child.once('exit', resolve));
-  return new Promise((resolve, reject) => {
-    let stderr = '';
-    child.stderr?.setEncoding('utf8').on('data', (chunk: string) => {
-      stderr += chunk;
-      const match = /listening on (\S+)\n/.exec(stderr);
-      if (match !== null) resolve({ url: match[1] as string, child, exited });
-    });
-    void exited.then(() => reject(new Error(`host ${address} exited before listening: ${stderr}`)));
-  });
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, ADDRESSES[0], resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 /** A delegate whose tick answers after `ms`, keeping its own log: each call and whether it answered. */
 function ticking(ms: number): SessionRuntimeDelegate & { log: Map<string, { callId: string; answered: boolean }[]> } {
@@ -80,7 +44,8 @@ async function kill(): Promise<boolean> {
       await session.execute({ source: `store("id", ${i})` })
     ).initialEvent;
     const started = await session.execute(
-      { source: 'for (let i = 0; i < 1000; i++) await tools.tick({ i })' },
+      // No journal: this soak is about a cell that cannot run again (replay-soak.ts has those).
+      { source: 'for (let i = 0; i < 1000; i++) await tools.tick({ i })', limits: { journalMaxBytes: 0 } },
       { kind: 'yieldAfter', ms: 0 },
     );
     sessions.push({ session, delegate, cellId: started.cellId });

@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { describe, test, type TestContext } from 'node:test';
 import { HostClient, type RemoteSession } from '../host/index.js';
-import type { CellEvent, CellStreamEvent } from '../src/index.js';
+import { CellInterrupt, type CellEvent, type CellStreamEvent } from '../src/index.js';
 import { capturingLogger, deferred, RecordingDelegate, texts, waitFor } from './helpers.js';
 import { startListening } from './network-helpers.js';
 
@@ -149,6 +149,36 @@ describe('a running cell survives its host (replay)', { timeout: 120_000 }, () =
       ['tool-1', 'tool-2'],
     );
     assert.equal(stream.filter((event) => event.type === 'replayed').length, 1);
+  });
+
+  test('a cell paused for approval survives its host: restored paused, resumeCell finishes it there', async (t) => {
+    const client = await HostClient.spawn({ processes: 2, logger: capturingLogger() });
+    t.after(() => client.close());
+    const delegate = new RecordingDelegate({
+      add: (call) => ({ got: call.input ?? null }),
+      approve: () => {
+        throw new CellInterrupt({ ask: 'pay' });
+      },
+    });
+    const session = await client.createSession(delegate, { tools: [{ name: 'add' }, { name: 'approve' }] });
+    const started = await session.execute({
+      source:
+        'const r = Math.random(); await tools.add({ n: 1 }); const ok = await tools.approve({ r }); ' +
+        'await tools.add({ n: 2 }); text(JSON.stringify(ok) + " " + r)',
+    });
+    const paused = await started.initialEvent;
+    assert.equal(paused.kind, 'interrupted');
+    const from = session.host;
+    process.kill(session.hostPid as number, 'SIGKILL');
+    await waitFor(() => session.host !== from, 30_000);
+    const end = await session.resumeCell(started.cellId, { result: { approved: true } });
+    assert.equal(end.kind, 'completed', JSON.stringify(end));
+    const approveInput = delegate.calls[1]?.input as { r: number };
+    assert.deepEqual(texts(end), [`{"approved":true} ${approveInput.r}`]);
+    assert.deepEqual(
+      delegate.calls.map((call) => `${call.callId} ${call.tool.name}`),
+      ['tool-1 add', 'tool-2 approve', 'tool-3 add'],
+    );
   });
 
   test('a cell whose journal passed journalMaxBytes is not replayable: it ends hostLost', async (t) => {

@@ -6,6 +6,7 @@
 // repeated, and the calls still in flight are answered by the delegate's own promises.
 import type {
   CellAnswer,
+  CellEvent,
   CellId,
   JournalDelivery,
   JournaledCall,
@@ -38,6 +39,8 @@ interface KeptCell {
   replayed: boolean;
   /** Its initial observation's mode (asked again of the new host if it had not come). */
   readonly initialMode: ObserveMode | undefined;
+  /** The cell's interrupted event while a CellInterrupt has it paused (it is restored paused). */
+  paused: Extract<CellEvent, { kind: 'interrupted' }> | undefined;
   /** Where the outcomes of calls still in flight go once the cell runs on a new host. */
   settle: ((callId: string, answer: CellAnswer) => void) | undefined;
 }
@@ -60,6 +63,7 @@ export class CellJournals {
       notifications: 0,
       replayed: false,
       initialMode,
+      paused: undefined,
       settle: undefined,
     });
   }
@@ -124,6 +128,12 @@ export class CellJournals {
     if (cell !== undefined) cell.outputs += count;
   }
 
+  /** An answer about the cell reached the client: it is paused (`interrupted`), or not any more. */
+  observed(event: CellEvent): void {
+    const cell = this.#cells.get(event.cellId);
+    if (cell !== undefined) cell.paused = event.kind === 'interrupted' ? { ...event, items: [] } : undefined;
+  }
+
   /** A notification of the cell reached the client's delegate. */
   notified(cellId: CellId): void {
     const cell = this.#cells.get(cellId);
@@ -161,7 +171,7 @@ export class CellJournals {
       outputs: cell.outputs,
       notifications: cell.notifications,
     };
-    return { cellId, ...start, journal, outstanding };
+    return { cellId, ...start, journal, outstanding, ...(cell.paused === undefined ? {} : { paused: cell.paused }) };
   }
 
   /**
@@ -171,7 +181,8 @@ export class CellJournals {
   replaying(cellId: CellId, settle: (callId: string, answer: CellAnswer) => void): void {
     const cell = this.#cells.get(cellId);
     if (cell === undefined) return;
-    cell.replayed = true;
+    // Restored paused runs no code: only a run is counted (a paused cell resumed later may run again once).
+    if (cell.paused === undefined) cell.replayed = true;
     cell.settle = settle;
     for (const [callId, served] of cell.served)
       if (served.state === 'answered') {

@@ -398,7 +398,9 @@ export class HostSession extends SessionBase implements RemoteSession, LinkedSes
     } else {
       this.#closed(message.params.cellId);
       this.#record?.cellClosed(message.params.cellId);
-      this.#replays?.journals.closed(message.params.cellId);
+      // A cell whose end this client has not read yet keeps its journal: if the host is lost
+      // first, it runs again elsewhere to that end (its calls all answered from the journal).
+      if (!this.#cells.isOpen(message.params.cellId)) this.#replays?.journals.closed(message.params.cellId);
       this.#move?.settled();
     }
   }
@@ -534,7 +536,10 @@ export class HostSession extends SessionBase implements RemoteSession, LinkedSes
   /** An answer about the cell reached this client (its output items count as seen: SPEC §13). */
   #delivered(cellId: CellId, answer: WireCellEvent): CellEvent {
     const event = this.#cells.delivered(cellId, answer);
-    this.#replays?.journals.itemsSeen(cellId, event.items.length);
+    const journals = this.#replays?.journals;
+    journals?.itemsSeen(cellId, event.items.length);
+    if (event.kind === 'completed' || event.kind === 'terminated') journals?.closed(cellId);
+    else journals?.observed(event);
     return event;
   }
 
@@ -546,6 +551,7 @@ export class HostSession extends SessionBase implements RemoteSession, LinkedSes
 
   /** The cell was lost with its host: it ends `terminated`/`hostLost` with its tool calls. */
   #lose(cellId: CellId): void {
+    this.#replays?.journals.closed(cellId);
     const calls = (this.#record as SessionRecord).lost(cellId);
     const event: CellEvent = { kind: 'terminated', cellId, items: [], reason: 'hostLost', ...calls };
     this.#cells.delivered(cellId, event);

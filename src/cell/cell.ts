@@ -258,11 +258,13 @@ export class Cell {
    * Makes this new cell the paused one a snapshot held (SessionRuntime.resume): it waits, with no
    * isolate, for resume() to run `program` from its journal.
    */
-  restorePaused(paused: Omit<PausedState, 'journal'>): void {
+  restorePaused(paused: Omit<PausedState, 'journal'>, outstanding: readonly string[] = []): void {
     const running = this.#state;
     if (running.phase !== 'running' || paused.event.kind !== 'interrupted') return;
     this.#durability.restore(paused);
     this.#toolCalls.restorePaused(paused.event.callId);
+    // Calls still in flight where it paused (a host that was lost): their outcomes are held for it.
+    for (const callId of outstanding) this.#toolCalls.restorePaused(callId);
     this.#state = transition(running, { phase: 'interrupted', callId: paused.event.callId, event: paused.event });
     this.#options.onPause(true);
   }

@@ -125,6 +125,7 @@ export function checkReplayableCell(
 ): Omit<RestoredCell, 'held' | 'event'> & {
   cellId: string;
   outstanding: string[];
+  paused: Interrupted | undefined;
 } {
   const refusal = 'cannot replay the cell';
   const run = checkCellRun(value, 'cell', refusal);
@@ -136,7 +137,13 @@ export function checkReplayableCell(
   for (const callId of outstanding as string[])
     if (run.journal.call(callId) === undefined || run.journal.outcomeOf(callId) !== 'pending')
       throw invalidRequest(`${refusal}: cell.outstanding names ${callId}, not a call its journal holds still pending`);
-  return { ...run, cellId, outstanding: outstanding as string[] };
+  const saved = (value as Record<string, unknown>).paused;
+  const paused = saved === undefined ? undefined : checkEvent(saved, run.journal, nextCellId);
+  if (saved !== undefined && (paused === undefined || paused.cellId !== cellId))
+    throw invalidRequest(
+      `${refusal}: cell.paused must be its interrupted event, at a call its journal holds, still pending`,
+    );
+  return { ...run, cellId, outstanding: outstanding as string[], paused };
 }
 
 function isTextRecord(value: unknown): value is Record<string, string> {

@@ -446,6 +446,17 @@ export const SessionRuntime: SessionRuntimeConstructor = class SessionRuntime ex
     assertWithinCaps(limits, this.#caps, 'cell.limits');
     this.#checkAdmission(checked.code, limits);
     const tools = this.#checked(checked.tools);
+    const config = this.#sandboxConfig(tools, limits, checked.storedValues);
+    const program = { source: checked.code, filename: checked.filename, config };
+    if (checked.paused !== undefined) {
+      // It was paused: it waits here as it did there, with no isolate, for resumeCell.
+      const cell = this.#newCell(NO_ISOLATE, cellId, checked.toolCallId, tools, limits, checked.journal);
+      this.#streams.admit(cellId);
+      this.#cells.add(cell);
+      const outstanding = checked.outstanding.filter((callId) => callId !== checked.paused?.callId);
+      cell.restorePaused({ program, event: checked.paused, held: [] }, outstanding);
+      return;
+    }
     const span = startSpan('codecell.cell', { 'codecell.cell.id': cellId, 'codecell.cell.replayed': true }, parent);
     this.#admitting++;
     let isolate: CellIsolate;
@@ -465,8 +476,7 @@ export const SessionRuntime: SessionRuntimeConstructor = class SessionRuntime ex
     this.#observer?.({ cellId, type: 'admitted' });
     const cell = this.#newCell(isolate, cellId, checked.toolCallId, tools, limits, checked.journal, span);
     this.#cells.add(cell);
-    const config = this.#sandboxConfig(tools, limits, checked.storedValues);
-    cell.rerun({ source: checked.code, filename: checked.filename, config }, checked.outstanding);
+    cell.rerun(program, checked.outstanding);
   }
 
   /** The outcome of a replayed cell's call that was still in flight on its lost host (replayCell). */

@@ -57,6 +57,8 @@ export interface ReplayableCell extends Omit<PausedCellSnapshot, 'held' | 'event
   cellId: CellId;
   /** Calls of its journal still in flight at the client: their outcomes come by settleCall. */
   outstanding: string[];
+  /** It was paused by a CellInterrupt: it waits here, paused, for resumeCell (its interrupted event). */
+  paused?: Extract<CellEvent, { kind: 'interrupted' }>;
 }
 
 /** What a host's client learns of a running cell first: what it runs, and its journal's seed. */
