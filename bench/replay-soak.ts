@@ -74,7 +74,7 @@ function agrees(text: string | undefined, calls: readonly NestedToolCall[], expe
 async function kill(): Promise<boolean> {
   const port = await freePort();
   const hosts = await Promise.all(ADDRESSES.map((address) => startHost(address, port)));
-  const client = await HostClient.connect({ hosts: hosts.map((host) => host.url), logger: process.env.SOAK_VERBOSE === undefined ? quietLogger : console });
+  const client = await HostClient.connect({ hosts: hosts.map((host) => host.url), logger: quietLogger });
   const cells: { session: RemoteSession; delegate: ReturnType<typeof ticking>; cellId: string; calls: number }[] = [];
   for (let i = 0; i < 200; i++) {
     const delegate = ticking();
