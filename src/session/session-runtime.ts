@@ -255,27 +255,11 @@ export const SessionRuntime: SessionRuntimeConstructor = class SessionRuntime ex
       { 'codecell.cell.id': cellId, 'codecell.cell.language': checked.language },
       parent,
     );
-    this.#admitting++;
-    let isolate: CellIsolate;
-    try {
-      isolate = await this.#admissions.take(limits.memoryMb, span);
-    } finally {
-      // In the same continuation that registers the cell, so the live count never dips.
-      this.#admitting--;
-    }
+    const toolCallId = checked.toolCallId ?? `exec-${cellId}`;
+    const cell = await this.#admit(cellId, limits, span, (isolate) =>
+      this.#newCell(isolate, cellId, toolCallId, tools, limits, undefined, span),
+    );
     stageDone('admit', clock);
-    if (this.shuttingDown || this.#suspending) {
-      // Admitted just as shutdown (or suspend) began: it never runs.
-      endSpan(span, {}, 'the session is shutting down');
-      isolate.dispose();
-      this.assertNotShuttingDown();
-      this.#assertNotSuspending();
-    }
-    isolate.useGate(this.#gate);
-    this.#streams.admit(cellId);
-    this.#observer?.({ cellId, type: 'admitted' });
-    const cell = this.#newCell(isolate, cellId, checked.toolCallId ?? `exec-${cellId}`, tools, limits, undefined, span);
-    this.#cells.add(cell);
     const initialEvent = cell.observe(mode);
     if (prepared.error !== undefined) cell.fail(prepared.error);
     else cell.start(prepared.code, prepared.filename, config);
@@ -319,6 +303,39 @@ export const SessionRuntime: SessionRuntimeConstructor = class SessionRuntime ex
   /** The tools with their input checks. */
   #checked(tools: CellTool[]): CellTool[] {
     return tools.map((tool) => ({ ...tool, check: this.#inputChecks.checkOf(tool.definition, tool.id) }));
+  }
+
+  /**
+   * The cell `make` makes with an isolate (waited for if need be), registered as the session's
+   * and its admission told to its followers.
+   */
+  async #admit(
+    cellId: CellId,
+    limits: CellLimits,
+    span: TraceSpan | undefined,
+    make: (isolate: CellIsolate) => Cell,
+  ): Promise<Cell> {
+    this.#admitting++;
+    let isolate: CellIsolate;
+    try {
+      isolate = await this.#admissions.take(limits.memoryMb, span);
+    } finally {
+      // In the same continuation that registers the cell, so the live count never dips.
+      this.#admitting--;
+    }
+    if (this.shuttingDown || this.#suspending) {
+      // Admitted just as shutdown (or suspend) began: it never runs.
+      endSpan(span, {}, 'the session is shutting down');
+      isolate.dispose();
+      this.assertNotShuttingDown();
+      this.#assertNotSuspending();
+    }
+    isolate.useGate(this.#gate);
+    this.#streams.admit(cellId);
+    this.#observer?.({ cellId, type: 'admitted' });
+    const cell = make(isolate);
+    this.#cells.add(cell);
+    return cell;
   }
 
   /** Refuses a cell over maxSourceBytes, or one past the session's maxCellsPerSession. */
@@ -458,24 +475,9 @@ export const SessionRuntime: SessionRuntimeConstructor = class SessionRuntime ex
       return;
     }
     const span = startSpan('codecell.cell', { 'codecell.cell.id': cellId, 'codecell.cell.replayed': true }, parent);
-    this.#admitting++;
-    let isolate: CellIsolate;
-    try {
-      isolate = await this.#admissions.take(limits.memoryMb, span);
-    } finally {
-      this.#admitting--;
-    }
-    if (this.shuttingDown || this.#suspending) {
-      endSpan(span, {}, 'the session is shutting down');
-      isolate.dispose();
-      this.assertNotShuttingDown();
-      this.#assertNotSuspending();
-    }
-    isolate.useGate(this.#gate);
-    this.#streams.admit(cellId);
-    this.#observer?.({ cellId, type: 'admitted' });
-    const cell = this.#newCell(isolate, cellId, checked.toolCallId, tools, limits, checked.journal, span);
-    this.#cells.add(cell);
+    const cell = await this.#admit(cellId, limits, span, (isolate) =>
+      this.#newCell(isolate, cellId, checked.toolCallId, tools, limits, checked.journal, span),
+    );
     cell.rerun(program, checked.outstanding);
   }
 
