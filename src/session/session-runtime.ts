@@ -256,14 +256,20 @@ export const SessionRuntime: SessionRuntimeConstructor = class SessionRuntime ex
       parent,
     );
     const toolCallId = checked.toolCallId ?? `exec-${cellId}`;
-    const cell = await this.#admit(cellId, limits, span, (isolate) =>
-      this.#newCell(isolate, cellId, toolCallId, tools, limits, undefined, span),
+    let initialEvent: Promise<CellEvent> | undefined;
+    await this.#admit(
+      cellId,
+      limits,
+      span,
+      (isolate) => this.#newCell(isolate, cellId, toolCallId, tools, limits, undefined, span),
+      (cell) => {
+        stageDone('admit', clock);
+        initialEvent = cell.observe(mode);
+        if (prepared.error !== undefined) cell.fail(prepared.error);
+        else cell.start(prepared.code, prepared.filename, config);
+      },
     );
-    stageDone('admit', clock);
-    const initialEvent = cell.observe(mode);
-    if (prepared.error !== undefined) cell.fail(prepared.error);
-    else cell.start(prepared.code, prepared.filename, config);
-    return this.startedCell(cellId, initialEvent);
+    return this.startedCell(cellId, initialEvent as Promise<CellEvent>);
   }
 
   async suspend(options: SuspendOptions = {}): Promise<SessionSnapshot> {
@@ -306,14 +312,15 @@ export const SessionRuntime: SessionRuntimeConstructor = class SessionRuntime ex
   }
 
   /**
-   * The cell `make` makes with an isolate (waited for if need be), registered as the session's
-   * and its admission told to its followers.
+   * The cell `make` makes with an isolate (waited for if need be): its admission told to its
+   * followers, registered as the session's and begun (`begin`), all in one continuation.
    */
   async #admit(
     cellId: CellId,
     limits: CellLimits,
     span: TraceSpan | undefined,
     make: (isolate: CellIsolate) => Cell,
+    begin: (cell: Cell) => void,
   ): Promise<Cell> {
     this.#admitting++;
     let isolate: CellIsolate;
@@ -335,6 +342,8 @@ export const SessionRuntime: SessionRuntimeConstructor = class SessionRuntime ex
     this.#observer?.({ cellId, type: 'admitted' });
     const cell = make(isolate);
     this.#cells.add(cell);
+    // Started in the continuation that registered it: a shutdown never finds it registered, not run.
+    begin(cell);
     return cell;
   }
 
@@ -475,10 +484,13 @@ export const SessionRuntime: SessionRuntimeConstructor = class SessionRuntime ex
       return;
     }
     const span = startSpan('codecell.cell', { 'codecell.cell.id': cellId, 'codecell.cell.replayed': true }, parent);
-    const cell = await this.#admit(cellId, limits, span, (isolate) =>
-      this.#newCell(isolate, cellId, checked.toolCallId, tools, limits, checked.journal, span),
+    await this.#admit(
+      cellId,
+      limits,
+      span,
+      (isolate) => this.#newCell(isolate, cellId, checked.toolCallId, tools, limits, checked.journal, span),
+      (cell) => cell.rerun(program, checked.outstanding),
     );
-    cell.rerun(program, checked.outstanding);
   }
 
   /** The outcome of a replayed cell's call that was still in flight on its lost host (replayCell). */
