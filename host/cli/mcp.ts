@@ -8,12 +8,14 @@ import type { Readable, Writable } from 'node:stream';
 import { parseArgs } from 'node:util';
 import type { CellLimits } from '../../src/index.js';
 import { CODECELL_VERSION, messageOf } from '../../src/internal.js';
-import type { McpServerConfig } from '../tools/mcp-config.js';
 import { HostClient } from '../client/client.js';
 import { address, wholeNumber } from './host-args.js';
 import { startTraceExport, traceExportPlan, type TraceExport, type TraceExportPlan } from '../server/trace-export.js';
 import { isLoopback, serveMcpHttp } from './mcp-http.js';
-import { StdioLogs, Upstreams, UpstreamSession } from './mcp-upstreams.js';
+import { StdioLogs, Upstreams, UpstreamSession, type Upstream } from './mcp-upstreams.js';
+import { configFile, upstreamOf } from './mcp-upstream-config.js';
+
+export { splitCommand } from './mcp-upstream-config.js';
 import { newMcpSession, type McpContext } from './mcp-server.js';
 
 const MCP_SYNOPSIS = 'usage: codecell mcp [--config <mcp.json>] [--upstream [name=]"<command> [args...]"] ';
@@ -41,82 +43,6 @@ const MCP_USAGE = `${MCP_SYNOPSIS}[--upstream name=<url>] ...
 Upstreams get this process's environment (plus their own "env"); their stderr is forwarded here,
 each line prefixed with [name]. An upstream that fails to start is reported and left out.`;
 
-/** Splits a command line on spaces, keeping "quoted" and 'quoted' parts together. */
-export function splitCommand(command: string): string[] {
-  const parts = command.match(/"[^"]*"|'[^']*'|\S+/g) ?? [];
-  return parts.map((part) => (/^(["']).*\1$/.test(part) ? part.slice(1, -1) : part));
-}
-
-/** `name=spec`, or a bare command line (named later, after the server's own name). */
-function upstreamOf(spec: string, index: number): McpServerConfig & { named: boolean } {
-  const named = /^([A-Za-z_][\w-]*)=(.*)$/s.exec(spec);
-  const name = named?.[1] ?? `server${index + 1}`;
-  const rest = (named?.[2] ?? spec).trim();
-  if (/^https?:\/\//.test(rest)) return { name, url: rest, named: true };
-  const [command, ...args] = splitCommand(rest);
-  if (command === undefined) throw new Error(`--upstream ${JSON.stringify(spec)} has no command`);
-  return { name, command, args, named: named !== null };
-}
-
-async function configFile(path: string): Promise<McpServerConfig[]> {
-  let text: string;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch (error) {
-    throw new Error(`cannot read --config ${path}: ${messageOf(error)}`, { cause: error });
-  }
-  let parsed: { mcpServers?: Record<string, unknown> } | null;
-  try {
-    parsed = JSON.parse(text) as typeof parsed;
-  } catch (error) {
-    throw new Error(`--config ${path} is not JSON: ${messageOf(error)}`, { cause: error });
-  }
-  if (
-    parsed === null ||
-    typeof parsed !== 'object' ||
-    parsed.mcpServers === null ||
-    typeof parsed.mcpServers !== 'object'
-  )
-    throw new Error(`${path} has no "mcpServers" object`);
-  return Object.entries(parsed.mcpServers).map(([name, entry]) => {
-    if (entry === null || typeof entry !== 'object' || Array.isArray(entry))
-      throw new Error(
-        `${path}: server ${name} must be an object with a "command" or a "url", got ${JSON.stringify(entry)}`,
-      );
-    const server = entry as Record<string, unknown>;
-    if (typeof server.url === 'string')
-      return {
-        name,
-        url: server.url,
-        ...(server.headers === undefined ? {} : { headers: server.headers as Record<string, string> }),
-        ...approvalOf(server, name, path),
-      };
-    if (typeof server.command !== 'string') throw new Error(`${path}: server ${name} needs a "command" or a "url"`);
-    return {
-      name,
-      command: server.command,
-      args: (server.args as string[] | undefined) ?? [],
-      ...(server.env === undefined ? {} : { env: server.env as Record<string, string> }),
-      ...(typeof server.cwd === 'string' ? { cwd: server.cwd } : {}),
-      ...approvalOf(server, name, path),
-    };
-  });
-}
-
-/** A server entry's `requiresApproval`: true, or the names of its tools whose calls need approval. */
-function approvalOf(
-  server: Record<string, unknown>,
-  name: string,
-  path: string,
-): { requiresApproval?: boolean | string[] } {
-  const { requiresApproval } = server;
-  if (requiresApproval === undefined) return {};
-  const names = Array.isArray(requiresApproval) && requiresApproval.every((tool) => typeof tool === 'string');
-  if (typeof requiresApproval !== 'boolean' && !names)
-    throw new Error(`${path}: server ${name}: "requiresApproval" must be true, false or a list of tool names`);
-  return { requiresApproval: requiresApproval as boolean | string[] };
-}
-
 export interface McpIo {
   stdin: Readable;
   stdout: Writable;
@@ -130,7 +56,7 @@ const DEFAULT_STARTUP_MS = 5_000;
 
 /** How `codecell mcp` serves, from its flags. */
 interface McpPlan {
-  upstreams: (McpServerConfig & { named?: boolean })[];
+  upstreams: Upstream[];
   limits: Partial<CellLimits>;
   onCancel: 'terminate' | 'detach';
   startupMs: number;
