@@ -8,7 +8,6 @@ import { Agent, run, tool as agentsTool, type ModelRequest } from '@openai/agent
 import { createCodeModeTool } from '@tanstack/ai-code-mode';
 import { toolDefinition } from '@tanstack/ai';
 import { generateText, isStepCount, jsonSchema, tool } from 'ai';
-import { MockLanguageModelV4 } from 'ai/test';
 import { z } from 'zod';
 import { aiSdkToolSource, codeModeTools as aiSdkTools } from '../adapters/ai-sdk.js';
 import { agentsToolSource, codeModeTools as agentsTools } from '../adapters/openai-agents.js';
@@ -21,7 +20,7 @@ import {
   type SessionRuntimeDelegate,
   type ToolDefinition,
 } from '../src/index.js';
-import { agentsModel, agentsText, agentsToolCall, aiSdkText, aiSdkToolCall } from './framework-helpers.js';
+import { agentsModel, agentsText, agentsToolCall, aiSdkModel, aiSdkText, aiSdkToolCall } from './framework-helpers.js';
 import { capturingLogger, newRuntime, RecordingDelegate } from './helpers.js';
 
 /**
@@ -123,17 +122,11 @@ test('codecell/ai-sdk: generateText with a mock model runs exec, then wait, thro
   const session = await builder().start();
   t.after(() => session.shutdown());
   const tools = aiSdkTools(session);
-  let step = 0;
-  const prompts: unknown[] = [];
-  const model = new MockLanguageModelV4({
-    doGenerate: async ({ prompt }) => {
-      prompts.push(prompt);
-      step++;
-      if (step === 1) return aiSdkToolCall('c1', 'exec', { source: SLOW_CELL, language: null, yield_time_ms: 10_000 });
-      if (step === 2)
-        return aiSdkToolCall('c2', 'wait', { cell_id: cellIdIn(prompt), yield_time_ms: 10_000, terminate: null });
-      return aiSdkText('all done');
-    },
+  const model = aiSdkModel((step, prompt) => {
+    if (step === 1) return aiSdkToolCall('c1', 'exec', { source: SLOW_CELL, language: null, yield_time_ms: 10_000 });
+    if (step === 2)
+      return aiSdkToolCall('c2', 'wait', { cell_id: cellIdIn(prompt), yield_time_ms: 10_000, terminate: null });
+    return aiSdkText('all done');
   });
   const result = await generateText({ model, tools, prompt: 'add 2 and 3 in a cell', stopWhen: isStepCount(3) });
   assert.equal(result.text, 'all done');

@@ -7,11 +7,10 @@ import assert from 'node:assert/strict';
 import { test, type TestContext } from 'node:test';
 import { Agent, run, type ModelRequest } from '@openai/agents';
 import { generateText, isStepCount, type ModelMessage } from 'ai';
-import { MockLanguageModelV4 } from 'ai/test';
 import { codeModeTools as aiSdkTools } from '../adapters/ai-sdk.js';
 import { codeModeTools as agentsTools } from '../adapters/openai-agents.js';
 import { CellInterrupt, createCodeModeTools, type CodeModeResult, type JsonValue } from '../src/index.js';
-import { agentsModel, agentsText, agentsToolCall, aiSdkText, aiSdkToolCall } from './framework-helpers.js';
+import { agentsModel, agentsText, agentsToolCall, aiSdkModel, aiSdkText, aiSdkToolCall } from './framework-helpers.js';
 import { newRuntime, RecordingDelegate } from './helpers.js';
 
 /** A cell that asks to transfer money; the transfer tool pauses it until a person decides. */
@@ -29,6 +28,12 @@ function pausingSession(t: TestContext) {
   });
   return { session, delegate };
 }
+
+/** The person's answer to the SDK's tool-approval-request, as the app sends it back. */
+const approval = (approvalId: string, approved: boolean): ModelMessage => ({
+  role: 'tool',
+  content: [{ type: 'tool-approval-response', approvalId, approved }],
+});
 
 const execCall = { source: TRANSFER_CELL, language: null, yield_time_ms: 10_000 };
 const waitCall = { cell_id: '1', yield_time_ms: 10_000, terminate: null };
@@ -51,16 +56,12 @@ test('createCodeModeTools: exec reports the pause; wait reports it again until a
 test('codecell/ai-sdk: a paused cell goes on through tool-approval-request and tool-approval-response', async (t) => {
   const { session, delegate } = pausingSession(t);
   const tools = aiSdkTools(session);
-  let step = 0;
   const prompts: unknown[] = [];
-  const model = new MockLanguageModelV4({
-    doGenerate: async ({ prompt }) => {
-      prompts.push(prompt);
-      step++;
-      if (step === 1) return aiSdkToolCall('c1', 'exec', execCall);
-      if (step === 2) return aiSdkToolCall('c2', 'wait', waitCall);
-      return aiSdkText('transferred');
-    },
+  const model = aiSdkModel((step, prompt) => {
+    prompts.push(prompt);
+    if (step === 1) return aiSdkToolCall('c1', 'exec', execCall);
+    if (step === 2) return aiSdkToolCall('c2', 'wait', waitCall);
+    return aiSdkText('transferred');
   });
   const prompt: ModelMessage[] = [{ role: 'user', content: 'transfer 5' }];
   const first = await generateText({ model, tools, messages: prompt, stopWhen: isStepCount(5) });
@@ -72,11 +73,7 @@ test('codecell/ai-sdk: a paused cell goes on through tool-approval-request and t
   assert.equal(request.toolCall.toolName, 'wait');
   assert.equal(delegate.calls.length, 1);
 
-  const approved: ModelMessage = {
-    role: 'tool',
-    content: [{ type: 'tool-approval-response', approvalId: request.approvalId, approved: true }],
-  };
-  const messages = [...prompt, ...first.response.messages, approved];
+  const messages = [...prompt, ...first.response.messages, approval(request.approvalId, true)];
   const second = await generateText({ model, tools, messages, stopWhen: isStepCount(5) });
   assert.equal(second.text, 'transferred');
   // The SDK ran the approved wait before its next step: the model got its result.
@@ -94,26 +91,18 @@ test('codecell/ai-sdk: a paused cell goes on through tool-approval-request and t
 test('codecell/ai-sdk: a denied wait leaves the cell paused; wait with terminate ends it unasked', async (t) => {
   const { session } = pausingSession(t);
   const tools = aiSdkTools(session);
-  let step = 0;
-  const model = new MockLanguageModelV4({
-    doGenerate: async () => {
-      step++;
-      if (step === 1) return aiSdkToolCall('c1', 'exec', execCall);
-      if (step === 2) return aiSdkToolCall('c2', 'wait', waitCall);
-      if (step === 3) return aiSdkText('denied, then');
-      if (step === 4) return aiSdkToolCall('c3', 'wait', { ...waitCall, terminate: true });
-      return aiSdkText('ended');
-    },
+  const model = aiSdkModel((step) => {
+    if (step === 1) return aiSdkToolCall('c1', 'exec', execCall);
+    if (step === 2) return aiSdkToolCall('c2', 'wait', waitCall);
+    if (step === 3) return aiSdkText('denied, then');
+    if (step === 4) return aiSdkToolCall('c3', 'wait', { ...waitCall, terminate: true });
+    return aiSdkText('ended');
   });
   const prompt: ModelMessage[] = [{ role: 'user', content: 'transfer 5' }];
   const first = await generateText({ model, tools, messages: prompt, stopWhen: isStepCount(5) });
   const request = first.content.find((part) => part.type === 'tool-approval-request');
   assert.ok(request !== undefined);
-  const denied: ModelMessage = {
-    role: 'tool',
-    content: [{ type: 'tool-approval-response', approvalId: request.approvalId, approved: false }],
-  };
-  const messages = [...prompt, ...first.response.messages, denied];
+  const messages = [...prompt, ...first.response.messages, approval(request.approvalId, false)];
   const second = await generateText({ model, tools, messages, stopWhen: isStepCount(1) });
   assert.equal(second.text, 'denied, then');
   assert.equal((await session.observe('1', { kind: 'pendingFrontier' })).kind, 'interrupted');

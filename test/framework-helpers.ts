@@ -1,7 +1,8 @@
 // What the framework tests share: the OpenTelemetry SDK registered with an in-memory exporter for
-// one test, the AI SDK mock model's answers (a tool call, or text), and a fake Agents SDK model.
+// one test, the AI SDK mock model and its answers (a tool call, or text), and a fake Agents SDK model.
 import assert from 'node:assert/strict';
 import type { TestContext } from 'node:test';
+import { MockLanguageModelV4 } from 'ai/test';
 import { Usage, type Model, type ModelRequest, type ModelResponse } from '@openai/agents';
 import { context, trace } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
@@ -43,6 +44,17 @@ export function aiSdkText(text: string) {
     usage,
     warnings: [],
   };
+}
+
+/**
+ * The AI SDK's own mock model (MockLanguageModelV4): `step(n, prompt)` gives the n-th response
+ * (n from 1), e.g. aiSdkToolCall(...) or aiSdkText(...).
+ */
+export function aiSdkModel(
+  step: (n: number, prompt: unknown) => ReturnType<typeof aiSdkToolCall> | ReturnType<typeof aiSdkText>,
+): MockLanguageModelV4 {
+  let n = 0;
+  return new MockLanguageModelV4({ doGenerate: async ({ prompt }) => step(++n, prompt) });
 }
 
 /**
