@@ -80,6 +80,12 @@ export type CellEvent =
       toolCalls?: ToolCallRecord[];
       /** How many of its oldest answered calls `toolCalls` leaves out (it lists at most 1 000). */
       toolCallsDropped?: number;
+      /**
+       * Why, in words, where the reason leaves it open: why a cell lost with its host could not
+       * run again on another (no journal, past its bound, moved too often), or that its host
+       * named it as the cell whose isolate ran out of memory.
+       */
+      detail?: string;
     }
   /**
    * A tool call was answered with a CellInterrupt (SPEC §13): the cell is paused — its isolate

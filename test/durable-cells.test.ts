@@ -355,6 +355,32 @@ describe('durable cells: a paused cell in a snapshot', { timeout: 60_000 }, () =
     assert.equal(later.calls.length, 0, 'nothing reached the delegate');
   });
 
+  test('a newer version that makes fewer calls than recorded ends replayDiverged at once, waiting or done', async (t) => {
+    const session = newRuntime(t, approvals(), { tools: TOOLS });
+    const started = await session.execute({
+      source: 'for (let n = 1; n <= 3; n++) await tools.get({ n }); await tools.approve({})',
+    });
+    assert.equal((await started.initialEvent).kind, 'interrupted');
+    const snapshot = JSON.stringify(await session.suspend());
+    // Deployed anew, the cell makes one call of the three, then waits for nothing it will get, or ends.
+    for (const rest of ['await new Promise(() => {})', 'text("done")']) {
+      const changed = JSON.parse(snapshot) as SessionSnapshot;
+      (changed.pausedCells?.[0] as { code: string }).code = `await tools.get({ n: 1 }); ${rest}`;
+      const later = approvals();
+      const resumed = newRuntime(t, later, { limits: { wallTimeMs: 60_000 } }, changed);
+      const end = await resumed.resumeCell('1', { result: 1 }, WAIT);
+      assert.equal(end.kind, 'terminated', JSON.stringify(end));
+      assert.equal(end.kind === 'terminated' && end.reason, 'replayDiverged');
+      assert.deepEqual(end.kind === 'terminated' && end.toolCalls?.map((call) => `${call.callId} ${call.outcome}`), [
+        'tool-1 returned',
+        'tool-2 returned',
+        'tool-3 returned',
+        'tool-4 pending',
+      ]);
+      assert.equal(later.calls.length, 0, 'nothing reached the delegate');
+    }
+  });
+
   test('a malformed paused cell is refused, saying what is wrong', async (t) => {
     const session = newRuntime(t, approvals(), { tools: TOOLS });
     assert.equal(

@@ -156,7 +156,7 @@ describe('HostClient spawning codecell-host', () => {
     assert.ok(ms(start) < 3_000, `${ms(start)} ms`);
   });
 
-  test('a host that stops answering (SIGSTOP) is detected, killed and replaced within the liveness bound', async (t) => {
+  test('a host that stops answering (SIGSTOP) is detected, killed and replaced; the execute it never took runs on its successor', async (t) => {
     // Generous enough for a cold start on a loaded machine: a host has 2 × this to answer.
     const client = await HostClient.spawn({
       command: HOST_BIN,
@@ -175,9 +175,10 @@ describe('HostClient spawning codecell-host', () => {
         // already gone
       }
     });
-    const start = performance.now();
-    await assert.rejects(session.execute({ source: 'text(1)' }), { code: 'ERR_HOST_EXITED' });
-    assert.ok(ms(start) < 5_000, `detected after ${ms(start)} ms`);
+    // The stopped host never admitted the cell (nothing of it came): it runs where the session went.
+    const carried = await session.execute({ source: 'text(1)' });
+    assert.notEqual(session.hostPid, stopped);
+    assert.deepEqual(texts(await carried.initialEvent), ['1']);
     const fresh = await client.createSession(new RecordingDelegate());
     assert.notEqual(client.pid, stopped);
     assert.deepEqual(texts(await (await fresh.execute({ source: 'text("alive")' })).initialEvent), ['alive']);

@@ -1,32 +1,41 @@
-// The cells of a remote session lost with their host that run again on its next host (SPEC §13,
-// ADR 16): which are kept for that when the host is lost, the cell/replay that runs each there
-// once the session moved, and the wait of their observers meanwhile.
-import type { CellId, CellStreamEvent, ObserveMode } from '../../src/index.js';
+// The cells of a remote session lost with their host (SPEC §13, ADR 16): each open cell either runs
+// again on the session's next host from its ledger (cell/replay), its observers waiting meanwhile,
+// or ends where it is — `memoryLimit` when its host named it as the cell whose isolate it lost
+// (host/catastrophe: it is never run again), else `hostLost` with its calls, saying why it could
+// not run again.
+import type { CellEvent, CellId, CellStreamEvent, TerminationReason } from '../../src/index.js';
 import { messageOf, traceMeta } from '../../src/internal.js';
 import { Methods, type SessionId } from '../wire/protocol.js';
-import { CellJournals } from './cell-journals.js';
 import type { HostLink } from './link.js';
+import type { SessionLedger } from './session-ledger.js';
 
 /** What replays need of their session (HostSession). */
 export interface ReplayingSession {
   /** The host the session lives on now, and its id there. */
   readonly link: HostLink;
   readonly sessionId: SessionId;
-  /** The cell ends lost with its host after all (`hostLost`, its calls). */
-  lose(cellId: CellId): void;
+  /** The cell ended here, lost with its host: its end is handed out once, its followers hear it. */
+  ended(cellId: CellId, event: CellEvent): void;
   /** The cell runs on the session's new host: its followers hear `replayed`, its stream goes on there. */
-  runsAgain(cellId: CellId, replayed: CellStreamEvent, initialMode: ObserveMode | undefined): void;
+  runsAgain(cellId: CellId, replayed: CellStreamEvent): void;
 }
 
 export class CellReplays {
-  /** Each running cell's journal, as its host mirrors it. */
-  readonly journals = new CellJournals();
+  readonly #ledger: SessionLedger;
   readonly #session: ReplayingSession;
   /** Cells kept to run again: resolves true once they run on the new host, false if they are lost. */
   readonly #kept = new Map<CellId, PromiseWithResolvers<boolean>>();
+  /** Cells whose host named them as the cause of its catastrophe (host/catastrophe). */
+  readonly #culprits = new Set<CellId>();
 
-  constructor(session: ReplayingSession) {
+  constructor(ledger: SessionLedger, session: ReplayingSession) {
+    this.#ledger = ledger;
     this.#session = session;
+  }
+
+  /** The host names the cell as the one whose isolate it lost: the cell is never run again. */
+  culprit(cellId: CellId): void {
+    this.#culprits.add(cellId);
   }
 
   /** Whether the cell waits to run again on the session's next host. */
@@ -34,22 +43,39 @@ export class CellReplays {
     return this.#kept.has(cellId);
   }
 
-  /**
-   * The cell's host was lost: true when the cell runs again on the next one (its delegate calls
-   * go on meanwhile), false when it cannot (no journal, past its bound, or replayed once already).
-   */
-  keep(cellId: CellId): boolean {
-    // Lost with the host the session was moving to, before it ran there: it is still kept.
-    if (this.#kept.has(cellId)) return true;
-    if (this.journals.replayable(cellId) === undefined) return false;
-    this.#kept.set(cellId, Promise.withResolvers<boolean>());
-    this.#session.link.keepCalls(this.#session.sessionId, cellId);
-    return true;
-  }
-
   /** Resolves true once the kept cell runs on the new host, false once it was lost (undefined: not kept). */
   ran(cellId: CellId): Promise<boolean> | undefined {
     return this.#kept.get(cellId)?.promise;
+  }
+
+  /**
+   * The host was lost with these cells open: each is kept to run again on the next host (its
+   * delegate calls go on meanwhile; their outcomes wait here), or ends now, saying why. A host
+   * that broke the protocol (`broken`: why) may have sent anything of them: none runs again.
+   */
+  hostLost(open: readonly CellId[], broken?: string): void {
+    for (const cellId of open) {
+      // Lost with the host the session was moving to, before it ran there: it is still kept.
+      if (this.#kept.has(cellId)) continue;
+      if (this.#culprits.delete(cellId)) {
+        this.#lose(cellId, 'memoryLimit', 'its isolate ran out of memory, and its host ended with it');
+        continue;
+      }
+      const ledger = this.#ledger.cell(cellId);
+      const why =
+        broken !== undefined
+          ? `its host broke the protocol (${broken})`
+          : ledger === undefined
+            ? 'this client kept nothing of it'
+            : ledger.unreplayable;
+      if (why !== undefined) {
+        this.#lose(cellId, 'hostLost', `it could not run again on another host: ${why}`);
+        continue;
+      }
+      ledger?.detached();
+      this.#kept.set(cellId, Promise.withResolvers<boolean>());
+      this.#session.link.keepCalls(this.#session.sessionId, cellId);
+    }
   }
 
   /** The session runs on a new host: every kept cell runs again there (cell/replay). */
@@ -60,40 +86,45 @@ export class CellReplays {
   /** No host took the session: the kept cells are lost. */
   loseAll(): void {
     for (const [cellId, kept] of this.#kept) {
-      this.#session.lose(cellId);
+      this.#lose(cellId, 'hostLost', 'no other host took its session');
       kept.resolve(false);
     }
     this.#kept.clear();
   }
 
   /**
-   * Runs a kept cell on the session's new host from its journal; the outcomes of its calls still
+   * Runs a kept cell on the session's new host from its ledger; the outcomes of its calls still
    * in flight go there as they come (cell/settle).
    */
   async #replay(cellId: CellId, from: HostLink): Promise<void> {
     const kept = this.#kept.get(cellId);
-    const cell = this.journals.replayable(cellId);
+    const cell = this.#ledger.replayable(cellId);
     const { link, sessionId } = this.#session;
-    let ran = false;
-    if (cell !== undefined)
+    let failure = typeof cell === 'string' ? cell : undefined;
+    if (typeof cell !== 'string')
       try {
         const meta = traceMeta();
         await link.request(Methods.cellReplay, { sessionId, cell, ...(meta === undefined ? {} : { _meta: meta }) });
-        ran = true;
       } catch (error) {
+        failure = `${link.name} refused it: ${messageOf(error)}`;
         link.logger.warn(`codecell: cell ${cellId} could not run again on ${link.name}: ${messageOf(error)}`);
       }
     this.#kept.delete(cellId);
-    if (!ran) {
-      this.#session.lose(cellId);
+    if (failure !== undefined) {
+      this.#lose(cellId, 'hostLost', `it could not run again on another host: ${failure}`);
       kept?.resolve(false);
       return;
     }
-    this.journals.replaying(cellId, (callId, answer) => {
+    this.#ledger.cell(cellId)?.replaying((callId, answer) => {
       link.request(Methods.cellSettle, { sessionId, cellId, callId, answer }).catch(() => {});
     });
-    const replayed: CellStreamEvent = { type: 'replayed', from: from.name, to: link.name };
-    this.#session.runsAgain(cellId, replayed, this.journals.initialMode(cellId));
+    this.#session.runsAgain(cellId, { type: 'replayed', from: from.name, to: link.name });
     kept?.resolve(true);
+  }
+
+  /** The cell ends lost with its host: `terminated` with its calls as the ledger has them, and why. */
+  #lose(cellId: CellId, reason: Extract<TerminationReason, 'hostLost' | 'memoryLimit'>, detail: string): void {
+    const calls = this.#ledger.lost(cellId);
+    this.#session.ended(cellId, { kind: 'terminated', cellId, items: [], reason, ...calls, detail });
   }
 }

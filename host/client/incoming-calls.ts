@@ -98,7 +98,7 @@ export class IncomingCalls {
     this.#sessions.delete(sessionId);
     const running: Promise<unknown>[] = [];
     for (const cell of cells?.values() ?? [])
-      for (const group of Object.values(cell)) running.push(...abortGroup(group, reason));
+      for (const group of Object.values(cell)) for (const each of abortGroup(group, reason)) running.push(each);
     return running;
   }
 

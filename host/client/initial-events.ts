@@ -37,6 +37,17 @@ export class InitialEvents {
     if (initial !== undefined && !('event' in initial)) initial.resolve(event);
   }
 
+  /** The cell's initial event, if one is still awaited, rejects with `error` (its host is gone). */
+  failIfAwaited(cellId: CellId, error: unknown): void {
+    const initial = this.#cells.get(cellId);
+    if (initial !== undefined && !('event' in initial)) initial.reject(error);
+  }
+
+  /** Initial events of cells the client never learned of (a lost host's): forgotten. */
+  forgetEarly(): void {
+    for (const [cellId, initial] of this.#cells) if ('event' in initial) this.#cells.delete(cellId);
+  }
+
   /** Every initial event still awaited rejects with `error` (the host died, or the session ended). */
   failAll(error: unknown): void {
     for (const initial of this.#cells.values()) if (!('event' in initial)) initial.reject(error);

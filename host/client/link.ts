@@ -9,13 +9,13 @@ import { IncomingCalls, type InboundRequest } from './incoming-calls.js';
 
 export type { InboundRequest } from './incoming-calls.js';
 import { Liveness } from './liveness.js';
+import { checkJournalPart, checkStoredValues } from './host-durability.js';
 import { ErrorAnswer, RpcConnection, RpcError, type JsonText } from '../wire/rpc.js';
 import {
   DelegateCalls,
   errorFromWire,
   Methods,
   PROTOCOL_VERSION,
-  type CellJournalPart,
   type DelegateCallName,
   type Handlers,
   type HostLoad,
@@ -34,7 +34,8 @@ type InboundNotification =
   | { type: 'initialEvent'; params: WireParams['cellInitialEvent'] }
   | { type: 'closed'; params: WireParams['cellClosed'] }
   | { type: 'stored'; params: WireParams['sessionStored'] }
-  | { type: 'journal'; params: WireParams['cellJournal'] };
+  | { type: 'journal'; params: WireParams['cellJournal'] }
+  | { type: 'catastrophe'; params: WireParams['hostCatastrophe'] };
 export type Inbound = RoutedEntry<InboundNotification, InboundRequest>;
 
 /** How long a silent host is tolerated before it is pinged, then killed. */
@@ -93,6 +94,8 @@ export class HostLink {
   maxMessageBytes: number | undefined;
   /** Hears the load the host reports with each session it creates (HostClient places sessions by it). */
   loadReported: ((load: HostLoad | undefined) => void) | undefined;
+  /** Why the host was found to break the protocol (see broken): what it sent of its cells is not trusted. */
+  brokenWhy: string | undefined;
   /** Whether the host said it drains (host/draining): its sessions move elsewhere. */
   draining = false;
   /** Hears host/draining (HostClient takes no new sessions there). */
@@ -139,8 +142,17 @@ export class HostLink {
         const running = this.#incoming.cancel(sessionId, cellId, method);
         if (running.length > 0) this.remotes.get(sessionId)?.callsCancelled(cellId, running);
       },
-      sessionStored: (params) => this.sessions.routeNotification(params.sessionId, { type: 'stored', params }),
-      cellJournal: (params) => this.sessions.routeNotification(params.sessionId, { type: 'journal', params }),
+      sessionStored: (params) => {
+        const checked = checkStoredValues(params.values);
+        if ('why' in checked) return this.broken(`session/stored with ${checked.why}`);
+        this.sessions.routeNotification(params.sessionId, { type: 'stored', params });
+      },
+      cellJournal: ({ sessionId, cellId, start, update }) =>
+        this.#journal('cell/journal', sessionId, cellId, { start, update }),
+      hostCatastrophe: (params) => {
+        this.logger.warn(`codecell: ${this.name} lost cell ${params.cellId}'s isolate (${params.message}); it exits`);
+        this.sessions.routeNotification(params.sessionId, { type: 'catastrophe', params });
+      },
       hostDraining: () => {
         if (this.draining) return;
         this.draining = true;
@@ -297,12 +309,12 @@ export class HostLink {
       { answer: resolve, fail: reject },
     );
     // The cell's journal up to this call (a re-homing session's mirror) reaches its session first.
-    const journal = (params as { journal?: CellJournalPart }).journal;
-    if (journal !== undefined)
-      this.sessions.routeNotification(params.sessionId, {
-        type: 'journal',
-        params: { sessionId: params.sessionId, cellId, ...journal },
-      });
+    const journal = (params as { journal?: unknown }).journal;
+    if (journal !== undefined) this.#journal(DelegateCalls[name].method.name, params.sessionId, cellId, journal);
+    if (this.#death !== undefined) {
+      reject(this.#death); // a host that broke the protocol with it: nothing of the call is served
+      return promise;
+    }
     // The host's span of this call (SPEC §14): the delegate runs as its child.
     const meta = (params as Traced)._meta;
     this.sessions.route(params.sessionId, {
@@ -311,6 +323,25 @@ export class HostLink {
       fail: (failure) => call.fail(new ErrorAnswer(failure.code, failure.message)),
     });
     return promise;
+  }
+
+  /**
+   * The host sent what no host may (a message of another shape, past a bound of the client's own):
+   * it is treated as lost — its connection ends, a spawned one is killed, its sessions move.
+   */
+  broken(why: string): void {
+    if (this.#death !== undefined) return;
+    this.brokenWhy = why;
+    this.logger.warn(`codecell: ${this.name} broke the protocol (${why}); it is treated as lost`);
+    this.die(new CodeCellError('ERR_HOST_EXITED', `codecell-host ${this.name} broke the protocol (${why})`));
+    this.#carrier.end();
+  }
+
+  /** A cell's journal from the host (`via`: the message it came with), checked, to its session. */
+  #journal(via: string, sessionId: SessionId, cellId: string, journal: unknown): void {
+    const checked = checkJournalPart(journal);
+    if ('why' in checked) return this.broken(`${via} with ${checked.why}`);
+    this.sessions.routeNotification(sessionId, { type: 'journal', params: { sessionId, cellId, ...checked.part } });
   }
 
   /** While requests are outstanding, checks that the host still answers (see LivenessOptions). */

@@ -1,6 +1,7 @@
 // Creating a remote session on a host: the HostSession that session/create (session-create.ts)
 // gives, its setup cell running.
-import type { SessionRuntimeDelegate } from '../../src/index.js';
+import type { CellLimits, SessionRuntimeDelegate } from '../../src/index.js';
+import { ledgerFigures, type LedgerFigures } from './session-ledger.js';
 import { HostSession, type Rehome } from './remote-session.js';
 import type { HostLink } from './link.js';
 import { createOnHost, type CreateParams, type RemoteSessionOptions } from './session-create.js';
@@ -17,7 +18,24 @@ export async function openRemoteSession(
   options: RemoteSessionOptions,
   rehome: Rehome | undefined,
 ): Promise<HostSession> {
-  const { signal, setupTimeoutMs: _, ...params } = options;
+  const { signal, setupTimeoutMs: _, ...given } = options;
+  // Re-homing, the session's figures are the client's own, said outright (within the host's caps):
+  // what it keeps of the session is bounded by them, and the host's cannot differ.
+  const params: CreateParams =
+    rehome === undefined ? given : { ...given, limits: { ...given.limits, ...ownFigures(given.limits, link.limits) } };
   const wire: CreateParams = rehome === undefined ? params : { ...params, mirror: true };
   return createOnHost(link, wire, signal, (created) => new HostSession(link, created, delegate, params, rehome));
+}
+
+/**
+ * The session's ledger figures: what it set, else the defaults — those no larger than what the
+ * host's `initialize` reports (its caps, where it has any: a default past one would be refused).
+ */
+function ownFigures(limits: Partial<CellLimits> | undefined, reported: Partial<CellLimits> | undefined): LedgerFigures {
+  const figures = ledgerFigures(limits);
+  for (const key of Object.keys(figures) as (keyof LedgerFigures)[]) {
+    const cap = reported?.[key];
+    if (limits?.[key] === undefined && typeof cap === 'number' && cap < figures[key]) figures[key] = cap;
+  }
+  return figures;
 }

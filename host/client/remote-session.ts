@@ -3,7 +3,6 @@
 import {
   CodeCellError,
   DEFAULT_CALLBACK_ABORT_DEADLINE_MS,
-  DEFAULT_LIMITS,
   type CellAnswer,
   type CellEvent,
   type CellId,
@@ -22,7 +21,6 @@ import {
   type SuspendOptions,
 } from '../../src/index.js';
 import {
-  busyObserverError,
   CellStreams,
   checkCellAnswer,
   checkSuspendOptions,
@@ -42,8 +40,10 @@ import { settledWithin } from './incoming-calls.js';
 import { serveDelegateCall } from './serve-call.js';
 import { ResultBounds } from './result-bounds.js';
 import { InitialEvents } from './initial-events.js';
+import { Observations } from './observations.js';
 import { RemoteCells } from './remote-cells.js';
-import { SessionRecord } from './session-record.js';
+import { ledgerFigures, SessionLedger } from './session-ledger.js';
+import { HostBrokeBound } from './cell-ledger.js';
 import { CellReplays, type ReplayingSession } from './cell-replays.js';
 import type { CreatedSession, CreateParams } from './session-create.js';
 import { SessionMove, type MovingSession, type Rehome } from './session-move.js';
@@ -97,16 +97,16 @@ export class HostSession extends SessionBase implements RemoteSession, LinkedSes
   #link: HostLink;
   readonly #delegate: SessionRuntimeDelegate;
   #deadlineMs: number;
-  /** What the client keeps to rebuild the session (with a rehome). */
-  readonly #record: SessionRecord | undefined;
+  /** What the client keeps to rebuild the session and its cells elsewhere (with a rehome). */
+  readonly #ledger: SessionLedger | undefined;
   /** How the session moves to another host (with a rehome). */
   readonly #move: SessionMove | undefined;
-  /** Each running cell's journal, and the cells lost with their host that run again (with a rehome). */
+  /** The cells lost with their host: those that run again elsewhere, and those that end (with a rehome). */
   readonly #replays: CellReplays | undefined;
   /** cell/execute requests in flight (a hand-off waits for them). */
   #executing = 0;
   readonly #streams: CellStreams;
-  readonly #observing = new Set<CellId>();
+  readonly #observing = new Observations();
   readonly #initial = new InitialEvents();
   /** The setup cell's initial event (see setup). */
   readonly #setupInitial: Promise<CellEvent> | undefined;
@@ -118,6 +118,11 @@ export class HostSession extends SessionBase implements RemoteSession, LinkedSes
   /** The largest tool result each cell may answer with (checked here before it is sent). */
   readonly #bounds: ResultBounds;
   #suspending = false;
+  /**
+   * How many messages named a cell this client did not know yet (the cell of an execute in
+   * flight, whose answer has not come), or committed stored values: signs that a host ran it.
+   */
+  #heardOfCells = 0;
 
   constructor(
     link: HostLink,
@@ -141,14 +146,16 @@ export class HostSession extends SessionBase implements RemoteSession, LinkedSes
     if (rehome !== undefined) {
       // Sent again on another host without setup: its effects are in the stored values.
       const { setupSource: _, restore, ...own } = params;
-      const maxStoredBytes = created.maxStoredBytes ?? params.limits?.maxStoredBytes ?? DEFAULT_LIMITS.maxStoredBytes;
-      this.#record = new SessionRecord(maxStoredBytes, restore);
-      if (created.setupCellId !== undefined) this.#record.admitted(created.setupCellId);
-      this.#move = new SessionMove(this, rehome, this.#record, own);
-      this.#replays = new CellReplays(this);
+      this.#ledger = new SessionLedger(ledgerFigures(params.limits), restore);
+      if (created.setupCellId !== undefined) this.#ledger.admitted(created.setupCellId);
+      this.#move = new SessionMove(this, rehome, this.#ledger, own);
+      this.#replays = new CellReplays(this.#ledger, this);
     }
     this.#streams = new CellStreams({ logger: link.logger, retainClosed: 64, sessionFromCells: false });
-    this.#setupInitial = created.setupCellId === undefined ? undefined : this.#admitted(created.setupCellId);
+    this.#setupInitial =
+      created.setupCellId === undefined
+        ? undefined
+        : this.#admitted(created.setupCellId, { kind: 'pendingFrontier' }, performance.now());
   }
 
   /** The session's id on its host (it changes when the session moves to another host). */
@@ -180,30 +187,57 @@ export class HostSession extends SessionBase implements RemoteSession, LinkedSes
     this.#assertUsable();
     const link = this.#link;
     let result;
+    // The initial observation's time counts from here (the host's, from admission).
+    const sentAt = performance.now();
+    // Whether the host is heard of a cell this client does not know, from here on (see below).
+    const heard = this.#heardOfCells;
     this.#executing++;
+    const executed = this.#ledger?.executing(request.limits);
     try {
       // The caller's span is the cell's parent on the host (SPEC §14).
       const params = { sessionId: this.sessionId, request, observe: initialObserve, ...tracedParams() };
       result = await link.request(Methods.cellExecute, params);
     } catch (error) {
-      throw link === this.#link ? error : lostExecute(link, error);
+      executed?.();
+      if (this.#move?.moving === true) await this.#move.moved();
+      if (link === this.#link || !this.isAlive) throw error;
+      // The host was lost before it answered, and the session lives on another now. Nothing of
+      // a cell this client does not know reached it since: the lost host never ran this one
+      // with an effect (every effect of a cell crosses to this client) — it runs here instead.
+      if (heard === this.#heardOfCells) return this.execute(request, initialObserve);
+      throw lostExecute(link, error);
     } finally {
       this.#executing--;
     }
     const { cellId, _meta } = result as Partial<typeof result>;
-    if (typeof cellId !== 'string' || cellId === '')
+    if (typeof cellId !== 'string' || cellId === '') {
+      executed?.();
       throw new CodeCellError(
         'ERR_PROTOCOL',
         `codecell-host answered cell/execute without a cellId: ${JSON.stringify(result)}`,
       );
+    }
     // The host took the request: its limits were valid (a cell's own bound on its tool results).
     const own = request.limits?.maxToolResultBytes;
     if (typeof own === 'number') this.#bounds.cell(cellId, own);
-    this.#record?.admitted(cellId);
-    this.#replays?.journals.admitted(cellId, initialObserve ?? DEFAULT_OBSERVE);
-    const started = this.startedCell(cellId, this.#admitted(cellId));
+    this.#ledger?.admitted(cellId, request.limits);
+    executed?.();
+    const started = this.startedCell(cellId, this.#admitted(cellId, initialObserve ?? DEFAULT_OBSERVE, sentAt));
     this.#cells.timed(cellId, _meta);
+    // Its host was lost just as its answer came: the cell is lost with it, as its neighbours were.
+    if (!link.alive) this.#lostOnArrival(cellId, link);
     return started;
+  }
+
+  /** A cell whose admission was heard after its host was lost: it runs on where they went, or ends. */
+  #lostOnArrival(cellId: CellId, link: HostLink): void {
+    if (this.#hostDead !== undefined || this.#replays === undefined) {
+      const error = this.#hostDead ?? link.death ?? new CodeCellError('ERR_HOST_EXITED', 'codecell-host is gone');
+      return this.#initial.failIfAwaited(cellId, error);
+    }
+    this.#replays.hostLost([cellId], link.brokenWhy);
+    // A move under way runs it there with the others; one that ended already, here and now.
+    if (this.#move?.moving !== true) void this.#replays.replayAll(link);
   }
 
   hostTiming(cellId: CellId): HostTiming | undefined {
@@ -215,9 +249,7 @@ export class HostSession extends SessionBase implements RemoteSession, LinkedSes
     if (held !== undefined) return { event: Promise.resolve(held) };
     this.#assertCellUsable(cellId);
     signal?.throwIfAborted();
-    // Every observer of this session's cells goes through this client, so busy is known here.
-    if (this.#observing.has(cellId)) throw busyObserverError(cellId);
-    this.#observing.add(cellId);
+    this.#observing.take(cellId, mode);
     const answered = this.#observeOnHost(cellId, mode, signal);
     // As in-process: an aborted observation frees the slot at once, with the caller's reason.
     const event = untilAborted(answered, signal).finally(() => this.#observed(cellId));
@@ -251,8 +283,7 @@ export class HostSession extends SessionBase implements RemoteSession, LinkedSes
     const checked = checkCellAnswer(answer);
     // As in-process: a cell that is not paused is refused before its observer is looked at.
     if (!this.#cells.isPaused(cellId)) throw notInterrupted(cellId);
-    if (this.#observing.has(cellId)) throw busyObserverError(cellId);
-    this.#observing.add(cellId);
+    this.#observing.take(cellId, observe);
     try {
       const params = { sessionId: this.sessionId, cellId, answer: checked, observe, ...tracedParams() };
       return this.#delivered(cellId, await this.#link.request(Methods.cellResume, params));
@@ -367,28 +398,42 @@ export class HostSession extends SessionBase implements RemoteSession, LinkedSes
   }
 
   receive(entry: Inbound): void {
+    if (this.#executing > 0 && this.#namesNewCell(entry)) this.#heardOfCells++;
+    try {
+      this.#receive(entry);
+    } catch (error) {
+      // A host that broke a bound of this client's is treated as lost: the session moves.
+      if (!(error instanceof HostBrokeBound)) throw error;
+      this.#link.broken(error.message);
+    }
+  }
+
+  #receive(entry: Inbound): void {
+    const ledger = this.#ledger;
     if (entry.type === 'request') {
       const call = entry.message.call.value as NestedToolCall;
       const bound = this.#bounds.of(call.cellId, this.#cells.isKnown(call.cellId));
-      const journals = this.#replays?.journals;
       if (entry.message.name !== 'invokeTool') {
-        journals?.notified(call.cellId);
+        ledger?.notified(call.cellId);
         return serveDelegateCall(this.#delegate, entry.message, bound);
       }
-      const record = this.#record?.toolCall(call);
-      journals?.served(call.cellId, call.callId);
-      const answered =
-        journals === undefined
-          ? undefined
-          : (answer: CellAnswer) => journals.answered(call.cellId, call.callId, answer);
-      serveDelegateCall(this.#delegate, entry.message, bound, record, answered);
-      return;
+      // Recorded before the delegate runs; what it did and what the cell gets, as it happens.
+      ledger?.served(call);
+      const { cellId, callId } = call;
+      const served = ledger && {
+        settled: (outcome: 'returned' | 'threw') => ledger.settled(cellId, callId, outcome),
+        answered: (answer: CellAnswer, bytes: number) => ledger.answered(cellId, callId, answer, bytes),
+      };
+      return serveDelegateCall(this.#delegate, entry.message, bound, served);
     }
     const message = entry.message;
     if (message.type === 'journal') {
-      this.#replays?.journals.journaled(message.params.cellId, message.params.start, message.params.update);
+      ledger?.journaled(message.params.cellId, message.params.start, message.params.update);
+    } else if (message.type === 'catastrophe') {
+      // Its host goes now, because of this cell: it is never run again elsewhere (SPEC §13).
+      this.#replays?.culprit(message.params.cellId);
     } else if (message.type === 'stored') {
-      this.#record?.committed(message.params.values);
+      ledger?.committed(message.params.values);
     } else if (message.type === 'event') {
       this.#streams.emit(message.params.cellId, message.params.event);
     } else if (message.type === 'sessionEvent') {
@@ -397,12 +442,22 @@ export class HostSession extends SessionBase implements RemoteSession, LinkedSes
       this.#initial.arrived(message.params.cellId, message.params.event);
     } else {
       this.#closed(message.params.cellId);
-      this.#record?.cellClosed(message.params.cellId);
-      // A cell whose end this client has not read yet keeps its journal: if the host is lost
-      // first, it runs again elsewhere to that end (its calls all answered from the journal).
-      if (!this.#cells.isOpen(message.params.cellId)) this.#replays?.journals.closed(message.params.cellId);
+      ledger?.closedOnHost(message.params.cellId);
+      // A cell whose end this client has not read yet keeps its ledger: if the host is lost
+      // first, it runs again elsewhere to that end (its calls all answered from its journal).
+      const { cellId } = message.params;
+      if (this.#cells.isKnown(cellId) && !this.#cells.isOpen(cellId)) ledger?.drop(cellId);
       this.#move?.settled();
     }
+  }
+
+  /** Whether the message names a cell this client does not know, or commits stored values. */
+  #namesNewCell(entry: Inbound): boolean {
+    if (entry.type === 'request') return !this.#cells.isKnown((entry.message.call.value as NestedToolCall).cellId);
+    const { message } = entry;
+    return (
+      message.type === 'stored' || (message.type !== 'sessionEvent' && !this.#cells.isKnown(message.params.cellId))
+    );
   }
 
   /**
@@ -410,12 +465,12 @@ export class HostSession extends SessionBase implements RemoteSession, LinkedSes
    * observation (an initial one included) waits for its answer from there.
    */
   busy(): boolean {
-    return this.#executing > 0 || (this.#record?.running ?? 0) > 0 || this.#observing.size > 0;
+    return this.#executing > 0 || (this.#ledger?.running ?? 0) > 0 || this.#observing.size > 0;
   }
 
   /** An observation of the cell ended: a hand-off waiting for it may go on. */
   #observed(cellId: CellId): void {
-    this.#observing.delete(cellId);
+    this.#observing.release(cellId);
     this.#move?.settled();
   }
 
@@ -451,10 +506,8 @@ export class HostSession extends SessionBase implements RemoteSession, LinkedSes
   }
 
   loseOpenCells(): void {
-    for (const cellId of this.#cells.open) {
-      // A cell with a journal runs again on the next host (SPEC §13); its delegate calls go on.
-      if (this.#replays?.keep(cellId) !== true) this.#lose(cellId);
-    }
+    // Each runs again on the next host from its ledger, or ends here (SPEC §13).
+    this.#replays?.hostLost(this.#cells.open, this.#link.brokenWhy);
   }
 
   async replayKept(from: HostLink): Promise<void> {
@@ -476,6 +529,8 @@ export class HostSession extends SessionBase implements RemoteSession, LinkedSes
   }
 
   attach(link: HostLink, created: CreatedSession): this {
+    this.#ledger?.attached();
+    this.#initial.forgetEarly();
     this.#link = link;
     this.#sessionId = created.sessionId;
     if (created.deadlineMs !== undefined) this.#deadlineMs = created.deadlineMs;
@@ -496,19 +551,16 @@ export class HostSession extends SessionBase implements RemoteSession, LinkedSes
     this.#endAll(error);
   }
 
-  lose(cellId: CellId): void {
-    this.#lose(cellId);
-  }
-
-  runsAgain(cellId: CellId, replayed: CellStreamEvent, initialMode: ObserveMode | undefined): void {
+  runsAgain(cellId: CellId, replayed: CellStreamEvent): void {
     this.#streams.emit(cellId, replayed);
     this.#streams.emitSession({ cellId, ...replayed });
     const { link, sessionId } = this;
     if (this.#cells.isSubscribed(cellId))
       link.request(Methods.cellSubscribe, { sessionId, cellId, from: 'now' }).catch(() => {});
-    // An initial observation that never came is asked of the new host.
-    if (this.#initial.awaited(cellId) && initialMode !== undefined)
-      link.request(Methods.cellObserve, { sessionId, cellId, mode: initialMode }).then(
+    // An initial observation that never came is asked of the new host, for what is left of its time.
+    const left = this.#observing.left(cellId);
+    if (this.#initial.awaited(cellId) && left !== undefined)
+      link.request(Methods.cellObserve, { sessionId, cellId, mode: left }).then(
         (answer) => this.#initial.arrived(cellId, answer),
         (error: unknown) => this.#initial.settleIfAwaited(cellId, this.#lostEvent(cellId, error)),
       );
@@ -523,8 +575,10 @@ export class HostSession extends SessionBase implements RemoteSession, LinkedSes
       const answer = await this.#link.request(Methods.cellObserve, { sessionId: this.sessionId, cellId, mode }, signal);
       return this.#delivered(cellId, answer);
     } catch (error) {
+      // The cell runs on another host now: asked again there, for what is left of its time.
       const ran = this.#replays?.ran(cellId);
-      if (ran !== undefined && (await ran)) return this.#observeOnHost(cellId, mode, signal);
+      if (ran !== undefined && (await ran))
+        return this.#observeOnHost(cellId, this.#observing.left(cellId) ?? mode, signal);
       // The cell was lost with its host while this waited: its end is held here.
       const lost = this.#cells.takeHeld(cellId);
       if (lost !== undefined) return lost;
@@ -536,24 +590,20 @@ export class HostSession extends SessionBase implements RemoteSession, LinkedSes
   /** An answer about the cell reached this client (its output items count as seen: SPEC §13). */
   #delivered(cellId: CellId, answer: WireCellEvent): CellEvent {
     const event = this.#cells.delivered(cellId, answer);
-    const journals = this.#replays?.journals;
-    journals?.itemsSeen(cellId, event.items.length);
-    if (event.kind === 'completed' || event.kind === 'terminated') journals?.closed(cellId);
-    else journals?.observed(event);
+    this.#ledger?.observed(cellId, event);
+    if (event.kind === 'completed' || event.kind === 'terminated') this.#ledger?.drop(cellId);
     return event;
   }
 
   /** A cell whose replay could not be observed: it ends lost with its host. */
   #lostEvent(cellId: CellId, error: unknown): CellEvent {
     this.#link.logger.warn(`codecell: observing the replayed cell ${cellId} failed: ${messageOf(error)}`);
-    return { kind: 'terminated', cellId, items: [], reason: 'hostLost', toolCalls: [] };
+    const detail = `observing it where it ran again failed: ${messageOf(error)}`;
+    return { kind: 'terminated', cellId, items: [], reason: 'hostLost', toolCalls: [], detail };
   }
 
-  /** The cell was lost with its host: it ends `terminated`/`hostLost` with its tool calls. */
-  #lose(cellId: CellId): void {
-    this.#replays?.journals.closed(cellId);
-    const calls = (this.#record as SessionRecord).lost(cellId);
-    const event: CellEvent = { kind: 'terminated', cellId, items: [], reason: 'hostLost', ...calls };
+  /** The cell ended here, lost with its host (CellReplays): its end is held and handed out once. */
+  ended(cellId: CellId, event: CellEvent): void {
     this.#cells.delivered(cellId, event);
     this.#cells.hold(cellId, event);
     this.#initial.settleIfAwaited(cellId, event);
@@ -567,10 +617,10 @@ export class HostSession extends SessionBase implements RemoteSession, LinkedSes
    * A cell the host admitted: its initial observation holds the observer slot until it arrives.
    * (Its events wait on the host, in the runtime's PendingRouter, until events(cellId) subscribes.)
    */
-  #admitted(cellId: CellId): Promise<CellEvent> {
+  #admitted(cellId: CellId, mode: ObserveMode, sentAt: number): Promise<CellEvent> {
     this.#cells.admitted(cellId);
     const event = this.#initial.expect(cellId);
-    this.#observing.add(cellId);
+    this.#observing.take(cellId, mode, sentAt);
     // The setup cell's initial event is never handed out: nobody may be listening when the host dies.
     return quiet(
       event.then(
@@ -616,11 +666,12 @@ function tracedParams(): { _meta?: TraceMeta } {
   return meta === undefined ? {} : { _meta: meta };
 }
 
-/** An execute whose host was lost before it answered: the session goes on elsewhere. */
+/** An execute whose host was lost before it answered, having started the cell: the session goes on elsewhere. */
 function lostExecute(link: HostLink, error: unknown): CodeCellError {
   return new CodeCellError(
     'ERR_HOST_EXITED',
-    `the session's host (${link.name}) was lost before it answered cell/execute (the cell may have started ` +
-      `there); the session goes on on another host: run the cell again (${messageOf(error)})`,
+    `the session's host (${link.name}) was lost before it answered cell/execute, and the cell had started ` +
+      `there (its effects may have happened); the session goes on on another host: decide whether to run ` +
+      `the cell again (${messageOf(error)})`,
   );
 }

@@ -2,13 +2,7 @@
 // session's delegate: inside the host's span, the value serialised once and checked against the
 // cell's result bound, a failure (or a CellInterrupt) answered as the wire says. The calls' groups
 // and their cancellation are incoming-calls.ts's.
-import {
-  toolIdentifier,
-  type CellAnswer,
-  type JsonValue,
-  type SessionRuntimeDelegate,
-  type ToolCallRecord,
-} from '../../src/index.js';
+import { toolIdentifier, type CellAnswer, type JsonValue, type SessionRuntimeDelegate } from '../../src/index.js';
 import {
   errorKindOf,
   isCellInterrupt,
@@ -42,18 +36,25 @@ export interface ResultBound {
   what: string;
 }
 
+/** What a re-homing session's ledger hears of a tool call it serves (SPEC §13). */
+export interface ServedCall {
+  /** The delegate returned or threw (a CellInterrupt leaves the call pending). */
+  settled(outcome: 'returned' | 'threw'): void;
+  /** The outcome as the cell gets it, and the size of its text. */
+  answered(answer: CellAnswer, bytes: number): void;
+}
+
 /**
  * Serves a host call with the session's delegate; the host's cell/cancel aborts its signal.
- * `record`, if given, learns whether the delegate returned or threw; `answered` hears the outcome
- * as the cell gets it (a re-homing client's journal keeps it, SPEC §13).
+ * `served`, if given, hears what the delegate did and what the cell gets.
  */
 export function serveDelegateCall(
   delegate: SessionRuntimeDelegate,
   { name, call, meta }: InboundRequest,
   bound?: ResultBound,
-  record?: Pick<ToolCallRecord, 'outcome'>,
-  answered?: (answer: CellAnswer) => void,
+  served?: ServedCall,
 ): void {
+  const answered = (answer: CellAnswer, bytes: number): void => served?.answered(answer, bytes);
   // The table pairs each name with the delegate method of that name and its argument.
   const method = delegate[name] as (value: unknown, signal: AbortSignal) => unknown;
   const row: DelegateCall = DelegateCalls[name];
@@ -65,7 +66,7 @@ export function serveDelegateCall(
   call.running(settled);
   settled.then(
     (value) => {
-      if (record !== undefined) record.outcome = 'returned';
+      served?.settled('returned');
       let text: string;
       try {
         // The result is serialised once, checked, straight into the answer's text.
@@ -73,7 +74,7 @@ export function serveDelegateCall(
       } catch (error) {
         // What cannot cross as JSON fails the call here, as in-process, instead of the answer.
         const message = `${subjectOf(name, call)} returned a value that is not JSON: ${messageOf(error)}`;
-        answered?.({ error: message });
+        answered({ error: message }, message.length);
         return call.fail(new ErrorAnswer(JsonRpcErrors.delegateFailed, message));
       }
       // Each UTF-8 byte is at most one UTF-16 unit, and each unit at most 3 bytes: measured only
@@ -82,21 +83,23 @@ export function serveDelegateCall(
         const size = Buffer.byteLength(text, 'utf8') - VALUE_ENVELOPE_BYTES;
         if (size > bound.bytes) {
           const message = `${subjectOf(name, call)} result is ${size} bytes, over ${bound.what}`;
-          answered?.({ error: message });
+          answered({ error: message }, message.length);
           return call.fail(new ErrorAnswer(JsonRpcErrors.delegateFailed, message));
         }
       }
-      answered?.({ result: value as JsonValue | undefined });
+      answered({ result: value as JsonValue | undefined }, text.length);
       call.answer(new JsonText(text));
     },
     (error: unknown) => {
       const interrupt = isCellInterrupt(error) ? interruptPayload(error.payload) : undefined;
       // A paused call is answered later, by resumeCell: it is still pending.
-      if (record !== undefined && interrupt === undefined) record.outcome = 'threw';
-      if (interrupt === undefined) answered?.({ error: toolErrorText(error, MAX_WIRE_ERROR_BYTES) });
+      const message = toolErrorText(error, MAX_WIRE_ERROR_BYTES);
+      if (interrupt === undefined) {
+        served?.settled('threw');
+        answered({ error: message }, message.length);
+      }
       if (!call.open) return; // given up by the host (cell/cancel, shutdown): no answer to make
       const kind = errorKindOf(error);
-      const message = toolErrorText(error, MAX_WIRE_ERROR_BYTES);
       const data = interrupt !== undefined ? { interrupt } : kind === '' ? undefined : { kind };
       call.fail(new ErrorAnswer(JsonRpcErrors.delegateFailed, message, data));
     },

@@ -36,8 +36,6 @@ export interface CreatedSession {
   deadlineMs: number | undefined;
   /** The session's maxToolResultBytes (older hosts do not say). */
   maxResultBytes: number | undefined;
-  /** The session's maxStoredBytes: what the client's record of its stored values may hold. */
-  maxStoredBytes: number | undefined;
 }
 
 /** session/create's params: the session's own options, what a resume restores, and the mirror. */
@@ -71,8 +69,9 @@ export async function createOnHost<S extends LinkedSession>(
     }
     throw error;
   }
-  const { sessionId, setupCellId, callbackAbortDeadlineMs, load, maxToolResultBytes, maxStoredBytes } =
-    result as Partial<typeof result>;
+  const { sessionId, setupCellId, callbackAbortDeadlineMs, load, maxToolResultBytes } = result as Partial<
+    typeof result
+  >;
   link.loadReported?.(load);
   if (
     typeof sessionId !== 'string' ||
@@ -89,7 +88,6 @@ export async function createOnHost<S extends LinkedSession>(
     setupCellId,
     deadlineMs: typeof callbackAbortDeadlineMs === 'number' ? callbackAbortDeadlineMs : params.callbackAbortDeadlineMs,
     maxResultBytes: typeof maxToolResultBytes === 'number' ? maxToolResultBytes : undefined,
-    maxStoredBytes: typeof maxStoredBytes === 'number' ? maxStoredBytes : undefined,
   });
   link.remotes.set(sessionId, session);
   link.sessions.register(sessionId, (entry) => session.receive(entry));

@@ -1,11 +1,11 @@
 // How a remote session moves to another host (SPEC §13): when its host is lost, at once; when its
-// host drains, once nothing of it runs there. The session is rebuilt from its record with
+// host drains, once nothing of it runs there. The session is rebuilt from its ledger with
 // session/create `restore`; requests made meanwhile wait for the move.
 import { CodeCellError, type SessionStreamEvent } from '../../src/index.js';
 import { messageOf } from '../../src/internal.js';
 import { Methods, type SessionId } from '../wire/protocol.js';
 import type { HostLink, LinkedSession } from './link.js';
-import type { SessionRecord } from './session-record.js';
+import type { SessionLedger } from './session-ledger.js';
 import { createOnHost, type CreatedSession, type CreateParams } from './session-create.js';
 
 /**
@@ -42,7 +42,7 @@ export interface MovingSession {
 export class SessionMove {
   readonly #session: MovingSession;
   readonly #rehome: Rehome;
-  readonly #record: SessionRecord;
+  readonly #ledger: SessionLedger;
   /** What session/create is sent again on another host (no setup: its effects are in the stored values). */
   readonly #params: CreateParams;
   /** A move to another host under way: requests wait for it. */
@@ -52,10 +52,10 @@ export class SessionMove {
   /** Waiting for the next cell to close (or the host to go): executes held by a hand-off. */
   #closings: (() => void)[] = [];
 
-  constructor(session: MovingSession, rehome: Rehome, record: SessionRecord, params: CreateParams) {
+  constructor(session: MovingSession, rehome: Rehome, ledger: SessionLedger, params: CreateParams) {
     this.#session = session;
     this.#rehome = rehome;
-    this.#record = record;
+    this.#ledger = ledger;
     this.#params = params;
   }
 
@@ -71,11 +71,11 @@ export class SessionMove {
 
   /**
    * The host was lost: its cells are lost with it, and the session moves. False when it cannot
-   * (its record is not whole, or the session is ending): then it ends with the host.
+   * (the session is ending): then it ends with the host.
    */
   hostLost(error: CodeCellError): boolean {
     this.wake();
-    if (!this.#record.whole || this.#session.staying) return false;
+    if (this.#session.staying) return false;
     this.#session.loseOpenCells();
     // A hand-off under way goes on (from a host now gone: if it finds none, the session ends).
     if (this.#moving === undefined) this.#start(this.#session.link.draining ? 'drain' : 'hostLost', error);
@@ -89,7 +89,7 @@ export class SessionMove {
   handOff(): void {
     this.#handOffWanted = true;
     const session = this.#session;
-    if (this.#moving !== undefined || session.staying || !this.#record.whole || session.busy()) return;
+    if (this.#moving !== undefined || session.staying || session.busy()) return;
     this.#handOffWanted = false;
     const from = session.link;
     const sessionId = session.sessionId;
@@ -138,7 +138,7 @@ export class SessionMove {
     this.#moving = (async () => {
       // Terminal events the old host still holds for this client are fetched before it goes.
       if (lost === undefined) await session.takeUnread(from);
-      const params: CreateParams = { ...this.#params, restore: this.#record.restore(), mirror: true };
+      const params: CreateParams = { ...this.#params, restore: this.#ledger.restore(), mirror: true };
       await this.#rehome(
         (link) => createOnHost(link, params, undefined, (created) => session.attach(link, created)),
         from,

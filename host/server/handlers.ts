@@ -7,6 +7,7 @@ import {
   DEFAULT_LIMITS,
   SessionRuntime,
   type IsolatePool,
+  type CellId,
   type CellLimits,
   type Logger,
   type SessionRuntimeOptions,
@@ -14,7 +15,14 @@ import {
 } from '../../src/index.js';
 import { CODECELL_VERSION, DEFAULT_OBSERVE, hostedRuntime, withTraceMeta } from '../../src/internal.js';
 import { invalidParams, type Notify, type RpcConnection } from '../wire/rpc.js';
-import { Methods, PROTOCOL_VERSION, type Handlers, type IncomingRequest, type ParamsOf } from '../wire/protocol.js';
+import {
+  Methods,
+  PROTOCOL_VERSION,
+  type Handlers,
+  type IncomingRequest,
+  type ParamsOf,
+  type SessionId,
+} from '../wire/protocol.js';
 import { forwardingDelegate } from './forwarding-delegate.js';
 import { JournalMirror } from './journal-mirror.js';
 import type { ServedSessions } from './served-sessions.js';
@@ -35,7 +43,11 @@ export interface HostContext {
   readonly maxSessions: number;
   readonly maxMessageBytes: number;
   readonly callbackAbortDeadlineMs: number | undefined;
-  readonly onCatastrophicError: ((message: string) => void) | undefined;
+  /**
+   * V8 lost control of the cell's isolate: a client that re-homes (`mirror`) is told which cell
+   * caused it before the host goes (host/catastrophe), then the host's own reaction runs.
+   */
+  readonly catastrophe: (message: string, where: { sessionId: SessionId; cellId: CellId; mirror: boolean }) => void;
   /** True once the connection is closing (session/create is refused). */
   readonly closing: () => boolean;
   /** What the client said of itself in `initialize` (`handOff`: it moves its sessions on a drain). */
@@ -171,7 +183,7 @@ async function createSession(
     callbackAbortDeadlineMs: deadlineMs,
     logger: host.logger,
     caps: host.caps,
-    onCatastrophicError: host.onCatastrophicError,
+    onCatastrophicError: (message, cellId) => host.catastrophe(message, { sessionId, cellId, mirror: mirror === true }),
     observer: (event) => {
       host.cells.observe(event);
       counted(event);

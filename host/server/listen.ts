@@ -49,7 +49,7 @@ export interface ListenOptions {
   logger?: Logger;
   caps?: Partial<CellLimits>;
   callbackAbortDeadlineMs?: number;
-  onCatastrophicError?: (message: string) => void;
+  onCatastrophicError?: (message: string, noticeSent: Promise<void>) => void;
 }
 
 export interface ListeningHost {

@@ -36,8 +36,11 @@ export interface HostOptions {
    * the connection up and shuts its sessions down. Default 64 MiB.
    */
   maxQueuedBytes?: number;
-  /** V8 lost control of an isolate; the process should end (codecell-host's main exits). */
-  onCatastrophicError?: (message: string) => void;
+  /**
+   * V8 lost control of an isolate; the process should end (codecell-host's main exits, once
+   * `noticeSent` settled or a moment passed: the notice naming the cell to its client, if any).
+   */
+  onCatastrophicError?: (message: string, noticeSent: Promise<void>) => void;
   /**
    * The process's load and metrics, shared by all its connections (codecell-host --listen);
    * default: this connection's own. While `stats.accepting` is false, session/create is refused
@@ -101,7 +104,11 @@ export function createHost(options: HostOptions = {}): Host {
     maxSessions: options.maxSessions ?? Number.POSITIVE_INFINITY,
     maxMessageBytes: options.maxMessageBytes ?? MAX_BODY_BYTES,
     callbackAbortDeadlineMs: options.callbackAbortDeadlineMs,
-    onCatastrophicError: options.onCatastrophicError,
+    catastrophe: (message, { sessionId, cellId, mirror }) => {
+      // It leaves at once: the process is about to end.
+      if (mirror) rpc.notify(Methods.hostCatastrophe, { sessionId, cellId, message }, true);
+      options.onCatastrophicError?.(message, rpc.flush());
+    },
     closing: () => closing !== undefined,
     peer,
   });

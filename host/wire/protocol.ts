@@ -114,7 +114,7 @@ const traced = {
   _meta: z.object({ traceparent: z.string().optional(), tracestate: z.string().optional() }).optional(),
 };
 
-/** A running cell's journal as its host mirrors it (checked by the client as it replays). */
+/** A running cell's journal as its host mirrors it (checked by the client: host/client/host-durability.ts). */
 const journalPart = {
   journal: z
     .object({
@@ -264,7 +264,8 @@ export const Methods = {
   /** A commit of the session's stored values (session/create's `mirror`): the keys written, as JSON texts. */
   sessionStored: notification<'sessionStored'>()(
     'session/stored',
-    z.object({ ...inSession, values: z.record(z.string(), z.string()) }),
+    // Checked by the client itself: a host that sends another shape is treated as lost.
+    z.object({ ...inSession, values: checkedByRuntime<Record<string, string>>() }),
   ),
   /**
    * A running cell's journal as it grows (session/create's `mirror`): first what the cell runs
@@ -281,6 +282,12 @@ export const Methods = {
    * running cells are lost with the connection (the host sends them no terminal events).
    */
   hostDraining: notification<'hostDraining'>()('host/draining', z.object({ graceMs: z.number() })),
+  /**
+   * V8 lost control of this cell's isolate (a catastrophic out-of-memory): the host exits at once
+   * after this message. The cell caused it, so its client never runs it again elsewhere (it ends
+   * `terminated`/`memoryLimit`); the other cells lost with the host are innocent (SPEC §13).
+   */
+  hostCatastrophe: notification<'hostCatastrophe'>()('host/catastrophe', z.object({ ...inCell, message: z.string() })),
 } as const;
 
 type MethodTable = typeof Methods;

@@ -160,9 +160,10 @@ export class RpcConnection {
   }
 
   /** Sends a notification (also after the input closed, to report cells closing; never after close). */
-  notify<M extends MethodSpec>(method: M, params: ParamsOf<M>): void {
+  /** Sends a notification; `now`: it leaves at once, not with the rest of this turn's messages. */
+  notify<M extends MethodSpec>(method: M, params: ParamsOf<M>, now?: boolean): void {
     if (this.#closed !== undefined) return; // a closed connection sends nothing more
-    this.#writer.push(JSON.stringify({ jsonrpc: '2.0', method: method.name, params }));
+    this.#writer.push(JSON.stringify({ jsonrpc: '2.0', method: method.name, params }), now);
   }
 
   /** Gives up the requests whose params match, unanswered and unannounced (what a session's shutdown left). */

@@ -172,6 +172,7 @@ export interface WireParams {
   cellReplay: InSession & { cell: ReplayableCell } & Traced;
   cellSettle: InCell & { callId: string; answer: CellAnswer };
   hostDraining: { graceMs: number };
+  hostCatastrophe: InCell & { message: string };
 }
 export type CellCancelParams = WireParams['cellCancel'];
 

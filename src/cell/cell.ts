@@ -23,7 +23,7 @@ import { reactToSandbox, type SandboxReactions } from './sandbox-messages.js';
 import { SandboxTimers, watchTimeLimits } from './timers.js';
 import { hintMissingTool } from './missing-tool.js';
 import { danglingWarning, toolRefOf, ToolCalls, type PausedCall, type ToolCallsOptions } from './tool-calls.js';
-import { CellJournal, type JournalDelivery } from './journal.js';
+import { CellJournal, type JournalDelivery, type JournalMark } from './journal.js';
 import { CellDurability, type PausedState, type Program } from './durability.js';
 import { CallSpans, endSpan, type TraceSpan } from '../tracing.js';
 import type { CellOptions } from './options.js';
@@ -140,9 +140,9 @@ export class Cell {
   }
 
   /** Starts evaluating the module (its time counts from when it runs: it may wait for a slot). */
-  start(source: string, filename: string, configText: string): void {
-    this.#durability.starts({ source, filename, config: configText });
-    this.#run(source, filename, configText);
+  start(program: Program): void {
+    this.#durability.starts(program);
+    this.#run(program.source, program.filename, program.config);
   }
 
   #run(source: string, filename: string, configText: string): void {
@@ -281,15 +281,15 @@ export class Cell {
    * them): what a host mirrors to its client.
    */
   runState():
-    | (Pick<PausedState, 'journal'> & { program: Program | undefined } & Pick<
+    | (Pick<PausedState, 'journal'> & { program: Program | undefined; given: JournalMark | undefined } & Pick<
           CellOptions,
           'toolCallId' | 'tools' | 'limits'
         >)
     | undefined {
-    const program = this.#durability.program;
+    const { program, journal, given } = this.#durability;
     if (!isUnended(this.#state)) return undefined;
     const { toolCallId, tools, limits } = this.#options;
-    return { program, journal: this.#durability.journal, toolCallId, tools, limits };
+    return { program, journal, given, toolCallId, tools, limits };
   }
 
   /**
@@ -363,8 +363,11 @@ export class Cell {
    * once tool results the delegate already settled have reached the isolate.
    */
   #onIdle(): void {
-    // A replay is not idle: the journal has more to deliver.
-    if (this.#durability.replaying) return;
+    // A run from the journal that waits with recorded work undone will never do it: it diverged.
+    if (this.#durability.replaying) {
+      if (this.#state.phase === 'running' && this.#isolate.isIdle) this.#terminateInternal('replayDiverged');
+      return;
+    }
     if (this.#state.phase === 'running' && this.#timers.size === 0 && this.#toolCalls.outstanding === 0) {
       const escaped = this.#rejections.takeEscaped();
       if (escaped !== undefined) return this.#settle(escaped, '');
@@ -422,6 +425,8 @@ export class Cell {
   #settle(error: string | undefined, unsettled: string, drain = true): void {
     const running = this.#state;
     if (running.phase !== 'running') return;
+    // A run from the journal that ends before making what the recorded run made diverged from it.
+    if (this.#durability.replaying) return this.#terminateInternal('replayDiverged');
     const settling = transition(running, {
       phase: 'settling',
       error: hintMissingTool(error, this.#options.tools),

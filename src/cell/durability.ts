@@ -5,7 +5,7 @@
 import { toJsonText } from '../json.js';
 import type { CellLimits } from '../limits.js';
 import type { CellEvent, JsonValue } from '../types.js';
-import type { CellJournal, JournalDelivery } from './journal.js';
+import type { CellJournal, JournalDelivery, JournalMark } from './journal.js';
 import { Replay, type ReplayVerdict } from './replay.js';
 
 /** What a paused cell is besides its journal: what it runs, its event, the outcomes held for it. */
@@ -21,6 +21,11 @@ export interface Program {
   source: string;
   filename: string;
   config: string;
+  /**
+   * The commit of its session's stored values the configuration holds (null: the session has
+   * none); undefined when they are not a commit of this session (a restored or replayed cell).
+   */
+  storedAt?: number | null;
 }
 
 /** What durability needs of its cell. */
@@ -47,6 +52,11 @@ export class CellDurability {
   #paused: CellEvent | undefined;
   /** Settles when an outcome arrives for a paused cell (see whenCallsChange). */
   #callsChanged = Promise.withResolvers<void>();
+  /**
+   * How far the journal went when it was given to this cell (a snapshot's paused cell, a replay):
+   * whoever gave it has it up to there (a host's client is sent only what comes after).
+   */
+  #given: JournalMark | undefined;
 
   constructor(port: DurablePort, journal: CellJournal) {
     this.#port = port;
@@ -66,6 +76,11 @@ export class CellDurability {
   /** What the cell runs, while its journal is kept (undefined once it is not: it cannot run again). */
   get program(): Program | undefined {
     return this.journal.durable ? this.#program : undefined;
+  }
+
+  /** How far the journal went when it was given to this cell (undefined: it began here). */
+  get given(): JournalMark | undefined {
+    return this.#given === undefined ? undefined : { ...this.#given };
   }
 
   /** The sandbox's journal configuration for a run: its seed and the clock to read first ('' without). */
@@ -158,9 +173,11 @@ export class CellDurability {
 
   /** A paused cell restored from a snapshot (its journal is this one). */
   restore(paused: Omit<PausedState, 'journal'>): void {
+    this.#given = this.journal.end;
     this.#program = paused.program;
     this.#paused = paused.event;
-    this.#held.push(...paused.held);
+    // One at a time: a snapshot's list may be longer than a call's arguments can be.
+    for (const delivery of paused.held) this.#held.push(delivery);
   }
 
   /** The paused cell's state for a snapshot (undefined if it has nothing to run from). */
@@ -194,6 +211,7 @@ export class CellDurability {
 
   /** A cell lost with its host runs again here from its journal: `program` is what it ran. */
   rerun(program: Program): Program | undefined {
+    this.#given = this.journal.end;
     this.#program = program;
     return this.replay();
   }

@@ -136,6 +136,12 @@ export class CellJournal {
     return { clock: 0, calls: 0, deliveries: 0, outputs: 0, notifications: 0, lost: false };
   }
 
+  /** A mark after everything the journal holds now. */
+  get end(): JournalMark {
+    const { clock, callCount, deliveryCount, outputs, notifications } = this;
+    return { clock: clock.length, calls: callCount, deliveries: deliveryCount, outputs, notifications, lost: false };
+  }
+
   /** What the journal gained since `mark` (undefined: nothing), moving the mark past it. */
   since(mark: JournalMark): JournalUpdate | undefined {
     const { outputs, notifications } = this;

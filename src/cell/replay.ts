@@ -24,6 +24,8 @@ export class Replay {
   #skipNotifications: number;
   /** The calls and timers the new run made: a delivery waits until its own was made. */
   readonly #madeCalls = new Set<string>();
+  /** How many of the recorded calls the new run made again. */
+  #remade = 0;
   readonly #setTimers = new Set<number>();
   /** Timers the new run set and has not cleared, with their delay: started when it goes live. */
   readonly #timers = new Map<number, number>();
@@ -45,7 +47,12 @@ export class Replay {
     this.#skipNotifications = journal.notifications;
   }
 
-  /** True until every recorded delivery, and every outcome held meanwhile, was made. */
+  /**
+   * True until every recorded delivery, and every outcome held meanwhile, was made, and every
+   * recorded call made again. A run that has nothing runnable (or ended) while it is still true
+   * fell short of the recorded one, and never will make the rest: the first run had made them by
+   * then (a host in another time zone, a newer version of the code).
+   */
   get active(): boolean {
     return this.#onLive !== undefined;
   }
@@ -62,6 +69,7 @@ export class Replay {
       return 'live';
     }
     if (recorded.index !== index || recorded.inputJson !== inputJson) return 'diverged';
+    if (!this.#madeCalls.has(callId)) this.#remade++;
     this.#madeCalls.add(callId);
     this.advance();
     return 'replayed';
@@ -103,7 +111,7 @@ export class Replay {
 
   /**
    * Makes the recorded deliveries, then the held ones, in order, each once the new run has made
-   * its call or set its timer; then the run goes live.
+   * its call or set its timer; then, once it made every recorded call again, the run goes live.
    */
   advance(): void {
     for (;;) {
@@ -121,6 +129,9 @@ export class Replay {
       }
       this.#deliver(delivery);
     }
+    // Live only once the new run made every recorded call again: an outcome of one it has not made
+    // yet (a call still in flight when the earlier run stopped) waits for it here.
+    if (this.#remade < this.#recordedCalls) return;
     const onLive = this.#onLive;
     if (onLive === undefined) return;
     this.#onLive = undefined;

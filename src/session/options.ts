@@ -1,7 +1,7 @@
 // What a SessionRuntime is given besides its delegate.
 import type { IsolatePool } from '../isolate/pool.js';
 import type { CellLimits } from '../limits.js';
-import type { Logger, SessionCellEvent, ToolDefinition } from '../types.js';
+import type { CellId, Logger, SessionCellEvent, ToolDefinition } from '../types.js';
 
 /** What a SessionRuntime is given besides its delegate. */
 export interface SessionRuntimeOptions {
@@ -16,10 +16,11 @@ export interface SessionRuntimeOptions {
   /** Upper bounds no session default or per-cell override may exceed (the host's caps). */
   caps?: Partial<CellLimits>;
   /**
-   * Called when V8 lost control of a cell's isolate (isolated-vm's catastrophic error). The cell
-   * is terminated (reason memoryLimit); the process should be restarted soon. codecell-host exits.
+   * Called when V8 lost control of a cell's isolate (isolated-vm's catastrophic error), with the
+   * id of the cell whose isolate it was. The cell is terminated (reason memoryLimit); the process
+   * should be restarted soon. codecell-host names the cell to its client (never replayed), and exits.
    */
-  onCatastrophicError?: (message: string) => void;
+  onCatastrophicError?: (message: string, cellId: CellId) => void;
   /** Where cells get their isolates. Default: one pool shared by the sessions of the process. */
   isolatePool?: IsolatePool;
   /**

@@ -34,19 +34,20 @@ export function snapshotPausedCell(cell: Cell): PausedCellSnapshot | undefined {
 
 /**
  * What a host's client keeps of a running cell first (SessionRuntime#cellJournal): what it runs,
- * with which tools, limits and stored values, and its journal's seed.
+ * with which tools and limits, the commit of the stored values it started with, and its
+ * journal's seed. Undefined for a cell the client sent (restored or replayed): it has all that.
  */
 export function replayStartOf(cell: Cell): ReplayStart | undefined {
   const run = cell.runState();
-  if (run?.program === undefined) return undefined;
-  const { stored } = JSON.parse(run.program.config) as { stored: Record<string, string> | null };
+  // A cell whose values are not a commit of the session (restored, replayed) was the client's first.
+  if (run?.program?.storedAt === undefined) return undefined;
   return {
     code: run.program.source,
     filename: run.program.filename,
     toolCallId: run.toolCallId,
     tools: run.tools.map((tool) => JSON.parse(JSON.stringify(tool.definition)) as ToolDefinition),
     limits: { ...run.limits },
-    storedValues: stored,
+    storedAt: run.program.storedAt,
     seed: run.journal.seed,
   };
 }
@@ -122,7 +123,7 @@ export function checkCellRun(value: unknown, where: string, refusal: string): Om
 export function checkReplayableCell(
   value: unknown,
   nextCellId: number,
-): Omit<RestoredCell, 'held' | 'event'> & {
+): Omit<RestoredCell, 'event'> & {
   cellId: string;
   outstanding: string[];
   paused: Interrupted | undefined;
@@ -143,7 +144,25 @@ export function checkReplayableCell(
     throw invalidRequest(
       `${refusal}: cell.paused must be its interrupted event, at a call its journal holds, still pending`,
     );
-  return { ...run, cellId, outstanding: outstanding as string[], paused };
+  const held = checkHeld((value as Record<string, unknown>).held, run.journal, refusal);
+  if (held.length > 0 && paused === undefined) throw invalidRequest(`${refusal}: cell.held goes only with cell.paused`);
+  return { ...run, cellId, outstanding: outstanding as string[], paused, held };
+}
+
+/** Outcomes held for a paused cell (each of a call its journal holds, still pending), checked. */
+function checkHeld(value: unknown, journal: CellJournal, refusal: string): JournalDelivery[] {
+  if (value === undefined) return [];
+  try {
+    if (!Array.isArray(value)) throw new Error('must be an array');
+    return value.map((entry) => {
+      const delivery = checkDelivery(entry);
+      if (delivery.kind === 'settle' && journal.call(delivery.callId) === undefined)
+        throw new Error(`settles ${delivery.callId}, which its journal does not hold`);
+      return delivery;
+    });
+  } catch (error) {
+    throw invalidRequest(`${refusal}: cell.held ${messageOf(error)}`);
+  }
 }
 
 function isTextRecord(value: unknown): value is Record<string, string> {

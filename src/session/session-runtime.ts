@@ -212,7 +212,7 @@ export const SessionRuntime: SessionRuntimeConstructor = class SessionRuntime ex
     );
     this.#storedValues =
       checkStoredValues(checked.storedValues) === 'enabled' ? new StoredValues(this.#logger, committed) : undefined;
-    const onCatastrophicError = checkCallback<(message: string) => void>(
+    const onCatastrophicError = checkCallback<(message: string, cellId: CellId) => void>(
       checked.onCatastrophicError,
       'onCatastrophicError',
     );
@@ -248,6 +248,7 @@ export const SessionRuntime: SessionRuntimeConstructor = class SessionRuntime ex
     const prepared = prepareSource(checked.source, checked.language, checked.filename);
     const cellId = String(++this.#cellSeq);
     const config = this.#sandboxConfig(tools, limits);
+    const storedAt = this.#storedValues === undefined ? null : this.#storedValues.commits;
     clock = stageDone('prepare', clock);
 
     const span = startSpan(
@@ -266,7 +267,7 @@ export const SessionRuntime: SessionRuntimeConstructor = class SessionRuntime ex
         stageDone('admit', clock);
         initialEvent = cell.observe(mode);
         if (prepared.error !== undefined) cell.fail(prepared.error);
-        else cell.start(prepared.code, prepared.filename, config);
+        else cell.start({ source: prepared.code, filename: prepared.filename, config, storedAt });
       },
     );
     return this.startedCell(cellId, initialEvent as Promise<CellEvent>);
@@ -325,7 +326,7 @@ export const SessionRuntime: SessionRuntimeConstructor = class SessionRuntime ex
     this.#admitting++;
     let isolate: CellIsolate;
     try {
-      isolate = await this.#admissions.take(limits.memoryMb, span);
+      isolate = await this.#admissions.take(limits.memoryMb, span, cellId);
     } finally {
       // In the same continuation that registers the cell, so the live count never dips.
       this.#admitting--;
@@ -435,7 +436,7 @@ export const SessionRuntime: SessionRuntimeConstructor = class SessionRuntime ex
     const mode = checkObserveMode(observe, 'observe');
     if (!cell.isInterrupted) throw notInterrupted(cell.id);
     const span = startSpan('codecell.cell', { 'codecell.cell.id': cellId, 'codecell.cell.resumed': true }, parent);
-    const isolate = await this.#admissions.take(cell.memoryMb, span);
+    const isolate = await this.#admissions.take(cell.memoryMb, span, cellId);
     isolate.useGate(this.#gate);
     cell.resume(isolate, checked, span);
     return cell.observe(mode);
@@ -448,11 +449,13 @@ export const SessionRuntime: SessionRuntimeConstructor = class SessionRuntime ex
    */
   cellJournal(cellId: CellId, mark?: JournalMark): CellJournalUpdate | undefined {
     const cell = this.#cells.get(cellId);
-    const start = mark === undefined && cell !== undefined ? replayStartOf(cell) : undefined;
-    if (cell === undefined || (mark === undefined && start === undefined)) return undefined;
-    const run = cell.runState();
-    const at = mark ?? CellJournal.start;
-    const update = run === undefined ? undefined : run.journal.since(at);
+    const run = cell?.runState();
+    if (cell === undefined || run === undefined) return undefined;
+    // A journal given to the cell (restored, replayed) is had up to there; one begun here, from its start.
+    const start = mark === undefined && run.given === undefined ? replayStartOf(cell) : undefined;
+    const at = mark ?? run.given ?? (start === undefined ? undefined : CellJournal.start);
+    if (at === undefined) return undefined;
+    const update = run.journal.since(at);
     return { mark: at, ...(start === undefined ? {} : { start }), ...(update === undefined ? {} : { update }) };
   }
 
@@ -480,7 +483,7 @@ export const SessionRuntime: SessionRuntimeConstructor = class SessionRuntime ex
       this.#streams.admit(cellId);
       this.#cells.add(cell);
       const outstanding = checked.outstanding.filter((callId) => callId !== checked.paused?.callId);
-      cell.restorePaused({ program, event: checked.paused, held: [] }, outstanding);
+      cell.restorePaused({ program, event: checked.paused, held: checked.held }, outstanding);
       return;
     }
     const span = startSpan('codecell.cell', { 'codecell.cell.id': cellId, 'codecell.cell.replayed': true }, parent);

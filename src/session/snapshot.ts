@@ -59,10 +59,20 @@ export interface ReplayableCell extends Omit<PausedCellSnapshot, 'held' | 'event
   outstanding: string[];
   /** It was paused by a CellInterrupt: it waits here, paused, for resumeCell (its interrupted event). */
   paused?: Extract<CellEvent, { kind: 'interrupted' }>;
+  /** With `paused`: the outcomes of its calls that came while it was paused (a snapshot's `held`). */
+  held?: JournalDelivery[];
 }
 
-/** What a host's client learns of a running cell first: what it runs, and its journal's seed. */
-export type ReplayStart = Omit<PausedCellSnapshot, 'held' | 'event' | 'journal'> & { seed: number };
+/**
+ * What a host's client learns of a running cell first: what it runs, its journal's seed, and the
+ * commit of the session's stored values it started with (`storedAt`: their number among the
+ * commits this host sent, session/stored; the values as the session began are 0, null: the session
+ * has none) — the client has those values already, so they never cross again.
+ */
+export type ReplayStart = Omit<PausedCellSnapshot, 'held' | 'event' | 'journal' | 'storedValues'> & {
+  seed: number;
+  storedAt: number | null;
+};
 
 const OPTION_KEYS = new Set(['tools', 'limits', 'storedValues', 'callbackAbortDeadlineMs']);
 

@@ -11,6 +11,8 @@ export class StoredValues {
   readonly #values = new Map<string, string>();
   /** UTF-8 bytes of the stored keys and JSON texts, kept as writes are committed. */
   #bytes = 0;
+  /** Commits kept so far (the values a session starts with are commit 0). */
+  #commits = 0;
   readonly #logger: Logger;
   readonly #committed: ((written: Record<string, string>) => void) | undefined;
 
@@ -23,6 +25,11 @@ export class StoredValues {
   /** What a cell is configured with: the values by key, and their size as the host counts it. */
   snapshot(): { stored: Record<string, string>; storedBytes: number } {
     return { stored: Object.fromEntries(this.#values), storedBytes: this.#bytes };
+  }
+
+  /** The number of the last commit (a client mirroring the commits names the values by it). */
+  get commits(): number {
+    return this.#commits;
   }
 
   /** Starts from a suspended session's values (checked: JSON texts within its bound). */
@@ -47,6 +54,7 @@ export class StoredValues {
     }
     for (const [key, json] of writes) this.#values.set(key, json);
     this.#bytes = total;
+    this.#commits++;
     try {
       this.#committed?.(Object.fromEntries(writes));
     } catch (error) {

@@ -1,0 +1,399 @@
+// One cell's ledger on a re-homing client (SPEC §13, issue 64): the one ordered record of what the
+// agent's side knows of the cell — what it runs (its stored values by the commit it started at),
+// its journal as its host sends it (clock readings, calls, deliveries), the state of each call
+// (made by the cell, served by the delegate, answered, delivered into the cell), and how much
+// output and how many notifications reached this client. What a move needs is derived from it: the
+// calls of a cell lost with its host (`lost`), the cell as another host runs it again
+// (`replayable`), and the calls still in flight there. Its bounds are this client's own figures.
+import type {
+  CellAnswer,
+  CellEvent,
+  CellId,
+  JournalDelivery,
+  JournaledCall,
+  JournalUpdate,
+  JsonValue,
+  NestedToolCall,
+  PausedCellSnapshot,
+  ReplayableCell,
+  ReplayStart,
+  ToolCallRecord,
+} from '../../src/index.js';
+import { byteLength } from '../../src/internal.js';
+
+/** What an entry costs of a ledger's bound besides its text (as a host counts its journal). */
+const ENTRY_BYTES = 32;
+/** What a clock reading costs of a ledger's bound. */
+const READING_BYTES = 16;
+/** How many calls the record of a cell without a journal lists (the oldest answered ones go first). */
+export const MAX_RECORDED_CALLS = 1_000;
+/**
+ * How often a cell runs again after losses of its hosts: past it, it ends `hostLost`. No bound is
+ * needed against a cell that kills its host by running out of memory (its host names it:
+ * host/catastrophe); this one stops a cell that takes its hosts down some other way.
+ */
+export const MAX_CELL_MOVES = 8;
+
+/** A cell's own limits as this client set them: what bounds what it keeps of the cell. */
+export interface LedgerBudget {
+  journalMaxBytes: number;
+  maxSourceBytes: number;
+}
+
+/** A host broke a bound of this client's, or sent what it may not: it is treated as lost. */
+export class HostBrokeBound extends Error {}
+
+const toolRef = ({ name, namespace }: { name: string; namespace?: string }): ToolCallRecord['tool'] =>
+  namespace === undefined ? { name } : { name, namespace };
+
+/** Where a call stands: made by the cell (journaled), served by the delegate, answered, delivered. */
+type CallState = 'made' | 'served' | 'answered' | 'delivered';
+
+interface LedgerCall {
+  readonly callId: string;
+  /** Its tool: an index into the cell's tools (journaled; -1 when not), or as the delegate got it. */
+  index: number;
+  tool: ToolCallRecord['tool'] | undefined;
+  /** Its input: as journaled (JSON text), or as served when the journal has it not. */
+  inputJson: string | undefined;
+  input: JsonValue | undefined;
+  state: CallState;
+  /** What the delegate did (SPEC §13's `toolCalls`): still working (`pending`), returned, threw. */
+  outcome: ToolCallRecord['outcome'];
+  /** The delegate's answer, kept only until the host's journal holds its delivery. */
+  answer: CellAnswer | undefined;
+  answerBytes: number;
+}
+
+/** What the cell runs: as its host said (its stored values by commit), or as this client restored it. */
+export type LedgerStart = Omit<ReplayStart, 'storedAt'> & {
+  stored: { commit: number } | { values: Record<string, string> | null };
+};
+
+export class CellLedger {
+  readonly cellId: CellId;
+  readonly #budget: LedgerBudget;
+  #start: LedgerStart | undefined;
+  /** Its journal began (a start came, or it was restored): updates may come. */
+  #began = false;
+  /** The cell's tools (a journaled call names its tool by index), kept for a loss's list. */
+  #tools: ToolCallRecord['tool'][] = [];
+  /** Whether the journal is kept (and how the cell could run again) — or why not. */
+  #journal: { kept: true } | { kept: false; why: string } = {
+    kept: false,
+    why: 'its host sent no journal (journalMaxBytes 0)',
+  };
+  readonly #clock: number[] = [];
+  #calls: LedgerCall[] = [];
+  readonly #byId = new Map<string, LedgerCall>();
+  readonly #deliveries: JournalDelivery[] = [];
+  /** Outcomes held for a paused cell restored from a snapshot (they go in when it runs again). */
+  #held: JournalDelivery[] = [];
+  /** Bytes of what the host sent, and of the answers kept besides. */
+  #hostBytes = 0;
+  #answerBytes = 0;
+  /** Calls of a record without a journal left out past MAX_RECORDED_CALLS (those before #head). */
+  #dropped = 0;
+  #head = 0;
+  /** Output items and notifications that reached this client. */
+  #outputs = 0;
+  #notifications = 0;
+  /** The interrupted event while a CellInterrupt has it paused (it is restored paused). */
+  #paused: Extract<CellEvent, { kind: 'interrupted' }> | undefined;
+  /** How often it ran again after a loss of its host. */
+  #moves = 0;
+  /** Where outcomes go once the cell runs on a new host (cell/settle). */
+  #settle: ((callId: string, answer: CellAnswer) => void) | undefined;
+
+  constructor(cellId: CellId, budget: LedgerBudget) {
+    this.cellId = cellId;
+    this.#budget = budget;
+  }
+
+  /** What the cell runs, and its stored values' commit (undefined: not kept). */
+  get start(): LedgerStart | undefined {
+    return this.#journal.kept ? this.#start : undefined;
+  }
+
+  /** The bound of what the host may send of this cell: twice its journal's, and its code. */
+  get #hostBound(): number {
+    return 2 * this.#budget.journalMaxBytes + 2 * this.#budget.maxSourceBytes;
+  }
+
+  /** cell/journal's `start`: what the cell runs (once, first). */
+  begin(start: LedgerStart): void {
+    if (this.#began || this.#calls.length > 0)
+      throw new HostBrokeBound(`a second start of cell ${this.cellId}'s journal`);
+    if (this.#budget.journalMaxBytes === 0)
+      throw new HostBrokeBound(`a journal of cell ${this.cellId}, which keeps none (journalMaxBytes 0)`);
+    const bytes = byteLength(start.code);
+    if (bytes > 2 * this.#budget.maxSourceBytes)
+      throw new HostBrokeBound(`cell ${this.cellId}'s code of ${bytes} bytes, over its maxSourceBytes`);
+    this.#start = start;
+    this.#began = true;
+    this.#tools = start.tools.map(toolRef);
+    this.#hostBytes = bytes;
+    this.#journal = { kept: true };
+  }
+
+  /** A paused cell of a snapshot this client restored: it has its journal from there. */
+  restored(cell: PausedCellSnapshot): void {
+    const { journal, held, event, storedValues, ...run } = cell;
+    this.#start = { ...run, seed: journal.seed, stored: { values: storedValues } };
+    this.#began = true;
+    this.#tools = run.tools.map(toolRef);
+    this.#journal = { kept: true };
+    for (const reading of journal.clock) this.#clock.push(reading);
+    for (const call of journal.calls) this.#journaled(call);
+    for (const delivery of journal.deliveries) this.#delivered(delivery);
+    for (const delivery of held) this.#held.push(delivery);
+    this.#outputs = journal.outputs;
+    this.#notifications = journal.notifications;
+    this.#paused = { ...event, items: [] };
+  }
+
+  /** cell/journal's `update`: what the cell consumed since the last one. */
+  update(update: JournalUpdate): void {
+    if (!this.#began) throw new HostBrokeBound(`a journal of cell ${this.cellId} before its start`);
+    if (!this.#journal.kept) return; // lost here already: what comes is not kept
+    if (update.lost === true) return this.#lose(`its journal passed journalMaxBytes on its host`);
+    for (const reading of update.clock ?? []) this.#clock.push(reading);
+    this.#hostBytes += (update.clock?.length ?? 0) * READING_BYTES;
+    for (const call of update.calls ?? []) this.#journaled(call);
+    for (const delivery of update.deliveries ?? []) this.#delivered(delivery);
+    if (this.#hostBytes > this.#hostBound)
+      throw new HostBrokeBound(
+        `cell ${this.cellId}'s journal of ${this.#hostBytes} bytes, over twice its journalMaxBytes ` +
+          `(${this.#budget.journalMaxBytes}) and its code`,
+      );
+    this.#checkBound();
+  }
+
+  /** The delegate got the call (tool/invoke). */
+  served(call: NestedToolCall): void {
+    const tool = call.tool.namespace === undefined ? { name: call.tool.name } : { ...call.tool };
+    const known = this.#byId.get(call.callId);
+    if (known !== undefined) {
+      known.state = 'served';
+      known.tool = tool;
+      return;
+    }
+    // Not journaled: what a lost cell lists of it is this record.
+    if (this.#journal.kept) this.#lose(`its host did not journal ${call.callId}`);
+    this.#add({ callId: call.callId, index: -1, tool, inputJson: undefined, input: call.input, state: 'served' });
+    this.#boundRecord();
+  }
+
+  /** The delegate returned or threw (a CellInterrupt leaves the call pending: it is answered later). */
+  settled(callId: string, outcome: 'returned' | 'threw'): void {
+    const call = this.#byId.get(callId);
+    if (call !== undefined) call.outcome = outcome;
+  }
+
+  /**
+   * The answer the cell gets (`bytes`: its JSON text's size): kept until the host's journal holds
+   * its delivery (a replay elsewhere needs it), or sent on at once when the cell runs elsewhere.
+   */
+  answered(callId: string, answer: CellAnswer, bytes: number): void {
+    const call = this.#byId.get(callId);
+    if (call === undefined || call.state === 'delivered') return;
+    call.state = 'answered';
+    if (this.#journal.kept) {
+      call.answer = answer;
+      call.answerBytes = bytes;
+      this.#answerBytes += bytes;
+      this.#checkBound();
+    }
+    this.#settle?.(callId, answer);
+  }
+
+  /** Output items of the cell reached this client (an observation's answer). */
+  itemsSeen(count: number): void {
+    this.#outputs += count;
+  }
+
+  /** A notification of the cell reached the client's delegate. */
+  notified(): void {
+    this.#notifications++;
+  }
+
+  /** An answer about the cell reached the client: it is paused (`interrupted`), or not any more. */
+  observed(event: CellEvent): void {
+    this.#paused = event.kind === 'interrupted' ? { ...event, items: [] } : undefined;
+  }
+
+  /** The cell's calls as they stand now: what a cell lost with its host lists (the delegate's view). */
+  lost(): { toolCalls: ToolCallRecord[]; toolCallsDropped?: number } {
+    const toolCalls: ToolCallRecord[] = [];
+    for (let index = this.#head; index < this.#calls.length; index++) {
+      const call = this.#calls[index] as LedgerCall;
+      if (call.state === 'made') continue; // never reached the delegate: it had no effect
+      const tool = call.tool ?? this.#tools[call.index] ?? { name: 'unknown' };
+      const input =
+        call.inputJson === undefined
+          ? call.input
+          : call.inputJson === ''
+            ? undefined
+            : (JSON.parse(call.inputJson) as JsonValue);
+      toolCalls.push({ callId: call.callId, tool, input, outcome: call.outcome });
+    }
+    return this.#dropped === 0 ? { toolCalls } : { toolCalls, toolCallsDropped: this.#dropped };
+  }
+
+  /**
+   * Why the cell cannot run again on another host, or undefined when it can: a journal kept
+   * whole, within the bound against a cell that takes its hosts down.
+   */
+  get unreplayable(): string | undefined {
+    if (!this.#journal.kept) return this.#journal.why;
+    if (this.#start === undefined) return 'its host sent no start of its journal';
+    if (this.#moves >= MAX_CELL_MOVES)
+      return `it ran again after ${this.#moves} losses of its host, the bound against a cell that takes its hosts down`;
+    return undefined;
+  }
+
+  /**
+   * The cell as a new host runs it again (`values`: its stored values as it started): the journal
+   * of the calls the delegate got (those it never got are made again, live), and those still in
+   * flight here (their outcomes come by cell/settle).
+   */
+  replayable(values: Record<string, string> | null): ReplayableCell | undefined {
+    const start = this.#start;
+    if (start === undefined || this.unreplayable !== undefined) return undefined;
+    const { seed, stored: _, ...run } = start;
+    const calls: JournaledCall[] = [];
+    const outstanding: string[] = [];
+    for (const call of this.#calls) {
+      if (call.state === 'made') continue;
+      calls.push({ callId: call.callId, index: call.index, inputJson: call.inputJson ?? '' });
+      if (call.state !== 'delivered') outstanding.push(call.callId);
+    }
+    const journal = {
+      seed,
+      clock: this.#clock,
+      deliveries: this.#deliveries,
+      calls,
+      outputs: this.#outputs,
+      notifications: this.#notifications,
+    };
+    const paused = this.#paused === undefined ? {} : { paused: this.#paused, held: this.#held };
+    return { cellId: this.cellId, ...run, storedValues: values, journal, outstanding, ...paused };
+  }
+
+  /**
+   * The cell runs again on a new host: the calls the delegate never got are made there anew (they
+   * leave the ledger), answers that came meanwhile go there now, and later ones as they come.
+   */
+  replaying(settle: (callId: string, answer: CellAnswer) => void): void {
+    // Restored paused, it runs no code: only a run counts as a move.
+    if (this.#paused === undefined) this.#moves++;
+    const made = this.#calls.filter((call) => call.state === 'made');
+    if (made.length > 0) {
+      for (const call of made) this.#byId.delete(call.callId);
+      this.#calls = this.#calls.filter((call) => call.state !== 'made');
+    }
+    this.#settle = settle;
+    for (const call of this.#calls)
+      if (call.state === 'answered' && call.answer !== undefined) settle(call.callId, call.answer);
+  }
+
+  /** Between hosts: outcomes wait here until the cell runs on the next one. */
+  detached(): void {
+    this.#settle = undefined;
+  }
+
+  #journaled(call: JournaledCall): void {
+    if (this.#byId.has(call.callId)) throw new HostBrokeBound(`cell ${this.cellId}'s ${call.callId} journaled twice`);
+    this.#hostBytes += call.inputJson.length + call.callId.length + ENTRY_BYTES;
+    this.#add({
+      callId: call.callId,
+      index: call.index,
+      tool: undefined,
+      inputJson: call.inputJson,
+      input: undefined,
+      state: 'made',
+    });
+  }
+
+  #delivered(delivery: JournalDelivery): void {
+    this.#deliveries.push(delivery);
+    if (delivery.kind !== 'settle') {
+      this.#hostBytes += ENTRY_BYTES;
+      return;
+    }
+    this.#hostBytes += delivery.payload.length + delivery.callId.length + ENTRY_BYTES;
+    const call = this.#byId.get(delivery.callId);
+    if (call === undefined)
+      throw new HostBrokeBound(`cell ${this.cellId}'s journal delivers ${delivery.callId}, a call it does not hold`);
+    // Its text is the delivery's now: the answer kept for it goes.
+    this.#answerBytes -= call.answerBytes;
+    call.answer = undefined;
+    call.answerBytes = 0;
+    call.state = 'delivered';
+    if (call.outcome === 'pending') call.outcome = delivery.ok ? 'returned' : 'threw';
+    if (this.#held.length > 0)
+      this.#held = this.#held.filter((held) => held.kind !== 'settle' || held.callId !== delivery.callId);
+  }
+
+  #add(entry: Omit<LedgerCall, 'outcome' | 'answer' | 'answerBytes'>): void {
+    const call: LedgerCall = { ...entry, outcome: 'pending', answer: undefined, answerBytes: 0 };
+    this.#calls.push(call);
+    this.#byId.set(call.callId, call);
+  }
+
+  /** Past its bound (with the answers it keeps), the journal goes: the cell cannot run again. */
+  #checkBound(): void {
+    if (this.#hostBytes + this.#answerBytes > this.#hostBound)
+      this.#lose(
+        `its journal and the answers waiting for it passed twice journalMaxBytes (${this.#budget.journalMaxBytes})`,
+      );
+  }
+
+  /** The journal is let go (the calls' record stays, for a loss to list): the cell cannot run again. */
+  lose(why: string): void {
+    this.#lose(why);
+  }
+
+  #lose(why: string): void {
+    if (!this.#journal.kept) return;
+    this.#journal = { kept: false, why };
+    this.#start = undefined;
+    this.#clock.length = 0;
+    this.#deliveries.length = 0;
+    this.#held = [];
+    for (const call of this.#calls) {
+      call.answer = undefined;
+      call.answerBytes = 0;
+    }
+    this.#answerBytes = 0;
+    this.#hostBytes = 0;
+    this.#boundRecord();
+  }
+
+  /** Without a journal, the record lists at most MAX_RECORDED_CALLS: the oldest answered ones go. */
+  #boundRecord(): void {
+    if (this.#journal.kept) return;
+    while (this.#calls.length - this.#head > MAX_RECORDED_CALLS && this.#dropOldestAnswered());
+  }
+
+  /** Drops the oldest answered call from the record (false while every call waits). */
+  #dropOldestAnswered(): boolean {
+    const calls = this.#calls;
+    let index = this.#head;
+    // The oldest may wait still (a slow call among fast ones): the oldest answered one after it goes.
+    if (calls[index]?.outcome === 'pending') {
+      index = calls.findIndex((call, at) => at > this.#head && call.outcome !== 'pending');
+      if (index < 0) return false;
+    }
+    this.#byId.delete((calls[index] as LedgerCall).callId);
+    if (index === this.#head) this.#head++;
+    else calls.splice(index, 1);
+    this.#dropped++;
+    // The dropped front is let go in one piece now and then, not one by one.
+    if (this.#head >= MAX_RECORDED_CALLS) {
+      calls.splice(0, this.#head);
+      this.#head = 0;
+    }
+    return true;
+  }
+}

@@ -1,0 +1,249 @@
+// What a re-homing client keeps of a remote session to rebuild it on another host (SPEC §13): its
+// stored values by commit (stored-history.ts), the highest cell id it has seen (ids continue on the
+// next host, never reused), which cells run on the host, and one ledger per open cell
+// (cell-ledger.ts). Everything the host sends about them is checked here against this client's
+// own figures: a host that breaks one throws HostBrokeBound (its link treats it as lost).
+import {
+  DEFAULT_LIMITS,
+  type CellAnswer,
+  type CellEvent,
+  type CellId,
+  type CellLimits,
+  type JournalUpdate,
+  type NestedToolCall,
+  type PausedCellSnapshot,
+  type ReplayableCell,
+  type ReplayStart,
+  type ToolCallRecord,
+} from '../../src/index.js';
+import { CellLedger, HostBrokeBound, type LedgerBudget } from './cell-ledger.js';
+import { StoredHistory } from './stored-history.js';
+
+/** The limits whose figures bound what this client keeps of a session (its own, never a host's). */
+export type LedgerFigures = Pick<CellLimits, 'journalMaxBytes' | 'maxSourceBytes' | 'maxStoredBytes'>;
+
+/** The session's figures: what it was created with, else codecell's defaults. */
+export function ledgerFigures(limits: Partial<CellLimits> | undefined): LedgerFigures {
+  const { journalMaxBytes, maxSourceBytes, maxStoredBytes } = { ...DEFAULT_LIMITS, ...limits };
+  return { journalMaxBytes, maxSourceBytes, maxStoredBytes };
+}
+
+/** A cell lost with its host: how it ends (its calls from the ledger), or nothing known of it. */
+export type LostCalls = { toolCalls: ToolCallRecord[]; toolCallsDropped?: number };
+
+export class SessionLedger {
+  readonly #figures: LedgerFigures;
+  readonly #stored: StoredHistory;
+  /** The client's number of the current host's commit 0 (the values the session was created with there). */
+  #base = 0;
+  /** Commits the current host sent. */
+  #hostCommits = 0;
+  #lastCellId = 0;
+  readonly #cells = new Map<CellId, CellLedger>();
+  /** The commit of the stored values each cell started at (kept for it until it is dropped). */
+  readonly #startedAt = new Map<CellId, number>();
+  /** Cells admitted on the host and not closed there yet. */
+  readonly #running = new Set<CellId>();
+  /** Cells whose cell/closed came before the client learned of their admission (a fast cell). */
+  readonly #closedEarly = new Set<CellId>();
+  /** Executes in flight: the stored values' commit pinned for them, and their cells' budgets. */
+  readonly #executing = new Set<{ pin: number; budget: LedgerBudget }>();
+  /** Cells heard of before their admission (an execute in flight): no more than there are executes. */
+  readonly #unadmitted = new Set<CellId>();
+
+  constructor(
+    figures: LedgerFigures,
+    restored?: { storedValues: Record<string, string>; nextCellId: number; pausedCells?: PausedCellSnapshot[] },
+  ) {
+    this.#figures = figures;
+    this.#stored = new StoredHistory(figures.maxStoredBytes, restored?.storedValues);
+    if (restored !== undefined) this.#lastCellId = restored.nextCellId - 1;
+    for (const cell of restored?.pausedCells ?? []) {
+      this.#open(cell.event.cellId, this.#budget(cell.limits)).restored(cell);
+    }
+  }
+
+  /** How many of its cells run on the host (admitted, not closed): a hand-off waits for none. */
+  get running(): number {
+    return this.#running.size;
+  }
+
+  /** The session is created (again) on a host: its commits count from the values it was given. */
+  attached(): void {
+    this.#base = this.#stored.commits;
+    this.#hostCommits = 0;
+  }
+
+  /** What session/create's `restore` takes to rebuild the session. */
+  restore(): { storedValues: Record<string, string>; nextCellId: number } {
+    // A cell a lost host admitted without saying so (its execute failed) may have reached the delegate.
+    let last = this.#lastCellId;
+    for (const cellId of this.#unadmitted) last = Math.max(last, Number(cellId));
+    return { storedValues: this.#stored.values, nextCellId: last + 1 };
+  }
+
+  /** session/stored: a commit of the session's stored values (the keys written, as JSON texts). */
+  committed(values: Record<string, string>): void {
+    if (!this.#stored.commit(values))
+      throw new HostBrokeBound(`stored values past the session's maxStoredBytes (${this.#figures.maxStoredBytes})`);
+    this.#hostCommits++;
+  }
+
+  /**
+   * An execute goes to the host (`limits`: the cell's own): its cell's journal may come before its
+   * answer. Returns what to call once it is answered (or failed).
+   */
+  executing(limits: Partial<CellLimits> | undefined): () => void {
+    const entry = { pin: this.#stored.pin(), budget: this.#budget(limits) };
+    this.#executing.add(entry);
+    return () => {
+      this.#executing.delete(entry);
+      this.#stored.release(entry.pin);
+      // Heard of, never admitted (their executes failed): nothing will come of them here, but
+      // their ids were a host's, so the next host continues after them.
+      if (this.#executing.size > 0) return;
+      for (const cellId of this.#unadmitted) {
+        this.cellSeen(cellId);
+        this.drop(cellId);
+      }
+    };
+  }
+
+  /** The host admitted the cell (`limits`: the cell's own, if it set any). */
+  admitted(cellId: CellId, limits?: Partial<CellLimits>): void {
+    this.#unadmitted.delete(cellId);
+    this.cellSeen(cellId);
+    if (!this.#closedEarly.delete(cellId)) this.#running.add(cellId);
+    if (!this.#cells.has(cellId)) this.#open(cellId, this.#budget(limits));
+  }
+
+  /** A cell id of the session (admitted, or named by a call): the next host continues after it. */
+  cellSeen(cellId: CellId): void {
+    const id = Number(cellId);
+    if (Number.isSafeInteger(id) && id > this.#lastCellId) this.#lastCellId = id;
+  }
+
+  /** The cell's ledger, if it is kept. */
+  cell(cellId: CellId): CellLedger | undefined {
+    return this.#cells.get(cellId);
+  }
+
+  /** cell/journal (or a delegate call's `journal`): what the cell runs, or what it consumed since. */
+  journaled(cellId: CellId, start: ReplayStart | undefined, update: JournalUpdate | undefined): void {
+    const ledger = this.#cells.get(cellId) ?? this.#expected(cellId);
+    if (ledger === undefined) return; // a cell whose end this client has read: nothing is kept of it
+    if (start !== undefined) {
+      const { storedAt, ...run } = start;
+      if (storedAt !== null && storedAt > this.#hostCommits)
+        throw new HostBrokeBound(`cell ${cellId} started at commit ${storedAt} of ${this.#hostCommits} sent`);
+      const commit = storedAt === null ? undefined : this.#base + storedAt;
+      ledger.begin({ ...run, stored: commit === undefined ? { values: null } : { commit } });
+      if (commit !== undefined) {
+        if (this.#stored.reference(commit)) this.#startedAt.set(cellId, commit);
+        else ledger.lose('the stored values it started with are no longer kept');
+      }
+    }
+    if (update !== undefined) ledger.update(update);
+  }
+
+  /** The delegate is about to serve the cell's call. */
+  served(call: NestedToolCall): void {
+    (this.#cells.get(call.cellId) ?? this.#expected(call.cellId, false))?.served(call);
+  }
+
+  settled(cellId: CellId, callId: string, outcome: 'returned' | 'threw'): void {
+    this.#cells.get(cellId)?.settled(callId, outcome);
+  }
+
+  answered(cellId: CellId, callId: string, answer: CellAnswer, bytes: number): void {
+    this.#cells.get(cellId)?.answered(callId, answer, bytes);
+  }
+
+  /** A notification of the cell reached the delegate. */
+  notified(cellId: CellId): void {
+    this.#cells.get(cellId)?.notified();
+  }
+
+  /** An answer about the cell reached this client (its items count as seen). */
+  observed(cellId: CellId, event: CellEvent): void {
+    const ledger = this.#cells.get(cellId);
+    ledger?.itemsSeen(event.items.length);
+    ledger?.observed(event);
+  }
+
+  /** cell/closed: the cell runs on the host no more (its ledger stays until its end is read). */
+  closedOnHost(cellId: CellId): void {
+    if (this.#running.delete(cellId)) return;
+    this.#closedEarly.add(cellId);
+    if (this.#closedEarly.size > 64) this.#closedEarly.delete(this.#closedEarly.values().next().value as CellId);
+  }
+
+  /** The cell's end was read (or it is lost): nothing of it is kept. */
+  drop(cellId: CellId): void {
+    const ledger = this.#cells.get(cellId);
+    if (ledger === undefined) return;
+    this.#cells.delete(cellId);
+    this.#unadmitted.delete(cellId);
+    const commit = this.#startedAt.get(cellId);
+    this.#startedAt.delete(cellId);
+    if (commit !== undefined) this.#stored.release(commit);
+  }
+
+  /** The cell was lost with its host: its calls as they stand now; nothing of it is kept after. */
+  lost(cellId: CellId): LostCalls {
+    const calls = this.#cells.get(cellId)?.lost() ?? { toolCalls: [] };
+    this.drop(cellId);
+    this.#running.delete(cellId);
+    return calls;
+  }
+
+  /** The cell as another host runs it again, or why it cannot. */
+  replayable(cellId: CellId): ReplayableCell | string {
+    const ledger = this.#cells.get(cellId);
+    if (ledger === undefined) return 'this client keeps nothing of it';
+    const why = ledger.unreplayable;
+    if (why !== undefined) return why;
+    const stored = (ledger.start as NonNullable<CellLedger['start']>).stored;
+    const values = 'values' in stored ? stored.values : this.#stored.at(stored.commit);
+    if (values === undefined) return 'the stored values it started with are no longer kept';
+    return ledger.replayable(values) ?? 'its journal is not kept';
+  }
+
+  /** A ledger for the cell, kept until its end is read. */
+  #open(cellId: CellId, budget: LedgerBudget): CellLedger {
+    const ledger = new CellLedger(cellId, budget);
+    this.#cells.set(cellId, ledger);
+    return ledger;
+  }
+
+  /**
+   * The ledger of a cell the client has not seen admitted: the cell of an execute in flight (its
+   * messages can come before the answer), at most one per execute. Anything else about an unknown
+   * cell breaks the protocol (`strict`), or is served without a record.
+   */
+  #expected(cellId: CellId, strict = true): CellLedger | undefined {
+    const id = Number(cellId);
+    if (Number.isSafeInteger(id) && id > 0 && id <= this.#lastCellId) return undefined;
+    // A host's ids may skip (an admission it refused used one): any new id, one per execute.
+    const plausible = /^[1-9]\d*$/.test(cellId) && this.#unadmitted.size < this.#executing.size;
+    if (!plausible) {
+      if (strict) throw new HostBrokeBound(`a journal of cell ${cellId}, which this client never saw admitted`);
+      return undefined;
+    }
+    let journalMaxBytes = 0;
+    let maxSourceBytes = 0;
+    for (const { budget } of this.#executing) {
+      journalMaxBytes = Math.max(journalMaxBytes, budget.journalMaxBytes);
+      maxSourceBytes = Math.max(maxSourceBytes, budget.maxSourceBytes);
+    }
+    this.#unadmitted.add(cellId);
+    return this.#open(cellId, { journalMaxBytes, maxSourceBytes });
+  }
+
+  #budget(limits: Partial<CellLimits> | undefined): LedgerBudget {
+    return {
+      journalMaxBytes: limits?.journalMaxBytes ?? this.#figures.journalMaxBytes,
+      maxSourceBytes: limits?.maxSourceBytes ?? this.#figures.maxSourceBytes,
+    };
+  }
+}
