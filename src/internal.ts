@@ -20,7 +20,8 @@ export { checkSnapshot } from './session/snapshot.js';
 export { ToolInputChecks } from './tools/tool-input.js';
 export { errorKindOf, errorOfKind } from './cell/tool-calls.js';
 export { recordsSpans, traceMeta, withTraceMeta, type TraceMeta } from './tracing.js';
-export { hostedRuntime, type CellJournalUpdate, type HostedRuntime } from './session/session-runtime.js';
+export { hostedCells } from './session/session-runtime.js';
+export type { CellJournalUpdate, HostedCells } from './session/hosted-cells.js';
 export type { ReplayableCell, ReplayStart } from './session/snapshot.js';
 export {
   CellJournal,

@@ -8,7 +8,8 @@ import { context, trace } from '@opentelemetry/api';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import { CellInterrupt } from '../src/index.js';
 import { recordSpans } from './framework-helpers.js';
-import { hang, newRuntime, RecordingDelegate, texts, waitFor } from './helpers.js';
+import { HostClient } from '../host/index.js';
+import { capturingLogger, hang, newRuntime, RecordingDelegate, texts, waitFor } from './helpers.js';
 import { networkHost } from './sessions.js';
 
 const TOOLS = [{ name: 'lookup' }, { name: 'stuck' }, { name: 'approve' }];
@@ -145,5 +146,36 @@ describe('traces (SPEC §14)', { timeout: 60_000 }, () => {
     assert.equal(parentId(call), idOf(cell));
     assert.equal(parentId(impl), idOf(call), 'the client’s delegate runs inside the host’s tool call span');
     assert.equal(new Set([cell, call, impl].map((span) => span?.spanContext().traceId)).size, 1, 'one trace');
+  });
+
+  test('a spawned host that records nothing carries the caller’s context: the delegate’s spans are its children', async (t) => {
+    const exporter = recordSpans(t);
+    const tracer = trace.getTracer('agent-test');
+    const delegate = new RecordingDelegate({
+      lookup: () =>
+        tracer.startActiveSpan('impl lookup', (span) => {
+          span.end();
+          return 7;
+        }),
+    });
+    delegate.notifyHandler = () => tracer.startSpan('impl notify').end();
+    // The host process has no SDK: it records and exports nothing.
+    const client = await HostClient.spawn({ processes: 1, logger: capturingLogger() });
+    t.after(() => client.close());
+    const session = await client.createSession(delegate, { tools: TOOLS });
+    const agent = tracer.startSpan('agent turn');
+    const started = await context.with(trace.setSpan(context.active(), agent), () =>
+      session.execute({ source: 'notify("on it"); text(await tools.lookup({}))' }),
+    );
+    assert.deepEqual(texts(await started.initialEvent), ['7']);
+    agent.end();
+    await waitFor(() => byName(exporter.getFinishedSpans()).has('impl notify'));
+    const spans = byName(exporter.getFinishedSpans());
+    assert.equal(spans.has('codecell.cell'), false, 'the host recorded nothing');
+    for (const name of ['impl lookup', 'impl notify']) {
+      const impl = spans.get(name)?.[0];
+      assert.equal(parentId(impl), idOf(agent as unknown as ReadableSpan), `${name} is the agent span's child`);
+      assert.equal(impl?.spanContext().traceId, agent.spanContext().traceId, 'one trace');
+    }
   });
 });

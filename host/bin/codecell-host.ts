@@ -81,6 +81,7 @@ async function serveNetwork(plan: Extract<HostPlan, { mode: 'listen' }>): Promis
       ...(plan.maxSessions === undefined ? {} : { maxSessionsPerConnection: plan.maxSessions }),
       ...(plan.maxCells === undefined ? {} : { maxLiveCellsPerConnection: plan.maxCells }),
       ...(plan.memoryBudgetMb === undefined ? {} : { memoryBudgetMb: plan.memoryBudgetMb }),
+      ...(plan.maxJournalBytes === undefined ? {} : { caps: { journalMaxBytes: plan.maxJournalBytes } }),
       defaultLimits: plan.defaultLimits,
       onCatastrophicError: exitAtOnce,
     });

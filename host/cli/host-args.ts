@@ -28,8 +28,10 @@ const HOST_USAGE = [
   '  --max-connections <n>     connections open at once (default 256)',
   '  --max-sessions <n>        sessions per connection (default 1024)',
   '  --max-cells <n>           live cells per connection (default 1024)',
-  '  --memory-budget-mb <n>    MiB all cells may hold at once, each its memoryMb + 40 (default: the',
-  "                            process's memory limit, its cgroup's or the machine's, less 256)",
+  '  --memory-budget-mb <n>    MiB all cells may hold at once, each its memoryMb + 40, a paused one its',
+  "                            journal (default: the process's memory limit, its cgroup's or the",
+  "                            machine's, less 256)",
+  "  --max-journal-bytes <n>   the most a cell's journal may hold here (journalMaxBytes; default 16 MiB)",
   "  --cpu-time-ms <ms>        a cell's CPU time where its session sets none (default 60000; 0: none)",
   "  --wall-time-ms <ms>       a cell's wall time where its session sets none (default 600000; 0: none)",
   '  --otlp-endpoint <url>     export traces over OTLP/HTTP to this collector (also: OTEL_TRACES_EXPORTER=otlp',
@@ -52,6 +54,8 @@ export type HostPlan = { traces: TraceExportPlan | undefined } & (
       maxSessions: number | undefined;
       maxCells: number | undefined;
       memoryBudgetMb: number | undefined;
+      /** The cap on a cell's journalMaxBytes (a replay or a restore with more is refused). */
+      maxJournalBytes: number | undefined;
       /** Session limits where a session sets none (DEFAULT_LIMITS unless given). */
       defaultLimits: { cpuTimeMs: number; wallTimeMs: number };
     }
@@ -87,6 +91,7 @@ export function hostCommand(args: readonly string[], io: Io): HostPlan | number 
         'max-sessions': { type: 'string' },
         'max-cells': { type: 'string' },
         'memory-budget-mb': { type: 'string' },
+        'max-journal-bytes': { type: 'string' },
         'cpu-time-ms': { type: 'string' },
         'wall-time-ms': { type: 'string' },
         'otlp-endpoint': { type: 'string' },
@@ -120,6 +125,7 @@ export function hostCommand(args: readonly string[], io: Io): HostPlan | number 
       'max-sessions',
       'max-cells',
       'memory-budget-mb',
+      'max-journal-bytes',
       'cpu-time-ms',
       'wall-time-ms',
     ].find((name) => values[name] !== undefined);
@@ -184,6 +190,7 @@ function listenOptions(
     maxSessions,
     maxCells,
     memoryBudgetMb,
+    maxJournalBytes: count('max-journal-bytes'),
     defaultLimits: {
       cpuTimeMs: count('cpu-time-ms') ?? DEFAULT_LIMITS.cpuTimeMs,
       wallTimeMs: count('wall-time-ms') ?? DEFAULT_LIMITS.wallTimeMs,

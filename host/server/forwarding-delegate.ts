@@ -2,9 +2,17 @@
 // request to the client, given up on with the cell's signal (one cell/cancel per cell and method)
 // and read back as it arrives; cellClosed is a notification.
 import { CellInterrupt, type CellId, type JsonValue, type SessionRuntimeDelegate } from '../../src/index.js';
-import { errorOfKind, ParsedJson, recordsSpans, traceMeta } from '../../src/internal.js';
+import { errorOfKind, ParsedJson, recordsSpans, traceMeta, type TraceMeta } from '../../src/internal.js';
 import type { Notify, RpcConnection, RpcError } from '../wire/rpc.js';
 import { DelegateCalls, Methods, type CellJournalPart, type DelegateCall, type SessionId } from '../wire/protocol.js';
+
+/** What goes with a cell's delegate calls besides the call: its journal, and its caller's trace context. */
+export interface CellsOnTheWire {
+  /** The cell's journal since it was last sent (a re-homing client's mirror). */
+  journalOf?: (cellId: CellId) => CellJournalPart | undefined;
+  /** The trace context its caller sent (execute's `_meta`), for a host that records no spans. */
+  traceOf?: (cellId: CellId) => TraceMeta | undefined;
+}
 
 /**
  * The session's delegate: each delegate call of the table is a request to the client (given up
@@ -13,8 +21,9 @@ import { DelegateCalls, Methods, type CellJournalPart, type DelegateCall, type S
 export function forwardingDelegate(
   host: { readonly rpc: RpcConnection; readonly notify: Notify },
   sessionId: SessionId,
-  journalOf: (cellId: CellId) => CellJournalPart | undefined = () => undefined,
+  cells: CellsOnTheWire = {},
 ): SessionRuntimeDelegate {
+  const { journalOf = () => undefined, traceOf = () => undefined } = cells;
   // Given up with the cell's signal: one cell/cancel for all the cell's calls of the method.
   const forward = (call: DelegateCall) => {
     const decode = DECODERS.get(call);
@@ -23,8 +32,9 @@ export function forwardingDelegate(
       const cancelAll = (): void => host.rpc.notify(Methods.cellCancel, { sessionId, cellId: value.cellId, method });
       // Inside its call's span (SPEC §14), the client's delegate runs as that span's child.
       const params = call.params(sessionId, value as never);
-      // Without an SDK in this process no span is active here: nothing to carry (no work per call).
-      const meta = recordsSpans() ? traceMeta() : undefined;
+      // Without an SDK in this process no span is active here: the cell's caller's context goes on
+      // as it came (execute's _meta), so the client's delegate still runs as the caller's child.
+      const meta = recordsSpans() ? traceMeta() : traceOf(value.cellId);
       if (meta !== undefined) params._meta = meta;
       // The cell's journal up to this call goes with it (a re-homing client's mirror).
       const journal = journalOf(value.cellId);

@@ -13,7 +13,7 @@ import {
   type SessionRuntimeOptions,
   type StartedCell,
 } from '../../src/index.js';
-import { CODECELL_VERSION, DEFAULT_OBSERVE, hostedRuntime, withTraceMeta } from '../../src/internal.js';
+import { CODECELL_VERSION, DEFAULT_OBSERVE, hostedCells, withTraceMeta } from '../../src/internal.js';
 import { invalidParams, type Notify, type RpcConnection } from '../wire/rpc.js';
 import {
   Methods,
@@ -83,6 +83,7 @@ export function hostHandlers(host: HostContext): Handlers<'toHost'> {
       const execute = (): Promise<StartedCell> =>
         withTraceMeta(_meta, () => runtime.execute(request, observe ?? DEFAULT_OBSERVE));
       const started = await host.cells.admit(execute);
+      sessions.traced(sessionId, started.cellId, _meta);
       const timings = sessions.timings(sessionId);
       timings.received(started.cellId, receivedAt);
       sessions.sendInitialEvent(sessionId, started.cellId, started.initialEvent);
@@ -110,18 +111,22 @@ export function hostHandlers(host: HostContext): Handlers<'toHost'> {
       // A paused cell restored here from a snapshot begins its time on this host now.
       const timings = sessions.timings(sessionId);
       if (timings.of(cellId) === undefined) timings.began(cellId);
+      sessions.traced(sessionId, cellId, _meta);
       const event = await withTraceMeta(_meta, () => runtime.resumeCell(cellId, answer, observe ?? DEFAULT_OBSERVE));
       sessions.flush(sessionId, cellId);
       return timings.stamped(cellId, event);
     },
-    // A cell lost with its host runs again here from its client's journal (SPEC §13).
+    // A cell lost with its host runs again here from its client's journal (SPEC §13): through the
+    // connection's gate as an executed cell (--max-cells), paused or not.
     cellReplay: async ({ sessionId, cell, _meta }) => {
-      const runtime = hostedRuntime(sessions.get(sessionId));
-      await withTraceMeta(_meta, () => runtime.replayCell(cell));
+      const cells = hostedCells(sessions.get(sessionId));
+      const cellId = (cell as { cellId?: unknown } | undefined)?.cellId;
+      if (typeof cellId === 'string') sessions.traced(sessionId, cellId, _meta);
+      await host.cells.admit(() => withTraceMeta(_meta, () => cells.replayCell(cell)));
       return {};
     },
     cellSettle: ({ sessionId, cellId, callId, answer }) => {
-      hostedRuntime(sessions.get(sessionId)).settleCall(cellId, callId, answer);
+      hostedCells(sessions.get(sessionId)).settleCall(cellId, callId, answer);
       return {};
     },
     cellTerminate: async ({ sessionId, cellId }) => {
@@ -171,6 +176,8 @@ async function createSession(
       host.defaultLimits.memoryMb ??
       DEFAULT_LIMITS.memoryMb,
   );
+  // A resumed session's paused cells are live cells of this connection from their start.
+  if (restore !== undefined && Array.isArray(restore.pausedCells)) host.cells.assertRoom(restore.pausedCells.length);
   const sessionId = host.sessions.nextId();
   const deadlineMs =
     params.callbackAbortDeadlineMs ?? host.callbackAbortDeadlineMs ?? DEFAULT_CALLBACK_ABORT_DEADLINE_MS;
@@ -199,14 +206,16 @@ async function createSession(
       ? { onStoredValuesCommitted: (values) => host.notify(Methods.sessionStored, { sessionId, values }) }
       : {}),
   };
-  const delegate = forwardingDelegate(host, sessionId, (cellId) => host.sessions.journalOf(sessionId, cellId));
+  const delegate = forwardingDelegate(host, sessionId, {
+    journalOf: (cellId) => host.sessions.journalOf(sessionId, cellId),
+    traceOf: (cellId) => host.sessions.traceOf(sessionId, cellId),
+  });
   const runtime =
     restore === undefined
       ? new SessionRuntime(delegate, runtimeOptions)
       : SessionRuntime.resume({ version: 1, options: {}, ...restore }, delegate, runtimeOptions);
   host.sessions.add(sessionId, runtime);
-  if (mirror === true)
-    host.sessions.mirror(sessionId, new JournalMirror(hostedRuntime(runtime), host.notify, sessionId));
+  if (mirror === true) host.sessions.mirror(sessionId, new JournalMirror(hostedCells(runtime), host.notify, sessionId));
   try {
     const started =
       setupSource === undefined

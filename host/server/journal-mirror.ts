@@ -3,19 +3,19 @@
 // about the cell leaves — so the client holds the journal up to every effect of the cell it has
 // seen (a call, a notification, output), and can run the cell again elsewhere if this host is lost.
 import type { CellId } from '../../src/index.js';
-import type { HostedRuntime, JournalMark } from '../../src/internal.js';
+import type { HostedCells, JournalMark } from '../../src/internal.js';
 import type { Notify } from '../wire/rpc.js';
 import { Methods, type CellJournalPart, type SessionId } from '../wire/protocol.js';
 
 export class JournalMirror {
-  readonly #runtime: HostedRuntime;
+  readonly #cells: HostedCells;
   readonly #notify: Notify;
   readonly #sessionId: SessionId;
   /** Per running cell, how far its journal was sent (null: it keeps none, nothing to send). */
   readonly #marks = new Map<CellId, JournalMark | null>();
 
-  constructor(runtime: HostedRuntime, notify: Notify, sessionId: SessionId) {
-    this.#runtime = runtime;
+  constructor(cells: HostedCells, notify: Notify, sessionId: SessionId) {
+    this.#cells = cells;
     this.#notify = notify;
     this.#sessionId = sessionId;
   }
@@ -33,7 +33,7 @@ export class JournalMirror {
   take(cellId: CellId): CellJournalPart | undefined {
     const mark = this.#marks.get(cellId);
     if (mark === null) return undefined;
-    const journal = this.#runtime.cellJournal(cellId, mark);
+    const journal = this.#cells.cellJournal(cellId, mark);
     if (journal === undefined) {
       if (mark === undefined) this.#marks.set(cellId, null);
       return undefined;

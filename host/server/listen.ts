@@ -68,6 +68,8 @@ export const LISTEN_DEFAULTS = {
   maxSessionsPerConnection: 1_024,
   maxLiveCellsPerConnection: 1_024,
   maxMessageBytes: 64 * 1024 * 1024,
+  /** A served host's cap on a cell's journalMaxBytes (what a replayed or restored cell may bring). */
+  maxJournalBytes: 16 * 1024 * 1024,
 } as const;
 
 /** How often a connected client is pinged; one that missed the previous ping is dropped. */
@@ -143,7 +145,9 @@ function serveSocket(
 ): void {
   const logger = options.logger ?? consoleLogger;
   ws.on('error', (error) => logger.warn(`codecell-host: a connection failed: ${error.message}`));
-  const { caps, maxQueuedBytes, callbackAbortDeadlineMs, onCatastrophicError } = options;
+  const { maxQueuedBytes, callbackAbortDeadlineMs, onCatastrophicError } = options;
+  // Served, a cell's journal is capped: what a client may bring in a replay or a restore is bounded.
+  const caps = { journalMaxBytes: LISTEN_DEFAULTS.maxJournalBytes, ...options.caps };
   const host = createHost({
     maxMessageBytes: options.maxMessageBytes ?? LISTEN_DEFAULTS.maxMessageBytes,
     carrier: socketCarrier(ws, stream),
@@ -153,7 +157,7 @@ function serveSocket(
     maxLiveCells: options.maxLiveCellsPerConnection ?? LISTEN_DEFAULTS.maxLiveCellsPerConnection,
     ...(options.defaultLimits === undefined ? {} : { defaultLimits: options.defaultLimits }),
     isolatePool: options.isolatePool,
-    ...(caps === undefined ? {} : { caps }),
+    caps,
     ...(maxQueuedBytes === undefined ? {} : { maxQueuedBytes }),
     ...(callbackAbortDeadlineMs === undefined ? {} : { callbackAbortDeadlineMs }),
     ...(onCatastrophicError === undefined ? {} : { onCatastrophicError }),

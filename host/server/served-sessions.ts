@@ -9,7 +9,7 @@ import type {
   SessionRuntime,
   SessionStreamEvent,
 } from '../../src/index.js';
-import { messageOf, readByTurn } from '../../src/internal.js';
+import { messageOf, readByTurn, type TraceMeta } from '../../src/internal.js';
 import { invalidParams, type Notify } from '../wire/rpc.js';
 import { Methods, type CellJournalPart, type SessionId } from '../wire/protocol.js';
 import { CellTimings } from './cell-timings.js';
@@ -29,6 +29,8 @@ export class ServedSessions {
   readonly #timings = new Map<SessionId, CellTimings>();
   /** Per mirrored session, what its client has of each running cell's journal. */
   readonly #mirrors = new Map<SessionId, JournalMirror>();
+  /** Per session, the trace context each cell's caller sent (carried on by a host that records no spans). */
+  readonly #traces = new Map<SessionId, Map<CellId, TraceMeta>>();
   /** Initial observations not yet sent, per session (a shutdown answers after them). */
   readonly #initialSends = new Map<SessionId, Set<Promise<void>>>();
   #seq = 0;
@@ -74,6 +76,23 @@ export class ServedSessions {
   /** The cell closed: its journal is no longer sent. */
   cellClosed(sessionId: SessionId, cellId: CellId): void {
     this.#mirrors.get(sessionId)?.closed(cellId);
+    this.#traces.get(sessionId)?.delete(cellId);
+  }
+
+  /** The trace context the cell's caller sent (execute's, replay's or resume's `_meta`), if any. */
+  traced(sessionId: SessionId, cellId: CellId, meta: TraceMeta | undefined): void {
+    if (meta?.traceparent === undefined || !this.#runtimes.has(sessionId)) return;
+    let cells = this.#traces.get(sessionId);
+    if (cells === undefined) this.#traces.set(sessionId, (cells = new Map()));
+    cells.set(cellId, {
+      traceparent: meta.traceparent,
+      ...(meta.tracestate === undefined ? {} : { tracestate: meta.tracestate }),
+    });
+  }
+
+  /** The trace context the cell's caller sent, if any. */
+  traceOf(sessionId: SessionId, cellId: CellId): TraceMeta | undefined {
+    return this.#traces.get(sessionId)?.get(cellId);
   }
 
   /** The session's runtime, or -32602 for an id this connection does not have. */
@@ -154,6 +173,7 @@ export class ServedSessions {
     this.#initialSends.delete(sessionId);
     this.#timings.delete(sessionId);
     this.#mirrors.delete(sessionId);
+    this.#traces.delete(sessionId);
     const bound = new Promise<void>((resolve) => setTimeout(resolve, 1_000).unref());
     await Promise.race([Promise.all(sends), bound]);
   }
@@ -166,6 +186,7 @@ export class ServedSessions {
     this.#initialSends.clear();
     this.#timings.clear();
     this.#mirrors.clear();
+    this.#traces.clear();
     await Promise.all(runtimes.map((runtime) => this.#stats.timed('shutDown', () => runtime.shutdown())));
     this.#stats.sessions -= runtimes.length;
   }

@@ -92,14 +92,19 @@ export class ConnectionCells {
     else if (event.type === 'closed') this.#live--;
   }
 
-  /** Runs an admission unless the connection is at its bound (ERR_LIMIT_EXCEEDED). */
+  /** Throws ERR_LIMIT_EXCEEDED unless `count` more cells fit the connection's bound. */
+  assertRoom(count = 1): void {
+    if (this.#live + this.#admitting + count <= this.#max) return;
+    throw new CodeCellError(
+      'ERR_LIMIT_EXCEEDED',
+      `this connection already has ${this.#live + this.#admitting} live cells of ${this.#max} (the host's ` +
+        `--max-cells); ${count} more do not fit`,
+    );
+  }
+
+  /** Runs an admission (an execute, a replay) unless the connection is at its bound (ERR_LIMIT_EXCEEDED). */
   async admit<T>(execute: () => Promise<T>): Promise<T> {
-    if (this.#live + this.#admitting >= this.#max) {
-      throw new CodeCellError(
-        'ERR_LIMIT_EXCEEDED',
-        `this connection already has ${this.#max} live cells (the host's --max-cells)`,
-      );
-    }
+    this.assertRoom();
     this.#admitting++;
     try {
       return await execute();

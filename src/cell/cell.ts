@@ -129,6 +129,11 @@ export class Cell {
     return this.#state.phase === 'interrupted';
   }
 
+  /** What the cell holds while it waits with no isolate (paused): its journal and its code. */
+  get heldBytes(): number {
+    return this.#durability.journal.bytes + (this.#durability.program?.source.length ?? 0);
+  }
+
   /** The isolate heap a run of this cell takes (MiB). */
   get memoryMb(): number {
     return this.#options.limits.memoryMb;

@@ -28,6 +28,8 @@ let exitHookInstalled = false;
  */
 export const ISOLATE_OVERHEAD_MB = 40;
 
+const MiB = 1024 * 1024;
+
 /** How many warm isolates a pool keeps, and how much memory its cells may hold at once. */
 export interface IsolatePoolOptions {
   /** Warm isolates kept per memory limit (default 2; 0 disables warming). */
@@ -71,6 +73,37 @@ export class IsolatePool {
   /** MiB the cells' isolates reserve now, and the budget (Infinity: none). */
   get memory(): { reservedMb: number; budgetMb: number } {
     return { reservedMb: this.#reservedMb, budgetMb: this.#budgetMb };
+  }
+
+  /**
+   * Throws ERR_LIMIT_EXCEEDED unless `bytes` more fit the memory budget now: what a cell holds
+   * with no isolate (a paused cell's journal and code).
+   */
+  assertRoomForBytes(bytes: number): void {
+    const mb = bytes / MiB;
+    if (this.#reservedMb + mb <= this.#budgetMb) return;
+    throw new CodeCellError(
+      'ERR_LIMIT_EXCEEDED',
+      `this host's cells hold ${Math.ceil(this.#reservedMb)} MiB of its ${this.#budgetMb} MiB memory budget; a ` +
+        `paused cell's ${Math.ceil(mb)} MiB of journal does not fit: run it on another host, or when cells have ended`,
+    );
+  }
+
+  /**
+   * Reserves `bytes` of the budget for what a cell holds with no isolate (a paused cell's journal
+   * and code), whether or not they fit: a cell that pauses here keeps them; new cells are refused
+   * meanwhile. Returns the release.
+   * @internal
+   */
+  reserveBytes(bytes: number): () => void {
+    const mb = bytes / MiB;
+    this.#reservedMb += mb;
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      this.#reservedMb -= mb;
+    };
   }
 
   /** Throws ERR_LIMIT_EXCEEDED unless a cell of `memoryMb` fits the memory budget now. */

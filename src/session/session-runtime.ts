@@ -13,17 +13,11 @@ import { consoleLogger } from '../logger.js';
 import { CodeCellError, missingCell, notInterrupted, quiet } from '../errors.js';
 import { DEFAULT_OBSERVE } from '../defaults.js';
 import { NO_ISOLATE, type CellIsolate, type CellRunIsolate } from '../isolate/cell-isolate.js';
-import { CellJournal, type JournalMark, type JournalUpdate } from '../cell/journal.js';
+import type { CellJournal } from '../cell/journal.js';
 import { activeContext, endSpan, startSpan, traced, type TraceSpan } from '../tracing.js';
 import { Admissions } from './admissions.js';
-import {
-  checkPausedCell,
-  checkReplayableCell,
-  replayStartOf,
-  snapshotPausedCell,
-  storedBytesOf,
-  type RestoredCell,
-} from './paused-cells.js';
+import { checkPausedCell, snapshotPausedCell, storedBytesOf } from './paused-cells.js';
+import { HostedCells } from './hosted-cells.js';
 import { assertIsolatesUsable } from '../isolate/load.js';
 import { defaultIsolatePool, IsolatePool } from '../isolate/pool.js';
 import { RunGate } from '../isolate/run-gate.js';
@@ -41,8 +35,6 @@ import {
   checkStoredBytes,
   SNAPSHOT_VERSION,
   snapshotOptions,
-  type ReplayableCell,
-  type ReplayStart,
   type SessionSnapshot,
 } from './snapshot.js';
 
@@ -102,27 +94,14 @@ export interface SessionRuntime extends CodeCellSession {
   suspend(options?: SuspendOptions): Promise<SessionSnapshot>;
 }
 
+/** The session's hosted cells (hosted-cells.ts), reached only through hostedCells(). */
+let hostedOf: (runtime: SessionRuntime) => HostedCells;
+
 /**
- * What a host does with a session's cells besides the public interface (SPEC §13): it mirrors
- * each running cell's journal to its client (cellJournal), and runs a cell lost with another host
- * again (replayCell, settleCall). codecell-host's own; not part of the public API.
+ * What codecell-host does with a session's cells besides the public interface: mirror their
+ * journals, run cells lost with another host again, restore paused ones (hosted-cells.ts).
  */
-export interface HostedRuntime extends SessionRuntime {
-  cellJournal(cellId: CellId, mark?: JournalMark): CellJournalUpdate | undefined;
-  replayCell(saved: ReplayableCell): Promise<void>;
-  settleCall(cellId: CellId, callId: string, answer: CellAnswer): void;
-}
-
-/** A running cell's journal as a host mirrors it: what it runs (the first time), what it consumed since `mark`. */
-export interface CellJournalUpdate {
-  /** The mark to pass next time (moved past `update`). */
-  mark: JournalMark;
-  start?: ReplayStart;
-  update?: JournalUpdate;
-}
-
-/** A SessionRuntime as its host uses it. */
-export const hostedRuntime = (runtime: SessionRuntime): HostedRuntime => runtime as HostedRuntime;
+export const hostedCells = (runtime: SessionRuntime): HostedCells => hostedOf(runtime);
 
 /** What suspend() takes. */
 export interface SuspendOptions {
@@ -164,6 +143,19 @@ export const SessionRuntime: SessionRuntimeConstructor = class SessionRuntime ex
   /** The options a snapshot keeps (see suspend). */
   readonly #given: SessionSnapshot['options'];
   #suspending = false;
+  readonly #pool: IsolatePool;
+  /** What each paused cell holds of its pool's memory budget (its journal and code), until it runs or closes. */
+  readonly #pausedMemory = new Map<Cell, () => void>();
+  /** What its host does with its cells besides the public interface (hostedCells). */
+  readonly #hosted: HostedCells;
+
+  static {
+    hostedOf = (runtime) => {
+      // A brand check, not a cast: only this class's sessions have hosted cells.
+      if (!(#hosted in runtime)) throw new CodeCellError('ERR_INVALID_REQUEST', 'not a SessionRuntime');
+      return runtime.#hosted;
+    };
+  }
 
   static resume(snapshot: SessionSnapshot, delegate: SessionRuntimeDelegate, options?: SessionRuntimeOptions) {
     const checked = checkSnapshot(snapshot);
@@ -172,26 +164,26 @@ export const SessionRuntime: SessionRuntimeConstructor = class SessionRuntime ex
     checkStoredBytes(checked.storedBytes, session.#limits.maxStoredBytes, stored !== undefined);
     stored?.restore(checked.snapshot.storedValues);
     session.#cellSeq = checked.snapshot.nextCellId - 1;
-    const paused = (checked.snapshot.pausedCells ?? []).map((cell, index) =>
-      checkPausedCell(cell, index, checked.snapshot.nextCellId),
-    );
-    for (const cell of paused) session.#restorePaused(cell);
+    const pausedCells = checked.snapshot.pausedCells ?? [];
+    // Through the session's one gate: no more than it may hold, each id once.
+    if (pausedCells.length > session.#limits.maxCellsPerSession)
+      throw new CodeCellError(
+        'ERR_INVALID_REQUEST',
+        `cannot resume the session: it has ${pausedCells.length} paused cells, over its maxCellsPerSession ` +
+          `(${session.#limits.maxCellsPerSession})`,
+      );
+    const ids = new Set<CellId>();
+    for (const [index, saved] of pausedCells.entries()) {
+      const cell = checkPausedCell(saved, index, checked.snapshot.nextCellId);
+      if (ids.has(cell.event.cellId))
+        throw new CodeCellError(
+          'ERR_INVALID_REQUEST',
+          `cannot resume the session: snapshot.pausedCells holds cell ${cell.event.cellId} twice`,
+        );
+      ids.add(cell.event.cellId);
+      session.#hosted.restorePaused(cell);
+    }
     return session;
-  }
-
-  /** A paused cell of a snapshot, as a cell of this session waiting for resumeCell. */
-  #restorePaused(restored: RestoredCell): void {
-    const { event, limits, code, filename, storedValues, journal, held } = restored;
-    assertWithinCaps(limits, this.#caps, 'snapshot.pausedCells[].limits');
-    const tools = this.#checked(restored.tools);
-    const cell = this.#newCell(NO_ISOLATE, event.cellId, restored.toolCallId, tools, limits, journal);
-    this.#streams.admit(event.cellId);
-    this.#cells.add(cell);
-    cell.restorePaused({
-      program: { source: code, filename, config: this.#sandboxConfig(tools, limits, storedValues) },
-      event,
-      held,
-    });
   }
 
   constructor(delegate: SessionRuntimeDelegate, options?: SessionRuntimeOptions) {
@@ -220,6 +212,7 @@ export const SessionRuntime: SessionRuntimeConstructor = class SessionRuntime ex
       throw new CodeCellError('ERR_INVALID_REQUEST', 'options.isolatePool must be an IsolatePool');
     }
     const pool = (checked.isolatePool as IsolatePool | undefined) ?? defaultIsolatePool;
+    this.#pool = pool;
     this.#admissions = new Admissions(pool, this.#logger, onCatastrophicError);
     this.#observer = checkCallback(checked.observer, 'observer');
     this.#cells = new SessionCells(this.#logger);
@@ -231,6 +224,24 @@ export const SessionRuntime: SessionRuntimeConstructor = class SessionRuntime ex
       sessionFromCells: true,
     });
     this.#given = snapshotOptions(checked);
+    this.#hosted = new HostedCells({
+      caps: this.#caps,
+      nextCellId: () => this.#cellSeq + 1,
+      assertOpen: () => {
+        this.assertNotShuttingDown();
+        this.#assertNotSuspending();
+      },
+      checkAdmission: (source, limits) => this.#checkAdmission(source, limits),
+      assertRoomForBytes: (bytes) => pool.assertRoomForBytes(bytes),
+      checked: (tools) => this.#checked(tools),
+      sandboxConfig: (tools, limits, values) => this.#sandboxConfig(tools, limits, values),
+      enlist: (cellId, make) => this.#enlist(cellId, make),
+      admit: (cellId, limits, span, make, begin) => this.#admit(cellId, limits, span, make, begin),
+      newCell: (isolate, cellId, toolCallId, tools, limits, journal, span) =>
+        this.#newCell(isolate, cellId, toolCallId, tools, limits, journal, span),
+      cell: (cellId) => this.#cells.get(cellId),
+      openCell: (cellId) => this.#openCell(cellId),
+    });
   }
 
   async execute(request: ExecuteRequest, initialObserve: ObserveMode = DEFAULT_OBSERVE): Promise<StartedCell> {
@@ -348,8 +359,32 @@ export const SessionRuntime: SessionRuntimeConstructor = class SessionRuntime ex
     return cell;
   }
 
-  /** Refuses a cell over maxSourceBytes, or one past the session's maxCellsPerSession. */
+  /**
+   * A cell with no isolate (restored or replayed paused): its admission told to its followers and
+   * counted as any cell's, registered as the session's.
+   */
+  #enlist(cellId: CellId, make: (isolate: CellRunIsolate) => Cell): Cell {
+    const cell = make(NO_ISOLATE);
+    this.#streams.admit(cellId);
+    this.#observer?.({ cellId, type: 'admitted' });
+    this.#cells.add(cell);
+    return cell;
+  }
+
+  /** A paused cell holds its journal and code of the memory budget; running again or closed, it lets go. */
+  #holdPaused(cell: Cell, paused: boolean): void {
+    this.#pausedMemory.get(cell)?.();
+    this.#pausedMemory.delete(cell);
+    if (paused) this.#pausedMemory.set(cell, this.#pool.reserveBytes(cell.heldBytes));
+  }
+
+  /**
+   * Refuses a cell over maxSourceBytes, one past the session's maxCellsPerSession, or one the
+   * session has no id left for.
+   */
   #checkAdmission(source: string, limits: CellLimits): void {
+    if (this.#cellSeq >= Number.MAX_SAFE_INTEGER)
+      throw new CodeCellError('ERR_LIMIT_EXCEEDED', 'the session has given out every cell id it can');
     const sourceBytes = byteLength(source);
     if (sourceBytes > limits.maxSourceBytes) {
       const why = `source is ${sourceBytes} bytes, over the maxSourceBytes limit of ${limits.maxSourceBytes}`;
@@ -388,7 +423,7 @@ export const SessionRuntime: SessionRuntimeConstructor = class SessionRuntime ex
     limits: CellLimits,
     journal?: CellJournal,
     span?: TraceSpan,
-  ) {
+  ): Cell {
     const cell: Cell = new Cell(isolate, {
       id: cellId,
       toolCallId,
@@ -405,9 +440,15 @@ export const SessionRuntime: SessionRuntimeConstructor = class SessionRuntime ex
         this.#streams.emit(cellId, event, size);
       },
       onCommit: (unread) => this.#cells.committed(cell, unread),
-      onPause: (paused) => this.#cells.paused(cell, paused),
+      onPause: (paused) => {
+        this.#cells.paused(cell, paused);
+        this.#holdPaused(cell, paused);
+      },
       onTaken: () => this.#cells.taken(cell),
-      onClosed: () => this.#cells.closed(cell),
+      onClosed: () => {
+        this.#cells.closed(cell);
+        this.#holdPaused(cell, false);
+      },
     });
     return cell;
   }
@@ -440,67 +481,6 @@ export const SessionRuntime: SessionRuntimeConstructor = class SessionRuntime ex
     isolate.useGate(this.#gate);
     cell.resume(isolate, checked, span);
     return cell.observe(mode);
-  }
-
-  /**
-   * What a running cell consumed since `mark` and, without one, what it runs: a host sends it to
-   * its client, which runs the cell again on another host if this one is lost (replayCell).
-   * Undefined for a cell that is not running here, or keeps no journal.
-   */
-  cellJournal(cellId: CellId, mark?: JournalMark): CellJournalUpdate | undefined {
-    const cell = this.#cells.get(cellId);
-    const run = cell?.runState();
-    if (cell === undefined || run === undefined) return undefined;
-    // A journal given to the cell (restored, replayed) is had up to there; one begun here, from its start.
-    const start = mark === undefined && run.given === undefined ? replayStartOf(cell) : undefined;
-    const at = mark ?? run.given ?? (start === undefined ? undefined : CellJournal.start);
-    if (at === undefined) return undefined;
-    const update = run.journal.since(at);
-    return { mark: at, ...(start === undefined ? {} : { start }), ...(update === undefined ? {} : { update }) };
-  }
-
-  /**
-   * Runs a cell lost with its host again here, from its journal as its client kept it (SPEC §13):
-   * recorded outcomes go in without a delegate call, the calls still in flight there wait for
-   * settleCall, then the cell goes on live. Resolves once it runs (observe it as any cell).
-   */
-  async replayCell(saved: ReplayableCell): Promise<void> {
-    const parent = activeContext();
-    this.assertNotShuttingDown();
-    this.#assertNotSuspending();
-    const checked = checkReplayableCell(saved, this.#cellSeq + 1);
-    const { cellId, limits } = checked;
-    if (this.#cells.get(cellId) !== undefined)
-      throw new CodeCellError('ERR_INVALID_REQUEST', `cannot replay the cell: cell ${cellId} is still here`);
-    assertWithinCaps(limits, this.#caps, 'cell.limits');
-    this.#checkAdmission(checked.code, limits);
-    const tools = this.#checked(checked.tools);
-    const config = this.#sandboxConfig(tools, limits, checked.storedValues);
-    const program = { source: checked.code, filename: checked.filename, config };
-    if (checked.paused !== undefined) {
-      // It was paused: it waits here as it did there, with no isolate, for resumeCell.
-      const cell = this.#newCell(NO_ISOLATE, cellId, checked.toolCallId, tools, limits, checked.journal);
-      this.#streams.admit(cellId);
-      this.#cells.add(cell);
-      const outstanding = checked.outstanding.filter((callId) => callId !== checked.paused?.callId);
-      cell.restorePaused({ program, event: checked.paused, held: checked.held }, outstanding);
-      return;
-    }
-    const span = startSpan('codecell.cell', { 'codecell.cell.id': cellId, 'codecell.cell.replayed': true }, parent);
-    await this.#admit(
-      cellId,
-      limits,
-      span,
-      (isolate) => this.#newCell(isolate, cellId, checked.toolCallId, tools, limits, checked.journal, span),
-      (cell) => cell.rerun(program, checked.outstanding),
-    );
-  }
-
-  /** The outcome of a replayed cell's call that was still in flight on its lost host (replayCell). */
-  settleCall(cellId: CellId, callId: string, answer: CellAnswer): void {
-    const cell = this.#openCell(cellId);
-    if (typeof callId !== 'string') throw new CodeCellError('ERR_INVALID_REQUEST', 'callId must be a string');
-    cell.answerCall(callId, checkCellAnswer(answer));
   }
 
   protected cellEvents(cellId: CellId, options: EventsOptions): HandOffStream<CellStreamEvent> {

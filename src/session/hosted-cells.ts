@@ -1,0 +1,158 @@
+// What a host does with a session's cells besides the public interface (SPEC §13): it mirrors each
+// running cell's journal to its client (cellJournal), runs a cell lost with another host again
+// here (replayCell, settleCall), and restores a snapshot's paused cells. Every cell that comes in
+// this way goes through the session's one gate, as an executed cell does (STYLE 31): its count
+// against maxCellsPerSession, its caps, and the memory its journal holds. codecell-host's own;
+// reached through SessionRuntime's internal accessor (src/internal.ts), never from the public API.
+import type { Cell } from '../cell/cell.js';
+import { CellJournal, type JournalMark, type JournalUpdate } from '../cell/journal.js';
+import type { CellTool } from '../cell/tool-calls.js';
+import type { Program } from '../cell/durability.js';
+import { CodeCellError } from '../errors.js';
+import type { CellIsolate, CellRunIsolate } from '../isolate/cell-isolate.js';
+import { assertWithinCaps, type CellLimits } from '../limits.js';
+import { activeContext, startSpan, type TraceSpan } from '../tracing.js';
+import type { CellAnswer, CellId } from '../types.js';
+import { checkCellAnswer } from '../validate.js';
+import { checkReplayableCell, replayStartOf, type RestoredCell } from './paused-cells.js';
+import type { ReplayableCell, ReplayStart } from './snapshot.js';
+
+/** A running cell's journal as a host mirrors it: what it runs (the first time), what it consumed since `mark`. */
+export interface CellJournalUpdate {
+  /** The mark to pass next time (moved past `update`). */
+  mark: JournalMark;
+  start?: ReplayStart;
+  update?: JournalUpdate;
+}
+
+/** What the hosted cells need of their session (SessionRuntime gives it). */
+export interface SessionParts {
+  readonly caps: Partial<CellLimits> | undefined;
+  /** The id the session's next cell gets. */
+  nextCellId(): number;
+  /** Throws when the session is shutting down or being suspended. */
+  assertOpen(): void;
+  /** The session's one gate: a cell over maxSourceBytes, past maxCellsPerSession or its ids. */
+  checkAdmission(source: string, limits: CellLimits): void;
+  /** Throws ERR_LIMIT_EXCEEDED unless `bytes` more fit the memory budget of the session's isolates. */
+  assertRoomForBytes(bytes: number): void;
+  /** The tools with their input checks. */
+  checked(tools: CellTool[]): CellTool[];
+  /** The sandbox configuration of a cell that starts with `values` as its stored values. */
+  sandboxConfig(tools: readonly CellTool[], limits: CellLimits, values: Record<string, string> | null): string;
+  /** A cell of the session that is not running (no isolate): registered, counted, followed. */
+  enlist(cellId: CellId, make: (isolate: CellRunIsolate) => Cell): Cell;
+  /** A cell of the session admitted as executed cells are (an isolate taken), begun at once. */
+  admit(
+    cellId: CellId,
+    limits: CellLimits,
+    span: TraceSpan | undefined,
+    make: (isolate: CellIsolate) => Cell,
+    begin: (cell: Cell) => void,
+  ): Promise<Cell>;
+  /** A new Cell of the session with a journal given (restored, replayed). */
+  newCell(
+    isolate: CellRunIsolate,
+    cellId: CellId,
+    toolCallId: string,
+    tools: readonly CellTool[],
+    limits: CellLimits,
+    journal: CellJournal,
+    span?: TraceSpan,
+  ): Cell;
+  /** The session's cell of this id (undefined: not open). */
+  cell(cellId: CellId): Cell | undefined;
+  /** The session's open cell of this id, or ERR_MISSING_CELL. */
+  openCell(cellId: unknown): Cell;
+}
+
+/** What a restored or replayed cell holds while it waits with no isolate: its journal and what it runs. */
+function heldBytes(code: string, journal: CellJournal): number {
+  return journal.bytes + code.length;
+}
+
+export class HostedCells {
+  readonly #session: SessionParts;
+
+  constructor(session: SessionParts) {
+    this.#session = session;
+  }
+
+  /**
+   * What a running cell consumed since `mark` and, without one, what it runs: a host sends it to
+   * its client, which runs the cell again on another host if this one is lost (replayCell).
+   * Undefined for a cell that is not running here, or keeps no journal.
+   */
+  cellJournal(cellId: CellId, mark?: JournalMark): CellJournalUpdate | undefined {
+    const cell = this.#session.cell(cellId);
+    const run = cell?.runState();
+    if (cell === undefined || run === undefined) return undefined;
+    // A journal given to the cell (restored, replayed) is had up to there; one begun here, from its start.
+    const start = mark === undefined && run.given === undefined ? replayStartOf(cell) : undefined;
+    const at = mark ?? run.given ?? (start === undefined ? undefined : CellJournal.start);
+    if (at === undefined) return undefined;
+    const update = run.journal.since(at);
+    return { mark: at, ...(start === undefined ? {} : { start }), ...(update === undefined ? {} : { update }) };
+  }
+
+  /** A paused cell of a snapshot, as a cell of this session waiting for resumeCell. */
+  restorePaused(restored: RestoredCell): void {
+    const { event, limits, code, filename, storedValues, journal, held } = restored;
+    assertWithinCaps(limits, this.#session.caps, 'snapshot.pausedCells[].limits');
+    this.#session.checkAdmission(code, limits);
+    this.#session.assertRoomForBytes(heldBytes(code, journal));
+    const tools = this.#session.checked(restored.tools);
+    const config = this.#session.sandboxConfig(tools, limits, storedValues);
+    this.#session
+      .enlist(event.cellId, (isolate) =>
+        this.#session.newCell(isolate, event.cellId, restored.toolCallId, tools, limits, journal),
+      )
+      .restorePaused({ program: { source: code, filename, config }, event, held });
+  }
+
+  /**
+   * Runs a cell lost with its host again here, from its journal as its client kept it (SPEC §13):
+   * recorded outcomes go in without a delegate call, the calls still in flight there wait for
+   * settleCall, then the cell goes on live. Resolves once it runs (observe it as any cell); a
+   * paused one waits here, paused, for resumeCell.
+   */
+  async replayCell(saved: ReplayableCell): Promise<void> {
+    const parent = activeContext();
+    this.#session.assertOpen();
+    const checked = checkReplayableCell(saved, this.#session.nextCellId());
+    const { cellId, limits } = checked;
+    if (this.#session.cell(cellId) !== undefined)
+      throw new CodeCellError('ERR_INVALID_REQUEST', `cannot replay the cell: cell ${cellId} is still here`);
+    assertWithinCaps(limits, this.#session.caps, 'cell.limits');
+    this.#session.checkAdmission(checked.code, limits);
+    const tools = this.#session.checked(checked.tools);
+    const config = this.#session.sandboxConfig(tools, limits, checked.storedValues);
+    const program: Program = { source: checked.code, filename: checked.filename, config };
+    const make = (isolate: CellRunIsolate, span?: TraceSpan): Cell =>
+      this.#session.newCell(isolate, cellId, checked.toolCallId, tools, limits, checked.journal, span);
+    if (checked.paused !== undefined) {
+      // It was paused: it waits here as it did there, with no isolate, for resumeCell.
+      this.#session.assertRoomForBytes(heldBytes(checked.code, checked.journal));
+      const outstanding = checked.outstanding.filter((callId) => callId !== checked.paused?.callId);
+      this.#session
+        .enlist(cellId, (isolate) => make(isolate))
+        .restorePaused({ program, event: checked.paused, held: checked.held }, outstanding);
+      return;
+    }
+    const span = startSpan('codecell.cell', { 'codecell.cell.id': cellId, 'codecell.cell.replayed': true }, parent);
+    await this.#session.admit(
+      cellId,
+      limits,
+      span,
+      (isolate) => make(isolate, span),
+      (cell) => cell.rerun(program, checked.outstanding),
+    );
+  }
+
+  /** The outcome of a replayed cell's call that was still in flight on its lost host (replayCell). */
+  settleCall(cellId: CellId, callId: string, answer: CellAnswer): void {
+    const cell = this.#session.openCell(cellId);
+    if (typeof callId !== 'string') throw new CodeCellError('ERR_INVALID_REQUEST', 'callId must be a string');
+    cell.answerCall(callId, checkCellAnswer(answer));
+  }
+}
