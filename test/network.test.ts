@@ -269,9 +269,12 @@ describe('codecell-host --listen', { timeout: 60_000 }, () => {
       maxSessions: undefined,
       maxCells: undefined,
       memoryBudgetMb: undefined,
+      maxJournalBytes: undefined,
       defaultLimits: { cpuTimeMs: 60_000, wallTimeMs: 600_000 },
       traces: undefined,
     });
+    const capped = hostCommand(['--listen', '127.0.0.1:0', '--max-journal-bytes', '65536'], io() as never);
+    assert.equal(typeof capped === 'object' && capped.mode === 'listen' && capped.maxJournalBytes, 65_536);
     const unlimited = hostCommand(
       ['--listen', '127.0.0.1:0', '--cpu-time-ms', '0', '--wall-time-ms', '0'],
       io() as never,

@@ -9,12 +9,13 @@ import { CellJournal, type JournalMark, type JournalUpdate } from '../cell/journ
 import type { CellTool } from '../cell/tool-calls.js';
 import type { Program } from '../cell/durability.js';
 import { CodeCellError } from '../errors.js';
-import type { CellIsolate, CellRunIsolate } from '../isolate/cell-isolate.js';
+import type { CellRunIsolate } from '../isolate/cell-isolate.js';
+import type { SessionGate } from './session-gate.js';
 import { assertWithinCaps, type CellLimits } from '../limits.js';
 import { activeContext, startSpan, type TraceSpan } from '../tracing.js';
 import type { CellAnswer, CellId } from '../types.js';
 import { checkCellAnswer } from '../validate.js';
-import { checkReplayableCell, replayStartOf, type RestoredCell } from './paused-cells.js';
+import { checkPausedCell, checkReplayableCell, replayStartOf, type RestoredCell } from './paused-cells.js';
 import type { ReplayableCell, ReplayStart } from './snapshot.js';
 
 /** A running cell's journal as a host mirrors it: what it runs (the first time), what it consumed since `mark`. */
@@ -32,24 +33,12 @@ export interface SessionParts {
   nextCellId(): number;
   /** Throws when the session is shutting down or being suspended. */
   assertOpen(): void;
-  /** The session's one gate: a cell over maxSourceBytes, past maxCellsPerSession or its ids. */
-  checkAdmission(source: string, limits: CellLimits): void;
-  /** Throws ERR_LIMIT_EXCEEDED unless `bytes` more fit the memory budget of the session's isolates. */
-  assertRoomForBytes(bytes: number): void;
+  /** The session's one gate every cell comes in by. */
+  readonly gate: SessionGate;
   /** The tools with their input checks. */
   checked(tools: CellTool[]): CellTool[];
   /** The sandbox configuration of a cell that starts with `values` as its stored values. */
   sandboxConfig(tools: readonly CellTool[], limits: CellLimits, values: Record<string, string> | null): string;
-  /** A cell of the session that is not running (no isolate): registered, counted, followed. */
-  enlist(cellId: CellId, make: (isolate: CellRunIsolate) => Cell): Cell;
-  /** A cell of the session admitted as executed cells are (an isolate taken), begun at once. */
-  admit(
-    cellId: CellId,
-    limits: CellLimits,
-    span: TraceSpan | undefined,
-    make: (isolate: CellIsolate) => Cell,
-    begin: (cell: Cell) => void,
-  ): Promise<Cell>;
   /** A new Cell of the session with a journal given (restored, replayed). */
   newCell(
     isolate: CellRunIsolate,
@@ -95,15 +84,34 @@ export class HostedCells {
     return { mark: at, ...(start === undefined ? {} : { start }), ...(update === undefined ? {} : { update }) };
   }
 
+  /**
+   * A snapshot's paused cells (untrusted: each checked), as cells of this session waiting for
+   * resumeCell — no more than it may hold, each id once.
+   */
+  restorePaused(saved: readonly unknown[], maxCellsPerSession: number): void {
+    const refuse = (why: string): never => {
+      throw new CodeCellError('ERR_INVALID_REQUEST', `cannot resume the session: ${why}`);
+    };
+    if (saved.length > maxCellsPerSession)
+      refuse(`it has ${saved.length} paused cells, over its maxCellsPerSession (${maxCellsPerSession})`);
+    const ids = new Set<CellId>();
+    for (const [index, each] of saved.entries()) {
+      const cell = checkPausedCell(each, index, this.#session.nextCellId());
+      if (ids.has(cell.event.cellId)) refuse(`snapshot.pausedCells holds cell ${cell.event.cellId} twice`);
+      ids.add(cell.event.cellId);
+      this.#restore(cell);
+    }
+  }
+
   /** A paused cell of a snapshot, as a cell of this session waiting for resumeCell. */
-  restorePaused(restored: RestoredCell): void {
+  #restore(restored: RestoredCell): void {
     const { event, limits, code, filename, storedValues, journal, held } = restored;
     assertWithinCaps(limits, this.#session.caps, 'snapshot.pausedCells[].limits');
-    this.#session.checkAdmission(code, limits);
-    this.#session.assertRoomForBytes(heldBytes(code, journal));
+    this.#session.gate.check(code, limits);
+    this.#session.gate.assertRoomForBytes(heldBytes(code, journal));
     const tools = this.#session.checked(restored.tools);
     const config = this.#session.sandboxConfig(tools, limits, storedValues);
-    this.#session
+    this.#session.gate
       .enlist(event.cellId, (isolate) =>
         this.#session.newCell(isolate, event.cellId, restored.toolCallId, tools, limits, journal),
       )
@@ -124,7 +132,7 @@ export class HostedCells {
     if (this.#session.cell(cellId) !== undefined)
       throw new CodeCellError('ERR_INVALID_REQUEST', `cannot replay the cell: cell ${cellId} is still here`);
     assertWithinCaps(limits, this.#session.caps, 'cell.limits');
-    this.#session.checkAdmission(checked.code, limits);
+    this.#session.gate.check(checked.code, limits);
     const tools = this.#session.checked(checked.tools);
     const config = this.#session.sandboxConfig(tools, limits, checked.storedValues);
     const program: Program = { source: checked.code, filename: checked.filename, config };
@@ -132,15 +140,15 @@ export class HostedCells {
       this.#session.newCell(isolate, cellId, checked.toolCallId, tools, limits, checked.journal, span);
     if (checked.paused !== undefined) {
       // It was paused: it waits here as it did there, with no isolate, for resumeCell.
-      this.#session.assertRoomForBytes(heldBytes(checked.code, checked.journal));
+      this.#session.gate.assertRoomForBytes(heldBytes(checked.code, checked.journal));
       const outstanding = checked.outstanding.filter((callId) => callId !== checked.paused?.callId);
-      this.#session
+      this.#session.gate
         .enlist(cellId, (isolate) => make(isolate))
         .restorePaused({ program, event: checked.paused, held: checked.held }, outstanding);
       return;
     }
     const span = startSpan('codecell.cell', { 'codecell.cell.id': cellId, 'codecell.cell.replayed': true }, parent);
-    await this.#session.admit(
+    await this.#session.gate.admit(
       cellId,
       limits,
       span,

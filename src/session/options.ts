@@ -1,7 +1,23 @@
-// What a SessionRuntime is given besides its delegate.
-import type { IsolatePool } from '../isolate/pool.js';
-import type { CellLimits } from '../limits.js';
+// What a SessionRuntime is given besides its delegate, and those options checked (at once, with
+// precise errors: ERR_INVALID_REQUEST) into what the session runs with.
+import type { CellTool } from '../cell/tool-calls.js';
+import { CodeCellError } from '../errors.js';
+import { defaultIsolatePool, IsolatePool } from '../isolate/pool.js';
+import { assertWithinCaps, checkLimits, clampToCaps, DEFAULT_LIMITS, mergeLimits, type CellLimits } from '../limits.js';
+import { consoleLogger } from '../logger.js';
 import type { CellId, Logger, SessionCellEvent, ToolDefinition } from '../types.js';
+import {
+  checkCallback,
+  checkDeadlineMs,
+  checkLogger,
+  checkOptionsObject,
+  checkStoredValues,
+  checkTools,
+} from '../validate.js';
+import { snapshotOptions, type SessionSnapshot } from './snapshot.js';
+
+/** The one deadline (ms) within which cancelled callbacks are waited for on terminate and shutdown. */
+export const DEFAULT_CALLBACK_ABORT_DEADLINE_MS = 100;
 
 /** What a SessionRuntime is given besides its delegate. */
 export interface SessionRuntimeOptions {
@@ -34,4 +50,44 @@ export interface SessionRuntimeOptions {
    * the host is lost). It must not throw.
    */
   onStoredValuesCommitted?: (written: Record<string, string>) => void;
+}
+
+/** A SessionRuntime's options, checked: what the session runs with. */
+export interface RuntimeOptions {
+  logger: Logger;
+  tools: CellTool[] | undefined;
+  caps: Partial<CellLimits> | undefined;
+  /** The session's limits: its own over the defaults (clamped to the caps), within the caps. */
+  limits: CellLimits;
+  deadlineMs: number;
+  storedValues: boolean;
+  onStoredValuesCommitted: ((written: Record<string, string>) => void) | undefined;
+  onCatastrophicError: ((message: string, cellId: CellId) => void) | undefined;
+  pool: IsolatePool;
+  observer: ((event: SessionCellEvent) => void) | undefined;
+  /** The options a snapshot keeps (suspend). */
+  given: SessionSnapshot['options'];
+}
+
+/** Checks a SessionRuntime's options at once: ERR_INVALID_REQUEST saying which is wrong. */
+export function checkRuntimeOptions(options: unknown): RuntimeOptions {
+  const checked = checkOptionsObject(options);
+  const caps = checked.caps === undefined ? undefined : checkLimits(checked.caps, 'options.caps');
+  const limits = mergeLimits(clampToCaps(DEFAULT_LIMITS, caps), checkLimits(checked.limits, 'options.limits'));
+  assertWithinCaps(limits, caps, 'options.limits');
+  if (checked.isolatePool !== undefined && !(checked.isolatePool instanceof IsolatePool))
+    throw new CodeCellError('ERR_INVALID_REQUEST', 'options.isolatePool must be an IsolatePool');
+  return {
+    logger: checkLogger(checked.logger) ?? consoleLogger,
+    tools: checked.tools === undefined ? undefined : checkTools(checked.tools, 'options.tools'),
+    caps,
+    limits,
+    deadlineMs: checkDeadlineMs(checked.callbackAbortDeadlineMs) ?? DEFAULT_CALLBACK_ABORT_DEADLINE_MS,
+    storedValues: checkStoredValues(checked.storedValues) === 'enabled',
+    onStoredValuesCommitted: checkCallback(checked.onStoredValuesCommitted, 'onStoredValuesCommitted'),
+    onCatastrophicError: checkCallback(checked.onCatastrophicError, 'onCatastrophicError'),
+    pool: (checked.isolatePool as IsolatePool | undefined) ?? defaultIsolatePool,
+    observer: checkCallback(checked.observer, 'observer'),
+    given: snapshotOptions(checked),
+  };
 }

@@ -9,34 +9,24 @@ import { Deadline } from '../cell/deadline.js';
 import { Cell } from '../cell/cell.js';
 import type { CellTool } from '../cell/tool-calls.js';
 import { CellStreams } from '../streams/cell-streams.js';
-import { consoleLogger } from '../logger.js';
 import { CodeCellError, missingCell, notInterrupted, quiet } from '../errors.js';
 import { DEFAULT_OBSERVE } from '../defaults.js';
-import { NO_ISOLATE, type CellIsolate, type CellRunIsolate } from '../isolate/cell-isolate.js';
+import type { CellRunIsolate } from '../isolate/cell-isolate.js';
 import type { CellJournal } from '../cell/journal.js';
-import { activeContext, endSpan, startSpan, traced, type TraceSpan } from '../tracing.js';
-import { Admissions } from './admissions.js';
-import { checkPausedCell, snapshotPausedCell, storedBytesOf } from './paused-cells.js';
+import { activeContext, startSpan, traced, type TraceSpan } from '../tracing.js';
+import { SessionGate } from './session-gate.js';
+import { snapshotPausedCell, storedBytesOf } from './paused-cells.js';
 import { HostedCells } from './hosted-cells.js';
 import { assertIsolatesUsable } from '../isolate/load.js';
-import { defaultIsolatePool, IsolatePool } from '../isolate/pool.js';
-import { RunGate } from '../isolate/run-gate.js';
 import { stageClock, stageDone } from '../isolate/stages.js';
-import { byteLength } from '../json.js';
-import { assertWithinCaps, checkLimits, clampToCaps, DEFAULT_LIMITS, mergeLimits, type CellLimits } from '../limits.js';
+import { assertWithinCaps, mergeLimits, type CellLimits } from '../limits.js';
 import { ToolInputChecks } from '../tools/tool-input.js';
 import { SessionBase } from './session-base.js';
 import { StoredValues } from './stored-values.js';
 import { MAX_UNREAD_TERMINALS, SessionCells } from './session-cells.js';
-import type { SessionRuntimeOptions } from './options.js';
-import { prepareSource } from './source.js';
-import {
-  checkSnapshot,
-  checkStoredBytes,
-  SNAPSHOT_VERSION,
-  snapshotOptions,
-  type SessionSnapshot,
-} from './snapshot.js';
+import { checkRuntimeOptions, type SessionRuntimeOptions } from './options.js';
+import { prepareSource, sandboxConfig } from './source.js';
+import { checkSnapshot, checkStoredBytes, SNAPSHOT_VERSION, type SessionSnapshot } from './snapshot.js';
 
 export type { SessionRuntimeOptions } from './options.js';
 import type {
@@ -57,21 +47,15 @@ import type {
   StartedCell,
 } from '../types.js';
 import {
-  checkCallback,
   checkCellAnswer,
-  checkDeadlineMs,
   checkDelegate,
   checkExecuteRequest,
-  checkLogger,
   checkObserveMode,
   checkOptionsObject,
-  checkStoredValues,
   checkSuspendOptions,
-  checkTools,
 } from '../validate.js';
 
-/** The one deadline (ms) within which cancelled callbacks are waited for on terminate and shutdown. */
-export const DEFAULT_CALLBACK_ABORT_DEADLINE_MS = 100;
+export { DEFAULT_CALLBACK_ABORT_DEADLINE_MS } from './options.js';
 
 /**
  * A session that runs its cells in this process, each in an isolate of its own: the
@@ -129,23 +113,17 @@ export const SessionRuntime: SessionRuntimeConstructor = class SessionRuntime ex
   readonly #limits: CellLimits;
   readonly #caps: Partial<CellLimits> | undefined;
   readonly #observer: ((event: SessionCellEvent) => void) | undefined;
-  /** The session's share of the CPU: maxRunningCells of its cells execute at once. */
-  readonly #gate: RunGate;
   readonly #deadlineMs: number;
   readonly #storedValues: StoredValues | undefined;
   readonly #logger: Logger;
   readonly #cells: SessionCells;
   readonly #streams: CellStreams;
-  /** Isolates being taken for cells; shutdown refuses them at once. */
-  readonly #admissions: Admissions;
-  #admitting = 0;
+  /** The one gate every cell comes in by (counts, ids, isolates, the memory budget). */
+  readonly #gate: SessionGate;
   #cellSeq = 0;
   /** The options a snapshot keeps (see suspend). */
   readonly #given: SessionSnapshot['options'];
   #suspending = false;
-  readonly #pool: IsolatePool;
-  /** What each paused cell holds of its pool's memory budget (its journal and code), until it runs or closes. */
-  readonly #pausedMemory = new Map<Cell, () => void>();
   /** What its host does with its cells besides the public interface (hostedCells). */
   readonly #hosted: HostedCells;
 
@@ -164,25 +142,7 @@ export const SessionRuntime: SessionRuntimeConstructor = class SessionRuntime ex
     checkStoredBytes(checked.storedBytes, session.#limits.maxStoredBytes, stored !== undefined);
     stored?.restore(checked.snapshot.storedValues);
     session.#cellSeq = checked.snapshot.nextCellId - 1;
-    const pausedCells = checked.snapshot.pausedCells ?? [];
-    // Through the session's one gate: no more than it may hold, each id once.
-    if (pausedCells.length > session.#limits.maxCellsPerSession)
-      throw new CodeCellError(
-        'ERR_INVALID_REQUEST',
-        `cannot resume the session: it has ${pausedCells.length} paused cells, over its maxCellsPerSession ` +
-          `(${session.#limits.maxCellsPerSession})`,
-      );
-    const ids = new Set<CellId>();
-    for (const [index, saved] of pausedCells.entries()) {
-      const cell = checkPausedCell(saved, index, checked.snapshot.nextCellId);
-      if (ids.has(cell.event.cellId))
-        throw new CodeCellError(
-          'ERR_INVALID_REQUEST',
-          `cannot resume the session: snapshot.pausedCells holds cell ${cell.event.cellId} twice`,
-        );
-      ids.add(cell.event.cellId);
-      session.#hosted.restorePaused(cell);
-    }
+    session.#hosted.restorePaused(checked.snapshot.pausedCells ?? [], session.#limits.maxCellsPerSession);
     return session;
   }
 
@@ -190,53 +150,40 @@ export const SessionRuntime: SessionRuntimeConstructor = class SessionRuntime ex
     super();
     assertIsolatesUsable();
     this.#delegate = checkDelegate(delegate);
-    const checked = checkOptionsObject(options);
-    this.#logger = checkLogger(checked.logger) ?? consoleLogger;
-    this.#inputChecks = new ToolInputChecks(this.#logger);
-    this.#tools = checked.tools === undefined ? [] : this.#checked(checkTools(checked.tools, 'options.tools'));
-    this.#caps = checked.caps === undefined ? undefined : checkLimits(checked.caps, 'options.caps');
-    this.#limits = mergeLimits(clampToCaps(DEFAULT_LIMITS, this.#caps), checkLimits(checked.limits, 'options.limits'));
-    assertWithinCaps(this.#limits, this.#caps, 'options.limits');
-    this.#deadlineMs = checkDeadlineMs(checked.callbackAbortDeadlineMs) ?? DEFAULT_CALLBACK_ABORT_DEADLINE_MS;
-    const committed = checkCallback<(written: Record<string, string>) => void>(
-      checked.onStoredValuesCommitted,
-      'onStoredValuesCommitted',
-    );
-    this.#storedValues =
-      checkStoredValues(checked.storedValues) === 'enabled' ? new StoredValues(this.#logger, committed) : undefined;
-    const onCatastrophicError = checkCallback<(message: string, cellId: CellId) => void>(
-      checked.onCatastrophicError,
-      'onCatastrophicError',
-    );
-    if (checked.isolatePool !== undefined && !(checked.isolatePool instanceof IsolatePool)) {
-      throw new CodeCellError('ERR_INVALID_REQUEST', 'options.isolatePool must be an IsolatePool');
-    }
-    const pool = (checked.isolatePool as IsolatePool | undefined) ?? defaultIsolatePool;
-    this.#pool = pool;
-    this.#admissions = new Admissions(pool, this.#logger, onCatastrophicError);
-    this.#observer = checkCallback(checked.observer, 'observer');
+    const checked = checkRuntimeOptions(options);
+    const { caps, limits, logger, onCatastrophicError, pool } = checked;
+    this.#logger = logger;
+    this.#inputChecks = new ToolInputChecks(logger);
+    this.#tools = checked.tools === undefined ? [] : this.#checked(checked.tools);
+    this.#caps = caps;
+    this.#limits = limits;
+    this.#deadlineMs = checked.deadlineMs;
+    this.#storedValues = checked.storedValues ? new StoredValues(logger, checked.onStoredValuesCommitted) : undefined;
+    this.#observer = checked.observer;
     this.#cells = new SessionCells(this.#logger);
-    this.#gate = new RunGate(this.#limits.maxRunningCells);
     // Committed cells keep their events for a late first subscriber as long as their outcome.
     this.#streams = new CellStreams({
       logger: this.#logger,
       retainClosed: MAX_UNREAD_TERMINALS,
       sessionFromCells: true,
     });
-    this.#given = snapshotOptions(checked);
+    const gated = {
+      cells: this.#cells,
+      streams: this.#streams,
+      observer: this.#observer,
+      lastCellId: () => this.#cellSeq,
+      closing: () => this.shuttingDown || this.#suspending,
+      assertOpen: () => this.#assertOpen(),
+    };
+    this.#gate = new SessionGate(gated, pool, this.#limits.maxRunningCells, this.#logger, onCatastrophicError);
+    this.#given = checked.given;
     this.#hosted = new HostedCells({
       caps: this.#caps,
+      gate: this.#gate,
       nextCellId: () => this.#cellSeq + 1,
-      assertOpen: () => {
-        this.assertNotShuttingDown();
-        this.#assertNotSuspending();
-      },
-      checkAdmission: (source, limits) => this.#checkAdmission(source, limits),
-      assertRoomForBytes: (bytes) => pool.assertRoomForBytes(bytes),
+      assertOpen: () => this.#assertOpen(),
       checked: (tools) => this.#checked(tools),
       sandboxConfig: (tools, limits, values) => this.#sandboxConfig(tools, limits, values),
-      enlist: (cellId, make) => this.#enlist(cellId, make),
-      admit: (cellId, limits, span, make, begin) => this.#admit(cellId, limits, span, make, begin),
       newCell: (isolate, cellId, toolCallId, tools, limits, journal, span) =>
         this.#newCell(isolate, cellId, toolCallId, tools, limits, journal, span),
       cell: (cellId) => this.#cells.get(cellId),
@@ -254,7 +201,7 @@ export const SessionRuntime: SessionRuntimeConstructor = class SessionRuntime ex
     const mode = checkObserveMode(initialObserve, 'initialObserve');
     const limits = mergeLimits(this.#limits, checked.limits);
     assertWithinCaps(limits, this.#caps, 'request.limits');
-    this.#checkAdmission(checked.source, limits);
+    this.#gate.check(checked.source, limits);
     const tools = checked.tools === undefined ? this.#tools : this.#checked(checked.tools);
     const prepared = prepareSource(checked.source, checked.language, checked.filename);
     const cellId = String(++this.#cellSeq);
@@ -269,7 +216,7 @@ export const SessionRuntime: SessionRuntimeConstructor = class SessionRuntime ex
     );
     const toolCallId = checked.toolCallId ?? `exec-${cellId}`;
     let initialEvent: Promise<CellEvent> | undefined;
-    await this.#admit(
+    await this.#gate.admit(
       cellId,
       limits,
       span,
@@ -318,82 +265,15 @@ export const SessionRuntime: SessionRuntimeConstructor = class SessionRuntime ex
     if (this.#suspending) throw new CodeCellError('ERR_SHUTTING_DOWN', 'the session is being suspended');
   }
 
+  /** Throws unless the session takes new cells (not shutting down, not being suspended). */
+  #assertOpen(): void {
+    this.assertNotShuttingDown();
+    this.#assertNotSuspending();
+  }
+
   /** The tools with their input checks. */
   #checked(tools: CellTool[]): CellTool[] {
     return tools.map((tool) => ({ ...tool, check: this.#inputChecks.checkOf(tool.definition, tool.id) }));
-  }
-
-  /**
-   * The cell `make` makes with an isolate (waited for if need be): its admission told to its
-   * followers, registered as the session's and begun (`begin`), all in one continuation.
-   */
-  async #admit(
-    cellId: CellId,
-    limits: CellLimits,
-    span: TraceSpan | undefined,
-    make: (isolate: CellIsolate) => Cell,
-    begin: (cell: Cell) => void,
-  ): Promise<Cell> {
-    this.#admitting++;
-    let isolate: CellIsolate;
-    try {
-      isolate = await this.#admissions.take(limits.memoryMb, span, cellId);
-    } finally {
-      // In the same continuation that registers the cell, so the live count never dips.
-      this.#admitting--;
-    }
-    if (this.shuttingDown || this.#suspending) {
-      // Admitted just as shutdown (or suspend) began: it never runs.
-      endSpan(span, {}, 'the session is shutting down');
-      isolate.dispose();
-      this.assertNotShuttingDown();
-      this.#assertNotSuspending();
-    }
-    isolate.useGate(this.#gate);
-    this.#streams.admit(cellId);
-    this.#observer?.({ cellId, type: 'admitted' });
-    const cell = make(isolate);
-    this.#cells.add(cell);
-    // Started in the continuation that registered it: a shutdown never finds it registered, not run.
-    begin(cell);
-    return cell;
-  }
-
-  /**
-   * A cell with no isolate (restored or replayed paused): its admission told to its followers and
-   * counted as any cell's, registered as the session's.
-   */
-  #enlist(cellId: CellId, make: (isolate: CellRunIsolate) => Cell): Cell {
-    const cell = make(NO_ISOLATE);
-    this.#streams.admit(cellId);
-    this.#observer?.({ cellId, type: 'admitted' });
-    this.#cells.add(cell);
-    return cell;
-  }
-
-  /** A paused cell holds its journal and code of the memory budget; running again or closed, it lets go. */
-  #holdPaused(cell: Cell, paused: boolean): void {
-    this.#pausedMemory.get(cell)?.();
-    this.#pausedMemory.delete(cell);
-    if (paused) this.#pausedMemory.set(cell, this.#pool.reserveBytes(cell.heldBytes));
-  }
-
-  /**
-   * Refuses a cell over maxSourceBytes, one past the session's maxCellsPerSession, or one the
-   * session has no id left for.
-   */
-  #checkAdmission(source: string, limits: CellLimits): void {
-    if (this.#cellSeq >= Number.MAX_SAFE_INTEGER)
-      throw new CodeCellError('ERR_LIMIT_EXCEEDED', 'the session has given out every cell id it can');
-    const sourceBytes = byteLength(source);
-    if (sourceBytes > limits.maxSourceBytes) {
-      const why = `source is ${sourceBytes} bytes, over the maxSourceBytes limit of ${limits.maxSourceBytes}`;
-      throw new CodeCellError('ERR_LIMIT_EXCEEDED', why);
-    }
-    if (this.#cells.liveCount + this.#admitting >= limits.maxCellsPerSession) {
-      const why = `the session already has ${limits.maxCellsPerSession} live cells (maxCellsPerSession)`;
-      throw new CodeCellError('ERR_LIMIT_EXCEEDED', why);
-    }
   }
 
   /**
@@ -401,18 +281,9 @@ export const SessionRuntime: SessionRuntimeConstructor = class SessionRuntime ex
    * stored values now, or those a paused cell started with.
    */
   #sandboxConfig(tools: readonly CellTool[], limits: CellLimits, values?: Record<string, string> | null): string {
-    const { stored, storedBytes } =
-      this.#storedValues === undefined
-        ? { stored: null, storedBytes: 0 }
-        : values === undefined
-          ? this.#storedValues.snapshot()
-          : { stored: values ?? {}, storedBytes: storedBytesOf(values ?? {}) };
-    return JSON.stringify({
-      tools: tools.map(({ id, definition, kind }) => ({ id, kind, description: definition.description ?? '' })),
-      stored,
-      storedBytes,
-      limits: { maxNotificationBytes: limits.maxNotificationBytes, maxStoredBytes: limits.maxStoredBytes },
-    });
+    const stored = this.#storedValues;
+    const given = values === undefined ? undefined : { stored: values ?? {}, storedBytes: storedBytesOf(values ?? {}) };
+    return sandboxConfig(tools, limits, stored === undefined ? undefined : (given ?? stored.snapshot()));
   }
 
   #newCell(
@@ -442,12 +313,12 @@ export const SessionRuntime: SessionRuntimeConstructor = class SessionRuntime ex
       onCommit: (unread) => this.#cells.committed(cell, unread),
       onPause: (paused) => {
         this.#cells.paused(cell, paused);
-        this.#holdPaused(cell, paused);
+        this.#gate.paused(cell, paused);
       },
       onTaken: () => this.#cells.taken(cell),
       onClosed: () => {
         this.#cells.closed(cell);
-        this.#holdPaused(cell, false);
+        this.#gate.paused(cell, false);
       },
     });
     return cell;
@@ -477,9 +348,7 @@ export const SessionRuntime: SessionRuntimeConstructor = class SessionRuntime ex
     const mode = checkObserveMode(observe, 'observe');
     if (!cell.isInterrupted) throw notInterrupted(cell.id);
     const span = startSpan('codecell.cell', { 'codecell.cell.id': cellId, 'codecell.cell.resumed': true }, parent);
-    const isolate = await this.#admissions.take(cell.memoryMb, span, cellId);
-    isolate.useGate(this.#gate);
-    cell.resume(isolate, checked, span);
+    cell.resume(await this.#gate.resumed(cell, span), checked, span);
     return cell.observe(mode);
   }
 
@@ -506,7 +375,7 @@ export const SessionRuntime: SessionRuntimeConstructor = class SessionRuntime ex
 
   async #shutdownCells(): Promise<void> {
     const shuttingDown = new CodeCellError('ERR_SHUTTING_DOWN', 'the session is shutting down');
-    this.#admissions.refuseAll(shuttingDown);
+    this.#gate.refuseAll(shuttingDown);
     const deadline = new Deadline(this.#deadlineMs);
     try {
       await this.#cells.shutdown(deadline);

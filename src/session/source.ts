@@ -1,9 +1,11 @@
-// Turns a cell's source into the JavaScript module the isolate compiles. TypeScript is
-// type-stripped by sucrase, which keeps every line where it was, so stack traces still point at
-// the user's lines.
+// Turns a cell's source into the JavaScript module the isolate compiles, and makes the
+// configuration its sandbox is given. TypeScript is type-stripped by sucrase, which keeps every
+// line where it was, so stack traces still point at the user's lines.
 import { transform } from 'sucrase';
 import { parse } from 'sucrase/dist/parser/index.js';
 import { TokenType } from 'sucrase/dist/parser/tokenizer/types.js';
+import type { CellTool } from '../cell/tool-calls.js';
+import type { CellLimits } from '../limits.js';
 import type { CellLanguage } from '../types.js';
 
 /**
@@ -122,4 +124,22 @@ export function prepareSource(source: string, language: CellLanguage, name?: str
   } catch (error) {
     return language === 'auto' ? javascript() : { error: syntaxError(error, filename) };
   }
+}
+
+/**
+ * The configuration a cell's sandbox is given as data: its tools (id, kind, description), the
+ * stored values it starts with (undefined: the session has none) and their size as the host counts
+ * them, and the limits the sandbox checks itself.
+ */
+export function sandboxConfig(
+  tools: readonly CellTool[],
+  limits: CellLimits,
+  stored: { stored: Record<string, string>; storedBytes: number } | undefined,
+): string {
+  return JSON.stringify({
+    tools: tools.map(({ id, definition, kind }) => ({ id, kind, description: definition.description ?? '' })),
+    stored: stored?.stored ?? null,
+    storedBytes: stored?.storedBytes ?? 0,
+    limits: { maxNotificationBytes: limits.maxNotificationBytes, maxStoredBytes: limits.maxStoredBytes },
+  });
 }
