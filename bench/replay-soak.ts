@@ -7,10 +7,17 @@
 //            once; each cell's output agrees with the inputs its delegate saw.
 //   paused:  1 000 cells paused by a CellInterrupt (waiting for approval) in one host process: the
 //            client's RSS, and none holds a running-cell slot (a new cell runs at once).
+//   rolling: 100 sessions run cells back to back (a fifth of them long) while every host in turn drains (SIGTERM, a short
+//            --drain-ms) and is replaced by one at a new address, found through a `dns` entry
+//            resolved again (as a headless Service): a cell caught by one drain and then by the
+//            next runs on each time. 0 cells lost, 0 calls made twice, 0 stored counts lost.
+//   bomb:    a cell that exhausts its isolate's memory beside innocent cells of its session: its
+//            host names it (host/catastrophe) and dies; it ends memoryLimit and never runs again;
+//            its neighbours complete elsewhere; no other host dies.
 import { CellInterrupt, type JsonValue, type NestedToolCall, type SessionRuntimeDelegate } from '../src/index.js';
 import { HostClient, type RemoteSession } from '../host/index.js';
 import { check, quietLogger } from './common.js';
-import { ADDRESSES, freePort, startHost, type Host } from './soak-hosts.js';
+import { ADDRESSES, freePort, NEW_ADDRESSES, startHost, type Host } from './soak-hosts.js';
 
 const TOOLS = [{ name: 'tick' }];
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
@@ -131,6 +138,8 @@ async function paused(): Promise<boolean> {
   };
   const tools = [{ name: 'tick' }, { name: 'approve' }];
   const rssBefore = process.memoryUsage().rss;
+  global.gc?.();
+  const heapBefore = process.memoryUsage().heapUsed;
   const sessions = await Promise.all(
     Array.from({ length: 20 }, () =>
       client.createSession(delegate, { tools, limits: { maxCellsPerSession: 64, maxRunningCells: 2 } }),
@@ -148,18 +157,151 @@ async function paused(): Promise<boolean> {
   );
   global.gc?.();
   const rss = process.memoryUsage().rss;
+  // What the client keeps per paused cell (its ledger: what it runs, its journal, its paused event).
+  const perCell = (process.memoryUsage().heapUsed - heapBefore) / 1_000;
   // None holds a running slot (maxRunningCells 2 per session): a new cell runs at once.
   const free = await (await (sessions[0] as RemoteSession).execute({ source: 'text("free")' })).initialEvent;
   const resumed = await (sessions[0] as RemoteSession).resumeCell('1', { result: { approved: true } });
   console.log(
     `1 000 cells paused for approval on one host: ${interrupted} interrupted; client RSS ` +
-      `${(rss / 2 ** 20).toFixed(1)} MiB (${((rss - rssBefore) / 2 ** 20).toFixed(1)} MiB more than before); ` +
+      `${(rss / 2 ** 20).toFixed(1)} MiB (${((rss - rssBefore) / 2 ** 20).toFixed(1)} MiB more than before), ` +
+      `its heap ${(perCell / 1024).toFixed(1)} KiB more per paused cell (20 sessions' too); ` +
       `a new cell beside them ${free.kind}; one resumed ${resumed.kind} ${JSON.stringify(resumed.items)}`,
   );
   await client.close();
-  return interrupted === 1_000 && rss < 100 * 2 ** 20 && free.kind === 'completed' && resumed.kind === 'completed';
+  return (
+    interrupted === 1_000 &&
+    perCell < 8 * 1024 &&
+    rss < 128 * 2 ** 20 &&
+    free.kind === 'completed' &&
+    resumed.kind === 'completed'
+  );
+}
+
+async function rolling(): Promise<boolean> {
+  const port = await freePort();
+  const live = new Map<string, Host>();
+  for (const host of await Promise.all(ADDRESSES.map((address) => startHost(address, port, 300))))
+    live.set(new URL(host.url).hostname, host);
+  // The clients find the hosts through a name resolved again every 200 ms: the live ones.
+  const client = await HostClient.connect({
+    hosts: [{ dns: `codecell-hosts:${port}` }],
+    resolve: async () => [...live.keys()],
+    resolveIntervalMs: 200,
+    logger: quietLogger,
+  });
+  let stop = false;
+  let cells = 0;
+  const failures: string[] = [];
+  /** How often each cell ran again on another host (by session and cell). */
+  const replays = new Map<string, number>();
+  const workers = Array.from({ length: 100 }, async (_, i) => {
+    const delegate = ticking();
+    const session = await client.createSession(delegate, { tools: TOOLS });
+    void (async () => {
+      for await (const event of session.events())
+        if (event.type === 'replayed' && 'cellId' in event) {
+          const key = `${i}/${event.cellId}`;
+          replays.set(key, (replays.get(key) ?? 0) + 1);
+        }
+    })().catch(() => {});
+    let count = 0;
+    while (!stop) {
+      // A fifth of the sessions run long cells (~2 s): one caught by a drain may be by the next.
+      const calls = i % 5 === 0 ? 150 : 10 + ((i + cells) % 21);
+      const before = delegate.calls.length;
+      try {
+        const started = await session.execute(
+          { source: `${cellSource(calls)}; store("n", (load("n") ?? 0) + 1)` },
+          { kind: 'yieldAfter', ms: 120_000 },
+        );
+        const event = await started.initialEvent;
+        const texts = event.items.flatMap((item) => (item.type === 'text' ? [item.text] : []));
+        const why =
+          event.kind !== 'completed' || event.error !== undefined
+            ? `${event.kind} ${(event as { reason?: string }).reason ?? (event as { error?: string }).error ?? ''} ${(event as { detail?: string }).detail ?? ''}`
+            : agrees(texts[0], delegate.calls.slice(before), calls);
+        if (why === undefined) count++;
+        else failures.push(`session ${i}: ${why}`);
+      } catch (error) {
+        failures.push(`session ${i}: ${(error as Error).message}`);
+      }
+      cells++;
+    }
+    const stored = await (await session.execute({ source: 'text(String(load("n") ?? 0))' })).initialEvent;
+    const text = stored.items[0]?.type === 'text' ? stored.items[0].text : '';
+    if (text !== String(count)) failures.push(`session ${i}: stored ${text}, completed ${count}`);
+  });
+  await sleep(1_500);
+  // Each host in turn drains (its running cells caught at the end of --drain-ms), then comes back
+  // at a new address: meanwhile its sessions move to the old hosts still up, whose drains catch
+  // some of them again.
+  for (const [index, address] of ADDRESSES.entries()) {
+    const host = live.get(address) as Host;
+    live.delete(address);
+    host.child.kill('SIGTERM');
+    await host.exited;
+    live.set(NEW_ADDRESSES[index] as string, await startHost(NEW_ADDRESSES[index] as string, port, 300));
+    await sleep(400);
+  }
+  await sleep(1_000);
+  stop = true;
+  await Promise.all(workers);
+  const runs = [...replays.values()];
+  console.log(
+    `rolling restart of 4 hosts to new addresses (dns re-resolved), 100 sessions running cells of 10–30 ` +
+      `(a fifth 150) calls ` +
+      `back to back: ${cells} cells, ${failures.length} lost, failed or disagreeing with their delegate; ` +
+      `${runs.length} cells ran again on another host, ${runs.filter((n) => n > 1).length} of them more than ` +
+      `once (at most ${Math.max(0, ...runs)} times)`,
+  );
+  for (const line of failures.slice(0, 5)) console.log(`  ${line}`);
+  await client.close();
+  for (const host of live.values()) host.child.kill('SIGKILL');
+  return failures.length === 0 && cells > 100;
+}
+
+async function bomb(): Promise<boolean> {
+  const port = await freePort();
+  const hosts = await Promise.all(ADDRESSES.map((address) => startHost(address, port)));
+  const client = await HostClient.connect({ hosts: hosts.map((host) => host.url), logger: quietLogger });
+  const delegate = ticking();
+  const session = await client.createSession(delegate, { tools: TOOLS });
+  const innocent = await Promise.all(
+    [20, 25, 30].map((calls) => session.execute({ source: cellSource(calls) }, { kind: 'yieldAfter', ms: 120_000 })),
+  );
+  const first = hosts.find((host) => host.url === session.host);
+  const source = 'await tools.tick({ k: 0, r: 0 }); const m = new Map(); for (let i = 0; ; i++) m.set(i, { i })';
+  const started = await session.execute({ source, limits: { memoryMb: 32 } }, { kind: 'yieldAfter', ms: 120_000 });
+  const [end, ...rest] = await Promise.all([started.initialEvent, ...innocent.map((cell) => cell.initialEvent)]);
+  const exited = await Promise.all(
+    hosts.map((host) => Promise.race([host.exited.then(() => true), sleep(1_000).then(() => false)])),
+  );
+  const bombCalls = delegate.calls.filter((call) => call.cellId === started.cellId).length;
+  const ok =
+    end?.kind === 'terminated' &&
+    end.reason === 'memoryLimit' &&
+    bombCalls === 1 &&
+    rest.every((event) => event.kind === 'completed' && event.error === undefined) &&
+    exited.filter(Boolean).length === 1 &&
+    first !== undefined &&
+    exited[hosts.indexOf(first)] === true;
+  console.log(
+    `a memory bomb beside 3 innocent cells: it ended ${end?.kind} ${(end as { reason?: string }).reason ?? ''} ` +
+      `(its tool call made ${bombCalls} time(s)); its neighbours ${rest.map((event) => event.kind).join(', ')}; ` +
+      `hosts that died: ${exited.filter(Boolean).length} of 4`,
+  );
+  await client.close();
+  for (const host of hosts) host.child.kill('SIGKILL');
+  return ok;
 }
 
 // The paused cells first, in a fresh process: what they cost the client, not what the kill left.
-const results = [await paused(), await kill()];
+const which = process.argv[2];
+const results: boolean[] = [];
+if (which === undefined || which === 'paused') results.push(await paused());
+if (which === undefined || which === 'kill') results.push(await kill());
+if (which === undefined || which === 'rolling') results.push(await rolling());
+if (which === undefined || which === 'bomb') results.push(await bomb());
 check(results.every(Boolean), 'a durable-cells promise was broken (see above)');
+process.exit(0);

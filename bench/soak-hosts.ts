@@ -6,6 +6,8 @@ import { HOST_NODE_FLAGS } from '../host/wire/host-process.js';
 
 const HOST_BIN = fileURLToPath(new URL('../../bin/codecell-host.js', import.meta.url));
 export const ADDRESSES = ['127.0.0.2', '127.0.0.3', '127.0.0.4', '127.0.0.5'];
+/** Where replacement hosts come up: new addresses, as a Deployment's new pods behind a headless Service. */
+export const NEW_ADDRESSES = ['127.0.0.6', '127.0.0.7', '127.0.0.8', '127.0.0.9'];
 
 export interface Host {
   readonly url: string;

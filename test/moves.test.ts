@@ -74,6 +74,25 @@ describe('no observation is orphaned by a move', { timeout: 120_000, concurrency
     });
   });
 
+  test('an initial observation waiting across two losses in a row settles where the cell ends', async (t) => {
+    const client = await spawned(t);
+    const { delegate, release } = tools();
+    const session = await client.createSession(delegate, { tools: TOOLS });
+    const started = await session.execute(
+      { source: 'await tools.step({}); const s = await tools.slow({}); text(`after two: ${s}`)' },
+      { kind: 'yieldAfter', ms: 60_000 },
+    );
+    const stream = follow(t, session, started.cellId);
+    await waitFor(() => delegate.calls.length === 2, 30_000);
+    for (let kill = 1; kill <= 2; kill++) {
+      process.kill(session.hostPid as number, 'SIGKILL');
+      await waitFor(() => stream.filter((event) => event.type === 'replayed').length === kill, 30_000);
+    }
+    release.resolve('moves');
+    assert.deepEqual(texts(await started.initialEvent), ['after two: moves']);
+    assert.equal(delegate.calls.length, 2);
+  });
+
   test('an observe (pendingFrontier) in flight across kill -9 of a WebSocket host answers from the new host', async (t) => {
     const { client, serving } = await networked(t);
     const { delegate } = tools();

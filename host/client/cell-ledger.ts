@@ -76,7 +76,7 @@ export class CellLedger {
   #start: LedgerStart | undefined;
   /** Its journal began (a start came, or it was restored): updates may come. */
   #began = false;
-  /** The cell's tools (a journaled call names its tool by index), kept for a loss's list. */
+  /** The cell's tools once its start is let go (a journaled call names its tool by index). */
   #tools: ToolCallRecord['tool'][] = [];
   /** Whether the journal is kept (and how the cell could run again) — or why not. */
   #journal: { kept: true } | { kept: false; why: string } = {
@@ -131,7 +131,6 @@ export class CellLedger {
       throw new HostBrokeBound(`cell ${this.cellId}'s code of ${bytes} bytes, over its maxSourceBytes`);
     this.#start = start;
     this.#began = true;
-    this.#tools = start.tools.map(toolRef);
     this.#hostBytes = bytes;
     this.#journal = { kept: true };
   }
@@ -141,7 +140,6 @@ export class CellLedger {
     const { journal, held, event, storedValues, ...run } = cell;
     this.#start = { ...run, seed: journal.seed, stored: { values: storedValues } };
     this.#began = true;
-    this.#tools = run.tools.map(toolRef);
     this.#journal = { kept: true };
     for (const reading of journal.clock) this.#clock.push(reading);
     for (const call of journal.calls) this.#journaled(call);
@@ -228,7 +226,10 @@ export class CellLedger {
     for (let index = this.#head; index < this.#calls.length; index++) {
       const call = this.#calls[index] as LedgerCall;
       if (call.state === 'made') continue; // never reached the delegate: it had no effect
-      const tool = call.tool ?? this.#tools[call.index] ?? { name: 'unknown' };
+      const definition = this.#start?.tools[call.index];
+      const tool = call.tool ??
+        (definition === undefined ? undefined : toolRef(definition)) ??
+        this.#tools[call.index] ?? { name: 'unknown' };
       const input =
         call.inputJson === undefined
           ? call.input
@@ -357,6 +358,8 @@ export class CellLedger {
   #lose(why: string): void {
     if (!this.#journal.kept) return;
     this.#journal = { kept: false, why };
+    // The calls it lists still name their tools.
+    this.#tools = this.#start?.tools.map(toolRef) ?? [];
     this.#start = undefined;
     this.#clock.length = 0;
     this.#deliveries.length = 0;

@@ -36,6 +36,8 @@ export class CellObservers {
   readonly #session: ObservedSession;
   readonly #slots = new Observations();
   readonly #initial = new InitialEvents();
+  /** Cells whose initial observation is being asked again where they run on. */
+  readonly #reasking = new Set<CellId>();
 
   constructor(session: ObservedSession) {
     this.#session = session;
@@ -108,24 +110,23 @@ export class CellObservers {
    * it, for what is left of its time (other questions ask again themselves).
    */
   runsAgain(cellId: CellId): void {
-    const left = this.#slots.left(cellId);
-    if (!this.#initial.awaited(cellId) || left === undefined) return;
-    const { link, sessionId } = this.#session;
-    link.request(Methods.cellObserve, { sessionId, cellId, mode: left }).then(
-      (answer) => this.#initial.arrived(cellId, answer),
-      (error: unknown) => {
-        link.logger.warn(`codecell: observing the replayed cell ${cellId} failed: ${messageOf(error)}`);
-        const detail = `observing it where it ran again failed: ${messageOf(error)}`;
-        this.#initial.settleIfAwaited(cellId, {
-          kind: 'terminated',
-          cellId,
-          items: [],
-          reason: 'hostLost',
-          toolCalls: [],
-          detail,
-        });
-      },
-    );
+    if (!this.#initial.awaited(cellId) || this.#reasking.has(cellId)) return;
+    this.#reasking.add(cellId);
+    const pending = { kind: 'pendingFrontier' } as const;
+    this.#across(cellId, (link, sessionId) =>
+      link.request(Methods.cellObserve, { sessionId, cellId, mode: this.#slots.left(cellId) ?? pending }),
+    )
+      .then(
+        (got) =>
+          'held' in got ? this.#initial.settleIfAwaited(cellId, got.held) : this.#initial.arrived(cellId, got.answer),
+        (error: unknown) => {
+          this.#session.link.logger.warn(`codecell: observing the replayed cell ${cellId} failed: ${messageOf(error)}`);
+          const detail = `observing it where it ran again failed: ${messageOf(error)}`;
+          const lost: CellEvent = { kind: 'terminated', cellId, items: [], reason: 'hostLost', toolCalls: [], detail };
+          this.#initial.settleIfAwaited(cellId, lost);
+        },
+      )
+      .finally(() => this.#reasking.delete(cellId));
   }
 
   /** The cell ended here, lost with its host: an initial observation still awaited gets its end. */
@@ -148,20 +149,26 @@ export class CellObservers {
     this.#initial.forgetEarly();
   }
 
+  /** Asks across moves (see #across); the answer reached this client. */
+  async #ask(cellId: CellId, ask: Ask): Promise<CellEvent> {
+    const got = await this.#across(cellId, ask);
+    return 'held' in got ? got.held : this.#session.delivered(cellId, got.answer);
+  }
+
   /**
    * Asks the host the session lives on; if that host is lost meanwhile, asks again where the cell
-   * runs on, or hands out the cell's end when it does not.
+   * runs on (as often as it moves), or gives the cell's end when it does not run on.
    */
-  async #ask(cellId: CellId, ask: Ask): Promise<CellEvent> {
+  async #across(cellId: CellId, ask: Ask): Promise<{ answer: WireCellEvent } | { held: CellEvent }> {
     const { link, sessionId } = this.#session;
     try {
-      return this.#session.delivered(cellId, await ask(link, sessionId));
+      return { answer: await ask(link, sessionId) };
     } catch (error) {
       const ran = this.#session.ranAgain(cellId);
-      if (ran !== undefined && (await ran)) return this.#ask(cellId, ask);
+      if (ran !== undefined && (await ran)) return this.#across(cellId, ask);
       // The cell was lost with its host while this waited: its end is held here.
       const lost = this.#session.takeHeld(cellId);
-      if (lost !== undefined) return lost;
+      if (lost !== undefined) return { held: lost };
       this.#session.forgetIfMissing(cellId, error);
       throw error;
     }
