@@ -7,8 +7,8 @@
 //            once; each cell's output agrees with the inputs its delegate saw.
 //   paused:  1 000 cells paused by a CellInterrupt (waiting for approval) in one host process: the
 //            client's RSS, and none holds a running-cell slot (a new cell runs at once).
-//   rolling: 100 sessions run cells back to back (a fifth of them long) while every host in turn drains (SIGTERM, a short
-//            --drain-ms) and is replaced by one at a new address, found through a `dns` entry
+//   rolling: 100 sessions run cells back to back (a fifth of them long) while every host in turn
+//            drains (SIGTERM, a short --drain-ms) and is replaced at a new address, found through a `dns` entry
 //            resolved again (as a headless Service): a cell caught by one drain and then by the
 //            next runs on each time. 0 cells lost, 0 calls made twice, 0 stored counts lost.
 //   bomb:    a cell that exhausts its isolate's memory beside innocent cells of its session: its

@@ -5,7 +5,8 @@
 // one is the host's fault (HostBrokeBound).
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { HostBrokeBound, MAX_CELL_MOVES } from '../host/client/cell-ledger.js';
+import { MAX_CELL_MOVES } from '../host/client/cell-ledger.js';
+import { HostBrokeBound } from '../host/client/host-durability.js';
 import { SessionLedger } from '../host/client/session-ledger.js';
 import { StoredHistory } from '../host/client/stored-history.js';
 import type { NestedToolCall, ReplayableCell, ReplayStart } from '../src/index.js';

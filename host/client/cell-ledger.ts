@@ -20,6 +20,7 @@ import type {
   ToolCallRecord,
 } from '../../src/index.js';
 import { byteLength } from '../../src/internal.js';
+import { HostBrokeBound } from './host-durability.js';
 
 /** What an entry costs of a ledger's bound besides its text (as a host counts its journal). */
 const ENTRY_BYTES = 32;
@@ -39,9 +40,6 @@ export interface LedgerBudget {
   journalMaxBytes: number;
   maxSourceBytes: number;
 }
-
-/** A host broke a bound of this client's, or sent what it may not: it is treated as lost. */
-export class HostBrokeBound extends Error {}
 
 const toolRef = ({ name, namespace }: { name: string; namespace?: string }): ToolCallRecord['tool'] =>
   namespace === undefined ? { name } : { name, namespace };

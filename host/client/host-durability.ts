@@ -5,6 +5,9 @@
 import * as z from 'zod';
 import type { CellJournalPart } from '../wire/protocol.js';
 
+/** A host broke a bound of this client's, or sent what it may not: it is treated as lost. */
+export class HostBrokeBound extends Error {}
+
 const count = z.number().int().nonnegative();
 
 const journaledCall = z.object({ callId: z.string(), index: count, inputJson: z.string() });

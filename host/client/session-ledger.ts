@@ -16,7 +16,8 @@ import {
   type ReplayStart,
   type ToolCallRecord,
 } from '../../src/index.js';
-import { CellLedger, HostBrokeBound, type LedgerBudget } from './cell-ledger.js';
+import { CellLedger, type LedgerBudget } from './cell-ledger.js';
+import { HostBrokeBound } from './host-durability.js';
 import { StoredHistory } from './stored-history.js';
 
 /** The limits whose figures bound what this client keeps of a session (its own, never a host's). */
