@@ -7,6 +7,8 @@ import { SessionRuntime, type SessionRuntimeOptions, type SessionSnapshot } from
 import type {
   CellId,
   CellNotification,
+  CellStreamEvent,
+  CodeCellSession,
   JsonValue,
   Logger,
   NestedToolCall,
@@ -114,6 +116,17 @@ export const texts = (event: { items: { type: string }[] }): string[] =>
   event.items.map((item) => ('text' in item ? String(item.text) : `[${item.type}]`));
 
 export const ms = (start: number): number => performance.now() - start;
+
+/** The cell's stream events from now on, gathered as they come (the stream ends with `t`). */
+export function followCell(t: TestContext, session: CodeCellSession, cellId: string): CellStreamEvent[] {
+  const seen: CellStreamEvent[] = [];
+  const stream = session.events(cellId);
+  t.after(async () => void (await stream.return?.()));
+  void (async () => {
+    for await (const event of stream) seen.push(event);
+  })().catch(() => {});
+  return seen;
+}
 
 /** Polls a condition (for state that has no event to await), failing after a generous bound. */
 export async function waitFor(condition: () => boolean, timeoutMs = 10_000): Promise<void> {

@@ -8,8 +8,8 @@ import assert from 'node:assert/strict';
 import { describe, test, type TestContext } from 'node:test';
 import { HostClient, type RemoteSession } from '../host/index.js';
 import { Observations } from '../host/client/observations.js';
-import type { CellEvent, CellStreamEvent } from '../src/index.js';
-import { capturingLogger, deferred, RecordingDelegate, texts, waitFor } from './helpers.js';
+import type { CellEvent } from '../src/index.js';
+import { capturingLogger, deferred, followCell, RecordingDelegate, texts, waitFor } from './helpers.js';
 import { startListening } from './network-helpers.js';
 
 const TOOLS = [{ name: 'step' }, { name: 'slow' }];
@@ -25,17 +25,6 @@ function tools() {
     slow: () => release.promise,
   });
   return { delegate, release };
-}
-
-/** The cell's stream events from now on. */
-function follow(t: TestContext, session: RemoteSession, cellId: string): CellStreamEvent[] {
-  const seen: CellStreamEvent[] = [];
-  const stream = session.events(cellId);
-  t.after(async () => void (await stream.return?.()));
-  void (async () => {
-    for await (const event of stream) seen.push(event);
-  })().catch(() => {});
-  return seen;
 }
 
 async function spawned(t: TestContext): Promise<HostClient> {
@@ -60,7 +49,7 @@ describe('no observation is orphaned by a move', { timeout: 120_000, concurrency
     const { delegate } = tools();
     const session = await client.createSession(delegate, { tools: TOOLS });
     const started = await session.execute({ source: COUNTING }, { kind: 'yieldAfter', ms: 60_000 });
-    const stream = follow(t, session, started.cellId);
+    const stream = followCell(t, session, started.cellId);
     await waitFor(() => delegate.calls.length >= 3, 30_000);
     process.kill(session.hostPid as number, 'SIGKILL');
     const end = await started.initialEvent;
@@ -82,7 +71,7 @@ describe('no observation is orphaned by a move', { timeout: 120_000, concurrency
       { source: 'await tools.step({}); const s = await tools.slow({}); text(`after two: ${s}`)' },
       { kind: 'yieldAfter', ms: 60_000 },
     );
-    const stream = follow(t, session, started.cellId);
+    const stream = followCell(t, session, started.cellId);
     await waitFor(() => delegate.calls.length === 2, 30_000);
     for (let kill = 1; kill <= 2; kill++) {
       process.kill(session.hostPid as number, 'SIGKILL');
@@ -165,7 +154,7 @@ describe('no poison pill: a host names the cell whose isolate it lost', { timeou
     release: (value: string) => void,
   ) {
     const innocent = await session.execute({ source: 'const s = await tools.slow({}); text(`innocent ${s}`)' });
-    const stream = follow(t, session, innocent.cellId);
+    const stream = followCell(t, session, innocent.cellId);
     await waitFor(() => delegate.calls.length === 1, 30_000);
     const from = session.host;
     const bomb = await session.execute({ source: BOMB, limits: { memoryMb: 16 } }, { kind: 'yieldAfter', ms: 60_000 });

@@ -6,8 +6,8 @@
 import assert from 'node:assert/strict';
 import { describe, test, type TestContext } from 'node:test';
 import { HostClient, type RemoteSession } from '../host/index.js';
-import { CellInterrupt, type CellEvent, type CellStreamEvent } from '../src/index.js';
-import { capturingLogger, deferred, RecordingDelegate, texts, waitFor } from './helpers.js';
+import { CellInterrupt, type CellEvent } from '../src/index.js';
+import { capturingLogger, deferred, followCell, RecordingDelegate, texts, waitFor } from './helpers.js';
 import { startListening } from './network-helpers.js';
 
 const TOOLS = [{ name: 'add' }, { name: 'slow' }];
@@ -47,17 +47,6 @@ function tools() {
   return { delegate, release };
 }
 
-/** The cell's stream events from now on. */
-function follow(t: TestContext, session: RemoteSession, cellId: string): CellStreamEvent[] {
-  const seen: CellStreamEvent[] = [];
-  const stream = session.events(cellId);
-  t.after(async () => void (await stream.return?.()));
-  void (async () => {
-    for await (const event of stream) seen.push(event);
-  })().catch(() => {});
-  return seen;
-}
-
 /**
  * Runs SOURCE until it waits on `slow` (its first text observed), kills its host, releases `slow`
  * and checks that the cell completes elsewhere as one undisturbed run would.
@@ -73,7 +62,7 @@ async function survivesItsHost(t: TestContext, client: HostClient, kill: (sessio
   const [seenText] = texts(seen);
   assert.match(seenText ?? '', /^seen 0\.\d+ \d+ 66 3$/);
   const [, r, first] = (seenText as string).split(' ');
-  const stream = follow(t, session, started.cellId);
+  const stream = followCell(t, session, started.cellId);
   const from = session.host;
   const observing = session.observe(started.cellId, { kind: 'yieldAfter', ms: 60_000 });
   kill(session);
@@ -132,7 +121,7 @@ describe('a running cell survives its host (replay)', { timeout: 120_000 }, () =
       { kind: 'yieldAfter', ms: 0 },
     );
     await waitFor(() => delegate.calls.length === 2, 30_000);
-    const stream = follow(t, session, started.cellId);
+    const stream = followCell(t, session, started.cellId);
     const observing = session.observe(started.cellId, { kind: 'yieldAfter', ms: 60_000 });
     for (let kill = 1; kill <= 3; kill++) {
       process.kill(session.hostPid as number, 'SIGKILL');

@@ -21,6 +21,17 @@ function byName(spans: readonly ReadableSpan[]): Map<string, ReadableSpan[]> {
   return names;
 }
 
+/** A delegate whose lookup makes a span of its own (`impl lookup`) and answers 7. */
+function lookingUp(tracer: ReturnType<typeof trace.getTracer>): RecordingDelegate {
+  return new RecordingDelegate({
+    lookup: () =>
+      tracer.startActiveSpan('impl lookup', (span) => {
+        span.end();
+        return 7;
+      }),
+  });
+}
+
 const parentId = (span: ReadableSpan | undefined): string | undefined => span?.parentSpanContext?.spanId;
 const idOf = (span: ReadableSpan | undefined): string | undefined => span?.spanContext().spanId;
 
@@ -119,13 +130,7 @@ describe('traces (SPEC §14)', { timeout: 60_000 }, () => {
   test('across the wire (WebSocket): the client’s span → the host’s cell and tool spans → the delegate’s', async (t) => {
     const exporter = recordSpans(t);
     const tracer = trace.getTracer('agent-test');
-    const delegate = new RecordingDelegate({
-      lookup: () =>
-        tracer.startActiveSpan('impl lookup', (span) => {
-          span.end();
-          return 7;
-        }),
-    });
+    const delegate = lookingUp(tracer);
     const session = await networkHost.open(t, delegate, { tools: TOOLS });
     const agent = tracer.startSpan('agent turn');
     const started = await context.with(trace.setSpan(context.active(), agent), () =>
@@ -151,13 +156,7 @@ describe('traces (SPEC §14)', { timeout: 60_000 }, () => {
   test('a spawned host that records nothing carries the caller’s context: the delegate’s spans are its children', async (t) => {
     const exporter = recordSpans(t);
     const tracer = trace.getTracer('agent-test');
-    const delegate = new RecordingDelegate({
-      lookup: () =>
-        tracer.startActiveSpan('impl lookup', (span) => {
-          span.end();
-          return 7;
-        }),
-    });
+    const delegate = lookingUp(tracer);
     delegate.notifyHandler = () => tracer.startSpan('impl notify').end();
     // The host process has no SDK: it records and exports nothing.
     const client = await HostClient.spawn({ processes: 1, logger: capturingLogger() });
