@@ -2,19 +2,24 @@
 // checked at the edge against one declared shape and the client's own figures; a host that breaks
 // one is treated as lost — killed, its sessions moved — and sessions on other hosts never notice.
 // And an execute in flight when its host is lost: carried to the next host if the lost one never
-// admitted it, otherwise refused with a message that says the session goes on.
+// admitted it, otherwise refused with a message that says the session goes on. And a host that
+// names the cell whose isolate it lost (host/catastrophe, on cue here: V8 loses one only sometimes).
 import assert from 'node:assert/strict';
 import { describe, test, type TestContext } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 import { HostClient } from '../host/index.js';
 import type { SessionStreamEvent } from '../src/index.js';
-import { capturingLogger, RecordingDelegate, tempFolder, texts, waitFor } from './helpers.js';
+import { capturingLogger, deferred, RecordingDelegate, tempFolder, texts, waitFor } from './helpers.js';
 
 const MEDDLER = fileURLToPath(new URL('./fixtures/meddling-host.js', import.meta.url));
 
 /** Two host processes; the first one started meddles as `mode` says (test/fixtures/meddling-host.ts). */
-async function meddled(t: TestContext, mode: string) {
+async function meddled(
+  t: TestContext,
+  mode: string,
+  delegate = new RecordingDelegate({ echo: (call) => call.input ?? null }),
+) {
   const marker = join(tempFolder(t, 'codecell-meddler-'), 'armed');
   const logger = capturingLogger();
   const client = await HostClient.spawn({
@@ -25,8 +30,7 @@ async function meddled(t: TestContext, mode: string) {
     stderr: 'ignore',
   });
   t.after(() => client.close());
-  const delegate = new RecordingDelegate({ echo: (call) => call.input ?? null });
-  const session = await client.createSession(delegate, { tools: [{ name: 'echo' }] });
+  const session = await client.createSession(delegate, { tools: [{ name: 'echo' }, { name: 'slow' }] });
   return { client, logger, delegate, session };
 }
 
@@ -84,5 +88,37 @@ describe('an execute in flight when its host is lost', { timeout: 120_000, concu
     const next = await session.execute({ source: 'text(2)' });
     assert.equal(next.cellId, '2');
     assert.deepEqual(texts(await next.initialEvent), ['2']);
+  });
+});
+
+describe('a host names the cell whose isolate it lost', { timeout: 120_000 }, () => {
+  test('that cell ends memoryLimit and never runs again; its neighbour runs on elsewhere', async (t) => {
+    const release = deferred<string>();
+    const delegate = new RecordingDelegate({ echo: (call) => call.input ?? null, slow: () => release.promise });
+    const { session } = await meddled(t, 'catastrophe', delegate);
+    const innocent = await session.execute({ source: 'text(`innocent ${await tools.slow({})}`)' });
+    await waitFor(() => delegate.calls.length === 1, 30_000);
+    const from = session.host;
+    // Cell 2's first call is where its host says V8 lost its isolate.
+    const culprit = await session.execute(
+      { source: 'await tools.echo({ n: 1 }); await new Promise(() => {})' },
+      { kind: 'yieldAfter', ms: 60_000 },
+    );
+    assert.deepEqual(await culprit.initialEvent, {
+      kind: 'terminated',
+      cellId: culprit.cellId,
+      items: [],
+      reason: 'memoryLimit',
+      toolCalls: [{ callId: 'tool-1', tool: { name: 'echo' }, input: { n: 1 }, outcome: 'returned' }],
+      detail: 'its isolate ran out of memory, and its host ended with it',
+    });
+    release.resolve('ok');
+    assert.deepEqual(texts(await innocent.initialEvent), ['innocent ok']);
+    assert.notEqual(session.host, from);
+    // The culprit was never run again: its one call, the innocent's one.
+    assert.deepEqual(
+      delegate.calls.map((call) => `${call.cellId} ${call.callId}`),
+      ['1 tool-1', '2 tool-1'],
+    );
   });
 });

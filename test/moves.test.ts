@@ -145,7 +145,10 @@ describe('no poison pill: a host names the cell whose isolate it lost', { timeou
 
   /**
    * A memory bomb beside an innocent cell waiting on slow, in one session (one host): the bomb ends
-   * memoryLimit with its call, never run again; the innocent one runs on elsewhere and completes.
+   * memoryLimit, never run again. Where V8 loses the isolate (isolated-vm 6 here), the host names
+   * the bomb and dies, and the innocent cell runs on elsewhere; where V8 keeps it (isolated-vm 7),
+   * the host ends the bomb itself and lives, and the innocent cell completes there. The notice's
+   * path on every version: test/distrust.test.ts (a host that names its catastrophe on cue).
    */
   async function bombBesideInnocent(
     t: TestContext,
@@ -159,20 +162,23 @@ describe('no poison pill: a host names the cell whose isolate it lost', { timeou
     const from = session.host;
     const bomb = await session.execute({ source: BOMB, limits: { memoryMb: 16 } }, { kind: 'yieldAfter', ms: 60_000 });
     const ended: CellEvent = await bomb.initialEvent;
+    const lost = ended.kind === 'terminated' && ended.detail !== undefined;
+    t.diagnostic(lost ? 'V8 lost the isolate: its host named the bomb and died' : 'V8 kept the isolate');
+    const calls = [{ callId: 'tool-1', tool: { name: 'step' }, input: { n: 1 }, outcome: 'returned' }];
+    const detail = 'its isolate ran out of memory, and its host ended with it';
     assert.deepEqual(ended, {
       kind: 'terminated',
       cellId: bomb.cellId,
       items: [],
       reason: 'memoryLimit',
-      toolCalls: [{ callId: 'tool-1', tool: { name: 'step' }, input: { n: 1 }, outcome: 'returned' }],
-      detail: 'its isolate ran out of memory, and its host ended with it',
+      ...(lost ? { toolCalls: calls, detail } : {}),
     });
     release('ok');
     assert.deepEqual(texts(await innocent.initialEvent), ['innocent ok']);
-    assert.notEqual(session.host, from);
+    assert.equal(session.host !== from, lost, 'the session moved only if its host died');
     assert.deepEqual(
       stream.filter((event) => event.type === 'replayed').map((event) => 'from' in event && event.from),
-      [from],
+      lost ? [from] : [],
     );
     // The bomb never ran where the session went: that host is whole.
     assert.deepEqual(texts(await (await session.execute({ source: 'text("alive")' })).initialEvent), ['alive']);
