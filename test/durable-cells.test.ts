@@ -116,16 +116,25 @@ for (const kind of bothKinds) {
       const started = await session.execute({
         source: `
         const order = [];
-        const calls = [0, 1, 2].map((i) => tools.slow({ i }).then(() => order.push('tool ' + i)));
+        const calls = [0, 1, 2].map((i) =>
+          tools.slow({ i }).then(() => {
+            order.push('tool ' + i);
+            notify('took ' + i);
+          }),
+        );
         setTimeout(() => order.push('timer'), 0);
         await Promise.all(calls);
         await tools.approve({ order });
         text(order.join(', '));`,
       });
-      // The delegate answers 2, then 0, then 1; the timer fires in between somewhere.
+      // The delegate answers 2, then 0, then 1, each once the cell took the one before (so a
+      // loaded machine cannot reorder them); the timer fires in between somewhere.
+      const took = (i: number) => () => delegate.notifications.some((n) => n.text === `took ${i}`);
+      await waitFor(() => delegate.calls.length === 3);
       gates[2]?.resolve();
-      await new Promise((resolve) => setTimeout(resolve, 10));
+      await waitFor(took(2));
       gates[0]?.resolve();
+      await waitFor(took(0));
       gates[1]?.resolve();
       const first = await started.initialEvent;
       assert.equal(first.kind, 'interrupted');
@@ -137,6 +146,11 @@ for (const kind of bothKinds) {
         'the first run took the results in the order the delegate gave them',
       );
       assert.deepEqual(texts(resumed), [recorded.order.join(', ')], 'the replay took them in that order too');
+      assert.deepEqual(
+        delegate.notifications.map((n) => n.text),
+        ['took 2', 'took 0', 'took 1'],
+        'no notification repeated by the replay',
+      );
       assert.equal(delegate.calls.length, 4, 'three slow calls and one approve');
     });
 
