@@ -51,7 +51,8 @@ export async function connectMcpServer(
       : new StdioClientTransport({
           command: config.command,
           args: config.args ?? [],
-          // The environment passes through (servers are configured by it), plus the server's own.
+          // The environment passes through (servers are configured by it), less what npm set for a
+          // run of its own, plus the server's own.
           env: { ...passedEnvironment(), ...config.env },
           ...(config.cwd === undefined ? {} : { cwd: config.cwd }),
           stderr: config.stderr ?? 'inherit',
@@ -160,9 +161,18 @@ export async function callMcpTool(
   return content.length === 1 && content[0]?.type === 'text' ? (content[0].text ?? '') : (content as JsonValue);
 }
 
-/** This process's environment, as the string map a child process gets. */
-function passedEnvironment(): Record<string, string> {
+/**
+ * What npm (and npx) put in the environment of the scripts it runs: passed on, they would make an
+ * upstream started with `npx` act as part of that run — `npm_config_package` from an outer
+ * `npx --package ...` runs that package instead of the upstream's.
+ */
+const NPM_RUN_VARIABLES = /^npm_(config|lifecycle|package)_/i;
+
+/** This process's environment, as the string map a child process gets (less npm's run variables). */
+export function passedEnvironment(environment: NodeJS.ProcessEnv = process.env): Record<string, string> {
   return Object.fromEntries(
-    Object.entries(process.env).filter((entry): entry is [string, string] => entry[1] !== undefined),
+    Object.entries(environment).filter(
+      (entry): entry is [string, string] => entry[1] !== undefined && !NPM_RUN_VARIABLES.test(entry[0]),
+    ),
   );
 }
