@@ -48,6 +48,7 @@ export type {
   TypedToolSource,
 } from './tools/typed-tools.js';
 export type {
+  CallOutcome,
   CellAnswer,
   CellEvent,
   CellId,

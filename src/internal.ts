@@ -15,6 +15,7 @@ export { runGateTotals } from './isolate/run-gate.js';
 export { consoleLogger } from './logger.js';
 export { INTERNAL_ERROR, INVALID_PARAMS } from './streams/pending-router.js';
 export { busyObserverError, SessionBase } from './session/session-base.js';
+export { outcomeOf, PendingAnswers } from './session/approvals.js';
 export { checkCellAnswer, checkDelegate, checkSuspendOptions } from './validate.js';
 export { checkSnapshot } from './session/snapshot.js';
 export { ToolInputChecks } from './tools/tool-input.js';

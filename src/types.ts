@@ -101,8 +101,16 @@ export type CellEvent =
       payload: JsonValue;
     };
 
-/** What `resumeCell` delivers as the interrupted call's outcome: its result, or an error. */
-export type CellAnswer = { result: JsonValue | undefined } | { error: string };
+/** A call's outcome as a person or an agent gives it: its result, or an error. */
+export type CallOutcome = { result: JsonValue | undefined } | { error: string };
+
+/**
+ * What `resumeCell` delivers as the interrupted call's outcome: its result or an error; or a
+ * person's decision — `{ approved: true }` makes the call now (the session's delegate gets it
+ * again, marked `approved`) and the cell gets what it answers; `{ declined: true }` fails the call
+ * in the cell with an error naming the tool and saying a person declined it (and `reason`).
+ */
+export type CellAnswer = CallOutcome | { approved: true } | { declined: true; reason?: string };
 
 export type TerminalCellEvent = Extract<CellEvent, { kind: 'completed' | 'terminated' }>;
 
@@ -113,6 +121,11 @@ export interface NestedToolCall {
   tool: { name: string; namespace?: string };
   kind: ToolKind;
   input: JsonValue | undefined;
+  /**
+   * A person approved this call after its cell paused at it (`resumeCell(cellId, { approved:
+   * true })`): the delegate makes it now, without asking again.
+   */
+  approved?: true;
 }
 
 /** A notify() message of a cell, as its session's delegate receives it. */

@@ -5,7 +5,15 @@ import { toJsonText } from './json.js';
 import { checkLimits } from './limits.js';
 import { toolIdentifier } from './tools/tool-names.js';
 import type { CellTool } from './cell/tool-calls.js';
-import type { CellAnswer, JsonValue, Logger, ObserveMode, SessionRuntimeDelegate, ToolDefinition } from './types.js';
+import type {
+  CallOutcome,
+  CellAnswer,
+  JsonValue,
+  Logger,
+  ObserveMode,
+  SessionRuntimeDelegate,
+  ToolDefinition,
+} from './types.js';
 
 const LANGUAGES = ['javascript', 'typescript', 'auto'] as const;
 const TOOL_KINDS = ['function', 'freeform'] as const;
@@ -163,11 +171,37 @@ export function checkSuspendOptions(options: unknown): AbortSignal | undefined {
   return signal;
 }
 
+const ANSWER_FORMS = '{ result }, { error }, { approved: true } or { declined: true, reason? }';
+
 /**
- * resumeCell's answer: `{ result }` (a JSON value, or undefined for none) or `{ error }` (a
- * message, or an Error whose message is taken), not both.
+ * resumeCell's answer: a call's outcome (checkCallOutcome), or a person's decision: `{ approved:
+ * true }`, or `{ declined: true }` with an optional `reason` (a string).
  */
 export function checkCellAnswer(answer: unknown): CellAnswer {
+  if (answer === null || typeof answer !== 'object' || Array.isArray(answer))
+    throw invalidRequest(`answer must be ${ANSWER_FORMS}`);
+  if (Object.hasOwn(answer, 'approved')) {
+    const extra = Object.keys(answer).filter((key) => key !== 'approved');
+    if ((answer as { approved: unknown }).approved !== true || extra.length > 0)
+      throw invalidRequest(`answer.approved must be true, alone (answer is ${ANSWER_FORMS})`);
+    return { approved: true };
+  }
+  if (Object.hasOwn(answer, 'declined')) {
+    const { declined, reason } = answer as { declined: unknown; reason?: unknown };
+    const extra = Object.keys(answer).filter((key) => key !== 'declined' && key !== 'reason');
+    if (declined !== true || extra.length > 0)
+      throw invalidRequest(`answer.declined must be true, with at most a reason (answer is ${ANSWER_FORMS})`);
+    if (reason !== undefined && typeof reason !== 'string') throw invalidRequest('answer.reason must be a string');
+    return reason === undefined ? { declined: true } : { declined: true, reason };
+  }
+  return checkCallOutcome(answer);
+}
+
+/**
+ * A call's outcome: `{ result }` (a JSON value, or undefined for none) or `{ error }` (a
+ * message, or an Error whose message is taken), not both.
+ */
+export function checkCallOutcome(answer: unknown): CallOutcome {
   if (answer === null || typeof answer !== 'object' || Array.isArray(answer))
     throw invalidRequest('answer must be { result } or { error }');
   const hasResult = Object.hasOwn(answer, 'result');

@@ -6,7 +6,7 @@
 // calls of a cell lost with its host (`lost`), the cell as another host runs it again
 // (`replayable`), and the calls still in flight there. Its bounds are this client's own figures.
 import type {
-  CellAnswer,
+  CallOutcome,
   CellEvent,
   CellId,
   JournalDelivery,
@@ -59,7 +59,7 @@ interface LedgerCall {
   /** What the delegate did (SPEC §13's `toolCalls`): still working (`pending`), returned, threw. */
   outcome: ToolCallRecord['outcome'];
   /** The delegate's answer, kept only until the host's journal holds its delivery. */
-  answer: CellAnswer | undefined;
+  answer: CallOutcome | undefined;
   answerBytes: number;
 }
 
@@ -101,7 +101,7 @@ export class CellLedger {
   /** How often it ran again after a loss of its host. */
   #moves = 0;
   /** Where outcomes go once the cell runs on a new host (cell/settle). */
-  #settle: ((callId: string, answer: CellAnswer) => void) | undefined;
+  #settle: ((callId: string, answer: CallOutcome) => void) | undefined;
 
   constructor(cellId: CellId, budget: LedgerBudget) {
     this.cellId = cellId;
@@ -190,7 +190,7 @@ export class CellLedger {
    * The answer the cell gets (`bytes`: its JSON text's size): kept until the host's journal holds
    * its delivery (a replay elsewhere needs it), or sent on at once when the cell runs elsewhere.
    */
-  answered(callId: string, answer: CellAnswer, bytes: number): void {
+  answered(callId: string, answer: CallOutcome, bytes: number): void {
     const call = this.#byId.get(callId);
     if (call === undefined || call.state === 'delivered') return;
     call.state = 'answered';
@@ -283,7 +283,7 @@ export class CellLedger {
    * The cell runs again on a new host: the calls the delegate never got are made there anew (they
    * leave the ledger), answers that came meanwhile go there now, and later ones as they come.
    */
-  replaying(settle: (callId: string, answer: CellAnswer) => void): void {
+  replaying(settle: (callId: string, answer: CallOutcome) => void): void {
     // Restored paused, it runs no code: only a run counts as a move.
     if (this.#paused === undefined) this.#moves++;
     const made = this.#calls.filter((call) => call.state === 'made');

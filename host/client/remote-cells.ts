@@ -1,7 +1,7 @@
 // What a RemoteSession knows of its cells: which it may still address, which it learned of (for
 // events() after a cell closed), which it subscribed to, which were admitted this turn, and the
 // delegate calls the host cancelled per cell. Every set is bounded like the host's own memory.
-import { CodeCellError, type CellEvent, type CellId } from '../../src/index.js';
+import { CodeCellError, type CellEvent, type CellId, type NestedToolCall } from '../../src/index.js';
 import type { HostTiming, WireCellEvent } from '../wire/protocol.js';
 import { settledWithin } from './incoming-calls.js';
 
@@ -22,7 +22,7 @@ export class RemoteCells {
    */
   readonly #windingDown = new Map<CellId, Promise<void>>();
   /** Cells whose last event here was `interrupted` (paused by a CellInterrupt). */
-  readonly #paused = new Set<CellId>();
+  readonly #paused = new Map<CellId, Extract<CellEvent, { kind: 'interrupted' }>>();
   /** Terminal events held here for cells lost with their host (or taken before a hand-off). */
   readonly #held = new Map<CellId, CellEvent>();
   /** The host's timing of each cell as of its newest answer about it (bounded like #known). */
@@ -77,7 +77,7 @@ export class RemoteCells {
       event = plain as CellEvent;
     }
     if (event.kind === 'completed' || event.kind === 'terminated') this.#open.delete(cellId);
-    if (event.kind === 'interrupted') this.#paused.add(cellId);
+    if (event.kind === 'interrupted') this.#paused.set(cellId, { ...event, items: [] });
     else this.#paused.delete(cellId);
     return event;
   }
@@ -97,6 +97,14 @@ export class RemoteCells {
 
   isPaused(cellId: CellId): boolean {
     return this.#paused.has(cellId);
+  }
+
+  /** The call the cell is paused at, as the delegate got it (undefined unless it is paused). */
+  pausedCall(cellId: CellId): NestedToolCall | undefined {
+    const paused = this.#paused.get(cellId);
+    if (paused === undefined) return undefined;
+    const { callId, tool, input } = paused;
+    return { cellId, callId, tool, kind: 'function', input };
   }
 
   /** The open cells that are not paused (a suspend's signal terminates these). */

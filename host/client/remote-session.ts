@@ -27,6 +27,8 @@ import {
   messageOf,
   missingCell,
   notInterrupted,
+  outcomeOf,
+  PendingAnswers,
   quiet,
   SessionBase,
   traceMeta,
@@ -88,6 +90,8 @@ export class HostSession extends SessionBase implements RemoteSession, LinkedSes
   setupEvent: CellEvent | undefined;
   /** The setup cell's initial event (see setup). */
   readonly #setupInitial: Promise<CellEvent> | undefined;
+  /** Answers to paused calls being made into outcomes (an approved call is made first). */
+  readonly #answers = new PendingAnswers();
 
   constructor(
     link: HostLink,
@@ -201,9 +205,14 @@ export class HostSession extends SessionBase implements RemoteSession, LinkedSes
     this.#assertCellUsable(cellId);
     const checked = checkCellAnswer(answer);
     // As in-process: a cell that is not paused is refused before its observer is looked at.
+    const call = this.#core.cells.pausedCall(cellId);
+    if (call === undefined) throw notInterrupted(cellId);
+    // A person's decision becomes the call's outcome here, where the delegate is.
+    const outcome = await this.#answers.run(cellId, (signal) => outcomeOf(checked, call, this.#core.delegate, signal));
+    this.#assertCellUsable(cellId);
     if (!this.#core.cells.isPaused(cellId)) throw notInterrupted(cellId);
     return this.#core.observers.resume(cellId, observe, (link, sessionId) =>
-      link.request(Methods.cellResume, { sessionId, cellId, answer: checked, observe, ...tracedParams() }),
+      link.request(Methods.cellResume, { sessionId, cellId, answer: outcome, observe, ...tracedParams() }),
     );
   }
 
@@ -234,6 +243,7 @@ export class HostSession extends SessionBase implements RemoteSession, LinkedSes
     let aborted: Promise<void> = Promise.resolve();
     if (core.move?.moving === true) await core.move.moved();
     const { link, sessionId } = core;
+    this.#answers.abortAll(new CodeCellError('ERR_SHUTTING_DOWN', 'the session is shutting down'));
     try {
       if (core.hostDead === undefined) {
         // It leaves before the delegates' aborts below (a turn's work), so the host starts at once.

@@ -2,7 +2,7 @@
 // session's delegate: inside the host's span, the value serialised once and checked against the
 // cell's result bound, a failure (or a CellInterrupt) answered as the wire says. The calls' groups
 // and their cancellation are incoming-calls.ts's.
-import { toolIdentifier, type CellAnswer, type JsonValue, type SessionRuntimeDelegate } from '../../src/index.js';
+import { toolIdentifier, type CallOutcome, type JsonValue, type SessionRuntimeDelegate } from '../../src/index.js';
 import {
   errorKindOf,
   isCellInterrupt,
@@ -41,7 +41,7 @@ export interface ServedCall {
   /** The delegate returned or threw (a CellInterrupt leaves the call pending). */
   settled(outcome: 'returned' | 'threw'): void;
   /** The outcome as the cell gets it, and the size of its text. */
-  answered(answer: CellAnswer, bytes: number): void;
+  answered(answer: CallOutcome, bytes: number): void;
 }
 
 /**
@@ -54,7 +54,7 @@ export function serveDelegateCall(
   bound?: ResultBound,
   served?: ServedCall,
 ): void {
-  const answered = (answer: CellAnswer, bytes: number): void => served?.answered(answer, bytes);
+  const answered = (answer: CallOutcome, bytes: number): void => served?.answered(answer, bytes);
   // The table pairs each name with the delegate method of that name and its argument.
   const method = delegate[name] as (value: unknown, signal: AbortSignal) => unknown;
   const row: DelegateCall = DelegateCalls[name];

@@ -2,7 +2,7 @@
 // session's delegate on its ledger — a tool call recorded before the delegate runs, what it did and
 // what the cell gets as it happens — and notifications about the session and its cells, each to
 // the part it concerns. A host that breaks a bound of this client's meanwhile is treated as lost.
-import type { CellAnswer, CellId, NestedToolCall, SessionRuntimeDelegate } from '../../src/index.js';
+import type { CallOutcome, CellId, NestedToolCall, SessionRuntimeDelegate } from '../../src/index.js';
 import { HostBrokeBound } from './host-durability.js';
 import type { CellReplays } from './cell-replays.js';
 import type { CellObservers } from './cell-observers.js';
@@ -79,7 +79,7 @@ export class SessionInbox {
     const { cellId, callId } = call;
     const served = ledger && {
       settled: (outcome: 'returned' | 'threw') => ledger.settled(cellId, callId, outcome),
-      answered: (answer: CellAnswer, bytes: number) => ledger.answered(cellId, callId, answer, bytes),
+      answered: (answer: CallOutcome, bytes: number) => ledger.answered(cellId, callId, answer, bytes),
     };
     serveDelegateCall(delegate, request, bound, served);
   }

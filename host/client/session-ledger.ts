@@ -5,7 +5,7 @@
 // own figures: a host that breaks one throws HostBrokeBound (its link treats it as lost).
 import {
   DEFAULT_LIMITS,
-  type CellAnswer,
+  type CallOutcome,
   type CellEvent,
   type CellId,
   type CellLimits,
@@ -156,7 +156,7 @@ export class SessionLedger {
     this.#cells.get(cellId)?.settled(callId, outcome);
   }
 
-  answered(cellId: CellId, callId: string, answer: CellAnswer, bytes: number): void {
+  answered(cellId: CellId, callId: string, answer: CallOutcome, bytes: number): void {
     this.#cells.get(cellId)?.answered(callId, answer, bytes);
   }
 

@@ -10,6 +10,7 @@
 // messages and ERR_INVALID_REQUEST.
 import * as z from 'zod';
 import {
+  type CallOutcome,
   type CellAnswer,
   type CellLimits,
   type CellNotification,
@@ -202,7 +203,7 @@ export const Methods = {
   cellSettle: request<'cellSettle', Record<string, never>>()(
     'cell/settle',
     'toHost',
-    z.object({ ...inCell, callId: z.string(), answer: checkedByRuntime<CellAnswer>() }),
+    z.object({ ...inCell, callId: z.string(), answer: checkedByRuntime<CallOutcome>() }),
   ),
   /**
    * Starts cell/event for the cell: its held events first (with `from: 'start'`, its whole kept

@@ -1,6 +1,7 @@
 // The protocol's types (docs/protocol.md): the params and results of every method, and the shape
 // of a row of the method table (protocol.ts). Types only: no schema library reaches them.
 import type {
+  CallOutcome,
   CellAnswer,
   CellEvent,
   CellLimits,
@@ -170,7 +171,7 @@ export interface WireParams {
   sessionStored: InSession & { values: Record<string, string> };
   cellJournal: InCell & CellJournalPart;
   cellReplay: InSession & { cell: ReplayableCell } & Traced;
-  cellSettle: InCell & { callId: string; answer: CellAnswer };
+  cellSettle: InCell & { callId: string; answer: CallOutcome };
   hostDraining: { graceMs: number };
   hostCatastrophe: InCell & { message: string };
 }

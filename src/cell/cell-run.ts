@@ -1,7 +1,6 @@
-// One cell's run: it owns its isolate, output, observer slot, delegate calls, timers and journal,
-// reacts to what its sandbox sends, and moves through the phases of lifecycle.ts to its end —
-// completed, or terminated under the shared deadline — and its close. What makes it durable (a
-// pause, a run again from its journal) is the Cell's own, on top of this (cell.ts).
+// One cell's run: its isolate, output, observer slot, delegate calls, timers and journal; what its
+// sandbox sends; the phases of lifecycle.ts to its end (completed, or terminated under the shared
+// deadline) and its close. Its pauses and runs from its journal are the Cell's own (cell.ts).
 import { CodeCellError, isCodeCellError, messageOf } from '../errors.js';
 import type { CellRunIsolate } from '../isolate/cell-isolate.js';
 import type { CellEvent, CellId, ObserveMode, OutputItem, TerminalCellEvent, TerminationReason } from '../types.js';
@@ -221,11 +220,10 @@ export abstract class CellRun {
     if (this.isolate.isIdle) this.#onIdle();
   }
 
-  /**
-   * A delegate answered `call` with a CellInterrupt: the cell pauses, or says why it cannot (the
-   * call then fails). A durable cell's own (cell.ts).
-   */
+  /** A CellInterrupt answered `call`: the cell pauses, or says why not (the call fails). See cell.ts. */
   protected abstract interrupt(call: PausedCall, payload: unknown): string | undefined;
+  /** The cell waits: it pauses at a call that asked to while it could not (true when it did). */
+  protected abstract pauseQueued(): boolean;
 
   #addOutput(item: OutputItem): void {
     if (this.output.add(item)) this.options.emit({ type: 'output', item });
@@ -242,6 +240,7 @@ export abstract class CellRun {
       if (this.state.phase === 'running' && this.isolate.isIdle) this.#terminateInternal('replayDiverged');
       return;
     }
+    if (this.state.phase === 'running' && this.pauseQueued()) return;
     if (this.state.phase === 'running' && this.#timers.size === 0 && this.toolCalls.outstanding === 0) {
       const escaped = this.rejections.takeEscaped();
       if (escaped !== undefined) return this.#settle(escaped, '');

@@ -4,19 +4,35 @@
 // paused from a snapshot. What a host mirrors of it, and a snapshot keeps, is read here too.
 import { CodeCellError, notInterrupted } from '../errors.js';
 import type { CellRunIsolate } from '../isolate/cell-isolate.js';
-import type { CellAnswer, CellEvent } from '../types.js';
+import type { CallOutcome, CellEvent, JsonValue, NestedToolCall } from '../types.js';
+import { toolIdentifier } from '../tools/tool-names.js';
 import { CellRun } from './cell-run.js';
 import type { JournalMark } from './journal.js';
 import { isUnended, transition } from './lifecycle.js';
 import type { PausedState, Program } from './durability.js';
 import type { CellOptions } from './options.js';
-import type { PausedCall } from './tool-calls.js';
+import type { CellTool, PausedCall } from './tool-calls.js';
 import type { TraceSpan } from '../tracing.js';
 
 export class Cell extends CellRun {
+  /**
+   * Calls that asked to pause the cell while it was paused (or replaying): once it runs again and
+   * waits, it pauses at the first, and so on — each is settled on its own (resumeCell).
+   */
+  readonly #queued: QueuedPause[] = [];
+
   /** True while a CellInterrupt has the cell paused (resume runs it again). */
   get isInterrupted(): boolean {
     return this.state.phase === 'interrupted';
+  }
+
+  /** The call a CellInterrupt paused the cell at, as its delegate got it (undefined unless paused). */
+  get pausedCall(): NestedToolCall | undefined {
+    const { state } = this;
+    if (state.phase !== 'interrupted' || state.event.kind !== 'interrupted') return undefined;
+    const { callId, tool, input } = state.event;
+    const kind = this.options.tools.find((each) => each.id === toolIdentifier(tool))?.kind;
+    return { cellId: this.id, callId, tool, kind: kind ?? 'function', input };
   }
 
   /** What the cell holds while it waits with no isolate (paused): its journal and its code. */
@@ -31,6 +47,14 @@ export class Cell extends CellRun {
    */
   protected override interrupt(call: PausedCall, payload: unknown): string | undefined {
     const running = this.state;
+    // Paused already, or running again from its journal: it pauses at this call next, in turn.
+    if (running.phase === 'interrupted' || (running.phase === 'running' && this.durability.replaying)) {
+      const accepted = this.durability.pauseRefusal(this.options.limits, payload, true);
+      if ('why' in accepted) return accepted.why;
+      this.#queued.push({ callId: call.callId, payload: accepted.payload });
+      this.durability.callChanged();
+      return undefined;
+    }
     if (running.phase !== 'running') return 'the cell is no longer running';
     const accepted = this.durability.pauseRefusal(this.options.limits, payload);
     if ('why' in accepted) return accepted.why;
@@ -45,15 +69,45 @@ export class Cell extends CellRun {
     return undefined;
   }
 
+  /** The cell runs live again and waits: it pauses at the next call that asked to, if any. */
+  protected override pauseQueued(): boolean {
+    for (let next = this.#queued.shift(); next !== undefined; next = this.#queued.shift()) {
+      const recorded = this.durability.journal.call(next.callId);
+      const tool = recorded === undefined ? undefined : this.options.tools[recorded.index];
+      if (recorded === undefined || tool === undefined || !this.toolCalls.pending.includes(next.callId)) continue;
+      const input = JSON.parse(recorded.inputJson || 'null') as JsonValue;
+      const call = { callId: next.callId, tool: { name: tool.definition.name, ...namespaceOf(tool) }, input };
+      const refused = this.interrupt(call, next.payload);
+      if (refused === undefined) return true;
+      this.toolCalls.answer(next.callId, tool.id, {
+        error: `tools.${tool.id} asked to pause the cell, but ${refused}`,
+      });
+    }
+    return false;
+  }
+
+  /** The calls waiting to pause the cell in turn (a snapshot keeps them). */
+  get queuedPauses(): readonly QueuedPause[] {
+    return this.#queued;
+  }
+
   /**
    * Makes this new cell the paused one a snapshot held (SessionRuntime.resume): it waits, with no
    * isolate, for resume() to run `program` from its journal.
    */
-  restorePaused(paused: Omit<PausedState, 'journal'>, outstanding: readonly string[] = []): void {
+  restorePaused(
+    paused: Omit<PausedState, 'journal'>,
+    outstanding: readonly string[] = [],
+    queued: readonly QueuedPause[] = [],
+  ): void {
     const running = this.state;
     if (running.phase !== 'running' || paused.event.kind !== 'interrupted') return;
     this.durability.restore(paused);
     this.toolCalls.restorePaused(paused.event.callId);
+    for (const each of queued) {
+      this.toolCalls.restorePaused(each.callId);
+      this.#queued.push(each);
+    }
     // Calls still in flight where it paused (a host that was lost): their outcomes are held for it.
     for (const callId of outstanding) this.toolCalls.restorePaused(callId);
     this.state = transition(running, { phase: 'interrupted', callId: paused.event.callId, event: paused.event });
@@ -61,10 +115,11 @@ export class Cell extends CellRun {
   }
 
   /** A paused cell as a snapshot keeps it, or undefined when the cell is not paused. */
-  pausedState(): (PausedState & Pick<CellOptions, 'toolCallId' | 'tools' | 'limits'>) | undefined {
+  pausedState():
+    (PausedState & { queued: QueuedPause[] } & Pick<CellOptions, 'toolCallId' | 'tools' | 'limits'>) | undefined {
     const paused = this.state.phase === 'interrupted' && this.durability.pausedState(this.state.event);
     const { toolCallId, tools, limits } = this.options;
-    return paused ? { ...paused, toolCallId, tools, limits } : undefined;
+    return paused ? { ...paused, queued: [...this.#queued], toolCallId, tools, limits } : undefined;
   }
 
   /**
@@ -93,7 +148,8 @@ export class Cell extends CellRun {
     if (signal?.aborted === true) abort();
     else signal?.addEventListener('abort', abort, { once: true });
     try {
-      while (this.state.phase === 'interrupted' && this.toolCalls.outstanding > 1)
+      // The calls waiting to pause it are not in flight: their delegates answered.
+      while (this.state.phase === 'interrupted' && this.toolCalls.outstanding > 1 + this.#queued.length)
         await this.durability.whenCallsChange();
     } finally {
       signal?.removeEventListener('abort', abort);
@@ -104,7 +160,7 @@ export class Cell extends CellRun {
    * Runs an interrupted cell again in `isolate` from its journal, with `answer` as the outcome of
    * the call it paused at (resumeCell). Throws ERR_INVALID_REQUEST when the cell is not interrupted.
    */
-  resume(isolate: CellRunIsolate, answer: CellAnswer, span?: TraceSpan): void {
+  resume(isolate: CellRunIsolate, answer: CallOutcome, span?: TraceSpan): void {
     const interrupted = this.state;
     const program = interrupted.phase === 'interrupted' ? this.durability.replay() : undefined;
     if (interrupted.phase !== 'interrupted' || program === undefined) {
@@ -136,7 +192,7 @@ export class Cell extends CellRun {
   }
 
   /** The outcome of a call in flight when the cell's earlier run was lost (see rerun). */
-  answerCall(callId: string, answer: CellAnswer): void {
+  answerCall(callId: string, answer: CallOutcome): void {
     const recorded = this.durability.journal.call(callId);
     const tool = recorded === undefined ? undefined : this.options.tools[recorded.index];
     if (tool === undefined || !this.toolCalls.pending.includes(callId))
@@ -144,3 +200,12 @@ export class Cell extends CellRun {
     this.toolCalls.answer(callId, tool.id, answer);
   }
 }
+
+/** A call that asked to pause its cell while the cell was paused: its id and the payload it gave. */
+export interface QueuedPause {
+  callId: string;
+  payload: JsonValue;
+}
+
+const namespaceOf = ({ definition }: CellTool): { namespace?: string } =>
+  definition.namespace === undefined ? {} : { namespace: definition.namespace };

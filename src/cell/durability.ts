@@ -93,9 +93,7 @@ export class CellDurability {
   deliver(delivery: JournalDelivery): void {
     if (this.#port.paused()) {
       this.#held.push(delivery);
-      this.#callsChanged.resolve();
-      this.#callsChanged = Promise.withResolvers<void>();
-      return;
+      return this.callChanged();
     }
     if (this.#replay?.hold(delivery) === true) return;
     this.journal.recordDelivery(delivery);
@@ -140,8 +138,11 @@ export class CellDurability {
     return this.#replay?.clearTimer(id) === true;
   }
 
-  /** Why the cell cannot pause now, or the interrupt's payload as JSON. */
-  pauseRefusal(limits: CellLimits, payload: unknown): { why: string } | { payload: JsonValue } {
+  /**
+   * Why the cell cannot pause now, or the interrupt's payload as JSON; `later`: it is to pause at
+   * the call later (it is paused or replaying now).
+   */
+  pauseRefusal(limits: CellLimits, payload: unknown, later = false): { why: string } | { payload: JsonValue } {
     if (!this.journal.durable) {
       const { journalMaxBytes } = limits;
       return {
@@ -151,7 +152,7 @@ export class CellDurability {
             : `its journal passed the journalMaxBytes limit of ${journalMaxBytes}`,
       };
     }
-    if (this.replaying) return { why: 'the cell is still replaying its journal' };
+    if (this.replaying && !later) return { why: 'the cell is still replaying its journal' };
     try {
       return { payload: JSON.parse(toJsonText(payload) || 'null') as JsonValue };
     } catch (error) {
@@ -184,6 +185,12 @@ export class CellDurability {
   pausedState(event: CellEvent): PausedState | undefined {
     if (this.#program === undefined) return undefined;
     return { program: this.#program, event: this.#paused ?? event, held: [...this.#held], journal: this.journal };
+  }
+
+  /** A call of the paused cell was settled or asked to pause it too: whenCallsChange settles. */
+  callChanged(): void {
+    this.#callsChanged.resolve();
+    this.#callsChanged = Promise.withResolvers<void>();
   }
 
   /** Settles when the next outcome arrives for the paused cell. */

@@ -5,7 +5,7 @@ import { isCellInterrupt } from '../interrupt.js';
 import { byteLength, parseJsonText, toJsonText } from '../json.js';
 import type { CellLimits } from '../limits.js';
 import type {
-  CellAnswer,
+  CallOutcome,
   CellId,
   NestedToolCall,
   CellStreamEvent,
@@ -157,7 +157,7 @@ export class ToolCalls {
   }
 
   /** Gives the call a CellInterrupt paused at its outcome (resumeCell), checked as a delegate's. */
-  answer(callId: string, toolId: string, answer: CellAnswer): void {
+  answer(callId: string, toolId: string, answer: CallOutcome): void {
     const { maxToolResultBytes, maxToolErrorBytes } = this.#options.limits;
     if ('error' in answer) return this.#settle(callId, false, toolErrorText(answer.error, maxToolErrorBytes));
     let payload: string;

@@ -13,8 +13,8 @@ import type { CellRunIsolate } from '../isolate/cell-isolate.js';
 import type { SessionGate } from './session-gate.js';
 import { assertWithinCaps, type CellLimits } from '../limits.js';
 import { activeContext, startSpan, type TraceSpan } from '../tracing.js';
-import type { CellAnswer, CellId } from '../types.js';
-import { checkCellAnswer } from '../validate.js';
+import type { CallOutcome, CellId } from '../types.js';
+import { checkCallOutcome } from '../validate.js';
 import { checkPausedCell, checkReplayableCell, replayStartOf, type RestoredCell } from './paused-cells.js';
 import type { ReplayableCell, ReplayStart } from './snapshot.js';
 
@@ -105,7 +105,7 @@ export class HostedCells {
 
   /** A paused cell of a snapshot, as a cell of this session waiting for resumeCell. */
   #restore(restored: RestoredCell): void {
-    const { event, limits, code, filename, storedValues, journal, held } = restored;
+    const { event, limits, code, filename, storedValues, journal, held, queued } = restored;
     assertWithinCaps(limits, this.#session.caps, 'snapshot.pausedCells[].limits');
     this.#session.gate.check(code, limits);
     this.#session.gate.assertRoomForBytes(heldBytes(code, journal));
@@ -115,7 +115,7 @@ export class HostedCells {
       .enlist(event.cellId, (isolate) =>
         this.#session.newCell(isolate, event.cellId, restored.toolCallId, tools, limits, journal),
       )
-      .restorePaused({ program: { source: code, filename, config }, event, held });
+      .restorePaused({ program: { source: code, filename, config }, event, held }, [], queued);
   }
 
   /**
@@ -158,9 +158,9 @@ export class HostedCells {
   }
 
   /** The outcome of a replayed cell's call that was still in flight on its lost host (replayCell). */
-  settleCall(cellId: CellId, callId: string, answer: CellAnswer): void {
+  settleCall(cellId: CellId, callId: string, answer: CallOutcome): void {
     const cell = this.#session.openCell(cellId);
     if (typeof callId !== 'string') throw new CodeCellError('ERR_INVALID_REQUEST', 'callId must be a string');
-    cell.answerCall(callId, checkCellAnswer(answer));
+    cell.answerCall(callId, checkCallOutcome(answer));
   }
 }

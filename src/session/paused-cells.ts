@@ -1,7 +1,7 @@
 // A session's cells paused by a CellInterrupt, into a snapshot and out of one (SPEC §13): what a
 // paused cell runs, with which tools, limits and stored values, its journal, the outcomes held
 // for it and its interrupted event. A snapshot is untrusted input: every field is checked.
-import type { Cell } from '../cell/cell.js';
+import type { Cell, QueuedPause } from '../cell/cell.js';
 import { CellJournal, checkDelivery, type JournalDelivery } from '../cell/journal.js';
 import { invalidRequest, messageOf } from '../errors.js';
 import { byteLength } from '../json.js';
@@ -29,6 +29,7 @@ export function snapshotPausedCell(cell: Cell): PausedCellSnapshot | undefined {
     journal: paused.journal.toJSON(),
     held: paused.held,
     event: JSON.parse(JSON.stringify(paused.event)) as Interrupted,
+    ...(paused.queued.length === 0 ? {} : { queued: paused.queued.map((each) => ({ ...each })) }),
   };
 }
 
@@ -63,6 +64,7 @@ export interface RestoredCell {
   journal: CellJournal;
   held: JournalDelivery[];
   event: Interrupted;
+  queued: QueuedPause[];
 }
 
 /** Checks `pausedCells[index]` of a snapshot whose next cell id is `nextCellId`: ERR_INVALID_REQUEST saying why. */
@@ -82,11 +84,31 @@ export function checkPausedCell(value: unknown, index: number, nextCellId: numbe
     throw invalidRequest(
       `cannot resume the session: ${where}.event must be the interrupted event of a call its journal holds, still pending`,
     );
-  return { ...run, held, event: paused };
+  return { ...run, held, event: paused, queued: checkQueued(saved.queued, run.journal, paused, where) };
+}
+
+/** The calls waiting to pause a snapshot's paused cell in turn: each a pending call of its journal, once. */
+function checkQueued(value: unknown, journal: CellJournal, paused: Interrupted, where: string): QueuedPause[] {
+  if (value === undefined) return [];
+  const bad = `cannot resume the session: ${where}.queued must be an array of { callId, payload }, each a call its journal holds, still pending, once`;
+  if (!Array.isArray(value)) throw invalidRequest(bad);
+  const seen = new Set([paused.callId]);
+  return value.map((entry: unknown) => {
+    const { callId, payload } = (entry ?? {}) as Partial<QueuedPause>;
+    const pending =
+      typeof callId === 'string' && journal.call(callId) !== undefined && journal.outcomeOf(callId) === 'pending';
+    if (!pending || seen.has(callId) || !isPlainJson(payload ?? null)) throw invalidRequest(bad);
+    seen.add(callId);
+    return { callId, payload: payload ?? null };
+  });
 }
 
 /** What any saved run of a cell holds, checked: what it runs, with which tools, limits and values, and its journal. */
-export function checkCellRun(value: unknown, where: string, refusal: string): Omit<RestoredCell, 'held' | 'event'> {
+export function checkCellRun(
+  value: unknown,
+  where: string,
+  refusal: string,
+): Omit<RestoredCell, 'held' | 'event' | 'queued'> {
   const bad = (why: string): never => {
     throw invalidRequest(`${refusal}: ${where}${why}`);
   };
@@ -123,7 +145,7 @@ export function checkCellRun(value: unknown, where: string, refusal: string): Om
 export function checkReplayableCell(
   value: unknown,
   nextCellId: number,
-): Omit<RestoredCell, 'event'> & {
+): Omit<RestoredCell, 'event' | 'queued'> & {
   cellId: string;
   outstanding: string[];
   paused: Interrupted | undefined;
@@ -172,6 +194,14 @@ function isTextRecord(value: unknown): value is Record<string, string> {
     !Array.isArray(value) &&
     Object.values(value).every((text) => typeof text === 'string' && isJson(text))
   );
+}
+
+function isPlainJson(value: unknown): boolean {
+  try {
+    return isJson(JSON.stringify(value));
+  } catch {
+    return false;
+  }
 }
 
 function isJson(text: string): boolean {

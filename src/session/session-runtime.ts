@@ -21,6 +21,7 @@ import { assertIsolatesUsable } from '../isolate/load.js';
 import { stageClock, stageDone } from '../isolate/stages.js';
 import { assertWithinCaps, mergeLimits, type CellLimits } from '../limits.js';
 import { ToolInputChecks } from '../tools/tool-input.js';
+import { outcomeOf, PendingAnswers } from './approvals.js';
 import { SessionBase } from './session-base.js';
 import { StoredValues } from './stored-values.js';
 import { MAX_UNREAD_TERMINALS, SessionCells } from './session-cells.js';
@@ -107,6 +108,8 @@ export interface SessionRuntimeConstructor {
 
 export const SessionRuntime: SessionRuntimeConstructor = class SessionRuntime extends SessionBase {
   readonly #delegate: SessionRuntimeDelegate;
+  /** Answers to paused calls being made into outcomes (an approved call is made first). */
+  readonly #answers = new PendingAnswers();
   readonly #tools: CellTool[];
   /** Its tools' input checks, compiled for this session alone. */
   readonly #inputChecks: ToolInputChecks;
@@ -346,9 +349,14 @@ export const SessionRuntime: SessionRuntimeConstructor = class SessionRuntime ex
     const cell = this.#openCell(cellId);
     const checked = checkCellAnswer(answer);
     const mode = checkObserveMode(observe, 'observe');
+    const call = cell.pausedCall;
+    if (call === undefined) throw notInterrupted(cell.id);
+    const outcome = await this.#answers.run(cellId, (signal) => outcomeOf(checked, call, this.#delegate, signal));
+    // An approved call took its time: the cell may have been ended meanwhile.
+    this.assertNotShuttingDown();
     if (!cell.isInterrupted) throw notInterrupted(cell.id);
     const span = startSpan('codecell.cell', { 'codecell.cell.id': cellId, 'codecell.cell.resumed': true }, parent);
-    cell.resume(await this.#gate.resumed(cell, span), checked, span);
+    cell.resume(await this.#gate.resumed(cell, span), outcome, span);
     return cell.observe(mode);
   }
 
@@ -376,6 +384,7 @@ export const SessionRuntime: SessionRuntimeConstructor = class SessionRuntime ex
   async #shutdownCells(): Promise<void> {
     const shuttingDown = new CodeCellError('ERR_SHUTTING_DOWN', 'the session is shutting down');
     this.#gate.refuseAll(shuttingDown);
+    this.#answers.abortAll(shuttingDown);
     const deadline = new Deadline(this.#deadlineMs);
     try {
       await this.#cells.shutdown(deadline);

@@ -6,7 +6,7 @@ import { invalidRequest } from '../errors.js';
 import { byteLength } from '../json.js';
 import type { CellLimits } from '../limits.js';
 import type { JournalDelivery, JournalSnapshot } from '../cell/journal.js';
-import type { CellEvent, CellId, ToolDefinition } from '../types.js';
+import type { CellEvent, CellId, JsonValue, ToolDefinition } from '../types.js';
 
 /** The snapshot format this codecell writes and reads. */
 export const SNAPSHOT_VERSION = 1;
@@ -45,6 +45,8 @@ export interface PausedCellSnapshot {
   held: JournalDelivery[];
   /** Its interrupted event (with the items no observer took yet). */
   event: Extract<CellEvent, { kind: 'interrupted' }>;
+  /** Calls that asked to pause it too, in turn: it pauses at each once it runs again and waits. */
+  queued?: { callId: string; payload: JsonValue }[];
 }
 
 /**
@@ -52,7 +54,7 @@ export interface PausedCellSnapshot {
  * when its own was lost (replayCell): what it runs and with what, its journal as far as the client
  * saw its effects, and its calls still in flight there (their outcomes come by settleCall).
  */
-export interface ReplayableCell extends Omit<PausedCellSnapshot, 'held' | 'event'> {
+export interface ReplayableCell extends Omit<PausedCellSnapshot, 'held' | 'event' | 'queued'> {
   /** Its id in its session (ids continue on the new host). */
   cellId: CellId;
   /** Calls of its journal still in flight at the client: their outcomes come by settleCall. */
