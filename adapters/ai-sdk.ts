@@ -1,8 +1,9 @@
 // `codecell/ai-sdk`: the exec/wait pair as Vercel AI SDK tools (`ai`'s tool() and jsonSchema()).
 // `ai` is an optional peer dependency: install it to use this entry point.
-import { asSchema, jsonSchema, tool, type Tool, type ToolSet } from 'ai';
+import { asSchema, jsonSchema, tool, type ModelMessage, type Tool, type ToolSet } from 'ai';
 import {
   createCodeModeTools,
+  requireApproval,
   type JsonValue,
   type NestedToolCall,
   type SessionRuntimeDelegate,
@@ -14,31 +15,44 @@ import {
   type ExecInput,
   type WaitInput,
 } from '../src/index.js';
+import { WaitApprovals } from './wait-approvals.js';
 
 /** The AI SDK's tool context (not exported by `ai`). */
 type Context = Record<string, unknown>;
 
 /**
- * One tool of the pair as an AI SDK tool; the SDK's abort signal reaches the cell. `pausedBy`
- * (wait's): the call waits on a cell a tool paused — it needs the SDK's approval, and once
- * approved (only then does the SDK run it) the cell goes on.
+ * One tool of the pair as an AI SDK tool; the SDK's abort signal reaches the cell. `approvals`
+ * (wait's): a wait on a cell paused at a call that needs approval needs the SDK's approval;
+ * approved (only then does the SDK run it), the call is made; denied, the next wait declines it.
  */
-function asTool<Input>(
-  codeTool: CodeModeTool<Input>,
-  pausedBy?: (input: Input) => boolean,
-): Tool<Input, CodeModeResult> {
+function asTool<Input>(codeTool: CodeModeTool<Input>, approvals?: WaitApprovals): Tool<Input, CodeModeResult> {
+  const needsApproval = (input: Input, { toolCallId, messages }: { toolCallId: string; messages: ModelMessage[] }) =>
+    approvals?.needsApproval(input as Partial<WaitInput>, toolCallId, (asked) => denialOf(messages, asked)) ?? false;
   return tool<Input, CodeModeResult, Context>({
     description: codeTool.description,
     inputSchema: jsonSchema<Input>(codeTool.inputSchema as never),
     outputSchema: jsonSchema<CodeModeResult>(codeTool.outputSchema as never),
     // (The SDK types the function's input through a conditional type a generic Input cannot meet.)
-    ...(pausedBy === undefined ? {} : { needsApproval: ((input: Input) => pausedBy(input)) as never }),
+    ...(approvals === undefined ? {} : { needsApproval: needsApproval as never }),
     execute: (input, { abortSignal }) =>
       codeTool.execute(input, {
         ...(abortSignal === undefined ? {} : { signal: abortSignal }),
-        ...(pausedBy?.(input) === true ? { approved: true } : {}),
+        ...approvals?.decision(input as Partial<WaitInput>),
       }),
   });
+}
+
+/** The person's denial of the SDK's approval request for tool call `toolCallId`, if they denied it. */
+function denialOf(messages: readonly ModelMessage[], toolCallId: string): { reason?: string } | undefined {
+  type Part = { type?: unknown; toolCallId?: unknown; approvalId?: unknown; approved?: unknown; reason?: unknown };
+  const parts = messages.flatMap((message): Part[] => (Array.isArray(message.content) ? message.content : []));
+  const request = parts.find((part) => part.type === 'tool-approval-request' && part.toolCallId === toolCallId);
+  if (request === undefined) return undefined;
+  const response = parts.find(
+    (part) => part.type === 'tool-approval-response' && part.approvalId === request.approvalId,
+  );
+  if (response === undefined || response.approved !== false) return undefined;
+  return typeof response.reason === 'string' ? { reason: response.reason } : {};
 }
 
 /**
@@ -52,10 +66,8 @@ function asTool<Input>(
 export function codeModeTools(target: CodeModeTarget, options: CodeModeToolsOptions = {}): AiSdkCodeModeTools {
   const codeMode = createCodeModeTools(target, options);
   const { exec, wait } = codeMode;
-  const paused = (input: WaitInput): boolean =>
-    input.terminate !== true && codeMode.paused(input.cell_id) !== undefined;
   // The keys are the names the model sees.
-  return { [exec.name]: asTool(exec), [wait.name]: asTool(wait, paused) };
+  return { [exec.name]: asTool(exec), [wait.name]: asTool(wait, new WaitApprovals(codeMode)) };
 }
 
 /** What codeModeTools returns: the two AI SDK tools, keyed by their names (exec and wait by default). */
@@ -97,8 +109,17 @@ export async function aiSdkToolSource(toolSet: ToolSet, context: unknown = {}): 
     tools,
     delegate: {
       invokeTool: async (call: NestedToolCall, signal: AbortSignal): Promise<JsonValue | undefined> => {
-        const execute = byName.get(call.tool.name)?.execute;
+        const each = byName.get(call.tool.name);
+        const execute = each?.execute;
         if (execute === undefined) throw new Error(`no AI SDK tool ${call.tool.name}`);
+        // A tool that needs approval pauses the cell until a person decides (made once approved).
+        const { needsApproval } = each as { needsApproval?: boolean | ((input: unknown, options: object) => unknown) };
+        await requireApproval(
+          call,
+          typeof needsApproval === 'function'
+            ? async () => (await needsApproval(call.input, { toolCallId: call.callId, messages: [], context })) === true
+            : needsApproval,
+        );
         const options = { toolCallId: call.callId, messages: [], abortSignal: signal, context };
         const result: unknown = await execute(call.input, options as never);
         return (isAsyncIterable(result) ? await lastOf(result) : result) as JsonValue | undefined;

@@ -3,6 +3,7 @@
 import { getCurrentTrace, RunContext, tool, withCustomSpan, type FunctionTool, type Tool } from '@openai/agents';
 import {
   createCodeModeTools,
+  requireApproval,
   type JsonValue,
   type NestedToolCall,
   type SessionRuntimeDelegate,
@@ -14,6 +15,7 @@ import {
   type CodeModeToolsOptions,
   type WaitInput,
 } from '../src/index.js';
+import { WaitApprovals } from './wait-approvals.js';
 
 /**
  * `[exec, wait]` for `new Agent({ tools })`: the cells run in `target` (a session, or a
@@ -26,23 +28,25 @@ import {
 export function codeModeTools(target: CodeModeTarget, options: CodeModeToolsOptions = {}): FunctionTool[] {
   const codeMode = createCodeModeTools(target, options);
   const { exec, wait } = codeMode;
-  const paused = (input: unknown): boolean => {
-    const { cell_id: cellId, terminate } = (input ?? {}) as Partial<WaitInput>;
-    return terminate !== true && typeof cellId === 'string' && codeMode.paused(cellId) !== undefined;
-  };
+  const approvals = new WaitApprovals(codeMode);
+  // A rejected approval: the SDK's run context remembers it (with no reason of its own).
+  const needsApproval = async (context: RunContext, input: unknown, callId?: string): Promise<boolean> =>
+    approvals.needsApproval((input ?? {}) as Partial<WaitInput>, callId, (asked) =>
+      context.isToolApproved({ toolName: wait.name, callId: asked }) === false ? {} : undefined,
+    );
   const asTool = <Input>(codeTool: CodeModeTool<Input>, gated = false): FunctionTool =>
     tool({
       name: codeTool.name,
       description: codeTool.description,
       parameters: codeTool.inputSchema as never,
       strict: true,
-      ...(gated ? { needsApproval: async (_context: unknown, input: unknown) => paused(input) } : {}),
+      ...(gated ? { needsApproval } : {}),
       execute: async (input, _context, details) => {
         const run = (): Promise<CodeModeResult> =>
           codeTool.execute(input as Input, {
             ...(details?.signal === undefined ? {} : { signal: details.signal }),
             // The SDK runs a call that needed approval only once it was approved.
-            ...(gated && paused(input) ? { approved: true } : {}),
+            ...(gated ? approvals.decision((input ?? {}) as Partial<WaitInput>) : {}),
           });
         return renderCodeModeResult(
           await (getCurrentTrace() === null ? run() : inCellSpan(codeTool.name, run)),
@@ -105,6 +109,10 @@ export function agentsToolSource(tools: readonly Tool[], context: unknown = {}):
       invokeTool: async (call: NestedToolCall, signal: AbortSignal): Promise<JsonValue | undefined> => {
         const functionTool = byName.get(call.tool.name);
         if (functionTool === undefined) throw new Error(`no Agents SDK tool ${call.tool.name}`);
+        // A tool that needs approval pauses the cell until a person decides (made once approved).
+        await requireApproval(call, () =>
+          functionTool.needsApproval(new RunContext(context), call.input as never, call.callId),
+        );
         const input = JSON.stringify(call.input ?? {});
         const toolCall = {
           type: 'function_call',

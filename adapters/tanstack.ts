@@ -14,6 +14,7 @@ import type {
   SessionRuntimeDelegate,
   ToolDefinition,
 } from '../src/index.js';
+import { requireApproval } from '../src/index.js';
 import type { HostClient } from '../host/index.js';
 import { SessionBuilder } from '../host/tools/session-builder.js';
 
@@ -137,6 +138,8 @@ export interface TanStackServerTool {
   description?: string;
   /** A Standard Schema (zod, valibot, …) or a JSON Schema. */
   inputSchema?: unknown;
+  /** A call pauses its cell until a person approves it (then it is made) or declines it. */
+  needsApproval?: boolean;
   execute?: (args: never, context?: never) => unknown;
 }
 
@@ -179,8 +182,10 @@ export async function tanstackToolSource(serverTools: readonly TanStackServerToo
     tools,
     delegate: {
       invokeTool: async (call: NestedToolCall): Promise<JsonValue | undefined> => {
-        const execute = byName.get(call.tool.name)?.execute;
+        const tool = byName.get(call.tool.name);
+        const execute = tool?.execute;
         if (execute === undefined) throw new Error(`no TanStack tool ${call.tool.name}`);
+        await requireApproval(call, tool?.needsApproval); // a person decides first
         return (await execute(call.input as never)) as JsonValue | undefined;
       },
     },

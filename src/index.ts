@@ -4,7 +4,7 @@ export type { SessionRuntimeConstructor, SessionRuntimeOptions, SuspendOptions }
 export type { PausedCellSnapshot, ReplayableCell, ReplayStart, SessionSnapshot } from './session/snapshot.js';
 export type { JournalDelivery, JournaledCall, JournalSnapshot, JournalUpdate } from './cell/journal.js';
 export { CodeCellError, ERROR_CODES, isCodeCellError } from './errors.js';
-export { CellInterrupt } from './interrupt.js';
+export { approvalInterrupt, requireApproval, CellInterrupt } from './interrupt.js';
 export { cellFailure } from './outcome.js';
 export type { CodeCellErrorCode } from './errors.js';
 export { DEFAULT_LIMITS } from './limits.js';

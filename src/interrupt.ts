@@ -1,6 +1,7 @@
 // What a delegate answers a tool call with to pause its cell (SPEC §13): CellInterrupt, and the
 // check that knows one whichever copy of codecell made it.
-import type { JsonValue } from './types.js';
+import { toolIdentifier } from './tools/tool-names.js';
+import type { JsonValue, NestedToolCall } from './types.js';
 
 const INTERRUPT_BRAND = Symbol.for('codecell.CellInterrupt');
 
@@ -27,4 +28,29 @@ export function isCellInterrupt(error: unknown): error is CellInterrupt {
   } catch {
     return false;
   }
+}
+
+/**
+ * The CellInterrupt that asks a person to approve `call` before it is made: its payload is
+ * `{ approve: 'tools.<id>', input }`. Answer it with `resumeCell(cellId, { approved: true })` (the
+ * delegate then gets the call again, marked `approved`) or `{ declined: true }`.
+ */
+export function approvalInterrupt(call: Pick<NestedToolCall, 'tool' | 'input'>): CellInterrupt {
+  return new CellInterrupt(
+    { approve: `tools.${toolIdentifier(call.tool)}`, input: call.input ?? null },
+    `tools.${toolIdentifier(call.tool)} waits for a person's approval`,
+  );
+}
+
+/**
+ * For a tool source whose framework marks tools as needing approval: throws approvalInterrupt
+ * unless the call was approved already or `needsApproval` (a flag, or a function of the input)
+ * says it needs none.
+ */
+export async function requireApproval(
+  call: NestedToolCall,
+  needsApproval: boolean | (() => boolean | PromiseLike<boolean>) | undefined,
+): Promise<void> {
+  if (call.approved === true || needsApproval === undefined || needsApproval === false) return;
+  if (needsApproval === true || (await needsApproval()) === true) throw approvalInterrupt(call);
 }

@@ -20,6 +20,7 @@ test('codecell exports exactly these values', async () => {
     'PendingRouter',
     'ROUTING_ENDED_MESSAGE',
     'SessionRuntime',
+    'approvalInterrupt',
     'cellFailure',
     'codeModeResult',
     'codeModeStatus',
@@ -29,6 +30,7 @@ test('codecell exports exactly these values', async () => {
     'isCodeCellError',
     'renderCodeModeResult',
     'renderToolDeclarations',
+    'requireApproval',
     'toolIdentifier',
     'toolSource',
   ]);

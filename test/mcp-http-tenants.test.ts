@@ -117,7 +117,7 @@ describe('codecell mcp --http: tenants', { timeout: 120_000 }, () => {
   test('closing an MCP session that never ran a cell starts no codecell session', async () => {
     let starts = 0;
     const session = newMcpSession({
-      upstreams: { tools: [], onJoin: () => () => {}, approved: async () => ({ error: 'no upstream' }) },
+      upstreams: { tools: [], onJoin: () => () => {} },
       onCancel: 'terminate',
       servers: new Set(),
       forwardLogs: false,

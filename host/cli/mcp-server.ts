@@ -8,12 +8,12 @@ import { CallToolRequestSchema, ListToolsRequestSchema } from '@modelcontextprot
 import {
   codeModeStatus,
   createCodeModeTools,
-  type CellAnswer,
   type CellPause,
   type CellStreamEvent,
   type CodeCellSession,
   type CodeModeResult,
   type CodeModeTools,
+  type JsonValue,
   type ToolDefinition,
 } from '../../src/index.js';
 import { CODECELL_VERSION, messageOf, withTraceMeta } from '../../src/internal.js';
@@ -25,16 +25,15 @@ const MAX_DECLARATION_CHARS = 8_000;
 export interface McpContext {
   /** Starts a codecell session over the upstream tools whose cells' notify() goes to `log` (this session's client). */
   startSession(log: (text: string) => void): Promise<CodeCellSession>;
-  /**
-   * The upstream tools known now, word of an upstream that joins late, and the call a person
-   * approved (a tool that requires approval), made.
-   */
+  /** The upstream tools known now, word of an upstream that joins late, and whether some need approval. */
   upstreams: {
     readonly tools: readonly ToolDefinition[];
     onJoin(listener: () => void): () => void;
-    approved(pause: CellPause): Promise<CellAnswer>;
+    readonly asksApproval?: boolean;
   };
   onCancel: 'terminate' | 'detach';
+  /** Where a warning for the operator goes (stderr). */
+  warn?: (message: string) => void;
   /**
    * The servers of the sessions open now that hear the upstreams' log messages: over stdio its
    * one session; over HTTP none (an upstream's log line cannot be told apart by the session whose
@@ -146,8 +145,6 @@ function upstreamCodeMode(context: McpContext, target: { start(): Promise<CodeCe
       strict: false,
       onAbort: context.onCancel,
       maxDeclarationChars: MAX_DECLARATION_CHARS,
-      // An approved call of a tool that requires approval is made then: the cell gets its result.
-      approvedAnswer: (pause) => context.upstreams.approved(pause),
     });
   let described = describe();
   const stop = context.upstreams.onJoin(() => {
@@ -160,10 +157,11 @@ function upstreamCodeMode(context: McpContext, target: { start(): Promise<CodeCe
     wait,
     paused,
     search: () => described.search,
-    listed: () =>
+    /** The tools as listed; `approveInWait`: wait takes the call ids the user approves or declines. */
+    listed: (approveInWait = false) =>
       [
         { ...described.exec, description: described.exec.description + RESULT_NOTE },
-        described.wait,
+        approveInWait ? withApprovals(described.wait) : described.wait,
         ...(described.search === undefined ? [] : [described.search]),
       ].map((tool) => ({
         name: tool.name,
@@ -175,31 +173,74 @@ function upstreamCodeMode(context: McpContext, target: { start(): Promise<CodeCe
   };
 }
 
+/** How one MCP session's user decides on calls that need approval. */
+interface Approvals {
+  /** Asks the user through the client (MCP elicitation); false: the client cannot. */
+  readonly elicits: boolean;
+  /** Malformed messages from the client while an ask waits end the ask (a decline). */
+  readonly asking: Set<AbortController>;
+  onCancel: 'terminate' | 'detach';
+}
+
 /**
- * While `result` is a cell paused at a call that needs approval and the client can ask its user
- * (MCP elicitation), asks; accepted, the call is made and the cell goes on (wait, approved). A
- * declined or cancelled ask leaves the cell paused, as the result says.
+ * While `result` is a cell paused at a call that needs approval, settles it: through the client's
+ * elicitation when it has it — accepted, the call is made and the cell goes on; declined, or
+ * answered with what is not an elicitation result, the call fails in the cell saying a person
+ * declined it; cancelled (the user's cancel, or the request's), `--on-cancel` decides: the cell is
+ * terminated, or left paused — and without elicitation by `decided` (wait's `approve` and
+ * `decline` call ids); a call it does not name stays paused, as the result says.
  */
-async function askApproval(
+async function settleApprovals(
   server: Server,
   codeMode: Pick<CodeModeTools, 'wait' | 'paused'>,
   result: CodeModeResult,
   options: { signal: AbortSignal; onEvent?: (event: CellStreamEvent) => void },
+  approvals: Approvals,
+  decided: { approve: readonly string[]; decline: readonly string[] } = { approve: [], decline: [] },
 ): Promise<CodeModeResult> {
   let current = result;
-  while (current.status === 'interrupted' && server.getClientCapabilities()?.elicitation !== undefined) {
+  while (current.status === 'interrupted') {
     const pause = codeMode.paused(current.cell_id);
     if (pause === undefined) return current;
-    const tool = pause.tool.namespace === undefined ? pause.tool.name : `${pause.tool.namespace}__${pause.tool.name}`;
-    const message = `A cell wants to call tools.${tool}(${JSON.stringify(pause.input ?? null)}). Allow it?`;
-    const asked = await server.elicitInput(
-      { message, requestedSchema: { type: 'object', properties: {} } },
-      { signal: options.signal },
-    );
-    if (asked.action !== 'accept') return current;
-    current = await codeMode.wait.execute({ cell_id: current.cell_id }, { ...options, approved: true });
+    let decision: boolean | 'cancel' | undefined;
+    if (approvals.elicits) decision = await elicit(server, pause, options.signal, approvals.asking);
+    else if (decided.approve.includes(pause.callId)) decision = true;
+    else if (decided.decline.includes(pause.callId)) decision = false;
+    if (decision === undefined) return current;
+    const cellId = current.cell_id;
+    if (decision === 'cancel')
+      return approvals.onCancel === 'terminate' ? codeMode.wait.execute({ cell_id: cellId, terminate: true }) : current;
+    current = await codeMode.wait.execute({ cell_id: cellId }, { ...options, approved: decision });
   }
   return current;
+}
+
+/** Asks the user about the paused call: true (accepted), false (declined, or a malformed answer), or 'cancel'. */
+async function elicit(
+  server: Server,
+  pause: CellPause,
+  signal: AbortSignal,
+  asking: Set<AbortController>,
+): Promise<boolean | 'cancel'> {
+  const tool = pause.tool.namespace === undefined ? pause.tool.name : `${pause.tool.namespace}__${pause.tool.name}`;
+  const message = `A cell wants to call tools.${tool}(${JSON.stringify(pause.input ?? null)}). Allow it?`;
+  const ask = new AbortController();
+  const cancelled = (): void => ask.abort(signal.reason);
+  signal.addEventListener('abort', cancelled, { once: true });
+  asking.add(ask);
+  try {
+    const asked = await server.elicitInput(
+      { message, requestedSchema: { type: 'object', properties: {} } },
+      { signal: ask.signal },
+    );
+    return asked.action === 'accept' ? true : asked.action === 'decline' ? false : 'cancel';
+  } catch {
+    // The request was cancelled meanwhile; else the answer was no elicitation result: declined.
+    return signal.aborted ? 'cancel' : false;
+  } finally {
+    signal.removeEventListener('abort', cancelled);
+    asking.delete(ask);
+  }
 }
 
 export function newMcpSession(context: McpContext, hooks: McpSessionHooks = {}): McpSession {
@@ -216,7 +257,25 @@ export function newMcpSession(context: McpContext, hooks: McpSessionHooks = {}):
     server.sendToolListChanged().catch(() => {}); // not connected yet: its tools/list sees them anyway
   });
   const { exec, wait } = codeMode;
-  server.setRequestHandler(ListToolsRequestSchema, async () => ({ tools: codeMode.listed() as never }));
+  // Asks waiting for the client's answer: a message from it that is not JSON-RPC ends them (a decline).
+  const asking = new Set<AbortController>();
+  server.onerror = () => {
+    for (const ask of asking) ask.abort(new Error('the client answered with what is not an elicitation result'));
+  };
+  // A client that cannot ask its user is told once, and how to approve instead.
+  const withoutElicitation = (): boolean =>
+    context.upstreams.asksApproval === true && server.getClientCapabilities()?.elicitation === undefined;
+  server.oninitialized = () => {
+    if (!withoutElicitation()) return;
+    const data =
+      'codecell mcp: this client cannot ask its user (no MCP elicitation): a call that requires approval ' +
+      'pauses its cell until wait names its call id in approve (or decline) — ask the user first';
+    server.sendLoggingMessage({ level: 'warning', logger: 'codecell', data }).catch(() => {});
+    context.warn?.(data);
+  };
+  server.setRequestHandler(ListToolsRequestSchema, async () => ({
+    tools: codeMode.listed(withoutElicitation()) as never,
+  }));
   server.setRequestHandler(CallToolRequestSchema, async (request, extra) => {
     const input = (request.params.arguments ?? {}) as Record<string, unknown>;
     const progressToken = request.params._meta?.progressToken;
@@ -240,12 +299,19 @@ export function newMcpSession(context: McpContext, hooks: McpSessionHooks = {}):
     // The MCP client's trace context (SPEC §14; `_meta.traceparent`) is the cell span's parent.
     const execute = (): ReturnType<typeof exec.execute> =>
       withTraceMeta(request.params._meta, () => exec.execute(input as never, options));
-    // A cell paused at a call that needs approval: the person is asked through the client.
-    const approving = (result: CodeModeResult) => askApproval(server, codeMode, result, options);
+    // A cell paused at a call that needs approval: the person is asked through the client, or
+    // (a client without elicitation) names the calls it approves in wait's approve and decline.
+    const elicits = server.getClientCapabilities()?.elicitation !== undefined;
+    const approvals = { elicits, asking, onCancel: context.onCancel };
     try {
-      if (request.params.name === exec.name) return answer(await approving(await execute()));
-      if (request.params.name === wait.name)
-        return answer(await approving(await wait.execute(input as never, options)));
+      if (request.params.name === exec.name)
+        return answer(await settleApprovals(server, codeMode, await execute(), options, approvals));
+      if (request.params.name === wait.name) {
+        const { approve, decline, ...waitInput } = input;
+        const decided = elicits ? undefined : { approve: callIds(approve), decline: callIds(decline) };
+        const waited = await wait.execute(waitInput as never, options);
+        return answer(await settleApprovals(server, codeMode, waited, options, approvals, decided));
+      }
       const search = codeMode.search();
       if (search !== undefined && request.params.name === search.name)
         return { content: [{ type: 'text', text: await search.execute(input as never) }] };
@@ -266,3 +332,24 @@ export function newMcpSession(context: McpContext, hooks: McpSessionHooks = {}):
     },
   };
 }
+
+const CALL_IDS = { type: 'array', items: { type: 'string' } } as const;
+
+/** wait as a client without elicitation lists it: with the call ids its user approves or declines. */
+function withApprovals<T extends { description: string; inputSchema: { [key: string]: JsonValue } }>(wait: T): T {
+  const { properties = {} } = wait.inputSchema as { properties?: { [key: string]: JsonValue } };
+  const approve = { ...CALL_IDS, description: 'ids of paused calls (pending_tool_calls) the user approved' };
+  const decline = { ...CALL_IDS, description: 'ids of paused calls the user declined' };
+  return {
+    ...wait,
+    description:
+      wait.description +
+      '\nA cell paused at a call that needs approval goes on once you name that call in approve or ' +
+      'decline; ask the user first.',
+    inputSchema: { ...wait.inputSchema, properties: { ...properties, approve, decline } },
+  };
+}
+
+/** wait's approve or decline: call ids (anything else names none). */
+const callIds = (value: unknown): string[] =>
+  Array.isArray(value) ? value.filter((each): each is string => typeof each === 'string') : [];

@@ -3,10 +3,8 @@
 // that starts late joins the sessions already open.
 import type { Writable } from 'node:stream';
 import {
-  CellInterrupt,
+  approvalInterrupt,
   toolIdentifier,
-  type CellAnswer,
-  type CellPause,
   type CodeCellSession,
   type ExecuteRequest,
   type ObserveMode,
@@ -80,6 +78,13 @@ export class Upstreams {
   readonly #stopped = new AbortController();
   #tools: readonly ToolDefinition[] = [];
 
+  /** True when some upstream's tools need a person's approval (config `requiresApproval`). */
+  get asksApproval(): boolean {
+    return this.#configs.some(
+      ({ requiresApproval: asks }) => asks === true || (Array.isArray(asks) && asks.length > 0),
+    );
+  }
+
   constructor(configs: Upstream[], logs: UpstreamLogs, stderr: Writable) {
     this.#configs = configs;
     this.#logs = logs;
@@ -128,29 +133,11 @@ export class Upstreams {
         const id = toolIdentifier(call.tool);
         const client = this.#routes.get(id);
         if (client === undefined) throw new Error(`tools.${id} has no upstream`);
-        if (this.#approvals.has(id)) throw new CellInterrupt({ approve: `tools.${id}`, input: call.input ?? null });
+        if (this.#approvals.has(id) && call.approved !== true) throw approvalInterrupt(call);
         return callMcpTool(client, call, signal, log);
       },
       notify: async (notification) => log(notification.text),
     };
-  }
-
-  /** The call a person approved (its cell paused at it), made now: what the cell gets. */
-  async approved(pause: CellPause, signal?: AbortSignal): Promise<CellAnswer> {
-    const client = this.#routes.get(toolIdentifier(pause.tool));
-    if (client === undefined) return { error: `tools.${toolIdentifier(pause.tool)} has no upstream` };
-    const call = {
-      cellId: pause.cellId,
-      callId: pause.callId,
-      tool: pause.tool,
-      kind: 'function' as const,
-      input: pause.input,
-    };
-    try {
-      return { result: await callMcpTool(client, call, signal ?? new AbortController().signal) };
-    } catch (error) {
-      return { error: messageOf(error) };
-    }
   }
 
   /** Stops the upstreams still starting and closes every one that joined. */

@@ -178,6 +178,7 @@ export async function mcpCommand(args: string[], io: McpIo): Promise<number> {
   const context: McpContext = {
     upstreams: upstreamSet,
     onCancel: plan.onCancel,
+    warn: (message) => void io.stderr.write(`${message}\n`),
     servers: logs.servers,
     forwardLogs,
     startSession: async (log) => {

@@ -63,11 +63,13 @@ export interface ExecuteOptions {
   signal?: AbortSignal;
   onEvent?: (event: CellStreamEvent) => void;
   /**
-   * wait on a cell a tool paused (CellInterrupt): the pause was approved — its call gets
-   * `approvedAnswer` of the pause and the cell goes on (resumeCell). Without it, wait reports
-   * the pause again. The adapters set it once the framework's approval granted the wait call.
+   * wait on a cell a tool paused (CellInterrupt): a person decided. `true`: the pause is answered
+   * with `approvedAnswer` (by default the paused call is made now) and the cell goes on; `false`:
+   * the call fails in the cell, saying a person declined it (`declineReason` with it). Without
+   * it, wait reports the pause again. The adapters set it from their framework's approvals.
    */
   approved?: boolean;
+  declineReason?: string;
 }
 
 /** A cell a tool paused: the call it waits at and the payload of the CellInterrupt. */
@@ -101,8 +103,9 @@ export interface CodeModeToolsOptions {
   maxDeclarationChars?: number;
   searchName?: string;
   /**
-   * What the paused call gets when its pause is approved (default `{ result: { approved: true } }`);
-   * e.g. the result of making the call the person approved.
+   * What the paused call gets when its pause is approved (default `{ approved: true }`: the call
+   * is made now — the session's delegate gets it again, marked `approved` — and the cell gets
+   * what it answers).
    */
   approvedAnswer?: (pause: CellPause) => CellAnswer | Promise<CellAnswer>;
 }
@@ -136,7 +139,7 @@ export function createCodeModeTools(target: CodeModeTarget, options: CodeModeToo
   const { execName = 'exec', waitName = 'wait', searchName = 'search_tools' } = options;
   const { defaultYieldMs = DEFAULT_YIELD_MS, strict = true, onAbort = 'terminate' } = options;
   const tools = options.tools ?? (target as { tools?: readonly ToolDefinition[] }).tools ?? [];
-  const approvedAnswer = options.approvedAnswer ?? (() => ({ result: { approved: true } }));
+  const approvedAnswer = options.approvedAnswer ?? ((): CellAnswer => ({ approved: true }));
   if (typeof approvedAnswer !== 'function')
     throw new CodeCellError('ERR_INVALID_REQUEST', 'approvedAnswer must be a function of the pause');
   const runner = new CodeModeRunner(target, { execName, waitName, defaultYieldMs, onAbort, approvedAnswer });
@@ -262,9 +265,12 @@ class CodeModeRunner {
       }
       const observe = { kind: 'yieldAfter', ms: this.#yieldMs(input.yield_time_ms) } as const;
       const pause = this.#paused.get(input.cell_id);
-      if (pause !== undefined && options.approved === true) {
-        // Approved: the paused call gets its answer and the cell runs on from its journal.
-        const answer = await this.#settings.approvedAnswer(pause);
+      if (pause !== undefined && options.approved !== undefined) {
+        // A person decided: the paused call gets its answer and the cell runs on from its journal.
+        const { declineReason: reason } = options;
+        const answer: CellAnswer = options.approved
+          ? await this.#settings.approvedAnswer(pause)
+          : { declined: true, ...(reason === undefined ? {} : { reason }) };
         const event = live.resumeCell(input.cell_id, answer, observe);
         return await this.#settle(live, input.cell_id, event, options);
       }
