@@ -20,12 +20,14 @@ export interface TraceExport {
 const MAX_QUEUE = 4_096;
 const FLUSH_TIMEOUT_MS = 5_000;
 
-const PACKAGES = [
-  '@opentelemetry/sdk-trace-base',
-  '@opentelemetry/exporter-trace-otlp-http',
-  '@opentelemetry/context-async-hooks',
-  '@opentelemetry/resources',
-];
+/**
+ * What to install, in ranges that resolve together and with codecell's peer ranges (the newest of
+ * each do not: sdk-trace-base 2 wants @opentelemetry/api below 1.10, the newest exporter 1.10).
+ */
+const OTEL_INSTALL =
+  'npm install @opentelemetry/api@^1.9 @opentelemetry/sdk-trace-base@^2.12 ' +
+  '@opentelemetry/exporter-trace-otlp-http@^0.223 @opentelemetry/context-async-hooks@^2.12 ' +
+  '@opentelemetry/resources@^2.12';
 
 /** The plan the flag and the environment make (undefined: no export). */
 export function traceExportPlan(endpoint: string | undefined, env: NodeJS.ProcessEnv): TraceExportPlan | undefined {
@@ -57,7 +59,7 @@ export async function startTraceExport(plan: TraceExportPlan, serviceName: strin
     ]);
   } catch (error) {
     throw new Error(
-      `exporting traces needs the OpenTelemetry SDK: npm install ${PACKAGES.join(' ')} (${messageOf(error)})`,
+      `exporting traces needs the OpenTelemetry SDK: ${OTEL_INSTALL} (${messageOf(error)})`,
       { cause: error },
     );
   }
