@@ -80,9 +80,13 @@ function installCodecellPrelude(send: HostSend) {
         state.finished = true;
         state.send('done', unsettledCalls(state));
       },
-      fail: (error: unknown): void => {
+      fail: (error: unknown, calledAt?: number): void => {
         state.finished = true;
-        state.send('fault', codecellDescribeError(error), unsettledCalls(state));
+        state.send('fault', codecellDescribeError(error, calledAt), unsettledCalls(state));
+      },
+      // A top-level `return value`: the value is the cell's result, a text item with its JSON.
+      returned: (value: unknown): void => {
+        if (value !== undefined) state.send('text', codecellReturnedText(value));
       },
     }),
   );

@@ -45,15 +45,28 @@ function codecellRender(value: unknown): string {
   return codecellSafeString(value);
 }
 
+/** What a cell's top-level `return value` outputs: the value's JSON (else as text() shows it). */
+function codecellReturnedText(value: unknown): string {
+  try {
+    const text = codecellStringifyJson(value);
+    if (typeof text === 'string') return text;
+  } catch {
+    // not JSON: as text() shows it, below
+  }
+  return codecellRender(value);
+}
+
 /** An error's stack without the prelude's frames (they say nothing to the cell's author), or its text. */
-function codecellDescribeError(error: unknown): string {
+function codecellDescribeError(error: unknown, calledAt?: number): string {
   if (error !== null && typeof error === 'object') {
     try {
       const stack = (error as { stack?: unknown }).stack;
+      // (calledAt: the line of the wrapper's call of a cell that returns at its top level.)
+      const wrapper = calledAt === undefined ? undefined : `:${calledAt}:`;
       if (typeof stack === 'string' && stack !== '')
         return stack
           .split('\n')
-          .filter((line) => !line.includes('codecell-prelude.js'))
+          .filter((line) => !line.includes('codecell-prelude.js') && !(wrapper !== undefined && line.includes(wrapper)))
           .join('\n');
     } catch {
       // a throwing getter: use the string form

@@ -73,12 +73,36 @@ for (const kind of bothKinds) {
       assert.deepEqual(texts(event), ['caught late']);
     });
 
-    test('a top-level return fails with a hint to use text()', async (t) => {
+    test('a top-level return ends the cell: its value is a text item with its JSON, after text()', async (t) => {
+      const session = await kind.open(t, echo(), { tools: ECHO });
+      const cases: [string, string[]][] = [
+        ['text("first");\nconst r = await tools.echo({ a: 1 });\nreturn r', ['first', '{"a":1}']],
+        ['if (true) { return "done" }\ntext("never")', ['"done"']],
+        ['const n: number = 6;\nreturn n * 7', ['42']],
+        ['text("nothing to return");\nreturn', ['nothing to return']],
+        ['function f() { return 1 }\ntext(String(f()))', ['1']],
+      ];
+      for (const [source, expected] of cases) {
+        const event = await run(session, source);
+        assert.deepEqual(
+          [event.kind, texts(event), event.kind === 'completed' && event.error],
+          ['completed', expected, undefined],
+          source,
+        );
+      }
+    });
+
+    test('a cell that returns keeps its line numbers, and its own syntax errors', async (t) => {
       const session = await kind.open(t, echo());
-      const event = await run(session, 'const x = 1;\nreturn x');
-      const error = event.kind === 'completed' ? (event.error ?? '') : '';
-      assert.match(error, /^SyntaxError: Illegal return statement/);
-      assert.match(error, /text\(/);
+      const thrown = await run(session, 'text(1);\nif (true) throw new Error("boom");\nreturn 2');
+      assert.match(thrown.kind === 'completed' ? (thrown.error ?? '') : '', /^Error: boom\n\s+at cell\.js:2:17$/);
+      const broken = await run(session, 'const a = 1;\nreturn a +;');
+      assert.match(
+        broken.kind === 'completed' ? (broken.error ?? '') : '',
+        /^SyntaxError: Unexpected token ';' \[cell\.js:2:/,
+      );
+      const imported = await run(session, 'import x from "y";\nreturn x');
+      assert.match(imported.kind === 'completed' ? (imported.error ?? '') : '', /^SyntaxError: .* \[cell\.js:1:\d+\]$/);
     });
   });
 }

@@ -4,7 +4,7 @@ import type IsolatedVm from 'isolated-vm-6';
 import type { CodeCellErrorCode } from '../errors.js';
 import { describeCellError, explainCompileError, translateIsolateError } from './errors.js';
 import { loadIsolatedVm } from './load.js';
-import { installPrelude, refuseImport, wrapCell } from './sandbox-source.js';
+import { installPrelude, refuseImport, returnsAtTopLevel, wrapCell } from './sandbox-source.js';
 import { FloodGuard } from './flood-guard.js';
 import { GateSeat, type RunGate } from './run-gate.js';
 import { stageClock, stageDone } from './stages.js';
@@ -225,7 +225,7 @@ export class CellIsolate {
       clock = stageDone('configure', clock);
       let module: ivm.Module;
       try {
-        module = await this.#tasks.inside(this.#isolate.compileModule(wrapCell(source), { filename, lineOffset: -1 }));
+        module = await this.#compile(source, filename);
         this.#module = module;
       } catch (error) {
         return { error: await explainCompileError(this.#isolate, source, filename, error) };
@@ -245,6 +245,20 @@ export class CellIsolate {
     } finally {
       end();
       if (this.#tasks.busy === 0) this.#seat.idle();
+    }
+  }
+
+  /**
+   * The cell as a module; one that fails only because it returns at its top level, as the body of
+   * an async function whose value is its result (whose compile error is then the one that counts).
+   */
+  async #compile(source: string, filename: string): Promise<ivm.Module> {
+    const options = { filename, lineOffset: -1 };
+    try {
+      return await this.#tasks.inside(this.#isolate.compileModule(wrapCell(source), options));
+    } catch (error) {
+      if (!returnsAtTopLevel(describeCellError(error))) throw error;
+      return await this.#tasks.inside(this.#isolate.compileModule(wrapCell(source, true), options));
     }
   }
 

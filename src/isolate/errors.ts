@@ -40,12 +40,7 @@ export function describeCellError(error: unknown): string {
 }
 
 /** Hints for the mistakes models make most, appended to the compiler's message. */
-const COMPILE_HINTS: readonly { pattern: RegExp; hint: string }[] = [
-  {
-    pattern: /^SyntaxError: Illegal return statement/,
-    hint: 'a cell is a module, not a function body: output a value with text(value) instead of returning it',
-  },
-];
+const COMPILE_HINTS: readonly { pattern: RegExp; hint: string }[] = [];
 
 /** A compile error of a cell, with a hint when it is a known model-shaped mistake. */
 export function describeCompileError(error: unknown): string {
@@ -73,7 +68,9 @@ export async function explainCompileError(
     raw.release();
     if (specifier !== undefined) return `Unsupported import in cell: ${specifier}`;
   } catch (rawError) {
-    return describeCompileError(rawError);
+    const raw = describeCompileError(rawError);
+    // A cell that returns at its top level: what failed is its run as a function body.
+    if (!raw.startsWith('SyntaxError: Illegal return statement')) return raw;
   }
   return describeCompileError(error);
 }

@@ -164,10 +164,20 @@ export const refuseImport = (specifier: string): never => {
  * output. The prefix is one line, hidden from stack traces by `lineOffset: -1`. The hook is taken
  * off the global object before the cell runs, under a name made for this cell alone.
  */
-export function wrapCell(source: string): string {
+export function wrapCell(source: string, returns = false): string {
   const hook = `__cc${randomUUID().replaceAll('-', '')}`;
+  const start = `const ${hook} = globalThis.__codecell$; delete globalThis.__codecell$; try `;
+  if (!returns) return `${start}{\n${source}\n} catch (error) { ${hook}.fail(error); } ${hook}.done();`;
+  // A cell that returns at its top level runs as the body of an async function; what it returns
+  // is its result. Only a source that fails to compile as a module because of that is so run. Its
+  // error's stack leaves out the frame of the line that calls it (the one after the source).
+  const calledAt = source.split('\n').length + 1;
   return (
-    `const ${hook} = globalThis.__codecell$; delete globalThis.__codecell$; try ` +
-    `{\n${source}\n} catch (error) { ${hook}.fail(error); } ${hook}.done();`
+    `${start}{ ${hook}.returned(await (async () => {\n${source}\n})()); }` +
+    ` catch (error) { ${hook}.fail(error, ${calledAt}); } ${hook}.done();`
   );
 }
+
+/** True for the compile error of a module that returns at its top level. */
+export const returnsAtTopLevel = (description: string): boolean =>
+  description.startsWith('SyntaxError: Illegal return statement');
