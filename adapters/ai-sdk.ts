@@ -75,7 +75,7 @@ export type AiSdkCodeModeTools = Record<string, Tool<ExecInput, CodeModeResult> 
 
 /** An AI SDK tool set as a session's tools: their definitions, and a delegate that runs them. */
 export interface AiSdkToolSource {
-  /** One definition per tool: its key as the name, its description, its input as JSON Schema. */
+  /** One definition per tool: its key as the name, its description, its input (and output) as JSON Schema. */
   readonly tools: ToolDefinition[];
   /** Runs a cell's call with the tool's `execute` (the cell's signal as its `abortSignal`). */
   readonly delegate: Pick<SessionRuntimeDelegate, 'invokeTool'>;
@@ -98,10 +98,18 @@ export async function aiSdkToolSource(toolSet: ToolSet, context: unknown = {}): 
     entries.map(async ([name, each]): Promise<ToolDefinition> => {
       if (typeof each.execute !== 'function') throw new TypeError(`aiSdkToolSource: tool ${name} has no execute`);
       const inputSchema = (await asSchema(each.inputSchema).jsonSchema) as { [key: string]: JsonValue };
+      // Its declared output types the result in the declarations the model reads.
+      const outputSchema =
+        each.outputSchema === undefined ? undefined : ((await asSchema(each.outputSchema).jsonSchema) as JsonValue);
       // A description may be a function of the tool's context.
       const description =
         typeof each.description === 'function' ? each.description({ context } as never) : each.description;
-      return { name, ...(description === undefined ? {} : { description }), inputSchema };
+      return {
+        name,
+        ...(description === undefined ? {} : { description }),
+        inputSchema,
+        ...(outputSchema === undefined ? {} : { outputSchema }),
+      };
     }),
   );
   const byName = new Map(entries);

@@ -15,6 +15,7 @@ import { codecellIsolateDriver, tanstackToolSource } from '../adapters/tanstack.
 import { SessionBuilder } from '../host/index.js';
 import {
   createCodeModeTools,
+  renderToolDeclarations,
   type CellStreamEvent,
   type CodeModeResult,
   type SessionRuntimeDelegate,
@@ -285,6 +286,20 @@ test("codecell/ai-sdk: an AI SDK tool set becomes a session's tools, schemas che
   await session.terminate(waiting.cellId);
   assert.equal(seen.at(-1)?.aborted(), true, "the cell's signal reached the tool's execute as its abortSignal");
   await assert.rejects(aiSdkToolSource({ bare: { inputSchema: z.object({}) } } as never), /tool bare has no execute/);
+});
+
+test("codecell/ai-sdk: a tool's outputSchema types its result in the declarations the model reads", async () => {
+  const source = await aiSdkToolSource({
+    weather: tool({
+      inputSchema: z.object({ city: z.string() }),
+      outputSchema: z.object({ celsius: z.number(), sky: z.enum(['clear', 'cloudy']) }),
+      execute: async () => ({ celsius: 21, sky: 'clear' as const }),
+    }),
+  });
+  assert.match(
+    renderToolDeclarations(source.tools),
+    /weather\(input: \{\n\s+city: string;\n\s+\}\): Promise<\{\n\s+celsius: number;\n\s+sky: "clear" \| "cloudy";\n\s+\}>;/,
+  );
 });
 
 test("codecell/tanstack: TanStack server tools become a session's tools, schemas converted as TanStack does", async (t) => {
