@@ -58,10 +58,9 @@ export async function startTraceExport(plan: TraceExportPlan, serviceName: strin
       import('@opentelemetry/resources'),
     ]);
   } catch (error) {
-    throw new Error(
-      `exporting traces needs the OpenTelemetry SDK: ${OTEL_INSTALL} (${messageOf(error)})`,
-      { cause: error },
-    );
+    throw new Error(`exporting traces needs the OpenTelemetry SDK: ${OTEL_INSTALL} (${messageOf(error)})`, {
+      cause: error,
+    });
   }
   const [api, sdk, otlp, contexts, resources] = modules;
   const url =
