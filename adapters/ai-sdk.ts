@@ -73,6 +73,18 @@ export function codeModeTools(target: CodeModeTarget, options: CodeModeToolsOpti
 /** What codeModeTools returns: the two AI SDK tools, keyed by their names (exec and wait by default). */
 export type AiSdkCodeModeTools = Record<string, Tool<ExecInput, CodeModeResult> | Tool<WaitInput, CodeModeResult>>;
 
+/** Which tools cells may call, as the AI SDK says it. */
+export interface AiSdkToolSourceOptions {
+  /**
+   * generateText's `experimental_toolCallers`: the callers each tool allows. A tool listed here
+   * without `callerName` (code, through exec) is left out: cells cannot call it, and the
+   * declarations the model reads leave it out.
+   */
+  toolCallers?: Readonly<Record<string, readonly string[] | undefined>>;
+  /** The name of the exec tool, as a caller (default 'exec'). */
+  callerName?: string;
+}
+
 /** An AI SDK tool set as a session's tools: their definitions, and a delegate that runs them. */
 export interface AiSdkToolSource {
   /** One definition per tool: its key as the name, its description, its input (and output) as JSON Schema. */
@@ -90,10 +102,16 @@ export interface AiSdkToolSource {
  * to run it). A tool that streams (an async iterable) gives the cell its last value. `context` is
  * what the tools get as their context (and a description that is a function of it).
  */
-export async function aiSdkToolSource(toolSet: ToolSet, context: unknown = {}): Promise<AiSdkToolSource> {
+export async function aiSdkToolSource(
+  toolSet: ToolSet,
+  context: unknown = {},
+  options: AiSdkToolSourceOptions = {},
+): Promise<AiSdkToolSource> {
   if (toolSet === null || typeof toolSet !== 'object')
     throw new TypeError('aiSdkToolSource: give a tool set ({ name: tool({ ... }) })');
-  const entries = Object.entries(toolSet);
+  const { toolCallers, callerName = 'exec' } = options;
+  // A tool whose callers (generateText's experimental_toolCallers) leave out code is not offered.
+  const entries = Object.entries(toolSet).filter(([name]) => toolCallers?.[name]?.includes(callerName) ?? true);
   const tools = await Promise.all(
     entries.map(async ([name, each]): Promise<ToolDefinition> => {
       if (typeof each.execute !== 'function') throw new TypeError(`aiSdkToolSource: tool ${name} has no execute`);

@@ -89,7 +89,9 @@ export interface AgentsToolSource {
  * made from zod by the SDK) check each call's input; a call runs the tool as the SDK would
  * (`invoke`, in a RunContext of `context`), so what it answers — its errors too, as the SDK's
  * error function words them — is what the cell gets. Hosted and computer tools are refused: they
- * do not run in this process.
+ * do not run in this process. Each call's `toolCall` says it came from code (`caller: { type:
+ * 'program', callerId: 'cell-<id>' }`); a tool whose `allowedCallers` leaves out 'programmatic' is
+ * not offered to cells.
  */
 export function agentsToolSource(tools: readonly Tool[], context: unknown = {}): AgentsToolSource {
   if (!Array.isArray(tools)) throw new TypeError('agentsToolSource: give an array of tool({ ... }) function tools');
@@ -97,7 +99,9 @@ export function agentsToolSource(tools: readonly Tool[], context: unknown = {}):
   for (const each of tools) {
     if (each.type !== 'function')
       throw new TypeError(`agentsToolSource: ${each.name} is a ${each.type} tool, not a function tool`);
-    byName.set(each.name, each);
+    // A tool only the model may call directly (allowedCallers without 'programmatic') is not offered.
+    const { allowedCallers } = each as { allowedCallers?: readonly string[] };
+    if (allowedCallers === undefined || allowedCallers.includes('programmatic')) byName.set(each.name, each);
   }
   return {
     tools: [...byName.values()].map((each) => ({
@@ -114,11 +118,13 @@ export function agentsToolSource(tools: readonly Tool[], context: unknown = {}):
           functionTool.needsApproval(new RunContext(context), call.input as never, call.callId),
         );
         const input = JSON.stringify(call.input ?? {});
+        // Made by a program: the cell's code (SDK 0.20's caller), named by the cell's id.
         const toolCall = {
           type: 'function_call',
           callId: call.callId,
           name: call.tool.name,
           arguments: input,
+          caller: { type: 'program', callerId: `cell-${call.cellId}` },
         } as const;
         return (await functionTool.invoke(new RunContext(context), input, { signal, toolCall })) as JsonValue;
       },
