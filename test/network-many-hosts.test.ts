@@ -181,7 +181,7 @@ describe('one HostClient over many hosts', { timeout: 120_000 }, () => {
   });
 
   test(
-    '1 000 sessions x 10 cells over 4 hosts: no event lost, duplicated or reordered',
+    '400 sessions x 10 cells over 4 hosts, 50 at once: no event lost, duplicated or reordered',
     { timeout: 240_000 },
     async (t) => {
       const services = await Promise.all(
@@ -216,7 +216,8 @@ describe('one HostClient over many hosts', { timeout: 120_000 }, () => {
       let next = 0;
       await Promise.all(
         Array.from({ length: 50 }, async () => {
-          while (next < 1_000) await runSession(next++);
+          // (400: the suite's time is bounded; npm run soak:rehome drives many more over 4 hosts.)
+          while (next < 400) await runSession(next++);
         }),
       );
       const spread = services.map((service) => service.stats.sessions);
