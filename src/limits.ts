@@ -32,6 +32,12 @@ export interface CellLimits {
    * the cell runs on but can no longer be paused by a CellInterrupt or replayed. 0: no journal.
    */
   journalMaxBytes: number;
+  /**
+   * UTF-8 bytes of output one observation (one exec or wait result) returns, text and images
+   * together (a session limit, capped host-wide): the rest of what it drained is cut, and a note
+   * says how much.
+   */
+  maxResultBytes: number;
 }
 
 const MiB = 1024 * 1024;
@@ -54,6 +60,7 @@ export const DEFAULT_LIMITS: Readonly<CellLimits> = Object.freeze({
   maxNotificationBytes: 64 * 1024,
   maxStoredBytes: 4 * MiB,
   journalMaxBytes: 1 * MiB,
+  maxResultBytes: 8 * MiB,
 });
 
 /** The smallest accepted value of each limit (isolated-vm refuses heaps under 8 MiB). */
@@ -73,6 +80,7 @@ const MINIMUMS: Readonly<CellLimits> = Object.freeze({
   maxNotificationBytes: 1,
   maxStoredBytes: 0,
   journalMaxBytes: 0,
+  maxResultBytes: 1024,
 });
 
 export const LIMIT_NAMES = Object.keys(DEFAULT_LIMITS) as (keyof CellLimits)[];
@@ -82,6 +90,7 @@ export const SESSION_LIMITS: readonly (keyof CellLimits)[] = [
   'maxCellsPerSession',
   'maxStoredBytes',
   'maxRunningCells',
+  'maxResultBytes',
 ];
 
 /**

@@ -13,6 +13,7 @@ const ON_PURPOSE: readonly (TerminationReason | undefined)[] = ['requested', 'sh
  */
 export function cellFailure(event: CellEvent): string | undefined {
   if (event.kind === 'completed') return event.error;
-  if (event.kind === 'terminated' && !ON_PURPOSE.includes(event.reason)) return `terminated (${event.reason})`;
+  if (event.kind === 'terminated' && !ON_PURPOSE.includes(event.reason))
+    return `terminated (${event.reason}${event.detail === undefined ? '' : `: ${event.detail}`})`;
   return undefined;
 }

@@ -81,9 +81,10 @@ export type CellEvent =
       /** How many of its oldest answered calls `toolCalls` leaves out (it lists at most 1 000). */
       toolCallsDropped?: number;
       /**
-       * Why, in words, where the reason leaves it open: why a cell lost with its host could not
-       * run again on another (no journal, past its bound, moved too often), or that its host
-       * named it as the cell whose isolate ran out of memory.
+       * Why, in words, where the reason leaves it open: which time limit ended it (`its
+       * wallTimeMs limit of 100 ms passed`), why a cell lost with its host could not run again on
+       * another (no journal, past its bound, moved too often), or that its host named it as the
+       * cell whose isolate ran out of memory.
        */
       detail?: string;
     }

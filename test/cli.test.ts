@@ -113,6 +113,21 @@ test('codecell run exits 2 with the usage on bad arguments', () => {
     assert.match(stderr, /usage: codecell run/);
   }
   assert.equal(codecell(['run', 'no-such-file.js']).status, 2);
+  const bad = codecell(['run', '-', '--cpu-time-ms', 'soon'], 'text(1)');
+  assert.deepEqual([bad.status, bad.stderr], [2, 'codecell run: --cpu-time-ms takes a whole number, got "soon"\n']);
+});
+
+test('codecell run --cpu-time-ms and --wall-time-ms end the cell, naming the limit', () => {
+  const spinning = codecell(['run', '-', '--cpu-time-ms', '200'], 'text("spin"); while (true) {}');
+  assert.deepEqual(
+    [spinning.status, spinning.stderr.trim().split('\n').at(-1)],
+    [1, 'cell terminated (timeLimit: it used its cpuTimeMs limit of 200 ms)'],
+  );
+  const waiting = codecell(['run', '-', '--wall-time-ms', '300'], 'await new Promise((r) => setTimeout(r, 60_000))');
+  assert.deepEqual(
+    [waiting.status, waiting.stderr.trim().split('\n').at(-1)],
+    [1, 'cell terminated (timeLimit: its wallTimeMs limit of 300 ms passed)'],
+  );
 });
 
 test('codecell run --json prints the final event; --ts strips types', () => {

@@ -56,7 +56,7 @@ test("isolated-vm's catastrophic error, on every Node: the cell ends with memory
   assert.deepEqual(after.items, [{ type: 'text', text: 'still serving' }]);
 });
 
-test('wallTimeMs terminates a cell that runs too long with timeLimit', async (t) => {
+test('wallTimeMs terminates a cell that runs too long with timeLimit, saying which limit', async (t) => {
   const runtime = newRuntime(t, new RecordingDelegate());
   const start = performance.now();
   const event = await (
@@ -65,12 +65,18 @@ test('wallTimeMs terminates a cell that runs too long with timeLimit', async (t)
       limits: { wallTimeMs: 100 },
     })
   ).initialEvent;
-  assert.deepEqual(event, {
-    kind: 'terminated',
-    cellId: event.cellId,
-    items: [{ type: 'text', text: 'start' }],
-    reason: 'timeLimit',
-  });
+  // (On a loaded machine the limit may pass before the cell printed: what it printed is kept.)
+  assert.deepEqual(
+    { ...event, items: [] },
+    {
+      kind: 'terminated',
+      cellId: event.cellId,
+      items: [],
+      reason: 'timeLimit',
+      detail: 'its wallTimeMs limit of 100 ms passed',
+    },
+  );
+  assert.ok(texts(event).every((text) => text === 'start'));
   assert.ok(ms(start) >= 95);
 });
 
@@ -79,6 +85,7 @@ test('cpuTimeMs terminates a CPU-bound cell with timeLimit, and a waiting cell i
   const spinning = await (await runtime.execute({ source: 'while (true) {}' })).initialEvent;
   assert.equal(spinning.kind, 'terminated');
   assert.equal(spinning.kind === 'terminated' && spinning.reason, 'timeLimit');
+  assert.equal(spinning.kind === 'terminated' && spinning.detail, 'it used its cpuTimeMs limit of 150 ms');
   const waiting = await (
     await runtime.execute({ source: 'await new Promise(r => setTimeout(r, 400)); text("waited")' })
   ).initialEvent;
@@ -96,6 +103,38 @@ test('maxOutputBytes terminates the cell with outputLimit and keeps the output s
   assert.equal(event.kind, 'terminated');
   assert.equal(event.kind === 'terminated' && event.reason, 'outputLimit');
   assert.deepEqual(texts(event), ['a'.repeat(600)]);
+});
+
+test('maxResultBytes bounds what one observation returns: the first items, the head of the next, a note', async (t) => {
+  const runtime = newRuntime(t, new RecordingDelegate(), { limits: { maxResultBytes: 1024 } });
+  const event = await (
+    await runtime.execute({ source: 'text("a".repeat(600)); text("é".repeat(300)); text("c".repeat(600))' })
+  ).initialEvent;
+  // 600 + 600 + 600 bytes ("é" is two): the first whole, 212 "é" of the second (424 bytes), a note.
+  assert.deepEqual(texts(event), [
+    'a'.repeat(600),
+    'é'.repeat(212),
+    '[output cut: 776 of 1800 bytes left out of this result (maxResultBytes is 1024)]',
+  ]);
+  assert.equal(event.kind, 'completed', 'the cell is not ended by it');
+  await assert.rejects(runtime.execute({ source: 'text(1)', limits: { maxResultBytes: 1_000_000 } }), {
+    code: 'ERR_INVALID_REQUEST',
+    message: /request\.limits\.maxResultBytes is a limit of the session, not of a cell/,
+  });
+  const capped = new SessionRuntime(new RecordingDelegate(), { caps: { maxResultBytes: 2048 } });
+  t.after(() => capped.shutdown());
+  const big = await (await capped.execute({ source: 'text("x".repeat(5000))' })).initialEvent;
+  assert.deepEqual(texts(big), [
+    'x'.repeat(2048),
+    '[output cut: 2952 of 5000 bytes left out of this result (maxResultBytes is 2048)]',
+  ]);
+  assert.throws(
+    () =>
+      new SessionRuntime(new RecordingDelegate(), { limits: { maxResultBytes: 4096 }, caps: { maxResultBytes: 2048 } }),
+    {
+      code: 'ERR_LIMIT_EXCEEDED',
+    },
+  );
 });
 
 test('a source over maxSourceBytes is refused with ERR_LIMIT_EXCEEDED', async (t) => {
@@ -178,6 +217,25 @@ test('the host reports its caps on initialize and enforces them on sessions', as
     linked.client.createSession(new RecordingDelegate(), { limits: { memoryMb: 4096, maxOutputBytes: -1 } }),
     { code: 'ERR_INVALID_REQUEST' },
   );
+});
+
+test('codecell-host --max-result-bytes caps every session on it, over stdio', async (t) => {
+  const client = await HostClient.spawn({
+    command: fileURLToPath(new URL('../../bin/codecell-host.js', import.meta.url)),
+    args: ['--max-result-bytes', '2048'],
+    logger: capturingLogger(),
+  });
+  t.after(() => client.close());
+  await assert.rejects(client.createSession(new RecordingDelegate(), { limits: { maxResultBytes: 4096 } }), {
+    code: 'ERR_LIMIT_EXCEEDED',
+  });
+  assert.equal(client.limits?.maxResultBytes, 2048, 'the host reports its cap');
+  const session = await client.createSession(new RecordingDelegate());
+  const event = await (await session.execute({ source: 'text("x".repeat(3000))' })).initialEvent;
+  assert.deepEqual(texts(event), [
+    'x'.repeat(2048),
+    '[output cut: 952 of 3000 bytes left out of this result (maxResultBytes is 2048)]',
+  ]);
 });
 
 test('a flood of un-awaited tool calls is bounded, and the session stays usable', async (t) => {

@@ -147,7 +147,9 @@ test(
         name: 'wait',
         arguments: { cell_id: cellId, yield_time_ms: 30_000 },
       })) as Result;
-      assert.deepEqual(textsOf(ended), [`cell ${cellId} was terminated (timeLimit)`]);
+      assert.deepEqual(textsOf(ended), [
+        `cell ${cellId} was terminated (timeLimit: it used its cpuTimeMs limit of 300 ms)`,
+      ]);
     }
     const next = (await limited.callTool({ name: 'exec', arguments: { source: 'text("after")' } })) as Result;
     assert.equal(textsOf(next)[0], 'after');

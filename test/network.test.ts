@@ -272,7 +272,13 @@ describe('codecell-host --listen', { timeout: 60_000 }, () => {
       maxJournalBytes: undefined,
       defaultLimits: { cpuTimeMs: 60_000, wallTimeMs: 600_000 },
       traces: undefined,
+      maxResultBytes: undefined,
     });
+    const bounded = hostCommand(['--max-result-bytes', '4096'], io() as never);
+    assert.deepEqual(bounded, { mode: 'stdio', traces: undefined, maxResultBytes: 4096 });
+    const tooSmall = io();
+    assert.equal(hostCommand(['--max-result-bytes', '10'], tooSmall as never), 2);
+    assert.match(tooSmall.err(), /--max-result-bytes must be at least 1024/);
     const capped = hostCommand(['--listen', '127.0.0.1:0', '--max-journal-bytes', '65536'], io() as never);
     assert.equal(typeof capped === 'object' && capped.mode === 'listen' && capped.maxJournalBytes, 65_536);
     const unlimited = hostCommand(

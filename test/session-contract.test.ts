@@ -47,7 +47,10 @@ for (const kind of [...bothKinds, spawnedHost, networkHost]) {
         cellFailure(await run('text(1); throw new Error("boom")')) ?? '',
         /^Error: boom\n {4}at cell\.js:1:/,
       );
-      assert.equal(cellFailure(await run('while (true) {}')), 'terminated (timeLimit)');
+      assert.equal(
+        cellFailure(await run('while (true) {}')),
+        'terminated (timeLimit: it used its cpuTimeMs limit of 200 ms)',
+      );
       const yielded = await run('await new Promise(() => {})', { kind: 'yieldAfter', ms: 0 });
       assert.equal(yielded.kind, 'yielded');
       assert.equal(cellFailure(yielded), undefined);

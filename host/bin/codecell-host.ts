@@ -47,7 +47,8 @@ keepMemoryFlat();
 const traces = await exportTraces(plan);
 if (plan.mode === 'stdio') {
   const isolatePool = new IsolatePool({ memoryBudgetMb: defaultMemoryBudgetMb() });
-  await createHost({ onCatastrophicError: exitAtOnce, isolatePool }).closed;
+  const caps = plan.maxResultBytes === undefined ? {} : { caps: { maxResultBytes: plan.maxResultBytes } };
+  await createHost({ onCatastrophicError: exitAtOnce, isolatePool, ...caps }).closed;
 } else {
   await serveNetwork(plan);
 }
@@ -81,7 +82,10 @@ async function serveNetwork(plan: Extract<HostPlan, { mode: 'listen' }>): Promis
       ...(plan.maxSessions === undefined ? {} : { maxSessionsPerConnection: plan.maxSessions }),
       ...(plan.maxCells === undefined ? {} : { maxLiveCellsPerConnection: plan.maxCells }),
       ...(plan.memoryBudgetMb === undefined ? {} : { memoryBudgetMb: plan.memoryBudgetMb }),
-      ...(plan.maxJournalBytes === undefined ? {} : { caps: { journalMaxBytes: plan.maxJournalBytes } }),
+      caps: {
+        ...(plan.maxJournalBytes === undefined ? {} : { journalMaxBytes: plan.maxJournalBytes }),
+        ...(plan.maxResultBytes === undefined ? {} : { maxResultBytes: plan.maxResultBytes }),
+      },
       defaultLimits: plan.defaultLimits,
       onCatastrophicError: exitAtOnce,
     });

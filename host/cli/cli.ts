@@ -21,8 +21,10 @@ import {
 } from '../../src/index.js';
 import { CODECELL_VERSION, DEFAULT_YIELD_MS, messageOf } from '../../src/internal.js';
 import { HostClient } from '../client/client.js';
+import { wholeNumber } from './host-args.js';
 
 const USAGE = `usage: codecell run <file|-> [--tools <tools.json|module>] [--yield <ms>] [--ts] [--json]
+                    [--cpu-time-ms <ms>] [--wall-time-ms <ms>]
        codecell mcp [--config <mcp.json>] [--upstream [name=]"<command> [args...]"] ...
        codecell --help | --version
 
@@ -33,6 +35,8 @@ const USAGE = `usage: codecell run <file|-> [--tools <tools.json|module>] [--yie
   --yield <ms>      how often to report that the cell is still running (default 10000)
   --ts              the cell is TypeScript (default: by the file's extension, else detected)
   --json            print only the final CellEvent as JSON
+  --cpu-time-ms <ms>  the cell's CPU time limit (default 60000; 0: none)
+  --wall-time-ms <ms> the cell's wall time limit (default 600000; 0: none)
 
 The cell's output goes to standard output; tool calls, notifications and progress to standard
 error. Exit status: 0 the cell completed, 1 it failed or was terminated, 2 bad usage.`;
@@ -142,6 +146,7 @@ interface RunPlan {
   yieldMs: number;
   typescript: boolean;
   json: boolean;
+  limits: { cpuTimeMs?: number; wallTimeMs?: number };
 }
 
 /** Runs the command; resolves with the process exit code (0 ok, 1 failed cell, 2 bad usage). */
@@ -157,7 +162,10 @@ export async function runCommand(args: string[], io: RunIo): Promise<number> {
     const event = await runCell(client, plan, io);
     if (plan.json) io.stdout.write(`${JSON.stringify(event)}\n`);
     else if (event.kind === 'completed' && event.error !== undefined) io.stderr.write(`${event.error}\n`);
-    else if (event.kind === 'terminated') io.stderr.write(`cell terminated (${event.reason ?? 'requested'})\n`);
+    else if (event.kind === 'terminated') {
+      const detail = event.detail === undefined ? '' : `: ${event.detail}`;
+      io.stderr.write(`cell terminated (${event.reason ?? 'requested'}${detail})\n`);
+    }
     return event.kind === 'completed' && event.error === undefined ? 0 : 1;
   } catch (error) {
     if (isCodeCellError(error) && error.code === 'ERR_HOST_EXITED') {
@@ -184,6 +192,8 @@ async function planRun(args: string[], io: RunIo): Promise<RunPlan | number> {
         yield: { type: 'string' },
         ts: { type: 'boolean' },
         json: { type: 'boolean' },
+        'cpu-time-ms': { type: 'string' },
+        'wall-time-ms': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     });
@@ -204,9 +214,14 @@ async function planRun(args: string[], io: RunIo): Promise<RunPlan | number> {
   }
   const file = positionals[0] ?? '-';
   try {
+    const limits: RunPlan['limits'] = {};
+    const cpuTimeMs = wholeNumber(values['cpu-time-ms'], 'cpu-time-ms');
+    const wallTimeMs = wholeNumber(values['wall-time-ms'], 'wall-time-ms');
+    if (cpuTimeMs !== undefined) limits.cpuTimeMs = cpuTimeMs;
+    if (wallTimeMs !== undefined) limits.wallTimeMs = wallTimeMs;
     const source = await readSource(file, io.stdin);
     const setup = await loadTools(values.tools);
-    return { file, source, setup, yieldMs, typescript: values.ts === true, json: values.json === true };
+    return { file, source, setup, yieldMs, typescript: values.ts === true, json: values.json === true, limits };
   } catch (error) {
     io.stderr.write(`codecell run: ${messageOf(error)}\n`);
     return 2;
@@ -215,7 +230,7 @@ async function planRun(args: string[], io: RunIo): Promise<RunPlan | number> {
 
 /** Runs the cell to its end, its output streamed (unless --json); resolves with its terminal event. */
 async function runCell(client: HostClient, plan: RunPlan, io: RunIo): Promise<CellEvent> {
-  const runtime = await client.createSession(plan.setup.delegate, { tools: plan.setup.tools });
+  const runtime = await client.createSession(plan.setup.delegate, { tools: plan.setup.tools, limits: plan.limits });
   const start = performance.now();
   const language = plan.typescript || /\.[mc]?ts$/.test(plan.file) ? 'typescript' : 'auto';
   const filename = plan.file === '-' ? undefined : basename(plan.file);

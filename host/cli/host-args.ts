@@ -34,6 +34,8 @@ const HOST_USAGE = [
   "  --max-journal-bytes <n>   the most a cell's journal may hold here (journalMaxBytes; default 16 MiB)",
   "  --cpu-time-ms <ms>        a cell's CPU time where its session sets none (default 60000; 0: none)",
   "  --wall-time-ms <ms>       a cell's wall time where its session sets none (default 600000; 0: none)",
+  '  --max-result-bytes <n>    the most output one exec/wait result returns (maxResultBytes; no session',
+  '                            may set more; the rest is cut, saying how much; stdio too)',
   '  --otlp-endpoint <url>     export traces over OTLP/HTTP to this collector (also: OTEL_TRACES_EXPORTER=otlp',
   '                            with the OTEL_EXPORTER_OTLP_* variables); needs the OpenTelemetry SDK',
   '  --help                    this text',
@@ -41,7 +43,11 @@ const HOST_USAGE = [
 ].join('\n');
 
 /** How codecell-host serves: on stdio, or listening on a port; and where its traces go, if anywhere. */
-export type HostPlan = { traces: TraceExportPlan | undefined } & (
+export type HostPlan = {
+  traces: TraceExportPlan | undefined;
+  /** The host-wide cap on maxResultBytes (--max-result-bytes). */
+  maxResultBytes: number | undefined;
+} & (
   | { mode: 'stdio' }
   | {
       mode: 'listen';
@@ -95,6 +101,7 @@ export function hostCommand(args: readonly string[], io: Io): HostPlan | number 
         'cpu-time-ms': { type: 'string' },
         'wall-time-ms': { type: 'string' },
         'otlp-endpoint': { type: 'string' },
+        'max-result-bytes': { type: 'string' },
       },
     }));
   } catch (error) {
@@ -109,8 +116,12 @@ export function hostCommand(args: readonly string[], io: Io): HostPlan | number 
     return 0;
   }
   let traces: TraceExportPlan | undefined;
+  let maxResultBytes: number | undefined;
   try {
     traces = traceExportPlan(values['otlp-endpoint'] as string | undefined, io.env ?? process.env);
+    maxResultBytes = wholeNumber(values['max-result-bytes'] as string | undefined, 'max-result-bytes');
+    if (maxResultBytes !== undefined && maxResultBytes < 1024)
+      throw new Error('--max-result-bytes must be at least 1024');
   } catch (error) {
     return fail(messageOf(error));
   }
@@ -129,10 +140,16 @@ export function hostCommand(args: readonly string[], io: Io): HostPlan | number 
       'cpu-time-ms',
       'wall-time-ms',
     ].find((name) => values[name] !== undefined);
-    return stray === undefined ? { mode: 'stdio', traces } : fail(`--${stray} needs --listen`);
+    return stray === undefined ? { mode: 'stdio', traces, maxResultBytes } : fail(`--${stray} needs --listen`);
   }
   try {
-    return { mode: 'listen', traces, ...address(listen), ...listenOptions(values, io.env ?? process.env) };
+    return {
+      mode: 'listen',
+      traces,
+      maxResultBytes,
+      ...address(listen),
+      ...listenOptions(values, io.env ?? process.env),
+    };
   } catch (error) {
     return fail(messageOf(error));
   }
@@ -158,7 +175,7 @@ export function wholeNumber(text: string | undefined, flag: string): number | un
 function listenOptions(
   values: Record<string, string | boolean | undefined>,
   env: NodeJS.ProcessEnv,
-): Omit<Extract<HostPlan, { mode: 'listen' }>, 'mode' | 'host' | 'port' | 'traces'> {
+): Omit<Extract<HostPlan, { mode: 'listen' }>, 'mode' | 'host' | 'port' | 'traces' | 'maxResultBytes'> {
   const file = (name: string): Buffer | undefined => {
     const path = values[name] as string | undefined;
     if (path === undefined) return undefined;

@@ -36,6 +36,8 @@ const MCP_USAGE = `${MCP_SYNOPSIS}[--upstream name=<url>] ...
   --on-cancel <what>    a cancelled exec/wait: terminate its cell (default) or detach from it
   --cpu-time-ms <ms>    a cell's CPU time limit (default 60000; 0: none)
   --wall-time-ms <ms>   a cell's wall time limit (default 600000; 0: none)
+  --max-result-bytes <n> the most output one exec/wait result returns (default 8 MiB; the rest is
+                        cut, saying how much)
   --otlp-endpoint <url> export traces over OTLP/HTTP (also: OTEL_TRACES_EXPORTER=otlp with the
                         OTEL_EXPORTER_OTLP_* variables); needs the OpenTelemetry SDK
   --help, --version
@@ -78,6 +80,7 @@ const FLAGS = {
   'startup-ms': { type: 'string' },
   'cpu-time-ms': { type: 'string' },
   'wall-time-ms': { type: 'string' },
+  'max-result-bytes': { type: 'string' },
   'otlp-endpoint': { type: 'string' },
 } as const;
 
@@ -94,10 +97,12 @@ async function planOf(args: string[], io: McpIo): Promise<McpPlan | number> {
   for (const [flag, limit] of [
     ['cpu-time-ms', 'cpuTimeMs'],
     ['wall-time-ms', 'wallTimeMs'],
+    ['max-result-bytes', 'maxResultBytes'],
   ] as const) {
     const value = whole(flag);
     if (value !== undefined) limits[limit] = value;
   }
+  if ((limits.maxResultBytes ?? 1024) < 1024) throw new Error('--max-result-bytes must be at least 1024');
   const onCancel = values['on-cancel'] ?? 'terminate';
   if (onCancel !== 'terminate' && onCancel !== 'detach')
     throw new Error(`--on-cancel takes terminate or detach, got ${JSON.stringify(onCancel)}`);

@@ -52,7 +52,7 @@ export abstract class CellRun {
     this.isolate = isolate;
     this.span = options.span;
     this.callbacks = new CallbackSet({ maxConcurrentToolCalls: options.limits.maxConcurrentToolCalls });
-    this.output = new OutputBuffer(options.limits.maxOutputBytes);
+    this.output = new OutputBuffer(options.limits.maxOutputBytes, options.limits.maxResultBytes);
     this.rejections = this.newRejections();
     this.durability = new CellDurability(
       {
@@ -134,7 +134,7 @@ export abstract class CellRun {
 
   protected run(source: string, filename: string, configText: string): void {
     const journal = this.durability.sandboxJournal();
-    const timeLimit = (): void => this.#terminateInternal('timeLimit');
+    const timeLimit = (why: string): void => this.#terminateInternal('timeLimit', why);
     const running = (): void =>
       void (this.#stopWatching = watchTimeLimits(this.options.limits, () => this.isolate.cpuTimeMs, timeLimit));
     const failed = (error: unknown): void =>
@@ -230,10 +230,7 @@ export abstract class CellRun {
     else this.#terminateInternal('outputLimit');
   }
 
-  /**
-   * The isolate went idle (or a frontier observer attached): judge the frontier on the next turn,
-   * once tool results the delegate already settled have reached the isolate.
-   */
+  /** The isolate went idle (or a frontier observer attached): judge the frontier next turn, after settled results. */
   #onIdle(): void {
     // A run from the journal that waits with recorded work undone will never do it: it diverged.
     if (this.durability.replaying) {
@@ -349,8 +346,8 @@ export abstract class CellRun {
       );
   }
 
-  #terminateInternal(reason: TerminationReason): void {
-    if (isLive(this.state)) this.#termination = this.#terminate(this.state, reason);
+  #terminateInternal(reason: TerminationReason, detail?: string): void {
+    if (isLive(this.state)) this.#termination = this.#terminate(this.state, reason, undefined, detail);
   }
 
   /** Stops the isolate now, cancels every callback under one deadline, then `terminated`. */
@@ -358,6 +355,7 @@ export abstract class CellRun {
     from: StateOf<'running' | 'settling' | 'finishing' | 'interrupted'>,
     reason: TerminationReason,
     shared?: Deadline,
+    detail?: string,
   ): Promise<void> {
     const deadline = shared ?? new Deadline(this.options.callbackAbortDeadlineMs);
     const terminating = transition(from, { phase: 'terminating', reason, deadline });
@@ -371,7 +369,8 @@ export abstract class CellRun {
     if (shared === undefined) deadline.clear();
     const toolOf = (index: number) => toolRefOf(this.options.tools[index]);
     const calls = reason === 'replayDiverged' ? { toolCalls: this.durability.journal.toolCalls(toolOf) } : {};
-    this.#end(terminating, { kind: 'terminated', cellId: this.id, items: [], reason, ...calls }, Promise.resolve());
+    const event: TerminalCellEvent = { kind: 'terminated', cellId: this.id, items: [], reason, ...calls };
+    this.#end(terminating, detail === undefined ? event : { ...event, detail }, Promise.resolve());
   }
 
   /** Ends this run's span with the cell's outcome (SPEC §14). */

@@ -47,12 +47,16 @@ export class SandboxTimers {
 export function watchTimeLimits(
   limits: Pick<CellLimits, 'wallTimeMs' | 'cpuTimeMs'>,
   cpuTimeMs: () => number,
-  onLimit: () => void,
+  onLimit: (why: string) => void,
 ): () => void {
   const { wallTimeMs, cpuTimeMs: cpuLimitMs } = limits;
-  const wall = wallTimeMs > 0 ? setTimeout(onLimit, wallTimeMs) : undefined;
+  const wall =
+    wallTimeMs > 0
+      ? setTimeout(() => onLimit(`its wallTimeMs limit of ${wallTimeMs} ms passed`), wallTimeMs)
+      : undefined;
   const every = Math.max(5, Math.min(50, Math.floor(cpuLimitMs / 10)));
-  const poll = cpuLimitMs > 0 ? setInterval(() => cpuTimeMs() > cpuLimitMs && onLimit(), every) : undefined;
+  const cpu = (): void => void (cpuTimeMs() > cpuLimitMs && onLimit(`it used its cpuTimeMs limit of ${cpuLimitMs} ms`));
+  const poll = cpuLimitMs > 0 ? setInterval(cpu, every) : undefined;
   return () => {
     clearTimeout(wall);
     clearInterval(poll);

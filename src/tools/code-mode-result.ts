@@ -54,7 +54,11 @@ export function codeModeResult(event: CellEvent): CodeModeResult {
         ? { ...base, status: 'completed' }
         : { ...base, status: 'failed', error: event.error };
     case 'terminated':
-      return { ...base, status: 'terminated', error: `terminated (${event.reason ?? 'requested'})` };
+      return {
+        ...base,
+        status: 'terminated',
+        error: `terminated (${event.reason ?? 'requested'}${event.detail === undefined ? '' : `: ${event.detail}`})`,
+      };
     case 'pending':
       return { ...base, status: 'pending', pending_tool_calls: event.pendingToolCallIds };
     case 'interrupted': {
