@@ -4,6 +4,7 @@
 // flags (the shebang passes them) imports its entry point; one started without restarts itself
 // with them.
 import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { unsupportedNodeMessage } from '../dist/src/isolate/node-support.js';
 
@@ -13,6 +14,7 @@ export async function launch(entry, flags = ['--no-node-snapshot']) {
     process.stderr.write(`${unsupported}\n`);
     process.exit(2);
   }
+  followNpm();
   const main = fileURLToPath(entry);
   const given = [...process.execArgv, ...(process.env.NODE_OPTIONS ?? '').split(/\s+/)];
   const missing = flags.filter(
@@ -31,4 +33,32 @@ export async function launch(entry, flags = ['--no-node-snapshot']) {
   // drains or ends as it should; this one follows its exit.
   for (const signal of ['SIGTERM', 'SIGINT', 'SIGHUP']) process.on(signal, () => child.kill(signal));
   child.on('exit', (code, signal) => process.exit(code ?? (signal ? 1 : 0)));
+}
+
+/** The parent of process `pid` (Linux, from /proc), or undefined when it is gone. */
+function parentOf(pid) {
+  try {
+    // The fields after the command's closing parenthesis: state, then the parent's pid.
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Under `npx` (npm exec), npm runs a bin through a shell that outlives npm: a killed npm would
+ * leave the bin serving on (a host holding its port). So the bin ends once npm's process is gone:
+ * its parent (npm, or the shell) or its parent's parent (npm, under a shell) changed. Linux only.
+ */
+function followNpm() {
+  if (process.env.npm_command !== 'exec' || process.platform !== 'linux') return;
+  const parent = process.ppid;
+  const grandparent = parentOf(parent);
+  const watch = setInterval(() => {
+    if (process.ppid === parent && parentOf(parent) === grandparent) return;
+    process.stderr.write('codecell: npm exec, which started this process, is gone; exiting\n');
+    process.exit(1);
+  }, 500);
+  watch.unref();
 }

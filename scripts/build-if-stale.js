@@ -1,4 +1,6 @@
 // `npm start` builds only when a source file is newer than the last build (dist/.built).
+// `--stamp` (the end of `npm run build`, so of `npm ci`'s prepare too) only records a build;
+// `--dry-run` says `stale` or `fresh` and builds nothing.
 import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -21,7 +23,8 @@ const sources = Math.max(
   ...['src', 'host', 'sandbox', 'adapters', 'bench', 'test'].map((dir) => newest(join(root, dir))),
   ...['tsconfig.json', 'package.json'].map((file) => statSync(join(root, file)).mtimeMs),
 );
-if (!existsSync(stamp) || statSync(stamp).mtimeMs < sources) {
-  execFileSync('npm', ['run', 'build'], { cwd: root, stdio: 'inherit' });
-  writeFileSync(stamp, `${new Date().toISOString()}\n`);
-}
+const stale = !existsSync(stamp) || statSync(stamp).mtimeMs < sources;
+if (process.argv.includes('--stamp')) writeFileSync(stamp, `${new Date().toISOString()}\n`);
+else if (process.argv.includes('--dry-run')) console.log(stale ? 'stale' : 'fresh');
+// (The build writes the stamp itself.)
+else if (stale) execFileSync('npm', ['run', 'build'], { cwd: root, stdio: 'inherit' });

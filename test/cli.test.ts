@@ -1,10 +1,11 @@
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { cpSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { waitFor } from './helpers.js';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const CLI = fileURLToPath(new URL('../../bin/codecell.js', import.meta.url));
@@ -136,6 +137,17 @@ test('codecell run --json prints the final event; --ts strips types', () => {
   assert.deepEqual(JSON.parse(stdout), { kind: 'completed', cellId: '1', items: [{ type: 'text', text: '42' }] });
 });
 
+test('npm start builds nothing after a build (npm ci builds in prepare): the build leaves its stamp', () => {
+  const scripts = (JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { scripts: Record<string, string> })
+    .scripts;
+  assert.match(scripts.build ?? '', /&& node scripts\/build-if-stale\.js --stamp$/, 'the build ends by stamping');
+  assert.equal(scripts.prepare, 'npm run build');
+  const stale = (...flags: string[]) =>
+    spawnSync(process.execPath, [join(root, 'scripts/build-if-stale.js'), ...flags], { encoding: 'utf8' }).stdout;
+  assert.equal(stale('--stamp'), '');
+  assert.equal(stale('--dry-run'), 'fresh\n', 'npm start would not build again');
+});
+
 test('npm start: the demo runs its steps against a real codecell-host and exits 0', () => {
   const result = spawnSync(process.execPath, ['--no-node-snapshot', DEMO], {
     cwd: root,
@@ -187,4 +199,49 @@ test('codecell mcp without @modelcontextprotocol/sdk installed says what to inst
   });
   assert.equal(run.status, 0, run.stderr);
   assert.equal(run.stdout, '42\n');
+});
+
+test('under npx, a codecell-host whose npm process is killed stops serving (no orphan holds its port)', async (t) => {
+  // What npm exec does: a shell runs the bin, with npm_command=exec; then npm is killed (SIGKILL).
+  const host = join(root, 'bin/codecell-host.js');
+  const npm = `require('node:child_process').spawn('sh', ['-c', ${JSON.stringify(`"${process.execPath}" "${host}" --listen 127.0.0.1:0 & wait`)}], { stdio: 'inherit' }); setInterval(() => {}, 1000);`;
+  const fakeNpm = spawn(process.execPath, ['-e', npm], {
+    env: { ...process.env, npm_command: 'exec' },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  t.after(() => fakeNpm.kill('SIGKILL'));
+  let stderr = '';
+  fakeNpm.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
+  await waitFor(() => /listening on ws:\/\/127\.0\.0\.1:\d+/.test(stderr), 30_000);
+  const port = Number(/listening on ws:\/\/127\.0\.0\.1:(\d+)/.exec(stderr)?.[1]);
+  const answers = async (): Promise<boolean> => {
+    try {
+      return (await fetch(`http://127.0.0.1:${port}/healthz`)).ok;
+    } catch {
+      return false;
+    }
+  };
+  assert.equal(await answers(), true);
+  fakeNpm.kill('SIGKILL');
+  let gone = false;
+  for (let tries = 0; tries < 100 && !gone; tries++) {
+    gone = !(await answers());
+    if (!gone) await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  assert.equal(gone, true, 'the port was freed');
+});
+
+test('codecell-host started by hand in a terminal says what it waits for; Ctrl-D ends it', () => {
+  // `script` gives it a terminal (util-linux); Ctrl-D at the start of a line is the end of its input.
+  const command = `"${process.execPath}" "${join(root, 'bin/codecell-host.js')}"`;
+  const run = spawnSync('script', ['-qec', command, '/dev/null'], {
+    input: '\u0004',
+    encoding: 'utf8',
+    timeout: 30_000,
+  });
+  assert.equal(run.status, 0, run.stderr);
+  assert.match(
+    run.stdout,
+    /^codecell-host: serving JSON-RPC on stdin\/stdout .*--listen <host>:<port>.*Ctrl-D ends it\r?\n/,
+  );
 });

@@ -33,11 +33,15 @@ const pretendNode20 =
 const NODE20_LINE =
   'codecell supports Node 22, 24 and 26 (isolated-vm has prebuilt binaries for those); this is Node 20.19.0';
 
-test('on an unsupported Node the runtime throws ERR_UNSUPPORTED_NODE at first use', () => {
-  const args = ['--no-node-snapshot', '--import', pretendNode20, '--input-type=module', '-e', probe];
-  const result = spawnSync(process.execPath, args, { encoding: 'utf8', timeout: 30_000 });
-  assert.equal(result.status, 0, result.stderr);
-  assert.equal(result.stdout, `ERR_UNSUPPORTED_NODE ${NODE20_LINE}\n`);
+test('on an unsupported Node the runtime throws ERR_UNSUPPORTED_NODE at first use, flag or no flag', () => {
+  // Without the flag too: the unsupported Node is the one error to fix (the flag would not help).
+  for (const flags of [['--no-node-snapshot'], []]) {
+    const args = [...flags, '--import', pretendNode20, '--input-type=module', '-e', probe];
+    const env = { ...process.env, NODE_OPTIONS: '' };
+    const result = spawnSync(process.execPath, args, { env, encoding: 'utf8', timeout: 30_000 });
+    assert.equal(result.status, 0, result.stderr);
+    assert.equal(result.stdout, `ERR_UNSUPPORTED_NODE ${NODE20_LINE}\n`, flags.join(' '));
+  }
 });
 
 test('NODE_OPTIONS=--no-node-snapshot is accepted as well as the flag', () => {

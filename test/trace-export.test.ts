@@ -115,13 +115,14 @@ describe('codecell-host exports its traces over OTLP/HTTP', { timeout: 60_000 },
       const stream = { write: (text: string) => errors.push(text) } as unknown as NodeJS.WritableStream;
       return { io: { stdout: stream, stderr: stream, env } as never, errors };
     };
-    assert.deepEqual(hostCommand([], io({}).io), { mode: 'stdio', traces: undefined });
+    const stdio = { mode: 'stdio', maxResultBytes: undefined } as const;
+    assert.deepEqual(hostCommand([], io({}).io), { ...stdio, traces: undefined });
     assert.deepEqual(hostCommand([], io({ OTEL_TRACES_EXPORTER: 'console, otlp' }).io), {
-      mode: 'stdio',
+      ...stdio,
       traces: { endpoint: undefined },
     });
     assert.deepEqual(hostCommand(['--otlp-endpoint', 'http://collector:4318'], io({}).io), {
-      mode: 'stdio',
+      ...stdio,
       traces: { endpoint: 'http://collector:4318' },
     });
     const bad = io({});

@@ -1,6 +1,8 @@
 // The lean wire (frames written whole, batched per turn) and the pool of host processes behind
 // one HostClient (issue 17).
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -8,7 +10,7 @@ import { PassThrough, Writable } from 'node:stream';
 import { test } from 'node:test';
 import { HostClient } from '../host/index.js';
 import { FramedReader, streamWriter } from '../host/wire/framing.js';
-import { capturingLogger, RecordingDelegate, texts } from './helpers.js';
+import { capturingLogger, RecordingDelegate, texts, waitFor } from './helpers.js';
 import { HOST_BIN } from './sessions.js';
 
 /** A writable that records each write it is given. */
@@ -262,4 +264,35 @@ test('a host command that cannot start rejects spawn at once, saying why', async
 test('processes must be a positive integer', async () => {
   await assert.rejects(HostClient.spawn({ processes: 0 }), { code: 'ERR_INVALID_REQUEST' });
   await assert.rejects(HostClient.spawn({ processes: 1.5 }), { code: 'ERR_INVALID_REQUEST' });
+});
+
+test('a HostClient.spawn() left idle without close() lets Node exit, and its host exits with it', async (t) => {
+  const script = `
+    const { HostClient } = await import(${JSON.stringify(new URL('../host/index.js', import.meta.url).href)});
+    const client = await HostClient.spawn({ processes: 1, command: ${JSON.stringify(HOST_BIN)}, args: [] });
+    const session = await client.createSession({ invokeTool: async () => 1, notify: async () => {} });
+    const { initialEvent } = await session.execute({ source: 'text(6 * 7)' });
+    await initialEvent;
+    await session.shutdown();
+    console.log(client.hosts[0].host); // then nothing: no close()
+  `;
+  const child = spawn(process.execPath, ['--no-node-snapshot', '--input-type=module', '-e', script], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  t.after(() => child.kill('SIGKILL'));
+  let printed = '';
+  child.stdout.on('data', (chunk: Buffer) => (printed += chunk.toString('utf8')));
+  const [code] = (await once(child, 'exit')) as [number | null];
+  assert.equal(code, 0, 'the process ended on its own');
+  const pid = Number(/^process (\d+)$/m.exec(printed)?.[1]);
+  assert.ok(pid > 0, printed);
+  const alive = (): boolean => {
+    try {
+      process.kill(pid, 0);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  await waitFor(() => !alive(), 10_000);
 });

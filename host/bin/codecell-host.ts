@@ -46,6 +46,12 @@ function keepMemoryFlat(): void {
 keepMemoryFlat();
 const traces = await exportTraces(plan);
 if (plan.mode === 'stdio') {
+  // Started by hand in a terminal: say what it waits for, instead of seeming to hang.
+  if (process.stdin.isTTY === true)
+    process.stderr.write(
+      'codecell-host: serving JSON-RPC on stdin/stdout for a client such as HostClient (codecell/host); ' +
+        'for the network, --listen <host>:<port>; --help for more; Ctrl-D ends it\n',
+    );
   const isolatePool = new IsolatePool({ memoryBudgetMb: defaultMemoryBudgetMb() });
   const caps = plan.maxResultBytes === undefined ? {} : { caps: { maxResultBytes: plan.maxResultBytes } };
   await createHost({ onCatastrophicError: exitAtOnce, isolatePool, ...caps }).closed;

@@ -105,6 +105,8 @@ export class HostLink {
   readonly #carrier: Carrier;
   /** Requests sent and not yet answered (the liveness watch runs while there are any). */
   #outstanding = 0;
+  /** Whether a spawned host's process and pipes keep this process alive (see hold). */
+  #held = true;
   readonly #liveness: Liveness;
   #death: CodeCellError | undefined;
   readonly #exited = Promise.withResolvers<void>();
@@ -202,6 +204,7 @@ export class HostLink {
   ): Promise<ResultOf<M>> {
     if (this.#death !== undefined) throw this.#death;
     this.#outstanding++;
+    this.hold();
     this.#watch();
     try {
       return await this.rpc.request(method, params, { signal, now });
@@ -209,6 +212,7 @@ export class HostLink {
       throw error instanceof RpcError ? errorFromWire(error) : error;
     } finally {
       this.#outstanding--;
+      this.hold();
     }
   }
 
@@ -251,6 +255,22 @@ export class HostLink {
   forget(sessionId: SessionId): void {
     this.remotes.delete(sessionId);
     this.sessions.unregister(sessionId);
+    this.hold();
+  }
+
+  /**
+   * A spawned host keeps this process alive only while it has sessions or requests outstanding:
+   * an idle HostClient that was never closed lets Node exit (the host then sees its input end and
+   * exits too). Called as sessions and requests come and go.
+   */
+  hold(): void {
+    const busy = this.remotes.size > 0 || this.#outstanding > 0;
+    const child = this.child;
+    if (busy === this.#held || child === undefined) return;
+    this.#held = busy;
+    for (const handle of [child, child.stdin, child.stdout] as ({ ref?(): void; unref?(): void } | null)[])
+      if (busy) handle?.ref?.();
+      else handle?.unref?.();
   }
 
   /** The host is gone: every pending call rejects, every delegate signal aborts. */

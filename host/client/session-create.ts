@@ -90,6 +90,7 @@ export async function createOnHost<S extends LinkedSession>(
     maxResultBytes: typeof maxToolResultBytes === 'number' ? maxToolResultBytes : undefined,
   });
   link.remotes.set(sessionId, session);
+  link.hold();
   link.sessions.register(sessionId, (entry) => session.receive(entry));
   return session;
 }

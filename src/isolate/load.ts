@@ -55,6 +55,9 @@ let snapshotChecked = false;
  * isolated-vm fail with a native stack or crash the process later.
  */
 export function assertIsolatesUsable(): void {
+  // The Node first: on one codecell cannot run on, the flag is no fix (one error, the real one).
+  const unsupported = unsupportedNodeMessage(process.versions.node);
+  if (unsupported !== undefined) throw new CodeCellError('ERR_UNSUPPORTED_NODE', unsupported);
   assertNodeSnapshotDisabled();
   loadIsolatedVm();
 }
