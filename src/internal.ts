@@ -12,6 +12,7 @@ export { settleIsolatesForExit } from './isolate/pool.js';
 export { isolatesDisposedCount } from './isolate/teardown.js';
 export { checkLimits, DEFAULT_LIMITS } from './limits.js';
 export { runGateTotals } from './isolate/run-gate.js';
+export { pausedCellsTotal } from './session/session-gate.js';
 export { consoleLogger } from './logger.js';
 export { INTERNAL_ERROR, INVALID_PARAMS } from './streams/pending-router.js';
 export { busyObserverError, SessionBase } from './session/session-base.js';

@@ -8,7 +8,7 @@ import { HostClient, type RemoteSession } from '../host/index.js';
 import { listen } from '../host/server/listen.js';
 import type { CodeCellError } from '../src/index.js';
 import { capturingLogger, texts, waitFor } from './helpers.js';
-import { echo, probe, startListening, TOOLS } from './network-helpers.js';
+import { echo, metric, probe, startListening, TOOLS } from './network-helpers.js';
 
 // The network transport, continued from network.test.ts: one HostClient over many hosts.
 
@@ -30,6 +30,12 @@ describe('one HostClient over many hosts', { timeout: 120_000 }, () => {
 
     const [doomed, ...others] = hosts as [(typeof hosts)[0], ...typeof hosts];
     const onDoomed = sessions.filter((session) => session.host === doomed.url);
+    // A cell running there when it dies runs on elsewhere, from its journal.
+    const waiting = await (onDoomed[0] as RemoteSession).execute(
+      { source: 'await new Promise((r) => setTimeout(r, 300)); text("went on")' },
+      { kind: 'yieldAfter', ms: 0 },
+    );
+    await waiting.initialEvent;
     doomed.child.kill('SIGKILL');
     await doomed.exited;
     const killedAt = performance.now();
@@ -46,6 +52,24 @@ describe('one HostClient over many hosts', { timeout: 120_000 }, () => {
     for (const result of results) assert.deepEqual(texts(result), ['alive']);
     assert.ok(onDoomed.length > 0);
     assert.ok(onDoomed.every((session) => session.isAlive && session.host !== doomed.url));
+    assert.deepEqual(
+      texts(await (onDoomed[0] as RemoteSession).observe(waiting.cellId, { kind: 'yieldAfter', ms: 30_000 })),
+      ['went on'],
+    );
+    // The hosts that took them count them in their metrics.
+    const scraped = await Promise.all(others.map(async (host) => (await probe(host.url, '/metrics')).text));
+    const moved = scraped.map((text) => metric(text, 'codecell_sessions_restored_total{from="move"}') ?? 0);
+    const replayed = scraped.map((text) => metric(text, 'codecell_cells_replayed_total') ?? 0);
+    assert.equal(
+      replayed.reduce((sum, count) => sum + count, 0),
+      1,
+      `cells replayed per host: ${replayed.join(', ')}`,
+    );
+    assert.equal(
+      moved.reduce((sum, count) => sum + count, 0),
+      onDoomed.length,
+      `sessions moved per host: ${moved.join(', ')}`,
+    );
     for (let i = 0; i < 20; i++) assert.notEqual((await client.createSession(echo())).host, doomed.url);
   });
 

@@ -10,8 +10,8 @@ import WebSocket from 'ws';
 import { HostClient } from '../host/index.js';
 import { hostCommand } from '../host/cli/host-args.js';
 import { listen } from '../host/server/listen.js';
-import type { CodeCellError } from '../src/index.js';
-import { capturingLogger, texts, waitFor } from './helpers.js';
+import { CellInterrupt, type CodeCellError } from '../src/index.js';
+import { capturingLogger, RecordingDelegate, texts, waitFor } from './helpers.js';
 import { echo, metric, probe, startListening, tokenFile, TOOLS } from './network-helpers.js';
 
 /**
@@ -77,6 +77,21 @@ describe('codecell-host --listen', { timeout: 60_000 }, () => {
     assert.equal(metric(metrics.text, 'codecell_tool_call_seconds_count{ok="true"}'), 1);
     assert.equal(metric(metrics.text, 'codecell_terminate_seconds_count'), 1);
     assert.equal(metric(metrics.text, 'codecell_cells_running'), 0);
+    assert.equal(metric(metrics.text, 'codecell_cells_paused'), 0);
+    // A cell a tool paused counts as paused; a session resumed from its snapshot, as restored.
+    const asking = new RecordingDelegate({
+      ask: () => {
+        throw new CellInterrupt({ approve: 'ask' });
+      },
+    });
+    const pausing = await client.createSession(asking, { tools: [{ name: 'ask' }] });
+    assert.equal((await (await pausing.execute({ source: 'await tools.ask({})' })).initialEvent).kind, 'interrupted');
+    assert.equal(metric((await probe(host.url, '/metrics')).text, 'codecell_cells_paused'), 1);
+    const resumed = await client.resumeSession(await pausing.suspend(), asking);
+    t.after(() => resumed.shutdown());
+    metrics = await probe(host.url, '/metrics');
+    assert.equal(metric(metrics.text, 'codecell_cells_paused'), 1, 'the paused cell, restored');
+    assert.equal(metric(metrics.text, 'codecell_sessions_restored_total{from="snapshot"}'), 1);
     for (const name of [
       'codecell_shutdown_seconds_count',
       'codecell_cells_executing',

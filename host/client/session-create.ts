@@ -39,7 +39,10 @@ export interface CreatedSession {
 }
 
 /** session/create's params: the session's own options, what a resume restores, and the mirror. */
-export type CreateParams = Omit<RemoteSessionOptions, 'signal' | 'setupTimeoutMs'> & { mirror?: boolean };
+export type CreateParams = Omit<RemoteSessionOptions, 'signal' | 'setupTimeoutMs'> & {
+  mirror?: boolean;
+  moved?: boolean;
+};
 
 /**
  * session/create on the link's host; `attach` makes (or moves) the session that receives what

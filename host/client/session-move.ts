@@ -138,7 +138,7 @@ export class SessionMove {
     this.#moving = (async () => {
       // Terminal events the old host still holds for this client are fetched before it goes.
       if (lost === undefined) await session.takeUnread(from);
-      const params: CreateParams = { ...this.#params, restore: this.#ledger.restore(), mirror: true };
+      const params: CreateParams = { ...this.#params, restore: this.#ledger.restore(), mirror: true, moved: true };
       await this.#rehome(
         (link) => createOnHost(link, params, undefined, (created) => session.attach(link, created)),
         from,

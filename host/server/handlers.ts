@@ -123,6 +123,7 @@ export function hostHandlers(host: HostContext): Handlers<'toHost'> {
       const cellId = (cell as { cellId?: unknown } | undefined)?.cellId;
       if (typeof cellId === 'string') sessions.traced(sessionId, cellId, _meta);
       await host.cells.admit(() => withTraceMeta(_meta, () => cells.replayCell(cell)));
+      host.stats.replayed();
       return {};
     },
     cellSettle: ({ sessionId, cellId, callId, answer }) => {
@@ -164,7 +165,7 @@ async function createSession(
 ) {
   const receivedAt = performance.now();
   refuseNewSession(host);
-  const { tools, limits, storedValues, setupSource, restore, mirror } = params;
+  const { tools, limits, storedValues, setupSource, restore, mirror, moved } = params;
   if (restore !== undefined && setupSource !== undefined)
     throw new CodeCellError(
       'ERR_INVALID_REQUEST',
@@ -215,6 +216,7 @@ async function createSession(
       ? new SessionRuntime(delegate, runtimeOptions)
       : SessionRuntime.resume({ version: 1, options: {}, ...restore }, delegate, runtimeOptions);
   host.sessions.add(sessionId, runtime);
+  if (restore !== undefined) host.stats.restored(moved === true ? 'move' : 'snapshot');
   if (mirror === true) host.sessions.mirror(sessionId, new JournalMirror(hostedCells(runtime), host.notify, sessionId));
   try {
     const started =

@@ -1,9 +1,10 @@
 // codecell-host's Prometheus metrics (prom-client), served at GET /metrics by a listening host:
-// its load (sessions, cells running, connections, whether it accepts sessions), cells by outcome,
+// its load (sessions, cells running and paused, connections, whether it accepts sessions), cells
+// by outcome, sessions moved or resumed here, cells replayed here,
 // tool-call latency, terminate and shutdown latency against the shared deadline, and Node's
 // defaults (event-loop delay, RSS, heap). Loaded only by a listening host.
 import * as prom from 'prom-client';
-import { runGateTotals } from '../../src/internal.js';
+import { pausedCellsTotal, runGateTotals } from '../../src/internal.js';
 import type { HostStats } from './stats.js';
 
 export interface HostMetrics {
@@ -51,6 +52,19 @@ export function hostMetrics(stats: HostStats, connections: () => number): HostMe
     buckets: DEADLINE_BUCKETS,
     registers,
   });
+  const restored = new prom.Counter({
+    name: 'codecell_sessions_restored_total',
+    help:
+      "Sessions created here from another's state: moved from a lost or draining host (move), " +
+      'or resumed from a snapshot.',
+    labelNames: ['from'],
+    registers,
+  });
+  const replayed = new prom.Counter({
+    name: 'codecell_cells_replayed_total',
+    help: 'Cells lost with their host that ran again here from their journal.',
+    registers,
+  });
   // Every tool call is observed: the two label sets are bound once, not hashed per call.
   const answered = toolCalls.labels({ ok: 'true' });
   const failed = toolCalls.labels({ ok: 'false' });
@@ -59,6 +73,8 @@ export function hostMetrics(stats: HostStats, connections: () => number): HostMe
     toolCall: (ms, ok) => (ok ? answered : failed).observe(ms / 1000),
     terminated: (ms) => terminate.observe(ms / 1000),
     shutDown: (ms) => shutdown.observe(ms / 1000),
+    sessionRestored: (from) => restored.inc({ from }),
+    cellReplayed: () => replayed.inc(),
   });
   return { contentType: registry.contentType, text: () => registry.metrics() };
 }
@@ -86,6 +102,9 @@ function registerGauges(registry: prom.Registry, stats: HostStats, connections: 
     'codecell_cells_waiting',
     'Cells with work to run that wait for a run slot of their session.',
     () => runGateTotals().waiting,
+  );
+  gauge('codecell_cells_paused', 'Cells a tool paused (CellInterrupt), waiting for resumeCell.', () =>
+    pausedCellsTotal(),
   );
   gauge('codecell_connections', 'Client connections open.', connections);
   gauge('codecell_accepting_sessions', '1 while the host accepts new sessions, 0 while it drains.', () =>

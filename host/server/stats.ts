@@ -13,6 +13,10 @@ export interface HostObserver {
   toolCall?(ms: number, ok: boolean): void;
   terminated?(ms: number): void;
   shutDown?(ms: number): void;
+  /** A session was created here from another's state: moved from a lost or draining host, or a snapshot. */
+  sessionRestored?(from: 'move' | 'snapshot'): void;
+  /** A cell lost with its host runs again here, from its client's journal. */
+  cellReplayed?(): void;
 }
 
 export class HostStats {
@@ -63,6 +67,14 @@ export class HostStats {
           return;
       }
     };
+  }
+
+  restored(from: 'move' | 'snapshot'): void {
+    for (const observer of this.#observers) observer.sessionRestored?.(from);
+  }
+
+  replayed(): void {
+    for (const observer of this.#observers) observer.cellReplayed?.();
   }
 
   /** Times `operation` for the observers' `terminated` or `shutDown`. */

@@ -154,6 +154,8 @@ export const Methods = {
       restore: checkedByRuntime<Pick<SessionSnapshot, 'storedValues' | 'nextCellId' | 'pausedCells'>>().optional(),
       /** Send session/stored with each commit of its stored values (the client re-homes with them). */
       mirror: z.boolean().optional(),
+      /** With `restore`: the session moved here from a host that was lost or drained (its metrics say so). */
+      moved: z.boolean().optional(),
     }),
   ),
   /** Waits for the session's cells to end, answers its snapshot and ends the session (suspend). */

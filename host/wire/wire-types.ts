@@ -150,6 +150,8 @@ export interface WireParams {
     restore?: Pick<SessionSnapshot, 'storedValues' | 'nextCellId' | 'pausedCells'>;
     /** Send session/stored with each commit of the session's stored values. */
     mirror?: boolean;
+    /** With `restore`: the session moved here from a host that was lost or drained. */
+    moved?: boolean;
   };
   cellExecute: InSession & { request: ExecuteRequest; observe?: ObserveMode } & Traced;
   cellObserve: InCell & { mode: ObserveMode };

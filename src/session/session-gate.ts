@@ -13,6 +13,11 @@ import type { CellLimits } from '../limits.js';
 import type { CellStreams } from '../streams/cell-streams.js';
 import { endSpan, type TraceSpan } from '../tracing.js';
 import type { CellId, Logger, SessionCellEvent } from '../types.js';
+
+/** Cells paused (CellInterrupt) in this process, over every session: a host's metrics read it. */
+let pausedCells = 0;
+
+export const pausedCellsTotal = (): number => pausedCells;
 import { Admissions } from './admissions.js';
 import type { SessionCells } from './session-cells.js';
 
@@ -124,8 +129,11 @@ export class SessionGate {
   /** A cell paused (it holds its journal and code of the memory budget), or runs again or closed (it lets go). */
   paused(cell: Cell, paused: boolean): void {
     this.#pausedMemory.get(cell)?.();
-    this.#pausedMemory.delete(cell);
-    if (paused) this.#pausedMemory.set(cell, this.#pool.reserveBytes(cell.heldBytes));
+    if (this.#pausedMemory.delete(cell)) pausedCells--;
+    if (paused) {
+      this.#pausedMemory.set(cell, this.#pool.reserveBytes(cell.heldBytes));
+      pausedCells++;
+    }
   }
 
   /** The session shuts down: admissions still waiting are refused with `error`. */
