@@ -15,7 +15,7 @@ import {
   type ExecInput,
   type WaitInput,
 } from '../src/index.js';
-import { WaitApprovals } from './wait-approvals.js';
+import { describePause, WaitApprovals } from './wait-approvals.js';
 
 /** The AI SDK's tool context (not exported by `ai`). */
 type Context = Record<string, unknown>;
@@ -66,8 +66,40 @@ function denialOf(messages: readonly ModelMessage[], toolCallId: string): { reas
 export function codeModeTools(target: CodeModeTarget, options: CodeModeToolsOptions = {}): AiSdkCodeModeTools {
   const codeMode = createCodeModeTools(target, options);
   const { exec, wait } = codeMode;
+  const approvals = new WaitApprovals(codeMode);
   // The keys are the names the model sees.
-  return { [exec.name]: asTool(exec), [wait.name]: asTool(wait, new WaitApprovals(codeMode)) };
+  const tools: AiSdkCodeModeTools = { [exec.name]: asTool(exec), [wait.name]: asTool(wait, approvals) };
+  approvalsOf.set(tools, { waitName: wait.name, approvals });
+  return tools;
+}
+
+const approvalsOf = new WeakMap<object, { waitName: string; approvals: WaitApprovals }>();
+
+/** What a tool approval function of generateText's `toolApproval` says of one call. */
+type ApprovalStatus = { type: 'user-approval'; reason: string } | { type: 'not-applicable' };
+
+/**
+ * generateText's `toolApproval` for the pair codeModeTools made (spread it into yours): the
+ * tool-approval-request for a wait on a paused cell then names the call it is about in its
+ * `reason` — `A cell wants to call tools.deleteAccount({"id":1})` — which the tools' own
+ * needsApproval (a yes or no) cannot.
+ */
+export function codeModeToolApproval(
+  tools: AiSdkCodeModeTools,
+): Record<string, (input: unknown, options: { toolCallId: string; messages: ModelMessage[] }) => ApprovalStatus> {
+  const found = approvalsOf.get(tools);
+  if (found === undefined) throw new TypeError('codeModeToolApproval: give the tools codeModeTools made');
+  const { waitName, approvals } = found;
+  return {
+    [waitName]: (input, { toolCallId, messages }) => {
+      const waited = (input ?? {}) as Partial<WaitInput>;
+      const pause = approvals.pauseOf(waited);
+      const asks = approvals.needsApproval(waited, toolCallId, (asked) => denialOf(messages, asked));
+      return asks && pause !== undefined
+        ? { type: 'user-approval', reason: describePause(pause) }
+        : { type: 'not-applicable' };
+    },
+  };
 }
 
 /** What codeModeTools returns: the two AI SDK tools, keyed by their names (exec and wait by default). */

@@ -3,7 +3,11 @@
 // framework's approval; approved, the call is made (the SDK runs wait only then). Denied, the SDK
 // tells the model so without running wait; the model's next wait on that cell then declines the
 // call — it fails in the cell, saying a person declined it — and reports how the cell went on.
-import type { CodeModeTools, WaitInput } from '../src/index.js';
+import { toolIdentifier, type CellPause, type CodeModeTools, type WaitInput } from '../src/index.js';
+
+/** What a person is asked about a paused call: the tool and its input. */
+export const describePause = (pause: CellPause): string =>
+  `A cell wants to call tools.${toolIdentifier(pause.tool)}(${JSON.stringify(pause.input ?? null)})`;
 
 export class WaitApprovals {
   readonly #codeMode: Pick<CodeModeTools, 'paused'>;
@@ -42,6 +46,11 @@ export class WaitApprovals {
     // Bounded: asks nobody answers are forgotten, oldest first.
     if (this.#asked.size > 1_024) this.#asked.delete(this.#asked.keys().next().value as string);
     return true;
+  }
+
+  /** The paused call a wait on `input.cell_id` would ask about (undefined: none). */
+  pauseOf(input: Partial<WaitInput>): CellPause | undefined {
+    return typeof input.cell_id === 'string' ? this.#codeMode.paused(input.cell_id) : undefined;
   }
 
   /** The decision wait.execute gets for a wait the framework let run: approved, declined, or none. */

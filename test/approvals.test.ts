@@ -10,7 +10,7 @@ import { test, type TestContext } from 'node:test';
 import { Agent, run, tool as agentsTool, type ModelRequest } from '@openai/agents';
 import { generateText, isStepCount, tool as aiSdkTool, type ModelMessage } from 'ai';
 import { z } from 'zod';
-import { aiSdkToolSource, codeModeTools as aiSdkTools } from '../adapters/ai-sdk.js';
+import { aiSdkToolSource, codeModeToolApproval, codeModeTools as aiSdkTools } from '../adapters/ai-sdk.js';
 import { agentsToolSource, codeModeTools as agentsTools } from '../adapters/openai-agents.js';
 import { tanstackToolSource } from '../adapters/tanstack.js';
 import {
@@ -116,6 +116,40 @@ test('codecell/ai-sdk: needsApproval tools pause the cell; approved they run, tw
   assert.equal(last.text, 'done');
   assert.equal(seen.at(-1)?.at(-1)?.status, 'completed');
   assertTwoOfThree(deleted, String(seen.at(-1)?.at(-1)?.output));
+});
+
+test('codecell/ai-sdk: codeModeToolApproval makes the approval request name the paused call', async (t) => {
+  const deleted: number[] = [];
+  const source = await aiSdkToolSource({
+    deleteAccount: aiSdkTool({
+      inputSchema: z.object({ id: z.number() }),
+      needsApproval: true,
+      execute: async ({ id }) => (deleted.push(id), { deleted: id }),
+    }),
+  });
+  const tools = aiSdkTools(sessionOf(t, source));
+  const model = aiSdkModel((step) =>
+    step === 1
+      ? aiSdkToolCall('exec-1', 'exec', {
+          ...execCall,
+          source: 'text(JSON.stringify(await tools.deleteAccount({ id: 7 })))',
+        })
+      : step === 2
+        ? aiSdkToolCall('wait-1', 'wait', waitCall())
+        : aiSdkText('done'),
+  );
+  const prompt: ModelMessage[] = [{ role: 'user', content: 'delete account 7' }];
+  const toolApproval = codeModeToolApproval(tools);
+  const first = await generateText({ model, tools, toolApproval, messages: prompt, stopWhen: isStepCount(5) });
+  const request = first.content.find((part) => part.type === 'tool-approval-request');
+  assert.equal(request?.reason, 'A cell wants to call tools.deleteAccount({"id":7})');
+  assert.equal(request?.toolCall.toolName, 'wait');
+  const response = { type: 'tool-approval-response' as const, approvalId: request.approvalId, approved: true };
+  const messages = [...prompt, ...first.responseMessages, { role: 'tool' as const, content: [response] }];
+  const second = await generateText({ model, tools, toolApproval, messages, stopWhen: isStepCount(5) });
+  assert.equal(second.text, 'done');
+  assert.deepEqual(deleted, [7]);
+  assert.throws(() => codeModeToolApproval({}), /give the tools codeModeTools made/);
 });
 
 test('codecell/ai-sdk: needsApproval as a function of the input asks only when it says so', async (t) => {

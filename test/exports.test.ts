@@ -52,7 +52,11 @@ test('codecell/host exports exactly these values', async () => {
 });
 
 test('the adapters export their entry points', async () => {
-  assert.deepEqual(Object.keys(await import('codecell/ai-sdk')).sort(), ['aiSdkToolSource', 'codeModeTools']);
+  assert.deepEqual(Object.keys(await import('codecell/ai-sdk')).sort(), [
+    'aiSdkToolSource',
+    'codeModeToolApproval',
+    'codeModeTools',
+  ]);
   assert.deepEqual(Object.keys(await import('codecell/openai-agents')).sort(), ['agentsToolSource', 'codeModeTools']);
   assert.deepEqual(Object.keys(await import('codecell/tanstack')).sort(), [
     'codecellIsolateDriver',

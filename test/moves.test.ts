@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { describe, test, type TestContext } from 'node:test';
 import { HostClient, type RemoteSession } from '../host/index.js';
 import { Observations } from '../host/client/observations.js';
-import type { CellEvent } from '../src/index.js';
+import { approvalInterrupt, type CellEvent } from '../src/index.js';
 import { capturingLogger, deferred, followCell, RecordingDelegate, texts, waitFor } from './helpers.js';
 import { startListening } from './network-helpers.js';
 
@@ -236,6 +236,37 @@ describe('what was in flight at the loss', { timeout: 120_000, concurrency: true
       delegate.calls.map((call) => `${call.callId} ${call.tool.name}`),
       ['tool-1 slow', 'tool-2 step', 'tool-3 step'],
     );
+  });
+
+  test('a paused cell moves with the calls waiting to pause it: they pause it in turn on the new host', async (t) => {
+    const client = await spawned(t);
+    const deleted: number[] = [];
+    const allMade = deferred();
+    const delegate: RecordingDelegate = new RecordingDelegate({
+      del: async (call) => {
+        if (delegate.calls.length >= 2) allMade.resolve();
+        if (call.approved !== true) {
+          await allMade.promise; // both calls are made before either pauses the cell
+          throw approvalInterrupt(call);
+        }
+        deleted.push((call.input as { id: number }).id);
+        return (call.input as { id: number }).id;
+      },
+    });
+    const session = await client.createSession(delegate, { tools: [{ name: 'del' }] });
+    const started = await session.execute({
+      source: 'const got = await Promise.all([tools.del({ id: 1 }), tools.del({ id: 2 })]); text(got.join(" "))',
+    });
+    const first = await started.initialEvent;
+    assert.equal(first.kind === 'interrupted' && first.callId, 'tool-1');
+    const wait = { kind: 'yieldAfter', ms: 60_000 } as const;
+    process.kill(session.hostPid as number, 'SIGKILL');
+    const second = await session.resumeCell(started.cellId, { approved: true }, wait);
+    assert.equal(second.kind === 'interrupted' && second.callId, 'tool-2', JSON.stringify(second));
+    assert.deepEqual(deleted, [1]);
+    const done = await session.resumeCell(started.cellId, { approved: true }, wait);
+    assert.deepEqual(texts(done), ['1 2']);
+    assert.deepEqual(deleted, [1, 2]);
   });
 
   test('a cell that read the clock 200 000 times between two calls keeps its journal and runs on elsewhere', async (t) => {

@@ -21,6 +21,7 @@ import type {
 } from '../../src/index.js';
 import { byteLength } from '../../src/internal.js';
 import { HostBrokeBound } from './host-durability.js';
+import { inputOf, toolRef, type LedgerCall } from './ledger-call.js';
 
 /** What an entry costs of a ledger's bound besides its text (as a host counts its journal). */
 const ENTRY_BYTES = 32;
@@ -39,28 +40,6 @@ export const MAX_CELL_MOVES = 8;
 export interface LedgerBudget {
   journalMaxBytes: number;
   maxSourceBytes: number;
-}
-
-const toolRef = ({ name, namespace }: { name: string; namespace?: string }): ToolCallRecord['tool'] =>
-  namespace === undefined ? { name } : { name, namespace };
-
-/** Where a call stands: made by the cell (journaled), served by the delegate, answered, delivered. */
-type CallState = 'made' | 'served' | 'answered' | 'delivered';
-
-interface LedgerCall {
-  readonly callId: string;
-  /** Its tool: an index into the cell's tools (journaled; -1 when not), or as the delegate got it. */
-  index: number;
-  tool: ToolCallRecord['tool'] | undefined;
-  /** Its input: as journaled (JSON text), or as served when the journal has it not. */
-  inputJson: string | undefined;
-  input: JsonValue | undefined;
-  state: CallState;
-  /** What the delegate did (SPEC §13's `toolCalls`): still working (`pending`), returned, threw. */
-  outcome: ToolCallRecord['outcome'];
-  /** The delegate's answer, kept only until the host's journal holds its delivery. */
-  answer: CallOutcome | undefined;
-  answerBytes: number;
 }
 
 /** What the cell runs: as its host said (its stored values by commit), or as this client restored it. */
@@ -203,6 +182,16 @@ export class CellLedger {
     this.#settle?.(callId, answer);
   }
 
+  /** The delegate asked to pause the cell at this call (its CellInterrupt's payload, JSON text). */
+  interrupted(callId: string, payload: string): void {
+    const call = this.#byId.get(callId);
+    if (call === undefined || call.state === 'delivered') return;
+    call.pauses = payload;
+    call.answerBytes += payload.length;
+    this.#answerBytes += payload.length;
+    this.#checkBound();
+  }
+
   /** Output items of the cell reached this client (an observation's answer). */
   itemsSeen(count: number): void {
     this.#outputs += count;
@@ -228,13 +217,7 @@ export class CellLedger {
       const tool = call.tool ??
         (definition === undefined ? undefined : toolRef(definition)) ??
         this.#tools[call.index] ?? { name: 'unknown' };
-      const input =
-        call.inputJson === undefined
-          ? call.input
-          : call.inputJson === ''
-            ? undefined
-            : (JSON.parse(call.inputJson) as JsonValue);
-      toolCalls.push({ callId: call.callId, tool, input, outcome: call.outcome });
+      toolCalls.push({ callId: call.callId, tool, input: inputOf(call), outcome: call.outcome });
     }
     return this.#dropped === 0 ? { toolCalls } : { toolCalls, toolCallsDropped: this.#dropped };
   }
@@ -262,10 +245,15 @@ export class CellLedger {
     const { seed, stored: _, ...run } = start;
     const calls: JournaledCall[] = [];
     const outstanding: string[] = [];
+    // Calls that asked to pause it besides the one it is paused at: it pauses at each in turn there.
+    const queued: { callId: string; payload: JsonValue }[] = [];
     for (const call of this.#calls) {
       if (call.state === 'made') continue;
       calls.push({ callId: call.callId, index: call.index, inputJson: call.inputJson ?? '' });
-      if (call.state !== 'delivered') outstanding.push(call.callId);
+      if (call.state === 'delivered') continue;
+      if (call.pauses !== undefined && call.callId !== this.#paused?.callId)
+        queued.push({ callId: call.callId, payload: JSON.parse(call.pauses) as JsonValue });
+      else outstanding.push(call.callId);
     }
     const journal = {
       seed,
@@ -276,7 +264,8 @@ export class CellLedger {
       notifications: this.#notifications,
     };
     const paused = this.#paused === undefined ? {} : { paused: this.#paused, held: this.#held };
-    return { cellId: this.cellId, ...run, storedValues: values, journal, outstanding, ...paused };
+    const waiting = queued.length === 0 ? {} : { queued };
+    return { cellId: this.cellId, ...run, storedValues: values, journal, outstanding, ...paused, ...waiting };
   }
 
   /**
@@ -328,6 +317,7 @@ export class CellLedger {
     this.#answerBytes -= call.answerBytes;
     call.answer = undefined;
     call.answerBytes = 0;
+    call.pauses = undefined;
     call.state = 'delivered';
     if (call.outcome === 'pending') call.outcome = delivery.ok ? 'returned' : 'threw';
     if (this.#held.length > 0)

@@ -42,6 +42,8 @@ export interface ServedCall {
   settled(outcome: 'returned' | 'threw'): void;
   /** The outcome as the cell gets it, and the size of its text. */
   answered(answer: CallOutcome, bytes: number): void;
+  /** The delegate asked to pause the cell at this call (its payload as JSON text). */
+  interrupted?(payload: string): void;
 }
 
 /**
@@ -97,7 +99,7 @@ export function serveDelegateCall(
       if (interrupt === undefined) {
         served?.settled('threw');
         answered({ error: message }, message.length);
-      }
+      } else served?.interrupted?.(interrupt);
       if (!call.open) return; // given up by the host (cell/cancel, shutdown): no answer to make
       const kind = errorKindOf(error);
       const data = interrupt !== undefined ? { interrupt } : kind === '' ? undefined : { kind };

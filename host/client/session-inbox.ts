@@ -80,6 +80,7 @@ export class SessionInbox {
     const served = ledger && {
       settled: (outcome: 'returned' | 'threw') => ledger.settled(cellId, callId, outcome),
       answered: (answer: CallOutcome, bytes: number) => ledger.answered(cellId, callId, answer, bytes),
+      interrupted: (payload: string) => ledger.interrupted(cellId, callId, payload),
     };
     serveDelegateCall(delegate, request, bound, served);
   }

@@ -160,6 +160,11 @@ export class SessionLedger {
     this.#cells.get(cellId)?.answered(callId, answer, bytes);
   }
 
+  /** The delegate asked to pause the cell at this call (a CellInterrupt; its payload's JSON text). */
+  interrupted(cellId: CellId, callId: string, payload: string): void {
+    this.#cells.get(cellId)?.interrupted(callId, payload);
+  }
+
   /** A notification of the cell reached the delegate. */
   notified(cellId: CellId): void {
     this.#cells.get(cellId)?.notified();

@@ -184,9 +184,14 @@ export class Cell extends CellRun {
    * Runs this new cell from the journal of a run on a host that was lost (SessionRuntime's
    * replayCell): the calls still in flight there (`outstanding`) are answered by answerCall.
    */
-  rerun(program: Program, outstanding: readonly string[]): void {
+  rerun(program: Program, outstanding: readonly string[], queued: readonly QueuedPause[] = []): void {
     this.durability.rerun(program);
     for (const callId of outstanding) this.toolCalls.restorePaused(callId);
+    // Calls that asked to pause it there: it pauses at each in turn here, once it runs live and waits.
+    for (const each of queued) {
+      this.toolCalls.restorePaused(each.callId);
+      this.#queued.push(each);
+    }
     this.run(program.source, program.filename, program.config);
     this.durability.advance();
   }

@@ -144,7 +144,7 @@ export class HostedCells {
       const outstanding = checked.outstanding.filter((callId) => callId !== checked.paused?.callId);
       this.#session.gate
         .enlist(cellId, (isolate) => make(isolate))
-        .restorePaused({ program, event: checked.paused, held: checked.held }, outstanding);
+        .restorePaused({ program, event: checked.paused, held: checked.held }, outstanding, checked.queued);
       return;
     }
     const span = startSpan('codecell.cell', { 'codecell.cell.id': cellId, 'codecell.cell.replayed': true }, parent);
@@ -153,7 +153,7 @@ export class HostedCells {
       limits,
       span,
       (isolate) => make(isolate, span),
-      (cell) => cell.rerun(program, checked.outstanding),
+      (cell) => cell.rerun(program, checked.outstanding, checked.queued),
     );
   }
 

@@ -84,15 +84,21 @@ export function checkPausedCell(value: unknown, index: number, nextCellId: numbe
     throw invalidRequest(
       `cannot resume the session: ${where}.event must be the interrupted event of a call its journal holds, still pending`,
     );
-  return { ...run, held, event: paused, queued: checkQueued(saved.queued, run.journal, paused, where) };
+  const bad = `cannot resume the session: ${where}.queued`;
+  return { ...run, held, event: paused, queued: checkQueued(saved.queued, run.journal, paused.callId, bad) };
 }
 
 /** The calls waiting to pause a snapshot's paused cell in turn: each a pending call of its journal, once. */
-function checkQueued(value: unknown, journal: CellJournal, paused: Interrupted, where: string): QueuedPause[] {
+function checkQueued(
+  value: unknown,
+  journal: CellJournal,
+  pausedAt: string | undefined,
+  refusal: string,
+): QueuedPause[] {
   if (value === undefined) return [];
-  const bad = `cannot resume the session: ${where}.queued must be an array of { callId, payload }, each a call its journal holds, still pending, once`;
+  const bad = `${refusal} must be an array of { callId, payload }, each a call its journal holds, still pending, once`;
   if (!Array.isArray(value)) throw invalidRequest(bad);
-  const seen = new Set([paused.callId]);
+  const seen = new Set(pausedAt === undefined ? [] : [pausedAt]);
   return value.map((entry: unknown) => {
     const { callId, payload } = (entry ?? {}) as Partial<QueuedPause>;
     const pending =
@@ -145,7 +151,7 @@ export function checkCellRun(
 export function checkReplayableCell(
   value: unknown,
   nextCellId: number,
-): Omit<RestoredCell, 'event' | 'queued'> & {
+): Omit<RestoredCell, 'event'> & {
   cellId: string;
   outstanding: string[];
   paused: Interrupted | undefined;
@@ -168,7 +174,15 @@ export function checkReplayableCell(
     );
   const held = checkHeld((value as Record<string, unknown>).held, run.journal, refusal);
   if (held.length > 0 && paused === undefined) throw invalidRequest(`${refusal}: cell.held goes only with cell.paused`);
-  return { ...run, cellId, outstanding: outstanding as string[], paused, held };
+  const queued = checkQueued(
+    (value as Record<string, unknown>).queued,
+    run.journal,
+    paused?.callId,
+    `${refusal}: cell.queued`,
+  );
+  if (queued.some(({ callId }) => (outstanding as string[]).includes(callId)))
+    throw invalidRequest(`${refusal}: cell.queued names a call cell.outstanding names too`);
+  return { ...run, cellId, outstanding: outstanding as string[], paused, held, queued };
 }
 
 /** Outcomes held for a paused cell (each of a call its journal holds, still pending), checked. */

@@ -54,7 +54,7 @@ export interface PausedCellSnapshot {
  * when its own was lost (replayCell): what it runs and with what, its journal as far as the client
  * saw its effects, and its calls still in flight there (their outcomes come by settleCall).
  */
-export interface ReplayableCell extends Omit<PausedCellSnapshot, 'held' | 'event' | 'queued'> {
+export interface ReplayableCell extends Omit<PausedCellSnapshot, 'held' | 'event'> {
   /** Its id in its session (ids continue on the new host). */
   cellId: CellId;
   /** Calls of its journal still in flight at the client: their outcomes come by settleCall. */
