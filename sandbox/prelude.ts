@@ -86,7 +86,7 @@ function installCodecellPrelude(send: HostSend) {
       },
       // A top-level `return value`: the value is the cell's result, a text item with its JSON.
       returned: (value: unknown): void => {
-        if (value !== undefined) state.send('text', codecellReturnedText(value));
+        if (value !== undefined) state.send('returned', codecellReturnedText(value), codecellJsonOrNone(value));
       },
     }),
   );

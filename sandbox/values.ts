@@ -45,15 +45,19 @@ function codecellRender(value: unknown): string {
   return codecellSafeString(value);
 }
 
-/** What a cell's top-level `return value` outputs: the value's JSON (else as text() shows it). */
-function codecellReturnedText(value: unknown): string {
+/** A value's JSON text, or '' when it has none. */
+function codecellJsonOrNone(value: unknown): string {
   try {
     const text = codecellStringifyJson(value);
-    if (typeof text === 'string') return text;
+    return typeof text === 'string' ? text : '';
   } catch {
-    // not JSON: as text() shows it, below
+    return '';
   }
-  return codecellRender(value);
+}
+
+/** What a cell's top-level `return value` outputs: the value's JSON (else as text() shows it). */
+function codecellReturnedText(value: unknown): string {
+  return codecellJsonOrNone(value) || codecellRender(value);
 }
 
 /** An error's stack without the prelude's frames (they say nothing to the cell's author), or its text. */

@@ -70,7 +70,14 @@ export interface ToolCallRecord {
 export type CellEvent =
   | { kind: 'yielded'; cellId: CellId; items: OutputItem[] }
   | { kind: 'pending'; cellId: CellId; items: OutputItem[]; pendingToolCallIds: string[] }
-  | { kind: 'completed'; cellId: CellId; items: OutputItem[]; error?: string }
+  | {
+      kind: 'completed';
+      cellId: CellId;
+      items: OutputItem[];
+      error?: string;
+      /** What the cell returned at its top level (`return value`), when it is JSON. */
+      result?: JsonValue;
+    }
   | {
       kind: 'terminated';
       cellId: CellId;

@@ -73,20 +73,28 @@ for (const kind of bothKinds) {
       assert.deepEqual(texts(event), ['caught late']);
     });
 
-    test('a top-level return ends the cell: its value is a text item with its JSON, after text()', async (t) => {
+    test('a top-level return ends the cell: its value is its result, and a text item with its JSON', async (t) => {
       const session = await kind.open(t, echo(), { tools: ECHO });
-      const cases: [string, string[]][] = [
-        ['text("first");\nconst r = await tools.echo({ a: 1 });\nreturn r', ['first', '{"a":1}']],
-        ['if (true) { return "done" }\ntext("never")', ['"done"']],
-        ['const n: number = 6;\nreturn n * 7', ['42']],
-        ['text("nothing to return");\nreturn', ['nothing to return']],
-        ['function f() { return 1 }\ntext(String(f()))', ['1']],
+      const cases: [string, string[], unknown][] = [
+        ['text("first");\nconst r = await tools.echo({ a: 1 });\nreturn r', ['first', '{"a":1}'], { a: 1 }],
+        ['if (true) { return "done" }\ntext("never")', ['"done"'], 'done'],
+        ['const n: number = 6;\nreturn n * 7', ['42'], 42],
+        ['text("nothing to return");\nreturn', ['nothing to return'], undefined],
+        ['return () => 1', ['() => 1'], undefined], // no JSON: shown as text() shows it, no result
+        ['function f() { return 1 }\ntext(String(f()))', ['1'], undefined],
       ];
-      for (const [source, expected] of cases) {
+      for (const [source, expected, result] of cases) {
         const event = await run(session, source);
+        const completed = event.kind === 'completed' ? event : undefined;
         assert.deepEqual(
-          [event.kind, texts(event), event.kind === 'completed' && event.error],
-          ['completed', expected, undefined],
+          [
+            event.kind,
+            texts(event),
+            completed?.error,
+            completed?.result,
+            completed !== undefined && 'result' in completed,
+          ],
+          ['completed', expected, undefined, result, result !== undefined],
           source,
         );
       }

@@ -178,6 +178,15 @@ test('exec and wait answer with structuredContent by their outputSchema; an unkn
     error: null,
     pending_tool_calls: [],
   });
+  // A cell's top-level return: its value is the result (checked by the client against the schema too).
+  const returned = (await client.callTool({
+    name: 'exec',
+    arguments: { source: 'text("counted");\nreturn { n: 42, names: ["a", "b"] }' },
+  })) as Result & { structuredContent?: { output?: unknown; result?: unknown } };
+  assert.deepEqual(
+    [returned.structuredContent?.output, returned.structuredContent?.result],
+    ['counted\n{"n":42,"names":["a","b"]}', { n: 42, names: ['a', 'b'] }],
+  );
   const misspelt = (await client.callTool({ name: 'exec', arguments: { source: 'text(1)', yield_ms: 5 } })) as Result;
   assert.equal(misspelt.isError, true);
   assert.deepEqual(textsOf(misspelt), ['exec: unknown argument "yield_ms" (it takes source, language, yield_time_ms)']);

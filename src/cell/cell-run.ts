@@ -45,6 +45,8 @@ export abstract class CellRun {
   /** The committed terminal event nobody has taken yet. */
   #unread: CellEvent | undefined;
   #stopWatching: () => void = () => {};
+  /** What the cell returned at its top level (`return value`): its completed event's result. */
+  #returned: Pick<Extract<CellEvent, { kind: 'completed' }>, 'result'> = {};
 
   constructor(isolate: CellRunIsolate, options: CellOptions) {
     this.id = options.id;
@@ -107,9 +109,8 @@ export abstract class CellRun {
     });
   }
 
-  protected newRejections(): FloatingRejections {
-    return new FloatingRejections(() => this.isolate.deliver('watchRejections'));
-  }
+  protected newRejections = (): FloatingRejections =>
+    new FloatingRejections(() => this.isolate.deliver('watchRejections'));
 
   /** False once the terminal event was delivered: the cell can no longer be addressed. */
   get isOpen(): boolean {
@@ -191,6 +192,7 @@ export abstract class CellRun {
   #reactions(): SandboxReactions {
     return {
       output: (item) => this.durability.output() && this.#addOutput(item),
+      returned: (result) => void (this.#returned = result),
       notify: (message) => !this.durability.notification() || this.#notifications.send(message),
       tool: (callId, index, json) => {
         const verdict = this.durability.call(callId, index, json);
@@ -337,7 +339,7 @@ export abstract class CellRun {
       .then((done) => {
         if (!done || this.state !== finishing) return;
         this.options.commitStore(this.writes);
-        const completed: TerminalCellEvent = { kind: 'completed', cellId: this.id, items: [] };
+        const completed: TerminalCellEvent = { kind: 'completed', cellId: this.id, items: [], ...this.#returned };
         this.#end(finishing, error === undefined ? completed : { ...completed, error }, toolsSettled);
         setImmediate(() => this.isolate.dispose());
       })

@@ -3,11 +3,13 @@
 // intrinsics those checks use, so what could hurt the host is checked again here.
 import { byteLength } from '../json.js';
 import { isImageDataUrl, type ToHostMessage } from '../isolate/sandbox-protocol.js';
-import type { OutputItem, TerminationReason } from '../types.js';
+import type { JsonValue, OutputItem, TerminationReason } from '../types.js';
 
 /** The cell's reactions the messages lead to. */
 export interface SandboxReactions {
   output(item: OutputItem): void;
+  /** The cell returned a value at its top level: the value, when it is JSON. */
+  returned(result: { result?: JsonValue }): void;
   /** Sends a notification; false when it could not be queued. */
   notify(message: string): boolean;
   tool(callId: string, index: number, json: string): void;
@@ -29,6 +31,9 @@ export interface SandboxReactions {
 export function reactToSandbox(message: ToHostMessage, cell: SandboxReactions, maxNotificationBytes: number): void {
   switch (message[0]) {
     case 'text':
+      return cell.output({ type: 'text', text: message[1] });
+    case 'returned':
+      cell.returned(parsedOrNone(message[2]));
       return cell.output({ type: 'text', text: message[1] });
     case 'image':
       if (isImageDataUrl(message[1])) cell.output({ type: 'image', imageUrl: message[1], detail: message[2] });
@@ -61,5 +66,14 @@ export function reactToSandbox(message: ToHostMessage, cell: SandboxReactions, m
       return cell.clock(message[1]);
     default: // a TO_HOST row without a case above does not compile
       return message satisfies never;
+  }
+}
+
+/** The JSON a cell says it returned, parsed; none for '' or for what does not parse (a bent check). */
+function parsedOrNone(json: string): { result?: JsonValue } {
+  try {
+    return json === '' ? {} : { result: JSON.parse(json) as JsonValue };
+  } catch {
+    return {};
   }
 }

@@ -58,6 +58,8 @@ export function isImageDataUrl(url: string): boolean {
 /** Sandbox → host, through the one host function the prelude holds. */
 export const TO_HOST = {
   text: ['string'],
+  /** A top-level `return value`: the value as a text item shows it, and its JSON ('' when it is none). */
+  returned: ['string', 'string'],
   /** data: URL, detail */
   image: ['string', IMAGE_DETAILS],
   notify: ['string'],

@@ -2,7 +2,10 @@
 // rendering as text for a model that takes text only.
 import type { CellEvent, JsonValue } from '../types.js';
 
-/** What exec and wait return (every field present: OpenAI strict mode allows no optional ones). */
+/**
+ * What exec and wait return: every field present (as OpenAI's strict mode wants), but `result`,
+ * there only when a completed cell returned a value.
+ */
 export interface CodeModeResult {
   cell_id: string;
   /**
@@ -17,6 +20,8 @@ export interface CodeModeResult {
   error: string | null;
   /** The tool calls a pending cell waits on. */
   pending_tool_calls: string[];
+  /** What a completed cell returned at its top level (`return value`), when it returned JSON. */
+  result?: JsonValue;
 }
 
 export const RESULT_SCHEMA: { [key: string]: JsonValue } = {
@@ -36,6 +41,7 @@ export const RESULT_SCHEMA: { [key: string]: JsonValue } = {
     },
     error: { type: ['string', 'null'] },
     pending_tool_calls: { type: 'array', items: { type: 'string' } },
+    result: { description: 'What a completed cell returned at its top level (return value), when JSON.' },
   },
   required: ['cell_id', 'status', 'output', 'images', 'error', 'pending_tool_calls'],
   additionalProperties: false,
@@ -49,10 +55,12 @@ export function codeModeResult(event: CellEvent): CodeModeResult {
   );
   const base = { cell_id: event.cellId, output, images, error: null, pending_tool_calls: [] };
   switch (event.kind) {
-    case 'completed':
+    case 'completed': {
+      const returned = event.result === undefined ? {} : { result: event.result };
       return event.error === undefined
-        ? { ...base, status: 'completed' }
+        ? { ...base, status: 'completed', ...returned }
         : { ...base, status: 'failed', error: event.error };
+    }
     case 'terminated':
       return {
         ...base,
