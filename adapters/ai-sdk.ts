@@ -75,8 +75,8 @@ export function codeModeTools(target: CodeModeTarget, options: CodeModeToolsOpti
 
 const approvalsOf = new WeakMap<object, { waitName: string; approvals: WaitApprovals }>();
 
-/** What a tool approval function of generateText's `toolApproval` says of one call. */
-type ApprovalStatus = { type: 'user-approval'; reason: string } | { type: 'not-applicable' };
+/** What codeModeToolApproval's function says of one wait call: ask the user (and why), or not. */
+export type CodeModeApprovalStatus = { type: 'user-approval'; reason: string } | { type: 'not-applicable' };
 
 /**
  * generateText's `toolApproval` for the pair codeModeTools made (spread it into yours): the
@@ -86,7 +86,10 @@ type ApprovalStatus = { type: 'user-approval'; reason: string } | { type: 'not-a
  */
 export function codeModeToolApproval(
   tools: AiSdkCodeModeTools,
-): Record<string, (input: unknown, options: { toolCallId: string; messages: ModelMessage[] }) => ApprovalStatus> {
+): Record<
+  string,
+  (input: unknown, options: { toolCallId: string; messages: ModelMessage[] }) => CodeModeApprovalStatus
+> {
   const found = approvalsOf.get(tools);
   if (found === undefined) throw new TypeError('codeModeToolApproval: give the tools codeModeTools made');
   const { waitName, approvals } = found;
