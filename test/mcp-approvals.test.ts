@@ -11,116 +11,108 @@ import { describe, test, type TestContext } from 'node:test';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { ElicitRequestSchema, LoggingMessageNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
-import { tempFile } from './helpers.js';
+import { tempFile, waitFor } from './helpers.js';
 
 const CLI = fileURLToPath(new URL('../../bin/codecell.js', import.meta.url));
 const EVERYTHING = createRequire(import.meta.url).resolve('@modelcontextprotocol/server-everything/dist/index.js');
 
 type Result = { content: { type: string; text?: string }[]; structuredContent?: Record<string, unknown> };
 
-/** codecell mcp over server-everything whose `echo` needs approval; `decide` answers each ask. */
-async function approvingClient(t: TestContext, decide: (message: string) => 'accept' | 'decline' | 'cancel') {
-  const config = tempFile(
-    t,
-    'codecell-mcp-',
-    JSON.stringify({
-      mcpServers: {
-        everything: { command: process.execPath, args: [EVERYTHING, 'stdio'], requiresApproval: ['echo'] },
-      },
-    }),
-  );
+/** A config for codecell mcp: server-everything, whose `echo` needs approval. */
+const CONFIG = JSON.stringify({
+  mcpServers: { everything: { command: process.execPath, args: [EVERYTHING, 'stdio'], requiresApproval: ['echo'] } },
+});
+
+/** An MCP SDK client over its own codecell mcp (with elicitation: `answer` answers each ask). */
+async function mcpClient(t: TestContext, answer?: () => 'accept' | 'decline' | 'cancel') {
+  const config = tempFile(t, 'codecell-mcp-', CONFIG);
   const asked: string[] = [];
-  const client = new Client({ name: 'codecell-test', version: '1.0.0' }, { capabilities: { elicitation: {} } });
-  client.setRequestHandler(ElicitRequestSchema, async (request) => {
-    const message = String((request.params as { message?: unknown }).message);
-    asked.push(message);
-    return { action: decide(message), content: {} };
+  const warnings: string[] = [];
+  const capabilities = answer === undefined ? {} : { capabilities: { elicitation: {} } };
+  const client = new Client({ name: 'codecell-test', version: '1.0.0' }, capabilities);
+  if (answer !== undefined)
+    client.setRequestHandler(ElicitRequestSchema, async (request) => {
+      asked.push(String((request.params as { message?: unknown }).message));
+      return { action: answer(), content: {} };
+    });
+  client.setNotificationHandler(LoggingMessageNotificationSchema, (notification) => {
+    if (notification.params.level === 'warning') warnings.push(String(notification.params.data));
   });
   const transport = new StdioClientTransport({ command: CLI, args: ['mcp', '--config', config], stderr: 'ignore' });
-  await client.connect(transport);
-  t.after(() => client.close());
-  return { client, asked };
+  return { client, asked, warnings, connected: client.connect(transport) };
 }
 
 const CELL =
   'const sum = await tools.everything__get_sum({ a: 2, b: 3 }); ' +
   'const echoed = await tools.everything__echo({ message: "pay " + sum }); text(String(echoed))';
+const CATCHING = `try { await tools.everything__echo({ message: "x" }) } catch (e) { text(e.message) }`;
+const DECLINED = 'tools.everything__echo was not run: a person declined this call';
 
-// Each test starts its own codecell mcp: they run at once.
-describe('codecell mcp approvals', { concurrency: true, timeout: 90_000 }, () => {
-  test('codecell mcp: a call that requires approval is asked for through elicitation, made once accepted', async (t) => {
-    const { client, asked } = await approvingClient(t, () => 'accept');
-    const result = (await client.callTool({ name: 'exec', arguments: { source: CELL } })) as Result;
-    assert.deepEqual(asked, [
+// Two codecell mcp processes, started at once: one client that elicits (its user's answer set
+// before each exec in turn), one that cannot.
+describe('codecell mcp approvals', { timeout: 90_000 }, () => {
+  test('elicitation: accepted it is made; declined or malformed it fails; cancelled it ends. Without: warned, approves through wait', async (t) => {
+    let answer: 'accept' | 'decline' | 'cancel' = 'accept';
+    const { client, asked, connected, warnings: unwarned } = await mcpClient(t, () => answer);
+    const bare = await mcpClient(t);
+    t.after(() => Promise.all([client.close(), bare.client.close()]));
+    await Promise.all([connected, bare.connected]);
+    const exec = async (source: string) =>
+      ((await client.callTool({ name: 'exec', arguments: { source } })) as Result).structuredContent ?? {};
+
+    const accepted = await exec(CELL);
+    assert.deepEqual(asked.splice(0), [
       'A cell wants to call tools.everything__echo({"message":"pay The sum of 2 and 3 is 5."}). Allow it?',
     ]);
-    assert.equal(result.structuredContent?.status, 'completed', JSON.stringify(result));
-    assert.equal(result.structuredContent?.output, 'Echo: pay The sum of 2 and 3 is 5.');
-  });
+    assert.deepEqual([accepted.status, accepted.output], ['completed', 'Echo: pay The sum of 2 and 3 is 5.']);
 
-  test('codecell mcp: declined, the call fails in the cell saying so; the cell goes on', async (t) => {
-    const { client, asked } = await approvingClient(t, () => 'decline');
-    const source = `try { await tools.everything__echo({ message: "x" }) } catch (e) { text(e.message) }`;
-    const result = (await client.callTool({ name: 'exec', arguments: { source } })) as Result;
-    assert.equal(result.structuredContent?.status, 'completed', JSON.stringify(result));
-    assert.equal(result.structuredContent?.output, 'tools.everything__echo was not run: a person declined this call');
-    assert.equal(asked.length, 1);
-  });
+    answer = 'decline';
+    const declined = await exec(CATCHING);
+    assert.deepEqual([declined.status, declined.output, asked.splice(0).length], ['completed', DECLINED, 1]);
 
-  test('codecell mcp: a cancelled ask follows --on-cancel (terminate, the default)', async (t) => {
-    const { client } = await approvingClient(t, () => 'cancel');
-    const result = (await client.callTool({ name: 'exec', arguments: { source: CELL } })) as Result;
-    assert.equal(result.structuredContent?.status, 'terminated', JSON.stringify(result));
-    const again = (await client.callTool({ name: 'wait', arguments: { cell_id: '1' } })) as Result & {
-      isError?: boolean;
-    };
-    assert.equal(again.isError, true, 'the cell is gone: no second ask');
-  });
-
-  test('codecell mcp: an answer that is no elicitation result is a decline, at once', async (t) => {
-    const { client, asked } = await approvingClient(t, () => 'accept');
     // What the client sends back for an ask is replaced on the wire by a bare string.
+    answer = 'accept';
     const transport = (client as unknown as { transport: { send(message: Record<string, unknown>): Promise<void> } })
       .transport;
     const send = transport.send.bind(transport);
     transport.send = (message) => send('result' in message ? { ...message, result: 'yes' } : message);
     const started = performance.now();
-    const source = `try { await tools.everything__echo({ message: "x" }) } catch (e) { text(e.message) }`;
-    const result = (await client.callTool({ name: 'exec', arguments: { source } })) as Result;
-    assert.equal(result.structuredContent?.output, 'tools.everything__echo was not run: a person declined this call');
-    assert.equal(asked.length, 1);
+    const malformed = await exec(CATCHING);
+    transport.send = send;
+    assert.deepEqual([malformed.output, asked.splice(0).length], [DECLINED, 1]);
     assert.ok(performance.now() - started < 30_000, 'not after the 60 s the SDK waits for an answer');
-  });
 
-  test('codecell mcp: a client without elicitation is warned, and approves through wait', async (t) => {
-    const config = tempFile(
-      t,
-      'codecell-mcp-',
-      JSON.stringify({
-        mcpServers: {
-          everything: { command: process.execPath, args: [EVERYTHING, 'stdio'], requiresApproval: ['echo'] },
-        },
-      }),
-    );
-    const client = new Client({ name: 'codecell-test', version: '1.0.0' });
-    const warnings: string[] = [];
-    client.setNotificationHandler(LoggingMessageNotificationSchema, (notification) => {
-      if (notification.params.level === 'warning') warnings.push(String(notification.params.data));
-    });
-    const transport = new StdioClientTransport({ command: CLI, args: ['mcp', '--config', config], stderr: 'ignore' });
-    await client.connect(transport);
-    t.after(() => client.close());
-    const { tools } = await client.listTools();
+    answer = 'cancel'; // --on-cancel terminate, the default
+    const cancelled = await exec(CELL);
+    assert.equal(cancelled.status, 'terminated', JSON.stringify(cancelled));
+    const again = (await client.callTool({ name: 'wait', arguments: { cell_id: cancelled.cell_id } })) as Result & {
+      isError?: boolean;
+    };
+    assert.deepEqual([again.isError, asked.splice(0).length], [true, 1], 'the cell is gone: no second ask');
+
+    // A client without elicitation is warned (one with it is not), and approves through wait.
+    const { warnings } = bare;
+    assert.deepEqual(unwarned, []);
+    const { tools } = await bare.client.listTools();
     const wait = tools.find((tool) => tool.name === 'wait');
     assert.deepEqual(Object.keys(wait?.inputSchema.properties ?? {}).slice(-2), ['approve', 'decline']);
-    const paused = (await client.callTool({ name: 'exec', arguments: { source: CELL } })) as Result;
+    const paused = (await bare.client.callTool({ name: 'exec', arguments: { source: CELL } })) as Result;
     assert.equal(paused.structuredContent?.status, 'interrupted', JSON.stringify(paused));
     assert.deepEqual(paused.structuredContent?.pending_tool_calls, ['tool-2']);
+    await waitFor(() => warnings.length > 0);
     assert.match(warnings.join('\n'), /this client cannot ask its user \(no MCP elicitation\)/);
-    const still = (await client.callTool({ name: 'wait', arguments: { cell_id: '1', yield_time_ms: 0 } })) as Result;
+    const still = (await bare.client.callTool({
+      name: 'wait',
+      arguments: { cell_id: '1', yield_time_ms: 0 },
+    })) as Result;
     assert.equal(still.structuredContent?.status, 'interrupted', 'a wait that names no call leaves it paused');
-    const done = (await client.callTool({ name: 'wait', arguments: { cell_id: '1', approve: ['tool-2'] } })) as Result;
-    assert.equal(done.structuredContent?.status, 'completed', JSON.stringify(done));
-    assert.equal(done.structuredContent?.output, 'Echo: pay The sum of 2 and 3 is 5.');
+    const done = (await bare.client.callTool({
+      name: 'wait',
+      arguments: { cell_id: '1', approve: ['tool-2'] },
+    })) as Result;
+    assert.deepEqual(
+      [done.structuredContent?.status, done.structuredContent?.output],
+      ['completed', 'Echo: pay The sum of 2 and 3 is 5.'],
+    );
   });
 });
