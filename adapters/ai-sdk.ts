@@ -3,6 +3,7 @@
 import { asSchema, jsonSchema, tool, type ModelMessage, type Tool, type ToolSet } from 'ai';
 import {
   createCodeModeTools,
+  describePause,
   requireApproval,
   type JsonValue,
   type NestedToolCall,
@@ -15,7 +16,7 @@ import {
   type ExecInput,
   type WaitInput,
 } from '../src/index.js';
-import { describePause, WaitApprovals } from './wait-approvals.js';
+import { WaitApprovals } from './wait-approvals.js';
 
 /** The AI SDK's tool context (not exported by `ai`). */
 type Context = Record<string, unknown>;

@@ -3,11 +3,7 @@
 // framework's approval; approved, the call is made (the SDK runs wait only then). Denied, the SDK
 // tells the model so without running wait; the model's next wait on that cell then declines the
 // call — it fails in the cell, saying a person declined it — and reports how the cell went on.
-import { toolIdentifier, type CellPause, type CodeModeTools, type WaitInput } from '../src/index.js';
-
-/** What a person is asked about a paused call: the tool and its input. */
-export const describePause = (pause: CellPause): string =>
-  `A cell wants to call tools.${toolIdentifier(pause.tool)}(${JSON.stringify(pause.input ?? null)})`;
+import type { CellPause, CodeModeTools, WaitInput } from '../src/index.js';
 
 export class WaitApprovals {
   readonly #codeMode: Pick<CodeModeTools, 'paused'>;

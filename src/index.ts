@@ -21,7 +21,13 @@ export { toolIdentifier } from './tools/tool-names.js';
 export { IsolatePool, DEFAULT_ISOLATE_POOL_SIZE } from './isolate/pool.js';
 export type { IsolatePoolOptions } from './isolate/pool.js';
 export { renderToolDeclarations, describeExecTool } from './tools/declarations.js';
-export { createCodeModeTools, codeModeResult, codeModeStatus, renderCodeModeResult } from './tools/code-mode-tools.js';
+export {
+  createCodeModeTools,
+  codeModeResult,
+  codeModeStatus,
+  describePause,
+  renderCodeModeResult,
+} from './tools/code-mode-tools.js';
 export type {
   CellPause,
   CodeModeResult,

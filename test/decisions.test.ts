@@ -12,13 +12,22 @@ const WAIT = { kind: 'yieldAfter', ms: 30_000 } as const;
 
 for (const kind of bothKinds) {
   describe(`${kind.name}: a person's decision as the answer`, { timeout: 60_000 }, () => {
-    /** del pauses its cell until a person approves it; made once approved, recording what it deleted. */
-    function gated(): { delegate: RecordingDelegate; deleted: number[] } {
+    /**
+     * del pauses its cell until a person approves it; made once approved, recording what it
+     * deleted. `together`: it asks only once that many calls were made, in the order they came (an
+     * await on one promise goes in order), so none pauses the cell before the others are made.
+     */
+    function gated(together = 1): { delegate: RecordingDelegate; deleted: number[] } {
       const deleted: number[] = [];
-      const delegate = new RecordingDelegate({
-        del: (call) => {
+      const allMade = deferred();
+      const delegate: RecordingDelegate = new RecordingDelegate({
+        del: async (call) => {
           const { id } = call.input as { id: number };
-          if (call.approved !== true) throw new CellInterrupt({ approve: 'tools.del', input: { id } });
+          if (delegate.calls.length >= together) allMade.resolve();
+          if (call.approved !== true) {
+            await allMade.promise;
+            throw new CellInterrupt({ approve: 'tools.del', input: { id } });
+          }
           deleted.push(id);
           return { deleted: id };
         },
@@ -59,16 +68,7 @@ for (const kind of bothKinds) {
     });
 
     test('three paused calls are settled one by one: two approved, the third waits under its id', async (t) => {
-      const { delegate, deleted } = gated();
-      // All three calls are made before any of them pauses the cell.
-      const inner = delegate.tools.del as NonNullable<typeof delegate.tools.del>;
-      const allMade = deferred();
-      delegate.tools.del = async (call, signal) => {
-        if (delegate.calls.length >= 3) allMade.resolve();
-        // In the order they were made (an await on one promise goes in order).
-        if (call.approved !== true) await allMade.promise;
-        return inner(call, signal);
-      };
+      const { delegate, deleted } = gated(3); // all three calls are made before any pauses the cell
       const session = await kind.open(t, delegate, { tools: [{ name: 'del' }] });
       const started = await session.execute({
         source: `
@@ -93,15 +93,7 @@ for (const kind of bothKinds) {
     });
 
     test('calls waiting to pause the cell survive a suspend', async (t) => {
-      const { delegate, deleted } = gated();
-      const inner = delegate.tools.del as NonNullable<typeof delegate.tools.del>;
-      const allMade = deferred();
-      delegate.tools.del = async (call, signal) => {
-        if (delegate.calls.length >= 2) allMade.resolve();
-        // In the order they were made (an await on one promise goes in order).
-        if (call.approved !== true) await allMade.promise;
-        return inner(call, signal);
-      };
+      const { delegate, deleted } = gated(2);
       const session = await kind.open(t, delegate, { tools: [{ name: 'del' }] });
       const started = await session.execute({
         source: 'const r = await Promise.all([tools.del({ id: 1 }), tools.del({ id: 2 })]); text(JSON.stringify(r))',

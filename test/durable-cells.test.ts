@@ -3,22 +3,18 @@
 // and random numbers, the same order of tool results and timers — and delivers the answer.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { CellInterrupt, type CellEvent, type CellStreamEvent } from '../src/index.js';
-import { deferred, RecordingDelegate, texts, untilAborted, waitFor } from './helpers.js';
+import type { CellEvent, CellStreamEvent } from '../src/index.js';
+import {
+  approvals,
+  APPROVAL_TOOLS as TOOLS,
+  deferred,
+  LONG_WAIT as WAIT,
+  RecordingDelegate,
+  texts,
+  untilAborted,
+  waitFor,
+} from './helpers.js';
 import { bothKinds } from './sessions.js';
-
-const TOOLS = [{ name: 'get' }, { name: 'approve' }, { name: 'slow' }];
-const WAIT = { kind: 'yieldAfter', ms: 30_000 } as const;
-
-/** get → { n: input.n * 10 }; approve → CellInterrupt({ asked: input }). */
-function approvals(): RecordingDelegate {
-  return new RecordingDelegate({
-    get: (call) => ({ n: ((call.input as { n: number }).n ?? 0) * 10 }),
-    approve: (call) => {
-      throw new CellInterrupt({ asked: call.input ?? null });
-    },
-  });
-}
 
 const callLog = (delegate: RecordingDelegate): string[] =>
   delegate.calls.map((call) => `${call.callId} ${call.tool.name} ${JSON.stringify(call.input)}`);

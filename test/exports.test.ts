@@ -27,6 +27,7 @@ test('codecell exports exactly these values', async () => {
     'createCodeModeTools',
     'defineTool',
     'describeExecTool',
+    'describePause',
     'isCodeCellError',
     'renderCodeModeResult',
     'renderToolDeclarations',

@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestContext } from 'node:test';
-import { SessionRuntime, type SessionRuntimeOptions, type SessionSnapshot } from '../src/index.js';
+import { CellInterrupt, SessionRuntime, type SessionRuntimeOptions, type SessionSnapshot } from '../src/index.js';
 import type {
   CellId,
   CellNotification,
@@ -86,6 +86,21 @@ export class RecordingDelegate implements SessionRuntimeDelegate {
   }
 }
 
+/** The tools of the durable-cell tests: get answers, approve pauses its cell, slow is set per test. */
+export const APPROVAL_TOOLS = [{ name: 'get' }, { name: 'approve' }, { name: 'slow' }];
+/** An observation long enough for any cell of a test to end in it. */
+export const LONG_WAIT = { kind: 'yieldAfter', ms: 30_000 } as const;
+
+/** get → { n: input.n * 10 }; approve → CellInterrupt({ asked: input }). */
+export function approvals(): RecordingDelegate {
+  return new RecordingDelegate({
+    get: (call) => ({ n: ((call.input as { n: number }).n ?? 0) * 10 }),
+    approve: (call) => {
+      throw new CellInterrupt({ asked: call.input ?? null });
+    },
+  });
+}
+
 /** A promise that never settles, and ignores its signal: a non-cooperative delegate. */
 export const hang = (): Promise<never> => new Promise<never>(() => {});
 
@@ -129,6 +144,16 @@ export function followCell(t: TestContext, session: CodeCellSession, cellId: str
 }
 
 /** Polls a condition (for state that has no event to await), failing after a generous bound. */
+/** Whether a process of this pid is alive (signal 0 reaches it). */
+export function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 export async function waitFor(condition: () => boolean, timeoutMs = 10_000): Promise<void> {
   const start = performance.now();
   while (!condition()) {

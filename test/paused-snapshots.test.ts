@@ -3,22 +3,17 @@
 // cell stops the replay at once; a malformed paused cell is refused saying why.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { CellInterrupt, SessionRuntime, type SessionSnapshot } from '../src/index.js';
+import { SessionRuntime, type SessionSnapshot } from '../src/index.js';
 import { connectInProcess } from '../host/in-process.js';
-import { capturingLogger, deferred, newRuntime, RecordingDelegate, texts } from './helpers.js';
-
-const TOOLS = [{ name: 'get' }, { name: 'approve' }, { name: 'slow' }];
-const WAIT = { kind: 'yieldAfter', ms: 30_000 } as const;
-
-/** get → { n: input.n * 10 }; approve → CellInterrupt({ asked: input }). */
-function approvals(): RecordingDelegate {
-  return new RecordingDelegate({
-    get: (call) => ({ n: ((call.input as { n: number }).n ?? 0) * 10 }),
-    approve: (call) => {
-      throw new CellInterrupt({ asked: call.input ?? null });
-    },
-  });
-}
+import {
+  approvals,
+  APPROVAL_TOOLS as TOOLS,
+  capturingLogger,
+  deferred,
+  LONG_WAIT as WAIT,
+  newRuntime,
+  texts,
+} from './helpers.js';
 
 describe('durable cells: a paused cell in a snapshot', { timeout: 60_000 }, () => {
   const PAUSING = `

@@ -6,17 +6,9 @@ import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { processAlive } from './helpers.js';
 
 const HOST_BIN = fileURLToPath(new URL('../../bin/codecell-host.js', import.meta.url));
-
-const alive = (pid: number): boolean => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
 
 test(
   'SIGKILL of a relaunching codecell-host also ends the host it started (no listening orphan)',
@@ -36,17 +28,17 @@ test(
     let childPid: number | undefined;
     t.after(() => {
       parent.kill('SIGKILL');
-      if (childPid !== undefined && alive(childPid)) process.kill(childPid, 'SIGKILL');
+      if (childPid !== undefined && processAlive(childPid)) process.kill(childPid, 'SIGKILL');
     });
     await listening;
     const pid = parent.pid as number;
     const children = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).map(Number);
     assert.equal(children.length, 1, `the relauncher has one child: ${children.join(' ')}`);
     childPid = children[0] as number;
-    assert.ok(alive(childPid));
+    assert.ok(processAlive(childPid));
     parent.kill('SIGKILL');
     const gone = childPid;
-    for (let i = 0; i < 200 && alive(gone); i++) await new Promise((resolve) => setTimeout(resolve, 50));
-    assert.equal(alive(gone), false, 'the relaunched host outlived the process the operator started');
+    for (let i = 0; i < 200 && processAlive(gone); i++) await new Promise((resolve) => setTimeout(resolve, 50));
+    assert.equal(processAlive(gone), false, 'the relaunched host outlived the process the operator started');
   },
 );

@@ -10,7 +10,7 @@ import { PassThrough, Writable } from 'node:stream';
 import { test } from 'node:test';
 import { HostClient } from '../host/index.js';
 import { FramedReader, streamWriter } from '../host/wire/framing.js';
-import { capturingLogger, RecordingDelegate, texts, waitFor } from './helpers.js';
+import { capturingLogger, processAlive, RecordingDelegate, texts, waitFor } from './helpers.js';
 import { HOST_BIN } from './sessions.js';
 
 /** A writable that records each write it is given. */
@@ -286,13 +286,5 @@ test('a HostClient.spawn() left idle without close() lets Node exit, and its hos
   assert.equal(code, 0, 'the process ended on its own');
   const pid = Number(/^process (\d+)$/m.exec(printed)?.[1]);
   assert.ok(pid > 0, printed);
-  const alive = (): boolean => {
-    try {
-      process.kill(pid, 0);
-      return true;
-    } catch {
-      return false;
-    }
-  };
-  await waitFor(() => !alive(), 10_000);
+  await waitFor(() => !processAlive(pid), 10_000);
 });

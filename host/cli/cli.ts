@@ -4,24 +4,17 @@
 // import it.
 //
 // `codecell run <file|-> [--tools <tools.json|module>] [--yield <ms>] [--ts] [--json]`: runs one
-// cell for a person, showing its output, tool calls and notifications as they happen.
+// cell for a person, showing its output, tool calls and notifications as they happen (its tools:
+// run-tools.ts).
 import { readFile } from 'node:fs/promises';
-import { basename, extname, resolve } from 'node:path';
-import { pathToFileURL } from 'node:url';
+import { basename } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { Readable, Writable } from 'node:stream';
-import {
-  isCodeCellError,
-  type CellEvent,
-  type CellStreamEvent,
-  type JsonValue,
-  type OutputItem,
-  type SessionRuntimeDelegate,
-  type ToolDefinition,
-} from '../../src/index.js';
+import { isCodeCellError, type CellEvent, type CellStreamEvent, type OutputItem } from '../../src/index.js';
 import { CODECELL_VERSION, DEFAULT_YIELD_MS, messageOf } from '../../src/internal.js';
 import { HostClient } from '../client/client.js';
 import { wholeNumber } from './host-args.js';
+import { loadTools, type ToolSetup } from './run-tools.js';
 
 const USAGE = `usage: codecell run <file|-> [--tools <tools.json|module>] [--yield <ms>] [--ts] [--json]
                     [--cpu-time-ms <ms>] [--wall-time-ms <ms>]
@@ -40,64 +33,6 @@ const USAGE = `usage: codecell run <file|-> [--tools <tools.json|module>] [--yie
 
 The cell's output goes to standard output; tool calls, notifications and progress to standard
 error. Exit status: 0 the cell completed, 1 it failed or was terminated, 2 bad usage.`;
-
-export class UsageError extends Error {}
-
-interface ToolSetup {
-  tools: ToolDefinition[];
-  delegate: SessionRuntimeDelegate;
-}
-
-/** Canned tools: each definition may carry a `result` the tool returns. */
-function cannedTools(definitions: unknown): ToolSetup {
-  if (!Array.isArray(definitions)) throw new UsageError('--tools JSON must be an array of tool definitions');
-  const results = new Map<string, JsonValue>();
-  const tools = definitions.map((definition: Record<string, unknown>) => {
-    const { result, ...tool } = definition;
-    if (typeof tool.name === 'string') results.set(tool.name, (result ?? null) as JsonValue);
-    return tool as unknown as ToolDefinition;
-  });
-  return {
-    tools,
-    delegate: {
-      invokeTool: async (call) => {
-        if (!results.has(call.tool.name)) throw new Error(`no canned result for ${call.tool.name}`);
-        return results.get(call.tool.name) ?? null;
-      },
-      notify: async () => {},
-    },
-  };
-}
-
-async function loadTools(path: string | undefined): Promise<ToolSetup> {
-  if (path === undefined)
-    return {
-      tools: [],
-      delegate: {
-        invokeTool: async (call) => {
-          throw new Error(`no tool ${call.tool.name}`);
-        },
-        notify: async () => {},
-      },
-    };
-  const absolute = resolve(path);
-  if (extname(absolute) === '.json') return cannedTools(JSON.parse(await readFile(absolute, 'utf8')));
-  const loaded = (await import(pathToFileURL(absolute).href)) as { default?: Partial<ToolSetup> } & Partial<ToolSetup>;
-  const setup = loaded.delegate !== undefined ? loaded : loaded.default;
-  const delegate = setup?.delegate as Partial<SessionRuntimeDelegate> | undefined;
-  if (delegate === undefined || typeof delegate.invokeTool !== 'function')
-    throw new UsageError(`${path} must export { tools, delegate } with delegate.invokeTool`);
-  // notify and cellClosed are optional here: a tools module is usually just tools.
-  return {
-    tools: setup?.tools ?? [],
-    delegate: {
-      invokeTool: (call, signal) =>
-        (delegate.invokeTool as SessionRuntimeDelegate['invokeTool']).call(delegate, call, signal),
-      notify: async (notification, signal) => delegate.notify?.call(delegate, notification, signal),
-      cellClosed: async (cellId) => delegate.cellClosed?.call(delegate, cellId),
-    },
-  };
-}
 
 async function readSource(file: string, stdin: NodeJS.ReadableStream): Promise<string> {
   if (file !== '-') return readFile(file, 'utf8');

@@ -8,6 +8,7 @@ import { CallToolRequestSchema, ListToolsRequestSchema } from '@modelcontextprot
 import {
   codeModeStatus,
   createCodeModeTools,
+  describePause,
   type CellPause,
   type CellStreamEvent,
   type CodeCellSession,
@@ -222,8 +223,7 @@ async function elicit(
   signal: AbortSignal,
   asking: Set<AbortController>,
 ): Promise<boolean | 'cancel'> {
-  const tool = pause.tool.namespace === undefined ? pause.tool.name : `${pause.tool.namespace}__${pause.tool.name}`;
-  const message = `A cell wants to call tools.${tool}(${JSON.stringify(pause.input ?? null)}). Allow it?`;
+  const message = `${describePause(pause)}. Allow it?`;
   const ask = new AbortController();
   const cancelled = (): void => ask.abort(signal.reason);
   signal.addEventListener('abort', cancelled, { once: true });

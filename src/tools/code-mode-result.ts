@@ -1,6 +1,7 @@
 // What exec and wait return to the model: the result object, its strict-mode JSON schema, and its
 // rendering as text for a model that takes text only.
 import type { CellEvent, JsonValue } from '../types.js';
+import { toolIdentifier } from './tool-names.js';
 
 /**
  * What exec and wait return: every field present (as OpenAI's strict mode wants), but `result`,
@@ -70,8 +71,7 @@ export function codeModeResult(event: CellEvent): CodeModeResult {
     case 'pending':
       return { ...base, status: 'pending', pending_tool_calls: event.pendingToolCallIds };
     case 'interrupted': {
-      const tool = event.tool.namespace === undefined ? event.tool.name : `${event.tool.namespace}__${event.tool.name}`;
-      const why = `paused at tools.${tool} (${event.callId}): ${JSON.stringify(event.payload)}`;
+      const why = `paused at tools.${toolIdentifier(event.tool)} (${event.callId}): ${JSON.stringify(event.payload)}`;
       return { ...base, status: 'interrupted', error: why, pending_tool_calls: [event.callId] };
     }
     case 'yielded':

@@ -75,6 +75,10 @@ export interface ExecuteOptions {
 /** A cell a tool paused: the call it waits at and the payload of the CellInterrupt. */
 export type CellPause = Omit<Extract<CellEvent, { kind: 'interrupted' }>, 'kind' | 'items'>;
 
+/** What a person is asked about a paused call: `A cell wants to call tools.<id>(<input>)`. */
+export const describePause = (pause: Pick<CellPause, 'tool' | 'input'>): string =>
+  `A cell wants to call tools.${toolIdentifier(pause.tool)}(${JSON.stringify(pause.input ?? null)})`;
+
 /** A session, or something that starts one on first use (a SessionBuilder). */
 export type CodeModeTarget = CodeCellSession | { start(options?: { signal?: AbortSignal }): Promise<CodeCellSession> };
 

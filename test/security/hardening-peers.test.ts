@@ -9,20 +9,12 @@ import { bothKinds } from '../sessions.js';
 describe('a host that closed its output but stayed alive', () => {
   test('is killed by its pid, not left running as an orphan', async (t) => {
     const { HostClient } = await import('../../host/index.js');
-    const { capturingLogger } = await import('../helpers.js');
+    const { capturingLogger, processAlive } = await import('../helpers.js');
     const fixture = new URL('../fixtures/half-closed-host.js', import.meta.url).pathname;
     const client = await HostClient.spawn({ command: process.execPath, args: [fixture], logger: capturingLogger() });
     t.after(() => client.close());
     const pid = client.pid ?? 0;
-    const alive = (): boolean => {
-      try {
-        process.kill(pid, 0);
-        return true;
-      } catch {
-        return false;
-      }
-    };
-    await waitFor(() => !alive(), 5_000);
+    await waitFor(() => !processAlive(pid), 5_000);
     assert.equal(client.isConnected, false);
   });
 });
