@@ -1,23 +1,29 @@
-// `npm run bench:instructions`: the instructions of one sequential tool round trip over stdio,
-// counted by valgrind's callgrind, on each side: codecell-host and its HostClient, against the bare
-// isolated-vm host (peers/isolate-host-child.ts) and its bare client. A count does not move with
-// the machine's load, where the timed round trip of one build moves by a third between runs on
-// these VMs (compare.ts). Each side is counted in its own process, all its threads together, as
-// the difference of a long and a short run over the difference of their calls: start-up and the
-// first calls' compilation cancel out. Apart from `npm run bench`: valgrind makes it take minutes.
+// `npm run bench:instructions`: the instructions codecell runs, counted by valgrind's callgrind,
+// for a sequential tool round trip over stdio and for a `text(1)` cell over stdio, on each side
+// and each stage: the client process, the host's main thread (its JavaScript, the wire) and its
+// other threads (the isolate's — the sandbox — and V8's helpers), against the bare isolated-vm
+// host (peers/isolate-host-child.ts) and its bare client. A count does not move with the machine's
+// load, where the timed round trip of one build moves by a third between runs on these VMs
+// (compare.ts). Each side is counted in its own process, as the difference of a long and a short
+// run over the difference of their work: start-up and the first calls' compilation cancel out.
+// `-- --variant rehome-off` adds codecell without re-homing (a diagnosis: what durability costs).
 import { spawnSync } from 'node:child_process';
-import { readFileSync, rmSync } from 'node:fs';
+import { readdirSync, readFileSync, rmSync } from 'node:fs';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { HOST_NODE_FLAGS } from '../host/wire/host-process.js';
 import { check, round, sequentialCalls, writeResults, type ResultRow } from './common.js';
 import { isolateHostFloor, wrapped } from './peers/baselines.js';
-import { overStdio } from './peers/subject.js';
+import { overStdio, type BenchSession } from './peers/subject.js';
 
-const SHORT = 300;
-const LONG = 4_800;
-type Subject = 'codecell' | 'bare';
+/** Each workload's short and long run: its unit of work, and how many of them. */
+const WORKLOADS = {
+  'round trip': { short: 300, long: 4_800, unit: 'round trip' },
+  'text(1) cell': { short: 20, long: 220, unit: 'cell' },
+} as const;
+type Workload = keyof typeof WORKLOADS;
+type Subject = 'codecell' | 'rehome-off' | 'bare';
 type Side = 'host' | 'client';
 
 const SELF = fileURLToPath(import.meta.url);
@@ -25,71 +31,142 @@ const HOST_MAIN = fileURLToPath(new URL('../host/bin/codecell-host.js', import.m
 /** A side under valgrind runs ~50× slower: the client waits this long before it gives a host up. */
 const PATIENT_MS = 600_000;
 
-const callgrind = (out: string): string[] => [
+const callgrind = (out: string, threads: boolean): string[] => [
   'valgrind',
   '--tool=callgrind',
   '--smc-check=all',
+  ...(threads ? ['--separate-threads=yes'] : []),
   `--callgrind-out-file=${out}`,
 ];
 
-/** The client's role: `calls` sequential round trips to the subject's host (under valgrind when `hostOut` is set). */
-async function roundTrips(subject: Subject, calls: number, hostOut: string | undefined): Promise<void> {
-  const wrapper = hostOut === undefined ? [] : callgrind(hostOut);
+/** Runs the workload `count` times through `session` (its own check that each ran whole). */
+async function work(session: BenchSession, workload: Workload, count: number): Promise<void> {
+  if (workload === 'text(1) cell') {
+    for (let i = 0; i < count; i++) check((await session.run('text(1)')).text[0] === '1', 'a text(1) cell');
+    return;
+  }
+  const cell = sequentialCalls(count);
+  const outcome = await session.run(cell.source);
+  check(outcome.text[0] === cell.sum, `round trips: ${JSON.stringify(outcome)}`);
+}
+
+/** The client's role: the workload `count` times on the subject's host (under valgrind when `hostOut` is set). */
+async function client(subject: Subject, workload: Workload, count: number, hostOut: string | undefined): Promise<void> {
+  const wrapper = hostOut === undefined ? [] : callgrind(hostOut, true);
   if (subject === 'bare') {
     const floor = isolateHostFloor(true, wrapper);
-    check((await floor.roundTrips(calls)).length === calls - 1, 'bare host round trips');
+    await work(floor.session, workload, count);
     return floor.close();
   }
   const { command, args } = wrapped(wrapper, [process.execPath, ...HOST_NODE_FLAGS, HOST_MAIN]);
-  const host = await overStdio('codecell', { command, args, processes: 1, livenessTimeoutMs: PATIENT_MS }, PATIENT_MS);
+  const options = { command, args, processes: 1, livenessTimeoutMs: PATIENT_MS, rehome: subject !== 'rehome-off' };
+  const host = await overStdio(subject, options, PATIENT_MS);
   const session = await host.openSession((input) => input);
-  const cell = sequentialCalls(calls);
-  const outcome = await session.run(cell.source);
-  check(outcome.text[0] === cell.sum, `codecell round trips: ${JSON.stringify(outcome)}`);
+  await session.run('text(0)'); // the session's first cell: its one-off costs in both runs
+  await work(session, workload, count);
   await session.close();
   await host.close();
 }
 
-/** The instructions one side's process ran over `calls` round trips (this script again, as the client). */
-function count(subject: Subject, side: Side, calls: number): number {
-  const out = join(tmpdir(), `codecell-instructions-${process.pid}-${subject}-${side}-${calls}.out`);
-  const client = ['--no-node-snapshot', SELF, 'client', subject, String(calls)];
+/** A side's count: the client process in all; the host's main thread and its other threads apart. */
+type Count = { main: number; others: number };
+
+/** Sums callgrind's per-thread files `<out>-NN` (the main thread is 01). */
+function totals(out: string): Count {
+  const count: Count = { main: 0, others: 0 };
+  const files = readdirSync(dirname(out)).filter((name) => name.startsWith(`${basename(out)}-`));
+  check(files.length > 0, `no callgrind output at ${out}`);
+  for (const name of files) {
+    const path = join(dirname(out), name);
+    const total = /^(?:summary|totals): (\d+)/m.exec(readFileSync(path, 'utf8'));
+    rmSync(path, { force: true });
+    check(total !== null, `no callgrind total in ${path}`);
+    if (name.endsWith('-01')) count.main += Number(total[1]);
+    else count.others += Number(total[1]);
+  }
+  return count;
+}
+
+/** The instructions one side's process ran over `count` units of work (this script again, as the client). */
+function run(subject: Subject, side: Side, workload: Workload, count: number): Count {
+  const out = join(tmpdir(), `codecell-instructions-${process.pid}-${subject}-${side}-${count}.out`);
+  const line = ['--no-node-snapshot', SELF, 'client', subject, workload, String(count)];
   const { command, args } =
     side === 'client'
-      ? wrapped(callgrind(out), [process.execPath, ...client])
-      : { command: process.execPath, args: [...client, out] };
-  const run = spawnSync(command, args, { stdio: ['ignore', 'inherit', 'pipe'], encoding: 'utf8' });
-  check(run.status === 0, `${subject} ${side} (${calls} calls) exited ${run.status}: ${run.stderr.slice(-2_000)}`);
-  const total = /^(?:summary|totals): (\d+)/m.exec(readFileSync(out, 'utf8'));
-  rmSync(out, { force: true });
-  check(total !== null, `no callgrind total in ${out}`);
-  return Number(total[1]);
+      ? wrapped(callgrind(out, true), [process.execPath, ...line])
+      : { command: process.execPath, args: [...line, out] };
+  const ran = spawnSync(command, args, { stdio: ['ignore', 'inherit', 'pipe'], encoding: 'utf8' });
+  check(
+    ran.status === 0,
+    `${subject} ${side} (${count} × ${workload}) exited ${ran.status}: ${ran.stderr.slice(-2_000)}`,
+  );
+  return totals(out);
+}
+
+/** The stages of one subject for one workload, per unit of work. */
+interface Stages {
+  client: number;
+  hostMain: number;
+  hostOthers: number;
+}
+
+function stagesOf(subject: Subject, workload: Workload): Stages {
+  const { short, long } = WORKLOADS[workload];
+  const per = (side: Side): Count => {
+    const [a, b] = [run(subject, side, workload, long), run(subject, side, workload, short)];
+    return { main: (a.main - b.main) / (long - short), others: (a.others - b.others) / (long - short) };
+  };
+  const client = per('client');
+  const host = per('host');
+  return { client: client.main + client.others, hostMain: host.main, hostOthers: host.others };
 }
 
 async function main(): Promise<void> {
   check(spawnSync('valgrind', ['--version']).status === 0, 'valgrind is not installed (apt-get install valgrind)');
+  const variants = process.argv.includes('--variant') ? (['rehome-off'] as const) : [];
   const loadAverageBefore = loadavg().map(round);
-  const perCall = (subject: Subject, side: Side): number =>
-    (count(subject, side, LONG) - count(subject, side, SHORT)) / (LONG - SHORT);
   const rows: ResultRow[] = [];
-  for (const side of ['host', 'client'] as const) {
-    const codecell = perCall('codecell', side);
-    const bare = perCall('bare', side);
-    console.log(
-      `${side} process: codecell ${Math.round(codecell)}, bare ${Math.round(bare)} instructions per round trip`,
-    );
-    const row = (who: string, instructions: number): ResultRow => ({
-      name: `instructions per sequential tool round trip over stdio, ${side} process: ${who}`,
-      unit: 'instructions',
-      median: Math.round(instructions),
-      p99: Math.round(instructions),
-      samples: LONG - SHORT,
-    });
-    rows.push(row('bare isolated-vm host', bare), {
-      ...row('codecell', codecell),
-      ratio: round(codecell / bare),
-      baseline: 'the bare isolated-vm host',
-    });
+  const stageNames = { client: 'client process', hostMain: "host's main thread", hostOthers: "host's other threads" };
+  for (const workload of Object.keys(WORKLOADS) as Workload[]) {
+    const { short, long, unit } = WORKLOADS[workload];
+    const bare = stagesOf('bare', workload);
+    for (const subject of ['codecell', ...variants] as const) {
+      const counted = stagesOf(subject, workload);
+      const own =
+        counted.client + counted.hostMain + counted.hostOthers - (bare.client + bare.hostMain + bare.hostOthers);
+      const who = subject === 'codecell' ? 'codecell' : 'codecell, rehome: false';
+      console.log(
+        `${workload}, ${who} (bare host): ${Object.entries(stageNames)
+          .map(
+            ([key, name]) =>
+              `${name} ${Math.round(counted[key as keyof Stages])} (${Math.round(bare[key as keyof Stages])})`,
+          )
+          .join(', ')}; ` + `codecell's own ${Math.round(own)} per ${unit}`,
+      );
+      for (const [key, name] of Object.entries(stageNames)) {
+        const stage = key as keyof Stages;
+        const row = (label: string, instructions: number): ResultRow => ({
+          name: `instructions per ${workload} over stdio, ${name}: ${label}`,
+          unit: 'instructions',
+          median: Math.round(instructions),
+          p99: Math.round(instructions),
+          samples: long - short,
+        });
+        if (subject === 'codecell') rows.push(row('bare isolated-vm host', bare[stage]));
+        rows.push({
+          ...row(who, counted[stage]),
+          ratio: round(counted[stage] / bare[stage]),
+          baseline: 'the bare isolated-vm host',
+        });
+      }
+      rows.push({
+        name: `instructions per ${workload} over stdio, ${who}'s own (all stages less the bare host's)`,
+        unit: 'instructions',
+        median: Math.round(own),
+        p99: Math.round(own),
+        samples: long - short,
+      });
+    }
   }
   const machine = { node: process.version, cores: availableParallelism(), cpu: 'counted by valgrind (callgrind)' };
   const loadAverageAfter = loadavg().map(round);
@@ -101,6 +178,6 @@ async function main(): Promise<void> {
   console.log('rows written to bench/results/instructions.json');
 }
 
-const [role, subject, calls, hostOut] = process.argv.slice(2);
-if (role === 'client') await roundTrips(subject as Subject, Number(calls), hostOut);
+const [role, subject, workload, count, hostOut] = process.argv.slice(2);
+if (role === 'client') await client(subject as Subject, workload as Workload, Number(count), hostOut);
 else await main();
