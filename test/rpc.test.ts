@@ -1,8 +1,10 @@
 // The one JSON-RPC engine (host/wire/rpc.ts, ADR 13), pinned on the wire with literal codes: the
-// same ids, validation and cancellation for every method, in both directions.
+// same ids, validation and cancellation for every method, in both directions; and the one way
+// the wire checks what a peer sent (host/wire/shape.ts).
 import assert from 'node:assert/strict';
 import { PassThrough } from 'node:stream';
 import { test } from 'node:test';
+import { checkJournalPart, checkStoredValues } from '../host/client/host-durability.js';
 import { streamCarrier } from '../host/wire/framing.js';
 import { Methods, type IncomingRequest } from '../host/wire/protocol.js';
 import { RpcConnection } from '../host/wire/rpc.js';
@@ -110,4 +112,73 @@ test('a request given up alone sends $/cancelRequest; its late answer is dropped
   await new Promise((resolve) => setTimeout(resolve, 20));
   assert.equal(aborted.length, 1);
   assert.equal((aborted[0] as { code?: string }).code, 'ERR_CANCELLED');
+});
+
+test('params are checked in place against their row: a misfit is -32602 naming its field, a fit arrives as sent', async (t) => {
+  const { host, client } = linkedPair(t);
+  const served: unknown[] = [];
+  client.serve({
+    toolInvoke: (params: unknown) => (served.push(params), { value: 1 }),
+    cellNotify: () => ({}),
+  } as never);
+  client.listen();
+  host.listen();
+  const call = { tool: { name: 't' }, input: { deep: [1] }, cellId: 'c1', callId: 'tool-1' };
+  const sent = { sessionId: 's', call, extra: 'kept', journal: { update: { outputs: 0, notifications: 0 } } };
+  assert.deepEqual(await host.request(Methods.toolInvoke, sent as never), { value: 1 });
+  assert.deepEqual(served, [sent], 'what the handler gets is what was sent, other fields too');
+  const refusal = (params: unknown): Promise<unknown> =>
+    host.request(Methods.toolInvoke, params as never).then(
+      () => assert.fail('a misfit was served'),
+      (error: { code: number; message: string }) => [error.code, error.message],
+    );
+  assert.deepEqual(await refusal({ sessionId: '', call }), [
+    -32602,
+    'tool/invoke params: sessionId: expected a non-empty string',
+  ]);
+  assert.deepEqual(await refusal({ sessionId: 's', call, journal: [] }), [
+    -32602,
+    'tool/invoke params: journal: expected an object',
+  ]);
+  assert.deepEqual(await refusal({ sessionId: 's', call, _meta: { traceparent: 7 } }), [
+    -32602,
+    'tool/invoke params: _meta.traceparent: expected a string',
+  ]);
+  assert.equal(served.length, 1);
+});
+
+test("a host's journal part is checked in place: the first misfit by its path, a fit returned as it came", () => {
+  const update = { outputs: 1, notifications: 0, deliveries: [{ kind: 'timer', id: 3 }] };
+  const fit = checkJournalPart({ update });
+  assert.ok('part' in fit && fit.part.update === update);
+  const why = (part: unknown): string => {
+    const checked = checkJournalPart(part);
+    return 'why' in checked ? checked.why : 'fits';
+  };
+  assert.equal(
+    why({ update: { ...update, deliveries: [{ kind: 'timer', id: 1 }, { kind: 'later' }] } }),
+    'a journal of another shape at update.deliveries.1.kind: expected "settle" or "timer"',
+  );
+  assert.equal(
+    why({ update: { ...update, deliveries: [{ kind: 'settle', callId: 'tool-1', ok: 'yes' }] } }),
+    'a journal of another shape at update.deliveries.0.ok: expected a boolean',
+  );
+  assert.equal(
+    why({ update: { outputs: -1, notifications: 0 } }),
+    'a journal of another shape at update.outputs: expected a count (an integer ≥ 0)',
+  );
+  assert.equal(
+    why({
+      start: { code: '', filename: 'f', toolCallId: 't', tools: [], limits: { a: 'x' }, seed: 1, storedAt: null },
+    }),
+    'a journal of another shape at start.limits.a: expected a finite number',
+  );
+  assert.equal(
+    why({ start: { code: '', filename: 'f', toolCallId: 't', tools: [], limits: {}, seed: 2 ** 32, storedAt: null } }),
+    'a journal of another shape at start.seed: expected a seed (an integer, 0 ≤ seed < 2³²)',
+  );
+  assert.equal(why('no'), 'a journal of another shape: expected an object');
+  assert.deepEqual(checkStoredValues({ a: '1', b: 2 }), {
+    why: 'stored values of another shape at b: expected a string',
+  });
 });

@@ -2,69 +2,74 @@
 // (cell/journal, and `journal` in tool/invoke and cell/notify) and each commit of its stored
 // values (session/stored) — checked at the client's edge against one declared shape (STYLE 30).
 // A message that does not fit is a broken host: its link treats it as lost, and its sessions move.
-import * as z from 'zod';
 import type { CellJournalPart } from '../wire/protocol.js';
+import {
+  array,
+  boolean,
+  count,
+  describeMisfit,
+  integer,
+  literal,
+  nullable,
+  number,
+  object,
+  optional,
+  recordOf,
+  string,
+  taggedBy,
+  type Shape,
+} from '../wire/shape.js';
 
 /** A host broke a bound of this client's, or sent what it may not: it is treated as lost. */
 export class HostBrokeBound extends Error {}
 
-const count = z.number().int().nonnegative();
+const journaledCall = object({ callId: string, index: count, inputJson: string });
 
-const journaledCall = z.object({ callId: z.string(), index: count, inputJson: z.string() });
+const delivery = taggedBy('kind', {
+  settle: object({ callId: string, ok: boolean, payload: string, errorKind: string }),
+  timer: object({ id: integer }),
+});
 
-const delivery = z.discriminatedUnion('kind', [
-  z.object({
-    kind: z.literal('settle'),
-    callId: z.string(),
-    ok: z.boolean(),
-    payload: z.string(),
-    errorKind: z.string(),
-  }),
-  z.object({ kind: z.literal('timer'), id: z.number().int() }),
-]);
-
-const update = z.object({
-  clock: z.array(z.number()).optional(),
-  calls: z.array(journaledCall).optional(),
-  deliveries: z.array(delivery).optional(),
+const update = object({
+  clock: optional(array(number)),
+  calls: optional(array(journaledCall)),
+  deliveries: optional(array(delivery)),
   outputs: count,
   notifications: count,
-  lost: z.literal(true).optional(),
+  lost: optional(literal(true)),
 });
+
+/** An unsigned 32-bit integer: Math.random's seed in the sandbox. */
+const seed: Shape<number> = (value) =>
+  Number.isSafeInteger(value) && (value as number) >= 0 && (value as number) < 2 ** 32
+    ? undefined
+    : { path: [], message: 'expected a seed (an integer, 0 ≤ seed < 2³²)' };
 
 /** What the cell runs; its tools and limits are checked again by the host that runs it again. */
-const start = z.object({
-  code: z.string(),
-  filename: z.string(),
-  toolCallId: z.string(),
-  tools: z.array(z.object({ name: z.string(), namespace: z.string().optional() }).passthrough()),
-  limits: z.record(z.string(), z.number()),
-  seed: z
-    .number()
-    .int()
-    .nonnegative()
-    .lt(2 ** 32),
-  storedAt: count.nullable(),
+const start = object({
+  code: string,
+  filename: string,
+  toolCallId: string,
+  tools: array(object({ name: string, namespace: optional(string) })),
+  limits: recordOf(number),
+  seed,
+  storedAt: nullable(count),
 });
 
-const journalPart = z.object({ start: start.optional(), update: update.optional() });
+const journalPart = object({ start: optional(start), update: optional(update) });
 
-const storedValues = z.record(z.string(), z.string());
+const storedValues = recordOf(string);
 
 /** A journal part as declared, or why it is not. */
 export function checkJournalPart(value: unknown): { part: CellJournalPart } | { why: string } {
-  const checked = journalPart.safeParse(value);
-  return checked.success ? { part: checked.data as CellJournalPart } : { why: describe('a journal', checked.error) };
+  const misfit = journalPart(value);
+  return misfit === undefined ? { part: value as CellJournalPart } : { why: describeMisfit('a journal', misfit) };
 }
 
 /** A commit's stored values as declared (JSON texts by key), or why they are not. */
 export function checkStoredValues(value: unknown): { values: Record<string, string> } | { why: string } {
-  const checked = storedValues.safeParse(value);
-  return checked.success ? { values: checked.data } : { why: describe('stored values', checked.error) };
-}
-
-function describe(what: string, error: z.ZodError): string {
-  const issue = error.issues[0];
-  const where = issue === undefined || issue.path.length === 0 ? '' : ` at ${issue.path.join('.')}`;
-  return `${what} of another shape${where}: ${issue?.message ?? 'invalid'}`;
+  const misfit = storedValues(value);
+  return misfit === undefined
+    ? { values: value as Record<string, string> }
+    : { why: describeMisfit('stored values', misfit) };
 }

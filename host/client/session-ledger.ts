@@ -134,7 +134,9 @@ export class SessionLedger {
     const ledger = this.#cells.get(cellId) ?? this.#expected(cellId);
     if (ledger === undefined) return; // a cell whose end this client has read: nothing is kept of it
     if (start !== undefined) {
-      const { storedAt, ...run } = start;
+      // Field by field: a host's other fields are not kept (the start goes to the next host as it is).
+      const { storedAt, code, filename, toolCallId, tools, limits, seed } = start;
+      const run = { code, filename, toolCallId, tools, limits, seed };
       if (storedAt !== null && storedAt > this.#hostCommits)
         throw new HostBrokeBound(`cell ${cellId} started at commit ${storedAt} of ${this.#hostCommits} sent`);
       const commit = storedAt === null ? undefined : this.#base + storedAt;

@@ -8,7 +8,6 @@
 // through these rows (rpc.ts), so params arrive validated and typed. Objects the runtime
 // validates itself (requests, tools, limits, modes) are typed here and checked there, with its
 // messages and ERR_INVALID_REQUEST.
-import * as z from 'zod';
 import {
   type CallOutcome,
   type CellAnswer,
@@ -43,6 +42,18 @@ import type {
   WireCellEvent,
   WireParams,
 } from './wire-types.js';
+import {
+  absent,
+  boolean,
+  nonEmptyString,
+  number,
+  object,
+  oneOf,
+  optional,
+  string,
+  unchecked,
+  type Shape,
+} from './shape.js';
 
 export type {
   SessionId,
@@ -77,7 +88,7 @@ export { errorFromWire, JsonRpcErrors, wireCodeOf, type WireErrorData } from './
 export const PROTOCOL_VERSION = 2;
 
 /** A method's params schema, checked against the params its row declares (WireParams). */
-type SchemaOf<K extends keyof WireParams> = z.ZodType<WireParams[K]>;
+type SchemaOf<K extends keyof WireParams> = Shape<WireParams[K]>;
 
 const request =
   <K extends keyof WireParams, Result>() =>
@@ -89,7 +100,7 @@ const request =
     name,
     direction,
     kind: 'request',
-    params: params as ParamsSchema<WireParams[K]>,
+    params: schemaOf(params),
   });
 const notification =
   <K extends keyof WireParams>() =>
@@ -101,94 +112,104 @@ const notification =
     name,
     direction,
     kind: 'notification',
-    params: params as ParamsSchema<WireParams[K]>,
+    params: schemaOf(params),
   });
-/** A value the runtime checks itself: typed here, passed through as is. */
-const checkedByRuntime = <T>() => z.unknown() as z.ZodType<T>;
 
-const sessionId = z.string().min(1);
-const cellId = z.string();
+/** A row's params check as the engine (rpc.ts) applies it: the params as they came, or the first misfit. */
+function schemaOf<P>(check: Shape<P>): ParamsSchema<P> {
+  return {
+    safeParse: (value) => {
+      const misfit = check(value);
+      return misfit === undefined
+        ? { success: true, data: value as P }
+        : { success: false, error: { issues: [misfit] } };
+    },
+  };
+}
+
+/** A value the runtime checks itself: typed here, passed through as is. */
+const checkedByRuntime = unchecked;
+
+const sessionId = nonEmptyString;
+const cellId = string;
 const inSession = { sessionId };
 const inCell = { sessionId, cellId };
 /** W3C trace context of the sender's span (SPEC §14): what it starts at the other end is its child. */
 const traced = {
-  _meta: z.object({ traceparent: z.string().optional(), tracestate: z.string().optional() }).optional(),
+  _meta: optional(object({ traceparent: optional(string), tracestate: optional(string) })),
 };
 
 /** A running cell's journal as its host mirrors it (checked by the client: host/client/host-durability.ts). */
-const journalPart = {
-  journal: z
-    .object({
-      start: checkedByRuntime<ReplayStart>().optional(),
-      update: checkedByRuntime<JournalUpdate>().optional(),
-    })
-    .optional(),
+const journalFields = {
+  start: optional(checkedByRuntime<ReplayStart>()),
+  update: optional(checkedByRuntime<JournalUpdate>()),
 };
+const journalPart = { journal: optional(object(journalFields)) };
 
 /** A caller may not choose the session id: the host assigns it. */
-const noSessionId = z.undefined({ error: 'sessionId is assigned by the host; do not pass one' }).optional();
+const noSessionId = absent('sessionId is assigned by the host; do not pass one');
 
 /** The protocol's method table (docs/protocol.md): name, direction, kind and params check of every method. */
 export const Methods = {
   initialize: request<'initialize', InitializeResult>()(
     'initialize',
     'toHost',
-    z.object({
-      protocolVersion: z.number(),
-      clientInfo: z.object({ name: z.string(), version: z.string().optional() }).optional(),
-      capabilities: z.object({ handOff: z.boolean().optional() }).optional(),
+    object({
+      protocolVersion: number,
+      clientInfo: optional(object({ name: string, version: optional(string) })),
+      capabilities: optional(object({ handOff: optional(boolean) })),
     }),
   ),
   /** Answered at once (the setup cell admitted); the setup cell's first event follows as cell/initialEvent. */
   sessionCreate: request<'sessionCreate', SessionCreateResult>()(
     'session/create',
     'toHost',
-    z.object({
+    object({
       sessionId: noSessionId,
-      tools: checkedByRuntime<ToolDefinition[]>().optional(),
-      limits: checkedByRuntime<Partial<CellLimits>>().optional(),
-      storedValues: checkedByRuntime<'enabled' | 'disabled'>().optional(),
-      callbackAbortDeadlineMs: checkedByRuntime<number>().optional(),
-      setupSource: z.string().optional(),
+      tools: optional(checkedByRuntime<ToolDefinition[]>()),
+      limits: optional(checkedByRuntime<Partial<CellLimits>>()),
+      storedValues: optional(checkedByRuntime<'enabled' | 'disabled'>()),
+      callbackAbortDeadlineMs: optional(checkedByRuntime<number>()),
+      setupSource: optional(string),
       /** A suspended session's state (its snapshot's stored values and next cell id): resumed here. */
-      restore: checkedByRuntime<Pick<SessionSnapshot, 'storedValues' | 'nextCellId' | 'pausedCells'>>().optional(),
+      restore: optional(checkedByRuntime<Pick<SessionSnapshot, 'storedValues' | 'nextCellId' | 'pausedCells'>>()),
       /** Send session/stored with each commit of its stored values (the client re-homes with them). */
-      mirror: z.boolean().optional(),
+      mirror: optional(boolean),
       /** With `restore`: the session moved here from a host that was lost or drained (its metrics say so). */
-      moved: z.boolean().optional(),
+      moved: optional(boolean),
     }),
   ),
   /** Waits for the session's cells to end, answers its snapshot and ends the session (suspend). */
   sessionSuspend: request<'sessionSuspend', { snapshot: SessionSnapshot }>()(
     'session/suspend',
     'toHost',
-    z.object(inSession),
+    object(inSession),
   ),
   /** Answered at admission with the cell id; the initial observation follows as cell/initialEvent. */
   cellExecute: request<'cellExecute', CellExecuteResult>()(
     'cell/execute',
     'toHost',
-    z.object({
+    object({
       ...inSession,
       request: checkedByRuntime<ExecuteRequest>(),
-      observe: checkedByRuntime<ObserveMode>().optional(),
+      observe: optional(checkedByRuntime<ObserveMode>()),
       ...traced,
     }),
   ),
   cellObserve: request<'cellObserve', WireCellEvent>()(
     'cell/observe',
     'toHost',
-    z.object({ ...inCell, mode: checkedByRuntime<ObserveMode>() }),
+    object({ ...inCell, mode: checkedByRuntime<ObserveMode>() }),
   ),
-  cellTerminate: request<'cellTerminate', WireCellEvent>()('cell/terminate', 'toHost', z.object(inCell)),
+  cellTerminate: request<'cellTerminate', WireCellEvent>()('cell/terminate', 'toHost', object(inCell)),
   /** Runs a cell a CellInterrupt paused again, with `answer` as that call's outcome; answers its next observation. */
   cellResume: request<'cellResume', WireCellEvent>()(
     'cell/resume',
     'toHost',
-    z.object({
+    object({
       ...inCell,
       answer: checkedByRuntime<CellAnswer>(),
-      observe: checkedByRuntime<ObserveMode>().optional(),
+      observe: optional(checkedByRuntime<ObserveMode>()),
       ...traced,
     }),
   ),
@@ -199,13 +220,13 @@ export const Methods = {
   cellReplay: request<'cellReplay', Record<string, never>>()(
     'cell/replay',
     'toHost',
-    z.object({ ...inSession, cell: checkedByRuntime<ReplayableCell>(), ...traced }),
+    object({ ...inSession, cell: checkedByRuntime<ReplayableCell>(), ...traced }),
   ),
   /** The outcome of a replayed cell's call that was in flight when its first host was lost. */
   cellSettle: request<'cellSettle', Record<string, never>>()(
     'cell/settle',
     'toHost',
-    z.object({ ...inCell, callId: z.string(), answer: checkedByRuntime<CallOutcome>() }),
+    object({ ...inCell, callId: string, answer: checkedByRuntime<CallOutcome>() }),
   ),
   /**
    * Starts cell/event for the cell: its held events first (with `from: 'start'`, its whole kept
@@ -214,46 +235,42 @@ export const Methods = {
   cellSubscribe: request<'cellSubscribe', Record<string, never>>()(
     'cell/subscribe',
     'toHost',
-    z.object({ ...inCell, from: z.enum(['now', 'start']).optional() }),
+    object({ ...inCell, from: optional(oneOf('now', 'start')) }),
   ),
   /** Starts session/event for the session: every cell's events from now on, admissions included. */
   sessionSubscribe: request<'sessionSubscribe', Record<string, never>>()(
     'session/subscribe',
     'toHost',
-    z.object(inSession),
+    object(inSession),
   ),
   /** Accepted and ignored (the first v2 clients sent it): a cell's newest 128 events wait either way. */
-  cellNoSubscriber: notification<'cellNoSubscriber'>()('cell/noSubscriber', z.object(inCell), 'toHost'),
-  sessionShutdown: request<'sessionShutdown', Record<string, never>>()(
-    'session/shutdown',
-    'toHost',
-    z.object(inSession),
-  ),
+  cellNoSubscriber: notification<'cellNoSubscriber'>()('cell/noSubscriber', object(inCell), 'toHost'),
+  sessionShutdown: request<'sessionShutdown', Record<string, never>>()('session/shutdown', 'toHost', object(inSession)),
   /** Liveness: answered at once by a host whose event loop runs, with its load (clients place sessions by it). */
-  hostPing: request<'hostPing', HostPingResult>()('host/ping', 'toHost', z.object({})),
+  hostPing: request<'hostPing', HostPingResult>()('host/ping', 'toHost', object({})),
   /** `journal`: the cell's journal up to this call, for a re-homing client (as cell/journal). */
   toolInvoke: request<'toolInvoke', ToolInvokeResult>()(
     'tool/invoke',
     'toClient',
-    z.object({ ...inSession, call: checkedByRuntime<NestedToolCall>(), ...journalPart, ...traced }),
+    object({ ...inSession, call: checkedByRuntime<NestedToolCall>(), ...journalPart, ...traced }),
   ),
   cellNotify: request<'cellNotify', Record<string, never>>()(
     'cell/notify',
     'toClient',
-    z.object({ ...inSession, notification: checkedByRuntime<CellNotification>(), ...journalPart, ...traced }),
+    object({ ...inSession, notification: checkedByRuntime<CellNotification>(), ...journalPart, ...traced }),
   ),
   /** The initial observation of a cell admitted by cell/execute or session/create. */
   cellInitialEvent: notification<'cellInitialEvent'>()(
     'cell/initialEvent',
-    z.object({ ...inCell, event: checkedByRuntime<WireCellEvent>() }),
+    object({ ...inCell, event: checkedByRuntime<WireCellEvent>() }),
   ),
   cellEvent: notification<'cellEvent'>()(
     'cell/event',
-    z.object({ ...inCell, event: checkedByRuntime<CellStreamEvent>() }),
+    object({ ...inCell, event: checkedByRuntime<CellStreamEvent>() }),
   ),
   sessionEvent: notification<'sessionEvent'>()(
     'session/event',
-    z.object({ ...inSession, event: checkedByRuntime<SessionStreamEvent>() }),
+    object({ ...inSession, event: checkedByRuntime<SessionStreamEvent>() }),
   ),
   /**
    * The host gave up on the cell's requests of this method (one of DelegateCalls): their signals
@@ -261,36 +278,33 @@ export const Methods = {
    */
   cellCancel: notification<'cellCancel'>()(
     'cell/cancel',
-    z.object({ ...inCell, method: z.enum(['tool/invoke', 'cell/notify']) }),
+    object({ ...inCell, method: oneOf('tool/invoke', 'cell/notify') }),
   ),
-  cellClosed: notification<'cellClosed'>()('cell/closed', z.object(inCell)),
+  cellClosed: notification<'cellClosed'>()('cell/closed', object(inCell)),
   /** A commit of the session's stored values (session/create's `mirror`): the keys written, as JSON texts. */
   sessionStored: notification<'sessionStored'>()(
     'session/stored',
     // Checked by the client itself: a host that sends another shape is treated as lost.
-    z.object({ ...inSession, values: checkedByRuntime<Record<string, string>>() }),
+    object({ ...inSession, values: checkedByRuntime<Record<string, string>>() }),
   ),
   /**
    * A running cell's journal as it grows (session/create's `mirror`): first what the cell runs
    * (`start`), then what it consumed since the last one — sent before any other message about
    * the cell, so the client holds it up to every effect it has seen (SPEC §13).
    */
-  cellJournal: notification<'cellJournal'>()(
-    'cell/journal',
-    z.object({ ...inCell, ...journalPart.journal.unwrap().shape }),
-  ),
+  cellJournal: notification<'cellJournal'>()('cell/journal', object({ ...inCell, ...journalFields })),
   /**
    * The host drains (SIGTERM): it takes no new sessions, and ends the connection `graceMs` from
    * now. A client that said `handOff` moves its sessions elsewhere meanwhile; at the end their
    * running cells are lost with the connection (the host sends them no terminal events).
    */
-  hostDraining: notification<'hostDraining'>()('host/draining', z.object({ graceMs: z.number() })),
+  hostDraining: notification<'hostDraining'>()('host/draining', object({ graceMs: number })),
   /**
    * V8 lost control of this cell's isolate (a catastrophic out-of-memory): the host exits at once
    * after this message. The cell caused it, so its client never runs it again elsewhere (it ends
    * `terminated`/`memoryLimit`); the other cells lost with the host are innocent (SPEC §13).
    */
-  hostCatastrophe: notification<'hostCatastrophe'>()('host/catastrophe', z.object({ ...inCell, message: z.string() })),
+  hostCatastrophe: notification<'hostCatastrophe'>()('host/catastrophe', object({ ...inCell, message: string })),
 } as const;
 
 type MethodTable = typeof Methods;
