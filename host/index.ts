@@ -31,6 +31,8 @@ export { Methods, PROTOCOL_VERSION, JsonRpcErrors, wireCodeOf, errorFromWire } f
 export type {
   CellExecuteResult,
   CellJournalPart,
+  WireDelivery,
+  WireJournalUpdate,
   Direction,
   HostLoad,
   HostTiming,

@@ -1,9 +1,11 @@
 // The cell journal (SPEC §13): what goes in comes out the same — one by one, in a snapshot and
 // restored from one — a snapshot's call id the sandbox would not make is refused, and past
-// journalMaxBytes the journal lets go of everything.
+// journalMaxBytes the journal lets go of everything. A host mirrors it to its client by reference:
+// what the client has (its tool/invoke, its answers) is not sent back.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { CellJournal } from '../src/cell/journal.js';
+import { rawHost } from './wire.js';
 
 /** Inputs of many lengths (the empty one, multi-byte ones). */
 const TEXTS = Array.from({ length: 300 }, (_, i) => (i % 7 === 0 ? '' : `{"i":${i},"s":"${'é✓'.repeat(i % 5)}"}`));
@@ -83,5 +85,40 @@ describe('the cell journal', { timeout: 30_000 }, () => {
     assert.equal(journal.callCount, 0);
     assert.equal(journal.call('tool-1'), undefined);
     assert.deepEqual(journal.toJSON().calls, []);
+  });
+});
+
+describe("a host's mirror on the wire", { timeout: 30_000 }, () => {
+  test('what the client has goes by reference: no call of its own tool/invoke listed, its answers named', async (t) => {
+    const raw = await rawHost(t);
+    const created = await raw.call('session/create', { tools: [{ name: 'save' }], mirror: true });
+    const { sessionId } = created.result as { sessionId: string };
+    await raw.call('cell/execute', {
+      sessionId,
+      request: { source: 'for (let i = 1; i <= 3; i++) await tools.save({ i }); text("saved")' },
+    });
+    for (let n = 1; n <= 3; n++) {
+      const invoke = await raw.log.next(
+        (m) => m.method === 'tool/invoke' && (m.params as { call: { callId: string } }).call.callId === `tool-${n}`,
+      );
+      const { call, journal } = invoke.params as { call: { input: unknown }; journal?: unknown };
+      assert.deepEqual(call.input, { i: n });
+      // tool-1 goes alone (its own entry is the tool/invoke); each later one names the answer before it.
+      assert.deepEqual(
+        journal,
+        n === 1
+          ? undefined
+          : { update: { outputs: 0, notifications: 0, deliveries: [{ kind: 'answered', callId: `tool-${n - 1}` }] } },
+      );
+      raw.reply(invoke.id as number, { value: { saved: n } });
+    }
+    const ended = await raw.log.next((m) => m.method === 'cell/initialEvent');
+    assert.equal((ended.params as { event: { kind: string } }).event.kind, 'completed');
+    // The journal's one message of its own was its start: everything else rode on the calls.
+    const journals = raw.log.messages.filter((m) => m.method === 'cell/journal');
+    assert.deepEqual(
+      journals.map((m) => Object.keys(m.params as object)),
+      [['sessionId', 'cellId', 'start']],
+    );
   });
 });

@@ -43,6 +43,25 @@ function withCell(): SessionLedger {
   return ledger;
 }
 
+test('by reference: a served call is journaled from its tool/invoke, a named answer is the one this client gave', () => {
+  const ledger = withCell();
+  ledger.served(call('1', 1));
+  ledger.settled('1', 'tool-1', 'returned');
+  ledger.answered('1', 'tool-1', { result: { ok: 'yes' } }, 14, '{"ok":"yes"}');
+  ledger.served(call('1', 2));
+  ledger.answered('1', 'tool-2', { result: 2 }, 13, '2');
+  // The host names tool-1's answer and sends tool-2's own (another text than the client's).
+  ledger.journaled('1', undefined, {
+    deliveries: [{ kind: 'answered', callId: 'tool-1' }, settle(2, '"cut"')],
+    outputs: 0,
+    notifications: 0,
+  });
+  const cell = ledger.replayable('1') as ReplayableCell;
+  assert.deepEqual(cell.journal.calls, [journaled(1), journaled(2)]);
+  assert.deepEqual(cell.journal.deliveries, [settle(1, '{"ok":"yes"}'), settle(2, '"cut"')]);
+  assert.deepEqual(cell.outstanding, []);
+});
+
 test('one record per call: made, served, answered, delivered — the replay and the loss read the same', () => {
   const ledger = withCell();
   ledger.journaled('1', undefined, { calls: [journaled(1), journaled(2), journaled(3)], outputs: 0, notifications: 0 });
@@ -138,6 +157,23 @@ test('what the host sends past the client’s figures, or out of turn, is the ho
       'a delivery of a call it does not hold',
       (l) => l.journaled('1', undefined, { deliveries: [settle(9, '1')], outputs: 0, notifications: 0 }),
       /delivers tool-9, a call it does not hold/,
+    ],
+    [
+      'an answer named that this client never gave',
+      (l) => {
+        l.served(call('1', 4));
+        l.journaled('1', undefined, {
+          deliveries: [{ kind: 'answered', callId: 'tool-4' }],
+          outputs: 0,
+          notifications: 0,
+        });
+      },
+      /names tool-4's answer, which this client did not give/,
+    ],
+    [
+      'a tool/invoke of a tool the cell does not have',
+      (l) => l.served(call('1', 5, 'drop')),
+      /tool-5 calls a tool the cell does not have/,
     ],
     [
       'a cell never admitted',

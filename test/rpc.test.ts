@@ -157,7 +157,7 @@ test("a host's journal part is checked in place: the first misfit by its path, a
   };
   assert.equal(
     why({ update: { ...update, deliveries: [{ kind: 'timer', id: 1 }, { kind: 'later' }] } }),
-    'a journal of another shape at update.deliveries.1.kind: expected "settle" or "timer"',
+    'a journal of another shape at update.deliveries.1.kind: expected "settle" or "timer" or "answered"',
   );
   assert.equal(
     why({ update: { ...update, deliveries: [{ kind: 'settle', callId: 'tool-1', ok: 'yes' }] } }),

@@ -11,7 +11,6 @@ import type {
   CellId,
   JournalDelivery,
   JournaledCall,
-  JournalUpdate,
   JsonValue,
   NestedToolCall,
   PausedCellSnapshot,
@@ -21,14 +20,13 @@ import type {
 } from '../../src/index.js';
 import { byteLength } from '../../src/internal.js';
 import { HostBrokeBound } from './host-durability.js';
-import { inputOf, toolRef, type LedgerCall } from './ledger-call.js';
+import { CallRecord, inputOf, toolRef, type LedgerCall } from './ledger-call.js';
+import type { WireDelivery, WireJournalUpdate } from '../wire/protocol.js';
 
 /** What an entry costs of a ledger's bound besides its text (as a host counts its journal). */
 const ENTRY_BYTES = 32;
 /** What a clock reading costs of a ledger's bound. */
 const READING_BYTES = 16;
-/** How many calls the record of a cell without a journal lists (the oldest answered ones go first). */
-export const MAX_RECORDED_CALLS = 1_000;
 /**
  * How often a cell runs again after losses of its hosts: past it, it ends `hostLost`. No bound is
  * needed against a cell that kills its host by running out of memory (its host names it:
@@ -61,17 +59,13 @@ export class CellLedger {
     why: 'its host sent no journal (journalMaxBytes 0)',
   };
   readonly #clock: number[] = [];
-  #calls: LedgerCall[] = [];
-  readonly #byId = new Map<string, LedgerCall>();
+  readonly #calls = new CallRecord();
   readonly #deliveries: JournalDelivery[] = [];
   /** Outcomes held for a paused cell restored from a snapshot (they go in when it runs again). */
   #held: JournalDelivery[] = [];
   /** Bytes of what the host sent, and of the answers kept besides. */
   #hostBytes = 0;
   #answerBytes = 0;
-  /** Calls of a record without a journal left out past MAX_RECORDED_CALLS (those before #head). */
-  #dropped = 0;
-  #head = 0;
   /** Output items and notifications that reached this client. */
   #outputs = 0;
   #notifications = 0;
@@ -99,7 +93,7 @@ export class CellLedger {
 
   /** cell/journal's `start`: what the cell runs (once, first). */
   begin(start: LedgerStart): void {
-    if (this.#began || this.#calls.length > 0)
+    if (this.#began || this.#calls.size > 0)
       throw new HostBrokeBound(`a second start of cell ${this.cellId}'s journal`);
     if (this.#budget.journalMaxBytes === 0)
       throw new HostBrokeBound(`a journal of cell ${this.cellId}, which keeps none (journalMaxBytes 0)`);
@@ -128,7 +122,7 @@ export class CellLedger {
   }
 
   /** cell/journal's `update`: what the cell consumed since the last one. */
-  update(update: JournalUpdate): void {
+  update(update: WireJournalUpdate): void {
     if (!this.#began) throw new HostBrokeBound(`a journal of cell ${this.cellId} before its start`);
     if (!this.#journal.kept) return; // lost here already: what comes is not kept
     if (update.lost === true) return this.#lose(`its journal passed journalMaxBytes on its host`);
@@ -144,24 +138,43 @@ export class CellLedger {
     this.#checkBound();
   }
 
-  /** The delegate got the call (tool/invoke). */
+  /**
+   * The delegate got the call (tool/invoke): one the host's journal listed already (sent ahead
+   * of its tool/invoke), or journaled from the tool/invoke itself — its tool, and its input as the
+   * JSON text the cell made (V8's JSON, parsed and written again, is the same text).
+   */
   served(call: NestedToolCall): void {
     const tool = call.tool.namespace === undefined ? { name: call.tool.name } : { ...call.tool };
-    const known = this.#byId.get(call.callId);
+    const known = this.#calls.get(call.callId);
     if (known !== undefined) {
       known.state = 'served';
       known.tool = tool;
       return;
     }
-    // Not journaled: what a lost cell lists of it is this record.
-    if (this.#journal.kept) this.#lose(`its host did not journal ${call.callId}`);
-    this.#add({ callId: call.callId, index: -1, tool, inputJson: undefined, input: call.input, state: 'served' });
-    this.#boundRecord();
+    if (!this.#journal.kept) {
+      // What a lost cell lists of it is this record.
+      this.#calls.add({
+        callId: call.callId,
+        index: -1,
+        tool,
+        inputJson: undefined,
+        input: call.input,
+        state: 'served',
+      });
+      return this.#boundRecord();
+    }
+    const tools = this.#start?.tools ?? [];
+    const index = tools.findIndex((each) => each.name === tool.name && each.namespace === tool.namespace);
+    if (index < 0) throw new HostBrokeBound(`cell ${this.cellId}'s ${call.callId} calls a tool the cell does not have`);
+    const inputJson = JSON.stringify(call.input) ?? '';
+    this.#hostBytes += inputJson.length + call.callId.length + ENTRY_BYTES;
+    this.#calls.add({ callId: call.callId, index, tool, inputJson, input: undefined, state: 'served' });
+    this.#checkBound();
   }
 
   /** The delegate returned or threw (a CellInterrupt leaves the call pending: it is answered later). */
   settled(callId: string, outcome: 'returned' | 'threw'): void {
-    const call = this.#byId.get(callId);
+    const call = this.#calls.get(callId);
     if (call !== undefined) call.outcome = outcome;
   }
 
@@ -169,12 +182,13 @@ export class CellLedger {
    * The answer the cell gets (`bytes`: its JSON text's size): kept until the host's journal holds
    * its delivery (a replay elsewhere needs it), or sent on at once when the cell runs elsewhere.
    */
-  answered(callId: string, answer: CallOutcome, bytes: number): void {
-    const call = this.#byId.get(callId);
+  answered(callId: string, answer: CallOutcome, bytes: number, resultText?: string): void {
+    const call = this.#calls.get(callId);
     if (call === undefined || call.state === 'delivered') return;
     call.state = 'answered';
     if (this.#journal.kept) {
       call.answer = answer;
+      call.resultText = resultText;
       call.answerBytes = bytes;
       this.#answerBytes += bytes;
       this.#checkBound();
@@ -184,7 +198,7 @@ export class CellLedger {
 
   /** The delegate asked to pause the cell at this call (its CellInterrupt's payload, JSON text). */
   interrupted(callId: string, payload: string): void {
-    const call = this.#byId.get(callId);
+    const call = this.#calls.get(callId);
     if (call === undefined || call.state === 'delivered') return;
     call.pauses = payload;
     call.answerBytes += payload.length;
@@ -210,8 +224,7 @@ export class CellLedger {
   /** The cell's calls as they stand now: what a cell lost with its host lists (the delegate's view). */
   lost(): { toolCalls: ToolCallRecord[]; toolCallsDropped?: number } {
     const toolCalls: ToolCallRecord[] = [];
-    for (let index = this.#head; index < this.#calls.length; index++) {
-      const call = this.#calls[index] as LedgerCall;
+    for (const call of this.#calls) {
       if (call.state === 'made') continue; // never reached the delegate: it had no effect
       const definition = this.#start?.tools[call.index];
       const tool = call.tool ??
@@ -219,7 +232,8 @@ export class CellLedger {
         this.#tools[call.index] ?? { name: 'unknown' };
       toolCalls.push({ callId: call.callId, tool, input: inputOf(call), outcome: call.outcome });
     }
-    return this.#dropped === 0 ? { toolCalls } : { toolCalls, toolCallsDropped: this.#dropped };
+    const dropped = this.#calls.dropped;
+    return dropped === 0 ? { toolCalls } : { toolCalls, toolCallsDropped: dropped };
   }
 
   /**
@@ -275,11 +289,7 @@ export class CellLedger {
   replaying(settle: (callId: string, answer: CallOutcome) => void): void {
     // Restored paused, it runs no code: only a run counts as a move.
     if (this.#paused === undefined) this.#moves++;
-    const made = this.#calls.filter((call) => call.state === 'made');
-    if (made.length > 0) {
-      for (const call of made) this.#byId.delete(call.callId);
-      this.#calls = this.#calls.filter((call) => call.state !== 'made');
-    }
+    this.#calls.dropMade();
     this.#settle = settle;
     for (const call of this.#calls)
       if (call.state === 'answered' && call.answer !== undefined) settle(call.callId, call.answer);
@@ -291,9 +301,10 @@ export class CellLedger {
   }
 
   #journaled(call: JournaledCall): void {
-    if (this.#byId.has(call.callId)) throw new HostBrokeBound(`cell ${this.cellId}'s ${call.callId} journaled twice`);
+    if (this.#calls.get(call.callId) !== undefined)
+      throw new HostBrokeBound(`cell ${this.cellId}'s ${call.callId} journaled twice`);
     this.#hostBytes += call.inputJson.length + call.callId.length + ENTRY_BYTES;
-    this.#add({
+    this.#calls.add({
       callId: call.callId,
       index: call.index,
       tool: undefined,
@@ -303,19 +314,26 @@ export class CellLedger {
     });
   }
 
-  #delivered(delivery: JournalDelivery): void {
-    this.#deliveries.push(delivery);
-    if (delivery.kind !== 'settle') {
+  #delivered(sent: WireDelivery): void {
+    if (sent.kind === 'timer') {
+      this.#deliveries.push(sent);
       this.#hostBytes += ENTRY_BYTES;
       return;
     }
-    this.#hostBytes += delivery.payload.length + delivery.callId.length + ENTRY_BYTES;
-    const call = this.#byId.get(delivery.callId);
+    const call = this.#calls.get(sent.callId);
     if (call === undefined)
-      throw new HostBrokeBound(`cell ${this.cellId}'s journal delivers ${delivery.callId}, a call it does not hold`);
+      throw new HostBrokeBound(`cell ${this.cellId}'s journal delivers ${sent.callId}, a call it does not hold`);
+    // By reference: the result this client answered the call with, as the cell took it.
+    const delivery: JournalDelivery =
+      sent.kind === 'settle'
+        ? sent
+        : { kind: 'settle', callId: sent.callId, ok: true, payload: this.#answerOf(call), errorKind: '' };
+    this.#deliveries.push(delivery);
+    this.#hostBytes += delivery.payload.length + delivery.callId.length + ENTRY_BYTES;
     // Its text is the delivery's now: the answer kept for it goes.
     this.#answerBytes -= call.answerBytes;
     call.answer = undefined;
+    call.resultText = undefined;
     call.answerBytes = 0;
     call.pauses = undefined;
     call.state = 'delivered';
@@ -324,10 +342,13 @@ export class CellLedger {
       this.#held = this.#held.filter((held) => held.kind !== 'settle' || held.callId !== delivery.callId);
   }
 
-  #add(entry: Omit<LedgerCall, 'outcome' | 'answer' | 'answerBytes'>): void {
-    const call: LedgerCall = { ...entry, outcome: 'pending', answer: undefined, answerBytes: 0 };
-    this.#calls.push(call);
-    this.#byId.set(call.callId, call);
+  /** The result text this client answered the call with (a host that names another answer broke the protocol). */
+  #answerOf(call: LedgerCall): string {
+    if (call.resultText === undefined)
+      throw new HostBrokeBound(
+        `cell ${this.cellId}'s journal names ${call.callId}'s answer, which this client did not give`,
+      );
+    return call.resultText;
   }
 
   /** Past its bound (with the answers it keeps), the journal goes: the cell cannot run again. */
@@ -354,6 +375,7 @@ export class CellLedger {
     this.#held = [];
     for (const call of this.#calls) {
       call.answer = undefined;
+      call.resultText = undefined;
       call.answerBytes = 0;
     }
     this.#answerBytes = 0;
@@ -363,28 +385,6 @@ export class CellLedger {
 
   /** Without a journal, the record lists at most MAX_RECORDED_CALLS: the oldest answered ones go. */
   #boundRecord(): void {
-    if (this.#journal.kept) return;
-    while (this.#calls.length - this.#head > MAX_RECORDED_CALLS && this.#dropOldestAnswered());
-  }
-
-  /** Drops the oldest answered call from the record (false while every call waits). */
-  #dropOldestAnswered(): boolean {
-    const calls = this.#calls;
-    let index = this.#head;
-    // The oldest may wait still (a slow call among fast ones): the oldest answered one after it goes.
-    if (calls[index]?.outcome === 'pending') {
-      index = calls.findIndex((call, at) => at > this.#head && call.outcome !== 'pending');
-      if (index < 0) return false;
-    }
-    this.#byId.delete((calls[index] as LedgerCall).callId);
-    if (index === this.#head) this.#head++;
-    else calls.splice(index, 1);
-    this.#dropped++;
-    // The dropped front is let go in one piece now and then, not one by one.
-    if (this.#head >= MAX_RECORDED_CALLS) {
-      calls.splice(0, this.#head);
-      this.#head = 0;
-    }
-    return true;
+    if (!this.#journal.kept) this.#calls.bound();
   }
 }

@@ -28,6 +28,7 @@ const journaledCall = object({ callId: string, index: count, inputJson: string }
 const delivery = taggedBy('kind', {
   settle: object({ callId: string, ok: boolean, payload: string, errorKind: string }),
   timer: object({ id: integer }),
+  answered: object({ callId: string }),
 });
 
 const update = object({

@@ -1,5 +1,5 @@
 // One call in a cell's ledger (cell-ledger.ts): where it stands, what the delegate did and
-// answered, and whether it asked to pause the cell.
+// answered, and whether it asked to pause the cell; and the cell's calls in order (CallRecord).
 import type { CallOutcome, JsonValue, ToolCallRecord } from '../../src/index.js';
 
 export const toolRef = ({ name, namespace }: { name: string; namespace?: string }): ToolCallRecord['tool'] =>
@@ -21,6 +21,8 @@ export interface LedgerCall {
   outcome: ToolCallRecord['outcome'];
   /** The delegate's answer, kept only until the host's journal holds its delivery. */
   answer: CallOutcome | undefined;
+  /** The answer's result as the JSON text the cell's isolate takes (kept with `answer`). */
+  resultText: string | undefined;
   answerBytes: number;
   /**
    * The delegate asked to pause the cell at this call (a CellInterrupt's payload, JSON text): a
@@ -36,3 +38,76 @@ export const inputOf = (call: LedgerCall): JsonValue | undefined =>
     : call.inputJson === ''
       ? undefined
       : (JSON.parse(call.inputJson) as JsonValue);
+
+/** How many calls the record of a cell without a journal lists (the oldest answered ones go first). */
+export const MAX_RECORDED_CALLS = 1_000;
+
+/**
+ * A cell's calls in the order the ledger learnt of them, by id too. Without a journal it lists at
+ * most MAX_RECORDED_CALLS (bound): the oldest answered ones go, and how many went is `dropped`.
+ */
+export class CallRecord {
+  #calls: LedgerCall[] = [];
+  readonly #byId = new Map<string, LedgerCall>();
+  /** Calls left out past MAX_RECORDED_CALLS (those before #head, and some after it). */
+  #dropped = 0;
+  #head = 0;
+
+  get dropped(): number {
+    return this.#dropped;
+  }
+
+  /** How many calls it lists. */
+  get size(): number {
+    return this.#calls.length - this.#head;
+  }
+
+  get(callId: string): LedgerCall | undefined {
+    return this.#byId.get(callId);
+  }
+
+  /** A new call, still pending. */
+  add(entry: Omit<LedgerCall, 'outcome' | 'answer' | 'resultText' | 'answerBytes'>): void {
+    const call: LedgerCall = { ...entry, outcome: 'pending', answer: undefined, resultText: undefined, answerBytes: 0 };
+    this.#calls.push(call);
+    this.#byId.set(call.callId, call);
+  }
+
+  /** The calls it lists, oldest first. */
+  *[Symbol.iterator](): IterableIterator<LedgerCall> {
+    for (let index = this.#head; index < this.#calls.length; index++) yield this.#calls[index] as LedgerCall;
+  }
+
+  /** Forgets the calls the cell made that never reached the delegate. */
+  dropMade(): void {
+    if (!this.#calls.some((call) => call.state === 'made')) return;
+    for (const call of this.#calls) if (call.state === 'made') this.#byId.delete(call.callId);
+    this.#calls = this.#calls.filter((call) => call.state !== 'made');
+  }
+
+  /** Lists at most MAX_RECORDED_CALLS: the oldest answered ones go (a record without a journal). */
+  bound(): void {
+    while (this.size > MAX_RECORDED_CALLS && this.#dropOldestAnswered());
+  }
+
+  /** Drops the oldest answered call (false while every call waits). */
+  #dropOldestAnswered(): boolean {
+    const calls = this.#calls;
+    let index = this.#head;
+    // The oldest may wait still (a slow call among fast ones): the oldest answered one after it goes.
+    if (calls[index]?.outcome === 'pending') {
+      index = calls.findIndex((call, at) => at > this.#head && call.outcome !== 'pending');
+      if (index < 0) return false;
+    }
+    this.#byId.delete((calls[index] as LedgerCall).callId);
+    if (index === this.#head) this.#head++;
+    else calls.splice(index, 1);
+    this.#dropped++;
+    // The dropped front is let go in one piece now and then, not one by one.
+    if (this.#head >= MAX_RECORDED_CALLS) {
+      calls.splice(0, this.#head);
+      this.#head = 0;
+    }
+    return true;
+  }
+}

@@ -21,8 +21,10 @@ import type { InboundRequest, IncomingCall } from './incoming-calls.js';
  */
 const MAX_WIRE_ERROR_BYTES = 4 * 1024 * 1024;
 
-/** What tool/invoke's answer wraps its value in: `{"value":…}`. */
+/** What tool/invoke's answer wraps its value in: `{"value":…}` (`{}` when there is none). */
 const VALUE_ENVELOPE_BYTES = '{"value":}'.length;
+const VALUE_PREFIX_BYTES = '{"value":'.length;
+const EMPTY_ANSWER_BYTES = '{}'.length;
 
 type ToolRef = Parameters<typeof toolIdentifier>[0];
 
@@ -40,8 +42,11 @@ export interface ResultBound {
 export interface ServedCall {
   /** The delegate returned or threw (a CellInterrupt leaves the call pending). */
   settled(outcome: 'returned' | 'threw'): void;
-  /** The outcome as the cell gets it, and the size of its text. */
-  answered(answer: CallOutcome, bytes: number): void;
+  /**
+   * The outcome as the cell gets it, and the size of its text; `resultText`: a result's JSON
+   * text ('' for none), what the cell's isolate takes.
+   */
+  answered(answer: CallOutcome, bytes: number, resultText?: string): void;
   /** The delegate asked to pause the cell at this call (its payload as JSON text). */
   interrupted?(payload: string): void;
 }
@@ -56,7 +61,8 @@ export function serveDelegateCall(
   bound?: ResultBound,
   served?: ServedCall,
 ): void {
-  const answered = (answer: CallOutcome, bytes: number): void => served?.answered(answer, bytes);
+  const answered = (answer: CallOutcome, bytes: number, resultText?: string): void =>
+    served?.answered(answer, bytes, resultText);
   // The table pairs each name with the delegate method of that name and its argument.
   const method = delegate[name] as (value: unknown, signal: AbortSignal) => unknown;
   const row: DelegateCall = DelegateCalls[name];
@@ -89,7 +95,9 @@ export function serveDelegateCall(
           return call.fail(new ErrorAnswer(JsonRpcErrors.delegateFailed, message));
         }
       }
-      answered({ result: value as JsonValue | undefined }, text.length);
+      // The value's own text, inside the answer's `{"value":…}` (none: `{}`).
+      const resultText = text.length === EMPTY_ANSWER_BYTES ? '' : text.slice(VALUE_PREFIX_BYTES, -1);
+      answered({ result: value as JsonValue | undefined }, text.length, resultText);
       call.answer(new JsonText(text));
     },
     (error: unknown) => {

@@ -79,7 +79,8 @@ export class SessionInbox {
     const { cellId, callId } = call;
     const served = ledger && {
       settled: (outcome: 'returned' | 'threw') => ledger.settled(cellId, callId, outcome),
-      answered: (answer: CallOutcome, bytes: number) => ledger.answered(cellId, callId, answer, bytes),
+      answered: (answer: CallOutcome, bytes: number, resultText?: string) =>
+        ledger.answered(cellId, callId, answer, bytes, resultText),
       interrupted: (payload: string) => ledger.interrupted(cellId, callId, payload),
     };
     serveDelegateCall(delegate, request, bound, served);

@@ -9,7 +9,6 @@ import {
   type CellEvent,
   type CellId,
   type CellLimits,
-  type JournalUpdate,
   type NestedToolCall,
   type PausedCellSnapshot,
   type ReplayableCell,
@@ -19,6 +18,7 @@ import {
 import { CellLedger, type LedgerBudget } from './cell-ledger.js';
 import { HostBrokeBound } from './host-durability.js';
 import { StoredHistory } from './stored-history.js';
+import type { WireJournalUpdate } from '../wire/protocol.js';
 
 /** The limits whose figures bound what this client keeps of a session (its own, never a host's). */
 export type LedgerFigures = Pick<CellLimits, 'journalMaxBytes' | 'maxSourceBytes' | 'maxStoredBytes'>;
@@ -130,7 +130,7 @@ export class SessionLedger {
   }
 
   /** cell/journal (or a delegate call's `journal`): what the cell runs, or what it consumed since. */
-  journaled(cellId: CellId, start: ReplayStart | undefined, update: JournalUpdate | undefined): void {
+  journaled(cellId: CellId, start: ReplayStart | undefined, update: WireJournalUpdate | undefined): void {
     const ledger = this.#cells.get(cellId) ?? this.#expected(cellId);
     if (ledger === undefined) return; // a cell whose end this client has read: nothing is kept of it
     if (start !== undefined) {
@@ -158,8 +158,8 @@ export class SessionLedger {
     this.#cells.get(cellId)?.settled(callId, outcome);
   }
 
-  answered(cellId: CellId, callId: string, answer: CallOutcome, bytes: number): void {
-    this.#cells.get(cellId)?.answered(callId, answer, bytes);
+  answered(cellId: CellId, callId: string, answer: CallOutcome, bytes: number, resultText?: string): void {
+    this.#cells.get(cellId)?.answered(callId, answer, bytes, resultText);
   }
 
   /** The delegate asked to pause the cell at this call (a CellInterrupt; its payload's JSON text). */

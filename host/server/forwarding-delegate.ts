@@ -8,8 +8,13 @@ import { DelegateCalls, Methods, type CellJournalPart, type DelegateCall, type S
 
 /** What goes with a cell's delegate calls besides the call: its journal, and its caller's trace context. */
 export interface CellsOnTheWire {
-  /** The cell's journal since it was last sent (a re-homing client's mirror). */
-  journalOf?: (cellId: CellId) => CellJournalPart | undefined;
+  /**
+   * The cell's journal since it was last sent (a re-homing client's mirror); `callId`: the
+   * tool call it goes with.
+   */
+  journalOf?: (cellId: CellId, callId?: string) => CellJournalPart | undefined;
+  /** The client answered the cell's tool call with a value (the mirror names it by reference). */
+  answered?: (cellId: CellId, callId: string) => void;
   /** The trace context its caller sent (execute's `_meta`), for a host that records no spans. */
   traceOf?: (cellId: CellId) => TraceMeta | undefined;
 }
@@ -23,12 +28,12 @@ export function forwardingDelegate(
   sessionId: SessionId,
   cells: CellsOnTheWire = {},
 ): SessionRuntimeDelegate {
-  const { journalOf = () => undefined, traceOf = () => undefined } = cells;
+  const { journalOf = () => undefined, traceOf = () => undefined, answered } = cells;
   // Given up with the cell's signal: one cell/cancel for all the cell's calls of the method.
   const forward = (call: DelegateCall) => {
-    const decode = DECODERS.get(call);
+    const decode = DECODERS.get(call) as Decode;
     const method = call.method.name as 'tool/invoke' | 'cell/notify';
-    return (value: { cellId: string }, signal: AbortSignal): Promise<unknown> => {
+    return (value: { cellId: string; callId?: string }, signal: AbortSignal): Promise<unknown> => {
       const cancelAll = (): void => host.rpc.notify(Methods.cellCancel, { sessionId, cellId: value.cellId, method });
       // Inside its call's span (SPEC §14), the client's delegate runs as that span's child.
       const params = call.params(sessionId, value as never);
@@ -37,9 +42,15 @@ export function forwardingDelegate(
       const meta = recordsSpans() ? traceMeta() : traceOf(value.cellId);
       if (meta !== undefined) params._meta = meta;
       // The cell's journal up to this call goes with it (a re-homing client's mirror).
-      const journal = journalOf(value.cellId);
+      const { cellId, callId } = value;
+      const journal = journalOf(cellId, callId);
       if (journal !== undefined) (params as { journal?: CellJournalPart }).journal = journal;
-      return host.rpc.request(call.method, params, { signal, cancelAll, decode });
+      // A tool call's value answered is what the cell gets: the mirror names it, not sends it back.
+      const decoded =
+        answered === undefined || callId === undefined
+          ? decode
+          : { result: (result: unknown) => (answered(cellId, callId), decode.result(result)), error: decode.error };
+      return host.rpc.request(call.method, params, { signal, cancelAll, decode: decoded });
     };
   };
   const forwarders = Object.entries(DelegateCalls).map(([name, call]) => [name, forward(call)]);
@@ -48,6 +59,8 @@ export function forwardingDelegate(
   delegate.cellClosed = (cellId: CellId) => host.notify(Methods.cellClosed, { sessionId, cellId });
   return delegate as unknown as SessionRuntimeDelegate;
 }
+
+type Decode = { result(result: unknown): unknown; error(error: RpcError): Error };
 
 /**
  * What a delegate call resolves with, read from the answer as it arrives: the delegate's value

@@ -208,7 +208,8 @@ async function createSession(
       : {}),
   };
   const delegate = forwardingDelegate(host, sessionId, {
-    journalOf: (cellId) => host.sessions.journalOf(sessionId, cellId),
+    journalOf: (cellId, callId) => host.sessions.journalOf(sessionId, cellId, callId),
+    answered: (cellId, callId) => host.sessions.answered(sessionId, cellId, callId),
     traceOf: (cellId) => host.sessions.traceOf(sessionId, cellId),
   });
   const runtime =

@@ -2,17 +2,33 @@
 // first what the cell runs, then its journal as it grows, each time just before another message
 // about the cell leaves — so the client holds the journal up to every effect of the cell it has
 // seen (a call, a notification, output), and can run the cell again elsewhere if this host is lost.
+// What the client has already is sent by reference (issue 66): a call it was sent in a tool/invoke
+// is not listed again, and an outcome that is the value it answered that call with is named, not
+// sent back.
 import type { CellId } from '../../src/index.js';
 import type { HostedCells, JournalMark } from '../../src/internal.js';
 import type { Notify } from '../wire/rpc.js';
-import { Methods, type CellJournalPart, type SessionId } from '../wire/protocol.js';
+import {
+  Methods,
+  type CellJournalPart,
+  type SessionId,
+  type WireDelivery,
+  type WireJournalUpdate,
+} from '../wire/protocol.js';
+
+/** Per running cell: how far its journal was sent, and the answers its client gave. */
+interface Mirrored {
+  /** How far the journal was sent (null: the cell keeps none, nothing to send). */
+  mark: JournalMark | null | undefined;
+  /** Calls whose outcome is the value the client answered them with (until that outcome is sent). */
+  readonly answered: Set<string>;
+}
 
 export class JournalMirror {
   readonly #cells: HostedCells;
   readonly #notify: Notify;
   readonly #sessionId: SessionId;
-  /** Per running cell, how far its journal was sent (null: it keeps none, nothing to send). */
-  readonly #marks = new Map<CellId, JournalMark | null>();
+  readonly #mirrored = new Map<CellId, Mirrored>();
 
   constructor(cells: HostedCells, notify: Notify, sessionId: SessionId) {
     this.#cells = cells;
@@ -28,24 +44,50 @@ export class JournalMirror {
 
   /**
    * What the cell's journal gained since it was last sent (and, the first time, what it runs),
-   * as it goes with a delegate call (its `journal`); undefined when nothing.
+   * as it goes with a delegate call (its `journal`); undefined when nothing. `sending`: the call
+   * this part goes with (a tool/invoke): the client journals it from there.
    */
-  take(cellId: CellId): CellJournalPart | undefined {
-    const mark = this.#marks.get(cellId);
-    if (mark === null) return undefined;
-    const journal = this.#cells.cellJournal(cellId, mark);
+  take(cellId: CellId, sending?: string): CellJournalPart | undefined {
+    let cell = this.#mirrored.get(cellId);
+    if (cell === undefined) this.#mirrored.set(cellId, (cell = { mark: undefined, answered: new Set() }));
+    if (cell.mark === null) return undefined;
+    const counted = cell.mark === undefined ? undefined : cell.mark.outputs + cell.mark.notifications;
+    const journal = this.#cells.cellJournal(cellId, cell.mark);
     if (journal === undefined) {
-      if (mark === undefined) this.#marks.set(cellId, null);
+      if (cell.mark === undefined) cell.mark = null;
       return undefined;
     }
-    this.#marks.set(cellId, journal.mark);
+    cell.mark = journal.mark;
     const { start, update } = journal;
     if (start === undefined && update === undefined) return undefined;
-    return { ...(start === undefined ? {} : { start }), ...(update === undefined ? {} : { update }) };
+    if (update === undefined) return { start };
+    const { calls, deliveries } = update;
+    // By reference: the call this part goes with (recorded before it is sent: it is here or in a
+    // part sent before), and the answers the client gave.
+    const unsent = sending === undefined ? calls : calls?.filter((call) => call.callId !== sending);
+    const named = deliveries?.map((delivery): WireDelivery => {
+      if (delivery.kind !== 'settle' || !delivery.ok || !cell.answered.delete(delivery.callId)) return delivery;
+      return { kind: 'answered', callId: delivery.callId };
+    });
+    const wire: WireJournalUpdate = { outputs: update.outputs, notifications: update.notifications };
+    if (update.clock !== undefined) wire.clock = update.clock;
+    if (unsent !== undefined && unsent.length > 0) wire.calls = unsent;
+    if (named !== undefined) wire.deliveries = named;
+    if (update.lost === true) wire.lost = true;
+    // Only the call it goes with, and the counts as they were: nothing to send.
+    const same = counted === update.outputs + update.notifications && wire.clock === undefined;
+    if (same && start === undefined && wire.calls === undefined && named === undefined && wire.lost === undefined)
+      return undefined;
+    return start === undefined ? { update: wire } : { start, update: wire };
+  }
+
+  /** The client answered the cell's call with a value (its outcome, if it enters the cell, is that value). */
+  answered(cellId: CellId, callId: string): void {
+    this.#mirrored.get(cellId)?.answered.add(callId);
   }
 
   /** The cell closed: nothing more is sent about it. */
   closed(cellId: CellId): void {
-    this.#marks.delete(cellId);
+    this.#mirrored.delete(cellId);
   }
 }

@@ -68,9 +68,14 @@ export class ServedSessions {
     this.#mirrors.get(sessionId)?.flush(cellId);
   }
 
-  /** What goes with a delegate call of the cell of its journal, if the session is mirrored. */
-  journalOf(sessionId: SessionId, cellId: CellId): CellJournalPart | undefined {
-    return this.#mirrors.get(sessionId)?.take(cellId);
+  /** What goes with a delegate call of the cell (a tool call's `callId`) of its journal, if the session is mirrored. */
+  journalOf(sessionId: SessionId, cellId: CellId, callId?: string): CellJournalPart | undefined {
+    return this.#mirrors.get(sessionId)?.take(cellId, callId);
+  }
+
+  /** The client answered a tool call of the cell with a value (see JournalMirror#answered). */
+  answered(sessionId: SessionId, cellId: CellId, callId: string): void {
+    this.#mirrors.get(sessionId)?.answered(cellId, callId);
   }
 
   /** The cell closed: its journal is no longer sent. */

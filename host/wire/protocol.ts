@@ -23,7 +23,7 @@ import {
   type SessionStreamEvent,
   type ToolDefinition,
 } from '../../src/index.js';
-import type { JournalUpdate, ReplayableCell, ReplayStart } from '../../src/index.js';
+import type { ReplayableCell, ReplayStart } from '../../src/index.js';
 import type {
   Direction,
   MethodKind,
@@ -41,6 +41,7 @@ import type {
   Traced,
   WireCellEvent,
   WireParams,
+  WireJournalUpdate,
 } from './wire-types.js';
 import {
   absent,
@@ -77,6 +78,8 @@ export type {
   WireCellEvent,
   WireParams,
   CellJournalPart,
+  WireDelivery,
+  WireJournalUpdate,
   CellCancelParams,
   IncomingRequest,
   Serialised,
@@ -142,7 +145,7 @@ const traced = {
 /** A running cell's journal as its host mirrors it (checked by the client: host/client/host-durability.ts). */
 const journalFields = {
   start: optional(checkedByRuntime<ReplayStart>()),
-  update: optional(checkedByRuntime<JournalUpdate>()),
+  update: optional(checkedByRuntime<WireJournalUpdate>()),
 };
 const journalPart = { journal: optional(object(journalFields)) };
 

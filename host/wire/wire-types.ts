@@ -15,7 +15,7 @@ import type {
   SessionStreamEvent,
   ToolDefinition,
 } from '../../src/index.js';
-import type { JournalUpdate, ReplayableCell, ReplayStart } from '../../src/index.js';
+import type { JournalDelivery, JournalUpdate, ReplayableCell, ReplayStart } from '../../src/index.js';
 
 /** A session's id on its host, assigned by the host. */
 export type SessionId = string;
@@ -122,12 +122,25 @@ export interface InCell extends InSession {
   cellId: string;
 }
 
+/**
+ * A delivery as a host mirrors it: a call's outcome that is the value its client answered the
+ * call's tool/invoke with goes by reference (`answered`): the client has that value already.
+ */
+export type WireDelivery = JournalDelivery | { kind: 'answered'; callId: string };
+
+/**
+ * What a cell consumed since the last part, as a host mirrors it: `calls` lists only the calls
+ * not yet sent to the client in a tool/invoke (the client journals the others from theirs), and
+ * `deliveries` names the client's own answers by reference.
+ */
+export type WireJournalUpdate = Omit<JournalUpdate, 'deliveries'> & { deliveries?: WireDelivery[] };
+
 /** A running cell's journal as its host mirrors it (cell/journal, or with a delegate call). */
 export interface CellJournalPart {
   /** What the cell runs: sent once, first. */
   start?: ReplayStart;
   /** What it consumed since the last part. */
-  update?: JournalUpdate;
+  update?: WireJournalUpdate;
 }
 
 /** The params of every method, by its key in Methods (e.g. `WireParams['cellExecute']`). */
