@@ -33,6 +33,7 @@ export type {
   CellJournalPart,
   WireDelivery,
   WireJournalUpdate,
+  WireStart,
   Direction,
   HostLoad,
   HostTiming,

@@ -91,8 +91,13 @@ describe('the cell journal', { timeout: 30_000 }, () => {
 describe("a host's mirror on the wire", { timeout: 30_000 }, () => {
   test('what the client has goes by reference: no call of its own tool/invoke listed, its answers named', async (t) => {
     const raw = await rawHost(t);
-    const created = await raw.call('session/create', { tools: [{ name: 'save' }], mirror: true });
-    const { sessionId } = created.result as { sessionId: string };
+    const created = await raw.call('session/create', {
+      tools: [{ name: 'save' }],
+      limits: { memoryMb: 64 },
+      mirror: true,
+    });
+    const { sessionId, limits } = created.result as { sessionId: string; limits: Record<string, number> };
+    assert.equal(limits.memoryMb, 64, "a mirrored session's answer says its limits");
     await raw.call('cell/execute', {
       sessionId,
       request: { source: 'for (let i = 1; i <= 3; i++) await tools.save({ i }); text("saved")' },
@@ -120,5 +125,19 @@ describe("a host's mirror on the wire", { timeout: 30_000 }, () => {
       journals.map((m) => Object.keys(m.params as object)),
       [['sessionId', 'cellId', 'start']],
     );
+    // Its tools and limits are the session's: named by reference, not sent.
+    const { start } = journals[0]?.params as { start: Record<string, unknown> };
+    assert.deepEqual(Object.keys(start).sort(), ['code', 'filename', 'seed', 'storedAt', 'toolCallId']);
+    // A cell with limits of its own (and tools) has them in its start.
+    await raw.call('cell/execute', {
+      sessionId,
+      request: { source: 'text(2)', limits: { memoryMb: 32 }, tools: [{ name: 'load' }] },
+    });
+    const own = await raw.log.next(
+      (m) => m.method === 'cell/journal' && (m.params as { cellId: string }).cellId === '2',
+    );
+    const ownStart = (own.params as { start: { limits: Record<string, number>; tools: unknown } }).start;
+    assert.equal(ownStart.limits.memoryMb, 32);
+    assert.deepEqual(ownStart.tools, [{ name: 'load' }]);
   });
 });

@@ -43,6 +43,25 @@ function withCell(): SessionLedger {
   return ledger;
 }
 
+test("by reference: a start without tools or limits runs the session's; without the session's limits it breaks the protocol", () => {
+  const ledger = new SessionLedger(FIGURES, undefined, [{ name: 'save', description: 'keeps n' }]);
+  ledger.attached(start().limits);
+  ledger.admitted('1');
+  const { tools: _, limits: __, ...bare } = start();
+  ledger.journaled('1', bare, undefined);
+  const cell = ledger.replayable('1') as ReplayableCell;
+  assert.deepEqual(cell.tools, [{ name: 'save', description: 'keeps n' }]);
+  assert.deepEqual(cell.limits, start().limits);
+  const unsaid = new SessionLedger(FIGURES);
+  unsaid.attached(undefined);
+  unsaid.admitted('1');
+  assert.throws(
+    () => unsaid.journaled('1', bare, undefined),
+    (error: unknown) =>
+      error instanceof HostBrokeBound && /names the session's limits, which its host did not say/.test(String(error)),
+  );
+});
+
 test('by reference: a served call is journaled from its tool/invoke, a named answer is the one this client gave', () => {
   const ledger = withCell();
   ledger.served(call('1', 1));

@@ -46,13 +46,16 @@ const seed: Shape<number> = (value) =>
     ? undefined
     : { path: [], message: 'expected a seed (an integer, 0 ≤ seed < 2³²)' };
 
-/** What the cell runs; its tools and limits are checked again by the host that runs it again. */
+/**
+ * What the cell runs; its tools and limits (absent: the session's) are checked again by the host
+ * that runs it again.
+ */
 const start = object({
   code: string,
   filename: string,
   toolCallId: string,
-  tools: array(object({ name: string, namespace: optional(string) })),
-  limits: recordOf(number),
+  tools: optional(array(object({ name: string, namespace: optional(string) }))),
+  limits: optional(recordOf(number)),
   seed,
   storedAt: nullable(count),
 });

@@ -76,7 +76,8 @@ export class SessionCore implements LinkedSession, MovingSession {
     if (rehome !== undefined) {
       // Sent again on another host without setup: its effects are in the stored values.
       const { setupSource: _, restore, ...own } = params;
-      this.ledger = new SessionLedger(ledgerFigures(params.limits), restore);
+      this.ledger = new SessionLedger(ledgerFigures(params.limits), restore, params.tools);
+      this.ledger.attached(created.limits);
       if (created.setupCellId !== undefined) this.ledger.admitted(created.setupCellId);
       this.move = new SessionMove(this, rehome, this.ledger, own);
       this.replays = new CellReplays(this.ledger, view);
@@ -208,7 +209,7 @@ export class SessionCore implements LinkedSession, MovingSession {
   }
 
   attach(link: HostLink, created: CreatedSession): this {
-    this.ledger?.attached();
+    this.ledger?.attached(created.limits);
     this.observers.moved();
     this.link = link;
     this.sessionId = created.sessionId;

@@ -8,6 +8,7 @@ import {
   type ToolDefinition,
 } from '../../src/index.js';
 import { untilAborted } from '../wire/signals.js';
+import { number, optional, recordOf } from '../wire/shape.js';
 import { Methods, type SessionId } from '../wire/protocol.js';
 import type { HostLink, LinkedSession } from './link.js';
 
@@ -36,6 +37,8 @@ export interface CreatedSession {
   deadlineMs: number | undefined;
   /** The session's maxToolResultBytes (older hosts do not say). */
   maxResultBytes: number | undefined;
+  /** The session's limits on this host (a mirrored session's: its cells' starts name them by reference). */
+  limits: CellLimits | undefined;
 }
 
 /** session/create's params: the session's own options, what a resume restores, and the mirror. */
@@ -72,7 +75,7 @@ export async function createOnHost<S extends LinkedSession>(
     }
     throw error;
   }
-  const { sessionId, setupCellId, callbackAbortDeadlineMs, load, maxToolResultBytes } = result as Partial<
+  const { sessionId, setupCellId, callbackAbortDeadlineMs, load, maxToolResultBytes, limits } = result as Partial<
     typeof result
   >;
   link.loadReported?.(load);
@@ -91,9 +94,13 @@ export async function createOnHost<S extends LinkedSession>(
     setupCellId,
     deadlineMs: typeof callbackAbortDeadlineMs === 'number' ? callbackAbortDeadlineMs : params.callbackAbortDeadlineMs,
     maxResultBytes: typeof maxToolResultBytes === 'number' ? maxToolResultBytes : undefined,
+    limits: sessionLimits(limits) === undefined ? (limits as CellLimits) : undefined,
   });
   link.remotes.set(sessionId, session);
   link.hold();
   link.sessions.register(sessionId, (entry) => session.receive(entry));
   return session;
 }
+
+/** The session's limits as a host says them: a record of numbers, or nothing (undefined: they fit). */
+const sessionLimits = optional(recordOf(number));

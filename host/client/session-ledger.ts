@@ -12,13 +12,13 @@ import {
   type NestedToolCall,
   type PausedCellSnapshot,
   type ReplayableCell,
-  type ReplayStart,
   type ToolCallRecord,
+  type ToolDefinition,
 } from '../../src/index.js';
 import { CellLedger, type LedgerBudget } from './cell-ledger.js';
 import { HostBrokeBound } from './host-durability.js';
 import { StoredHistory } from './stored-history.js';
-import type { WireJournalUpdate } from '../wire/protocol.js';
+import type { WireJournalUpdate, WireStart } from '../wire/protocol.js';
 
 /** The limits whose figures bound what this client keeps of a session (its own, never a host's). */
 export type LedgerFigures = Pick<CellLimits, 'journalMaxBytes' | 'maxSourceBytes' | 'maxStoredBytes'>;
@@ -52,11 +52,17 @@ export class SessionLedger {
   /** Cells heard of before their admission (an execute in flight): no more than there are executes. */
   readonly #unadmitted = new Set<CellId>();
 
+  /** The session's own tools (what a start without `tools` runs), and its limits on the current host. */
+  readonly #tools: ToolDefinition[];
+  #limits: CellLimits | undefined;
+
   constructor(
     figures: LedgerFigures,
     restored?: { storedValues: Record<string, string>; nextCellId: number; pausedCells?: PausedCellSnapshot[] },
+    tools: ToolDefinition[] = [],
   ) {
     this.#figures = figures;
+    this.#tools = tools;
     this.#stored = new StoredHistory(figures.maxStoredBytes, restored?.storedValues);
     if (restored !== undefined) this.#lastCellId = restored.nextCellId - 1;
     for (const cell of restored?.pausedCells ?? []) {
@@ -69,8 +75,12 @@ export class SessionLedger {
     return this.#running.size;
   }
 
-  /** The session is created (again) on a host: its commits count from the values it was given. */
-  attached(): void {
+  /**
+   * The session is created (again) on a host: its commits count from the values it was given;
+   * `limits`: the session's there (what a start without `limits` runs with).
+   */
+  attached(limits?: CellLimits): void {
+    this.#limits = limits;
     this.#base = this.#stored.commits;
     this.#hostCommits = 0;
   }
@@ -130,12 +140,15 @@ export class SessionLedger {
   }
 
   /** cell/journal (or a delegate call's `journal`): what the cell runs, or what it consumed since. */
-  journaled(cellId: CellId, start: ReplayStart | undefined, update: WireJournalUpdate | undefined): void {
+  journaled(cellId: CellId, start: WireStart | undefined, update: WireJournalUpdate | undefined): void {
     const ledger = this.#cells.get(cellId) ?? this.#expected(cellId);
     if (ledger === undefined) return; // a cell whose end this client has read: nothing is kept of it
     if (start !== undefined) {
       // Field by field: a host's other fields are not kept (the start goes to the next host as it is).
-      const { storedAt, code, filename, toolCallId, tools, limits, seed } = start;
+      // By reference: without its tools or limits, the cell runs the session's.
+      const { storedAt, code, filename, toolCallId, tools = this.#tools, limits = this.#limits, seed } = start;
+      if (limits === undefined)
+        throw new HostBrokeBound(`cell ${cellId}'s start names the session's limits, which its host did not say`);
       const run = { code, filename, toolCallId, tools, limits, seed };
       if (storedAt !== null && storedAt > this.#hostCommits)
         throw new HostBrokeBound(`cell ${cellId} started at commit ${storedAt} of ${this.#hostCommits} sent`);

@@ -234,6 +234,8 @@ async function createSession(
       load: host.stats.load,
       maxToolResultBytes,
       maxStoredBytes,
+      // A mirrored cell's start names its session's limits by reference: the client keeps these.
+      ...(mirror === true ? { limits: hostedCells(runtime).sessionLimits } : {}),
     };
     if (started === undefined) return answer;
     host.sessions.timings(sessionId).received(started.cellId, receivedAt);

@@ -23,7 +23,7 @@ import {
   type SessionStreamEvent,
   type ToolDefinition,
 } from '../../src/index.js';
-import type { ReplayableCell, ReplayStart } from '../../src/index.js';
+import type { ReplayableCell } from '../../src/index.js';
 import type {
   Direction,
   MethodKind,
@@ -42,6 +42,7 @@ import type {
   WireCellEvent,
   WireParams,
   WireJournalUpdate,
+  WireStart,
 } from './wire-types.js';
 import {
   absent,
@@ -80,6 +81,7 @@ export type {
   CellJournalPart,
   WireDelivery,
   WireJournalUpdate,
+  WireStart,
   CellCancelParams,
   IncomingRequest,
   Serialised,
@@ -144,7 +146,7 @@ const traced = {
 
 /** A running cell's journal as its host mirrors it (checked by the client: host/client/host-durability.ts). */
 const journalFields = {
-  start: optional(checkedByRuntime<ReplayStart>()),
+  start: optional(checkedByRuntime<WireStart>()),
   update: optional(checkedByRuntime<WireJournalUpdate>()),
 };
 const journalPart = { journal: optional(object(journalFields)) };

@@ -73,6 +73,8 @@ export interface SessionCreateResult {
   maxToolResultBytes?: number;
   /** The session's maxStoredBytes (what a client's mirror of its stored values holds at most). */
   maxStoredBytes?: number;
+  /** With `mirror`: the session's limits, which a cell's mirrored start names by reference. */
+  limits?: CellLimits;
 }
 /**
  * What a host reports of its load, over all its connections: its sessions, its cells admitted
@@ -135,10 +137,13 @@ export type WireDelivery = JournalDelivery | { kind: 'answered'; callId: string 
  */
 export type WireJournalUpdate = Omit<JournalUpdate, 'deliveries'> & { deliveries?: WireDelivery[] };
 
+/** What a cell runs as its host mirrors it: its tools and limits left out when they are its session's. */
+export type WireStart = Omit<ReplayStart, 'tools' | 'limits'> & Partial<Pick<ReplayStart, 'tools' | 'limits'>>;
+
 /** A running cell's journal as its host mirrors it (cell/journal, or with a delegate call). */
 export interface CellJournalPart {
   /** What the cell runs: sent once, first. */
-  start?: ReplayStart;
+  start?: WireStart;
   /** What it consumed since the last part. */
   update?: WireJournalUpdate;
 }

@@ -15,20 +15,30 @@ import { assertWithinCaps, type CellLimits } from '../limits.js';
 import { activeContext, startSpan, type TraceSpan } from '../tracing.js';
 import type { CallOutcome, CellId } from '../types.js';
 import { checkCallOutcome } from '../validate.js';
-import { checkPausedCell, checkReplayableCell, replayStartOf, type RestoredCell } from './paused-cells.js';
-import type { ReplayableCell, ReplayStart } from './snapshot.js';
+import {
+  checkPausedCell,
+  checkReplayableCell,
+  replayStartOf,
+  type MirroredStart,
+  type RestoredCell,
+} from './paused-cells.js';
+import type { ReplayableCell } from './snapshot.js';
 
 /** A running cell's journal as a host mirrors it: what it runs (the first time), what it consumed since `mark`. */
 export interface CellJournalUpdate {
   /** The mark to pass next time (moved past `update`). */
   mark: JournalMark;
-  start?: ReplayStart;
+  /** Its tools and limits left out when they are the session's (its client has those). */
+  start?: MirroredStart;
   update?: JournalUpdate;
 }
 
 /** What the hosted cells need of their session (SessionRuntime gives it). */
 export interface SessionParts {
   readonly caps: Partial<CellLimits> | undefined;
+  /** The session's own tools and limits (a cell's start names them by reference). */
+  readonly tools: readonly CellTool[];
+  readonly limits: Readonly<CellLimits>;
   /** The id the session's next cell gets. */
   nextCellId(): number;
   /** Throws when the session is shutting down or being suspended. */
@@ -67,6 +77,11 @@ export class HostedCells {
     this.#session = session;
   }
 
+  /** The session's own limits (a mirrored start leaves a cell's out when they are these). */
+  get sessionLimits(): CellLimits {
+    return { ...this.#session.limits };
+  }
+
   /**
    * What a running cell consumed since `mark` and, without one, what it runs: a host sends it to
    * its client, which runs the cell again on another host if this one is lost (replayCell).
@@ -77,7 +92,7 @@ export class HostedCells {
     const run = cell?.runState();
     if (cell === undefined || run === undefined) return undefined;
     // A journal given to the cell (restored, replayed) is had up to there; one begun here, from its start.
-    const start = mark === undefined && run.given === undefined ? replayStartOf(cell) : undefined;
+    const start = mark === undefined && run.given === undefined ? replayStartOf(cell, this.#session) : undefined;
     const at = mark ?? run.given ?? (start === undefined ? undefined : CellJournal.start);
     if (at === undefined) return undefined;
     const update = run.journal.since(at);

@@ -5,7 +5,7 @@ import type { Cell, QueuedPause } from '../cell/cell.js';
 import { CellJournal, checkDelivery, type JournalDelivery } from '../cell/journal.js';
 import { invalidRequest, messageOf } from '../errors.js';
 import { byteLength } from '../json.js';
-import { checkLimits, DEFAULT_LIMITS, mergeLimits, type CellLimits } from '../limits.js';
+import { checkLimits, DEFAULT_LIMITS, LIMIT_NAMES, mergeLimits, type CellLimits } from '../limits.js';
 import type { CellTool } from '../cell/tool-calls.js';
 import type { CellEvent, ToolDefinition } from '../types.js';
 import { checkTools } from '../validate.js';
@@ -33,24 +33,33 @@ export function snapshotPausedCell(cell: Cell): PausedCellSnapshot | undefined {
   };
 }
 
+/** A cell's start as its host mirrors it: its tools and limits left out when they are its session's. */
+export type MirroredStart = Omit<ReplayStart, 'tools' | 'limits'> & Partial<Pick<ReplayStart, 'tools' | 'limits'>>;
+
 /**
  * What a host's client keeps of a running cell first (SessionRuntime#cellJournal): what it runs,
- * with which tools and limits, the commit of the stored values it started with, and its
- * journal's seed. Undefined for a cell the client sent (restored or replayed): it has all that.
+ * with which tools and limits — by reference when they are the session's (`session`: its own;
+ * the client has them) —, the commit of the stored values it started with, and its journal's
+ * seed. Undefined for a cell the client sent (restored or replayed): it has all that.
  */
-export function replayStartOf(cell: Cell): ReplayStart | undefined {
+export function replayStartOf(
+  cell: Cell,
+  session: { tools: readonly CellTool[]; limits: Readonly<CellLimits> },
+): MirroredStart | undefined {
   const run = cell.runState();
   // A cell whose values are not a commit of the session (restored, replayed) was the client's first.
   if (run?.program?.storedAt === undefined) return undefined;
-  return {
+  const start: MirroredStart = {
     code: run.program.source,
     filename: run.program.filename,
     toolCallId: run.toolCallId,
-    tools: run.tools.map((tool) => JSON.parse(JSON.stringify(tool.definition)) as ToolDefinition),
-    limits: { ...run.limits },
     storedAt: run.program.storedAt,
     seed: run.journal.seed,
   };
+  if (run.tools !== session.tools)
+    start.tools = run.tools.map((tool) => JSON.parse(JSON.stringify(tool.definition)) as ToolDefinition);
+  if (LIMIT_NAMES.some((name) => run.limits[name] !== session.limits[name])) start.limits = { ...run.limits };
+  return start;
 }
 
 /** A paused cell from a snapshot, checked, ready to be made a Cell of the resumed session. */

@@ -182,6 +182,8 @@ export const SessionRuntime: SessionRuntimeConstructor = class SessionRuntime ex
     this.#given = checked.given;
     this.#hosted = new HostedCells({
       caps: this.#caps,
+      tools: this.#tools,
+      limits: this.#limits,
       gate: this.#gate,
       nextCellId: () => this.#cellSeq + 1,
       assertOpen: () => this.#assertOpen(),
