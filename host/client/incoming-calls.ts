@@ -6,7 +6,13 @@
 import { CodeCellError } from '../../src/index.js';
 import { Deadline, type TraceMeta } from '../../src/internal.js';
 import type { JsonText, WireError } from '../wire/messages.js';
-import type { CellCancelParams, DelegateCallName, IncomingRequest, SessionId } from '../wire/protocol.js';
+import type {
+  CellCancelParams,
+  CellJournalPart,
+  DelegateCallName,
+  IncomingRequest,
+  SessionId,
+} from '../wire/protocol.js';
 
 /** The wire methods of the delegate calls (the ones cell/cancel names). */
 type DelegateMethod = CellCancelParams['method'];
@@ -28,8 +34,16 @@ export interface IncomingCall {
   readonly open: boolean;
 }
 
-/** A delegate call from the host, waiting for its session's delegate. */
-export type InboundRequest = { name: DelegateCallName; call: IncomingCall; meta?: TraceMeta | undefined };
+/**
+ * A delegate call from the host, waiting for its session's delegate; `journal`: the cell's journal
+ * up to this call (a re-homing session's mirror, checked), which its session takes in first.
+ */
+export type InboundRequest = {
+  name: DelegateCallName;
+  call: IncomingCall;
+  meta?: TraceMeta | undefined;
+  journal?: CellJournalPart | undefined;
+};
 
 /** A cell's calls of one method: one AbortController, the requests open, the delegates running. */
 interface CallGroup {

@@ -149,8 +149,7 @@ export class HostLink {
         if ('why' in checked) return this.broken(`session/stored with ${checked.why}`);
         this.sessions.routeNotification(params.sessionId, { type: 'stored', params });
       },
-      cellJournal: ({ sessionId, cellId, start, update }) =>
-        this.#journal('cell/journal', sessionId, cellId, { start, update }),
+      cellJournal: ({ sessionId, cellId, start, update }) => this.#journal(sessionId, cellId, { start, update }),
       hostCatastrophe: (params) => {
         this.logger.warn(`codecell: ${this.name} lost cell ${params.cellId}'s isolate (${params.message}); it exits`);
         this.sessions.routeNotification(params.sessionId, { type: 'catastrophe', params });
@@ -328,9 +327,12 @@ export class HostLink {
       value,
       { answer: resolve, fail: reject },
     );
-    // The cell's journal up to this call (a re-homing session's mirror) reaches its session first.
-    const journal = (params as { journal?: unknown }).journal;
-    if (journal !== undefined) this.#journal(DelegateCalls[name].method.name, params.sessionId, cellId, journal);
+    // The cell's journal up to this call (a re-homing session's mirror) goes with it: its session
+    // takes it in first.
+    const sent = (params as { journal?: unknown }).journal;
+    const checked = sent === undefined ? undefined : checkJournalPart(sent);
+    if (checked !== undefined && 'why' in checked)
+      this.broken(`${DelegateCalls[name].method.name} with ${checked.why}`);
     if (this.#death !== undefined) {
       reject(this.#death); // a host that broke the protocol with it: nothing of the call is served
       return promise;
@@ -339,7 +341,7 @@ export class HostLink {
     const meta = (params as Traced)._meta;
     this.sessions.route(params.sessionId, {
       type: 'request',
-      message: { name, call, meta },
+      message: { name, call, meta, journal: checked !== undefined && 'part' in checked ? checked.part : undefined },
       fail: (failure) => call.fail(new ErrorAnswer(failure.code, failure.message)),
     });
     return promise;
@@ -357,10 +359,10 @@ export class HostLink {
     this.#carrier.end();
   }
 
-  /** A cell's journal from the host (`via`: the message it came with), checked, to its session. */
-  #journal(via: string, sessionId: SessionId, cellId: string, journal: unknown): void {
+  /** cell/journal: a cell's journal from the host, checked, to its session. */
+  #journal(sessionId: SessionId, cellId: string, journal: unknown): void {
     const checked = checkJournalPart(journal);
-    if ('why' in checked) return this.broken(`${via} with ${checked.why}`);
+    if ('why' in checked) return this.broken(`cell/journal with ${checked.why}`);
     this.sessions.routeNotification(sessionId, { type: 'journal', params: { sessionId, cellId, ...checked.part } });
   }
 

@@ -38,31 +38,33 @@ export interface ResultBound {
   what: string;
 }
 
-/** What a re-homing session's ledger hears of a tool call it serves (SPEC §13). */
-export interface ServedCall {
+/** What a re-homing session's ledger hears of a tool call it serves (SPEC §13), by cell and call id. */
+export interface ServedCalls {
   /** The delegate returned or threw (a CellInterrupt leaves the call pending). */
-  settled(outcome: 'returned' | 'threw'): void;
+  settled(cellId: string, callId: string, outcome: 'returned' | 'threw'): void;
   /**
    * The outcome as the cell gets it, and the size of its text; `resultText`: a result's JSON
    * text ('' for none), what the cell's isolate takes.
    */
-  answered(answer: CallOutcome, bytes: number, resultText?: string): void;
+  answered(cellId: string, callId: string, answer: CallOutcome, bytes: number, resultText?: string): void;
   /** The delegate asked to pause the cell at this call (its payload as JSON text). */
-  interrupted?(payload: string): void;
+  interrupted(cellId: string, callId: string, payload: string): void;
 }
 
 /**
  * Serves a host call with the session's delegate; the host's cell/cancel aborts its signal.
- * `served`, if given, hears what the delegate did and what the cell gets.
+ * `served`, if given (a tool call of a re-homing session), hears what the delegate did and what
+ * the cell gets.
  */
 export function serveDelegateCall(
   delegate: SessionRuntimeDelegate,
   { name, call, meta }: InboundRequest,
   bound?: ResultBound,
-  served?: ServedCall,
+  served?: ServedCalls,
 ): void {
+  const { cellId, callId } = call.value as { cellId: string; callId: string };
   const answered = (answer: CallOutcome, bytes: number, resultText?: string): void =>
-    served?.answered(answer, bytes, resultText);
+    served?.answered(cellId, callId, answer, bytes, resultText);
   // The table pairs each name with the delegate method of that name and its argument.
   const method = delegate[name] as (value: unknown, signal: AbortSignal) => unknown;
   const row: DelegateCall = DelegateCalls[name];
@@ -74,7 +76,7 @@ export function serveDelegateCall(
   call.running(settled);
   settled.then(
     (value) => {
-      served?.settled('returned');
+      served?.settled(cellId, callId, 'returned');
       let text: string;
       try {
         // The result is serialised once, checked, straight into the answer's text.
@@ -105,9 +107,9 @@ export function serveDelegateCall(
       // A paused call is answered later, by resumeCell: it is still pending.
       const message = toolErrorText(error, MAX_WIRE_ERROR_BYTES);
       if (interrupt === undefined) {
-        served?.settled('threw');
+        served?.settled(cellId, callId, 'threw');
         answered({ error: message }, message.length);
-      } else served?.interrupted?.(interrupt);
+      } else served?.interrupted(cellId, callId, interrupt);
       if (!call.open) return; // given up by the host (cell/cancel, shutdown): no answer to make
       const kind = errorKindOf(error);
       const data = interrupt !== undefined ? { interrupt } : kind === '' ? undefined : { kind };

@@ -2,7 +2,7 @@
 // session's delegate on its ledger — a tool call recorded before the delegate runs, what it did and
 // what the cell gets as it happens — and notifications about the session and its cells, each to
 // the part it concerns. A host that breaks a bound of this client's meanwhile is treated as lost.
-import type { CallOutcome, CellId, NestedToolCall, SessionRuntimeDelegate } from '../../src/index.js';
+import type { CellId, NestedToolCall, SessionRuntimeDelegate } from '../../src/index.js';
 import { HostBrokeBound } from './host-durability.js';
 import type { CellReplays } from './cell-replays.js';
 import type { CellObservers } from './cell-observers.js';
@@ -70,20 +70,15 @@ export class SessionInbox {
   #serve(request: InboundRequest): void {
     const { delegate, bounds, cells, ledger } = this.#parts;
     const call = request.call.value as NestedToolCall;
+    // The cell's journal up to this call first: the ledger then knows what the call follows.
+    if (request.journal !== undefined) ledger?.journaled(call.cellId, request.journal.start, request.journal.update);
     const bound = bounds.of(call.cellId, cells.isKnown(call.cellId));
     if (request.name !== 'invokeTool') {
       ledger?.notified(call.cellId);
       return serveDelegateCall(delegate, request, bound);
     }
     ledger?.served(call);
-    const { cellId, callId } = call;
-    const served = ledger && {
-      settled: (outcome: 'returned' | 'threw') => ledger.settled(cellId, callId, outcome),
-      answered: (answer: CallOutcome, bytes: number, resultText?: string) =>
-        ledger.answered(cellId, callId, answer, bytes, resultText),
-      interrupted: (payload: string) => ledger.interrupted(cellId, callId, payload),
-    };
-    serveDelegateCall(delegate, request, bound, served);
+    serveDelegateCall(delegate, request, bound, ledger);
   }
 
   /** A notification from the host about the session or one of its cells. */

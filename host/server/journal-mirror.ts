@@ -5,7 +5,7 @@
 // What the client has already is sent by reference (issue 66): a call it was sent in a tool/invoke
 // is not listed again, and an outcome that is the value it answered that call with is named, not
 // sent back.
-import type { CellId } from '../../src/index.js';
+import type { CellId, JournalDelivery } from '../../src/index.js';
 import type { HostedCells, JournalMark } from '../../src/internal.js';
 import type { Notify } from '../wire/rpc.js';
 import {
@@ -61,22 +61,30 @@ export class JournalMirror {
     const { start, update } = journal;
     if (start === undefined && update === undefined) return undefined;
     if (update === undefined) return { start };
-    const { calls, deliveries } = update;
     // By reference: the call this part goes with (recorded before it is sent: it is here or in a
-    // part sent before), and the answers the client gave.
-    const unsent = sending === undefined ? calls : calls?.filter((call) => call.callId !== sending);
-    const named = deliveries?.map((delivery): WireDelivery => {
-      if (delivery.kind !== 'settle' || !delivery.ok || !cell.answered.delete(delivery.callId)) return delivery;
-      return { kind: 'answered', callId: delivery.callId };
-    });
-    const wire: WireJournalUpdate = { outputs: update.outputs, notifications: update.notifications };
-    if (update.clock !== undefined) wire.clock = update.clock;
-    if (unsent !== undefined && unsent.length > 0) wire.calls = unsent;
-    if (named !== undefined) wire.deliveries = named;
-    if (update.lost === true) wire.lost = true;
+    // part sent before), and the answers the client gave. The update is new: it is changed in place.
+    const wire: WireJournalUpdate = update;
+    const { calls, deliveries } = update;
+    if (calls !== undefined && sending !== undefined) {
+      const alone = calls.length === 1 && calls[0]?.callId === sending;
+      const unsent = alone ? undefined : calls.filter((call) => call.callId !== sending);
+      wire.calls = unsent?.length === 0 ? undefined : unsent;
+    }
+    if (deliveries !== undefined)
+      for (let index = 0; index < deliveries.length; index++) {
+        const delivery = deliveries[index] as JournalDelivery;
+        if (delivery.kind === 'settle' && delivery.ok && cell.answered.delete(delivery.callId))
+          (wire.deliveries as WireDelivery[])[index] = { kind: 'answered', callId: delivery.callId };
+      }
     // Only the call it goes with, and the counts as they were: nothing to send.
-    const same = counted === update.outputs + update.notifications && wire.clock === undefined;
-    if (same && start === undefined && wire.calls === undefined && named === undefined && wire.lost === undefined)
+    const same = counted === update.outputs + update.notifications && update.clock === undefined;
+    if (
+      same &&
+      start === undefined &&
+      wire.calls === undefined &&
+      deliveries === undefined &&
+      update.lost === undefined
+    )
       return undefined;
     return start === undefined ? { update: wire } : { start, update: wire };
   }
