@@ -42,7 +42,9 @@ export function forwardingDelegate(
       const meta = recordsSpans() ? traceMeta() : traceOf(value.cellId);
       if (meta !== undefined) params._meta = meta;
       // The cell's journal up to this call goes with it (a re-homing client's mirror).
-      const { cellId, callId } = value;
+      // A tool call's id (a notification's `callId` is its cell's exec call, not a tool call).
+      const { cellId } = value;
+      const callId = call === DelegateCalls.invokeTool ? value.callId : undefined;
       const journal = journalOf(cellId, callId);
       if (journal !== undefined) (params as { journal?: CellJournalPart }).journal = journal;
       // A tool call's value answered is what the cell gets: the mirror names it, not sends it back.
