@@ -3,6 +3,7 @@
 import { CodeCellError } from '../../src/index.js';
 import { messageOf } from '../../src/internal.js';
 import { JsonRpcErrors, wireCodeOf, type MethodSpec, type ParamsOf, type Serialised } from './protocol.js';
+import { isRecord } from './shape.js';
 
 export type RequestId = string | number;
 
@@ -69,8 +70,7 @@ export function toRpcError(error: unknown): WireError {
   return new RpcError(JsonRpcErrors.internalError, `internal error: ${messageOf(error)}`);
 }
 
-export const isRecord = (value: unknown): value is Record<string, unknown> =>
-  value !== null && typeof value === 'object' && !Array.isArray(value);
+export { isRecord };
 
 /** The method's params, checked against its schema; anything else is a -32602 answer. */
 export function parseParams<M extends MethodSpec>(method: M, params: unknown): ParamsOf<M> {

@@ -28,6 +28,7 @@ const fits = (fit: boolean, expected: string): Misfit | undefined =>
 const inside = (key: string | number, misfit: Misfit | undefined): Misfit | undefined =>
   misfit === undefined ? undefined : { path: [key, ...misfit.path], message: misfit.message };
 
+/** A plain object (not null, not an array): what JSON makes of `{…}`. */
 export const isRecord = (value: unknown): value is Record<string, unknown> =>
   value !== null && typeof value === 'object' && !Array.isArray(value);
 
@@ -128,7 +129,7 @@ export const taggedBy = <Tags extends Record<string, Shape<unknown>>>(
     return chosen(value);
   });
 
-/** `value` as its shape says, or why not: `<what> of another shape at <path>: expected …`. */
+/** A misfit as a sentence: `<what> of another shape at <path>: expected …`. */
 export function describeMisfit(what: string, misfit: Misfit): string {
   const where = misfit.path.length === 0 ? '' : ` at ${misfit.path.join('.')}`;
   return `${what} of another shape${where}: ${misfit.message}`;
