@@ -2,7 +2,9 @@
 // most a bounded amount waiting in the host; past the bound the host gives the connection up and
 // shuts its sessions down (it used to pile 245 MiB into its output stream).
 import assert from 'node:assert/strict';
-import { PassThrough } from 'node:stream';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { PassThrough, Writable } from 'node:stream';
 import { test } from 'node:test';
 import { streamWriter } from '../host/wire/framing.js';
 import { createHost } from '../host/index.js';
@@ -71,4 +73,62 @@ test('a client that stops reading: the host holds at most its bound, then gives 
     logger.warnings.some((warning) => /bytes unread, over the 1048576-byte bound/.test(warning)),
     logger.warnings.join('\n'),
   );
+});
+
+test('a lone message is written without a write callback (no next tick per write); written() still waits for it', async () => {
+  let read = '';
+  const output = new Writable({
+    write(chunk: Buffer, _encoding, callback) {
+      read += chunk.toString('utf8');
+      callback();
+    },
+  });
+  const writer = streamWriter(output, { lost: () => {} });
+  const nextTick = process.nextTick;
+  let ticks = 0;
+  process.nextTick = ((...args: Parameters<typeof nextTick>) => {
+    ticks++;
+    nextTick(...args);
+  }) as typeof nextTick;
+  try {
+    writer.push('{"a":1}');
+  } finally {
+    process.nextTick = nextTick;
+  }
+  assert.equal(ticks, 0, 'the write asked for no next tick');
+  writer.push('{"b":2}');
+  await writer.written();
+  await waitFor(() => read.includes('{"b":2}'));
+  assert.equal(read, 'Content-Length: 7\r\n\r\n{"a":1}Content-Length: 7\r\n\r\n{"b":2}');
+});
+
+test('a writer reports its output lost whether or not anyone waits: a closed stream, a reader gone (EPIPE)', async (t) => {
+  const closed = new PassThrough();
+  closed.destroy();
+  const lost: Error[] = [];
+  streamWriter(closed, { lost: (error) => void lost.push(error) }).push('{}');
+  assert.deepEqual(
+    lost.map((error) => error.message),
+    ['the output stream is closed'],
+  );
+
+  // A child that closes its input and stays: the pipe's reader is gone, the stream still open.
+  const child = spawn(
+    process.execPath,
+    ['-e', "require('fs').closeSync(0); process.stdout.write('closed'); setTimeout(() => {}, 60_000)"],
+    {
+      stdio: ['pipe', 'pipe', 'ignore'],
+    },
+  );
+  t.after(() => void child.kill('SIGKILL'));
+  await once(child.stdout, 'data');
+  const gone: Error[] = [];
+  const writer = streamWriter(child.stdin, { lost: (error) => void gone.push(error) });
+  // Written until the pipe says its reader is gone (a condition, not a clock).
+  await waitFor(() => {
+    writer.push('{"ping":true}');
+    return gone.length > 0;
+  });
+  assert.equal(gone.length, 1, 'lost once');
+  assert.equal((gone[0] as NodeJS.ErrnoException).code, 'EPIPE');
 });

@@ -45,8 +45,12 @@ export interface Carrier {
 
 /** How one transport takes a batch of messages (a stream: frames in one write; a WebSocket: one message each). */
 export interface Outlet {
-  /** Writes the batch; false when the transport needs draining before more. `done` once written or failed. */
-  write(bodies: string[], done: (error?: Error | null) => void): boolean;
+  /**
+   * Writes the batch; false when the transport needs draining before more; throws when the
+   * transport is closed. `done`, when given, once written or failed; without it a failure is
+   * reported only to `onError` (a stream then asks nothing of the next tick per write).
+   */
+  write(bodies: string[], done?: (error?: Error | null) => void): boolean;
   /** Bytes handed to the transport and not yet taken by the peer. */
   readonly pendingBytes: number;
   /** Calls `callback` whenever the transport drained (it takes more again). */
@@ -155,14 +159,20 @@ export class BatchWriter implements MessageWriter {
     this.#batch = [];
     this.#batchBytes = 0;
     this.#written = undefined;
-    const done = (error?: Error | null): void => {
-      if (error != null) this.#fail(error);
-      written?.resolve();
-    };
+    // Only a batch someone waits for asks to hear when it was written; a failure reaches #fail
+    // through the outlet's onError either way.
+    const done =
+      written === undefined
+        ? undefined
+        : (error?: Error | null): void => {
+            if (error != null) this.#fail(error);
+            written.resolve();
+          };
     try {
       if (!this.#outlet.write(batch, done)) this.#blocked = true;
     } catch (error) {
-      done(error instanceof Error ? error : new Error(String(error)));
+      this.#fail(error instanceof Error ? error : new Error(String(error)));
+      written?.resolve();
     }
   }
 

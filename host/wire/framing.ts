@@ -162,13 +162,10 @@ function contentLength(header: string): number | string {
 function streamOutlet(output: Writable): Outlet {
   return {
     write: (bodies, done) => {
-      if (output.writableEnded || output.destroyed) {
-        done(new Error('the output stream is closed'));
-        return true;
-      }
+      if (output.writableEnded || output.destroyed) throw new Error('the output stream is closed');
       let frames = '';
       for (const body of bodies) frames += `Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`;
-      return output.write(frames, 'utf8', done);
+      return done === undefined ? output.write(frames, 'utf8') : output.write(frames, 'utf8', done);
     },
     get pendingBytes() {
       return output.writableLength;

@@ -49,6 +49,7 @@ function socketOutlet(socket: WebSocket, stream: Duplex | undefined): Outlet {
   let sending = 0;
   let blocked = false;
   const drained: (() => void)[] = [];
+  const failed: ((error: Error) => void)[] = [];
   const sent = (length: number): void => {
     sending -= length;
     if (blocked && sending < HIGH_WATER_BYTES) {
@@ -58,10 +59,7 @@ function socketOutlet(socket: WebSocket, stream: Duplex | undefined): Outlet {
   };
   return {
     write: (bodies, done) => {
-      if (socket.readyState !== WebSocket.OPEN) {
-        done(new Error('the WebSocket is closed'));
-        return true;
-      }
+      if (socket.readyState !== WebSocket.OPEN) throw new Error('the WebSocket is closed');
       const corked = stream !== undefined && !stream.destroyed && bodies.length > 1;
       if (corked) stream.cork();
       let left = bodies.length;
@@ -69,8 +67,12 @@ function socketOutlet(socket: WebSocket, stream: Duplex | undefined): Outlet {
         sending += body.length;
         socket.send(body, (error) => {
           sent(body.length);
-          if (error != null) done(error);
-          else if (--left === 0) done();
+          if (error == null) {
+            if (--left === 0) done?.();
+          } else {
+            for (const callback of failed) callback(error); // a send that failed is the socket's failure
+            done?.(error);
+          }
         });
       }
       if (corked) stream.uncork();
@@ -81,7 +83,10 @@ function socketOutlet(socket: WebSocket, stream: Duplex | undefined): Outlet {
       return sending;
     },
     onDrain: (callback) => void drained.push(callback),
-    onError: (callback) => void socket.on('error', callback),
+    onError: (callback) => {
+      failed.push(callback);
+      socket.on('error', callback);
+    },
     destroy: () => socket.terminate(),
   };
 }
