@@ -17,7 +17,7 @@ export { consoleLogger } from './logger.js';
 export { INTERNAL_ERROR, INVALID_PARAMS } from './streams/pending-router.js';
 export { busyObserverError, SessionBase } from './session/session-base.js';
 export { outcomeOf, PendingAnswers } from './session/approvals.js';
-export { checkCellAnswer, checkDelegate, checkSuspendOptions } from './validate.js';
+export { checkCellAnswer, checkDelegate, checkSessionKey, checkSuspendOptions } from './validate.js';
 export { checkSnapshot } from './session/snapshot.js';
 export { ToolInputChecks } from './tools/tool-input.js';
 export { errorKindOf, errorOfKind } from './cell/tool-calls.js';

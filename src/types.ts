@@ -15,6 +15,11 @@ export interface ToolDefinition {
   outputSchema?: JsonValue;
   /** false: calls are not checked against `inputSchema` before they reach the delegate (default true). */
   validateInput?: boolean;
+  /**
+   * A call made twice with one idempotency key has the effect of one (default false): a call
+   * whose outcome was lost may be made again (SPEC §16); otherwise it never is.
+   */
+  idempotent?: boolean;
 }
 
 /** `function`: takes a JSON object; `freeform`: takes a string. */
@@ -130,6 +135,12 @@ export interface NestedToolCall {
   kind: ToolKind;
   input: JsonValue | undefined;
   /**
+   * One string per call, the same whenever the call is made again (a replay, a move to another
+   * host, a recovery): `<session key>:<cell id>:<call id>`. Pass it on to what the tool calls, so
+   * a call made twice takes effect once.
+   */
+  idempotencyKey: string;
+  /**
    * A person approved this call after its cell paused at it (`resumeCell(cellId, { approved:
    * true })`): the delegate makes it now, without asking again.
    */
@@ -228,6 +239,11 @@ export interface Logger {
 
 /** The session interface shared by the in-process runtime and the out-of-process client. */
 export interface CodeCellSession {
+  /**
+   * The session's key: chosen at its creation (or given as `key`), kept by its snapshots and
+   * across hosts; its calls' idempotency keys begin with it.
+   */
+  readonly key: string;
   readonly isAlive: boolean;
   execute(request: ExecuteRequest, initialObserve?: ObserveMode): Promise<StartedCell>;
   /** `signal`, when given, abandons the observation and frees the observer slot. */

@@ -53,8 +53,9 @@ function checkTool(value: unknown, where: string): ToolDefinition {
   const namespace = optionalString(value, 'namespace', where);
   if (namespace === '') throw invalidRequest(`${where}.namespace must not be empty`);
   optionalString(value, 'description', where);
-  if (value.validateInput !== undefined && typeof value.validateInput !== 'boolean')
-    throw invalidRequest(`${where}.validateInput must be a boolean`);
+  for (const flag of ['validateInput', 'idempotent'])
+    if (value[flag] !== undefined && typeof value[flag] !== 'boolean')
+      throw invalidRequest(`${where}.${flag} must be a boolean`);
   if (kind !== undefined && !(TOOL_KINDS as readonly unknown[]).includes(kind)) {
     throw invalidRequest(`${where}.kind must be 'function' or 'freeform'`);
   }
@@ -153,6 +154,17 @@ export function checkDeadlineMs(value: unknown): number | undefined {
   if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) {
     throw invalidRequest('options.callbackAbortDeadlineMs must be an integer >= 0');
   }
+  return value;
+}
+
+/** A session key's form: what a key may hold so that a call's idempotency key can go anywhere (a header, _meta). */
+const SESSION_KEY = /^[\w.:/@-]{1,200}$/;
+
+/** A session's `key` when given: 1–200 letters, digits or `_ . : / @ -`. */
+export function checkSessionKey(value: unknown, where: string): string | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'string' || !SESSION_KEY.test(value))
+    throw invalidRequest(`${where} must be 1-200 letters, digits or _ . : / @ - (the session's key)`);
   return value;
 }
 

@@ -14,7 +14,14 @@ import type { NestedToolCall, ReplayableCell, ReplayStart } from '../src/index.j
 const FIGURES = { journalMaxBytes: 4096, maxSourceBytes: 1024, maxStoredBytes: 100 };
 
 const call = (cellId: string, n: number, name = 'save'): NestedToolCall =>
-  ({ cellId, callId: `tool-${n}`, tool: { name }, kind: 'function', input: { n } }) as NestedToolCall;
+  ({
+    cellId,
+    callId: `tool-${n}`,
+    tool: { name },
+    kind: 'function',
+    input: { n },
+    idempotencyKey: `s:${cellId}:tool-${n}`,
+  }) as NestedToolCall;
 
 const start = (storedAt: number | null = 0): ReplayStart => ({
   code: 'await tools.save({ n: 1 })',

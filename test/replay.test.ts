@@ -82,6 +82,11 @@ async function survivesItsHost(t: TestContext, client: HostClient, kill: (sessio
     ids,
     Array.from({ length: CALLS_BEFORE_SLOW + 5 }, (_, index) => `tool-${index + 1}`),
   );
+  // Made on either host, a call's idempotency key is the session's (SPEC §16).
+  assert.deepEqual(
+    delegate.calls.map((call) => call.idempotencyKey),
+    ids.map((id) => `${session.key}:${started.cellId}:${id}`),
+  );
   assert.deepEqual(
     delegate.notifications.map((notification) => notification.text),
     [`before slow ${r}`],

@@ -39,21 +39,28 @@ test('a rejection after a top-level await completes the cell with that error and
   assert.match(event.error ?? '', /cell\.js:3:/);
 });
 
-test('a tool call reaches the delegate with its call id, tool, kind and input, and resolves with the JSON result', async (t) => {
+test('a tool call reaches the delegate with its call id, tool, kind, input and key, and resolves with the JSON result', async (t) => {
   const delegate = new RecordingDelegate({
     add: ({ input }) => {
       const { a, b } = input as { a: number; b: number };
       return { sum: a + b };
     },
   });
-  const runtime = newRuntime(t, delegate, { tools: ADD });
+  const runtime = newRuntime(t, delegate, { tools: ADD, key: 'adder' });
   const { cellId, initialEvent } = await runtime.execute({
     source: 'const r = await tools.add({a:1,b:2}); text(r.sum)',
   });
   const event = await initialEvent;
   assert.deepEqual(texts(event), ['3']);
   assert.deepEqual(delegate.calls, [
-    { cellId, callId: 'tool-1', tool: { name: 'add' }, kind: 'function', input: { a: 1, b: 2 } },
+    {
+      cellId,
+      callId: 'tool-1',
+      tool: { name: 'add' },
+      kind: 'function',
+      input: { a: 1, b: 2 },
+      idempotencyKey: 'adder:1:tool-1',
+    },
   ]);
 });
 

@@ -13,6 +13,7 @@ export interface SessionSetup {
   limits?: Partial<CellLimits>;
   storedValues?: 'enabled' | 'disabled';
   callbackAbortDeadlineMs?: number;
+  key?: string;
 }
 
 export interface SessionKind {

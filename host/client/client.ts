@@ -8,6 +8,7 @@
 // one host over streams); places each new session on the least-loaded host that accepts it,
 // restarts or reconnects a host after it died, and creates sessions on them.
 import { spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
 import { availableParallelism } from 'node:os';
 import type { Readable, Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
@@ -18,7 +19,7 @@ import {
   type SessionRuntimeDelegate,
   type SessionSnapshot,
 } from '../../src/index.js';
-import { checkDelegate, checkSnapshot, consoleLogger } from '../../src/internal.js';
+import { checkDelegate, checkSessionKey, checkSnapshot, consoleLogger } from '../../src/internal.js';
 import { HostLink, type RehomeOptions } from './link.js';
 import { checkNetworkOptions, connectSocket, findHosts, type FoundHost, type NetworkOptions } from './network.js';
 import { HostSlot, type SlotKind } from './slot.js';
@@ -214,15 +215,20 @@ export class HostClient {
       throw new CodeCellError('ERR_INVALID_REQUEST', 'options must be an object');
     if ('sessionId' in options)
       throw new CodeCellError('ERR_INVALID_REQUEST', 'sessionId is assigned by the host; do not pass one');
+    // One key, whichever host takes the session (and every host it moves to).
+    const key = checkSessionKey(options.key, 'options.key') ?? randomUUID();
     options.signal?.throwIfAborted();
     if (this.#closed) throw new CodeCellError('ERR_SHUTTING_DOWN', 'the HostClient is closed');
-    const session = await this.#place(delegate, options);
+    const session = await this.#place(delegate, { ...options, key });
     await session.setup(options.signal, options.setupTimeoutMs);
     return session;
   }
 
   /** Creates the session on the first host, least loaded first, that takes it. */
-  async #place(delegate: SessionRuntimeDelegate, options: RemoteSessionOptions): Promise<HostSession> {
+  async #place(
+    delegate: SessionRuntimeDelegate,
+    options: RemoteSessionOptions & { key: string },
+  ): Promise<HostSession> {
     const tried = new Set<HostSlot>();
     let lastError: unknown;
     for (let slot = this.#pick(tried); slot !== undefined; slot = this.#pick(tried)) {

@@ -15,7 +15,7 @@ export type { RemoteSessionOptions } from './session-create.js';
 export async function openRemoteSession(
   link: HostLink,
   delegate: SessionRuntimeDelegate,
-  options: RemoteSessionOptions,
+  options: RemoteSessionOptions & { key: string },
   rehome: Rehome | undefined,
 ): Promise<HostSession> {
   const { signal, setupTimeoutMs: _, ...given } = options;

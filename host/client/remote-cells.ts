@@ -100,11 +100,11 @@ export class RemoteCells {
   }
 
   /** The call the cell is paused at, as the delegate got it (undefined unless it is paused). */
-  pausedCall(cellId: CellId): NestedToolCall | undefined {
+  pausedCall(cellId: CellId, sessionKey: string): NestedToolCall | undefined {
     const paused = this.#paused.get(cellId);
     if (paused === undefined) return undefined;
     const { callId, tool, input } = paused;
-    return { cellId, callId, tool, kind: 'function', input };
+    return { cellId, callId, tool, kind: 'function', input, idempotencyKey: `${sessionKey}:${cellId}:${callId}` };
   }
 
   /** The open cells that are not paused (a suspend's signal terminates these). */

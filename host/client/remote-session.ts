@@ -109,6 +109,11 @@ export class HostSession extends SessionBase implements RemoteSession, LinkedSes
         : this.#core.admitted(created.setupCellId, { kind: 'pendingFrontier' }, performance.now());
   }
 
+  /** The session's key (SPEC §16): the same on every host it moves to, and in its snapshots. */
+  get key(): string {
+    return this.#core.key;
+  }
+
   /** The session's id on its host (it changes when the session moves to another host). */
   get sessionId(): SessionId {
     return this.#core.sessionId;
@@ -205,7 +210,7 @@ export class HostSession extends SessionBase implements RemoteSession, LinkedSes
     this.#assertCellUsable(cellId);
     const checked = checkCellAnswer(answer);
     // As in-process: a cell that is not paused is refused before its observer is looked at.
-    const call = this.#core.cells.pausedCall(cellId);
+    const call = this.#core.cells.pausedCall(cellId, this.key);
     if (call === undefined) throw notInterrupted(cellId);
     // A person's decision becomes the call's outcome here, where the delegate is.
     const outcome = await this.#answers.run(cellId, (signal) => outcomeOf(checked, call, this.#core.delegate, signal));

@@ -38,6 +38,8 @@ export class SessionCore implements LinkedSession, MovingSession {
   /** cell/execute requests in flight (a hand-off waits for them). */
   executing = 0;
   readonly delegate: SessionRuntimeDelegate;
+  /** The session's key (its calls' idempotency keys begin with it): sent with every session/create. */
+  readonly key: string;
   readonly cells = new RemoteCells();
   /** The largest tool result each cell may answer with (checked here before it is sent). */
   readonly bounds: ResultBounds;
@@ -64,6 +66,7 @@ export class SessionCore implements LinkedSession, MovingSession {
     this.link = link;
     this.sessionId = created.sessionId;
     this.delegate = delegate;
+    this.key = params.key;
     this.#shuttingDown = shuttingDown;
     this.deadlineMs = created.deadlineMs ?? DEFAULT_CALLBACK_ABORT_DEADLINE_MS;
     this.bounds = new ResultBounds(link, created.maxResultBytes);

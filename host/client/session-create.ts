@@ -21,6 +21,11 @@ export interface RemoteSessionOptions {
   callbackAbortDeadlineMs?: number;
   /** Runs as the session's first cell while the session is being created (SPEC §8). */
   setupSource?: string;
+  /**
+   * The session's key (1–200 letters, digits or `_ . : / @ -`): its calls' idempotency keys
+   * begin with it, on whichever host it lives. Default: a new random one.
+   */
+  key?: string;
   /** Abandons the creation (the host's session is shut down): rejects with the signal's reason. */
   signal?: AbortSignal;
   /** Bound on the setup cell reaching its first frontier (default 60 000 ms). */
@@ -42,7 +47,8 @@ export interface CreatedSession {
 }
 
 /** session/create's params: the session's own options, what a resume restores, and the mirror. */
-export type CreateParams = Omit<RemoteSessionOptions, 'signal' | 'setupTimeoutMs'> & {
+export type CreateParams = Omit<RemoteSessionOptions, 'signal' | 'setupTimeoutMs' | 'key'> & {
+  key: string;
   mirror?: boolean;
   moved?: boolean;
 };

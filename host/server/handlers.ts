@@ -165,7 +165,7 @@ async function createSession(
 ) {
   const receivedAt = performance.now();
   refuseNewSession(host);
-  const { tools, limits, storedValues, setupSource, restore, mirror, moved } = params;
+  const { tools, limits, storedValues, setupSource, restore, mirror, moved, key } = params;
   if (restore !== undefined && setupSource !== undefined)
     throw new CodeCellError(
       'ERR_INVALID_REQUEST',
@@ -185,6 +185,7 @@ async function createSession(
   const counted = host.stats.sessionObserver();
   const sessionLimits = limits === undefined || isPlainObject(limits) ? { ...host.defaultLimits, ...limits } : limits;
   const runtimeOptions: SessionRuntimeOptions = {
+    key,
     tools,
     limits: sessionLimits,
     storedValues,

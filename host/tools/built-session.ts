@@ -50,6 +50,10 @@ export class ComposedSession extends SessionBase implements BuiltSession {
     this.#close = close;
   }
 
+  get key(): string {
+    return this.session.key;
+  }
+
   override get isAlive(): boolean {
     return super.isAlive && this.session.isAlive;
   }

@@ -130,8 +130,9 @@ export function textOfContent(content: unknown): string {
 }
 
 /**
- * Calls the tool with the cell's signal. What the cell gets: the structured content if any, the
- * text of a single text block, else the content blocks; an `isError` result rejects with its text.
+ * Calls the tool with the cell's signal, its idempotency key in `_meta`. What the cell gets: the
+ * structured content if any, the text of a single text block, else the content blocks; an
+ * `isError` result rejects with its text.
  */
 export async function callMcpTool(
   client: Client,
@@ -140,7 +141,12 @@ export async function callMcpTool(
   onProgress?: (message: string) => void,
 ): Promise<JsonValue> {
   const result = await client.callTool(
-    { name: call.tool.name, arguments: (call.input ?? {}) as Record<string, unknown> },
+    {
+      name: call.tool.name,
+      arguments: (call.input ?? {}) as Record<string, unknown>,
+      // The call's idempotency key goes with it: an upstream that keeps keys makes a call once.
+      ...(typeof call.idempotencyKey === 'string' ? { _meta: { idempotencyKey: call.idempotencyKey } } : {}),
+    },
     undefined,
     {
       signal,

@@ -39,6 +39,8 @@ export interface SessionBuilderOptions {
   logger?: Logger;
   storedValues?: 'enabled' | 'disabled';
   callbackAbortDeadlineMs?: number;
+  /** The session's key (SPEC §16): its calls' idempotency keys begin with it. Default: a random one. */
+  key?: string;
 }
 
 const NAMESPACE = /^[A-Za-z_][A-Za-z0-9_]*$/;
@@ -142,9 +144,10 @@ export class SessionBuilder {
     tools: ToolDefinition[],
     signal: AbortSignal | undefined,
   ): Promise<{ session: CodeCellSession; setupEvent: CellEvent | undefined }> {
-    const { host, logger, storedValues, callbackAbortDeadlineMs } = this.#options;
+    const { host, logger, storedValues, callbackAbortDeadlineMs, key } = this.#options;
     const common = {
       tools,
+      ...(key === undefined ? {} : { key }),
       ...(this.#limits === undefined ? {} : { limits: this.#limits }),
       ...(storedValues === undefined ? {} : { storedValues }),
       ...(callbackAbortDeadlineMs === undefined ? {} : { callbackAbortDeadlineMs }),

@@ -176,6 +176,8 @@ export const Methods = {
       storedValues: optional(checkedByRuntime<'enabled' | 'disabled'>()),
       callbackAbortDeadlineMs: optional(checkedByRuntime<number>()),
       setupSource: optional(string),
+      /** The session's key (its calls' idempotency keys begin with it); the host makes one when none. */
+      key: optional(checkedByRuntime<string>()),
       /** A suspended session's state (its snapshot's stored values and next cell id): resumed here. */
       restore: optional(checkedByRuntime<Pick<SessionSnapshot, 'storedValues' | 'nextCellId' | 'pausedCells'>>()),
       /** Send session/stored with each commit of its stored values (the client re-homes with them). */

@@ -164,6 +164,8 @@ export interface WireParams {
     storedValues?: 'enabled' | 'disabled';
     callbackAbortDeadlineMs?: number;
     setupSource?: string;
+    /** The session's key: its calls' idempotency keys begin with it (SPEC §16). */
+    key?: string;
     /** A suspended session's stored values and next cell id (HostClient#resumeSession). */
     restore?: Pick<SessionSnapshot, 'storedValues' | 'nextCellId' | 'pausedCells'>;
     /** Send session/stored with each commit of the session's stored values. */

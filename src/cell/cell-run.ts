@@ -73,10 +73,10 @@ export abstract class CellRun {
       durability.settle(callId, ok, payload, errorKind);
     // An interrupted cell's calls still in flight keep their outcomes for its next run.
     const accepting = (): boolean => this.state.phase === 'running' || this.state.phase === 'interrupted';
-    const journal = durability.journal;
     const interrupt = (call: PausedCall, payload: unknown): string | undefined => this.interrupt(call, payload);
     this.toolCalls = new ToolCalls({
       cellId,
+      keyPrefix: `${options.sessionKey}:${cellId}:`,
       tools,
       limits,
       delegate,
@@ -84,7 +84,7 @@ export abstract class CellRun {
       emit,
       settle,
       accepting,
-      journal,
+      journal: durability.journal,
       interrupt,
       span: () => this.span,
       spans: this.#spans,

@@ -32,7 +32,8 @@ export class Cell extends CellRun {
     if (state.phase !== 'interrupted' || state.event.kind !== 'interrupted') return undefined;
     const { callId, tool, input } = state.event;
     const kind = this.options.tools.find((each) => each.id === toolIdentifier(tool))?.kind;
-    return { cellId: this.id, callId, tool, kind: kind ?? 'function', input };
+    const idempotencyKey = `${this.options.sessionKey}:${this.id}:${callId}`;
+    return { cellId: this.id, callId, tool, kind: kind ?? 'function', input, idempotencyKey };
   }
 
   /** What the cell holds while it waits with no isolate (paused): its journal and its code. */

@@ -7,6 +7,8 @@ import type { CellTool } from './tool-calls.js';
 
 export interface CellOptions {
   id: CellId;
+  /** Its session's key: the first part of its calls' idempotency keys. */
+  sessionKey: string;
   toolCallId: string;
   tools: readonly CellTool[];
   limits: CellLimits;

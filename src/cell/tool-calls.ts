@@ -35,6 +35,8 @@ export const MAX_OUTSTANDING_TOOL_CALLS = 10_000;
 
 export interface ToolCallsOptions {
   cellId: CellId;
+  /** The first part of each call's idempotency key (`<session key>:<cell id>:`). */
+  keyPrefix: string;
   tools: readonly CellTool[];
   limits: Pick<CellLimits, 'maxToolInputBytes' | 'maxToolResultBytes' | 'maxToolErrorBytes' | 'maxConcurrentToolCalls'>;
   delegate: SessionRuntimeDelegate;
@@ -102,7 +104,14 @@ export class ToolCalls {
     }
     this.#outstanding.set(callId, inputBytes);
     this.#inputBytes += inputBytes;
-    const call = { cellId, callId, tool: toolRef, kind: tool.kind, input };
+    const call = {
+      cellId,
+      callId,
+      tool: toolRef,
+      kind: tool.kind,
+      input,
+      idempotencyKey: this.#options.keyPrefix + callId,
+    };
     // No promise of ours per call: the delegate's one reaction in the CallbackSet hands the outcome
     // here (this runs 10 000 times in a large cancellation).
     const invoke =

@@ -1,5 +1,6 @@
 // What a SessionRuntime is given besides its delegate, and those options checked (at once, with
 // precise errors: ERR_INVALID_REQUEST) into what the session runs with.
+import { randomUUID } from 'node:crypto';
 import type { CellTool } from '../cell/tool-calls.js';
 import { CodeCellError } from '../errors.js';
 import { defaultIsolatePool, IsolatePool } from '../isolate/pool.js';
@@ -11,6 +12,7 @@ import {
   checkDeadlineMs,
   checkLogger,
   checkOptionsObject,
+  checkSessionKey,
   checkStoredValues,
   checkTools,
 } from '../validate.js';
@@ -50,10 +52,16 @@ export interface SessionRuntimeOptions {
    * the host is lost). It must not throw.
    */
   onStoredValuesCommitted?: (written: Record<string, string>) => void;
+  /**
+   * The session's key (1–200 letters, digits or `_ . : / @ -`): its calls' idempotency keys
+   * begin with it. Default: a new random one; a snapshot keeps it.
+   */
+  key?: string;
 }
 
 /** A SessionRuntime's options, checked: what the session runs with. */
 export interface RuntimeOptions {
+  key: string;
   logger: Logger;
   tools: CellTool[] | undefined;
   caps: Partial<CellLimits> | undefined;
@@ -77,7 +85,9 @@ export function checkRuntimeOptions(options: unknown): RuntimeOptions {
   assertWithinCaps(limits, caps, 'options.limits');
   if (checked.isolatePool !== undefined && !(checked.isolatePool instanceof IsolatePool))
     throw new CodeCellError('ERR_INVALID_REQUEST', 'options.isolatePool must be an IsolatePool');
+  const key = checkSessionKey(checked.key, 'options.key') ?? randomUUID();
   return {
+    key,
     logger: checkLogger(checked.logger) ?? consoleLogger,
     tools: checked.tools === undefined ? undefined : checkTools(checked.tools, 'options.tools'),
     caps,
@@ -88,6 +98,6 @@ export function checkRuntimeOptions(options: unknown): RuntimeOptions {
     onCatastrophicError: checkCallback(checked.onCatastrophicError, 'onCatastrophicError'),
     pool: (checked.isolatePool as IsolatePool | undefined) ?? defaultIsolatePool,
     observer: checkCallback(checked.observer, 'observer'),
-    given: snapshotOptions(checked),
+    given: snapshotOptions({ ...checked, key }),
   };
 }

@@ -23,6 +23,7 @@ import { checkCellId } from '../validate.js';
 export { busyObserverError } from '../cell/observer.js';
 
 export abstract class SessionBase implements CodeCellSession {
+  abstract readonly key: string;
   #shutdown: Promise<void> | undefined;
 
   get isAlive(): boolean {

@@ -107,6 +107,7 @@ export interface SessionRuntimeConstructor {
 }
 
 export const SessionRuntime: SessionRuntimeConstructor = class SessionRuntime extends SessionBase {
+  readonly key: string;
   readonly #delegate: SessionRuntimeDelegate;
   /** Answers to paused calls being made into outcomes (an approved call is made first). */
   readonly #answers = new PendingAnswers();
@@ -155,6 +156,7 @@ export const SessionRuntime: SessionRuntimeConstructor = class SessionRuntime ex
     this.#delegate = checkDelegate(delegate);
     const checked = checkRuntimeOptions(options);
     const { caps, limits, logger, onCatastrophicError, pool } = checked;
+    this.key = checked.key;
     this.#logger = logger;
     this.#inputChecks = new ToolInputChecks(logger);
     this.#tools = checked.tools === undefined ? [] : this.#checked(checked.tools);
@@ -199,8 +201,7 @@ export const SessionRuntime: SessionRuntimeConstructor = class SessionRuntime ex
   async execute(request: ExecuteRequest, initialObserve: ObserveMode = DEFAULT_OBSERVE): Promise<StartedCell> {
     // The caller's context now: the cell's span is its child (SPEC §14).
     const parent = activeContext();
-    this.assertNotShuttingDown();
-    this.#assertNotSuspending();
+    this.#assertOpen();
     let clock = stageClock();
     const checked = checkExecuteRequest(request);
     const mode = checkObserveMode(initialObserve, 'initialObserve');
@@ -238,8 +239,7 @@ export const SessionRuntime: SessionRuntimeConstructor = class SessionRuntime ex
 
   async suspend(options: SuspendOptions = {}): Promise<SessionSnapshot> {
     const signal = checkSuspendOptions(options);
-    this.assertNotShuttingDown();
-    this.#assertNotSuspending();
+    this.#assertOpen();
     this.#suspending = true;
     // Cells a terminate of the caller's already ends are left to it.
     const stop = (): void => {
@@ -302,6 +302,7 @@ export const SessionRuntime: SessionRuntimeConstructor = class SessionRuntime ex
   ): Cell {
     const cell: Cell = new Cell(isolate, {
       id: cellId,
+      sessionKey: this.key,
       toolCallId,
       tools,
       limits,
@@ -346,8 +347,7 @@ export const SessionRuntime: SessionRuntimeConstructor = class SessionRuntime ex
 
   async resumeCell(cellId: CellId, answer: CellAnswer, observe: ObserveMode = DEFAULT_OBSERVE): Promise<CellEvent> {
     const parent = activeContext();
-    this.assertNotShuttingDown();
-    this.#assertNotSuspending();
+    this.#assertOpen();
     const cell = this.#openCell(cellId);
     const checked = checkCellAnswer(answer);
     const mode = checkObserveMode(observe, 'observe');

@@ -20,6 +20,8 @@ export interface SessionSnapshot {
     limits?: Partial<CellLimits>;
     storedValues?: 'enabled' | 'disabled';
     callbackAbortDeadlineMs?: number;
+    /** The session's key (its calls' idempotency keys begin with it). */
+    key?: string;
   };
   /** The stored values as of the last commit: each key's value as JSON text. */
   storedValues: Record<string, string>;
@@ -76,7 +78,7 @@ export type ReplayStart = Omit<PausedCellSnapshot, 'held' | 'event' | 'journal' 
   storedAt: number | null;
 };
 
-const OPTION_KEYS = new Set(['tools', 'limits', 'storedValues', 'callbackAbortDeadlineMs']);
+const OPTION_KEYS = new Set(['tools', 'limits', 'storedValues', 'callbackAbortDeadlineMs', 'key']);
 
 const bad = (why: string): never => {
   throw invalidRequest(`cannot resume the session: ${why}`);
