@@ -13,6 +13,7 @@ export const ERROR_CODES = [
   'ERR_SETUP_TIMEOUT',
   'ERR_UNAUTHORIZED',
   'ERR_HOST_UNREACHABLE',
+  'ERR_SESSION_MOVED',
   // Internal causes, reported through events rather than thrown at callers.
   'ERR_CANCELLED',
   'ERR_ISOLATE_DISPOSED',

@@ -1,0 +1,270 @@
+// sqliteStore (SPEC §16): the store in one SQLite file through node:sqlite — nothing to build or
+// install. WAL with synchronous=NORMAL: a committed write is in the file's log before the call
+// returns, so it survives a kill -9 of the process (not a power cut before the OS wrote it out).
+// Processes of one machine may share the file: each write is one IMMEDIATE transaction, and the
+// epoch check inside it is what fences a former owner off.
+import type { DatabaseSync, StatementSync } from 'node:sqlite';
+import { CodeCellError, invalidRequest } from '../errors.js';
+import type { JsonValue } from '../types.js';
+import {
+  newerSchema,
+  sessionMoved,
+  STORE_SCHEMA_VERSION,
+  storeArgs as check,
+  storeClosed,
+  type CodeCellStore,
+  type SessionSummary,
+  type StoreLease,
+  type StoredSessionInfo,
+} from './store.js';
+
+/** What sqliteStore takes. */
+export interface SqliteStoreOptions {
+  /** The database file (made if missing), or ':memory:'. */
+  path: string;
+  /** How long a write waits for another process's transaction on the file (default 5 000 ms). */
+  busyTimeoutMs?: number;
+}
+
+/** Each version's schema steps, in order: a store at version n runs the steps after n. */
+const MIGRATIONS: readonly string[][] = [
+  [
+    `CREATE TABLE codecell_sessions (
+      key TEXT PRIMARY KEY,
+      owner TEXT NOT NULL,
+      epoch INTEGER NOT NULL,
+      lease_expires_at INTEGER NOT NULL,
+      open_cells INTEGER NOT NULL DEFAULT 0,
+      paused_cells INTEGER NOT NULL DEFAULT 0,
+      metadata TEXT,
+      next_seq INTEGER NOT NULL DEFAULT 1
+    )`,
+    `CREATE TABLE codecell_records (
+      key TEXT NOT NULL,
+      seq INTEGER NOT NULL,
+      record TEXT NOT NULL,
+      PRIMARY KEY (key, seq)
+    ) WITHOUT ROWID`,
+  ],
+];
+
+type Statements = Record<
+  | 'session'
+  | 'insertSession'
+  | 'lease'
+  | 'renew'
+  | 'insertRecord'
+  | 'advance'
+  | 'summary'
+  | 'records'
+  | 'sessions'
+  | 'clear'
+  | 'removeSession',
+  StatementSync
+>;
+
+class SqliteStore implements CodeCellStore {
+  readonly name: string;
+  readonly #db: DatabaseSync;
+  readonly #sql: Statements;
+  #closed = false;
+
+  constructor(db: DatabaseSync, path: string) {
+    this.name = `sqlite ${path}`;
+    this.#db = db;
+    this.#sql = {
+      session: db.prepare('SELECT owner, epoch, lease_expires_at, next_seq FROM codecell_sessions WHERE key = ?'),
+      insertSession: db.prepare(
+        'INSERT INTO codecell_sessions (key, owner, epoch, lease_expires_at, metadata) VALUES (?, ?, 1, ?, ?)',
+      ),
+      lease: db.prepare('UPDATE codecell_sessions SET owner = ?, epoch = ?, lease_expires_at = ? WHERE key = ?'),
+      renew: db.prepare('UPDATE codecell_sessions SET lease_expires_at = ? WHERE key = ? AND epoch = ? AND owner = ?'),
+      insertRecord: db.prepare('INSERT INTO codecell_records (key, seq, record) VALUES (?, ?, ?)'),
+      advance: db.prepare('UPDATE codecell_sessions SET next_seq = ? WHERE key = ?'),
+      summary: db.prepare('UPDATE codecell_sessions SET open_cells = ?, paused_cells = ? WHERE key = ?'),
+      records: db.prepare('SELECT record FROM codecell_records WHERE key = ? ORDER BY seq'),
+      sessions: db.prepare(
+        'SELECT key, owner, lease_expires_at, open_cells, paused_cells, metadata FROM codecell_sessions ORDER BY key',
+      ),
+      clear: db.prepare('DELETE FROM codecell_records WHERE key = ?'),
+      removeSession: db.prepare('DELETE FROM codecell_sessions WHERE key = ?'),
+    };
+  }
+
+  async create(key: string, owner: string, leaseMs: number, metadata: JsonValue | null): Promise<StoreLease> {
+    const [k, o, ms, meta] = [check.key(key), check.owner(owner), check.leaseMs(leaseMs), check.metadata(metadata)];
+    return this.#write(() => {
+      if (this.#sql.session.get(k) !== undefined) throw invalidRequest(`session ${k} is in the store already`);
+      const expiresAt = Date.now() + ms;
+      this.#sql.insertSession.run(k, o, expiresAt, meta);
+      return { key: k, owner: o, epoch: 1, expiresAt };
+    });
+  }
+
+  async adopt(key: string, owner: string, leaseMs: number): Promise<StoreLease | undefined> {
+    const [k, o, ms] = [check.key(key), check.owner(owner), check.leaseMs(leaseMs)];
+    return this.#write(() => {
+      const row = this.#sql.session.get(k) as { epoch: number; lease_expires_at: number } | undefined;
+      const now = Date.now();
+      if (row === undefined || row.lease_expires_at > now) return undefined;
+      const lease = { key: k, owner: o, epoch: row.epoch + 1, expiresAt: now + ms };
+      this.#sql.lease.run(o, lease.epoch, lease.expiresAt, k);
+      return lease;
+    });
+  }
+
+  async renew(owner: string, leases: readonly { key: string; epoch: number }[], leaseMs: number): Promise<string[]> {
+    const [o, held, ms] = [check.owner(owner), check.leases(leases), check.leaseMs(leaseMs)];
+    return this.#write(() => {
+      const expiresAt = Date.now() + ms;
+      return held
+        .filter(({ key, epoch }) => Number(this.#sql.renew.run(expiresAt, key, epoch, o).changes) === 0)
+        .map(({ key }) => key);
+    });
+  }
+
+  async append(key: string, epoch: number, records: readonly string[], summary?: SessionSummary): Promise<void> {
+    this.#fenced(key, epoch, check.records(records), check.summary(summary), false);
+  }
+
+  async rewrite(key: string, epoch: number, records: readonly string[], summary?: SessionSummary): Promise<void> {
+    this.#fenced(key, epoch, check.records(records), check.summary(summary), true);
+  }
+
+  async records(key: string): Promise<string[] | undefined> {
+    const k = check.key(key);
+    return this.#transaction('BEGIN', () =>
+      this.#sql.session.get(k) === undefined
+        ? undefined
+        : (this.#sql.records.all(k) as { record: string }[]).map((row) => row.record),
+    );
+  }
+
+  async sessions(): Promise<StoredSessionInfo[]> {
+    this.#assertOpen();
+    type Row = {
+      key: string;
+      owner: string;
+      lease_expires_at: number;
+      open_cells: number;
+      paused_cells: number;
+      metadata: string | null;
+    };
+    return (this.#sql.sessions.all() as Row[]).map((row) => ({
+      key: row.key,
+      owner: row.owner,
+      leaseExpiresAt: row.lease_expires_at,
+      openCells: row.open_cells,
+      pausedCells: row.paused_cells,
+      metadata: row.metadata === null ? null : (JSON.parse(row.metadata) as JsonValue),
+    }));
+  }
+
+  async remove(key: string, epoch: number): Promise<void> {
+    const [k, e] = [check.key(key), check.epoch(epoch)];
+    this.#write(() => {
+      this.#epochOf(k, e);
+      this.#sql.clear.run(k);
+      this.#sql.removeSession.run(k);
+    });
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#db.close();
+  }
+
+  #fenced(
+    key: string,
+    epoch: number,
+    records: readonly string[],
+    summary: SessionSummary | undefined,
+    replace: boolean,
+  ): void {
+    const [k, e] = [check.key(key), check.epoch(epoch)];
+    this.#write(() => {
+      let seq = this.#epochOf(k, e);
+      if (replace) this.#sql.clear.run(k);
+      for (const record of records) this.#sql.insertRecord.run(k, seq++, record);
+      this.#sql.advance.run(seq, k);
+      if (summary !== undefined) this.#sql.summary.run(summary.openCells, summary.pausedCells, k);
+    });
+  }
+
+  /** The session's next record number, if `epoch` is still its own (inside a write). */
+  #epochOf(key: string, epoch: number): number {
+    const row = this.#sql.session.get(key) as { epoch: number; next_seq: number } | undefined;
+    if (row === undefined || row.epoch !== epoch) throw sessionMoved(key, epoch, row?.epoch);
+    return row.next_seq;
+  }
+
+  /** Runs `work` in one IMMEDIATE transaction: all of it is committed, or none. */
+  #write<T>(work: () => T): T {
+    return this.#transaction('BEGIN IMMEDIATE', work);
+  }
+
+  /** Runs `work` in one transaction (`begin`: a read takes no write lock). */
+  #transaction<T>(begin: 'BEGIN' | 'BEGIN IMMEDIATE', work: () => T): T {
+    this.#assertOpen();
+    this.#db.exec(begin);
+    try {
+      const result = work();
+      this.#db.exec('COMMIT');
+      return result;
+    } catch (error) {
+      this.#db.exec('ROLLBACK');
+      throw error;
+    }
+  }
+
+  #assertOpen(): void {
+    if (this.#closed) throw storeClosed(this.name);
+  }
+}
+
+/** node:sqlite, loaded only when a SQLite store is made (Node warns that it is experimental). */
+function sqlite(): typeof import('node:sqlite') {
+  const module = process.getBuiltinModule('node:sqlite') as typeof import('node:sqlite') | undefined;
+  if (module === undefined)
+    throw new CodeCellError('ERR_UNSUPPORTED_NODE', 'sqliteStore needs node:sqlite (Node 22.13 or later)');
+  return module;
+}
+
+/**
+ * A store in one SQLite file (SPEC §16), made and migrated to this codecell's schema on first
+ * use; a file of a newer schema is refused (ERR_INVALID_REQUEST saying so).
+ */
+export function sqliteStore(options: SqliteStoreOptions): CodeCellStore {
+  if (options === null || typeof options !== 'object' || typeof options.path !== 'string' || options.path === '')
+    throw invalidRequest('sqliteStore takes { path }: the database file');
+  const busy = options.busyTimeoutMs ?? 5_000;
+  if (!Number.isSafeInteger(busy) || busy < 0) throw invalidRequest('busyTimeoutMs must be an integer >= 0');
+  const db = new (sqlite().DatabaseSync)(options.path, { timeout: busy });
+  try {
+    db.exec('PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL');
+    migrate(db, `the SQLite store ${options.path}`);
+  } catch (error) {
+    db.close();
+    throw error;
+  }
+  return new SqliteStore(db, options.path);
+}
+
+/** Brings the file's schema to this codecell's version, in one transaction. */
+function migrate(db: DatabaseSync, where: string): void {
+  db.exec('BEGIN IMMEDIATE');
+  try {
+    db.exec('CREATE TABLE IF NOT EXISTS codecell_schema (version INTEGER NOT NULL)');
+    const row = db.prepare('SELECT version FROM codecell_schema').get() as { version: number } | undefined;
+    const version = row?.version ?? 0;
+    if (version > STORE_SCHEMA_VERSION) throw newerSchema(where, version);
+    for (const steps of MIGRATIONS.slice(version)) for (const step of steps) db.exec(step);
+    if (row === undefined) db.prepare('INSERT INTO codecell_schema (version) VALUES (?)').run(STORE_SCHEMA_VERSION);
+    else db.prepare('UPDATE codecell_schema SET version = ?').run(STORE_SCHEMA_VERSION);
+    db.exec('COMMIT');
+  } catch (error) {
+    db.exec('ROLLBACK');
+    throw error;
+  }
+}
