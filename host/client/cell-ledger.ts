@@ -315,19 +315,20 @@ export class CellLedger {
   }
 
   #delivered(sent: WireDelivery): void {
-    if (sent.kind === 'timer') {
+    if (typeof sent !== 'string' && sent.kind === 'timer') {
       this.#deliveries.push(sent);
       this.#hostBytes += ENTRY_BYTES;
       return;
     }
-    const call = this.#calls.get(sent.callId);
+    const callId = typeof sent === 'string' ? sent : sent.callId;
+    const call = this.#calls.get(callId);
     if (call === undefined)
-      throw new HostBrokeBound(`cell ${this.cellId}'s journal delivers ${sent.callId}, a call it does not hold`);
+      throw new HostBrokeBound(`cell ${this.cellId}'s journal delivers ${callId}, a call it does not hold`);
     // By reference: the result this client answered the call with, as the cell took it.
     const delivery: JournalDelivery =
-      sent.kind === 'settle'
+      typeof sent !== 'string' && sent.kind === 'settle'
         ? sent
-        : { kind: 'settle', callId: sent.callId, ok: true, payload: this.#answerOf(call), errorKind: '' };
+        : { kind: 'settle', callId, ok: true, payload: this.#answerOf(call), errorKind: '' };
     this.#deliveries.push(delivery);
     this.#hostBytes += delivery.payload.length + delivery.callId.length + ENTRY_BYTES;
     // Its text is the delivery's now: the answer kept for it goes.

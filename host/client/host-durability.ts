@@ -2,7 +2,7 @@
 // (cell/journal, and `journal` in tool/invoke and cell/notify) and each commit of its stored
 // values (session/stored) — checked at the client's edge against one declared shape (STYLE 30).
 // A message that does not fit is a broken host: its link treats it as lost, and its sessions move.
-import type { CellJournalPart } from '../wire/protocol.js';
+import type { CellJournalPart, WireDelivery } from '../wire/protocol.js';
 import {
   array,
   boolean,
@@ -25,18 +25,21 @@ export class HostBrokeBound extends Error {}
 
 const journaledCall = object({ callId: string, index: count, inputJson: string });
 
-const delivery = taggedBy('kind', {
+const tagged = taggedBy('kind', {
   settle: object({ callId: string, ok: boolean, payload: string, errorKind: string }),
   timer: object({ id: integer }),
   answered: object({ callId: string }),
 });
 
+/** A delivery: as the cell took it, or (a call's id alone) the answer this client gave the call. */
+const delivery: Shape<WireDelivery> = (value) => (typeof value === 'string' ? undefined : tagged(value));
+
 const update = object({
   clock: optional(array(number)),
   calls: optional(array(journaledCall)),
   deliveries: optional(array(delivery)),
-  outputs: count,
-  notifications: count,
+  outputs: optional(count),
+  notifications: optional(count),
   lost: optional(literal(true)),
 });
 

@@ -51,7 +51,6 @@ export class JournalMirror {
     let cell = this.#mirrored.get(cellId);
     if (cell === undefined) this.#mirrored.set(cellId, (cell = { mark: undefined, answered: new Set() }));
     if (cell.mark === null) return undefined;
-    const counted = cell.mark === undefined ? undefined : cell.mark.outputs + cell.mark.notifications;
     const journal = this.#cells.cellJournal(cellId, cell.mark);
     if (journal === undefined) {
       if (cell.mark === undefined) cell.mark = null;
@@ -62,30 +61,29 @@ export class JournalMirror {
     if (start === undefined && update === undefined) return undefined;
     if (update === undefined) return { start };
     // By reference: the call this part goes with (recorded before it is sent: it is here or in a
-    // part sent before), and the answers the client gave. The update is new: it is changed in place.
-    const wire: WireJournalUpdate = update;
-    const { calls, deliveries } = update;
-    if (calls !== undefined && sending !== undefined) {
-      const alone = calls.length === 1 && calls[0]?.callId === sending;
-      const unsent = alone ? undefined : calls.filter((call) => call.callId !== sending);
-      wire.calls = unsent?.length === 0 ? undefined : unsent;
+    // part sent before), and the answers the client gave (a call's id alone). The counts of output
+    // and notifications stay here: the client counts what reached it.
+    const { clock, calls, deliveries, lost } = update;
+    const wire: WireJournalUpdate = {};
+    if (clock !== undefined) wire.clock = clock;
+    if (calls !== undefined && !(calls.length === 1 && calls[0]?.callId === sending)) {
+      const unsent = sending === undefined ? calls : calls.filter((call) => call.callId !== sending);
+      if (unsent.length > 0) wire.calls = unsent;
     }
-    if (deliveries !== undefined)
+    if (deliveries !== undefined) {
+      // The update is new: its list is changed in place.
+      const sent: WireDelivery[] = deliveries;
       for (let index = 0; index < deliveries.length; index++) {
         const delivery = deliveries[index] as JournalDelivery;
         if (delivery.kind === 'settle' && delivery.ok && cell.answered.delete(delivery.callId))
-          (wire.deliveries as WireDelivery[])[index] = { kind: 'answered', callId: delivery.callId };
+          sent[index] = delivery.callId;
       }
-    // Only the call it goes with, and the counts as they were: nothing to send.
-    const same = counted === update.outputs + update.notifications && update.clock === undefined;
-    if (
-      same &&
-      start === undefined &&
-      wire.calls === undefined &&
-      deliveries === undefined &&
-      update.lost === undefined
-    )
-      return undefined;
+      wire.deliveries = sent;
+    }
+    if (lost !== undefined) wire.lost = lost;
+    // Only the call it goes with, or counts: nothing to send.
+    if (clock === undefined && wire.calls === undefined && deliveries === undefined && lost === undefined)
+      return start === undefined ? undefined : { start };
     return start === undefined ? { update: wire } : { start, update: wire };
   }
 

@@ -126,16 +126,22 @@ export interface InCell extends InSession {
 
 /**
  * A delivery as a host mirrors it: a call's outcome that is the value its client answered the
- * call's tool/invoke with goes by reference (`answered`): the client has that value already.
+ * call's tool/invoke with goes by reference, as the call's id alone: the client has that value.
+ * (`{ kind: 'answered', callId }`, the form before, is still read.)
  */
-export type WireDelivery = JournalDelivery | { kind: 'answered'; callId: string };
+export type WireDelivery = JournalDelivery | string | { kind: 'answered'; callId: string };
 
 /**
  * What a cell consumed since the last part, as a host mirrors it: `calls` lists only the calls
  * not yet sent to the client in a tool/invoke (the client journals the others from theirs), and
- * `deliveries` names the client's own answers by reference.
+ * `deliveries` names the client's own answers by reference. The output and notification counts
+ * are left out: the client counts what reached it (older hosts send them; they are not read).
  */
-export type WireJournalUpdate = Omit<JournalUpdate, 'deliveries'> & { deliveries?: WireDelivery[] };
+export type WireJournalUpdate = Omit<JournalUpdate, 'deliveries' | 'outputs' | 'notifications'> & {
+  deliveries?: WireDelivery[];
+  outputs?: number;
+  notifications?: number;
+};
 
 /** What a cell runs as its host mirrors it: its tools and limits left out when they are its session's. */
 export type WireStart = Omit<ReplayStart, 'tools' | 'limits'> & Partial<Pick<ReplayStart, 'tools' | 'limits'>>;
