@@ -20,7 +20,7 @@ export { outcomeOf, PendingAnswers } from './session/approvals.js';
 export { checkCellAnswer, checkDelegate, checkSessionKey, checkSuspendOptions } from './validate.js';
 export { checkSnapshot } from './session/snapshot.js';
 export { ToolInputChecks } from './tools/tool-input.js';
-export { errorKindOf, errorOfKind } from './cell/tool-calls.js';
+export { errorKindOf, errorOfKind, idempotencyKey } from './cell/tool-calls.js';
 export { recordsSpans, traceMeta, withTraceMeta, type TraceMeta } from './tracing.js';
 export { hostedCells } from './session/session-runtime.js';
 export type { CellJournalUpdate, HostedCells } from './session/hosted-cells.js';

@@ -2,6 +2,7 @@
 // events() after a cell closed), which it subscribed to, which were admitted this turn, and the
 // delegate calls the host cancelled per cell. Every set is bounded like the host's own memory.
 import { CodeCellError, type CellEvent, type CellId, type NestedToolCall } from '../../src/index.js';
+import { idempotencyKey } from '../../src/internal.js';
 import type { HostTiming, WireCellEvent } from '../wire/protocol.js';
 import { settledWithin } from './incoming-calls.js';
 
@@ -104,7 +105,14 @@ export class RemoteCells {
     const paused = this.#paused.get(cellId);
     if (paused === undefined) return undefined;
     const { callId, tool, input } = paused;
-    return { cellId, callId, tool, kind: 'function', input, idempotencyKey: `${sessionKey}:${cellId}:${callId}` };
+    return {
+      cellId,
+      callId,
+      tool,
+      kind: 'function',
+      input,
+      idempotencyKey: idempotencyKey(sessionKey, cellId, callId),
+    };
   }
 
   /** The open cells that are not paused (a suspend's signal terminates these). */

@@ -76,7 +76,7 @@ export abstract class CellRun {
     const interrupt = (call: PausedCall, payload: unknown): string | undefined => this.interrupt(call, payload);
     this.toolCalls = new ToolCalls({
       cellId,
-      keyPrefix: `${options.sessionKey}:${cellId}:`,
+      sessionKey: options.sessionKey,
       tools,
       limits,
       delegate,

@@ -11,7 +11,7 @@ import type { JournalMark } from './journal.js';
 import { isUnended, transition } from './lifecycle.js';
 import type { PausedState, Program } from './durability.js';
 import type { CellOptions } from './options.js';
-import type { CellTool, PausedCall } from './tool-calls.js';
+import { idempotencyKey, type CellTool, type PausedCall } from './tool-calls.js';
 import type { TraceSpan } from '../tracing.js';
 
 export class Cell extends CellRun {
@@ -32,8 +32,8 @@ export class Cell extends CellRun {
     if (state.phase !== 'interrupted' || state.event.kind !== 'interrupted') return undefined;
     const { callId, tool, input } = state.event;
     const kind = this.options.tools.find((each) => each.id === toolIdentifier(tool))?.kind;
-    const idempotencyKey = `${this.options.sessionKey}:${this.id}:${callId}`;
-    return { cellId: this.id, callId, tool, kind: kind ?? 'function', input, idempotencyKey };
+    const key = idempotencyKey(this.options.sessionKey, this.id, callId);
+    return { cellId: this.id, callId, tool, kind: kind ?? 'function', input, idempotencyKey: key };
   }
 
   /** What the cell holds while it waits with no isolate (paused): its journal and its code. */

@@ -30,13 +30,17 @@ export interface CellTool {
 /** A call id as the sandbox makes them. */
 const CALL_ID = /^tool-\d+$/;
 
+/** A call's idempotency key (SPEC §16): the same wherever and however often the call is made. */
+export const idempotencyKey = (sessionKey: string, cellId: string, callId: string): string =>
+  `${sessionKey}:${cellId}:${callId}`;
+
 /** Bound on the calls one cell may have waiting on its delegate. */
 export const MAX_OUTSTANDING_TOOL_CALLS = 10_000;
 
 export interface ToolCallsOptions {
   cellId: CellId;
-  /** The first part of each call's idempotency key (`<session key>:<cell id>:`). */
-  keyPrefix: string;
+  /** Its session's key: the first part of each call's idempotency key. */
+  sessionKey: string;
   tools: readonly CellTool[];
   limits: Pick<CellLimits, 'maxToolInputBytes' | 'maxToolResultBytes' | 'maxToolErrorBytes' | 'maxConcurrentToolCalls'>;
   delegate: SessionRuntimeDelegate;
@@ -71,9 +75,12 @@ export class ToolCalls {
   /** The calls in flight, with the bytes of their input (waiting for a slot or running). */
   readonly #outstanding = new Map<string, number>();
   #inputBytes = 0;
+  /** Each call's idempotency key less the call's id. */
+  readonly #keyPrefix: string;
 
   constructor(options: ToolCallsOptions) {
     this.#options = options;
+    this.#keyPrefix = idempotencyKey(options.sessionKey, options.cellId, '');
   }
 
   /** The ids of the calls issued and not yet settled, oldest first. */
@@ -110,7 +117,7 @@ export class ToolCalls {
       tool: toolRef,
       kind: tool.kind,
       input,
-      idempotencyKey: this.#options.keyPrefix + callId,
+      idempotencyKey: this.#keyPrefix + callId,
     };
     // No promise of ours per call: the delegate's one reaction in the CallbackSet hands the outcome
     // here (this runs 10 000 times in a large cancellation).
