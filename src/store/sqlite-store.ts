@@ -5,17 +5,14 @@
 // epoch check inside it is what fences a former owner off.
 import type { DatabaseSync, StatementSync } from 'node:sqlite';
 import { CodeCellError, invalidRequest } from '../errors.js';
-import type { JsonValue } from '../types.js';
+import { checkedStore, type StoreBackend, type StoredSessionRow } from './checked-store.js';
 import {
   newerSchema,
   sessionMoved,
   STORE_SCHEMA_VERSION,
-  storeArgs as check,
-  storeClosed,
   type CodeCellStore,
   type SessionSummary,
   type StoreLease,
-  type StoredSessionInfo,
 } from './store.js';
 
 /** What sqliteStore takes. */
@@ -63,11 +60,10 @@ type Statements = Record<
   StatementSync
 >;
 
-class SqliteStore implements CodeCellStore {
+class SqliteBackend implements StoreBackend {
   readonly name: string;
   readonly #db: DatabaseSync;
   readonly #sql: Statements;
-  #closed = false;
 
   constructor(db: DatabaseSync, path: string) {
     this.name = `sqlite ${path}`;
@@ -91,57 +87,60 @@ class SqliteStore implements CodeCellStore {
     };
   }
 
-  async create(key: string, owner: string, leaseMs: number, metadata: JsonValue | null): Promise<StoreLease> {
-    const [k, o, ms, meta] = [check.key(key), check.owner(owner), check.leaseMs(leaseMs), check.metadata(metadata)];
+  create(key: string, owner: string, leaseMs: number, metadata: string | null): StoreLease | undefined {
     return this.#write(() => {
-      if (this.#sql.session.get(k) !== undefined) throw invalidRequest(`session ${k} is in the store already`);
-      const expiresAt = Date.now() + ms;
-      this.#sql.insertSession.run(k, o, expiresAt, meta);
-      return { key: k, owner: o, epoch: 1, expiresAt };
+      if (this.#sql.session.get(key) !== undefined) return undefined;
+      const expiresAt = Date.now() + leaseMs;
+      this.#sql.insertSession.run(key, owner, expiresAt, metadata);
+      return { key, owner, epoch: 1, expiresAt };
     });
   }
 
-  async adopt(key: string, owner: string, leaseMs: number): Promise<StoreLease | undefined> {
-    const [k, o, ms] = [check.key(key), check.owner(owner), check.leaseMs(leaseMs)];
+  adopt(key: string, owner: string, leaseMs: number): StoreLease | undefined {
     return this.#write(() => {
-      const row = this.#sql.session.get(k) as { epoch: number; lease_expires_at: number } | undefined;
+      const row = this.#sql.session.get(key) as { epoch: number; lease_expires_at: number } | undefined;
       const now = Date.now();
       if (row === undefined || row.lease_expires_at > now) return undefined;
-      const lease = { key: k, owner: o, epoch: row.epoch + 1, expiresAt: now + ms };
-      this.#sql.lease.run(o, lease.epoch, lease.expiresAt, k);
+      const lease = { key, owner, epoch: row.epoch + 1, expiresAt: now + leaseMs };
+      this.#sql.lease.run(owner, lease.epoch, lease.expiresAt, key);
       return lease;
     });
   }
 
-  async renew(owner: string, leases: readonly { key: string; epoch: number }[], leaseMs: number): Promise<string[]> {
-    const [o, held, ms] = [check.owner(owner), check.leases(leases), check.leaseMs(leaseMs)];
+  renew(owner: string, leases: readonly { key: string; epoch: number }[], leaseMs: number): string[] {
     return this.#write(() => {
-      const expiresAt = Date.now() + ms;
-      return held
-        .filter(({ key, epoch }) => Number(this.#sql.renew.run(expiresAt, key, epoch, o).changes) === 0)
+      const expiresAt = Date.now() + leaseMs;
+      return leases
+        .filter(({ key, epoch }) => Number(this.#sql.renew.run(expiresAt, key, epoch, owner).changes) === 0)
         .map(({ key }) => key);
     });
   }
 
-  async append(key: string, epoch: number, records: readonly string[], summary?: SessionSummary): Promise<void> {
-    this.#fenced(key, epoch, check.records(records), check.summary(summary), false);
+  write(
+    key: string,
+    epoch: number,
+    records: readonly string[],
+    summary: SessionSummary | undefined,
+    replace: boolean,
+  ): void {
+    this.#write(() => {
+      let seq = this.#epochOf(key, epoch);
+      if (replace) this.#sql.clear.run(key);
+      for (const record of records) this.#sql.insertRecord.run(key, seq++, record);
+      this.#sql.advance.run(seq, key);
+      if (summary !== undefined) this.#sql.summary.run(summary.openCells, summary.pausedCells, key);
+    });
   }
 
-  async rewrite(key: string, epoch: number, records: readonly string[], summary?: SessionSummary): Promise<void> {
-    this.#fenced(key, epoch, check.records(records), check.summary(summary), true);
-  }
-
-  async records(key: string): Promise<string[] | undefined> {
-    const k = check.key(key);
+  records(key: string): string[] | undefined {
     return this.#transaction('BEGIN', () =>
-      this.#sql.session.get(k) === undefined
+      this.#sql.session.get(key) === undefined
         ? undefined
-        : (this.#sql.records.all(k) as { record: string }[]).map((row) => row.record),
+        : (this.#sql.records.all(key) as { record: string }[]).map((row) => row.record),
     );
   }
 
-  async sessions(): Promise<StoredSessionInfo[]> {
-    this.#assertOpen();
+  sessions(): StoredSessionRow[] {
     type Row = {
       key: string;
       owner: string;
@@ -156,40 +155,20 @@ class SqliteStore implements CodeCellStore {
       leaseExpiresAt: row.lease_expires_at,
       openCells: row.open_cells,
       pausedCells: row.paused_cells,
-      metadata: row.metadata === null ? null : (JSON.parse(row.metadata) as JsonValue),
+      metadata: row.metadata,
     }));
   }
 
-  async remove(key: string, epoch: number): Promise<void> {
-    const [k, e] = [check.key(key), check.epoch(epoch)];
+  remove(key: string, epoch: number): void {
     this.#write(() => {
-      this.#epochOf(k, e);
-      this.#sql.clear.run(k);
-      this.#sql.removeSession.run(k);
+      this.#epochOf(key, epoch);
+      this.#sql.clear.run(key);
+      this.#sql.removeSession.run(key);
     });
   }
 
-  async close(): Promise<void> {
-    if (this.#closed) return;
-    this.#closed = true;
+  close(): void {
     this.#db.close();
-  }
-
-  #fenced(
-    key: string,
-    epoch: number,
-    records: readonly string[],
-    summary: SessionSummary | undefined,
-    replace: boolean,
-  ): void {
-    const [k, e] = [check.key(key), check.epoch(epoch)];
-    this.#write(() => {
-      let seq = this.#epochOf(k, e);
-      if (replace) this.#sql.clear.run(k);
-      for (const record of records) this.#sql.insertRecord.run(k, seq++, record);
-      this.#sql.advance.run(seq, k);
-      if (summary !== undefined) this.#sql.summary.run(summary.openCells, summary.pausedCells, k);
-    });
   }
 
   /** The session's next record number, if `epoch` is still its own (inside a write). */
@@ -206,7 +185,6 @@ class SqliteStore implements CodeCellStore {
 
   /** Runs `work` in one transaction (`begin`: a read takes no write lock). */
   #transaction<T>(begin: 'BEGIN' | 'BEGIN IMMEDIATE', work: () => T): T {
-    this.#assertOpen();
     this.#db.exec(begin);
     try {
       const result = work();
@@ -216,10 +194,6 @@ class SqliteStore implements CodeCellStore {
       this.#db.exec('ROLLBACK');
       throw error;
     }
-  }
-
-  #assertOpen(): void {
-    if (this.#closed) throw storeClosed(this.name);
   }
 }
 
@@ -248,7 +222,7 @@ export function sqliteStore(options: SqliteStoreOptions): CodeCellStore {
     db.close();
     throw error;
   }
-  return new SqliteStore(db, options.path);
+  return checkedStore(new SqliteBackend(db, options.path));
 }
 
 /** Brings the file's schema to this codecell's version, in one transaction. */
