@@ -24,6 +24,10 @@ export { errorKindOf, errorOfKind, idempotencyKey } from './cell/tool-calls.js';
 export { recordsSpans, traceMeta, withTraceMeta, type TraceMeta } from './tracing.js';
 export { hostedCells } from './session/session-runtime.js';
 export type { CellJournalUpdate, HostedCells } from './session/hosted-cells.js';
+export { ledgerFigures, SessionLedger, type LedgerFigures } from './ledger/session-ledger.js';
+export { MAX_CELL_MOVES } from './ledger/cell-ledger.js';
+export { StoredHistory } from './ledger/stored-history.js';
+export { BrokeBound, type PartDelivery, type PartStart, type PartUpdate } from './ledger/ledger-parts.js';
 export type { ReplayableCell, ReplayStart } from './session/snapshot.js';
 export {
   CellJournal,

@@ -1,14 +1,12 @@
-// What a re-homing client keeps of a session and its cells (host/client/session-ledger.ts,
+// What a re-homing client keeps of a session and its cells (src/ledger/session-ledger.ts,
 // cell-ledger.ts, stored-history.ts; issue 64): one record per cell whose views — the calls of a
 // cell lost with its host, the cell as another host runs it again — cannot disagree; answers kept
 // only until delivered; stored values by commit; every figure the client's own, and what breaks
 // one is the host's fault (HostBrokeBound).
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { MAX_CELL_MOVES } from '../host/client/cell-ledger.js';
 import { HostBrokeBound } from '../host/client/host-durability.js';
-import { SessionLedger } from '../host/client/session-ledger.js';
-import { StoredHistory } from '../host/client/stored-history.js';
+import { MAX_CELL_MOVES, SessionLedger, StoredHistory } from '../src/internal.js';
 import type { NestedToolCall, ReplayableCell, ReplayStart } from '../src/index.js';
 
 const FIGURES = { journalMaxBytes: 4096, maxSourceBytes: 1024, maxStoredBytes: 100 };

@@ -7,7 +7,7 @@ import type { CellEvent, CellId, CellStreamEvent, TerminationReason } from '../.
 import { messageOf, traceMeta } from '../../src/internal.js';
 import { Methods, type SessionId } from '../wire/protocol.js';
 import type { HostLink } from './link.js';
-import type { SessionLedger } from './session-ledger.js';
+import type { SessionLedger } from '../../src/internal.js';
 
 /** What replays need of their session (HostSession). */
 export interface ReplayingSession {

@@ -21,7 +21,7 @@ import {
 } from '../wire/shape.js';
 
 /** A host broke a bound of this client's, or sent what it may not: it is treated as lost. */
-export class HostBrokeBound extends Error {}
+export { BrokeBound as HostBrokeBound } from '../../src/internal.js';
 
 const journaledCall = object({ callId: string, index: count, inputJson: string });
 

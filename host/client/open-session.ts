@@ -1,7 +1,7 @@
 // Creating a remote session on a host: the HostSession that session/create (session-create.ts)
 // gives, its setup cell running.
 import type { CellLimits, SessionRuntimeDelegate } from '../../src/index.js';
-import { ledgerFigures, type LedgerFigures } from './session-ledger.js';
+import { ledgerFigures, type LedgerFigures } from '../../src/internal.js';
 import { HostSession, type Rehome } from './remote-session.js';
 import type { HostLink } from './link.js';
 import { createOnHost, type CreateParams, type RemoteSessionOptions } from './session-create.js';

@@ -1,6 +1,6 @@
 // A remote session's core: where it lives (its host's link, its id there), its parts — its cells
 // as this client knows them, what it asks of them (cell-observers.ts), its streams
-// (remote-streams.ts), its ledger (session-ledger.ts) — and its life on its hosts: what a host
+// (remote-streams.ts), its ledger (src/ledger/session-ledger.ts) — and its life on its hosts: what a host
 // sends it (session-inbox.ts), the loss of a host with its cells (cell-replays.ts), a move to
 // another (session-move.ts). HostSession (remote-session.ts) is the public session over it.
 import {
@@ -22,7 +22,7 @@ import { RemoteStreams, type StreamedSession } from './remote-streams.js';
 import { ResultBounds } from './result-bounds.js';
 import type { CreatedSession, CreateParams } from './session-create.js';
 import { SessionInbox } from './session-inbox.js';
-import { ledgerFigures, SessionLedger } from './session-ledger.js';
+import { ledgerFigures, SessionLedger } from '../../src/internal.js';
 import { SessionMove, type MovingSession, type Rehome } from './session-move.js';
 
 export class SessionCore implements LinkedSession, MovingSession {

@@ -11,7 +11,7 @@ import type { RemoteCells } from './remote-cells.js';
 import type { RemoteStreams } from './remote-streams.js';
 import type { ResultBounds } from './result-bounds.js';
 import { serveDelegateCall } from './serve-call.js';
-import type { SessionLedger } from './session-ledger.js';
+import type { SessionLedger } from '../../src/internal.js';
 
 /** The session's parts the inbox hands things to (HostSession's). */
 export interface InboxParts {

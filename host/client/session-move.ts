@@ -5,7 +5,7 @@ import { CodeCellError, type SessionStreamEvent } from '../../src/index.js';
 import { messageOf } from '../../src/internal.js';
 import { Methods, type SessionId } from '../wire/protocol.js';
 import type { HostLink, LinkedSession } from './link.js';
-import type { SessionLedger } from './session-ledger.js';
+import type { SessionLedger } from '../../src/internal.js';
 import { createOnHost, type CreatedSession, type CreateParams } from './session-create.js';
 
 /**

@@ -15,7 +15,8 @@ import type {
   SessionStreamEvent,
   ToolDefinition,
 } from '../../src/index.js';
-import type { JournalDelivery, JournalUpdate, ReplayableCell, ReplayStart } from '../../src/index.js';
+import type { ReplayableCell } from '../../src/index.js';
+import type { PartDelivery, PartStart, PartUpdate } from '../../src/internal.js';
 
 /** A session's id on its host, assigned by the host. */
 export type SessionId = string;
@@ -124,27 +125,10 @@ export interface InCell extends InSession {
   cellId: string;
 }
 
-/**
- * A delivery as a host mirrors it: a call's outcome that is the value its client answered the
- * call's tool/invoke with goes by reference, as the call's id alone: the client has that value.
- * (`{ kind: 'answered', callId }`, the form before, is still read.)
- */
-export type WireDelivery = JournalDelivery | string | { kind: 'answered'; callId: string };
-
-/**
- * What a cell consumed since the last part, as a host mirrors it: `calls` lists only the calls
- * not yet sent to the client in a tool/invoke (the client journals the others from theirs), and
- * `deliveries` names the client's own answers by reference. The output and notification counts
- * are left out: the client counts what reached it (older hosts send them; they are not read).
- */
-export type WireJournalUpdate = Omit<JournalUpdate, 'deliveries' | 'outputs' | 'notifications'> & {
-  deliveries?: WireDelivery[];
-  outputs?: number;
-  notifications?: number;
-};
-
-/** What a cell runs as its host mirrors it: its tools and limits left out when they are its session's. */
-export type WireStart = Omit<ReplayStart, 'tools' | 'limits'> & Partial<Pick<ReplayStart, 'tools' | 'limits'>>;
+/** A delivery, an update and a start as a host mirrors them to its client (src/ledger/ledger-parts.ts). */
+export type WireDelivery = PartDelivery;
+export type WireJournalUpdate = PartUpdate;
+export type WireStart = PartStart;
 
 /** A running cell's journal as its host mirrors it (cell/journal, or with a delegate call). */
 export interface CellJournalPart {

@@ -2,7 +2,7 @@
 // commit its host reported (session/stored), numbered, and what each later commit overwrote for as
 // long as an open cell started before it — so a cell names the commit it started at (its host
 // says which) instead of carrying a copy of the values, and a replay gets them back as they were.
-import { byteLength } from '../../src/internal.js';
+import { byteLength } from '../json.js';
 
 /** What a commit overwrote: each key's text before it (undefined: the key was new). */
 interface Undo {

@@ -1,6 +1,6 @@
 // One call in a cell's ledger (cell-ledger.ts): where it stands, what the delegate did and
 // answered, and whether it asked to pause the cell; and the cell's calls in order (CallRecord).
-import type { CallOutcome, JsonValue, ToolCallRecord } from '../../src/index.js';
+import type { CallOutcome, JsonValue, ToolCallRecord } from '../types.js';
 
 export const toolRef = ({ name, namespace }: { name: string; namespace?: string }): ToolCallRecord['tool'] =>
   namespace === undefined ? { name } : { name, namespace };

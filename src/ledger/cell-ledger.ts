@@ -5,23 +5,12 @@
 // output and how many notifications reached this client. What a move needs is derived from it: the
 // calls of a cell lost with its host (`lost`), the cell as another host runs it again
 // (`replayable`), and the calls still in flight there. Its bounds are this client's own figures.
-import type {
-  CallOutcome,
-  CellEvent,
-  CellId,
-  JournalDelivery,
-  JournaledCall,
-  JsonValue,
-  NestedToolCall,
-  PausedCellSnapshot,
-  ReplayableCell,
-  ReplayStart,
-  ToolCallRecord,
-} from '../../src/index.js';
-import { byteLength } from '../../src/internal.js';
-import { HostBrokeBound } from './host-durability.js';
+import type { JournalDelivery, JournaledCall } from '../cell/journal.js';
+import { byteLength } from '../json.js';
+import type { PausedCellSnapshot, ReplayableCell, ReplayStart } from '../session/snapshot.js';
+import type { CallOutcome, CellEvent, CellId, JsonValue, NestedToolCall, ToolCallRecord } from '../types.js';
 import { CallRecord, inputOf, toolRef, type LedgerCall } from './ledger-call.js';
-import type { WireDelivery, WireJournalUpdate } from '../wire/protocol.js';
+import { BrokeBound, type PartDelivery, type PartUpdate } from './ledger-parts.js';
 
 /** What an entry costs of a ledger's bound besides its text (as a host counts its journal). */
 const ENTRY_BYTES = 32;
@@ -93,13 +82,12 @@ export class CellLedger {
 
   /** cell/journal's `start`: what the cell runs (once, first). */
   begin(start: LedgerStart): void {
-    if (this.#began || this.#calls.size > 0)
-      throw new HostBrokeBound(`a second start of cell ${this.cellId}'s journal`);
+    if (this.#began || this.#calls.size > 0) throw new BrokeBound(`a second start of cell ${this.cellId}'s journal`);
     if (this.#budget.journalMaxBytes === 0)
-      throw new HostBrokeBound(`a journal of cell ${this.cellId}, which keeps none (journalMaxBytes 0)`);
+      throw new BrokeBound(`a journal of cell ${this.cellId}, which keeps none (journalMaxBytes 0)`);
     const bytes = byteLength(start.code);
     if (bytes > 2 * this.#budget.maxSourceBytes)
-      throw new HostBrokeBound(`cell ${this.cellId}'s code of ${bytes} bytes, over its maxSourceBytes`);
+      throw new BrokeBound(`cell ${this.cellId}'s code of ${bytes} bytes, over its maxSourceBytes`);
     this.#start = start;
     this.#began = true;
     this.#hostBytes = bytes;
@@ -122,8 +110,8 @@ export class CellLedger {
   }
 
   /** cell/journal's `update`: what the cell consumed since the last one. */
-  update(update: WireJournalUpdate): void {
-    if (!this.#began) throw new HostBrokeBound(`a journal of cell ${this.cellId} before its start`);
+  update(update: PartUpdate): void {
+    if (!this.#began) throw new BrokeBound(`a journal of cell ${this.cellId} before its start`);
     if (!this.#journal.kept) return; // lost here already: what comes is not kept
     if (update.lost === true) return this.#lose(`its journal passed journalMaxBytes on its host`);
     for (const reading of update.clock ?? []) this.#clock.push(reading);
@@ -131,7 +119,7 @@ export class CellLedger {
     for (const call of update.calls ?? []) this.#journaled(call);
     for (const delivery of update.deliveries ?? []) this.#delivered(delivery);
     if (this.#hostBytes > this.#hostBound)
-      throw new HostBrokeBound(
+      throw new BrokeBound(
         `cell ${this.cellId}'s journal of ${this.#hostBytes} bytes, over twice its journalMaxBytes ` +
           `(${this.#budget.journalMaxBytes}) and its code`,
       );
@@ -165,7 +153,7 @@ export class CellLedger {
     }
     const tools = this.#start?.tools ?? [];
     const index = tools.findIndex((each) => each.name === tool.name && each.namespace === tool.namespace);
-    if (index < 0) throw new HostBrokeBound(`cell ${this.cellId}'s ${call.callId} calls a tool the cell does not have`);
+    if (index < 0) throw new BrokeBound(`cell ${this.cellId}'s ${call.callId} calls a tool the cell does not have`);
     const inputJson = JSON.stringify(call.input) ?? '';
     this.#hostBytes += inputJson.length + call.callId.length + ENTRY_BYTES;
     this.#calls.add({ callId: call.callId, index, tool, inputJson, input: undefined, state: 'served' });
@@ -302,7 +290,7 @@ export class CellLedger {
 
   #journaled(call: JournaledCall): void {
     if (this.#calls.get(call.callId) !== undefined)
-      throw new HostBrokeBound(`cell ${this.cellId}'s ${call.callId} journaled twice`);
+      throw new BrokeBound(`cell ${this.cellId}'s ${call.callId} journaled twice`);
     this.#hostBytes += call.inputJson.length + call.callId.length + ENTRY_BYTES;
     this.#calls.add({
       callId: call.callId,
@@ -314,7 +302,7 @@ export class CellLedger {
     });
   }
 
-  #delivered(sent: WireDelivery): void {
+  #delivered(sent: PartDelivery): void {
     if (typeof sent !== 'string' && sent.kind === 'timer') {
       this.#deliveries.push(sent);
       this.#hostBytes += ENTRY_BYTES;
@@ -323,7 +311,7 @@ export class CellLedger {
     const callId = typeof sent === 'string' ? sent : sent.callId;
     const call = this.#calls.get(callId);
     if (call === undefined)
-      throw new HostBrokeBound(`cell ${this.cellId}'s journal delivers ${callId}, a call it does not hold`);
+      throw new BrokeBound(`cell ${this.cellId}'s journal delivers ${callId}, a call it does not hold`);
     // By reference: the result this client answered the call with, as the cell took it.
     const delivery: JournalDelivery =
       typeof sent !== 'string' && sent.kind === 'settle'
@@ -346,7 +334,7 @@ export class CellLedger {
   /** The result text this client answered the call with (a host that names another answer broke the protocol). */
   #answerOf(call: LedgerCall): string {
     if (call.resultText === undefined)
-      throw new HostBrokeBound(
+      throw new BrokeBound(
         `cell ${this.cellId}'s journal names ${call.callId}'s answer, which this client did not give`,
       );
     return call.resultText;

@@ -2,23 +2,13 @@
 // stored values by commit (stored-history.ts), the highest cell id it has seen (ids continue on the
 // next host, never reused), which cells run on the host, and one ledger per open cell
 // (cell-ledger.ts). Everything the host sends about them is checked here against this client's
-// own figures: a host that breaks one throws HostBrokeBound (its link treats it as lost).
-import {
-  DEFAULT_LIMITS,
-  type CallOutcome,
-  type CellEvent,
-  type CellId,
-  type CellLimits,
-  type NestedToolCall,
-  type PausedCellSnapshot,
-  type ReplayableCell,
-  type ToolCallRecord,
-  type ToolDefinition,
-} from '../../src/index.js';
+// own figures: a host that breaks one throws BrokeBound (its link treats it as lost).
+import { DEFAULT_LIMITS, type CellLimits } from '../limits.js';
+import type { PausedCellSnapshot, ReplayableCell } from '../session/snapshot.js';
+import type { CallOutcome, CellEvent, CellId, NestedToolCall, ToolCallRecord, ToolDefinition } from '../types.js';
 import { CellLedger, type LedgerBudget } from './cell-ledger.js';
-import { HostBrokeBound } from './host-durability.js';
+import { BrokeBound, type PartStart, type PartUpdate } from './ledger-parts.js';
 import { StoredHistory } from './stored-history.js';
-import type { WireJournalUpdate, WireStart } from '../wire/protocol.js';
 
 /** The limits whose figures bound what this client keeps of a session (its own, never a host's). */
 export type LedgerFigures = Pick<CellLimits, 'journalMaxBytes' | 'maxSourceBytes' | 'maxStoredBytes'>;
@@ -96,7 +86,7 @@ export class SessionLedger {
   /** session/stored: a commit of the session's stored values (the keys written, as JSON texts). */
   committed(values: Record<string, string>): void {
     if (!this.#stored.commit(values))
-      throw new HostBrokeBound(`stored values past the session's maxStoredBytes (${this.#figures.maxStoredBytes})`);
+      throw new BrokeBound(`stored values past the session's maxStoredBytes (${this.#figures.maxStoredBytes})`);
     this.#hostCommits++;
   }
 
@@ -140,7 +130,7 @@ export class SessionLedger {
   }
 
   /** cell/journal (or a delegate call's `journal`): what the cell runs, or what it consumed since. */
-  journaled(cellId: CellId, start: WireStart | undefined, update: WireJournalUpdate | undefined): void {
+  journaled(cellId: CellId, start: PartStart | undefined, update: PartUpdate | undefined): void {
     const ledger = this.#cells.get(cellId) ?? this.#expected(cellId);
     if (ledger === undefined) return; // a cell whose end this client has read: nothing is kept of it
     if (start !== undefined) {
@@ -148,10 +138,10 @@ export class SessionLedger {
       // By reference: without its tools or limits, the cell runs the session's.
       const { storedAt, code, filename, toolCallId, tools = this.#tools, limits = this.#limits, seed } = start;
       if (limits === undefined)
-        throw new HostBrokeBound(`cell ${cellId}'s start names the session's limits, which its host did not say`);
+        throw new BrokeBound(`cell ${cellId}'s start names the session's limits, which its host did not say`);
       const run = { code, filename, toolCallId, tools, limits, seed };
       if (storedAt !== null && storedAt > this.#hostCommits)
-        throw new HostBrokeBound(`cell ${cellId} started at commit ${storedAt} of ${this.#hostCommits} sent`);
+        throw new BrokeBound(`cell ${cellId} started at commit ${storedAt} of ${this.#hostCommits} sent`);
       const commit = storedAt === null ? undefined : this.#base + storedAt;
       ledger.begin({ ...run, stored: commit === undefined ? { values: null } : { commit } });
       if (commit !== undefined) {
@@ -248,7 +238,7 @@ export class SessionLedger {
     // A host's ids may skip (an admission it refused used one): any new id, one per execute.
     const plausible = /^[1-9]\d*$/.test(cellId) && this.#unadmitted.size < this.#executing.size;
     if (!plausible) {
-      if (strict) throw new HostBrokeBound(`a journal of cell ${cellId}, which this client never saw admitted`);
+      if (strict) throw new BrokeBound(`a journal of cell ${cellId}, which this client never saw admitted`);
       return undefined;
     }
     let journalMaxBytes = 0;
