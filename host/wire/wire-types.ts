@@ -16,7 +16,7 @@ import type {
   ToolDefinition,
 } from '../../src/index.js';
 import type { ReplayableCell } from '../../src/index.js';
-import type { PartDelivery, PartStart, PartUpdate } from '../../src/internal.js';
+import type { PartStart, PartUpdate } from '../../src/internal.js';
 
 /** A session's id on its host, assigned by the host. */
 export type SessionId = string;
@@ -125,17 +125,20 @@ export interface InCell extends InSession {
   cellId: string;
 }
 
-/** A delivery, an update and a start as a host mirrors them to its client (src/ledger/ledger-parts.ts). */
-export type WireDelivery = PartDelivery;
-export type WireJournalUpdate = PartUpdate;
-export type WireStart = PartStart;
+// A delivery, an update and a start as a host mirrors them to its client: the parts a cell's
+// ledger is fed (src/ledger/ledger-parts.ts).
+export type {
+  PartDelivery as WireDelivery,
+  PartUpdate as WireJournalUpdate,
+  PartStart as WireStart,
+} from '../../src/internal.js';
 
 /** A running cell's journal as its host mirrors it (cell/journal, or with a delegate call). */
 export interface CellJournalPart {
   /** What the cell runs: sent once, first. */
-  start?: WireStart;
+  start?: PartStart;
   /** What it consumed since the last part. */
-  update?: WireJournalUpdate;
+  update?: PartUpdate;
 }
 
 /** The params of every method, by its key in Methods (e.g. `WireParams['cellExecute']`). */
