@@ -1,6 +1,15 @@
 // The public surface of `codecell`, exported by name (a test pins this list).
 export { SessionRuntime, DEFAULT_CALLBACK_ABORT_DEADLINE_MS } from './session/session-runtime.js';
-export type { SessionRuntimeConstructor, SessionRuntimeOptions, SuspendOptions } from './session/session-runtime.js';
+export type {
+  RecoverOptions,
+  RecoveryInfo,
+  SessionRuntimeConstructor,
+  SessionRuntimeOptions,
+  SuspendOptions,
+} from './session/session-runtime.js';
+export { memoryStore } from './store/memory-store.js';
+export { sqliteStore, type SqliteStoreOptions } from './store/sqlite-store.js';
+export type { CodeCellStore, SessionSummary, StoredSessionInfo, StoreLease } from './store/store.js';
 export type { PausedCellSnapshot, ReplayableCell, ReplayStart, SessionSnapshot } from './session/snapshot.js';
 export type { JournalDelivery, JournaledCall, JournalSnapshot, JournalUpdate } from './cell/journal.js';
 export { CodeCellError, ERROR_CODES, isCodeCellError } from './errors.js';

@@ -23,7 +23,7 @@ export { ToolInputChecks } from './tools/tool-input.js';
 export { errorKindOf, errorOfKind, idempotencyKey } from './cell/tool-calls.js';
 export { recordsSpans, traceMeta, withTraceMeta, type TraceMeta } from './tracing.js';
 export { hostedCells } from './session/session-runtime.js';
-export type { CellJournalUpdate, HostedCells } from './session/hosted-cells.js';
+export type { CellJournalUpdate, HostedCells, JournalTaken } from './session/hosted-cells.js';
 export { ledgerFigures, SessionLedger, type LedgerFigures } from './ledger/session-ledger.js';
 export { MAX_CELL_MOVES } from './ledger/cell-ledger.js';
 export { StoredHistory } from './ledger/stored-history.js';

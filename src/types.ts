@@ -58,7 +58,15 @@ export type OutputItem = { type: 'text'; text: string } | { type: 'image'; image
  * or a run from its journal that asked for another tool or input than recorded (`replayDiverged`).
  */
 export type TerminationReason =
-  'requested' | 'shutdown' | 'memoryLimit' | 'timeLimit' | 'outputLimit' | 'hostLost' | 'replayDiverged';
+  | 'requested'
+  | 'shutdown'
+  | 'memoryLimit'
+  | 'timeLimit'
+  | 'outputLimit'
+  | 'hostLost'
+  | 'replayDiverged'
+  /** Its agent process was lost and a recovery could not run it again (SPEC §16). */
+  | 'agentLost';
 
 /**
  * A tool call of a cell lost with its host (SPEC §13), from the client's own record: whether the
@@ -68,7 +76,8 @@ export interface ToolCallRecord {
   callId: string;
   tool: { name: string; namespace?: string };
   input: JsonValue | undefined;
-  outcome: 'returned' | 'threw' | 'pending';
+  /** `inDoubt` (SPEC §16): a cell its agent process lost had the call started, with no outcome kept. */
+  outcome: 'returned' | 'threw' | 'pending' | 'inDoubt';
 }
 
 /** What an observation returns: the cell's output since the last one, and how the cell stands (SPEC §4). */
@@ -88,7 +97,7 @@ export type CellEvent =
       cellId: CellId;
       items: OutputItem[];
       reason?: TerminationReason;
-      /** With `reason: 'hostLost'` or `'replayDiverged'`: every tool call the cell made, in order. */
+      /** With `reason: 'hostLost'`, `'replayDiverged'` or `'agentLost'`: every tool call the cell made, in order. */
       toolCalls?: ToolCallRecord[];
       /** How many of its oldest answered calls `toolCalls` leaves out (it lists at most 1 000). */
       toolCallsDropped?: number;
@@ -112,6 +121,13 @@ export type CellEvent =
       tool: { name: string; namespace?: string };
       input: JsonValue | undefined;
       payload: JsonValue;
+      /**
+       * `inDoubt`: a recovery found the call started with no outcome, and its tool is not
+       * idempotent (SPEC §16): `resumeCell` settles it (`{ result }`, `{ error }`, `{ retry: true }`).
+       */
+      reason?: 'inDoubt';
+      /** With `reason: 'inDoubt'`: the call's idempotency key. */
+      idempotencyKey?: string;
     };
 
 /** A call's outcome as a person or an agent gives it: its result, or an error. */
@@ -123,7 +139,12 @@ export type CallOutcome = { result: JsonValue | undefined } | { error: string };
  * again, marked `approved`) and the cell gets what it answers; `{ declined: true }` fails the call
  * in the cell with an error naming the tool and saying a person declined it (and `reason`).
  */
-export type CellAnswer = CallOutcome | { approved: true } | { declined: true; reason?: string };
+export type CellAnswer =
+  | CallOutcome
+  | { approved: true }
+  | { declined: true; reason?: string }
+  /** For a call in doubt after a recovery (SPEC §16): made again, with its idempotency key. */
+  | { retry: true };
 
 export type TerminalCellEvent = Extract<CellEvent, { kind: 'completed' | 'terminated' }>;
 

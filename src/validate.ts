@@ -183,7 +183,7 @@ export function checkSuspendOptions(options: unknown): AbortSignal | undefined {
   return signal;
 }
 
-const ANSWER_FORMS = '{ result }, { error }, { approved: true } or { declined: true, reason? }';
+const ANSWER_FORMS = '{ result }, { error }, { approved: true }, { declined: true, reason? } or { retry: true }';
 
 /**
  * resumeCell's answer: a call's outcome (checkCallOutcome), or a person's decision: `{ approved:
@@ -197,6 +197,11 @@ export function checkCellAnswer(answer: unknown): CellAnswer {
     if ((answer as { approved: unknown }).approved !== true || extra.length > 0)
       throw invalidRequest(`answer.approved must be true, alone (answer is ${ANSWER_FORMS})`);
     return { approved: true };
+  }
+  if (Object.hasOwn(answer, 'retry')) {
+    if ((answer as { retry: unknown }).retry !== true || Object.keys(answer).length > 1)
+      throw invalidRequest(`answer.retry must be true, alone (answer is ${ANSWER_FORMS})`);
+    return { retry: true };
   }
   if (Object.hasOwn(answer, 'declined')) {
     const { declined, reason } = answer as { declined: unknown; reason?: unknown };

@@ -206,7 +206,10 @@ for (const kind of bothKinds) {
         [{ result: 1, extra: true }, 'answer has unknown field(s) extra: it is { result } or { error }'],
         [{ error: 42 }, 'answer.error must be a string or an Error'],
         [{ result: () => 1 }, 'answer.result is not JSON: a function is not a JSON value'],
-        [null, 'answer must be { result }, { error }, { approved: true } or { declined: true, reason? }'],
+        [
+          null,
+          'answer must be { result }, { error }, { approved: true }, { declined: true, reason? } or { retry: true }',
+        ],
       ] as const) {
         await assert.rejects(session.resumeCell(paused.cellId, answer as never), {
           code: 'ERR_INVALID_REQUEST',

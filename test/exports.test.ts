@@ -29,9 +29,11 @@ test('codecell exports exactly these values', async () => {
     'describeExecTool',
     'describePause',
     'isCodeCellError',
+    'memoryStore',
     'renderCodeModeResult',
     'renderToolDeclarations',
     'requireApproval',
+    'sqliteStore',
     'toolIdentifier',
     'toolSource',
   ]);

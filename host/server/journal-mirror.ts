@@ -6,7 +6,7 @@
 // is not listed again, and an outcome that is the value it answered that call with is named, not
 // sent back.
 import type { CellId, JournalDelivery } from '../../src/index.js';
-import type { HostedCells, JournalMark } from '../../src/internal.js';
+import type { HostedCells, JournalTaken } from '../../src/internal.js';
 import type { Notify } from '../wire/rpc.js';
 import {
   Methods,
@@ -16,10 +16,8 @@ import {
   type WireJournalUpdate,
 } from '../wire/protocol.js';
 
-/** Per running cell: how far its journal was sent, and the answers its client gave. */
-interface Mirrored {
-  /** How far the journal was sent (null: the cell keeps none, nothing to send). */
-  mark: JournalMark | null | undefined;
+/** Per running cell: how far its journal was sent (JournalTaken), and the answers its client gave. */
+interface Mirrored extends JournalTaken {
   /** Calls whose outcome is the value the client answered them with (until that outcome is sent). */
   readonly answered: Set<string>;
 }
@@ -50,15 +48,9 @@ export class JournalMirror {
   take(cellId: CellId, sending?: string): CellJournalPart | undefined {
     let cell = this.#mirrored.get(cellId);
     if (cell === undefined) this.#mirrored.set(cellId, (cell = { mark: undefined, answered: new Set() }));
-    if (cell.mark === null) return undefined;
-    const journal = this.#cells.cellJournal(cellId, cell.mark);
-    if (journal === undefined) {
-      if (cell.mark === undefined) cell.mark = null;
-      return undefined;
-    }
-    cell.mark = journal.mark;
+    const journal = this.#cells.cellJournal(cellId, cell);
+    if (journal === undefined) return undefined;
     const { start, update } = journal;
-    if (start === undefined && update === undefined) return undefined;
     if (update === undefined) return { start };
     // By reference: the call this part goes with (recorded before it is sent: it is here or in a
     // part sent before), and the answers the client gave (a call's id alone). The counts of output

@@ -14,7 +14,7 @@ import { FloatingRejections } from './rejections.js';
 import { reactToSandbox, type SandboxReactions } from './sandbox-messages.js';
 import { SandboxTimers, watchTimeLimits } from './timers.js';
 import { hintMissingTool } from './missing-tool.js';
-import { danglingWarning, toolRefOf, ToolCalls, type PausedCall, type ToolCallsOptions } from './tool-calls.js';
+import { danglingWarning, toolRefOf, ToolCalls, type ListedCalls, type PausedCall } from './tool-calls.js';
 import { CellJournal, type JournalDelivery } from './journal.js';
 import { CellDurability, type Program } from './durability.js';
 import { CallSpans, endSpan, type TraceSpan } from '../tracing.js';
@@ -67,23 +67,22 @@ export abstract class CellRun {
     );
     const durability = this.durability;
     this.#timers = new SandboxTimers((id) => durability.deliver({ kind: 'timer', id }));
-    const { id: cellId, tools, limits, delegate, emit } = options;
+    const { id: cellId, tools, limits, delegate, emit, sessionKey, writeAhead } = options;
     const callbacks = this.callbacks;
-    const settle: ToolCallsOptions['settle'] = (callId, ok, payload, errorKind) =>
-      durability.settle(callId, ok, payload, errorKind);
     // An interrupted cell's calls still in flight keep their outcomes for its next run.
     const accepting = (): boolean => this.state.phase === 'running' || this.state.phase === 'interrupted';
     const interrupt = (call: PausedCall, payload: unknown): string | undefined => this.interrupt(call, payload);
     this.toolCalls = new ToolCalls({
       cellId,
-      sessionKey: options.sessionKey,
+      sessionKey,
       tools,
       limits,
       delegate,
       callbacks,
       emit,
-      settle,
+      settle: (callId, ok, payload, errorKind) => durability.settle(callId, ok, payload, errorKind),
       accepting,
+      writeAhead,
       journal: durability.journal,
       interrupt,
       span: () => this.span,
@@ -94,7 +93,7 @@ export abstract class CellRun {
   }
 
   protected listen(isolate: CellRunIsolate): void {
-    const end = (reason: TerminationReason) => () => this.#terminateInternal(reason);
+    const end = (reason: TerminationReason) => () => this.terminateWith(reason);
     // A rejection is judged when the cell finishes (SPEC §5), unless the cell handles it meanwhile.
     const rejection = (reason: unknown, fromModule: boolean): void =>
       void (isSpeaking(this.state) && this.rejections.add(reason, fromModule && this.state.phase === 'running'));
@@ -135,12 +134,12 @@ export abstract class CellRun {
 
   protected run(source: string, filename: string, configText: string): void {
     const journal = this.durability.sandboxJournal();
-    const timeLimit = (why: string): void => this.#terminateInternal('timeLimit', why);
+    const timeLimit = (why: string): void => this.terminateWith('timeLimit', why);
     const running = (): void =>
       void (this.#stopWatching = watchTimeLimits(this.options.limits, () => this.isolate.cpuTimeMs, timeLimit));
     const failed = (error: unknown): void =>
       isCodeCellError(error, 'ERR_MEMORY_LIMIT')
-        ? this.#terminateInternal('memoryLimit')
+        ? this.terminateWith('memoryLimit')
         : this.#settle(`Error: ${messageOf(error)}`, '');
     this.isolate
       .start(source, filename, { text: configText, journal }, running)
@@ -170,7 +169,7 @@ export abstract class CellRun {
     if (this.#terminateCalled)
       throw new CodeCellError('ERR_ALREADY_TERMINATING', `cell ${this.id} is already terminating`);
     this.#terminateCalled = true;
-    this.#terminateInternal('requested');
+    this.terminateWith('requested');
     await this.#termination;
     if (this.#unread !== undefined) return this.#takeUnread();
     if (this.state.phase === 'closing' || this.state.phase === 'closed') return this.state.event;
@@ -179,7 +178,7 @@ export abstract class CellRun {
 
   /** Ends the cell for a session shutdown under the session's one deadline, and closes it. */
   async shutdown(deadline: Deadline): Promise<void> {
-    if (isLive(this.state)) this.#termination = this.#terminate(this.state, 'shutdown', deadline);
+    if (isLive(this.state)) this.#termination = this.#terminate(this.state, 'shutdown', { shared: deadline });
     await this.#termination;
     // Nobody is left to read a buffered terminal event.
     this.#unread = undefined;
@@ -197,7 +196,7 @@ export abstract class CellRun {
       tool: (callId, index, json) => {
         const verdict = this.durability.call(callId, index, json);
         if (verdict === 'live') this.toolCalls.start(callId, index, json);
-        else if (verdict === 'diverged') this.#terminateInternal('replayDiverged');
+        else if (verdict === 'diverged') this.terminateWith('replayDiverged');
       },
       clock: (values) => this.durability.journal.recordClock(values),
       store: (key, json) => void this.writes.set(key, json),
@@ -207,7 +206,7 @@ export abstract class CellRun {
       setTimer: (id, delayMs) => this.durability.timer(id, delayMs) || this.#timers.set(id, delayMs),
       clearTimer: (id) => this.durability.clearTimer(id) || this.#timers.clear(id),
       handled: (key) => this.rejections.handled(key),
-      terminate: (reason) => this.#terminateInternal(reason),
+      terminate: (reason) => this.terminateWith(reason),
     };
   }
 
@@ -229,14 +228,14 @@ export abstract class CellRun {
 
   #addOutput(item: OutputItem): void {
     if (this.output.add(item)) this.options.emit({ type: 'output', item });
-    else this.#terminateInternal('outputLimit');
+    else this.terminateWith('outputLimit');
   }
 
   /** The isolate went idle (or a frontier observer attached): judge the frontier next turn, after settled results. */
   #onIdle(): void {
     // A run from the journal that waits with recorded work undone will never do it: it diverged.
     if (this.durability.replaying) {
-      if (this.state.phase === 'running' && this.isolate.isIdle) this.#terminateInternal('replayDiverged');
+      if (this.state.phase === 'running' && this.isolate.isIdle) this.terminateWith('replayDiverged');
       return;
     }
     if (this.state.phase === 'running' && this.pauseQueued()) return;
@@ -298,7 +297,7 @@ export abstract class CellRun {
     const running = this.state;
     if (running.phase !== 'running') return;
     // A run from the journal that ends before making what the recorded run made diverged from it.
-    if (this.durability.replaying) return this.#terminateInternal('replayDiverged');
+    if (this.durability.replaying) return this.terminateWith('replayDiverged');
     const settling = transition(running, {
       phase: 'settling',
       error: hintMissingTool(error, this.options.tools),
@@ -348,16 +347,16 @@ export abstract class CellRun {
       );
   }
 
-  #terminateInternal(reason: TerminationReason, detail?: string): void {
-    if (isLive(this.state)) this.#termination = this.#terminate(this.state, reason, undefined, detail);
+  /** Terminates the cell: its event lists `calls` (a divergence: its journal's). */
+  protected terminateWith(reason: TerminationReason, detail?: string, calls?: ListedCalls): void {
+    if (isLive(this.state)) this.#termination = this.#terminate(this.state, reason, { detail, listed: calls });
   }
 
   /** Stops the isolate now, cancels every callback under one deadline, then `terminated`. */
   async #terminate(
     from: StateOf<'running' | 'settling' | 'finishing' | 'interrupted'>,
     reason: TerminationReason,
-    shared?: Deadline,
-    detail?: string,
+    { shared, detail, listed }: { shared?: Deadline; detail?: string | undefined; listed?: ListedCalls | undefined },
   ): Promise<void> {
     const deadline = shared ?? new Deadline(this.options.callbackAbortDeadlineMs);
     const terminating = transition(from, { phase: 'terminating', reason, deadline });
@@ -370,7 +369,8 @@ export abstract class CellRun {
     await Promise.all([this.callbacks.settle(deadline), Promise.race([this.isolate.stopped, deadline.reached])]);
     if (shared === undefined) deadline.clear();
     const toolOf = (index: number) => toolRefOf(this.options.tools[index]);
-    const calls = reason === 'replayDiverged' ? { toolCalls: this.durability.journal.toolCalls(toolOf) } : {};
+    const calls =
+      listed ?? (reason === 'replayDiverged' ? { toolCalls: this.durability.journal.toolCalls(toolOf) } : {});
     const event: TerminalCellEvent = { kind: 'terminated', cellId: this.id, items: [], reason, ...calls };
     this.#end(terminating, detail === undefined ? event : { ...event, detail }, Promise.resolve());
   }

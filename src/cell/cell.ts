@@ -11,7 +11,7 @@ import type { JournalMark } from './journal.js';
 import { isUnended, transition } from './lifecycle.js';
 import type { PausedState, Program } from './durability.js';
 import type { CellOptions } from './options.js';
-import { idempotencyKey, type CellTool, type PausedCall } from './tool-calls.js';
+import { idempotencyKey, type CellTool, type ListedCalls, type PausedCall } from './tool-calls.js';
 import type { TraceSpan } from '../tracing.js';
 
 export class Cell extends CellRun {
@@ -32,8 +32,17 @@ export class Cell extends CellRun {
     if (state.phase !== 'interrupted' || state.event.kind !== 'interrupted') return undefined;
     const { callId, tool, input } = state.event;
     const kind = this.options.tools.find((each) => each.id === toolIdentifier(tool))?.kind;
-    const key = idempotencyKey(this.options.sessionKey, this.id, callId);
-    return { cellId: this.id, callId, tool, kind: kind ?? 'function', input, idempotencyKey: key };
+    return { cellId: this.id, callId, tool, kind: kind ?? 'function', input, idempotencyKey: this.#keyOf(callId) };
+  }
+
+  /** True while the cell is paused at a call a recovery found in doubt. */
+  get pausedInDoubt(): boolean {
+    const { state } = this;
+    return state.phase === 'interrupted' && state.event.kind === 'interrupted' && state.event.reason === 'inDoubt';
+  }
+
+  #keyOf(callId: string): string {
+    return idempotencyKey(this.options.sessionKey, this.id, callId);
   }
 
   /** What the cell holds while it waits with no isolate (paused): its journal and its code. */
@@ -46,13 +55,13 @@ export class Cell extends CellRun {
    * timers and time limits stopped, its other calls left to finish (their outcomes are kept) —
    * and its observer hears `interrupted`. When the cell cannot pause, says why (the call fails).
    */
-  protected override interrupt(call: PausedCall, payload: unknown): string | undefined {
+  protected override interrupt(call: PausedCall, payload: unknown, inDoubt?: true): string | undefined {
     const running = this.state;
     // Paused already, or running again from its journal: it pauses at this call next, in turn.
     if (running.phase === 'interrupted' || (running.phase === 'running' && this.durability.replaying)) {
       const accepted = this.durability.pauseRefusal(this.options.limits, payload, true);
       if ('why' in accepted) return accepted.why;
-      this.#queued.push({ callId: call.callId, payload: accepted.payload });
+      this.#queued.push({ callId: call.callId, payload: accepted.payload, ...(inDoubt ? { inDoubt } : {}) });
       this.durability.callChanged();
       return undefined;
     }
@@ -61,6 +70,7 @@ export class Cell extends CellRun {
     if ('why' in accepted) return accepted.why;
     const items = this.output.drain();
     const event: CellEvent = { kind: 'interrupted', cellId: this.id, items, ...call, payload: accepted.payload };
+    if (inDoubt) Object.assign(event, { reason: 'inDoubt', idempotencyKey: this.#keyOf(call.callId) });
     this.state = transition(running, { phase: 'interrupted', callId: call.callId, event });
     this.stopIsolate(true);
     this.durability.paused(event);
@@ -78,7 +88,7 @@ export class Cell extends CellRun {
       if (recorded === undefined || tool === undefined || !this.toolCalls.pending.includes(next.callId)) continue;
       const input = JSON.parse(recorded.inputJson || 'null') as JsonValue;
       const call = { callId: next.callId, tool: { name: tool.definition.name, ...namespaceOf(tool) }, input };
-      const refused = this.interrupt(call, next.payload);
+      const refused = this.interrupt(call, next.payload, next.inDoubt);
       if (refused === undefined) return true;
       this.toolCalls.answer(next.callId, tool.id, {
         error: `tools.${tool.id} asked to pause the cell, but ${refused}`,
@@ -197,6 +207,14 @@ export class Cell extends CellRun {
     this.durability.advance();
   }
 
+  /**
+   * Ends this new cell as one its agent process lost and a recovery could not run again (SPEC
+   * §16): terminated, `agentLost`, with the calls its log kept.
+   */
+  lose(calls: ListedCalls, detail: string): void {
+    this.terminateWith('agentLost', detail, calls);
+  }
+
   /** The outcome of a call in flight when the cell's earlier run was lost (see rerun). */
   answerCall(callId: string, answer: CallOutcome): void {
     const recorded = this.durability.journal.call(callId);
@@ -211,6 +229,8 @@ export class Cell extends CellRun {
 export interface QueuedPause {
   callId: string;
   payload: JsonValue;
+  /** A call a recovery found in doubt (SPEC §16): its event says so, with the call's idempotency key. */
+  inDoubt?: true;
 }
 
 const namespaceOf = ({ definition }: CellTool): { namespace?: string } =>

@@ -15,7 +15,10 @@ export interface NotificationTrace {
 export const MAX_NOTIFICATION_BACKLOG = 10_000;
 
 /** Of the cell's options: its id, the exec call the notifications belong to, the delegate, logger and tap. */
-export type NotificationsOptions = Pick<CellOptions, 'id' | 'toolCallId' | 'delegate' | 'logger' | 'emit'>;
+export type NotificationsOptions = Pick<
+  CellOptions,
+  'id' | 'toolCallId' | 'delegate' | 'logger' | 'emit' | 'writeAhead'
+>;
 
 export class Notifications {
   readonly #options: NotificationsOptions;
@@ -31,7 +34,7 @@ export class Notifications {
 
   /** Queues the notification; false (nothing queued) when the backlog is full. */
   send(text: string): boolean {
-    const { id: cellId, toolCallId: callId, delegate, logger, emit } = this.#options;
+    const { id: cellId, toolCallId: callId, delegate, logger, emit, writeAhead } = this.#options;
     const callbacks = this.#callbacks;
     if (callbacks.notificationBacklog >= MAX_NOTIFICATION_BACKLOG) {
       logger.warn(
@@ -51,7 +54,12 @@ export class Notifications {
             trace.spans.traced('codecell.notify', { 'codecell.cell.id': cellId }, span, signal, () =>
               delegate.notify(notification, signal),
             );
-    callbacks.notify(deliver).catch((error: unknown) => {
+    // With a store, the delegate gets it once the journal that counts it is durable (not sent twice).
+    const gated =
+      writeAhead === undefined
+        ? deliver
+        : (signal: AbortSignal) => writeAhead.notifying(cellId).then(() => deliver(signal));
+    callbacks.notify(gated).catch((error: unknown) => {
       if (!isCodeCellError(error, 'ERR_CANCELLED')) {
         logger.warn(`codecell: notify for cell ${cellId} failed: ${messageOf(error)}`);
       }

@@ -3,7 +3,7 @@ import type { CellLimits } from '../limits.js';
 import type { CellId, CellStreamEvent, Logger, SessionRuntimeDelegate } from '../types.js';
 import type { CellJournal } from './journal.js';
 import type { TraceSpan } from '../tracing.js';
-import type { CellTool } from './tool-calls.js';
+import type { CellTool, WriteAhead } from './tool-calls.js';
 
 export interface CellOptions {
   id: CellId;
@@ -19,6 +19,8 @@ export interface CellOptions {
   span?: TraceSpan | undefined;
   /** A journal to go on from (a paused cell restored from a snapshot); else a new one. */
   journal?: CellJournal;
+  /** A session with a store: what the cell's calls wait for (SPEC §16). */
+  writeAhead?: WriteAhead | undefined;
   /** Commits the cell's store() writes to the session. */
   commitStore(writes: ReadonlyMap<string, string>): void;
   /** Taps the cell's stream events (SPEC §7). */

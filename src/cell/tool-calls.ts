@@ -11,6 +11,7 @@ import type {
   CellStreamEvent,
   JsonValue,
   SessionRuntimeDelegate,
+  ToolCallRecord,
   ToolDefinition,
   ToolKind,
 } from '../types.js';
@@ -34,6 +35,21 @@ const CALL_ID = /^tool-\d+$/;
 export const idempotencyKey = (sessionKey: string, cellId: string, callId: string): string =>
   `${sessionKey}:${cellId}:${callId}`;
 
+/**
+ * What a session with a store writes ahead of a call's effects (SPEC §16): each resolves once its
+ * record is durable; one that rejects lets nothing go ahead (the session ends).
+ */
+export interface WriteAhead {
+  /** The call's `started` record, before its delegate is invoked. */
+  started(call: NestedToolCall): Promise<void>;
+  /** The call's outcome, before the cell takes it: its result's JSON text, or its error message. */
+  answered(cellId: CellId, callId: string, ok: boolean, payload: string, errorKind: string): Promise<void>;
+  /** A notification of the cell goes to the delegate: its journal, which counts it, first. */
+  notifying(cellId: CellId): Promise<void>;
+  /** The delegate asked to pause the cell at the call (with its CellInterrupt's payload). */
+  pauses(cellId: CellId, callId: string, payload: unknown): void;
+}
+
 /** Bound on the calls one cell may have waiting on its delegate. */
 export const MAX_OUTSTANDING_TOOL_CALLS = 10_000;
 
@@ -52,6 +68,8 @@ export interface ToolCallsOptions {
   accepting(): boolean;
   /** Where each call is recorded (SPEC §13). */
   journal: CellJournal;
+  /** A session with a store: what each call waits for (undefined: nothing). */
+  writeAhead: WriteAhead | undefined;
   /** The span of the cell's run, when it is traced: each call gets a span under it (SPEC §14). */
   span(): TraceSpan | undefined;
   /** The cell's delegate calls' spans (CallSpans). */
@@ -62,6 +80,9 @@ export interface ToolCallsOptions {
    */
   interrupt(call: PausedCall, payload: unknown): string | undefined;
 }
+
+/** The calls a terminated event lists (and how many of the oldest it leaves out). */
+export type ListedCalls = { toolCalls: ToolCallRecord[]; toolCallsDropped?: number };
 
 /** The call a CellInterrupt paused its cell at. */
 export interface PausedCall {
@@ -121,10 +142,20 @@ export class ToolCalls {
     };
     // No promise of ours per call: the delegate's one reaction in the CallbackSet hands the outcome
     // here (this runs 10 000 times in a large cancellation).
-    const invoke =
+    const direct =
       this.#options.span() === undefined
         ? (signal: AbortSignal) => delegate.invokeTool(call, signal)
         : (signal: AbortSignal) => this.#traced(call, signal);
+    const ahead = this.#options.writeAhead;
+    // With a store, the delegate gets the call once its record is durable (and not after a cancel).
+    const invoke =
+      ahead === undefined
+        ? direct
+        : (signal: AbortSignal) =>
+            ahead.started(call).then(() => {
+              signal.throwIfAborted();
+              return direct(signal);
+            });
     callbacks.callTool(invoke, {
       value: (value) => {
         let payload: string;
@@ -140,6 +171,7 @@ export class ToolCalls {
         if (!isCellInterrupt(error))
           return this.#settle(callId, false, toolErrorText(error, limits.maxToolErrorBytes), errorKindOf(error));
         const refused = this.#options.interrupt({ callId, tool: toolRef, input }, error.payload);
+        if (refused === undefined) this.#options.writeAhead?.pauses(cellId, callId, error.payload);
         if (refused !== undefined) this.#settle(callId, false, `${name} asked to pause the cell, but ${refused}`);
       },
     });
@@ -213,6 +245,17 @@ export class ToolCalls {
 
   #settle(callId: string, ok: boolean, payload: string, errorKind = ''): void {
     // After the cell ended, results are abandoned: no event, no delivery.
+    if (!this.#options.accepting() || !this.#outstanding.has(callId)) return;
+    const ahead = this.#options.writeAhead;
+    if (ahead === undefined) return this.#deliver(callId, ok, payload, errorKind);
+    // With a store, the cell takes the outcome once its record is durable (never, if it cannot be).
+    ahead.answered(this.#options.cellId, callId, ok, payload, errorKind).then(
+      () => this.#deliver(callId, ok, payload, errorKind),
+      () => {},
+    );
+  }
+
+  #deliver(callId: string, ok: boolean, payload: string, errorKind: string): void {
     const inputBytes = this.#outstanding.get(callId);
     if (!this.#options.accepting() || inputBytes === undefined) return;
     this.#outstanding.delete(callId);

@@ -204,13 +204,29 @@ export class CellLedger {
     this.#notifications++;
   }
 
+  /** `total` notifications of the cell reached the delegate (a session's log counts them). */
+  notificationsSent(total: number): void {
+    this.#notifications = Math.max(this.#notifications, total);
+  }
+
+  /**
+   * The calls the delegate got whose outcome is not known (SPEC §16: in doubt), but those that
+   * asked to pause the cell.
+   */
+  get inDoubt(): string[] {
+    const calls: string[] = [];
+    for (const call of this.#calls)
+      if (call.state === 'served' && call.outcome === 'pending' && call.pauses === undefined) calls.push(call.callId);
+    return calls;
+  }
+
   /** An answer about the cell reached the client: it is paused (`interrupted`), or not any more. */
   observed(event: CellEvent): void {
     this.#paused = event.kind === 'interrupted' ? { ...event, items: [] } : undefined;
   }
 
   /** The cell's calls as they stand now: what a cell lost with its host lists (the delegate's view). */
-  lost(): { toolCalls: ToolCallRecord[]; toolCallsDropped?: number } {
+  lost(inDoubt = false): { toolCalls: ToolCallRecord[]; toolCallsDropped?: number } {
     const toolCalls: ToolCallRecord[] = [];
     for (const call of this.#calls) {
       if (call.state === 'made') continue; // never reached the delegate: it had no effect
@@ -218,7 +234,9 @@ export class CellLedger {
       const tool = call.tool ??
         (definition === undefined ? undefined : toolRef(definition)) ??
         this.#tools[call.index] ?? { name: 'unknown' };
-      toolCalls.push({ callId: call.callId, tool, input: inputOf(call), outcome: call.outcome });
+      // After its agent process was lost, a call neither answered nor paused at is in doubt.
+      const doubted = inDoubt && call.outcome === 'pending' && call.pauses === undefined;
+      toolCalls.push({ callId: call.callId, tool, input: inputOf(call), outcome: doubted ? 'inDoubt' : call.outcome });
     }
     const dropped = this.#calls.dropped;
     return dropped === 0 ? { toolCalls } : { toolCalls, toolCallsDropped: dropped };

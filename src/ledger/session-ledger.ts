@@ -124,6 +124,11 @@ export class SessionLedger {
     if (Number.isSafeInteger(id) && id > this.#lastCellId) this.#lastCellId = id;
   }
 
+  /** The cells whose ledgers are kept (open, or ended unread), in the order they opened. */
+  get cellIds(): CellId[] {
+    return [...this.#cells.keys()];
+  }
+
   /** The cell's ledger, if it is kept. */
   cell(cellId: CellId): CellLedger | undefined {
     return this.#cells.get(cellId);

@@ -15,18 +15,23 @@ export async function outcomeOf(
   delegate: Pick<SessionRuntimeDelegate, 'invokeTool'>,
   signal: AbortSignal,
 ): Promise<CallOutcome> {
-  if (!('approved' in answer) && !('declined' in answer)) return answer;
+  if (!('approved' in answer) && !('declined' in answer) && !('retry' in answer)) return answer;
   const name = `tools.${toolIdentifier(call.tool)}`;
   if ('declined' in answer) {
     const reason = answer.reason === undefined || answer.reason === '' ? '' : `: ${answer.reason}`;
     return { error: `${name} was not run: a person declined this call${reason}` };
   }
+  // A retry (a call in doubt) is made as it was; an approved call is marked so.
+  const made = 'retry' in answer ? call : { ...call, approved: true as const };
   try {
-    return { result: await delegate.invokeTool({ ...call, approved: true }, signal) };
+    return { result: await delegate.invokeTool(made, signal) };
   } catch (error) {
     if (isCellInterrupt(error))
       return {
-        error: `${name} was approved, but its delegate paused the cell again (it should run a call marked approved)`,
+        error:
+          'retry' in answer
+            ? `${name} was made again, but its delegate paused the cell (answer it with { result } or { error })`
+            : `${name} was approved, but its delegate paused the cell again (it should run a call marked approved)`,
       };
     return { error: messageOf(error) };
   }

@@ -6,10 +6,11 @@
 // reached through SessionRuntime's internal accessor (src/internal.ts), never from the public API.
 import type { Cell } from '../cell/cell.js';
 import { CellJournal, type JournalMark, type JournalUpdate } from '../cell/journal.js';
-import type { CellTool } from '../cell/tool-calls.js';
+import type { CellTool, ListedCalls } from '../cell/tool-calls.js';
 import type { Program } from '../cell/durability.js';
 import { CodeCellError } from '../errors.js';
 import type { CellRunIsolate } from '../isolate/cell-isolate.js';
+import type { CellMaker } from './cell-maker.js';
 import type { SessionGate } from './session-gate.js';
 import { assertWithinCaps, type CellLimits } from '../limits.js';
 import { activeContext, startSpan, type TraceSpan } from '../tracing.js';
@@ -24,17 +25,24 @@ import {
 } from './paused-cells.js';
 import type { ReplayableCell } from './snapshot.js';
 
-/** A running cell's journal as a host mirrors it: what it runs (the first time), what it consumed since `mark`. */
+/** A running cell's journal as a host mirrors it: what it runs (the first time), what it consumed since. */
 export interface CellJournalUpdate {
-  /** The mark to pass next time (moved past `update`). */
-  mark: JournalMark;
   /** Its tools and limits left out when they are the session's (its client has those). */
   start?: MirroredStart;
   update?: JournalUpdate;
 }
 
-/** What the hosted cells need of their session (SessionRuntime gives it). */
-export interface SessionParts {
+/** How far a cell's journal was taken (undefined: not yet; null: it keeps none, nothing will come). */
+export interface JournalTaken {
+  mark: JournalMark | null | undefined;
+}
+
+/**
+ * What the hosted cells need of their session (SessionRuntime gives it): how its cells are made
+ * and configured (its CellMaker: a restored or replayed cell is made with a journal given), and
+ * the rest below.
+ */
+export interface SessionParts extends Pick<CellMaker, 'checked' | 'sandboxConfig' | 'newCell'> {
   readonly caps: Partial<CellLimits> | undefined;
   /** The session's own tools and limits (a cell's start names them by reference). */
   readonly tools: readonly CellTool[];
@@ -45,20 +53,6 @@ export interface SessionParts {
   assertOpen(): void;
   /** The session's one gate every cell comes in by. */
   readonly gate: SessionGate;
-  /** The tools with their input checks. */
-  checked(tools: CellTool[]): CellTool[];
-  /** The sandbox configuration of a cell that starts with `values` as its stored values. */
-  sandboxConfig(tools: readonly CellTool[], limits: CellLimits, values: Record<string, string> | null): string;
-  /** A new Cell of the session with a journal given (restored, replayed). */
-  newCell(
-    isolate: CellRunIsolate,
-    cellId: CellId,
-    toolCallId: string,
-    tools: readonly CellTool[],
-    limits: CellLimits,
-    journal: CellJournal,
-    span?: TraceSpan,
-  ): Cell;
   /** The session's cell of this id (undefined: not open). */
   cell(cellId: CellId): Cell | undefined;
   /** The session's open cell of this id, or ERR_MISSING_CELL. */
@@ -83,11 +77,24 @@ export class HostedCells {
   }
 
   /**
-   * What a running cell consumed since `mark` and, without one, what it runs: a host sends it to
-   * its client, which runs the cell again on another host if this one is lost (replayCell).
-   * Undefined for a cell that is not running here, or keeps no journal.
+   * What a running cell consumed since `taken.mark` and, the first time, what it runs — the mark
+   * moved past it; undefined when nothing. A host sends it to its client, which runs the cell
+   * again on another host if this one is lost (replayCell); a session with a store writes it.
    */
-  cellJournal(cellId: CellId, mark?: JournalMark): CellJournalUpdate | undefined {
+  cellJournal(cellId: CellId, taken: JournalTaken): CellJournalUpdate | undefined {
+    if (taken.mark === null) return undefined;
+    const journal = this.#since(cellId, taken.mark);
+    if (journal === undefined) {
+      // Not running here (not yet, or no more), or it keeps no journal: nothing will come.
+      if (taken.mark === undefined) taken.mark = null;
+      return undefined;
+    }
+    const { mark, ...part } = journal;
+    taken.mark = mark;
+    return part.start === undefined && part.update === undefined ? undefined : part;
+  }
+
+  #since(cellId: CellId, mark: JournalMark | undefined): (CellJournalUpdate & { mark: JournalMark }) | undefined {
     const cell = this.#session.cell(cellId);
     const run = cell?.runState();
     if (cell === undefined || run === undefined) return undefined;
@@ -170,6 +177,19 @@ export class HostedCells {
       (isolate) => make(isolate, span),
       (cell) => cell.rerun(program, checked.outstanding, checked.queued),
     );
+  }
+
+  /**
+   * A cell its agent process lost that cannot run again (SPEC §16): it ends here, terminated
+   * `agentLost`, listing `calls` — its observer gets that event as any cell's end.
+   */
+  loseCell(cellId: CellId, calls: ListedCalls, detail: string): void {
+    const limits = this.#session.limits;
+    this.#session.gate
+      .enlist(cellId, (isolate) =>
+        this.#session.newCell(isolate, cellId, `lost-${cellId}`, [], limits, new CellJournal(0)),
+      )
+      .lose(calls, detail);
   }
 
   /** The outcome of a replayed cell's call that was still in flight on its lost host (replayCell). */

@@ -6,7 +6,8 @@ import { CodeCellError } from '../errors.js';
 import { defaultIsolatePool, IsolatePool } from '../isolate/pool.js';
 import { assertWithinCaps, checkLimits, clampToCaps, DEFAULT_LIMITS, mergeLimits, type CellLimits } from '../limits.js';
 import { consoleLogger } from '../logger.js';
-import type { CellId, Logger, SessionCellEvent, ToolDefinition } from '../types.js';
+import { DEFAULT_LEASE_MS, storeArgs, type CodeCellStore } from '../store/store.js';
+import type { CellId, JsonValue, Logger, SessionCellEvent, ToolDefinition } from '../types.js';
 import {
   checkCallback,
   checkDeadlineMs,
@@ -57,6 +58,22 @@ export interface SessionRuntimeOptions {
    * begin with it. Default: a new random one; a snapshot keeps it.
    */
   key?: string;
+  /**
+   * Where the session outlives this process (SPEC §16): its calls are written ahead there, and
+   * `SessionRuntime.recover` adopts it in another process once its lease ran out.
+   */
+  store?: CodeCellStore;
+  /** What `store.sessions()` and a recovery's `delegateFor` see of the session (JSON). */
+  metadata?: JsonValue;
+  /** With a store: how long the session's lease lasts unless renewed (ms; default 10 000). */
+  leaseMs?: number;
+}
+
+/** What a SessionRuntime with a store keeps it there with. */
+export interface StoreOptions {
+  store: CodeCellStore;
+  metadata: JsonValue | null;
+  leaseMs: number;
 }
 
 /** A SessionRuntime's options, checked: what the session runs with. */
@@ -75,6 +92,8 @@ export interface RuntimeOptions {
   observer: ((event: SessionCellEvent) => void) | undefined;
   /** The options a snapshot keeps (suspend). */
   given: SessionSnapshot['options'];
+  /** Where the session is kept, when it has a store. */
+  stored: StoreOptions | undefined;
 }
 
 /** Checks a SessionRuntime's options at once: ERR_INVALID_REQUEST saying which is wrong. */
@@ -99,5 +118,32 @@ export function checkRuntimeOptions(options: unknown): RuntimeOptions {
     pool: (checked.isolatePool as IsolatePool | undefined) ?? defaultIsolatePool,
     observer: checkCallback(checked.observer, 'observer'),
     given: snapshotOptions({ ...checked, key }),
+    stored: checkStoreOptions(checked),
   };
+}
+
+const STORE_METHODS = ['create', 'adopt', 'renew', 'append', 'rewrite', 'records', 'sessions', 'remove', 'close'];
+
+/** A store and what goes with it, checked (none without a store; `metadata` and `leaseMs` need one). */
+function checkStoreOptions(options: SessionRuntimeOptions): StoreOptions | undefined {
+  const { store, metadata, leaseMs } = options;
+  if (store === undefined) {
+    if (metadata !== undefined || leaseMs !== undefined)
+      throw new CodeCellError('ERR_INVALID_REQUEST', 'options.metadata and options.leaseMs go with options.store');
+    return undefined;
+  }
+  const methods = store as unknown as Record<string, unknown> | null;
+  if (
+    typeof methods !== 'object' ||
+    methods === null ||
+    !STORE_METHODS.every((name) => typeof methods[name] === 'function')
+  )
+    throw new CodeCellError(
+      'ERR_INVALID_REQUEST',
+      `options.store must be a store (memoryStore(), sqliteStore(…), or an object with ${STORE_METHODS.join(', ')})`,
+    );
+  storeArgs.metadata(metadata);
+  if (leaseMs !== undefined && (!Number.isSafeInteger(leaseMs) || leaseMs < 100 || leaseMs > 86_400_000))
+    throw new CodeCellError('ERR_INVALID_REQUEST', 'options.leaseMs must be an integer from 100 to 86400000');
+  return { store, metadata: metadata ?? null, leaseMs: leaseMs ?? DEFAULT_LEASE_MS };
 }

@@ -109,12 +109,12 @@ function checkQueued(
   if (!Array.isArray(value)) throw invalidRequest(bad);
   const seen = new Set(pausedAt === undefined ? [] : [pausedAt]);
   return value.map((entry: unknown) => {
-    const { callId, payload } = (entry ?? {}) as Partial<QueuedPause>;
+    const { callId, payload, inDoubt } = (entry ?? {}) as Partial<QueuedPause>;
     const pending =
       typeof callId === 'string' && journal.call(callId) !== undefined && journal.outcomeOf(callId) === 'pending';
     if (!pending || seen.has(callId) || !isPlainJson(payload ?? null)) throw invalidRequest(bad);
     seen.add(callId);
-    return { callId, payload: payload ?? null };
+    return inDoubt === true ? { callId, payload: payload ?? null, inDoubt } : { callId, payload: payload ?? null };
   });
 }
 

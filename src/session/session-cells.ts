@@ -50,6 +50,25 @@ export class SessionCells {
     return new Promise((resolve) => this.#drained.push(resolve));
   }
 
+  /**
+   * Resolves once no cell runs and no paused cell has a call in flight but the one it paused at
+   * (a suspend waits for this); `signal` terminates the running cells and cancels those calls.
+   */
+  async settled(signal: AbortSignal | undefined): Promise<void> {
+    // Cells a terminate of the caller's already ends are left to it.
+    const stop = (): void => {
+      for (const cell of this.live) cell.terminate().catch(() => {});
+    };
+    if (signal?.aborted === true) stop();
+    else signal?.addEventListener('abort', stop, { once: true });
+    try {
+      await this.whenDrained();
+      await Promise.all(this.interrupted.map((cell) => cell.callsSettled(signal)));
+    } finally {
+      signal?.removeEventListener('abort', stop);
+    }
+  }
+
   /** A cell paused (CellInterrupt), or running again (resumeCell). */
   paused(cell: Cell, paused: boolean): void {
     if (paused) {

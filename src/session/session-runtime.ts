@@ -11,11 +11,10 @@ import type { CellTool } from '../cell/tool-calls.js';
 import { CellStreams } from '../streams/cell-streams.js';
 import { CodeCellError, missingCell, notInterrupted, quiet } from '../errors.js';
 import { DEFAULT_OBSERVE } from '../defaults.js';
-import type { CellRunIsolate } from '../isolate/cell-isolate.js';
-import type { CellJournal } from '../cell/journal.js';
-import { activeContext, startSpan, traced, type TraceSpan } from '../tracing.js';
+import { activeContext, startSpan, traced } from '../tracing.js';
 import { SessionGate } from './session-gate.js';
-import { snapshotPausedCell, storedBytesOf } from './paused-cells.js';
+import { CellMaker } from './cell-maker.js';
+import { snapshotPausedCell } from './paused-cells.js';
 import { HostedCells } from './hosted-cells.js';
 import { assertIsolatesUsable } from '../isolate/load.js';
 import { stageClock, stageDone } from '../isolate/stages.js';
@@ -26,10 +25,16 @@ import { SessionBase } from './session-base.js';
 import { StoredValues } from './stored-values.js';
 import { MAX_UNREAD_TERMINALS, SessionCells } from './session-cells.js';
 import { checkRuntimeOptions, type SessionRuntimeOptions } from './options.js';
-import { prepareSource, sandboxConfig } from './source.js';
+import { prepareSource } from './source.js';
 import { checkSnapshot, checkStoredBytes, SNAPSHOT_VERSION, type SessionSnapshot } from './snapshot.js';
+import { durabilityOf, type SessionDurability } from './session-durability.js';
+import { recoverSessions } from './recovery.js';
+import type { StoreLease } from '../store/store.js';
+import type { SessionRuntimeConstructor, SuspendOptions } from './runtime-api.js';
 
 export type { SessionRuntimeOptions } from './options.js';
+export type { RecoverOptions, RecoveryInfo, SessionRuntimeConstructor, SuspendOptions } from './runtime-api.js';
+
 import type {
   CellAnswer,
   CellEvent,
@@ -68,7 +73,9 @@ export interface SessionRuntime extends CodeCellSession {
    * Runs a cell a CellInterrupt paused again, from its journal, and gives the call it paused at
    * `answer` as its outcome (a result, or an error the call rejects with); resolves with the
    * cell's next observation, as observe(cellId, observe) would. ERR_INVALID_REQUEST when the
-   * cell is not interrupted; ERR_MISSING_CELL for a cell the session does not have.
+   * cell is not interrupted; ERR_MISSING_CELL for a cell the session does not have. A cell
+   * paused at a call in doubt after a recovery (`reason: 'inDoubt'`) also takes `{ retry: true }`:
+   * the call is made again, with its idempotency key (SPEC §16).
    */
   resumeCell(cellId: CellId, answer: CellAnswer, observe?: ObserveMode): Promise<CellEvent>;
   /**
@@ -88,32 +95,14 @@ let hostedOf: (runtime: SessionRuntime) => HostedCells;
  */
 export const hostedCells = (runtime: SessionRuntime): HostedCells => hostedOf(runtime);
 
-/** What suspend() takes. */
-export interface SuspendOptions {
-  /** Terminates the running cells instead of waiting for them to end. */
-  signal?: AbortSignal;
-}
-
-/** The SessionRuntime constructor, and resume. */
-export interface SessionRuntimeConstructor {
-  /** Validates `delegate` and `options` at once: ERR_INVALID_REQUEST. */
-  new (delegate: SessionRuntimeDelegate, options?: SessionRuntimeOptions): SessionRuntime;
-  /**
-   * A live session from a snapshot (suspend()): its options, its stored values, and cell ids
-   * that continue. `options` adds what a snapshot does not hold (logger, caps, isolatePool, …).
-   * A malformed, foreign-version or oversized snapshot is refused with ERR_INVALID_REQUEST.
-   */
-  resume(snapshot: SessionSnapshot, delegate: SessionRuntimeDelegate, options?: SessionRuntimeOptions): SessionRuntime;
-}
-
 export const SessionRuntime: SessionRuntimeConstructor = class SessionRuntime extends SessionBase {
   readonly key: string;
   readonly #delegate: SessionRuntimeDelegate;
   /** Answers to paused calls being made into outcomes (an approved call is made first). */
   readonly #answers = new PendingAnswers();
   readonly #tools: CellTool[];
-  /** Its tools' input checks, compiled for this session alone. */
-  readonly #inputChecks: ToolInputChecks;
+  /** How its cells are made (cell-maker.ts). */
+  readonly #maker: CellMaker;
   readonly #limits: CellLimits;
   readonly #caps: Partial<CellLimits> | undefined;
   readonly #observer: ((event: SessionCellEvent) => void) | undefined;
@@ -130,6 +119,12 @@ export const SessionRuntime: SessionRuntimeConstructor = class SessionRuntime ex
   #suspending = false;
   /** What its host does with its cells besides the public interface (hostedCells). */
   readonly #hosted: HostedCells;
+  /** With a store: what it writes ahead there (SPEC §16). */
+  readonly #durable: SessionDurability | undefined;
+  /** Why its store can keep it no more (another process adopted it): every request is refused so. */
+  #storeLost: Error | undefined;
+  /** The lease a recovery adopted, for the session it is making (read once by the constructor). */
+  static #adopted: StoreLease | undefined;
 
   static {
     hostedOf = (runtime) => {
@@ -139,14 +134,47 @@ export const SessionRuntime: SessionRuntimeConstructor = class SessionRuntime ex
     };
   }
 
+  static recover(...[store, delegateFor, options]: Parameters<SessionRuntimeConstructor['recover']>) {
+    const { keys: _, ...given } = checkOptionsObject(options) as NonNullable<typeof options>;
+    return recoverSessions(store, delegateFor, options, (read, lease, delegate) => {
+      SessionRuntime.#adopted = lease;
+      const session = SessionRuntime.#made(delegate, { ...read.options, ...given, store }, read.ledger.restore());
+      const durable = session.#durable as SessionDurability;
+      return { session, hosted: session.#hosted, durable, logger: session.#logger };
+    });
+  }
+
   static resume(snapshot: SessionSnapshot, delegate: SessionRuntimeDelegate, options?: SessionRuntimeOptions) {
     const checked = checkSnapshot(snapshot);
-    const session = new SessionRuntime(delegate, { ...checked.snapshot.options, ...checkOptionsObject(options) });
-    const stored = session.#storedValues;
-    checkStoredBytes(checked.storedBytes, session.#limits.maxStoredBytes, stored !== undefined);
-    stored?.restore(checked.snapshot.storedValues);
-    session.#cellSeq = checked.snapshot.nextCellId - 1;
+    if (checkOptionsObject(options).store !== undefined)
+      throw new CodeCellError('ERR_INVALID_REQUEST', 'a store is given to new SessionRuntime, not to resume');
+    const session = SessionRuntime.#made(
+      delegate,
+      { ...checked.snapshot.options, ...checkOptionsObject(options) },
+      checked.snapshot,
+      checked.storedBytes,
+    );
     session.#hosted.restorePaused(checked.snapshot.pausedCells ?? [], session.#limits.maxCellsPerSession);
+    return session;
+  }
+
+  /** A session that goes on from `from`: its stored values (`storedBytes` of them, checked), ids after its. */
+  static #made(
+    delegate: SessionRuntimeDelegate,
+    options: SessionRuntimeOptions,
+    from: { storedValues: Record<string, string>; nextCellId: number },
+    storedBytes?: number,
+  ): SessionRuntime {
+    let session: SessionRuntime;
+    try {
+      session = new SessionRuntime(delegate, options);
+    } finally {
+      SessionRuntime.#adopted = undefined;
+    }
+    const stored = session.#storedValues;
+    if (storedBytes !== undefined) checkStoredBytes(storedBytes, session.#limits.maxStoredBytes, stored !== undefined);
+    stored?.restore(from.storedValues);
+    session.#cellSeq = from.nextCellId - 1;
     return session;
   }
 
@@ -158,12 +186,14 @@ export const SessionRuntime: SessionRuntimeConstructor = class SessionRuntime ex
     const { caps, limits, logger, onCatastrophicError, pool } = checked;
     this.key = checked.key;
     this.#logger = logger;
-    this.#inputChecks = new ToolInputChecks(logger);
-    this.#tools = checked.tools === undefined ? [] : this.#checked(checked.tools);
     this.#caps = caps;
     this.#limits = limits;
     this.#deadlineMs = checked.deadlineMs;
-    this.#storedValues = checked.storedValues ? new StoredValues(logger, checked.onStoredValuesCommitted) : undefined;
+    const lost = (error: Error): void => this.#lostStore(error);
+    const adopted = SessionRuntime.#adopted;
+    this.#durable = durabilityOf(checked.stored, this.key, adopted, checked.given, () => this.#hosted, lost);
+    const committed = this.#durable?.storing(checked.onStoredValuesCommitted) ?? checked.onStoredValuesCommitted;
+    this.#storedValues = checked.storedValues ? new StoredValues(logger, committed) : undefined;
     this.#observer = checked.observer;
     this.#cells = new SessionCells(this.#logger);
     // Committed cells keep their events for a late first subscriber as long as their outcome.
@@ -182,6 +212,21 @@ export const SessionRuntime: SessionRuntimeConstructor = class SessionRuntime ex
     };
     this.#gate = new SessionGate(gated, pool, this.#limits.maxRunningCells, this.#logger, onCatastrophicError);
     this.#given = checked.given;
+    this.#maker = new CellMaker({
+      key: this.key,
+      delegate: this.#delegate,
+      durable: this.#durable,
+      deadlineMs: this.#deadlineMs,
+      logger,
+      storedValues: this.#storedValues,
+      observer: this.#observer,
+      streams: this.#streams,
+      cells: this.#cells,
+      gate: this.#gate,
+      inputChecks: new ToolInputChecks(logger),
+    });
+    this.#tools = checked.tools === undefined ? [] : this.#maker.checked(checked.tools);
+    const maker = this.#maker;
     this.#hosted = new HostedCells({
       caps: this.#caps,
       tools: this.#tools,
@@ -189,29 +234,36 @@ export const SessionRuntime: SessionRuntimeConstructor = class SessionRuntime ex
       gate: this.#gate,
       nextCellId: () => this.#cellSeq + 1,
       assertOpen: () => this.#assertOpen(),
-      checked: (tools) => this.#checked(tools),
-      sandboxConfig: (tools, limits, values) => this.#sandboxConfig(tools, limits, values),
-      newCell: (isolate, cellId, toolCallId, tools, limits, journal, span) =>
-        this.#newCell(isolate, cellId, toolCallId, tools, limits, journal, span),
+      checked: (tools) => maker.checked(tools),
+      sandboxConfig: (tools, limits, values) => maker.sandboxConfig(tools, limits, values),
+      newCell: (...args) => maker.newCell(...args),
       cell: (cellId) => this.#cells.get(cellId),
       openCell: (cellId) => this.#openCell(cellId),
     });
+  }
+
+  /** The store can keep the session no more: it ends, and refuses every request with why. */
+  #lostStore(error: Error): void {
+    this.#storeLost = error;
+    this.#logger.warn(`codecell: session ${this.key} ends: ${error.message}`);
+    void this.shutdown();
   }
 
   async execute(request: ExecuteRequest, initialObserve: ObserveMode = DEFAULT_OBSERVE): Promise<StartedCell> {
     // The caller's context now: the cell's span is its child (SPEC §14).
     const parent = activeContext();
     this.#assertOpen();
+    if (this.#durable !== undefined) await this.#durable.ready();
     let clock = stageClock();
     const checked = checkExecuteRequest(request);
     const mode = checkObserveMode(initialObserve, 'initialObserve');
     const limits = mergeLimits(this.#limits, checked.limits);
     assertWithinCaps(limits, this.#caps, 'request.limits');
     this.#gate.check(checked.source, limits);
-    const tools = checked.tools === undefined ? this.#tools : this.#checked(checked.tools);
+    const tools = checked.tools === undefined ? this.#tools : this.#maker.checked(checked.tools);
     const prepared = prepareSource(checked.source, checked.language, checked.filename);
     const cellId = String(++this.#cellSeq);
-    const config = this.#sandboxConfig(tools, limits);
+    const config = this.#maker.sandboxConfig(tools, limits);
     const storedAt = this.#storedValues === undefined ? null : this.#storedValues.commits;
     clock = stageDone('prepare', clock);
 
@@ -226,7 +278,7 @@ export const SessionRuntime: SessionRuntimeConstructor = class SessionRuntime ex
       cellId,
       limits,
       span,
-      (isolate) => this.#newCell(isolate, cellId, toolCallId, tools, limits, undefined, span),
+      (isolate) => this.#maker.newCell(isolate, cellId, toolCallId, tools, limits, undefined, span),
       (cell) => {
         stageDone('admit', clock);
         initialEvent = cell.observe(mode);
@@ -234,6 +286,8 @@ export const SessionRuntime: SessionRuntimeConstructor = class SessionRuntime ex
         else cell.start({ source: prepared.code, filename: prepared.filename, config, storedAt });
       },
     );
+    // With a store, the cell's id is given out once what it runs is kept.
+    if (this.#durable !== undefined) await this.#durable.admitted(cellId);
     return this.startedCell(cellId, initialEvent as Promise<CellEvent>);
   }
 
@@ -241,19 +295,7 @@ export const SessionRuntime: SessionRuntimeConstructor = class SessionRuntime ex
     const signal = checkSuspendOptions(options);
     this.#assertOpen();
     this.#suspending = true;
-    // Cells a terminate of the caller's already ends are left to it.
-    const stop = (): void => {
-      for (const cell of this.#cells.live) cell.terminate().catch(() => {});
-    };
-    if (signal?.aborted === true) stop();
-    else signal?.addEventListener('abort', stop, { once: true });
-    try {
-      await this.#cells.whenDrained();
-      // A paused cell's calls still in flight are waited for too (the signal cancels them).
-      await Promise.all(this.#cells.interrupted.map((cell) => cell.callsSettled(signal)));
-    } finally {
-      signal?.removeEventListener('abort', stop);
-    }
+    await this.#cells.settled(signal);
     const pausedCells = this.#cells.interrupted.flatMap((cell) => snapshotPausedCell(cell) ?? []);
     const snapshot: SessionSnapshot = {
       version: SNAPSHOT_VERSION,
@@ -272,62 +314,9 @@ export const SessionRuntime: SessionRuntimeConstructor = class SessionRuntime ex
 
   /** Throws unless the session takes new cells (not shutting down, not being suspended). */
   #assertOpen(): void {
+    if (this.#storeLost !== undefined) throw this.#storeLost;
     this.assertNotShuttingDown();
     this.#assertNotSuspending();
-  }
-
-  /** The tools with their input checks. */
-  #checked(tools: CellTool[]): CellTool[] {
-    return tools.map((tool) => ({ ...tool, check: this.#inputChecks.checkOf(tool.definition, tool.id) }));
-  }
-
-  /**
-   * The configuration the sandbox is given as data (tools, stored values, limits): the session's
-   * stored values now, or those a paused cell started with.
-   */
-  #sandboxConfig(tools: readonly CellTool[], limits: CellLimits, values?: Record<string, string> | null): string {
-    const stored = this.#storedValues;
-    const given = values === undefined ? undefined : { stored: values ?? {}, storedBytes: storedBytesOf(values ?? {}) };
-    return sandboxConfig(tools, limits, stored === undefined ? undefined : (given ?? stored.snapshot()));
-  }
-
-  #newCell(
-    isolate: CellRunIsolate,
-    cellId: CellId,
-    toolCallId: string,
-    tools: readonly CellTool[],
-    limits: CellLimits,
-    journal?: CellJournal,
-    span?: TraceSpan,
-  ): Cell {
-    const cell: Cell = new Cell(isolate, {
-      id: cellId,
-      sessionKey: this.key,
-      toolCallId,
-      tools,
-      limits,
-      span,
-      ...(journal === undefined ? {} : { journal }),
-      delegate: this.#delegate,
-      callbackAbortDeadlineMs: this.#deadlineMs,
-      logger: this.#logger,
-      commitStore: (writes) => this.#storedValues?.commit(writes, limits.maxStoredBytes),
-      emit: (event, size) => {
-        this.#observer?.({ cellId, ...event });
-        this.#streams.emit(cellId, event, size);
-      },
-      onCommit: (unread) => this.#cells.committed(cell, unread),
-      onPause: (paused) => {
-        this.#cells.paused(cell, paused);
-        this.#gate.paused(cell, paused);
-      },
-      onTaken: () => this.#cells.taken(cell),
-      onClosed: () => {
-        this.#cells.closed(cell);
-        this.#gate.paused(cell, false);
-      },
-    });
-    return cell;
   }
 
   async beginObserve(cellId: CellId, mode: ObserveMode, signal?: AbortSignal): Promise<PendingEvent> {
@@ -353,7 +342,13 @@ export const SessionRuntime: SessionRuntimeConstructor = class SessionRuntime ex
     const mode = checkObserveMode(observe, 'observe');
     const call = cell.pausedCall;
     if (call === undefined) throw notInterrupted(cell.id);
-    const outcome = await this.#answers.run(cellId, (signal) => outcomeOf(checked, call, this.#delegate, signal));
+    if ('retry' in checked && !cell.pausedInDoubt)
+      throw new CodeCellError(
+        'ERR_INVALID_REQUEST',
+        `cell ${cell.id} is not paused at a call in doubt: retry is for those`,
+      );
+    const delegate = this.#durable?.aheadOf(this.#delegate) ?? this.#delegate;
+    const outcome = await this.#answers.run(cellId, (signal) => outcomeOf(checked, call, delegate, signal));
     // An approved call took its time: the cell may have been ended meanwhile.
     this.assertNotShuttingDown();
     if (!cell.isInterrupted) throw notInterrupted(cell.id);
@@ -394,6 +389,8 @@ export const SessionRuntime: SessionRuntimeConstructor = class SessionRuntime ex
       deadline.clear();
       // Every cell closed (their streams ended with it); the session-wide streams end here.
       this.#streams.endAll();
+      // Ended, not lost: nothing of it is left to recover.
+      if (this.#durable !== undefined) await this.#durable.log.end(true);
     }
   }
 };

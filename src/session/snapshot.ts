@@ -47,8 +47,11 @@ export interface PausedCellSnapshot {
   held: JournalDelivery[];
   /** Its interrupted event (with the items no observer took yet). */
   event: Extract<CellEvent, { kind: 'interrupted' }>;
-  /** Calls that asked to pause it too, in turn: it pauses at each once it runs again and waits. */
-  queued?: { callId: string; payload: JsonValue }[];
+  /**
+   * Calls that asked to pause it too, in turn: it pauses at each once it runs again and waits
+   * (`inDoubt`: a call a recovery found started with no outcome, SPEC §16).
+   */
+  queued?: { callId: string; payload: JsonValue; inDoubt?: true }[];
 }
 
 /**

@@ -1,0 +1,102 @@
+// How a SessionRuntime makes its cells, executed or hosted (restored, replayed) alike: each with
+// the session's delegate, deadline, logger and store; its events to the session's streams and
+// observer; its life (committed, paused, closed) to the session's cells and gate — and, with a
+// store, to its log. Also what a cell is configured with: its tools' input checks, and the
+// sandbox's data (tools, stored values, limits).
+import { Cell } from '../cell/cell.js';
+import type { CellJournal } from '../cell/journal.js';
+import type { CellTool } from '../cell/tool-calls.js';
+import type { CellRunIsolate } from '../isolate/cell-isolate.js';
+import type { CellLimits } from '../limits.js';
+import type { CellStreams } from '../streams/cell-streams.js';
+import type { ToolInputChecks } from '../tools/tool-input.js';
+import type { TraceSpan } from '../tracing.js';
+import type { CellId, Logger, SessionCellEvent, SessionRuntimeDelegate } from '../types.js';
+import { storedBytesOf } from './paused-cells.js';
+import type { SessionCells } from './session-cells.js';
+import type { SessionDurability } from './session-durability.js';
+import type { SessionGate } from './session-gate.js';
+import { sandboxConfig } from './source.js';
+import type { StoredValues } from './stored-values.js';
+
+/** What a session's cells are made with. */
+export interface CellMakerParts {
+  readonly key: string;
+  readonly delegate: SessionRuntimeDelegate;
+  readonly durable: SessionDurability | undefined;
+  readonly deadlineMs: number;
+  readonly logger: Logger;
+  readonly storedValues: StoredValues | undefined;
+  readonly observer: ((event: SessionCellEvent) => void) | undefined;
+  readonly streams: CellStreams;
+  readonly cells: SessionCells;
+  readonly gate: SessionGate;
+  /** Its tools' input checks, compiled for this session alone. */
+  readonly inputChecks: ToolInputChecks;
+}
+
+export class CellMaker {
+  readonly #parts: CellMakerParts;
+
+  constructor(parts: CellMakerParts) {
+    this.#parts = parts;
+  }
+
+  /** The tools with their input checks. */
+  checked(tools: CellTool[]): CellTool[] {
+    return tools.map((tool) => ({ ...tool, check: this.#parts.inputChecks.checkOf(tool.definition, tool.id) }));
+  }
+
+  /**
+   * The configuration the sandbox is given as data (tools, stored values, limits): the session's
+   * stored values now, or those a paused cell started with.
+   */
+  sandboxConfig(tools: readonly CellTool[], limits: CellLimits, values?: Record<string, string> | null): string {
+    const stored = this.#parts.storedValues;
+    const given = values === undefined ? undefined : { stored: values ?? {}, storedBytes: storedBytesOf(values ?? {}) };
+    return sandboxConfig(tools, limits, stored === undefined ? undefined : (given ?? stored.snapshot()));
+  }
+
+  newCell(
+    isolate: CellRunIsolate,
+    cellId: CellId,
+    toolCallId: string,
+    tools: readonly CellTool[],
+    limits: CellLimits,
+    journal?: CellJournal,
+    span?: TraceSpan,
+  ): Cell {
+    const { key, delegate, durable, deadlineMs, logger, storedValues, observer, streams, cells, gate } = this.#parts;
+    const cell: Cell = new Cell(isolate, {
+      id: cellId,
+      sessionKey: key,
+      toolCallId,
+      tools,
+      limits,
+      span,
+      ...(journal === undefined ? {} : { journal }),
+      delegate,
+      writeAhead: durable,
+      callbackAbortDeadlineMs: deadlineMs,
+      logger,
+      commitStore: (writes) => storedValues?.commit(writes, limits.maxStoredBytes),
+      emit: (event, size) => {
+        observer?.({ cellId, ...event });
+        streams.emit(cellId, event, size);
+      },
+      onCommit: (unread) => cells.committed(cell, unread),
+      onPause: (paused) => {
+        cells.paused(cell, paused);
+        gate.paused(cell, paused);
+        durable?.paused(cellId, paused ? (cell.pausedState()?.event ?? null) : null);
+      },
+      onTaken: () => cells.taken(cell),
+      onClosed: () => {
+        cells.closed(cell);
+        gate.paused(cell, false);
+        durable?.ended(cellId);
+      },
+    });
+    return cell;
+  }
+}

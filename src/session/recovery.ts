@@ -1,0 +1,143 @@
+// SessionRuntime.recover (SPEC §16): a process adopts the sessions of a store whose owner is gone
+// and they go on here. Each session's log is read into its ledger (log-records.ts); its stored
+// values and cell ids continue; each open cell runs again from its journal, as a cell lost with its
+// host does (hostedCells' replayCell): answered calls get their outcomes from the record, a call in
+// doubt (started, no outcome) is made again only if its tool is idempotent — with its idempotency
+// key — and otherwise the cell pauses at it (`reason: 'inDoubt'`) for the agent to settle.
+import { CodeCellError, messageOf } from '../errors.js';
+import { isCellInterrupt } from '../interrupt.js';
+import type { CellLedger } from '../ledger/cell-ledger.js';
+import { PROCESS_OWNER } from '../store/session-log.js';
+import { DEFAULT_LEASE_MS, type CodeCellStore, type StoreLease } from '../store/store.js';
+import { idempotencyKey } from '../cell/tool-calls.js';
+import type { CallOutcome, JsonValue, Logger, NestedToolCall, SessionRuntimeDelegate } from '../types.js';
+import { checkDelegate } from '../validate.js';
+import type { HostedCells } from './hosted-cells.js';
+import { readLog, type ReadLog } from './log-records.js';
+import type { RecoverOptions, RecoveryInfo } from './runtime-api.js';
+import type { SessionDurability } from './session-durability.js';
+import type { ReplayableCell } from './snapshot.js';
+
+type DelegateFor = (
+  info: RecoveryInfo,
+) => SessionRuntimeDelegate | undefined | Promise<SessionRuntimeDelegate | undefined>;
+
+/** What recovery needs of a session it made from a log (SessionRuntime gives it). */
+export interface Adopted<S> {
+  session: S;
+  hosted: HostedCells;
+  durable: SessionDurability;
+  logger: Logger;
+}
+
+/** Makes a live session of an adopted log (the runtime's own part). */
+export type Adopt<S> = (read: ReadLog, lease: StoreLease, delegate: SessionRuntimeDelegate) => Adopted<S>;
+
+/** Adopts the store's sessions whose lease ran out (those `delegateFor` takes), each live. */
+export async function recoverSessions<S>(
+  store: CodeCellStore,
+  delegateFor: DelegateFor,
+  options: RecoverOptions | undefined,
+  adopt: Adopt<S>,
+): Promise<S[]> {
+  if (typeof delegateFor !== 'function')
+    throw new CodeCellError('ERR_INVALID_REQUEST', 'delegateFor must be a function (info) => delegate | undefined');
+  const keys = options?.keys;
+  if (keys !== undefined && (!Array.isArray(keys) || !keys.every((key) => typeof key === 'string')))
+    throw new CodeCellError('ERR_INVALID_REQUEST', 'options.keys must be an array of session keys');
+  const recovered: S[] = [];
+  for (const info of await store.sessions()) {
+    if (keys !== undefined && !keys.includes(info.key)) continue;
+    if (info.leaseExpiresAt > Date.now()) continue; // its owner holds it (the store decides at adopt)
+    const texts = await store.records(info.key);
+    if (texts === undefined) continue;
+    const { options: given } = readLog(texts);
+    const found = await delegateFor({ key: info.key, tools: given.tools ?? [], metadata: info.metadata });
+    if (found === undefined) continue;
+    const delegate = checkDelegate(found);
+    const lease = await store.adopt(info.key, PROCESS_OWNER, options?.leaseMs ?? DEFAULT_LEASE_MS);
+    if (lease === undefined) continue;
+    // Read again under the new epoch: the former owner can write nothing after it.
+    const read = readLog((await store.records(info.key)) ?? []);
+    const adopted = adopt(read, lease, delegate);
+    await runAgain(read, adopted, delegate);
+    recovered.push(adopted.session);
+  }
+  return recovered;
+}
+
+/** Each open cell of the log runs again here (or ends, when it cannot). */
+async function runAgain<S>(read: ReadLog, adopted: Adopted<S>, delegate: SessionRuntimeDelegate): Promise<void> {
+  const { hosted, durable, logger } = adopted;
+  for (const cellId of read.ledger.cellIds) {
+    const ledger = read.ledger.cell(cellId) as CellLedger;
+    const replayable = read.ledger.replayable(cellId);
+    if (typeof replayable === 'string') {
+      logger.warn(`codecell: cell ${cellId} of session ${read.options.key} cannot run again: ${replayable}`);
+      durable.adopting(cellId);
+      hosted.loseCell(cellId, ledger.lost(true), `its agent process was lost, and it cannot run again: ${replayable}`);
+      continue;
+    }
+    const again: NestedToolCall[] = [];
+    const inDoubt: string[] = [];
+    for (const callId of ledger.inDoubt) {
+      const call = callOf(replayable, callId, read.options.key as string);
+      if (call === undefined) continue;
+      const idempotent =
+        replayable.tools[replayable.journal.calls.find((each) => each.callId === callId)?.index ?? -1]?.idempotent;
+      if (idempotent === true) again.push(call);
+      else inDoubt.push(callId);
+    }
+    const cell: ReplayableCell = {
+      ...replayable,
+      outstanding: replayable.outstanding.filter((callId) => !inDoubt.includes(callId)),
+      queued: [
+        ...(replayable.queued ?? []),
+        ...inDoubt.map((callId) => ({ callId, payload: null, inDoubt: true as const })),
+      ],
+    };
+    await durable.replayed(cellId);
+    await hosted.replayCell(cell);
+    ledger.replaying((callId, answer) => hosted.settleCall(cellId, callId, answer));
+    for (const call of again) void makeAgain(call, delegate, durable, hosted);
+  }
+}
+
+/** The call as its delegate got it (undefined when its journal does not hold it). */
+function callOf(cell: ReplayableCell, callId: string, sessionKey: string): NestedToolCall | undefined {
+  const journaled = cell.journal.calls.find((each) => each.callId === callId);
+  const tool = journaled === undefined ? undefined : cell.tools[journaled.index];
+  if (journaled === undefined || tool === undefined) return undefined;
+  const { name, namespace } = tool;
+  return {
+    cellId: cell.cellId,
+    callId,
+    tool: namespace === undefined ? { name } : { name, namespace },
+    kind: tool.kind ?? 'function',
+    input: journaled.inputJson === '' ? undefined : (JSON.parse(journaled.inputJson) as JsonValue),
+    idempotencyKey: idempotencyKey(sessionKey, cell.cellId, callId),
+  };
+}
+
+/** An idempotent call in doubt is made again, with its idempotency key, written ahead as any call. */
+async function makeAgain(
+  call: NestedToolCall,
+  delegate: SessionRuntimeDelegate,
+  durable: SessionDurability,
+  hosted: HostedCells,
+): Promise<void> {
+  let outcome: CallOutcome;
+  try {
+    await durable.started(call);
+    outcome = { result: await delegate.invokeTool(call, new AbortController().signal) };
+  } catch (error) {
+    outcome = {
+      error: isCellInterrupt(error) ? `tools.${call.tool.name} paused its cell while made again` : messageOf(error),
+    };
+  }
+  try {
+    hosted.settleCall(call.cellId, call.callId, outcome);
+  } catch {
+    // The cell ended meanwhile: its outcome is abandoned, as any late one.
+  }
+}

@@ -1,0 +1,177 @@
+// What a SessionRuntime with a store writes ahead (SPEC §16): its options first; each cell's
+// journal in parts, taken where codecell-host takes them for its client (with each call, at a
+// pause); a call's `started` record before its delegate runs and its outcome before the cell takes
+// it (WriteAhead); stored values as they are committed; a cell's end. A session without a store
+// has none of this, and pays nothing for it.
+import { toJsonText } from '../json.js';
+import type { WriteAhead } from '../cell/tool-calls.js';
+import type { CodeCellStore, StoreLease } from '../store/store.js';
+import { PROCESS_OWNER, SessionLog } from '../store/session-log.js';
+import type { CellEvent, CellId, JsonValue, NestedToolCall, SessionRuntimeDelegate } from '../types.js';
+import type { HostedCells, JournalTaken } from './hosted-cells.js';
+import { compactLog, type LogRecord } from './log-records.js';
+import type { StoreOptions } from './options.js';
+import type { SessionSnapshot } from './snapshot.js';
+
+/**
+ * A session's durability when it has a store (undefined without): under a lease created for it,
+ * or the one a recovery adopted (`adopted`).
+ */
+export function durabilityOf(
+  kept: StoreOptions | undefined,
+  key: string,
+  adopted: StoreLease | undefined,
+  options: SessionSnapshot['options'],
+  hosted: () => HostedCells,
+  lost: (error: Error) => void,
+): SessionDurability | undefined {
+  if (kept === undefined) return undefined;
+  const { store, leaseMs, metadata } = kept;
+  const lease = adopted === undefined ? store.create(key, PROCESS_OWNER, leaseMs, metadata) : Promise.resolve(adopted);
+  return new SessionDurability(store, key, leaseMs, lease, options, hosted, lost);
+}
+
+/** Per open cell: how far its journal is written (JournalTaken), and how many records of the log are its. */
+interface Written extends JournalTaken {
+  records: number;
+}
+
+export class SessionDurability implements WriteAhead {
+  readonly log: SessionLog;
+  readonly #hosted: () => HostedCells;
+  readonly #cells = new Map<CellId, Written>();
+  readonly #paused = new Set<CellId>();
+
+  /**
+   * `lease`: the session's, being created (or adopted by a recovery); `lost`: the log can write no
+   * more (another process adopted the session, or the store failed) — the session ends.
+   */
+  constructor(
+    store: CodeCellStore,
+    key: string,
+    leaseMs: number,
+    lease: Promise<StoreLease>,
+    options: SessionSnapshot['options'],
+    hosted: () => HostedCells,
+    lost: (error: Error) => void,
+  ) {
+    this.#hosted = hosted;
+    this.log = new SessionLog(store, key, leaseMs, lease, {
+      compact: (records) => compactLog(records, new Set(this.#cells.keys())),
+      summary: () => ({ openCells: this.#cells.size, pausedCells: this.#paused.size }),
+      lost,
+    });
+    void this.#write(undefined, { t: 'session', options }).catch(() => {});
+  }
+
+  /** `delegate`, its calls written ahead (a call made outside a cell's run: approved, retried). */
+  aheadOf(delegate: SessionRuntimeDelegate): Pick<SessionRuntimeDelegate, 'invokeTool'> {
+    return { invokeTool: (call, signal) => this.started(call).then(() => delegate.invokeTool(call, signal)) };
+  }
+
+  /** What hears each commit of stored values: this, then `committed` (the session's own option). */
+  storing(
+    committed: ((written: Record<string, string>) => void) | undefined,
+  ): (written: Record<string, string>) => void {
+    return (written) => {
+      this.stored(written);
+      committed?.(written);
+    };
+  }
+
+  /** Resolves once the session holds its lease (rejects when it could not be created). */
+  async ready(): Promise<void> {
+    await this.log.epoch();
+  }
+
+  /** A cell was admitted: resolves once what it runs is durable. */
+  admitted(cellId: CellId): Promise<void> {
+    const written = this.#write(cellId);
+    // A cell that keeps no journal is named all the same: its calls are recorded as its own.
+    return this.#cells.get(cellId)?.mark === null ? this.#write(cellId, { t: 'admitted', cellId }, false) : written;
+  }
+
+  started(call: NestedToolCall): Promise<void> {
+    const { cellId, callId, tool, input, idempotencyKey } = call;
+    return this.#write(cellId, { t: 'started', cellId, callId, tool, input, idempotencyKey });
+  }
+
+  answered(cellId: CellId, callId: string, ok: boolean, payload: string, errorKind: string): Promise<void> {
+    return this.#write(cellId, { t: 'outcome', cellId, callId, ok, payload, errorKind });
+  }
+
+  notifying(cellId: CellId): Promise<void> {
+    return this.#write(cellId);
+  }
+
+  pauses(cellId: CellId, callId: string, payload: unknown): void {
+    let json: JsonValue;
+    try {
+      json = JSON.parse(toJsonText(payload) || 'null') as JsonValue;
+    } catch {
+      json = null;
+    }
+    void this.#write(cellId, { t: 'pause', cellId, callId, payload: json }).catch(() => {});
+  }
+
+  /** The cell paused with `event`, or runs again (null). */
+  paused(cellId: CellId, event: CellEvent | null): void {
+    if (event === null) this.#paused.delete(cellId);
+    else this.#paused.add(cellId);
+    const saved = event === null ? null : { ...event, items: [] };
+    void this.#write(cellId, { t: 'paused', cellId, event: saved }).catch(() => {});
+  }
+
+  /** A recovery ends the cell here (it cannot run again): its records go once it ended. */
+  adopting(cellId: CellId): void {
+    this.#cells.set(cellId, { mark: null, records: 0 });
+  }
+
+  /** A recovery runs the cell again (its log counts how often). */
+  replayed(cellId: CellId): Promise<void> {
+    // Not here yet: its journal's parts begin once it runs (after the part its log has).
+    return this.#write(cellId, { t: 'replayed', cellId }, false);
+  }
+
+  /** A commit of stored values (the keys written, as JSON texts). */
+  stored(values: Record<string, string>): void {
+    void this.#write(undefined, { t: 'stored', values }).catch(() => {});
+  }
+
+  /** The cell ended: its records can go. */
+  ended(cellId: CellId): void {
+    const written = this.#cells.get(cellId);
+    if (written === undefined) return;
+    void this.#write(undefined, { t: 'end', cellId }).catch(() => {});
+    this.#cells.delete(cellId);
+    this.#paused.delete(cellId);
+    this.log.ended(written.records + 1);
+  }
+
+  /** Writes the cell's journal since it was last written (if it gained anything; `withPart`), then `record`. */
+  #write(cellId: CellId | undefined, record?: LogRecord, withPart = true): Promise<void> {
+    const texts: string[] = [];
+    if (cellId !== undefined) {
+      let written = this.#cells.get(cellId);
+      if (written === undefined) this.#cells.set(cellId, (written = { mark: undefined, records: 0 }));
+      const part = withPart ? this.#part(cellId, written) : undefined;
+      if (part !== undefined) texts.push(JSON.stringify(part));
+      written.records += texts.length + (record === undefined ? 0 : 1);
+    }
+    if (record !== undefined) texts.push(JSON.stringify(record));
+    return this.log.write(...texts);
+  }
+
+  /** The cell's journal since `written.mark` (and, the first time, what it runs), as a record. */
+  #part(cellId: CellId, written: Written): LogRecord | undefined {
+    const journal = this.#hosted().cellJournal(cellId, written);
+    if (journal === undefined) return undefined;
+    const { start, update } = journal;
+    return {
+      t: 'journal',
+      cellId,
+      ...(start === undefined ? {} : { start }),
+      ...(update === undefined ? {} : { update }),
+    };
+  }
+}

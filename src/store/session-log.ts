@@ -1,0 +1,164 @@
+// A session's writer to its store (SPEC §16): its lease, kept renewed, and its records appended in
+// the order they were written — those written in one turn in one append, so concurrent calls share
+// a commit. Each write resolves once its records are durable; a write the store refuses because
+// another process adopted the session (ERR_SESSION_MOVED), or cannot make, ends the session
+// (`lost`): no record after it is written, and nothing waiting on one goes ahead.
+import { hostname } from 'node:os';
+import { randomUUID } from 'node:crypto';
+import { CodeCellError, isCodeCellError, messageOf } from '../errors.js';
+import type { CodeCellStore, SessionSummary, StoreLease } from './store.js';
+
+/** This process as a lease's owner (what `store.sessions()` lists). */
+export const PROCESS_OWNER = `${hostname()}/${process.pid}/${randomUUID().slice(0, 8)}`;
+
+/** Past this many records of ended cells (and as many as the log's live ones), the log is compacted. */
+const COMPACT_AFTER = 256;
+
+/** What a log needs of its session. */
+export interface LogPort {
+  /** The records a compaction keeps of `records` (each a JSON text), or undefined to keep them all. */
+  compact(records: readonly string[]): string[] | undefined;
+  /** How many cells are open and paused (what `store.sessions()` lists). */
+  summary(): SessionSummary;
+  /** The log can write no more (`error`: why): the session ends. */
+  lost(error: Error): void;
+}
+
+interface Batch {
+  records: string[];
+  done: PromiseWithResolvers<void>;
+}
+
+export class SessionLog {
+  readonly store: CodeCellStore;
+  readonly key: string;
+  readonly leaseMs: number;
+  readonly #port: LogPort;
+  #lease: Promise<StoreLease>;
+  /** The records not yet handed to the store, and what their writers wait on. */
+  #next: Batch | undefined;
+  /** The write under way (batches go one at a time, in order). */
+  #writing: Promise<void> = Promise.resolve();
+  /** Why the log can write no more. */
+  #failed: Error | undefined;
+  #ended = false;
+  /** Records of cells that ended since the last compaction. */
+  #dead = 0;
+  #written = 0;
+  #renewal: NodeJS.Timeout | undefined;
+
+  /** `lease`: the session's lease, being created or adopted. */
+  constructor(store: CodeCellStore, key: string, leaseMs: number, lease: Promise<StoreLease>, port: LogPort) {
+    this.store = store;
+    this.key = key;
+    this.leaseMs = leaseMs;
+    this.#port = port;
+    this.#lease = lease;
+    // Its writes wait for it; its failure is the log's.
+    this.#writing = lease.then(
+      () => this.#renewSoon(),
+      (error: unknown) => this.#fail(error),
+    );
+  }
+
+  /** The lease's epoch once held (a failed creation rejects). */
+  async epoch(): Promise<number> {
+    return (await this.#lease).epoch;
+  }
+
+  /** Appends `records` after those written before; resolves once they are durable. */
+  write(...records: string[]): Promise<void> {
+    if (this.#failed !== undefined) return Promise.reject(this.#failed);
+    if (this.#ended) return Promise.reject(new Error(`session ${this.key} ended: its log takes no more records`));
+    let batch = this.#next;
+    if (batch === undefined) {
+      batch = this.#next = { records: [], done: Promise.withResolvers<void>() };
+      // After the write under way, with everything written meanwhile.
+      this.#writing = this.#writing.then(() => this.#flush(batch as Batch));
+    }
+    for (const record of records) batch.records.push(record);
+    return batch.done.promise;
+  }
+
+  /** A cell ended: `records` of the log are its and can go at the next compaction. */
+  ended(records: number): void {
+    this.#dead += records;
+    if (this.#dead < COMPACT_AFTER || this.#dead < this.#written - this.#dead) return;
+    this.#dead = 0;
+    this.#writing = this.#writing.then(() => this.#compact());
+  }
+
+  /** The session ended: its lease is let go, and its records removed (`remove`) or left for a recovery. */
+  async end(remove: boolean): Promise<void> {
+    if (this.#ended) return;
+    this.#ended = true;
+    clearTimeout(this.#renewal);
+    await this.#writing;
+    if (!remove || this.#failed !== undefined) return;
+    try {
+      await this.store.remove(this.key, await this.epoch());
+    } catch {
+      // Moved meanwhile, or the store is gone: what is left there is another process's to recover.
+    }
+  }
+
+  async #flush(batch: Batch): Promise<void> {
+    if (this.#next === batch) this.#next = undefined;
+    if (this.#failed !== undefined) return batch.done.reject(this.#failed);
+    try {
+      const { epoch } = await this.#lease;
+      await this.store.append(this.key, epoch, batch.records, this.#port.summary());
+      this.#written += batch.records.length;
+      batch.done.resolve();
+    } catch (error) {
+      this.#fail(error);
+      batch.done.reject(this.#failed);
+    }
+  }
+
+  async #compact(): Promise<void> {
+    if (this.#failed !== undefined) return;
+    try {
+      const { epoch } = await this.#lease;
+      const records = (await this.store.records(this.key)) ?? [];
+      const kept = this.#port.compact(records);
+      if (kept === undefined) return;
+      await this.store.rewrite(this.key, epoch, kept, this.#port.summary());
+      this.#written = kept.length;
+    } catch (error) {
+      this.#fail(error);
+    }
+  }
+
+  /** Renews the lease a third of the way through, so two renewals may fail before it runs out. */
+  #renewSoon(): void {
+    if (this.#ended || this.#failed !== undefined) return;
+    this.#renewal = setTimeout(() => void this.#renew(), Math.max(1, Math.floor(this.leaseMs / 3)));
+    this.#renewal.unref();
+  }
+
+  async #renew(): Promise<void> {
+    try {
+      const { epoch, owner } = await this.#lease;
+      const lost = await this.store.renew(owner, [{ key: this.key, epoch }], this.leaseMs);
+      if (lost.length > 0) return this.#fail(sessionGone(this.key, epoch));
+    } catch (error) {
+      // A store that cannot renew now may next time: the lease has two more chances.
+      if (isMoved(error)) return this.#fail(error);
+    }
+    this.#renewSoon();
+  }
+
+  #fail(error: unknown): void {
+    if (this.#failed !== undefined) return;
+    this.#failed = error instanceof Error ? error : new Error(messageOf(error));
+    clearTimeout(this.#renewal);
+    this.#port.lost(this.#failed);
+  }
+}
+
+const isMoved = (error: unknown): boolean => isCodeCellError(error) && error.code === 'ERR_SESSION_MOVED';
+
+/** The lease was lost: another process adopted the session, or it is no longer in the store. */
+const sessionGone = (key: string, epoch: number): CodeCellError =>
+  new CodeCellError('ERR_SESSION_MOVED', `session ${key} moved: its lease (epoch ${epoch}) was taken over or ended`);

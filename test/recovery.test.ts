@@ -1,0 +1,298 @@
+// SPEC §16 in one process: a SessionRuntime with a store writes each call ahead (its `started`
+// record before the delegate runs, its outcome before the cell takes it), and when its owner stops
+// renewing its lease, SessionRuntime.recover adopts it — stored values and cell ids continue,
+// answered calls are not made again, an idempotent call in doubt is made again with its key, any
+// other pauses its cell `inDoubt` — and the former owner is refused (ERR_SESSION_MOVED).
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, test, type TestContext } from 'node:test';
+import { SessionRuntime, type NestedToolCall, type SessionRuntimeDelegate } from '../src/index.js';
+import { memoryStore } from '../src/store/memory-store.js';
+import { sqliteStore } from '../src/store/sqlite-store.js';
+import type { CodeCellStore } from '../src/store/store.js';
+import { AGENT_CELLS, AGENT_TOOLS } from './fixtures/store-agent.js';
+import { capturingLogger, hang, LONG_WAIT, RecordingDelegate, tempFolder, texts, waitFor } from './helpers.js';
+
+const AGENT = fileURLToPath(new URL('./fixtures/store-agent.js', import.meta.url));
+
+const TOOLS = [{ name: 'lookup' }, { name: 'charge' }, { name: 'rate', idempotent: true }];
+
+const stores: { name: string; open(t: TestContext): CodeCellStore }[] = [
+  { name: 'memoryStore', open: () => memoryStore() },
+  { name: 'sqliteStore', open: (t) => sqliteStore({ path: join(tempFolder(t, 'codecell-recovery-'), 's.db') }) },
+];
+
+/** Holds this thread for `ms` (no timer runs: the session's lease is not renewed meanwhile). */
+const stall = (ms: number): void => void Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+
+/** The records of the session, parsed. */
+const recordsOf = async (store: CodeCellStore, key: string): Promise<{ t: string; [field: string]: unknown }[]> =>
+  ((await store.records(key)) ?? []).map((text) => JSON.parse(text) as { t: string });
+
+for (const kind of stores) {
+  describe(`${kind.name}: a session kept in a store`, { timeout: 60_000 }, () => {
+    test('a call is started in the store before its delegate runs, answered there before the cell goes on', async (t) => {
+      const store = kind.open(t);
+      t.after(() => store.close());
+      const seen: string[][] = [];
+      const delegate = new RecordingDelegate({
+        lookup: async (call) => {
+          seen.push((await recordsOf(store, 'chat-1')).map((record) => `${record.t}:${String(record.callId ?? '')}`));
+          return { n: (call.input as { n: number }).n * 2 };
+        },
+      });
+      let counted: unknown;
+      delegate.notifyHandler = async () => {
+        const journal = (await recordsOf(store, 'chat-1')).filter((record) => record.t === 'journal');
+        counted = (journal.at(-1)?.update as { notifications?: number } | undefined)?.notifications;
+      };
+      const session = new SessionRuntime(delegate, { store, key: 'chat-1', tools: TOOLS, logger: capturingLogger() });
+      t.after(() => session.shutdown());
+      const { initialEvent } = await session.execute(
+        {
+          source:
+            "notify('hi'); const a = await tools.lookup({ n: 1 }); const b = await tools.lookup({ n: a.n }); text(b.n)",
+        },
+        LONG_WAIT,
+      );
+      assert.deepEqual(texts(await initialEvent), ['4']);
+      // The notification was counted in the journal before the delegate got it (it is not sent twice).
+      assert.equal(counted, 1);
+      // The first call was in the store as started when its delegate ran; the second saw its outcome too.
+      assert.ok(seen[0]?.includes('started:tool-1'), String(seen[0]));
+      assert.ok(!seen[0]?.includes('outcome:tool-1'));
+      assert.ok(seen[1]?.includes('outcome:tool-1') && seen[1].includes('started:tool-2'), String(seen[1]));
+      const started = (await recordsOf(store, 'chat-1')).find((record) => record.t === 'started');
+      assert.deepEqual(
+        { tool: started?.tool, input: started?.input, key: started?.idempotencyKey },
+        { tool: { name: 'lookup' }, input: { n: 1 }, key: 'chat-1:1:tool-1' },
+      );
+      // A session shut down is gone from the store.
+      await session.shutdown();
+      assert.equal(await store.records('chat-1'), undefined);
+    });
+
+    test('recover: answered calls come from the record, an idempotent one in doubt is made again, another pauses', async (t) => {
+      const store = kind.open(t);
+      t.after(() => store.close());
+      const first = new RecordingDelegate({
+        lookup: (call) => ({ n: (call.input as { n: number }).n * 2 }),
+        charge: hang,
+        rate: hang,
+      });
+      const owner = new SessionRuntime(first, {
+        store,
+        key: 'chat-2',
+        tools: TOOLS,
+        leaseMs: 300,
+        metadata: { user: 'ada' },
+        logger: capturingLogger(),
+      });
+      t.after(() => owner.shutdown());
+      const done = await owner.execute(
+        { source: "const a = await tools.lookup({ n: 2 }); store('k', a.n); text(a.n)" },
+        LONG_WAIT,
+      );
+      assert.deepEqual(texts(await done.initialEvent), ['4']);
+      const source =
+        "notify('once'); const s = await tools.lookup({ n: 5 }); text('s=' + s.n);" +
+        "const [c, r] = await Promise.all([tools.charge({ amount: 5 }), tools.rate({})]); text('c=' + c + ' r=' + r)";
+      await owner.execute({ source }, { kind: 'yieldAfter', ms: 0 });
+      await waitFor(() => first.calls.length === 4);
+      const charged = first.calls.find((call) => call.tool.name === 'charge') as NestedToolCall;
+      const rated = first.calls.find((call) => call.tool.name === 'rate') as NestedToolCall;
+
+      // The owner stalls past its lease: another owner adopts the session.
+      stall(400);
+      const second = new RecordingDelegate({ lookup: () => ({ n: -1 }), charge: () => 'twice!', rate: () => 1.5 });
+      const infos: unknown[] = [];
+      const recovered = await SessionRuntime.recover(
+        store,
+        (info) => {
+          infos.push(info);
+          return second as SessionRuntimeDelegate;
+        },
+        { logger: capturingLogger() },
+      );
+      for (const session of recovered) t.after(() => session.shutdown());
+      assert.deepEqual(infos, [{ key: 'chat-2', tools: TOOLS, metadata: { user: 'ada' } }]);
+      assert.equal(recovered.length, 1);
+      const session = recovered[0] as SessionRuntime;
+      assert.equal(session.key, 'chat-2');
+
+      // The charge is in doubt and not idempotent: the cell pauses at it; the rate is made again, same key.
+      const paused = await session.observe('2', LONG_WAIT);
+      assert.equal(paused.kind, 'interrupted');
+      assert.deepEqual(
+        paused.kind === 'interrupted' && {
+          reason: paused.reason,
+          callId: paused.callId,
+          tool: paused.tool,
+          input: paused.input,
+          idempotencyKey: paused.idempotencyKey,
+        },
+        {
+          reason: 'inDoubt',
+          callId: charged.callId,
+          tool: { name: 'charge' },
+          input: { amount: 5 },
+          idempotencyKey: charged.idempotencyKey,
+        },
+      );
+      assert.equal(charged.idempotencyKey, `chat-2:2:${charged.callId}`);
+      assert.deepEqual(
+        second.calls.map((call) => [call.tool.name, call.idempotencyKey]),
+        [['rate', rated.idempotencyKey]],
+      );
+      // The agent says the charge did happen: the cell goes on with it.
+      const end = await session.resumeCell('2', { result: 'ok' }, LONG_WAIT);
+      assert.equal(end.kind, 'completed');
+      assert.ok(texts(end).includes('c=ok r=1.5'), String(texts(end)));
+      assert.equal(second.calls.filter((call) => call.tool.name !== 'rate').length, 0);
+      // Its notification reached the first delegate; the run again does not send it again.
+      assert.deepEqual([first.notifications.length, second.notifications.length], [1, 0]);
+
+      // Stored values and cell ids continue.
+      const next = await session.execute({ source: "text(load('k'))" }, LONG_WAIT);
+      assert.equal(next.cellId, '3');
+      assert.deepEqual(texts(await next.initialEvent), ['4']);
+
+      // The former owner is fenced off: its next write is refused, and it ends, ERR_SESSION_MOVED.
+      await assert.rejects(owner.execute({ source: 'text(1)' }), { code: 'ERR_SESSION_MOVED' });
+      await assert.rejects(owner.execute({ source: 'text(1)' }), { code: 'ERR_SESSION_MOVED' });
+    });
+
+    test('a cell that keeps no journal cannot run again: it ends agentLost, its call in doubt listed', async (t) => {
+      const store = kind.open(t);
+      t.after(() => store.close());
+      const lookup = (call: NestedToolCall) => ({ n: (call.input as { n: number }).n * 2 });
+      const first = new RecordingDelegate({ lookup, charge: hang });
+      const options = { store, key: 'chat-4', tools: TOOLS, leaseMs: 300, logger: capturingLogger() };
+      const owner = new SessionRuntime(first, { ...options, limits: { journalMaxBytes: 0 } });
+      t.after(() => owner.shutdown());
+      const source = 'const a = await tools.lookup({ n: 1 }); await tools.charge({ amount: a.n })';
+      await owner.execute({ source }, { kind: 'yieldAfter', ms: 0 });
+      await waitFor(() => first.calls.length === 2);
+      stall(400);
+      const logger = capturingLogger();
+      const [session] = await SessionRuntime.recover(store, () => new RecordingDelegate({}), { logger });
+      t.after(() => session?.shutdown());
+      const lost = await (session as SessionRuntime).observe('1', LONG_WAIT);
+      assert.deepEqual(lost.kind === 'terminated' && [lost.reason, lost.toolCalls], [
+        'agentLost',
+        [
+          { callId: 'tool-1', tool: { name: 'lookup' }, input: { n: 1 }, outcome: 'returned' },
+          { callId: 'tool-2', tool: { name: 'charge' }, input: { amount: 2 }, outcome: 'inDoubt' },
+        ],
+      ]);
+      assert.match(lost.kind === 'terminated' ? (lost.detail ?? '') : '', /agent process was lost/);
+      // Its end is recorded: a later recovery finds it ended (its records go at the next compaction).
+      let records = await recordsOf(store, 'chat-4');
+      for (let tries = 0; !records.some((record) => record.t === 'end') && tries < 200; tries++) {
+        await new Promise((resolve) => setTimeout(resolve, 10));
+        records = await recordsOf(store, 'chat-4');
+      }
+      assert.deepEqual(records.at(-1), { t: 'end', cellId: '1' });
+    });
+
+    test('a session whose lease holds is not adopted; retry is only for a call in doubt', async (t) => {
+      const store = kind.open(t);
+      t.after(() => store.close());
+      const delegate = new RecordingDelegate({});
+      const owner = new SessionRuntime(delegate, { store, key: 'chat-3', leaseMs: 10_000, logger: capturingLogger() });
+      t.after(() => owner.shutdown());
+      await (
+        await owner.execute({ source: 'text(1)' }, LONG_WAIT)
+      ).initialEvent;
+      assert.deepEqual(await SessionRuntime.recover(store, () => delegate), []);
+      await assert.rejects(owner.resumeCell('1', { retry: true }), { code: 'ERR_MISSING_CELL' });
+    });
+  });
+}
+
+describe('an agent process killed with -9, its session recovered by another', { timeout: 60_000 }, () => {
+  test('completed cells stand, the call in doubt is reported, the approval waits through two recoveries', async (t) => {
+    const path = join(tempFolder(t, 'codecell-agent-'), 'agent.db');
+    const child = spawn(process.execPath, ['--no-node-snapshot', AGENT, '--run-fixture', path], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    t.after(() => child.kill('SIGKILL'));
+    let out = '';
+    child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
+    let exited = false;
+    child.on('exit', () => (exited = true));
+    await waitFor(() => out.includes('READY') || exited, 30_000);
+    assert.equal(out.trim(), 'READY interrupted');
+    child.kill('SIGKILL');
+    await once(child, 'exit');
+
+    const store = sqliteStore({ path });
+    t.after(() => store.close());
+    const [listed] = await store.sessions();
+    assert.deepEqual(
+      { key: listed?.key, openCells: listed?.openCells, pausedCells: listed?.pausedCells, metadata: listed?.metadata },
+      { key: 'agent-1', openCells: 2, pausedCells: 1, metadata: { user: 'ada' } },
+    );
+    // Its lease (500 ms) runs out: recover adopts it then, not before.
+    const delegate = new RecordingDelegate({
+      lookup: () => ({ n: -1 }),
+      charge: () => 'twice!',
+      rate: () => 2,
+      approve: (call) => (call.approved === true ? 'yes' : hang()),
+    });
+    let recovered: SessionRuntime[] = [];
+    const until = Date.now() + 10_000;
+    while (recovered.length === 0 && Date.now() < until) {
+      recovered = await SessionRuntime.recover(store, () => delegate, { leaseMs: 300, logger: capturingLogger() });
+      if (recovered.length === 0) await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    for (const session of recovered) t.after(() => session.shutdown());
+    const session = recovered[0] as SessionRuntime;
+
+    // The charge was started and never answered: in doubt, reported, not made again.
+    const inDoubt = await session.observe('2', LONG_WAIT);
+    assert.deepEqual(
+      inDoubt.kind === 'interrupted' && [inDoubt.reason, inDoubt.tool, inDoubt.input, inDoubt.idempotencyKey],
+      ['inDoubt', { name: 'charge' }, { amount: 7 }, 'agent-1:2:tool-2'],
+    );
+    assert.equal(delegate.calls.length, 0);
+    const end = await session.resumeCell('2', { result: 'done' }, LONG_WAIT);
+    // As a run without the crash ends, had the charge answered 'done'.
+    const witness = new SessionRuntime(
+      new RecordingDelegate({
+        lookup: (call) => ({ n: (call.input as { n: number }).n * 2 }),
+        charge: () => 'done',
+        rate: () => 2,
+      }),
+      { tools: AGENT_TOOLS, logger: capturingLogger() },
+    );
+    t.after(() => witness.shutdown());
+    const expected = await (await witness.execute({ source: AGENT_CELLS[1] as string }, LONG_WAIT)).initialEvent;
+    // (What it printed before the crash comes again, in the event it paused with: this process saw none of it.)
+    assert.deepEqual([end.kind, [...texts(inDoubt), ...texts(end)]], [expected.kind, texts(expected)]);
+    assert.deepEqual(
+      delegate.calls.map((call) => call.tool.name),
+      ['rate'],
+    );
+
+    // Days later (another recovery: this owner stalls past its lease), the approval is still asked for.
+    stall(400);
+    const again = await SessionRuntime.recover(store, () => delegate, { logger: capturingLogger() });
+    for (const each of again) t.after(() => each.shutdown());
+    const later = again[0] as SessionRuntime;
+    const asked = await later.observe('3', LONG_WAIT);
+    assert.deepEqual(asked.kind === 'interrupted' && [asked.tool, asked.payload], [
+      { name: 'approve' },
+      { ask: 'deploy?' },
+    ]);
+    const approved = await later.resumeCell('3', { approved: true }, LONG_WAIT);
+    assert.deepEqual([approved.kind, texts(approved)], ['completed', ['approved yes']]);
+    // Stored values and cell ids continue.
+    const next = await later.execute({ source: "text('total=' + load('total'))" }, LONG_WAIT);
+    assert.deepEqual([next.cellId, texts(await next.initialEvent)], ['4', ['total=6']]);
+    await assert.rejects(session.execute({ source: 'text(1)' }), { code: 'ERR_SESSION_MOVED' });
+  });
+});
