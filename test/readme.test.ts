@@ -21,7 +21,7 @@ test('the README stays under 25 KB', () => {
 test('every js block of the README is an example file or runs here as printed', { timeout: 120_000 }, (t) => {
   const own = blocks.filter((block) => !EXAMPLES.includes(block));
   assert.equal(blocks.length - own.length, 6, 'the six examples/ files the README shows');
-  assert.equal(own.length, 4, 'the quick start, the approval, the traces and the limits blocks');
+  assert.equal(own.length, 3, 'the quick start, the approval and the limits blocks');
   own.forEach((block, index) => {
     const file = new URL(`.readme-block-${process.pid}-${index}.mjs`, ROOT);
     writeFileSync(file, block);
