@@ -30,6 +30,7 @@ test('codecell exports exactly these values', async () => {
     'describePause',
     'isCodeCellError',
     'memoryStore',
+    'postgresStore',
     'renderCodeModeResult',
     'renderToolDeclarations',
     'requireApproval',

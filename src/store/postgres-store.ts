@@ -1,0 +1,354 @@
+// postgresStore (SPEC §16): the store in PostgreSQL (13 or later) through `pg`, an optional peer
+// loaded on first use — for a fleet of agent processes sharing sessions. Lease times are the
+// server's clock, so the agents' clocks need not agree. Appends are committed in groups: those
+// that arrive while one is under way go together in one statement (one commit, one round trip),
+// whatever their sessions; each append's epoch is checked in that statement, row by row, so a
+// fenced-off writer's records are refused without failing the others'.
+import { CodeCellError, invalidRequest } from '../errors.js';
+import { checkedStore, type StoreBackend, type StoredSessionRow } from './checked-store.js';
+import {
+  newerSchema,
+  sessionMoved,
+  STORE_SCHEMA_VERSION,
+  type CodeCellStore,
+  type SessionSummary,
+  type StoreLease,
+} from './store.js';
+
+/** What postgresStore needs of a `pg` Pool (a Pool of `pg` 8 is one). */
+export interface PostgresPool {
+  query(text: string, values?: unknown[]): Promise<{ rows: Record<string, unknown>[]; rowCount: number | null }>;
+  connect(): Promise<{ query: PostgresPool['query']; release(error?: Error | boolean): void }>;
+  end(): Promise<void>;
+}
+
+/** What postgresStore takes: a connection string (a pool of its own), or your pool (left open by close()). */
+export type PostgresStoreOptions = { connectionString: string; maxConnections?: number } | { pool: PostgresPool };
+
+/** The server's clock, in ms since the epoch. */
+const NOW = `(extract(epoch from now()) * 1000)::bigint`;
+
+/** Each version's schema steps, in order: a store at version n runs the steps after n. */
+const MIGRATIONS: readonly string[][] = [
+  [
+    `CREATE TABLE codecell_sessions (
+      key text PRIMARY KEY,
+      owner text NOT NULL,
+      epoch integer NOT NULL,
+      lease_expires_at bigint NOT NULL,
+      open_cells integer NOT NULL DEFAULT 0,
+      paused_cells integer NOT NULL DEFAULT 0,
+      metadata text
+    )`,
+    `CREATE TABLE codecell_records (
+      key text NOT NULL,
+      seq bigserial,
+      record text NOT NULL,
+      PRIMARY KEY (key, seq)
+    )`,
+  ],
+];
+
+/** An append waiting for the next group commit. */
+interface Append {
+  key: string;
+  epoch: number;
+  records: readonly string[];
+  summary: SessionSummary | undefined;
+  done: PromiseWithResolvers<void>;
+}
+
+/**
+ * The group commit: each append's session row updated where its epoch holds, and its records
+ * inserted after it in order; it returns the keys whose epoch held.
+ */
+const APPEND = `
+  WITH batch AS (
+    SELECT * FROM unnest($1::text[], $2::integer[], $3::integer[], $4::integer[]) AS b(key, epoch, open_cells, paused_cells)
+  ), held AS (
+    UPDATE codecell_sessions s
+    SET open_cells = coalesce(b.open_cells, s.open_cells), paused_cells = coalesce(b.paused_cells, s.paused_cells)
+    FROM batch b WHERE s.key = b.key AND s.epoch = b.epoch
+    RETURNING s.key
+  ), added AS (
+    INSERT INTO codecell_records (key, record)
+    SELECT r.key, r.record FROM unnest($5::text[], $6::text[]) WITH ORDINALITY AS r(key, record, n)
+    WHERE r.key IN (SELECT key FROM held) ORDER BY r.n
+    RETURNING 1
+  )
+  SELECT key FROM held`;
+
+class PostgresBackend implements StoreBackend {
+  readonly name: string;
+  readonly #pool: PostgresPool;
+  /** The pool is this store's (made from a connection string): close() ends it. */
+  readonly #own: boolean;
+  /** The schema, made or checked once before the first statement. */
+  #ready: Promise<void> | undefined;
+  #next: Append[] = [];
+  #writing: Promise<void> = Promise.resolve();
+
+  constructor(pool: PostgresPool, own: boolean, name: string) {
+    this.#pool = pool;
+    this.#own = own;
+    this.name = name;
+  }
+
+  async create(key: string, owner: string, leaseMs: number, metadata: string | null): Promise<StoreLease | undefined> {
+    const { rows } = await this.#query(
+      `INSERT INTO codecell_sessions (key, owner, epoch, lease_expires_at, metadata)
+       VALUES ($1, $2, 1, ${NOW} + $3, $4) ON CONFLICT (key) DO NOTHING RETURNING lease_expires_at`,
+      [key, owner, leaseMs, metadata],
+    );
+    const row = rows[0];
+    return row === undefined ? undefined : { key, owner, epoch: 1, expiresAt: Number(row.lease_expires_at) };
+  }
+
+  async adopt(key: string, owner: string, leaseMs: number): Promise<StoreLease | undefined> {
+    const { rows } = await this.#query(
+      `UPDATE codecell_sessions SET owner = $2, epoch = epoch + 1, lease_expires_at = ${NOW} + $3
+       WHERE key = $1 AND lease_expires_at <= ${NOW} RETURNING epoch, lease_expires_at`,
+      [key, owner, leaseMs],
+    );
+    const row = rows[0];
+    return row === undefined
+      ? undefined
+      : { key, owner, epoch: Number(row.epoch), expiresAt: Number(row.lease_expires_at) };
+  }
+
+  async renew(owner: string, leases: readonly { key: string; epoch: number }[], leaseMs: number): Promise<string[]> {
+    if (leases.length === 0) return [];
+    const { rows } = await this.#query(
+      `UPDATE codecell_sessions s SET lease_expires_at = ${NOW} + $2
+       FROM unnest($3::text[], $4::integer[]) AS l(key, epoch)
+       WHERE s.key = l.key AND s.epoch = l.epoch AND s.owner = $1 RETURNING s.key`,
+      [owner, leaseMs, leases.map((lease) => lease.key), leases.map((lease) => lease.epoch)],
+    );
+    const kept = new Set(rows.map((row) => row.key as string));
+    return leases.filter(({ key }) => !kept.has(key)).map(({ key }) => key);
+  }
+
+  async write(
+    key: string,
+    epoch: number,
+    records: readonly string[],
+    summary: SessionSummary | undefined,
+    replace: boolean,
+  ): Promise<void> {
+    if (replace) return this.#rewrite(key, epoch, records, summary);
+    const append: Append = { key, epoch, records, summary, done: Promise.withResolvers<void>() };
+    this.#next.push(append);
+    // One group at a time: what arrives meanwhile goes in the next.
+    if (this.#next.length === 1) this.#writing = this.#writing.then(() => this.#commit());
+    return append.done.promise;
+  }
+
+  async records(key: string): Promise<string[] | undefined> {
+    const { rows } = await this.#query(
+      `SELECT r.record FROM codecell_sessions s LEFT JOIN codecell_records r ON r.key = s.key
+       WHERE s.key = $1 ORDER BY r.seq`,
+      [key],
+    );
+    if (rows.length === 0) return undefined;
+    return rows.flatMap((row) => (row.record === null ? [] : [row.record as string]));
+  }
+
+  async sessions(): Promise<StoredSessionRow[]> {
+    const { rows } = await this.#query(
+      'SELECT key, owner, lease_expires_at, open_cells, paused_cells, metadata FROM codecell_sessions ORDER BY key',
+    );
+    return rows.map((row) => ({
+      key: row.key as string,
+      owner: row.owner as string,
+      leaseExpiresAt: Number(row.lease_expires_at),
+      openCells: Number(row.open_cells),
+      pausedCells: Number(row.paused_cells),
+      metadata: row.metadata as string | null,
+    }));
+  }
+
+  async remove(key: string, epoch: number): Promise<void> {
+    await this.#transaction(key, epoch, async (query) => {
+      await query('DELETE FROM codecell_records WHERE key = $1', [key]);
+      await query('DELETE FROM codecell_sessions WHERE key = $1', [key]);
+    });
+  }
+
+  async close(): Promise<void> {
+    await this.#writing;
+    if (this.#own) await this.#pool.end();
+  }
+
+  /** Commits the appends waiting, in one statement. */
+  async #commit(): Promise<void> {
+    const group = this.#next;
+    this.#next = [];
+    const keys: string[] = [];
+    const texts: string[] = [];
+    for (const { key, records } of group)
+      for (const record of records) {
+        keys.push(key);
+        texts.push(record);
+      }
+    try {
+      const { rows } = await this.#query(APPEND, [
+        group.map((each) => each.key),
+        group.map((each) => each.epoch),
+        group.map((each) => each.summary?.openCells ?? null),
+        group.map((each) => each.summary?.pausedCells ?? null),
+        keys,
+        texts,
+      ]);
+      const held = new Set(rows.map((row) => row.key as string));
+      for (const each of group) {
+        if (held.has(each.key)) each.done.resolve();
+        else each.done.reject(await this.#moved(each.key, each.epoch));
+      }
+    } catch (error) {
+      for (const each of group) each.done.reject(error);
+    }
+  }
+
+  async #rewrite(key: string, epoch: number, records: readonly string[], summary: SessionSummary | undefined) {
+    await this.#transaction(key, epoch, async (query) => {
+      await query('DELETE FROM codecell_records WHERE key = $1', [key]);
+      await query(
+        `INSERT INTO codecell_records (key, record)
+         SELECT $1, r.record FROM unnest($2::text[]) WITH ORDINALITY AS r(record, n) ORDER BY r.n`,
+        [key, records],
+      );
+      if (summary !== undefined)
+        await query('UPDATE codecell_sessions SET open_cells = $2, paused_cells = $3 WHERE key = $1', [
+          key,
+          summary.openCells,
+          summary.pausedCells,
+        ]);
+    });
+  }
+
+  /** Runs `work` in one transaction, on the session's row locked at `epoch` (else sessionMoved). */
+  async #transaction(key: string, epoch: number, work: (query: Query) => Promise<void>) {
+    await this.#schema();
+    await inTransaction(this.#pool, async (query) => {
+      const { rows } = await query('SELECT epoch FROM codecell_sessions WHERE key = $1 FOR UPDATE', [key]);
+      const current = rows[0] === undefined ? undefined : Number(rows[0].epoch);
+      if (current !== epoch) throw sessionMoved(key, epoch, current);
+      await work(query);
+    });
+  }
+
+  /** The error for an append whose epoch no longer held. */
+  async #moved(key: string, epoch: number): Promise<CodeCellError> {
+    const { rows } = await this.#query('SELECT epoch FROM codecell_sessions WHERE key = $1', [key]);
+    return sessionMoved(key, epoch, rows[0] === undefined ? undefined : Number(rows[0].epoch));
+  }
+
+  async #query(text: string, values?: unknown[]): ReturnType<PostgresPool['query']> {
+    await this.#schema();
+    return this.#pool.query(text, values);
+  }
+
+  #schema(): Promise<void> {
+    this.#ready ??= migrate(this.#pool, this.name);
+    return this.#ready;
+  }
+}
+
+/** Brings the database's schema to this codecell's version, in one transaction (one migrator at a time). */
+function migrate(pool: PostgresPool, where: string): Promise<void> {
+  return inTransaction(pool, async (query) => {
+    // Agents starting together: one migrates, the others wait and find it done.
+    await query(`SELECT pg_advisory_xact_lock(hashtext('codecell_schema'))`);
+    await query('CREATE TABLE IF NOT EXISTS codecell_schema (version integer NOT NULL)');
+    const { rows } = await query('SELECT max(version) AS version FROM codecell_schema');
+    const version = rows[0]?.version === null || rows[0] === undefined ? 0 : Number(rows[0].version);
+    if (version > STORE_SCHEMA_VERSION) throw newerSchema(where, version);
+    for (const steps of MIGRATIONS.slice(version)) for (const step of steps) await query(step);
+    if (version < STORE_SCHEMA_VERSION) {
+      await query('DELETE FROM codecell_schema');
+      await query('INSERT INTO codecell_schema (version) VALUES ($1)', [STORE_SCHEMA_VERSION]);
+    }
+  });
+}
+
+type Query = PostgresPool['query'];
+
+/** Runs `work` in one transaction on a connection of the pool: all of it is committed, or none. */
+async function inTransaction(pool: PostgresPool, work: (query: Query) => Promise<void>): Promise<void> {
+  const client = await pool.connect();
+  try {
+    await client.query('BEGIN');
+    await work((text, values) => client.query(text, values));
+    await client.query('COMMIT');
+    client.release();
+  } catch (error) {
+    await client.query('ROLLBACK').catch(() => {});
+    // A connection that failed mid-transaction is not given back to the pool.
+    client.release(true);
+    throw error;
+  }
+}
+
+/** `pg`, loaded when a store makes its own pool. */
+async function pgPool(connectionString: string, max: number): Promise<PostgresPool> {
+  type OwnPool = PostgresPool & { on(event: 'error', listener: () => void): void };
+  let pg: { Pool: new (config: { connectionString: string; max: number }) => OwnPool };
+  try {
+    pg = ((await import('pg')) as unknown as { default: typeof pg }).default;
+  } catch {
+    throw new CodeCellError('ERR_INVALID_REQUEST', 'postgresStore needs the pg package: npm install pg');
+  }
+  const pool = new pg.Pool({ connectionString, max });
+  // An idle connection the server dropped (a restart) errs on the pool: the next query reconnects.
+  pool.on('error', () => {});
+  return pool;
+}
+
+/**
+ * A store in PostgreSQL (SPEC §16), its schema made and migrated on first use; a database of a
+ * newer schema is refused (ERR_INVALID_REQUEST saying so). `pg` must be installed.
+ */
+export function postgresStore(options: PostgresStoreOptions): CodeCellStore {
+  const given = options as Partial<{ connectionString: unknown; pool: unknown; maxConnections: unknown }> | null;
+  if (given === null || typeof given !== 'object')
+    throw invalidRequest('postgresStore takes { connectionString } or { pool }');
+  if (given.pool !== undefined) {
+    const pool = given.pool as Partial<PostgresPool> | null;
+    if (pool === null || typeof pool.query !== 'function' || typeof pool.connect !== 'function')
+      throw invalidRequest('postgresStore: pool must be a pg Pool (query, connect)');
+    return checkedStore(new PostgresBackend(pool as PostgresPool, false, 'postgres (your pool)'));
+  }
+  const { connectionString, maxConnections = 4 } = given;
+  if (typeof connectionString !== 'string' || connectionString === '')
+    throw invalidRequest('postgresStore takes { connectionString } or { pool }');
+  if (!Number.isSafeInteger(maxConnections) || (maxConnections as number) < 1)
+    throw invalidRequest('postgresStore: maxConnections must be an integer >= 1');
+  return checkedStore(new LazyPool(connectionString, maxConnections as number).backend());
+}
+
+/** A pool of the store's own, made on first use (loading `pg` then). */
+class LazyPool implements PostgresPool {
+  readonly #pool: Promise<PostgresPool>;
+
+  constructor(connectionString: string, max: number) {
+    this.#pool = pgPool(connectionString, max);
+    // Its failure (pg missing) is each statement's: not one that nobody handles.
+    this.#pool.catch(() => {});
+  }
+
+  backend(): PostgresBackend {
+    return new PostgresBackend(this, true, 'postgres');
+  }
+
+  async query(text: string, values?: unknown[]) {
+    return (await this.#pool).query(text, values);
+  }
+
+  async connect() {
+    return (await this.#pool).connect();
+  }
+
+  async end() {
+    return (await this.#pool).end();
+  }
+}

@@ -1,0 +1,144 @@
+// postgresStore against a real PostgreSQL server this file starts (postgres-server.ts): the store
+// contract, a group commit that refuses a fenced-off writer's records and keeps the others', a
+// newer schema refused, a committed append that outlives the server's crash and restart (the
+// store carries on), and a SessionRuntime recovered from it. Without PostgreSQL binaries here the
+// file says so in one line and skips (CI installs them: .ci/run).
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { fileURLToPath } from 'node:url';
+import { after, describe, test, type TestContext } from 'node:test';
+import pg from 'pg';
+import { SessionRuntime } from '../src/index.js';
+import { postgresStore } from '../src/store/postgres-store.js';
+import type { CodeCellStore } from '../src/store/store.js';
+import { capturingLogger, LONG_WAIT, RecordingDelegate, texts, waitFor } from './helpers.js';
+import { startPostgres } from './postgres-server.js';
+import { storeContract } from './store-contract.js';
+
+const AGENT = fileURLToPath(new URL('./fixtures/store-agent.js', import.meta.url));
+const server = await startPostgres();
+const skip = 'skip' in server ? server.skip : false;
+if ('stop' in server) after(() => server.stop());
+
+let databases = 0;
+/** A fresh database of the server, for one test (keys do not meet across tests). */
+function database(): string {
+  if ('skip' in server) throw new Error(server.skip);
+  return server.createDatabase(`t${++databases}`);
+}
+
+/** A store on a fresh database, closed when `t` ends; `again`: another store (its own pool) on it. */
+function open(t: TestContext): { store: CodeCellStore; again: () => CodeCellStore; url: string } {
+  const url = database();
+  const opened: CodeCellStore[] = [];
+  const again = (): CodeCellStore => {
+    const store = postgresStore({ connectionString: url });
+    opened.push(store);
+    return store;
+  };
+  t.after(() => Promise.all(opened.map((store) => store.close())));
+  return { store: again(), again, url };
+}
+
+if (skip === false) storeContract({ name: 'postgresStore', open });
+
+describe('postgresStore: a real server', { timeout: 60_000, skip }, () => {
+  test('one group commit: a fenced-off writer is refused, the others land, each in its order', async (t) => {
+    const { store, again } = open(t);
+    const other = again();
+    for (const key of ['a', 'b', 'c']) await store.create(key, 'agent-1', 1, null);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    assert.equal((await other.adopt('b', 'agent-2', 60_000))?.epoch, 2);
+    // Written in one turn: one group. 'b' at epoch 1 is fenced off.
+    const writes = await Promise.allSettled([
+      store.append('a', 1, ['a1', 'a2'], { openCells: 1, pausedCells: 0 }),
+      store.append('b', 1, ['b1']),
+      store.append('c', 1, ['c1', 'c2', 'c3']),
+    ]);
+    assert.deepEqual(
+      writes.map((write) => write.status),
+      ['fulfilled', 'rejected', 'fulfilled'],
+    );
+    assert.match(String((writes[1] as PromiseRejectedResult).reason), /session b moved/);
+    assert.deepEqual(
+      [await store.records('a'), await store.records('b'), await store.records('c')],
+      [['a1', 'a2'], [], ['c1', 'c2', 'c3']],
+    );
+    assert.equal((await store.sessions()).find((each) => each.key === 'a')?.openCells, 1);
+  });
+
+  test('a database of a newer schema is refused, and left as it was', async (t) => {
+    const { store, url } = open(t);
+    await store.sessions();
+    const admin = new pg.Client({ connectionString: url });
+    await admin.connect();
+    t.after(() => admin.end());
+    await admin.query('UPDATE codecell_schema SET version = 2');
+    const newer = postgresStore({ connectionString: url });
+    t.after(() => newer.close());
+    await assert.rejects(newer.sessions(), {
+      code: 'ERR_INVALID_REQUEST',
+      message: 'postgres has schema version 2; this codecell knows versions up to 1: upgrade codecell to use it',
+    });
+    assert.deepEqual((await admin.query('SELECT version FROM codecell_schema')).rows, [{ version: 2 }]);
+    assert.throws(() => postgresStore({} as never), {
+      message: 'postgresStore takes { connectionString } or { pool }',
+    });
+  });
+
+  test('a committed append outlives a crash of the server; the store carries on after its restart', async (t) => {
+    if ('skip' in server) return;
+    const { store } = open(t);
+    await store.create('k', 'agent-1', 60_000, { n: 1 });
+    await store.append('k', 1, ['before']);
+    server.restart();
+    // The pool's connections died with the server: the first statement after may fail, then it reconnects.
+    let records: string[] | undefined;
+    for (let tries = 0; records === undefined && tries < 50; tries++)
+      records = await store.records('k').catch(() => undefined);
+    assert.deepEqual(records, ['before']);
+    await store.append('k', 1, ['after']);
+    assert.deepEqual(await store.records('k'), ['before', 'after']);
+  });
+
+  test('an agent process killed with -9: another recovers its session from PostgreSQL', async (t) => {
+    const url = database();
+    const child = spawn(process.execPath, ['--no-node-snapshot', AGENT, '--run-fixture', url], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    t.after(() => child.kill('SIGKILL'));
+    let out = '';
+    let exited = false;
+    child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
+    child.on('exit', () => (exited = true));
+    await waitFor(() => out.includes('READY') || exited, 30_000);
+    assert.equal(out.trim(), 'READY interrupted');
+    child.kill('SIGKILL');
+    await once(child, 'exit');
+    const store = postgresStore({ connectionString: url });
+    t.after(() => store.close());
+    const delegate = new RecordingDelegate({ rate: () => 2, approve: () => 'yes' });
+    let recovered: SessionRuntime[] = [];
+    for (let tries = 0; recovered.length === 0 && tries < 200; tries++) {
+      recovered = await SessionRuntime.recover(store, () => delegate, { logger: capturingLogger() });
+      if (recovered.length === 0) await new Promise((resolve) => setTimeout(resolve, 25));
+    }
+    for (const each of recovered) t.after(() => each.shutdown());
+    const session = recovered[0] as SessionRuntime;
+    const inDoubt = await session.observe('2', LONG_WAIT);
+    assert.deepEqual(inDoubt.kind === 'interrupted' && [inDoubt.reason, inDoubt.tool, inDoubt.idempotencyKey], [
+      'inDoubt',
+      { name: 'charge' },
+      'agent-1:2:tool-2',
+    ]);
+    const end = await session.resumeCell('2', { result: 'done' }, LONG_WAIT);
+    assert.deepEqual([...texts(inDoubt), ...texts(end)], ['s=2', 'charged done', 'rate 2']);
+    const approval = await session.observe('3', LONG_WAIT);
+    assert.equal(approval.kind, 'interrupted');
+    assert.deepEqual(
+      delegate.calls.map((call) => call.tool.name),
+      ['rate'],
+    );
+  });
+});

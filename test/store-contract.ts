@@ -1,0 +1,112 @@
+// SPEC §16's store contract, one for every store (stores.test.ts runs it for memoryStore and
+// sqliteStore, postgres-store.test.ts for postgresStore): a lease per session whose epoch fences
+// off a former owner (ERR_SESSION_MOVED), write-ahead records kept in order and all-or-none, the
+// sessions listed with their summary, arguments checked, a closed store saying so.
+import assert from 'node:assert/strict';
+import { describe, test, type TestContext } from 'node:test';
+import type { CodeCellStore } from '../src/store/store.js';
+import { waitFor } from './helpers.js';
+
+export interface StoreKind {
+  name: string;
+  /** A new store; `shared`: a second store on the same data, where the kind has one. */
+  open(t: TestContext): { store: CodeCellStore; again?: () => CodeCellStore };
+}
+
+/** Until the lease (of `ms`) has run out by the store's clock. */
+const pastLease = async (ms: number): Promise<void> => {
+  const until = Date.now() + ms + 1;
+  await waitFor(() => Date.now() > until);
+};
+
+/** The contract's tests for one kind of store. */
+export function storeContract(kind: StoreKind): void {
+  describe(`${kind.name}: the store contract`, { timeout: 30_000 }, () => {
+    test('a session: created under a lease, records in order, listed with its summary and metadata', async (t) => {
+      const { store } = kind.open(t);
+      const lease = await store.create('chat-1', 'agent-a', 10_000, { user: 'ada' });
+      assert.deepEqual({ ...lease, expiresAt: 0 }, { key: 'chat-1', owner: 'agent-a', epoch: 1, expiresAt: 0 });
+      assert.ok(lease.expiresAt > Date.now());
+      await assert.rejects(store.create('chat-1', 'agent-b', 10_000, null), {
+        code: 'ERR_INVALID_REQUEST',
+        message: 'session chat-1 is in the store already',
+      });
+      await store.append('chat-1', 1, ['{"a":1}', '{"b":2}']);
+      await store.append('chat-1', 1, ['{"c":3}'], { openCells: 2, pausedCells: 1 });
+      assert.deepEqual(await store.records('chat-1'), ['{"a":1}', '{"b":2}', '{"c":3}']);
+      assert.equal(await store.records('nobody'), undefined);
+      const [listed, ...none] = await store.sessions();
+      assert.deepEqual(none, []);
+      assert.deepEqual(listed, {
+        key: 'chat-1',
+        owner: 'agent-a',
+        leaseExpiresAt: lease.expiresAt,
+        openCells: 2,
+        pausedCells: 1,
+        metadata: { user: 'ada' },
+      });
+      await store.rewrite('chat-1', 1, ['{"kept":true}']);
+      assert.deepEqual(await store.records('chat-1'), ['{"kept":true}']);
+      await store.append('chat-1', 1, ['{"d":4}']);
+      assert.deepEqual(await store.records('chat-1'), ['{"kept":true}', '{"d":4}']);
+      await store.remove('chat-1', 1);
+      assert.equal(await store.records('chat-1'), undefined);
+      assert.deepEqual(await store.sessions(), []);
+    });
+
+    test('a lease that ran out is adopted with the next epoch: the former owner is fenced off', async (t) => {
+      const { store, again } = kind.open(t);
+      const other = again?.() ?? store; // a second connection to the same file, where there is one
+      await store.create('s', 'agent-a', 50, null);
+      assert.equal(await other.adopt('s', 'agent-b', 10_000), undefined, 'not while the lease holds');
+      assert.deepEqual(await store.renew('agent-a', [{ key: 's', epoch: 1 }], 50), []);
+      await pastLease(50);
+      const adopted = await other.adopt('s', 'agent-b', 10_000);
+      assert.equal(adopted?.epoch, 2);
+      assert.equal(adopted?.owner, 'agent-b');
+      assert.equal(await other.adopt('nobody', 'agent-b', 10_000), undefined);
+      // The former owner wakes up: nothing it writes lands, and it learns why.
+      await assert.rejects(store.append('s', 1, ['{"late":true}']), {
+        code: 'ERR_SESSION_MOVED',
+        message: 'session s moved: another process adopted it (epoch 2; this one holds 1)',
+      });
+      await assert.rejects(store.remove('s', 1), { code: 'ERR_SESSION_MOVED' });
+      assert.deepEqual(await store.renew('agent-a', [{ key: 's', epoch: 1 }], 10_000), ['s']);
+      assert.deepEqual(await other.renew('agent-b', [{ key: 's', epoch: 2 }], 10_000), []);
+      await other.append('s', 2, ['{"mine":true}']);
+      assert.deepEqual(await store.records('s'), ['{"mine":true}']);
+      assert.equal((await store.sessions())[0]?.owner, 'agent-b');
+      await other.remove('s', 2);
+      await assert.rejects(other.append('s', 2, ['{}']), {
+        code: 'ERR_SESSION_MOVED',
+        message: 'session s is no longer in the store',
+      });
+    });
+
+    test('bad arguments are refused with what is wrong; a closed store says so', async (t) => {
+      const { store } = kind.open(t);
+      await assert.rejects(store.create('two words', 'a', 1_000, null), {
+        code: 'ERR_INVALID_REQUEST',
+        message: /key must be 1-200 letters, digits or _ \. : \/ @ -/,
+      });
+      await assert.rejects(store.create('k', '', 1_000, null), {
+        message: 'owner must be a string of 1-200 characters',
+      });
+      await assert.rejects(store.create('k', 'a', 0, null), {
+        message: 'leaseMs must be an integer from 1 to 86400000',
+      });
+      await assert.rejects(store.create('k', 'a', 1_000, 10n as never), { message: 'metadata must be a JSON value' });
+      await store.create('k', 'a', 1_000, null);
+      await assert.rejects(store.append('k', 0, []), { message: 'epoch must be an integer >= 1' });
+      await assert.rejects(store.append('k', 1, [{}] as never), {
+        message: 'records must be an array of strings (JSON texts)',
+      });
+      await assert.rejects(store.append('k', 1, [], { openCells: 1 } as never), {
+        message: 'summary must be { openCells, pausedCells } (integers)',
+      });
+      assert.deepEqual(await store.records('k'), [], 'nothing of a refused write landed');
+      await store.close();
+      await assert.rejects(store.sessions(), { code: 'ERR_SHUTTING_DOWN', message: /store is closed/ });
+    });
+  });
+}
