@@ -4,19 +4,16 @@
 // store carries on), and a SessionRuntime recovered from it. Without PostgreSQL binaries here the
 // file says so in one line and skips (CI installs them: .ci/run).
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { once } from 'node:events';
-import { fileURLToPath } from 'node:url';
 import { after, describe, test, type TestContext } from 'node:test';
 import pg from 'pg';
 import { SessionRuntime } from '../src/index.js';
 import { postgresStore } from '../src/store/postgres-store.js';
 import type { CodeCellStore } from '../src/store/store.js';
-import { capturingLogger, LONG_WAIT, RecordingDelegate, texts, waitFor } from './helpers.js';
+import { crashAgent } from './agent-process.js';
+import { capturingLogger, LONG_WAIT, RecordingDelegate, texts } from './helpers.js';
 import { startPostgres } from './postgres-server.js';
 import { storeContract } from './store-contract.js';
 
-const AGENT = fileURLToPath(new URL('./fixtures/store-agent.js', import.meta.url));
 const server = await startPostgres();
 const skip = 'skip' in server ? server.skip : false;
 if ('stop' in server) after(() => server.stop());
@@ -104,18 +101,7 @@ describe('postgresStore: a real server', { timeout: 60_000, skip }, () => {
 
   test('an agent process killed with -9: another recovers its session from PostgreSQL', async (t) => {
     const url = database();
-    const child = spawn(process.execPath, ['--no-node-snapshot', AGENT, '--run-fixture', url], {
-      stdio: ['ignore', 'pipe', 'inherit'],
-    });
-    t.after(() => child.kill('SIGKILL'));
-    let out = '';
-    let exited = false;
-    child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
-    child.on('exit', () => (exited = true));
-    await waitFor(() => out.includes('READY') || exited, 30_000);
-    assert.equal(out.trim(), 'READY interrupted');
-    child.kill('SIGKILL');
-    await once(child, 'exit');
+    assert.equal(await crashAgent(t, url), 'READY interrupted');
     const store = postgresStore({ connectionString: url });
     t.after(() => store.close());
     const delegate = new RecordingDelegate({ rate: () => 2, approve: () => 'yes' });

@@ -4,19 +4,15 @@
 // answered calls are not made again, an idempotent call in doubt is made again with its key, any
 // other pauses its cell `inDoubt` — and the former owner is refused (ERR_SESSION_MOVED).
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { once } from 'node:events';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { describe, test, type TestContext } from 'node:test';
 import { SessionRuntime, type NestedToolCall, type SessionRuntimeDelegate } from '../src/index.js';
 import { memoryStore } from '../src/store/memory-store.js';
 import { sqliteStore } from '../src/store/sqlite-store.js';
 import type { CodeCellStore } from '../src/store/store.js';
 import { AGENT_CELLS, AGENT_TOOLS } from './fixtures/store-agent.js';
+import { crashAgent } from './agent-process.js';
 import { capturingLogger, hang, LONG_WAIT, RecordingDelegate, tempFolder, texts, waitFor } from './helpers.js';
-
-const AGENT = fileURLToPath(new URL('./fixtures/store-agent.js', import.meta.url));
 
 const TOOLS = [{ name: 'lookup' }, { name: 'charge' }, { name: 'rate', idempotent: true }];
 
@@ -216,18 +212,7 @@ for (const kind of stores) {
 describe('an agent process killed with -9, its session recovered by another', { timeout: 60_000 }, () => {
   test('completed cells stand, the call in doubt is reported, the approval waits through two recoveries', async (t) => {
     const path = join(tempFolder(t, 'codecell-agent-'), 'agent.db');
-    const child = spawn(process.execPath, ['--no-node-snapshot', AGENT, '--run-fixture', path], {
-      stdio: ['ignore', 'pipe', 'inherit'],
-    });
-    t.after(() => child.kill('SIGKILL'));
-    let out = '';
-    child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
-    let exited = false;
-    child.on('exit', () => (exited = true));
-    await waitFor(() => out.includes('READY') || exited, 30_000);
-    assert.equal(out.trim(), 'READY interrupted');
-    child.kill('SIGKILL');
-    await once(child, 'exit');
+    assert.equal(await crashAgent(t, path), 'READY interrupted');
 
     const store = sqliteStore({ path });
     t.after(() => store.close());

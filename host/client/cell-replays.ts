@@ -3,8 +3,18 @@
 // or ends where it is — `memoryLimit` when its host named it as the cell whose isolate it lost
 // (host/catastrophe: it is never run again), else `hostLost` with its calls, saying why it could
 // not run again.
-import type { CellEvent, CellId, CellStreamEvent, TerminationReason } from '../../src/index.js';
-import { messageOf, traceMeta } from '../../src/internal.js';
+import type {
+  CallOutcome,
+  CellEvent,
+  CellId,
+  CellStreamEvent,
+  JsonValue,
+  NestedToolCall,
+  ReplayableCell,
+  SessionRuntimeDelegate,
+  TerminationReason,
+} from '../../src/index.js';
+import { messageOf, planInDoubt, toJsonText, traceMeta, type InDoubtPlan } from '../../src/internal.js';
 import { Methods, type SessionId } from '../wire/protocol.js';
 import type { HostLink } from './link.js';
 import type { SessionLedger } from '../../src/internal.js';
@@ -80,7 +90,47 @@ export class CellReplays {
 
   /** The session runs on a new host: every kept cell runs again there (cell/replay). */
   async replayAll(from: HostLink): Promise<void> {
-    await Promise.all([...this.#kept.keys()].map((cellId) => this.#replay(cellId, from)));
+    await Promise.all([...this.#kept.keys()].map((cellId) => this.#replay(cellId, from.name)));
+  }
+
+  /**
+   * A session recovered from its store (SPEC §16): each of its cells runs again on its host from
+   * the ledger read there — a call in doubt made again with its key (an idempotent tool's) or
+   * pausing the cell when it reaches it; one that cannot run again ends `agentLost`.
+   */
+  async recovered(cellIds: readonly CellId[], sessionKey: string, delegate: SessionRuntimeDelegate): Promise<void> {
+    const runs = cellIds.map(async (cellId) => {
+      const ledger = this.#ledger.cell(cellId);
+      const why = ledger === undefined ? 'its store kept nothing of it' : ledger.unreplayable;
+      if (ledger === undefined || why !== undefined)
+        return this.#lose(cellId, 'agentLost', `its agent process was lost, and it cannot run again: ${why}`);
+      ledger.detached();
+      this.#kept.set(cellId, Promise.withResolvers<boolean>());
+      const again = await this.#replay(cellId, 'its lost agent process', (cell) =>
+        planInDoubt(ledger, cell, sessionKey),
+      );
+      for (const call of again) void this.#makeAgain(call, delegate);
+    });
+    await Promise.all(runs);
+  }
+
+  /** A call in doubt of an idempotent tool, made again (written ahead as any call): its outcome goes to the cell. */
+  async #makeAgain(call: NestedToolCall, delegate: SessionRuntimeDelegate): Promise<void> {
+    const { cellId, callId } = call;
+    let answer: CallOutcome;
+    let text = '';
+    try {
+      this.#ledger.served(call);
+      await this.#ledger.written;
+      const result = await delegate.invokeTool(call, new AbortController().signal);
+      text = toJsonText(result) || '';
+      answer = { result: result as JsonValue | undefined };
+    } catch (error) {
+      answer = { error: messageOf(error) };
+      text = answer.error;
+    }
+    // Recorded, then sent to the cell (the settle of its replay).
+    this.#ledger.answered(cellId, callId, answer, text.length, 'result' in answer ? text : undefined);
   }
 
   /** No host took the session: the kept cells are lost. */
@@ -96,9 +146,11 @@ export class CellReplays {
    * Runs a kept cell on the session's new host from its ledger; the outcomes of its calls still
    * in flight go there as they come (cell/settle).
    */
-  async #replay(cellId: CellId, from: HostLink): Promise<void> {
+  async #replay(cellId: CellId, from: string, plan?: (cell: ReplayableCell) => InDoubtPlan): Promise<NestedToolCall[]> {
     const kept = this.#kept.get(cellId);
-    const cell = this.#ledger.replayable(cellId);
+    const replayable = this.#ledger.replayable(cellId);
+    const planned = typeof replayable === 'string' || plan === undefined ? undefined : plan(replayable);
+    const cell = planned?.cell ?? replayable;
     const { link, sessionId } = this.#session;
     let failure = typeof cell === 'string' ? cell : undefined;
     if (typeof cell !== 'string')
@@ -111,20 +163,34 @@ export class CellReplays {
       }
     this.#kept.delete(cellId);
     if (failure !== undefined) {
-      this.#lose(cellId, 'hostLost', `it could not run again on another host: ${failure}`);
+      this.#lose(
+        cellId,
+        plan === undefined ? 'hostLost' : 'agentLost',
+        `it could not run again on another host: ${failure}`,
+      );
       kept?.resolve(false);
-      return;
+      return [];
     }
-    this.#ledger.cell(cellId)?.replaying((callId, answer) => {
-      link.request(Methods.cellSettle, { sessionId, cellId, callId, answer }).catch(() => {});
+    this.#ledger.replaying(cellId, (callId, answer) => {
+      // With a store, once the outcome is durable (it was recorded just before).
+      const send = (): void =>
+        void link.request(Methods.cellSettle, { sessionId, cellId, callId, answer }).catch(() => {});
+      const written = this.#ledger.written;
+      if (written === undefined) send();
+      else written.then(send, () => {});
     });
-    this.#session.runsAgain(cellId, { type: 'replayed', from: from.name, to: link.name });
+    this.#session.runsAgain(cellId, { type: 'replayed', from, to: link.name });
     kept?.resolve(true);
+    return planned?.again ?? [];
   }
 
   /** The cell ends lost with its host: `terminated` with its calls as the ledger has them, and why. */
-  #lose(cellId: CellId, reason: Extract<TerminationReason, 'hostLost' | 'memoryLimit'>, detail: string): void {
-    const calls = this.#ledger.lost(cellId);
+  #lose(
+    cellId: CellId,
+    reason: Extract<TerminationReason, 'hostLost' | 'memoryLimit' | 'agentLost'>,
+    detail: string,
+  ): void {
+    const calls = this.#ledger.lost(cellId, reason === 'agentLost');
     this.#session.ended(cellId, { kind: 'terminated', cellId, items: [], reason, ...calls, detail });
   }
 }

@@ -7,24 +7,24 @@
 // HostClient: runs codecell-host child processes, or connects to hosts over the network (or to
 // one host over streams); places each new session on the least-loaded host that accepts it,
 // restarts or reconnects a host after it died, and creates sessions on them.
-import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { availableParallelism } from 'node:os';
 import type { Readable, Writable } from 'node:stream';
-import { fileURLToPath } from 'node:url';
 import {
   CodeCellError,
   type CellLimits,
   type Logger,
+  type RecoveryInfo,
   type SessionRuntimeDelegate,
   type SessionSnapshot,
 } from '../../src/index.js';
 import { checkDelegate, checkSessionKey, checkSnapshot, consoleLogger } from '../../src/internal.js';
 import { HostLink, type RehomeOptions } from './link.js';
+import { keptSessions, type KeptLog, type KeptSessions } from './kept-sessions.js';
+import { spawnLink } from './spawn-link.js';
 import { checkNetworkOptions, connectSocket, findHosts, type FoundHost, type NetworkOptions } from './network.js';
 import { HostSlot, type SlotKind } from './slot.js';
 import { streamCarrier } from '../wire/framing.js';
-import { HOST_NODE_FLAGS } from '../wire/host-process.js';
 import { Methods } from '../wire/protocol.js';
 import { openRemoteSession, type RemoteSessionOptions } from './open-session.js';
 import type { HostSession, Rehome, RemoteSession } from './remote-session.js';
@@ -54,8 +54,6 @@ export interface HostClientOptions extends RehomeOptions {
   livenessTimeoutMs?: number;
 }
 
-const HOST_MAIN = fileURLToPath(new URL('../bin/codecell-host.js', import.meta.url));
-
 /**
  * Refusals of session/create after which the session is tried on another host: nothing of it ran
  * yet (the host drains, is full, or is gone). A setup cell that started is never run twice.
@@ -73,10 +71,13 @@ export class HostClient {
   readonly #timers: ReturnType<typeof setInterval>[] = [];
   /** How a session moves to another host (undefined: `rehome: false`). */
   readonly #rehome: Rehome | undefined;
+  /** With a store: where the client's sessions are kept (SPEC §16). */
+  readonly #kept: KeptSessions | undefined;
 
-  private constructor(slots: HostSlot[], rehome: boolean) {
+  private constructor(slots: HostSlot[], options: RehomeOptions) {
+    this.#kept = keptSessions(options);
     this.#slots = slots;
-    this.#rehome = rehome ? (create, from) => this.#replace(create, from) : undefined;
+    this.#rehome = options.rehome !== false ? (create, from) => this.#replace(create, from) : undefined;
   }
 
   /** Spawns `codecell-host` (or `options.command`) processes and initializes them. */
@@ -91,7 +92,7 @@ export class HostClient {
       connect: () => spawnLink(options, logger),
     };
     const slots = Array.from({ length: processes }, () => new HostSlot('process', kind));
-    const client = new HostClient(slots, options.rehome !== false);
+    const client = new HostClient(slots, options);
     try {
       // One process now; the others as sessions need them (a slot not started counts as empty).
       await (client.#slots[0] as HostSlot).start();
@@ -126,7 +127,7 @@ export class HostClient {
       restart: false,
       connect: () => new HostLink(streamCarrier(input, output), undefined, logger, options),
     };
-    const client = new HostClient([new HostSlot('streams', kind)], false);
+    const client = new HostClient([new HostSlot('streams', kind)], { ...options, rehome: false });
     await (client.#slots[0] as HostSlot).start();
     return client;
   }
@@ -139,7 +140,7 @@ export class HostClient {
       );
     checkNetworkOptions(options);
     const logger = options.logger ?? consoleLogger;
-    const client = new HostClient([], options.rehome !== false);
+    const client = new HostClient([], options);
     const slotFor = (host: FoundHost): HostSlot =>
       new HostSlot(host.url, { network: true, restart: true, connect: () => connectSocket(host, options, logger) });
     const { hosts } = await findHosts({ ...options, logger });
@@ -219,15 +220,39 @@ export class HostClient {
     const key = checkSessionKey(options.key, 'options.key') ?? randomUUID();
     options.signal?.throwIfAborted();
     if (this.#closed) throw new CodeCellError('ERR_SHUTTING_DOWN', 'the HostClient is closed');
-    const session = await this.#place(delegate, { ...options, key });
+    const kept = await this.#kept?.create(key, options.metadata);
+    const session = await this.#place(delegate, { ...options, key }, kept).catch(async (error: unknown) => {
+      await kept?.log.end(true);
+      throw error;
+    });
     await session.setup(options.signal, options.setupTimeoutMs);
     return session;
+  }
+
+  /**
+   * Adopts the sessions of this client's store whose owner is gone (SPEC §16), each created again
+   * on a host, live, as SessionRuntime.recover does in process; `keys`: only these.
+   */
+  async recover(
+    delegateFor: (
+      info: RecoveryInfo,
+    ) => SessionRuntimeDelegate | undefined | Promise<SessionRuntimeDelegate | undefined>,
+    options: { keys?: string[] } = {},
+  ): Promise<RemoteSession[]> {
+    if (this.#kept === undefined)
+      throw new CodeCellError('ERR_INVALID_REQUEST', 'recover needs a store: HostClient.spawn({ store }) or connect');
+    return this.#kept.recover(delegateFor, options.keys, async (delegate, sessionOptions, kept) => {
+      const session = await this.#place(delegate, sessionOptions, kept);
+      await session.recovered();
+      return session;
+    });
   }
 
   /** Creates the session on the first host, least loaded first, that takes it. */
   async #place(
     delegate: SessionRuntimeDelegate,
     options: RemoteSessionOptions & { key: string },
+    kept?: KeptLog,
   ): Promise<HostSession> {
     const tried = new Set<HostSlot>();
     let lastError: unknown;
@@ -236,7 +261,7 @@ export class HostClient {
       slot.creating++;
       try {
         const link = slot.alive && slot.link !== undefined ? slot.link : await slot.start();
-        return await openRemoteSession(link, delegate, options, this.#rehome);
+        return await openRemoteSession(link, delegate, options, this.#rehome, kept);
       } catch (error) {
         const code = error instanceof CodeCellError ? error.code : '';
         if (!slot.network || options.signal?.aborted === true || !GO_ELSEWHERE.has(code)) throw error;
@@ -372,27 +397,4 @@ export class HostClient {
     timer.unref();
     this.#timers.push(timer);
   }
-}
-
-function spawnLink(options: HostClientOptions, logger: Logger): HostLink {
-  const child = spawn(options.command ?? process.execPath, options.args ?? [...HOST_NODE_FLAGS, HOST_MAIN], {
-    stdio: ['pipe', 'pipe', options.stderr ?? 'inherit'],
-    env: options.env ?? process.env,
-  });
-  const link = new HostLink(streamCarrier(child.stdout as Readable, child.stdin as Writable), child, logger, {
-    ...options,
-    handOff: options.rehome !== false,
-  });
-  child.on('error', (error) => {
-    link.die(new CodeCellError('ERR_HOST_EXITED', `codecell-host failed to start: ${error.message}`, { cause: error }));
-    // A process that never started (no such command, not executable) has no exit to wait for.
-    if (child.pid === undefined) link.exited();
-  });
-  child.on('exit', (code, signal) => {
-    link.die(
-      new CodeCellError('ERR_HOST_EXITED', `codecell-host exited (code ${code ?? 'none'}, signal ${signal ?? 'none'})`),
-    );
-    link.exited();
-  });
-  return link;
 }

@@ -3,7 +3,14 @@
 // routed to sessions through a PendingRouter.
 import type { ChildProcess } from 'node:child_process';
 import type { Carrier } from '../wire/carrier.js';
-import { CodeCellError, PendingRouter, type CellLimits, type Logger, type RoutedEntry } from '../../src/index.js';
+import {
+  CodeCellError,
+  PendingRouter,
+  type CellLimits,
+  type CodeCellStore,
+  type Logger,
+  type RoutedEntry,
+} from '../../src/index.js';
 import { CODECELL_VERSION } from '../../src/internal.js';
 import { IncomingCalls, type InboundRequest } from './incoming-calls.js';
 
@@ -58,6 +65,13 @@ export interface RehomeOptions {
    * `false`: a session ends with its host (ERR_HOST_EXITED).
    */
   rehome?: boolean;
+  /**
+   * Where the client's sessions outlive its process (SPEC §16): what it keeps of each (its
+   * ledger) is written there, and `client.recover` adopts them in another process.
+   */
+  store?: CodeCellStore;
+  /** With a store: how long a session's lease lasts unless renewed (ms; default 10 000). */
+  leaseMs?: number;
 }
 
 export interface LinkOptions extends LivenessOptions {

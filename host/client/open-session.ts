@@ -5,6 +5,7 @@ import { ledgerFigures, type LedgerFigures } from '../../src/internal.js';
 import { HostSession, type Rehome } from './remote-session.js';
 import type { HostLink } from './link.js';
 import { createOnHost, type CreateParams, type RemoteSessionOptions } from './session-create.js';
+import type { KeptLog } from './kept-sessions.js';
 
 export type { RemoteSessionOptions } from './session-create.js';
 
@@ -17,14 +18,17 @@ export async function openRemoteSession(
   delegate: SessionRuntimeDelegate,
   options: RemoteSessionOptions & { key: string },
   rehome: Rehome | undefined,
+  kept?: KeptLog,
 ): Promise<HostSession> {
-  const { signal, setupTimeoutMs: _, ...given } = options;
+  const { signal, setupTimeoutMs: _, metadata: _m, ...given } = options;
   // Re-homing, the session's figures are the client's own, said outright (within the host's caps):
   // what it keeps of the session is bounded by them, and the host's cannot differ.
   const params: CreateParams =
     rehome === undefined ? given : { ...given, limits: { ...given.limits, ...ownFigures(given.limits, link.limits) } };
-  const wire: CreateParams = rehome === undefined ? params : { ...params, mirror: true };
-  return createOnHost(link, wire, signal, (created) => new HostSession(link, created, delegate, params, rehome));
+  // A recovered session (its ledger from the store) is created as a moved one: no setup again.
+  const moved = kept?.ledger === undefined ? {} : { moved: true };
+  const wire: CreateParams = rehome === undefined ? params : { ...params, mirror: true, ...moved };
+  return createOnHost(link, wire, signal, (created) => new HostSession(link, created, delegate, params, rehome, kept));
 }
 
 /**

@@ -101,6 +101,11 @@ export class RemoteCells {
   }
 
   /** The call the cell is paused at, as the delegate got it (undefined unless it is paused). */
+  /** Whether the cell is paused at a call a recovery found in doubt (SPEC §16). */
+  pausedInDoubt(cellId: CellId): boolean {
+    return this.#paused.get(cellId)?.reason === 'inDoubt';
+  }
+
   pausedCall(cellId: CellId, sessionKey: string): NestedToolCall | undefined {
     const paused = this.#paused.get(cellId);
     if (paused === undefined) return undefined;

@@ -41,6 +41,7 @@ import { SessionCore } from './session-core.js';
 import type { CreatedSession, CreateParams } from './session-create.js';
 import type { Rehome } from './session-move.js';
 import type { HostLink, Inbound, LinkedSession } from './link.js';
+import type { KeptLog } from './kept-sessions.js';
 
 export type { Rehome } from './session-move.js';
 
@@ -99,9 +100,10 @@ export class HostSession extends SessionBase implements RemoteSession, LinkedSes
     delegate: SessionRuntimeDelegate,
     params: CreateParams,
     rehome?: Rehome,
+    kept?: KeptLog,
   ) {
     super();
-    this.#core = new SessionCore(link, created, delegate, params, rehome, () => this.shuttingDown);
+    this.#core = new SessionCore(link, created, delegate, params, rehome, () => this.shuttingDown, kept);
     this.setupCellId = created.setupCellId;
     this.#setupInitial =
       created.setupCellId === undefined
@@ -212,8 +214,15 @@ export class HostSession extends SessionBase implements RemoteSession, LinkedSes
     // As in-process: a cell that is not paused is refused before its observer is looked at.
     const call = this.#core.cells.pausedCall(cellId, this.key);
     if (call === undefined) throw notInterrupted(cellId);
-    // A person's decision becomes the call's outcome here, where the delegate is.
-    const outcome = await this.#answers.run(cellId, (signal) => outcomeOf(checked, call, this.#core.delegate, signal));
+    if ('retry' in checked && !this.#core.cells.pausedInDoubt(cellId))
+      throw new CodeCellError(
+        'ERR_INVALID_REQUEST',
+        `cell ${cellId} is not paused at a call in doubt: retry is for those`,
+      );
+    // A person's decision becomes the call's outcome here, where the delegate is (a call made now
+    // is written ahead, with a store, as any call).
+    const delegate = this.#core.aheadOf(this.#core.delegate);
+    const outcome = await this.#answers.run(cellId, (signal) => outcomeOf(checked, call, delegate, signal));
     this.#assertCellUsable(cellId);
     if (!this.#core.cells.isPaused(cellId)) throw notInterrupted(cellId);
     return this.#core.observers.resume(cellId, observe, (link, sessionId) =>
@@ -261,6 +270,8 @@ export class HostSession extends SessionBase implements RemoteSession, LinkedSes
     } finally {
       core.endAll(new CodeCellError('ERR_SHUTTING_DOWN', 'the session was shut down'));
       link.forget(sessionId);
+      // Ended here, not moved away: nothing of it is left in its store to recover.
+      await core.kept?.log.end(core.movedAway === undefined);
     }
     // Like the in-process session: the delegate calls it aborted settle (or their deadline passes),
     // and cellClosed calls already running are waited for, within the deadline of the callbacks.
@@ -299,6 +310,11 @@ export class HostSession extends SessionBase implements RemoteSession, LinkedSes
     this.#core.receive(entry);
   }
 
+  /** A session recovered from its store lives here now: its open cells run again (SessionCore#recovered). */
+  async recovered(): Promise<void> {
+    await this.#core.recovered();
+  }
+
   callsCancelled(cellId: CellId, running: Promise<unknown>[]): void {
     this.#core.callsCancelled(cellId, running);
   }
@@ -312,7 +328,8 @@ export class HostSession extends SessionBase implements RemoteSession, LinkedSes
   }
 
   #assertUsable(): void {
-    const { hostDead, suspending } = this.#core;
+    const { hostDead, suspending, movedAway } = this.#core;
+    if (movedAway !== undefined) throw movedAway;
     if (hostDead !== undefined)
       throw new CodeCellError('ERR_HOST_EXITED', `codecell-host of this session has exited: ${hostDead.message}`);
     this.assertNotShuttingDown();

@@ -49,6 +49,8 @@ export interface ServedCalls {
   answered(cellId: string, callId: string, answer: CallOutcome, bytes: number, resultText?: string): void;
   /** The delegate asked to pause the cell at this call (its payload as JSON text). */
   interrupted(cellId: string, callId: string, payload: string): void;
+  /** With a store: resolves once what was heard so far is durable (the answer waits for it). */
+  readonly written?: Promise<void> | undefined;
 }
 
 /**
@@ -65,6 +67,12 @@ export function serveDelegateCall(
   const { cellId, callId } = call.value as { cellId: string; callId: string };
   const answered = (answer: CallOutcome, bytes: number, resultText?: string): void =>
     served?.answered(cellId, callId, answer, bytes, resultText);
+  /** Sends the answer once its outcome is durable (with a store; at once without). */
+  const reply = (send: () => void): void => {
+    const written = served?.written;
+    if (written === undefined) send();
+    else written.then(send, () => {});
+  };
   // The table pairs each name with the delegate method of that name and its argument.
   const method = delegate[name] as (value: unknown, signal: AbortSignal) => unknown;
   const row: DelegateCall = DelegateCalls[name];
@@ -85,7 +93,7 @@ export function serveDelegateCall(
         // What cannot cross as JSON fails the call here, as in-process, instead of the answer.
         const message = `${subjectOf(name, call)} returned a value that is not JSON: ${messageOf(error)}`;
         answered({ error: message }, message.length);
-        return call.fail(new ErrorAnswer(JsonRpcErrors.delegateFailed, message));
+        return reply(() => call.fail(new ErrorAnswer(JsonRpcErrors.delegateFailed, message)));
       }
       // Each UTF-8 byte is at most one UTF-16 unit, and each unit at most 3 bytes: measured only
       // when the length alone cannot tell. The size is the value's, as in-process.
@@ -94,13 +102,13 @@ export function serveDelegateCall(
         if (size > bound.bytes) {
           const message = `${subjectOf(name, call)} result is ${size} bytes, over ${bound.what}`;
           answered({ error: message }, message.length);
-          return call.fail(new ErrorAnswer(JsonRpcErrors.delegateFailed, message));
+          return reply(() => call.fail(new ErrorAnswer(JsonRpcErrors.delegateFailed, message)));
         }
       }
       // The value's own text, inside the answer's `{"value":…}` (none: `{}`).
       const resultText = text.length === EMPTY_ANSWER_BYTES ? '' : text.slice(VALUE_PREFIX_BYTES, -1);
       answered({ result: value as JsonValue | undefined }, text.length, resultText);
-      call.answer(new JsonText(text));
+      reply(() => call.answer(new JsonText(text)));
     },
     (error: unknown) => {
       const interrupt = isCellInterrupt(error) ? interruptPayload(error.payload) : undefined;
@@ -113,7 +121,7 @@ export function serveDelegateCall(
       if (!call.open) return; // given up by the host (cell/cancel, shutdown): no answer to make
       const kind = errorKindOf(error);
       const data = interrupt !== undefined ? { interrupt } : kind === '' ? undefined : { kind };
-      call.fail(new ErrorAnswer(JsonRpcErrors.delegateFailed, message, data));
+      reply(() => call.fail(new ErrorAnswer(JsonRpcErrors.delegateFailed, message, data)));
     },
   );
 }

@@ -24,6 +24,7 @@ import type { CreatedSession, CreateParams } from './session-create.js';
 import { SessionInbox } from './session-inbox.js';
 import { ledgerFigures, SessionLedger } from '../../src/internal.js';
 import { SessionMove, type MovingSession, type Rehome } from './session-move.js';
+import type { KeptLog } from './kept-sessions.js';
 
 export class SessionCore implements LinkedSession, MovingSession {
   /** The host the session lives on, and its id there (both change when it moves). */
@@ -55,6 +56,10 @@ export class SessionCore implements LinkedSession, MovingSession {
   /** Whether the public session is shutting down. */
   readonly #shuttingDown: () => boolean;
 
+  /** With a store: the session's place there (SPEC §16), and why it can keep it no more. */
+  readonly kept: KeptLog | undefined;
+  movedAway: CodeCellError | undefined;
+
   constructor(
     link: HostLink,
     created: CreatedSession,
@@ -62,6 +67,7 @@ export class SessionCore implements LinkedSession, MovingSession {
     params: CreateParams,
     rehome: Rehome | undefined,
     shuttingDown: () => boolean,
+    kept?: KeptLog,
   ) {
     this.link = link;
     this.sessionId = created.sessionId;
@@ -78,8 +84,15 @@ export class SessionCore implements LinkedSession, MovingSession {
     const view = this.#view();
     if (rehome !== undefined) {
       // Sent again on another host without setup: its effects are in the stored values.
-      const { setupSource: _, restore, ...own } = params;
-      this.ledger = new SessionLedger(ledgerFigures(params.limits), restore, params.tools);
+      const { setupSource: _, restore, mirror: _m, moved: _v, ...own } = params;
+      this.ledger = kept?.ledger ?? new SessionLedger(ledgerFigures(params.limits), restore, params.tools);
+      this.kept = kept;
+      if (kept !== undefined) {
+        // Its options first (what a recovery creates it with again), then all its ledger learns.
+        kept.log.write(JSON.stringify({ t: 'session', options: own })).catch(() => {});
+        this.ledger.logTo((record) => kept.log.write(record));
+        kept.attach({ ledger: this.ledger, lost: (error) => this.#storeLost(error) });
+      }
       this.ledger.attached(created.limits);
       if (created.setupCellId !== undefined) this.ledger.admitted(created.setupCellId);
       this.move = new SessionMove(this, rehome, this.ledger, own);
@@ -230,6 +243,46 @@ export class SessionCore implements LinkedSession, MovingSession {
     // Cells that were to run again on another host are lost: no host took the session.
     this.replays?.loseAll();
     this.endAll(error);
+  }
+
+  /**
+   * A session recovered from its store now lives on this host: its open cells run again here from
+   * their journals (a call in doubt as SPEC §16 says), paused ones paused; one that cannot ends
+   * `agentLost`.
+   */
+  async recovered(): Promise<void> {
+    const ledger = this.ledger as SessionLedger;
+    for (const cellId of ledger.cellIds) {
+      this.cells.admitted(cellId);
+      const replayable = ledger.replayable(cellId);
+      if (typeof replayable !== 'string' && replayable.paused !== undefined)
+        this.cells.delivered(cellId, replayable.paused);
+    }
+    await this.replays?.recovered(ledger.cellIds, this.key, this.delegate);
+  }
+
+  /** `delegate`, its calls written ahead when the session has a store (a call made outside a cell's run). */
+  aheadOf(delegate: SessionRuntimeDelegate): Pick<SessionRuntimeDelegate, 'invokeTool'> {
+    const ledger = this.ledger;
+    if (this.kept === undefined || ledger === undefined) return delegate;
+    return {
+      invokeTool: async (call, signal) => {
+        ledger.served(call);
+        await ledger.written;
+        return delegate.invokeTool(call, signal);
+      },
+    };
+  }
+
+  /** The store can keep the session no more (another process adopted it): it ends, and says why. */
+  #storeLost(error: Error): void {
+    this.movedAway =
+      error instanceof CodeCellError
+        ? error
+        : new CodeCellError('ERR_SESSION_MOVED', `the session's store can keep it no more: ${messageOf(error)}`);
+    const { link, sessionId } = this;
+    link.request(Methods.sessionShutdown, { sessionId }).catch(() => {});
+    this.fail(this.movedAway);
   }
 
   /** The cell runs on the session's new host (CellReplays): its followers and observers carry on there. */

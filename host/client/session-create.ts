@@ -4,6 +4,7 @@ import {
   CodeCellError,
   type CellId,
   type CellLimits,
+  type JsonValue,
   type SessionSnapshot,
   type ToolDefinition,
 } from '../../src/index.js';
@@ -26,6 +27,8 @@ export interface RemoteSessionOptions {
    * begin with it, on whichever host it lives. Default: a new random one.
    */
   key?: string;
+  /** With the client's store: what `store.sessions()` and a recovery's `delegateFor` see of it (JSON). */
+  metadata?: JsonValue;
   /** Abandons the creation (the host's session is shut down): rejects with the signal's reason. */
   signal?: AbortSignal;
   /** Bound on the setup cell reaching its first frontier (default 60 000 ms). */
@@ -47,7 +50,7 @@ export interface CreatedSession {
 }
 
 /** session/create's params: the session's own options, what a resume restores, and the mirror. */
-export type CreateParams = Omit<RemoteSessionOptions, 'signal' | 'setupTimeoutMs' | 'key'> & {
+export type CreateParams = Omit<RemoteSessionOptions, 'signal' | 'setupTimeoutMs' | 'key' | 'metadata'> & {
   key: string;
   mirror?: boolean;
   moved?: boolean;

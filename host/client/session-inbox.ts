@@ -11,6 +11,9 @@ import type { RemoteCells } from './remote-cells.js';
 import type { RemoteStreams } from './remote-streams.js';
 import type { ResultBounds } from './result-bounds.js';
 import { serveDelegateCall } from './serve-call.js';
+import { messageOf } from '../../src/internal.js';
+import { ErrorAnswer } from '../wire/messages.js';
+import { JsonRpcErrors } from '../wire/protocol.js';
 import type { SessionLedger } from '../../src/internal.js';
 
 /** The session's parts the inbox hands things to (HostSession's). */
@@ -73,12 +76,19 @@ export class SessionInbox {
     // The cell's journal up to this call first: the ledger then knows what the call follows.
     if (request.journal !== undefined) ledger?.journaled(call.cellId, request.journal.start, request.journal.update);
     const bound = bounds.of(call.cellId, cells.isKnown(call.cellId));
-    if (request.name !== 'invokeTool') {
-      ledger?.notified(call.cellId);
-      return serveDelegateCall(delegate, request, bound);
-    }
-    ledger?.served(call);
-    serveDelegateCall(delegate, request, bound, ledger);
+    const notify = request.name !== 'invokeTool';
+    if (notify) ledger?.notified(call.cellId);
+    else ledger?.served(call);
+    const serve = (): void => serveDelegateCall(delegate, request, bound, notify ? undefined : ledger);
+    // With a store, the delegate gets the call once its record (and the journal before it) is durable.
+    const written = ledger?.written;
+    if (written === undefined) return serve();
+    written.then(serve, (error: unknown) => {
+      if (request.call.open)
+        request.call.fail(
+          new ErrorAnswer(JsonRpcErrors.delegateFailed, `the session's store failed: ${messageOf(error)}`),
+        );
+    });
   }
 
   /** A notification from the host about the session or one of its cells. */

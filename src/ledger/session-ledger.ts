@@ -5,7 +5,17 @@
 // own figures: a host that breaks one throws BrokeBound (its link treats it as lost).
 import { DEFAULT_LIMITS, type CellLimits } from '../limits.js';
 import type { PausedCellSnapshot, ReplayableCell } from '../session/snapshot.js';
-import type { CallOutcome, CellEvent, CellId, NestedToolCall, ToolCallRecord, ToolDefinition } from '../types.js';
+import { toJsonText } from '../json.js';
+import type {
+  CallOutcome,
+  CellEvent,
+  CellId,
+  JsonValue,
+  NestedToolCall,
+  ToolCallRecord,
+  ToolDefinition,
+} from '../types.js';
+import type { LogRecord } from './log-records.js';
 import { CellLedger, type LedgerBudget } from './cell-ledger.js';
 import { BrokeBound, type PartStart, type PartUpdate } from './ledger-parts.js';
 import { StoredHistory } from './stored-history.js';
@@ -45,6 +55,10 @@ export class SessionLedger {
   /** The session's own tools (what a start without `tools` runs), and its limits on the current host. */
   readonly #tools: ToolDefinition[];
   #limits: CellLimits | undefined;
+  /** With a store: where each record goes, the last one written, and the cells the log has paused. */
+  #log: ((record: string) => Promise<void>) | undefined;
+  #written: Promise<void> | undefined;
+  readonly #paused = new Set<CellId>();
 
   constructor(
     figures: LedgerFigures,
@@ -70,6 +84,7 @@ export class SessionLedger {
    * `limits`: the session's there (what a start without `limits` runs with).
    */
   attached(limits?: CellLimits): void {
+    this.#record(limits === undefined ? { t: 'attached' } : { t: 'attached', limits });
     this.#limits = limits;
     this.#base = this.#stored.commits;
     this.#hostCommits = 0;
@@ -85,6 +100,7 @@ export class SessionLedger {
 
   /** session/stored: a commit of the session's stored values (the keys written, as JSON texts). */
   committed(values: Record<string, string>): void {
+    this.#record({ t: 'stored', values });
     if (!this.#stored.commit(values))
       throw new BrokeBound(`stored values past the session's maxStoredBytes (${this.#figures.maxStoredBytes})`);
     this.#hostCommits++;
@@ -112,6 +128,7 @@ export class SessionLedger {
 
   /** The host admitted the cell (`limits`: the cell's own, if it set any). */
   admitted(cellId: CellId, limits?: Partial<CellLimits>): void {
+    this.#record(limits === undefined ? { t: 'admitted', cellId } : { t: 'admitted', cellId, limits });
     this.#unadmitted.delete(cellId);
     this.cellSeen(cellId);
     if (!this.#closedEarly.delete(cellId)) this.#running.add(cellId);
@@ -136,6 +153,12 @@ export class SessionLedger {
 
   /** cell/journal (or a delegate call's `journal`): what the cell runs, or what it consumed since. */
   journaled(cellId: CellId, start: PartStart | undefined, update: PartUpdate | undefined): void {
+    this.#record({
+      t: 'journal',
+      cellId,
+      ...(start === undefined ? {} : { start }),
+      ...(update === undefined ? {} : { update }),
+    });
     const ledger = this.#cells.get(cellId) ?? this.#expected(cellId);
     if (ledger === undefined) return; // a cell whose end this client has read: nothing is kept of it
     if (start !== undefined) {
@@ -160,6 +183,8 @@ export class SessionLedger {
   /** The delegate is about to serve the cell's call. */
   served(call: NestedToolCall): void {
     (this.#cells.get(call.cellId) ?? this.#expected(call.cellId, false))?.served(call);
+    const { cellId, callId, tool, input, idempotencyKey } = call;
+    this.#record({ t: 'started', cellId, callId, tool, input, idempotencyKey });
   }
 
   settled(cellId: CellId, callId: string, outcome: 'returned' | 'threw'): void {
@@ -167,17 +192,23 @@ export class SessionLedger {
   }
 
   answered(cellId: CellId, callId: string, answer: CallOutcome, bytes: number, resultText?: string): void {
+    // Recorded first: a cell running again elsewhere is sent it once `written` (CellReplays).
+    const ok = 'result' in answer;
+    const payload = ok ? (resultText ?? (toJsonText(answer.result) || '')) : answer.error;
+    this.#record({ t: 'outcome', cellId, callId, ok, payload, errorKind: '' });
     this.#cells.get(cellId)?.answered(callId, answer, bytes, resultText);
   }
 
   /** The delegate asked to pause the cell at this call (a CellInterrupt; its payload's JSON text). */
   interrupted(cellId: CellId, callId: string, payload: string): void {
     this.#cells.get(cellId)?.interrupted(callId, payload);
+    this.#record({ t: 'pause', cellId, callId, payload: JSON.parse(payload) as JsonValue });
   }
 
   /** A notification of the cell reached the delegate. */
   notified(cellId: CellId): void {
     this.#cells.get(cellId)?.notified();
+    this.#record({ t: 'notified', cellId });
   }
 
   /** An answer about the cell reached this client (its items count as seen). */
@@ -185,6 +216,42 @@ export class SessionLedger {
     const ledger = this.#cells.get(cellId);
     ledger?.itemsSeen(event.items.length);
     ledger?.observed(event);
+    // A log keeps whether the cell is paused (not every answer).
+    if (event.kind === 'interrupted') {
+      this.#paused.add(cellId);
+      this.#record({ t: 'paused', cellId, event: { ...event, items: [] } });
+    } else if (this.#paused.delete(cellId)) this.#record({ t: 'paused', cellId, event: null });
+  }
+
+  /** The cell runs again on a new host (or after a recovery): `settle` takes the outcomes it waits for. */
+  replaying(cellId: CellId, settle: (callId: string, answer: CallOutcome) => void): void {
+    const ledger = this.#cells.get(cellId);
+    if (ledger === undefined) return;
+    this.#record({ t: 'replayed', cellId });
+    ledger.replaying(settle);
+  }
+
+  /** From now on, what the ledger learns is written to `log` too (a session with a store, SPEC §16). */
+  logTo(log: (record: string) => Promise<void>): void {
+    this.#log = log;
+  }
+
+  /** How many of its cells are paused, as its log says (what `store.sessions()` lists). */
+  get pausedCount(): number {
+    return this.#paused.size;
+  }
+
+  /** Resolves once every record written so far is durable (undefined without a log). */
+  get written(): Promise<void> | undefined {
+    return this.#written;
+  }
+
+  #record(record: LogRecord): void {
+    if (this.#log === undefined) return;
+    const written = this.#log(JSON.stringify(record));
+    // A write that fails ends the session (its log says so): nothing waits on it unheard.
+    written.catch(() => {});
+    this.#written = written;
   }
 
   /** cell/closed: the cell runs on the host no more (its ledger stays until its end is read). */
@@ -198,6 +265,8 @@ export class SessionLedger {
   drop(cellId: CellId): void {
     const ledger = this.#cells.get(cellId);
     if (ledger === undefined) return;
+    this.#record({ t: 'end', cellId });
+    this.#paused.delete(cellId);
     this.#cells.delete(cellId);
     this.#unadmitted.delete(cellId);
     const commit = this.#startedAt.get(cellId);
@@ -205,9 +274,12 @@ export class SessionLedger {
     if (commit !== undefined) this.#stored.release(commit);
   }
 
-  /** The cell was lost with its host: its calls as they stand now; nothing of it is kept after. */
-  lost(cellId: CellId): LostCalls {
-    const calls = this.#cells.get(cellId)?.lost() ?? { toolCalls: [] };
+  /**
+   * The cell was lost with its host (`inDoubt`: with its agent process, SPEC §16): its calls as
+   * they stand now; nothing of it is kept after.
+   */
+  lost(cellId: CellId, inDoubt = false): LostCalls {
+    const calls = this.#cells.get(cellId)?.lost(inDoubt) ?? { toolCalls: [] };
     this.drop(cellId);
     this.#running.delete(cellId);
     return calls;

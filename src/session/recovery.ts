@@ -7,16 +7,15 @@
 import { CodeCellError, messageOf } from '../errors.js';
 import { isCellInterrupt } from '../interrupt.js';
 import type { CellLedger } from '../ledger/cell-ledger.js';
+import { planInDoubt } from '../ledger/in-doubt.js';
 import { PROCESS_OWNER } from '../store/session-log.js';
 import { DEFAULT_LEASE_MS, type CodeCellStore, type StoreLease } from '../store/store.js';
-import { idempotencyKey } from '../cell/tool-calls.js';
-import type { CallOutcome, JsonValue, Logger, NestedToolCall, SessionRuntimeDelegate } from '../types.js';
+import type { CallOutcome, Logger, NestedToolCall, SessionRuntimeDelegate } from '../types.js';
 import { checkDelegate } from '../validate.js';
 import type { HostedCells } from './hosted-cells.js';
-import { readLog, type ReadLog } from './log-records.js';
+import { readLog, type ReadLog } from '../ledger/log-records.js';
 import type { RecoverOptions, RecoveryInfo } from './runtime-api.js';
 import type { SessionDurability } from './session-durability.js';
-import type { ReplayableCell } from './snapshot.js';
 
 type DelegateFor = (
   info: RecoveryInfo,
@@ -78,45 +77,12 @@ async function runAgain<S>(read: ReadLog, adopted: Adopted<S>, delegate: Session
       hosted.loseCell(cellId, ledger.lost(true), `its agent process was lost, and it cannot run again: ${replayable}`);
       continue;
     }
-    const again: NestedToolCall[] = [];
-    const inDoubt: string[] = [];
-    for (const callId of ledger.inDoubt) {
-      const call = callOf(replayable, callId, read.options.key as string);
-      if (call === undefined) continue;
-      const idempotent =
-        replayable.tools[replayable.journal.calls.find((each) => each.callId === callId)?.index ?? -1]?.idempotent;
-      if (idempotent === true) again.push(call);
-      else inDoubt.push(callId);
-    }
-    const cell: ReplayableCell = {
-      ...replayable,
-      outstanding: replayable.outstanding.filter((callId) => !inDoubt.includes(callId)),
-      queued: [
-        ...(replayable.queued ?? []),
-        ...inDoubt.map((callId) => ({ callId, payload: null, inDoubt: true as const })),
-      ],
-    };
+    const { cell, again } = planInDoubt(ledger, replayable, read.options.key as string);
     await durable.replayed(cellId);
     await hosted.replayCell(cell);
     ledger.replaying((callId, answer) => hosted.settleCall(cellId, callId, answer));
     for (const call of again) void makeAgain(call, delegate, durable, hosted);
   }
-}
-
-/** The call as its delegate got it (undefined when its journal does not hold it). */
-function callOf(cell: ReplayableCell, callId: string, sessionKey: string): NestedToolCall | undefined {
-  const journaled = cell.journal.calls.find((each) => each.callId === callId);
-  const tool = journaled === undefined ? undefined : cell.tools[journaled.index];
-  if (journaled === undefined || tool === undefined) return undefined;
-  const { name, namespace } = tool;
-  return {
-    cellId: cell.cellId,
-    callId,
-    tool: namespace === undefined ? { name } : { name, namespace },
-    kind: tool.kind ?? 'function',
-    input: journaled.inputJson === '' ? undefined : (JSON.parse(journaled.inputJson) as JsonValue),
-    idempotencyKey: idempotencyKey(sessionKey, cell.cellId, callId),
-  };
 }
 
 /** An idempotent call in doubt is made again, with its idempotency key, written ahead as any call. */

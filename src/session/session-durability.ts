@@ -9,7 +9,7 @@ import type { CodeCellStore, StoreLease } from '../store/store.js';
 import { PROCESS_OWNER, SessionLog } from '../store/session-log.js';
 import type { CellEvent, CellId, JsonValue, NestedToolCall, SessionRuntimeDelegate } from '../types.js';
 import type { HostedCells, JournalTaken } from './hosted-cells.js';
-import { compactLog, type LogRecord } from './log-records.js';
+import { compactLog, type LogRecord } from '../ledger/log-records.js';
 import type { StoreOptions } from './options.js';
 import type { SessionSnapshot } from './snapshot.js';
 

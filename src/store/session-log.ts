@@ -61,6 +61,11 @@ export class SessionLog {
     );
   }
 
+  /** Why the log can write no more (undefined while it can). */
+  get failure(): Error | undefined {
+    return this.#failed;
+  }
+
   /** The lease's epoch once held (a failed creation rejects). */
   async epoch(): Promise<number> {
     return (await this.#lease).epoch;

@@ -1,19 +1,24 @@
-// The records a session with a store writes (SPEC §16, ADR 21), and how they are read back: into
-// the session's ledger (src/ledger), the one record per cell a re-homing client keeps too, which
-// makes of them what a recovery runs — stored values, cell ids, each open cell as it runs again.
-// A record is one JSON text; the store keeps them in order and knows nothing of what they say.
+// The records a session with a store writes (SPEC §16, ADR 21) — an in-process session from its
+// cells (session-durability.ts), a remote one from its ledger as it learns (session-ledger.ts) —
+// and how they are read back: into the session's ledger, which makes of them what a recovery
+// runs — stored values, cell ids, each open cell as it runs again. A record is one JSON text;
+// the store keeps them in order and knows nothing of what they say.
 import { mergeLimits, DEFAULT_LIMITS, type CellLimits } from '../limits.js';
-import { BrokeBound, type PartStart, type PartUpdate } from '../ledger/ledger-parts.js';
-import { ledgerFigures, SessionLedger } from '../ledger/session-ledger.js';
+import { BrokeBound, type PartStart, type PartUpdate } from './ledger-parts.js';
+import { ledgerFigures, SessionLedger } from './session-ledger.js';
 import type { CellEvent, CellId, JsonValue, NestedToolCall } from '../types.js';
-import type { SessionSnapshot } from './snapshot.js';
+import type { SessionSnapshot } from '../session/snapshot.js';
 
 /** One record of a session's log. */
 export type LogRecord =
   /** The session on a process (its first record, and again after each recovery). */
   | { t: 'session'; options: SessionSnapshot['options'] }
-  /** A cell that keeps no journal was admitted (one that does begins with its journal's start). */
-  | { t: 'admitted'; cellId: CellId }
+  /** The session lives on a host from now (its commits count from here), with these limits there. */
+  | { t: 'attached'; limits?: CellLimits }
+  /** A cell was admitted (`limits`: its own); one whose journal is written begins with its start. */
+  | { t: 'admitted'; cellId: CellId; limits?: Partial<CellLimits> }
+  /** A notification of the cell goes to the delegate (a remote session's). */
+  | { t: 'notified'; cellId: CellId }
   /** A part of a cell's journal: what it runs (first), what it consumed since. */
   | { t: 'journal'; cellId: CellId; start?: PartStart; update?: PartUpdate }
   /** A call goes to the delegate (written before it does). */
@@ -59,16 +64,20 @@ export function readLog(texts: readonly string[]): ReadLog {
       continue;
     }
     if (read === undefined) throw new BrokeBound('the log does not begin with its session');
-    apply(read.ledger, record, index);
+    apply(read.ledger, record, index, read.limits);
   }
   if (read === undefined) throw new BrokeBound('the log is empty');
   return read;
 }
 
-function apply(ledger: SessionLedger, record: LogRecord, index: number): void {
+function apply(ledger: SessionLedger, record: LogRecord, index: number, limits: CellLimits): void {
   switch (record.t) {
+    case 'attached':
+      return ledger.attached(record.limits ?? limits);
     case 'admitted':
-      return ledger.admitted(record.cellId, { journalMaxBytes: 0 });
+      return ledger.admitted(record.cellId, record.limits);
+    case 'notified':
+      return ledger.notified(record.cellId);
     case 'journal':
       if (record.start !== undefined) ledger.admitted(record.cellId, record.start.limits);
       ledger.journaled(record.cellId, record.start, record.update);
@@ -94,12 +103,9 @@ function apply(ledger: SessionLedger, record: LogRecord, index: number): void {
       return ledger.interrupted(record.cellId, record.callId, JSON.stringify(record.payload));
     case 'paused':
       return ledger.observed(record.cellId, record.event ?? { kind: 'yielded', cellId: record.cellId, items: [] });
-    case 'replayed': {
-      const cell = ledger.cell(record.cellId);
-      cell?.replaying(() => {});
-      cell?.detached();
-      return;
-    }
+    case 'replayed':
+      ledger.replaying(record.cellId, () => {});
+      return ledger.cell(record.cellId)?.detached();
     case 'stored':
       for (let commit = 0; commit < (record.commits ?? 1); commit++)
         ledger.committed(commit === 0 ? record.values : {});
@@ -112,9 +118,9 @@ function apply(ledger: SessionLedger, record: LogRecord, index: number): void {
 }
 
 /**
- * What a compaction keeps of a log: the records of the cells still open, every session record,
- * and the stored values' commits — each run of them with no record of an open cell between
- * merged into one that stands for as many.
+ * What a compaction keeps of a log: the records of the cells still open, every session record and
+ * attachment to a host, and the stored values' commits — each run of them with no other record
+ * kept between merged into one that stands for as many.
  */
 export function compactLog(texts: readonly string[], open: ReadonlySet<CellId>): string[] {
   const kept: string[] = [];
@@ -131,7 +137,7 @@ export function compactLog(texts: readonly string[], open: ReadonlySet<CellId>):
       merged.commits += record.commits ?? 1;
       continue;
     }
-    if (record.t !== 'session' && !open.has(record.cellId)) continue;
+    if (record.t !== 'session' && record.t !== 'attached' && !open.has(record.cellId)) continue;
     flush();
     kept.push(text);
   }

@@ -1,0 +1,127 @@
+// A HostClient's sessions kept in a store (SPEC §16): each session's ledger writes what it learns
+// there (session-ledger.ts), under a lease this client holds and renews; `recover` adopts the
+// sessions whose owner is gone and creates them again on a host, their open cells running on from
+// their journals — a recovery is a move to a new host whose ledger came from the store.
+import { CodeCellError, type JsonValue, type SessionRuntimeDelegate, type ToolDefinition } from '../../src/index.js';
+import {
+  compactLog,
+  DEFAULT_LEASE_MS,
+  PROCESS_OWNER,
+  readLog,
+  SessionLog,
+  type CodeCellStore,
+  type ReadLog,
+  type SessionLedger,
+  type StoreLease,
+} from '../../src/internal.js';
+import type { RemoteSessionOptions } from './session-create.js';
+
+/** What a recovery's `delegateFor` is told of a session it may adopt (RecoveryInfo). */
+interface Info {
+  key: string;
+  tools: ToolDefinition[];
+  metadata: JsonValue | null;
+}
+
+/** A session's place in the store: its log, and (a recovered one) the ledger read from it. */
+export interface KeptLog {
+  log: SessionLog;
+  ledger?: SessionLedger;
+  /** The session lives: its log compacts by its ledger, and its loss ends the session. */
+  attach(port: KeptPort): void;
+}
+
+/** What a kept session's log needs of the session, once it lives (SessionCore gives it). */
+export interface KeptPort {
+  ledger: SessionLedger;
+  /** The store can keep the session no more (another process adopted it): it ends. */
+  lost(error: Error): void;
+}
+
+/** The store options of HostClient.spawn and connect, checked: undefined without a store. */
+export function keptSessions(options: {
+  store?: CodeCellStore;
+  leaseMs?: number;
+  rehome?: boolean;
+}): KeptSessions | undefined {
+  const { store, leaseMs, rehome } = options;
+  if (store === undefined) {
+    if (leaseMs !== undefined) throw new CodeCellError('ERR_INVALID_REQUEST', 'leaseMs goes with store');
+    return undefined;
+  }
+  if (typeof store !== 'object' || store === null || typeof store.append !== 'function')
+    throw new CodeCellError('ERR_INVALID_REQUEST', 'store must be a store (memoryStore(), sqliteStore(…), …)');
+  if (rehome === false)
+    throw new CodeCellError('ERR_INVALID_REQUEST', 'a store keeps what re-homing keeps: it needs rehome (not false)');
+  if (leaseMs !== undefined && (!Number.isSafeInteger(leaseMs) || leaseMs < 100 || leaseMs > 86_400_000))
+    throw new CodeCellError('ERR_INVALID_REQUEST', 'leaseMs must be an integer from 100 to 86400000');
+  return new KeptSessions(store, leaseMs ?? DEFAULT_LEASE_MS);
+}
+
+/** A place for each session (its log), and what the log does once the session lives. */
+export class KeptSessions {
+  readonly store: CodeCellStore;
+  readonly leaseMs: number;
+
+  constructor(store: CodeCellStore, leaseMs: number) {
+    this.store = store;
+    this.leaseMs = leaseMs;
+  }
+
+  /** A new session's place in the store (rejects when its key is taken). */
+  async create(key: string, metadata: JsonValue | undefined): Promise<KeptLog> {
+    const kept = this.#kept(key, this.store.create(key, PROCESS_OWNER, this.leaseMs, metadata ?? null));
+    await kept.log.epoch();
+    return kept;
+  }
+
+  /**
+   * Adopts the store's sessions whose lease ran out (those `delegateFor` takes, of `keys`), and
+   * makes each live with `place`: on a host, its open cells running again there.
+   */
+  async recover<S>(
+    delegateFor: (info: Info) => SessionRuntimeDelegate | undefined | Promise<SessionRuntimeDelegate | undefined>,
+    keys: readonly string[] | undefined,
+    place: (
+      delegate: SessionRuntimeDelegate,
+      options: RemoteSessionOptions & { key: string },
+      kept: KeptLog,
+    ) => Promise<S>,
+  ): Promise<S[]> {
+    if (typeof delegateFor !== 'function')
+      throw new CodeCellError('ERR_INVALID_REQUEST', 'delegateFor must be a function (info) => delegate | undefined');
+    const recovered: S[] = [];
+    for (const info of await this.store.sessions()) {
+      if ((keys !== undefined && !keys.includes(info.key)) || info.leaseExpiresAt > Date.now()) continue;
+      const texts = await this.store.records(info.key);
+      if (texts === undefined) continue;
+      const tools = readLog(texts).options.tools ?? [];
+      const delegate = await delegateFor({ key: info.key, tools, metadata: info.metadata });
+      if (delegate === undefined) continue;
+      const lease = await this.store.adopt(info.key, PROCESS_OWNER, this.leaseMs);
+      if (lease === undefined) continue;
+      // Read again under the new epoch: the former owner can write nothing after it.
+      const read: ReadLog = readLog((await this.store.records(info.key)) ?? []);
+      const kept = { ...this.#kept(info.key, Promise.resolve(lease)), ledger: read.ledger };
+      const { key: _, ...options } = read.options as RemoteSessionOptions;
+      recovered.push(await place(delegate, { ...options, key: info.key, restore: read.ledger.restore() }, kept));
+    }
+    return recovered;
+  }
+
+  /** The session's log: its records compacted by what its ledger keeps open; lost, it ends the session. */
+  #kept(key: string, lease: Promise<StoreLease>): KeptLog {
+    let port: KeptPort | undefined;
+    const log = new SessionLog(this.store, key, this.leaseMs, lease, {
+      compact: (records) => (port === undefined ? undefined : compactLog(records, new Set(port.ledger.cellIds))),
+      summary: () => ({ openCells: port?.ledger.cellIds.length ?? 0, pausedCells: port?.ledger.pausedCount ?? 0 }),
+      lost: (error) => port?.lost(error),
+    });
+    const attach = (given: KeptPort): void => {
+      port = given;
+      // Lost before the session lived (its lease taken meanwhile): it ends now.
+      if (log.failure !== undefined) given.lost(log.failure);
+    };
+    return { log, attach };
+  }
+}

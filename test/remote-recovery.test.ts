@@ -1,0 +1,131 @@
+// SPEC §16 over the wire: a HostClient with a store writes what its session's ledger learns there
+// — a call's `started` record before its delegate runs, its outcome before the host hears it —
+// and after a kill -9 of the agent process (its hosts go with it), another client's `recover`
+// creates the session again on its own host: the completed cell stands, the call in doubt is
+// reported and not made again, the idempotent one is made again with its key, the approval is
+// still asked for, stored values and cell ids continue.
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { describe, test } from 'node:test';
+import { HostClient, type RemoteSession } from '../host/index.js';
+import { sqliteStore, type CodeCellStore } from '../src/index.js';
+import { AGENT_TOOLS } from './fixtures/store-agent.js';
+import { crashAgent } from './agent-process.js';
+import { capturingLogger, LONG_WAIT, RecordingDelegate, tempFolder, texts } from './helpers.js';
+
+/**
+ * `store` on a slow disk: each append takes `ms` more (what a write ahead must wait for shows);
+ * `landed` says when the first record of each kind was durable (Date.now()).
+ */
+function slowStore(store: CodeCellStore, ms: number, landed: Map<string, number>): CodeCellStore {
+  return {
+    name: `slow ${store.name}`,
+    create: (...args) => store.create(...args),
+    adopt: (...args) => store.adopt(...args),
+    renew: (...args) => store.renew(...args),
+    append: async (...args) => {
+      await new Promise((resolve) => setTimeout(resolve, ms));
+      await store.append(...args);
+      for (const text of args[2]) {
+        const kind = (JSON.parse(text) as { t: string }).t;
+        if (!landed.has(kind)) landed.set(kind, Date.now());
+      }
+    },
+    rewrite: (...args) => store.rewrite(...args),
+    records: (...args) => store.records(...args),
+    sessions: () => store.sessions(),
+    remove: (...args) => store.remove(...args),
+    close: () => store.close(),
+  };
+}
+
+describe('HostClient with a store', { timeout: 90_000 }, () => {
+  test('a call is started in the store before the delegate runs; its outcome is there before the cell goes on', async (t) => {
+    const store = sqliteStore({ path: join(tempFolder(t, 'codecell-remote-'), 's.db') });
+    t.after(() => store.close());
+    const landed = new Map<string, number>();
+    const client = await HostClient.spawn({
+      store: slowStore(store, 40, landed),
+      processes: 1,
+      logger: capturingLogger(),
+    });
+    t.after(() => client.close());
+    const seen: string[][] = [];
+    const delegate = new RecordingDelegate({
+      lookup: async (call) => {
+        const records = ((await store.records('remote-1')) ?? []).map((text) => JSON.parse(text) as { t: string });
+        seen.push(records.map((record) => record.t));
+        return { n: (call.input as { n: number }).n * 2 };
+      },
+    });
+    const session = await client.createSession(delegate, { key: 'remote-1', tools: AGENT_TOOLS, metadata: { n: 1 } });
+    const { initialEvent } = await session.execute(
+      {
+        source:
+          'const a = await tools.lookup({ n: 1 }); text(String(Date.now()));' +
+          'const b = await tools.lookup({ n: a.n }); text(b.n)',
+      },
+      LONG_WAIT,
+    );
+    const [took, result] = texts(await initialEvent);
+    assert.equal(result, '4');
+    // The cell took the first outcome only once it was durable (the host was answered after).
+    assert.ok(Number(took) >= (landed.get('outcome') ?? Infinity), `${took} < ${landed.get('outcome')}`);
+    assert.ok(seen[0]?.at(-1) === 'started' && !seen[0].includes('outcome'), String(seen[0]));
+    assert.ok(seen[1]?.includes('outcome') && seen[1].at(-1) === 'started', String(seen[1]));
+    const [listed] = await store.sessions();
+    assert.deepEqual([listed?.key, listed?.metadata], ['remote-1', { n: 1 }]);
+    // Shut down, it leaves the store.
+    await session.shutdown();
+    assert.equal(await store.records('remote-1'), undefined);
+  });
+
+  test('an agent process killed with -9: another client recovers its session on its own host', async (t) => {
+    const path = join(tempFolder(t, 'codecell-remote-'), 'agent.db');
+    assert.equal(await crashAgent(t, path, '--remote'), 'READY interrupted');
+
+    const store = sqliteStore({ path });
+    t.after(() => store.close());
+    const client = await HostClient.spawn({ store, leaseMs: 500, processes: 1, logger: capturingLogger() });
+    t.after(() => client.close());
+    const delegate = new RecordingDelegate({
+      lookup: () => ({ n: -1 }),
+      charge: () => 'twice!',
+      rate: () => 2,
+      approve: (call) => (call.approved === true ? 'yes' : Promise.reject(new Error('not approved'))),
+    });
+    let recovered: RemoteSession[] = [];
+    for (let tries = 0; recovered.length === 0 && tries < 200; tries++) {
+      recovered = await client.recover(() => delegate);
+      if (recovered.length === 0) await new Promise((resolve) => setTimeout(resolve, 25));
+    }
+    const session = recovered[0] as RemoteSession;
+    assert.equal(session.key, 'agent-1');
+
+    // The charge was started and never answered: in doubt, reported, not made again.
+    const inDoubt = await session.observe('2', LONG_WAIT);
+    assert.deepEqual(inDoubt.kind === 'interrupted' && [inDoubt.reason, inDoubt.tool, inDoubt.idempotencyKey], [
+      'inDoubt',
+      { name: 'charge' },
+      'agent-1:2:tool-2',
+    ]);
+    assert.equal(delegate.calls.length, 0);
+    const end = await session.resumeCell('2', { result: 'done' }, LONG_WAIT);
+    assert.deepEqual([...texts(inDoubt), ...texts(end)], ['s=2', 'charged done', 'rate 2']);
+    assert.deepEqual(
+      delegate.calls.map((call) => call.tool.name),
+      ['rate'],
+    );
+    // The approval is still asked for; approved, the cell completes.
+    const asked = await session.observe('3', LONG_WAIT);
+    assert.deepEqual(asked.kind === 'interrupted' && [asked.tool, asked.payload], [
+      { name: 'approve' },
+      { ask: 'deploy?' },
+    ]);
+    const approved = await session.resumeCell('3', { approved: true }, LONG_WAIT);
+    assert.deepEqual([approved.kind, texts(approved)], ['completed', ['approved yes']]);
+    // Stored values and cell ids continue.
+    const next = await session.execute({ source: "text('total=' + load('total'))" }, LONG_WAIT);
+    assert.deepEqual([next.cellId, texts(await next.initialEvent)], ['4', ['total=6']]);
+  });
+});
