@@ -6,7 +6,14 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { describe, test, type TestContext } from 'node:test';
-import { SessionRuntime, type NestedToolCall, type SessionRuntimeDelegate } from '../src/index.js';
+import {
+  createCodeModeTools,
+  describePause,
+  SessionRuntime,
+  type CellPause,
+  type NestedToolCall,
+  type SessionRuntimeDelegate,
+} from '../src/index.js';
 import { memoryStore } from '../src/store/memory-store.js';
 import { sqliteStore } from '../src/store/sqlite-store.js';
 import type { CodeCellStore } from '../src/store/store.js';
@@ -192,6 +199,46 @@ for (const kind of stores) {
         records = await recordsOf(store, 'chat-4');
       }
       assert.deepEqual(records.at(-1), { t: 'end', cellId: '1' });
+    });
+
+    test('exec/wait: an in-doubt pause says so; approved, the call is made again with its key', async (t) => {
+      const store = kind.open(t);
+      t.after(() => store.close());
+      const first = new RecordingDelegate({ charge: hang });
+      const owner = new SessionRuntime(first, {
+        store,
+        key: 'chat-5',
+        tools: TOOLS,
+        leaseMs: 300,
+        logger: capturingLogger(),
+      });
+      t.after(() => owner.shutdown());
+      await owner.execute(
+        { source: "text('charged ' + await tools.charge({ amount: 3 }))" },
+        { kind: 'yieldAfter', ms: 0 },
+      );
+      await waitFor(() => first.calls.length === 1);
+      stall(400);
+      const second = new RecordingDelegate({ charge: () => 'ok' });
+      const [session] = await SessionRuntime.recover(store, () => second, { logger: capturingLogger() });
+      t.after(() => session?.shutdown());
+      const pair = createCodeModeTools(session as SessionRuntime);
+      const paused = await pair.wait.execute({ cell_id: '1', yield_time_ms: 30_000, terminate: null });
+      assert.equal(paused.status, 'interrupted');
+      assert.match(paused.error ?? '', /^paused at tools\.charge \(tool-1\): in doubt/);
+      assert.equal(
+        describePause(pair.paused('1') as CellPause),
+        'A cell\'s call tools.charge({"amount":3}) may or may not have been made (its agent process was lost); it would be made again',
+      );
+      const done = await pair.wait.execute(
+        { cell_id: '1', yield_time_ms: 30_000, terminate: null },
+        { approved: true },
+      );
+      assert.deepEqual([done.status, done.output], ['completed', 'charged ok']);
+      assert.deepEqual(
+        second.calls.map((call) => [call.tool.name, call.idempotencyKey, call.approved]),
+        [['charge', first.calls[0]?.idempotencyKey, undefined]],
+      );
     });
 
     test('a session whose lease holds is not adopted; retry is only for a call in doubt', async (t) => {

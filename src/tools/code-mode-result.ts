@@ -71,7 +71,12 @@ export function codeModeResult(event: CellEvent): CodeModeResult {
     case 'pending':
       return { ...base, status: 'pending', pending_tool_calls: event.pendingToolCallIds };
     case 'interrupted': {
-      const why = `paused at tools.${toolIdentifier(event.tool)} (${event.callId}): ${JSON.stringify(event.payload)}`;
+      const at = `tools.${toolIdentifier(event.tool)} (${event.callId})`;
+      // A call in doubt after a recovery (SPEC §16): whether it was made is not known.
+      const why =
+        event.reason === 'inDoubt'
+          ? `paused at ${at}: in doubt — it may have been made before its agent process was lost`
+          : `paused at ${at}: ${JSON.stringify(event.payload)}`;
       return { ...base, status: 'interrupted', error: why, pending_tool_calls: [event.callId] };
     }
     case 'yielded':

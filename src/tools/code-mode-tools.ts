@@ -75,9 +75,18 @@ export interface ExecuteOptions {
 /** A cell a tool paused: the call it waits at and the payload of the CellInterrupt. */
 export type CellPause = Omit<Extract<CellEvent, { kind: 'interrupted' }>, 'kind' | 'items'>;
 
-/** What a person is asked about a paused call: `A cell wants to call tools.<id>(<input>)`. */
-export const describePause = (pause: Pick<CellPause, 'tool' | 'input'>): string =>
-  `A cell wants to call tools.${toolIdentifier(pause.tool)}(${JSON.stringify(pause.input ?? null)})`;
+/**
+ * What a person is asked about a paused call: `A cell wants to call tools.<id>(<input>)`; for a
+ * call in doubt after a recovery (SPEC §16), that it may have been made already.
+ */
+export const describePause = (
+  pause: Pick<CellPause, 'tool' | 'input'> & Pick<Partial<CellPause>, 'reason'>,
+): string => {
+  const call = `tools.${toolIdentifier(pause.tool)}(${JSON.stringify(pause.input ?? null)})`;
+  return pause.reason === 'inDoubt'
+    ? `A cell's call ${call} may or may not have been made (its agent process was lost); it would be made again`
+    : `A cell wants to call ${call}`;
+};
 
 /** A session, or something that starts one on first use (a SessionBuilder). */
 export type CodeModeTarget = CodeCellSession | { start(options?: { signal?: AbortSignal }): Promise<CodeCellSession> };
@@ -109,7 +118,7 @@ export interface CodeModeToolsOptions {
   /**
    * What the paused call gets when its pause is approved (default `{ approved: true }`: the call
    * is made now — the session's delegate gets it again, marked `approved` — and the cell gets
-   * what it answers).
+   * what it answers; for a call in doubt after a recovery, `{ retry: true }`).
    */
   approvedAnswer?: (pause: CellPause) => CellAnswer | Promise<CellAnswer>;
 }
@@ -143,7 +152,10 @@ export function createCodeModeTools(target: CodeModeTarget, options: CodeModeToo
   const { execName = 'exec', waitName = 'wait', searchName = 'search_tools' } = options;
   const { defaultYieldMs = DEFAULT_YIELD_MS, strict = true, onAbort = 'terminate' } = options;
   const tools = options.tools ?? (target as { tools?: readonly ToolDefinition[] }).tools ?? [];
-  const approvedAnswer = options.approvedAnswer ?? ((): CellAnswer => ({ approved: true }));
+  // Approved, a paused call is made now; a call in doubt (SPEC §16) is made again, as it was.
+  const approvedAnswer =
+    options.approvedAnswer ??
+    ((pause: CellPause): CellAnswer => (pause.reason === 'inDoubt' ? { retry: true } : { approved: true }));
   if (typeof approvedAnswer !== 'function')
     throw new CodeCellError('ERR_INVALID_REQUEST', 'approvedAnswer must be a function of the pause');
   const runner = new CodeModeRunner(target, { execName, waitName, defaultYieldMs, onAbort, approvedAnswer });
