@@ -12,6 +12,7 @@ import { memory } from './memory.js';
 import { pendingRouter } from './pending-router.js';
 import { shutdownLatency } from './shutdown-latency.js';
 import { stdio } from './stdio.js';
+import { stores } from './stores.js';
 import { tracing } from './tracing.js';
 import { typescript } from './typescript.js';
 
@@ -28,6 +29,7 @@ rows.push(...(await pendingRouter(quick)));
 rows.push(...(await typescript(quick)));
 rows.push(...(await tracing(quick)));
 rows.push(...(await journal(quick)));
+rows.push(...(await stores(quick)));
 rows.push(...(await load(quick)));
 rows.push(...(await memory(quick)));
 rows.push(...(await fairness()));

@@ -1,0 +1,160 @@
+// Issue 67 (SPEC §16): what a store costs. In interleaved rounds, in process and over stdio (one
+// codecell-host child of a HostClient), the sequential tool round trip and cells/s of sessions
+// with no store, memoryStore, sqliteStore (a file in a temp folder) and postgresStore (a server
+// on loopback, started from this machine's binaries — skipped, with a line, where there are
+// none), and the bytes each writes to its store per tool call.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { HostClient } from '../host/index.js';
+import {
+  memoryStore,
+  postgresStore,
+  SessionRuntime,
+  sqliteStore,
+  type CodeCellSession,
+  type CodeCellStore,
+  type SessionRuntimeDelegate,
+} from '../src/index.js';
+import { startPostgres } from '../test/postgres-server.js';
+import { check, quietLogger, round, Samples, sequentialCalls, withRatio, type ResultRow } from './common.js';
+
+const FIVE_CALLS = 'let n = 0; for (let i = 0; i < 5; i++) n += (await tools.echo({ i })).i; text(String(n))';
+const delegate: SessionRuntimeDelegate = { invokeTool: async (call) => call.input ?? null, notify: async () => {} };
+const tools = [{ name: 'echo' }];
+
+/** `store`, counting the bytes of the records appended to it. */
+function counting(store: CodeCellStore, bytes: { total: number }): CodeCellStore {
+  return Object.assign(Object.create(null) as CodeCellStore, {
+    name: store.name,
+    create: store.create.bind(store),
+    adopt: store.adopt.bind(store),
+    renew: store.renew.bind(store),
+    append: (...args: Parameters<CodeCellStore['append']>) => {
+      for (const record of args[2]) bytes.total += Buffer.byteLength(record);
+      return store.append(...args);
+    },
+    rewrite: store.rewrite.bind(store),
+    records: store.records.bind(store),
+    sessions: store.sessions.bind(store),
+    remove: store.remove.bind(store),
+    close: store.close.bind(store),
+  });
+}
+
+interface Mode {
+  label: string;
+  store: (() => CodeCellStore) | undefined;
+}
+
+/** One round of one mode: the sequential round trip, then cells/s with 4 sessions at once. */
+async function measure(
+  samples: Samples,
+  where: 'in-process' | 'stdio',
+  mode: Mode,
+  calls: number,
+  cells: number,
+  bytes: { total: number; calls: number },
+): Promise<void> {
+  const store = mode.store === undefined ? undefined : counting(mode.store(), bytes);
+  const client = where === 'stdio' ? await HostClient.spawn({ processes: 1, store, logger: quietLogger }) : undefined;
+  const open = async (): Promise<CodeCellSession> =>
+    client === undefined
+      ? new SessionRuntime(delegate, { tools, logger: quietLogger, ...(store === undefined ? {} : { store }) })
+      : client.createSession(delegate, { tools });
+  try {
+    const sequential = await open();
+    const cell = sequentialCalls(calls);
+    const start = performance.now();
+    const event = await (await sequential.execute({ source: cell.source })).initialEvent;
+    const elapsed = performance.now() - start;
+    check(event.kind === 'completed', `${mode.label}: ${JSON.stringify(event)}`);
+    await sequential.shutdown();
+    bytes.calls += calls;
+    samples.add(`stores: sequential tool round trip, ${where}, ${mode.label}`, 'us', [(elapsed * 1_000) / calls]);
+    const sessions = await Promise.all(Array.from({ length: 4 }, open));
+    const began = performance.now();
+    await Promise.all(
+      sessions.map(async (each) => {
+        for (let i = 0; i < cells; i++) {
+          const done = await (await each.execute({ source: FIVE_CALLS })).initialEvent;
+          check(done.kind === 'completed', `${mode.label}: ${JSON.stringify(done)}`);
+        }
+      }),
+    );
+    samples.add(`stores: cells/s (4 sessions, 5 calls each), ${where}, ${mode.label}`, 'cells/s', [
+      (4 * cells) / ((performance.now() - began) / 1_000),
+    ]);
+    bytes.calls += 4 * cells * 5;
+    await Promise.all(sessions.map((each) => each.shutdown()));
+  } finally {
+    await client?.close();
+    await store?.close();
+  }
+}
+
+export async function stores(quick: boolean): Promise<ResultRow[]> {
+  const folder = mkdtempSync(join(tmpdir(), 'codecell-bench-stores-'));
+  const server = await startPostgres();
+  let databases = 0;
+  const modes: Mode[] = [
+    { label: 'no store', store: undefined },
+    { label: 'memoryStore', store: () => memoryStore() },
+    { label: 'sqliteStore', store: () => sqliteStore({ path: join(folder, `s${databases++}.db`) }) },
+  ];
+  if ('skip' in server) console.log(`stores: postgresStore left out: ${server.skip}`);
+  else
+    modes.push({
+      label: 'postgresStore',
+      store: () => postgresStore({ connectionString: server.createDatabase(`b${databases++}`) }),
+    });
+  const samples = new Samples();
+  const written = new Map(modes.map((mode) => [mode.label, { total: 0, calls: 0 }]));
+  const calls = quick ? 100 : 1_000;
+  const cells = quick ? 3 : 20;
+  try {
+    for (const where of ['in-process', 'stdio'] as const) {
+      await measure(new Samples(), where, modes[0] as Mode, calls, cells, { total: 0, calls: 0 }); // warm-up
+      for (let turn = 0; turn < (quick ? 1 : 5); turn++) {
+        const order = turn % 2 === 0 ? modes : [...modes].reverse();
+        for (const mode of order)
+          await measure(
+            samples,
+            where,
+            mode,
+            calls,
+            cells,
+            written.get(mode.label) as { total: number; calls: number },
+          );
+      }
+    }
+  } finally {
+    if ('stop' in server) server.stop();
+    rmSync(folder, { recursive: true, force: true });
+  }
+  const rows = samples.rows();
+  for (const where of ['in-process', 'stdio'])
+    for (const mode of modes.slice(1))
+      for (const figure of ['sequential tool round trip', 'cells/s (4 sessions, 5 calls each)'])
+        withRatio(rows, `stores: ${figure}, ${where}, ${mode.label}`, `stores: ${figure}, ${where}, no store`);
+  for (const mode of modes.slice(1)) {
+    const { total, calls: made } = written.get(mode.label) as { total: number; calls: number };
+    const perCall = round(total / Math.max(1, made));
+    rows.push({
+      name: `stores: bytes written per tool call, ${mode.label}`,
+      unit: 'bytes',
+      median: perCall,
+      p99: perCall,
+      samples: made,
+    });
+  }
+  return rows;
+}
+
+// `npm run bench:stores [-- --quick]`: this benchmark alone (its rows printed, not written).
+if (process.argv[1] === fileURLToPath(import.meta.url))
+  for (const row of await stores(process.argv.includes('--quick')))
+    console.log(
+      `${row.name}: median ${row.median} ${row.unit}${row.ratio === undefined ? '' : `  ratio ${row.ratio}`}`,
+    );
