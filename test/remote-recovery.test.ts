@@ -80,6 +80,27 @@ describe('HostClient with a store', { timeout: 90_000 }, () => {
     assert.equal(await store.records('remote-1'), undefined);
   });
 
+  test('a client closed with its sessions open leaves them to a recovery (a deploy)', async (t) => {
+    const store = sqliteStore({ path: join(tempFolder(t, 'codecell-remote-'), 'deploy.db') });
+    t.after(() => store.close());
+    const delegate = new RecordingDelegate({ lookup: (call) => ({ n: (call.input as { n: number }).n * 2 }) });
+    const old = await HostClient.spawn({ store, leaseMs: 300, processes: 1, logger: capturingLogger() });
+    t.after(() => old.close());
+    const session = await old.createSession(delegate, { key: 'deploy-1', tools: AGENT_TOOLS });
+    const first = await session.execute({ source: "store('n', (await tools.lookup({ n: 21 })).n)" }, LONG_WAIT);
+    assert.equal((await first.initialEvent).kind, 'completed');
+    await old.close();
+    const next = await HostClient.spawn({ store, leaseMs: 300, processes: 1, logger: capturingLogger() });
+    t.after(() => next.close());
+    let recovered: RemoteSession[] = [];
+    for (let tries = 0; recovered.length === 0 && tries < 200; tries++) {
+      recovered = await next.recover(() => delegate);
+      if (recovered.length === 0) await new Promise((resolve) => setTimeout(resolve, 25));
+    }
+    const again = await (recovered[0] as RemoteSession).execute({ source: "text(String(load('n')))" }, LONG_WAIT);
+    assert.deepEqual([again.cellId, texts(await again.initialEvent)], ['2', ['42']]);
+  });
+
   test('an agent process killed with -9: another client recovers its session on its own host', async (t) => {
     const path = join(tempFolder(t, 'codecell-remote-'), 'agent.db');
     assert.equal(await crashAgent(t, path, '--remote'), 'READY interrupted');

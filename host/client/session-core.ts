@@ -243,6 +243,8 @@ export class SessionCore implements LinkedSession, MovingSession {
     // Cells that were to run again on another host are lost: no host took the session.
     this.replays?.loseAll();
     this.endAll(error);
+    // Its lease is let go, its records left: a recovery (in this process or another) takes it up.
+    this.kept?.log.end(false).catch(() => {});
   }
 
   /**
