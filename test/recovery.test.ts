@@ -14,6 +14,7 @@ import {
   type NestedToolCall,
   type SessionRuntimeDelegate,
 } from '../src/index.js';
+import { SessionBuilder, type HostClient } from '../host/index.js';
 import { memoryStore } from '../src/store/memory-store.js';
 import { sqliteStore } from '../src/store/sqlite-store.js';
 import type { CodeCellStore } from '../src/store/store.js';
@@ -255,6 +256,31 @@ for (const kind of stores) {
     });
   });
 }
+
+describe('SessionBuilder#withStore', { timeout: 30_000 }, () => {
+  test('an embedded session built with a store is kept there; on a host it is the client that keeps them', async (t) => {
+    const store = memoryStore();
+    t.after(() => store.close());
+    const delegate = new RecordingDelegate({ lookup: () => ({ n: 1 }) });
+    const session = await new SessionBuilder({ key: 'built-1', logger: capturingLogger() })
+      .withTools([{ name: 'lookup' }], delegate)
+      .withStore(store, { metadata: { team: 'a' } })
+      .start();
+    t.after(() => session.shutdown());
+    const { initialEvent } = await session.execute({ source: 'text((await tools.lookup({})).n)' }, LONG_WAIT);
+    assert.deepEqual(texts(await initialEvent), ['1']);
+    const listed = await store.sessions();
+    assert.deepEqual(
+      listed.map(({ key, metadata }) => ({ key, metadata })),
+      [{ key: 'built-1', metadata: { team: 'a' } }],
+    );
+    const host = {} as HostClient;
+    assert.throws(() => new SessionBuilder({ host }).withStore(store), {
+      code: 'ERR_INVALID_REQUEST',
+      message: 'withStore keeps an in-process session; on a host, give the store to HostClient.spawn or connect',
+    });
+  });
+});
 
 describe('an agent process killed with -9, its session recovered by another', { timeout: 60_000 }, () => {
   test('completed cells stand, the call in doubt is reported, the approval waits through two recoveries', async (t) => {

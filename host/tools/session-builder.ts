@@ -13,6 +13,8 @@ import {
   type CellEvent,
   type CellLimits,
   type CodeCellSession,
+  type CodeCellStore,
+  type JsonValue,
   type Logger,
   type SessionRuntimeDelegate,
   type ToolDefinition,
@@ -52,6 +54,7 @@ export class SessionBuilder {
   readonly #mcpServers: McpServerConfig[] = [];
   #limits: Partial<CellLimits> | undefined;
   #setup: string | undefined;
+  #store: { store: CodeCellStore; metadata?: JsonValue; leaseMs?: number } | undefined;
 
   constructor(options: SessionBuilderOptions = {}) {
     if (options === null || typeof options !== 'object')
@@ -98,6 +101,20 @@ export class SessionBuilder {
 
   withLimits(limits: Partial<CellLimits>): this {
     this.#limits = { ...this.#limits, ...limits };
+    return this;
+  }
+
+  /**
+   * Keeps the session in `store` (SPEC §16: `SessionRuntime`'s `store`, `metadata`, `leaseMs`).
+   * In this process only: on a host, the HostClient keeps its sessions (HostClient.spawn({ store })).
+   */
+  withStore(store: CodeCellStore, options: { metadata?: JsonValue; leaseMs?: number } = {}): this {
+    if (this.#options.host !== undefined)
+      throw new CodeCellError(
+        'ERR_INVALID_REQUEST',
+        'withStore keeps an in-process session; on a host, give the store to HostClient.spawn or connect',
+      );
+    this.#store = { store, ...options };
     return this;
   }
 
@@ -160,7 +177,11 @@ export class SessionBuilder {
       });
       return { session, setupEvent: session.setupEvent };
     }
-    const session = new SessionRuntime(delegate, { ...common, ...(logger === undefined ? {} : { logger }) });
+    const session = new SessionRuntime(delegate, {
+      ...common,
+      ...this.#store,
+      ...(logger === undefined ? {} : { logger }),
+    });
     if (this.#setup === undefined) return { session, setupEvent: undefined };
     // As on codecell-host: start() resolves at the setup cell's first frontier (or its end), is
     // bounded, and is abandoned on `signal`; either way the session is shut down.
