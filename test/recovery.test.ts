@@ -242,6 +242,33 @@ for (const kind of stores) {
       );
     });
 
+    test('a log this codecell cannot read is left as it is, with a warning; the others are recovered', async (t) => {
+      const store = kind.open(t);
+      t.after(() => store.close());
+      await store.create('broken', 'gone', 100, null);
+      await store.append('broken', 1, ['{"t":"session","options":{}}', 'not json']);
+      const owner = new SessionRuntime(new RecordingDelegate({}), {
+        store,
+        key: 'fine',
+        leaseMs: 100,
+        logger: capturingLogger(),
+      });
+      await (
+        await owner.execute({ source: 'text(1)' }, LONG_WAIT)
+      ).initialEvent;
+      stall(300);
+      const logger = capturingLogger();
+      const recovered = await SessionRuntime.recover(store, () => new RecordingDelegate({}), { logger });
+      for (const each of recovered) t.after(() => each.shutdown());
+      t.after(() => owner.shutdown());
+      assert.deepEqual(
+        recovered.map((session) => session.key),
+        ['fine'],
+      );
+      assert.deepEqual(logger.warnings, ['codecell: session broken was not recovered: its log record 1 is not JSON']);
+      assert.equal((await store.records('broken'))?.length, 2);
+    });
+
     test('a session whose lease holds is not adopted; retry is only for a call in doubt', async (t) => {
       const store = kind.open(t);
       t.after(() => store.close());

@@ -2,9 +2,18 @@
 // there (session-ledger.ts), under a lease this client holds and renews; `recover` adopts the
 // sessions whose owner is gone and creates them again on a host, their open cells running on from
 // their journals — a recovery is a move to a new host whose ledger came from the store.
-import { CodeCellError, type JsonValue, type SessionRuntimeDelegate, type ToolDefinition } from '../../src/index.js';
 import {
+  CodeCellError,
+  type JsonValue,
+  type Logger,
+  type SessionRuntimeDelegate,
+  type StoredSessionInfo,
+  type ToolDefinition,
+} from '../../src/index.js';
+import {
+  BrokeBound,
   compactLog,
+  consoleLogger,
   DEFAULT_LEASE_MS,
   PROCESS_OWNER,
   readLog,
@@ -22,6 +31,15 @@ interface Info {
   tools: ToolDefinition[];
   metadata: JsonValue | null;
 }
+
+type DelegateFor = (info: Info) => SessionRuntimeDelegate | undefined | Promise<SessionRuntimeDelegate | undefined>;
+
+/** Makes a recovered session live on a host (HostClient's). */
+type Place<S> = (
+  delegate: SessionRuntimeDelegate,
+  options: RemoteSessionOptions & { key: string },
+  kept: KeptLog,
+) => Promise<S>;
 
 /** A session's place in the store: its log, and (a recovered one) the ledger read from it. */
 export interface KeptLog {
@@ -43,6 +61,7 @@ export function keptSessions(options: {
   store?: CodeCellStore;
   leaseMs?: number;
   rehome?: boolean;
+  logger?: Logger;
 }): KeptSessions | undefined {
   const { store, leaseMs, rehome } = options;
   if (store === undefined) {
@@ -55,17 +74,19 @@ export function keptSessions(options: {
     throw new CodeCellError('ERR_INVALID_REQUEST', 'a store keeps what re-homing keeps: it needs rehome (not false)');
   if (leaseMs !== undefined && (!Number.isSafeInteger(leaseMs) || leaseMs < 100 || leaseMs > 86_400_000))
     throw new CodeCellError('ERR_INVALID_REQUEST', 'leaseMs must be an integer from 100 to 86400000');
-  return new KeptSessions(store, leaseMs ?? DEFAULT_LEASE_MS);
+  return new KeptSessions(store, leaseMs ?? DEFAULT_LEASE_MS, options.logger ?? consoleLogger);
 }
 
 /** A place for each session (its log), and what the log does once the session lives. */
 export class KeptSessions {
   readonly store: CodeCellStore;
   readonly leaseMs: number;
+  readonly logger: Logger;
 
-  constructor(store: CodeCellStore, leaseMs: number) {
+  constructor(store: CodeCellStore, leaseMs: number, logger: Logger) {
     this.store = store;
     this.leaseMs = leaseMs;
+    this.logger = logger;
   }
 
   /** A new session's place in the store (rejects when its key is taken). */
@@ -79,34 +100,43 @@ export class KeptSessions {
    * Adopts the store's sessions whose lease ran out (those `delegateFor` takes, of `keys`), and
    * makes each live with `place`: on a host, its open cells running again there.
    */
-  async recover<S>(
-    delegateFor: (info: Info) => SessionRuntimeDelegate | undefined | Promise<SessionRuntimeDelegate | undefined>,
-    keys: readonly string[] | undefined,
-    place: (
-      delegate: SessionRuntimeDelegate,
-      options: RemoteSessionOptions & { key: string },
-      kept: KeptLog,
-    ) => Promise<S>,
-  ): Promise<S[]> {
+  async recover<S>(delegateFor: DelegateFor, keys: readonly string[] | undefined, place: Place<S>): Promise<S[]> {
     if (typeof delegateFor !== 'function')
       throw new CodeCellError('ERR_INVALID_REQUEST', 'delegateFor must be a function (info) => delegate | undefined');
     const recovered: S[] = [];
     for (const info of await this.store.sessions()) {
       if ((keys !== undefined && !keys.includes(info.key)) || info.leaseExpiresAt > Date.now()) continue;
-      const texts = await this.store.records(info.key);
-      if (texts === undefined) continue;
-      const tools = readLog(texts).options.tools ?? [];
-      const delegate = await delegateFor({ key: info.key, tools, metadata: info.metadata });
-      if (delegate === undefined) continue;
-      const lease = await this.store.adopt(info.key, PROCESS_OWNER, this.leaseMs);
-      if (lease === undefined) continue;
-      // Read again under the new epoch: the former owner can write nothing after it.
-      const read: ReadLog = readLog((await this.store.records(info.key)) ?? []);
-      const kept = { ...this.#kept(info.key, Promise.resolve(lease)), ledger: read.ledger };
-      const { key: _, ...options } = read.options as RemoteSessionOptions;
-      recovered.push(await place(delegate, { ...options, key: info.key, restore: read.ledger.restore() }, kept));
+      try {
+        const session = await this.#recoverOne(info, delegateFor, place);
+        if (session !== undefined) recovered.push(session);
+      } catch (error) {
+        // A log this codecell cannot read is left as it is; the others are recovered.
+        if (!(error instanceof BrokeBound)) throw error;
+        this.logger.warn(`codecell: session ${info.key} was not recovered: its log ${error.message}`);
+      }
     }
     return recovered;
+  }
+
+  async #recoverOne<S>(info: StoredSessionInfo, delegateFor: DelegateFor, place: Place<S>): Promise<S | undefined> {
+    const texts = await this.store.records(info.key);
+    if (texts === undefined) return undefined;
+    const tools = readLog(texts).options.tools ?? [];
+    const delegate = await delegateFor({ key: info.key, tools, metadata: info.metadata });
+    if (delegate === undefined) return undefined;
+    const lease = await this.store.adopt(info.key, PROCESS_OWNER, this.leaseMs);
+    if (lease === undefined) return undefined;
+    // Read again under the new epoch: the former owner can write nothing after it.
+    const read: ReadLog = readLog((await this.store.records(info.key)) ?? []);
+    const kept = { ...this.#kept(info.key, Promise.resolve(lease)), ledger: read.ledger };
+    const { key: _, ...options } = read.options as RemoteSessionOptions;
+    try {
+      return await place(delegate, { ...options, key: info.key, restore: read.ledger.restore() }, kept);
+    } catch (error) {
+      // No host took it: its lease is let go for a later recovery.
+      await kept.log.end(false);
+      throw error;
+    }
   }
 
   /** The session's log: its records compacted by what its ledger keeps open; lost, it ends the session. */

@@ -9,7 +9,9 @@ import { isCellInterrupt } from '../interrupt.js';
 import type { CellLedger } from '../ledger/cell-ledger.js';
 import { planInDoubt } from '../ledger/in-doubt.js';
 import { PROCESS_OWNER } from '../store/session-log.js';
-import { DEFAULT_LEASE_MS, type CodeCellStore, type StoreLease } from '../store/store.js';
+import { DEFAULT_LEASE_MS, type CodeCellStore, type StoredSessionInfo, type StoreLease } from '../store/store.js';
+import { BrokeBound } from '../ledger/ledger-parts.js';
+import { consoleLogger } from '../logger.js';
 import type { CallOutcome, Logger, NestedToolCall, SessionRuntimeDelegate } from '../types.js';
 import { checkDelegate } from '../validate.js';
 import type { HostedCells } from './hosted-cells.js';
@@ -45,24 +47,43 @@ export async function recoverSessions<S>(
   if (keys !== undefined && (!Array.isArray(keys) || !keys.every((key) => typeof key === 'string')))
     throw new CodeCellError('ERR_INVALID_REQUEST', 'options.keys must be an array of session keys');
   const recovered: S[] = [];
+  const logger = options?.logger ?? consoleLogger;
   for (const info of await store.sessions()) {
     if (keys !== undefined && !keys.includes(info.key)) continue;
     if (info.leaseExpiresAt > Date.now()) continue; // its owner holds it (the store decides at adopt)
-    const texts = await store.records(info.key);
-    if (texts === undefined) continue;
-    const { options: given } = readLog(texts);
-    const found = await delegateFor({ key: info.key, tools: given.tools ?? [], metadata: info.metadata });
-    if (found === undefined) continue;
-    const delegate = checkDelegate(found);
-    const lease = await store.adopt(info.key, PROCESS_OWNER, options?.leaseMs ?? DEFAULT_LEASE_MS);
-    if (lease === undefined) continue;
-    // Read again under the new epoch: the former owner can write nothing after it.
-    const read = readLog((await store.records(info.key)) ?? []);
-    const adopted = adopt(read, lease, delegate);
-    await runAgain(read, adopted, delegate);
-    recovered.push(adopted.session);
+    try {
+      const session = await recoverOne(store, info, delegateFor, options, adopt);
+      if (session !== undefined) recovered.push(session);
+    } catch (error) {
+      // A log this codecell cannot read is left as it is; the others are recovered.
+      if (!(error instanceof BrokeBound)) throw error;
+      logger.warn(`codecell: session ${info.key} was not recovered: its log ${error.message}`);
+    }
   }
   return recovered;
+}
+
+/** Adopts one session and makes it live (undefined: left to its owner, or by `delegateFor`). */
+async function recoverOne<S>(
+  store: CodeCellStore,
+  info: StoredSessionInfo,
+  delegateFor: DelegateFor,
+  options: RecoverOptions | undefined,
+  adopt: Adopt<S>,
+): Promise<S | undefined> {
+  const texts = await store.records(info.key);
+  if (texts === undefined) return undefined;
+  const { options: given } = readLog(texts);
+  const found = await delegateFor({ key: info.key, tools: given.tools ?? [], metadata: info.metadata });
+  if (found === undefined) return undefined;
+  const delegate = checkDelegate(found);
+  const lease = await store.adopt(info.key, PROCESS_OWNER, options?.leaseMs ?? DEFAULT_LEASE_MS);
+  if (lease === undefined) return undefined;
+  // Read again under the new epoch: the former owner can write nothing after it.
+  const read = readLog((await store.records(info.key)) ?? []);
+  const adopted = adopt(read, lease, delegate);
+  await runAgain(read, adopted, delegate);
+  return adopted.session;
 }
 
 /** Each open cell of the log runs again here (or ends, when it cannot). */
@@ -79,7 +100,17 @@ async function runAgain<S>(read: ReadLog, adopted: Adopted<S>, delegate: Session
     }
     const { cell, again } = planInDoubt(ledger, replayable, read.options.key as string);
     await durable.replayed(cellId);
-    await hosted.replayCell(cell);
+    try {
+      await hosted.replayCell(cell);
+    } catch (error) {
+      // Refused here (say, past this process's caps): it ends, as a cell that cannot run again.
+      hosted.loseCell(
+        cellId,
+        ledger.lost(true),
+        `its agent process was lost, and it could not run again here: ${messageOf(error)}`,
+      );
+      continue;
+    }
     ledger.replaying((callId, answer) => hosted.settleCall(cellId, callId, answer));
     for (const call of again) void makeAgain(call, delegate, durable, hosted);
   }
