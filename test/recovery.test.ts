@@ -280,6 +280,13 @@ for (const kind of stores) {
       ).initialEvent;
       assert.deepEqual(await SessionRuntime.recover(store, () => delegate), []);
       await assert.rejects(owner.resumeCell('1', { retry: true }), { code: 'ERR_MISSING_CELL' });
+      // The options that go with a store are checked at once.
+      const refused = (options: object, message: string | RegExp): void =>
+        assert.throws(() => new SessionRuntime(delegate, options), { code: 'ERR_INVALID_REQUEST', message });
+      refused({ metadata: 1 }, 'options.metadata and options.leaseMs go with options.store');
+      refused({ store: {} }, /options\.store must be a store/);
+      refused({ store, leaseMs: 50 }, 'options.leaseMs must be an integer from 100 to 86400000');
+      await assert.rejects(SessionRuntime.recover(store, 'no' as never), { message: /delegateFor must be a function/ });
     });
   });
 }

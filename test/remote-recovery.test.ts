@@ -80,6 +80,31 @@ describe('HostClient with a store', { timeout: 90_000 }, () => {
     assert.equal(await store.records('remote-1'), undefined);
   });
 
+  test('store options are checked: metadata and recover need a store, a store needs re-homing', async (t) => {
+    const bare = await HostClient.spawn({ processes: 1, logger: capturingLogger() });
+    t.after(() => bare.close());
+    await assert.rejects(bare.createSession(new RecordingDelegate({}), { metadata: { n: 1 } }), {
+      code: 'ERR_INVALID_REQUEST',
+      message: 'metadata goes with a store: HostClient.spawn({ store }) or connect',
+    });
+    await assert.rejects(
+      bare.recover(() => undefined),
+      {
+        code: 'ERR_INVALID_REQUEST',
+        message: 'recover needs a store: HostClient.spawn({ store }) or connect',
+      },
+    );
+    const store = sqliteStore({ path: join(tempFolder(t, 'codecell-remote-'), 'opts.db') });
+    t.after(() => store.close());
+    await assert.rejects(HostClient.spawn({ store, rehome: false }), {
+      code: 'ERR_INVALID_REQUEST',
+      message: 'a store keeps what re-homing keeps: it needs rehome (not false)',
+    });
+    await assert.rejects(HostClient.spawn({ store, leaseMs: 5 }), {
+      message: 'leaseMs must be an integer from 100 to 86400000',
+    });
+  });
+
   test('a client closed with its sessions open leaves them to a recovery (a deploy)', async (t) => {
     const store = sqliteStore({ path: join(tempFolder(t, 'codecell-remote-'), 'deploy.db') });
     t.after(() => store.close());

@@ -1,6 +1,6 @@
 // Creating a remote session on a host: the HostSession that session/create (session-create.ts)
 // gives, its setup cell running.
-import type { CellLimits, SessionRuntimeDelegate } from '../../src/index.js';
+import { CodeCellError, type CellLimits, type SessionRuntimeDelegate } from '../../src/index.js';
 import { ledgerFigures, type LedgerFigures } from '../../src/internal.js';
 import { HostSession, type Rehome } from './remote-session.js';
 import type { HostLink } from './link.js';
@@ -20,7 +20,12 @@ export async function openRemoteSession(
   rehome: Rehome | undefined,
   kept?: KeptLog,
 ): Promise<HostSession> {
-  const { signal, setupTimeoutMs: _, metadata: _m, ...given } = options;
+  const { signal, setupTimeoutMs: _, metadata, ...given } = options;
+  if (metadata !== undefined && kept === undefined)
+    throw new CodeCellError(
+      'ERR_INVALID_REQUEST',
+      'metadata goes with a store: HostClient.spawn({ store }) or connect',
+    );
   // Re-homing, the session's figures are the client's own, said outright (within the host's caps):
   // what it keeps of the session is bounded by them, and the host's cannot differ.
   const params: CreateParams =

@@ -1,10 +1,11 @@
-// One cell's ledger on a re-homing client (SPEC §13, issue 64): the one ordered record of what the
-// agent's side knows of the cell — what it runs (its stored values by the commit it started at),
-// its journal as its host sends it (clock readings, calls, deliveries), the state of each call
-// (made by the cell, served by the delegate, answered, delivered into the cell), and how much
-// output and how many notifications reached this client. What a move needs is derived from it: the
-// calls of a cell lost with its host (`lost`), the cell as another host runs it again
-// (`replayable`), and the calls still in flight there. Its bounds are this client's own figures.
+// One cell's ledger on a re-homing client (SPEC §13, issue 64), or read back from a store (SPEC
+// §16): the one ordered record of what the agent's side knows of the cell — what it runs (its
+// stored values by the commit it started at), its journal as its host sends it (clock readings,
+// calls, deliveries), the state of each call (made by the cell, served by the delegate, answered,
+// delivered into the cell), and how much output and how many notifications reached this client.
+// What a move needs is derived from it: the calls of a cell lost with its host (`lost`), the cell
+// as another host runs it again (`replayable`), the calls still in flight there, and those in
+// doubt after a recovery (`inDoubt`). Its bounds are this client's own figures.
 import type { JournalDelivery, JournaledCall } from '../cell/journal.js';
 import { byteLength } from '../json.js';
 import type { PausedCellSnapshot, ReplayableCell, ReplayStart } from '../session/snapshot.js';

@@ -2,7 +2,9 @@
 // stored values by commit (stored-history.ts), the highest cell id it has seen (ids continue on the
 // next host, never reused), which cells run on the host, and one ledger per open cell
 // (cell-ledger.ts). Everything the host sends about them is checked here against this client's
-// own figures: a host that breaks one throws BrokeBound (its link treats it as lost).
+// own figures: a host that breaks one throws BrokeBound (its link treats it as lost). With a store
+// (SPEC §16) it writes what it learns there as it learns it (logTo), and a recovery reads that log
+// back into a ledger of its own (log-records.ts): in process and over the wire alike.
 import { DEFAULT_LIMITS, type CellLimits } from '../limits.js';
 import type { PausedCellSnapshot, ReplayableCell } from '../session/snapshot.js';
 import { toJsonText } from '../json.js';
