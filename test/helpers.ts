@@ -1,7 +1,9 @@
 // Shared test fixtures: a recording delegate, deferreds, a capturing logger.
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { TestContext } from 'node:test';
 import { CellInterrupt, SessionRuntime, type SessionRuntimeOptions, type SessionSnapshot } from '../src/index.js';
 import type {
@@ -160,6 +162,16 @@ export async function waitFor(condition: () => boolean, timeoutMs = 10_000): Pro
     if (ms(start) > timeoutMs) throw new Error('condition not met in time');
     await new Promise((resolve) => setTimeout(resolve, 5));
   }
+}
+
+/** Runs one of the repository's scripts with this Node, from its root: its exit status and output. */
+export function runRepoScript(script: string, args: string[] = []): { status: number | null; output: string } {
+  const { status, stdout, stderr } = spawnSync(process.execPath, [script, ...args], {
+    cwd: fileURLToPath(new URL('../..', import.meta.url)),
+    encoding: 'utf8',
+    timeout: 120_000,
+  });
+  return { status, output: `${stdout}${stderr}` };
 }
 
 /** Where a clean-up is registered: a test's context, or node:test's `after` for a whole file. */
