@@ -13,7 +13,6 @@ import type { Readable, Writable } from 'node:stream';
 import {
   CodeCellError,
   type CellLimits,
-  type Logger,
   type RecoveryInfo,
   type SessionRuntimeDelegate,
   type SessionSnapshot,
@@ -21,7 +20,7 @@ import {
 import { checkDelegate, checkSessionKey, checkSnapshot, consoleLogger } from '../../src/internal.js';
 import { HostLink, type RehomeOptions } from './link.js';
 import { keptSessions, type KeptLog, type KeptSessions } from './kept-sessions.js';
-import { spawnLink } from './spawn-link.js';
+import { spawnLink, type HostClientOptions } from './spawn-link.js';
 import { checkNetworkOptions, connectSocket, findHosts, type FoundHost, type NetworkOptions } from './network.js';
 import { HostSlot, type SlotKind } from './slot.js';
 import { streamCarrier } from '../wire/framing.js';
@@ -29,30 +28,7 @@ import { Methods } from '../wire/protocol.js';
 import { openRemoteSession, type RemoteSessionOptions } from './open-session.js';
 import type { HostSession, Rehome, RemoteSession } from './remote-session.js';
 
-/** How HostClient.spawn starts codecell-host processes. */
-export interface HostClientOptions extends RehomeOptions {
-  /** The host command; default: this Node binary running codecell-host. */
-  command?: string;
-  args?: string[];
-  env?: NodeJS.ProcessEnv;
-  /** Start a fresh host on the next createSession after the host died. Default true. */
-  respawn?: boolean;
-  /**
-   * How many host processes sessions are spread over, at most (each session lives on one; a
-   * process that dies takes only its own sessions). One starts with the client, the others as
-   * sessions are created (a new session goes to an idle slot before a busy process). Default: the
-   * machine's cores (`os.availableParallelism()`).
-   */
-  processes?: number;
-  /** Where the host's stderr goes. Default 'inherit'. */
-  stderr?: 'inherit' | 'ignore' | 'pipe';
-  logger?: Logger;
-  /**
-   * While requests are outstanding, a host silent this long is pinged, and one that leaves the
-   * ping unanswered as long again is killed and reported as ERR_HOST_EXITED. Default 5 000 ms.
-   */
-  livenessTimeoutMs?: number;
-}
+export type { HostClientOptions } from './spawn-link.js';
 
 /**
  * Refusals of session/create after which the session is tried on another host: nothing of it ran

@@ -6,8 +6,32 @@ import { fileURLToPath } from 'node:url';
 import { CodeCellError, type Logger } from '../../src/index.js';
 import { streamCarrier } from '../wire/framing.js';
 import { HOST_NODE_FLAGS } from '../wire/host-process.js';
-import type { HostClientOptions } from './client.js';
-import { HostLink } from './link.js';
+import { HostLink, type RehomeOptions } from './link.js';
+
+/** How HostClient.spawn starts codecell-host processes. */
+export interface HostClientOptions extends RehomeOptions {
+  /** The host command; default: this Node binary running codecell-host. */
+  command?: string;
+  args?: string[];
+  env?: NodeJS.ProcessEnv;
+  /** Start a fresh host on the next createSession after the host died. Default true. */
+  respawn?: boolean;
+  /**
+   * How many host processes sessions are spread over, at most (each session lives on one; a
+   * process that dies takes only its own sessions). One starts with the client, the others as
+   * sessions are created (a new session goes to an idle slot before a busy process). Default: the
+   * machine's cores (`os.availableParallelism()`).
+   */
+  processes?: number;
+  /** Where the host's stderr goes. Default 'inherit'. */
+  stderr?: 'inherit' | 'ignore' | 'pipe';
+  logger?: Logger;
+  /**
+   * While requests are outstanding, a host silent this long is pinged, and one that leaves the
+   * ping unanswered as long again is killed and reported as ERR_HOST_EXITED. Default 5 000 ms.
+   */
+  livenessTimeoutMs?: number;
+}
 
 const HOST_MAIN = fileURLToPath(new URL('../bin/codecell-host.js', import.meta.url));
 

@@ -4,37 +4,13 @@
 // runs — stored values, cell ids, each open cell as it runs again. A record is one JSON text;
 // the store keeps them in order and knows nothing of what they say.
 import { mergeLimits, DEFAULT_LIMITS, type CellLimits } from '../limits.js';
-import { BrokeBound, type PartStart, type PartUpdate } from './ledger-parts.js';
+import { BrokeBound } from './ledger-parts.js';
+import type { LogRecord } from './log-record.js';
 import { ledgerFigures, SessionLedger } from './session-ledger.js';
-import type { CellEvent, CellId, JsonValue, NestedToolCall } from '../types.js';
+import type { CellId, JsonValue } from '../types.js';
 import type { SessionSnapshot } from '../session/snapshot.js';
 
-/** One record of a session's log. */
-export type LogRecord =
-  /** The session on a process (its first record, and again after each recovery). */
-  | { t: 'session'; options: SessionSnapshot['options'] }
-  /** The session lives on a host from now (its commits count from here), with these limits there. */
-  | { t: 'attached'; limits?: CellLimits }
-  /** A cell was admitted (`limits`: its own); one whose journal is written begins with its start. */
-  | { t: 'admitted'; cellId: CellId; limits?: Partial<CellLimits> }
-  /** A notification of the cell goes to the delegate (a remote session's). */
-  | { t: 'notified'; cellId: CellId }
-  /** A part of a cell's journal: what it runs (first), what it consumed since. */
-  | { t: 'journal'; cellId: CellId; start?: PartStart; update?: PartUpdate }
-  /** A call goes to the delegate (written before it does). */
-  | ({ t: 'started' } & Omit<NestedToolCall, 'kind' | 'approved'>)
-  /** A call's outcome (written before the cell takes it): its result's JSON text, or its error. */
-  | { t: 'outcome'; cellId: CellId; callId: string; ok: boolean; payload: string; errorKind: string }
-  /** The delegate asked to pause the cell at a call (its CellInterrupt's payload). */
-  | { t: 'pause'; cellId: CellId; callId: string; payload: JsonValue }
-  /** The cell paused (`event`: its interrupted event, without items), or runs again (null). */
-  | { t: 'paused'; cellId: CellId; event: CellEvent | null }
-  /** The cell runs again after a recovery (a bound holds how often). */
-  | { t: 'replayed'; cellId: CellId }
-  /** A commit of stored values (`commits`: how many this record stands for, after a compaction). */
-  | { t: 'stored'; values: Record<string, string>; commits?: number }
-  /** The cell ended: nothing of it is needed any more. */
-  | { t: 'end'; cellId: CellId };
+export type { LogRecord } from './log-record.js';
 
 /** What a session's log says: how it was created, and its ledger as of the last record. */
 export interface ReadLog {

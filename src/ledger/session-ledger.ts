@@ -17,7 +17,7 @@ import type {
   ToolCallRecord,
   ToolDefinition,
 } from '../types.js';
-import type { LogRecord } from './log-records.js';
+import type { LogRecord } from './log-record.js';
 import { CellLedger, type LedgerBudget } from './cell-ledger.js';
 import { BrokeBound, type PartStart, type PartUpdate } from './ledger-parts.js';
 import { StoredHistory } from './stored-history.js';

@@ -5,25 +5,31 @@
 // sandbox's data (tools, stored values, limits).
 import { Cell } from '../cell/cell.js';
 import type { CellJournal } from '../cell/journal.js';
-import type { CellTool } from '../cell/tool-calls.js';
+import type { CellTool, WriteAhead } from '../cell/tool-calls.js';
 import type { CellRunIsolate } from '../isolate/cell-isolate.js';
 import type { CellLimits } from '../limits.js';
 import type { CellStreams } from '../streams/cell-streams.js';
 import type { ToolInputChecks } from '../tools/tool-input.js';
 import type { TraceSpan } from '../tracing.js';
-import type { CellId, Logger, SessionCellEvent, SessionRuntimeDelegate } from '../types.js';
+import type { CellEvent, CellId, Logger, SessionCellEvent, SessionRuntimeDelegate } from '../types.js';
 import { storedBytesOf } from './paused-cells.js';
 import type { SessionCells } from './session-cells.js';
-import type { SessionDurability } from './session-durability.js';
 import type { SessionGate } from './session-gate.js';
 import { sandboxConfig } from './source.js';
 import type { StoredValues } from './stored-values.js';
+
+/** What a session with a store records of its cells' lives besides their calls. */
+export interface CellLog {
+  paused(cellId: CellId, event: CellEvent | null): void;
+  ended(cellId: CellId): void;
+}
 
 /** What a session's cells are made with. */
 export interface CellMakerParts {
   readonly key: string;
   readonly delegate: SessionRuntimeDelegate;
-  readonly durable: SessionDurability | undefined;
+  /** With a store: what the cells write ahead, and their pauses and ends (SessionDurability). */
+  readonly durable: (WriteAhead & CellLog) | undefined;
   readonly deadlineMs: number;
   readonly logger: Logger;
   readonly storedValues: StoredValues | undefined;

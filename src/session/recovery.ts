@@ -12,11 +12,18 @@ import { PROCESS_OWNER } from '../store/session-log.js';
 import { DEFAULT_LEASE_MS, type CodeCellStore, type StoredSessionInfo, type StoreLease } from '../store/store.js';
 import { BrokeBound } from '../ledger/ledger-parts.js';
 import { consoleLogger } from '../logger.js';
-import type { CallOutcome, Logger, NestedToolCall, SessionRuntimeDelegate } from '../types.js';
+import type {
+  CallOutcome,
+  JsonValue,
+  Logger,
+  NestedToolCall,
+  SessionRuntimeDelegate,
+  ToolDefinition,
+} from '../types.js';
 import { checkDelegate } from '../validate.js';
 import type { HostedCells } from './hosted-cells.js';
 import { readLog, type ReadLog } from '../ledger/log-records.js';
-import type { RecoverOptions, RecoveryInfo } from './runtime-api.js';
+import type { SessionRuntimeOptions } from './options.js';
 import type { SessionDurability } from './session-durability.js';
 
 type DelegateFor = (
@@ -137,4 +144,19 @@ async function makeAgain(
   } catch {
     // The cell ended meanwhile: its outcome is abandoned, as any late one.
   }
+}
+
+/** What a recovery's `delegateFor` is told of a session it may adopt. */
+export interface RecoveryInfo {
+  key: string;
+  /** The session's own tools. */
+  tools: ToolDefinition[];
+  /** What it was created with as `metadata` (null without). */
+  metadata: JsonValue | null;
+}
+
+/** What `SessionRuntime.recover` takes besides the store: the sessions' options, and which to adopt. */
+export interface RecoverOptions extends Omit<SessionRuntimeOptions, 'store' | 'key' | 'metadata' | 'tools' | 'limits'> {
+  /** Only these sessions (default: every one whose lease ran out). */
+  keys?: string[];
 }

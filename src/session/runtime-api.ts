@@ -1,9 +1,10 @@
 // The SessionRuntime constructor's public shape (session-runtime.ts is its implementation): new,
 // resume and recover, and what suspend and recover take.
 import type { CodeCellStore } from '../store/store.js';
-import type { JsonValue, SessionRuntimeDelegate, ToolDefinition } from '../types.js';
+import type { SessionRuntimeDelegate } from '../types.js';
 import type { SessionRuntimeOptions } from './options.js';
 import type { SessionRuntime } from './session-runtime.js';
+import type { RecoverOptions, RecoveryInfo } from './recovery.js';
 import type { SessionSnapshot } from './snapshot.js';
 
 /** What suspend() takes. */
@@ -36,19 +37,4 @@ export interface SessionRuntimeConstructor {
     ) => SessionRuntimeDelegate | undefined | Promise<SessionRuntimeDelegate | undefined>,
     options?: RecoverOptions,
   ): Promise<SessionRuntime[]>;
-}
-
-/** What a recovery's `delegateFor` is told of a session it may adopt. */
-export interface RecoveryInfo {
-  key: string;
-  /** The session's own tools. */
-  tools: ToolDefinition[];
-  /** What it was created with as `metadata` (null without). */
-  metadata: JsonValue | null;
-}
-
-/** What `SessionRuntime.recover` takes besides the store: the sessions' options, and which to adopt. */
-export interface RecoverOptions extends Omit<SessionRuntimeOptions, 'store' | 'key' | 'metadata' | 'tools' | 'limits'> {
-  /** Only these sessions (default: every one whose lease ran out). */
-  keys?: string[];
 }

@@ -33,7 +33,8 @@ import type { StoreLease } from '../store/store.js';
 import type { SessionRuntimeConstructor, SuspendOptions } from './runtime-api.js';
 
 export type { SessionRuntimeOptions } from './options.js';
-export type { RecoverOptions, RecoveryInfo, SessionRuntimeConstructor, SuspendOptions } from './runtime-api.js';
+export type { SessionRuntimeConstructor, SuspendOptions } from './runtime-api.js';
+export type { RecoverOptions, RecoveryInfo } from './recovery.js';
 
 import type {
   CellAnswer,

@@ -1,0 +1,33 @@
+// One record of a session's log (SPEC §16, ADR 21): what the ledger writes (session-ledger.ts),
+// what an in-process session writes (session-durability.ts), and what log-records.ts reads back.
+import type { CellLimits } from '../limits.js';
+import type { SessionSnapshot } from '../session/snapshot.js';
+import type { CellEvent, CellId, JsonValue, NestedToolCall } from '../types.js';
+import type { PartStart, PartUpdate } from './ledger-parts.js';
+
+/** One record of a session's log. */
+export type LogRecord =
+  /** The session on a process (its first record, and again after each recovery). */
+  | { t: 'session'; options: SessionSnapshot['options'] }
+  /** The session lives on a host from now (its commits count from here), with these limits there. */
+  | { t: 'attached'; limits?: CellLimits }
+  /** A cell was admitted (`limits`: its own); one whose journal is written begins with its start. */
+  | { t: 'admitted'; cellId: CellId; limits?: Partial<CellLimits> }
+  /** A notification of the cell goes to the delegate (a remote session's). */
+  | { t: 'notified'; cellId: CellId }
+  /** A part of a cell's journal: what it runs (first), what it consumed since. */
+  | { t: 'journal'; cellId: CellId; start?: PartStart; update?: PartUpdate }
+  /** A call goes to the delegate (written before it does). */
+  | ({ t: 'started' } & Omit<NestedToolCall, 'kind' | 'approved'>)
+  /** A call's outcome (written before the cell takes it): its result's JSON text, or its error. */
+  | { t: 'outcome'; cellId: CellId; callId: string; ok: boolean; payload: string; errorKind: string }
+  /** The delegate asked to pause the cell at a call (its CellInterrupt's payload). */
+  | { t: 'pause'; cellId: CellId; callId: string; payload: JsonValue }
+  /** The cell paused (`event`: its interrupted event, without items), or runs again (null). */
+  | { t: 'paused'; cellId: CellId; event: CellEvent | null }
+  /** The cell runs again after a recovery (a bound holds how often). */
+  | { t: 'replayed'; cellId: CellId }
+  /** A commit of stored values (`commits`: how many this record stands for, after a compaction). */
+  | { t: 'stored'; values: Record<string, string>; commits?: number }
+  /** The cell ended: nothing of it is needed any more. */
+  | { t: 'end'; cellId: CellId };
