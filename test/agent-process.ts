@@ -24,3 +24,13 @@ export async function crashAgent(t: TestContext, where: string, ...flags: string
   if (!exited) await once(child, 'exit');
   return out.trim();
 }
+
+/** Recovers until a session's lease has run out and it is adopted (a bounded number of tries). */
+export async function untilRecovered<S>(recover: () => Promise<S[]>): Promise<S[]> {
+  for (let tries = 0; tries < 200; tries++) {
+    const recovered = await recover();
+    if (recovered.length > 0) return recovered;
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+  return [];
+}

@@ -9,7 +9,7 @@ import pg from 'pg';
 import { SessionRuntime } from '../src/index.js';
 import { postgresStore } from '../src/store/postgres-store.js';
 import type { CodeCellStore } from '../src/store/store.js';
-import { crashAgent } from './agent-process.js';
+import { crashAgent, untilRecovered } from './agent-process.js';
 import { capturingLogger, LONG_WAIT, RecordingDelegate, texts } from './helpers.js';
 import { startPostgres } from './postgres-server.js';
 import { storeContract } from './store-contract.js';
@@ -105,11 +105,9 @@ describe('postgresStore: a real server', { timeout: 60_000, skip }, () => {
     const store = postgresStore({ connectionString: url });
     t.after(() => store.close());
     const delegate = new RecordingDelegate({ rate: () => 2, approve: () => 'yes' });
-    let recovered: SessionRuntime[] = [];
-    for (let tries = 0; recovered.length === 0 && tries < 200; tries++) {
-      recovered = await SessionRuntime.recover(store, () => delegate, { logger: capturingLogger() });
-      if (recovered.length === 0) await new Promise((resolve) => setTimeout(resolve, 25));
-    }
+    const recovered = await untilRecovered(() =>
+      SessionRuntime.recover(store, () => delegate, { logger: capturingLogger() }),
+    );
     for (const each of recovered) t.after(() => each.shutdown());
     const session = recovered[0] as SessionRuntime;
     const inDoubt = await session.observe('2', LONG_WAIT);

@@ -19,7 +19,7 @@ import { memoryStore } from '../src/store/memory-store.js';
 import { sqliteStore } from '../src/store/sqlite-store.js';
 import type { CodeCellStore } from '../src/store/store.js';
 import { AGENT_CELLS, AGENT_TOOLS } from './fixtures/store-agent.js';
-import { crashAgent } from './agent-process.js';
+import { crashAgent, untilRecovered } from './agent-process.js';
 import { capturingLogger, hang, LONG_WAIT, RecordingDelegate, tempFolder, texts, waitFor } from './helpers.js';
 
 const TOOLS = [{ name: 'lookup' }, { name: 'charge' }, { name: 'rate', idempotent: true }];
@@ -335,12 +335,9 @@ describe('an agent process killed with -9, its session recovered by another', { 
       rate: () => 2,
       approve: (call) => (call.approved === true ? 'yes' : hang()),
     });
-    let recovered: SessionRuntime[] = [];
-    const until = Date.now() + 10_000;
-    while (recovered.length === 0 && Date.now() < until) {
-      recovered = await SessionRuntime.recover(store, () => delegate, { leaseMs: 300, logger: capturingLogger() });
-      if (recovered.length === 0) await new Promise((resolve) => setTimeout(resolve, 50));
-    }
+    const recovered = await untilRecovered(() =>
+      SessionRuntime.recover(store, () => delegate, { leaseMs: 300, logger: capturingLogger() }),
+    );
     for (const session of recovered) t.after(() => session.shutdown());
     const session = recovered[0] as SessionRuntime;
 

@@ -10,7 +10,7 @@ import { describe, test } from 'node:test';
 import { HostClient, type RemoteSession } from '../host/index.js';
 import { sqliteStore, type CodeCellStore } from '../src/index.js';
 import { AGENT_TOOLS } from './fixtures/store-agent.js';
-import { crashAgent } from './agent-process.js';
+import { crashAgent, untilRecovered } from './agent-process.js';
 import { capturingLogger, LONG_WAIT, RecordingDelegate, tempFolder, texts } from './helpers.js';
 
 /**
@@ -117,11 +117,7 @@ describe('HostClient with a store', { timeout: 90_000 }, () => {
     await old.close();
     const next = await HostClient.spawn({ store, leaseMs: 300, processes: 1, logger: capturingLogger() });
     t.after(() => next.close());
-    let recovered: RemoteSession[] = [];
-    for (let tries = 0; recovered.length === 0 && tries < 200; tries++) {
-      recovered = await next.recover(() => delegate);
-      if (recovered.length === 0) await new Promise((resolve) => setTimeout(resolve, 25));
-    }
+    const recovered = await untilRecovered(() => next.recover(() => delegate));
     const again = await (recovered[0] as RemoteSession).execute({ source: "text(String(load('n')))" }, LONG_WAIT);
     assert.deepEqual([again.cellId, texts(await again.initialEvent)], ['2', ['42']]);
   });
@@ -140,11 +136,7 @@ describe('HostClient with a store', { timeout: 90_000 }, () => {
       rate: () => 2,
       approve: (call) => (call.approved === true ? 'yes' : Promise.reject(new Error('not approved'))),
     });
-    let recovered: RemoteSession[] = [];
-    for (let tries = 0; recovered.length === 0 && tries < 200; tries++) {
-      recovered = await client.recover(() => delegate);
-      if (recovered.length === 0) await new Promise((resolve) => setTimeout(resolve, 25));
-    }
+    const recovered = await untilRecovered(() => client.recover(() => delegate));
     const session = recovered[0] as RemoteSession;
     assert.equal(session.key, 'agent-1');
 
