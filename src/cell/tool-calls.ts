@@ -244,10 +244,10 @@ export class ToolCalls {
   }
 
   #settle(callId: string, ok: boolean, payload: string, errorKind = ''): void {
-    // After the cell ended, results are abandoned: no event, no delivery.
-    if (!this.#options.accepting() || !this.#outstanding.has(callId)) return;
     const ahead = this.#options.writeAhead;
     if (ahead === undefined) return this.#deliver(callId, ok, payload, errorKind);
+    // After the cell ended, results are abandoned: nothing is recorded (nor delivered).
+    if (!this.#options.accepting() || !this.#outstanding.has(callId)) return;
     // With a store, the cell takes the outcome once its record is durable (never, if it cannot be).
     ahead.answered(this.#options.cellId, callId, ok, payload, errorKind).then(
       () => this.#deliver(callId, ok, payload, errorKind),
@@ -256,6 +256,7 @@ export class ToolCalls {
   }
 
   #deliver(callId: string, ok: boolean, payload: string, errorKind: string): void {
+    // After the cell ended, results are abandoned: no event, no delivery.
     const inputBytes = this.#outstanding.get(callId);
     if (!this.#options.accepting() || inputBytes === undefined) return;
     this.#outstanding.delete(callId);
