@@ -83,6 +83,7 @@ export type {
   OutputItem,
   PendingEvent,
   SessionCellEvent,
+  SessionEventsOptions,
   SessionRuntimeDelegate,
   SessionStreamEvent,
   StartedCell,

@@ -2,6 +2,7 @@
 // change inside src sees every outside user. Not part of the package's exports.
 export { Deadline } from './cell/deadline.js';
 export { CellStreams } from './streams/cell-streams.js';
+export type { SessionCursorOptions } from './streams/session-cursor.js';
 export { readByTurn } from './streams/by-turn.js';
 export { CODECELL_VERSION, DEFAULT_OBSERVE, DEFAULT_YIELD_MS } from './defaults.js';
 export { messageOf, missingCell, notInterrupted, quiet, toolErrorText } from './errors.js';

@@ -228,9 +228,23 @@ export type SessionCellEvent = { cellId: CellId } & ({ type: 'admitted' } | Cell
 /**
  * An event of `session.events()`: every cell's stream events and each cell's admission; for a
  * remote session also `rehomed` (no `cellId`): it moved from one host to another (SPEC §13).
+ * `seq` numbers them, increasing by one per event of the session (a gap's is the newest event it
+ * stands for): `events({ after: seq })` continues after it (SPEC §16).
  */
-export type SessionStreamEvent =
-  SessionCellEvent | { type: 'rehomed'; from: string; to: string; reason: 'hostLost' | 'drain' };
+export type SessionStreamEvent = (
+  SessionCellEvent | { type: 'rehomed'; from: string; to: string; reason: 'hostLost' | 'drain' }
+) & { seq: number };
+
+/** Where a session's stream starts (SPEC §16). */
+export interface SessionEventsOptions {
+  /**
+   * Continue after the event of this `seq`: the session's newest 1 024 events (about 1 MiB) are
+   * kept, in its store when it has one, so a stream continues from any of them — across a
+   * recovery too — with nothing lost or repeated (a `gap` first when older ones are wanted).
+   * Without: events from now on.
+   */
+  after?: number;
+}
 
 /** Where a cell's event stream starts. */
 export interface EventsOptions {
@@ -278,7 +292,7 @@ export interface CodeCellSession {
   resumeCell(cellId: CellId, answer: CellAnswer, observe?: ObserveMode): Promise<CellEvent>;
   shutdown(): Promise<void>;
   /** Every cell's events (with its id), admissions included, in the order they happen. */
-  events(): HandOffStream<SessionStreamEvent>;
+  events(options?: SessionEventsOptions): HandOffStream<SessionStreamEvent>;
   /** One cell's events (SPEC §7); see EventsOptions for where the stream begins. */
   events(cellId: CellId, options?: EventsOptions): HandOffStream<CellStreamEvent>;
   [Symbol.asyncDispose](): Promise<void>;

@@ -106,6 +106,9 @@ export function approvals(): RecordingDelegate {
 /** A promise that never settles, and ignores its signal: a non-cooperative delegate. */
 export const hang = (): Promise<never> => new Promise<never>(() => {});
 
+/** Holds this thread for `ms`: no timer runs meanwhile (a session's lease is not renewed). */
+export const stall = (ms: number): void => void Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+
 /** A promise that rejects with the signal's reason when it aborts: a cooperative delegate. */
 export function untilAborted(signal: AbortSignal): Promise<never> {
   return new Promise<never>((_resolve, reject) => {

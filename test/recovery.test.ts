@@ -20,7 +20,7 @@ import { sqliteStore } from '../src/store/sqlite-store.js';
 import type { CodeCellStore } from '../src/store/store.js';
 import { AGENT_CELLS, AGENT_TOOLS } from './fixtures/store-agent.js';
 import { crashAgent, untilRecovered } from './agent-process.js';
-import { capturingLogger, hang, LONG_WAIT, RecordingDelegate, tempFolder, texts, waitFor } from './helpers.js';
+import { capturingLogger, hang, LONG_WAIT, RecordingDelegate, stall, tempFolder, texts, waitFor } from './helpers.js';
 
 const TOOLS = [{ name: 'lookup' }, { name: 'charge' }, { name: 'rate', idempotent: true }];
 
@@ -28,9 +28,6 @@ const stores: { name: string; open(t: TestContext): CodeCellStore }[] = [
   { name: 'memoryStore', open: () => memoryStore() },
   { name: 'sqliteStore', open: (t) => sqliteStore({ path: join(tempFolder(t, 'codecell-recovery-'), 's.db') }) },
 ];
-
-/** Holds this thread for `ms` (no timer runs: the session's lease is not renewed meanwhile). */
-const stall = (ms: number): void => void Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
 
 /** The records of the session, parsed. */
 const recordsOf = async (store: CodeCellStore, key: string): Promise<{ t: string; [field: string]: unknown }[]> =>
@@ -51,7 +48,8 @@ for (const kind of stores) {
       let counted: unknown;
       delegate.notifyHandler = async () => {
         const journal = (await recordsOf(store, 'chat-1')).filter((record) => record.t === 'journal');
-        counted = (journal.at(-1)?.update as { notifications?: number } | undefined)?.notifications;
+        const sent = journal.map((record) => (record.update as { notifications?: number } | undefined)?.notifications);
+        counted = sent.filter((count) => count !== undefined).at(-1);
       };
       const session = new SessionRuntime(delegate, { store, key: 'chat-1', tools: TOOLS, logger: capturingLogger() });
       t.after(() => session.shutdown());

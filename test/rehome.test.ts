@@ -93,7 +93,14 @@ describe('re-homing on host loss', { timeout: 90_000 }, () => {
     assert.notEqual(session.hostPid, before.pid);
     assert.deepEqual(
       seen.find((event) => event.type === 'rehomed'),
-      { type: 'rehomed', from: before.host, to: session.host, reason: 'hostLost' },
+      // Numbered by the client, one more per event it heard since it followed the session.
+      {
+        type: 'rehomed',
+        from: before.host,
+        to: session.host,
+        reason: 'hostLost',
+        seq: seen.findIndex((event) => event.type === 'rehomed') + 1,
+      },
     );
     assert.ok(tools.closed.includes(runningId), 'the delegate heard the lost cell close');
 
@@ -197,7 +204,7 @@ describe('hand-off on drain', { timeout: 90_000 }, () => {
     await waitFor(() => idle.host === other.url);
     assert.deepEqual(
       idleSeen.find((event) => event.type === 'rehomed'),
-      { type: 'rehomed', from: draining.url, to: other.url, reason: 'drain' },
+      { type: 'rehomed', from: draining.url, to: other.url, reason: 'drain', seq: 1 },
     );
     assert.equal(busy.host, draining.url, 'a session with a running cell stays until it ends');
     answer.resolve({ ok: true });

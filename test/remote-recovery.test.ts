@@ -8,10 +8,10 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { HostClient, type RemoteSession } from '../host/index.js';
-import { sqliteStore, type CodeCellStore } from '../src/index.js';
+import { sqliteStore, type CodeCellStore, type SessionStreamEvent } from '../src/index.js';
 import { AGENT_TOOLS } from './fixtures/store-agent.js';
 import { crashAgent, untilRecovered } from './agent-process.js';
-import { capturingLogger, LONG_WAIT, RecordingDelegate, tempFolder, texts } from './helpers.js';
+import { capturingLogger, LONG_WAIT, RecordingDelegate, stall, tempFolder, texts } from './helpers.js';
 
 /**
  * `store` on a slow disk: each append takes `ms` more (what a write ahead must wait for shows);
@@ -54,7 +54,7 @@ describe('HostClient with a store', { timeout: 90_000 }, () => {
     const delegate = new RecordingDelegate({
       lookup: async (call) => {
         const records = ((await store.records('remote-1')) ?? []).map((text) => JSON.parse(text) as { t: string });
-        seen.push(records.map((record) => record.t));
+        seen.push(records.map((record) => record.t).filter((kind) => kind !== 'event'));
         return { n: (call.input as { n: number }).n * 2 };
       },
     });
@@ -120,6 +120,56 @@ describe('HostClient with a store', { timeout: 90_000 }, () => {
     const recovered = await untilRecovered(() => next.recover(() => delegate));
     const again = await (recovered[0] as RemoteSession).execute({ source: "text(String(load('n')))" }, LONG_WAIT);
     assert.deepEqual([again.cellId, texts(await again.initialEvent)], ['2', ['42']]);
+  });
+
+  test("the session's stream continues after a recovery: numbered on, nothing lost or repeated", async (t) => {
+    const store = sqliteStore({ path: join(tempFolder(t, 'codecell-remote-'), 'cursor.db') });
+    t.after(() => store.close());
+    const rated = Promise.withResolvers<number>();
+    const first = new RecordingDelegate({ lookup: () => ({ n: 2 }), rate: () => rated.promise });
+    const old = await HostClient.spawn({ store, leaseMs: 300, processes: 1, logger: capturingLogger() });
+    t.after(() => old.close());
+    const session = await old.createSession(first, { key: 'cursor-1', tools: AGENT_TOOLS });
+    const stream = session.events();
+    const source =
+      "text('a'); const l = await tools.lookup({ n: 1 }); text('b' + l.n); text('c' + await tools.rate({}))";
+    await session.execute({ source }, { kind: 'yieldAfter', ms: 0 });
+    const seen: SessionStreamEvent[] = [];
+    for await (const event of stream) {
+      seen.push(event);
+      if (event.type === 'toolCall' && event.tool.name === 'rate') break;
+    }
+    // The agent's process stops past its lease (its host runs on, fenced out of the store).
+    const next = await HostClient.spawn({ store, leaseMs: 300, processes: 1, logger: capturingLogger() });
+    t.after(() => next.close());
+    stall(400);
+    const second = new RecordingDelegate({ rate: () => 7 });
+    const recovered = (await untilRecovered(() => next.recover(() => second)))[0] as RemoteSession;
+    const rest: SessionStreamEvent[] = [];
+    for await (const event of recovered.events({ after: seen.length })) {
+      rest.push(event);
+      if (event.type === 'closed') break;
+    }
+    const all = [...seen, ...rest];
+    assert.deepEqual(
+      all.map((event) => event.seq),
+      all.map((_, index) => index + 1),
+    );
+    const lines = all.map((event) =>
+      event.type === 'output' && event.item.type === 'text' ? `output ${event.item.text}` : event.type,
+    );
+    assert.deepEqual(lines, [
+      'admitted',
+      'output a',
+      'toolCall',
+      'toolResult',
+      'output b2',
+      'toolCall',
+      'replayed',
+      'toolResult',
+      'output c7',
+      'closed',
+    ]);
   });
 
   test('an agent process killed with -9: another client recovers its session on its own host', async (t) => {

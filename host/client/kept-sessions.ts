@@ -7,6 +7,7 @@ import {
   type JsonValue,
   type Logger,
   type SessionRuntimeDelegate,
+  type SessionStreamEvent,
   type StoredSessionInfo,
   type ToolDefinition,
 } from '../../src/index.js';
@@ -20,6 +21,7 @@ import {
   SessionLog,
   type CodeCellStore,
   type ReadLog,
+  type SessionCursorOptions,
   type SessionLedger,
   type StoreLease,
 } from '../../src/internal.js';
@@ -41,12 +43,22 @@ type Place<S> = (
   kept: KeptLog,
 ) => Promise<S>;
 
-/** A session's place in the store: its log, and (a recovered one) the ledger read from it. */
+/** A session's place in the store: its log, and (a recovered one) what was read from it. */
 export interface KeptLog {
   log: SessionLog;
-  ledger?: SessionLedger;
+  read?: ReadLog;
   /** The session lives: its log compacts by its ledger, and its loss ends the session. */
   attach(port: KeptPort): void;
+}
+
+/**
+ * The session stream's numbering (SPEC §16): each event written to the store before it is handed
+ * out, going on from what a recovered log told.
+ */
+export function cursorOf(kept: KeptLog): SessionCursorOptions {
+  const write = (event: SessionStreamEvent): Promise<void> => kept.log.write(JSON.stringify({ t: 'event', event }));
+  const read = kept.read;
+  return read === undefined ? { write } : { write, kept: read.events, open: read.announced, told: read.told };
 }
 
 /** What a kept session's log needs of the session, once it lives (SessionCore gives it). */
@@ -128,7 +140,7 @@ export class KeptSessions {
     if (lease === undefined) return undefined;
     // Read again under the new epoch: the former owner can write nothing after it.
     const read: ReadLog = readLog((await this.store.records(info.key)) ?? []);
-    const kept = { ...this.#kept(info.key, Promise.resolve(lease)), ledger: read.ledger };
+    const kept = { ...this.#kept(info.key, Promise.resolve(lease)), read };
     const { key: _, ...options } = read.options as RemoteSessionOptions;
     try {
       return await place(delegate, { ...options, key: info.key, restore: read.ledger.restore() }, kept);

@@ -31,7 +31,7 @@ export async function openRemoteSession(
   const params: CreateParams =
     rehome === undefined ? given : { ...given, limits: { ...given.limits, ...ownFigures(given.limits, link.limits) } };
   // A recovered session (its ledger from the store) is created as a moved one: no setup again.
-  const moved = kept?.ledger === undefined ? {} : { moved: true };
+  const moved = kept?.read === undefined ? {} : { moved: true };
   const wire: CreateParams = rehome === undefined ? params : { ...params, mirror: true, ...moved };
   return createOnHost(link, wire, signal, (created) => new HostSession(link, created, delegate, params, rehome, kept));
 }

@@ -284,11 +284,11 @@ export class HostSession extends SessionBase implements RemoteSession, LinkedSes
     return this.#core.streams.cell(cellId, options);
   }
 
-  /** Every cell's events from now on: the host sends them as one stream (session/event). */
-  protected sessionEvents(): HandOffStream<SessionStreamEvent> {
+  /** Every cell's events: the host sends them as one stream (session/event), numbered here. */
+  protected sessionEvents(after: number | undefined): HandOffStream<SessionStreamEvent> {
     if (this.#core.hostDead !== undefined) throw this.#core.hostDead;
     this.assertNotShuttingDown();
-    return this.#core.streams.session();
+    return this.#core.streams.session(after);
   }
 
   // --- used by openRemoteSession and HostLink ---

@@ -10,7 +10,7 @@ import {
   type EventsOptions,
 } from '../../src/index.js';
 import type { HandOffStream, SessionStreamEvent } from '../../src/index.js';
-import { CellStreams, messageOf } from '../../src/internal.js';
+import { CellStreams, messageOf, type SessionCursorOptions } from '../../src/internal.js';
 import { Methods, type SessionId } from '../wire/protocol.js';
 import type { HostLink } from './link.js';
 import type { RemoteCells } from './remote-cells.js';
@@ -31,10 +31,11 @@ export class RemoteStreams {
   readonly #streams: CellStreams;
   #sessionSubscribed = false;
 
-  constructor(session: StreamedSession, cells: RemoteCells, link: HostLink) {
+  /** `cursor`: with a store, where the session stream's events are written (and its numbering goes on from). */
+  constructor(session: StreamedSession, cells: RemoteCells, link: HostLink, cursor?: SessionCursorOptions) {
     this.#session = session;
     this.#cells = cells;
-    this.#streams = new CellStreams({ logger: link.logger, retainClosed: 64, sessionFromCells: false });
+    this.#streams = new CellStreams({ logger: link.logger, retainClosed: 64, sessionFromCells: false, cursor });
   }
 
   /** The cell's stream events (SPEC §7): the host holds them until the first subscription. */
@@ -61,19 +62,28 @@ export class RemoteStreams {
     return this.#streams.subscribe(cellId, options);
   }
 
-  /** Every cell's events from now on: the host sends them as one stream (session/event). */
-  session(): HandOffStream<SessionStreamEvent> {
-    const { hostDead, link, sessionId } = this.#session;
+  /**
+   * Every cell's events: the host sends them as one stream (session/event) once this client first
+   * follows the session (with a store, from its creation); they are numbered here (the host's
+   * numbers are its own), from then on.
+   */
+  session(after: number | undefined): HandOffStream<SessionStreamEvent> {
+    const { hostDead } = this.#session;
     if (hostDead !== undefined) throw hostDead;
-    const stream = this.#streams.subscribeSession();
-    if (!this.#sessionSubscribed) {
-      this.#sessionSubscribed = true;
-      link.request(Methods.sessionSubscribe, { sessionId }).catch((error: unknown) => {
-        if (this.#session.hostDead === undefined)
-          link.logger.warn(`codecell: following session ${sessionId} failed: ${messageOf(error)}`);
-      });
-    }
+    const stream = this.#streams.subscribeSession(after);
+    this.follow();
     return stream;
+  }
+
+  /** Asks the host for the session's events (once). */
+  follow(): void {
+    if (this.#sessionSubscribed) return;
+    this.#sessionSubscribed = true;
+    const { link, sessionId } = this.#session;
+    link.request(Methods.sessionSubscribe, { sessionId }).catch((error: unknown) => {
+      if (this.#session.hostDead === undefined)
+        link.logger.warn(`codecell: following session ${sessionId} failed: ${messageOf(error)}`);
+    });
   }
 
   /** cell/event: one of the cell's events, relayed by the host. */

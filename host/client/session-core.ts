@@ -24,7 +24,7 @@ import type { CreatedSession, CreateParams } from './session-create.js';
 import { SessionInbox } from './session-inbox.js';
 import { ledgerFigures, SessionLedger } from '../../src/internal.js';
 import { SessionMove, type MovingSession, type Rehome } from './session-move.js';
-import type { KeptLog } from './kept-sessions.js';
+import { cursorOf, type KeptLog } from './kept-sessions.js';
 
 export class SessionCore implements LinkedSession, MovingSession {
   /** The host the session lives on, and its id there (both change when it moves). */
@@ -85,7 +85,7 @@ export class SessionCore implements LinkedSession, MovingSession {
     if (rehome !== undefined) {
       // Sent again on another host without setup: its effects are in the stored values.
       const { setupSource: _, restore, mirror: _m, moved: _v, ...own } = params;
-      this.ledger = kept?.ledger ?? new SessionLedger(ledgerFigures(params.limits), restore, params.tools);
+      this.ledger = kept?.read?.ledger ?? new SessionLedger(ledgerFigures(params.limits), restore, params.tools);
       this.kept = kept;
       if (kept !== undefined) {
         // Its options first (what a recovery creates it with again), then all its ledger learns.
@@ -99,7 +99,9 @@ export class SessionCore implements LinkedSession, MovingSession {
       this.replays = new CellReplays(this.ledger, view);
     }
     this.observers = new CellObservers(view);
-    this.streams = new RemoteStreams(view, this.cells, link);
+    this.streams = new RemoteStreams(view, this.cells, link, kept === undefined ? undefined : cursorOf(kept));
+    // With a store the session's stream is followed from the start: each event is written there.
+    if (kept !== undefined) this.streams.follow();
     this.#inbox = new SessionInbox({
       delegate,
       bounds: this.bounds,

@@ -2,7 +2,7 @@
 // admitted and not closed, whether it accepts new sessions (not while it drains), and, for its
 // metrics, each cell's outcome, each tool call's latency and how long terminate and shutdown took.
 // Clients place sessions by this load (host/ping, session/create); /metrics reads it.
-import { CodeCellError, type SessionStreamEvent } from '../../src/index.js';
+import { CodeCellError, type SessionCellEvent } from '../../src/index.js';
 import type { HostLoad } from '../wire/protocol.js';
 
 /** Hears what the host does (its Prometheus metrics are one such listener: metrics.ts). */
@@ -35,7 +35,7 @@ export class HostStats {
   }
 
   /** The runtime observer of one session: counts its cells and times its tool calls. */
-  sessionObserver(): (event: SessionStreamEvent) => void {
+  sessionObserver(): (event: SessionCellEvent) => void {
     /** Tool calls in flight: `<cellId> <callId>` → when they started. */
     const calls = new Map<string, number>();
     return (event) => {
@@ -99,7 +99,7 @@ export class ConnectionCells {
     this.#max = max;
   }
 
-  observe(event: SessionStreamEvent): void {
+  observe(event: SessionCellEvent): void {
     if (event.type === 'admitted') this.#live++;
     else if (event.type === 'closed') this.#live--;
   }

@@ -74,8 +74,8 @@ export class ComposedSession extends SessionBase implements BuiltSession {
     return this.session.resumeCell(cellId, answer, observe);
   }
 
-  protected sessionEvents(): HandOffStream<SessionStreamEvent> {
-    return this.session.events();
+  protected sessionEvents(after: number | undefined): HandOffStream<SessionStreamEvent> {
+    return this.session.events(after === undefined ? {} : { after });
   }
 
   protected cellEvents(cellId: CellId, options: EventsOptions): HandOffStream<CellStreamEvent> {

@@ -205,15 +205,17 @@ export class CellLedger {
     this.#notifications++;
   }
 
+  /** How many of the cell's notifications reached its delegate (a replay sends no more of them). */
+  get notifications(): number {
+    return this.#notifications;
+  }
+
   /** `total` notifications of the cell reached the delegate (a session's log counts them). */
   notificationsSent(total: number): void {
     this.#notifications = Math.max(this.#notifications, total);
   }
 
-  /**
-   * The calls the delegate got whose outcome is not known (SPEC §16: in doubt), but those that
-   * asked to pause the cell.
-   */
+  /** The calls the delegate got whose outcome is not known (in doubt), but those that asked to pause. */
   get inDoubt(): string[] {
     const calls: string[] = [];
     for (const call of this.#calls)

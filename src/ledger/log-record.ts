@@ -2,7 +2,7 @@
 // what an in-process session writes (session-durability.ts), and what log-records.ts reads back.
 import type { CellLimits } from '../limits.js';
 import type { SessionSnapshot } from '../session/snapshot.js';
-import type { CellEvent, CellId, JsonValue, NestedToolCall } from '../types.js';
+import type { CellEvent, CellId, JsonValue, NestedToolCall, SessionStreamEvent } from '../types.js';
 import type { PartStart, PartUpdate } from './ledger-parts.js';
 
 /** One record of a session's log. */
@@ -30,4 +30,6 @@ export type LogRecord =
   /** A commit of stored values (`commits`: how many this record stands for, after a compaction). */
   | { t: 'stored'; values: Record<string, string>; commits?: number }
   /** The cell ended: nothing of it is needed any more. */
-  | { t: 'end'; cellId: CellId };
+  | { t: 'end'; cellId: CellId }
+  /** An event of the session's stream (SPEC §16's durable cursor), written before it is handed out. */
+  | { t: 'event'; event: SessionStreamEvent };

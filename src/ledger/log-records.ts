@@ -7,7 +7,8 @@ import { mergeLimits, DEFAULT_LIMITS, type CellLimits } from '../limits.js';
 import { BrokeBound } from './ledger-parts.js';
 import type { LogRecord } from './log-record.js';
 import { ledgerFigures, SessionLedger } from './session-ledger.js';
-import type { CellId, JsonValue } from '../types.js';
+import type { CellId, JsonValue, SessionStreamEvent } from '../types.js';
+import { KEPT_SESSION_EVENTS, type Told } from '../streams/session-cursor.js';
 import type { SessionSnapshot } from '../session/snapshot.js';
 
 export type { LogRecord } from './log-record.js';
@@ -18,6 +19,12 @@ export interface ReadLog {
   ledger: SessionLedger;
   /** The session's limits (its own over codecell's defaults). */
   limits: CellLimits;
+  /** The newest events of its stream, oldest first (a recovered session's stream goes on after them). */
+  events: SessionStreamEvent[];
+  /** What its stream told of each open cell, that a replay may produce again. */
+  told: Map<CellId, Told>;
+  /** The cells whose admission its stream told, and not their end. */
+  announced: Set<CellId>;
 }
 
 /** Reads a session's records into its ledger; BrokeBound for a log this codecell cannot read. */
@@ -34,16 +41,48 @@ export function readLog(texts: readonly string[]): ReadLog {
       if (read === undefined) {
         const limits = mergeLimits(DEFAULT_LIMITS, record.options.limits ?? {});
         const ledger = new SessionLedger(ledgerFigures(limits), undefined, record.options.tools ?? []);
-        read = { options: record.options, ledger, limits };
+        read = { options: record.options, ledger, limits, events: [], told: new Map(), announced: new Set() };
       }
       read.ledger.attached(read.limits);
       continue;
     }
     if (read === undefined) throw new BrokeBound('the log does not begin with its session');
-    apply(read.ledger, record, index, read.limits);
+    if (record.t === 'event') heard(read, record.event);
+    else apply(read.ledger, record, index, read.limits);
+    if (record.t === 'end') {
+      read.announced.delete(record.cellId);
+      read.told.delete(record.cellId);
+    }
   }
   if (read === undefined) throw new BrokeBound('the log is empty');
+  // A cell admitted with nothing else of it written: it ends as one that cannot run again.
+  for (const cellId of read.announced) if (read.ledger.cell(cellId) === undefined) read.ledger.admitted(cellId);
+  // A replay sends no notification its delegate got: those the stream told past them are sent again.
+  for (const [cellId, told] of read.told)
+    told.notifications = Math.max(0, told.notifications - (read.ledger.cell(cellId)?.notifications ?? 0));
+  read.events.splice(0, read.events.length - KEPT_SESSION_EVENTS);
   return read;
+}
+
+/** An event the session's stream handed out: kept, and a cell's admission or end noted. */
+function heard(read: ReadLog, event: SessionStreamEvent): void {
+  read.events.push(event);
+  if (!('cellId' in event) || event.cellId === '') return;
+  if (event.type === 'admitted') return void read.announced.add(event.cellId);
+  if (event.type === 'closed') {
+    read.announced.delete(event.cellId);
+    read.told.delete(event.cellId);
+    read.ledger.cellSeen(event.cellId);
+    read.ledger.drop(event.cellId);
+    return;
+  }
+  let told = read.told.get(event.cellId);
+  if (told === undefined)
+    read.told.set(event.cellId, (told = { outputs: 0, notifications: 0, calls: new Set(), results: new Set() }));
+  if (event.type === 'output') told.outputs++;
+  else if (event.type === 'notification') told.notifications++;
+  else if (event.type === 'toolCall') told.calls.add(event.callId);
+  else if (event.type === 'toolResult') told.results.add(event.callId);
 }
 
 function apply(ledger: SessionLedger, record: LogRecord, index: number, limits: CellLimits): void {
@@ -100,6 +139,8 @@ function apply(ledger: SessionLedger, record: LogRecord, index: number, limits: 
  */
 export function compactLog(texts: readonly string[], open: ReadonlySet<CellId>): string[] {
   const kept: string[] = [];
+  // The stream's newest events are kept, and every event of an open cell.
+  let events = texts.reduce((count, text) => count + (text.startsWith('{"t":"event"') ? 1 : 0), 0);
   let merged: { values: Record<string, string>; commits: number } | undefined;
   const flush = (): void => {
     if (merged !== undefined) kept.push(JSON.stringify({ t: 'stored', ...merged } satisfies LogRecord));
@@ -113,7 +154,10 @@ export function compactLog(texts: readonly string[], open: ReadonlySet<CellId>):
       merged.commits += record.commits ?? 1;
       continue;
     }
-    if (record.t !== 'session' && record.t !== 'attached' && !open.has(record.cellId)) continue;
+    if (record.t === 'event') {
+      const cellId = 'cellId' in record.event ? record.event.cellId : '';
+      if (events-- > KEPT_SESSION_EVENTS && !open.has(cellId)) continue;
+    } else if (record.t !== 'session' && record.t !== 'attached' && !open.has(record.cellId)) continue;
     flush();
     kept.push(text);
   }

@@ -15,6 +15,7 @@ import type {
   HandOffStream,
   ObserveMode,
   PendingEvent,
+  SessionEventsOptions,
   SessionStreamEvent,
   StartedCell,
 } from '../types.js';
@@ -36,17 +37,24 @@ export abstract class SessionBase implements CodeCellSession {
   abstract resumeCell(cellId: CellId, answer: CellAnswer, observe?: ObserveMode): Promise<CellEvent>;
   /** The shutdown itself; shutdown() calls it once. */
   protected abstract shutdownOnce(): Promise<void>;
-  /** A stream of every cell's events from now on (see events()). */
-  protected abstract sessionEvents(): HandOffStream<SessionStreamEvent>;
+  /** A stream of every cell's events, from now on or after `after` (checked; see events()). */
+  protected abstract sessionEvents(after: number | undefined): HandOffStream<SessionStreamEvent>;
   /** A stream of one cell's events, the id and options checked (see events(cellId)). */
   protected abstract cellEvents(cellId: CellId, options: EventsOptions): HandOffStream<CellStreamEvent>;
 
-  /** Every cell's events (each with its cellId), admissions included, in the order they happen. */
-  events(): HandOffStream<SessionStreamEvent>;
+  /**
+   * Every cell's events (each with its cellId and the session's `seq`), admissions included, in
+   * the order they happen; `options.after` continues after the event of that seq.
+   */
+  events(options?: SessionEventsOptions): HandOffStream<SessionStreamEvent>;
   /** One cell's events; `options.from: 'start'` replays them from the cell's admission. */
   events(cellId: CellId, options?: EventsOptions): HandOffStream<CellStreamEvent>;
-  events(cellId?: CellId, options?: EventsOptions): HandOffStream<SessionStreamEvent> | HandOffStream<CellStreamEvent> {
-    if (cellId === undefined) return this.sessionEvents();
+  events(
+    cellId?: CellId | SessionEventsOptions,
+    options?: EventsOptions,
+  ): HandOffStream<SessionStreamEvent> | HandOffStream<CellStreamEvent> {
+    if (cellId === undefined || (cellId !== null && typeof cellId === 'object'))
+      return this.sessionEvents(checkAfter(cellId));
     const id = this.checkCellId(cellId);
     if (options !== undefined && (options === null || typeof options !== 'object'))
       throw new CodeCellError('ERR_INVALID_REQUEST', 'events options must be an object');
@@ -96,6 +104,17 @@ export abstract class SessionBase implements CodeCellSession {
   protected checkCellId(cellId: unknown): CellId {
     return checkCellId(cellId);
   }
+}
+
+/** The session stream options' `after`, checked: a whole number from 0 on (or none). */
+function checkAfter(options: SessionEventsOptions | undefined): number | undefined {
+  const after = options?.after;
+  if (after !== undefined && !(Number.isSafeInteger(after) && after >= 0))
+    throw new CodeCellError(
+      'ERR_INVALID_REQUEST',
+      `events options.after must be a whole number from 0 on (an event's seq), got ${JSON.stringify(after)}`,
+    );
+  return after;
 }
 
 /**

@@ -7,9 +7,17 @@ import { toJsonText } from '../json.js';
 import type { WriteAhead } from '../cell/tool-calls.js';
 import type { CodeCellStore, StoreLease } from '../store/store.js';
 import { PROCESS_OWNER, SessionLog } from '../store/session-log.js';
-import type { CellEvent, CellId, JsonValue, NestedToolCall, SessionRuntimeDelegate } from '../types.js';
+import type {
+  CellEvent,
+  CellId,
+  JsonValue,
+  NestedToolCall,
+  SessionRuntimeDelegate,
+  SessionStreamEvent,
+} from '../types.js';
 import type { HostedCells, JournalTaken } from './hosted-cells.js';
-import { compactLog, type LogRecord } from '../ledger/log-records.js';
+import { compactLog, type LogRecord, type ReadLog } from '../ledger/log-records.js';
+import type { SessionCursorOptions } from '../streams/session-cursor.js';
 import type { StoreOptions } from './options.js';
 import type { SessionSnapshot } from './snapshot.js';
 
@@ -136,6 +144,23 @@ export class SessionDurability implements WriteAhead {
   /** A commit of stored values (the keys written, as JSON texts). */
   stored(values: Record<string, string>): void {
     void this.#write(undefined, { t: 'stored', values }).catch(() => {});
+  }
+
+  /** The session stream's numbering: written here, and (`read`: a recovered session's log) going on from it. */
+  cursor(read: ReadLog | undefined): SessionCursorOptions {
+    const write = (event: SessionStreamEvent): Promise<void> => this.event(event);
+    if (read === undefined) return { write };
+    return { write, kept: read.events, open: read.announced, told: read.told };
+  }
+
+  /**
+   * An event of the session's stream, handed out once this resolves: written with its cell's
+   * journal so far, so a replay after a recovery tells nothing again that the stream told.
+   */
+  event(event: SessionStreamEvent): Promise<void> {
+    const cellId = 'cellId' in event && event.cellId !== '' ? event.cellId : undefined;
+    // An admission comes before the cell runs: its journal begins with the cell's next record.
+    return this.#write(cellId, { t: 'event', event }, event.type !== 'admitted');
   }
 
   /** The cell ended: its records can go. */

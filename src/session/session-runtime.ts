@@ -30,6 +30,7 @@ import { checkSnapshot, checkStoredBytes, SNAPSHOT_VERSION, type SessionSnapshot
 import { durabilityOf, type SessionDurability } from './session-durability.js';
 import { recoverSessions } from './recovery.js';
 import type { StoreLease } from '../store/store.js';
+import type { ReadLog } from '../ledger/log-records.js';
 import type { SessionRuntimeConstructor, SuspendOptions } from './runtime-api.js';
 
 export type { SessionRuntimeOptions } from './options.js';
@@ -124,8 +125,8 @@ export const SessionRuntime: SessionRuntimeConstructor = class SessionRuntime ex
   readonly #durable: SessionDurability | undefined;
   /** Why its store can keep it no more (another process adopted it): every request is refused so. */
   #storeLost: Error | undefined;
-  /** The lease a recovery adopted, for the session it is making (read once by the constructor). */
-  static #adopted: StoreLease | undefined;
+  /** The lease and log a recovery adopted, for the session it is making (read once by the constructor). */
+  static #adopted: { lease: StoreLease; read: ReadLog } | undefined;
 
   static {
     hostedOf = (runtime) => {
@@ -138,7 +139,7 @@ export const SessionRuntime: SessionRuntimeConstructor = class SessionRuntime ex
   static recover(...[store, delegateFor, options]: Parameters<SessionRuntimeConstructor['recover']>) {
     const { keys: _, ...given } = checkOptionsObject(options) as NonNullable<typeof options>;
     return recoverSessions(store, delegateFor, options, (read, lease, delegate) => {
-      SessionRuntime.#adopted = lease;
+      SessionRuntime.#adopted = { lease, read };
       const session = SessionRuntime.#made(delegate, { ...read.options, ...given, store }, read.ledger.restore());
       const durable = session.#durable as SessionDurability;
       return { session, hosted: session.#hosted, durable, logger: session.#logger };
@@ -192,7 +193,7 @@ export const SessionRuntime: SessionRuntimeConstructor = class SessionRuntime ex
     this.#deadlineMs = checked.deadlineMs;
     const lost = (error: Error): void => this.#lostStore(error);
     const adopted = SessionRuntime.#adopted;
-    this.#durable = durabilityOf(checked.stored, this.key, adopted, checked.given, () => this.#hosted, lost);
+    this.#durable = durabilityOf(checked.stored, this.key, adopted?.lease, checked.given, () => this.#hosted, lost);
     const committed = this.#durable?.storing(checked.onStoredValuesCommitted) ?? checked.onStoredValuesCommitted;
     this.#storedValues = checked.storedValues ? new StoredValues(logger, committed) : undefined;
     this.#observer = checked.observer;
@@ -202,6 +203,7 @@ export const SessionRuntime: SessionRuntimeConstructor = class SessionRuntime ex
       logger: this.#logger,
       retainClosed: MAX_UNREAD_TERMINALS,
       sessionFromCells: true,
+      cursor: this.#durable?.cursor(adopted?.read),
     });
     const gated = {
       cells: this.#cells,
@@ -363,8 +365,8 @@ export const SessionRuntime: SessionRuntimeConstructor = class SessionRuntime ex
     return this.#streams.subscribe(cellId, options);
   }
 
-  protected sessionEvents(): HandOffStream<SessionStreamEvent> {
-    return this.#streams.subscribeSession();
+  protected sessionEvents(after: number | undefined): HandOffStream<SessionStreamEvent> {
+    return this.#streams.subscribeSession(after);
   }
 
   #openCell(cellId: unknown): Cell {

@@ -14,6 +14,14 @@
 import { CodeCellError } from '../errors.js';
 import { EventStream, type StreamBound, type StreamSource } from './event-stream.js';
 import { PendingRouter, type PendingGuard } from './pending-router.js';
+import {
+  SessionCursor,
+  sizeOf,
+  UNREAD_BYTES,
+  UNREAD_EVENTS,
+  type SessionCursorOptions,
+  type UnnumberedEvent,
+} from './session-cursor.js';
 import type { CellId, CellStreamEvent, EventsOptions, Logger, SessionStreamEvent } from '../types.js';
 
 /** What a cell's first subscriber gets from before it subscribed (the router's bound per cell). */
@@ -30,21 +38,11 @@ export const REPLAY_BYTES = 1024 * 1024;
 export const CLOSED_ITEMS_BYTES = 64 * 1024;
 
 /** What a subscriber that does not keep up may leave unread: the oldest go, behind a `gap` event. */
-const UNREAD_EVENTS = 10_000;
-const UNREAD_BYTES = 16 * 1024 * 1024;
 const CELL_STREAM_BOUND: StreamBound<CellStreamEvent> = {
   events: UNREAD_EVENTS,
   bytes: UNREAD_BYTES,
   sizeOf: (event) => sizeOf(event),
   gap: (dropped) => ({ type: 'gap', dropped }),
-  dropsIn: (event) => (event.type === 'gap' ? event.dropped : undefined),
-};
-/** A session stream's gap names no cell (`cellId: ''`): the dropped events may be any cell's. */
-const SESSION_STREAM_BOUND: StreamBound<SessionStreamEvent> = {
-  events: UNREAD_EVENTS,
-  bytes: UNREAD_BYTES,
-  sizeOf: (event) => (event.type === 'admitted' || event.type === 'rehomed' ? 32 : sizeOf(event)),
-  gap: (dropped) => ({ cellId: '', type: 'gap', dropped }),
   dropsIn: (event) => (event.type === 'gap' ? event.dropped : undefined),
 };
 
@@ -57,6 +55,8 @@ export interface CellStreamsOptions {
    * through emitSession (a remote session, whose host sends them as one stream).
    */
   sessionFromCells: boolean;
+  /** Where the session stream's numbering starts, and where its events are written (a store's). */
+  cursor?: SessionCursorOptions | undefined;
 }
 
 /** A cell's replay log and live subscribers. */
@@ -73,43 +73,20 @@ interface CellLog {
 
 const isClosed = (event: CellStreamEvent): boolean => event.type === 'closed';
 
-/** About how many bytes an event holds (its strings; JSON text for tool inputs). */
-function sizeOf(event: CellStreamEvent): number {
-  switch (event.type) {
-    case 'output':
-      return 32 + (event.item.type === 'text' ? event.item.text.length : event.item.imageUrl.length);
-    case 'notification':
-      return 32 + event.text.length;
-    case 'toolCall':
-      return 64 + (JSON.stringify(event.input)?.length ?? 0);
-    case 'toolResult':
-      return 48 + (event.error?.length ?? 0);
-    case 'closed':
-      return (
-        64 +
-        event.event.items.reduce(
-          (sum, item) => sum + (item.type === 'text' ? item.text.length : item.imageUrl.length),
-          0,
-        )
-      );
-    default:
-      return 32;
-  }
-}
-
 export class CellStreams {
   readonly #logs = new Map<CellId, CellLog>();
   /** Closed cells whose log is kept, oldest first. */
   readonly #closed = new Set<CellId>();
-  readonly #session = new Set<EventStream<SessionStreamEvent>>();
+  readonly #session: SessionCursor;
   readonly #options: CellStreamsOptions;
-  readonly #sessionSource: StreamSource<SessionStreamEvent>;
   /** Holds each cell's events until its first subscriber (SPEC §7), then routes them to its subscribers. */
   readonly #held: PendingRouter<CellId, CellStreamEvent, never>;
 
   constructor(options: CellStreamsOptions) {
     this.#options = options;
-    this.#sessionSource = sourceOf(this.#session);
+    this.#session = new SessionCursor(options.cursor ?? {}, (event) =>
+      event.type === 'closed' ? { ...summarized(event), cellId: event.cellId, seq: event.seq } : event,
+    );
     this.#held = new PendingRouter({
       label: 'cell',
       maxEntriesPerKey: FIRST_SUBSCRIBER_EVENTS,
@@ -132,9 +109,9 @@ export class CellStreams {
     if (this.#options.sessionFromCells) this.emitSession({ cellId, type: 'admitted' });
   }
 
-  /** An event for the session-wide streams only. */
-  emitSession(event: SessionStreamEvent): void {
-    for (const stream of this.#session) stream.push(event);
+  /** An event for the session-wide streams only (numbered here: a `seq` it has is replaced). */
+  emitSession(event: UnnumberedEvent): void {
+    this.#session.emit(event);
   }
 
   /** `size`: the event's size when the caller knows it (else it is estimated here). */
@@ -155,8 +132,7 @@ export class CellStreams {
     // Until the cell's first subscriber the router holds what is kept, bounded by its size.
     if (log.guard === undefined) this.#held.routeNotification(cellId, event);
     else this.#held.routeNotification(cellId, kept, keptSize);
-    // The session-wide event is made only for someone to hear it.
-    if (this.#options.sessionFromCells && this.#session.size > 0) this.emitSession({ cellId, ...event });
+    if (this.#options.sessionFromCells) this.#session.emitCell(cellId, event, size);
     if (event.type !== 'closed') return;
     log.closed = true;
     this.#closed.add(cellId);
@@ -205,11 +181,9 @@ export class CellStreams {
     log.guard = undefined;
   }
 
-  /** A stream of every cell's events from now on, admissions included. */
-  subscribeSession(): EventStream<SessionStreamEvent> {
-    const stream = new EventStream<SessionStreamEvent>(this.#sessionSource, undefined, SESSION_STREAM_BOUND);
-    this.#session.add(stream);
-    return stream;
+  /** A stream of every cell's events, admissions included: from now on, or those after `after` first. */
+  subscribeSession(after?: number): EventStream<SessionStreamEvent> {
+    return this.#session.subscribe(after);
   }
 
   /** Ends the cell's streams without a `closed` event (its events are no longer available). */
@@ -222,7 +196,7 @@ export class CellStreams {
   /** Ends every stream (the session is gone; with `error` when it died): logs are dropped. */
   endAll(error?: unknown): void {
     for (const cellId of [...this.#logs.keys()]) this.end(cellId, error);
-    for (const stream of [...this.#session]) finish(stream, error);
+    this.#session.endAll(error);
   }
 
   #logOf(cellId: CellId): CellLog {
@@ -253,7 +227,7 @@ export class CellStreams {
 }
 
 /** A `closed` event with its newest items up to CLOSED_ITEMS_BYTES, behind a note of the others. */
-function summarized(event: Extract<CellStreamEvent, { type: 'closed' }>): CellStreamEvent {
+function summarized(event: Extract<CellStreamEvent, { type: 'closed' }>): Extract<CellStreamEvent, { type: 'closed' }> {
   const items = event.event.items;
   let bytes = 0;
   let first = items.length;

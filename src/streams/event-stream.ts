@@ -12,7 +12,8 @@ export interface StreamSource<T> {
 
 /**
  * What a stream holds for a consumer that does not keep up: at most `events` and about `bytes`
- * (by `sizeOf`); past that the oldest are dropped, and the next read gets `gap(dropped)` first.
+ * (by `sizeOf`); past that the oldest are dropped, and the next read gets `gap(dropped, last)`
+ * first (`last`: the newest event it stands for).
  * A gap that came from upstream (a relayed stream's own) counts for what it stands for
  * (`dropsIn`): dropped, or met behind the gap due, it is added to that gap, never lost.
  */
@@ -20,7 +21,7 @@ export interface StreamBound<T> {
   events: number;
   bytes: number;
   sizeOf(event: T): number;
-  gap(dropped: number): T;
+  gap(dropped: number, last: T): T;
   /** How many events a gap event stands for; undefined for any other event. */
   dropsIn?(event: T): number | undefined;
 }
@@ -28,8 +29,9 @@ export interface StreamBound<T> {
 export class EventStream<T> implements AsyncIterableIterator<T> {
   #queue: T[] = [];
   #queuedBytes = 0;
-  /** Events dropped by the bound since the last read (a gap event is due). */
+  /** Events dropped by the bound since the last read (a gap event is due), and the newest of them. */
   #dropped = 0;
+  #lastDropped: T | undefined;
   readonly #bound: StreamBound<T> | undefined;
   readonly #waiting: { resolve(result: IteratorResult<T>): void; reject(error: unknown): void }[] = [];
   #done = false;
@@ -61,6 +63,7 @@ export class EventStream<T> implements AsyncIterableIterator<T> {
       const dropped = this.#queue.shift() as T;
       this.#queuedBytes -= bound.sizeOf(dropped);
       this.#dropped += bound.dropsIn?.(dropped) ?? 1;
+      this.#lastDropped = dropped;
     }
   }
 
@@ -69,12 +72,15 @@ export class EventStream<T> implements AsyncIterableIterator<T> {
     if (this.#dropped > 0 && this.#bound !== undefined) {
       // Gaps queued right behind the one due are one gap.
       for (let more = this.#bound.dropsIn?.(this.#queue[0] as T); more !== undefined && this.#queue.length > 0;) {
-        this.#queuedBytes -= this.#bound.sizeOf(this.#queue.shift() as T);
+        const merged = this.#queue.shift() as T;
+        this.#queuedBytes -= this.#bound.sizeOf(merged);
         this.#dropped += more;
+        this.#lastDropped = merged;
         more = this.#queue.length > 0 ? this.#bound.dropsIn?.(this.#queue[0] as T) : undefined;
       }
-      const gap = this.#bound.gap(this.#dropped);
+      const gap = this.#bound.gap(this.#dropped, this.#lastDropped as T);
       this.#dropped = 0;
+      this.#lastDropped = undefined;
       return gap;
     }
     const event = this.#queue.shift() as T;
@@ -129,6 +135,8 @@ export class EventStream<T> implements AsyncIterableIterator<T> {
     const { error, ended } = { error: this.#error, ended: this.#done };
     next.#queuedBytes = this.#queuedBytes;
     next.#dropped = this.#dropped;
+    next.#lastDropped = this.#lastDropped;
+    this.#lastDropped = undefined;
     this.#queue = [];
     this.#queuedBytes = 0;
     this.#dropped = 0;

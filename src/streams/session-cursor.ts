@@ -1,0 +1,221 @@
+// A session's stream of every cell's events (SPEC §7, §16), numbered: each event gets the next
+// `seq` of its session, and the newest are kept so that a subscriber continues after the last
+// one it read (`after`). With a store each event is written there and handed out only once it is
+// durable, so nothing a subscriber read is lost by a crash, and a recovered session continues
+// from its log: the same numbers, the events kept, and no admission heard twice.
+import { CodeCellError } from '../errors.js';
+import { EventStream, type StreamBound, type StreamSource } from './event-stream.js';
+import type { CellId, CellStreamEvent, SessionStreamEvent } from '../types.js';
+
+/** The events kept for a subscriber that continues (`after`): this many at most… */
+export const KEPT_SESSION_EVENTS = 1_024;
+/** …and about this many bytes of them. */
+const KEPT_BYTES = 1024 * 1024;
+/** What a subscriber that does not keep up may leave unread: the oldest go, behind a `gap` event. */
+export const UNREAD_EVENTS = 10_000;
+export const UNREAD_BYTES = 16 * 1024 * 1024;
+
+/** A session event before it is numbered. */
+export type UnnumberedEvent = SessionStreamEvent extends infer E ? (E extends unknown ? Omit<E, 'seq'> : never) : never;
+
+/** Where a session's numbering starts, and where its events are written (with a store). */
+export interface SessionCursorOptions {
+  /** Writes an event; it is handed out once this resolves (never, if it rejects). */
+  write?: (event: SessionStreamEvent) => Promise<void>;
+  /** A recovered session's: the events its log kept, oldest first (the numbering goes on after them). */
+  kept?: readonly SessionStreamEvent[];
+  /** A recovered session's cells whose admission the stream told, and not their end. */
+  open?: Iterable<CellId>;
+  /** A recovered session's open cells: what the stream told of each, not to be told twice. */
+  told?: ReadonlyMap<CellId, Told>;
+}
+
+/**
+ * What a session's stream told of an open cell that a replay may produce again: output items (a
+ * replay produces them again for the cell's observer), notifications past those its delegate got,
+ * and its calls' events (by call id: a replay makes the same ids).
+ */
+export interface Told {
+  outputs: number;
+  notifications: number;
+  calls: Set<string>;
+  results: Set<string>;
+}
+
+/** About how many bytes an event holds (its strings; JSON text for tool inputs). */
+export function sizeOf(event: CellStreamEvent | SessionStreamEvent): number {
+  switch (event.type) {
+    case 'output':
+      return 32 + (event.item.type === 'text' ? event.item.text.length : event.item.imageUrl.length);
+    case 'notification':
+      return 32 + event.text.length;
+    case 'toolCall':
+      return 64 + (JSON.stringify(event.input)?.length ?? 0);
+    case 'toolResult':
+      return 48 + (event.error?.length ?? 0);
+    case 'closed':
+      return (
+        64 +
+        event.event.items.reduce(
+          (sum, item) => sum + (item.type === 'text' ? item.text.length : item.imageUrl.length),
+          0,
+        )
+      );
+    default:
+      return 32;
+  }
+}
+
+/** A session stream's gap names no cell (`cellId: ''`): the dropped events may be any cell's. */
+const SESSION_STREAM_BOUND: StreamBound<SessionStreamEvent> = {
+  events: UNREAD_EVENTS,
+  bytes: UNREAD_BYTES,
+  sizeOf,
+  gap: (dropped, last) => ({ cellId: '', type: 'gap', dropped, seq: last.seq }),
+  dropsIn: (event) => (event.type === 'gap' ? event.dropped : undefined),
+};
+
+export class SessionCursor {
+  #seq: number;
+  /** The newest events handed out (with their sizes), oldest first, for subscribers that continue. */
+  readonly #kept: SessionStreamEvent[] = [];
+  readonly #sizes: number[] = [];
+  #keptBytes = 0;
+  /** The seq of the newest event handed out. */
+  #published: number;
+  readonly #subscribers = new Set<EventStream<SessionStreamEvent>>();
+  readonly #source: StreamSource<SessionStreamEvent>;
+  readonly #write: ((event: SessionStreamEvent) => Promise<void>) | undefined;
+  /** Cells whose admission was told, and not their end: one that runs again is not told again. */
+  readonly #open: Set<CellId>;
+  readonly #told: Map<CellId, Told>;
+  /** Events being written (handed out once they are), and what ends the streams after them. */
+  #writing = 0;
+  #ending: (() => void) | undefined;
+  readonly #summarize: (event: SessionStreamEvent) => SessionStreamEvent;
+
+  /** `summarize`: what is kept (and written) of an event that may be large (a `closed` one). */
+  constructor(options: SessionCursorOptions, summarize: (event: SessionStreamEvent) => SessionStreamEvent) {
+    this.#summarize = summarize;
+    this.#write = options.write;
+    this.#open = new Set(options.open);
+    this.#told = new Map(options.told);
+    for (const event of options.kept ?? []) this.#keep(event, sizeOf(event));
+    this.#seq = this.#published = options.kept?.at(-1)?.seq ?? 0;
+    const subscribers = this.#subscribers;
+    this.#source = {
+      replace: (stream, next) => {
+        if (subscribers.delete(stream)) subscribers.add(next);
+      },
+      remove: (stream) => void subscribers.delete(stream),
+    };
+  }
+
+  /** The session's next event: numbered, then handed out (with a store, once it is written). */
+  emit(event: UnnumberedEvent): void {
+    if ('cellId' in event && this.#toldBefore(event.cellId, event)) return;
+    this.#emit({ ...event, seq: ++this.#seq } as SessionStreamEvent, undefined);
+  }
+
+  /** A cell's event (`size`: about how many bytes it holds, when the caller knows it). */
+  emitCell(cellId: CellId, event: CellStreamEvent, size: number | undefined): void {
+    if (this.#toldBefore(cellId, event)) return;
+    this.#emit({ cellId, ...event, seq: ++this.#seq }, size);
+  }
+
+  #emit(numbered: SessionStreamEvent, size: number | undefined): void {
+    // What is kept (and written) of a large event is bounded; its size is then its own.
+    const kept = numbered.type === 'closed' ? this.#summarize(numbered) : numbered;
+    const keptSize = kept === numbered && size !== undefined ? size : sizeOf(kept);
+    if (this.#write === undefined) return this.#publish(numbered, kept, keptSize);
+    this.#writing++;
+    this.#write(kept).then(
+      () => this.#written(numbered, kept, keptSize),
+      () => this.#written(undefined, kept, keptSize),
+    );
+  }
+
+  /**
+   * Whether the stream told the event already: the admission of a cell that runs again (on
+   * another host, or after a recovery), or what a recovered cell's replay produces again.
+   */
+  #toldBefore(cellId: CellId, event: CellStreamEvent | { type: 'admitted' }): boolean {
+    if (event.type === 'admitted') {
+      if (this.#open.has(cellId)) return true;
+      this.#open.add(cellId);
+      return false;
+    }
+    if (event.type === 'closed') this.#open.delete(cellId);
+    const told = this.#told.size === 0 ? undefined : this.#told.get(cellId);
+    if (told === undefined) return false;
+    switch (event.type) {
+      case 'output':
+      case 'notification': {
+        const counted = event.type === 'output' ? 'outputs' : 'notifications';
+        if (told[counted] === 0) return false;
+        told[counted]--;
+        return true;
+      }
+      case 'toolCall':
+        return told.calls.delete(event.callId);
+      case 'toolResult':
+        return told.results.delete(event.callId);
+      case 'closed':
+        this.#told.delete(cellId);
+        return false;
+      default:
+        return false;
+    }
+  }
+
+  /** A stream of the session's events: those kept after `after` first (when given), then live ones. */
+  subscribe(after?: number): EventStream<SessionStreamEvent> {
+    const stream = new EventStream<SessionStreamEvent>(this.#source, undefined, SESSION_STREAM_BOUND);
+    if (after !== undefined) {
+      if (after > this.#published)
+        throw new CodeCellError(
+          'ERR_INVALID_REQUEST',
+          `events({ after: ${after} }): the session's newest event is ${this.#published}`,
+        );
+      const oldest = this.#kept[0]?.seq ?? this.#published + 1;
+      if (after < oldest - 1) stream.push({ cellId: '', type: 'gap', dropped: oldest - 1 - after, seq: oldest - 1 });
+      for (const event of this.#kept) if (event.seq > after) stream.push(event);
+    }
+    if (this.#ending === undefined) this.#subscribers.add(stream);
+    else stream.close();
+    return stream;
+  }
+
+  /** Ends every stream (`error`: the session died) once the events being written were handed out. */
+  endAll(error?: unknown): void {
+    this.#ending ??= () => {
+      for (const stream of [...this.#subscribers]) {
+        if (error === undefined) stream.close();
+        else stream.fail(error);
+      }
+    };
+    if (this.#writing === 0) this.#ending();
+  }
+
+  #written(event: SessionStreamEvent | undefined, kept: SessionStreamEvent, size: number): void {
+    this.#writing--;
+    if (event !== undefined) this.#publish(event, kept, size);
+    if (this.#writing === 0) this.#ending?.();
+  }
+
+  #publish(event: SessionStreamEvent, kept: SessionStreamEvent, size: number): void {
+    this.#published = event.seq;
+    this.#keep(kept, size);
+    for (const stream of this.#subscribers) stream.push(event);
+  }
+
+  #keep(event: SessionStreamEvent, size: number): void {
+    this.#kept.push(event);
+    this.#sizes.push(size);
+    this.#keptBytes += size;
+    while (this.#kept.length > KEPT_SESSION_EVENTS || (this.#keptBytes > KEPT_BYTES && this.#kept.length > 1)) {
+      this.#kept.shift();
+      this.#keptBytes -= this.#sizes.shift() ?? 0;
+    }
+  }
+}
