@@ -239,9 +239,9 @@ export type SessionStreamEvent = (
 export interface SessionEventsOptions {
   /**
    * Continue after the event of this `seq`: the session's newest 1 024 events (about 1 MiB) are
-   * kept, in its store when it has one, so a stream continues from any of them — across a
-   * recovery too — with nothing lost or repeated (a `gap` first when older ones are wanted).
-   * Without: events from now on.
+   * kept, in its store when it has one (else from when its stream was first followed), so a
+   * stream continues from any of them — across a recovery too — with nothing lost or repeated
+   * (a `gap` first when older ones are wanted). Without: events from now on.
    */
   after?: number;
 }

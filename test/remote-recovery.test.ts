@@ -11,7 +11,8 @@ import { HostClient, type RemoteSession } from '../host/index.js';
 import { sqliteStore, type CodeCellStore, type SessionStreamEvent } from '../src/index.js';
 import { AGENT_TOOLS } from './fixtures/store-agent.js';
 import { crashAgent, untilRecovered } from './agent-process.js';
-import { capturingLogger, LONG_WAIT, RecordingDelegate, stall, tempFolder, texts } from './helpers.js';
+import { capturingLogger, hang, LONG_WAIT, RecordingDelegate, stall, tempFolder, texts, waitFor } from './helpers.js';
+import { startListening } from './network-helpers.js';
 
 /**
  * `store` on a slow disk: each append takes `ms` more (what a write ahead must wait for shows);
@@ -170,6 +171,36 @@ describe('HostClient with a store', { timeout: 90_000 }, () => {
       'output c7',
       'closed',
     ]);
+  });
+
+  test('a host shared by two owners: the newer epoch ends the former owner’s session there', async (t) => {
+    const store = sqliteStore({ path: join(tempFolder(t, 'codecell-remote-'), 'shared.db') });
+    t.after(() => store.close());
+    const host = await startListening(t, '127.0.0.1:0');
+    // The former owner's store never says its lease is gone: only the host can stop it.
+    const unfenced: CodeCellStore = { ...slowStore(store, 0, new Map()), renew: () => Promise.resolve([]) };
+    const logger = capturingLogger();
+    const old = await HostClient.connect({ hosts: [host.url], store: unfenced, leaseMs: 300, logger });
+    t.after(() => old.close());
+    const first = new RecordingDelegate({ rate: hang });
+    const session = await old.createSession(first, { key: 'shared-1', tools: AGENT_TOOLS });
+    await session.execute({ source: "text('r' + await tools.rate({}))" }, { kind: 'yieldAfter', ms: 0 });
+    await waitFor(() => first.calls.length === 1);
+    const next = await HostClient.connect({ hosts: [host.url], store, leaseMs: 300, logger: capturingLogger() });
+    t.after(() => next.close());
+    stall(400);
+    const second = new RecordingDelegate({ rate: () => 7 });
+    const [recovered] = (await untilRecovered(() => next.recover(() => second))) as RemoteSession[];
+    // The host ended the former owner's session (its call's signal aborted) and told it so.
+    await waitFor(() => !session.isAlive && first.signals[0]?.aborted === true);
+    await assert.rejects(session.execute({ source: '1' }), {
+      code: 'ERR_SESSION_MOVED',
+      message: 'session shared-1 moved: its owner of epoch 2 took it over',
+    });
+    // The new owner's cell made the idempotent call again, with its key, and ended.
+    assert.equal(recovered?.key, 'shared-1');
+    assert.deepEqual(texts(await (recovered as RemoteSession).observe('1', LONG_WAIT)), ['r7']);
+    assert.equal(second.calls[0]?.idempotencyKey, first.calls[0]?.idempotencyKey);
   });
 
   test('an agent process killed with -9: another client recovers its session on its own host', async (t) => {

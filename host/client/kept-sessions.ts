@@ -46,6 +46,8 @@ type Place<S> = (
 /** A session's place in the store: its log, and (a recovered one) what was read from it. */
 export interface KeptLog {
   log: SessionLog;
+  /** The fencing epoch of this client's lease (each host it is created on is told). */
+  epoch: number;
   read?: ReadLog;
   /** The session lives: its log compacts by its ledger, and its loss ends the session. */
   attach(port: KeptPort): void;
@@ -104,8 +106,7 @@ export class KeptSessions {
   /** A new session's place in the store (rejects when its key is taken). */
   async create(key: string, metadata: JsonValue | undefined): Promise<KeptLog> {
     const kept = this.#kept(key, this.store.create(key, PROCESS_OWNER, this.leaseMs, metadata ?? null));
-    await kept.log.epoch();
-    return kept;
+    return { ...kept, epoch: await kept.log.epoch() };
   }
 
   /**
@@ -140,7 +141,7 @@ export class KeptSessions {
     if (lease === undefined) return undefined;
     // Read again under the new epoch: the former owner can write nothing after it.
     const read: ReadLog = readLog((await this.store.records(info.key)) ?? []);
-    const kept = { ...this.#kept(info.key, Promise.resolve(lease)), read };
+    const kept = { ...this.#kept(info.key, Promise.resolve(lease)), epoch: lease.epoch, read };
     const { key: _, ...options } = read.options as RemoteSessionOptions;
     try {
       return await place(delegate, { ...options, key: info.key, restore: read.ledger.restore() }, kept);
@@ -152,7 +153,7 @@ export class KeptSessions {
   }
 
   /** The session's log: its records compacted by what its ledger keeps open; lost, it ends the session. */
-  #kept(key: string, lease: Promise<StoreLease>): KeptLog {
+  #kept(key: string, lease: Promise<StoreLease>): Omit<KeptLog, 'epoch'> {
     let port: KeptPort | undefined;
     const log = new SessionLog(this.store, key, this.leaseMs, lease, {
       compact: (records) => (port === undefined ? undefined : compactLog(records, new Set(port.ledger.cellIds))),

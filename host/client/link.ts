@@ -42,7 +42,8 @@ type InboundNotification =
   | { type: 'closed'; params: WireParams['cellClosed'] }
   | { type: 'stored'; params: WireParams['sessionStored'] }
   | { type: 'journal'; params: WireParams['cellJournal'] }
-  | { type: 'catastrophe'; params: WireParams['hostCatastrophe'] };
+  | { type: 'catastrophe'; params: WireParams['hostCatastrophe'] }
+  | { type: 'moved'; params: WireParams['sessionMoved'] };
 export type Inbound = RoutedEntry<InboundNotification, InboundRequest>;
 
 /** How long a silent host is tolerated before it is pinged, then killed. */
@@ -163,6 +164,7 @@ export class HostLink {
         if ('why' in checked) return this.broken(`session/stored with ${checked.why}`);
         this.sessions.routeNotification(params.sessionId, { type: 'stored', params });
       },
+      sessionMoved: (params) => this.sessions.routeNotification(params.sessionId, { type: 'moved', params }),
       cellJournal: ({ sessionId, cellId, start, update }) => this.#journal(sessionId, cellId, { start, update }),
       hostCatastrophe: (params) => {
         this.logger.warn(`codecell: ${this.name} lost cell ${params.cellId}'s isolate (${params.message}); it exits`);

@@ -32,8 +32,10 @@ export async function openRemoteSession(
     rehome === undefined ? given : { ...given, limits: { ...given.limits, ...ownFigures(given.limits, link.limits) } };
   // A recovered session (its ledger from the store) is created as a moved one: no setup again.
   const moved = kept?.read === undefined ? {} : { moved: true };
-  const wire: CreateParams = rehome === undefined ? params : { ...params, mirror: true, ...moved };
-  return createOnHost(link, wire, signal, (created) => new HostSession(link, created, delegate, params, rehome, kept));
+  // With a store, each host it is created on (here, and where it moves) learns its lease's epoch.
+  const fenced: CreateParams = kept === undefined ? params : { ...params, epoch: kept.epoch };
+  const wire: CreateParams = rehome === undefined ? fenced : { ...fenced, mirror: true, ...moved };
+  return createOnHost(link, wire, signal, (created) => new HostSession(link, created, delegate, fenced, rehome, kept));
 }
 
 /**

@@ -89,7 +89,8 @@ export class SessionCore implements LinkedSession, MovingSession {
       this.kept = kept;
       if (kept !== undefined) {
         // Its options first (what a recovery creates it with again), then all its ledger learns.
-        kept.log.write(JSON.stringify({ t: 'session', options: own })).catch(() => {});
+        const { epoch: _e, ...options } = own;
+        kept.log.write(JSON.stringify({ t: 'session', options })).catch(() => {});
         this.ledger.logTo((record) => kept.log.write(record));
         kept.attach({ ledger: this.ledger, lost: (error) => this.#storeLost(error) });
       }
@@ -114,6 +115,10 @@ export class SessionCore implements LinkedSession, MovingSession {
       executing: () => this.executing,
       closed: (cellId) => this.closed(cellId),
       settled: () => this.move?.settled(),
+      takenOver: (epoch) =>
+        this.#storeLost(
+          new CodeCellError('ERR_SESSION_MOVED', `session ${this.key} moved: its owner of epoch ${epoch} took it over`),
+        ),
     });
   }
 

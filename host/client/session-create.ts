@@ -54,6 +54,8 @@ export type CreateParams = Omit<RemoteSessionOptions, 'signal' | 'setupTimeoutMs
   key: string;
   mirror?: boolean;
   moved?: boolean;
+  /** With a store: the fencing epoch of the client's lease on the session (SPEC §16). */
+  epoch?: number;
 };
 
 /**

@@ -34,6 +34,8 @@ export interface InboxParts {
   closed(cellId: CellId): void;
   /** A cell closed: a hand-off waiting for the session to be idle may go on. */
   settled(): void;
+  /** A newer owner of the session's key (`epoch`) created it on the host: it ends here. */
+  takenOver(epoch: number): void;
 }
 
 type InboundRequest = Extract<Inbound, { type: 'request' }>['message'];
@@ -117,6 +119,8 @@ export class SessionInbox {
         if (cells.isKnown(cellId) && !cells.isOpen(cellId)) ledger?.drop(cellId);
         return this.#parts.settled();
       }
+      case 'moved':
+        return this.#parts.takenOver(message.params.epoch);
     }
   }
 
@@ -125,6 +129,7 @@ export class SessionInbox {
     const { cells } = this.#parts;
     if (entry.type === 'request') return !cells.isKnown((entry.message.call.value as NestedToolCall).cellId);
     const { message } = entry;
-    return message.type === 'stored' || (message.type !== 'sessionEvent' && !cells.isKnown(message.params.cellId));
+    if (message.type === 'sessionEvent' || message.type === 'moved') return false;
+    return message.type === 'stored' || !cells.isKnown(message.params.cellId);
   }
 }

@@ -26,6 +26,7 @@ import {
 import { forwardingDelegate } from './forwarding-delegate.js';
 import { JournalMirror } from './journal-mirror.js';
 import type { ServedSessions } from './served-sessions.js';
+import type { SessionEpochs } from './session-epochs.js';
 import type { ConnectionCells, HostStats } from './stats.js';
 
 /** What the handlers of one connection work with. */
@@ -52,6 +53,8 @@ export interface HostContext {
   readonly closing: () => boolean;
   /** What the client said of itself in `initialize` (`handOff`: it moves its sessions on a drain). */
   readonly peer: { handOff: boolean };
+  /** The fencing epochs of sessions kept in a store, per key (shared by the process's connections). */
+  readonly epochs: SessionEpochs;
 }
 
 const SERVER_INFO = { name: 'codecell-host', version: CODECELL_VERSION };
@@ -165,7 +168,9 @@ async function createSession(
 ) {
   const receivedAt = performance.now();
   refuseNewSession(host);
-  const { tools, limits, storedValues, setupSource, restore, mirror, moved, key } = params;
+  const { tools, limits, storedValues, setupSource, restore, mirror, moved, key, epoch } = params;
+  if (epoch !== undefined && (!Number.isSafeInteger(epoch) || epoch < 1 || typeof key !== 'string'))
+    throw invalidParams('epoch must be a whole number from 1, and goes with a key');
   if (restore !== undefined && setupSource !== undefined)
     throw new CodeCellError(
       'ERR_INVALID_REQUEST',
@@ -221,6 +226,9 @@ async function createSession(
   if (restore !== undefined) host.stats.restored(moved === true ? 'move' : 'snapshot');
   if (mirror === true) host.sessions.mirror(sessionId, new JournalMirror(hostedCells(runtime), host.notify, sessionId));
   try {
+    // Held for the key until the session ends; ended at once when a newer owner of the key comes.
+    const taken = (newer: number): void => void host.sessions.takenOver(sessionId, key as string, newer);
+    if (epoch !== undefined) host.sessions.holds(sessionId, host.epochs.enter(key as string, epoch, taken));
     const started =
       setupSource === undefined
         ? undefined

@@ -9,6 +9,7 @@ import type {
   SessionRuntime,
   SessionStreamEvent,
 } from '../../src/index.js';
+import { CodeCellError } from '../../src/index.js';
 import { messageOf, readByTurn, type TraceMeta } from '../../src/internal.js';
 import { invalidParams, type Notify } from '../wire/rpc.js';
 import { Methods, type CellJournalPart, type SessionId } from '../wire/protocol.js';
@@ -33,6 +34,10 @@ export class ServedSessions {
   readonly #traces = new Map<SessionId, Map<CellId, TraceMeta>>();
   /** Initial observations not yet sent, per session (a shutdown answers after them). */
   readonly #initialSends = new Map<SessionId, Set<Promise<void>>>();
+  /** Sessions created with a fencing epoch: what ends their hold on it (SessionEpochs). */
+  readonly #leaves = new Map<SessionId, () => void>();
+  /** Sessions a newer owner of their key took over here: why each request about one is refused. */
+  readonly #moved = new Map<SessionId, CodeCellError>();
   #seq = 0;
 
   constructor(notify: Notify, logger: Logger, stats: HostStats) {
@@ -100,11 +105,34 @@ export class ServedSessions {
     return this.#traces.get(sessionId)?.get(cellId);
   }
 
-  /** The session's runtime, or -32602 for an id this connection does not have. */
+  /** The session's runtime, or -32602 for an id this connection does not have (ERR_SESSION_MOVED: taken over). */
   get(sessionId: SessionId): SessionRuntime {
+    const moved = this.#moved.get(sessionId);
+    if (moved !== undefined) throw moved;
     const runtime = this.#runtimes.get(sessionId);
     if (runtime === undefined) throw invalidParams(`unknown session ${sessionId}`);
     return runtime;
+  }
+
+  /** The session holds its key's fencing epoch until it ends (`leave`). */
+  holds(sessionId: SessionId, leave: () => void): void {
+    this.#leaves.set(sessionId, leave);
+  }
+
+  /** A newer owner of the session's key created it on this host: its client is told, and it ends. */
+  async takenOver(sessionId: SessionId, key: string, newer: number): Promise<void> {
+    const runtime = this.#runtimes.get(sessionId);
+    if (runtime === undefined || this.#moved.has(sessionId)) return;
+    const error = new CodeCellError(
+      'ERR_SESSION_MOVED',
+      `session ${key} moved: its owner of epoch ${newer} is on this host`,
+    );
+    this.#moved.set(sessionId, error);
+    // Remembered for a while: the former owner learns on its next request, if not from this.
+    if (this.#moved.size > 1_000) this.#moved.delete(this.#moved.keys().next().value as SessionId);
+    this.#notify(Methods.sessionMoved, { sessionId, epoch: newer });
+    await runtime.shutdown();
+    await this.forget(sessionId);
   }
 
   /** The session's cell timings (an unknown session's are new and empty: nothing is stamped). */
@@ -173,6 +201,8 @@ export class ServedSessions {
   async forget(sessionId: SessionId): Promise<void> {
     const sends = [...(this.#initialSends.get(sessionId) ?? [])];
     if (this.#runtimes.delete(sessionId)) this.#stats.sessions--;
+    this.#leaves.get(sessionId)?.();
+    this.#leaves.delete(sessionId);
     this.#relayed.delete(sessionId);
     this.#followed.delete(sessionId);
     this.#initialSends.delete(sessionId);
@@ -192,6 +222,8 @@ export class ServedSessions {
     this.#timings.clear();
     this.#mirrors.clear();
     this.#traces.clear();
+    for (const leave of this.#leaves.values()) leave();
+    this.#leaves.clear();
     await Promise.all(runtimes.map((runtime) => this.#stats.timed('shutDown', () => runtime.shutdown())));
     this.#stats.sessions -= runtimes.length;
   }

@@ -14,6 +14,7 @@ import { RpcConnection } from '../wire/rpc.js';
 import { Methods } from '../wire/protocol.js';
 import { hostHandlers, type HostContext } from './handlers.js';
 import { ServedSessions } from './served-sessions.js';
+import { SessionEpochs } from './session-epochs.js';
 import { ConnectionCells, HostStats } from './stats.js';
 
 /** Where createHost reads and writes, and the bounds of the connection it serves. */
@@ -48,6 +49,12 @@ export interface HostOptions {
    * @internal
    */
   stats?: HostStats;
+  /**
+   * The fencing epochs of sessions kept in a store, shared by all its connections (codecell-host
+   * --listen); default: this connection's own.
+   * @internal
+   */
+  epochs?: SessionEpochs;
   /** The largest message the carrier reads, reported by `initialize` (default: the stdio frame bound, 256 MiB). */
   maxMessageBytes?: number;
   /** How many sessions this connection may have at once (default: unbounded). */
@@ -111,6 +118,7 @@ export function createHost(options: HostOptions = {}): Host {
     },
     closing: () => closing !== undefined,
     peer,
+    epochs: options.epochs ?? new SessionEpochs(),
   });
   rpc.serve(handlers);
 

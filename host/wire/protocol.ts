@@ -184,6 +184,11 @@ export const Methods = {
       mirror: optional(boolean),
       /** With `restore`: the session moved here from a host that was lost or drained (its metrics say so). */
       moved: optional(boolean),
+      /**
+       * With a store (SPEC §16): the fencing epoch of the client's lease on `key`. Refused
+       * (ERR_SESSION_MOVED) once the key was created here with a newer one; ends those of an older one.
+       */
+      epoch: optional(checkedByRuntime<number>()),
     }),
   ),
   /** Waits for the session's cells to end, answers its snapshot and ends the session (suspend). */
@@ -288,6 +293,8 @@ export const Methods = {
     object({ ...inCell, method: oneOf('tool/invoke', 'cell/notify') }),
   ),
   cellClosed: notification<'cellClosed'>()('cell/closed', object(inCell)),
+  /** A newer owner of the session's key (its `epoch`) created it on this host: this one ended here. */
+  sessionMoved: notification<'sessionMoved'>()('session/moved', object({ ...inSession, epoch: number })),
   /** A commit of the session's stored values (session/create's `mirror`): the keys written, as JSON texts. */
   sessionStored: notification<'sessionStored'>()(
     'session/stored',

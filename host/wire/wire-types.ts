@@ -165,6 +165,8 @@ export interface WireParams {
     mirror?: boolean;
     /** With `restore`: the session moved here from a host that was lost or drained. */
     moved?: boolean;
+    /** With a store: the fencing epoch of the client's lease on `key` (SPEC §16). */
+    epoch?: number;
   };
   cellExecute: InSession & { request: ExecuteRequest; observe?: ObserveMode } & Traced;
   cellObserve: InCell & { mode: ObserveMode };
@@ -183,6 +185,7 @@ export interface WireParams {
   sessionEvent: InSession & { event: SessionStreamEvent };
   cellCancel: InCell & { method: 'tool/invoke' | 'cell/notify' };
   cellClosed: InCell;
+  sessionMoved: InSession & { epoch: number };
   sessionStored: InSession & { values: Record<string, string> };
   cellJournal: InCell & CellJournalPart;
   cellReplay: InSession & { cell: ReplayableCell } & Traced;

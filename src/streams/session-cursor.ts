@@ -1,8 +1,9 @@
 // A session's stream of every cell's events (SPEC §7, §16), numbered: each event gets the next
-// `seq` of its session, and the newest are kept so that a subscriber continues after the last
-// one it read (`after`). With a store each event is written there and handed out only once it is
-// durable, so nothing a subscriber read is lost by a crash, and a recovered session continues
-// from its log: the same numbers, the events kept, and no admission heard twice.
+// `seq` of its session, and the newest are kept — from when the stream was first followed, a
+// seq's only source — so that a subscriber continues after the last one it read (`after`). With
+// a store each event is written there and handed out only once it is durable, so nothing a
+// subscriber read is lost by a crash, and a recovered session continues from its log: the same
+// numbers, the events kept, and nothing a replay produces again told twice.
 import { CodeCellError } from '../errors.js';
 import { EventStream, type StreamBound, type StreamSource } from './event-stream.js';
 import type { CellId, CellStreamEvent, SessionStreamEvent } from '../types.js';
@@ -83,6 +84,8 @@ export class SessionCursor {
   #keptBytes = 0;
   /** The seq of the newest event handed out. */
   #published: number;
+  /** Whether events are made and kept: with a store, and once the stream was first followed. */
+  #keeping: boolean;
   readonly #subscribers = new Set<EventStream<SessionStreamEvent>>();
   readonly #source: StreamSource<SessionStreamEvent>;
   readonly #write: ((event: SessionStreamEvent) => Promise<void>) | undefined;
@@ -102,6 +105,7 @@ export class SessionCursor {
     this.#told = new Map(options.told);
     for (const event of options.kept ?? []) this.#keep(event, sizeOf(event));
     this.#seq = this.#published = options.kept?.at(-1)?.seq ?? 0;
+    this.#keeping = this.#write !== undefined;
     const subscribers = this.#subscribers;
     this.#source = {
       replace: (stream, next) => {
@@ -114,13 +118,18 @@ export class SessionCursor {
   /** The session's next event: numbered, then handed out (with a store, once it is written). */
   emit(event: UnnumberedEvent): void {
     if ('cellId' in event && this.#toldBefore(event.cellId, event)) return;
-    this.#emit({ ...event, seq: ++this.#seq } as SessionStreamEvent, undefined);
+    const seq = ++this.#seq;
+    if (this.#keeping) this.#emit({ ...event, seq } as SessionStreamEvent, undefined);
+    else this.#published = seq;
   }
 
   /** A cell's event (`size`: about how many bytes it holds, when the caller knows it). */
   emitCell(cellId: CellId, event: CellStreamEvent, size: number | undefined): void {
     if (this.#toldBefore(cellId, event)) return;
-    this.#emit({ cellId, ...event, seq: ++this.#seq }, size);
+    const seq = ++this.#seq;
+    // Nobody followed the session yet, and no store keeps its stream: a number is all it costs.
+    if (this.#keeping) this.#emit({ cellId, ...event, seq }, size);
+    else this.#published = seq;
   }
 
   #emit(numbered: SessionStreamEvent, size: number | undefined): void {
@@ -170,6 +179,7 @@ export class SessionCursor {
 
   /** A stream of the session's events: those kept after `after` first (when given), then live ones. */
   subscribe(after?: number): EventStream<SessionStreamEvent> {
+    this.#keeping = true;
     const stream = new EventStream<SessionStreamEvent>(this.#source, undefined, SESSION_STREAM_BOUND);
     if (after !== undefined) {
       if (after > this.#published)
