@@ -99,6 +99,30 @@ describe('postgresStore: a real server', { timeout: 60_000, skip }, () => {
     assert.deepEqual(await store.records('k'), ['before', 'after']);
   });
 
+  test('a crash and restart of the server under a session: its calls go on, each made and written once', async (t) => {
+    if ('skip' in server) return;
+    const { store } = open(t);
+    const delegate = new RecordingDelegate({
+      lookup: (call) => {
+        // The server crashes (and comes back) between this call's started record and its outcome.
+        if (call.callId === 'tool-5') server.restart();
+        return (call.input as { n: number }).n;
+      },
+    });
+    const tools = [{ name: 'lookup' }];
+    const session = new SessionRuntime(delegate, { store, key: 'restarted', tools, logger: capturingLogger() });
+    t.after(() => session.shutdown());
+    const source = 'let sum = 0; for (let n = 1; n <= 12; n++) sum += await tools.lookup({ n }); text(String(sum))';
+    const { initialEvent } = await session.execute({ source }, LONG_WAIT);
+    assert.deepEqual(texts(await initialEvent), ['78']);
+    assert.equal(delegate.calls.length, 12);
+    const records = ((await store.records('restarted')) ?? []).map((text) => JSON.parse(text) as { t: string });
+    const ids = (kind: string): unknown[] =>
+      records.filter((record) => record.t === kind).map((record) => (record as { callId?: string }).callId);
+    const each = Array.from({ length: 12 }, (_, index) => `tool-${index + 1}`);
+    assert.deepEqual([ids('started'), ids('outcome')], [each, each]);
+  });
+
   test('an agent process killed with -9: another recovers its session from PostgreSQL', async (t) => {
     const url = database();
     assert.equal(await crashAgent(t, url), 'READY interrupted');

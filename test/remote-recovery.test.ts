@@ -13,17 +13,14 @@ import { AGENT_TOOLS } from './fixtures/store-agent.js';
 import { crashAgent, untilRecovered } from './agent-process.js';
 import { capturingLogger, hang, LONG_WAIT, RecordingDelegate, stall, tempFolder, texts, waitFor } from './helpers.js';
 import { startListening } from './network-helpers.js';
+import { storeWith } from './store-contract.js';
 
 /**
  * `store` on a slow disk: each append takes `ms` more (what a write ahead must wait for shows);
  * `landed` says when the first record of each kind was durable (Date.now()).
  */
 function slowStore(store: CodeCellStore, ms: number, landed: Map<string, number>): CodeCellStore {
-  return {
-    name: `slow ${store.name}`,
-    create: (...args) => store.create(...args),
-    adopt: (...args) => store.adopt(...args),
-    renew: (...args) => store.renew(...args),
+  return storeWith(store, 'slow', {
     append: async (...args) => {
       await new Promise((resolve) => setTimeout(resolve, ms));
       await store.append(...args);
@@ -32,12 +29,7 @@ function slowStore(store: CodeCellStore, ms: number, landed: Map<string, number>
         if (!landed.has(kind)) landed.set(kind, Date.now());
       }
     },
-    rewrite: (...args) => store.rewrite(...args),
-    records: (...args) => store.records(...args),
-    sessions: () => store.sessions(),
-    remove: (...args) => store.remove(...args),
-    close: () => store.close(),
-  };
+  });
 }
 
 describe('HostClient with a store', { timeout: 90_000 }, () => {
@@ -178,7 +170,7 @@ describe('HostClient with a store', { timeout: 90_000 }, () => {
     t.after(() => store.close());
     const host = await startListening(t, '127.0.0.1:0');
     // The former owner's store never says its lease is gone: only the host can stop it.
-    const unfenced: CodeCellStore = { ...slowStore(store, 0, new Map()), renew: () => Promise.resolve([]) };
+    const unfenced = storeWith(store, 'unfenced', { renew: () => Promise.resolve([]) });
     const logger = capturingLogger();
     const old = await HostClient.connect({ hosts: [host.url], store: unfenced, leaseMs: 300, logger });
     t.after(() => old.close());

@@ -7,6 +7,23 @@ import { describe, test, type TestContext } from 'node:test';
 import type { CodeCellStore } from '../src/store/store.js';
 import { waitFor } from './helpers.js';
 
+/** `store` with some of its methods in other hands (`name` says so): a store's faults, in a test. */
+export function storeWith(store: CodeCellStore, name: string, changed: Partial<CodeCellStore>): CodeCellStore {
+  return {
+    name: `${name} ${store.name}`,
+    create: (...args) => store.create(...args),
+    adopt: (...args) => store.adopt(...args),
+    renew: (...args) => store.renew(...args),
+    append: (...args) => store.append(...args),
+    rewrite: (...args) => store.rewrite(...args),
+    records: (...args) => store.records(...args),
+    sessions: () => store.sessions(),
+    remove: (...args) => store.remove(...args),
+    close: () => store.close(),
+    ...changed,
+  };
+}
+
 export interface StoreKind {
   name: string;
   /** A new store; `shared`: a second store on the same data, where the kind has one. */

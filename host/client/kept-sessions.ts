@@ -105,7 +105,10 @@ export class KeptSessions {
 
   /** A new session's place in the store (rejects when its key is taken). */
   async create(key: string, metadata: JsonValue | undefined): Promise<KeptLog> {
-    const kept = this.#kept(key, this.store.create(key, PROCESS_OWNER, this.leaseMs, metadata ?? null));
+    const kept = this.#kept(key, {
+      lease: this.store.create(key, PROCESS_OWNER, this.leaseMs, metadata ?? null),
+      held: 0,
+    });
     return { ...kept, epoch: await kept.log.epoch() };
   }
 
@@ -141,7 +144,8 @@ export class KeptSessions {
     if (lease === undefined) return undefined;
     // Read again under the new epoch: the former owner can write nothing after it.
     const read: ReadLog = readLog((await this.store.records(info.key)) ?? []);
-    const kept = { ...this.#kept(info.key, Promise.resolve(lease)), epoch: lease.epoch, read };
+    const from = { lease: Promise.resolve(lease), held: read.records };
+    const kept = { ...this.#kept(info.key, from), epoch: lease.epoch, read };
     const { key: _, ...options } = read.options as RemoteSessionOptions;
     try {
       return await place(delegate, { ...options, key: info.key, restore: read.ledger.restore() }, kept);
@@ -153,9 +157,9 @@ export class KeptSessions {
   }
 
   /** The session's log: its records compacted by what its ledger keeps open; lost, it ends the session. */
-  #kept(key: string, lease: Promise<StoreLease>): Omit<KeptLog, 'epoch'> {
+  #kept(key: string, from: { lease: Promise<StoreLease>; held: number }): Omit<KeptLog, 'epoch'> {
     let port: KeptPort | undefined;
-    const log = new SessionLog(this.store, key, this.leaseMs, lease, {
+    const log = new SessionLog(this.store, key, this.leaseMs, from, {
       compact: (records) => (port === undefined ? undefined : compactLog(records, new Set(port.ledger.cellIds))),
       summary: () => ({ openCells: port?.ledger.cellIds.length ?? 0, pausedCells: port?.ledger.pausedCount ?? 0 }),
       lost: (error) => port?.lost(error),

@@ -25,6 +25,8 @@ export interface ReadLog {
   told: Map<CellId, Told>;
   /** The cells whose admission its stream told, and not their end. */
   announced: Set<CellId>;
+  /** How many records the log holds. */
+  records: number;
 }
 
 /** Reads a session's records into its ledger; BrokeBound for a log this codecell cannot read. */
@@ -41,7 +43,8 @@ export function readLog(texts: readonly string[]): ReadLog {
       if (read === undefined) {
         const limits = mergeLimits(DEFAULT_LIMITS, record.options.limits ?? {});
         const ledger = new SessionLedger(ledgerFigures(limits), undefined, record.options.tools ?? []);
-        read = { options: record.options, ledger, limits, events: [], told: new Map(), announced: new Set() };
+        const records = texts.length;
+        read = { options: record.options, ledger, limits, events: [], told: new Map(), announced: new Set(), records };
       }
       read.ledger.attached(read.limits);
       continue;

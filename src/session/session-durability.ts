@@ -28,15 +28,18 @@ import type { SessionSnapshot } from './snapshot.js';
 export function durabilityOf(
   kept: StoreOptions | undefined,
   key: string,
-  adopted: StoreLease | undefined,
+  adopted: { lease: StoreLease; read: ReadLog } | undefined,
   options: SessionSnapshot['options'],
   hosted: () => HostedCells,
   lost: (error: Error) => void,
 ): SessionDurability | undefined {
   if (kept === undefined) return undefined;
   const { store, leaseMs, metadata } = kept;
-  const lease = adopted === undefined ? store.create(key, PROCESS_OWNER, leaseMs, metadata) : Promise.resolve(adopted);
-  return new SessionDurability(store, key, leaseMs, lease, options, hosted, lost);
+  const from =
+    adopted === undefined
+      ? { lease: store.create(key, PROCESS_OWNER, leaseMs, metadata), held: 0 }
+      : { lease: Promise.resolve(adopted.lease), held: adopted.read.records };
+  return new SessionDurability(store, key, leaseMs, from, options, hosted, lost);
 }
 
 /** Per open cell: how far its journal is written (JournalTaken), and how many records of the log are its. */
@@ -51,20 +54,21 @@ export class SessionDurability implements WriteAhead {
   readonly #paused = new Set<CellId>();
 
   /**
-   * `lease`: the session's, being created (or adopted by a recovery); `lost`: the log can write no
-   * more (another process adopted the session, or the store failed) — the session ends.
+   * `from.lease`: the session's, being created (or adopted by a recovery, whose log held
+   * `from.held` records); `lost`: the log can write no more (another process adopted the
+   * session, or the store failed for good) — the session ends.
    */
   constructor(
     store: CodeCellStore,
     key: string,
     leaseMs: number,
-    lease: Promise<StoreLease>,
+    from: { lease: Promise<StoreLease>; held: number },
     options: SessionSnapshot['options'],
     hosted: () => HostedCells,
     lost: (error: Error) => void,
   ) {
     this.#hosted = hosted;
-    this.log = new SessionLog(store, key, leaseMs, lease, {
+    this.log = new SessionLog(store, key, leaseMs, from, {
       compact: (records) => compactLog(records, new Set(this.#cells.keys())),
       summary: () => ({ openCells: this.#cells.size, pausedCells: this.#paused.size }),
       lost,

@@ -193,7 +193,7 @@ export const SessionRuntime: SessionRuntimeConstructor = class SessionRuntime ex
     this.#deadlineMs = checked.deadlineMs;
     const lost = (error: Error): void => this.#lostStore(error);
     const adopted = SessionRuntime.#adopted;
-    this.#durable = durabilityOf(checked.stored, this.key, adopted?.lease, checked.given, () => this.#hosted, lost);
+    this.#durable = durabilityOf(checked.stored, this.key, adopted, checked.given, () => this.#hosted, lost);
     const committed = this.#durable?.storing(checked.onStoredValuesCommitted) ?? checked.onStoredValuesCommitted;
     this.#storedValues = checked.storedValues ? new StoredValues(logger, committed) : undefined;
     this.#observer = checked.observer;

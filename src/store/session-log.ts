@@ -13,6 +13,8 @@ export const PROCESS_OWNER = `${hostname()}/${process.pid}/${randomUUID().slice(
 
 /** Past this many records of ended cells (and as many as the log's live ones), the log is compacted. */
 const COMPACT_AFTER = 256;
+/** How long an append the store failed (not refused) is tried again, at least: a restart of its server. */
+const RETRY_MS = 30_000;
 
 /** What a log needs of its session. */
 export interface LogPort {
@@ -45,15 +47,25 @@ export class SessionLog {
   /** Records of cells that ended since the last compaction. */
   #dead = 0;
   #written = 0;
+  /** How many records the log holds (what an append whose answer was lost is checked against). */
+  #held: number;
   #renewal: NodeJS.Timeout | undefined;
 
-  /** `lease`: the session's lease, being created or adopted. */
-  constructor(store: CodeCellStore, key: string, leaseMs: number, lease: Promise<StoreLease>, port: LogPort) {
+  /** `from.lease`: the session's lease, being created or adopted (its log holding `from.held` records). */
+  constructor(
+    store: CodeCellStore,
+    key: string,
+    leaseMs: number,
+    from: { lease: Promise<StoreLease>; held: number },
+    port: LogPort,
+  ) {
     this.store = store;
     this.key = key;
     this.leaseMs = leaseMs;
     this.#port = port;
+    const { lease } = from;
     this.#lease = lease;
+    this.#held = from.held;
     // Its writes wait for it; its failure is the log's.
     this.#writing = lease.then(
       () => this.#renewSoon(),
@@ -112,12 +124,46 @@ export class SessionLog {
     if (this.#failed !== undefined) return batch.done.reject(this.#failed);
     try {
       const { epoch } = await this.#lease;
-      await this.store.append(this.key, epoch, batch.records, this.#port.summary());
+      await this.#append(epoch, batch.records);
       this.#written += batch.records.length;
+      this.#held += batch.records.length;
       batch.done.resolve();
     } catch (error) {
       this.#fail(error);
       batch.done.reject(this.#failed);
+    }
+  }
+
+  /**
+   * Appends `records`. An append the store failed (its server restarted, a connection dropped) —
+   * not one it refused — is tried again, for as long as RETRY_MS or three leases, unless it
+   * landed before its answer was lost: the log then holds it at its end, and it is not written twice.
+   */
+  async #append(epoch: number, records: readonly string[]): Promise<void> {
+    const until = Date.now() + Math.max(RETRY_MS, 3 * this.leaseMs);
+    let pause = 50;
+    for (;;) {
+      try {
+        return await this.store.append(this.key, epoch, records, this.#port.summary());
+      } catch (error) {
+        // Refused (moved, closed, a bad argument): as final as it says. Failed: tried again.
+        if (isCodeCellError(error) || Date.now() + pause > until) throw error;
+      }
+      // Whether it landed before its answer was lost: asked until the store answers.
+      let now: string[] | undefined | null = null;
+      while (now === null) {
+        await new Promise((resolve) => setTimeout(resolve, pause));
+        pause = Math.min(2 * pause, 1_000);
+        now = await this.store.records(this.key).catch((error: unknown) => {
+          if (isCodeCellError(error) || Date.now() > until) throw error;
+          return null;
+        });
+      }
+      const held = this.#held;
+      if (now === undefined) throw sessionGone(this.key, epoch);
+      if (now.length === held + records.length && records.every((record, i) => now[held + i] === record)) return;
+      if (now.length !== held)
+        throw new Error(`session ${this.key}'s log holds ${now.length} records, not the ${held} it wrote`);
     }
   }
 
@@ -129,7 +175,7 @@ export class SessionLog {
       const kept = this.#port.compact(records);
       if (kept === undefined) return;
       await this.store.rewrite(this.key, epoch, kept, this.#port.summary());
-      this.#written = kept.length;
+      this.#written = this.#held = kept.length;
     } catch (error) {
       this.#fail(error);
     }
