@@ -101,18 +101,26 @@ describe('HostClient with a store', { timeout: 90_000 }, () => {
   test('a client closed with its sessions open leaves them to a recovery (a deploy)', async (t) => {
     const store = sqliteStore({ path: join(tempFolder(t, 'codecell-remote-'), 'deploy.db') });
     t.after(() => store.close());
-    const delegate = new RecordingDelegate({ lookup: (call) => ({ n: (call.input as { n: number }).n * 2 }) });
+    const delegate = new RecordingDelegate({
+      lookup: (call) => ({ n: (call.input as { n: number }).n * 2 }),
+      rate: hang,
+    });
     const old = await HostClient.spawn({ store, leaseMs: 300, processes: 1, logger: capturingLogger() });
     t.after(() => old.close());
     const session = await old.createSession(delegate, { key: 'deploy-1', tools: AGENT_TOOLS });
     const first = await session.execute({ source: "store('n', (await tools.lookup({ n: 21 })).n)" }, LONG_WAIT);
     assert.equal((await first.initialEvent).kind, 'completed');
+    // A cell still running when the client closes: its host shuts it down, but that is not written.
+    await session.execute({ source: "text('r' + await tools.rate({}))" }, { kind: 'yieldAfter', ms: 0 });
+    await waitFor(() => delegate.calls.some((call) => call.tool.name === 'rate'));
     await old.close();
     const next = await HostClient.spawn({ store, leaseMs: 300, processes: 1, logger: capturingLogger() });
     t.after(() => next.close());
-    const recovered = await untilRecovered(() => next.recover(() => delegate));
-    const again = await (recovered[0] as RemoteSession).execute({ source: "text(String(load('n')))" }, LONG_WAIT);
-    assert.deepEqual([again.cellId, texts(await again.initialEvent)], ['2', ['42']]);
+    const second = new RecordingDelegate({ rate: () => 7 });
+    const recovered = (await untilRecovered(() => next.recover(() => second)))[0] as RemoteSession;
+    assert.deepEqual(texts(await recovered.observe('2', LONG_WAIT)), ['r7']);
+    const again = await recovered.execute({ source: "text(String(load('n')))" }, LONG_WAIT);
+    assert.deepEqual([again.cellId, texts(await again.initialEvent)], ['3', ['42']]);
   });
 
   test("the session's stream continues after a recovery: numbered on, nothing lost or repeated", async (t) => {

@@ -310,6 +310,7 @@ export class HostClient {
   async close(): Promise<void> {
     this.#closed = true;
     for (const timer of this.#timers) clearInterval(timer);
+    await this.#kept?.leaveAll();
     await Promise.all(this.#slots.map((slot) => slot.close()));
   }
 

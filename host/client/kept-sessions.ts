@@ -96,11 +96,24 @@ export class KeptSessions {
   readonly store: CodeCellStore;
   readonly leaseMs: number;
   readonly logger: Logger;
+  /** The logs of the sessions this client made or adopted (those ended are pruned now and then). */
+  readonly #logs = new Set<SessionLog>();
+  #pruneAt = 64;
 
   constructor(store: CodeCellStore, leaseMs: number, logger: Logger) {
     this.store = store;
     this.leaseMs = leaseMs;
     this.logger = logger;
+  }
+
+  /**
+   * The client closes: each session's log takes no more records and lets its lease go, before its
+   * host shuts it down — what the host then ends (its running cells) is not written, so a
+   * recovery in the next process runs them on (a deploy loses no more than a crash).
+   */
+  async leaveAll(): Promise<void> {
+    await Promise.all([...this.#logs].map((log) => log.end(false)));
+    this.#logs.clear();
   }
 
   /** A new session's place in the store (rejects when its key is taken). */
@@ -164,6 +177,11 @@ export class KeptSessions {
       summary: () => ({ openCells: port?.ledger.cellIds.length ?? 0, pausedCells: port?.ledger.pausedCount ?? 0 }),
       lost: (error) => port?.lost(error),
     });
+    this.#logs.add(log);
+    if (this.#logs.size >= this.#pruneAt) {
+      for (const each of this.#logs) if (!each.open) this.#logs.delete(each);
+      this.#pruneAt = Math.max(64, 2 * this.#logs.size);
+    }
     const attach = (given: KeptPort): void => {
       port = given;
       // Lost before the session lived (its lease taken meanwhile): it ends now.

@@ -78,6 +78,11 @@ export class SessionLog {
     return this.#failed;
   }
 
+  /** Whether it still takes records (not ended, let go or failed). */
+  get open(): boolean {
+    return !this.#ended && this.#failed === undefined;
+  }
+
   /** The lease's epoch once held (a failed creation rejects). */
   async epoch(): Promise<number> {
     return (await this.#lease).epoch;
