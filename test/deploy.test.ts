@@ -2,7 +2,7 @@
 // (kubernetes-models), the promises the files make to each other checked (probes, drain within
 // the grace period, no egress, non-root and read-only), and the image's command started here.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { after, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
@@ -200,6 +200,34 @@ describe('deploy/', { timeout: 60_000 }, () => {
       (byKind('HorizontalPodAutoscaler').spec.scaleTargetRef as { name: string }).name,
       byKind('Deployment').metadata.name,
     );
+  });
+
+  test('agent replicas sharing PostgreSQL: valid, let in by the hosts, given what the example reads', () => {
+    const all = manifests('agents');
+    assert.deepEqual(all.map((manifest) => `${manifest.apiVersion} ${manifest.kind}`).sort(), [
+      'apps/v1 Deployment',
+      'policy/v1 PodDisruptionBudget',
+    ]);
+    for (const manifest of all) {
+      const Model = MODELS[`${manifest.apiVersion} ${manifest.kind}`] as (typeof MODELS)[string];
+      assert.doesNotThrow(() => new Model(manifest as never).validate(), `${manifest.kind} is valid`);
+    }
+    const agents = all.find((manifest) => manifest.kind === 'Deployment')?.spec as {
+      replicas: number;
+      template: { metadata: { labels: Record<string, string> }; spec: PodSpec };
+    };
+    assert.ok(agents.replicas >= 2, 'more than one replica: one adopts what another leaves');
+    // The host pods' NetworkPolicy lets in pods with this label only.
+    const policy = manifests('kubernetes').find((manifest) => manifest.kind === 'NetworkPolicy');
+    assert.ok(JSON.stringify(policy?.spec).includes('"codecell.dev/client":"true"'));
+    assert.equal(agents.template.metadata.labels['codecell.dev/client'], 'true');
+    const [container] = agents.template.spec.containers as unknown as { args: string[]; env: { name: string }[] }[];
+    const example = readFileSync(`${ROOT}examples/agent-replica.mjs`, 'utf8');
+    const read = [...example.matchAll(/process\.env\.(\w+)/g)].map((match) => match[1]);
+    assert.deepEqual(container?.env.map((variable) => variable.name).sort(), [...new Set(read)].sort());
+    assert.ok(container?.args.includes('examples/agent-replica.mjs'));
+    const checked = spawnSync(process.execPath, ['--check', `${ROOT}examples/agent-replica.mjs`], { encoding: 'utf8' });
+    assert.equal(checked.status, 0, checked.stderr);
   });
 
   test('the agent-sandbox v1beta1 template, warm pool and claim: strict to the CRDs, and naming each other', () => {
