@@ -1,0 +1,111 @@
+// One agent process of the nemesis (issue 68): sessions kept in a PostgreSQL store, on
+// codecell-host children it spawns, driven without end — each cell makes a charge (not
+// idempotent), then a rate (idempotent) and a lookup in parallel, and stores a counter one higher
+// than the last. Every few hundred ms it adopts the sessions whose owner is gone (their lease ran
+// out). It writes what it saw to its journal file, synchronously (a kill -9 keeps what was
+// written): each call it hands to the tool service before it does, each call's outcome, each cell's
+// end. Started by run.ts: `agent.js <id> <postgres url> <tool service url> <journal> <new sessions>`.
+import { appendFileSync } from 'node:fs';
+import { HostClient, type RemoteSession } from '../../host/index.js';
+import { postgresStore, type CellEvent, type JsonValue, type NestedToolCall } from '../../src/index.js';
+
+export const NEMESIS_TOOLS = [{ name: 'charge' }, { name: 'rate', idempotent: true }, { name: 'lookup' }];
+export const NEMESIS_LEASE_MS = 1_000;
+const CELL =
+  'const c = await tools.charge({ n: 1 }); const [r, l] = await Promise.all([tools.rate({}), tools.lookup({})]);' +
+  " const i = (load('i') ?? 0) + 1; store('i', i); text('i=' + i + ' ' + [c.took, r.took, l.took].join('/'))";
+const WAIT = { kind: 'yieldAfter', ms: 60_000 } as const;
+
+/** One line of an agent's journal. */
+export type AgentEntry =
+  | { t: 'invoke'; key: string; tool: string }
+  | { t: 'outcome'; key: string; ok: boolean }
+  | { t: 'cell'; session: string; cellId: string; event: Omit<CellEvent, 'items'> & { text: string } };
+
+if (process.argv[1]?.endsWith('agent.js') === true) {
+  const [id = 'a', url = '', service = '', journal = '', fresh = '0'] = process.argv.slice(2);
+  const write = (entry: AgentEntry): void => appendFileSync(journal, `${JSON.stringify(entry)}\n`);
+  const delegate = {
+    async invokeTool(call: NestedToolCall): Promise<JsonValue> {
+      const key = call.idempotencyKey;
+      write({ t: 'invoke', key, tool: call.tool.name });
+      try {
+        const response = await fetch(service, { method: 'POST', body: JSON.stringify({ key, tool: call.tool.name }) });
+        if (!response.ok) throw new Error(`tool service: ${response.status}`);
+        const result = (await response.json()) as JsonValue;
+        write({ t: 'outcome', key, ok: true });
+        return result;
+      } catch (error) {
+        write({ t: 'outcome', key, ok: false });
+        throw error;
+      }
+    },
+    async notify(): Promise<void> {},
+  };
+  const logger = { warn: () => {}, error: () => {} };
+  const store = postgresStore({ connectionString: url });
+  const client = await HostClient.spawn({ store, leaseMs: NEMESIS_LEASE_MS, processes: 2, stderr: 'ignore', logger });
+  const driven = new Set<string>();
+  // The quiet phase: no new cells; those open are seen to their end.
+  let quiet = false;
+  process.on('SIGUSR2', () => (quiet = true));
+
+  /** Runs cells in the session until it ends here (moved to another owner, or this one stops). */
+  async function drive(session: RemoteSession): Promise<void> {
+    if (driven.has(session.key)) return;
+    driven.add(session.key);
+    try {
+      // A recovered session's open cells (running again, or paused in doubt) are seen to their end
+      // first: a probe that stores nothing tells how many ids there are. Then one cell at a time.
+      const probe = await session.execute({ source: "text('probe')" });
+      for (let id = 1; id <= Number(probe.cellId); id++) await settle(session, String(id));
+      while (session.isAlive && !quiet) {
+        const { cellId, initialEvent } = await session.execute({ source: CELL }, WAIT);
+        await settle(session, cellId, initialEvent);
+      }
+    } catch {
+      // Moved to another owner, or its store or hosts failed for good: another owner goes on.
+    } finally {
+      driven.delete(session.key);
+    }
+  }
+
+  /**
+   * Sees the cell to its end (`initial`: its first observation, if it has one): each end written
+   * with its text; one paused in doubt is settled with an error (the agent cannot tell).
+   */
+  async function settle(session: RemoteSession, cellId: string, initial?: Promise<CellEvent>): Promise<void> {
+    let event = await initial?.catch(() => undefined);
+    let text: string[] = [];
+    for (;;) {
+      while (event === undefined) {
+        try {
+          event = await session.observe(cellId, WAIT);
+        } catch (error) {
+          // Not open here (it ended before a recovery): done. Anything else (its host was lost, the
+          // session moves): looked at again while the session lives, so cells never overlap.
+          if ((error as { code?: string }).code === 'ERR_MISSING_CELL' || !session.isAlive) return;
+          await new Promise((resolve) => setTimeout(resolve, 100));
+        }
+      }
+      const { items, ...rest } = event;
+      text = [...text, ...items.map((item) => (item.type === 'text' ? item.text : ''))];
+      if (event.kind !== 'yielded' && event.kind !== 'pending')
+        write({ t: 'cell', session: session.key, cellId, event: { ...rest, text: text.join('\n') } });
+      if (event.kind === 'completed' || event.kind === 'terminated') return;
+      event =
+        event.kind === 'interrupted'
+          ? await session.resumeCell(cellId, { error: 'left in doubt' }, WAIT).catch(() => undefined)
+          : undefined;
+    }
+  }
+
+  for (let n = 0; n < Number(fresh); n++)
+    void client.createSession(delegate, { key: `${id}-${n}`, tools: NEMESIS_TOOLS }).then(drive, () => {});
+  // Sessions whose owner is gone are taken up here.
+  for (;;) {
+    const adopted = await client.recover(() => delegate).catch(() => []);
+    for (const session of adopted) void drive(session);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+  }
+}

@@ -1,0 +1,51 @@
+// The nemesis's checker (bench/nemesis/check.ts) catches what it is there for: a call of a tool
+// that is not idempotent made twice, an effect no agent wrote down, an answer that never took
+// effect, a stored value gone back, a cell printing a second effect, and a store after the quiet
+// phase with a session lost, unheld or with a cell still open. A clean history gives none.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { check, checkSessions, figures } from '../bench/nemesis/check.js';
+import type { AgentEntry } from '../bench/nemesis/agent.js';
+
+const done = (cellId: string, text: string): AgentEntry => ({
+  t: 'cell',
+  session: 's',
+  cellId,
+  event: { kind: 'completed', cellId, text },
+});
+const CLEAN: AgentEntry[] = [
+  { t: 'invoke', key: 's:1:tool-1', tool: 'charge' },
+  { t: 'outcome', key: 's:1:tool-1', ok: true },
+  { t: 'invoke', key: 's:1:tool-2', tool: 'rate' },
+  { t: 'outcome', key: 's:1:tool-2', ok: true },
+  done('1', 'i=1 1/2/1'),
+  done('2', 'i=2 1/1/1'),
+];
+const effects = (changes: Record<string, number> = {}) =>
+  new Map(
+    Object.entries({ 's:1:tool-1': 1, 's:1:tool-2': 2, ...changes }).map(([key, times]) => [
+      key,
+      { tool: key.endsWith('tool-2') ? 'rate' : 'charge', times },
+    ]),
+  );
+
+test('the nemesis checker: a clean history passes, each broken promise is named', { timeout: 10_000 }, () => {
+  assert.deepEqual(check(CLEAN, effects()), []);
+  assert.deepEqual(check(CLEAN, effects({ 's:1:tool-1': 2 })), ['charge s:1:tool-1 took effect 2 times']);
+  assert.deepEqual(check(CLEAN, effects({ 's:9:tool-1': 1 })), [
+    'charge s:9:tool-1 took effect, and no agent wrote that it made it',
+  ]);
+  assert.deepEqual(check(CLEAN, new Map([['s:1:tool-2', { tool: 'rate', times: 1 }]])), [
+    's:1:tool-1 was answered, and never took effect',
+  ]);
+  assert.deepEqual(check([...CLEAN, done('3', 'i=2 1/1/1')], effects()), ['session s: cells 2 and 3 both stored i=2']);
+  assert.deepEqual(check([...CLEAN, done('3', 'i=3 2/1/1')], effects()), ['session s cell 3 printed i=3 2/1/1']);
+  assert.deepEqual([...figures(CLEAN)], [['completed', 2]]);
+  const held = { owner: 'a', leaseExpiresAt: 2_000, openCells: 0, pausedCells: 0, metadata: null };
+  assert.deepEqual(checkSessions([{ key: 's', ...held }], 1, 1_000), []);
+  assert.deepEqual(checkSessions([{ key: 's', ...held, leaseExpiresAt: 500, openCells: 1 }], 2, 1_000), [
+    '2 sessions were made; the store has 1',
+    "session s: no agent holds it (a's lease ran out)",
+    'session s: 1 cell(s) still open after the quiet phase',
+  ]);
+});
