@@ -71,7 +71,6 @@ export type {
   CellLanguage,
   CellNotification,
   CellStreamEvent,
-  CodeCellSession,
   EventsOptions,
   ExecuteRequest,
   HandOffStream,
@@ -92,3 +91,5 @@ export type {
   ToolDefinition,
   ToolKind,
 } from './types.js';
+
+export type { CodeCellSession } from './session-interface.js';

@@ -4,12 +4,12 @@
 // non-empty string, and a cell has at most one observer (busyObserverError); events() with and
 // without a cell, and a started cell's readText().
 import { CodeCellError, quiet } from '../errors.js';
+import type { CodeCellSession } from '../session-interface.js';
 import type {
   CellAnswer,
   CellEvent,
   CellId,
   CellStreamEvent,
-  CodeCellSession,
   EventsOptions,
   ExecuteRequest,
   HandOffStream,

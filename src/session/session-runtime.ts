@@ -7,6 +7,7 @@
 // down under one shared callback deadline.
 import { Deadline } from '../cell/deadline.js';
 import { Cell } from '../cell/cell.js';
+import type { CodeCellSession } from '../session-interface.js';
 import type { CellTool } from '../cell/tool-calls.js';
 import { CellStreams } from '../streams/cell-streams.js';
 import { CodeCellError, missingCell, notInterrupted, quiet } from '../errors.js';
@@ -41,7 +42,6 @@ import type {
   CellAnswer,
   CellEvent,
   CellId,
-  CodeCellSession,
   CellStreamEvent,
   EventsOptions,
   ExecuteRequest,

@@ -12,12 +12,12 @@ import { DEFAULT_YIELD_MS } from '../defaults.js';
 import { describeExecTool, renderToolDeclarations } from './declarations.js';
 import { toolIdentifier } from './tool-names.js';
 import { CodeCellError, invalidRequest, messageOf } from '../errors.js';
+import type { CodeCellSession } from '../session-interface.js';
 import type {
   CellAnswer,
   CellEvent,
   CellLanguage,
   CellStreamEvent,
-  CodeCellSession,
   JsonValue,
   OutputItem,
   ToolDefinition,

@@ -1,7 +1,8 @@
 // Following a cell's events while a code-mode call waits on it (codecell mcp sends them as MCP
 // progress notifications), and giving up on it when the call is aborted.
 import { readByTurn } from '../streams/by-turn.js';
-import type { CellEvent, CellStreamEvent, CodeCellSession } from '../types.js';
+import type { CodeCellSession } from '../session-interface.js';
+import type { CellEvent, CellStreamEvent } from '../types.js';
 
 /** How long a call that has its cell's outcome waits at most for the cell's last events to be handed on. */
 const LAST_EVENTS_MS = 250;
