@@ -58,7 +58,7 @@ export interface KeptLog {
  * out, going on from what a recovered log told.
  */
 export function cursorOf(kept: KeptLog): SessionCursorOptions {
-  const write = (event: SessionStreamEvent): Promise<void> => kept.log.write(JSON.stringify({ t: 'event', event }));
+  const write = (event: SessionStreamEvent): Promise<void> => kept.log.later(JSON.stringify({ t: 'event', event }));
   const read = kept.read;
   return read === undefined ? { write } : { write, kept: read.events, open: read.announced, told: read.told };
 }

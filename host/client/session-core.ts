@@ -91,7 +91,7 @@ export class SessionCore implements LinkedSession, MovingSession {
         // Its options first (what a recovery creates it with again), then all its ledger learns.
         const { epoch: _e, ...options } = own;
         kept.log.write(JSON.stringify({ t: 'session', options })).catch(() => {});
-        this.ledger.logTo((record) => kept.log.write(record));
+        this.ledger.logTo(kept.log);
         kept.attach({ ledger: this.ledger, lost: (error) => this.#storeLost(error) });
       }
       this.ledger.attached(created.limits);

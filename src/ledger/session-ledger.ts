@@ -31,6 +31,13 @@ export function ledgerFigures(limits: Partial<CellLimits> | undefined): LedgerFi
   return { journalMaxBytes, maxSourceBytes, maxStoredBytes };
 }
 
+/** Where a ledger writes what it learns (a session's SessionLog). */
+export interface LedgerLog {
+  write(record: string): Promise<void>;
+  /** Written with the next write (for a record nothing but what comes after it waits on). */
+  later(record: string): Promise<void>;
+}
+
 /** A cell lost with its host: how it ends (its calls from the ledger), or nothing known of it. */
 export type LostCalls = { toolCalls: ToolCallRecord[]; toolCallsDropped?: number };
 
@@ -58,7 +65,7 @@ export class SessionLedger {
   readonly #tools: ToolDefinition[];
   #limits: CellLimits | undefined;
   /** With a store: where each record goes, the last one written, and the cells the log has paused. */
-  #log: ((record: string) => Promise<void>) | undefined;
+  #log: LedgerLog | undefined;
   #written: Promise<void> | undefined;
   readonly #paused = new Set<CellId>();
 
@@ -155,12 +162,11 @@ export class SessionLedger {
 
   /** cell/journal (or a delegate call's `journal`): what the cell runs, or what it consumed since. */
   journaled(cellId: CellId, start: PartStart | undefined, update: PartUpdate | undefined): void {
-    this.#record({
-      t: 'journal',
-      cellId,
-      ...(start === undefined ? {} : { start }),
-      ...(update === undefined ? {} : { update }),
-    });
+    // Nothing waits on it but what comes after it in the log: it goes with the next write.
+    this.#record(
+      { t: 'journal', cellId, ...(start === undefined ? {} : { start }), ...(update === undefined ? {} : { update }) },
+      true,
+    );
     const ledger = this.#cells.get(cellId) ?? this.#expected(cellId);
     if (ledger === undefined) return; // a cell whose end this client has read: nothing is kept of it
     if (start !== undefined) {
@@ -234,7 +240,7 @@ export class SessionLedger {
   }
 
   /** From now on, what the ledger learns is written to `log` too (a session with a store, SPEC §16). */
-  logTo(log: (record: string) => Promise<void>): void {
+  logTo(log: LedgerLog): void {
     this.#log = log;
   }
 
@@ -248,9 +254,11 @@ export class SessionLedger {
     return this.#written;
   }
 
-  #record(record: LogRecord): void {
+  /** Writes `record` to the log (`later`: with the next write, SessionLog#later). */
+  #record(record: LogRecord, later = false): void {
     if (this.#log === undefined) return;
-    const written = this.#log(JSON.stringify(record));
+    const text = JSON.stringify(record);
+    const written = later ? this.#log.later(text) : this.#log.write(text);
     // A write that fails ends the session (its log says so): nothing waits on it unheard.
     written.catch(() => {});
     this.#written = written;

@@ -164,7 +164,7 @@ export class SessionDurability implements WriteAhead {
   event(event: SessionStreamEvent): Promise<void> {
     const cellId = 'cellId' in event && event.cellId !== '' ? event.cellId : undefined;
     // An admission comes before the cell runs: its journal begins with the cell's next record.
-    return this.#write(cellId, { t: 'event', event }, event.type !== 'admitted');
+    return this.#write(cellId, { t: 'event', event }, event.type !== 'admitted', true);
   }
 
   /** The cell ended: its records can go. */
@@ -177,8 +177,11 @@ export class SessionDurability implements WriteAhead {
     this.log.ended(written.records + 1);
   }
 
-  /** Writes the cell's journal since it was last written (if it gained anything; `withPart`), then `record`. */
-  #write(cellId: CellId | undefined, record?: LogRecord, withPart = true): Promise<void> {
+  /**
+   * Writes the cell's journal since it was last written (if it gained anything; `withPart`), then
+   * `record` (`later`: with the next write, SessionLog#later).
+   */
+  #write(cellId: CellId | undefined, record?: LogRecord, withPart = true, later = false): Promise<void> {
     const texts: string[] = [];
     if (cellId !== undefined) {
       let written = this.#cells.get(cellId);
@@ -188,7 +191,7 @@ export class SessionDurability implements WriteAhead {
       written.records += texts.length + (record === undefined ? 0 : 1);
     }
     if (record !== undefined) texts.push(JSON.stringify(record));
-    return this.log.write(...texts);
+    return later ? this.log.later(...texts) : this.log.write(...texts);
   }
 
   /** The cell's journal since `written.mark` (and, the first time, what it runs), as a record. */

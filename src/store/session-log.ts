@@ -13,6 +13,8 @@ export const PROCESS_OWNER = `${hostname()}/${process.pid}/${randomUUID().slice(
 
 /** Past this many records of ended cells (and as many as the log's live ones), the log is compacted. */
 const COMPACT_AFTER = 256;
+/** How long records written `later` wait for a write to go with, at most. */
+const LATER_MS = 2;
 /** How long an append the store failed (not refused) is tried again, at least: a restart of its server. */
 const RETRY_MS = 30_000;
 
@@ -29,6 +31,8 @@ export interface LogPort {
 interface Batch {
   records: string[];
   done: PromiseWithResolvers<void>;
+  /** Until it is sent after the write under way: when it goes anyway (records written `later` only). */
+  timer: NodeJS.Timeout | undefined;
 }
 
 export class SessionLog {
@@ -90,16 +94,35 @@ export class SessionLog {
 
   /** Appends `records` after those written before; resolves once they are durable. */
   write(...records: string[]): Promise<void> {
+    return this.#add(records, true);
+  }
+
+  /**
+   * As write, but the records go with the next write, or within LATER_MS: for records nothing
+   * else waits on (a session event, handed out once durable), one commit fewer per tool call.
+   */
+  later(...records: string[]): Promise<void> {
+    return this.#add(records, false);
+  }
+
+  #add(records: readonly string[], now: boolean): Promise<void> {
     if (this.#failed !== undefined) return Promise.reject(this.#failed);
     if (this.#ended) return Promise.reject(new Error(`session ${this.key} ended: its log takes no more records`));
     let batch = this.#next;
     if (batch === undefined) {
-      batch = this.#next = { records: [], done: Promise.withResolvers<void>() };
-      // After the write under way, with everything written meanwhile.
-      this.#writing = this.#writing.then(() => this.#flush(batch as Batch));
-    }
+      batch = this.#next = { records: [], done: Promise.withResolvers<void>(), timer: undefined };
+      if (now) this.#send(batch);
+      else batch.timer = setTimeout(() => this.#send(batch as Batch), LATER_MS);
+    } else if (now && batch.timer !== undefined) this.#send(batch);
     for (const record of records) batch.records.push(record);
     return batch.done.promise;
+  }
+
+  /** The batch goes after the write under way, with everything written meanwhile. */
+  #send(batch: Batch): void {
+    clearTimeout(batch.timer);
+    batch.timer = undefined;
+    this.#writing = this.#writing.then(() => this.#flush(batch));
   }
 
   /** A cell ended: `records` of the log are its and can go at the next compaction. */
@@ -115,6 +138,7 @@ export class SessionLog {
     if (this.#ended) return;
     this.#ended = true;
     clearTimeout(this.#renewal);
+    if (this.#next?.timer !== undefined) this.#send(this.#next);
     await this.#writing;
     if (!remove || this.#failed !== undefined) return;
     try {
