@@ -71,14 +71,14 @@ describe('postgresStore: a real server', { timeout: 60_000, skip }, () => {
     const admin = new pg.Client({ connectionString: url });
     await admin.connect();
     t.after(() => admin.end());
-    await admin.query('UPDATE codecell_schema SET version = 2');
+    await admin.query('UPDATE codecell_schema SET version = 3');
     const newer = postgresStore({ connectionString: url });
     t.after(() => newer.close());
     await assert.rejects(newer.sessions(), {
       code: 'ERR_INVALID_REQUEST',
-      message: 'postgres has schema version 2; this codecell knows versions up to 1: upgrade codecell to use it',
+      message: 'postgres has schema version 3; this codecell knows versions up to 2: upgrade codecell to use it',
     });
-    assert.deepEqual((await admin.query('SELECT version FROM codecell_schema')).rows, [{ version: 2 }]);
+    assert.deepEqual((await admin.query('SELECT version FROM codecell_schema')).rows, [{ version: 3 }]);
     assert.throws(() => postgresStore({} as never), {
       message: 'postgresStore takes { connectionString } or { pool }',
     });

@@ -74,15 +74,56 @@ describe('sqliteStore: a real file', { timeout: 30_000 }, () => {
     const path = join(tempFolder(t, 'codecell-sqlite-'), 'sessions.db');
     await sqliteStore({ path }).close();
     const db = new DatabaseSync(path);
-    db.exec('UPDATE codecell_schema SET version = 2');
+    db.exec('UPDATE codecell_schema SET version = 3');
     db.close();
     assert.throws(() => sqliteStore({ path }), {
       code: 'ERR_INVALID_REQUEST',
-      message: `the SQLite store ${path} has schema version 2; this codecell knows versions up to 1: upgrade codecell to use it`,
+      message: `the SQLite store ${path} has schema version 3; this codecell knows versions up to 2: upgrade codecell to use it`,
     });
     const after = new DatabaseSync(path);
     t.after(() => after.close());
-    assert.deepEqual({ ...after.prepare('SELECT version FROM codecell_schema').get() }, { version: 2 });
+    assert.deepEqual({ ...after.prepare('SELECT version FROM codecell_schema').get() }, { version: 3 });
     assert.throws(() => sqliteStore({ path: '' }), { message: 'sqliteStore takes { path }: the database file' });
+  });
+
+  test('a file of schema version 1 is migrated, its sessions and records kept', async (t) => {
+    const path = join(tempFolder(t, 'codecell-sqlite-'), 'sessions.db');
+    const v1 = new DatabaseSync(path);
+    v1.exec(`CREATE TABLE codecell_schema (version INTEGER NOT NULL);
+      INSERT INTO codecell_schema (version) VALUES (1);
+      CREATE TABLE codecell_sessions (key TEXT PRIMARY KEY, owner TEXT NOT NULL, epoch INTEGER NOT NULL,
+        lease_expires_at INTEGER NOT NULL, open_cells INTEGER NOT NULL DEFAULT 0,
+        paused_cells INTEGER NOT NULL DEFAULT 0, metadata TEXT, next_seq INTEGER NOT NULL DEFAULT 1);
+      CREATE TABLE codecell_records (key TEXT NOT NULL, seq INTEGER NOT NULL, record TEXT NOT NULL,
+        PRIMARY KEY (key, seq)) WITHOUT ROWID;
+      INSERT INTO codecell_sessions VALUES ('old', 'agent-a', 4, 0, 1, 0, '{"n":1}', 3);
+      INSERT INTO codecell_records VALUES ('old', 1, '"a"'), ('old', 2, '"b"');`);
+    v1.close();
+    const store = sqliteStore({ path });
+    t.after(() => store.close());
+    assert.deepEqual(await store.records('old'), ['"a"', '"b"']);
+    const lease = await store.adopt('old', 'agent-b', 60_000);
+    assert.equal(lease?.epoch, 5);
+    await store.append('old', 5, ['"c"'], { openCells: 0, pausedCells: 1 });
+    await store.append('old', 5, ['"d"'], { openCells: 0, pausedCells: 1 });
+    assert.deepEqual(await store.records('old'), ['"a"', '"b"', '"c"', '"d"']);
+    assert.deepEqual(
+      (await store.sessions()).map(({ key, owner, openCells, pausedCells, metadata }) => ({
+        key,
+        owner,
+        openCells,
+        pausedCells,
+        metadata,
+      })),
+      [{ key: 'old', owner: 'agent-b', openCells: 0, pausedCells: 1, metadata: { n: 1 } }],
+    );
+    await store.append('old', 5, ['"e"'], { openCells: 1, pausedCells: 0 });
+    assert.deepEqual(
+      (await store.sessions()).map(({ openCells, pausedCells }) => ({ openCells, pausedCells })),
+      [{ openCells: 1, pausedCells: 0 }],
+    );
+    const db = new DatabaseSync(path);
+    t.after(() => db.close());
+    assert.deepEqual({ ...db.prepare('SELECT version FROM codecell_schema').get() }, { version: 2 });
   });
 });

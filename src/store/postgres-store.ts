@@ -47,6 +47,7 @@ const MIGRATIONS: readonly string[][] = [
       PRIMARY KEY (key, seq)
     )`,
   ],
+  [], // version 2 changed SQLite's layout only
 ];
 
 /** An append waiting for the next group commit. */
