@@ -4,10 +4,12 @@
 // than the last. Every few hundred ms it adopts the sessions whose owner is gone (their lease ran
 // out). It writes what it saw to its journal file, synchronously (a kill -9 keeps what was
 // written): each call it hands to the tool service before it does, each call's outcome, each cell's
-// end. Started by run.ts: `agent.js <id> <postgres url> <tool service url> <journal> <new sessions>`.
-import { appendFileSync } from 'node:fs';
+// end. It finds the hosts (codecell-host --listen, hosts.ts) through a `dns` entry whose answer is
+// a file run.ts writes. Started by run.ts: `agent.js <AgentConfig as JSON>`.
+import { appendFileSync, readFileSync } from 'node:fs';
 import { HostClient, type RemoteSession } from '../../host/index.js';
 import { postgresStore, type CellEvent, type JsonValue, type NestedToolCall } from '../../src/index.js';
+import type { HostsAddress } from './hosts.js';
 
 export const NEMESIS_TOOLS = [{ name: 'charge' }, { name: 'rate', idempotent: true }, { name: 'lookup' }];
 export const NEMESIS_LEASE_MS = 1_000;
@@ -16,6 +18,18 @@ const CELL =
   " const i = (load('i') ?? 0) + 1; store('i', i); text('i=' + i + ' ' + [c.took, r.took, l.took].join('/'))";
 const WAIT = { kind: 'yieldAfter', ms: 60_000 } as const;
 
+/** What run.ts starts an agent with. */
+export interface AgentConfig {
+  id: string;
+  postgres: string;
+  /** The tool service's URL. */
+  service: string;
+  journal: string;
+  /** How many sessions it makes (a restarted agent makes none: it recovers). */
+  fresh: number;
+  hosts: HostsAddress;
+}
+
 /** One line of an agent's journal. */
 export type AgentEntry =
   | { t: 'invoke'; key: string; tool: string }
@@ -23,7 +37,7 @@ export type AgentEntry =
   | { t: 'cell'; session: string; cellId: string; event: Omit<CellEvent, 'items'> & { text: string } };
 
 if (process.argv[1]?.endsWith('agent.js') === true) {
-  const [id = 'a', url = '', service = '', journal = '', fresh = '0'] = process.argv.slice(2);
+  const { id, postgres, service, journal, fresh, hosts } = JSON.parse(process.argv[2] ?? '') as AgentConfig;
   const write = (entry: AgentEntry): void => appendFileSync(journal, `${JSON.stringify(entry)}\n`);
   const delegate = {
     async invokeTool(call: NestedToolCall): Promise<JsonValue> {
@@ -43,8 +57,19 @@ if (process.argv[1]?.endsWith('agent.js') === true) {
     async notify(): Promise<void> {},
   };
   const logger = { warn: () => {}, error: () => {} };
-  const store = postgresStore({ connectionString: url });
-  const client = await HostClient.spawn({ store, leaseMs: NEMESIS_LEASE_MS, processes: 2, stderr: 'ignore', logger });
+  const store = postgresStore({ connectionString: postgres });
+  const client = await HostClient.connect({
+    hosts: [{ dns: hosts.dns }],
+    resolve: async () => JSON.parse(readFileSync(hosts.answers, 'utf8')) as string[],
+    resolveIntervalMs: 300,
+    statusIntervalMs: 300,
+    livenessTimeoutMs: 1_000,
+    connectTimeoutMs: 1_000,
+    token: hosts.token,
+    store,
+    leaseMs: NEMESIS_LEASE_MS,
+    logger,
+  });
   const driven = new Set<string>();
   // The quiet phase: no new cells; those open are seen to their end.
   let quiet = false;
@@ -100,7 +125,7 @@ if (process.argv[1]?.endsWith('agent.js') === true) {
     }
   }
 
-  for (let n = 0; n < Number(fresh); n++)
+  for (let n = 0; n < fresh; n++)
     void client.createSession(delegate, { key: `${id}-${n}`, tools: NEMESIS_TOOLS }).then(drive, () => {});
   // Sessions whose owner is gone are taken up here.
   for (;;) {
