@@ -9,6 +9,7 @@
 import { appendFileSync, readFileSync } from 'node:fs';
 import { HostClient, type RemoteSession } from '../../host/index.js';
 import { postgresStore, type CellEvent, type JsonValue, type NestedToolCall } from '../../src/index.js';
+import { follow } from './cursors.js';
 import type { HostsAddress } from './hosts.js';
 
 export const NEMESIS_TOOLS = [{ name: 'charge' }, { name: 'rate', idempotent: true }, { name: 'lookup' }];
@@ -25,6 +26,8 @@ export interface AgentConfig {
   /** The tool service's URL. */
   service: string;
   journal: string;
+  /** Where the sessions' cursor files are (cursors.ts). */
+  cursors: string;
   /** How many sessions it makes (a restarted agent makes none: it recovers). */
   fresh: number;
   hosts: HostsAddress;
@@ -37,7 +40,7 @@ export type AgentEntry =
   | { t: 'cell'; session: string; cellId: string; event: Omit<CellEvent, 'items'> & { text: string } };
 
 if (process.argv[1]?.endsWith('agent.js') === true) {
-  const { id, postgres, service, journal, fresh, hosts } = JSON.parse(process.argv[2] ?? '') as AgentConfig;
+  const { id, postgres, service, journal, cursors, fresh, hosts } = JSON.parse(process.argv[2] ?? '') as AgentConfig;
   const write = (entry: AgentEntry): void => appendFileSync(journal, `${JSON.stringify(entry)}\n`);
   const delegate = {
     async invokeTool(call: NestedToolCall): Promise<JsonValue> {
@@ -71,6 +74,7 @@ if (process.argv[1]?.endsWith('agent.js') === true) {
     logger,
   });
   const driven = new Set<string>();
+  let follows = 0;
   // The quiet phase: no new cells; those open are seen to their end.
   let quiet = false;
   process.on('SIGUSR2', () => (quiet = true));
@@ -79,6 +83,7 @@ if (process.argv[1]?.endsWith('agent.js') === true) {
   async function drive(session: RemoteSession): Promise<void> {
     if (driven.has(session.key)) return;
     driven.add(session.key);
+    void follow(cursors, session, `${id}/${process.pid}/${++follows}`);
     try {
       // A recovered session's open cells (running again, or paused in doubt) are seen to their end
       // first: a probe that stores nothing tells how many ids there are. Then one cell at a time.

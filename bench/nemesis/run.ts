@@ -20,6 +20,7 @@ import { check, checkSessions, figures, readJournals } from './check.js';
 import { postgresStore } from '../../src/index.js';
 import { NEMESIS_LEASE_MS, type AgentConfig } from './agent.js';
 import { NemesisHosts, type NemesisHost } from './hosts.js';
+import { checkCursors, readCursors } from './cursors.js';
 
 const AGENT = fileURLToPath(new URL('./agent.js', import.meta.url));
 const argument = (name: string, fallback: number): number => {
@@ -92,6 +93,7 @@ function startAgent(id: string, fresh: number): void {
     postgres: server.connectionString,
     service: serviceUrl,
     journal,
+    cursors: dir,
     fresh,
     hosts: hosts.address,
   };
@@ -217,13 +219,22 @@ const sessions = await store.sessions();
 await store.close();
 const entries = readJournals(journals);
 await closeAll();
-const violations = [...check(entries, effects), ...checkSessions(sessions, 16, readAt)];
+const cursors = readCursors(dir);
+const violations = [
+  ...check(entries, effects),
+  ...checkSessions(sessions, 16, readAt),
+  ...checkCursors(cursors, entries),
+];
 for (const [name, count] of faults) console.log(`nemesis: ${count} × ${name}`);
 for (const [how, count] of figures(entries)) console.log(`nemesis: ${count} cell(s) ${how}`);
 const twice = [...effects.values()].filter((effect) => effect.times > 1).length;
 console.log(
   `nemesis: ${sessions.length} sessions, ${effects.size} calls took effect (${twice} made again, idempotent)`,
 );
+const told = [...cursors.values()].flat();
+const followers = new Set(told.map((line) => line.run)).size;
+const gaps = told.filter((line) => line.type === 'gap').length;
+console.log(`nemesis: ${followers} cursor followers were told ${told.length} events (${gaps} gaps)`);
 console.log(`nemesis: ${violations.length} violation(s)`);
 for (const violation of violations.slice(0, 50)) console.log(`  ${violation}`);
 process.exit(violations.length === 0 ? 0 : 1);
