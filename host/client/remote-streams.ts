@@ -96,11 +96,18 @@ export class RemoteStreams {
     this.#streams.emitSession(event);
   }
 
-  /** The session moved to a new host: its followers hear it, and follow it there. */
-  rehomed(from: HostLink, reason: 'hostLost' | 'drain'): void {
+  /**
+   * The session lives on a new host: followed there before any cell runs again on it (what a
+   * replay tells at once — its end, when the journal held the whole run — is not missed).
+   */
+  moved(): void {
     const { link, sessionId } = this.#session;
-    this.#streams.emitSession({ type: 'rehomed', from: from.name, to: link.name, reason });
     if (this.#sessionSubscribed) link.request(Methods.sessionSubscribe, { sessionId }).catch(() => {});
+  }
+
+  /** The session moved to a new host (its cells run again there): its followers hear it. */
+  rehomed(from: HostLink, reason: 'hostLost' | 'drain'): void {
+    this.#streams.emitSession({ type: 'rehomed', from: from.name, to: this.#session.link.name, reason });
   }
 
   /** The cell runs on the session's new host: its followers hear it, and its stream goes on there. */

@@ -238,6 +238,7 @@ export class SessionCore implements LinkedSession, MovingSession {
     this.sessionId = created.sessionId;
     if (created.deadlineMs !== undefined) this.deadlineMs = created.deadlineMs;
     this.bounds.moved(link, created.maxResultBytes);
+    this.streams.moved();
     return this;
   }
 

@@ -12,6 +12,8 @@ import type { CellId, CellStreamEvent, SessionStreamEvent } from '../types.js';
 export const KEPT_SESSION_EVENTS = 1_024;
 /** …and about this many bytes of them. */
 const KEPT_BYTES = 1024 * 1024;
+/** The newest cells whose end was told, this many: a replay of one (its end unread) tells nothing again. */
+const ENDED_CELLS = 1_024;
 /** What a subscriber that does not keep up may leave unread: the oldest go, behind a `gap` event. */
 export const UNREAD_EVENTS = 10_000;
 export const UNREAD_BYTES = 16 * 1024 * 1024;
@@ -92,6 +94,8 @@ export class SessionCursor {
   /** Cells whose admission was told, and not their end: one that runs again is not told again. */
   readonly #open: Set<CellId>;
   readonly #told: Map<CellId, Told>;
+  /** Cells whose end was told (the newest ENDED_CELLS), oldest first: none is told anything again. */
+  readonly #ended = new Set<CellId>();
   /** Events being written (handed out once they are), and what ends the streams after them. */
   #writing = 0;
   #ending: (() => void) | undefined;
@@ -103,7 +107,10 @@ export class SessionCursor {
     this.#write = options.write;
     this.#open = new Set(options.open);
     this.#told = new Map(options.told);
-    for (const event of options.kept ?? []) this.#keep(event, sizeOf(event));
+    for (const event of options.kept ?? []) {
+      this.#keep(event, sizeOf(event));
+      if (event.type === 'closed') this.#end(event.cellId);
+    }
     this.#seq = this.#published = options.kept?.at(-1)?.seq ?? 0;
     this.#keeping = this.#write !== undefined;
     const subscribers = this.#subscribers;
@@ -149,12 +156,18 @@ export class SessionCursor {
    * another host, or after a recovery), or what a recovered cell's replay produces again.
    */
   #toldBefore(cellId: CellId, event: CellStreamEvent | { type: 'admitted' }): boolean {
+    // A cell whose end was told, run again because its end was not read yet (its host lost first).
+    // Only a kept stream tells anything (and keeps count): without, this is a number.
+    if (this.#keeping && this.#ended.has(cellId)) return true;
     if (event.type === 'admitted') {
       if (this.#open.has(cellId)) return true;
       this.#open.add(cellId);
       return false;
     }
-    if (event.type === 'closed') this.#open.delete(cellId);
+    if (event.type === 'closed') {
+      this.#open.delete(cellId);
+      if (this.#keeping) this.#end(cellId);
+    }
     const told = this.#told.size === 0 ? undefined : this.#told.get(cellId);
     if (told === undefined) return false;
     switch (event.type) {
@@ -175,6 +188,11 @@ export class SessionCursor {
       default:
         return false;
     }
+  }
+
+  #end(cellId: CellId): void {
+    this.#ended.add(cellId);
+    if (this.#ended.size > ENDED_CELLS) this.#ended.delete(this.#ended.values().next().value as CellId);
   }
 
   /** A stream of the session's events: those kept after `after` first (when given), then live ones. */
