@@ -9,6 +9,7 @@ import { test } from 'node:test';
 import { check, checkSessions, figures } from '../bench/nemesis/check.js';
 import type { AgentEntry } from '../bench/nemesis/agent.js';
 import { checkCursors, type CursorLine } from '../bench/nemesis/cursors.js';
+import { historyOf } from '../bench/nemesis/history.js';
 
 const done = (cellId: string, text: string): AgentEntry => ({
   t: 'cell',
@@ -88,4 +89,20 @@ test('the nemesis checker: durable cursors', { timeout: 10_000 }, () => {
     'session s: follower b/1 (after 0) failed: ERR_INVALID_REQUEST',
     'session s: cell 2 completed, and no follower was told',
   ]);
+});
+
+test("the nemesis checker: a violation's history", { timeout: 10_000 }, () => {
+  const told: CursorLine[] = [
+    { run: 'a/1', after: 0, seq: 1, type: 'admitted', cellId: '2' },
+    { run: 'a/1', after: 0, seq: 2, type: 'admitted', cellId: '3' },
+  ];
+  assert.deepEqual(historyOf('charge s:1:tool-1 took effect 2 times', CLEAN, new Map()), [
+    '{"t":"invoke","key":"s:1:tool-1","tool":"charge"}',
+    '{"t":"outcome","key":"s:1:tool-1","ok":true}',
+  ]);
+  assert.deepEqual(historyOf("session s: follower a/1 told cell 2's end twice", CLEAN, new Map([['s', told]])), [
+    JSON.stringify(done('2', 'i=2 1/1/1')),
+    JSON.stringify(told[0]),
+  ]);
+  assert.deepEqual(historyOf('2 sessions were made; the store has 1', CLEAN, new Map()), []);
 });

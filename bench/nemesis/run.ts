@@ -21,6 +21,7 @@ import { postgresStore } from '../../src/index.js';
 import { NEMESIS_LEASE_MS, type AgentConfig } from './agent.js';
 import { NemesisHosts, type NemesisHost } from './hosts.js';
 import { checkCursors, readCursors } from './cursors.js';
+import { historyOf } from './history.js';
 
 const AGENT = fileURLToPath(new URL('./agent.js', import.meta.url));
 const argument = (name: string, fallback: number): number => {
@@ -29,7 +30,9 @@ const argument = (name: string, fallback: number): number => {
 };
 const minutes = argument('minutes', 2);
 const seed = argument('seed', Math.floor(Math.random() * 1e9));
-console.log(`nemesis: seed ${seed}, ${minutes} min of faults (reproduce: npm run nemesis -- --seed ${seed})`);
+console.log(
+  `nemesis: seed ${seed}, ${minutes} min of faults (reproduce: npm run nemesis -- --minutes ${minutes} --seed ${seed})`,
+);
 
 /** A small seeded generator (mulberry32): the same seed, the same faults in the same order. */
 let state = seed >>> 0;
@@ -236,5 +239,9 @@ const followers = new Set(told.map((line) => line.run)).size;
 const gaps = told.filter((line) => line.type === 'gap').length;
 console.log(`nemesis: ${followers} cursor followers were told ${told.length} events (${gaps} gaps)`);
 console.log(`nemesis: ${violations.length} violation(s)`);
-for (const violation of violations.slice(0, 50)) console.log(`  ${violation}`);
+// Each with its history: the agents' lines about its call, or its cell's end and what was told of it.
+for (const violation of violations.slice(0, 50)) {
+  console.log(`  ${violation}`);
+  for (const line of historyOf(violation, entries, cursors)) console.log(`      ${line}`);
+}
 process.exit(violations.length === 0 ? 0 : 1);
