@@ -50,7 +50,7 @@ test('the nemesis checker: a clean history passes, each broken promise is named'
   assert.deepEqual(checkSessions([{ key: 's', ...held, leaseExpiresAt: 500, openCells: 1 }], 2, 1_000), [
     '2 sessions were made; the store has 1',
     "session s: no agent holds it (a's lease ran out)",
-    'session s: 1 cell(s) still open after the quiet phase',
+    'session s: 1 cell(s) still open after the quiet phase (held by a)',
   ]);
 });
 

@@ -59,7 +59,10 @@ if (process.argv[1]?.endsWith('agent.js') === true) {
     },
     async notify(): Promise<void> {},
   };
-  const logger = { warn: () => {}, error: () => {} };
+  // What the client warns of goes to a log beside the journal (for a violation's history).
+  const log = (level: string) => (message: string) =>
+    appendFileSync(`${journal}.log`, `${new Date().toISOString()} ${level} ${message}\n`);
+  const logger = { warn: log('warn'), error: log('error') };
   const store = postgresStore({ connectionString: postgres });
   const client = await HostClient.connect({
     hosts: [{ dns: hosts.dns }],
@@ -93,8 +96,9 @@ if (process.argv[1]?.endsWith('agent.js') === true) {
         const { cellId, initialEvent } = await session.execute({ source: CELL }, WAIT);
         await settle(session, cellId, initialEvent);
       }
-    } catch {
+    } catch (error) {
       // Moved to another owner, or its store or hosts failed for good: another owner goes on.
+      logger.warn(`session ${session.key} left: ${String(error)}`);
     } finally {
       driven.delete(session.key);
     }
@@ -134,7 +138,15 @@ if (process.argv[1]?.endsWith('agent.js') === true) {
     void client.createSession(delegate, { key: `${id}-${n}`, tools: NEMESIS_TOOLS }).then(drive, () => {});
   // Sessions whose owner is gone are taken up here.
   for (;;) {
-    const adopted = await client.recover(() => delegate).catch(() => []);
+    const began = Date.now();
+    const watch = setInterval(() => logger.warn(`recover running for ${Date.now() - began} ms`), 10_000);
+    const adopted = await client
+      .recover(() => delegate)
+      .catch((error: unknown) => {
+        logger.warn(`recover failed: ${String(error)}`);
+        return [];
+      });
+    clearInterval(watch);
     for (const session of adopted) void drive(session);
     await new Promise((resolve) => setTimeout(resolve, 300));
   }

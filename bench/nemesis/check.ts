@@ -86,7 +86,8 @@ export function checkSessions(sessions: readonly StoredSessionInfo[], made: numb
   if (sessions.length !== made) violations.push(`${made} sessions were made; the store has ${sessions.length}`);
   for (const { key, owner, leaseExpiresAt, openCells } of sessions) {
     if (leaseExpiresAt < now) violations.push(`session ${key}: no agent holds it (${owner}'s lease ran out)`);
-    if (openCells > 0) violations.push(`session ${key}: ${openCells} cell(s) still open after the quiet phase`);
+    if (openCells > 0)
+      violations.push(`session ${key}: ${openCells} cell(s) still open after the quiet phase (held by ${owner})`);
   }
   return violations;
 }
