@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { check, checkSessions, figures } from '../bench/nemesis/check.js';
-import type { AgentEntry } from '../bench/nemesis/agent.js';
+import type { AgentEntry } from '../bench/nemesis/entries.js';
 import { checkCursors, type CursorLine } from '../bench/nemesis/cursors.js';
 import { historyOf } from '../bench/nemesis/history.js';
 

@@ -10,6 +10,7 @@ import { appendFileSync, readFileSync } from 'node:fs';
 import { HostClient, type RemoteSession } from '../../host/index.js';
 import { postgresStore, type CellEvent, type JsonValue, type NestedToolCall } from '../../src/index.js';
 import { follow } from './cursors.js';
+import type { AgentEntry } from './entries.js';
 import type { HostsAddress } from './hosts.js';
 
 export const NEMESIS_TOOLS = [{ name: 'charge' }, { name: 'rate', idempotent: true }, { name: 'lookup' }];
@@ -32,12 +33,6 @@ export interface AgentConfig {
   fresh: number;
   hosts: HostsAddress;
 }
-
-/** One line of an agent's journal. */
-export type AgentEntry =
-  | { t: 'invoke'; key: string; tool: string }
-  | { t: 'outcome'; key: string; ok: boolean }
-  | { t: 'cell'; session: string; cellId: string; event: Omit<CellEvent, 'items'> & { text: string } };
 
 if (process.argv[1]?.endsWith('agent.js') === true) {
   const { id, postgres, service, journal, cursors, fresh, hosts } = JSON.parse(process.argv[2] ?? '') as AgentConfig;

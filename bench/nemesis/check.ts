@@ -3,7 +3,8 @@
 // cell or the session, with what was seen.
 import { existsSync, readFileSync } from 'node:fs';
 import type { StoredSessionInfo } from '../../src/index.js';
-import { NEMESIS_TOOLS, type AgentEntry } from './agent.js';
+import { NEMESIS_TOOLS } from './agent.js';
+import type { AgentEntry } from './entries.js';
 
 const IDEMPOTENT = new Set(NEMESIS_TOOLS.filter((tool) => tool.idempotent === true).map((tool) => tool.name));
 

@@ -7,7 +7,7 @@
 import { appendFileSync, existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { RemoteSession } from '../../host/index.js';
-import type { AgentEntry } from './agent.js';
+import type { AgentEntry } from './entries.js';
 
 /** One event handed to a follower (or why its follow failed). */
 export interface CursorLine {

@@ -1,7 +1,7 @@
 // What the nemesis prints under a violation (issue 68): the history around it — for a call (named
 // by its idempotency key) every agent's lines about it; for a cell (a session and a cell id) what
 // the agents wrote of its end and what its session's followers were told of it.
-import type { AgentEntry } from './agent.js';
+import type { AgentEntry } from './entries.js';
 import type { CursorLine } from './cursors.js';
 
 /** At most this many lines of history under one violation. */
