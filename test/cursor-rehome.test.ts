@@ -10,7 +10,7 @@ import { describe, test, type TestContext } from 'node:test';
 import { HostClient, type RemoteSession } from '../host/index.js';
 import { memoryStore } from '../src/store/memory-store.js';
 import type { SessionStreamEvent } from '../src/index.js';
-import { capturingLogger, LONG_WAIT, RecordingDelegate, texts, waitFor } from './helpers.js';
+import { capturingLogger, followSession, LONG_WAIT, RecordingDelegate, texts, waitFor } from './helpers.js';
 
 /** Two spawned hosts, and a session kept in a store (so its stream is kept), followed from the start. */
 async function followedSession(t: TestContext, delegate: RecordingDelegate) {
@@ -20,13 +20,7 @@ async function followedSession(t: TestContext, delegate: RecordingDelegate) {
   t.after(() => client.close());
   const session = await client.createSession(delegate, { tools: [{ name: 'lookup' }] });
   t.after(() => session.shutdown());
-  const seen: SessionStreamEvent[] = [];
-  const stream = session.events();
-  t.after(async () => void (await stream.return?.()));
-  void (async () => {
-    for await (const event of stream) seen.push(event);
-  })().catch(() => {});
-  return { session, seen, store };
+  return { session, seen: followSession(t, session), store };
 }
 
 /** The events of one cell as short lines. */

@@ -15,6 +15,7 @@ import type {
   Logger,
   NestedToolCall,
   SessionRuntimeDelegate,
+  SessionStreamEvent,
 } from '../src/index.js';
 
 export interface Deferred<T> {
@@ -139,8 +140,16 @@ export const ms = (start: number): number => performance.now() - start;
 
 /** The cell's stream events from now on, gathered as they come (the stream ends with `t`). */
 export function followCell(t: TestContext, session: CodeCellSession, cellId: string): CellStreamEvent[] {
-  const seen: CellStreamEvent[] = [];
-  const stream = session.events(cellId);
+  return gather(t, session.events(cellId));
+}
+
+/** The session's stream events from now on, gathered as they come (the stream ends with `t`). */
+export function followSession(t: TestContext, session: CodeCellSession): SessionStreamEvent[] {
+  return gather(t, session.events());
+}
+
+function gather<T>(t: TestContext, stream: AsyncIterableIterator<T>): T[] {
+  const seen: T[] = [];
   t.after(async () => void (await stream.return?.()));
   void (async () => {
     for await (const event of stream) seen.push(event);

@@ -4,10 +4,10 @@
 // when their cells end; what still runs at the end of the drain is lost as above); `rehome: false`
 // keeps the old end.
 import assert from 'node:assert/strict';
-import { describe, test, type TestContext } from 'node:test';
+import { describe, test } from 'node:test';
 import { HostClient, type RemoteSession } from '../host/index.js';
-import type { CellEvent, SessionStreamEvent } from '../src/index.js';
-import { capturingLogger, deferred, hang, RecordingDelegate, texts, waitFor } from './helpers.js';
+import type { CellEvent } from '../src/index.js';
+import { capturingLogger, deferred, followSession, hang, RecordingDelegate, texts, waitFor } from './helpers.js';
 import { codeOf, startListening } from './network-helpers.js';
 
 /** A cell that keeps no journal is lost with its host (one that keeps one runs again: replay.test). */
@@ -24,17 +24,6 @@ const delegate = (): RecordingDelegate =>
     },
     slow: () => hang(),
   });
-
-/** Collects the session's stream events from now on (closed with the session). */
-function follow(t: TestContext, session: RemoteSession): SessionStreamEvent[] {
-  const seen: SessionStreamEvent[] = [];
-  const stream = session.events();
-  t.after(async () => void (await stream.return?.()));
-  void (async () => {
-    for await (const event of stream) seen.push(event);
-  })().catch(() => {});
-  return seen;
-}
 
 /** Starts a cell that keeps running, and waits until the delegate has seen `calls` tool calls. */
 async function runningCell(session: RemoteSession, tools: RecordingDelegate, source: string, calls: number) {
@@ -77,7 +66,7 @@ describe('re-homing on host loss', { timeout: 90_000 }, () => {
     const client = await HostClient.spawn({ processes: 2, logger: capturingLogger() });
     t.after(() => client.close());
     const { session, tools, firstId, runningId } = await sessionWithWork(client);
-    const seen = follow(t, session);
+    const seen = followSession(t, session);
     const before = { host: session.host, pid: session.hostPid, id: session.sessionId };
     const observing = session.observe(runningId, { kind: 'yieldAfter', ms: 30_000 });
     process.kill(before.pid as number, 'SIGKILL');
@@ -196,8 +185,8 @@ describe('hand-off on drain', { timeout: 90_000 }, () => {
     );
     await running.initialEvent;
     await waitFor(() => busyTools.calls.length === 1);
-    const idleSeen = follow(t, idle);
-    const busySeen = follow(t, busy);
+    const idleSeen = followSession(t, idle);
+    const busySeen = followSession(t, busy);
 
     const signalled = performance.now();
     draining.child.kill('SIGTERM');

@@ -1,10 +1,9 @@
 // The nemesis's checker (issue 68): the tool service's ground truth against what every agent
 // wrote down, and the store after the quiet phase. Each violation is one line naming the call, the
 // cell or the session, with what was seen.
-import { existsSync, readFileSync } from 'node:fs';
 import type { StoredSessionInfo } from '../../src/index.js';
 import { NEMESIS_TOOLS } from './agent.js';
-import type { AgentEntry } from './entries.js';
+import { jsonLines, type AgentEntry } from './entries.js';
 
 const IDEMPOTENT = new Set(NEMESIS_TOOLS.filter((tool) => tool.idempotent === true).map((tool) => tool.name));
 
@@ -13,19 +12,7 @@ export type Effects = ReadonlyMap<string, { tool: string; times: number }>;
 
 /** The entries of the agents' journals (a line cut short by a kill -9 is not one). */
 export function readJournals(journals: readonly string[]): AgentEntry[] {
-  return journals
-    .filter((path) => existsSync(path))
-    .flatMap((path) =>
-      readFileSync(path, 'utf8')
-        .split('\n')
-        .flatMap((line) => {
-          try {
-            return [JSON.parse(line) as AgentEntry];
-          } catch {
-            return [];
-          }
-        }),
-    );
+  return journals.flatMap((path) => jsonLines<AgentEntry>(path));
 }
 
 /** How the cells the agents saw ended (`completed`, `paused inDoubt`, `terminated hostLost`, …). */

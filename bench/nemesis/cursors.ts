@@ -4,10 +4,10 @@
 // keeps whole lines). Each follow is a run; the checker asks of each run that it was handed the
 // events after its `after`, each once, none skipped, each cell's end at most once; of all runs
 // that one `seq` is one event; and that each cell an agent saw complete had its end handed out.
-import { appendFileSync, existsSync, readdirSync, readFileSync } from 'node:fs';
+import { appendFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { RemoteSession } from '../../host/index.js';
-import type { AgentEntry } from './entries.js';
+import { jsonLines, type AgentEntry } from './entries.js';
 
 /** One event handed to a follower (or why its follow failed). */
 export interface CursorLine {
@@ -23,19 +23,7 @@ export interface CursorLine {
 
 const file = (dir: string, key: string): string => join(dir, `${key}.cursor.jsonl`);
 
-/** The lines of a cursor file (a line cut short by a kill -9 is not one). */
-function linesOf(path: string): CursorLine[] {
-  if (!existsSync(path)) return [];
-  return readFileSync(path, 'utf8')
-    .split('\n')
-    .flatMap((line) => {
-      try {
-        return [JSON.parse(line) as CursorLine];
-      } catch {
-        return [];
-      }
-    });
-}
+const linesOf = (path: string): CursorLine[] => jsonLines<CursorLine>(path);
 
 /** Follows the session's events from where its followers left off, while it lives here. */
 export async function follow(dir: string, session: RemoteSession, run: string): Promise<void> {

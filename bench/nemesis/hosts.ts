@@ -7,10 +7,10 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { HOST_NODE_FLAGS } from '../../host/wire/host-process.js';
+import { freePort } from '../../test/postgres-server.js';
 
 const HOST = fileURLToPath(new URL('../../host/bin/codecell-host.js', import.meta.url));
 /** How long a drained host serves its sessions (a nemesis cuts it shorter). */
@@ -227,13 +227,4 @@ function removeNamespaces(tag: string): void {
     const name = line.split(' ')[0] ?? '';
     if (name.startsWith(`${tag}-`)) execFileSync('ip', ['netns', 'del', name], { stdio: 'ignore' });
   }
-}
-
-/** A port free on loopback now (the loopback hosts share it, each on its own address). */
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
 }
