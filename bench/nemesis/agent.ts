@@ -77,23 +77,39 @@ if (process.argv[1]?.endsWith('agent.js') === true) {
   let quiet = false;
   process.on('SIGUSR2', () => (quiet = true));
 
-  /** Runs cells in the session until it ends here (moved to another owner, or this one stops). */
+  /**
+   * Runs cells in the session while it lives here (until it moves to another owner, or this one
+   * stops). A request that fails while the session lives (its host closed the connection while
+   * it moved) is no reason to leave: this agent still holds its lease, so nobody else would take
+   * the session up and a cell it left open would stay open.
+   */
   async function drive(session: RemoteSession): Promise<void> {
     if (driven.has(session.key)) return;
     driven.add(session.key);
     void follow(cursors, session, `${id}/${process.pid}/${++follows}`);
+    // Cells 1…settled are seen to their end.
+    let settled = 0;
     try {
-      // A recovered session's open cells (running again, or paused in doubt) are seen to their end
-      // first: a probe that stores nothing tells how many ids there are. Then one cell at a time.
-      const probe = await session.execute({ source: "text('probe')" });
-      for (let id = 1; id <= Number(probe.cellId); id++) await settle(session, String(id));
-      while (session.isAlive && !quiet) {
-        const { cellId, initialEvent } = await session.execute({ source: CELL }, WAIT);
-        await settle(session, cellId, initialEvent);
+      while (session.isAlive) {
+        try {
+          // Open cells (running again after a recovery, paused in doubt, or admitted by a request
+          // whose answer was lost) are seen to their end first: a probe that stores nothing tells
+          // how many ids there are. Then one cell at a time.
+          const probe = Number((await session.execute({ source: "text('probe')" })).cellId);
+          for (; settled < probe; settled++) await settle(session, String(settled + 1));
+          while (session.isAlive && !quiet) {
+            const { cellId, initialEvent } = await session.execute({ source: CELL }, WAIT);
+            await settle(session, cellId, initialEvent);
+            settled = Number(cellId);
+          }
+          return;
+        } catch (error) {
+          logger.warn(`session ${session.key}: ${String(error)}; looked at again while it lives here`);
+          await new Promise((resolve) => setTimeout(resolve, 200));
+        }
       }
-    } catch (error) {
       // Moved to another owner, or its store or hosts failed for good: another owner goes on.
-      logger.warn(`session ${session.key} left: ${String(error)}`);
+      logger.warn(`session ${session.key} left`);
     } finally {
       driven.delete(session.key);
     }
