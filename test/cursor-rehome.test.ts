@@ -101,4 +101,35 @@ describe('a session stream across a re-home', { timeout: 60_000 }, () => {
     );
     assert.equal(delegate.calls.length, 1, 'its call made once');
   });
+
+  test('an end handed out is in the store first; its host lost at once after, the stream tells it once', async (t) => {
+    const delegate = new RecordingDelegate();
+    const store = memoryStore();
+    t.after(() => store.close());
+    const client = await HostClient.spawn({ processes: 2, store, logger: capturingLogger() });
+    t.after(() => client.close());
+    const session = await client.createSession(delegate);
+    t.after(() => session.shutdown());
+    const seen = followSession(t, session);
+    const cell = await session.execute({ source: "text('done')" }, LONG_WAIT);
+    const end = await cell.initialEvent;
+    // Lost at once: its host may not have relayed the cell's closed yet (the client then tells it).
+    process.kill(session.hostPid as number, 'SIGKILL');
+    assert.deepEqual([end.kind, texts(end)], ['completed', ['done']]);
+    // What the agent was told is what a recovery would read: the cell ended.
+    const records = ((await store.records(session.key)) ?? []).map(
+      (text) => JSON.parse(text) as { t: string; cellId?: string; event?: { kind: string } },
+    );
+    const ends = records.filter((record) => record.t === 'end' && record.cellId === cell.cellId);
+    assert.deepEqual(
+      ends.map((record) => record.event?.kind),
+      ['completed'],
+    );
+    await settled(session, seen);
+    const closed = seen.filter((event) => event.type === 'closed' && event.cellId === cell.cellId);
+    assert.deepEqual(
+      closed.map((event) => event.type === 'closed' && event.event.kind),
+      ['completed'],
+    );
+  });
 });

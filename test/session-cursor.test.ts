@@ -9,7 +9,8 @@ import { SessionRuntime, type SessionStreamEvent } from '../src/index.js';
 import { memoryStore } from '../src/store/memory-store.js';
 import { sqliteStore } from '../src/store/sqlite-store.js';
 import type { CodeCellStore } from '../src/store/store.js';
-import { compactLog, readLog } from '../src/ledger/log-records.js';
+import { compactLog, cursorAfter, readLog } from '../src/ledger/log-records.js';
+import { SessionCursor } from '../src/streams/session-cursor.js';
 import { capturingLogger, hang, LONG_WAIT, RecordingDelegate, stall, tempFolder, texts } from './helpers.js';
 
 const TOOLS = [{ name: 'lookup' }, { name: 'rate', idempotent: true }];
@@ -208,5 +209,36 @@ describe('the stream in the log', { timeout: 10_000 }, () => {
     assert.deepEqual(read.ledger.cellIds, ['4']);
     assert.equal(read.ledger.restore().nextCellId, 5);
     assert.equal(typeof read.ledger.replayable('4'), 'string');
+  });
+
+  test('an end an answer handed out that the stream never told is told first when it goes on, and kept until told', async () => {
+    const end = JSON.stringify({ t: 'end', cellId: '3', event: { kind: 'completed', cellId: '3', items: [] } });
+    const closed = JSON.stringify({
+      t: 'event',
+      event: { cellId: '3', type: 'closed', event: { kind: 'completed', cellId: '3', items: [] }, seq: 3 },
+    });
+    const texts = [session, event(1, '3', 'admitted'), event(2, '3'), end];
+    const written: unknown[] = [];
+    const cursor = new SessionCursor(
+      cursorAfter(readLog(texts), async (told) => void written.push(told)),
+      (told) => told,
+    );
+    const [next] = await readUntil(cursor.subscribe(2), () => true);
+    assert.deepEqual(next, {
+      cellId: '3',
+      type: 'closed',
+      event: { kind: 'completed', cellId: '3', items: [] },
+      seq: 3,
+    });
+    assert.deepEqual(written, [next]);
+    // Until the stream tells that end, a compaction keeps it; then it goes, and nothing is told again.
+    assert.ok(compactLog(texts, new Set()).includes(end));
+    assert.equal(compactLog([...texts, closed], new Set()).includes(end), false);
+    assert.equal(readLog([...texts, closed]).ends.size, 0);
+    assert.equal(
+      readLog([session, event(1, '3', 'admitted'), closed, end]).ends.size,
+      0,
+      'told before it was handed out',
+    );
   });
 });

@@ -19,6 +19,8 @@ export interface ObservedSession {
   readonly sessionId: SessionId;
   /** An answer about the cell reached this client: the event handed out. */
   delivered(cellId: CellId, answer: WireCellEvent): CellEvent;
+  /** With a store: resolves once what the session's log was told so far is durable (undefined without). */
+  readonly written: Promise<void> | undefined;
   /** Resolves true once the cell runs on the session's new host after a loss (undefined: it will not). */
   ranAgain(cellId: CellId): Promise<boolean> | undefined;
   /** The end of the cell when it was lost with its host (held here, handed out once). */
@@ -65,7 +67,7 @@ export class CellObservers {
           this.#released(cellId);
           // A cell lost with its host: its end is handed out here, not again.
           this.#session.takeHeld(cellId);
-          return this.#session.delivered(cellId, value);
+          return this.#durable(this.#session.delivered(cellId, value));
         },
         (error: unknown) => {
           this.#released(cellId);
@@ -152,7 +154,16 @@ export class CellObservers {
   /** Asks across moves (see #across); the answer reached this client. */
   async #ask(cellId: CellId, ask: Ask): Promise<CellEvent> {
     const got = await this.#across(cellId, ask);
-    return 'held' in got ? got.held : this.#session.delivered(cellId, got.answer);
+    return this.#durable('held' in got ? got.held : this.#session.delivered(cellId, got.answer));
+  }
+
+  /**
+   * With a store, an answer is handed out once the log holds what it tells (SPEC §16): a cell's
+   * end seen by the agent is never run again, or ended otherwise, by a recovery after a crash.
+   */
+  #durable(event: CellEvent): CellEvent | Promise<CellEvent> {
+    const written = this.#session.written;
+    return written === undefined ? event : written.then(() => event);
   }
 
   /**

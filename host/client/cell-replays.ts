@@ -17,7 +17,7 @@ import type {
 import { messageOf, planInDoubt, toJsonText, traceMeta, type InDoubtPlan } from '../../src/internal.js';
 import { Methods, type SessionId } from '../wire/protocol.js';
 import type { HostLink } from './link.js';
-import type { SessionLedger } from '../../src/internal.js';
+import type { LostCalls, SessionLedger } from '../../src/internal.js';
 
 /** What replays need of their session (HostSession). */
 export interface ReplayingSession {
@@ -190,7 +190,7 @@ export class CellReplays {
     reason: Extract<TerminationReason, 'hostLost' | 'memoryLimit' | 'agentLost'>,
     detail: string,
   ): void {
-    const calls = this.#ledger.lost(cellId, reason === 'agentLost');
-    this.#session.ended(cellId, { kind: 'terminated', cellId, items: [], reason, ...calls, detail });
+    const end = (calls: LostCalls): CellEvent => ({ kind: 'terminated', cellId, items: [], reason, ...calls, detail });
+    this.#session.ended(cellId, end(this.#ledger.lost(cellId, reason === 'agentLost', end)));
   }
 }

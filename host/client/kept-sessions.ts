@@ -7,13 +7,13 @@ import {
   type JsonValue,
   type Logger,
   type SessionRuntimeDelegate,
-  type SessionStreamEvent,
   type StoredSessionInfo,
   type ToolDefinition,
 } from '../../src/index.js';
 import {
   BrokeBound,
   compactLog,
+  cursorAfter,
   consoleLogger,
   DEFAULT_LEASE_MS,
   PROCESS_OWNER,
@@ -58,9 +58,7 @@ export interface KeptLog {
  * out, going on from what a recovered log told.
  */
 export function cursorOf(kept: KeptLog): SessionCursorOptions {
-  const write = (event: SessionStreamEvent): Promise<void> => kept.log.later(JSON.stringify({ t: 'event', event }));
-  const read = kept.read;
-  return read === undefined ? { write } : { write, kept: read.events, open: read.announced, told: read.told };
+  return cursorAfter(kept.read, (event) => kept.log.later(JSON.stringify({ t: 'event', event })));
 }
 
 /** What a kept session's log needs of the session, once it lives (SessionCore gives it). */

@@ -25,11 +25,19 @@ export interface StreamedSession {
   runsAgainLater(cellId: CellId): boolean;
 }
 
+/** The newest ends handed out whose `closed` is awaited from the host, at most (RemoteStreams#untold). */
+const UNTOLD_ENDS = 1_024;
+
 export class RemoteStreams {
   readonly #session: StreamedSession;
   readonly #cells: RemoteCells;
   readonly #streams: CellStreams;
   #sessionSubscribed = false;
+  /**
+   * With a store: cells whose end an answer handed out (it is written) before the host relayed
+   * their `closed` — told here if the session moves first, so the stream tells every end.
+   */
+  readonly #untold = new Map<CellId, CellEvent>();
 
   /** `cursor`: with a store, where the session stream's events are written (and its numbering goes on from). */
   constructor(session: StreamedSession, cells: RemoteCells, link: HostLink, cursor?: SessionCursorOptions) {
@@ -93,14 +101,25 @@ export class RemoteStreams {
 
   /** session/event: one of the session's events, relayed by the host. */
   emitSession(event: SessionStreamEvent): void {
+    if (event.type === 'closed') this.#untold.delete(event.cellId);
     this.#streams.emitSession(event);
+  }
+
+  /** With a store: an answer handed out the cell's end (see #untold). */
+  handedOut(cellId: CellId, event: CellEvent): void {
+    this.#untold.set(cellId, event);
+    if (this.#untold.size > UNTOLD_ENDS) this.#untold.delete(this.#untold.keys().next().value as CellId);
   }
 
   /**
    * The session lives on a new host: followed there before any cell runs again on it (what a
-   * replay tells at once — its end, when the journal held the whole run — is not missed).
+   * replay tells at once — its end, when the journal held the whole run — is not missed). Ends
+   * handed out that the lost host never relayed are told first.
    */
   moved(): void {
+    for (const [cellId, event] of this.#untold)
+      this.#streams.emitSession({ cellId, type: 'closed', event: { ...event, items: [] } });
+    this.#untold.clear();
     const { link, sessionId } = this.#session;
     if (this.#sessionSubscribed) link.request(Methods.sessionSubscribe, { sessionId }).catch(() => {});
   }

@@ -137,7 +137,10 @@ export class SessionCore implements LinkedSession, MovingSession {
   delivered(cellId: CellId, answer: WireCellEvent): CellEvent {
     const event = this.cells.delivered(cellId, answer);
     this.ledger?.observed(cellId, event);
-    if (event.kind === 'completed' || event.kind === 'terminated') this.ledger?.drop(cellId);
+    if (event.kind === 'completed' || event.kind === 'terminated') {
+      this.ledger?.drop(cellId, event);
+      if (this.kept !== undefined) this.streams.handedOut(cellId, event);
+    }
     return event;
   }
 
@@ -324,6 +327,9 @@ export class SessionCore implements LinkedSession, MovingSession {
         return core.hostDead;
       },
       delivered: (cellId, answer) => this.delivered(cellId, answer),
+      get written() {
+        return core.kept === undefined ? undefined : core.ledger?.written;
+      },
       ranAgain: (cellId) => this.replays?.ran(cellId),
       runsAgainLater: (cellId) => this.replays?.has(cellId) === true,
       takeHeld: (cellId) => this.cells.takeHeld(cellId),

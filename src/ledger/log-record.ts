@@ -29,7 +29,10 @@ export type LogRecord =
   | { t: 'replayed'; cellId: CellId }
   /** A commit of stored values (`commits`: how many this record stands for, after a compaction). */
   | { t: 'stored'; values: Record<string, string>; commits?: number }
-  /** The cell ended: nothing of it is needed any more. */
-  | { t: 'end'; cellId: CellId }
+  /**
+   * The cell ended: nothing of it is needed any more. `event`: the end an answer handed out
+   * (without its items), which the stream tells if it never told the cell's end (`closed`).
+   */
+  | { t: 'end'; cellId: CellId; event?: CellEvent }
   /** An event of the session's stream (SPEC §16's durable cursor), written before it is handed out. */
   | { t: 'event'; event: SessionStreamEvent };

@@ -7,8 +7,8 @@ import { mergeLimits, DEFAULT_LIMITS, type CellLimits } from '../limits.js';
 import { BrokeBound } from './ledger-parts.js';
 import type { LogRecord } from './log-record.js';
 import { ledgerFigures, SessionLedger } from './session-ledger.js';
-import type { CellId, JsonValue, SessionStreamEvent } from '../types.js';
-import { KEPT_SESSION_EVENTS, type Told } from '../streams/session-cursor.js';
+import type { CellEvent, CellId, JsonValue, SessionStreamEvent } from '../types.js';
+import { KEPT_SESSION_EVENTS, type SessionCursorOptions, type Told } from '../streams/session-cursor.js';
 import type { SessionSnapshot } from '../session/snapshot.js';
 
 export type { LogRecord } from './log-record.js';
@@ -25,13 +25,26 @@ export interface ReadLog {
   told: Map<CellId, Told>;
   /** The cells whose admission its stream told, and not their end. */
   announced: Set<CellId>;
+  /** Ends an answer handed out that its stream never told (`closed`): told first when it goes on. */
+  ends: Map<CellId, CellEvent>;
   /** How many records the log holds. */
   records: number;
+}
+
+/** Where a session's stream is written (`write`), and what its log (`read`, when recovered) says of it. */
+export function cursorAfter(
+  read: ReadLog | undefined,
+  write: (event: SessionStreamEvent) => Promise<void>,
+): SessionCursorOptions {
+  if (read === undefined) return { write };
+  return { write, kept: read.events, open: read.announced, told: read.told, ends: read.ends };
 }
 
 /** Reads a session's records into its ledger; BrokeBound for a log this codecell cannot read. */
 export function readLog(texts: readonly string[]): ReadLog {
   let read: ReadLog | undefined;
+  // The cells whose end the stream told (an end handed out after that is not told again).
+  const closed = new Set<CellId>();
   for (const [index, text] of texts.entries()) {
     let record: LogRecord;
     try {
@@ -44,15 +57,17 @@ export function readLog(texts: readonly string[]): ReadLog {
         const limits = mergeLimits(DEFAULT_LIMITS, record.options.limits ?? {});
         const ledger = new SessionLedger(ledgerFigures(limits), undefined, record.options.tools ?? []);
         const records = texts.length;
-        read = { options: record.options, ledger, limits, events: [], told: new Map(), announced: new Set(), records };
+        const [told, announced, ends] = [new Map(), new Set<CellId>(), new Map()];
+        read = { options: record.options, ledger, limits, events: [], told, announced, ends, records };
       }
       read.ledger.attached(read.limits);
       continue;
     }
     if (read === undefined) throw new BrokeBound('the log does not begin with its session');
-    if (record.t === 'event') heard(read, record.event);
+    if (record.t === 'event') heard(read, record.event, closed);
     else apply(read.ledger, record, index, read.limits);
     if (record.t === 'end') {
+      if (record.event !== undefined && !closed.has(record.cellId)) read.ends.set(record.cellId, record.event);
       read.announced.delete(record.cellId);
       read.told.delete(record.cellId);
     }
@@ -68,11 +83,13 @@ export function readLog(texts: readonly string[]): ReadLog {
 }
 
 /** An event the session's stream handed out: kept, and a cell's admission or end noted. */
-function heard(read: ReadLog, event: SessionStreamEvent): void {
+function heard(read: ReadLog, event: SessionStreamEvent, closed: Set<CellId>): void {
   read.events.push(event);
   if (!('cellId' in event) || event.cellId === '') return;
   if (event.type === 'admitted') return void read.announced.add(event.cellId);
   if (event.type === 'closed') {
+    closed.add(event.cellId);
+    read.ends.delete(event.cellId);
     read.announced.delete(event.cellId);
     read.told.delete(event.cellId);
     read.ledger.cellSeen(event.cellId);
@@ -137,13 +154,22 @@ function apply(ledger: SessionLedger, record: LogRecord, index: number, limits: 
 
 /**
  * What a compaction keeps of a log: the records of the cells still open, every session record and
- * attachment to a host, and the stored values' commits — each run of them with no other record
- * kept between merged into one that stands for as many.
+ * attachment to a host, the stored values' commits — each run of them with no other record kept
+ * between merged into one that stands for as many — and each end an answer handed out that the
+ * stream has not told yet.
  */
 export function compactLog(texts: readonly string[], open: ReadonlySet<CellId>): string[] {
   const kept: string[] = [];
   // The stream's newest events are kept, and every event of an open cell.
-  let events = texts.reduce((count, text) => count + (text.startsWith('{"t":"event"') ? 1 : 0), 0);
+  let events = 0;
+  const told = new Set<CellId>();
+  for (const text of texts) {
+    if (!text.startsWith('{"t":"event"')) continue;
+    events++;
+    if (!text.includes('"type":"closed"')) continue;
+    const { event } = JSON.parse(text) as Extract<LogRecord, { t: 'event' }>;
+    if (event.type === 'closed') told.add(event.cellId);
+  }
   let merged: { values: Record<string, string>; commits: number } | undefined;
   const flush = (): void => {
     if (merged !== undefined) kept.push(JSON.stringify({ t: 'stored', ...merged } satisfies LogRecord));
@@ -160,6 +186,8 @@ export function compactLog(texts: readonly string[], open: ReadonlySet<CellId>):
     if (record.t === 'event') {
       const cellId = 'cellId' in record.event ? record.event.cellId : '';
       if (events-- > KEPT_SESSION_EVENTS && !open.has(cellId)) continue;
+    } else if (record.t === 'end') {
+      if (!open.has(record.cellId) && (record.event === undefined || told.has(record.cellId))) continue;
     } else if (record.t !== 'session' && record.t !== 'attached' && !open.has(record.cellId)) continue;
     flush();
     kept.push(text);

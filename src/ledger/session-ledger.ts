@@ -271,11 +271,11 @@ export class SessionLedger {
     if (this.#closedEarly.size > 64) this.#closedEarly.delete(this.#closedEarly.values().next().value as CellId);
   }
 
-  /** The cell's end was read (or it is lost): nothing of it is kept. */
-  drop(cellId: CellId): void {
+  /** The cell's end was read (`event`, handed out by an answer), or it is lost: nothing of it is kept. */
+  drop(cellId: CellId, event?: CellEvent): void {
     const ledger = this.#cells.get(cellId);
     if (ledger === undefined) return;
-    this.#record({ t: 'end', cellId });
+    this.#record(event === undefined ? { t: 'end', cellId } : { t: 'end', cellId, event: { ...event, items: [] } });
     this.#paused.delete(cellId);
     this.#cells.delete(cellId);
     this.#unadmitted.delete(cellId);
@@ -286,11 +286,12 @@ export class SessionLedger {
 
   /**
    * The cell was lost with its host (`inDoubt`: with its agent process, SPEC §16): its calls as
-   * they stand now; nothing of it is kept after.
+   * they stand now (`end`: the end handed out of them, which its record keeps); nothing of it is
+   * kept after.
    */
-  lost(cellId: CellId, inDoubt = false): LostCalls {
+  lost(cellId: CellId, inDoubt = false, end?: (calls: LostCalls) => CellEvent): LostCalls {
     const calls = this.#cells.get(cellId)?.lost(inDoubt) ?? { toolCalls: [] };
-    this.drop(cellId);
+    this.drop(cellId, end?.(calls));
     this.#running.delete(cellId);
     return calls;
   }

@@ -16,7 +16,7 @@ import type {
   SessionStreamEvent,
 } from '../types.js';
 import type { HostedCells, JournalTaken } from './hosted-cells.js';
-import { compactLog, type LogRecord, type ReadLog } from '../ledger/log-records.js';
+import { compactLog, cursorAfter, type LogRecord, type ReadLog } from '../ledger/log-records.js';
 import type { SessionCursorOptions } from '../streams/session-cursor.js';
 import type { StoreOptions } from './options.js';
 import type { SessionSnapshot } from './snapshot.js';
@@ -152,9 +152,7 @@ export class SessionDurability implements WriteAhead {
 
   /** The session stream's numbering: written here, and (`read`: a recovered session's log) going on from it. */
   cursor(read: ReadLog | undefined): SessionCursorOptions {
-    const write = (event: SessionStreamEvent): Promise<void> => this.event(event);
-    if (read === undefined) return { write };
-    return { write, kept: read.events, open: read.announced, told: read.told };
+    return cursorAfter(read, (event) => this.event(event));
   }
 
   /**

@@ -6,7 +6,7 @@
 // numbers, the events kept, and nothing a replay produces again told twice.
 import { CodeCellError } from '../errors.js';
 import { EventStream, type StreamBound, type StreamSource } from './event-stream.js';
-import type { CellId, CellStreamEvent, SessionStreamEvent } from '../types.js';
+import type { CellEvent, CellId, CellStreamEvent, SessionStreamEvent } from '../types.js';
 
 /** The events kept for a subscriber that continues (`after`): this many at most… */
 export const KEPT_SESSION_EVENTS = 1_024;
@@ -31,6 +31,8 @@ export interface SessionCursorOptions {
   open?: Iterable<CellId>;
   /** A recovered session's open cells: what the stream told of each, not to be told twice. */
   told?: ReadonlyMap<CellId, Told>;
+  /** A recovered session's cells whose end an answer handed out, and the stream never told: told first. */
+  ends?: ReadonlyMap<CellId, CellEvent>;
 }
 
 /**
@@ -113,6 +115,7 @@ export class SessionCursor {
     }
     this.#seq = this.#published = options.kept?.at(-1)?.seq ?? 0;
     this.#keeping = this.#write !== undefined;
+    for (const [cellId, event] of options.ends ?? []) this.emit({ cellId, type: 'closed', event });
     const subscribers = this.#subscribers;
     this.#source = {
       replace: (stream, next) => {
