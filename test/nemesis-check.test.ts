@@ -47,10 +47,11 @@ test('the nemesis checker: a clean history passes, each broken promise is named'
   assert.deepEqual([...figures(CLEAN)], [['completed', 2]]);
   const held = { owner: 'a', leaseExpiresAt: 2_000, openCells: 0, pausedCells: 0, metadata: null };
   assert.deepEqual(checkSessions([{ key: 's', ...held }], 1, 1_000), []);
-  assert.deepEqual(checkSessions([{ key: 's', ...held, leaseExpiresAt: 500, openCells: 1 }], 2, 1_000), [
+  const open = new Map([['s', ['7']]]);
+  assert.deepEqual(checkSessions([{ key: 's', ...held, leaseExpiresAt: 500, openCells: 1 }], 2, 1_000, open), [
     '2 sessions were made; the store has 1',
     "session s: no agent holds it (a's lease ran out)",
-    'session s: 1 cell(s) still open after the quiet phase (held by a)',
+    'session s: 1 cell(s) still open after the quiet phase (held by a; its log: cells 7)',
   ]);
 });
 

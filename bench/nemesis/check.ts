@@ -69,13 +69,21 @@ export function check(entries: readonly AgentEntry[], effects: Effects): string[
  * After the quiet phase: no session lost, each held by a live agent (its lease current), none
  * with a cell still open (each ended, or was settled in doubt), as its owner last wrote.
  */
-export function checkSessions(sessions: readonly StoredSessionInfo[], made: number, now: number): string[] {
+export function checkSessions(
+  sessions: readonly StoredSessionInfo[],
+  made: number,
+  now: number,
+  /** The open cells of a session its log names, where the store counts any. */
+  open: ReadonlyMap<string, readonly string[]> = new Map(),
+): string[] {
   const violations: string[] = [];
   if (sessions.length !== made) violations.push(`${made} sessions were made; the store has ${sessions.length}`);
   for (const { key, owner, leaseExpiresAt, openCells } of sessions) {
     if (leaseExpiresAt < now) violations.push(`session ${key}: no agent holds it (${owner}'s lease ran out)`);
     if (openCells > 0)
-      violations.push(`session ${key}: ${openCells} cell(s) still open after the quiet phase (held by ${owner})`);
+      violations.push(
+        `session ${key}: ${openCells} cell(s) still open after the quiet phase (held by ${owner}; its log: cells ${open.get(key)?.join(', ') ?? '?'})`,
+      );
   }
   return violations;
 }

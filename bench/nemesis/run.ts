@@ -9,7 +9,7 @@
 // be fenced out); a crash and restart of PostgreSQL. Then a quiet phase in which everything heals,
 // and the checker (check.ts). Exits 1 on any violation.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -18,6 +18,7 @@ import { startPostgres } from '../../test/postgres-server.js';
 import { HOST_NODE_FLAGS } from '../../host/wire/host-process.js';
 import { check, checkSessions, figures, readJournals } from './check.js';
 import { postgresStore } from '../../src/index.js';
+import { readLog } from '../../src/internal.js';
 import { NEMESIS_LEASE_MS, type AgentConfig } from './agent.js';
 import { NemesisHosts, type NemesisHost } from './hosts.js';
 import { checkCursors, readCursors } from './cursors.js';
@@ -219,13 +220,21 @@ await sleep(20_000);
 const store = postgresStore({ connectionString: server.connectionString });
 const readAt = Date.now();
 const sessions = await store.sessions();
+// A session with a cell still open: its records are kept beside the journals, and the cells named.
+const open = new Map<string, string[]>();
+for (const { key, openCells } of sessions) {
+  if (openCells === 0) continue;
+  const records = (await store.records(key)) ?? [];
+  writeFileSync(join(dir, `${key}.records.jsonl`), `${records.join('\n')}\n`);
+  open.set(key, readLog(records).ledger.cellIds);
+}
 await store.close();
 const entries = readJournals(journals);
 await closeAll();
 const cursors = readCursors(dir);
 const violations = [
   ...check(entries, effects),
-  ...checkSessions(sessions, 16, readAt),
+  ...checkSessions(sessions, 16, readAt, open),
   ...checkCursors(cursors, entries),
 ];
 for (const [name, count] of faults) console.log(`nemesis: ${count} × ${name}`);
