@@ -217,9 +217,14 @@ describe('HostClient with a store', { timeout: 90_000 }, () => {
       rate: () => 2,
       approve: (call) => (call.approved === true ? 'yes' : Promise.reject(new Error('not approved'))),
     });
-    const recovered = await untilRecovered(() => client.recover(() => delegate));
-    const session = recovered[0] as RemoteSession;
-    assert.equal(session.key, 'agent-1');
+    const first = (await untilRecovered(() => client.recover(() => delegate)))[0] as RemoteSession;
+    assert.equal(first.key, 'agent-1');
+    const paused = await first.observe('2', LONG_WAIT);
+    // Its agent lost again before it settled the call in doubt: the next recovery pauses it there again.
+    await client.close();
+    const again = await HostClient.spawn({ store, leaseMs: 500, processes: 1, logger: capturingLogger() });
+    t.after(() => again.close());
+    const session = (await untilRecovered(() => again.recover(() => delegate)))[0] as RemoteSession;
 
     // The charge was started and never answered: in doubt, reported, not made again.
     const inDoubt = await session.observe('2', LONG_WAIT);
@@ -228,6 +233,7 @@ describe('HostClient with a store', { timeout: 90_000 }, () => {
       { name: 'charge' },
       'agent-1:2:tool-2',
     ]);
+    assert.deepEqual({ ...inDoubt, items: [] }, { ...paused, items: [] });
     assert.equal(delegate.calls.length, 0);
     const end = await session.resumeCell('2', { result: 'done' }, LONG_WAIT);
     assert.deepEqual([...texts(inDoubt), ...texts(end)], ['s=2', 'charged done', 'rate 2']);

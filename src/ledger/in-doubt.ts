@@ -17,6 +17,8 @@ export function planInDoubt(ledger: CellLedger, replayable: ReplayableCell, sess
   const again: NestedToolCall[] = [];
   const paused: string[] = [];
   for (const callId of ledger.inDoubt) {
+    // Paused in doubt at it by an earlier recovery, and not settled yet: it is paused there again.
+    if (callId === replayable.paused?.callId) continue;
     const call = callOf(replayable, callId, sessionKey);
     if (call === undefined) continue;
     if (call.idempotent) again.push(call.call);
