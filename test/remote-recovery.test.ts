@@ -219,7 +219,11 @@ describe('HostClient with a store', { timeout: 90_000 }, () => {
     });
     const first = (await untilRecovered(() => client.recover(() => delegate)))[0] as RemoteSession;
     assert.equal(first.key, 'agent-1');
+    // Its host lost before the agent looked: on the next host it pauses in doubt too (it does not
+    // wait there for the call's outcome, which no delegate is working on).
+    process.kill(first.hostPid as number, 'SIGKILL');
     const paused = await first.observe('2', LONG_WAIT);
+    assert.equal(paused.kind === 'interrupted' && paused.reason, 'inDoubt');
     // Its agent lost again before it settled the call in doubt: the next recovery pauses it there again.
     await client.close();
     const again = await HostClient.spawn({ store, leaseMs: 500, processes: 1, logger: capturingLogger() });

@@ -9,8 +9,8 @@
 import type { JournalDelivery, JournaledCall } from '../cell/journal.js';
 import { byteLength } from '../json.js';
 import type { PausedCellSnapshot, ReplayableCell, ReplayStart } from '../session/snapshot.js';
-import type { CallOutcome, CellEvent, CellId, JsonValue, NestedToolCall, ToolCallRecord } from '../types.js';
-import { CallRecord, inputOf, toolRef, type LedgerCall } from './ledger-call.js';
+import type { CallOutcome, CellEvent, CellId, NestedToolCall, ToolCallRecord } from '../types.js';
+import { CallRecord, inDoubt, inputOf, listedOutcome, pauseOf, toolRef, type LedgerCall } from './ledger-call.js';
 import { BrokeBound, type PartDelivery, type PartUpdate } from './ledger-parts.js';
 
 /** What an entry costs of a ledger's bound besides its text (as a host counts its journal). */
@@ -215,12 +215,15 @@ export class CellLedger {
     this.#notifications = Math.max(this.#notifications, total);
   }
 
-  /** The calls the delegate got whose outcome is not known (in doubt), but those that asked to pause. */
+  /** The calls the delegate got whose outcome is not known (in doubt), but those that pause the cell. */
   get inDoubt(): string[] {
-    const calls: string[] = [];
-    for (const call of this.#calls)
-      if (call.state === 'served' && call.outcome === 'pending' && call.pauses === undefined) calls.push(call.callId);
-    return calls;
+    return [...this.#calls].filter(inDoubt).map((call) => call.callId);
+  }
+
+  /** A recovery pauses the cell at this call in doubt (LedgerCall#inDoubt), here and wherever it runs again. */
+  doubted(callId: string): void {
+    const call = this.#calls.get(callId);
+    if (call !== undefined && call.state !== 'delivered') call.inDoubt = true;
   }
 
   /** An answer about the cell reached the client: it is paused (`interrupted`), or not any more. */
@@ -229,17 +232,13 @@ export class CellLedger {
   }
 
   /** The cell's calls as they stand now: what a cell lost with its host lists (the delegate's view). */
-  lost(inDoubt = false): { toolCalls: ToolCallRecord[]; toolCallsDropped?: number } {
+  lost(agentLost = false): { toolCalls: ToolCallRecord[]; toolCallsDropped?: number } {
     const toolCalls: ToolCallRecord[] = [];
     for (const call of this.#calls) {
       if (call.state === 'made') continue; // never reached the delegate: it had no effect
-      const definition = this.#start?.tools[call.index];
-      const tool = call.tool ??
-        (definition === undefined ? undefined : toolRef(definition)) ??
-        this.#tools[call.index] ?? { name: 'unknown' };
-      // After its agent process was lost, a call neither answered nor paused at is in doubt.
-      const doubted = inDoubt && call.outcome === 'pending' && call.pauses === undefined;
-      toolCalls.push({ callId: call.callId, tool, input: inputOf(call), outcome: doubted ? 'inDoubt' : call.outcome });
+      const known = this.#start?.tools[call.index] ?? this.#tools[call.index];
+      const tool = call.tool ?? (known === undefined ? { name: 'unknown' } : toolRef(known));
+      toolCalls.push({ callId: call.callId, tool, input: inputOf(call), outcome: listedOutcome(call, agentLost) });
     }
     const dropped = this.#calls.dropped;
     return dropped === 0 ? { toolCalls } : { toolCalls, toolCallsDropped: dropped };
@@ -269,14 +268,14 @@ export class CellLedger {
     const calls: JournaledCall[] = [];
     const outstanding: string[] = [];
     // Calls that asked to pause it besides the one it is paused at: it pauses at each in turn there.
-    const queued: { callId: string; payload: JsonValue }[] = [];
+    const queued: NonNullable<ReplayableCell['queued']> = [];
     for (const call of this.#calls) {
       if (call.state === 'made') continue;
       calls.push({ callId: call.callId, index: call.index, inputJson: call.inputJson ?? '' });
       if (call.state === 'delivered') continue;
-      if (call.pauses !== undefined && call.callId !== this.#paused?.callId)
-        queued.push({ callId: call.callId, payload: JSON.parse(call.pauses) as JsonValue });
-      else outstanding.push(call.callId);
+      const pause = call.callId === this.#paused?.callId ? undefined : pauseOf(call);
+      if (pause === undefined) outstanding.push(call.callId);
+      else queued.push(pause);
     }
     const journal = {
       seed,
@@ -346,6 +345,7 @@ export class CellLedger {
     call.resultText = undefined;
     call.answerBytes = 0;
     call.pauses = undefined;
+    call.inDoubt = undefined;
     call.state = 'delivered';
     if (call.outcome === 'pending') call.outcome = delivery.ok ? 'returned' : 'threw';
     if (this.#held.length > 0)

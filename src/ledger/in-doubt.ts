@@ -18,11 +18,17 @@ export function planInDoubt(ledger: CellLedger, replayable: ReplayableCell, sess
   const paused: string[] = [];
   for (const callId of ledger.inDoubt) {
     // Paused in doubt at it by an earlier recovery, and not settled yet: it is paused there again.
-    if (callId === replayable.paused?.callId) continue;
+    if (callId === replayable.paused?.callId) {
+      ledger.doubted(callId);
+      continue;
+    }
     const call = callOf(replayable, callId, sessionKey);
     if (call === undefined) continue;
     if (call.idempotent) again.push(call.call);
-    else paused.push(callId);
+    else {
+      paused.push(callId);
+      ledger.doubted(callId);
+    }
   }
   if (paused.length === 0) return { cell: replayable, again };
   const queued = paused.map((callId) => ({ callId, payload: null, inDoubt: true as const }));

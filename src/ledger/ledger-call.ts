@@ -1,5 +1,6 @@
 // One call in a cell's ledger (cell-ledger.ts): where it stands, what the delegate did and
 // answered, and whether it asked to pause the cell; and the cell's calls in order (CallRecord).
+import type { QueuedPause } from '../cell/cell.js';
 import type { CallOutcome, JsonValue, ToolCallRecord } from '../types.js';
 
 export const toolRef = ({ name, namespace }: { name: string; namespace?: string }): ToolCallRecord['tool'] =>
@@ -29,6 +30,31 @@ export interface LedgerCall {
    * cell that runs again elsewhere pauses there in turn.
    */
   pauses?: string;
+  /**
+   * A recovery found it in doubt (started, no outcome; not idempotent): the cell pauses there
+   * (`reason: 'inDoubt'`) wherever it runs again, until it is settled.
+   */
+  inDoubt?: true;
+}
+
+/** The delegate got the call, its outcome is not known, and it pauses nothing (yet): in doubt after a recovery. */
+export const inDoubt = (call: LedgerCall): boolean =>
+  call.state === 'served' && call.outcome === 'pending' && call.pauses === undefined && call.inDoubt !== true;
+
+/**
+ * The call's outcome as a lost cell lists it. `agentLost`: the cell was lost with its agent
+ * process, after which a call neither answered nor paused at is in doubt.
+ */
+export function listedOutcome(call: LedgerCall, agentLost: boolean): ToolCallRecord['outcome'] {
+  const doubted = call.inDoubt === true || (agentLost && call.pauses === undefined);
+  return call.outcome === 'pending' && doubted ? 'inDoubt' : call.outcome;
+}
+
+/** The pause the call asks of its cell where it runs again, if any. */
+export function pauseOf(call: LedgerCall): QueuedPause | undefined {
+  if (call.pauses === undefined && call.inDoubt !== true) return undefined;
+  const payload = call.pauses === undefined ? null : (JSON.parse(call.pauses) as JsonValue);
+  return call.inDoubt === true ? { callId: call.callId, payload, inDoubt: true } : { callId: call.callId, payload };
 }
 
 /** The call's input: as journaled (JSON text), or as served when the journal has it not. */
