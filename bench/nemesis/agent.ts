@@ -94,9 +94,11 @@ if (process.argv[1]?.endsWith('agent.js') === true) {
         try {
           // Open cells (running again after a recovery, paused in doubt, or admitted by a request
           // whose answer was lost) are seen to their end first: a probe that stores nothing tells
-          // how many ids there are. Then one cell at a time.
+          // how many ids there are; the newest first (an open cell is most likely one of them). Then
+          // one cell at a time.
           const probe = Number((await session.execute({ source: "text('probe')" })).cellId);
-          for (; settled < probe; settled++) await settle(session, String(settled + 1));
+          for (let cell = probe - 1; cell > settled; cell--) await settle(session, String(cell));
+          settled = probe;
           while (session.isAlive && !quiet) {
             const { cellId, initialEvent } = await session.execute({ source: CELL }, WAIT);
             await settle(session, cellId, initialEvent);
