@@ -123,6 +123,53 @@ describe('HostClient with a store', { timeout: 90_000 }, () => {
     assert.deepEqual([again.cellId, texts(await again.initialEvent)], ['3', ['42']]);
   });
 
+  test('a store failing partway through a recovery: the sessions recovered already are handed out', async (t) => {
+    const store = sqliteStore({ path: join(tempFolder(t, 'codecell-remote-'), 'partway.db') });
+    t.after(() => store.close());
+    const delegate = new RecordingDelegate();
+    const old = await HostClient.spawn({ store, leaseMs: 300, processes: 1, logger: capturingLogger() });
+    t.after(() => old.close());
+    for (const key of ['p-1', 'p-2']) {
+      const session = await old.createSession(delegate, { key });
+      await (
+        await session.execute({ source: `store('k', '${key}')` }, LONG_WAIT)
+      ).initialEvent;
+    }
+    await old.close();
+    // The store answers about the first session it is asked of; then its connection drops.
+    let first: string | undefined;
+    let failing = true;
+    const flaky = storeWith(store, 'flaky', {
+      records: (key) => {
+        first ??= key;
+        return failing && key !== first ? Promise.reject(new Error('Connection terminated')) : store.records(key);
+      },
+    });
+    const logger = capturingLogger();
+    const next = await HostClient.spawn({ store: flaky, leaseMs: 300, processes: 1, logger });
+    t.after(() => next.close());
+    const recovered = (await untilRecovered(() => next.recover(() => delegate))) as RemoteSession[];
+    assert.deepEqual(
+      recovered.map((session) => session.key),
+      [first],
+    );
+    const other = first === 'p-1' ? 'p-2' : 'p-1';
+    assert.ok(
+      logger.warnings.some((warning) => warning.includes(`recovering session ${other} failed`)),
+      logger.warnings.join('\n'),
+    );
+    failing = false;
+    const rest = (await untilRecovered(() => next.recover(() => delegate))) as RemoteSession[];
+    assert.deepEqual(
+      rest.map((session) => session.key),
+      [other],
+    );
+    for (const session of [...recovered, ...rest]) {
+      const cell = await session.execute({ source: "text(load('k'))" }, LONG_WAIT);
+      assert.deepEqual(texts(await cell.initialEvent), [session.key]);
+    }
+  });
+
   test("the session's stream continues after a recovery: numbered on, nothing lost or repeated", async (t) => {
     const store = sqliteStore({ path: join(tempFolder(t, 'codecell-remote-'), 'cursor.db') });
     t.after(() => store.close());

@@ -11,11 +11,11 @@ import {
   type ToolDefinition,
 } from '../../src/index.js';
 import {
-  BrokeBound,
   compactLog,
   cursorAfter,
   consoleLogger,
   DEFAULT_LEASE_MS,
+  recoverEach,
   PROCESS_OWNER,
   readLog,
   SessionLog,
@@ -130,19 +130,7 @@ export class KeptSessions {
   async recover<S>(delegateFor: DelegateFor, keys: readonly string[] | undefined, place: Place<S>): Promise<S[]> {
     if (typeof delegateFor !== 'function')
       throw new CodeCellError('ERR_INVALID_REQUEST', 'delegateFor must be a function (info) => delegate | undefined');
-    const recovered: S[] = [];
-    for (const info of await this.store.sessions()) {
-      if ((keys !== undefined && !keys.includes(info.key)) || info.leaseExpiresAt > Date.now()) continue;
-      try {
-        const session = await this.#recoverOne(info, delegateFor, place);
-        if (session !== undefined) recovered.push(session);
-      } catch (error) {
-        // A log this codecell cannot read is left as it is; the others are recovered.
-        if (!(error instanceof BrokeBound)) throw error;
-        this.logger.warn(`codecell: session ${info.key} was not recovered: its log ${error.message}`);
-      }
-    }
-    return recovered;
+    return recoverEach(this.store, keys, this.logger, (info) => this.#recoverOne(info, delegateFor, place));
   }
 
   async #recoverOne<S>(info: StoredSessionInfo, delegateFor: DelegateFor, place: Place<S>): Promise<S | undefined> {

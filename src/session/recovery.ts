@@ -53,18 +53,39 @@ export async function recoverSessions<S>(
   const keys = options?.keys;
   if (keys !== undefined && (!Array.isArray(keys) || !keys.every((key) => typeof key === 'string')))
     throw new CodeCellError('ERR_INVALID_REQUEST', 'options.keys must be an array of session keys');
-  const recovered: S[] = [];
   const logger = options?.logger ?? consoleLogger;
+  return recoverEach(store, keys, logger, (info) => recoverOne(store, info, delegateFor, options, adopt));
+}
+
+/**
+ * Recovers (`one`) each of the store's sessions whose lease ran out (of `keys`, when given). A log
+ * this codecell cannot read is left as it is. When the store fails (a restart, a dropped
+ * connection), those recovered already live here, under leases this process holds: they are
+ * handed out, never left undriven, and the rest wait for a later recovery.
+ */
+export async function recoverEach<S>(
+  store: CodeCellStore,
+  keys: readonly string[] | undefined,
+  logger: Logger,
+  one: (info: StoredSessionInfo) => Promise<S | undefined>,
+): Promise<S[]> {
+  const recovered: S[] = [];
   for (const info of await store.sessions()) {
     if (keys !== undefined && !keys.includes(info.key)) continue;
     if (info.leaseExpiresAt > Date.now()) continue; // its owner holds it (the store decides at adopt)
     try {
-      const session = await recoverOne(store, info, delegateFor, options, adopt);
+      const session = await one(info);
       if (session !== undefined) recovered.push(session);
     } catch (error) {
-      // A log this codecell cannot read is left as it is; the others are recovered.
-      if (!(error instanceof BrokeBound)) throw error;
-      logger.warn(`codecell: session ${info.key} was not recovered: its log ${error.message}`);
+      if (error instanceof BrokeBound) {
+        logger.warn(`codecell: session ${info.key} was not recovered: its log ${error.message}`);
+        continue;
+      }
+      if (recovered.length === 0) throw error;
+      logger.warn(
+        `codecell: recovering session ${info.key} failed, and those after it wait for a later recovery: ${messageOf(error)}`,
+      );
+      break;
     }
   }
   return recovered;
