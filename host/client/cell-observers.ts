@@ -4,7 +4,7 @@
 // before or after the answer that named the cell), and, when the host is lost while one waits, the
 // same question asked again where the cell runs on — for what is left of its time — or the cell's
 // end when it does not run on. Nothing is left waiting, nothing stays busy.
-import type { CellEvent, CellId, ObserveMode } from '../../src/index.js';
+import type { CellEvent, CellId, CodeCellError, ObserveMode } from '../../src/index.js';
 import { messageOf, quiet } from '../../src/internal.js';
 import { untilAborted } from '../wire/signals.js';
 import { Methods, type SessionId, type WireCellEvent } from '../wire/protocol.js';
@@ -21,6 +21,8 @@ export interface ObservedSession {
   delivered(cellId: CellId, answer: WireCellEvent): CellEvent;
   /** With a store: resolves once what the session's log was told so far is durable (undefined without). */
   readonly written: Promise<void> | undefined;
+  /** Why the session ended (its store failed, or with its host), once it did. */
+  readonly hostDead: CodeCellError | undefined;
   /** Resolves true once the cell runs on the session's new host after a loss (undefined: it will not). */
   ranAgain(cellId: CellId): Promise<boolean> | undefined;
   /** The end of the cell when it was lost with its host (held here, handed out once). */
@@ -163,7 +165,14 @@ export class CellObservers {
    */
   #durable(event: CellEvent): CellEvent | Promise<CellEvent> {
     const written = this.#session.written;
-    return written === undefined ? event : written.then(() => event);
+    if (written === undefined) return event;
+    // Not written: the session ends (SessionCore#storeLost), and the answer says why.
+    return written.then(
+      () => event,
+      (error: unknown) => {
+        throw this.#session.hostDead ?? error;
+      },
+    );
   }
 
   /**
