@@ -29,7 +29,7 @@ export { ledgerFigures, SessionLedger, type LedgerFigures, type LostCalls } from
 export { MAX_CELL_MOVES } from './ledger/cell-ledger.js';
 export { compactLog, cursorAfter, readLog, type ReadLog } from './ledger/log-records.js';
 export { planInDoubt, type InDoubtPlan } from './ledger/in-doubt.js';
-export { recoverEach } from './session/recovery.js';
+export { recoverEach, stillHeld } from './session/recovery.js';
 export { PROCESS_OWNER, SessionLog } from './store/session-log.js';
 export { DEFAULT_LEASE_MS, type CodeCellStore, type StoreLease } from './store/store.js';
 export { StoredHistory } from './ledger/stored-history.js';

@@ -170,6 +170,37 @@ describe('HostClient with a store', { timeout: 90_000 }, () => {
     }
   });
 
+  test('a recovery whose read outlived its lease hands nothing out: the session is the next owner’s', async (t) => {
+    const store = sqliteStore({ path: join(tempFolder(t, 'codecell-remote-'), 'slow-read.db') });
+    t.after(() => store.close());
+    const delegate = new RecordingDelegate();
+    const old = await HostClient.spawn({ store, leaseMs: 300, processes: 1, logger: capturingLogger() });
+    t.after(() => old.close());
+    await (await old.createSession(delegate, { key: 'slow-1' })).execute({ source: "store('n', 1)" }, LONG_WAIT);
+    await old.close();
+    // The read after the adoption is held up past the lease (a store restarting).
+    const reads = { count: 0, release: Promise.withResolvers<void>() };
+    const slow = storeWith(store, 'slow', {
+      records: async (key) => {
+        if (++reads.count === 2) await reads.release.promise;
+        return store.records(key);
+      },
+    });
+    const first = await HostClient.spawn({ store: slow, leaseMs: 300, processes: 1, logger: capturingLogger() });
+    t.after(() => first.close());
+    const late = first.recover(() => delegate);
+    await waitFor(() => reads.count === 2);
+    stall(400);
+    const next = await HostClient.spawn({ store, leaseMs: 300, processes: 1, logger: capturingLogger() });
+    t.after(() => next.close());
+    const [taken] = (await untilRecovered(() => next.recover(() => delegate))) as RemoteSession[];
+    assert.equal(taken?.key, 'slow-1');
+    reads.release.resolve();
+    assert.deepEqual(await late, []);
+    const cell = await (taken as RemoteSession).execute({ source: "text(String(load('n')))" }, LONG_WAIT);
+    assert.deepEqual(texts(await cell.initialEvent), ['1']);
+  });
+
   test("the session's stream continues after a recovery: numbered on, nothing lost or repeated", async (t) => {
     const store = sqliteStore({ path: join(tempFolder(t, 'codecell-remote-'), 'cursor.db') });
     t.after(() => store.close());

@@ -16,6 +16,7 @@ import {
   consoleLogger,
   DEFAULT_LEASE_MS,
   recoverEach,
+  stillHeld,
   PROCESS_OWNER,
   readLog,
   SessionLog,
@@ -143,6 +144,7 @@ export class KeptSessions {
     if (lease === undefined) return undefined;
     // Read again under the new epoch: the former owner can write nothing after it.
     const read: ReadLog = readLog((await this.store.records(info.key)) ?? []);
+    if (!(await stillHeld(this.store, lease, this.leaseMs))) return undefined;
     const from = { lease: Promise.resolve(lease), held: read.records };
     const kept = { ...this.#kept(info.key, from), epoch: lease.epoch, read };
     const { key: _, ...options } = read.options as RemoteSessionOptions;

@@ -58,6 +58,16 @@ export async function recoverSessions<S>(
 }
 
 /**
+ * Whether the adopted lease is held still, renewed. A read slower than the lease (a store
+ * restarting) lets another process adopt the session meanwhile: its log, read before that
+ * process wrote, is not this one's to drive.
+ */
+export async function stillHeld(store: CodeCellStore, lease: StoreLease, leaseMs: number): Promise<boolean> {
+  const lost = await store.renew(PROCESS_OWNER, [{ key: lease.key, epoch: lease.epoch }], leaseMs);
+  return !lost.includes(lease.key);
+}
+
+/**
  * Recovers (`one`) each of the store's sessions whose lease ran out (of `keys`, when given). A log
  * this codecell cannot read is left as it is. When the store fails (a restart, a dropped
  * connection), those recovered already live here, under leases this process holds: they are
@@ -109,6 +119,7 @@ async function recoverOne<S>(
   if (lease === undefined) return undefined;
   // Read again under the new epoch: the former owner can write nothing after it.
   const read = readLog((await store.records(info.key)) ?? []);
+  if (!(await stillHeld(store, lease, options?.leaseMs ?? DEFAULT_LEASE_MS))) return undefined;
   const adopted = adopt(read, lease, delegate);
   await runAgain(read, adopted, delegate);
   return adopted.session;
