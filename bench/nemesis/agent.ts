@@ -71,7 +71,9 @@ if (process.argv[1]?.endsWith('agent.js') === true) {
     leaseMs: NEMESIS_LEASE_MS,
     logger,
   });
-  const driven = new Set<string>();
+  // The session each key is driven as: a newer one (recovered again while the former one's drive
+  // winds down) is driven too — the former one no longer lives here.
+  const driven = new Map<string, RemoteSession>();
   let follows = 0;
   // The quiet phase: no new cells; those open are seen to their end.
   let quiet = false;
@@ -84,8 +86,8 @@ if (process.argv[1]?.endsWith('agent.js') === true) {
    * the session up and a cell it left open would stay open.
    */
   async function drive(session: RemoteSession): Promise<void> {
-    if (driven.has(session.key)) return;
-    driven.add(session.key);
+    if (driven.get(session.key) === session) return;
+    driven.set(session.key, session);
     void follow(cursors, session, `${id}/${process.pid}/${++follows}`);
     // Cells 1…settled are seen to their end.
     let settled = 0;
@@ -113,7 +115,7 @@ if (process.argv[1]?.endsWith('agent.js') === true) {
       // Moved to another owner, or its store or hosts failed for good: another owner goes on.
       logger.warn(`session ${session.key} left`);
     } finally {
-      driven.delete(session.key);
+      if (driven.get(session.key) === session) driven.delete(session.key);
     }
   }
 
