@@ -176,7 +176,10 @@ describe('HostClient with a store', { timeout: 90_000 }, () => {
     const delegate = new RecordingDelegate();
     const old = await HostClient.spawn({ store, leaseMs: 300, processes: 1, logger: capturingLogger() });
     t.after(() => old.close());
-    await (await old.createSession(delegate, { key: 'slow-1' })).execute({ source: "store('n', 1)" }, LONG_WAIT);
+    const stored = await (
+      await old.createSession(delegate, { key: 'slow-1' })
+    ).execute({ source: "store('n', 1)" }, LONG_WAIT);
+    assert.equal((await stored.initialEvent).kind, 'completed');
     await old.close();
     // The read after the adoption is held up past the lease (a store restarting).
     const reads = { count: 0, release: Promise.withResolvers<void>() };
