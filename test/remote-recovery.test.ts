@@ -6,7 +6,7 @@
 // still asked for, stored values and cell ids continue.
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { describe, test } from 'node:test';
+import { describe, test, type TestContext } from 'node:test';
 import { HostClient, type RemoteSession } from '../host/index.js';
 import { sqliteStore, type CodeCellStore, type SessionStreamEvent } from '../src/index.js';
 import { AGENT_TOOLS } from './fixtures/store-agent.js';
@@ -30,6 +30,15 @@ function slowStore(store: CodeCellStore, ms: number, landed: Map<string, number>
       }
     },
   });
+}
+
+/** A SQLite store (closed after the test) and a client keeping sessions there under 300 ms leases. */
+async function ownedStore(t: TestContext, file: string): Promise<{ store: CodeCellStore; old: HostClient }> {
+  const store = sqliteStore({ path: join(tempFolder(t, 'codecell-remote-'), file) });
+  t.after(() => store.close());
+  const old = await HostClient.spawn({ store, leaseMs: 300, processes: 1, logger: capturingLogger() });
+  t.after(() => old.close());
+  return { store, old };
 }
 
 describe('HostClient with a store', { timeout: 90_000 }, () => {
@@ -124,11 +133,8 @@ describe('HostClient with a store', { timeout: 90_000 }, () => {
   });
 
   test('a store failing partway through a recovery: the sessions recovered already are handed out', async (t) => {
-    const store = sqliteStore({ path: join(tempFolder(t, 'codecell-remote-'), 'partway.db') });
-    t.after(() => store.close());
+    const { store, old } = await ownedStore(t, 'partway.db');
     const delegate = new RecordingDelegate();
-    const old = await HostClient.spawn({ store, leaseMs: 300, processes: 1, logger: capturingLogger() });
-    t.after(() => old.close());
     for (const key of ['p-1', 'p-2']) {
       const session = await old.createSession(delegate, { key });
       await (
@@ -171,11 +177,8 @@ describe('HostClient with a store', { timeout: 90_000 }, () => {
   });
 
   test('a recovery whose read outlived its lease hands nothing out: the session is the next owner’s', async (t) => {
-    const store = sqliteStore({ path: join(tempFolder(t, 'codecell-remote-'), 'slow-read.db') });
-    t.after(() => store.close());
+    const { store, old } = await ownedStore(t, 'slow-read.db');
     const delegate = new RecordingDelegate();
-    const old = await HostClient.spawn({ store, leaseMs: 300, processes: 1, logger: capturingLogger() });
-    t.after(() => old.close());
     const stored = await (
       await old.createSession(delegate, { key: 'slow-1' })
     ).execute({ source: "store('n', 1)" }, LONG_WAIT);
