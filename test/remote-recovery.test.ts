@@ -257,6 +257,34 @@ describe('HostClient with a store', { timeout: 90_000 }, () => {
     ]);
   });
 
+  test('a former owner asked to continue past its newest event: its store says it moved', async (t) => {
+    const store = sqliteStore({ path: join(tempFolder(t, 'codecell-remote-'), 'former.db') });
+    t.after(() => store.close());
+    // The former owner's renewals hang (its process paused): it has not noticed its lease ran out.
+    let renewals: 'hang' | 'pass' = 'hang';
+    const paused = storeWith(store, 'paused', {
+      renew: (...args) => (renewals === 'hang' ? new Promise<never>(() => {}) : store.renew(...args)),
+    });
+    const old = await HostClient.spawn({ store: paused, leaseMs: 300, processes: 1, logger: capturingLogger() });
+    t.after(() => old.close());
+    const session = await old.createSession(new RecordingDelegate({}), { key: 'former-1', tools: AGENT_TOOLS });
+    const next = await HostClient.spawn({ store, leaseMs: 300, processes: 1, logger: capturingLogger() });
+    t.after(() => next.close());
+    const recovered = (await untilRecovered(() => next.recover(() => new RecordingDelegate({}))))[0] as RemoteSession;
+    const stream = recovered.events();
+    await recovered.execute({ source: "text('b')" }, LONG_WAIT);
+    let newest = 0;
+    for await (const event of stream) {
+      newest = event.seq;
+      if (event.type === 'closed') break;
+    }
+    // A follower read the new owner's events; the former owner is asked to continue after them.
+    assert.equal(newest, 3);
+    renewals = 'pass';
+    await assert.rejects(session.events({ after: newest }).next(), { code: 'ERR_SESSION_MOVED' });
+    assert.equal(session.isAlive, false);
+  });
+
   test('a host shared by two owners: the newer epoch ends the former owner’s session there', async (t) => {
     const store = sqliteStore({ path: join(tempFolder(t, 'codecell-remote-'), 'shared.db') });
     t.after(() => store.close());

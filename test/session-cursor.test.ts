@@ -11,6 +11,7 @@ import { sqliteStore } from '../src/store/sqlite-store.js';
 import type { CodeCellStore } from '../src/store/store.js';
 import { compactLog, cursorAfter, readLog } from '../src/ledger/log-records.js';
 import { SessionCursor } from '../src/streams/session-cursor.js';
+import { storeWith } from './store-contract.js';
 import { capturingLogger, hang, LONG_WAIT, RecordingDelegate, stall, tempFolder, texts } from './helpers.js';
 
 const TOOLS = [{ name: 'lookup' }, { name: 'rate', idempotent: true }];
@@ -177,6 +178,38 @@ for (const kind of stores) {
       const [admitted] = await readUntil(next, () => true);
       assert.deepEqual(admitted, { cellId: '3', type: 'admitted', seq: all.length + 1 });
     });
+
+    test('past the newest event: a former owner asks its store, and its stream fails with ERR_SESSION_MOVED', async (t) => {
+      const store = kind.open(t);
+      t.after(() => store.close());
+      // The former owner's renewals hang (a paused process), so it has not noticed its lease ran out.
+      let renewals: 'hang' | 'pass' = 'hang';
+      const slow = storeWith(store, 'slow', {
+        renew: (...args) => (renewals === 'hang' ? new Promise<never>(() => {}) : store.renew(...args)),
+      });
+      const logger = capturingLogger();
+      const owner = new SessionRuntime(new RecordingDelegate({}), { store: slow, key: 'c-3', leaseMs: 200, logger });
+      t.after(() => owner.shutdown());
+      const own = owner.events();
+      await owner.execute({ source: "text('a')" }, LONG_WAIT);
+      assert.equal((await readUntil(own, (event) => event.type === 'closed')).length, 3);
+      // Its own newest event (3): past it is refused; the store says it still holds the session.
+      renewals = 'pass';
+      const refused = owner.events({ after: 4 });
+      await assert.rejects(refused.next(), { code: 'ERR_INVALID_REQUEST', message: /newest event is 3/ });
+      renewals = 'hang';
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      const [next] = await SessionRuntime.recover(store, () => new RecordingDelegate({}), { logger });
+      t.after(() => next?.shutdown());
+      const its = next!.events();
+      await next!.execute({ source: "text('b')" }, LONG_WAIT);
+      assert.equal((await readUntil(its, (event) => event.type === 'closed')).at(-1)?.seq, 6);
+      // A follower read seq 6 from the new owner; the former one is asked to continue after it.
+      renewals = 'pass';
+      const moved = owner.events({ after: 6 });
+      await assert.rejects(moved.next(), { code: 'ERR_SESSION_MOVED' });
+      await assert.rejects(owner.execute({ source: "text('c')" }), { code: 'ERR_SESSION_MOVED' });
+    });
   });
 }
 
@@ -220,7 +253,11 @@ describe('the stream in the log', { timeout: 10_000 }, () => {
     const texts = [session, event(1, '3', 'admitted'), event(2, '3'), end];
     const written: unknown[] = [];
     const cursor = new SessionCursor(
-      cursorAfter(readLog(texts), async (told) => void written.push(told)),
+      cursorAfter(
+        readLog(texts),
+        async (told) => void written.push(told),
+        async () => undefined,
+      ),
       (told) => told,
     );
     const [next] = await readUntil(cursor.subscribe(2), () => true);

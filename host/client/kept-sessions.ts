@@ -59,7 +59,12 @@ export interface KeptLog {
  * out, going on from what a recovered log told.
  */
 export function cursorOf(kept: KeptLog): SessionCursorOptions {
-  return cursorAfter(kept.read, (event) => kept.log.later(JSON.stringify({ t: 'event', event })));
+  const { read, log } = kept;
+  return cursorAfter(
+    read,
+    (event) => log.later(JSON.stringify({ t: 'event', event })),
+    () => log.confirm(),
+  );
 }
 
 /** What a kept session's log needs of the session, once it lives (SessionCore gives it). */

@@ -31,13 +31,17 @@ export interface ReadLog {
   records: number;
 }
 
-/** Where a session's stream is written (`write`), and what its log (`read`, when recovered) says of it. */
+/**
+ * Where a session's stream is written (`write`), whether its lease still holds (`confirm`,
+ * SessionLog's), and what its log (`read`, when recovered) says of it.
+ */
 export function cursorAfter(
   read: ReadLog | undefined,
   write: (event: SessionStreamEvent) => Promise<void>,
+  confirm: () => Promise<Error | undefined>,
 ): SessionCursorOptions {
-  if (read === undefined) return { write };
-  return { write, kept: read.events, open: read.announced, told: read.told, ends: read.ends };
+  if (read === undefined) return { write, confirm };
+  return { write, confirm, kept: read.events, open: read.announced, told: read.told, ends: read.ends };
 }
 
 /** Reads a session's records into its ledger; BrokeBound for a log this codecell cannot read. */

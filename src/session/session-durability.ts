@@ -152,7 +152,11 @@ export class SessionDurability implements WriteAhead {
 
   /** The session stream's numbering: written here, and (`read`: a recovered session's log) going on from it. */
   cursor(read: ReadLog | undefined): SessionCursorOptions {
-    return cursorAfter(read, (event) => this.event(event));
+    return cursorAfter(
+      read,
+      (event) => this.event(event),
+      () => this.log.confirm(),
+    );
   }
 
   /**

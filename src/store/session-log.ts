@@ -218,15 +218,27 @@ export class SessionLog {
   }
 
   async #renew(): Promise<void> {
+    // A store that cannot renew now may next time: the lease has two more chances.
+    await this.confirm().catch(() => {});
+    this.#renewSoon();
+  }
+
+  /**
+   * Renews the lease now: undefined while this process holds it; once it does not (another
+   * process adopted the session), the log fails — the session ends — and this is why. Rejects
+   * when the store cannot say.
+   */
+  async confirm(): Promise<Error | undefined> {
+    if (this.#failed !== undefined) return this.#failed;
     try {
       const { epoch, owner } = await this.#lease;
       const lost = await this.store.renew(owner, [{ key: this.key, epoch }], this.leaseMs);
-      if (lost.length > 0) return this.#fail(sessionGone(this.key, epoch));
+      if (lost.length > 0) this.#fail(sessionGone(this.key, epoch));
     } catch (error) {
-      // A store that cannot renew now may next time: the lease has two more chances.
-      if (isMoved(error)) return this.#fail(error);
+      if (!isMoved(error)) throw error;
+      this.#fail(error);
     }
-    this.#renewSoon();
+    return this.#failed;
   }
 
   #fail(error: unknown): void {

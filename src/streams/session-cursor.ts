@@ -4,7 +4,7 @@
 // a store each event is written there and handed out only once it is durable, so nothing a
 // subscriber read is lost by a crash, and a recovered session continues from its log: the same
 // numbers, the events kept, and nothing a replay produces again told twice.
-import { CodeCellError } from '../errors.js';
+import { CodeCellError, messageOf } from '../errors.js';
 import { EventStream, type StreamBound, type StreamSource } from './event-stream.js';
 import type { CellEvent, CellId, CellStreamEvent, SessionStreamEvent } from '../types.js';
 
@@ -25,6 +25,11 @@ export type UnnumberedEvent = SessionStreamEvent extends infer E ? (E extends un
 export interface SessionCursorOptions {
   /** Writes an event; it is handed out once this resolves (never, if it rejects). */
   write?: (event: SessionStreamEvent) => Promise<void>;
+  /**
+   * With a store: whether this process still holds the session (undefined), or why not — asked
+   * when a subscriber continues past the newest event, which another owner may have told.
+   */
+  confirm?: () => Promise<Error | undefined>;
   /** A recovered session's: the events its log kept, oldest first (the numbering goes on after them). */
   kept?: readonly SessionStreamEvent[];
   /** A recovered session's cells whose admission the stream told, and not their end. */
@@ -93,6 +98,7 @@ export class SessionCursor {
   readonly #subscribers = new Set<EventStream<SessionStreamEvent>>();
   readonly #source: StreamSource<SessionStreamEvent>;
   readonly #write: ((event: SessionStreamEvent) => Promise<void>) | undefined;
+  readonly #confirm: (() => Promise<Error | undefined>) | undefined;
   /** Cells whose admission was told, and not their end: one that runs again is not told again. */
   readonly #open: Set<CellId>;
   readonly #told: Map<CellId, Told>;
@@ -107,6 +113,7 @@ export class SessionCursor {
   constructor(options: SessionCursorOptions, summarize: (event: SessionStreamEvent) => SessionStreamEvent) {
     this.#summarize = summarize;
     this.#write = options.write;
+    this.#confirm = options.confirm;
     this.#open = new Set(options.open);
     this.#told = new Map(options.told);
     for (const event of options.kept ?? []) {
@@ -203,17 +210,35 @@ export class SessionCursor {
     this.#keeping = true;
     const stream = new EventStream<SessionStreamEvent>(this.#source, undefined, SESSION_STREAM_BOUND);
     if (after !== undefined) {
-      if (after > this.#published)
-        throw new CodeCellError(
-          'ERR_INVALID_REQUEST',
-          `events({ after: ${after} }): the session's newest event is ${this.#published}`,
-        );
+      if (after > this.#published) return this.#pastNewest(after, stream);
       const oldest = this.#kept[0]?.seq ?? this.#published + 1;
       if (after < oldest - 1) stream.push({ cellId: '', type: 'gap', dropped: oldest - 1 - after, seq: oldest - 1 });
       for (const event of this.#kept) if (event.seq > after) stream.push(event);
     }
     if (this.#ending === undefined) this.#subscribers.add(stream);
     else stream.close();
+    return stream;
+  }
+
+  /**
+   * A subscriber continues past the newest event: refused — but with a store another process may
+   * have adopted the session and told more, this one fenced out without knowing it yet. The
+   * store is asked first, and the stream fails with ERR_SESSION_MOVED if so (the session ends).
+   */
+  #pastNewest(after: number, stream: EventStream<SessionStreamEvent>): EventStream<SessionStreamEvent> {
+    const past = (why = ''): CodeCellError =>
+      new CodeCellError(
+        'ERR_INVALID_REQUEST',
+        `events({ after: ${after} }): the session's newest event is ${this.#published}${why}`,
+      );
+    if (this.#confirm === undefined) throw past();
+    this.#confirm().then(
+      (moved) => stream.fail(moved ?? past()),
+      (error: unknown) =>
+        stream.fail(
+          past(` (the store could not say whether another process took the session over: ${messageOf(error)})`),
+        ),
+    );
     return stream;
   }
 
