@@ -5,6 +5,7 @@
 // ended unheard (its `closed` never told). A cell's end reaches a follower once. (The second is a
 // race — the client followed the session on its new host only after the cells ran again there — that
 // a loaded machine lost and this one seldom does; the test keeps the scenario, the nemesis the odds.)
+// And a running cell's replay tells none of its output or calls again.
 import assert from 'node:assert/strict';
 import { describe, test, type TestContext } from 'node:test';
 import { HostClient, type RemoteSession } from '../host/index.js';
@@ -13,12 +14,12 @@ import type { SessionStreamEvent } from '../src/index.js';
 import { capturingLogger, followSession, LONG_WAIT, RecordingDelegate, texts, waitFor } from './helpers.js';
 
 /** Two spawned hosts, and a session kept in a store (so its stream is kept), followed from the start. */
-async function followedSession(t: TestContext, delegate: RecordingDelegate) {
+async function followedSession(t: TestContext, delegate: RecordingDelegate, tools = [{ name: 'lookup' }]) {
   const store = memoryStore();
   t.after(() => store.close());
   const client = await HostClient.spawn({ processes: 2, store, logger: capturingLogger() });
   t.after(() => client.close());
-  const session = await client.createSession(delegate, { tools: [{ name: 'lookup' }] });
+  const session = await client.createSession(delegate, { tools });
   t.after(() => session.shutdown());
   return { session, seen: followSession(t, session), store };
 }
@@ -57,6 +58,45 @@ describe('a session stream across a re-home', { timeout: 60_000 }, () => {
     assert.deepEqual(linesOf(seen, cell.cellId), ['admitted', 'toolCall', 'toolResult', 'output', 'closed']);
     assert.equal(seen.filter((event) => event.type === 'rehomed').length, 1);
     assert.equal(delegate.calls.length, 1, 'its call made once');
+  });
+
+  test('a running cell runs again elsewhere: its stream tells none of its output or calls twice', async (t) => {
+    const slow = Promise.withResolvers<number>();
+    const delegate = new RecordingDelegate({ lookup: () => 1, slow: () => slow.promise });
+    const { session, seen } = await followedSession(t, delegate, [{ name: 'lookup' }, { name: 'slow' }]);
+    const source = "text('a'); text('b' + await tools.lookup({})); notify('x'); text('c' + await tools.slow({}))";
+    const cell = await session.execute({ source }, { kind: 'yieldAfter', ms: 0 });
+    await cell.initialEvent;
+    // Told up to its second call; the host is lost while the cell waits for it.
+    await waitFor(() => linesOf(seen, cell.cellId).filter((line) => line === 'toolCall').length === 2, 30_000);
+    process.kill(session.hostPid as number, 'SIGKILL');
+    await waitFor(() => seen.some((event) => event.type === 'rehomed'), 30_000);
+    slow.resolve(7);
+    const end = await session.observe(cell.cellId, LONG_WAIT);
+    assert.deepEqual([end.kind, texts(end)], ['completed', ['a', 'b1', 'c7']]);
+    await settled(session, seen);
+    const told = seen.flatMap((event) =>
+      'cellId' in event && event.cellId === cell.cellId
+        ? [event.type === 'output' && event.item.type === 'text' ? `output ${event.item.text}` : event.type]
+        : [],
+    );
+    assert.deepEqual(told, [
+      'admitted',
+      'output a',
+      'toolCall',
+      'toolResult',
+      'output b1',
+      'notification',
+      'toolCall',
+      'replayed',
+      'toolResult',
+      'output c7',
+      'closed',
+    ]);
+    assert.deepEqual(
+      delegate.calls.map((call) => call.tool.name),
+      ['lookup', 'slow'],
+    );
   });
 
   test("a cell whose whole run was journaled, its end lost with its host: the next host's end is told", async (t) => {

@@ -101,7 +101,10 @@ export class SessionCursor {
   readonly #confirm: (() => Promise<Error | undefined>) | undefined;
   /** Cells whose admission was told, and not their end: one that runs again is not told again. */
   readonly #open: Set<CellId>;
+  /** Per open cell that runs again: what it told before, which its replay produces again (not told twice). */
   readonly #told: Map<CellId, Told>;
+  /** Per open cell, what the stream told of it so far (a kept stream's): what a replay begins from. */
+  readonly #live = new Map<CellId, Told>();
   /** Cells whose end was told (the newest ENDED_CELLS), oldest first: none is told anything again. */
   readonly #ended = new Set<CellId>();
   /** Events being written (handed out once they are), and what ends the streams after them. */
@@ -116,6 +119,8 @@ export class SessionCursor {
     this.#confirm = options.confirm;
     this.#open = new Set(options.open);
     this.#told = new Map(options.told);
+    for (const [cellId, told] of this.#told)
+      this.#live.set(cellId, { ...told, notifications: 0, calls: new Set(told.calls), results: new Set(told.results) });
     for (const event of options.kept ?? []) {
       this.#keep(event, sizeOf(event));
       if (event.type === 'closed') this.#end(event.cellId);
@@ -163,21 +168,59 @@ export class SessionCursor {
 
   /**
    * Whether the stream told the event already: the admission of a cell that runs again (on
-   * another host, or after a recovery), or what a recovered cell's replay produces again.
+   * another host, or after a recovery), or what its replay produces again there.
    */
   #toldBefore(cellId: CellId, event: CellStreamEvent | { type: 'admitted' }): boolean {
     // A cell whose end was told, run again because its end was not read yet (its host lost first).
     // Only a kept stream tells anything (and keeps count): without, this is a number.
-    if (this.#keeping && this.#ended.has(cellId)) return true;
-    if (event.type === 'admitted') {
-      if (this.#open.has(cellId)) return true;
-      this.#open.add(cellId);
-      return false;
+    if (!this.#keeping) {
+      if (event.type === 'closed') this.#open.delete(cellId);
+      return this.#admitted(cellId, event);
     }
+    if (this.#ended.has(cellId)) return true;
     if (event.type === 'closed') {
       this.#open.delete(cellId);
-      if (this.#keeping) this.#end(cellId);
-    }
+      this.#live.delete(cellId);
+      this.#end(cellId);
+    } else if (event.type === 'replayed') this.#replays(cellId);
+    if (this.#admitted(cellId, event) || this.#replayed(cellId, event)) return true;
+    this.#count(cellId, event);
+    return false;
+  }
+
+  /** Whether it is the admission of a cell told admitted already (it runs again). */
+  #admitted(cellId: CellId, event: CellStreamEvent | { type: 'admitted' }): boolean {
+    if (event.type !== 'admitted') return false;
+    if (this.#open.has(cellId)) return true;
+    this.#open.add(cellId);
+    return false;
+  }
+
+  /**
+   * The cell runs again from its journal (another host, a recovery): what it told so far its
+   * replay produces again — its output, and calls' events by id (a replay makes the same ids).
+   * Notifications its delegate got are not sent again; those a recovery read it had not (ReadLog)
+   * are kept.
+   */
+  #replays(cellId: CellId): void {
+    const live = this.#live.get(cellId);
+    if (live === undefined) return;
+    const notifications = this.#told.get(cellId)?.notifications ?? 0;
+    this.#told.set(cellId, { ...live, notifications, calls: new Set(live.calls), results: new Set(live.results) });
+  }
+
+  /** Counts an event told of an open cell (what a replay of it begins from). */
+  #count(cellId: CellId, event: CellStreamEvent | { type: 'admitted' }): void {
+    if (event.type !== 'output' && event.type !== 'toolCall' && event.type !== 'toolResult') return;
+    let live = this.#live.get(cellId);
+    if (live === undefined)
+      this.#live.set(cellId, (live = { outputs: 0, notifications: 0, calls: new Set(), results: new Set() }));
+    if (event.type === 'output') live.outputs++;
+    else (event.type === 'toolCall' ? live.calls : live.results).add(event.callId);
+  }
+
+  /** Whether a replay of the cell produced the event again (what it told before the cell ran again). */
+  #replayed(cellId: CellId, event: CellStreamEvent | { type: 'admitted' }): boolean {
     const told = this.#told.size === 0 ? undefined : this.#told.get(cellId);
     if (told === undefined) return false;
     switch (event.type) {
