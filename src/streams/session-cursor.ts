@@ -171,12 +171,12 @@ export class SessionCursor {
    * another host, or after a recovery), or what its replay produces again there.
    */
   #toldBefore(cellId: CellId, event: CellStreamEvent | { type: 'admitted' }): boolean {
-    // A cell whose end was told, run again because its end was not read yet (its host lost first).
     // Only a kept stream tells anything (and keeps count): without, this is a number.
     if (!this.#keeping) {
       if (event.type === 'closed') this.#open.delete(cellId);
       return this.#admitted(cellId, event);
     }
+    // A cell whose end was told, run again because its end was not read yet (its host lost first).
     if (this.#ended.has(cellId)) return true;
     if (event.type === 'closed') {
       this.#open.delete(cellId);
