@@ -62,6 +62,15 @@ async function anyDirectoryMcp(dir: string, tarball: string): Promise<void> {
   const mcp = new Client({ name: 'codecell-test', version: '1.0.0' });
   try {
     await mcp.connect(transport, { timeout: 150_000 });
+    // An upstream that npx starts after codecell's 5 s start-up window joins later (tools/list_changed):
+    // its tools are in exec's declarations once it has.
+    const until = Date.now() + 120_000;
+    const declared = async (): Promise<boolean> =>
+      (await mcp.listTools()).tools.some((tool) => tool.description?.includes('everything__echo') === true);
+    while (!(await declared())) {
+      assert.ok(Date.now() < until, `the upstream never joined; codecell mcp's stderr:\n${stderr}`);
+      await new Promise((resolve) => setTimeout(resolve, 500));
+    }
     const result = (await mcp.callTool(
       { name: 'exec', arguments: { source: 'text(await tools.everything__echo({ message: "from anywhere" }))' } },
       undefined,
