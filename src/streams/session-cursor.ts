@@ -76,6 +76,14 @@ export function sizeOf(event: CellStreamEvent | SessionStreamEvent): number {
   }
 }
 
+/** A copy of what was told of a cell (its own sets), with `notifications` to go with it. */
+const copyOf = (told: Told, notifications: number): Told => ({
+  outputs: told.outputs,
+  notifications,
+  calls: new Set(told.calls),
+  results: new Set(told.results),
+});
+
 /** A session stream's gap names no cell (`cellId: ''`): the dropped events may be any cell's. */
 const SESSION_STREAM_BOUND: StreamBound<SessionStreamEvent> = {
   events: UNREAD_EVENTS,
@@ -119,8 +127,7 @@ export class SessionCursor {
     this.#confirm = options.confirm;
     this.#open = new Set(options.open);
     this.#told = new Map(options.told);
-    for (const [cellId, told] of this.#told)
-      this.#live.set(cellId, { ...told, notifications: 0, calls: new Set(told.calls), results: new Set(told.results) });
+    for (const [cellId, told] of this.#told) this.#live.set(cellId, copyOf(told, 0));
     for (const event of options.kept ?? []) {
       this.#keep(event, sizeOf(event));
       if (event.type === 'closed') this.#end(event.cellId);
@@ -205,8 +212,7 @@ export class SessionCursor {
   #replays(cellId: CellId): void {
     const live = this.#live.get(cellId);
     if (live === undefined) return;
-    const notifications = this.#told.get(cellId)?.notifications ?? 0;
-    this.#told.set(cellId, { ...live, notifications, calls: new Set(live.calls), results: new Set(live.results) });
+    this.#told.set(cellId, copyOf(live, this.#told.get(cellId)?.notifications ?? 0));
   }
 
   /** Counts an event told of an open cell (what a replay of it begins from). */
