@@ -1,6 +1,5 @@
 // postgresStore against a real PostgreSQL server this file starts (postgres-server.ts): the store
-// contract, a group commit that refuses a fenced-off writer's records and keeps the others', a
-// newer schema refused, a committed append that outlives the server's crash and restart (the
+// contract (with its group commit), a newer schema refused, a committed append that outlives the server's crash and restart (the
 // store carries on), and a SessionRuntime recovered from it. Without PostgreSQL binaries here the
 // file says so in one line and skips (CI installs them: .ci/run).
 import assert from 'node:assert/strict';
@@ -41,30 +40,6 @@ function open(t: TestContext): { store: CodeCellStore; again: () => CodeCellStor
 if (skip === false) storeContract({ name: 'postgresStore', open });
 
 describe('postgresStore: a real server', { timeout: 60_000, skip }, () => {
-  test('one group commit: a fenced-off writer is refused, the others land, each in its order', async (t) => {
-    const { store, again } = open(t);
-    const other = again();
-    for (const key of ['a', 'b', 'c']) await store.create(key, 'agent-1', 1, null);
-    await new Promise((resolve) => setTimeout(resolve, 5));
-    assert.equal((await other.adopt('b', 'agent-2', 60_000))?.epoch, 2);
-    // Written in one turn: one group. 'b' at epoch 1 is fenced off.
-    const writes = await Promise.allSettled([
-      store.append('a', 1, ['a1', 'a2'], { openCells: 1, pausedCells: 0 }),
-      store.append('b', 1, ['b1']),
-      store.append('c', 1, ['c1', 'c2', 'c3']),
-    ]);
-    assert.deepEqual(
-      writes.map((write) => write.status),
-      ['fulfilled', 'rejected', 'fulfilled'],
-    );
-    assert.match(String((writes[1] as PromiseRejectedResult).reason), /session b moved/);
-    assert.deepEqual(
-      [await store.records('a'), await store.records('b'), await store.records('c')],
-      [['a1', 'a2'], [], ['c1', 'c2', 'c3']],
-    );
-    assert.equal((await store.sessions()).find((each) => each.key === 'a')?.openCells, 1);
-  });
-
   test('a database of a newer schema is refused, and left as it was', async (t) => {
     const { store, url } = open(t);
     await store.sessions();

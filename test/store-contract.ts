@@ -100,6 +100,32 @@ export function storeContract(kind: StoreKind): void {
       });
     });
 
+    test('appends made at once: a fenced-off writer is refused, the others land, each in its order', async (t) => {
+      const { store, again } = kind.open(t);
+      const other = again?.() ?? store;
+      for (const key of ['a', 'b', 'c']) await store.create(key, 'agent-1', 1, null);
+      await pastLease(1);
+      assert.equal((await other.adopt('b', 'agent-2', 60_000))?.epoch, 2);
+      // Made in one turn (a store may commit them together). 'b' at epoch 1 is fenced off.
+      const writes = await Promise.allSettled([
+        store.append('c', 1, ['c1', 'c2', 'c3']),
+        store.append('a', 1, ['a1', 'a2'], { openCells: 2, pausedCells: 0 }),
+        store.append('b', 1, ['b1']),
+        store.append('a', 1, ['a3'], { openCells: 1, pausedCells: 1 }),
+      ]);
+      assert.deepEqual(
+        writes.map((write) => write.status),
+        ['fulfilled', 'fulfilled', 'rejected', 'fulfilled'],
+      );
+      assert.match(String((writes[2] as PromiseRejectedResult).reason), /session b moved/);
+      assert.deepEqual(
+        [await store.records('a'), await store.records('b'), await store.records('c')],
+        [['a1', 'a2', 'a3'], [], ['c1', 'c2', 'c3']],
+      );
+      const a = (await store.sessions()).find((each) => each.key === 'a');
+      assert.deepEqual([a?.openCells, a?.pausedCells], [1, 1]);
+    });
+
     test('bad arguments are refused with what is wrong; a closed store says so', async (t) => {
       const { store } = kind.open(t);
       await assert.rejects(store.create('two words', 'a', 1_000, null), {

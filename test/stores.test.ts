@@ -1,10 +1,12 @@
 // SPEC §16's stores, each against one contract: a lease per session whose epoch fences off a
 // former owner (ERR_SESSION_MOVED), write-ahead records kept in order and all-or-none, the sessions
 // listed with their summary. SQLite for real: a file in a temp folder, two connections to it, a
-// committed write that outlives a kill -9, a file of a newer schema refused.
+// committed write that outlives a kill -9, appends of one turn in one commit, a file of a newer
+// schema refused.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
+import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { DatabaseSync } from 'node:sqlite';
@@ -67,6 +69,23 @@ describe('sqliteStore: a real file', { timeout: 30_000 }, () => {
     assert.deepEqual(
       (await store.sessions()).map(({ key, owner, openCells, metadata }) => ({ key, owner, openCells, metadata })),
       [{ key: 'crash', owner: 'agent-a', openCells: 1, metadata: { n: 1 } }],
+    );
+  });
+
+  test('appends made in one turn after its first share one commit: fewer log frames than appends', async (t) => {
+    const path = join(tempFolder(t, 'codecell-sqlite-'), 'sessions.db');
+    const store = sqliteStore({ path });
+    t.after(() => store.close());
+    const keys = Array.from({ length: 16 }, (_, i) => `s${i}`);
+    for (const key of keys) await store.create(key, 'agent-a', 60_000, null);
+    // Each commit adds at least one frame (a page and its header) to the write-ahead log file.
+    const before = statSync(`${path}-wal`).size;
+    await Promise.all(keys.map((key) => store.append(key, 1, [`{"in":"${key}"}`], { openCells: 1, pausedCells: 0 })));
+    const frames = (statSync(`${path}-wal`).size - before) / (4096 + 24);
+    assert.ok(frames >= 1 && frames <= 4, `16 appends wrote ${frames} frames`);
+    assert.deepEqual(
+      await Promise.all(keys.map((key) => store.records(key))),
+      keys.map((key) => [`{"in":"${key}"}`]),
     );
   });
 

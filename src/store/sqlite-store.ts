@@ -2,7 +2,9 @@
 // install. WAL with synchronous=NORMAL: a committed write is in the file's log before the call
 // returns, so it survives a kill -9 of the process (not a power cut before the OS wrote it out).
 // Processes of one machine may share the file: each write is one IMMEDIATE transaction, and the
-// epoch check inside it is what fences a former owner off.
+// epoch check inside it is what fences a former owner off. The first append of a turn of the event
+// loop is committed at once; those made after it in the same turn (concurrent calls of many
+// sessions) wait for the turn's end and share one commit.
 import type { DatabaseSync, StatementSync } from 'node:sqlite';
 import { CodeCellError, invalidRequest } from '../errors.js';
 import { checkedStore, type StoreBackend, type StoredSessionRow } from './checked-store.js';
@@ -62,12 +64,27 @@ type Statements = Record<
   StatementSync
 >;
 
+/** A write of records under an epoch. */
+interface Write {
+  key: string;
+  epoch: number;
+  records: readonly string[];
+  summary: SessionSummary | undefined;
+}
+
+/** An append waiting for its group's commit. */
+interface Append extends Write {
+  done: PromiseWithResolvers<void>;
+}
+
 class SqliteBackend implements StoreBackend {
   readonly name: string;
   readonly #db: DatabaseSync;
   readonly #sql: Statements;
   /** Each session's open and paused cells as last written here (an unchanged summary is not written again). */
   readonly #summaries = new Map<string, string>();
+  /** Once an append was committed in this turn, those made after it, committed together at its end. */
+  #group: Append[] | undefined;
 
   constructor(db: DatabaseSync, path: string) {
     this.name = `sqlite ${path}`;
@@ -127,22 +144,23 @@ class SqliteBackend implements StoreBackend {
     records: readonly string[],
     summary: SessionSummary | undefined,
     replace: boolean,
-  ): void {
-    const figures = summary === undefined ? undefined : `${summary.openCells}/${summary.pausedCells}`;
-    const changed = summary !== undefined && figures !== this.#summaries.get(key);
-    this.#write(() => {
-      this.#epochOf(key, epoch);
-      let seq = (this.#sql.lastSeq.get(key) as { seq: number }).seq + 1;
-      if (replace) this.#sql.clear.run(key);
-      for (const record of records) this.#sql.insertRecord.run(key, seq++, record);
-      if (changed) this.#sql.summary.run(summary.openCells, summary.pausedCells, key);
-    });
-    if (!changed) return;
-    if (this.#summaries.size >= 10_000) this.#summaries.clear(); // a bound: forgetting costs one update
-    this.#summaries.set(key, figures as string);
+  ): Promise<void> | void {
+    if (replace) {
+      this.#flush();
+      return this.#commitNow({ key, epoch, records, summary }, true);
+    }
+    if (this.#group === undefined) {
+      this.#group = [];
+      setImmediate(() => this.#flush());
+      return this.#commitNow({ key, epoch, records, summary }, false);
+    }
+    const append = { key, epoch, records, summary, done: Promise.withResolvers<void>() };
+    this.#group.push(append);
+    return append.done.promise;
   }
 
   records(key: string): string[] | undefined {
+    this.#flush();
     return this.#transaction('BEGIN', () =>
       this.#sql.session.get(key) === undefined
         ? undefined
@@ -159,6 +177,7 @@ class SqliteBackend implements StoreBackend {
       paused_cells: number;
       metadata: string | null;
     };
+    this.#flush();
     return (this.#sql.sessions.all() as Row[]).map((row) => ({
       key: row.key,
       owner: row.owner,
@@ -171,7 +190,8 @@ class SqliteBackend implements StoreBackend {
 
   remove(key: string, epoch: number): void {
     this.#write(() => {
-      this.#epochOf(key, epoch);
+      const moved = this.#moved(key, epoch);
+      if (moved !== undefined) throw moved;
       this.#sql.clear.run(key);
       this.#sql.removeSession.run(key);
       this.#summaries.delete(key);
@@ -179,17 +199,76 @@ class SqliteBackend implements StoreBackend {
   }
 
   close(): void {
+    this.#flush();
     this.#db.close();
   }
 
-  /** Throws unless `epoch` is still the session's (inside a write). */
-  #epochOf(key: string, epoch: number): void {
+  /** Why a write under `epoch` is refused (inside a transaction): undefined while it is the session's. */
+  #moved(key: string, epoch: number): Error | undefined {
     const row = this.#sql.session.get(key) as { epoch: number } | undefined;
-    if (row === undefined || row.epoch !== epoch) throw sessionMoved(key, epoch, row?.epoch);
+    return row === undefined || row.epoch !== epoch ? sessionMoved(key, epoch, row?.epoch) : undefined;
   }
 
-  /** Runs `work` in one IMMEDIATE transaction: all of it is committed, or none. */
+  /** Commits the appends waiting (each other write does so first: the order they were made in holds). */
+  #flush(): void {
+    const group = this.#group;
+    this.#group = undefined;
+    if (group === undefined || group.length === 0) return;
+    let refused: Map<Write, Error>;
+    try {
+      refused = this.#commit(group, false);
+    } catch (error) {
+      for (const append of group) append.done.reject(error);
+      return;
+    }
+    for (const append of group) {
+      const error = refused.get(append);
+      if (error === undefined) append.done.resolve();
+      else append.done.reject(error);
+    }
+  }
+
+  /** Commits `write` on its own (no append waiting before it); throws sessionMoved when refused. */
+  #commitNow(write: Write, replace: boolean): void {
+    const [refused] = this.#commit([write], replace).values();
+    if (refused !== undefined) throw refused;
+  }
+
+  /**
+   * Writes each of `writes` whose epoch is still its session's (`replace`: in place of its log),
+   * in one transaction; returns those refused (sessionMoved), or throws when nothing could be.
+   */
+  #commit(writes: readonly Write[], replace: boolean): Map<Write, Error> {
+    const refused = new Map<Write, Error>();
+    const seqs = new Map<string, number>();
+    const summaries = new Map<string, string>();
+    this.#transaction('BEGIN IMMEDIATE', () => {
+      for (const write of writes) {
+        const { key, epoch, records, summary } = write;
+        const moved = this.#moved(key, epoch);
+        if (moved !== undefined) {
+          refused.set(write, moved);
+          continue;
+        }
+        let seq = seqs.get(key) ?? (this.#sql.lastSeq.get(key) as { seq: number }).seq + 1;
+        if (replace) this.#sql.clear.run(key);
+        for (const record of records) this.#sql.insertRecord.run(key, seq++, record);
+        seqs.set(key, seq);
+        if (summary === undefined) continue;
+        const figures = `${summary.openCells}/${summary.pausedCells}`;
+        if (figures === (summaries.get(key) ?? this.#summaries.get(key))) continue;
+        this.#sql.summary.run(summary.openCells, summary.pausedCells, key);
+        summaries.set(key, figures);
+      }
+    });
+    if (this.#summaries.size + summaries.size > 10_000) this.#summaries.clear(); // a bound: forgetting costs one update
+    for (const [key, figures] of summaries) this.#summaries.set(key, figures);
+    return refused;
+  }
+
+  /** Runs `work` in one IMMEDIATE transaction, after the appends waiting: all of it is committed, or none. */
   #write<T>(work: () => T): T {
+    this.#flush();
     return this.#transaction('BEGIN IMMEDIATE', work);
   }
 
