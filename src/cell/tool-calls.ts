@@ -156,8 +156,11 @@ export class ToolCalls {
               signal.throwIfAborted();
               return direct(signal);
             });
+    // An outcome the cell no longer takes (it ended: a shutdown gives up 10 000 calls at once) is
+    // dropped before its text is made.
     callbacks.callTool(invoke, {
       value: (value) => {
+        if (!this.#wanted(callId)) return;
         let payload: string;
         try {
           payload = resultText(name, value, limits.maxToolResultBytes);
@@ -168,6 +171,7 @@ export class ToolCalls {
         this.#settle(callId, true, payload);
       },
       error: (error: unknown) => {
+        if (!this.#wanted(callId)) return;
         if (!isCellInterrupt(error))
           return this.#settle(callId, false, toolErrorText(error, limits.maxToolErrorBytes), errorKindOf(error));
         const refused = this.#options.interrupt({ callId, tool: toolRef, input }, error.payload);
@@ -243,11 +247,16 @@ export class ToolCalls {
     return input;
   }
 
+  /** Whether the cell still takes the call's outcome (after it ended, outcomes are abandoned). */
+  #wanted(callId: string): boolean {
+    return this.#options.accepting() && this.#outstanding.has(callId);
+  }
+
   #settle(callId: string, ok: boolean, payload: string, errorKind = ''): void {
     const ahead = this.#options.writeAhead;
     if (ahead === undefined) return this.#deliver(callId, ok, payload, errorKind);
     // After the cell ended, results are abandoned: nothing is recorded (nor delivered).
-    if (!this.#options.accepting() || !this.#outstanding.has(callId)) return;
+    if (!this.#wanted(callId)) return;
     // With a store, the cell takes the outcome once its record is durable (never, if it cannot be).
     ahead.answered(this.#options.cellId, callId, ok, payload, errorKind).then(
       () => this.#deliver(callId, ok, payload, errorKind),
@@ -258,7 +267,7 @@ export class ToolCalls {
   #deliver(callId: string, ok: boolean, payload: string, errorKind: string): void {
     // After the cell ended, results are abandoned: no event, no delivery.
     const inputBytes = this.#outstanding.get(callId);
-    if (!this.#options.accepting() || inputBytes === undefined) return;
+    if (inputBytes === undefined || !this.#options.accepting()) return;
     this.#outstanding.delete(callId);
     this.#inputBytes -= inputBytes;
     this.#options.settle(callId, ok, payload, errorKind);
