@@ -145,6 +145,8 @@ for (const kind of stores) {
         },
       );
       assert.equal(charged.idempotencyKey, `chat-2:2:${charged.callId}`);
+      // Made again once its `started` record is durable (with SQLite, maybe at the end of this turn).
+      await waitFor(() => second.calls.length > 0);
       assert.deepEqual(
         second.calls.map((call) => [call.tool.name, call.idempotencyKey]),
         [['rate', rated.idempotencyKey]],
