@@ -18,6 +18,19 @@ type Awaitable<T> = T | Promise<T>;
 /** A session as a backend lists it: its metadata as the JSON text it was given. */
 export type StoredSessionRow = Omit<StoredSessionInfo, 'metadata'> & { metadata: string | null };
 
+/** Records written to a session under an epoch (a backend's write, its arguments checked). */
+export interface StoreWrite {
+  key: string;
+  epoch: number;
+  records: readonly string[];
+  summary: SessionSummary | undefined;
+}
+
+/** An append waiting for the group commit it goes in (a backend that commits appends together). */
+export interface WaitingAppend extends StoreWrite {
+  done: PromiseWithResolvers<void>;
+}
+
 /** A store's own part, its arguments checked (see CodeCellStore for what each does). */
 export interface StoreBackend {
   readonly name: string;

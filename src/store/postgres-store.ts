@@ -5,7 +5,7 @@
 // whatever their sessions; each append's epoch is checked in that statement, row by row, so a
 // fenced-off writer's records are refused without failing the others'.
 import { CodeCellError, invalidRequest } from '../errors.js';
-import { checkedStore, type StoreBackend, type StoredSessionRow } from './checked-store.js';
+import { checkedStore, type StoreBackend, type StoredSessionRow, type WaitingAppend } from './checked-store.js';
 import {
   newerSchema,
   sessionMoved,
@@ -50,15 +50,6 @@ const MIGRATIONS: readonly string[][] = [
   [], // version 2 changed SQLite's layout only
 ];
 
-/** An append waiting for the next group commit. */
-interface Append {
-  key: string;
-  epoch: number;
-  records: readonly string[];
-  summary: SessionSummary | undefined;
-  done: PromiseWithResolvers<void>;
-}
-
 /**
  * The group commit: each append's session row updated where its epoch holds, and its records
  * inserted after it in order; it returns the keys whose epoch held.
@@ -86,7 +77,7 @@ class PostgresBackend implements StoreBackend {
   readonly #own: boolean;
   /** The schema, made or checked once before the first statement. */
   #ready: Promise<void> | undefined;
-  #next: Append[] = [];
+  #next: WaitingAppend[] = [];
   #writing: Promise<void> = Promise.resolve();
 
   constructor(pool: PostgresPool, own: boolean, name: string) {
@@ -137,7 +128,7 @@ class PostgresBackend implements StoreBackend {
     replace: boolean,
   ): Promise<void> {
     if (replace) return this.#rewrite(key, epoch, records, summary);
-    const append: Append = { key, epoch, records, summary, done: Promise.withResolvers<void>() };
+    const append: WaitingAppend = { key, epoch, records, summary, done: Promise.withResolvers<void>() };
     this.#next.push(append);
     // One group at a time: what arrives meanwhile goes in the next.
     if (this.#next.length === 1) this.#writing = this.#writing.then(() => this.#commit());

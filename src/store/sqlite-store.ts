@@ -7,7 +7,13 @@
 // sessions) wait for the turn's end and share one commit.
 import type { DatabaseSync, StatementSync } from 'node:sqlite';
 import { CodeCellError, invalidRequest } from '../errors.js';
-import { checkedStore, type StoreBackend, type StoredSessionRow } from './checked-store.js';
+import {
+  checkedStore,
+  type StoreBackend,
+  type StoredSessionRow,
+  type StoreWrite,
+  type WaitingAppend,
+} from './checked-store.js';
 import {
   newerSchema,
   sessionMoved,
@@ -64,19 +70,6 @@ type Statements = Record<
   StatementSync
 >;
 
-/** A write of records under an epoch. */
-interface Write {
-  key: string;
-  epoch: number;
-  records: readonly string[];
-  summary: SessionSummary | undefined;
-}
-
-/** An append waiting for its group's commit. */
-interface Append extends Write {
-  done: PromiseWithResolvers<void>;
-}
-
 class SqliteBackend implements StoreBackend {
   readonly name: string;
   readonly #db: DatabaseSync;
@@ -84,7 +77,7 @@ class SqliteBackend implements StoreBackend {
   /** Each session's open and paused cells as last written here (an unchanged summary is not written again). */
   readonly #summaries = new Map<string, string>();
   /** Once an append was committed in this turn, those made after it, committed together at its end. */
-  #group: Append[] | undefined;
+  #group: WaitingAppend[] | undefined;
 
   constructor(db: DatabaseSync, path: string) {
     this.name = `sqlite ${path}`;
@@ -214,7 +207,7 @@ class SqliteBackend implements StoreBackend {
     const group = this.#group;
     this.#group = undefined;
     if (group === undefined || group.length === 0) return;
-    let refused: Map<Write, Error>;
+    let refused: Map<StoreWrite, Error>;
     try {
       refused = this.#commit(group, false);
     } catch (error) {
@@ -229,7 +222,7 @@ class SqliteBackend implements StoreBackend {
   }
 
   /** Commits `write` on its own (no append waiting before it); throws sessionMoved when refused. */
-  #commitNow(write: Write, replace: boolean): void {
+  #commitNow(write: StoreWrite, replace: boolean): void {
     const [refused] = this.#commit([write], replace).values();
     if (refused !== undefined) throw refused;
   }
@@ -238,8 +231,8 @@ class SqliteBackend implements StoreBackend {
    * Writes each of `writes` whose epoch is still its session's (`replace`: in place of its log),
    * in one transaction; returns those refused (sessionMoved), or throws when nothing could be.
    */
-  #commit(writes: readonly Write[], replace: boolean): Map<Write, Error> {
-    const refused = new Map<Write, Error>();
+  #commit(writes: readonly StoreWrite[], replace: boolean): Map<StoreWrite, Error> {
+    const refused = new Map<StoreWrite, Error>();
     const seqs = new Map<string, number>();
     const summaries = new Map<string, string>();
     this.#transaction('BEGIN IMMEDIATE', () => {
