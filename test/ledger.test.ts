@@ -193,6 +193,16 @@ test('what the host sends past the client’s figures, or out of turn, is the ho
       /names tool-4's answer, which this client did not give/,
     ],
     [
+      'an answer named twice',
+      (l) => {
+        l.served(call('1', 6));
+        l.answered('1', 'tool-6', { result: 6 }, 11, '6');
+        l.journaled('1', undefined, { deliveries: ['tool-6'] });
+        l.journaled('1', undefined, { deliveries: ['tool-6'] });
+      },
+      /names tool-6's answer, which this client did not give/,
+    ],
+    [
       'a tool/invoke of a tool the cell does not have',
       (l) => l.served(call('1', 5, 'drop')),
       /tool-5 calls a tool the cell does not have/,

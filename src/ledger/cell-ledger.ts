@@ -8,10 +8,19 @@
 // doubt after a recovery (`inDoubt`). Its bounds are this client's own figures.
 import type { JournalDelivery, JournaledCall } from '../cell/journal.js';
 import { byteLength } from '../json.js';
-import type { PausedCellSnapshot, ReplayableCell, ReplayStart } from '../session/snapshot.js';
+import type { PausedCellSnapshot, ReplayableCell } from '../session/snapshot.js';
 import type { CallOutcome, CellEvent, CellId, NestedToolCall, ToolCallRecord } from '../types.js';
-import { CallRecord, inDoubt, inputOf, listedOutcome, pauseOf, toolRef, type LedgerCall } from './ledger-call.js';
-import { BrokeBound, type PartDelivery, type PartUpdate } from './ledger-parts.js';
+import {
+  asDelivery,
+  CallRecord,
+  inDoubt,
+  inputOf,
+  listedOutcome,
+  pauseOf,
+  toolRef,
+  type LedgerCall,
+} from './ledger-call.js';
+import { BrokeBound, type LedgerBudget, type LedgerStart, type PartDelivery, type PartUpdate } from './ledger-parts.js';
 
 /** What an entry costs of a ledger's bound besides its text (as a host counts its journal). */
 const ENTRY_BYTES = 32;
@@ -23,17 +32,6 @@ const READING_BYTES = 16;
  * host/catastrophe); this one stops a cell that takes its hosts down some other way.
  */
 export const MAX_CELL_MOVES = 8;
-
-/** A cell's own limits as this client set them: what bounds what it keeps of the cell. */
-export interface LedgerBudget {
-  journalMaxBytes: number;
-  maxSourceBytes: number;
-}
-
-/** What the cell runs: as its host said (its stored values by commit), or as this client restored it. */
-export type LedgerStart = Omit<ReplayStart, 'storedAt'> & {
-  stored: { commit: number } | { values: Record<string, string> | null };
-};
 
 export class CellLedger {
   readonly cellId: CellId;
@@ -50,7 +48,8 @@ export class CellLedger {
   };
   readonly #clock: number[] = [];
   readonly #calls = new CallRecord();
-  readonly #deliveries: JournalDelivery[] = [];
+  /** What entered the cell, in order: a call this client answered stands for its own delivery. */
+  readonly #deliveries: (JournalDelivery | LedgerCall)[] = [];
   /** Outcomes held for a paused cell restored from a snapshot (they go in when it runs again). */
   #held: JournalDelivery[] = [];
   /** Bytes of what the host sent, and of the answers kept besides. */
@@ -133,11 +132,10 @@ export class CellLedger {
    * JSON text the cell made (V8's JSON, parsed and written again, is the same text).
    */
   served(call: NestedToolCall): void {
-    const tool = call.tool.namespace === undefined ? { name: call.tool.name } : { ...call.tool };
     const known = this.#calls.get(call.callId);
     if (known !== undefined) {
       known.state = 'served';
-      known.tool = tool;
+      known.tool = toolRef(call.tool);
       return;
     }
     if (!this.#journal.kept) {
@@ -145,7 +143,7 @@ export class CellLedger {
       this.#calls.add({
         callId: call.callId,
         index: -1,
-        tool,
+        tool: toolRef(call.tool),
         inputJson: undefined,
         input: call.input,
         state: 'served',
@@ -153,11 +151,13 @@ export class CellLedger {
       return this.#boundRecord();
     }
     const tools = this.#start?.tools ?? [];
-    const index = tools.findIndex((each) => each.name === tool.name && each.namespace === tool.namespace);
+    const { name, namespace } = call.tool;
+    const index = tools.findIndex((each) => each.name === name && each.namespace === namespace);
     if (index < 0) throw new BrokeBound(`cell ${this.cellId}'s ${call.callId} calls a tool the cell does not have`);
     const inputJson = JSON.stringify(call.input) ?? '';
     this.#hostBytes += inputJson.length + call.callId.length + ENTRY_BYTES;
-    this.#calls.add({ callId: call.callId, index, tool, inputJson, input: undefined, state: 'served' });
+    // Its tool is the cell's tools[index] (what `lost` lists).
+    this.#calls.add({ callId: call.callId, index, tool: undefined, inputJson, input: undefined, state: 'served' });
     this.#checkBound();
   }
 
@@ -280,7 +280,7 @@ export class CellLedger {
     const journal = {
       seed,
       clock: this.#clock,
-      deliveries: this.#deliveries,
+      deliveries: this.#deliveries.map(asDelivery),
       calls,
       outputs: this.#outputs,
       notifications: this.#notifications,
@@ -332,29 +332,28 @@ export class CellLedger {
     const call = this.#calls.get(callId);
     if (call === undefined)
       throw new BrokeBound(`cell ${this.cellId}'s journal delivers ${callId}, a call it does not hold`);
-    // By reference: the result this client answered the call with, as the cell took it.
-    const delivery: JournalDelivery =
-      typeof sent !== 'string' && sent.kind === 'settle'
-        ? sent
-        : { kind: 'settle', callId, ok: true, payload: this.#answerOf(call), errorKind: '' };
-    this.#deliveries.push(delivery);
-    this.#hostBytes += delivery.payload.length + delivery.callId.length + ENTRY_BYTES;
+    // By reference: the result this client answered the call with, as the cell took it. The call
+    // is the delivery then (its result text the payload): no entry is made per call.
+    const own = typeof sent === 'string' || sent.kind !== 'settle';
+    const payload = own ? this.#answerOf(call) : sent.payload;
+    this.#deliveries.push(own ? call : sent);
+    this.#hostBytes += payload.length + callId.length + ENTRY_BYTES;
     // Its text is the delivery's now: the answer kept for it goes.
     this.#answerBytes -= call.answerBytes;
     call.answer = undefined;
-    call.resultText = undefined;
+    if (!own) call.resultText = undefined;
     call.answerBytes = 0;
     call.pauses = undefined;
     call.inDoubt = undefined;
     call.state = 'delivered';
-    if (call.outcome === 'pending') call.outcome = delivery.ok ? 'returned' : 'threw';
+    if (call.outcome === 'pending') call.outcome = own || sent.ok ? 'returned' : 'threw';
     if (this.#held.length > 0)
-      this.#held = this.#held.filter((held) => held.kind !== 'settle' || held.callId !== delivery.callId);
+      this.#held = this.#held.filter((held) => held.kind !== 'settle' || held.callId !== callId);
   }
 
   /** The result text this client answered the call with (a host that names another answer broke the protocol). */
   #answerOf(call: LedgerCall): string {
-    if (call.resultText === undefined)
+    if (call.resultText === undefined || call.state === 'delivered')
       throw new BrokeBound(
         `cell ${this.cellId}'s journal names ${call.callId}'s answer, which this client did not give`,
       );

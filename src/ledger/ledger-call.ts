@@ -1,6 +1,7 @@
 // One call in a cell's ledger (cell-ledger.ts): where it stands, what the delegate did and
 // answered, and whether it asked to pause the cell; and the cell's calls in order (CallRecord).
 import type { QueuedPause } from '../cell/cell.js';
+import type { JournalDelivery } from '../cell/journal.js';
 import type { CallOutcome, JsonValue, ToolCallRecord } from '../types.js';
 
 export const toolRef = ({ name, namespace }: { name: string; namespace?: string }): ToolCallRecord['tool'] =>
@@ -29,12 +30,12 @@ export interface LedgerCall {
    * The delegate asked to pause the cell at this call (a CellInterrupt's payload, JSON text): a
    * cell that runs again elsewhere pauses there in turn.
    */
-  pauses?: string;
+  pauses: string | undefined;
   /**
    * A recovery found it in doubt (started, no outcome; not idempotent): the cell pauses there
    * (`reason: 'inDoubt'`) wherever it runs again, until it is settled.
    */
-  inDoubt?: true;
+  inDoubt: true | undefined;
 }
 
 /** The delegate got the call, its outcome is not known, and it pauses nothing (yet): in doubt after a recovery. */
@@ -65,6 +66,12 @@ export const inputOf = (call: LedgerCall): JsonValue | undefined =>
       ? undefined
       : (JSON.parse(call.inputJson) as JsonValue);
 
+/** A delivery as the journal lists it; a call stands for the answer this client gave it (cell-ledger.ts). */
+export const asDelivery = (entry: JournalDelivery | LedgerCall): JournalDelivery =>
+  'kind' in entry
+    ? entry
+    : { kind: 'settle', callId: entry.callId, ok: true, payload: entry.resultText ?? '', errorKind: '' };
+
 /** How many calls the record of a cell without a journal lists (the oldest answered ones go first). */
 export const MAX_RECORDED_CALLS = 1_000;
 
@@ -92,9 +99,25 @@ export class CallRecord {
     return this.#byId.get(callId);
   }
 
-  /** A new call, still pending. */
-  add(entry: Omit<LedgerCall, 'outcome' | 'answer' | 'resultText' | 'answerBytes'>): void {
-    const call: LedgerCall = { ...entry, outcome: 'pending', answer: undefined, resultText: undefined, answerBytes: 0 };
+  /**
+   * A new call, still pending. Every call has every field from the start (one object shape for
+   * all: a field set later does not reshape it).
+   */
+  add(entry: Pick<LedgerCall, 'callId' | 'index' | 'tool' | 'inputJson' | 'input' | 'state'>): void {
+    const call: LedgerCall = {
+      callId: entry.callId,
+      index: entry.index,
+      tool: entry.tool,
+      inputJson: entry.inputJson,
+      input: entry.input,
+      state: entry.state,
+      outcome: 'pending',
+      answer: undefined,
+      resultText: undefined,
+      answerBytes: 0,
+      pauses: undefined,
+      inDoubt: undefined,
+    };
     this.#calls.push(call);
     this.#byId.set(call.callId, call);
   }

@@ -4,6 +4,17 @@
 import type { JournalDelivery, JournalUpdate } from '../cell/journal.js';
 import type { ReplayStart } from '../session/snapshot.js';
 
+/** A cell's own limits as this client set them: what bounds what it keeps of the cell. */
+export interface LedgerBudget {
+  journalMaxBytes: number;
+  maxSourceBytes: number;
+}
+
+/** What the cell runs: as its host said (its stored values by commit), or as this client restored it. */
+export type LedgerStart = Omit<ReplayStart, 'storedAt'> & {
+  stored: { commit: number } | { values: Record<string, string> | null };
+};
+
 /** A part broke a bound of the ledger's, or said what it may not: its source is not trusted further. */
 export class BrokeBound extends Error {}
 

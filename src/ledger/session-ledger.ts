@@ -18,8 +18,8 @@ import type {
   ToolDefinition,
 } from '../types.js';
 import type { LogRecord } from './log-record.js';
-import { CellLedger, type LedgerBudget } from './cell-ledger.js';
-import { BrokeBound, type PartStart, type PartUpdate } from './ledger-parts.js';
+import { CellLedger } from './cell-ledger.js';
+import { BrokeBound, type LedgerBudget, type PartStart, type PartUpdate } from './ledger-parts.js';
 import { StoredHistory } from './stored-history.js';
 
 /** The limits whose figures bound what this client keeps of a session (its own, never a host's). */
@@ -163,10 +163,16 @@ export class SessionLedger {
   /** cell/journal (or a delegate call's `journal`): what the cell runs, or what it consumed since. */
   journaled(cellId: CellId, start: PartStart | undefined, update: PartUpdate | undefined): void {
     // Nothing waits on it but what comes after it in the log: it goes with the next write.
-    this.#record(
-      { t: 'journal', cellId, ...(start === undefined ? {} : { start }), ...(update === undefined ? {} : { update }) },
-      true,
-    );
+    if (this.#log !== undefined)
+      this.#record(
+        {
+          t: 'journal',
+          cellId,
+          ...(start === undefined ? {} : { start }),
+          ...(update === undefined ? {} : { update }),
+        },
+        true,
+      );
     const ledger = this.#cells.get(cellId) ?? this.#expected(cellId);
     if (ledger === undefined) return; // a cell whose end this client has read: nothing is kept of it
     if (start !== undefined) {
@@ -191,6 +197,7 @@ export class SessionLedger {
   /** The delegate is about to serve the cell's call. */
   served(call: NestedToolCall): void {
     (this.#cells.get(call.cellId) ?? this.#expected(call.cellId, false))?.served(call);
+    if (this.#log === undefined) return;
     const { cellId, callId, tool, input, idempotencyKey } = call;
     this.#record({ t: 'started', cellId, callId, tool, input, idempotencyKey });
   }
@@ -201,9 +208,11 @@ export class SessionLedger {
 
   answered(cellId: CellId, callId: string, answer: CallOutcome, bytes: number, resultText?: string): void {
     // Recorded first: a cell running again elsewhere is sent it once `written` (CellReplays).
-    const ok = 'result' in answer;
-    const payload = ok ? (resultText ?? (toJsonText(answer.result) || '')) : answer.error;
-    this.#record({ t: 'outcome', cellId, callId, ok, payload, errorKind: '' });
+    if (this.#log !== undefined) {
+      const ok = 'result' in answer;
+      const payload = ok ? (resultText ?? (toJsonText(answer.result) || '')) : answer.error;
+      this.#record({ t: 'outcome', cellId, callId, ok, payload, errorKind: '' });
+    }
     this.#cells.get(cellId)?.answered(callId, answer, bytes, resultText);
   }
 
