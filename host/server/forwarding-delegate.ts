@@ -31,7 +31,19 @@ export function forwardingDelegate(
   const { journalOf = () => undefined, traceOf = () => undefined, answered } = cells;
   // Given up with the cell's signal: one cell/cancel for all the cell's calls of the method.
   const forward = (call: DelegateCall) => {
-    const decode = DECODERS.get(call) as Decode;
+    const plain = DECODERS.get(call) as Decode;
+    // A tool call's value answered is what the cell gets: the mirror names it, not sends it back.
+    const decode: Decode =
+      answered === undefined || call !== DelegateCalls.invokeTool
+        ? plain
+        : {
+            result: (result, params) => {
+              const { cellId, callId } = (params as { call: { cellId: CellId; callId: string } }).call;
+              answered(cellId, callId);
+              return plain.result(result, params);
+            },
+            error: plain.error,
+          };
     const method = call.method.name as 'tool/invoke' | 'cell/notify';
     return (value: { cellId: string; callId?: string }, signal: AbortSignal): Promise<unknown> => {
       const cancelAll = (): void => host.rpc.notify(Methods.cellCancel, { sessionId, cellId: value.cellId, method });
@@ -47,12 +59,7 @@ export function forwardingDelegate(
       const callId = call === DelegateCalls.invokeTool ? value.callId : undefined;
       const journal = journalOf(cellId, callId);
       if (journal !== undefined) (params as { journal?: CellJournalPart }).journal = journal;
-      // A tool call's value answered is what the cell gets: the mirror names it, not sends it back.
-      const decoded =
-        answered === undefined || callId === undefined
-          ? decode
-          : { result: (result: unknown) => (answered(cellId, callId), decode.result(result)), error: decode.error };
-      return host.rpc.request(call.method, params, { signal, cancelAll, decode: decoded });
+      return host.rpc.request(call.method, params, { signal, cancelAll, decode });
     };
   };
   const forwarders = Object.entries(DelegateCalls).map(([name, call]) => [name, forward(call)]);
@@ -62,7 +69,7 @@ export function forwardingDelegate(
   return delegate as unknown as SessionRuntimeDelegate;
 }
 
-type Decode = { result(result: unknown): unknown; error(error: RpcError): Error };
+type Decode = { result(result: unknown, params: unknown): unknown; error(error: RpcError): Error };
 
 /**
  * What a delegate call resolves with, read from the answer as it arrives: the delegate's value

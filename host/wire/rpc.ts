@@ -48,8 +48,11 @@ export interface RequestOptions {
    * `$/cancelRequest` each (the peer forgets them unanswered: cell/cancel).
    */
   cancelAll?: () => void;
-  /** Turns the answer into what the request resolves or rejects with, as it is read (no promise hop after). */
-  decode?: { result(result: unknown): unknown; error(error: RpcError): unknown };
+  /**
+   * Turns the answer into what the request resolves or rejects with, as it is read (no promise hop
+   * after); `params`: the request's own (one decoder serves many requests).
+   */
+  decode?: { result(result: unknown, params: unknown): unknown; error(error: RpcError): unknown };
   /**
    * Sent at once, not with the rest of its turn: a request whose caller goes on with work of its
    * own in the same turn (a shutdown aborting 10 000 calls) that the peer need not wait for.
@@ -318,7 +321,7 @@ export class RpcConnection {
     if (outgoing === undefined) return; // given up on: its answer is dropped
     const { decode } = outgoing;
     if (!('error' in message))
-      return outgoing.resolve(decode === undefined ? message.result : decode.result(message.result));
+      return outgoing.resolve(decode === undefined ? message.result : decode.result(message.result, outgoing.params));
     const error = isRecord(message.error) ? message.error : {};
     const failure = new RpcError(
       typeof error.code === 'number' ? error.code : JsonRpcErrors.internalError,

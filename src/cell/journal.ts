@@ -173,13 +173,11 @@ export class CellJournal {
         deliveries.push(this.delivery(position));
       update.deliveries = deliveries;
     }
-    Object.assign(mark, {
-      clock: this.clock.length,
-      calls: this.#callIds.length,
-      deliveries: this.#kinds.length,
-      outputs,
-      notifications,
-    });
+    mark.clock = this.clock.length;
+    mark.calls = this.#callIds.length;
+    mark.deliveries = this.#kinds.length;
+    mark.outputs = outputs;
+    mark.notifications = notifications;
     return update;
   }
 

@@ -83,27 +83,25 @@ export class HostedCells {
    */
   cellJournal(cellId: CellId, taken: JournalTaken): CellJournalUpdate | undefined {
     if (taken.mark === null) return undefined;
-    const journal = this.#since(cellId, taken.mark);
-    if (journal === undefined) {
-      // Not running here (not yet, or no more), or it keeps no journal: nothing will come.
-      if (taken.mark === undefined) taken.mark = null;
-      return undefined;
-    }
-    const { mark, ...part } = journal;
-    taken.mark = mark;
-    return part.start === undefined && part.update === undefined ? undefined : part;
-  }
-
-  #since(cellId: CellId, mark: JournalMark | undefined): (CellJournalUpdate & { mark: JournalMark }) | undefined {
+    const { mark } = taken;
     const cell = this.#session.cell(cellId);
     const run = cell?.runState();
-    if (cell === undefined || run === undefined) return undefined;
     // A journal given to the cell (restored, replayed) is had up to there; one begun here, from its start.
-    const start = mark === undefined && run.given === undefined ? replayStartOf(cell, this.#session) : undefined;
-    const at = mark ?? run.given ?? (start === undefined ? undefined : CellJournal.start);
-    if (at === undefined) return undefined;
+    const start =
+      cell === undefined || run === undefined || mark !== undefined || run.given !== undefined
+        ? undefined
+        : replayStartOf(cell, this.#session);
+    const at = mark ?? run?.given ?? (start === undefined ? undefined : CellJournal.start);
+    if (run === undefined || at === undefined) {
+      // Not running here (not yet, or no more), or it keeps no journal: nothing will come.
+      if (mark === undefined) taken.mark = null;
+      return undefined;
+    }
+    taken.mark = at;
+    // Called for each message about a running cell: no part is made when nothing is new.
     const update = run.journal.since(at);
-    return { mark: at, ...(start === undefined ? {} : { start }), ...(update === undefined ? {} : { update }) };
+    if (start === undefined) return update === undefined ? undefined : { update };
+    return update === undefined ? { start } : { start, update };
   }
 
   /**
