@@ -163,6 +163,12 @@ test("a host's journal part is checked in place: the first misfit by its path, a
     why({ update: { ...update, deliveries: [{ kind: 'settle', callId: 'tool-1', ok: 'yes' }] } }),
     'a journal of another shape at update.deliveries.0.ok: expected a boolean',
   );
+  // A required field not there is named; a field not listed is not read.
+  assert.equal(
+    why({ update: { deliveries: [{ kind: 'settle', callId: 'tool-1', ok: true, errorKind: '' }] } }),
+    'a journal of another shape at update.deliveries.0.payload: expected a string',
+  );
+  assert.equal(why({ update, later: { anything: [] } }), 'fits');
   assert.equal(
     why({ update: { outputs: -1, notifications: 0 } }),
     'a journal of another shape at update.outputs: expected a count (an integer ≥ 0)',
