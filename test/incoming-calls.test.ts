@@ -56,17 +56,31 @@ test("a closed cell's groups go; a busy cell's stay", () => {
   assert.equal(busy.call.signal.aborted, true);
 });
 
-test('a cancel returns the delegates still running, not those that settled and answered', () => {
+test('a cancel waits for the delegates still running, not those that settled and answered', async () => {
   const incoming = new IncomingCalls();
   const answeredCall = open(incoming, 1, 'c1', 'tool/invoke').call;
-  const settled = Promise.resolve({ value: 1 });
-  answeredCall.running(settled);
+  answeredCall.started();
+  answeredCall.finished();
   answeredCall.answer(new JsonText('{"value":1}'));
   const hanging = open(incoming, 2, 'c1', 'tool/invoke').call;
-  const never = new Promise<never>(() => {});
-  hanging.running(never);
-  assert.deepEqual(incoming.cancel('s1', 'c1', 'tool/invoke'), [never]);
+  hanging.started();
+  const running = incoming.cancel('s1', 'c1', 'tool/invoke');
+  assert.equal(running.length, 1, 'one promise for the group');
   assert.equal(hanging.signal.aborted, true);
+  assert.equal(hanging.wanted, true, 'a cancelled call of a live session still tells its ledger its outcome');
+  let settled = false;
+  void running[0]?.then(() => (settled = true));
+  await new Promise(setImmediate);
+  assert.equal(settled, false, 'the hanging delegate is waited for');
+  hanging.finished();
+  await new Promise(setImmediate);
+  assert.equal(settled, true);
+  // None running when the group is cancelled: nothing to wait for.
+  open(incoming, 3, 'c2', 'tool/invoke').call.started();
+  const late = open(incoming, 4, 'c3', 'tool/invoke').call;
+  assert.deepEqual(incoming.cancel('s1', 'c3', 'tool/invoke'), []);
+  late.started();
+  late.finished();
 });
 
 test("a session's shutdown aborts its calls and forgets its cells; another session's are untouched", () => {
@@ -76,6 +90,8 @@ test("a session's shutdown aborts its calls and forgets its cells; another sessi
   void incoming.abortSession('s1', Object.assign(new Error('shutting down'), { code: 'ERR_SHUTTING_DOWN' }) as never);
   assert.equal(mine.call.signal.aborted, true);
   assert.equal(mine.req.forgotten, true);
+  assert.equal(mine.call.wanted, false, 'nobody takes its outcome');
+  assert.equal(other.wanted, true);
   assert.equal(other.signal.aborted, false);
   assert.equal(incoming.cells, 1);
 });

@@ -22,10 +22,13 @@ export interface IncomingCall {
   readonly value: unknown;
   readonly signal: AbortSignal;
   /**
-   * The delegate's promise for this call: once its signal aborts, terminate and shutdown wait
-   * for it (within the session's deadline), as they do in-process.
+   * The delegate runs the call (`finished`: it settled): once its signal aborts, terminate and
+   * shutdown wait for it (within the session's deadline), as they do in-process.
    */
-  running(settled: Promise<unknown>): void;
+  started(): void;
+  finished(): void;
+  /** False once its session shut down: nobody takes its outcome (no text, no ledger entry is made). */
+  readonly wanted: boolean;
   /** Answers with the delegate's value, serialised and checked here. */
   answer(result: JsonText): void;
   /** Answers with an error; `kind` ('TypeError', 'RangeError') travels as `data.kind`. */
@@ -45,11 +48,17 @@ export type InboundRequest = {
   journal?: CellJournalPart | undefined;
 };
 
-/** A cell's calls of one method: one AbortController, the requests open, the delegates running. */
+/**
+ * A cell's calls of one method: one AbortController, the requests open, how many delegates run
+ * (one promise for them all once aborted: a shutdown waits for 10 000 calls without a reaction
+ * each), and whether its session shut down.
+ */
 interface CallGroup {
   readonly controller: AbortController;
   readonly requests: Set<IncomingRequest>;
-  readonly running: Set<Promise<unknown>>;
+  running: number;
+  idle: PromiseWithResolvers<void> | undefined;
+  ended: boolean;
 }
 
 type CellCalls = Partial<Record<DelegateMethod, CallGroup>>;
@@ -112,7 +121,10 @@ export class IncomingCalls {
     this.#sessions.delete(sessionId);
     const running: Promise<unknown>[] = [];
     for (const cell of cells?.values() ?? [])
-      for (const group of Object.values(cell)) for (const each of abortGroup(group, reason)) running.push(each);
+      for (const group of Object.values(cell)) {
+        group.ended = true;
+        for (const each of abortGroup(group, reason)) running.push(each);
+      }
     return running;
   }
 
@@ -126,7 +138,13 @@ export class IncomingCalls {
     if (cells === undefined) this.#sessions.set(sessionId, (cells = new Map()));
     let cell = cells.get(cellId);
     if (cell === undefined) cells.set(cellId, (cell = {}));
-    return (cell[method] ??= { controller: new AbortController(), requests: new Set(), running: new Set() });
+    return (cell[method] ??= {
+      controller: new AbortController(),
+      requests: new Set(),
+      running: 0,
+      idle: undefined,
+      ended: false,
+    });
   }
 }
 
@@ -142,7 +160,8 @@ class GroupCall implements IncomingCall {
   readonly #request: IncomingRequest;
   readonly #group: CallGroup;
   readonly #settle: Settle;
-  #started: Promise<unknown> | undefined;
+  /** Counted among its group's running delegates (it started before the group was aborted). */
+  #counted = false;
 
   constructor(request: IncomingRequest, group: CallGroup, value: unknown, settle: Settle) {
     this.value = value;
@@ -159,10 +178,21 @@ class GroupCall implements IncomingCall {
     return this.#group.controller.signal;
   }
 
-  running(settled: Promise<unknown>): void {
+  get wanted(): boolean {
+    return !this.#group.ended;
+  }
+
+  started(): void {
     if (this.#group.controller.signal.aborted) return; // cancelled before it started: nobody waits
-    this.#started = settled;
-    this.#group.running.add(settled);
+    this.#counted = true;
+    this.#group.running++;
+  }
+
+  finished(): void {
+    if (!this.#counted) return;
+    this.#counted = false;
+    const group = this.#group;
+    if (--group.running === 0) group.idle?.resolve();
   }
 
   answer(result: JsonText): void {
@@ -177,17 +207,17 @@ class GroupCall implements IncomingCall {
 
   #finish(): void {
     this.#group.requests.delete(this.#request);
-    if (this.#started !== undefined) this.#group.running.delete(this.#started);
   }
 }
 
+/** Aborts the group's calls; returns what resolves once its delegates still running settled. */
 function abortGroup(group: CallGroup, reason: CodeCellError): Promise<unknown>[] {
   for (const request of group.requests) request.forget();
   group.requests.clear();
-  const running = [...group.running];
-  group.running.clear();
   group.controller.abort(reason);
-  return running;
+  if (group.running === 0) return [];
+  group.idle ??= Promise.withResolvers<void>();
+  return [group.idle.promise];
 }
 
 /** Resolves once every promise settled, or `deadlineMs` after now, whichever is first. */

@@ -81,9 +81,11 @@ export function serveDelegateCall(
       ? method.call(delegate, call.value, call.signal)
       : withTraceMeta(meta, () => method.call(delegate, call.value, call.signal)),
   );
-  call.running(settled);
+  call.started();
   settled.then(
     (value) => {
+      call.finished();
+      if (!call.wanted) return; // its session shut down: nobody takes the outcome
       served?.settled(cellId, callId, 'returned');
       let text: string;
       try {
@@ -111,6 +113,9 @@ export function serveDelegateCall(
       reply(() => call.answer(new JsonText(text)));
     },
     (error: unknown) => {
+      call.finished();
+      // Its session shut down (10 000 calls given up at once): no text, no ledger entry is made.
+      if (!call.wanted) return;
       const interrupt = isCellInterrupt(error) ? interruptPayload(error.payload) : undefined;
       // A paused call is answered later, by resumeCell: it is still pending.
       const message = toolErrorText(error, MAX_WIRE_ERROR_BYTES);
