@@ -94,4 +94,8 @@ test("a session's shutdown aborts its calls and forgets its cells; another sessi
   assert.equal(other.wanted, true);
   assert.equal(other.signal.aborted, false);
   assert.equal(incoming.cells, 1);
+  // The host gone: calls abort, and their outcomes still reach the ledger.
+  incoming.abortAll(Object.assign(new Error('host exited'), { code: 'ERR_HOST_EXITED' }) as never);
+  assert.equal(other.signal.aborted, true);
+  assert.equal(other.wanted, true);
 });

@@ -117,20 +117,28 @@ export class IncomingCalls {
    * returns the delegates' promises still running.
    */
   abortSession(sessionId: SessionId, reason: CodeCellError): Promise<unknown>[] {
+    return this.#abort(sessionId, reason, true);
+  }
+
+  /**
+   * The host is gone: every open call's signal aborts with `reason` (their outcomes still reach
+   * the ledger, which lists the calls of the cells lost with it).
+   */
+  abortAll(reason: CodeCellError): void {
+    for (const sessionId of [...this.#sessions.keys()]) void this.#abort(sessionId, reason, false);
+  }
+
+  /** `ended`: the session shut down, and nobody takes its calls' outcomes. */
+  #abort(sessionId: SessionId, reason: CodeCellError, ended: boolean): Promise<unknown>[] {
     const cells = this.#sessions.get(sessionId);
     this.#sessions.delete(sessionId);
     const running: Promise<unknown>[] = [];
     for (const cell of cells?.values() ?? [])
       for (const group of Object.values(cell)) {
-        group.ended = true;
+        group.ended = ended;
         for (const each of abortGroup(group, reason)) running.push(each);
       }
     return running;
-  }
-
-  /** The host is gone: every open call's signal aborts with `reason`. */
-  abortAll(reason: CodeCellError): void {
-    for (const sessionId of [...this.#sessions.keys()]) void this.abortSession(sessionId, reason);
   }
 
   #group(sessionId: SessionId, cellId: string, method: DelegateMethod): CallGroup {
