@@ -263,7 +263,11 @@ export class SessionLedger {
     return this.#written;
   }
 
-  /** Writes `record` to the log (`later`: with the next write, SessionLog#later). */
+  /**
+   * Writes `record` to the log (`later`: with the next write, SessionLog#later). The callers of
+   * each tool call (journaled, served, answered) check for a log first: without a store, no record
+   * is built for nothing to write.
+   */
   #record(record: LogRecord, later = false): void {
     if (this.#log === undefined) return;
     const text = JSON.stringify(record);

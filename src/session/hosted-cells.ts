@@ -83,18 +83,20 @@ export class HostedCells {
    */
   cellJournal(cellId: CellId, taken: JournalTaken): CellJournalUpdate | undefined {
     if (taken.mark === null) return undefined;
-    const { mark } = taken;
     const cell = this.#session.cell(cellId);
     const run = cell?.runState();
-    // A journal given to the cell (restored, replayed) is had up to there; one begun here, from its start.
-    const start =
-      cell === undefined || run === undefined || mark !== undefined || run.given !== undefined
-        ? undefined
-        : replayStartOf(cell, this.#session);
-    const at = mark ?? run?.given ?? (start === undefined ? undefined : CellJournal.start);
+    let at = taken.mark;
+    let start: MirroredStart | undefined;
+    // The first time: a journal given to the cell (restored, replayed) is had up to there; one
+    // begun here is taken from its start, with what the cell runs.
+    if (cell !== undefined && run !== undefined && at === undefined) {
+      at = run.given;
+      start = at === undefined ? replayStartOf(cell, this.#session) : undefined;
+      if (start !== undefined) at = CellJournal.start;
+    }
     if (run === undefined || at === undefined) {
       // Not running here (not yet, or no more), or it keeps no journal: nothing will come.
-      if (mark === undefined) taken.mark = null;
+      if (taken.mark === undefined) taken.mark = null;
       return undefined;
     }
     taken.mark = at;
