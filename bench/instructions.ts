@@ -5,8 +5,12 @@
 // host (peers/isolate-host-child.ts) and its bare client. A count does not move with the machine's
 // load, where the timed round trip of one build moves by a third between runs on these VMs
 // (compare.ts). Each side is counted in its own process, as the difference of a long and a short
-// run over the difference of their work: start-up and the first calls' compilation cancel out.
-// `-- --variant rehome-off` adds codecell without re-homing (a diagnosis: what durability costs).
+// run over the difference of their work: start-up cancels out, but not V8's tiering. Between the
+// 300th and the 4 800th call each function run per call is compiled by Maglev, then TurboFan (on
+// V8's helper threads), and runs meanwhile in code that calls IC builtins: the short window counts
+// that warm-up with the calls. `-- --steady` adds a window of calls 14 400 to 28 800, after both
+// processes' code has settled (about 25 minutes more; ADR 20). `-- --variant rehome-off` adds
+// codecell without re-homing (a diagnosis: what durability costs).
 import { spawnSync } from 'node:child_process';
 import { readdirSync, readFileSync, rmSync } from 'node:fs';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
@@ -21,6 +25,7 @@ import { overStdio, type BenchSession } from './peers/subject.js';
 const WORKLOADS = {
   'round trip': { short: 300, long: 4_800, unit: 'round trip' },
   'text(1) cell': { short: 20, long: 220, unit: 'cell' },
+  'steady round trip': { short: 14_400, long: 28_800, unit: 'round trip' },
 } as const;
 type Workload = keyof typeof WORKLOADS;
 type Subject = 'codecell' | 'rehome-off' | 'bare';
@@ -124,10 +129,12 @@ function stagesOf(subject: Subject, workload: Workload): Stages {
 async function main(): Promise<void> {
   check(spawnSync('valgrind', ['--version']).status === 0, 'valgrind is not installed (apt-get install valgrind)');
   const variants = process.argv.includes('--variant') ? (['rehome-off'] as const) : [];
+  const steady = process.argv.includes('--steady');
   const loadAverageBefore = loadavg().map(round);
   const rows: ResultRow[] = [];
   const stageNames = { client: 'client process', hostMain: "host's main thread", hostOthers: "host's other threads" };
   for (const workload of Object.keys(WORKLOADS) as Workload[]) {
+    if (workload === 'steady round trip' && !steady) continue;
     const { short, long, unit } = WORKLOADS[workload];
     const bare = stagesOf('bare', workload);
     for (const subject of ['codecell', ...variants] as const) {
