@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { cellFailure, CodeCellError } from '../src/index.js';
-import type { CellStreamEvent } from '../src/index.js';
+import type { CellStreamEvent, NestedToolCall, SessionRuntimeDelegate } from '../src/index.js';
 import { deferred, hang, ms, RecordingDelegate, texts, untilAborted, waitFor } from './helpers.js';
 import { bothKinds, networkHost, spawnedHost } from './sessions.js';
 
@@ -107,6 +107,33 @@ for (const kind of bothKinds) {
       await session.terminate(cellId);
       await waitFor(() => delegate.signals[0]?.aborted === true);
       assert.ok(delegate.signals[0]?.reason instanceof CodeCellError);
+    });
+
+    test('a delegate that is not async: a plain value, a thenable and a synchronous throw reach the cell as in-process', async (t) => {
+      // The delegate is called as the call arrives (no promise hop first): what it throws at once
+      // still fails only the call, with its kind.
+      const order: string[] = [];
+      const delegate = {
+        invokeTool: (call: NestedToolCall): unknown => {
+          order.push(call.callId);
+          if (call.tool.name === 'plain') return { n: 1 };
+          if (call.tool.name === 'thenable') return { then: (resolve: (value: unknown) => void) => resolve({ n: 2 }) };
+          throw new TypeError(`no ${call.tool.name} today`);
+        },
+        notify: () => undefined,
+      } as unknown as SessionRuntimeDelegate;
+      const session = await kind.open(t, delegate, {
+        tools: [{ name: 'plain' }, { name: 'thenable' }, { name: 'bad' }],
+      });
+      const { initialEvent } = await session.execute({
+        source:
+          'const a = await tools.plain({}); const b = await tools.thenable({});\n' +
+          'let c; try { await tools.bad({}) } catch (e) { c = `${e instanceof TypeError} ${e.message}` }\n' +
+          'text(JSON.stringify([a, b, c]))',
+      });
+      const event = await initialEvent;
+      assert.deepEqual(event.items, [{ type: 'text', text: '[{"n":1},{"n":2},"true no bad today"]' }]);
+      assert.deepEqual(order, ['tool-1', 'tool-2', 'tool-3']);
     });
 
     test('observer rules: busy, missing and already terminating carry their codes', async (t) => {

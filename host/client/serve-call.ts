@@ -7,6 +7,7 @@ import {
   errorKindOf,
   isCellInterrupt,
   messageOf,
+  startCall,
   toJsonText,
   toolErrorText,
   withTraceMeta,
@@ -76,13 +77,13 @@ export function serveDelegateCall(
   // The table pairs each name with the delegate method of that name and its argument.
   const method = delegate[name] as (value: unknown, signal: AbortSignal) => unknown;
   const row: DelegateCall = DelegateCalls[name];
-  const settled = Promise.resolve().then(() =>
+  const invoke = (signal: AbortSignal): unknown =>
     meta === undefined
-      ? method.call(delegate, call.value, call.signal)
-      : withTraceMeta(meta, () => method.call(delegate, call.value, call.signal)),
-  );
+      ? method.call(delegate, call.value, signal)
+      : withTraceMeta(meta, () => method.call(delegate, call.value, signal));
+  // Called now, as in-process (CallbackSet): no promise hop before the delegate has the call.
   call.started();
-  settled.then(
+  startCall(invoke, call.signal).then(
     (value) => {
       call.finished();
       if (!call.wanted) return; // its session shut down: nobody takes the outcome

@@ -262,8 +262,11 @@ export class CallbackSet {
   }
 }
 
-/** The delegate's promise; a synchronous throw becomes a rejection (a native promise is not wrapped). */
-function startCall<T>(call: (signal: AbortSignal) => Promise<T>, signal: AbortSignal): Promise<T> {
+/**
+ * The delegate's promise, called now; a synchronous throw becomes a rejection (a native promise is
+ * not wrapped). The client serves a host's call the same way (host/client/serve-call.ts).
+ */
+export function startCall<T>(call: (signal: AbortSignal) => T | Promise<T>, signal: AbortSignal): Promise<T> {
   try {
     return Promise.resolve(call(signal));
   } catch (error) {
