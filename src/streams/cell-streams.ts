@@ -14,6 +14,7 @@
 import { CodeCellError } from '../errors.js';
 import { EventStream, type StreamBound, type StreamSource } from './event-stream.js';
 import { PendingRouter, type PendingGuard } from './pending-router.js';
+import { Ring } from './ring.js';
 import {
   SessionCursor,
   sizeOf,
@@ -61,8 +62,9 @@ export interface CellStreamsOptions {
 
 /** A cell's replay log and live subscribers. */
 interface CellLog {
-  readonly events: CellStreamEvent[];
-  readonly sizes: number[];
+  /** The newest REPLAY_EVENTS events, and each one's size. */
+  readonly events: Ring<CellStreamEvent>;
+  readonly sizes: Ring<number>;
   bytes: number;
   dropped: number;
   closed: boolean;
@@ -121,10 +123,13 @@ export class CellStreams {
     // What is kept of a closed cell is bounded (its live subscribers get the event whole).
     const kept = event.type === 'closed' ? summarized(event) : event;
     const keptSize = kept === event ? size : sizeOf(kept);
-    log.events.push(kept);
-    log.sizes.push(keptSize);
     log.bytes += keptSize;
-    while (log.events.length > REPLAY_EVENTS || (log.bytes > REPLAY_BYTES && log.events.length > 1)) {
+    // A long cell's oldest event goes as each new one comes (in O(1): a ring, not an array's shift).
+    if (log.events.push(kept) !== undefined) {
+      log.bytes -= log.sizes.push(keptSize) ?? 0;
+      log.dropped++;
+    } else log.sizes.push(keptSize);
+    while (log.bytes > REPLAY_BYTES && log.events.size > 1) {
       log.events.shift();
       log.bytes -= log.sizes.shift() ?? 0;
       log.dropped++;
@@ -162,7 +167,7 @@ export class CellStreams {
       this.#register(cellId, log, false);
     } else if (log.closed) {
       // A later subscriber of a closed cell: its `closed` event (the log's last) ends the stream.
-      const last = log.events.at(-1);
+      const last = log.events.last();
       if (last === undefined) stream.close();
       else stream.push(last);
     } else {
@@ -203,8 +208,8 @@ export class CellStreams {
     let log = this.#logs.get(cellId);
     if (log === undefined) {
       log = {
-        events: [],
-        sizes: [],
+        events: new Ring(REPLAY_EVENTS),
+        sizes: new Ring(REPLAY_EVENTS),
         bytes: 0,
         dropped: 0,
         closed: false,

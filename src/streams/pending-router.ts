@@ -4,6 +4,7 @@
 import { CodeCellError } from '../errors.js';
 import { consoleLogger } from '../logger.js';
 import type { Logger } from '../types.js';
+import { Ring } from './ring.js';
 
 /** A JSON-RPC error answer for a request that could not be routed. */
 export interface RoutingFailure {
@@ -46,44 +47,6 @@ export const INTERNAL_ERROR = -32603;
 export const OVERFLOW_MESSAGE = 'pending session buffer overflow';
 /** How a held request is failed when routing ends before its key was registered. */
 export const ROUTING_ENDED_MESSAGE = 'pending session routing ended before session was registered';
-
-/** A fixed-capacity FIFO: push and shift are O(1), and a push when full evicts the oldest. */
-class Ring<T> {
-  readonly #slots: (T | undefined)[];
-  #head = 0;
-  #size = 0;
-
-  constructor(capacity: number) {
-    this.#slots = new Array<T | undefined>(capacity);
-  }
-
-  get size(): number {
-    return this.#size;
-  }
-
-  /** Appends; returns the evicted oldest entry when the ring was full. */
-  push(item: T): T | undefined {
-    const capacity = this.#slots.length;
-    if (this.#size < capacity) {
-      this.#slots[(this.#head + this.#size) % capacity] = item;
-      this.#size++;
-      return undefined;
-    }
-    const evicted = this.#slots[this.#head];
-    this.#slots[this.#head] = item;
-    this.#head = (this.#head + 1) % capacity;
-    return evicted;
-  }
-
-  shift(): T | undefined {
-    if (this.#size === 0) return undefined;
-    const item = this.#slots[this.#head];
-    this.#slots[this.#head] = undefined;
-    this.#head = (this.#head + 1) % this.#slots.length;
-    this.#size--;
-    return item;
-  }
-}
 
 /**
  * Holds messages for keys not registered yet (bounded), and routes them in order once they are;
