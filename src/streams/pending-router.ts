@@ -48,6 +48,15 @@ export const OVERFLOW_MESSAGE = 'pending session buffer overflow';
 /** How a held request is failed when routing ends before its key was registered. */
 export const ROUTING_ENDED_MESSAGE = 'pending session routing ended before session was registered';
 
+/** What is held for a key not registered yet: its entries, their bytes, and how many were evicted. */
+interface Held<N, R> {
+  readonly ring: Ring<RoutedEntry<N, R>>;
+  /** Bytes held (counted only with maxBytesPerKey). */
+  bytes: number;
+  /** Notifications evicted, reported once when the key is registered. */
+  evicted: number;
+}
+
 /**
  * Holds messages for keys not registered yet (bounded), and routes them in order once they are;
  * every held request gets exactly one answer.
@@ -58,13 +67,10 @@ export class PendingRouter<K, N, R> {
   readonly #maxPendingKeys: number;
   readonly #maxBytesPerKey: number;
   readonly #sizeOf: ((entry: RoutedEntry<N, R>) => number) | undefined;
-  /** Bytes held per key (only with maxBytesPerKey). */
-  readonly #bytes = new Map<K, number>();
   readonly #logger: Logger;
   readonly #sinks = new Map<K, RouteSink<N, R>>();
-  readonly #pending = new Map<K, Ring<RoutedEntry<N, R>>>();
-  /** Held notifications evicted per key, reported once when the key is registered. */
-  readonly #evicted = new Map<K, number>();
+  /** What each key not registered yet holds: one record, one lookup per entry routed. */
+  readonly #pending = new Map<K, Held<N, R>>();
   #guards = 0;
 
   constructor(options: PendingRouterOptions = {}) {
@@ -113,26 +119,25 @@ export class PendingRouter<K, N, R> {
       sink(entry);
       return;
     }
-    let ring = this.#pending.get(key);
-    if (ring === undefined) {
+    let held = this.#pending.get(key);
+    if (held === undefined) {
       if (this.#guards === 0 || this.#pending.size >= this.#maxPendingKeys) {
         this.#drop(entry, { code: INVALID_PARAMS, message: `unknown ${this.#label} ${String(key)}` });
         return;
       }
-      ring = new Ring(this.#maxEntriesPerKey);
-      this.#pending.set(key, ring);
+      held = { ring: new Ring(this.#maxEntriesPerKey), bytes: 0, evicted: 0 };
+      this.#pending.set(key, held);
     }
+    const { ring } = held;
     const evicted = ring.push(entry);
-    if (evicted !== undefined) this.#evict(key, evicted);
+    if (evicted !== undefined) this.#evict(held, evicted);
     if (this.#maxBytesPerKey === Number.POSITIVE_INFINITY) return;
-    let bytes =
-      (this.#bytes.get(key) ?? 0) + this.#sizeOfEntry(entry) - (evicted === undefined ? 0 : this.#sizeOfEntry(evicted));
-    while (bytes > this.#maxBytesPerKey && ring.size > 1) {
+    held.bytes += this.#sizeOfEntry(entry) - (evicted === undefined ? 0 : this.#sizeOfEntry(evicted));
+    while (held.bytes > this.#maxBytesPerKey && ring.size > 1) {
       const oldest = ring.shift() as RoutedEntry<N, R>;
-      bytes -= this.#sizeOfEntry(oldest);
-      this.#evict(key, oldest);
+      held.bytes -= this.#sizeOfEntry(oldest);
+      this.#evict(held, oldest);
     }
-    this.#bytes.set(key, bytes);
   }
 
   #sizeOfEntry(entry: RoutedEntry<N, R>): number {
@@ -140,9 +145,9 @@ export class PendingRouter<K, N, R> {
   }
 
   /** An entry pushed out by the bounds: a request is answered, a notification counted. */
-  #evict(key: K, evicted: RoutedEntry<N, R>): void {
+  #evict(held: Held<N, R>, evicted: RoutedEntry<N, R>): void {
     if (evicted.type === 'request') this.#drop(evicted, { code: INTERNAL_ERROR, message: OVERFLOW_MESSAGE });
-    else this.#evicted.set(key, (this.#evicted.get(key) ?? 0) + 1);
+    else held.evicted++;
   }
 
   /** Routes a notification; `size`: its size for maxBytesPerKey when the sender knows it (else sizeOf measures it). */
@@ -161,16 +166,13 @@ export class PendingRouter<K, N, R> {
         'ERR_INVALID_REQUEST',
         `PendingRouter: ${this.#label} ${String(key)} is already registered`,
       );
-    const ring = this.#pending.get(key);
-    const evicted = this.#evicted.get(key);
-    if (evicted !== undefined) {
-      this.#evicted.delete(key);
-      this.#logger.warn(
-        `codecell: ${this.#label} ${String(key)} lost its ${evicted} oldest held notification(s) (${OVERFLOW_MESSAGE})`,
-      );
-    }
-    this.#bytes.delete(key);
-    if (ring !== undefined) {
+    const held = this.#pending.get(key);
+    if (held !== undefined) {
+      if (held.evicted > 0)
+        this.#logger.warn(
+          `codecell: ${this.#label} ${String(key)} lost its ${held.evicted} oldest held notification(s) (${OVERFLOW_MESSAGE})`,
+        );
+      const { ring } = held;
       for (let entry = ring.shift(); entry !== undefined; entry = ring.shift()) sink(entry);
       this.#pending.delete(key);
     }
@@ -183,9 +185,7 @@ export class PendingRouter<K, N, R> {
    */
   unregister(key: K): void {
     this.#sinks.delete(key);
-    this.#evicted.delete(key);
-    this.#bytes.delete(key);
-    const ring = this.#pending.get(key);
+    const ring = this.#pending.get(key)?.ring;
     this.#pending.delete(key);
     if (ring === undefined) return;
     for (let entry = ring.shift(); entry !== undefined; entry = ring.shift()) {
@@ -194,11 +194,9 @@ export class PendingRouter<K, N, R> {
   }
 
   #endRouting(): void {
-    const rings = [...this.#pending.values()];
+    const held = [...this.#pending.values()];
     this.#pending.clear();
-    this.#evicted.clear();
-    this.#bytes.clear();
-    for (const ring of rings) this.#dropAll(ring);
+    for (const { ring } of held) this.#dropAll(ring);
   }
 
   /** Answers the ring's requests and drops its notifications, with one warning for them all. */
