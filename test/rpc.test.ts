@@ -90,6 +90,26 @@ test('requests of one signal given up together: one message of the caller, none 
   assert.equal(answered, 0);
 });
 
+test('a connection closed by what one message ran reads no message after it, not even of the same chunk', async (t) => {
+  const input = new PassThrough();
+  const rpc = new RpcConnection(streamCarrier(input, new PassThrough()), quiet);
+  t.after(() => rpc.close(new Error('test over')));
+  const heard: string[] = [];
+  rpc.serve({
+    cellClosed: ({ cellId }: { cellId: string }) => {
+      heard.push(cellId);
+      if (cellId === 'a') rpc.close(new Error('closed by what cell a ran'));
+    },
+  } as never);
+  rpc.listen();
+  const closed = (cellId: string) =>
+    frame(JSON.stringify({ jsonrpc: '2.0', method: 'cell/closed', params: { sessionId: 's', cellId } }));
+  input.write(Buffer.concat([closed('a'), closed('b')]));
+  input.write(closed('c'));
+  await new Promise((resolve) => setImmediate(resolve));
+  assert.deepEqual(heard, ['a']);
+});
+
 test('a request given up alone sends $/cancelRequest; its late answer is dropped and the peer answered -32800', async (t) => {
   const { host, client } = linkedPair(t);
   const aborted: unknown[] = [];
