@@ -123,12 +123,10 @@ export class CellStreams {
     // What is kept of a closed cell is bounded (its live subscribers get the event whole).
     const kept = event.type === 'closed' ? summarized(event) : event;
     const keptSize = kept === event ? size : sizeOf(kept);
-    log.bytes += keptSize;
     // A long cell's oldest event goes as each new one comes (in O(1): a ring, not an array's shift).
-    if (log.events.push(kept) !== undefined) {
-      log.bytes -= log.sizes.push(keptSize) ?? 0;
-      log.dropped++;
-    } else log.sizes.push(keptSize);
+    const dropped = log.events.push(kept);
+    log.bytes += keptSize - (log.sizes.push(keptSize) ?? 0);
+    if (dropped !== undefined) log.dropped++;
     while (log.bytes > REPLAY_BYTES && log.events.size > 1) {
       log.events.shift();
       log.bytes -= log.sizes.shift() ?? 0;
