@@ -39,6 +39,7 @@ export class FramedReader {
   /** Where the search for the header's end resumes (the bytes before it were searched). */
   #scanned = 0;
   #bodyLength: number | undefined;
+  #stopped = false;
   readonly #onData = (chunk: Buffer): void => this.#read(chunk);
 
   constructor(input: Readable, sink: FrameSink) {
@@ -47,7 +48,9 @@ export class FramedReader {
     input.on('data', this.#onData);
   }
 
+  /** No body reaches the sink after this, not even the rest of the chunk being read. */
   stop(): void {
+    this.#stopped = true;
     this.#input.off('data', this.#onData);
   }
 
@@ -55,7 +58,9 @@ export class FramedReader {
   #read(chunk: Buffer): void {
     this.#pending.push(chunk);
     this.#pendingBytes += chunk.length;
-    for (let body = this.#next(); body !== null; body = this.#next()) if (body !== undefined) this.#sink.body(body);
+    // What a body ran may have stopped the reader (a delegate called at once closing its client).
+    for (let body = this.#next(); body !== null && !this.#stopped; body = this.#next())
+      if (body !== undefined) this.#sink.body(body);
   }
 
   /** The next frame's body (undefined: bytes that were no frame, reported), or null: need bytes. */

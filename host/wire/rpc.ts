@@ -234,9 +234,6 @@ export class RpcConnection {
   }
 
   #receive(text: string): void {
-    // Closed by what a message of the same chunk ran (a delegate called at once may close its
-    // client): the chunk's later messages are not read, as none after it are.
-    if (this.#closed !== undefined) return;
     let message: unknown;
     try {
       message = JSON.parse(text);
