@@ -10,7 +10,9 @@
 // V8's helper threads), and runs meanwhile in code that calls IC builtins: the short window counts
 // that warm-up with the calls. `-- --steady` adds a window of calls 14 400 to 28 800, after both
 // processes' code has settled (about 25 minutes more; ADR 20). `-- --variant rehome-off` adds
-// codecell without re-homing (a diagnosis: what durability costs).
+// codecell without re-homing (a diagnosis: what durability costs). `-- --runs 3` counts each
+// stage three times and takes the median: one count moves by a few thousand instructions from run
+// to run (the messages batch differently as the timing under valgrind differs).
 import { spawnSync } from 'node:child_process';
 import { readdirSync, readFileSync, rmSync } from 'node:fs';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
@@ -126,19 +128,40 @@ function stagesOf(subject: Subject, workload: Workload): Stages {
   return { client: client.main + client.others, hostMain: host.main, hostOthers: host.others };
 }
 
+/** Each stage's median over `runs` counts of it (the lower of the middle two for an even number). */
+function medianStages(subject: Subject, workload: Workload, runs: number): Stages {
+  const counts = Array.from({ length: runs }, () => stagesOf(subject, workload));
+  const median = (stage: keyof Stages): number =>
+    counts.map((count) => count[stage]).sort((a, b) => a - b)[(runs - 1) >> 1] as number;
+  return { client: median('client'), hostMain: median('hostMain'), hostOthers: median('hostOthers') };
+}
+
+/** `--runs N` (1 to 9; 1 when not given): how many times each stage is counted. */
+function runsOf(argv: readonly string[]): number {
+  const at = argv.indexOf('--runs');
+  if (at < 0) return 1;
+  const runs = Number(argv[at + 1]);
+  check(
+    Number.isInteger(runs) && runs >= 1 && runs <= 9,
+    `--runs takes a whole number from 1 to 9, not ${argv[at + 1]}`,
+  );
+  return runs;
+}
+
 async function main(): Promise<void> {
   check(spawnSync('valgrind', ['--version']).status === 0, 'valgrind is not installed (apt-get install valgrind)');
   const variants = process.argv.includes('--variant') ? (['rehome-off'] as const) : [];
   const steady = process.argv.includes('--steady');
+  const runs = runsOf(process.argv);
   const loadAverageBefore = loadavg().map(round);
   const rows: ResultRow[] = [];
   const stageNames = { client: 'client process', hostMain: "host's main thread", hostOthers: "host's other threads" };
   for (const workload of Object.keys(WORKLOADS) as Workload[]) {
     if (workload === 'steady round trip' && !steady) continue;
     const { short, long, unit } = WORKLOADS[workload];
-    const bare = stagesOf('bare', workload);
+    const bare = medianStages('bare', workload, runs);
     for (const subject of ['codecell', ...variants] as const) {
-      const counted = stagesOf(subject, workload);
+      const counted = medianStages(subject, workload, runs);
       const own =
         counted.client + counted.hostMain + counted.hostOthers - (bare.client + bare.hostMain + bare.hostOthers);
       const who = subject === 'codecell' ? 'codecell' : 'codecell, rehome: false';
@@ -175,7 +198,9 @@ async function main(): Promise<void> {
       });
     }
   }
-  const machine = { node: process.version, cores: availableParallelism(), cpu: 'counted by valgrind (callgrind)' };
+  const counted =
+    runs === 1 ? 'counted by valgrind (callgrind)' : `counted by valgrind (callgrind), median of ${runs} runs`;
+  const machine = { node: process.version, cores: availableParallelism(), cpu: counted };
   const loadAverageAfter = loadavg().map(round);
   writeResults(
     { ...machine, loadAverageBefore, loadAverageAfter },
