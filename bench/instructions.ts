@@ -198,9 +198,8 @@ async function main(): Promise<void> {
       });
     }
   }
-  const counted =
-    runs === 1 ? 'counted by valgrind (callgrind)' : `counted by valgrind (callgrind), median of ${runs} runs`;
-  const machine = { node: process.version, cores: availableParallelism(), cpu: counted };
+  const method = `counted by valgrind (callgrind)${runs === 1 ? '' : `, median of ${runs} runs`}`;
+  const machine = { node: process.version, cores: availableParallelism(), cpu: method };
   const loadAverageAfter = loadavg().map(round);
   writeResults(
     { ...machine, loadAverageBefore, loadAverageAfter },
