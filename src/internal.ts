@@ -32,6 +32,7 @@ export { compactLog, cursorAfter, readLog, type ReadLog } from './ledger/log-rec
 export { planInDoubt, type InDoubtPlan } from './ledger/in-doubt.js';
 export { recoverEach, stillHeld } from './session/recovery.js';
 export { PROCESS_OWNER, SessionLog } from './store/session-log.js';
+export { AnswerGate } from './store/answer-gate.js';
 export { DEFAULT_LEASE_MS, type CodeCellStore, type StoreLease } from './store/store.js';
 export { StoredHistory } from './ledger/stored-history.js';
 export { BrokeBound, type PartDelivery, type PartStart, type PartUpdate } from './ledger/ledger-parts.js';

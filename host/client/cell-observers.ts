@@ -5,7 +5,7 @@
 // same question asked again where the cell runs on — for what is left of its time — or the cell's
 // end when it does not run on. Nothing is left waiting, nothing stays busy.
 import type { CellEvent, CellId, CodeCellError, ObserveMode } from '../../src/index.js';
-import { messageOf, quiet } from '../../src/internal.js';
+import { messageOf, quiet, type AnswerGate } from '../../src/internal.js';
 import { untilAborted } from '../wire/signals.js';
 import { Methods, type SessionId, type WireCellEvent } from '../wire/protocol.js';
 import { InitialEvents } from './initial-events.js';
@@ -19,8 +19,8 @@ export interface ObservedSession {
   readonly sessionId: SessionId;
   /** An answer about the cell reached this client: the event handed out. */
   delivered(cellId: CellId, answer: WireCellEvent): CellEvent;
-  /** With a store: resolves once what the session's log was told so far is durable (undefined without). */
-  readonly written: Promise<void> | undefined;
+  /** What every answer passes before it leaves (SPEC §16): once what it tells is durable. */
+  readonly gate: AnswerGate;
   /** Why the session ended (its store failed, or with its host), once it did. */
   readonly hostDead: CodeCellError | undefined;
   /** Resolves true once the cell runs on the session's new host after a loss (undefined: it will not). */
@@ -153,8 +153,16 @@ export class CellObservers {
     this.#initial.forgetEarly();
   }
 
-  /** Asks across moves (see #across); the answer reached this client. */
+  /**
+   * Asks across moves (see #across), after the answers this client holds for their records (a
+   * tool result the delegate gave before this question goes to the host before it does, once
+   * the delegate's settled promises had their turn); the answer reached this client.
+   */
   async #ask(cellId: CellId, ask: Ask): Promise<CellEvent> {
+    if (this.#session.gate.closed) {
+      await new Promise((resolve) => setImmediate(resolve));
+      await this.#session.gate.settled();
+    }
     const got = await this.#across(cellId, ask);
     return this.#durable('held' in got ? got.held : this.#session.delivered(cellId, got.answer));
   }
@@ -162,17 +170,10 @@ export class CellObservers {
   /**
    * With a store, an answer is handed out once the log holds what it tells (SPEC §16): a cell's
    * end seen by the agent is never run again, or ended otherwise, by a recovery after a crash.
+   * Not written: the session ends (SessionCore#storeLost), and the answer says why.
    */
   #durable(event: CellEvent): CellEvent | Promise<CellEvent> {
-    const written = this.#session.written;
-    if (written === undefined) return event;
-    // Not written: the session ends (SessionCore#storeLost), and the answer says why.
-    return written.then(
-      () => event,
-      (error: unknown) => {
-        throw this.#session.hostDead ?? error;
-      },
-    );
+    return this.#session.gate.pass(event);
   }
 
   /**

@@ -17,13 +17,15 @@ import type {
 import { messageOf, planInDoubt, toJsonText, traceMeta, type InDoubtPlan } from '../../src/internal.js';
 import { Methods, type SessionId } from '../wire/protocol.js';
 import type { HostLink } from './link.js';
-import type { LostCalls, SessionLedger } from '../../src/internal.js';
+import type { AnswerGate, LostCalls, SessionLedger } from '../../src/internal.js';
 
 /** What replays need of their session (HostSession). */
 export interface ReplayingSession {
   /** The host the session lives on now, and its id there. */
   readonly link: HostLink;
   readonly sessionId: SessionId;
+  /** What an outcome passes before it goes to the cell (with a store: once it is durable). */
+  readonly gate: AnswerGate;
   /** The cell ended here, lost with its host: its end is handed out once, its followers hear it. */
   ended(cellId: CellId, event: CellEvent): void;
   /** The cell runs on the session's new host: its followers hear `replayed`, its stream goes on there. */
@@ -171,14 +173,18 @@ export class CellReplays {
       kept?.resolve(false);
       return [];
     }
-    this.#ledger.replaying(cellId, (callId, answer) => {
+    this.#ledger.replaying(cellId, (callId, answer) =>
       // With a store, once the outcome is durable (it was recorded just before).
-      const send = (): void =>
-        void link.request(Methods.cellSettle, { sessionId, cellId, callId, answer }).catch(() => {});
-      const written = this.#ledger.written;
-      if (written === undefined) send();
-      else written.then(send, () => {});
-    });
+      this.#session.gate.send(() => {
+        link.request(Methods.cellSettle, { sessionId, cellId, callId, answer }).catch((error: unknown) => {
+          // A host lost meanwhile is the move's to handle; any other refusal is said.
+          if (link.alive)
+            link.logger.warn(
+              `codecell: ${link.name} refused ${callId}'s outcome for cell ${cellId}: ${messageOf(error)}`,
+            );
+        });
+      }),
+    );
     this.#session.runsAgain(cellId, { type: 'replayed', from, to: link.name });
     kept?.resolve(true);
     return planned?.again ?? [];

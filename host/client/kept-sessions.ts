@@ -7,10 +7,12 @@ import {
   type JsonValue,
   type Logger,
   type SessionRuntimeDelegate,
+  type SessionStreamEvent,
   type StoredSessionInfo,
   type ToolDefinition,
 } from '../../src/index.js';
 import {
+  type AnswerGate,
   compactLog,
   cursorAfter,
   consoleLogger,
@@ -55,16 +57,16 @@ export interface KeptLog {
 }
 
 /**
- * The session stream's numbering (SPEC §16): each event written to the store before it is handed
- * out, going on from what a recovered log told.
+ * The session stream's numbering (SPEC §16): each event written to the store, and handed out
+ * through the session's gate once durable, going on from what a recovered log told.
  */
-export function cursorOf(kept: KeptLog): SessionCursorOptions {
+export function cursorOf(kept: KeptLog, gate: AnswerGate): SessionCursorOptions {
   const { read, log } = kept;
-  return cursorAfter(
-    read,
-    (event) => log.later(JSON.stringify({ t: 'event', event })),
-    () => log.confirm(),
-  );
+  const write = (event: SessionStreamEvent): Promise<void> => {
+    void log.later(JSON.stringify({ t: 'event', event }));
+    return gate.after(true);
+  };
+  return cursorAfter(read, write, () => log.confirm());
 }
 
 /** What a kept session's log needs of the session, once it lives (SessionCore gives it). */

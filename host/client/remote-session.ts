@@ -225,6 +225,8 @@ export class HostSession extends SessionBase implements RemoteSession, LinkedSes
     const outcome = await this.#answers.run(cellId, (signal) => outcomeOf(checked, call, delegate, signal));
     this.#assertCellUsable(cellId);
     if (!this.#core.cells.isPaused(cellId)) throw notInterrupted(cellId);
+    // Recorded first: the cell hears it once it is durable, a decline as a result.
+    await this.#core.decided(cellId, call.callId, outcome);
     return this.#core.observers.resume(cellId, observe, (link, sessionId) =>
       link.request(Methods.cellResume, { sessionId, cellId, answer: outcome, observe, ...tracedParams() }),
     );

@@ -4,6 +4,7 @@
 // and their cancellation are incoming-calls.ts's.
 import { toolIdentifier, type CallOutcome, type JsonValue, type SessionRuntimeDelegate } from '../../src/index.js';
 import {
+  type AnswerGate,
   errorKindOf,
   isCellInterrupt,
   messageOf,
@@ -50,30 +51,24 @@ export interface ServedCalls {
   answered(cellId: string, callId: string, answer: CallOutcome, bytes: number, resultText?: string): void;
   /** The delegate asked to pause the cell at this call (its payload as JSON text). */
   interrupted(cellId: string, callId: string, payload: string): void;
-  /** With a store: resolves once what was heard so far is durable (the answer waits for it). */
-  readonly written?: Promise<void> | undefined;
 }
 
 /**
  * Serves a host call with the session's delegate; the host's cell/cancel aborts its signal.
  * `served`, if given (a tool call of a re-homing session), hears what the delegate did and what
- * the cell gets.
+ * the cell gets; the answer leaves through `gate` (with a store: once its outcome is durable).
  */
 export function serveDelegateCall(
   delegate: SessionRuntimeDelegate,
   { name, call, meta }: InboundRequest,
+  gate: AnswerGate,
   bound?: ResultBound,
   served?: ServedCalls,
 ): void {
   const { cellId, callId } = call.value as { cellId: string; callId: string };
   const answered = (answer: CallOutcome, bytes: number, resultText?: string): void =>
     served?.answered(cellId, callId, answer, bytes, resultText);
-  /** Sends the answer once its outcome is durable (with a store; at once without). */
-  const reply = (send: () => void): void => {
-    const written = served?.written;
-    if (written === undefined) send();
-    else written.then(send, () => {});
-  };
+  const reply = (send: () => void): void => gate.send(send);
   // The table pairs each name with the delegate method of that name and its argument.
   const method = delegate[name] as (value: unknown, signal: AbortSignal) => unknown;
   const row: DelegateCall = DelegateCalls[name];

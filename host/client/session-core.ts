@@ -7,12 +7,13 @@ import {
   CodeCellError,
   DEFAULT_CALLBACK_ABORT_DEADLINE_MS,
   type CellEvent,
+  type CallOutcome,
   type CellId,
   type CellStreamEvent,
   type ObserveMode,
   type SessionRuntimeDelegate,
 } from '../../src/index.js';
-import { Deadline, messageOf } from '../../src/internal.js';
+import { AnswerGate, Deadline, messageOf, toJsonText } from '../../src/internal.js';
 import { Methods, type SessionId, type WireCellEvent } from '../wire/protocol.js';
 import { CellObservers, type ObservedSession } from './cell-observers.js';
 import { CellReplays, type ReplayingSession } from './cell-replays.js';
@@ -59,6 +60,8 @@ export class SessionCore implements LinkedSession, MovingSession {
   /** With a store: the session's place there (SPEC §16), and why it can keep it no more. */
   readonly kept: KeptLog | undefined;
   movedAway: CodeCellError | undefined;
+  /** What every answer about the session passes before it leaves (SPEC §16's one gate). */
+  readonly gate: AnswerGate;
 
   constructor(
     link: HostLink,
@@ -76,6 +79,7 @@ export class SessionCore implements LinkedSession, MovingSession {
     this.#shuttingDown = shuttingDown;
     this.deadlineMs = created.deadlineMs ?? DEFAULT_CALLBACK_ABORT_DEADLINE_MS;
     this.bounds = new ResultBounds(link, created.maxResultBytes);
+    this.gate = new AnswerGate(kept?.log, () => this.movedAway ?? this.hostDead);
     // A resumed session's paused cells are its cells too (resumeCell addresses them).
     for (const { event } of params.restore?.pausedCells ?? []) {
       this.cells.admitted(event.cellId);
@@ -100,7 +104,12 @@ export class SessionCore implements LinkedSession, MovingSession {
       this.replays = new CellReplays(this.ledger, view);
     }
     this.observers = new CellObservers(view);
-    this.streams = new RemoteStreams(view, this.cells, link, kept === undefined ? undefined : cursorOf(kept));
+    this.streams = new RemoteStreams(
+      view,
+      this.cells,
+      link,
+      kept === undefined ? undefined : cursorOf(kept, this.gate),
+    );
     // With a store the session's stream is followed from the start: each event is written there.
     if (kept !== undefined) this.streams.follow();
     this.#inbox = new SessionInbox({
@@ -110,6 +119,7 @@ export class SessionCore implements LinkedSession, MovingSession {
       observers: this.observers,
       streams: this.streams,
       ledger: this.ledger,
+      gate: this.gate,
       replays: this.replays,
       link: () => this.link,
       executing: () => this.executing,
@@ -281,10 +291,27 @@ export class SessionCore implements LinkedSession, MovingSession {
     return {
       invokeTool: async (call, signal) => {
         ledger.served(call);
-        await ledger.written;
+        await this.gate.after();
         return delegate.invokeTool(call, signal);
       },
     };
+  }
+
+  /**
+   * A person's decision on the call the cell is paused at, as the outcome the cell gets: recorded,
+   * and resolved once durable (SPEC §16: a decline is committed before the cell hears it).
+   */
+  async decided(cellId: CellId, callId: string, outcome: CallOutcome): Promise<void> {
+    const ledger = this.ledger;
+    if (ledger === undefined) return;
+    let text: string;
+    try {
+      text = 'result' in outcome ? toJsonText(outcome.result) || '' : outcome.error;
+    } catch {
+      return; // not JSON: the host refuses it, and the cell hears nothing of it
+    }
+    ledger.answered(cellId, callId, outcome, text.length, 'result' in outcome ? text : undefined);
+    await this.gate.after();
   }
 
   /** The store can keep the session no more (another process adopted it): it ends, and says why. */
@@ -327,9 +354,7 @@ export class SessionCore implements LinkedSession, MovingSession {
         return core.hostDead;
       },
       delivered: (cellId, answer) => this.delivered(cellId, answer),
-      get written() {
-        return core.kept === undefined ? undefined : core.ledger?.written;
-      },
+      gate: this.gate,
       ranAgain: (cellId) => this.replays?.ran(cellId),
       runsAgainLater: (cellId) => this.replays?.has(cellId) === true,
       takeHeld: (cellId) => this.cells.takeHeld(cellId),

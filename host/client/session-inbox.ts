@@ -14,7 +14,7 @@ import { serveDelegateCall } from './serve-call.js';
 import { messageOf } from '../../src/internal.js';
 import { ErrorAnswer } from '../wire/messages.js';
 import { JsonRpcErrors } from '../wire/protocol.js';
-import type { SessionLedger } from '../../src/internal.js';
+import type { AnswerGate, SessionLedger } from '../../src/internal.js';
 
 /** The session's parts the inbox hands things to (HostSession's). */
 export interface InboxParts {
@@ -25,6 +25,8 @@ export interface InboxParts {
   readonly streams: RemoteStreams;
   /** With a rehome: the session's ledger, and its cells lost with their host. */
   readonly ledger: SessionLedger | undefined;
+  /** What every answer and delegate call passes (with a store: once what it follows is durable). */
+  readonly gate: AnswerGate;
   readonly replays: CellReplays | undefined;
   /** The host the session lives on now. */
   link(): HostLink;
@@ -73,7 +75,7 @@ export class SessionInbox {
 
   /** A delegate call from the host, served by the delegate on the session's ledger (SPEC §13). */
   #serve(request: InboundRequest): void {
-    const { delegate, bounds, cells, ledger } = this.#parts;
+    const { delegate, bounds, cells, ledger, gate } = this.#parts;
     const call = request.call.value as NestedToolCall;
     // The cell's journal up to this call first: the ledger then knows what the call follows.
     if (request.journal !== undefined) ledger?.journaled(call.cellId, request.journal.start, request.journal.update);
@@ -81,11 +83,9 @@ export class SessionInbox {
     const notify = request.name !== 'invokeTool';
     if (notify) ledger?.notified(call.cellId);
     else ledger?.served(call);
-    const serve = (): void => serveDelegateCall(delegate, request, bound, notify ? undefined : ledger);
+    const serve = (): void => serveDelegateCall(delegate, request, gate, bound, notify ? undefined : ledger);
     // With a store, the delegate gets the call once its record (and the journal before it) is durable.
-    const written = ledger?.written;
-    if (written === undefined) return serve();
-    written.then(serve, (error: unknown) => {
+    gate.send(serve, (error) => {
       if (request.call.open)
         request.call.fail(
           new ErrorAnswer(JsonRpcErrors.delegateFailed, `the session's store failed: ${messageOf(error)}`),

@@ -82,6 +82,7 @@ export abstract class CellRun {
       emit,
       settle: (callId, ok, payload, errorKind) => durability.settle(callId, ok, payload, errorKind),
       accepting,
+      recorded: () => void (this.isolate.isIdle && this.#onIdle()),
       writeAhead,
       journal: durability.journal,
       interrupt,
@@ -245,6 +246,8 @@ export abstract class CellRun {
     }
     if (this.state.phase !== 'running' || this.observer.mode?.kind !== 'pendingFrontier') return;
     setImmediate(() => {
+      // An outcome waiting for its record (with a store) goes in first: it is no frontier yet.
+      if (this.toolCalls.recording > 0) return;
       if (this.state.phase === 'running' && this.isolate.isIdle && this.observer.mode?.kind === 'pendingFrontier') {
         this.observer.resolve(this.#intermediate('pending'));
       }
@@ -274,6 +277,7 @@ export abstract class CellRun {
   /** Commits the outcome: to the observer, or buffered for the next one; then winds down. */
   #end(from: StateOf<'finishing' | 'terminating'>, terminal: TerminalCellEvent, settled: Promise<void>): void {
     const event: CellEvent = { ...terminal, items: this.output.drain() };
+    this.options.onEnd?.(event);
     this.endSpan(event);
     const closing = transition(from, { phase: 'closing', event, settled });
     this.state = closing;

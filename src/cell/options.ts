@@ -1,6 +1,6 @@
 // What a session gives each of its cells, and what it hears back from them.
 import type { CellLimits } from '../limits.js';
-import type { CellId, CellStreamEvent, Logger, SessionRuntimeDelegate } from '../types.js';
+import type { CellEvent, CellId, CellStreamEvent, Logger, SessionRuntimeDelegate } from '../types.js';
 import type { CellJournal } from './journal.js';
 import type { TraceSpan } from '../tracing.js';
 import type { CellTool, WriteAhead } from './tool-calls.js';
@@ -26,6 +26,11 @@ export interface CellOptions {
   /** Taps the cell's stream events (SPEC §7). */
   /** `size`: about how many bytes the event holds, when the caller knows (see CellStreams). */
   emit(event: CellStreamEvent, size?: number): void;
+  /**
+   * The outcome is about to be committed, as `event` (its journal is whole): with a store, its end
+   * is written now, so no answer can tell it before it is durable.
+   */
+  onEnd?(event: CellEvent): void;
   /** The outcome is committed (its slot is free); `unread`: nobody has taken the terminal event. */
   onCommit(unread: boolean): void;
   /** A CellInterrupt paused the cell (`true`), or it runs again (resumeCell). */

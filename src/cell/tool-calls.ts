@@ -66,6 +66,8 @@ export interface ToolCallsOptions {
   settle(callId: string, ok: boolean, payload: string, errorKind: string): void;
   /** False once the cell ended: late outcomes are then abandoned. */
   accepting(): boolean;
+  /** No outcome waits for its record any more (with a store): the cell's frontier may be judged. */
+  recorded(): void;
   /** Where each call is recorded (SPEC §13). */
   journal: CellJournal;
   /** A session with a store: what each call waits for (undefined: nothing). */
@@ -96,6 +98,8 @@ export class ToolCalls {
   /** The calls in flight, with the bytes of their input (waiting for a slot or running). */
   readonly #outstanding = new Map<string, number>();
   #inputBytes = 0;
+  /** Outcomes whose record is being written (with a store): the cell takes them once it is durable. */
+  #recording = 0;
   /** Each call's idempotency key less the call's id. */
   readonly #keyPrefix: string;
 
@@ -112,6 +116,14 @@ export class ToolCalls {
   /** How many calls are issued and not yet settled (without listing them). */
   get outstanding(): number {
     return this.#outstanding.size;
+  }
+
+  /**
+   * How many outcomes the delegate gave are waiting for their record (with a store): the cell will
+   * take them, so no frontier is judged meanwhile (SPEC §4: settled results come first).
+   */
+  get recording(): number {
+    return this.#recording;
   }
 
   /** A call from the sandbox; a refused one settles at once with the reason. */
@@ -258,10 +270,14 @@ export class ToolCalls {
     // After the cell ended, results are abandoned: nothing is recorded (nor delivered).
     if (!this.#wanted(callId)) return;
     // With a store, the cell takes the outcome once its record is durable (never, if it cannot be).
-    ahead.answered(this.#options.cellId, callId, ok, payload, errorKind).then(
-      () => this.#deliver(callId, ok, payload, errorKind),
-      () => {},
-    );
+    this.#recording++;
+    const recorded = (): void => {
+      if (--this.#recording === 0) this.#options.recorded();
+    };
+    ahead.answered(this.#options.cellId, callId, ok, payload, errorKind).then(() => {
+      this.#deliver(callId, ok, payload, errorKind);
+      recorded();
+    }, recorded);
   }
 
   #deliver(callId: string, ok: boolean, payload: string, errorKind: string): void {

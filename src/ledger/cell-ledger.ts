@@ -134,6 +134,8 @@ export class CellLedger {
   served(call: NestedToolCall): void {
     const known = this.#calls.get(call.callId);
     if (known !== undefined) {
+      // Served before: made again now on a person's decision (approved, or retried in doubt).
+      if (known.state !== 'made') this.#decided(known);
       known.state = 'served';
       known.tool = toolRef(call.tool);
       return;
@@ -161,6 +163,27 @@ export class CellLedger {
     this.#checkBound();
   }
 
+  /** A call made on a person's decision waits for no decision: a pause it asked for is settled. */
+  #decided(call: LedgerCall): void {
+    if (call.pauses !== undefined) {
+      call.answerBytes -= call.pauses.length;
+      this.#answerBytes -= call.pauses.length;
+    }
+    call.pauses = undefined;
+    call.inDoubt = undefined;
+    call.decided = true;
+  }
+
+  /**
+   * The ledger was read back from a store (a recovery): the call the cell is paused at, if a
+   * person's decision made it or gave it an outcome, holds the cell paused no more — it runs again
+   * and takes that outcome, or finds the call in doubt (never paused for the same approval twice).
+   */
+  readBack(): void {
+    const paused = this.#paused === undefined ? undefined : this.#calls.get(this.#paused.callId);
+    if (paused !== undefined && (paused.decided === true || paused.state === 'answered')) this.#paused = undefined;
+  }
+
   /** The delegate returned or threw (a CellInterrupt leaves the call pending: it is answered later). */
   settled(callId: string, outcome: 'returned' | 'threw'): void {
     const call = this.#calls.get(callId);
@@ -182,7 +205,8 @@ export class CellLedger {
       this.#answerBytes += bytes;
       this.#checkBound();
     }
-    this.#settle?.(callId, answer);
+    // The call the cell is paused at gets its answer by resumeCell, not as an outcome.
+    if (this.#paused?.callId !== callId) this.#settle?.(callId, answer);
   }
 
   /** The delegate asked to pause the cell at this call (its CellInterrupt's payload, JSON text). */

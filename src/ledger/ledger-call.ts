@@ -36,6 +36,11 @@ export interface LedgerCall {
    * (`reason: 'inDoubt'`) wherever it runs again, until it is settled.
    */
   inDoubt: true | undefined;
+  /**
+   * Made again on a person's decision, after it paused its cell (approved, or retried in doubt):
+   * it waits for no decision any more.
+   */
+  decided: true | undefined;
 }
 
 /** The delegate got the call, its outcome is not known, and it pauses nothing (yet): in doubt after a recovery. */
@@ -117,6 +122,7 @@ export class CallRecord {
       answerBytes: 0,
       pauses: undefined,
       inDoubt: undefined,
+      decided: undefined,
     };
     this.#calls.push(call);
     this.#byId.set(call.callId, call);

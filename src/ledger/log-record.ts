@@ -17,8 +17,11 @@ export type LogRecord =
   | { t: 'notified'; cellId: CellId }
   /** A part of a cell's journal: what it runs (first), what it consumed since. */
   | { t: 'journal'; cellId: CellId; start?: PartStart; update?: PartUpdate }
-  /** A call goes to the delegate (written before it does). */
-  | ({ t: 'started' } & Omit<NestedToolCall, 'kind' | 'approved'>)
+  /**
+   * A call goes to the delegate (written before it does); `approved`: made on a person's approval
+   * (after a crash it is in doubt, never paused for approval again).
+   */
+  | ({ t: 'started' } & Omit<NestedToolCall, 'kind'>)
   /** A call's outcome (written before the cell takes it): its result's JSON text, or its error. */
   | { t: 'outcome'; cellId: CellId; callId: string; ok: boolean; payload: string; errorKind: string }
   /** The delegate asked to pause the cell at a call (its CellInterrupt's payload). */

@@ -77,6 +77,7 @@ export function readLog(texts: readonly string[]): ReadLog {
     }
   }
   if (read === undefined) throw new BrokeBound('the log is empty');
+  for (const cellId of read.ledger.cellIds) read.ledger.cell(cellId)?.readBack();
   // A cell admitted with nothing else of it written: it ends as one that cannot run again.
   for (const cellId of read.announced) if (read.ledger.cell(cellId) === undefined) read.ledger.admitted(cellId);
   // A replay sends no notification its delegate got: those the stream told past them are sent again.

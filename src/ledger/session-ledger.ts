@@ -198,8 +198,9 @@ export class SessionLedger {
   served(call: NestedToolCall): void {
     (this.#cells.get(call.cellId) ?? this.#expected(call.cellId, false))?.served(call);
     if (this.#log === undefined) return;
-    const { cellId, callId, tool, input, idempotencyKey } = call;
-    this.#record({ t: 'started', cellId, callId, tool, input, idempotencyKey });
+    const { cellId, callId, tool, input, idempotencyKey, approved } = call;
+    const record = { t: 'started', cellId, callId, tool, input, idempotencyKey } as const;
+    this.#record(approved === true ? { ...record, approved } : record);
   }
 
   settled(cellId: CellId, callId: string, outcome: 'returned' | 'threw'): void {

@@ -21,6 +21,9 @@ import type { StoredValues } from './stored-values.js';
 /** What a session with a store records of its cells' lives besides their calls. */
 export interface CellLog {
   paused(cellId: CellId, event: CellEvent | null): void;
+  /** The cell's outcome is committed as `event` (its journal whole). */
+  ends(cellId: CellId, event: CellEvent): void;
+  /** The cell closed. */
   ended(cellId: CellId): void;
 }
 
@@ -90,6 +93,7 @@ export class CellMaker {
         observer?.({ cellId, ...event });
         streams.emit(cellId, event, size);
       },
+      ...(durable === undefined ? {} : { onEnd: (event: CellEvent) => durable.ends(cellId, event) }),
       onCommit: (unread) => cells.committed(cell, unread),
       onPause: (paused) => {
         cells.paused(cell, paused);

@@ -7,6 +7,7 @@ import { toJsonText } from '../json.js';
 import type { WriteAhead } from '../cell/tool-calls.js';
 import type { CodeCellStore, StoreLease } from '../store/store.js';
 import { PROCESS_OWNER, SessionLog } from '../store/session-log.js';
+import { AnswerGate } from '../store/answer-gate.js';
 import type {
   CellEvent,
   CellId,
@@ -45,10 +46,14 @@ export function durabilityOf(
 /** Per open cell: how far its journal is written (JournalTaken), and how many records of the log are its. */
 interface Written extends JournalTaken {
   records: number;
+  /** Its end, as an answer handed it out, is written. */
+  ended?: true;
 }
 
 export class SessionDurability implements WriteAhead {
   readonly log: SessionLog;
+  /** What every answer about the session's cells passes before it leaves (SPEC §16's one gate). */
+  readonly gate: AnswerGate;
   readonly #hosted: () => HostedCells;
   readonly #cells = new Map<CellId, Written>();
   readonly #paused = new Set<CellId>();
@@ -73,10 +78,14 @@ export class SessionDurability implements WriteAhead {
       summary: () => ({ openCells: this.#cells.size, pausedCells: this.#paused.size }),
       lost,
     });
-    void this.#write(undefined, { t: 'session', options }).catch(() => {});
+    this.gate = new AnswerGate(this.log, () => this.log.failure);
+    this.#write(undefined, { t: 'session', options });
   }
 
-  /** `delegate`, its calls written ahead (a call made outside a cell's run: approved, retried). */
+  /**
+   * `delegate`, its calls written ahead (a call made outside a cell's run: approved — its record
+   * says so, SPEC §16 — or retried).
+   */
   aheadOf(delegate: SessionRuntimeDelegate): Pick<SessionRuntimeDelegate, 'invokeTool'> {
     return { invokeTool: (call, signal) => this.started(call).then(() => delegate.invokeTool(call, signal)) };
   }
@@ -96,26 +105,32 @@ export class SessionDurability implements WriteAhead {
     await this.log.epoch();
   }
 
-  /** A cell was admitted: resolves once what it runs is durable. */
+  /** A cell was admitted: resolves once what it runs is durable (its id is an acknowledgement). */
   admitted(cellId: CellId): Promise<void> {
-    const written = this.#write(cellId);
+    this.#write(cellId);
     // A cell that keeps no journal is named all the same: its calls are recorded as its own.
-    return this.#cells.get(cellId)?.mark === null ? this.#write(cellId, { t: 'admitted', cellId }, false) : written;
+    if (this.#cells.get(cellId)?.mark === null) this.#write(cellId, { t: 'admitted', cellId }, false);
+    return this.gate.after();
   }
 
   started(call: NestedToolCall): Promise<void> {
-    const { cellId, callId, tool, input, idempotencyKey } = call;
-    return this.#write(cellId, { t: 'started', cellId, callId, tool, input, idempotencyKey });
+    const { cellId, callId, tool, input, idempotencyKey, approved } = call;
+    const record = { t: 'started', cellId, callId, tool, input, idempotencyKey } as const;
+    this.#write(cellId, approved === true ? { ...record, approved } : record);
+    return this.gate.after();
   }
 
   answered(cellId: CellId, callId: string, ok: boolean, payload: string, errorKind: string): Promise<void> {
-    return this.#write(cellId, { t: 'outcome', cellId, callId, ok, payload, errorKind });
+    this.#write(cellId, { t: 'outcome', cellId, callId, ok, payload, errorKind });
+    return this.gate.after();
   }
 
   notifying(cellId: CellId): Promise<void> {
-    return this.#write(cellId);
+    this.#write(cellId);
+    return this.gate.after();
   }
 
+  /** The delegate asked to pause the cell at the call: written now, told by the pause's answer (handOut). */
   pauses(cellId: CellId, callId: string, payload: unknown): void {
     let json: JsonValue;
     try {
@@ -123,15 +138,37 @@ export class SessionDurability implements WriteAhead {
     } catch {
       json = null;
     }
-    void this.#write(cellId, { t: 'pause', cellId, callId, payload: json }).catch(() => {});
+    this.#write(cellId, { t: 'pause', cellId, callId, payload: json });
   }
 
-  /** The cell paused with `event`, or runs again (null). */
+  /** The cell paused with `event`, or runs again (null): written now, told by the answers after it. */
   paused(cellId: CellId, event: CellEvent | null): void {
     if (event === null) this.#paused.delete(cellId);
     else this.#paused.add(cellId);
     const saved = event === null ? null : { ...event, items: [] };
-    void this.#write(cellId, { t: 'paused', cellId, event: saved }).catch(() => {});
+    this.#write(cellId, { t: 'paused', cellId, event: saved });
+  }
+
+  /**
+   * The cell's outcome is committed as `event`: its journal's last part and its end (with the
+   * event) are written now — before any answer can tell it (handOut) — so a recovery never runs
+   * again, or ends otherwise, a cell whose end was handed out.
+   */
+  ends(cellId: CellId, event: CellEvent): void {
+    const written = this.#cells.get(cellId);
+    if (written?.ended === true) return;
+    this.#write(cellId, { t: 'end', cellId, event: { ...event, items: [] } });
+    (this.#cells.get(cellId) as Written).ended = true;
+  }
+
+  /**
+   * An answer about the cell (an observation, terminate's, resumeCell's) leaves once what it
+   * reports is durable: the cell's journal up to it (a pause's records, its end: written before).
+   */
+  handOut(cellId: CellId, event: CellEvent): CellEvent | Promise<CellEvent> {
+    const written = this.#cells.get(cellId);
+    if (written !== undefined && written.ended !== true) this.#write(cellId);
+    return this.gate.pass(event);
   }
 
   /** A recovery ends the cell here (it cannot run again): its records go once it ended. */
@@ -142,12 +179,13 @@ export class SessionDurability implements WriteAhead {
   /** A recovery runs the cell again (its log counts how often). */
   replayed(cellId: CellId): Promise<void> {
     // Not here yet: its journal's parts begin once it runs (after the part its log has).
-    return this.#write(cellId, { t: 'replayed', cellId }, false);
+    this.#write(cellId, { t: 'replayed', cellId }, false);
+    return this.gate.after();
   }
 
-  /** A commit of stored values (the keys written, as JSON texts). */
+  /** A commit of stored values (the keys written, as JSON texts): told by the cell's end after it. */
   stored(values: Record<string, string>): void {
-    void this.#write(undefined, { t: 'stored', values }).catch(() => {});
+    this.#write(undefined, { t: 'stored', values });
   }
 
   /** The session stream's numbering: written here, and (`read`: a recovered session's log) going on from it. */
@@ -164,26 +202,31 @@ export class SessionDurability implements WriteAhead {
    * journal so far, so a replay after a recovery tells nothing again that the stream told.
    */
   event(event: SessionStreamEvent): Promise<void> {
-    const cellId = 'cellId' in event && event.cellId !== '' ? event.cellId : undefined;
+    const named = 'cellId' in event && event.cellId !== '' ? event.cellId : undefined;
+    // A cell's end has nothing after it to replay: no part, and no record of a cell no longer open.
+    const closed = event.type === 'closed';
+    const cellId = closed && named !== undefined && !this.#cells.has(named) ? undefined : named;
     // An admission comes before the cell runs: its journal begins with the cell's next record.
-    return this.#write(cellId, { t: 'event', event }, event.type !== 'admitted', true);
+    this.#write(cellId, { t: 'event', event }, event.type !== 'admitted' && !closed, true);
+    return this.gate.after(true);
   }
 
-  /** The cell ended: its records can go. */
+  /** The cell closed: its records can go (its end is written, if no answer wrote it). */
   ended(cellId: CellId): void {
     const written = this.#cells.get(cellId);
     if (written === undefined) return;
-    void this.#write(undefined, { t: 'end', cellId }).catch(() => {});
+    if (written.ended !== true) this.#write(undefined, { t: 'end', cellId });
     this.#cells.delete(cellId);
     this.#paused.delete(cellId);
-    this.log.ended(written.records + 1);
+    this.log.ended(written.records + (written.ended === true ? 0 : 1));
   }
 
   /**
    * Writes the cell's journal since it was last written (if it gained anything; `withPart`), then
-   * `record` (`later`: with the next write, SessionLog#later).
+   * `record` (`later`: with the next write, SessionLog#later). What waits on it passes the gate;
+   * a write that fails ends the session (the log says so).
    */
-  #write(cellId: CellId | undefined, record?: LogRecord, withPart = true, later = false): Promise<void> {
+  #write(cellId: CellId | undefined, record?: LogRecord, withPart = true, later = false): void {
     const texts: string[] = [];
     if (cellId !== undefined) {
       let written = this.#cells.get(cellId);
@@ -193,7 +236,8 @@ export class SessionDurability implements WriteAhead {
       written.records += texts.length + (record === undefined ? 0 : 1);
     }
     if (record !== undefined) texts.push(JSON.stringify(record));
-    return later ? this.log.later(...texts) : this.log.write(...texts);
+    if (texts.length === 0) return;
+    void (later ? this.log.later(...texts) : this.log.write(...texts));
   }
 
   /** The cell's journal since `written.mark` (and, the first time, what it runs), as a record. */

@@ -291,7 +291,13 @@ export const SessionRuntime: SessionRuntimeConstructor = class SessionRuntime ex
     );
     // With a store, the cell's id is given out once what it runs is kept.
     if (this.#durable !== undefined) await this.#durable.admitted(cellId);
-    return this.startedCell(cellId, initialEvent as Promise<CellEvent>);
+    return this.startedCell(cellId, this.#whenDurable(cellId, initialEvent as Promise<CellEvent>));
+  }
+
+  /** An answer about the cell, once what it reports is durable (with a store: SessionDurability#handOut). */
+  #whenDurable(cellId: CellId, event: Promise<CellEvent>): Promise<CellEvent> {
+    const durable = this.#durable;
+    return durable === undefined ? event : event.then((value) => durable.handOut(cellId, value));
   }
 
   async suspend(options: SuspendOptions = {}): Promise<SessionSnapshot> {
@@ -324,7 +330,7 @@ export const SessionRuntime: SessionRuntimeConstructor = class SessionRuntime ex
 
   async beginObserve(cellId: CellId, mode: ObserveMode, signal?: AbortSignal): Promise<PendingEvent> {
     const cell = this.#openCell(cellId);
-    const event = cell.observe(checkObserveMode(mode), signal);
+    const event = this.#whenDurable(cell.id, cell.observe(checkObserveMode(mode), signal));
     return {
       event: quiet(
         traced('codecell.observe', { 'codecell.cell.id': cell.id, 'codecell.observe.mode': mode.kind }, event),
@@ -334,7 +340,7 @@ export const SessionRuntime: SessionRuntimeConstructor = class SessionRuntime ex
 
   async terminate(cellId: CellId): Promise<CellEvent> {
     const cell = this.#openCell(cellId);
-    return traced('codecell.terminate', { 'codecell.cell.id': cell.id }, cell.terminate());
+    return traced('codecell.terminate', { 'codecell.cell.id': cell.id }, this.#whenDurable(cell.id, cell.terminate()));
   }
 
   async resumeCell(cellId: CellId, answer: CellAnswer, observe: ObserveMode = DEFAULT_OBSERVE): Promise<CellEvent> {
@@ -357,7 +363,7 @@ export const SessionRuntime: SessionRuntimeConstructor = class SessionRuntime ex
     if (!cell.isInterrupted) throw notInterrupted(cell.id);
     const span = startSpan('codecell.cell', { 'codecell.cell.id': cellId, 'codecell.cell.resumed': true }, parent);
     cell.resume(await this.#gate.resumed(cell, span), outcome, span);
-    return cell.observe(mode);
+    return this.#whenDurable(cell.id, cell.observe(mode));
   }
 
   protected cellEvents(cellId: CellId, options: EventsOptions): HandOffStream<CellStreamEvent> {

@@ -45,6 +45,8 @@ export class SessionLog {
   #next: Batch | undefined;
   /** The write under way (batches go one at a time, in order). */
   #writing: Promise<void> = Promise.resolve();
+  /** Resolves once the last record written so far is durable (batches settle in order). */
+  #last: Promise<void> = Promise.resolve();
   /** Why the log can write no more. */
   #failed: Error | undefined;
   #ended = false;
@@ -105,12 +107,26 @@ export class SessionLog {
     return this.#add(records, false);
   }
 
+  /**
+   * Resolves once every record written so far is durable (`now`: records waiting to go `later`
+   * go now); rejects when they cannot be (the log failed).
+   */
+  written(now = true): Promise<void> {
+    if (this.#failed !== undefined) return refused(this.#failed);
+    const waiting = this.#next;
+    if (now && waiting?.timer !== undefined) this.#send(waiting);
+    return this.#last;
+  }
+
   #add(records: readonly string[], now: boolean): Promise<void> {
-    if (this.#failed !== undefined) return Promise.reject(this.#failed);
-    if (this.#ended) return Promise.reject(new Error(`session ${this.key} ended: its log takes no more records`));
+    if (this.#failed !== undefined) return refused(this.#failed);
+    if (this.#ended) return refused(new Error(`session ${this.key} ended: its log takes no more records`));
     let batch = this.#next;
     if (batch === undefined) {
       batch = this.#next = { records: [], done: Promise.withResolvers<void>(), timer: undefined };
+      // Nobody need wait on it: a failure is the log's (`lost`), and every later write's.
+      batch.done.promise.catch(() => {});
+      this.#last = batch.done.promise;
       if (now) this.#send(batch);
       else batch.timer = setTimeout(() => this.#send(batch as Batch), LATER_MS);
     } else if (now && batch.timer !== undefined) this.#send(batch);
@@ -247,6 +263,13 @@ export class SessionLog {
     clearTimeout(this.#renewal);
     this.#port.lost(this.#failed);
   }
+}
+
+/** A write refused: rejected, and no unhandled rejection if its writer does not wait on it. */
+function refused(error: Error): Promise<void> {
+  const rejected = Promise.reject(error);
+  rejected.catch(() => {});
+  return rejected;
 }
 
 const isMoved = (error: unknown): boolean => isCodeCellError(error) && error.code === 'ERR_SESSION_MOVED';
