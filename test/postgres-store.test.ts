@@ -9,6 +9,7 @@ import { SessionRuntime } from '../src/index.js';
 import { postgresStore } from '../src/store/postgres-store.js';
 import type { CodeCellStore } from '../src/store/store.js';
 import { crashAgent, untilRecovered } from './agent-process.js';
+import { crashPromises } from './crash-promises.js';
 import { capturingLogger, LONG_WAIT, RecordingDelegate, texts } from './helpers.js';
 import { startPostgres } from './postgres-server.js';
 import { storeContract } from './store-contract.js';
@@ -38,6 +39,16 @@ function open(t: TestContext): { store: CodeCellStore; again: () => CodeCellStor
 }
 
 if (skip === false) storeContract({ name: 'postgresStore', open });
+if (skip === false)
+  crashPromises({
+    name: 'postgresStore',
+    where: () => database(),
+    open: (t, connectionString) => {
+      const store = postgresStore({ connectionString });
+      t.after(() => store.close());
+      return store;
+    },
+  });
 
 describe('postgresStore: a real server', { timeout: 60_000, skip }, () => {
   test('a database of a newer schema is refused, and left as it was', async (t) => {

@@ -20,6 +20,7 @@ import { sqliteStore } from '../src/store/sqlite-store.js';
 import type { CodeCellStore } from '../src/store/store.js';
 import { AGENT_CELLS, AGENT_TOOLS } from './fixtures/store-agent.js';
 import { crashAgent, untilRecovered } from './agent-process.js';
+import { crashPromises } from './crash-promises.js';
 import { capturingLogger, hang, LONG_WAIT, RecordingDelegate, stall, tempFolder, texts, waitFor } from './helpers.js';
 
 const TOOLS = [{ name: 'lookup' }, { name: 'charge' }, { name: 'rate', idempotent: true }];
@@ -383,4 +384,14 @@ describe('an agent process killed with -9, its session recovered by another', { 
     assert.deepEqual([next.cellId, texts(await next.initialEvent)], ['4', ['total=6']]);
     await assert.rejects(session.execute({ source: 'text(1)' }), { code: 'ERR_SESSION_MOVED' });
   });
+});
+
+crashPromises({
+  name: 'sqliteStore',
+  where: (t) => join(tempFolder(t, 'codecell-crash-'), 'agent.db'),
+  open: (t, path) => {
+    const store = sqliteStore({ path });
+    t.after(() => store.close());
+    return store;
+  },
 });
