@@ -106,21 +106,28 @@ export function storeContract(kind: StoreKind): void {
       for (const key of ['a', 'b', 'c']) await store.create(key, 'agent-1', 1, null);
       await pastLease(1);
       assert.equal((await other.adopt('b', 'agent-2', 60_000))?.epoch, 2);
-      // Made in one turn (a store may commit them together). 'b' at epoch 1 is fenced off.
+      // Made in one turn (a store may commit them together). 'b' at epoch 1 is fenced off, also
+      // when its successor's append (epoch 2) goes in the same group, before and after it.
       const writes = await Promise.allSettled([
         store.append('c', 1, ['c1', 'c2', 'c3']),
+        store.append('b', 2, ['b2 first']),
         store.append('a', 1, ['a1', 'a2'], { openCells: 2, pausedCells: 0 }),
-        store.append('b', 1, ['b1']),
+        store.append('b', 1, ['b1 stale']),
         store.append('a', 1, ['a3'], { openCells: 1, pausedCells: 1 }),
+        store.append('b', 2, ['b2 then']),
       ]);
       assert.deepEqual(
         writes.map((write) => write.status),
-        ['fulfilled', 'fulfilled', 'rejected', 'fulfilled'],
+        ['fulfilled', 'fulfilled', 'fulfilled', 'rejected', 'fulfilled', 'fulfilled'],
       );
-      assert.match(String((writes[2] as PromiseRejectedResult).reason), /session b moved/);
+      assert.match(String((writes[3] as PromiseRejectedResult).reason), /session b moved/);
       assert.deepEqual(
         [await store.records('a'), await store.records('b'), await store.records('c')],
-        [['a1', 'a2', 'a3'], [], ['c1', 'c2', 'c3']],
+        [
+          ['a1', 'a2', 'a3'],
+          ['b2 first', 'b2 then'],
+          ['c1', 'c2', 'c3'],
+        ],
       );
       const a = (await store.sessions()).find((each) => each.key === 'a');
       assert.deepEqual([a?.openCells, a?.pausedCells], [1, 1]);

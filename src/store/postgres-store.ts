@@ -52,23 +52,29 @@ const MIGRATIONS: readonly string[][] = [
 
 /**
  * The group commit: each append's session row updated where its epoch holds, and its records
- * inserted after it in order; it returns the keys whose epoch held.
+ * inserted after it in order — only those of the appends whose (key, epoch) held, so a fenced-off
+ * writer's append grouped with its successor's is refused, not written; it returns the appends
+ * (by their place in the group) that held.
  */
 const APPEND = `
   WITH batch AS (
-    SELECT * FROM unnest($1::text[], $2::integer[], $3::integer[], $4::integer[]) AS b(key, epoch, open_cells, paused_cells)
+    SELECT * FROM unnest($1::text[], $2::integer[], $3::integer[], $4::integer[])
+      WITH ORDINALITY AS b(key, epoch, open_cells, paused_cells, n)
   ), held AS (
     UPDATE codecell_sessions s
     SET open_cells = coalesce(b.open_cells, s.open_cells), paused_cells = coalesce(b.paused_cells, s.paused_cells)
     FROM batch b WHERE s.key = b.key AND s.epoch = b.epoch
-    RETURNING s.key
+    RETURNING s.key, s.epoch
   ), added AS (
     INSERT INTO codecell_records (key, record)
-    SELECT r.key, r.record FROM unnest($5::text[], $6::text[]) WITH ORDINALITY AS r(key, record, n)
-    WHERE r.key IN (SELECT key FROM held) ORDER BY r.n
+    SELECT b.key, r.record
+    FROM unnest($5::integer[], $6::text[]) WITH ORDINALITY AS r(append, record, n)
+    JOIN batch b ON b.n = r.append
+    WHERE (b.key, b.epoch) IN (SELECT key, epoch FROM held)
+    ORDER BY r.n
     RETURNING 1
   )
-  SELECT key FROM held`;
+  SELECT b.n FROM batch b WHERE (b.key, b.epoch) IN (SELECT key, epoch FROM held)`;
 
 class PostgresBackend implements StoreBackend {
   readonly name: string;
@@ -175,11 +181,11 @@ class PostgresBackend implements StoreBackend {
   async #commit(): Promise<void> {
     const group = this.#next;
     this.#next = [];
-    const keys: string[] = [];
+    const appends: number[] = [];
     const texts: string[] = [];
-    for (const { key, records } of group)
+    for (const [index, { records }] of group.entries())
       for (const record of records) {
-        keys.push(key);
+        appends.push(index + 1);
         texts.push(record);
       }
     try {
@@ -188,12 +194,12 @@ class PostgresBackend implements StoreBackend {
         group.map((each) => each.epoch),
         group.map((each) => each.summary?.openCells ?? null),
         group.map((each) => each.summary?.pausedCells ?? null),
-        keys,
+        appends,
         texts,
       ]);
-      const held = new Set(rows.map((row) => row.key as string));
-      for (const each of group) {
-        if (held.has(each.key)) each.done.resolve();
+      const held = new Set(rows.map((row) => Number(row.n)));
+      for (const [index, each] of group.entries()) {
+        if (held.has(index + 1)) each.done.resolve();
         else each.done.reject(await this.#moved(each.key, each.epoch));
       }
     } catch (error) {
