@@ -166,6 +166,12 @@ export interface NestedToolCall {
    * true })`): the delegate makes it now, without asking again.
    */
   approved?: true;
+  /**
+   * With a store (SPEC §16): the fencing epoch of the session's owner that makes the call. A
+   * recovery by another process raises it; a tool that keeps its own record may refuse a call of
+   * an older epoch than one it has seen for the session.
+   */
+  epoch?: number;
 }
 
 /** A notify() message of a cell, as its session's delegate receives it. */

@@ -163,4 +163,24 @@ describe('one gate into a host', { timeout: 60_000, concurrency: true }, () => {
     assert.equal(codeOf(refused), 'ERR_LIMIT_EXCEEDED');
     assert.match(refused.error?.message ?? '', /journalMaxBytes/);
   });
+
+  test('a replay whose paused event does not name its tool is refused at the replay, -32602 saying why', async (t) => {
+    const snapshot = await pausedSnapshot(t);
+    const raw = await host(t);
+    const created = await raw.call('session/create', { tools: TOOLS, restore: { storedValues: {}, nextCellId: 10 } });
+    const { sessionId } = created.result as { sessionId: string };
+    const cell = replayable(snapshot, '1', true);
+    const { tool: _, ...toolless } = cell.paused as NonNullable<ReplayableCell['paused']>;
+    const forged = await raw.call('cell/replay', { sessionId, cell: { ...cell, paused: toolless } });
+    assert.equal(forged.error?.code, -32602);
+    assert.match(forged.error?.message ?? '', /cell\.paused must be its interrupted event/);
+    // The genuine one is taken, and resumed once.
+    assert.deepEqual((await raw.call('cell/replay', { sessionId, cell })).result, {});
+    const resumed = await raw.call('cell/resume', { sessionId, cellId: '1', answer: { result: true } });
+    assert.equal(resumed.error, undefined, JSON.stringify(resumed.error));
+    // Resumed once: a second resume is refused as a client's fault, not an internal error.
+    const again = await raw.call('cell/resume', { sessionId, cellId: '1', answer: { result: true } });
+    assert.equal(again.error?.code, -32602);
+    assert.equal(codeOf(again), 'ERR_MISSING_CELL');
+  });
 });

@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { describe, test, type TestContext } from 'node:test';
 import {
+  CellInterrupt,
   createCodeModeTools,
   describePause,
   SessionRuntime,
@@ -21,6 +22,7 @@ import type { CodeCellStore } from '../src/store/store.js';
 import { AGENT_CELLS, AGENT_TOOLS } from './fixtures/store-agent.js';
 import { crashAgent, untilRecovered } from './agent-process.js';
 import { crashPromises } from './crash-promises.js';
+import { storeWith } from './store-contract.js';
 import { capturingLogger, hang, LONG_WAIT, RecordingDelegate, stall, tempFolder, texts, waitFor } from './helpers.js';
 
 const TOOLS = [{ name: 'lookup' }, { name: 'charge' }, { name: 'rate', idempotent: true }];
@@ -29,6 +31,12 @@ const stores: { name: string; open(t: TestContext): CodeCellStore }[] = [
   { name: 'memoryStore', open: () => memoryStore() },
   { name: 'sqliteStore', open: (t) => sqliteStore({ path: join(tempFolder(t, 'codecell-recovery-'), 's.db') }) },
 ];
+
+/**
+ * The same store as another agent process holds it: a recovery in this process never adopts a
+ * session this process still drives (SPEC §16), so the tests' successors recover through this.
+ */
+const elsewhere = (store: CodeCellStore): CodeCellStore => storeWith(store, 'another process', {});
 
 /** The records of the session, parsed. */
 const recordsOf = async (store: CodeCellStore, key: string): Promise<{ t: string; [field: string]: unknown }[]> =>
@@ -113,7 +121,7 @@ for (const kind of stores) {
       const second = new RecordingDelegate({ lookup: () => ({ n: -1 }), charge: () => 'twice!', rate: () => 1.5 });
       const infos: unknown[] = [];
       const recovered = await SessionRuntime.recover(
-        store,
+        elsewhere(store),
         (info) => {
           infos.push(info);
           return second as SessionRuntimeDelegate;
@@ -183,7 +191,7 @@ for (const kind of stores) {
       await waitFor(() => first.calls.length === 2);
       stall(400);
       const logger = capturingLogger();
-      const [session] = await SessionRuntime.recover(store, () => new RecordingDelegate({}), { logger });
+      const [session] = await SessionRuntime.recover(elsewhere(store), () => new RecordingDelegate({}), { logger });
       t.after(() => session?.shutdown());
       const lost = await (session as SessionRuntime).observe('1', LONG_WAIT);
       assert.deepEqual(lost.kind === 'terminated' && [lost.reason, lost.toolCalls], [
@@ -221,7 +229,7 @@ for (const kind of stores) {
       await waitFor(() => first.calls.length === 1);
       stall(400);
       const second = new RecordingDelegate({ charge: () => 'ok' });
-      const [session] = await SessionRuntime.recover(store, () => second, { logger: capturingLogger() });
+      const [session] = await SessionRuntime.recover(elsewhere(store), () => second, { logger: capturingLogger() });
       t.after(() => session?.shutdown());
       const pair = createCodeModeTools(session as SessionRuntime);
       const paused = await pair.wait.execute({ cell_id: '1', yield_time_ms: 30_000, terminate: null });
@@ -258,7 +266,7 @@ for (const kind of stores) {
       ).initialEvent;
       stall(300);
       const logger = capturingLogger();
-      const recovered = await SessionRuntime.recover(store, () => new RecordingDelegate({}), { logger });
+      const recovered = await SessionRuntime.recover(elsewhere(store), () => new RecordingDelegate({}), { logger });
       for (const each of recovered) t.after(() => each.shutdown());
       t.after(() => owner.shutdown());
       assert.deepEqual(
@@ -267,6 +275,60 @@ for (const kind of stores) {
       );
       assert.deepEqual(logger.warnings, ['codecell: session broken was not recovered: its log record 1 is not JSON']);
       assert.equal((await store.records('broken'))?.length, 2);
+    });
+
+    test("an idempotent call made again after a recovery is its cell's own: terminate cancels it", async (t) => {
+      const store = kind.open(t);
+      t.after(() => store.close());
+      const first = new RecordingDelegate({ rate: hang });
+      const options = { store, key: 'again-1', tools: TOOLS, leaseMs: 300, logger: capturingLogger() };
+      const owner = new SessionRuntime(first, options);
+      t.after(() => owner.shutdown());
+      const { cellId } = await owner.execute({ source: 'text(await tools.rate({}))' }, { kind: 'yieldAfter', ms: 0 });
+      await waitFor(() => first.calls.length === 1);
+      stall(400);
+      const second = new RecordingDelegate({ rate: hang });
+      const [session] = await SessionRuntime.recover(elsewhere(store), () => second, { logger: capturingLogger() });
+      t.after(() => session?.shutdown());
+      await waitFor(() => second.calls.length === 1);
+      assert.equal(second.calls[0]?.idempotencyKey, first.calls[0]?.idempotencyKey);
+      // Made by the cell's run again: its signal is the cell's, aborted by terminate (the shared deadline).
+      const ended = await (session as SessionRuntime).terminate(cellId);
+      assert.deepEqual([ended.kind, ended.kind === 'terminated' && ended.reason], ['terminated', 'requested']);
+      assert.equal(second.signals[0]?.aborted, true);
+    });
+
+    test('an approved idempotent call in doubt is made again marked approved: never asked again', async (t) => {
+      const store = kind.open(t);
+      t.after(() => store.close());
+      const tools = [{ name: 'deploy', idempotent: true }];
+      const deploy = (call: NestedToolCall): Promise<never> => {
+        if (call.approved !== true) throw new CellInterrupt({ ask: 'deploy?' });
+        return hang();
+      };
+      const first = new RecordingDelegate({ deploy });
+      const owner = new SessionRuntime(first, {
+        store,
+        key: 'again-3',
+        tools,
+        leaseMs: 300,
+        logger: capturingLogger(),
+      });
+      t.after(() => owner.shutdown());
+      const { cellId, initialEvent } = await owner.execute({ source: 'text(await tools.deploy({}))' }, LONG_WAIT);
+      assert.equal((await initialEvent).kind, 'interrupted');
+      owner.resumeCell(cellId, { approved: true }).catch(() => {});
+      await waitFor(() => first.calls.length === 2);
+      stall(400);
+      const second = new RecordingDelegate({ deploy: (call) => (call.approved === true ? 'deployed' : deploy(call)) });
+      const [session] = await SessionRuntime.recover(elsewhere(store), () => second, { logger: capturingLogger() });
+      t.after(() => session?.shutdown());
+      const end = await (session as SessionRuntime).observe(cellId, LONG_WAIT);
+      assert.deepEqual([end.kind, texts(end)], ['completed', ['deployed']]);
+      assert.deepEqual(
+        second.calls.map((call) => [call.approved, call.idempotencyKey]),
+        [[true, first.calls[1]?.idempotencyKey]],
+      );
     });
 
     test('a session whose lease holds is not adopted; retry is only for a call in doubt', async (t) => {
@@ -369,7 +431,7 @@ describe('an agent process killed with -9, its session recovered by another', { 
 
     // Days later (another recovery: this owner stalls past its lease), the approval is still asked for.
     stall(400);
-    const again = await SessionRuntime.recover(store, () => delegate, { logger: capturingLogger() });
+    const again = await SessionRuntime.recover(elsewhere(store), () => delegate, { logger: capturingLogger() });
     for (const each of again) t.after(() => each.shutdown());
     const later = again[0] as SessionRuntime;
     const asked = await later.observe('3', LONG_WAIT);

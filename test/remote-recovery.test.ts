@@ -224,8 +224,10 @@ describe('HostClient with a store', { timeout: 90_000 }, () => {
       seen.push(event);
       if (event.type === 'toolCall' && event.tool.name === 'rate') break;
     }
-    // The agent's process stops past its lease (its host runs on, fenced out of the store).
-    const next = await HostClient.spawn({ store, leaseMs: 300, processes: 1, logger: capturingLogger() });
+    // The agent's process stops past its lease (its host runs on, fenced out of the store); another
+    // process (its own view of the store) recovers the session.
+    const elsewhere = storeWith(store, 'another process', {});
+    const next = await HostClient.spawn({ store: elsewhere, leaseMs: 300, processes: 1, logger: capturingLogger() });
     t.after(() => next.close());
     stall(400);
     const second = new RecordingDelegate({ rate: () => 7 });
@@ -255,6 +257,26 @@ describe('HostClient with a store', { timeout: 90_000 }, () => {
       'output c7',
       'closed',
     ]);
+  });
+
+  test("an idempotent call made again after a recovery is its cell's own: terminate cancels it", async (t) => {
+    const { store, old } = await ownedStore(t, 'again.db');
+    const first = new RecordingDelegate({ rate: hang });
+    const session = await old.createSession(first, { key: 'again-2', tools: AGENT_TOOLS });
+    const { cellId } = await session.execute({ source: 'text(await tools.rate({}))' }, { kind: 'yieldAfter', ms: 0 });
+    await waitFor(() => first.calls.length === 1);
+    const elsewhere = storeWith(store, 'another process', {});
+    const next = await HostClient.spawn({ store: elsewhere, leaseMs: 300, processes: 1, logger: capturingLogger() });
+    t.after(() => next.close());
+    stall(400);
+    const second = new RecordingDelegate({ rate: hang });
+    const [recovered] = (await untilRecovered(() => next.recover(() => second))) as RemoteSession[];
+    assert.ok(recovered !== undefined);
+    await waitFor(() => second.calls.length === 1);
+    assert.equal(second.calls[0]?.idempotencyKey, first.calls[0]?.idempotencyKey);
+    const ended = await recovered.terminate(cellId);
+    assert.deepEqual([ended.kind, ended.kind === 'terminated' && ended.reason], ['terminated', 'requested']);
+    assert.equal(second.signals[0]?.aborted, true);
   });
 
   test('a former owner asked to continue past its newest event: its store says it moved', async (t) => {

@@ -143,7 +143,9 @@ for (const kind of stores) {
       const seen = await readUntil(stream, (event) => event.type === 'toolCall' && event.tool.name === 'rate');
       stall(400);
       const second = new RecordingDelegate({ rate: () => 7 });
-      const recovered = await SessionRuntime.recover(store, () => second, { logger: capturingLogger() });
+      const recovered = await SessionRuntime.recover(storeWith(store, 'another process', {}), () => second, {
+        logger: capturingLogger(),
+      });
       for (const session of recovered) t.after(() => session.shutdown());
       const session = recovered[0] as SessionRuntime;
       const lastSeen = seen.at(-1)?.seq as number;
@@ -199,7 +201,11 @@ for (const kind of stores) {
       await assert.rejects(refused.next(), { code: 'ERR_INVALID_REQUEST', message: /newest event is 3/ });
       renewals = 'hang';
       await new Promise((resolve) => setTimeout(resolve, 300));
-      const [next] = await SessionRuntime.recover(store, () => new RecordingDelegate({}), { logger });
+      const [next] = await SessionRuntime.recover(
+        storeWith(store, 'another process', {}),
+        () => new RecordingDelegate({}),
+        { logger },
+      );
       t.after(() => next?.shutdown());
       const its = next!.events();
       await next!.execute({ source: "text('b')" }, LONG_WAIT);

@@ -24,7 +24,12 @@ function counting(): { store: CodeCellStore; appends: string[][] } {
   return { store, appends };
 }
 
-const port = { compact: () => undefined, summary: () => ({ openCells: 0, pausedCells: 0 }), lost: () => {} };
+const port = {
+  compact: () => undefined,
+  summary: () => ({ openCells: 0, pausedCells: 0 }),
+  lost: () => {},
+  logger: capturingLogger(),
+};
 
 describe('a session log', { timeout: 60_000 }, () => {
   test('records written later go with the next write, in order, in one append', async (t) => {

@@ -18,6 +18,7 @@ export function storeWith(store: CodeCellStore, name: string, changed: Partial<C
     rewrite: (...args) => store.rewrite(...args),
     records: (...args) => store.records(...args),
     sessions: () => store.sessions(),
+    ...(store.now === undefined ? {} : { now: () => (store.now as () => Promise<number>)() }),
     remove: (...args) => store.remove(...args),
     close: () => store.close(),
     ...changed,

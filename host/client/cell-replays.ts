@@ -3,18 +3,8 @@
 // or ends where it is — `memoryLimit` when its host named it as the cell whose isolate it lost
 // (host/catastrophe: it is never run again), else `hostLost` with its calls, saying why it could
 // not run again.
-import type {
-  CallOutcome,
-  CellEvent,
-  CellId,
-  CellStreamEvent,
-  JsonValue,
-  NestedToolCall,
-  ReplayableCell,
-  SessionRuntimeDelegate,
-  TerminationReason,
-} from '../../src/index.js';
-import { messageOf, planInDoubt, toJsonText, traceMeta, type InDoubtPlan } from '../../src/internal.js';
+import type { CellEvent, CellId, CellStreamEvent, ReplayableCell, TerminationReason } from '../../src/index.js';
+import { messageOf, planInDoubt, traceMeta, type InDoubtPlan } from '../../src/internal.js';
 import { Methods, type SessionId } from '../wire/protocol.js';
 import type { HostLink } from './link.js';
 import type { AnswerGate, LostCalls, SessionLedger } from '../../src/internal.js';
@@ -97,10 +87,10 @@ export class CellReplays {
 
   /**
    * A session recovered from its store (SPEC §16): each of its cells runs again on its host from
-   * the ledger read there — a call in doubt made again with its key (an idempotent tool's) or
-   * pausing the cell when it reaches it; one that cannot run again ends `agentLost`.
+   * the ledger read there — a call in doubt made again by that run with its key (an idempotent
+   * tool's) or pausing the cell when it reaches it; one that cannot run again ends `agentLost`.
    */
-  async recovered(cellIds: readonly CellId[], sessionKey: string, delegate: SessionRuntimeDelegate): Promise<void> {
+  async recovered(cellIds: readonly CellId[]): Promise<void> {
     const runs = cellIds.map(async (cellId) => {
       const ledger = this.#ledger.cell(cellId);
       const why = ledger === undefined ? 'its store kept nothing of it' : ledger.unreplayable;
@@ -108,31 +98,9 @@ export class CellReplays {
         return this.#lose(cellId, 'agentLost', `its agent process was lost, and it cannot run again: ${why}`);
       ledger.detached();
       this.#kept.set(cellId, Promise.withResolvers<boolean>());
-      const again = await this.#replay(cellId, 'its lost agent process', (cell) =>
-        planInDoubt(ledger, cell, sessionKey),
-      );
-      for (const call of again) void this.#makeAgain(call, delegate);
+      await this.#replay(cellId, 'its lost agent process', (cell) => planInDoubt(ledger, cell));
     });
     await Promise.all(runs);
-  }
-
-  /** A call in doubt of an idempotent tool, made again (written ahead as any call): its outcome goes to the cell. */
-  async #makeAgain(call: NestedToolCall, delegate: SessionRuntimeDelegate): Promise<void> {
-    const { cellId, callId } = call;
-    let answer: CallOutcome;
-    let text = '';
-    try {
-      this.#ledger.served(call);
-      await this.#ledger.written;
-      const result = await delegate.invokeTool(call, new AbortController().signal);
-      text = toJsonText(result) || '';
-      answer = { result: result as JsonValue | undefined };
-    } catch (error) {
-      answer = { error: messageOf(error) };
-      text = answer.error;
-    }
-    // Recorded, then sent to the cell (the settle of its replay).
-    this.#ledger.answered(cellId, callId, answer, text.length, 'result' in answer ? text : undefined);
   }
 
   /** No host took the session: the kept cells are lost. */
@@ -148,7 +116,7 @@ export class CellReplays {
    * Runs a kept cell on the session's new host from its ledger; the outcomes of its calls still
    * in flight go there as they come (cell/settle).
    */
-  async #replay(cellId: CellId, from: string, plan?: (cell: ReplayableCell) => InDoubtPlan): Promise<NestedToolCall[]> {
+  async #replay(cellId: CellId, from: string, plan?: (cell: ReplayableCell) => InDoubtPlan): Promise<void> {
     const kept = this.#kept.get(cellId);
     const replayable = this.#ledger.replayable(cellId);
     const planned = typeof replayable === 'string' || plan === undefined ? undefined : plan(replayable);
@@ -171,23 +139,25 @@ export class CellReplays {
         `it could not run again on another host: ${failure}`,
       );
       kept?.resolve(false);
-      return [];
+      return;
     }
-    this.#ledger.replaying(cellId, (callId, answer) =>
-      // With a store, once the outcome is durable (it was recorded just before).
-      this.#session.gate.send(() => {
-        link.request(Methods.cellSettle, { sessionId, cellId, callId, answer }).catch((error: unknown) => {
-          // A host lost meanwhile is the move's to handle; any other refusal is said.
-          if (link.alive)
-            link.logger.warn(
-              `codecell: ${link.name} refused ${callId}'s outcome for cell ${cellId}: ${messageOf(error)}`,
-            );
-        });
-      }),
+    this.#ledger.replaying(
+      cellId,
+      (callId, answer) =>
+        // With a store, once the outcome is durable (it was recorded just before).
+        this.#session.gate.send(() => {
+          link.request(Methods.cellSettle, { sessionId, cellId, callId, answer }).catch((error: unknown) => {
+            // A host lost meanwhile is the move's to handle; any other refusal is said.
+            if (link.alive)
+              link.logger.warn(
+                `codecell: ${link.name} refused ${callId}'s outcome for cell ${cellId}: ${messageOf(error)}`,
+              );
+          });
+        }),
+      planned?.again,
     );
     this.#session.runsAgain(cellId, { type: 'replayed', from, to: link.name });
     kept?.resolve(true);
-    return planned?.again ?? [];
   }
 
   /** The cell ends lost with its host: `terminated` with its calls as the ledger has them, and why. */

@@ -124,9 +124,11 @@ export class KeptSessions {
 
   /** A new session's place in the store (rejects when its key is taken). */
   async create(key: string, metadata: JsonValue | undefined): Promise<KeptLog> {
+    const sentAt = performance.now();
     const kept = this.#kept(key, {
       lease: this.store.create(key, PROCESS_OWNER, this.leaseMs, metadata ?? null),
       held: 0,
+      sentAt,
     });
     return { ...kept, epoch: await kept.log.epoch() };
   }
@@ -165,12 +167,13 @@ export class KeptSessions {
   }
 
   /** The session's log: its records compacted by what its ledger keeps open; lost, it ends the session. */
-  #kept(key: string, from: { lease: Promise<StoreLease>; held: number }): Omit<KeptLog, 'epoch'> {
+  #kept(key: string, from: { lease: Promise<StoreLease>; held: number; sentAt?: number }): Omit<KeptLog, 'epoch'> {
     let port: KeptPort | undefined;
     const log = new SessionLog(this.store, key, this.leaseMs, from, {
       compact: (records) => (port === undefined ? undefined : compactLog(records, new Set(port.ledger.cellIds))),
       summary: () => ({ openCells: port?.ledger.cellIds.length ?? 0, pausedCells: port?.ledger.pausedCount ?? 0 }),
       lost: (error) => port?.lost(error),
+      logger: this.logger,
     });
     this.#logs.add(log);
     if (this.#logs.size >= this.#pruneAt) {

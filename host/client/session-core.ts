@@ -120,6 +120,7 @@ export class SessionCore implements LinkedSession, MovingSession {
       streams: this.streams,
       ledger: this.ledger,
       gate: this.gate,
+      epoch: () => this.kept?.epoch,
       replays: this.replays,
       link: () => this.link,
       executing: () => this.executing,
@@ -281,7 +282,7 @@ export class SessionCore implements LinkedSession, MovingSession {
       if (typeof replayable !== 'string' && replayable.paused !== undefined)
         this.cells.delivered(cellId, replayable.paused);
     }
-    await this.replays?.recovered(ledger.cellIds, this.key, this.delegate);
+    await this.replays?.recovered(ledger.cellIds);
   }
 
   /** `delegate`, its calls written ahead when the session has a store (a call made outside a cell's run). */
@@ -291,8 +292,8 @@ export class SessionCore implements LinkedSession, MovingSession {
     return {
       invokeTool: async (call, signal) => {
         ledger.served(call);
-        await this.gate.after();
-        return delegate.invokeTool(call, signal);
+        await this.gate.beforeCall();
+        return delegate.invokeTool({ ...call, epoch: this.kept?.epoch as number }, signal);
       },
     };
   }

@@ -16,6 +16,8 @@ import { ErrorAnswer } from '../wire/messages.js';
 import { JsonRpcErrors } from '../wire/protocol.js';
 import type { AnswerGate, SessionLedger } from '../../src/internal.js';
 
+const notifying = (request: InboundRequest): boolean => request.name !== 'invokeTool';
+
 /** The session's parts the inbox hands things to (HostSession's). */
 export interface InboxParts {
   readonly delegate: SessionRuntimeDelegate;
@@ -27,6 +29,8 @@ export interface InboxParts {
   readonly ledger: SessionLedger | undefined;
   /** What every answer and delegate call passes (with a store: once what it follows is durable). */
   readonly gate: AnswerGate;
+  /** With a store: the fencing epoch of this client's lease, which each call carries. */
+  epoch(): number | undefined;
   readonly replays: CellReplays | undefined;
   /** The host the session lives on now. */
   link(): HostLink;
@@ -77,6 +81,8 @@ export class SessionInbox {
   #serve(request: InboundRequest): void {
     const { delegate, bounds, cells, ledger, gate } = this.#parts;
     const call = request.call.value as NestedToolCall;
+    const epoch = this.#parts.epoch();
+    if (epoch !== undefined && !notifying(request)) call.epoch = epoch;
     // The cell's journal up to this call first: the ledger then knows what the call follows.
     if (request.journal !== undefined) ledger?.journaled(call.cellId, request.journal.start, request.journal.update);
     const bound = bounds.of(call.cellId, cells.isKnown(call.cellId));
@@ -84,8 +90,9 @@ export class SessionInbox {
     if (notify) ledger?.notified(call.cellId);
     else ledger?.served(call);
     const serve = (): void => serveDelegateCall(delegate, request, gate, bound, notify ? undefined : ledger);
-    // With a store, the delegate gets the call once its record (and the journal before it) is durable.
-    gate.send(serve, (error) => {
+    // With a store, the delegate gets the call once its record (and the journal before it) is
+    // durable, and while this client holds the session's lease.
+    gate.call(serve, (error) => {
       if (request.call.open)
         request.call.fail(
           new ErrorAnswer(JsonRpcErrors.delegateFailed, `the session's store failed: ${messageOf(error)}`),

@@ -193,10 +193,17 @@ export class Cell extends CellRun {
 
   /**
    * Runs this new cell from the journal of a run on a host that was lost (SessionRuntime's
-   * replayCell): the calls still in flight there (`outstanding`) are answered by answerCall.
+   * replayCell): the calls still in flight there (`outstanding`) are answered by answerCall;
+   * `approved`: calls it makes again that a person approved (made marked so).
    */
-  rerun(program: Program, outstanding: readonly string[], queued: readonly QueuedPause[] = []): void {
+  rerun(
+    program: Program,
+    outstanding: readonly string[],
+    queued: readonly QueuedPause[] = [],
+    approved: readonly string[] = [],
+  ): void {
     this.durability.rerun(program);
+    this.toolCalls.approvedAlready(approved);
     for (const callId of outstanding) this.toolCalls.restorePaused(callId);
     // Calls that asked to pause it there: it pauses at each in turn here, once it runs live and waits.
     for (const each of queued) {

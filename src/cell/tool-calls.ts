@@ -40,7 +40,12 @@ export const idempotencyKey = (sessionKey: string, cellId: string, callId: strin
  * record is durable; one that rejects lets nothing go ahead (the session ends).
  */
 export interface WriteAhead {
-  /** The call's `started` record, before its delegate is invoked. */
+  /** The fencing epoch of the session's lease (once held): each call carries it. */
+  readonly epoch: number | undefined;
+  /**
+   * The call's `started` record, before its delegate is invoked: resolves once it is durable and
+   * the session's lease is current (rejects when not: the call is never made).
+   */
   started(call: NestedToolCall): Promise<void>;
   /** The call's outcome, before the cell takes it: its result's JSON text, or its error message. */
   answered(cellId: CellId, callId: string, ok: boolean, payload: string, errorKind: string): Promise<void>;
@@ -102,6 +107,8 @@ export class ToolCalls {
   #recording = 0;
   /** Each call's idempotency key less the call's id. */
   readonly #keyPrefix: string;
+  /** Calls a person approved before this run made them (made again after a recovery): made marked approved. */
+  #approved: Set<string> | undefined;
 
   constructor(options: ToolCallsOptions) {
     this.#options = options;
@@ -144,7 +151,9 @@ export class ToolCalls {
     }
     this.#outstanding.set(callId, inputBytes);
     this.#inputBytes += inputBytes;
-    const call = {
+    const ahead = this.#options.writeAhead;
+    const epoch = ahead?.epoch;
+    const call: NestedToolCall = {
       cellId,
       callId,
       tool: toolRef,
@@ -152,13 +161,14 @@ export class ToolCalls {
       input,
       idempotencyKey: this.#keyPrefix + callId,
     };
+    if (epoch !== undefined) call.epoch = epoch;
+    if (this.#approved?.delete(callId) === true) call.approved = true;
     // No promise of ours per call: the delegate's one reaction in the CallbackSet hands the outcome
     // here (this runs 10 000 times in a large cancellation).
     const direct =
       this.#options.span() === undefined
         ? (signal: AbortSignal) => delegate.invokeTool(call, signal)
         : (signal: AbortSignal) => this.#traced(call, signal);
-    const ahead = this.#options.writeAhead;
     // With a store, the delegate gets the call once its record is durable (and not after a cancel).
     const invoke =
       ahead === undefined
@@ -213,6 +223,11 @@ export class ToolCalls {
     const { spans, span, delegate } = this.#options;
     const name = `execute_tool ${call.tool.name}`;
     return spans.traced(name, attributes, span(), signal, () => delegate.invokeTool(call, signal));
+  }
+
+  /** Calls a person approved before this run makes them (a recovery makes them again): they go marked approved. */
+  approvedAlready(callIds: readonly string[]): void {
+    if (callIds.length > 0) this.#approved = new Set(callIds);
   }
 
   /** A call paused by a CellInterrupt before a snapshot: it waits for answer() again. */

@@ -8,7 +8,7 @@
 // doubt after a recovery (`inDoubt`). Its bounds are this client's own figures.
 import type { JournalDelivery, JournaledCall } from '../cell/journal.js';
 import { byteLength } from '../json.js';
-import type { PausedCellSnapshot, ReplayableCell } from '../session/snapshot.js';
+import type { PausedCellSnapshot, ReplayableCell } from '../cell/snapshots.js';
 import type { CallOutcome, CellEvent, CellId, NestedToolCall, ToolCallRecord } from '../types.js';
 import {
   asDelivery,
@@ -184,6 +184,11 @@ export class CellLedger {
     if (paused !== undefined && (paused.decided === true || paused.state === 'answered')) this.#paused = undefined;
   }
 
+  /** Whether a person's decision made the call (approved, or retried in doubt). */
+  decided(callId: string): boolean {
+    return this.#calls.get(callId)?.decided === true;
+  }
+
   /** The delegate returned or threw (a CellInterrupt leaves the call pending: it is answered later). */
   settled(callId: string, outcome: 'returned' | 'threw'): void {
     const call = this.#calls.get(callId);
@@ -315,12 +320,17 @@ export class CellLedger {
   }
 
   /**
-   * The cell runs again on a new host: the calls the delegate never got are made there anew (they
-   * leave the ledger), answers that came meanwhile go there now, and later ones as they come.
+   * The cell runs again on a new host: the calls the delegate never got — and `again`, calls in
+   * doubt its run makes again — are made there anew (they leave the ledger), answers that came
+   * meanwhile go there now, and later ones as they come.
    */
-  replaying(settle: (callId: string, answer: CallOutcome) => void): void {
+  replaying(settle: (callId: string, answer: CallOutcome) => void, again: readonly string[] = []): void {
     // Restored paused, it runs no code: only a run counts as a move.
     if (this.#paused === undefined) this.#moves++;
+    for (const callId of again) {
+      const call = this.#calls.get(callId);
+      if (call !== undefined && call.state === 'served' && call.outcome === 'pending') call.state = 'made';
+    }
     this.#calls.dropMade();
     this.#settle = settle;
     for (const call of this.#calls)

@@ -2,7 +2,7 @@
 // its client (SPEC §13) or as a session with a store records it (SPEC §16), and the error a part
 // that breaks the ledger's bounds is refused with.
 import type { JournalDelivery, JournalUpdate } from '../cell/journal.js';
-import type { ReplayStart } from '../session/snapshot.js';
+import type { ReplayStart } from '../cell/snapshots.js';
 
 /** A cell's own limits as this client set them: what bounds what it keeps of the cell. */
 export interface LedgerBudget {

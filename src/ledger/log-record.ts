@@ -1,7 +1,7 @@
 // One record of a session's log (SPEC §16, ADR 21): what the ledger writes (session-ledger.ts),
 // what an in-process session writes (session-durability.ts), and what log-records.ts reads back.
 import type { CellLimits } from '../limits.js';
-import type { SessionSnapshot } from '../session/snapshot.js';
+import type { SessionSnapshot } from '../cell/snapshots.js';
 import type { CellEvent, CellId, JsonValue, NestedToolCall, SessionStreamEvent } from '../types.js';
 import type { PartStart, PartUpdate } from './ledger-parts.js';
 
@@ -28,8 +28,8 @@ export type LogRecord =
   | { t: 'pause'; cellId: CellId; callId: string; payload: JsonValue }
   /** The cell paused (`event`: its interrupted event, without items), or runs again (null). */
   | { t: 'paused'; cellId: CellId; event: CellEvent | null }
-  /** The cell runs again after a recovery (a bound holds how often). */
-  | { t: 'replayed'; cellId: CellId }
+  /** The cell runs again after a recovery (a bound holds how often); `again`: its calls in doubt it makes again. */
+  | { t: 'replayed'; cellId: CellId; again?: string[] }
   /** A commit of stored values (`commits`: how many this record stands for, after a compaction). */
   | { t: 'stored'; values: Record<string, string>; commits?: number }
   /**

@@ -9,7 +9,7 @@ import type { LogRecord } from './log-record.js';
 import { ledgerFigures, SessionLedger } from './session-ledger.js';
 import type { CellEvent, CellId, JsonValue, SessionStreamEvent } from '../types.js';
 import { KEPT_SESSION_EVENTS, type SessionCursorOptions, type Told } from '../streams/session-cursor.js';
-import type { SessionSnapshot } from '../session/snapshot.js';
+import type { SessionSnapshot } from '../cell/snapshots.js';
 
 export type { LogRecord } from './log-record.js';
 
@@ -144,7 +144,7 @@ function apply(ledger: SessionLedger, record: LogRecord, index: number, limits: 
     case 'paused':
       return ledger.observed(record.cellId, record.event ?? { kind: 'yielded', cellId: record.cellId, items: [] });
     case 'replayed':
-      ledger.replaying(record.cellId, () => {});
+      ledger.replaying(record.cellId, () => {}, record.again);
       return ledger.cell(record.cellId)?.detached();
     case 'stored':
       for (let commit = 0; commit < (record.commits ?? 1); commit++)

@@ -6,7 +6,7 @@
 // (SPEC §16) it writes what it learns there as it learns it (logTo), and a recovery reads that log
 // back into a ledger of its own (log-records.ts): in process and over the wire alike.
 import { DEFAULT_LIMITS, type CellLimits } from '../limits.js';
-import type { PausedCellSnapshot, ReplayableCell } from '../session/snapshot.js';
+import type { PausedCellSnapshot, ReplayableCell } from '../cell/snapshots.js';
 import { toJsonText } from '../json.js';
 import type {
   CallOutcome,
@@ -241,12 +241,15 @@ export class SessionLedger {
     } else if (this.#paused.delete(cellId)) this.#record({ t: 'paused', cellId, event: null });
   }
 
-  /** The cell runs again on a new host (or after a recovery): `settle` takes the outcomes it waits for. */
-  replaying(cellId: CellId, settle: (callId: string, answer: CallOutcome) => void): void {
+  /**
+   * The cell runs again on a new host (or after a recovery): `settle` takes the outcomes it waits
+   * for; `again`: calls in doubt its run makes again (InDoubtPlan).
+   */
+  replaying(cellId: CellId, settle: (callId: string, answer: CallOutcome) => void, again: string[] = []): void {
     const ledger = this.#cells.get(cellId);
     if (ledger === undefined) return;
-    this.#record({ t: 'replayed', cellId });
-    ledger.replaying(settle);
+    this.#record(again.length === 0 ? { t: 'replayed', cellId } : { t: 'replayed', cellId, again });
+    ledger.replaying(settle, again);
   }
 
   /** From now on, what the ledger learns is written to `log` too (a session with a store, SPEC §16). */

@@ -175,7 +175,7 @@ export class HostedCells {
       limits,
       span,
       (isolate) => make(isolate, span),
-      (cell) => cell.rerun(program, checked.outstanding, checked.queued),
+      (cell) => cell.rerun(program, checked.outstanding, checked.queued, checked.approved),
     );
   }
 

@@ -6,7 +6,7 @@ import { CellJournal, checkDelivery, type JournalDelivery } from '../cell/journa
 import { invalidRequest, messageOf } from '../errors.js';
 import { byteLength } from '../json.js';
 import { checkLimits, DEFAULT_LIMITS, LIMIT_NAMES, mergeLimits, type CellLimits } from '../limits.js';
-import type { CellTool } from '../cell/tool-calls.js';
+import { MAX_OUTSTANDING_TOOL_CALLS, type CellTool } from '../cell/tool-calls.js';
 import type { CellEvent, ToolDefinition } from '../types.js';
 import { checkTools } from '../validate.js';
 import type { PausedCellSnapshot, ReplayStart } from './snapshot.js';
@@ -164,6 +164,7 @@ export function checkReplayableCell(
   cellId: string;
   outstanding: string[];
   paused: Interrupted | undefined;
+  approved: string[];
 } {
   const refusal = 'cannot replay the cell';
   const run = checkCellRun(value, 'cell', refusal);
@@ -191,7 +192,19 @@ export function checkReplayableCell(
   );
   if (queued.some(({ callId }) => (outstanding as string[]).includes(callId)))
     throw invalidRequest(`${refusal}: cell.queued names a call cell.outstanding names too`);
-  return { ...run, cellId, outstanding: outstanding as string[], paused, held, queued };
+  const approved = checkApproved((value as Record<string, unknown>).approved, run.journal, refusal);
+  return { ...run, cellId, outstanding: outstanding as string[], paused, held, queued, approved };
+}
+
+/** Calls the run makes again that a person approved: call ids its journal does not hold (they are made anew). */
+function checkApproved(value: unknown, journal: CellJournal, refusal: string): string[] {
+  if (value === undefined) return [];
+  const bad = `${refusal}: cell.approved must be an array of call ids its journal does not hold`;
+  if (!Array.isArray(value) || value.length > MAX_OUTSTANDING_TOOL_CALLS) throw invalidRequest(bad);
+  for (const callId of value)
+    if (typeof callId !== 'string' || !/^tool-\d+$/.test(callId) || journal.call(callId) !== undefined)
+      throw invalidRequest(bad);
+  return value as string[];
 }
 
 /** Outcomes held for a paused cell (each of a call its journal holds, still pending), checked. */
@@ -236,6 +249,11 @@ function isJson(text: string): boolean {
   }
 }
 
+/**
+ * An interrupted event as a snapshot or a replay brings it: of a cell this session gave out, at a
+ * call its journal holds still pending, naming the call's tool, its input and the interrupt's
+ * payload as JSON (an in-doubt pause with its reason and idempotency key).
+ */
 function checkEvent(value: unknown, journal: CellJournal, nextCellId: number): Interrupted | undefined {
   if (value === null || typeof value !== 'object') return undefined;
   const event = value as Interrupted;
@@ -249,8 +267,19 @@ function checkEvent(value: unknown, journal: CellJournal, nextCellId: number): I
     Array.isArray(event.items) &&
     event.items.every(isOutputItem) &&
     paused &&
-    journal.outcomeOf(event.callId) === 'pending';
+    journal.outcomeOf(event.callId) === 'pending' &&
+    isToolRef(event.tool) &&
+    isPlainJson(event.input ?? null) &&
+    isPlainJson(event.payload ?? null) &&
+    (event.reason === undefined || (event.reason === 'inDoubt' && typeof event.idempotencyKey === 'string'));
   return valid ? event : undefined;
+}
+
+/** A call's tool as an event names it: `{ name, namespace? }`, strings. */
+function isToolRef(value: unknown): boolean {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) return false;
+  const { name, namespace } = value as Record<string, unknown>;
+  return typeof name === 'string' && name !== '' && (namespace === undefined || typeof namespace === 'string');
 }
 
 function isOutputItem(item: unknown): boolean {

@@ -5,21 +5,14 @@
 // doubt (started, no outcome) is made again only if its tool is idempotent — with its idempotency
 // key — and otherwise the cell pauses at it (`reason: 'inDoubt'`) for the agent to settle.
 import { CodeCellError, messageOf } from '../errors.js';
-import { isCellInterrupt } from '../interrupt.js';
 import type { CellLedger } from '../ledger/cell-ledger.js';
 import { planInDoubt } from '../ledger/in-doubt.js';
 import { PROCESS_OWNER } from '../store/session-log.js';
+import { heldHere } from '../store/session-lease.js';
 import { DEFAULT_LEASE_MS, type CodeCellStore, type StoredSessionInfo, type StoreLease } from '../store/store.js';
 import { BrokeBound } from '../ledger/ledger-parts.js';
 import { consoleLogger } from '../logger.js';
-import type {
-  CallOutcome,
-  JsonValue,
-  Logger,
-  NestedToolCall,
-  SessionRuntimeDelegate,
-  ToolDefinition,
-} from '../types.js';
+import type { JsonValue, Logger, SessionRuntimeDelegate, ToolDefinition } from '../types.js';
 import { checkDelegate } from '../validate.js';
 import type { HostedCells } from './hosted-cells.js';
 import { readLog, type ReadLog } from '../ledger/log-records.js';
@@ -80,9 +73,13 @@ export async function recoverEach<S>(
   one: (info: StoredSessionInfo) => Promise<S | undefined>,
 ): Promise<S[]> {
   const recovered: S[] = [];
-  for (const info of await store.sessions()) {
+  const sessions = await store.sessions();
+  // Leases run out by the store's clock (the agents' need not agree); the store decides at adopt.
+  const now = (await store.now?.()) ?? Date.now();
+  for (const info of sessions) {
     if (keys !== undefined && !keys.includes(info.key)) continue;
-    if (info.leaseExpiresAt > Date.now()) continue; // its owner holds it (the store decides at adopt)
+    // Its owner holds it, or this process drives it still (its lease ran out unrenewed).
+    if (info.leaseExpiresAt > now || heldHere(store, info.key)) continue;
     try {
       const session = await one(info);
       if (session !== undefined) recovered.push(session);
@@ -121,12 +118,12 @@ async function recoverOne<S>(
   const read = readLog((await store.records(info.key)) ?? []);
   if (!(await stillHeld(store, lease, options?.leaseMs ?? DEFAULT_LEASE_MS))) return undefined;
   const adopted = adopt(read, lease, delegate);
-  await runAgain(read, adopted, delegate);
+  await runAgain(read, adopted);
   return adopted.session;
 }
 
 /** Each open cell of the log runs again here (or ends, when it cannot). */
-async function runAgain<S>(read: ReadLog, adopted: Adopted<S>, delegate: SessionRuntimeDelegate): Promise<void> {
+async function runAgain<S>(read: ReadLog, adopted: Adopted<S>): Promise<void> {
   const { hosted, durable, logger } = adopted;
   for (const cellId of read.ledger.cellIds) {
     const ledger = read.ledger.cell(cellId) as CellLedger;
@@ -137,8 +134,9 @@ async function runAgain<S>(read: ReadLog, adopted: Adopted<S>, delegate: Session
       hosted.loseCell(cellId, ledger.lost(true), `its agent process was lost, and it cannot run again: ${replayable}`);
       continue;
     }
-    const { cell, again } = planInDoubt(ledger, replayable, read.options.key as string);
-    await durable.replayed(cellId);
+    // Its calls in doubt of idempotent tools are made again by its run, under its own signal.
+    const { cell, again } = planInDoubt(ledger, replayable);
+    await durable.replayed(cellId, again);
     try {
       await hosted.replayCell(cell);
     } catch (error) {
@@ -150,31 +148,7 @@ async function runAgain<S>(read: ReadLog, adopted: Adopted<S>, delegate: Session
       );
       continue;
     }
-    ledger.replaying((callId, answer) => hosted.settleCall(cellId, callId, answer));
-    for (const call of again) void makeAgain(call, delegate, durable, hosted);
-  }
-}
-
-/** An idempotent call in doubt is made again, with its idempotency key, written ahead as any call. */
-async function makeAgain(
-  call: NestedToolCall,
-  delegate: SessionRuntimeDelegate,
-  durable: SessionDurability,
-  hosted: HostedCells,
-): Promise<void> {
-  let outcome: CallOutcome;
-  try {
-    await durable.started(call);
-    outcome = { result: await delegate.invokeTool(call, new AbortController().signal) };
-  } catch (error) {
-    outcome = {
-      error: isCellInterrupt(error) ? `tools.${call.tool.name} paused its cell while made again` : messageOf(error),
-    };
-  }
-  try {
-    hosted.settleCall(call.cellId, call.callId, outcome);
-  } catch {
-    // The cell ended meanwhile: its outcome is abandoned, as any late one.
+    ledger.replaying((callId, answer) => hosted.settleCall(cellId, callId, answer), again);
   }
 }
 

@@ -12,6 +12,7 @@ import type {
   CellEvent,
   CellId,
   JsonValue,
+  Logger,
   NestedToolCall,
   SessionRuntimeDelegate,
   SessionStreamEvent,
@@ -32,15 +33,16 @@ export function durabilityOf(
   adopted: { lease: StoreLease; read: ReadLog } | undefined,
   options: SessionSnapshot['options'],
   hosted: () => HostedCells,
-  lost: (error: Error) => void,
+  session: { lost(error: Error): void; readonly logger: Logger },
 ): SessionDurability | undefined {
   if (kept === undefined) return undefined;
   const { store, leaseMs, metadata } = kept;
+  const sentAt = performance.now();
   const from =
     adopted === undefined
-      ? { lease: store.create(key, PROCESS_OWNER, leaseMs, metadata), held: 0 }
+      ? { lease: store.create(key, PROCESS_OWNER, leaseMs, metadata), held: 0, sentAt }
       : { lease: Promise.resolve(adopted.lease), held: adopted.read.records };
-  return new SessionDurability(store, key, leaseMs, from, options, hosted, lost);
+  return new SessionDurability(store, key, leaseMs, from, options, hosted, session);
 }
 
 /** Per open cell: how far its journal is written (JournalTaken), and how many records of the log are its. */
@@ -67,16 +69,17 @@ export class SessionDurability implements WriteAhead {
     store: CodeCellStore,
     key: string,
     leaseMs: number,
-    from: { lease: Promise<StoreLease>; held: number },
+    from: { lease: Promise<StoreLease>; held: number; sentAt?: number },
     options: SessionSnapshot['options'],
     hosted: () => HostedCells,
-    lost: (error: Error) => void,
+    { lost, logger }: { lost(error: Error): void; readonly logger: Logger },
   ) {
     this.#hosted = hosted;
     this.log = new SessionLog(store, key, leaseMs, from, {
       compact: (records) => compactLog(records, new Set(this.#cells.keys())),
       summary: () => ({ openCells: this.#cells.size, pausedCells: this.#paused.size }),
       lost,
+      logger,
     });
     this.gate = new AnswerGate(this.log, () => this.log.failure);
     this.#write(undefined, { t: 'session', options });
@@ -87,7 +90,15 @@ export class SessionDurability implements WriteAhead {
    * says so, SPEC §16 — or retried).
    */
   aheadOf(delegate: SessionRuntimeDelegate): Pick<SessionRuntimeDelegate, 'invokeTool'> {
-    return { invokeTool: (call, signal) => this.started(call).then(() => delegate.invokeTool(call, signal)) };
+    return {
+      invokeTool: (call, signal) =>
+        this.started(call).then(() => delegate.invokeTool({ ...call, epoch: this.epoch as number }, signal)),
+    };
+  }
+
+  /** The fencing epoch of this process's lease, once held: what each call carries (SPEC §16). */
+  get epoch(): number | undefined {
+    return this.log.heldEpoch;
   }
 
   /** What hears each commit of stored values: this, then `committed` (the session's own option). */
@@ -117,7 +128,7 @@ export class SessionDurability implements WriteAhead {
     const { cellId, callId, tool, input, idempotencyKey, approved } = call;
     const record = { t: 'started', cellId, callId, tool, input, idempotencyKey } as const;
     this.#write(cellId, approved === true ? { ...record, approved } : record);
-    return this.gate.after();
+    return this.gate.beforeCall();
   }
 
   answered(cellId: CellId, callId: string, ok: boolean, payload: string, errorKind: string): Promise<void> {
@@ -176,10 +187,10 @@ export class SessionDurability implements WriteAhead {
     this.#cells.set(cellId, { mark: null, records: 0 });
   }
 
-  /** A recovery runs the cell again (its log counts how often). */
-  replayed(cellId: CellId): Promise<void> {
+  /** A recovery runs the cell again (its log counts how often), making `again` again (InDoubtPlan). */
+  replayed(cellId: CellId, again: string[]): Promise<void> {
     // Not here yet: its journal's parts begin once it runs (after the part its log has).
-    this.#write(cellId, { t: 'replayed', cellId }, false);
+    this.#write(cellId, again.length === 0 ? { t: 'replayed', cellId } : { t: 'replayed', cellId, again }, false);
     return this.gate.after();
   }
 

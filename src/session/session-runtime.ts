@@ -193,7 +193,8 @@ export const SessionRuntime: SessionRuntimeConstructor = class SessionRuntime ex
     this.#deadlineMs = checked.deadlineMs;
     const lost = (error: Error): void => this.#lostStore(error);
     const adopted = SessionRuntime.#adopted;
-    this.#durable = durabilityOf(checked.stored, this.key, adopted, checked.given, () => this.#hosted, lost);
+    const session = { lost, logger };
+    this.#durable = durabilityOf(checked.stored, this.key, adopted, checked.given, () => this.#hosted, session);
     const committed = this.#durable?.storing(checked.onStoredValuesCommitted) ?? checked.onStoredValuesCommitted;
     this.#storedValues = checked.storedValues ? new StoredValues(logger, committed) : undefined;
     this.#observer = checked.observer;

@@ -1,9 +1,11 @@
 // The one rule that makes SPEC §16's promise true: an answer that reports something durable — a
 // cell's end or pause, a tool result going into a cell, a session event, a resumeCell answer, a
-// notification going to the delegate, a call going to it — leaves only once every record written
-// before it is committed. Every path passes here, in process (SessionDurability) and over the wire
-// (HostSession's core): the records are written first, then the answer goes through the gate.
-// Without a store the gate is open and costs nothing.
+// notification going to the delegate — leaves only once every record written before it is
+// committed; and a call goes to the delegate only then, and only while this process holds the
+// session's lease by its own clock (a former owner, paused past its lease, never makes one). Every
+// path passes here, in process (SessionDurability) and over the wire (HostSession's core): the
+// records are written first, then the answer or the call goes through the gate. Without a store
+// the gate is open and costs nothing.
 import type { SessionLog } from './session-log.js';
 
 export class AnswerGate {
@@ -40,6 +42,30 @@ export class AnswerGate {
   /** Resolves once every record written so far is durable (at once without a store): pass's, with no value. */
   after(soon = false): Promise<void> {
     return Promise.resolve(this.pass(undefined, soon));
+  }
+
+  /**
+   * Resolves once every record written so far is durable and this process holds the session's
+   * lease (renewed first when its own clock says it may have run out): a call to the delegate is
+   * made then, and never when either fails (the session ends).
+   */
+  beforeCall(): Promise<void> {
+    const log = this.#log;
+    if (log === undefined) return Promise.resolve();
+    return log.written().then(
+      () => log.current(),
+      (error: unknown) => {
+        throw this.#lost() ?? error;
+      },
+    );
+  }
+
+  /** Runs `make` once beforeCall resolves; never when it fails (`refused` hears why). */
+  call(make: () => void, refused: (error: Error) => void): void {
+    if (this.#log === undefined) return make();
+    this.beforeCall().then(make, (error: unknown) =>
+      refused(this.#lost() ?? (error instanceof Error ? error : new Error(String(error)))),
+    );
   }
 
   /** Runs `send` once every record written so far is durable; never when they cannot be (`refused` hears why). */

@@ -48,6 +48,8 @@ export interface StoreBackend {
   ): Awaitable<void>;
   records(key: string): Awaitable<string[] | undefined>;
   sessions(): Awaitable<StoredSessionRow[]>;
+  /** The store's clock, by which its leases run out (ms since the epoch). */
+  now(): Awaitable<number>;
   remove(key: string, epoch: number): Awaitable<void>;
   close(): Awaitable<void>;
 }
@@ -98,6 +100,10 @@ class CheckedStore implements CodeCellStore {
       ...row,
       metadata: row.metadata === null ? null : (JSON.parse(row.metadata) as JsonValue),
     }));
+  }
+
+  async now(): Promise<number> {
+    return this.#open().now();
   }
 
   async remove(key: string, epoch: number): Promise<void> {

@@ -31,6 +31,10 @@ class MemoryBackend implements StoreBackend {
     return { key, owner, epoch: 1, expiresAt };
   }
 
+  now(): number {
+    return Date.now();
+  }
+
   adopt(key: string, owner: string, leaseMs: number): StoreLease | undefined {
     const row = this.#rows.get(key);
     const now = Date.now();

@@ -165,6 +165,11 @@ class PostgresBackend implements StoreBackend {
     }));
   }
 
+  async now(): Promise<number> {
+    const { rows } = await this.#query(`SELECT ${NOW} AS now`);
+    return Number(rows[0]?.now);
+  }
+
   async remove(key: string, epoch: number): Promise<void> {
     await this.#transaction(key, epoch, async (query) => {
       await query('DELETE FROM codecell_records WHERE key = $1', [key]);

@@ -1,15 +1,14 @@
-// A session's writer to its store (SPEC §16): its lease, kept renewed, and its records appended in
-// the order they were written — those written in one turn in one append, so concurrent calls share
-// a commit. Each write resolves once its records are durable; a write the store refuses because
-// another process adopted the session (ERR_SESSION_MOVED), or cannot make, ends the session
+// A session's writer to its store (SPEC §16): under its lease (session-lease.ts), its records
+// appended in the order they were written — those written in one turn in one append, so concurrent
+// calls share a commit. Each write resolves once its records are durable; a write the store refuses
+// because another process adopted the session (ERR_SESSION_MOVED), or cannot make, ends the session
 // (`lost`): no record after it is written, and nothing waiting on one goes ahead.
-import { hostname } from 'node:os';
-import { randomUUID } from 'node:crypto';
-import { CodeCellError, isCodeCellError, messageOf } from '../errors.js';
+import { isCodeCellError, messageOf } from '../errors.js';
+import type { Logger } from '../types.js';
+import { SessionLease, sessionGone } from './session-lease.js';
 import type { CodeCellStore, SessionSummary, StoreLease } from './store.js';
 
-/** This process as a lease's owner (what `store.sessions()` lists). */
-export const PROCESS_OWNER = `${hostname()}/${process.pid}/${randomUUID().slice(0, 8)}`;
+export { PROCESS_OWNER } from './session-lease.js';
 
 /** Past this many records of ended cells (and as many as the log's live ones), the log is compacted. */
 const COMPACT_AFTER = 256;
@@ -26,6 +25,8 @@ export interface LogPort {
   summary(): SessionSummary;
   /** The log can write no more (`error`: why): the session ends. */
   lost(error: Error): void;
+  /** Where what the store failed to do (a renewal) is said. */
+  readonly logger: Logger;
 }
 
 interface Batch {
@@ -40,7 +41,7 @@ export class SessionLog {
   readonly key: string;
   readonly leaseMs: number;
   readonly #port: LogPort;
-  #lease: Promise<StoreLease>;
+  readonly #lease: SessionLease;
   /** The records not yet handed to the store, and what their writers wait on. */
   #next: Batch | undefined;
   /** The write under way (batches go one at a time, in order). */
@@ -55,26 +56,30 @@ export class SessionLog {
   #written = 0;
   /** How many records the log holds (what an append whose answer was lost is checked against). */
   #held: number;
-  #renewal: NodeJS.Timeout | undefined;
 
-  /** `from.lease`: the session's lease, being created or adopted (its log holding `from.held` records). */
+  /**
+   * `from.lease`: the session's lease, being created (its request sent at `from.sentAt`,
+   * performance.now()) or adopted, its log holding `from.held` records.
+   */
   constructor(
     store: CodeCellStore,
     key: string,
     leaseMs: number,
-    from: { lease: Promise<StoreLease>; held: number },
+    from: { lease: Promise<StoreLease>; held: number; sentAt?: number },
     port: LogPort,
   ) {
     this.store = store;
     this.key = key;
     this.leaseMs = leaseMs;
     this.#port = port;
-    const { lease } = from;
-    this.#lease = lease;
+    this.#lease = new SessionLease(store, key, leaseMs, from.lease, from.sentAt, {
+      lost: (error) => this.#fail(error),
+      logger: port.logger,
+    });
     this.#held = from.held;
     // Its writes wait for it; its failure is the log's.
-    this.#writing = lease.then(
-      () => this.#renewSoon(),
+    this.#writing = from.lease.then(
+      () => {},
       (error: unknown) => this.#fail(error),
     );
   }
@@ -91,7 +96,22 @@ export class SessionLog {
 
   /** The lease's epoch once held (a failed creation rejects). */
   async epoch(): Promise<number> {
-    return (await this.#lease).epoch;
+    return (await this.#lease.lease).epoch;
+  }
+
+  /** The lease's epoch, once held (undefined before). */
+  get heldEpoch(): number | undefined {
+    return this.#lease.epoch;
+  }
+
+  /**
+   * Undefined while this process holds the session's lease by its own clock; else resolves once
+   * it renewed it (rejects, and the session ends, when another process holds it): a call is made
+   * only then.
+   */
+  current(): Promise<void> | undefined {
+    if (this.#failed !== undefined) return refused(this.#failed);
+    return this.#lease.current();
   }
 
   /** Appends `records` after those written before; resolves once they are durable. */
@@ -149,18 +169,23 @@ export class SessionLog {
     this.#writing = this.#writing.then(() => this.#compact());
   }
 
-  /** The session ended: its lease is let go, and its records removed (`remove`) or left for a recovery. */
+  /**
+   * The session ended: its records are removed (`remove`), or left for a recovery — its lease
+   * released, so the next process adopts it at once.
+   */
   async end(remove: boolean): Promise<void> {
     if (this.#ended) return;
     this.#ended = true;
-    clearTimeout(this.#renewal);
     if (this.#next?.timer !== undefined) this.#send(this.#next);
     await this.#writing;
-    if (!remove || this.#failed !== undefined) return;
+    if (this.#failed !== undefined) return this.#lease.end();
+    if (!remove) return this.#lease.release();
     try {
       await this.store.remove(this.key, await this.epoch());
     } catch {
       // Moved meanwhile, or the store is gone: what is left there is another process's to recover.
+    } finally {
+      this.#lease.end();
     }
   }
 
@@ -168,7 +193,7 @@ export class SessionLog {
     if (this.#next === batch) this.#next = undefined;
     if (this.#failed !== undefined) return batch.done.reject(this.#failed);
     try {
-      const { epoch } = await this.#lease;
+      const { epoch } = await this.#lease.lease;
       await this.#append(epoch, batch.records);
       this.#written += batch.records.length;
       this.#held += batch.records.length;
@@ -215,7 +240,7 @@ export class SessionLog {
   async #compact(): Promise<void> {
     if (this.#failed !== undefined) return;
     try {
-      const { epoch } = await this.#lease;
+      const { epoch } = await this.#lease.lease;
       const records = (await this.store.records(this.key)) ?? [];
       const kept = this.#port.compact(records);
       if (kept === undefined) return;
@@ -226,19 +251,6 @@ export class SessionLog {
     }
   }
 
-  /** Renews the lease a third of the way through, so two renewals may fail before it runs out. */
-  #renewSoon(): void {
-    if (this.#ended || this.#failed !== undefined) return;
-    this.#renewal = setTimeout(() => void this.#renew(), Math.max(1, Math.floor(this.leaseMs / 3)));
-    this.#renewal.unref();
-  }
-
-  async #renew(): Promise<void> {
-    // A store that cannot renew now may next time: the lease has two more chances.
-    await this.confirm().catch(() => {});
-    this.#renewSoon();
-  }
-
   /**
    * Renews the lease now: undefined while this process holds it; once it does not (another
    * process adopted the session), the log fails — the session ends — and this is why. Rejects
@@ -246,21 +258,13 @@ export class SessionLog {
    */
   async confirm(): Promise<Error | undefined> {
     if (this.#failed !== undefined) return this.#failed;
-    try {
-      const { epoch, owner } = await this.#lease;
-      const lost = await this.store.renew(owner, [{ key: this.key, epoch }], this.leaseMs);
-      if (lost.length > 0) this.#fail(sessionGone(this.key, epoch));
-    } catch (error) {
-      if (!isMoved(error)) throw error;
-      this.#fail(error);
-    }
-    return this.#failed;
+    return this.#lease.confirm();
   }
 
   #fail(error: unknown): void {
     if (this.#failed !== undefined) return;
     this.#failed = error instanceof Error ? error : new Error(messageOf(error));
-    clearTimeout(this.#renewal);
+    this.#lease.end();
     this.#port.lost(this.#failed);
   }
 }
@@ -271,9 +275,3 @@ function refused(error: Error): Promise<void> {
   rejected.catch(() => {});
   return rejected;
 }
-
-const isMoved = (error: unknown): boolean => isCodeCellError(error) && error.code === 'ERR_SESSION_MOVED';
-
-/** The lease was lost: another process adopted the session, or it is no longer in the store. */
-const sessionGone = (key: string, epoch: number): CodeCellError =>
-  new CodeCellError('ERR_SESSION_MOVED', `session ${key} moved: its lease (epoch ${epoch}) was taken over or ended`);

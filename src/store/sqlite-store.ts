@@ -181,6 +181,10 @@ class SqliteBackend implements StoreBackend {
     }));
   }
 
+  now(): number {
+    return Date.now();
+  }
+
   remove(key: string, epoch: number): void {
     this.#write(() => {
       const moved = this.#moved(key, epoch);

@@ -62,6 +62,11 @@ export interface CodeCellStore {
   /** The session's records in the order they were written; undefined when there is no such session. */
   records(key: string): Promise<string[] | undefined>;
   sessions(): Promise<StoredSessionInfo[]>;
+  /**
+   * The store's clock (ms since the epoch), by which leases run out: a recovery judges
+   * `leaseExpiresAt` by it, so agents' clocks need not agree. Optional: without it, the agent's.
+   */
+  now?(): Promise<number>;
   /** The session ended: it and its records go (ERR_SESSION_MOVED when `epoch` is not its own). */
   remove(key: string, epoch: number): Promise<void>;
   close(): Promise<void>;

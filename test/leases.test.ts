@@ -1,0 +1,171 @@
+// SPEC §16's leases as the contract says: a recovery never adopts a session this process still
+// drives; renewals the store fails are said on the session's logger; a session left to a recovery
+// (a client closed) has its lease released, so the next process adopts it at once; a lease runs out
+// by the store's clock, not the agent's; and a former owner paused past its lease never makes a
+// call it had written down once another process adopted the session.
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { HostClient } from '../host/index.js';
+import { memoryStore, SessionRuntime, type CodeCellStore, type NestedToolCall } from '../src/index.js';
+import { storeWith } from './store-contract.js';
+import { capturingLogger, deferred, hang, LONG_WAIT, RecordingDelegate, waitFor } from './helpers.js';
+
+const TOOLS = [{ name: 'charge' }, { name: 'lookup' }];
+
+/** Until the session's lease has run out by the store's clock. */
+async function leaseRunOut(store: CodeCellStore, key: string): Promise<void> {
+  for (;;) {
+    const info = (await store.sessions()).find((each) => each.key === key);
+    if (info !== undefined && info.leaseExpiresAt <= Date.now()) return;
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+describe('leases', { timeout: 60_000 }, () => {
+  test('a recovery never adopts a session this process still drives, even once its lease ran out', async (t) => {
+    const store = memoryStore();
+    // Its renewals fail: the lease runs out while the session lives here.
+    const stuck = storeWith(store, 'stuck', { renew: () => Promise.reject(new Error('unreachable')) });
+    const owner = new SessionRuntime(new RecordingDelegate(), {
+      store: stuck,
+      key: 'held-1',
+      leaseMs: 100,
+      logger: capturingLogger(),
+    });
+    t.after(() => owner.shutdown());
+    await (
+      await owner.execute({ source: 'text(1)' }, LONG_WAIT)
+    ).initialEvent;
+    await leaseRunOut(store, 'held-1');
+    assert.deepEqual(await SessionRuntime.recover(stuck, () => new RecordingDelegate()), []);
+    // Another process (its own view of the store) may.
+    const [other] = await SessionRuntime.recover(
+      storeWith(store, 'another process', {}),
+      () => new RecordingDelegate(),
+    );
+    t.after(() => other?.shutdown());
+    assert.equal(other?.key, 'held-1');
+  });
+
+  test("a renewal the store fails is said on the session's logger, with the store's error", async (t) => {
+    const store = memoryStore();
+    const failing = storeWith(store, 'flaky', { renew: () => Promise.reject(new Error('disk I/O error')) });
+    const logger = capturingLogger();
+    const session = new SessionRuntime(new RecordingDelegate(), {
+      store: failing,
+      key: 'renew-1',
+      leaseMs: 150,
+      logger,
+    });
+    t.after(() => session.shutdown());
+    await session.execute({ source: 'text(1)' });
+    await waitFor(() => logger.warnings.length >= 2);
+    assert.match(
+      logger.warnings[0] ?? '',
+      /^codecell: renewing the lease of session renew-1 failed \(1 in a row\) in flaky memory: disk I\/O error$/,
+    );
+    assert.match(logger.warnings[1] ?? '', /\(2 in a row\)/);
+  });
+
+  test('a client closed with its sessions open releases their leases: the next process adopts them at once', async (t) => {
+    const store = memoryStore();
+    const old = await HostClient.spawn({ store, leaseMs: 60_000, processes: 1, logger: capturingLogger() });
+    const delegate = new RecordingDelegate({ lookup: () => 1 });
+    const session = await old.createSession(delegate, { key: 'deploy-2', tools: TOOLS });
+    await (
+      await session.execute({ source: 'await tools.lookup({})' }, LONG_WAIT)
+    ).initialEvent;
+    await old.close();
+    const [listed] = await store.sessions();
+    assert.ok((listed?.leaseExpiresAt ?? Infinity) <= Date.now() + 1, 'its lease was released');
+    const next = await HostClient.spawn({ store, leaseMs: 60_000, processes: 1, logger: capturingLogger() });
+    t.after(() => next.close());
+    // No waiting for a minute's lease: adopted on the first try.
+    const recovered = await next.recover(() => delegate);
+    assert.deepEqual(
+      recovered.map((each) => each.key),
+      ['deploy-2'],
+    );
+  });
+
+  test("a lease runs out by the store's clock: an agent whose clock is behind the store's still adopts", async (t) => {
+    const store = memoryStore();
+    await store.create('skew-1', 'gone', 100, null);
+    await store.append('skew-1', 1, [JSON.stringify({ t: 'session', options: { key: 'skew-1' } })]);
+    await leaseRunOut(store, 'skew-1');
+    // The store's clock is a minute ahead of this agent's: its lease times are too.
+    const ahead = storeWith(store, 'ahead', {
+      now: async () => Date.now() + 60_000,
+      sessions: async () =>
+        (await store.sessions()).map((info) => ({ ...info, leaseExpiresAt: info.leaseExpiresAt + 60_000 })),
+    });
+    const [session] = await SessionRuntime.recover(ahead, () => new RecordingDelegate(), { logger: capturingLogger() });
+    t.after(() => session?.shutdown());
+    assert.equal(session?.key, 'skew-1');
+  });
+
+  test('a former owner paused past its lease never makes the call it wrote down: it learns it moved', async (t) => {
+    const store = memoryStore();
+    const started = deferred();
+    const resume = deferred();
+    let renewals: 'hold' | 'pass' = 'pass';
+    const owned = storeWith(store, 'owner', {
+      // The call's `started` record lands; then this owner stops (as SIGSTOP would) until resumed.
+      append: async (key, epoch, records, summary) => {
+        await store.append(key, epoch, records, summary);
+        if (records.some((record) => record.startsWith('{"t":"started"'))) {
+          renewals = 'hold';
+          started.resolve();
+          await resume.promise;
+        }
+      },
+      // While it is stopped its lease is not renewed (a renewal sent then never comes back).
+      renew: (...args) => (renewals === 'hold' ? hang() : store.renew(...args)),
+    });
+    const first = new RecordingDelegate({ charge: () => 'charged' });
+    const owner = new SessionRuntime(first, {
+      store: owned,
+      key: 'fenced-1',
+      tools: TOOLS,
+      leaseMs: 200,
+      logger: capturingLogger(),
+    });
+    t.after(() => owner.shutdown());
+    const cell = await owner.execute(
+      { source: 'text(await tools.charge({ amount: 5 }))' },
+      { kind: 'yieldAfter', ms: 0 },
+    );
+    await started.promise;
+    await leaseRunOut(store, 'fenced-1');
+    // Another process adopts the session: the charge is in doubt there.
+    const second = new RecordingDelegate({ charge: () => 'again' });
+    const [adopted] = await SessionRuntime.recover(storeWith(store, 'another process', {}), () => second, {
+      logger: capturingLogger(),
+    });
+    assert.ok(adopted !== undefined);
+    t.after(() => adopted.shutdown());
+    const inDoubt = await adopted.observe(cell.cellId, LONG_WAIT);
+    assert.deepEqual(inDoubt.kind === 'interrupted' && [inDoubt.reason, inDoubt.tool], ['inDoubt', { name: 'charge' }]);
+    // The former owner goes on: before the call it finds its lease gone, and ends.
+    renewals = 'pass';
+    resume.resolve();
+    await waitFor(() => !owner.isAlive);
+    await assert.rejects(owner.execute({ source: 'text(1)' }), { code: 'ERR_SESSION_MOVED' });
+    assert.deepEqual(first.calls, [] as NestedToolCall[]);
+    assert.deepEqual(second.calls, [] as NestedToolCall[]);
+  });
+
+  test('each call carries the epoch of the lease it is made under', async (t) => {
+    const store = memoryStore();
+    const delegate = new RecordingDelegate({ lookup: () => 1 });
+    const session = new SessionRuntime(delegate, { store, key: 'epoch-1', tools: TOOLS, logger: capturingLogger() });
+    t.after(() => session.shutdown());
+    await (
+      await session.execute({ source: 'await tools.lookup({})' }, LONG_WAIT)
+    ).initialEvent;
+    assert.deepEqual(
+      delegate.calls.map((call) => call.epoch),
+      [1],
+    );
+  });
+});
