@@ -14,6 +14,7 @@ export const ERROR_CODES = [
   'ERR_UNAUTHORIZED',
   'ERR_HOST_UNREACHABLE',
   'ERR_SESSION_MOVED',
+  'ERR_STORE_FAILED',
   // Internal causes, reported through events rather than thrown at callers.
   'ERR_CANCELLED',
   'ERR_ISOLATE_DISPOSED',

@@ -30,7 +30,7 @@ export { ledgerFigures, SessionLedger, type LedgerFigures, type LostCalls } from
 export { MAX_CELL_MOVES } from './ledger/cell-ledger.js';
 export { compactLog, cursorAfter, readLog, type ReadLog } from './ledger/log-records.js';
 export { planInDoubt, type InDoubtPlan } from './ledger/in-doubt.js';
-export { recoverEach, stillHeld } from './session/recovery.js';
+export { checkRecoverArgs, recoverEach, type Adoption, type DelegateFor } from './session/adoption.js';
 export { PROCESS_OWNER, SessionLog } from './store/session-log.js';
 export { AnswerGate } from './store/answer-gate.js';
 export { DEFAULT_LEASE_MS, type CodeCellStore, type StoreLease } from './store/store.js';

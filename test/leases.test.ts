@@ -4,11 +4,30 @@
 // by the store's clock, not the agent's; and a former owner paused past its lease never makes a
 // call it had written down once another process adopted the session.
 import assert from 'node:assert/strict';
+import { rmSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { DatabaseSync } from 'node:sqlite';
 import { describe, test } from 'node:test';
 import { HostClient } from '../host/index.js';
-import { memoryStore, SessionRuntime, type CodeCellStore, type NestedToolCall } from '../src/index.js';
+import {
+  memoryStore,
+  SessionRuntime,
+  sqliteStore,
+  type CodeCellStore,
+  type NestedToolCall,
+  type StartedCell,
+} from '../src/index.js';
 import { storeWith } from './store-contract.js';
-import { capturingLogger, deferred, hang, LONG_WAIT, RecordingDelegate, waitFor } from './helpers.js';
+import {
+  capturingLogger,
+  deferred,
+  hang,
+  LONG_WAIT,
+  RecordingDelegate,
+  tempFolder,
+  texts,
+  waitFor,
+} from './helpers.js';
 
 const TOOLS = [{ name: 'charge' }, { name: 'lookup' }];
 
@@ -167,5 +186,126 @@ describe('leases', { timeout: 60_000 }, () => {
       delegate.calls.map((call) => call.epoch),
       [1],
     );
+  });
+});
+
+describe('hostile stores', { timeout: 60_000 }, () => {
+  test('a row or a log that does not read is skipped and said (its key and why); the rest are recovered', async (t) => {
+    const path = join(tempFolder(t, 'codecell-hostile-'), 's.db');
+    const store = sqliteStore({ path });
+    t.after(() => store.close());
+    const session = (options: object): string => JSON.stringify({ t: 'session', options });
+    // a-shape: a record of the right kind and the wrong shape; b-meta: metadata that is not JSON.
+    await store.create('a-shape', 'gone', 1, null);
+    const start = { code: 'text(1)', filename: 'cell.js', toolCallId: 'exec-1', seed: 1, storedAt: null };
+    const shaped = JSON.stringify({ t: 'journal', cellId: '1', start, update: { calls: 5 } });
+    await store.append('a-shape', 1, [session({}), shaped]);
+    await store.create('b-meta', 'gone', 1, { fine: true });
+    await store.append('b-meta', 1, [session({})]);
+    await store.create('c-good', 'gone', 1, null);
+    await store.append('c-good', 1, [session({ key: 'c-good' })]);
+    const raw = new DatabaseSync(path);
+    raw.prepare("UPDATE codecell_sessions SET metadata = '{not json' WHERE key = 'b-meta'").run();
+    raw.close();
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    const listed = await store.sessions();
+    assert.deepEqual(
+      listed.map((info) => [info.key, info.metadata, info.unreadable?.startsWith('its metadata is not JSON')]),
+      [
+        ['a-shape', null, undefined],
+        ['b-meta', null, true],
+        ['c-good', null, undefined],
+      ],
+    );
+    const logger = capturingLogger();
+    const recovered = await SessionRuntime.recover(store, () => new RecordingDelegate(), { logger });
+    for (const each of recovered) t.after(() => each.shutdown());
+    assert.deepEqual(
+      recovered.map((each) => each.key),
+      ['c-good'],
+    );
+    assert.equal(logger.warnings.length, 2, logger.warnings.join('\n'));
+    assert.match(
+      logger.warnings[0] ?? '',
+      /^codecell: session a-shape was not recovered: its log does not read as this codecell's: /,
+    );
+    assert.match(logger.warnings[1] ?? '', /^codecell: session b-meta was not recovered: its metadata is not JSON/);
+    // Left as they were, for a person to look at.
+    assert.equal((await store.records('a-shape'))?.length, 2);
+  });
+});
+
+describe('hostile stores: SQLite', { timeout: 60_000 }, () => {
+  test("another process's lock on the file never holds this thread: other sessions go on meanwhile", async (t) => {
+    const path = join(tempFolder(t, 'codecell-locked-'), 's.db');
+    const store = sqliteStore({ path });
+    t.after(() => store.close());
+    const other = new DatabaseSync(path);
+    t.after(() => other.close());
+    other.exec('BEGIN IMMEDIATE');
+    let released = false;
+    const session = new SessionRuntime(new RecordingDelegate(), { store, key: 'locked-1', logger: capturingLogger() });
+    t.after(() => session.shutdown());
+    const locked = session.execute({ source: 'text(1)' }).then(() => released);
+    // A session on another store runs a cell to its end while the file stays locked.
+    const free = new SessionRuntime(new RecordingDelegate(), { logger: capturingLogger() });
+    t.after(() => free.shutdown());
+    assert.deepEqual(texts(await (await free.execute({ source: 'text(2)' }, LONG_WAIT)).initialEvent), ['2']);
+    released = true;
+    other.exec('COMMIT');
+    assert.equal(await locked, true, 'admitted only once the lock was released');
+  });
+
+  test('a file deleted under the store: the session ends saying so (ERR_STORE_FAILED), naming the file', async (t) => {
+    const folder = tempFolder(t, 'codecell-deleted-');
+    const path = join(folder, 's.db');
+    const store = sqliteStore({ path });
+    t.after(() => store.close());
+    const delegate = new RecordingDelegate({ lookup: () => 1 });
+    const session = new SessionRuntime(delegate, { store, key: 'deleted-1', tools: TOOLS, logger: capturingLogger() });
+    t.after(() => session.shutdown());
+    await (
+      await session.execute({ source: 'await tools.lookup({})' }, LONG_WAIT)
+    ).initialEvent;
+    rmSync(folder, { recursive: true, force: true });
+    // The next write finds it gone (it looks at most once a second).
+    await new Promise((resolve) => setTimeout(resolve, 1_100));
+    const next = await session
+      .execute({ source: 'await tools.lookup({})' }, LONG_WAIT)
+      .catch((error: unknown) => error);
+    const error =
+      next instanceof Error ? next : await (next as StartedCell).initialEvent.catch((caught: unknown) => caught);
+    assert.equal((error as { code?: string }).code, 'ERR_STORE_FAILED');
+    assert.match((error as Error).message, new RegExp(`${path.replaceAll('/', '\\/')} was deleted`));
+    assert.equal(delegate.calls.length, 1, 'no call was made after');
+  });
+
+  test('the file and its -wal and -shm are readable by their user alone', async (t) => {
+    const path = join(tempFolder(t, 'codecell-mode-'), 's.db');
+    const store = sqliteStore({ path });
+    t.after(() => store.close());
+    await store.create('k', 'me', 1_000, null);
+    await store.append('k', 1, ['{}']);
+    for (const file of [path, `${path}-wal`, `${path}-shm`])
+      assert.equal((statSync(file).mode & 0o777).toString(8), '600', file);
+  });
+
+  test('what cannot be a store is refused naming it: a URL, a missing folder, a file that is not a database', (t) => {
+    const folder = tempFolder(t, 'codecell-open-');
+    assert.throws(() => sqliteStore({ path: 'postgres://db.example/codecell' }), {
+      code: 'ERR_INVALID_REQUEST',
+      message: /takes a file's path, not a URL: postgres:\/\/db\.example\/codecell/,
+    });
+    const missing = join(folder, 'no-such-folder', 's.db');
+    assert.throws(() => sqliteStore({ path: missing }), {
+      code: 'ERR_INVALID_REQUEST',
+      message: `sqliteStore: the folder of ${missing} does not exist (it is not made for you)`,
+    });
+    const text = join(folder, 'notes.txt');
+    writeFileSync(text, 'these are not the pages of a database, only some words in a file\n'.repeat(20));
+    assert.throws(() => sqliteStore({ path: text }), {
+      code: 'ERR_STORE_FAILED',
+      message: new RegExp(`^the SQLite store ${text.replaceAll('/', '\\/')}: file is not a database`),
+    });
   });
 });

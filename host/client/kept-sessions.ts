@@ -8,36 +8,25 @@ import {
   type Logger,
   type SessionRuntimeDelegate,
   type SessionStreamEvent,
-  type StoredSessionInfo,
-  type ToolDefinition,
 } from '../../src/index.js';
 import {
   type AnswerGate,
+  checkRecoverArgs,
   compactLog,
   cursorAfter,
   consoleLogger,
   DEFAULT_LEASE_MS,
   recoverEach,
-  stillHeld,
   PROCESS_OWNER,
-  readLog,
   SessionLog,
   type CodeCellStore,
+  type DelegateFor,
   type ReadLog,
   type SessionCursorOptions,
   type SessionLedger,
   type StoreLease,
 } from '../../src/internal.js';
 import type { RemoteSessionOptions } from './session-create.js';
-
-/** What a recovery's `delegateFor` is told of a session it may adopt (RecoveryInfo). */
-interface Info {
-  key: string;
-  tools: ToolDefinition[];
-  metadata: JsonValue | null;
-}
-
-type DelegateFor = (info: Info) => SessionRuntimeDelegate | undefined | Promise<SessionRuntimeDelegate | undefined>;
 
 /** Makes a recovered session live on a host (HostClient's). */
 type Place<S> = (
@@ -138,32 +127,20 @@ export class KeptSessions {
    * makes each live with `place`: on a host, its open cells running again there.
    */
   async recover<S>(delegateFor: DelegateFor, keys: readonly string[] | undefined, place: Place<S>): Promise<S[]> {
-    if (typeof delegateFor !== 'function')
-      throw new CodeCellError('ERR_INVALID_REQUEST', 'delegateFor must be a function (info) => delegate | undefined');
-    return recoverEach(this.store, keys, this.logger, (info) => this.#recoverOne(info, delegateFor, place));
-  }
-
-  async #recoverOne<S>(info: StoredSessionInfo, delegateFor: DelegateFor, place: Place<S>): Promise<S | undefined> {
-    const texts = await this.store.records(info.key);
-    if (texts === undefined) return undefined;
-    const tools = readLog(texts).options.tools ?? [];
-    const delegate = await delegateFor({ key: info.key, tools, metadata: info.metadata });
-    if (delegate === undefined) return undefined;
-    const lease = await this.store.adopt(info.key, PROCESS_OWNER, this.leaseMs);
-    if (lease === undefined) return undefined;
-    // Read again under the new epoch: the former owner can write nothing after it.
-    const read: ReadLog = readLog((await this.store.records(info.key)) ?? []);
-    if (!(await stillHeld(this.store, lease, this.leaseMs))) return undefined;
-    const from = { lease: Promise.resolve(lease), held: read.records };
-    const kept = { ...this.#kept(info.key, from), epoch: lease.epoch, read };
-    const { key: _, ...options } = read.options as RemoteSessionOptions;
-    try {
-      return await place(delegate, { ...options, key: info.key, restore: read.ledger.restore() }, kept);
-    } catch (error) {
-      // No host took it: its lease is let go for a later recovery.
-      await kept.log.end(false);
-      throw error;
-    }
+    checkRecoverArgs(delegateFor, keys);
+    const options = { keys, leaseMs: this.leaseMs, logger: this.logger };
+    return recoverEach(this.store, delegateFor, options, async ({ read, lease, delegate }) => {
+      const from = { lease: Promise.resolve(lease), held: read.records };
+      const kept = { ...this.#kept(lease.key, from), epoch: lease.epoch, read };
+      const { key: _, ...given } = read.options as RemoteSessionOptions;
+      try {
+        return await place(delegate, { ...given, key: lease.key, restore: read.ledger.restore() }, kept);
+      } catch (error) {
+        // No host took it: its lease is released for a later recovery.
+        await kept.log.end(false);
+        throw error;
+      }
+    });
   }
 
   /** The session's log: its records compacted by what its ledger keeps open; lost, it ends the session. */

@@ -320,7 +320,7 @@ export class SessionCore implements LinkedSession, MovingSession {
     this.movedAway =
       error instanceof CodeCellError
         ? error
-        : new CodeCellError('ERR_SESSION_MOVED', `the session's store can keep it no more: ${messageOf(error)}`);
+        : new CodeCellError('ERR_STORE_FAILED', `the session's store can keep it no more: ${messageOf(error)}`);
     const { link, sessionId } = this;
     link.request(Methods.sessionShutdown, { sessionId }).catch(() => {});
     this.fail(this.movedAway);

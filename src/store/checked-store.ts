@@ -2,7 +2,7 @@
 // saying which is wrong), a store used after close() (ERR_SHUTTING_DOWN), a key already taken.
 // A store's own part (StoreBackend) gets checked values and keeps only what is its own: where the
 // rows live and how a write is made all-or-none with its epoch check.
-import { invalidRequest } from '../errors.js';
+import { invalidRequest, messageOf } from '../errors.js';
 import type { JsonValue } from '../types.js';
 import {
   storeArgs as check,
@@ -96,10 +96,15 @@ class CheckedStore implements CodeCellStore {
 
   async sessions(): Promise<StoredSessionInfo[]> {
     const rows = await this.#open().sessions();
-    return rows.map((row) => ({
-      ...row,
-      metadata: row.metadata === null ? null : (JSON.parse(row.metadata) as JsonValue),
-    }));
+    // One row that does not read (written by hand, by another program) is said, never fatal to the list.
+    return rows.map((row) => {
+      if (row.metadata === null) return { ...row, metadata: null };
+      try {
+        return { ...row, metadata: JSON.parse(row.metadata) as JsonValue };
+      } catch (error) {
+        return { ...row, metadata: null, unreadable: `its metadata is not JSON (${messageOf(error)})` };
+      }
+    });
   }
 
   async now(): Promise<number> {

@@ -326,7 +326,17 @@ export function postgresStore(options: PostgresStoreOptions): CodeCellStore {
     throw invalidRequest('postgresStore takes { connectionString } or { pool }');
   if (!Number.isSafeInteger(maxConnections) || (maxConnections as number) < 1)
     throw invalidRequest('postgresStore: maxConnections must be an integer >= 1');
-  return checkedStore(new LazyPool(connectionString, maxConnections as number).backend());
+  return checkedStore(new LazyPool(connectionString, maxConnections as number).backend(where(connectionString)));
+}
+
+/** The store's name in messages: `postgres <host>/<database>` (no user, no password). */
+function where(connectionString: string): string {
+  try {
+    const url = new URL(connectionString);
+    return `postgres ${url.host}${url.pathname}`;
+  } catch {
+    return 'postgres';
+  }
 }
 
 /** A pool of the store's own, made on first use (loading `pg` then). */
@@ -339,8 +349,8 @@ class LazyPool implements PostgresPool {
     this.#pool.catch(() => {});
   }
 
-  backend(): PostgresBackend {
-    return new PostgresBackend(this, true, 'postgres');
+  backend(name: string): PostgresBackend {
+    return new PostgresBackend(this, true, name);
   }
 
   async query(text: string, values?: unknown[]) {

@@ -3,7 +3,7 @@
 // calls share a commit. Each write resolves once its records are durable; a write the store refuses
 // because another process adopted the session (ERR_SESSION_MOVED), or cannot make, ends the session
 // (`lost`): no record after it is written, and nothing waiting on one goes ahead.
-import { isCodeCellError, messageOf } from '../errors.js';
+import { CodeCellError, isCodeCellError, messageOf } from '../errors.js';
 import type { Logger } from '../types.js';
 import { SessionLease, sessionGone } from './session-lease.js';
 import type { CodeCellStore, SessionSummary, StoreLease } from './store.js';
@@ -263,7 +263,12 @@ export class SessionLog {
 
   #fail(error: unknown): void {
     if (this.#failed !== undefined) return;
-    this.#failed = error instanceof Error ? error : new Error(messageOf(error));
+    // The store's own failure is said as it is, naming the store (never as a move to another owner).
+    this.#failed = isCodeCellError(error)
+      ? error
+      : new CodeCellError('ERR_STORE_FAILED', `the ${this.store.name} store failed: ${messageOf(error)}`, {
+          cause: error,
+        });
     this.#lease.end();
     this.#port.lost(this.#failed);
   }

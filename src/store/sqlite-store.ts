@@ -2,11 +2,13 @@
 // install. WAL with synchronous=NORMAL: a committed write is in the file's log before the call
 // returns, so it survives a kill -9 of the process (not a power cut before the OS wrote it out).
 // Processes of one machine may share the file: each write is one IMMEDIATE transaction, and the
-// epoch check inside it is what fences a former owner off. The first append of a turn of the event
-// loop is committed at once; those made after it in the same turn (concurrent calls of many
-// sessions) wait for the turn's end and share one commit.
+// epoch check inside it is what fences a former owner off; a lock another process holds is tried
+// again on timers (never waited for on this thread), for as long as busyTimeoutMs. The first append
+// of a turn of the event loop is committed at once; those made after it in the same turn
+// (concurrent calls of many sessions) wait for the turn's end and share one commit. Opening the
+// file, and what is said when it fails, is sqlite-file.ts's.
 import type { DatabaseSync, StatementSync } from 'node:sqlite';
-import { CodeCellError, invalidRequest } from '../errors.js';
+import { invalidRequest } from '../errors.js';
 import {
   checkedStore,
   type StoreBackend,
@@ -14,46 +16,16 @@ import {
   type StoreWrite,
   type WaitingAppend,
 } from './checked-store.js';
-import {
-  newerSchema,
-  sessionMoved,
-  STORE_SCHEMA_VERSION,
-  type CodeCellStore,
-  type SessionSummary,
-  type StoreLease,
-} from './store.js';
+import { isBusy, openDatabase, rollback, storeFailure } from './sqlite-file.js';
+import { sessionMoved, type CodeCellStore, type SessionSummary, type StoreLease } from './store.js';
 
 /** What sqliteStore takes. */
 export interface SqliteStoreOptions {
-  /** The database file (made if missing), or ':memory:'. */
+  /** The database file (made if missing, readable by its user alone), or ':memory:'. */
   path: string;
   /** How long a write waits for another process's transaction on the file (default 5 000 ms). */
   busyTimeoutMs?: number;
 }
-
-/** Each version's schema steps, in order: a store at version n runs the steps after n. */
-const MIGRATIONS: readonly string[][] = [
-  [
-    `CREATE TABLE codecell_sessions (
-      key TEXT PRIMARY KEY,
-      owner TEXT NOT NULL,
-      epoch INTEGER NOT NULL,
-      lease_expires_at INTEGER NOT NULL,
-      open_cells INTEGER NOT NULL DEFAULT 0,
-      paused_cells INTEGER NOT NULL DEFAULT 0,
-      metadata TEXT,
-      next_seq INTEGER NOT NULL DEFAULT 1
-    )`,
-    `CREATE TABLE codecell_records (
-      key TEXT NOT NULL,
-      seq INTEGER NOT NULL,
-      record TEXT NOT NULL,
-      PRIMARY KEY (key, seq)
-    ) WITHOUT ROWID`,
-  ],
-  // A record's number is the session's last one's next: an append writes no session row (one page fewer per commit).
-  ['ALTER TABLE codecell_sessions DROP COLUMN next_seq'],
-];
 
 type Statements = Record<
   | 'session'
@@ -72,16 +44,26 @@ type Statements = Record<
 
 class SqliteBackend implements StoreBackend {
   readonly name: string;
+  readonly #path: string;
   readonly #db: DatabaseSync;
   readonly #sql: Statements;
+  /** How long a transaction is tried again while another connection holds the lock. */
+  readonly #busyMs: number;
+  /** Throws once the file was deleted or replaced under the store. */
+  readonly #watch: () => void;
+  /** Group commits under way (close waits for them). */
+  readonly #committing = new Set<Promise<void>>();
   /** Each session's open and paused cells as last written here (an unchanged summary is not written again). */
   readonly #summaries = new Map<string, string>();
   /** Once an append was committed in this turn, those made after it, committed together at its end. */
   #group: WaitingAppend[] | undefined;
 
-  constructor(db: DatabaseSync, path: string) {
+  constructor(db: DatabaseSync, path: string, busyMs: number, watch: () => void) {
     this.name = `sqlite ${path}`;
+    this.#path = path;
     this.#db = db;
+    this.#busyMs = busyMs;
+    this.#watch = watch;
     this.#sql = {
       session: db.prepare('SELECT owner, epoch, lease_expires_at FROM codecell_sessions WHERE key = ?'),
       insertSession: db.prepare(
@@ -101,7 +83,7 @@ class SqliteBackend implements StoreBackend {
     };
   }
 
-  create(key: string, owner: string, leaseMs: number, metadata: string | null): StoreLease | undefined {
+  create(key: string, owner: string, leaseMs: number, metadata: string | null): Promise<StoreLease | undefined> {
     return this.#write(() => {
       if (this.#sql.session.get(key) !== undefined) return undefined;
       const expiresAt = Date.now() + leaseMs;
@@ -110,7 +92,7 @@ class SqliteBackend implements StoreBackend {
     });
   }
 
-  adopt(key: string, owner: string, leaseMs: number): StoreLease | undefined {
+  adopt(key: string, owner: string, leaseMs: number): Promise<StoreLease | undefined> {
     return this.#write(() => {
       const row = this.#sql.session.get(key) as { epoch: number; lease_expires_at: number } | undefined;
       const now = Date.now();
@@ -122,7 +104,7 @@ class SqliteBackend implements StoreBackend {
     });
   }
 
-  renew(owner: string, leases: readonly { key: string; epoch: number }[], leaseMs: number): string[] {
+  renew(owner: string, leases: readonly { key: string; epoch: number }[], leaseMs: number): Promise<string[]> {
     return this.#write(() => {
       const expiresAt = Date.now() + leaseMs;
       return leases
@@ -137,7 +119,7 @@ class SqliteBackend implements StoreBackend {
     records: readonly string[],
     summary: SessionSummary | undefined,
     replace: boolean,
-  ): Promise<void> | void {
+  ): Promise<void> {
     if (replace) {
       this.#flush();
       return this.#commitNow({ key, epoch, records, summary }, true);
@@ -152,16 +134,16 @@ class SqliteBackend implements StoreBackend {
     return append.done.promise;
   }
 
-  records(key: string): string[] | undefined {
+  records(key: string): Promise<string[] | undefined> {
     this.#flush();
-    return this.#transaction('BEGIN', () =>
+    return this.#retrying('BEGIN', () =>
       this.#sql.session.get(key) === undefined
         ? undefined
         : (this.#sql.records.all(key) as { record: string }[]).map((row) => row.record),
     );
   }
 
-  sessions(): StoredSessionRow[] {
+  sessions(): Promise<StoredSessionRow[]> {
     type Row = {
       key: string;
       owner: string;
@@ -171,22 +153,24 @@ class SqliteBackend implements StoreBackend {
       metadata: string | null;
     };
     this.#flush();
-    return (this.#sql.sessions.all() as Row[]).map((row) => ({
-      key: row.key,
-      owner: row.owner,
-      leaseExpiresAt: row.lease_expires_at,
-      openCells: row.open_cells,
-      pausedCells: row.paused_cells,
-      metadata: row.metadata,
-    }));
+    return this.#retrying('BEGIN', () =>
+      (this.#sql.sessions.all() as Row[]).map((row) => ({
+        key: row.key,
+        owner: row.owner,
+        leaseExpiresAt: row.lease_expires_at,
+        openCells: row.open_cells,
+        pausedCells: row.paused_cells,
+        metadata: row.metadata,
+      })),
+    );
   }
 
   now(): number {
     return Date.now();
   }
 
-  remove(key: string, epoch: number): void {
-    this.#write(() => {
+  remove(key: string, epoch: number): Promise<void> {
+    return this.#write(() => {
       const moved = this.#moved(key, epoch);
       if (moved !== undefined) throw moved;
       this.#sql.clear.run(key);
@@ -195,8 +179,9 @@ class SqliteBackend implements StoreBackend {
     });
   }
 
-  close(): void {
+  async close(): Promise<void> {
     this.#flush();
+    await Promise.all(this.#committing);
     this.#db.close();
   }
 
@@ -206,28 +191,30 @@ class SqliteBackend implements StoreBackend {
     return row === undefined || row.epoch !== epoch ? sessionMoved(key, epoch, row?.epoch) : undefined;
   }
 
-  /** Commits the appends waiting (each other write does so first: the order they were made in holds). */
+  /** Commits the appends waiting (each other write starts it first: the order they were made in holds). */
   #flush(): void {
     const group = this.#group;
     this.#group = undefined;
     if (group === undefined || group.length === 0) return;
-    let refused: Map<StoreWrite, Error>;
-    try {
-      refused = this.#commit(group, false);
-    } catch (error) {
-      for (const append of group) append.done.reject(error);
-      return;
-    }
-    for (const append of group) {
-      const error = refused.get(append);
-      if (error === undefined) append.done.resolve();
-      else append.done.reject(error);
-    }
+    const committed = this.#commit(group, false).then(
+      (refused) => {
+        for (const append of group) {
+          const error = refused.get(append);
+          if (error === undefined) append.done.resolve();
+          else append.done.reject(error);
+        }
+      },
+      (error: unknown) => {
+        for (const append of group) append.done.reject(error);
+      },
+    );
+    this.#committing.add(committed);
+    void committed.finally(() => this.#committing.delete(committed));
   }
 
-  /** Commits `write` on its own (no append waiting before it); throws sessionMoved when refused. */
-  #commitNow(write: StoreWrite, replace: boolean): void {
-    const [refused] = this.#commit([write], replace).values();
+  /** Commits `write` on its own (no append waiting before it); rejects with sessionMoved when refused. */
+  async #commitNow(write: StoreWrite, replace: boolean): Promise<void> {
+    const [refused] = (await this.#commit([write], replace)).values();
     if (refused !== undefined) throw refused;
   }
 
@@ -235,11 +222,14 @@ class SqliteBackend implements StoreBackend {
    * Writes each of `writes` whose epoch is still its session's (`replace`: in place of its log),
    * in one transaction; returns those refused (sessionMoved), or throws when nothing could be.
    */
-  #commit(writes: readonly StoreWrite[], replace: boolean): Map<StoreWrite, Error> {
+  async #commit(writes: readonly StoreWrite[], replace: boolean): Promise<Map<StoreWrite, Error>> {
     const refused = new Map<StoreWrite, Error>();
-    const seqs = new Map<string, number>();
     const summaries = new Map<string, string>();
-    this.#transaction('BEGIN IMMEDIATE', () => {
+    await this.#retrying('BEGIN IMMEDIATE', () => {
+      // A transaction tried again starts over.
+      refused.clear();
+      summaries.clear();
+      const seqs = new Map<string, number>();
       for (const write of writes) {
         const { key, epoch, records, summary } = write;
         const moved = this.#moved(key, epoch);
@@ -264,12 +254,30 @@ class SqliteBackend implements StoreBackend {
   }
 
   /** Runs `work` in one IMMEDIATE transaction, after the appends waiting: all of it is committed, or none. */
-  #write<T>(work: () => T): T {
+  #write<T>(work: () => T): Promise<T> {
     this.#flush();
-    return this.#transaction('BEGIN IMMEDIATE', work);
+    return this.#retrying('BEGIN IMMEDIATE', work);
   }
 
-  /** Runs `work` in one transaction (`begin`: a read takes no write lock). */
+  /**
+   * Runs `work` in one transaction (`begin`: a read takes no write lock), tried again on timers
+   * while another connection holds the file's lock, for as long as busyTimeoutMs — this thread
+   * never waits on it. A failure names the file (ERR_STORE_FAILED); the store's own refusals
+   * (sessionMoved) pass as they are.
+   */
+  async #retrying<T>(begin: 'BEGIN' | 'BEGIN IMMEDIATE', work: () => T): Promise<T> {
+    const until = performance.now() + this.#busyMs;
+    for (let pause = 1; ; pause = Math.min(2 * pause, 50)) {
+      try {
+        this.#watch();
+        return this.#transaction(begin, work);
+      } catch (error) {
+        if (!isBusy(error) || performance.now() + pause > until) throw storeFailure(this.#path, error);
+      }
+      await new Promise((resolve) => setTimeout(resolve, pause));
+    }
+  }
+
   #transaction<T>(begin: 'BEGIN' | 'BEGIN IMMEDIATE', work: () => T): T {
     this.#db.exec(begin);
     try {
@@ -277,54 +285,22 @@ class SqliteBackend implements StoreBackend {
       this.#db.exec('COMMIT');
       return result;
     } catch (error) {
-      this.#db.exec('ROLLBACK');
+      rollback(this.#db);
       throw error;
     }
   }
 }
 
-/** node:sqlite, loaded only when a SQLite store is made (Node warns that it is experimental). */
-function sqlite(): typeof import('node:sqlite') {
-  const module = process.getBuiltinModule('node:sqlite') as typeof import('node:sqlite') | undefined;
-  if (module === undefined)
-    throw new CodeCellError('ERR_UNSUPPORTED_NODE', 'sqliteStore needs node:sqlite (Node 22.13 or later)');
-  return module;
-}
-
 /**
- * A store in one SQLite file (SPEC §16), made and migrated to this codecell's schema on first
- * use; a file of a newer schema is refused (ERR_INVALID_REQUEST saying so).
+ * A store in one SQLite file (SPEC §16), made (readable by its user alone) and migrated to this
+ * codecell's schema on first use; a file of a newer schema is refused (ERR_INVALID_REQUEST saying
+ * so), and every failure names the file.
  */
 export function sqliteStore(options: SqliteStoreOptions): CodeCellStore {
   if (options === null || typeof options !== 'object' || typeof options.path !== 'string' || options.path === '')
     throw invalidRequest('sqliteStore takes { path }: the database file');
   const busy = options.busyTimeoutMs ?? 5_000;
   if (!Number.isSafeInteger(busy) || busy < 0) throw invalidRequest('busyTimeoutMs must be an integer >= 0');
-  const db = new (sqlite().DatabaseSync)(options.path, { timeout: busy });
-  try {
-    db.exec('PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL');
-    migrate(db, `the SQLite store ${options.path}`);
-  } catch (error) {
-    db.close();
-    throw error;
-  }
-  return checkedStore(new SqliteBackend(db, options.path));
-}
-
-/** Brings the file's schema to this codecell's version, in one transaction. */
-function migrate(db: DatabaseSync, where: string): void {
-  db.exec('BEGIN IMMEDIATE');
-  try {
-    db.exec('CREATE TABLE IF NOT EXISTS codecell_schema (version INTEGER NOT NULL)');
-    const row = db.prepare('SELECT version FROM codecell_schema').get() as { version: number } | undefined;
-    const version = row?.version ?? 0;
-    if (version > STORE_SCHEMA_VERSION) throw newerSchema(where, version);
-    for (const steps of MIGRATIONS.slice(version)) for (const step of steps) db.exec(step);
-    if (row === undefined) db.prepare('INSERT INTO codecell_schema (version) VALUES (?)').run(STORE_SCHEMA_VERSION);
-    else db.prepare('UPDATE codecell_schema SET version = ?').run(STORE_SCHEMA_VERSION);
-    db.exec('COMMIT');
-  } catch (error) {
-    db.exec('ROLLBACK');
-    throw error;
-  }
+  const { db, watch } = openDatabase(options.path, busy);
+  return checkedStore(new SqliteBackend(db, options.path, busy, watch));
 }

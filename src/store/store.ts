@@ -23,6 +23,8 @@ export interface StoredSessionInfo {
   pausedCells: number;
   /** What the session was created with as `metadata` (null without). */
   metadata: JsonValue | null;
+  /** Why this codecell cannot read the session's row (its metadata is not JSON): a recovery skips it, saying so. */
+  unreadable?: string;
 }
 
 /** A lease on a session: its epoch fences off every earlier holder's writes. */
