@@ -13,6 +13,8 @@ import { AGENT_TOOLS } from './fixtures/store-agent.js';
 import { crashAgent, untilRecovered } from './agent-process.js';
 import { capturingLogger, hang, LONG_WAIT, RecordingDelegate, stall, tempFolder, texts, waitFor } from './helpers.js';
 import { startListening } from './network-helpers.js';
+import { listen } from '../host/server/listen.js';
+import WebSocket from 'ws';
 import { storeWith } from './store-contract.js';
 
 /**
@@ -307,34 +309,62 @@ describe('HostClient with a store', { timeout: 90_000 }, () => {
     assert.equal(session.isAlive, false);
   });
 
-  test('a host shared by two owners: the newer epoch ends the former owner’s session there', async (t) => {
+  test('a host shared by two owners: the store fences the former owner, which ends its session there', async (t) => {
     const store = sqliteStore({ path: join(tempFolder(t, 'codecell-remote-'), 'shared.db') });
     t.after(() => store.close());
     const host = await startListening(t, '127.0.0.1:0');
-    // The former owner's store never says its lease is gone: only the host can stop it.
-    const unfenced = storeWith(store, 'unfenced', { renew: () => Promise.resolve([]) });
     const logger = capturingLogger();
-    const old = await HostClient.connect({ hosts: [host.url], store: unfenced, leaseMs: 300, logger });
+    const old = await HostClient.connect({ hosts: [host.url], store, leaseMs: 300, logger });
     t.after(() => old.close());
     const first = new RecordingDelegate({ rate: hang });
     const session = await old.createSession(first, { key: 'shared-1', tools: AGENT_TOOLS });
     await session.execute({ source: "text('r' + await tools.rate({}))" }, { kind: 'yieldAfter', ms: 0 });
     await waitFor(() => first.calls.length === 1);
-    const next = await HostClient.connect({ hosts: [host.url], store, leaseMs: 300, logger: capturingLogger() });
+    const elsewhere = storeWith(store, 'another process', {});
+    const next = await HostClient.connect({
+      hosts: [host.url],
+      store: elsewhere,
+      leaseMs: 300,
+      logger: capturingLogger(),
+    });
     t.after(() => next.close());
     stall(400);
     const second = new RecordingDelegate({ rate: () => 7 });
     const [recovered] = (await untilRecovered(() => next.recover(() => second))) as RemoteSession[];
-    // The host ended the former owner's session (its call's signal aborted) and told it so.
+    // Its next renewal finds the lease gone: the former owner ends its session there (its call's signal aborted).
     await waitFor(() => !session.isAlive && first.signals[0]?.aborted === true);
     await assert.rejects(session.execute({ source: '1' }), {
       code: 'ERR_SESSION_MOVED',
-      message: 'session shared-1 moved: its owner of epoch 2 took it over',
+      message: 'session shared-1 moved: its lease (epoch 1) was taken over or ended',
     });
     // The new owner's cell made the idempotent call again, with its key, and ended.
     assert.equal(recovered?.key, 'shared-1');
     assert.deepEqual(texts(await (recovered as RemoteSession).observe('1', LONG_WAIT)), ['r7']);
     assert.equal(second.calls[0]?.idempotencyKey, first.calls[0]?.idempotencyKey);
+  });
+
+  test('another client of a shared host cannot end a session by claiming its key with a higher epoch', async (t) => {
+    const { store } = await ownedStore(t, 'claimed.db');
+    const service = await listen({ host: '127.0.0.1', port: 0, logger: capturingLogger() });
+    t.after(() => service.close());
+    const client = await HostClient.connect({ hosts: [service.url], store, leaseMs: 1_000, logger: capturingLogger() });
+    t.after(() => client.close());
+    const session = await client.createSession(new RecordingDelegate(), { key: 'victim-1' });
+    // A raw client on its own connection claims the key with epoch 99.
+    const raw = new WebSocket(service.url);
+    t.after(() => raw.terminate());
+    await new Promise((resolve) => raw.once('open', resolve));
+    const answers: { id: number; result?: unknown; error?: unknown }[] = [];
+    raw.on('message', (data) => answers.push(JSON.parse(String(data)) as (typeof answers)[number]));
+    const send = (id: number, method: string, params: object): void =>
+      raw.send(JSON.stringify({ jsonrpc: '2.0', id, method, params }));
+    send(1, 'initialize', { protocolVersion: 2 });
+    send(2, 'session/create', { key: 'victim-1', epoch: 99 });
+    await waitFor(() => answers.some((answer) => answer.id === 2));
+    // The victim's session on the host goes on: believed only from its own connection.
+    const cell = await session.execute({ source: 'text(1)' }, LONG_WAIT);
+    assert.deepEqual(texts(await cell.initialEvent), ['1']);
+    assert.equal(session.isAlive, true);
   });
 
   test('an agent process killed with -9: another client recovers its session on its own host', async (t) => {

@@ -53,7 +53,10 @@ export interface HostContext {
   readonly closing: () => boolean;
   /** What the client said of itself in `initialize` (`handOff`: it moves its sessions on a drain). */
   readonly peer: { handOff: boolean };
-  /** The fencing epochs of sessions kept in a store, per key (shared by the process's connections). */
+  /**
+   * The fencing epochs of sessions kept in a store, per key — this connection's own: a host believes
+   * an epoch only from the connection that owns the session (another client cannot end it).
+   */
   readonly epochs: SessionEpochs;
 }
 

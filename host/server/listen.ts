@@ -17,7 +17,6 @@ import { defaultMemoryBudgetMb } from './memory-budget.js';
 import { hostMetrics, type HostMetrics } from './metrics.js';
 import { createHost, type Host } from './server.js';
 import { HostStats } from './stats.js';
-import { SessionEpochs } from './session-epochs.js';
 
 export interface ListenOptions {
   /** The address to bind (e.g. `127.0.0.1`, `0.0.0.0`). */
@@ -86,8 +85,6 @@ export async function listen(options: ListenOptions): Promise<ListeningHost> {
   const stats = new HostStats();
   // One budget for the process: the per-connection caps alone do not bound it.
   const isolatePool = new IsolatePool({ memoryBudgetMb: options.memoryBudgetMb ?? defaultMemoryBudgetMb() });
-  // A session's key may come back on another connection (its new owner): one record of epochs.
-  const epochs = new SessionEpochs();
   const connections = new Map<WebSocket, Host>();
   const metrics: HostMetrics = hostMetrics(stats, () => connections.size);
   const expected = options.token === undefined ? undefined : new BearerToken(options.token);
@@ -110,7 +107,7 @@ export async function listen(options: ListenOptions): Promise<ListeningHost> {
       return writeRefusal(socket, refusal);
     }
     sockets.handleUpgrade(request, socket, head, (ws) =>
-      serveSocket(ws, socket, { ...options, isolatePool, epochs }, stats, connections),
+      serveSocket(ws, socket, { ...options, isolatePool }, stats, connections),
     );
   });
 
@@ -142,7 +139,7 @@ export async function listen(options: ListenOptions): Promise<ListeningHost> {
 function serveSocket(
   ws: WebSocket,
   stream: Duplex,
-  options: ListenOptions & { isolatePool: IsolatePool; epochs: SessionEpochs },
+  options: ListenOptions & { isolatePool: IsolatePool },
   stats: HostStats,
   connections: Map<WebSocket, Host>,
 ): void {
@@ -160,7 +157,6 @@ function serveSocket(
     maxLiveCells: options.maxLiveCellsPerConnection ?? LISTEN_DEFAULTS.maxLiveCellsPerConnection,
     ...(options.defaultLimits === undefined ? {} : { defaultLimits: options.defaultLimits }),
     isolatePool: options.isolatePool,
-    epochs: options.epochs,
     caps,
     ...(maxQueuedBytes === undefined ? {} : { maxQueuedBytes }),
     ...(callbackAbortDeadlineMs === undefined ? {} : { callbackAbortDeadlineMs }),

@@ -49,12 +49,6 @@ export interface HostOptions {
    * @internal
    */
   stats?: HostStats;
-  /**
-   * The fencing epochs of sessions kept in a store, shared by all its connections (codecell-host
-   * --listen); default: this connection's own.
-   * @internal
-   */
-  epochs?: SessionEpochs;
   /** The largest message the carrier reads, reported by `initialize` (default: the stdio frame bound, 256 MiB). */
   maxMessageBytes?: number;
   /** How many sessions this connection may have at once (default: unbounded). */
@@ -118,7 +112,7 @@ export function createHost(options: HostOptions = {}): Host {
     },
     closing: () => closing !== undefined,
     peer,
-    epochs: options.epochs ?? new SessionEpochs(),
+    epochs: new SessionEpochs(),
   });
   rpc.serve(handlers);
 

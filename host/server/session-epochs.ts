@@ -1,9 +1,10 @@
 // One driver per session on a host (SPEC §16): a client whose session is kept in a store creates it
-// here with its lease's fencing epoch. Per session key the host remembers the newest epoch it was
-// created with (on any connection): a session/create with an older one is refused
-// ERR_SESSION_MOVED, and one with a newer one ends the sessions of the key created with an older
-// epoch, whose client is told (session/moved) — a former owner that was paused or cut off past its
-// lease no longer drives their cells nor answers their calls here.
+// here with its lease's fencing epoch. Per session key a connection remembers the newest epoch it
+// was created with: a session/create with an older one is refused ERR_SESSION_MOVED, and one with a
+// newer one ends the sessions of the key created with an older epoch, whose client is told
+// (session/moved). Each connection keeps its own: a host believes an epoch only from the
+// connection that owns the session, so another client of a shared host cannot end a session by
+// claiming its key with a higher number (the store's fencing is what stops a former owner there).
 import { CodeCellError } from '../../src/index.js';
 
 /** How many keys whose sessions all ended are remembered (the oldest are forgotten first). */
