@@ -5,7 +5,19 @@ import type { JsonValue, Logger, NestedToolCall, SessionRuntimeDelegate } from '
 
 export interface ResultRow {
   name: string;
-  unit: 'ms' | 'us' | 'msg/s' | 'ns/msg' | 'cells/s' | 'calls/s' | 'ratio' | 'KiB' | 'MiB' | 'instructions' | 'bytes';
+  unit:
+    | 'ms'
+    | 'us'
+    | 'msg/s'
+    | 'ns/msg'
+    | 'cells/s'
+    | 'calls/s'
+    | 'ratio'
+    | 'KiB'
+    | 'MiB'
+    | 'instructions'
+    | 'bytes'
+    | 'records';
   median: number;
   p99: number;
   samples: number;

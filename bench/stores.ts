@@ -18,6 +18,7 @@ import {
   type SessionRuntimeDelegate,
 } from '../src/index.js';
 import { startPostgres } from '../test/postgres-server.js';
+import { storeBounds } from './store-bounds.js';
 import {
   check,
   percentile,
@@ -219,9 +220,13 @@ export async function stores(quick: boolean): Promise<ResultRow[]> {
   return rows;
 }
 
-// `npm run bench:stores [-- --quick]`: this benchmark alone (its rows printed, not written).
+// `npm run bench:stores [-- --quick]`: this benchmark alone, and one open cell's bounds (store-bounds.ts;
+// `-- --bounds` alone), their rows printed, not written.
 if (process.argv[1] === fileURLToPath(import.meta.url))
-  for (const row of await stores(process.argv.includes('--quick')))
+  for (const row of [
+    ...(process.argv.includes('--bounds') ? [] : await stores(process.argv.includes('--quick'))),
+    ...(await storeBounds(process.argv.includes('--quick'))),
+  ])
     console.log(
       `${row.name}: median ${row.median} ${row.unit}${row.ratio === undefined ? '' : `  ratio ${row.ratio}`}`,
     );

@@ -407,6 +407,17 @@ export class CellLedger {
     this.#lose(why);
   }
 
+  /** Read back from a compacted log: the cell was lost (`why`), `dropped` of its oldest answered calls left out. */
+  lostBefore(why: string, dropped: number): void {
+    this.#lose(why);
+    this.#calls.dropped += dropped;
+  }
+
+  /** The cell keeps no journal (journalMaxBytes 0): it never runs again. */
+  get keepsNoJournal(): boolean {
+    return this.#budget.journalMaxBytes === 0;
+  }
+
   #lose(why: string): void {
     if (!this.#journal.kept) return;
     this.#journal = { kept: false, why };

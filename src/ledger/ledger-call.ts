@@ -95,6 +95,11 @@ export class CallRecord {
     return this.#dropped;
   }
 
+  /** Calls left out before this record was read back (a compacted log says how many). */
+  set dropped(count: number) {
+    this.#dropped = count;
+  }
+
   /** How many calls it lists. */
   get size(): number {
     return this.#calls.length - this.#head;

@@ -28,6 +28,11 @@ export type LogRecord =
   | { t: 'pause'; cellId: CellId; callId: string; payload: JsonValue }
   /** The cell paused (`event`: its interrupted event, without items), or runs again (null). */
   | { t: 'paused'; cellId: CellId; event: CellEvent | null }
+  /**
+   * The cell can never run again (`why`); its calls follow, the newest a loss report lists, after
+   * `dropped` older answered ones (what a compaction keeps of such a cell).
+   */
+  | { t: 'lost'; cellId: CellId; why: string; dropped: number }
   /** The cell runs again after a recovery (a bound holds how often); `again`: its calls in doubt it makes again. */
   | { t: 'replayed'; cellId: CellId; again?: string[] }
   /** A commit of stored values (`commits`: how many this record stands for, after a compaction). */

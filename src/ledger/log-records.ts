@@ -8,7 +8,13 @@ import { BrokeBound } from './ledger-parts.js';
 import type { LogRecord } from './log-record.js';
 import { ledgerFigures, SessionLedger } from './session-ledger.js';
 import type { CellEvent, CellId, JsonValue, SessionStreamEvent } from '../types.js';
-import { KEPT_SESSION_EVENTS, type SessionCursorOptions, type Told } from '../streams/session-cursor.js';
+import {
+  KEPT_SESSION_EVENTS,
+  noneTold,
+  tell,
+  type SessionCursorOptions,
+  type Told,
+} from '../streams/session-cursor.js';
 import type { SessionSnapshot } from '../cell/snapshots.js';
 
 export type { LogRecord } from './log-record.js';
@@ -102,12 +108,10 @@ function heard(read: ReadLog, event: SessionStreamEvent, closed: Set<CellId>): v
     return;
   }
   let told = read.told.get(event.cellId);
-  if (told === undefined)
-    read.told.set(event.cellId, (told = { outputs: 0, notifications: 0, calls: new Set(), results: new Set() }));
+  if (told === undefined) read.told.set(event.cellId, (told = noneTold()));
   if (event.type === 'output') told.outputs++;
   else if (event.type === 'notification') told.notifications++;
-  else if (event.type === 'toolCall') told.calls.add(event.callId);
-  else if (event.type === 'toolResult') told.results.add(event.callId);
+  else if (event.type === 'toolCall' || event.type === 'toolResult') tell(told, event.type, event.callId);
 }
 
 function apply(ledger: SessionLedger, record: LogRecord, index: number, limits: CellLimits): void {
@@ -143,6 +147,8 @@ function apply(ledger: SessionLedger, record: LogRecord, index: number, limits: 
       return ledger.interrupted(record.cellId, record.callId, JSON.stringify(record.payload));
     case 'paused':
       return ledger.observed(record.cellId, record.event ?? { kind: 'yielded', cellId: record.cellId, items: [] });
+    case 'lost':
+      return ledger.cell(record.cellId)?.lostBefore(record.why, record.dropped);
     case 'replayed':
       ledger.replaying(record.cellId, () => {}, record.again);
       return ledger.cell(record.cellId)?.detached();
@@ -155,48 +161,4 @@ function apply(ledger: SessionLedger, record: LogRecord, index: number, limits: 
     default:
       throw new BrokeBound(`record ${index} is of a kind this codecell does not know`);
   }
-}
-
-/**
- * What a compaction keeps of a log: the records of the cells still open, every session record and
- * attachment to a host, the stored values' commits — each run of them with no other record kept
- * between merged into one that stands for as many — and each end an answer handed out that the
- * stream has not told yet.
- */
-export function compactLog(texts: readonly string[], open: ReadonlySet<CellId>): string[] {
-  const kept: string[] = [];
-  // The stream's newest events are kept, and every event of an open cell.
-  let events = 0;
-  const told = new Set<CellId>();
-  for (const text of texts) {
-    if (!text.startsWith('{"t":"event"')) continue;
-    events++;
-    if (!text.includes('"type":"closed"')) continue;
-    const { event } = JSON.parse(text) as Extract<LogRecord, { t: 'event' }>;
-    if (event.type === 'closed') told.add(event.cellId);
-  }
-  let merged: { values: Record<string, string>; commits: number } | undefined;
-  const flush = (): void => {
-    if (merged !== undefined) kept.push(JSON.stringify({ t: 'stored', ...merged } satisfies LogRecord));
-    merged = undefined;
-  };
-  for (const text of texts) {
-    const record = JSON.parse(text) as LogRecord;
-    if (record.t === 'stored') {
-      merged ??= { values: {}, commits: 0 };
-      Object.assign(merged.values, record.values);
-      merged.commits += record.commits ?? 1;
-      continue;
-    }
-    if (record.t === 'event') {
-      const cellId = 'cellId' in record.event ? record.event.cellId : '';
-      if (events-- > KEPT_SESSION_EVENTS && !open.has(cellId)) continue;
-    } else if (record.t === 'end') {
-      if (!open.has(record.cellId) && (record.event === undefined || told.has(record.cellId))) continue;
-    } else if (record.t !== 'session' && record.t !== 'attached' && !open.has(record.cellId)) continue;
-    flush();
-    kept.push(text);
-  }
-  flush();
-  return kept;
 }

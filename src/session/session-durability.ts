@@ -18,7 +18,8 @@ import type {
   SessionStreamEvent,
 } from '../types.js';
 import type { HostedCells, JournalTaken } from './hosted-cells.js';
-import { compactLog, cursorAfter, type LogRecord, type ReadLog } from '../ledger/log-records.js';
+import { cursorAfter, type LogRecord, type ReadLog } from '../ledger/log-records.js';
+import { compactLog } from '../ledger/log-compaction.js';
 import type { SessionCursorOptions } from '../streams/session-cursor.js';
 import type { StoreOptions } from './options.js';
 import type { SessionSnapshot } from './snapshot.js';
@@ -45,10 +46,8 @@ export function durabilityOf(
   return new SessionDurability(store, key, leaseMs, from, options, hosted, session);
 }
 
-/** Per open cell: how far its journal is written (JournalTaken), and how many records of the log are its. */
+/** Per open cell: how far its journal is written (JournalTaken), and whether its end is. */
 interface Written extends JournalTaken {
-  records: number;
-  /** Its end, as an answer handed it out, is written. */
   ended?: true;
 }
 
@@ -184,7 +183,7 @@ export class SessionDurability implements WriteAhead {
 
   /** A recovery ends the cell here (it cannot run again): its records go once it ended. */
   adopting(cellId: CellId): void {
-    this.#cells.set(cellId, { mark: null, records: 0 });
+    this.#cells.set(cellId, { mark: null });
   }
 
   /** A recovery runs the cell again (its log counts how often), making `again` again (InDoubtPlan). */
@@ -229,7 +228,6 @@ export class SessionDurability implements WriteAhead {
     if (written.ended !== true) this.#write(undefined, { t: 'end', cellId });
     this.#cells.delete(cellId);
     this.#paused.delete(cellId);
-    this.log.ended(written.records + (written.ended === true ? 0 : 1));
   }
 
   /**
@@ -241,10 +239,9 @@ export class SessionDurability implements WriteAhead {
     const texts: string[] = [];
     if (cellId !== undefined) {
       let written = this.#cells.get(cellId);
-      if (written === undefined) this.#cells.set(cellId, (written = { mark: undefined, records: 0 }));
+      if (written === undefined) this.#cells.set(cellId, (written = { mark: undefined }));
       const part = withPart ? this.#part(cellId, written) : undefined;
       if (part !== undefined) texts.push(JSON.stringify(part));
-      written.records += texts.length + (record === undefined ? 0 : 1);
     }
     if (record !== undefined) texts.push(JSON.stringify(record));
     if (texts.length === 0) return;

@@ -10,8 +10,12 @@ import type { CodeCellStore, SessionSummary, StoreLease } from './store.js';
 
 export { PROCESS_OWNER } from './session-lease.js';
 
-/** Past this many records of ended cells (and as many as the log's live ones), the log is compacted. */
-const COMPACT_AFTER = 256;
+/**
+ * The log is compacted once it holds twice what its last compaction kept, and at least this many
+ * records: ended cells' records go, a cell that cannot run again keeps what its loss report needs
+ * (log-compaction.ts) — a log's size stays within a small multiple of what it must keep.
+ */
+const COMPACT_AT_LEAST = 1_024;
 /** How long records written `later` wait for a write to go with, at most. */
 const LATER_MS = 2;
 /** How long an append the store failed (not refused) is tried again, at least: a restart of its server. */
@@ -51,9 +55,9 @@ export class SessionLog {
   /** Why the log can write no more. */
   #failed: Error | undefined;
   #ended = false;
-  /** Records of cells that ended since the last compaction. */
-  #dead = 0;
-  #written = 0;
+  /** What the last compaction kept (or the log held when this process took it). */
+  #kept: number;
+  #compacting = false;
   /** How many records the log holds (what an append whose answer was lost is checked against). */
   #held: number;
 
@@ -76,7 +80,7 @@ export class SessionLog {
       lost: (error) => this.#fail(error),
       logger: port.logger,
     });
-    this.#held = from.held;
+    this.#held = this.#kept = from.held;
     // Its writes wait for it; its failure is the log's.
     this.#writing = from.lease.then(
       () => {},
@@ -161,14 +165,6 @@ export class SessionLog {
     this.#writing = this.#writing.then(() => this.#flush(batch));
   }
 
-  /** A cell ended: `records` of the log are its and can go at the next compaction. */
-  ended(records: number): void {
-    this.#dead += records;
-    if (this.#dead < COMPACT_AFTER || this.#dead < this.#written - this.#dead) return;
-    this.#dead = 0;
-    this.#writing = this.#writing.then(() => this.#compact());
-  }
-
   /**
    * The session ended: its records are removed (`remove`), or left for a recovery — its lease
    * released, so the next process adopts it at once.
@@ -195,8 +191,12 @@ export class SessionLog {
     try {
       const { epoch } = await this.#lease.lease;
       await this.#append(epoch, batch.records);
-      this.#written += batch.records.length;
       this.#held += batch.records.length;
+      // Twice what the last compaction kept: compacted after this batch, before the next.
+      if (!this.#compacting && this.#held >= Math.max(COMPACT_AT_LEAST, 2 * this.#kept)) {
+        this.#compacting = true;
+        this.#writing = this.#writing.then(() => this.#compact());
+      }
       batch.done.resolve();
     } catch (error) {
       this.#fail(error);
@@ -243,11 +243,15 @@ export class SessionLog {
       const { epoch } = await this.#lease.lease;
       const records = (await this.store.records(this.key)) ?? [];
       const kept = this.#port.compact(records);
-      if (kept === undefined) return;
-      await this.store.rewrite(this.key, epoch, kept, this.#port.summary());
-      this.#written = this.#held = kept.length;
+      if (kept === undefined) this.#kept = this.#held;
+      else {
+        await this.store.rewrite(this.key, epoch, kept, this.#port.summary());
+        this.#held = this.#kept = kept.length;
+      }
     } catch (error) {
       this.#fail(error);
+    } finally {
+      this.#compacting = false;
     }
   }
 

@@ -43,13 +43,36 @@ export interface SessionCursorOptions {
 /**
  * What a session's stream told of an open cell that a replay may produce again: output items (a
  * replay produces them again for the cell's observer), notifications past those its delegate got,
- * and its calls' events (by call id: a replay makes the same ids).
+ * and its calls' events — counts, and the ids still unanswered, not every id: a cell makes its
+ * calls in order (tool-1, tool-2, …) and a replay makes the same ids.
  */
 export interface Told {
   outputs: number;
   notifications: number;
-  calls: Set<string>;
-  results: Set<string>;
+  /** The highest call number whose call was told. */
+  calls: number;
+  /** Calls told whose result was not told. */
+  unanswered: Set<string>;
+}
+
+/** Nothing told yet. */
+export const noneTold = (): Told => ({ outputs: 0, notifications: 0, calls: 0, unanswered: new Set() });
+
+/** A call's number (tool-7: 7; 0 for an id a cell does not make). */
+const callNumber = (callId: string): number => (callId.startsWith('tool-') ? Number(callId.slice(5)) || 0 : 0);
+
+/** The stream told a call's event, or its result's. */
+export function tell(told: Told, event: 'toolCall' | 'toolResult', callId: string): void {
+  if (event === 'toolResult') return void told.unanswered.delete(callId);
+  told.calls = Math.max(told.calls, callNumber(callId));
+  told.unanswered.add(callId);
+}
+
+/** Whether the stream told this call's event (`toolCall`) or its result's before. */
+export function toldBefore(told: Told, event: 'toolCall' | 'toolResult', callId: string): boolean {
+  const number = callNumber(callId);
+  if (number === 0 || number > told.calls) return false;
+  return event === 'toolCall' || !told.unanswered.has(callId);
 }
 
 /** About how many bytes an event holds (its strings; JSON text for tool inputs). */
@@ -80,8 +103,8 @@ export function sizeOf(event: CellStreamEvent | SessionStreamEvent): number {
 const copyOf = (told: Told, notifications: number): Told => ({
   outputs: told.outputs,
   notifications,
-  calls: new Set(told.calls),
-  results: new Set(told.results),
+  calls: told.calls,
+  unanswered: new Set(told.unanswered),
 });
 
 /** A session stream's gap names no cell (`cellId: ''`): the dropped events may be any cell's. */
@@ -219,10 +242,9 @@ export class SessionCursor {
   #count(cellId: CellId, event: CellStreamEvent | { type: 'admitted' }): void {
     if (event.type !== 'output' && event.type !== 'toolCall' && event.type !== 'toolResult') return;
     let live = this.#live.get(cellId);
-    if (live === undefined)
-      this.#live.set(cellId, (live = { outputs: 0, notifications: 0, calls: new Set(), results: new Set() }));
+    if (live === undefined) this.#live.set(cellId, (live = noneTold()));
     if (event.type === 'output') live.outputs++;
-    else (event.type === 'toolCall' ? live.calls : live.results).add(event.callId);
+    else tell(live, event.type, event.callId);
   }
 
   /** Whether a replay of the cell produced the event again (what it told before the cell ran again). */
@@ -238,9 +260,8 @@ export class SessionCursor {
         return true;
       }
       case 'toolCall':
-        return told.calls.delete(event.callId);
       case 'toolResult':
-        return told.results.delete(event.callId);
+        return toldBefore(told, event.type, event.callId);
       case 'closed':
         this.#told.delete(cellId);
         return false;
