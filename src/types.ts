@@ -157,8 +157,9 @@ export interface NestedToolCall {
   input: JsonValue | undefined;
   /**
    * One string per call, the same whenever the call is made again (a replay, a move to another
-   * host, a recovery): `<session key>:<cell id>:<call id>`. Pass it on to what the tool calls, so
-   * a call made twice takes effect once.
+   * host, a recovery), another call's never — also across lifetimes of a session key kept in a
+   * store (cell ids go on): `<session key>:<cell id>:<call id>`. Pass it on to what the tool
+   * calls, so a call made twice takes effect once.
    */
   idempotencyKey: string;
   /**

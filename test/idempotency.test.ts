@@ -1,13 +1,14 @@
 // SPEC §16: every call a delegate gets carries an idempotency key — `<session key>:<cell id>:<call
 // id>` — the same when the call is made again: a call approved after its cell paused, a session
-// resumed from its snapshot, a cell replayed on another host (replay.test.ts checks that one).
+// resumed from its snapshot, a cell replayed on another host (replay.test.ts checks that one); and
+// never another call's, across every lifetime of a session key kept in a store (cell ids go on).
 // Upstream MCP tools get the key in `_meta`.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { SessionBuilder } from '../host/index.js';
+import { HostClient, SessionBuilder } from '../host/index.js';
 import { connectInProcess } from '../host/in-process.js';
-import { SessionRuntime } from '../src/index.js';
+import { memoryStore, SessionRuntime } from '../src/index.js';
 import {
   approvals,
   APPROVAL_TOOLS,
@@ -112,6 +113,32 @@ describe('session keys', { timeout: 60_000 }, () => {
       await remote.execute({ source: 'await tools.get({})' }, LONG_WAIT)
     ).initialEvent;
     assert.deepEqual(keysOf(delegate), ['kept:1:tool-1', 'kept:2:tool-1', 'kept:2:tool-1']);
+  });
+
+  test('a session created again under the key of one that was shut down: its calls get new keys', async (t) => {
+    const store = memoryStore();
+    const tools = [{ name: 'charge' }];
+    const keys: string[] = [];
+    const delegate = new RecordingDelegate({ charge: (call) => void keys.push(call.idempotencyKey) });
+    // In process, twice; then on a host (a HostClient with the same store), twice more.
+    for (let life = 0; life < 2; life++) {
+      const session = new SessionRuntime(delegate, { store, key: 'chat-42', tools, logger: capturingLogger() });
+      await (
+        await session.execute({ source: 'await tools.charge({})' }, LONG_WAIT)
+      ).initialEvent;
+      await session.shutdown();
+    }
+    const client = await HostClient.spawn({ store, processes: 1, logger: capturingLogger() });
+    t.after(() => client.close());
+    for (let life = 0; life < 2; life++) {
+      const session = await client.createSession(delegate, { key: 'chat-42', tools });
+      await (
+        await session.execute({ source: 'await tools.charge({})' }, LONG_WAIT)
+      ).initialEvent;
+      await session.shutdown();
+    }
+    // Cell ids go on from one lifetime to the next: no two charges share a key.
+    assert.deepEqual(keys, ['chat-42:1:tool-1', 'chat-42:2:tool-1', 'chat-42:3:tool-1', 'chat-42:4:tool-1']);
   });
 
   test('an upstream MCP tool gets the call’s key in _meta', async (t) => {

@@ -57,14 +57,14 @@ describe('postgresStore: a real server', { timeout: 60_000, skip }, () => {
     const admin = new pg.Client({ connectionString: url });
     await admin.connect();
     t.after(() => admin.end());
-    await admin.query('UPDATE codecell_schema SET version = 3');
+    await admin.query('UPDATE codecell_schema SET version = 4');
     const newer = postgresStore({ connectionString: url });
     t.after(() => newer.close());
     await assert.rejects(newer.sessions(), {
       code: 'ERR_INVALID_REQUEST',
-      message: /^postgres \S+ has schema version 3; this codecell knows versions up to 2: upgrade codecell to use it$/,
+      message: /^postgres \S+ has schema version 4; this codecell knows versions up to 3: upgrade codecell to use it$/,
     });
-    assert.deepEqual((await admin.query('SELECT version FROM codecell_schema')).rows, [{ version: 3 }]);
+    assert.deepEqual((await admin.query('SELECT version FROM codecell_schema')).rows, [{ version: 4 }]);
     assert.throws(() => postgresStore({} as never), {
       message: 'postgresStore takes { connectionString } or { pool }',
     });

@@ -29,6 +29,7 @@ const port = {
   summary: () => ({ openCells: 0, pausedCells: 0 }),
   lost: () => {},
   logger: capturingLogger(),
+  nextCellId: () => 1,
 };
 
 describe('a session log', { timeout: 60_000 }, () => {

@@ -134,6 +134,27 @@ export function storeContract(kind: StoreKind): void {
       assert.deepEqual([a?.openCells, a?.pausedCells], [1, 1]);
     });
 
+    test("a key whose session ended: created again, it goes on from the ended one's epoch and cell id", async (t) => {
+      const { store } = kind.open(t);
+      const first = await store.create('again', 'agent-a', 60_000, { n: 1 });
+      await store.append('again', 1, ['{"old":1}']);
+      await store.remove('again', 1, 8);
+      assert.equal(await store.records('again'), undefined);
+      assert.deepEqual(await store.sessions(), []);
+      const second = await store.create('again', 'agent-b', 60_000, { n: 2 });
+      assert.deepEqual([first.epoch, first.nextCellId, second.epoch, second.nextCellId], [1, undefined, 2, 8]);
+      assert.deepEqual(await store.records('again'), []);
+      // The ended lifetime's epoch can write nothing into the new one.
+      await assert.rejects(store.append('again', 1, ['{"stale":1}']), { code: 'ERR_SESSION_MOVED' });
+      assert.deepEqual(
+        (await store.sessions()).map((info) => info.metadata),
+        [{ n: 2 }],
+      );
+      // Its next cell id is kept once: created a third time, it goes on from what that one said.
+      await store.remove('again', 2, 9);
+      assert.deepEqual([(await store.create('again', 'agent-c', 60_000, null)).nextCellId], [9]);
+    });
+
     test('bad arguments are refused with what is wrong; a closed store says so', async (t) => {
       const { store } = kind.open(t);
       await assert.rejects(store.create('two words', 'a', 1_000, null), {

@@ -93,15 +93,15 @@ describe('sqliteStore: a real file', { timeout: 30_000 }, () => {
     const path = join(tempFolder(t, 'codecell-sqlite-'), 'sessions.db');
     await sqliteStore({ path }).close();
     const db = new DatabaseSync(path);
-    db.exec('UPDATE codecell_schema SET version = 3');
+    db.exec('UPDATE codecell_schema SET version = 4');
     db.close();
     assert.throws(() => sqliteStore({ path }), {
       code: 'ERR_INVALID_REQUEST',
-      message: `the SQLite store ${path} has schema version 3; this codecell knows versions up to 2: upgrade codecell to use it`,
+      message: `the SQLite store ${path} has schema version 4; this codecell knows versions up to 3: upgrade codecell to use it`,
     });
     const after = new DatabaseSync(path);
     t.after(() => after.close());
-    assert.deepEqual({ ...after.prepare('SELECT version FROM codecell_schema').get() }, { version: 3 });
+    assert.deepEqual({ ...after.prepare('SELECT version FROM codecell_schema').get() }, { version: 4 });
     assert.throws(() => sqliteStore({ path: '' }), { message: 'sqliteStore takes { path }: the database file' });
   });
 
@@ -143,6 +143,6 @@ describe('sqliteStore: a real file', { timeout: 30_000 }, () => {
     );
     const db = new DatabaseSync(path);
     t.after(() => db.close());
-    assert.deepEqual({ ...db.prepare('SELECT version FROM codecell_schema').get() }, { version: 2 });
+    assert.deepEqual({ ...db.prepare('SELECT version FROM codecell_schema').get() }, { version: 3 });
   });
 });

@@ -197,7 +197,9 @@ export class HostClient {
     options.signal?.throwIfAborted();
     if (this.#closed) throw new CodeCellError('ERR_SHUTTING_DOWN', 'the HostClient is closed');
     const kept = await this.#kept?.create(key, options.metadata);
-    const session = await this.#place(delegate, { ...options, key }, kept).catch(async (error: unknown) => {
+    // A key whose session ended before: its ids go on after that one's (no idempotency key repeats).
+    const after = kept?.nextCellId === undefined ? {} : { restore: { storedValues: {}, nextCellId: kept.nextCellId } };
+    const session = await this.#place(delegate, { ...options, key, ...after }, kept).catch(async (error: unknown) => {
       await kept?.log.end(true);
       throw error;
     });

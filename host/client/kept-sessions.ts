@@ -111,15 +111,19 @@ export class KeptSessions {
     this.#logs.clear();
   }
 
-  /** A new session's place in the store (rejects when its key is taken). */
-  async create(key: string, metadata: JsonValue | undefined): Promise<KeptLog> {
+  /**
+   * A new session's place in the store (rejects when its key is taken); `nextCellId` when its key
+   * had a session before (its ids go on after that one's).
+   */
+  async create(key: string, metadata: JsonValue | undefined): Promise<KeptLog & { nextCellId?: number }> {
     const sentAt = performance.now();
     const kept = this.#kept(key, {
       lease: this.store.create(key, PROCESS_OWNER, this.leaseMs, metadata ?? null),
       held: 0,
       sentAt,
     });
-    return { ...kept, epoch: await kept.log.epoch() };
+    const { epoch, nextCellId } = await kept.log.lease();
+    return nextCellId === undefined ? { ...kept, epoch } : { ...kept, epoch, nextCellId };
   }
 
   /**
@@ -149,6 +153,7 @@ export class KeptSessions {
     const log = new SessionLog(this.store, key, this.leaseMs, from, {
       compact: (records) => (port === undefined ? undefined : compactLog(records, new Set(port.ledger.cellIds))),
       summary: () => ({ openCells: port?.ledger.cellIds.length ?? 0, pausedCells: port?.ledger.pausedCount ?? 0 }),
+      nextCellId: () => port?.ledger.restore().nextCellId ?? 1,
       lost: (error) => port?.lost(error),
       logger: this.logger,
     });

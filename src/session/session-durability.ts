@@ -34,7 +34,7 @@ export function durabilityOf(
   adopted: { lease: StoreLease; read: ReadLog } | undefined,
   options: SessionSnapshot['options'],
   hosted: () => HostedCells,
-  session: { lost(error: Error): void; readonly logger: Logger },
+  session: SessionPort,
 ): SessionDurability | undefined {
   if (kept === undefined) return undefined;
   const { store, leaseMs, metadata } = kept;
@@ -44,6 +44,15 @@ export function durabilityOf(
       ? { lease: store.create(key, PROCESS_OWNER, leaseMs, metadata), held: 0, sentAt }
       : { lease: Promise.resolve(adopted.lease), held: adopted.read.records };
   return new SessionDurability(store, key, leaseMs, from, options, hosted, session);
+}
+
+/** What a session's durability needs of its session. */
+export interface SessionPort {
+  /** The store can keep the session no more: it ends. */
+  lost(error: Error): void;
+  readonly logger: Logger;
+  /** The id its next cell gets (its key keeps it when it ends). */
+  nextCellId(): number;
 }
 
 /** Per open cell: how far its journal is written (JournalTaken), and whether its end is. */
@@ -71,7 +80,7 @@ export class SessionDurability implements WriteAhead {
     from: { lease: Promise<StoreLease>; held: number; sentAt?: number },
     options: SessionSnapshot['options'],
     hosted: () => HostedCells,
-    { lost, logger }: { lost(error: Error): void; readonly logger: Logger },
+    { lost, logger, nextCellId }: SessionPort,
   ) {
     this.#hosted = hosted;
     this.log = new SessionLog(store, key, leaseMs, from, {
@@ -79,6 +88,7 @@ export class SessionDurability implements WriteAhead {
       summary: () => ({ openCells: this.#cells.size, pausedCells: this.#paused.size }),
       lost,
       logger,
+      nextCellId,
     });
     this.gate = new AnswerGate(this.log, () => this.log.failure);
     this.#write(undefined, { t: 'session', options });
@@ -110,9 +120,12 @@ export class SessionDurability implements WriteAhead {
     };
   }
 
-  /** Resolves once the session holds its lease (rejects when it could not be created). */
-  async ready(): Promise<void> {
-    await this.log.epoch();
+  /**
+   * Resolves once the session holds its lease (rejects when it could not be created): with the
+   * id its first cell gets when its key had a session before (ids go on from that one's).
+   */
+  async ready(): Promise<number | undefined> {
+    return (await this.log.lease()).nextCellId;
   }
 
   /** A cell was admitted: resolves once what it runs is durable (its id is an acknowledgement). */

@@ -193,7 +193,7 @@ export const SessionRuntime: SessionRuntimeConstructor = class SessionRuntime ex
     this.#deadlineMs = checked.deadlineMs;
     const lost = (error: Error): void => this.#lostStore(error);
     const adopted = SessionRuntime.#adopted;
-    const session = { lost, logger };
+    const session = { lost, logger, nextCellId: () => this.#cellSeq + 1 };
     this.#durable = durabilityOf(checked.stored, this.key, adopted, checked.given, () => this.#hosted, session);
     const committed = this.#durable?.storing(checked.onStoredValuesCommitted) ?? checked.onStoredValuesCommitted;
     this.#storedValues = checked.storedValues ? new StoredValues(logger, committed) : undefined;
@@ -257,7 +257,8 @@ export const SessionRuntime: SessionRuntimeConstructor = class SessionRuntime ex
     // The caller's context now: the cell's span is its child (SPEC §14).
     const parent = activeContext();
     this.#assertOpen();
-    if (this.#durable !== undefined) await this.#durable.ready();
+    // A key whose session ended before: ids go on after that one's (no idempotency key repeats).
+    if (this.#durable !== undefined) this.#cellSeq = Math.max(this.#cellSeq, ((await this.#durable.ready()) ?? 1) - 1);
     let clock = stageClock();
     const checked = checkExecuteRequest(request);
     const mode = checkObserveMode(initialObserve, 'initialObserve');

@@ -50,7 +50,8 @@ export interface StoreBackend {
   sessions(): Awaitable<StoredSessionRow[]>;
   /** The store's clock, by which its leases run out (ms since the epoch). */
   now(): Awaitable<number>;
-  remove(key: string, epoch: number): Awaitable<void>;
+  /** Removes the session, keeping its key's last epoch and next cell id (what `create` goes on from). */
+  remove(key: string, epoch: number, nextCellId: number): Awaitable<void>;
   close(): Awaitable<void>;
 }
 
@@ -111,8 +112,8 @@ class CheckedStore implements CodeCellStore {
     return this.#open().now();
   }
 
-  async remove(key: string, epoch: number): Promise<void> {
-    return this.#open().remove(check.key(key), check.epoch(epoch));
+  async remove(key: string, epoch: number, nextCellId?: number): Promise<void> {
+    return this.#open().remove(check.key(key), check.epoch(epoch), check.nextCellId(nextCellId));
   }
 
   async close(): Promise<void> {

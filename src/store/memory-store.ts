@@ -16,19 +16,25 @@ interface Row {
 class MemoryBackend implements StoreBackend {
   readonly name = 'memory';
   readonly #rows = new Map<string, Row>();
+  /** Keys whose session ended: its last epoch and the id its next session's first cell gets. */
+  readonly #retired = new Map<string, { epoch: number; nextCellId: number }>();
 
   create(key: string, owner: string, leaseMs: number, metadata: string | null): StoreLease | undefined {
     if (this.#rows.has(key)) return undefined;
     const expiresAt = Date.now() + leaseMs;
+    const retired = this.#retired.get(key);
+    this.#retired.delete(key);
+    const epoch = (retired?.epoch ?? 0) + 1;
     this.#rows.set(key, {
       owner,
-      epoch: 1,
+      epoch,
       expiresAt,
       summary: { openCells: 0, pausedCells: 0 },
       metadata,
       records: [],
     });
-    return { key, owner, epoch: 1, expiresAt };
+    const lease = { key, owner, epoch, expiresAt };
+    return retired === undefined ? lease : { ...lease, nextCellId: retired.nextCellId };
   }
 
   now(): number {
@@ -81,9 +87,10 @@ class MemoryBackend implements StoreBackend {
     }));
   }
 
-  remove(key: string, epoch: number): void {
+  remove(key: string, epoch: number, nextCellId: number): void {
     this.#row(key, epoch);
     this.#rows.delete(key);
+    this.#retired.set(key, { epoch, nextCellId });
   }
 
   close(): void {}

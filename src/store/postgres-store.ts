@@ -48,6 +48,14 @@ const MIGRATIONS: readonly string[][] = [
     )`,
   ],
   [], // version 2 changed SQLite's layout only
+  // A key whose session ended keeps its last epoch and next cell id (its next session goes on from them).
+  [
+    `CREATE TABLE codecell_retired (
+      key text PRIMARY KEY,
+      epoch integer NOT NULL,
+      next_cell_id bigint NOT NULL
+    )`,
+  ],
 ];
 
 /**
@@ -93,13 +101,29 @@ class PostgresBackend implements StoreBackend {
   }
 
   async create(key: string, owner: string, leaseMs: number, metadata: string | null): Promise<StoreLease | undefined> {
-    const { rows } = await this.#query(
-      `INSERT INTO codecell_sessions (key, owner, epoch, lease_expires_at, metadata)
-       VALUES ($1, $2, 1, ${NOW} + $3, $4) ON CONFLICT (key) DO NOTHING RETURNING lease_expires_at`,
-      [key, owner, leaseMs, metadata],
-    );
-    const row = rows[0];
-    return row === undefined ? undefined : { key, owner, epoch: 1, expiresAt: Number(row.lease_expires_at) };
+    await this.#schema();
+    let lease: StoreLease | undefined;
+    // One transaction: a key whose session ended goes on from its last epoch and cell id, once.
+    await inTransaction(this.#pool, async (query) => {
+      const { rows: retired } = await query(
+        'SELECT epoch, next_cell_id FROM codecell_retired WHERE key = $1 FOR UPDATE',
+        [key],
+      );
+      const last = retired[0];
+      const epoch = last === undefined ? 1 : Number(last.epoch) + 1;
+      const { rows } = await query(
+        `INSERT INTO codecell_sessions (key, owner, epoch, lease_expires_at, metadata)
+         VALUES ($1, $2, $3, ${NOW} + $4, $5) ON CONFLICT (key) DO NOTHING RETURNING lease_expires_at`,
+        [key, owner, epoch, leaseMs, metadata],
+      );
+      const row = rows[0];
+      if (row === undefined) return;
+      lease = { key, owner, epoch, expiresAt: Number(row.lease_expires_at) };
+      if (last === undefined) return;
+      lease.nextCellId = Number(last.next_cell_id);
+      await query('DELETE FROM codecell_retired WHERE key = $1', [key]);
+    });
+    return lease;
   }
 
   async adopt(key: string, owner: string, leaseMs: number): Promise<StoreLease | undefined> {
@@ -170,10 +194,15 @@ class PostgresBackend implements StoreBackend {
     return Number(rows[0]?.now);
   }
 
-  async remove(key: string, epoch: number): Promise<void> {
+  async remove(key: string, epoch: number, nextCellId: number): Promise<void> {
     await this.#transaction(key, epoch, async (query) => {
       await query('DELETE FROM codecell_records WHERE key = $1', [key]);
       await query('DELETE FROM codecell_sessions WHERE key = $1', [key]);
+      await query(
+        `INSERT INTO codecell_retired (key, epoch, next_cell_id) VALUES ($1, $2, $3)
+         ON CONFLICT (key) DO UPDATE SET epoch = excluded.epoch, next_cell_id = excluded.next_cell_id`,
+        [key, epoch, nextCellId],
+      );
     });
   }
 

@@ -29,6 +29,8 @@ export interface LogPort {
   summary(): SessionSummary;
   /** The log can write no more (`error`: why): the session ends. */
   lost(error: Error): void;
+  /** The id the session's next cell would get (its key keeps it when the session ends). */
+  nextCellId(): number;
   /** Where what the store failed to do (a renewal) is said. */
   readonly logger: Logger;
 }
@@ -101,6 +103,11 @@ export class SessionLog {
   /** The lease's epoch once held (a failed creation rejects). */
   async epoch(): Promise<number> {
     return (await this.#lease.lease).epoch;
+  }
+
+  /** The lease as it was created or adopted (a failed creation rejects). */
+  lease(): Promise<StoreLease> {
+    return this.#lease.lease;
   }
 
   /** The lease's epoch, once held (undefined before). */
@@ -177,7 +184,7 @@ export class SessionLog {
     if (this.#failed !== undefined) return this.#lease.end();
     if (!remove) return this.#lease.release();
     try {
-      await this.store.remove(this.key, await this.epoch());
+      await this.store.remove(this.key, await this.epoch(), this.#port.nextCellId());
     } catch {
       // Moved meanwhile, or the store is gone: what is left there is another process's to recover.
     } finally {

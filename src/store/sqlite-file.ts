@@ -31,6 +31,15 @@ const MIGRATIONS: readonly string[][] = [
   ],
   // A record's number is the session's last one's next: an append writes no session row (one page fewer per commit).
   ['ALTER TABLE codecell_sessions DROP COLUMN next_seq'],
+  // A key whose session ended keeps its last epoch and next cell id: a session created again under
+  // it goes on from them (its calls' idempotency keys never repeat another lifetime's).
+  [
+    `CREATE TABLE codecell_retired (
+      key TEXT PRIMARY KEY,
+      epoch INTEGER NOT NULL,
+      next_cell_id INTEGER NOT NULL
+    ) WITHOUT ROWID`,
+  ],
 ];
 
 /** node:sqlite, loaded only when a SQLite store is made (Node warns that it is experimental). */

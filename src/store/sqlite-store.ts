@@ -38,7 +38,10 @@ type Statements = Record<
   | 'records'
   | 'sessions'
   | 'clear'
-  | 'removeSession',
+  | 'removeSession'
+  | 'retired'
+  | 'retire'
+  | 'unretire',
   StatementSync
 >;
 
@@ -67,7 +70,7 @@ class SqliteBackend implements StoreBackend {
     this.#sql = {
       session: db.prepare('SELECT owner, epoch, lease_expires_at FROM codecell_sessions WHERE key = ?'),
       insertSession: db.prepare(
-        'INSERT INTO codecell_sessions (key, owner, epoch, lease_expires_at, metadata) VALUES (?, ?, 1, ?, ?)',
+        'INSERT INTO codecell_sessions (key, owner, epoch, lease_expires_at, metadata) VALUES (?, ?, ?, ?, ?)',
       ),
       lease: db.prepare('UPDATE codecell_sessions SET owner = ?, epoch = ?, lease_expires_at = ? WHERE key = ?'),
       renew: db.prepare('UPDATE codecell_sessions SET lease_expires_at = ? WHERE key = ? AND epoch = ? AND owner = ?'),
@@ -80,6 +83,9 @@ class SqliteBackend implements StoreBackend {
       ),
       clear: db.prepare('DELETE FROM codecell_records WHERE key = ?'),
       removeSession: db.prepare('DELETE FROM codecell_sessions WHERE key = ?'),
+      retired: db.prepare('SELECT epoch, next_cell_id FROM codecell_retired WHERE key = ?'),
+      retire: db.prepare('INSERT OR REPLACE INTO codecell_retired (key, epoch, next_cell_id) VALUES (?, ?, ?)'),
+      unretire: db.prepare('DELETE FROM codecell_retired WHERE key = ?'),
     };
   }
 
@@ -87,8 +93,13 @@ class SqliteBackend implements StoreBackend {
     return this.#write(() => {
       if (this.#sql.session.get(key) !== undefined) return undefined;
       const expiresAt = Date.now() + leaseMs;
-      this.#sql.insertSession.run(key, owner, expiresAt, metadata);
-      return { key, owner, epoch: 1, expiresAt };
+      // A key whose session ended goes on from its last epoch and cell id.
+      const retired = this.#sql.retired.get(key) as { epoch: number; next_cell_id: number } | undefined;
+      const epoch = (retired?.epoch ?? 0) + 1;
+      if (retired !== undefined) this.#sql.unretire.run(key);
+      this.#sql.insertSession.run(key, owner, epoch, expiresAt, metadata);
+      const lease = { key, owner, epoch, expiresAt };
+      return retired === undefined ? lease : { ...lease, nextCellId: retired.next_cell_id };
     });
   }
 
@@ -169,12 +180,13 @@ class SqliteBackend implements StoreBackend {
     return Date.now();
   }
 
-  remove(key: string, epoch: number): Promise<void> {
+  remove(key: string, epoch: number, nextCellId: number): Promise<void> {
     return this.#write(() => {
       const moved = this.#moved(key, epoch);
       if (moved !== undefined) throw moved;
       this.#sql.clear.run(key);
       this.#sql.removeSession.run(key);
+      this.#sql.retire.run(key, epoch, nextCellId);
       this.#summaries.delete(key);
     });
   }

@@ -7,7 +7,7 @@ import type { JsonValue } from '../types.js';
 import { checkSessionKey } from '../validate.js';
 
 /** The schema version the stores of this codecell create; a store of a newer one is refused. */
-export const STORE_SCHEMA_VERSION = 2;
+export const STORE_SCHEMA_VERSION = 3;
 
 /** How long a lease lasts unless renewed (SPEC §16: renewed well before it runs out). */
 export const DEFAULT_LEASE_MS = 10_000;
@@ -33,6 +33,11 @@ export interface StoreLease {
   owner: string;
   epoch: number;
   expiresAt: number;
+  /**
+   * A session created again under the key of one that ended (`remove`): the id its first cell
+   * gets, after the ended one's, so no call of the key ever has another's idempotency key.
+   */
+  nextCellId?: number;
 }
 
 /** What `sessions()` lists of a session besides its lease, as its writer last said it. */
@@ -45,7 +50,10 @@ export interface SessionSummary {
 export interface CodeCellStore {
   /** What it is, for messages ('memory', 'sqlite <path>', …). */
   readonly name: string;
-  /** A new session under `owner`'s lease, epoch 1; ERR_INVALID_REQUEST when the key is taken. */
+  /**
+   * A new session under `owner`'s lease, epoch 1 — or, under the key of a session that ended, the
+   * epoch after its last and its `nextCellId`; ERR_INVALID_REQUEST when the key is taken.
+   */
   create(key: string, owner: string, leaseMs: number, metadata: JsonValue | null): Promise<StoreLease>;
   /**
    * Takes a session whose lease ran out, with the next epoch (its former holder can write no
@@ -69,8 +77,11 @@ export interface CodeCellStore {
    * `leaseExpiresAt` by it, so agents' clocks need not agree. Optional: without it, the agent's.
    */
   now?(): Promise<number>;
-  /** The session ended: it and its records go (ERR_SESSION_MOVED when `epoch` is not its own). */
-  remove(key: string, epoch: number): Promise<void>;
+  /**
+   * The session ended: it and its records go (ERR_SESSION_MOVED when `epoch` is not its own); the
+   * key keeps its last epoch and `nextCellId` (the id its next session's first cell gets).
+   */
+  remove(key: string, epoch: number, nextCellId?: number): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -103,6 +114,12 @@ export const storeArgs = {
     if (typeof value !== 'string' || value === '' || value.length > 200)
       throw invalidRequest('owner must be a string of 1-200 characters');
     return value;
+  },
+  nextCellId(value: unknown): number {
+    if (value === undefined) return 1;
+    if (!Number.isSafeInteger(value) || (value as number) < 1)
+      throw invalidRequest('nextCellId must be an integer >= 1');
+    return value as number;
   },
   epoch(value: unknown): number {
     if (!Number.isSafeInteger(value) || (value as number) < 1) throw invalidRequest('epoch must be an integer >= 1');
