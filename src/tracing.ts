@@ -6,6 +6,7 @@
 import { createRequire } from 'node:module';
 import type * as OtelApi from '@opentelemetry/api';
 import { CODECELL_VERSION } from './defaults.js';
+import type { CellEvent } from './types.js';
 
 /** A span as codecell uses it (OpenTelemetry's Span, when the API is loaded). */
 export type TraceSpan = OtelApi.Span;
@@ -87,6 +88,13 @@ export function endSpan(span: TraceSpan | undefined, attributes: Attributes = {}
   span.setAttributes(defined(attributes));
   if (error !== undefined) span.setStatus({ code: api.SpanStatusCode.ERROR, message: error });
   span.end();
+}
+
+/** Ends a cell's span with its outcome (SPEC §14): its kind, its termination's reason, an error it threw. */
+export function endCellSpan(span: TraceSpan | undefined, event: CellEvent): void {
+  const error = event.kind === 'completed' ? event.error : undefined;
+  const reason = event.kind === 'terminated' ? event.reason : undefined;
+  endSpan(span, { 'codecell.cell.outcome': event.kind, 'codecell.cell.reason': reason }, error ?? reason);
 }
 
 /**

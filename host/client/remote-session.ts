@@ -27,7 +27,6 @@ import {
   messageOf,
   missingCell,
   notInterrupted,
-  outcomeOf,
   PendingAnswers,
   quiet,
   SessionBase,
@@ -211,18 +210,13 @@ export class HostSession extends SessionBase implements RemoteSession, LinkedSes
   async resumeCell(cellId: CellId, answer: CellAnswer, observe: ObserveMode = DEFAULT_OBSERVE): Promise<CellEvent> {
     this.#assertCellUsable(cellId);
     const checked = checkCellAnswer(answer);
-    // As in-process: a cell that is not paused is refused before its observer is looked at.
-    const call = this.#core.cells.pausedCall(cellId, this.key);
-    if (call === undefined) throw notInterrupted(cellId);
-    if ('retry' in checked && !this.#core.cells.pausedInDoubt(cellId))
-      throw new CodeCellError(
-        'ERR_INVALID_REQUEST',
-        `cell ${cellId} is not paused at a call in doubt: retry is for those`,
-      );
-    // A person's decision becomes the call's outcome here, where the delegate is (a call made now
-    // is written ahead, with a store, as any call).
-    const delegate = this.#core.aheadOf(this.#core.delegate);
-    const outcome = await this.#answers.run(cellId, (signal) => outcomeOf(checked, call, delegate, signal));
+    // As in-process: a cell that is not paused is refused before its observer is looked at. A
+    // person's decision becomes the call's outcome here, where the delegate is (a call made now is
+    // written ahead, with a store, as any call).
+    const { cells } = this.#core;
+    const paused = { call: cells.pausedCall(cellId, this.key), inDoubt: cells.pausedInDoubt(cellId) };
+    const outcome = await this.#answers.decide(cellId, checked, paused, this.#core.aheadOf(this.#core.delegate));
+    const call = paused.call as NonNullable<typeof paused.call>;
     this.#assertCellUsable(cellId);
     if (!this.#core.cells.isPaused(cellId)) throw notInterrupted(cellId);
     // Recorded first: the cell hears it once it is durable, a decline as a result.

@@ -17,7 +17,7 @@ import { hintMissingTool } from './missing-tool.js';
 import { danglingWarning, toolRefOf, ToolCalls, type ListedCalls, type PausedCall } from './tool-calls.js';
 import { CellJournal, type JournalDelivery } from './journal.js';
 import { CellDurability, type Program } from './durability.js';
-import { CallSpans, endSpan, type TraceSpan } from '../tracing.js';
+import { CallSpans, endCellSpan, type TraceSpan } from '../tracing.js';
 import type { CellOptions } from './options.js';
 
 export abstract class CellRun {
@@ -67,29 +67,20 @@ export abstract class CellRun {
     );
     const durability = this.durability;
     this.#timers = new SandboxTimers((id) => durability.deliver({ kind: 'timer', id }));
-    const { id: cellId, tools, limits, delegate, emit, sessionKey, writeAhead } = options;
-    const callbacks = this.callbacks;
-    // An interrupted cell's calls still in flight keep their outcomes for its next run.
-    const accepting = (): boolean => this.state.phase === 'running' || this.state.phase === 'interrupted';
-    const interrupt = (call: PausedCall, payload: unknown): string | undefined => this.interrupt(call, payload);
     this.toolCalls = new ToolCalls({
-      cellId,
-      sessionKey,
-      tools,
-      limits,
-      delegate,
-      callbacks,
-      emit,
+      ...options,
+      callbacks: this.callbacks,
       settle: (callId, ok, payload, errorKind) => durability.settle(callId, ok, payload, errorKind),
-      accepting,
+      // An interrupted cell's calls still in flight keep their outcomes for its next run.
+      accepting: () => this.state.phase === 'running' || this.state.phase === 'interrupted',
       recorded: () => void (this.isolate.isIdle && this.#onIdle()),
-      writeAhead,
       journal: durability.journal,
-      interrupt,
+      interrupt: (call: PausedCall, payload: unknown) => this.interrupt(call, payload),
       span: () => this.span,
       spans: this.#spans,
     });
-    this.#notifications = new Notifications(options, callbacks, { span: () => this.span, spans: this.#spans });
+    const spans = { span: () => this.span, spans: this.#spans };
+    this.#notifications = new Notifications(options, this.callbacks, spans);
     this.listen(isolate);
   }
 
@@ -381,9 +372,7 @@ export abstract class CellRun {
 
   /** Ends this run's span with the cell's outcome (SPEC §14). */
   protected endSpan(event: CellEvent): void {
-    const error = event.kind === 'completed' ? event.error : undefined;
-    const reason = event.kind === 'terminated' ? event.reason : undefined;
-    endSpan(this.span, { 'codecell.cell.outcome': event.kind, 'codecell.cell.reason': reason }, error ?? reason);
+    endCellSpan(this.span, event);
     this.span = undefined;
   }
 

@@ -58,8 +58,10 @@ export interface WriteAhead {
 /** Bound on the calls one cell may have waiting on its delegate. */
 export const MAX_OUTSTANDING_TOOL_CALLS = 10_000;
 
+/** What a cell's calls are made with: its own options (CellOptions has them), and its parts below. */
 export interface ToolCallsOptions {
-  cellId: CellId;
+  /** The cell's id. */
+  id: CellId;
   /** Its session's key: the first part of each call's idempotency key. */
   sessionKey: string;
   tools: readonly CellTool[];
@@ -76,7 +78,7 @@ export interface ToolCallsOptions {
   /** Where each call is recorded (SPEC §13). */
   journal: CellJournal;
   /** A session with a store: what each call waits for (undefined: nothing). */
-  writeAhead: WriteAhead | undefined;
+  writeAhead?: WriteAhead | undefined;
   /** The span of the cell's run, when it is traced: each call gets a span under it (SPEC §14). */
   span(): TraceSpan | undefined;
   /** The cell's delegate calls' spans (CallSpans). */
@@ -112,7 +114,7 @@ export class ToolCalls {
 
   constructor(options: ToolCallsOptions) {
     this.#options = options;
-    this.#keyPrefix = idempotencyKey(options.sessionKey, options.cellId, '');
+    this.#keyPrefix = idempotencyKey(options.sessionKey, options.id, '');
   }
 
   /** The ids of the calls issued and not yet settled, oldest first. */
@@ -135,7 +137,7 @@ export class ToolCalls {
 
   /** A call from the sandbox; a refused one settles at once with the reason. */
   start(callId: string, index: number, inputJson: string): void {
-    const { tools, limits, delegate, callbacks, emit, cellId } = this.#options;
+    const { tools, limits, delegate, callbacks, emit, id: cellId } = this.#options;
     const tool = tools[index];
     if (tool === undefined || !CALL_ID.test(callId) || this.#outstanding.has(callId)) return;
     const name = `tools.${tool.id}`;
@@ -289,7 +291,7 @@ export class ToolCalls {
     const recorded = (): void => {
       if (--this.#recording === 0) this.#options.recorded();
     };
-    ahead.answered(this.#options.cellId, callId, ok, payload, errorKind).then(() => {
+    ahead.answered(this.#options.id, callId, ok, payload, errorKind).then(() => {
       this.#deliver(callId, ok, payload, errorKind);
       recorded();
     }, recorded);

@@ -3,7 +3,7 @@
 // `approved` — and the cell gets what it answers; `{ declined: true }` fails it in the cell with
 // an error naming the tool and saying a person declined it. Both sessions (in process, remote)
 // do this in the agent's process, where the delegate is.
-import { invalidRequest, messageOf } from '../errors.js';
+import { invalidRequest, messageOf, notInterrupted } from '../errors.js';
 import { isCellInterrupt } from '../interrupt.js';
 import { toolIdentifier } from '../tools/tool-names.js';
 import type { CallOutcome, CellAnswer, CellId, NestedToolCall, SessionRuntimeDelegate } from '../types.js';
@@ -40,6 +40,24 @@ export async function outcomeOf(
 /** The answers a session is making into outcomes, one per cell, each with a signal shutdown aborts. */
 export class PendingAnswers {
   readonly #running = new Map<CellId, AbortController>();
+
+  /**
+   * The outcome a person's `answer` gives the call the cell is paused at (`paused.call`; undefined
+   * when it is not paused: ERR_INVALID_REQUEST); `retry` only for a call in doubt. An approved or
+   * retried call is made with `delegate` (the session's, written ahead with a store).
+   */
+  decide(
+    cellId: CellId,
+    answer: CellAnswer,
+    paused: { call: NestedToolCall | undefined; inDoubt: boolean },
+    delegate: Pick<SessionRuntimeDelegate, 'invokeTool'>,
+  ): Promise<CallOutcome> {
+    const { call } = paused;
+    if (call === undefined) throw notInterrupted(cellId);
+    if ('retry' in answer && !paused.inDoubt)
+      throw invalidRequest(`cell ${cellId} is not paused at a call in doubt: retry is for those`);
+    return this.run(cellId, (signal) => outcomeOf(answer, call, delegate, signal));
+  }
 
   /** Runs `make` for the cell; refused while another answer to it is being made (no call made twice). */
   async run<T>(cellId: CellId, make: (signal: AbortSignal) => Promise<T>): Promise<T> {

@@ -7,7 +7,9 @@ import { Cell } from '../cell/cell.js';
 import type { CellJournal } from '../cell/journal.js';
 import type { CellTool, WriteAhead } from '../cell/tool-calls.js';
 import type { CellRunIsolate } from '../isolate/cell-isolate.js';
-import type { CellLimits } from '../limits.js';
+import { assertWithinCaps, mergeLimits, type CellLimits } from '../limits.js';
+import type { Program } from '../cell/durability.js';
+import type { checkExecuteRequest } from '../validate.js';
 import type { CellStreams } from '../streams/cell-streams.js';
 import type { ToolInputChecks } from '../tools/tool-input.js';
 import type { TraceSpan } from '../tracing.js';
@@ -15,7 +17,9 @@ import type { CellEvent, CellId, Logger, SessionCellEvent, SessionRuntimeDelegat
 import { storedBytesOf } from './paused-cells.js';
 import type { SessionCells } from './session-cells.js';
 import type { SessionGate } from './session-gate.js';
-import { sandboxConfig } from './source.js';
+import { prepareSource, sandboxConfig } from './source.js';
+
+type CheckedRequest = ReturnType<typeof checkExecuteRequest>;
 import type { StoredValues } from './stored-values.js';
 
 /** What a session with a store records of its cells' lives besides their calls. */
@@ -49,6 +53,29 @@ export class CellMaker {
 
   constructor(parts: CellMakerParts) {
     this.#parts = parts;
+  }
+
+  /**
+   * What an executed cell runs, checked against the session's limits and caps: its limits (the
+   * session's, with the request's over them), tools, and its program (its source made ready,
+   * its configuration as data, the commit of stored values it sees) or why its source fails it.
+   */
+  prepare(
+    request: CheckedRequest,
+    tools: CellTool[],
+    limits: CellLimits,
+    caps: Partial<CellLimits> | undefined,
+  ): { limits: CellLimits; tools: CellTool[]; program: Program | { error: string } } {
+    const merged = mergeLimits(limits, request.limits);
+    assertWithinCaps(merged, caps, 'request.limits');
+    this.#parts.gate.check(request.source, merged);
+    const own = request.tools === undefined ? tools : this.checked(request.tools);
+    const prepared = prepareSource(request.source, request.language, request.filename);
+    if (prepared.error !== undefined) return { limits: merged, tools: own, program: { error: prepared.error } };
+    const config = this.sandboxConfig(own, merged);
+    const storedAt = this.#parts.storedValues === undefined ? null : this.#parts.storedValues.commits;
+    const program = { source: prepared.code as string, filename: prepared.filename as string, config, storedAt };
+    return { limits: merged, tools: own, program };
   }
 
   /** The tools with their input checks. */

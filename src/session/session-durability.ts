@@ -24,6 +24,12 @@ import type { SessionCursorOptions } from '../streams/session-cursor.js';
 import type { StoreOptions } from './options.js';
 import type { SessionSnapshot } from './snapshot.js';
 
+/** The lease and log a recovery took for the session it makes. */
+export interface Adopted {
+  lease: StoreLease;
+  read: ReadLog;
+}
+
 /**
  * A session's durability when it has a store (undefined without): under a lease created for it,
  * or the one a recovery adopted (`adopted`).
@@ -31,7 +37,7 @@ import type { SessionSnapshot } from './snapshot.js';
 export function durabilityOf(
   kept: StoreOptions | undefined,
   key: string,
-  adopted: { lease: StoreLease; read: ReadLog } | undefined,
+  adopted: Adopted | undefined,
   options: SessionSnapshot['options'],
   hosted: () => HostedCells,
   session: SessionPort,

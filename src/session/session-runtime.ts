@@ -19,20 +19,18 @@ import { snapshotPausedCell } from './paused-cells.js';
 import { HostedCells } from './hosted-cells.js';
 import { assertIsolatesUsable } from '../isolate/load.js';
 import { stageClock, stageDone } from '../isolate/stages.js';
-import { assertWithinCaps, mergeLimits, type CellLimits } from '../limits.js';
+import type { CellLimits } from '../limits.js';
 import { ToolInputChecks } from '../tools/tool-input.js';
-import { outcomeOf, PendingAnswers } from './approvals.js';
+import { PendingAnswers } from './approvals.js';
 import { SessionBase } from './session-base.js';
 import { StoredValues } from './stored-values.js';
 import { MAX_UNREAD_TERMINALS, SessionCells } from './session-cells.js';
 import { checkRuntimeOptions, type SessionRuntimeOptions } from './options.js';
-import { prepareSource } from './source.js';
 import { checkSnapshot, checkStoredBytes, SNAPSHOT_VERSION, type SessionSnapshot } from './snapshot.js';
 import { durabilityOf, type SessionDurability } from './session-durability.js';
 import { recoverSessions } from './recovery.js';
-import type { StoreLease } from '../store/store.js';
-import type { ReadLog } from '../ledger/log-records.js';
 import type { SessionRuntimeConstructor, SuspendOptions } from './runtime-api.js';
+import type { Adopted } from './session-durability.js';
 
 export type { SessionRuntimeOptions } from './options.js';
 export type { SessionRuntimeConstructor, SuspendOptions } from './runtime-api.js';
@@ -125,8 +123,6 @@ export const SessionRuntime: SessionRuntimeConstructor = class SessionRuntime ex
   readonly #durable: SessionDurability | undefined;
   /** Why its store can keep it no more (another process adopted it): every request is refused so. */
   #storeLost: Error | undefined;
-  /** The lease and log a recovery adopted, for the session it is making (read once by the constructor). */
-  static #adopted: { lease: StoreLease; read: ReadLog } | undefined;
 
   static {
     hostedOf = (runtime) => {
@@ -139,8 +135,8 @@ export const SessionRuntime: SessionRuntimeConstructor = class SessionRuntime ex
   static recover(...[store, delegateFor, options]: Parameters<SessionRuntimeConstructor['recover']>) {
     const { keys: _, ...given } = checkOptionsObject(options) as NonNullable<typeof options>;
     return recoverSessions(store, delegateFor, options, (read, lease, delegate) => {
-      SessionRuntime.#adopted = { lease, read };
-      const session = SessionRuntime.#made(delegate, { ...read.options, ...given, store }, read.ledger.restore());
+      const from = read.ledger.restore();
+      const session = SessionRuntime.#made(delegate, { ...read.options, ...given, store }, from, { lease, read });
       const durable = session.#durable as SessionDurability;
       return { session, hosted: session.#hosted, durable, logger: session.#logger };
     });
@@ -154,25 +150,25 @@ export const SessionRuntime: SessionRuntimeConstructor = class SessionRuntime ex
       delegate,
       { ...checked.snapshot.options, ...checkOptionsObject(options) },
       checked.snapshot,
+      undefined,
       checked.storedBytes,
     );
     session.#hosted.restorePaused(checked.snapshot.pausedCells ?? [], session.#limits.maxCellsPerSession);
     return session;
   }
 
-  /** A session that goes on from `from`: its stored values (`storedBytes` of them, checked), ids after its. */
+  /**
+   * A session that goes on from `from`: its stored values (`storedBytes` of them, checked), ids
+   * after its; `adopted`: the lease and log a recovery took, its store's.
+   */
   static #made(
     delegate: SessionRuntimeDelegate,
     options: SessionRuntimeOptions,
     from: { storedValues: Record<string, string>; nextCellId: number },
+    adopted?: Adopted,
     storedBytes?: number,
   ): SessionRuntime {
-    let session: SessionRuntime;
-    try {
-      session = new SessionRuntime(delegate, options);
-    } finally {
-      SessionRuntime.#adopted = undefined;
-    }
+    const session = new SessionRuntime(delegate, options, adopted);
     const stored = session.#storedValues;
     if (storedBytes !== undefined) checkStoredBytes(storedBytes, session.#limits.maxStoredBytes, stored !== undefined);
     stored?.restore(from.storedValues);
@@ -180,7 +176,8 @@ export const SessionRuntime: SessionRuntimeConstructor = class SessionRuntime ex
     return session;
   }
 
-  constructor(delegate: SessionRuntimeDelegate, options?: SessionRuntimeOptions) {
+  /** `adopted`: the lease and log a recovery took (internal: the public constructor takes two arguments). */
+  constructor(delegate: SessionRuntimeDelegate, options?: SessionRuntimeOptions, adopted?: Adopted) {
     super();
     assertIsolatesUsable();
     this.#delegate = checkDelegate(delegate);
@@ -192,7 +189,6 @@ export const SessionRuntime: SessionRuntimeConstructor = class SessionRuntime ex
     this.#limits = limits;
     this.#deadlineMs = checked.deadlineMs;
     const lost = (error: Error): void => this.#lostStore(error);
-    const adopted = SessionRuntime.#adopted;
     const session = { lost, logger, nextCellId: () => this.#cellSeq + 1 };
     this.#durable = durabilityOf(checked.stored, this.key, adopted, checked.given, () => this.#hosted, session);
     const committed = this.#durable?.storing(checked.onStoredValuesCommitted) ?? checked.onStoredValuesCommitted;
@@ -262,14 +258,8 @@ export const SessionRuntime: SessionRuntimeConstructor = class SessionRuntime ex
     let clock = stageClock();
     const checked = checkExecuteRequest(request);
     const mode = checkObserveMode(initialObserve, 'initialObserve');
-    const limits = mergeLimits(this.#limits, checked.limits);
-    assertWithinCaps(limits, this.#caps, 'request.limits');
-    this.#gate.check(checked.source, limits);
-    const tools = checked.tools === undefined ? this.#tools : this.#maker.checked(checked.tools);
-    const prepared = prepareSource(checked.source, checked.language, checked.filename);
+    const { limits, tools, program } = this.#maker.prepare(checked, this.#tools, this.#limits, this.#caps);
     const cellId = String(++this.#cellSeq);
-    const config = this.#maker.sandboxConfig(tools, limits);
-    const storedAt = this.#storedValues === undefined ? null : this.#storedValues.commits;
     clock = stageDone('prepare', clock);
 
     const span = startSpan(
@@ -287,8 +277,8 @@ export const SessionRuntime: SessionRuntimeConstructor = class SessionRuntime ex
       (cell) => {
         stageDone('admit', clock);
         initialEvent = cell.observe(mode);
-        if (prepared.error !== undefined) cell.fail(prepared.error);
-        else cell.start({ source: prepared.code, filename: prepared.filename, config, storedAt });
+        if ('error' in program) cell.fail(program.error);
+        else cell.start(program);
       },
     );
     // With a store, the cell's id is given out once what it runs is kept.
@@ -351,15 +341,9 @@ export const SessionRuntime: SessionRuntimeConstructor = class SessionRuntime ex
     const cell = this.#openCell(cellId);
     const checked = checkCellAnswer(answer);
     const mode = checkObserveMode(observe, 'observe');
-    const call = cell.pausedCall;
-    if (call === undefined) throw notInterrupted(cell.id);
-    if ('retry' in checked && !cell.pausedInDoubt)
-      throw new CodeCellError(
-        'ERR_INVALID_REQUEST',
-        `cell ${cell.id} is not paused at a call in doubt: retry is for those`,
-      );
+    const paused = { call: cell.pausedCall, inDoubt: cell.pausedInDoubt };
     const delegate = this.#durable?.aheadOf(this.#delegate) ?? this.#delegate;
-    const outcome = await this.#answers.run(cellId, (signal) => outcomeOf(checked, call, delegate, signal));
+    const outcome = await this.#answers.decide(cell.id, checked, paused, delegate);
     // An approved call took its time: the cell may have been ended meanwhile.
     this.assertNotShuttingDown();
     if (!cell.isInterrupted) throw notInterrupted(cell.id);
