@@ -5,7 +5,7 @@
 // one is the host's fault (HostBrokeBound).
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { HostBrokeBound } from '../host/client/host-durability.js';
+import { HostBrokeBound } from '../host/client/host-journal-shapes.js';
 import { MAX_CELL_MOVES, SessionLedger, StoredHistory } from '../src/internal.js';
 import type { NestedToolCall, ReplayableCell, ReplayStart } from '../src/index.js';
 

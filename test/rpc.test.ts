@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { PassThrough } from 'node:stream';
 import { test } from 'node:test';
-import { checkJournalPart, checkStoredValues } from '../host/client/host-durability.js';
+import { checkJournalPart, checkStoredValues } from '../host/client/host-journal-shapes.js';
 import { streamCarrier } from '../host/wire/framing.js';
 import { Methods, type IncomingRequest } from '../host/wire/protocol.js';
 import { RpcConnection } from '../host/wire/rpc.js';

@@ -16,7 +16,7 @@ import { IncomingCalls, type InboundRequest } from './incoming-calls.js';
 
 export type { InboundRequest } from './incoming-calls.js';
 import { Liveness } from './liveness.js';
-import { checkJournalPart, checkStoredValues } from './host-durability.js';
+import { checkJournalPart, checkStoredValues } from './host-journal-shapes.js';
 import { ErrorAnswer, RpcConnection, RpcError, type JsonText } from '../wire/rpc.js';
 import {
   DelegateCalls,

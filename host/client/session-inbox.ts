@@ -3,7 +3,7 @@
 // what the cell gets as it happens — and notifications about the session and its cells, each to
 // the part it concerns. A host that breaks a bound of this client's meanwhile is treated as lost.
 import type { CellId, NestedToolCall, SessionRuntimeDelegate } from '../../src/index.js';
-import { HostBrokeBound } from './host-durability.js';
+import { HostBrokeBound } from './host-journal-shapes.js';
 import type { CellReplays } from './cell-replays.js';
 import type { CellObservers } from './cell-observers.js';
 import type { HostLink, Inbound } from './link.js';

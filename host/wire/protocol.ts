@@ -144,7 +144,7 @@ const traced = {
   _meta: optional(object({ traceparent: optional(string), tracestate: optional(string) })),
 };
 
-/** A running cell's journal as its host mirrors it (checked by the client: host/client/host-durability.ts). */
+/** A running cell's journal as its host mirrors it (checked by the client: host/client/host-journal-shapes.ts). */
 const journalFields = {
   start: optional(checkedByRuntime<WireStart>()),
   update: optional(checkedByRuntime<WireJournalUpdate>()),

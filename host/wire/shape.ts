@@ -1,7 +1,7 @@
 // The one way the wire checks what a peer sent (STYLE 30): shapes built of a few small checks,
 // applied to the value in place — nothing is copied, and a path to what does not fit is made
 // only when something does not. The method table's params (protocol.ts) and what a host sends a
-// re-homing client (host/client/host-durability.ts) are declared with them. A schema library
+// re-homing client (host/client/host-journal-shapes.ts) are declared with them. A schema library
 // parsed each message into a copy: ~7 k instructions per tool call for the params alone, and
 // ~22 k for the journal that comes with it (`npm run bench:instructions`, issue 66).
 

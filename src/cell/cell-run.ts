@@ -16,7 +16,7 @@ import { SandboxTimers, watchTimeLimits } from './timers.js';
 import { hintMissingTool } from './missing-tool.js';
 import { danglingWarning, toolRefOf, ToolCalls, type ListedCalls, type PausedCall } from './tool-calls.js';
 import { CellJournal, type JournalDelivery } from './journal.js';
-import { CellDurability, type Program } from './durability.js';
+import { CellJournaling, type Program } from './cell-journaling.js';
 import { CallSpans, endCellSpan, type TraceSpan } from '../tracing.js';
 import type { CellOptions } from './options.js';
 
@@ -33,7 +33,7 @@ export abstract class CellRun {
   protected readonly observer = new ObserverSlot();
   protected readonly writes = new Map<string, string>();
   protected rejections: FloatingRejections;
-  protected readonly durability: CellDurability;
+  protected readonly durability: CellJournaling;
   /** This run's span (SPEC §14), when traced; a resumed cell's run gets one of its own. */
   protected span: TraceSpan | undefined;
   readonly #spans = new CallSpans();
@@ -56,7 +56,7 @@ export abstract class CellRun {
     this.callbacks = new CallbackSet({ maxConcurrentToolCalls: options.limits.maxConcurrentToolCalls });
     this.output = new OutputBuffer(options.limits.maxOutputBytes, options.limits.maxResultBytes);
     this.rejections = this.newRejections();
-    this.durability = new CellDurability(
+    this.durability = new CellJournaling(
       {
         enter: (delivery) => this.#enter(delivery),
         settle: (callId, ok, payload, errorKind) => this.isolate.deliver('settle', callId, ok, payload, errorKind),

@@ -9,7 +9,7 @@ import { toolIdentifier } from '../tools/tool-names.js';
 import { CellRun } from './cell-run.js';
 import type { JournalMark } from './journal.js';
 import { isUnended, transition } from './lifecycle.js';
-import type { PausedState, Program } from './durability.js';
+import type { PausedState, Program } from './cell-journaling.js';
 import type { CellOptions } from './options.js';
 import { idempotencyKey, type CellTool, type ListedCalls, type PausedCall } from './tool-calls.js';
 import type { TraceSpan } from '../tracing.js';

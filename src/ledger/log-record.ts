@@ -1,5 +1,5 @@
 // One record of a session's log (SPEC §16, ADR 21): what the ledger writes (session-ledger.ts),
-// what an in-process session writes (session-durability.ts), and what log-records.ts reads back.
+// what an in-process session writes (session-records.ts), and what log-records.ts reads back.
 import type { CellLimits } from '../limits.js';
 import type { SessionSnapshot } from '../cell/snapshots.js';
 import type { CellEvent, CellId, JsonValue, NestedToolCall, SessionStreamEvent } from '../types.js';

@@ -1,5 +1,5 @@
 // The records a session with a store writes (SPEC §16, ADR 21) — an in-process session from its
-// cells (session-durability.ts), a remote one from its ledger as it learns (session-ledger.ts) —
+// cells (session-records.ts), a remote one from its ledger as it learns (session-ledger.ts) —
 // and how they are read back: into the session's ledger, which makes of them what a recovery
 // runs — stored values, cell ids, each open cell as it runs again. A record is one JSON text;
 // the store keeps them in order and knows nothing of what they say.

@@ -8,7 +8,7 @@ import type { CellJournal } from '../cell/journal.js';
 import type { CellTool, WriteAhead } from '../cell/tool-calls.js';
 import type { CellRunIsolate } from '../isolate/cell-isolate.js';
 import { assertWithinCaps, mergeLimits, type CellLimits } from '../limits.js';
-import type { Program } from '../cell/durability.js';
+import type { Program } from '../cell/cell-journaling.js';
 import type { checkExecuteRequest } from '../validate.js';
 import type { CellStreams } from '../streams/cell-streams.js';
 import type { ToolInputChecks } from '../tools/tool-input.js';
@@ -35,7 +35,7 @@ export interface CellLog {
 export interface CellMakerParts {
   readonly key: string;
   readonly delegate: SessionRuntimeDelegate;
-  /** With a store: what the cells write ahead, and their pauses and ends (SessionDurability). */
+  /** With a store: what the cells write ahead, and their pauses and ends (SessionRecords). */
   readonly durable: (WriteAhead & CellLog) | undefined;
   readonly deadlineMs: number;
   readonly logger: Logger;

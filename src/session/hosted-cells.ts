@@ -7,7 +7,7 @@
 import type { Cell } from '../cell/cell.js';
 import { CellJournal, type JournalMark, type JournalUpdate } from '../cell/journal.js';
 import type { CellTool, ListedCalls } from '../cell/tool-calls.js';
-import type { Program } from '../cell/durability.js';
+import type { Program } from '../cell/cell-journaling.js';
 import { CodeCellError } from '../errors.js';
 import type { CellRunIsolate } from '../isolate/cell-isolate.js';
 import type { CellMaker } from './cell-maker.js';

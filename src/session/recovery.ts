@@ -14,7 +14,7 @@ import type { HostedCells } from './hosted-cells.js';
 import type { ReadLog } from '../ledger/log-records.js';
 import { checkRecoverArgs, recoverEach, release, unreadableOptions, type DelegateFor } from './adoption.js';
 import type { SessionRuntimeOptions } from './options.js';
-import type { SessionDurability } from './session-durability.js';
+import type { SessionRecords } from './session-records.js';
 
 export type { RecoveryInfo } from './adoption.js';
 
@@ -22,7 +22,7 @@ export type { RecoveryInfo } from './adoption.js';
 export interface Adopted<S> {
   session: S;
   hosted: HostedCells;
-  durable: SessionDurability;
+  durable: SessionRecords;
   logger: Logger;
 }
 

@@ -27,10 +27,10 @@ import { StoredValues } from './stored-values.js';
 import { MAX_UNREAD_TERMINALS, SessionCells } from './session-cells.js';
 import { checkRuntimeOptions, type SessionRuntimeOptions } from './options.js';
 import { checkSnapshot, checkStoredBytes, SNAPSHOT_VERSION, type SessionSnapshot } from './snapshot.js';
-import { durabilityOf, type SessionDurability } from './session-durability.js';
+import { durabilityOf, type SessionRecords } from './session-records.js';
 import { recoverSessions } from './recovery.js';
 import type { SessionRuntimeConstructor, SuspendOptions } from './runtime-api.js';
-import type { Adopted } from './session-durability.js';
+import type { Adopted } from './session-records.js';
 
 export type { SessionRuntimeOptions } from './options.js';
 export type { SessionRuntimeConstructor, SuspendOptions } from './runtime-api.js';
@@ -120,7 +120,7 @@ export const SessionRuntime: SessionRuntimeConstructor = class SessionRuntime ex
   /** What its host does with its cells besides the public interface (hostedCells). */
   readonly #hosted: HostedCells;
   /** With a store: what it writes ahead there (SPEC §16). */
-  readonly #durable: SessionDurability | undefined;
+  readonly #durable: SessionRecords | undefined;
   /** Why its store can keep it no more (another process adopted it): every request is refused so. */
   #storeLost: Error | undefined;
 
@@ -137,7 +137,7 @@ export const SessionRuntime: SessionRuntimeConstructor = class SessionRuntime ex
     return recoverSessions(store, delegateFor, options, (read, lease, delegate) => {
       const from = read.ledger.restore();
       const session = SessionRuntime.#made(delegate, { ...read.options, ...given, store }, from, { lease, read });
-      const durable = session.#durable as SessionDurability;
+      const durable = session.#durable as SessionRecords;
       return { session, hosted: session.#hosted, durable, logger: session.#logger };
     });
   }
@@ -286,7 +286,7 @@ export const SessionRuntime: SessionRuntimeConstructor = class SessionRuntime ex
     return this.startedCell(cellId, this.#whenDurable(cellId, initialEvent as Promise<CellEvent>));
   }
 
-  /** An answer about the cell, once what it reports is durable (with a store: SessionDurability#handOut). */
+  /** An answer about the cell, once what it reports is durable (with a store: SessionRecords#handOut). */
   #whenDurable(cellId: CellId, event: Promise<CellEvent>): Promise<CellEvent> {
     const durable = this.#durable;
     return durable === undefined ? event : event.then((value) => durable.handOut(cellId, value));

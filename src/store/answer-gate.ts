@@ -3,7 +3,7 @@
 // notification going to the delegate — leaves only once every record written before it is
 // committed; and a call goes to the delegate only then, and only while this process holds the
 // session's lease by its own clock (a former owner, paused past its lease, never makes one). Every
-// path passes here, in process (SessionDurability) and over the wire (HostSession's core): the
+// path passes here, in process (SessionRecords) and over the wire (HostSession's core): the
 // records are written first, then the answer or the call goes through the gate. Without a store
 // the gate is open and costs nothing.
 import type { SessionLog } from './session-log.js';

@@ -40,7 +40,7 @@ export interface DurablePort {
   live(timers: ReadonlyMap<number, number>): void;
 }
 
-export class CellDurability {
+export class CellJournaling {
   readonly journal: CellJournal;
   readonly #port: DurablePort;
   /** While a run replays the journal (and after, for the output it still skips). */

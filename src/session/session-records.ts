@@ -1,8 +1,9 @@
-// What a SessionRuntime with a store writes ahead (SPEC §16): its options first; each cell's
+// What a SessionRuntime with a store records there (SPEC §16): its options first; each cell's
 // journal in parts, taken where codecell-host takes them for its client (with each call, at a
 // pause); a call's `started` record before its delegate runs and its outcome before the cell takes
-// it (WriteAhead); stored values as they are committed; a cell's end. A session without a store
-// has none of this, and pays nothing for it.
+// it (WriteAhead); pauses and stored values as they happen; a cell's end with its last journal part
+// when it is committed. Every answer that tells any of it passes the session's AnswerGate after
+// its records. A session without a store has none of this, and pays nothing for it.
 import { toJsonText } from '../json.js';
 import type { WriteAhead } from '../cell/tool-calls.js';
 import type { CodeCellStore, StoreLease } from '../store/store.js';
@@ -41,7 +42,7 @@ export function durabilityOf(
   options: SessionSnapshot['options'],
   hosted: () => HostedCells,
   session: SessionPort,
-): SessionDurability | undefined {
+): SessionRecords | undefined {
   if (kept === undefined) return undefined;
   const { store, leaseMs, metadata } = kept;
   const sentAt = performance.now();
@@ -49,7 +50,7 @@ export function durabilityOf(
     adopted === undefined
       ? { lease: store.create(key, PROCESS_OWNER, leaseMs, metadata), held: 0, sentAt }
       : { lease: Promise.resolve(adopted.lease), held: adopted.read.records };
-  return new SessionDurability(store, key, leaseMs, from, options, hosted, session);
+  return new SessionRecords(store, key, leaseMs, from, options, hosted, session);
 }
 
 /** What a session's durability needs of its session. */
@@ -66,7 +67,7 @@ interface Written extends JournalTaken {
   ended?: true;
 }
 
-export class SessionDurability implements WriteAhead {
+export class SessionRecords implements WriteAhead {
   readonly log: SessionLog;
   /** What every answer about the session's cells passes before it leaves (SPEC §16's one gate). */
   readonly gate: AnswerGate;
