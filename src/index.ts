@@ -74,6 +74,7 @@ export type {
   EventsOptions,
   ExecuteRequest,
   HandOffStream,
+  OpenCell,
   ImageDetail,
   JsonValue,
   Logger,

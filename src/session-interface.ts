@@ -9,6 +9,7 @@ import type {
   ExecuteRequest,
   HandOffStream,
   ObserveMode,
+  OpenCell,
   PendingEvent,
   SessionEventsOptions,
   SessionStreamEvent,
@@ -34,6 +35,11 @@ export interface CodeCellSession {
    */
   resumeCell(cellId: CellId, answer: CellAnswer, observe?: ObserveMode): Promise<CellEvent>;
   shutdown(): Promise<void>;
+  /**
+   * The cells the session still has, oldest first: running, paused (at which call, and why) or
+   * ended with an end nobody read yet — what an agent that recovered a session looks at first.
+   */
+  cells(): OpenCell[];
   /** Every cell's events (with its id), admissions included, in the order they happen. */
   events(options?: SessionEventsOptions): HandOffStream<SessionStreamEvent>;
   /** One cell's events (SPEC §7); see EventsOptions for where the stream begins. */

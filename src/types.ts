@@ -130,6 +130,19 @@ export type CellEvent =
       idempotencyKey?: string;
     };
 
+/**
+ * A cell the session still has, as `session.cells()` lists it: `running` (it runs, or waits on its
+ * calls or timers), `paused` (a CellInterrupt paused it: `paused` says at which call and why —
+ * a person's approval, or `reason: 'inDoubt'` with the call's idempotency key after a recovery;
+ * resumeCell settles it), or `ended` (its end waits for the next observe or terminate).
+ */
+export interface OpenCell {
+  cellId: CellId;
+  state: 'running' | 'paused' | 'ended';
+  /** With `paused`: its interrupted event, without its items. */
+  paused?: Omit<Extract<CellEvent, { kind: 'interrupted' }>, 'items'>;
+}
+
 /** A call's outcome as a person or an agent gives it: its result, or an error. */
 export type CallOutcome = { result: JsonValue | undefined } | { error: string };
 
@@ -217,6 +230,13 @@ export type CellStreamEvent =
   | { type: 'toolResult'; callId: string; ok: boolean; error?: string }
   | { type: 'notification'; text: string }
   | { type: 'closed'; event: CellEvent }
+  /**
+   * A CellInterrupt paused the cell (SPEC §13): its interrupted event, without its items — a
+   * person's approval it waits for, or a call in doubt after a recovery (SPEC §16).
+   */
+  | { type: 'paused'; event: Omit<Extract<CellEvent, { kind: 'interrupted' }>, 'items'> }
+  /** The pause was settled (resumeCell): the cell runs again, `callId` given its outcome. */
+  | { type: 'resumed'; callId: string }
   /**
    * A remote cell whose host was lost runs on from its journal on another host (SPEC §13): the
    * events after this are that run's (its output before the loss is not produced again).

@@ -174,6 +174,48 @@ describe('leases', { timeout: 60_000 }, () => {
     assert.deepEqual(second.calls, [] as NestedToolCall[]);
   });
 
+  test('recover can wait: leases that end within waitMs are adopted as they end; renewed ones are not waited for', async (t) => {
+    const store = memoryStore();
+    // A dead owner (its renewals never come back) and a live one, on the same store.
+    const dead = new SessionRuntime(new RecordingDelegate(), {
+      store: storeWith(store, 'dead', { renew: hang }),
+      key: 'wait-dead',
+      leaseMs: 400,
+      logger: capturingLogger(),
+    });
+    t.after(() => dead.shutdown());
+    const live = new SessionRuntime(new RecordingDelegate(), {
+      store: storeWith(store, 'live', {}),
+      key: 'wait-live',
+      leaseMs: 300,
+      logger: capturingLogger(),
+    });
+    t.after(() => live.shutdown());
+    await Promise.all([dead.execute({ source: 'text(1)' }), live.execute({ source: 'text(1)' })]);
+    // Right away, nothing has ended: without waiting, nothing is adopted.
+    const elsewhere = storeWith(store, 'another process', {});
+    assert.deepEqual(await SessionRuntime.recover(elsewhere, () => new RecordingDelegate()), []);
+    const began = performance.now();
+    const recovered = await SessionRuntime.recover(elsewhere, () => new RecordingDelegate(), {
+      waitMs: 30_000,
+      logger: capturingLogger(),
+    });
+    for (const each of recovered) t.after(() => each.shutdown());
+    assert.deepEqual(
+      recovered.map((each) => each.key),
+      ['wait-dead'],
+    );
+    // It returned once the dead lease ended and the live one was seen renewed, not at the wait's end.
+    assert.ok(performance.now() - began < 20_000, `${performance.now() - began} ms`);
+    await assert.rejects(
+      SessionRuntime.recover(elsewhere, () => undefined, { waitMs: -1 }),
+      {
+        code: 'ERR_INVALID_REQUEST',
+        message: 'options.waitMs must be an integer from 0 to 86400000',
+      },
+    );
+  });
+
   test('each call carries the epoch of the lease it is made under', async (t) => {
     const store = memoryStore();
     const delegate = new RecordingDelegate({ lookup: () => 1 });

@@ -316,3 +316,32 @@ test('without a journal the record lists the newest 1 000 calls; the oldest answ
     ['tool-7', 'tool-8'],
   );
 });
+
+test('a call in doubt made again by its run: kept for a loss until that run journals it, then its own again', () => {
+  const ledger = withCell();
+  ledger.journaled('1', undefined, { calls: [journaled(1)] });
+  ledger.served(call('1', 1));
+  // A recovery: tool-1 is in doubt, its tool idempotent; the cell's run makes it again.
+  ledger.replaying('1', undefined, ['tool-1']);
+  // A move before the run journals it leaves it out (its run makes it); a loss lists it, in doubt.
+  assert.deepEqual((ledger.replayable('1') as ReplayableCell).journal.calls, []);
+  assert.deepEqual(
+    ledger
+      .cell('1')
+      ?.lost(true)
+      .toolCalls.map((listed) => [listed.callId, listed.outcome]),
+    [['tool-1', 'inDoubt']],
+  );
+  // The new run journals it and its host serves it, then delivers its answer: no protocol broken.
+  ledger.journaled('1', undefined, { calls: [journaled(1)] });
+  ledger.served(call('1', 1));
+  ledger.answered('1', 'tool-1', { result: 2 }, 1, '2');
+  ledger.journaled('1', undefined, { deliveries: ['tool-1'] });
+  assert.deepEqual(
+    ledger
+      .cell('1')
+      ?.lost()
+      .toolCalls.map((listed) => [listed.callId, listed.outcome]),
+    [['tool-1', 'returned']],
+  );
+});

@@ -47,7 +47,9 @@ export function storeContract(kind: StoreKind): void {
       assert.ok(lease.expiresAt > Date.now());
       await assert.rejects(store.create('chat-1', 'agent-b', 10_000, null), {
         code: 'ERR_INVALID_REQUEST',
-        message: 'session chat-1 is in the store already',
+        message:
+          'session chat-1 is in the store already: if its owner is gone, SessionRuntime.recover (or a ' +
+          "HostClient's recover) adopts it once its lease ends",
       });
       await store.append('chat-1', 1, ['{"a":1}', '{"b":2}']);
       await store.append('chat-1', 1, ['{"c":3}'], { openCells: 2, pausedCells: 1 });

@@ -125,6 +125,9 @@ export class CellReplays {
     let failure = typeof cell === 'string' ? cell : undefined;
     if (typeof cell !== 'string')
       try {
+        // Before the host can run it: the calls it makes again are its new run's from here on (one
+        // the host makes before its answer comes is served as a new call).
+        this.#ledger.replaying(cellId, undefined, planned?.again);
         const meta = traceMeta();
         await link.request(Methods.cellReplay, { sessionId, cell, ...(meta === undefined ? {} : { _meta: meta }) });
       } catch (error) {
@@ -141,20 +144,17 @@ export class CellReplays {
       kept?.resolve(false);
       return;
     }
-    this.#ledger.replaying(
-      cellId,
-      (callId, answer) =>
-        // With a store, once the outcome is durable (it was recorded just before).
-        this.#session.gate.send(() => {
-          link.request(Methods.cellSettle, { sessionId, cellId, callId, answer }).catch((error: unknown) => {
-            // A host lost meanwhile is the move's to handle; any other refusal is said.
-            if (link.alive)
-              link.logger.warn(
-                `codecell: ${link.name} refused ${callId}'s outcome for cell ${cellId}: ${messageOf(error)}`,
-              );
-          });
-        }),
-      planned?.again,
+    this.#ledger.settleTo(cellId, (callId, answer) =>
+      // With a store, once the outcome is durable (it was recorded just before).
+      this.#session.gate.send(() => {
+        link.request(Methods.cellSettle, { sessionId, cellId, callId, answer }).catch((error: unknown) => {
+          // A host lost meanwhile is the move's to handle; any other refusal is said.
+          if (link.alive)
+            link.logger.warn(
+              `codecell: ${link.name} refused ${callId}'s outcome for cell ${cellId}: ${messageOf(error)}`,
+            );
+        });
+      }),
     );
     this.#session.runsAgain(cellId, { type: 'replayed', from, to: link.name });
     kept?.resolve(true);

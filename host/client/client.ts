@@ -209,17 +209,18 @@ export class HostClient {
 
   /**
    * Adopts the sessions of this client's store whose owner is gone (SPEC §16), each created again
-   * on a host, live, as SessionRuntime.recover does in process; `keys`: only these.
+   * on a host, live, as SessionRuntime.recover does in process; `keys`: only these; `waitMs`:
+   * leases that end within it are waited for and adopted as they end (see RecoverOptions).
    */
   async recover(
     delegateFor: (
       info: RecoveryInfo,
     ) => SessionRuntimeDelegate | undefined | Promise<SessionRuntimeDelegate | undefined>,
-    options: { keys?: string[] } = {},
+    options: { keys?: string[]; waitMs?: number } = {},
   ): Promise<RemoteSession[]> {
     if (this.#kept === undefined)
       throw new CodeCellError('ERR_INVALID_REQUEST', 'recover needs a store: HostClient.spawn({ store }) or connect');
-    return this.#kept.recover(delegateFor, options.keys, async (delegate, sessionOptions, kept) => {
+    return this.#kept.recover(delegateFor, options, async (delegate, sessionOptions, kept) => {
       const session = await this.#place(delegate, sessionOptions, kept);
       await session.recovered();
       return session;

@@ -130,9 +130,13 @@ export class KeptSessions {
    * Adopts the store's sessions whose lease ran out (those `delegateFor` takes, of `keys`), and
    * makes each live with `place`: on a host, its open cells running again there.
    */
-  async recover<S>(delegateFor: DelegateFor, keys: readonly string[] | undefined, place: Place<S>): Promise<S[]> {
-    checkRecoverArgs(delegateFor, keys);
-    const options = { keys, leaseMs: this.leaseMs, logger: this.logger };
+  async recover<S>(
+    delegateFor: DelegateFor,
+    { keys, waitMs }: { keys?: readonly string[] | undefined; waitMs?: number | undefined },
+    place: Place<S>,
+  ): Promise<S[]> {
+    checkRecoverArgs(delegateFor, keys, waitMs);
+    const options = { keys, waitMs, leaseMs: this.leaseMs, logger: this.logger };
     return recoverEach(this.store, delegateFor, options, async ({ read, lease, delegate }) => {
       const from = { lease: Promise.resolve(lease), held: read.records };
       const kept = { ...this.#kept(lease.key, from), epoch: lease.epoch, read };

@@ -1,7 +1,7 @@
 // What a RemoteSession knows of its cells: which it may still address, which it learned of (for
 // events() after a cell closed), which it subscribed to, which were admitted this turn, and the
 // delegate calls the host cancelled per cell. Every set is bounded like the host's own memory.
-import { CodeCellError, type CellEvent, type CellId, type NestedToolCall } from '../../src/index.js';
+import { CodeCellError, type CellEvent, type CellId, type NestedToolCall, type OpenCell } from '../../src/index.js';
 import { idempotencyKey } from '../../src/internal.js';
 import type { HostTiming, WireCellEvent } from '../wire/protocol.js';
 import { settledWithin } from './incoming-calls.js';
@@ -24,6 +24,8 @@ export class RemoteCells {
   readonly #windingDown = new Map<CellId, Promise<void>>();
   /** Cells whose last event here was `interrupted` (paused by a CellInterrupt). */
   readonly #paused = new Map<CellId, Extract<CellEvent, { kind: 'interrupted' }>>();
+  /** Open cells the host closed (their end waits for an observe or terminate here). */
+  readonly #closedOnHost = new Set<CellId>();
   /** Terminal events held here for cells lost with their host (or taken before a hand-off). */
   readonly #held = new Map<CellId, CellEvent>();
   /** The host's timing of each cell as of its newest answer about it (bounded like #known). */
@@ -77,7 +79,10 @@ export class RemoteCells {
       this.timed(cellId, timing);
       event = plain as CellEvent;
     }
-    if (event.kind === 'completed' || event.kind === 'terminated') this.#open.delete(cellId);
+    if (event.kind === 'completed' || event.kind === 'terminated') {
+      this.#open.delete(cellId);
+      this.#closedOnHost.delete(cellId);
+    }
     if (event.kind === 'interrupted') this.#paused.set(cellId, { ...event, items: [] });
     else this.#paused.delete(cellId);
     return event;
@@ -120,6 +125,35 @@ export class RemoteCells {
     };
   }
 
+  /** The cells the session still has, oldest first (session.cells()). */
+  get listed(): OpenCell[] {
+    const listed: OpenCell[] = [];
+    for (const cellId of this.#open) {
+      const paused = this.#paused.get(cellId);
+      if (this.#closedOnHost.has(cellId)) listed.push({ cellId, state: 'ended' });
+      else if (paused === undefined) listed.push({ cellId, state: 'running' });
+      else {
+        const { items: _, ...event } = paused;
+        listed.push({ cellId, state: 'paused', paused: event });
+      }
+    }
+    for (const cellId of this.#held.keys()) if (!this.#open.has(cellId)) listed.push({ cellId, state: 'ended' });
+    return listed.sort((a, b) => Number(a.cellId) - Number(b.cellId));
+  }
+
+  /**
+   * The host closed the cell: while it is open here, its end waits to be read. (It may come before
+   * the answer that admits the cell here is taken in: kept, bounded as the cells known.)
+   */
+  closedOnHost(cellId: CellId): void {
+    addBounded(this.#closedOnHost, cellId);
+  }
+
+  /** The cell runs again on another host (its own was lost before its end was read). */
+  runsAgain(cellId: CellId): void {
+    this.#closedOnHost.delete(cellId);
+  }
+
   /** The open cells that are not paused (a suspend's signal terminates these). */
   get running(): CellId[] {
     return [...this.#open].filter((cellId) => !this.#paused.has(cellId));
@@ -139,7 +173,10 @@ export class RemoteCells {
 
   /** The host does not know the cell (any more): neither does the client. */
   forgetIfMissing(cellId: CellId, error: unknown): void {
-    if (error instanceof CodeCellError && error.code === 'ERR_MISSING_CELL') this.#open.delete(cellId);
+    if (error instanceof CodeCellError && error.code === 'ERR_MISSING_CELL') {
+      this.#open.delete(cellId);
+      this.#closedOnHost.delete(cellId);
+    }
   }
 
   /** The host cancelled these delegate calls of the cell (cell/cancel). */

@@ -13,6 +13,7 @@ import {
   type ExecuteRequest,
   type HandOffStream,
   type ObserveMode,
+  type OpenCell,
   type PendingEvent,
   type SessionRuntimeDelegate,
   type SessionSnapshot,
@@ -180,6 +181,10 @@ export class HostSession extends SessionBase implements RemoteSession, LinkedSes
     // Its host was lost just as its answer came: the cell is lost with it, as its neighbours were.
     if (!link.alive) core.lostOnArrival(cellId, link);
     return started;
+  }
+
+  cells(): OpenCell[] {
+    return this.#core.cells.listed;
   }
 
   hostTiming(cellId: CellId): HostTiming | undefined {

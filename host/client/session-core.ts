@@ -328,6 +328,7 @@ export class SessionCore implements LinkedSession, MovingSession {
 
   /** The cell runs on the session's new host (CellReplays): its followers and observers carry on there. */
   #runsAgain(cellId: CellId, replayed: CellStreamEvent): void {
+    this.cells.runsAgain(cellId);
     this.streams.runsAgain(cellId, replayed);
     this.observers.runsAgain(cellId);
   }

@@ -121,6 +121,7 @@ export class SessionInbox {
         const { cellId } = message.params;
         this.#parts.closed(cellId);
         ledger?.closedOnHost(cellId);
+        cells.closedOnHost(cellId);
         // A cell whose end this client has not read yet keeps its ledger: if the host is lost
         // first, it runs again elsewhere to that end (its calls all answered from its journal).
         if (cells.isKnown(cellId) && !cells.isOpen(cellId)) ledger?.drop(cellId);

@@ -10,6 +10,7 @@ import type {
   ExecuteRequest,
   HandOffStream,
   ObserveMode,
+  OpenCell,
   PendingEvent,
   SessionStreamEvent,
   StartedCell,
@@ -68,6 +69,10 @@ export class ComposedSession extends SessionBase implements BuiltSession {
 
   terminate(cellId: CellId): Promise<CellEvent> {
     return this.session.terminate(cellId);
+  }
+
+  cells(): OpenCell[] {
+    return this.session.cells();
   }
 
   resumeCell(cellId: CellId, answer: CellAnswer, observe?: ObserveMode): Promise<CellEvent> {

@@ -35,6 +35,12 @@ export class Cell extends CellRun {
     return { cellId: this.id, callId, tool, kind: kind ?? 'function', input, idempotencyKey: this.#keyOf(callId) };
   }
 
+  /** The interrupted event the cell is paused with (undefined unless paused). */
+  get pausedEvent(): Extract<CellEvent, { kind: 'interrupted' }> | undefined {
+    const { state } = this;
+    return state.phase === 'interrupted' && state.event.kind === 'interrupted' ? state.event : undefined;
+  }
+
   /** True while the cell is paused at a call a recovery found in doubt. */
   get pausedInDoubt(): boolean {
     const { state } = this;
@@ -68,13 +74,14 @@ export class Cell extends CellRun {
     if (running.phase !== 'running') return 'the cell is no longer running';
     const accepted = this.durability.pauseRefusal(this.options.limits, payload);
     if ('why' in accepted) return accepted.why;
-    const items = this.output.drain();
-    const event: CellEvent = { kind: 'interrupted', cellId: this.id, items, ...call, payload: accepted.payload };
-    if (inDoubt) Object.assign(event, { reason: 'inDoubt', idempotencyKey: this.#keyOf(call.callId) });
+    const doubt = inDoubt ? { reason: 'inDoubt' as const, idempotencyKey: this.#keyOf(call.callId) } : {};
+    const told = { kind: 'interrupted' as const, cellId: this.id, ...call, payload: accepted.payload, ...doubt };
+    const event: CellEvent = { ...told, items: this.output.drain() };
     this.state = transition(running, { phase: 'interrupted', callId: call.callId, event });
     this.stopIsolate(true);
     this.durability.paused(event);
     this.endSpan(event);
+    this.options.emit({ type: 'paused', event: told });
     if (this.observer.busy) this.observer.resolve(this.durability.takePaused(event));
     this.options.onPause(true);
     return undefined;
@@ -186,6 +193,7 @@ export class Cell extends CellRun {
     this.state = transition(interrupted, { phase: 'running' });
     this.options.onPause(false);
     const paused = interrupted.event.kind === 'interrupted' ? interrupted.event.tool : { name: 'tool' };
+    this.options.emit({ type: 'resumed', callId: interrupted.callId });
     this.toolCalls.answer(interrupted.callId, paused.name, answer);
     this.run(program.source, program.filename, program.config);
     this.durability.advance();

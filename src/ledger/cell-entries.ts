@@ -114,8 +114,10 @@ export abstract class CellEntries {
   served(call: NestedToolCall): void {
     const known = this.calls.get(call.callId);
     if (known !== undefined) {
-      // Served before: made again now on a person's decision (approved, or retried in doubt).
-      if (known.state !== 'made') this.#decided(known);
+      // Served before: made again now on a person's decision (approved, or retried in doubt), or
+      // by its run after a recovery (remade).
+      if (known.remade === true) known.remade = undefined;
+      else if (known.state !== 'made') this.#decided(known);
       known.state = 'served';
       known.tool = toolRef(call.tool);
       return;
@@ -215,9 +217,15 @@ export abstract class CellEntries {
   }
 
   #journaled(call: JournaledCall): void {
-    if (this.calls.get(call.callId) !== undefined)
+    const known = this.calls.get(call.callId);
+    if (known !== undefined && known.remade !== true)
       throw new BrokeBound(`cell ${this.cellId}'s ${call.callId} journaled twice`);
     this.#hostBytes += call.inputJson.length + call.callId.length + ENTRY_BYTES;
+    if (known !== undefined) {
+      // A call in doubt its run makes again: journaled by that run, as a call it had not made yet.
+      Object.assign(known, { index: call.index, inputJson: call.inputJson, state: 'made', remade: undefined });
+      return;
+    }
     this.calls.add({
       callId: call.callId,
       index: call.index,

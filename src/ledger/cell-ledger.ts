@@ -86,7 +86,7 @@ export class CellLedger extends CellEntries {
     // Calls that asked to pause it besides the one it is paused at: it pauses at each in turn there.
     const queued: NonNullable<ReplayableCell['queued']> = [];
     for (const call of this.calls) {
-      if (call.state === 'made') continue;
+      if (call.state === 'made' || call.remade === true) continue; // made anew by the run, not replayed
       calls.push({ callId: call.callId, index: call.index, inputJson: call.inputJson ?? '' });
       if (call.state === 'delivered') continue;
       const pause = call.callId === this.paused?.callId ? undefined : pauseOf(call);
@@ -107,18 +107,25 @@ export class CellLedger extends CellEntries {
   }
 
   /**
-   * The cell runs again on a new host: the calls the delegate never got — and `again`, calls in
-   * doubt its run makes again — are made there anew (they leave the ledger), answers that came
-   * meanwhile go there now, and later ones as they come.
+   * The cell runs again on a new host: the calls the delegate never got are made there anew (they
+   * leave the ledger), and `again`, calls in doubt its run makes again, are its new run's to
+   * journal (kept meanwhile: a loss lists them); with `settle`, answers that came meanwhile go
+   * there now, and later ones as they come (else settleTo, once the host took the cell).
    */
-  replaying(settle: (callId: string, answer: CallOutcome) => void, again: readonly string[] = []): void {
+  replaying(settle: ((callId: string, answer: CallOutcome) => void) | undefined, again: readonly string[] = []): void {
     // Restored paused, it runs no code: only a run counts as a move.
     if (this.paused === undefined) this.#moves++;
+    // Calls in doubt its run makes again: kept (a loss lists them) until that run journals them.
     for (const callId of again) {
       const call = this.calls.get(callId);
-      if (call !== undefined && call.state === 'served' && call.outcome === 'pending') call.state = 'made';
+      if (call !== undefined && call.state === 'served' && call.outcome === 'pending') call.remade = true;
     }
     this.calls.dropMade();
+    if (settle !== undefined) this.settleTo(settle);
+  }
+
+  /** The cell runs on a new host: answers that came meanwhile go there now, later ones as they come. */
+  settleTo(settle: (callId: string, answer: CallOutcome) => void): void {
     this.settle = settle;
     for (const call of this.calls)
       if (call.state === 'answered' && call.answer !== undefined) settle(call.callId, call.answer);

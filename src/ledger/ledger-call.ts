@@ -41,6 +41,11 @@ export interface LedgerCall {
    * it waits for no decision any more.
    */
   decided: true | undefined;
+  /**
+   * In doubt after a recovery, its tool idempotent: the cell's run makes it again (InDoubtPlan),
+   * and journals it anew; until then a move leaves it out of the replayed journal too.
+   */
+  remade: true | undefined;
 }
 
 /** The delegate got the call, its outcome is not known, and it pauses nothing (yet): in doubt after a recovery. */
@@ -128,6 +133,7 @@ export class CallRecord {
       pauses: undefined,
       inDoubt: undefined,
       decided: undefined,
+      remade: undefined,
     };
     this.#calls.push(call);
     this.#byId.set(call.callId, call);

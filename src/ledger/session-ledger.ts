@@ -245,11 +245,20 @@ export class SessionLedger {
    * The cell runs again on a new host (or after a recovery): `settle` takes the outcomes it waits
    * for; `again`: calls in doubt its run makes again (InDoubtPlan).
    */
-  replaying(cellId: CellId, settle: (callId: string, answer: CallOutcome) => void, again: string[] = []): void {
+  replaying(
+    cellId: CellId,
+    settle: ((callId: string, answer: CallOutcome) => void) | undefined,
+    again: string[] = [],
+  ): void {
     const ledger = this.#cells.get(cellId);
     if (ledger === undefined) return;
     this.#record(again.length === 0 ? { t: 'replayed', cellId } : { t: 'replayed', cellId, again });
     ledger.replaying(settle, again);
+  }
+
+  /** The cell runs on its new host (replaying went first): `settle` takes the outcomes it waits for. */
+  settleTo(cellId: CellId, settle: (callId: string, answer: CallOutcome) => void): void {
+    this.#cells.get(cellId)?.settleTo(settle);
   }
 
   /** From now on, what the ledger learns is written to `log` too (a session with a store, SPEC §16). */

@@ -37,24 +37,34 @@ export interface AdoptionOptions {
   keys: readonly string[] | undefined;
   leaseMs: number;
   logger: Logger;
+  /** How long to wait for leases that end meanwhile (0: adopt only those ended now). */
+  waitMs?: number | undefined;
 }
 
 /** A session's records or row this codecell cannot take: it is skipped and reported (its key, why). */
 export class Unreadable extends Error {}
 
 /** Checks recover's own arguments (ERR_INVALID_REQUEST saying which is wrong). */
-export function checkRecoverArgs(delegateFor: unknown, keys: unknown): void {
+export function checkRecoverArgs(delegateFor: unknown, keys: unknown, waitMs?: unknown): void {
   if (typeof delegateFor !== 'function')
     throw new CodeCellError('ERR_INVALID_REQUEST', 'delegateFor must be a function (info) => delegate | undefined');
   if (keys !== undefined && (!Array.isArray(keys) || !keys.every((key) => typeof key === 'string')))
     throw new CodeCellError('ERR_INVALID_REQUEST', 'options.keys must be an array of session keys');
+  if (
+    waitMs !== undefined &&
+    (!Number.isSafeInteger(waitMs) || (waitMs as number) < 0 || (waitMs as number) > 86_400_000)
+  )
+    throw new CodeCellError('ERR_INVALID_REQUEST', 'options.waitMs must be an integer from 0 to 86400000');
 }
 
 /**
  * Adopts each of the store's sessions whose lease ran out (of `keys`, when given) that
- * `delegateFor` takes, and makes it live with `place`. When the store fails (a restart, a dropped
- * connection), those recovered already live here, under leases this process holds: they are
- * handed out, never left undriven, and the rest wait for a later recovery.
+ * `delegateFor` takes, and makes it live with `place`. With `waitMs`, leases that end within it are
+ * waited for and adopted as they end (a process restarted quickly finds its predecessor's sessions
+ * still leased); a lease renewed meanwhile has a live owner, and is not waited for further. When
+ * the store fails (a restart, a dropped connection), those recovered already live here, under
+ * leases this process holds: they are handed out, never left undriven, and the rest wait for a
+ * later recovery.
  */
 export async function recoverEach<S>(
   store: CodeCellStore,
@@ -64,29 +74,49 @@ export async function recoverEach<S>(
 ): Promise<S[]> {
   const { keys, logger } = options;
   const recovered: S[] = [];
-  const sessions = await store.sessions();
-  // Leases run out by the store's clock (the agents' need not agree); the store decides at adopt.
-  const now = (await store.now?.()) ?? Date.now();
-  for (const info of sessions) {
-    if (keys !== undefined && !keys.includes(info.key)) continue;
-    // Its owner holds it, or this process drives it still (its lease ran out unrenewed).
-    if (info.leaseExpiresAt > now || heldHere(store, info.key)) continue;
-    try {
-      const session = await adoptOne(store, info, delegateFor, options.leaseMs, place);
-      if (session !== undefined) recovered.push(session);
-    } catch (error) {
-      if (error instanceof Unreadable || error instanceof BrokeBound) {
-        logger.warn(`codecell: session ${info.key} was not recovered: ${error.message}`);
+  const until = performance.now() + (options.waitMs ?? 0);
+  /** Keys looked at (adopted, left, refused): not again. */
+  const done = new Set<string>();
+  /** Leases waited for, by the expiry seen: one that moves later was renewed (its owner lives). */
+  const waited = new Map<string, number>();
+  for (;;) {
+    const sessions = await store.sessions();
+    // Leases run out by the store's clock (the agents' need not agree); the store decides at adopt.
+    const now = (await store.now?.()) ?? Date.now();
+    const left = until - performance.now();
+    let nextEnd = Infinity;
+    for (const info of sessions) {
+      const { key, leaseExpiresAt } = info;
+      if (done.has(key) || (keys !== undefined && !keys.includes(key)) || heldHere(store, key)) continue;
+      if (leaseExpiresAt > now) {
+        // Its owner holds it: waited for while it may end within the wait, until it is renewed.
+        const seen = waited.get(key);
+        if ((seen !== undefined && leaseExpiresAt > seen) || leaseExpiresAt - now > left) done.add(key);
+        else {
+          waited.set(key, leaseExpiresAt);
+          nextEnd = Math.min(nextEnd, leaseExpiresAt - now);
+        }
         continue;
       }
-      if (recovered.length === 0) throw error;
-      logger.warn(
-        `codecell: recovering session ${info.key} failed, and those after it wait for a later recovery: ${messageOf(error)}`,
-      );
-      break;
+      done.add(key);
+      try {
+        const session = await adoptOne(store, info, delegateFor, options.leaseMs, place);
+        if (session !== undefined) recovered.push(session);
+      } catch (error) {
+        if (error instanceof Unreadable || error instanceof BrokeBound) {
+          logger.warn(`codecell: session ${key} was not recovered: ${error.message}`);
+          continue;
+        }
+        if (recovered.length === 0) throw error;
+        logger.warn(
+          `codecell: recovering session ${key} failed, and those after it wait for a later recovery: ${messageOf(error)}`,
+        );
+        return recovered;
+      }
     }
+    if (nextEnd === Infinity || performance.now() >= until) return recovered;
+    await new Promise((resolve) => setTimeout(resolve, Math.min(nextEnd + 5, until - performance.now())));
   }
-  return recovered;
 }
 
 /** Adopts one session and makes it live (undefined: left to its owner, or by `delegateFor`). */

@@ -36,8 +36,8 @@ export async function recoverSessions<S>(
   options: RecoverOptions | undefined,
   adopt: Adopt<S>,
 ): Promise<S[]> {
-  checkRecoverArgs(delegateFor, options?.keys);
-  const given = { keys: options?.keys, leaseMs: options?.leaseMs ?? DEFAULT_LEASE_MS };
+  checkRecoverArgs(delegateFor, options?.keys, options?.waitMs);
+  const given = { keys: options?.keys, leaseMs: options?.leaseMs ?? DEFAULT_LEASE_MS, waitMs: options?.waitMs };
   return recoverEach(store, delegateFor, { ...given, logger: options?.logger ?? consoleLogger }, async (adoption) => {
     const { read, lease, delegate } = adoption;
     let adopted: Adopted<S>;
@@ -86,4 +86,11 @@ async function runAgain<S>(read: ReadLog, adopted: Adopted<S>): Promise<void> {
 export interface RecoverOptions extends Omit<SessionRuntimeOptions, 'store' | 'key' | 'metadata' | 'tools' | 'limits'> {
   /** Only these sessions (default: every one whose lease ran out). */
   keys?: string[];
+  /**
+   * Also waits up to this long for leases that end meanwhile, adopting each as it ends (a process
+   * restarted at once finds its predecessor's still leased); one renewed meanwhile has a live
+   * owner and is not waited for. Default 0: only those ended now. `store.sessions()` says when
+   * each lease ends (`leaseExpiresAt`, by the store's clock).
+   */
+  waitMs?: number;
 }

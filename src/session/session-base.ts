@@ -14,6 +14,7 @@ import type {
   ExecuteRequest,
   HandOffStream,
   ObserveMode,
+  OpenCell,
   PendingEvent,
   SessionEventsOptions,
   SessionStreamEvent,
@@ -35,6 +36,7 @@ export abstract class SessionBase implements CodeCellSession {
   abstract beginObserve(cellId: CellId, mode: ObserveMode, signal?: AbortSignal): Promise<PendingEvent>;
   abstract terminate(cellId: CellId): Promise<CellEvent>;
   abstract resumeCell(cellId: CellId, answer: CellAnswer, observe?: ObserveMode): Promise<CellEvent>;
+  abstract cells(): OpenCell[];
   /** The shutdown itself; shutdown() calls it once. */
   protected abstract shutdownOnce(): Promise<void>;
   /** A stream of every cell's events, from now on or after `after` (checked; see events()). */

@@ -6,7 +6,7 @@
 import type { Cell } from '../cell/cell.js';
 import { messageOf } from '../errors.js';
 import type { Deadline } from '../cell/deadline.js';
-import type { CellId, Logger } from '../types.js';
+import type { CellId, Logger, OpenCell } from '../types.js';
 
 /** How many committed, unread terminal events a session keeps (older ones are dropped). */
 export const MAX_UNREAD_TERMINALS = 64;
@@ -83,6 +83,20 @@ export class SessionCells {
 
   #drainedIfNone(): void {
     if (this.#live.size === 0) for (const resolve of this.#drained.splice(0)) resolve();
+  }
+
+  /** The cells the session still has, oldest first (session.cells()). */
+  get open(): OpenCell[] {
+    const listed: OpenCell[] = [];
+    for (const cell of this.#live.values()) listed.push({ cellId: cell.id, state: 'running' });
+    for (const cell of this.#interrupted.values()) {
+      const paused = cell.pausedEvent;
+      if (paused === undefined) continue;
+      const { items: _, ...event } = paused;
+      listed.push({ cellId: cell.id, state: 'paused', paused: event });
+    }
+    for (const cell of this.#unread.values()) if (cell.isOpen) listed.push({ cellId: cell.id, state: 'ended' });
+    return listed.sort((a, b) => Number(a.cellId) - Number(b.cellId));
   }
 
   /** The cell an observe, terminate or events call may address. */

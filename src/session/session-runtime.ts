@@ -46,6 +46,7 @@ import type {
   HandOffStream,
   Logger,
   ObserveMode,
+  OpenCell,
   PendingEvent,
   SessionCellEvent,
   SessionRuntimeDelegate,
@@ -350,6 +351,10 @@ export const SessionRuntime: SessionRuntimeConstructor = class SessionRuntime ex
     const span = startSpan('codecell.cell', { 'codecell.cell.id': cellId, 'codecell.cell.resumed': true }, parent);
     cell.resume(await this.#gate.resumed(cell, span), outcome, span);
     return this.#whenDurable(cell.id, cell.observe(mode));
+  }
+
+  cells(): OpenCell[] {
+    return this.#cells.open;
   }
 
   protected cellEvents(cellId: CellId, options: EventsOptions): HandOffStream<CellStreamEvent> {

@@ -71,7 +71,11 @@ class CheckedStore implements CodeCellStore {
     const k = check.key(key);
     const args = [check.owner(owner), check.leaseMs(leaseMs), check.metadata(metadata)] as const;
     const lease = await this.#open().create(k, ...args);
-    if (lease === undefined) throw invalidRequest(`session ${k} is in the store already`);
+    if (lease === undefined)
+      throw invalidRequest(
+        `session ${k} is in the store already: if its owner is gone, SessionRuntime.recover (or a ` +
+          `HostClient's recover) adopts it once its lease ends`,
+      );
     return lease;
   }
 
