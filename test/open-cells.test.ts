@@ -22,7 +22,8 @@ for (const kind of bothKinds)
       await session.execute({ source: 'await tools.slow({})' }, { kind: 'yieldAfter', ms: 0 });
       const paused = await session.execute({ source: 'await tools.approve({ what: "deploy" })' }, LONG_WAIT);
       assert.equal((await paused.initialEvent).kind, 'interrupted');
-      await session.execute({ source: 'text("done")' }, { kind: 'yieldAfter', ms: 0 });
+      const third = await session.execute({ source: 'text("done")' }, { kind: 'yieldAfter', ms: 0 });
+      await third.initialEvent;
       // The third ends with nobody observing: its end waits.
       await waitFor(() => session.cells().some((cell) => cell.state === 'ended'));
       assert.deepEqual(session.cells(), [
