@@ -62,6 +62,10 @@ function describeEvent(event: CellStreamEvent): string | undefined {
       return `[${event.dropped} event(s) dropped]`;
     case 'replayed':
       return `[its host ${event.from} was lost: it runs on from its journal on ${event.to}]`;
+    case 'paused':
+      return `[paused at ${event.event.callId} ${event.event.tool.name}: ${JSON.stringify(event.event.payload)}]`;
+    case 'resumed':
+      return `[resumed: ${event.callId} has its outcome]`;
     case 'closed':
       return undefined;
   }
