@@ -19,6 +19,7 @@ import {
 } from '../src/index.js';
 import { startPostgres } from '../test/postgres-server.js';
 import { storeBounds } from './store-bounds.js';
+import { storeFleet } from './store-fleet.js';
 import {
   check,
   percentile,
@@ -220,12 +221,16 @@ export async function stores(quick: boolean): Promise<ResultRow[]> {
   return rows;
 }
 
-// `npm run bench:stores [-- --quick]`: this benchmark alone, and one open cell's bounds (store-bounds.ts;
-// `-- --bounds` alone), their rows printed, not written.
+// `npm run bench:stores [-- --quick]`: this benchmark alone, one open cell's bounds (store-bounds.ts;
+// `-- --bounds` alone) and an agent holding many sessions (store-fleet.ts; `-- --fleet` alone),
+// their rows printed, not written.
+const only = process.argv.find((arg) => arg === '--bounds' || arg === '--fleet');
+const quickly = process.argv.includes('--quick');
 if (process.argv[1] === fileURLToPath(import.meta.url))
   for (const row of [
-    ...(process.argv.includes('--bounds') ? [] : await stores(process.argv.includes('--quick'))),
-    ...(await storeBounds(process.argv.includes('--quick'))),
+    ...(only === undefined ? await stores(quickly) : []),
+    ...(only === undefined || only === '--bounds' ? await storeBounds(quickly) : []),
+    ...(only === undefined || only === '--fleet' ? await storeFleet(quickly) : []),
   ])
     console.log(
       `${row.name}: median ${row.median} ${row.unit}${row.ratio === undefined ? '' : `  ratio ${row.ratio}`}`,

@@ -73,7 +73,12 @@ class SqliteBackend implements StoreBackend {
         'INSERT INTO codecell_sessions (key, owner, epoch, lease_expires_at, metadata) VALUES (?, ?, ?, ?, ?)',
       ),
       lease: db.prepare('UPDATE codecell_sessions SET owner = ?, epoch = ?, lease_expires_at = ? WHERE key = ?'),
-      renew: db.prepare('UPDATE codecell_sessions SET lease_expires_at = ? WHERE key = ? AND epoch = ? AND owner = ?'),
+      // Every lease of one owner in one statement: the keys and epochs as one JSON array, the keys renewed returned.
+      renew: db.prepare(
+        `UPDATE codecell_sessions SET lease_expires_at = ?
+         FROM (SELECT value ->> 0 AS k, value ->> 1 AS e FROM json_each(?)) AS l
+         WHERE key = l.k AND epoch = l.e AND owner = ? RETURNING key`,
+      ),
       insertRecord: db.prepare('INSERT INTO codecell_records (key, seq, record) VALUES (?, ?, ?)'),
       lastSeq: db.prepare('SELECT coalesce(max(seq), 0) AS seq FROM codecell_records WHERE key = ?'),
       summary: db.prepare('UPDATE codecell_sessions SET open_cells = ?, paused_cells = ? WHERE key = ?'),
@@ -118,9 +123,11 @@ class SqliteBackend implements StoreBackend {
   renew(owner: string, leases: readonly { key: string; epoch: number }[], leaseMs: number): Promise<string[]> {
     return this.#write(() => {
       const expiresAt = Date.now() + leaseMs;
-      return leases
-        .filter(({ key, epoch }) => Number(this.#sql.renew.run(expiresAt, key, epoch, owner).changes) === 0)
-        .map(({ key }) => key);
+      const pairs = JSON.stringify(leases.map(({ key, epoch }) => [key, epoch]));
+      const renewed = new Set(
+        (this.#sql.renew.all(expiresAt, pairs, owner) as { key: string }[]).map((row) => row.key),
+      );
+      return leases.filter(({ key }) => !renewed.has(key)).map(({ key }) => key);
     });
   }
 
