@@ -78,6 +78,47 @@ export function crashPromises(kind: CrashStore): void {
         const ends = told.filter((event) => event.type === 'closed' && event.cellId === '4');
         assert.ok(ends.length <= 1, JSON.stringify(ends));
       });
+
+      test('a decline that was durable stands: not asked again, an approval after makes nothing', async (t) => {
+        const where = kind.where(t);
+        const out = await crashAgent(t, where, '--decline', '--slow', ...(remote ? ['--remote'] : []));
+        assert.equal(out, 'READY interrupted');
+
+        const store = kind.open(t, where);
+        const delegate = new RecordingDelegate({ lookup: () => ({ n: -1 }), charge: hang, rate: () => 2 });
+        let recover: () => Promise<CodeCellSession[]>;
+        if (remote) {
+          const client = await HostClient.spawn({ store, leaseMs: 500, processes: 1, logger: capturingLogger() });
+          t.after(() => client.close());
+          recover = () => client.recover(() => delegate);
+        } else recover = () => SessionRuntime.recover(store, () => delegate, { logger: capturingLogger() });
+        const [session] = await untilRecovered(recover);
+        assert.ok(session !== undefined, 'recovered');
+        t.after(() => session.shutdown());
+
+        const told: SessionStreamEvent[] = [];
+        const following = (async () => {
+          for await (const event of session.events({ after: 0 })) told.push(event);
+        })();
+
+        // The cell is not paused for the approval again: an approval now is refused, and makes nothing.
+        assert.notEqual(session.cells().find((cell) => cell.cellId === '3')?.state, 'paused');
+        await assert.rejects(session.resumeCell('3', { approved: true }, LONG_WAIT), {
+          code: /^ERR_(MISSING_CELL|INVALID_REQUEST)$/,
+        });
+        // It takes the decline the person gave (it may have ended before the crash, unread).
+        const end = await session.observe('3', LONG_WAIT);
+        assert.equal(end.kind, 'completed');
+        assert.match(end.kind === 'completed' ? (end.error ?? '') : '', /a person declined this call/);
+        assert.deepEqual(
+          delegate.calls.filter((call) => call.tool.name === 'approve'),
+          [],
+        );
+        await session.shutdown();
+        await following.catch(() => {});
+        const again = told.filter((event) => event.type === 'paused' && event.cellId === '3');
+        assert.ok(again.length <= 1, `paused for the approval again: ${JSON.stringify(told)}`);
+      });
     });
   }
 }

@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { HostBrokeBound } from '../host/client/host-journal-shapes.js';
-import { MAX_CELL_MOVES, SessionLedger, StoredHistory } from '../src/internal.js';
+import { MAX_CELL_MOVES, readLog, SessionLedger, StoredHistory } from '../src/internal.js';
 import type { NestedToolCall, ReplayableCell, ReplayStart } from '../src/index.js';
 
 const FIGURES = { journalMaxBytes: 4096, maxSourceBytes: 1024, maxStoredBytes: 100 };
@@ -344,4 +344,38 @@ test('a call in doubt made again by its run: kept for a loss until that run jour
       .toolCalls.map((listed) => [listed.callId, listed.outcome]),
     [['tool-1', 'returned']],
   );
+});
+
+test('a paused call whose answer was written (a decline) pauses the cell nowhere again, read back or moved', () => {
+  const ledger = withCell();
+  ledger.journaled('1', undefined, { calls: [journaled(1)], outputs: 0, notifications: 0 });
+  ledger.served(call('1', 1));
+  ledger.interrupted('1', 'tool-1', '{"ask":"deploy?"}');
+  const paused = { kind: 'interrupted', cellId: '1', callId: 'tool-1', tool: { name: 'save' }, input: { n: 1 } };
+  ledger.observed('1', { ...paused, payload: { ask: 'deploy?' }, items: [] } as never);
+  ledger.answered('1', 'tool-1', { error: 'tools.save was not run: a person declined this call' }, 50);
+  // A recovery reads it back: the cell runs again and takes the decline — no pause is queued for it.
+  ledger.cell('1')?.readBack();
+  const cell = ledger.replayable('1') as ReplayableCell;
+  assert.equal(cell.paused, undefined);
+  assert.equal(cell.queued, undefined);
+  assert.deepEqual(cell.outstanding, ['tool-1']);
+  const sent: string[] = [];
+  ledger.cell('1')?.replaying((callId, answer) => sent.push(`${callId} ${JSON.stringify(answer)}`));
+  assert.deepEqual(sent, ['tool-1 {"error":"tools.save was not run: a person declined this call"}']);
+});
+
+test('a journal part of a cell whose end was read: not written, and a log holding one (compacted) still reads', () => {
+  const written: string[] = [];
+  const ledger = withCell();
+  const log = async (text: string): Promise<void> => void written.push(text);
+  ledger.logTo({ write: log, later: log });
+  ledger.drop('1');
+  ledger.journaled('1', undefined, { outputs: 1, notifications: 0 });
+  assert.equal(ledger.cell('1'), undefined);
+  const session = '{"t":"session","options":{"tools":[],"key":"s"}}';
+  // What an older codecell wrote after a compaction dropped the cell's earlier records.
+  const read = readLog([session, '{"t":"journal","cellId":"5","update":{"outputs":1,"notifications":0}}']);
+  assert.deepEqual([read.ledger.cellIds, read.ledger.restore().nextCellId], [[], 6]);
+  assert.deepEqual(written, ['{"t":"end","cellId":"1"}'], 'its end, and no part after it');
 });

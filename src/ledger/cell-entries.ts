@@ -147,13 +147,18 @@ export abstract class CellEntries {
 
   /** A call made on a person's decision waits for no decision: a pause it asked for is settled. */
   #decided(call: LedgerCall): void {
+    this.#unpaused(call);
+    call.decided = true;
+  }
+
+  /** The call asks to pause the cell no more (decided, or answered): wherever the cell runs again. */
+  #unpaused(call: LedgerCall): void {
     if (call.pauses !== undefined) {
       call.answerBytes -= call.pauses.length;
       this.#answerBytes -= call.pauses.length;
     }
     call.pauses = undefined;
     call.inDoubt = undefined;
-    call.decided = true;
   }
 
   /** The delegate returned or threw (a CellInterrupt leaves the call pending: it is answered later). */
@@ -170,6 +175,8 @@ export abstract class CellEntries {
     const call = this.calls.get(callId);
     if (call === undefined || call.state === 'delivered') return;
     call.state = 'answered';
+    // Its answer stands (a person's decline, a call in doubt settled): a run elsewhere takes it, never pausing again.
+    this.#unpaused(call);
     if (this.journal.kept) {
       call.answer = answer;
       call.resultText = resultText;

@@ -123,6 +123,8 @@ function apply(ledger: SessionLedger, record: LogRecord, index: number, limits: 
     case 'notified':
       return ledger.notified(record.cellId);
     case 'journal':
+      // A part of a cell whose earlier records a compaction dropped (its end was read): nothing to keep.
+      if (record.start === undefined && ledger.cell(record.cellId) === undefined) return ledger.cellSeen(record.cellId);
       if (record.start !== undefined) ledger.admitted(record.cellId, record.start.limits);
       ledger.journaled(record.cellId, record.start, record.update);
       if (record.update?.notifications !== undefined)

@@ -162,6 +162,10 @@ export class SessionLedger {
 
   /** cell/journal (or a delegate call's `journal`): what the cell runs, or what it consumed since. */
   journaled(cellId: CellId, start: PartStart | undefined, update: PartUpdate | undefined): void {
+    const ledger = this.#cells.get(cellId) ?? this.#expected(cellId);
+    // A cell whose end this client has read: nothing is kept of it, nor written (its records may
+    // be compacted away already: a part of it alone would name a cell the log never admitted).
+    if (ledger === undefined) return;
     // Nothing waits on it but what comes after it in the log: it goes with the next write.
     if (this.#log !== undefined)
       this.#record(
@@ -173,8 +177,6 @@ export class SessionLedger {
         },
         true,
       );
-    const ledger = this.#cells.get(cellId) ?? this.#expected(cellId);
-    if (ledger === undefined) return; // a cell whose end this client has read: nothing is kept of it
     if (start !== undefined) {
       // Field by field: a host's other fields are not kept (the start goes to the next host as it is).
       // By reference: without its tools or limits, the cell runs the session's.
