@@ -40,6 +40,44 @@ const recordsOf = async (store: CodeCellStore, key: string): Promise<{ t: string
 
 for (const kind of stores) {
   describe(`${kind.name}: a session kept in a store`, { timeout: 60_000 }, () => {
+    test("a session left before its first record is removed; one with only its options keeps its key's ids", async (t) => {
+      const store = kind.open(t);
+      t.after(() => store.close());
+      const other = elsewhere(store);
+      // An agent stopped between creating a session and writing anything of it.
+      await other.create('blank', 'gone', 1, null);
+      // Another, in its key's second lifetime (the first ended at cell 11), wrote only its options.
+      await other.create('ids', 'gone', 60_000, null);
+      await other.remove('ids', 1, 12);
+      const lease = await other.create('ids', 'gone', 1, null);
+      await other.append('ids', lease.epoch, ['{"t":"session","options":{"tools":[{"name":"lookup"}],"key":"ids"}}']);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+
+      const delegate = new RecordingDelegate({ lookup: () => 1 });
+      const logger = capturingLogger();
+      const recovered = await SessionRuntime.recover(store, () => delegate, { logger });
+      for (const session of recovered) t.after(() => session.shutdown());
+      assert.deepEqual(
+        recovered.map((session) => session.key),
+        ['ids'],
+      );
+      const cell = await (recovered[0] as SessionRuntime).execute({ source: 'text(String(await tools.lookup({})))' });
+      assert.equal(cell.cellId, '12');
+      assert.equal((await cell.initialEvent).kind, 'completed');
+      assert.deepEqual(
+        delegate.calls.map((call) => call.idempotencyKey),
+        ['ids:12:tool-1'],
+      );
+      // The blank one is gone, its key free again; a recovery says so.
+      assert.equal(await store.records('blank'), undefined);
+      assert.deepEqual(logger.warnings, [
+        'codecell: session blank was not recovered: its creator stopped before writing anything of it: removed, its key is free again',
+      ]);
+      const again = new SessionRuntime(delegate, { store, key: 'blank', tools: TOOLS, logger });
+      t.after(() => again.shutdown());
+      assert.equal((await again.execute({ source: 'text("x")' })).cellId, '1');
+    });
+
     test('a call is started in the store before its delegate runs, answered there before the cell goes on', async (t) => {
       const store = kind.open(t);
       t.after(() => store.close());

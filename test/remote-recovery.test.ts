@@ -98,6 +98,35 @@ describe('HostClient with a store', { timeout: 90_000 }, () => {
     });
   });
 
+  test("a session with only its options written goes on from its key's cell ids; one with nothing is removed", async (t) => {
+    const store = sqliteStore({ path: join(tempFolder(t, 'codecell-remote-'), 's.db') });
+    t.after(() => store.close());
+    await store.create('blank', 'gone', 1, null);
+    await store.create('ids', 'gone', 60_000, null);
+    await store.remove('ids', 1, 12);
+    const lease = await store.create('ids', 'gone', 1, null);
+    await store.append('ids', lease.epoch, ['{"t":"session","options":{"tools":[{"name":"lookup"}],"key":"ids"}}']);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    const logger = capturingLogger();
+    const client = await HostClient.spawn({ store, processes: 1, logger });
+    t.after(() => client.close());
+    const delegate = new RecordingDelegate({ lookup: () => 1 });
+    const recovered = await client.recover(() => delegate);
+    assert.deepEqual(
+      recovered.map((session) => session.key),
+      ['ids'],
+    );
+    const cell = await (recovered[0] as RemoteSession).execute({ source: 'text(String(await tools.lookup({})))' });
+    assert.equal(cell.cellId, '12');
+    assert.equal((await cell.initialEvent).kind, 'completed');
+    assert.deepEqual(
+      delegate.calls.map((call) => call.idempotencyKey),
+      ['ids:12:tool-1'],
+    );
+    assert.equal(await store.records('blank'), undefined);
+    assert.match(logger.warnings.join('\n'), /session blank was not recovered: its creator stopped before writing/);
+  });
+
   test('a client closed with its sessions open leaves them to a recovery (a deploy)', async (t) => {
     const store = sqliteStore({ path: join(tempFolder(t, 'codecell-remote-'), 'deploy.db') });
     t.after(() => store.close());

@@ -152,9 +152,27 @@ export function storeContract(kind: StoreKind): void {
         (await store.sessions()).map((info) => info.metadata),
         [{ n: 2 }],
       );
-      // Its next cell id is kept once: created a third time, it goes on from what that one said.
+      // Created a third time, it goes on from what that one said.
       await store.remove('again', 2, 9);
       assert.deepEqual([(await store.create('again', 'agent-c', 60_000, null)).nextCellId], [9]);
+    });
+
+    test('a key whose session ended: an adopter of its next one is told the id too; ids never go back', async (t) => {
+      const { store } = kind.open(t);
+      await store.create('ids', 'agent-a', 60_000, null);
+      await store.remove('ids', 1, 12);
+      // Its creator wrote nothing (stopped at once): whoever adopts it must not begin again at cell 1.
+      await store.create('ids', 'agent-b', 1, null);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      const adopted = await store.adopt('ids', 'agent-c', 60_000);
+      assert.deepEqual([adopted?.epoch, adopted?.nextCellId], [3, 12]);
+      // Removed saying a lower id (it made no cell), the key keeps the higher one.
+      await store.remove('ids', 3, 1);
+      assert.deepEqual([(await store.create('ids', 'agent-d', 60_000, null)).nextCellId], [12]);
+      // A key that never ended: nothing to say.
+      await store.create('fresh', 'agent-a', 1, null);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      assert.equal((await store.adopt('fresh', 'agent-b', 60_000))?.nextCellId, undefined);
     });
 
     test('bad arguments are refused with what is wrong; a closed store says so', async (t) => {

@@ -130,6 +130,7 @@ async function adoptOne<S>(
   if (info.unreadable !== undefined) throw new Unreadable(info.unreadable);
   const texts = await store.records(info.key);
   if (texts === undefined) return undefined;
+  if (texts.length === 0) return void (await removeUnwritten(store, info.key, leaseMs));
   const { options } = readBack(texts);
   const found = await delegateFor({ key: info.key, tools: options.tools ?? [], metadata: info.metadata });
   if (found === undefined) return undefined;
@@ -141,11 +142,27 @@ async function adoptOne<S>(
     // Read again under the new epoch: the former owner can write nothing after it.
     read = readBack((await store.records(info.key)) ?? []);
     if (!(await stillHeld(store, lease, leaseMs))) return undefined;
+    // Ids go on after the key's earlier session's, though this one wrote no cell yet.
+    if (lease.nextCellId !== undefined) read.ledger.cellSeen(String(lease.nextCellId - 1));
   } catch (error) {
     await release(store, lease);
     throw error;
   }
   return place({ read, lease, delegate });
+}
+
+/**
+ * A session whose creator stopped before writing its first record (its options): nothing of it
+ * was ever acknowledged — no cell was admitted — so it is removed, its key free again (ids going
+ * on after any it had). Its creator, if it wakes, finds it gone.
+ */
+async function removeUnwritten(store: CodeCellStore, key: string, leaseMs: number): Promise<void> {
+  const lease = await store.adopt(key, PROCESS_OWNER, leaseMs);
+  if (lease === undefined) return;
+  // Read under the new epoch: its creator can write nothing more.
+  if ((await store.records(key))?.length !== 0) return release(store, lease);
+  await store.remove(key, lease.epoch, lease.nextCellId ?? 1);
+  throw new Unreadable('its creator stopped before writing anything of it: removed, its key is free again');
 }
 
 /** The session's records as this codecell reads them; Unreadable saying why when it cannot. */

@@ -23,7 +23,6 @@ class MemoryBackend implements StoreBackend {
     if (this.#rows.has(key)) return undefined;
     const expiresAt = Date.now() + leaseMs;
     const retired = this.#retired.get(key);
-    this.#retired.delete(key);
     const epoch = (retired?.epoch ?? 0) + 1;
     this.#rows.set(key, {
       owner,
@@ -46,7 +45,9 @@ class MemoryBackend implements StoreBackend {
     const now = Date.now();
     if (row === undefined || row.expiresAt > now) return undefined;
     Object.assign(row, { owner, epoch: row.epoch + 1, expiresAt: now + leaseMs });
-    return { key, owner, epoch: row.epoch, expiresAt: row.expiresAt };
+    const lease = { key, owner, epoch: row.epoch, expiresAt: row.expiresAt };
+    const retired = this.#retired.get(key);
+    return retired === undefined ? lease : { ...lease, nextCellId: retired.nextCellId };
   }
 
   renew(owner: string, leases: readonly { key: string; epoch: number }[], leaseMs: number): string[] {
@@ -90,7 +91,9 @@ class MemoryBackend implements StoreBackend {
   remove(key: string, epoch: number, nextCellId: number): void {
     this.#row(key, epoch);
     this.#rows.delete(key);
-    this.#retired.set(key, { epoch, nextCellId });
+    // Ids never go back: its key's earlier lifetime may have ended after more cells than this one had.
+    const before = this.#retired.get(key)?.nextCellId ?? 1;
+    this.#retired.set(key, { epoch, nextCellId: Math.max(before, nextCellId) });
   }
 
   close(): void {}

@@ -103,7 +103,8 @@ class PostgresBackend implements StoreBackend {
   async create(key: string, owner: string, leaseMs: number, metadata: string | null): Promise<StoreLease | undefined> {
     await this.#schema();
     let lease: StoreLease | undefined;
-    // One transaction: a key whose session ended goes on from its last epoch and cell id, once.
+    // One transaction: a key whose session ended goes on from its last epoch and cell id (the
+    // retired row stays: an adopter of the new session needs the id too, if it wrote none).
     await inTransaction(this.#pool, async (query) => {
       const { rows: retired } = await query(
         'SELECT epoch, next_cell_id FROM codecell_retired WHERE key = $1 FOR UPDATE',
@@ -119,9 +120,7 @@ class PostgresBackend implements StoreBackend {
       const row = rows[0];
       if (row === undefined) return;
       lease = { key, owner, epoch, expiresAt: Number(row.lease_expires_at) };
-      if (last === undefined) return;
-      lease.nextCellId = Number(last.next_cell_id);
-      await query('DELETE FROM codecell_retired WHERE key = $1', [key]);
+      if (last !== undefined) lease.nextCellId = Number(last.next_cell_id);
     });
     return lease;
   }
@@ -129,13 +128,15 @@ class PostgresBackend implements StoreBackend {
   async adopt(key: string, owner: string, leaseMs: number): Promise<StoreLease | undefined> {
     const { rows } = await this.#query(
       `UPDATE codecell_sessions SET owner = $2, epoch = epoch + 1, lease_expires_at = ${NOW} + $3
-       WHERE key = $1 AND lease_expires_at <= ${NOW} RETURNING epoch, lease_expires_at`,
+       WHERE key = $1 AND lease_expires_at <= ${NOW} RETURNING epoch, lease_expires_at,
+       (SELECT next_cell_id FROM codecell_retired AS r WHERE r.key = $1) AS next_cell_id`,
       [key, owner, leaseMs],
     );
     const row = rows[0];
-    return row === undefined
-      ? undefined
-      : { key, owner, epoch: Number(row.epoch), expiresAt: Number(row.lease_expires_at) };
+    if (row === undefined) return undefined;
+    const lease: StoreLease = { key, owner, epoch: Number(row.epoch), expiresAt: Number(row.lease_expires_at) };
+    if (row.next_cell_id !== null) lease.nextCellId = Number(row.next_cell_id);
+    return lease;
   }
 
   async renew(owner: string, leases: readonly { key: string; epoch: number }[], leaseMs: number): Promise<string[]> {
@@ -200,7 +201,8 @@ class PostgresBackend implements StoreBackend {
       await query('DELETE FROM codecell_sessions WHERE key = $1', [key]);
       await query(
         `INSERT INTO codecell_retired (key, epoch, next_cell_id) VALUES ($1, $2, $3)
-         ON CONFLICT (key) DO UPDATE SET epoch = excluded.epoch, next_cell_id = excluded.next_cell_id`,
+         ON CONFLICT (key) DO UPDATE SET epoch = excluded.epoch,
+         next_cell_id = greatest(codecell_retired.next_cell_id, excluded.next_cell_id)`,
         [key, epoch, nextCellId],
       );
     });

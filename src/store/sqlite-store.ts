@@ -40,8 +40,7 @@ type Statements = Record<
   | 'clear'
   | 'removeSession'
   | 'retired'
-  | 'retire'
-  | 'unretire',
+  | 'retire',
   StatementSync
 >;
 
@@ -89,8 +88,11 @@ class SqliteBackend implements StoreBackend {
       clear: db.prepare('DELETE FROM codecell_records WHERE key = ?'),
       removeSession: db.prepare('DELETE FROM codecell_sessions WHERE key = ?'),
       retired: db.prepare('SELECT epoch, next_cell_id FROM codecell_retired WHERE key = ?'),
-      retire: db.prepare('INSERT OR REPLACE INTO codecell_retired (key, epoch, next_cell_id) VALUES (?, ?, ?)'),
-      unretire: db.prepare('DELETE FROM codecell_retired WHERE key = ?'),
+      // Ids never go back (a key's earlier lifetime may have had more cells than its last one).
+      retire: db.prepare(
+        `INSERT INTO codecell_retired (key, epoch, next_cell_id) VALUES (?, ?, ?) ON CONFLICT (key)
+         DO UPDATE SET epoch = excluded.epoch, next_cell_id = max(next_cell_id, excluded.next_cell_id)`,
+      ),
     };
   }
 
@@ -98,10 +100,9 @@ class SqliteBackend implements StoreBackend {
     return this.#write(() => {
       if (this.#sql.session.get(key) !== undefined) return undefined;
       const expiresAt = Date.now() + leaseMs;
-      // A key whose session ended goes on from its last epoch and cell id.
+      // A key whose session ended goes on from its last epoch and cell id (kept for an adopter too).
       const retired = this.#sql.retired.get(key) as { epoch: number; next_cell_id: number } | undefined;
       const epoch = (retired?.epoch ?? 0) + 1;
-      if (retired !== undefined) this.#sql.unretire.run(key);
       this.#sql.insertSession.run(key, owner, epoch, expiresAt, metadata);
       const lease = { key, owner, epoch, expiresAt };
       return retired === undefined ? lease : { ...lease, nextCellId: retired.next_cell_id };
@@ -116,7 +117,8 @@ class SqliteBackend implements StoreBackend {
       const lease = { key, owner, epoch: row.epoch + 1, expiresAt: now + leaseMs };
       this.#sql.lease.run(owner, lease.epoch, lease.expiresAt, key);
       this.#summaries.delete(key);
-      return lease;
+      const retired = this.#sql.retired.get(key) as { next_cell_id: number } | undefined;
+      return retired === undefined ? lease : { ...lease, nextCellId: retired.next_cell_id };
     });
   }
 

@@ -34,8 +34,9 @@ export interface StoreLease {
   epoch: number;
   expiresAt: number;
   /**
-   * A session created again under the key of one that ended (`remove`): the id its first cell
-   * gets, after the ended one's, so no call of the key ever has another's idempotency key.
+   * A session under the key of one that ended (`remove`): the id its first cell gets, after the
+   * ended one's, so no call of the key ever has another's idempotency key. `create` and `adopt`
+   * both say it (an adopter may find nothing of the session written yet).
    */
   nextCellId?: number;
 }
@@ -57,7 +58,8 @@ export interface CodeCellStore {
   create(key: string, owner: string, leaseMs: number, metadata: JsonValue | null): Promise<StoreLease>;
   /**
    * Takes a session whose lease ran out, with the next epoch (its former holder can write no
-   * more); undefined while its lease holds, or when there is no such session.
+   * more) and, under a key whose earlier session ended, `nextCellId`; undefined while its lease
+   * holds, or when there is no such session.
    */
   adopt(key: string, owner: string, leaseMs: number): Promise<StoreLease | undefined>;
   /** Extends the leases `owner` holds at these epochs; returns the keys it no longer holds. */
@@ -79,7 +81,8 @@ export interface CodeCellStore {
   now?(): Promise<number>;
   /**
    * The session ended: it and its records go (ERR_SESSION_MOVED when `epoch` is not its own); the
-   * key keeps its last epoch and `nextCellId` (the id its next session's first cell gets).
+   * key keeps its last epoch and `nextCellId` (the id its next session's first cell gets), never
+   * a lower id than the key kept before.
    */
   remove(key: string, epoch: number, nextCellId?: number): Promise<void>;
   close(): Promise<void>;
