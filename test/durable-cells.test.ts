@@ -186,7 +186,20 @@ for (const kind of bothKinds) {
         events.map((event) =>
           event.type === 'output' && event.item.type === 'text' ? `output ${event.item.text}` : event.type,
         ),
-        ['toolCall', 'toolResult', 'output step 1: yes', 'toolCall', 'toolResult', 'output step 2: also yes', 'closed'],
+        [
+          'toolCall',
+          'paused',
+          'resumed',
+          'toolResult',
+          'output step 1: yes',
+          'toolCall',
+          'paused',
+          'resumed',
+          'toolResult',
+          'output step 2: also yes',
+          'closed',
+        ],
+        'each pause and its answer are told in the stream, between the call and its result',
       );
     });
 
