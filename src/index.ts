@@ -9,7 +9,12 @@ export type {
 } from './session/session-runtime.js';
 export { memoryStore } from './store/memory-store.js';
 export { sqliteStore, type SqliteStoreOptions } from './store/sqlite-store.js';
-export { postgresStore, type PostgresPool, type PostgresStoreOptions } from './store/postgres-store.js';
+export {
+  postgresStore,
+  type PostgresConnection,
+  type PostgresPool,
+  type PostgresStoreOptions,
+} from './store/postgres-store.js';
 export type { CodeCellStore, SessionSummary, StoredSessionInfo, StoreLease } from './store/store.js';
 export type { PausedCellSnapshot, ReplayableCell, ReplayStart, SessionSnapshot } from './session/snapshot.js';
 export type { JournalDelivery, JournaledCall, JournalSnapshot, JournalUpdate } from './cell/journal.js';

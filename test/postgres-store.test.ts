@@ -85,6 +85,34 @@ describe('postgresStore: a real server', { timeout: 60_000, skip }, () => {
     assert.deepEqual(await store.records('k'), ['before', 'after']);
   });
 
+  test('a connection lost in the middle of a transaction fails that call only, never the process', async (t) => {
+    const { store, url } = open(t);
+    await store.create('held', 'agent-1', 60_000, null);
+    await store.remove('held', 1, 5);
+    // Another connection holds the key's row: create waits inside its transaction, on a checked-out connection.
+    const admin = new pg.Client({ connectionString: url });
+    await admin.connect();
+    t.after(() => admin.end());
+    await admin.query("BEGIN; SELECT * FROM codecell_retired WHERE key = 'held' FOR UPDATE");
+    const created = store.create('held', 'agent-2', 60_000, null);
+    let waiting: unknown[] = [];
+    for (let tries = 0; waiting.length === 0 && tries < 500; tries++) {
+      await new Promise((resolve) => setTimeout(resolve, 10));
+      ({ rows: waiting } = await admin.query(
+        "SELECT pid FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE 'SELECT epoch, next_cell_id%'",
+      ));
+    }
+    assert.equal(waiting.length, 1, 'create waits on the lock');
+    // The server ends that connection (as a crash ends all of them): an 'error' event on a client the pool lent out.
+    await admin.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE pid = $1', [
+      (waiting[0] as { pid: number }).pid,
+    ]);
+    await assert.rejects(created, /terminat/);
+    await admin.query('ROLLBACK');
+    // The store goes on, on a new connection.
+    assert.deepEqual((await store.create('held', 'agent-2', 60_000, null)).nextCellId, 5);
+  });
+
   test('a crash and restart of the server under a session: its calls go on, each made and written once', async (t) => {
     if ('skip' in server) return;
     const { store } = open(t);

@@ -5,6 +5,7 @@
 // whatever their sessions; each append's epoch is checked in that statement, row by row, so a
 // fenced-off writer's records are refused without failing the others'.
 import { CodeCellError, invalidRequest } from '../errors.js';
+import { inTransaction, LazyPool, type PostgresPool, type Query } from './postgres-pool.js';
 import { checkedStore, type StoreBackend, type StoredSessionRow, type WaitingAppend } from './checked-store.js';
 import {
   newerSchema,
@@ -15,12 +16,7 @@ import {
   type StoreLease,
 } from './store.js';
 
-/** What postgresStore needs of a `pg` Pool (a Pool of `pg` 8 is one). */
-export interface PostgresPool {
-  query(text: string, values?: unknown[]): Promise<{ rows: Record<string, unknown>[]; rowCount: number | null }>;
-  connect(): Promise<{ query: PostgresPool['query']; release(error?: Error | boolean): void }>;
-  end(): Promise<void>;
-}
+export type { PostgresConnection, PostgresPool } from './postgres-pool.js';
 
 /** What postgresStore takes: a connection string (a pool of its own), or your pool (left open by close()). */
 export type PostgresStoreOptions = { connectionString: string; maxConnections?: number } | { pool: PostgresPool };
@@ -305,39 +301,6 @@ function migrate(pool: PostgresPool, where: string): Promise<void> {
   });
 }
 
-type Query = PostgresPool['query'];
-
-/** Runs `work` in one transaction on a connection of the pool: all of it is committed, or none. */
-async function inTransaction(pool: PostgresPool, work: (query: Query) => Promise<void>): Promise<void> {
-  const client = await pool.connect();
-  try {
-    await client.query('BEGIN');
-    await work((text, values) => client.query(text, values));
-    await client.query('COMMIT');
-    client.release();
-  } catch (error) {
-    await client.query('ROLLBACK').catch(() => {});
-    // A connection that failed mid-transaction is not given back to the pool.
-    client.release(true);
-    throw error;
-  }
-}
-
-/** `pg`, loaded when a store makes its own pool. */
-async function pgPool(connectionString: string, max: number): Promise<PostgresPool> {
-  type OwnPool = PostgresPool & { on(event: 'error', listener: () => void): void };
-  let pg: { Pool: new (config: { connectionString: string; max: number }) => OwnPool };
-  try {
-    pg = ((await import('pg')) as unknown as { default: typeof pg }).default;
-  } catch {
-    throw new CodeCellError('ERR_INVALID_REQUEST', 'postgresStore needs the pg package: npm install pg');
-  }
-  const pool = new pg.Pool({ connectionString, max });
-  // An idle connection the server dropped (a restart) errs on the pool: the next query reconnects.
-  pool.on('error', () => {});
-  return pool;
-}
-
 /**
  * A store in PostgreSQL (SPEC §16), its schema made and migrated on first use; a database of a
  * newer schema is refused (ERR_INVALID_REQUEST saying so). `pg` must be installed.
@@ -357,7 +320,8 @@ export function postgresStore(options: PostgresStoreOptions): CodeCellStore {
     throw invalidRequest('postgresStore takes { connectionString } or { pool }');
   if (!Number.isSafeInteger(maxConnections) || (maxConnections as number) < 1)
     throw invalidRequest('postgresStore: maxConnections must be an integer >= 1');
-  return checkedStore(new LazyPool(connectionString, maxConnections as number).backend(where(connectionString)));
+  const pool = new LazyPool(connectionString, maxConnections as number);
+  return checkedStore(new PostgresBackend(pool, true, where(connectionString)));
 }
 
 /** The store's name in messages: `postgres <host>/<database>` (no user, no password). */
@@ -367,32 +331,5 @@ function where(connectionString: string): string {
     return `postgres ${url.host}${url.pathname}`;
   } catch {
     return 'postgres';
-  }
-}
-
-/** A pool of the store's own, made on first use (loading `pg` then). */
-class LazyPool implements PostgresPool {
-  readonly #pool: Promise<PostgresPool>;
-
-  constructor(connectionString: string, max: number) {
-    this.#pool = pgPool(connectionString, max);
-    // Its failure (pg missing) is each statement's: not one that nobody handles.
-    this.#pool.catch(() => {});
-  }
-
-  backend(name: string): PostgresBackend {
-    return new PostgresBackend(this, true, name);
-  }
-
-  async query(text: string, values?: unknown[]) {
-    return (await this.#pool).query(text, values);
-  }
-
-  async connect() {
-    return (await this.#pool).connect();
-  }
-
-  async end() {
-    return (await this.#pool).end();
   }
 }
