@@ -1,29 +1,63 @@
-// One agent process of the nemesis (issue 68): sessions kept in a PostgreSQL store, on
-// codecell-host children it spawns, driven without end — each cell makes a charge (not
-// idempotent), then a rate (idempotent) and a lookup in parallel, and stores a counter one higher
-// than the last. Every few hundred ms it adopts the sessions whose owner is gone (their lease ran
-// out). It writes what it saw to its journal file, synchronously (a kill -9 keeps what was
-// written): each call it hands to the tool service before it does, each call's outcome, each cell's
-// end. It finds the hosts (codecell-host --listen, hosts.ts) through a `dns` entry whose answer is
-// a file run.ts writes. Started by run.ts: `agent.js <AgentConfig as JSON>`.
+// One agent process of the nemesis (issues 68, 83), of one of three kinds: `remote` (sessions on
+// codecell-host children, a postgresStore), `embedded-pg` (SessionRuntime in the agent's own
+// process, a postgresStore) or `embedded-sqlite` (the same, a sqliteStore one file every agent of
+// that kind shares). Its sessions are driven without end: each cell makes a charge (not
+// idempotent), then a rate (idempotent) and a lookup in parallel, and every third cell a deploy
+// that needs a person's approval (approved after a short while, or declined); it stores a counter
+// one higher than the last and prints what each call told it. Every few hundred ms it adopts the
+// sessions whose owner is gone. It writes to its journal, synchronously (a kill -9 keeps what was
+// written): each call it hands to the tool service before it does, each call's outcome, each
+// pause and each cell's end. Started by run.ts: `agent.js <AgentConfig as JSON>`.
 import { appendFileSync, readFileSync } from 'node:fs';
-import { HostClient, type RemoteSession } from '../../host/index.js';
-import { postgresStore, type CellEvent, type JsonValue, type NestedToolCall } from '../../src/index.js';
+import { HostClient } from '../../host/index.js';
+import {
+  CellInterrupt,
+  postgresStore,
+  SessionRuntime,
+  sqliteStore,
+  type CellEvent,
+  type CodeCellSession,
+  type CodeCellStore,
+  type JsonValue,
+  type NestedToolCall,
+  type SessionRuntimeDelegate,
+} from '../../src/index.js';
 import { follow } from './cursors.js';
 import type { AgentEntry } from './entries.js';
 import type { HostsAddress } from './hosts.js';
 
-export const NEMESIS_TOOLS = [{ name: 'charge' }, { name: 'rate', idempotent: true }, { name: 'lookup' }];
+export const NEMESIS_TOOLS = [
+  { name: 'charge' },
+  { name: 'rate', idempotent: true },
+  { name: 'lookup' },
+  { name: 'deploy' },
+];
 export const NEMESIS_LEASE_MS = 1_000;
-const CELL =
-  'const c = await tools.charge({ n: 1 }); const [r, l] = await Promise.all([tools.rate({}), tools.lookup({})]);' +
-  " const i = (load('i') ?? 0) + 1; store('i', i); text('i=' + i + ' ' + [c.took, r.took, l.took].join('/'))";
+/** What a cell tells of a call that a recovery found in doubt, once the agent settles it. */
+export const IN_DOUBT = 'left in doubt';
+/**
+ * Each call's outcome as the cell was told it (`ok:<times it took effect>` or `err:<message>`); a
+ * deploy (needing approval) every third cell; the stored counter one higher.
+ */
+const CELL = [
+  "const told = (call) => call.then((v) => 'ok:' + v.took, (e) => 'err:' + e.message);",
+  "const i = (load('i') ?? 0) + 1;",
+  'const c = await told(tools.charge({ n: 1 }));',
+  'const [r, l] = await Promise.all([told(tools.rate({})), told(tools.lookup({}))]);',
+  "const d = i % 3 === 0 ? await told(tools.deploy({})) : 'none';",
+  "store('i', i);",
+  'text(JSON.stringify({ i, charge: c, rate: r, lookup: l, deploy: d }));',
+].join(' ');
 const WAIT = { kind: 'yieldAfter', ms: 60_000 } as const;
+
+export type AgentKind = 'remote' | 'embedded-pg' | 'embedded-sqlite';
 
 /** What run.ts starts an agent with. */
 export interface AgentConfig {
   id: string;
-  postgres: string;
+  kind: AgentKind;
+  /** Its store: a PostgreSQL URL, or (embedded-sqlite) a file. */
+  store: string;
   /** The tool service's URL. */
   service: string;
   journal: string;
@@ -35,14 +69,18 @@ export interface AgentConfig {
 }
 
 if (process.argv[1]?.endsWith('agent.js') === true) {
-  const { id, postgres, service, journal, cursors, fresh, hosts } = JSON.parse(process.argv[2] ?? '') as AgentConfig;
+  const config = JSON.parse(process.argv[2] ?? '') as AgentConfig;
+  const { id, kind, service, journal, cursors, fresh, hosts } = config;
   const write = (entry: AgentEntry): void => appendFileSync(journal, `${JSON.stringify(entry)}\n`);
-  const delegate = {
+  const delegate: SessionRuntimeDelegate = {
     async invokeTool(call: NestedToolCall): Promise<JsonValue> {
       const key = call.idempotencyKey;
-      write({ t: 'invoke', key, tool: call.tool.name });
+      const tool = call.tool.name;
+      // A deploy needs a person's approval first (settle() gives it, or declines).
+      if (tool === 'deploy' && call.approved !== true) throw new CellInterrupt({ ask: 'deploy?' });
+      write({ t: 'invoke', key, tool });
       try {
-        const response = await fetch(service, { method: 'POST', body: JSON.stringify({ key, tool: call.tool.name }) });
+        const response = await fetch(service, { method: 'POST', body: JSON.stringify({ key, tool }) });
         if (!response.ok) throw new Error(`tool service: ${response.status}`);
         const result = (await response.json()) as JsonValue;
         write({ t: 'outcome', key, ok: true });
@@ -54,26 +92,39 @@ if (process.argv[1]?.endsWith('agent.js') === true) {
     },
     async notify(): Promise<void> {},
   };
-  // What the client warns of goes to a log beside the journal (for a violation's history).
+  // What codecell warns of goes to a log beside the journal (for a violation's history).
   const log = (level: string) => (message: string) =>
     appendFileSync(`${journal}.log`, `${new Date().toISOString()} ${level} ${message}\n`);
   const logger = { warn: log('warn'), error: log('error') };
-  const store = postgresStore({ connectionString: postgres });
-  const client = await HostClient.connect({
-    hosts: [{ dns: hosts.dns }],
-    resolve: async () => JSON.parse(readFileSync(hosts.answers, 'utf8')) as string[],
-    resolveIntervalMs: 300,
-    statusIntervalMs: 300,
-    livenessTimeoutMs: 1_000,
-    connectTimeoutMs: 1_000,
-    token: hosts.token,
-    store,
-    leaseMs: NEMESIS_LEASE_MS,
-    logger,
-  });
+  const store: CodeCellStore =
+    kind === 'embedded-sqlite'
+      ? sqliteStore({ path: config.store })
+      : postgresStore({ connectionString: config.store });
+  const leaseMs = NEMESIS_LEASE_MS;
+  let create: (key: string) => Promise<CodeCellSession>;
+  let recover: () => Promise<CodeCellSession[]>;
+  if (kind === 'remote') {
+    const client = await HostClient.connect({
+      hosts: [{ dns: hosts.dns }],
+      resolve: async () => JSON.parse(readFileSync(hosts.answers, 'utf8')) as string[],
+      resolveIntervalMs: 300,
+      statusIntervalMs: 300,
+      livenessTimeoutMs: 1_000,
+      connectTimeoutMs: 1_000,
+      token: hosts.token,
+      store,
+      leaseMs,
+      logger,
+    });
+    create = (key) => client.createSession(delegate, { key, tools: NEMESIS_TOOLS });
+    recover = () => client.recover(() => delegate);
+  } else {
+    create = async (key) => new SessionRuntime(delegate, { key, tools: NEMESIS_TOOLS, store, leaseMs, logger });
+    recover = () => SessionRuntime.recover(store, () => delegate, { leaseMs, logger });
+  }
   // The session each key is driven as: a newer one (recovered again while the former one's drive
   // winds down) is driven too — the former one no longer lives here.
-  const driven = new Map<string, RemoteSession>();
+  const driven = new Map<string, CodeCellSession>();
   let follows = 0;
   // The quiet phase: no new cells; those open are seen to their end.
   let quiet = false;
@@ -85,26 +136,19 @@ if (process.argv[1]?.endsWith('agent.js') === true) {
    * it moved) is no reason to leave: this agent still holds its lease, so nobody else would take
    * the session up and a cell it left open would stay open.
    */
-  async function drive(session: RemoteSession): Promise<void> {
+  async function drive(session: CodeCellSession): Promise<void> {
     if (driven.get(session.key) === session) return;
     driven.set(session.key, session);
     void follow(cursors, session, `${id}/${process.pid}/${++follows}`);
-    // Cells 1…settled are seen to their end.
-    let settled = 0;
     try {
       while (session.isAlive) {
         try {
-          // Open cells (running again after a recovery, paused in doubt, or admitted by a request
-          // whose answer was lost) are seen to their end first: a probe that stores nothing tells
-          // how many ids there are; the newest first (an open cell is most likely one of them). Then
-          // one cell at a time.
-          const probe = Number((await session.execute({ source: "text('probe')" })).cellId);
-          for (let cell = probe - 1; cell > settled; cell--) await settle(session, String(cell));
-          settled = probe;
+          // The cells it still has (running again after a recovery, paused, or ended unread) are
+          // seen to their end first; then one cell at a time.
+          for (const { cellId } of session.cells()) await settle(session, cellId);
           while (session.isAlive && !quiet) {
             const { cellId, initialEvent } = await session.execute({ source: CELL }, WAIT);
             await settle(session, cellId, initialEvent);
-            settled = Number(cellId);
           }
           return;
         } catch (error) {
@@ -120,10 +164,11 @@ if (process.argv[1]?.endsWith('agent.js') === true) {
   }
 
   /**
-   * Sees the cell to its end (`initial`: its first observation, if it has one): each end written
-   * with its text; one paused in doubt is settled with an error (the agent cannot tell).
+   * Sees the cell to its end (`initial`: its first observation, if it has one): each pause and end
+   * written with its text; a call in doubt is settled with an error (the agent cannot tell), a
+   * deploy approved after a short while (two times in three) or declined.
    */
-  async function settle(session: RemoteSession, cellId: string, initial?: Promise<CellEvent>): Promise<void> {
+  async function settle(session: CodeCellSession, cellId: string, initial?: Promise<CellEvent>): Promise<void> {
     let event = await initial?.catch(() => undefined);
     let text: string[] = [];
     for (;;) {
@@ -142,25 +187,31 @@ if (process.argv[1]?.endsWith('agent.js') === true) {
       if (event.kind !== 'yielded' && event.kind !== 'pending')
         write({ t: 'cell', session: session.key, cellId, event: { ...rest, text: text.join('\n') } });
       if (event.kind === 'completed' || event.kind === 'terminated') return;
-      event =
-        event.kind === 'interrupted'
-          ? await session.resumeCell(cellId, { error: 'left in doubt' }, WAIT).catch(() => undefined)
-          : undefined;
+      event = event.kind === 'interrupted' ? await decide(session, cellId, event) : undefined;
     }
   }
 
-  for (let n = 0; n < fresh; n++)
-    void client.createSession(delegate, { key: `${id}-${n}`, tools: NEMESIS_TOOLS }).then(drive, () => {});
+  /** What the agent answers a pause with: an error for a call in doubt, a person's decision for a deploy. */
+  async function decide(session: CodeCellSession, cellId: string, paused: CellEvent): Promise<CellEvent | undefined> {
+    const inDoubt = paused.kind === 'interrupted' && paused.reason === 'inDoubt';
+    if (!inDoubt) await new Promise((resolve) => setTimeout(resolve, Math.floor(Math.random() * 400)));
+    const answer = inDoubt
+      ? { error: IN_DOUBT }
+      : Math.random() < 2 / 3
+        ? { approved: true as const }
+        : { declined: true as const };
+    return session.resumeCell(cellId, answer, WAIT).catch(() => undefined);
+  }
+
+  for (let n = 0; n < fresh; n++) void create(`${id}-${n}`).then(drive, () => {});
   // Sessions whose owner is gone are taken up here.
   for (;;) {
     const began = Date.now();
     const watch = setInterval(() => logger.warn(`recover running for ${Date.now() - began} ms`), 10_000);
-    const adopted = await client
-      .recover(() => delegate)
-      .catch((error: unknown) => {
-        logger.warn(`recover failed: ${String(error)}`);
-        return [];
-      });
+    const adopted = await recover().catch((error: unknown) => {
+      logger.warn(`recover failed: ${String(error)}`);
+      return [];
+    });
     clearInterval(watch);
     for (const session of adopted) void drive(session);
     await new Promise((resolve) => setTimeout(resolve, 300));

@@ -1,8 +1,9 @@
-// The nemesis's checker (issue 68): the tool service's ground truth against what every agent
-// wrote down, and the store after the quiet phase. Each violation is one line naming the call, the
-// cell or the session, with what was seen.
+// The nemesis's checker (issues 68, 83): the tool service's ground truth (each call's effects by
+// idempotency key, and whether its store held its `started` record when it came) against what every
+// agent wrote down and what every cell was told of each call, and the stores after the quiet phase.
+// Each violation is one line naming the call, the cell or the session, with what was seen.
 import type { StoredSessionInfo } from '../../src/index.js';
-import { NEMESIS_TOOLS } from './agent.js';
+import { IN_DOUBT, NEMESIS_TOOLS } from './agent.js';
 import { jsonLines, type AgentEntry } from './entries.js';
 
 const IDEMPOTENT = new Set(NEMESIS_TOOLS.filter((tool) => tool.idempotent === true).map((tool) => tool.name));
@@ -33,13 +34,32 @@ export function figures(entries: readonly AgentEntry[]): Map<string, number> {
   return counts;
 }
 
-/** The violations of the promise (SPEC §16) in what the agents wrote and in `effects`. */
-export function check(entries: readonly AgentEntry[], effects: Effects): string[] {
+/** The calls a cell makes, in the order it makes them (their ids: tool-1, tool-2, …). */
+const CALLS = ['charge', 'rate', 'lookup', 'deploy'] as const;
+/** What a completed cell prints (its text's last line, JSON): the counter it stored, each call's outcome as told. */
+function printed(text: string): { i: number; told: string[] } | undefined {
+  try {
+    const line = JSON.parse(text.split('\n').at(-1) ?? '') as Record<string, unknown>;
+    const told = CALLS.map((tool) => line[tool]);
+    if (!Number.isSafeInteger(line.i) || !told.every((outcome) => typeof outcome === 'string')) return undefined;
+    return { i: line.i as number, told: told as string[] };
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The violations of the promise (SPEC §16) in what the agents wrote, in `effects` (the tool
+ * service's ground truth, by idempotency key), and in `unwritten` (calls that took effect when the
+ * store held no `started` record of them: read from the store itself when the call came).
+ */
+export function check(entries: readonly AgentEntry[], effects: Effects, unwritten: readonly string[] = []): string[] {
   const violations: string[] = [];
   // At most once, unless idempotent.
   for (const [key, { tool, times }] of effects)
     if (times > 1 && !IDEMPOTENT.has(tool)) violations.push(`${tool} ${key} took effect ${times} times`);
-  // Nothing took effect that no record knows of.
+  // Written before made: codecell's own record, and the agent's.
+  for (const key of unwritten) violations.push(`${key} took effect with no started record in its store`);
   const invoked = new Set(entries.flatMap((entry) => (entry.t === 'invoke' ? [entry.key] : [])));
   for (const [key, { tool }] of effects)
     if (!invoked.has(key)) violations.push(`${tool} ${key} took effect, and no agent wrote that it made it`);
@@ -47,22 +67,49 @@ export function check(entries: readonly AgentEntry[], effects: Effects): string[
   for (const entry of entries)
     if (entry.t === 'outcome' && entry.ok && !effects.has(entry.key))
       violations.push(`${entry.key} was answered, and never took effect`);
-  // Stored values never go back (each completed cell stored a counter one higher, none twice), and
-  // a completed cell printed what a run without faults prints: its charge and lookup took effect once.
+  // Every completed cell: what it was told of each call against what took effect; stored values
+  // never go back (each stored a counter one higher, none twice).
   const counters = new Map<string, string>();
   for (const entry of entries) {
     if (entry.t !== 'cell' || entry.event.kind !== 'completed') continue;
-    const [, counter, charge, lookup] = /(?:^|\n)i=(\d+) (\d+)\/\d+\/(\d+)$/.exec(entry.event.text) ?? [];
-    if (counter === undefined) continue;
-    if (charge !== '1' || lookup !== '1')
-      violations.push(`session ${entry.session} cell ${entry.cellId} printed ${entry.event.text}`);
-    const where = `${entry.session} i=${counter}`;
-    const before = counters.get(where);
+    const where = `session ${entry.session} cell ${entry.cellId}`;
+    const seen = printed(entry.event.text);
+    const error = (entry.event as { error?: string }).error;
+    if (seen === undefined || error !== undefined) {
+      const what = error === undefined ? `text ${JSON.stringify(entry.event.text)}` : `error ${error}`;
+      violations.push(`${where} completed with ${what}`);
+      continue;
+    }
+    for (const [index, tool] of CALLS.entries()) {
+      const outcome = seen.told[index] as string;
+      if (outcome === 'none') continue;
+      const key = `${entry.session}:${entry.cellId}:tool-${index + 1}`;
+      violations.push(...toldAgainst(where, key, tool, outcome, effects));
+    }
+    const counter = seen.i;
+    const stored = `${entry.session} i=${counter}`;
+    const before = counters.get(stored);
     if (before !== undefined && before !== entry.cellId)
       violations.push(`session ${entry.session}: cells ${before} and ${entry.cellId} both stored i=${counter}`);
-    counters.set(where, entry.cellId);
+    counters.set(stored, entry.cellId);
   }
   return violations;
+}
+
+/**
+ * What a cell was told of a call, against whether it took effect: a success only for one that did
+ * (once, unless idempotent); a failure only for one that did not — one that did but whose outcome
+ * was lost must reach the cell in doubt (the agent settles those with IN_DOUBT) or as its result.
+ */
+function toldAgainst(where: string, key: string, tool: string, outcome: string, effects: Effects): string[] {
+  const times = effects.get(key)?.times ?? 0;
+  if (outcome.startsWith('ok:')) {
+    if (times === 0) return [`${where}: ${tool} ${key} was told a success, and never took effect`];
+    if (outcome !== 'ok:1' && !IDEMPOTENT.has(tool)) return [`${where}: ${tool} ${key} was told ${outcome}`];
+    return [];
+  }
+  if (outcome === `err:${IN_DOUBT}`) return [];
+  return times > 0 ? [`${where}: ${tool} ${key} took effect, and was told a failure (${outcome})`] : [];
 }
 
 /**

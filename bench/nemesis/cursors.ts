@@ -2,11 +2,12 @@
 // `session.events({ after })`, `after` being the last event any follower of the session wrote
 // down, and writes each event it is handed to the session's cursor file, one line each (a kill -9
 // keeps whole lines). Each follow is a run; the checker asks of each run that it was handed the
-// events after its `after`, each once, none skipped, each cell's end at most once; of all runs
-// that one `seq` is one event; and that each cell an agent saw complete had its end handed out.
+// events after its `after`, each once, none skipped; of all runs that one `seq` is one event and
+// each cell's end one event (successive followers are told it once); and that each cell an agent
+// saw complete had its end handed out.
 import { appendFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import type { RemoteSession } from '../../host/index.js';
+import type { CodeCellSession } from '../../src/index.js';
 import { jsonLines, type AgentEntry } from './entries.js';
 
 /** One event handed to a follower (or why its follow failed). */
@@ -26,7 +27,7 @@ const file = (dir: string, key: string): string => join(dir, `${key}.cursor.json
 const linesOf = (path: string): CursorLine[] => jsonLines<CursorLine>(path);
 
 /** Follows the session's events from where its followers left off, while it lives here. */
-export async function follow(dir: string, session: RemoteSession, run: string): Promise<void> {
+export async function follow(dir: string, session: CodeCellSession, run: string): Promise<void> {
   const path = file(dir, session.key);
   const after = Math.max(0, ...linesOf(path).map((line) => line.seq));
   const write = (line: Omit<CursorLine, 'run' | 'after'>): void =>
@@ -60,6 +61,8 @@ export function checkCursors(cursors: ReadonlyMap<string, readonly CursorLine[]>
   const violations: string[] = [];
   for (const [key, lines] of cursors) {
     const events = new Map<number, string>();
+    // Each cell's end by the seq it was told as: across followers, one end is one event.
+    const endsAt = new Map<string, number>();
     const runs = new Map<string, CursorLine[]>();
     for (const line of lines) runs.set(line.run, [...(runs.get(line.run) ?? []), line]);
     for (const [run, seen] of runs) {
@@ -83,6 +86,10 @@ export function checkCursors(cursors: ReadonlyMap<string, readonly CursorLine[]>
         if (ends.has(line.cellId))
           violations.push(`session ${key}: follower ${run} told cell ${line.cellId}'s end twice`);
         ends.add(line.cellId);
+        const told = endsAt.get(line.cellId);
+        if (told !== undefined && told !== line.seq)
+          violations.push(`session ${key}: cell ${line.cellId}'s end was told twice, as seq ${told} and ${line.seq}`);
+        endsAt.set(line.cellId, told ?? line.seq);
       }
     }
   }
