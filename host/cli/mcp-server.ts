@@ -43,6 +43,8 @@ export interface McpContext {
   servers: Set<Server>;
   /** Whether upstream logs go to the sessions' servers (stdio) or not (HTTP). */
   forwardLogs: boolean;
+  /** --store: a closing MCP session leaves its codecell session in the store for the next start, not ended. */
+  keepsSessions?: boolean;
 }
 
 export interface McpSession {
@@ -328,7 +330,7 @@ export function newMcpSession(context: McpContext, hooks: McpSessionHooks = {}):
     close: async () => {
       codeMode.stop();
       context.servers.delete(server);
-      await (await started?.catch(() => undefined))?.shutdown();
+      if (context.keepsSessions !== true) await (await started?.catch(() => undefined))?.shutdown();
     },
   };
 }

@@ -6,9 +6,16 @@ import { readFile } from 'node:fs/promises';
 import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
 import type { Readable, Writable } from 'node:stream';
 import { parseArgs } from 'node:util';
-import type { CellLimits } from '../../src/index.js';
-import { CODECELL_VERSION, messageOf } from '../../src/internal.js';
+import {
+  postgresStore,
+  sqliteStore,
+  type CellLimits,
+  type CodeCellStore,
+  type SessionRuntimeDelegate,
+} from '../../src/index.js';
+import { CODECELL_VERSION, DEFAULT_LEASE_MS, messageOf } from '../../src/internal.js';
 import { HostClient } from '../client/client.js';
+import type { RemoteSession } from '../client/remote-session.js';
 import { address, wholeNumber } from './host-args.js';
 import { startTraceExport, traceExportPlan, type TraceExport, type TraceExportPlan } from '../server/trace-export.js';
 import { isLoopback, serveMcpHttp } from './mcp-http.js';
@@ -38,6 +45,11 @@ const MCP_USAGE = `${MCP_SYNOPSIS}[--upstream name=<url>] ...
   --wall-time-ms <ms>   a cell's wall time limit (default 600000; 0: none)
   --max-result-bytes <n> the most output one exec/wait result returns (default 8 MiB; the rest is
                         cut, saying how much)
+  --store <where>       keep the session in a store, sqlite:<file> or postgres:<url> (stdio only):
+                        its cells and stored values outlive this process, and the next
+                        codecell mcp with the same store and key recovers them (after a crash,
+                        once the dead one's lease ends, ~10 s)
+  --session-key <key>   with --store: the session's key in it (default mcp); one process at a time
   --otlp-endpoint <url> export traces over OTLP/HTTP (also: OTEL_TRACES_EXPORTER=otlp with the
                         OTEL_EXPORTER_OTLP_* variables); needs the OpenTelemetry SDK
   --help, --version
@@ -65,6 +77,8 @@ interface McpPlan {
   http: { host: string; port: number; token: string | undefined; maxSessions: number; idleMs: number } | undefined;
   /** Where traces go (this process's and its codecell-host's), if anywhere. */
   traces: TraceExportPlan | undefined;
+  /** --store: where the session is kept, under its key. */
+  kept: { store: CodeCellStore; key: string } | undefined;
 }
 
 const FLAGS = {
@@ -82,7 +96,19 @@ const FLAGS = {
   'wall-time-ms': { type: 'string' },
   'max-result-bytes': { type: 'string' },
   'otlp-endpoint': { type: 'string' },
+  store: { type: 'string' },
+  'session-key': { type: 'string' },
 } as const;
+
+/** --store sqlite:<file> | postgres:<url> (a bare postgres:// or postgresql:// URL too). */
+function storeOf(where: string): CodeCellStore {
+  if (where.startsWith('sqlite:') && where.length > 'sqlite:'.length)
+    return sqliteStore({ path: where.slice('sqlite:'.length) });
+  const url =
+    where.startsWith('postgres:') && !where.startsWith('postgres://') ? where.slice('postgres:'.length) : where;
+  if (/^postgres(ql)?:\/\/./.test(url)) return postgresStore({ connectionString: url });
+  throw new Error(`--store takes sqlite:<file> or postgres:<url>, got ${JSON.stringify(where)}`);
+}
 
 /** The plan, or the exit code after help, the version or a mistake. */
 async function planOf(args: string[], io: McpIo): Promise<McpPlan | number> {
@@ -128,7 +154,13 @@ async function planOf(args: string[], io: McpIo): Promise<McpPlan | number> {
     ...(values.upstream ?? []).map(upstreamOf),
   ];
   const traces = traceExportPlan(values['otlp-endpoint'], io.env ?? process.env);
-  return { upstreams, limits, onCancel, startupMs: whole('startup-ms') ?? DEFAULT_STARTUP_MS, http, traces };
+  if (values.store !== undefined && http !== undefined)
+    throw new Error('--store keeps the one session of codecell mcp over stdio; it does not go with --http');
+  if (values['session-key'] !== undefined && values.store === undefined) throw new Error('--session-key needs --store');
+  const kept =
+    values.store === undefined ? undefined : { store: storeOf(values.store), key: values['session-key'] ?? 'mcp' };
+  const startupMs = whole('startup-ms') ?? DEFAULT_STARTUP_MS;
+  return { upstreams, limits, onCancel, startupMs, http, traces, kept };
 }
 
 /** Runs the MCP server until its client disconnects (stdio) or a signal (HTTP); resolves with the exit code. */
@@ -179,7 +211,13 @@ export async function mcpCommand(args: string[], io: McpIo): Promise<number> {
   // Its cells' spans are the host's: it exports them to the same collector (the standard variables).
   const endpoint = plan.traces?.endpoint;
   const env = endpoint === undefined ? {} : { OTEL_TRACES_EXPORTER: 'otlp', OTEL_EXPORTER_OTLP_ENDPOINT: endpoint };
-  const host = await HostClient.spawn({ processes: 1, logger, env: { ...(io.env ?? process.env), ...env } });
+  const { kept } = plan;
+  const host = await HostClient.spawn({
+    processes: 1,
+    logger,
+    env: { ...(io.env ?? process.env), ...env },
+    ...(kept === undefined ? {} : { store: kept.store }),
+  });
   const context: McpContext = {
     upstreams: upstreamSet,
     onCancel: plan.onCancel,
@@ -188,15 +226,36 @@ export async function mcpCommand(args: string[], io: McpIo): Promise<number> {
     forwardLogs,
     startSession: async (log) => {
       const tools = upstreamSet.tools;
-      const session = await host.createSession(upstreamSet.delegate(log), { tools: [...tools], limits });
+      const delegate = upstreamSet.delegate(log);
+      const session =
+        (kept === undefined ? undefined : await recovered(host, kept.key, delegate, io)) ??
+        (await host.createSession(delegate, { tools: [...tools], limits, ...(kept && { key: kept.key }) }));
       return new UpstreamSession(session, tools, upstreamSet);
     },
+    keepsSessions: kept !== undefined,
   };
   const code = plan.http === undefined ? await serveStdio(context, io) : await serveHttp(context, plan.http, io);
   await host.close();
   await upstreamSet.close();
   await traces?.stop();
   return code;
+}
+
+/**
+ * The session kept under `key` by an earlier codecell mcp, adopted once its owner is gone: at
+ * once after a clean stop (its lease was let go), after a crash once the lease ends.
+ */
+async function recovered(
+  host: HostClient,
+  key: string,
+  delegate: SessionRuntimeDelegate,
+  io: McpIo,
+): Promise<RemoteSession | undefined> {
+  const [session] = await host.recover(() => delegate, { keys: [key], waitMs: DEFAULT_LEASE_MS + 2_000 });
+  if (session === undefined) return undefined;
+  const open = session.cells().length;
+  io.stderr.write(`codecell mcp: recovered session ${key} from the store (${open} cell(s) open)\n`);
+  return session;
 }
 
 /** One MCP session over this process's stdin and stdout, until the client disconnects. */
