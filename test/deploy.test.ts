@@ -207,6 +207,7 @@ describe('deploy/', { timeout: 60_000 }, () => {
     assert.deepEqual(all.map((manifest) => `${manifest.apiVersion} ${manifest.kind}`).sort(), [
       'apps/v1 Deployment',
       'policy/v1 PodDisruptionBudget',
+      'v1 Service',
     ]);
     for (const manifest of all) {
       const Model = MODELS[`${manifest.apiVersion} ${manifest.kind}`] as (typeof MODELS)[string];
@@ -217,6 +218,15 @@ describe('deploy/', { timeout: 60_000 }, () => {
       template: { metadata: { labels: Record<string, string> }; spec: PodSpec };
     };
     assert.ok(agents.replicas >= 2, 'more than one replica: one adopts what another leaves');
+    // The replicas find one another through a headless Service selecting them.
+    const peers = all.find((manifest) => manifest.kind === 'Service')?.spec as {
+      clusterIP: string;
+      selector: Record<string, string>;
+    };
+    assert.equal(peers.clusterIP, 'None');
+    assert.deepEqual(peers.selector, {
+      'app.kubernetes.io/name': agents.template.metadata.labels['app.kubernetes.io/name'],
+    });
     // The host pods' NetworkPolicy lets in pods with this label only.
     const policy = manifests('kubernetes').find((manifest) => manifest.kind === 'NetworkPolicy');
     assert.ok(JSON.stringify(policy?.spec).includes('"codecell.dev/client":"true"'));
