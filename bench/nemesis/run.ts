@@ -123,8 +123,10 @@ const service = createServer((request, response) => {
       const effect = effects.get(key) ?? { tool, times: 0 };
       effect.times++;
       effects.set(key, effect);
-      // Its delays are not the seed's: only the faults are reproducible.
-      setTimeout(() => response.end(JSON.stringify({ took: effect.times })), Math.floor(Math.random() * 20));
+      // Its delays are not the seed's: only the faults are reproducible. A deploy takes longer (as
+      // one does): an approved call is in flight long enough for a fault to find it there.
+      const delay = tool === 'deploy' ? 100 + Math.random() * 300 : Math.random() * 20;
+      setTimeout(() => response.end(JSON.stringify({ took: effect.times })), Math.floor(delay));
     });
   });
 });
