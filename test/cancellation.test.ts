@@ -80,7 +80,7 @@ test('shutdown of 20 cells with hanging callbacks takes one deadline, not twenty
   await runtime.shutdown();
   const elapsed = ms(start);
   assert.ok(elapsed >= 295, `returned after ${elapsed} ms`);
-  assert.ok(elapsed < 3_000, `took ${elapsed} ms for 20 cells: twenty deadlines would be 6000`);
+  assert.ok(elapsed < 5_000, `took ${elapsed} ms for 20 cells: twenty deadlines would be 6000`);
   assert.equal(delegate.closed.length, 20);
   for (const cell of cells) assert.equal((await cell.initialEvent).kind, 'pending');
 });

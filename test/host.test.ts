@@ -40,7 +40,8 @@ test('a setup cell that notifies completes promptly, and one that never reaches 
   const start = performance.now();
   const ready = await linked.client.createSession(new RecordingDelegate(), { setupSource: 'notify("ready")' });
   assert.equal(ready.setupEvent?.kind, 'completed');
-  assert.ok(ms(start) < 2_000, `createSession took ${ms(start)} ms`);
+  // Not after the default yield (10 s).
+  assert.ok(ms(start) < 8_000, `createSession took ${ms(start)} ms`);
   await assert.rejects(
     linked.client.createSession(new RecordingDelegate(), { setupSource: 'while (true) {}', setupTimeoutMs: 100 }),
     { code: 'ERR_SETUP_TIMEOUT', message: 'the setup cell did not reach a frontier within 100 ms' },

@@ -129,7 +129,7 @@ describe('hostile schemas, bounded', () => {
   });
 });
 
-describe('codecell mcp with hostile upstreams', { timeout: 60_000 }, () => {
+describe('codecell mcp with hostile upstreams', { timeout: 120_000 }, () => {
   test('stdio: a failing tools/list, bad names and an uncompilable outputSchema never stop it; exec works', async (t) => {
     const client = new Client({ name: 'test', version: '1.0.0' });
     const config = tempFile(
@@ -225,11 +225,13 @@ describe('codecell mcp with hostile upstreams', { timeout: 60_000 }, () => {
     for await (const line of lines) {
       const message = JSON.parse(line) as { id?: number; method?: string; params?: { data?: string }; result?: Result };
       if (message.id === 2) answer = message.result;
-      if (message.method !== 'notifications/message') continue;
-      const data = String(message.params?.data);
-      const report = /^(\d+) log message\(s\) of flood dropped: the client read slower/.exec(data);
-      if (report === null) logs++;
-      else [dropped, reports] = [dropped + Number(report[1]), reports + 1];
+      if (message.method === 'notifications/message') {
+        const data = String(message.params?.data);
+        const report = /^(\d+) log message\(s\) of flood dropped: the client read slower/.exec(data);
+        if (report === null) logs++;
+        else [dropped, reports] = [dropped + Number(report[1]), reports + 1];
+      }
+      // (The answer may come last: on a loaded machine it often does.)
       if (answer !== undefined && reports > 0 && logs + dropped === 5_000) break;
     }
     assert.deepEqual(textsOf(answer as Result).slice(0, -1), ['ok answered']);

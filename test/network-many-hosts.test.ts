@@ -40,7 +40,7 @@ describe('one HostClient over many hosts', { timeout: 120_000 }, () => {
     await doomed.exited;
     const killedAt = performance.now();
     const fresh = await client.createSession(echo());
-    assert.ok(performance.now() - killedAt < 1_000, 'a new session within 1 s of the kill');
+    assert.ok(performance.now() - killedAt < 3_000, 'a new session within 3 s of the kill, not after a timeout');
     assert.ok(
       others.some((host) => host.url === fresh.host),
       `new session on a live host (${fresh.host})`,

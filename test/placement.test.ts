@@ -130,7 +130,7 @@ describe('placement', { timeout: 60_000 }, () => {
       },
     );
     // The liveness check (5 s, then a ping as long again) would have taken ~10 s.
-    assert.ok(performance.now() - start < 4_000, 'bounded by connectTimeoutMs, not by the liveness check');
+    assert.ok(performance.now() - start < 8_000, 'bounded by connectTimeoutMs, not by the liveness check');
     await assert.rejects(HostClient.connect({ hosts: ['ws://127.0.0.1:1'], logger: capturingLogger() }), {
       code: 'ERR_HOST_UNREACHABLE',
     });

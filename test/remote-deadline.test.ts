@@ -49,7 +49,7 @@ for (const kind of [...bothKinds, networkHost]) {
 
     test('terminate resolves once a cooperative tool finished cleaning up, before the deadline', async (t) => {
       const { delegate, finished } = slowToCleanUp(50);
-      const session = await kind.open(t, delegate, { tools: TOOLS, callbackAbortDeadlineMs: 2_000 });
+      const session = await kind.open(t, delegate, { tools: TOOLS, callbackAbortDeadlineMs: 10_000 });
       const { cellId, initialEvent } = await session.execute(
         { source: 'await tools.slow({})' },
         { kind: 'pendingFrontier' },
@@ -58,7 +58,7 @@ for (const kind of [...bothKinds, networkHost]) {
       const start = performance.now();
       await session.terminate(cellId);
       assert.equal(finished(), 1, 'the tool had finished when terminate resolved');
-      assert.ok(ms(start) < 2_000, `terminate took ${ms(start)} ms: it waited for the deadline`);
+      assert.ok(ms(start) < 8_000, `terminate took ${ms(start)} ms: it waited for the deadline (10 s)`);
     });
 
     test('after shutdown() resolved, every cooperative tool of every cell has finished', async (t) => {
