@@ -161,7 +161,7 @@ test('exec and wait answer with structuredContent by their outputSchema; an unkn
   for (const tool of tools)
     assert.deepEqual(
       tool.outputSchema?.required,
-      ['cell_id', 'status', 'output', 'images', 'error', 'pending_tool_calls'],
+      ['cell_id', 'status', 'output', 'images', 'error', 'pending_tool_calls', 'result'],
       tool.name,
     );
   // The SDK client checks structuredContent against the outputSchema it listed.
@@ -177,15 +177,16 @@ test('exec and wait answer with structuredContent by their outputSchema; an unkn
     images: [],
     error: null,
     pending_tool_calls: [],
+    result: null,
   });
-  // A cell's top-level return: its value is the result (checked by the client against the schema too).
+  // A cell's top-level return: its value is the result, as JSON text (checked against the schema too).
   const returned = (await client.callTool({
     name: 'exec',
     arguments: { source: 'text("counted");\nreturn { n: 42, names: ["a", "b"] }' },
   })) as Result & { structuredContent?: { output?: unknown; result?: unknown } };
   assert.deepEqual(
     [returned.structuredContent?.output, returned.structuredContent?.result],
-    ['counted\n{"n":42,"names":["a","b"]}', { n: 42, names: ['a', 'b'] }],
+    ['counted\n{"n":42,"names":["a","b"]}', '{"n":42,"names":["a","b"]}'],
   );
   const misspelt = (await client.callTool({ name: 'exec', arguments: { source: 'text(1)', yield_ms: 5 } })) as Result;
   assert.equal(misspelt.isError, true);

@@ -3,10 +3,7 @@
 import type { CellEvent, JsonValue } from '../types.js';
 import { toolIdentifier } from './tool-names.js';
 
-/**
- * What exec and wait return: every field present (as OpenAI's strict mode wants), but `result`,
- * there only when a completed cell returned a value.
- */
+/** What exec and wait return: every field present and typed, as OpenAI's strict mode wants. */
 export interface CodeModeResult {
   cell_id: string;
   /**
@@ -21,8 +18,11 @@ export interface CodeModeResult {
   error: string | null;
   /** The tool calls a pending cell waits on. */
   pending_tool_calls: string[];
-  /** What a completed cell returned at its top level (`return value`), when it returned JSON. */
-  result?: JsonValue;
+  /**
+   * What a completed cell returned at its top level (`return value`), as JSON text (`'{"n":42}'`);
+   * null when it returned nothing, or what is not JSON, and for every other status.
+   */
+  result: string | null;
 }
 
 export const RESULT_SCHEMA: { [key: string]: JsonValue } = {
@@ -42,9 +42,12 @@ export const RESULT_SCHEMA: { [key: string]: JsonValue } = {
     },
     error: { type: ['string', 'null'] },
     pending_tool_calls: { type: 'array', items: { type: 'string' } },
-    result: { description: 'What a completed cell returned at its top level (return value), when JSON.' },
+    result: {
+      type: ['string', 'null'],
+      description: 'What a completed cell returned at its top level (return value), as JSON text; else null.',
+    },
   },
-  required: ['cell_id', 'status', 'output', 'images', 'error', 'pending_tool_calls'],
+  required: ['cell_id', 'status', 'output', 'images', 'error', 'pending_tool_calls', 'result'],
   additionalProperties: false,
 };
 
@@ -54,12 +57,12 @@ export function codeModeResult(event: CellEvent): CodeModeResult {
   const images = event.items.flatMap((item) =>
     item.type === 'image' ? [{ image_url: item.imageUrl, detail: item.detail ?? null }] : [],
   );
-  const base = { cell_id: event.cellId, output, images, error: null, pending_tool_calls: [] };
+  const base = { cell_id: event.cellId, output, images, error: null, pending_tool_calls: [], result: null };
   switch (event.kind) {
     case 'completed': {
-      const returned = event.result === undefined ? {} : { result: event.result };
+      const result = event.result === undefined ? null : JSON.stringify(event.result);
       return event.error === undefined
-        ? { ...base, status: 'completed', ...returned }
+        ? { ...base, status: 'completed', result }
         : { ...base, status: 'failed', error: event.error };
     }
     case 'terminated':
