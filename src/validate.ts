@@ -120,6 +120,9 @@ export function checkDelegate(delegate: unknown): SessionRuntimeDelegate {
     throw invalidRequest('delegate must be an object with invokeTool and notify methods');
   }
   const record = delegate as Record<string, unknown>;
+  // aiSdkToolSource is async: `delegate: aiSdkToolSource(…)` without await passes its promise.
+  if (typeof record.then === 'function')
+    throw invalidRequest('delegate is a Promise: await it first (aiSdkToolSource(…) is async)');
   for (const method of ['invokeTool', 'notify']) {
     if (typeof record[method] !== 'function') throw invalidRequest(`delegate.${method} must be a function`);
   }

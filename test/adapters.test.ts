@@ -60,17 +60,16 @@ test('createCodeModeTools: strict-mode schemas, exec yields, wait completes, an 
       required: string[];
       additionalProperties: boolean;
     };
-    // (The inputs, which OpenAI's strict mode checks; the output's one optional field is `result`,
-    // present when a cell returned a value.)
-    const optional = schema === exec.outputSchema ? ['result'] : [];
-    assert.deepEqual(
-      [...required, ...optional].sort(),
-      Object.keys(properties).sort(),
-      'every field required (OpenAI strict mode)',
-    );
+    assert.deepEqual([...required].sort(), Object.keys(properties).sort(), 'every field required (OpenAI strict mode)');
     assert.equal(additionalProperties, false);
+    for (const [name, property] of Object.entries(properties))
+      assert.ok('type' in (property as object), `${name} has a type (OpenAI strict mode)`);
   }
   assert.match(exec.description, /add\(/);
+  const returned = await exec.execute({ source: 'return { n: 42 }', language: null, yield_time_ms: null });
+  assert.equal(returned.result, '{"n":42}', 'a returned value, as JSON text');
+  const nothing = await exec.execute({ source: 'text(1)', language: null, yield_time_ms: null });
+  assert.equal(nothing.result, null);
   const first = await exec.execute({ source: SLOW_CELL, language: null, yield_time_ms: 10_000 });
   assert.equal(first.status, 'yielded');
   assert.equal(first.output, 'started');
@@ -111,6 +110,10 @@ test("createCodeModeTools: bad input is a CodeCellError naming the tool's own pa
   await assert.rejects(exec.execute({ source: 5 as never }), {
     code: 'ERR_INVALID_REQUEST',
     message: 'exec: source must be a string',
+  });
+  await assert.rejects(exec.execute({ code: 'text(1)' } as never), {
+    code: 'ERR_INVALID_REQUEST',
+    message: 'exec: unknown argument "code" (it takes source, language, yield_time_ms)',
   });
   await assert.rejects(exec.execute({ source: ' ' }), {
     code: 'ERR_INVALID_REQUEST',
@@ -278,6 +281,20 @@ test("codecell/ai-sdk: an AI SDK tool set becomes a session's tools, schemas che
     source.tools.map((each) => each.name),
     ['add', 'wait'],
   );
+  // Without its await, the source is a promise: both ways of passing it say so.
+  const unawaited = aiSdkToolSource(toolSet);
+  const { tools: noTools, delegate: noDelegate } = unawaited as never as typeof source;
+  assert.throws(() => new SessionBuilder().withTools(noTools, noDelegate), {
+    code: 'ERR_INVALID_REQUEST',
+    message:
+      'withTools takes an array of tool definitions, got undefined (is your tool source a Promise? ' +
+      'aiSdkToolSource is async: await it)',
+  });
+  assert.throws(() => newRuntime(t, unawaited as never), {
+    code: 'ERR_INVALID_REQUEST',
+    message: 'delegate is a Promise: await it first (aiSdkToolSource(…) is async)',
+  });
+  await unawaited;
   assert.equal(source.tools[0]?.description, 'Adds two numbers');
   assert.deepEqual(source.tools[1], {
     name: 'wait',

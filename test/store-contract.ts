@@ -187,7 +187,12 @@ export function storeContract(kind: StoreKind): void {
       await assert.rejects(store.create('k', 'a', 0, null), {
         message: 'leaseMs must be an integer from 1 to 86400000',
       });
-      await assert.rejects(store.create('k', 'a', 1_000, 10n as never), { message: 'metadata must be a JSON value' });
+      await assert.rejects(store.create('k', 'a', 1_000, 10n as never), {
+        message: 'metadata must be a JSON value: a bigint is not a JSON value',
+      });
+      await assert.rejects(store.create('k', 'a', 1_000, { user: 'u', onDone: () => {} } as never), {
+        message: 'metadata must be a JSON value: a function is not a JSON value',
+      });
       await store.create('k', 'a', 1_000, null);
       await assert.rejects(store.append('k', 0, []), { message: 'epoch must be an integer >= 1' });
       await assert.rejects(store.append('k', 1, [{}] as never), {

@@ -65,7 +65,11 @@ export class SessionBuilder {
   /** Tools served by `delegate` (its invokeTool gets exactly these tools' calls). */
   withTools(tools: SourceTool[], delegate: ToolSource): this {
     if (!Array.isArray(tools))
-      throw new CodeCellError('ERR_INVALID_REQUEST', 'withTools takes an array of tool definitions');
+      throw new CodeCellError(
+        'ERR_INVALID_REQUEST',
+        // The usual cause: `aiSdkToolSource(…)` (async) used without await, so its `.tools` is undefined.
+        `withTools takes an array of tool definitions, got ${tools === undefined ? 'undefined (is your tool source a Promise? aiSdkToolSource is async: await it)' : typeof tools}`,
+      );
     if (delegate === null || typeof delegate !== 'object' || typeof delegate.invokeTool !== 'function') {
       throw new CodeCellError('ERR_INVALID_REQUEST', 'withTools needs a delegate with an invokeTool method');
     }

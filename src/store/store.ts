@@ -2,7 +2,8 @@
 // lease per session with a fencing epoch, and the session's write-ahead records in order. The
 // records are JSON texts the runtime writes and reads; a store keeps them as they are, so a store
 // for another database is the same seven methods over two tables (docs/adr-0021-stores.md).
-import { CodeCellError, invalidRequest } from '../errors.js';
+import { CodeCellError, invalidRequest, messageOf } from '../errors.js';
+import { toJsonText } from '../json.js';
 import type { JsonValue } from '../types.js';
 import { checkSessionKey } from '../validate.js';
 
@@ -147,14 +148,12 @@ export const storeArgs = {
   },
   metadata(value: unknown): string | null {
     if (value === undefined || value === null) return null;
-    let text: string | undefined;
+    // What JSON.stringify would drop silently (a function, at any depth) is refused, named.
     try {
-      text = JSON.stringify(value);
-    } catch {
-      text = undefined;
+      return toJsonText(value);
+    } catch (error) {
+      throw invalidRequest(`metadata must be a JSON value: ${messageOf(error)}`);
     }
-    if (text === undefined) throw invalidRequest('metadata must be a JSON value');
-    return text;
   },
   leases(value: unknown): readonly { key: string; epoch: number }[] {
     if (!Array.isArray(value)) throw invalidRequest('leases must be an array of { key, epoch }');

@@ -360,9 +360,10 @@ function checkArguments(input: object, name: string, known: readonly string[]): 
 
 /** Errors name the tool's own parameters (not the runtime's request fields). */
 function checkExecInput(input: ExecInput, execName: string): void {
-  if (input === null || typeof input !== 'object' || typeof input.source !== 'string')
-    throw invalidRequest(`${execName}: source must be a string`);
+  if (input === null || typeof input !== 'object') throw invalidRequest(`${execName}: source must be a string`);
+  // A misnamed source (`code`, `script`) is named before the missing one.
   checkArguments(input, execName, EXEC_ARGUMENTS);
+  if (typeof input.source !== 'string') throw invalidRequest(`${execName}: source must be a string`);
   const { language } = input;
   if (language !== undefined && language !== null && !['javascript', 'typescript', 'auto'].includes(language)) {
     throw invalidRequest(
