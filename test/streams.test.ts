@@ -219,6 +219,29 @@ describe('a remote stream whose host dies', () => {
     const events = await all(sessionStream);
     assert.equal(events[0]?.type, 'admitted');
   });
+
+  test('client.close() ends the streams of its sessions normally: its host did not fail', async (t) => {
+    const client = await HostClient.spawn({
+      command: HOST_BIN,
+      args: [],
+      processes: 1,
+      logger: capturingLogger(),
+      stderr: 'ignore',
+    });
+    t.after(() => client.close());
+    const session = await client.createSession(new RecordingDelegate());
+    const sessionStream = session.events();
+    const { cellId } = await session.execute(
+      { source: 'text("before"); await new Promise(() => {})' },
+      { kind: 'yieldAfter', ms: 0 },
+    );
+    const cellStream = session.events(cellId);
+    assert.equal(textOf((await cellStream.next()).value as CellStreamEvent), 'before');
+    await client.close();
+    await all(cellStream);
+    const events = await all(sessionStream);
+    assert.equal(events[0]?.type, 'admitted');
+  });
 });
 
 test('a relayed gap counts for what it stands for: dropped or met behind the gap due, its count is kept', async () => {

@@ -115,6 +115,8 @@ export class HostLink {
   draining = false;
   /** Hears host/draining (HostClient takes no new sessions there). */
   drainingReported: (() => void) | undefined;
+  /** Whether its client closed it (close()): its sessions end with it, they are not lost. */
+  closedByClient = false;
   readonly #handOff: boolean;
   readonly #incoming: IncomingCalls;
   readonly #carrier: Carrier;
@@ -315,6 +317,7 @@ export class HostLink {
   }
 
   async close(): Promise<void> {
+    this.closedByClient = true;
     if (this.child !== undefined) {
       this.child.stdin?.end();
       const timer = setTimeout(() => this.child?.kill('SIGKILL'), 5_000);

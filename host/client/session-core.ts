@@ -203,6 +203,8 @@ export class SessionCore implements LinkedSession, MovingSession {
   }
 
   hostDied(error: CodeCellError): void {
+    // Closed by its client (HostClient.close()): the session ends there, its streams with it.
+    if (this.link.closedByClient) return this.fail(new CodeCellError('ERR_SHUTTING_DOWN', 'the HostClient was closed'));
     // Its cells are lost with the host; the session itself moves (SPEC §13) if it can.
     if (this.move?.hostLost(error) !== true) this.fail(error);
   }
