@@ -24,7 +24,8 @@ type Context = Record<string, unknown>;
 /**
  * One tool of the pair as an AI SDK tool; the SDK's abort signal reaches the cell. `approvals`
  * (wait's): a wait on a cell paused at a call that needs approval needs the SDK's approval;
- * approved (only then does the SDK run it), the call is made; denied, the next wait declines it.
+ * approved (only then does the SDK run it), the call is made; denied, the call is declined
+ * (the cell hears the decline) on the next wait.
  */
 function asTool<Input>(codeTool: CodeModeTool<Input>, approvals?: WaitApprovals): Tool<Input, CodeModeResult> {
   const needsApproval = (input: Input, { toolCallId, messages }: { toolCallId: string; messages: ModelMessage[] }) =>
@@ -62,7 +63,8 @@ function denialOf(messages: readonly ModelMessage[], toolCallId: string): { reas
  * cell being waited on. Spread it into `tools` (the names come from `options`). A cell a tool
  * paused (CellInterrupt) goes on through the SDK's tool approval: `wait` on it needs approval
  * (a `tool-approval-request`); approved, the paused call gets `options.approvedAnswer`; denied,
- * the cell stays paused (`wait` with `terminate` ends it without asking).
+ * the next `wait` declines the call (the cell hears the decline and goes on); `wait` with
+ * `terminate` ends the cell without asking.
  */
 export function codeModeTools(target: CodeModeTarget, options: CodeModeToolsOptions = {}): AiSdkCodeModeTools {
   const codeMode = createCodeModeTools(target, options);
