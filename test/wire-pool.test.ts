@@ -266,24 +266,34 @@ test('processes must be a positive integer', async () => {
   await assert.rejects(HostClient.spawn({ processes: 1.5 }), { code: 'ERR_INVALID_REQUEST' });
 });
 
-test('a HostClient.spawn() left idle without close() lets Node exit, and its host exits with it', async (t) => {
+test('a HostClient.spawn() left idle without close() lets Node exit once no cell runs, and its host exits with it', async (t) => {
+  // Two sessions left open, no close(): one idle, one whose cell still runs after the script's
+  // last line (yielded at once) — Node waits for that cell (it calls a tool at its end), then exits.
   const script = `
     const { HostClient } = await import(${JSON.stringify(new URL('../host/index.js', import.meta.url).href)});
     const client = await HostClient.spawn({ processes: 1, command: ${JSON.stringify(HOST_BIN)}, args: [] });
-    const session = await client.createSession({ invokeTool: async () => 1, notify: async () => {} });
-    const { initialEvent } = await session.execute({ source: 'text(6 * 7)' });
-    await initialEvent;
-    await session.shutdown();
+    const delegate = { invokeTool: async (call) => (console.log('tool ' + call.tool.name), 1), notify: async () => {} };
+    const idle = await client.createSession(delegate);
+    await (await idle.execute({ source: 'text(6 * 7)' })).initialEvent;
+    const running = await client.createSession(delegate, { tools: [{ name: 'done' }] });
+    const late = 'await new Promise((r) => setTimeout(r, 1500)); await tools.done({})';
+    await (await running.execute({ source: late }, { kind: 'yieldAfter', ms: 0 })).initialEvent;
     console.log(client.hosts[0].host); // then nothing: no close()
   `;
   const child = spawn(process.execPath, ['--no-node-snapshot', '--input-type=module', '-e', script], {
-    stdio: ['ignore', 'pipe', 'inherit'],
+    stdio: ['ignore', 'pipe', 'pipe'],
   });
   t.after(() => child.kill('SIGKILL'));
   let printed = '';
   child.stdout.on('data', (chunk: Buffer) => (printed += chunk.toString('utf8')));
+  let stderr = '';
+  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
   const [code] = (await once(child, 'exit')) as [number | null];
   assert.equal(code, 0, 'the process ended on its own');
+  assert.match(printed, /^tool done$/m, 'not before the running cell ended');
+  // Its host's goodbye (its client left) is no warning.
+  await new Promise((resolve) => setTimeout(resolve, 500));
+  assert.doesNotMatch(stderr, /stopped reading/);
   const pid = Number(/^process (\d+)$/m.exec(printed)?.[1]);
   assert.ok(pid > 0, printed);
   await waitFor(() => !processAlive(pid), 10_000);

@@ -34,6 +34,7 @@ import {
   type WireParams,
 } from '../wire/protocol.js';
 import type { Traced } from '../wire/wire-types.js';
+import { HostHold } from './host-hold.js';
 
 type InboundNotification =
   | { type: 'event'; params: WireParams['cellEvent'] }
@@ -92,6 +93,8 @@ export interface LinkedSession {
   hostDied(error: CodeCellError): void;
   /** The host drains (host/draining): the session moves to another host when it can. */
   handOff(): void;
+  /** Whether a cell of the session runs on the host now (a spawned host then keeps Node alive). */
+  readonly runningOnHost: boolean;
 }
 
 /** One connection to one host process (or to an in-process host over streams). */
@@ -123,9 +126,9 @@ export class HostLink {
   /** Requests sent and not yet answered (the liveness watch runs while there are any). */
   #outstanding = 0;
   /** Whether a spawned host's process and pipes keep this process alive (see hold). */
-  #held = true;
   readonly #liveness: Liveness;
   #death: CodeCellError | undefined;
+  readonly #hold: HostHold | undefined;
   readonly #exited = Promise.withResolvers<void>();
   readonly #died = Promise.withResolvers<CodeCellError>();
   #initialized: Promise<void> | undefined;
@@ -145,6 +148,9 @@ export class HostLink {
       heard: () => this.#liveness.heard(),
     });
     this.#incoming = new IncomingCalls();
+    const running = (): boolean => [...this.remotes.values()].some((session) => session.runningOnHost);
+    const load = () => ({ outstanding: this.#outstanding, sessions: this.remotes.size, running });
+    this.#hold = child === undefined ? undefined : new HostHold(child, load);
     const handlers: Handlers<'toClient'> = {
       cellEvent: (params) =>
         this.remotes.get(params.sessionId)?.receive({ type: 'notification', message: { type: 'event', params } }),
@@ -275,19 +281,9 @@ export class HostLink {
     this.hold();
   }
 
-  /**
-   * A spawned host keeps this process alive only while it has sessions or requests outstanding:
-   * an idle HostClient that was never closed lets Node exit (the host then sees its input end and
-   * exits too). Called as sessions and requests come and go.
-   */
+  /** A spawned host keeps this process alive only while busy (HostHold). */
   hold(): void {
-    const busy = this.remotes.size > 0 || this.#outstanding > 0;
-    const child = this.child;
-    if (busy === this.#held || child === undefined) return;
-    this.#held = busy;
-    for (const handle of [child, child.stdin, child.stdout] as ({ ref?(): void; unref?(): void } | null)[])
-      if (busy) handle?.ref?.();
-      else handle?.unref?.();
+    this.#hold?.update();
   }
 
   /** The host is gone: every pending call rejects, every delegate signal aborts. */
@@ -299,6 +295,7 @@ export class HostLink {
         cause: error,
       });
     this.#death = error;
+    this.#hold?.stop();
     this.#died.resolve(error);
     // A host given up on (its output closed, or it stopped answering) is not left running.
     if (this.child !== undefined && this.child.exitCode === null && this.child.signalCode === null)

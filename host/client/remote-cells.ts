@@ -38,6 +38,12 @@ export class RemoteCells {
     for (const ids of [this.#open, this.#known]) addBounded(ids, cellId);
   }
 
+  /** Whether a cell of the session still runs on its host (open there, not paused). */
+  get runningOnHost(): boolean {
+    for (const cellId of this.#open) if (!this.#closedOnHost.has(cellId) && !this.#paused.has(cellId)) return true;
+    return false;
+  }
+
   /** The cells this client may still address. */
   get open(): CellId[] {
     return [...this.#open];

@@ -324,6 +324,10 @@ export class HostSession extends SessionBase implements RemoteSession, LinkedSes
     this.#core.hostDied(error);
   }
 
+  get runningOnHost(): boolean {
+    return this.#core.runningOnHost;
+  }
+
   handOff(): void {
     this.#core.handOff();
   }

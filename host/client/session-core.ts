@@ -202,6 +202,10 @@ export class SessionCore implements LinkedSession, MovingSession {
     this.cells.callsCancelled(cellId, running, this.deadlineMs);
   }
 
+  get runningOnHost(): boolean {
+    return this.cells.runningOnHost;
+  }
+
   hostDied(error: CodeCellError): void {
     // Closed by its client (HostClient.close()): the session ends there, its streams with it.
     if (this.link.closedByClient) return this.fail(new CodeCellError('ERR_SHUTTING_DOWN', 'the HostClient was closed'));

@@ -82,6 +82,9 @@ interface Outgoing {
 
 const isId = (value: unknown): value is RequestId => typeof value === 'string' || typeof value === 'number';
 
+/** Write errors that mean the peer closed its end (it left; it did not just stop reading). */
+const PEER_GONE = new Set(['EPIPE', 'ECONNRESET', 'ERR_STREAM_DESTROYED', 'ERR_STREAM_WRITE_AFTER_END']);
+
 /** One JSON-RPC connection over a carrier. */
 export class RpcConnection {
   readonly #carrier: Carrier;
@@ -104,8 +107,13 @@ export class RpcConnection {
     this.#heard = options.heard;
     this.#writer = carrier.writer(
       {
-        lost: (error) =>
-          logger.warn(`codecell: the peer stopped reading (${messageOf(error)}); later messages to it are dropped`),
+        // A peer that went away (its end closed: EPIPE, reset, destroyed) is no news: its input
+        // ends too, and that is handled where it ends. One that stopped reading while there is.
+        lost: (error) => {
+          const code = (error as NodeJS.ErrnoException).code;
+          if (this.#closed !== undefined || (code !== undefined && PEER_GONE.has(code))) return;
+          logger.warn(`codecell: the peer stopped reading (${messageOf(error)}); later messages to it are dropped`);
+        },
         overflow: (error) => options.overflow?.(error),
       },
       options.maxQueuedBytes,
