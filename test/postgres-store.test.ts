@@ -11,7 +11,7 @@ import type { CodeCellStore } from '../src/store/store.js';
 import { crashAgent, untilRecovered } from './agent-process.js';
 import { crashPromises } from './crash-promises.js';
 import { capturingLogger, LONG_WAIT, RecordingDelegate, texts } from './helpers.js';
-import { startPostgres } from './postgres-server.js';
+import { freePort, startPostgres } from './postgres-server.js';
 import { storeContract } from './store-contract.js';
 
 const server = await startPostgres();
@@ -49,6 +49,22 @@ if (skip === false)
       return store;
     },
   });
+
+test('a server that cannot be reached at start: the first execute fails ERR_STORE_FAILED naming the store', async (t) => {
+  const port = await freePort(); // nothing listens there
+  const store = postgresStore({ connectionString: `postgres://codecell:secret@127.0.0.1:${port}/agents` });
+  t.after(() => store.close());
+  const logger = capturingLogger();
+  const session = new SessionRuntime(new RecordingDelegate(), { store, logger });
+  t.after(() => session.shutdown());
+  const refused = {
+    code: 'ERR_STORE_FAILED',
+    message: `the postgres 127.0.0.1:${port}/agents store failed: connect ECONNREFUSED 127.0.0.1:${port}`,
+  };
+  await assert.rejects(session.execute({ source: 'text(1)' }), refused);
+  // The session ended with it (nothing is retried at start), and says so again.
+  await assert.rejects(session.execute({ source: 'text(2)' }), refused);
+});
 
 describe('postgresStore: a real server', { timeout: 60_000, skip }, () => {
   test('a database of a newer schema is refused, and left as it was', async (t) => {

@@ -105,9 +105,11 @@ export class SessionLog {
     return (await this.#lease.lease).epoch;
   }
 
-  /** The lease as it was created or adopted (a failed creation rejects). */
+  /** The lease as it was created or adopted (a failed creation rejects, naming the store). */
   lease(): Promise<StoreLease> {
-    return this.#lease.lease;
+    return this.#lease.lease.catch((error: unknown) => {
+      throw this.#failure(error);
+    });
   }
 
   /** The lease's epoch, once held (undefined before). */
@@ -272,14 +274,18 @@ export class SessionLog {
     return this.#lease.confirm();
   }
 
-  #fail(error: unknown): void {
-    if (this.#failed !== undefined) return;
-    // The store's own failure is said as it is, naming the store (never as a move to another owner).
-    this.#failed = isCodeCellError(error)
+  /** The store's own failure as it is, naming the store (never as a move to another owner). */
+  #failure(error: unknown): CodeCellError {
+    return isCodeCellError(error)
       ? error
       : new CodeCellError('ERR_STORE_FAILED', `the ${this.store.name} store failed: ${messageOf(error)}`, {
           cause: error,
         });
+  }
+
+  #fail(error: unknown): void {
+    if (this.#failed !== undefined) return;
+    this.#failed = this.#failure(error);
     this.#lease.end();
     this.#port.lost(this.#failed);
   }
