@@ -192,6 +192,13 @@ describe('codecell mcp with hostile upstreams', { timeout: 120_000 }, () => {
     assert.match((await execOf()) ?? '', /honest__ok/);
     assert.doesNotMatch((await execOf()) ?? '', /late__ok/);
     assert.deepEqual(await texts(client, 'text(await tools.honest__ok())'), ['ok answered']);
+    // Before it joins, a call of its tool fails saying it is still starting.
+    const early = (await client.callTool({ name: 'exec', arguments: { source: 'await tools.late__ok()' } })) as Result;
+    assert.equal(early.isError, true);
+    assert.match(
+      textsOf(early).at(-1) ?? '',
+      /tools\.late__ok is not a function \(no such tool; [^\n]*\); upstream late, silent still starting: its tools join when it answers, try again then\n/,
+    );
     await changed.promise;
     assert.match((await execOf()) ?? '', /late__ok/);
     // The codecell session started before the late upstream joined; its next cell has the new tool.

@@ -31,6 +31,8 @@ export interface McpContext {
     readonly tools: readonly ToolDefinition[];
     onJoin(listener: () => void): () => void;
     readonly asksApproval?: boolean;
+    /** The names of upstreams still starting (a call of their tools fails until they join). */
+    readonly starting?: readonly string[];
   };
   onCancel: 'terminate' | 'detach';
   /** Where a warning for the operator goes (stderr). */
@@ -293,7 +295,7 @@ export function newMcpSession(context: McpContext, hooks: McpSessionHooks = {}):
     const options = { signal: extra.signal, ...(sender === undefined ? {} : { onEvent: sender.onEvent }) };
     const answer = (result: CodeModeResult) => {
       sender?.flush(); // progress after the answer would be dropped by the client
-      return contentOf(result, wait.name);
+      return contentOf(withStarting(result, context.upstreams.starting ?? []), wait.name);
     };
     // The SDK sends nothing for a cancelled request: its response is ended here, at once.
     const endResponse = (): void => void setImmediate(() => hooks.endResponse?.(extra.requestId));
@@ -333,6 +335,14 @@ export function newMcpSession(context: McpContext, hooks: McpSessionHooks = {}):
       if (context.keepsSessions !== true) await (await started?.catch(() => undefined))?.shutdown();
     },
   };
+}
+
+/** A cell that called a tool it does not have, while upstreams still start: it is told they do. */
+function withStarting(result: CodeModeResult, starting: readonly string[]): CodeModeResult {
+  const missing = /tools\.[\w$]+ is not a function[^\n]*/;
+  if (starting.length === 0 || result.error === null || !missing.test(result.error)) return result;
+  const still = `; upstream ${starting.join(', ')} still starting: its tools join when it answers, try again then`;
+  return { ...result, error: result.error.replace(missing, (line) => `${line}${still}`) };
 }
 
 const CALL_IDS = { type: 'array', items: { type: 'string' } } as const;

@@ -76,7 +76,14 @@ export class Upstreams {
   readonly #namespaces = new Set<string>();
   readonly #listeners = new Set<() => void>();
   readonly #stopped = new AbortController();
+  /** The upstreams (by index) whose start ended, joined or not. */
+  readonly #settled = new Set<number>();
   #tools: readonly ToolDefinition[] = [];
+
+  /** The names of the upstreams still starting (their tools join when they answer). */
+  get starting(): string[] {
+    return this.#configs.filter((_, index) => !this.#settled.has(index)).map(({ name }) => name);
+  }
 
   /** True when some upstream's tools need a person's approval (config `requiresApproval`). */
   get asksApproval(): boolean {
@@ -101,20 +108,18 @@ export class Upstreams {
    * names of those still starting (they join when they answer).
    */
   async start(boundMs: number): Promise<{ joined: number; starting: string[] }> {
-    const settled = new Set<number>();
     const starts = this.#configs.map(async (upstream, index) => {
       try {
         const live = await connectUpstream(upstream, this.#logs, this.#stderr, this.#stopped.signal);
         if (live !== undefined) await this.#join(index, live.client);
       } finally {
-        settled.add(index);
+        this.#settled.add(index);
       }
     });
     const bound = new Deadline(boundMs);
     await Promise.race([Promise.all(starts), bound.reached]);
     bound.clear();
-    const starting = this.#configs.filter((_, index) => !settled.has(index)).map(({ name }) => name);
-    return { joined: this.#listed.filter((tools) => tools !== undefined).length, starting };
+    return { joined: this.#listed.filter((tools) => tools !== undefined).length, starting: this.starting };
   }
 
   /** Calls `listener` whenever an upstream joins late; the returned function stops it. */
