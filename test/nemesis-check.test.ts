@@ -65,6 +65,15 @@ test('the nemesis checker: what each cell was told of each call, against what to
   assert.deepEqual(check(cell(told(1, 'err:the call failed', 'ok:2', 'ok:1')), effects()), [
     'session s cell 1: charge s:1:tool-1 took effect, and was told a failure (err:the call failed)',
   ]);
+  // ...but an idempotent call made again whose last attempt failed in the agent's own delegate
+  // (its answer lost on the way) may be told that failure: one attempt took effect, one failed.
+  const retried: AgentEntry[] = [
+    ...CLEAN.slice(0, 6),
+    { t: 'invoke', key: 's:1:tool-2', tool: 'rate' },
+    { t: 'outcome', key: 's:1:tool-2', ok: false },
+    done('1', told(1, 'ok:1', 'err:fetch failed', 'ok:1')),
+  ] as AgentEntry[];
+  assert.deepEqual(check(retried, effects()), []);
   assert.deepEqual(check(cell(told(1, 'ok:1', 'ok:2', 'ok:2')), effects({ 's:1:tool-3': 2 })), [
     'lookup s:1:tool-3 took effect 2 times',
     'session s cell 1: lookup s:1:tool-3 was told ok:2',

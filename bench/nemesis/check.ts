@@ -68,7 +68,10 @@ export function check(entries: readonly AgentEntry[], effects: Effects, unwritte
     if (entry.t === 'outcome' && entry.ok && !effects.has(entry.key))
       violations.push(`${entry.key} was answered, and never took effect`);
   // Every completed cell: what it was told of each call against what took effect; stored values
-  // never go back (each stored a counter one higher, none twice).
+  // never go back (each stored a counter one higher, none twice). A call one of whose attempts
+  // failed in its agent's own delegate (the tool service's answer lost: an idempotent call made
+  // again, say) may be told that failure though another attempt took effect.
+  const failedAttempt = new Set(entries.flatMap((entry) => (entry.t === 'outcome' && !entry.ok ? [entry.key] : [])));
   const counters = new Map<string, string>();
   for (const entry of entries) {
     if (entry.t !== 'cell' || entry.event.kind !== 'completed') continue;
@@ -84,7 +87,7 @@ export function check(entries: readonly AgentEntry[], effects: Effects, unwritte
       const outcome = seen.told[index] as string;
       if (outcome === 'none') continue;
       const key = `${entry.session}:${entry.cellId}:tool-${index + 1}`;
-      violations.push(...toldAgainst(where, key, tool, outcome, effects));
+      violations.push(...toldAgainst(where, key, tool, outcome, effects, failedAttempt.has(key)));
     }
     const counter = seen.i;
     const stored = `${entry.session} i=${counter}`;
@@ -99,16 +102,24 @@ export function check(entries: readonly AgentEntry[], effects: Effects, unwritte
 /**
  * What a cell was told of a call, against whether it took effect: a success only for one that did
  * (once, unless idempotent); a failure only for one that did not — one that did but whose outcome
- * was lost must reach the cell in doubt (the agent settles those with IN_DOUBT) or as its result.
+ * was lost must reach the cell in doubt (the agent settles those with IN_DOUBT) or as its result —
+ * or for one an attempt of which failed in the agent's delegate (`attemptFailed`).
  */
-function toldAgainst(where: string, key: string, tool: string, outcome: string, effects: Effects): string[] {
+function toldAgainst(
+  where: string,
+  key: string,
+  tool: string,
+  outcome: string,
+  effects: Effects,
+  attemptFailed: boolean,
+): string[] {
   const times = effects.get(key)?.times ?? 0;
   if (outcome.startsWith('ok:')) {
     if (times === 0) return [`${where}: ${tool} ${key} was told a success, and never took effect`];
     if (outcome !== 'ok:1' && !IDEMPOTENT.has(tool)) return [`${where}: ${tool} ${key} was told ${outcome}`];
     return [];
   }
-  if (outcome === `err:${IN_DOUBT}`) return [];
+  if (outcome === `err:${IN_DOUBT}` || attemptFailed) return [];
   return times > 0 ? [`${where}: ${tool} ${key} took effect, and was told a failure (${outcome})`] : [];
 }
 
