@@ -137,11 +137,12 @@ test('codecell run --json prints the final event; --ts strips types', () => {
   assert.deepEqual(JSON.parse(stdout), { kind: 'completed', cellId: '1', items: [{ type: 'text', text: '42' }] });
 });
 
-test('npm start builds nothing after a build (npm ci builds in prepare): the build leaves its stamp', () => {
+test('npm start and npm pack build nothing after a build (npm ci builds in prepare): the build leaves its stamp', () => {
   const scripts = (JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { scripts: Record<string, string> })
     .scripts;
   assert.match(scripts.build ?? '', /&& node scripts\/build-if-stale\.js --stamp$/, 'the build ends by stamping');
-  assert.equal(scripts.prepare, 'npm run build');
+  // prepare builds a fresh clone (no stamp yet), and nothing after a build (npm pack after npm ci).
+  assert.equal(scripts.prepare, 'node scripts/build-if-stale.js');
   const stale = (...flags: string[]) =>
     spawnSync(process.execPath, [join(root, 'scripts/build-if-stale.js'), ...flags], { encoding: 'utf8' }).stdout;
   assert.equal(stale('--stamp'), '');

@@ -21,14 +21,17 @@ export class HostHold {
     this.#recount = setInterval(() => this.update(true), RECOUNT_MS).unref();
   }
 
-  /** Called as requests come and go (and sessions end); `recount`: count the running cells too. */
+  /**
+   * Called as requests come and go (and sessions come and end): what runs is counted when the host
+   * is not held now, and while it is, every second (`recount`) — not at every request.
+   */
   update(recount = false): void {
     const { outstanding, sessions, running } = this.#busy();
     let busy: boolean;
     if (outstanding > 0) busy = true;
     else if (sessions === 0) busy = false;
-    else if (!recount)
-      return; // held as it is until the next count
+    else if (!recount && this.#held)
+      return; // held until the next count finds nothing running
     else busy = running();
     if (busy === this.#held) return;
     this.#held = busy;

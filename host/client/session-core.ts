@@ -202,8 +202,9 @@ export class SessionCore implements LinkedSession, MovingSession {
     this.cells.callsCancelled(cellId, running, this.deadlineMs);
   }
 
+  /** A cell runs on the host, or the caller awaits something of it (an execute, an observation, the setup). */
   get runningOnHost(): boolean {
-    return this.cells.runningOnHost;
+    return this.cells.runningOnHost || this.executing > 0 || this.observers.size > 0;
   }
 
   hostDied(error: CodeCellError): void {
