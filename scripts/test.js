@@ -5,7 +5,7 @@
 import { spawn } from 'node:child_process';
 import { delimiter, dirname } from 'node:path';
 
-const WHOLE_RUN_LIMIT_MS = Number(process.env.CODECELL_TEST_LIMIT_MS ?? 9 * 60_000);
+const WHOLE_RUN_LIMIT_MS = Number(process.env.CODECELL_TEST_LIMIT_MS ?? 15 * 60_000);
 
 const args = process.argv.slice(2);
 const flags = args.filter((arg) => arg.startsWith('--'));
