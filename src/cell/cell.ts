@@ -51,6 +51,11 @@ export class Cell extends CellRun {
     return idempotencyKey(this.options.sessionKey, this.id, callId);
   }
 
+  /** How many output items the cell made, all its runs told (its journal counts them). */
+  get outputsMade(): number {
+    return this.durability.journal.outputs;
+  }
+
   /** What the cell holds while it waits with no isolate (paused): its journal and its code. */
   get heldBytes(): number {
     return this.durability.journal.bytes + (this.durability.program?.source.length ?? 0);

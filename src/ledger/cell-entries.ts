@@ -203,6 +203,16 @@ export abstract class CellEntries {
     this.outputs += count;
   }
 
+  /** How many of the cell's output items reached the client so far (a run again produces none of them). */
+  get outputsSeen(): number {
+    return this.outputs;
+  }
+
+  /** A log says the first `count` output items were handed out (with a pause). */
+  seenUpTo(count: number): void {
+    this.outputs = Math.max(this.outputs, count);
+  }
+
   /** A notification of the cell reached the client's delegate. */
   notified(): void {
     this.#notifications++;

@@ -26,8 +26,12 @@ export type LogRecord =
   | { t: 'outcome'; cellId: CellId; callId: string; ok: boolean; payload: string; errorKind: string }
   /** The delegate asked to pause the cell at a call (its CellInterrupt's payload). */
   | { t: 'pause'; cellId: CellId; callId: string; payload: JsonValue }
-  /** The cell paused (`event`: its interrupted event, without items), or runs again (null). */
-  | { t: 'paused'; cellId: CellId; event: CellEvent | null }
+  /**
+   * The cell paused (`event`: its interrupted event, without items), or runs again (null); `seen`:
+   * how many of its output items were handed out with the pause, all told (a run after a recovery
+   * produces none of them again). Logs written before it have none.
+   */
+  | { t: 'paused'; cellId: CellId; event: CellEvent | null; seen?: number }
   /**
    * The cell can never run again (`why`); its calls follow, the newest a loss report lists, after
    * `dropped` older answered ones (what a compaction keeps of such a cell).

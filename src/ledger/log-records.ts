@@ -148,7 +148,9 @@ function apply(ledger: SessionLedger, record: LogRecord, index: number, limits: 
     case 'pause':
       return ledger.interrupted(record.cellId, record.callId, JSON.stringify(record.payload));
     case 'paused':
-      return ledger.observed(record.cellId, record.event ?? { kind: 'yielded', cellId: record.cellId, items: [] });
+      ledger.observed(record.cellId, record.event ?? { kind: 'yielded', cellId: record.cellId, items: [] });
+      if (record.seen !== undefined) ledger.cell(record.cellId)?.seenUpTo(record.seen);
+      return;
     case 'lost':
       return ledger.cell(record.cellId)?.lostBefore(record.why, record.dropped);
     case 'replayed':

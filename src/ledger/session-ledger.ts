@@ -239,7 +239,8 @@ export class SessionLedger {
     // A log keeps whether the cell is paused (not every answer).
     if (event.kind === 'interrupted') {
       this.#paused.add(cellId);
-      this.#record({ t: 'paused', cellId, event: { ...event, items: [] } });
+      const seen = ledger?.outputsSeen;
+      this.#record({ t: 'paused', cellId, event: { ...event, items: [] }, ...(seen === undefined ? {} : { seen }) });
     } else if (this.#paused.delete(cellId)) this.#record({ t: 'paused', cellId, event: null });
   }
 

@@ -24,7 +24,7 @@ import type { StoredValues } from './stored-values.js';
 
 /** What a session with a store records of its cells' lives besides their calls. */
 export interface CellLog {
-  paused(cellId: CellId, event: CellEvent | null): void;
+  paused(cellId: CellId, event: CellEvent | null, seen?: number): void;
   /** The cell's outcome is committed as `event` (its journal whole). */
   ends(cellId: CellId, event: CellEvent): void;
   /** The cell closed. */
@@ -125,7 +125,7 @@ export class CellMaker {
       onPause: (paused) => {
         cells.paused(cell, paused);
         gate.paused(cell, paused);
-        durable?.paused(cellId, paused ? (cell.pausedState()?.event ?? null) : null);
+        durable?.paused(cellId, paused ? (cell.pausedState()?.event ?? null) : null, cell.outputsMade);
       },
       onTaken: () => cells.taken(cell),
       onClosed: () => {

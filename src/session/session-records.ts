@@ -171,12 +171,16 @@ export class SessionRecords implements WriteAhead {
     this.#write(cellId, { t: 'pause', cellId, callId, payload: json });
   }
 
-  /** The cell paused with `event`, or runs again (null): written now, told by the answers after it. */
-  paused(cellId: CellId, event: CellEvent | null): void {
+  /**
+   * The cell paused with `event` — its answer hands out every output item the cell made so far,
+   * `seen` — or runs again (null): written now, told by the answers after it.
+   */
+  paused(cellId: CellId, event: CellEvent | null, seen?: number): void {
     if (event === null) this.#paused.delete(cellId);
     else this.#paused.add(cellId);
-    const saved = event === null ? null : { ...event, items: [] };
-    this.#write(cellId, { t: 'paused', cellId, event: saved });
+    if (event === null) return this.#write(cellId, { t: 'paused', cellId, event: null });
+    const record = { t: 'paused' as const, cellId, event: { ...event, items: [] } };
+    this.#write(cellId, seen === undefined ? record : { ...record, seen });
   }
 
   /**
