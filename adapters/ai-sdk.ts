@@ -1,6 +1,6 @@
 // `codecell/ai-sdk`: the exec/wait pair as Vercel AI SDK tools (`ai`'s tool() and jsonSchema()).
 // `ai` is an optional peer dependency: install it to use this entry point.
-import { asSchema, jsonSchema, tool, type ModelMessage, type Tool, type ToolSet } from 'ai';
+import type { ModelMessage, Tool, ToolSet } from 'ai';
 import {
   createCodeModeTools,
   describePause,
@@ -16,7 +16,10 @@ import {
   type ExecInput,
   type WaitInput,
 } from '../src/index.js';
+import { peerDependency } from './peer.js';
 import { WaitApprovals } from './wait-approvals.js';
+
+const { asSchema, jsonSchema, tool } = await peerDependency(() => import('ai'), 'codecell/ai-sdk', 'ai');
 
 /** The AI SDK's tool context (not exported by `ai`). */
 type Context = Record<string, unknown>;

@@ -1,6 +1,6 @@
 // `codecell/openai-agents`: the exec/wait pair as OpenAI Agents SDK function tools, in strict
 // mode. `@openai/agents` is an optional peer dependency: install it to use this entry point.
-import { getCurrentTrace, RunContext, tool, withCustomSpan, type FunctionTool, type Tool } from '@openai/agents';
+import type { FunctionTool, RunContext, Tool } from '@openai/agents';
 import {
   createCodeModeTools,
   requireApproval,
@@ -15,7 +15,11 @@ import {
   type CodeModeToolsOptions,
   type WaitInput,
 } from '../src/index.js';
+import { peerDependency } from './peer.js';
 import { WaitApprovals } from './wait-approvals.js';
+
+const agents = await peerDependency(() => import('@openai/agents'), 'codecell/openai-agents', '@openai/agents');
+const { getCurrentTrace, tool, withCustomSpan } = agents;
 
 /**
  * `[exec, wait]` for `new Agent({ tools })`: the cells run in `target` (a session, or a
@@ -115,7 +119,7 @@ export function agentsToolSource(tools: readonly Tool[], context: unknown = {}):
         if (functionTool === undefined) throw new Error(`no Agents SDK tool ${call.tool.name}`);
         // A tool that needs approval pauses the cell until a person decides (made once approved).
         await requireApproval(call, () =>
-          functionTool.needsApproval(new RunContext(context), call.input as never, call.callId),
+          functionTool.needsApproval(new agents.RunContext(context), call.input as never, call.callId),
         );
         const input = JSON.stringify(call.input ?? {});
         // Made by a program: the cell's code (SDK 0.20's caller), named by the cell's id.
@@ -126,7 +130,7 @@ export function agentsToolSource(tools: readonly Tool[], context: unknown = {}):
           arguments: input,
           caller: { type: 'program', callerId: `cell-${call.cellId}` },
         } as const;
-        return (await functionTool.invoke(new RunContext(context), input, { signal, toolCall })) as JsonValue;
+        return (await functionTool.invoke(new agents.RunContext(context), input, { signal, toolCall })) as JsonValue;
       },
     },
   };

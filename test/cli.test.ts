@@ -169,16 +169,31 @@ test('npm start: the demo runs its steps against a real codecell-host and exits 
   }
 });
 
-test('codecell mcp without @modelcontextprotocol/sdk installed says what to install, and exits 2', (t) => {
-  // An installation of codecell with its runtime dependencies only (the SDK is an optional peer).
+test('codecell mcp and the adapters without their optional peers say what to install', (t) => {
+  // An installation of codecell with its runtime dependencies only (the SDKs are optional peers).
   const install = mkdtempSync(join(tmpdir(), 'codecell-no-sdk-'));
   t.after(() => rmSync(install, { recursive: true, force: true }));
   for (const part of ['bin', 'dist', 'package.json'])
     cpSync(join(root, part), join(install, part), { recursive: true });
   mkdirSync(join(install, 'node_modules'));
   for (const name of readdirSync(join(root, 'node_modules'))) {
-    if (name !== '@modelcontextprotocol' && name !== '.bin')
+    if (!['@modelcontextprotocol', 'ai', '@openai', '.bin'].includes(name))
       symlinkSync(join(root, 'node_modules', name), join(install, 'node_modules', name));
+  }
+  for (const [entry, peer] of [
+    ['ai-sdk', 'ai'],
+    ['openai-agents', '@openai/agents'],
+  ]) {
+    const imported = spawnSync(process.execPath, ['--input-type=module', '-e', `await import('codecell/${entry}')`], {
+      cwd: install,
+      encoding: 'utf8',
+      timeout: 60_000,
+    });
+    assert.notEqual(imported.status, 0);
+    assert.match(
+      imported.stderr,
+      new RegExp(`Error: codecell/${entry} needs ${peer}, which is not installed: npm install ${peer}\n`),
+    );
   }
   const bin = join(install, 'bin', 'codecell.js');
   const result = spawnSync(process.execPath, [bin, 'mcp', '--upstream', 'true'], {
