@@ -303,9 +303,15 @@ describe('HostClient with a store', { timeout: 90_000 }, () => {
     const store = sqliteStore({ path: join(tempFolder(t, 'codecell-remote-'), 'former.db') });
     t.after(() => store.close());
     // The former owner's renewals hang (its process paused): it has not noticed its lease ran out.
-    let renewals: 'hang' | 'pass' = 'hang';
+    // Then, for a while, its store cannot answer (a lock held by another process).
+    let renewals: 'hang' | 'locked' | 'pass' = 'hang';
     const paused = storeWith(store, 'paused', {
-      renew: (...args) => (renewals === 'hang' ? new Promise<never>(() => {}) : store.renew(...args)),
+      renew: (...args) =>
+        renewals === 'hang'
+          ? new Promise<never>(() => {})
+          : renewals === 'locked'
+            ? Promise.reject(new Error('database is locked'))
+            : store.renew(...args),
     });
     const old = await HostClient.spawn({ store: paused, leaseMs: 300, processes: 1, logger: capturingLogger() });
     t.after(() => old.close());
@@ -322,7 +328,9 @@ describe('HostClient with a store', { timeout: 90_000 }, () => {
     }
     // A follower read the new owner's events; the former owner is asked to continue after them.
     assert.equal(newest, 3);
-    renewals = 'pass';
+    // Asked while its store cannot answer, it asks again, and says it moved once the store can.
+    renewals = 'locked';
+    setTimeout(() => (renewals = 'pass'), 600);
     await assert.rejects(session.events({ after: newest }).next(), { code: 'ERR_SESSION_MOVED' });
     assert.equal(session.isAlive, false);
   });

@@ -44,6 +44,11 @@ export async function follow(dir: string, session: CodeCellSession, run: string)
       });
     }
   } catch (error) {
+    // A store that could not answer (a fault at work) says so: the follower asks again, later.
+    if ((error as { code?: string }).code === 'ERR_STORE_FAILED' && session.isAlive) {
+      await new Promise((resolve) => setTimeout(resolve, 1_000));
+      return follow(dir, session, run);
+    }
     if (session.isAlive) write({ seq: -1, type: 'error', cellId: '', error: String(error) });
   }
 }

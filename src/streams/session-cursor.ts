@@ -116,6 +116,10 @@ const SESSION_STREAM_BOUND: StreamBound<SessionStreamEvent> = {
   dropsIn: (event) => (event.type === 'gap' ? event.dropped : undefined),
 };
 
+/** A store asked whether the session moved is asked again after 250, 500, 1 000 and 2 000 ms. */
+const CONFIRM_FIRST_WAIT_MS = 250;
+const CONFIRM_LAST_WAIT_MS = 2_000;
+
 export class SessionCursor {
   #seq: number;
   /** The newest events handed out (with their sizes), oldest first, for subscribers that continue. */
@@ -301,12 +305,29 @@ export class SessionCursor {
         'ERR_INVALID_REQUEST',
         `events({ after: ${after} }): the session's newest event is ${this.#published}${why}`,
       );
-    if (this.#confirm === undefined) throw past();
-    this.#confirm().then(
+    const confirm = this.#confirm;
+    if (confirm === undefined) throw past();
+    // A store that cannot answer now (a lock held, a server restarting) is asked again for a few
+    // seconds; one that still cannot says so as a store failure — the follower asks again later.
+    const ask = async (): Promise<Error | undefined> => {
+      for (let waitMs = CONFIRM_FIRST_WAIT_MS; ; waitMs *= 2) {
+        try {
+          return await confirm();
+        } catch (error) {
+          if (waitMs > CONFIRM_LAST_WAIT_MS) throw error;
+          await new Promise((resolve) => setTimeout(resolve, waitMs));
+        }
+      }
+    };
+    ask().then(
       (moved) => stream.fail(moved ?? past()),
       (error: unknown) =>
         stream.fail(
-          past(` (the store could not say whether another process took the session over: ${messageOf(error)})`),
+          new CodeCellError(
+            'ERR_STORE_FAILED',
+            `events({ after: ${after} }): past the session's newest event (${this.#published}), and the store ` +
+              `could not say whether another process took the session over: ${messageOf(error)}; ask again`,
+          ),
         ),
     );
     return stream;
