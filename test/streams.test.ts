@@ -1,8 +1,8 @@
 // Session-wide streams, replay from a cell's admission, ordered hand-off, readText(), and remote
 // streams that fail when their host dies (issue 18), against both session implementations.
 import assert from 'node:assert/strict';
-import { describe, test } from 'node:test';
-import { HostClient } from '../host/index.js';
+import { describe, test, type TestContext } from 'node:test';
+import { HostClient, type RemoteSession } from '../host/index.js';
 import { CellStreams } from '../src/streams/cell-streams.js';
 import { EventStream } from '../src/streams/event-stream.js';
 import type { CellStreamEvent, HandOffStream, SessionStreamEvent } from '../src/index.js';
@@ -178,25 +178,36 @@ for (const kind of bothKinds) {
   });
 }
 
+/** A session on one spawned codecell-host (closed after the test). */
+async function oneHost(t: TestContext, options: { rehome?: false } = {}) {
+  const client = await HostClient.spawn({
+    command: HOST_BIN,
+    args: [],
+    processes: 1,
+    ...options,
+    logger: capturingLogger(),
+    stderr: 'ignore',
+  });
+  t.after(() => client.close());
+  return { client, session: await client.createSession(new RecordingDelegate()) };
+}
+
+/** A cell that prints "before" and waits for good, its stream followed past that output. */
+async function followedCell(session: RemoteSession) {
+  const { cellId } = await session.execute(
+    { source: 'text("before"); await new Promise(() => {})' },
+    { kind: 'yieldAfter', ms: 0 },
+  );
+  const cellStream = session.events(cellId);
+  assert.equal(textOf((await cellStream.next()).value as CellStreamEvent), 'before');
+  return { cellId, cellStream };
+}
+
 describe('a remote stream whose host dies', () => {
   test('fails with ERR_HOST_EXITED instead of ending, for a cell stream and the session stream', async (t) => {
-    const client = await HostClient.spawn({
-      command: HOST_BIN,
-      args: [],
-      processes: 1,
-      rehome: false,
-      logger: capturingLogger(),
-      stderr: 'ignore',
-    });
-    t.after(() => client.close());
-    const session = await client.createSession(new RecordingDelegate());
+    const { client, session } = await oneHost(t, { rehome: false });
     const sessionStream = session.events();
-    const { cellId } = await session.execute(
-      { source: 'text("before"); await new Promise(() => {})' },
-      { kind: 'yieldAfter', ms: 0 },
-    );
-    const cellStream = session.events(cellId);
-    assert.equal(textOf((await cellStream.next()).value as CellStreamEvent), 'before');
+    const { cellId, cellStream } = await followedCell(session);
     process.kill(client.pid ?? 0, 'SIGKILL');
     await assert.rejects(all(cellStream), { code: 'ERR_HOST_EXITED' });
     await assert.rejects(all(sessionStream), { code: 'ERR_HOST_EXITED' });
@@ -204,15 +215,7 @@ describe('a remote stream whose host dies', () => {
   });
 
   test('a shut-down session ends its streams normally', async (t) => {
-    const client = await HostClient.spawn({
-      command: HOST_BIN,
-      args: [],
-      processes: 1,
-      logger: capturingLogger(),
-      stderr: 'ignore',
-    });
-    t.after(() => client.close());
-    const session = await client.createSession(new RecordingDelegate());
+    const { session } = await oneHost(t);
     const sessionStream = session.events();
     await session.execute({ source: 'await new Promise(() => {})' }, { kind: 'yieldAfter', ms: 0 });
     await session.shutdown();
@@ -221,22 +224,9 @@ describe('a remote stream whose host dies', () => {
   });
 
   test('client.close() ends the streams of its sessions normally: its host did not fail', async (t) => {
-    const client = await HostClient.spawn({
-      command: HOST_BIN,
-      args: [],
-      processes: 1,
-      logger: capturingLogger(),
-      stderr: 'ignore',
-    });
-    t.after(() => client.close());
-    const session = await client.createSession(new RecordingDelegate());
+    const { client, session } = await oneHost(t);
     const sessionStream = session.events();
-    const { cellId } = await session.execute(
-      { source: 'text("before"); await new Promise(() => {})' },
-      { kind: 'yieldAfter', ms: 0 },
-    );
-    const cellStream = session.events(cellId);
-    assert.equal(textOf((await cellStream.next()).value as CellStreamEvent), 'before');
+    const { cellStream } = await followedCell(session);
     await client.close();
     await all(cellStream);
     const events = await all(sessionStream);
