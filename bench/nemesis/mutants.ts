@@ -1,9 +1,12 @@
-// `npm run nemesis:mutants [-- --minutes 1.5 --seed 7 --only name,name]` (issue 83): the nemesis proves
-// its checker. Each mutant is this build with one promise of SPEC §16 broken on purpose — a line
-// of the built JavaScript changed in a copy of dist/ and package.json (.mutants/<name>/, below
-// node_modules, so the copy runs with this checkout's dependencies) — and a short nemesis runs on it. A mutant the
-// checker does not catch (no violation) fails the command: either the nemesis never reaches what
-// it broke, or the checker cannot see it. Prints, per mutant, how many violations and the first.
+// `npm run nemesis:mutants [-- --minutes 1.5 --seed 7 --rounds 3 --only name,name]` (issue 83): the
+// nemesis proves its checker. Each mutant is this build with one promise of SPEC §16 broken on
+// purpose — a line of the built JavaScript changed in a copy of dist/ and package.json
+// (.mutants/<name>/, below node_modules, so the copy runs with this checkout's dependencies) — and
+// short nemesis runs on it, each on the next seed, until one catches it or `rounds` have run. Some
+// mutants need a fault to land in a narrow window (an approved deploy in flight), so one short run
+// can miss them on an unlucky machine. A mutant no round catches fails the command: either the
+// nemesis never reaches what it broke, or the checker cannot see it. Prints, per mutant, how many
+// violations and the first, and last, the mutants not caught.
 import { spawn } from 'node:child_process';
 import { cpSync, existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -74,7 +77,10 @@ const argument = (name: string): string | undefined => {
   return at < 0 ? undefined : process.argv[at + 1];
 };
 const minutes = argument('minutes') ?? '1.5';
-const seed = argument('seed') ?? '7';
+const seed = Number(argument('seed') ?? '7');
+const rounds = Number(argument('rounds') ?? '3');
+if (!Number.isSafeInteger(seed) || !Number.isSafeInteger(rounds) || rounds < 1)
+  throw new Error('--seed and --rounds take integers, --rounds at least 1');
 const only = argument('only');
 const root = fileURLToPath(new URL('../../../', import.meta.url));
 const dist = join(root, 'dist');
@@ -97,11 +103,11 @@ function build(mutant: Mutant): string {
 }
 
 /** Runs the nemesis on the mutant: its violations as it printed them. */
-function nemesis(runner: string): Promise<{ violations: number; first: string[]; out: string }> {
+function nemesis(runner: string, seed: number): Promise<{ violations: number; first: string[]; out: string }> {
   return new Promise((resolve, reject) => {
     const child = spawn(
       process.execPath,
-      ['--no-node-snapshot', '--unhandled-rejections=strict', runner, '--minutes', minutes, '--seed', seed],
+      ['--no-node-snapshot', '--unhandled-rejections=strict', runner, '--minutes', minutes, '--seed', String(seed)],
       { stdio: ['ignore', 'pipe', 'pipe'] },
     );
     let out = '';
@@ -127,12 +133,18 @@ const chosen = MUTANTS.filter((mutant) => only === undefined || only.split(',').
 const survived: string[] = [];
 for (const mutant of chosen) {
   console.log(`mutant ${mutant.name}: ${mutant.breaks}`);
-  const { violations, first, out } = await nemesis(build(mutant));
-  writeFileSync(join(root, '.mutants', `${mutant.name}.log`), out);
-  console.log(`  ${violations} violation(s) in ${minutes} min (seed ${seed})${violations === 0 ? ': NOT CAUGHT' : ''}`);
-  for (const line of first) console.log(`    ${line}`);
-  if (violations === 0) survived.push(mutant.name);
+  const runner = build(mutant);
+  let caught = false;
+  for (let round = 0; round < rounds && !caught; round++) {
+    const { violations, first, out } = await nemesis(runner, seed + round);
+    writeFileSync(join(root, '.mutants', `${mutant.name}.log`), out);
+    caught = violations > 0;
+    console.log(`  ${violations} violation(s) in ${minutes} min (seed ${seed + round})${caught ? '' : ': not caught'}`);
+    for (const line of first) console.log(`    ${line}`);
+  }
+  if (!caught) survived.push(mutant.name);
   rmSync(join(root, '.mutants', mutant.name), { recursive: true, force: true });
 }
 console.log(`mutants: ${chosen.length - survived.length} of ${chosen.length} caught`);
+if (survived.length > 0) console.log(`mutants NOT CAUGHT in ${rounds} round(s): ${survived.join(', ')}`);
 process.exit(survived.length === 0 ? 0 : 1);
