@@ -13,7 +13,7 @@ import { frame } from './wire.js';
 
 test('the frame writer waits for drain once its output needs draining, and keeps the order', async () => {
   const output = new PassThrough({ highWaterMark: 1024 });
-  const writer = streamWriter(output, { lost: () => {} }, 1024 * 1024);
+  const writer = streamWriter(output, { lost: () => {} }, { maxQueuedBytes: 1024 * 1024 });
   const body = 'x'.repeat(600);
   for (let i = 0; i < 50; i++) writer.push(`${i}:${body}`);
   await new Promise((resolve) => setImmediate(resolve));
@@ -37,13 +37,49 @@ test('large messages written in one turn are bounded too: past the bound the wri
   const output = new PassThrough({ highWaterMark: 16 * 1024 }); // nobody reads it
   const overflows: Error[] = [];
   const hooks = { lost: () => {}, overflow: (error: Error) => void overflows.push(error) };
-  const writer = streamWriter(output, hooks, 1024 * 1024);
+  const writer = streamWriter(output, hooks, { maxQueuedBytes: 1024 * 1024 });
   const body = 'y'.repeat(512 * 1024);
   for (let i = 0; i < 4; i++) writer.push(body);
   await new Promise((resolve) => setImmediate(resolve));
   assert.equal(overflows.length, 1, 'the writer gave its output up');
   assert.ok(output.destroyed);
   assert.ok(output.writableLength < 2 * 1024 * 1024, `${output.writableLength} bytes waited in the output`);
+});
+
+test('with maxStallMs, a peer that takes nothing of what waits is given up; one that reads now and then is not', async () => {
+  const given: Error[] = [];
+  const hooks = { lost: () => {}, overflow: (error: Error) => void given.push(error) };
+  const stalled = new PassThrough({ highWaterMark: 1024 }); // nobody reads it
+  const slow = new PassThrough({ highWaterMark: 1024 });
+  const stalledWriter = streamWriter(stalled, hooks, { maxStallMs: 1000 });
+  const slowWriter = streamWriter(
+    slow,
+    { lost: () => {}, overflow: (error) => assert.fail(error) },
+    { maxStallMs: 1000 },
+  );
+  const body = 'z'.repeat(1000);
+  for (let i = 0; i < 300; i++) {
+    stalledWriter.push(body);
+    slowWriter.push(body);
+  }
+  // The other peer reads what reached it every 100 ms: far behind, never given up.
+  let taken = 0;
+  const reading = setInterval(() => {
+    const chunk = slow.read() as Buffer | null;
+    if (chunk !== null) taken += chunk.length;
+  }, 100);
+  try {
+    await waitFor(() => given.length === 1);
+    assert.match(
+      given[0]!.message,
+      /^the peer read nothing for 1000 ms while \d+ bytes waited; the connection is given up$/,
+    );
+    assert.ok(stalled.destroyed);
+    await waitFor(() => taken >= 300 * 1000);
+    assert.equal(slow.destroyed, false, 'the peer that reads kept its connection');
+  } finally {
+    clearInterval(reading);
+  }
 });
 
 test('a client that stops reading: the host holds at most its bound, then gives the connection up and shuts its sessions down', async (t) => {

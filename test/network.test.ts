@@ -212,6 +212,38 @@ describe('codecell-host --listen', { timeout: 60_000 }, () => {
     assert.equal(service.stats.sessions, 0, 'the connection was given up and its session shut down');
   });
 
+  test('a client that reads nothing while its 16 cells trickle output is given up after maxStallMs; its cells stop', async (t) => {
+    // A trickle, not a flood: the bytes left unread stay far under maxQueuedBytes for minutes.
+    const logger = capturingLogger();
+    const service = await listen({ host: '127.0.0.1', port: 0, maxStallMs: 1_000, logger });
+    t.after(() => service.close());
+    const raw = new WebSocket(service.url);
+    t.after(() => raw.terminate());
+    await new Promise((resolve) => raw.once('open', resolve));
+    const answers = new Map<number, { result?: { sessionId: string } }>();
+    raw.on('message', (data) => {
+      const message = JSON.parse(String(data)) as { id?: number; result?: { sessionId: string } };
+      if (typeof message.id === 'number') answers.set(message.id, message);
+    });
+    const send = (id: number, method: string, params: object): void =>
+      raw.send(JSON.stringify({ jsonrpc: '2.0', id, method, params }));
+    send(1, 'initialize', { protocolVersion: 2 });
+    send(2, 'session/create', {});
+    await waitFor(() => answers.has(2));
+    const sessionId = answers.get(2)?.result?.sessionId as string;
+    send(3, 'session/subscribe', { sessionId });
+    await waitFor(() => answers.has(3));
+    raw.pause(); // reads nothing from now on
+    const source = 'for (;;) { text("t".repeat(1000)); await new Promise((r) => setTimeout(r, 5)) }';
+    for (let id = 4; id < 20; id++) send(id, 'cell/execute', { sessionId, request: { source } });
+    await waitFor(() => service.stats.sessions === 0, 60_000);
+    assert.equal(service.stats.cellsRunning, 0, 'its cells stopped');
+    assert.ok(
+      logger.warnings.some((warning) => /the peer read nothing for 1000 ms while \d+ bytes waited/.test(warning)),
+      logger.warnings.join('\n'),
+    );
+  });
+
   test('TLS: wss:// round trip with the hosts CA; an unknown CA is refused', async (t) => {
     const pems = await generate([{ name: 'commonName', value: 'localhost' }], {
       keySize: 2048,

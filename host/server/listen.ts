@@ -35,6 +35,11 @@ export interface ListenOptions {
   maxMessageBytes?: number;
   /** How much a client may leave unread before its connection is given up. Default 64 MiB. */
   maxQueuedBytes?: number;
+  /**
+   * How long messages may wait while a client reads none of them before its connection is given up
+   * (its sessions shut down). Default 5 s.
+   */
+  maxStallMs?: number;
   /** Cells one connection's sessions may have live at once (ERR_LIMIT_EXCEEDED beyond). Default 1 024. */
   maxLiveCellsPerConnection?: number;
   /**
@@ -68,6 +73,7 @@ export const LISTEN_DEFAULTS = {
   maxSessionsPerConnection: 1_024,
   maxLiveCellsPerConnection: 1_024,
   maxMessageBytes: 64 * 1024 * 1024,
+  maxStallMs: 5_000,
   /** A served host's cap on a cell's journalMaxBytes (what a replayed or restored cell may bring). */
   maxJournalBytes: 16 * 1024 * 1024,
 } as const;
@@ -159,6 +165,7 @@ function serveSocket(
     isolatePool: options.isolatePool,
     caps,
     ...(maxQueuedBytes === undefined ? {} : { maxQueuedBytes }),
+    maxStallMs: options.maxStallMs ?? LISTEN_DEFAULTS.maxStallMs,
     ...(callbackAbortDeadlineMs === undefined ? {} : { callbackAbortDeadlineMs }),
     ...(onCatastrophicError === undefined ? {} : { onCatastrophicError }),
   });
@@ -208,6 +215,8 @@ function checkCounts(options: ListenOptions): void {
   checkCount(options.maxSessionsPerConnection ?? 1, 'maxSessionsPerConnection');
   checkCount(options.maxLiveCellsPerConnection ?? 1, 'maxLiveCellsPerConnection');
   checkCount(options.memoryBudgetMb ?? 1, 'memoryBudgetMb');
+  checkCount(options.maxQueuedBytes ?? 1, 'maxQueuedBytes');
+  checkCount(options.maxStallMs ?? 1, 'maxStallMs');
 }
 
 function checkCount(value: number, name: string): void {

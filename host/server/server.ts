@@ -38,6 +38,11 @@ export interface HostOptions {
    */
   maxQueuedBytes?: number;
   /**
+   * How long messages may wait while the client reads none of them before the host gives the
+   * connection up and shuts its sessions down. None by default (served: 5 s, ListenOptions).
+   */
+  maxStallMs?: number;
+  /**
    * V8 lost control of an isolate; the process should end (codecell-host's main exits, once
    * `noticeSent` settled or a moment passed: the notice naming the cell to its client, if any).
    */
@@ -85,6 +90,7 @@ export function createHost(options: HostOptions = {}): Host {
   const stats = options.stats ?? new HostStats();
   const rpc = new RpcConnection(carrier, logger, {
     ...(options.maxQueuedBytes === undefined ? {} : { maxQueuedBytes: options.maxQueuedBytes }),
+    ...(options.maxStallMs === undefined ? {} : { maxStallMs: options.maxStallMs }),
     // A client that stopped reading is given up: its sessions end (it never grows without bound).
     overflow: () => void close(),
   });

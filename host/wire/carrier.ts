@@ -13,10 +13,21 @@ export interface FrameSink {
 
 /** What a writer reports: the first failure, and an overflow. */
 export interface WriterHooks {
-  /** The output failed, or the peer left more than `maxQueuedBytes` unread: later writes are dropped. */
+  /** The output failed, or the peer was given up (WriterBounds): later writes are dropped. */
   lost(error: Error): void;
-  /** The peer left more than `maxQueuedBytes` unread (after `lost`): whoever owns the connection gives it up. */
+  /** The peer was given up (after `lost`; WriterBounds): whoever owns the connection closes it. */
   overflow?(error: Error): void;
+}
+
+/** When a writer gives its peer up. */
+export interface WriterBounds {
+  /** The peer left more than this many bytes unread. Default 64 MiB. */
+  maxQueuedBytes?: number;
+  /**
+   * Messages waited this long while the peer read none of what it was sent (none by default: a
+   * peer may then stall as long as it stays under maxQueuedBytes).
+   */
+  maxStallMs?: number;
 }
 
 /** Where the engine's messages leave. */
@@ -33,8 +44,8 @@ export interface MessageWriter {
 export interface Carrier {
   /** Starts reading the peer: each whole message's text goes to `sink.body`; `stop` ends reading. */
   read(sink: FrameSink): { stop(): void };
-  /** Where messages leave; `hooks` hears the first failure and an overflow. */
-  writer(hooks: WriterHooks, maxQueuedBytes?: number): MessageWriter;
+  /** Where messages leave; `hooks` hears the first failure and the peer given up. */
+  writer(hooks: WriterHooks, bounds?: WriterBounds): MessageWriter;
   /** Resolves once what the writer handed on left this process (or could not). */
   flush(): Promise<void>;
   /** Calls `callback` once, when the peer's side ended (its input closed). */
@@ -100,15 +111,18 @@ class Turns {
 /**
  * Writes messages in batches, a turn of the event loop at a time (Turns): one batch of 16 calls in
  * one write, not 16, but a lone message at once, and a batch past 64 KiB at once. Backpressure is
- * honoured: once the outlet needs draining, what follows waits here until it drains, and a peer
- * that leaves more than `maxQueuedBytes` unread is given up (the outlet is destroyed). Writes never
- * throw; the first failure is reported to `lost` (the peer went away: the connection's close fails
- * what was pending).
+ * honoured: once the outlet needs draining, what follows waits here until it drains. A peer that
+ * leaves more than `maxQueuedBytes` unread, or (with `maxStallMs`) takes nothing of what waits for
+ * that long, is given up: the outlet is destroyed. Writes never throw; the first failure is
+ * reported to `lost` (the peer went away: the connection's close fails what was pending).
  */
 export class BatchWriter implements MessageWriter {
   readonly #outlet: Outlet;
   readonly #hooks: WriterHooks;
   readonly #maxQueuedBytes: number;
+  readonly #maxStallMs: number | undefined;
+  /** While blocked, with maxStallMs: checks that the peer took something since the last check. */
+  #stallWatch: NodeJS.Timeout | undefined;
   #batch: string[] = [];
   #batchBytes = 0;
   #written: PromiseWithResolvers<void> | undefined;
@@ -119,14 +133,17 @@ export class BatchWriter implements MessageWriter {
     if (this.#batch.length > 0 && !this.#blocked) this.#flush();
   });
 
-  constructor(outlet: Outlet, hooks: WriterHooks, maxQueuedBytes = DEFAULT_MAX_QUEUED_BYTES) {
+  constructor(outlet: Outlet, hooks: WriterHooks, bounds: WriterBounds = {}) {
     this.#outlet = outlet;
     this.#hooks = hooks;
-    this.#maxQueuedBytes = maxQueuedBytes;
+    this.#maxQueuedBytes = bounds.maxQueuedBytes ?? DEFAULT_MAX_QUEUED_BYTES;
+    this.#maxStallMs = bounds.maxStallMs;
     // A peer that went away shows as an error of its transport (EPIPE): reported, never thrown.
     outlet.onError((error) => this.#fail(error));
     outlet.onDrain(() => {
       this.#blocked = false;
+      clearInterval(this.#stallWatch);
+      this.#stallWatch = undefined;
       if (this.#batch.length > 0) this.#flush();
     });
   }
@@ -136,7 +153,8 @@ export class BatchWriter implements MessageWriter {
     const first = this.#batch.length === 0;
     this.#batch.push(body);
     this.#batchBytes += body.length;
-    if (this.#blocked && this.queuedBytes > this.#maxQueuedBytes) return this.#overflow();
+    if (this.#blocked && this.queuedBytes > this.#maxQueuedBytes)
+      return this.#giveUp(`left ${this.queuedBytes} bytes unread, over the ${this.#maxQueuedBytes}-byte bound`);
     const alone = this.#turns.message();
     // A large batch leaves at once, so the outlet's backpressure (and the bound) apply to the rest.
     if (!this.#blocked && ((first && alone) || now || this.#batchBytes >= FLUSH_NOW_BYTES)) this.#flush();
@@ -169,19 +187,42 @@ export class BatchWriter implements MessageWriter {
             written.resolve();
           };
     try {
-      if (!this.#outlet.write(batch, done)) this.#blocked = true;
+      if (!this.#outlet.write(batch, done)) {
+        this.#blocked = true;
+        this.#watchStall();
+      }
     } catch (error) {
       this.#fail(error instanceof Error ? error : new Error(String(error)));
       written?.resolve();
     }
   }
 
-  /** The peer left too much unread: it is given up, and what waited is dropped. */
-  #overflow(): void {
-    const queued = this.queuedBytes;
-    const error = new Error(
-      `the peer left ${queued} bytes unread, over the ${this.#maxQueuedBytes}-byte bound; the connection is given up`,
-    );
+  /**
+   * Blocked, with maxStallMs: the outlet must have fewer bytes pending (while blocked nothing is
+   * added to it) within every maxStallMs, or the peer is given up. Checked four times a period.
+   */
+  #watchStall(): void {
+    const stallMs = this.#maxStallMs;
+    if (stallMs === undefined || this.#stallWatch !== undefined) return;
+    let pending = this.#outlet.pendingBytes;
+    let since = performance.now();
+    this.#stallWatch = setInterval(
+      () => {
+        const now = this.#outlet.pendingBytes;
+        if (now < pending) {
+          pending = now;
+          since = performance.now();
+        } else if (performance.now() - since >= stallMs) {
+          this.#giveUp(`read nothing for ${stallMs} ms while ${this.queuedBytes} bytes waited`);
+        }
+      },
+      Math.max(1, stallMs / 4),
+    ).unref();
+  }
+
+  /** The peer left too much unread or stalled: it is given up, and what waited is dropped. */
+  #giveUp(why: string): void {
+    const error = new Error(`the peer ${why}; the connection is given up`);
     this.#fail(error);
     this.#outlet.destroy();
     this.#hooks.overflow?.(error);
@@ -191,6 +232,7 @@ export class BatchWriter implements MessageWriter {
   #fail(error: Error): void {
     if (this.#failed) return;
     this.#failed = true;
+    clearInterval(this.#stallWatch);
     this.#batch = [];
     this.#batchBytes = 0;
     this.#written?.resolve();

@@ -10,6 +10,7 @@ import {
   type Carrier,
   type FrameSink,
   type Outlet,
+  type WriterBounds,
   type WriterHooks,
 } from './carrier.js';
 
@@ -182,15 +183,15 @@ function streamOutlet(output: Writable): Outlet {
 }
 
 /** The writer of frames to a stream. */
-export function streamWriter(output: Writable, hooks: WriterHooks, maxQueuedBytes?: number): BatchWriter {
-  return new BatchWriter(streamOutlet(output), hooks, maxQueuedBytes);
+export function streamWriter(output: Writable, hooks: WriterHooks, bounds?: WriterBounds): BatchWriter {
+  return new BatchWriter(streamOutlet(output), hooks, bounds);
 }
 
 /** Content-Length frames over a pair of streams: a child's stdio, or linked streams in a test. */
 export function streamCarrier(input: Readable, output: Writable): Carrier {
   return {
     read: (sink) => new FramedReader(input, sink),
-    writer: (hooks, maxQueuedBytes) => streamWriter(output, hooks, maxQueuedBytes),
+    writer: (hooks, bounds) => streamWriter(output, hooks, bounds),
     flush: () =>
       new Promise<void>((resolve) =>
         output.writableEnded || output.destroyed ? resolve() : output.write('', () => resolve()),

@@ -20,7 +20,7 @@ export {
 } from './messages.js';
 import type { Logger } from '../../src/index.js';
 import { messageOf } from '../../src/internal.js';
-import type { Carrier, MessageWriter } from './carrier.js';
+import type { Carrier, MessageWriter, WriterBounds } from './carrier.js';
 import { IncomingRequests } from './incoming.js';
 import { errorAnswerText, isRecord, parseParams, RpcError, toRpcError, type RequestId } from './messages.js';
 import {
@@ -60,10 +60,8 @@ export interface RequestOptions {
   now?: boolean;
 }
 
-export interface RpcOptions {
-  /** How much the peer may leave unread before it is given up (default 64 MiB). */
-  maxQueuedBytes?: number;
-  /** The peer left more than maxQueuedBytes unread (after the warning is logged). */
+export interface RpcOptions extends WriterBounds {
+  /** The peer was given up: it left too much unread, or stalled (after the warning is logged). */
   overflow?(error: Error): void;
   /** Hears every message the peer sends (the client's liveness watch). */
   heard?(): void;
@@ -116,7 +114,7 @@ export class RpcConnection {
         },
         overflow: (error) => options.overflow?.(error),
       },
-      options.maxQueuedBytes,
+      options,
     );
     this.#incoming = new IncomingRequests((text) => this.#writer.push(text));
   }

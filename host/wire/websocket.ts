@@ -1,8 +1,8 @@
 // The WebSocket carrier (the `ws` package): one JSON-RPC message per WebSocket text message, in
 // both directions. Written through the one BatchWriter: a batch's messages go out in one corked
 // write of the socket's stream; once more than HIGH_WATER_BYTES were sent and not yet taken by the
-// socket, messages wait in the writer; a peer that leaves more than maxQueuedBytes unread is given
-// up (the socket is terminated).
+// socket, messages wait in the writer; a peer that leaves more than maxQueuedBytes unread, or
+// stalls for maxStallMs (WriterBounds), is given up (the socket is terminated).
 import type { Duplex } from 'node:stream';
 import WebSocket from 'ws';
 import { BatchWriter, type Carrier, type FrameSink, type Outlet } from './carrier.js';
@@ -13,7 +13,7 @@ const HIGH_WATER_BYTES = 1024 * 1024;
 export function socketCarrier(socket: WebSocket, stream?: Duplex): Carrier {
   return {
     read: (sink) => readSocket(socket, sink),
-    writer: (hooks, maxQueuedBytes) => new BatchWriter(socketOutlet(socket, stream), hooks, maxQueuedBytes),
+    writer: (hooks, bounds) => new BatchWriter(socketOutlet(socket, stream), hooks, bounds),
     flush: () =>
       new Promise<void>((resolve) => {
         // A ping with a callback is written after everything sent before it.
