@@ -3,8 +3,9 @@
 // The host evaluates this file as the body of a closure and calls `installCodecellPrelude($0)`
 // (which returns the sandbox's one entry point, `receive`),
 // where `$0` is the one host function the sandbox may call: a fire-and-forget channel that takes
-// primitives only. No host object is ever stored where cell code can reach it: `send` lives in
-// this closure, and everything the cell sees is a plain function defined here.
+// primitives only; `$1` (pace) only makes the sandbox wait for the host's event loop to turn (see
+// codecellPaced). No host object is ever stored where cell code can reach it: both live in this
+// closure, and everything the cell sees is a plain function defined here.
 
 // The message kinds both ways (src/isolate/sandbox-protocol.ts, types only; built before this file).
 type HostSend = import('../dist/src/isolate/sandbox-protocol.js').HostSend;
@@ -32,6 +33,38 @@ interface PendingCall {
 
 const MAX_PENDING_TIMERS = 10_000;
 
+/** The host's `pace` (an isolated-vm Reference): blocks this isolate until the host's event loop turned. */
+interface HostPace {
+  applySyncPromise(receiver: undefined, args: []): unknown;
+}
+
+/**
+ * Messages sent between two waits for the host (codecellPaced): far under the 1 000 messages of
+ * one run after which the host's FloodGuard looks at the clock.
+ */
+const CODECELL_PACE_EVERY = 256;
+
+/**
+ * `send`, waiting for the host's event loop to turn after every CODECELL_PACE_EVERY messages.
+ * The host takes a cell's messages in one loop until none is left: a cell that sends without
+ * pause (200 000 text() calls) would hold that loop, starving timers and other sessions, and be
+ * ended as a flood at a point set by the machine's speed. Paced, it waits its turn instead (about
+ * 1 % of its time), and what it sent is judged by its limits alone.
+ */
+function codecellPaced(send: HostSend, pace: HostPace): HostSend {
+  let sent = 0;
+  return (...message) => {
+    codecellApply(send, undefined, message); // not a spread: a cell may replace Array's iterator
+    if (++sent < CODECELL_PACE_EVERY) return;
+    sent = 0;
+    try {
+      pace.applySyncPromise(undefined, []);
+    } catch {
+      // The host let the isolate go (the cell ended): nothing is waited for.
+    }
+  };
+}
+
 /** What the prelude's functions share for one cell. */
 interface PreludeState {
   /** The host function, or (while clock readings wait) one that sends them first: see journal.ts. */
@@ -54,10 +87,11 @@ interface PreludeState {
 const codecellDefineProperty = Object.defineProperty;
 const codecellFreeze = Object.freeze;
 const codecellIsArray = Array.isArray;
+const codecellApply = Reflect.apply;
 
-function installCodecellPrelude(send: HostSend) {
+function installCodecellPrelude(hostSend: HostSend, pace: HostPace) {
   const state: PreludeState = {
-    send,
+    send: codecellPaced(hostSend, pace),
     global: globalThis as Record<string, unknown>,
     pendingCalls: new Map(),
     timers: new Map(),

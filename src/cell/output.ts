@@ -1,11 +1,17 @@
-// A cell's output items not yet drained by an observation, and its byte budgets: maxOutputBytes
-// counts everything the cell ever emitted, drained or not; maxResultBytes bounds what one
-// observation (one exec or wait result) takes — the rest is cut, with a note saying how much.
+// A cell's output items not yet drained by an observation, and its budgets: maxOutputBytes counts
+// everything the cell ever emitted, drained or not, and so does MAX_OUTPUT_ITEMS (empty items weigh
+// nothing in bytes, but each is held); maxResultBytes bounds what one observation (one exec or wait
+// result) takes — the rest is cut, with a note saying how much.
 import { byteLength } from '../json.js';
 import type { OutputItem } from '../types.js';
 
+/** Output items one cell may emit in all (1 048 576): past it the cell ends, reason outputLimit. */
+export const MAX_OUTPUT_ITEMS = 1 << 20;
+
 export class OutputBuffer {
   readonly #items: OutputItem[] = [];
+  /** Items ever added. */
+  #count = 0;
   readonly #maxBytes: number;
   readonly #maxResultBytes: number;
   #bytes = 0;
@@ -17,10 +23,11 @@ export class OutputBuffer {
     this.#maxResultBytes = maxResultBytes;
   }
 
-  /** Adds the item if it fits the budget; false (nothing added) if it would exceed it. */
+  /** Adds the item if it fits the budgets; false (nothing added) if it would exceed one. */
   add(item: OutputItem): boolean {
     const size = sizeOf(item);
-    if (this.#bytes + size > this.#maxBytes) return false;
+    if (this.#bytes + size > this.#maxBytes || this.#count === MAX_OUTPUT_ITEMS) return false;
+    this.#count++;
     this.#bytes += size;
     this.#pendingBytes += size;
     this.#items.push(item);

@@ -47,10 +47,22 @@ const PRELUDE_FILENAME = 'codecell-prelude.js';
 function preludeFunction(): string {
   if (preludeSource === undefined) {
     const files = SANDBOX_FILES.map((file) => readFileSync(new URL(`../../sandbox/${file}`, import.meta.url), 'utf8'));
-    preludeSource = `(function ($0) {\n${files.join('\n')}\nreturn installCodecellPrelude($0);\n})`;
+    preludeSource = `(function ($0, $1) {\n${files.join('\n')}\nreturn installCodecellPrelude($0, $1);\n})`;
   }
   return preludeSource;
 }
+
+/** Resolves once the event loop turned: what the sandbox waits for, now and then (see `pace`). */
+const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
+/**
+ * The host function a sandbox calls (applySyncPromise) after every so many messages: its thread
+ * waits until Node's event loop has turned. isolated-vm hands a cell's messages to the main thread
+ * in one loop until none is left, so a cell sending without pause would otherwise hold that loop
+ * (timers, limits, other sessions) as long as it sends, and the FloodGuard would have to end it
+ * at a point that depends on timing. One for the process: every isolate may hold it.
+ */
+let pace: IsolatedVm.Reference<() => Promise<void>> | undefined;
 
 /**
  * Installs the prelude in a fresh context and returns the sandbox's entry point (`receive`). The
@@ -62,6 +74,7 @@ export function installPrelude(
   context: IsolatedVm.Context,
   send: IsolatedVm.Callback,
 ): IsolatedVm.Reference<SandboxReceive> {
+  pace ??= new (loadIsolatedVm().Reference)(nextTurn);
   // A failed warm-up leaves the first cache (warmUp reports nothing: cells run either way).
   warming ??= new Promise((resolve) => setImmediate(resolve)).then(warmUp).catch(() => {});
   // Synchronous, as the rest of a fresh isolate's set-up (see CellIsolate.create).
@@ -71,10 +84,10 @@ export function installPrelude(
   });
   if (preludeCache === undefined && script.cachedData !== undefined) useCache(script.cachedData);
   const install = script.runSync(context, { reference: true }) as IsolatedVm.Reference<
-    (send: IsolatedVm.Callback) => unknown
+    (send: IsolatedVm.Callback, pace: IsolatedVm.Reference<() => Promise<void>>) => unknown
   >;
   script.release();
-  const receive = install.applySync(undefined, [send], { result: { reference: true } });
+  const receive = install.applySync(undefined, [send, pace], { result: { reference: true } });
   install.release();
   return receive as IsolatedVm.Reference<SandboxReceive>;
 }

@@ -104,7 +104,7 @@ for (const kind of bothKinds) {
         // hold the main thread; on a loaded machine where the host keeps up with it, nothing is
         // starved, and its wall time ends it after the neighbour was served.
         const session = await kind.open(t, new RecordingDelegate(), {
-          limits: { wallTimeMs: 5_000 },
+          limits: { wallTimeMs: 2_000 },
           storedValues: 'enabled',
         });
         const other = await kind.open(t, new RecordingDelegate());
@@ -123,6 +123,36 @@ for (const kind of bothKinds) {
         assert.deepEqual(texts(neighbour), ['served']);
       });
     }
+  });
+}
+
+for (const kind of bothKinds) {
+  describe(`${kind.name}: many outputs`, () => {
+    test('a cell of 400 000 text() calls completes with every item, in order: its outcome is its limits, not the clock', async (t) => {
+      // It used to end as a flood (outputLimit) at a point set by how fast the host read it.
+      const session = await kind.open(t, new RecordingDelegate());
+      const { initialEvent } = await session.execute(
+        { source: 'for (let i = 0; i < 400_000; i++) text(i)' },
+        { kind: 'yieldAfter', ms: 120_000 },
+      );
+      const event = await initialEvent;
+      assert.equal(event.kind, 'completed', JSON.stringify(event).slice(0, 200));
+      const items = texts(event);
+      assert.equal(items.length, 400_000);
+      assert.equal(items[0], '0');
+      assert.equal(items[399_999], '399999');
+    });
+
+    test('a cell emits at most 1 048 576 items, empty ones too: past that it ends with outputLimit, every item kept', async (t) => {
+      const session = await kind.open(t, new RecordingDelegate(), { limits: { wallTimeMs: 0, cpuTimeMs: 0 } });
+      const { initialEvent } = await session.execute(
+        { source: 'for (;;) text("")' },
+        { kind: 'yieldAfter', ms: 120_000 },
+      );
+      const event = await initialEvent;
+      assert.deepEqual([event.kind, event.kind === 'terminated' && event.reason], ['terminated', 'outputLimit']);
+      assert.equal(texts(event).length, 1_048_576);
+    });
   });
 }
 
