@@ -1,15 +1,52 @@
-// `npm test`: runs every compiled test file (or the files given) under Node's test runner with the
-// flags given (package.json sets --test-timeout), and bounds the whole run, so a wedged test fails
-// the suite instead of hanging it. The runner and every process a test spawns use this Node (its
-// folder goes first on PATH for the bins' shebang).
+// `npm test`: runs every compiled test file but those of dist/test/servers/ (or the files given)
+// under Node's test runner, two files at a time, with the flags given (package.json sets
+// --test-timeout), and bounds the whole run, so a wedged test fails the suite instead of hanging
+// it. `--servers` (`npm run test:servers`) runs the suites of dist/test/servers/ instead: the slow
+// ones that start real servers (PostgreSQL, many hosts). The runner and every process a test
+// spawns use this Node (its folder goes first on PATH for the bins' shebang).
 import { spawn } from 'node:child_process';
-import { delimiter, dirname } from 'node:path';
+import { existsSync, readdirSync } from 'node:fs';
+import { delimiter, dirname, join } from 'node:path';
 
 const WHOLE_RUN_LIMIT_MS = Number(process.env.CODECELL_TEST_LIMIT_MS ?? 15 * 60_000);
+/** The longest files start first, so the two at a time end near together (seconds, idle, 2 cores). */
+const LONGEST = [
+  'lint', // 24
+  'security/hardening', // 25
+  'cli', // 23
+  'mcp-store', // 23
+  'hostile-upstreams', // 19
+  'host-memory', // 18
+  'code-shape', // 16
+  'packed-install', // 16
+  'faults/careless-caller', // 14
+  'mcp-http-tenants', // 13
+];
 
 const args = process.argv.slice(2);
-const flags = args.filter((arg) => arg.startsWith('--'));
-const files = args.filter((arg) => !arg.startsWith('--'));
+const servers = args.includes('--servers');
+const flags = args.filter((arg) => arg.startsWith('--') && arg !== '--servers');
+const given = args.filter((arg) => !arg.startsWith('--'));
+if (!flags.some((flag) => flag.startsWith('--test-concurrency'))) flags.push('--test-concurrency=2');
+
+/** The compiled test files of the run, the longest first. */
+function testFiles() {
+  const root = join('dist', 'test');
+  const all = readdirSync(root, { recursive: true })
+    .map(String)
+    .filter((path) => path.endsWith('.test.js'))
+    .map((path) => path.split('\\').join('/'))
+    .filter((path) => path.startsWith('servers/') === servers)
+    // Only files whose source is still there (a moved or deleted test leaves its old build behind).
+    .filter((path) => existsSync(join('test', path.replace(/\.js$/, '.ts'))))
+    .sort();
+  const rank = (path) => {
+    const at = LONGEST.indexOf(path.slice(0, -'.test.js'.length));
+    return at < 0 ? LONGEST.length : at;
+  };
+  return all.sort((a, b) => rank(a) - rank(b)).map((path) => join(root, path));
+}
+
 const child = spawn(
   process.execPath,
   [
@@ -18,7 +55,7 @@ const child = spawn(
     '--test',
     '--test-reporter=spec',
     ...flags,
-    ...(files.length > 0 ? files : ['dist/test/**/*.test.js']),
+    ...(given.length > 0 ? given : testFiles()),
   ],
   {
     stdio: 'inherit',

@@ -143,6 +143,8 @@ for (const kind of bothKinds) {
       assert.equal(items[399_999], '399999');
     });
 
+    // The count is the cell's own (src/cell/output.ts), wherever it runs: checked once, in process.
+    if (kind !== bothKinds[0]) return;
     test('a cell emits at most 1 048 576 items, empty ones too: past that it ends with outputLimit, every item kept', async (t) => {
       const session = await kind.open(t, new RecordingDelegate(), { limits: { wallTimeMs: 0, cpuTimeMs: 0 } });
       const { initialEvent } = await session.execute(

@@ -4,11 +4,11 @@
 // duplicated nor reordered at 1 000 sessions.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { HostClient, type RemoteSession } from '../host/index.js';
-import { listen } from '../host/server/listen.js';
-import type { CodeCellError } from '../src/index.js';
-import { capturingLogger, texts, waitFor } from './helpers.js';
-import { echo, metric, probe, startListening, TOOLS } from './network-helpers.js';
+import { HostClient, type RemoteSession } from '../../host/index.js';
+import { listen } from '../../host/server/listen.js';
+import type { CodeCellError } from '../../src/index.js';
+import { capturingLogger, texts, waitFor } from '../helpers.js';
+import { echo, metric, probe, startListening, TOOLS } from '../network-helpers.js';
 
 // The network transport, continued from network.test.ts: one HostClient over many hosts.
 

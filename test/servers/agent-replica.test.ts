@@ -6,10 +6,10 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { after, test, type TestContext } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { freePort, startPostgres } from './postgres-server.js';
-import { startListening, tokenFile } from './network-helpers.js';
+import { freePort, startPostgres } from '../postgres-server.js';
+import { startListening, tokenFile } from '../network-helpers.js';
 
-const EXAMPLE = fileURLToPath(new URL('../../examples/agent-replica.mjs', import.meta.url));
+const EXAMPLE = fileURLToPath(new URL('../../../examples/agent-replica.mjs', import.meta.url));
 const server = await startPostgres();
 const skip = 'skip' in server ? server.skip : false;
 if ('stop' in server) after(() => server.stop());

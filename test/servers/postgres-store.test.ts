@@ -5,14 +5,14 @@
 import assert from 'node:assert/strict';
 import { after, describe, test, type TestContext } from 'node:test';
 import pg from 'pg';
-import { SessionRuntime } from '../src/index.js';
-import { postgresStore } from '../src/store/postgres-store.js';
-import type { CodeCellStore } from '../src/store/store.js';
-import { crashAgent, untilRecovered } from './agent-process.js';
-import { crashPromises } from './crash-promises.js';
-import { capturingLogger, LONG_WAIT, RecordingDelegate, texts } from './helpers.js';
-import { freePort, startPostgres } from './postgres-server.js';
-import { storeContract } from './store-contract.js';
+import { SessionRuntime } from '../../src/index.js';
+import { postgresStore } from '../../src/store/postgres-store.js';
+import type { CodeCellStore } from '../../src/store/store.js';
+import { crashAgent, untilRecovered } from '../agent-process.js';
+import { crashPromises } from '../crash-promises.js';
+import { capturingLogger, LONG_WAIT, RecordingDelegate, texts } from '../helpers.js';
+import { freePort, startPostgres } from '../postgres-server.js';
+import { storeContract } from '../store-contract.js';
 
 const server = await startPostgres();
 const skip = 'skip' in server ? server.skip : false;
