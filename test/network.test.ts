@@ -4,7 +4,7 @@
 // duplicated nor reordered at 1 000 sessions.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { describe, test } from 'node:test';
+import { describe, test, type TestContext } from 'node:test';
 import { generate } from 'selfsigned';
 import WebSocket from 'ws';
 import { HostClient } from '../host/index.js';
@@ -187,20 +187,7 @@ describe('codecell-host --listen', { timeout: 60_000 }, () => {
       logger: capturingLogger(),
     });
     t.after(() => service.close());
-    const raw = new WebSocket(service.url);
-    t.after(() => raw.terminate());
-    await new Promise((resolve) => raw.once('open', resolve));
-    const answers = new Map<number, { result?: { sessionId: string } }>();
-    raw.on('message', (data) => {
-      const message = JSON.parse(String(data)) as { id?: number; result?: { sessionId: string } };
-      if (typeof message.id === 'number') answers.set(message.id, message);
-    });
-    const send = (id: number, method: string, params: object): void =>
-      raw.send(JSON.stringify({ jsonrpc: '2.0', id, method, params }));
-    send(1, 'initialize', { protocolVersion: 2 });
-    send(2, 'session/create', {});
-    await waitFor(() => answers.has(2));
-    const sessionId = answers.get(2)?.result?.sessionId as string;
+    const { raw, send, sessionId } = await rawSession(t, service.url);
     raw.pause(); // reads nothing from now on
     const closed = new Promise((resolve) => raw.once('close', resolve));
     // Each cell's initial observation carries 1 MiB of output: far more than the bound, unread.
@@ -217,20 +204,7 @@ describe('codecell-host --listen', { timeout: 60_000 }, () => {
     const logger = capturingLogger();
     const service = await listen({ host: '127.0.0.1', port: 0, maxStallMs: 1_000, logger });
     t.after(() => service.close());
-    const raw = new WebSocket(service.url);
-    t.after(() => raw.terminate());
-    await new Promise((resolve) => raw.once('open', resolve));
-    const answers = new Map<number, { result?: { sessionId: string } }>();
-    raw.on('message', (data) => {
-      const message = JSON.parse(String(data)) as { id?: number; result?: { sessionId: string } };
-      if (typeof message.id === 'number') answers.set(message.id, message);
-    });
-    const send = (id: number, method: string, params: object): void =>
-      raw.send(JSON.stringify({ jsonrpc: '2.0', id, method, params }));
-    send(1, 'initialize', { protocolVersion: 2 });
-    send(2, 'session/create', {});
-    await waitFor(() => answers.has(2));
-    const sessionId = answers.get(2)?.result?.sessionId as string;
+    const { raw, send, answers, sessionId } = await rawSession(t, service.url);
     send(3, 'session/subscribe', { sessionId });
     await waitFor(() => answers.has(3));
     raw.pause(); // reads nothing from now on
@@ -338,3 +312,29 @@ describe('codecell-host --listen', { timeout: 60_000 }, () => {
     });
   });
 });
+
+/** A raw WebSocket client (no HostClient) that initialized and created one session (ids 1 and 2). */
+async function rawSession(
+  t: TestContext,
+  url: string,
+): Promise<{
+  raw: WebSocket;
+  send(id: number, method: string, params: object): void;
+  answers: Map<number, unknown>;
+  sessionId: string;
+}> {
+  const raw = new WebSocket(url);
+  t.after(() => raw.terminate());
+  await new Promise((resolve) => raw.once('open', resolve));
+  const answers = new Map<number, { result?: { sessionId: string } }>();
+  raw.on('message', (data) => {
+    const message = JSON.parse(String(data)) as { id?: number; result?: { sessionId: string } };
+    if (typeof message.id === 'number') answers.set(message.id, message);
+  });
+  const send = (id: number, method: string, params: object): void =>
+    raw.send(JSON.stringify({ jsonrpc: '2.0', id, method, params }));
+  send(1, 'initialize', { protocolVersion: 2 });
+  send(2, 'session/create', {});
+  await waitFor(() => answers.has(2));
+  return { raw, send, answers, sessionId: answers.get(2)?.result?.sessionId as string };
+}
