@@ -17,6 +17,7 @@ import {
   type NestedToolCall,
   type StartedCell,
 } from '../src/index.js';
+import { CodeCellError } from '../src/errors.js';
 import { storeWith } from './store-contract.js';
 import {
   capturingLogger,
@@ -30,6 +31,9 @@ import {
 } from './helpers.js';
 
 const TOOLS = [{ name: 'charge' }, { name: 'lookup' }];
+
+/** Waits `ms`: undefined after. */
+const hangFor = (ms: number): Promise<undefined> => new Promise((resolve) => setTimeout(() => resolve(undefined), ms));
 
 /** Until the session's lease has run out by the store's clock. */
 async function leaseRunOut(store: CodeCellStore, key: string): Promise<void> {
@@ -105,6 +109,45 @@ describe('leases', { timeout: 60_000 }, () => {
       recovered.map((each) => each.key),
       ['deploy-2'],
     );
+  });
+
+  test('a session whose store failed has its lease released, though the process renews its others', async (t) => {
+    const store = sqliteStore({ path: join(tempFolder(t, 'codecell-leases-'), 'sessions.db') });
+    t.after(() => store.close());
+    // Both sessions are this process's, so a SQLite store keeps one lease for them (of 300 ms).
+    const live = new SessionRuntime(new RecordingDelegate(), { store, key: 'live', leaseMs: 300 });
+    t.after(() => live.shutdown());
+    // Once full, a failure the store calls final (a failed append is otherwise tried again for 30 s).
+    let isFull = false;
+    const full = storeWith(store, 'full', {
+      append: (...args) =>
+        isFull
+          ? Promise.reject(new CodeCellError('ERR_STORE_FAILED', 'database or disk is full'))
+          : store.append(...args),
+    });
+    const broken = new SessionRuntime(new RecordingDelegate(), { store: full, key: 'broken', leaseMs: 300 });
+    t.after(() => broken.shutdown());
+    await (
+      await live.execute({ source: 'text(1)' }, LONG_WAIT)
+    ).initialEvent;
+    await (
+      await broken.execute({ source: 'text(1)' }, LONG_WAIT)
+    ).initialEvent;
+    // Renewed once at least: it follows the process's lease.
+    const expiry = async () => (await store.sessions()).find((info) => info.key === 'broken')?.leaseExpiresAt;
+    const created = await expiry();
+    while (((await expiry()) ?? 0) <= (created ?? Infinity)) await hangFor(20);
+    isFull = true;
+    await assert.rejects((async () => (await broken.execute({ source: 'text(2)' }, LONG_WAIT)).initialEvent)(), {
+      code: 'ERR_STORE_FAILED',
+    });
+    // Another process adopts it while this one goes on renewing the live session's lease.
+    const elsewhere = storeWith(store, 'another process', {});
+    let adopted: number | undefined;
+    for (const until = Date.now() + 5_000; adopted === undefined && Date.now() < until;)
+      adopted = (await elsewhere.adopt('broken', 'agent-b', 10_000))?.epoch ?? (await hangFor(20));
+    assert.equal(adopted, 2);
+    assert.equal(await elsewhere.adopt('live', 'agent-b', 10_000), undefined);
   });
 
   test("a lease runs out by the store's clock: an agent whose clock is behind the store's still adopts", async (t) => {

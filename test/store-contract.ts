@@ -103,6 +103,34 @@ export function storeContract(kind: StoreKind): void {
       });
     });
 
+    test('a renewal: each lease named lasts its length from then; others keep theirs; a release ends one', async (t) => {
+      const { store, again } = kind.open(t);
+      const other = again?.() ?? store;
+      const at = (...keys: string[]) => keys.map((key) => ({ key, epoch: 1 }));
+      for (const key of ['a', 'b', 'c', 'd']) await store.create(key, 'agent-a', 10_000, null);
+      assert.deepEqual(await store.renew('agent-a', at('a', 'b', 'c', 'd'), 10_000), []);
+      // A release: a lease of 1 ms runs out at once; the owner's other leases hold.
+      assert.deepEqual(await store.renew('agent-a', at('b'), 1), []);
+      await pastLease(1);
+      assert.equal((await other.adopt('b', 'agent-b', 10_000))?.epoch, 2);
+      assert.equal(await other.adopt('a', 'agent-b', 10_000), undefined);
+      // A shorter lease for c: it runs out then, though the owner renews its others meanwhile.
+      const renewedAt = Date.now();
+      assert.deepEqual(await store.renew('agent-a', at('c'), 100), []);
+      assert.deepEqual(await store.renew('agent-a', at('a', 'd'), 10_000), []);
+      await pastLease(100);
+      assert.equal((await other.adopt('c', 'agent-b', 10_000))?.epoch, 2);
+      for (const key of ['a', 'd']) assert.equal(await other.adopt(key, 'agent-b', 10_000), undefined);
+      // Those another owner took are named, in the order asked.
+      assert.deepEqual(await store.renew('agent-a', at('d', 'c', 'a', 'b'), 10_000), ['c', 'b']);
+      const listed = new Map((await store.sessions()).map((info) => [info.key, info]));
+      assert.deepEqual(
+        ['a', 'b', 'c', 'd'].map((key) => listed.get(key)?.owner),
+        ['agent-a', 'agent-b', 'agent-b', 'agent-a'],
+      );
+      for (const key of ['a', 'd']) assert.ok((listed.get(key)?.leaseExpiresAt ?? 0) >= renewedAt + 10_000);
+    });
+
     test('appends made at once: a fenced-off writer is refused, the others land, each in its order', async (t) => {
       const { store, again } = kind.open(t);
       const other = again?.() ?? store;

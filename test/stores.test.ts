@@ -89,19 +89,84 @@ describe('sqliteStore: a real file', { timeout: 30_000 }, () => {
     );
   });
 
+  test("a renewal of 1 000 leases writes one row: the owner's lease, which its sessions follow", async (t) => {
+    const path = join(tempFolder(t, 'codecell-sqlite-'), 'sessions.db');
+    const store = sqliteStore({ path });
+    t.after(() => store.close());
+    const leases = Array.from({ length: 1_000 }, (_, n) => ({ key: `s${n}`, epoch: 1 }));
+    for (const { key } of leases) await store.create(key, 'agent-a', 10_000, null);
+    // Every update of a session's row or an owner's lease, counted by the file itself.
+    const db = new DatabaseSync(path);
+    t.after(() => db.close());
+    db.exec(`CREATE TABLE seen (what TEXT PRIMARY KEY, n INTEGER NOT NULL);
+      INSERT INTO seen VALUES ('sessions', 0), ('leases', 0);
+      CREATE TRIGGER seen_sessions AFTER UPDATE ON codecell_sessions BEGIN
+        UPDATE seen SET n = n + 1 WHERE what = 'sessions'; END;
+      CREATE TRIGGER seen_leases AFTER UPDATE ON codecell_leases BEGIN
+        UPDATE seen SET n = n + 1 WHERE what = 'leases'; END;`);
+    const seen = () =>
+      Object.fromEntries(
+        db
+          .prepare('SELECT what, n FROM seen')
+          .all()
+          .map((row) => [row.what, row.n]),
+      );
+    // The first renewal: each session starts to follow the owner's lease (written once).
+    assert.deepEqual(await store.renew('agent-a', leases, 10_000), []);
+    assert.deepEqual(seen(), { sessions: 1_000, leases: 0 });
+    const before = Date.now();
+    assert.deepEqual(await store.renew('agent-a', leases, 10_000), []);
+    assert.deepEqual(seen(), { sessions: 1_000, leases: 1 });
+    const listed = await store.sessions();
+    assert.equal(listed.length, 1_000);
+    assert.ok(listed.every((info) => info.leaseExpiresAt >= before + 10_000));
+    assert.deepEqual(
+      db
+        .prepare('SELECT owner, lease_ms FROM codecell_leases')
+        .all()
+        .map((row) => ({ ...row })),
+      [{ owner: 'agent-a', lease_ms: 10_000 }],
+    );
+  });
+
+  test("an owner's lease that ran out and that no session follows is gone when the file is opened", async (t) => {
+    const path = join(tempFolder(t, 'codecell-sqlite-'), 'sessions.db');
+    const store = sqliteStore({ path });
+    await store.create('kept', 'agent-a', 10_000, null);
+    await store.create('gone', 'agent-b', 10_000, null);
+    assert.deepEqual(await store.renew('agent-a', [{ key: 'kept', epoch: 1 }], 1), []);
+    assert.deepEqual(await store.renew('agent-b', [{ key: 'gone', epoch: 1 }], 1), []);
+    await store.remove('gone', 1);
+    await store.close();
+    const lapsed = Date.now() + 2;
+    while (Date.now() <= lapsed) await new Promise((resolve) => setTimeout(resolve, 1));
+    const again = sqliteStore({ path });
+    t.after(() => again.close());
+    const db = new DatabaseSync(path);
+    t.after(() => db.close());
+    assert.deepEqual(
+      db
+        .prepare('SELECT owner FROM codecell_leases')
+        .all()
+        .map((row) => row.owner),
+      ['agent-a'],
+    );
+    assert.equal((await again.adopt('kept', 'agent-c', 10_000))?.epoch, 2);
+  });
+
   test('a file of a newer schema is refused, and left as it was', async (t) => {
     const path = join(tempFolder(t, 'codecell-sqlite-'), 'sessions.db');
     await sqliteStore({ path }).close();
     const db = new DatabaseSync(path);
-    db.exec('UPDATE codecell_schema SET version = 4');
+    db.exec('UPDATE codecell_schema SET version = 5');
     db.close();
     assert.throws(() => sqliteStore({ path }), {
       code: 'ERR_INVALID_REQUEST',
-      message: `the SQLite store ${path} has schema version 4; this codecell knows versions up to 3: upgrade codecell to use it`,
+      message: `the SQLite store ${path} has schema version 5; this codecell knows versions up to 4: upgrade codecell to use it`,
     });
     const after = new DatabaseSync(path);
     t.after(() => after.close());
-    assert.deepEqual({ ...after.prepare('SELECT version FROM codecell_schema').get() }, { version: 4 });
+    assert.deepEqual({ ...after.prepare('SELECT version FROM codecell_schema').get() }, { version: 5 });
     assert.throws(() => sqliteStore({ path: '' }), { message: 'sqliteStore takes { path }: the database file' });
   });
 
@@ -143,6 +208,6 @@ describe('sqliteStore: a real file', { timeout: 30_000 }, () => {
     );
     const db = new DatabaseSync(path);
     t.after(() => db.close());
-    assert.deepEqual({ ...db.prepare('SELECT version FROM codecell_schema').get() }, { version: 3 });
+    assert.deepEqual({ ...db.prepare('SELECT version FROM codecell_schema').get() }, { version: 4 });
   });
 });

@@ -52,7 +52,26 @@ const MIGRATIONS: readonly string[][] = [
       next_cell_id bigint NOT NULL
     )`,
   ],
+  // One lease per owner and lease length, which the sessions it renews follow (shared_lease_ms: its
+  // length; 0 for a session on its own expiry): an owner's renewal writes one row, not one a session.
+  [
+    `CREATE TABLE codecell_leases (
+      owner text NOT NULL,
+      lease_ms integer NOT NULL,
+      expires_at bigint NOT NULL,
+      PRIMARY KEY (owner, lease_ms)
+    )`,
+    'ALTER TABLE codecell_sessions ADD COLUMN shared_lease_ms integer NOT NULL DEFAULT 0',
+    'CREATE INDEX codecell_sessions_owner ON codecell_sessions (owner)',
+  ],
 ];
+
+/**
+ * When session `s`'s lease runs out: its own expiry or its owner's lease's, the later. The owner's
+ * lease is read under a share lock, so a judgement waits for a renewal under way and sees it.
+ */
+const EXPIRES = `greatest(s.lease_expires_at, coalesce((SELECT o.expires_at FROM codecell_leases o
+  WHERE o.owner = s.owner AND o.lease_ms = s.shared_lease_ms FOR SHARE), 0))`;
 
 /**
  * The group commit: each append's session row updated where its epoch holds, and its records
@@ -123,8 +142,8 @@ class PostgresBackend implements StoreBackend {
 
   async adopt(key: string, owner: string, leaseMs: number): Promise<StoreLease | undefined> {
     const { rows } = await this.#query(
-      `UPDATE codecell_sessions SET owner = $2, epoch = epoch + 1, lease_expires_at = ${NOW} + $3
-       WHERE key = $1 AND lease_expires_at <= ${NOW} RETURNING epoch, lease_expires_at,
+      `UPDATE codecell_sessions s SET owner = $2, epoch = epoch + 1, lease_expires_at = ${NOW} + $3, shared_lease_ms = 0
+       WHERE key = $1 AND ${EXPIRES} <= ${NOW} RETURNING epoch, lease_expires_at,
        (SELECT next_cell_id FROM codecell_retired AS r WHERE r.key = $1) AS next_cell_id`,
       [key, owner, leaseMs],
     );
@@ -135,16 +154,40 @@ class PostgresBackend implements StoreBackend {
     return lease;
   }
 
+  /**
+   * One row written however many leases: the owner's lease of this length is extended (locked
+   * first: an adopter judging a session that follows it waits for this renewal), the sessions
+   * renewed follow it (each written once, when it starts to; a release — a lease of 1 ms — moves
+   * its session to the owner's lease of that length, which runs out at once), and then, in a
+   * statement of its own that sees every adoption committed before, those no longer held are read.
+   */
   async renew(owner: string, leases: readonly { key: string; epoch: number }[], leaseMs: number): Promise<string[]> {
     if (leases.length === 0) return [];
-    const { rows } = await this.#query(
-      `UPDATE codecell_sessions s SET lease_expires_at = ${NOW} + $2
-       FROM unnest($3::text[], $4::integer[]) AS l(key, epoch)
-       WHERE s.key = l.key AND s.epoch = l.epoch AND s.owner = $1 RETURNING s.key`,
-      [owner, leaseMs, leases.map((lease) => lease.key), leases.map((lease) => lease.epoch)],
-    );
-    const kept = new Set(rows.map((row) => row.key as string));
-    return leases.filter(({ key }) => !kept.has(key)).map(({ key }) => key);
+    await this.#schema();
+    const keys = leases.map((lease) => lease.key);
+    const epochs = leases.map((lease) => lease.epoch);
+    let lost: string[] = [];
+    await inTransaction(this.#pool, async (query) => {
+      await query(
+        `INSERT INTO codecell_leases (owner, lease_ms, expires_at) VALUES ($1, $2::integer, ${NOW} + $2::integer)
+         ON CONFLICT (owner, lease_ms) DO UPDATE SET expires_at = greatest(codecell_leases.expires_at, excluded.expires_at)`,
+        [owner, leaseMs],
+      );
+      await query(
+        `UPDATE codecell_sessions s SET shared_lease_ms = $2::integer, lease_expires_at = ${NOW} + $2::integer
+         FROM unnest($3::text[], $4::integer[]) AS l(key, epoch)
+         WHERE s.key = l.key AND s.epoch = l.epoch AND s.owner = $1 AND s.shared_lease_ms <> $2::integer`,
+        [owner, leaseMs, keys, epochs],
+      );
+      const { rows } = await query(
+        `SELECT l.key FROM unnest($2::text[], $3::integer[]) WITH ORDINALITY AS l(key, epoch, n)
+         LEFT JOIN codecell_sessions s ON s.key = l.key AND s.epoch = l.epoch AND s.owner = $1
+         WHERE s.key IS NULL ORDER BY l.n`,
+        [owner, keys, epochs],
+      );
+      lost = rows.map((row) => row.key as string);
+    });
+    return lost;
   }
 
   async write(
@@ -174,7 +217,9 @@ class PostgresBackend implements StoreBackend {
 
   async sessions(): Promise<StoredSessionRow[]> {
     const { rows } = await this.#query(
-      'SELECT key, owner, lease_expires_at, open_cells, paused_cells, metadata FROM codecell_sessions ORDER BY key',
+      `SELECT s.key, s.owner, greatest(s.lease_expires_at, coalesce(o.expires_at, 0)) AS lease_expires_at,
+       s.open_cells, s.paused_cells, s.metadata FROM codecell_sessions s
+       LEFT JOIN codecell_leases o ON o.owner = s.owner AND o.lease_ms = s.shared_lease_ms ORDER BY s.key`,
     );
     return rows.map((row) => ({
       key: row.key as string,
@@ -284,7 +329,7 @@ class PostgresBackend implements StoreBackend {
   }
 }
 
-/** Brings the database's schema to this codecell's version, in one transaction (one migrator at a time). */
+/** Brings the database's schema to this codecell's version and tidies its owners' leases, in one transaction. */
 function migrate(pool: PostgresPool, where: string): Promise<void> {
   return inTransaction(pool, async (query) => {
     // Agents starting together: one migrates, the others wait and find it done.
@@ -298,6 +343,11 @@ function migrate(pool: PostgresPool, where: string): Promise<void> {
       await query('DELETE FROM codecell_schema');
       await query('INSERT INTO codecell_schema (version) VALUES ($1)', [STORE_SCHEMA_VERSION]);
     }
+    // Owners' leases that ran out and that no session follows: a renewal by their owner makes them again.
+    await query(
+      `DELETE FROM codecell_leases o WHERE expires_at < ${NOW} AND NOT EXISTS
+       (SELECT 1 FROM codecell_sessions s WHERE s.owner = o.owner AND s.shared_lease_ms = o.lease_ms)`,
+    );
   });
 }
 

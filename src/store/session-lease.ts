@@ -1,8 +1,9 @@
 // A session's lease on its store (SPEC §16): held by this process, renewed with every other lease
-// it holds in that store in one statement a period (LeaseKeeper), judged current by this process's
-// own monotonic clock before a call is made (a process paused past its lease never makes one),
-// released when the session is left to a recovery (the next process adopts it at once). What this
-// process holds is known here: a recovery never adopts a session this process still drives.
+// it holds in that store in one call a period (LeaseKeeper; SQLite and PostgreSQL write one row for
+// them all), judged current by this process's own monotonic clock before a call is made (a process
+// paused past its lease never makes one), released when the session is left to a recovery or ends
+// here without removing its records (the next process adopts it at once). What this process holds
+// is known here: a recovery never adopts a session this process still drives.
 import { hostname } from 'node:os';
 import { randomUUID } from 'node:crypto';
 import { CodeCellError, isCodeCellError, messageOf } from '../errors.js';
@@ -24,6 +25,12 @@ export interface LeasePort {
 
 /** The leases this process holds in each store (a store object is one store). */
 const keepers = new WeakMap<CodeCellStore, LeaseKeeper>();
+
+function keeperOf(store: CodeCellStore): LeaseKeeper {
+  let keeper = keepers.get(store);
+  if (keeper === undefined) keepers.set(store, (keeper = new LeaseKeeper(store)));
+  return keeper;
+}
 
 /** Whether this process holds the session `key` of `store` (a recovery leaves it to its driver here). */
 export function heldHere(store: CodeCellStore, key: string): boolean {
@@ -60,9 +67,7 @@ export class SessionLease {
     this.leaseMs = leaseMs;
     this.#port = port;
     this.#lease = lease;
-    let keeper = keepers.get(store);
-    if (keeper === undefined) keepers.set(store, (keeper = new LeaseKeeper(store)));
-    keeper.add(this);
+    keeperOf(store).add(this);
     lease.then(
       (held) => {
         this.#held = held;
@@ -169,14 +174,19 @@ export class SessionLease {
     if (this.#over) return;
     this.#end();
     const held = this.#held;
-    if (held === undefined) return;
-    // A lease of 1 ms from now is one that ran out: what the store's contract already offers.
-    await this.store.renew(held.owner, [{ key: this.key, epoch: held.epoch }], 1).catch(() => {});
+    if (held !== undefined) await keeperOf(this.store).release(held.owner, this.key, held.epoch);
   }
 
-  /** The session ended (or moved): the lease is no longer kept or renewed here. */
-  end(): void {
+  /**
+   * The session ended here: the lease is no longer kept or renewed. Unless its row is `gone` (its
+   * records removed), it is released in the background: a store renews one lease per owner, which
+   * this process's other sessions keep alive, so a lease merely left alone would not run out.
+   */
+  end(gone = false): void {
+    if (this.#over) return;
     this.#end();
+    const held = this.#held;
+    if (!gone && held !== undefined) void keeperOf(this.store).release(held.owner, this.key, held.epoch);
   }
 
   #end(): void {
@@ -197,6 +207,9 @@ class LeaseKeeper {
   readonly #store: CodeCellStore;
   /** By lease length: the leases, and the timer of their next renewal. */
   readonly #groups = new Map<number, { leases: Set<SessionLease>; timer: NodeJS.Timeout | undefined }>();
+  /** Leases given up here whose release the store has not taken yet (by owner), and the timer of the next try. */
+  readonly #releasing = new Map<string, { key: string; epoch: number }[]>();
+  #retry: NodeJS.Timeout | undefined;
 
   constructor(store: CodeCellStore) {
     this.#store = store;
@@ -221,6 +234,33 @@ class LeaseKeeper {
     if (group.leases.size > 0) return;
     clearTimeout(group.timer);
     this.#groups.delete(lease.leaseMs);
+  }
+
+  /**
+   * Releases a lease given up here (a lease of 1 ms from now is one that ran out: what the store's
+   * contract offers). A store that fails is asked again each second, with any released meanwhile,
+   * until it takes them (or this process ends, and its leases with it).
+   */
+  async release(owner: string, key: string, epoch: number): Promise<void> {
+    try {
+      await this.#store.renew(owner, [{ key, epoch }], 1);
+    } catch {
+      let waiting = this.#releasing.get(owner);
+      if (waiting === undefined) this.#releasing.set(owner, (waiting = []));
+      waiting.push({ key, epoch });
+      this.#retry ??= setTimeout(() => void this.#releaseAgain(), 1_000).unref();
+    }
+  }
+
+  async #releaseAgain(): Promise<void> {
+    for (const [owner, waiting] of this.#releasing)
+      try {
+        await this.#store.renew(owner, waiting, 1);
+        this.#releasing.delete(owner);
+      } catch {
+        // Still failing: tried again in a second.
+      }
+    this.#retry = this.#releasing.size === 0 ? undefined : setTimeout(() => void this.#releaseAgain(), 1_000).unref();
   }
 
   #schedule(leaseMs: number): void {

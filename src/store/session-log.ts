@@ -187,9 +187,9 @@ export class SessionLog {
     if (!remove) return this.#lease.release();
     try {
       await this.store.remove(this.key, await this.epoch(), this.#port.nextCellId());
+      this.#lease.end(true);
     } catch {
       // Moved meanwhile, or the store is gone: what is left there is another process's to recover.
-    } finally {
       this.#lease.end();
     }
   }

@@ -40,6 +40,18 @@ const MIGRATIONS: readonly string[][] = [
       next_cell_id INTEGER NOT NULL
     ) WITHOUT ROWID`,
   ],
+  // One lease per owner and lease length, which the sessions it renews follow (shared_lease_ms: its
+  // length; 0 for a session on its own expiry): an owner's renewal writes one row, not one a session.
+  [
+    `CREATE TABLE codecell_leases (
+      owner TEXT NOT NULL,
+      lease_ms INTEGER NOT NULL,
+      expires_at INTEGER NOT NULL,
+      PRIMARY KEY (owner, lease_ms)
+    ) WITHOUT ROWID`,
+    'ALTER TABLE codecell_sessions ADD COLUMN shared_lease_ms INTEGER NOT NULL DEFAULT 0',
+    'CREATE INDEX codecell_sessions_owner ON codecell_sessions (owner)',
+  ],
 ];
 
 /** node:sqlite, loaded only when a SQLite store is made (Node warns that it is experimental). */
@@ -122,7 +134,7 @@ function watchFile(path: string): () => void {
   };
 }
 
-/** Brings the file's schema to this codecell's version, in one transaction. */
+/** Brings the file's schema to this codecell's version, and tidies its owners' leases, in one transaction. */
 function migrate(db: DatabaseSync, where: string): void {
   db.exec('BEGIN IMMEDIATE');
   try {
@@ -133,6 +145,11 @@ function migrate(db: DatabaseSync, where: string): void {
     for (const steps of MIGRATIONS.slice(version)) for (const step of steps) db.exec(step);
     if (row === undefined) db.prepare('INSERT INTO codecell_schema (version) VALUES (?)').run(STORE_SCHEMA_VERSION);
     else db.prepare('UPDATE codecell_schema SET version = ?').run(STORE_SCHEMA_VERSION);
+    // Owners' leases that ran out and that no session follows: a renewal by their owner makes them again.
+    db.prepare(
+      `DELETE FROM codecell_leases AS o WHERE expires_at < ? AND NOT EXISTS
+       (SELECT 1 FROM codecell_sessions s WHERE s.owner = o.owner AND s.shared_lease_ms = o.lease_ms)`,
+    ).run(Date.now());
     db.exec('COMMIT');
   } catch (error) {
     rollback(db);

@@ -31,7 +31,9 @@ type Statements = Record<
   | 'session'
   | 'insertSession'
   | 'lease'
-  | 'renew'
+  | 'share'
+  | 'held'
+  | 'follow'
   | 'insertRecord'
   | 'lastSeq'
   | 'summary'
@@ -43,6 +45,11 @@ type Statements = Record<
   | 'retire',
   StatementSync
 >;
+
+/** The sessions, each with the lease of its owner it follows (SPEC §16: one row renewed per owner). */
+const WITH_LEASES = `codecell_sessions s LEFT JOIN codecell_leases o ON o.owner = s.owner AND o.lease_ms = s.shared_lease_ms`;
+/** A session's lease runs out at its own expiry or its owner's lease's, the later. */
+const EXPIRES = 'max(s.lease_expires_at, coalesce(o.expires_at, 0))';
 
 class SqliteBackend implements StoreBackend {
   readonly name: string;
@@ -67,23 +74,35 @@ class SqliteBackend implements StoreBackend {
     this.#busyMs = busyMs;
     this.#watch = watch;
     this.#sql = {
-      session: db.prepare('SELECT owner, epoch, lease_expires_at FROM codecell_sessions WHERE key = ?'),
+      session: db.prepare(
+        `SELECT s.owner, s.epoch, ${EXPIRES} AS lease_expires_at FROM ${WITH_LEASES} WHERE s.key = ?`,
+      ),
       insertSession: db.prepare(
         'INSERT INTO codecell_sessions (key, owner, epoch, lease_expires_at, metadata) VALUES (?, ?, ?, ?, ?)',
       ),
-      lease: db.prepare('UPDATE codecell_sessions SET owner = ?, epoch = ?, lease_expires_at = ? WHERE key = ?'),
-      // Every lease of one owner in one statement: the keys and epochs as one JSON array, the keys renewed returned.
-      renew: db.prepare(
-        `UPDATE codecell_sessions SET lease_expires_at = ?
-         FROM (SELECT value ->> 0 AS k, value ->> 1 AS e FROM json_each(?)) AS l
-         WHERE key = l.k AND epoch = l.e AND owner = ? RETURNING key`,
+      lease: db.prepare(
+        'UPDATE codecell_sessions SET owner = ?, epoch = ?, lease_expires_at = ?, shared_lease_ms = 0 WHERE key = ?',
       ),
+      // An owner's lease of one length, extended (never shortened: another renewal may have promised more).
+      share: db.prepare(
+        `INSERT INTO codecell_leases (owner, lease_ms, expires_at) VALUES (?, ?, ?)
+         ON CONFLICT (owner, lease_ms) DO UPDATE SET expires_at = max(expires_at, excluded.expires_at)`,
+      ),
+      // Of the leases renewed (keys and epochs as one JSON array), those the owner holds no more
+      // (shared: null) and those that do not follow its lease of this length yet.
+      held: db.prepare(
+        `SELECT l.value ->> 0 AS key, s.shared_lease_ms AS shared FROM json_each(?) AS l
+         LEFT JOIN codecell_sessions s ON s.key = l.value ->> 0 AND s.epoch = l.value ->> 1 AND s.owner = ?
+         WHERE s.key IS NULL OR s.shared_lease_ms <> ?`,
+      ),
+      follow: db.prepare('UPDATE codecell_sessions SET shared_lease_ms = ?, lease_expires_at = ? WHERE key = ?'),
       insertRecord: db.prepare('INSERT INTO codecell_records (key, seq, record) VALUES (?, ?, ?)'),
       lastSeq: db.prepare('SELECT coalesce(max(seq), 0) AS seq FROM codecell_records WHERE key = ?'),
       summary: db.prepare('UPDATE codecell_sessions SET open_cells = ?, paused_cells = ? WHERE key = ?'),
       records: db.prepare('SELECT record FROM codecell_records WHERE key = ? ORDER BY seq'),
       sessions: db.prepare(
-        'SELECT key, owner, lease_expires_at, open_cells, paused_cells, metadata FROM codecell_sessions ORDER BY key',
+        `SELECT s.key, s.owner, ${EXPIRES} AS lease_expires_at, s.open_cells, s.paused_cells, s.metadata
+         FROM ${WITH_LEASES} ORDER BY s.key`,
       ),
       clear: db.prepare('DELETE FROM codecell_records WHERE key = ?'),
       removeSession: db.prepare('DELETE FROM codecell_sessions WHERE key = ?'),
@@ -122,14 +141,25 @@ class SqliteBackend implements StoreBackend {
     });
   }
 
+  /**
+   * One row written however many leases: the owner's lease of this length is extended, and the
+   * sessions renewed follow it (each written once, when it starts to; a release — a lease of
+   * 1 ms — moves its session to the owner's lease of that length, which runs out at once).
+   */
   renew(owner: string, leases: readonly { key: string; epoch: number }[], leaseMs: number): Promise<string[]> {
+    if (leases.length === 0) return Promise.resolve([]);
     return this.#write(() => {
       const expiresAt = Date.now() + leaseMs;
+      this.#sql.share.run(owner, leaseMs, expiresAt);
       const pairs = JSON.stringify(leases.map(({ key, epoch }) => [key, epoch]));
-      const renewed = new Set(
-        (this.#sql.renew.all(expiresAt, pairs, owner) as { key: string }[]).map((row) => row.key),
-      );
-      return leases.filter(({ key }) => !renewed.has(key)).map(({ key }) => key);
+      const lost: string[] = [];
+      for (const { key, shared } of this.#sql.held.all(pairs, owner, leaseMs) as {
+        key: string;
+        shared: number | null;
+      }[])
+        if (shared === null) lost.push(key);
+        else this.#sql.follow.run(leaseMs, expiresAt, key);
+      return lost;
     });
   }
 

@@ -8,7 +8,7 @@ import type { JsonValue } from '../types.js';
 import { checkSessionKey } from '../validate.js';
 
 /** The schema version the stores of this codecell create; a store of a newer one is refused. */
-export const STORE_SCHEMA_VERSION = 3;
+export const STORE_SCHEMA_VERSION = 4;
 
 /** How long a lease lasts unless renewed (SPEC §16: renewed well before it runs out). */
 export const DEFAULT_LEASE_MS = 10_000;

@@ -73,17 +73,55 @@ describe('postgresStore: a real server', { timeout: 60_000, skip }, () => {
     const admin = new pg.Client({ connectionString: url });
     await admin.connect();
     t.after(() => admin.end());
-    await admin.query('UPDATE codecell_schema SET version = 4');
+    await admin.query('UPDATE codecell_schema SET version = 5');
     const newer = postgresStore({ connectionString: url });
     t.after(() => newer.close());
     await assert.rejects(newer.sessions(), {
       code: 'ERR_INVALID_REQUEST',
-      message: /^postgres \S+ has schema version 4; this codecell knows versions up to 3: upgrade codecell to use it$/,
+      message: /^postgres \S+ has schema version 5; this codecell knows versions up to 4: upgrade codecell to use it$/,
     });
-    assert.deepEqual((await admin.query('SELECT version FROM codecell_schema')).rows, [{ version: 4 }]);
+    assert.deepEqual((await admin.query('SELECT version FROM codecell_schema')).rows, [{ version: 5 }]);
     assert.throws(() => postgresStore({} as never), {
       message: 'postgresStore takes { connectionString } or { pool }',
     });
+  });
+
+  test('a renewal of 1 000 leases writes one row; an adopter waits for a renewal under way', async (t) => {
+    const { store, again, url } = open(t);
+    const other = again();
+    const admin = new pg.Client({ connectionString: url });
+    await admin.connect();
+    t.after(() => admin.end());
+    const leases = Array.from({ length: 1_000 }, (_, n) => ({ key: `s${n}`, epoch: 1 }));
+    for (const { key } of leases) await store.create(key, 'agent-a', 10_000, null);
+    await store.renew('agent-a', leases, 10_000); // each session starts to follow the owner's lease
+    await admin.query(`CREATE TABLE seen (what text PRIMARY KEY, n integer NOT NULL);
+      INSERT INTO seen VALUES ('codecell_sessions', 0), ('codecell_leases', 0);
+      CREATE FUNCTION seen_one() RETURNS trigger LANGUAGE plpgsql AS
+        $$ BEGIN UPDATE seen SET n = n + 1 WHERE what = TG_TABLE_NAME; RETURN NULL; END $$;
+      CREATE TRIGGER seen_sessions AFTER UPDATE ON codecell_sessions FOR EACH ROW EXECUTE FUNCTION seen_one();
+      CREATE TRIGGER seen_leases AFTER UPDATE ON codecell_leases FOR EACH ROW EXECUTE FUNCTION seen_one();`);
+    const seen = async () =>
+      Object.fromEntries((await admin.query('SELECT what, n FROM seen')).rows.map((row) => [row.what, row.n]));
+    const before = Date.now();
+    assert.deepEqual(await store.renew('agent-a', leases, 10_000), []);
+    assert.deepEqual(await seen(), { codecell_sessions: 0, codecell_leases: 1 });
+    const listed = await store.sessions();
+    assert.ok(listed.length === 1_000 && listed.every((info) => info.leaseExpiresAt >= before + 10_000));
+    // A renewal under way holds the owner's lease (its first statement): an adoption of a session
+    // that follows it waits, and sees it extended. Here the lease had run out before.
+    await store.create('short', 'agent-a', 100, null);
+    await store.renew('agent-a', [{ key: 'short', epoch: 1 }], 100);
+    const until = Date.now() + 150;
+    while (Date.now() < until) await new Promise((resolve) => setTimeout(resolve, 10));
+    await admin.query('BEGIN');
+    await admin.query(`UPDATE codecell_leases SET expires_at = expires_at + 60000 WHERE lease_ms = 100`);
+    let settled = false;
+    const adopting = other.adopt('short', 'agent-b', 10_000).finally(() => (settled = true));
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    assert.equal(settled, false, 'the adoption waits for the renewal under way');
+    await admin.query('COMMIT');
+    assert.equal(await adopting, undefined);
   });
 
   test('a committed append outlives a crash of the server; the store carries on after its restart', async (t) => {
