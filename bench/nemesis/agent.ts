@@ -203,7 +203,14 @@ if (process.argv[1]?.endsWith('agent.js') === true) {
     return session.resumeCell(cellId, answer, WAIT).catch(() => undefined);
   }
 
-  for (let n = 0; n < fresh; n++) void create(`${id}-${n}`).then(drive, () => {});
+  for (let n = 0; n < fresh; n++)
+    void create(`${id}-${n}`).then(
+      (session) => {
+        write({ t: 'created', session: session.key });
+        return drive(session);
+      },
+      () => {},
+    );
   // Sessions whose owner is gone are taken up here.
   for (;;) {
     const began = Date.now();

@@ -124,18 +124,21 @@ function toldAgainst(
 }
 
 /**
- * After the quiet phase: no session lost, each held by a live agent (its lease current), none
- * with a cell still open (each ended, or was settled in doubt), as its owner last wrote.
+ * After the quiet phase: no session lost (each whose creation was answered is stored), each held
+ * by a live agent (its lease current), none with a cell still open (each ended, or was settled in
+ * doubt), as its owner last wrote.
  */
 export function checkSessions(
   sessions: readonly StoredSessionInfo[],
-  made: number,
+  /** The sessions whose creation was answered (a session whose creator died first may be removed). */
+  made: Iterable<string>,
   now: number,
   /** The open cells of a session its log names, where the store counts any. */
   open: ReadonlyMap<string, readonly string[]> = new Map(),
 ): string[] {
   const violations: string[] = [];
-  if (sessions.length !== made) violations.push(`${made} sessions were made; the store has ${sessions.length}`);
+  const stored = new Set(sessions.map(({ key }) => key));
+  for (const key of made) if (!stored.has(key)) violations.push(`session ${key} was made, and the store lost it`);
   for (const { key, owner, leaseExpiresAt, openCells } of sessions) {
     if (leaseExpiresAt < now) violations.push(`session ${key}: no agent holds it (${owner}'s lease ran out)`);
     if (openCells > 0)

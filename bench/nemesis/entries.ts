@@ -7,7 +7,9 @@ import type { CellEvent } from '../../src/index.js';
 export type AgentEntry =
   | { t: 'invoke'; key: string; tool: string }
   | { t: 'outcome'; key: string; ok: boolean }
-  | { t: 'cell'; session: string; cellId: string; event: Omit<CellEvent, 'items'> & { text: string } };
+  | { t: 'cell'; session: string; cellId: string; event: Omit<CellEvent, 'items'> & { text: string } }
+  /** A session's creation was answered: from then on the store must keep it. */
+  | { t: 'created'; session: string };
 
 /** A file's JSON lines (none if it is missing; a line cut short by a kill -9 is not one). */
 export function jsonLines<T>(path: string): T[] {

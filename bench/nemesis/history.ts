@@ -14,7 +14,9 @@ export function historyOf(
 ): string[] {
   const key = /\b(\S+:\d+:tool-\d+)\b/.exec(violation)?.[1];
   if (key !== undefined)
-    return entries.filter((entry) => entry.t !== 'cell' && entry.key === key).map((entry) => JSON.stringify(entry));
+    return entries
+      .filter((entry) => (entry.t === 'invoke' || entry.t === 'outcome') && entry.key === key)
+      .map((entry) => JSON.stringify(entry));
   const session = /session ([^\s:]+)/.exec(violation)?.[1];
   const cells = [...violation.matchAll(/cells? (\d+)(?: and (\d+))?/g)].flatMap((match) =>
     match.slice(1).filter((id) => id !== undefined),

@@ -310,7 +310,7 @@ for (const { child } of agents) child.kill('SIGUSR2');
 await sleep(20_000);
 const sessionViolations: string[] = [];
 const sessions = [];
-for (const { kind, ids, fresh, store: where } of KINDS) {
+for (const { kind, ids, store: where } of KINDS) {
   const store: CodeCellStore =
     kind === 'embedded-sqlite' ? sqliteStore({ path: where }) : postgresStore({ connectionString: where });
   const readAt = (await store.now?.()) ?? Date.now();
@@ -329,7 +329,13 @@ for (const { kind, ids, fresh, store: where } of KINDS) {
     }
   }
   await store.close();
-  sessionViolations.push(...checkSessions(listed, ids.length * fresh, readAt, open).map((line) => `${kind}: ${line}`));
+  const made = new Set(
+    readJournals(journals).flatMap((entry) =>
+      entry.t === 'created' && ids.some((id) => entry.session.startsWith(`${id}-`)) ? [entry.session] : [],
+    ),
+  );
+  if (made.size === 0) sessionViolations.push(`${kind}: no session's creation was answered`);
+  sessionViolations.push(...checkSessions(listed, made, readAt, open).map((line) => `${kind}: ${line}`));
 }
 const entries = readJournals(journals);
 await closeAll();
