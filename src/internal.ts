@@ -1,6 +1,7 @@
 // What host/ and the bins use of src beyond the public surface (src/index.ts): one list, so a
 // change inside src sees every outside user. Not part of the package's exports.
 export { Deadline } from './cell/deadline.js';
+export { closestNames } from './tools/tool-names.js';
 export { startCall } from './cell/callbacks.js';
 export { CellStreams } from './streams/cell-streams.js';
 export type { SessionCursorOptions } from './streams/session-cursor.js';

@@ -5,6 +5,8 @@
 // cancelled, --on-cancel decides. A client without elicitation is warned and approves through wait.
 // Driven by the official MCP SDK client, with @modelcontextprotocol/server-everything upstream.
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { describe, test, type TestContext } from 'node:test';
@@ -24,8 +26,8 @@ const CONFIG = JSON.stringify({
 });
 
 /** An MCP SDK client over its own codecell mcp (with elicitation: `answer` answers each ask). */
-async function mcpClient(t: TestContext, answer?: () => 'accept' | 'decline' | 'cancel') {
-  const config = tempFile(t, 'codecell-mcp-', CONFIG);
+async function mcpClient(t: TestContext, answer?: () => 'accept' | 'decline' | 'cancel', configText = CONFIG) {
+  const config = tempFile(t, 'codecell-mcp-', configText);
   const asked: string[] = [];
   const warnings: string[] = [];
   const capabilities = answer === undefined ? {} : { capabilities: { elicitation: {} } };
@@ -114,5 +116,46 @@ describe('codecell mcp approvals', { timeout: 90_000 }, () => {
       [done.structuredContent?.status, done.structuredContent?.output],
       ['completed', 'Echo: pay The sum of 2 and 3 is 5.'],
     );
+  });
+
+  test('requiresApproval names a tool as its upstream, or as the cell does (with or without its namespace)', async (t) => {
+    const approving = (names: string[]) =>
+      JSON.stringify({
+        mcpServers: { everything: { command: process.execPath, args: [EVERYTHING, 'stdio'], requiresApproval: names } },
+      });
+    const { client, connected } = await mcpClient(t, undefined, approving(['get_sum', 'everything__echo']));
+    t.after(() => client.close());
+    await connected;
+    const call = async (name: string, args: Record<string, unknown>) =>
+      ((await client.callTool({ name, arguments: args })) as Result).structuredContent ?? {};
+    const first = await call('exec', { source: CELL });
+    assert.deepEqual([first.status, first.pending_tool_calls], ['interrupted', ['tool-1']], JSON.stringify(first));
+    const second = await call('wait', { cell_id: first.cell_id, approve: ['tool-1'] });
+    assert.deepEqual([second.status, second.pending_tool_calls], ['interrupted', ['tool-2']], JSON.stringify(second));
+    const done = await call('wait', { cell_id: first.cell_id, approve: ['tool-2'] });
+    assert.deepEqual([done.status, done.output], ['completed', 'Echo: pay The sum of 2 and 3 is 5.']);
+  });
+
+  test('a requiresApproval name that is no tool of its upstream stops codecell mcp at start, naming the closest', async (t) => {
+    const config = tempFile(
+      t,
+      'codecell-mcp-',
+      JSON.stringify({
+        mcpServers: {
+          everything: { command: process.execPath, args: [EVERYTHING, 'stdio'], requiresApproval: ['get-sum', 'add'] },
+        },
+      }),
+    );
+    const child = spawn(process.execPath, [CLI, 'mcp', '--config', config], { stdio: ['pipe', 'ignore', 'pipe'] });
+    t.after(() => child.kill('SIGKILL'));
+    let stderr = '';
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    const [code] = (await once(child, 'exit')) as [number | null];
+    assert.equal(code, 2, stderr);
+    assert.match(
+      stderr,
+      /^codecell mcp: upstream everything: "requiresApproval" names "add", which is none of its tools \(closest: "[^"]+", "[^"]+", "[^"]+"\)$/m,
+    );
+    assert.doesNotMatch(stderr, /names "get-sum"/);
   });
 });

@@ -12,7 +12,7 @@ import {
   type StartedCell,
   type ToolDefinition,
 } from '../../src/index.js';
-import { Deadline, messageOf } from '../../src/internal.js';
+import { closestNames, Deadline, messageOf } from '../../src/internal.js';
 import { ComposedSession } from '../tools/built-session.js';
 import { callMcpTool, connectMcpServer, listMcpTools, type McpServerConfig } from '../tools/mcp-tools.js';
 import { forwardLines, forwardLogMessages, type UpstreamLogs } from './mcp-upstream-logs.js';
@@ -78,6 +78,10 @@ export class Upstreams {
   readonly #stopped = new AbortController();
   /** The upstreams (by index) whose start ended, joined or not. */
   readonly #settled = new Set<number>();
+  /** `requiresApproval` names that match no tool of an upstream that joined within start's bound. */
+  readonly #unmatched: string[] = [];
+  /** Whether start's bound passed: an upstream joining later is warned about a name, not refused. */
+  #late = false;
   #tools: readonly ToolDefinition[] = [];
 
   /** The names of the upstreams still starting (their tools join when they answer). */
@@ -107,7 +111,7 @@ export class Upstreams {
    * Starts every upstream, waiting at most `boundMs` for them to join; how many joined, and the
    * names of those still starting (they join when they answer).
    */
-  async start(boundMs: number): Promise<{ joined: number; starting: string[] }> {
+  async start(boundMs: number): Promise<{ joined: number; starting: string[]; unmatched: string[] }> {
     const starts = this.#configs.map(async (upstream, index) => {
       try {
         const live = await connectUpstream(upstream, this.#logs, this.#stderr, this.#stopped.signal);
@@ -119,7 +123,9 @@ export class Upstreams {
     const bound = new Deadline(boundMs);
     await Promise.race([Promise.all(starts), bound.reached]);
     bound.clear();
-    return { joined: this.#listed.filter((tools) => tools !== undefined).length, starting: this.starting };
+    this.#late = true;
+    const joined = this.#listed.filter((tools) => tools !== undefined).length;
+    return { joined, starting: this.starting, unmatched: this.#unmatched };
   }
 
   /** Calls `listener` whenever an upstream joins late; the returned function stops it. */
@@ -167,6 +173,9 @@ export class Upstreams {
       return;
     }
     const routed: ToolDefinition[] = [];
+    const { requiresApproval } = upstream;
+    const asked = new Set(Array.isArray(requiresApproval) ? requiresApproval : []);
+    const matched = new Set<string>();
     for (const tool of listed) {
       const id = toolIdentifier(tool);
       if (this.#routes.has(id)) {
@@ -174,10 +183,23 @@ export class Upstreams {
         continue;
       }
       this.#routes.set(id, client);
-      const { requiresApproval } = upstream;
-      if (requiresApproval === true || (Array.isArray(requiresApproval) && requiresApproval.includes(tool.name)))
-        this.#approvals.add(id);
+      // A tool's names: the upstream's, the cell's (tools.<namespace>__<name>), and that without its namespace.
+      const names = [tool.name, id, toolIdentifier({ name: tool.name })].filter((name) => asked.has(name));
+      if (requiresApproval === true || names.length > 0) this.#approvals.add(id);
+      for (const name of names) matched.add(name);
       routed.push(tool);
+    }
+    for (const name of asked) {
+      if (matched.has(name)) continue;
+      const close = closestNames(
+        name,
+        routed.map((tool) => tool.name),
+      ).slice(0, 3);
+      const message =
+        `upstream ${upstream.name}: "requiresApproval" names ${JSON.stringify(name)}, which is none of its tools ` +
+        `(closest: ${close.map((each) => JSON.stringify(each)).join(', ') || 'it has none'})`;
+      if (this.#late) warn(`codecell mcp: ${message}: no call of it will ask`);
+      else this.#unmatched.push(message);
     }
     this.#listed[index] = routed;
     this.#tools = this.#listed.flat();

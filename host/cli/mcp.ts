@@ -30,8 +30,8 @@ const MCP_USAGE = `${MCP_SYNOPSIS}[--upstream name=<url>] ...
 
   --config <file>    upstream servers as MCP clients configure them:
                      { "mcpServers": { "<name>": { "command", "args", "env", "cwd" } | { "url", "headers" } } }
-                     (and "requiresApproval": true or tool names: those calls wait for the user's OK,
-                     asked through MCP elicitation)
+                     (and "requiresApproval": true or tool names, the upstream's or the cell's: those
+                     calls wait for the user's OK; a name of no tool is an error)
   --upstream <spec>  one more upstream: name=command line, name=http(s) URL, or a command line
                      (named after the server); repeatable
   --http <host>:<port>  serve MCP over Streamable HTTP at /mcp instead of stdio (port 0: any)
@@ -194,7 +194,13 @@ export async function mcpCommand(args: string[], io: McpIo): Promise<number> {
   const upstreamSet = new Upstreams(upstreams, forwardLogs ? logs : undefined, io.stderr);
   // Bounded: the client's initialize is answered after at most --startup-ms; a slow upstream
   // joins when it answers (clients hear notifications/tools/list_changed).
-  const { joined, starting } = await upstreamSet.start(plan.startupMs);
+  const { joined, starting, unmatched } = await upstreamSet.start(plan.startupMs);
+  if (unmatched.length > 0) {
+    // A call meant to wait for a person must never run unasked because of a name.
+    for (const message of unmatched) io.stderr.write(`codecell mcp: ${message}\n`);
+    await upstreamSet.close();
+    return 2;
+  }
   if (joined === 0 && starting.length === 0) {
     io.stderr.write('codecell mcp: no upstream server could be started\n');
     await upstreamSet.close();

@@ -1,23 +1,6 @@
 // The error of a cell that called a tool it does not have, made helpful: the closest tool names.
+import { closestNames } from '../tools/tool-names.js';
 import type { CellTool } from './tool-calls.js';
-
-/** Edit distance (for naming the tools close to a missing one). */
-function distance(a: string, b: string): number {
-  let previous = Array.from({ length: b.length + 1 }, (_, i) => i);
-  for (let i = 1; i <= a.length; i++) {
-    const row = [i];
-    for (let j = 1; j <= b.length; j++)
-      row.push(
-        Math.min(
-          (previous[j] ?? 0) + 1,
-          (row[j - 1] ?? 0) + 1,
-          (previous[j - 1] ?? 0) + (a[i - 1] === b[j - 1] ? 0 : 1),
-        ),
-      );
-    previous = row;
-  }
-  return previous[b.length] ?? 0;
-}
 
 /**
  * V8's "tools.x is not a function" (a tool the cell does not have), with the closest tool names
@@ -30,7 +13,7 @@ export function hintMissingTool(error: string | undefined, tools: readonly CellT
   const missing = match[1] ?? '';
   if (toolIds.length === 0) return error.replace(match[0], `${match[0]} (this cell has no tools)`);
   const [namespace] = missing.split('__');
-  const ranked = [...toolIds].sort((a, b) => distance(missing, a) - distance(missing, b));
+  const ranked = closestNames(missing, toolIds);
   const close =
     toolIds.length <= 5 ? toolIds : ranked.filter((id, i) => i < 3 || id.startsWith(`${namespace}__`)).slice(0, 5);
   return error.replace(
