@@ -18,7 +18,7 @@ const memoryFile = join(dir, 'memory.jsonl');
 let client: Client;
 let stderr = '';
 
-type Result = { content: { type: string; text?: string }[]; isError?: boolean };
+type Result = { content: { type: string; text?: string }[]; isError?: boolean; structuredContent?: unknown };
 const textsOf = (result: Result): string[] =>
   result.content.flatMap((block) => (block.type === 'text' ? [block.text ?? ''] : []));
 
@@ -106,6 +106,24 @@ test('a missing tool names the close ones; wait on a finished cell says so', asy
   const again = (await client.callTool({ name: 'wait', arguments: { cell_id: cellId } })) as Result;
   assert.equal(again.isError, true);
   assert.match(textsOf(again)[0] ?? '', /already returned/);
+});
+
+test('a cell that fails says which of its calls took effect; one that completes says nothing of them', async () => {
+  const exec = async (source: string) => (await client.callTool({ name: 'exec', arguments: { source } })) as Result;
+  const failed = await exec(
+    'await tools.everything__echo({ message: "a" });\n' +
+      'try { await tools.everything__get_sum({ a: "x", b: 1 }) } catch {}\n' +
+      'await tools.mem__read_graph({});\nthrow new Error("boom")',
+  );
+  const made = ['tools.everything__echo (tool-1)', 'tools.mem__read_graph (tool-3)'];
+  assert.equal(failed.isError, true);
+  assert.deepEqual((failed.structuredContent as { calls_made?: string[] }).calls_made, made);
+  assert.ok((textsOf(failed).at(-1) ?? '').endsWith(`\nCalls that took effect: ${made.join(', ')}`));
+  const none = await exec('throw new Error("early")');
+  assert.deepEqual((none.structuredContent as { calls_made?: string[] }).calls_made, []);
+  assert.doesNotMatch(textsOf(none).at(-1) ?? '', /took effect/);
+  const completed = await exec('await tools.everything__echo({ message: "b" })');
+  assert.equal((completed.structuredContent as { calls_made?: string[] }).calls_made, undefined);
 });
 
 test('with --on-cancel detach, a cancelled exec detaches: the cell runs on and the next wait gets all its output', async () => {

@@ -18,14 +18,18 @@ import {
   type ToolDefinition,
 } from '../../src/index.js';
 import { CODECELL_VERSION, messageOf, withTraceMeta } from '../../src/internal.js';
+import { CallsMade } from './mcp-calls-made.js';
 
 /** Past this many characters of tool declarations, exec lists tool names and search_tools serves the rest. */
 const MAX_DECLARATION_CHARS = 8_000;
 
 /** What every MCP session of one `codecell mcp` shares. */
 export interface McpContext {
-  /** Starts a codecell session over the upstream tools whose cells' notify() goes to `log` (this session's client). */
-  startSession(log: (text: string) => void): Promise<CodeCellSession>;
+  /**
+   * Starts a codecell session over the upstream tools whose cells' notify() goes to `log` (this
+   * session's client), and each upstream call answered to `made`.
+   */
+  startSession(log: (text: string) => void, made: CallsMade): Promise<CodeCellSession>;
   /** The upstream tools known now, word of an upstream that joins late, and whether some need approval. */
   upstreams: {
     readonly tools: readonly ToolDefinition[];
@@ -172,7 +176,7 @@ function upstreamCodeMode(context: McpContext, target: { start(): Promise<CodeCe
         name: tool.name,
         description: tool.description,
         inputSchema: tool.inputSchema,
-        ...('outputSchema' in tool ? { outputSchema: tool.outputSchema } : {}),
+        ...('outputSchema' in tool ? { outputSchema: withCallsMadeField(tool.outputSchema) } : {}),
       })),
     stop,
   };
@@ -257,7 +261,8 @@ export function newMcpSession(context: McpContext, hooks: McpSessionHooks = {}):
   };
   /** The codecell session last started for this MCP session (none until a call needs one). */
   let started: Promise<CodeCellSession> | undefined;
-  const codeMode = upstreamCodeMode(context, { start: () => (started = context.startSession(log)) }, () => {
+  const made = new CallsMade();
+  const codeMode = upstreamCodeMode(context, { start: () => (started = context.startSession(log, made)) }, () => {
     server.sendToolListChanged().catch(() => {}); // not connected yet: its tools/list sees them anyway
   });
   const { exec, wait } = codeMode;
@@ -295,7 +300,7 @@ export function newMcpSession(context: McpContext, hooks: McpSessionHooks = {}):
     const options = { signal: extra.signal, ...(sender === undefined ? {} : { onEvent: sender.onEvent }) };
     const answer = (result: CodeModeResult) => {
       sender?.flush(); // progress after the answer would be dropped by the client
-      return contentOf(withStarting(result, context.upstreams.starting ?? []), wait.name);
+      return contentOf(withStarting(withCallsMade(result, made), context.upstreams.starting ?? []), wait.name);
     };
     // The SDK sends nothing for a cancelled request: its response is ended here, at once.
     const endResponse = (): void => void setImmediate(() => hooks.endResponse?.(extra.requestId));
@@ -335,6 +340,27 @@ export function newMcpSession(context: McpContext, hooks: McpSessionHooks = {}):
       if (context.keepsSessions !== true) await (await started?.catch(() => undefined))?.shutdown();
     },
   };
+}
+
+/** The result's schema with `calls_made` (optional: not in the strict schema other hosts share). */
+function withCallsMadeField(schema: { [key: string]: JsonValue }): { [key: string]: JsonValue } {
+  const properties = (schema.properties ?? {}) as { [key: string]: JsonValue };
+  const callsMade = {
+    type: 'array',
+    items: { type: 'string' },
+    description: 'For a failed or terminated cell: its upstream calls that took effect, in order.',
+  };
+  return { ...schema, properties: { ...properties, calls_made: callsMade } };
+}
+
+/**
+ * A cell's end says which of its upstream calls took effect (`calls_made`): what stands of a cell
+ * that failed or was terminated. A cell that completed forgets them.
+ */
+function withCallsMade(result: CodeModeResult, made: CallsMade): CodeModeResult {
+  if (result.status === 'completed') made.take(result.cell_id);
+  if (result.status !== 'failed' && result.status !== 'terminated') return result;
+  return { ...result, calls_made: made.take(result.cell_id) };
 }
 
 /** A cell that called a tool it does not have, while upstreams still start: it is told they do. */

@@ -15,6 +15,7 @@ import {
 import { closestNames, Deadline, messageOf } from '../../src/internal.js';
 import { ComposedSession } from '../tools/built-session.js';
 import { callMcpTool, connectMcpServer, listMcpTools, type McpServerConfig } from '../tools/mcp-tools.js';
+import type { CallsMade } from './mcp-calls-made.js';
 import { forwardLines, forwardLogMessages, type UpstreamLogs } from './mcp-upstream-logs.js';
 
 export { StdioLogs, type UpstreamLogs } from './mcp-upstream-logs.js';
@@ -135,17 +136,20 @@ export class Upstreams {
   }
 
   /**
-   * Sends each tool call to its upstream; a cell's notify() goes to `log`. A call of a tool that
-   * requires approval pauses its cell instead (CellInterrupt): `approved` makes it once approved.
+   * Sends each tool call to its upstream; a cell's notify() goes to `log`, and each call answered
+   * without an error to `made`. A call of a tool that requires approval pauses its cell instead
+   * (CellInterrupt): `approved` makes it once approved.
    */
-  delegate(log: (text: string) => void): SessionRuntimeDelegate {
+  delegate(log: (text: string) => void, made?: CallsMade): SessionRuntimeDelegate {
     return {
       invokeTool: async (call, signal) => {
         const id = toolIdentifier(call.tool);
         const client = this.#routes.get(id);
         if (client === undefined) throw new Error(`tools.${id} has no upstream`);
         if (this.#approvals.has(id) && call.approved !== true) throw approvalInterrupt(call);
-        return callMcpTool(client, call, signal, log);
+        const result = await callMcpTool(client, call, signal, log);
+        made?.made(call.cellId, `tools.${id} (${call.callId})`);
+        return result;
       },
       notify: async (notification) => log(notification.text),
     };

@@ -230,9 +230,9 @@ export async function mcpCommand(args: string[], io: McpIo): Promise<number> {
     warn: (message) => void io.stderr.write(`${message}\n`),
     servers: logs.servers,
     forwardLogs,
-    startSession: async (log) => {
+    startSession: async (log, made) => {
       const tools = upstreamSet.tools;
-      const delegate = upstreamSet.delegate(log);
+      const delegate = upstreamSet.delegate(log, made);
       const session =
         (kept === undefined ? undefined : await recovered(host, kept.key, delegate, io)) ??
         (await host.createSession(delegate, { tools: [...tools], limits, ...(kept && { key: kept.key }) }));

@@ -23,6 +23,11 @@ export interface CodeModeResult {
    * null when it returned nothing, or what is not JSON, and for every other status.
    */
   result: string | null;
+  /**
+   * Where the host tracks them (`codecell mcp`): for a failed or terminated cell, the tool calls it
+   * made that took effect (`tools.<id> (<call id>)`, in order) — what stands of it.
+   */
+  calls_made?: string[];
 }
 
 export const RESULT_SCHEMA: { [key: string]: JsonValue } = {
@@ -89,15 +94,20 @@ export function codeModeResult(event: CellEvent): CodeModeResult {
   }
 }
 
+/** What stands of a cell that ended early, where the host tracks its calls. */
+function madeLine({ calls_made: made }: CodeModeResult): string {
+  return made === undefined || made.length === 0 ? '' : `\nCalls that took effect: ${made.join(', ')}`;
+}
+
 /** The line that says how the cell stands (and what to call next). */
 export function codeModeStatus(result: CodeModeResult, waitName = 'wait'): string {
   switch (result.status) {
     case 'completed':
       return `cell ${result.cell_id} completed`;
     case 'failed':
-      return `cell ${result.cell_id} failed:\n${result.error ?? ''}`;
+      return `cell ${result.cell_id} failed:\n${result.error ?? ''}${madeLine(result)}`;
     case 'terminated':
-      return `cell ${result.cell_id} was ${result.error ?? 'terminated'}`;
+      return `cell ${result.cell_id} was ${result.error ?? 'terminated'}${madeLine(result)}`;
     case 'pending':
       return (
         `cell ${result.cell_id} is waiting on ` +
