@@ -20,7 +20,9 @@ const EVERYTHING_UPSTREAM = `${process.execPath} ${EVERYTHING} stdio`;
 describe('codecell mcp --http', { timeout: 120_000 }, () => {
   test('the official conformance suite: every applicable server scenario passes (the rest are listed, with why, in the baseline)', async (t) => {
     const { url } = await startHttp(t, EVERYTHING_UPSTREAM);
-    const run = spawnSync(process.execPath, [CONFORMANCE, 'server', '--url', url, '--expected-failures', BASELINE], {
+    // The 2025-11-25 revision's scenarios (2026-07-28's stateless requests are not served yet: issue 84).
+    const args = ['server', '--url', url, '--spec-version', '2025-11-25', '--expected-failures', BASELINE];
+    const run = spawnSync(process.execPath, [CONFORMANCE, ...args], {
       encoding: 'utf8',
       timeout: 110_000,
       cwd: tempFolder(t, 'codecell-conformance-'),
@@ -29,6 +31,7 @@ describe('codecell mcp --http', { timeout: 120_000 }, () => {
     assert.equal(run.status, 0, `${summary}\n${run.stderr}`);
     for (const scenario of [
       'server-initialize',
+      'server-session-lifecycle',
       'ping',
       'logging-set-level',
       'tools-list',
