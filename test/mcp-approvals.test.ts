@@ -62,11 +62,12 @@ describe('codecell mcp approvals', { timeout: 90_000 }, () => {
     const exec = async (source: string) =>
       ((await client.callTool({ name: 'exec', arguments: { source } })) as Result).structuredContent ?? {};
 
-    const accepted = await exec(CELL);
+    // What the cell printed before it paused comes with the answer too.
+    const accepted = await exec(`text("ran"); ${CELL}`);
     assert.deepEqual(asked.splice(0), [
       'A cell wants to call tools.everything__echo({"message":"pay The sum of 2 and 3 is 5."}). Allow it?',
     ]);
-    assert.deepEqual([accepted.status, accepted.output], ['completed', 'Echo: pay The sum of 2 and 3 is 5.']);
+    assert.deepEqual([accepted.status, accepted.output], ['completed', 'ran\nEcho: pay The sum of 2 and 3 is 5.']);
 
     answer = 'decline';
     const declined = await exec(CATCHING);

@@ -13,13 +13,14 @@ export type Result = { content: { type: string; text?: string }[]; isError?: boo
 export const textsOf = (result: Result): string[] =>
   result.content.flatMap((block) => (block.type === 'text' ? [block.text ?? ''] : []));
 
-/** `codecell mcp --http <address>` with one `--upstream`; its URL once it listens, and its stderr so far. */
+/** `codecell mcp --http <address>` with one `--upstream` (or none: `extra` names them); its URL once it listens, and its stderr so far. */
 export async function startHttp(
   t: TestContext,
-  upstream: string,
+  upstream: string | undefined,
   { address = '127.0.0.1:0', extra = [] }: { address?: string; extra?: string[] } = {},
 ): Promise<{ url: string; stderr: () => string }> {
-  const args = ['--no-node-snapshot', CLI, 'mcp', '--http', address, ...extra, '--upstream', upstream];
+  const upstreams = upstream === undefined ? [] : ['--upstream', upstream];
+  const args = ['--no-node-snapshot', CLI, 'mcp', '--http', address, ...extra, ...upstreams];
   const child = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'pipe'] });
   t.after(() => {
     if (child.exitCode === null) child.kill('SIGKILL');

@@ -7,6 +7,8 @@ import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
+import { Client as ModernClient } from '@modelcontextprotocol/client';
+import { StdioClientTransport as ModernStdio } from '@modelcontextprotocol/client/stdio';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import type { AddressInfo } from 'node:net';
@@ -130,28 +132,38 @@ describe('codecell-host exports its traces over OTLP/HTTP', { timeout: 60_000 },
     assert.match(bad.errors.join(''), /--otlp-endpoint takes an http\(s\) URL, got "collector:4318"/);
   });
 
-  test('codecell mcp --otlp-endpoint: an MCP client’s _meta.traceparent is the parent of the cell’s span', async (t) => {
-    const collector = await receiver(t);
-    const client = new Client({ name: 'codecell-trace-test', version: '1.0.0' });
-    const transport = new StdioClientTransport({
-      command: CLI,
-      args: ['mcp', '--upstream', `${process.execPath} ${EVERYTHING} stdio`, '--otlp-endpoint', collector.url],
-      stderr: 'ignore',
+  for (const revision of ['2025-11-25', '2026-07-28'])
+    test(`codecell mcp --otlp-endpoint: an MCP client’s _meta.traceparent is the parent of the cell’s span (${revision})`, async (t) => {
+      const collector = await receiver(t);
+      const args = ['mcp', '--upstream', `${process.execPath} ${EVERYTHING} stdio`, '--otlp-endpoint', collector.url];
+      // 2026-07-28: the stateless leg (MCP SDK v2 on both ends); else a 2025 session.
+      const client =
+        revision === '2026-07-28'
+          ? new ModernClient(
+              { name: 'codecell-trace-test', version: '1' },
+              { versionNegotiation: { mode: { pin: revision } } },
+            )
+          : new Client({ name: 'codecell-trace-test', version: '1.0.0' });
+      const transport =
+        revision === '2026-07-28'
+          ? new ModernStdio({ command: CLI, args, stderr: 'ignore' })
+          : new StdioClientTransport({ command: CLI, args, stderr: 'ignore' });
+      await client.connect(transport as never);
+      const traceId = '4bf92f3577b34da6a3ce929d0e0e4736';
+      const parent = '00f067aa0ba902b7';
+      const result = (await client.callTool({
+        name: 'exec',
+        arguments: { source: 'text(await tools.everything__echo({ message: "hi" }))' },
+        _meta: { traceparent: `00-${traceId}-${parent}-01` },
+      })) as { isError?: boolean };
+      assert.notEqual(result.isError, true);
+      await client.close(); // codecell mcp ends, and its host flushes on exit
+      await waitFor(() => collector.spans.some((span) => span.name === 'codecell.cell'));
+      const cell = collector.spans.find((span) => span.name === 'codecell.cell');
+      assert.equal(cell?.traceId, traceId);
+      assert.equal(cell?.parentSpanId, parent);
+      assert.ok(
+        collector.spans.some((span) => span.name === 'execute_tool echo' && span.parentSpanId === cell?.spanId),
+      );
     });
-    await client.connect(transport);
-    const traceId = '4bf92f3577b34da6a3ce929d0e0e4736';
-    const parent = '00f067aa0ba902b7';
-    const result = (await client.callTool({
-      name: 'exec',
-      arguments: { source: 'text(await tools.everything__echo({ message: "hi" }))' },
-      _meta: { traceparent: `00-${traceId}-${parent}-01` },
-    })) as { isError?: boolean };
-    assert.notEqual(result.isError, true);
-    await client.close(); // codecell mcp ends, and its host flushes on exit
-    await waitFor(() => collector.spans.some((span) => span.name === 'codecell.cell'));
-    const cell = collector.spans.find((span) => span.name === 'codecell.cell');
-    assert.equal(cell?.traceId, traceId);
-    assert.equal(cell?.parentSpanId, parent);
-    assert.ok(collector.spans.some((span) => span.name === 'execute_tool echo' && span.parentSpanId === cell?.spanId));
-  });
 });

@@ -4,13 +4,16 @@
 // during which no request or stream of theirs was open. Before any session is touched: the Host
 // and Origin headers are checked against the bound address and the loopback names whenever no
 // token is required or the address is loopback (DNS-rebinding protection; without a token only
-// loopback may be bound: mcp.ts), and a bearer token when one was given.
+// loopback may be bound: mcp.ts), and a bearer token when one was given. A POST without a
+// session that is a 2026-07-28 request (its revision in `_meta`) goes to the stateless leg
+// (mcp-modern.ts) instead; initialize and the requests of a session stay here.
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import { messageOf } from '../../src/internal.js';
 import { BearerToken } from '../wire/bearer.js';
+import type { ModernMcp } from './mcp-modern.js';
 import { newMcpSession, type McpContext, type McpSession } from './mcp-server.js';
 
 export interface McpHttpOptions {
@@ -96,8 +99,12 @@ function replyError(response: ServerResponse, status: number, message: string): 
   response.end(body);
 }
 
-export async function serveMcpHttp(context: McpContext, options: McpHttpOptions): Promise<McpHttpServer> {
-  const sessions = new McpHttpSessions(context, options);
+export async function serveMcpHttp(
+  context: McpContext,
+  options: McpHttpOptions,
+  modern?: ModernMcp,
+): Promise<McpHttpServer> {
+  const sessions = new McpHttpSessions(context, options, modern);
   const server = createServer((request, response) => {
     sessions.handle(request, response).catch((error: unknown) => {
       options.warn(`codecell mcp: a request failed: ${messageOf(error)}`);
@@ -131,16 +138,19 @@ class McpHttpSessions {
   readonly #options: McpHttpOptions;
   readonly #token: BearerToken | undefined;
   readonly #sessions = new Map<string, Entry>();
+  /** 2026-07-28's stateless requests, all of them sharing one codecell session (without MCP SDK v2: none). */
+  readonly #modern: ModernMcp | undefined;
   /** Sessions being opened (their initialize in flight): they count against maxSessions at once. */
   #opening = 0;
   /** The port the server listens on (Host headers must name it). */
   port: number;
 
-  constructor(context: McpContext, options: McpHttpOptions) {
+  constructor(context: McpContext, options: McpHttpOptions, modern: ModernMcp | undefined) {
     this.#context = context;
     this.#options = options;
     this.#token = options.token === undefined ? undefined : new BearerToken(options.token);
     this.port = options.port;
+    this.#modern = modern;
   }
 
   async handle(request: IncomingMessage, response: ServerResponse): Promise<void> {
@@ -162,19 +172,36 @@ class McpHttpSessions {
     }
     if (request.method !== 'POST')
       return replyError(response, 400, 'no Mcp-Session-Id: start a session with initialize');
+    const modern = this.#modern;
+    if (modern === undefined) return this.#reserve(request, response, undefined);
+    const body = await bodyOf(request);
+    if (body === undefined) return replyError(response, 413, `a request body is at most ${MAX_BODY_BYTES} bytes`);
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(body.toString('utf8'));
+    } catch {
+      // Not JSON: the stateless leg answers it with a parse error.
+    }
+    const web = webRequest(request, body, response);
+    if (parsed === undefined || (await modern.isModern(web, parsed))) return sendWeb(await modern.fetch(web), response);
+    return this.#reserve(request, response, parsed);
+  }
+
+  /** A 2025-era request without a session, its body read (or not yet: undefined) and parsed. */
+  async #reserve(request: IncomingMessage, response: ServerResponse, parsed: unknown): Promise<void> {
     // Reserved before anything is awaited, so concurrent initializes cannot pass the bound together.
     if (this.#sessions.size + this.#opening >= this.#options.maxSessions)
       return replyError(response, 503, `codecell mcp has ${this.#options.maxSessions} MCP sessions open`);
     this.#opening++;
     try {
-      return await this.#open(request, response);
+      return await this.#open(request, response, parsed);
     } finally {
       this.#opening--;
     }
   }
 
   /** A request without a session: an initialize opens one; anything else leaves nothing behind. */
-  async #open(request: IncomingMessage, response: ServerResponse): Promise<void> {
+  async #open(request: IncomingMessage, response: ServerResponse, body: unknown): Promise<void> {
     // A cancelled call's response is ended by its stream (the SDK sends nothing for it).
     const session = newMcpSession(this.#context, { endResponse: (requestId) => opened.closeSSEStream(requestId) });
     const opened: StreamableHTTPServerTransport = new StreamableHTTPServerTransport({
@@ -184,7 +211,7 @@ class McpHttpSessions {
       onsessionclosed: (sessionId) => void this.close(sessionId),
     });
     await session.server.connect(opened);
-    await opened.handleRequest(request, response);
+    await opened.handleRequest(request, response, body);
     if (opened.sessionId === undefined || !this.#sessions.has(opened.sessionId)) {
       await opened.close().catch(() => {});
       await session.close().catch(() => {});
@@ -207,6 +234,48 @@ class McpHttpSessions {
   }
 
   closeAll(): Promise<unknown> {
-    return Promise.all([...this.#sessions.keys()].map((id) => this.close(id)));
+    return Promise.all([...[...this.#sessions.keys()].map((id) => this.close(id)), this.#modern?.close()]);
   }
+}
+
+/** The most a request body may hold (as MCP SDK v2's own bound). */
+const MAX_BODY_BYTES = 4 * 1024 * 1024;
+
+/** The request's body, or undefined past MAX_BODY_BYTES. */
+async function bodyOf(request: IncomingMessage): Promise<Buffer | undefined> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of request as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > MAX_BODY_BYTES) return undefined;
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks);
+}
+
+/** A web Request for Node's, aborted when the client goes away before its answer was sent. */
+function webRequest(request: IncomingMessage, body: Buffer, response: ServerResponse): Request {
+  const headers = new Headers();
+  for (const [name, value] of Object.entries(request.headers))
+    for (const each of Array.isArray(value) ? value : value === undefined ? [] : [value]) headers.append(name, each);
+  const gone = new AbortController();
+  response.once('close', () => {
+    if (!response.writableFinished) gone.abort(new Error('the client closed the request'));
+  });
+  const url = `http://${request.headers.host ?? 'localhost'}${request.url ?? '/mcp'}`;
+  return new Request(url, { method: request.method ?? 'POST', headers, body, signal: gone.signal });
+}
+
+/** Sends a web Response (JSON or an SSE stream) as Node's. */
+async function sendWeb(answer: Response, response: ServerResponse): Promise<void> {
+  response.writeHead(answer.status, Object.fromEntries(answer.headers));
+  if (answer.body === null) return void response.end();
+  const reader = answer.body.getReader();
+  response.once('close', () => void reader.cancel().catch(() => {}));
+  for (;;) {
+    const { done, value } = await reader.read().catch(() => ({ done: true, value: undefined }));
+    if (done) break;
+    if (!response.write(value)) await new Promise((resolve) => response.once('drain', resolve));
+  }
+  response.end();
 }

@@ -6,7 +6,6 @@
 import { Server } from '@modelcontextprotocol/sdk/server/index.js';
 import { CallToolRequestSchema, ListToolsRequestSchema } from '@modelcontextprotocol/sdk/types.js';
 import {
-  codeModeStatus,
   createCodeModeTools,
   describePause,
   type CellPause,
@@ -14,11 +13,19 @@ import {
   type CodeCellSession,
   type CodeModeResult,
   type CodeModeTools,
-  type JsonValue,
   type ToolDefinition,
 } from '../../src/index.js';
 import { CODECELL_VERSION, messageOf, withTraceMeta } from '../../src/internal.js';
 import { CallsMade } from './mcp-calls-made.js';
+import {
+  afterOutput,
+  callIds,
+  contentOf,
+  withApprovals,
+  withCallsMade,
+  withCallsMadeField,
+  withStarting,
+} from './mcp-results.js';
 
 /** Past this many characters of tool declarations, exec lists tool names and search_tools serves the rest. */
 const MAX_DECLARATION_CHARS = 8_000;
@@ -64,35 +71,6 @@ export interface McpSessionHooks {
   endResponse?(requestId: string | number): void;
 }
 
-type ContentBlock = { type: 'text'; text: string } | { type: 'image'; data: string; mimeType: string };
-
-/** MCP content for a code-mode result: its text, its images, and the status line. */
-function contentOf(
-  result: CodeModeResult,
-  waitName: string,
-): { content: ContentBlock[]; structuredContent: CodeModeResult; isError: boolean } {
-  const content: ContentBlock[] = result.output === '' ? [] : [{ type: 'text', text: result.output }];
-  for (const image of result.images) {
-    const match = /^data:([^;,]+)(;base64)?,(.*)$/s.exec(image.image_url);
-    content.push(
-      match === null
-        ? { type: 'text', text: '[image]' }
-        : {
-            type: 'image',
-            mimeType: match[1] ?? 'image/png',
-            data:
-              match[2] === undefined
-                ? Buffer.from(decodeURIComponent(match[3] ?? '')).toString('base64')
-                : (match[3] ?? ''),
-          },
-    );
-  }
-  content.push({ type: 'text', text: codeModeStatus(result, waitName) });
-  // The same result as data (exec and wait list its outputSchema): a client reads cell_id and
-  // status from it instead of from the status line.
-  return { content, structuredContent: result, isError: result.status === 'failed' };
-}
-
 /** The text a stream event contributes to progress, if any. */
 function progressText(event: CellStreamEvent): string | undefined {
   if (event.type === 'notification') return event.text;
@@ -108,7 +86,7 @@ const MAX_QUEUED_PROGRESS = 256;
  * own delivery only queues them (bounded), so following a cell never costs the cell its time or
  * changes its outcome; what could not be kept is reported in one message instead.
  */
-function progressSender(send: (message: string) => void): {
+export function progressSender(send: (message: string) => void): {
   onEvent(event: CellStreamEvent): void;
   /** Sends what waits now (before the call's answer, which ends its progress). */
   flush(): void;
@@ -147,7 +125,11 @@ const RESULT_NOTE =
  * exec and wait over one MCP session's cells; what is listed (and search_tools) follows the
  * upstream tools known now: an upstream that joins late re-describes them, then `changed` is called.
  */
-function upstreamCodeMode(context: McpContext, target: { start(): Promise<CodeCellSession> }, changed: () => void) {
+export function upstreamCodeMode(
+  context: McpContext,
+  target: { start(): Promise<CodeCellSession> },
+  changed: () => void,
+) {
   const describe = () =>
     createCodeModeTools(target, {
       tools: context.upstreams.tools,
@@ -183,11 +165,9 @@ function upstreamCodeMode(context: McpContext, target: { start(): Promise<CodeCe
 }
 
 /** How one MCP session's user decides on calls that need approval. */
-interface Approvals {
-  /** Asks the user through the client (MCP elicitation); false: the client cannot. */
-  readonly elicits: boolean;
-  /** Malformed messages from the client while an ask waits end the ask (a decline). */
-  readonly asking: Set<AbortController>;
+export interface Approvals {
+  /** Asks the user about the paused call (MCP elicitation); absent: the client cannot. */
+  readonly ask?: (pause: CellPause, signal: AbortSignal) => Promise<boolean | 'cancel'>;
   onCancel: 'terminate' | 'detach';
 }
 
@@ -197,10 +177,10 @@ interface Approvals {
  * answered with what is not an elicitation result, the call fails in the cell saying a person
  * declined it; cancelled (the user's cancel, or the request's), `--on-cancel` decides: the cell is
  * terminated, or left paused — and without elicitation by `decided` (wait's `approve` and
- * `decline` call ids); a call it does not name stays paused, as the result says.
+ * `decline` call ids); a call it does not name stays paused, as the result says. The output each
+ * step drained comes with the result, in order.
  */
-async function settleApprovals(
-  server: Server,
+export async function settleApprovals(
   codeMode: Pick<CodeModeTools, 'wait' | 'paused'>,
   result: CodeModeResult,
   options: { signal: AbortSignal; onEvent?: (event: CellStreamEvent) => void },
@@ -212,14 +192,19 @@ async function settleApprovals(
     const pause = codeMode.paused(current.cell_id);
     if (pause === undefined) return current;
     let decision: boolean | 'cancel' | undefined;
-    if (approvals.elicits) decision = await elicit(server, pause, options.signal, approvals.asking);
+    if (approvals.ask !== undefined) decision = await approvals.ask(pause, options.signal);
     else if (decided.approve.includes(pause.callId)) decision = true;
     else if (decided.decline.includes(pause.callId)) decision = false;
     if (decision === undefined) return current;
     const cellId = current.cell_id;
     if (decision === 'cancel')
-      return approvals.onCancel === 'terminate' ? codeMode.wait.execute({ cell_id: cellId, terminate: true }) : current;
-    current = await codeMode.wait.execute({ cell_id: cellId }, { ...options, approved: decision });
+      return approvals.onCancel === 'terminate'
+        ? afterOutput(current, await codeMode.wait.execute({ cell_id: cellId, terminate: true }))
+        : current;
+    current = afterOutput(
+      current,
+      await codeMode.wait.execute({ cell_id: cellId }, { ...options, approved: decision }),
+    );
   }
   return current;
 }
@@ -311,15 +296,18 @@ export function newMcpSession(context: McpContext, hooks: McpSessionHooks = {}):
     // A cell paused at a call that needs approval: the person is asked through the client, or
     // (a client without elicitation) names the calls it approves in wait's approve and decline.
     const elicits = server.getClientCapabilities()?.elicitation !== undefined;
-    const approvals = { elicits, asking, onCancel: context.onCancel };
+    const approvals: Approvals = {
+      onCancel: context.onCancel,
+      ...(elicits && { ask: (pause: CellPause, signal: AbortSignal) => elicit(server, pause, signal, asking) }),
+    };
     try {
       if (request.params.name === exec.name)
-        return answer(await settleApprovals(server, codeMode, await execute(), options, approvals));
+        return answer(await settleApprovals(codeMode, await execute(), options, approvals));
       if (request.params.name === wait.name) {
         const { approve, decline, ...waitInput } = input;
         const decided = elicits ? undefined : { approve: callIds(approve), decline: callIds(decline) };
         const waited = await wait.execute(waitInput as never, options);
-        return answer(await settleApprovals(server, codeMode, waited, options, approvals, decided));
+        return answer(await settleApprovals(codeMode, waited, options, approvals, decided));
       }
       const search = codeMode.search();
       if (search !== undefined && request.params.name === search.name)
@@ -341,53 +329,3 @@ export function newMcpSession(context: McpContext, hooks: McpSessionHooks = {}):
     },
   };
 }
-
-/** The result's schema with `calls_made` (optional: not in the strict schema other hosts share). */
-function withCallsMadeField(schema: { [key: string]: JsonValue }): { [key: string]: JsonValue } {
-  const properties = (schema.properties ?? {}) as { [key: string]: JsonValue };
-  const callsMade = {
-    type: 'array',
-    items: { type: 'string' },
-    description: 'For a failed or terminated cell: its upstream calls that took effect, in order.',
-  };
-  return { ...schema, properties: { ...properties, calls_made: callsMade } };
-}
-
-/**
- * A cell's end says which of its upstream calls took effect (`calls_made`): what stands of a cell
- * that failed or was terminated. A cell that completed forgets them.
- */
-function withCallsMade(result: CodeModeResult, made: CallsMade): CodeModeResult {
-  if (result.status === 'completed') made.take(result.cell_id);
-  if (result.status !== 'failed' && result.status !== 'terminated') return result;
-  return { ...result, calls_made: made.take(result.cell_id) };
-}
-
-/** A cell that called a tool it does not have, while upstreams still start: it is told they do. */
-function withStarting(result: CodeModeResult, starting: readonly string[]): CodeModeResult {
-  const missing = /tools\.[\w$]+ is not a function[^\n]*/;
-  if (starting.length === 0 || result.error === null || !missing.test(result.error)) return result;
-  const still = `; upstream ${starting.join(', ')} still starting: its tools join when it answers, try again then`;
-  return { ...result, error: result.error.replace(missing, (line) => `${line}${still}`) };
-}
-
-const CALL_IDS = { type: 'array', items: { type: 'string' } } as const;
-
-/** wait as a client without elicitation lists it: with the call ids its user approves or declines. */
-function withApprovals<T extends { description: string; inputSchema: { [key: string]: JsonValue } }>(wait: T): T {
-  const { properties = {} } = wait.inputSchema as { properties?: { [key: string]: JsonValue } };
-  const approve = { ...CALL_IDS, description: 'ids of paused calls (pending_tool_calls) the user approved' };
-  const decline = { ...CALL_IDS, description: 'ids of paused calls the user declined' };
-  return {
-    ...wait,
-    description:
-      wait.description +
-      '\nA cell paused at a call that needs approval goes on once you name that call in approve or ' +
-      'decline; ask the user first.',
-    inputSchema: { ...wait.inputSchema, properties: { ...properties, approve, decline } },
-  };
-}
-
-/** wait's approve or decline: call ids (anything else names none). */
-const callIds = (value: unknown): string[] =>
-  Array.isArray(value) ? value.filter((each): each is string => typeof each === 'string') : [];

@@ -4,7 +4,7 @@
 // `--upstream [name=]"<command>"` / `--upstream name=<url>`; each is namespaced by its name.
 import { readFile } from 'node:fs/promises';
 import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
-import type { Readable, Writable } from 'node:stream';
+import { PassThrough, type Readable, type Writable } from 'node:stream';
 import { parseArgs } from 'node:util';
 import {
   postgresStore,
@@ -19,6 +19,7 @@ import type { RemoteSession } from '../client/remote-session.js';
 import { address, wholeNumber } from './host-args.js';
 import { startTraceExport, traceExportPlan, type TraceExport, type TraceExportPlan } from '../server/trace-export.js';
 import { isLoopback, serveMcpHttp } from './mcp-http.js';
+import type { ModernMcp } from './mcp-modern.js';
 import { StdioLogs, Upstreams, UpstreamSession, type Upstream } from './mcp-upstreams.js';
 import { configFile, upstreamOf } from './mcp-upstream-config.js';
 
@@ -264,24 +265,104 @@ async function recovered(
   return session;
 }
 
-/** One MCP session over this process's stdin and stdout, until the client disconnects. */
+/**
+ * One MCP session over this process's stdin and stdout, until the client disconnects. Its first
+ * message says which revision it speaks: a 2026-07-28 request (its revision in `_meta`) gets the
+ * stateless leg (MCP SDK v2, mcp-modern.ts); initialize, as before, a 2025-11-25 session.
+ */
 async function serveStdio(context: McpContext, io: McpIo): Promise<number> {
+  const { first, input } = await firstLine(io.stdin);
+  const modern = isModernOpening(first) ? await modernLeg(context, io) : undefined;
+  if (modern !== undefined) {
+    const { serveStdio: serveModern, StdioServerTransport: ModernStdio } =
+      await import('@modelcontextprotocol/server/stdio');
+    const ended = new Promise<void>((resolve) => input.once('end', resolve).once('close', resolve));
+    const served = serveModern(modern.factory, { transport: new ModernStdio(input, io.stdout), legacy: 'reject' });
+    await ended;
+    await served.close();
+    await modern.close();
+    return 0;
+  }
   const session = newMcpSession(context);
   const closed = new Promise<void>((resolve) => {
     session.server.onclose = resolve;
-    io.stdin.once('end', resolve);
+    input.once('end', resolve);
   });
-  await session.server.connect(new StdioServerTransport(io.stdin, io.stdout));
+  await session.server.connect(new StdioServerTransport(input, io.stdout));
   await closed;
   await session.close();
   return 0;
+}
+
+/**
+ * The 2026-07-28 leg, when MCP SDK v2 (`@modelcontextprotocol/server`, an optional peer) is
+ * installed; without it such requests get what a 2025-11-25 server answers, and a warning says why.
+ */
+async function modernLeg(context: McpContext, io: McpIo): Promise<ModernMcp | undefined> {
+  try {
+    return (await import('./mcp-modern.js')).modernMcp(context);
+  } catch (error) {
+    const { code } = error as { code?: unknown };
+    if (code !== 'ERR_MODULE_NOT_FOUND' || !messageOf(error).includes('@modelcontextprotocol/server')) throw error;
+    io.stderr.write(
+      'codecell mcp: MCP revision 2026-07-28 needs @modelcontextprotocol/server, which is not installed; ' +
+        'serving 2025-11-25 only\n',
+    );
+    return undefined;
+  }
+}
+
+/** The longest first line read to tell the revision (as the SDK's own stdio buffer bound). */
+const MAX_FIRST_LINE_BYTES = 10 * 1024 * 1024;
+
+/** The first line read from `stream` (undefined if it ended first), and the stream again from its start. */
+async function firstLine(stream: Readable): Promise<{ first: string | undefined; input: Readable }> {
+  const chunks: Buffer[] = [];
+  let first: string | undefined;
+  let size = 0;
+  for (;;) {
+    const chunk = stream.read() as Buffer | string | null;
+    if (chunk === null) {
+      if (stream.readableEnded || stream.destroyed) break;
+      await new Promise<void>((resolve) => {
+        const done = (): void => {
+          stream.off('readable', done).off('end', done).off('close', done);
+          resolve();
+        };
+        stream.on('readable', done).on('end', done).on('close', done);
+      });
+      continue;
+    }
+    chunks.push(Buffer.from(chunk));
+    size += chunk.length;
+    if (size > MAX_FIRST_LINE_BYTES) break; // not a message the sniff reads: the 2025 leg answers it
+    if (chunk.indexOf('\n') >= 0) {
+      first = Buffer.concat(chunks).toString('utf8').split('\n')[0];
+      break;
+    }
+  }
+  const input = new PassThrough();
+  input.write(Buffer.concat(chunks));
+  stream.pipe(input);
+  return { first, input };
+}
+
+/** A first message of revision 2026-07-28 or later: a request carrying its revision in `_meta`. */
+function isModernOpening(line: string | undefined): boolean {
+  try {
+    const message = JSON.parse(line ?? '') as { params?: { _meta?: Record<string, unknown> } };
+    return typeof message.params?._meta?.['io.modelcontextprotocol/protocolVersion'] === 'string';
+  } catch {
+    return false;
+  }
 }
 
 /** MCP sessions over Streamable HTTP, until SIGTERM or SIGINT; 1 when the address cannot be bound. */
 async function serveHttp(context: McpContext, options: NonNullable<McpPlan['http']>, io: McpIo): Promise<number> {
   let served: Awaited<ReturnType<typeof serveMcpHttp>>;
   try {
-    served = await serveMcpHttp(context, { ...options, warn: (message) => io.stderr.write(`${message}\n`) });
+    const warn = (message: string): void => void io.stderr.write(`${message}\n`);
+    served = await serveMcpHttp(context, { ...options, warn }, await modernLeg(context, io));
   } catch (error) {
     io.stderr.write(`codecell mcp: cannot listen on ${options.host}:${options.port}: ${messageOf(error)}\n`);
     return 1;

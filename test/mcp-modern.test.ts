@@ -1,0 +1,243 @@
+// codecell mcp --http speaks MCP revision 2026-07-28 beside 2025-11-25 (issue 84): the official
+// conformance suite's 2026-07-28 requirements, the SDK v2 client pinned to that revision (cells
+// good across requests and connections, progress), and approvals as input_required results whose
+// sealed requestState is refused when tampered with or spent.
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { createRequire } from 'node:module';
+import { join } from 'node:path';
+import { describe, test, type TestContext } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
+import { StdioClientTransport } from '@modelcontextprotocol/client/stdio';
+import { tempFile, tempFolder } from './helpers.js';
+import { CLI, connect, startHttp, textsOf, type Result } from './mcp-http-helpers.js';
+
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+const EVERYTHING = createRequire(import.meta.url).resolve('@modelcontextprotocol/server-everything/dist/index.js');
+const CONFORMANCE = join(ROOT, 'node_modules/@modelcontextprotocol/conformance/dist/index.js');
+const BASELINE = join(ROOT, 'test/conformance-baseline-2026-07-28.yml');
+const EVERYTHING_UPSTREAM = `${process.execPath} ${EVERYTHING} stdio`;
+/** server-everything's echo needs a person's approval. */
+const APPROVING = JSON.stringify({
+  mcpServers: { everything: { command: process.execPath, args: [EVERYTHING, 'stdio'], requiresApproval: ['echo'] } },
+});
+
+type Structured = Result & { structuredContent?: Record<string, unknown> };
+
+/** An SDK v2 client on revision 2026-07-28 (no initialize, no session); `answer` answers each ask. */
+async function modernClient(t: TestContext, url: string, answer?: () => 'accept' | 'decline') {
+  const asked: string[] = [];
+  const client = new Client(
+    { name: 'codecell-modern-test', version: '1.0.0' },
+    {
+      versionNegotiation: { mode: { pin: '2026-07-28' } },
+      ...(answer === undefined ? {} : { capabilities: { elicitation: {} } }),
+    },
+  );
+  if (answer !== undefined)
+    client.setRequestHandler('elicitation/create', async (request) => {
+      asked.push(String((request.params as { message?: unknown }).message));
+      return { action: answer(), content: {} };
+    });
+  await client.connect(new StreamableHTTPClientTransport(new URL(url)));
+  t.after(() => client.close());
+  return { client, asked };
+}
+
+/** One raw 2026-07-28 request (as a client sends it), its JSON-RPC answer. */
+async function modernRequest(url: string, id: number, method: string, params: Record<string, unknown>) {
+  const body = {
+    jsonrpc: '2.0',
+    id,
+    method,
+    params: {
+      ...params,
+      _meta: {
+        'io.modelcontextprotocol/protocolVersion': '2026-07-28',
+        'io.modelcontextprotocol/clientCapabilities': { elicitation: {} },
+        'io.modelcontextprotocol/clientInfo': { name: 'raw', version: '1' },
+      },
+    },
+  };
+  const name: Record<string, string> = typeof params.name === 'string' ? { 'Mcp-Name': params.name } : {};
+  const response = await fetch(url, {
+    method: 'POST',
+    headers: {
+      'Content-Type': 'application/json',
+      Accept: 'application/json, text/event-stream',
+      'MCP-Protocol-Version': '2026-07-28',
+      'Mcp-Method': method,
+      ...name,
+    },
+    body: JSON.stringify(body),
+  });
+  const text = await response.text();
+  // A JSON body, or an SSE stream whose last data line is the answer.
+  const json = text.startsWith('{')
+    ? text
+    : (text
+        .split('\n')
+        .filter((line) => line.startsWith('data:'))
+        .at(-1) ?? '');
+  return JSON.parse(json.replace(/^data:\s*/, '')) as {
+    id: number;
+    result?: Record<string, unknown>;
+    error?: { code: number; message: string };
+  };
+}
+
+describe('codecell mcp --http, revision 2026-07-28', { timeout: 150_000 }, () => {
+  test('the conformance suite: every 2026-07-28 requirement that applies passes (the rest are listed, with why)', async (t) => {
+    const { url } = await startHttp(t, EVERYTHING_UPSTREAM);
+    const args = ['server', '--url', url, '--requirements', '2026-07-28', '--expected-failures', BASELINE];
+    const run = spawnSync(process.execPath, [CONFORMANCE, ...args], {
+      encoding: 'utf8',
+      timeout: 140_000,
+      cwd: tempFolder(t, 'codecell-conformance-'),
+    });
+    const summary = run.stdout.slice(run.stdout.indexOf('=== SUMMARY ==='));
+    assert.equal(run.status, 0, `${summary}\n${run.stderr}`);
+    for (const scenario of ['tools-list', 'tools-call-error', 'http-header-validation', 'dns-rebinding-protection'])
+      assert.match(summary, new RegExp(`✓ ${scenario}: [1-9]\\d* passed, 0 failed`), scenario);
+    // Left out in part: their other checks passed (the baseline names the failing ones).
+    assert.match(summary, /server-stateless: 2\d passed, 2 failed/);
+    assert.match(summary, /caching: 4 passed, 3 failed/);
+  });
+
+  test('the SDK v2 client: no session, a cell id good in a later request from another client, progress, both revisions at once', async (t) => {
+    const { url } = await startHttp(t, EVERYTHING_UPSTREAM);
+    const { client } = await modernClient(t, url);
+    assert.equal(client.getNegotiatedProtocolVersion?.() ?? '2026-07-28', '2026-07-28');
+    const { tools } = await client.listTools();
+    assert.deepEqual(
+      tools.map((tool) => tool.name),
+      ['exec', 'wait'],
+    );
+    const both = (await client.callTool({
+      name: 'exec',
+      arguments: {
+        source:
+          'const [s, e] = await Promise.all([tools.everything__get_sum({ a: 2, b: 3 }), tools.everything__echo({ message: "hi" })]); text(JSON.stringify(s) + " " + e)',
+      },
+    })) as Result;
+    assert.match(textsOf(both)[0] ?? '', /5.* Echo: hi$/);
+
+    const progress: string[] = [];
+    const first = (await client.callTool(
+      {
+        name: 'exec',
+        arguments: { source: 'text("a"); await new Promise((r) => setTimeout(r, 400)); text("b")', yield_time_ms: 50 },
+      },
+      { onprogress: (update) => progress.push(update.message ?? '') },
+    )) as Structured;
+    assert.deepEqual([first.structuredContent?.status, first.structuredContent?.output], ['yielded', 'a']);
+    assert.deepEqual(progress, ['a']);
+    // Another client, another connection: the cell is the same (no server session to lose).
+    const { client: other } = await modernClient(t, url);
+    const rest = (await other.callTool({
+      name: 'wait',
+      arguments: { cell_id: first.structuredContent?.cell_id, yield_time_ms: 10_000 },
+    })) as Structured;
+    assert.deepEqual([rest.structuredContent?.status, rest.structuredContent?.output], ['completed', 'b']);
+
+    // A 2025-11-25 client of the same endpoint keeps its own session, as before.
+    const legacy = await connect(t, url);
+    const old = (await legacy.callTool({ name: 'exec', arguments: { source: 'text("legacy")' } })) as Result;
+    assert.deepEqual(textsOf(old), ['legacy', 'cell 1 completed']);
+  });
+
+  test('an approval as an input_required result: asked about the real call, accepted it is made once, declined it fails', async (t) => {
+    const config = tempFile(t, 'codecell-mcp-', APPROVING);
+    const { url } = await startHttp(t, undefined, { extra: ['--config', config] });
+    let answer: 'accept' | 'decline' = 'accept';
+    const { client, asked } = await modernClient(t, url, () => answer);
+    const cell =
+      'text("ran"); const sum = await tools.everything__get_sum({ a: 2, b: 3 }); ' +
+      'const echoed = await tools.everything__echo({ message: "pay " + sum }); text(String(echoed))';
+    const accepted = (await client.callTool({ name: 'exec', arguments: { source: cell } })) as Structured;
+    assert.deepEqual(asked.splice(0), [
+      'A cell wants to call tools.everything__echo({"message":"pay The sum of 2 and 3 is 5."}). Allow it?',
+    ]);
+    // The retry went on with the paused cell: its source ran once ("ran" once).
+    assert.deepEqual(
+      [accepted.structuredContent?.status, accepted.structuredContent?.output],
+      ['completed', 'ran\nEcho: pay The sum of 2 and 3 is 5.'],
+    );
+    answer = 'decline';
+    const catching = 'try { await tools.everything__echo({ message: "x" }) } catch (e) { text(e.message) }';
+    const declined = (await client.callTool({ name: 'exec', arguments: { source: catching } })) as Structured;
+    assert.deepEqual(
+      [declined.structuredContent?.output, asked.length],
+      ['tools.everything__echo was not run: a person declined this call', 1],
+    );
+  });
+
+  test('a requestState tampered with, or answered once already, is refused with -32602 and the request id', async (t) => {
+    const config = tempFile(t, 'codecell-mcp-', APPROVING);
+    const { url } = await startHttp(t, undefined, { extra: ['--config', config] });
+    const call = { name: 'exec', arguments: { source: 'text(await tools.everything__echo({ message: "once" }))' } };
+    const asking = await modernRequest(url, 1, 'tools/call', call);
+    const result = asking.result ?? {};
+    assert.equal(result.resultType, 'input_required', JSON.stringify(asking));
+    const requests = result.inputRequests as Record<string, { method: string; params: { message: string } }>;
+    assert.deepEqual(Object.keys(requests), ['approval']);
+    assert.equal(requests.approval?.method, 'elicitation/create');
+    assert.equal(
+      requests.approval?.params.message,
+      'A cell wants to call tools.everything__echo({"message":"once"}). Allow it?',
+    );
+    const state = String(result.requestState);
+    const accept = { approval: { action: 'accept', content: {} } };
+
+    const flipped = state.slice(0, -2) + (state.at(-2) === 'A' ? 'B' : 'A') + state.at(-1);
+    const tampered = await modernRequest(url, 2, 'tools/call', {
+      ...call,
+      inputResponses: accept,
+      requestState: flipped,
+    });
+    assert.deepEqual([tampered.id, tampered.error?.code], [2, -32602], JSON.stringify(tampered));
+
+    const answered = await modernRequest(url, 3, 'tools/call', {
+      ...call,
+      inputResponses: accept,
+      requestState: state,
+    });
+    const done = answered.result?.structuredContent as Record<string, unknown> | undefined;
+    assert.deepEqual([done?.status, done?.output], ['completed', 'Echo: once'], JSON.stringify(answered));
+
+    const replayed = await modernRequest(url, 4, 'tools/call', {
+      ...call,
+      inputResponses: accept,
+      requestState: state,
+    });
+    assert.deepEqual([replayed.id, replayed.error?.code], [4, -32602], JSON.stringify(replayed));
+    assert.match(replayed.error?.message ?? '', /answered already|moved on/);
+  });
+
+  test('over stdio: the first message says the revision; a 2026-07-28 client gets the stateless leg, cells good across requests', async (t) => {
+    const client = new Client(
+      { name: 'codecell-modern-stdio', version: '1.0.0' },
+      { versionNegotiation: { mode: { pin: '2026-07-28' } } },
+    );
+    const args = ['--no-node-snapshot', CLI, 'mcp', '--upstream', EVERYTHING_UPSTREAM];
+    await client.connect(new StdioClientTransport({ command: process.execPath, args, stderr: 'ignore' }));
+    t.after(() => client.close());
+    assert.deepEqual(
+      (await client.listTools()).tools.map((tool) => tool.name),
+      ['exec', 'wait'],
+    );
+    const first = (await client.callTool({
+      name: 'exec',
+      arguments: { source: 'store("n", 41); text("stored")' },
+    })) as Structured;
+    const second = (await client.callTool({
+      name: 'exec',
+      arguments: { source: 'text(load("n") + 1)' },
+    })) as Structured;
+    assert.deepEqual(
+      [first.structuredContent?.output, second.structuredContent?.output, second.structuredContent?.cell_id],
+      ['stored', '42', '2'],
+    );
+  });
+});
