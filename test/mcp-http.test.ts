@@ -20,7 +20,7 @@ const EVERYTHING_UPSTREAM = `${process.execPath} ${EVERYTHING} stdio`;
 describe('codecell mcp --http', { timeout: 120_000 }, () => {
   test('the official conformance suite: every applicable server scenario passes (the rest are listed, with why, in the baseline)', async (t) => {
     const { url } = await startHttp(t, EVERYTHING_UPSTREAM);
-    // The 2025-11-25 revision's scenarios (2026-07-28's stateless requests are not served yet: issue 84).
+    // The 2025-11-25 revision's scenarios (2026-07-28's: mcp-modern.test.ts).
     const args = ['server', '--url', url, '--spec-version', '2025-11-25', '--expected-failures', BASELINE];
     const run = spawnSync(process.execPath, [CONFORMANCE, ...args], {
       encoding: 'utf8',

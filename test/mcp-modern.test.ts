@@ -46,7 +46,13 @@ async function modernClient(t: TestContext, url: string, answer?: () => 'accept'
 }
 
 /** One raw 2026-07-28 request (as a client sends it), its JSON-RPC answer. */
-async function modernRequest(url: string, id: number, method: string, params: Record<string, unknown>) {
+async function modernRequest(
+  url: string,
+  id: number,
+  method: string,
+  params: Record<string, unknown>,
+  capabilities: Record<string, unknown> = { elicitation: {} },
+) {
   const body = {
     jsonrpc: '2.0',
     id,
@@ -55,12 +61,14 @@ async function modernRequest(url: string, id: number, method: string, params: Re
       ...params,
       _meta: {
         'io.modelcontextprotocol/protocolVersion': '2026-07-28',
-        'io.modelcontextprotocol/clientCapabilities': { elicitation: {} },
+        'io.modelcontextprotocol/clientCapabilities': capabilities,
         'io.modelcontextprotocol/clientInfo': { name: 'raw', version: '1' },
       },
     },
   };
-  const name: Record<string, string> = typeof params.name === 'string' ? { 'Mcp-Name': params.name } : {};
+  // Mcp-Name: the tool's name, or for the task methods the task's id.
+  const named = params.name ?? params.taskId;
+  const name: Record<string, string> = typeof named === 'string' ? { 'Mcp-Name': named } : {};
   const response = await fetch(url, {
     method: 'POST',
     headers: {
@@ -239,5 +247,78 @@ describe('codecell mcp --http, revision 2026-07-28', { timeout: 150_000 }, () =>
       [first.structuredContent?.output, second.structuredContent?.output, second.structuredContent?.cell_id],
       ['stored', '42', '2'],
     );
+  });
+
+  test('tasks: a long exec becomes a task for a client that declares the extension; polled, approved, cancelled', async (t) => {
+    const config = tempFile(t, 'codecell-mcp-', APPROVING);
+    const { url } = await startHttp(t, undefined, { extra: ['--config', config] });
+    const TASKS = { elicitation: {}, extensions: { 'io.modelcontextprotocol/tasks': {} } };
+    let id = 10;
+    const request = (method: string, params: Record<string, unknown>, capabilities = TASKS) =>
+      modernRequest(url, ++id, method, params, capabilities);
+    /** Polls tasks/get until the task leaves `working` (or reaches `until`). */
+    const poll = async (taskId: string, until = (status: unknown) => status !== 'working') => {
+      for (;;) {
+        const got = await request('tasks/get', { taskId });
+        if (got.error !== undefined || until(got.result?.status)) return got;
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+    };
+    const exec = (source: string) => request('tools/call', { name: 'exec', arguments: { source, yield_time_ms: 50 } });
+
+    const started = await exec('text("a"); await new Promise((r) => setTimeout(r, 400)); text("b")');
+    assert.equal(started.result?.resultType, 'task', JSON.stringify(started));
+    assert.equal(started.result?.status, 'working');
+    assert.equal(typeof started.result?.pollIntervalMs, 'number');
+    const done = await poll(String(started.result?.taskId));
+    assert.deepEqual([done.result?.resultType, done.result?.status], ['complete', 'completed'], JSON.stringify(done));
+    const finished = (done.result?.result as { structuredContent?: Record<string, unknown> }).structuredContent;
+    assert.deepEqual([finished?.status, finished?.output], ['completed', 'a\nb'], 'every line since the exec');
+
+    // A pause in a task: input_required on tasks/get, answered by tasks/update.
+    const paying = await exec(
+      'text("x"); await new Promise((r) => setTimeout(r, 200)); text(await tools.everything__echo({ message: "later" }))',
+    );
+    const taskId = String(paying.result?.taskId);
+    const asking = await poll(taskId);
+    assert.equal(asking.result?.status, 'input_required', JSON.stringify(asking));
+    const requests = asking.result?.inputRequests as Record<string, { params: { message: string } }>;
+    const [key = '', asked] = Object.entries(requests)[0] ?? [];
+    assert.equal(asked?.params.message, 'A cell wants to call tools.everything__echo({"message":"later"}). Allow it?');
+    const update = await request('tasks/update', {
+      taskId,
+      inputResponses: { [key]: { action: 'accept', content: {} } },
+    });
+    assert.deepEqual(update.result?.resultType, 'complete', JSON.stringify(update));
+    const approved = await poll(taskId, (status) => status === 'completed');
+    const paid = (approved.result?.result as { structuredContent?: Record<string, unknown> }).structuredContent;
+    assert.deepEqual([paid?.status, paid?.output], ['completed', 'x\nEcho: later']);
+
+    // tasks/cancel terminates the cell.
+    const endless = await exec('text("spin"); await new Promise(() => {})');
+    const endlessId = String(endless.result?.taskId);
+    assert.equal((await request('tasks/cancel', { taskId: endlessId })).result?.resultType, 'complete');
+    const cancelled = await poll(endlessId);
+    assert.equal(cancelled.result?.status, 'cancelled');
+    const cellId = /^cell (\S+) was terminated$/.exec(String(cancelled.result?.statusMessage))?.[1];
+    // Its cell is gone: its outcome was taken by the cancel.
+    const gone = await request('tools/call', { name: 'wait', arguments: { cell_id: cellId, yield_time_ms: 0 } });
+    assert.match(JSON.stringify(gone.result?.content), new RegExp(`cell ${cellId} has finished`));
+
+    // Without the extension: no task (a yielded result), and the task methods are -32021.
+    const plain = await request(
+      'tools/call',
+      { name: 'exec', arguments: { source: 'await new Promise((r) => setTimeout(r, 300))', yield_time_ms: 20 } },
+      { elicitation: {} } as typeof TASKS,
+    );
+    assert.equal(
+      (plain.result?.structuredContent as Record<string, unknown>)?.status,
+      'yielded',
+      JSON.stringify(plain),
+    );
+    const gated = await request('tasks/get', { taskId }, { elicitation: {} } as typeof TASKS);
+    assert.equal(gated.error?.code, -32021, JSON.stringify(gated));
+    const unknown = await request('tasks/get', { taskId: 'no-such-task' });
+    assert.equal(unknown.error?.code, -32602, JSON.stringify(unknown));
   });
 });

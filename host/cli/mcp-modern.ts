@@ -24,6 +24,7 @@ import { describePause, type CodeCellSession, type CodeModeResult } from '../../
 import { CODECELL_VERSION, messageOf, withTraceMeta } from '../../src/internal.js';
 import { CallsMade } from './mcp-calls-made.js';
 import { afterOutput, callIds, contentOf, withCallsMade, withStarting } from './mcp-results.js';
+import { declaresTasks, McpTasks, TASKS_EXTENSION } from './mcp-tasks.js';
 import { progressSender, settleApprovals, upstreamCodeMode, type McpContext } from './mcp-server.js';
 
 /** What a requestState seals: the paused cell and the call the person is asked about. */
@@ -70,6 +71,13 @@ export function modernMcp(context: McpContext): ModernMcp {
     const envelope = ctx.mcpReq.envelope as { [CLIENT_CAPABILITIES_META_KEY]?: { elicitation?: unknown } } | undefined;
     return envelope?.[CLIENT_CAPABILITIES_META_KEY]?.elicitation !== undefined;
   };
+
+  /** What an exec or wait answers for a result: its content, the calls that took effect, upstreams starting. */
+  const finalAnswer = (result: CodeModeResult): CallToolResult => {
+    const told = withStarting(withCallsMade(result, made), context.upstreams.starting ?? []);
+    return contentOf(told, codeMode.wait.name) as never;
+  };
+  const tasks = new McpTasks(codeMode, finalAnswer);
 
   /** A paused cell's answer: the person is asked, with the state that names the cell and call. */
   const ask = async (result: CodeModeResult, ctx: ServerContext): Promise<CallToolResult | undefined> => {
@@ -140,8 +148,10 @@ export function modernMcp(context: McpContext): ModernMcp {
       const earlier = held.get(result.cell_id);
       held.delete(result.cell_id);
       const whole = earlier === undefined ? result : afterOutput(earlier, result);
-      const told = withStarting(withCallsMade(whole, made), context.upstreams.starting ?? []);
-      return contentOf(told, wait.name) as never;
+      // An exec whose cell outlives its yield, for a client that takes tasks: a task follows it.
+      const running = whole.status === 'yielded' || whole.status === 'pending';
+      if (running && params.name === exec.name && declaresTasks(ctx)) return tasks.start(whole);
+      return finalAnswer(whole);
     };
     const search = codeMode.search();
     if (search !== undefined && params.name === search.name)
@@ -171,7 +181,7 @@ export function modernMcp(context: McpContext): ModernMcp {
     const server = new Server(
       { name: 'codecell', version: CODECELL_VERSION },
       {
-        capabilities: { tools: { listChanged: true } },
+        capabilities: { tools: { listChanged: true }, extensions: { [TASKS_EXTENSION]: {} } },
         // The list changes only when an upstream joins: kept a minute once none is starting.
         cacheHints: {
           'tools/list': { ttlMs: (context.upstreams.starting ?? []).length > 0 ? 0 : 60_000, cacheScope: 'private' },
@@ -183,6 +193,7 @@ export function modernMcp(context: McpContext): ModernMcp {
       tools: codeMode.listed(context.upstreams.asksApproval === true && !elicits(ctx)) as never,
     }));
     server.setRequestHandler('tools/call', (request, ctx) => call(request.params, ctx));
+    tasks.register(server);
     return server;
   };
   const handler = createMcpHandler(factory, {
