@@ -15,6 +15,7 @@ export { SessionBuilder } from './tools/session-builder.js';
 export type {
   BuiltSession,
   McpServerConfig,
+  McpHttpAuth,
   McpHttpServer,
   McpStdioServer,
   SessionBuilderOptions,

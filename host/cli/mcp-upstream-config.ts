@@ -3,7 +3,7 @@
 // ({ "mcpServers": { name: … } }, with codecell's own `requiresApproval`), checked as they are read.
 import { readFile } from 'node:fs/promises';
 import { messageOf } from '../../src/internal.js';
-import type { McpServerConfig } from '../tools/mcp-config.js';
+import type { McpHttpAuth, McpServerConfig } from '../tools/mcp-config.js';
 
 /** Splits a command line on spaces, keeping "quoted" and 'quoted' parts together. */
 export function splitCommand(command: string): string[] {
@@ -24,6 +24,18 @@ export function upstreamOf(spec: string, index: number): McpServerConfig & { nam
 
 /** The upstreams of a config file in the format MCP clients use (`{ "mcpServers": { … } }`). */
 export async function configFile(path: string): Promise<McpServerConfig[]> {
+  const entries = await serverEntries(path);
+  return Promise.all(
+    entries.map(async ([name, server]) =>
+      server.auth === undefined || typeof server.url !== 'string'
+        ? upstreamEntry(name, server, path)
+        : { ...upstreamEntry(name, server, path), auth: await authEntry(server.auth, name, path) },
+    ),
+  );
+}
+
+/** The config file's servers, each an object. */
+async function serverEntries(path: string): Promise<[string, Record<string, unknown>][]> {
   let text: string;
   try {
     text = await readFile(path, 'utf8');
@@ -48,24 +60,76 @@ export async function configFile(path: string): Promise<McpServerConfig[]> {
       throw new Error(
         `${path}: server ${name} must be an object with a "command" or a "url", got ${JSON.stringify(entry)}`,
       );
-    const server = entry as Record<string, unknown>;
-    if (typeof server.url === 'string')
-      return {
-        name,
-        url: server.url,
-        ...(server.headers === undefined ? {} : { headers: server.headers as Record<string, string> }),
-        ...approvalOf(server, name, path),
-      };
-    if (typeof server.command !== 'string') throw new Error(`${path}: server ${name} needs a "command" or a "url"`);
+    return [name, entry as Record<string, unknown>];
+  });
+}
+
+/** One server of the config file, but its auth. */
+function upstreamEntry(name: string, server: Record<string, unknown>, path: string): McpServerConfig {
+  if (server.auth !== undefined && typeof server.url !== 'string')
+    throw new Error(`${path}: server ${name}: "auth" is for a server with a "url"`);
+  if (typeof server.url === 'string')
     return {
       name,
-      command: server.command,
-      args: (server.args as string[] | undefined) ?? [],
-      ...(server.env === undefined ? {} : { env: server.env as Record<string, string> }),
-      ...(typeof server.cwd === 'string' ? { cwd: server.cwd } : {}),
+      url: server.url,
+      ...(server.headers === undefined ? {} : { headers: server.headers as Record<string, string> }),
       ...approvalOf(server, name, path),
     };
-  });
+  if (typeof server.command !== 'string') throw new Error(`${path}: server ${name} needs a "command" or a "url"`);
+  return {
+    name,
+    command: server.command,
+    args: (server.args as string[] | undefined) ?? [],
+    ...(server.env === undefined ? {} : { env: server.env as Record<string, string> }),
+    ...(typeof server.cwd === 'string' ? { cwd: server.cwd } : {}),
+    ...approvalOf(server, name, path),
+  };
+}
+
+/**
+ * A server's `"auth"`: `{ "type": "bearer", "token" }`, `{ "type": "client_credentials",
+ * "clientId", "clientSecret" }` or `{ "type": "private_key_jwt", "clientId", "privateKeyFile",
+ * "algorithm" }` (with `"issuer"`, `"scope"`, `"tokenFile"`); a secret may come from the
+ * environment instead (`"tokenEnv"`, `"clientSecretEnv"`).
+ */
+async function authEntry(auth: unknown, name: string, path: string): Promise<McpHttpAuth> {
+  const where = `${path}: server ${name}: "auth"`;
+  if (auth === null || typeof auth !== 'object' || Array.isArray(auth)) throw new Error(`${where} must be an object`);
+  const entry = auth as Record<string, unknown>;
+  const text = (field: string, optional = false): string | undefined => {
+    const value = entry[field];
+    if (value === undefined && optional) return undefined;
+    if (typeof value !== 'string' || value === '') throw new Error(`${where}.${field} must be a non-empty string`);
+    return value;
+  };
+  /** A secret given as is, or by the name of the environment variable that holds it. */
+  const secret = (field: string): string => {
+    const variable = text(`${field}Env`, true);
+    if (variable === undefined) return text(field) as string;
+    const value = process.env[variable];
+    if (value === undefined || value === '') throw new Error(`${where}.${field}Env: ${variable} is not set`);
+    return value;
+  };
+  const optional = Object.fromEntries(
+    (['issuer', 'scope', 'tokenFile'] as const).flatMap((field) => {
+      const value = text(field, true);
+      return value === undefined ? [] : [[field, value]];
+    }),
+  ) as { issuer?: string; scope?: string; tokenFile?: string };
+  if (entry.type !== 'bearer' && entry.type !== 'client_credentials' && entry.type !== 'private_key_jwt')
+    throw new Error(`${where}.type must be "bearer", "client_credentials" or "private_key_jwt"`);
+  if (entry.type === 'bearer') return { type: 'bearer', token: secret('token') };
+  const clientId = text('clientId') as string;
+  if (entry.type === 'client_credentials')
+    return { type: 'client_credentials', clientId, clientSecret: secret('clientSecret'), ...optional };
+  const file = text('privateKeyFile') as string;
+  let privateKey: string;
+  try {
+    privateKey = await readFile(file, 'utf8');
+  } catch (error) {
+    throw new Error(`${where}.privateKeyFile: cannot read ${file}: ${messageOf(error)}`, { cause: error });
+  }
+  return { type: 'private_key_jwt', clientId, privateKey, algorithm: text('algorithm') as string, ...optional };
 }
 
 /** A server entry's `requiresApproval`: true, or the names of its tools whose calls need approval. */

@@ -20,7 +20,39 @@ export interface McpHttpServer {
   name: string;
   url: string | URL;
   headers?: Record<string, string>;
+  /** How codecell gets a token for it (OAuth 2.1, as the MCP authorization spec says), if it needs one. */
+  auth?: McpHttpAuth;
 }
+
+/**
+ * OAuth for an HTTP upstream, machine to machine: a static bearer token, or the client
+ * credentials grant with a client secret (`client_secret_basic`) or a signed JWT
+ * (`private_key_jwt`, RFC 7523). The authorization server is found from the upstream's
+ * protected-resource metadata; `issuer` pins it (credentials are never sent to another). Tokens
+ * are kept in `tokenFile` (only its user may read it; never in a cell, never logged), and a 401
+ * mid-session gets a new one once.
+ */
+export type McpHttpAuth =
+  | { type: 'bearer'; token: string }
+  | {
+      type: 'client_credentials';
+      clientId: string;
+      clientSecret: string;
+      issuer?: string;
+      scope?: string;
+      tokenFile?: string;
+    }
+  | {
+      type: 'private_key_jwt';
+      clientId: string;
+      /** The PEM (or JWK JSON) private key. */
+      privateKey: string;
+      /** Its JWS algorithm: ES256, RS256, … */
+      algorithm: string;
+      issuer?: string;
+      scope?: string;
+      tokenFile?: string;
+    };
 
 /**
  * An MCP server whose tools a session offers as `tools.<name>__<tool>`: a command (stdio) or a URL (Streamable HTTP).

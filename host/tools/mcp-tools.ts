@@ -8,7 +8,8 @@ import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/
 import type { jsonSchemaValidator, JsonSchemaValidatorResult } from '@modelcontextprotocol/sdk/validation/types.js';
 import { toolIdentifier, type JsonValue, type NestedToolCall, type ToolDefinition } from '../../src/index.js';
 import { CODECELL_VERSION, ToolInputChecks } from '../../src/internal.js';
-import type { McpServerConfig } from './mcp-config.js';
+import { authOf } from './mcp-auth.js';
+import type { McpHttpServer, McpServerConfig } from './mcp-config.js';
 
 /** Pages of one server's tools/list read at most (a server may paginate forever). */
 export const MAX_TOOL_PAGES = 100;
@@ -19,6 +20,15 @@ export const MAX_SERVER_TOOLS = 10_000;
 export type Warn = (message: string) => void;
 
 export type { McpHttpServer, McpServerConfig, McpStdioServer } from './mcp-config.js';
+
+/** The transport to an HTTP upstream: its headers, and its token (static, or from OAuth). */
+function httpTransport(config: McpHttpServer): StreamableHTTPClientTransport {
+  const { headers, authProvider } = authOf(config.auth, String(config.url));
+  return new StreamableHTTPClientTransport(new URL(config.url), {
+    requestInit: { headers: { ...config.headers, ...headers } },
+    ...(authProvider === undefined ? {} : { authProvider }),
+  });
+}
 
 /**
  * Connects to the server; the returned client is closed by the caller. With `stderr: 'pipe'`,
@@ -47,7 +57,7 @@ export async function connectMcpServer(
   const client = new Client({ name: 'codecell', version: CODECELL_VERSION }, { jsonSchemaValidator });
   const transport =
     'url' in config
-      ? new StreamableHTTPClientTransport(new URL(config.url), { requestInit: { headers: config.headers ?? {} } })
+      ? httpTransport(config)
       : new StdioClientTransport({
           command: config.command,
           args: config.args ?? [],

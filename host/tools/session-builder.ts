@@ -32,7 +32,7 @@ export type { SourceTool, ToolSource } from './tool-routes.js';
 
 export type { BuiltSession } from './built-session.js';
 
-export type { McpServerConfig, McpHttpServer, McpStdioServer } from './mcp-config.js';
+export type { McpServerConfig, McpHttpAuth, McpHttpServer, McpStdioServer } from './mcp-config.js';
 
 /** Where SessionBuilder starts the session, and its logger, stored values and deadline. */
 export interface SessionBuilderOptions {
