@@ -1,8 +1,10 @@
 // OAuth upstreams of codecell mcp (issue 84): against the MCP conformance suite's own
-// authorization server and protected MCP server (its client scenarios for the client credentials
-// grant, SEP-1046), codecell mcp gets a token with a client secret (client_secret_basic) or a
-// signed JWT (private_key_jwt), calls the upstream's tool from a cell with it, keeps it in a file
-// only its user can read, and never prints it. The driver is test/fixtures/oauth-upstream-client.ts.
+// authorization server and protected MCP server (its client scenarios), codecell mcp gets a token
+// with a client secret (client_secret_basic) or a signed JWT (private_key_jwt) — the client
+// credentials grant, SEP-1046 — or through a person's sign-in (authorization code with PKCE,
+// dynamic registration; the driver plays the browser), calls the upstream's tool from a cell with
+// it, keeps it in a file only its user can read, and never prints it. The driver is
+// test/fixtures/oauth-upstream-client.ts.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
@@ -16,7 +18,12 @@ const CONFORMANCE = join(ROOT, 'node_modules/@modelcontextprotocol/conformance/d
 const DRIVER = fileURLToPath(new URL('./fixtures/oauth-upstream-client.js', import.meta.url));
 
 describe('codecell mcp: OAuth upstreams', { timeout: 120_000 }, () => {
-  for (const scenario of ['auth/client-credentials-basic', 'auth/client-credentials-jwt'])
+  for (const scenario of [
+    'auth/client-credentials-basic',
+    'auth/client-credentials-jwt',
+    'auth/metadata-default',
+    'auth/token-endpoint-auth-none',
+  ])
     test(`${scenario}: a token from the suite's authorization server, used, kept 0600, never printed`, (t) => {
       const command = `${process.execPath} --no-node-snapshot ${DRIVER}`;
       // An extension scenario (not on the spec's timeline): run with --force.
@@ -48,7 +55,11 @@ describe('codecell mcp: OAuth upstreams', { timeout: 120_000 }, () => {
     });
     for (const [auth, message] of [
       ['token', /"auth" must be an object/],
-      [{ type: 'password' }, /"auth".type must be "bearer", "client_credentials" or "private_key_jwt"/],
+      [
+        { type: 'password' },
+        /"auth".type must be "bearer", "client_credentials", "private_key_jwt", "authorization_code"/,
+      ],
+      [{ type: 'authorization_code', redirectPort: 70_000 }, /"auth".redirectPort must be a port number/],
       [{ type: 'client_credentials', clientSecret: 'x' }, /"auth".clientId must be a non-empty string/],
       [
         { type: 'client_credentials', clientId: 'me', clientSecretEnv: 'CODECELL_NO_SUCH' },

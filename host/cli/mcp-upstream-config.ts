@@ -88,9 +88,10 @@ function upstreamEntry(name: string, server: Record<string, unknown>, path: stri
 
 /**
  * A server's `"auth"`: `{ "type": "bearer", "token" }`, `{ "type": "client_credentials",
- * "clientId", "clientSecret" }` or `{ "type": "private_key_jwt", "clientId", "privateKeyFile",
- * "algorithm" }` (with `"issuer"`, `"scope"`, `"tokenFile"`); a secret may come from the
- * environment instead (`"tokenEnv"`, `"clientSecretEnv"`).
+ * "clientId", "clientSecret" }`, `{ "type": "private_key_jwt", "clientId", "privateKeyFile",
+ * "algorithm" }` or `{ "type": "authorization_code" }` (a person signs in; `"clientId"`,
+ * `"clientSecret"`, `"redirectPort"` optional), each with `"issuer"`, `"scope"`, `"tokenFile"`; a
+ * secret may come from the environment instead (`"tokenEnv"`, `"clientSecretEnv"`).
  */
 async function authEntry(auth: unknown, name: string, path: string): Promise<McpHttpAuth> {
   const where = `${path}: server ${name}: "auth"`;
@@ -116,9 +117,24 @@ async function authEntry(auth: unknown, name: string, path: string): Promise<Mcp
       return value === undefined ? [] : [[field, value]];
     }),
   ) as { issuer?: string; scope?: string; tokenFile?: string };
-  if (entry.type !== 'bearer' && entry.type !== 'client_credentials' && entry.type !== 'private_key_jwt')
-    throw new Error(`${where}.type must be "bearer", "client_credentials" or "private_key_jwt"`);
+  const types = ['bearer', 'client_credentials', 'private_key_jwt', 'authorization_code'];
+  if (!types.includes(entry.type as string))
+    throw new Error(`${where}.type must be ${types.map((type) => `"${type}"`).join(', ')}`);
   if (entry.type === 'bearer') return { type: 'bearer', token: secret('token') };
+  if (entry.type === 'authorization_code') {
+    const port = entry.redirectPort;
+    if (port !== undefined && (!Number.isInteger(port) || (port as number) < 0 || (port as number) > 65_535))
+      throw new Error(`${where}.redirectPort must be a port number`);
+    const clientId = text('clientId', true);
+    const hasSecret = entry.clientSecret !== undefined || entry.clientSecretEnv !== undefined;
+    return {
+      type: 'authorization_code',
+      ...(clientId === undefined ? {} : { clientId }),
+      ...(hasSecret ? { clientSecret: secret('clientSecret') } : {}),
+      ...(port === undefined ? {} : { redirectPort: port as number }),
+      ...optional,
+    };
+  }
   const clientId = text('clientId') as string;
   if (entry.type === 'client_credentials')
     return { type: 'client_credentials', clientId, clientSecret: secret('clientSecret'), ...optional };

@@ -43,6 +43,20 @@ export type McpHttpAuth =
       tokenFile?: string;
     }
   | {
+      /**
+       * A person signs in: codecell prints the authorization URL and listens on a loopback
+       * redirect (`redirectPort`, default any free port) for the code (PKCE S256). The client is
+       * registered dynamically unless `clientId` is given. Refresh tokens are kept in `tokenFile`.
+       */
+      type: 'authorization_code';
+      clientId?: string;
+      clientSecret?: string;
+      redirectPort?: number;
+      issuer?: string;
+      scope?: string;
+      tokenFile?: string;
+    }
+  | {
       type: 'private_key_jwt';
       clientId: string;
       /** The PEM (or JWK JSON) private key. */

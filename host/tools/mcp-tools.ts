@@ -8,8 +8,9 @@ import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/
 import type { jsonSchemaValidator, JsonSchemaValidatorResult } from '@modelcontextprotocol/sdk/validation/types.js';
 import { toolIdentifier, type JsonValue, type NestedToolCall, type ToolDefinition } from '../../src/index.js';
 import { CODECELL_VERSION, ToolInputChecks } from '../../src/internal.js';
-import { authOf } from './mcp-auth.js';
-import type { McpHttpServer, McpServerConfig } from './mcp-config.js';
+import { UnauthorizedError } from '@modelcontextprotocol/sdk/client/auth.js';
+import { authOf, SignInProvider } from './mcp-auth.js';
+import type { McpHttpAuth, McpHttpServer, McpServerConfig } from './mcp-config.js';
 
 /** Pages of one server's tools/list read at most (a server may paginate forever). */
 export const MAX_TOOL_PAGES = 100;
@@ -22,12 +23,42 @@ export type Warn = (message: string) => void;
 export type { McpHttpServer, McpServerConfig, McpStdioServer } from './mcp-config.js';
 
 /** The transport to an HTTP upstream: its headers, and its token (static, or from OAuth). */
-function httpTransport(config: McpHttpServer): StreamableHTTPClientTransport {
-  const { headers, authProvider } = authOf(config.auth, String(config.url));
+function httpTransport(config: McpHttpServer, signIn?: SignInProvider): StreamableHTTPClientTransport {
+  const { headers, authProvider } =
+    signIn === undefined ? authOf(config.auth, String(config.url)) : { headers: {}, authProvider: signIn };
   return new StreamableHTTPClientTransport(new URL(config.url), {
     requestInit: { headers: { ...config.headers, ...headers } },
     ...(authProvider === undefined ? {} : { authProvider }),
   });
+}
+
+/**
+ * Connects to an upstream whose auth is a person's sign-in: with a token kept from before, at
+ * once; else the sign-in URL is announced (`warn`), and once the browser brings the code back
+ * (within 5 minutes) the connection is made again with the token it is exchanged for.
+ */
+async function connectSigningIn(
+  client: Client,
+  config: McpHttpServer & { auth: Extract<McpHttpAuth, { type: 'authorization_code' }> },
+  signal: AbortSignal | undefined,
+  warn: Warn,
+): Promise<void> {
+  const key = `${config.auth.issuer ?? String(config.url)} ${config.auth.clientId ?? 'codecell'}`;
+  const signIn = await SignInProvider.start(config.auth, key, (url) =>
+    warn(`${config.name}: sign in to use it — open ${url}`),
+  );
+  try {
+    const first = httpTransport(config, signIn);
+    try {
+      return await client.connect(first, { signal });
+    } catch (error) {
+      if (!(error instanceof UnauthorizedError)) throw error;
+      await first.finishAuth(await signIn.code(signal));
+    }
+    await client.connect(httpTransport(config, signIn), { signal });
+  } finally {
+    signIn.close();
+  }
 }
 
 /**
@@ -55,6 +86,15 @@ export async function connectMcpServer(
     },
   };
   const client = new Client({ name: 'codecell', version: CODECELL_VERSION }, { jsonSchemaValidator });
+  if ('url' in config && config.auth?.type === 'authorization_code') {
+    try {
+      await connectSigningIn(client, { ...config, auth: config.auth }, signal, warn);
+    } catch (error) {
+      await client.close().catch(() => {});
+      throw error;
+    }
+    return client;
+  }
   const transport =
     'url' in config
       ? httpTransport(config)
