@@ -29,8 +29,19 @@ describe('codecell mcp: OAuth upstreams', { timeout: 120_000 }, () => {
       // An extension scenario (not on the spec's timeline): run with --force.
       const run = spawnSync(
         process.execPath,
-        [CONFORMANCE, 'client', '--command', command, '--scenario', scenario, '--force', '--verbose'],
-        { encoding: 'utf8', timeout: 100_000, cwd: tempFolder(t, 'codecell-oauth-conformance-') },
+        [
+          CONFORMANCE,
+          'client',
+          '--command',
+          command,
+          '--scenario',
+          scenario,
+          '--force',
+          '--verbose',
+          '--timeout',
+          '90000',
+        ],
+        { encoding: 'utf8', timeout: 110_000, cwd: tempFolder(t, 'codecell-oauth-conformance-') },
       );
       const all = `${run.stdout}\n${run.stderr}`;
       const said = all.slice(-4_000);
