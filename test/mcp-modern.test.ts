@@ -95,7 +95,7 @@ async function modernRequest(
   };
 }
 
-describe('codecell mcp --http, revision 2026-07-28', { timeout: 150_000 }, () => {
+describe('codecell mcp --http, revision 2026-07-28', { timeout: 400_000 }, () => {
   test('the conformance suite: every 2026-07-28 requirement that applies passes (the rest are listed, with why)', async (t) => {
     const { url } = await startHttp(t, EVERYTHING_UPSTREAM);
     const args = ['server', '--url', url, '--requirements', '2026-07-28', '--expected-failures', BASELINE];

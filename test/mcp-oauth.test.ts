@@ -17,7 +17,7 @@ const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const CONFORMANCE = join(ROOT, 'node_modules/@modelcontextprotocol/conformance/dist/index.js');
 const DRIVER = fileURLToPath(new URL('./fixtures/oauth-upstream-client.js', import.meta.url));
 
-describe('codecell mcp: OAuth upstreams', { timeout: 120_000 }, () => {
+describe('codecell mcp: OAuth upstreams', { timeout: 400_000 }, () => {
   for (const scenario of [
     'auth/client-credentials-basic',
     'auth/client-credentials-jwt',
