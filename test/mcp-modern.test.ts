@@ -329,4 +329,19 @@ describe('codecell mcp --http, revision 2026-07-28', { timeout: 400_000 }, () =>
     const unknown = await request('tasks/get', { taskId: 'no-such-task' });
     assert.equal(unknown.error?.code, -32602, JSON.stringify(unknown));
   });
+
+  test('a client without elicitation (the Inspector CLI) approves through wait across requests, ids typed loosely', async (t) => {
+    const config = tempFile(t, 'codecell-mcp-', APPROVING);
+    const { url } = await startHttp(t, undefined, { extra: ['--config', config] });
+    const bare = {}; // no elicitation: no input_required, approve/decline ids instead
+    const source = 'text(await tools.everything__echo({ message: "from a command line" }))';
+    const paused = await modernRequest(url, 1, 'tools/call', { name: 'exec', arguments: { source } }, bare);
+    const first = paused.result?.structuredContent as Record<string, unknown> | undefined;
+    assert.deepEqual([first?.status, first?.pending_tool_calls], ['interrupted', ['tool-1']], JSON.stringify(paused));
+    // As `--tool-arg cell_id=1 approve=tool-1` sends them: a number, and one id as text.
+    const args = { cell_id: Number(first?.cell_id), approve: 'tool-1' };
+    const done = await modernRequest(url, 2, 'tools/call', { name: 'wait', arguments: args }, bare);
+    const last = done.result?.structuredContent as Record<string, unknown> | undefined;
+    assert.deepEqual([last?.status, last?.output], ['completed', 'Echo: from a command line'], JSON.stringify(done));
+  });
 });

@@ -23,7 +23,7 @@ import {
 import { describePause, type CodeCellSession, type CodeModeResult } from '../../src/index.js';
 import { CODECELL_VERSION, messageOf, withTraceMeta } from '../../src/internal.js';
 import { CallsMade } from './mcp-calls-made.js';
-import { afterOutput, callIds, contentOf, withCallsMade, withStarting } from './mcp-results.js';
+import { afterOutput, callIds, contentOf, waitInputOf, withCallsMade, withStarting } from './mcp-results.js';
 import { declaresTasks, McpTasks, TASKS_EXTENSION } from './mcp-tasks.js';
 import { progressSender, settleApprovals, upstreamCodeMode, type McpContext } from './mcp-server.js';
 
@@ -165,7 +165,7 @@ export function modernMcp(context: McpContext): ModernMcp {
       if (params.name === exec.name)
         // The client's trace context (`_meta.traceparent`) is the cell span's parent.
         return await answer(await withTraceMeta(ctx.mcpReq._meta, () => exec.execute(input as never, options)));
-      const { approve, decline, ...waitInput } = input;
+      const { approve, decline, ...waitInput } = waitInputOf(input);
       const waited = await wait.execute(waitInput as never, options);
       if (elicits(ctx)) return await answer(waited);
       // A client that cannot ask its user names the calls it approves or declines in wait.

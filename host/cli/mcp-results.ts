@@ -89,4 +89,17 @@ export function withApprovals<T extends { description: string; inputSchema: { [k
 
 /** wait's approve or decline: call ids (anything else names none). */
 export const callIds = (value: unknown): string[] =>
-  Array.isArray(value) ? value.filter((each): each is string => typeof each === 'string') : [];
+  typeof value === 'string'
+    ? [value]
+    : Array.isArray(value)
+      ? value.filter((each): each is string => typeof each === 'string')
+      : [];
+
+/**
+ * wait's input as a loose MCP caller sends it: a cell id given as a number (`cell_id=1` from a
+ * command line that types its values) is the same id as text; anything else is left for wait to judge.
+ */
+export function waitInputOf(input: Record<string, unknown>): Record<string, unknown> {
+  const { cell_id: cellId } = input;
+  return Number.isSafeInteger(cellId) && (cellId as number) >= 0 ? { ...input, cell_id: String(cellId) } : input;
+}

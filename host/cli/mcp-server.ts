@@ -21,6 +21,7 @@ import {
   afterOutput,
   callIds,
   contentOf,
+  waitInputOf,
   withApprovals,
   withCallsMade,
   withCallsMadeField,
@@ -304,7 +305,7 @@ export function newMcpSession(context: McpContext, hooks: McpSessionHooks = {}):
       if (request.params.name === exec.name)
         return answer(await settleApprovals(codeMode, await execute(), options, approvals));
       if (request.params.name === wait.name) {
-        const { approve, decline, ...waitInput } = input;
+        const { approve, decline, ...waitInput } = waitInputOf(input);
         const decided = elicits ? undefined : { approve: callIds(approve), decline: callIds(decline) };
         const waited = await wait.execute(waitInput as never, options);
         return answer(await settleApprovals(codeMode, waited, options, approvals, decided));
