@@ -116,7 +116,7 @@ describe('codecell mcp --http, revision 2026-07-28', { timeout: 400_000 }, () =>
   test('the SDK v2 client: no session, a cell id good in a later request from another client, progress, both revisions at once', async (t) => {
     const { url } = await startHttp(t, EVERYTHING_UPSTREAM);
     const { client } = await modernClient(t, url);
-    assert.equal(client.getNegotiatedProtocolVersion?.() ?? '2026-07-28', '2026-07-28');
+    assert.deepEqual([client.getProtocolEra(), client.getNegotiatedProtocolVersion()], ['modern', '2026-07-28']);
     const { tools } = await client.listTools();
     assert.deepEqual(
       tools.map((tool) => tool.name),
@@ -180,6 +180,25 @@ describe('codecell mcp --http, revision 2026-07-28', { timeout: 400_000 }, () =>
       [accepted.structuredContent?.status, accepted.structuredContent?.output],
       ['completed', 'ran\nEcho: pay The sum of 2 and 3 is 5.'],
     );
+    // The same SDK v2 client on revision 2025-11-25 (a session): asked through elicitation.
+    const legacyAsked: string[] = [];
+    const legacy = new Client(
+      { name: 'codecell-legacy-test', version: '1.0.0' },
+      { capabilities: { elicitation: {} } },
+    );
+    legacy.setRequestHandler('elicitation/create', async (request) => {
+      legacyAsked.push(String((request.params as { message?: unknown }).message));
+      return { action: 'accept', content: {} };
+    });
+    await legacy.connect(new StreamableHTTPClientTransport(new URL(url)));
+    t.after(() => legacy.close());
+    assert.deepEqual([legacy.getProtocolEra(), legacy.getNegotiatedProtocolVersion()], ['legacy', '2025-11-25']);
+    const old = (await legacy.callTool({ name: 'exec', arguments: { source: cell } })) as Structured;
+    assert.deepEqual(
+      [old.structuredContent?.output, legacyAsked.length],
+      ['ran\nEcho: pay The sum of 2 and 3 is 5.', 1],
+    );
+
     answer = 'decline';
     const catching = 'try { await tools.everything__echo({ message: "x" }) } catch (e) { text(e.message) }';
     const declined = (await client.callTool({ name: 'exec', arguments: { source: catching } })) as Structured;
