@@ -9,6 +9,11 @@ import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/
 
 export const CLI = fileURLToPath(new URL('../../bin/codecell.js', import.meta.url));
 
+/** A cell calling two tools of server-everything at once; its text matches TWO_TOOLS_TEXT. */
+export const TWO_TOOLS_CELL =
+  'const [s, e] = await Promise.all([tools.everything__get_sum({ a: 2, b: 3 }), tools.everything__echo({ message: "hi" })]); text(JSON.stringify(s) + " " + e)';
+export const TWO_TOOLS_TEXT = /5.* Echo: hi$/;
+
 export type Result = { content: { type: string; text?: string }[]; isError?: boolean };
 export const textsOf = (result: Result): string[] =>
   result.content.flatMap((block) => (block.type === 'text' ? [block.text ?? ''] : []));

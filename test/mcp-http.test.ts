@@ -8,7 +8,17 @@ import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { tempFile, tempFolder } from './helpers.js';
-import { connect, INITIALIZE, rawPost, startHttp, statusOf, textsOf, type Result } from './mcp-http-helpers.js';
+import {
+  connect,
+  INITIALIZE,
+  rawPost,
+  startHttp,
+  statusOf,
+  textsOf,
+  TWO_TOOLS_CELL,
+  TWO_TOOLS_TEXT,
+  type Result,
+} from './mcp-http-helpers.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const resolve = createRequire(import.meta.url).resolve;
@@ -47,14 +57,8 @@ describe('codecell mcp --http', { timeout: 120_000 }, () => {
     const { tools } = await client.listTools();
     assert.deepEqual(tools.map((tool) => tool.name).sort(), ['exec', 'wait']);
 
-    const both = (await client.callTool({
-      name: 'exec',
-      arguments: {
-        source:
-          'const [s, e] = await Promise.all([tools.everything__get_sum({ a: 2, b: 3 }), tools.everything__echo({ message: "hi" })]); text(JSON.stringify(s) + " " + e)',
-      },
-    })) as Result;
-    assert.match(textsOf(both)[0] ?? '', /5.* Echo: hi$/);
+    const both = (await client.callTool({ name: 'exec', arguments: { source: TWO_TOOLS_CELL } })) as Result;
+    assert.match(textsOf(both)[0] ?? '', TWO_TOOLS_TEXT);
 
     const progress: string[] = [];
     const streamed = (await client.callTool(

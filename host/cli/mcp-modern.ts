@@ -25,7 +25,7 @@ import { CODECELL_VERSION, messageOf, withTraceMeta } from '../../src/internal.j
 import { CallsMade } from './mcp-calls-made.js';
 import { afterOutput, callIds, contentOf, waitInputOf, withCallsMade, withStarting } from './mcp-results.js';
 import { declaresTasks, McpTasks, TASKS_EXTENSION } from './mcp-tasks.js';
-import { progressSender, settleApprovals, upstreamCodeMode, type McpContext } from './mcp-server.js';
+import { progressOf, settleApprovals, upstreamCodeMode, type McpContext } from './mcp-server.js';
 
 /** What a requestState seals: the paused cell and the call the person is asked about. */
 interface ApprovalState {
@@ -129,17 +129,9 @@ export function modernMcp(context: McpContext): ModernMcp {
   ): Promise<CallToolResult> => {
     const input = params.arguments ?? {};
     const { exec, wait } = codeMode;
-    const progressToken = ctx.mcpReq._meta?.progressToken;
-    let progress = 0;
-    const sender =
-      progressToken === undefined
-        ? undefined
-        : progressSender((message) => {
-            if (ctx.mcpReq.signal.aborted) return;
-            const progressParams = { progressToken, progress: ++progress, message };
-            ctx.mcpReq.notify({ method: 'notifications/progress', params: progressParams }).catch(() => {});
-          });
-    const options = { signal: ctx.mcpReq.signal, ...(sender === undefined ? {} : { onEvent: sender.onEvent }) };
+    const { sender, options } = progressOf(ctx.mcpReq._meta?.progressToken, ctx.mcpReq.signal, (notification) =>
+      ctx.mcpReq.notify(notification),
+    );
     const answer = async (result: CodeModeResult | CallToolResult): Promise<CallToolResult> => {
       sender?.flush();
       if (!isCodeModeResult(result)) return result;

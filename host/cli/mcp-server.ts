@@ -87,7 +87,7 @@ const MAX_QUEUED_PROGRESS = 256;
  * own delivery only queues them (bounded), so following a cell never costs the cell its time or
  * changes its outcome; what could not be kept is reported in one message instead.
  */
-export function progressSender(send: (message: string) => void): {
+function progressSender(send: (message: string) => void): {
   onEvent(event: CellStreamEvent): void;
   /** Sends what waits now (before the call's answer, which ends its progress). */
   flush(): void;
@@ -115,6 +115,28 @@ export function progressSender(send: (message: string) => void): {
     }
   };
   return { onEvent, flush };
+}
+
+/**
+ * The progress of one exec or wait, when its request asked for it (`_meta.progressToken`): the
+ * sender (flushed before the answer), and the options that feed it the cell's events.
+ */
+export function progressOf(
+  progressToken: string | number | undefined,
+  signal: AbortSignal,
+  notify: (notification: { method: 'notifications/progress'; params: Record<string, unknown> }) => Promise<void>,
+) {
+  let progress = 0;
+  const sender =
+    progressToken === undefined
+      ? undefined
+      : progressSender((message) => {
+          if (signal.aborted) return;
+          notify({ method: 'notifications/progress', params: { progressToken, progress: ++progress, message } }).catch(
+            () => {},
+          );
+        });
+  return { sender, options: { signal, ...(sender === undefined ? {} : { onEvent: sender.onEvent }) } };
 }
 
 /** What an upstream tool without an outputSchema (typed Promise<unknown>) resolves to. */
@@ -273,17 +295,9 @@ export function newMcpSession(context: McpContext, hooks: McpSessionHooks = {}):
   }));
   server.setRequestHandler(CallToolRequestSchema, async (request, extra) => {
     const input = (request.params.arguments ?? {}) as Record<string, unknown>;
-    const progressToken = request.params._meta?.progressToken;
-    let progress = 0;
-    const sender =
-      progressToken === undefined
-        ? undefined
-        : progressSender((message) => {
-            if (extra.signal.aborted) return;
-            const params = { progressToken, progress: ++progress, message };
-            extra.sendNotification({ method: 'notifications/progress', params }).catch(() => {});
-          });
-    const options = { signal: extra.signal, ...(sender === undefined ? {} : { onEvent: sender.onEvent }) };
+    const { sender, options } = progressOf(request.params._meta?.progressToken, extra.signal, (notification) =>
+      extra.sendNotification(notification),
+    );
     const answer = (result: CodeModeResult) => {
       sender?.flush(); // progress after the answer would be dropped by the client
       return contentOf(withStarting(withCallsMade(result, made), context.upstreams.starting ?? []), wait.name);
