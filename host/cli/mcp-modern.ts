@@ -8,7 +8,6 @@
 // cell and the call, which is refused (-32602) when tampered with, expired or spent.
 import { randomBytes } from 'node:crypto';
 import {
-  CLIENT_CAPABILITIES_META_KEY,
   createMcpHandler,
   createRequestStateCodec,
   inputRequired,
@@ -24,7 +23,7 @@ import { describePause, type CodeCellSession, type CodeModeResult } from '../../
 import { CODECELL_VERSION, messageOf, withTraceMeta } from '../../src/internal.js';
 import { CallsMade } from './mcp-calls-made.js';
 import { afterOutput, callIds, contentOf, waitInputOf, withCallsMade, withStarting } from './mcp-results.js';
-import { declaresTasks, McpTasks, TASKS_EXTENSION } from './mcp-tasks.js';
+import { clientCapabilitiesOf, declaresTasks, McpTasks, TASKS_EXTENSION } from './mcp-tasks.js';
 import { progressOf, settleApprovals, upstreamCodeMode, type McpContext } from './mcp-server.js';
 
 /** What a requestState seals: the paused cell and the call the person is asked about. */
@@ -67,10 +66,7 @@ export function modernMcp(context: McpContext): ModernMcp {
   /** Output a cell made before it asked (input_required carries none), by cell: given with its next result. */
   const held = new Map<string, Pick<CodeModeResult, 'output' | 'images'>>();
 
-  const elicits = (ctx: ServerContext): boolean => {
-    const envelope = ctx.mcpReq.envelope as { [CLIENT_CAPABILITIES_META_KEY]?: { elicitation?: unknown } } | undefined;
-    return envelope?.[CLIENT_CAPABILITIES_META_KEY]?.elicitation !== undefined;
-  };
+  const elicits = (ctx: ServerContext): boolean => clientCapabilitiesOf(ctx)?.elicitation !== undefined;
 
   /** What an exec or wait answers for a result: its content, the calls that took effect, upstreams starting. */
   const finalAnswer = (result: CodeModeResult): CallToolResult => {
@@ -106,7 +102,7 @@ export function modernMcp(context: McpContext): ModernMcp {
       );
     const view = inputResponse(ctx.mcpReq.inputResponses, APPROVAL);
     if (view.kind !== 'elicit') {
-      // No answer to what was asked: asked again, under the same state.
+      // No answer to what was asked: the person is asked again.
       const asked = await ask(await codeMode.wait.execute({ cell_id: state.cell, yield_time_ms: 0 }), ctx);
       if (asked !== undefined) return asked;
     }

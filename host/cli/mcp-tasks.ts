@@ -48,11 +48,17 @@ interface Task {
   error?: { code: number; message: string };
 }
 
+/** The capabilities the request's client declared in its `_meta` (2026-07-28), if any. */
+export function clientCapabilitiesOf(
+  ctx: ServerContext,
+): { elicitation?: unknown; extensions?: Record<string, unknown> } | undefined {
+  const envelope = ctx.mcpReq.envelope as Record<string, unknown> | undefined;
+  return envelope?.['io.modelcontextprotocol/clientCapabilities'] as ReturnType<typeof clientCapabilitiesOf>;
+}
+
 /** Whether the request's client declared the tasks extension in its capabilities. */
 export function declaresTasks(ctx: ServerContext): boolean {
-  const envelope = ctx.mcpReq.envelope as
-    { 'io.modelcontextprotocol/clientCapabilities'?: { extensions?: Record<string, unknown> } } | undefined;
-  return envelope?.['io.modelcontextprotocol/clientCapabilities']?.extensions?.[TASKS_EXTENSION] !== undefined;
+  return clientCapabilitiesOf(ctx)?.extensions?.[TASKS_EXTENSION] !== undefined;
 }
 
 interface TaskParams {
