@@ -12,7 +12,11 @@
 // processes' code has settled (about 25 minutes more; ADR 20). `-- --variant rehome-off` adds
 // codecell without re-homing (a diagnosis: what durability costs). `-- --runs 3` counts each
 // stage three times and takes the median: one count moves by a few thousand instructions from run
-// to run (the messages batch differently as the timing under valgrind differs).
+// to run (the messages batch differently as the timing under valgrind differs). The in-process
+// round trip is a stage of its own: one process, all its threads, codecell embedded against raw
+// isolated-vm calls out of an isolate (the cheaper of an awaited `Reference.apply` and an async
+// `Callback`; `applySyncPromise`, which blocks the isolate's thread, is counted beside them);
+// `-- --in-process` counts that stage alone.
 import { spawnSync } from 'node:child_process';
 import { readdirSync, readFileSync, rmSync } from 'node:fs';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
@@ -21,7 +25,8 @@ import { fileURLToPath } from 'node:url';
 import { HOST_NODE_FLAGS } from '../host/wire/host-process.js';
 import { check, round, sequentialCalls, writeResults, type ResultRow } from './common.js';
 import { isolateHostFloor, wrapped } from './peers/baselines.js';
-import { overStdio, type BenchSession } from './peers/subject.js';
+import { embeddedSession, overStdio, type BenchSession } from './peers/subject.js';
+import { rawCalls, RAW_WAYS, type RawWay } from './peers/raw-calls.js';
 
 /** Each workload's short and long run: its unit of work, and how many of them. */
 const WORKLOADS = {
@@ -30,7 +35,7 @@ const WORKLOADS = {
   'steady round trip': { short: 14_400, long: 28_800, unit: 'round trip' },
 } as const;
 type Workload = keyof typeof WORKLOADS;
-type Subject = 'codecell' | 'rehome-off' | 'bare';
+type Subject = 'codecell' | 'rehome-off' | 'bare' | 'in-process' | RawWay;
 type Side = 'host' | 'client';
 
 const SELF = fileURLToPath(import.meta.url);
@@ -59,6 +64,13 @@ async function work(session: BenchSession, workload: Workload, count: number): P
 
 /** The client's role: the workload `count` times on the subject's host (under valgrind when `hostOut` is set). */
 async function client(subject: Subject, workload: Workload, count: number, hostOut: string | undefined): Promise<void> {
+  if (subject === 'in-process') {
+    const session = embeddedSession((input) => input, PATIENT_MS);
+    await session.run('text(0)');
+    await work(session, workload, count);
+    return session.close();
+  }
+  if ((RAW_WAYS as readonly string[]).includes(subject)) return rawCalls(subject as RawWay, count);
   const wrapper = hostOut === undefined ? [] : callgrind(hostOut, true);
   if (subject === 'bare') {
     const floor = isolateHostFloor(true, wrapper);
@@ -128,6 +140,46 @@ function stagesOf(subject: Subject, workload: Workload): Stages {
   return { client: client.main + client.others, hostMain: host.main, hostOthers: host.others };
 }
 
+/** An in-process subject's instructions per unit of work: its one process, all threads (median of `runs`). */
+function inProcessCount(subject: Subject, workload: Workload, runs: number): number {
+  const { short, long } = WORKLOADS[workload];
+  const once = (): number => {
+    const [a, b] = [run(subject, 'client', workload, long), run(subject, 'client', workload, short)];
+    return (a.main + a.others - b.main - b.others) / (long - short);
+  };
+  const counts = Array.from({ length: runs }, once).sort((a, b) => a - b);
+  return counts[(runs - 1) >> 1] as number;
+}
+
+/** The in-process stage: codecell embedded against the raw isolated-vm floor, per unit of work. */
+function inProcessRows(workload: 'round trip' | 'text(1) cell', runs: number): ResultRow[] {
+  const { short, long, unit } = WORKLOADS[workload];
+  const floors: RawWay[] =
+    workload === 'round trip' ? ['raw apply', 'raw callback', 'raw applySyncPromise'] : ['raw cell'];
+  const counted = floors.map((way) => ({ way, count: inProcessCount(way, workload, runs) }));
+  const asyncFloors = counted.filter(({ way }) => way !== 'raw applySyncPromise');
+  const floor = asyncFloors.reduce((low, next) => (next.count < low.count ? next : low));
+  const codecell = inProcessCount('in-process', workload, runs);
+  const row = (name: string, instructions: number, ratio?: number): ResultRow => ({
+    name: `instructions per ${workload} in process, ${name}`,
+    unit: 'instructions',
+    median: Math.round(instructions),
+    p99: Math.round(instructions),
+    samples: long - short,
+    ...(ratio === undefined ? {} : { ratio: round(ratio), baseline: `${floor.way} (the raw floor)` }),
+  });
+  console.log(
+    `${workload} in process: codecell ${Math.round(codecell)}; ` +
+      counted.map(({ way, count }) => `${way} ${Math.round(count)}`).join(', ') +
+      `; ${round(codecell / floor.count)}× ${floor.way} per ${unit}`,
+  );
+  return [
+    ...counted.map(({ way, count }) => row(way, count)),
+    row('codecell', codecell, codecell / floor.count),
+    row("codecell's own (less the raw floor)", codecell - floor.count),
+  ];
+}
+
 /** Each stage's median over `runs` counts of it (the lower of the middle two for an even number). */
 function medianStages(subject: Subject, workload: Workload, runs: number): Stages {
   const counts = Array.from({ length: runs }, () => stagesOf(subject, workload));
@@ -156,8 +208,10 @@ async function main(): Promise<void> {
   const loadAverageBefore = loadavg().map(round);
   const rows: ResultRow[] = [];
   const stageNames = { client: 'client process', hostMain: "host's main thread", hostOthers: "host's other threads" };
+  const only = process.argv.includes('--in-process') ? 'in-process' : undefined;
+  rows.push(...inProcessRows('round trip', runs), ...inProcessRows('text(1) cell', runs));
   for (const workload of Object.keys(WORKLOADS) as Workload[]) {
-    if (workload === 'steady round trip' && !steady) continue;
+    if ((workload === 'steady round trip' && !steady) || only === 'in-process') continue;
     const { short, long, unit } = WORKLOADS[workload];
     const bare = medianStages('bare', workload, runs);
     for (const subject of ['codecell', ...variants] as const) {
@@ -201,6 +255,7 @@ async function main(): Promise<void> {
   const method = `counted by valgrind (callgrind)${runs === 1 ? '' : `, median of ${runs} runs`}`;
   const machine = { node: process.version, cores: availableParallelism(), cpu: method };
   const loadAverageAfter = loadavg().map(round);
+  if (only !== undefined) return console.log(`--in-process: rows not written (not every stage was counted)`);
   writeResults(
     { ...machine, loadAverageBefore, loadAverageAfter },
     rows,

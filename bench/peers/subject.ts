@@ -46,10 +46,14 @@ function benchSession(session: CodeCellSession, yieldMs = DEFAULT_YIELD_MS): Ben
   };
 }
 
+/** An embedded session (a SessionRuntime); `yieldMs` as for benchSession. */
+export const embeddedSession = (tool: ToolHandler, yieldMs?: number): BenchSession =>
+  benchSession(new SessionRuntime(delegateOf(tool), { tools, logger: quietLogger }), yieldMs);
+
 /** codecell embedded: one SessionRuntime per session. */
 export const inProcess: BenchSubject = {
   name: 'codecell in-process',
-  openSession: async (tool) => benchSession(new SessionRuntime(delegateOf(tool), { tools, logger: quietLogger })),
+  openSession: async (tool) => embeddedSession(tool),
   close: async () => {},
 };
 
