@@ -1,9 +1,10 @@
 // `npm run bench`: every benchmark checks itself, then times; rows go to bench/results/latest.json.
 // `npm run bench -- --quick` runs fewer iterations (a smoke run; it writes no results).
-// `npm run bench -- --peers` installs the Codex host peer into a cache folder first if missing.
+// `npm run bench -- --peers` installs the Codex host and the in-process peers into a cache folder first if missing.
 import { cellStages } from './cell-stages.js';
 import { compare } from './compare.js';
 import { fairness } from './fairness.js';
+import { inProcessPeers } from './peers/in-process.js';
 import { journal } from './journal.js';
 import { availableParallelism, cpus, loadavg } from 'node:os';
 import { writeResults, type ResultRow } from './common.js';
@@ -23,6 +24,7 @@ const rows: ResultRow[] = [];
 // The stages first, in a fresh process: the comparison leaves it with a large resident set.
 rows.push(...(await cellStages(quick)));
 rows.push(...(await compare({ quick, peers })));
+rows.push(...(await inProcessPeers({ quick, install: peers })));
 rows.push(...(await shutdownLatency(quick)));
 rows.push(...(await stdio(quick)));
 rows.push(...(await pendingRouter(quick)));
