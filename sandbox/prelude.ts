@@ -4,7 +4,7 @@
 // (which returns the sandbox's one entry point, `receive`),
 // where `$0` is the one host function the sandbox may call: a fire-and-forget channel that takes
 // primitives only; `$1` (pace) only makes the sandbox wait for the host's event loop to turn (see
-// codecellPaced). No host object is ever stored where cell code can reach it: both live in this
+// codecellPaced); `$2` (wait) hands the sandbox its next delivery after a tool call (waits.ts). No host object is ever stored where cell code can reach it: both live in this
 // closure, and everything the cell sees is a plain function defined here.
 
 // The message kinds both ways (src/isolate/sandbox-protocol.ts, types only; built before this file).
@@ -81,6 +81,8 @@ interface PreludeState {
    */
   finished: boolean;
   maxNotificationBytes: number;
+  /** Queues the wait for the host after a tool call (waits.ts). */
+  afterCall: () => void;
 }
 
 // Captured before cell code runs, so a cell that replaces them only breaks itself.
@@ -89,7 +91,7 @@ const codecellFreeze = Object.freeze;
 const codecellIsArray = Array.isArray;
 const codecellApply = Reflect.apply;
 
-function installCodecellPrelude(hostSend: HostSend, pace: HostPace) {
+function installCodecellPrelude(hostSend: HostSend, pace: HostPace, wait: HostWait) {
   const state: PreludeState = {
     send: codecellPaced(hostSend, pace),
     global: globalThis as Record<string, unknown>,
@@ -100,6 +102,7 @@ function installCodecellPrelude(hostSend: HostSend, pace: HostPace) {
     exited: false,
     finished: false,
     maxNotificationBytes: 0,
+    afterCall: () => {},
   };
   for (const name of ['SharedArrayBuffer', 'Atomics', 'WebAssembly']) delete state.global[name];
   codecellGuardDynamicCode(state.global);
@@ -133,6 +136,11 @@ function installCodecellPrelude(hostSend: HostSend, pace: HostPace) {
     else if (message[0] === 'watchRejections') watchRejections();
     else message satisfies never; // a TO_SANDBOX row without a branch here does not compile
   }
+  state.afterCall = codecellDeferredWaits(wait, {
+    settle: (callId, ok, payload, errorKind) => settle(state, callId, ok, payload, errorKind),
+    timer: (id) => fireTimer(state, id),
+    watchRejections,
+  });
   return receive;
 }
 
@@ -263,6 +271,7 @@ function makeTool(state: PreludeState, tool: SandboxTool, index: number) {
     return new Promise((resolve, reject) => {
       state.pendingCalls.set(callId, { resolve, reject });
       state.send('tool', callId, index, json);
+      state.afterCall();
     });
   };
   codecellDefineProperty(invoke, 'name', { value: tool.id });

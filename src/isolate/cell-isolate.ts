@@ -4,8 +4,9 @@ import type IsolatedVm from 'isolated-vm-6';
 import type { CodeCellErrorCode } from '../errors.js';
 import { describeCellError, explainCompileError, translateIsolateError } from './errors.js';
 import { loadIsolatedVm } from './load.js';
-import { installPrelude, refuseImport, returnsAtTopLevel, wrapCell } from './sandbox-source.js';
+import { installPrelude, refuseImport, returnsAtTopLevel, wrapCell, type HostWait } from './sandbox-source.js';
 import { FloodGuard } from './flood-guard.js';
+import { SandboxWaits } from './sandbox-waits.js';
 import { GateSeat, type RunGate } from './run-gate.js';
 import { stageClock, stageDone } from './stages.js';
 import { IsolateTasks } from './tasks.js';
@@ -98,6 +99,14 @@ export class CellIsolate {
   });
   /** Its session's share of the CPU (RunGate): tasks enter the isolate through it. */
   #seat = new GateSeat();
+  /** The sandbox's wait (ADR 23), released with the isolate. */
+  #waitReference: ivm.Reference<HostWait> | undefined;
+  /** The module's first task runs: what it leaves unhandled is the module's (no delivery joins it). */
+  #evaluating = false;
+  readonly #waits = new SandboxWaits(
+    (message) => this.#enter(message),
+    () => !this.#evaluating && this.#tasks.busy <= 1 && !this.#seat.waiting && !this.isDisposed,
+  );
 
   private constructor(isolate: ivm.Isolate, context: ivm.Context, receive: ivm.Reference<SandboxReceive>) {
     this.#isolate = isolate;
@@ -125,11 +134,15 @@ export class CellIsolate {
         (...args: unknown[]) => {
           if (self === undefined || self.#flood.flooding()) return;
           const message = decodeSandboxMessage(args);
-          if (message !== undefined) self.#listener(message);
+          if (message === undefined) return;
+          if (message[0] === 'tool') self.#waits.callSent();
+          self.#listener(message);
         },
         { ignored: true },
       );
-      self = new CellIsolate(isolate, context, installPrelude(isolate, context, send));
+      const wait = new ivm.Reference<HostWait>(() => (self === undefined ? '' : self.#waits.wait()));
+      self = new CellIsolate(isolate, context, installPrelude(isolate, context, send, wait));
+      self.#waitReference = wait;
       stageDone('prelude', clock);
       return self;
     } catch (error) {
@@ -233,7 +246,10 @@ export class CellIsolate {
       clock = stageDone('compile', clock);
       module.instantiateSync(this.#context, refuseImport);
       stageDone('instantiate', clock);
+      this.#evaluating = true;
       const evaluation = this.#tasks.inside(module.evaluate());
+      const evaluated = (): void => void (this.#evaluating = false);
+      evaluation.then(evaluated, evaluated);
       // Its rejection: an unhandled one of its first task, or source that closed the wrapper's try
       // block and threw past it (the cell tells them apart).
       this.#track(evaluation, true);
@@ -262,13 +278,18 @@ export class CellIsolate {
     }
   }
 
-  /**
-   * One task into the isolate (a tool result, a timer), tracked from now, once it has a slot: a promise job
-   * calls the bound `apply` itself, stackless (isolated-vm records its caller's stack with every call into an
-   * isolate: ~2–7 µs of CPU per tool call from our optimised frames).
-   */
+  /** A tool result, a timer: to the sandbox's wait when one takes it (ADR 23), else as a task. */
   deliver(...message: ToSandboxMessage): void {
     if (this.isDisposed) return;
+    if (!this.#waits.offer(message)) this.#enter(message);
+  }
+
+  /**
+   * One task into the isolate, tracked from now, once it has a slot: a promise job calls the bound
+   * `apply` itself, stackless (isolated-vm records its caller's stack with every call into an
+   * isolate: ~2–7 µs of CPU per tool call from our optimised frames).
+   */
+  #enter(message: ToSandboxMessage): void {
     this.#seat.enter(() => {
       if (!this.isDisposed)
         this.#track(RESOLVED.then(this.#receive.apply.bind(this.#receive, undefined, message) as () => Promise<void>));
@@ -305,6 +326,7 @@ export class CellIsolate {
   stop(): void {
     this.#stopped = true;
     this.#running = false;
+    this.#waits.stop();
     this.#seat.leave();
     this.#listener = () => {};
   }
@@ -314,7 +336,7 @@ export class CellIsolate {
     this.#release = undefined;
     countDisposed(this.#claimed);
     if (this.#isolate.isDisposed) return;
-    releaseAndDispose(this.#isolate, [this.#receive, this.#module, this.#context]);
+    releaseAndDispose(this.#isolate, [this.#receive, this.#waitReference, this.#module, this.#context]);
     this.#module = undefined;
   }
 

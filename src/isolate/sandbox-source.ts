@@ -17,6 +17,7 @@ const SANDBOX_FILES = [
   'rejections.js',
   'values.js',
   'journal.js',
+  'waits.js',
   'prelude.js',
 ];
 /** The prelude's source, read and wrapped once per process (see preludeFunction). */
@@ -47,7 +48,7 @@ const PRELUDE_FILENAME = 'codecell-prelude.js';
 function preludeFunction(): string {
   if (preludeSource === undefined) {
     const files = SANDBOX_FILES.map((file) => readFileSync(new URL(`../../sandbox/${file}`, import.meta.url), 'utf8'));
-    preludeSource = `(function ($0, $1) {\n${files.join('\n')}\nreturn installCodecellPrelude($0, $1);\n})`;
+    preludeSource = `(function ($0, $1, $2) {\n${files.join('\n')}\nreturn installCodecellPrelude($0, $1, $2);\n})`;
   }
   return preludeSource;
 }
@@ -64,6 +65,11 @@ const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(reso
  */
 let pace: IsolatedVm.Reference<() => Promise<void>> | undefined;
 
+/** The host's wait (see CellIsolate) as the prelude takes it: the next delivery encoded, or ''. */
+export type HostWait = () => string | Promise<string>;
+/** A wait that never brings anything (the warm-up's: its deliveries enter as tasks). */
+let noWait: IsolatedVm.Reference<HostWait> | undefined;
+
 /**
  * Installs the prelude in a fresh context and returns the sandbox's entry point (`receive`). The
  * prelude is compiled from V8's code cache once one exists.
@@ -73,6 +79,7 @@ export function installPrelude(
   isolate: IsolatedVm.Isolate,
   context: IsolatedVm.Context,
   send: IsolatedVm.Callback,
+  wait: IsolatedVm.Reference<HostWait>,
 ): IsolatedVm.Reference<SandboxReceive> {
   pace ??= new (loadIsolatedVm().Reference)(nextTurn);
   // A failed warm-up leaves the first cache (warmUp reports nothing: cells run either way).
@@ -84,10 +91,14 @@ export function installPrelude(
   });
   if (preludeCache === undefined && script.cachedData !== undefined) useCache(script.cachedData);
   const install = script.runSync(context, { reference: true }) as IsolatedVm.Reference<
-    (send: IsolatedVm.Callback, pace: IsolatedVm.Reference<() => Promise<void>>) => unknown
+    (
+      send: IsolatedVm.Callback,
+      pace: IsolatedVm.Reference<() => Promise<void>>,
+      wait: IsolatedVm.Reference<HostWait>,
+    ) => unknown
   >;
   script.release();
-  const receive = install.applySync(undefined, [send, pace], { result: { reference: true } });
+  const receive = install.applySync(undefined, [send, pace, wait], { result: { reference: true } });
   install.release();
   return receive as IsolatedVm.Reference<SandboxReceive>;
 }
@@ -153,7 +164,8 @@ async function runWarmUpCell(ivm: Ivm, isolate: IsolatedVm.Isolate, context: Iso
     else if (kind === 'timer') receive?.applyIgnored(undefined, ['timer', Number(id)]);
     else if (kind === 'done' || kind === 'fault') ended();
   };
-  receive = installPrelude(isolate, context, new ivm.Callback(answer, { ignored: true }));
+  noWait ??= new ivm.Reference<HostWait>(() => '');
+  receive = installPrelude(isolate, context, new ivm.Callback(answer, { ignored: true }), noWait);
   await receive.apply(undefined, ['configure', WARM_UP_CONFIG, WARM_UP_JOURNAL]);
   const module = await isolate.compileModule(wrapCell(WARM_UP_CELL), { filename: 'codecell-warm-up.js' });
   await module.instantiate(context, refuseImport);

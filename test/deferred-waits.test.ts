@@ -1,0 +1,89 @@
+// The deferred wait (ADR 23): after a tool call the sandbox's thread waits for the host where it
+// would have gone idle, and a result that is ready enters in that task; calls stay parallel.
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { waitedDeliveriesCount } from '../src/internal.js';
+import { deferred, RecordingDelegate, texts } from './helpers.js';
+import { bothKinds } from './sessions.js';
+import { run } from './cell-helpers.js';
+
+const TOOLS = [{ name: 'echo' }, { name: 'slow' }, { name: 'fail' }];
+
+/** echo answers at once; slow answers once `release` resolves; fail throws. */
+function delegate(release: Promise<void>): RecordingDelegate & { inFlight: number; most: number } {
+  const recording = Object.assign(
+    new RecordingDelegate({
+      echo: ({ input }) => input,
+      slow: async ({ input }) => {
+        recording.inFlight++;
+        recording.most = Math.max(recording.most, recording.inFlight);
+        await release;
+        recording.inFlight--;
+        return input;
+      },
+      fail: () => {
+        throw new Error('failed on purpose');
+      },
+    }),
+    { inFlight: 0, most: 0 },
+  );
+  return recording;
+}
+
+for (const kind of bothKinds) {
+  describe(`deferred waits, ${kind.name}`, { timeout: 60_000 }, () => {
+    test('sequential results enter through the wait, and the cell sees each one', async (t) => {
+      const session = await kind.open(t, delegate(Promise.resolve()), { tools: TOOLS });
+      const before = waitedDeliveriesCount();
+      const event = await run(
+        session,
+        'let sum = 0; for (let i = 0; i < 200; i++) sum += (await tools.echo({ i })).i; text(sum)',
+      );
+      assert.equal(event.kind, 'completed');
+      assert.deepEqual(texts(event), ['19900']);
+      // The first result enters as a task (the module's first task takes none); most of the rest wait
+      // (over the link, a result that takes longer than a turn of the loop enters as a task).
+      assert.ok(waitedDeliveriesCount() - before >= 100, `${waitedDeliveriesCount() - before} waited`);
+    });
+
+    test('a call made a microtask after another is in flight beside it', async (t) => {
+      const both = deferred();
+      const recording = delegate(both.promise);
+      const session = await kind.open(t, recording, { tools: TOOLS });
+      // The first call's wait runs before the second call is made: it must not hold the second back.
+      const started = run(
+        session,
+        'await tools.echo({});\n' +
+          'const first = tools.slow({ n: 1 });\n' +
+          'const second = (async () => { await null; await null; return tools.slow({ n: 2 }) })();\n' +
+          'text((await Promise.all([first, second])).map((r) => r.n).join())',
+      );
+      await waitForCalls(recording, 3);
+      assert.equal(recording.most, 2);
+      both.resolve();
+      const event = await started;
+      assert.deepEqual(texts(event), ['1,2']);
+    });
+
+    test('a failed call, results and a timer reach the cell in the order they were delivered', async (t) => {
+      const session = await kind.open(t, delegate(Promise.resolve()), { tools: TOOLS });
+      const event = await run(
+        session,
+        'const seen = [];\n' +
+          'for (let i = 0; i < 20; i++) {\n' +
+          '  try { await tools.fail({}) } catch (error) { seen.push(String(error.message)) }\n' +
+          '  seen.push((await tools.echo({ i })).i);\n' +
+          '}\n' +
+          'await new Promise((resolve) => setTimeout(resolve, 1));\n' +
+          'text(seen.length); text(seen.slice(0, 4).join())',
+      );
+      assert.equal(event.kind, 'completed');
+      assert.equal(event.kind === 'completed' ? event.error : '', undefined);
+      assert.deepEqual(texts(event), ['40', 'failed on purpose,0,failed on purpose,1']);
+    });
+  });
+}
+
+async function waitForCalls(recording: RecordingDelegate, count: number): Promise<void> {
+  while (recording.calls.length < count) await new Promise((resolve) => setTimeout(resolve, 5));
+}
