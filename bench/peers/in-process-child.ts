@@ -29,7 +29,7 @@ const BATCHES = 25;
 const BATCH = 16;
 const SLOW_CELLS = 5;
 const SLOW_TOOL_MS = 5;
-const IDLE_SESSIONS = 50;
+const IDLE_SESSIONS = 200;
 
 type Tool = (input: { i: number }) => Promise<{ i: number }>;
 
@@ -242,8 +242,11 @@ async function idleSessionBytes(open: () => Promise<PeerSession>, dialect: Diale
     }
     return process.memoryUsage().rss;
   };
+  // One session first, kept apart: the process's one-off costs (compiled code, warm caches) are not a session's.
+  const first = await open();
+  check((await first.run(dialect.emit('1'))) === '1', 'a first session ran a cell');
   const before = await settle();
-  const sessions: PeerSession[] = [];
+  const sessions: PeerSession[] = [first];
   for (let i = 0; i < IDLE_SESSIONS; i++) {
     const session = await open();
     check((await session.run(dialect.emit('1'))) === '1', 'an idle session ran a cell');
@@ -251,7 +254,7 @@ async function idleSessionBytes(open: () => Promise<PeerSession>, dialect: Diale
   }
   const after = await settle();
   for (const session of sessions) await session.close();
-  return (after - before) / IDLE_SESSIONS;
+  return (after - before) / (sessions.length - 1);
 }
 
 export async function measure(runtime: Runtime, folder: string): Promise<RoundFigures> {
@@ -268,6 +271,8 @@ export async function measure(runtime: Runtime, folder: string): Promise<RoundFi
       await own.close();
     }
   };
+  // Memory first, before the workloads' garbage (and their isolates' freed pages) moves the resident set.
+  const idle = runtime === 'ai-sdk-code-mode' || runtime === 'run' ? null : await idleSessionBytes(open, dialect);
   const sequentialWorks = runtime !== 'tanstack-quickjs';
   // Warm-up: each runtime's code compiled before it is timed.
   await inSession(sequentialWorks ? sequential : batched);
@@ -278,8 +283,7 @@ export async function measure(runtime: Runtime, folder: string): Promise<RoundFi
     batchedUs: await inSession(batched),
     slowParallelMs: await inSession(slowParallel),
     // The QuickJS runtimes of the AI SDK and `run` keep no session between cells.
-    idleSessionBytes:
-      runtime === 'ai-sdk-code-mode' || runtime === 'run' ? null : await idleSessionBytes(open, dialect),
+    idleSessionBytes: idle,
   };
   await session.close();
   return figures;
