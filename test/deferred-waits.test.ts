@@ -65,6 +65,19 @@ for (const kind of bothKinds) {
       assert.deepEqual(texts(event), ['1,2']);
     });
 
+    test("a failure in the module's first task is not the module's own error", async (t) => {
+      const session = await kind.open(t, delegate(Promise.resolve()), { tools: TOOLS });
+      // Nothing can resume this cell: had the failure entered the module's first task through the
+      // wait, it would count as an error thrown past the cell's wrapper and end the cell with it.
+      const handle = await session.execute(
+        { source: 'tools.fail({}); await new Promise(() => {})' },
+        { kind: 'yieldAfter', ms: 300 },
+      );
+      const event = await handle.initialEvent;
+      assert.equal(event.kind, 'yielded');
+      await session.terminate(handle.cellId);
+    });
+
     test('a failed call, results and a timer reach the cell in the order they were delivered', async (t) => {
       const session = await kind.open(t, delegate(Promise.resolve()), { tools: TOOLS });
       const event = await run(
