@@ -41,9 +41,11 @@ for (const kind of bothKinds) {
       );
       assert.equal(event.kind, 'completed');
       assert.deepEqual(texts(event), ['19900']);
-      // The first result enters as a task (the module's first task takes none); most of the rest wait
-      // (over the link, a result that takes longer than a turn of the loop enters as a task).
-      assert.ok(waitedDeliveriesCount() - before >= 100, `${waitedDeliveriesCount() - before} waited`);
+      // The first result enters as a task (the module's first task takes none); in process most of
+      // the rest are ready when the wait asks. Over the link a result is rarely back by then, and
+      // after a wait that brought nothing the next calls go without one: some still enter so.
+      const waited = waitedDeliveriesCount() - before;
+      assert.ok(waited >= (kind === bothKinds[0] ? 100 : 1), `${waited} waited`);
     });
 
     test('a call made a microtask after another is in flight beside it', async (t) => {

@@ -158,7 +158,7 @@ export class CellIsolate {
 
   /** True while the module is running and no task is executing in the isolate. */
   get isIdle(): boolean {
-    return this.#running && this.#tasks.busy === 0 && !this.#seat.waiting && !this.isDisposed;
+    return this.#running && this.#tasks.busy === 0 && !this.#seat.waiting && !this.#waits.holding && !this.isDisposed;
   }
 
   get cpuTimeMs(): number {

@@ -66,7 +66,7 @@ const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(reso
 let pace: IsolatedVm.Reference<() => Promise<void>> | undefined;
 
 /** The host's wait (see CellIsolate) as the prelude takes it: the next delivery encoded, or ''. */
-export type HostWait = () => string | Promise<string>;
+export type HostWait = () => string;
 /** A wait that never brings anything (the warm-up's: its deliveries enter as tasks). */
 let noWait: IsolatedVm.Reference<HostWait> | undefined;
 

@@ -3,7 +3,6 @@
 // handed to it enters the cell in that task instead of as a task of its own. The order of
 // deliveries holds: what comes while a wait is on its way is held for it, and what it does not
 // take enters as tasks behind what it took.
-import { availableParallelism } from 'node:os';
 import type { ToSandboxMessage } from './sandbox-protocol.js';
 
 /** Deliveries a sandbox's wait took, in this process: for tests and benchmarks. */
@@ -11,20 +10,18 @@ let waitedDeliveries = 0;
 export const waitedDeliveriesCount = (): number => waitedDeliveries;
 
 /**
- * Sandboxes that wait for a delivery not yet made, at most this many at once in the process:
- * isolated-vm's pool has a thread per core and one more, and a task that finds every thread
- * taken starts a thread of its own. The others' waits end at once (their results enter as tasks).
+ * One cell's waits. A wait is answered at once, with a delivery held for it or with none: never
+ * with a promise. isolated-vm wakes a thread that waits on a promise (applySyncPromise) by
+ * signalling a condition variable after it has let go of its lock, and that thread may have seen
+ * the promise settled and gone on, destroying the variable, in between; a wait answered at once
+ * is handed over under the lock (ADR 23). A wait that comes too late, or never (the sandbox may
+ * skip it), holds nothing up: what was held enters as tasks once the event loop turns.
  */
-const MAX_BLOCKED_WAITS = Math.max(1, availableParallelism() - 1);
-let blockedWaits = 0;
-
-/** One cell's waits. */
 export class SandboxWaits {
-  /** A tool call came, so the sandbox's wait is on its way: deliveries are held for it. */
+  /** A tool call came, so the sandbox's wait may be on its way: deliveries are held for it. */
   #coming = false;
   readonly #held: ToSandboxMessage[] = [];
-  /** The sandbox waits: the next delivery goes to it. */
-  #waiter: ((encoded: string) => void) | undefined;
+  #flushQueued = false;
   readonly #enter: (message: ToSandboxMessage) => void;
   readonly #mayTake: () => boolean;
 
@@ -37,30 +34,36 @@ export class SandboxWaits {
     this.#mayTake = mayTake;
   }
 
-  /** The sandbox sent a tool call: its wait follows. */
+  /** Deliveries wait here: the isolate is not idle (it has work to take). */
+  get holding(): boolean {
+    return this.#held.length > 0;
+  }
+
+  /** The sandbox sent a tool call: its wait may follow. */
   callSent(): void {
     this.#coming = true;
   }
 
-  /** Whether the delivery went to a wait (now, or held for the one on its way). */
+  /** Whether the delivery is held for the wait on its way. */
   offer(message: ToSandboxMessage): boolean {
-    const waiter = this.#waiter;
-    if (waiter !== undefined) {
-      this.#waiter = undefined;
-      waitedDeliveries++;
-      waiter(encodeDelivery(message));
-      return true;
-    }
     if (!this.#coming) return false;
     this.#held.push(message);
+    if (!this.#flushQueued) {
+      this.#flushQueued = true;
+      setImmediate(() => {
+        this.#flushQueued = false;
+        this.#coming = false;
+        this.#enterHeld();
+      });
+    }
     return true;
   }
 
   /**
-   * The sandbox waits (applySyncPromise): the first delivery held, or the next one made before
-   * the event loop turns, or none (''); everything else held enters as tasks, behind it.
+   * The sandbox waits (applySyncPromise): the first delivery held, or none (''); whatever else
+   * was held enters as tasks, behind it.
    */
-  wait(): string | Promise<string> {
+  wait(): string {
     this.#coming = false;
     if (!this.#mayTake()) {
       this.#enterHeld();
@@ -68,29 +71,15 @@ export class SandboxWaits {
     }
     const first = this.#held.shift();
     this.#enterHeld(); // behind `first`, which enters the cell now
-    if (first !== undefined) {
-      waitedDeliveries++;
-      return encodeDelivery(first);
-    }
-    if (blockedWaits >= MAX_BLOCKED_WAITS) return '';
-    blockedWaits++;
-    return new Promise<string>((resolve) => {
-      this.#waiter = resolve;
-      setImmediate(() => {
-        if (this.#waiter !== resolve) return;
-        this.#waiter = undefined;
-        resolve('');
-      });
-    }).finally(() => blockedWaits--);
+    if (first === undefined) return '';
+    waitedDeliveries++;
+    return encodeDelivery(first);
   }
 
-  /** The cell stopped: nothing is held, and a wait ends at once (its isolate can be disposed). */
+  /** The cell stopped: nothing is held. */
   stop(): void {
     this.#held.length = 0;
     this.#coming = false;
-    const waiter = this.#waiter;
-    this.#waiter = undefined;
-    waiter?.('');
   }
 
   #enterHeld(): void {
