@@ -44,6 +44,8 @@ interface Task {
   held: Pick<CodeModeResult, 'output' | 'images'>;
   /** With input_required: the paused call, asked under its call id (unique over the task's life). */
   asked?: { key: string; message: string; answer(approved: boolean): void };
+  /** The follower of its cell (see #follow): done once it no longer observes the cell. */
+  following?: Promise<void>;
   result?: CallToolResult;
   error?: { code: number; message: string };
 }
@@ -102,7 +104,7 @@ export class McpTasks {
       held: { output: result.output, images: result.images },
     };
     this.#tasks.set(task.taskId, task);
-    void this.#follow(task);
+    task.following = this.#follow(task);
     return { resultType: 'task', ...this.#shape(task) } as never;
   }
 
@@ -122,13 +124,15 @@ export class McpTasks {
       const action = (response as { action?: unknown } | undefined)?.action;
       if (asked !== undefined && (action === 'accept' || action === 'decline' || action === 'cancel')) {
         task.asked = undefined;
-        if (action === 'cancel') this.#cancel(task);
+        if (action === 'cancel') void this.#cancel(task);
         else asked.answer(action === 'accept');
       }
       return { resultType: 'complete' };
     });
-    server.setRequestHandler('tasks/cancel', { params: TASK_PARAMS }, (params, ctx) => {
-      this.#cancel(this.#task(params.taskId, ctx));
+    server.setRequestHandler('tasks/cancel', { params: TASK_PARAMS }, async (params, ctx) => {
+      // Answered once the cell is terminated and the follower let go of it: a wait on the cell then
+      // hears its end, not another observer.
+      await this.#cancel(this.#task(params.taskId, ctx));
       return { resultType: 'complete' };
     });
   }
@@ -179,13 +183,14 @@ export class McpTasks {
     }
   }
 
-  #cancel(task: Task): void {
+  async #cancel(task: Task): Promise<void> {
     if (task.status === 'completed' || task.status === 'cancelled' || task.status === 'failed') return;
     this.#update(task, 'cancelled');
     const asked = task.asked;
     task.asked = undefined;
     asked?.answer(false);
-    void this.#codeMode.wait.execute({ cell_id: task.cellId, terminate: true }).catch(() => {});
+    await this.#codeMode.wait.execute({ cell_id: task.cellId, terminate: true }).catch(() => {});
+    await task.following;
   }
 
   #update(task: Task, status: Status): void {
