@@ -4,7 +4,8 @@
 // (which returns the sandbox's one entry point, `receive`),
 // where `$0` is the one host function the sandbox may call: a fire-and-forget channel that takes
 // primitives only; `$1` (pace) only makes the sandbox wait for the host's event loop to turn (see
-// codecellPaced); `$2` (wait) hands the sandbox its next delivery after a tool call (waits.ts). No host object is ever stored where cell code can reach it: both live in this
+// codecellPaced); `$2` (wait) hands the sandbox a delivery held for it after a tool call
+// (waits.ts). No host object is ever stored where cell code can reach it: all three live in this
 // closure, and everything the cell sees is a plain function defined here.
 
 // The message kinds both ways (src/isolate/sandbox-protocol.ts, types only; built before this file).
