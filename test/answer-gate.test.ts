@@ -54,6 +54,8 @@ function refusingStore(store: CodeCellStore, allowed: number): CodeCellStore {
 
 interface GatedKind {
   name: string;
+  /** Whether its creation is an answer (HostClient.createSession), not a constructor's return. */
+  answersCreation: boolean;
   open(t: TestContext, delegate: SessionRuntimeDelegate, store: CodeCellStore, key: string): Promise<CodeCellSession>;
 }
 
@@ -62,6 +64,7 @@ const TOOLS = [{ name: 'get' }, { name: 'approve' }, { name: 'mark' }];
 const kinds: GatedKind[] = [
   {
     name: 'in process (SessionRuntime)',
+    answersCreation: false,
     open: async (t, delegate, store, key) => {
       const session = new SessionRuntime(delegate, { store, key, tools: TOOLS, logger: capturingLogger() });
       t.after(() => session.shutdown());
@@ -70,6 +73,7 @@ const kinds: GatedKind[] = [
   },
   {
     name: 'over the wire (HostClient)',
+    answersCreation: true,
     open: async (t, delegate, store, key) => {
       const client = await HostClient.spawn({ store, processes: 1, logger: capturingLogger() });
       t.after(() => client.close());
@@ -84,6 +88,26 @@ const has = (records: Record[], match: (record: Record) => boolean): boolean => 
 
 for (const kind of kinds) {
   describe(`${kind.name}: nothing leaves before it is durable`, { timeout: 60_000 }, () => {
+    test('the session is kept before anything acknowledges it: created, or its first cell admitted', async (t) => {
+      // A recovery removes a session whose log holds nothing (its creator died before writing):
+      // nothing of it may have been acknowledged then.
+      const committed: Record[] = [];
+      const session = await kind.open(t, new RecordingDelegate({}), laggingStore(memoryStore(), committed), 'gate-0');
+      if (kind.answersCreation)
+        assert.ok(
+          has([...committed], (record) => record.t === 'session'),
+          JSON.stringify(committed.map((record) => record.t)),
+        );
+      const { cellId } = await session.execute({ source: 'text("x")' }, LONG_WAIT);
+      const at = [...committed];
+      assert.ok(has(at, (record) => record.t === 'session'));
+      // What the cell runs (its admission, or its journal's first part).
+      assert.ok(
+        has(at, (record) => record.cellId === cellId),
+        JSON.stringify(at.map((record) => record.t)),
+      );
+    });
+
     test("a cell's end: its end record is committed when the observer gets it", async (t) => {
       const committed: Record[] = [];
       const go = deferred<number>();
@@ -219,8 +243,11 @@ for (const kind of kinds) {
       const delegate = new RecordingDelegate({ get: () => 1 });
       // The session's creation and its first records land; what comes after is refused.
       const session = await kind.open(t, delegate, refusingStore(memoryStore(), 2), 'gate-x');
-      const started = await session.execute({ source: "await tools.get({}); text('never told')" }, LONG_WAIT);
-      await assert.rejects(started.initialEvent, { code: 'ERR_SESSION_MOVED' });
+      // Refused at its admission (its id is never given out) or at its call: never told an end.
+      const told = session
+        .execute({ source: "await tools.get({}); text('never told')" }, LONG_WAIT)
+        .then((started) => started.initialEvent);
+      await assert.rejects(told, { code: 'ERR_SESSION_MOVED' });
       assert.equal(session.isAlive, false);
     });
   });

@@ -125,6 +125,8 @@ if (process.argv[1]?.endsWith('agent.js') === true) {
   // The session each key is driven as: a newer one (recovered again while the former one's drive
   // winds down) is driven too — the former one no longer lives here.
   const driven = new Map<string, CodeCellSession>();
+  /** The in-process sessions whose first cell was admitted (written `created` once). */
+  const announced = new Set<string>();
   let follows = 0;
   // The quiet phase: no new cells; those open are seen to their end.
   let quiet = false;
@@ -148,6 +150,12 @@ if (process.argv[1]?.endsWith('agent.js') === true) {
           for (const { cellId } of session.cells()) await settle(session, cellId);
           while (session.isAlive && !quiet) {
             const { cellId, initialEvent } = await session.execute({ source: CELL }, WAIT);
+            // In process, a session is kept from its first admitted cell (its constructor answers
+            // nothing; one whose creator died before any is removed by a recovery): made now.
+            if (kind !== 'remote' && !announced.has(session.key)) {
+              announced.add(session.key);
+              write({ t: 'created', session: session.key });
+            }
             await settle(session, cellId, initialEvent);
           }
           return;
@@ -206,7 +214,8 @@ if (process.argv[1]?.endsWith('agent.js') === true) {
   for (let n = 0; n < fresh; n++)
     void create(`${id}-${n}`).then(
       (session) => {
-        write({ t: 'created', session: session.key });
+        // Over the wire, createSession answers once the session is kept.
+        if (kind === 'remote') write({ t: 'created', session: session.key });
         return drive(session);
       },
       () => {},

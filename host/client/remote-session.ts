@@ -180,6 +180,8 @@ export class HostSession extends SessionBase implements RemoteSession, LinkedSes
     core.cells.timed(cellId, _meta);
     // Its host was lost just as its answer came: the cell is lost with it, as its neighbours were.
     if (!link.alive) core.lostOnArrival(cellId, link);
+    // With a store, the cell's id is given out once its admission is kept (as in process).
+    if (core.gate.closed) await core.gate.after();
     return started;
   }
 
@@ -300,6 +302,8 @@ export class HostSession extends SessionBase implements RemoteSession, LinkedSes
     const timer = AbortSignal.timeout(timeoutMs);
     try {
       this.setupEvent = await untilAborted(first, signal === undefined ? timer : AbortSignal.any([timer, signal]));
+      // With a store, created once the session is kept: a recovery removes one whose log holds nothing.
+      await this.#core.gate.after();
     } catch (error) {
       await this.shutdown().catch(() => {});
       if (timer.aborted && signal?.aborted !== true) throw setupTimedOut(timeoutMs);
