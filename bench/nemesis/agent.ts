@@ -211,15 +211,30 @@ if (process.argv[1]?.endsWith('agent.js') === true) {
     return session.resumeCell(cellId, answer, WAIT).catch(() => undefined);
   }
 
-  for (let n = 0; n < fresh; n++)
-    void create(`${id}-${n}`).then(
-      (session) => {
+  /**
+   * Makes the session `key` and drives it; made again while nothing of it was acknowledged (its
+   * creation failed, or it ended before its first cell was admitted, the store down both times):
+   * a real agent tries again, and what such a try left is removed by a recovery meanwhile.
+   */
+  async function make(key: string): Promise<void> {
+    while (!quiet) {
+      try {
+        const session = await create(key);
         // Over the wire, createSession answers once the session is kept.
-        if (kind === 'remote') write({ t: 'created', session: session.key });
-        return drive(session);
-      },
-      () => {},
-    );
+        if (kind === 'remote' && !announced.has(key)) {
+          announced.add(key);
+          write({ t: 'created', session: key });
+        }
+        await drive(session);
+      } catch (error) {
+        logger.warn(`making session ${key} failed: ${String(error)}`);
+      }
+      if (announced.has(key)) return;
+      await new Promise((resolve) => setTimeout(resolve, 500));
+    }
+  }
+
+  for (let n = 0; n < fresh; n++) void make(`${id}-${n}`);
   // Sessions whose owner is gone are taken up here.
   for (;;) {
     const began = Date.now();

@@ -272,8 +272,12 @@ class PostgresBackend implements StoreBackend {
     return this.#pool.query(text, values);
   }
 
+  /** The schema, made or checked once; a try that failed (the server away) is made again on the next use. */
   #schema(): Promise<void> {
-    this.#ready ??= migrate(this.#pool, this.name);
+    this.#ready ??= migrate(this.#pool, this.name).catch((error: unknown) => {
+      this.#ready = undefined;
+      throw error;
+    });
     return this.#ready;
   }
 }

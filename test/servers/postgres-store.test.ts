@@ -4,6 +4,7 @@
 // file says so in one line and skips (CI installs them: .ci/run).
 import assert from 'node:assert/strict';
 import { after, describe, test, type TestContext } from 'node:test';
+import { connect, createServer, type AddressInfo } from 'node:net';
 import pg from 'pg';
 import { SessionRuntime } from '../../src/index.js';
 import { postgresStore } from '../../src/store/postgres-store.js';
@@ -137,6 +138,37 @@ describe('postgresStore: a real server', { timeout: 60_000, skip }, () => {
     assert.deepEqual(records, ['before']);
     await store.append('k', 1, ['after']);
     assert.deepEqual(await store.records('k'), ['before', 'after']);
+  });
+
+  test('a store whose first use failed (the server away) works once the server is back', async (t) => {
+    if ('skip' in server) return;
+    // A real socket between the store and the server: it drops every connection while `away`.
+    const url = new URL(database());
+    const port = Number(url.port);
+    let away = true;
+    const proxy = createServer((socket) => {
+      if (away) return void socket.destroy();
+      const upstream = connect(port, url.hostname);
+      socket.pipe(upstream).pipe(socket);
+      socket.on('error', () => upstream.destroy());
+      upstream.on('error', () => socket.destroy());
+    });
+    await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
+    url.port = String((proxy.address() as AddressInfo).port);
+    const store = postgresStore({ connectionString: url.href });
+    // The store's pool first: the proxy closes once its connections have.
+    t.after(async () => {
+      await store.close();
+      await new Promise((resolve) => proxy.close(resolve));
+    });
+    await assert.rejects(store.sessions());
+    away = false;
+    assert.deepEqual(await store.sessions(), []);
+    await store.create('k', 'agent-1', 60_000, null);
+    assert.deepEqual(
+      (await store.sessions()).map(({ key }) => key),
+      ['k'],
+    );
   });
 
   test('a connection lost in the middle of a transaction fails that call only, never the process', async (t) => {
