@@ -67,8 +67,6 @@ let pace: IsolatedVm.Reference<() => Promise<void>> | undefined;
 
 /** The host's wait (see CellIsolate) as the prelude takes it: the next delivery encoded, or ''. */
 export type HostWait = () => string;
-/** A wait that never brings anything (the warm-up's: its deliveries enter as tasks). */
-let noWait: IsolatedVm.Reference<HostWait> | undefined;
 
 /**
  * Installs the prelude in a fresh context and returns the sandbox's entry point (`receive`). The
@@ -79,7 +77,7 @@ export function installPrelude(
   isolate: IsolatedVm.Isolate,
   context: IsolatedVm.Context,
   send: IsolatedVm.Callback,
-  wait: IsolatedVm.Reference<HostWait>,
+  wait: IsolatedVm.Reference<HostWait> | ReturnType<IsolatedVm.Reference<object>['derefInto']>,
 ): IsolatedVm.Reference<SandboxReceive> {
   pace ??= new (loadIsolatedVm().Reference)(nextTurn);
   // A failed warm-up leaves the first cache (warmUp reports nothing: cells run either way).
@@ -94,7 +92,7 @@ export function installPrelude(
     (
       send: IsolatedVm.Callback,
       pace: IsolatedVm.Reference<() => Promise<void>>,
-      wait: IsolatedVm.Reference<HostWait>,
+      wait: IsolatedVm.Reference<HostWait> | ReturnType<IsolatedVm.Reference<object>['derefInto']>,
     ) => unknown
   >;
   script.release();
@@ -164,8 +162,13 @@ async function runWarmUpCell(ivm: Ivm, isolate: IsolatedVm.Isolate, context: Iso
     else if (kind === 'timer') receive?.applyIgnored(undefined, ['timer', Number(id)]);
     else if (kind === 'done' || kind === 'fault') ended();
   };
-  noWait ??= new ivm.Reference<HostWait>(() => '');
-  receive = installPrelude(isolate, context, new ivm.Callback(answer, { ignored: true }), noWait);
+  // Its wait lives in its own isolate and never brings anything (its deliveries enter as tasks):
+  // its thread never waits on this one, which may be exiting meanwhile (on Node 22's isolated-vm,
+  // an exit while an isolate's thread waits on the main thread hangs for ever).
+  const noWait = context.evalSync(`({ applySyncPromise: () => '' })`, {
+    reference: true,
+  }) as IsolatedVm.Reference<object>;
+  receive = installPrelude(isolate, context, new ivm.Callback(answer, { ignored: true }), noWait.derefInto());
   await receive.apply(undefined, ['configure', WARM_UP_CONFIG, WARM_UP_JOURNAL]);
   const module = await isolate.compileModule(wrapCell(WARM_UP_CELL), { filename: 'codecell-warm-up.js' });
   await module.instantiate(context, refuseImport);
