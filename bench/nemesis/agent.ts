@@ -125,8 +125,13 @@ if (process.argv[1]?.endsWith('agent.js') === true) {
   // The session each key is driven as: a newer one (recovered again while the former one's drive
   // winds down) is driven too — the former one no longer lives here.
   const driven = new Map<string, CodeCellSession>();
-  /** The in-process sessions whose first cell was admitted (written `created` once). */
+  /** The sessions written down as made (`created`, once each). */
   const announced = new Set<string>();
+  const announce = (key: string): void => {
+    if (announced.has(key)) return;
+    announced.add(key);
+    write({ t: 'created', session: key });
+  };
   let follows = 0;
   // The quiet phase: no new cells; those open are seen to their end.
   let quiet = false;
@@ -152,10 +157,7 @@ if (process.argv[1]?.endsWith('agent.js') === true) {
             const { cellId, initialEvent } = await session.execute({ source: CELL }, WAIT);
             // In process, a session is kept from its first admitted cell (its constructor answers
             // nothing; one whose creator died before any is removed by a recovery): made now.
-            if (kind !== 'remote' && !announced.has(session.key)) {
-              announced.add(session.key);
-              write({ t: 'created', session: session.key });
-            }
+            if (kind !== 'remote') announce(session.key);
             await settle(session, cellId, initialEvent);
           }
           return;
@@ -221,10 +223,7 @@ if (process.argv[1]?.endsWith('agent.js') === true) {
       try {
         const session = await create(key);
         // Over the wire, createSession answers once the session is kept.
-        if (kind === 'remote' && !announced.has(key)) {
-          announced.add(key);
-          write({ t: 'created', session: key });
-        }
+        if (kind === 'remote') announce(key);
         await drive(session);
       } catch (error) {
         logger.warn(`making session ${key} failed: ${String(error)}`);

@@ -67,6 +67,8 @@ let pace: IsolatedVm.Reference<() => Promise<void>> | undefined;
 
 /** The host's wait (see CellIsolate) as the prelude takes it: the next delivery encoded, or ''. */
 export type HostWait = () => string;
+/** The wait a prelude is given: the host's, or (the warm-up's) an object of its own isolate. */
+type PreludeWait = IsolatedVm.Reference<HostWait> | ReturnType<IsolatedVm.Reference<object>['derefInto']>;
 
 /**
  * Installs the prelude in a fresh context and returns the sandbox's entry point (`receive`). The
@@ -77,7 +79,7 @@ export function installPrelude(
   isolate: IsolatedVm.Isolate,
   context: IsolatedVm.Context,
   send: IsolatedVm.Callback,
-  wait: IsolatedVm.Reference<HostWait> | ReturnType<IsolatedVm.Reference<object>['derefInto']>,
+  wait: PreludeWait,
 ): IsolatedVm.Reference<SandboxReceive> {
   pace ??= new (loadIsolatedVm().Reference)(nextTurn);
   // A failed warm-up leaves the first cache (warmUp reports nothing: cells run either way).
@@ -89,11 +91,7 @@ export function installPrelude(
   });
   if (preludeCache === undefined && script.cachedData !== undefined) useCache(script.cachedData);
   const install = script.runSync(context, { reference: true }) as IsolatedVm.Reference<
-    (
-      send: IsolatedVm.Callback,
-      pace: IsolatedVm.Reference<() => Promise<void>>,
-      wait: IsolatedVm.Reference<HostWait> | ReturnType<IsolatedVm.Reference<object>['derefInto']>,
-    ) => unknown
+    (send: IsolatedVm.Callback, pace: IsolatedVm.Reference<() => Promise<void>>, wait: PreludeWait) => unknown
   >;
   script.release();
   const receive = install.applySync(undefined, [send, pace, wait], { result: { reference: true } });
