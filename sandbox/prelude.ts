@@ -3,10 +3,11 @@
 // The host evaluates this file as the body of a closure and calls `installCodecellPrelude($0)`
 // (which returns the sandbox's one entry point, `receive`),
 // where `$0` is the one host function the sandbox may call: a fire-and-forget channel that takes
-// primitives only; `$1` (pace) only makes the sandbox wait for the host's event loop to turn (see
-// codecellPaced); `$2` (wait) hands the sandbox a delivery held for it after a tool call
-// (waits.ts). No host object is ever stored where cell code can reach it: all three live in this
-// closure, and everything the cell sees is a plain function defined here.
+// primitives only; `$1` (ask) and `$3` (a counter the host moves at each turn of its event loop)
+// only make the sandbox wait for that loop to turn (see codecellPaced); `$2` (wait) hands the
+// sandbox a delivery held for it after a tool call (waits.ts). No host object is ever stored where
+// cell code can reach it: all of them live in this closure, and everything the cell sees is a
+// plain function defined here.
 
 // The message kinds both ways (src/isolate/sandbox-protocol.ts, types only; built before this file).
 type HostSend = import('../dist/src/isolate/sandbox-protocol.js').HostSend;
@@ -34,10 +35,16 @@ interface PendingCall {
 
 const MAX_PENDING_TIMERS = 10_000;
 
-/** The host's `pace` (an isolated-vm Reference): blocks this isolate until the host's event loop turned. */
-interface HostPace {
-  applySyncPromise(receiver: undefined, args: []): unknown;
+/** The host's `ask` (an isolated-vm Reference): the counter moves once the host's event loop turned. */
+interface HostAskTurn {
+  applyIgnored(receiver: undefined, args: []): unknown;
 }
+
+/** How long the sandbox sleeps at most for a turn the host does not count (it let the cell go). */
+const CODECELL_PACE_WAIT_MS = 250;
+// Taken before the cell's global loses Atomics (installCodecellPrelude).
+const codecellAtomicsLoad = Atomics.load;
+const codecellAtomicsWait = Atomics.wait;
 
 /**
  * Messages sent between two waits for the host (codecellPaced): far under the 1 000 messages of
@@ -52,14 +59,18 @@ const CODECELL_PACE_EVERY = 256;
  * ended as a flood at a point set by the machine's speed. Paced, it waits its turn instead (about
  * 1 % of its time), and what it sent is judged by its limits alone.
  */
-function codecellPaced(send: HostSend, pace: HostPace): HostSend {
+function codecellPaced(send: HostSend, ask: HostAskTurn, turnsBuffer: SharedArrayBuffer): HostSend {
+  const turns = new Int32Array(turnsBuffer);
   let sent = 0;
   return (...message) => {
     codecellApply(send, undefined, message); // not a spread: a cell may replace Array's iterator
     if (++sent < CODECELL_PACE_EVERY) return;
     sent = 0;
+    // The count first: a turn counted between the ask and the sleep ends the sleep at once.
+    const seen = codecellAtomicsLoad(turns, 0);
     try {
-      pace.applySyncPromise(undefined, []);
+      ask.applyIgnored(undefined, []);
+      codecellAtomicsWait(turns, 0, seen, CODECELL_PACE_WAIT_MS);
     } catch {
       // The host let the isolate go (the cell ended): nothing is waited for.
     }
@@ -92,9 +103,9 @@ const codecellFreeze = Object.freeze;
 const codecellIsArray = Array.isArray;
 const codecellApply = Reflect.apply;
 
-function installCodecellPrelude(hostSend: HostSend, pace: HostPace, wait: HostWait) {
+function installCodecellPrelude(hostSend: HostSend, ask: HostAskTurn, wait: HostWait, turns: SharedArrayBuffer) {
   const state: PreludeState = {
-    send: codecellPaced(hostSend, pace),
+    send: codecellPaced(hostSend, ask, turns),
     global: globalThis as Record<string, unknown>,
     pendingCalls: new Map(),
     timers: new Map(),

@@ -48,22 +48,37 @@ const PRELUDE_FILENAME = 'codecell-prelude.js';
 function preludeFunction(): string {
   if (preludeSource === undefined) {
     const files = SANDBOX_FILES.map((file) => readFileSync(new URL(`../../sandbox/${file}`, import.meta.url), 'utf8'));
-    preludeSource = `(function ($0, $1, $2) {\n${files.join('\n')}\nreturn installCodecellPrelude($0, $1, $2);\n})`;
+    preludeSource = `(function ($0, $1, $2, $3) {\n${files.join('\n')}\nreturn installCodecellPrelude($0, $1, $2, $3);\n})`;
   }
   return preludeSource;
 }
 
-/** Resolves once the event loop turned: what the sandbox waits for, now and then (see `pace`). */
-const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
-
 /**
- * The host function a sandbox calls (applySyncPromise) after every so many messages: its thread
- * waits until Node's event loop has turned. isolated-vm hands a cell's messages to the main thread
- * in one loop until none is left, so a cell sending without pause would otherwise hold that loop
- * (timers, limits, other sessions) as long as it sends, and the FloodGuard would have to end it
- * at a point that depends on timing. One for the process: every isolate may hold it.
+ * The sandbox's pace (see sandbox/prelude.ts, codecellPaced): after every so many messages its
+ * thread asks the host for a turn of Node's event loop and sleeps (Atomics.wait) on this counter
+ * until the host counts one. isolated-vm hands a cell's messages to the main thread in one loop
+ * until none is left, so a cell sending without pause would otherwise hold that loop (timers,
+ * limits, other sessions) as long as it sends, and the FloodGuard would have to end it at a point
+ * that depends on timing. Not a wait on a promise (applySyncPromise): isolated-vm wakes such a
+ * thread after letting go of its lock, and a thread still on its way to sleep may destroy what it
+ * is woken by in between (ADR 23), which a busy machine turned into a crash. One counter for the
+ * process: every isolate shares its memory.
  */
-let pace: IsolatedVm.Reference<() => Promise<void>> | undefined;
+const turns = new Int32Array(new SharedArrayBuffer(4));
+let turnAsked = false;
+let askTurn: IsolatedVm.Reference<() => void> | undefined;
+let turnsCopy: IsolatedVm.ExternalCopy<SharedArrayBuffer> | undefined;
+
+/** A sandbox asked for a turn: the counter moves (waking every sleeper) once the loop turned. */
+function countNextTurn(): void {
+  if (turnAsked) return;
+  turnAsked = true;
+  setImmediate(() => {
+    turnAsked = false;
+    Atomics.add(turns, 0, 1);
+    Atomics.notify(turns, 0);
+  });
+}
 
 /** The host's wait (see CellIsolate) as the prelude takes it: the next delivery encoded, or ''. */
 export type HostWait = () => string;
@@ -81,7 +96,8 @@ export function installPrelude(
   send: IsolatedVm.Callback,
   wait: PreludeWait,
 ): IsolatedVm.Reference<SandboxReceive> {
-  pace ??= new (loadIsolatedVm().Reference)(nextTurn);
+  askTurn ??= new (loadIsolatedVm().Reference)(countNextTurn);
+  turnsCopy ??= new (loadIsolatedVm().ExternalCopy)(turns.buffer as SharedArrayBuffer);
   // A failed warm-up leaves the first cache (warmUp reports nothing: cells run either way).
   warming ??= new Promise((resolve) => setImmediate(resolve)).then(warmUp).catch(() => {});
   // Synchronous, as the rest of a fresh isolate's set-up (see CellIsolate.create).
@@ -91,10 +107,12 @@ export function installPrelude(
   });
   if (preludeCache === undefined && script.cachedData !== undefined) useCache(script.cachedData);
   const install = script.runSync(context, { reference: true }) as IsolatedVm.Reference<
-    (send: IsolatedVm.Callback, pace: IsolatedVm.Reference<() => Promise<void>>, wait: PreludeWait) => unknown
+    (send: IsolatedVm.Callback, ask: IsolatedVm.Reference<() => void>, wait: PreludeWait, turns: unknown) => unknown
   >;
   script.release();
-  const receive = install.applySync(undefined, [send, pace, wait], { result: { reference: true } });
+  const receive = install.applySync(undefined, [send, askTurn, wait, turnsCopy.copyInto()], {
+    result: { reference: true },
+  });
   install.release();
   return receive as IsolatedVm.Reference<SandboxReceive>;
 }
