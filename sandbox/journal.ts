@@ -13,6 +13,8 @@ interface SandboxJournalConfig {
   readonly seed: number;
   /** Clock readings of an earlier run of this cell, to be read again first (a replay). */
   readonly clock: readonly number[];
+  /** A deterministic cell's clock: every reading is this (nothing is recorded). */
+  readonly now?: number;
 }
 
 /** Readings made and not yet sent; sent at once past this many (a cell reading in a loop). */
@@ -35,7 +37,9 @@ function codecellInstallJournal(
     sendClock(pending.join(','));
     pending.length = 0;
   };
+  const fixed = config.now;
   const now = (): number => {
+    if (fixed !== undefined) return fixed;
     if (replayed < recorded.length) return recorded[replayed++] as number;
     const value = originalNow();
     if (pending.length === 0) arm();

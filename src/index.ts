@@ -7,6 +7,7 @@ export type {
   SessionRuntimeOptions,
   SuspendOptions,
 } from './session/session-runtime.js';
+export type { Deterministic } from './cell/delivery-order.js';
 export { memoryStore } from './store/memory-store.js';
 export { sqliteStore, type SqliteStoreOptions } from './store/sqlite-store.js';
 export {

@@ -5,6 +5,7 @@
 import { toJsonText } from '../json.js';
 import type { CellLimits } from '../limits.js';
 import type { CellEvent, JsonValue } from '../types.js';
+import { DeliveryOrder, type Deterministic } from './delivery-order.js';
 import type { CellJournal, JournalDelivery, JournalMark } from './journal.js';
 import { Replay, type ReplayVerdict } from './replay.js';
 
@@ -57,10 +58,15 @@ export class CellJournaling {
    * whoever gave it has it up to there (a host's client is sent only what comes after).
    */
   #given: JournalMark | undefined;
+  /** A deterministic cell's clock, and the order its deliveries enter in. */
+  readonly #now: number | undefined;
+  readonly #order: DeliveryOrder | undefined;
 
-  constructor(port: DurablePort, journal: CellJournal) {
+  constructor(port: DurablePort, journal: CellJournal, deterministic?: Deterministic) {
     this.#port = port;
     this.journal = journal;
+    this.#now = deterministic?.now;
+    if (deterministic !== undefined) this.#order = new DeliveryOrder((delivery) => this.#deliverNow(delivery));
   }
 
   /** True while a run replays recorded deliveries. */
@@ -86,11 +92,20 @@ export class CellJournaling {
   /** The sandbox's journal configuration for a run: its seed and the clock to read first ('' without). */
   sandboxJournal(): string {
     const { durable, seed, clock } = this.journal;
+    if (this.#now !== undefined) return JSON.stringify({ seed, clock, now: this.#now });
     return durable ? JSON.stringify({ seed, clock }) : '';
   }
 
-  /** An outcome or a timer: held while paused or while a replay delivers first, else recorded and entered. */
+  /**
+   * An outcome or a timer: held while paused or while a replay delivers first, else recorded and
+   * entered (a deterministic cell's in the order of its calls and timers).
+   */
   deliver(delivery: JournalDelivery): void {
+    if (this.#order !== undefined) return this.#order.offer(delivery);
+    this.#deliverNow(delivery);
+  }
+
+  #deliverNow(delivery: JournalDelivery): void {
     if (this.#port.paused()) {
       this.#held.push(delivery);
       return this.callChanged();
@@ -105,7 +120,7 @@ export class CellJournaling {
    * that is not replaying: recorded and entered at once).
    */
   settle(callId: string, ok: boolean, payload: string, errorKind: string): void {
-    if (this.#port.paused() || this.#replay?.active === true)
+    if (this.#order !== undefined || this.#port.paused() || this.#replay?.active === true)
       return this.deliver({ kind: 'settle', callId, ok, payload, errorKind });
     this.journal.recordSettle(callId, ok, payload, errorKind);
     this.#port.settle(callId, ok, payload, errorKind);
@@ -126,16 +141,22 @@ export class CellJournaling {
   }
 
   call(callId: string, index: number, inputJson: string): ReplayVerdict {
-    return this.#replay?.call(callId, index, inputJson) ?? 'live';
+    const verdict = this.#replay?.call(callId, index, inputJson) ?? 'live';
+    if (verdict === 'live') this.#order?.call(callId);
+    return verdict;
   }
 
   /** True when the replay holds the timer (the cell sets no host timer for it now). */
   timer(id: number, delayMs: number): boolean {
-    return this.#replay?.timer(id, delayMs) === true;
+    if (this.#replay?.timer(id, delayMs) === true) return true;
+    this.#order?.timer(id);
+    return false;
   }
 
   clearTimer(id: number): boolean {
-    return this.#replay?.clearTimer(id) === true;
+    if (this.#replay?.clearTimer(id) === true) return true;
+    this.#order?.cleared(id);
+    return false;
   }
 
   /**

@@ -63,7 +63,8 @@ export abstract class CellRun {
         paused: () => this.state.phase === 'interrupted',
         live: (timers) => this.#goLive(timers),
       },
-      options.journal ?? new CellJournal(options.limits.journalMaxBytes),
+      options.journal ?? new CellJournal(options.limits.journalMaxBytes, options.deterministic?.seed),
+      options.deterministic,
     );
     const durability = this.durability;
     this.#timers = new SandboxTimers((id) => durability.deliver({ kind: 'timer', id }));

@@ -1,6 +1,7 @@
 // What a session gives each of its cells, and what it hears back from them.
 import type { CellLimits } from '../limits.js';
 import type { CellEvent, CellId, CellStreamEvent, Logger, SessionRuntimeDelegate } from '../types.js';
+import type { Deterministic } from './delivery-order.js';
 import type { CellJournal } from './journal.js';
 import type { TraceSpan } from '../tracing.js';
 import type { CellTool, WriteAhead } from './tool-calls.js';
@@ -19,6 +20,8 @@ export interface CellOptions {
   span?: TraceSpan | undefined;
   /** A journal to go on from (a paused cell restored from a snapshot); else a new one. */
   journal?: CellJournal;
+  /** A cell run deterministically (SessionRuntimeOptions.deterministic). */
+  deterministic?: Deterministic | undefined;
   /** A session with a store: what the cell's calls wait for (SPEC §16). */
   writeAhead?: WriteAhead | undefined;
   /** Commits the cell's store() writes to the session. */

@@ -4,6 +4,7 @@
 // store, to its log. Also what a cell is configured with: its tools' input checks, and the
 // sandbox's data (tools, stored values, limits).
 import { Cell } from '../cell/cell.js';
+import type { Deterministic } from '../cell/delivery-order.js';
 import type { CellJournal } from '../cell/journal.js';
 import type { CellTool, WriteAhead } from '../cell/tool-calls.js';
 import type { CellRunIsolate } from '../isolate/cell-isolate.js';
@@ -38,6 +39,7 @@ export interface CellMakerParts {
   /** With a store: what the cells write ahead, and their pauses and ends (SessionRecords). */
   readonly durable: (WriteAhead & CellLog) | undefined;
   readonly deadlineMs: number;
+  readonly deterministic: Deterministic | undefined;
   readonly logger: Logger;
   readonly storedValues: StoredValues | undefined;
   readonly observer: ((event: SessionCellEvent) => void) | undefined;
@@ -102,7 +104,8 @@ export class CellMaker {
     journal?: CellJournal,
     span?: TraceSpan,
   ): Cell {
-    const { key, delegate, durable, deadlineMs, logger, storedValues, observer, streams, cells, gate } = this.#parts;
+    const { key, delegate, durable, deadlineMs, logger, storedValues, observer, streams, cells, gate, deterministic } =
+      this.#parts;
     const cell: Cell = new Cell(isolate, {
       id: cellId,
       sessionKey: key,
@@ -113,6 +116,7 @@ export class CellMaker {
       ...(journal === undefined ? {} : { journal }),
       delegate,
       writeAhead: durable,
+      deterministic,
       callbackAbortDeadlineMs: deadlineMs,
       logger,
       commitStore: (writes) => storedValues?.commit(writes, limits.maxStoredBytes),

@@ -1,6 +1,7 @@
 // What a SessionRuntime is given besides its delegate, and those options checked (at once, with
 // precise errors: ERR_INVALID_REQUEST) into what the session runs with.
 import { randomUUID } from 'node:crypto';
+import type { Deterministic } from '../cell/delivery-order.js';
 import type { CellTool } from '../cell/tool-calls.js';
 import { CodeCellError } from '../errors.js';
 import { defaultIsolatePool, IsolatePool } from '../isolate/pool.js';
@@ -67,6 +68,13 @@ export interface SessionRuntimeOptions {
   metadata?: JsonValue;
   /** With a store: how long the session's lease lasts unless renewed (ms; default 10 000). */
   leaseMs?: number;
+  /**
+   * Cells that run the same way every time, for a durable-execution engine that runs them again
+   * and keys its steps by their order (ADR 24): Math.random is seeded with `seed`, the clock reads
+   * `now` for the whole cell, and each tool result or timer enters the cell in the order its call
+   * or timer was made. Not with a store.
+   */
+  deterministic?: Deterministic;
 }
 
 /** What a SessionRuntime with a store keeps it there with. */
@@ -94,6 +102,7 @@ export interface RuntimeOptions {
   given: SessionSnapshot['options'];
   /** Where the session is kept, when it has a store. */
   stored: StoreOptions | undefined;
+  deterministic: Deterministic | undefined;
 }
 
 /** Checks a SessionRuntime's options at once: ERR_INVALID_REQUEST saying which is wrong. */
@@ -119,7 +128,24 @@ export function checkRuntimeOptions(options: unknown): RuntimeOptions {
     observer: checkCallback(checked.observer, 'observer'),
     given: snapshotOptions({ ...checked, key }),
     stored: checkStoreOptions(checked),
+    deterministic: checkDeterministic(checked.deterministic, checked.store !== undefined),
   };
+}
+
+/** options.deterministic, checked: a seed and a time, and no store beside it. */
+function checkDeterministic(value: unknown, stored: boolean): Deterministic | undefined {
+  if (value === undefined) return undefined;
+  const refuse = (why: string): never => {
+    throw new CodeCellError('ERR_INVALID_REQUEST', `options.deterministic${why}`);
+  };
+  if (typeof value !== 'object' || value === null) return refuse(' must be an object { seed, now }');
+  const { seed, now } = value as Record<string, unknown>;
+  if (typeof seed !== 'number' || !Number.isInteger(seed) || seed < 0 || seed >= 2 ** 32)
+    return refuse('.seed must be an unsigned 32-bit integer');
+  if (typeof now !== 'number' || !Number.isFinite(now))
+    return refuse('.now must be a finite number (ms since the epoch)');
+  if (stored) return refuse(' cannot go with options.store: the engine that runs the cell keeps it');
+  return { seed, now };
 }
 
 const STORE_METHODS = ['create', 'adopt', 'renew', 'append', 'rewrite', 'records', 'sessions', 'remove', 'close'];

@@ -218,6 +218,7 @@ export const SessionRuntime: SessionRuntimeConstructor = class SessionRuntime ex
       delegate: this.#delegate,
       durable: this.#durable,
       deadlineMs: this.#deadlineMs,
+      deterministic: checked.deterministic,
       logger,
       storedValues: this.#storedValues,
       observer: this.#observer,

@@ -1,0 +1,62 @@
+// A deterministic cell's deliveries (SessionRuntimeOptions.deterministic): each enters the cell in
+// the order its call or timer was issued, never in the order it happened to arrive. A cell's next
+// calls then come in the same order on every run, which is what an engine that keys steps by
+// their position needs (ADR 24).
+import type { JournalDelivery } from './journal.js';
+
+/** What the runtime's determinism is given: Math.random's seed and the time the clock reads. */
+export interface Deterministic {
+  /** Seeds Math.random (an unsigned 32-bit integer). */
+  readonly seed: number;
+  /** What Date.now() (and new Date(), Intl's "now") reads in the cell, for the whole cell (ms since the epoch). */
+  readonly now: number;
+}
+
+const keyOf = (delivery: JournalDelivery): string =>
+  delivery.kind === 'timer' ? `t${delivery.id}` : `c${delivery.callId}`;
+
+export class DeliveryOrder {
+  /** Calls (`c<id>`) and timers (`t<id>`) issued and not yet delivered, oldest first. */
+  readonly #issued: string[] = [];
+  /** Deliveries that arrived before those issued ahead of them. */
+  readonly #ready = new Map<string, JournalDelivery>();
+  readonly #deliver: (delivery: JournalDelivery) => void;
+
+  constructor(deliver: (delivery: JournalDelivery) => void) {
+    this.#deliver = deliver;
+  }
+
+  /** The cell made a call. */
+  call(callId: string): void {
+    this.#issued.push(`c${callId}`);
+  }
+
+  /** The cell set a timer. */
+  timer(id: number): void {
+    this.#issued.push(`t${id}`);
+  }
+
+  /** The cell cleared a timer: it never fires, and waits for nothing. */
+  cleared(id: number): void {
+    const at = this.#issued.indexOf(`t${id}`);
+    if (at < 0) return;
+    this.#issued.splice(at, 1);
+    this.#flush();
+  }
+
+  /** A delivery arrived: it enters now if everything issued before it has, else it waits its turn. */
+  offer(delivery: JournalDelivery): void {
+    const key = keyOf(delivery);
+    if (!this.#issued.includes(key)) return this.#deliver(delivery); // nothing it could wait for
+    this.#ready.set(key, delivery);
+    this.#flush();
+  }
+
+  #flush(): void {
+    for (let next = this.#ready.get(this.#issued[0] ?? ''); next !== undefined;) {
+      this.#ready.delete(this.#issued.shift() as string);
+      this.#deliver(next);
+      next = this.#ready.get(this.#issued[0] ?? '');
+    }
+  }
+}
