@@ -17,6 +17,7 @@ export const ENTRY_POINTS = {
   'codecell-ai-sdk': 'dist/adapters/ai-sdk.d.ts',
   'codecell-openai-agents': 'dist/adapters/openai-agents.d.ts',
   'codecell-tanstack': 'dist/adapters/tanstack.d.ts',
+  'codecell-dbos': 'dist/adapters/dbos.d.ts',
 };
 
 /** API Extractor's configuration for one entry point: the report only, under api/. */

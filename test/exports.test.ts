@@ -66,6 +66,7 @@ test('the adapters export their entry points', async () => {
     'codecellIsolateDriver',
     'tanstackToolSource',
   ]);
+  assert.deepEqual(Object.keys(await import('codecell/dbos')).sort(), ['registerCellWorkflow']);
 });
 
 test('codecell/testing exports exactly these values', async () => {

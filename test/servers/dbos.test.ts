@@ -1,0 +1,157 @@
+// codecell/dbos against the real DBOS (its SDK, on a PostgreSQL server this file starts): a worker
+// killed with -9 in the middle of a cell, and the next worker's DBOS runs the cell's workflow
+// again. The effects file is the ground truth: each tool appends a line when it is called.
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, test, type TestContext } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { waitFor } from '../helpers.js';
+import { startPostgres } from '../postgres-server.js';
+
+const WORKER = fileURLToPath(new URL('../fixtures/dbos-worker.js', import.meta.url));
+const server = await startPostgres();
+const skip = 'skip' in server ? server.skip : false;
+if ('stop' in server) after(() => server.stop());
+
+let databases = 0;
+/** A DBOS system database of its own for one test, and an empty effects file. */
+function place(t: TestContext): { url: string; effects: string } {
+  if ('skip' in server) throw new Error(server.skip);
+  const url = server.createDatabase(`dbos${++databases}`);
+  const dir = mkdtempSync(join(tmpdir(), 'codecell-dbos-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const effects = join(dir, 'effects.jsonl');
+  writeFileSync(effects, '');
+  return { url, effects };
+}
+
+interface Worker {
+  /** What it printed so far. */
+  out(): string;
+  /** Resolves with its exit code. */
+  exited: Promise<number | null>;
+  kill(): Promise<void>;
+}
+
+function worker(t: TestContext, ...args: string[]): Worker {
+  const child = spawn(process.execPath, ['--no-node-snapshot', WORKER, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
+  child.stderr.on('data', (chunk: Buffer) => (out += chunk.toString()));
+  const exited = once(child, 'exit').then(([code]) => code as number | null);
+  t.after(() => void child.kill('SIGKILL'));
+  return {
+    out: () => out,
+    exited,
+    kill: async () => {
+      child.kill('SIGKILL');
+      await exited;
+    },
+  };
+}
+
+interface Effect {
+  tool: string;
+  key: string;
+  input: Record<string, unknown>;
+  mode: string;
+}
+
+const effectsOf = (file: string): Effect[] =>
+  readFileSync(file, 'utf8')
+    .split('\n')
+    .filter((line) => line !== '')
+    .map((line) => JSON.parse(line) as Effect);
+
+/** The result line a worker printed (the cell workflow's result). */
+function resultOf(out: string): { kind: string; items: { text: string }[]; inDoubt: unknown[]; error?: string } {
+  const line = out.split('\n').find((row) => row.startsWith('result '));
+  assert.ok(line !== undefined, `no result in:\n${out}`);
+  return JSON.parse(line.slice('result '.length)) as ReturnType<typeof resultOf>;
+}
+
+/** Starts the cell in a worker, kills it with -9 once `tool` is under way, and lets a new worker finish it. */
+async function killedMidCell(
+  t: TestContext,
+  source: string,
+  tool: string,
+): Promise<{ out: string; effects: Effect[] }> {
+  const { url, effects } = place(t);
+  const first = worker(t, url, effects, 'start', 'cell-1', source);
+  const told = (): boolean => first.out().includes(`under way ${tool}`) || first.out().includes('result ');
+  await waitFor(told, 60_000).catch(() => assert.fail(`the first worker never got to ${tool}:\n${first.out()}`));
+  assert.ok(first.out().includes(`under way ${tool}`), first.out());
+  await first.kill();
+  const second = worker(t, url, effects, 'await', 'cell-1');
+  assert.equal(await second.exited, 0, second.out());
+  return { out: second.out(), effects: effectsOf(effects) };
+}
+
+describe('codecell/dbos: a worker killed with -9 mid-cell', { skip, timeout: 120_000 }, () => {
+  test('an answered call is not made again, the one under way is in doubt, and the cell ends as it would have', async (t) => {
+    const source = `const r = Math.random();
+const charged = await tools.charge({ n: 1, r, t: Date.now() });
+text('charged ' + charged.id + ' ' + r);
+const found = await Promise.all([tools.lookup({ q: 'x' }), tools.lookup({ q: 'y' })]);
+text(found.join(', '));
+try { await tools.slow({}); text('slow answered'); } catch (error) { text(error.message); }
+text('at ' + Date.now());`;
+    const { out, effects } = await killedMidCell(t, source, 'slow');
+    const result = resultOf(out);
+    const made = effects.map((effect) => `${effect.tool} ${effect.mode}`);
+    // Each call took effect once: in the first worker; the second read them back.
+    assert.deepEqual(made, ['charge start', 'lookup start', 'lookup start', 'slow start']);
+    assert.equal(result.kind, 'completed', out);
+    const r = String(effects[0]?.input.r);
+    assert.deepEqual(
+      result.items.map((item) => item.text),
+      [
+        `charged 1 ${r}`, // the same random number: the run again is the same run
+        'found x, found y',
+        'tools.slow is in doubt: it was under way when a worker stopped, and it may or may not have taken effect',
+        `at ${String(effects[0]?.input.t)}`, // and the same clock, read in the first worker
+      ],
+    );
+    assert.deepEqual(result.inDoubt, [{ callId: 'tool-4', tool: 'tools.slow' }]);
+  });
+
+  test('an idempotent call under way is made again, with the same idempotency key', async (t) => {
+    const { out, effects } = await killedMidCell(t, `text('hang ' + await tools.hang({ at: 1 }));`, 'hang');
+    assert.deepEqual(
+      effects.map((effect) => `${effect.tool} ${effect.mode}`),
+      ['hang start', 'hang await'],
+    );
+    assert.equal(effects[0]?.key, effects[1]?.key);
+    assert.match(effects[0]?.key ?? '', /^dbos:cell-1:1:tool-1$/);
+    const result = resultOf(out);
+    assert.deepEqual(result.items, [{ type: 'text', text: 'hang answered' }]);
+    assert.deepEqual(result.inDoubt, []);
+  });
+
+  test("DBOS's own retries: a failed call of an idempotent tool is tried again by its step", async (t) => {
+    const { url, effects } = place(t);
+    const only = worker(t, url, effects, 'start', 'cell-2', `text(await tools.flaky({}));`);
+    assert.equal(await only.exited, 0, only.out());
+    assert.deepEqual(resultOf(only.out()).items, [{ type: 'text', text: 'ok after 3' }]);
+    assert.equal(effectsOf(effects).length, 3);
+  });
+});
+
+test('examples/dbos.mjs runs as printed in docs/dbos.md', { skip, timeout: 120_000 }, () => {
+  if ('skip' in server) return;
+  const example = readFileSync(new URL('../../../examples/dbos.mjs', import.meta.url), 'utf8');
+  const page = readFileSync(new URL('../../../docs/dbos.md', import.meta.url), 'utf8');
+  assert.ok(page.includes(example), 'docs/dbos.md shows examples/dbos.mjs as it is');
+  const { status, stdout, stderr } = spawnSync(process.execPath, ['--no-node-snapshot', 'examples/dbos.mjs'], {
+    cwd: new URL('../../..', import.meta.url),
+    env: { ...process.env, DBOS_SYSTEM_DATABASE_URL: server.createDatabase('example') },
+    encoding: 'utf8',
+    timeout: 60_000,
+  });
+  assert.equal(status, 0, stderr);
+  assert.equal(stdout, '42 done\n');
+});
