@@ -6,7 +6,9 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { randomInt } from 'node:crypto';
 import {
+  CellInterrupt,
   SessionRuntime,
+  type CellAnswer,
   type CellEvent,
   type CellLimits,
   type JsonValue,
@@ -16,6 +18,7 @@ import {
   type SessionRuntimeDelegate,
   type ToolDefinition,
 } from '../src/index.js';
+import { isCellInterrupt } from '../src/internal.js';
 import { peerDependency } from './peer.js';
 
 const { DBOS } = await peerDependency(() => import('@dbos-inc/dbos-sdk'), 'codecell/dbos', '@dbos-inc/dbos-sdk');
@@ -30,7 +33,11 @@ export interface DbosCellOptions {
    * in doubt: never made again, it fails in the cell saying so, and the result lists it.
    */
   tools: ToolDefinition[];
-  /** Makes each nested call, as a SessionRuntime's delegate; `notify` may be told again after a crash. */
+  /**
+   * Makes each nested call, as a SessionRuntime's delegate; `notify` may be told again after a
+   * crash. A call it rejects with a CellInterrupt (`approvalInterrupt(call)`) pauses the cell
+   * until `answerCell` answers it, across worker restarts.
+   */
   delegate: Pick<SessionRuntimeDelegate, 'invokeTool'> & Partial<Pick<SessionRuntimeDelegate, 'notify'>>;
   /** The cells' limits (over codecell's defaults). */
   limits?: Partial<CellLimits>;
@@ -63,7 +70,22 @@ export interface DbosCellResult {
 interface CallStep {
   callId: string;
   input: string;
-  outcome: { result?: JsonValue } | { error: string } | { inDoubt: true };
+  outcome: { result?: JsonValue } | { error: string } | { inDoubt: true } | { interrupt: JsonValue };
+}
+
+/** The topic a paused call's answer is sent on (DBOS.send / DBOS.recv). */
+const answerTopic = (callId: string): string => `codecell.answer ${callId}`;
+
+/** How long one DBOS.recv waits for an answer before it waits again (seconds). */
+const ANSWER_WAIT_S = 3_600;
+
+/**
+ * Answers the call a cell workflow is paused at (a delegate's CellInterrupt: an approval): the
+ * workflow takes it with `DBOS.recv`, whichever worker runs it, then or after a restart, and the
+ * cell goes on as `resumeCell(cellId, answer)` would take it. From any process with DBOS launched.
+ */
+export async function answerCell(workflowID: string, callId: string, answer: CellAnswer): Promise<void> {
+  await DBOS.send(workflowID, answer, answerTopic(callId));
 }
 
 /** How long one observation of the running cell waits (the cell's own limits end it). */
@@ -107,6 +129,8 @@ export function registerCellWorkflow(options: DbosCellOptions): (source: string)
               outcome: { result: (await delegate.invokeTool(call, signal)) ?? null },
             };
           } catch (error) {
+            if (isCellInterrupt(error))
+              return { callId: call.callId, input, outcome: { interrupt: error.payload ?? null } };
             if (retried) throw error; // DBOS tries it again, as its policy says
             return { callId: call.callId, input, outcome: { error: messageOf(error) } };
           }
@@ -125,6 +149,7 @@ export function registerCellWorkflow(options: DbosCellOptions): (source: string)
           );
         }
         if ('error' in outcome) throw new Error(outcome.error);
+        if ('interrupt' in outcome) throw new CellInterrupt(outcome.interrupt); // the cell pauses again
         return outcome.result;
       });
     };
@@ -145,8 +170,12 @@ export function registerCellWorkflow(options: DbosCellOptions): (source: string)
       const { initialEvent } = await session.execute({ source }, { kind: 'yieldAfter', ms: OBSERVE_MS });
       let event = await initialEvent;
       const items = [...event.items];
-      while (event.kind === 'yielded' || event.kind === 'pending') {
-        event = await session.observe(event.cellId, { kind: 'yieldAfter', ms: OBSERVE_MS });
+      while (event.kind === 'yielded' || event.kind === 'pending' || event.kind === 'interrupted') {
+        const observe = { kind: 'yieldAfter', ms: OBSERVE_MS } as const;
+        if (event.kind === 'interrupted') {
+          const answer = await answerOf(event.callId);
+          event = await session.resumeCell(event.cellId, answer, observe);
+        } else event = await session.observe(event.cellId, observe);
         items.push(...event.items);
       }
       if (diverged !== undefined)
@@ -157,6 +186,14 @@ export function registerCellWorkflow(options: DbosCellOptions): (source: string)
     }
   };
   return DBOS.registerWorkflow(run, { name: options.name ?? 'codecell.cell' });
+}
+
+/** The answer sent for a paused call (answerCell): a step of the workflow, read back on a run again. */
+async function answerOf(callId: string): Promise<CellAnswer> {
+  for (;;) {
+    const answer = await DBOS.recv<CellAnswer>(answerTopic(callId), ANSWER_WAIT_S);
+    if (answer !== null) return answer;
+  }
 }
 
 function resultOf(event: CellEvent, items: OutputItem[], inDoubt: DbosCellResult['inDoubt']): DbosCellResult {
@@ -170,8 +207,7 @@ function resultOf(event: CellEvent, items: OutputItem[], inDoubt: DbosCellResult
     };
   }
   if (event.kind === 'terminated') return { kind: 'terminated', items, ...optional({ reason: event.reason }), inDoubt };
-  // A delegate's CellInterrupt pauses a cell: approvals on DBOS are not built yet (ADR 24).
-  return { kind: 'terminated', items, reason: `the cell was ${event.kind}, which a DBOS cell cannot be yet`, inDoubt };
+  return { kind: 'terminated', items, reason: `the cell ended ${event.kind}`, inDoubt }; // not reached
 }
 
 const toolName = (tool: { name: string; namespace?: string | undefined }): string =>

@@ -66,7 +66,7 @@ test('the adapters export their entry points', async () => {
     'codecellIsolateDriver',
     'tanstackToolSource',
   ]);
-  assert.deepEqual(Object.keys(await import('codecell/dbos')).sort(), ['registerCellWorkflow']);
+  assert.deepEqual(Object.keys(await import('codecell/dbos')).sort(), ['answerCell', 'registerCellWorkflow']);
 });
 
 test('codecell/testing exports exactly these values', async () => {

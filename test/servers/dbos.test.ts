@@ -59,6 +59,7 @@ interface Effect {
   key: string;
   input: Record<string, unknown>;
   mode: string;
+  approved: boolean;
 }
 
 const effectsOf = (file: string): Effect[] =>
@@ -130,6 +131,23 @@ text('at ' + Date.now());`;
     const result = resultOf(out);
     assert.deepEqual(result.items, [{ type: 'text', text: 'hang answered' }]);
     assert.deepEqual(result.inDoubt, []);
+  });
+
+  test('an approval waits across a worker restart: the cell pauses again, takes the answer, and goes on', async (t) => {
+    const { url, effects } = place(t);
+    const first = worker(t, url, effects, 'start', 'cell-3', `text(await tools.deploy({ env: 'prod' }));`);
+    const paused = (): boolean => first.out().includes('step codecell.call tools.deploy');
+    await waitFor(paused, 60_000).catch(() => assert.fail(`the cell never paused:\n${first.out()}`));
+    await first.kill();
+    // The next worker's DBOS runs the workflow again: it waits for the answer, which this worker sends.
+    const second = worker(t, url, effects, 'approve', 'cell-3', 'tool-1');
+    assert.equal(await second.exited, 0, second.out());
+    const result = resultOf(second.out());
+    assert.deepEqual(result.items, [{ type: 'text', text: 'deployed to prod' }]);
+    assert.deepEqual(
+      effectsOf(effects).map((effect) => `${effect.tool} ${effect.mode} approved ${String(effect.approved)}`),
+      ['deploy start approved false', 'deploy approve approved true'],
+    );
   });
 
   test("DBOS's own retries: a failed call of an idempotent tool is tried again by its step", async (t) => {
