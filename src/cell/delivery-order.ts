@@ -18,6 +18,8 @@ const keyOf = (delivery: JournalDelivery): string =>
 export class DeliveryOrder {
   /** Calls (`c<id>`) and timers (`t<id>`) issued and not yet delivered, oldest first. */
   readonly #issued: string[] = [];
+  /** The same keys, to look one up without a scan (a cell may have 10 000 calls in flight). */
+  readonly #waiting = new Set<string>();
   /** Deliveries that arrived before those issued ahead of them. */
   readonly #ready = new Map<string, JournalDelivery>();
   readonly #deliver: (delivery: JournalDelivery) => void;
@@ -28,33 +30,40 @@ export class DeliveryOrder {
 
   /** The cell made a call. */
   call(callId: string): void {
-    this.#issued.push(`c${callId}`);
+    this.#issue(`c${callId}`);
   }
 
   /** The cell set a timer. */
   timer(id: number): void {
-    this.#issued.push(`t${id}`);
+    this.#issue(`t${id}`);
+  }
+
+  #issue(key: string): void {
+    this.#issued.push(key);
+    this.#waiting.add(key);
   }
 
   /** The cell cleared a timer: it never fires, and waits for nothing. */
   cleared(id: number): void {
-    const at = this.#issued.indexOf(`t${id}`);
-    if (at < 0) return;
-    this.#issued.splice(at, 1);
+    const key = `t${id}`;
+    if (!this.#waiting.delete(key)) return;
+    this.#issued.splice(this.#issued.indexOf(key), 1);
     this.#flush();
   }
 
   /** A delivery arrived: it enters now if everything issued before it has, else it waits its turn. */
   offer(delivery: JournalDelivery): void {
     const key = keyOf(delivery);
-    if (!this.#issued.includes(key)) return this.#deliver(delivery); // nothing it could wait for
+    if (!this.#waiting.has(key)) return this.#deliver(delivery); // nothing it could wait for
     this.#ready.set(key, delivery);
     this.#flush();
   }
 
   #flush(): void {
     for (let next = this.#ready.get(this.#issued[0] ?? ''); next !== undefined;) {
-      this.#ready.delete(this.#issued.shift() as string);
+      const key = this.#issued.shift() as string;
+      this.#ready.delete(key);
+      this.#waiting.delete(key);
       this.#deliver(next);
       next = this.#ready.get(this.#issued[0] ?? '');
     }
