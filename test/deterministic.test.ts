@@ -4,8 +4,9 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { connectInProcess } from '../host/in-process.js';
 import { memoryStore, type SessionRuntimeOptions } from '../src/index.js';
-import { newRuntime, RecordingDelegate, texts } from './helpers.js';
+import { capturingLogger, newRuntime, RecordingDelegate, texts } from './helpers.js';
 
 const NOW = Date.UTC(2026, 10, 28, 12, 0, 0);
 
@@ -101,4 +102,21 @@ test('options.deterministic is checked: a seed, a time, and no store', { timeout
     'options.deterministic cannot go with options.store: the engine that runs the cell keeps it',
   );
   assert.equal(refused({ seed: 1, now: NOW }), 'accepted');
+});
+
+test('a suspended deterministic session resumes deterministic', { timeout: 30_000 }, async (t) => {
+  const source = "text([Math.random(), Date.now()].join(' '))";
+  const first = newRuntime(t, new RecordingDelegate(), { deterministic: { seed: 7, now: NOW } });
+  const expected = texts(await (await first.execute({ source })).initialEvent);
+  const snapshot = await newRuntime(t, new RecordingDelegate(), { deterministic: { seed: 7, now: NOW } }).suspend();
+  assert.deepEqual(snapshot.options.deterministic, { seed: 7, now: NOW });
+  const resumed = newRuntime(t, new RecordingDelegate(), {}, JSON.parse(JSON.stringify(snapshot)) as typeof snapshot);
+  assert.deepEqual(texts(await (await resumed.execute({ source })).initialEvent), expected);
+  // codecell-host runs no deterministic cells: its client says so rather than drop the option.
+  const linked = await connectInProcess({ logger: capturingLogger() });
+  t.after(() => linked.close());
+  await assert.rejects(linked.client.resumeSession(snapshot, new RecordingDelegate()), {
+    code: 'ERR_INVALID_REQUEST',
+    message: 'a deterministic session resumes in process (SessionRuntime.resume)',
+  });
 });

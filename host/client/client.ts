@@ -300,6 +300,11 @@ export class HostClient {
     const { snapshot: checked } = checkSnapshot(snapshot);
     if (options === null || typeof options !== 'object')
       throw new CodeCellError('ERR_INVALID_REQUEST', 'options must be an object');
+    if (checked.options.deterministic !== undefined)
+      throw new CodeCellError(
+        'ERR_INVALID_REQUEST',
+        'a deterministic session resumes in process (SessionRuntime.resume)',
+      );
     const { storedValues, nextCellId, pausedCells } = checked;
     const restore = { storedValues, nextCellId, ...(pausedCells === undefined ? {} : { pausedCells }) };
     return this.createSession(delegate, {

@@ -2,6 +2,7 @@
 // in it, a cell sent to run again elsewhere (from a client's ledger, or a store's log), and what a
 // host's client learns of a cell first. Types only: session/snapshot.ts checks what comes in.
 import type { CellLimits } from '../limits.js';
+import type { Deterministic } from './delivery-order.js';
 import type { JournalDelivery, JournalSnapshot } from './journal.js';
 import type { CellEvent, CellId, JsonValue, ToolDefinition } from '../types.js';
 
@@ -16,6 +17,8 @@ export interface SessionSnapshot {
     callbackAbortDeadlineMs?: number;
     /** The session's key (its calls' idempotency keys begin with it). */
     key?: string;
+    /** Its cells run deterministically (SessionRuntimeOptions.deterministic). */
+    deterministic?: Deterministic;
   };
   /** The stored values as of the last commit: each key's value as JSON text. */
   storedValues: Record<string, string>;

@@ -11,7 +11,7 @@ export const SNAPSHOT_VERSION = 1;
 export type { PausedCellSnapshot, ReplayableCell, ReplayStart, SessionSnapshot } from '../cell/snapshots.js';
 import type { SessionSnapshot } from '../cell/snapshots.js';
 
-const OPTION_KEYS = new Set(['tools', 'limits', 'storedValues', 'callbackAbortDeadlineMs', 'key']);
+const OPTION_KEYS = new Set(['tools', 'limits', 'storedValues', 'callbackAbortDeadlineMs', 'key', 'deterministic']);
 
 const bad = (why: string): never => {
   throw invalidRequest(`cannot resume the session: ${why}`);
