@@ -96,8 +96,9 @@ const OBSERVE_MS = 60_000;
  * `DBOS.startWorkflow(runCell, { workflowID })(source)`, or call it from a workflow of yours.
  * Each nested call takes two steps, both when the cell makes it: `codecell.started <tool>`, then
  * `codecell.call <tool>`, which makes the call once the first is recorded. A run that reads the
- * first back without the second was stopped while the call was under way: the in-doubt rule
- * above decides. The cell's stored values are off: one cell is one workflow.
+ * first back without the second was stopped while the call was under way: it is in doubt. An
+ * idempotent tool's call takes the second step only (made again whenever it has no outcome). The
+ * cell's stored values are off: one cell is one workflow.
  */
 export function registerCellWorkflow(options: DbosCellOptions): (source: string) => Promise<DbosCellResult> {
   const { tools, delegate, limits, logger, retries } = options;
@@ -113,15 +114,16 @@ export function registerCellWorkflow(options: DbosCellOptions): (source: string)
     const steps = (call: NestedToolCall, signal: AbortSignal): Promise<JsonValue | undefined> => {
       const tool = toolName(call.tool);
       const input = JSON.stringify(call.input ?? null);
-      let startedNow = false;
-      const started = DBOS.runStep(async () => ((startedNow = true), call.callId), {
-        name: `codecell.started ${tool}`,
-      });
+      // An idempotent tool's call is made again whenever it has no outcome: it needs no `started`.
+      let startedNow = idempotent.has(tool);
+      const started = startedNow
+        ? undefined
+        : DBOS.runStep(async () => ((startedNow = true), call.callId), { name: `codecell.started ${tool}` });
       const retried = idempotent.has(tool) && retries !== undefined;
       const made = DBOS.runStep(
         async (): Promise<CallStep> => {
           await started;
-          if (!startedNow && !idempotent.has(tool)) return { callId: call.callId, input, outcome: { inDoubt: true } };
+          if (!startedNow) return { callId: call.callId, input, outcome: { inDoubt: true } };
           try {
             return {
               callId: call.callId,
