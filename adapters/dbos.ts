@@ -18,7 +18,7 @@ import {
   type SessionRuntimeDelegate,
   type ToolDefinition,
 } from '../src/index.js';
-import { isCellInterrupt } from '../src/internal.js';
+import { isCellInterrupt, messageOf } from '../src/internal.js';
 import { peerDependency } from './peer.js';
 
 const { DBOS } = await peerDependency(() => import('@dbos-inc/dbos-sdk'), 'codecell/dbos', '@dbos-inc/dbos-sdk');
@@ -110,7 +110,7 @@ export function registerCellWorkflow(options: DbosCellOptions): (source: string)
     // The session calls its delegate outside the workflow's async context: each call enters it.
     const inWorkflow = AsyncLocalStorage.snapshot();
     const inDoubt: DbosCellResult['inDoubt'] = [];
-    let diverged: string | undefined;
+    let diverged: Error | undefined;
     const steps = (call: NestedToolCall, signal: AbortSignal): Promise<JsonValue | undefined> => {
       const tool = toolName(call.tool);
       const input = JSON.stringify(call.input ?? null);
@@ -141,8 +141,11 @@ export function registerCellWorkflow(options: DbosCellOptions): (source: string)
       );
       return made.then(({ callId, input: recorded, outcome }) => {
         if (callId !== call.callId || recorded !== input) {
-          diverged ??= `${tool} (${call.callId}) was made with ${input}; the recorded run made ${callId} with ${recorded}`;
-          throw new Error(`codecell/dbos: this run of the cell is not the recorded one: ${diverged}`);
+          diverged ??= new Error(
+            `codecell/dbos: this run of the cell is not the recorded one: ${tool} (${call.callId}) was made ` +
+              `with ${input}; the recorded run made ${callId} with ${recorded}`,
+          );
+          throw diverged;
         }
         if ('inDoubt' in outcome) {
           inDoubt.push({ callId, tool });
@@ -165,7 +168,8 @@ export function registerCellWorkflow(options: DbosCellOptions): (source: string)
         deterministic,
         storedValues: 'disabled',
         key: `dbos:${DBOS.workflowID ?? 'none'}`,
-        ...optional({ limits, logger }),
+        ...(limits === undefined ? {} : { limits }),
+        ...(logger === undefined ? {} : { logger }),
       },
     );
     try {
@@ -180,8 +184,7 @@ export function registerCellWorkflow(options: DbosCellOptions): (source: string)
         } else event = await session.observe(event.cellId, observe);
         items.push(...event.items);
       }
-      if (diverged !== undefined)
-        throw new Error(`codecell/dbos: this run of the cell is not the recorded one: ${diverged}`);
+      if (diverged !== undefined) throw diverged;
       return resultOf(event, items, inDoubt);
     } finally {
       await session.shutdown();
@@ -208,16 +211,10 @@ function resultOf(event: CellEvent, items: OutputItem[], inDoubt: DbosCellResult
       inDoubt,
     };
   }
-  if (event.kind === 'terminated') return { kind: 'terminated', items, ...optional({ reason: event.reason }), inDoubt };
+  if (event.kind === 'terminated')
+    return { kind: 'terminated', items, ...(event.reason === undefined ? {} : { reason: event.reason }), inDoubt };
   return { kind: 'terminated', items, reason: `the cell ended ${event.kind}`, inDoubt }; // not reached
 }
 
 const toolName = (tool: { name: string; namespace?: string | undefined }): string =>
   `tools.${tool.namespace === undefined ? '' : `${tool.namespace}.`}${tool.name}`;
-
-const messageOf = (error: unknown): string => (error instanceof Error ? error.message : String(error));
-
-/** The entries whose value is defined (exactOptionalPropertyTypes). */
-function optional<T extends Record<string, unknown>>(values: T): Partial<T> {
-  return Object.fromEntries(Object.entries(values).filter(([, value]) => value !== undefined)) as Partial<T>;
-}
