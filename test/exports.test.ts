@@ -34,6 +34,7 @@ test('codecell exports exactly these values', async () => {
     'renderCodeModeResult',
     'renderToolDeclarations',
     'requireApproval',
+    'runDurableCell',
     'sqliteStore',
     'toolIdentifier',
     'toolSource',
@@ -67,6 +68,7 @@ test('the adapters export their entry points', async () => {
     'tanstackToolSource',
   ]);
   assert.deepEqual(Object.keys(await import('codecell/dbos')).sort(), ['answerCell', 'registerCellWorkflow']);
+  assert.deepEqual(Object.keys(await import('codecell/restate')).sort(), ['answerCell', 'cellWorkflow']);
 });
 
 test('codecell/testing exports exactly these values', async () => {
