@@ -18,6 +18,7 @@ export const ENTRY_POINTS = {
   'codecell-openai-agents': 'dist/adapters/openai-agents.d.ts',
   'codecell-tanstack': 'dist/adapters/tanstack.d.ts',
   'codecell-dbos': 'dist/adapters/dbos.d.ts',
+  'codecell-restate': 'dist/adapters/restate.d.ts',
 };
 
 /** API Extractor's configuration for one entry point: the report only, under api/. */

@@ -177,13 +177,14 @@ test('codecell mcp and the adapters without their optional peers say what to ins
     cpSync(join(root, part), join(install, part), { recursive: true });
   mkdirSync(join(install, 'node_modules'));
   for (const name of readdirSync(join(root, 'node_modules'))) {
-    if (!['@modelcontextprotocol', 'ai', '@openai', '@dbos-inc', '.bin'].includes(name))
+    if (!['@modelcontextprotocol', 'ai', '@openai', '@dbos-inc', '@restatedev', '.bin'].includes(name))
       symlinkSync(join(root, 'node_modules', name), join(install, 'node_modules', name));
   }
   for (const [entry, peer] of [
     ['ai-sdk', 'ai'],
     ['openai-agents', '@openai/agents'],
     ['dbos', '@dbos-inc/dbos-sdk'],
+    ['restate', '@restatedev/restate-sdk'],
   ]) {
     const imported = spawnSync(process.execPath, ['--input-type=module', '-e', `await import('codecell/${entry}')`], {
       cwd: install,
