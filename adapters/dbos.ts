@@ -51,7 +51,7 @@ export function registerCellWorkflow(options: DbosCellOptions): (source: string)
     const inWorkflow = AsyncLocalStorage.snapshot();
     const steps: DurableSteps = {
       runId: `dbos:${DBOS.workflowID ?? 'none'}`,
-      step: (name, step, retries) =>
+      step: (name, step, { retries } = {}) =>
         inWorkflow(() =>
           DBOS.runStep(step, { name, ...(retries === undefined ? {} : { retriesAllowed: true, ...retries }) }),
         ),

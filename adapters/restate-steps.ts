@@ -3,16 +3,19 @@
 // promises abort the attempt), and a `ctx.run` closure runs only while its promise is awaited.
 // So one pump awaits every open step through `RestatePromise.race`, and hands each outcome to a
 // native promise, which the cell's steps await freely. A step taken while the pump waits in a
-// race joins the next race, and the race wakes for it: each step is followed by a wake-up step
-// (`codecell.next`, its position taken with it, so positions stay deterministic), which ends when
-// the next step is taken or an answer is waited for.
+// race joins the next race, and the race wakes for it: each step that may run long (a call) is
+// followed by a wake-up step (`codecell.next`, its position taken with it, so positions stay
+// deterministic), which ends when the next step is taken or an answer is waited for; a quick
+// step's race ends by itself.
 import type { RestatePromise, WorkflowContext } from '@restatedev/restate-sdk';
-import type { CellAnswer, DurableSteps, JsonValue, StepRetries } from '../src/index.js';
+import type { CellAnswer, DurableSteps, JsonValue, StepOptions } from '../src/index.js';
 
 /** One open position: the engine's promise, and the native promise the cell awaits. */
 interface Open {
   promise: RestatePromise<unknown>;
   settle(outcome: { value: unknown } | { error: unknown }): void;
+  /** A wake-up step: raced only beside another open position (alone, nothing runs long). */
+  wake?: true;
 }
 
 /** The durable promise a paused call's answer resolves. */
@@ -35,7 +38,7 @@ export class RestateSteps implements DurableSteps {
     this.ended = ctx.request().attemptCompletedSignal;
   }
 
-  step<T extends JsonValue>(name: string, run: () => Promise<T>, retries?: StepRetries): Promise<T> {
+  step<T extends JsonValue>(name: string, run: () => Promise<T>, { retries, quick }: StepOptions = {}): Promise<T> {
     const options =
       retries === undefined
         ? {}
@@ -44,8 +47,9 @@ export class RestateSteps implements DurableSteps {
             initialRetryInterval: (retries.intervalSeconds ?? 1) * 1_000,
             retryIntervalFactor: retries.backoffRate ?? 2,
           };
+    this.endWake(); // the race wakes for this step
     const taken = this.take<T>(this.ctx.run(name, run, options));
-    this.nextWake();
+    if (quick !== true) this.nextWake(); // it may run long: the next step wakes the race
     return taken;
   }
 
@@ -60,22 +64,24 @@ export class RestateSteps implements DurableSteps {
     await this.pumping;
   }
 
-  private take<T>(promise: RestatePromise<T>): Promise<T> {
+  private take<T>(promise: RestatePromise<T>, wake?: true): Promise<T> {
     return new Promise<T>((resolve, reject) => {
       const settle = (outcome: { value: unknown } | { error: unknown }): void =>
         'value' in outcome ? resolve(outcome.value as T) : reject(outcome.error);
-      this.open.add({ promise, settle });
-      this.pumping ??= this.pump();
+      this.open.add({ promise, settle, ...(wake === undefined ? {} : { wake }) });
+      if (wake === undefined) this.pumping ??= this.pump();
     });
   }
 
-  /** Ends the open wake-up step and takes the next one, at the position after the step just taken. */
+  /** Takes a wake-up step, at the position after the step just taken. */
   private nextWake(): void {
-    this.endWake();
     let end!: () => void;
     const ended = new Promise<null>((resolve) => (end = () => resolve(null)));
     this.wake = end;
-    void this.take(this.ctx.run('codecell.next', () => ended));
+    void this.take(
+      this.ctx.run('codecell.next', () => ended),
+      true,
+    );
   }
 
   private endWake(): void {
@@ -87,7 +93,10 @@ export class RestateSteps implements DurableSteps {
   private async pump(): Promise<void> {
     await Promise.resolve(); // pumping is set before the first check
     for (;;) {
-      if (this.open.size === 0 || this.ended.aborted) {
+      if (![...this.open].some((entry) => entry.wake === undefined) || this.ended.aborted) {
+        // Only wake-up steps are open: nothing runs long, so none is awaited (a position left
+        // without its outcome, on every run alike), and the next step starts the pump again.
+        this.open.clear();
         this.pumping = undefined;
         return;
       }

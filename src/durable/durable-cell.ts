@@ -21,6 +21,17 @@ import type {
   ToolDefinition,
 } from '../types.js';
 
+/** How a step is taken (`DurableSteps.step`). */
+export interface StepOptions {
+  /** The engine's retries when `run` throws (an idempotent tool's call only); without, `run` does not throw. */
+  retries?: StepRetries;
+  /**
+   * The step's `run` makes no call and returns at once (the cell's start, a call's `started`):
+   * an engine that needs to make room for steps taken while a step runs need not for this one.
+   */
+  quick?: boolean;
+}
+
 /** An engine's retries of a failed step (an idempotent tool's call only). */
 export interface StepRetries {
   /** Attempts in all, the first included. */
@@ -41,10 +52,9 @@ export interface DurableSteps {
   /**
    * Runs `run` as the engine's step named `name` at the next position of the workflow, taken now
    * (synchronously: positions follow the cell's own order of calls). On a run again, a recorded
-   * step resolves with its recorded value and `run` is not called. With `retries`, the engine
-   * calls `run` again when it throws; without, `run` does not throw.
+   * step resolves with its recorded value and `run` is not called.
    */
-  step<T extends JsonValue>(name: string, run: () => Promise<T>, retries?: StepRetries): Promise<T>;
+  step<T extends JsonValue>(name: string, run: () => Promise<T>, options?: StepOptions): Promise<T>;
   /** Waits, durably (a position like a step), for the answer sent to the call paused at `callId`. */
   answer(callId: string): Promise<CellAnswer>;
   /** Aborted when the engine ends this attempt of the workflow (it will run it again): the cell stops. */
@@ -118,10 +128,11 @@ export async function runDurableCell(
 ): Promise<DurableCellResult> {
   const { tools, delegate, limits, logger, retries } = options;
   const idempotent = new Set(tools.filter((tool) => tool.idempotent === true).map(toolName));
-  const deterministic = await steps.step('codecell.start', async () => ({
-    seed: randomInt(0, 2 ** 32),
-    now: Date.now(),
-  }));
+  const deterministic = await steps.step(
+    'codecell.start',
+    async () => ({ seed: randomInt(0, 2 ** 32), now: Date.now() }),
+    { quick: true },
+  );
   const inDoubt: DurableCellResult['inDoubt'] = [];
   let diverged: Error | undefined;
 
@@ -133,7 +144,7 @@ export async function runDurableCell(
     let startedNow = idempotent.has(tool);
     const started = startedNow
       ? undefined
-      : steps.step(`codecell.started ${tool}`, async () => ((startedNow = true), call.callId));
+      : steps.step(`codecell.started ${tool}`, async () => ((startedNow = true), call.callId), { quick: true });
     const retried = idempotent.has(tool) && retries !== undefined;
     const made = steps.step(
       `codecell.call ${tool}`,
@@ -148,7 +159,7 @@ export async function runDurableCell(
           return recorded({ error: messageOf(error) });
         }
       },
-      retried ? retries : undefined,
+      retried ? { retries } : {},
     );
     return made.then(({ callId, input: made, outcome }) => {
       if (callId !== call.callId || made !== input) {
