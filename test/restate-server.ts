@@ -38,7 +38,8 @@ function binary(): string | undefined {
 
 /**
  * A new server, started and answering; or why there is none here. The invocation retry policy is
- * shortened (the tests kill workers, and Restate runs their invocations again at its next retry).
+ * shortened (the tests kill workers, and Restate runs their invocations again at its next retry),
+ * and so is the time a quiet invocation waits before Restate suspends it.
  */
 export async function startRestate(): Promise<RestateServer | { skip: string }> {
   const bin = binary();
@@ -48,7 +49,9 @@ export async function startRestate(): Promise<RestateServer | { skip: string }> 
   writeFileSync(
     config,
     '[default-retry-policy]\ninitial-interval = "100ms"\nexponentiation-factor = 1.5\nmax-interval = "500ms"\n' +
-      'max-attempts = 1000\non-max-attempts = "pause"\n',
+      'max-attempts = 1000\non-max-attempts = "pause"\n' +
+      // A quiet invocation suspends at once (an approval's wait is tested through a suspension).
+      '[worker.invoker]\ninactivity-timeout = "500ms"\n',
   );
   const [ingressPort, adminPort, nodePort] = [await freePort(), await freePort(), await freePort()];
   const child = spawn(bin, ['--config-file', config], {

@@ -162,7 +162,7 @@ text('at ' + Date.now());`;
     assert.deepEqual(result.inDoubt, []);
   });
 
-  test('an approval waits across a worker restart: the cell pauses again, takes the answer, and goes on', async (t) => {
+  test('an approval waits across a worker restart and a suspension: the cell pauses again, takes the answer, and goes on', async (t) => {
     if ('skip' in server) return;
     const { answerCell } = await import('../../adapters/restate.js');
     const effects = effectsFile(t);
@@ -181,6 +181,11 @@ text('at ' + Date.now());`;
       assert.ok(Date.now() - started < 60_000, `the cell never paused:\n${first.out()}`);
     await first.kill();
     await worker(t, port, effects, 'second');
+    // The next worker runs the cell again to the same pause, and Restate suspends it there.
+    const status = async (): Promise<unknown> =>
+      (await server.query("SELECT status FROM sys_invocation WHERE target_service_key = 'cell-3'"))[0]?.status;
+    for (const started = Date.now(); (await status()) !== 'suspended'; await new Promise((r) => setTimeout(r, 50)))
+      assert.ok(Date.now() - started < 60_000, `the cell never suspended: ${String(await status())}`);
     await answerCell(server.ingress, 'cell-3', 'tool-1', { approved: true });
     const result = await outcome('cell-3');
     assert.deepEqual(result.items, [{ type: 'text', text: 'deployed to prod' }]);
