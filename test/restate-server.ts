@@ -72,9 +72,12 @@ export async function startRestate(): Promise<RestateServer | { skip: string }> 
   child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
   child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
   const exited = once(child, 'exit');
+  const orphaned = (): void => void child.kill('SIGKILL'); // a test process that ends leaves no server
+  process.once('exit', orphaned);
   const admin = `http://127.0.0.1:${adminPort}`;
   const ingress = `http://127.0.0.1:${ingressPort}`;
   const stop = async (): Promise<void> => {
+    process.off('exit', orphaned);
     if (child.exitCode === null && child.signalCode === null) {
       child.kill('SIGKILL');
       await exited;
