@@ -9,7 +9,13 @@ export type {
 } from './session/session-runtime.js';
 export type { Deterministic } from './cell/delivery-order.js';
 export { runDurableCell } from './durable/durable-cell.js';
-export type { DurableCellOptions, DurableCellResult, DurableSteps, StepOptions, StepRetries } from './durable/durable-cell.js';
+export type {
+  DurableCellOptions,
+  DurableCellResult,
+  DurableSteps,
+  StepOptions,
+  StepRetries,
+} from './durable/durable-cell.js';
 export { memoryStore } from './store/memory-store.js';
 export { sqliteStore, type SqliteStoreOptions } from './store/sqlite-store.js';
 export {
