@@ -5,8 +5,8 @@
 // native promise, which the cell's steps await freely. A step taken while the pump waits in a
 // race joins the next race, and the race wakes for it: each step that may run long (a call) is
 // followed by a wake-up step (`codecell.next`, its position taken with it, so positions stay
-// deterministic), which ends when the next step is taken or an answer is waited for; a quick
-// step's race ends by itself.
+// deterministic), which ends when the next step is taken, when an answer is waited for, or when
+// no long step is left running; a quick step's race ends by itself.
 import type { RestatePromise, WorkflowContext } from '@restatedev/restate-sdk';
 import type { CellAnswer, DurableSteps, JsonValue, StepOptions } from '../src/index.js';
 
@@ -14,8 +14,15 @@ import type { CellAnswer, DurableSteps, JsonValue, StepOptions } from '../src/in
 interface Open {
   promise: RestatePromise<unknown>;
   settle(outcome: { value: unknown } | { error: unknown }): void;
-  /** A wake-up step: raced only beside another open position (alone, nothing runs long). */
-  wake?: true;
+  /**
+   * `quick`: a step whose run returns at once; `long`: one that may run long (a call), raced only
+   * once the quick steps taken before it have settled (its run may await them, and a run that
+   * waits on an outcome only the invocation's input brings would keep Restate from suspending
+   * it); `wake`: a wake-up step, raced only beside a long step; `answer`: a durable promise.
+   */
+  kind: 'quick' | 'long' | 'wake' | 'answer';
+  /** A long step's quick steps taken before it. */
+  after?: Open[];
 }
 
 /** The durable promise a paused call's answer resolves. */
@@ -27,7 +34,13 @@ export class RestateSteps implements DurableSteps {
   private readonly open = new Set<Open>();
   /** Ends the current wake-up step (its closure waits for it); undefined when none is open. */
   private wake: (() => void) | undefined;
-  /** The pump while it runs: it stops, in the same turn as it finds no open position. */
+  /**
+   * Long steps whose `run` is running. The wake-up step ends when this falls to 0: left running,
+   * it would keep Restate from suspending the invocation, which may be what brings the input the
+   * cell waits for.
+   */
+  private running = 0;
+  /** The pump while it runs: it stops, in the same turn as it finds nothing left to race. */
   private pumping: Promise<void> | undefined;
 
   constructor(
@@ -48,14 +61,23 @@ export class RestateSteps implements DurableSteps {
             retryIntervalFactor: retries.backoffRate ?? 2,
           };
     this.endWake(); // the race wakes for this step
-    const taken = this.take<T>(this.ctx.run(name, run, options));
-    if (quick !== true) this.nextWake(); // it may run long: the next step wakes the race
+    if (quick === true) return this.take<T>(this.ctx.run(name, run, options), 'quick');
+    const long = async (): Promise<T> => {
+      this.running++;
+      try {
+        return await run();
+      } finally {
+        if (--this.running === 0) this.endWake();
+      }
+    };
+    const taken = this.take<T>(this.ctx.run(name, long, options), 'long');
+    this.nextWake(); // the next step wakes the race, while a long step runs
     return taken;
   }
 
   answer(callId: string): Promise<CellAnswer> {
     this.endWake(); // nothing else is taken while the cell waits: Restate may suspend the invocation
-    return this.take(this.ctx.promise<CellAnswer>(answerPromise(callId)).get());
+    return this.take(this.ctx.promise<CellAnswer>(answerPromise(callId)).get(), 'answer');
   }
 
   /** Resolves once every open position has settled (the cell ended). */
@@ -64,12 +86,13 @@ export class RestateSteps implements DurableSteps {
     await this.pumping;
   }
 
-  private take<T>(promise: RestatePromise<T>, wake?: true): Promise<T> {
+  private take<T>(promise: RestatePromise<T>, kind: Open['kind']): Promise<T> {
     return new Promise<T>((resolve, reject) => {
       const settle = (outcome: { value: unknown } | { error: unknown }): void =>
         'value' in outcome ? resolve(outcome.value as T) : reject(outcome.error);
-      this.open.add({ promise, settle, ...(wake === undefined ? {} : { wake }) });
-      if (wake === undefined) this.pumping ??= this.pump();
+      const after = kind === 'long' ? [...this.open].filter((entry) => entry.kind === 'quick') : undefined;
+      this.open.add({ promise, settle, kind, ...(after === undefined ? {} : { after }) });
+      if (kind !== 'wake') this.pumping ??= this.pump();
     });
   }
 
@@ -80,7 +103,7 @@ export class RestateSteps implements DurableSteps {
     this.wake = end;
     void this.take(
       this.ctx.run('codecell.next', () => ended),
-      true,
+      'wake',
     );
   }
 
@@ -89,19 +112,28 @@ export class RestateSteps implements DurableSteps {
     this.wake = undefined;
   }
 
+  /** What the pump races now: the positions that may progress, and the wake-ups beside a long step. */
+  private raced(): Open[] {
+    const open = [...this.open];
+    const ready = open.filter(
+      (entry) => entry.kind !== 'wake' && !(entry.after ?? []).some((before) => this.open.has(before)),
+    );
+    return ready.some((entry) => entry.kind === 'long') ? [...ready, ...open.filter((e) => e.kind === 'wake')] : ready;
+  }
+
   /** The one awaiter of the invocation's progress: races the open positions until none is left. */
   private async pump(): Promise<void> {
     await Promise.resolve(); // pumping is set before the first check
     for (;;) {
-      if (![...this.open].some((entry) => entry.wake === undefined) || this.ended.aborted) {
+      const raced = this.raced();
+      if (raced.length === 0 || this.ended.aborted) {
         // Only wake-up steps are open: nothing runs long, so none is awaited (a position left
         // without its outcome, on every run alike), and the next step starts the pump again.
         this.open.clear();
         this.pumping = undefined;
         return;
       }
-      const open = [...this.open];
-      const first = await this.restate.RestatePromise.race(open.map((entry) => entry.promise.map(() => entry)));
+      const first = await this.restate.RestatePromise.race(raced.map((entry) => entry.promise.map(() => entry)));
       this.open.delete(first);
       try {
         first.settle({ value: await first.promise });
