@@ -39,9 +39,10 @@ function binary(): string | undefined {
 /**
  * A new server, started and answering; or why there is none here. The invocation retry policy is
  * shortened (the tests kill workers, and Restate runs their invocations again at its next retry),
- * and so is the time a quiet invocation waits before Restate suspends it.
+ * and so is the time a quiet invocation waits before Restate suspends it (`suspendAfter`, 500 ms
+ * by default; Restate's own is 1 minute).
  */
-export async function startRestate(): Promise<RestateServer | { skip: string }> {
+export async function startRestate(options: { suspendAfter?: string } = {}): Promise<RestateServer | { skip: string }> {
   const bin = binary();
   if (bin === undefined) return { skip: 'no Restate server here (npm install @restatedev/restate-server)' };
   const dir = mkdtempSync(join(tmpdir(), 'codecell-restate-'));
@@ -50,8 +51,8 @@ export async function startRestate(): Promise<RestateServer | { skip: string }> 
     config,
     '[default-retry-policy]\ninitial-interval = "100ms"\nexponentiation-factor = 1.5\nmax-interval = "500ms"\n' +
       'max-attempts = 1000\non-max-attempts = "pause"\n' +
-      // A quiet invocation suspends at once (an approval's wait is tested through a suspension).
-      '[worker.invoker]\ninactivity-timeout = "500ms"\n',
+      // A quiet invocation suspends soon (an approval's wait is tested through a suspension).
+      `[worker.invoker]\ninactivity-timeout = "${options.suspendAfter ?? '500ms'}"\n`,
   );
   const [ingressPort, adminPort, nodePort] = [await freePort(), await freePort(), await freePort()];
   const child = spawn(bin, ['--config-file', config], {

@@ -11,7 +11,7 @@
 // or the soak proves nothing. Exits 1 on a violation (0 with --mutant only if one was found).
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -76,9 +76,16 @@ function worker(args: string[]): Worker {
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Resolves once a tool call takes effect (the effects file grows), the worker exits, or 10 s pass. */
+async function madeOneMore(effects: string, running: Worker): Promise<void> {
+  const before = statSync(effects).size;
+  for (const until = Date.now() + 10_000; Date.now() < until && !running.gone(); await sleep(10))
+    if (statSync(effects).size > before) return;
+}
 /**
  * A random pause before the next kill, so kills land in every part of a cell's life (its tools
- * take up to 150 ms): up to `ms` after the worker is up and its new wave started.
+ * take up to 150 ms): up to `ms` after the worker is up and its cells are making calls.
  */
 const pause = (ms: number): Promise<void> => sleep(20 + Math.random() * ms);
 
@@ -102,7 +109,8 @@ async function onDbos(effects: string): Promise<Soaked> {
       cells += wave;
       const next = worker(['dbos', effects, url, String(cells)]);
       while (!next.out().includes('launched\n') && !next.gone()) await sleep(20);
-      await Promise.race([pause(3_000), next.exited]); // the cells' isolates start first
+      await madeOneMore(effects, next); // the kill lands while the cells make their calls
+      await Promise.race([pause(600), next.exited]);
       await next.kill();
       read(next.out());
     }
@@ -117,7 +125,9 @@ async function onDbos(effects: string): Promise<Soaked> {
 
 /** Runs the cells on Restate with kills for `seconds`, then lets a worker finish: their results. */
 async function onRestate(effects: string): Promise<Soaked> {
-  const server = await startRestate();
+  // Restate's own inactivity timeout: a suspension between a call's `started` and the call would
+  // report it in doubt though it was never made (docs/restate.md), and this soak is about kills.
+  const server = await startRestate({ suspendAfter: '1m' });
   if ('skip' in server) throw new Error(server.skip);
   try {
     const port = await freePort();
@@ -151,6 +161,7 @@ async function onRestate(effects: string): Promise<Soaked> {
           .map(submit),
       );
       cells += wave;
+      await madeOneMore(effects, current);
       await pause(600);
       await current.kill();
       current = await serve();
