@@ -70,6 +70,9 @@ export async function answerCell(
   answer: CellAnswer,
   options: { name?: string } = {},
 ): Promise<void> {
+  for (const [name, value] of Object.entries({ ingress, workflowId, callId, name: options.name ?? 'codecell' }))
+    if (typeof value !== 'string' || value === '')
+      throw new TypeError(`codecell/restate: answerCell's ${name} must be a non-empty string`);
   const path = `${encodeURIComponent(options.name ?? 'codecell')}/${encodeURIComponent(workflowId)}/answer`;
   const response = await fetch(new URL(path, ingress.endsWith('/') ? ingress : `${ingress}/`), {
     method: 'POST',

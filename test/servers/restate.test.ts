@@ -212,6 +212,16 @@ text('at ' + Date.now());`;
   });
 });
 
+test('answerCell says which argument is wrong', { timeout: 60_000 }, async () => {
+  const { answerCell } = await import('../../adapters/restate.js');
+  await assert.rejects(answerCell('', 'cell-9', 'tool-1', { approved: true }), {
+    message: "codecell/restate: answerCell's ingress must be a non-empty string",
+  });
+  await assert.rejects(answerCell('http://127.0.0.1:1', 'cell-9', 7 as unknown as string, { approved: true }), {
+    message: "codecell/restate: answerCell's callId must be a non-empty string",
+  });
+});
+
 test('examples/restate.mjs runs as printed in docs/restate.md', { skip, timeout: 120_000 }, async () => {
   if ('skip' in server) return;
   const example = readFileSync(new URL('../../../examples/restate.mjs', import.meta.url), 'utf8');
