@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test, type TestContext } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { effectsOf, MID_CELL_SOURCE, type Effect } from '../engine-cases.js';
 import { waitFor } from '../helpers.js';
 import { startPostgres } from '../postgres-server.js';
 
@@ -54,20 +55,6 @@ function worker(t: TestContext, ...args: string[]): Worker {
   };
 }
 
-interface Effect {
-  tool: string;
-  key: string;
-  input: Record<string, unknown>;
-  mode: string;
-  approved: boolean;
-}
-
-const effectsOf = (file: string): Effect[] =>
-  readFileSync(file, 'utf8')
-    .split('\n')
-    .filter((line) => line !== '')
-    .map((line) => JSON.parse(line) as Effect);
-
 /** The result line a worker printed (the cell workflow's result). */
 function resultOf(out: string): { kind: string; items: { text: string }[]; inDoubt: unknown[]; error?: string } {
   const line = out.split('\n').find((row) => row.startsWith('result '));
@@ -94,14 +81,7 @@ async function killedMidCell(
 
 describe('codecell/dbos: a worker killed with -9 mid-cell', { skip, timeout: 120_000 }, () => {
   test('an answered call is not made again, the one under way is in doubt, and the cell ends as it would have', async (t) => {
-    const source = `const r = Math.random();
-const charged = await tools.charge({ n: 1, r, t: Date.now() });
-text('charged ' + charged.id + ' ' + r);
-const found = await Promise.all([tools.lookup({ q: 'x' }), tools.lookup({ q: 'y' })]);
-text(found.join(', '));
-try { await tools.slow({}); text('slow answered'); } catch (error) { text(error.message); }
-text('at ' + Date.now());`;
-    const { out, effects } = await killedMidCell(t, source, 'slow');
+    const { out, effects } = await killedMidCell(t, MID_CELL_SOURCE, 'slow');
     const result = resultOf(out);
     const made = effects.map((effect) => `${effect.tool} ${effect.mode}`);
     // Each call took effect once: in the first worker; the second read them back.

@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test, type TestContext } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { effectsOf, MID_CELL_SOURCE, type Effect } from '../engine-cases.js';
 import { waitFor } from '../helpers.js';
 import { freePort } from '../postgres-server.js';
 import { startRestate } from '../restate-server.js';
@@ -48,14 +49,6 @@ async function worker(t: TestContext, port: number, effects: string, mode: strin
   };
 }
 
-interface Effect {
-  tool: string;
-  key: string;
-  input: Record<string, unknown>;
-  mode: string;
-  approved: boolean;
-}
-
 function effectsFile(t: TestContext): string {
   const dir = mkdtempSync(join(tmpdir(), 'codecell-restate-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
@@ -63,12 +56,6 @@ function effectsFile(t: TestContext): string {
   writeFileSync(effects, '');
   return effects;
 }
-
-const effectsOf = (file: string): Effect[] =>
-  readFileSync(file, 'utf8')
-    .split('\n')
-    .filter((line) => line !== '')
-    .map((line) => JSON.parse(line) as Effect);
 
 interface CellResult {
   kind: string;
@@ -118,14 +105,7 @@ async function killedMidCell(
 
 describe('codecell/restate: a worker killed with -9 mid-cell', { skip, timeout: 120_000 }, () => {
   test('an answered call is not made again, the one under way is in doubt, and the cell ends as it would have', async (t) => {
-    const source = `const r = Math.random();
-const charged = await tools.charge({ n: 1, r, t: Date.now() });
-text('charged ' + charged.id + ' ' + r);
-const found = await Promise.all([tools.lookup({ q: 'x' }), tools.lookup({ q: 'y' })]);
-text(found.join(', '));
-try { await tools.slow({}); text('slow answered'); } catch (error) { text(error.message); }
-text('at ' + Date.now());`;
-    const { result, effects } = await killedMidCell(t, 'cell-1', source, 'slow');
+    const { result, effects } = await killedMidCell(t, 'cell-1', MID_CELL_SOURCE, 'slow');
     // Each call took effect once: in the first worker; the second read them back.
     assert.deepEqual(
       effects.map((effect) => `${effect.tool} ${effect.mode}`),
