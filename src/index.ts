@@ -8,8 +8,10 @@ export type {
   SuspendOptions,
 } from './session/session-runtime.js';
 export type { Deterministic } from './cell/delivery-order.js';
-export { runDurableCell } from './durable/durable-cell.js';
+export { advanceDurableCell, makeCall, runDurableCell } from './durable/durable-cell.js';
 export type {
+  AdvancingSteps,
+  CallStep,
   DurableCellOptions,
   DurableCellResult,
   DurableSteps,

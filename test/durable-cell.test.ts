@@ -3,7 +3,16 @@
 // real engines (DBOS, Restate) are tested in test/servers/; this file pins codecell's own rules.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { runDurableCell, type DurableSteps, type JsonValue, type NestedToolCall } from '../src/index.js';
+import {
+  advanceDurableCell,
+  approvalInterrupt,
+  makeCall,
+  runDurableCell,
+  type AdvancingSteps,
+  type DurableSteps,
+  type JsonValue,
+  type NestedToolCall,
+} from '../src/index.js';
 
 /** An engine in memory: a step at a recorded position returns its recorded value unrun. */
 function memoryEngine(log: { name: string; value: unknown }[], runId = 'memory:cell-1'): DurableSteps {
@@ -95,3 +104,100 @@ test('a run that makes another call at a recorded position fails, naming both', 
       'the recorded run made tool-1 with {"q":"x"}',
   });
 });
+
+/**
+ * An advancing engine in memory (AdvancingSteps, as codecell/workflow's): a run stops where it
+ * waits on steps not recorded; the test takes them (a call made with makeCall, an answer given)
+ * and runs the cell again. `runs` counts the runs; `waited` lists each run's new steps.
+ */
+async function advanceToEnd(
+  source: string,
+  invokeTool: (call: NestedToolCall) => Promise<JsonValue>,
+  waited: string[][],
+): Promise<unknown> {
+  const log = new Map<number, JsonValue>();
+  for (let runs = 0; runs < 20; runs++) {
+    const waits: { position: number; name: string; call?: NestedToolCall }[] = [];
+    let position = 0;
+    const taken = (at: number): Promise<JsonValue> | undefined =>
+      log.has(at) ? Promise.resolve(log.get(at)!) : undefined;
+    const steps: AdvancingSteps = {
+      runId: 'memory:cell-2',
+      step: <T extends JsonValue>(
+        name: string,
+        run: () => Promise<T>,
+        options: { quick?: boolean; call?: NestedToolCall } = {},
+      ) => {
+        const at = position++;
+        const recorded = taken(at);
+        if (recorded !== undefined) return recorded as Promise<T>;
+        if (options.quick === true) return run().then((value) => (log.set(at, value), value));
+        waits.push({ position: at, name, ...(options.call === undefined ? {} : { call: options.call }) });
+        return new Promise<T>(() => {});
+      },
+      answer: (callId) => {
+        const at = position++;
+        const recorded = taken(at);
+        if (recorded !== undefined) return recorded as Promise<never>;
+        waits.push({ position: at, name: `answer ${callId}` });
+        return new Promise(() => {});
+      },
+      unrecorded: () => waits.length,
+    };
+    const end = await advanceDurableCell(steps, { tools, delegate: { invokeTool } }, source);
+    if (end !== undefined) return end;
+    waited.push(waits.map((wait) => wait.name));
+    for (const wait of waits) {
+      const value =
+        wait.call === undefined
+          ? { approved: true }
+          : await makeCall({ invokeTool }, wait.call, new AbortController().signal, false);
+      log.set(wait.position, value as JsonValue);
+    }
+  }
+  throw new Error('the cell did not end in 20 runs');
+}
+
+test(
+  'advancing: each run stops at the calls it waits on, all of them at once, and the cell ends as it would have',
+  { timeout: 30_000 },
+  async () => {
+    const made: string[] = [];
+    const waited: string[][] = [];
+    const source = `const [a, b] = await Promise.all([tools.charge({ n: 1 }), tools.lookup({ q: 'x' })]);
+text(a + ' ' + b); text(await tools.lookup({ q: 'y' }));`;
+    const end = await advanceToEnd(source, delegate(made).invokeTool, waited);
+    assert.deepEqual(end, {
+      kind: 'completed',
+      items: [
+        { type: 'text', text: 'charge done lookup done' },
+        { type: 'text', text: 'lookup done' },
+      ],
+      inDoubt: [],
+    });
+    // Both parallel calls in the first run's waits; each call made once.
+    assert.deepEqual(waited, [
+      ['codecell.call tools.charge', 'codecell.call tools.lookup'],
+      ['codecell.call tools.lookup'],
+    ]);
+    assert.deepEqual(made, ['charge {"n":1}', 'lookup {"q":"x"}', 'lookup {"q":"y"}']);
+  },
+);
+
+test(
+  'advancing: a paused call waits on its answer, and the approved call is a step of its own',
+  { timeout: 30_000 },
+  async () => {
+    const made: string[] = [];
+    const waited: string[][] = [];
+    const invokeTool = async (call: NestedToolCall): Promise<JsonValue> => {
+      made.push(`${call.tool.name} approved ${String(call.approved === true)}`);
+      if (call.approved !== true) throw approvalInterrupt(call);
+      return 'deployed';
+    };
+    const end = await advanceToEnd(`text(await tools.charge({ n: 2 }));`, invokeTool, waited);
+    assert.deepEqual(end, { kind: 'completed', items: [{ type: 'text', text: 'deployed' }], inDoubt: [] });
+    assert.deepEqual(waited, [['codecell.call tools.charge'], ['answer tool-1'], ['codecell.call tools.charge']]);
+    assert.deepEqual(made, ['charge approved false', 'charge approved true']);
+  },
+);

@@ -16,6 +16,7 @@ import type {
   JsonValue,
   Logger,
   NestedToolCall,
+  ObserveMode,
   OutputItem,
   SessionRuntimeDelegate,
   ToolDefinition,
@@ -30,6 +31,11 @@ export interface StepOptions {
    * an engine that needs to make room for steps taken while a step runs need not for this one.
    */
   quick?: boolean;
+  /**
+   * A call step's call: an engine that makes each call in a step of its own, apart from the run
+   * of the cell (`AdvancingSteps`), makes it from this with `makeCall`.
+   */
+  call?: NestedToolCall;
 }
 
 /** An engine's retries of a failed step (an idempotent tool's call only). */
@@ -59,6 +65,19 @@ export interface DurableSteps {
   answer(callId: string): Promise<CellAnswer>;
   /** Aborted when the engine ends this attempt of the workflow (it will run it again): the cell stops. */
   readonly ended?: AbortSignal;
+}
+
+/**
+ * The seam of an engine that cannot keep a cell running while its steps run (its workflow code is
+ * replayed from the engine's log and cannot load isolated-vm: Vercel Workflow, Temporal; ADR 24).
+ * Each run of the cell, from its start against the steps recorded so far, stops where it waits
+ * on steps taken but not recorded (`advanceDurableCell`); the engine then takes those steps (a
+ * call step's `run` is not called: the engine makes `options.call` in a step of its own) and
+ * runs the cell again once one of them is recorded.
+ */
+export interface AdvancingSteps extends DurableSteps {
+  /** How many steps (answers included) this run has taken that have no recorded value. */
+  unrecorded(): number;
 }
 
 /** What a cell on an engine is made with. */
@@ -103,7 +122,7 @@ export interface DurableCellResult {
 }
 
 /** What a call's step records: the call it was (to see that a run made the same one), and its outcome. */
-type CallStep = {
+export type CallStep = {
   callId: string;
   input: string;
   outcome: { result: JsonValue } | { error: string } | { inDoubt: true } | { interrupt: JsonValue };
@@ -126,8 +145,72 @@ export async function runDurableCell(
   options: DurableCellOptions,
   source: string,
 ): Promise<DurableCellResult> {
+  return (await runOn(steps, options, source, undefined)) as DurableCellResult;
+}
+
+/**
+ * Runs `source` from its start against the steps recorded so far on an engine that advances a
+ * cell (`AdvancingSteps`): resolves with how the cell ended, or with `undefined` where it waits
+ * on steps this run took that have no recorded value yet (the engine takes them, then runs the
+ * cell again). The steps are those of `runDurableCell`, at the same positions.
+ */
+export async function advanceDurableCell(
+  steps: AdvancingSteps,
+  options: DurableCellOptions,
+  source: string,
+): Promise<DurableCellResult | undefined> {
+  return runOn(steps, options, source, () => steps.unrecorded());
+}
+
+/**
+ * Makes `call` through `delegate`, as a call step does, and says how it went: its result, its
+ * error, or the pause a CellInterrupt asks for. With `retried`, a failure is thrown instead, for
+ * the engine to try the step again as its policy says.
+ */
+export async function makeCall(
+  delegate: DurableCellOptions['delegate'],
+  call: NestedToolCall,
+  signal: AbortSignal,
+  retried: boolean,
+): Promise<CallStep> {
+  const recorded = (outcome: CallStep['outcome']): CallStep => ({
+    callId: call.callId,
+    input: JSON.stringify(call.input ?? null),
+    outcome,
+  });
+  try {
+    return recorded({ result: (await delegate.invokeTool(call, signal)) ?? null });
+  } catch (error) {
+    if (isCellInterrupt(error)) return recorded({ interrupt: error.payload ?? null });
+    if (retried) throw error;
+    return recorded({ error: messageOf(error) });
+  }
+}
+
+/** A call step's record for a call that was under way when a worker stopped: never made again. */
+export const inDoubtStep = (call: NestedToolCall): CallStep => ({
+  callId: call.callId,
+  input: JSON.stringify(call.input ?? null),
+  outcome: { inDoubt: true },
+});
+
+/** The tools of `options` whose calls are made again when in doubt. */
+export const idempotentTools = (options: DurableCellOptions): Set<string> =>
+  new Set(options.tools.filter((tool) => tool.idempotent === true).map(toolName));
+
+/** The name a call's steps carry: `tools.<namespace>.<name>`. */
+export const toolName = (tool: { name: string; namespace?: string | undefined }): string =>
+  `tools.${tool.namespace === undefined ? '' : `${tool.namespace}.`}${tool.name}`;
+
+/** runDurableCell, or with `unrecorded` advanceDurableCell (`undefined`: it waits on new steps). */
+async function runOn(
+  steps: DurableSteps,
+  options: DurableCellOptions,
+  source: string,
+  unrecorded: (() => number) | undefined,
+): Promise<DurableCellResult | undefined> {
   const { tools, delegate, limits, logger, retries } = options;
-  const idempotent = new Set(tools.filter((tool) => tool.idempotent === true).map(toolName));
+  const idempotent = idempotentTools(options);
   const deterministic = await steps.step(
     'codecell.start',
     async () => ({ seed: randomInt(0, 2 ** 32), now: Date.now() }),
@@ -135,32 +218,28 @@ export async function runDurableCell(
   );
   const inDoubt: DurableCellResult['inDoubt'] = [];
   let diverged: Error | undefined;
+  /** Advancing: resolved when a call takes a step that has no recorded value. */
+  const tookNewStep = Promise.withResolvers<undefined>();
 
   const callSteps = (call: NestedToolCall, signal: AbortSignal): Promise<JsonValue> => {
     const tool = toolName(call.tool);
     const input = JSON.stringify(call.input ?? null);
-    const recorded = (outcome: CallStep['outcome']): CallStep => ({ callId: call.callId, input, outcome });
     // An idempotent tool's call is made again whenever it has no outcome: it needs no `started`.
     let startedNow = idempotent.has(tool);
     const started = startedNow
       ? undefined
       : steps.step(`codecell.started ${tool}`, async () => ((startedNow = true), call.callId), { quick: true });
     const retried = idempotent.has(tool) && retries !== undefined;
+    const before = unrecorded?.();
     const made = steps.step(
       `codecell.call ${tool}`,
       async (): Promise<CallStep> => {
         await started;
-        if (!startedNow) return recorded({ inDoubt: true });
-        try {
-          return recorded({ result: (await delegate.invokeTool(call, signal)) ?? null });
-        } catch (error) {
-          if (isCellInterrupt(error)) return recorded({ interrupt: error.payload ?? null });
-          if (retried) throw error; // the engine tries it again, as its policy says
-          return recorded({ error: messageOf(error) });
-        }
+        return startedNow ? makeCall(delegate, call, signal, retried) : inDoubtStep(call);
       },
-      retried ? { retries } : {},
+      retried ? { retries, call } : { call },
     );
+    if (unrecorded !== undefined && unrecorded() !== before) tookNewStep.resolve(undefined);
     return made.then(({ callId, input: made, outcome }) => {
       if (callId !== call.callId || made !== input) {
         diverged ??= new Error(
@@ -199,14 +278,23 @@ export async function runDurableCell(
   const stop = (): void => void session.shutdown();
   ended?.addEventListener('abort', stop, { once: true });
   try {
-    const observe = { kind: 'yieldAfter', ms: OBSERVE_MS } as const;
+    // Advancing, each observation returns once the cell waits only on calls (and timers).
+    const observe: ObserveMode = unrecorded === undefined ? { kind: 'yieldAfter', ms: OBSERVE_MS } : FRONTIER;
     const { initialEvent } = await session.execute({ source }, observe);
     let event = await initialEvent;
     const items = [...event.items];
     while (event.kind === 'yielded' || event.kind === 'pending' || event.kind === 'interrupted') {
       if (event.kind === 'interrupted') {
-        const answer = await steps.answer(event.callId);
-        event = await session.resumeCell(event.cellId, answer, observe);
+        const before = unrecorded?.();
+        const answer = steps.answer(event.callId);
+        if (unrecorded !== undefined && unrecorded() !== before) return undefined; // not answered yet
+        const resumed = session.resumeCell(event.cellId, await answer, observe);
+        // An approved call is made before the cell resumes: advancing, it is a step not recorded yet.
+        const next = unrecorded === undefined ? await resumed : await Promise.race([resumed, tookNewStep.promise]);
+        if (next === undefined) return void resumed.catch(() => {});
+        event = next;
+      } else if (unrecorded !== undefined && unrecorded() > 0) {
+        return undefined; // it waits on a step not recorded yet (or on one that waits behind it)
       } else event = await session.observe(event.cellId, observe);
       items.push(...event.items);
     }
@@ -218,6 +306,8 @@ export async function runDurableCell(
     await session.shutdown();
   }
 }
+
+const FRONTIER = { kind: 'pendingFrontier' } as const;
 
 function resultOf(event: CellEvent, items: OutputItem[], inDoubt: DurableCellResult['inDoubt']): DurableCellResult {
   if (event.kind === 'completed') {
@@ -233,6 +323,3 @@ function resultOf(event: CellEvent, items: OutputItem[], inDoubt: DurableCellRes
     return { kind: 'terminated', items, ...(event.reason === undefined ? {} : { reason: event.reason }), inDoubt };
   return { kind: 'terminated', items, reason: `the cell ended ${event.kind}`, inDoubt }; // not reached
 }
-
-const toolName = (tool: { name: string; namespace?: string | undefined }): string =>
-  `tools.${tool.namespace === undefined ? '' : `${tool.namespace}.`}${tool.name}`;
