@@ -19,6 +19,7 @@ export const ENTRY_POINTS = {
   'codecell-tanstack': 'dist/adapters/tanstack.d.ts',
   'codecell-dbos': 'dist/adapters/dbos.d.ts',
   'codecell-restate': 'dist/adapters/restate.d.ts',
+  'codecell-workflow': 'dist/adapters/workflow.d.ts',
 };
 
 /** API Extractor's configuration for one entry point: the report only, under api/. */

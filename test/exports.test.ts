@@ -20,6 +20,7 @@ test('codecell exports exactly these values', async () => {
     'PendingRouter',
     'ROUTING_ENDED_MESSAGE',
     'SessionRuntime',
+    'advanceDurableCell',
     'approvalInterrupt',
     'cellFailure',
     'codeModeResult',
@@ -29,6 +30,7 @@ test('codecell exports exactly these values', async () => {
     'describeExecTool',
     'describePause',
     'isCodeCellError',
+    'makeCall',
     'memoryStore',
     'postgresStore',
     'renderCodeModeResult',
@@ -69,6 +71,13 @@ test('the adapters export their entry points', async () => {
   ]);
   assert.deepEqual(Object.keys(await import('codecell/dbos')).sort(), ['answerCell', 'registerCellWorkflow']);
   assert.deepEqual(Object.keys(await import('codecell/restate')).sort(), ['answerCell', 'cellWorkflow']);
+  assert.deepEqual(Object.keys(await import('codecell/workflow')).sort(), [
+    'advanceCell',
+    'answerCell',
+    'answerToken',
+    'callTool',
+    'cellLoop',
+  ]);
 });
 
 test('codecell/testing exports exactly these values', async () => {
