@@ -1,20 +1,23 @@
-// What a cell's calls cost on an engine (`npm run bench:engines`, docs/dbos.md, docs/restate.md):
-// 200 sequential calls in one cell on DBOS and on Restate (the real engines, started here, the
-// worker in this process), a tool not idempotent (two steps a call) and one idempotent (one), and
-// a Promise.all of 16 calls; beside them the same cell in a plain SessionRuntime, interleaved
-// round by round. Medians of the rounds, and the machine's load.
-//   node dist/bench/engines/cost.js [--rounds 5] [--engine dbos|restate]
+// What a cell's calls cost on an engine (`npm run bench:engines`, docs/dbos.md, docs/restate.md,
+// docs/workflow.md): 200 sequential calls in one cell on DBOS and on Restate (the real engines,
+// started here, the worker in this process), 20 on the Workflow DevKit's local world (each call an
+// advance of the cell from its start), a tool not idempotent and one idempotent, and a Promise.all
+// of 16 calls; beside them the same cell in a plain SessionRuntime, interleaved round by round.
+// Medians of the rounds, and the machine's load.
+//   node dist/bench/engines/cost.js [--rounds 5] [--engine dbos|restate|workflow]
 import { loadavg } from 'node:os';
+import { setTimeout } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import { SessionRuntime, type DurableCellResult, type NestedToolCall } from '../../src/index.js';
 import { freePort, startPostgres } from '../../test/postgres-server.js';
 import { startRestate } from '../../test/restate-server.js';
+import { buildWorkflowApp, startWorld } from '../../test/workflow-app.js';
 
 const { values } = parseArgs({
   options: { rounds: { type: 'string', default: '5' }, engine: { type: 'string', multiple: true } },
 });
 const rounds = Number(values.rounds);
-const CALLS = 200;
+let CALLS = 200;
 const tools = [{ name: 'charge' }, { name: 'lookup', idempotent: true }];
 const delegate = { invokeTool: async (call: NestedToolCall) => (call.input as { n: number }).n };
 const sequential = (tool: string): string =>
@@ -61,8 +64,29 @@ async function measure(name: string, engine: Engine): Promise<void> {
   );
 }
 
-for (const name of values.engine ?? ['dbos', 'restate']) {
-  if (name === 'dbos') {
+/** The DevKit app's options module: these tools and delegate. */
+const WORKFLOW_OPTIONS = `export const cellOptions = {
+  tools: ${JSON.stringify(tools)},
+  delegate: { invokeTool: async (call) => call.input.n },
+};
+`;
+
+for (const name of values.engine ?? ['dbos', 'restate', 'workflow']) {
+  if (name === 'workflow') {
+    const app = await buildWorkflowApp(WORKFLOW_OPTIONS);
+    if ('skip' in app) throw new Error(app.skip);
+    const world = await startWorld(app.dir, `${app.dir}/data`);
+    const { start } = await import('workflow/api');
+    CALLS = 20; // a cell of n sequential calls takes n + 1 advances, each replaying the calls before
+    await measure('workflow', async (source) => {
+      const run = await start({ workflowId: app.workflowId }, [source]);
+      // returnValue looks once a second: the run's status, read every 2 ms, says when it ended.
+      while (['pending', 'running'].includes((await world.runs.get(run.runId)).status)) await setTimeout(2);
+      return (await run.returnValue) as DurableCellResult;
+    });
+    await world.close?.();
+    app.remove();
+  } else if (name === 'dbos') {
     const server = await startPostgres();
     if ('skip' in server) throw new Error(server.skip);
     const { DBOS } = await import('@dbos-inc/dbos-sdk');

@@ -6,6 +6,7 @@
 // taken when the cell makes it, a call under way when a worker died is made again only if its
 // tool is idempotent (else it is in doubt), and a run that is not the recorded one is caught.
 import { randomInt } from 'node:crypto';
+import { abortable } from 'abort-controller-x';
 import type { CellLimits } from '../limits.js';
 import { messageOf } from '../errors.js';
 import { CellInterrupt, isCellInterrupt } from '../interrupt.js';
@@ -240,7 +241,7 @@ async function runOn(
       retried ? { retries, call } : { call },
     );
     if (unrecorded !== undefined && unrecorded() !== before) tookNewStep.resolve(undefined);
-    return made.then(({ callId, input: made, outcome }) => {
+    const outcome = made.then(({ callId, input: made, outcome }) => {
       if (callId !== call.callId || made !== input) {
         diverged ??= new Error(
           `codecell: this run of the cell is not the recorded one: ${tool} (${call.callId}) was made ` +
@@ -258,6 +259,8 @@ async function runOn(
       if ('interrupt' in outcome) throw new CellInterrupt(outcome.interrupt); // the cell pauses again
       return outcome.result;
     });
+    // Advancing, a step not recorded never settles in this run: the session's end ends its wait.
+    return unrecorded === undefined ? outcome : abortable(signal, outcome);
   };
 
   const session = new SessionRuntime(
