@@ -55,6 +55,13 @@ export const answerToken = (runId: string, callId: string): string => `codecell:
  * (`getWorkflowMetadata().workflowRunId`); `steps` are your two step functions.
  */
 export async function cellLoop(runId: string, source: string, steps: CellStepFunctions): Promise<DurableCellResult> {
+  for (const [name, value] of Object.entries({ runId, source }))
+    if (typeof value !== 'string' || (name === 'runId' && value === ''))
+      throw new TypeError(
+        `codecell/workflow: cellLoop's ${name} must be a${name === 'runId' ? ' non-empty' : ''} string`,
+      );
+  if (typeof steps?.advance !== 'function' || typeof steps.call !== 'function')
+    throw new TypeError("codecell/workflow: cellLoop's steps must be { advance, call }, your two step functions");
   const journal: CellJournal = { runId, steps: {}, notified: 0 };
   const waiting = new Map<number, Promise<{ position: number; step: RecordedStep }>>();
   for (;;) {

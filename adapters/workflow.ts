@@ -45,6 +45,13 @@ export async function advanceCell(
   source: string,
   journal: CellJournal,
 ): Promise<Advance> {
+  if (
+    typeof journal?.runId !== 'string' ||
+    typeof journal.steps !== 'object' ||
+    journal.steps === null ||
+    typeof journal.notified !== 'number'
+  )
+    throw new TypeError("codecell/workflow: advanceCell's journal must be the one cellLoop hands its advance step");
   const steps = new JournalSteps(journal);
   let notified = 0;
   const delegate: WorkflowCellOptions['delegate'] = {

@@ -173,8 +173,21 @@ describe('codecell/workflow: a worker killed with -9 mid-cell', { skip, timeout:
   });
 });
 
-test('answerCell says which argument is wrong', { skip, timeout: 60_000 }, async () => {
-  const { answerCell } = await import('../../adapters/workflow.js');
+test('answerCell, cellLoop and advanceCell say which argument is wrong', { skip, timeout: 60_000 }, async () => {
+  const { advanceCell, answerCell, cellLoop } = await import('../../adapters/workflow.js');
+  const advance = async (): Promise<never> => Promise.reject(new Error('not reached'));
+  await assert.rejects(cellLoop('', 'text(1)', { advance, call: advance }), {
+    message: "codecell/workflow: cellLoop's runId must be a non-empty string",
+  });
+  await assert.rejects(cellLoop('wrun_1', 7 as unknown as string, { advance, call: advance }), {
+    message: "codecell/workflow: cellLoop's source must be a string",
+  });
+  await assert.rejects(cellLoop('wrun_1', 'text(1)', { advance } as never), {
+    message: "codecell/workflow: cellLoop's steps must be { advance, call }, your two step functions",
+  });
+  await assert.rejects(advanceCell({ tools: [], delegate: { invokeTool: advance } }, 'text(1)', {} as never), {
+    message: "codecell/workflow: advanceCell's journal must be the one cellLoop hands its advance step",
+  });
   await assert.rejects(answerCell('', 'tool-1', { approved: true }), {
     message: "codecell/workflow: answerCell's runId must be a non-empty string",
   });
