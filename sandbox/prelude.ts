@@ -4,8 +4,8 @@
 // (which returns the sandbox's one entry point, `receive`),
 // where `$0` is the one host function the sandbox may call: a fire-and-forget channel that takes
 // primitives only; `$1` (ask) and `$3` (a counter the host moves at each turn of its event loop)
-// only make the sandbox wait for that loop to turn (see codecellPaced); `$2` (wait) hands the
-// sandbox a delivery held for it after a tool call (waits.ts). No host object is ever stored where
+// only make the sandbox wait for that loop to turn (see codecellPaced); `$2` (the box, memory the
+// host shares, or null) is where the host answers the sandbox's wait after a tool call (waits.ts). No host object is ever stored where
 // cell code can reach it: all of them live in this closure, and everything the cell sees is a
 // plain function defined here.
 
@@ -93,8 +93,8 @@ interface PreludeState {
    */
   finished: boolean;
   maxNotificationBytes: number;
-  /** Queues the wait for the host after a tool call (waits.ts). */
-  afterCall: () => void;
+  /** Asks for the wait for the host before a tool call is sent (waits.ts). */
+  beforeCall: () => void;
 }
 
 // Captured before cell code runs, so a cell that replaces them only breaks itself.
@@ -103,7 +103,12 @@ const codecellFreeze = Object.freeze;
 const codecellIsArray = Array.isArray;
 const codecellApply = Reflect.apply;
 
-function installCodecellPrelude(hostSend: HostSend, ask: HostAskTurn, wait: HostWait, turns: SharedArrayBuffer) {
+function installCodecellPrelude(
+  hostSend: HostSend,
+  ask: HostAskTurn,
+  box: SharedArrayBuffer | null,
+  turns: SharedArrayBuffer,
+) {
   const state: PreludeState = {
     send: codecellPaced(hostSend, ask, turns),
     global: globalThis as Record<string, unknown>,
@@ -114,7 +119,7 @@ function installCodecellPrelude(hostSend: HostSend, ask: HostAskTurn, wait: Host
     exited: false,
     finished: false,
     maxNotificationBytes: 0,
-    afterCall: () => {},
+    beforeCall: () => {},
   };
   for (const name of ['SharedArrayBuffer', 'Atomics', 'WebAssembly']) delete state.global[name];
   codecellGuardDynamicCode(state.global);
@@ -148,7 +153,7 @@ function installCodecellPrelude(hostSend: HostSend, ask: HostAskTurn, wait: Host
     else if (message[0] === 'watchRejections') watchRejections();
     else message satisfies never; // a TO_SANDBOX row without a branch here does not compile
   }
-  state.afterCall = codecellDeferredWaits(wait, {
+  state.beforeCall = codecellDeferredWaits(box, {
     settle: (callId, ok, payload, errorKind) => settle(state, callId, ok, payload, errorKind),
     timer: (id) => fireTimer(state, id),
     watchRejections,
@@ -282,8 +287,8 @@ function makeTool(state: PreludeState, tool: SandboxTool, index: number) {
     const callId = `tool-${++state.callSeq}`;
     return new Promise((resolve, reject) => {
       state.pendingCalls.set(callId, { resolve, reject });
+      state.beforeCall();
       state.send('tool', callId, index, json);
-      state.afterCall();
     });
   };
   codecellDefineProperty(invoke, 'name', { value: tool.id });

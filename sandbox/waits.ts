@@ -1,16 +1,14 @@
 // The deferred wait (ADR 23): after a tool call, the sandbox's thread waits for the host where it
-// would have gone idle. A call queues one microtask; when it runs, the cell has done what its turn
-// held so far, and the thread asks the host (applySyncPromise) for a delivery made meanwhile: a
-// result that is ready, or none (the host answers at once). A delivery that comes back enters
-// the cell at once, in the same task, as it would have entered as a task of its own; one that
-// comes later enters as a task, as before. The host keeps the order (src/isolate/sandbox-waits.ts).
-// Where results come later than that (a tool that takes time, a host whose agent is a process
-// away), a wait only costs: after one that brought nothing, the next calls go without.
-
-/** The host's wait (an isolated-vm Reference): a delivery held for it, encoded, or '' for none. */
-interface HostWait {
-  applySyncPromise(receiver: undefined, args: []): unknown;
-}
+// would have gone idle. A call asks first (a word in memory the two share, the box) and queues
+// one microtask; when it runs, the cell has done what its turn held so far, and the thread sleeps
+// on the box (Atomics.wait) until the host answers: with a delivery written into the box (an
+// instant tool's result is ready by then), or with none once its event loop turned. A delivery
+// that comes back enters the cell at once, in the same task, as it would have entered as a task
+// of its own; one that comes later enters as a task, as before. The host keeps the order
+// (src/isolate/sandbox-waits.ts). No thread hop brings the result: the host wakes this thread
+// as a futex, not through a task of isolated-vm's. Where results come later than that (a tool
+// that takes time, a host whose agent is a process away), a wait only costs: after one that
+// brought nothing, the next calls go without.
 
 /** A delivery as the sandbox takes it (one of TO_SANDBOX's run-time kinds). */
 interface WaitedDelivery {
@@ -19,36 +17,66 @@ interface WaitedDelivery {
   watchRejections(): void;
 }
 
-// Captured before cell code runs, so a cell that replaces them only breaks itself.
+// The box: Int32 words (the state, the answer's length), then the answer's UTF-16 code units.
+// The states, as src/isolate/sandbox-waits.ts has them: the sandbox asks (IDLE → ASKING) and
+// takes the answer (FULL or EMPTY → IDLE); the host claims an ask (ASKING → WRITING), then fills
+// it (→ FULL), or answers none (ASKING → EMPTY); a sandbox that waited its bound out takes its
+// ask back (ASKING → IDLE), and what comes later enters as a task.
+const CODECELL_BOX_IDLE = 0;
+const CODECELL_BOX_ASKING = 1;
+const CODECELL_BOX_WRITING = 2;
+const CODECELL_BOX_FULL = 3;
+const CODECELL_BOX_STATE = 0;
+const CODECELL_BOX_LENGTH = 1;
+/** Where the answer's code units begin (bytes). */
+const CODECELL_BOX_UNITS_AT = 8;
+
+/**
+ * How long the thread sleeps at most for an answer (ms). The host answers by its event loop's next
+ * turn; one held up longer (a delegate's long synchronous work) lets the thread go on, and its
+ * delivery enters as a task.
+ */
+const CODECELL_WAIT_BOUND_MS = 50;
+
+// Captured before cell code runs (and before the cell's global loses Atomics), so a cell that
+// replaces them only breaks itself.
 const codecellSlice = String.prototype.slice;
 const codecellIndexOf = String.prototype.indexOf;
+const codecellFromCharCode = String.fromCharCode;
+const codecellSubarray = Uint16Array.prototype.subarray;
 const codecellThen = Promise.prototype.then;
 const codecellResolved = Promise.resolve();
+const codecellAtomicsStore = Atomics.store;
+const codecellAtomicsCompareExchange = Atomics.compareExchange;
 
 /** After waits that brought nothing, at most this many calls go without one (then one tries again). */
 const CODECELL_CALLS_UNWAITED = 16;
 
 /**
- * A function that queues one wait after a call (more calls in the same turn share it) and, when
- * the wait brings a delivery, hands it to `take`. Encoded by the host (encodeDelivery): `s`, `1`
- * or `0` (ok), the error kind, NUL, the call id, NUL, the payload; `t` and a timer id; `w`.
+ * A function to call before each tool call is sent: it asks for one wait (more calls in the same
+ * turn share it) and, when the wait brings a delivery, hands it to `take`. The host encodes it
+ * (encodeDelivery): `s`, `1` or `0` (ok), the error kind, NUL, the call id, NUL, the payload; `t`
+ * and a timer id; `w`. No box (the warm-up's isolate): no waits.
  */
-function codecellDeferredWaits(wait: HostWait, take: WaitedDelivery): () => void {
+function codecellDeferredWaits(box: SharedArrayBuffer | null, take: WaitedDelivery): () => void {
+  if (box === null) return () => {};
+  const words = new Int32Array(box, 0, 2);
+  const units = new Uint16Array(box, CODECELL_BOX_UNITS_AT);
   let queued = false;
   /** Calls to make without a wait, and the waits in a row that brought nothing (see below). */
   let skipping = 0;
   let misses = 0;
   const waitForHost = (): void => {
     queued = false;
-    let got: unknown;
+    let got: string;
     try {
-      got = wait.applySyncPromise(undefined, []);
+      got = codecellAnswer(words, units);
     } catch {
       return; // the host let the isolate go (the cell ended): nothing is waited for
     }
-    if (typeof got !== 'string' || got === '') {
-      // A result arrives late now and then (the host took the call and the wait in one go); where
-      // none is ever ready (a slow tool, an agent a process away) waits go, up to 16 calls at a time.
+    if (got === '') {
+      // A result arrives late now and then (the host's loop turned before it); where none is
+      // ever ready (a slow tool, an agent a process away) waits go, up to 16 calls at a time.
       skipping = misses >= 4 ? CODECELL_CALLS_UNWAITED : 1 << misses;
       misses++;
       return;
@@ -71,6 +99,35 @@ function codecellDeferredWaits(wait: HostWait, take: WaitedDelivery): () => void
     if (queued) return;
     if (skipping > 0) return void skipping--;
     queued = true;
+    // Asked before the call is sent: the host may have the result before this thread sleeps.
+    codecellAtomicsStore(words, CODECELL_BOX_STATE, CODECELL_BOX_ASKING);
     codecellApply(codecellThen, codecellResolved, [waitForHost]);
   };
+}
+
+/** Sleeps until the host answers the ask: the delivery it wrote, or '' (none, or none in time). */
+function codecellAnswer(words: Int32Array, units: Uint16Array): string {
+  let state = codecellAtomicsLoad(words, CODECELL_BOX_STATE);
+  if (state === CODECELL_BOX_ASKING) {
+    codecellAtomicsWait(words, CODECELL_BOX_STATE, CODECELL_BOX_ASKING, CODECELL_WAIT_BOUND_MS);
+    // Not answered in time: the ask is taken back, unless the host claimed it meanwhile.
+    state = codecellAtomicsCompareExchange(words, CODECELL_BOX_STATE, CODECELL_BOX_ASKING, CODECELL_BOX_IDLE);
+    if (state === CODECELL_BOX_ASKING) return '';
+  }
+  // A claimed ask is being written: the host's next steps, a few microseconds.
+  while (state === CODECELL_BOX_WRITING) {
+    codecellAtomicsWait(words, CODECELL_BOX_STATE, CODECELL_BOX_WRITING, CODECELL_WAIT_BOUND_MS);
+    state = codecellAtomicsLoad(words, CODECELL_BOX_STATE);
+  }
+  const length = state === CODECELL_BOX_FULL ? codecellAtomicsLoad(words, CODECELL_BOX_LENGTH) : 0;
+  const got =
+    length === 0
+      ? ''
+      : (codecellApply(
+          codecellFromCharCode,
+          undefined,
+          codecellApply(codecellSubarray, units, [0, length]) as Uint16Array,
+        ) as string);
+  codecellAtomicsStore(words, CODECELL_BOX_STATE, CODECELL_BOX_IDLE);
+  return got;
 }

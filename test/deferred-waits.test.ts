@@ -7,9 +7,13 @@ import { deferred, RecordingDelegate, texts } from './helpers.js';
 import { bothKinds } from './sessions.js';
 import { run } from './cell-helpers.js';
 
-const TOOLS = [{ name: 'echo' }, { name: 'slow' }, { name: 'fail' }];
+const TOOLS = [{ name: 'echo' }, { name: 'slow' }, { name: 'fail' }, { name: 'busy' }];
 
-/** echo answers at once; slow answers once `release` resolves; fail throws. */
+/**
+ * echo answers at once; slow answers once `release` resolves; fail throws; busy holds the
+ * delegate's thread for 150 ms (past the 50 ms the sandbox sleeps at most for an answer), then
+ * answers.
+ */
 function delegate(release: Promise<void>): RecordingDelegate & { inFlight: number; most: number } {
   const recording = Object.assign(
     new RecordingDelegate({
@@ -23,6 +27,11 @@ function delegate(release: Promise<void>): RecordingDelegate & { inFlight: numbe
       },
       fail: () => {
         throw new Error('failed on purpose');
+      },
+      busy: ({ input }) => {
+        const until = Date.now() + 150;
+        while (Date.now() < until);
+        return input;
       },
     }),
     { inFlight: 0, most: 0 },
@@ -95,6 +104,41 @@ for (const kind of bothKinds) {
       assert.equal(event.kind, 'completed');
       assert.equal(event.kind === 'completed' ? event.error : '', undefined);
       assert.deepEqual(texts(event), ['40', 'failed on purpose,0,failed on purpose,1']);
+    });
+
+    test('a result longer than the box, and one of any characters, reach the cell whole', async (t) => {
+      const session = await kind.open(t, delegate(Promise.resolve()), { tools: TOOLS });
+      // 20 000 characters: over the 8 192 code units the box takes (that one enters as a task).
+      const event = await run(
+        session,
+        "const long = 'x'.repeat(20000) + '\u{1F600}';\n" +
+          "const odd = 'a\\u0000b\\uD800c\u00e9\\n\u{1F600}';\n" +
+          'for (let i = 0; i < 3; i++) {\n' +
+          '  const short = await tools.echo({ odd, i });\n' +
+          '  const whole = await tools.echo({ long, i });\n' +
+          '  text(`${short.odd === odd}:${short.i}:${whole.long === long}:${whole.long.length}`);\n' +
+          '}',
+      );
+      assert.equal(event.kind, 'completed');
+      assert.deepEqual(texts(event), ['true:0:true:20002', 'true:1:true:20002', 'true:2:true:20002']);
+    });
+
+    test('a delegate that holds its thread past the wait lets the cell go on, in order', async (t) => {
+      const session = await kind.open(t, delegate(Promise.resolve()), { tools: TOOLS });
+      // In process the sandbox's ask is not answered within its bound: it takes the ask back and
+      // its thread goes on; the result then enters as a task, before what came after it.
+      const event = await run(
+        session,
+        'const seen = [];\n' +
+          'for (let i = 0; i < 3; i++) {\n' +
+          "  const timer = new Promise((resolve) => setTimeout(() => resolve('timer'), 0));\n" +
+          '  seen.push((await tools.busy({ i })).i);\n' +
+          '  seen.push((await tools.echo({ i: i + 10 })).i, await timer);\n' +
+          '}\n' +
+          'text(seen.join())',
+      );
+      assert.equal(event.kind, 'completed');
+      assert.deepEqual(texts(event), ['0,10,timer,1,11,timer,2,12,timer']);
     });
   });
 }

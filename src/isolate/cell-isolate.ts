@@ -4,9 +4,9 @@ import type IsolatedVm from 'isolated-vm-6';
 import type { CodeCellErrorCode } from '../errors.js';
 import { describeCellError, explainCompileError, translateIsolateError } from './errors.js';
 import { loadIsolatedVm } from './load.js';
-import { installPrelude, refuseImport, returnsAtTopLevel, wrapCell, type HostWait } from './sandbox-source.js';
+import { installPrelude, refuseImport, returnsAtTopLevel, wrapCell } from './sandbox-source.js';
 import { FloodGuard } from './flood-guard.js';
-import { SandboxWaits } from './sandbox-waits.js';
+import { newWaitBox, SandboxWaits } from './sandbox-waits.js';
 import { GateSeat, type RunGate } from './run-gate.js';
 import { stageClock, stageDone } from './stages.js';
 import { IsolateTasks } from './tasks.js';
@@ -99,19 +99,24 @@ export class CellIsolate {
   });
   /** Its session's share of the CPU (RunGate): tasks enter the isolate through it. */
   #seat = new GateSeat();
-  /** The sandbox's wait (ADR 23), released with the isolate. */
-  #waitReference: ivm.Reference<HostWait> | undefined;
   /** The module's first task runs: what it leaves unhandled is the module's (no delivery joins it). */
   #evaluating = false;
-  readonly #waits = new SandboxWaits(
-    (message) => this.#enter(message),
-    () => !this.#evaluating && this.#tasks.busy <= 1 && !this.#seat.waiting && !this.isDisposed,
-  );
+  /** The sandbox's wait (ADR 23), answered in the memory both share. */
+  readonly #waits: SandboxWaits;
 
-  private constructor(isolate: ivm.Isolate, context: ivm.Context, receive: ivm.Reference<SandboxReceive>) {
+  private constructor(
+    isolate: ivm.Isolate,
+    context: ivm.Context,
+    receive: ivm.Reference<SandboxReceive>,
+    box: SharedArrayBuffer,
+  ) {
     this.#isolate = isolate;
     this.#context = context;
     this.#receive = receive;
+    this.#waits = new SandboxWaits(
+      box,
+      () => !this.#evaluating && this.#tasks.busy <= 1 && !this.#seat.waiting && !this.isDisposed,
+    );
   }
 
   static async create(options: CellIsolateOptions): Promise<CellIsolate> {
@@ -140,9 +145,8 @@ export class CellIsolate {
         },
         { ignored: true },
       );
-      const wait = new ivm.Reference<HostWait>(() => (self === undefined ? '' : self.#waits.wait()));
-      self = new CellIsolate(isolate, context, installPrelude(isolate, context, send, wait));
-      self.#waitReference = wait;
+      const box = newWaitBox();
+      self = new CellIsolate(isolate, context, installPrelude(isolate, context, send, box), box);
       stageDone('prelude', clock);
       return self;
     } catch (error) {
@@ -158,7 +162,7 @@ export class CellIsolate {
 
   /** True while the module is running and no task is executing in the isolate. */
   get isIdle(): boolean {
-    return this.#running && this.#tasks.busy === 0 && !this.#seat.waiting && !this.#waits.holding && !this.isDisposed;
+    return this.#running && this.#tasks.busy === 0 && !this.#seat.waiting && !this.isDisposed;
   }
 
   get cpuTimeMs(): number {
@@ -336,7 +340,7 @@ export class CellIsolate {
     this.#release = undefined;
     countDisposed(this.#claimed);
     if (this.#isolate.isDisposed) return;
-    releaseAndDispose(this.#isolate, [this.#receive, this.#waitReference, this.#module, this.#context]);
+    releaseAndDispose(this.#isolate, [this.#receive, this.#module, this.#context]);
     this.#module = undefined;
   }
 

@@ -80,11 +80,6 @@ function countNextTurn(): void {
   });
 }
 
-/** The host's wait (see CellIsolate) as the prelude takes it: the next delivery encoded, or ''. */
-export type HostWait = () => string;
-/** The wait a prelude is given: the host's, or (the warm-up's) an object of its own isolate. */
-type PreludeWait = IsolatedVm.Reference<HostWait> | ReturnType<IsolatedVm.Reference<object>['derefInto']>;
-
 /**
  * Installs the prelude in a fresh context and returns the sandbox's entry point (`receive`). The
  * prelude is compiled from V8's code cache once one exists.
@@ -94,7 +89,7 @@ export function installPrelude(
   isolate: IsolatedVm.Isolate,
   context: IsolatedVm.Context,
   send: IsolatedVm.Callback,
-  wait: PreludeWait,
+  box: SharedArrayBuffer | null,
 ): IsolatedVm.Reference<SandboxReceive> {
   askTurn ??= new (loadIsolatedVm().Reference)(countNextTurn);
   turnsCopy ??= new (loadIsolatedVm().ExternalCopy)(turns.buffer as SharedArrayBuffer);
@@ -107,10 +102,11 @@ export function installPrelude(
   });
   if (preludeCache === undefined && script.cachedData !== undefined) useCache(script.cachedData);
   const install = script.runSync(context, { reference: true }) as IsolatedVm.Reference<
-    (send: IsolatedVm.Callback, ask: IsolatedVm.Reference<() => void>, wait: PreludeWait, turns: unknown) => unknown
+    (send: IsolatedVm.Callback, ask: IsolatedVm.Reference<() => void>, box: unknown, turns: unknown) => unknown
   >;
   script.release();
-  const receive = install.applySync(undefined, [send, askTurn, wait, turnsCopy.copyInto()], {
+  const shared = box === null ? null : new (loadIsolatedVm().ExternalCopy)(box).copyInto({ release: true });
+  const receive = install.applySync(undefined, [send, askTurn, shared, turnsCopy.copyInto()], {
     result: { reference: true },
   });
   install.release();
@@ -178,13 +174,9 @@ async function runWarmUpCell(ivm: Ivm, isolate: IsolatedVm.Isolate, context: Iso
     else if (kind === 'timer') receive?.applyIgnored(undefined, ['timer', Number(id)]);
     else if (kind === 'done' || kind === 'fault') ended();
   };
-  // Its wait lives in its own isolate and never brings anything (its deliveries enter as tasks):
-  // its thread never waits on this one, which may be exiting meanwhile (on Node 22's isolated-vm,
-  // an exit while an isolate's thread waits on the main thread hangs for ever).
-  const noWait = context.evalSync(`({ applySyncPromise: () => '' })`, {
-    reference: true,
-  }) as IsolatedVm.Reference<object>;
-  receive = installPrelude(isolate, context, new ivm.Callback(answer, { ignored: true }), noWait.derefInto());
+  // No box: its sandbox never waits (its deliveries enter as tasks), so its thread never sleeps
+  // while this process may be exiting.
+  receive = installPrelude(isolate, context, new ivm.Callback(answer, { ignored: true }), null);
   await receive.apply(undefined, ['configure', WARM_UP_CONFIG, WARM_UP_JOURNAL]);
   const module = await isolate.compileModule(wrapCell(WARM_UP_CELL), { filename: 'codecell-warm-up.js' });
   await module.instantiate(context, refuseImport);

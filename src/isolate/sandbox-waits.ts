@@ -1,89 +1,90 @@
-// The host's side of the sandbox's deferred wait (ADR 23, sandbox/waits.ts): after a tool call
-// the sandbox's thread asks for its next delivery where it would have gone idle, and a delivery
-// handed to it enters the cell in that task instead of as a task of its own. The order of
-// deliveries holds: what comes while a wait is on its way is held for it, and what it does not
-// take enters as tasks behind what it took.
+// The host's side of the sandbox's deferred wait (ADR 23, sandbox/waits.ts): before a tool call
+// the sandbox asks, in memory the two share (the box), for its next delivery, and its thread
+// sleeps on the box where it would have gone idle. A delivery that comes while it asks is written
+// into the box and enters the cell in that task instead of as a task of its own; the sandbox is
+// woken as a futex (Atomics.notify), not by a task of isolated-vm's. The order of deliveries
+// holds: the box takes only the first delivery since the ask, and only when no task is queued
+// before it; what comes after enters as tasks behind it.
 import type { ToSandboxMessage } from './sandbox-protocol.js';
 
 /** Deliveries a sandbox's wait took, in this process: for tests and benchmarks. */
 let waitedDeliveries = 0;
 export const waitedDeliveriesCount = (): number => waitedDeliveries;
 
+// The box's states and layout, as sandbox/waits.ts has them (the sandbox alone sets it idle, 0).
+const ASKING = 1;
+const WRITING = 2;
+const FULL = 3;
+const EMPTY = 4;
+const STATE = 0;
+const LENGTH = 1;
+const UNITS_AT = 8;
+/** The longest delivery the box takes (UTF-16 code units); a longer one enters as a task. */
+const BOX_UNITS = 8_192;
+
+/** A box for one cell's isolate: shared with its sandbox, which finds it idle. */
+export const newWaitBox = (): SharedArrayBuffer => new SharedArrayBuffer(UNITS_AT + 2 * BOX_UNITS);
+
 /**
- * One cell's waits. A wait is answered at once, with a delivery held for it or with none: never
- * with a promise. isolated-vm wakes a thread that waits on a promise (applySyncPromise) by
- * signalling a condition variable after it has let go of its lock, and that thread may have seen
- * the promise settled and gone on, destroying the variable, in between; a wait answered at once
- * is handed over under the lock (ADR 23). A wait that comes too late, or never (the sandbox may
- * skip it), holds nothing up: what was held enters as tasks once the event loop turns.
+ * One cell's waits. An ask is answered by the next turn of the event loop at the latest: with the
+ * first delivery that comes, or with none. A sandbox that was not answered within its bound takes
+ * its ask back, and what comes later enters as a task; one the host claimed (WRITING) is always
+ * filled.
  */
 export class SandboxWaits {
-  /** A tool call came, so the sandbox's wait may be on its way: deliveries are held for it. */
-  #coming = false;
-  readonly #held: ToSandboxMessage[] = [];
-  #flushQueued = false;
-  readonly #enter: (message: ToSandboxMessage) => void;
+  readonly #words: Int32Array;
+  readonly #units: Uint16Array;
+  /** An answer of none is queued for the next turn of the loop. */
+  #armed = false;
   readonly #mayTake: () => boolean;
+  readonly #answerNone = (): void => {
+    this.#armed = false;
+    this.#answer(EMPTY);
+  };
 
   /**
-   * `enter`: a delivery as a task of its own. `mayTake`: whether a wait may take a delivery now
-   * (not in the module's first task, with no task queued before it, the cell not stopped).
+   * `mayTake`: whether the sandbox's wait may take a delivery now (not in the module's first task,
+   * with no task queued before it, the cell not stopped).
    */
-  constructor(enter: (message: ToSandboxMessage) => void, mayTake: () => boolean) {
-    this.#enter = enter;
+  constructor(box: SharedArrayBuffer, mayTake: () => boolean) {
+    this.#words = new Int32Array(box, 0, 2);
+    this.#units = new Uint16Array(box, UNITS_AT, BOX_UNITS);
     this.#mayTake = mayTake;
   }
 
-  /** Deliveries wait here: the isolate is not idle (it has work to take). */
-  get holding(): boolean {
-    return this.#held.length > 0;
-  }
-
-  /** The sandbox sent a tool call: its wait may follow. */
+  /** The sandbox sent a tool call: the wait it asked for is answered by the loop's next turn. */
   callSent(): void {
-    this.#coming = true;
+    if (this.#armed || Atomics.load(this.#words, STATE) !== ASKING) return;
+    this.#armed = true;
+    setImmediate(this.#answerNone);
   }
 
-  /** Whether the delivery is held for the wait on its way. */
+  /** Whether the delivery went to the sandbox's wait (else it enters as a task, as before). */
   offer(message: ToSandboxMessage): boolean {
-    if (!this.#coming) return false;
-    this.#held.push(message);
-    if (!this.#flushQueued) {
-      this.#flushQueued = true;
-      setImmediate(() => {
-        this.#flushQueued = false;
-        this.#coming = false;
-        this.#enterHeld();
-      });
+    const words = this.#words;
+    if (Atomics.load(words, STATE) !== ASKING) return false;
+    const text = this.#mayTake() ? encodeDelivery(message) : undefined;
+    if (text === undefined || text.length > BOX_UNITS) {
+      this.#answer(EMPTY);
+      return false;
     }
+    if (Atomics.compareExchange(words, STATE, ASKING, WRITING) !== ASKING) return false;
+    const units = this.#units;
+    for (let i = 0; i < text.length; i++) units[i] = text.charCodeAt(i);
+    words[LENGTH] = text.length;
+    Atomics.store(words, STATE, FULL);
+    Atomics.notify(words, STATE);
+    waitedDeliveries++;
     return true;
   }
 
-  /**
-   * The sandbox waits (applySyncPromise): the first delivery held, or none (''); whatever else
-   * was held enters as tasks, behind it.
-   */
-  wait(): string {
-    this.#coming = false;
-    if (!this.#mayTake()) {
-      this.#enterHeld();
-      return '';
-    }
-    const first = this.#held.shift();
-    this.#enterHeld(); // behind `first`, which enters the cell now
-    if (first === undefined) return '';
-    waitedDeliveries++;
-    return encodeDelivery(first);
-  }
-
-  /** The cell stopped: nothing is held. */
+  /** The cell stopped: a wait still asking is answered with none. */
   stop(): void {
-    this.#held.length = 0;
-    this.#coming = false;
+    this.#answer(EMPTY);
   }
 
-  #enterHeld(): void {
-    for (const message of this.#held.splice(0)) this.#enter(message);
+  #answer(state: typeof EMPTY): void {
+    if (Atomics.compareExchange(this.#words, STATE, ASKING, state) === ASKING) Atomics.notify(this.#words, STATE);
   }
 }
 
