@@ -72,6 +72,26 @@ describe('sqliteStore: a real file', { timeout: 30_000 }, () => {
     );
   });
 
+  test('two connections that take a session in turn number its records as one log', async (t) => {
+    const path = join(tempFolder(t, 'codecell-sqlite-'), 'sessions.db');
+    const [a, b] = [sqliteStore({ path }), sqliteStore({ path })];
+    t.after(() => Promise.all([a.close(), b.close()]));
+    const lapse = (): Promise<void> => new Promise((resolve) => setTimeout(resolve, 5));
+    const first = await a.create('turns', 'agent-a', 1, null);
+    assert.equal(first?.epoch, 1);
+    await a.append('turns', 1, ['a1', 'a2']);
+    await lapse();
+    assert.equal((await b.adopt('turns', 'agent-b', 1))?.epoch, 2);
+    await b.append('turns', 2, ['b1']);
+    await assert.rejects(a.append('turns', 1, ['late']), { code: 'ERR_SESSION_MOVED' });
+    await lapse();
+    // `a` wrote this session before, under another epoch: its next record follows b's, not its own.
+    assert.equal((await a.adopt('turns', 'agent-a', 60_000))?.epoch, 3);
+    await a.append('turns', 3, ['a3']);
+    await a.append('turns', 3, ['a4']);
+    assert.deepEqual(await b.records('turns'), ['a1', 'a2', 'b1', 'a3', 'a4']);
+  });
+
   test('appends made in one turn after its first share one commit: fewer log frames than appends', async (t) => {
     const path = join(tempFolder(t, 'codecell-sqlite-'), 'sessions.db');
     const store = sqliteStore({ path });

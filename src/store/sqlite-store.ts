@@ -36,6 +36,7 @@ type Statements = Record<
   | 'follow'
   | 'insertRecord'
   | 'lastSeq'
+  | 'epoch'
   | 'summary'
   | 'records'
   | 'sessions'
@@ -64,6 +65,12 @@ class SqliteBackend implements StoreBackend {
   readonly #committing = new Set<Promise<void>>();
   /** Each session's open and paused cells as last written here (an unchanged summary is not written again). */
   readonly #summaries = new Map<string, string>();
+  /**
+   * Each session's next record number under the epoch that wrote it here: an append under the same
+   * epoch (checked in its transaction) follows it without reading the log's last number. Another
+   * writer of the key has another epoch, so none can have appended meanwhile.
+   */
+  readonly #nextSeqs = new Map<string, { epoch: number; seq: number }>();
   /** Once an append was committed in this turn, those made after it, committed together at its end. */
   #group: WaitingAppend[] | undefined;
 
@@ -98,6 +105,9 @@ class SqliteBackend implements StoreBackend {
       follow: db.prepare('UPDATE codecell_sessions SET shared_lease_ms = ?, lease_expires_at = ? WHERE key = ?'),
       insertRecord: db.prepare('INSERT INTO codecell_records (key, seq, record) VALUES (?, ?, ?)'),
       lastSeq: db.prepare('SELECT coalesce(max(seq), 0) AS seq FROM codecell_records WHERE key = ?'),
+      // The fencing check of every append: the epoch alone. (node:sqlite's SQLite prepares the
+      // session query above again at each run, and lastSeq too: ~45 k instructions a time.)
+      epoch: db.prepare('SELECT epoch FROM codecell_sessions WHERE key = ?'),
       summary: db.prepare('UPDATE codecell_sessions SET open_cells = ?, paused_cells = ? WHERE key = ?'),
       records: db.prepare('SELECT record FROM codecell_records WHERE key = ? ORDER BY seq'),
       sessions: db.prepare(
@@ -227,6 +237,7 @@ class SqliteBackend implements StoreBackend {
       this.#sql.removeSession.run(key);
       this.#sql.retire.run(key, epoch, nextCellId);
       this.#summaries.delete(key);
+      this.#nextSeqs.delete(key);
     });
   }
 
@@ -238,7 +249,7 @@ class SqliteBackend implements StoreBackend {
 
   /** Why a write under `epoch` is refused (inside a transaction): undefined while it is the session's. */
   #moved(key: string, epoch: number): Error | undefined {
-    const row = this.#sql.session.get(key) as { epoch: number } | undefined;
+    const row = this.#sql.epoch.get(key) as { epoch: number } | undefined;
     return row === undefined || row.epoch !== epoch ? sessionMoved(key, epoch, row?.epoch) : undefined;
   }
 
@@ -276,32 +287,48 @@ class SqliteBackend implements StoreBackend {
   async #commit(writes: readonly StoreWrite[], replace: boolean): Promise<Map<StoreWrite, Error>> {
     const refused = new Map<StoreWrite, Error>();
     const summaries = new Map<string, string>();
-    await this.#retrying('BEGIN IMMEDIATE', () => {
-      // A transaction tried again starts over.
-      refused.clear();
-      summaries.clear();
-      const seqs = new Map<string, number>();
-      for (const write of writes) {
-        const { key, epoch, records, summary } = write;
-        const moved = this.#moved(key, epoch);
-        if (moved !== undefined) {
-          refused.set(write, moved);
-          continue;
+    const next = new Map<string, { epoch: number; seq: number }>();
+    try {
+      await this.#retrying('BEGIN IMMEDIATE', () => {
+        // A transaction tried again starts over.
+        refused.clear();
+        summaries.clear();
+        next.clear();
+        for (const write of writes) {
+          const { key, epoch, records, summary } = write;
+          const moved = this.#moved(key, epoch);
+          if (moved !== undefined) {
+            refused.set(write, moved);
+            continue;
+          }
+          let seq = next.get(key)?.seq ?? this.#nextSeq(key, epoch);
+          if (replace) this.#sql.clear.run(key);
+          for (const record of records) this.#sql.insertRecord.run(key, seq++, record);
+          next.set(key, { epoch, seq });
+          if (summary === undefined) continue;
+          const figures = `${summary.openCells}/${summary.pausedCells}`;
+          if (figures === (summaries.get(key) ?? this.#summaries.get(key))) continue;
+          this.#sql.summary.run(summary.openCells, summary.pausedCells, key);
+          summaries.set(key, figures);
         }
-        let seq = seqs.get(key) ?? (this.#sql.lastSeq.get(key) as { seq: number }).seq + 1;
-        if (replace) this.#sql.clear.run(key);
-        for (const record of records) this.#sql.insertRecord.run(key, seq++, record);
-        seqs.set(key, seq);
-        if (summary === undefined) continue;
-        const figures = `${summary.openCells}/${summary.pausedCells}`;
-        if (figures === (summaries.get(key) ?? this.#summaries.get(key))) continue;
-        this.#sql.summary.run(summary.openCells, summary.pausedCells, key);
-        summaries.set(key, figures);
-      }
-    });
-    if (this.#summaries.size + summaries.size > 10_000) this.#summaries.clear(); // a bound: forgetting costs one update
+      });
+    } catch (error) {
+      for (const { key } of writes) this.#nextSeqs.delete(key);
+      throw error;
+    }
+    // Bounds: forgetting costs one update (a summary) or one read (a number).
+    if (this.#summaries.size + summaries.size > 10_000) this.#summaries.clear();
     for (const [key, figures] of summaries) this.#summaries.set(key, figures);
+    if (this.#nextSeqs.size + next.size > 10_000) this.#nextSeqs.clear();
+    for (const [key, seq] of next) this.#nextSeqs.set(key, seq);
     return refused;
+  }
+
+  /** The key's next record number under `epoch` (inside the transaction that checked the epoch). */
+  #nextSeq(key: string, epoch: number): number {
+    const known = this.#nextSeqs.get(key);
+    if (known?.epoch === epoch) return known.seq;
+    return (this.#sql.lastSeq.get(key) as { seq: number }).seq + 1;
   }
 
   /** Runs `work` in one IMMEDIATE transaction, after the appends waiting: all of it is committed, or none. */
