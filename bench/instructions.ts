@@ -16,7 +16,8 @@
 // round trip is a stage of its own: one process, all its threads, codecell embedded against raw
 // isolated-vm calls out of an isolate (the cheaper of an awaited `Reference.apply` and an async
 // `Callback`; `applySyncPromise`, which blocks the isolate's thread, is counted beside them);
-// `-- --in-process` counts that stage alone.
+// `-- --in-process` counts that stage alone. Beside it, codecell embedded with a store (a SQLite
+// file): what durability costs per call and per cell.
 import { spawnSync } from 'node:child_process';
 import { readdirSync, readFileSync, rmSync } from 'node:fs';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
@@ -26,6 +27,7 @@ import { HOST_NODE_FLAGS } from '../host/wire/host-process.js';
 import { check, round, sequentialCalls, writeResults, type ResultRow } from './common.js';
 import { isolateHostFloor, wrapped } from './peers/baselines.js';
 import { embeddedSession, overStdio, type BenchSession } from './peers/subject.js';
+import { sqliteStore } from '../src/index.js';
 import { rawCalls, RAW_WAYS, type RawWay } from './peers/raw-calls.js';
 
 /** Each workload's short and long run: its unit of work, and how many of them. */
@@ -35,7 +37,7 @@ const WORKLOADS = {
   'steady round trip': { short: 14_400, long: 28_800, unit: 'round trip' },
 } as const;
 type Workload = keyof typeof WORKLOADS;
-type Subject = 'codecell' | 'rehome-off' | 'bare' | 'in-process' | RawWay;
+type Subject = 'codecell' | 'rehome-off' | 'bare' | 'in-process' | 'in-process, store' | RawWay;
 type Side = 'host' | 'client';
 
 const SELF = fileURLToPath(import.meta.url);
@@ -64,11 +66,17 @@ async function work(session: BenchSession, workload: Workload, count: number): P
 
 /** The client's role: the workload `count` times on the subject's host (under valgrind when `hostOut` is set). */
 async function client(subject: Subject, workload: Workload, count: number, hostOut: string | undefined): Promise<void> {
-  if (subject === 'in-process') {
-    const session = embeddedSession((input) => input, PATIENT_MS);
+  if (subject === 'in-process' || subject === 'in-process, store') {
+    // With a store: a SQLite file, each call's records written before it goes on (SPEC §16).
+    const file = join(tmpdir(), `codecell-instructions-${process.pid}.db`);
+    const store = subject === 'in-process' ? undefined : sqliteStore({ path: file });
+    const session = embeddedSession((input) => input, PATIENT_MS, store);
     await session.run('text(0)');
     await work(session, workload, count);
-    return session.close();
+    await session.close();
+    await store?.close();
+    for (const suffix of ['', '-wal', '-shm']) rmSync(file + suffix, { force: true });
+    return;
   }
   if ((RAW_WAYS as readonly string[]).includes(subject)) return rawCalls(subject as RawWay, count);
   const wrapper = hostOut === undefined ? [] : callgrind(hostOut, true);
@@ -160,6 +168,7 @@ function inProcessRows(workload: 'round trip' | 'text(1) cell', runs: number): R
   const asyncFloors = counted.filter(({ way }) => way !== 'raw applySyncPromise');
   const floor = asyncFloors.reduce((low, next) => (next.count < low.count ? next : low));
   const codecell = inProcessCount('in-process', workload, runs);
+  const stored = inProcessCount('in-process, store', workload, runs);
   const row = (name: string, instructions: number, ratio?: number): ResultRow => ({
     name: `instructions per ${workload} in process, ${name}`,
     unit: 'instructions',
@@ -171,12 +180,15 @@ function inProcessRows(workload: 'round trip' | 'text(1) cell', runs: number): R
   console.log(
     `${workload} in process: codecell ${Math.round(codecell)}; ` +
       counted.map(({ way, count }) => `${way} ${Math.round(count)}`).join(', ') +
-      `; ${round(codecell / floor.count)}× ${floor.way} per ${unit}`,
+      `; ${round(codecell / floor.count)}× ${floor.way} per ${unit}; with a store ${Math.round(stored)} ` +
+      `(durability ${Math.round(stored - codecell)})`,
   );
   return [
     ...counted.map(({ way, count }) => row(way, count)),
     row('codecell', codecell, codecell / floor.count),
     row("codecell's own (less the raw floor)", codecell - floor.count),
+    row('codecell with a store (a SQLite file)', stored, stored / floor.count),
+    row("durability's share (with a store less without)", stored - codecell),
   ];
 }
 

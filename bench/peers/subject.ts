@@ -3,7 +3,13 @@ import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { HostClient, type HostClientOptions } from '../../host/index.js';
 import { HOST_NODE_FLAGS } from '../../host/wire/host-process.js';
-import { SessionRuntime, type CellEvent, type CodeCellSession, type SessionRuntimeDelegate } from '../../src/index.js';
+import {
+  SessionRuntime,
+  type CellEvent,
+  type CodeCellSession,
+  type CodeCellStore,
+  type SessionRuntimeDelegate,
+} from '../../src/index.js';
 import { DEFAULT_YIELD_MS } from '../../src/internal.js';
 import { quietLogger } from '../common.js';
 
@@ -46,9 +52,12 @@ function benchSession(session: CodeCellSession, yieldMs = DEFAULT_YIELD_MS): Ben
   };
 }
 
-/** An embedded session (a SessionRuntime); `yieldMs` as for benchSession. */
-export const embeddedSession = (tool: ToolHandler, yieldMs?: number): BenchSession =>
-  benchSession(new SessionRuntime(delegateOf(tool), { tools, logger: quietLogger }), yieldMs);
+/** An embedded session (a SessionRuntime), kept in `store` when given; `yieldMs` as for benchSession. */
+export const embeddedSession = (tool: ToolHandler, yieldMs?: number, store?: CodeCellStore): BenchSession =>
+  benchSession(
+    new SessionRuntime(delegateOf(tool), { tools, logger: quietLogger, ...(store === undefined ? {} : { store }) }),
+    yieldMs,
+  );
 
 /** codecell embedded: one SessionRuntime per session. */
 export const inProcess: BenchSubject = {
