@@ -34,13 +34,10 @@ export const newWaitBox = (): SharedArrayBuffer => new SharedArrayBuffer(UNITS_A
 export class SandboxWaits {
   readonly #words: Int32Array;
   readonly #units: Uint16Array;
-  /** An answer of none is queued for the next turn of the loop. */
-  #armed = false;
+  /** Asks answered so far; and the one an answer of none queued for the loop's next turn is for. */
+  #answers = 0;
+  #armedFor = -1;
   readonly #mayTake: () => boolean;
-  readonly #answerNone = (): void => {
-    this.#armed = false;
-    this.#answer(EMPTY);
-  };
 
   /**
    * `mayTake`: whether the sandbox's wait may take a delivery now (not in the module's first task,
@@ -52,11 +49,18 @@ export class SandboxWaits {
     this.#mayTake = mayTake;
   }
 
-  /** The sandbox sent a tool call: the wait it asked for is answered by the loop's next turn. */
+  /**
+   * The sandbox sent a tool call: the wait it asked for is answered by the loop's next turn. That
+   * answer is for this ask alone: once it was answered, the sandbox may be asking again already.
+   */
   callSent(): void {
-    if (this.#armed || Atomics.load(this.#words, STATE) !== ASKING) return;
-    this.#armed = true;
-    setImmediate(this.#answerNone);
+    const answers = this.#answers;
+    if (this.#armedFor === answers || Atomics.load(this.#words, STATE) !== ASKING) return;
+    this.#armedFor = answers;
+    setImmediate(() => {
+      if (this.#armedFor === answers) this.#armedFor = -1;
+      if (this.#answers === answers) this.#answer(EMPTY);
+    });
   }
 
   /** Whether the delivery went to the sandbox's wait (else it enters as a task, as before). */
@@ -74,6 +78,7 @@ export class SandboxWaits {
     words[LENGTH] = text.length;
     Atomics.store(words, STATE, FULL);
     Atomics.notify(words, STATE);
+    this.#answers++;
     waitedDeliveries++;
     return true;
   }
@@ -84,7 +89,9 @@ export class SandboxWaits {
   }
 
   #answer(state: typeof EMPTY): void {
-    if (Atomics.compareExchange(this.#words, STATE, ASKING, state) === ASKING) Atomics.notify(this.#words, STATE);
+    if (Atomics.compareExchange(this.#words, STATE, ASKING, state) !== ASKING) return;
+    Atomics.notify(this.#words, STATE);
+    this.#answers++;
   }
 }
 
