@@ -3,7 +3,7 @@
 // It prints one JSON line of figures. Each runtime runs alone in its process: two copies of
 // isolated-vm (TanStack's driver brings its own) abort a process that loads both.
 import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { check } from '../common.js';
@@ -289,7 +289,8 @@ export async function measure(runtime: Runtime, folder: string): Promise<RoundFi
   return figures;
 }
 
-const [runtime, folder] = process.argv.slice(2);
+// Run as a child (not imported by in-process.ts, whose own process has flags of its own).
+const [runtime, folder] = process.argv[1] === fileURLToPath(import.meta.url) ? process.argv.slice(2) : [];
 if (runtime !== undefined && folder !== undefined) {
   check((RUNTIMES as readonly string[]).includes(runtime), `unknown runtime ${runtime}`);
   console.log(JSON.stringify(await measure(runtime as Runtime, folder)));
