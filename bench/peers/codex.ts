@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { LengthPrefixedFrames, writeFrame } from './frames.js';
 import type { BenchSession, BenchSubject, ToolHandler } from './subject.js';
 
-export const CODEX_VERSION = '0.169.0';
+export const CODEX_VERSION = '0.171.0';
 
 const cacheDir = (): string =>
   join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'codecell-bench', `codex-${CODEX_VERSION}`);
