@@ -149,7 +149,7 @@ function installCodecellPrelude(
   function receive(...message: ToSandboxMessage): void {
     if (message[0] === 'settle') settle(state, message[1], message[2], message[3], message[4]);
     else if (message[0] === 'timer') fireTimer(state, message[1]);
-    else if (message[0] === 'configure') configure(state, message[1], message[2]);
+    else if (message[0] === 'configure') configure(state, message[1], message[2], message[3]);
     else if (message[0] === 'watchRejections') watchRejections();
     else message satisfies never; // a TO_SANDBOX row without a branch here does not compile
   }
@@ -169,7 +169,11 @@ function defineCellGlobal(state: PreludeState, name: string, value: unknown): vo
  * Defines the cell's globals from the host's configuration (tools, stored values, limits), and
  * its journal's clock and random numbers when it has one.
  */
-function configure(state: PreludeState, configText: string, journalText: string): void {
+function configure(state: PreludeState, configText: string, journalText: string, waits: boolean): void {
+  // A cell that may run again (from its journal, or on an engine) never waits: a result ready at
+  // the wait enters before the microtasks queued after its call, one that is not enters as a task
+  // after them, and a run again whose results come at once would take another path (ADR 23).
+  if (!waits) state.beforeCall = () => {};
   const config = codecellParseJson(configText) as SandboxConfig;
   state.maxNotificationBytes = config.limits.maxNotificationBytes;
   const tools: Record<string, unknown> = {};

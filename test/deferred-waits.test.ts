@@ -10,6 +10,12 @@ import { run } from './cell-helpers.js';
 const TOOLS = [{ name: 'echo' }, { name: 'slow' }, { name: 'fail' }, { name: 'busy' }];
 
 /**
+ * Waits are taken by a cell that cannot run again: one whose journal is off. A cell with a journal
+ * (the default) may be run again from it, where its results come at once, and never waits.
+ */
+const WAITS = { tools: TOOLS, limits: { journalMaxBytes: 0 } };
+
+/**
  * echo answers at once; slow answers once `release` resolves; fail throws; busy holds the
  * delegate's thread for 150 ms (past the 50 ms the sandbox sleeps at most for an answer), then
  * answers.
@@ -42,7 +48,7 @@ function delegate(release: Promise<void>): RecordingDelegate & { inFlight: numbe
 for (const kind of bothKinds) {
   describe(`deferred waits, ${kind.name}`, { timeout: 60_000 }, () => {
     test('sequential results enter through the wait, and the cell sees each one', async (t) => {
-      const session = await kind.open(t, delegate(Promise.resolve()), { tools: TOOLS });
+      const session = await kind.open(t, delegate(Promise.resolve()), WAITS);
       const before = waitedDeliveriesCount();
       const event = await run(
         session,
@@ -57,10 +63,21 @@ for (const kind of bothKinds) {
       assert.ok(waited >= (kind === bothKinds[0] ? 100 : 1), `${waited} waited`);
     });
 
+    test('a cell with a journal (the default) never waits: each result enters as a task', async (t) => {
+      const session = await kind.open(t, delegate(Promise.resolve()), { tools: TOOLS });
+      const before = waitedDeliveriesCount();
+      const event = await run(
+        session,
+        'let sum = 0; for (let i = 0; i < 200; i++) sum += (await tools.echo({ i })).i; text(sum)',
+      );
+      assert.deepEqual(texts(event), ['19900']);
+      assert.equal(waitedDeliveriesCount() - before, 0);
+    });
+
     test('a call made a microtask after another is in flight beside it', async (t) => {
       const both = deferred();
       const recording = delegate(both.promise);
-      const session = await kind.open(t, recording, { tools: TOOLS });
+      const session = await kind.open(t, recording, WAITS);
       // The first call's wait runs before the second call is made: it must not hold the second back.
       const started = run(
         session,
@@ -77,7 +94,7 @@ for (const kind of bothKinds) {
     });
 
     test("a failure in the module's first task is not the module's own error", async (t) => {
-      const session = await kind.open(t, delegate(Promise.resolve()), { tools: TOOLS });
+      const session = await kind.open(t, delegate(Promise.resolve()), WAITS);
       // Nothing can resume this cell: had the failure entered the module's first task through the
       // wait, it would count as an error thrown past the cell's wrapper and end the cell with it.
       const handle = await session.execute(
@@ -90,7 +107,7 @@ for (const kind of bothKinds) {
     });
 
     test('a failed call, results and a timer reach the cell in the order they were delivered', async (t) => {
-      const session = await kind.open(t, delegate(Promise.resolve()), { tools: TOOLS });
+      const session = await kind.open(t, delegate(Promise.resolve()), WAITS);
       const event = await run(
         session,
         'const seen = [];\n' +
@@ -107,7 +124,7 @@ for (const kind of bothKinds) {
     });
 
     test('a result longer than the box, and one of any characters, reach the cell whole', async (t) => {
-      const session = await kind.open(t, delegate(Promise.resolve()), { tools: TOOLS });
+      const session = await kind.open(t, delegate(Promise.resolve()), WAITS);
       // 20 000 characters: over the 8 192 code units the box takes (that one enters as a task).
       const event = await run(
         session,
@@ -124,7 +141,7 @@ for (const kind of bothKinds) {
     });
 
     test('a delegate that holds its thread past the wait lets the cell go on, in order', async (t) => {
-      const session = await kind.open(t, delegate(Promise.resolve()), { tools: TOOLS });
+      const session = await kind.open(t, delegate(Promise.resolve()), WAITS);
       // In process the sandbox's ask is not answered within its bound: it takes the ask back and
       // its thread goes on; the result then enters as a task, before what came after it.
       const event = await run(
@@ -146,7 +163,7 @@ for (const kind of bothKinds) {
 // In process only: over the link few results are back when the wait asks.
 describe('deferred waits, in process: the answers', { timeout: 60_000 }, () => {
   test('an answer of none at the turn is for its own ask, never the next one', async (t) => {
-    const session = await inProcess.open(t, delegate(Promise.resolve()), { tools: TOOLS });
+    const session = await inProcess.open(t, delegate(Promise.resolve()), WAITS);
     const before = waitedDeliveriesCount();
     const event = await run(
       session,

@@ -80,6 +80,35 @@ text(order.join(', '));`;
   },
 );
 
+test('the calls come in one order whether the tools answer at once or take time', { timeout: 30_000 }, async (t) => {
+  // A result that enters before the microtasks queued after its call (a wait that took it at once)
+  // lets `await x` make its next call before the chain beside it makes its own: on an engine, a
+  // run again whose recorded results come at once would take its steps at other positions.
+  const source = `const order = [];
+for (const name of ['w', 'v']) await tools.TOOL({ ms: 5, name });
+const x = tools.TOOL({ ms: 5, name: 'x' });
+const beside = (async () => { await null; await null; order.push(await tools.TOOL({ ms: 5, name: 'y' })); })();
+order.push(await x);
+order.push(await tools.TOOL({ ms: 5, name: 'z' }));
+await beside;
+text(order.join(', '));`;
+  const made = async (tool: 'now' | 'after'): Promise<{ order: string[]; calls: string[] }> => {
+    const delegate = new RecordingDelegate({ after, now: (call) => (call.input as { name: string }).name });
+    const session = newRuntime(t, delegate, {
+      tools: [{ name: 'after' }, { name: 'now' }],
+      deterministic: { seed: 1, now: NOW },
+    });
+    const event = await (await session.execute({ source: source.replaceAll('TOOL', tool) })).initialEvent;
+    assert.equal(event.kind, 'completed', JSON.stringify(event));
+    return { order: texts(event), calls: delegate.calls.map((call) => (call.input as { name: string }).name) };
+  };
+  const expected = { order: ['x, y, z'], calls: ['w', 'v', 'x', 'y', 'z'] };
+  for (let round = 0; round < 3; round++) {
+    assert.deepEqual(await made('now'), expected, 'tools that answer at once');
+    assert.deepEqual(await made('after'), expected, 'tools that take 5 ms');
+  }
+});
+
 test('options.deterministic is checked: a seed, a time, and no store', { timeout: 30_000 }, async (t) => {
   const refused = (deterministic: unknown, extra: object = {}): string => {
     try {

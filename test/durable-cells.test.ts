@@ -101,6 +101,39 @@ for (const kind of bothKinds) {
       assert.deepEqual(texts(resumed), ['same readings', 'clock goes on']);
     });
 
+    test('a result that races a chain of microtasks is taken in the first run’s order by the replay', async (t) => {
+      // The first run's results take 5 ms, so each enters as a task, after the chain beside it
+      // made its call; the replay's come at once. A replay that took a result where its thread
+      // waited after the call (ADR 23) made z before y and ended replayDiverged.
+      const delegate = approvals();
+      delegate.tools.slow = async (call) => {
+        await new Promise((resolve) => setTimeout(resolve, 5));
+        return (call.input as { n: string }).n;
+      };
+      const session = await kind.open(t, delegate, { tools: TOOLS });
+      const started = await session.execute({
+        source: `
+        const order = [];
+        for (const n of ['w', 'v']) await tools.slow({ n });
+        const x = tools.slow({ n: 'x' });
+        const beside = (async () => { await null; await null; order.push(await tools.slow({ n: 'y' })); })();
+        order.push(await x);
+        order.push(await tools.slow({ n: 'z' }));
+        await beside;
+        await tools.approve({ order });
+        text(order.join(', '));`,
+      });
+      const first = await started.initialEvent;
+      assert.equal(first.kind, 'interrupted', JSON.stringify(first));
+      const resumed = await session.resumeCell('1', { result: 'ok' }, WAIT);
+      assert.equal(resumed.kind, 'completed', JSON.stringify(resumed));
+      assert.deepEqual(texts(resumed), ['x, y, z']);
+      assert.deepEqual(
+        delegate.calls.map((call) => JSON.stringify(call.input)),
+        ['{"n":"w"}', '{"n":"v"}', '{"n":"x"}', '{"n":"y"}', '{"n":"z"}', '{"order":["x","y","z"]}'],
+      );
+    });
+
     test('results and timers are delivered in the order the first run took them', async (t) => {
       const delegate = approvals();
       const gates = [deferred(), deferred(), deferred()];

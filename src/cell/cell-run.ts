@@ -135,8 +135,13 @@ export abstract class CellRun {
         ? this.terminateWith('memoryLimit')
         : this.#settle(`Error: ${messageOf(error)}`, '');
     this.isolate
-      .start(source, filename, { text: configText, journal }, running)
+      .start(source, filename, { text: configText, journal, alone: this.#mayRunAgain() }, running)
       .then(({ error }) => error !== undefined && this.#settle(error, ''), failed);
+  }
+
+  /** From its journal (resumeCell, a recovery, a new host) or on an engine: then it never waits (ADR 23). */
+  #mayRunAgain(): boolean {
+    return this.options.deterministic !== undefined || this.durability.journal.durable;
   }
 
   /** Completes the cell with an error without running it (its source did not compile). */

@@ -90,10 +90,12 @@ export const TO_SANDBOX = {
   /** timer id */
   timer: ['number'],
   /**
-   * The cell's tools, stored values and limits, as JSON text, before its module is compiled; and
-   * its journal's seed and clock (sandbox/journal.ts) as JSON text, or '' when it keeps none.
+   * The cell's tools, stored values and limits, as JSON text, before its module is compiled; its
+   * journal's seed and clock (sandbox/journal.ts) as JSON text, or '' when it keeps none; and
+   * whether its thread may wait for a delivery after a call (false: each enters as a task of its
+   * own, for a cell that may run again, ADR 23).
    */
-  configure: ['string', 'string'],
+  configure: ['string', 'string', 'boolean'],
   /**
    * A task ended with a rejection nobody handled: from now on the sandbox watches for handlers
    * attached late (sandbox/rejections.ts), which it does not before, so `await` keeps V8's async

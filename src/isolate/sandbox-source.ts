@@ -177,7 +177,7 @@ async function runWarmUpCell(ivm: Ivm, isolate: IsolatedVm.Isolate, context: Iso
   // No box: its sandbox never waits (its deliveries enter as tasks), so its thread never sleeps
   // while this process may be exiting.
   receive = installPrelude(isolate, context, new ivm.Callback(answer, { ignored: true }), null);
-  await receive.apply(undefined, ['configure', WARM_UP_CONFIG, WARM_UP_JOURNAL]);
+  await receive.apply(undefined, ['configure', WARM_UP_CONFIG, WARM_UP_JOURNAL, true]);
   const module = await isolate.compileModule(wrapCell(WARM_UP_CELL), { filename: 'codecell-warm-up.js' });
   await module.instantiate(context, refuseImport);
   await module.evaluate();

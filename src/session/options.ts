@@ -72,7 +72,7 @@ export interface SessionRuntimeOptions {
    * Cells that run the same way every time, for a durable-execution engine that runs them again
    * and keys its steps by their order (ADR 24): Math.random is seeded with `seed`, the clock reads
    * `now` for the whole cell, and each tool result or timer enters the cell in the order its call
-   * or timer was made. Not with a store.
+   * or timer was made, as a task of its own. Not with a store.
    */
   deterministic?: Deterministic;
 }
