@@ -17,7 +17,8 @@
 // isolated-vm calls out of an isolate (the cheaper of an awaited `Reference.apply` and an async
 // `Callback`; `applySyncPromise`, which blocks the isolate's thread, is counted beside them);
 // `-- --in-process` counts that stage alone. Beside it, codecell embedded with a store (a SQLite
-// file): what durability costs per call and per cell.
+// file): what durability costs per call and per cell; and without a journal (a cell that cannot
+// run again, whose thread waits for results: ADR 23).
 import { spawnSync } from 'node:child_process';
 import { readdirSync, readFileSync, rmSync } from 'node:fs';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
@@ -37,7 +38,8 @@ const WORKLOADS = {
   'steady round trip': { short: 14_400, long: 28_800, unit: 'round trip' },
 } as const;
 type Workload = keyof typeof WORKLOADS;
-type Subject = 'codecell' | 'rehome-off' | 'bare' | 'in-process' | 'in-process, store' | RawWay;
+type Subject =
+  'codecell' | 'rehome-off' | 'bare' | 'in-process' | 'in-process, store' | 'in-process, no journal' | RawWay;
 type Side = 'host' | 'client';
 
 const SELF = fileURLToPath(import.meta.url);
@@ -66,11 +68,16 @@ async function work(session: BenchSession, workload: Workload, count: number): P
 
 /** The client's role: the workload `count` times on the subject's host (under valgrind when `hostOut` is set). */
 async function client(subject: Subject, workload: Workload, count: number, hostOut: string | undefined): Promise<void> {
-  if (subject === 'in-process' || subject === 'in-process, store') {
+  if (subject.startsWith('in-process')) {
     // With a store: a SQLite file, each call's records written before it goes on (SPEC §16).
+    // Without a journal: a cell that cannot run again, whose thread waits for results (ADR 23).
     const file = join(tmpdir(), `codecell-instructions-${process.pid}.db`);
-    const store = subject === 'in-process' ? undefined : sqliteStore({ path: file });
-    const session = embeddedSession((input) => input, PATIENT_MS, store);
+    const store = subject === 'in-process, store' ? sqliteStore({ path: file }) : undefined;
+    const limits = subject === 'in-process, no journal' ? { journalMaxBytes: 0 } : undefined;
+    const session = embeddedSession((input) => input, PATIENT_MS, {
+      ...(store && { store }),
+      ...(limits && { limits }),
+    });
     await session.run('text(0)');
     await work(session, workload, count);
     await session.close();
@@ -169,6 +176,7 @@ function inProcessRows(workload: 'round trip' | 'text(1) cell', runs: number): R
   const floor = asyncFloors.reduce((low, next) => (next.count < low.count ? next : low));
   const codecell = inProcessCount('in-process', workload, runs);
   const stored = inProcessCount('in-process, store', workload, runs);
+  const unjournaled = inProcessCount('in-process, no journal', workload, runs);
   const row = (name: string, instructions: number, ratio?: number): ResultRow => ({
     name: `instructions per ${workload} in process, ${name}`,
     unit: 'instructions',
@@ -181,7 +189,7 @@ function inProcessRows(workload: 'round trip' | 'text(1) cell', runs: number): R
     `${workload} in process: codecell ${Math.round(codecell)}; ` +
       counted.map(({ way, count }) => `${way} ${Math.round(count)}`).join(', ') +
       `; ${round(codecell / floor.count)}× ${floor.way} per ${unit}; with a store ${Math.round(stored)} ` +
-      `(durability ${Math.round(stored - codecell)})`,
+      `(durability ${Math.round(stored - codecell)}); without a journal ${Math.round(unjournaled)}`,
   );
   return [
     ...counted.map(({ way, count }) => row(way, count)),
@@ -189,6 +197,11 @@ function inProcessRows(workload: 'round trip' | 'text(1) cell', runs: number): R
     row("codecell's own (less the raw floor)", codecell - floor.count),
     row('codecell with a store (a SQLite file)', stored, stored / floor.count),
     row("durability's share (with a store less without)", stored - codecell),
+    row(
+      'codecell without a journal (journalMaxBytes 0: its thread waits for results)',
+      unjournaled,
+      unjournaled / floor.count,
+    ),
   ];
 }
 

@@ -7,8 +7,8 @@ import {
   SessionRuntime,
   type CellEvent,
   type CodeCellSession,
-  type CodeCellStore,
   type SessionRuntimeDelegate,
+  type SessionRuntimeOptions,
 } from '../../src/index.js';
 import { DEFAULT_YIELD_MS } from '../../src/internal.js';
 import { quietLogger } from '../common.js';
@@ -52,12 +52,13 @@ function benchSession(session: CodeCellSession, yieldMs = DEFAULT_YIELD_MS): Ben
   };
 }
 
-/** An embedded session (a SessionRuntime), kept in `store` when given; `yieldMs` as for benchSession. */
-export const embeddedSession = (tool: ToolHandler, yieldMs?: number, store?: CodeCellStore): BenchSession =>
-  benchSession(
-    new SessionRuntime(delegateOf(tool), { tools, logger: quietLogger, ...(store === undefined ? {} : { store }) }),
-    yieldMs,
-  );
+/** An embedded session (a SessionRuntime) with `options` (a store, limits); `yieldMs` as for benchSession. */
+export const embeddedSession = (
+  tool: ToolHandler,
+  yieldMs?: number,
+  options: Pick<SessionRuntimeOptions, 'store' | 'limits'> = {},
+): BenchSession =>
+  benchSession(new SessionRuntime(delegateOf(tool), { tools, logger: quietLogger, ...options }), yieldMs);
 
 /** codecell embedded: one SessionRuntime per session. */
 export const inProcess: BenchSubject = {
