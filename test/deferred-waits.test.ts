@@ -3,6 +3,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { waitedDeliveriesCount } from '../src/internal.js';
+import type { CodeCellSession } from '../src/index.js';
 import { deferred, RecordingDelegate, texts } from './helpers.js';
 import { bothKinds, inProcess } from './sessions.js';
 import { run } from './cell-helpers.js';
@@ -49,29 +50,16 @@ for (const kind of bothKinds) {
   describe(`deferred waits, ${kind.name}`, { timeout: 60_000 }, () => {
     test('sequential results enter through the wait, and the cell sees each one', async (t) => {
       const session = await kind.open(t, delegate(Promise.resolve()), WAITS);
-      const before = waitedDeliveriesCount();
-      const event = await run(
-        session,
-        'let sum = 0; for (let i = 0; i < 200; i++) sum += (await tools.echo({ i })).i; text(sum)',
-      );
-      assert.equal(event.kind, 'completed');
-      assert.deepEqual(texts(event), ['19900']);
+      const waited = await sequentialCalls(session, 200, '19900');
       // The first result enters as a task (the module's first task takes none); in process most of
       // the rest are ready when the wait asks. Over the link a result is rarely back by then, and
       // after a wait that brought nothing the next calls go without one: some still enter so.
-      const waited = waitedDeliveriesCount() - before;
       assert.ok(waited >= (kind === bothKinds[0] ? 100 : 1), `${waited} waited`);
     });
 
     test('a cell with a journal (the default) never waits: each result enters as a task', async (t) => {
       const session = await kind.open(t, delegate(Promise.resolve()), { tools: TOOLS });
-      const before = waitedDeliveriesCount();
-      const event = await run(
-        session,
-        'let sum = 0; for (let i = 0; i < 200; i++) sum += (await tools.echo({ i })).i; text(sum)',
-      );
-      assert.deepEqual(texts(event), ['19900']);
-      assert.equal(waitedDeliveriesCount() - before, 0);
+      assert.equal(await sequentialCalls(session, 200, '19900'), 0);
     });
 
     test('a call made a microtask after another is in flight beside it', async (t) => {
@@ -164,18 +152,24 @@ for (const kind of bothKinds) {
 describe('deferred waits, in process: the answers', { timeout: 60_000 }, () => {
   test('an answer of none at the turn is for its own ask, never the next one', async (t) => {
     const session = await inProcess.open(t, delegate(Promise.resolve()), WAITS);
-    const before = waitedDeliveriesCount();
-    const event = await run(
-      session,
-      'let sum = 0; for (let i = 0; i < 5000; i++) sum += (await tools.echo({ i })).i; text(sum)',
-    );
-    assert.deepEqual(texts(event), ['12497500']);
     // The first result enters as a task; the rest are ready when their wait asks. A host that
     // answered a newer ask with the none it had queued for an older one missed 16 to 46 here.
-    const missed = 5000 - (waitedDeliveriesCount() - before);
+    const missed = 5000 - (await sequentialCalls(session, 5000, '12497500'));
     assert.ok(missed <= 10, `${missed} of 5 000 results entered as tasks`);
   });
 });
+
+/** Runs a cell of `calls` sequential echo calls, checks it printed `sum`: how many results its waits took. */
+async function sequentialCalls(session: CodeCellSession, calls: number, sum: string): Promise<number> {
+  const before = waitedDeliveriesCount();
+  const event = await run(
+    session,
+    `let sum = 0; for (let i = 0; i < ${calls}; i++) sum += (await tools.echo({ i })).i; text(sum)`,
+  );
+  assert.equal(event.kind, 'completed');
+  assert.deepEqual(texts(event), [sum]);
+  return waitedDeliveriesCount() - before;
+}
 
 async function waitForCalls(recording: RecordingDelegate, count: number): Promise<void> {
   while (recording.calls.length < count) await new Promise((resolve) => setTimeout(resolve, 5));

@@ -135,7 +135,7 @@ export abstract class CellRun {
         ? this.terminateWith('memoryLimit')
         : this.#settle(`Error: ${messageOf(error)}`, '');
     this.isolate
-      .start(source, filename, { text: configText, journal, alone: this.#mayRunAgain() }, running)
+      .start(source, filename, { text: configText, journal, waits: !this.#mayRunAgain() }, running)
       .then(({ error }) => error !== undefined && this.#settle(error, ''), failed);
   }
 

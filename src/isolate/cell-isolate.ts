@@ -103,8 +103,6 @@ export class CellIsolate {
   #evaluating = false;
   /** The sandbox's wait (ADR 23), answered in the memory both share. */
   readonly #waits: SandboxWaits;
-  /** Each delivery enters as a task of its own: the cell may run again (see start). */
-  #alone = false;
 
   private constructor(
     isolate: ivm.Isolate,
@@ -117,7 +115,7 @@ export class CellIsolate {
     this.#receive = receive;
     this.#waits = new SandboxWaits(
       box,
-      () => !this.#evaluating && !this.#alone && this.#tasks.busy <= 1 && !this.#seat.waiting && !this.isDisposed,
+      () => !this.#evaluating && this.#tasks.busy <= 1 && !this.#seat.waiting && !this.isDisposed,
     );
   }
 
@@ -212,14 +210,13 @@ export class CellIsolate {
    * evaluating it. Resolves when the module's synchronous part has run, or with the compile
    * error; the outcome arrives as a
    * `done` or `fault` message. It begins once the session's gate gives the cell a slot, and
-   * calls `running` then. `alone`: its thread never waits for a delivery, and each enters as a task
-   * of its own, so that a run again from its journal, or on an engine, takes the same path
-   * whatever its tools' speed (ADR 23).
+   * calls `running` then. `waits`: whether its thread may wait for a delivery after a call (a
+   * sandbox told not to never asks, and each delivery enters as a task of its own: ADR 23).
    */
   start(
     source: string,
     filename: string,
-    config: { text: string; journal: string; alone?: boolean },
+    config: { text: string; journal: string; waits: boolean },
     running: () => void = () => {},
   ): Promise<{ error?: string }> {
     return new Promise((resolve, reject) =>
@@ -233,7 +230,7 @@ export class CellIsolate {
   async #start(
     source: string,
     filename: string,
-    config: { text: string; journal: string; alone?: boolean },
+    config: { text: string; journal: string; waits: boolean },
   ): Promise<{ error?: string }> {
     this.#running = true;
     const end = this.#tasks.begin();
@@ -242,8 +239,7 @@ export class CellIsolate {
       // for the compile. Its time grows with the source (~20 ms for 1 MiB), and a module compiled
       // here made V8 12 (Node 22) crash when the cell was terminated as it began (ADR 10).
       let clock = stageClock();
-      this.#alone = config.alone === true;
-      this.#receive.applySync(undefined, ['configure', config.text, config.journal, !this.#alone]);
+      this.#receive.applySync(undefined, ['configure', config.text, config.journal, config.waits]);
       clock = stageDone('configure', clock);
       let module: ivm.Module;
       try {
