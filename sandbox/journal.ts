@@ -15,6 +15,8 @@ interface SandboxJournalConfig {
   readonly clock: readonly number[];
   /** A deterministic cell's clock: every reading is this (nothing is recorded). */
   readonly now?: number;
+  /** The asks of its waits that took a delivery in the recorded run, in order (waits.ts). */
+  readonly asks?: readonly number[];
 }
 
 /** Readings made and not yet sent; sent at once past this many (a cell reading in a loop). */

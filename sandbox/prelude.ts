@@ -95,6 +95,8 @@ interface PreludeState {
   maxNotificationBytes: number;
   /** Asks for the wait for the host before a tool call is sent (waits.ts). */
   beforeCall: () => void;
+  /** The asks that took a delivery in the run the journal records (waits.ts). */
+  heldAsks: readonly number[];
 }
 
 // Captured before cell code runs, so a cell that replaces them only breaks itself.
@@ -120,6 +122,7 @@ function installCodecellPrelude(
     finished: false,
     maxNotificationBytes: 0,
     beforeCall: () => {},
+    heldAsks: [],
   };
   for (const name of ['SharedArrayBuffer', 'Atomics', 'WebAssembly']) delete state.global[name];
   codecellGuardDynamicCode(state.global);
@@ -157,6 +160,7 @@ function installCodecellPrelude(
     settle: (callId, ok, payload, errorKind) => settle(state, callId, ok, payload, errorKind),
     timer: (id) => fireTimer(state, id),
     watchRejections,
+    heldAsks: () => state.heldAsks,
   });
   return receive;
 }
@@ -170,9 +174,10 @@ function defineCellGlobal(state: PreludeState, name: string, value: unknown): vo
  * its journal's clock and random numbers when it has one.
  */
 function configure(state: PreludeState, configText: string, journalText: string, waits: boolean): void {
-  // A cell that may run again (from its journal, or on an engine) never waits: a result ready at
-  // the wait enters before the microtasks queued after its call, one that is not enters as a task
-  // after them, and a run again whose results come at once would take another path (ADR 23).
+  // A cell whose journal leaves this process (a store, a host's client) or that runs on an engine
+  // never waits: a result ready at the wait enters before the microtasks queued after its call,
+  // one that is not enters as a task after them, and a run again elsewhere would not know which
+  // way each went (ADR 23).
   if (!waits) state.beforeCall = () => {};
   const config = codecellParseJson(configText) as SandboxConfig;
   state.maxNotificationBytes = config.limits.maxNotificationBytes;
@@ -203,6 +208,7 @@ function configure(state: PreludeState, configText: string, journalText: string,
   }
   if (journalText === '') return;
   const journal = codecellParseJson(journalText) as SandboxJournalConfig;
+  if (journal.asks !== undefined) state.heldAsks = journal.asks;
   const hostSend = state.send;
   // While readings wait, the cell's next message sends them first, then itself.
   const flushing: HostSend = (...message) => {

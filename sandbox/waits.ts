@@ -5,7 +5,8 @@
 // instant tool's result is ready by then), or with none once its event loop turned. A delivery
 // that comes back enters the cell at once, in the same task, as it would have entered as a task
 // of its own; one that comes later enters as a task, as before. The host keeps the order
-// (src/isolate/sandbox-waits.ts). No thread hop brings the result: the host wakes this thread
+// (src/isolate/sandbox-waits.ts). Each ask is numbered in the box, and the journal records which
+// ask took which delivery: a run again from it answers each ask as the first run's was. No thread hop brings the result: the host wakes this thread
 // as a futex, not through a task of isolated-vm's. Where results come later than that (a tool
 // that takes time, a host whose agent is a process away), a wait only costs: after one that
 // brought nothing, the next calls go without.
@@ -15,9 +16,12 @@ interface WaitedDelivery {
   settle(callId: string, ok: boolean, payload: string, errorKind: string): void;
   timer(id: number): void;
   watchRejections(): void;
+  /** The asks that took a delivery in the run the journal records, in order (a replay's). */
+  heldAsks(): readonly number[];
 }
 
-// The box: Int32 words (the state, the answer's length), then the answer's UTF-16 code units.
+// The box: Int32 words (the state, the answer's length, the ask's number), then the answer's
+// UTF-16 code units.
 // The states, as src/isolate/sandbox-waits.ts has them: the sandbox asks (IDLE → ASKING) and
 // takes the answer (FULL or EMPTY → IDLE); the host claims an ask (ASKING → WRITING), then fills
 // it (→ FULL), or answers none (ASKING → EMPTY); a sandbox that waited its bound out takes its
@@ -28,8 +32,9 @@ const CODECELL_BOX_WRITING = 2;
 const CODECELL_BOX_FULL = 3;
 const CODECELL_BOX_STATE = 0;
 const CODECELL_BOX_LENGTH = 1;
+const CODECELL_BOX_ASK = 2;
 /** Where the answer's code units begin (bytes). */
-const CODECELL_BOX_UNITS_AT = 8;
+const CODECELL_BOX_UNITS_AT = 16;
 
 /**
  * How long the thread sleeps at most for an answer (ms). The host answers by its event loop's next
@@ -37,6 +42,13 @@ const CODECELL_BOX_UNITS_AT = 8;
  * delivery enters as a task.
  */
 const CODECELL_WAIT_BOUND_MS = 50;
+
+/**
+ * How long the thread sleeps for an ask whose delivery the journal records (a replay's): the host
+ * answers it once the call the delivery settles is made, a message or two later. A thread still
+ * unanswered after this goes on, and the replay finds it diverged.
+ */
+const CODECELL_HELD_BOUND_MS = 10_000;
 
 // Captured before cell code runs (and before the cell's global loses Atomics), so a cell that
 // replaces them only breaks itself.
@@ -60,17 +72,23 @@ const CODECELL_CALLS_UNWAITED = 16;
  */
 function codecellDeferredWaits(box: SharedArrayBuffer | null, take: WaitedDelivery): () => void {
   if (box === null) return () => {};
-  const words = new Int32Array(box, 0, 2);
+  const words = new Int32Array(box, 0, 3);
   const units = new Uint16Array(box, CODECELL_BOX_UNITS_AT);
   let queued = false;
+  /** Asks made so far (the number of the last), and how far the held ones were passed. */
+  let asks = 0;
+  let held = 0;
   /** Calls to make without a wait, and the waits in a row that brought nothing (see below). */
   let skipping = 0;
   let misses = 0;
   const waitForHost = (): void => {
     queued = false;
+    const heldAsks = take.heldAsks();
+    while (held < heldAsks.length && (heldAsks[held] as number) < asks) held++;
+    const bound = heldAsks[held] === asks ? CODECELL_HELD_BOUND_MS : CODECELL_WAIT_BOUND_MS;
     let got: string;
     try {
-      got = codecellAnswer(words, units);
+      got = codecellAnswer(words, units, bound);
     } catch {
       return; // the host let the isolate go (the cell ended): nothing is waited for
     }
@@ -100,16 +118,17 @@ function codecellDeferredWaits(box: SharedArrayBuffer | null, take: WaitedDelive
     if (skipping > 0) return void skipping--;
     queued = true;
     // Asked before the call is sent: the host may have the result before this thread sleeps.
+    codecellAtomicsStore(words, CODECELL_BOX_ASK, ++asks);
     codecellAtomicsStore(words, CODECELL_BOX_STATE, CODECELL_BOX_ASKING);
     codecellApply(codecellThen, codecellResolved, [waitForHost]);
   };
 }
 
 /** Sleeps until the host answers the ask: the delivery it wrote, or '' (none, or none in time). */
-function codecellAnswer(words: Int32Array, units: Uint16Array): string {
+function codecellAnswer(words: Int32Array, units: Uint16Array, boundMs: number): string {
   let state = codecellAtomicsLoad(words, CODECELL_BOX_STATE);
   if (state === CODECELL_BOX_ASKING) {
-    codecellAtomicsWait(words, CODECELL_BOX_STATE, CODECELL_BOX_ASKING, CODECELL_WAIT_BOUND_MS);
+    codecellAtomicsWait(words, CODECELL_BOX_STATE, CODECELL_BOX_ASKING, boundMs);
     // Not answered in time: the ask is taken back, unless the host claimed it meanwhile.
     state = codecellAtomicsCompareExchange(words, CODECELL_BOX_STATE, CODECELL_BOX_ASKING, CODECELL_BOX_IDLE);
     if (state === CODECELL_BOX_ASKING) return '';

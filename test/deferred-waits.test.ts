@@ -3,18 +3,18 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { waitedDeliveriesCount } from '../src/internal.js';
-import type { CodeCellSession } from '../src/index.js';
-import { deferred, RecordingDelegate, texts } from './helpers.js';
+import { memoryStore, type CodeCellSession } from '../src/index.js';
+import { deferred, newRuntime, RecordingDelegate, texts } from './helpers.js';
 import { bothKinds, inProcess } from './sessions.js';
 import { run } from './cell-helpers.js';
 
 const TOOLS = [{ name: 'echo' }, { name: 'slow' }, { name: 'fail' }, { name: 'busy' }];
 
 /**
- * Waits are taken by a cell that cannot run again: one whose journal is off. A cell with a journal
- * (the default) may be run again from it, where its results come at once, and never waits.
+ * Waits are taken by a cell whose journal stays in its process (the default): its journal records
+ * which results they took. One whose journal a store or a host's client keeps never waits.
  */
-const WAITS = { tools: TOOLS, limits: { journalMaxBytes: 0 } };
+const WAITS = { tools: TOOLS };
 
 /**
  * echo answers at once; slow answers once `release` resolves; fail throws; busy holds the
@@ -57,9 +57,10 @@ for (const kind of bothKinds) {
       assert.ok(waited >= (kind === bothKinds[0] ? 100 : 1), `${waited} waited`);
     });
 
-    test('a cell with a journal (the default) never waits: each result enters as a task', async (t) => {
-      const session = await kind.open(t, delegate(Promise.resolve()), { tools: TOOLS });
-      assert.equal(await sequentialCalls(session, 200, '19900'), 0);
+    test('a cell with its journal off waits as well', async (t) => {
+      const session = await kind.open(t, delegate(Promise.resolve()), { tools: TOOLS, limits: { journalMaxBytes: 0 } });
+      const waited = await sequentialCalls(session, 200, '19900');
+      assert.ok(waited >= (kind === bothKinds[0] ? 100 : 1), `${waited} waited`);
     });
 
     test('a call made a microtask after another is in flight beside it', async (t) => {
@@ -150,6 +151,13 @@ for (const kind of bothKinds) {
 
 // In process only: over the link few results are back when the wait asks.
 describe('deferred waits, in process: the answers', { timeout: 60_000 }, () => {
+  test('a cell whose journal a store keeps never waits: each result enters as a task', async (t) => {
+    // The store's records do not say which results a wait took: a recovery elsewhere could not
+    // answer its asks the same way.
+    const session = newRuntime(t, delegate(Promise.resolve()), { tools: TOOLS, store: memoryStore() });
+    assert.equal(await sequentialCalls(session, 200, '19900'), 0);
+  });
+
   test('an answer of none at the turn is for its own ask, never the next one', async (t) => {
     const session = await inProcess.open(t, delegate(Promise.resolve()), WAITS);
     // The first result enters as a task; the rest are ready when their wait asks. A host that

@@ -29,6 +29,7 @@ export class JournalMirror {
   readonly #mirrored = new Map<CellId, Mirrored>();
 
   constructor(cells: HostedCells, notify: Notify, sessionId: SessionId) {
+    cells.mirrored = true;
     this.#cells = cells;
     this.#notify = notify;
     this.#sessionId = sessionId;

@@ -3,6 +3,8 @@
 // interrupted event its observers get. The Cell decides when it pauses and runs again; this
 // decides, for each message and delivery, whether it is recorded, replayed, held or skipped.
 import { toJsonText } from '../json.js';
+import type { CellRunIsolate } from '../isolate/cell-isolate.js';
+import type { ToSandboxMessage } from '../isolate/sandbox-protocol.js';
 import type { CellLimits } from '../limits.js';
 import type { CellEvent, JsonValue } from '../types.js';
 import { DeliveryOrder, type Deterministic } from './delivery-order.js';
@@ -31,10 +33,8 @@ export interface Program {
 
 /** What durability needs of its cell. */
 export interface DurablePort {
-  /** Delivers into the cell's isolate now. */
-  enter(delivery: JournalDelivery): void;
-  /** Delivers a call's outcome into the cell's isolate now (no delivery object made). */
-  settle(callId: string, ok: boolean, payload: string, errorKind: string): void;
+  /** The cell's isolate now (a resumed cell runs in a new one): deliveries go into it. */
+  isolate(): Pick<CellRunIsolate, 'deliver' | 'deliverTo' | 'asking'>;
   /** True while the cell is paused. */
   paused(): boolean;
   /** The replay made every recorded delivery: these timers (id → delay) start now. */
@@ -91,9 +91,10 @@ export class CellJournaling {
 
   /** The sandbox's journal configuration for a run: its seed and the clock to read first ('' without). */
   sandboxJournal(): string {
-    const { durable, seed, clock } = this.journal;
+    const { durable, seed, clock, asks } = this.journal;
     if (this.#now !== undefined) return JSON.stringify({ seed, clock, now: this.#now });
-    return durable ? JSON.stringify({ seed, clock }) : '';
+    if (!durable) return '';
+    return JSON.stringify(asks.length === 0 ? { seed, clock } : { seed, clock, asks });
   }
 
   /**
@@ -112,7 +113,22 @@ export class CellJournaling {
     }
     if (this.#replay?.hold(delivery) === true) return;
     this.journal.recordDelivery(delivery);
-    this.#port.enter(delivery);
+    const ask = this.#enter(delivery, 0);
+    if (ask !== 0) this.journal.recordAsk(ask);
+  }
+
+  /**
+   * Into the isolate: the number of the sandbox's ask that took it (0: it entered as a task).
+   * `ask`: a replay's, for the ask that took it in the recorded run (ADR 23).
+   */
+  #enter(delivery: JournalDelivery, ask: number): number {
+    const message: ToSandboxMessage =
+      delivery.kind === 'timer'
+        ? ['timer', delivery.id]
+        : ['settle', delivery.callId, delivery.ok, delivery.payload, delivery.errorKind];
+    if (ask === 0) return this.#port.isolate().deliver(...message);
+    this.#port.isolate().deliverTo(ask, ...message);
+    return 0;
   }
 
   /**
@@ -123,7 +139,8 @@ export class CellJournaling {
     if (this.#order !== undefined || this.#port.paused() || this.#replay?.active === true)
       return this.deliver({ kind: 'settle', callId, ok, payload, errorKind });
     this.journal.recordSettle(callId, ok, payload, errorKind);
-    this.#port.settle(callId, ok, payload, errorKind);
+    const ask = this.#port.isolate().deliver('settle', callId, ok, payload, errorKind);
+    if (ask !== 0) this.journal.recordAsk(ask);
   }
 
   /** False for an output item an earlier run produced already. */
@@ -229,8 +246,9 @@ export class CellJournaling {
     this.#paused = undefined;
     const replay = new Replay(
       this.journal,
-      (delivery) => this.#port.enter(delivery),
+      (delivery, ask) => void this.#enter(delivery, ask),
       (timers) => this.#port.live(timers),
+      (ask) => this.#port.isolate().asking(ask),
     );
     this.#replay = replay;
     for (const delivery of this.#held.splice(0)) replay.hold(delivery);

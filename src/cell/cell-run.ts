@@ -15,10 +15,10 @@ import { reactToSandbox, type SandboxReactions } from './sandbox-messages.js';
 import { SandboxTimers, watchTimeLimits } from './timers.js';
 import { hintMissingTool } from './missing-tool.js';
 import { danglingWarning, toolRefOf, ToolCalls, type ListedCalls, type PausedCall } from './tool-calls.js';
-import { CellJournal, type JournalDelivery } from './journal.js';
+import { CellJournal } from './journal.js';
 import { CellJournaling, type Program } from './cell-journaling.js';
 import { CallSpans, endCellSpan, type TraceSpan } from '../tracing.js';
-import type { CellOptions } from './options.js';
+import { mayWait, type CellOptions } from './options.js';
 
 export abstract class CellRun {
   readonly id: CellId;
@@ -58,8 +58,7 @@ export abstract class CellRun {
     this.rejections = this.newRejections();
     this.durability = new CellJournaling(
       {
-        enter: (delivery) => this.#enter(delivery),
-        settle: (callId, ok, payload, errorKind) => this.isolate.deliver('settle', callId, ok, payload, errorKind),
+        isolate: () => this.isolate,
         paused: () => this.state.phase === 'interrupted',
         live: (timers) => this.#goLive(timers),
       },
@@ -134,14 +133,13 @@ export abstract class CellRun {
       isCodeCellError(error, 'ERR_MEMORY_LIMIT')
         ? this.terminateWith('memoryLimit')
         : this.#settle(`Error: ${messageOf(error)}`, '');
+    // A run from a journal whose sandbox's waits took deliveries answers its asks as that run's were.
+    const asks = this.durability.journal.asks;
+    if (this.durability.replaying) this.isolate.replaying(new Set(asks));
+    const waits = mayWait(this.options) || asks.length > 0;
     this.isolate
-      .start(source, filename, { text: configText, journal, waits: !this.#mayRunAgain() }, running)
+      .start(source, filename, { text: configText, journal, waits }, running)
       .then(({ error }) => error !== undefined && this.#settle(error, ''), failed);
-  }
-
-  /** From its journal (resumeCell, a recovery, a new host) or on an engine: then it never waits (ADR 23). */
-  #mayRunAgain(): boolean {
-    return this.options.deterministic !== undefined || this.durability.journal.durable;
   }
 
   /** Completes the cell with an error without running it (its source did not compile). */
@@ -208,13 +206,10 @@ export abstract class CellRun {
     };
   }
 
-  #enter(delivery: JournalDelivery): void {
-    if (delivery.kind === 'timer') this.isolate.deliver('timer', delivery.id);
-    else this.isolate.deliver('settle', delivery.callId, delivery.ok, delivery.payload, delivery.errorKind);
-  }
-
   /** The replay made every recorded delivery: the timers it held start, as set, and it goes on live. */
   #goLive(timers: ReadonlyMap<number, number>): void {
+    // Its asks take deliveries as they come now, unless it may not wait (it waited only to replay).
+    this.isolate.replaying(mayWait(this.options) ? undefined : new Set());
     for (const [id, delayMs] of timers) this.#timers.set(id, delayMs);
     if (this.isolate.isIdle) this.#onIdle();
   }

@@ -5,17 +5,9 @@
 // same calls, output and notifications: the cell's code is a deterministic function of these.
 import { randomInt } from 'node:crypto';
 import type { ToolCallRecord } from '../types.js';
+import { checkDelivery, list, record, type JournalDelivery } from './journal-checks.js';
 
-/** One entry into the sandbox: a tool call's outcome (as the sandbox takes it), or a timer. */
-export type JournalDelivery =
-  | {
-      readonly kind: 'settle';
-      readonly callId: string;
-      readonly ok: boolean;
-      readonly payload: string;
-      readonly errorKind: string;
-    }
-  | { readonly kind: 'timer'; readonly id: number };
+export type { JournalDelivery } from './journal-checks.js';
 
 /** A tool call the cell made: which tool (its index in the cell's tools) with which input. */
 export interface JournaledCall {
@@ -35,6 +27,11 @@ export interface JournalSnapshot {
   calls: JournaledCall[];
   outputs: number;
   notifications: number;
+  /**
+   * The deliveries a sandbox's wait took (ADR 23), in order: each one's position among
+   * `deliveries` and the number of the ask that took it. A run again answers those asks with them.
+   */
+  waited?: [number, number][];
 }
 
 /** How far a reader (a host's mirror for its client) has taken a journal: counts of each list. */
@@ -93,6 +90,8 @@ export class CellJournal {
   readonly #refs: (string | number)[] = [];
   readonly #payloads: string[] = [];
   readonly #errorKinds: string[] = [];
+  /** The deliveries the sandbox's wait took: position → the number of its ask (ADR 23). */
+  #asks: Map<number, number> | undefined;
   readonly #maxBytes: number;
   #bytes = 0;
   #durable: boolean;
@@ -129,6 +128,22 @@ export class CellJournal {
     const payload = this.#payloads[position] ?? '';
     const errorKind = this.#errorKinds[position] ?? '';
     return { kind: 'settle', callId: ref as string, ok: kind === RETURNED, payload, errorKind };
+  }
+
+  /** The number of the sandbox's ask that took the delivery at `position`; 0: it entered as a task. */
+  askOf(position: number): number {
+    return this.#asks?.get(position) ?? 0;
+  }
+
+  /** The asks that took a delivery, in order (a run again answers them with those). */
+  get asks(): number[] {
+    return [...(this.#asks?.values() ?? [])];
+  }
+
+  /** The delivery recorded last was taken by the sandbox's ask numbered `ask`. */
+  recordAsk(ask: number): void {
+    if (this.#kinds.length === 0 || !this.#spend(ENTRY_BYTES)) return;
+    (this.#asks ??= new Map()).set(this.#kinds.length - 1, ask);
   }
 
   /** A mark before anything of this journal. */
@@ -210,7 +225,9 @@ export class CellJournal {
     }));
     const deliveries = this.#kinds.map((_, position) => this.delivery(position));
     const { seed, clock, outputs, notifications } = this;
-    return { seed, clock: [...clock], deliveries, calls, outputs, notifications };
+    const snapshot: JournalSnapshot = { seed, clock: [...clock], deliveries, calls, outputs, notifications };
+    if (this.#asks !== undefined) snapshot.waited = [...this.#asks];
+    return snapshot;
   }
 
   /**
@@ -252,6 +269,7 @@ export class CellJournal {
       if (!Number.isSafeInteger(count) || (count as number) < 0) throw new Error(`journal.${key} must be a count`);
       journal[key] = count as number;
     }
+    if (saved.waited !== undefined) journal.#restoreAsks(list(saved.waited, 'journal.waited'));
     if (!journal.durable) throw new Error(`the journal is over the cell's journalMaxBytes limit of ${maxBytes}`);
     return journal;
   }
@@ -309,6 +327,20 @@ export class CellJournal {
     });
   }
 
+  /** A snapshot's `waited`: pairs of a delivery's position and an ask's number, both rising. */
+  #restoreAsks(waited: unknown[]): void {
+    let [position, ask] = [-1, 0];
+    for (const pair of waited) {
+      const [at, number] = (Array.isArray(pair) && pair.length === 2 ? pair : []) as [number, number];
+      if (!Number.isSafeInteger(at) || at <= position || at >= this.#kinds.length)
+        throw new Error('journal.waited[] needs the position of a delivery, after the one before it');
+      if (!Number.isSafeInteger(number) || number <= ask)
+        throw new Error('journal.waited[] needs the number of an ask, above the one before it');
+      [position, ask] = [at, number];
+      if (this.#spend(ENTRY_BYTES)) (this.#asks ??= new Map()).set(position, ask);
+    }
+  }
+
   #spend(bytes: number): boolean {
     if (!this.#durable) return false;
     this.#bytes += bytes;
@@ -332,33 +364,6 @@ export class CellJournal {
     ])
       kept.length = 0;
     this.#positions = undefined;
+    this.#asks = undefined;
   }
-}
-
-function record(value: unknown, where: string): Record<string, unknown> {
-  if (value === null || typeof value !== 'object' || Array.isArray(value))
-    throw new Error(`${where} must be an object`);
-  return value as Record<string, unknown>;
-}
-
-function list(value: unknown, where: string): unknown[] {
-  if (!Array.isArray(value)) throw new Error(`${where} must be an array`);
-  return value;
-}
-
-/** A delivery from a snapshot, checked. */
-export function checkDelivery(value: unknown): JournalDelivery {
-  const delivery = record(value, 'a delivery');
-  if (delivery.kind === 'timer' && Number.isSafeInteger(delivery.id))
-    return { kind: 'timer', id: delivery.id as number };
-  const { callId, ok, payload, errorKind } = delivery;
-  if (
-    delivery.kind === 'settle' &&
-    typeof callId === 'string' &&
-    typeof ok === 'boolean' &&
-    typeof payload === 'string' &&
-    typeof errorKind === 'string'
-  )
-    return { kind: 'settle', callId, ok, payload, errorKind };
-  throw new Error('a delivery must be { kind: "timer", id } or { kind: "settle", callId, ok, payload, errorKind }');
 }

@@ -22,6 +22,11 @@ export interface CellOptions {
   journal?: CellJournal;
   /** A cell run deterministically (SessionRuntimeOptions.deterministic). */
   deterministic?: Deterministic | undefined;
+  /**
+   * True when a host mirrors the cell's journal to its client (which may run it again on another
+   * host): then its sandbox never waits for a delivery (ADR 23).
+   */
+  mirrored?: () => boolean;
   /** A session with a store: what the cell's calls wait for (SPEC §16). */
   writeAhead?: WriteAhead | undefined;
   /** Commits the cell's store() writes to the session. */
@@ -43,3 +48,11 @@ export interface CellOptions {
   /** cellClosed returned: nothing of the cell runs any more. */
   onClosed(): void;
 }
+
+/**
+ * Whether a cell's sandbox may wait for a delivery after a call (ADR 23): not where its journal
+ * leaves this process without the record of which deliveries the waits took (a store, a host's
+ * client) or on an engine, where a run again elsewhere would not answer its asks as this one's.
+ */
+export const mayWait = ({ deterministic, writeAhead, mirrored }: CellOptions): boolean =>
+  deterministic === undefined && writeAhead === undefined && mirrored?.() !== true;

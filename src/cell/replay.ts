@@ -15,7 +15,10 @@ export type ReplayVerdict = 'replayed' | 'live' | 'diverged';
  */
 export class Replay {
   readonly #journal: CellJournal;
-  readonly #deliver: (delivery: JournalDelivery) => void;
+  /** `ask`: the number of the sandbox's ask that took it in the recorded run (0: it entered as a task). */
+  readonly #deliver: (delivery: JournalDelivery, ask: number) => void;
+  /** Whether the sandbox is asking its wait numbered `ask` now (ADR 23). */
+  readonly #asking: (ask: number) => boolean;
   readonly #end: number;
   /** How many calls the journal held when the replay began: the new run makes them again. */
   readonly #recordedCalls: number;
@@ -35,11 +38,13 @@ export class Replay {
 
   constructor(
     journal: CellJournal,
-    deliver: (delivery: JournalDelivery) => void,
+    deliver: (delivery: JournalDelivery, ask: number) => void,
     onLive: (timers: ReadonlyMap<number, number>) => void,
+    asking: (ask: number) => boolean,
   ) {
     this.#journal = journal;
     this.#deliver = deliver;
+    this.#asking = asking;
     this.#onLive = onLive;
     this.#end = journal.deliveryCount;
     this.#recordedCalls = journal.callCount;
@@ -65,7 +70,10 @@ export class Replay {
     const found = this.#journal.call(callId);
     const recorded = found !== undefined && found.position < this.#recordedCalls ? found : undefined;
     if (recorded === undefined) {
-      if (this.active) this.#madeCalls.add(callId);
+      if (this.active) {
+        this.#madeCalls.add(callId);
+        this.advance(); // the sandbox may ask with this call: see advance
+      }
       return 'live';
     }
     if (recorded.index !== index || recorded.inputJson !== inputJson) return 'diverged';
@@ -111,7 +119,9 @@ export class Replay {
 
   /**
    * Makes the recorded deliveries, then the held ones, in order, each once the new run has made
-   * its call or set its timer; then, once it made every recorded call again, the run goes live.
+   * its call or set its timer — and one a sandbox's wait took in the recorded run, once the new
+   * run asks that wait (the sandbox asks before it sends a call, so each call message is a time
+   * to look); then, once it made every recorded call again, the run goes live.
    */
   advance(): void {
     for (;;) {
@@ -121,13 +131,15 @@ export class Replay {
       const ready =
         delivery.kind === 'settle' ? this.#madeCalls.has(delivery.callId) : this.#setTimers.has(delivery.id);
       if (!ready) return;
+      const ask = recorded ? this.#journal.askOf(this.#next) : 0;
+      if (ask !== 0 && !this.#asking(ask)) return;
       if (delivery.kind === 'timer') this.#timers.delete(delivery.id);
       if (recorded) this.#next++;
       else {
         this.#held.shift();
         this.#journal.recordDelivery(delivery);
       }
-      this.#deliver(delivery);
+      this.#deliver(delivery, ask);
     }
     // Live only once the new run made every recorded call again: an outcome of one it has not made
     // yet (a call still in flight when the earlier run stopped) waits for it here.

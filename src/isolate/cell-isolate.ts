@@ -29,13 +29,27 @@ declare namespace ivm {
 /** What a cell uses of its isolate (a paused cell restored from a snapshot has none: NO_ISOLATE). */
 export type CellRunIsolate = Pick<
   CellIsolate,
-  'listen' | 'deliver' | 'dispose' | 'stop' | 'stopped' | 'isIdle' | 'cpuTimeMs' | 'drain' | 'start'
+  | 'listen'
+  | 'deliver'
+  | 'deliverTo'
+  | 'asking'
+  | 'replaying'
+  | 'dispose'
+  | 'stop'
+  | 'stopped'
+  | 'isIdle'
+  | 'cpuTimeMs'
+  | 'drain'
+  | 'start'
 >;
 
 /** The isolate of a cell that has none now (paused): nothing runs, nothing is delivered. */
 export const NO_ISOLATE: CellRunIsolate = {
   listen: () => {},
-  deliver: () => {},
+  deliver: () => 0,
+  deliverTo: () => {},
+  asking: () => false,
+  replaying: () => {},
   dispose: () => {},
   stop: () => {},
   stopped: Promise.resolve(),
@@ -283,10 +297,27 @@ export class CellIsolate {
     }
   }
 
-  /** A tool result, a timer: to the sandbox's wait when one takes it (ADR 23), else as a task. */
-  deliver(...message: ToSandboxMessage): void {
-    if (this.isDisposed) return;
-    if (!this.#waits.offer(message)) this.#enter(message);
+  /** A tool result, a timer: to the sandbox's wait when one takes it (ADR 23: its ask's number), else as a task (0). */
+  deliver(...message: ToSandboxMessage): number {
+    if (this.isDisposed) return 0;
+    const ask = this.#waits.offer(message);
+    if (ask === 0) this.#enter(message);
+    return ask;
+  }
+
+  /** A replay's delivery to the ask `ask` that took it in the recorded run (as a task if it was taken back). */
+  deliverTo(ask: number, ...message: ToSandboxMessage): void {
+    if (!this.isDisposed && !this.#waits.give(ask, message)) this.#enter(message);
+  }
+
+  /** Whether the sandbox is asking its wait numbered `ask` now. */
+  asking(ask: number): boolean {
+    return this.#waits.asking(ask);
+  }
+
+  /** A replay begins (`held`: the asks that took deliveries) or went on live: see SandboxWaits#replaying. */
+  replaying(held: ReadonlySet<number> | undefined): void {
+    this.#waits.replaying(held);
   }
 
   /**

@@ -4,7 +4,9 @@
 // into the box and enters the cell in that task instead of as a task of its own; the sandbox is
 // woken as a futex (Atomics.notify), not by a task of isolated-vm's. The order of deliveries
 // holds: the box takes only the first delivery since the ask, and only when no task is queued
-// before it; what comes after enters as tasks behind it.
+// before it; what comes after enters as tasks behind it. The sandbox numbers its asks in the box:
+// the number of the ask that took a delivery goes into the journal, and a run again from it
+// (replay) answers the asks it names with the same deliveries and every other ask with none.
 import type { ToSandboxMessage } from './sandbox-protocol.js';
 
 /** Deliveries a sandbox's wait took, in this process: for tests and benchmarks. */
@@ -18,7 +20,8 @@ const FULL = 3;
 const EMPTY = 4;
 const STATE = 0;
 const LENGTH = 1;
-const UNITS_AT = 8;
+const ASK = 2;
+const UNITS_AT = 16;
 /** The longest delivery the box takes (UTF-16 code units); a longer one enters as a task. */
 const BOX_UNITS = 8_192;
 
@@ -38,13 +41,15 @@ export class SandboxWaits {
   #answers = 0;
   #armedFor = -1;
   readonly #mayTake: () => boolean;
+  /** While a replay lasts: the asks it answers with their recorded deliveries (give). */
+  #held: ReadonlySet<number> | undefined;
 
   /**
    * `mayTake`: whether the sandbox's wait may take a delivery now (not in the module's first task,
    * with no task queued before it, the cell not stopped).
    */
   constructor(box: SharedArrayBuffer, mayTake: () => boolean) {
-    this.#words = new Int32Array(box, 0, 2);
+    this.#words = new Int32Array(box, 0, 3);
     this.#units = new Uint16Array(box, UNITS_AT, BOX_UNITS);
     this.#mayTake = mayTake;
   }
@@ -56,6 +61,8 @@ export class SandboxWaits {
   callSent(): void {
     const answers = this.#answers;
     if (this.#armedFor === answers || Atomics.load(this.#words, STATE) !== ASKING) return;
+    // A replay answers the asks it holds deliveries for (give), and every other one with none.
+    if (this.#held !== undefined) return void (this.#held.has(this.#asked()) || this.#answer(EMPTY));
     this.#armedFor = answers;
     setImmediate(() => {
       if (this.#armedFor === answers) this.#armedFor = -1;
@@ -63,16 +70,55 @@ export class SandboxWaits {
     });
   }
 
-  /** Whether the delivery went to the sandbox's wait (else it enters as a task, as before). */
-  offer(message: ToSandboxMessage): boolean {
-    const words = this.#words;
-    if (Atomics.load(words, STATE) !== ASKING) return false;
+  /**
+   * The number of the sandbox's ask that took the delivery, or 0: it enters as a task, as before
+   * (always while a replay lasts: only give() answers an ask with a delivery then).
+   */
+  offer(message: ToSandboxMessage): number {
+    if (Atomics.load(this.#words, STATE) !== ASKING) return 0;
+    if (this.#held !== undefined) {
+      if (!this.#held.has(this.#asked())) this.#answer(EMPTY);
+      return 0;
+    }
     const text = this.#mayTake() ? encodeDelivery(message) : undefined;
     if (text === undefined || text.length > BOX_UNITS) {
       this.#answer(EMPTY);
-      return false;
+      return 0;
     }
-    if (Atomics.compareExchange(words, STATE, ASKING, WRITING) !== ASKING) return false;
+    return this.#write(text);
+  }
+
+  /**
+   * A run again from the journal begins (`held`: the asks that took a delivery in the recorded
+   * run), or it went on live: undefined (its asks take deliveries as they come), or an empty set
+   * (they never do: it waited only to replay).
+   */
+  replaying(held: ReadonlySet<number> | undefined): void {
+    this.#held = held;
+  }
+
+  /** Whether the sandbox is asking its wait numbered `ask` now. */
+  asking(ask: number): boolean {
+    return Atomics.load(this.#words, STATE) === ASKING && this.#asked() === ask;
+  }
+
+  /** A replay answers the ask numbered `ask` with the delivery it took in the recorded run. */
+  give(ask: number, message: ToSandboxMessage): boolean {
+    const text = encodeDelivery(message);
+    return text.length <= BOX_UNITS && this.asking(ask) && this.#write(text) === ask;
+  }
+
+  /** The number of the ask the sandbox made last. */
+  #asked(): number {
+    return Atomics.load(this.#words, ASK);
+  }
+
+  /** Claims the ask and fills it; its number, or 0 when the sandbox took it back first. */
+  #write(text: string): number {
+    const words = this.#words;
+    if (Atomics.compareExchange(words, STATE, ASKING, WRITING) !== ASKING) return 0;
+    // Claimed: the sandbox asks no more until it has read this, so the number is this ask's.
+    const ask = this.#asked();
     const units = this.#units;
     for (let i = 0; i < text.length; i++) units[i] = text.charCodeAt(i);
     words[LENGTH] = text.length;
@@ -80,7 +126,7 @@ export class SandboxWaits {
     Atomics.notify(words, STATE);
     this.#answers++;
     waitedDeliveries++;
-    return true;
+    return ask;
   }
 
   /** The cell stopped: a wait still asking is answered with none. */

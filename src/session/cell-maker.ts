@@ -48,6 +48,8 @@ export interface CellMakerParts {
   readonly gate: SessionGate;
   /** Its tools' input checks, compiled for this session alone. */
   readonly inputChecks: ToolInputChecks;
+  /** True once a host mirrors its cells' journals to its client (HostedCells#mirrored). */
+  readonly mirrored: () => boolean;
 }
 
 export class CellMaker {
@@ -104,8 +106,8 @@ export class CellMaker {
     journal?: CellJournal,
     span?: TraceSpan,
   ): Cell {
-    const { key, delegate, durable, deadlineMs, logger, storedValues, observer, streams, cells, gate, deterministic } =
-      this.#parts;
+    const { key, delegate, durable, deadlineMs, logger, storedValues, observer, streams, cells, gate } = this.#parts;
+    const { deterministic, mirrored } = this.#parts;
     const cell: Cell = new Cell(isolate, {
       id: cellId,
       sessionKey: key,
@@ -117,6 +119,7 @@ export class CellMaker {
       delegate,
       writeAhead: durable,
       deterministic,
+      mirrored,
       callbackAbortDeadlineMs: deadlineMs,
       logger,
       commitStore: (writes) => storedValues?.commit(writes, limits.maxStoredBytes),

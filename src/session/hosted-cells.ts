@@ -66,6 +66,11 @@ function heldBytes(code: string, journal: CellJournal): number {
 
 export class HostedCells {
   readonly #session: SessionParts;
+  /**
+   * Set by a host that mirrors the cells' journals to its client (JournalMirror), before any runs:
+   * the mirror carries no record of the sandbox's waits, so its cells never wait (ADR 23).
+   */
+  mirrored = false;
 
   constructor(session: SessionParts) {
     this.#session = session;

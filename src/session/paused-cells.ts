@@ -2,7 +2,8 @@
 // paused cell runs, with which tools, limits and stored values, its journal, the outcomes held
 // for it and its interrupted event. A snapshot is untrusted input: every field is checked.
 import type { Cell, QueuedPause } from '../cell/cell.js';
-import { CellJournal, checkDelivery, type JournalDelivery } from '../cell/journal.js';
+import { CellJournal, type JournalDelivery } from '../cell/journal.js';
+import { checkDelivery } from '../cell/journal-checks.js';
 import { invalidRequest, messageOf } from '../errors.js';
 import { byteLength } from '../json.js';
 import { checkLimits, DEFAULT_LIMITS, LIMIT_NAMES, mergeLimits, type CellLimits } from '../limits.js';

@@ -226,6 +226,7 @@ export const SessionRuntime: SessionRuntimeConstructor = class SessionRuntime ex
       cells: this.#cells,
       gate: this.#gate,
       inputChecks: new ToolInputChecks(logger),
+      mirrored: () => this.#hosted.mirrored,
     });
     this.#tools = checked.tools === undefined ? [] : this.#maker.checked(checked.tools);
     const maker = this.#maker;
