@@ -4,8 +4,8 @@
 // resumed elsewhere — answers each ask the same way, whatever its tools' speed now.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { SessionRuntime, type SessionSnapshot } from '../src/index.js';
-import { waitedDeliveriesCount } from '../src/internal.js';
+import { SessionRuntime, type PausedCellSnapshot, type ReplayableCell, type SessionSnapshot } from '../src/index.js';
+import { SessionLedger, waitedDeliveriesCount } from '../src/internal.js';
 import { approvals, APPROVAL_TOOLS as TOOLS, LONG_WAIT as WAIT, newRuntime, texts } from './helpers.js';
 import { bothKinds } from './sessions.js';
 
@@ -58,6 +58,9 @@ function delegate(): ReturnType<typeof approvals> {
   };
   return recording;
 }
+
+/** A client's ledger's own figures (test/ledger.test.ts). */
+const FIGURES = { journalMaxBytes: 4096, maxSourceBytes: 1024, maxStoredBytes: 100 };
 
 const inputsOf = (recording: ReturnType<typeof approvals>): string[] =>
   recording.calls.map((call) => `${call.tool.name} ${JSON.stringify(call.input)}`);
@@ -157,4 +160,42 @@ describe('a paused cell whose waits took results, in a snapshot', { timeout: 60_
       });
     }
   });
+});
+
+test("a client's ledger keeps a restored paused cell's record of its waits for a new host", { timeout: 10_000 }, () => {
+  const paused = (waited?: [number, number][]): PausedCellSnapshot => ({
+    code: 'await tools.save({ n: 1 }); await tools.save({ n: 2 })',
+    filename: 'cell.js',
+    toolCallId: 'exec-1',
+    tools: [{ name: 'save' }],
+    limits: { ...FIGURES } as PausedCellSnapshot['limits'],
+    storedValues: null,
+    journal: {
+      seed: 7,
+      clock: [],
+      calls: [1, 2].map((n) => ({ callId: `tool-${n}`, index: 0, inputJson: JSON.stringify({ n }) })),
+      deliveries: [{ kind: 'settle', callId: 'tool-1', ok: true, payload: '{"n":1}', errorKind: '' }],
+      outputs: 0,
+      notifications: 0,
+      ...(waited === undefined ? {} : { waited }),
+    },
+    held: [],
+    event: {
+      kind: 'interrupted',
+      cellId: '1',
+      items: [],
+      callId: 'tool-2',
+      tool: { name: 'save' },
+      input: { n: 2 },
+      payload: null,
+    },
+  });
+  const restored = (cell: PausedCellSnapshot) =>
+    (
+      new SessionLedger(FIGURES, { storedValues: {}, nextCellId: 2, pausedCells: [cell] }).replayable(
+        '1',
+      ) as ReplayableCell
+    ).journal;
+  assert.deepEqual(restored(paused([[0, 3]])).waited, [[0, 3]]);
+  assert.equal('waited' in restored(paused()), false);
 });

@@ -34,6 +34,8 @@ export abstract class CellEntries {
   protected readonly deliveries: (JournalDelivery | LedgerCall)[] = [];
   /** Outcomes held for a paused cell restored from a snapshot (they go in when it runs again). */
   protected held: JournalDelivery[] = [];
+  /** A restored journal's record of the deliveries its sandbox's waits took (ADR 23), as it came. */
+  protected waited: [number, number][] | undefined;
   /** Bytes of what the host sent, and of the answers kept besides. */
   #hostBytes = 0;
   #answerBytes = 0;
@@ -83,6 +85,8 @@ export abstract class CellEntries {
     for (const reading of journal.clock) this.clock.push(reading);
     for (const call of journal.calls) this.#journaled(call);
     for (const delivery of journal.deliveries) this.#delivered(delivery);
+    // Its host never waits (it mirrors the journal): what comes later adds no record of waits.
+    if (journal.waited !== undefined) this.waited = journal.waited.map(([at, ask]) => [at, ask]);
     for (const delivery of held) this.held.push(delivery);
     this.outputs = journal.outputs;
     this.#notifications = journal.notifications;
@@ -322,6 +326,7 @@ export abstract class CellEntries {
     this.startedWith = undefined;
     this.clock.length = 0;
     this.deliveries.length = 0;
+    this.waited = undefined;
     this.held = [];
     for (const call of this.calls) {
       call.answer = undefined;

@@ -100,6 +100,7 @@ export class CellLedger extends CellEntries {
       calls,
       outputs: this.outputs,
       notifications: this.notifications,
+      ...(this.waited === undefined ? {} : { waited: this.waited }),
     };
     const paused = this.paused === undefined ? {} : { paused: this.paused, held: this.held };
     const waiting = queued.length === 0 ? {} : { queued };
