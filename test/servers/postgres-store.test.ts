@@ -180,7 +180,9 @@ describe('postgresStore: a real server', { timeout: 60_000, skip }, () => {
     await admin.connect();
     t.after(() => admin.end());
     await admin.query("BEGIN; SELECT * FROM codecell_retired WHERE key = 'held' FOR UPDATE");
-    const created = store.create('held', 'agent-2', 60_000, null);
+    // Its rejection is awaited below: heard from now on, as the server's word that it ended the
+    // connection may come before the answer to the query that ends it.
+    const created = assert.rejects(store.create('held', 'agent-2', 60_000, null), /terminat/);
     let waiting: unknown[] = [];
     for (let tries = 0; waiting.length === 0 && tries < 500; tries++) {
       await new Promise((resolve) => setTimeout(resolve, 10));
@@ -193,7 +195,7 @@ describe('postgresStore: a real server', { timeout: 60_000, skip }, () => {
     await admin.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE pid = $1', [
       (waiting[0] as { pid: number }).pid,
     ]);
-    await assert.rejects(created, /terminat/);
+    await created;
     await admin.query('ROLLBACK');
     // The store goes on, on a new connection.
     assert.deepEqual((await store.create('held', 'agent-2', 60_000, null)).nextCellId, 5);
