@@ -17,8 +17,8 @@
 // isolated-vm calls out of an isolate (the cheaper of an awaited `Reference.apply` and an async
 // `Callback`; `applySyncPromise`, which blocks the isolate's thread, is counted beside them);
 // `-- --in-process` counts that stage alone. Beside it, codecell embedded with a store (a SQLite
-// file): what durability costs per call and per cell; and without a journal (a cell that cannot
-// run again, whose thread waits for results: ADR 23).
+// file): what durability costs per call and per cell (a cell there never waits for a result);
+// and without a journal: what the journal costs (ADR 23).
 import { spawnSync } from 'node:child_process';
 import { readdirSync, readFileSync, rmSync } from 'node:fs';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
@@ -70,7 +70,7 @@ async function work(session: BenchSession, workload: Workload, count: number): P
 async function client(subject: Subject, workload: Workload, count: number, hostOut: string | undefined): Promise<void> {
   if (subject.startsWith('in-process')) {
     // With a store: a SQLite file, each call's records written before it goes on (SPEC §16).
-    // Without a journal: a cell that cannot run again, whose thread waits for results (ADR 23).
+    // Without a journal: what the journal costs (both wait for results in process: ADR 23).
     const file = join(tmpdir(), `codecell-instructions-${process.pid}.db`);
     const store = subject === 'in-process, store' ? sqliteStore({ path: file }) : undefined;
     const limits = subject === 'in-process, no journal' ? { journalMaxBytes: 0 } : undefined;
@@ -198,7 +198,7 @@ function inProcessRows(workload: 'round trip' | 'text(1) cell', runs: number): R
     row('codecell with a store (a SQLite file)', stored, stored / floor.count),
     row("durability's share (with a store less without)", stored - codecell),
     row(
-      'codecell without a journal (journalMaxBytes 0: its thread waits for results)',
+      'codecell without a journal (journalMaxBytes 0: what the journal costs)',
       unjournaled,
       unjournaled / floor.count,
     ),

@@ -62,7 +62,7 @@ export class SandboxWaits {
     const answers = this.#answers;
     if (this.#armedFor === answers || Atomics.load(this.#words, STATE) !== ASKING) return;
     // A replay answers the asks it holds deliveries for (give), and every other one with none.
-    if (this.#held !== undefined) return void (this.#held.has(this.#asked()) || this.#answer(EMPTY));
+    if (this.#held !== undefined) return this.#answerUnheld();
     this.#armedFor = answers;
     setImmediate(() => {
       if (this.#armedFor === answers) this.#armedFor = -1;
@@ -77,7 +77,7 @@ export class SandboxWaits {
   offer(message: ToSandboxMessage): number {
     if (Atomics.load(this.#words, STATE) !== ASKING) return 0;
     if (this.#held !== undefined) {
-      if (!this.#held.has(this.#asked())) this.#answer(EMPTY);
+      this.#answerUnheld();
       return 0;
     }
     const text = this.#mayTake() ? encodeDelivery(message) : undefined;
@@ -106,6 +106,11 @@ export class SandboxWaits {
   give(ask: number, message: ToSandboxMessage): boolean {
     const text = encodeDelivery(message);
     return text.length <= BOX_UNITS && this.asking(ask) && this.#write(text) === ask;
+  }
+
+  /** While a replay lasts: an ask it holds no delivery for is answered with none, at once. */
+  #answerUnheld(): void {
+    if (this.#held?.has(this.#asked()) !== true) this.#answer(EMPTY);
   }
 
   /** The number of the ask the sandbox made last. */
