@@ -3,11 +3,12 @@
 // The host evaluates this file as the body of a closure and calls `installCodecellPrelude($0)`
 // (which returns the sandbox's one entry point, `receive`),
 // where `$0` is the one host function the sandbox may call: a fire-and-forget channel that takes
-// primitives only; `$1` (ask) and `$3` (a counter the host moves at each turn of its event loop)
-// only make the sandbox wait for that loop to turn (see codecellPaced); `$2` (the box, memory the
-// host shares, or null) is where the host answers the sandbox's wait after a tool call (waits.ts). No host object is ever stored where
-// cell code can reach it: all of them live in this closure, and everything the cell sees is a
-// plain function defined here.
+// primitives only; `$1` (ask) and `$3`'s first word (words the host writes for every sandbox:
+// src/isolate/host-words.ts; this one counts the turns of its event loop) only make the sandbox
+// wait for that loop to turn (see codecellPaced); `$2` (the box, memory the host shares, or null)
+// is where the host answers the sandbox's wait after a tool call (waits.ts). No host object is
+// ever stored where cell code can reach it: all of them live in this closure, and everything the
+// cell sees is a plain function defined here.
 
 // The message kinds both ways (src/isolate/sandbox-protocol.ts, types only; built before this file).
 type HostSend = import('../dist/src/isolate/sandbox-protocol.js').HostSend;
@@ -40,6 +41,11 @@ interface HostAskTurn {
   applyIgnored(receiver: undefined, args: []): unknown;
 }
 
+// The host's words (src/isolate/host-words.ts): the turns of its event loop, and whether few
+// enough cells execute that a wait may read its box before it sleeps (waits.ts).
+const CODECELL_HOST_TURNS = 0;
+const CODECELL_HOST_SPIN = 1;
+
 /** How long the sandbox sleeps at most for a turn the host does not count (it let the cell go). */
 const CODECELL_PACE_WAIT_MS = 250;
 // Taken before the cell's global loses Atomics (installCodecellPrelude).
@@ -59,18 +65,17 @@ const CODECELL_PACE_EVERY = 256;
  * ended as a flood at a point set by the machine's speed. Paced, it waits its turn instead (about
  * 1 % of its time), and what it sent is judged by its limits alone.
  */
-function codecellPaced(send: HostSend, ask: HostAskTurn, turnsBuffer: SharedArrayBuffer): HostSend {
-  const turns = new Int32Array(turnsBuffer);
+function codecellPaced(send: HostSend, ask: HostAskTurn, turns: Int32Array): HostSend {
   let sent = 0;
   return (...message) => {
     codecellApply(send, undefined, message); // not a spread: a cell may replace Array's iterator
     if (++sent < CODECELL_PACE_EVERY) return;
     sent = 0;
     // The count first: a turn counted between the ask and the sleep ends the sleep at once.
-    const seen = codecellAtomicsLoad(turns, 0);
+    const seen = codecellAtomicsLoad(turns, CODECELL_HOST_TURNS);
     try {
       ask.applyIgnored(undefined, []);
-      codecellAtomicsWait(turns, 0, seen, CODECELL_PACE_WAIT_MS);
+      codecellAtomicsWait(turns, CODECELL_HOST_TURNS, seen, CODECELL_PACE_WAIT_MS);
     } catch {
       // The host let the isolate go (the cell ended): nothing is waited for.
     }
@@ -109,10 +114,11 @@ function installCodecellPrelude(
   hostSend: HostSend,
   ask: HostAskTurn,
   box: SharedArrayBuffer | null,
-  turns: SharedArrayBuffer,
+  hostWordsBuffer: SharedArrayBuffer,
 ) {
+  const hostWords = new Int32Array(hostWordsBuffer);
   const state: PreludeState = {
-    send: codecellPaced(hostSend, ask, turns),
+    send: codecellPaced(hostSend, ask, hostWords),
     global: globalThis as Record<string, unknown>,
     pendingCalls: new Map(),
     timers: new Map(),
@@ -156,7 +162,7 @@ function installCodecellPrelude(
     else if (message[0] === 'watchRejections') watchRejections();
     else message satisfies never; // a TO_SANDBOX row without a branch here does not compile
   }
-  state.beforeCall = codecellDeferredWaits(box, {
+  state.beforeCall = codecellDeferredWaits(box, hostWords, {
     settle: (callId, ok, payload, errorKind) => settle(state, callId, ok, payload, errorKind),
     timer: (id) => fireTimer(state, id),
     watchRejections,

@@ -20,8 +20,8 @@ interface WaitedDelivery {
   heldAsks(): readonly number[];
 }
 
-// The box: Int32 words (the state, the answer's length, the ask's number), then the answer's
-// UTF-16 code units.
+// The box: Int32 words (the state, the answer's length, the ask's number, the waits answered
+// while the thread read the box), then the answer's UTF-16 code units.
 // The states, as src/isolate/sandbox-waits.ts has them: the sandbox asks (IDLE → ASKING) and
 // takes the answer (FULL or EMPTY → IDLE); the host claims an ask (ASKING → WRITING), then fills
 // it (→ FULL), or answers none (ASKING → EMPTY); a sandbox that waited its bound out takes its
@@ -33,6 +33,8 @@ const CODECELL_BOX_FULL = 3;
 const CODECELL_BOX_STATE = 0;
 const CODECELL_BOX_LENGTH = 1;
 const CODECELL_BOX_ASK = 2;
+/** The waits answered while the thread read the box (its count, for the host's tests). */
+const CODECELL_BOX_READ = 3;
 /** Where the answer's code units begin (bytes). */
 const CODECELL_BOX_UNITS_AT = 16;
 
@@ -50,6 +52,19 @@ const CODECELL_WAIT_BOUND_MS = 50;
  */
 const CODECELL_HELD_BOUND_MS = 10_000;
 
+/**
+ * How long the thread reads the box for its answer before it sleeps: until the clock's millisecond
+ * turns (Date.now's, the finest an isolate has), under 1 ms. An instant tool's result is back in a
+ * few tens of microseconds; a thread put to sleep for it costs more to wake, most of all on a
+ * virtual machine whose idle CPU the hypervisor takes back (there, 3–4× as long a round trip: ADR
+ * 23). A wait whose reads ran out before the answer makes the next waits sleep at once, 1, 2, 4 …
+ * up to 64 of them, so a host busy elsewhere (a long synchronous delegate) is not raced by its
+ * cells' threads; and no wait reads while more cells execute than the CPUs beside the host's main
+ * thread (its word SPIN). The clock is read once every CODECELL_READS_PER_CLOCK reads.
+ */
+const CODECELL_READS_PER_CLOCK = 64;
+const CODECELL_SLEEPS_AFTER_READS_MAX = 64;
+
 // Captured before cell code runs (and before the cell's global loses Atomics), so a cell that
 // replaces them only breaks itself.
 const codecellSlice = String.prototype.slice;
@@ -60,6 +75,7 @@ const codecellThen = Promise.prototype.then;
 const codecellResolved = Promise.resolve();
 const codecellAtomicsStore = Atomics.store;
 const codecellAtomicsCompareExchange = Atomics.compareExchange;
+const codecellDateNow = Date.now;
 
 /** After waits that brought nothing, at most this many calls go without one (then one tries again). */
 const CODECELL_CALLS_UNWAITED = 16;
@@ -70,9 +86,9 @@ const CODECELL_CALLS_UNWAITED = 16;
  * (encodeDelivery): `s`, `1` or `0` (ok), the error kind, NUL, the call id, NUL, the payload; `t`
  * and a timer id; `w`. No box (the warm-up's isolate): no waits.
  */
-function codecellDeferredWaits(box: SharedArrayBuffer | null, take: WaitedDelivery): () => void {
+function codecellDeferredWaits(box: SharedArrayBuffer | null, hostWords: Int32Array, take: WaitedDelivery): () => void {
   if (box === null) return () => {};
-  const words = new Int32Array(box, 0, 3);
+  const words = new Int32Array(box, 0, 4);
   const units = new Uint16Array(box, CODECELL_BOX_UNITS_AT);
   let queued = false;
   /** Asks made so far (the number of the last), and how far the held ones were passed. */
@@ -81,11 +97,24 @@ function codecellDeferredWaits(box: SharedArrayBuffer | null, take: WaitedDelive
   /** Calls to make without a wait, and the waits in a row that brought nothing (see below). */
   let skipping = 0;
   let misses = 0;
+  /** Waits to sleep at once, and the reads of the box in a row that ran out (codecellSpin). */
+  let sleeping = 0;
+  let late = 0;
+  /** Reads the box before the wait sleeps, unless the last reads ran out or too many cells execute. */
+  const readBox = (): void => {
+    if (sleeping > 0) return void sleeping--;
+    // More cells execute than CPUs beside the main thread: each is busy, and a woken thread gets one soon.
+    if (codecellAtomicsLoad(hostWords, CODECELL_HOST_SPIN) === 0) return;
+    if (!codecellSpin(words)) return void (sleeping = late < 6 ? 1 << late++ : CODECELL_SLEEPS_AFTER_READS_MAX);
+    late = 0;
+    codecellAtomicsStore(words, CODECELL_BOX_READ, words[CODECELL_BOX_READ]! + 1);
+  };
   const waitForHost = (): void => {
     queued = false;
     const heldAsks = take.heldAsks();
     while (held < heldAsks.length && (heldAsks[held] as number) < asks) held++;
     const bound = heldAsks[held] === asks ? CODECELL_HELD_BOUND_MS : CODECELL_WAIT_BOUND_MS;
+    readBox();
     let got: string;
     try {
       got = codecellAnswer(words, units, bound);
@@ -122,6 +151,20 @@ function codecellDeferredWaits(box: SharedArrayBuffer | null, take: WaitedDelive
     codecellAtomicsStore(words, CODECELL_BOX_STATE, CODECELL_BOX_ASKING);
     codecellApply(codecellThen, codecellResolved, [waitForHost]);
   };
+}
+
+/**
+ * Reads the box while the host has not answered the ask (or is still writing its answer), until
+ * the clock's millisecond turns: true when the host answered meanwhile.
+ */
+function codecellSpin(words: Int32Array): boolean {
+  const began = codecellDateNow();
+  let state = codecellAtomicsLoad(words, CODECELL_BOX_STATE);
+  for (let reads = 1; state === CODECELL_BOX_ASKING || state === CODECELL_BOX_WRITING; reads++) {
+    if (reads % CODECELL_READS_PER_CLOCK === 0 && codecellDateNow() !== began) break;
+    state = codecellAtomicsLoad(words, CODECELL_BOX_STATE);
+  }
+  return state !== CODECELL_BOX_ASKING;
 }
 
 /** Sleeps until the host answers the ask: the delivery it wrote, or '' (none, or none in time). */

@@ -13,7 +13,7 @@ export { byteLength, ParsedJson, toJsonText } from './json.js';
 export { assertIsolatesUsable } from './isolate/load.js';
 export { settleIsolatesForExit } from './isolate/pool.js';
 export { isolatesDisposedCount } from './isolate/teardown.js';
-export { waitedDeliveriesCount } from './isolate/sandbox-waits.js';
+export { answeredReadingCount, waitedDeliveriesCount } from './isolate/sandbox-waits.js';
 export { checkLimits, DEFAULT_LIMITS } from './limits.js';
 export { runGateTotals } from './isolate/run-gate.js';
 export { pausedCellsTotal } from './session/session-gate.js';

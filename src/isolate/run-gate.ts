@@ -5,6 +5,8 @@
 // isolate runs on a thread of its own, so without this one session's runaway cells would be as
 // many runnable threads as it has cells, and every other session on the host would starve.
 
+import { executingCells } from './host-words.js';
+
 /** Cells holding a slot and cells waiting for one, over every gate of the process (for /metrics). */
 const totals = { executing: 0, waiting: 0 };
 
@@ -28,7 +30,7 @@ export class RunGate {
   acquire(granted: () => void): () => void {
     if (this.#held < this.#slots && this.#queue.size === 0) {
       this.#held++;
-      totals.executing++;
+      executingCells(++totals.executing);
       granted();
       return () => {};
     }
@@ -41,13 +43,11 @@ export class RunGate {
 
   release(): void {
     this.#held--;
-    totals.executing--;
     const [next] = this.#queue;
-    if (next === undefined) return;
+    if (next === undefined) return executingCells(--totals.executing);
     this.#queue.delete(next);
     totals.waiting--;
     this.#held++;
-    totals.executing++;
     next();
   }
 

@@ -4,6 +4,7 @@
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type IsolatedVm from 'isolated-vm-6';
+import { hostWords, TURNS } from './host-words.js';
 import { loadIsolatedVm, type Ivm } from './load.js';
 import { countDisposed, holdForTeardown } from './teardown.js';
 import type { SandboxReceive } from './sandbox-protocol.js';
@@ -62,12 +63,11 @@ function preludeFunction(): string {
  * that depends on timing. Not a wait on a promise (applySyncPromise): isolated-vm wakes such a
  * thread after letting go of its lock, and a thread still on its way to sleep may destroy what it
  * is woken by in between (ADR 23), which a busy machine turned into a crash. One counter for the
- * process: every isolate shares its memory.
+ * process (hostWords' TURNS): every isolate shares its memory.
  */
-const turns = new Int32Array(new SharedArrayBuffer(4));
 let turnAsked = false;
 let askTurn: IsolatedVm.Reference<() => void> | undefined;
-let turnsCopy: IsolatedVm.ExternalCopy<SharedArrayBuffer> | undefined;
+let wordsCopy: IsolatedVm.ExternalCopy<SharedArrayBuffer> | undefined;
 
 /** A sandbox asked for a turn: the counter moves (waking every sleeper) once the loop turned. */
 function countNextTurn(): void {
@@ -75,8 +75,8 @@ function countNextTurn(): void {
   turnAsked = true;
   setImmediate(() => {
     turnAsked = false;
-    Atomics.add(turns, 0, 1);
-    Atomics.notify(turns, 0);
+    Atomics.add(hostWords, TURNS, 1);
+    Atomics.notify(hostWords, TURNS);
   });
 }
 
@@ -92,7 +92,7 @@ export function installPrelude(
   box: SharedArrayBuffer | null,
 ): IsolatedVm.Reference<SandboxReceive> {
   askTurn ??= new (loadIsolatedVm().Reference)(countNextTurn);
-  turnsCopy ??= new (loadIsolatedVm().ExternalCopy)(turns.buffer as SharedArrayBuffer);
+  wordsCopy ??= new (loadIsolatedVm().ExternalCopy)(hostWords.buffer as SharedArrayBuffer);
   // A failed warm-up leaves the first cache (warmUp reports nothing: cells run either way).
   warming ??= new Promise((resolve) => setImmediate(resolve)).then(warmUp).catch(() => {});
   // Synchronous, as the rest of a fresh isolate's set-up (see CellIsolate.create).
@@ -102,11 +102,11 @@ export function installPrelude(
   });
   if (preludeCache === undefined && script.cachedData !== undefined) useCache(script.cachedData);
   const install = script.runSync(context, { reference: true }) as IsolatedVm.Reference<
-    (send: IsolatedVm.Callback, ask: IsolatedVm.Reference<() => void>, box: unknown, turns: unknown) => unknown
+    (send: IsolatedVm.Callback, ask: IsolatedVm.Reference<() => void>, box: unknown, words: unknown) => unknown
   >;
   script.release();
   const shared = box === null ? null : new (loadIsolatedVm().ExternalCopy)(box).copyInto({ release: true });
-  const receive = install.applySync(undefined, [send, askTurn, shared, turnsCopy.copyInto()], {
+  const receive = install.applySync(undefined, [send, askTurn, shared, wordsCopy.copyInto()], {
     result: { reference: true },
   });
   install.release();

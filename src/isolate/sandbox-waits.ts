@@ -9,9 +9,15 @@
 // (replay) answers the asks it names with the same deliveries and every other ask with none.
 import type { ToSandboxMessage } from './sandbox-protocol.js';
 
-/** Deliveries a sandbox's wait took, in this process: for tests and benchmarks. */
+/**
+ * Deliveries a sandbox's wait took, in this process; and the waits answered while the sandbox's
+ * thread still read its box, before it slept (sandbox/waits.ts, codecellSpin), as counted when
+ * the next delivery is written: for tests and benchmarks.
+ */
 let waitedDeliveries = 0;
+let answeredReading = 0;
 export const waitedDeliveriesCount = (): number => waitedDeliveries;
+export const answeredReadingCount = (): number => answeredReading;
 
 // The box's states and layout, as sandbox/waits.ts has them (the sandbox alone sets it idle, 0).
 const ASKING = 1;
@@ -21,6 +27,7 @@ const EMPTY = 4;
 const STATE = 0;
 const LENGTH = 1;
 const ASK = 2;
+const READ = 3;
 const UNITS_AT = 16;
 /** The longest delivery the box takes (UTF-16 code units); a longer one enters as a task. */
 const BOX_UNITS = 8_192;
@@ -43,13 +50,15 @@ export class SandboxWaits {
   readonly #mayTake: () => boolean;
   /** While a replay lasts: the asks it answers with their recorded deliveries (give). */
   #held: ReadonlySet<number> | undefined;
+  /** The sandbox's count of waits answered while it read the box, as last seen. */
+  #read = 0;
 
   /**
    * `mayTake`: whether the sandbox's wait may take a delivery now (not in the module's first task,
    * with no task queued before it, the cell not stopped).
    */
   constructor(box: SharedArrayBuffer, mayTake: () => boolean) {
-    this.#words = new Int32Array(box, 0, 3);
+    this.#words = new Int32Array(box, 0, 4);
     this.#units = new Uint16Array(box, UNITS_AT, BOX_UNITS);
     this.#mayTake = mayTake;
   }
@@ -131,6 +140,9 @@ export class SandboxWaits {
     Atomics.notify(words, STATE);
     this.#answers++;
     waitedDeliveries++;
+    const read = Atomics.load(words, READ);
+    answeredReading += read - this.#read;
+    this.#read = read;
     return ask;
   }
 
