@@ -41,41 +41,46 @@ interface HostAskTurn {
   applyIgnored(receiver: undefined, args: []): unknown;
 }
 
-// The host's words (src/isolate/host-words.ts): the turns of its event loop, and whether few
-// enough cells execute that a wait may read its box before it sleeps (waits.ts).
+// The host's words (src/isolate/host-words.ts): the turns of its event loop; whether few enough
+// cells are in use that a wait may read its box before it sleeps (waits.ts); the messages every
+// sandbox sent, and their count when the loop last turned (codecellPaced).
 const CODECELL_HOST_TURNS = 0;
 const CODECELL_HOST_SPIN = 1;
+const CODECELL_HOST_SENT = 2;
+const CODECELL_HOST_SENT_AT_TURN = 3;
 
 /** How long the sandbox sleeps at most for a turn the host does not count (it let the cell go). */
 const CODECELL_PACE_WAIT_MS = 250;
 // Taken before the cell's global loses Atomics (installCodecellPrelude).
 const codecellAtomicsLoad = Atomics.load;
 const codecellAtomicsWait = Atomics.wait;
+const codecellAtomicsAdd = Atomics.add;
 
 /**
- * Messages sent between two waits for the host (codecellPaced): far under the 1 000 messages of
- * one run after which the host's FloodGuard looks at the clock.
+ * The process's messages (every sandbox's) between two turns of the host's event loop before a
+ * sandbox that sends waits for one (codecellPaced): far under the 1 000 messages of one run after
+ * which the host's FloodGuard looks at the clock.
  */
 const CODECELL_PACE_EVERY = 256;
 
 /**
- * `send`, waiting for the host's event loop to turn after every CODECELL_PACE_EVERY messages.
- * The host takes a cell's messages in one loop until none is left: a cell that sends without
- * pause (200 000 text() calls) would hold that loop, starving timers and other sessions, and be
- * ended as a flood at a point set by the machine's speed. Paced, it waits its turn instead (about
- * 1 % of its time), and what it sent is judged by its limits alone.
+ * `send`, waiting for the host's event loop to turn once the process's sandboxes sent
+ * CODECELL_PACE_EVERY messages since it last did. The host takes the sandboxes' messages in one
+ * loop until none is left: a cell that sends without pause (200 000 text() calls), or many cells
+ * whose tools answer at once, would hold that loop, starving timers and other sessions, and a
+ * lone sender would be ended as a flood at a point set by the machine's speed. Paced, each waits
+ * its turn instead (about 1 % of its time), and what it sent is judged by its limits alone.
  */
-function codecellPaced(send: HostSend, ask: HostAskTurn, turns: Int32Array): HostSend {
-  let sent = 0;
+function codecellPaced(send: HostSend, ask: HostAskTurn, words: Int32Array): HostSend {
   return (...message) => {
     codecellApply(send, undefined, message); // not a spread: a cell may replace Array's iterator
-    if (++sent < CODECELL_PACE_EVERY) return;
-    sent = 0;
+    const sent = codecellAtomicsAdd(words, CODECELL_HOST_SENT, 1) + 1;
+    if (((sent - codecellAtomicsLoad(words, CODECELL_HOST_SENT_AT_TURN)) | 0) < CODECELL_PACE_EVERY) return;
     // The count first: a turn counted between the ask and the sleep ends the sleep at once.
-    const seen = codecellAtomicsLoad(turns, CODECELL_HOST_TURNS);
+    const seen = codecellAtomicsLoad(words, CODECELL_HOST_TURNS);
     try {
       ask.applyIgnored(undefined, []);
-      codecellAtomicsWait(turns, CODECELL_HOST_TURNS, seen, CODECELL_PACE_WAIT_MS);
+      codecellAtomicsWait(words, CODECELL_HOST_TURNS, seen, CODECELL_PACE_WAIT_MS);
     } catch {
       // The host let the isolate go (the cell ended): nothing is waited for.
     }

@@ -5,19 +5,26 @@ import { availableParallelism } from 'node:os';
 
 /** The words' places. TURNS: the event loop's turns, counted when a sandbox asks (codecellPaced). */
 export const TURNS = 0;
-/** SPIN: 1 while so few cells execute that each may read its box before it sleeps (codecellSpin). */
+/** SPIN: 1 while so few cells are in use that each may read its box before it sleeps (codecellSpin). */
 export const SPIN = 1;
+/**
+ * SENT: the messages every sandbox sent, counted by the sandboxes; SENT_AT_TURN: that count when
+ * the host's event loop last turned. Their difference paces every sandbox (codecellPaced).
+ */
+export const SENT = 2;
+export const SENT_AT_TURN = 3;
 
-export const hostWords = new Int32Array(new SharedArrayBuffer(8));
+export const hostWords = new Int32Array(new SharedArrayBuffer(16));
 
 /**
- * The cells that may execute at once and still read their boxes (each keeps a CPU busy while it
- * does): every CPU but the one the host's main thread needs, and at least one.
+ * The cells that may be in use at once and still read their boxes (each keeps a CPU busy while it
+ * does): every CPU but the one the host's main thread needs, and at least one. More cells than
+ * that keep the host's main thread busy, and their reads would run out while it serves the others.
  */
 const SPINNERS = Math.max(1, availableParallelism() - 1);
 
-/** The cells executing in the process (holding a RunGate slot) changed: whether they may spin. */
-export function executingCells(count: number): void {
+/** The cells in use in the process (isolates handed to cells, not yet disposed) changed. */
+export function cellsInUse(count: number): void {
   Atomics.store(hostWords, SPIN, count <= SPINNERS ? 1 : 0);
 }
-executingCells(0);
+cellsInUse(0);

@@ -5,8 +5,6 @@
 // isolate runs on a thread of its own, so without this one session's runaway cells would be as
 // many runnable threads as it has cells, and every other session on the host would starve.
 
-import { executingCells } from './host-words.js';
-
 /** Cells holding a slot and cells waiting for one, over every gate of the process (for /metrics). */
 const totals = { executing: 0, waiting: 0 };
 
@@ -30,7 +28,7 @@ export class RunGate {
   acquire(granted: () => void): () => void {
     if (this.#held < this.#slots && this.#queue.size === 0) {
       this.#held++;
-      executingCells(++totals.executing);
+      totals.executing++;
       granted();
       return () => {};
     }
@@ -43,11 +41,13 @@ export class RunGate {
 
   release(): void {
     this.#held--;
+    totals.executing--;
     const [next] = this.#queue;
-    if (next === undefined) return executingCells(--totals.executing);
+    if (next === undefined) return;
     this.#queue.delete(next);
     totals.waiting--;
     this.#held++;
+    totals.executing++;
     next();
   }
 

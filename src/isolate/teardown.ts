@@ -1,5 +1,6 @@
 // The process-wide grace after isolate disposals (see holdForTeardown), the count of isolates
 // in use and disposed, and the disposal itself.
+import { cellsInUse } from './host-words.js';
 import { stageClock, stageDone } from './stages.js';
 
 let [isolatesInUse, isolatesDisposed] = [0, 0];
@@ -16,12 +17,12 @@ export function isolatesDisposedCount(): number {
 
 /** An isolate was handed to a cell. */
 export function countClaimed(): void {
-  isolatesInUse++;
+  cellsInUse(++isolatesInUse);
 }
 
 /** An isolate was disposed (`claimed`: it had been handed to a cell). */
 export function countDisposed(claimed: boolean): void {
-  if (claimed) isolatesInUse--;
+  if (claimed) cellsInUse(--isolatesInUse);
   isolatesDisposed++;
 }
 
