@@ -59,8 +59,8 @@ const CODECELL_HELD_BOUND_MS = 10_000;
  * virtual machine whose idle CPU the hypervisor takes back (there, 3–4× as long a round trip: ADR
  * 23). A wait whose reads ran out before the answer makes the next waits sleep at once, 1, 2, 4 …
  * up to 64 of them, so a host busy elsewhere (a long synchronous delegate) is not raced by its
- * cells' threads; and no wait reads while more cells execute than the CPUs beside the host's main
- * thread (its word SPIN). The clock is read once every CODECELL_READS_PER_CLOCK reads.
+ * cells' threads; and no wait reads while more cells are in use than the CPUs beside the host's
+ * main thread (its word SPIN). The clock is read once every CODECELL_READS_PER_CLOCK reads.
  */
 const CODECELL_READS_PER_CLOCK = 64;
 const CODECELL_SLEEPS_AFTER_READS_MAX = 64;
@@ -100,10 +100,10 @@ function codecellDeferredWaits(box: SharedArrayBuffer | null, hostWords: Int32Ar
   /** Waits to sleep at once, and the reads of the box in a row that ran out (codecellSpin). */
   let sleeping = 0;
   let late = 0;
-  /** Reads the box before the wait sleeps, unless the last reads ran out or too many cells execute. */
+  /** Reads the box before the wait sleeps, unless the last reads ran out or too many cells are in use. */
   const readBox = (): void => {
     if (sleeping > 0) return void sleeping--;
-    // More cells execute than CPUs beside the main thread: each is busy, and a woken thread gets one soon.
+    // More cells in use than CPUs beside the main thread: they keep it busy, and the CPUs awake.
     if (codecellAtomicsLoad(hostWords, CODECELL_HOST_SPIN) === 0) return;
     if (!codecellSpin(words)) return void (sleeping = late < 6 ? 1 << late++ : CODECELL_SLEEPS_AFTER_READS_MAX);
     late = 0;

@@ -3,7 +3,7 @@
 // each isolate as it is set up.
 import { availableParallelism } from 'node:os';
 
-/** The words' places. TURNS: the event loop's turns, counted when a sandbox asks (codecellPaced). */
+/** The words' places. TURNS: the event loop's turns that followed a sandbox's message or ask (codecellPaced). */
 export const TURNS = 0;
 /** SPIN: 1 while so few cells are in use that each may read its box before it sleeps (codecellSpin). */
 export const SPIN = 1;
