@@ -4,7 +4,7 @@ import type IsolatedVm from 'isolated-vm-6';
 import type { CodeCellErrorCode } from '../errors.js';
 import { describeCellError, explainCompileError, translateIsolateError } from './errors.js';
 import { loadIsolatedVm } from './load.js';
-import { armTurn, installPrelude, refuseImport, returnsAtTopLevel, wrapCell } from './sandbox-source.js';
+import { installPrelude, refuseImport, returnsAtTopLevel, wrapCell } from './sandbox-source.js';
 import { FloodGuard } from './flood-guard.js';
 import { newWaitBox, SandboxWaits } from './sandbox-waits.js';
 import { GateSeat, type RunGate } from './run-gate.js';
@@ -151,7 +151,6 @@ export class CellIsolate {
       clock = stageDone('context', clock);
       const send = new ivm.Callback(
         (...args: unknown[]) => {
-          armTurn();
           if (self === undefined || self.#flood.flooding()) return;
           const message = decodeSandboxMessage(args);
           if (message === undefined) return;

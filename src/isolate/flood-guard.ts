@@ -3,10 +3,16 @@
 // guard notices a run of messages that kept the main thread busy for `limitMs` without the event
 // loop turning once — and that is a run of many messages: on a starved machine one turn of the
 // loop can take that long while a cell sends only a few (a tool call, another after its result).
+// A run ends when the process's turn count moves (host-words.ts: one immediate a turn for every
+// cell, not one per cell).
+import { armTurn, hostWords, TURNS } from './host-words.js';
+
 export class FloodGuard {
   readonly #limitMs: number;
   readonly #minMessages: number;
-  #runStart: number | undefined;
+  #runStart = 0;
+  /** The turn the current run began in. */
+  #runTurn: number | undefined;
   #messages = 0;
   /** Called on every message of a flood (the caller ends the cell; the messages are dropped). */
   onFlood: () => void = () => {};
@@ -18,12 +24,12 @@ export class FloodGuard {
 
   /** Records one message; true when it belongs to a flood. */
   flooding(): boolean {
-    if (this.#runStart === undefined) {
+    armTurn();
+    const turn = Atomics.load(hostWords, TURNS);
+    if (turn !== this.#runTurn) {
+      this.#runTurn = turn;
       this.#runStart = performance.now();
       this.#messages = 0;
-      setImmediate(() => {
-        this.#runStart = undefined;
-      });
       return false;
     }
     // The clock is read again only once a run is long enough to be a flood.

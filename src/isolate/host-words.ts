@@ -28,3 +28,20 @@ export function cellsInUse(count: number): void {
   Atomics.store(hostWords, SPIN, count <= SPINNERS ? 1 : 0);
 }
 cellsInUse(0);
+
+let turnArmed = false;
+
+/**
+ * A sandbox sent a message, or asked for a turn: once the loop turned, the messages are counted
+ * from there (SENT_AT_TURN) and the turn is counted (TURNS, waking every sandbox that sleeps on it).
+ */
+export function armTurn(): void {
+  if (turnArmed) return;
+  turnArmed = true;
+  setImmediate(() => {
+    turnArmed = false;
+    Atomics.store(hostWords, SENT_AT_TURN, Atomics.load(hostWords, SENT));
+    Atomics.add(hostWords, TURNS, 1);
+    Atomics.notify(hostWords, TURNS);
+  });
+}

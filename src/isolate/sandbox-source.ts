@@ -4,7 +4,7 @@
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type IsolatedVm from 'isolated-vm-6';
-import { hostWords, SENT, SENT_AT_TURN, TURNS } from './host-words.js';
+import { armTurn, hostWords } from './host-words.js';
 import { loadIsolatedVm, type Ivm } from './load.js';
 import { countDisposed, holdForTeardown } from './teardown.js';
 import type { SandboxReceive } from './sandbox-protocol.js';
@@ -57,33 +57,17 @@ function preludeFunction(): string {
 /**
  * The sandboxes' pace (see sandbox/prelude.ts, codecellPaced): once the process's sandboxes sent
  * so many messages since the event loop last turned, each that sends asks the host for a turn and
- * sleeps (Atomics.wait) on hostWords' TURNS until the host counts one. isolated-vm hands the
- * sandboxes' messages to the main thread in one loop until none is left, so cells sending without
- * pause would otherwise hold that loop (timers, limits, the disposal of ended cells' isolates,
+ * sleeps (Atomics.wait) on hostWords' TURNS until the host counts one (armTurn). isolated-vm
+ * hands the sandboxes' messages to the main thread in one loop until none is left, so cells
+ * sending without pause would otherwise hold that loop (timers, limits, the disposal of ended cells' isolates,
  * other sessions) as long as they send: one cell of 200 000 text() calls, or a hundred sessions
  * whose tools answer at once. Not a wait on a promise (applySyncPromise): isolated-vm wakes such a
  * thread after letting go of its lock, and a thread still on its way to sleep may destroy what it
  * is woken by in between (ADR 23), which a busy machine turned into a crash. One count for the
  * process: every isolate shares its memory.
  */
-let turnArmed = false;
 let askTurn: IsolatedVm.Reference<() => void> | undefined;
 let wordsCopy: IsolatedVm.ExternalCopy<SharedArrayBuffer> | undefined;
-
-/**
- * A sandbox sent a message, or asked for a turn: once the loop turned, the messages are counted
- * from there and the turn is counted (waking every sleeper).
- */
-export function armTurn(): void {
-  if (turnArmed) return;
-  turnArmed = true;
-  setImmediate(() => {
-    turnArmed = false;
-    Atomics.store(hostWords, SENT_AT_TURN, Atomics.load(hostWords, SENT));
-    Atomics.add(hostWords, TURNS, 1);
-    Atomics.notify(hostWords, TURNS);
-  });
-}
 
 /**
  * Installs the prelude in a fresh context and returns the sandbox's entry point (`receive`). The
