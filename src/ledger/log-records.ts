@@ -74,6 +74,10 @@ export function readLog(texts: readonly string[]): ReadLog {
       continue;
     }
     if (read === undefined) throw new BrokeBound('the log does not begin with its session');
+    // Every record that names a cell keeps its id taken: of the newest cell, a compaction may
+    // leave only its end or its stream's events, and the next cell must not get its id again.
+    const named = cellOf(record.t === 'event' ? record.event : record);
+    if (named !== undefined) read.ledger.cellSeen(named);
     if (record.t === 'event') heard(read, record.event, closed);
     else apply(read.ledger, record, index, read.limits);
     if (record.t === 'end') {
@@ -93,6 +97,11 @@ export function readLog(texts: readonly string[]): ReadLog {
   return read;
 }
 
+/** The cell a record or event names (undefined for the session's own). */
+function cellOf(record: LogRecord | SessionStreamEvent): CellId | undefined {
+  return 'cellId' in record ? record.cellId : undefined;
+}
+
 /** An event the session's stream handed out: kept, and a cell's admission or end noted. */
 function heard(read: ReadLog, event: SessionStreamEvent, closed: Set<CellId>): void {
   read.events.push(event);
@@ -103,7 +112,6 @@ function heard(read: ReadLog, event: SessionStreamEvent, closed: Set<CellId>): v
     read.ends.delete(event.cellId);
     read.announced.delete(event.cellId);
     read.told.delete(event.cellId);
-    read.ledger.cellSeen(event.cellId);
     read.ledger.drop(event.cellId);
     return;
   }
@@ -124,7 +132,7 @@ function apply(ledger: SessionLedger, record: LogRecord, index: number, limits: 
       return ledger.notified(record.cellId);
     case 'journal':
       // A part of a cell whose earlier records a compaction dropped (its end was read): nothing to keep.
-      if (record.start === undefined && ledger.cell(record.cellId) === undefined) return ledger.cellSeen(record.cellId);
+      if (record.start === undefined && ledger.cell(record.cellId) === undefined) return;
       if (record.start !== undefined) ledger.admitted(record.cellId, record.start.limits);
       ledger.journaled(record.cellId, record.start, record.update);
       if (record.update?.notifications !== undefined)
@@ -132,7 +140,6 @@ function apply(ledger: SessionLedger, record: LogRecord, index: number, limits: 
       return;
     case 'started': {
       const { t: _, ...call } = record;
-      ledger.cellSeen(call.cellId);
       ledger.served({ ...call, kind: 'function' });
       return;
     }
