@@ -1,9 +1,10 @@
 // The nemesis's checker (bench/nemesis/check.ts) catches what it is there for: a call of a tool
 // that is not idempotent made twice, an effect no agent wrote down, an answer that never took
-// effect, a stored value gone back, a cell printing a second effect, and a store after the quiet
-// phase with a session lost, unheld or with a cell still open; and of the durable cursors
-// (bench/nemesis/cursors.ts) a follower skipped or repeated, a cell's end told twice, one seq two
-// events, a completed cell whose end no follower was told. A clean history gives none.
+// effect, a stored value gone back, one cell id ending as two cells, a cell printing a second
+// effect, and a store after the quiet phase with a session lost, unheld or with a cell still
+// open; and of the durable cursors (bench/nemesis/cursors.ts) a follower skipped or repeated, a
+// cell's end told twice, one seq two events, a completed cell whose end no follower was told. A
+// clean history gives none.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { check, checkSessions, figures } from '../bench/nemesis/check.js';
@@ -92,6 +93,12 @@ test('the nemesis checker: what each cell was told of each call, against what to
   // Stored values never go back.
   assert.deepEqual(check([...CLEAN, done('2', told(1, 'none', 'none', 'none'))], effects()), [
     'session s: cells 1 and 2 both stored i=1',
+  ]);
+  // One cell id, two ends: an id given to two cells (their calls shared idempotency keys). One
+  // cell's end told twice (after a recovery) is one end.
+  assert.deepEqual(check([...CLEAN, done('1', told(1, 'ok:1', 'ok:2', 'ok:1'))], effects()), []);
+  assert.deepEqual(check([...CLEAN, done('1', told(2, 'none', 'none', 'none'))], effects()), [
+    'session s: cell 1 completed as i=1 and as i=2 (one id, two cells)',
   ]);
 });
 

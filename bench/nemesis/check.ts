@@ -73,6 +73,8 @@ export function check(entries: readonly AgentEntry[], effects: Effects, unwritte
   // again, say) may be told that failure though another attempt took effect.
   const failedAttempt = new Set(entries.flatMap((entry) => (entry.t === 'outcome' && !entry.ok ? [entry.key] : [])));
   const counters = new Map<string, string>();
+  // Each completed cell's counter by its id: one id ending twice with two counters was two cells.
+  const cells = new Map<string, number>();
   for (const entry of entries) {
     if (entry.t !== 'cell' || entry.event.kind !== 'completed') continue;
     const where = `session ${entry.session} cell ${entry.cellId}`;
@@ -95,6 +97,13 @@ export function check(entries: readonly AgentEntry[], effects: Effects, unwritte
     if (before !== undefined && before !== entry.cellId)
       violations.push(`session ${entry.session}: cells ${before} and ${entry.cellId} both stored i=${counter}`);
     counters.set(stored, entry.cellId);
+    const cell = `${entry.session}:${entry.cellId}`;
+    const first = cells.get(cell);
+    if (first !== undefined && first !== counter)
+      violations.push(
+        `session ${entry.session}: cell ${entry.cellId} completed as i=${first} and as i=${counter} (one id, two cells)`,
+      );
+    cells.set(cell, counter);
   }
   return violations;
 }
