@@ -7,9 +7,9 @@
 // of its own; one that comes later enters as a task, as before. The host keeps the order
 // (src/isolate/sandbox-waits.ts). Each ask is numbered in the box, and the journal records which
 // ask took which delivery: a run again from it answers each ask as the first run's was. No thread
-// hop brings the result: the host wakes this thread as a futex, not through a task of isolated-vm's. Where results come later than that (a tool
-// that takes time, a host whose agent is a process away), a wait only costs: after one that
-// brought nothing, the next calls go without.
+// hop brings the result: the host wakes this thread as a futex, not through a task of
+// isolated-vm's. Where results come later than that (a tool that takes time, a host whose agent is
+// a process away), a wait only costs: after one that brought nothing, the next calls go without.
 
 /** A delivery as the sandbox takes it (one of TO_SANDBOX's run-time kinds). */
 interface WaitedDelivery {

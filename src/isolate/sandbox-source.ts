@@ -59,9 +59,9 @@ function preludeFunction(): string {
  * so many messages since the event loop last turned, each that sends asks the host for a turn and
  * sleeps (Atomics.wait) on hostWords' TURNS until the host counts one (armTurn). isolated-vm
  * hands the sandboxes' messages to the main thread in one loop until none is left, so cells
- * sending without pause would otherwise hold that loop (timers, limits, the disposal of ended cells' isolates,
- * other sessions) as long as they send: one cell of 200 000 text() calls, or a hundred sessions
- * whose tools answer at once. Not a wait on a promise (applySyncPromise): isolated-vm wakes such a
+ * sending without pause would otherwise hold that loop (timers, limits, the disposal of ended
+ * cells' isolates, other sessions) as long as they send: one cell of 200 000 text() calls, or a
+ * hundred sessions whose tools answer at once. Not a wait on a promise (applySyncPromise): isolated-vm wakes such a
  * thread after letting go of its lock, and a thread still on its way to sleep may destroy what it
  * is woken by in between (ADR 23), which a busy machine turned into a crash. One count for the
  * process: every isolate shares its memory.
